@@ -1,0 +1,100 @@
+#pragma once
+// Sleeping and waking across processes, and the one wait loop every blocking verb uses.
+//
+// A doorbell is a futex word (seq) and a count of sleepers, both in shared memory. The side that
+// makes progress (publishes a message, frees a slot) calls notify(): a load of `sleepers`, and a
+// system call only if somebody sleeps. The side that waits spins first if its Wait policy says
+// so, then registers as a sleeper, re-checks, and sleeps on seq.
+//
+// Lost wake-ups are impossible because each side orders its store before its load:
+//   notifier: store index (release)     ; light fence ; load sleepers
+//   sleeper:  sleepers += 1 (seq_cst)   ; heavy fence ; load seq ; load index
+// The light fence is a compiler barrier when the process registered for global expedited
+// membarriers, and the heavy fence is that membarrier (see sys/cpu.hpp). Either the notifier sees
+// the sleeper, or the sleeper sees the index. Sleeps are also cut into slices of the liveness
+// interval, so a dead peer is noticed even though nobody will ring.
+
+#include <ipckit/detail/sys/cpu.hpp>
+#include <ipckit/detail/sys/futex.hpp>
+#include <ipckit/error.hpp>
+#include <ipckit/policy.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+namespace ipckit::detail {
+
+using clock = sys::clock;
+
+struct doorbell {
+    std::atomic<std::uint32_t> seq{0};       ///< futex word; bumped by every ring
+    std::atomic<std::uint32_t> sleepers{0};  ///< processes registered to sleep on seq
+
+    /// After publishing progress: wakes the sleepers, if any. No system call when there are none.
+    void notify(bool light_fence_registered) noexcept {
+        sys::light_fence(light_fence_registered);
+        // SYNC POINT READ: sleepers, paired with the sleeper's increment + heavy fence.
+        if (sleepers.load(std::memory_order_relaxed) != 0) ring();
+    }
+
+    /// Wakes every sleeper unconditionally (after a close, which must never be missed).
+    void ring() noexcept {
+        // SYNC POINT WRITE: everything before it; READ by the sleeper's acquire load of seq.
+        seq.fetch_add(1, std::memory_order_seq_cst);
+        sys::futex_wake(seq);
+    }
+};
+static_assert(sizeof(doorbell) == 8 && std::is_standard_layout_v<doorbell>);
+
+/// Waits on `bell` until ready() holds, the deadline passes, or peer(ask_os) reports the peer
+/// gone. ready() is re-checked after the peer is found gone, so messages published before a
+/// close are still taken. peer(false) must be cheap (a load); peer(true) may ask the OS, and is
+/// called about once per liveness interval. Returns ok, timed_out, closed or peer_dead.
+template <wait_policy Wait, class Ready, class Peer>
+errc wait_until(doorbell& bell, Ready&& ready, Peer&& peer, clock::time_point deadline,
+                std::chrono::nanoseconds liveness_interval) noexcept {
+    auto now = clock::now();
+    auto next_os_check = now + liveness_interval;
+    // ok to keep waiting, otherwise why to stop.
+    auto why_stop = [&](clock::time_point t) -> errc {
+        if (t >= deadline) return errc::timed_out;
+        const bool ask_os = t >= next_os_check;
+        if (ask_os) next_os_check = t + liveness_interval;
+        return peer(ask_os);
+    };
+
+    if constexpr (Wait::spin_for > std::chrono::nanoseconds::zero()) {
+        clock::time_point spin_end = clock::time_point::max();
+        if constexpr (Wait::may_sleep) spin_end = now + Wait::spin_for;
+        for (unsigned i = 1;; ++i) {
+            if (ready()) return errc::ok;
+            sys::cpu_relax();
+            if (i % 64 == 0) {
+                now = clock::now();
+                if (const errc e = why_stop(now); e != errc::ok) return ready() ? errc::ok : e;
+                if (now >= spin_end) break;
+            }
+        }
+    }
+
+    if constexpr (Wait::may_sleep) {
+        for (;;) {
+            bell.sleepers.fetch_add(1, std::memory_order_seq_cst);
+            sys::heavy_fence();
+            // SYNC POINT READ: seq, paired with ring(); taken before the checks below so that a
+            // ring after them makes futex_wait return at once.
+            const std::uint32_t seq = bell.seq.load(std::memory_order_acquire);
+            errc e = ready() ? errc::ok : why_stop(clock::now());
+            if (e == errc::ok && !ready())
+                (void)sys::futex_wait(bell.seq, seq, std::min(deadline, next_os_check));
+            bell.sleepers.fetch_sub(1, std::memory_order_relaxed);
+            if (ready()) return errc::ok;
+            if (e != errc::ok) return e;
+        }
+    }
+    return errc::ok;  // not reached: a policy that may not sleep spins until it returns above
+}
+
+}  // namespace ipckit::detail

@@ -1,0 +1,61 @@
+#pragma once
+// What everything that lives in shared memory has in common: the cache-line constant, the
+// shared-memory-safe concept, and the fingerprint that names a layout.
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+namespace ipckit {
+
+/// Fixed, not std::hardware_destructive_interference_size: a segment's layout must not depend
+/// on compiler flags, or two programs built differently could not share it. 128 covers the
+/// adjacent-line prefetcher of x86 and the 128-byte lines of some Arm cores.
+inline constexpr std::size_t cache_line = 128;
+
+}  // namespace ipckit
+
+namespace ipckit::detail {
+
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free && std::atomic<std::uint64_t>::is_always_lock_free,
+              "ipckit keeps 32- and 64-bit atomics in shared memory: they must be lock-free, or a "
+              "process-local lock would hide inside them");
+
+/// What may live in shared memory: bytes only, no pointers that mean something in one process.
+template <class T>
+concept shm_safe = std::is_trivially_copyable_v<T> && std::is_standard_layout_v<T>;
+
+/// The type's name as the compiler spells it, e.g. "market::tick".
+template <class T>
+constexpr std::string_view type_name() noexcept {
+    std::string_view p = __PRETTY_FUNCTION__;
+    // gcc: "... type_name() [with T = market::tick; ...]"  clang: "... type_name() [T = market::tick]"
+    const auto start = p.find("T = ") + 4;
+    const auto end = p.find_first_of(";]", start);
+    return p.substr(start, end - start);
+}
+
+/// FNV-1a, 64 bits: the fingerprint of a layout description.
+constexpr std::uint64_t fnv1a(std::string_view s) noexcept {
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    for (const char c : s) {
+        h ^= static_cast<unsigned char>(c);
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+constexpr std::size_t align_up(std::size_t n, std::size_t a) noexcept { return (n + a - 1) / a * a; }
+
+/// What a segment must hold for a caller to use it: a readable description (shown when two
+/// programs disagree), its fingerprint, and the exact size of the segment.
+struct layout {
+    std::string description;
+    std::size_t size = 0;
+    [[nodiscard]] std::uint64_t fingerprint() const noexcept { return fnv1a(description); }
+};
+
+}  // namespace ipckit::detail

@@ -1,0 +1,121 @@
+#pragma once
+// POSIX shared-memory objects and their mappings.
+//
+// Every object is created with O_EXCL and the exact permission bits asked for (umask does not
+// narrow them), and its storage is reserved with posix_fallocate, so a full /dev/shm is
+// no_space at creation rather than a SIGBUS on first touch. Names passed here are OS names
+// ("/ipckit.<name>"); validating the user's name is the caller's job.
+
+#include <ipckit/detail/sys/os_error.hpp>
+
+#include <cstddef>
+#include <string>
+#include <utility>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace ipckit::detail::sys {
+
+/// Where glibc keeps POSIX shared-memory objects.
+inline constexpr const char* shm_dir = "/dev/shm";
+
+/// An open file descriptor, closed on destruction.
+class file {
+public:
+    file() noexcept = default;
+    explicit file(int fd) noexcept : fd_(fd) {}
+    file(file&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    file& operator=(file o) noexcept {
+        std::swap(fd_, o.fd_);
+        return *this;
+    }
+    ~file() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    [[nodiscard]] int get() const noexcept { return fd_; }
+
+    /// The object's size and inode, from fstat.
+    [[nodiscard]] struct stat status(const std::string& what) const {
+        struct stat st {};
+        if (::fstat(fd_, &st) != 0) throw_errno(errno, "fstat of " + what);
+        return st;
+    }
+
+private:
+    int fd_ = -1;
+};
+
+/// Creates `os_name` exclusively, `size` bytes, storage reserved. Throws already_exists,
+/// permission_denied, no_space (the object is removed again), or invalid_name.
+inline file shm_create(const std::string& os_name, std::size_t size, unsigned mode) {
+    file f(::shm_open(os_name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(mode)));
+    if (f.get() < 0) throw_errno(errno, "cannot create shared memory " + std::string(shm_dir) + os_name);
+    auto fail = [&](int err, const std::string& what, const std::string& hint) {
+        ::shm_unlink(os_name.c_str());
+        throw_errno(err, what, hint);
+    };
+    if (::fchmod(f.get(), static_cast<mode_t>(mode)) != 0)
+        fail(errno, "cannot set the mode of " + std::string(shm_dir) + os_name, {});
+    const int err = ::posix_fallocate(f.get(), 0, static_cast<off_t>(size));
+    if (err != 0)
+        fail(err, "cannot reserve " + std::to_string(size) + " bytes for " + std::string(shm_dir) + os_name,
+             "Free space in " + std::string(shm_dir) + " (df -h " + shm_dir + ") or ask for a smaller capacity");
+    return f;
+}
+
+/// Opens an existing `os_name` read-write. Throws not_found or permission_denied.
+inline file shm_open_existing(const std::string& os_name) {
+    file f(::shm_open(os_name.c_str(), O_RDWR | O_CLOEXEC, 0));
+    if (f.get() < 0) {
+        const int err = errno;
+        throw_errno(err, "cannot open shared memory " + std::string(shm_dir) + os_name,
+                    err == ENOENT ? "Create it first, or check the name" : "");
+    }
+    return f;
+}
+
+/// Removes `os_name`; false if it did not exist. Processes that have it mapped keep it.
+inline bool shm_remove(const std::string& os_name) {
+    if (::shm_unlink(os_name.c_str()) == 0) return true;
+    if (errno == ENOENT) return false;
+    throw_errno(errno, "cannot remove shared memory " + std::string(shm_dir) + os_name);
+}
+
+/// The inode now behind `os_name`, or 0 if there is none.
+inline ino_t shm_inode(const std::string& os_name) noexcept {
+    struct stat st {};
+    const std::string path = std::string(shm_dir) + os_name;
+    return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+/// A shared, read-write mapping of a whole file, unmapped on destruction.
+class mapping {
+public:
+    mapping() noexcept = default;
+    mapping(const file& f, std::size_t size, const std::string& what) : size_(size) {
+        void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, f.get(), 0);
+        if (p == MAP_FAILED) throw_errno(errno, "cannot map " + what);
+        addr_ = p;
+    }
+    mapping(mapping&& o) noexcept
+        : addr_(std::exchange(o.addr_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+    mapping& operator=(mapping o) noexcept {
+        std::swap(addr_, o.addr_);
+        std::swap(size_, o.size_);
+        return *this;
+    }
+    ~mapping() {
+        if (addr_ != nullptr) ::munmap(addr_, size_);
+    }
+    [[nodiscard]] void* data() const noexcept { return addr_; }
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+
+private:
+    void* addr_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+}  // namespace ipckit::detail::sys

@@ -1,0 +1,18 @@
+#pragma once
+// ipckit: inter-process communication primitives for Linux, header-only, C++20.
+//
+// The umbrella header. Each part can also be included on its own:
+//   <ipckit/error.hpp>    errc, error, result<T>, status
+//   <ipckit/policy.hpp>   bounded<N>, single, spin / futex / adaptive, blocking / non_blocking,
+//                         process_owned / system_owned, and the concepts that check them
+//   <ipckit/segment.hpp>  named shared-memory segments, options, remove_segment
+//   <ipckit/queue.hpp>    queue<T, Capacity, ...> with sender and receiver endpoints
+
+#include <ipckit/error.hpp>
+#include <ipckit/policy.hpp>
+#include <ipckit/queue.hpp>
+#include <ipckit/segment.hpp>
+
+#define IPCKIT_VERSION_MAJOR 0
+#define IPCKIT_VERSION_MINOR 1
+#define IPCKIT_VERSION_PATCH 0

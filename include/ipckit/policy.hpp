@@ -1,0 +1,114 @@
+#pragma once
+// The policy classes that compose a queue, and the concepts that check their shape.
+//
+//   queue<Message, Capacity, Producers, Consumers, Wait, Ownership>   with endpoints in a Mode
+//
+// Each policy is a tag type or a small struct; a user may write their own wait policy.
+
+#include <ipckit/detail/layout.hpp>
+
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <string_view>
+#include <type_traits>
+
+namespace ipckit {
+
+// ---- Message --------------------------------------------------------------------------------
+
+/// A fixed-size message: copied byte for byte between processes, so it must be trivially
+/// copyable and standard layout (no pointers, no std::string, no virtual functions), and
+/// default-constructible (a receiver makes one to copy into).
+template <class T>
+concept message = detail::shm_safe<T> && std::is_default_constructible_v<T> && !std::is_const_v<T> &&
+                  !std::is_volatile_v<T>;
+
+// ---- Capacity -------------------------------------------------------------------------------
+
+/// Bounded buffering (the seed: "limited/fixed buffer size"): at most N messages wait in the
+/// queue; a sender waits while it is full and a receiver while it is empty.
+template <std::size_t N>
+struct bounded {
+    static_assert(N > 0, "bounded<0> has no room for a message: zero capacity is a rendezvous, not a bounded queue");
+    static_assert(N <= (std::size_t{1} << 40), "bounded<N>: N is larger than any shared-memory segment could hold");
+    static constexpr std::size_t capacity = N;
+};
+
+template <class C>
+concept capacity_policy = requires {
+    { C::capacity } -> std::convertible_to<std::size_t>;
+};
+
+// ---- Producers, Consumers -------------------------------------------------------------------
+
+/// One process at a time sends (or receives) on the queue.
+struct single {
+    static constexpr std::string_view name = "single";
+};
+
+template <class P>
+concept cardinality_policy = std::same_as<P, single>;
+
+// ---- Wait -----------------------------------------------------------------------------------
+
+/// Busy-waits with the CPU's pause hint and never sleeps: the lowest latency, a whole core
+/// burnt while waiting. Still notices deadlines and a peer's death.
+struct spin {
+    static constexpr std::string_view name = "spin";
+    static constexpr std::chrono::nanoseconds spin_for = std::chrono::nanoseconds::max();
+    static constexpr bool may_sleep = false;
+};
+
+/// Sleeps on a futex at once: no CPU while waiting, a kernel wake-up per wait.
+struct futex {
+    static constexpr std::string_view name = "futex";
+    static constexpr std::chrono::nanoseconds spin_for{0};
+    static constexpr bool may_sleep = true;
+};
+
+/// Spins for a short while, then sleeps on a futex: spinning latency when traffic flows, no CPU
+/// when it does not. The default.
+struct adaptive {
+    static constexpr std::string_view name = "adaptive";
+    static constexpr std::chrono::nanoseconds spin_for = std::chrono::microseconds(50);
+    static constexpr bool may_sleep = true;
+};
+
+/// How a blocked endpoint waits: spin up to `spin_for`, then sleep on a futex if `may_sleep`.
+/// The waker side does not depend on it, so a spinning sender may feed a sleeping receiver.
+template <class W>
+concept wait_policy = requires {
+    { W::spin_for } -> std::convertible_to<std::chrono::nanoseconds>;
+    { W::may_sleep } -> std::convertible_to<bool>;
+    { W::name } -> std::convertible_to<std::string_view>;
+};
+
+// ---- Mode -----------------------------------------------------------------------------------
+
+/// The seed's blocking (synchronous) send / receive: wait for room / for a message, with an
+/// optional deadline.
+struct blocking {};
+/// The seed's non-blocking (asynchronous) send / receive: return would_block at once, without
+/// a system call.
+struct non_blocking {};
+
+template <class M>
+concept mode_policy = std::same_as<M, blocking> || std::same_as<M, non_blocking>;
+
+// ---- Ownership ------------------------------------------------------------------------------
+
+/// The segment is removed when the handle of the process that created it goes (and replaced on
+/// the next create if that process died without removing it).
+struct process_owned {
+    static constexpr std::uint32_t id = 1;
+};
+/// The segment and its messages stay until ipckit::remove_segment(name), across every process's exit.
+struct system_owned {
+    static constexpr std::uint32_t id = 2;
+};
+
+template <class O>
+concept ownership_policy = std::same_as<O, process_owned> || std::same_as<O, system_owned>;
+
+}  // namespace ipckit
