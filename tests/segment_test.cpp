@@ -1,0 +1,306 @@
+// Named segments: names, the init handshake, layout checks, corruption, ownership, no_space.
+
+#include <ipckit/segment.hpp>
+
+#include "catch.hpp"
+#include "support.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using ipckit::errc;
+using ipckit::segment;
+using ipckit_test::scoped_name;
+
+namespace {
+
+// A body that holds a word the creator sets, so that an attacher can see initialisation done.
+struct body {
+    std::atomic<std::uint64_t> word;
+};
+constexpr std::uint64_t initialised = 0x5eed'1234'abcd'0001ULL;
+
+ipckit::detail::layout layout_a() { return {"test-body<A>", ipckit::detail::header_size + 4096}; }
+ipckit::detail::layout layout_b() { return {"test-body<B>", ipckit::detail::header_size + 4096}; }
+
+void init_body(void* p) { ::new (p) body{initialised}; }
+std::uint64_t word_of(const segment& s) { return static_cast<body*>(s.body())->word.load(); }
+
+ipckit::options quick_open() {
+    ipckit::options o;
+    o.init_timeout = std::chrono::milliseconds(50);
+    return o;
+}
+
+// The reason of the ipckit::error that f throws; fails the test if it throws nothing else.
+template <class F>
+errc reason_of(F&& f, std::string* what = nullptr) {
+    try {
+        f();
+    } catch (const ipckit::error& e) {
+        if (what != nullptr) *what = e.what();
+        return e.reason();
+    }
+    return errc::ok;
+}
+
+std::string shm_path(const std::string& name) { return std::string("/dev/shm/ipckit.") + name; }
+
+// Writes `bytes` at `offset` of the segment's file, as a process that scribbles on it would.
+void scribble(const std::string& name, off_t offset, const void* bytes, std::size_t n) {
+    const int fd = ::open(shm_path(name).c_str(), O_WRONLY);
+    REQUIRE(fd >= 0);
+    REQUIRE(::pwrite(fd, bytes, n, offset) == static_cast<ssize_t>(n));
+    ::close(fd);
+}
+
+}  // namespace
+
+TEST_CASE("segment names are validated", "[unit]") {
+    auto reason = [](const std::string& n, std::string* what = nullptr) {
+        return reason_of([&] { (void)segment::open(n, layout_a(), {}); }, what);
+    };
+    std::string what;
+    CHECK(reason("", &what) == errc::invalid_name);
+    CHECK(what.find("empty") != std::string::npos);
+    CHECK(reason(std::string(ipckit::max_name_length + 1, 'x'), &what) == errc::invalid_name);
+    CHECK(what.find("201 characters") != std::string::npos);
+    CHECK(reason("a/b", &what) == errc::invalid_name);
+    CHECK(what.find("'/'") != std::string::npos);
+    CHECK(reason("a b") == errc::invalid_name);
+    CHECK(reason(".hidden") == errc::invalid_name);
+    CHECK(reason("caf\xc3\xa9") == errc::invalid_name);
+    CHECK(reason_of([] { (void)ipckit::remove_segment("no/slash"); }) == errc::invalid_name);
+    // The longest valid name works end to end.
+    const std::string longest = "ipckit-long-" + std::to_string(::getpid()) + "-" +
+                                std::string(ipckit::max_name_length - 13 - std::to_string(::getpid()).size(), 'n');
+    REQUIRE(longest.size() == ipckit::max_name_length);
+    ipckit::remove_segment(longest);
+    {
+        auto s = segment::create<ipckit::process_owned>(longest, layout_a(), {}, init_body);
+        CHECK(word_of(s) == initialised);
+    }
+    CHECK_FALSE(ipckit::segment_exists(longest));
+}
+
+TEST_CASE("open of a missing segment is not_found, create of an existing one already_exists", "[unit]") {
+    scoped_name name;
+    std::string what;
+    CHECK(reason_of([&] { (void)segment::open(name, layout_a(), {}); }, &what) == errc::not_found);
+    CHECK(what.find(name.str()) != std::string::npos);
+
+    auto s = segment::create<ipckit::system_owned>(name, layout_a(), {}, init_body);
+    CHECK(s.created());
+    CHECK(reason_of([&] { (void)segment::create<ipckit::system_owned>(name, layout_a(), {}, init_body); }, &what) ==
+          errc::already_exists);
+    CHECK(what.find("remove_segment") != std::string::npos);
+    // What was there is untouched.
+    CHECK(word_of(segment::open(name, layout_a(), {})) == initialised);
+}
+
+TEST_CASE("a segment holding another layout is incompatible_layout, saying what differs", "[unit]") {
+    scoped_name name;
+    auto s = segment::create<ipckit::system_owned>(name, layout_a(), {}, init_body);
+    std::string what;
+    CHECK(reason_of([&] { (void)segment::open(name, layout_b(), {}); }, &what) == errc::incompatible_layout);
+    CHECK(what.find("test-body<A>") != std::string::npos);
+    CHECK(what.find("test-body<B>") != std::string::npos);
+    // open_or_create does not replace it either.
+    CHECK(reason_of([&] { (void)segment::open_or_create<ipckit::system_owned>(name, layout_b(), {}, init_body); }) ==
+          errc::incompatible_layout);
+    CHECK(word_of(s) == initialised);
+}
+
+TEST_CASE("a scribbled or truncated segment is corrupt, and is never read past its end", "[unit]") {
+    scoped_name name;
+    auto s = segment::create<ipckit::system_owned>(name, layout_a(), {}, init_body);
+    std::string what;
+
+    SECTION("magic overwritten") {
+        const char junk[8] = {'g', 'a', 'r', 'b', 'a', 'g', 'e', '!'};
+        scribble(name, 0, junk, sizeof junk);
+        CHECK(reason_of([&] { (void)segment::open(name, layout_a(), quick_open()); }, &what) == errc::corrupt);
+        CHECK(what.find("not an ipckit segment") != std::string::npos);
+        CHECK(what.find("remove_segment") != std::string::npos);  // and what to do about it
+    }
+    SECTION("state word out of range") {
+        const std::uint32_t state = 77;
+        scribble(name, 12, &state, sizeof state);
+        CHECK(reason_of([&] { (void)segment::open(name, layout_a(), quick_open()); }, &what) == errc::corrupt);
+        CHECK(what.find("state word 77") != std::string::npos);
+    }
+    SECTION("truncated to half") {
+        REQUIRE(::truncate(shm_path(name).c_str(), static_cast<off_t>(layout_a().size / 2)) == 0);
+        CHECK(reason_of([&] { (void)segment::open(name, layout_a(), quick_open()); }, &what) == errc::corrupt);
+        CHECK(what.find("truncated") != std::string::npos);
+    }
+    SECTION("truncated below a header") {
+        REQUIRE(::truncate(shm_path(name).c_str(), 10) == 0);
+        CHECK(reason_of([&] { (void)segment::open(name, layout_a(), quick_open()); }, &what) == errc::corrupt);
+        CHECK(what.find("too small") != std::string::npos);
+    }
+    SECTION("description length beyond its field") {
+        const std::uint32_t len = 0xffff'ffff;
+        scribble(name, 44, &len, sizeof len);
+        // A mismatch shows the stored description; its length must not take us past the field.
+        CHECK(reason_of([&] { (void)segment::open(name, layout_b(), quick_open()); }, &what) ==
+              errc::incompatible_layout);
+        CHECK(what.size() < 1024);
+    }
+}
+
+TEST_CASE("a segment whose creator died while initialising it is corrupt, not waited on", "[process]") {
+    scoped_name name;
+    const pid_t child = ipckit_test::spawn([&] {
+        (void)segment::create<ipckit::system_owned>(name, layout_a(), {}, [](void*) { ::_exit(7); });
+        return 0;
+    });
+    REQUIRE(ipckit_test::wait_child(child) == 7);
+    ipckit::options patient;
+    patient.init_timeout = ipckit_test::patience;  // the verdict must come from the dead creator, not the timeout
+    std::string what;
+    CHECK(reason_of([&] { (void)segment::open(name, layout_a(), patient); }, &what) == errc::corrupt);
+    CHECK(what.find("died") != std::string::npos);
+    // create reclaims it: nobody can be using a half-made segment.
+    auto s = segment::create<ipckit::system_owned>(name, layout_a(), {}, init_body);
+    CHECK(word_of(s) == initialised);
+}
+
+TEST_CASE("an attacher waits for a live creator to finish initialising", "[process]") {
+    scoped_name name;
+    int in_init[2], release[2];
+    REQUIRE(::pipe(in_init) == 0);
+    REQUIRE(::pipe(release) == 0);
+    const pid_t creator = ipckit_test::spawn([&] {
+        auto s = segment::create<ipckit::system_owned>(name, layout_a(), {}, [&](void* p) {
+            char c = 'i';
+            if (::write(in_init[1], &c, 1) != 1) ::_exit(3);
+            if (::read(release[0], &c, 1) != 1) ::_exit(4);  // hold the segment half-made
+            init_body(p);
+        });
+        return 0;
+    });
+    char c = 0;
+    REQUIRE(::read(in_init[0], &c, 1) == 1);  // the creator is inside init now
+    const pid_t attacher = ipckit_test::spawn([&] {
+        ipckit::options patient;
+        patient.init_timeout = ipckit_test::patience;
+        auto s = segment::open(name, layout_a(), patient);
+        return word_of(s) == initialised ? 0 : 5;  // never half-made
+    });
+    REQUIRE(::write(release[1], "go", 1) == 1);
+    CHECK(ipckit_test::wait_child(creator) == 0);
+    CHECK(ipckit_test::wait_child(attacher) == 0);
+    for (int fd : {in_init[0], in_init[1], release[0], release[1]}) ::close(fd);
+}
+
+TEST_CASE("when processes race to open_or_create, exactly one creates", "[process]") {
+    scoped_name name;
+    int gate[2];
+    REQUIRE(::pipe(gate) == 0);
+    constexpr int racers = 6;
+    std::vector<pid_t> kids;
+    for (int i = 0; i < racers; ++i) {
+        kids.push_back(ipckit_test::spawn([&] {
+            ::close(gate[1]);
+            char c;
+            if (::read(gate[0], &c, 1) != 0) return 3;  // released together when the write end closes
+            auto s = segment::open_or_create<ipckit::system_owned>(name, layout_a(), {}, init_body);
+            if (word_of(s) != initialised) return 4;
+            return s.created() ? 10 : 11;
+        }));
+    }
+    ::close(gate[0]);
+    ::close(gate[1]);
+    int created = 0, attached = 0;
+    for (const pid_t k : kids) {
+        const int code = ipckit_test::wait_child(k);
+        created += code == 10;
+        attached += code == 11;
+    }
+    CHECK(created == 1);
+    CHECK(attached == racers - 1);
+}
+
+TEST_CASE("ownership: process_owned goes with its creator's handle, system_owned stays", "[unit]") {
+    scoped_name name;
+    {
+        auto s = segment::create<ipckit::process_owned>(name, layout_a(), {}, init_body);
+        auto other = segment::open(name, layout_a(), {});  // an attacher does not own it
+        CHECK(ipckit::segment_exists(name));
+    }
+    CHECK_FALSE(ipckit::segment_exists(name));
+    {
+        auto s = segment::create<ipckit::system_owned>(name, layout_a(), {}, init_body);
+    }
+    CHECK(ipckit::segment_exists(name));
+    CHECK(word_of(segment::open(name, layout_a(), {})) == initialised);
+    CHECK(ipckit::remove_segment(name));
+    CHECK_FALSE(ipckit::remove_segment(name));
+    CHECK_FALSE(ipckit::segment_exists(name));
+}
+
+TEST_CASE("a process_owned segment's creator removes only its own segment", "[unit]") {
+    scoped_name name;
+    auto first = segment::create<ipckit::process_owned>(name, layout_a(), {}, init_body);
+    REQUIRE(ipckit::remove_segment(name));
+    auto second = segment::create<ipckit::system_owned>(name, layout_b(), {}, init_body);
+    { auto gone = std::move(first); }  // first's handle goes: it must not remove the second
+    CHECK(ipckit::segment_exists(name));
+    CHECK_NOTHROW(segment::open(name, layout_b(), {}));
+}
+
+TEST_CASE("a process_owned segment left by a killed creator is replaced on create", "[process]") {
+    scoped_name name;
+    int ready[2];
+    REQUIRE(::pipe(ready) == 0);
+    const pid_t owner = ipckit_test::spawn([&] {
+        auto s = segment::create<ipckit::process_owned>(name, layout_a(), {}, init_body);
+        static_cast<body*>(s.body())->word = 42;
+        if (::write(ready[1], "r", 1) != 1) return 3;
+        for (;;) ::pause();  // until killed
+    });
+    char c;
+    REQUIRE(::read(ready[0], &c, 1) == 1);
+    CHECK(ipckit_test::kill_child(owner) == 1000 + SIGKILL);
+    CHECK(ipckit::segment_exists(name));  // nobody removed it...
+    auto s = segment::create<ipckit::process_owned>(name, layout_a(), {}, init_body);  // ...but create may
+    CHECK(s.created());
+    CHECK(word_of(s) == initialised);
+    ::close(ready[0]);
+    ::close(ready[1]);
+}
+
+TEST_CASE("a segment larger than /dev/shm can hold is no_space at creation, leaving nothing behind", "[unit]") {
+    scoped_name name;
+    const ipckit::detail::layout huge{"test-body<huge>", std::size_t{1} << 46};  // 64 TiB
+    std::string what;
+    CHECK(reason_of([&] { (void)segment::create<ipckit::system_owned>(name, huge, {}, init_body); }, &what) ==
+          errc::no_space);
+    CHECK(what.find("/dev/shm") != std::string::npos);
+    CHECK_FALSE(ipckit::segment_exists(name));
+}
+
+TEST_CASE("segments are created with exactly the mode asked for", "[unit]") {
+    scoped_name name;
+    const mode_t old = ::umask(077);
+    ipckit::options o;
+    o.mode = 0640;
+    auto s = segment::create<ipckit::system_owned>(name, layout_a(), o, init_body);
+    ::umask(old);
+    struct stat st {};
+    REQUIRE(::stat(shm_path(name).c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0640);
+
+    scoped_name plain;
+    auto d = segment::create<ipckit::system_owned>(plain, layout_a(), {}, init_body);
+    REQUIRE(::stat(shm_path(plain).c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+}

@@ -1,0 +1,112 @@
+// The OS layer: futex waits and wakes across processes, process identity and liveness.
+
+#include <ipckit/detail/sys/futex.hpp>
+#include <ipckit/detail/sys/process.hpp>
+
+#include "catch.hpp"
+#include "support.hpp"
+
+#include <atomic>
+#include <cstdint>
+
+#include <sys/mman.h>
+#include <sys/prctl.h>
+
+namespace sys = ipckit::detail::sys;
+
+namespace {
+
+// A futex word in memory shared with forked children, as a segment would hold it.
+struct shared_word {
+    shared_word() {
+        void* p = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        REQUIRE(p != MAP_FAILED);
+        word = ::new (p) std::atomic<std::uint32_t>(0);
+    }
+    ~shared_word() { ::munmap(word, 4096); }
+    std::atomic<std::uint32_t>* word;
+};
+
+}  // namespace
+
+TEST_CASE("futex_wait returns at once when the word already differs, or the deadline has passed", "[unit]") {
+    std::atomic<std::uint32_t> word{5};
+    CHECK(sys::futex_wait(word, 4, sys::clock::time_point::max()) == sys::futex_result::value_changed);
+    CHECK(sys::futex_wait(word, 5, sys::clock::now() - std::chrono::seconds(1)) == sys::futex_result::timed_out);
+    CHECK(sys::futex_wait(word, 5, sys::clock::now() + std::chrono::milliseconds(5)) == sys::futex_result::timed_out);
+    CHECK(sys::futex_wake(word) == 0);  // nobody sleeps there
+}
+
+TEST_CASE("a futex wake in one process ends a wait in another", "[process]") {
+    shared_word shared;
+    auto& word = *shared.word;
+    const pid_t waiter = ipckit_test::spawn([&] {
+        word.store(1);  // "about to sleep"
+        sys::futex_wake(word);
+        const auto deadline = sys::clock::now() + ipckit_test::patience;
+        // Wait until the parent moves the word to 2; each result means "look again".
+        while (word.load() != 2) {
+            if (sys::futex_wait(word, 1, deadline) == sys::futex_result::timed_out) return 3;
+        }
+        return 0;
+    });
+    const auto deadline = sys::clock::now() + ipckit_test::patience;
+    while (word.load() != 1) REQUIRE(sys::futex_wait(word, 0, deadline) != sys::futex_result::timed_out);
+    word.store(2);
+    sys::futex_wake(word);
+    CHECK(ipckit_test::wait_child(waiter) == 0);
+}
+
+TEST_CASE("a process id packs and unpacks", "[unit]") {
+    const sys::process_id id{4'194'303, (std::uint64_t{1} << 42) - 1};
+    const auto packed = id.pack();
+    CHECK(packed > 1);  // never "vacant" or "closed"
+    CHECK(sys::process_id::unpack(packed) == id);
+    const sys::process_id small{1, 0};
+    CHECK(small.pack() > 1);
+    CHECK(sys::process_id::unpack(small.pack()) == small);
+}
+
+TEST_CASE("this process is alive, while an ended, a zombie or a reused pid is not", "[process]") {
+    const auto me = sys::self();
+    CHECK(me.pid == static_cast<std::uint32_t>(::getpid()));
+    CHECK(me.start_time != 0);
+    CHECK(sys::is_alive(me));
+
+    // Same pid, another start time: a pid that was reused.
+    CHECK_FALSE(sys::is_alive({me.pid, me.start_time + 1}));
+    CHECK_FALSE(sys::is_alive({0, 0}));
+
+    int ready[2];
+    REQUIRE(::pipe(ready) == 0);
+    const pid_t child = ipckit_test::spawn([&] {
+        const auto id = sys::self();
+        if (::write(ready[1], &id, sizeof id) != sizeof id) return 3;
+        for (;;) ::pause();
+    });
+    sys::process_id id{};
+    REQUIRE(::read(ready[0], &id, sizeof id) == sizeof id);
+    CHECK(id.pid == static_cast<std::uint32_t>(child));
+    CHECK(sys::is_alive(id));
+
+    ::kill(child, SIGKILL);
+    // Not reaped yet: a zombie, which must count as dead. Wait for the state to show.
+    siginfo_t info{};
+    REQUIRE(::waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOWAIT) == 0);
+    CHECK_FALSE(sys::is_alive(id));
+    CHECK(ipckit_test::wait_child(child) == 1000 + SIGKILL);
+    CHECK_FALSE(sys::is_alive(id));
+    ::close(ready[0]);
+    ::close(ready[1]);
+}
+
+TEST_CASE("/proc stat parsing copes with odd process names", "[process]") {
+    // comm may hold spaces and parentheses: "pid (a) b) c) S ...".
+    const pid_t child = ipckit_test::spawn([] {
+        ::prctl(PR_SET_NAME, "a) b (c");
+        const auto id = ipckit::detail::sys::self();
+        const auto st = sys::read_proc_stat(id.pid);
+        return st && st->state == 'R' && st->start_time != 0 && sys::is_alive(id) ? 0 : 3;
+    });
+    CHECK(ipckit_test::wait_child(child) == 0);
+}
