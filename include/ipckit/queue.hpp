@@ -69,6 +69,16 @@ protected:
           light_fence_(sys::register_light_fence()), liveness_(opt.liveness_interval) {}
     ~endpoint_base() = default;
 
+    /// Whether this endpoint is attached and belongs to this process; a forked child inherits
+    /// its parent's endpoints, and closing one there must not close the parent's. Drops the
+    /// child's copy.
+    bool attached_here() noexcept {
+        if (shared_ == nullptr) return false;
+        if (static_cast<std::uint32_t>(::getpid()) == me_.pid) return true;
+        shared_ = nullptr;
+        return false;
+    }
+
     /// Takes `slot` for this process or throws `busy` naming the process that holds it.
     void claim(endpoint_slot& slot, errc busy, const char* role) const {
         if (const auto holder = slot.claim(me_))
@@ -257,7 +267,7 @@ private:
     static status finish(errc e) noexcept { return detail::to_status(e); }
 
     void close() noexcept {
-        if (this->shared_ == nullptr) return;
+        if (!this->attached_here()) return;
         this->shared_->sender_slot.release(this->me_);
         this->shared_->data_bell.ring();
         this->shared_ = nullptr;
@@ -368,7 +378,7 @@ private:
     static status finish(errc e) noexcept { return detail::to_status(e); }
 
     void close() noexcept {
-        if (this->shared_ == nullptr) return;
+        if (!this->attached_here()) return;
         this->shared_->receiver_slot.release(this->me_);
         this->shared_->space_bell.ring();
         this->shared_ = nullptr;

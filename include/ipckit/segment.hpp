@@ -26,6 +26,8 @@
 #include <thread>
 #include <utility>
 
+#include <unistd.h>
+
 namespace ipckit {
 
 /// Set-up options shared by every kind of segment and its endpoints.
@@ -164,7 +166,8 @@ public:
     segment& operator=(const segment&) = delete;
 
     ~segment() {
-        if (!removes_on_close_ || mapping_.data() == nullptr) return;
+        // A forked child inherits the handle but not the ownership.
+        if (!removes_on_close_ || mapping_.data() == nullptr || ::getpid() != owner_pid_) return;
         // Remove the name only if it still names our object: someone may have removed it and
         // created another under the same name meanwhile.
         const std::string os = detail::os_name(name_);
@@ -180,8 +183,8 @@ public:
 private:
     segment(std::string_view name, detail::sys::file f, detail::sys::mapping m, ino_t inode, bool created,
             bool removes)
-        : name_(name), file_(std::move(f)), mapping_(std::move(m)), inode_(inode), created_(created),
-          removes_on_close_(removes) {}
+        : name_(name), file_(std::move(f)), mapping_(std::move(m)), inode_(inode), owner_pid_(::getpid()),
+          created_(created), removes_on_close_(removes) {}
 
     detail::segment_header& header() const noexcept { return *static_cast<detail::segment_header*>(mapping_.data()); }
 
@@ -313,6 +316,7 @@ private:
     detail::sys::file file_;
     detail::sys::mapping mapping_;
     ino_t inode_ = 0;
+    pid_t owner_pid_ = 0;
     bool created_ = false;
     bool removes_on_close_ = false;
 };
