@@ -33,9 +33,9 @@
 
 namespace ipckit {
 
-template <class Queue, mode_policy Mode>
+template <class Queue, mode_policy Mode = blocking>
 class sender;
-template <class Queue, mode_policy Mode>
+template <class Queue, mode_policy Mode = blocking>
 class receiver;
 
 namespace detail {
@@ -94,6 +94,15 @@ protected:
     bool light_fence_;
     std::chrono::nanoseconds liveness_;
 };
+
+/// A steady_clock deadline or a timeout: what the blocking verbs take last.
+template <class D>
+inline constexpr bool is_deadline = std::is_same_v<D, clock::time_point>;
+template <class Rep, class Period>
+inline constexpr bool is_deadline<std::chrono::duration<Rep, Period>> = true;
+
+template <class>
+inline constexpr bool always_false = false;
 
 inline status to_status(errc e) noexcept { return e == errc::ok ? status{} : status{unexpected(e)}; }
 
@@ -242,6 +251,14 @@ public:
     {
         return send(m, detail::deadline_after(timeout));
     }
+    template <class D>
+    status send(const T&, D) noexcept
+        requires std::same_as<Mode, non_blocking> && detail::is_deadline<D>
+    {
+        static_assert(detail::always_false<D>,
+                      "a non_blocking sender returns at once, so a deadline means nothing: use a blocking sender");
+        return {};
+    }
 
     /// Asks the OS whether the receiver is still there: ok (attached, or none yet), closed or
     /// peer_dead. A system call; the non-blocking data path never makes one.
@@ -344,6 +361,22 @@ public:
         requires std::same_as<Mode, blocking>
     {
         return receive(out, detail::deadline_after(timeout));
+    }
+    template <class D>
+    result<T> receive(D) noexcept
+        requires std::same_as<Mode, non_blocking> && detail::is_deadline<D>
+    {
+        static_assert(detail::always_false<D>,
+                      "a non_blocking receiver returns at once, so a deadline means nothing: use a blocking receiver");
+        return unexpected(errc::would_block);
+    }
+    template <class D>
+    status receive(T&, D) noexcept
+        requires std::same_as<Mode, non_blocking> && detail::is_deadline<D>
+    {
+        static_assert(detail::always_false<D>,
+                      "a non_blocking receiver returns at once, so a deadline means nothing: use a blocking receiver");
+        return {};
     }
 
     /// Asks the OS whether the sender is still there: ok (attached, or none yet), closed or peer_dead.
