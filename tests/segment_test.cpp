@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -270,8 +271,11 @@ TEST_CASE("a process_owned segment left by a killed creator is replaced on creat
     char c;
     REQUIRE(::read(ready[0], &c, 1) == 1);
     CHECK(ipckit_test::kill_child(owner) == 1000 + SIGKILL);
-    CHECK(ipckit::segment_exists(name));  // nobody removed it...
-    auto s = segment::create<ipckit::process_owned>(name, layout_a(), {}, init_body);  // ...but create may
+    CHECK(ipckit::segment_exists(name));  // nobody removed it, but it went with its owner...
+    std::string what;
+    CHECK(reason_of([&] { (void)segment::open(name, layout_a(), {}); }, &what) == errc::not_found);
+    CHECK(what.find("ended") != std::string::npos);
+    auto s = segment::create<ipckit::process_owned>(name, layout_a(), {}, init_body);  // ...and create replaces it
     CHECK(s.created());
     CHECK(word_of(s) == initialised);
     ::close(ready[0]);
@@ -303,4 +307,57 @@ TEST_CASE("segments are created with exactly the mode asked for", "[unit]") {
     auto d = segment::create<ipckit::system_owned>(plain, layout_a(), {}, init_body);
     REQUIRE(::stat(shm_path(plain).c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0600);
+}
+
+TEST_CASE("when a process_owned owner dies, processes racing to replace it agree on one segment", "[process]") {
+    scoped_name name;
+    int ready[2], gate[2], counted[2], finish[2];
+    for (int* p : {ready, gate, counted, finish}) REQUIRE(::pipe(p) == 0);
+    const pid_t owner = ipckit_test::spawn([&] {
+        auto s = segment::create<ipckit::process_owned>(name, layout_a(), {}, init_body);
+        if (::write(ready[1], "r", 1) != 1) return 3;
+        for (;;) ::pause();
+    });
+    char c;
+    REQUIRE(::read(ready[0], &c, 1) == 1);
+    REQUIRE(ipckit_test::kill_child(owner) == 1000 + SIGKILL);
+
+    constexpr int racers = 6;
+    std::vector<pid_t> kids;
+    for (int i = 0; i < racers; ++i) {
+        kids.push_back(ipckit_test::spawn([&] {
+            ::close(gate[1]);
+            ::close(finish[1]);
+            char g;
+            if (::read(gate[0], &g, 1) != 0) return 3;  // released together
+            auto s = segment::open_or_create<ipckit::process_owned>(name, layout_a(), {}, init_body);
+            static_cast<body*>(s.body())->word.fetch_add(1);  // count who ended up where
+            if (::write(counted[1], "c", 1) != 1) return 4;
+            if (::read(finish[0], &g, 1) != 0) return 5;  // keep the handle until all have counted
+            return s.created() ? 10 : 11;
+        }));
+    }
+    ::close(gate[0]);
+    ::close(gate[1]);
+    for (int i = 0; i < racers; ++i) REQUIRE(::read(counted[0], &c, 1) == 1);
+    // Every racer counted itself into the one segment that the name now names.
+    CHECK(word_of(segment::open(name, layout_a(), {})) == initialised + racers);
+    ::close(finish[1]);
+    int created = 0;
+    for (const pid_t k : kids) created += ipckit_test::wait_child(k) == 10;
+    CHECK(created == 1);
+    for (int fd : {ready[0], ready[1], counted[0], counted[1], finish[0]}) ::close(fd);
+}
+
+TEST_CASE("an empty object left by a creator that died before sizing it is replaced after a grace period", "[unit]") {
+    scoped_name name;
+    const std::string os = ipckit::detail::os_name(name.str());
+    const int fd = ::shm_open(os.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);  // what such a creator leaves
+    REQUIRE(fd >= 0);
+    ::close(fd);
+    ipckit::options impatient;
+    impatient.init_timeout = std::chrono::milliseconds(0);
+    auto s = segment::create<ipckit::system_owned>(name, layout_a(), impatient, init_body);
+    CHECK(s.created());
+    CHECK(word_of(s) == initialised);
 }

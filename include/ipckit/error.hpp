@@ -6,6 +6,7 @@
 // throws: send and receive return result<T> (a value or an errc), which is std::expected when
 // the standard library has it.
 
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <type_traits>
@@ -39,31 +40,34 @@ enum class errc : int {
     system_error,         ///< any other OS failure; the message carries errno's text
 };
 
+/// What an errc means, in a few words.
+constexpr const char* to_string(errc e) noexcept {
+    switch (e) {
+    case errc::ok: return "ok";
+    case errc::would_block: return "would block";
+    case errc::timed_out: return "timed out";
+    case errc::closed: return "closed by the peer";
+    case errc::peer_dead: return "the peer process died";
+    case errc::too_large: return "message too large";
+    case errc::already_exists: return "already exists";
+    case errc::not_found: return "not found";
+    case errc::incompatible_layout: return "incompatible layout";
+    case errc::corrupt: return "corrupt segment";
+    case errc::permission_denied: return "permission denied";
+    case errc::no_space: return "no space left";
+    case errc::invalid_name: return "invalid name";
+    case errc::sender_busy: return "sender busy";
+    case errc::receiver_busy: return "receiver busy";
+    case errc::system_error: return "system error";
+    }
+    return "unknown ipckit error";
+}
+
 namespace detail {
 class error_category final : public std::error_category {
 public:
     const char* name() const noexcept override { return "ipckit"; }
-    std::string message(int value) const override {
-        switch (static_cast<errc>(value)) {
-        case errc::ok: return "ok";
-        case errc::would_block: return "would block";
-        case errc::timed_out: return "timed out";
-        case errc::closed: return "closed by the peer";
-        case errc::peer_dead: return "the peer process died";
-        case errc::too_large: return "message too large";
-        case errc::already_exists: return "already exists";
-        case errc::not_found: return "not found";
-        case errc::incompatible_layout: return "incompatible layout";
-        case errc::corrupt: return "corrupt segment";
-        case errc::permission_denied: return "permission denied";
-        case errc::no_space: return "no space left";
-        case errc::invalid_name: return "invalid name";
-        case errc::sender_busy: return "sender busy";
-        case errc::receiver_busy: return "receiver busy";
-        case errc::system_error: return "system error";
-        }
-        return "unknown ipckit error";
-    }
+    std::string message(int value) const override { return to_string(static_cast<errc>(value)); }
 };
 }  // namespace detail
 
@@ -74,11 +78,16 @@ inline const std::error_category& category() noexcept {
 
 inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
 
-/// Thrown by set-up calls. code() is an ipckit::errc; what() says what was wrong and what to do.
+/// Thrown by set-up calls. code() is an ipckit::errc; what() says what was wrong and what to do
+/// (without std::system_error's ": <code message>" suffix: the sentence already says it).
 class error : public std::system_error {
 public:
-    error(errc code, const std::string& what) : std::system_error(make_error_code(code), what) {}
+    error(errc code, const std::string& what) : std::system_error(make_error_code(code)), what_(what) {}
     [[nodiscard]] errc reason() const noexcept { return static_cast<errc>(code().value()); }
+    [[nodiscard]] const char* what() const noexcept override { return what_.what(); }
+
+private:
+    std::runtime_error what_;  // a string whose copy cannot throw
 };
 
 #if defined(__cpp_lib_expected)

@@ -42,13 +42,28 @@ concept capacity_policy = requires {
 
 // ---- Producers, Consumers -------------------------------------------------------------------
 
-/// One process at a time sends (or receives) on the queue.
+/// One endpoint at a time sends (or receives) on the queue: the seed's link between exactly
+/// two processes.
 struct single {
     static constexpr std::string_view name = "single";
+    static constexpr std::size_t max = 1;
 };
 
+/// Up to Max endpoints (in any processes) send (or receive) on the queue at once; each message
+/// goes to exactly one receiver, and each sender's messages keep their order.
+template <std::size_t Max>
+struct multi_of {
+    static_assert(Max >= 2 && Max <= 4096, "multi_of<Max>: Max must be between 2 and 4096 (single is 1)");
+    static constexpr std::string_view name = "multi";
+    static constexpr std::size_t max = Max;
+};
+using multi = multi_of<64>;
+
 template <class P>
-concept cardinality_policy = std::same_as<P, single>;
+concept cardinality_policy = requires {
+    { P::max } -> std::convertible_to<std::size_t>;
+    { P::name } -> std::convertible_to<std::string_view>;
+} && (P::max >= 1);
 
 // ---- Wait -----------------------------------------------------------------------------------
 
@@ -82,7 +97,7 @@ concept wait_policy = requires {
     { W::spin_for } -> std::convertible_to<std::chrono::nanoseconds>;
     { W::may_sleep } -> std::convertible_to<bool>;
     { W::name } -> std::convertible_to<std::string_view>;
-};
+} && (W::may_sleep || W::spin_for > std::chrono::nanoseconds::zero());  // it must wait somehow
 
 // ---- Mode -----------------------------------------------------------------------------------
 

@@ -7,6 +7,13 @@
 // and initialises a segment (O_EXCL decides); everyone else attaches only once the creator has
 // marked it ready, and gets a clear error if the creator died half-way, if the segment holds
 // something else, or if it has been truncated or overwritten.
+//
+// The creator holds a shared flock on the object while it initialises it, and a process_owned
+// creator keeps holding it for as long as its handle lives. The kernel drops the lock when its
+// holder dies, so "can I take an exclusive lock?" tells attachers whether a creator is still
+// at work and tells create() whether a process_owned segment has lost its owner, with no
+// window and no pid to misread. Whoever removes an abandoned segment does so holding that
+// exclusive lock, after checking that the name still names the same object.
 
 #include <ipckit/detail/layout.hpp>
 #include <ipckit/detail/sys/futex.hpp>
@@ -26,6 +33,8 @@
 #include <thread>
 #include <utility>
 
+#include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 namespace ipckit {
@@ -116,7 +125,7 @@ public:
                 return initialise<Ownership>(name, std::move(f), want, std::forward<Init>(init));
             } catch (const error& e) {
                 if (e.reason() != errc::already_exists) throw;
-                if (attempt == 0 && reclaim_if_abandoned(os)) continue;
+                if (attempt == 0 && reclaim_if_abandoned(os, opt.init_timeout)) continue;
                 throw error(errc::already_exists,
                             "segment '" + std::string(name) +
                                 "' already exists: open it instead, or remove it first with ipckit::remove_segment(\"" +
@@ -170,8 +179,7 @@ public:
         if (!removes_on_close_ || mapping_.data() == nullptr || ::getpid() != owner_pid_) return;
         // Remove the name only if it still names our object: someone may have removed it and
         // created another under the same name meanwhile.
-        const std::string os = detail::os_name(name_);
-        if (detail::sys::shm_inode(os) == inode_) ::shm_unlink(os.c_str());
+        detail::sys::shm_remove_if_same(detail::os_name(name_), file_);
     }
 
     [[nodiscard]] const std::string& name() const noexcept { return name_; }
@@ -181,9 +189,8 @@ public:
     [[nodiscard]] std::size_t size() const noexcept { return mapping_.size(); }
 
 private:
-    segment(std::string_view name, detail::sys::file f, detail::sys::mapping m, ino_t inode, bool created,
-            bool removes)
-        : name_(name), file_(std::move(f)), mapping_(std::move(m)), inode_(inode), owner_pid_(::getpid()),
+    segment(std::string_view name, detail::sys::file f, detail::sys::mapping m, bool created, bool removes)
+        : name_(name), file_(std::move(f)), mapping_(std::move(m)), owner_pid_(::getpid()),
           created_(created), removes_on_close_(removes) {}
 
     detail::segment_header& header() const noexcept { return *static_cast<detail::segment_header*>(mapping_.data()); }
@@ -191,9 +198,9 @@ private:
     template <ownership_policy Ownership, class Init>
     static segment initialise(std::string_view name, detail::sys::file f, const detail::layout& want, Init&& init) {
         const std::string os = detail::os_name(name);
-        const auto st = f.status(os);
-        segment s(name, std::move(f), detail::sys::mapping{}, st.st_ino, true,
-                  std::is_same_v<Ownership, process_owned>);
+        // Blocking: a prober may hold the exclusive lock for a moment.
+        ::flock(f.get(), LOCK_SH);
+        segment s(name, std::move(f), detail::sys::mapping{}, true, std::is_same_v<Ownership, process_owned>);
         try {
             s.mapping_ = detail::sys::mapping(s.file_, want.size, "segment '" + std::string(name) + "'");
         } catch (...) {
@@ -226,6 +233,7 @@ private:
         // SYNC POINT WRITE: header and body; READ in attach() after its acquire load of state.
         h.state.store(detail::segment_header::ready, std::memory_order_release);
         detail::sys::futex_wake(h.state);
+        if (!s.removes_on_close_) detail::sys::unlock(s.file_);  // a process_owned owner keeps it
         return s;
     }
 
@@ -246,7 +254,7 @@ private:
             st = f.status(what);
         }
         const auto size = static_cast<std::size_t>(st.st_size);
-        segment s(name, std::move(f), detail::sys::mapping{}, st.st_ino, false, false);
+        segment s(name, std::move(f), detail::sys::mapping{}, false, false);
         s.mapping_ = detail::sys::mapping(s.file_, size, what);
         auto& h = s.header();
         for (;;) {
@@ -258,10 +266,11 @@ private:
             if (state > segment_header::corrupt)
                 throw error(errc::corrupt, what + " has an invalid header (state word " + std::to_string(state) +
                                                "): it is not an ipckit segment or was overwritten" + remedy);
-            const std::uint64_t creator = h.creator.load(std::memory_order_acquire);
-            if (creator != 0 && !detail::sys::is_alive(detail::sys::process_id::unpack(creator)))
+            if (state == segment_header::initializing && creator_gone(s.file_, h))
                 throw error(errc::corrupt, what + " was left half-initialised by process " +
-                                               std::to_string(detail::sys::process_id::unpack(creator).pid) +
+                                               std::to_string(detail::sys::process_id::unpack(
+                                                                  h.creator.load(std::memory_order_acquire))
+                                                                  .pid) +
                                                ", which died" + remedy);
             const auto now = detail::sys::clock::now();
             if (now >= deadline)
@@ -280,8 +289,15 @@ private:
             const std::size_t n = std::min<std::size_t>(h.description_length, sizeof h.description);
             throw error(errc::incompatible_layout, what + " holds " + std::string(h.description, n) +
                                                        ", but this program asks for " + want.description +
-                                                       ". Use the same message type, capacity and policies on "
-                                                       "both sides, or another name");
+                                                       ". Use the same message type, capacity and producer/consumer "
+                                                       "policies on both sides, or another name");
+        }
+        // A process_owned segment goes with its owner: if no one holds the owner's lock, the
+        // owner has ended and the segment is only waiting for the next create to replace it.
+        if (h.ownership == process_owned::id && detail::sys::try_lock(s.file_, true)) {
+            detail::sys::unlock(s.file_);
+            throw error(errc::not_found, what + " belonged to a process that has ended (it is process_owned), "
+                                                "so it is gone: create it again");
         }
         if (h.size != size || size != want.size)
             throw error(errc::corrupt, what + " is " + std::to_string(size) + " bytes but its header says " +
@@ -290,32 +306,51 @@ private:
         return s;
     }
 
-    /// A segment that nobody can be using any more: its process_owned creator died, or it died
-    /// before finishing initialisation. Removes it and returns true.
-    static bool reclaim_if_abandoned(const std::string& os) noexcept {
+    /// Whether the creator no longer holds its lock while the header still says `initializing`.
+    static bool creator_gone(const detail::sys::file& f, const detail::segment_header& h) noexcept {
+        if (!detail::sys::try_lock(f, true)) return false;
+        const bool gone = h.state.load(std::memory_order_acquire) == detail::segment_header::initializing;
+        detail::sys::unlock(f);
+        return gone;
+    }
+
+    /// A segment that nobody can be using any more: a process_owned one whose owner has gone,
+    /// one whose creator died before finishing it, or one left empty for longer than
+    /// `grace`. Removes it (under its exclusive lock) and returns true.
+    static bool reclaim_if_abandoned(const std::string& os, std::chrono::milliseconds grace) noexcept {
         try {
             detail::sys::file f = detail::sys::shm_open_existing(os);
+            if (!detail::sys::try_lock(f, true)) return false;  // a creator or an owner is there
             const auto st = f.status(os);
-            if (static_cast<std::size_t>(st.st_size) < detail::header_size) return false;
-            detail::sys::mapping m(f, detail::header_size, os);
-            const auto& h = *static_cast<const detail::segment_header*>(m.data());
-            const std::uint32_t state = h.state.load(std::memory_order_acquire);
-            const std::uint64_t creator = h.creator.load(std::memory_order_acquire);
-            if (creator == 0 || detail::sys::is_alive(detail::sys::process_id::unpack(creator))) return false;
-            const bool abandoned = (state == detail::segment_header::ready && h.ownership == process_owned::id &&
-                                    h.magic == detail::segment_header::magic_value) ||
-                                   state == detail::segment_header::initializing;
-            if (!abandoned || detail::sys::shm_inode(os) != st.st_ino) return false;
-            return detail::sys::shm_remove(os);
+            bool abandoned;
+            if (static_cast<std::size_t>(st.st_size) < detail::header_size) {
+                abandoned = age(st) > grace;  // its creator died before sizing it
+            } else {
+                detail::sys::mapping m(f, detail::header_size, os);
+                const auto& h = *static_cast<const detail::segment_header*>(m.data());
+                switch (h.state.load(std::memory_order_acquire)) {
+                case detail::segment_header::ready:
+                    abandoned = h.magic == detail::segment_header::magic_value && h.ownership == process_owned::id;
+                    break;
+                case detail::segment_header::uninit: abandoned = age(st) > grace; break;
+                default: abandoned = true; break;  // initializing (creator died) or corrupt
+                }
+            }
+            return abandoned && detail::sys::shm_remove_if_same(os, f);
         } catch (...) {
             return false;
         }
     }
 
+    static std::chrono::nanoseconds age(const struct stat& st) noexcept {
+        timespec now{};
+        ::clock_gettime(CLOCK_REALTIME, &now);
+        return std::chrono::seconds(now.tv_sec - st.st_ctim.tv_sec) + std::chrono::nanoseconds(now.tv_nsec - st.st_ctim.tv_nsec);
+    }
+
     std::string name_;
     detail::sys::file file_;
     detail::sys::mapping mapping_;
-    ino_t inode_ = 0;
     pid_t owner_pid_ = 0;
     bool created_ = false;
     bool removes_on_close_ = false;

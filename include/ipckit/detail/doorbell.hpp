@@ -51,10 +51,19 @@ static_assert(sizeof(doorbell) == 8 && std::is_standard_layout_v<doorbell>);
 /// Waits on `bell` until ready() holds, the deadline passes, or peer(ask_os) reports the peer
 /// gone. ready() is re-checked after the peer is found gone, so messages published before a
 /// close are still taken. peer(false) must be cheap (a load); peer(true) may ask the OS, and is
-/// called about once per liveness interval. Returns ok, timed_out, closed or peer_dead.
+/// called about once per liveness interval. `asleep` is the waiter's own word in shared memory,
+/// 1 while it is counted in bell.sleepers, so that whoever takes over from a waiter that was
+/// killed asleep can take it off the count (see forget_sleeper). Returns ok, timed_out, closed
+/// or peer_dead.
+/// Takes a waiter that was killed asleep off `bell`'s count, so that notify() does not make a
+/// system call for it forever. Called by the process that takes over the waiter's place.
+inline void forget_sleeper(doorbell& bell, std::atomic<std::uint32_t>& asleep) noexcept {
+    if (asleep.exchange(0, std::memory_order_acq_rel) != 0) bell.sleepers.fetch_sub(1, std::memory_order_relaxed);
+}
+
 template <wait_policy Wait, class Ready, class Peer>
-errc wait_until(doorbell& bell, Ready&& ready, Peer&& peer, clock::time_point deadline,
-                std::chrono::nanoseconds liveness_interval) noexcept {
+errc wait_until(doorbell& bell, std::atomic<std::uint32_t>& asleep, Ready&& ready, Peer&& peer,
+                clock::time_point deadline, std::chrono::nanoseconds liveness_interval) noexcept {
     auto now = clock::now();
     auto next_os_check = now + liveness_interval;
     // ok to keep waiting, otherwise why to stop.
@@ -82,6 +91,7 @@ errc wait_until(doorbell& bell, Ready&& ready, Peer&& peer, clock::time_point de
     if constexpr (Wait::may_sleep) {
         for (;;) {
             bell.sleepers.fetch_add(1, std::memory_order_seq_cst);
+            asleep.store(1, std::memory_order_relaxed);
             sys::heavy_fence();
             // SYNC POINT READ: seq, paired with ring(); taken before the checks below so that a
             // ring after them makes futex_wait return at once.
@@ -89,6 +99,7 @@ errc wait_until(doorbell& bell, Ready&& ready, Peer&& peer, clock::time_point de
             errc e = ready() ? errc::ok : why_stop(clock::now());
             if (e == errc::ok && !ready())
                 (void)sys::futex_wait(bell.seq, seq, std::min(deadline, next_os_check));
+            asleep.store(0, std::memory_order_relaxed);
             bell.sleepers.fetch_sub(1, std::memory_order_relaxed);
             if (ready()) return errc::ok;
             if (e != errc::ok) return e;

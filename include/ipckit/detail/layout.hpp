@@ -30,12 +30,28 @@ concept shm_safe = std::is_trivially_copyable_v<T> && std::is_standard_layout_v<
 
 /// The type's name as the compiler spells it, e.g. "market::tick".
 template <class T>
-constexpr std::string_view type_name() noexcept {
+constexpr std::string_view pretty_name() noexcept {
     std::string_view p = __PRETTY_FUNCTION__;
     // gcc: "... type_name() [with T = market::tick; ...]"  clang: "... type_name() [T = market::tick]"
     const auto start = p.find("T = ") + 4;
     const auto end = p.find_first_of(";]", start);
     return p.substr(start, end - start);
+}
+
+/// The name a layout description uses for T: the compiler's spelling, except for arithmetic
+/// types, which gcc and clang spell differently ("long unsigned int" / "unsigned long") and
+/// which get a canonical name here so that programs built by either can share a segment.
+template <class T>
+std::string type_name() {
+    if constexpr (std::is_same_v<T, bool>) {
+        return "bool";
+    } else if constexpr (std::is_integral_v<T>) {
+        return (std::is_signed_v<T> ? "int" : "uint") + std::to_string(8 * sizeof(T));
+    } else if constexpr (std::is_floating_point_v<T>) {
+        return "float" + std::to_string(8 * sizeof(T));
+    } else {
+        return std::string(pretty_name<T>());
+    }
 }
 
 /// FNV-1a, 64 bits: the fingerprint of a layout description.

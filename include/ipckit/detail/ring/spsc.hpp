@@ -42,8 +42,9 @@ template <shm_safe T, std::size_t N>
 class spsc_producer {
 public:
     spsc_producer() noexcept = default;
-    /// Attaches to `ring`; false if its indices are inconsistent.
-    bool attach(spsc_ring<T, N>& ring) noexcept {
+    /// Attaches to `ring`; false if its indices are inconsistent. (A single producer claims no
+    /// positions, so it has no use for a pending word.)
+    bool attach(spsc_ring<T, N>& ring, std::atomic<std::uint64_t>& /*pending*/) noexcept {
         ring_ = &ring;
         tail_ = ring.tail.load(std::memory_order_relaxed);
         head_cache_ = ring.head.load(std::memory_order_acquire);
@@ -66,6 +67,12 @@ public:
     /// Whether a push would not block now (or the ring is corrupt: the push will say so).
     bool has_room() noexcept { return tail_ - head_cache_ < N || refresh() != errc::ok || tail_ - head_cache_ < N; }
 
+    /// Nothing to recover: the single consumer holds no claim while it reads.
+    template <class LiveClaimant>
+    bool recover(LiveClaimant&&) noexcept {
+        return false;
+    }
+
 private:
     errc refresh() noexcept {
         // SYNC POINT READ: head, paired with the consumer's release store: its reads of the
@@ -87,7 +94,7 @@ class spsc_consumer {
 public:
     spsc_consumer() noexcept = default;
     /// Attaches to `ring`; false if its indices are inconsistent.
-    bool attach(spsc_ring<T, N>& ring) noexcept {
+    bool attach(spsc_ring<T, N>& ring, std::atomic<std::uint64_t>& /*pending*/) noexcept {
         ring_ = &ring;
         head_ = ring.head.load(std::memory_order_relaxed);
         tail_cache_ = ring.tail.load(std::memory_order_acquire);
@@ -109,6 +116,12 @@ public:
 
     /// Whether a pop would not block now (or the ring is corrupt: the pop will say so).
     bool has_data() noexcept { return head_ != tail_cache_ || refresh() != errc::ok || head_ != tail_cache_; }
+
+    /// Nothing to recover: the single producer publishes a message whole or not at all.
+    template <class LiveClaimant>
+    bool recover(LiveClaimant&&) noexcept {
+        return false;
+    }
 
     /// Messages waiting, as far as this consumer knows after a fresh look.
     std::uint64_t available() noexcept {

@@ -79,14 +79,18 @@ inline process_id self() noexcept {
     return {pid, st ? st->start_time & process_id::time_mask : 0};
 }
 
-/// Whether the process `id` names still runs: same pid, same start time, not a zombie.
+/// Whether the process `id` names still runs: same pid, same start time, not a zombie. When
+/// in doubt (the process exists but /proc cannot tell us more: no /proc, hidepid, another
+/// user), it is alive: calling a live peer dead would let two processes into one endpoint.
 inline bool is_alive(const process_id& id) noexcept {
     if (id.pid == 0) return false;
     if (::kill(static_cast<pid_t>(id.pid), 0) != 0 && errno == ESRCH) return false;
     const auto st = read_proc_stat(id.pid);
-    if (!st) return false;
+    if (!st) return true;  // it exists (kill said so), but we cannot look closer
     if (st->state == 'Z' || st->state == 'X' || st->state == 'x') return false;
-    return (st->start_time & process_id::time_mask) == id.start_time;
+    // A start time of 0 means "unknown" (read without /proc): compare only when both are known.
+    const std::uint64_t start = st->start_time & process_id::time_mask;
+    return id.start_time == 0 || start == 0 || start == id.start_time;
 }
 
 }  // namespace ipckit::detail::sys

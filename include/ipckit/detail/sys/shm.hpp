@@ -13,6 +13,7 @@
 #include <utility>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -89,6 +90,23 @@ inline ino_t shm_inode(const std::string& os_name) noexcept {
     struct stat st {};
     const std::string path = std::string(shm_dir) + os_name;
     return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+/// flock(2) on a shared-memory object. The kernel drops the lock when its holder dies, which
+/// makes it the witness of "is the creator still at work / the owner still there?" that no pid
+/// check can match. Returns false if another holds a conflicting lock (never blocks).
+inline bool try_lock(const file& f, bool exclusive) noexcept {
+    return ::flock(f.get(), (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0;
+}
+inline void unlock(const file& f) noexcept { ::flock(f.get(), LOCK_UN); }
+
+/// Removes `os_name` if it still names the object `f` is open on (checked and removed while
+/// holding f's exclusive lock, so two processes that both mean to remove an old object
+/// cannot remove a new one that took its name meanwhile). The caller holds the lock.
+inline bool shm_remove_if_same(const std::string& os_name, const file& f) noexcept {
+    struct stat st {};
+    if (::fstat(f.get(), &st) != 0 || shm_inode(os_name) != st.st_ino) return false;
+    return ::shm_unlink(os_name.c_str()) == 0;
 }
 
 /// A shared, read-write mapping of a whole file, unmapped on destruction.

@@ -1,0 +1,230 @@
+#pragma once
+// The bounded ring for many producers and/or many consumers, in shared memory.
+//
+// Vyukov's bounded MPMC queue: each slot carries a 64-bit sequence that says whose turn it is.
+// For ring position pos (slot pos % N):
+//     seq == pos        free: the producer that claims pos may write it
+//     seq == pos + 1    full: the consumer that claims pos may read it
+//     seq == pos + N    read: free for the producer of the next lap
+// Producers claim positions by CAS on tail, consumers by CAS on head (a single producer or
+// consumer stores instead). Each producer's messages keep their order; a message is
+// published whole, by the release store of its sequence.
+//
+// A process killed between claiming a position and finishing with it would leave that slot
+// stuck, and everyone behind it. So each claimant first writes the position into its roster
+// place (`pending`), and a peer stuck on a slot may ask recover_*(), which finishes the slot for
+// the dead claimant if no live process lists it as pending: a slot a dead producer was
+// writing becomes a tombstone (bit 63 of seq) that consumers skip; a slot a dead consumer was
+// reading is freed (its message died with it). This file makes no system call: the caller
+// passes the liveness question in.
+//
+// Shared memory is not trusted: indices are only used modulo N, and a slot that claims to be
+// ahead of its index ends in `corrupt` rather than a spin.
+
+#include <ipckit/detail/layout.hpp>
+#include <ipckit/error.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+
+namespace ipckit::detail {
+
+template <shm_safe T>
+struct mpmc_slot {
+    static constexpr std::uint64_t tombstone = std::uint64_t{1} << 63;
+    std::atomic<std::uint64_t> seq;
+    T value;
+};
+
+/// Shared layout:
+///   0             tail    next position to produce; claimed by CAS among producers
+///   cache_line    head    next position to consume; claimed by CAS among consumers
+///   2*cache_line  slots   mpmc_slot<T>[N], sequences initialised to their index
+template <shm_safe T, std::size_t N>
+struct mpmc_ring {
+    static_assert(N > 0 && N < (std::uint64_t{1} << 40));
+    alignas(cache_line) std::atomic<std::uint64_t> tail{0};
+    alignas(cache_line) std::atomic<std::uint64_t> head{0};
+    alignas(cache_line) mpmc_slot<T> slots[N];
+
+    mpmc_ring() noexcept {
+        for (std::size_t i = 0; i < N; ++i) slots[i].seq.store(i, std::memory_order_relaxed);
+    }
+
+    static constexpr bool consistent(std::uint64_t head, std::uint64_t tail) noexcept {
+        return head <= tail && tail - head <= N;
+    }
+};
+
+/// Sequences are compared as signed distances, as in Vyukov's queue.
+constexpr std::int64_t distance(std::uint64_t a, std::uint64_t b) noexcept { return static_cast<std::int64_t>(a - b); }
+
+/// A producer's cursor. Restricted thread-safe: one thread at a time. `Multi`: other
+/// producers exist, so positions are claimed by CAS.
+template <shm_safe T, std::size_t N, bool Multi>
+class mpmc_producer {
+public:
+    /// Attaches to `ring`, claiming positions through `pending`; false if its indices are
+    /// inconsistent.
+    bool attach(mpmc_ring<T, N>& ring, std::atomic<std::uint64_t>& pending) noexcept {
+        ring_ = &ring;
+        pending_ = &pending;
+        return mpmc_ring<T, N>::consistent(ring.head.load(std::memory_order_acquire),
+                                           ring.tail.load(std::memory_order_acquire));
+    }
+
+    /// Publishes `m`: ok, would_block (full) or corrupt. No system call.
+    errc try_push(const T& m) noexcept {
+        std::uint64_t pos = ring_->tail.load(std::memory_order_relaxed);
+        mpmc_slot<T>* slot;
+        for (;;) {
+            slot = &ring_->slots[pos % N];
+            // SYNC POINT READ: seq, paired with the release store of the consumer that freed it.
+            const std::uint64_t seq = slot->seq.load(std::memory_order_acquire);
+            const std::int64_t d = distance(seq, pos);
+            if (d == 0) {
+                pending_->store(pos + 1, std::memory_order_relaxed);  // ordered before the claim by its release
+                if constexpr (Multi) {
+                    if (ring_->tail.compare_exchange_weak(pos, pos + 1, std::memory_order_acq_rel,
+                                                          std::memory_order_relaxed))
+                        break;
+                } else {
+                    ring_->tail.store(pos + 1, std::memory_order_release);
+                    break;
+                }
+            } else if (d < 0) {
+                // The slot still holds lap-1 (being written, unread, or being read): full.
+                return errc::would_block;
+            } else {
+                const std::uint64_t now = ring_->tail.load(std::memory_order_relaxed);
+                if (now == pos) return errc::corrupt;  // a slot ahead of the tail: impossible
+                pos = now;
+            }
+        }
+        std::memcpy(static_cast<void*>(&slot->value), &m, sizeof(T));
+        // SYNC POINT WRITE: value; READ by the consumer's acquire load of seq.
+        slot->seq.store(pos + 1, std::memory_order_release);
+        // SYNC POINT WRITE: after the publish; READ by a recoverer's live_claimant().
+        pending_->store(0, std::memory_order_release);
+        return errc::ok;
+    }
+
+    /// Whether a push might succeed now (or will report corruption).
+    bool has_room() const noexcept {
+        const std::uint64_t pos = ring_->tail.load(std::memory_order_acquire);
+        return distance(ring_->slots[pos % N].seq.load(std::memory_order_acquire), pos) >= 0;
+    }
+
+    /// Called by a producer that is stuck because the ring is full: if the slot at the tail is
+    /// held by a consumer that claimed it and died reading it, frees it. `live_claimant(p)`
+    /// says whether a live consumer lists p as pending. Returns whether it freed a slot.
+    template <class LiveClaimant>
+    bool recover(LiveClaimant&& live_claimant) noexcept {
+        const std::uint64_t pos = ring_->tail.load(std::memory_order_acquire);
+        const std::uint64_t head = ring_->head.load(std::memory_order_acquire);
+        if (pos < N) return false;
+        const std::uint64_t prev = pos - N;  // the position whose slot we need
+        auto& slot = ring_->slots[pos % N];
+        std::uint64_t seq = slot.seq.load(std::memory_order_acquire);
+        // Full, and claimed by a consumer (head moved past it), but not released.
+        if ((seq & ~mpmc_slot<T>::tombstone) != prev + 1 || head <= prev) return false;
+        if (live_claimant(prev + 1)) return false;
+        // The dead consumer never released it; free it for this lap.
+        return slot.seq.compare_exchange_strong(seq, prev + N, std::memory_order_acq_rel);
+    }
+
+private:
+    mpmc_ring<T, N>* ring_ = nullptr;
+    std::atomic<std::uint64_t>* pending_ = nullptr;
+};
+
+/// A consumer's cursor. Restricted thread-safe: one thread at a time. `Multi`: other
+/// consumers exist, so positions are claimed by CAS.
+template <shm_safe T, std::size_t N, bool Multi>
+class mpmc_consumer {
+public:
+    /// Attaches to `ring`, claiming positions through `pending`; false if its indices are
+    /// inconsistent.
+    bool attach(mpmc_ring<T, N>& ring, std::atomic<std::uint64_t>& pending) noexcept {
+        ring_ = &ring;
+        pending_ = &pending;
+        return mpmc_ring<T, N>::consistent(ring.head.load(std::memory_order_acquire),
+                                           ring.tail.load(std::memory_order_acquire));
+    }
+
+    /// Takes the oldest message into `out`: ok, would_block (empty) or corrupt. Skips the
+    /// tombstones of dead producers. No system call.
+    errc try_pop(T& out) noexcept {
+        for (;;) {
+            std::uint64_t pos = ring_->head.load(std::memory_order_relaxed);
+            mpmc_slot<T>* slot;
+            std::uint64_t seq;
+            for (;;) {
+                slot = &ring_->slots[pos % N];
+                // SYNC POINT READ: seq, paired with the producer's release store: value is written.
+                seq = slot->seq.load(std::memory_order_acquire);
+                const std::int64_t d = distance(seq & ~mpmc_slot<T>::tombstone, pos + 1);
+                if (d == 0) {
+                    pending_->store(pos + 1, std::memory_order_relaxed);
+                    if constexpr (Multi) {
+                        if (ring_->head.compare_exchange_weak(pos, pos + 1, std::memory_order_acq_rel,
+                                                              std::memory_order_relaxed))
+                            break;
+                    } else {
+                        ring_->head.store(pos + 1, std::memory_order_release);
+                        break;
+                    }
+                } else if (d < 0) {
+                    return errc::would_block;  // not yet written or being written (or lap-1 still being read)
+                } else {
+                    const std::uint64_t now = ring_->head.load(std::memory_order_relaxed);
+                    if (now == pos) return errc::corrupt;  // a slot ahead of the head: impossible
+                    pos = now;
+                }
+            }
+            const bool skip = (seq & mpmc_slot<T>::tombstone) != 0;
+            if (!skip) std::memcpy(static_cast<void*>(&out), &slot->value, sizeof(T));
+            // SYNC POINT WRITE: our read of value is done; READ by the producer of the next lap.
+            slot->seq.store(pos + N, std::memory_order_release);
+            pending_->store(0, std::memory_order_release);
+            if (!skip) return errc::ok;
+        }
+    }
+
+    /// Whether a pop might succeed now (or will report corruption).
+    bool has_data() const noexcept {
+        const std::uint64_t pos = ring_->head.load(std::memory_order_acquire);
+        return distance(ring_->slots[pos % N].seq.load(std::memory_order_acquire) & ~mpmc_slot<T>::tombstone,
+                        pos + 1) >= 0;
+    }
+
+    /// Called by a consumer that is stuck on an empty-looking slot: if a producer claimed the
+    /// position at the head and died writing it, turns it into a tombstone that try_pop skips.
+    /// Returns whether it did.
+    template <class LiveClaimant>
+    bool recover(LiveClaimant&& live_claimant) noexcept {
+        const std::uint64_t pos = ring_->head.load(std::memory_order_acquire);
+        const std::uint64_t tail = ring_->tail.load(std::memory_order_acquire);
+        auto& slot = ring_->slots[pos % N];
+        std::uint64_t seq = slot.seq.load(std::memory_order_acquire);
+        // Claimed by a producer (the tail moved past it) but not published.
+        if (seq != pos || tail <= pos) return false;
+        if (live_claimant(pos + 1)) return false;
+        // Re-read through the CAS: a producer that published meanwhile wins.
+        return slot.seq.compare_exchange_strong(seq, (pos + 1) | mpmc_slot<T>::tombstone, std::memory_order_acq_rel);
+    }
+
+    /// Messages waiting, as a snapshot.
+    std::uint64_t available() const noexcept {
+        const std::uint64_t head = ring_->head.load(std::memory_order_acquire);
+        const std::uint64_t tail = ring_->tail.load(std::memory_order_acquire);
+        return mpmc_ring<T, N>::consistent(head, tail) ? tail - head : 0;
+    }
+
+private:
+    mpmc_ring<T, N>* ring_ = nullptr;
+    std::atomic<std::uint64_t>* pending_ = nullptr;
+};
+
+}  // namespace ipckit::detail
