@@ -24,6 +24,24 @@ template <class T>
 concept message = detail::shm_safe<T> && std::is_default_constructible_v<T> && !std::is_const_v<T> &&
                   !std::is_volatile_v<T>;
 
+/// Variable-size messages (the seed's "variable size"): records of 0 to Max bytes, sent from a
+/// std::span<const std::byte> or std::string_view and received into a caller's buffer or an
+/// owned vector. Each record is contiguous in shared memory, so it can be read in place.
+template <std::size_t Max>
+struct bytes {
+    static_assert(Max > 0 && Max <= (std::size_t{1} << 30), "bytes<Max>: Max must be between 1 and 1 GiB");
+    static constexpr std::size_t max = Max;
+};
+
+template <class M>
+inline constexpr bool is_bytes = false;
+template <std::size_t Max>
+inline constexpr bool is_bytes<bytes<Max>> = true;
+
+/// What a queue carries: a fixed-size message type, or bytes<Max>.
+template <class M>
+concept message_policy = message<M> || is_bytes<M>;
+
 // ---- Capacity -------------------------------------------------------------------------------
 
 /// Bounded buffering (the seed: "limited/fixed buffer size"): at most N messages wait in the
@@ -35,10 +53,32 @@ struct bounded {
     static constexpr std::size_t capacity = N;
 };
 
+/// Zero capacity (the seed's rendezvous): no buffer at all. A send returns only once a receiver
+/// has taken its message, so both sides meet; several senders and receivers pair off one to
+/// one. A send must block (a non-blocking send on zero capacity does not compile).
+struct zero_capacity {
+    static constexpr std::size_t capacity = 0;
+};
+
+/// Unbounded buffering (the seed's "unlimited size"): the sender never waits. The queue grows
+/// by chaining segments of ChunkBytes each, freed as the receiver consumes them; a hard cap
+/// (options::unbounded_cap, by default a safe share of the free space in /dev/shm) turns
+/// "unlimited" into no_space rather than a SIGBUS.
+template <std::size_t ChunkBytes = (std::size_t{1} << 20)>
+struct unbounded {
+    static_assert(ChunkBytes >= 4096, "unbounded<ChunkBytes>: a chunk must be at least 4096 bytes");
+    static constexpr std::size_t chunk_bytes = ChunkBytes;
+};
+
+template <class C>
+inline constexpr bool is_unbounded = false;
+template <std::size_t B>
+inline constexpr bool is_unbounded<unbounded<B>> = true;
+
 template <class C>
 concept capacity_policy = requires {
     { C::capacity } -> std::convertible_to<std::size_t>;
-};
+} || is_unbounded<C>;
 
 // ---- Producers, Consumers -------------------------------------------------------------------
 

@@ -48,6 +48,10 @@ struct options {
     std::chrono::milliseconds init_timeout{2000};
     /// create: permission bits of the segment (umask does not narrow them).
     unsigned mode = 0600;
+    /// unbounded queues: the most bytes of shared memory the chain of segments may hold at
+    /// once; a send past it is no_space. 0: a quarter of the space free in /dev/shm when the
+    /// queue is created.
+    std::size_t unbounded_cap = 0;
 };
 
 /// Longest name accepted; the rest of NAME_MAX is kept for ipckit's prefix and suffixes.
@@ -116,7 +120,7 @@ public:
     /// already_exists (unless the existing segment is a process_owned one whose creator died,
     /// which is replaced), invalid_name, permission_denied, no_space.
     template <ownership_policy Ownership, class Init>
-    static segment create(std::string_view name, const detail::layout& want, const options& opt, Init&& init) {
+    static segment create(std::string_view name, const detail::segment_layout& want, const options& opt, Init&& init) {
         detail::validate_name(name);
         const std::string os = detail::os_name(name);
         for (int attempt = 0;; ++attempt) {
@@ -136,7 +140,7 @@ public:
 
     /// Attaches to an existing `name`, waiting up to opt.init_timeout for its creator to finish.
     /// Throws not_found, incompatible_layout (saying what differs), corrupt, permission_denied.
-    static segment open(std::string_view name, const detail::layout& want, const options& opt) {
+    static segment open(std::string_view name, const detail::segment_layout& want, const options& opt) {
         detail::validate_name(name);
         const std::string os = detail::os_name(name);
         detail::sys::file f;
@@ -153,7 +157,7 @@ public:
     /// Opens `name`, or creates it if it does not exist; when several processes race, exactly
     /// one creates and initialises and the others attach.
     template <ownership_policy Ownership, class Init>
-    static segment open_or_create(std::string_view name, const detail::layout& want, const options& opt,
+    static segment open_or_create(std::string_view name, const detail::segment_layout& want, const options& opt,
                                   Init&& init) {
         for (;;) {
             try {
@@ -196,7 +200,7 @@ private:
     detail::segment_header& header() const noexcept { return *static_cast<detail::segment_header*>(mapping_.data()); }
 
     template <ownership_policy Ownership, class Init>
-    static segment initialise(std::string_view name, detail::sys::file f, const detail::layout& want, Init&& init) {
+    static segment initialise(std::string_view name, detail::sys::file f, const detail::segment_layout& want, Init&& init) {
         const std::string os = detail::os_name(name);
         // Blocking: a prober may hold the exclusive lock for a moment.
         ::flock(f.get(), LOCK_SH);
@@ -237,7 +241,7 @@ private:
         return s;
     }
 
-    static segment attach(std::string_view name, detail::sys::file f, const detail::layout& want, const options& opt) {
+    static segment attach(std::string_view name, detail::sys::file f, const detail::segment_layout& want, const options& opt) {
         using detail::segment_header;
         const std::string what = "segment '" + std::string(name) + "'";
         const std::string remedy = ". Remove it with ipckit::remove_segment(\"" + std::string(name) + "\") (or rm " +

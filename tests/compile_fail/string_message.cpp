@@ -1,4 +1,4 @@
-// expect: is_trivially_copyable
+// expect: T must be trivially copyable
 // A std::string holds a pointer into one process's heap: it cannot be a message.
 #include <ipckit/queue.hpp>
 #include <string>

@@ -68,7 +68,7 @@ constexpr std::size_t align_up(std::size_t n, std::size_t a) noexcept { return (
 
 /// What a segment must hold for a caller to use it: a readable description (shown when two
 /// programs disagree), its fingerprint, and the exact size of the segment.
-struct layout {
+struct segment_layout {
     std::string description;
     std::size_t size = 0;
     [[nodiscard]] std::uint64_t fingerprint() const noexcept { return fnv1a(description); }

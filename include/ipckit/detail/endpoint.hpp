@@ -1,0 +1,194 @@
+#pragma once
+// What every queue endpoint has in common, whatever the queue carries: a roster place held,
+// the segment kept alive, the cursor, one attempt with its wake-up, and the one blocking loop.
+//
+// A queue kind provides `Queue::shared` with data_bell, space_bell, senders and receivers
+// (rosters) and ring, plus Queue::max_senders / max_receivers; its cursors provide
+// attach(ring, pending), has_room() / has_data(), and recover(live_claimant).
+
+#include <ipckit/detail/doorbell.hpp>
+#include <ipckit/detail/roster.hpp>
+#include <ipckit/detail/sys/cpu.hpp>
+#include <ipckit/detail/sys/process.hpp>
+#include <ipckit/error.hpp>
+#include <ipckit/policy.hpp>
+#include <ipckit/segment.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include <unistd.h>
+
+namespace ipckit::detail {
+
+/// The deadline of a verb given a relative timeout (a huge timeout means none).
+template <class Rep, class Period>
+clock::time_point deadline_after(std::chrono::duration<Rep, Period> timeout) noexcept {
+    const auto now = clock::now();
+    using seconds = std::chrono::duration<double>;
+    if (seconds(timeout) >= seconds(clock::time_point::max() - now)) return clock::time_point::max();
+    return now + std::chrono::duration_cast<clock::duration>(timeout);
+}
+
+/// A steady_clock deadline or a timeout: what the blocking verbs take last.
+template <class D>
+inline constexpr bool is_deadline = std::is_same_v<D, clock::time_point>;
+template <class Rep, class Period>
+inline constexpr bool is_deadline<std::chrono::duration<Rep, Period>> = true;
+
+template <class>
+inline constexpr bool always_false = false;
+
+inline status to_status(errc e) noexcept { return e == errc::ok ? status{} : status{unexpected(e)}; }
+
+/// Which roster and doorbells each side of a queue uses, so that sender and receiver share
+/// one implementation (endpoint) below.
+struct producer_role {
+    static constexpr const char* name = "sender";
+    static constexpr errc busy = errc::sender_busy;
+    static auto& own(auto& sh) noexcept { return sh.senders; }
+    static auto& peers(auto& sh) noexcept { return sh.receivers; }
+    static doorbell& wake_peers(auto& sh) noexcept { return sh.data_bell; }  // after progress
+    static doorbell& sleep_on(auto& sh) noexcept { return sh.space_bell; }   // while blocked
+};
+struct consumer_role {
+    static constexpr const char* name = "receiver";
+    static constexpr errc busy = errc::receiver_busy;
+    static auto& own(auto& sh) noexcept { return sh.receivers; }
+    static auto& peers(auto& sh) noexcept { return sh.senders; }
+    static doorbell& wake_peers(auto& sh) noexcept { return sh.space_bell; }
+    static doorbell& sleep_on(auto& sh) noexcept { return sh.data_bell; }
+};
+
+/// What sender and receiver have in common: the segment kept alive, a roster place held, the
+/// cursor, and the one blocking loop. Restricted thread-safe: one thread at a time.
+template <class Queue, class Role, class Cursor>
+class endpoint {
+    using shared = typename Queue::shared;
+
+public:
+    endpoint(endpoint&& o) noexcept
+        : segment_(std::move(o.segment_)), shared_(std::exchange(o.shared_, nullptr)), cursor_(o.cursor_),
+          me_(o.me_), place_(o.place_), light_fence_(o.light_fence_), liveness_(o.liveness_) {}
+    endpoint& operator=(endpoint&& o) noexcept {
+        if (this != &o) {
+            close();
+            segment_ = std::move(o.segment_);
+            shared_ = std::exchange(o.shared_, nullptr);
+            cursor_ = o.cursor_;
+            me_ = o.me_;
+            place_ = o.place_;
+            light_fence_ = o.light_fence_;
+            liveness_ = o.liveness_;
+        }
+        return *this;
+    }
+    endpoint(const endpoint&) = delete;
+    endpoint& operator=(const endpoint&) = delete;
+    ~endpoint() { close(); }
+
+    /// The name of the queue.
+    [[nodiscard]] const std::string& name() const noexcept { return segment_->name(); }
+
+    /// Lets go now, as destruction would: the other side sees `closed` once everyone on this
+    /// side has let go and it has taken every message. Verbs on a closed endpoint return closed.
+    void close() noexcept {
+        // A forked child inherits its parent's endpoints; closing one there must not close the
+        // parent's.
+        if (shared_ == nullptr) return;
+        if (static_cast<std::uint32_t>(::getpid()) == me_.pid) {
+            Role::own(*shared_).release(place_, me_);
+            Role::wake_peers(*shared_).ring();
+        }
+        shared_ = nullptr;
+    }
+
+    /// Asks the OS about the other side: ok (someone is there, or nobody came yet), closed
+    /// (everyone who came has let go) or peer_dead. A system call; the non-blocking data path
+    /// never makes one.
+    [[nodiscard]] errc peer() const noexcept {
+        return shared_ == nullptr ? errc::closed : Role::peers(*shared_).state(true);
+    }
+
+protected:
+    endpoint(std::shared_ptr<segment> seg, const options& opt)
+        : segment_(std::move(seg)), shared_(static_cast<shared*>(segment_->body())), me_(sys::self()),
+          light_fence_(sys::register_light_fence()),
+          liveness_(std::clamp(opt.liveness_interval, std::chrono::milliseconds(1), std::chrono::milliseconds(3'600'000))) {
+        auto& own = Role::own(*shared_);
+        sys::process_id holder{};
+        const auto place = own.claim(me_, &holder);
+        if (!place) {
+            std::string who = "process " + std::to_string(holder.pid);
+            if (holder.pid == me_.pid) who += " (this one)";
+            constexpr std::size_t max =
+                std::is_same_v<Role, producer_role> ? Queue::max_senders : Queue::max_receivers;
+            throw error(Role::busy, "queue '" + name() + "' already has " +
+                                        (max == 1 ? std::string("a ") + Role::name + ": " + who
+                                                  : "its " + std::to_string(max) + " " + Role::name + "s, the last " + who) +
+                                        ". Close one first, or allow more with multi_of<N>");
+        }
+        place_ = *place;
+        forget_sleeper(Role::sleep_on(*shared_), own.places[place_].asleep);
+        if (!cursor_.attach(shared_->ring, own.places[place_].pending)) {
+            own.release(place_, me_);
+            throw error(errc::corrupt, "queue '" + name() + "' has inconsistent indices: remove it and create it again");
+        }
+    }
+
+    /// One attempt: ok, would_block, closed (would block, and the other side has all gone),
+    /// or corrupt. Wakes the other side's sleepers after progress.
+    template <class Op>
+    errc attempt(Op&& op) noexcept {
+        if (shared_ == nullptr) return errc::closed;  // closed (or moved from)
+        errc e = op(cursor_);
+        if (e == errc::ok) {
+            Role::wake_peers(*shared_).notify(light_fence_);
+        } else if (e == errc::would_block && Role::peers(*shared_).state(false) == errc::closed) {
+            // The other side published everything before it let go; one more look, then closed.
+            e = ready() ? attempt(op) : errc::closed;
+        }
+        return e;
+    }
+
+    /// Retries `op` until it succeeds, the deadline passes, or the other side is gone.
+    template <class Wait, class Op>
+    errc attempt_until(Op&& op, clock::time_point deadline) noexcept {
+        for (;;) {
+            const errc e = attempt(op);
+            if (e != errc::would_block) return e;
+            const errc w = wait_until<Wait>(
+                Role::sleep_on(*shared_), Role::own(*shared_).places[place_].asleep, [this] { return ready(); },
+                [this](bool ask_os) {
+                    // A dead process may hold the slot we wait for: finish it for them.
+                    if (ask_os) cursor_.recover([this](std::uint64_t p) { return Role::peers(*shared_).live_claimant(p); });
+                    return Role::peers(*shared_).state(ask_os);
+                },
+                deadline, liveness_);
+            if (w != errc::ok) return w;
+        }
+    }
+
+private:
+    bool ready() noexcept {
+        if constexpr (std::is_same_v<Role, producer_role>)
+            return cursor_.has_room();
+        else
+            return cursor_.has_data();
+    }
+
+    std::shared_ptr<segment> segment_;
+    shared* shared_;
+    Cursor cursor_;
+    sys::process_id me_;
+    std::size_t place_ = 0;
+    bool light_fence_;
+    std::chrono::nanoseconds liveness_;
+};
+
+}  // namespace ipckit::detail
