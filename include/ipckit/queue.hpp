@@ -24,6 +24,7 @@
 // a second attach gets sender_busy / receiver_busy while the first one's process lives.
 
 #include <ipckit/detail/fixed_queue.hpp>
+// [kind includes]
 #include <ipckit/policy.hpp>
 
 #include <type_traits>
@@ -52,6 +53,12 @@ template <message T, std::size_t N, class P, class C, class W, class O>
 struct queue_for<T, bounded<N>, P, C, W, O> {
     using type = fixed_queue<T, N, P, C, W, O>;
 };
+
+// [bytes queue specialisation]
+
+// [rendezvous specialisation]
+
+// [unbounded specialisation]
 
 }  // namespace detail
 
