@@ -27,6 +27,7 @@ enum class errc : int {
     closed,               ///< the peer closed its endpoint (after everything it sent was received)
     peer_dead,            ///< the peer's process ended without closing
     too_large,            ///< the message can never fit
+    in_use,               ///< the endpoint's one loan or view is still outstanding
     // set-up
     already_exists,       ///< create: the name is taken
     not_found,            ///< open: no such name
@@ -49,6 +50,7 @@ constexpr const char* to_string(errc e) noexcept {
     case errc::closed: return "closed by the peer";
     case errc::peer_dead: return "the peer process died";
     case errc::too_large: return "message too large";
+    case errc::in_use: return "a loan or view of this endpoint is still outstanding";
     case errc::already_exists: return "already exists";
     case errc::not_found: return "not found";
     case errc::incompatible_layout: return "incompatible layout";

@@ -1,4 +1,4 @@
-// expect: a non_blocking receiver returns at once
+// expect: a non_blocking endpoint returns at once
 // A non-blocking endpoint returns at once: a deadline would mean nothing.
 #include <ipckit/queue.hpp>
 #include <chrono>

@@ -1,4 +1,4 @@
-// expect: a non_blocking sender returns at once
+// expect: a non_blocking endpoint returns at once
 #include <ipckit/queue.hpp>
 #include <chrono>
 using q = ipckit::queue<int, ipckit::bounded<8>>;

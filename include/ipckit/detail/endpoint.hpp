@@ -37,9 +37,11 @@ clock::time_point deadline_after(std::chrono::duration<Rep, Period> timeout) noe
 
 /// A steady_clock deadline or a timeout: what the blocking verbs take last.
 template <class D>
-inline constexpr bool is_deadline = std::is_same_v<D, clock::time_point>;
+inline constexpr bool is_deadline_v = std::is_same_v<D, clock::time_point>;
 template <class Rep, class Period>
-inline constexpr bool is_deadline<std::chrono::duration<Rep, Period>> = true;
+inline constexpr bool is_deadline_v<std::chrono::duration<Rep, Period>> = true;
+template <class D>
+concept deadline = is_deadline_v<std::remove_cvref_t<D>>;
 
 template <class>
 inline constexpr bool always_false = false;
@@ -67,7 +69,7 @@ struct consumer_role {
 
 /// What sender and receiver have in common: the segment kept alive, a roster place held, the
 /// cursor, and the one blocking loop. Restricted thread-safe: one thread at a time.
-template <class Queue, class Role, class Cursor>
+template <class Queue, class Role, class Cursor, mode_policy Mode>
 class endpoint {
     using shared = typename Queue::shared;
 
@@ -142,25 +144,26 @@ protected:
     }
 
     /// One attempt: ok, would_block, closed (would block, and the other side has all gone),
-    /// or corrupt. Wakes the other side's sleepers after progress.
-    template <class Op>
+    /// or corrupt. With Progress, a success is progress the other side may be sleeping on, and
+    /// wakes it; a claim for work in place (a loan, a view) calls progress() when it is done.
+    template <bool Progress = true, class Op>
     errc attempt(Op&& op) noexcept {
         if (shared_ == nullptr) return errc::closed;  // closed (or moved from)
         errc e = op(cursor_);
         if (e == errc::ok) {
-            Role::wake_peers(*shared_).notify(light_fence_);
+            if constexpr (Progress) progress();
         } else if (e == errc::would_block && Role::peers(*shared_).state(false) == errc::closed) {
             // The other side published everything before it let go; one more look, then closed.
-            e = ready() ? attempt(op) : errc::closed;
+            e = ready() ? attempt<Progress>(op) : errc::closed;
         }
         return e;
     }
 
     /// Retries `op` until it succeeds, the deadline passes, or the other side is gone.
-    template <class Wait, class Op>
+    template <class Wait, bool Progress = true, class Op>
     errc attempt_until(Op&& op, clock::time_point deadline) noexcept {
         for (;;) {
-            const errc e = attempt(op);
+            const errc e = attempt<Progress>(op);
             if (e != errc::would_block) return e;
             const errc w = wait_until<Wait>(
                 Role::sleep_on(*shared_), Role::own(*shared_).places[place_].asleep, [this] { return ready(); },
@@ -173,6 +176,31 @@ protected:
             if (w != errc::ok) return w;
         }
     }
+
+    /// A verb: one attempt (non_blocking), or attempts until success, the other side's end,
+    /// or no deadline (blocking).
+    template <bool Progress = true, class Op>
+    errc run(Op&& op) noexcept {
+        if constexpr (std::same_as<Mode, blocking>)
+            return attempt_until<typename Queue::wait_type, Progress>(op, clock::time_point::max());
+        else
+            return attempt<Progress>(op);
+    }
+    /// A blocking verb with a deadline (a steady_clock time point) or a timeout (a duration).
+    template <bool Progress = true, class Op, class D>
+    errc run(Op&& op, D deadline) noexcept {
+        static_assert(std::same_as<Mode, blocking>,
+                      "a non_blocking endpoint returns at once, so a deadline means nothing: use a blocking endpoint");
+        if constexpr (std::is_same_v<D, clock::time_point>)
+            return attempt_until<typename Queue::wait_type, Progress>(op, deadline);
+        else
+            return attempt_until<typename Queue::wait_type, Progress>(op, deadline_after(deadline));
+    }
+
+    /// Wakes the other side's sleepers, if any: after a publish or a release.
+    void progress() noexcept { Role::wake_peers(*shared_).notify(light_fence_); }
+
+    Cursor& cursor() noexcept { return cursor_; }
 
 private:
     bool ready() noexcept {

@@ -6,6 +6,7 @@
 #include <ipckit/detail/layout.hpp>
 #include <ipckit/detail/ring/mpmc.hpp>
 #include <ipckit/detail/ring/spsc.hpp>
+#include <ipckit/detail/ring/ticket.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>
 #include <ipckit/segment.hpp>
@@ -31,6 +32,9 @@ namespace ipckit::detail {
 template <message T, std::size_t N, std::size_t MaxP, std::size_t MaxC>
 struct queue_shared {
     static constexpr bool spsc = MaxP == 1 && MaxC == 1;
+    static_assert(spsc || N >= 2,
+                  "a queue with multi producers or consumers needs bounded<2> or more: with one slot, its "
+                  "per-slot sequence cannot tell a full slot from a free one");
     using ring_type = std::conditional_t<spsc, spsc_ring<T, N>, mpmc_ring<T, N>>;
     using producer_type = std::conditional_t<spsc, spsc_producer<T, N>, mpmc_producer<T, N, (MaxP > 1)>>;
     using consumer_type = std::conditional_t<spsc, spsc_consumer<T, N>, mpmc_consumer<T, N, (MaxC > 1)>>;
@@ -131,122 +135,162 @@ private:
     options options_;
 };
 
-/// The sending end of a queue. Blocking: send waits while the queue is full (with deadline
-/// overloads). Non-blocking: send returns would_block at once. Closing (destruction) tells the
-/// receivers, which get `closed` once every sender has closed and they have taken every message.
+/// A slot of a queue lent to a sender (zero copy): write the message in place through it,
+/// then commit(). Destroyed uncommitted, it sends nothing. Move-only; the sender must outlive
+/// it (and not move meanwhile).
+template <class Sender, class T>
+class fixed_loan {
+public:
+    fixed_loan(fixed_loan&& o) noexcept : sender_(std::exchange(o.sender_, nullptr)), ticket_(o.ticket_) {}
+    fixed_loan& operator=(fixed_loan&&) = delete;
+    ~fixed_loan() {
+        if (sender_ != nullptr) sender_->end_loan(ticket_, false);
+    }
+
+    T& operator*() const noexcept { return *ticket_.slot; }
+    T* operator->() const noexcept { return ticket_.slot; }
+    [[nodiscard]] T* get() const noexcept { return ticket_.slot; }
+
+    /// Publishes the message: the receiver may take it from now on.
+    void commit() noexcept {
+        if (sender_ != nullptr) std::exchange(sender_, nullptr)->end_loan(ticket_, true);
+    }
+
+private:
+    friend Sender;
+    fixed_loan(Sender* s, ring_ticket<T> t) noexcept : sender_(s), ticket_(t) {}
+
+    Sender* sender_;
+    ring_ticket<T> ticket_;
+};
+
+/// A message read in place (zero copy): valid while the view lives; its slot goes back to the
+/// senders when the view is destroyed or release()d. Move-only; the receiver must outlive it.
+template <class Receiver, class T>
+class fixed_view {
+public:
+    fixed_view(fixed_view&& o) noexcept : receiver_(std::exchange(o.receiver_, nullptr)), ticket_(o.ticket_) {}
+    fixed_view& operator=(fixed_view&&) = delete;
+    ~fixed_view() { release(); }
+
+    const T& operator*() const noexcept { return *ticket_.slot; }
+    const T* operator->() const noexcept { return ticket_.slot; }
+    [[nodiscard]] const T* get() const noexcept { return ticket_.slot; }
+
+    /// Gives the slot back now.
+    void release() noexcept {
+        if (receiver_ != nullptr) std::exchange(receiver_, nullptr)->end_view(ticket_);
+    }
+
+private:
+    friend Receiver;
+    fixed_view(Receiver* r, ring_ticket<const T> t) noexcept : receiver_(r), ticket_(t) {}
+
+    Receiver* receiver_;
+    ring_ticket<const T> ticket_;
+};
+
+/// The sending end of a queue. Blocking: send waits while the queue is full (a deadline or
+/// timeout may follow the message). Non-blocking: send returns would_block at once. Closing
+/// (close() or destruction) tells the receivers, which get `closed` once every sender has
+/// closed and they have taken every message.
 template <class Queue, mode_policy Mode>
-class fixed_sender : public endpoint<Queue, producer_role, typename Queue::shared::producer_type> {
-    using base = endpoint<Queue, producer_role, typename Queue::shared::producer_type>;
+class fixed_sender : public endpoint<Queue, producer_role, typename Queue::shared::producer_type, Mode> {
+    using base = endpoint<Queue, producer_role, typename Queue::shared::producer_type, Mode>;
     using T = typename Queue::message_type;
 
 public:
-    /// Sends `m`. Blocking: waits for room; ok, closed or peer_dead (every receiver is gone and
-    /// the queue is full) or corrupt. Non-blocking: ok, would_block, closed or corrupt, at once.
-    status send(const T& m) noexcept {
-        if constexpr (std::same_as<Mode, blocking>)
-            return send(m, clock::time_point::max());
-        else
-            return to_status(this->attempt(push(m)));
+    using loan_type = fixed_loan<fixed_sender, T>;
+
+    /// Sends a copy of `m`. Blocking: waits for room, then ok; or timed_out (not sent), closed /
+    /// peer_dead (every receiver is gone and the queue is full), corrupt. Non-blocking: ok,
+    /// would_block, closed or corrupt, at once. in_use while a loan is outstanding.
+    status send(const T& m) noexcept { return to_status(lent_ ? errc::in_use : this->run(push(m))); }
+    template <deadline D>
+    status send(const T& m, D deadline) noexcept {
+        return to_status(lent_ ? errc::in_use : this->run(push(m), deadline));
     }
-    /// Blocking only: as send(m), or timed_out once `deadline` (steady_clock) has passed; the
-    /// message is then not sent.
-    status send(const T& m, clock::time_point deadline) noexcept
-        requires std::same_as<Mode, blocking>
-    {
-        return to_status(this->template attempt_until<typename Queue::wait_type>(push(m), deadline));
-    }
-    /// Blocking only: as send(m), or timed_out after `timeout`.
-    template <class Rep, class Period>
-    status send(const T& m, std::chrono::duration<Rep, Period> timeout) noexcept
-        requires std::same_as<Mode, blocking>
-    {
-        return send(m, deadline_after(timeout));
-    }
-    template <class D>
-    status send(const T&, D) noexcept
-        requires std::same_as<Mode, non_blocking> && is_deadline<D>
-    {
-        static_assert(always_false<D>,
-                      "a non_blocking sender returns at once, so a deadline means nothing: use a blocking sender");
-        return {};
+
+    /// Zero copy: lends the next slot to write a message in place; commit() the loan to send it.
+    /// Waits (blocking) or fails (non-blocking) as send does. One loan at a time per sender.
+    result<loan_type> loan() noexcept { return lend([&](auto op) { return this->template run<false>(op); }); }
+    template <deadline D>
+    result<loan_type> loan(D deadline) noexcept {
+        return lend([&](auto op) { return this->template run<false>(op, deadline); });
     }
 
 private:
     friend Queue;
+    friend loan_type;
     using base::base;
 
     static auto push(const T& m) noexcept {
         return [&m](auto& cursor) { return cursor.try_push(m); };
     }
+
+    template <class Run>
+    result<loan_type> lend(Run&& run) noexcept {
+        if (lent_) return unexpected(errc::in_use);
+        ring_ticket<T> t;
+        const errc e = run([&t](auto& cursor) { return cursor.try_claim(t); });
+        if (e != errc::ok) return unexpected(e);
+        lent_ = true;
+        return loan_type(this, t);
+    }
+
+    void end_loan(const ring_ticket<T>& t, bool commit) noexcept {
+        if (commit)
+            this->cursor().commit(t);
+        else
+            this->cursor().abandon(t);  // receivers may be waiting on this position
+        lent_ = false;
+        this->progress();
+    }
+
+    bool lent_ = false;
 };
 
-/// The receiving end of a queue. Blocking: receive waits for a message (with deadline
-/// overloads). Non-blocking: receive returns would_block at once. Either way it returns closed
-/// or peer_dead only after every message the senders sent has been received.
+/// The receiving end of a queue. Blocking: receive waits for a message (a deadline or timeout
+/// may be given). Non-blocking: receive returns would_block at once. Either way it returns
+/// closed or peer_dead only after every message the senders sent has been received.
 template <class Queue, mode_policy Mode>
-class fixed_receiver : public endpoint<Queue, consumer_role, typename Queue::shared::consumer_type> {
-    using base = endpoint<Queue, consumer_role, typename Queue::shared::consumer_type>;
+class fixed_receiver : public endpoint<Queue, consumer_role, typename Queue::shared::consumer_type, Mode> {
+    using base = endpoint<Queue, consumer_role, typename Queue::shared::consumer_type, Mode>;
     using T = typename Queue::message_type;
 
 public:
-    /// Receives the oldest message. Blocking: waits for one; closed or peer_dead once the
-    /// senders have gone and the queue is empty. Non-blocking: would_block when empty.
+    using view_type = fixed_view<fixed_receiver, T>;
+
+    /// Receives a copy of the oldest message. Blocking: waits for one; closed or peer_dead once
+    /// the senders have gone and the queue is empty; timed_out. Non-blocking: would_block when
+    /// empty. in_use while a view is outstanding.
     result<T> receive() noexcept {
-        if constexpr (std::same_as<Mode, blocking>)
-            return receive(clock::time_point::max());
-        else
-            return as_result([&](T& out) { return receive(out); });
+        return as_result([&](T& out) { return receive(out); });
     }
-    /// Blocking only: as receive(), or timed_out once `deadline` (steady_clock) has passed.
-    result<T> receive(clock::time_point deadline) noexcept
-        requires std::same_as<Mode, blocking>
-    {
+    template <deadline D>
+    result<T> receive(D deadline) noexcept {
         return as_result([&](T& out) { return receive(out, deadline); });
     }
-    template <class Rep, class Period>
-    result<T> receive(std::chrono::duration<Rep, Period> timeout) noexcept
-        requires std::same_as<Mode, blocking>
-    {
-        return receive(deadline_after(timeout));
+    /// As receive(), into `out` (no copy through a result; for large messages).
+    status receive(T& out) noexcept { return to_status(viewing_ ? errc::in_use : this->run(pop(out))); }
+    template <deadline D>
+    status receive(T& out, D deadline) noexcept {
+        return to_status(viewing_ ? errc::in_use : this->run(pop(out), deadline));
     }
 
-    /// As receive(), into `out` (no copy through a result; for large messages).
-    status receive(T& out) noexcept {
-        if constexpr (std::same_as<Mode, blocking>)
-            return receive(out, clock::time_point::max());
-        else
-            return to_status(this->attempt(pop(out)));
+    /// Zero copy: the oldest message, read in place; its slot stays taken until the view goes.
+    /// Waits or fails as receive does. One view at a time per receiver.
+    result<view_type> receive_view() noexcept {
+        return view([&](auto op) { return this->template run<false>(op); });
     }
-    status receive(T& out, clock::time_point deadline) noexcept
-        requires std::same_as<Mode, blocking>
-    {
-        return to_status(this->template attempt_until<typename Queue::wait_type>(pop(out), deadline));
-    }
-    template <class Rep, class Period>
-    status receive(T& out, std::chrono::duration<Rep, Period> timeout) noexcept
-        requires std::same_as<Mode, blocking>
-    {
-        return receive(out, deadline_after(timeout));
-    }
-    template <class D>
-    result<T> receive(D) noexcept
-        requires std::same_as<Mode, non_blocking> && is_deadline<D>
-    {
-        static_assert(always_false<D>,
-                      "a non_blocking receiver returns at once, so a deadline means nothing: use a blocking receiver");
-        return unexpected(errc::would_block);
-    }
-    template <class D>
-    status receive(T&, D) noexcept
-        requires std::same_as<Mode, non_blocking> && is_deadline<D>
-    {
-        static_assert(always_false<D>,
-                      "a non_blocking receiver returns at once, so a deadline means nothing: use a blocking receiver");
-        return {};
+    template <deadline D>
+    result<view_type> receive_view(D deadline) noexcept {
+        return view([&](auto op) { return this->template run<false>(op, deadline); });
     }
 
 private:
     friend Queue;
+    friend view_type;
     using base::base;
 
     static auto pop(T& out) noexcept {
@@ -259,6 +303,24 @@ private:
         if (!s) return unexpected(s.error());
         return out;
     }
+
+    template <class Run>
+    result<view_type> view(Run&& run) noexcept {
+        if (viewing_) return unexpected(errc::in_use);
+        ring_ticket<const T> t;
+        const errc e = run([&t](auto& cursor) { return cursor.try_claim(t); });
+        if (e != errc::ok) return unexpected(e);
+        viewing_ = true;
+        return view_type(this, t);
+    }
+
+    void end_view(const ring_ticket<const T>& t) noexcept {
+        this->cursor().release(t);
+        viewing_ = false;
+        this->progress();
+    }
+
+    bool viewing_ = false;
 };
 
 }  // namespace ipckit::detail

@@ -22,6 +22,7 @@
 // ahead of its index ends in `corrupt` rather than a spin.
 
 #include <ipckit/detail/layout.hpp>
+#include <ipckit/detail/ring/ticket.hpp>
 #include <ipckit/error.hpp>
 
 #include <atomic>
@@ -74,8 +75,9 @@ public:
                                            ring.tail.load(std::memory_order_acquire));
     }
 
-    /// Publishes `m`: ok, would_block (full) or corrupt. No system call.
-    errc try_push(const T& m) noexcept {
+    /// Claims the next position for writing in place: ok, would_block (full) or corrupt. The
+    /// claim must end in commit() or abandon(). No system call.
+    errc try_claim(ring_ticket<T>& t) noexcept {
         std::uint64_t pos = ring_->tail.load(std::memory_order_relaxed);
         mpmc_slot<T>* slot;
         for (;;) {
@@ -102,11 +104,22 @@ public:
                 pos = now;
             }
         }
-        std::memcpy(static_cast<void*>(&slot->value), &m, sizeof(T));
-        // SYNC POINT WRITE: value; READ by the consumer's acquire load of seq.
-        slot->seq.store(pos + 1, std::memory_order_release);
-        // SYNC POINT WRITE: after the publish; READ by a recoverer's live_claimant().
-        pending_->store(0, std::memory_order_release);
+        t = {&slot->value, pos};
+        return errc::ok;
+    }
+
+    /// Publishes the message written at a claimed position.
+    void commit(const ring_ticket<T>& t) noexcept { finish(t, t.pos + 1); }
+    /// Gives up a claimed position: consumers skip it.
+    void abandon(const ring_ticket<T>& t) noexcept { finish(t, (t.pos + 1) | mpmc_slot<T>::tombstone); }
+
+    /// Publishes a copy of `m`: ok, would_block (full) or corrupt. No system call.
+    errc try_push(const T& m) noexcept {
+        ring_ticket<T> t;
+        const errc e = try_claim(t);
+        if (e != errc::ok) return e;
+        std::memcpy(static_cast<void*>(t.slot), &m, sizeof(T));
+        commit(t);
         return errc::ok;
     }
 
@@ -135,6 +148,13 @@ public:
     }
 
 private:
+    void finish(const ring_ticket<T>& t, std::uint64_t seq) noexcept {
+        // SYNC POINT WRITE: value; READ by the consumer's acquire load of seq.
+        ring_->slots[t.pos % N].seq.store(seq, std::memory_order_release);
+        // SYNC POINT WRITE: after the publish; READ by a recoverer's live_claimant().
+        pending_->store(0, std::memory_order_release);
+    }
+
     mpmc_ring<T, N>* ring_ = nullptr;
     std::atomic<std::uint64_t>* pending_ = nullptr;
 };
@@ -153,9 +173,9 @@ public:
                                            ring.tail.load(std::memory_order_acquire));
     }
 
-    /// Takes the oldest message into `out`: ok, would_block (empty) or corrupt. Skips the
-    /// tombstones of dead producers. No system call.
-    errc try_pop(T& out) noexcept {
+    /// Claims the oldest message for reading in place: ok, would_block (empty) or corrupt.
+    /// Skips the tombstones of dead producers. The claim must end in release(). No system call.
+    errc try_claim(ring_ticket<const T>& t) noexcept {
         for (;;) {
             std::uint64_t pos = ring_->head.load(std::memory_order_relaxed);
             mpmc_slot<T>* slot;
@@ -183,13 +203,27 @@ public:
                     pos = now;
                 }
             }
-            const bool skip = (seq & mpmc_slot<T>::tombstone) != 0;
-            if (!skip) std::memcpy(static_cast<void*>(&out), &slot->value, sizeof(T));
-            // SYNC POINT WRITE: our read of value is done; READ by the producer of the next lap.
-            slot->seq.store(pos + N, std::memory_order_release);
-            pending_->store(0, std::memory_order_release);
-            if (!skip) return errc::ok;
+            t = {&slot->value, pos};
+            if ((seq & mpmc_slot<T>::tombstone) == 0) return errc::ok;
+            release(t);  // a dead producer's position: nothing to read
         }
+    }
+
+    /// Gives a claimed slot back to the producers, once the message has been read.
+    void release(const ring_ticket<const T>& t) noexcept {
+        // SYNC POINT WRITE: our read of value is done; READ by the producer of the next lap.
+        ring_->slots[t.pos % N].seq.store(t.pos + N, std::memory_order_release);
+        pending_->store(0, std::memory_order_release);
+    }
+
+    /// Takes a copy of the oldest message into `out`: ok, would_block (empty) or corrupt.
+    errc try_pop(T& out) noexcept {
+        ring_ticket<const T> t;
+        const errc e = try_claim(t);
+        if (e != errc::ok) return e;
+        std::memcpy(static_cast<void*>(&out), t.slot, sizeof(T));
+        release(t);
+        return errc::ok;
     }
 
     /// Whether a pop might succeed now (or will report corruption).

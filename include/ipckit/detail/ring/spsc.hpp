@@ -12,6 +12,7 @@
 // hostile peer can make us report `corrupt` but never touch memory outside the ring.
 
 #include <ipckit/detail/layout.hpp>
+#include <ipckit/detail/ring/ticket.hpp>
 #include <ipckit/error.hpp>
 
 #include <atomic>
@@ -51,16 +52,33 @@ public:
         return spsc_ring<T, N>::consistent(head_cache_, tail_);
     }
 
-    /// Publishes `m`: ok, would_block (full) or corrupt. No system call.
-    errc try_push(const T& m) noexcept {
+    /// Claims the next slot for writing in place: ok, would_block (full) or corrupt. No
+    /// system call. Nothing is published until commit().
+    errc try_claim(ring_ticket<T>& t) noexcept {
         if (tail_ - head_cache_ >= N) {
             if (const errc e = refresh(); e != errc::ok) return e;
             if (tail_ - head_cache_ >= N) return errc::would_block;
         }
-        std::memcpy(static_cast<void*>(&ring_->slots[tail_ % N]), &m, sizeof(T));
+        t = {&ring_->slots[tail_ % N], tail_};
+        return errc::ok;
+    }
+
+    /// Publishes the message written at the claimed slot.
+    void commit(const ring_ticket<T>&) noexcept {
         ++tail_;
         // SYNC POINT WRITE: slots[tail_-1]; READ by the consumer's acquire load of tail.
         ring_->tail.store(tail_, std::memory_order_release);
+    }
+    /// Gives up the claimed slot: it was never published, so there is nothing to undo.
+    void abandon(const ring_ticket<T>&) noexcept {}
+
+    /// Publishes a copy of `m`: ok, would_block (full) or corrupt. No system call.
+    errc try_push(const T& m) noexcept {
+        ring_ticket<T> t;
+        const errc e = try_claim(t);
+        if (e != errc::ok) return e;
+        std::memcpy(static_cast<void*>(t.slot), &m, sizeof(T));
+        commit(t);
         return errc::ok;
     }
 
@@ -101,16 +119,31 @@ public:
         return spsc_ring<T, N>::consistent(head_, tail_cache_);
     }
 
-    /// Takes the oldest message into `out`: ok, would_block (empty) or corrupt. No system call.
-    errc try_pop(T& out) noexcept {
+    /// Claims the oldest message for reading in place: ok, would_block (empty) or corrupt. No
+    /// system call. The slot stays the consumer's until release().
+    errc try_claim(ring_ticket<const T>& t) noexcept {
         if (head_ == tail_cache_) {
             if (const errc e = refresh(); e != errc::ok) return e;
             if (head_ == tail_cache_) return errc::would_block;
         }
-        std::memcpy(static_cast<void*>(&out), &ring_->slots[head_ % N], sizeof(T));
+        t = {&ring_->slots[head_ % N], head_};
+        return errc::ok;
+    }
+
+    /// Gives the claimed slot back to the producer.
+    void release(const ring_ticket<const T>&) noexcept {
         ++head_;
         // SYNC POINT WRITE: our reads of the slot are done; READ by the producer's refresh().
         ring_->head.store(head_, std::memory_order_release);
+    }
+
+    /// Takes a copy of the oldest message into `out`: ok, would_block (empty) or corrupt.
+    errc try_pop(T& out) noexcept {
+        ring_ticket<const T> t;
+        const errc e = try_claim(t);
+        if (e != errc::ok) return e;
+        std::memcpy(static_cast<void*>(&out), t.slot, sizeof(T));
+        release(t);
         return errc::ok;
     }
 
