@@ -1,0 +1,597 @@
+// Tests of ipckit::queue across fork(): delivery, a send that waits for room, the
+// open-or-create race, and peers that close or are killed (SIGKILL) at a known point.
+//
+// Children do their work without Catch2 and report through their exit code; the parent asserts.
+// No threads are started. Parent and children signal each other through pipes (signal_pipe),
+// so every wait is on the event itself, bounded by ipckit_test::patience. A child that must be
+// killed at a known point first says it got there, then blocks on a pipe until it is killed.
+
+#include "catch.hpp"
+#include "support.hpp"
+
+#include <ipckit/queue.hpp>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <csignal>
+#include <poll.h>
+#include <unistd.h>
+
+using namespace std::chrono_literals;
+using ipckit::errc;
+
+namespace Catch {
+template <>
+struct StringMaker<ipckit::errc> {
+    static std::string convert(ipckit::errc e) { return std::string("errc(") + ipckit::to_string(e) + ")"; }
+};
+}  // namespace Catch
+using ipckit_test::block_until_killed;
+using ipckit_test::child;
+using ipckit_test::patience;
+using ipckit_test::signal_pipe;
+using ipckit_test::scoped_name;
+
+
+namespace {
+
+constexpr int killed_by_sigkill = 1000 + SIGKILL;
+
+// ---- messages -------------------------------------------------------------------------------
+
+struct msg {
+    std::uint64_t seq;
+    std::uint64_t check;  // a function of seq: a torn or stale message shows up
+};
+constexpr std::uint64_t check_of(std::uint64_t seq) noexcept { return (seq + 1) * 0x9E3779B97F4A7C15ULL; }
+constexpr msg make_msg(std::uint64_t seq) noexcept { return {seq, check_of(seq)}; }
+
+using q4 = ipckit::queue<msg, ipckit::bounded<4>>;
+using q16 = ipckit::queue<msg, ipckit::bounded<16>>;
+using q64 = ipckit::queue<msg, ipckit::bounded<64>>;
+
+/// Peers' deaths are noticed within about 20 ms, so that the tests that wait for it end soon.
+ipckit::options quick_liveness() {
+    ipckit::options o;
+    o.liveness_interval = 20ms;
+    return o;
+}
+
+template <class R>
+errc err(const R& r) {
+    return r ? errc::ok : r.error();
+}
+
+/// For a child: receives seq first..last-1 in order with patience. 0 if so, else 1 (an error),
+/// 2 (wrong seq) or 3 (a torn message).
+template <class Rx>
+int receive_in_order(Rx& rx, std::uint64_t first, std::uint64_t last) {
+    for (std::uint64_t i = first; i < last; ++i) {
+        auto r = rx.receive(patience);
+        if (!r) return 1;
+        if (r->seq != i) return 2;
+        if (r->check != check_of(i)) return 3;
+    }
+    return 0;
+}
+
+/// For a child: what a receive with patience ended with, as an exit code: 0 if `expected`,
+/// 4 a message, 5 timed_out, 6 another errc.
+template <class Rx>
+int receive_ends_with(Rx& rx, errc expected) {
+    auto r = rx.receive(patience);
+    if (r) return 4;
+    if (r.error() == expected) return 0;
+    return r.error() == errc::timed_out ? 5 : 6;
+}
+
+/// For a child: sends seq first..last-1 with patience; 0 if all went, else 7.
+template <class Tx>
+int send_all(Tx& tx, std::uint64_t first, std::uint64_t last) {
+    for (std::uint64_t i = first; i < last; ++i)
+        if (!tx.send(make_msg(i), patience)) return 7;
+    return 0;
+}
+
+}  // namespace
+
+// ---- delivery -------------------------------------------------------------------------------
+
+TEST_CASE("queue across processes: 1e5 messages arrive exactly once and in order", "[process]") {
+    constexpr std::uint64_t n = 100'000;
+    scoped_name name("queue-proc");
+    auto q = q64::create(name);
+
+    child receiver_process([&] {
+        auto qc = q64::open(name);
+        auto rx = qc.receiver();
+        if (const int e = receive_in_order(rx, 0, n); e != 0) return e;
+        return receive_ends_with(rx, errc::closed);  // nothing more than was sent
+    });
+
+    std::uint64_t failed_sends = 0;
+    {
+        auto tx = q.sender();
+        for (std::uint64_t i = 0; i < n; ++i)
+            if (!tx.send(make_msg(i), patience)) ++failed_sends;
+    }
+    CHECK(failed_sends == 0);
+    CHECK(receiver_process.wait() == 0);
+}
+
+TEST_CASE("queue across processes: a blocking send on a full queue waits for room, then proceeds", "[process]") {
+    scoped_name name("queue-proc");
+    auto q = q4::create(name);
+    auto rx = q.receiver();
+    signal_pipe full, done;
+
+    child sender_process([&] {
+        auto qc = q4::open(name);
+        auto tx = qc.sender();
+        if (const int e = send_all(tx, 0, q4::capacity); e != 0) return e;
+        full.post();
+        if (!tx.send(make_msg(q4::capacity), patience)) return 8;  // blocks: the queue is full
+        done.post();
+        return 0;
+    });
+    full.close_write();
+    done.close_write();
+
+    REQUIRE(full.wait());
+    CHECK(q.size() == q4::capacity);
+    CHECK_FALSE(done.wait(50ms));  // its fifth send does not complete while the queue is full
+    CHECK(q.size() == q4::capacity);
+
+    auto first = rx.receive(patience);
+    REQUIRE(first);
+    CHECK(first->seq == 0);
+    REQUIRE(done.wait());  // room was made: the send completed
+    CHECK(sender_process.wait() == 0);
+
+    for (std::uint64_t i = 1; i <= q4::capacity; ++i) {
+        auto r = rx.receive(patience);
+        REQUIRE(r);
+        CHECK(r->seq == i);
+        CHECK(r->check == check_of(i));
+    }
+    CHECK(err(rx.receive(patience)) == errc::closed);
+}
+
+TEST_CASE("queue across processes: racing open_or_create makes exactly one creator", "[process]") {
+    constexpr std::uint64_t racers = 6;
+    scoped_name name("queue-proc");
+    signal_pipe start, attached, finish;
+
+    std::vector<child> children;
+    children.reserve(racers);
+    for (std::uint64_t k = 0; k < racers; ++k) {
+        children.emplace_back([&, k] {
+            if (!start.wait()) return 20;
+            auto qc = q64::open_or_create(name);
+            // Use the queue: take a turn as its sender and send our number.
+            for (;;) {
+                try {
+                    auto tx = qc.sender<ipckit::non_blocking>();
+                    if (!tx.send(make_msg(k))) return 21;
+                    break;
+                } catch (const ipckit::error& e) {
+                    if (e.reason() != errc::sender_busy) return 22;
+                }
+            }
+            attached.post();
+            // Keep the handle until the parent has looked, so that no creator's handle goes
+            // (and takes the process_owned queue with it) while others still race to open it.
+            if (!finish.wait()) return 23;
+            return qc.created() ? 10 : 11;
+        });
+    }
+    attached.close_write();
+    start.post(racers);  // all released at once
+
+    for (std::uint64_t k = 0; k < racers; ++k) REQUIRE(attached.wait());
+
+    auto q = q64::open(name);
+    CHECK_FALSE(q.created());
+    auto rx = q.receiver<ipckit::non_blocking>();
+    std::set<std::uint64_t> senders;
+    for (std::uint64_t k = 0; k < racers; ++k) {
+        auto r = rx.receive();
+        REQUIRE(r);
+        CHECK(r->check == check_of(r->seq));
+        senders.insert(r->seq);
+    }
+    CHECK_FALSE(rx.receive());  // one message each, no more
+    CHECK(senders.size() == racers);
+    CHECK(*senders.rbegin() == racers - 1);
+
+    finish.post(racers);
+    int creators = 0;
+    int openers = 0;
+    for (auto& c : children) {
+        const int code = c.wait();
+        INFO("child exit code " << code);
+        CHECK((code == 10 || code == 11));
+        creators += code == 10;
+        openers += code == 11;
+    }
+    CHECK(creators == 1);
+    CHECK(openers == static_cast<int>(racers) - 1);
+}
+
+TEST_CASE("queue across processes: a second sender or receiver is refused while the first one's process lives",
+          "[process]") {
+    scoped_name name("queue-proc");
+    auto q = q16::create(name);
+    auto tx = q.sender();
+    auto rx = q.receiver();
+
+    child other([&] {
+        auto qc = q16::open(name);
+        const std::string holder = "process " + std::to_string(::getppid());
+        try {
+            auto t = qc.sender();
+            return 1;
+        } catch (const ipckit::error& e) {
+            if (e.reason() != errc::sender_busy) return 2;
+            if (std::string(e.what()).find(holder) == std::string::npos) return 3;  // names the holder
+        }
+        try {
+            auto r = qc.receiver<ipckit::non_blocking>();
+            return 4;
+        } catch (const ipckit::error& e) {
+            if (e.reason() != errc::receiver_busy) return 5;
+        }
+        return 0;
+    });
+    CHECK(other.wait() == 0);
+
+    // The refused attaches left ours working.
+    CHECK(tx.peer() == errc::ok);
+    CHECK(rx.peer() == errc::ok);
+    REQUIRE(tx.send(make_msg(0), patience));
+    auto r = rx.receive(patience);
+    REQUIRE(r);
+    CHECK(r->seq == 0);
+}
+
+TEST_CASE("queue across processes: a child dropping its inherited copies of the parent's queue closes nothing",
+          "[process]") {
+    scoped_name name("queue-proc");
+    std::optional<q16> q(q16::create(name));
+    std::optional<ipckit::sender<q16, ipckit::blocking>> tx(q->sender());
+    std::optional<ipckit::receiver<q16, ipckit::blocking>> rx(q->receiver());
+
+    child dropper([&] {
+        // What a child that returns normally does to everything it inherited.
+        tx.reset();
+        rx.reset();
+        q.reset();
+        return 0;
+    });
+    REQUIRE(dropper.wait() == 0);
+
+    CHECK(ipckit::segment_exists(name));  // not removed by the child
+    CHECK(tx->peer() == errc::ok);       // not closed by the child
+    CHECK(rx->peer() == errc::ok);
+    REQUIRE(tx->send(make_msg(0), patience));
+    auto r = rx->receive(patience);
+    REQUIRE(r);
+    CHECK(r->seq == 0);
+}
+
+// ---- a peer that goes -----------------------------------------------------------------------
+
+TEST_CASE("queue across processes: a killed sender's messages are received, then peer_dead", "[process]") {
+    constexpr std::uint64_t k = 10;
+    scoped_name name("queue-proc");
+    auto q = q64::create(name, quick_liveness());
+    signal_pipe sent, hold;
+
+    auto run = [&](auto& rx) {
+        child sender_process([&] {
+            auto qc = q64::open(name);
+            auto tx = qc.sender();
+            if (const int e = send_all(tx, 0, k); e != 0) return e;
+            sent.post();
+            return block_until_killed(hold);
+        });
+        sent.close_write();
+        REQUIRE(sent.wait());
+        CHECK(rx.peer() == errc::ok);
+        CHECK(sender_process.kill() == killed_by_sigkill);
+        CHECK(rx.peer() == errc::peer_dead);
+    };
+
+    SECTION("blocking receiver") {
+        auto rx = q.receiver();
+        run(rx);
+        for (std::uint64_t i = 0; i < k; ++i) {
+            auto r = rx.receive(patience);
+            REQUIRE(r);
+            CHECK(r->seq == i);
+            CHECK(r->check == check_of(i));
+        }
+        REQUIRE(err(rx.receive(patience)) == errc::peer_dead);
+        CHECK(err(rx.receive()) == errc::peer_dead);  // no deadline: still returns
+    }
+    SECTION("non-blocking receiver") {
+        auto rx = q.receiver<ipckit::non_blocking>();
+        run(rx);
+        for (std::uint64_t i = 0; i < k; ++i) {
+            auto r = rx.receive();
+            REQUIRE(r);
+            CHECK(r->seq == i);
+        }
+        // A non-blocking receive makes no system call, so it cannot tell death from silence;
+        // peer() asks the OS.
+        CHECK(err(rx.receive()) == errc::would_block);
+        CHECK(rx.peer() == errc::peer_dead);
+    }
+}
+
+TEST_CASE("queue across processes: a receiver blocked on an empty queue gets peer_dead when the sender is killed",
+          "[process]") {
+    constexpr std::uint64_t k = 3;
+    scoped_name name("queue-proc");
+    auto q = q64::create(name);
+    signal_pipe sent, drained, hold;
+
+    child sender_process([&] {
+        auto qc = q64::open(name);
+        auto tx = qc.sender();
+        if (const int e = send_all(tx, 0, k); e != 0) return e;
+        sent.post();
+        return block_until_killed(hold);
+    });
+    child receiver_process([&] {
+        auto qc = q64::open(name, quick_liveness());
+        auto rx = qc.receiver();
+        if (const int e = receive_in_order(rx, 0, k); e != 0) return e;
+        drained.post();
+        return receive_ends_with(rx, errc::peer_dead);  // blocks on the empty queue
+    });
+    sent.close_write();
+    drained.close_write();
+
+    REQUIRE(sent.wait());
+    REQUIRE(drained.wait());
+    CHECK(sender_process.kill() == killed_by_sigkill);
+    CHECK(receiver_process.wait() == 0);
+}
+
+TEST_CASE("queue across processes: a send on a full queue whose receiver was killed returns peer_dead",
+          "[process]") {
+    scoped_name name("queue-proc");
+    auto q = q4::create(name, quick_liveness());
+    signal_pipe attached, hold;
+
+    child receiver_process([&] {
+        auto qc = q4::open(name);
+        auto rx = qc.receiver();
+        attached.post();
+        return block_until_killed(hold);
+    });
+    attached.close_write();
+    REQUIRE(attached.wait());
+
+    auto tx = q.sender();
+    for (std::uint64_t i = 0; i < q4::capacity; ++i) REQUIRE(tx.send(make_msg(i), patience));
+    CHECK(err(tx.send(make_msg(q4::capacity), 50ms)) == errc::timed_out);  // full, receiver alive
+    CHECK(tx.peer() == errc::ok);
+
+    CHECK(receiver_process.kill() == killed_by_sigkill);
+    CHECK(tx.peer() == errc::peer_dead);
+    REQUIRE(err(tx.send(make_msg(q4::capacity), patience)) == errc::peer_dead);
+    CHECK(err(tx.send(make_msg(q4::capacity))) == errc::peer_dead);  // no deadline: still returns
+    CHECK(q.size() == q4::capacity);
+}
+
+TEST_CASE("queue across processes: a sender blocked on a full queue gets peer_dead when the receiver is killed",
+          "[process]") {
+    scoped_name name("queue-proc");
+    auto q = q4::create(name);
+    signal_pipe attached, full, done, hold;
+
+    child receiver_process([&] {
+        auto qc = q4::open(name);
+        auto rx = qc.receiver();
+        attached.post();
+        return block_until_killed(hold);
+    });
+    attached.close_write();
+    REQUIRE(attached.wait());
+
+    child sender_process([&] {
+        auto qc = q4::open(name, quick_liveness());
+        auto tx = qc.sender();
+        if (const int e = send_all(tx, 0, q4::capacity); e != 0) return e;
+        full.post();
+        const auto s = tx.send(make_msg(q4::capacity), patience);  // blocks: the queue is full
+        done.post();
+        if (s) return 8;
+        return s.error() == errc::peer_dead ? 0 : (s.error() == errc::timed_out ? 5 : 6);
+    });
+    full.close_write();
+    done.close_write();
+
+    REQUIRE(full.wait());
+    CHECK_FALSE(done.wait(50ms));  // blocked while the receiver lives
+    CHECK(receiver_process.kill() == killed_by_sigkill);
+    CHECK(sender_process.wait() == 0);
+}
+
+TEST_CASE("queue across processes: a sender blocked on a full queue gets closed when the receiver closes",
+          "[process]") {
+    scoped_name name("queue-proc");
+    auto q = q4::create(name);
+    std::optional<ipckit::receiver<q4, ipckit::blocking>> rx(q.receiver());
+    signal_pipe full, done;
+
+    child sender_process([&] {
+        auto qc = q4::open(name);
+        auto tx = qc.sender();
+        if (const int e = send_all(tx, 0, q4::capacity); e != 0) return e;
+        full.post();
+        const auto s = tx.send(make_msg(q4::capacity), patience);  // blocks: the queue is full
+        done.post();
+        if (s) return 8;
+        return s.error() == errc::closed ? 0 : (s.error() == errc::timed_out ? 5 : 6);
+    });
+    full.close_write();
+    done.close_write();
+
+    REQUIRE(full.wait());
+    CHECK_FALSE(done.wait(50ms));  // blocked while the receiver is open
+    rx.reset();
+    CHECK(sender_process.wait() == 0);
+}
+
+TEST_CASE("queue across processes: a send on a full queue whose receiver exited cleanly returns closed",
+          "[process]") {
+    scoped_name name("queue-proc");
+    auto q = q4::create(name);
+    auto tx = q.sender();
+
+    child receiver_process([&] {
+        auto qc = q4::open(name);
+        auto rx = qc.receiver();
+        return receive_in_order(rx, 0, 1);  // one message, then it closes and exits
+    });
+    REQUIRE(tx.send(make_msg(0), patience));
+    CHECK(receiver_process.wait() == 0);
+
+    CHECK(tx.peer() == errc::closed);
+    // Not full yet: these still go in (nobody will read them).
+    for (std::uint64_t i = 1; i <= q4::capacity; ++i) REQUIRE(tx.send(make_msg(i), patience));
+    CHECK(err(tx.send(make_msg(q4::capacity + 1), patience)) == errc::closed);
+}
+
+// ---- a peer that is replaced ----------------------------------------------------------------
+
+TEST_CASE("queue across processes: a new sender takes over from a killed one and the receiver continues",
+          "[process]") {
+    constexpr std::uint64_t k = 10;
+    constexpr std::uint64_t m = 200;  // more than the capacity: the new sender waits for room too
+    scoped_name name("queue-proc");
+    auto q = q64::create(name, quick_liveness());
+    auto rx = q.receiver();
+    signal_pipe sent, hold;
+
+    child first_sender([&] {
+        auto qc = q64::open(name);
+        auto tx = qc.sender();
+        if (const int e = send_all(tx, 0, k); e != 0) return e;
+        sent.post();
+        return block_until_killed(hold);
+    });
+    sent.close_write();
+    REQUIRE(sent.wait());
+    CHECK(first_sender.kill() == killed_by_sigkill);
+
+    for (std::uint64_t i = 0; i < k; ++i) {
+        auto r = rx.receive(patience);
+        REQUIRE(r);
+        CHECK(r->seq == i);
+    }
+    CHECK(err(rx.receive(patience)) == errc::peer_dead);
+
+    child second_sender([&] {
+        auto qc = q64::open(name);
+        auto tx = qc.sender();  // the dead one's slot: sender_busy here would exit with child_threw
+        return send_all(tx, k, k + m);
+    });
+    for (std::uint64_t i = k; i < k + m; ++i) {
+        auto r = rx.receive(patience);
+        REQUIRE(r);
+        CHECK(r->seq == i);
+        CHECK(r->check == check_of(i));
+    }
+    CHECK(second_sender.wait() == 0);
+    CHECK(err(rx.receive(patience)) == errc::closed);
+}
+
+TEST_CASE("queue across processes: a new receiver takes over from a killed one and gets exactly the rest",
+          "[process]") {
+    constexpr std::uint64_t n = 2000;
+    constexpr std::uint64_t stop_after = 700;
+    scoped_name name("queue-proc");
+    auto q = q16::create(name);
+    signal_pipe consumed, hold;
+
+    // Sends 0..n-1 without gaps. While no live receiver drains the full queue a send returns
+    // peer_dead; it sends the same message again until one attaches.
+    child sender_process([&] {
+        auto qc = q16::open(name, quick_liveness());
+        auto tx = qc.sender();
+        const auto deadline = std::chrono::steady_clock::now() + patience;
+        for (std::uint64_t i = 0; i < n; ++i) {
+            for (;;) {
+                const auto s = tx.send(make_msg(i), deadline);
+                if (s) break;
+                if (s.error() != errc::peer_dead) return s.error() == errc::timed_out ? 5 : 6;
+            }
+        }
+        return 0;
+    });
+    // Takes some messages, says how many, and is killed while the sender still sends.
+    child first_receiver([&] {
+        auto qc = q16::open(name);
+        auto rx = qc.receiver();
+        if (const int e = receive_in_order(rx, 0, stop_after); e != 0) return e;
+        consumed.post_value(stop_after);
+        return block_until_killed(hold);
+    });
+    consumed.close_write();
+
+    const auto taken = consumed.wait_value();
+    REQUIRE(taken);
+    REQUIRE(*taken == stop_after);
+    CHECK(first_receiver.kill() == killed_by_sigkill);
+
+    const std::uint64_t rest_from = *taken;
+    child second_receiver([&] {
+        auto qc = q16::open(name);
+        auto rx = qc.receiver();  // the dead one's slot
+        if (const int e = receive_in_order(rx, rest_from, n); e != 0) return e;
+        return receive_ends_with(rx, errc::closed);  // nothing lost, nothing twice
+    });
+    CHECK(second_receiver.wait() == 0);
+    CHECK(sender_process.wait() == 0);
+}
+
+TEST_CASE("queue across processes: a process_owned queue whose creator was killed is replaced on create",
+          "[process]") {
+    scoped_name name("queue-proc");
+    signal_pipe created, hold;
+
+    child creator([&] {
+        auto qc = q16::create(name);
+        auto tx = qc.sender();
+        if (const int e = send_all(tx, 0, 3); e != 0) return e;
+        created.post();
+        return block_until_killed(hold);
+    });
+    created.close_write();
+    REQUIRE(created.wait());
+    CHECK(creator.kill() == killed_by_sigkill);
+    CHECK(ipckit::segment_exists(name));  // a kill runs no destructor
+
+    auto q = q16::create(name);  // not already_exists: nobody can be using it
+    CHECK(q.created());
+    CHECK(q.size() == 0);
+    auto tx = q.sender();  // not sender_busy
+    auto rx = q.receiver<ipckit::non_blocking>();
+    REQUIRE(tx.send(make_msg(0), patience));
+    auto r = rx.receive();
+    REQUIRE(r);
+    CHECK(r->seq == 0);
+}
