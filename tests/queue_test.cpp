@@ -472,7 +472,7 @@ TEST_CASE("queue: messages arrive in the order they were sent, across many wraps
     CHECK(out_of_order == 0);
 }
 
-TEST_CASE("queue: bounded<N> holds exactly N; then a non-blocking send would block", "[unit]") {
+TEST_CASE("queue: bounded<N> holds exactly N, then a non-blocking send would block", "[unit]") {
     scoped_name name("queue");
     auto q = q16::create(name);
     auto tx = q.sender<ipckit::non_blocking>();

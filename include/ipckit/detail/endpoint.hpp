@@ -67,22 +67,31 @@ struct consumer_role {
     static doorbell& sleep_on(auto& sh) noexcept { return sh.data_bell; }
 };
 
-/// What sender and receiver have in common: the segment kept alive, a roster place held, the
-/// cursor, and the one blocking loop. Restricted thread-safe: one thread at a time.
-template <class Queue, class Role, class Cursor, mode_policy Mode>
-class endpoint {
+/// Where an endpoint of a ring queue sleeps, and whom it wakes when it closes: the role's
+/// doorbells. A queue kind whose endpoints sleep elsewhere (the rendezvous) brings its own.
+template <class Role>
+struct role_bells {
+    static doorbell& sleep_bell(auto& sh, std::size_t /*place*/) noexcept { return Role::sleep_on(sh); }
+    static void wake_on_close(auto& sh) noexcept { Role::wake_peers(sh).ring(); }
+};
+
+/// What every endpoint of every queue kind has: the segment kept alive, a roster place held
+/// (or sender_busy / receiver_busy), closing that tells the other side (and does nothing in a
+/// forked child), and the liveness settings. Restricted thread-safe: one thread at a time.
+template <class Queue, class Role, class Bells = role_bells<Role>>
+class endpoint_core {
+protected:
     using shared = typename Queue::shared;
 
 public:
-    endpoint(endpoint&& o) noexcept
-        : segment_(std::move(o.segment_)), shared_(std::exchange(o.shared_, nullptr)), cursor_(o.cursor_),
-          me_(o.me_), place_(o.place_), light_fence_(o.light_fence_), liveness_(o.liveness_) {}
-    endpoint& operator=(endpoint&& o) noexcept {
+    endpoint_core(endpoint_core&& o) noexcept
+        : segment_(std::move(o.segment_)), shared_(std::exchange(o.shared_, nullptr)), me_(o.me_), place_(o.place_),
+          light_fence_(o.light_fence_), liveness_(o.liveness_) {}
+    endpoint_core& operator=(endpoint_core&& o) noexcept {
         if (this != &o) {
             close();
             segment_ = std::move(o.segment_);
             shared_ = std::exchange(o.shared_, nullptr);
-            cursor_ = o.cursor_;
             me_ = o.me_;
             place_ = o.place_;
             light_fence_ = o.light_fence_;
@@ -90,9 +99,9 @@ public:
         }
         return *this;
     }
-    endpoint(const endpoint&) = delete;
-    endpoint& operator=(const endpoint&) = delete;
-    ~endpoint() { close(); }
+    endpoint_core(const endpoint_core&) = delete;
+    endpoint_core& operator=(const endpoint_core&) = delete;
+    ~endpoint_core() { close(); }
 
     /// The name of the queue.
     [[nodiscard]] const std::string& name() const noexcept { return segment_->name(); }
@@ -105,7 +114,7 @@ public:
         if (shared_ == nullptr) return;
         if (static_cast<std::uint32_t>(::getpid()) == me_.pid) {
             Role::own(*shared_).release(place_, me_);
-            Role::wake_peers(*shared_).ring();
+            Bells::wake_on_close(*shared_);
         }
         shared_ = nullptr;
     }
@@ -118,7 +127,7 @@ public:
     }
 
 protected:
-    endpoint(std::shared_ptr<segment> seg, const options& opt)
+    endpoint_core(std::shared_ptr<segment> seg, const options& opt)
         : segment_(std::move(seg)), shared_(static_cast<shared*>(segment_->body())), me_(sys::self()),
           light_fence_(sys::register_light_fence()),
           liveness_(std::clamp(opt.liveness_interval, std::chrono::milliseconds(1), std::chrono::milliseconds(3'600'000))) {
@@ -136,10 +145,49 @@ protected:
                                         ". Close one first, or allow more with multi_of<N>");
         }
         place_ = *place;
-        forget_sleeper(Role::sleep_on(*shared_), own.places[place_].asleep);
-        if (!cursor_.attach(shared_->ring, own.places[place_].pending)) {
-            own.release(place_, me_);
-            throw error(errc::corrupt, "queue '" + name() + "' has inconsistent indices: remove it and create it again");
+        // A predecessor killed asleep is still counted among the sleepers of our bell.
+        forget_sleeper(sleep_bell(), own.places[place_].asleep);
+    }
+
+    /// The bell this endpoint sleeps on, and its own word that says it is asleep there.
+    [[nodiscard]] doorbell& sleep_bell() const noexcept { return Bells::sleep_bell(*shared_, place_); }
+    [[nodiscard]] std::atomic<std::uint32_t>& asleep() const noexcept {
+        return Role::own(*shared_).places[place_].asleep;
+    }
+    /// Gives the place back (when the endpoint's constructor fails after claiming it).
+    void abandon_place() noexcept {
+        Role::own(*shared_).release(place_, me_);
+        shared_ = nullptr;
+    }
+
+    std::shared_ptr<segment> segment_;
+    shared* shared_;
+    sys::process_id me_;
+    std::size_t place_ = 0;
+    bool light_fence_;
+    std::chrono::nanoseconds liveness_;
+};
+
+/// An endpoint of a ring queue: the core, the ring cursor, one attempt with its wake-up, and
+/// the one blocking loop.
+template <class Queue, class Role, class Cursor, mode_policy Mode>
+class endpoint : public endpoint_core<Queue, Role> {
+    using core = endpoint_core<Queue, Role>;
+
+public:
+    endpoint(endpoint&& o) noexcept : core(std::move(o)), cursor_(o.cursor_) {}
+    endpoint& operator=(endpoint&& o) noexcept {
+        core::operator=(std::move(o));
+        cursor_ = o.cursor_;
+        return *this;
+    }
+
+protected:
+    endpoint(std::shared_ptr<segment> seg, const options& opt) : core(std::move(seg), opt) {
+        if (!cursor_.attach(this->shared_->ring, Role::own(*this->shared_).places[this->place_].pending)) {
+            const std::string queue_name = this->name();
+            this->abandon_place();
+            throw error(errc::corrupt, "queue '" + queue_name + "' has inconsistent indices: remove it and create it again");
         }
     }
 
@@ -148,12 +196,15 @@ protected:
     /// wakes it; a claim for work in place (a loan, a view) calls progress() when it is done.
     template <bool Progress = true, class Op>
     errc attempt(Op&& op) noexcept {
-        if (shared_ == nullptr) return errc::closed;  // closed (or moved from)
+        if (this->shared_ == nullptr) return errc::closed;  // closed (or moved from)
         errc e = op(cursor_);
         if (e == errc::ok) {
             if constexpr (Progress) progress();
-        } else if (e == errc::would_block && Role::peers(*shared_).state(false) == errc::closed) {
+        } else if (e == errc::would_block && Role::peers(*this->shared_).state(false) == errc::closed) {
             // The other side published everything before it let go; one more look, then closed.
+            // Nobody over there holds a place any more, so a claim still unfinished was
+            // abandoned by a process that died: finish it first, or it hides what lies behind.
+            if (!ready()) recover();
             e = ready() ? attempt<Progress>(op) : errc::closed;
         }
         return e;
@@ -166,13 +217,13 @@ protected:
             const errc e = attempt<Progress>(op);
             if (e != errc::would_block) return e;
             const errc w = wait_until<Wait>(
-                Role::sleep_on(*shared_), Role::own(*shared_).places[place_].asleep, [this] { return ready(); },
+                this->sleep_bell(), this->asleep(), [this] { return ready(); },
                 [this](bool ask_os) {
                     // A dead process may hold the slot we wait for: finish it for them.
-                    if (ask_os) cursor_.recover([this](std::uint64_t p) { return Role::peers(*shared_).live_claimant(p); });
-                    return Role::peers(*shared_).state(ask_os);
+                    if (ask_os) recover();
+                    return Role::peers(*this->shared_).state(ask_os);
                 },
-                deadline, liveness_);
+                deadline, this->liveness_);
             if (w != errc::ok) return w;
         }
     }
@@ -198,11 +249,16 @@ protected:
     }
 
     /// Wakes the other side's sleepers, if any: after a publish or a release.
-    void progress() noexcept { Role::wake_peers(*shared_).notify(light_fence_); }
+    void progress() noexcept { Role::wake_peers(*this->shared_).notify(this->light_fence_); }
 
     Cursor& cursor() noexcept { return cursor_; }
 
 private:
+    /// Finishes a slot that a dead process on the other side claimed and left unfinished.
+    void recover() noexcept {
+        cursor_.recover([this](std::uint64_t p) { return Role::peers(*this->shared_).live_claimant(p); });
+    }
+
     bool ready() noexcept {
         if constexpr (std::is_same_v<Role, producer_role>)
             return cursor_.has_room();
@@ -210,13 +266,7 @@ private:
             return cursor_.has_data();
     }
 
-    std::shared_ptr<segment> segment_;
-    shared* shared_;
     Cursor cursor_;
-    sys::process_id me_;
-    std::size_t place_ = 0;
-    bool light_fence_;
-    std::chrono::nanoseconds liveness_;
 };
 
 }  // namespace ipckit::detail

@@ -58,6 +58,14 @@ struct mpmc_ring {
     }
 };
 
+/// A claim that lost its race (CAS) and then found nothing must not leave its position in
+/// `pending`: a live process listing a position it does not hold would keep a recoverer from
+/// finishing that position for the dead process that does.
+inline errc withdraw_claim(std::atomic<std::uint64_t>& pending, errc why) noexcept {
+    pending.store(0, std::memory_order_relaxed);
+    return why;
+}
+
 /// Sequences are compared as signed distances, as in Vyukov's queue.
 constexpr std::int64_t distance(std::uint64_t a, std::uint64_t b) noexcept { return static_cast<std::int64_t>(a - b); }
 
@@ -97,10 +105,10 @@ public:
                 }
             } else if (d < 0) {
                 // The slot still holds lap-1 (being written, unread, or being read): full.
-                return errc::would_block;
+                return withdraw_claim(*pending_, errc::would_block);
             } else {
                 const std::uint64_t now = ring_->tail.load(std::memory_order_relaxed);
-                if (now == pos) return errc::corrupt;  // a slot ahead of the tail: impossible
+                if (now == pos) return withdraw_claim(*pending_, errc::corrupt);  // a slot ahead of the tail: impossible
                 pos = now;
             }
         }
@@ -196,10 +204,10 @@ public:
                         break;
                     }
                 } else if (d < 0) {
-                    return errc::would_block;  // not yet written or being written (or lap-1 still being read)
+                    return withdraw_claim(*pending_, errc::would_block);  // not yet written or being written (or lap-1 still being read)
                 } else {
                     const std::uint64_t now = ring_->head.load(std::memory_order_relaxed);
-                    if (now == pos) return errc::corrupt;  // a slot ahead of the head: impossible
+                    if (now == pos) return withdraw_claim(*pending_, errc::corrupt);  // a slot ahead of the head: impossible
                     pos = now;
                 }
             }

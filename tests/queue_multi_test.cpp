@@ -1,0 +1,1193 @@
+// Tests of ipckit::queue with many senders and/or many receivers (MPSC, SPMC, MPMC: the Vyukov
+// ring of detail/ring/mpmc.hpp with the rosters of detail/roster.hpp).
+//
+// What a user observes (DESIGN.md, invariants 5, 8, 9): every message is delivered whole and
+// exactly once, each sender's messages in the order it sent them; would_block, timed_out and
+// closed mean what they say with several endpoints per side; a process killed in the middle of
+// a send or a receive costs at most the one message it held, and never stalls the others.
+//
+// Each message carries its producer, its sequence number, a payload derived from both and a
+// checksum, so a torn, stale or foreign message is caught by whoever receives it. Receivers
+// keep a tally (a bitmap per producer) and check that each producer's numbers only rise; the
+// parent adds the tallies up and checks that every message arrived exactly once.
+//
+// Cross-process tests fork; children use no Catch2 macros, report through their exit code and
+// pipes, and start no threads. Every wait is on the event itself (a pipe, or a blocking verb
+// with ipckit_test::patience); nothing sleeps to order events. The [unit] thread tests are the
+// ones to run under TSan; the [stress] ones push a million messages under each wait policy,
+// which is what it takes to catch a race between two claimants of one position.
+//
+// Some tests reach into the queue's shared memory (Q::shared) to stop a process exactly between
+// claiming a ring position and finishing with it, which a SIGKILL from outside can only hit by
+// chance: the child claims a position the way the cursors' try_claim does (pending, then the
+// CAS on tail or head), and SIGKILLs itself.
+
+#include "catch.hpp"
+#include "support.hpp"
+
+#include <ipckit/queue.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <csignal>
+#include <poll.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+using namespace std::chrono_literals;
+using ipckit::errc;
+using ipckit_test::patience;
+using ipckit_test::scoped_name;
+
+namespace Catch {
+template <>
+struct StringMaker<ipckit::errc> {
+    static std::string convert(ipckit::errc e) { return "errc(" + ipckit::make_error_code(e).message() + ")"; }
+};
+}  // namespace Catch
+
+namespace {
+
+// ---- harness --------------------------------------------------------------------------------
+
+/// A pipe between processes: bytes, one-byte signals, and whole reports. Reads wait at most
+/// `timeout` and return false at end of file.
+class channel {
+public:
+    channel() {
+        if (::pipe(fd_) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
+    }
+    ~channel() {
+        close_fd(fd_[0]);
+        close_fd(fd_[1]);
+    }
+    channel(const channel&) = delete;
+    channel& operator=(const channel&) = delete;
+
+    void post(std::size_t n = 1) const noexcept {
+        for (std::size_t i = 0; i < n; ++i) put("s", 1);
+    }
+    [[nodiscard]] bool wait(std::chrono::milliseconds timeout = patience) const noexcept {
+        char c = 0;
+        return get(&c, 1, timeout);
+    }
+    void put(const void* p, std::size_t n) const noexcept {
+        const char* b = static_cast<const char*>(p);
+        while (n > 0) {
+            const ssize_t w = ::write(fd_[1], b, n);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) return;
+            b += w;
+            n -= static_cast<std::size_t>(w);
+        }
+    }
+    [[nodiscard]] bool get(void* p, std::size_t n, std::chrono::milliseconds timeout = patience) const noexcept {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        char* b = static_cast<char*>(p);
+        while (n > 0) {
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            pollfd pfd{fd_[0], POLLIN, 0};
+            const int ready = ::poll(&pfd, 1, static_cast<int>(std::max<std::int64_t>(0, left.count())));
+            if (ready < 0 && errno == EINTR) continue;
+            if (ready <= 0) return false;
+            const ssize_t r = ::read(fd_[0], b, n);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) return false;
+            b += r;
+            n -= static_cast<std::size_t>(r);
+        }
+        return true;
+    }
+    /// For a process that only reads: so that the writers' deaths read as end of file.
+    void close_write() noexcept { close_fd(fd_[1]); }
+
+private:
+    static void close_fd(int& fd) noexcept {
+        if (fd >= 0) ::close(fd);
+        fd = -1;
+    }
+    int fd_[2] = {-1, -1};
+};
+
+/// A forked child, killed and reaped if the test leaves before waiting for it.
+class child {
+public:
+    explicit child(const std::function<int()>& fn) : pid_(ipckit_test::spawn(fn)) {}
+    child(child&& o) noexcept : pid_(std::exchange(o.pid_, -1)) {}
+    child& operator=(child&&) = delete;
+    child(const child&) = delete;
+    child& operator=(const child&) = delete;
+    ~child() {
+        if (pid_ > 0) (void)ipckit_test::kill_child(pid_);
+    }
+    /// Its exit code (or 1000 + signal), once it has ended.
+    int wait() { return ipckit_test::wait_child(std::exchange(pid_, -1)); }
+    /// SIGKILLs it; returns what wait() would.
+    int kill() { return ipckit_test::kill_child(std::exchange(pid_, -1)); }
+
+private:
+    pid_t pid_;
+};
+
+constexpr int killed_by_sigkill = 1000 + SIGKILL;
+
+/// Blocks a child until it is killed; returns (failing the child) only if that does not happen.
+int block_until_killed(channel& hold) {
+    hold.close_write();
+    (void)hold.wait();
+    return 99;
+}
+
+/// Memory shared with children forked after it is made (MAP_SHARED | MAP_ANONYMOUS).
+class shared_memory {
+public:
+    explicit shared_memory(std::size_t size) : size_(size) {
+        data_ = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (data_ == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap");
+    }
+    ~shared_memory() { ::munmap(data_, size_); }
+    shared_memory(const shared_memory&) = delete;
+    shared_memory& operator=(const shared_memory&) = delete;
+    [[nodiscard]] void* data() const noexcept { return data_; }
+
+private:
+    void* data_;
+    std::size_t size_;
+};
+
+template <class R>
+errc err(const R& r) {
+    return r ? errc::ok : r.error();
+}
+
+// ---- messages -------------------------------------------------------------------------------
+
+/// 64 bytes: who sent it, its number among that sender's, a payload derived from both, and a
+/// checksum over all of it.
+struct msg {
+    std::uint32_t producer;
+    std::uint32_t spare;
+    std::uint64_t seq;
+    std::uint64_t payload[5];
+    std::uint64_t checksum;
+};
+static_assert(sizeof(msg) == 64);
+
+constexpr std::uint64_t mix(std::uint64_t x) noexcept {  // splitmix64's finaliser
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+constexpr std::uint64_t payload_word(std::uint32_t producer, std::uint64_t seq, std::uint64_t j) noexcept {
+    return mix((std::uint64_t{producer} << 48) ^ (seq * 5 + j) ^ 0x5bd1e995ULL);
+}
+constexpr std::uint64_t checksum_of(const msg& m) noexcept {
+    std::uint64_t h = mix(m.seq + 0x9e3779b97f4a7c15ULL) ^ mix(std::uint64_t{m.producer} + 1) ^ m.spare;
+    for (const std::uint64_t w : m.payload) h = mix(h ^ w);
+    return h;
+}
+constexpr msg make_msg(std::uint32_t producer, std::uint64_t seq) noexcept {
+    msg m{};
+    m.producer = producer;
+    m.seq = seq;
+    for (std::uint64_t j = 0; j < 5; ++j) m.payload[j] = payload_word(producer, seq, j);
+    m.checksum = checksum_of(m);
+    return m;
+}
+/// Whole and genuine: its checksum holds and its payload is the one its producer and number say.
+constexpr bool well_formed(const msg& m) noexcept {
+    if (m.checksum != checksum_of(m) || m.spare != 0) return false;
+    for (std::uint64_t j = 0; j < 5; ++j)
+        if (m.payload[j] != payload_word(m.producer, m.seq, j)) return false;
+    return true;
+}
+
+/// What a receiving (or sending) child exits with.
+constexpr int all_good = 0;
+constexpr int torn_message = 2;     ///< checksum or payload wrong: a torn, stale or made-up message
+constexpr int out_of_range = 3;     ///< a producer or number that nobody sent
+constexpr int out_of_order = 4;     ///< a producer's numbers did not rise
+constexpr int repeated = 5;         ///< received twice by this receiver
+constexpr int ended_timed_out = 6;  ///< the end came as timed_out (a hang, cut short by patience)
+constexpr int ended_otherwise = 7;  ///< the end came as another errc than expected
+constexpr int send_failed = 8;      ///< a sending child's send failed
+constexpr int no_go = 9;            ///< a child's start signal never came
+
+/// One receiver's view: which messages of each producer it got (a bitmap), checking as it goes
+/// that each is well formed, in range, new, and later than the last it got from that producer.
+class tally {
+public:
+    tally(std::size_t producers, std::uint64_t limit)
+        : producers_(producers), words_((limit + 63) / 64), limit_(limit), bits_(producers * words_, 0),
+          next_(producers, 0) {}
+
+    /// all_good, or what is wrong with `m`.
+    int take(const msg& m) noexcept {
+        if (!well_formed(m)) return torn_message;
+        if (m.producer >= producers_ || m.seq >= limit_) return out_of_range;
+        if (m.seq < next_[m.producer]) return out_of_order;
+        next_[m.producer] = m.seq + 1;
+        std::uint64_t& w = bits_[m.producer * words_ + m.seq / 64];
+        const std::uint64_t bit = std::uint64_t{1} << (m.seq % 64);
+        if ((w & bit) != 0) return repeated;
+        w |= bit;
+        ++count_;
+        return all_good;
+    }
+    [[nodiscard]] const std::vector<std::uint64_t>& bits() const noexcept { return bits_; }
+    [[nodiscard]] std::uint64_t count() const noexcept { return count_; }
+    [[nodiscard]] std::size_t bytes() const noexcept { return bits_.size() * sizeof(std::uint64_t); }
+
+    /// A receiving child's report through `to`, written whatever happened: the code it will
+    /// exit with, then its bitmaps. The parent reads it before it reaps the child, so that a
+    /// report larger than the pipe can hold does not block the child for ever.
+    void report(const channel& to, int code) const noexcept {
+        to.put(&code, sizeof code);
+        to.put(bits_.data(), bytes());
+    }
+
+private:
+    std::size_t producers_;
+    std::size_t words_;
+    std::uint64_t limit_;
+    std::vector<std::uint64_t> bits_;
+    std::vector<std::uint64_t> next_;
+    std::uint64_t count_ = 0;
+};
+
+/// The parent's sum of what every receiver got: how often each (producer, seq) arrived.
+class census {
+public:
+    census(std::size_t producers, std::uint64_t limit) : limit_(limit), times_(producers * limit, 0) {}
+
+    void add(std::uint32_t producer, std::uint64_t seq) { ++times_.at(producer * limit_ + seq); }
+    void add_bits(const std::vector<std::uint64_t>& bits) {
+        const std::size_t words = (limit_ + 63) / 64;
+        for (std::size_t p = 0; p * words < bits.size(); ++p)
+            for (std::uint64_t s = 0; s < limit_; ++s)
+                if ((bits[p * words + s / 64] >> (s % 64)) & 1U) add(static_cast<std::uint32_t>(p), s);
+    }
+    /// Reads a receiving child's report (see tally::report) from `from` and adds its bitmaps:
+    /// the child's code, or -1 if the report did not come whole.
+    [[nodiscard]] int add_report(const channel& from, std::size_t producers) {
+        int code = -1;
+        std::vector<std::uint64_t> bits(producers * ((limit_ + 63) / 64));
+        if (!from.get(&code, sizeof code) || !from.get(bits.data(), bits.size() * sizeof(std::uint64_t))) return -1;
+        add_bits(bits);
+        return code;
+    }
+
+    [[nodiscard]] std::uint64_t times(std::uint32_t producer, std::uint64_t seq) const {
+        return times_.at(producer * limit_ + seq);
+    }
+    /// Messages that arrived more than once (counting each extra arrival).
+    [[nodiscard]] std::uint64_t repeats() const {
+        std::uint64_t n = 0;
+        for (const auto t : times_) n += t > 1 ? t - 1 : 0;
+        return n;
+    }
+    /// Numbers in [from, to) of `producer` that never arrived.
+    [[nodiscard]] std::uint64_t missing(std::uint32_t producer, std::uint64_t from, std::uint64_t to) const {
+        std::uint64_t n = 0;
+        for (std::uint64_t s = from; s < to; ++s) n += times(producer, s) == 0;
+        return n;
+    }
+    /// One past the highest number of `producer` that arrived (0 if none did).
+    [[nodiscard]] std::uint64_t end_of(std::uint32_t producer) const {
+        for (std::uint64_t s = limit_; s > 0; --s)
+            if (times(producer, s - 1) != 0) return s;
+        return 0;
+    }
+
+private:
+    std::uint64_t limit_;
+    std::vector<std::uint32_t> times_;
+};
+
+/// For a receiving child or thread: receives into `t` until the queue ends, which must be with
+/// `end` (closed, or peer_dead when a sender was killed). all_good or what went wrong.
+template <class Rx>
+int receive_until_end(Rx& rx, tally& t, errc end) {
+    for (;;) {
+        auto r = rx.receive(patience);
+        if (!r) return r.error() == end ? all_good : (r.error() == errc::timed_out ? ended_timed_out : ended_otherwise);
+        if (const int e = t.take(*r); e != all_good) return e;
+    }
+}
+
+/// For a sending child or thread: sends numbers [first, last) of `producer`; all_good or send_failed.
+template <class Tx>
+int send_range(Tx& tx, std::uint32_t producer, std::uint64_t first, std::uint64_t last) {
+    for (std::uint64_t s = first; s < last; ++s)
+        if (!tx.send(make_msg(producer, s), patience)) return send_failed;
+    return all_good;
+}
+
+/// Peers' deaths (and dead claims) are noticed within about 10 ms.
+ipckit::options quick_liveness() {
+    ipckit::options o;
+    o.liveness_interval = 10ms;
+    return o;
+}
+
+// ---- white box: a claim left unfinished -------------------------------------------------------
+
+/// The roster place this process holds in `r` (the one its endpoint claimed), or Max if none.
+template <std::size_t Max>
+std::size_t place_of_this_process(const ipckit::detail::roster<Max>& r) {
+    const std::uint64_t me = ipckit::detail::sys::self().pack();
+    for (std::size_t i = 0; i < Max; ++i)
+        if (r.places[i].holder.load(std::memory_order_acquire) == me) return i;
+    return Max;
+}
+
+/// What a producer's try_claim does: pending = tail + 1, then tail: tail -> tail + 1. The
+/// slot is then neither written nor published. False if there is no free slot at the tail.
+template <class Shared>
+bool claim_tail_without_publishing(Shared& sh, std::atomic<std::uint64_t>& pending) {
+    constexpr std::size_t n = sizeof(sh.ring.slots) / sizeof(sh.ring.slots[0]);
+    std::uint64_t t = sh.ring.tail.load(std::memory_order_acquire);
+    if (sh.ring.slots[t % n].seq.load(std::memory_order_acquire) != t) return false;
+    pending.store(t + 1, std::memory_order_relaxed);
+    return sh.ring.tail.compare_exchange_strong(t, t + 1, std::memory_order_acq_rel);
+}
+
+/// What a consumer's try_claim does: pending = head + 1, then head: head -> head + 1. The
+/// message is then neither read nor its slot released. False if no message is at the head.
+template <class Shared>
+bool claim_head_without_releasing(Shared& sh, std::atomic<std::uint64_t>& pending) {
+    constexpr std::size_t n = sizeof(sh.ring.slots) / sizeof(sh.ring.slots[0]);
+    std::uint64_t h = sh.ring.head.load(std::memory_order_acquire);
+    if (sh.ring.slots[h % n].seq.load(std::memory_order_acquire) != h + 1) return false;
+    pending.store(h + 1, std::memory_order_relaxed);
+    return sh.ring.head.compare_exchange_strong(h, h + 1, std::memory_order_acq_rel);
+}
+
+/// Exit codes of the white-box children, when they fail before killing themselves.
+constexpr int no_place = 30;
+constexpr int no_claim = 31;
+constexpr int not_killed = 32;
+
+/// For a child: attaches a sender to `name`, claims the position at the tail without
+/// publishing it, and SIGKILLs itself: a producer killed between claim and publish.
+template <class Q>
+int die_claiming_tail(const std::string& name) {
+    auto qc = Q::open(name);
+    auto tx = qc.sender();
+    auto seg = ipckit::segment::open(name, Q::layout(), {});
+    auto& sh = *static_cast<typename Q::shared*>(seg.body());
+    const std::size_t i = place_of_this_process(sh.senders);
+    if (i == Q::max_senders) return no_place;
+    if (!claim_tail_without_publishing(sh, sh.senders.places[i].pending)) return no_claim;
+    ::raise(SIGKILL);
+    return not_killed;
+}
+
+/// For a child: attaches a receiver to `name`, claims the message at the head without reading
+/// it or releasing its slot, and SIGKILLs itself: a consumer killed in the middle of a receive.
+template <class Q>
+int die_claiming_head(const std::string& name) {
+    auto qc = Q::open(name);
+    auto rx = qc.receiver();
+    auto seg = ipckit::segment::open(name, Q::layout(), {});
+    auto& sh = *static_cast<typename Q::shared*>(seg.body());
+    const std::size_t i = place_of_this_process(sh.receivers);
+    if (i == Q::max_receivers) return no_place;
+    if (!claim_head_without_releasing(sh, sh.receivers.places[i].pending)) return no_claim;
+    ::raise(SIGKILL);
+    return not_killed;
+}
+
+// ---- queue shapes ---------------------------------------------------------------------------
+
+template <class Producers, class Consumers, std::size_t NP, std::size_t NC>
+struct shape {
+    using queue = ipckit::queue<msg, ipckit::bounded<64>, Producers, Consumers>;
+    static constexpr std::size_t producers = NP;
+    static constexpr std::size_t consumers = NC;
+};
+using mpmc_4x4 = shape<ipckit::multi, ipckit::multi, 4, 4>;
+using mpsc_4x1 = shape<ipckit::multi, ipckit::single, 4, 1>;
+using spmc_1x4 = shape<ipckit::single, ipckit::multi, 1, 4>;
+
+using mpmc4 = ipckit::queue<msg, ipckit::bounded<4>, ipckit::multi, ipckit::multi>;
+using mpmc8 = ipckit::queue<msg, ipckit::bounded<8>, ipckit::multi, ipckit::multi>;
+using mpmc64 = ipckit::queue<msg, ipckit::bounded<64>, ipckit::multi, ipckit::multi>;
+using spmc64 = ipckit::queue<msg, ipckit::bounded<64>, ipckit::single, ipckit::multi>;
+using pair8 = ipckit::queue<msg, ipckit::bounded<8>, ipckit::multi_of<2>, ipckit::multi_of<2>>;
+
+/// What attaching an endpoint with `attach` threw: its errc, or ok if it did not throw.
+template <class F>
+errc attach_error(F&& attach) {
+    try {
+        auto endpoint = attach();
+        return errc::ok;
+    } catch (const ipckit::error& e) {
+        return e.reason();
+    }
+}
+
+/// Sends per_producer messages from each of np sender processes to nc receiver processes and
+/// checks that every message arrived exactly once, whole, and in its producer's order.
+template <class Q>
+void check_exactly_once_across_processes(std::size_t np, std::size_t nc, std::uint64_t per_producer) {
+    scoped_name name("queue-multi");
+    auto q = Q::create(name);
+    channel attached, go;
+    std::vector<std::unique_ptr<channel>> reports;
+    for (std::size_t c = 0; c < nc; ++c) reports.push_back(std::make_unique<channel>());
+
+    std::vector<child> consumers;
+    for (std::size_t c = 0; c < nc; ++c) {
+        consumers.emplace_back([&, c] {
+            auto qc = Q::open(name);
+            auto rx = qc.receiver();
+            attached.post();
+            tally t(np, per_producer);
+            const int e = receive_until_end(rx, t, errc::closed);
+            t.report(*reports[c], e);
+            return e;
+        });
+    }
+    // Every sender attaches before any sends: a sender that finished and closed before another
+    // attached would rightly end the queue for the receivers.
+    std::vector<child> producers;
+    for (std::size_t p = 0; p < np; ++p) {
+        producers.emplace_back([&, p] {
+            auto qc = Q::open(name);
+            auto tx = qc.sender();
+            attached.post();
+            if (!go.wait()) return no_go;
+            return send_range(tx, static_cast<std::uint32_t>(p), 0, per_producer);
+        });
+    }
+    attached.close_write();
+    for (std::size_t i = 0; i < np + nc; ++i) REQUIRE(attached.wait());
+    go.post(np);
+
+    census all(np, per_producer);
+    for (std::size_t c = 0; c < nc; ++c) {
+        INFO("consumer " << c);
+        CHECK(all.add_report(*reports[c], np) == all_good);
+        CHECK(consumers[c].wait() == all_good);
+    }
+    for (std::size_t p = 0; p < np; ++p) {
+        INFO("producer " << p);
+        CHECK(producers[p].wait() == all_good);
+    }
+    CHECK(all.repeats() == 0);
+    for (std::size_t p = 0; p < np; ++p) {
+        INFO("producer " << p);
+        CHECK(all.missing(static_cast<std::uint32_t>(p), 0, per_producer) == 0);
+    }
+}
+
+/// As check_exactly_once_across_processes, with np sender threads and nc receiver threads.
+template <class Q>
+void check_exactly_once_across_threads(std::size_t np, std::size_t nc, std::uint64_t per_producer) {
+    scoped_name name("queue-multi");
+    auto q = Q::create(name);
+
+    // Every endpoint attaches before any thread starts: see the process version.
+    std::vector<ipckit::sender<Q>> txs;
+    std::vector<ipckit::receiver<Q>> rxs;
+    for (std::size_t p = 0; p < np; ++p) txs.push_back(q.sender());
+    for (std::size_t c = 0; c < nc; ++c) rxs.push_back(q.receiver());
+
+    std::vector<tally> tallies(nc, tally(np, per_producer));
+    std::vector<int> consumer_codes(nc, -1);
+    std::vector<int> producer_codes(np, -1);
+    std::vector<std::thread> threads;
+    for (std::size_t c = 0; c < nc; ++c)
+        threads.emplace_back([&, c] {
+            consumer_codes[c] = receive_until_end(rxs[c], tallies[c], errc::closed);
+            rxs[c].close();
+        });
+    for (std::size_t p = 0; p < np; ++p)
+        threads.emplace_back([&, p] {
+            producer_codes[p] = send_range(txs[p], static_cast<std::uint32_t>(p), 0, per_producer);
+            txs[p].close();
+        });
+    for (auto& t : threads) t.join();
+
+    for (std::size_t p = 0; p < np; ++p) CHECK(producer_codes[p] == all_good);
+    census all(np, per_producer);
+    std::uint64_t total = 0;
+    for (std::size_t c = 0; c < nc; ++c) {
+        INFO("consumer " << c);
+        CHECK(consumer_codes[c] == all_good);
+        all.add_bits(tallies[c].bits());
+        total += tallies[c].count();
+    }
+    CHECK(total == np * per_producer);
+    CHECK(all.repeats() == 0);
+    for (std::size_t p = 0; p < np; ++p) {
+        INFO("producer " << p);
+        CHECK(all.missing(static_cast<std::uint32_t>(p), 0, per_producer) == 0);
+    }
+}
+
+}  // namespace
+
+// ---- exactly once, each producer in order ---------------------------------------------------
+
+TEMPLATE_TEST_CASE("multi queue across processes: every message of every producer arrives exactly once, whole and "
+                   "in its producer's order",
+                   "[process]", mpmc_4x4, mpsc_4x1, spmc_1x4) {
+    // 80'000 (or 20'000) messages wrap the 64-slot ring 1250 (or 312) times.
+    check_exactly_once_across_processes<typename TestType::queue>(TestType::producers, TestType::consumers, 20'000);
+}
+
+TEMPLATE_TEST_CASE("multi queue across threads: every message of every producer arrives exactly once, whole and in "
+                   "its producer's order",
+                   "[unit]", mpmc_4x4, mpsc_4x1, spmc_1x4) {
+    check_exactly_once_across_threads<typename TestType::queue>(TestType::producers, TestType::consumers, 5'000);
+}
+
+// A lost race between claimants (two producers, or two consumers, taking one position) shows
+// only now and then: a million messages under each sleeping wait policy give it many chances.
+// Spinning endpoints never yield the CPU, so with two cores they are two a side, and fewer
+// messages keep the time sane in Debug and sanitizer builds.
+template <class Wait>
+struct load {
+    static constexpr bool spins = std::is_same_v<Wait, ipckit::spin>;
+    using queue = ipckit::queue<msg, ipckit::bounded<64>, ipckit::multi, ipckit::multi, Wait>;
+    static constexpr std::size_t endpoints = spins ? 2 : 4;  // a side
+    static constexpr std::uint64_t per_producer = spins ? 100'000 : 250'000;
+};
+
+TEMPLATE_TEST_CASE("mpmc queue across processes under load: each message arrives exactly once, whole and in its "
+                   "producer's order",
+                   "[stress]", ipckit::adaptive, ipckit::futex, ipckit::spin) {
+    using L = load<TestType>;
+    check_exactly_once_across_processes<typename L::queue>(L::endpoints, L::endpoints, L::per_producer);
+}
+
+TEMPLATE_TEST_CASE("mpmc queue across threads under load: each message arrives exactly once, whole and in its "
+                   "producer's order",
+                   "[stress]", ipckit::adaptive, ipckit::futex, ipckit::spin) {
+    using L = load<TestType>;
+    check_exactly_once_across_threads<typename L::queue>(L::endpoints, L::endpoints, L::per_producer);
+}
+
+// ---- would_block, timed_out, closed, busy ---------------------------------------------------
+
+TEST_CASE("mpmc queue: non-blocking verbs return would_block at once on an empty and on a full queue", "[unit]") {
+    scoped_name name("queue-multi");
+    auto q = mpmc8::create(name);
+    auto tx1 = q.sender<ipckit::non_blocking>();
+    auto tx2 = q.sender<ipckit::non_blocking>();
+    auto rx1 = q.receiver<ipckit::non_blocking>();
+    auto rx2 = q.receiver<ipckit::non_blocking>();
+
+    CHECK(err(rx1.receive()) == errc::would_block);
+    CHECK(err(rx2.receive()) == errc::would_block);
+
+    // Two senders, interleaved, fill the 8 slots; then neither has room.
+    std::uint64_t next[2] = {0, 0};
+    for (int i = 0; i < 8; ++i) {
+        auto& tx = i % 2 == 0 ? tx1 : tx2;
+        REQUIRE(tx.send(make_msg(static_cast<std::uint32_t>(i % 2), next[i % 2]++)));
+    }
+    CHECK(q.size() == 8);
+    CHECK(err(tx1.send(make_msg(0, next[0]))) == errc::would_block);
+    CHECK(err(tx2.send(make_msg(1, next[1]))) == errc::would_block);
+    CHECK(q.size() == 8);
+
+    // One receive makes room for exactly one send.
+    auto first = rx2.receive();
+    REQUIRE(err(first) == errc::ok);
+    CHECK(first->producer == 0);
+    CHECK(first->seq == 0);
+    REQUIRE(tx2.send(make_msg(1, next[1]++)));
+    CHECK(err(tx1.send(make_msg(0, next[0]))) == errc::would_block);
+
+    // Two receivers, interleaved, take the other 8, each sender's in order, then find it empty.
+    tally t(2, 8);
+    REQUIRE(t.take(*first) == all_good);
+    for (int i = 0; i < 8; ++i) {
+        auto r = (i % 2 == 0 ? rx1 : rx2).receive();
+        REQUIRE(err(r) == errc::ok);
+        CHECK(t.take(*r) == all_good);
+    }
+    CHECK(t.count() == 9);
+    CHECK(err(rx1.receive()) == errc::would_block);
+    CHECK(err(rx2.receive()) == errc::would_block);
+}
+
+TEST_CASE("mpmc queue: blocking verbs time out at their deadline, and a send that timed out enqueued nothing",
+          "[unit]") {
+    scoped_name name("queue-multi");
+    auto q = mpmc8::create(name);
+    auto tx1 = q.sender();
+    auto tx2 = q.sender();
+    auto rx1 = q.receiver();
+    auto rx2 = q.receiver();
+
+    CHECK(err(rx1.receive(20ms)) == errc::timed_out);
+    CHECK(err(rx2.receive(std::chrono::steady_clock::now() + 20ms)) == errc::timed_out);
+
+    for (std::uint64_t s = 0; s < 4; ++s) {
+        REQUIRE(tx1.send(make_msg(0, s), patience));
+        REQUIRE(tx2.send(make_msg(1, s), patience));
+    }
+    CHECK(err(tx1.send(make_msg(0, 4), 20ms)) == errc::timed_out);
+    CHECK(err(tx2.send(make_msg(1, 4), std::chrono::steady_clock::now() + 20ms)) == errc::timed_out);
+    CHECK(q.size() == 8);
+
+    tally t(2, 8);
+    for (int i = 0; i < 8; ++i) {
+        auto r = (i % 2 == 0 ? rx1 : rx2).receive(patience);
+        REQUIRE(err(r) == errc::ok);
+        CHECK(t.take(*r) == all_good);
+    }
+    // The timed-out messages (number 4 of each) were never enqueued.
+    CHECK(err(rx1.receive(20ms)) == errc::timed_out);
+    CHECK(err(rx2.receive(20ms)) == errc::timed_out);
+}
+
+TEST_CASE("mpmc queue: receivers get closed only once every sender has closed and every message is taken",
+          "[unit]") {
+    scoped_name name("queue-multi");
+    auto q = mpmc8::create(name);
+    auto tx1 = q.sender();
+    auto tx2 = q.sender();
+    auto rx1 = q.receiver();
+    auto rx2 = q.receiver<ipckit::non_blocking>();
+
+    REQUIRE(tx1.send(make_msg(0, 0), patience));
+    REQUIRE(tx2.send(make_msg(1, 0), patience));
+    tx1.close();
+    CHECK(err(tx1.send(make_msg(0, 1))) == errc::closed);  // a closed endpoint's verbs
+
+    // tx2 is still attached: the queue is not closed, for either kind of receiver.
+    tally t(2, 2);
+    auto a = rx1.receive(patience);
+    REQUIRE(err(a) == errc::ok);
+    CHECK(t.take(*a) == all_good);
+    auto b = rx2.receive();
+    REQUIRE(err(b) == errc::ok);
+    CHECK(t.take(*b) == all_good);
+    CHECK(err(rx1.receive(20ms)) == errc::timed_out);
+    CHECK(err(rx2.receive()) == errc::would_block);
+    CHECK(rx1.peer() == errc::ok);
+    CHECK(rx2.peer() == errc::ok);
+
+    REQUIRE(tx2.send(make_msg(1, 1), patience));
+    tx2.close();
+    // The last sender has gone: its message first, then closed, for both receivers.
+    auto c = rx2.receive();
+    REQUIRE(err(c) == errc::ok);
+    CHECK(t.take(*c) == all_good);
+    CHECK(t.count() == 3);
+    CHECK(err(rx1.receive(patience)) == errc::closed);
+    CHECK(err(rx1.receive()) == errc::closed);  // no deadline: still returns
+    CHECK(err(rx2.receive()) == errc::closed);
+    CHECK(rx1.peer() == errc::closed);
+}
+
+TEST_CASE("mpmc queue: senders on a full queue get closed only once every receiver has closed", "[unit]") {
+    scoped_name name("queue-multi");
+    auto q = mpmc4::create(name);
+    auto tx1 = q.sender();
+    auto tx2 = q.sender<ipckit::non_blocking>();
+    auto rx1 = q.receiver();
+    auto rx2 = q.receiver();
+
+    for (std::uint64_t s = 0; s < 4; ++s) REQUIRE(tx1.send(make_msg(0, s), patience));
+    rx1.close();
+    CHECK(err(tx1.send(make_msg(0, 4), 20ms)) == errc::timed_out);  // rx2 may still make room
+    CHECK(err(tx2.send(make_msg(1, 0))) == errc::would_block);
+    CHECK(tx1.peer() == errc::ok);
+
+    rx2.close();
+    CHECK(err(tx1.send(make_msg(0, 4), patience)) == errc::closed);
+    CHECK(err(tx2.send(make_msg(1, 0))) == errc::closed);
+    CHECK(tx1.peer() == errc::closed);
+    CHECK(q.size() == 4);
+}
+
+TEST_CASE("mpmc queue: multi_of<2> takes two senders and two receivers, and a third is busy until one closes",
+          "[unit]") {
+    scoped_name name("queue-multi");
+    auto q = pair8::create(name);
+    auto tx1 = q.sender();
+    auto tx2 = q.sender<ipckit::non_blocking>();
+    CHECK(attach_error([&] { return q.sender(); }) == errc::sender_busy);
+    CHECK(attach_error([&] { return pair8::open(name).sender<ipckit::non_blocking>(); }) == errc::sender_busy);
+    auto rx1 = q.receiver();
+    auto rx2 = q.receiver<ipckit::non_blocking>();
+    CHECK(attach_error([&] { return q.receiver(); }) == errc::receiver_busy);
+
+    // The refused attaches took nothing from the endpoints that are in.
+    REQUIRE(tx1.send(make_msg(0, 0), patience));
+    REQUIRE(tx2.send(make_msg(1, 0)));
+
+    tx1.close();
+    rx2.close();
+    auto tx3 = q.sender();  // tx1's place
+    auto rx3 = q.receiver();  // rx2's place
+    CHECK(attach_error([&] { return q.sender(); }) == errc::sender_busy);
+    CHECK(attach_error([&] { return q.receiver(); }) == errc::receiver_busy);
+    REQUIRE(tx3.send(make_msg(2, 0), patience));
+
+    tally t(3, 1);
+    for (int i = 0; i < 3; ++i) {
+        auto r = (i % 2 == 0 ? rx1 : rx3).receive(patience);
+        REQUIRE(err(r) == errc::ok);
+        CHECK(t.take(*r) == all_good);
+    }
+    CHECK(t.count() == 3);
+}
+
+TEST_CASE("mpmc queue: multi takes 64 senders and 64 receivers, and refuses the 65th", "[unit]") {
+    scoped_name name("queue-multi");
+    auto q = mpmc8::create(name);
+    std::vector<ipckit::sender<mpmc8, ipckit::non_blocking>> txs;
+    std::vector<ipckit::receiver<mpmc8, ipckit::non_blocking>> rxs;
+    for (int i = 0; i < 64; ++i) txs.push_back(q.sender<ipckit::non_blocking>());
+    for (int i = 0; i < 64; ++i) rxs.push_back(q.receiver<ipckit::non_blocking>());
+    CHECK(attach_error([&] { return q.sender(); }) == errc::sender_busy);
+    CHECK(attach_error([&] { return q.receiver(); }) == errc::receiver_busy);
+
+    REQUIRE(txs.back().send(make_msg(63, 0)));
+    auto r = rxs.back().receive();
+    REQUIRE(err(r) == errc::ok);
+    CHECK(r->producer == 63);
+}
+
+// ---- a process killed between claiming a position and finishing it --------------------------
+
+TEST_CASE("mpmc queue across processes: a position claimed by a producer killed before publishing it is skipped, "
+          "and nothing else is lost",
+          "[process]") {
+    constexpr std::uint64_t before = 5;
+    constexpr std::uint64_t after = 500;  // wraps the 8-slot ring 60 times past the dead claim
+    scoped_name name("queue-multi");
+    auto q = mpmc8::create(name, quick_liveness());
+    auto rx = q.receiver();
+    channel first_part, go;
+
+    child producer([&] {
+        auto qc = mpmc8::open(name);
+        auto tx = qc.sender();
+        if (const int e = send_range(tx, 0, 0, before); e != all_good) return e;
+        first_part.post();
+        if (!go.wait()) return no_go;
+        return send_range(tx, 0, before, before + after);
+    });
+    first_part.close_write();
+    REQUIRE(first_part.wait());
+
+    // Claims position `before` and dies there: the receiver must not wait on it for ever.
+    child dying([&] { return die_claiming_tail<mpmc8>(name); });
+    REQUIRE(dying.wait() == killed_by_sigkill);
+    CHECK(q.size() == before + 1);  // the claim moved the tail
+    go.post();
+
+    for (std::uint64_t s = 0; s < before + after; ++s) {
+        auto r = rx.receive(patience);
+        REQUIRE(err(r) == errc::ok);
+        REQUIRE(well_formed(*r));
+        REQUIRE(r->producer == 0);
+        REQUIRE(r->seq == s);
+    }
+    CHECK(producer.wait() == all_good);
+    // The live producer closed; the dead one never did.
+    CHECK(err(rx.receive(patience)) == errc::peer_dead);
+}
+
+TEST_CASE("spmc queue across processes: after a sender killed between claim and publish is replaced, the receiver "
+          "gets every message the replacement sent before closed",
+          "[process]") {
+    constexpr std::uint64_t first = 5;
+    constexpr std::uint64_t second = 20;
+    scoped_name name("queue-multi");
+    auto q = spmc64::create(name, quick_liveness());
+
+    // The only sender place of a single-producer queue: the first sender sends 0..4, claims
+    // position 5 and dies there; the replacement takes over its place, sends 5..24 (at
+    // positions 6..25) and closes.
+    child dying([&] {
+        {
+            auto qc = spmc64::open(name);
+            auto tx = qc.sender();
+            if (const int e = send_range(tx, 0, 0, first); e != all_good) return e;
+            auto seg = ipckit::segment::open(name, spmc64::layout(), {});
+            auto& sh = *static_cast<spmc64::shared*>(seg.body());
+            if (place_of_this_process(sh.senders) != 0) return no_place;
+            if (!claim_tail_without_publishing(sh, sh.senders.places[0].pending)) return no_claim;
+            ::raise(SIGKILL);
+        }
+        return not_killed;
+    });
+    REQUIRE(dying.wait() == killed_by_sigkill);
+    child replacement([&] {
+        auto qc = spmc64::open(name);
+        auto tx = qc.sender();  // sender_busy here would exit with child_threw
+        return send_range(tx, 0, first, first + second);
+    });
+    REQUIRE(replacement.wait() == all_good);
+
+    auto rx = q.receiver();
+    for (std::uint64_t s = 0; s < first + second; ++s) {
+        INFO("message " << s);
+        auto r = rx.receive(patience);
+        REQUIRE(err(r) == errc::ok);
+        REQUIRE(well_formed(*r));
+        REQUIRE(r->seq == s);
+    }
+    CHECK(err(rx.receive(patience)) == errc::closed);
+}
+
+TEST_CASE("mpmc queue across processes: a consumer killed between claiming a message and releasing its slot costs "
+          "that message only, and a sender blocked on the full queue recovers the slot",
+          "[process]") {
+    constexpr std::uint64_t n = mpmc4::capacity;
+    constexpr std::uint64_t rounds = 200;  // after the recovery, 50 more laps through every slot
+    scoped_name name("queue-multi");
+    auto q = mpmc4::create(name, quick_liveness());
+    auto tx = q.sender();
+    for (std::uint64_t s = 0; s < n; ++s) REQUIRE(tx.send(make_msg(0, s), patience));
+
+    // Claims message 0 at the head and dies holding its slot, the one the next send needs.
+    child dying([&] { return die_claiming_head<mpmc4>(name); });
+    REQUIRE(dying.wait() == killed_by_sigkill);
+
+    REQUIRE(tx.send(make_msg(0, n), patience));  // blocks until it recovers the dead one's slot
+    auto rx = q.receiver();
+    std::uint64_t expected = 1;  // message 0 died with its consumer
+    for (std::uint64_t s = n + 1; s < n + 1 + rounds; ++s) {
+        auto r = rx.receive(patience);
+        REQUIRE(err(r) == errc::ok);
+        REQUIRE(well_formed(*r));
+        REQUIRE(r->seq == expected++);
+        REQUIRE(tx.send(make_msg(0, s), patience));
+    }
+    tx.close();
+    for (; expected < n + 1 + rounds; ++expected) {
+        auto r = rx.receive(patience);
+        REQUIRE(err(r) == errc::ok);
+        REQUIRE(well_formed(*r));
+        REQUIRE(r->seq == expected);
+    }
+    CHECK(err(rx.receive(patience)) == errc::closed);
+}
+
+TEST_CASE("mpmc queue across processes: a live receiver that lost the race for a message does not keep the "
+          "winner's dead claim from being recovered",
+          "[process]") {
+    // Two receivers race for the only message (position 0): `dying` wins the CAS on head and is
+    // killed before releasing the slot; `loser` wrote pending = 1 before its CAS failed, found
+    // position 1 empty and returned would_block, and now idles, alive and attached. Nothing may
+    // then keep a sender from recovering the slot of position 0 when it comes round again.
+    // The race itself cannot be scheduled from outside, so `loser` writes pending = 1 as its
+    // lost CAS leaves it and then makes the receive that returns would_block.
+    constexpr std::uint64_t n = mpmc8::capacity;
+    scoped_name name("queue-multi");
+    auto q = mpmc8::create(name, quick_liveness());
+    auto tx = q.sender();
+    REQUIRE(tx.send(make_msg(0, 0), patience));
+
+    child dying([&] { return die_claiming_head<mpmc8>(name); });
+    REQUIRE(dying.wait() == killed_by_sigkill);
+
+    channel idle, hold;
+    child loser([&] {
+        auto qc = mpmc8::open(name);
+        auto rx = qc.receiver<ipckit::non_blocking>();
+        auto seg = ipckit::segment::open(name, mpmc8::layout(), {});
+        auto& sh = *static_cast<mpmc8::shared*>(seg.body());
+        const std::size_t i = place_of_this_process(sh.receivers);
+        if (i == mpmc8::max_receivers) return no_place;
+        sh.receivers.places[i].pending.store(1, std::memory_order_relaxed);  // its lost claim on position 0
+        if (err(rx.receive()) != errc::would_block) return ended_otherwise;
+        idle.post();
+        return block_until_killed(hold);
+    });
+    idle.close_write();
+    REQUIRE(idle.wait());
+
+    // Positions 1..7 fill the other slots; position 8 needs the dead receiver's slot.
+    for (std::uint64_t s = 1; s < n; ++s) REQUIRE(tx.send(make_msg(0, s), patience));
+    CHECK(err(tx.send(make_msg(0, n), patience)) == errc::ok);
+
+    auto rx = q.receiver();
+    for (std::uint64_t s = 1; s < n; ++s) {
+        auto r = rx.receive(patience);
+        REQUIRE(err(r) == errc::ok);
+        CHECK(r->seq == s);
+    }
+    CHECK(loser.kill() == killed_by_sigkill);
+}
+
+// ---- processes killed in the middle of real traffic -----------------------------------------
+
+TEST_CASE("mpmc queue across processes: a producer and a consumer SIGKILLed mid-traffic cost at most the message "
+          "the consumer held, nothing arrives twice, and the rest all arrives",
+          "[process]") {
+    constexpr std::uint32_t np = 4;  // producer 0 is killed
+    constexpr std::size_t nc = 4;    // consumer 0 is killed
+    constexpr std::uint64_t per_survivor = 10'000;
+    constexpr std::uint64_t limit = 1U << 15;  // the killed producer sends at most this many
+    constexpr std::uint64_t k = 500;           // each victim reports after k messages, then carries on
+    scoped_name name("queue-multi");
+    auto q = mpmc64::create(name, quick_liveness());
+
+    // The killed consumer's journal of what it received, in shared memory: it cannot report at its end.
+    struct journal {
+        std::atomic<std::uint64_t> count;
+        std::uint64_t entries[np * limit];  // producer << 32 | seq; ~0 for a message not well formed
+    };
+    shared_memory journal_memory(sizeof(journal));
+    auto& log = *::new (journal_memory.data()) journal{};
+    constexpr std::uint64_t malformed = ~std::uint64_t{0};
+
+    channel attached, go, start, producer_progress, consumer_progress, hold;
+    std::vector<std::unique_ptr<channel>> reports;
+    for (std::size_t c = 0; c < nc; ++c) reports.push_back(std::make_unique<channel>());
+
+    std::vector<child> consumers;
+    // Consumer 0 alone takes the first k messages, says so, and goes on until it is killed.
+    consumers.emplace_back([&] {
+        auto qc = mpmc64::open(name);
+        auto rx = qc.receiver();
+        attached.post();
+        for (std::uint64_t i = 0;; ++i) {
+            auto r = rx.receive(patience);
+            if (!r) return r.error() == errc::timed_out ? ended_timed_out : ended_otherwise;
+            const std::uint64_t n = log.count.load(std::memory_order_relaxed);
+            log.entries[n] = well_formed(*r) && r->seq < limit ? ((std::uint64_t{r->producer} << 32) | r->seq) : malformed;
+            log.count.store(n + 1, std::memory_order_release);
+            if (i + 1 == k) consumer_progress.post();
+        }
+    });
+    // Consumers 1..3 join once consumer 0 has taken k, and go on until every producer is gone.
+    for (std::size_t c = 1; c < nc; ++c) {
+        consumers.emplace_back([&, c] {
+            auto qc = mpmc64::open(name);
+            auto rx = qc.receiver();
+            attached.post();
+            if (!start.wait()) return no_go;
+            tally t(np, limit);
+            const int e = receive_until_end(rx, t, errc::peer_dead);  // producer 0 never closes
+            t.report(*reports[c], e);
+            return e;
+        });
+    }
+    std::vector<child> producers;
+    // Producer 0 says when it has sent k, and sends on until it is killed.
+    producers.emplace_back([&] {
+        auto qc = mpmc64::open(name);
+        auto tx = qc.sender();
+        attached.post();
+        if (!go.wait()) return no_go;
+        if (const int e = send_range(tx, 0, 0, k); e != all_good) return e;
+        producer_progress.post();
+        if (const int e = send_range(tx, 0, k, limit); e != all_good) return e;
+        return block_until_killed(hold);
+    });
+    for (std::uint32_t p = 1; p < np; ++p) {
+        producers.emplace_back([&, p] {
+            auto qc = mpmc64::open(name);
+            auto tx = qc.sender();
+            attached.post();
+            if (!go.wait()) return no_go;
+            return send_range(tx, p, 0, per_survivor);
+        });
+    }
+    attached.close_write();
+    producer_progress.close_write();
+    consumer_progress.close_write();
+    for (std::size_t i = 0; i < np + nc; ++i) REQUIRE(attached.wait());
+    go.post(np);
+
+    REQUIRE(consumer_progress.wait());
+    start.post(nc - 1);
+    CHECK(consumers[0].kill() == killed_by_sigkill);
+    REQUIRE(producer_progress.wait());
+    CHECK(producers[0].kill() == killed_by_sigkill);
+
+    for (std::uint32_t p = 1; p < np; ++p) {
+        INFO("producer " << p);
+        CHECK(producers[p].wait() == all_good);
+    }
+    census all(np, limit);
+    for (std::size_t c = 1; c < nc; ++c) {
+        INFO("consumer " << c);
+        CHECK(all.add_report(*reports[c], np) == all_good);
+        CHECK(consumers[c].wait() == all_good);
+    }
+    // The killed consumer's journal: well formed, each producer's numbers rising.
+    const std::uint64_t journaled = log.count.load(std::memory_order_acquire);
+    CHECK(journaled >= k);
+    std::vector<std::uint64_t> next(np, 0);
+    std::uint64_t journal_faults = 0;
+    for (std::uint64_t i = 0; i < journaled; ++i) {
+        const std::uint64_t e = log.entries[i];
+        const auto p = static_cast<std::uint32_t>(e >> 32);
+        const std::uint64_t s = e & 0xffffffffU;
+        if (e == malformed || p >= np || s < next[p]) {
+            ++journal_faults;
+            continue;
+        }
+        next[p] = s + 1;
+        all.add(p, s);
+    }
+    CHECK(journal_faults == 0);
+
+    CHECK(all.repeats() == 0);
+    // Of the killed producer, a prefix of its numbers: at least the k it reported.
+    const std::uint64_t victim_end = all.end_of(0);
+    CHECK(victim_end >= k);
+    // Missing: at most the one message the killed consumer held when it died.
+    std::uint64_t missing = all.missing(0, 0, victim_end);
+    for (std::uint32_t p = 1; p < np; ++p) {
+        missing += all.missing(p, 0, per_survivor);
+        INFO("producer " << p);
+        CHECK(all.end_of(p) == per_survivor);  // nothing beyond what it sent
+    }
+    CHECK(missing <= 1);
+}
+
+// ---- every peer of one side killed ----------------------------------------------------------
+
+TEST_CASE("mpmc queue across processes: when every sender is killed, receivers take what is left, then get "
+          "peer_dead",
+          "[process]") {
+    constexpr std::uint32_t np = 2;
+    constexpr std::uint64_t k = 20;  // 2 x 20 fit in the 64 slots
+    scoped_name name("queue-multi");
+    auto q = mpmc64::create(name, quick_liveness());
+    channel sent, hold;
+
+    auto start_senders = [&] {
+        std::vector<child> senders;
+        for (std::uint32_t p = 0; p < np; ++p) {
+            senders.emplace_back([&, p] {
+                auto qc = mpmc64::open(name);
+                auto tx = qc.sender();
+                if (const int e = send_range(tx, p, 0, k); e != all_good) return e;
+                sent.post();
+                return block_until_killed(hold);
+            });
+        }
+        return senders;
+    };
+
+    SECTION("messages still queued when the senders die") {
+        auto rx = q.receiver();
+        auto senders = start_senders();
+        sent.close_write();
+        for (std::uint32_t p = 0; p < np; ++p) REQUIRE(sent.wait());
+        for (auto& s : senders) CHECK(s.kill() == killed_by_sigkill);
+        CHECK(rx.peer() == errc::peer_dead);
+
+        tally t(np, k);
+        CHECK(receive_until_end(rx, t, errc::peer_dead) == all_good);
+        CHECK(t.count() == np * k);
+        CHECK(err(rx.receive()) == errc::peer_dead);  // no deadline: still returns
+    }
+    SECTION("receivers blocked on an empty queue when the senders die") {
+        channel received;
+        std::vector<std::unique_ptr<channel>> reports;
+        for (int c = 0; c < 2; ++c) reports.push_back(std::make_unique<channel>());
+        std::vector<child> receivers;
+        for (int c = 0; c < 2; ++c) {
+            receivers.emplace_back([&, c] {
+                auto qc = mpmc64::open(name);
+                auto rx = qc.receiver();
+                tally t(np, k);
+                int e = all_good;
+                for (;;) {
+                    auto r = rx.receive(patience);
+                    if (!r) {
+                        if (r.error() != errc::peer_dead) e = r.error() == errc::timed_out ? ended_timed_out : ended_otherwise;
+                        break;
+                    }
+                    if (e = t.take(*r); e != all_good) break;
+                    received.post();
+                }
+                t.report(*reports[c], e);
+                return e;
+            });
+        }
+        auto senders = start_senders();
+        sent.close_write();
+        received.close_write();
+        for (std::uint32_t p = 0; p < np; ++p) REQUIRE(sent.wait());
+        for (std::uint64_t i = 0; i < np * k; ++i) REQUIRE(received.wait());  // all taken: the queue is empty
+        for (auto& s : senders) CHECK(s.kill() == killed_by_sigkill);
+
+        census all(np, k);
+        for (int c = 0; c < 2; ++c) {
+            INFO("receiver " << c);
+            CHECK(all.add_report(*reports[c], np) == all_good);
+            CHECK(receivers[c].wait() == all_good);
+        }
+        CHECK(all.repeats() == 0);
+        for (std::uint32_t p = 0; p < np; ++p) CHECK(all.missing(p, 0, k) == 0);
+    }
+}
+
+TEST_CASE("mpmc queue across processes: when every receiver is killed, senders blocked on the full queue get "
+          "peer_dead",
+          "[process]") {
+    scoped_name name("queue-multi");
+    auto q = mpmc4::create(name, quick_liveness());
+    channel attached, hold, waiting;
+
+    std::vector<child> receivers;
+    for (int c = 0; c < 2; ++c) {
+        receivers.emplace_back([&] {
+            auto qc = mpmc4::open(name);
+            auto rx = qc.receiver();
+            attached.post();
+            return block_until_killed(hold);
+        });
+    }
+    attached.close_write();
+    for (int c = 0; c < 2; ++c) REQUIRE(attached.wait());
+
+    auto tx = q.sender();
+    for (std::uint64_t s = 0; s < mpmc4::capacity; ++s) REQUIRE(tx.send(make_msg(0, s), patience));
+    CHECK(err(tx.send(make_msg(0, mpmc4::capacity), 20ms)) == errc::timed_out);  // full, receivers alive
+
+    std::vector<child> senders;
+    for (std::uint32_t p = 1; p <= 2; ++p) {
+        senders.emplace_back([&, p] {
+            auto qc = mpmc4::open(name);
+            auto tx2 = qc.sender();
+            waiting.post();
+            const auto s = tx2.send(make_msg(p, 0), patience);  // blocks: the queue is full
+            if (s) return send_failed;
+            return s.error() == errc::peer_dead ? all_good
+                                                : (s.error() == errc::timed_out ? ended_timed_out : ended_otherwise);
+        });
+    }
+    waiting.close_write();
+    for (int p = 0; p < 2; ++p) REQUIRE(waiting.wait());
+
+    for (auto& r : receivers) CHECK(r.kill() == killed_by_sigkill);
+    for (auto& s : senders) CHECK(s.wait() == all_good);
+    CHECK(tx.peer() == errc::peer_dead);
+    CHECK(err(tx.send(make_msg(0, mpmc4::capacity), patience)) == errc::peer_dead);
+    CHECK(q.size() == mpmc4::capacity);
+}
