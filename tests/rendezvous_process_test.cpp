@@ -1,0 +1,724 @@
+// Tests of zero-capacity queues (the seed's rendezvous) across fork(): a send completes only once
+// its message was taken, senders and receivers pair off with exactly-once delivery, a timed send
+// that expires is never delivered afterwards (also when it races a taking receiver), and peers
+// that close, are killed, or are killed half-way through taking or offering a message.
+//
+// Children do their work without Catch2 and report through their exit code, pipes, or counters
+// in an anonymous shared mapping made before the fork; the parent asserts. No threads are
+// started. Every wait is on the event itself, bounded by ipckit_test::patience. A child that
+// must be killed at a known point first says it got there, then blocks on a pipe until it is
+// killed.
+
+#include "catch.hpp"
+#include "support.hpp"
+
+#include <ipckit/queue.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <csignal>
+#include <poll.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+using namespace std::chrono_literals;
+using ipckit::errc;
+using ipckit_test::patience;
+using ipckit_test::scoped_name;
+
+namespace Catch {
+template <>
+struct StringMaker<ipckit::errc> {
+    static std::string convert(ipckit::errc e) { return "errc(" + ipckit::make_error_code(e).message() + ")"; }
+};
+}  // namespace Catch
+
+namespace {
+
+// ---- harness --------------------------------------------------------------------------------
+
+/// A pipe used as a one-way signal between processes. post(n) releases n waits; wait() takes one
+/// byte, and returns false at end of file (every writer gone) or when its timeout passes.
+/// Whoever only reads should close_write(), so that the death of the writers reads as EOF.
+class signal_pipe {
+public:
+    signal_pipe() {
+        if (::pipe(fd_) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
+    }
+    ~signal_pipe() {
+        close_fd(fd_[0]);
+        close_fd(fd_[1]);
+    }
+    signal_pipe(const signal_pipe&) = delete;
+    signal_pipe& operator=(const signal_pipe&) = delete;
+
+    void post(std::size_t n = 1) const noexcept {
+        for (std::size_t i = 0; i < n; ++i) put_bytes("s", 1);
+    }
+    [[nodiscard]] bool wait(std::chrono::milliseconds timeout = patience) const noexcept {
+        char c = 0;
+        return get_bytes(&c, 1, timeout);
+    }
+    void post_value(std::uint64_t v) const noexcept { put_bytes(&v, sizeof v); }
+    [[nodiscard]] std::optional<std::uint64_t> wait_value(std::chrono::milliseconds timeout = patience) const noexcept {
+        std::uint64_t v = 0;
+        if (!get_bytes(&v, sizeof v, timeout)) return std::nullopt;
+        return v;
+    }
+    void close_write() noexcept { close_fd(fd_[1]); }
+
+private:
+    static void close_fd(int& fd) noexcept {
+        if (fd >= 0) ::close(fd);
+        fd = -1;
+    }
+    void put_bytes(const void* p, std::size_t n) const noexcept {
+        const char* b = static_cast<const char*>(p);
+        while (n > 0) {
+            const ssize_t w = ::write(fd_[1], b, n);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) return;
+            b += w;
+            n -= static_cast<std::size_t>(w);
+        }
+    }
+    bool get_bytes(void* p, std::size_t n, std::chrono::milliseconds timeout) const noexcept {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        char* b = static_cast<char*>(p);
+        while (n > 0) {
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            pollfd pfd{fd_[0], POLLIN, 0};
+            const int ready = ::poll(&pfd, 1, static_cast<int>(std::max<std::int64_t>(0, left.count())));
+            if (ready < 0 && errno == EINTR) continue;
+            if (ready <= 0) return false;
+            const ssize_t r = ::read(fd_[0], b, n);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) return false;
+            b += r;
+            n -= static_cast<std::size_t>(r);
+        }
+        return true;
+    }
+
+    int fd_[2] = {-1, -1};
+};
+
+/// Blocks a child until it is killed; returns (and so fails the child) only if the parent
+/// wrote to `hold`, went away, or did not kill it within patience.
+inline int block_until_killed(signal_pipe& hold) {
+    hold.close_write();
+    (void)hold.wait();
+    return 99;
+}
+
+/// A forked child, killed and reaped if the test leaves before waiting for it.
+class child {
+public:
+    explicit child(const std::function<int()>& fn) : pid_(ipckit_test::spawn(fn)) {}
+    child(child&& o) noexcept : pid_(std::exchange(o.pid_, -1)) {}
+    child& operator=(child&&) = delete;
+    ~child() {
+        if (pid_ > 0) (void)ipckit_test::kill_child(pid_);
+    }
+    /// Its exit code (or 1000 + signal), once it has ended.
+    int wait() { return ipckit_test::wait_child(std::exchange(pid_, -1)); }
+    /// SIGKILLs it; returns what wait() would.
+    int kill() { return ipckit_test::kill_child(std::exchange(pid_, -1)); }
+
+private:
+    pid_t pid_;
+};
+
+constexpr int killed_by_sigkill = 1000 + SIGKILL;
+
+/// Counters in an anonymous shared mapping, made before a fork and shared with the children.
+class shared_counters {
+public:
+    explicit shared_counters(std::size_t n) : n_(n) {
+        void* p = ::mmap(nullptr, bytes(), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap");
+        c_ = static_cast<std::atomic<std::uint32_t>*>(p);
+        for (std::size_t i = 0; i < n_; ++i) ::new (&c_[i]) std::atomic<std::uint32_t>(0);
+    }
+    ~shared_counters() { ::munmap(c_, bytes()); }
+    shared_counters(const shared_counters&) = delete;
+    shared_counters& operator=(const shared_counters&) = delete;
+    std::atomic<std::uint32_t>& operator[](std::size_t i) const noexcept { return c_[i]; }
+    [[nodiscard]] std::size_t size() const noexcept { return n_; }
+
+private:
+    std::size_t bytes() const noexcept { return std::max<std::size_t>(n_, 1) * sizeof(std::atomic<std::uint32_t>); }
+    std::atomic<std::uint32_t>* c_ = nullptr;
+    std::size_t n_;
+};
+
+// ---- messages -------------------------------------------------------------------------------
+
+struct msg {
+    std::uint64_t seq;    // (sender << 32) | its message number
+    std::uint64_t check;  // a function of seq: a torn or stale message shows up
+};
+constexpr std::uint64_t check_of(std::uint64_t seq) noexcept { return (seq + 1) * 0x9E3779B97F4A7C15ULL; }
+constexpr msg make_msg(std::uint64_t seq) noexcept { return {seq, check_of(seq)}; }
+
+using rz = ipckit::queue<msg, ipckit::zero_capacity>;
+using rz_many = ipckit::queue<msg, ipckit::zero_capacity, ipckit::multi_of<8>, ipckit::multi_of<8>>;
+using st = ipckit::detail::offer_state;
+
+/// Peers' deaths are noticed within about 20 ms, so that the tests that wait for it end soon.
+ipckit::options quick_liveness() {
+    ipckit::options o;
+    o.liveness_interval = 20ms;
+    return o;
+}
+
+/// A timeout that races a taker, from a pseudo-random x: a quarter already passed (the offer is
+/// out only for the sender's first look), the rest up to 10 us, 100 us or 1 ms.
+std::chrono::microseconds racing_timeout(std::uint64_t x) {
+    const std::uint64_t r = x >> 33;
+    constexpr std::uint64_t most[] = {0, 10, 100, 1000};
+    return std::chrono::microseconds((r / 4) % (most[r % 4] + 1));
+}
+
+template <class R>
+errc err(const R& r) {
+    return r ? errc::ok : r.error();
+}
+
+/// An errc as a child's exit code.
+int code_of(errc e) { return 30 + static_cast<int>(e); }
+
+/// Waits until pred() holds, for at most patience; whether it did.
+template <class Pred>
+bool eventually(Pred&& pred) {
+    const auto deadline = std::chrono::steady_clock::now() + patience;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        ::sched_yield();
+    }
+    return true;
+}
+
+/// The shared struct of a queue, through a segment handle of its own (white-box tests).
+template <class Q>
+struct inside {
+    explicit inside(const std::string& name) : seg(ipckit::segment::open(name, Q::layout(), {})) {}
+    typename Q::shared& operator*() const { return *static_cast<typename Q::shared*>(seg.body()); }
+    typename Q::shared* operator->() const { return &**this; }
+    ipckit::segment seg;
+};
+
+}  // namespace
+
+// ---- a send is a rendezvous -----------------------------------------------------------------
+
+TEST_CASE("rendezvous across processes: a send returns only after the receiver has taken the message",
+          "[process]") {
+    // The sender process reports each send's return through a pipe. Before the parent takes
+    // message i, that report cannot be on the pipe; after, it must come.
+    constexpr std::uint64_t n = 300;
+    scoped_name name("rendezvous-proc");
+    auto q = rz::create(name);
+    auto rx = q.receiver();
+    signal_pipe returned;
+
+    child sender_process([&] {
+        auto qc = rz::open(name);
+        auto tx = qc.sender();
+        for (std::uint64_t i = 0; i < n; ++i) {
+            const auto s = tx.send(make_msg(i), patience);
+            if (!s) return code_of(s.error());
+            returned.post_value(i);
+        }
+        return 0;
+    });
+    returned.close_write();
+
+    // The first one, with time to show a send that returns early.
+    REQUIRE(eventually([&] { return q.waiting() == 1; }));
+    CHECK_FALSE(returned.wait_value(50ms));
+    for (std::uint64_t i = 0; i < n; ++i) {
+        CHECK_FALSE(returned.wait_value(0ms));  // send i has not returned: we have not taken it
+        auto r = rx.receive(patience);
+        REQUIRE(r);
+        CHECK(r->seq == i);
+        CHECK(r->check == check_of(i));
+        const auto back = returned.wait_value();  // now it returns
+        REQUIRE(back);
+        CHECK(*back == i);
+    }
+    CHECK(sender_process.wait() == 0);
+    CHECK(err(rx.receive(patience)) == errc::closed);
+}
+
+TEST_CASE("rendezvous across processes: 4 senders and 4 receivers pair off, each message received exactly once",
+          "[process]") {
+    constexpr std::uint64_t senders = 4;
+    constexpr std::uint64_t receivers = 4;
+    constexpr std::uint64_t per_sender = 1000;
+    scoped_name name("rendezvous-proc");
+    auto q = rz_many::create(name);
+    shared_counters received(senders * per_sender);
+    signal_pipe attached, start;
+
+    std::vector<child> children;
+    children.reserve(senders + receivers);
+    for (std::uint64_t k = 0; k < receivers; ++k) {
+        children.emplace_back([&] {
+            auto qc = rz_many::open(name);
+            auto rx = qc.receiver();
+            attached.post();
+            if (!start.wait()) return 20;
+            std::uint64_t last[senders];
+            std::fill(std::begin(last), std::end(last), ~std::uint64_t{0});
+            for (;;) {
+                auto r = rx.receive(patience);
+                if (!r) return r.error() == errc::closed ? 0 : code_of(r.error());
+                const std::uint64_t who = r->seq >> 32;
+                const std::uint64_t i = r->seq & 0xffffffffu;
+                if (who >= senders || i >= per_sender) return 2;
+                if (r->check != check_of(r->seq)) return 3;  // torn
+                if (last[who] != ~std::uint64_t{0} && i <= last[who]) return 4;  // out of its sender's order
+                last[who] = i;
+                received[who * per_sender + i].fetch_add(1);
+            }
+        });
+    }
+    for (std::uint64_t k = 0; k < senders; ++k) {
+        children.emplace_back([&, k] {
+            auto qc = rz_many::open(name);
+            auto tx = qc.sender();
+            attached.post();
+            if (!start.wait()) return 20;
+            for (std::uint64_t i = 0; i < per_sender; ++i)
+                if (const auto s = tx.send(make_msg((k << 32) | i), patience); !s) return code_of(s.error());
+            return 0;
+        });
+    }
+    attached.close_write();
+    // Everyone attaches before anyone starts, so that no receiver sees the senders all closed
+    // before the last one came.
+    for (std::uint64_t k = 0; k < senders + receivers; ++k) REQUIRE(attached.wait());
+    start.post(senders + receivers);
+
+    for (auto& c : children) {
+        const int code = c.wait();
+        INFO("child exit code " << code);
+        CHECK(code == 0);
+    }
+    std::uint64_t lost = 0, twice = 0;
+    for (std::size_t i = 0; i < received.size(); ++i) {
+        lost += received[i].load() == 0;
+        twice += received[i].load() > 1;
+    }
+    CHECK(lost == 0);
+    CHECK(twice == 0);
+}
+
+// ---- deadlines ------------------------------------------------------------------------------
+
+TEST_CASE("rendezvous across processes: a timed send that expires is never delivered afterwards", "[process]") {
+    scoped_name name("rendezvous-proc");
+    auto q = rz::create(name);
+    signal_pipe result, finish;
+
+    child sender_process([&] {
+        auto qc = rz::open(name);
+        auto tx = qc.sender();
+        result.post_value(static_cast<std::uint64_t>(err(tx.send(make_msg(5), 20ms))));
+        if (!finish.wait()) return 20;  // keep the sender open: its receivers see no `closed`
+        return 0;
+    });
+    result.close_write();
+
+    const auto r = result.wait_value();
+    REQUIRE(r);
+    CHECK(static_cast<errc>(*r) == errc::timed_out);
+    CHECK(q.waiting() == 0);
+    auto polling = q.receiver<ipckit::non_blocking>();
+    CHECK(err(polling.receive()) == errc::would_block);
+    polling.close();
+    auto rx = q.receiver();
+    CHECK(err(rx.receive(50ms)) == errc::timed_out);  // never that message
+    finish.post();
+    CHECK(sender_process.wait() == 0);
+    CHECK(err(rx.receive(patience)) == errc::closed);
+}
+
+namespace {
+
+/// Senders with deadlines of 0 to 1 ms race receivers taking their offers. Every message whose
+/// send returned ok must have been received exactly once, every one whose send timed out never.
+void race_deadlines_against_takers(std::uint64_t senders, std::uint64_t per_sender) {
+    scoped_name name("rendezvous-proc");
+    auto q = rz_many::create(name);
+    shared_counters received(senders * per_sender);
+    shared_counters outcome(senders * per_sender);  // 1 ok, 2 timed_out, 3 other
+    signal_pipe attached, start;
+
+    std::vector<child> children;
+    // A blocking receiver (spins briefly, then sleeps) and a polling one.
+    auto record = [&](const msg& m) {
+        const std::uint64_t who = m.seq >> 32;
+        const std::uint64_t i = m.seq & 0xffffffffu;
+        if (who >= senders || i >= per_sender || m.check != check_of(m.seq)) return false;
+        received[who * per_sender + i].fetch_add(1);
+        return true;
+    };
+    children.emplace_back([&] {
+        auto qc = rz_many::open(name);
+        auto rx = qc.receiver();
+        attached.post();
+        if (!start.wait()) return 20;
+        for (;;) {
+            auto r = rx.receive(patience);
+            if (!r) return r.error() == errc::closed ? 0 : code_of(r.error());
+            if (!record(*r)) return 2;
+        }
+    });
+    children.emplace_back([&] {
+        auto qc = rz_many::open(name);
+        auto rx = qc.receiver<ipckit::non_blocking>();
+        attached.post();
+        if (!start.wait()) return 20;
+        const auto give_up = std::chrono::steady_clock::now() + patience;
+        for (;;) {
+            auto r = rx.receive();
+            if (r) {
+                if (!record(*r)) return 2;
+            } else if (r.error() == errc::would_block) {
+                if (std::chrono::steady_clock::now() > give_up) return 21;
+                ::sched_yield();
+            } else {
+                return r.error() == errc::closed ? 0 : code_of(r.error());
+            }
+        }
+    });
+    for (std::uint64_t k = 0; k < senders; ++k) {
+        children.emplace_back([&, k] {
+            auto qc = rz_many::open(name);
+            auto tx = qc.sender();
+            attached.post();
+            if (!start.wait()) return 20;
+            std::uint64_t x = k + 1;
+            for (std::uint64_t i = 0; i < per_sender; ++i) {
+                x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+                const auto timeout = racing_timeout(x);
+                const auto s = tx.send(make_msg((k << 32) | i), timeout);
+                outcome[k * per_sender + i].store(s ? 1 : (s.error() == errc::timed_out ? 2 : 3));
+            }
+            return 0;
+        });
+    }
+    attached.close_write();
+    for (std::size_t k = 0; k < children.size(); ++k) REQUIRE(attached.wait());
+    start.post(children.size());
+    for (auto& c : children) {
+        const int code = c.wait();
+        INFO("child exit code " << code);
+        CHECK(code == 0);
+    }
+
+    std::uint64_t ok = 0, timed_out = 0, other = 0, lost = 0, twice = 0, ghosts = 0;
+    for (std::size_t k = 0; k < outcome.size(); ++k) {
+        const std::uint32_t got = received[k].load();
+        switch (outcome[k].load()) {
+        case 1:
+            ++ok;
+            lost += got == 0;
+            twice += got > 1;
+            break;
+        case 2:
+            ++timed_out;
+            ghosts += got != 0;  // received although its send said timed_out
+            break;
+        default: ++other; break;
+        }
+    }
+    INFO("ok " << ok << ", timed_out " << timed_out);
+    CHECK(other == 0);
+    CHECK(lost == 0);
+    CHECK(twice == 0);
+    CHECK(ghosts == 0);
+}
+
+}  // namespace
+
+TEST_CASE("rendezvous across processes: timed sends racing takers are received exactly when they returned ok",
+          "[process]") {
+    race_deadlines_against_takers(2, 1500);
+}
+
+TEST_CASE("rendezvous across processes: timed sends racing takers, at length", "[stress]") {
+    race_deadlines_against_takers(4, 20'000);
+}
+
+// ---- a peer that closes ---------------------------------------------------------------------
+
+TEST_CASE("rendezvous across processes: a blocked receiver gets closed once every sender has closed", "[process]") {
+    scoped_name name("rendezvous-proc");
+    auto q = rz_many::create(name);
+    std::optional<ipckit::sender<rz_many>> first(q.sender());
+    std::optional<ipckit::sender<rz_many>> second(q.sender());
+    signal_pipe waiting_now, done;
+
+    child receiver_process([&] {
+        auto qc = rz_many::open(name);
+        auto rx = qc.receiver();
+        waiting_now.post();
+        const auto r = rx.receive(patience);
+        done.post();
+        if (r) return 4;
+        return r.error() == errc::closed ? 0 : code_of(r.error());
+    });
+    waiting_now.close_write();
+    done.close_write();
+
+    REQUIRE(waiting_now.wait());
+    first.reset();
+    CHECK_FALSE(done.wait(50ms));  // one sender is still there
+    second.reset();
+    CHECK(receiver_process.wait() == 0);
+}
+
+TEST_CASE("rendezvous across processes: a blocked sender gets closed when every receiver closes, and its message "
+          "is withdrawn",
+          "[process]") {
+    scoped_name name("rendezvous-proc");
+    auto q = rz::create(name);
+    std::optional<ipckit::receiver<rz>> rx(q.receiver());
+    signal_pipe result, finish;
+
+    child sender_process([&] {
+        auto qc = rz::open(name);
+        auto tx = qc.sender();
+        result.post_value(static_cast<std::uint64_t>(err(tx.send(make_msg(1), patience))));
+        if (!finish.wait()) return 20;  // keep the sender open while the parent looks
+        return 0;
+    });
+    result.close_write();
+
+    REQUIRE(eventually([&] { return q.waiting() == 1; }));
+    CHECK_FALSE(result.wait_value(50ms));  // it waits while a receiver is there
+    rx.reset();
+    const auto r = result.wait_value();
+    REQUIRE(r);
+    CHECK(static_cast<errc>(*r) == errc::closed);
+    CHECK(q.waiting() == 0);
+    auto late = q.receiver<ipckit::non_blocking>();
+    CHECK(err(late.receive()) == errc::would_block);  // never the withdrawn message
+    finish.post();
+    CHECK(sender_process.wait() == 0);
+}
+
+// ---- a peer that is killed ------------------------------------------------------------------
+
+TEST_CASE("rendezvous across processes: a blocked receiver gets peer_dead when every sender is killed",
+          "[process]") {
+    scoped_name name("rendezvous-proc");
+    auto q = rz_many::create(name, quick_liveness());
+    auto rx = q.receiver();
+    signal_pipe attached, hold;
+
+    std::vector<child> senders;
+    for (int k = 0; k < 2; ++k) {
+        senders.emplace_back([&] {
+            auto qc = rz_many::open(name);
+            auto tx = qc.sender();
+            attached.post();
+            return block_until_killed(hold);
+        });
+    }
+    attached.close_write();
+    REQUIRE(attached.wait());
+    REQUIRE(attached.wait());
+    CHECK(err(rx.receive(50ms)) == errc::timed_out);
+    CHECK(senders[0].kill() == killed_by_sigkill);
+    CHECK(err(rx.receive(50ms)) == errc::timed_out);  // one still lives
+    CHECK(senders[1].kill() == killed_by_sigkill);
+    CHECK(rx.peer() == errc::peer_dead);
+    CHECK(err(rx.receive(patience)) == errc::peer_dead);
+    CHECK(err(rx.receive()) == errc::peer_dead);  // no deadline: still returns
+}
+
+TEST_CASE("rendezvous across processes: a blocked sender gets peer_dead when every receiver is killed, and its "
+          "message is withdrawn",
+          "[process]") {
+    scoped_name name("rendezvous-proc");
+    auto q = rz::create(name);
+    signal_pipe attached, hold, result, finish;
+
+    child receiver_process([&] {
+        auto qc = rz::open(name);
+        auto rx = qc.receiver();
+        attached.post();
+        return block_until_killed(hold);
+    });
+    attached.close_write();
+    REQUIRE(attached.wait());
+
+    child sender_process([&] {
+        auto qc = rz::open(name, quick_liveness());
+        auto tx = qc.sender();
+        result.post_value(static_cast<std::uint64_t>(err(tx.send(make_msg(1), patience))));
+        if (!finish.wait()) return 20;
+        return 0;
+    });
+    result.close_write();
+
+    REQUIRE(eventually([&] { return q.waiting() == 1; }));
+    CHECK_FALSE(result.wait_value(50ms));  // it waits while the receiver lives
+    CHECK(receiver_process.kill() == killed_by_sigkill);
+    const auto r = result.wait_value();
+    REQUIRE(r);
+    CHECK(static_cast<errc>(*r) == errc::peer_dead);
+    CHECK(q.waiting() == 0);
+    auto late = q.receiver<ipckit::non_blocking>();  // the dead one's place
+    CHECK(err(late.receive()) == errc::would_block);  // never the withdrawn message
+    finish.post();
+    CHECK(sender_process.wait() == 0);
+}
+
+TEST_CASE("rendezvous across processes: a receiver killed half-way through taking a message makes the send "
+          "return peer_dead, not hang",
+          "[process]") {
+    scoped_name name("rendezvous-proc");
+    auto q = rz::create(name, quick_liveness());
+
+    // Takes the offer by hand, as try_take does, and is killed in the middle of its copy.
+    child taker([&] {
+        auto qc = rz::open(name);
+        auto rx = qc.receiver();  // receiver place 0
+        inside<rz> sh(name);
+        auto& o = sh->offers[0];
+        std::uint64_t s = 0;
+        if (!eventually([&] {
+                s = o.state.load(std::memory_order_acquire);
+                return st::kind_of(s) == st::offered;
+            }))
+            return 2;
+        const std::uint64_t seq = st::seq_of(s);
+        sh->receivers.places[0].pending.store(st::token(0, seq));
+        if (!o.state.compare_exchange_strong(s, st::pack(st::taken, 0, seq))) return 3;
+        std::uint64_t half = 0;
+        std::memcpy(&half, &o.value, sizeof half);
+        ::kill(::getpid(), SIGKILL);
+        return 4;  // not reached
+    });
+
+    auto tx = q.sender();
+    CHECK(err(tx.send(make_msg(7), patience)) == errc::peer_dead);
+    CHECK(taker.wait() == killed_by_sigkill);
+
+    // The next send clears the slot the dead taker left, and a new receiver (in its place) gets
+    // the next message whole.
+    // (Attached first: until then the only receiver place is the dead taker's, and a send
+    // would rightly end peer_dead.)
+    signal_pipe attached;
+    child next_receiver([&] {
+        auto qc = rz::open(name);
+        auto rx = qc.receiver();
+        attached.post();
+        auto r = rx.receive(patience);
+        if (!r) return code_of(r.error());
+        return r->seq == 8 && r->check == check_of(8) ? 0 : 5;
+    });
+    attached.close_write();
+    REQUIRE(attached.wait());
+    CHECK(err(tx.send(make_msg(8), patience)) == errc::ok);
+    CHECK(next_receiver.wait() == 0);
+}
+
+TEST_CASE("rendezvous across processes: a sender killed with its offer out", "[process]") {
+    scoped_name name("rendezvous-proc");
+    auto q = rz::create(name, quick_liveness());
+    auto rx = q.receiver<ipckit::non_blocking>();
+
+    child sender_process([&] {
+        auto qc = rz::open(name);
+        auto tx = qc.sender();
+        (void)tx.send(make_msg(1), patience);
+        return 9;
+    });
+    REQUIRE(eventually([&] { return q.waiting() == 1; }));
+    CHECK(sender_process.kill() == killed_by_sigkill);
+    CHECK(q.waiting() == 1);  // its offer, complete, outlives it
+
+    SECTION("a receiver may still take the complete message") {
+        auto r = rx.receive();
+        REQUIRE(r);
+        CHECK(r->seq == 1);
+        CHECK(r->check == check_of(1));
+        CHECK(err(rx.receive()) == errc::would_block);
+        CHECK(rx.peer() == errc::peer_dead);
+    }
+    SECTION("a new sender in its place takes the offer back, then sends its own") {
+        auto tx = q.sender();  // the dead one's place
+        CHECK(q.waiting() == 0);
+        CHECK(err(rx.receive()) == errc::would_block);  // never the dead sender's message
+        rx.close();  // a single-consumer queue: make room for a receiving process
+        signal_pipe attached;
+        child next_receiver([&] {
+            auto qc = rz::open(name);
+            auto r2 = qc.receiver();
+            attached.post();
+            auto r = r2.receive(patience);
+            if (!r) return code_of(r.error());
+            return r->seq == 2 && r->check == check_of(2) ? 0 : 5;
+        });
+        attached.close_write();
+        REQUIRE(attached.wait());  // else the send could rightly see every receiver closed
+        CHECK(err(tx.send(make_msg(2), patience)) == errc::ok);
+        CHECK(next_receiver.wait() == 0);
+    }
+}
+
+TEST_CASE("rendezvous across processes: a sender killed while writing its offer leaves nothing to take",
+          "[process]") {
+    scoped_name name("rendezvous-proc");
+    auto q = rz::create(name, quick_liveness());
+    auto rx = q.receiver();
+
+    // Writes half a message into its slot by hand, as send does before it publishes, and dies.
+    child sender_process([&] {
+        auto qc = rz::open(name);
+        auto tx = qc.sender();
+        inside<rz> sh(name);
+        const std::uint64_t junk = 0xdeadbeef;
+        std::memcpy(&sh->offers[0].value, &junk, sizeof junk);
+        ::kill(::getpid(), SIGKILL);
+        return 4;  // not reached
+    });
+    CHECK(sender_process.wait() == killed_by_sigkill);
+    CHECK(q.waiting() == 0);
+    CHECK(err(rx.receive(patience)) == errc::peer_dead);  // nothing taken: the sender is gone
+
+    signal_pipe attached;
+    child next_sender([&] {
+        auto qc = rz::open(name);
+        auto tx = qc.sender();  // the dead one's place
+        attached.post();
+        return tx.send(make_msg(3), patience) ? 0 : 6;
+    });
+    attached.close_write();
+    REQUIRE(attached.wait());  // else the receive could rightly see every sender dead
+    auto r = rx.receive(patience);
+    REQUIRE(r);
+    CHECK(r->seq == 3);
+    CHECK(r->check == check_of(3));
+    CHECK(next_sender.wait() == 0);
+}
