@@ -24,6 +24,8 @@
 // a second attach gets sender_busy / receiver_busy while the first one's process lives.
 
 #include <ipckit/detail/fixed_queue.hpp>
+#include <ipckit/detail/rendezvous_queue.hpp>
+#include <ipckit/detail/bytes_queue.hpp>
 // [kind includes]
 #include <ipckit/policy.hpp>
 
@@ -54,9 +56,24 @@ struct queue_for<T, bounded<N>, P, C, W, O> {
     using type = fixed_queue<T, N, P, C, W, O>;
 };
 
-// [bytes queue specialisation]
+/// bytes<Max> over bounded<N>: a byte ring of N bytes (N counts bytes here, not messages).
+template <std::size_t Max, std::size_t N, class P, class C, class W, class O>
+struct queue_for<bytes<Max>, bounded<N>, P, C, W, O> {
+    using type = bytes_queue<Max, N, P, C, W, O>;
+};
 
-// [rendezvous specialisation]
+/// zero_capacity: the seed's rendezvous. A send must block (rendezvous_sender says why if not).
+template <message T, class P, class C, class W, class O>
+struct queue_for<T, zero_capacity, P, C, W, O> {
+    using type = rendezvous_queue<T, P, C, W, O>;
+};
+template <std::size_t Max, class P, class C, class W, class O>
+struct queue_for<bytes<Max>, zero_capacity, P, C, W, O> {
+    static_assert(Max == 0,
+                  "ipckit::queue<bytes<Max>, zero_capacity>: a rendezvous of variable-size messages is not offered; "
+                  "use a fixed-size message type T (e.g. a struct holding a length and a std::byte array), or "
+                  "bytes<Max> with bounded<N>");
+};
 
 // [unbounded specialisation]
 

@@ -42,6 +42,7 @@
 
 #include <ipckit/detail/doorbell.hpp>
 #include <ipckit/detail/endpoint.hpp>
+#include <ipckit/detail/queue_handle.hpp>
 #include <ipckit/detail/layout.hpp>
 #include <ipckit/detail/ring/bytes.hpp>
 #include <ipckit/detail/roster.hpp>
@@ -106,7 +107,7 @@ class bytes_view;
 /// fixed-size messages.
 template <std::size_t Max, std::size_t N, cardinality_policy Producers, cardinality_policy Consumers,
           wait_policy Wait, ownership_policy Ownership>
-class bytes_queue {
+class bytes_queue : public queue_handle<bytes_queue<Max, N, Producers, Consumers, Wait, Ownership>> {
     static_assert(Consumers::max == 1,
                   "ipckit::queue<bytes<Max>, bounded<N>, Producers, Consumers>: a queue of variable-size messages has "
                   "one receiver at a time (Consumers = single), because its records are freed in ring order: several "
@@ -141,48 +142,16 @@ public:
 
     /// The description and size a segment must match to be this queue.
     static segment_layout layout() {
-        auto side = [](std::string_view kind, std::size_t max, const char* what) {
-            return std::string(kind) + (max > 1 ? "<" + std::to_string(max) + ">" : std::string()) + " " + what;
-        };
         std::string d = "ipckit::queue<bytes<" + std::to_string(Max) + ">, bounded<" + std::to_string(capacity) +
-                        " bytes>, " + side(Producers::name, max_senders, "producer") + ", " +
-                        side(Consumers::name, max_receivers, "consumer") + ">";
+                        " bytes>, " + describe_side(Producers::name, max_senders, "producer") + ", " +
+                        describe_side(Consumers::name, max_receivers, "consumer") + ">";
         return {std::move(d), header_size + sizeof(shared)};
     }
 
-    /// Creates the queue `name`. Throws already_exists, invalid_name, permission_denied, no_space.
-    static bytes_queue create(std::string_view name, const options& opt = {}) {
-        return bytes_queue(segment::create<Ownership>(name, layout(), opt, init), opt);
-    }
-    /// Opens the existing queue `name`. Throws not_found, incompatible_layout, corrupt, ...
-    static bytes_queue open(std::string_view name, const options& opt = {}) {
-        return bytes_queue(segment::open(name, layout(), opt), opt);
-    }
-    /// Opens `name`, or creates it if there is none (exactly one of racing processes creates).
-    static bytes_queue open_or_create(std::string_view name, const options& opt = {}) {
-        return bytes_queue(segment::open_or_create<Ownership>(name, layout(), opt, init), opt);
-    }
-    /// Removes the queue `name`; processes that have it open keep using it. False if none.
-    static bool remove(std::string_view name) { return remove_segment(name); }
-
-    /// Attaches a sender. Throws sender_busy while Producers::max live senders are attached.
-    template <mode_policy Mode = blocking>
-    [[nodiscard]] sender_type<Mode> sender() const {
-        return sender_type<Mode>(segment_, options_);
-    }
-    /// Attaches the receiver. Throws receiver_busy while a live one is attached.
-    template <mode_policy Mode = blocking>
-    [[nodiscard]] receiver_type<Mode> receiver() const {
-        return receiver_type<Mode>(segment_, options_);
-    }
-
-    [[nodiscard]] const std::string& name() const noexcept { return segment_->name(); }
-    /// Whether this handle created the segment.
-    [[nodiscard]] bool created() const noexcept { return segment_->created(); }
     /// Bytes of the ring in use now (records, headers, padding): a snapshot, stale as soon as
     /// it is returned. 0 if the indices are corrupt.
     [[nodiscard]] std::size_t bytes_in_use() const noexcept {
-        const auto& ring = static_cast<const shared*>(segment_->body())->ring;
+        const auto& ring = this->template shared_part<shared>().ring;
         const std::uint64_t head = ring.head.load(std::memory_order_acquire);
         const std::uint64_t tail = ring.tail.load(std::memory_order_acquire);
         if (head > tail) return 0;
@@ -190,13 +159,12 @@ public:
     }
 
 private:
-    bytes_queue(segment&& s, const options& opt) : segment_(std::make_shared<segment>(std::move(s))), options_(opt) {}
+    friend queue_handle<bytes_queue>;
+    bytes_queue(segment&& s, const options& opt) : queue_handle<bytes_queue>(std::move(s), opt) {}
 
     // Value-initialises the ring: the records start all zero, as the multi-producer protocol needs.
     static void init(void* body) { ::new (body) shared; }
 
-    std::shared_ptr<segment> segment_;
-    options options_;
 };
 
 /// A message being written in place, from sender.loan(n). Move-only. data() is n bytes of the
@@ -374,6 +342,7 @@ public:
 
 private:
     friend Queue;
+    friend queue_handle<Queue>;
     bytes_sender(std::shared_ptr<segment> seg, const options& opt)
         : base(seg, opt), shared_(static_cast<shared*>(seg->body())), light_fence_(sys::register_light_fence()) {}
 
@@ -461,6 +430,7 @@ public:
 
 private:
     friend Queue;
+    friend queue_handle<Queue>;
     bytes_receiver(std::shared_ptr<segment> seg, const options& opt)
         : base(seg, opt), shared_(static_cast<shared*>(seg->body())), light_fence_(sys::register_light_fence()),
           liveness_(std::clamp(opt.liveness_interval, std::chrono::milliseconds(1), std::chrono::milliseconds(3'600'000))) {}

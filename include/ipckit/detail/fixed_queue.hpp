@@ -3,6 +3,7 @@
 // Vyukov's ring for many of either, behind one pair of endpoint types.
 
 #include <ipckit/detail/endpoint.hpp>
+#include <ipckit/detail/queue_handle.hpp>
 #include <ipckit/detail/layout.hpp>
 #include <ipckit/detail/ring/mpmc.hpp>
 #include <ipckit/detail/ring/spsc.hpp>
@@ -55,7 +56,7 @@ class fixed_receiver;
 /// ipckit::queue<T, bounded<N>, ...> is. See <ipckit/queue.hpp>.
 template <message T, std::size_t N, cardinality_policy Producers, cardinality_policy Consumers,
           wait_policy Wait, ownership_policy Ownership>
-class fixed_queue {
+class fixed_queue : public queue_handle<fixed_queue<T, N, Producers, Consumers, Wait, Ownership>> {
 public:
     using message_type = T;
     using wait_type = Wait;
@@ -75,50 +76,17 @@ public:
 
     /// The description and size a segment must match to be this queue.
     static segment_layout layout() {
-        auto side = [](std::string_view kind, std::size_t max, const char* what) {
-            return std::string(kind) + (max > 1 ? "<" + std::to_string(max) + ">" : std::string()) + " " + what;
-        };
         std::string d = "ipckit::queue<";
         d += type_name<T>();
         d += " (" + std::to_string(sizeof(T)) + " B, align " + std::to_string(alignof(T)) + "), bounded<" +
-             std::to_string(capacity) + ">, " + side(Producers::name, max_senders, "producer") + ", " +
-             side(Consumers::name, max_receivers, "consumer") + ">";
+             std::to_string(capacity) + ">, " + describe_side(Producers::name, max_senders, "producer") + ", " +
+             describe_side(Consumers::name, max_receivers, "consumer") + ">";
         return {std::move(d), header_size + sizeof(shared)};
     }
 
-    /// Creates the queue `name`. Throws already_exists, invalid_name, permission_denied, no_space.
-    static fixed_queue create(std::string_view name, const options& opt = {}) {
-        return fixed_queue(segment::create<Ownership>(name, layout(), opt, init), opt);
-    }
-    /// Opens the existing queue `name`. Throws not_found, incompatible_layout, corrupt, ...
-    static fixed_queue open(std::string_view name, const options& opt = {}) {
-        return fixed_queue(segment::open(name, layout(), opt), opt);
-    }
-    /// Opens `name`, or creates it if there is none (exactly one of racing processes creates).
-    static fixed_queue open_or_create(std::string_view name, const options& opt = {}) {
-        return fixed_queue(segment::open_or_create<Ownership>(name, layout(), opt, init), opt);
-    }
-    /// Removes the queue `name`; processes that have it open keep using it. False if none.
-    static bool remove(std::string_view name) { return remove_segment(name); }
-
-    /// Attaches a sender. Throws sender_busy while Producers::max live senders are attached
-    /// (one, for a single-producer queue; another endpoint of this process counts).
-    template <mode_policy Mode = blocking>
-    [[nodiscard]] sender_type<Mode> sender() const {
-        return sender_type<Mode>(segment_, options_);
-    }
-    /// Attaches a receiver. Throws receiver_busy likewise.
-    template <mode_policy Mode = blocking>
-    [[nodiscard]] receiver_type<Mode> receiver() const {
-        return receiver_type<Mode>(segment_, options_);
-    }
-
-    [[nodiscard]] const std::string& name() const noexcept { return segment_->name(); }
-    /// Whether this handle created the segment.
-    [[nodiscard]] bool created() const noexcept { return segment_->created(); }
     /// Messages waiting now: a snapshot, stale as soon as it is returned. 0 if the indices are corrupt.
     [[nodiscard]] std::size_t size() const noexcept {
-        const auto& ring = static_cast<const shared*>(segment_->body())->ring;
+        const auto& ring = this->template shared_part<shared>().ring;
         const std::uint64_t head = ring.head.load(std::memory_order_acquire);
         const std::uint64_t tail = ring.tail.load(std::memory_order_acquire);
         // Read apart, the two may be from different moments: clamp rather than call it corrupt.
@@ -127,12 +95,11 @@ public:
     }
 
 private:
-    fixed_queue(segment&& s, const options& opt) : segment_(std::make_shared<segment>(std::move(s))), options_(opt) {}
+    friend queue_handle<fixed_queue>;
+    fixed_queue(segment&& s, const options& opt) : queue_handle<fixed_queue>(std::move(s), opt) {}
 
     static void init(void* body) { ::new (body) shared; }
 
-    std::shared_ptr<segment> segment_;
-    options options_;
 };
 
 /// A slot of a queue lent to a sender (zero copy): write the message in place through it,
@@ -221,6 +188,7 @@ public:
 
 private:
     friend Queue;
+    friend queue_handle<Queue>;
     friend loan_type;
     using base::base;
 
@@ -290,6 +258,7 @@ public:
 
 private:
     friend Queue;
+    friend queue_handle<Queue>;
     friend view_type;
     using base::base;
 

@@ -50,6 +50,7 @@
 
 #include <ipckit/detail/doorbell.hpp>
 #include <ipckit/detail/endpoint.hpp>
+#include <ipckit/detail/queue_handle.hpp>
 #include <ipckit/detail/layout.hpp>
 #include <ipckit/detail/roster.hpp>
 #include <ipckit/detail/sys/cpu.hpp>
@@ -142,7 +143,7 @@ class rendezvous_receiver;
 /// ipckit::queue<T, zero_capacity, ...> is. See <ipckit/queue.hpp> and the top of this file.
 template <message T, cardinality_policy Producers, cardinality_policy Consumers, wait_policy Wait,
           ownership_policy Ownership>
-class rendezvous_queue {
+class rendezvous_queue : public queue_handle<rendezvous_queue<T, Producers, Consumers, Wait, Ownership>> {
 public:
     using message_type = T;
     using wait_type = Wait;
@@ -162,52 +163,18 @@ public:
 
     /// The description and size a segment must match to be this queue.
     static segment_layout layout() {
-        auto side = [](std::string_view kind, std::size_t max, const char* what) {
-            return std::string(kind) + (max > 1 ? "<" + std::to_string(max) + ">" : std::string()) + " " + what;
-        };
         std::string d = "ipckit::queue<";
         d += type_name<T>();
         d += " (" + std::to_string(sizeof(T)) + " B, align " + std::to_string(alignof(T)) + "), zero_capacity, " +
-             side(Producers::name, max_senders, "producer") + ", " + side(Consumers::name, max_receivers, "consumer") +
+             describe_side(Producers::name, max_senders, "producer") + ", " + describe_side(Consumers::name, max_receivers, "consumer") +
              ">";
         return {std::move(d), header_size + sizeof(shared)};
     }
 
-    /// Creates the queue `name`. Throws already_exists, invalid_name, permission_denied, no_space.
-    static rendezvous_queue create(std::string_view name, const options& opt = {}) {
-        return rendezvous_queue(segment::create<Ownership>(name, layout(), opt, init), opt);
-    }
-    /// Opens the existing queue `name`. Throws not_found, incompatible_layout, corrupt, ...
-    static rendezvous_queue open(std::string_view name, const options& opt = {}) {
-        return rendezvous_queue(segment::open(name, layout(), opt), opt);
-    }
-    /// Opens `name`, or creates it if there is none (exactly one of racing processes creates).
-    static rendezvous_queue open_or_create(std::string_view name, const options& opt = {}) {
-        return rendezvous_queue(segment::open_or_create<Ownership>(name, layout(), opt, init), opt);
-    }
-    /// Removes the queue `name`; processes that have it open keep using it. False if none.
-    static bool remove(std::string_view name) { return remove_segment(name); }
-
-    /// Attaches a sender; it must be blocking. Throws sender_busy while Producers::max live
-    /// senders are attached.
-    template <mode_policy Mode = blocking>
-    [[nodiscard]] sender_type<Mode> sender() const {
-        return sender_type<Mode>(segment_, options_);
-    }
-    /// Attaches a receiver, blocking (waits for an offer) or non-blocking (takes one if a sender
-    /// is offering now). Throws receiver_busy while Consumers::max live receivers are attached.
-    template <mode_policy Mode = blocking>
-    [[nodiscard]] receiver_type<Mode> receiver() const {
-        return receiver_type<Mode>(segment_, options_);
-    }
-
-    [[nodiscard]] const std::string& name() const noexcept { return segment_->name(); }
-    /// Whether this handle created the segment.
-    [[nodiscard]] bool created() const noexcept { return segment_->created(); }
     /// Senders whose message is on offer now, waiting for a receiver to take it: a snapshot,
     /// stale as soon as it is returned.
     [[nodiscard]] std::size_t waiting() const noexcept {
-        const auto& sh = *static_cast<const shared*>(segment_->body());
+        const auto& sh = this->template shared_part<shared>();
         std::size_t n = 0;
         for (const auto& o : sh.offers)
             n += offer_state::kind_of(o.state.load(std::memory_order_acquire)) == offer_state::offered;
@@ -215,13 +182,10 @@ public:
     }
 
 private:
-    rendezvous_queue(segment&& s, const options& opt)
-        : segment_(std::make_shared<segment>(std::move(s))), options_(opt) {}
+    friend queue_handle<rendezvous_queue>;
+    rendezvous_queue(segment&& s, const options& opt) : queue_handle<rendezvous_queue>(std::move(s), opt) {}
 
     static void init(void* body) { ::new (body) shared; }
-
-    std::shared_ptr<segment> segment_;
-    options options_;
 };
 
 /// Where the endpoints of a rendezvous sleep, and whom they wake when they close: a sender
@@ -303,6 +267,7 @@ public:
 
 private:
     friend Queue;
+    friend queue_handle<Queue>;
 
     rendezvous_sender(std::shared_ptr<segment> seg, const options& opt) : base(std::move(seg), opt) {
         // A predecessor in this place killed with its offer out: take the offer back, so that
@@ -454,6 +419,7 @@ public:
 
 private:
     friend Queue;
+    friend queue_handle<Queue>;
     using base::base;
 
     /// One look: ok, would_block, or closed (nothing on offer and every sender let go).

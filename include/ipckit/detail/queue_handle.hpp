@@ -1,0 +1,75 @@
+#pragma once
+// What the handle of every queue kind has: create / open / open_or_create / remove by name, the
+// sender() and receiver() that attach endpoints, and the segment kept alive for them.
+
+#include <ipckit/detail/layout.hpp>
+#include <ipckit/policy.hpp>
+#include <ipckit/segment.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace ipckit::detail {
+
+/// How a layout description names one side of a queue: "single producer", "multi<64> consumer".
+inline std::string describe_side(std::string_view kind, std::size_t max, const char* what) {
+    return std::string(kind) + (max > 1 ? "<" + std::to_string(max) + ">" : std::string()) + " " + what;
+}
+
+/// The handle of a queue kind `Queue` (CRTP). Queue provides layout() (the description and size
+/// its segment must match), init(body) (constructs its shared part), ownership_type, and
+/// sender_type<Mode> / receiver_type<Mode>, whose constructors take (segment, options). A handle
+/// may be copied and shared between threads; its endpoints keep the segment alive.
+template <class Queue>
+class queue_handle {
+public:
+    /// Creates the queue `name`. Throws already_exists, invalid_name, permission_denied, no_space.
+    static Queue create(std::string_view name, const options& opt = {}) {
+        return Queue(segment::create<typename Queue::ownership_type>(name, Queue::layout(), opt, Queue::init), opt);
+    }
+    /// Opens the existing queue `name`. Throws not_found, incompatible_layout (saying what
+    /// differs), corrupt, permission_denied.
+    static Queue open(std::string_view name, const options& opt = {}) {
+        return Queue(segment::open(name, Queue::layout(), opt), opt);
+    }
+    /// Opens `name`, or creates it if there is none (exactly one of racing processes creates).
+    static Queue open_or_create(std::string_view name, const options& opt = {}) {
+        return Queue(segment::open_or_create<typename Queue::ownership_type>(name, Queue::layout(), opt, Queue::init),
+                     opt);
+    }
+    /// Removes the queue `name`; processes that have it open keep using it. False if none.
+    static bool remove(std::string_view name) { return remove_segment(name); }
+
+    /// Attaches a sender. Throws sender_busy while as many live senders as Producers allows are
+    /// attached (one, for a single-producer queue; another endpoint of this process counts).
+    template <mode_policy Mode = blocking>
+    [[nodiscard]] auto sender() const {
+        return typename Queue::template sender_type<Mode>(segment_, options_);
+    }
+    /// Attaches a receiver. Throws receiver_busy likewise.
+    template <mode_policy Mode = blocking>
+    [[nodiscard]] auto receiver() const {
+        return typename Queue::template receiver_type<Mode>(segment_, options_);
+    }
+
+    [[nodiscard]] const std::string& name() const noexcept { return segment_->name(); }
+    /// Whether this handle created the segment.
+    [[nodiscard]] bool created() const noexcept { return segment_->created(); }
+
+protected:
+    queue_handle(segment&& s, const options& opt) : segment_(std::make_shared<segment>(std::move(s))), options_(opt) {}
+
+    /// The queue's shared part, for snapshots such as size().
+    template <class Shared>
+    [[nodiscard]] const Shared& shared_part() const noexcept {
+        return *static_cast<const Shared*>(segment_->body());
+    }
+
+    std::shared_ptr<segment> segment_;
+    options options_;
+};
+
+}  // namespace ipckit::detail
