@@ -7,8 +7,8 @@
 // so, then registers as a sleeper, re-checks, and sleeps on seq.
 //
 // Lost wake-ups are impossible because each side orders its store before its load:
-//   notifier: store index (release)     ; light fence ; load sleepers
-//   sleeper:  sleepers += 1 (seq_cst)   ; heavy fence ; load seq ; load index
+//   notifier: store index (release)            ; light fence ; load sleepers, armed
+//   sleeper:  sleepers += 1, armed = 1         ; heavy fence ; load seq ; load index
 // The light fence is a compiler barrier when the process registered for global expedited
 // membarriers, and the heavy fence is that membarrier (see sys/cpu.hpp). Either the notifier sees
 // the sleeper, or the sleeper sees the index. Sleeps are also cut into slices of the liveness
@@ -31,12 +31,17 @@ using clock = sys::clock;
 struct doorbell {
     std::atomic<std::uint32_t> seq{0};       ///< futex word; bumped by every ring
     std::atomic<std::uint32_t> sleepers{0};  ///< processes registered to sleep on seq
+    std::atomic<std::uint32_t> armed{0};     ///< 1 from a sleeper's arming until the first notify rings
 
-    /// After publishing progress: wakes the sleepers, if any. No system call when there are none.
+    /// After publishing progress: wakes the sleepers, if any. No system call when there are
+    /// none, and one per sleep rather than one per message while a woken sleeper waits for a
+    /// CPU (it stays counted in sleepers until it runs).
     void notify(bool light_fence_registered) noexcept {
         sys::light_fence(light_fence_registered);
-        // SYNC POINT READ: sleepers, paired with the sleeper's increment + heavy fence.
-        if (sleepers.load(std::memory_order_relaxed) != 0) ring();
+        // SYNC POINT READ: sleepers and armed, paired with the sleeper's stores + heavy fence.
+        if (sleepers.load(std::memory_order_relaxed) != 0 && armed.load(std::memory_order_relaxed) != 0 &&
+            armed.exchange(0, std::memory_order_acq_rel) != 0)
+            ring();
     }
 
     /// Wakes every sleeper unconditionally (after a close, which must never be missed).
@@ -46,7 +51,7 @@ struct doorbell {
         sys::futex_wake(seq);
     }
 };
-static_assert(sizeof(doorbell) == 8 && std::is_standard_layout_v<doorbell>);
+static_assert(sizeof(doorbell) == 12 && std::is_standard_layout_v<doorbell>);
 
 /// Waits on `bell` until ready() holds, the deadline passes, or peer(ask_os) reports the peer
 /// gone. ready() is re-checked after the peer is found gone, so messages published before a
@@ -91,6 +96,7 @@ errc wait_until(doorbell& bell, std::atomic<std::uint32_t>& asleep, Ready&& read
     if constexpr (Wait::may_sleep) {
         for (;;) {
             bell.sleepers.fetch_add(1, std::memory_order_seq_cst);
+            bell.armed.store(1, std::memory_order_relaxed);  // before the fence, like the count
             asleep.store(1, std::memory_order_relaxed);
             sys::heavy_fence();
             // SYNC POINT READ: seq, paired with ring(); taken before the checks below so that a
