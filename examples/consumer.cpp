@@ -1,12 +1,17 @@
-// consumer: receives messages from a producer and checks every one of them, until the producer
-// closes its end (or dies); then removes the queue.
+// consumer: receives messages from the producers and checks every one of them, until every
+// producer has closed its end (or died); then, if it is the only consumer, removes the queue.
 //
 //   terminal 1:  consumer --count 1000000 --size 64
 //   terminal 2:  producer --count 1000000 --size 64
 //
 // It ends with the line
 //   received N messages, L lost, O out of order, C corrupt
-// and a line with the throughput, and exits with 0 only if all is well and the producer closed.
+// and a line with the throughput, and exits with 0 only if all is well and the producers closed.
+//
+// Each message carries its producer's id and seq. Per producer, the seqs must only go up: a seq
+// lower than one seen before is out of order. The only consumer also counts the seqs it skipped
+// (and, given --count, those it never reached) as lost. One of several consumers cannot: the
+// others got those messages. It reports 0 lost, and the demo counts the lost ones over all.
 //
 // A queue left behind by an earlier run that went wrong holds that run's messages and may say
 // `closed` at once: remove it first (rm /dev/shm/ipckit.NAME), as the demo does.
@@ -15,38 +20,64 @@
 
 namespace {
 
+/// What the consumer makes of the messages it receives.
+class tally {
+public:
+    explicit tally(const example::settings& s) : next_(s.producers, 0), alone_(s.consumers == 1) {}
+
+    void add(const example::stamp& id, bool intact) {
+        ++r_.received;
+        // A producer id beyond --producers: a producer run with other flags, or a corrupt stamp.
+        const bool known = id.producer < next_.size();
+        if (!intact || !known) ++r_.corrupt;
+        if (!known) return;
+        std::uint64_t& next = next_[id.producer];  // one past the highest seq seen
+        if (id.seq >= next) {
+            if (alone_) r_.lost += id.seq - next;
+            next = id.seq + 1;
+        } else {
+            ++r_.out_of_order;  // its gap was counted as lost when a later message came first
+        }
+    }
+
+    /// The report, once the producers have closed; those who were to send `count` each (if
+    /// known) and stopped short lost the rest.
+    example::report finish(std::optional<std::uint64_t> count) {
+        if (alone_ && count)
+            for (const std::uint64_t next : next_) r_.lost += next < *count ? *count - next : 0;
+        return r_;
+    }
+
+    [[nodiscard]] std::uint64_t received() const noexcept { return r_.received; }
+
+private:
+    std::vector<std::uint64_t> next_;  // per producer
+    bool alone_;
+    example::report r_;
+};
+
 template <class Queue>
 int consume(const example::settings& s) {
     auto queue = Queue::open_or_create(s.name);
-    auto rx = queue.receiver();  // throws receiver_busy while another consumer is attached
+    auto rx = queue.receiver();  // throws receiver_busy while all the consumers the queue has room for are attached
 
-    std::uint64_t received = 0, lost = 0, out_of_order = 0, corrupt = 0;
-    std::uint64_t next = 0;  // the seq expected next: one past the highest seen
-
+    tally t(s);
     // The clock costs ~25 ns, as much as a small message: read it at the first message, every
     // 1024 messages (also for the progress line), and at the end.
     example::clock::time_point first{}, last{};
     std::uint64_t timed = 0;  // messages received by `last`
     auto next_progress = example::clock::time_point::max();
 
-    typename Queue::message_type m{};
+    example::envelope<Queue> m;
     ipckit::errc end{};
     for (;;) {
-        // receive(m) fills m in place; receive() would return it by value, a second copy of
-        // up to 64 KiB for the large sizes.
-        if (const ipckit::status got = rx.receive(m); !got) {
+        if (const ipckit::status got = m.receive(rx); !got) {
             end = got.error();
             break;
         }
-        ++received;
-        if (m.seq >= next) {
-            lost += m.seq - next;
-            next = m.seq + 1;
-        } else {
-            ++out_of_order;  // its gap was counted as lost when a later message came first
-        }
-        if (!example::intact(m, s.size)) ++corrupt;
+        t.add(m.id(), m.intact(s.size));
 
+        const std::uint64_t received = t.received();
         if (received == 1) {
             first = last = example::clock::now();
             next_progress = first + std::chrono::seconds(1);
@@ -62,27 +93,25 @@ int consume(const example::settings& s) {
     }
     // `closed` comes right after the last message, so now is its time. peer_dead is noticed up
     // to options::liveness_interval (100 ms) later: keep the last reading before.
-    if (end == ipckit::errc::closed && received > 0) {
+    if (end == ipckit::errc::closed && t.received() > 0) {
         last = example::clock::now();
-        timed = received;
+        timed = t.received();
     }
-    if (s.count_given && next < s.count) lost += s.count - next;  // never saw the last ones
+    example::report r = t.finish(s.count_given ? std::optional(s.count) : std::nullopt);
+    r.timed = timed > 1 ? timed - 1 : 0;
+    r.seconds = std::chrono::duration<double>(last - first).count();
 
-    Queue::remove(s.name);  // we have it open still; the next run starts afresh
+    // The only consumer has the last word: we have it open still; the next run starts afresh.
+    // With several, the last one to finish cannot tell it is the last: the demo removes it.
+    if (s.consumers == 1) Queue::remove(s.name);
 
-    std::cout << "received " << received << " messages, " << lost << " lost, " << out_of_order
-              << " out of order, " << corrupt << " corrupt\n";
-    if (timed > 1)
-        std::cout << "throughput: " << example::throughput(timed - 1, s.size, last - first) << " over "
-                  << example::seconds(last - first) << ", from the first message to the last\n";
-    else
-        std::cout << "throughput: too few messages to time\n";
+    r.print(std::cout, s.size);
 
     if (end == ipckit::errc::peer_dead)
-        std::cerr << "consumer: the producer's process ended without closing its end (peer_dead)\n";
+        std::cerr << "consumer: a producer's process ended without closing its end (peer_dead)\n";
     else if (end != ipckit::errc::closed)
         std::cerr << "consumer: receive failed: " << example::describe(end) << '\n';
-    return end == ipckit::errc::closed && lost == 0 && out_of_order == 0 && corrupt == 0 ? 0 : 1;
+    return end == ipckit::errc::closed && r.lost == 0 && r.out_of_order == 0 && r.corrupt == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -91,10 +120,12 @@ int main(int argc, char** argv) {
     const example::settings s = example::parse_command_line(
         argc, argv,
         {"consumer",
-         "Receives messages of BYTES payload bytes from the queue NAME (creating it if needed) and\n"
-         "checks them, until the producer closes its end; then removes the queue.",
-         "messages to expect, so that missing ones at the end count as lost\n"
-         "                 (default: as many as the producer sends)"});
+         "Receives messages of BYTES bytes from the queue NAME (creating it if needed) and checks\n"
+         "them, until every producer has closed its end; then, if it is the only consumer, removes\n"
+         "the queue. With several producers, start them together: the consumer ends once all those\n"
+         "that came have closed (the demo holds the queue open until every one has ended).",
+         "messages each producer sends, so that missing ones at the end count as\n"
+         "                    lost (default: as many as the producers send)"});
     try {
         return example::with_queue_type(s, [&]<class Queue>(std::type_identity<Queue>) { return consume<Queue>(s); });
     } catch (const std::exception& e) {  // set-up: ipckit::error says what was wrong and what to do

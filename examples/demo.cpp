@@ -1,9 +1,12 @@
-// demo: runs a consumer and a producer as two processes on one queue, waits for both, and
-// ends with the consumer's report.
+// demo: runs consumers and producers as processes on one queue, waits for all of them, and ends
+// with the consumers' report.
 //
 //   demo [--name NAME] [--count N] [--size BYTES] [--wait spin|futex|adaptive]
+//        [--producers P] [--consumers C] [--capacity zero|N|unbounded] [--message fixed|bytes]
 //
-// The consumer and producer programs are found next to this one, and get the same flags.
+// The consumer and producer programs are found next to this one, and get the same flags; each
+// producer gets its --id too. With one consumer its report is the demo's; with several, each
+// one's lines come first and then their sum, checked against the P x N messages sent.
 
 #include "common.hpp"
 
@@ -15,6 +18,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <system_error>
 #include <thread>
@@ -42,7 +46,7 @@ pid_t start(const char* name, const std::vector<std::string>& flags, int stdout_
 }
 
 /// Whether a child's wait status says it exited with 0; if not, says how it ended.
-bool succeeded(const char* name, int status) {
+bool succeeded(const std::string& name, int status) {
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return true;
     if (WIFEXITED(status))
         std::cerr << "demo: " << name << " exited with status " << WEXITSTATUS(status) << '\n';
@@ -52,22 +56,146 @@ bool succeeded(const char* name, int status) {
     return false;
 }
 
-/// Waits for `pid`; if it is still running at `deadline`, stops it with SIGTERM.
-int wait_for(pid_t pid, std::optional<example::clock::time_point> deadline) {
-    int status = 0;
-    if (!deadline) {
-        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-        return status;
-    }
-    while (::waitpid(pid, &status, WNOHANG) == 0) {
-        if (example::clock::now() >= *deadline) {
-            ::kill(pid, SIGTERM);
-            ::waitpid(pid, &status, 0);
-            break;
+struct child {
+    std::string name;  // "consumer 2"
+    pid_t pid;
+    bool producer;
+    int report = -1;  // a consumer's standard output
+    bool running = true;
+};
+
+/// Waits for every child, and calls producers_done() once the last producer has ended. Once one
+/// has failed, perhaps before it attached to the queue, the others could wait for it for ever:
+/// they get a few seconds to notice and report, then SIGTERM. Returns whether all succeeded.
+bool wait_for_all(std::vector<child>& children, const std::function<void()>& producers_done) {
+    auto producers = std::ranges::count_if(children, &child::producer);
+    auto running = children.size();
+    std::optional<example::clock::time_point> deadline;
+    bool stopped = false;
+    bool ok = true;
+    while (running > 0) {
+        int status = 0;
+        const pid_t pid = ::waitpid(-1, &status, deadline && !stopped ? WNOHANG : 0);
+        if (pid < 0) {
+            if (errno == EINTR) continue;
+            throw std::system_error(errno, std::generic_category(), "waitpid");
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        if (pid == 0) {  // none ended yet, and one has failed
+            if (example::clock::now() < *deadline) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            } else {
+                for (const child& c : children)
+                    if (c.running) ::kill(c.pid, SIGTERM);
+                stopped = true;
+            }
+            continue;
+        }
+        const auto c = std::ranges::find(children, pid, &child::pid);
+        if (c == children.end()) continue;
+        c->running = false;
+        --running;
+        if (!succeeded(c->name, status)) {
+            ok = false;
+            if (!deadline) deadline = example::clock::now() + std::chrono::seconds(3);
+        }
+        if (c->producer && --producers == 0) producers_done();
     }
+    return ok;
+}
+
+std::string read_all(int fd) {
+    std::string text;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+    ::close(fd);
+    return text;
+}
+
+/// Runs the consumers and producers, prints the report, and returns the exit status.
+int run(const example::settings& s, const std::function<void()>& producers_done) {
+    // A consumer's report comes through a pipe, to be printed last. It is two lines: far less
+    // than a pipe holds, so the consumer never waits for us to read.
+    const std::vector<std::string> flags = example::to_flags(s);
+    std::vector<child> children;
+    for (unsigned k = 0; k < s.consumers; ++k) {
+        int report[2];
+        if (::pipe2(report, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
+        children.push_back({"consumer " + std::to_string(k), start("consumer", flags, report[1]), false, report[0]});
+        ::close(report[1]);
+    }
+    for (unsigned k = 0; k < s.producers; ++k) {
+        std::vector<std::string> own = flags;
+        own.insert(own.end(), {"--id", std::to_string(k)});
+        children.push_back({"producer " + std::to_string(k), start("producer", own), true});
+    }
+    bool ok = wait_for_all(children, producers_done);
+
+    if (s.consumers == 1) {
+        std::cout << read_all(children.front().report);  // the consumer checked everything itself
+        return ok ? 0 : 1;
+    }
+    // Each consumer saw only its share: it can tell what came out of order or corrupt, not what
+    // was lost. Their sum can.
+    example::report total;
+    for (const child& c : children) {
+        if (c.producer) continue;
+        const std::string text = read_all(c.report);
+        std::istringstream lines(text);
+        for (std::string line; std::getline(lines, line);) std::cout << c.name << ": " << line << '\n';
+        const std::optional<example::report> r = example::report::parse(text);
+        if (!r) {
+            std::cerr << "demo: " << c.name << " gave no report\n";
+            ok = false;
+            continue;
+        }
+        total.received += r->received;
+        total.lost += r->lost;
+        total.out_of_order += r->out_of_order;
+        total.corrupt += r->corrupt;
+        total.timed += r->timed;  // over the longest consumer's time: they ran side by side
+        total.seconds = std::max(total.seconds, r->seconds);
+    }
+    const std::uint64_t sent = std::uint64_t{s.producers} * s.count;
+    if (total.received < sent) total.lost += sent - total.received;
+    if (total.received > sent) {
+        std::cerr << "demo: the consumers received " << total.received - sent
+                  << " messages more than the producers sent\n";
+        ok = false;
+    }
+    total.print(std::cout, s.size);
+    return ok && total.lost == 0 && total.out_of_order == 0 && total.corrupt == 0 ? 0 : 1;
+}
+
+/// Runs everyone on the queue, and removes it.
+template <class Queue>
+int demo(const example::settings& s) {
+    Queue::remove(s.name);  // a queue left by an earlier run could hold its messages, or another type
+    int status = 0;
+    if constexpr (Queue::max_senders == 1) {
+        status = run(s, [] {});  // whichever program comes first creates the queue
+    } else {
+        // The consumers end once every producer that came has closed its end: a producer that
+        // came late would find them gone. So the demo takes a sender place before any producer
+        // starts, and lets go once every producer has ended.
+        auto queue = Queue::open_or_create(s.name);
+        auto gate = queue.sender();
+        status = run(s, [&] { gate.close(); });
+    }
+    Queue::remove(s.name);  // a lone consumer did, unless something went wrong
     return status;
+}
+
+std::string describe(const example::settings& s) {
+    std::string d = s.message == example::message_kind::bytes ? "bytes messages, " : "fixed messages, ";
+    switch (s.capacity) {
+    case example::capacity_kind::ring: d += "default capacity"; break;
+    case example::capacity_kind::given:
+        d += "capacity " + std::to_string(s.capacity_n) + (s.message == example::message_kind::bytes ? " bytes" : "");
+        break;
+    case example::capacity_kind::zero: d += "zero capacity"; break;
+    case example::capacity_kind::unbounded: d += "unbounded"; break;
+    }
+    return d + ", " + std::string(example::to_string(s.wait)) + " wait";
 }
 
 }  // namespace
@@ -76,41 +204,17 @@ int main(int argc, char** argv) {
     const example::settings s = example::parse_command_line(
         argc, argv,
         {"demo",
-         "Runs the consumer and the producer found next to this program as two processes on\n"
-         "the queue NAME, with these flags, and ends with the consumer's report.",
-         "messages to send (default 10000000)"});
-    const std::vector<std::string> flags = example::to_flags(s);
+         "Runs P producers and C consumers, found next to this program, as processes on the queue\n"
+         "NAME, with these flags, and ends with the consumers' report.",
+         "messages each producer sends (default 10000000)"});
     try {
-        // A queue left by an earlier run could hold its messages, or another message size.
-        ipckit::remove_segment(s.name);
-
-        std::cout << "demo: " << s.count << " messages of " << s.size << " bytes on queue '" << s.name << "', "
-                  << example::to_string(s.wait) << " wait\n";
-
-        // The consumer's report comes through a pipe, to be printed last. It is two lines: far
-        // less than a pipe holds, so the consumer never waits for us to read.
-        int report[2];
-        if (::pipe2(report, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
-        const pid_t consumer = start("consumer", flags, report[1]);
-        ::close(report[1]);
-        const pid_t producer = start("producer", flags);
-
-        // Whichever ends first: if it failed, perhaps before it attached to the queue, the other
-        // could wait for it for ever. Give that one a few seconds to notice and report.
-        int status = 0;
-        pid_t done = -1;
-        while ((done = ::waitpid(-1, &status, 0)) < 0 && errno == EINTR) {}
-        const bool consumer_first = done == consumer;
-        bool ok = succeeded(consumer_first ? "consumer" : "producer", status);
-        const pid_t other = consumer_first ? producer : consumer;
-        status = wait_for(other, ok ? std::nullopt : std::optional(example::clock::now() + std::chrono::seconds(3)));
-        ok = succeeded(consumer_first ? "producer" : "consumer", status) && ok;
-
-        ipckit::remove_segment(s.name);  // the consumer did, unless something went wrong
-
-        char buf[4096];
-        for (ssize_t n; (n = ::read(report[0], buf, sizeof buf)) > 0;) std::cout.write(buf, n);
-        return ok ? 0 : 1;
+        std::cout << "demo: " << s.producers << (s.producers > 1 ? " producers" : " producer") << " x " << s.count
+                  << " messages of " << s.size << " bytes to " << s.consumers
+                  << (s.consumers > 1 ? " consumers" : " consumer") << " on queue '" << s.name << "' ("
+                  << describe(s) << ")\n";
+        // The demo's handle never waits: one wait policy is enough to compile for it.
+        return example::with_queue_type<ipckit::adaptive>(
+            s, [&]<class Queue>(std::type_identity<Queue>) { return demo<Queue>(s); });
     } catch (const std::exception& e) {
         std::cerr << "demo: " << e.what() << '\n';
         return 1;
