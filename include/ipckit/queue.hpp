@@ -25,6 +25,7 @@
 
 #include <ipckit/detail/fixed_queue.hpp>
 #include <ipckit/detail/rendezvous_queue.hpp>
+#include <ipckit/detail/unbounded_queue.hpp>
 #include <ipckit/detail/bytes_queue.hpp>
 // [kind includes]
 #include <ipckit/policy.hpp>
@@ -75,7 +76,25 @@ struct queue_for<bytes<Max>, zero_capacity, P, C, W, O> {
                   "bytes<Max> with bounded<N>");
 };
 
-// [unbounded specialisation]
+/// unbounded<ChunkBytes>: a chain of chunks, grown by the senders, freed as the one receiver
+/// reads them (detail/unbounded_queue.hpp).
+template <message T, std::size_t B, class P, class C, class W, class O>
+    requires(!is_bytes<T>)
+struct queue_for<T, unbounded<B>, P, C, W, O> {
+    static_assert(C::max == 1,
+                  "ipckit::queue<T, unbounded<...>, Producers, Consumers>: an unbounded queue has a single consumer "
+                  "(Consumers = single): the receiver frees each chunk as soon as it has read it, which needs one "
+                  "reader going through the chain in order. For many consumers use bounded<N>, or let one receiver "
+                  "hand the messages on");
+    using type = unbounded_queue<T, B, P, W, O>;
+};
+template <std::size_t Max, std::size_t B, class P, class C, class W, class O>
+struct queue_for<bytes<Max>, unbounded<B>, P, C, W, O> {
+    static_assert(Max == 0,
+                  "ipckit::queue<bytes<Max>, unbounded<...>>: variable-size messages on an unbounded queue are not "
+                  "offered; use a fixed-size message type T (e.g. a struct holding a length and a std::byte array), "
+                  "or bytes<Max> with bounded<N>");
+};
 
 }  // namespace detail
 

@@ -9,6 +9,7 @@
 #include <ipckit/detail/sys/os_error.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <utility>
 
@@ -16,6 +17,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 namespace ipckit::detail::sys {
@@ -90,6 +92,14 @@ inline ino_t shm_inode(const std::string& os_name) noexcept {
     struct stat st {};
     const std::string path = std::string(shm_dir) + os_name;
     return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+/// Bytes of shm_dir that an unprivileged process may still fill (statvfs: f_bavail blocks of
+/// f_frsize bytes), or 0 if statvfs fails.
+inline std::uint64_t shm_free_bytes() noexcept {
+    struct statvfs st {};
+    if (::statvfs(shm_dir, &st) != 0) return 0;
+    return static_cast<std::uint64_t>(st.f_bavail) * static_cast<std::uint64_t>(st.f_frsize);
 }
 
 /// flock(2) on a shared-memory object. The kernel drops the lock when its holder dies, which

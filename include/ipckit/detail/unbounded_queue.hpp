@@ -1,0 +1,807 @@
+#pragma once
+// Unbounded queues of fixed-size messages: the seed's "unlimited buffer", where the producer
+// never waits and the consumer waits while the buffer is empty. One or many producers, one
+// consumer.
+//
+// Segments. The queue's own segment `name` (the head) holds the control block of the chain
+// (detail/ring/chain.hpp), the rosters of senders and receiver, and two doorbells. Messages
+// live in chunks: segments `name.<seq>` of ChunkBytes bytes each, created one after another
+// by the senders as they fill up (exactly one sender creates each), read in order by the
+// receiver, which removes each chunk as soon as it has read its last message. So memory comes
+// back as it is consumed, and when the receiver has caught up at most one chunk is left.
+//
+// The cap. A chunk is created only while the chunks alive stay within options::unbounded_cap
+// bytes (by default a quarter of the space free in /dev/shm when the queue is created; the
+// value is kept in the head, so every process applies the same one). Past it, a send returns
+// no_space and writes nothing; once the receiver has freed a chunk, sends succeed again.
+// Chunks are created through segment::create, so storage is reserved with posix_fallocate: a
+// full /dev/shm is no_space at creation, never a SIGBUS.
+//
+// Names. seq is base + k for the k-th chunk, where base is drawn at random when the queue is
+// created: an earlier queue of the same name that processes still use (after Q::remove, or
+// after its process_owned owner died) cannot collide with this one's chunks. A queue name
+// must leave room for the suffix: at most max_name_length - 21 characters.
+//
+// Sending never waits for the receiver. It may wait, briefly, for another sender that is
+// creating the chunk it needs (a blocking sender waits, within its deadline if it has one; a
+// non-blocking sender returns would_block then). Otherwise a send returns ok, no_space (the
+// cap), closed (the queue was removed; or, on a process_owned queue, every receiver that came
+// has closed its endpoint: filling the cap for a reader that said it will not read would only
+// waste memory), corrupt, or, rarely, the OS's reason for failing to create a chunk
+// (system_error, permission_denied). A receiver that was killed does not stop the senders, nor
+// does one that closed a system_owned queue (which outlives its users by design): what they
+// send waits for the next receiver, up to the cap.
+//
+// Receiving: as the bounded queues: blocking (with deadlines) or not; closed or peer_dead
+// only after every message sent before has been received.
+//
+// Ownership. process_owned: when the creator's handle (and its endpoints) go, the head and
+// every chunk are removed. system_owned: they stay until Q::remove(name), which removes the
+// chunks too (ipckit::remove_segment(name) removes only the head and leaves the chunks).
+// Removing either way retires the chain first: from then on no chunk is created, senders
+// still attached get closed when they need a new chunk, and the receiver gets closed when it
+// reaches a removed chunk. A create that replaces a process_owned queue whose owner died also
+// removes that queue's chunks.
+//
+// Processes killed at any point: see detail/ring/chain.hpp. A sender killed while creating a
+// chunk is taken over by the next sender; one killed between claiming a position and
+// publishing it costs that message only (the receiver skips it); a receiver killed at any
+// point is replaced by the next receiver, which goes on from where it had got to and removes
+// what it had read but not yet removed.
+//
+// Memory: a sender keeps the chunk it writes into mapped until it moves on to the next one or
+// closes, so a chunk the receiver has removed may stay in memory (not in /dev/shm's listing)
+// while a sender that wrote into it idles: at most one chunk per sender.
+
+#include <ipckit/detail/doorbell.hpp>
+#include <ipckit/detail/endpoint.hpp>
+#include <ipckit/detail/layout.hpp>
+#include <ipckit/detail/ring/chain.hpp>
+#include <ipckit/detail/roster.hpp>
+#include <ipckit/detail/sys/cpu.hpp>
+#include <ipckit/detail/sys/process.hpp>
+#include <ipckit/detail/sys/shm.hpp>
+#include <ipckit/error.hpp>
+#include <ipckit/policy.hpp>
+#include <ipckit/segment.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <random>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+#include <unistd.h>
+
+namespace ipckit::detail {
+
+/// Characters a chunk's name adds to its queue's: '.' and up to 20 digits.
+inline constexpr std::size_t chunk_suffix_length = 21;
+
+/// What every process with a handle on one queue needs to name, create and check its chunks.
+struct chain_info {
+    std::string name;     ///< the queue's name
+    std::string element;  ///< the message type, as chunk descriptions spell it
+    std::uint64_t base;   ///< chunk k is "<name>.<base + k>"
+    std::size_t chunk_bytes;
+    std::size_t slots;
+    options chunk_options;  ///< the options chunks are created and opened with (mode from the head)
+
+    [[nodiscard]] std::string chunk_name(std::uint64_t k) const { return name + "." + std::to_string(base + k); }
+    [[nodiscard]] segment_layout chunk_layout(std::uint64_t k) const {
+        return {"ipckit::unbounded chunk " + std::to_string(base + k) + " of queue '" + name + "' of " + element +
+                    ", " + std::to_string(slots) + " per chunk",
+                chunk_bytes};
+    }
+};
+
+/// Removes the chunk segment called `chunk`, if it is there. Never throws.
+inline void remove_chunk(const std::string& chunk) noexcept {
+    try {
+        sys::shm_remove(os_name(chunk));
+    } catch (...) {  // not ours to remove (EACCES...): nothing better to do on the way out
+    }
+}
+
+/// The chunk_source of a cursor: the one chunk it has mapped, and the system calls that
+/// create, open and remove chunks, as errcs. Each cursor has its own.
+template <class Chunk>
+class chunk_store {
+public:
+    explicit chunk_store(std::shared_ptr<const chain_info> info) noexcept : info_(std::move(info)) {}
+
+    Chunk* mapped(std::uint64_t k) noexcept {
+        return seg_ != nullptr && k_ == k ? static_cast<Chunk*>(seg_->body()) : nullptr;
+    }
+
+    errc open(std::uint64_t k) noexcept {
+        drop();
+        return guarded([&] {
+            auto s = std::make_unique<segment>(
+                segment::open(info_->chunk_name(k), info_->chunk_layout(k), info_->chunk_options));
+            const auto& c = static_cast<const Chunk*>(s->body())->control;
+            if (c.magic != chunk_control::magic_value || c.base != info_->base || c.index != k) return errc::corrupt;
+            seg_ = std::move(s);
+            k_ = k;
+            return errc::ok;
+        });
+    }
+
+    errc create(std::uint64_t k) noexcept {
+        drop();
+        for (int attempt = 0;; ++attempt) {
+            const errc e = guarded([&] {
+                const std::uint64_t base = info_->base;
+                seg_ = std::make_unique<segment>(segment::create<system_owned>(
+                    info_->chunk_name(k), info_->chunk_layout(k), info_->chunk_options, [&](void* body) {
+                        // The rest is zero, as posix_fallocate left it: every slot empty.
+                        ::new (body) chunk_control{chunk_control::magic_value, base, k};
+                    }));
+                k_ = k;
+                return errc::ok;
+            });
+            // Whoever creates chunk k holds the chain's grower word, and chunk names are unique
+            // to this queue: what is there already was left by a grower that died after
+            // creating it. Replace it, once.
+            if (e != errc::already_exists || attempt > 0) return e;
+            remove(k);
+        }
+    }
+
+    void drop() noexcept { seg_.reset(); }
+
+    void remove(std::uint64_t k) noexcept {
+        try {
+            remove_chunk(info_->chunk_name(k));
+        } catch (...) {  // bad_alloc building the name
+        }
+    }
+
+    bool alive(std::uint64_t packed) noexcept { return sys::is_alive(sys::process_id::unpack(packed)); }
+
+private:
+    template <class F>
+    static errc guarded(F&& f) noexcept {
+        try {
+            return f();
+        } catch (const error& e) {
+            // Another layout under a chunk's name is not a chunk of ours.
+            return e.reason() == errc::incompatible_layout ? errc::corrupt : e.reason();
+        } catch (const std::bad_alloc&) {
+            return errc::no_space;
+        } catch (...) {
+            return errc::system_error;
+        }
+    }
+
+    std::shared_ptr<const chain_info> info_;
+    std::unique_ptr<segment> seg_;
+    std::uint64_t k_ = 0;
+};
+
+/// Retires the chain of queue `name` and removes its chunks: after it, no process creates a
+/// chunk of it. Waits (up to `patience`) for a live process that is creating a chunk to finish,
+/// so that its chunk is removed too. Never throws.
+inline void retire_chain(chain_control& c, const std::string& name, std::chrono::milliseconds patience) noexcept {
+    const auto deadline = clock::now() + patience;
+    for (;;) {
+        std::uint64_t g = c.grower.load(std::memory_order_acquire);
+        if (g == chain_control::retired) break;
+        if (g == chain_control::idle || !sys::is_alive(sys::process_id::unpack(g)) || clock::now() >= deadline) {
+            // SYNC POINT WRITE/READ: acq_rel, paired with the last grower's release of the word:
+            // its chunk_next is visible below.
+            if (c.grower.compare_exchange_strong(g, chain_control::retired, std::memory_order_acq_rel)) break;
+            continue;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));  // a live grower: a moment
+    }
+    const std::uint64_t first = c.first_live.load(std::memory_order_acquire);
+    const std::uint64_t next = c.chunk_next.load(std::memory_order_acquire);
+    // Shared memory is not trusted: only a plausible range is walked. Chunk `next` is included:
+    // a grower that died may have left it unpublished.
+    if (next < first || next - first > std::min<std::uint64_t>(c.max_chunks() + 1, std::uint64_t{1} << 24)) return;
+    try {
+        for (std::uint64_t k = first; k <= next; ++k) remove_chunk(name + "." + std::to_string(c.base + k));
+    } catch (...) {  // bad_alloc building a name
+    }
+}
+
+/// Runs fn(control, header) on the segment open as `f` if it is a ready ipckit segment whose
+/// body starts with an unbounded queue's chain (of any message type); false if it is not one.
+template <class Fn>
+bool with_raw_chain(const sys::file& f, const std::string& what, Fn&& fn) {
+    constexpr std::size_t need = header_size + sizeof(chain_control);
+    if (static_cast<std::size_t>(f.status(what).st_size) < need) return false;
+    sys::mapping m(f, need, what);
+    auto& h = *static_cast<segment_header*>(m.data());
+    if (h.state.load(std::memory_order_acquire) != segment_header::ready || h.magic != segment_header::magic_value ||
+        h.layout_version != segment_header::current_version)
+        return false;
+    auto& c = *reinterpret_cast<chain_control*>(static_cast<char*>(m.data()) + header_size);
+    if (c.magic != chain_control::magic_value || c.version != chain_control::current_version) return false;
+    fn(c, h);
+    return true;
+}
+
+/// What lives in an unbounded queue's head segment after the header.
+///   chain        where the chain stands (detail/ring/chain.hpp); first, at a fixed place
+///   data_bell    the receiver sleeps here while the queue is empty
+///   chunk_bell   senders sleep here while another sender creates the chunk they need
+///   senders      roster of up to MaxP senders (who, and which position each is claiming)
+///   receivers    roster of the one receiver
+template <std::size_t MaxP>
+struct unbounded_shared {
+    chain_control chain;
+    alignas(cache_line) doorbell data_bell;
+    alignas(cache_line) doorbell chunk_bell;
+    roster<MaxP> senders;
+    roster<1> receivers;
+};
+
+/// What the handles and endpoints of one queue in this process share: the head segment, and
+/// the chain's names. The creator's, for a process_owned queue, retires the chain and removes
+/// its chunks when it goes (before the segment removes the head).
+class chain_head {
+public:
+    chain_head(segment&& s, std::shared_ptr<const chain_info> info, const options& opt, bool owns_chunks)
+        : segment_(std::move(s)), info_(std::move(info)), options_(opt), owner_pid_(::getpid()),
+          owns_chunks_(owns_chunks) {}
+    chain_head(const chain_head&) = delete;
+    chain_head& operator=(const chain_head&) = delete;
+    ~chain_head() {
+        // A forked child inherits the handle but not the ownership.
+        if (owns_chunks_ && ::getpid() == owner_pid_) retire_chain(chain(), segment_.name(), options_.init_timeout);
+    }
+
+    [[nodiscard]] const segment& seg() const noexcept { return segment_; }
+    [[nodiscard]] void* body() const noexcept { return segment_.body(); }
+    [[nodiscard]] chain_control& chain() const noexcept { return *static_cast<chain_control*>(segment_.body()); }
+    [[nodiscard]] const std::shared_ptr<const chain_info>& info() const noexcept { return info_; }
+    [[nodiscard]] const options& opts() const noexcept { return options_; }
+
+private:
+    segment segment_;
+    std::shared_ptr<const chain_info> info_;
+    options options_;
+    pid_t owner_pid_;
+    bool owns_chunks_;
+};
+
+template <class Queue, mode_policy Mode>
+class unbounded_sender;
+template <class Queue, mode_policy Mode>
+class unbounded_receiver;
+
+/// An unbounded queue of fixed-size messages `T`, growing by chunks of ChunkBytes bytes: what
+/// ipckit::queue<T, unbounded<ChunkBytes>, Producers, single, ...> is. See the top of this file.
+template <message T, std::size_t ChunkBytes, cardinality_policy Producers, wait_policy Wait,
+          ownership_policy Ownership>
+class unbounded_queue {
+public:
+    using message_type = T;
+    using wait_type = Wait;
+    using ownership_type = Ownership;
+    static constexpr std::size_t chunk_bytes = ChunkBytes;
+    /// Messages per chunk (1 in a chunk too small for one, which the static_assert below refuses).
+    static constexpr std::size_t slots_per_chunk =
+        std::max<std::size_t>(chain_slots_per_chunk<T, ChunkBytes, header_size>, 1);
+    static constexpr std::size_t max_senders = Producers::max;
+    static constexpr std::size_t max_receivers = 1;
+
+    static_assert(chain_slots_per_chunk<T, ChunkBytes, header_size> > 0,
+                  "ipckit::queue<T, unbounded<ChunkBytes>>: a chunk of ChunkBytes bytes has no room for one message "
+                  "of type T after its headers (384 bytes): choose larger chunks");
+    static_assert(alignof(T) <= header_size,
+                  "a message type aligned to more than 256 bytes cannot live after a segment header");
+
+    using shared = unbounded_shared<max_senders>;
+    using chunk_type = chain_chunk<T, slots_per_chunk>;
+    using chunks = chunk_store<chunk_type>;
+    template <mode_policy Mode>
+    using sender_type = unbounded_sender<unbounded_queue, Mode>;
+    template <mode_policy Mode>
+    using receiver_type = unbounded_receiver<unbounded_queue, Mode>;
+    static_assert(std::is_standard_layout_v<shared> && offsetof(shared, chain) == 0,
+                  "an unbounded queue's head starts with its chain_control, where Q::remove finds it");
+    static_assert(header_size + sizeof(chunk_type) <= ChunkBytes || chain_slots_per_chunk<T, ChunkBytes, header_size> == 0,
+                  "a chunk's layout must fit its segment");
+
+    /// The description and size the head segment must match to be this queue.
+    static segment_layout layout() {
+        std::string d = "ipckit::queue<" + element() + ", unbounded<" + std::to_string(ChunkBytes) + ">, ";
+        d += std::string(Producers::name) + (max_senders > 1 ? "<" + std::to_string(max_senders) + ">" : std::string()) +
+             " producer, single consumer>";
+        return {std::move(d), header_size + sizeof(shared)};
+    }
+
+    /// Creates the queue `name`, with its cap in bytes from opt.unbounded_cap (0: a quarter of
+    /// the space free in /dev/shm now). Throws already_exists, invalid_name (also a name too
+    /// long to leave room for the chunks' suffix), permission_denied, no_space (also a cap too
+    /// small for one chunk).
+    static unbounded_queue create(std::string_view name, const options& opt = {}) {
+        check_name(name);
+        const std::uint64_t cap = cap_for(name, opt);
+        const std::uint64_t base = random_base();
+        // A create may replace an abandoned process_owned queue of this name (segment::create
+        // does that): hold on to it, to remove its chunks once it is replaced.
+        sys::file old;
+        try {
+            old = sys::shm_open_existing(os_name(name));
+        } catch (const error&) {  // none there (or not ours to open: create will say so)
+        }
+        segment s = segment::create<Ownership>(name, layout(), opt, [&](void* body) {
+            auto* sh = ::new (body) shared;
+            auto& c = sh->chain;
+            c.magic = chain_control::magic_value;
+            c.version = chain_control::current_version;
+            c.mode = opt.mode;
+            c.base = base;
+            c.cap = cap;
+            c.chunk_bytes = ChunkBytes;
+            c.slots = slots_per_chunk;
+        });
+        if (old.get() >= 0) retire_if_abandoned(old, name, opt);
+        return unbounded_queue(std::move(s), opt);
+    }
+
+    /// Opens the existing queue `name`. Throws not_found, incompatible_layout, corrupt, ...
+    static unbounded_queue open(std::string_view name, const options& opt = {}) {
+        check_name(name);
+        return unbounded_queue(segment::open(name, layout(), opt), opt);
+    }
+
+    /// Opens `name`, or creates it if there is none (exactly one of racing processes creates).
+    static unbounded_queue open_or_create(std::string_view name, const options& opt = {}) {
+        for (;;) {
+            try {
+                return create(name, opt);
+            } catch (const error& e) {
+                if (e.reason() != errc::already_exists) throw;
+            }
+            try {
+                return open(name, opt);
+            } catch (const error& e) {
+                if (e.reason() != errc::not_found) throw;  // removed between the two: try again
+            }
+        }
+    }
+
+    /// Removes the queue `name` and its chunks (of whatever message type). Processes that have
+    /// it open keep what they have mapped, but no chunk is created for them any more (see the
+    /// top of this file). False if there was no queue `name`.
+    static bool remove(std::string_view name) {
+        validate_name(name);
+        try {
+            const sys::file f = sys::shm_open_existing(os_name(name));
+            const std::string n(name);
+            (void)with_raw_chain(f, "segment '" + n + "'", [&](chain_control& c, const segment_header&) {
+                retire_chain(c, n, options{}.init_timeout);
+            });
+        } catch (const error&) {  // not there, not readable, or not an unbounded queue: just the name
+        }
+        return remove_segment(name);
+    }
+
+    /// Attaches a sender. Throws sender_busy while Producers::max live senders are attached.
+    template <mode_policy Mode = blocking>
+    [[nodiscard]] sender_type<Mode> sender() const {
+        return sender_type<Mode>(head_);
+    }
+    /// Attaches the receiver. Throws receiver_busy while another live receiver is attached.
+    template <mode_policy Mode = blocking>
+    [[nodiscard]] receiver_type<Mode> receiver() const {
+        return receiver_type<Mode>(head_);
+    }
+
+    [[nodiscard]] const std::string& name() const noexcept { return head_->seg().name(); }
+    /// Whether this handle created the queue.
+    [[nodiscard]] bool created() const noexcept { return head_->seg().created(); }
+    /// Messages waiting now (positions claimed and not yet read): a snapshot.
+    [[nodiscard]] std::size_t size() const noexcept {
+        const auto& c = head_->chain();
+        const std::uint64_t hd = c.head.load(std::memory_order_acquire);
+        const std::uint64_t tl = c.tail.load(std::memory_order_acquire);
+        return tl >= hd ? static_cast<std::size_t>(tl - hd) : 0;
+    }
+    /// The cap: the most bytes the chunks may take at once.
+    [[nodiscard]] std::size_t cap_bytes() const noexcept { return static_cast<std::size_t>(head_->chain().cap); }
+    /// Bytes the chunks take now (ChunkBytes each): a snapshot.
+    [[nodiscard]] std::size_t allocated_bytes() const noexcept {
+        const auto& c = head_->chain();
+        const std::uint64_t first = c.first_live.load(std::memory_order_acquire);
+        const std::uint64_t next = c.chunk_next.load(std::memory_order_acquire);
+        return next >= first ? static_cast<std::size_t>((next - first) * ChunkBytes) : 0;
+    }
+
+private:
+    unbounded_queue(segment&& s, const options& opt) {
+        const auto& c = *static_cast<const chain_control*>(s.body());
+        const std::string what = "unbounded queue '" + s.name() + "'";
+        if (c.magic != chain_control::magic_value || c.version != chain_control::current_version ||
+            c.chunk_bytes != ChunkBytes || c.slots != slots_per_chunk || c.cap < ChunkBytes)
+            throw error(errc::corrupt, what + " has a damaged control block. Remove it with Q::remove(\"" + s.name() +
+                                           "\") and create it again");
+        auto info = std::make_shared<chain_info>();
+        info->name = s.name();
+        info->element = element();
+        info->base = c.base;
+        info->chunk_bytes = ChunkBytes;
+        info->slots = slots_per_chunk;
+        info->chunk_options = opt;
+        info->chunk_options.mode = c.mode & 07777u;
+        const bool owns = s.created() && std::is_same_v<Ownership, process_owned>;
+        head_ = std::make_shared<chain_head>(std::move(s), std::move(info), opt, owns);
+    }
+
+    static std::string element() {
+        return type_name<T>() + " (" + std::to_string(sizeof(T)) + " B, align " + std::to_string(alignof(T)) + ")";
+    }
+
+    static void check_name(std::string_view name) {
+        validate_name(name);
+        if (name.size() > max_name_length - chunk_suffix_length)
+            throw error(errc::invalid_name,
+                        "invalid unbounded queue name '" + std::string(name) + "': it is " +
+                            std::to_string(name.size()) + " characters long, and an unbounded queue's name may have " +
+                            std::to_string(max_name_length - chunk_suffix_length) +
+                            " at most (its chunks are named <name>.<number>)");
+    }
+
+    static std::uint64_t cap_for(std::string_view name, const options& opt) {
+        const std::uint64_t free = opt.unbounded_cap == 0 ? sys::shm_free_bytes() : 0;
+        const std::uint64_t cap = opt.unbounded_cap != 0 ? opt.unbounded_cap : free / 4;
+        if (cap < ChunkBytes)
+            throw error(errc::no_space,
+                        "cannot create unbounded queue '" + std::string(name) + "': its cap of " + std::to_string(cap) +
+                            " bytes" +
+                            (opt.unbounded_cap == 0
+                                 ? " (a quarter of the " + std::to_string(free) + " bytes free in " + sys::shm_dir + ")"
+                                 : std::string(" (options::unbounded_cap)")) +
+                            " has no room for one chunk of " + std::to_string(ChunkBytes) +
+                            " bytes. Free space in /dev/shm, raise options::unbounded_cap, or use smaller chunks");
+        return cap;
+    }
+
+    /// 48 random bits: short chunk names, distinct from any other queue's of the same name.
+    static std::uint64_t random_base() {
+        std::uint64_t r = static_cast<std::uint64_t>(clock::now().time_since_epoch().count()) * 0x9E3779B97F4A7C15ULL;
+        r ^= static_cast<std::uint64_t>(::getpid()) << 17;
+        try {
+            std::random_device rd;
+            r ^= (std::uint64_t{rd()} << 32) ^ rd();
+        } catch (...) {  // no entropy source: the clock and pid alone
+        }
+        return r >> 16;
+    }
+
+    /// After create replaced `old`: if it was an unbounded queue whose process_owned owner had
+    /// gone, retires its chain and removes its chunks, which nobody else would.
+    static void retire_if_abandoned(const sys::file& old, std::string_view name, const options& opt) noexcept {
+        try {
+            const std::string n(name);
+            (void)with_raw_chain(old, "segment '" + n + "'", [&](chain_control& c, const segment_header& h) {
+                if (h.ownership != process_owned::id || !sys::try_lock(old, true)) return;  // an owner is there
+                sys::unlock(old);
+                retire_chain(c, n, opt.init_timeout);
+            });
+        } catch (...) {  // cannot read it: leave it
+        }
+    }
+
+    std::shared_ptr<chain_head> head_;
+};
+
+/// A deadline as a steady_clock time point, whether given as one or as a timeout.
+template <deadline D>
+clock::time_point as_time_point(D d) noexcept {
+    if constexpr (std::is_same_v<std::remove_cvref_t<D>, clock::time_point>)
+        return d;
+    else
+        return deadline_after(d);
+}
+
+/// Which roster and doorbells each side of an unbounded queue uses.
+struct chain_producer_role {
+    static constexpr const char* name = "sender";
+    static constexpr errc busy = errc::sender_busy;
+    static auto& own(auto& sh) noexcept { return sh.senders; }
+    static auto& peers(auto& sh) noexcept { return sh.receivers; }
+    static doorbell& sleep_on(auto& sh) noexcept { return sh.chunk_bell; }
+    static doorbell& ring_on_close(auto& sh) noexcept { return sh.data_bell; }  // a receiver may wait for closed
+};
+struct chain_consumer_role {
+    static constexpr const char* name = "receiver";
+    static constexpr errc busy = errc::receiver_busy;
+    static auto& own(auto& sh) noexcept { return sh.receivers; }
+    static auto& peers(auto& sh) noexcept { return sh.senders; }
+    static doorbell& sleep_on(auto& sh) noexcept { return sh.data_bell; }
+    static doorbell& ring_on_close(auto& sh) noexcept { return sh.chunk_bell; }  // nobody waits on it: harmless
+};
+
+/// What sender and receiver of an unbounded queue have in common: the head kept alive, a roster
+/// place held, the cursor. Restricted thread-safe: one thread at a time.
+template <class Queue, class Role, class Cursor>
+class chain_endpoint {
+    using shared = typename Queue::shared;
+
+public:
+    chain_endpoint(chain_endpoint&& o) noexcept
+        : head_(std::move(o.head_)), shared_(std::exchange(o.shared_, nullptr)), cursor_(std::move(o.cursor_)),
+          me_(o.me_), place_(o.place_), light_fence_(o.light_fence_), liveness_(o.liveness_) {}
+    chain_endpoint& operator=(chain_endpoint&& o) noexcept {
+        if (this != &o) {
+            close();
+            head_ = std::move(o.head_);
+            shared_ = std::exchange(o.shared_, nullptr);
+            cursor_ = std::move(o.cursor_);
+            me_ = o.me_;
+            place_ = o.place_;
+            light_fence_ = o.light_fence_;
+            liveness_ = o.liveness_;
+        }
+        return *this;
+    }
+    chain_endpoint(const chain_endpoint&) = delete;
+    chain_endpoint& operator=(const chain_endpoint&) = delete;
+    ~chain_endpoint() { close(); }
+
+    /// The name of the queue.
+    [[nodiscard]] const std::string& name() const noexcept { return head_->seg().name(); }
+
+    /// Lets go now, as destruction would. Verbs on a closed endpoint return closed.
+    void close() noexcept {
+        if (shared_ == nullptr) return;
+        // A forked child inherits its parent's endpoints; closing one there must not close the parent's.
+        if (static_cast<std::uint32_t>(::getpid()) == me_.pid) {
+            Role::own(*shared_).release(place_, me_);
+            Role::ring_on_close(*shared_).ring();
+        }
+        cursor_ = Cursor(typename Queue::chunks(head_->info()));  // unmaps its chunk
+        shared_ = nullptr;
+    }
+
+protected:
+    explicit chain_endpoint(std::shared_ptr<chain_head> head)
+        : head_(std::move(head)), shared_(static_cast<shared*>(head_->body())),
+          cursor_(typename Queue::chunks(head_->info())), me_(sys::self()),
+          light_fence_(sys::register_light_fence()),
+          liveness_(std::clamp(head_->opts().liveness_interval, std::chrono::milliseconds(1),
+                               std::chrono::milliseconds(3'600'000))) {
+        auto& own = Role::own(*shared_);
+        sys::process_id holder{};
+        const auto place = own.claim(me_, &holder);
+        if (!place) {
+            std::string who = "process " + std::to_string(holder.pid);
+            if (holder.pid == me_.pid) who += " (this one)";
+            constexpr std::size_t max =
+                std::is_same_v<Role, chain_producer_role> ? Queue::max_senders : Queue::max_receivers;
+            shared_ = nullptr;
+            throw error(Role::busy, "queue '" + name() + "' already has " +
+                                        (max == 1 ? std::string("a ") + Role::name + ": " + who
+                                                  : "its " + std::to_string(max) + " " + Role::name + "s, the last " + who) +
+                                        (std::is_same_v<Role, chain_producer_role>
+                                             ? ". Close one first, or allow more with multi_of<N>"
+                                             : ". Close it first: an unbounded queue has a single consumer"));
+        }
+        place_ = *place;
+        forget_sleeper(Role::sleep_on(*shared_), own.places[place_].asleep);
+        if (!cursor_.attach(shared_->chain, own.places[place_].pending, me_.pack())) {
+            own.release(place_, me_);
+            shared_ = nullptr;
+            throw error(errc::corrupt, "queue '" + name() + "' has inconsistent indices: remove it with Q::remove(\"" +
+                                           name() + "\") and create it again");
+        }
+    }
+
+    std::shared_ptr<chain_head> head_;
+    shared* shared_;
+    Cursor cursor_;
+    sys::process_id me_;
+    std::size_t place_ = 0;
+    bool light_fence_;
+    std::chrono::nanoseconds liveness_;
+};
+
+/// The sending end of an unbounded queue. A send never waits for the receiver: it returns ok,
+/// no_space (the cap is reached: nothing was written), closed (the queue was removed, or, for
+/// a process_owned queue, the receiver has closed; a system_owned queue keeps what is sent for
+/// the next receiver) or corrupt. The one wait there is: for another sender that is creating
+/// the chunk this one needs, which a blocking sender waits out (within its deadline, else
+/// timed_out) and a non-blocking sender answers with would_block. Closing tells the receiver,
+/// which gets `closed` once every sender has closed and it has taken every message.
+template <class Queue, mode_policy Mode>
+class unbounded_sender
+    : public chain_endpoint<Queue, chain_producer_role,
+                            chain_producer<typename Queue::message_type, Queue::slots_per_chunk,
+                                           (Queue::max_senders > 1), typename Queue::chunks>> {
+    using T = typename Queue::message_type;
+    using cursor = chain_producer<T, Queue::slots_per_chunk, (Queue::max_senders > 1), typename Queue::chunks>;
+    using base = chain_endpoint<Queue, chain_producer_role, cursor>;
+
+public:
+    /// Sends `m`: ok, no_space, closed or corrupt (or the OS's reason for failing to create a
+    /// chunk). Non-blocking: also would_block, only while another sender creates a chunk.
+    status send(const T& m) noexcept {
+        if constexpr (std::same_as<Mode, blocking>)
+            return to_status(send_until(m, clock::time_point::max()));
+        else
+            return to_status(push(m));
+    }
+    /// Blocking only: as send(m), with a deadline (a steady_clock time point) or a timeout (a
+    /// duration) that bounds only the wait for another sender creating a chunk: timed_out, and
+    /// the message is not sent.
+    template <deadline D>
+    status send(const T& m, D deadline) noexcept {
+        static_assert(std::same_as<Mode, blocking>,
+                      "a non_blocking endpoint returns at once, so a deadline means nothing: use a blocking endpoint");
+        return to_status(send_until(m, as_time_point(deadline)));
+    }
+
+    /// Asks the OS about the receiver: ok (there, or none came yet), closed or peer_dead. A
+    /// dead receiver does not stop sends: what is sent waits for the next one.
+    [[nodiscard]] errc peer() const noexcept {
+        return this->shared_ == nullptr ? errc::closed : this->shared_->receivers.state(true);
+    }
+
+private:
+    friend Queue;
+    explicit unbounded_sender(std::shared_ptr<chain_head> head) : base(std::move(head)) {}
+
+    errc send_until(const T& m, clock::time_point deadline) noexcept {
+        for (;;) {
+            const errc e = push(m);
+            if (e != errc::would_block) return e;
+            if (const errc w = wait_for_grower(deadline); w != errc::ok) return w;
+        }
+    }
+
+    errc push(const T& m) noexcept {
+        if (this->shared_ == nullptr) return errc::closed;
+        auto& sh = *this->shared_;
+        // Two loads, no system call: nobody will read what we would send. A system_owned queue
+        // outlives its users: there a receiver that closed is only a pause, and what is sent
+        // waits for the next one.
+        if constexpr (std::is_same_v<typename Queue::ownership_type, process_owned>)
+            if (sh.receivers.state(false) == errc::closed) return errc::closed;
+        const errc e = this->cursor_.try_push(m);
+        if (this->cursor_.grew()) sh.chunk_bell.notify(this->light_fence_);
+        if (e == errc::ok) sh.data_bell.notify(this->light_fence_);
+        return e;
+    }
+
+    /// Waits until the grower that try_push found busy has let go of the chain's grower word, or
+    /// published the chunk; looks again once per liveness interval (it may have died).
+    errc wait_for_grower(clock::time_point deadline) noexcept {
+        auto& sh = *this->shared_;
+        const std::uint64_t g = this->cursor_.busy_grower();
+        const std::uint64_t k = this->cursor_.awaited_chunk();
+        bool look_again = false;
+        return wait_until<typename Queue::wait_type>(
+            sh.chunk_bell, sh.senders.places[this->place_].asleep,
+            [&] {
+                return look_again || sh.chain.grower.load(std::memory_order_acquire) != g ||
+                       sh.chain.chunk_next.load(std::memory_order_acquire) != k;
+            },
+            [&](bool ask_os) {
+                if (ask_os) look_again = true;
+                return errc::ok;
+            },
+            deadline, this->liveness_);
+    }
+};
+
+/// The receiving end of an unbounded queue (the only one). Blocking: receive waits for a
+/// message (with deadline overloads). Non-blocking: receive returns would_block at once when
+/// the queue is empty. Either way it returns closed or peer_dead only after every message the
+/// senders sent has been received.
+template <class Queue, mode_policy Mode>
+class unbounded_receiver
+    : public chain_endpoint<Queue, chain_consumer_role,
+                            chain_consumer<typename Queue::message_type, Queue::slots_per_chunk, typename Queue::chunks>> {
+    using T = typename Queue::message_type;
+    using cursor = chain_consumer<T, Queue::slots_per_chunk, typename Queue::chunks>;
+    using base = chain_endpoint<Queue, chain_consumer_role, cursor>;
+
+public:
+    /// Receives the oldest message. Blocking: waits for one; closed or peer_dead once the
+    /// senders have gone and the queue is empty; timed_out. Non-blocking: would_block when empty.
+    result<T> receive() noexcept {
+        return as_result([&](T& out) { return receive(out); });
+    }
+    /// Blocking only: with a deadline (a steady_clock time point) or a timeout (a duration).
+    template <deadline D>
+    result<T> receive(D deadline) noexcept {
+        return as_result([&](T& out) { return receive(out, deadline); });
+    }
+    /// As receive(), into `out` (no copy through a result; for large messages).
+    status receive(T& out) noexcept {
+        if constexpr (std::same_as<Mode, blocking>)
+            return to_status(attempt_until(out, clock::time_point::max()));
+        else
+            return to_status(attempt(out));
+    }
+    template <deadline D>
+    status receive(T& out, D deadline) noexcept {
+        static_assert(std::same_as<Mode, blocking>,
+                      "a non_blocking endpoint returns at once, so a deadline means nothing: use a blocking endpoint");
+        return to_status(attempt_until(out, as_time_point(deadline)));
+    }
+
+    /// Asks the OS about the senders: ok (someone is there, or nobody came yet), closed or
+    /// peer_dead. On the way, skips a message whose sender died writing it, which a
+    /// non-blocking receiver otherwise waits on (a blocking one does this once per liveness
+    /// interval while it waits).
+    [[nodiscard]] errc peer() noexcept {
+        if (this->shared_ == nullptr) return errc::closed;
+        recover();
+        return this->shared_->senders.state(true);
+    }
+
+private:
+    friend Queue;
+    explicit unbounded_receiver(std::shared_ptr<chain_head> head) : base(std::move(head)) {}
+
+    bool recover() noexcept {
+        auto& senders = this->shared_->senders;
+        return this->cursor_.recover([&senders](std::uint64_t p) { return senders.live_claimant(p); });
+    }
+
+    /// One attempt: ok, would_block, closed (would block, and every sender has closed), or an
+    /// error.
+    errc attempt(T& out) noexcept {
+        if (this->shared_ == nullptr) return errc::closed;
+        errc e = this->cursor_.try_pop(out);
+        if (e == errc::would_block && this->shared_->senders.state(false) == errc::closed) {
+            // Everything the senders published before they let go is visible now. A claim left
+            // by a sender that died (its place since taken over and let go) is skipped here.
+            for (;;) {
+                e = this->cursor_.try_pop(out);
+                if (e != errc::would_block) break;
+                if (!recover()) {
+                    e = errc::closed;
+                    break;
+                }
+            }
+        }
+        return e;
+    }
+
+    errc attempt_until(T& out, clock::time_point deadline) noexcept {
+        for (;;) {
+            const errc e = attempt(out);
+            if (e != errc::would_block) return e;
+            auto& sh = *this->shared_;
+            const errc w = wait_until<typename Queue::wait_type>(
+                sh.data_bell, sh.receivers.places[this->place_].asleep, [this] { return this->cursor_.has_data(); },
+                [this, &sh](bool ask_os) {
+                    // A dead sender may hold the position we wait for: skip it for them.
+                    if (ask_os) recover();
+                    return sh.senders.state(ask_os);
+                },
+                deadline, this->liveness_);
+            if (w == errc::closed) {
+                const errc last = attempt(out);
+                return last == errc::would_block ? errc::closed : last;
+            }
+            if (w != errc::ok) return w;
+        }
+    }
+
+    template <class Into>
+    static result<T> as_result(Into&& into) noexcept {
+        T out;
+        const status s = into(out);
+        if (!s) return unexpected(s.error());
+        return out;
+    }
+};
+
+}  // namespace ipckit::detail

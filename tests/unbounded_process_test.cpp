@@ -1,0 +1,736 @@
+// Tests of unbounded queues across fork(): many producer processes and one consumer process,
+// senders that never wait for a receiver (absent, killed or replaced), and processes killed at
+// the points that matter: a sender while creating a chunk or between claiming a position and
+// publishing it, a receiver in the middle of draining, a process_owned creator. Each ends with
+// every message accounted for and no chunk left behind in /dev/shm.
+//
+// Children do their work without Catch2 and report through their exit code, pipes, or counters
+// in an anonymous shared mapping made before the fork; the parent asserts. No threads are
+// started. Every wait is on the event itself, bounded by ipckit_test::patience. A child that
+// must be killed at a known point first says it got there, then blocks on a pipe until it is
+// killed (or kills itself there, with SIGKILL).
+
+#include "catch.hpp"
+#include "support.hpp"
+
+#include <ipckit/queue.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <csignal>
+#include <dirent.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+using namespace std::chrono_literals;
+using ipckit::errc;
+using ipckit_test::patience;
+
+namespace {
+
+// ---- harness --------------------------------------------------------------------------------
+
+/// A pipe used as a one-way signal between processes. post(n) releases n waits; wait() takes one
+/// byte, and returns false at end of file (every writer gone) or when its timeout passes.
+/// Whoever only reads should close_write(), so that the death of the writers reads as EOF.
+class signal_pipe {
+public:
+    signal_pipe() {
+        if (::pipe(fd_) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
+    }
+    ~signal_pipe() {
+        close_fd(fd_[0]);
+        close_fd(fd_[1]);
+    }
+    signal_pipe(const signal_pipe&) = delete;
+    signal_pipe& operator=(const signal_pipe&) = delete;
+
+    void post() const noexcept {
+        const char c = 's';
+        while (::write(fd_[1], &c, 1) < 0 && errno == EINTR) {
+        }
+    }
+    [[nodiscard]] bool wait(std::chrono::milliseconds timeout = patience) const noexcept {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        for (;;) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            pollfd pfd{fd_[0], POLLIN, 0};
+            const int ready = ::poll(&pfd, 1, static_cast<int>(std::max<std::int64_t>(0, left.count())));
+            if (ready < 0 && errno == EINTR) continue;
+            if (ready <= 0) return false;
+            char c = 0;
+            const ssize_t r = ::read(fd_[0], &c, 1);
+            if (r < 0 && errno == EINTR) continue;
+            return r == 1;
+        }
+    }
+    void close_write() noexcept { close_fd(fd_[1]); }
+
+private:
+    static void close_fd(int& fd) noexcept {
+        if (fd >= 0) ::close(fd);
+        fd = -1;
+    }
+    int fd_[2] = {-1, -1};
+};
+
+/// Blocks a child until it is killed; returns (and so fails the child) only if the parent
+/// wrote to `hold`, went away, or did not kill it within patience.
+inline int block_until_killed(signal_pipe& hold) {
+    hold.close_write();
+    (void)hold.wait();
+    return 99;
+}
+
+/// A forked child, killed and reaped if the test leaves before waiting for it.
+class child {
+public:
+    explicit child(const std::function<int()>& fn) : pid_(ipckit_test::spawn(fn)) {}
+    child(child&& o) noexcept : pid_(std::exchange(o.pid_, -1)) {}
+    child& operator=(child&&) = delete;
+    ~child() {
+        if (pid_ > 0) (void)ipckit_test::kill_child(pid_);
+    }
+    int wait() { return ipckit_test::wait_child(std::exchange(pid_, -1)); }
+    int kill() { return ipckit_test::kill_child(std::exchange(pid_, -1)); }
+
+private:
+    pid_t pid_;
+};
+
+constexpr int killed_by_sigkill = 1000 + SIGKILL;
+
+/// Counters shared with forked children: an anonymous shared mapping made before the fork.
+template <std::size_t N>
+class shared_counters {
+public:
+    shared_counters() {
+        void* p = ::mmap(nullptr, sizeof(block), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap");
+        block_ = ::new (p) block;
+    }
+    ~shared_counters() { ::munmap(block_, sizeof(block)); }
+    shared_counters(const shared_counters&) = delete;
+    shared_counters& operator=(const shared_counters&) = delete;
+    std::atomic<std::uint64_t>& operator[](std::size_t i) const noexcept { return block_->values[i]; }
+
+    /// Waits (polling) until counter i reaches at least v; false after patience.
+    [[nodiscard]] bool wait_at_least(std::size_t i, std::uint64_t v) const noexcept {
+        const auto deadline = std::chrono::steady_clock::now() + patience;
+        while ((*this)[i].load(std::memory_order_acquire) < v) {
+            if (std::chrono::steady_clock::now() >= deadline) return false;
+            std::this_thread::sleep_for(1ms);
+        }
+        return true;
+    }
+
+private:
+    struct block {
+        std::atomic<std::uint64_t> values[N] = {};
+    };
+    block* block_;
+};
+
+// ---- messages and queues --------------------------------------------------------------------
+
+struct msg {
+    std::uint64_t seq;    // (producer << 32) | number
+    std::uint64_t check;  // a function of seq: a torn or stale message shows up
+};
+constexpr std::uint64_t check_of(std::uint64_t seq) noexcept { return (seq + 1) * 0x9E3779B97F4A7C15ULL; }
+constexpr msg make_msg(std::uint64_t seq) noexcept { return {seq, check_of(seq)}; }
+constexpr msg make_msg(std::uint64_t producer, std::uint64_t n) noexcept { return make_msg((producer << 32) | n); }
+constexpr std::uint64_t producer_of(const msg& m) noexcept { return m.seq >> 32; }
+constexpr std::uint64_t number_of(const msg& m) noexcept { return m.seq & 0xffffffffULL; }
+
+using uq = ipckit::queue<msg, ipckit::unbounded<4096>>;
+using muq = ipckit::queue<msg, ipckit::unbounded<4096>, ipckit::multi>;
+using muq2 = ipckit::queue<msg, ipckit::unbounded<4096>, ipckit::multi_of<2>>;
+constexpr std::uint64_t per_chunk = uq::slots_per_chunk;
+
+/// Peers' deaths (and dead claims) are noticed within about 10 ms.
+ipckit::options quick_liveness() {
+    ipckit::options o;
+    o.liveness_interval = 10ms;
+    return o;
+}
+
+template <class R>
+errc err(const R& r) {
+    return r ? errc::ok : r.error();
+}
+
+/// A unique queue name, with the queue and its chunks removed at set-up and when it goes.
+class scoped_queue {
+public:
+    scoped_queue() : name_("ub-proc") { (void)uq::remove(name_); }
+    ~scoped_queue() {
+        try {
+            (void)uq::remove(name_);
+        } catch (...) {
+        }
+    }
+    scoped_queue(const scoped_queue&) = delete;
+    scoped_queue& operator=(const scoped_queue&) = delete;
+    [[nodiscard]] const std::string& str() const noexcept { return name_.str(); }
+    operator const std::string&() const noexcept { return name_.str(); }  // NOLINT(google-explicit-constructor)
+    operator std::string_view() const noexcept { return name_.str(); }    // NOLINT(google-explicit-constructor)
+
+private:
+    ipckit_test::scoped_name name_;
+};
+
+/// The chunks of queue `name` in /dev/shm now: the names after "ipckit.<name>.".
+std::vector<std::string> chunks_of(const std::string& name) {
+    std::vector<std::string> found;
+    const std::string prefix = "ipckit." + name + ".";
+    DIR* d = ::opendir("/dev/shm");
+    if (d == nullptr) return found;
+    while (const dirent* e = ::readdir(d)) {
+        const std::string entry = e->d_name;
+        if (entry.rfind(prefix, 0) == 0) found.push_back(entry.substr(prefix.size()));
+    }
+    ::closedir(d);
+    return found;
+}
+
+/// For a child: receives producer 0's numbers first..last-1 in order with patience. 0 if so,
+/// else 1 (an error), 2 (wrong number) or 3 (a torn message).
+template <class Rx>
+int receive_in_order(Rx& rx, std::uint64_t first, std::uint64_t last) {
+    for (std::uint64_t i = first; i < last; ++i) {
+        auto r = rx.receive(patience);
+        if (!r) return 1;
+        if (r->seq != i) return 2;
+        if (r->check != check_of(i)) return 3;
+    }
+    return 0;
+}
+
+/// For a child: what a receive with patience ended with: 0 if `expected`, 4 a message, 5
+/// timed_out, 6 another errc.
+template <class Rx>
+int receive_ends_with(Rx& rx, errc expected) {
+    auto r = rx.receive(patience);
+    if (r) return 4;
+    if (r.error() == expected) return 0;
+    return r.error() == errc::timed_out ? 5 : 6;
+}
+
+/// For a child: sends seq first..last-1; 0 if all went, else 7.
+template <class Tx>
+int send_all(Tx& tx, std::uint64_t first, std::uint64_t last) {
+    for (std::uint64_t i = first; i < last; ++i)
+        if (!tx.send(make_msg(i))) return 7;
+    return 0;
+}
+
+/// The shared part of queue Q called `name`, for white-box tests: a mapping of its head.
+template <class Q>
+struct head_view {
+    explicit head_view(const std::string& name) : seg(ipckit::segment::open(name, Q::layout(), {})) {}
+    typename Q::shared& sh() const { return *static_cast<typename Q::shared*>(seg.body()); }
+    ipckit::detail::chain_control& chain() const { return sh().chain; }
+    ipckit::segment seg;
+};
+
+/// The roster place this process holds in `r`, or Max if none.
+template <std::size_t Max>
+std::size_t place_of_this_process(const ipckit::detail::roster<Max>& r) {
+    const std::uint64_t me = ipckit::detail::sys::self().pack();
+    for (std::size_t i = 0; i < Max; ++i)
+        if (r.places[i].holder.load(std::memory_order_acquire) == me) return i;
+    return Max;
+}
+
+constexpr int no_place = 30;
+constexpr int no_claim = 31;
+constexpr int not_killed = 32;
+
+}  // namespace
+
+// ---- delivery -------------------------------------------------------------------------------
+
+TEST_CASE("unbounded queue across processes: four producer processes and one consumer process, each producer's "
+          "messages exactly once and in order",
+          "[process]") {
+    constexpr std::uint64_t producers = 4;
+    constexpr std::uint64_t per_producer = 25'000;
+    scoped_queue name;
+    auto q = muq::create(name);
+    signal_pipe start;
+
+    child consumer([&] {
+        auto qc = muq::open(name);
+        auto rx = qc.receiver();
+        start.post();
+        std::vector<std::uint64_t> next(producers, 0);
+        for (std::uint64_t got = 0; got < producers * per_producer; ++got) {
+            auto r = rx.receive(patience);
+            if (!r) return 1;
+            const std::uint64_t p = producer_of(*r);
+            if (p >= producers || number_of(*r) != next[p]) return 2;
+            if (r->check != check_of(r->seq)) return 3;
+            ++next[p];
+        }
+        return receive_ends_with(rx, errc::closed);  // nothing more than was sent
+    });
+    REQUIRE(start.wait());  // it attached: the senders' sends count for it
+
+    // Every sender attaches before any sends: one that finished and closed before the next
+    // came would otherwise read as "every sender has closed".
+    signal_pipe attached, go;
+    std::vector<child> senders;
+    for (std::uint64_t p = 0; p < producers; ++p) {
+        senders.emplace_back([&, p] {
+            auto qc = muq::open(name);
+            auto tx = qc.sender();
+            attached.post();
+            if (!go.wait()) return 8;
+            for (std::uint64_t i = 0; i < per_producer; ++i)
+                if (!tx.send(make_msg(p, i))) return 7;
+            return 0;
+        });
+    }
+    attached.close_write();
+    for (std::uint64_t p = 0; p < producers; ++p) REQUIRE(attached.wait());
+    for (std::uint64_t p = 0; p < producers; ++p) go.post();
+    for (auto& s : senders) CHECK(s.wait() == 0);
+    CHECK(consumer.wait() == 0);
+    CHECK(chunks_of(name).size() <= 1);
+    CHECK(q.size() == 0);
+}
+
+TEST_CASE("unbounded queue across processes: a sender goes on sending while its receiver is dead, the next "
+          "receiver gets everything",
+          "[process]") {
+    const std::uint64_t n = 3 * per_chunk + 11;
+    scoped_queue name;
+    auto q = uq::create(name, quick_liveness());
+    signal_pipe attached, hold;
+    child first_receiver([&] {
+        auto qc = uq::open(name);
+        auto rx = qc.receiver();
+        attached.post();
+        return block_until_killed(hold);
+    });
+    attached.close_write();
+    REQUIRE(attached.wait());
+    CHECK(first_receiver.kill() == killed_by_sigkill);
+
+    auto tx = q.sender<ipckit::non_blocking>();
+    CHECK(tx.peer() == errc::peer_dead);
+    for (std::uint64_t i = 0; i < n; ++i) REQUIRE(tx.send(make_msg(i)));  // never waits, never refused
+
+    child second_receiver([&] {
+        auto qc = uq::open(name);
+        auto rx = qc.receiver();  // the dead one's place
+        return receive_in_order(rx, 0, n);
+    });
+    CHECK(second_receiver.wait() == 0);
+    CHECK(chunks_of(name).size() == 1);
+}
+
+TEST_CASE("unbounded queue across processes: a killed sender's messages are received, then peer_dead", "[process]") {
+    const std::uint64_t k = per_chunk + 10;  // across a chunk boundary
+    scoped_queue name;
+    auto q = uq::create(name, quick_liveness());
+    signal_pipe sent, drained, hold;
+
+    child sender_process([&] {
+        auto qc = uq::open(name);
+        auto tx = qc.sender();
+        if (const int e = send_all(tx, 0, k); e != 0) return e;
+        sent.post();
+        return block_until_killed(hold);
+    });
+    child receiver_process([&] {
+        auto qc = uq::open(name);
+        auto rx = qc.receiver();
+        if (const int e = receive_in_order(rx, 0, k); e != 0) return e;
+        drained.post();
+        return receive_ends_with(rx, errc::peer_dead);  // blocks on the empty queue
+    });
+    sent.close_write();
+    drained.close_write();
+    REQUIRE(sent.wait());
+    REQUIRE(drained.wait());
+    CHECK(sender_process.kill() == killed_by_sigkill);
+    CHECK(receiver_process.wait() == 0);
+}
+
+// ---- a receiver killed and replaced ---------------------------------------------------------
+
+TEST_CASE("unbounded queue across processes: a receiver killed in the middle of draining is replaced and nothing "
+          "is lost, no chunk is left behind",
+          "[process]") {
+    const std::uint64_t n = 20 * per_chunk + 7;
+    const std::uint64_t stop_after = 7 * per_chunk + 3;
+    scoped_queue name;
+    auto q = uq::create(name);
+    signal_pipe consumed, hold;
+
+    child sender_process([&] {
+        auto qc = uq::open(name);
+        auto tx = qc.sender();
+        return send_all(tx, 0, n);  // never waits, whatever the receivers do
+    });
+    child first_receiver([&] {
+        auto qc = uq::open(name);
+        auto rx = qc.receiver();
+        if (const int e = receive_in_order(rx, 0, stop_after); e != 0) return e;
+        consumed.post();
+        return block_until_killed(hold);
+    });
+    consumed.close_write();
+    REQUIRE(consumed.wait());
+    CHECK(first_receiver.kill() == killed_by_sigkill);
+    CHECK(sender_process.wait() == 0);
+    CHECK(chunks_of(name).size() == n / per_chunk + 1 - stop_after / per_chunk);  // what it read went
+
+    child second_receiver([&] {
+        auto qc = uq::open(name);
+        auto rx = qc.receiver();  // the dead one's place
+        if (const int e = receive_in_order(rx, stop_after, n); e != 0) return e;
+        return receive_ends_with(rx, errc::closed);  // nothing twice
+    });
+    CHECK(second_receiver.wait() == 0);
+    CHECK(chunks_of(name).size() == 1);
+    CHECK(q.allocated_bytes() == 4096);
+}
+
+// ---- a sender killed at the points that matter ----------------------------------------------
+
+TEST_CASE("unbounded queue across processes: a sender killed while creating a chunk is taken over by the next "
+          "sender that needs it",
+          "[process]") {
+    scoped_queue name;
+    auto q = uq::create(name, quick_liveness());
+    auto tx = q.sender();
+    for (std::uint64_t i = 0; i < per_chunk; ++i) REQUIRE(tx.send(make_msg(i)));  // chunk 0 full
+    head_view<uq> v(name);
+    const std::string next_chunk = name.str() + "." + std::to_string(v.chain().base + 1);
+
+    // Takes the grower word as a sender about to create chunk 1 does, leaves `leftover` under
+    // the chunk's name, and is killed there.
+    auto die_growing = [&](int leftover) {
+        child grower([&] {
+            head_view<uq> cv(name);
+            std::uint64_t idle = ipckit::detail::chain_control::idle;
+            if (!cv.chain().grower.compare_exchange_strong(idle, ipckit::detail::sys::self().pack())) return no_claim;
+            const std::string os = ipckit::detail::os_name(next_chunk);
+            if (leftover == 1) {  // died in the middle of segment::create: sized, never initialised
+                (void)ipckit::detail::sys::shm_create(os, 4096, 0600);
+            } else if (leftover == 2) {  // died after creating it, before publishing it
+                (void)ipckit::segment::create<ipckit::system_owned>(next_chunk, {"half a chunk", 4096}, {},
+                                                                    [](void*) {});
+            }
+            ::raise(SIGKILL);
+            return not_killed;
+        });
+        REQUIRE(grower.wait() == killed_by_sigkill);
+        CHECK(v.chain().grower.load() != ipckit::detail::chain_control::idle);
+    };
+    SECTION("before it made anything") { die_growing(0); }
+    SECTION("with the chunk sized but not initialised") {
+        die_growing(1);
+        CHECK(chunks_of(name).size() == 2);
+    }
+    SECTION("with the chunk made but not published") {
+        die_growing(2);
+        CHECK(chunks_of(name).size() == 2);
+    }
+
+    for (std::uint64_t i = per_chunk; i < 2 * per_chunk + 5; ++i) REQUIRE(tx.send(make_msg(i)));
+    CHECK(v.chain().grower.load() == ipckit::detail::chain_control::idle);
+    CHECK(chunks_of(name).size() == 3);
+    auto rx = q.receiver();
+    CHECK(receive_in_order(rx, 0, 2 * per_chunk + 5) == 0);
+    tx.close();
+    CHECK(err(rx.receive(patience)) == errc::closed);
+    CHECK(chunks_of(name).size() == 1);
+}
+
+TEST_CASE("unbounded queue across processes: a sender killed between claiming a position and publishing it costs "
+          "that message only",
+          "[process]") {
+    scoped_queue name;
+    auto q = muq2::create(name, quick_liveness());
+    auto tx = q.sender();
+    for (std::uint64_t i = 0; i < 5; ++i) REQUIRE(tx.send(make_msg(i)));
+
+    // Claims position 5 as try_push does (pending = 6, then the CAS on tail) and is killed.
+    child dying([&] {
+        auto qc = muq2::open(name);
+        auto dtx = qc.sender();
+        head_view<muq2> cv(name);
+        const std::size_t i = place_of_this_process(cv.sh().senders);
+        if (i == muq2::max_senders) return no_place;
+        std::uint64_t pos = cv.chain().tail.load();
+        cv.sh().senders.places[i].pending.store(pos + 1, std::memory_order_relaxed);
+        if (pos != 5 || !cv.chain().tail.compare_exchange_strong(pos, pos + 1)) return no_claim;
+        ::raise(SIGKILL);
+        return not_killed;
+    });
+    REQUIRE(dying.wait() == killed_by_sigkill);
+    for (std::uint64_t i = 5; i < 10; ++i) REQUIRE(tx.send(make_msg(i)));  // positions 6..10
+    CHECK(q.size() == 11);
+
+    SECTION("a blocking receiver skips it once it finds the claimant dead") {
+        auto rx = q.receiver();
+        CHECK(receive_in_order(rx, 0, 10) == 0);
+        tx.close();
+        CHECK(err(rx.receive(patience)) == errc::peer_dead);  // the dead sender never closed
+    }
+    SECTION("a non-blocking receiver skips it when it asks peer()") {
+        auto rx = q.receiver<ipckit::non_blocking>();
+        for (std::uint64_t i = 0; i < 5; ++i) REQUIRE(err(rx.receive()) == errc::ok);
+        CHECK(err(rx.receive()) == errc::would_block);  // no system call: it cannot know yet
+        CHECK(rx.peer() == errc::ok);                    // the other sender lives
+        for (std::uint64_t i = 5; i < 10; ++i) {
+            auto r = rx.receive();
+            REQUIRE(r);
+            CHECK(r->seq == i);
+        }
+    }
+    SECTION("once every sender has closed, a receiver skips it and reads to the end") {
+        // A new sender takes over the dead one's place (the other is held) and closes.
+        child successor([&] {
+            auto qc = muq2::open(name);
+            auto stx = qc.sender();
+            return 0;
+        });
+        REQUIRE(successor.wait() == 0);
+        tx.close();
+        auto rx = q.receiver<ipckit::non_blocking>();
+        for (std::uint64_t i = 0; i < 10; ++i) {
+            auto r = rx.receive();
+            REQUIRE(r);
+            CHECK(r->seq == i);
+        }
+        CHECK(err(rx.receive()) == errc::closed);
+    }
+    CHECK(chunks_of(name).size() == 1);
+}
+
+// ---- ownership ------------------------------------------------------------------------------
+
+TEST_CASE("unbounded queue across processes: a process_owned queue whose creator was killed is replaced on create, "
+          "and its chunks are removed",
+          "[process]") {
+    scoped_queue name;
+    signal_pipe created, hold;
+    child creator([&] {
+        auto qc = uq::create(name);
+        auto tx = qc.sender();
+        if (const int e = send_all(tx, 0, 5 * per_chunk); e != 0) return e;
+        created.post();
+        return block_until_killed(hold);
+    });
+    created.close_write();
+    REQUIRE(created.wait());
+    CHECK(creator.kill() == killed_by_sigkill);
+    CHECK(chunks_of(name).size() == 5);  // a kill runs no destructor
+
+    auto q = uq::create(name);
+    CHECK(q.created());
+    CHECK(q.size() == 0);
+    CHECK(chunks_of(name).empty());
+    auto tx = q.sender();
+    auto rx = q.receiver<ipckit::non_blocking>();
+    REQUIRE(tx.send(make_msg(0)));
+    auto r = rx.receive();
+    REQUIRE(r);
+    CHECK(r->seq == 0);
+}
+
+TEST_CASE("unbounded queue across processes: a process_owned queue's chunks go when its creator exits, while "
+          "another process still uses it",
+          "[process]") {
+    scoped_queue name;
+    signal_pipe filled, go;
+    child creator([&] {
+        auto qc = uq::create(name);
+        auto tx = qc.sender();
+        if (const int e = send_all(tx, 0, 4 * per_chunk); e != 0) return e;
+        filled.post();
+        return go.wait() ? 0 : 98;  // then returns: its handle goes, and the queue with it
+    });
+    filled.close_write();
+    REQUIRE(filled.wait());
+    auto q = uq::open(name);
+    auto rx = q.receiver();
+    CHECK(receive_in_order(rx, 0, 1) == 0);  // maps chunk 0
+    CHECK(chunks_of(name).size() == 4);
+    go.post();
+    CHECK(creator.wait() == 0);
+
+    CHECK_FALSE(ipckit::segment_exists(name));
+    CHECK(chunks_of(name).empty());
+    // What this process has mapped it keeps; the rest went with the queue.
+    CHECK(receive_in_order(rx, 1, per_chunk) == 0);
+    CHECK(err(rx.receive(patience)) == errc::closed);
+    // No chunk is created for it any more.
+    auto tx = q.sender();
+    CHECK(err(tx.send(make_msg(0))) == errc::closed);
+    CHECK(chunks_of(name).empty());
+}
+
+// ---- stress ---------------------------------------------------------------------------------
+
+TEST_CASE("unbounded queue stress: receivers SIGKILLed at arbitrary points and replaced lose at most the message "
+          "each had in hand, and leave no chunk behind",
+          "[stress]") {
+    constexpr std::uint64_t n = 200'000;
+    constexpr std::uint64_t rounds = 6;
+    scoped_queue name;
+    auto q = uq::create(name);
+    shared_counters<2> c;  // [0]: 1 + the last number a receiver took; [1]: messages lost to kills
+
+    child sender_process([&] {
+        auto qc = uq::open(name);
+        auto tx = qc.sender();
+        return send_all(tx, 0, n);
+    });
+    bool finished = false;  // a receiver read to the end
+    for (std::uint64_t round = 0; round < rounds && !finished; ++round) {
+        const bool last = round + 1 == rounds;
+        child receiver_process([&] {
+            auto qc = uq::open(name);
+            auto rx = qc.receiver();
+            std::uint64_t expected = c[0].load();
+            for (bool first = true;; first = false) {
+                auto r = rx.receive(patience);
+                if (!r) return r.error() == errc::closed && expected == n ? 0 : 1;
+                if (r->check != check_of(r->seq)) return 3;
+                // The one message a killed receiver may have taken without saying so.
+                if (first && r->seq == expected + 1) {
+                    c[1].fetch_add(1);
+                    ++expected;
+                }
+                if (r->seq != expected) return 2;
+                c[0].store(++expected);
+            }
+        });
+        if (last) {
+            CHECK(receiver_process.wait() == 0);
+            finished = true;
+        } else {
+            REQUIRE(c.wait_at_least(0, (round + 1) * n / rounds));
+            // It may have read the rest and ended (0) before the kill lands: then it is done.
+            const int code = receiver_process.kill();
+            CHECK((code == killed_by_sigkill || code == 0));
+            finished = code == 0;
+        }
+    }
+    CHECK(finished);
+    CHECK(c[0].load() == n);
+    CHECK(sender_process.wait() == 0);
+    CHECK(c[1].load() < rounds);
+    CHECK(chunks_of(name).size() <= 1);
+}
+
+TEST_CASE("unbounded queue stress: four producer processes, one SIGKILLed at an arbitrary point: the others' "
+          "messages all arrive in order, the killed one's as a prefix, then peer_dead",
+          "[stress]") {
+    constexpr std::uint64_t producers = 4;
+    constexpr std::uint64_t per_producer = 50'000;
+    scoped_queue name;
+    ipckit::options opt = quick_liveness();
+    opt.unbounded_cap = 2 << 20;  // 512 chunks: the endless sender runs into it
+    auto q = muq::create(name, opt);
+    shared_counters<1> sent;  // by producer 0
+
+    child consumer([&] {
+        auto qc = muq::open(name);
+        auto rx = qc.receiver();
+        std::vector<std::uint64_t> next(producers, 0);
+        for (;;) {
+            auto r = rx.receive(patience);
+            if (!r) {
+                if (r.error() != errc::peer_dead) { std::fprintf(stderr, "DEBUG consumer end %s\n", ipckit::to_string(r.error())); return 1; }
+                break;
+            }
+            const std::uint64_t p = producer_of(*r);
+            if (p >= producers || number_of(*r) != next[p]) { std::fprintf(stderr, "DEBUG consumer order p=%lu got %lu want %lu\n", (unsigned long)p, (unsigned long)number_of(*r), (unsigned long)next[p]); return 2; }
+            if (r->check != check_of(r->seq)) { std::fprintf(stderr, "DEBUG torn p=%lu n=%lu\n", (unsigned long)p, (unsigned long)number_of(*r)); return 3; }
+            ++next[p];
+        }
+        for (std::uint64_t p = 1; p < producers; ++p)
+            if (next[p] != per_producer) {
+                std::fprintf(stderr, "DEBUG consumer peer_dead early: p=%lu at %lu; next0=%lu sent0=%lu\n", (unsigned long)p, (unsigned long)next[p], (unsigned long)next[0], (unsigned long)sent[0].load());
+                head_view<muq> dv(name);
+                auto& r = dv.sh().senders;
+                std::fprintf(stderr, "DEBUG attached=%u ever=%u state_now=%d\n", r.attached.load(), r.ever.load(), (int)r.state(true));
+                for (std::size_t i = 0; i < muq::max_senders; ++i) {
+                    const auto h = r.places[i].holder.load();
+                    if (h == 0) continue;
+                    const auto id = ipckit::detail::sys::process_id::unpack(h);
+                    const auto st = ipckit::detail::sys::read_proc_stat(id.pid);
+                    std::fprintf(stderr, "DEBUG place %zu holder=%lx pid=%u start=%lu alive=%d procstate=%c procstart=%lu pending=%lu\n", i, (unsigned long)h, id.pid, (unsigned long)id.start_time, (int)ipckit::detail::sys::is_alive(id), st ? st->state : '?', st ? (unsigned long)st->start_time : 0UL, (unsigned long)r.places[i].pending.load());
+                }
+                return 4;
+            }
+        // Every send of it that returned ok arrived; at most one more (published, then killed
+        // before it counted it).
+        return next[0] >= sent[0].load() && next[0] <= sent[0].load() + 1 ? 0 : 5;
+    });
+    // Producer 0 sends until it is killed, retrying while the cap is reached.
+    child endless([&] {
+        auto qc = muq::open(name);
+        auto tx = qc.sender();
+        for (std::uint64_t i = 0;;) {
+            const auto s = tx.send(make_msg(0, i));
+            if (s)
+                sent[0].store(++i);
+            else if (s.error() != errc::no_space) {
+                std::fprintf(stderr, "DEBUG endless send %lu failed: %s\n", (unsigned long)i, ipckit::to_string(s.error()));
+                return 7;
+            }
+        }
+    });
+    // The others attach before producer 0 is killed, or its death alone would read as peer_dead.
+    signal_pipe attached;
+    std::vector<child> senders;
+    for (std::uint64_t p = 1; p < producers; ++p) {
+        senders.emplace_back([&, p] {
+            auto qc = muq::open(name);
+            auto tx = qc.sender();
+            attached.post();
+            for (std::uint64_t i = 0; i < per_producer;) {
+                const auto s = tx.send(make_msg(p, i));
+                if (s)
+                    ++i;
+                else if (s.error() != errc::no_space) {
+                    head_view<muq> dv(name);
+                    std::fprintf(stderr, "DEBUG sender %lu failed: %s rx attached=%u ever=%u holder=%lx grower=%lx next=%lu first=%lu tail=%lu head=%lu\n", (unsigned long)p, ipckit::to_string(s.error()),
+                        dv.sh().receivers.attached.load(), dv.sh().receivers.ever.load(), (unsigned long)dv.sh().receivers.places[0].holder.load(),
+                        (unsigned long)dv.chain().grower.load(), (unsigned long)dv.chain().chunk_next.load(), (unsigned long)dv.chain().first_live.load(), (unsigned long)dv.chain().tail.load(), (unsigned long)dv.chain().head.load());
+                    return 7;
+                }
+            }
+            return 0;
+        });
+    }
+    attached.close_write();
+    for (std::uint64_t p = 1; p < producers; ++p) REQUIRE(attached.wait());
+    REQUIRE(sent.wait_at_least(0, per_producer / 2));
+    CHECK(endless.kill() == killed_by_sigkill);
+    for (auto& s : senders) CHECK(s.wait() == 0);
+    CHECK(consumer.wait() == 0);
+    CHECK(chunks_of(name).size() <= 1);
+}
