@@ -36,7 +36,10 @@
 
 using namespace std::chrono_literals;
 using ipckit::errc;
+using ipckit_test::block_until_killed;
+using ipckit_test::child;
 using ipckit_test::patience;
+using ipckit_test::signal_pipe;
 using ipckit_test::scoped_name;
 
 namespace Catch {
@@ -47,101 +50,6 @@ struct StringMaker<ipckit::errc> {
 }  // namespace Catch
 
 namespace {
-
-// ---- harness --------------------------------------------------------------------------------
-
-/// A pipe used as a one-way signal between processes. post(n) releases n waits; wait() takes one
-/// byte, and returns false at end of file (every writer gone) or when its timeout passes.
-/// Whoever only reads should close_write(), so that the death of the writers reads as EOF.
-class signal_pipe {
-public:
-    signal_pipe() {
-        if (::pipe(fd_) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
-    }
-    ~signal_pipe() {
-        close_fd(fd_[0]);
-        close_fd(fd_[1]);
-    }
-    signal_pipe(const signal_pipe&) = delete;
-    signal_pipe& operator=(const signal_pipe&) = delete;
-
-    void post(std::size_t n = 1) const noexcept {
-        for (std::size_t i = 0; i < n; ++i) put_bytes("s", 1);
-    }
-    [[nodiscard]] bool wait(std::chrono::milliseconds timeout = patience) const noexcept {
-        char c = 0;
-        return get_bytes(&c, 1, timeout);
-    }
-    void post_value(std::uint64_t v) const noexcept { put_bytes(&v, sizeof v); }
-    [[nodiscard]] std::optional<std::uint64_t> wait_value(std::chrono::milliseconds timeout = patience) const noexcept {
-        std::uint64_t v = 0;
-        if (!get_bytes(&v, sizeof v, timeout)) return std::nullopt;
-        return v;
-    }
-    void close_write() noexcept { close_fd(fd_[1]); }
-
-private:
-    static void close_fd(int& fd) noexcept {
-        if (fd >= 0) ::close(fd);
-        fd = -1;
-    }
-    void put_bytes(const void* p, std::size_t n) const noexcept {
-        const char* b = static_cast<const char*>(p);
-        while (n > 0) {
-            const ssize_t w = ::write(fd_[1], b, n);
-            if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) return;
-            b += w;
-            n -= static_cast<std::size_t>(w);
-        }
-    }
-    bool get_bytes(void* p, std::size_t n, std::chrono::milliseconds timeout) const noexcept {
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        char* b = static_cast<char*>(p);
-        while (n > 0) {
-            const auto left =
-                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-            pollfd pfd{fd_[0], POLLIN, 0};
-            const int ready = ::poll(&pfd, 1, static_cast<int>(std::max<std::int64_t>(0, left.count())));
-            if (ready < 0 && errno == EINTR) continue;
-            if (ready <= 0) return false;
-            const ssize_t r = ::read(fd_[0], b, n);
-            if (r < 0 && errno == EINTR) continue;
-            if (r <= 0) return false;
-            b += r;
-            n -= static_cast<std::size_t>(r);
-        }
-        return true;
-    }
-
-    int fd_[2] = {-1, -1};
-};
-
-/// Blocks a child until it is killed; returns (and so fails the child) only if the parent
-/// wrote to `hold`, went away, or did not kill it within patience.
-inline int block_until_killed(signal_pipe& hold) {
-    hold.close_write();
-    (void)hold.wait();
-    return 99;
-}
-
-/// A forked child, killed and reaped if the test leaves before waiting for it.
-class child {
-public:
-    explicit child(const std::function<int()>& fn) : pid_(ipckit_test::spawn(fn)) {}
-    child(child&& o) noexcept : pid_(std::exchange(o.pid_, -1)) {}
-    child& operator=(child&&) = delete;
-    ~child() {
-        if (pid_ > 0) (void)ipckit_test::kill_child(pid_);
-    }
-    /// Its exit code (or 1000 + signal), once it has ended.
-    int wait() { return ipckit_test::wait_child(std::exchange(pid_, -1)); }
-    /// SIGKILLs it; returns what wait() would.
-    int kill() { return ipckit_test::kill_child(std::exchange(pid_, -1)); }
-
-private:
-    pid_t pid_;
-};
 
 constexpr int killed_by_sigkill = 1000 + SIGKILL;
 
