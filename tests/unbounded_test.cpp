@@ -661,6 +661,47 @@ TEST_CASE("unbounded queue: a sender that needs a chunk another live sender is c
     CHECK(drain_in_order(rx, 0) == per_chunk + 1);
 }
 
+// ---- a first attach racing with the other side ---------------------------------------------
+
+TEST_CASE("unbounded queue stress: a receiver attaching while a sender sends, or a sender while the receiver "
+          "polls, is never taken for one that has closed",
+          "[stress]") {
+    constexpr int rounds = 2000;
+    scoped_queue name;
+    int refused = 0;     // sends that returned closed while the receiver was attaching
+    int ended = 0;       // receives that returned closed while the sender was attaching
+    for (int round = 0; round < rounds; ++round) {
+        auto q = uq::create(name);
+        std::atomic<bool> stop{false};
+        std::atomic<int> started{0};
+        if (round % 2 == 0) {
+            std::thread sender([&, tx = q.sender<ipckit::non_blocking>()]() mutable {
+                for (std::uint64_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+                    if (i == 0) started.store(1);
+                    if (err(tx.send(make_tick(i))) == errc::closed) ++refused;
+                }
+            });
+            while (started.load() == 0) std::this_thread::yield();
+            auto rx = q.receiver<ipckit::non_blocking>();
+            stop = true;
+            sender.join();
+        } else {
+            std::thread receiver([&, rx = q.receiver<ipckit::non_blocking>()]() mutable {
+                for (bool first = true; !stop.load(std::memory_order_relaxed); first = false) {
+                    if (first) started.store(1);
+                    if (err(rx.receive()) == errc::closed) ++ended;
+                }
+            });
+            while (started.load() == 0) std::this_thread::yield();
+            auto tx = q.sender<ipckit::non_blocking>();
+            stop = true;
+            receiver.join();
+        }
+    }
+    CHECK(refused == 0);
+    CHECK(ended == 0);
+}
+
 // ---- threads --------------------------------------------------------------------------------
 
 TEMPLATE_TEST_CASE("unbounded queue: a producer thread passes 1e5 messages in order to a consumer thread through "

@@ -89,7 +89,12 @@ struct roster {
     [[nodiscard]] errc state(bool ask_os) const noexcept {
         // SYNC POINT READ: paired with release(): what the leavers published is visible.
         const std::uint32_t held = attached.load(std::memory_order_acquire);
-        if (held == 0) return ever.load(std::memory_order_acquire) != 0 ? errc::closed : errc::ok;
+        if (held == 0) {
+            if (ever.load(std::memory_order_acquire) == 0) return errc::ok;  // nobody came yet
+            // A first claim between the two loads (it counts itself, then sets ever) would read
+            // as closed: having seen ever, a second look at attached sees that count.
+            return attached.load(std::memory_order_acquire) == 0 ? errc::closed : errc::ok;
+        }
         if (held > Max) return errc::ok;  // a scribbled counter: fall back to asking each place
         if (!ask_os) return errc::ok;
         for (const auto& p : places)
