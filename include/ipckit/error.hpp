@@ -38,6 +38,8 @@ enum class errc : int {
     invalid_name,         ///< empty, too long, or characters other than [A-Za-z0-9._-]
     sender_busy,          ///< a single-producer queue already has a live sender
     receiver_busy,        ///< a single-consumer queue already has a live receiver
+    name_taken,           ///< join: a live member of the domain already has this name
+    invalid_argument,     ///< a call that can never succeed as made, e.g. a node sending to itself
     system_error,         ///< any other OS failure; the message carries errno's text
 };
 
@@ -60,6 +62,8 @@ constexpr const char* to_string(errc e) noexcept {
     case errc::invalid_name: return "invalid name";
     case errc::sender_busy: return "sender busy";
     case errc::receiver_busy: return "receiver busy";
+    case errc::name_taken: return "name taken";
+    case errc::invalid_argument: return "invalid argument";
     case errc::system_error: return "system error";
     }
     return "unknown ipckit error";

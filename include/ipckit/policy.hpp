@@ -10,6 +10,7 @@
 #include <chrono>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 #include <type_traits>
 
@@ -165,5 +166,35 @@ struct system_owned {
 
 template <class O>
 concept ownership_policy = std::same_as<O, process_owned> || std::same_as<O, system_owned>;
+
+// ---- Delivery (mailbox) --------------------------------------------------------------------
+// The seed's question "P1 sends, P2 and P3 both receive: who gets the message?", answered per
+// mailbox. The id goes into the mailbox's layout description, so that opening a mailbox with
+// another delivery policy is incompatible_layout.
+
+/// One receiver at a time; a second one gets receiver_busy until the first one leaves or dies.
+struct exclusive {
+    static constexpr std::uint32_t id = 1;
+    static constexpr const char* name = "exclusive";
+};
+/// Competing receivers: each message goes to exactly one of them, whichever takes it first.
+struct any {
+    static constexpr std::uint32_t id = 2;
+    static constexpr const char* name = "any";
+};
+/// Receivers take turns in order, each message to exactly one of them.
+struct round_robin {
+    static constexpr std::uint32_t id = 3;
+    static constexpr const char* name = "round_robin";
+};
+/// Every attached receiver gets every message, in order.
+struct broadcast {
+    static constexpr std::uint32_t id = 4;
+    static constexpr const char* name = "broadcast";
+};
+
+template <class D>
+concept delivery_policy = std::same_as<D, exclusive> || std::same_as<D, any> || std::same_as<D, round_robin> ||
+                          std::same_as<D, broadcast>;
 
 }  // namespace ipckit
