@@ -124,6 +124,8 @@ public:
     static constexpr std::size_t max_message = std::min<std::size_t>(Max, N - bytes_record::header);
     static constexpr std::size_t max_senders = Producers::max;
     static constexpr std::size_t max_receivers = Consumers::max;
+    /// Records are freed in ring order: one receiver (see above), so receiver_busy suggests no multi_of.
+    static constexpr bool one_receiver_only = true;
 
     using shared = bytes_queue_shared<Max, capacity, max_senders, max_receivers>;
     template <mode_policy Mode>
@@ -151,11 +153,7 @@ public:
     /// Bytes of the ring in use now (records, headers, padding): a snapshot, stale as soon as
     /// it is returned. 0 if the indices are corrupt.
     [[nodiscard]] std::size_t bytes_in_use() const noexcept {
-        const auto& ring = this->template shared_part<shared>().ring;
-        const std::uint64_t head = ring.head.load(std::memory_order_acquire);
-        const std::uint64_t tail = ring.tail.load(std::memory_order_acquire);
-        if (head > tail) return 0;
-        return static_cast<std::size_t>(std::min<std::uint64_t>(tail - head, capacity));
+        return tail_minus_head(this->template shared_part<shared>().ring, capacity);
     }
 
 private:

@@ -4,7 +4,9 @@
 //
 // A queue kind provides `Queue::shared` with data_bell, space_bell, senders and receivers
 // (rosters) and ring, plus Queue::max_senders / max_receivers; its cursors provide
-// attach(ring, pending), has_room() / has_data(), and recover(live_claimant).
+// attach(ring, pending), has_room() / has_data(), and recover(live_claimant). A queue kind
+// whose endpoints keep something else than one segment alive (the unbounded queue keeps its
+// chain's head) names it as endpoint_core's Handle.
 
 #include <ipckit/detail/doorbell.hpp>
 #include <ipckit/detail/roster.hpp>
@@ -16,6 +18,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <concepts>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -48,6 +51,17 @@ inline constexpr bool always_false = false;
 
 inline status to_status(errc e) noexcept { return e == errc::ok ? status{} : status{unexpected(e)}; }
 
+/// How far a ring's tail is ahead of its head now, at most `limit`: what size() and the like
+/// report, a snapshot stale as soon as it is returned. The two are read apart and may be from
+/// different moments, so a head past the tail reads as 0 rather than as corrupt.
+template <class Ring>
+[[nodiscard]] std::size_t tail_minus_head(const Ring& ring, std::uint64_t limit) noexcept {
+    const std::uint64_t head = ring.head.load(std::memory_order_acquire);
+    const std::uint64_t tail = ring.tail.load(std::memory_order_acquire);
+    if (head > tail) return 0;
+    return static_cast<std::size_t>(std::min<std::uint64_t>(tail - head, limit));
+}
+
 /// Which roster and doorbells each side of a queue uses, so that sender and receiver share
 /// one implementation (endpoint) below.
 struct producer_role {
@@ -75,10 +89,24 @@ struct role_bells {
     static void wake_on_close(auto& sh) noexcept { Role::wake_peers(sh).ring(); }
 };
 
-/// What every endpoint of every queue kind has: the segment kept alive, a roster place held
-/// (or sender_busy / receiver_busy), closing that tells the other side (and does nothing in a
-/// forked child), and the liveness settings. Restricted thread-safe: one thread at a time.
-template <class Queue, class Role, class Bells = role_bells<Role>>
+/// What an endpoint keeps alive: a segment by default; anything with name() and body() (the
+/// start of Queue::shared), such as an unbounded queue's chain head.
+template <class H>
+concept endpoint_handle = requires(const H& h) {
+    { h.name() } -> std::convertible_to<const std::string&>;
+    { h.body() } -> std::same_as<void*>;
+};
+
+/// Whether a queue kind can have more than one receiver at all: a kind that cannot says so with
+/// `static constexpr bool one_receiver_only = true`, and receiver_busy then suggests no multi_of.
+template <class Queue>
+inline constexpr bool allows_many_receivers = !requires { requires Queue::one_receiver_only; };
+
+/// What every endpoint of every queue kind has: the segment (or other Handle) kept alive, a
+/// roster place held (or sender_busy / receiver_busy), closing that tells the other side (and
+/// does nothing in a forked child), and the liveness settings. Restricted thread-safe: one
+/// thread at a time.
+template <class Queue, class Role, class Bells = role_bells<Role>, endpoint_handle Handle = segment>
 class endpoint_core {
 protected:
     using shared = typename Queue::shared;
@@ -127,7 +155,7 @@ public:
     }
 
 protected:
-    endpoint_core(std::shared_ptr<segment> seg, const options& opt)
+    endpoint_core(std::shared_ptr<Handle> seg, const options& opt)
         : segment_(std::move(seg)), shared_(static_cast<shared*>(segment_->body())), me_(sys::self()),
           light_fence_(sys::register_light_fence()),
           liveness_(std::clamp(opt.liveness_interval, std::chrono::milliseconds(1), std::chrono::milliseconds(3'600'000))) {
@@ -137,12 +165,14 @@ protected:
         if (!place) {
             std::string who = "process " + std::to_string(holder.pid);
             if (holder.pid == me_.pid) who += " (this one)";
-            constexpr std::size_t max =
-                std::is_same_v<Role, producer_role> ? Queue::max_senders : Queue::max_receivers;
+            constexpr bool sender = std::is_same_v<Role, producer_role>;
+            constexpr std::size_t max = sender ? Queue::max_senders : Queue::max_receivers;
             throw error(Role::busy, "queue '" + name() + "' already has " +
                                         (max == 1 ? std::string("a ") + Role::name + ": " + who
                                                   : "its " + std::to_string(max) + " " + Role::name + "s, the last " + who) +
-                                        ". Close one first, or allow more with multi_of<N>");
+                                        (sender || allows_many_receivers<Queue>
+                                             ? ". Close one first, or allow more with multi_of<N>"
+                                             : ". Close it first: this kind of queue has a single consumer"));
         }
         place_ = *place;
         // A predecessor killed asleep is still counted among the sleepers of our bell.
@@ -160,7 +190,7 @@ protected:
         shared_ = nullptr;
     }
 
-    std::shared_ptr<segment> segment_;
+    std::shared_ptr<Handle> segment_;
     shared* shared_;
     sys::process_id me_;
     std::size_t place_ = 0;

@@ -86,12 +86,7 @@ public:
 
     /// Messages waiting now: a snapshot, stale as soon as it is returned. 0 if the indices are corrupt.
     [[nodiscard]] std::size_t size() const noexcept {
-        const auto& ring = this->template shared_part<shared>().ring;
-        const std::uint64_t head = ring.head.load(std::memory_order_acquire);
-        const std::uint64_t tail = ring.tail.load(std::memory_order_acquire);
-        // Read apart, the two may be from different moments: clamp rather than call it corrupt.
-        if (head > tail) return 0;
-        return static_cast<std::size_t>(std::min<std::uint64_t>(tail - head, capacity));
+        return tail_minus_head(this->template shared_part<shared>().ring, capacity);
     }
 
 private:

@@ -262,6 +262,7 @@ public:
     }
 
     [[nodiscard]] const segment& seg() const noexcept { return segment_; }
+    [[nodiscard]] const std::string& name() const noexcept { return segment_.name(); }
     [[nodiscard]] void* body() const noexcept { return segment_.body(); }
     [[nodiscard]] chain_control& chain() const noexcept { return *static_cast<chain_control*>(segment_.body()); }
     [[nodiscard]] const std::shared_ptr<const chain_info>& info() const noexcept { return info_; }
@@ -295,6 +296,7 @@ public:
         std::max<std::size_t>(chain_slots_per_chunk<T, ChunkBytes, header_size>, 1);
     static constexpr std::size_t max_senders = Producers::max;
     static constexpr std::size_t max_receivers = 1;
+    static constexpr bool one_receiver_only = true;
 
     static_assert(chain_slots_per_chunk<T, ChunkBytes, header_size> > 0,
                   "ipckit::queue<T, unbounded<ChunkBytes>>: a chunk of ChunkBytes bytes has no room for one message "
@@ -405,12 +407,7 @@ public:
     /// Whether this handle created the queue.
     [[nodiscard]] bool created() const noexcept { return head_->seg().created(); }
     /// Messages waiting now (positions claimed and not yet read): a snapshot.
-    [[nodiscard]] std::size_t size() const noexcept {
-        const auto& c = head_->chain();
-        const std::uint64_t hd = c.head.load(std::memory_order_acquire);
-        const std::uint64_t tl = c.tail.load(std::memory_order_acquire);
-        return tl >= hd ? static_cast<std::size_t>(tl - hd) : 0;
-    }
+    [[nodiscard]] std::size_t size() const noexcept { return tail_minus_head(head_->chain(), SIZE_MAX); }
     /// The cap: the most bytes the chunks may take at once.
     [[nodiscard]] std::size_t cap_bytes() const noexcept { return static_cast<std::size_t>(head_->chain().cap); }
     /// Bytes the chunks take now (ChunkBytes each): a snapshot.
@@ -508,106 +505,56 @@ clock::time_point as_time_point(D d) noexcept {
         return deadline_after(d);
 }
 
-/// Which roster and doorbells each side of an unbounded queue uses.
-struct chain_producer_role {
-    static constexpr const char* name = "sender";
-    static constexpr errc busy = errc::sender_busy;
-    static auto& own(auto& sh) noexcept { return sh.senders; }
-    static auto& peers(auto& sh) noexcept { return sh.receivers; }
-    static doorbell& sleep_on(auto& sh) noexcept { return sh.chunk_bell; }
-    static doorbell& ring_on_close(auto& sh) noexcept { return sh.data_bell; }  // a receiver may wait for closed
-};
-struct chain_consumer_role {
-    static constexpr const char* name = "receiver";
-    static constexpr errc busy = errc::receiver_busy;
-    static auto& own(auto& sh) noexcept { return sh.receivers; }
-    static auto& peers(auto& sh) noexcept { return sh.senders; }
-    static doorbell& sleep_on(auto& sh) noexcept { return sh.data_bell; }
-    static doorbell& ring_on_close(auto& sh) noexcept { return sh.chunk_bell; }  // nobody waits on it: harmless
+/// Where the endpoints of an unbounded queue sleep, and whom they wake when they close: a
+/// sender sleeps on chunk_bell (for another sender creating a chunk) and wakes the receiver,
+/// which may wait for closed; the receiver sleeps on data_bell and wakes the senders on
+/// chunk_bell (nobody there waits for it: harmless).
+template <class Role>
+struct chain_bells {
+    static constexpr bool is_sender = std::is_same_v<Role, producer_role>;
+    static doorbell& sleep_bell(auto& sh, std::size_t /*place*/) noexcept {
+        return is_sender ? sh.chunk_bell : sh.data_bell;
+    }
+    static void wake_on_close(auto& sh) noexcept { (is_sender ? sh.data_bell : sh.chunk_bell).ring(); }
 };
 
-/// What sender and receiver of an unbounded queue have in common: the head kept alive, a roster
-/// place held, the cursor. Restricted thread-safe: one thread at a time.
+/// What sender and receiver of an unbounded queue have in common: the endpoint core (the chain
+/// head kept alive, a roster place held, closing), and the cursor, whose chunk closing unmaps.
+/// Restricted thread-safe: one thread at a time.
 template <class Queue, class Role, class Cursor>
-class chain_endpoint {
-    using shared = typename Queue::shared;
+class chain_endpoint : public endpoint_core<Queue, Role, chain_bells<Role>, chain_head> {
+    using core = endpoint_core<Queue, Role, chain_bells<Role>, chain_head>;
 
 public:
-    chain_endpoint(chain_endpoint&& o) noexcept
-        : head_(std::move(o.head_)), shared_(std::exchange(o.shared_, nullptr)), cursor_(std::move(o.cursor_)),
-          me_(o.me_), place_(o.place_), light_fence_(o.light_fence_), liveness_(o.liveness_) {}
+    chain_endpoint(chain_endpoint&& o) noexcept : core(std::move(o)), cursor_(std::move(o.cursor_)) {}
     chain_endpoint& operator=(chain_endpoint&& o) noexcept {
         if (this != &o) {
-            close();
-            head_ = std::move(o.head_);
-            shared_ = std::exchange(o.shared_, nullptr);
+            core::operator=(std::move(o));
             cursor_ = std::move(o.cursor_);
-            me_ = o.me_;
-            place_ = o.place_;
-            light_fence_ = o.light_fence_;
-            liveness_ = o.liveness_;
         }
         return *this;
     }
-    chain_endpoint(const chain_endpoint&) = delete;
-    chain_endpoint& operator=(const chain_endpoint&) = delete;
-    ~chain_endpoint() { close(); }
-
-    /// The name of the queue.
-    [[nodiscard]] const std::string& name() const noexcept { return head_->seg().name(); }
 
     /// Lets go now, as destruction would. Verbs on a closed endpoint return closed.
     void close() noexcept {
-        if (shared_ == nullptr) return;
-        // A forked child inherits its parent's endpoints; closing one there must not close the parent's.
-        if (static_cast<std::uint32_t>(::getpid()) == me_.pid) {
-            Role::own(*shared_).release(place_, me_);
-            Role::ring_on_close(*shared_).ring();
-        }
-        cursor_ = Cursor(typename Queue::chunks(head_->info()));  // unmaps its chunk
-        shared_ = nullptr;
+        if (this->shared_ == nullptr) return;
+        core::close();
+        cursor_ = Cursor(typename Queue::chunks(this->segment_->info()));  // unmaps its chunk
     }
 
 protected:
     explicit chain_endpoint(std::shared_ptr<chain_head> head)
-        : head_(std::move(head)), shared_(static_cast<shared*>(head_->body())),
-          cursor_(typename Queue::chunks(head_->info())), me_(sys::self()),
-          light_fence_(sys::register_light_fence()),
-          liveness_(std::clamp(head_->opts().liveness_interval, std::chrono::milliseconds(1),
-                               std::chrono::milliseconds(3'600'000))) {
-        auto& own = Role::own(*shared_);
-        sys::process_id holder{};
-        const auto place = own.claim(me_, &holder);
-        if (!place) {
-            std::string who = "process " + std::to_string(holder.pid);
-            if (holder.pid == me_.pid) who += " (this one)";
-            constexpr std::size_t max =
-                std::is_same_v<Role, chain_producer_role> ? Queue::max_senders : Queue::max_receivers;
-            shared_ = nullptr;
-            throw error(Role::busy, "queue '" + name() + "' already has " +
-                                        (max == 1 ? std::string("a ") + Role::name + ": " + who
-                                                  : "its " + std::to_string(max) + " " + Role::name + "s, the last " + who) +
-                                        (std::is_same_v<Role, chain_producer_role>
-                                             ? ". Close one first, or allow more with multi_of<N>"
-                                             : ". Close it first: an unbounded queue has a single consumer"));
-        }
-        place_ = *place;
-        forget_sleeper(Role::sleep_on(*shared_), own.places[place_].asleep);
-        if (!cursor_.attach(shared_->chain, own.places[place_].pending, me_.pack())) {
-            own.release(place_, me_);
-            shared_ = nullptr;
-            throw error(errc::corrupt, "queue '" + name() + "' has inconsistent indices: remove it with Q::remove(\"" +
-                                           name() + "\") and create it again");
+        : core(head, head->opts()), cursor_(typename Queue::chunks(head->info())) {
+        if (!cursor_.attach(this->shared_->chain, Role::own(*this->shared_).places[this->place_].pending,
+                            this->me_.pack())) {
+            const std::string n = this->name();
+            this->abandon_place();
+            throw error(errc::corrupt, "queue '" + n + "' has inconsistent indices: remove it with Q::remove(\"" + n +
+                                           "\") and create it again");
         }
     }
 
-    std::shared_ptr<chain_head> head_;
-    shared* shared_;
     Cursor cursor_;
-    sys::process_id me_;
-    std::size_t place_ = 0;
-    bool light_fence_;
-    std::chrono::nanoseconds liveness_;
 };
 
 /// The sending end of an unbounded queue. A send never waits for the receiver: it returns ok,
@@ -619,12 +566,12 @@ protected:
 /// which gets `closed` once every sender has closed and it has taken every message.
 template <class Queue, mode_policy Mode>
 class unbounded_sender
-    : public chain_endpoint<Queue, chain_producer_role,
+    : public chain_endpoint<Queue, producer_role,
                             chain_producer<typename Queue::message_type, Queue::slots_per_chunk,
                                            (Queue::max_senders > 1), typename Queue::chunks>> {
     using T = typename Queue::message_type;
     using cursor = chain_producer<T, Queue::slots_per_chunk, (Queue::max_senders > 1), typename Queue::chunks>;
-    using base = chain_endpoint<Queue, chain_producer_role, cursor>;
+    using base = chain_endpoint<Queue, producer_role, cursor>;
 
 public:
     /// Sends `m`: ok, no_space, closed or corrupt (or the OS's reason for failing to create a
@@ -643,12 +590,6 @@ public:
         static_assert(std::same_as<Mode, blocking>,
                       "a non_blocking endpoint returns at once, so a deadline means nothing: use a blocking endpoint");
         return to_status(send_until(m, as_time_point(deadline)));
-    }
-
-    /// Asks the OS about the receiver: ok (there, or none came yet), closed or peer_dead. A
-    /// dead receiver does not stop sends: what is sent waits for the next one.
-    [[nodiscard]] errc peer() const noexcept {
-        return this->shared_ == nullptr ? errc::closed : this->shared_->receivers.state(true);
     }
 
 private:
@@ -685,7 +626,7 @@ private:
         const std::uint64_t k = this->cursor_.awaited_chunk();
         bool look_again = false;
         return wait_until<typename Queue::wait_type>(
-            sh.chunk_bell, sh.senders.places[this->place_].asleep,
+            sh.chunk_bell, this->asleep(),
             [&] {
                 return look_again || sh.chain.grower.load(std::memory_order_acquire) != g ||
                        sh.chain.chunk_next.load(std::memory_order_acquire) != k;
@@ -704,11 +645,11 @@ private:
 /// senders sent has been received.
 template <class Queue, mode_policy Mode>
 class unbounded_receiver
-    : public chain_endpoint<Queue, chain_consumer_role,
+    : public chain_endpoint<Queue, consumer_role,
                             chain_consumer<typename Queue::message_type, Queue::slots_per_chunk, typename Queue::chunks>> {
     using T = typename Queue::message_type;
     using cursor = chain_consumer<T, Queue::slots_per_chunk, typename Queue::chunks>;
-    using base = chain_endpoint<Queue, chain_consumer_role, cursor>;
+    using base = chain_endpoint<Queue, consumer_role, cursor>;
 
 public:
     /// Receives the oldest message. Blocking: waits for one; closed or peer_dead once the
@@ -780,7 +721,7 @@ private:
             if (e != errc::would_block) return e;
             auto& sh = *this->shared_;
             const errc w = wait_until<typename Queue::wait_type>(
-                sh.data_bell, sh.receivers.places[this->place_].asleep, [this] { return this->cursor_.has_data(); },
+                sh.data_bell, this->asleep(), [this] { return this->cursor_.has_data(); },
                 [this, &sh](bool ask_os) {
                     // A dead sender may hold the position we wait for: skip it for them.
                     if (ask_os) recover();

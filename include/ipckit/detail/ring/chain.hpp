@@ -209,8 +209,11 @@ public:
             if (chunk == nullptr) {
                 const errc e = chunks_.open(k);
                 if (e == errc::not_found) {
-                    // Removed: once every position in it was read, so the tail has moved on.
-                    if (c_->tail.load(std::memory_order_acquire) / S != k) continue;
+                    // Removed: once every position in it was read, so the tail has moved on and
+                    // another producer claimed the rest. A single producer's own tail cannot
+                    // have moved: only a scribbled shared tail says so, and looking again would
+                    // loop for ever on the same chunk.
+                    if (Multi && c_->tail.load(std::memory_order_acquire) / S != k) continue;
                     return c_->grower.load(std::memory_order_acquire) == chain_control::retired ? errc::closed
                                                                                                : errc::corrupt;
                 }
@@ -219,6 +222,7 @@ public:
             }
             pending_->store(pos + 1, std::memory_order_relaxed);  // ordered before the claim by its release
             if constexpr (Multi) {
+                // SYNC POINT WRITE: pending; READ by a recoverer's acquire load of tail.
                 if (!c_->tail.compare_exchange_strong(pos, pos + 1, std::memory_order_acq_rel,
                                                       std::memory_order_relaxed)) {
                     // Not ours: list nothing, or a dead claimant of pos could never be recovered
@@ -227,6 +231,7 @@ public:
                     continue;
                 }
             } else {
+                // SYNC POINT WRITE: pending; READ by a recoverer's acquire load of tail.
                 c_->tail.store(pos + 1, std::memory_order_release);
                 tail_ = pos + 1;
             }
@@ -284,6 +289,8 @@ private:
             if (e == errc::ok) c_->chunk_next.store(k + 1, std::memory_order_release);
         }
         // Fails only if a remover retired the chain meanwhile: that stays.
+        // SYNC POINT WRITE: chunk_next and the chunk; READ by the next grower's acq_rel CAS and
+        // by retire_chain's.
         std::uint64_t mine = me_;
         c_->grower.compare_exchange_strong(mine, chain_control::idle, std::memory_order_acq_rel,
                                            std::memory_order_relaxed);
@@ -393,12 +400,6 @@ public:
             any = true;
         }
         return any;
-    }
-
-    /// Positions claimed and not yet read, as a snapshot.
-    [[nodiscard]] std::uint64_t available() const noexcept {
-        const std::uint64_t tl = c_->tail.load(std::memory_order_acquire);
-        return tl >= head_ ? tl - head_ : 0;
     }
 
 private:
