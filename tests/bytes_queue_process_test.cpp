@@ -8,6 +8,7 @@
 // is on the event itself, bounded by ipckit_test::patience.
 
 #include "catch.hpp"
+#include "messages.hpp"
 #include "support.hpp"
 
 #include <ipckit/queue.hpp>
@@ -36,107 +37,21 @@
 
 using namespace std::chrono_literals;
 using ipckit::errc;
+using ipckit_test::block_until_killed;
+using ipckit_test::child;
+using ipckit_test::err;
+using ipckit_test::killed_by_sigkill;
+using ipckit_test::mix;
 using ipckit_test::patience;
+using ipckit_test::quick_liveness;
 using ipckit_test::scoped_name;
-
-namespace Catch {
-template <>
-struct StringMaker<ipckit::errc> {
-    static std::string convert(ipckit::errc e) { return "errc(" + ipckit::make_error_code(e).message() + ")"; }
-};
-}  // namespace Catch
+using ipckit_test::signal_pipe;
 
 namespace {
-
-// ---- harness --------------------------------------------------------------------------------
-
-/// A pipe used as a one-way signal between processes: post() releases one wait(); wait()
-/// returns false at end of file (every writer gone) or when its timeout passes.
-class signal_pipe {
-public:
-    signal_pipe() {
-        if (::pipe(fd_) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
-    }
-    ~signal_pipe() {
-        close_fd(fd_[0]);
-        close_fd(fd_[1]);
-    }
-    signal_pipe(const signal_pipe&) = delete;
-    signal_pipe& operator=(const signal_pipe&) = delete;
-
-    void post() const noexcept {
-        const char c = 's';
-        while (::write(fd_[1], &c, 1) < 0 && errno == EINTR) {
-        }
-    }
-    [[nodiscard]] bool wait(std::chrono::milliseconds timeout = patience) const noexcept {
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        for (;;) {
-            const auto left =
-                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-            pollfd pfd{fd_[0], POLLIN, 0};
-            const int ready = ::poll(&pfd, 1, static_cast<int>(std::max<std::int64_t>(0, left.count())));
-            if (ready < 0 && errno == EINTR) continue;
-            if (ready <= 0) return false;
-            char c = 0;
-            const ssize_t r = ::read(fd_[0], &c, 1);
-            if (r < 0 && errno == EINTR) continue;
-            return r == 1;
-        }
-    }
-    void close_write() noexcept { close_fd(fd_[1]); }
-
-private:
-    static void close_fd(int& fd) noexcept {
-        if (fd >= 0) ::close(fd);
-        fd = -1;
-    }
-    int fd_[2] = {-1, -1};
-};
-
-/// Blocks a child until it is killed; returns (and so fails the child) only if the parent
-/// went away or did not kill it within patience.
-inline int block_until_killed(signal_pipe& hold) {
-    hold.close_write();
-    (void)hold.wait();
-    return 99;
-}
-
-/// A forked child, killed and reaped if the test leaves before waiting for it.
-class child {
-public:
-    explicit child(const std::function<int()>& fn) : pid_(ipckit_test::spawn(fn)) {}
-    child(child&& o) noexcept : pid_(std::exchange(o.pid_, -1)) {}
-    child& operator=(child&&) = delete;
-    ~child() {
-        if (pid_ > 0) (void)ipckit_test::kill_child(pid_);
-    }
-    int wait() { return ipckit_test::wait_child(std::exchange(pid_, -1)); }
-    int kill() { return ipckit_test::kill_child(std::exchange(pid_, -1)); }
-
-private:
-    pid_t pid_;
-};
-
-constexpr int killed_by_sigkill = 1000 + SIGKILL;
-
-template <class R>
-errc err(const R& r) {
-    return r ? errc::ok : r.error();
-}
 
 // ---- messages -------------------------------------------------------------------------------
 
 constexpr std::size_t max_bytes = 200;
-
-constexpr std::uint64_t mix(std::uint64_t x) noexcept {  // splitmix64's finaliser
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
 
 /// The s-th message of producer p: [p:4][s:8][filler][checksum:8], 20 to max_bytes bytes, its
 /// length and filler functions of (p, s), the checksum a hash of everything before it. A lost,
@@ -234,13 +149,6 @@ std::string consume(Rx& rx, std::uint32_t producers, std::uint64_t total) {
     if (last || last.error() != errc::closed)
         return std::string("after the last message: ") + (last ? "another message" : ipckit::to_string(last.error()));
     return {};
-}
-
-/// A quick liveness interval, so that recovery from a killed peer does not wait long.
-ipckit::options quick_liveness() {
-    ipckit::options opt;
-    opt.liveness_interval = 10ms;
-    return opt;
 }
 
 using spsc = ipckit::queue<ipckit::bytes<max_bytes>, ipckit::bounded<4096>>;

@@ -8,6 +8,7 @@
 // (ipckit::segment::open), as a hostile or crashed peer would.
 
 #include "catch.hpp"
+#include "messages.hpp"
 #include "support.hpp"
 
 #include <ipckit/queue.hpp>
@@ -28,15 +29,12 @@
 
 using namespace std::chrono_literals;
 using ipckit::errc;
+using ipckit_test::err;
+using ipckit_test::mix;
 using ipckit_test::patience;
+using ipckit_test::quick_liveness;
 using ipckit_test::scoped_name;
-
-namespace Catch {
-template <>
-struct StringMaker<ipckit::errc> {
-    static std::string convert(ipckit::errc e) { return "errc(" + ipckit::make_error_code(e).message() + ")"; }
-};
-}  // namespace Catch
+using ipckit_test::setup_errc;
 
 namespace {
 
@@ -45,31 +43,6 @@ using spsc = ipckit::queue<ipckit::bytes<max_bytes>, ipckit::bounded<4096>>;
 using mpsc = ipckit::queue<ipckit::bytes<max_bytes>, ipckit::bounded<4096>, ipckit::multi_of<4>>;
 
 using record = ipckit::detail::bytes_record;
-
-/// The errc of a result or status, ok when it holds a value.
-template <class R>
-errc err(const R& r) {
-    return r ? errc::ok : r.error();
-}
-
-template <class F>
-errc setup_errc(F&& f) {
-    try {
-        (void)std::forward<F>(f)();
-    } catch (const ipckit::error& e) {
-        return e.reason();
-    }
-    return errc::ok;
-}
-
-constexpr std::uint64_t mix(std::uint64_t x) noexcept {  // splitmix64's finaliser
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
 
 /// n bytes that are a function of (seed, n): a torn or misplaced message shows up.
 std::vector<std::byte> pattern(std::size_t n, std::uint64_t seed) {
@@ -97,12 +70,6 @@ public:
 private:
     ipckit::segment segment_;
 };
-
-ipckit::options quick_liveness() {
-    ipckit::options opt;
-    opt.liveness_interval = 5ms;
-    return opt;
-}
 
 }  // namespace
 
@@ -621,7 +588,7 @@ std::uint64_t reserve_and_die(backdoor<Q>& door, std::size_t place, std::uint64_
 
 TEST_CASE("bytes queue: a blocking receive skips a record whose producer died before writing anything", "[unit]") {
     scoped_name name("bytes");
-    auto q = mpsc::create(name, quick_liveness());
+    auto q = mpsc::create(name, quick_liveness(5ms));
     auto tx = q.sender<ipckit::non_blocking>();
     auto rx = q.receiver();
     backdoor<mpsc> door(name);
@@ -640,7 +607,7 @@ TEST_CASE("bytes queue: a blocking receive skips a record whose producer died be
 
 TEST_CASE("bytes queue: a blocking receive skips a record whose producer died while writing it", "[unit]") {
     scoped_name name("bytes");
-    auto q = mpsc::create(name, quick_liveness());
+    auto q = mpsc::create(name, quick_liveness(5ms));
     auto tx = q.sender<ipckit::non_blocking>();
     auto rx = q.receiver();
     backdoor<mpsc> door(name);
@@ -662,7 +629,7 @@ TEST_CASE("bytes queue: a blocking receive skips a record whose producer died wh
 
 TEST_CASE("bytes queue: a producer that died reserving the wrap marker is recovered from", "[unit]") {
     scoped_name name("bytes");
-    auto q = mpsc::create(name, quick_liveness());
+    auto q = mpsc::create(name, quick_liveness(5ms));
     auto tx = q.sender<ipckit::non_blocking>();
     auto rx = q.receiver();
     backdoor<mpsc> door(name);
@@ -689,7 +656,7 @@ TEST_CASE("bytes queue: a producer that died reserving the wrap marker is recove
 
 TEST_CASE("bytes queue: a record whose producer still lives is never skipped", "[unit]") {
     scoped_name name("bytes");
-    auto q = mpsc::create(name, quick_liveness());
+    auto q = mpsc::create(name, quick_liveness(5ms));
     auto tx = q.sender<ipckit::non_blocking>();
     auto rx = q.receiver();
     backdoor<mpsc> door(name);
@@ -709,7 +676,7 @@ TEST_CASE("bytes queue: a record whose producer still lives is never skipped", "
 TEST_CASE("bytes queue: a non-blocking receiver also gets past a record whose producer died, but not a live one's",
           "[unit]") {
     scoped_name name("bytes");
-    auto q = mpsc::create(name, quick_liveness());
+    auto q = mpsc::create(name, quick_liveness(5ms));
     auto tx = q.sender<ipckit::non_blocking>();
     auto rx = q.receiver<ipckit::non_blocking>();
     backdoor<mpsc> door(name);

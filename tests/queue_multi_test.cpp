@@ -23,6 +23,7 @@
 // CAS on tail or head), and SIGKILLs itself.
 
 #include "catch.hpp"
+#include "messages.hpp"
 #include "support.hpp"
 
 #include <ipckit/queue.hpp>
@@ -49,130 +50,18 @@
 
 using namespace std::chrono_literals;
 using ipckit::errc;
+using ipckit_test::block_until_killed;
+using ipckit_test::child;
+using ipckit_test::err;
+using ipckit_test::killed_by_sigkill;
+using ipckit_test::mix;
 using ipckit_test::patience;
+using ipckit_test::quick_liveness;
 using ipckit_test::scoped_name;
-
-namespace Catch {
-template <>
-struct StringMaker<ipckit::errc> {
-    static std::string convert(ipckit::errc e) { return "errc(" + ipckit::make_error_code(e).message() + ")"; }
-};
-}  // namespace Catch
+using ipckit_test::shared_memory;
+using ipckit_test::signal_pipe;
 
 namespace {
-
-// ---- harness --------------------------------------------------------------------------------
-
-/// A pipe between processes: bytes, one-byte signals, and whole reports. Reads wait at most
-/// `timeout` and return false at end of file.
-class channel {
-public:
-    channel() {
-        if (::pipe(fd_) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
-    }
-    ~channel() {
-        close_fd(fd_[0]);
-        close_fd(fd_[1]);
-    }
-    channel(const channel&) = delete;
-    channel& operator=(const channel&) = delete;
-
-    void post(std::size_t n = 1) const noexcept {
-        for (std::size_t i = 0; i < n; ++i) put("s", 1);
-    }
-    [[nodiscard]] bool wait(std::chrono::milliseconds timeout = patience) const noexcept {
-        char c = 0;
-        return get(&c, 1, timeout);
-    }
-    void put(const void* p, std::size_t n) const noexcept {
-        const char* b = static_cast<const char*>(p);
-        while (n > 0) {
-            const ssize_t w = ::write(fd_[1], b, n);
-            if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) return;
-            b += w;
-            n -= static_cast<std::size_t>(w);
-        }
-    }
-    [[nodiscard]] bool get(void* p, std::size_t n, std::chrono::milliseconds timeout = patience) const noexcept {
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        char* b = static_cast<char*>(p);
-        while (n > 0) {
-            const auto left =
-                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-            pollfd pfd{fd_[0], POLLIN, 0};
-            const int ready = ::poll(&pfd, 1, static_cast<int>(std::max<std::int64_t>(0, left.count())));
-            if (ready < 0 && errno == EINTR) continue;
-            if (ready <= 0) return false;
-            const ssize_t r = ::read(fd_[0], b, n);
-            if (r < 0 && errno == EINTR) continue;
-            if (r <= 0) return false;
-            b += r;
-            n -= static_cast<std::size_t>(r);
-        }
-        return true;
-    }
-    /// For a process that only reads: so that the writers' deaths read as end of file.
-    void close_write() noexcept { close_fd(fd_[1]); }
-
-private:
-    static void close_fd(int& fd) noexcept {
-        if (fd >= 0) ::close(fd);
-        fd = -1;
-    }
-    int fd_[2] = {-1, -1};
-};
-
-/// A forked child, killed and reaped if the test leaves before waiting for it.
-class child {
-public:
-    explicit child(const std::function<int()>& fn) : pid_(ipckit_test::spawn(fn)) {}
-    child(child&& o) noexcept : pid_(std::exchange(o.pid_, -1)) {}
-    child& operator=(child&&) = delete;
-    child(const child&) = delete;
-    child& operator=(const child&) = delete;
-    ~child() {
-        if (pid_ > 0) (void)ipckit_test::kill_child(pid_);
-    }
-    /// Its exit code (or 1000 + signal), once it has ended.
-    int wait() { return ipckit_test::wait_child(std::exchange(pid_, -1)); }
-    /// SIGKILLs it; returns what wait() would.
-    int kill() { return ipckit_test::kill_child(std::exchange(pid_, -1)); }
-
-private:
-    pid_t pid_;
-};
-
-constexpr int killed_by_sigkill = 1000 + SIGKILL;
-
-/// Blocks a child until it is killed; returns (failing the child) only if that does not happen.
-int block_until_killed(channel& hold) {
-    hold.close_write();
-    (void)hold.wait();
-    return 99;
-}
-
-/// Memory shared with children forked after it is made (MAP_SHARED | MAP_ANONYMOUS).
-class shared_memory {
-public:
-    explicit shared_memory(std::size_t size) : size_(size) {
-        data_ = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        if (data_ == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap");
-    }
-    ~shared_memory() { ::munmap(data_, size_); }
-    shared_memory(const shared_memory&) = delete;
-    shared_memory& operator=(const shared_memory&) = delete;
-    [[nodiscard]] void* data() const noexcept { return data_; }
-
-private:
-    void* data_;
-    std::size_t size_;
-};
-
-template <class R>
-errc err(const R& r) {
-    return r ? errc::ok : r.error();
-}
 
 // ---- messages -------------------------------------------------------------------------------
 
@@ -187,14 +76,6 @@ struct msg {
 };
 static_assert(sizeof(msg) == 64);
 
-constexpr std::uint64_t mix(std::uint64_t x) noexcept {  // splitmix64's finaliser
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
 constexpr std::uint64_t payload_word(std::uint32_t producer, std::uint64_t seq, std::uint64_t j) noexcept {
     return mix((std::uint64_t{producer} << 48) ^ (seq * 5 + j) ^ 0x5bd1e995ULL);
 }
@@ -258,7 +139,7 @@ public:
     /// A receiving child's report through `to`, written whatever happened: the code it will
     /// exit with, then its bitmaps. The parent reads it before it reaps the child, so that a
     /// report larger than the pipe can hold does not block the child for ever.
-    void report(const channel& to, int code) const noexcept {
+    void report(const signal_pipe& to, int code) const noexcept {
         to.put(&code, sizeof code);
         to.put(bits_.data(), bytes());
     }
@@ -286,7 +167,7 @@ public:
     }
     /// Reads a receiving child's report (see tally::report) from `from` and adds its bitmaps:
     /// the child's code, or -1 if the report did not come whole.
-    [[nodiscard]] int add_report(const channel& from, std::size_t producers) {
+    [[nodiscard]] int add_report(const signal_pipe& from, std::size_t producers) {
         int code = -1;
         std::vector<std::uint64_t> bits(producers * ((limit_ + 63) / 64));
         if (!from.get(&code, sizeof code) || !from.get(bits.data(), bits.size() * sizeof(std::uint64_t))) return -1;
@@ -338,13 +219,6 @@ int send_range(Tx& tx, std::uint32_t producer, std::uint64_t first, std::uint64_
     for (std::uint64_t s = first; s < last; ++s)
         if (!tx.send(make_msg(producer, s), patience)) return send_failed;
     return all_good;
-}
-
-/// Peers' deaths (and dead claims) are noticed within about 10 ms.
-ipckit::options quick_liveness() {
-    ipckit::options o;
-    o.liveness_interval = 10ms;
-    return o;
 }
 
 // ---- white box: a claim left unfinished -------------------------------------------------------
@@ -450,9 +324,9 @@ template <class Q>
 void check_exactly_once_across_processes(std::size_t np, std::size_t nc, std::uint64_t per_producer) {
     scoped_name name("queue-multi");
     auto q = Q::create(name);
-    channel attached, go;
-    std::vector<std::unique_ptr<channel>> reports;
-    for (std::size_t c = 0; c < nc; ++c) reports.push_back(std::make_unique<channel>());
+    signal_pipe attached, go;
+    std::vector<std::unique_ptr<signal_pipe>> reports;
+    for (std::size_t c = 0; c < nc; ++c) reports.push_back(std::make_unique<signal_pipe>());
 
     std::vector<child> consumers;
     for (std::size_t c = 0; c < nc; ++c) {
@@ -783,7 +657,7 @@ TEST_CASE("mpmc queue across processes: a position claimed by a producer killed 
     scoped_name name("queue-multi");
     auto q = mpmc8::create(name, quick_liveness());
     auto rx = q.receiver();
-    channel first_part, go;
+    signal_pipe first_part, go;
 
     child producer([&] {
         auto qc = mpmc8::open(name);
@@ -909,7 +783,7 @@ TEST_CASE("mpmc queue across processes: a live receiver that lost the race for a
     child dying([&] { return die_claiming_head<mpmc8>(name); });
     REQUIRE(dying.wait() == killed_by_sigkill);
 
-    channel idle, hold;
+    signal_pipe idle, hold;
     child loser([&] {
         auto qc = mpmc8::open(name);
         auto rx = qc.receiver<ipckit::non_blocking>();
@@ -960,9 +834,9 @@ TEST_CASE("mpmc queue across processes: a producer and a consumer SIGKILLed mid-
     auto& log = *::new (journal_memory.data()) journal{};
     constexpr std::uint64_t malformed = ~std::uint64_t{0};
 
-    channel attached, go, start, producer_progress, consumer_progress, hold;
-    std::vector<std::unique_ptr<channel>> reports;
-    for (std::size_t c = 0; c < nc; ++c) reports.push_back(std::make_unique<channel>());
+    signal_pipe attached, go, start, producer_progress, consumer_progress, hold;
+    std::vector<std::unique_ptr<signal_pipe>> reports;
+    for (std::size_t c = 0; c < nc; ++c) reports.push_back(std::make_unique<signal_pipe>());
 
     std::vector<child> consumers;
     // Consumer 0 alone takes the first k messages, says so, and goes on until it is killed.
@@ -1076,7 +950,7 @@ TEST_CASE("mpmc queue across processes: when every sender is killed, receivers t
     constexpr std::uint64_t k = 20;  // 2 x 20 fit in the 64 slots
     scoped_name name("queue-multi");
     auto q = mpmc64::create(name, quick_liveness());
-    channel sent, hold;
+    signal_pipe sent, hold;
 
     auto start_senders = [&] {
         std::vector<child> senders;
@@ -1106,9 +980,9 @@ TEST_CASE("mpmc queue across processes: when every sender is killed, receivers t
         CHECK(err(rx.receive()) == errc::peer_dead);  // no deadline: still returns
     }
     SECTION("receivers blocked on an empty queue when the senders die") {
-        channel received;
-        std::vector<std::unique_ptr<channel>> reports;
-        for (int c = 0; c < 2; ++c) reports.push_back(std::make_unique<channel>());
+        signal_pipe received;
+        std::vector<std::unique_ptr<signal_pipe>> reports;
+        for (int c = 0; c < 2; ++c) reports.push_back(std::make_unique<signal_pipe>());
         std::vector<child> receivers;
         for (int c = 0; c < 2; ++c) {
             receivers.emplace_back([&, c] {
@@ -1152,7 +1026,7 @@ TEST_CASE("mpmc queue across processes: when every receiver is killed, senders b
           "[process]") {
     scoped_name name("queue-multi");
     auto q = mpmc4::create(name, quick_liveness());
-    channel attached, hold, waiting;
+    signal_pipe attached, hold, waiting;
 
     std::vector<child> receivers;
     for (int c = 0; c < 2; ++c) {

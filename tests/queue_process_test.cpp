@@ -7,6 +7,7 @@
 // killed at a known point first says it got there, then blocks on a pipe until it is killed.
 
 #include "catch.hpp"
+#include "messages.hpp"
 #include "support.hpp"
 
 #include <ipckit/queue.hpp>
@@ -28,48 +29,27 @@
 
 using namespace std::chrono_literals;
 using ipckit::errc;
+using ipckit_test::check_of;
+using ipckit_test::err;
+using ipckit_test::killed_by_sigkill;
+using ipckit_test::make_tick;
+using ipckit_test::quick_liveness;
 
-namespace Catch {
-template <>
-struct StringMaker<ipckit::errc> {
-    static std::string convert(ipckit::errc e) { return std::string("errc(") + ipckit::to_string(e) + ")"; }
-};
-}  // namespace Catch
 using ipckit_test::block_until_killed;
 using ipckit_test::child;
 using ipckit_test::patience;
-using ipckit_test::signal_pipe;
 using ipckit_test::scoped_name;
-
+using ipckit_test::signal_pipe;
 
 namespace {
 
-constexpr int killed_by_sigkill = 1000 + SIGKILL;
-
 // ---- messages -------------------------------------------------------------------------------
 
-struct msg {
-    std::uint64_t seq;
-    std::uint64_t check;  // a function of seq: a torn or stale message shows up
-};
-constexpr std::uint64_t check_of(std::uint64_t seq) noexcept { return (seq + 1) * 0x9E3779B97F4A7C15ULL; }
-constexpr msg make_msg(std::uint64_t seq) noexcept { return {seq, check_of(seq)}; }
+using msg = ipckit_test::tick;
 
 using q4 = ipckit::queue<msg, ipckit::bounded<4>>;
 using q16 = ipckit::queue<msg, ipckit::bounded<16>>;
 using q64 = ipckit::queue<msg, ipckit::bounded<64>>;
-
-/// Peers' deaths are noticed within about 20 ms, so that the tests that wait for it end soon.
-ipckit::options quick_liveness() {
-    ipckit::options o;
-    o.liveness_interval = 20ms;
-    return o;
-}
-
-template <class R>
-errc err(const R& r) {
-    return r ? errc::ok : r.error();
-}
 
 /// For a child: receives seq first..last-1 in order with patience. 0 if so, else 1 (an error),
 /// 2 (wrong seq) or 3 (a torn message).
@@ -98,7 +78,7 @@ int receive_ends_with(Rx& rx, errc expected) {
 template <class Tx>
 int send_all(Tx& tx, std::uint64_t first, std::uint64_t last) {
     for (std::uint64_t i = first; i < last; ++i)
-        if (!tx.send(make_msg(i), patience)) return 7;
+        if (!tx.send(make_tick(i), patience)) return 7;
     return 0;
 }
 
@@ -122,7 +102,7 @@ TEST_CASE("queue across processes: 1e5 messages arrive exactly once and in order
     {
         auto tx = q.sender();
         for (std::uint64_t i = 0; i < n; ++i)
-            if (!tx.send(make_msg(i), patience)) ++failed_sends;
+            if (!tx.send(make_tick(i), patience)) ++failed_sends;
     }
     CHECK(failed_sends == 0);
     CHECK(receiver_process.wait() == 0);
@@ -139,7 +119,7 @@ TEST_CASE("queue across processes: a blocking send on a full queue waits for roo
         auto tx = qc.sender();
         if (const int e = send_all(tx, 0, q4::capacity); e != 0) return e;
         full.post();
-        if (!tx.send(make_msg(q4::capacity), patience)) return 8;  // blocks: the queue is full
+        if (!tx.send(make_tick(q4::capacity), patience)) return 8;  // blocks: the queue is full
         done.post();
         return 0;
     });
@@ -181,7 +161,7 @@ TEST_CASE("queue across processes: racing open_or_create makes exactly one creat
             for (;;) {
                 try {
                     auto tx = qc.sender<ipckit::non_blocking>();
-                    if (!tx.send(make_msg(k))) return 21;
+                    if (!tx.send(make_tick(k))) return 21;
                     break;
                 } catch (const ipckit::error& e) {
                     if (e.reason() != errc::sender_busy) return 22;
@@ -257,7 +237,7 @@ TEST_CASE("queue across processes: a second sender or receiver is refused while 
     // The refused attaches left ours working.
     CHECK(tx.peer() == errc::ok);
     CHECK(rx.peer() == errc::ok);
-    REQUIRE(tx.send(make_msg(0), patience));
+    REQUIRE(tx.send(make_tick(0), patience));
     auto r = rx.receive(patience);
     REQUIRE(r);
     CHECK(r->seq == 0);
@@ -282,7 +262,7 @@ TEST_CASE("queue across processes: a child dropping its inherited copies of the 
     CHECK(ipckit::segment_exists(name));  // not removed by the child
     CHECK(tx->peer() == errc::ok);       // not closed by the child
     CHECK(rx->peer() == errc::ok);
-    REQUIRE(tx->send(make_msg(0), patience));
+    REQUIRE(tx->send(make_tick(0), patience));
     auto r = rx->receive(patience);
     REQUIRE(r);
     CHECK(r->seq == 0);
@@ -293,7 +273,7 @@ TEST_CASE("queue across processes: a child dropping its inherited copies of the 
 TEST_CASE("queue across processes: a killed sender's messages are received, then peer_dead", "[process]") {
     constexpr std::uint64_t k = 10;
     scoped_name name("queue-proc");
-    auto q = q64::create(name, quick_liveness());
+    auto q = q64::create(name, quick_liveness(20ms));
     signal_pipe sent, hold;
 
     auto run = [&](auto& rx) {
@@ -353,7 +333,7 @@ TEST_CASE("queue across processes: a receiver blocked on an empty queue gets pee
         return block_until_killed(hold);
     });
     child receiver_process([&] {
-        auto qc = q64::open(name, quick_liveness());
+        auto qc = q64::open(name, quick_liveness(20ms));
         auto rx = qc.receiver();
         if (const int e = receive_in_order(rx, 0, k); e != 0) return e;
         drained.post();
@@ -371,7 +351,7 @@ TEST_CASE("queue across processes: a receiver blocked on an empty queue gets pee
 TEST_CASE("queue across processes: a send on a full queue whose receiver was killed returns peer_dead",
           "[process]") {
     scoped_name name("queue-proc");
-    auto q = q4::create(name, quick_liveness());
+    auto q = q4::create(name, quick_liveness(20ms));
     signal_pipe attached, hold;
 
     child receiver_process([&] {
@@ -384,14 +364,14 @@ TEST_CASE("queue across processes: a send on a full queue whose receiver was kil
     REQUIRE(attached.wait());
 
     auto tx = q.sender();
-    for (std::uint64_t i = 0; i < q4::capacity; ++i) REQUIRE(tx.send(make_msg(i), patience));
-    CHECK(err(tx.send(make_msg(q4::capacity), 50ms)) == errc::timed_out);  // full, receiver alive
+    for (std::uint64_t i = 0; i < q4::capacity; ++i) REQUIRE(tx.send(make_tick(i), patience));
+    CHECK(err(tx.send(make_tick(q4::capacity), 50ms)) == errc::timed_out);  // full, receiver alive
     CHECK(tx.peer() == errc::ok);
 
     CHECK(receiver_process.kill() == killed_by_sigkill);
     CHECK(tx.peer() == errc::peer_dead);
-    REQUIRE(err(tx.send(make_msg(q4::capacity), patience)) == errc::peer_dead);
-    CHECK(err(tx.send(make_msg(q4::capacity))) == errc::peer_dead);  // no deadline: still returns
+    REQUIRE(err(tx.send(make_tick(q4::capacity), patience)) == errc::peer_dead);
+    CHECK(err(tx.send(make_tick(q4::capacity))) == errc::peer_dead);  // no deadline: still returns
     CHECK(q.size() == q4::capacity);
 }
 
@@ -411,11 +391,11 @@ TEST_CASE("queue across processes: a sender blocked on a full queue gets peer_de
     REQUIRE(attached.wait());
 
     child sender_process([&] {
-        auto qc = q4::open(name, quick_liveness());
+        auto qc = q4::open(name, quick_liveness(20ms));
         auto tx = qc.sender();
         if (const int e = send_all(tx, 0, q4::capacity); e != 0) return e;
         full.post();
-        const auto s = tx.send(make_msg(q4::capacity), patience);  // blocks: the queue is full
+        const auto s = tx.send(make_tick(q4::capacity), patience);  // blocks: the queue is full
         done.post();
         if (s) return 8;
         return s.error() == errc::peer_dead ? 0 : (s.error() == errc::timed_out ? 5 : 6);
@@ -441,7 +421,7 @@ TEST_CASE("queue across processes: a sender blocked on a full queue gets closed 
         auto tx = qc.sender();
         if (const int e = send_all(tx, 0, q4::capacity); e != 0) return e;
         full.post();
-        const auto s = tx.send(make_msg(q4::capacity), patience);  // blocks: the queue is full
+        const auto s = tx.send(make_tick(q4::capacity), patience);  // blocks: the queue is full
         done.post();
         if (s) return 8;
         return s.error() == errc::closed ? 0 : (s.error() == errc::timed_out ? 5 : 6);
@@ -466,13 +446,13 @@ TEST_CASE("queue across processes: a send on a full queue whose receiver exited 
         auto rx = qc.receiver();
         return receive_in_order(rx, 0, 1);  // one message, then it closes and exits
     });
-    REQUIRE(tx.send(make_msg(0), patience));
+    REQUIRE(tx.send(make_tick(0), patience));
     CHECK(receiver_process.wait() == 0);
 
     CHECK(tx.peer() == errc::closed);
     // Not full yet: these still go in (nobody will read them).
-    for (std::uint64_t i = 1; i <= q4::capacity; ++i) REQUIRE(tx.send(make_msg(i), patience));
-    CHECK(err(tx.send(make_msg(q4::capacity + 1), patience)) == errc::closed);
+    for (std::uint64_t i = 1; i <= q4::capacity; ++i) REQUIRE(tx.send(make_tick(i), patience));
+    CHECK(err(tx.send(make_tick(q4::capacity + 1), patience)) == errc::closed);
 }
 
 // ---- a peer that is replaced ----------------------------------------------------------------
@@ -482,7 +462,7 @@ TEST_CASE("queue across processes: a new sender takes over from a killed one and
     constexpr std::uint64_t k = 10;
     constexpr std::uint64_t m = 200;  // more than the capacity: the new sender waits for room too
     scoped_name name("queue-proc");
-    auto q = q64::create(name, quick_liveness());
+    auto q = q64::create(name, quick_liveness(20ms));
     auto rx = q.receiver();
     signal_pipe sent, hold;
 
@@ -530,12 +510,12 @@ TEST_CASE("queue across processes: a new receiver takes over from a killed one a
     // Sends 0..n-1 without gaps. While no live receiver drains the full queue a send returns
     // peer_dead; it sends the same message again until one attaches.
     child sender_process([&] {
-        auto qc = q16::open(name, quick_liveness());
+        auto qc = q16::open(name, quick_liveness(20ms));
         auto tx = qc.sender();
         const auto deadline = std::chrono::steady_clock::now() + patience;
         for (std::uint64_t i = 0; i < n; ++i) {
             for (;;) {
-                const auto s = tx.send(make_msg(i), deadline);
+                const auto s = tx.send(make_tick(i), deadline);
                 if (s) break;
                 if (s.error() != errc::peer_dead) return s.error() == errc::timed_out ? 5 : 6;
             }
@@ -590,7 +570,7 @@ TEST_CASE("queue across processes: a process_owned queue whose creator was kille
     CHECK(q.size() == 0);
     auto tx = q.sender();  // not sender_busy
     auto rx = q.receiver<ipckit::non_blocking>();
-    REQUIRE(tx.send(make_msg(0), patience));
+    REQUIRE(tx.send(make_tick(0), patience));
     auto r = rx.receive();
     REQUIRE(r);
     CHECK(r->seq == 0);

@@ -6,6 +6,7 @@
 // whose bytes come from two different sends) fails it. The child reports through its exit code.
 
 #include "catch.hpp"
+#include "messages.hpp"
 #include "support.hpp"
 
 #include <ipckit/queue.hpp>
@@ -19,6 +20,7 @@
 using namespace std::chrono_literals;
 using ipckit::errc;
 using ipckit_test::child;
+using ipckit_test::mix;
 using ipckit_test::patience;
 using ipckit_test::scoped_name;
 
@@ -31,15 +33,6 @@ struct record {
     std::uint64_t checksum;
 };
 static_assert(sizeof(record) == 64);
-
-constexpr std::uint64_t mix(std::uint64_t x) noexcept {  // splitmix64's finaliser
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
 
 constexpr std::uint64_t checksum_of(const record& r) noexcept {
     std::uint64_t h = mix(r.seq + 0x9e3779b97f4a7c15ULL);

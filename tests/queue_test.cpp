@@ -7,6 +7,7 @@
 // 50 ms only makes it likely that the verb really sleeps, the outcome is asserted either way.
 
 #include "catch.hpp"
+#include "messages.hpp"
 #include "support.hpp"
 
 #include <ipckit/queue.hpp>
@@ -22,24 +23,17 @@
 
 using namespace std::chrono_literals;
 using ipckit::errc;
+using ipckit_test::check_of;
+using ipckit_test::contains;
+using ipckit_test::err;
+using ipckit_test::make_tick;
 using ipckit_test::patience;
 using ipckit_test::scoped_name;
-
-namespace Catch {
-template <>
-struct StringMaker<ipckit::errc> {
-    static std::string convert(ipckit::errc e) { return "errc(" + ipckit::make_error_code(e).message() + ")"; }
-};
-}  // namespace Catch
+using ipckit_test::setup_errc;
+using ipckit_test::setup_error;
+using ipckit_test::tick;
 
 namespace {
-
-struct tick {
-    std::uint64_t seq;
-    std::uint64_t check;  // a function of seq: a torn or stale message shows up
-};
-constexpr std::uint64_t check_of(std::uint64_t seq) noexcept { return (seq + 1) * 0x9E3779B97F4A7C15ULL; }
-constexpr tick make_tick(std::uint64_t seq) noexcept { return {seq, check_of(seq)}; }
 
 struct quote {  // another message type
     std::uint32_t id;
@@ -61,34 +55,6 @@ using sender16 = ipckit::sender<q16, ipckit::blocking>;
 using receiver16 = ipckit::receiver<q16, ipckit::blocking>;
 
 constexpr auto short_wait = 50ms;
-
-/// The errc of a result or status, ok when it holds a value.
-template <class R>
-errc err(const R& r) {
-    return r ? errc::ok : r.error();
-}
-
-/// The ipckit::error that f() throws, or nothing.
-template <class F>
-std::optional<ipckit::error> setup_error(F&& f) {
-    try {
-        (void)std::forward<F>(f)();
-    } catch (const ipckit::error& e) {
-        return e;
-    }
-    return std::nullopt;
-}
-
-/// The errc of the ipckit::error that f() throws, ok if it throws none.
-template <class F>
-errc setup_errc(F&& f) {
-    const auto e = setup_error(std::forward<F>(f));
-    return e ? e->reason() : errc::ok;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-    return haystack.find(needle) != std::string::npos;
-}
 
 /// Receives what is waiting now (non-blocking), expecting seq first, first+1, ...; returns how
 /// many arrived in order, stopping at the first gap or at an empty queue.

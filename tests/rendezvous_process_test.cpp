@@ -10,6 +10,7 @@
 // killed.
 
 #include "catch.hpp"
+#include "messages.hpp"
 #include "support.hpp"
 
 #include <ipckit/queue.hpp>
@@ -37,21 +38,17 @@
 using namespace std::chrono_literals;
 using ipckit::errc;
 using ipckit_test::block_until_killed;
+using ipckit_test::check_of;
 using ipckit_test::child;
+using ipckit_test::err;
+using ipckit_test::killed_by_sigkill;
+using ipckit_test::make_tick;
 using ipckit_test::patience;
-using ipckit_test::signal_pipe;
+using ipckit_test::quick_liveness;
 using ipckit_test::scoped_name;
-
-namespace Catch {
-template <>
-struct StringMaker<ipckit::errc> {
-    static std::string convert(ipckit::errc e) { return "errc(" + ipckit::make_error_code(e).message() + ")"; }
-};
-}  // namespace Catch
+using ipckit_test::signal_pipe;
 
 namespace {
-
-constexpr int killed_by_sigkill = 1000 + SIGKILL;
 
 /// Counters in an anonymous shared mapping, made before a fork and shared with the children.
 class shared_counters {
@@ -76,23 +73,11 @@ private:
 
 // ---- messages -------------------------------------------------------------------------------
 
-struct msg {
-    std::uint64_t seq;    // (sender << 32) | its message number
-    std::uint64_t check;  // a function of seq: a torn or stale message shows up
-};
-constexpr std::uint64_t check_of(std::uint64_t seq) noexcept { return (seq + 1) * 0x9E3779B97F4A7C15ULL; }
-constexpr msg make_msg(std::uint64_t seq) noexcept { return {seq, check_of(seq)}; }
+using msg = ipckit_test::tick;
 
 using rz = ipckit::queue<msg, ipckit::zero_capacity>;
 using rz_many = ipckit::queue<msg, ipckit::zero_capacity, ipckit::multi_of<8>, ipckit::multi_of<8>>;
 using st = ipckit::detail::offer_state;
-
-/// Peers' deaths are noticed within about 20 ms, so that the tests that wait for it end soon.
-ipckit::options quick_liveness() {
-    ipckit::options o;
-    o.liveness_interval = 20ms;
-    return o;
-}
 
 /// A timeout that races a taker, from a pseudo-random x: a quarter already passed (the offer is
 /// out only for the sender's first look), the rest up to 10 us, 100 us or 1 ms.
@@ -100,11 +85,6 @@ std::chrono::microseconds racing_timeout(std::uint64_t x) {
     const std::uint64_t r = x >> 33;
     constexpr std::uint64_t most[] = {0, 10, 100, 1000};
     return std::chrono::microseconds((r / 4) % (most[r % 4] + 1));
-}
-
-template <class R>
-errc err(const R& r) {
-    return r ? errc::ok : r.error();
 }
 
 /// An errc as a child's exit code.
@@ -148,7 +128,7 @@ TEST_CASE("rendezvous across processes: a send returns only after the receiver h
         auto qc = rz::open(name);
         auto tx = qc.sender();
         for (std::uint64_t i = 0; i < n; ++i) {
-            const auto s = tx.send(make_msg(i), patience);
+            const auto s = tx.send(make_tick(i), patience);
             if (!s) return code_of(s.error());
             returned.post_value(i);
         }
@@ -213,7 +193,7 @@ TEST_CASE("rendezvous across processes: 4 senders and 4 receivers pair off, each
             attached.post();
             if (!start.wait()) return 20;
             for (std::uint64_t i = 0; i < per_sender; ++i)
-                if (const auto s = tx.send(make_msg((k << 32) | i), patience); !s) return code_of(s.error());
+                if (const auto s = tx.send(make_tick((k << 32) | i), patience); !s) return code_of(s.error());
             return 0;
         });
     }
@@ -247,7 +227,7 @@ TEST_CASE("rendezvous across processes: a timed send that expires is never deliv
     child sender_process([&] {
         auto qc = rz::open(name);
         auto tx = qc.sender();
-        result.post_value(static_cast<std::uint64_t>(err(tx.send(make_msg(5), 20ms))));
+        result.post_value(static_cast<std::uint64_t>(err(tx.send(make_tick(5), 20ms))));
         if (!finish.wait()) return 20;  // keep the sender open: its receivers see no `closed`
         return 0;
     });
@@ -326,7 +306,7 @@ void race_deadlines_against_takers(std::uint64_t senders, std::uint64_t per_send
             for (std::uint64_t i = 0; i < per_sender; ++i) {
                 x = x * 6364136223846793005ULL + 1442695040888963407ULL;
                 const auto timeout = racing_timeout(x);
-                const auto s = tx.send(make_msg((k << 32) | i), timeout);
+                const auto s = tx.send(make_tick((k << 32) | i), timeout);
                 outcome[k * per_sender + i].store(s ? 1 : (s.error() == errc::timed_out ? 2 : 3));
             }
             return 0;
@@ -414,7 +394,7 @@ TEST_CASE("rendezvous across processes: a blocked sender gets closed when every 
     child sender_process([&] {
         auto qc = rz::open(name);
         auto tx = qc.sender();
-        result.post_value(static_cast<std::uint64_t>(err(tx.send(make_msg(1), patience))));
+        result.post_value(static_cast<std::uint64_t>(err(tx.send(make_tick(1), patience))));
         if (!finish.wait()) return 20;  // keep the sender open while the parent looks
         return 0;
     });
@@ -438,7 +418,7 @@ TEST_CASE("rendezvous across processes: a blocked sender gets closed when every 
 TEST_CASE("rendezvous across processes: a blocked receiver gets peer_dead when every sender is killed",
           "[process]") {
     scoped_name name("rendezvous-proc");
-    auto q = rz_many::create(name, quick_liveness());
+    auto q = rz_many::create(name, quick_liveness(20ms));
     auto rx = q.receiver();
     signal_pipe attached, hold;
 
@@ -480,9 +460,9 @@ TEST_CASE("rendezvous across processes: a blocked sender gets peer_dead when eve
     REQUIRE(attached.wait());
 
     child sender_process([&] {
-        auto qc = rz::open(name, quick_liveness());
+        auto qc = rz::open(name, quick_liveness(20ms));
         auto tx = qc.sender();
-        result.post_value(static_cast<std::uint64_t>(err(tx.send(make_msg(1), patience))));
+        result.post_value(static_cast<std::uint64_t>(err(tx.send(make_tick(1), patience))));
         if (!finish.wait()) return 20;
         return 0;
     });
@@ -505,7 +485,7 @@ TEST_CASE("rendezvous across processes: a receiver killed half-way through takin
           "return peer_dead, not hang",
           "[process]") {
     scoped_name name("rendezvous-proc");
-    auto q = rz::create(name, quick_liveness());
+    auto q = rz::create(name, quick_liveness(20ms));
 
     // Takes the offer by hand, as try_take does, and is killed in the middle of its copy.
     child taker([&] {
@@ -529,7 +509,7 @@ TEST_CASE("rendezvous across processes: a receiver killed half-way through takin
     });
 
     auto tx = q.sender();
-    CHECK(err(tx.send(make_msg(7), patience)) == errc::peer_dead);
+    CHECK(err(tx.send(make_tick(7), patience)) == errc::peer_dead);
     CHECK(taker.wait() == killed_by_sigkill);
 
     // The next send clears the slot the dead taker left, and a new receiver (in its place) gets
@@ -547,19 +527,19 @@ TEST_CASE("rendezvous across processes: a receiver killed half-way through takin
     });
     attached.close_write();
     REQUIRE(attached.wait());
-    CHECK(err(tx.send(make_msg(8), patience)) == errc::ok);
+    CHECK(err(tx.send(make_tick(8), patience)) == errc::ok);
     CHECK(next_receiver.wait() == 0);
 }
 
 TEST_CASE("rendezvous across processes: a sender killed with its offer out", "[process]") {
     scoped_name name("rendezvous-proc");
-    auto q = rz::create(name, quick_liveness());
+    auto q = rz::create(name, quick_liveness(20ms));
     auto rx = q.receiver<ipckit::non_blocking>();
 
     child sender_process([&] {
         auto qc = rz::open(name);
         auto tx = qc.sender();
-        (void)tx.send(make_msg(1), patience);
+        (void)tx.send(make_tick(1), patience);
         return 9;
     });
     REQUIRE(eventually([&] { return q.waiting() == 1; }));
@@ -590,7 +570,7 @@ TEST_CASE("rendezvous across processes: a sender killed with its offer out", "[p
         });
         attached.close_write();
         REQUIRE(attached.wait());  // else the send could rightly see every receiver closed
-        CHECK(err(tx.send(make_msg(2), patience)) == errc::ok);
+        CHECK(err(tx.send(make_tick(2), patience)) == errc::ok);
         CHECK(next_receiver.wait() == 0);
     }
 }
@@ -598,7 +578,7 @@ TEST_CASE("rendezvous across processes: a sender killed with its offer out", "[p
 TEST_CASE("rendezvous across processes: a sender killed while writing its offer leaves nothing to take",
           "[process]") {
     scoped_name name("rendezvous-proc");
-    auto q = rz::create(name, quick_liveness());
+    auto q = rz::create(name, quick_liveness(20ms));
     auto rx = q.receiver();
 
     // Writes half a message into its slot by hand, as send does before it publishes, and dies.
@@ -620,7 +600,7 @@ TEST_CASE("rendezvous across processes: a sender killed while writing its offer 
         auto qc = rz::open(name);
         auto tx = qc.sender();  // the dead one's place
         attached.post();
-        return tx.send(make_msg(3), patience) ? 0 : 6;
+        return tx.send(make_tick(3), patience) ? 0 : 6;
     });
     attached.close_write();
     REQUIRE(attached.wait());  // else the receive could rightly see every sender dead

@@ -8,6 +8,7 @@
 // 50 ms only makes it likely that the verb really waits, the outcome is asserted either way.
 
 #include "catch.hpp"
+#include "messages.hpp"
 #include "support.hpp"
 
 #include <ipckit/queue.hpp>
@@ -25,24 +26,15 @@
 
 using namespace std::chrono_literals;
 using ipckit::errc;
+using ipckit_test::check_of;
+using ipckit_test::err;
+using ipckit_test::make_tick;
 using ipckit_test::patience;
 using ipckit_test::scoped_name;
-
-namespace Catch {
-template <>
-struct StringMaker<ipckit::errc> {
-    static std::string convert(ipckit::errc e) { return "errc(" + ipckit::make_error_code(e).message() + ")"; }
-};
-}  // namespace Catch
+using ipckit_test::setup_errc;
+using ipckit_test::tick;
 
 namespace {
-
-struct tick {
-    std::uint64_t seq;
-    std::uint64_t check;  // a function of seq: a torn or stale message shows up
-};
-constexpr std::uint64_t check_of(std::uint64_t seq) noexcept { return (seq + 1) * 0x9E3779B97F4A7C15ULL; }
-constexpr tick make_tick(std::uint64_t seq) noexcept { return {seq, check_of(seq)}; }
 
 using rz = ipckit::queue<tick, ipckit::zero_capacity>;
 using rz_many = ipckit::queue<tick, ipckit::zero_capacity, ipckit::multi_of<8>, ipckit::multi_of<8>>;
@@ -57,21 +49,6 @@ std::chrono::microseconds racing_timeout(std::uint64_t x) {
     const std::uint64_t r = x >> 33;
     constexpr std::uint64_t most[] = {0, 10, 100, 1000};
     return std::chrono::microseconds((r / 4) % (most[r % 4] + 1));
-}
-
-template <class R>
-errc err(const R& r) {
-    return r ? errc::ok : r.error();
-}
-
-template <class F>
-errc setup_errc(F&& f) {
-    try {
-        (void)std::forward<F>(f)();
-    } catch (const ipckit::error& e) {
-        return e.reason();
-    }
-    return errc::ok;
 }
 
 /// Waits until pred() holds, for at most patience; whether it did.

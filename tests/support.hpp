@@ -26,6 +26,7 @@
 
 #include <csignal>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -103,8 +104,57 @@ inline int kill_child(pid_t pid) {
     return wait_child(pid);
 }
 
+/// The ipckit::error that f() throws (a set-up verb: create, open, sender...), or nothing.
+template <class F>
+std::optional<ipckit::error> setup_error(F&& f) {
+    try {
+        (void)std::forward<F>(f)();
+    } catch (const ipckit::error& e) {
+        return e;
+    }
+    return std::nullopt;
+}
+
+/// The errc of the ipckit::error that f() throws, ok if it throws none.
+template <class F>
+ipckit::errc setup_errc(F&& f) {
+    const auto e = setup_error(std::forward<F>(f));
+    return e ? e->reason() : ipckit::errc::ok;
+}
+
+inline bool contains(std::string_view haystack, std::string_view needle) {
+    return haystack.find(needle) != std::string_view::npos;
+}
+
 /// A generous deadline for waiting on an event in a test (the machines are small and shared).
 inline constexpr std::chrono::seconds patience{60};
+
+/// What wait_child() and child::wait() say of a child killed with SIGKILL.
+inline constexpr int killed_by_sigkill = 1000 + SIGKILL;
+
+/// Options under which a dead peer is noticed quickly (liveness checked every `interval`).
+inline ipckit::options quick_liveness(std::chrono::milliseconds interval = std::chrono::milliseconds(10)) {
+    ipckit::options opt;
+    opt.liveness_interval = interval;
+    return opt;
+}
+
+/// Memory shared with the children forked after it is made (MAP_SHARED | MAP_ANONYMOUS).
+class shared_memory {
+public:
+    explicit shared_memory(std::size_t size) : size_(size) {
+        data_ = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (data_ == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap");
+    }
+    ~shared_memory() { ::munmap(data_, size_); }
+    shared_memory(const shared_memory&) = delete;
+    shared_memory& operator=(const shared_memory&) = delete;
+    [[nodiscard]] void* data() const noexcept { return data_; }
+
+private:
+    void* data_;
+    std::size_t size_;
+};
 
 /// A pipe used as a one-way signal between processes. post(n) releases n waits; wait() takes one
 /// byte, and returns false at end of file (every writer gone) or when its timeout passes.
@@ -135,6 +185,11 @@ public:
         return v;
     }
     void close_write() noexcept { close_fd(fd_[1]); }
+    /// Whole reports: put() writes n bytes; get() reads n bytes, false at end of file or timeout.
+    void put(const void* p, std::size_t n) const noexcept { put_bytes(p, n); }
+    [[nodiscard]] bool get(void* p, std::size_t n, std::chrono::milliseconds timeout = patience) const noexcept {
+        return get_bytes(p, n, timeout);
+    }
 
 private:
     static void close_fd(int& fd) noexcept {

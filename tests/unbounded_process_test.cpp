@@ -11,6 +11,7 @@
 // killed (or kills itself there, with SIGKILL).
 
 #include "catch.hpp"
+#include "messages.hpp"
 #include "support.hpp"
 
 #include <ipckit/queue.hpp>
@@ -36,82 +37,17 @@
 
 using namespace std::chrono_literals;
 using ipckit::errc;
+using ipckit_test::block_until_killed;
+using ipckit_test::check_of;
+using ipckit_test::child;
+using ipckit_test::err;
+using ipckit_test::killed_by_sigkill;
+using ipckit_test::make_tick;
 using ipckit_test::patience;
+using ipckit_test::quick_liveness;
+using ipckit_test::signal_pipe;
 
 namespace {
-
-// ---- harness --------------------------------------------------------------------------------
-
-/// A pipe used as a one-way signal between processes. post(n) releases n waits; wait() takes one
-/// byte, and returns false at end of file (every writer gone) or when its timeout passes.
-/// Whoever only reads should close_write(), so that the death of the writers reads as EOF.
-class signal_pipe {
-public:
-    signal_pipe() {
-        if (::pipe(fd_) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
-    }
-    ~signal_pipe() {
-        close_fd(fd_[0]);
-        close_fd(fd_[1]);
-    }
-    signal_pipe(const signal_pipe&) = delete;
-    signal_pipe& operator=(const signal_pipe&) = delete;
-
-    void post() const noexcept {
-        const char c = 's';
-        while (::write(fd_[1], &c, 1) < 0 && errno == EINTR) {
-        }
-    }
-    [[nodiscard]] bool wait(std::chrono::milliseconds timeout = patience) const noexcept {
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        for (;;) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                deadline - std::chrono::steady_clock::now());
-            pollfd pfd{fd_[0], POLLIN, 0};
-            const int ready = ::poll(&pfd, 1, static_cast<int>(std::max<std::int64_t>(0, left.count())));
-            if (ready < 0 && errno == EINTR) continue;
-            if (ready <= 0) return false;
-            char c = 0;
-            const ssize_t r = ::read(fd_[0], &c, 1);
-            if (r < 0 && errno == EINTR) continue;
-            return r == 1;
-        }
-    }
-    void close_write() noexcept { close_fd(fd_[1]); }
-
-private:
-    static void close_fd(int& fd) noexcept {
-        if (fd >= 0) ::close(fd);
-        fd = -1;
-    }
-    int fd_[2] = {-1, -1};
-};
-
-/// Blocks a child until it is killed; returns (and so fails the child) only if the parent
-/// wrote to `hold`, went away, or did not kill it within patience.
-inline int block_until_killed(signal_pipe& hold) {
-    hold.close_write();
-    (void)hold.wait();
-    return 99;
-}
-
-/// A forked child, killed and reaped if the test leaves before waiting for it.
-class child {
-public:
-    explicit child(const std::function<int()>& fn) : pid_(ipckit_test::spawn(fn)) {}
-    child(child&& o) noexcept : pid_(std::exchange(o.pid_, -1)) {}
-    child& operator=(child&&) = delete;
-    ~child() {
-        if (pid_ > 0) (void)ipckit_test::kill_child(pid_);
-    }
-    int wait() { return ipckit_test::wait_child(std::exchange(pid_, -1)); }
-    int kill() { return ipckit_test::kill_child(std::exchange(pid_, -1)); }
-
-private:
-    pid_t pid_;
-};
-
-constexpr int killed_by_sigkill = 1000 + SIGKILL;
 
 /// Counters shared with forked children: an anonymous shared mapping made before the fork.
 template <std::size_t N>
@@ -146,13 +82,8 @@ private:
 
 // ---- messages and queues --------------------------------------------------------------------
 
-struct msg {
-    std::uint64_t seq;    // (producer << 32) | number
-    std::uint64_t check;  // a function of seq: a torn or stale message shows up
-};
-constexpr std::uint64_t check_of(std::uint64_t seq) noexcept { return (seq + 1) * 0x9E3779B97F4A7C15ULL; }
-constexpr msg make_msg(std::uint64_t seq) noexcept { return {seq, check_of(seq)}; }
-constexpr msg make_msg(std::uint64_t producer, std::uint64_t n) noexcept { return make_msg((producer << 32) | n); }
+using msg = ipckit_test::tick;
+constexpr msg make_msg(std::uint64_t producer, std::uint64_t n) noexcept { return ipckit_test::make_tick((producer << 32) | n); }
 constexpr std::uint64_t producer_of(const msg& m) noexcept { return m.seq >> 32; }
 constexpr std::uint64_t number_of(const msg& m) noexcept { return m.seq & 0xffffffffULL; }
 
@@ -160,18 +91,6 @@ using uq = ipckit::queue<msg, ipckit::unbounded<4096>>;
 using muq = ipckit::queue<msg, ipckit::unbounded<4096>, ipckit::multi>;
 using muq2 = ipckit::queue<msg, ipckit::unbounded<4096>, ipckit::multi_of<2>>;
 constexpr std::uint64_t per_chunk = uq::slots_per_chunk;
-
-/// Peers' deaths (and dead claims) are noticed within about 10 ms.
-ipckit::options quick_liveness() {
-    ipckit::options o;
-    o.liveness_interval = 10ms;
-    return o;
-}
-
-template <class R>
-errc err(const R& r) {
-    return r ? errc::ok : r.error();
-}
 
 /// A unique queue name, with the queue and its chunks removed at set-up and when it goes.
 class scoped_queue {
@@ -234,7 +153,7 @@ int receive_ends_with(Rx& rx, errc expected) {
 template <class Tx>
 int send_all(Tx& tx, std::uint64_t first, std::uint64_t last) {
     for (std::uint64_t i = first; i < last; ++i)
-        if (!tx.send(make_msg(i))) return 7;
+        if (!tx.send(make_tick(i))) return 7;
     return 0;
 }
 
@@ -333,7 +252,7 @@ TEST_CASE("unbounded queue across processes: a sender goes on sending while its 
 
     auto tx = q.sender<ipckit::non_blocking>();
     CHECK(tx.peer() == errc::peer_dead);
-    for (std::uint64_t i = 0; i < n; ++i) REQUIRE(tx.send(make_msg(i)));  // never waits, never refused
+    for (std::uint64_t i = 0; i < n; ++i) REQUIRE(tx.send(make_tick(i)));  // never waits, never refused
 
     child second_receiver([&] {
         auto qc = uq::open(name);
@@ -420,7 +339,7 @@ TEST_CASE("unbounded queue across processes: a sender killed while creating a ch
     scoped_queue name;
     auto q = uq::create(name, quick_liveness());
     auto tx = q.sender();
-    for (std::uint64_t i = 0; i < per_chunk; ++i) REQUIRE(tx.send(make_msg(i)));  // chunk 0 full
+    for (std::uint64_t i = 0; i < per_chunk; ++i) REQUIRE(tx.send(make_tick(i)));  // chunk 0 full
     head_view<uq> v(name);
     const std::string next_chunk = name.str() + "." + std::to_string(v.chain().base + 1);
 
@@ -454,7 +373,7 @@ TEST_CASE("unbounded queue across processes: a sender killed while creating a ch
         CHECK(chunks_of(name).size() == 2);
     }
 
-    for (std::uint64_t i = per_chunk; i < 2 * per_chunk + 5; ++i) REQUIRE(tx.send(make_msg(i)));
+    for (std::uint64_t i = per_chunk; i < 2 * per_chunk + 5; ++i) REQUIRE(tx.send(make_tick(i)));
     CHECK(v.chain().grower.load() == ipckit::detail::chain_control::idle);
     CHECK(chunks_of(name).size() == 3);
     auto rx = q.receiver();
@@ -470,7 +389,7 @@ TEST_CASE("unbounded queue across processes: a sender killed between claiming a 
     scoped_queue name;
     auto q = muq2::create(name, quick_liveness());
     auto tx = q.sender();
-    for (std::uint64_t i = 0; i < 5; ++i) REQUIRE(tx.send(make_msg(i)));
+    for (std::uint64_t i = 0; i < 5; ++i) REQUIRE(tx.send(make_tick(i)));
 
     // Claims position 5 as try_push does (pending = 6, then the CAS on tail) and is killed.
     child dying([&] {
@@ -486,7 +405,7 @@ TEST_CASE("unbounded queue across processes: a sender killed between claiming a 
         return not_killed;
     });
     REQUIRE(dying.wait() == killed_by_sigkill);
-    for (std::uint64_t i = 5; i < 10; ++i) REQUIRE(tx.send(make_msg(i)));  // positions 6..10
+    for (std::uint64_t i = 5; i < 10; ++i) REQUIRE(tx.send(make_tick(i)));  // positions 6..10
     CHECK(q.size() == 11);
 
     SECTION("a blocking receiver skips it once it finds the claimant dead") {
@@ -528,6 +447,39 @@ TEST_CASE("unbounded queue across processes: a sender killed between claiming a 
 
 // ---- ownership ------------------------------------------------------------------------------
 
+TEST_CASE("unbounded queue across processes: a single sender whose chunk is gone while the shared tail claims to have "
+          "moved past it returns corrupt instead of looking again for ever",
+          "[process]") {
+    scoped_queue name;
+    auto q = uq::create(name);
+    {
+        auto tx = q.sender();
+        for (std::uint64_t i = 0; i <= per_chunk; ++i) REQUIRE(tx.send(make_tick(i)));  // chunks 0 and 1
+    }
+    REQUIRE(chunks_of(name).size() == 2);
+
+    // In a child, so that a send that never returns can be killed: a new sender (its tail in
+    // chunk 1, no chunk mapped yet), then chunk 1 removed and the shared indices scribbled to say
+    // that another sender moved on to chunk 2 (a single sender has no other).
+    signal_pipe result;
+    child c([&] {
+        auto tx = q.sender<ipckit::non_blocking>();
+        const auto head = ipckit::segment::open(name.str(), uq::layout(), {});
+        auto& chain = *static_cast<ipckit::detail::chain_control*>(head.body());
+        ipckit::detail::remove_chunk(name.str() + "." + std::to_string(chain.base + 1));
+        chain.chunk_next.store(3, std::memory_order_release);
+        chain.tail.store(2 * per_chunk + 1, std::memory_order_release);
+        result.post_value(static_cast<std::uint64_t>(err(tx.send(make_tick(0)))));
+        return 0;
+    });
+    result.close_write();
+    const auto e = result.wait_value();  // it returns at once, or never
+    if (!e) (void)c.kill();
+    REQUIRE(e);
+    CHECK(static_cast<errc>(*e) == errc::corrupt);
+    CHECK(c.wait() == 0);
+}
+
 TEST_CASE("unbounded queue across processes: a process_owned queue whose creator was killed is replaced on create, "
           "and its chunks are removed",
           "[process]") {
@@ -551,7 +503,7 @@ TEST_CASE("unbounded queue across processes: a process_owned queue whose creator
     CHECK(chunks_of(name).empty());
     auto tx = q.sender();
     auto rx = q.receiver<ipckit::non_blocking>();
-    REQUIRE(tx.send(make_msg(0)));
+    REQUIRE(tx.send(make_tick(0)));
     auto r = rx.receive();
     REQUIRE(r);
     CHECK(r->seq == 0);
@@ -585,7 +537,7 @@ TEST_CASE("unbounded queue across processes: a process_owned queue's chunks go w
     CHECK(err(rx.receive(patience)) == errc::closed);
     // No chunk is created for it any more.
     auto tx = q.sender();
-    CHECK(err(tx.send(make_msg(0))) == errc::closed);
+    CHECK(err(tx.send(make_tick(0))) == errc::closed);
     CHECK(chunks_of(name).empty());
 }
 

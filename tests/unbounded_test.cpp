@@ -9,6 +9,7 @@
 // 50 ms only makes it likely that the verb really waits, the outcome is asserted either way.
 
 #include "catch.hpp"
+#include "messages.hpp"
 #include "support.hpp"
 
 #include <ipckit/queue.hpp>
@@ -28,16 +29,16 @@
 
 using namespace std::chrono_literals;
 using ipckit::errc;
+using ipckit_test::check_of;
+using ipckit_test::contains;
+using ipckit_test::err;
+using ipckit_test::make_tick;
 using ipckit_test::patience;
+using ipckit_test::setup_errc;
+using ipckit_test::setup_error;
+using ipckit_test::tick;
 
 namespace {
-
-struct tick {
-    std::uint64_t seq;
-    std::uint64_t check;  // a function of seq: a torn or stale message shows up
-};
-constexpr std::uint64_t check_of(std::uint64_t seq) noexcept { return (seq + 1) * 0x9E3779B97F4A7C15ULL; }
-constexpr tick make_tick(std::uint64_t seq) noexcept { return {seq, check_of(seq)}; }
 
 struct quote {  // another message type
     std::uint32_t id;
@@ -55,31 +56,6 @@ constexpr std::uint64_t per_chunk = uq::slots_per_chunk;
 static_assert(per_chunk > 100, "the tests below assume small messages in 4 KiB chunks");
 
 constexpr auto short_wait = 50ms;
-
-template <class R>
-errc err(const R& r) {
-    return r ? errc::ok : r.error();
-}
-
-template <class F>
-std::optional<ipckit::error> setup_error(F&& f) {
-    try {
-        (void)std::forward<F>(f)();
-    } catch (const ipckit::error& e) {
-        return e;
-    }
-    return std::nullopt;
-}
-
-template <class F>
-errc setup_errc(F&& f) {
-    const auto e = setup_error(std::forward<F>(f));
-    return e ? e->reason() : errc::ok;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-    return haystack.find(needle) != std::string::npos;
-}
 
 /// A unique queue name, with the queue and its chunks removed at set-up and when it goes.
 class scoped_queue {
