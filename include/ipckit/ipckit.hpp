@@ -4,11 +4,14 @@
 // The umbrella header. Each part can also be included on its own:
 //   <ipckit/error.hpp>    errc, error, result<T>, status
 //   <ipckit/policy.hpp>   bounded<N>, single, spin / futex / adaptive, blocking / non_blocking,
-//                         process_owned / system_owned, and the concepts that check them
+//                         process_owned / system_owned, exclusive / any / round_robin /
+//                         broadcast, and the concepts that check them
 //   <ipckit/segment.hpp>  named shared-memory segments, options, remove_segment
 //   <ipckit/queue.hpp>    queue<T, Capacity, ...> with sender and receiver endpoints
+//   <ipckit/node.hpp>     node: members of a domain, direct links by name
 
 #include <ipckit/error.hpp>
+#include <ipckit/node.hpp>
 #include <ipckit/policy.hpp>
 #include <ipckit/queue.hpp>
 #include <ipckit/segment.hpp>

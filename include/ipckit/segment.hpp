@@ -32,6 +32,7 @@
 #include <string_view>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include <sys/file.h>
 #include <time.h>
@@ -52,6 +53,9 @@ struct options {
     /// once; a send past it is no_space. 0: a quarter of the space free in /dev/shm when the
     /// queue is created.
     std::size_t unbounded_cap = 0;
+    /// broadcast mailboxes, create: how many receivers may be attached at once (256 bytes of
+    /// shared memory each). 0: 1024. Opening takes the mailbox's own number, whatever this says.
+    std::size_t max_receivers = 0;
 };
 
 /// Longest name accepted; the rest of NAME_MAX is kept for ipckit's prefix and suffixes.
@@ -59,25 +63,39 @@ inline constexpr std::size_t max_name_length = 200;
 
 namespace detail {
 
-/// Throws invalid_name unless `name` is 1..max_name_length of [A-Za-z0-9._-], not starting with '.'.
-inline void validate_name(std::string_view name) {
+/// Throws invalid_name unless `name` is 1..max characters of [A-Za-z0-9_-], and '.' too (but not
+/// first) where `dots` allows. `what` names the kind of name in the message ("segment", "member").
+inline void check_name(std::string_view name, std::size_t max, const char* what, bool dots) {
     auto fail = [&](const std::string& why) {
-        throw error(errc::invalid_name, "invalid segment name '" + std::string(name) + "': " + why +
-                                            ". Use 1 to " + std::to_string(max_name_length) +
-                                            " characters from A-Z a-z 0-9 . _ -, not starting with '.'");
+        throw error(errc::invalid_name, std::string("invalid ") + what + " name '" + std::string(name) + "': " + why +
+                                            ". Use 1 to " + std::to_string(max) + " characters from A-Z a-z 0-9 " +
+                                            (dots ? ". _ -, not starting with '.'" : "_ -"));
     };
     if (name.empty()) fail("it is empty");
-    if (name.size() > max_name_length) fail("it is " + std::to_string(name.size()) + " characters long");
-    if (name.front() == '.') fail("it starts with '.'");
+    if (name.size() > max) fail("it is " + std::to_string(name.size()) + " characters long");
+    if (dots && name.front() == '.') fail("it starts with '.'");
     for (const char c : name) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                        c == '_' || c == '-';
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                        c == '-' || (dots && c == '.');
         if (!ok) fail(c == '/' ? "it contains '/'" : "it contains the character '" + std::string(1, c) + "'");
     }
 }
 
+/// Throws invalid_name unless `name` is 1..max_name_length of [A-Za-z0-9._-], not starting with '.'.
+inline void validate_name(std::string_view name) { check_name(name, max_name_length, "segment", true); }
+
+/// What ipckit puts before a segment's name to name its POSIX shared-memory object.
+inline constexpr std::string_view os_prefix = "ipckit.";
+
+/// The names of the segments that exist now and start with `prefix` (without ipckit's prefix).
+inline std::vector<std::string> segment_names(std::string_view prefix) {
+    std::vector<std::string> out;
+    for (auto& n : sys::shm_list(std::string(os_prefix) + std::string(prefix))) out.push_back(n.substr(os_prefix.size()));
+    return out;
+}
+
 /// The name of the POSIX shared-memory object behind a validated segment name.
-inline std::string os_name(std::string_view name) { return "/ipckit." + std::string(name); }
+inline std::string os_name(std::string_view name) { return "/" + std::string(os_prefix) + std::string(name); }
 
 /// Layout of the first 256 bytes of every segment; the body follows at offset 256.
 ///

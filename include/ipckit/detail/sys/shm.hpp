@@ -10,8 +10,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
+#include <vector>
+
+#include <dirent.h>
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -92,6 +97,19 @@ inline ino_t shm_inode(const std::string& os_name) noexcept {
     struct stat st {};
     const std::string path = std::string(shm_dir) + os_name;
     return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+/// The names (without the leading '/') of the shared-memory objects that start with `prefix`.
+/// An unreadable shm_dir lists nothing.
+inline std::vector<std::string> shm_list(const std::string& prefix) {
+    std::vector<std::string> out;
+    const std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(shm_dir), ::closedir);
+    if (dir == nullptr) return out;
+    while (const dirent* e = ::readdir(dir.get())) {
+        const std::string_view n = e->d_name;
+        if (n.substr(0, prefix.size()) == prefix) out.emplace_back(n);
+    }
+    return out;
 }
 
 /// Bytes of shm_dir that an unprivileged process may still fill (statvfs: f_bavail blocks of

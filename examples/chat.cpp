@@ -1,0 +1,174 @@
+// chat: processes that talk to each other by name over direct links (ipckit::node), with both
+// addressing styles: send(to, m) / receive(from) between two of them, and receive_any(), which
+// says who sent each message, in a third.
+//
+//   chat --demo [--domain NAME]
+//       Forks alice, bob and carol. alice and bob greet each other (symmetric addressing);
+//       both also tell carol, who listens to anyone (asymmetric) until both have left.
+//
+//   chat --domain NAME --name ME [--to PEER --say TEXT]... [--listen MS]
+//       Joins NAME as ME, sends each TEXT to the PEER named before it, then prints whatever
+//       arrives from anyone until MS milliseconds (default 1000) pass without a message.
+//       Run two in two shells, e.g.
+//         chat --domain room --name bob --listen 30000
+//         chat --domain room --name alice --to bob --say "hi bob" --say "how are you?"
+//
+// The domain stays in /dev/shm after its members leave (it is system_owned): remove it with
+// ipckit::remove_segment("room") or rm /dev/shm/ipckit.room. --demo removes its own.
+
+#include <ipckit/node.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string text(const std::vector<std::byte>& m) { return {reinterpret_cast<const char*>(m.data()), m.size()}; }
+
+void say(const std::string& who, const std::string& line) {
+    std::string out = "[" + who + "] " + line + "\n";
+    (void)!::write(STDOUT_FILENO, out.data(), out.size());  // one write per line: no interleaving
+}
+
+/// Sends `m` to `to`, saying so, or why not.
+bool tell(ipckit::node& me, const std::string& to, const std::string& m) {
+    const auto s = me.send(to, m, 5s);
+    say(me.name(), s ? "-> " + to + ": " + m : "cannot send to " + to + ": " + ipckit::to_string(s.error()));
+    return s.has_value();
+}
+
+/// Prints what arrives from anyone, until `quiet` passes without a message or, when
+/// `until_gone` is not empty, until every one of those peers has left.
+void listen(ipckit::node& me, std::chrono::milliseconds quiet, std::vector<std::string> until_gone = {}) {
+    const bool counting = !until_gone.empty();
+    for (;;) {
+        auto [from, m] = me.receive_any(quiet);
+        if (m) {
+            say(me.name(), "<- " + from + ": " + text(*m));
+        } else if (m.error() == ipckit::errc::closed || m.error() == ipckit::errc::peer_dead) {
+            say(me.name(), from + (m.error() == ipckit::errc::closed ? " left" : " died"));
+            std::erase(until_gone, from);
+            if (counting && until_gone.empty()) return;
+        } else {
+            if (m.error() != ipckit::errc::timed_out) say(me.name(), std::string("receive: ") + ipckit::to_string(m.error()));
+            return;
+        }
+    }
+}
+
+/// A pipe that lets the demo's participants start talking only once all have joined.
+struct barrier {
+    int joined[2];
+    int go[2];
+    barrier() {
+        if (::pipe(joined) != 0 || ::pipe(go) != 0) std::exit(1);
+    }
+    void arrive_and_wait() const {
+        char c = 'j';
+        (void)!::write(joined[1], &c, 1);
+        (void)!::read(go[0], &c, 1);
+    }
+};
+
+int participant(const std::string& domain, const std::string& name, const barrier& b) {
+    try {
+        ipckit::node me(domain, name);
+        b.arrive_and_wait();
+        if (name == "alice") {
+            tell(me, "bob", "hi bob, it's alice");
+            if (auto reply = me.receive("bob", 5s)) say(name, "<- bob: " + text(*reply));  // only from bob
+            tell(me, "carol", "bob says hello too");
+        } else if (name == "bob") {
+            if (auto hello = me.receive("alice", 5s)) say(name, "<- alice: " + text(*hello));
+            tell(me, "alice", "hi alice!");
+            tell(me, "carol", "bob was here");
+        } else {
+            listen(me, 5s, {"alice", "bob"});  // from anyone, until both have left
+        }
+        return 0;
+    } catch (const ipckit::error& e) {
+        say(name, std::string("error: ") + e.what());
+        return 1;
+    }
+}
+
+int demo(const std::string& domain) {
+    barrier b;
+    std::vector<pid_t> kids;
+    for (const char* name : {"carol", "alice", "bob"}) {
+        std::cout.flush();
+        const pid_t pid = ::fork();
+        if (pid < 0) return 1;
+        if (pid == 0) ::_exit(participant(domain, name, b));
+        kids.push_back(pid);
+    }
+    for (std::size_t i = 0; i < kids.size(); ++i) {  // all three have joined: let them talk
+        char c;
+        if (::read(b.joined[0], &c, 1) != 1) return 1;
+    }
+    const std::string go(kids.size(), 'g');
+    (void)!::write(b.go[1], go.data(), go.size());
+    int failed = 0;
+    for (const pid_t pid : kids) {
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        failed += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    ipckit::remove_segment(domain);
+    return failed == 0 ? 0 : 1;
+}
+
+[[noreturn]] void usage() {
+    std::cerr << "usage: chat --demo [--domain NAME]\n"
+                 "       chat --domain NAME --name ME [--to PEER --say TEXT]... [--listen MS]\n";
+    std::exit(2);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string domain, name, to;
+    std::vector<std::pair<std::string, std::string>> lines;  // (to, text)
+    std::chrono::milliseconds quiet = 1000ms;
+    bool run_demo = false;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view a = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc) usage();
+            return argv[++i];
+        };
+        if (a == "--demo") run_demo = true;
+        else if (a == "--domain") domain = value();
+        else if (a == "--name") name = value();
+        else if (a == "--to") to = value();
+        else if (a == "--say") {
+            if (to.empty()) usage();
+            lines.emplace_back(to, value());
+        } else if (a == "--listen") quiet = std::chrono::milliseconds(std::atol(value().c_str()));
+        else usage();
+    }
+    if (run_demo) return demo(domain.empty() ? "chat-demo-" + std::to_string(::getpid()) : domain);
+    if (domain.empty() || name.empty()) usage();
+    try {
+        ipckit::node me(domain, name);
+        bool ok = true;
+        for (const auto& [peer, line] : lines) ok = tell(me, peer, line) && ok;
+        listen(me, quiet);
+        return ok ? 0 : 1;
+    } catch (const ipckit::error& e) {
+        std::cerr << "chat: " << e.what() << "\n";
+        return 1;
+    }
+}

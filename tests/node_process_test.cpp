@@ -1,0 +1,293 @@
+// node across processes (fork): names freed by death, racing joins, both addressing styles, and
+// departures by leaving and by SIGKILL, with exact accounting of what was sent, delivered and
+// handed back as undeliverable.
+
+#include "catch.hpp"
+#include "node_support.hpp"
+
+#include <ipckit/node.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <csignal>
+#include <sys/types.h>
+#include <unistd.h>
+
+using namespace std::chrono_literals;
+using ipckit::errc;
+using ipckit_test::child;
+using ipckit_test::patience;
+using ipckit_test::scoped_domain;
+using ipckit_test::seq_bytes;
+using ipckit_test::seq_of;
+using ipckit_test::signal_pipe;
+using ipckit_test::text;
+
+namespace {
+
+/// Links of 1 KiB: 64 messages of 8 bytes fill one.
+using small_node = ipckit::basic_node<64, 1024>;
+
+std::vector<std::string> sorted(std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+}
+
+}  // namespace
+
+TEST_CASE("node across processes: a SIGKILLed member's name is free again, and it can rejoin", "[process]") {
+    scoped_domain d;
+    signal_pipe ready, hold;
+    ipckit::node alice(d, "alice");
+    child bob([&] {
+        ipckit::node n(d, "bob");
+        ready.post();
+        return ipckit_test::block_until_killed(hold);
+    });
+    REQUIRE(ready.wait());
+    CHECK(sorted(alice.members()) == std::vector<std::string>{"alice", "bob"});
+    try {
+        ipckit::node again(d, "bob");
+        FAIL("joined under the name of a live member");
+    } catch (const ipckit::error& e) {
+        CHECK(e.reason() == errc::name_taken);
+    }
+    CHECK(bob.kill() == 1000 + SIGKILL);
+    CHECK(alice.members() == std::vector<std::string>{"alice"});
+    CHECK(alice.send("bob", "x").error() == errc::not_found);
+    ipckit::node bob_again(d, "bob");
+    CHECK(sorted(alice.members()) == std::vector<std::string>{"alice", "bob"});
+}
+
+TEST_CASE("node across processes: of processes racing to join one name, exactly one wins", "[process]") {
+    constexpr int racers = 4;
+    for (int round = 0; round < 10; ++round) {
+        scoped_domain d;
+        signal_pipe go, outcome, hold;
+        std::vector<child> kids;
+        for (int k = 0; k < racers; ++k) {
+            kids.emplace_back([&] {
+                hold.close_write();
+                if (!go.wait()) return 90;
+                try {
+                    ipckit::node n(d, "x");
+                    outcome.post_value(1);
+                    (void)hold.wait();  // keep the name until every racer has tried
+                } catch (const ipckit::error& e) {
+                    outcome.post_value(e.reason() == errc::name_taken ? 2 : 3);
+                }
+                return 0;
+            });
+        }
+        go.post(racers);
+        int won = 0, taken = 0;
+        for (int k = 0; k < racers; ++k) {
+            const auto v = outcome.wait_value();
+            REQUIRE(v);
+            won += *v == 1;
+            taken += *v == 2;
+        }
+        CHECK(won == 1);
+        CHECK(taken == racers - 1);
+        hold.post(racers);
+        for (auto& k : kids) CHECK(k.wait() == 0);
+    }
+}
+
+TEST_CASE("node across processes: symmetric send and receive both ways, in order, then closed", "[process]") {
+    scoped_domain d;
+    signal_pipe ready;
+    constexpr std::uint64_t n = 5000;
+    ipckit::node alice(d, "alice");
+    child bob([&] {
+        ipckit::node b(d, "bob");
+        ready.post();
+        for (std::uint64_t i = 0; i < n; ++i) {  // ping-pong
+            auto m = b.receive("alice", patience);
+            if (!m || seq_of(*m) != i) return 1;
+            const std::uint64_t r = i + 1'000'000;
+            if (!b.send("alice", seq_bytes(r))) return 2;
+        }
+        for (std::uint64_t i = 0; i < n; ++i) {  // a burst through a link that fills
+            auto m = b.receive("alice", patience);
+            if (!m || seq_of(*m) != i) return 3;
+        }
+        for (std::uint64_t i = 0; i < n; ++i)
+            if (!b.send("alice", seq_bytes(i))) return 4;
+        return 0;  // leaves: alice sees closed after the last message
+    });
+    REQUIRE(ready.wait());
+    for (std::uint64_t i = 0; i < n; ++i) {
+        REQUIRE(alice.send("bob", seq_bytes(i)));
+        auto m = alice.receive("bob", patience);
+        REQUIRE(m);
+        REQUIRE(seq_of(*m) == i + 1'000'000);
+    }
+    for (std::uint64_t i = 0; i < n; ++i) REQUIRE(alice.send("bob", seq_bytes(i), patience));
+    for (std::uint64_t i = 0; i < n; ++i) {
+        auto m = alice.receive("bob", patience);
+        REQUIRE(m);
+        REQUIRE(seq_of(*m) == i);
+    }
+    CHECK(alice.receive("bob", patience).error() == errc::closed);
+    CHECK(bob.wait() == 0);
+}
+
+TEST_CASE("node across processes: receive_any from four sender processes, each stream whole and in order",
+          "[process]") {
+    scoped_domain d;
+    constexpr int senders = 4;
+    constexpr std::uint64_t n = 3000;
+    ipckit::node hub(d, "hub");
+    std::vector<child> kids;
+    for (int k = 0; k < senders; ++k) {
+        kids.emplace_back([&d, k] {
+            ipckit::node s(d, "s" + std::to_string(k));
+            for (std::uint64_t i = 0; i < n; ++i)
+                if (!s.send("hub", seq_bytes(i))) return 1;
+            return 0;
+        });
+    }
+    std::map<std::string, std::uint64_t> next;
+    std::map<std::string, int> ends;
+    int closed = 0;
+    while (closed < senders) {
+        auto [from, m] = hub.receive_any(patience);
+        if (!m) {
+            REQUIRE(m.error() == errc::closed);
+            CHECK(next[from] == n);  // closed only after the last message
+            ++ends[from];
+            ++closed;
+            continue;
+        }
+        REQUIRE(from.size() == 2);
+        REQUIRE(seq_of(*m) == next[from]);
+        ++next[from];
+    }
+    CHECK(next.size() == senders);
+    for (const auto& [name, count] : next) CHECK(count == n);
+    for (const auto& [name, count] : ends) CHECK(count == 1);
+    for (auto& k : kids) CHECK(k.wait() == 0);
+    CHECK(hub.receive_any<ipckit::non_blocking>().message.error() == errc::would_block);
+    CHECK(d.links().empty());
+}
+
+TEST_CASE("node across processes: a sender SIGKILLed mid-traffic: everything it sent, then peer_dead", "[process]") {
+    const bool any = GENERATE(false, true);
+    CAPTURE(any);
+    scoped_domain d;
+    signal_pipe progress;
+    ipckit::node alice(d, "alice");
+    child bob([&] {
+        ipckit::node b(d, "bob");
+        for (std::uint64_t i = 0;; ++i) {
+            if (!b.send("alice", seq_bytes(i))) return 1;
+            if (i == 999) progress.post();  // then on until killed, blocking once the link is full
+        }
+    });
+    REQUIRE(progress.wait());
+    CHECK(bob.kill() == 1000 + SIGKILL);
+    std::uint64_t got = 0;
+    errc end = errc::ok;
+    for (;;) {
+        std::string from = "bob";
+        ipckit::result<std::vector<std::byte>> m = ipckit::unexpected(errc::ok);
+        if (any) {
+            auto e = alice.receive_any(patience);
+            from = e.from;
+            m = std::move(e.message);
+        } else {
+            m = alice.receive("bob", patience);
+        }
+        REQUIRE(from == "bob");
+        if (!m) {
+            end = m.error();
+            break;
+        }
+        REQUIRE(seq_of(*m) == got);
+        ++got;
+    }
+    CHECK(end == errc::peer_dead);
+    CHECK(got >= 1000);
+    CHECK(d.links().empty());
+}
+
+TEST_CASE("node across processes: a receiver SIGKILLed while its sender blocks: peer_dead, delivered plus "
+          "undelivered equals accepted, and its successor gets a fresh link",
+          "[process]") {
+    scoped_domain d;
+    signal_pipe ready, delivered, hold, go;
+    constexpr std::uint64_t reads = 40;
+    small_node alice(d, "alice");
+    child bob([&] {
+        small_node b(d, "bob");
+        ready.post_value(static_cast<std::uint64_t>(::getpid()));
+        for (std::uint64_t i = 0; i < reads; ++i) {
+            auto m = b.receive("alice", patience);
+            if (!m || seq_of(*m) != i) return 1;
+        }
+        delivered.post_value(reads);  // the known point: it reads nothing more
+        return ipckit_test::block_until_killed(hold);
+    });
+    const auto bob_pid = ready.wait_value();
+    REQUIRE(bob_pid);
+    std::uint64_t accepted = 0;
+    for (; accepted < reads; ++accepted) REQUIRE(alice.send("bob", seq_bytes(accepted), patience));
+    const auto reported = delivered.wait_value();
+    REQUIRE(reported);
+    REQUIRE(*reported == reads);
+    // Fill the link, then block in a send while a third process kills the receiver.
+    for (;;) {
+        auto s = alice.send<ipckit::non_blocking>("bob", seq_bytes(accepted));
+        if (!s) {
+            REQUIRE(s.error() == errc::would_block);
+            break;
+        }
+        ++accepted;
+    }
+    CHECK(accepted > reads);
+    child killer([&, victim = static_cast<pid_t>(*bob_pid)] {
+        go.close_write();
+        if (!go.wait()) return 1;
+        return ::kill(victim, SIGKILL) == 0 ? 0 : 2;
+    });
+    go.post();
+    CHECK(alice.send("bob", seq_bytes(accepted), patience).error() == errc::peer_dead);
+    CHECK(killer.wait() == 0);
+    CHECK(bob.wait() == 1000 + SIGKILL);
+
+    auto back = alice.undelivered("bob");
+    REQUIRE(back);
+    CHECK(reads + back->size() == accepted);
+    for (std::size_t i = 0; i < back->size(); ++i) REQUIRE(seq_of((*back)[i]) == reads + i);
+    CHECK(d.links().empty());
+    CHECK(alice.send("bob", "gone").error() == errc::not_found);
+
+    // bob restarts under the same name: a fresh link, and the conversation goes on.
+    signal_pipe ready2;
+    child bob2([&] {
+        small_node b(d, "bob");
+        ready2.post();
+        for (std::uint64_t i = 0; i < 200; ++i) {
+            auto m = b.receive("alice", patience);
+            if (!m || seq_of(*m) != i) return 1;
+        }
+        return b.send("alice", "done") ? 0 : 2;
+    });
+    REQUIRE(ready2.wait());
+    for (std::uint64_t i = 0; i < 200; ++i) REQUIRE(alice.send("bob", seq_bytes(i), patience));
+    auto done = alice.receive("bob", patience);
+    REQUIRE(done);
+    CHECK(text(*done) == "done");
+    CHECK(bob2.wait() == 0);
+    CHECK(d.links().size() == 2);  // alice->bob2 and bob2->alice; nothing of the first bob
+    CHECK(alice.receive("bob", patience).error() == errc::closed);
+    CHECK(d.links().size() == 1);
+    alice.leave();
+    CHECK(d.links().empty());
+}

@@ -1,0 +1,306 @@
+// node in one process: joining, names, members, links between nodes of this process, the
+// blocking and non-blocking verbs, departures, and what bad input returns.
+
+#include "catch.hpp"
+#include "node_support.hpp"
+
+#include <ipckit/node.hpp>
+#include <ipckit/queue.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+using ipckit::errc;
+using ipckit_test::scoped_domain;
+using ipckit_test::text;
+
+namespace {
+
+/// Small links, so that a few messages fill one.
+using small_node = ipckit::basic_node<64, 256>;
+
+template <class F>
+errc thrown(F&& f) {
+    try {
+        f();
+    } catch (const ipckit::error& e) {
+        return e.reason();
+    }
+    return errc::ok;
+}
+
+std::vector<std::string> sorted(std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+}
+
+}  // namespace
+
+TEST_CASE("node: members join, are listed, and leave", "[unit]") {
+    scoped_domain d;
+    std::vector<std::string> after_leave;
+    {
+        ipckit::node alice(d, "alice");
+        {
+            ipckit::node bob(d, "bob");
+            CHECK(sorted(alice.members()) == std::vector<std::string>{"alice", "bob"});
+            CHECK(bob.name() == "bob");
+            CHECK(bob.domain() == d.str());
+        }
+        after_leave = alice.members();
+        ipckit::node bob_again(d, "bob");  // the name is free again once bob left
+        CHECK(sorted(alice.members()) == std::vector<std::string>{"alice", "bob"});
+    }
+    CHECK(after_leave == std::vector<std::string>{"alice"});
+    CHECK(ipckit::segment_exists(d.str()));  // the domain outlives its members
+    CHECK(d.links().empty());
+}
+
+TEST_CASE("node: a name held by a live member is name_taken", "[unit]") {
+    scoped_domain d;
+    ipckit::node alice(d, "alice");
+    try {
+        ipckit::node again(d, "alice");
+        FAIL("a second alice joined");
+    } catch (const ipckit::error& e) {
+        CHECK(e.reason() == errc::name_taken);
+        CHECK(std::string(e.what()).find("alice") != std::string::npos);
+    }
+    CHECK(alice.members() == std::vector<std::string>{"alice"});
+}
+
+TEST_CASE("node: invalid member and domain names are invalid_name", "[unit]") {
+    scoped_domain d;
+    CHECK(thrown([&] { ipckit::node n(d, ""); }) == errc::invalid_name);
+    CHECK(thrown([&] { ipckit::node n(d, "a.b"); }) == errc::invalid_name);
+    CHECK(thrown([&] { ipckit::node n(d, "a/b"); }) == errc::invalid_name);
+    CHECK(thrown([&] { ipckit::node n(d, std::string(ipckit::max_member_name + 1, 'x')); }) == errc::invalid_name);
+    CHECK(thrown([&] { ipckit::node n("chat.x", "alice"); }) == errc::invalid_name);
+    CHECK(thrown([&] { ipckit::node n("", "alice"); }) == errc::invalid_name);
+    CHECK_FALSE(ipckit::segment_exists(d.str()));  // a bad member name is refused before the domain is made
+    ipckit::node ok(d, std::string(ipckit::max_member_name, 'x'));
+    CHECK(ok.members().size() == 1);
+}
+
+TEST_CASE("node: a domain name that holds a queue is incompatible_layout, saying it is not a domain", "[unit]") {
+    scoped_domain d;
+    auto q = ipckit::queue<int, ipckit::bounded<8>>::create(d.str());
+    try {
+        ipckit::node n(d, "alice");
+        FAIL("joined a queue as a domain");
+    } catch (const ipckit::error& e) {
+        CHECK(e.reason() == errc::incompatible_layout);
+        CHECK(std::string(e.what()).find("not a domain") != std::string::npos);
+    }
+    // Members of another node type or capacity cannot join either.
+    scoped_domain d2;
+    ipckit::node alice(d2, "alice");
+    CHECK(thrown([&] { small_node n(d2, "bob"); }) == errc::incompatible_layout);
+    ipckit::node_options more;
+    more.members = 8;
+    CHECK(thrown([&] { ipckit::node n(d2, "bob", more); }) == errc::incompatible_layout);
+}
+
+TEST_CASE("node: a full domain is no_space, saying how to raise its capacity", "[unit]") {
+    scoped_domain d;
+    ipckit::node_options opt;
+    opt.members = 2;
+    ipckit::node a(d, "a", opt);
+    ipckit::node b(d, "b", opt);
+    try {
+        ipckit::node c(d, "c", opt);
+        FAIL("a third member joined a domain of two");
+    } catch (const ipckit::error& e) {
+        CHECK(e.reason() == errc::no_space);
+        CHECK(std::string(e.what()).find("members") != std::string::npos);
+    }
+    b.leave();
+    ipckit::node c(d, "c", opt);
+    CHECK(sorted(a.members()) == std::vector<std::string>{"a", "c"});
+}
+
+TEST_CASE("node: bad input on the data path returns a status and loses nothing accepted", "[unit]") {
+    scoped_domain d;
+    ipckit::node alice(d, "alice");
+    ipckit::node bob(d, "bob");
+    REQUIRE(alice.send("bob", "first"));
+    CHECK(alice.send("alice", "me").error() == errc::invalid_argument);
+    CHECK(alice.receive("alice").error() == errc::invalid_argument);
+    CHECK(alice.send("carol", "who").error() == errc::not_found);
+    CHECK(alice.receive("carol", 10ms).error() == errc::not_found);
+    CHECK(alice.send("bad.name", "x").error() == errc::not_found);
+    CHECK(alice.send("bob", std::string(ipckit::node::max_message + 1, 'x')).error() == errc::too_large);
+    REQUIRE(alice.send("bob", "second"));
+    auto m1 = bob.receive("alice");
+    auto m2 = bob.receive("alice");
+    REQUIRE(m1);
+    REQUIRE(m2);
+    CHECK(text(*m1) == "first");
+    CHECK(text(*m2) == "second");
+}
+
+TEST_CASE("node: symmetric send and receive both ways, in order", "[unit]") {
+    scoped_domain d;
+    ipckit::node alice(d, "alice");
+    ipckit::node bob(d, "bob");
+    for (int i = 0; i < 100; ++i) {
+        REQUIRE(alice.send("bob", "a" + std::to_string(i)));
+        REQUIRE(bob.send("alice", "b" + std::to_string(i)));
+    }
+    for (int i = 0; i < 100; ++i) {
+        auto a = bob.receive("alice", 1s);
+        auto b = alice.receive("bob", 1s);
+        REQUIRE(a);
+        REQUIRE(b);
+        CHECK(text(*a) == "a" + std::to_string(i));
+        CHECK(text(*b) == "b" + std::to_string(i));
+    }
+}
+
+TEST_CASE("node: receive before the first send makes the link, and the message arrives on it", "[unit]") {
+    scoped_domain d;
+    ipckit::node alice(d, "alice");
+    ipckit::node bob(d, "bob");
+    CHECK(bob.receive<ipckit::non_blocking>("alice").error() == errc::would_block);
+    REQUIRE(alice.send("bob", "late"));
+    auto m = bob.receive("alice", 1s);
+    REQUIRE(m);
+    CHECK(text(*m) == "late");
+    CHECK(d.links().size() == 1);
+}
+
+TEST_CASE("node: receive_any returns each sender's name with its messages, taking turns", "[unit]") {
+    scoped_domain d;
+    ipckit::node hub(d, "hub");
+    ipckit::node a(d, "a");
+    ipckit::node b(d, "b");
+    for (int i = 0; i < 3; ++i) {
+        REQUIRE(a.send("hub", "a" + std::to_string(i)));
+        REQUIRE(b.send("hub", "b" + std::to_string(i)));
+    }
+    std::vector<std::string> got;
+    for (int i = 0; i < 6; ++i) {
+        auto [from, m] = hub.receive_any(1s);
+        REQUIRE(m);
+        CHECK(text(*m).substr(0, 1) == from);
+        got.push_back(text(*m));
+    }
+    // Each sender in order, and turns alternate while both have messages.
+    CHECK(got[0].substr(0, 1) != got[1].substr(0, 1));
+    std::vector<std::string> from_a, from_b;
+    for (auto& g : got) (g[0] == 'a' ? from_a : from_b).push_back(g);
+    CHECK(from_a == std::vector<std::string>{"a0", "a1", "a2"});
+    CHECK(from_b == std::vector<std::string>{"b0", "b1", "b2"});
+}
+
+TEST_CASE("node: non-blocking verbs return would_block, and verbs with deadlines timed_out", "[unit]") {
+    scoped_domain d;
+    small_node alice(d, "alice");
+    small_node bob(d, "bob");
+    CHECK(bob.receive<ipckit::non_blocking>("alice").error() == errc::would_block);
+    CHECK(bob.receive_any<ipckit::non_blocking>().message.error() == errc::would_block);
+    CHECK(bob.receive("alice", 20ms).error() == errc::timed_out);
+    auto t = bob.receive_any(20ms);
+    CHECK(t.message.error() == errc::timed_out);
+    CHECK(t.from.empty());
+    // Fill the 256-byte link with 8-byte messages (16 bytes each).
+    int accepted = 0;
+    for (;;) {
+        const std::uint64_t v = static_cast<std::uint64_t>(accepted);
+        auto s = alice.send<ipckit::non_blocking>("bob", ipckit_test::seq_bytes(v));
+        if (!s) {
+            CHECK(s.error() == errc::would_block);
+            break;
+        }
+        ++accepted;
+        REQUIRE(accepted <= 16);
+    }
+    CHECK(accepted == 16);
+    const std::uint64_t extra = 999;
+    CHECK(alice.send("bob", ipckit_test::seq_bytes(extra), 20ms).error() == errc::timed_out);
+    for (int i = 0; i < accepted; ++i) {
+        auto m = bob.receive<ipckit::non_blocking>("alice");
+        REQUIRE(m);
+        CHECK(ipckit_test::seq_of(*m) == static_cast<std::uint64_t>(i));
+    }
+    CHECK(bob.receive<ipckit::non_blocking>("alice").error() == errc::would_block);
+    CHECK(alice.send<ipckit::non_blocking>("bob", "room again"));
+}
+
+TEST_CASE("node: a peer that leaves is drained, then closed, and its links are removed", "[unit]") {
+    scoped_domain d;
+    ipckit::node alice(d, "alice");
+    {
+        ipckit::node bob(d, "bob");
+        REQUIRE(bob.send("alice", "1"));
+        REQUIRE(bob.send("alice", "2"));
+        ipckit::node carol(d, "carol");
+        REQUIRE(carol.send("alice", "c"));
+    }
+    auto m1 = alice.receive("bob");
+    auto m2 = alice.receive("bob");
+    REQUIRE(m1);
+    REQUIRE(m2);
+    CHECK(text(*m2) == "2");
+    CHECK(alice.receive("bob").error() == errc::closed);
+    CHECK(alice.receive("bob", 10ms).error() == errc::not_found);  // reported once; bob is gone
+    auto c = alice.receive_any();
+    REQUIRE(c.message);
+    CHECK(c.from == "carol");
+    auto end = alice.receive_any();
+    CHECK(end.from == "carol");
+    CHECK(end.message.error() == errc::closed);
+    CHECK(alice.receive_any(10ms).message.error() == errc::timed_out);
+    CHECK(d.links().empty());
+}
+
+TEST_CASE("node: a receiver that left makes send closed, undelivered hands back its unread messages, and "
+          "its successor gets a fresh link",
+          "[unit]") {
+    scoped_domain d;
+    ipckit::node alice(d, "alice");
+    auto bob = std::make_unique<ipckit::node>(d, "bob");
+    for (int i = 0; i < 5; ++i) REQUIRE(alice.send("bob", std::to_string(i)));
+    auto first = bob->receive("alice");
+    REQUIRE(first);
+    CHECK(text(*first) == "0");
+    bob.reset();
+    CHECK(alice.send("bob", "not sent").error() == errc::closed);  // told once: the link is over
+    CHECK(alice.send("bob", "not sent").error() == errc::not_found);  // and bob is gone
+    bob = std::make_unique<ipckit::node>(d, "bob");
+    auto back = alice.undelivered("bob");
+    REQUIRE(back);
+    std::vector<std::string> unread;
+    for (auto& m : *back) unread.push_back(text(m));
+    CHECK(unread == std::vector<std::string>{"1", "2", "3", "4"});
+    REQUIRE(alice.send("bob", "hello again"));
+    auto m = bob->receive("alice", 1s);
+    REQUIRE(m);
+    CHECK(text(*m) == "hello again");
+    CHECK(d.links().size() == 1);
+    bob.reset();
+    alice.leave();
+    CHECK(alice.send("bob", "x").error() == errc::closed);
+    CHECK(d.links().empty());
+}
+
+TEST_CASE("node: a receiver that rejoined before the next send makes that send closed, not sent", "[unit]") {
+    scoped_domain d;
+    ipckit::node alice(d, "alice");
+    auto bob = std::make_unique<ipckit::node>(d, "bob");
+    REQUIRE(alice.send("bob", "old"));
+    bob.reset();
+    bob = std::make_unique<ipckit::node>(d, "bob");
+    CHECK(alice.send("bob", "not sent").error() == errc::closed);
+    REQUIRE(alice.send("bob", "new"));
+    auto m = bob->receive("alice", 1s);
+    REQUIRE(m);
+    CHECK(text(*m) == "new");
+    auto back = alice.undelivered("bob");
+    REQUIRE(back);
+    REQUIRE(back->size() == 1);
+    CHECK(text(back->front()) == "old");
+}
