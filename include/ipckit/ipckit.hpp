@@ -9,8 +9,10 @@
 //   <ipckit/segment.hpp>  named shared-memory segments, options, remove_segment
 //   <ipckit/queue.hpp>    queue<T, Capacity, ...> with sender and receiver endpoints
 //   <ipckit/node.hpp>     node: members of a domain, direct links by name
+//   <ipckit/mailbox.hpp>  mailbox<T, Capacity, Delivery, Ownership>: indirect communication
 
 #include <ipckit/error.hpp>
+#include <ipckit/mailbox.hpp>
 #include <ipckit/node.hpp>
 #include <ipckit/policy.hpp>
 #include <ipckit/queue.hpp>
