@@ -1,14 +1,609 @@
 #pragma once
-// A mailbox whose every attached receiver gets every message (delivery policy broadcast).
-// Placeholder: the implementation lands with the broadcast ring.
+// Mailboxes whose every attached receiver gets every message, in order (delivery policy
+// broadcast): what ipckit::mailbox<T, bounded<N>, broadcast, system_owned, Wait> is. The ring is
+// detail/ring/broadcast.hpp; the control block, the removal protocol and the layout description
+// are every mailbox's (detail/mailbox_common.hpp).
+//
+// Receivers. Any number may attach, up to the size of the receiver table, chosen when the
+// mailbox is created (options::max_receivers, 1024 by default; 256 bytes of shared memory each).
+// A receiver gets every message sent after it attached, in the order the ring holds them (each
+// sender's messages in the order sent). If no other receiver was attached, it starts instead at
+// the oldest message no receiver has read: a receiver that restarts finds what was sent while
+// nobody listened. A receiver that closes stops gating senders at once; one whose process died
+// is given up by a sender that waits for it (about once per options::liveness_interval), or by
+// the next receiver that attaches.
+//
+// Senders (up to 64 at once). The ring holds N messages. Once the slowest attached receiver is N
+// messages behind, a blocking send waits until it reads (or the deadline passes: timed_out, not
+// sent), and a non-blocking send returns would_block. With no receiver attached at all, the ring
+// keeps the last N unread messages for the next receiver, and senders wait likewise.
+//
+// Ending. As for every mailbox, neither side ends when the other comes and goes: only remove()
+// ends it. From then on sends return closed (a send that had already claimed its slot gives it
+// up), and each receiver gets every message accepted before, then closed; blocked ones wake.
+//
+// process_owned does not compile with broadcast: a process_owned mailbox's owner is its only
+// receiver, so there would be nobody to broadcast to.
 
+#include <ipckit/detail/doorbell.hpp>
+#include <ipckit/detail/endpoint.hpp>
+#include <ipckit/detail/layout.hpp>
+#include <ipckit/detail/mailbox_common.hpp>
+#include <ipckit/detail/queue_handle.hpp>
+#include <ipckit/detail/ring/broadcast.hpp>
+#include <ipckit/detail/ring/ticket.hpp>
+#include <ipckit/detail/roster.hpp>
+#include <ipckit/detail/sys/cpu.hpp>
+#include <ipckit/detail/sys/process.hpp>
+#include <ipckit/detail/sys/shm.hpp>
+#include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>
+#include <ipckit/segment.hpp>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+#include <unistd.h>
 
 namespace ipckit::detail {
 
+/// Receiver places of a broadcast mailbox created with options::max_receivers = 0.
+inline constexpr std::size_t default_broadcast_receivers = 1024;
+/// The most receiver places a broadcast mailbox may have (256 MiB of table).
+inline constexpr std::size_t max_broadcast_receivers = std::size_t{1} << 20;
+
+/// What lives in a broadcast mailbox's segment after the header.
+///   control        state (open / removed), unused owner and turn (detail/mailbox_common.hpp)
+///   data_bell      receivers sleep here while nothing new has been published
+///   space_bell     senders sleep here while the slowest receiver is N behind
+///   places         receiver places in the table below; written at creation, checked on open
+///   senders        roster of up to MaxP senders (who, and which position each is claiming)
+///   ring           tail, gate, base, epoch, counts, slots (detail/ring/broadcast.hpp)
+/// followed, at table_offset, by broadcast_place[places]: each receiver's holder and cursor.
+template <message T, std::size_t N, std::size_t MaxP>
+struct broadcast_shared {
+    mailbox_control control;
+    alignas(cache_line) doorbell data_bell;
+    alignas(cache_line) doorbell space_bell;
+    alignas(cache_line) std::uint64_t places = 0;
+    roster<MaxP> senders;
+    broadcast_ring<T, N> ring;
+
+    static constexpr std::size_t table_offset = align_up(sizeof(broadcast_shared) , cache_line);
+};
+
+/// Where the endpoints of a broadcast mailbox sleep; closing wakes nobody (the other side does
+/// not end when one endpoint goes).
+template <class Role>
+struct broadcast_bells {
+    static doorbell& sleep_bell(auto& sh, std::size_t /*place*/) noexcept { return Role::sleep_on(sh); }
+    static void wake_on_close(auto& /*sh*/) noexcept {}
+};
+
+/// The one loop of both endpoints: `attempt` (ok, would_block, closed, corrupt) once
+/// (non_blocking) or until it does not would_block (blocking), sleeping on `bell` until
+/// `ready()` and calling `check()` (system calls: liveness, recovery) about once per liveness
+/// interval. A non-blocking verb calls check() too, on a would_block at least a liveness
+/// interval after its last one (clock::now is a vDSO call, not a system call).
+template <class Wait, class Mode, class Attempt, class Ready, class Check>
+errc broadcast_run(Attempt&& attempt, Ready&& ready, Check&& check, doorbell& bell, std::atomic<std::uint32_t>& asleep,
+                   clock::time_point deadline, std::chrono::nanoseconds liveness, clock::time_point& next_check) noexcept {
+    if constexpr (std::same_as<Mode, blocking>) {
+        for (;;) {
+            const errc e = attempt();
+            if (e != errc::would_block) return e;
+            const errc w = wait_until<Wait>(
+                bell, asleep, ready,
+                [&](bool ask_os) {
+                    if (ask_os) check();
+                    return errc::ok;
+                },
+                deadline, liveness);
+            if (w != errc::ok) return w;
+        }
+    } else {
+        (void)ready;
+        (void)bell;
+        (void)asleep;
+        (void)deadline;
+        errc e = attempt();
+        if (e == errc::would_block) {
+            const auto now = clock::now();
+            if (now >= next_check) {
+                next_check = now + liveness;
+                check();
+                e = attempt();
+            }
+        }
+        return e;
+    }
+}
+
+template <class Box, mode_policy Mode>
+class broadcast_sender;
+template <class Box, mode_policy Mode>
+class broadcast_receiver;
+
+/// A broadcast mailbox of fixed-size messages `T` with room for N of them; see the top of this
+/// file. A handle may be copied and shared between threads; its endpoints keep the segment alive.
 template <message T, std::size_t N, ownership_policy Ownership, wait_policy Wait>
-class broadcast_mailbox;
+class broadcast_mailbox : public queue_handle<broadcast_mailbox<T, N, Ownership, Wait>> {
+    using base = queue_handle<broadcast_mailbox>;
+    static_assert(std::is_same_v<Ownership, system_owned>,
+                  "ipckit::mailbox<T, bounded<N>, broadcast, process_owned>: a process_owned mailbox's owner is its "
+                  "only receiver, so a broadcast would reach nobody else. Use system_owned for broadcast (it stays "
+                  "until Mailbox::remove), or exclusive delivery for a process_owned mailbox");
+
+public:
+    using message_type = T;
+    using delivery_type = broadcast;
+    using ownership_type = Ownership;
+    using wait_type = Wait;
+    static constexpr std::size_t capacity = N;
+    static constexpr std::size_t max_senders = multi::max;
+    /// Receiver places when options::max_receivers is 0; each mailbox says its own through
+    /// receiver_places(). (endpoint_core asks for a constant.)
+    static constexpr std::size_t max_receivers = default_broadcast_receivers;
+
+    using shared = broadcast_shared<T, N, max_senders>;
+    template <mode_policy M>
+    using sender_type = broadcast_sender<broadcast_mailbox, M>;
+    template <mode_policy M>
+    using receiver_type = broadcast_receiver<broadcast_mailbox, M>;
+    static_assert(std::is_standard_layout_v<shared>, "the shared part of a mailbox must be standard layout");
+    static_assert(alignof(shared) <= header_size,
+                  "a message type aligned to more than 256 bytes cannot live after the segment header");
+
+    /// The description and size a segment must match to be this mailbox with `places` receiver
+    /// places. The description does not name the places: a program opens the mailbox whatever
+    /// its creator chose.
+    static segment_layout layout(std::size_t places = default_broadcast_receivers) {
+        return {mailbox_description<T>(capacity, broadcast::name, ownership_name<Ownership>()), size_for(places)};
+    }
+
+    /// Creates the mailbox `name` with options::max_receivers receiver places (0: 1024). Throws
+    /// already_exists, invalid_name, invalid_argument (max_receivers too large), permission_denied,
+    /// no_space.
+    static broadcast_mailbox create(std::string_view name, const options& opt = {}) {
+        const std::size_t places = places_for(opt);
+        return explained(name, layout().description, [&] {
+            return broadcast_mailbox(
+                segment::create<Ownership>(name, layout(places), opt, [places](void* body) { init(body, places); }),
+                opt);
+        });
+    }
+    /// Opens the existing mailbox `name`, whatever number of receiver places it was created
+    /// with. Throws not_found, incompatible_layout (saying which policy or type differs), corrupt.
+    static broadcast_mailbox open(std::string_view name, const options& opt = {}) {
+        return explained(name, layout().description, [&] { return attach(name, opt); });
+    }
+    /// Opens `name`, or creates it if there is none (exactly one of racing processes creates).
+    static broadcast_mailbox open_or_create(std::string_view name, const options& opt = {}) {
+        for (;;) {
+            try {
+                return create(name, opt);
+            } catch (const error& e) {
+                if (e.reason() != errc::already_exists) throw;
+            }
+            try {
+                return open(name, opt);
+            } catch (const error& e) {
+                if (e.reason() != errc::not_found) throw;  // removed between the two: try again
+            }
+        }
+    }
+    /// Removes the mailbox `name`: from now on its senders get closed, its receivers get what
+    /// was accepted and then closed, blocked ones wake, and the name is free. False if none.
+    static bool remove(std::string_view name, const options& opt = {}) {
+        return remove_mailbox(name, [&] { return open(name, opt); });
+    }
+
+    /// Attaches a sender. Throws sender_busy while 64 live senders are attached.
+    template <mode_policy M = blocking>
+    [[nodiscard]] sender_type<M> sender() const {
+        try {
+            return sender_type<M>(this->segment_, this->options_);
+        } catch (const error& e) {
+            if (e.reason() != errc::sender_busy) throw;
+            throw error(e.reason(), "mailbox '" + this->name() + "' already has " + std::to_string(max_senders) +
+                                        " live senders. Close one first (a sender that has died is replaced by "
+                                        "the next one)");
+        }
+    }
+    /// Attaches a receiver, which gets every message sent from now on (or, if no other receiver
+    /// is attached, every message no receiver has read yet). Throws receiver_busy while every
+    /// receiver place holds a live receiver.
+    template <mode_policy M = blocking>
+    [[nodiscard]] receiver_type<M> receiver() const {
+        return receiver_type<M>(this->segment_, this->options_);
+    }
+
+    /// How many receivers may be attached at once: options::max_receivers at creation.
+    [[nodiscard]] std::size_t receiver_places() const noexcept { return places_in(this->segment_->size()); }
+    /// Receivers attached now (a dead one counts until it is noticed): a snapshot.
+    [[nodiscard]] std::size_t receivers() const noexcept {
+        return shared_mut().ring.attached.load(std::memory_order_acquire);
+    }
+    /// Whether the mailbox still takes messages (not removed).
+    [[nodiscard]] bool is_open() const noexcept { return shared_mut().control.is_open(); }
+    /// Marks this mailbox removed without removing its name (remove() does both).
+    void mark_removed() const noexcept { detail::mark_removed(shared_mut()); }
+
+    /// Bytes of shared memory the segment of a mailbox with `places` receiver places takes.
+    static constexpr std::size_t size_for(std::size_t places) noexcept {
+        return header_size + shared::table_offset + places * sizeof(broadcast_place);
+    }
+    /// The receiver places a mapping of `size` bytes holds (0 if it is no such size).
+    static constexpr std::size_t places_in(std::size_t size) noexcept {
+        if (size < size_for(1)) return 0;
+        const std::size_t rest = size - size_for(0);
+        return rest % sizeof(broadcast_place) == 0 ? rest / sizeof(broadcast_place) : 0;
+    }
+
+private:
+    friend base;
+    broadcast_mailbox(segment&& s, const options& opt) : base(std::move(s), opt) {
+        const std::size_t places = places_in(this->segment_->size());
+        if (places == 0 || shared_mut().places != places)
+            throw error(errc::corrupt, "mailbox '" + this->name() + "' has a receiver table of " +
+                                           std::to_string(shared_mut().places) + " places in a segment of " +
+                                           std::to_string(this->segment_->size()) +
+                                           " bytes: it was truncated or overwritten. Remove it with "
+                                           "Mailbox::remove(\"" + this->name() + "\") and create it again");
+    }
+
+    static std::size_t places_for(const options& opt) {
+        const std::size_t places = opt.max_receivers == 0 ? default_broadcast_receivers : opt.max_receivers;
+        if (places > max_broadcast_receivers)
+            throw error(errc::invalid_argument,
+                        "options::max_receivers is " + std::to_string(places) + ", more than the " +
+                            std::to_string(max_broadcast_receivers) +
+                            " receiver places a broadcast mailbox can have. Ask for fewer");
+        return places;
+    }
+
+    static void init(void* body, std::size_t places) {
+        auto* sh = ::new (body) shared;
+        sh->places = places;
+        auto* table = reinterpret_cast<broadcast_place*>(static_cast<char*>(body) + shared::table_offset);
+        for (std::size_t i = 0; i < places; ++i) ::new (static_cast<void*>(table + i)) broadcast_place;
+    }
+
+    /// Opens `name` at the size its creator gave it: the number of receiver places is not in the
+    /// description, so it is read from the object's size (and checked against the body).
+    static broadcast_mailbox attach(std::string_view name, const options& opt) {
+        validate_name(name);
+        std::size_t places = default_broadcast_receivers;
+        try {
+            const sys::file f = sys::shm_open_existing(os_name(name));
+            const auto deadline = clock::now() + opt.init_timeout;
+            auto size = static_cast<std::size_t>(f.status("mailbox").st_size);
+            // Its creator sizes it right after creating it (segment::open waits likewise).
+            while (size < header_size && clock::now() < deadline) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                size = static_cast<std::size_t>(f.status("mailbox").st_size);
+            }
+            if (const std::size_t p = places_in(size); p != 0) places = p;
+        } catch (const error&) {
+            // segment::open below says what is wrong (not_found, permission_denied...).
+        }
+        return broadcast_mailbox(segment::open(name, layout(places), opt), opt);
+    }
+
+    shared& shared_mut() const noexcept { return *static_cast<shared*>(this->segment_->body()); }
+};
+
+/// The sending end of a broadcast mailbox. Blocking: send waits while the slowest receiver is N
+/// messages behind (a deadline or timeout may follow the message). Non-blocking: send returns
+/// would_block at once then. Either returns closed once the mailbox is removed; a message that
+/// send accepted (ok) reaches every receiver attached when it was sent. Restricted thread-safe:
+/// one thread at a time.
+template <class Box, mode_policy Mode>
+class broadcast_sender : public endpoint_core<Box, producer_role, broadcast_bells<producer_role>> {
+    using core = endpoint_core<Box, producer_role, broadcast_bells<producer_role>>;
+    using T = typename Box::message_type;
+    using shared = typename Box::shared;
+
+public:
+    broadcast_sender(broadcast_sender&& o) noexcept
+        : core(std::move(o)), places_(o.places_), cursor_(o.cursor_), next_check_(o.next_check_) {}
+    broadcast_sender& operator=(broadcast_sender&& o) noexcept {
+        core::operator=(std::move(o));
+        places_ = o.places_;
+        cursor_ = o.cursor_;
+        next_check_ = o.next_check_;
+        return *this;
+    }
+
+    /// Sends a copy of `m` to every attached receiver: ok, or closed (removed: not sent),
+    /// corrupt. Blocking: waits for room, or timed_out (not sent). Non-blocking: would_block
+    /// when the slowest receiver is N behind.
+    status send(const T& m) noexcept { return to_status(send_until(m, clock::time_point::max())); }
+    template <deadline D>
+    status send(const T& m, D deadline) noexcept {
+        static_assert(std::same_as<Mode, blocking>,
+                      "a non_blocking endpoint returns at once, so a deadline means nothing: use a blocking endpoint");
+        if constexpr (std::is_same_v<D, clock::time_point>)
+            return to_status(send_until(m, deadline));
+        else
+            return to_status(send_until(m, deadline_after(deadline)));
+    }
+
+private:
+    friend Box;
+    using core::peer;  // a queue's notion; a mailbox's peers come and go freely
+
+    broadcast_sender(std::shared_ptr<segment> seg, const options& opt) : core(std::move(seg), opt) {
+        const std::size_t places = Box::places_in(this->segment_->size());
+        places_ = reinterpret_cast<broadcast_place*>(reinterpret_cast<char*>(this->shared_) + shared::table_offset);
+        cursor_.attach(sh().ring, places_, places, sh().senders.places[this->place_].pending);
+        next_check_ = clock::now() + this->liveness_;
+    }
+
+    shared& sh() const noexcept { return *this->shared_; }
+
+    errc send_until(const T& m, clock::time_point deadline) noexcept {
+        if (this->shared_ == nullptr) return errc::closed;
+        return broadcast_run<typename Box::wait_type, Mode>(
+            [&] { return attempt(m); }, [this] { return cursor_.has_room() || !sh().control.is_open(); },
+            [this] { check(); }, sh().space_bell, this->asleep(), deadline, this->liveness_, next_check_);
+    }
+
+    errc attempt(const T& m) noexcept {
+        if (!sh().control.is_open()) return errc::closed;
+        ring_ticket<T> t;
+        const errc e = cursor_.try_claim(t);
+        if (e != errc::ok) return e;
+        // The claim (tail) before the second look at the state; a receiver looks at the state,
+        // then at the tail (drained()): either it sees our claim and waits for it, or we see
+        // the removal and give the claim up. Nothing accepted is ever left behind.
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (sh().control.state.load(std::memory_order_relaxed) != mailbox_control::open) {
+            cursor_.abandon(t);  // a tombstone the receivers skip
+            sh().data_bell.notify(this->light_fence_);
+            return errc::closed;
+        }
+        std::memcpy(static_cast<void*>(t.slot), &m, sizeof(T));
+        cursor_.commit(t);
+        sh().data_bell.notify(this->light_fence_);
+        return errc::ok;
+    }
+
+    /// System calls, about once per liveness interval while the ring is full: gives up the place
+    /// of each receiver that holds senders back and whose process has died.
+    void check() noexcept {
+        cursor_.for_each_laggard([this](std::size_t i, std::uint64_t holder) {
+            if (sys::is_alive(sys::process_id::unpack(holder))) return;
+            auto& p = places_[i];
+            const std::uint64_t next = p.next.load(std::memory_order_seq_cst);  // the dead one's; nobody moves it
+            std::uint64_t h = holder;
+            // Hold the place on the dead receiver's behalf (it keeps gating) while giving it up.
+            if (!p.place.holder.compare_exchange_strong(h, this->me_.pack(), std::memory_order_seq_cst))
+                return;  // someone else gave it up, or took it over
+            forget_sleeper(sh().data_bell, p.place.asleep);
+            sh().ring.give_up(next);
+            h = this->me_.pack();
+            p.place.holder.compare_exchange_strong(h, roster_place::closed, std::memory_order_seq_cst);
+        });
+    }
+
+    broadcast_place* places_ = nullptr;
+    broadcast_producer<T, Box::capacity> cursor_;
+    clock::time_point next_check_{};
+};
+
+/// The receiving end of a broadcast mailbox: gets every message sent while it is attached, in
+/// order. Blocking: receive waits for the next one (a deadline or timeout may be given).
+/// Non-blocking: receive returns would_block at once when there is nothing new. Either returns
+/// closed only once the mailbox is removed and every message it accepted has been received.
+/// Closing (close() or destruction) stops holding senders back. Restricted thread-safe: one
+/// thread at a time.
+template <class Box, mode_policy Mode>
+class broadcast_receiver {
+    using T = typename Box::message_type;
+    using shared = typename Box::shared;
+    using consumer = broadcast_consumer<T, Box::capacity>;
+
+public:
+    broadcast_receiver(broadcast_receiver&& o) noexcept
+        : segment_(std::move(o.segment_)), shared_(std::exchange(o.shared_, nullptr)), places_(o.places_),
+          place_(o.place_), me_(o.me_), light_fence_(o.light_fence_), liveness_(o.liveness_), cursor_(o.cursor_),
+          next_check_(o.next_check_) {}
+    broadcast_receiver& operator=(broadcast_receiver&& o) noexcept {
+        if (this != &o) {
+            close();
+            segment_ = std::move(o.segment_);
+            shared_ = std::exchange(o.shared_, nullptr);
+            places_ = o.places_;
+            place_ = o.place_;
+            me_ = o.me_;
+            light_fence_ = o.light_fence_;
+            liveness_ = o.liveness_;
+            cursor_ = o.cursor_;
+            next_check_ = o.next_check_;
+        }
+        return *this;
+    }
+    broadcast_receiver(const broadcast_receiver&) = delete;
+    broadcast_receiver& operator=(const broadcast_receiver&) = delete;
+    ~broadcast_receiver() { close(); }
+
+    /// Receives a copy of the next message. Blocking: waits for one; closed once the mailbox is
+    /// removed and drained; timed_out. Non-blocking: would_block when there is nothing new.
+    result<T> receive() noexcept {
+        T out;
+        const errc e = receive_until(out, clock::time_point::max());
+        if (e != errc::ok) return unexpected(e);
+        return out;
+    }
+    template <deadline D>
+    result<T> receive(D deadline) noexcept {
+        T out;
+        const status s = receive(out, deadline);
+        if (!s) return unexpected(s.error());
+        return out;
+    }
+    /// As receive(), into `out` (no copy through a result; for large messages).
+    status receive(T& out) noexcept { return to_status(receive_until(out, clock::time_point::max())); }
+    template <deadline D>
+    status receive(T& out, D deadline) noexcept {
+        static_assert(std::same_as<Mode, blocking>,
+                      "a non_blocking endpoint returns at once, so a deadline means nothing: use a blocking endpoint");
+        if constexpr (std::is_same_v<D, clock::time_point>)
+            return to_status(receive_until(out, deadline));
+        else
+            return to_status(receive_until(out, deadline_after(deadline)));
+    }
+
+    /// Lets go now, as destruction would: senders are no longer held back by this receiver.
+    /// Verbs on a closed receiver return closed. Does nothing in a forked child.
+    void close() noexcept {
+        if (shared_ == nullptr) return;
+        if (static_cast<std::uint32_t>(::getpid()) == me_.pid) {
+            cursor_.leave();
+            std::uint64_t mine = me_.pack();
+            // SYNC POINT WRITE: after give_up; READ by senders' scans (the place stops gating).
+            places_[place_].place.holder.compare_exchange_strong(mine, roster_place::closed, std::memory_order_seq_cst);
+            shared_->space_bell.ring();  // senders waiting for us may go on
+        }
+        shared_ = nullptr;
+    }
+
+    /// The name of the mailbox.
+    [[nodiscard]] const std::string& name() const noexcept { return segment_->name(); }
+
+private:
+    friend Box;
+
+    broadcast_receiver(std::shared_ptr<segment> seg, const options& opt)
+        : segment_(std::move(seg)), shared_(static_cast<shared*>(segment_->body())), me_(sys::self()),
+          light_fence_(sys::register_light_fence()),
+          liveness_(std::clamp(opt.liveness_interval, std::chrono::milliseconds(1), std::chrono::milliseconds(3'600'000))) {
+        const std::size_t count = Box::places_in(segment_->size());
+        places_ = reinterpret_cast<broadcast_place*>(reinterpret_cast<char*>(shared_) + shared::table_offset);
+        auto& ring = shared_->ring;
+        // Give up the places of dead receivers first, so that "am I alone?" is answered for the
+        // living (and a restarted receiver finds what its dead predecessor had not read).
+        const std::size_t high = static_cast<std::size_t>(std::min<std::uint64_t>(ring.high.load(), count));
+        for (std::size_t i = 0; i < high; ++i) (void)take_from_dead(i, roster_place::closed);
+        const auto place = claim(count);
+        if (!place) {
+            const std::string box_name = name();
+            shared_ = nullptr;
+            throw error(errc::receiver_busy,
+                        "mailbox '" + box_name + "' already has " + std::to_string(count) +
+                            " live receivers, one per receiver place. Close one first, or create the mailbox with "
+                            "a larger options::max_receivers (it was created with " + std::to_string(count) + ")");
+        }
+        place_ = *place;
+        forget_sleeper(shared_->data_bell, places_[place_].place.asleep);
+        if (!cursor_.attach(ring, places_[place_])) {
+            const std::string box_name = name();
+            close();
+            throw error(errc::corrupt,
+                        "mailbox '" + box_name + "' has inconsistent indices: remove it and create it again");
+        }
+        // A sender that went to sleep while our placeholder cursor held it back may go on now.
+        shared_->space_bell.ring();
+        next_check_ = clock::now() + liveness_;
+    }
+
+    /// A place for this process: first one nobody holds, then one whose holder died. Raises the
+    /// table's high-water mark before the cursor is stored (senders scan up to it).
+    std::optional<std::size_t> claim(std::size_t count) noexcept {
+        auto& ring = shared_->ring;
+        for (int pass = 0; pass < 2; ++pass) {
+            for (std::size_t i = 0; i < count; ++i) {
+                auto& holder = places_[i].place.holder;
+                std::uint64_t h = holder.load(std::memory_order_acquire);
+                bool won = false;
+                if (!holds(h)) {
+                    // SYNC POINT WRITE: seq_cst, before the high-water mark and the cursor.
+                    won = holder.compare_exchange_strong(h, me_.pack(), std::memory_order_seq_cst);
+                } else if (pass == 1) {
+                    won = take_from_dead(i, me_.pack());
+                }
+                if (!won) continue;
+                broadcast_ring<T, Box::capacity>::raise(ring.high, i + 1);
+                return i;
+            }
+        }
+        return std::nullopt;
+    }
+
+    /// If place `i` is held by a dead process, takes it (so that it keeps gating), gives it up
+    /// for the dead receiver, and leaves its holder word at `to` (closed, or us). System calls.
+    /// Returns whether it did. (Killed half-way, the place is taken from us in turn, and the
+    /// count of receivers is decremented twice: a window of a few instructions.)
+    bool take_from_dead(std::size_t i, std::uint64_t to) noexcept {
+        auto& p = places_[i];
+        std::uint64_t h = p.place.holder.load(std::memory_order_acquire);
+        if (!holds(h) || h == me_.pack() || sys::is_alive(sys::process_id::unpack(h))) return false;
+        const std::uint64_t next = p.next.load(std::memory_order_seq_cst);  // the dead one's; nobody moves it
+        // Hold the place on the dead receiver's behalf (it keeps gating) while giving it up.
+        if (!p.place.holder.compare_exchange_strong(h, me_.pack(), std::memory_order_seq_cst)) return false;
+        forget_sleeper(shared_->data_bell, p.place.asleep);
+        shared_->ring.give_up(next);
+        if (to != me_.pack()) {
+            std::uint64_t mine = me_.pack();
+            p.place.holder.compare_exchange_strong(mine, to, std::memory_order_seq_cst);
+        }
+        return true;
+    }
+
+    errc receive_until(T& out, clock::time_point deadline) noexcept {
+        if (shared_ == nullptr) return errc::closed;
+        return broadcast_run<typename Box::wait_type, Mode>(
+            [&] { return attempt(out); }, [this] { return cursor_.has_data() || drained(); }, [this] { check(); },
+            shared_->data_bell, places_[place_].place.asleep, deadline, liveness_, next_check_);
+    }
+
+    errc attempt(T& out) noexcept {
+        const errc e = cursor_.try_pop(out);
+        if (e == errc::ok) {
+            shared_->space_bell.notify(light_fence_);
+            return errc::ok;
+        }
+        if (e == errc::would_block && drained()) return errc::closed;
+        return e;
+    }
+
+    /// Whether the mailbox is removed and every message it accepted has been read.
+    bool drained() noexcept {
+        if (shared_->control.is_open()) return false;
+        // SYNC POINT READ: the state (seq_cst) before the tail; paired with the sender's claim,
+        // fence, and second look at the state (broadcast_sender::attempt).
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        return cursor_.caught_up();
+    }
+
+    /// System calls, about once per liveness interval while nothing new is readable: skips a
+    /// slot that a dead sender claimed and never published.
+    void check() noexcept {
+        cursor_.recover([this](std::uint64_t p) { return shared_->senders.live_claimant(p); });
+    }
+
+    std::shared_ptr<segment> segment_;
+    shared* shared_;
+    broadcast_place* places_ = nullptr;
+    std::size_t place_ = 0;
+    sys::process_id me_;
+    bool light_fence_;
+    std::chrono::nanoseconds liveness_;
+    consumer cursor_;
+    clock::time_point next_check_{};
+};
 
 }  // namespace ipckit::detail

@@ -1,0 +1,319 @@
+#pragma once
+// The broadcast ring, in shared memory: many senders, and any number of receivers that each
+// read every message, in order.
+//
+// Senders claim positions by CAS on `tail`, write the slot and publish it by a release store of
+// the slot's sequence (pos + 1), as in Vyukov's ring. A slot is not freed by its readers: each
+// receiver has its own read cursor (the next position it will read) in a table in the segment,
+// and a sender may claim position pos only once every gating cursor has passed pos - N. Senders
+// keep the minimum they last computed in `gate` and scan the table only when that cached value
+// says the ring is full (the Disruptor's gating sequence). So a slow receiver makes senders wait
+// once it is N messages behind, and a receiver is never overtaken: a slot is rewritten only after
+// everyone who gates has copied it.
+//
+// Which cursors gate: those of table places whose holder word is held (not vacant, not closed).
+// A receiver that attaches starts at `tail` when other receivers are attached, and at `base`
+// when it is alone. The last receiver to leave (or to be found dead) sets base to its cursor
+// while its place still gates, and only then stops being counted; so a receiver that attaches
+// alone gets every message the last one before it had not read, and with no receiver
+// attached, base gates: senders fill the ring and then wait for one.
+//
+// The attach race. A sender's scan may run while a receiver attaches; a gate computed without
+// the new receiver must not exceed where it starts. The receiver stores a provisional cursor
+// of 0 (it holds everyone back for a moment), bumps `epoch`, counts itself, and only then
+// picks its start and stores it. A sender reads epoch before and after its scan and keeps a
+// result only if it did not change. Any scan it keeps either saw the provisional cursor, or
+// finished before the bump, when every cursor it read was <= the tail the receiver reads
+// afterwards (a cursor never passes the tail), and, if the receiver is alone, <= the cursor
+// of the last receiver that left, which set base while it still gated. All of these are
+// seq_cst, and so is the claiming CAS on tail, so the argument holds in the C++ model and not
+// only on x86.
+//
+// A sender killed between its claim and its publish: as in detail/ring/mpmc.hpp, it listed
+// the position in its roster place's `pending` first; a receiver stuck on a slot claimed by no
+// live process turns it into a tombstone (bit 63) that every receiver skips.
+//
+// Shared memory is not trusted: positions are used modulo N, the table size is the caller's
+// (validated against the mapping), and a slot ahead of the cursor is `corrupt`, not a spin.
+// This file makes no system call: liveness questions are passed in.
+
+#include <ipckit/detail/layout.hpp>
+#include <ipckit/detail/ring/ticket.hpp>
+#include <ipckit/detail/roster.hpp>
+#include <ipckit/error.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace ipckit::detail {
+
+template <shm_safe T>
+struct broadcast_slot {
+    static constexpr std::uint64_t tombstone = std::uint64_t{1} << 63;
+    std::atomic<std::uint64_t> seq{0};  ///< pos + 1 once position pos is published here; 0 before the first lap
+    T value;
+};
+
+/// One place of the receiver table, 256 bytes:
+///   0     place    holder (who), asleep (on data_bell); `pending` is unused (receivers claim nothing)
+///   128   next     the next position this receiver reads; gates senders while the place is held
+struct broadcast_place {
+    roster_place place;
+    alignas(cache_line) std::atomic<std::uint64_t> next{0};
+};
+static_assert(sizeof(broadcast_place) == 2 * cache_line && std::is_standard_layout_v<broadcast_place>,
+              "each receiver's cursor must have a cache line to itself");
+
+/// Whether a table place's holder word says somebody (live or dead) holds it.
+inline bool holds(std::uint64_t holder) noexcept {
+    return holder != roster_place::vacant && holder != roster_place::closed;
+}
+
+/// Shared layout:
+///   0             tail      next position to claim; CAS among senders
+///   cache_line    gate      senders' cached minimum of the gating cursors (only grows)
+///   +8            base      where a receiver attaching alone starts: the last one's cursor
+///   +16           epoch     bumped by every receiver that attaches
+///   +24           attached  receiver places held and not given up; ever: 1 once one was
+///   +32           high      1 + the highest table place ever claimed (scans stop there)
+///   2*cache_line  slots     broadcast_slot<T>[N]
+template <shm_safe T, std::size_t N>
+struct broadcast_ring {
+    static_assert(N >= 1 && N < (std::uint64_t{1} << 40));
+    alignas(cache_line) std::atomic<std::uint64_t> tail{0};
+    alignas(cache_line) std::atomic<std::uint64_t> gate{0};
+    std::atomic<std::uint64_t> base{0};
+    std::atomic<std::uint64_t> epoch{0};
+    std::atomic<std::uint32_t> attached{0};
+    std::atomic<std::uint32_t> ever{0};
+    std::atomic<std::uint64_t> high{0};
+    alignas(cache_line) broadcast_slot<T> slots[N];
+
+    /// Raises `word` to at least `v`.
+    static void raise(std::atomic<std::uint64_t>& word, std::uint64_t v) noexcept {
+        std::uint64_t cur = word.load(std::memory_order_seq_cst);
+        while (cur < v && !word.compare_exchange_weak(cur, v, std::memory_order_seq_cst)) {
+        }
+    }
+
+    /// What the holder of a receiver place does before it stops gating (it leaves, or whoever
+    /// found it dead does it on its behalf, holding the place meanwhile): it stops being
+    /// counted, and if it was the last one counted, base becomes its cursor `next` first.
+    void give_up(std::uint64_t next) noexcept {
+        next = std::min(next, tail.load(std::memory_order_seq_cst));
+        std::uint32_t n = attached.load(std::memory_order_seq_cst);
+        while (n != 0) {  // 0: a scribbled count; nothing to give up
+            // SYNC POINT WRITE: base before the count reaches 0; READ by a receiver that attaches
+            // alone (it reads base after its own fetch_add on attached saw 0). If a receiver
+            // attaches meanwhile, the CAS fails and base waits for the next last one.
+            if (n == 1) base.store(next, std::memory_order_seq_cst);
+            if (attached.compare_exchange_weak(n, n - 1, std::memory_order_seq_cst)) return;
+        }
+    }
+};
+
+/// A sender's cursor. Restricted thread-safe: one thread at a time.
+template <shm_safe T, std::size_t N>
+class broadcast_producer {
+public:
+    /// Attaches to `ring` and the receiver table `places[0..count)`, claiming through `pending`.
+    void attach(broadcast_ring<T, N>& ring, broadcast_place* places, std::size_t count,
+                std::atomic<std::uint64_t>& pending) noexcept {
+        ring_ = &ring;
+        places_ = places;
+        count_ = count;
+        pending_ = &pending;
+        gate_ = ring.gate.load(std::memory_order_acquire);
+    }
+
+    /// Claims the next position for writing: ok, would_block (a gating receiver is N behind)
+    /// or corrupt. The claim must end in commit() or abandon(). No system call.
+    errc try_claim(ring_ticket<T>& t) noexcept {
+        std::uint64_t pos = ring_->tail.load(std::memory_order_relaxed);
+        for (;;) {
+            if (pos - gate_ >= N) {  // also when gate_ > pos: a stale or scribbled cache
+                if (const errc e = refresh(pos); e != errc::ok) return e;
+            }
+            pending_->store(pos + 1, std::memory_order_relaxed);  // ordered before the claim by the CAS
+            // SYNC POINT WRITE/READ: seq_cst, see the attach race at the top of this file.
+            if (ring_->tail.compare_exchange_weak(pos, pos + 1, std::memory_order_seq_cst, std::memory_order_relaxed))
+                break;
+        }
+        t = {&ring_->slots[pos % N].value, pos};
+        return errc::ok;
+    }
+
+    /// Publishes the message written at a claimed position.
+    void commit(const ring_ticket<T>& t) noexcept { finish(t, t.pos + 1); }
+    /// Gives a claimed position up: receivers skip it.
+    void abandon(const ring_ticket<T>& t) noexcept { finish(t, (t.pos + 1) | broadcast_slot<T>::tombstone); }
+
+    /// Whether a claim might succeed now (loads only; scans the table if the cache says full).
+    bool has_room() noexcept {
+        const std::uint64_t pos = ring_->tail.load(std::memory_order_acquire);
+        return pos - gate_ < N || refresh(pos) != errc::would_block;
+    }
+
+    /// Calls `f(i, holder)` for each held table place whose cursor holds the tail back (it is
+    /// N or more behind): the receivers a blocked sender waits for.
+    template <class F>
+    void for_each_laggard(F&& f) const noexcept {
+        const std::uint64_t pos = ring_->tail.load(std::memory_order_acquire);
+        for (std::size_t i = 0; i < high(); ++i) {
+            const std::uint64_t h = places_[i].place.holder.load(std::memory_order_acquire);
+            if (holds(h) && pos - places_[i].next.load(std::memory_order_acquire) >= N) f(i, h);
+        }
+    }
+
+private:
+    std::size_t high() const noexcept {
+        return static_cast<std::size_t>(std::min<std::uint64_t>(ring_->high.load(std::memory_order_seq_cst), count_));
+    }
+
+    /// Recomputes the gate from the table: ok if position `pos` may be claimed now.
+    errc refresh(std::uint64_t pos) noexcept {
+        gate_ = std::max(gate_, ring_->gate.load(std::memory_order_acquire));
+        if (gate_ > pos) gate_ = ring_->gate.load(std::memory_order_acquire);
+        if (pos - gate_ < N) return errc::ok;
+        for (int attempt = 0; attempt < 4; ++attempt) {
+            // SYNC POINT READ: epoch, holders and cursors, seq_cst; paired with the attach of a
+            // receiver (broadcast_consumer::attach) and the release stores of cursors.
+            const std::uint64_t e = ring_->epoch.load(std::memory_order_seq_cst);
+            std::uint64_t m = ~std::uint64_t{0};
+            bool any = false;
+            for (std::size_t i = 0; i < high(); ++i) {
+                if (!holds(places_[i].place.holder.load(std::memory_order_seq_cst))) continue;
+                m = std::min(m, places_[i].next.load(std::memory_order_seq_cst));
+                any = true;
+            }
+            if (!any) m = ring_->base.load(std::memory_order_seq_cst);
+            if (ring_->epoch.load(std::memory_order_seq_cst) != e) continue;  // a receiver attached meanwhile
+            if (m > pos) {
+                // Others claimed (and receivers read) past our stale `pos`: the CAS will tell. A
+                // cursor past the tail itself was scribbled.
+                return m > ring_->tail.load(std::memory_order_seq_cst) ? errc::corrupt : errc::ok;
+            }
+            broadcast_ring<T, N>::raise(ring_->gate, m);
+            gate_ = std::max(gate_, m);
+            return pos - gate_ < N ? errc::ok : errc::would_block;
+        }
+        return errc::would_block;  // receivers keep attaching: look again on the next attempt
+    }
+
+    void finish(const ring_ticket<T>& t, std::uint64_t seq) noexcept {
+        // SYNC POINT WRITE: value; READ by each receiver's acquire load of seq.
+        ring_->slots[t.pos % N].seq.store(seq, std::memory_order_release);
+        // SYNC POINT WRITE: after the publish; READ by a recoverer's live_claimant().
+        pending_->store(0, std::memory_order_release);
+    }
+
+    broadcast_ring<T, N>* ring_ = nullptr;
+    broadcast_place* places_ = nullptr;
+    std::size_t count_ = 0;
+    std::atomic<std::uint64_t>* pending_ = nullptr;
+    std::uint64_t gate_ = 0;
+};
+
+/// A receiver's cursor. Restricted thread-safe: one thread at a time.
+template <shm_safe T, std::size_t N>
+class broadcast_consumer {
+public:
+    /// Starts reading at table place `place`, which the caller has just claimed (and given up
+    /// for a dead predecessor, if any): see the attach race at the top of this file. Returns
+    /// false if the ring's indices are inconsistent.
+    bool attach(broadcast_ring<T, N>& ring, broadcast_place& place) noexcept {
+        ring_ = &ring;
+        cursor_ = &place.next;
+        // SYNC POINT WRITE: provisional cursor, epoch, count, start: all seq_cst (see the top).
+        cursor_->store(0, std::memory_order_seq_cst);
+        ring.epoch.fetch_add(1, std::memory_order_seq_cst);
+        const std::uint32_t others = ring.attached.fetch_add(1, std::memory_order_seq_cst);
+        ring.ever.store(1, std::memory_order_release);
+        next_ = others == 0 ? ring.base.load(std::memory_order_seq_cst) : ring.tail.load(std::memory_order_seq_cst);
+        cursor_->store(next_, std::memory_order_seq_cst);
+        const std::uint64_t tail = ring.tail.load(std::memory_order_seq_cst);
+        return next_ <= tail && tail - next_ <= N;
+    }
+
+    /// Stops being counted (base becomes where this receiver stopped if it is the last). The
+    /// caller then lets go of its holder word. (A dead receiver's place is given up by whoever
+    /// holds it on its behalf, with ring.give_up(next).)
+    void leave() noexcept { ring_->give_up(next_); }
+
+    /// Claims the next message for reading in place: ok, would_block (nothing new) or corrupt.
+    /// Skips tombstones. The claim must end in release(). No system call.
+    errc try_claim(ring_ticket<const T>& t) noexcept {
+        for (;;) {
+            auto& slot = ring_->slots[next_ % N];
+            // SYNC POINT READ: seq, paired with the sender's release store: value is written.
+            const std::uint64_t seq = slot.seq.load(std::memory_order_acquire);
+            const std::uint64_t want = next_ + 1;
+            if (seq == want) {
+                t = {&slot.value, next_};
+                return errc::ok;
+            }
+            if (seq == (want | broadcast_slot<T>::tombstone)) {
+                advance();
+                continue;
+            }
+            // An older lap (not yet published) or a slot ahead of us, which gating rules out.
+            return (seq & ~broadcast_slot<T>::tombstone) < want ? errc::would_block : errc::corrupt;
+        }
+    }
+
+    /// Done reading the claimed message: senders may reuse its slot once everyone is.
+    void release(const ring_ticket<const T>& /*t*/) noexcept { advance(); }
+
+    /// Takes a copy of the next message into `out`: ok, would_block or corrupt.
+    errc try_pop(T& out) noexcept {
+        ring_ticket<const T> t;
+        const errc e = try_claim(t);
+        if (e != errc::ok) return e;
+        std::memcpy(static_cast<void*>(&out), t.slot, sizeof(T));
+        release(t);
+        return errc::ok;
+    }
+
+    /// Whether a pop might succeed now (or will report corruption).
+    bool has_data() const noexcept {
+        const std::uint64_t seq = ring_->slots[next_ % N].seq.load(std::memory_order_acquire);
+        return (seq & ~broadcast_slot<T>::tombstone) >= next_ + 1;
+    }
+
+    /// Whether every position claimed so far has been read (or skipped).
+    bool caught_up() const noexcept { return ring_->tail.load(std::memory_order_seq_cst) <= next_; }
+
+    /// Called by a receiver stuck on an unpublished slot: if a sender claimed the position and
+    /// no live process lists it as pending, turns it into a tombstone. Returns whether it did.
+    template <class LiveClaimant>
+    bool recover(LiveClaimant&& live_claimant) noexcept {
+        const std::uint64_t pos = next_;
+        auto& slot = ring_->slots[pos % N];
+        std::uint64_t seq = slot.seq.load(std::memory_order_acquire);
+        if ((seq & ~broadcast_slot<T>::tombstone) >= pos + 1) return false;  // published meanwhile
+        if (ring_->tail.load(std::memory_order_acquire) <= pos) return false;  // nobody claimed it
+        if (live_claimant(pos + 1)) return false;
+        // Re-read through the CAS: a sender that published meanwhile wins.
+        return slot.seq.compare_exchange_strong(seq, (pos + 1) | broadcast_slot<T>::tombstone,
+                                                std::memory_order_acq_rel);
+    }
+
+    [[nodiscard]] std::uint64_t next() const noexcept { return next_; }
+
+private:
+    void advance() noexcept {
+        ++next_;
+        // SYNC POINT WRITE: our copy of the slot is done; READ by a sender's scan, after which
+        // it may claim the position N ahead.
+        cursor_->store(next_, std::memory_order_release);
+    }
+
+    broadcast_ring<T, N>* ring_ = nullptr;
+    std::atomic<std::uint64_t>* cursor_ = nullptr;
+    std::uint64_t next_ = 0;
+};
+
+}  // namespace ipckit::detail

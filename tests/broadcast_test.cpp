@@ -1,0 +1,251 @@
+// Tests of broadcast mailboxes in one process (threads where a verb must block): every receiver
+// gets every message in order, a late receiver only what follows its attach, messages kept
+// while nobody listens, a slow receiver holding senders back (would_block, a blocking send that
+// waits for the read), closing a receiver releasing them, removal, the receiver table's size,
+// and opening with another message, capacity or delivery policy.
+
+#include "catch.hpp"
+#include "messages.hpp"
+#include "support.hpp"
+
+#include <ipckit/mailbox.hpp>
+#include <ipckit/queue.hpp>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+using ipckit::errc;
+using ipckit_test::err;
+using ipckit_test::make_tick;
+using ipckit_test::scoped_name;
+using ipckit_test::tick;
+
+namespace {
+
+using box = ipckit::mailbox<tick, ipckit::bounded<8>, ipckit::broadcast, ipckit::system_owned>;
+
+/// Takes every message waiting for `rx` now (non-blocking), their seqs in order.
+template <class Rx>
+std::vector<std::uint64_t> drain(Rx& rx) {
+    std::vector<std::uint64_t> got;
+    for (;;) {
+        auto m = rx.receive();
+        if (!m) break;
+        REQUIRE(m->check == ipckit_test::check_of(m->seq));
+        got.push_back(m->seq);
+    }
+    return got;
+}
+
+std::vector<std::uint64_t> iota(std::uint64_t from, std::uint64_t to) {
+    std::vector<std::uint64_t> v;
+    for (std::uint64_t i = from; i < to; ++i) v.push_back(i);
+    return v;
+}
+
+}  // namespace
+
+TEST_CASE("broadcast: each of several receivers gets every message, in order", "[unit]") {
+    scoped_name name("bcast");
+    auto b = box::create(name);
+    std::vector<ipckit::receiver<box, ipckit::non_blocking>> rx;
+    for (int i = 0; i < 5; ++i) rx.push_back(b.receiver<ipckit::non_blocking>());
+    CHECK(b.receivers() == 5);
+    auto tx = b.sender<ipckit::non_blocking>();
+    for (std::uint64_t i = 0; i < 6; ++i) REQUIRE(err(tx.send(make_tick(i))) == errc::ok);
+    for (auto& r : rx) CHECK(drain(r) == iota(0, 6));
+    // The ring holds 8: with every receiver caught up, 8 more fit, a 9th does not.
+    for (std::uint64_t i = 6; i < 14; ++i) REQUIRE(err(tx.send(make_tick(i))) == errc::ok);
+    CHECK(err(tx.send(make_tick(14))) == errc::would_block);
+    for (auto& r : rx) CHECK(drain(r) == iota(6, 14));
+}
+
+TEST_CASE("broadcast: a receiver that attaches later gets only what is sent after it attached", "[unit]") {
+    scoped_name name("bcast");
+    auto b = box::create(name);
+    auto early = b.receiver<ipckit::non_blocking>();
+    auto tx = b.sender<ipckit::non_blocking>();
+    for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(err(tx.send(make_tick(i))) == errc::ok);
+    auto late = b.receiver<ipckit::non_blocking>();
+    CHECK(err(late.receive()) == errc::would_block);
+    for (std::uint64_t i = 3; i < 5; ++i) REQUIRE(err(tx.send(make_tick(i))) == errc::ok);
+    CHECK(drain(late) == iota(3, 5));
+    CHECK(drain(early) == iota(0, 5));
+}
+
+TEST_CASE("broadcast: while no receiver is attached, the mailbox keeps N messages for the next one", "[unit]") {
+    scoped_name name("bcast");
+    auto b = box::create(name);
+    auto tx = b.sender<ipckit::non_blocking>();
+    for (std::uint64_t i = 0; i < 8; ++i) REQUIRE(err(tx.send(make_tick(i))) == errc::ok);
+    CHECK(err(tx.send(make_tick(8))) == errc::would_block);  // nobody has read them: full
+    {
+        auto first = b.receiver<ipckit::non_blocking>();  // alone: gets what was kept
+        {
+            auto second = b.receiver<ipckit::non_blocking>();  // not alone: starts at the tail
+            CHECK(drain(second).empty());
+        }
+        for (std::uint64_t k = 0; k < 3; ++k) CHECK(first.receive()->seq == k);
+    }  // it leaves having read 3: the other 5 are kept
+    for (std::uint64_t i = 8; i < 11; ++i) CHECK(err(tx.send(make_tick(i))) == errc::ok);
+    CHECK(err(tx.send(make_tick(11))) == errc::would_block);
+    // A receiver that comes back alone finds what nobody had read yet.
+    auto again = b.receiver<ipckit::non_blocking>();
+    CHECK(drain(again) == iota(3, 11));
+}
+
+TEST_CASE("broadcast: a slow receiver makes a non-blocking send would_block and a blocking send wait", "[unit]") {
+    scoped_name name("bcast");
+    auto b = box::create(name);
+    auto fast = b.receiver<ipckit::non_blocking>();
+    auto slow = b.receiver<ipckit::non_blocking>();
+    auto tx = b.sender<ipckit::non_blocking>();
+    for (std::uint64_t i = 0; i < 8; ++i) {
+        REQUIRE(err(tx.send(make_tick(i))) == errc::ok);
+        REQUIRE(fast.receive()->seq == i);  // fast keeps up
+    }
+    // The slow one has read nothing: it is 8 behind, and holds everyone back.
+    CHECK(err(tx.send(make_tick(8))) == errc::would_block);
+    auto btx = b.sender();
+    CHECK(err(btx.send(make_tick(8), 20ms)) == errc::timed_out);  // nobody reads: not sent
+    CHECK(err(fast.receive()) == errc::would_block);
+
+    std::atomic<int> sent{-1};
+    std::thread blocked([&] { sent = static_cast<int>(err(btx.send(make_tick(8), ipckit_test::patience))); });
+    REQUIRE(slow.receive()->seq == 0);  // frees one slot: the blocked send goes through
+    blocked.join();
+    CHECK(sent == static_cast<int>(errc::ok));
+    CHECK(drain(fast) == std::vector<std::uint64_t>{8});
+    CHECK(drain(slow) == iota(1, 9));
+}
+
+TEST_CASE("broadcast: closing a slow receiver stops it holding senders back", "[unit]") {
+    scoped_name name("bcast");
+    auto b = box::create(name);
+    auto fast = b.receiver<ipckit::non_blocking>();
+    auto slow = b.receiver<ipckit::non_blocking>();
+    auto tx = b.sender<ipckit::non_blocking>();
+    for (std::uint64_t i = 0; i < 8; ++i) REQUIRE(err(tx.send(make_tick(i))) == errc::ok);
+    CHECK(drain(fast) == iota(0, 8));
+    CHECK(err(tx.send(make_tick(8))) == errc::would_block);
+    slow.close();
+    CHECK(err(slow.receive()) == errc::closed);
+    CHECK(err(tx.send(make_tick(8))) == errc::ok);
+    CHECK(drain(fast) == std::vector<std::uint64_t>{8});
+}
+
+TEST_CASE("broadcast: each of several receiver threads gets every message of several sender threads", "[unit]") {
+    scoped_name name("bcast");
+    using big = ipckit::mailbox<tick, ipckit::bounded<16>, ipckit::broadcast, ipckit::system_owned>;
+    auto b = big::create(name);
+    constexpr int senders = 3, receivers = 4;
+    constexpr std::uint64_t per_sender = 3000;
+    std::vector<ipckit::receiver<big>> rx;
+    for (int i = 0; i < receivers; ++i) rx.push_back(b.receiver());
+    std::array<std::atomic<int>, receivers> result{};
+    std::vector<std::thread> threads;
+    for (int r = 0; r < receivers; ++r)
+        threads.emplace_back([&, r] {
+            std::array<std::uint64_t, senders> next{};
+            int bad = 0;
+            for (std::uint64_t n = 0; n < senders * per_sender; ++n) {
+                auto m = rx[r].receive(ipckit_test::patience);
+                if (!m || m->check != ipckit_test::check_of(m->seq)) { bad = 1; break; }
+                const auto s = m->seq / per_sender, k = m->seq % per_sender;
+                if (s >= senders || next[s] != k) { bad = 2; break; }
+                ++next[s];
+            }
+            result[r] = bad;
+        });
+    for (int s = 0; s < senders; ++s)
+        threads.emplace_back([&, s] {
+            auto tx = b.sender();
+            for (std::uint64_t k = 0; k < per_sender; ++k)
+                if (!tx.send(make_tick(s * per_sender + k), ipckit_test::patience)) return;
+        });
+    for (auto& t : threads) t.join();
+    for (int r = 0; r < receivers; ++r) CHECK(result[r] == 0);
+}
+
+TEST_CASE("broadcast: remove closes senders at once and receivers after what was accepted", "[unit]") {
+    scoped_name name("bcast");
+    auto b = box::create(name);
+    auto rx = b.receiver();
+    auto tx = b.sender();
+    for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(err(tx.send(make_tick(i))) == errc::ok);
+    CHECK(box::remove(name));
+    CHECK_FALSE(b.is_open());
+    CHECK(err(tx.send(make_tick(3))) == errc::closed);
+    for (std::uint64_t i = 0; i < 3; ++i) CHECK(rx.receive()->seq == i);
+    CHECK(err(rx.receive()) == errc::closed);
+    CHECK_THROWS_MATCHES(box::open(name), ipckit::error,
+                         Catch::Predicate<ipckit::error>([](const ipckit::error& e) { return e.reason() == errc::not_found; }));
+    auto fresh = box::create(name);  // the name is free again
+    CHECK(fresh.created());
+}
+
+TEST_CASE("broadcast: a receiver blocked on an empty mailbox wakes with closed when it is removed", "[unit]") {
+    scoped_name name("bcast");
+    auto b = box::create(name);
+    auto rx = b.receiver();
+    std::atomic<int> got{-1};
+    std::thread t([&] { got = static_cast<int>(err(rx.receive(ipckit_test::patience))); });
+    b.mark_removed();
+    t.join();
+    CHECK(got == static_cast<int>(errc::closed));
+}
+
+TEST_CASE("broadcast: the receiver table has the size asked at creation, and says how to raise it", "[unit]") {
+    scoped_name name("bcast");
+    ipckit::options opt;
+    opt.max_receivers = 3;
+    auto b = box::create(name, opt);
+    CHECK(b.receiver_places() == 3);
+    auto other = box::open(name);  // default options: the mailbox's own size is used
+    CHECK(other.receiver_places() == 3);
+    auto r1 = b.receiver(), r2 = other.receiver(), r3 = b.receiver();
+    try {
+        (void)b.receiver();
+        FAIL("a fourth receiver was attached");
+    } catch (const ipckit::error& e) {
+        CHECK(e.reason() == errc::receiver_busy);
+        CHECK(std::string(e.what()).find("max_receivers") != std::string::npos);
+    }
+    r2.close();
+    CHECK_NOTHROW(other.receiver());
+    CHECK(box::create(scoped_name("bcast").str()).receiver_places() == 1024);
+    opt.max_receivers = std::size_t{1} << 21;
+    CHECK_THROWS_MATCHES(box::create(scoped_name("bcast").str(), opt), ipckit::error,
+                         Catch::Predicate<ipckit::error>([](const ipckit::error& e) { return e.reason() == errc::invalid_argument; }));
+}
+
+TEST_CASE("broadcast: opening with another message type, capacity or delivery policy is incompatible_layout", "[unit]") {
+    scoped_name name("bcast");
+    auto b = box::create(name);
+    auto incompatible = [](const ipckit::error& e) { return e.reason() == errc::incompatible_layout; };
+    struct other_tick {
+        std::uint32_t a;
+    };
+    using other_type = ipckit::mailbox<other_tick, ipckit::bounded<8>, ipckit::broadcast, ipckit::system_owned>;
+    using other_size = ipckit::mailbox<tick, ipckit::bounded<16>, ipckit::broadcast, ipckit::system_owned>;
+    using other_delivery = ipckit::mailbox<tick, ipckit::bounded<8>, ipckit::any, ipckit::system_owned>;
+    CHECK_THROWS_MATCHES(other_type::open(name), ipckit::error, Catch::Predicate<ipckit::error>(incompatible));
+    CHECK_THROWS_MATCHES(other_size::open(name), ipckit::error, Catch::Predicate<ipckit::error>(incompatible));
+    try {
+        (void)other_delivery::open(name);
+        FAIL("opened a broadcast mailbox as delivery any");
+    } catch (const ipckit::error& e) {
+        CHECK(e.reason() == errc::incompatible_layout);
+        CHECK(std::string(e.what()).find("broadcast") != std::string::npos);
+    }
+    // And the other way round: a broadcast receiver on an `any` mailbox.
+    scoped_name any_name("bcast");
+    auto a = other_delivery::create(any_name);
+    CHECK_THROWS_MATCHES(box::open(any_name), ipckit::error, Catch::Predicate<ipckit::error>(incompatible));
+}
