@@ -103,7 +103,12 @@ errc wait_until(doorbell& bell, std::atomic<std::uint32_t>& asleep, Ready&& read
             // ring after them makes futex_wait return at once.
             const std::uint32_t seq = bell.seq.load(std::memory_order_acquire);
             errc e = ready() ? errc::ok : why_stop(clock::now());
-            if (e == errc::ok && !ready())
+            // A notifier whose progress this waiter already took may have spent the arming
+            // (armed = 0, then ring) before the seq load above: sleeping now, on that ring's seq,
+            // would leave every later notify seeing armed == 0, and the next message would wait
+            // for the liveness slice. The acquire load of seq makes such an exchange visible, so
+            // an armed of 0 here means: arm again first.
+            if (e == errc::ok && !ready() && bell.armed.load(std::memory_order_acquire) != 0)
                 (void)sys::futex_wait(bell.seq, seq, std::min(deadline, next_os_check));
             asleep.store(0, std::memory_order_relaxed);
             bell.sleepers.fetch_sub(1, std::memory_order_relaxed);
