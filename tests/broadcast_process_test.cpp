@@ -2,7 +2,11 @@
 // several sender processes in order, a SIGKILLed receiver stops holding senders back, a sender
 // SIGKILLed in the middle of traffic leaves its published messages whole and in order and stalls
 // nobody, a receiver that restarts finds what was sent while it was away, and removal wakes
-// blocked processes on both sides.
+// blocked processes on both sides. Processes killed in the middle of the receiver table's
+// protocol (a helper giving up a dead receiver's place, a receiver attaching or closing) are
+// simulated exactly: a child performs the library's steps up to that point through the detail
+// API and _exits, which is what SIGKILL there leaves behind; afterwards receivers attach and
+// traffic flows.
 //
 // Children do their work without Catch2 and report through their exit code or pipes; the parent
 // asserts. No threads are started. Every wait is on the event itself, bounded by
@@ -14,6 +18,7 @@
 
 #include <ipckit/mailbox.hpp>
 #include <ipckit/queue.hpp>
+#include <ipckit/segment.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -35,6 +40,58 @@ namespace {
 using box = ipckit::mailbox<tick, ipckit::bounded<32>, ipckit::broadcast, ipckit::system_owned>;
 
 bool whole(const tick& m) { return m.check == ipckit_test::check_of(m.seq); }
+
+namespace d = ipckit::detail;
+constexpr std::size_t table_places = 8;
+
+ipckit::options small_table() {
+    auto opt = ipckit_test::quick_liveness();
+    opt.max_receivers = table_places;
+    return opt;
+}
+
+/// The broadcast mailbox `name`'s shared part and receiver table, mapped again in this process.
+struct table_view {
+    ipckit::segment seg;
+    box::shared* sh;
+    d::broadcast_place* places;
+    explicit table_view(const std::string& name)
+        : seg(ipckit::segment::open(name, box::layout(table_places), small_table())),
+          sh(static_cast<box::shared*>(seg.body())), places(d::places_of(*sh)) {}
+};
+
+/// In a child: what a process that finds place `i`'s holder dead does (give_up_dead_place),
+/// up to and including moving base, then dies with the place still held in its name.
+int give_up_and_die(const std::string& name, std::size_t i) {
+    table_view v(name);
+    auto& p = v.places[i];
+    std::uint64_t h = p.place.holder.load();
+    if (!d::holds(h) || d::sys::is_alive(d::sys::process_id::unpack(h))) return 2;
+    if (!p.place.holder.compare_exchange_strong(h, d::sys::self().pack())) return 3;
+    d::forget_sleeper(v.sh->data_bell, p.place.asleep);
+    const bool started = p.place.pending.load() == 1;
+    const bool alone = v.sh->ring.held_places(v.sh->ring.high, v.places, table_places, i) == 0;
+    v.sh->ring.give_up(p.next.load(), started && alone);
+    ::_exit(0);  // SIGKILL here: the started flag still set, the holder word naming us
+}
+
+/// Sends `from..to` through a blocking sender (each must be accepted within patience).
+template <class Tx>
+bool send_range(Tx& tx, std::uint64_t from, std::uint64_t to) {
+    for (std::uint64_t i = from; i < to; ++i)
+        if (err(tx.send(make_tick(i), patience)) != errc::ok) return false;
+    return true;
+}
+
+/// Whether `rx` (non-blocking) has exactly `from..to` waiting, whole and in order.
+template <class Rx>
+bool holds_exactly(Rx& rx, std::uint64_t from, std::uint64_t to) {
+    for (std::uint64_t i = from; i < to; ++i) {
+        auto m = rx.receive();
+        if (!m || m->seq != i || !whole(*m)) return false;
+    }
+    return err(rx.receive()) == errc::would_block;
+}
 
 }  // namespace
 
@@ -236,4 +293,121 @@ TEST_CASE("broadcast: remove wakes a blocked sender with closed and a blocked re
         CHECK(m->seq == n++);
     }
     CHECK(n == 32);
+}
+
+TEST_CASE("broadcast: a process killed while giving up a dead receiver's place leaves the mailbox usable",
+          "[process]") {
+    scoped_name name("bcastp");
+    auto b = box::create(name, small_table());
+    auto tx = b.sender();
+    auto r = b.receiver<ipckit::non_blocking>();
+    // A receiver that dies attached (its close never runs), having read nothing.
+    child dead([&] {
+        auto in = box::open(name).receiver();
+        ::_exit(0);
+        return 1;
+    });
+    REQUIRE(dead.wait() == 0);
+    REQUIRE(b.receivers() == 2);
+    REQUIRE(send_range(tx, 0, 4));
+    REQUIRE(holds_exactly(r, 0, 4));
+    // The place of the dead receiver is the one r does not hold.
+    table_view v(name);
+    const std::size_t r_place = d::sys::is_alive(d::sys::process_id::unpack(v.places[0].place.holder.load())) ? 0 : 1;
+    child helper([&] { return give_up_and_die(name, 1 - r_place); });
+    REQUIRE(helper.wait() == 0);
+    CHECK(b.receivers() == 2);  // the dead helper holds the place now, at the dead receiver's cursor
+    // It holds senders back until a blocked sender gives it up (again) for the dead helper.
+    REQUIRE(send_range(tx, 4, 4 + 32));
+    REQUIRE(holds_exactly(r, 4, 4 + 32));
+    REQUIRE(send_range(tx, 36, 40));
+    REQUIRE(holds_exactly(r, 36, 40));
+    CHECK(b.receivers() == 1);
+    // r leaves alone having read everything; what is sent next waits for the next receiver.
+    r.close();
+    CHECK(b.receivers() == 0);
+    REQUIRE(send_range(tx, 40, 43));
+    auto r2 = b.receiver<ipckit::non_blocking>();  // alone: starts where r stopped
+    auto r3 = b.receiver<ipckit::non_blocking>();  // not alone: starts at the tail
+    REQUIRE(send_range(tx, 43, 45));
+    CHECK(holds_exactly(r2, 40, 45));
+    CHECK(holds_exactly(r3, 43, 45));
+    CHECK(b.receivers() == 2);
+}
+
+TEST_CASE("broadcast: a receiver killed in its attach before its start is set neither corrupts nor loses the backlog",
+          "[process]") {
+    scoped_name name("bcastp");
+    auto b = box::create(name, small_table());
+    auto tx = b.sender();
+    {
+        auto r = b.receiver<ipckit::non_blocking>();
+        REQUIRE(send_range(tx, 0, 20));
+        REQUIRE(holds_exactly(r, 0, 20));
+    }  // left alone at 20: base is 20
+    // broadcast_receiver's constructor, killed after claiming a place, raising the high-water
+    // mark and bumping epoch with its provisional cursor 0 in place: its start never stored.
+    child dying([&] {
+        table_view v(name);
+        auto& p = v.places[0];
+        std::uint64_t h = p.place.holder.load();
+        if (d::holds(h) || !p.place.holder.compare_exchange_strong(h, d::sys::self().pack())) return 2;
+        decltype(v.sh->ring)::raise(v.sh->ring.high, 1);
+        p.place.pending.store(0);
+        p.next.store(0);
+        v.sh->ring.epoch.fetch_add(1);
+        ::_exit(0);
+        return 1;
+    });
+    REQUIRE(dying.wait() == 0);
+    CHECK(b.receivers() == 1);
+    REQUIRE(send_range(tx, 20, 20 + 32));  // the ring kept for the next receiver, full now
+    // The next receiver gives the dead one's place up, is alone, and starts at the backlog.
+    auto r2 = b.receiver<ipckit::non_blocking>();
+    CHECK(b.receivers() == 1);
+    CHECK(holds_exactly(r2, 20, 52));
+    REQUIRE(send_range(tx, 52, 60));
+    CHECK(holds_exactly(r2, 52, 60));
+}
+
+TEST_CASE("broadcast: a receiver killed in its close after moving base leaves the mailbox usable", "[process]") {
+    const bool flag_cleared = GENERATE(false, true);  // killed before / after clearing its started flag
+    scoped_name name("bcastp");
+    auto b = box::create(name, small_table());
+    auto tx = b.sender();
+    auto r = b.receiver<ipckit::non_blocking>();
+    signal_pipe attached, go;
+    child leaver([&] {
+        auto in = box::open(name).receiver<ipckit::non_blocking>();
+        attached.post();
+        if (!go.wait()) return 2;
+        for (std::uint64_t i = 0; i < 10; ++i)
+            if (!in.receive()) return 3;
+        // broadcast_receiver::close(), killed before its place stops gating.
+        table_view v(name);
+        std::size_t mine = 0;
+        while (mine < table_places && v.places[mine].place.holder.load() != d::sys::self().pack()) ++mine;
+        if (mine == table_places) return 4;
+        const bool alone = v.sh->ring.held_places(v.sh->ring.high, v.places, table_places, mine) == 0;
+        v.sh->ring.give_up(v.places[mine].next.load(), alone);
+        if (flag_cleared) v.places[mine].place.pending.store(0);
+        ::_exit(0);
+        return 1;
+    });
+    REQUIRE(attached.wait());
+    REQUIRE(send_range(tx, 0, 10));
+    go.post();
+    REQUIRE(leaver.wait() == 0);
+    CHECK(b.receivers() == 2);
+    REQUIRE(holds_exactly(r, 0, 10));
+    REQUIRE(send_range(tx, 10, 10 + 32));
+    REQUIRE(holds_exactly(r, 10, 42));
+    // The dead leaver's place (cursor 10) holds senders back until a blocked sender gives it up.
+    REQUIRE(send_range(tx, 42, 50));
+    CHECK(holds_exactly(r, 42, 50));
+    CHECK(b.receivers() == 1);
+    r.close();
+    REQUIRE(send_range(tx, 50, 53));
+    auto r2 = b.receiver<ipckit::non_blocking>();  // alone: starts where r stopped
+    CHECK(holds_exactly(r2, 50, 53));
 }

@@ -2,7 +2,8 @@
 // gets every message in order, a late receiver only what follows its attach, messages kept
 // while nobody listens, a slow receiver holding senders back (would_block, a blocking send that
 // waits for the read), closing a receiver releasing them, removal, the receiver table's size,
-// and opening with another message, capacity or delivery policy.
+// opening with another message, capacity or delivery policy, and a scribbled gate reported as
+// corrupt.
 
 #include "catch.hpp"
 #include "messages.hpp"
@@ -10,6 +11,7 @@
 
 #include <ipckit/mailbox.hpp>
 #include <ipckit/queue.hpp>
+#include <ipckit/segment.hpp>
 
 #include <array>
 #include <atomic>
@@ -248,4 +250,25 @@ TEST_CASE("broadcast: opening with another message type, capacity or delivery po
     scoped_name any_name("bcast");
     auto a = other_delivery::create(any_name);
     CHECK_THROWS_MATCHES(box::open(any_name), ipckit::error, Catch::Predicate<ipckit::error>(incompatible));
+}
+
+TEST_CASE("broadcast: a scribbled gate makes send report corrupt instead of waiting", "[unit]") {
+    scoped_name name("bcast");
+    auto b = box::create(name);
+    auto r = b.receiver<ipckit::non_blocking>();
+    auto tx = b.sender<ipckit::non_blocking>();
+    REQUIRE(err(tx.send(make_tick(0))) == errc::ok);
+    REQUIRE(r.receive()->seq == 0);
+    // Overwrite the senders' cached gate with a position past the tail (no cursor can be there).
+    auto seg = ipckit::segment::open(name.str(), box::layout(), {});
+    auto& ring = static_cast<box::shared*>(seg.body())->ring;
+    ring.gate.store(ring.tail.load() + 1000);
+    auto late = b.sender<ipckit::non_blocking>();  // caches the scribbled gate on attach
+    CHECK(err(late.send(make_tick(1))) == errc::corrupt);
+    auto blocking = b.sender();
+    CHECK(err(blocking.send(make_tick(1), 100ms)) == errc::corrupt);  // at once, not timed_out
+    // A sender whose cache was fine meets it once the ring looks full and it asks again.
+    bool corrupt = false;
+    for (int i = 0; i < 9 && !corrupt; ++i) corrupt = err(tx.send(make_tick(1))) == errc::corrupt;
+    CHECK(corrupt);
 }

@@ -1,5 +1,7 @@
 // Tests of ipckit::mailbox across fork(): receivers, senders and owners SIGKILLed in the middle
-// of traffic, round_robin shares, a receiver that restarts, removal while in use.
+// of traffic, round_robin shares, a receiver that restarts, removal while in use, and a
+// round_robin receiver killed while giving up a dead receiver's place (simulated exactly: a
+// child performs the library's steps up to that point through the detail API and _exits).
 //
 // Accounting is exact: every receiver reports each message it got through a pipe (8 bytes:
 // the message's seq, which holds its sender in the top 32 bits), senders report how many sends
@@ -13,6 +15,7 @@
 #include "support.hpp"
 
 #include <ipckit/mailbox.hpp>
+#include <ipckit/segment.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -369,4 +372,58 @@ TEST_CASE("mailbox process: removed while in use, a receiver blocked in another 
     REQUIRE(attached.wait());
     REQUIRE(box::remove(name));
     CHECK(receiver.wait() == ok_code);
+}
+
+TEST_CASE("mailbox process: round_robin, a receiver killed while giving up a dead one's place stalls nobody",
+          "[process]") {
+    using box = ipckit::mailbox<tick, ipckit::bounded<16>, ipckit::round_robin, ipckit::system_owned>;
+    namespace d = ipckit::detail;
+    scoped_name name("mbox");
+    auto mb = box::create(name, quick_liveness());
+    signal_pipe ready, hold;
+    child dead([&] {
+        auto in = box::open(name).receiver();  // roster place 0, whose turn it is
+        ready.post();
+        return block_until_killed(hold);
+    });
+    REQUIRE(ready.wait());
+    auto r = mb.receiver();  // place 1
+    CHECK(dead.kill() == killed_by_sigkill);
+    // mailbox_receiver::check() in another receiver, killed right after it took the dead
+    // holder's place (before it released the place and passed the turn).
+    child checker([&] {
+        auto seg = ipckit::segment::open(name.str(), box::layout(), quick_liveness());
+        auto& sh = *static_cast<box::shared*>(seg.body());
+        const std::uint64_t place = sh.control.turn.load() & 0xffff'ffffULL;
+        if (place != 0) return 2;
+        std::uint64_t h = sh.receivers.places[place].holder.load();
+        if (h == d::roster_place::vacant || h == d::roster_place::closed) return 3;
+        if (d::sys::is_alive(d::sys::process_id::unpack(h))) return 3;
+        if (!sh.receivers.places[place].holder.compare_exchange_strong(h, d::sys::self().pack())) return 4;
+        ::_exit(0);
+        return 1;
+    });
+    REQUIRE(checker.wait() == 0);
+    // The turn is on a place held by a dead process again: r's check() gives it up and passes on.
+    auto tx = mb.sender();
+    for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(tx.send(make_tick(i), patience));
+    for (std::uint64_t i = 0; i < 3; ++i) {
+        auto m = r.receive(patience);
+        REQUIRE(m);
+        CHECK(m->seq == i);
+    }
+    {
+        auto seg = ipckit::segment::open(name.str(), box::layout(), quick_liveness());
+        auto& sh = *static_cast<box::shared*>(seg.body());
+        CHECK(sh.receivers.places[0].holder.load() == d::roster_place::closed);
+        CHECK(sh.receivers.attached.load() == 1);  // the dead one uncounted once: only r
+        CHECK(sh.data_bell.sleepers.load() == 0);   // nobody sleeps now, and nobody is counted
+    }
+    // A new receiver takes the freed place and its turns.
+    auto r2 = mb.receiver();
+    for (std::uint64_t i = 3; i < 5; ++i) REQUIRE(tx.send(make_tick(i), patience));
+    auto a = r.receive(patience), b = r2.receive(patience);
+    REQUIRE((a && b));
+    CHECK(a->seq == 3);
+    CHECK(b->seq == 4);
 }

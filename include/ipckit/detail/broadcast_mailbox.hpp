@@ -70,7 +70,7 @@ inline constexpr std::size_t max_broadcast_receivers = std::size_t{1} << 20;
 ///   space_bell     senders sleep here while the slowest receiver is N behind
 ///   places         receiver places in the table below; written at creation, checked on open
 ///   senders        roster of up to MaxP senders (who, and which position each is claiming)
-///   ring           tail, gate, base, epoch, counts, slots (detail/ring/broadcast.hpp)
+///   ring           tail, gate, base, epoch, high, slots (detail/ring/broadcast.hpp)
 /// followed, at table_offset, by broadcast_place[places]: each receiver's holder and cursor.
 template <message T, std::size_t N, std::size_t MaxP>
 struct broadcast_shared {
@@ -81,8 +81,42 @@ struct broadcast_shared {
     roster<MaxP> senders;
     broadcast_ring<T, N> ring;
 
-    static constexpr std::size_t table_offset = align_up(sizeof(broadcast_shared) , cache_line);
+    static constexpr std::size_t table_offset = align_up(sizeof(broadcast_shared), cache_line);
 };
+
+/// The receiver table of the mailbox whose shared part is `sh`.
+template <class Shared>
+broadcast_place* places_of(Shared& sh) noexcept {
+    return reinterpret_cast<broadcast_place*>(reinterpret_cast<char*>(&sh) + Shared::table_offset);
+}
+
+/// Gives up table place `i` of `places[0..count)` for its holder `holder`, a dead process, on
+/// behalf of `me`: takes the place (so that it keeps gating meanwhile), takes the dead one off
+/// the data bell's sleepers, moves base for its cursor (ring.give_up), clears its started flag,
+/// and leaves the holder word at `to` (closed, or `me` to keep it). Returns false if the place
+/// was no longer `holder`'s. System calls: none (the caller asked whether `holder` lives).
+/// Killed half-way, the place stays held by `me`, dead in turn: whoever finds it next does the
+/// same again, which moves base only to the same cursor (started) or raises it (not started).
+template <class Shared>
+bool give_up_dead_place(Shared& sh, broadcast_place* places, std::size_t count, std::size_t i, std::uint64_t holder,
+                        std::uint64_t me, std::uint64_t to) noexcept {
+    auto& p = places[i];
+    std::uint64_t h = holder;
+    // SYNC POINT WRITE/READ: seq_cst; from here the place is ours and still gates.
+    if (!p.place.holder.compare_exchange_strong(h, me, std::memory_order_seq_cst)) return false;
+    forget_sleeper(sh.data_bell, p.place.asleep);
+    const bool started = p.place.pending.load(std::memory_order_seq_cst) == 1;
+    const std::uint64_t next = p.next.load(std::memory_order_seq_cst);  // the dead one's; nobody moves it
+    const bool alone = sh.ring.held_places(sh.ring.high, places, count, i) == 0;
+    sh.ring.give_up(next, started && alone);
+    p.place.pending.store(0, std::memory_order_seq_cst);
+    if (to != me) {
+        h = me;
+        // SYNC POINT WRITE: after give_up; READ by senders' scans (the place stops gating).
+        p.place.holder.compare_exchange_strong(h, to, std::memory_order_seq_cst);
+    }
+    return true;
+}
 
 /// Where the endpoints of a broadcast mailbox sleep; closing wakes nobody (the other side does
 /// not end when one endpoint goes).
@@ -234,7 +268,8 @@ public:
     [[nodiscard]] std::size_t receiver_places() const noexcept { return places_in(this->segment_->size()); }
     /// Receivers attached now (a dead one counts until it is noticed): a snapshot.
     [[nodiscard]] std::size_t receivers() const noexcept {
-        return shared_mut().ring.attached.load(std::memory_order_acquire);
+        auto& ring = shared_mut().ring;
+        return ring.held_places(ring.high, places_of(shared_mut()), receiver_places());
     }
     /// Whether the mailbox still takes messages (not removed).
     [[nodiscard]] bool is_open() const noexcept { return shared_mut().control.is_open(); }
@@ -347,7 +382,7 @@ private:
 
     broadcast_sender(std::shared_ptr<segment> seg, const options& opt) : core(std::move(seg), opt) {
         const std::size_t places = Box::places_in(this->segment_->size());
-        places_ = reinterpret_cast<broadcast_place*>(reinterpret_cast<char*>(this->shared_) + shared::table_offset);
+        places_ = places_of(sh());
         cursor_.attach(sh().ring, places_, places, sh().senders.places[this->place_].pending);
         next_check_ = clock::now() + this->liveness_;
     }
@@ -386,16 +421,9 @@ private:
     void check() noexcept {
         cursor_.for_each_laggard([this](std::size_t i, std::uint64_t holder) {
             if (sys::is_alive(sys::process_id::unpack(holder))) return;
-            auto& p = places_[i];
-            const std::uint64_t next = p.next.load(std::memory_order_seq_cst);  // the dead one's; nobody moves it
-            std::uint64_t h = holder;
-            // Hold the place on the dead receiver's behalf (it keeps gating) while giving it up.
-            if (!p.place.holder.compare_exchange_strong(h, this->me_.pack(), std::memory_order_seq_cst))
-                return;  // someone else gave it up, or took it over
-            forget_sleeper(sh().data_bell, p.place.asleep);
-            sh().ring.give_up(next);
-            h = this->me_.pack();
-            p.place.holder.compare_exchange_strong(h, roster_place::closed, std::memory_order_seq_cst);
+            // False: someone else gave it up, or took it over.
+            (void)give_up_dead_place(sh(), places_, Box::places_in(this->segment_->size()), i, holder,
+                                     this->me_.pack(), roster_place::closed);
         });
     }
 
@@ -472,7 +500,10 @@ public:
     void close() noexcept {
         if (shared_ == nullptr) return;
         if (static_cast<std::uint32_t>(::getpid()) == me_.pid) {
-            cursor_.leave();
+            // Alone: no other place held, so base becomes where we stopped (see give_up).
+            auto& ring = shared_->ring;
+            cursor_.leave(ring.held_places(ring.high, places_, Box::places_in(segment_->size()), place_) == 0);
+            places_[place_].place.pending.store(0, std::memory_order_seq_cst);  // no longer started
             std::uint64_t mine = me_.pack();
             // SYNC POINT WRITE: after give_up; READ by senders' scans (the place stops gating).
             places_[place_].place.holder.compare_exchange_strong(mine, roster_place::closed, std::memory_order_seq_cst);
@@ -492,7 +523,7 @@ private:
           light_fence_(sys::register_light_fence()),
           liveness_(std::clamp(opt.liveness_interval, std::chrono::milliseconds(1), std::chrono::milliseconds(3'600'000))) {
         const std::size_t count = Box::places_in(segment_->size());
-        places_ = reinterpret_cast<broadcast_place*>(reinterpret_cast<char*>(shared_) + shared::table_offset);
+        places_ = places_of(*shared_);
         auto& ring = shared_->ring;
         // Give up the places of dead receivers first, so that "am I alone?" is answered for the
         // living (and a restarted receiver finds what its dead predecessor had not read).
@@ -509,7 +540,7 @@ private:
         }
         place_ = *place;
         forget_sleeper(shared_->data_bell, places_[place_].place.asleep);
-        if (!cursor_.attach(ring, places_[place_])) {
+        if (!cursor_.attach(ring, places_, count, place_)) {
             const std::string box_name = name();
             close();
             throw error(errc::corrupt,
@@ -543,24 +574,13 @@ private:
         return std::nullopt;
     }
 
-    /// If place `i` is held by a dead process, takes it (so that it keeps gating), gives it up
-    /// for the dead receiver, and leaves its holder word at `to` (closed, or us). System calls.
-    /// Returns whether it did. (Killed half-way, the place is taken from us in turn, and the
-    /// count of receivers is decremented twice: a window of a few instructions.)
+    /// If place `i` is held by a dead process, gives it up for the dead receiver and leaves its
+    /// holder word at `to` (closed, or us: see give_up_dead_place). System calls. Returns
+    /// whether it did.
     bool take_from_dead(std::size_t i, std::uint64_t to) noexcept {
-        auto& p = places_[i];
-        std::uint64_t h = p.place.holder.load(std::memory_order_acquire);
+        const std::uint64_t h = places_[i].place.holder.load(std::memory_order_acquire);
         if (!holds(h) || h == me_.pack() || sys::is_alive(sys::process_id::unpack(h))) return false;
-        const std::uint64_t next = p.next.load(std::memory_order_seq_cst);  // the dead one's; nobody moves it
-        // Hold the place on the dead receiver's behalf (it keeps gating) while giving it up.
-        if (!p.place.holder.compare_exchange_strong(h, me_.pack(), std::memory_order_seq_cst)) return false;
-        forget_sleeper(shared_->data_bell, p.place.asleep);
-        shared_->ring.give_up(next);
-        if (to != me_.pack()) {
-            std::uint64_t mine = me_.pack();
-            p.place.holder.compare_exchange_strong(mine, to, std::memory_order_seq_cst);
-        }
-        return true;
+        return give_up_dead_place(*shared_, places_, Box::places_in(segment_->size()), i, h, me_.pack(), to);
     }
 
     errc receive_until(T& out, clock::time_point deadline) noexcept {

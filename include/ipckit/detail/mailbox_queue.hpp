@@ -9,7 +9,11 @@
 // receiver closed) passes it on at once; a waiter that finds the turn on a place whose holder
 // has died (checked about once per liveness interval) gives that place up for the dead holder,
 // and passes it on. So n receivers that all keep up get messages 0, n, 2n... / 1, n+1... in
-// place order, and no message ever waits for a receiver that is gone.
+// place order, and no message ever waits for a receiver that is gone. The turn word also counts
+// passes, and every pass is a CAS from the exact value that allowed it (the turn a receiver
+// popped under, the dead place's turn a waiter found): a stale pass fails and changes nothing.
+// A waiter takes a dead holder's place by CAS before it touches the place's sleeper
+// registration or its turn, so a receiver that took the place over meanwhile keeps both.
 
 #include <ipckit/detail/doorbell.hpp>
 #include <ipckit/detail/endpoint.hpp>
@@ -25,7 +29,6 @@
 #include <ipckit/policy.hpp>
 #include <ipckit/segment.hpp>
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -158,11 +161,7 @@ public:
 
     /// Messages waiting now: a snapshot, stale as soon as it is returned.
     [[nodiscard]] std::size_t size() const noexcept {
-        const auto& ring = this->template shared_part<shared>().ring;
-        const std::uint64_t head = ring.head.load(std::memory_order_acquire);
-        const std::uint64_t tail = ring.tail.load(std::memory_order_acquire);
-        if (head > tail) return 0;
-        return static_cast<std::size_t>(std::min<std::uint64_t>(tail - head, capacity));
+        return tail_minus_head(this->template shared_part<shared>().ring, capacity);
     }
     /// Whether the mailbox still takes messages (not removed, and its owner, if any, not gone).
     [[nodiscard]] bool is_open() const noexcept { return control().is_open(); }
@@ -431,9 +430,10 @@ private:
     }
 
     errc attempt(T& out) noexcept {
+        [[maybe_unused]] std::uint64_t turn = 0;  // round_robin: the turn that lets us pop, the one we pass
         if constexpr (turns) {
             for (;;) {
-                std::uint64_t turn = this->control().turn.load(std::memory_order_acquire);
+                turn = this->control().turn.load(std::memory_order_acquire);
                 const std::uint64_t place = turn & place_mask;
                 if (place >= Box::max_receivers) return errc::corrupt;  // checked before use
                 if (place == this->place_) break;
@@ -447,7 +447,11 @@ private:
         const errc e = this->cursor().try_pop(out);
         if (e == errc::ok) {
             if constexpr (turns) {
-                pass(this->control().turn.load(std::memory_order_acquire), this->place_);
+                // The turn we were given, not a fresh look: if it was a predecessor's at this
+                // place (given before we took the place over) and has been passed on since,
+                // the CAS fails and the turn stays where it is, rather than being taken from
+                // the receiver that has it now.
+                pass(turn, this->place_);
                 this->sh().data_bell.notify(this->light_fence_);  // the next receiver's turn
             }
             this->sh().space_bell.notify(this->light_fence_);
@@ -512,10 +516,18 @@ private:
             const std::uint64_t h = receivers.places[place].holder.load(std::memory_order_acquire);
             if (h == roster_place::vacant || h == roster_place::closed) return;
             if (sys::is_alive(sys::process_id::unpack(h))) return;
-            // Off the sleepers' count first: a process that takes the place over from here on
-            // counts itself afresh.
+            // Take the place from the dead holder first: if a new receiver took it over since we
+            // looked, the CAS fails and we touch neither its sleeper registration nor its turn.
+            // Killed after it, the place stays held by us, dead in turn: the next check() finds
+            // it and does all this again. (Taking over a dead holder's place does not count it
+            // again in `attached`; release() below uncounts it once.)
+            std::uint64_t expected = h;
+            // SYNC POINT WRITE/READ: acq_rel, as roster::claim takes a dead holder's place.
+            if (!receivers.places[place].holder.compare_exchange_strong(expected, this->me_.pack(),
+                                                                       std::memory_order_acq_rel))
+                return;
             forget_sleeper(this->sh().data_bell, receivers.places[place].asleep);
-            receivers.release(place, sys::process_id::unpack(h));
+            receivers.release(place, this->me_);  // -> closed
             pass(turn, place);
             this->sh().data_bell.ring();
         }

@@ -12,22 +12,30 @@
 // everyone who gates has copied it.
 //
 // Which cursors gate: those of table places whose holder word is held (not vacant, not closed).
-// A receiver that attaches starts at `tail` when other receivers are attached, and at `base`
-// when it is alone. The last receiver to leave (or to be found dead) sets base to its cursor
-// while its place still gates, and only then stops being counted; so a receiver that attaches
-// alone gets every message the last one before it had not read, and with no receiver
-// attached, base gates: senders fill the ring and then wait for one.
+// A receiver that attaches starts at `tail` when it finds another table place held (by a live
+// or a dead receiver), and at `base` when it finds none: it is alone. A place stops gating only
+// after base has been moved for it, while it still gates: by its receiver when it leaves, or,
+// when it died, by whoever holds the place on its behalf meanwhile. If no other place is held
+// and the place's cursor is real (its attach finished: the place's `started` flag, kept in its
+// roster `pending` word), base becomes that cursor; otherwise base is only raised to it (never
+// past the tail). So a receiver that attaches alone gets every message the last one before it
+// had not read, and with no place held, base gates: senders fill the ring and then wait for a
+// receiver. Base is lowered only to the cursor of a place that still gates, which no sender has
+// passed; a give-up repeated after a helper was killed half-way, or that of a receiver killed
+// in the middle of its attach (its cursor provisional, or not yet covered by a gate), can only
+// raise it. Receivers that attach or leave at the same moment may each see the other held:
+// then both start at the tail, or base ends at the furthest of their cursors.
 //
 // The attach race. A sender's scan may run while a receiver attaches; a gate computed without
 // the new receiver must not exceed where it starts. The receiver stores a provisional cursor
-// of 0 (it holds everyone back for a moment), bumps `epoch`, counts itself, and only then
-// picks its start and stores it. A sender reads epoch before and after its scan and keeps a
-// result only if it did not change. Any scan it keeps either saw the provisional cursor, or
-// finished before the bump, when every cursor it read was <= the tail the receiver reads
-// afterwards (a cursor never passes the tail), and, if the receiver is alone, <= the cursor
-// of the last receiver that left, which set base while it still gated. All of these are
-// seq_cst, and so is the claiming CAS on tail, so the argument holds in the C++ model and not
-// only on x86.
+// of 0 (it holds everyone back for a moment), bumps `epoch`, scans the table for other held
+// places, and only then picks its start and stores it. A sender reads epoch before and after
+// its scan and keeps a result only if it did not change. Any scan it keeps either saw the
+// provisional cursor, or finished before the bump, when every cursor it read was <= the tail
+// the receiver reads afterwards (a cursor never passes the tail), and, if the receiver is
+// alone, <= the cursor of the last receiver that left, which set base while it still gated.
+// All of these are seq_cst, and so is the claiming CAS on tail, so the argument holds in the
+// C++ model and not only on x86.
 //
 // A sender killed between its claim and its publish: as in detail/ring/mpmc.hpp, it listed
 // the position in its roster place's `pending` first; a receiver stuck on a slot claimed by no
@@ -58,7 +66,8 @@ struct broadcast_slot {
 };
 
 /// One place of the receiver table, 256 bytes:
-///   0     place    holder (who), asleep (on data_bell); `pending` is unused (receivers claim nothing)
+///   0     place    holder (who), asleep (on data_bell), and `pending` used as the "started" flag:
+///                  1 once the holder's attach stored its real start in `next`, 0 before and after
 ///   128   next     the next position this receiver reads; gates senders while the place is held
 struct broadcast_place {
     roster_place place;
@@ -77,8 +86,7 @@ inline bool holds(std::uint64_t holder) noexcept {
 ///   cache_line    gate      senders' cached minimum of the gating cursors (only grows)
 ///   +8            base      where a receiver attaching alone starts: the last one's cursor
 ///   +16           epoch     bumped by every receiver that attaches
-///   +24           attached  receiver places held and not given up; ever: 1 once one was
-///   +32           high      1 + the highest table place ever claimed (scans stop there)
+///   +24           high      1 + the highest table place ever claimed (scans stop there)
 ///   2*cache_line  slots     broadcast_slot<T>[N]
 template <shm_safe T, std::size_t N>
 struct broadcast_ring {
@@ -87,8 +95,6 @@ struct broadcast_ring {
     alignas(cache_line) std::atomic<std::uint64_t> gate{0};
     std::atomic<std::uint64_t> base{0};
     std::atomic<std::uint64_t> epoch{0};
-    std::atomic<std::uint32_t> attached{0};
-    std::atomic<std::uint32_t> ever{0};
     std::atomic<std::uint64_t> high{0};
     alignas(cache_line) broadcast_slot<T> slots[N];
 
@@ -99,19 +105,31 @@ struct broadcast_ring {
         }
     }
 
-    /// What the holder of a receiver place does before it stops gating (it leaves, or whoever
-    /// found it dead does it on its behalf, holding the place meanwhile): it stops being
-    /// counted, and if it was the last one counted, base becomes its cursor `next` first.
-    void give_up(std::uint64_t next) noexcept {
+    /// What the holder of a receiver place does while the place still gates, before it lets go
+    /// of it (its receiver leaving, or whoever found it dead, holding the place on its behalf):
+    /// moves base for cursor `next`. `last`: no other place is held and the cursor is real (the
+    /// place's started flag); then base becomes `next`. Otherwise base is only raised to it, so
+    /// a repeated give-up (a helper killed half-way) or one of a provisional or stale cursor
+    /// never moves base back below what senders may have overwritten.
+    void give_up(std::uint64_t next, bool last) noexcept {
         next = std::min(next, tail.load(std::memory_order_seq_cst));
-        std::uint32_t n = attached.load(std::memory_order_seq_cst);
-        while (n != 0) {  // 0: a scribbled count; nothing to give up
-            // SYNC POINT WRITE: base before the count reaches 0; READ by a receiver that attaches
-            // alone (it reads base after its own fetch_add on attached saw 0). If a receiver
-            // attaches meanwhile, the CAS fails and base waits for the next last one.
-            if (n == 1) base.store(next, std::memory_order_seq_cst);
-            if (attached.compare_exchange_weak(n, n - 1, std::memory_order_seq_cst)) return;
-        }
+        // SYNC POINT WRITE: seq_cst, before the place stops gating; READ by a receiver that
+        // attaches alone (its scan no longer sees this place held, so it sees this store).
+        if (last)
+            base.store(next, std::memory_order_seq_cst);
+        else
+            raise(base, next);
+    }
+
+    /// Receiver places held now (live or dead) among `places[0..min(high, count))`, not counting
+    /// place `except`: a snapshot. A receiver's "am I alone?" on attach and on leave.
+    static std::size_t held_places(const std::atomic<std::uint64_t>& high, const broadcast_place* places,
+                                   std::size_t count, std::size_t except = ~std::size_t{0}) noexcept {
+        const auto h = static_cast<std::size_t>(std::min<std::uint64_t>(high.load(std::memory_order_seq_cst), count));
+        std::size_t n = 0;
+        for (std::size_t i = 0; i < h; ++i)
+            if (i != except && holds(places[i].place.holder.load(std::memory_order_seq_cst))) ++n;
+        return n;
     }
 };
 
@@ -175,8 +193,12 @@ private:
 
     /// Recomputes the gate from the table: ok if position `pos` may be claimed now.
     errc refresh(std::uint64_t pos) noexcept {
-        gate_ = std::max(gate_, ring_->gate.load(std::memory_order_acquire));
-        if (gate_ > pos) gate_ = ring_->gate.load(std::memory_order_acquire);
+        const std::uint64_t g = ring_->gate.load(std::memory_order_acquire);
+        // The gate never passes the tail (it is a minimum of cursors, each <= the tail): one
+        // that does was scribbled, and waiting for room behind it would wait for ever.
+        if (g > ring_->tail.load(std::memory_order_seq_cst)) return errc::corrupt;
+        gate_ = std::max(gate_, g);
+        if (gate_ > pos) gate_ = g;  // our `pos` is stale: claims went on meanwhile
         if (pos - gate_ < N) return errc::ok;
         for (int attempt = 0; attempt < 4; ++attempt) {
             // SYNC POINT READ: epoch, holders and cursors, seq_cst; paired with the attach of a
@@ -224,24 +246,25 @@ public:
     /// Starts reading at table place `place`, which the caller has just claimed (and given up
     /// for a dead predecessor, if any): see the attach race at the top of this file. Returns
     /// false if the ring's indices are inconsistent.
-    bool attach(broadcast_ring<T, N>& ring, broadcast_place& place) noexcept {
+    bool attach(broadcast_ring<T, N>& ring, broadcast_place* places, std::size_t count, std::size_t me) noexcept {
         ring_ = &ring;
-        cursor_ = &place.next;
-        // SYNC POINT WRITE: provisional cursor, epoch, count, start: all seq_cst (see the top).
+        cursor_ = &places[me].next;
+        // SYNC POINT WRITE: provisional cursor, epoch, then the scan and the start: all seq_cst.
+        places[me].place.pending.store(0, std::memory_order_seq_cst);  // "started": not yet
         cursor_->store(0, std::memory_order_seq_cst);
         ring.epoch.fetch_add(1, std::memory_order_seq_cst);
-        const std::uint32_t others = ring.attached.fetch_add(1, std::memory_order_seq_cst);
-        ring.ever.store(1, std::memory_order_release);
-        next_ = others == 0 ? ring.base.load(std::memory_order_seq_cst) : ring.tail.load(std::memory_order_seq_cst);
+        const bool alone = broadcast_ring<T, N>::held_places(ring.high, places, count, me) == 0;
+        next_ = alone ? ring.base.load(std::memory_order_seq_cst) : ring.tail.load(std::memory_order_seq_cst);
         cursor_->store(next_, std::memory_order_seq_cst);
+        places[me].place.pending.store(1, std::memory_order_seq_cst);  // the cursor is real from here on
         const std::uint64_t tail = ring.tail.load(std::memory_order_seq_cst);
         return next_ <= tail && tail - next_ <= N;
     }
 
-    /// Stops being counted (base becomes where this receiver stopped if it is the last). The
-    /// caller then lets go of its holder word. (A dead receiver's place is given up by whoever
-    /// holds it on its behalf, with ring.give_up(next).)
-    void leave() noexcept { ring_->give_up(next_); }
+    /// Moves base for this receiver before the caller lets go of its place: base becomes where
+    /// it stopped if `alone` (no other place held), else is raised to it. (A dead receiver's
+    /// place is given up by whoever holds it on its behalf, with ring.give_up(next, last).)
+    void leave(bool alone) noexcept { ring_->give_up(next_, alone); }
 
     /// Claims the next message for reading in place: ok, would_block (nothing new) or corrupt.
     /// Skips tombstones. The claim must end in release(). No system call.
@@ -273,6 +296,11 @@ public:
         const errc e = try_claim(t);
         if (e != errc::ok) return e;
         std::memcpy(static_cast<void*>(&out), t.slot, sizeof(T));
+        // SYNC POINT READ: the copy before a second look at seq (a seqlock reader's check).
+        // Gating means nobody rewrites the slot while we copy; if the slot moved on anyway (a
+        // scribbled word, a gating failure), the copy may be torn: report it, do not deliver it.
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (ring_->slots[t.pos % N].seq.load(std::memory_order_relaxed) != t.pos + 1) return errc::corrupt;
         release(t);
         return errc::ok;
     }
