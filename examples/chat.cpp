@@ -13,8 +13,8 @@
 //         chat --domain room --name bob --listen 30000
 //         chat --domain room --name alice --to bob --say "hi bob" --say "how are you?"
 //
-// The domain stays in /dev/shm after its members leave (it is system_owned): remove it with
-// ipckit::remove_segment("room") or rm /dev/shm/ipckit.room. --demo removes its own.
+// The domain stays in /dev/shm after its members leave (it is system_owned): once none of its
+// members runs, remove it and its links with ipckit::remove_domain("room"). --demo removes its own.
 
 #include <ipckit/node.hpp>
 
@@ -126,7 +126,7 @@ int demo(const std::string& domain) {
         ::waitpid(pid, &status, 0);
         failed += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     }
-    ipckit::remove_segment(domain);
+    ipckit::remove_domain(domain);
     return failed == 0 ? 0 : 1;
 }
 

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -251,12 +252,17 @@ TEST_CASE("node across processes: a receiver SIGKILLed while its sender blocks: 
         ++accepted;
     }
     CHECK(accepted > reads);
-    child killer([&, victim = static_cast<pid_t>(*bob_pid)] {
+    // The killer waits until alice sleeps in the send that cannot go through (the link is full),
+    // then kills bob: the kill lands while she blocks. (Were she never seen asleep, it would land
+    // before she blocks, or while she spins: peer_dead all the same, as the send checks the
+    // receiver once per liveness interval while it waits.)
+    child killer([&, victim = static_cast<pid_t>(*bob_pid), sender = ::getpid()] {
         go.close_write();
         if (!go.wait()) return 1;
+        if (!ipckit_test::wait_until_sleeping(sender, sender)) return 3;
         return ::kill(victim, SIGKILL) == 0 ? 0 : 2;
     });
-    go.post();
+    go.post();  // right before the send that must block
     CHECK(alice.send("bob", seq_bytes(accepted), patience).error() == errc::peer_dead);
     CHECK(killer.wait() == 0);
     CHECK(bob.wait() == 1000 + SIGKILL);
@@ -289,5 +295,45 @@ TEST_CASE("node across processes: a receiver SIGKILLed while its sender blocks: 
     CHECK(alice.receive("bob", patience).error() == errc::closed);
     CHECK(d.links().size() == 1);
     alice.leave();
+    CHECK(d.links().empty());
+}
+
+TEST_CASE("node across processes: incoming links that cannot be opened for want of file descriptors are "
+          "reported, looked for again, and deliver everything once the limit is raised",
+          "[process]") {
+    scoped_domain d;
+    constexpr int senders = 8;
+    // One process, so that the file descriptor limit is lowered for the hub alone.
+    child hub_process([&] {
+        ipckit::node hub(d, "hub");
+        std::vector<std::unique_ptr<ipckit::node>> s;
+        for (int i = 0; i < senders; ++i) {
+            s.push_back(std::make_unique<ipckit::node>(d, "s" + std::to_string(i)));
+            if (!s.back()->send("hub", s.back()->name())) return 1;
+        }
+        const rlimit old = ipckit_test::limit_free_fds(2);
+        std::map<std::string, int> got;
+        errc failure = errc::ok;
+        for (int i = 0; i <= senders; ++i) {
+            auto e = hub.receive_any(patience);
+            if (!e.message) {
+                if (!e.from.empty()) return 2;
+                failure = e.message.error();
+                break;
+            }
+            if (text(*e.message) != e.from) return 3;
+            ++got[e.from];
+        }
+        if (failure != errc::system_error) return 4;  // not timed_out: the failure is told
+        if (got.size() >= senders) return 5;
+        ipckit_test::restore_fd_limit(old);
+        while (got.size() < senders) {
+            auto e = hub.receive_any(patience);
+            if (!e.message || text(*e.message) != e.from) return 6;
+            if (++got[e.from] != 1) return 7;
+        }
+        return hub.receive_any<ipckit::non_blocking>().message.error() == errc::would_block ? 0 : 8;
+    });
+    CHECK(hub_process.wait() == 0);
     CHECK(d.links().empty());
 }

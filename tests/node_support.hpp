@@ -1,6 +1,7 @@
 #pragma once
 // Helpers for the node tests: a domain name removed with all its links, the links left in
-// /dev/shm, and messages as strings.
+// /dev/shm, messages as strings, waiting until a thread or process sleeps in the kernel, and
+// running short of file descriptors.
 
 #include "support.hpp"
 
@@ -10,10 +11,20 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <span>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <thread>
 #include <vector>
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 namespace ipckit_test {
 
@@ -42,13 +53,51 @@ private:
     }
     void clean() const noexcept {
         try {
-            for (const auto& l : ipckit::detail::list_links(name_)) ipckit::remove_segment(l.first);
-            ipckit::remove_segment(name_);
+            (void)ipckit::remove_domain(name_);
         } catch (...) {
         }
     }
     std::string name_;
 };
+
+/// The calling thread's id, as /proc/<pid>/task/<tid> names it.
+inline pid_t thread_id() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
+
+/// Waits (up to `patience`) until thread `tid` of process `pid` is asleep in the kernel (state S
+/// in /proc/<pid>/task/<tid>/stat): for a thread or process that does nothing but a blocking verb
+/// whose wait sleeps on a futex, the event "it now sleeps in that verb". False if it never was.
+inline bool wait_until_sleeping(pid_t pid, pid_t tid) {
+    const std::string path = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/stat";
+    const auto deadline = std::chrono::steady_clock::now() + patience;
+    while (std::chrono::steady_clock::now() < deadline) {
+        std::ifstream f(path);
+        std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        // "pid (comm) S ...": the state follows the last ')' (comm may hold anything).
+        const auto paren = stat.rfind(')');
+        if (paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'S') return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return false;
+}
+
+/// Lowers this process's soft RLIMIT_NOFILE so that exactly `free` file descriptors can still be
+/// opened (fds are handed out lowest first, so the limit is the fd number past the `free`th hole).
+/// Returns the limit to restore_fd_limit() with. For a forked child: it changes the process.
+inline rlimit limit_free_fds(std::size_t free) {
+    rlimit old{};
+    if (::getrlimit(RLIMIT_NOFILE, &old) != 0) throw std::system_error(errno, std::generic_category(), "getrlimit");
+    int limit = 0;
+    for (std::size_t holes = 0;; ++limit) {
+        if (::fcntl(limit, F_GETFD) == -1 && errno == EBADF && ++holes > free) break;
+    }
+    rlimit lower = old;
+    lower.rlim_cur = static_cast<rlim_t>(limit);
+    if (::setrlimit(RLIMIT_NOFILE, &lower) != 0) throw std::system_error(errno, std::generic_category(), "setrlimit");
+    return old;
+}
+inline void restore_fd_limit(const rlimit& old) {
+    if (::setrlimit(RLIMIT_NOFILE, &old) != 0) throw std::system_error(errno, std::generic_category(), "setrlimit");
+}
 
 inline std::string text(const std::vector<std::byte>& m) { return {reinterpret_cast<const char*>(m.data()), m.size()}; }
 

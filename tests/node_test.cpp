@@ -9,8 +9,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 using namespace std::chrono_literals;
 using ipckit::errc;
@@ -116,6 +120,8 @@ TEST_CASE("node: a full domain is no_space, saying how to raise its capacity", "
     } catch (const ipckit::error& e) {
         CHECK(e.reason() == errc::no_space);
         CHECK(std::string(e.what()).find("members") != std::string::npos);
+        // remove_domain, not remove_segment: that would leave the links behind
+        CHECK(std::string(e.what()).find("ipckit::remove_domain(\"" + d.str() + "\")") != std::string::npos);
     }
     b.leave();
     ipckit::node c(d, "c", opt);
@@ -303,4 +309,95 @@ TEST_CASE("node: a receiver that rejoined before the next send makes that send c
     REQUIRE(back);
     REQUIRE(back->size() == 1);
     CHECK(text(back->front()) == "old");
+}
+
+TEST_CASE("node: a peer that leaves wakes a receiver asleep waiting for it, which returns closed at once", "[unit]") {
+    // `waiter`: 0 receive(from) on a link the sender made, 1 receive(from) on a link the
+    // receiver made (the sender never sent), 2 receive_any.
+    const int waiter = GENERATE(0, 1, 2);
+    CAPTURE(waiter);
+    scoped_domain d;
+    ipckit::node_options slow;
+    slow.liveness_interval = std::chrono::hours(1);  // closed must not wait for a liveness check
+    ipckit::node alice(d, "alice", slow);
+    ipckit::node bob(d, "bob", slow);
+    if (waiter != 1) {
+        REQUIRE(bob.send("alice", "first"));
+        auto m = waiter == 0 ? alice.receive("bob", ipckit_test::patience) : alice.receive_any(ipckit_test::patience).message;
+        REQUIRE(m);
+        CHECK(text(*m) == "first");
+    }
+    std::promise<pid_t> tid;
+    auto waiting = std::async(std::launch::async, [&]() -> std::pair<std::string, errc> {
+        tid.set_value(ipckit_test::thread_id());
+        if (waiter == 2) {
+            auto e = alice.receive_any(ipckit_test::patience);
+            return {e.from, e.message ? errc::ok : e.message.error()};
+        }
+        auto m = alice.receive("bob", ipckit_test::patience);
+        return {"bob", m ? errc::ok : m.error()};
+    });
+    REQUIRE(ipckit_test::wait_until_sleeping(::getpid(), tid.get_future().get()));
+    bob.leave();
+    const auto [from, what] = waiting.get();
+    CHECK(from == "bob");
+    CHECK(what == errc::closed);  // not timed_out: the wake-up was not lost
+    CHECK(d.links().empty());
+}
+
+TEST_CASE("node: receive(from) takes a predecessor's messages before its successor's", "[unit]") {
+    scoped_domain d;
+    ipckit::node alice(d, "alice");
+    {
+        ipckit::node bob(d, "bob");
+        REQUIRE(bob.send("alice", "old 1"));
+        REQUIRE(bob.send("alice", "old 2"));
+    }
+    ipckit::node bob(d, "bob");  // a new incarnation, and a link of its own
+    REQUIRE(bob.send("alice", "new"));
+    REQUIRE(d.links().size() == 2);
+    std::vector<std::string> got;
+    for (int i = 0; i < 2; ++i) {
+        auto m = alice.receive("bob", ipckit_test::patience);
+        REQUIRE(m);
+        got.push_back(text(*m));
+    }
+    CHECK(got == std::vector<std::string>{"old 1", "old 2"});
+    CHECK(alice.receive("bob", ipckit_test::patience).error() == errc::closed);  // the first bob's link ends
+    auto m = alice.receive("bob", ipckit_test::patience);
+    REQUIRE(m);
+    CHECK(text(*m) == "new");
+}
+
+TEST_CASE("node: joining sweeps stale links of its type, and leaves a queue that only has a link's name", "[unit]") {
+    scoped_domain d;
+    using user_queue = ipckit::queue<std::uint64_t, ipckit::bounded<8>, ipckit::single, ipckit::single, ipckit::adaptive,
+                                     ipckit::system_owned>;
+    const std::string user = d.str() + ".x.y.1.2";   // named like a link whose both ends are gone
+    const std::string stale = d.str() + ".p.q.1.2";  // a link of ipckit::node whose both ends are gone
+    (void)user_queue::create(user);
+    (void)ipckit::node::link_queue::create(stale);
+    {
+        ipckit::node alice(d, "alice");  // sweeps
+    }
+    CHECK(ipckit::segment_exists(user));
+    CHECK_FALSE(ipckit::segment_exists(stale));
+    CHECK(user_queue::open(user).sender<ipckit::non_blocking>().send(7));  // still the user's queue
+    CHECK(ipckit::remove_segment(user));
+}
+
+TEST_CASE("node: remove_domain removes the registry and every link left behind", "[unit]") {
+    scoped_domain d;
+    {
+        ipckit::node alice(d, "alice");
+    }
+    (void)ipckit::node::link_queue::create(d.str() + ".alice.bob.1.2");
+    (void)ipckit::node::link_queue::create(d.str() + ".bob.alice.2.1");
+    REQUIRE(ipckit::segment_exists(d.str()));
+    REQUIRE(d.links().size() == 2);
+    CHECK(ipckit::remove_domain(d.str()));
+    CHECK_FALSE(ipckit::segment_exists(d.str()));
+    CHECK(d.links().empty());
+    CHECK_FALSE(ipckit::remove_domain(d.str()));  // nothing left
+    CHECK(thrown([&] { (void)ipckit::remove_domain("a.b"); }) == errc::invalid_name);
 }

@@ -8,9 +8,11 @@
 //   auto [from, m2] = alice.receive_any();         // asymmetric: learn who sent it
 //
 // Domain. A registry segment named after the domain (detail/registry.hpp), system_owned: created
-// by the first member to join, it outlives its members until ipckit::remove_segment(domain). A
-// name held by a live process cannot be joined again (name_taken); the name of a member whose
-// process died is free at once, so a crashed process can rejoin under its old name.
+// by the first member to join, it outlives its members until ipckit::remove_domain(domain), which
+// removes it with every link (remove_segment(domain) would leave the links behind, and split a
+// domain that still runs). A name held by a live process cannot be joined again (name_taken);
+// the name of a member whose process died is free at once, so a crashed process can rejoin
+// under its old name.
 //
 // Links. The link from A to B is a single-producer, single-consumer queue of bytes<MaxMessage> in
 // a ring of LinkBytes bytes, named after the domain, both names and both incarnations
@@ -20,7 +22,8 @@
 // fast path of a send is the queue's send plus three loads.
 //
 // Departures. When B's peer A leaves (its node is destroyed), B receives everything A sent, then
-// `closed`; when A's process dies, everything A sent, then `peer_dead`. When the receiver B dies
+// `closed`, at once (a B asleep in receive("A") or receive_any is woken); when A's process dies,
+// everything A sent, then `peer_dead`, within about a liveness interval. When the receiver B dies
 // or leaves, A's sends to it go on being accepted while the link has room; a send returns
 // peer_dead (B died) or closed (B left) once the link is full, or as soon as B has rejoined (the
 // message of that call is not sent). Every message accepted and never read by B is then handed
@@ -33,7 +36,18 @@
 // has one, rotating fairly over the peers, and returns the sender's name with the message. When a
 // peer has gone, receive_any() reports it once, as (name, closed) or (name, peer_dead), after the
 // last of its messages. Set-up on first use (creating or opening a link) may fail; the data path
-// never throws, so such a failure is returned as its errc (no_space, corrupt, ...).
+// never throws, so such a failure is returned as its errc (no_space, corrupt, ...). When a new
+// incoming link cannot be opened (no file descriptor left: system_error; /dev/shm unreadable),
+// receive_any() still returns the messages of the links it has, and then that failure, with an
+// empty name, instead of waiting; it looks for the link again on the next call, so nothing is
+// skipped for good.
+//
+// Set-up on the data path. The first send to a peer, the first receive from it, and a
+// receive_any() after a new link appeared, take the domain's registry lock (to look the peer up)
+// or read /dev/shm. The lock is held for a scan of the member slots; a holder that dies is
+// stolen from within about 10 ms, but a holder that is stopped (SIGSTOP, a debugger)
+// holds up those calls, deadline or not, until it runs again. Later sends and receives to a
+// known peer take no lock.
 //
 // Bad input. Sending to or receiving from oneself is invalid_argument; a name that is not a live
 // member is not_found (receive(from) too: a peer that has not joined yet cannot be waited for);
@@ -171,7 +185,9 @@ public:
     /// The next message from any member, with the sender's name. Each sender's messages come in
     /// order; senders with messages waiting take turns. A departed peer is reported once, as
     /// (name, closed) or (name, peer_dead), after its last message. would_block (non_blocking)
-    /// and timed_out come with an empty name.
+    /// and timed_out come with an empty name, and so does the failure to open a new incoming
+    /// link (system_error when out of file descriptors, ...), returned when no other link has a
+    /// message; the next call tries that link again.
     template <mode_policy Mode = blocking>
     envelope receive_any() noexcept {
         return receive_any_until(clock::time_point::max(), std::same_as<Mode, blocking>);
@@ -241,9 +257,16 @@ public:
         // First give the name back, then look at each peer (seq_cst both): of two members
         // leaving at once, at least one sees the other gone and removes their links.
         registry_.leave(me_);
+        std::vector<std::string> rung;
         for (auto& o : out_) {
             o->tx.close();
-            registry_.slot(o->who.slot).bell.ring();  // a peer asleep in receive_any sees closed now
+            // A peer asleep in receive(this) or receive_any wakes, sees this node's place given
+            // back, and returns closed after the messages already sent.
+            registry_.slot(o->who.slot).bell.ring();
+            try {
+                rung.push_back(o->link);
+            } catch (...) {
+            }
             if (registry_.incarnation_state(o->who.incarnation, true) != errc::ok) remove_quietly(o->link);
         }
         for (auto& r : retired_) remove_quietly(r->link);
@@ -254,6 +277,16 @@ public:
         out_.clear();
         retired_.clear();
         in_.clear();
+        try {
+            // Links to this node made by their receivers (a receive(this) before any send):
+            // wake those receivers too.
+            for (const auto& [segment_name, l] : detail::list_links(domain_)) {
+                if (l.from_incarnation != me_.incarnation || l.from != name_) continue;
+                if (std::find(rung.begin(), rung.end(), segment_name) != rung.end()) continue;
+                if (const auto peer = registry_.find_incarnation(l.to_incarnation)) registry_.slot(peer->slot).bell.ring();
+            }
+        } catch (...) {
+        }
         try {
             sweep();
         } catch (...) {
@@ -281,6 +314,7 @@ private:
     struct incoming {
         std::string peer;
         std::uint64_t peer_incarnation;
+        std::optional<detail::member_ref> who;  ///< the sender's place; nullopt: it was gone when found
         std::string link;
         link_queue q;
         receiver_type rx;
@@ -420,32 +454,53 @@ private:
     // ---- links in -----------------------------------------------------------------------------
 
     /// Opens the links to this node that appeared since the last look: only when some sender
-    /// bumped this member's link counter, so the directory is not read on every receive.
-    void refresh_incoming() {
-        // SYNC POINT READ: paired with open_out()'s bump, after which the link exists.
-        const std::uint32_t now = my_slot().links.load(std::memory_order_acquire);
-        if (seen_links_ && *seen_links_ == now) return;
-        seen_links_ = now;
-        for (auto& [segment_name, l] : detail::list_links(domain_)) {
-            if (l.to != name_ || l.to_incarnation != me_.incarnation) continue;
-            if (std::any_of(in_.begin(), in_.end(), [&](const auto& in) { return in->link == segment_name; })) continue;
-            if (std::find(dropped_.begin(), dropped_.end(), segment_name) != dropped_.end()) continue;
-            try {
-                link_queue q = link_queue::open(segment_name, opt_);
-                receiver_type rx = q.template receiver<non_blocking>();
-                in_.push_back(std::make_unique<incoming>(
-                    incoming{std::move(l.from), l.from_incarnation, segment_name, q, std::move(rx)}));
-            } catch (const error&) {
-                // removed meanwhile (its sender gone), or not ours to take: skip it
+    /// bumped this member's link counter, so the directory is not read on every receive. Returns
+    /// ok, or why a link could not be opened (the directory unreadable, no file descriptor left,
+    /// ...): the counter then counts as unseen, and the next call looks again. A link that is
+    /// gone (not_found), or that is no link of this node type (corrupt, incompatible_layout,
+    /// receiver_busy), is skipped for good.
+    errc refresh_incoming() noexcept {
+        try {
+            // SYNC POINT READ: paired with open_out()'s bump, after which the link exists.
+            const std::uint32_t now = my_slot().links.load(std::memory_order_acquire);
+            if (seen_links_ && *seen_links_ == now) return errc::ok;
+            errc failed = errc::ok;
+            for (auto& [segment_name, l] : detail::list_links(domain_)) {
+                if (l.to != name_ || l.to_incarnation != me_.incarnation) continue;
+                if (std::any_of(in_.begin(), in_.end(), [&](const auto& in) { return in->link == segment_name; }))
+                    continue;
+                if (std::find(dropped_.begin(), dropped_.end(), segment_name) != dropped_.end()) continue;
+                try {
+                    link_queue q = link_queue::open(segment_name, opt_);
+                    receiver_type rx = q.template receiver<non_blocking>();
+                    in_.push_back(std::make_unique<incoming>(incoming{std::move(l.from), l.from_incarnation,
+                                                                      registry_.find_incarnation(l.from_incarnation),
+                                                                      segment_name, q, std::move(rx)}));
+                } catch (const error& e) {
+                    const errc why = e.reason();
+                    if (why == errc::not_found || why == errc::corrupt || why == errc::incompatible_layout ||
+                        why == errc::receiver_busy)
+                        continue;
+                    if (failed == errc::ok) failed = why;  // the rest are still opened if they can be
+                }
             }
+            if (failed == errc::ok) seen_links_ = now;
+            return failed;
+        } catch (const error& e) {
+            return e.reason();
+        } catch (...) {
+            return errc::no_space;
         }
     }
 
+    /// The link from `from` whose sender is the oldest incarnation: a predecessor's messages
+    /// come before its successor's (incarnations only grow within a domain).
     incoming* find_in(std::string_view from) noexcept {
-        // The oldest first: a predecessor's messages come before its successor's.
+        incoming* oldest = nullptr;
         for (auto& in : in_)
-            if (in->peer == from) return in.get();
-        return nullptr;
+            if (in->peer == from && (oldest == nullptr || in->peer_incarnation < oldest->peer_incarnation))
+                oldest = in.get();
+        return oldest;
     }
 
     /// The link from the live member `from`, made now if it does not exist: receive(from) may
@@ -456,8 +511,24 @@ private:
         std::string link = detail::make_link_name(domain_, from, who->incarnation, name_, me_.incarnation);
         link_queue q = link_queue::open_or_create(link, opt_);
         receiver_type rx = q.template receiver<non_blocking>();
-        in_.push_back(std::make_unique<incoming>(incoming{std::string(from), who->incarnation, std::move(link), q, std::move(rx)}));
+        in_.push_back(
+            std::make_unique<incoming>(incoming{std::string(from), who->incarnation, who, std::move(link), q, std::move(rx)}));
         return in_.back().get();
+    }
+
+    /// Whether the sender of `in` still holds its place in the registry: two loads. A sender
+    /// that leaves gives its place back before it rings, so a receiver woken by that ring sees
+    /// it gone at once (a dead sender still holds its place: sender_state() asks the OS).
+    bool sender_current(const incoming& in) const noexcept { return in.who && registry_.current(*in.who); }
+
+    /// For wait_until: ok while the sender holds its place (ask_os: and runs); once it has given
+    /// it back, closed or peer_dead (its link's roster tells which).
+    errc sender_watch(incoming& in, bool ask_os) noexcept {
+        if (!sender_current(in)) {
+            const errc e = in.rx.peer();
+            return e == errc::peer_dead ? e : errc::closed;
+        }
+        return ask_os ? sender_state(in) : errc::ok;
     }
 
     /// How the sender of `in` stands: the link's sender roster first (closed / peer_dead once
@@ -498,7 +569,8 @@ private:
         if (left_) return unexpected(errc::closed);
         if (from == name_) return unexpected(errc::invalid_argument);
         try {
-            refresh_incoming();
+            // A link that cannot be opened now is another peer's, or is opened below (open_in).
+            (void)refresh_incoming();
             incoming* in = find_in(from);
             if (in == nullptr) in = open_in(from);
             if (in == nullptr) return unexpected(errc::not_found);
@@ -508,14 +580,14 @@ private:
                 if (m.error() != errc::would_block) return ending(in, m.error());
                 if (!block) {
                     const auto now = clock::now();
-                    if (now < next_receive_check_) return m;
-                    next_receive_check_ = now + liveness_;
-                    const errc e = sender_state(*in);
+                    const bool ask_os = now >= next_receive_check_;
+                    if (ask_os) next_receive_check_ = now + liveness_;
+                    const errc e = sender_watch(*in, ask_os);
                     return e == errc::ok ? m : ending(in, e);
                 }
                 const errc e = detail::wait_until<Wait>(
                     my_slot().bell, my_slot().asleep, [in] { return in->q.bytes_in_use() != 0; },
-                    [this, in](bool ask_os) { return ask_os ? sender_state(*in) : errc::ok; }, deadline, liveness_);
+                    [this, in](bool ask_os) { return sender_watch(*in, ask_os); }, deadline, liveness_);
                 if (e == errc::timed_out) return unexpected(e);
                 if (e != errc::ok) return ending(in, e);
             }
@@ -531,7 +603,9 @@ private:
         try {
             bool ask_os = false;
             for (;;) {
-                refresh_incoming();
+                // A link that cannot be opened now does not hold up the others: their messages come
+                // first, and the failure is returned instead of waiting (or would_block).
+                const errc failed = refresh_incoming();
                 if (!block) {
                     const auto now = clock::now();
                     if (now >= next_receive_check_) {
@@ -549,11 +623,12 @@ private:
                         return {in->peer, std::move(m)};
                     }
                     errc why = m.error();
-                    if (why == errc::would_block && ask_os) why = sender_state(*in);
+                    if (why == errc::would_block && (ask_os || !sender_current(*in))) why = sender_state(*in);
                     if (why == errc::would_block || why == errc::ok) continue;
                     std::string peer = in->peer;
                     return {std::move(peer), ending(in, why)};
                 }
+                if (failed != errc::ok) return {{}, unexpected(failed)};
                 if (!block) return {{}, unexpected(errc::would_block)};
                 detail::member_slot& me = my_slot();
                 const std::uint32_t seen = seen_links_.value_or(0);
@@ -561,7 +636,10 @@ private:
                     me.bell, me.asleep,
                     [this, &me, seen] {
                         if (me.links.load(std::memory_order_acquire) != seen) return true;
-                        return std::any_of(in_.begin(), in_.end(), [](const auto& in) { return in->q.bytes_in_use() != 0; });
+                        // A message, or a sender that gave its place back (leave() rings after it).
+                        return std::any_of(in_.begin(), in_.end(), [this](const auto& in) {
+                            return in->q.bytes_in_use() != 0 || !sender_current(*in);
+                        });
                     },
                     // Once per liveness interval, stop waiting and look at each sender.
                     [](bool os) { return os ? errc::peer_dead : errc::ok; }, deadline, liveness_);
@@ -578,10 +656,19 @@ private:
     // ---- stale links --------------------------------------------------------------------------
 
     /// Removes the domain's links whose both ends are gone (left, or died): those that nobody can
-    /// send on or receive from any more. Reads the directory and asks the OS about each end.
+    /// send on or receive from any more. Reads the directory and asks the OS about each end. A
+    /// segment is removed only if it opens as a link of this node type: a queue that merely has
+    /// a link's name ("<domain>.x.y.1.2"), or one still being made, stays.
     void sweep() {
+        options quick = opt_;
+        quick.init_timeout = std::chrono::milliseconds(0);
         for (const auto& [segment_name, l] : detail::list_links(domain_)) {
             if (registry_.live(l.from_incarnation) || registry_.live(l.to_incarnation)) continue;
+            try {
+                (void)link_queue::open(segment_name, quick);
+            } catch (...) {
+                continue;
+            }
             remove_quietly(segment_name);
         }
     }
@@ -607,5 +694,17 @@ private:
 
 /// A node with the default message size (4096 bytes), link ring (64 KiB) and wait (adaptive).
 using node = basic_node<>;
+
+/// Removes the domain `domain`: its registry and every link of it (every segment named
+/// "<domain>.<from>.<to>.<hex>.<hex>"), of whatever node type. For when none of its members runs:
+/// a running member keeps what it has mapped, but is no longer found by anyone, and new members
+/// make a new domain that the old ones do not see. Returns false if there was nothing to remove.
+/// Throws invalid_name, permission_denied, or what listing /dev/shm throws.
+inline bool remove_domain(std::string_view domain) {
+    detail::validate_node_name(domain, max_domain_name, "domain");
+    bool removed = remove_segment(domain);
+    for (const auto& l : detail::list_links(domain)) removed = remove_segment(l.first) || removed;
+    return removed;
+}
 
 }  // namespace ipckit

@@ -156,8 +156,9 @@ public:
         if (!pick)
             throw error(errc::no_space, "domain '" + this->name() + "' is full: all " + std::to_string(capacity_) +
                                             " member places are held by live processes. Let a member leave, or "
-                                            "recreate the domain with a larger node_options::members (remove it "
-                                            "first with ipckit::remove_segment(\"" + this->name() + "\"))");
+                                            "recreate the domain with a larger node_options::members (when none of "
+                                            "its members runs, remove it first, links and all, with "
+                                            "ipckit::remove_domain(\"" + this->name() + "\"))");
         member_slot& s = slots()[*pick];
         // SYNC POINT WRITE: holder = writing before anything else changes, so that lock-free
         // readers (current(), incarnation_state()) never take the slot for its predecessor.
@@ -230,6 +231,22 @@ public:
             return sys::is_alive(sys::process_id::unpack(h)) ? errc::ok : errc::peer_dead;
         }
         return errc::closed;
+    }
+
+    /// The member of incarnation `inc` while it holds its slot (alive or dead), found without the
+    /// lock: loads only. nullopt once it has left or its slot was taken over. Set-up: a receiver
+    /// that found a link by its name learns where to watch its sender (current()).
+    [[nodiscard]] std::optional<member_ref> find_incarnation(std::uint64_t inc) const noexcept {
+        for (std::size_t i = 0; i < capacity_; ++i) {
+            const member_slot& s = slots()[i];
+            if (s.incarnation.load(std::memory_order_acquire) != inc) continue;
+            // SYNC POINT READ: seq_cst, paired with join() and leave()'s stores of holder.
+            const std::uint64_t h = s.holder.load(std::memory_order_seq_cst);
+            if (s.incarnation.load(std::memory_order_acquire) != inc) break;  // taken over meanwhile
+            if (h == member_slot::vacant || h == member_slot::writing) break;
+            return member_ref{i, inc, h};
+        }
+        return std::nullopt;
     }
 
     /// Whether the member of incarnation `inc` holds its slot and runs (system calls).

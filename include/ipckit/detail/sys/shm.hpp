@@ -100,12 +100,23 @@ inline ino_t shm_inode(const std::string& os_name) noexcept {
 }
 
 /// The names (without the leading '/') of the shared-memory objects that start with `prefix`.
-/// An unreadable shm_dir lists nothing.
+/// Throws (errc from errno: system_error for EMFILE, permission_denied, ...) when shm_dir cannot
+/// be read: an empty list would read as "there is nothing", and callers act on that.
 inline std::vector<std::string> shm_list(const std::string& prefix) {
     std::vector<std::string> out;
     const std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(shm_dir), ::closedir);
-    if (dir == nullptr) return out;
-    while (const dirent* e = ::readdir(dir.get())) {
+    if (dir == nullptr) {
+        const int err = errno;
+        throw_errno(err, "cannot list " + std::string(shm_dir),
+                    err == EMFILE || err == ENFILE ? "Close some files, or raise the limit (ulimit -n)" : "");
+    }
+    for (;;) {
+        errno = 0;
+        const dirent* e = ::readdir(dir.get());
+        if (e == nullptr) {
+            if (const int err = errno; err != 0) throw_errno(err, "cannot read the directory " + std::string(shm_dir));
+            break;
+        }
         const std::string_view n = e->d_name;
         if (n.substr(0, prefix.size()) == prefix) out.emplace_back(n);
     }
