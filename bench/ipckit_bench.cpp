@@ -3,7 +3,8 @@
 //   message.hpp          the messages, their sequence numbers and the receivers' checks
 //   reference_ring.hpp   the physical limit
 //   mechanisms.hpp       one small adapter per mechanism
-//   patterns.hpp         the one driver: pingpong, stream, several producers, idle
+//   patterns.hpp         the one driver: pingpong, stream, several producers and consumers, idle,
+//                        and the one-copy bound
 //   process.hpp          forked, pinned children; the start gate; reaping on every path
 //   report.hpp           tables, in-round ratios, targets, CSV
 
@@ -28,16 +29,36 @@ namespace {
 
 using namespace bench;
 
-/// Everything that is measured. A new mechanism is an adapter in mechanisms.hpp and a row here;
-/// another ipckit variant is only a row (say ipckit_queue<ipckit::spin, ipckit::multi>).
+/// An ipckit row of the standard table, which has no fan pattern.
+template <mechanism M>
+constexpr mechanism_entry ipckit_row(std::string_view name) {
+    return entry<M, runs::pairs>(name, family::ipckit);
+}
+
+/// Everything that the standard run measures. A new mechanism is an adapter in mechanisms.hpp
+/// and a row here; another ipckit variant is only a row (say ipckit_queue<ipckit::spin, ipckit::multi>).
 // clang-format off
 constexpr mechanism_entry table[] = {
     entry<reference>("reference-ring", family::reference),
-    entry<ipckit_queue<ipckit::spin>>("ipckit-spsc-spin", family::ipckit),
-    entry<ipckit_queue<ipckit::futex>>("ipckit-spsc-futex", family::ipckit),
-    entry<ipckit_queue<ipckit::adaptive>>("ipckit-spsc-adaptive", family::ipckit),
-    entry<ipckit_queue<ipckit::adaptive, ipckit::multi>>("ipckit-mpsc-adaptive", family::ipckit),
-    entry<ipckit_queue<ipckit::adaptive, ipckit::single, payload::bytes>>("ipckit-bytes-adaptive", family::ipckit),
+    one_copy_entry,
+    ipckit_row<ipckit_queue<ipckit::spin>>("ipckit-spsc-spin"),
+    ipckit_row<ipckit_queue<ipckit::futex>>("ipckit-spsc-futex"),
+    ipckit_row<ipckit_queue<ipckit::adaptive>>("ipckit-spsc-adaptive"),
+    ipckit_row<ipckit_queue<ipckit::adaptive, ipckit::multi>>("ipckit-mpsc-adaptive"),
+    ipckit_row<ipckit_queue<ipckit::adaptive, ipckit::single, payload::bytes>>("ipckit-bytes-adaptive"),
+    ipckit_row<ipckit_loan<payload::fixed>>("ipckit-spsc-loan"),
+    ipckit_row<ipckit_loan<payload::bytes>>("ipckit-bytes-loan"),
+    entry<boost_mq>("boost-mq", family::peer),
+    entry<posix_mq>("posix-mq", family::peer),
+    entry<pipe_mechanism>("pipe", family::peer),
+    entry<unix_socket<SOCK_STREAM>>("unix-stream", family::peer),
+    entry<unix_socket<SOCK_SEQPACKET>>("unix-seqpacket", family::peer),
+    entry<unix_socket<SOCK_DGRAM>>("unix-dgram", family::peer),
+};
+/// The rows beside an ipckit kind chosen by --producers, --consumers, --capacity, --message.
+constexpr mechanism_entry kind_peers[] = {
+    entry<reference>("reference-ring", family::reference),
+    one_copy_entry,
     entry<boost_mq>("boost-mq", family::peer),
     entry<posix_mq>("posix-mq", family::peer),
     entry<pipe_mechanism>("pipe", family::peer),
@@ -62,20 +83,29 @@ constexpr report::target targets[] = {
      "best-peer", ">=", 10, "x"},
     {"(f) 8 B, 4 producers: ipckit MPSC / best peer", "ipckit-mpsc-adaptive", "mpsc4", 8,
      "best-peer", ">=", 10, "x"},
+    {"(g) 64 KiB throughput: loan / best peer",       "ipckit-spsc-loan", "stream", 65536,
+     "best-peer", ">=", 2, "x"},
+    {"(g) 64 KiB loan: MB/s / one copy's MB/s",       "ipckit-spsc-loan", "stream", 65536,
+     "one-copy", ">=", 0.5, "x"},
+    {"(g) 64 KiB bytes loan: MB/s / one copy's MB/s", "ipckit-bytes-loan", "stream", 65536,
+     "one-copy", ">=", 0.5, "x"},
 };
 // clang-format on
 
 constexpr const char* usage =
     R"(usage: ipckit_bench [--quick] [--rounds N] [--csv FILE] [--only SUBSTR]... [--verbose] [--help]
+                    [--producers P] [--consumers C] [--capacity zero|N|unbounded] [--message fixed|bytes]
 
 Measures ipckit's queues against a spinning reference ring, boost::interprocess::message_queue,
 POSIX message queues, pipes and Unix domain sockets, between forked processes pinned to two CPUs:
 round-trip time (pingpong), one-way throughput (stream), several producers into one consumer
-(mpsc1/2/4), and the CPU an idle receiver burns (idle), at 8 B, 64 B, 1 KiB and 64 KiB. Every
-receiver checks every sequence number; any error fails the run (exit status 1). The targets
-table reports PASS or MISS and never fails the run.
+(mpsc1/2/4), and the CPU an idle receiver burns (idle), at 8 B, 64 B, 1 KiB and 64 KiB. ipckit's
+zero-copy rows (-loan) write each message once, in place, and check it in place; the one-copy row
+is a memcpy of each message in one process: the bandwidth a message written once can reach.
+Every receiver checks every sequence number; any error fails the run (exit status 1). The
+targets table reports PASS or MISS and never fails the run.
 
-  --quick        fewer messages and 2 rounds: about half a minute on two cores
+  --quick        fewer messages and 2 rounds: about a minute on two cores
   --rounds N     rounds (default 5); each round measures every cell once, tables show medians
   --csv FILE     one row per cell and metric: mechanism,pattern,size,metric,value
                  (plus ratio:IPCKIT/OTHER rows); plot it with scripts/plot_bench.sh
@@ -83,7 +113,67 @@ table reports PASS or MISS and never fails the run.
                  /pingpong/, /stream/8, pipe/ (repeat to add more)
   --verbose      one line on stderr per measurement: cell, count, seconds, rate
   --help         this text
+
+One kind of ipckit queue instead of the standard table: any of these four flags measures the
+ipckit queue they describe (wait policy adaptive; and its loan row where ipckit lends slots, on
+bounded queues), side by side with the reference ring and the peers that can do the same. With
+one producer and one consumer: pingpong, stream and idle. With more: the pattern pPcC, where P
+producers feed C consumers and the consumers together must get every message of every producer
+exactly once, each producer's in order.
+  --producers P  1 to 8 (default 1); more than one: ipckit::multi producers
+  --consumers C  1 to 8 (default 1); more than one: ipckit::multi consumers (fixed, bounded or
+                 zero capacity only: ipckit has no variable-size or unbounded queue with several)
+  --capacity CAP what ipckit's queue holds. Default: as deep as the other queues (1024 messages;
+                 64 of 64 KiB). N: 16 or 1024 messages, the first of these >= N (Boost and POSIX
+                 mq get N too, POSIX up to its msg_max). zero: a rendezvous, the send returns once
+                 a consumer took the message (fixed messages only; Boost and POSIX mq get 1 slot,
+                 the least they have, and are no rendezvous). unbounded: a chain of 1 MiB chunks,
+                 the producer never waits (fixed messages, one consumer; at the chain's cap, a
+                 send's no_space, the producer yields and tries again)
+  --message KIND fixed (the default: ipckit::queue<message<S>>) or bytes (ipckit::queue<bytes<S>>
+                 over a byte ring of as many records; one consumer)
+The targets table belongs to the standard table and is not printed then.
 )";
+
+/// The capacities that --capacity N can pick: each is compiled into a queue type per kind.
+constexpr std::size_t compiled_capacities[] = {16, 1024};
+
+enum class capacity_choice { same_depth, given, zero, unbounded };
+
+/// The ipckit kind that --producers, --consumers, --capacity, --message choose.
+struct kind_choice {
+    bool given = false;  // any of the four flags
+    unsigned producers = 1, consumers = 1;
+    capacity_choice capacity = capacity_choice::same_depth;
+    std::size_t capacity_n = 0;  // for given: one of compiled_capacities
+    payload message = payload::fixed;
+
+    /// The ipckit row's name: "ipckit-mpmc", "ipckit-spsc-bytes-cap16", "ipckit-mpsc-zero".
+    [[nodiscard]] std::string name() const {
+        std::string n = std::string("ipckit-") + (producers > 1 ? "mp" : "sp") + (consumers > 1 ? "mc" : "sc");
+        if (message == payload::bytes) n += "-bytes";
+        switch (capacity) {
+        case capacity_choice::same_depth: break;
+        case capacity_choice::given: n += "-cap" + std::to_string(capacity_n); break;
+        case capacity_choice::zero: n += "-zero"; break;
+        case capacity_choice::unbounded: n += "-unbounded"; break;
+        }
+        return n;
+    }
+    /// Slots of the queues whose depth is set at run time (Boost, POSIX mq).
+    [[nodiscard]] link_config config() const {
+        switch (capacity) {
+        case capacity_choice::given: return {capacity_n};
+        case capacity_choice::zero: return {1};
+        case capacity_choice::same_depth:
+        case capacity_choice::unbounded: break;
+        }
+        return {};
+    }
+    [[nodiscard]] bool lends() const noexcept {
+        return capacity == capacity_choice::same_depth || capacity == capacity_choice::given;
+    }
+};
 
 struct options {
     bool quick = false;
@@ -91,7 +181,42 @@ struct options {
     std::string csv;
     std::vector<std::string> only;
     bool verbose = false;
+    kind_choice kind;
 };
+
+[[noreturn]] void refuse(const std::string& why) {
+    std::fprintf(stderr, "ipckit_bench: %s\n", why.c_str());
+    std::exit(2);
+}
+
+unsigned number(const std::string& flag, const std::string& v, unsigned long lo, unsigned long hi) {
+    char* end = nullptr;
+    const unsigned long n = std::strtoul(v.c_str(), &end, 10);
+    if (v.empty() || v[0] == '-' || end == v.c_str() || *end != '\0' || n < lo || n > hi)
+        refuse(flag + " takes a number from " + std::to_string(lo) + " to " + std::to_string(hi) + ", not '" + v + "'");
+    return static_cast<unsigned>(n);
+}
+
+/// Refuses, with the reason, every kind that ipckit does not offer: the combinations that
+/// ipckit::queue refuses at compile time (queue.hpp, bytes_queue.hpp).
+void check(const kind_choice& k) {
+    const bool bytes = k.message == payload::bytes;
+    if (bytes && k.consumers > 1)
+        refuse("--message bytes --consumers " + std::to_string(k.consumers) +
+               ": ipckit offers queues of variable-size messages with one consumer only (their records are freed in "
+               "ring order, so several consumers would each wait for the slowest). Use --message fixed for several "
+               "consumers");
+    if (bytes && k.capacity == capacity_choice::zero)
+        refuse("--message bytes --capacity zero: ipckit does not offer a rendezvous of variable-size messages. Use "
+               "--message fixed, or a bounded capacity");
+    if (bytes && k.capacity == capacity_choice::unbounded)
+        refuse("--message bytes --capacity unbounded: ipckit does not offer unbounded queues of variable-size "
+               "messages. Use --message fixed, or a bounded capacity");
+    if (k.capacity == capacity_choice::unbounded && k.consumers > 1)
+        refuse("--capacity unbounded --consumers " + std::to_string(k.consumers) +
+               ": an unbounded queue has one consumer (it frees each chunk once it has read it, in order). Use a "
+               "bounded capacity or zero for several consumers");
+}
 
 options parse(int argc, char** argv) {
     options o;
@@ -107,20 +232,44 @@ options parse(int argc, char** argv) {
         if (a == "--quick") {
             o.quick = true;
         } else if (a == "--rounds") {
-            const std::string v = value(i);
-            char* end = nullptr;
-            const unsigned long n = std::strtoul(v.c_str(), &end, 10);
-            if (end == v.c_str() || *end != '\0' || n < 1 || n > 1000) {
-                std::fprintf(stderr, "ipckit_bench: --rounds takes a number from 1 to 1000, not '%s'\n", v.c_str());
-                std::exit(2);
-            }
-            o.rounds = static_cast<unsigned>(n);
+            o.rounds = number("--rounds", value(i), 1, 1000);
         } else if (a == "--csv") {
             o.csv = value(i);
         } else if (a == "--only") {
             o.only.push_back(value(i));
         } else if (a == "--verbose" || a == "-v") {
             o.verbose = true;
+        } else if (a == "--producers") {
+            o.kind.producers = number("--producers", value(i), 1, max_producers);
+            o.kind.given = true;
+        } else if (a == "--consumers") {
+            o.kind.consumers = number("--consumers", value(i), 1, max_consumers);
+            o.kind.given = true;
+        } else if (a == "--capacity") {
+            const std::string v = value(i);
+            o.kind.given = true;
+            if (v == "zero" || v == "0") {
+                o.kind.capacity = capacity_choice::zero;
+            } else if (v == "unbounded") {
+                o.kind.capacity = capacity_choice::unbounded;
+            } else {
+                if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos)
+                    refuse("--capacity takes zero, unbounded or a number of messages, not '" + v + "'");
+                const unsigned n = number("--capacity (the compiled capacities are 16 and 1024 messages)", v, 1,
+                                          compiled_capacities[std::size(compiled_capacities) - 1]);
+                o.kind.capacity = capacity_choice::given;
+                o.kind.capacity_n = *std::find_if(std::begin(compiled_capacities), std::end(compiled_capacities),
+                                                  [&](std::size_t c) { return c >= n; });
+            }
+        } else if (a == "--message") {
+            const std::string v = value(i);
+            o.kind.given = true;
+            if (v == "fixed")
+                o.kind.message = payload::fixed;
+            else if (v == "bytes")
+                o.kind.message = payload::bytes;
+            else
+                refuse("--message takes fixed or bytes, not '" + v + "'");
         } else if (a == "--help" || a == "-h") {
             std::fputs(usage, stdout);
             std::exit(0);
@@ -130,7 +279,65 @@ options parse(int argc, char** argv) {
         }
     }
     if (o.rounds == 0) o.rounds = o.quick ? 2 : 5;
+    check(o.kind);
     return o;
+}
+
+// ---- From the flags to an ipckit queue type ----------------------------------------------------
+
+/// The table row of ipckit_kind<Payload, Capacity, P, C, adaptive, Loan> for the sides `k` names.
+/// Only the sides that ipckit offers for this message and capacity are compiled; check() has
+/// refused the others.
+template <payload Payload, class Capacity, bool Loan>
+mechanism_entry kind_entry(const kind_choice& k, std::string_view name) {
+    using ipckit::multi, ipckit::single, ipckit::adaptive;
+    const bool many_p = k.producers > 1, many_c = k.consumers > 1;
+    constexpr bool one_consumer = Payload == payload::bytes || ipckit::is_unbounded<Capacity>;
+    constexpr runs fan = runs::fan_only;
+    auto row = [&]<class P, class C, runs Runs>() {
+        return entry<ipckit_kind<Payload, Capacity, P, C, adaptive, Loan>, Runs>(name, family::ipckit);
+    };
+    if constexpr (!one_consumer) {
+        if (many_c && many_p) return row.template operator()<multi, multi, fan>();
+        if (many_c) return row.template operator()<single, multi, fan>();
+    }
+    if (many_p) return row.template operator()<multi, single, fan>();
+    return row.template operator()<single, single, runs::pairs>();
+}
+
+/// The ipckit rows of kind `k`: the queue, and its loan row if it lends slots. `names` keeps the
+/// rows' names alive (a row holds a string_view).
+std::vector<mechanism_entry> kind_rows(const kind_choice& k, std::vector<std::string>& names) {
+    names = {k.name(), k.name() + "-loan"};
+    std::vector<mechanism_entry> rows;
+    auto both = [&]<payload Payload, class Capacity>() {
+        rows.push_back(kind_entry<Payload, Capacity, false>(k, names[0]));
+        rows.push_back(kind_entry<Payload, Capacity, true>(k, names[1]));
+    };
+    auto sized = [&]<payload Payload>() {
+        switch (k.capacity) {
+        case capacity_choice::same_depth: both.template operator()<Payload, same_depth>(); break;
+        case capacity_choice::given:
+            if (k.capacity_n == compiled_capacities[0])
+                both.template operator()<Payload, ipckit::bounded<compiled_capacities[0]>>();
+            else
+                both.template operator()<Payload, ipckit::bounded<compiled_capacities[1]>>();
+            break;
+        case capacity_choice::zero:
+            if constexpr (Payload == payload::fixed)
+                rows.push_back(kind_entry<Payload, ipckit::zero_capacity, false>(k, names[0]));
+            break;
+        case capacity_choice::unbounded:
+            if constexpr (Payload == payload::fixed)
+                rows.push_back(kind_entry<Payload, ipckit::unbounded<>, false>(k, names[0]));
+            break;
+        }
+    };
+    if (k.message == payload::fixed)
+        sized.template operator()<payload::fixed>();
+    else
+        sized.template operator()<payload::bytes>();
+    return rows;
 }
 
 /// How long one measurement should take, and the bounds on its count.
@@ -160,19 +367,33 @@ class bench_run {
 public:
     explicit bench_run(const options& o)
         : opt_(o),
+          config_(o.kind.config()),
           results_(o.rounds),
           round_trips_{seconds_per_measurement(o), o.quick ? 1'000u : 5'000u, 400'000},
           messages_{seconds_per_measurement(o), o.quick ? 500u : 2'000u, 50'000'000},
           budget_(std::chrono::duration_cast<clock::duration>(
               std::chrono::duration<double>(4 * seconds_per_measurement(o)))),
           idle_for_(o.quick ? std::chrono::milliseconds(300) : std::chrono::milliseconds(1000)) {
-        for (const auto& p : patterns)
+        if (!o.kind.given) {
+            table_.assign(std::begin(table), std::end(table));
+            patterns_ = standard_patterns();
+        } else {
+            // The kind's rows after the reference and the one-copy bound, before the peers.
+            table_.assign(std::begin(kind_peers), std::begin(kind_peers) + 2);
+            for (const auto& row : kind_rows(o.kind, kind_names_)) table_.push_back(row);
+            table_.insert(table_.end(), std::begin(kind_peers) + 2, std::end(kind_peers));
+            if (o.kind.producers == 1 && o.kind.consumers == 1)
+                patterns_ = {{"pingpong", shape::pingpong}, {"stream", shape::stream}, {"idle", shape::idle}};
+            else
+                patterns_ = {fan_pattern(o.kind.producers, o.kind.consumers)};
+        }
+        for (const auto& p : patterns_)
             for (const std::size_t size : message_sizes) {
                 if (p.kind == shape::idle && size != message_sizes.front()) continue;
-                for (const auto& m : table) {
+                for (const auto& m : table_) {
                     const cell c{&m, &p, size};
                     if (!selected(c.id())) continue;
-                    if (const std::string why = m.unsupported(size, p.many); !why.empty())
+                    if (const std::string why = m.refuses(p, size); !why.empty())
                         results_.set_reason(c.key(), why);
                     else
                         cells_.push_back(c);
@@ -186,7 +407,7 @@ public:
             return 2;
         }
         const auto start = clock::now();
-        const report rep(results_, table);
+        const report rep(results_, table_, patterns_);
         rep.print_header(opt_.rounds, opt_.quick,
                          cpus_.describe() + "; a clock reading costs " + std::to_string(clock_cost_ns()) +
                              " ns (each timed round trip includes one)");
@@ -226,7 +447,11 @@ public:
         rep.print_producers();
         rep.print_idle(std::chrono::duration<double>(idle_for_).count());
         rep.print_ratios();
-        rep.print_targets(targets);
+        if (opt_.kind.given)
+            std::printf("(no targets table: the targets belong to the standard table, measured without --producers, "
+                        "--consumers, --capacity and --message)\n\n");
+        else
+            rep.print_targets(targets);
         if (!opt_.csv.empty()) {
             rep.write_csv(opt_.csv);
             std::printf("CSV: %s\n", opt_.csv.c_str());
@@ -258,7 +483,7 @@ private:
     /// Runs one measurement of `c`; on an error records it, marks the cell and returns nothing.
     std::optional<cell_result> measure(cell& c, std::uint64_t count, std::optional<unsigned> round) {
         const std::uint64_t warmup = std::max<std::uint64_t>(count / 10, 100);
-        const cell_request rq{*c.pat, c.size, count, warmup, budget_, idle_for_, cpus_, patience};
+        const cell_request rq{*c.pat, config_, c.size, count, warmup, budget_, idle_for_, cpus_, patience};
         try {
             const auto t = clock::now();
             cell_result r = c.mech->run(rq);
@@ -289,6 +514,10 @@ private:
 
     const options& opt_;
     const cpu_plan cpus_;
+    const link_config config_;
+    std::vector<std::string> kind_names_;  // the names of the kind's rows, which table_ points into
+    std::vector<mechanism_entry> table_;
+    std::vector<pattern> patterns_;
     results results_;
     std::vector<cell> cells_;
     std::vector<std::string> errors_;

@@ -4,16 +4,19 @@
 //
 //   struct M {
 //       static std::string describe();                   what it is and how it is set up
-//       static std::string unsupported(size, many);      "" if it can carry messages of `size`
-//                                                        bytes (from several producers at once
-//                                                        if `many`), else why not
-//       template <std::size_t S> class link;             a one-way channel of message<S>:
-//   };                                                   made in the parent before fork, then
-//                                                        link.open_sender() / open_receiver()
+//       static std::string unsupported(size, many_producers, many_consumers);
+//                                                        "" if it can carry messages of `size`
+//                                                        bytes (from several producers at once,
+//                                                        to several consumers at once), else why
+//       template <std::size_t S> class link;             a one-way channel of message<S>, made
+//   };                                                   from a link_config in the parent before
+//                                                        fork, then open_sender() / open_receiver()
 //                                                        in the process that uses that end
 //
 // An end has send(const message<S>&) and receive(message<S>&), both blocking, both throwing
-// std::runtime_error on failure (a cold path: the hot path pays nothing for it).
+// std::runtime_error on failure (a cold path: the hot path pays nothing for it). A receiving end
+// that can read a message in place (ipckit's views) also has visit(f), which calls f with a
+// const message<S>& in the queue and then gives the slot back; the driver prefers it.
 //
 // Named mechanisms (ipckit, Boost, POSIX mq) get a name unique to this process, removed before
 // creation (a leftover of a crashed run with the same pid) and again when the link goes. ipckit
@@ -32,9 +35,11 @@
 #include <atomic>
 #include <concepts>
 #include <cstddef>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <new>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -43,22 +48,34 @@
 #include <fcntl.h>
 #include <limits.h>  // PIPE_BUF
 #include <mqueue.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 namespace bench {
 
-template <class M>
-concept mechanism = requires(std::size_t size, bool many, typename M::template link<8>& l, message<8>& m) {
-    { M::describe() } -> std::same_as<std::string>;
-    { M::unsupported(size, many) } -> std::same_as<std::string>;
-    l.open_sender().send(m);
-    l.open_receiver().receive(m);
-};
-
 /// Slots of every bounded queue (the reference ring, ipckit, Boost): 1024, or 64 for 64 KiB
 /// messages so that a segment stays at 4 MiB.
 constexpr std::size_t queue_capacity(std::size_t size) { return size <= 1024 ? 1024 : 64; }
+
+/// How deep the queues whose depth is chosen at run time (Boost, POSIX mq) are: by default as
+/// deep as the others (queue_capacity), or `slots` deep (--capacity N; 1 for --capacity zero,
+/// the least they have). ipckit's depth is part of its type (ipckit_kind's Capacity).
+struct link_config {
+    std::size_t slots = 0;  ///< 0: queue_capacity(size)
+    [[nodiscard]] std::size_t slots_for(std::size_t size) const noexcept {
+        return slots != 0 ? slots : queue_capacity(size);
+    }
+};
+
+template <class M>
+concept mechanism = requires(std::size_t size, bool many, typename M::template link<8>& l, message<8>& m) {
+    { M::describe() } -> std::same_as<std::string>;
+    { M::unsupported(size, many, many) } -> std::same_as<std::string>;
+    requires std::constructible_from<typename M::template link<8>, const link_config&>;
+    l.open_sender().send(m);
+    l.open_receiver().receive(m);
+};
 
 /// A name no other process uses: "ipckit-bench-<pid>-<n>".
 inline std::string unique_name() {
@@ -96,7 +113,9 @@ struct reference {
     static std::string describe() {
         return "spinning SPSC ring in shared memory, the physical limit (bench/reference_ring.hpp)";
     }
-    static std::string unsupported(std::size_t, bool many) { return many ? "n/a (SPSC)" : ""; }
+    static std::string unsupported(std::size_t, bool many_producers, bool many_consumers) {
+        return many_producers || many_consumers ? "n/a (SPSC)" : "";
+    }
 
     template <std::size_t S>
     class link {
@@ -104,6 +123,7 @@ struct reference {
         shared_array<ring> ring_{1};
 
     public:
+        explicit link(const link_config&) {}
         [[nodiscard]] typename ring::producer open_sender() const { return typename ring::producer(ring_[0]); }
         [[nodiscard]] typename ring::consumer open_receiver() const { return typename ring::consumer(ring_[0]); }
     };
@@ -112,28 +132,69 @@ struct reference {
 /// How an ipckit queue carries message<S>: as a fixed-size T, or as a bytes<S> record of S bytes.
 enum class payload { fixed, bytes };
 
-/// ipckit::queue with wait policy Wait, Producers, one consumer, as many messages deep as the
-/// other bounded queues: bounded<queue_capacity(S)> slots of message<S>, or a byte ring of as
-/// many bytes<S> records (8 bytes of header each).
-template <ipckit::wait_policy Wait, ipckit::cardinality_policy Producers = ipckit::single,
-          payload Payload = payload::fixed>
-struct ipckit_queue {
+/// The Capacity of an ipckit_kind that is as deep as the other bounded queues: bounded<N> with
+/// N = queue_capacity(S) messages (a byte ring of as many records, for bytes).
+struct same_depth {};
+
+/// The ipckit capacity policy that Capacity (same_depth, bounded<N> in messages, zero_capacity,
+/// unbounded<B>) means for messages of S bytes carried as Payload. A bytes<S> record takes 8
+/// bytes of header besides its S bytes, so N of them need a byte ring of N * (S + 8).
+template <payload Payload, class Capacity, std::size_t S>
+struct ipckit_capacity {
+    using type = Capacity;  // zero_capacity, unbounded<B>: queue.hpp refuses them for bytes
+};
+template <payload Payload, std::size_t S>
+struct ipckit_capacity<Payload, same_depth, S> {
+    using type = typename ipckit_capacity<Payload, ipckit::bounded<queue_capacity(S)>, S>::type;
+};
+template <std::size_t N, std::size_t S>
+struct ipckit_capacity<payload::bytes, ipckit::bounded<N>, S> {
+    using type = ipckit::bounded<N * (S + 8)>;
+};
+
+template <class Capacity>
+inline constexpr bool is_zero_capacity = std::is_same_v<Capacity, ipckit::zero_capacity>;
+
+/// ipckit::queue<message<S> or bytes<S>, Capacity, Producers, Consumers, Wait>. With Loan, the
+/// sender writes each message in place (loan(), a copy of the S bytes into the slot, commit())
+/// and the receiver checks it in place (receive_view()): the message is written once, where the
+/// other rows copy it twice (into the queue and out of it). Loans need a bounded capacity.
+template <payload Payload, class Capacity, ipckit::cardinality_policy Producers, ipckit::cardinality_policy Consumers,
+          ipckit::wait_policy Wait, bool Loan = false>
+struct ipckit_kind {
+    static_assert(!Loan || !(is_zero_capacity<Capacity> || ipckit::is_unbounded<Capacity>),
+                  "ipckit offers loans and views on bounded queues only");
+
     static std::string describe() {
+        std::string capacity;
+        if constexpr (std::is_same_v<Capacity, same_depth>)
+            capacity = "as deep as the other queues";
+        else if constexpr (is_zero_capacity<Capacity>)
+            capacity = "zero capacity (rendezvous)";
+        else if constexpr (ipckit::is_unbounded<Capacity>)
+            capacity = "unbounded (" + std::to_string(Capacity::chunk_bytes >> 10) + " KiB chunks)";
+        else
+            capacity = "bounded<" + std::to_string(Capacity::capacity) + "> messages";
         return std::string(Payload == payload::fixed ? "ipckit::queue<T>, " : "ipckit::queue<bytes<Max>>, ") +
-               std::string(Producers::name) + " producer, single consumer, wait policy " + std::string(Wait::name);
+               capacity + ", " + std::string(Producers::name) + " producer, " + std::string(Consumers::name) +
+               " consumer, wait policy " + std::string(Wait::name) +
+               (Loan ? Payload == payload::fixed ? "; loan() / receive_view(), written once in place"
+                                                 : "; loan(n) / receive_view(), written once in place"
+                     : "");
     }
-    static std::string unsupported(std::size_t, bool many) {
-        return many && Producers::max == 1 ? "n/a (single producer)" : "";
+    static std::string unsupported(std::size_t, bool many_producers, bool many_consumers) {
+        if (many_producers && Producers::max == 1) return "n/a (single producer)";
+        if (many_consumers && Consumers::max == 1) return "n/a (single consumer)";
+        return "";
     }
 
     template <std::size_t S>
     class link {
-        using queue = std::conditional_t<
-            Payload == payload::fixed,
-            ipckit::queue<message<S>, ipckit::bounded<queue_capacity(S)>, Producers, ipckit::single, Wait>,
-            ipckit::queue<ipckit::bytes<S>, ipckit::bounded<queue_capacity(S) * (S + 8)>, Producers, ipckit::single,
-                          Wait>>;
-        scoped_name name_{[](const std::string& n) { ipckit::remove_segment(n); }};
+        using message_type = std::conditional_t<Payload == payload::fixed, message<S>, ipckit::bytes<S>>;
+        using capacity = typename ipckit_capacity<Payload, Capacity, S>::type;
+        using queue = ipckit::queue<message_type, capacity, Producers, Consumers, Wait>;
+        // Q::remove: an unbounded queue's chunks go with its head.
+        scoped_name name_{[](const std::string& n) { queue::remove(n); }};
         queue queue_ = queue::create(name_.str());
 
         [[noreturn]] static void failed(const char* verb, ipckit::errc e) {
@@ -141,16 +202,51 @@ struct ipckit_queue {
         }
 
     public:
+        explicit link(const link_config&) {}
+
         struct sending_end {
             ipckit::sender<queue> tx;
             void send(const message<S>& m) {
-                ipckit::status s;
-                if constexpr (Payload == payload::fixed)
-                    s = tx.send(m);
+                if constexpr (Loan)
+                    lend(m);
                 else
-                    s = tx.send(std::span<const std::byte>(m.bytes));
-                if (!s) [[unlikely]]
-                    failed("send", s.error());
+                    copy(m);
+            }
+
+        private:
+            void copy(const message<S>& m) {
+                for (;;) {
+                    ipckit::status s;
+                    if constexpr (Payload == payload::fixed)
+                        s = tx.send(m);
+                    else
+                        s = tx.send(std::span<const std::byte>(m.bytes));
+                    if (s) [[likely]]
+                        return;
+                    // An unbounded queue at its cap (options::unbounded_cap): a producer that
+                    // outruns the consumer by that much waits until a chunk has been freed.
+                    if (!ipckit::is_unbounded<Capacity> || s.error() != ipckit::errc::no_space)
+                        failed("send", s.error());
+                    ::sched_yield();
+                }
+            }
+            /// Writes m into a loaned slot: the one copy of the S bytes that a producer writing
+            /// its message in place pays.
+            void lend(const message<S>& m) {
+                if constexpr (Payload == payload::fixed) {
+                    auto loan = tx.loan();
+                    if (!loan) [[unlikely]]
+                        failed("loan", loan.error());
+                    std::memcpy(static_cast<void*>(loan->get()), &m, sizeof m);
+                    loan->commit();
+                } else {
+                    auto loan = tx.loan(S);
+                    if (!loan) [[unlikely]]
+                        failed("loan", loan.error());
+                    std::memcpy(loan->data().data(), m.bytes, S);
+                    if (const auto s = loan->commit(); !s) [[unlikely]]
+                        failed("commit", s.error());
+                }
             }
         };
         struct receiving_end {
@@ -167,24 +263,52 @@ struct ipckit_queue {
                         fail("ipckit receive: " + std::to_string(*n) + " bytes, expected " + std::to_string(S));
                 }
             }
+            /// The oldest message, read in place by f; its slot goes back when f returns.
+            template <class F>
+                requires Loan
+            void visit(F&& f) {
+                auto view = rx.receive_view();
+                if (!view) [[unlikely]]
+                    failed("receive_view", view.error());
+                if constexpr (Payload == payload::fixed) {
+                    f(**view);
+                } else {
+                    const std::span<const std::byte> d = view->data();
+                    if (d.size() != S) [[unlikely]]
+                        fail("ipckit receive_view: " + std::to_string(d.size()) + " bytes, expected " +
+                             std::to_string(S));
+                    // Records start 8-byte aligned (detail/ring/bytes.hpp), as message<S> needs.
+                    f(*std::launder(reinterpret_cast<const message<S>*>(d.data())));
+                }
+            }
         };
         [[nodiscard]] sending_end open_sender() const { return {queue::open(name_.str()).sender()}; }
         [[nodiscard]] receiving_end open_receiver() const { return {queue::open(name_.str()).receiver()}; }
     };
 };
 
+/// The rows of the standard table: as deep as the other queues, one consumer.
+template <ipckit::wait_policy Wait, ipckit::cardinality_policy Producers = ipckit::single,
+          payload Payload = payload::fixed>
+using ipckit_queue = ipckit_kind<Payload, same_depth, Producers, ipckit::single, Wait>;
+/// The zero-copy rows: SPSC, adaptive, loans and views.
+template <payload Payload>
+using ipckit_loan = ipckit_kind<Payload, same_depth, ipckit::single, ipckit::single, ipckit::adaptive, true>;
+
 /// boost::interprocess::message_queue: a mutex and two condition variables in shared memory.
 struct boost_mq {
     static std::string describe() { return "boost::interprocess::message_queue, as many slots as ipckit's queue"; }
-    static std::string unsupported(std::size_t, bool) { return ""; }
+    static std::string unsupported(std::size_t, bool, bool) { return ""; }
 
     template <std::size_t S>
     class link {
         using mq = boost::interprocess::message_queue;
         scoped_name name_{[](const std::string& n) { mq::remove(n.c_str()); }};
-        mq creator_{boost::interprocess::create_only, name_.str().c_str(), queue_capacity(S), S};
+        mq creator_;
 
     public:
+        explicit link(const link_config& c)
+            : creator_(boost::interprocess::create_only, name_.str().c_str(), c.slots_for(S), S) {}
         struct end {
             std::unique_ptr<mq> q;
             void send(const message<S>& m) { q->send(&m, S, 0); }
@@ -216,13 +340,13 @@ struct posix_mq {
     }
     static long msg_max() { return limit("msg_max", 10); }
     static long msgsize_max() { return limit("msgsize_max", 8192); }
-    static long capacity(std::size_t size) { return std::min(static_cast<long>(queue_capacity(size)), msg_max()); }
+    static long capacity(std::size_t slots) { return std::min(static_cast<long>(slots), msg_max()); }
 
     static std::string describe() {
-        return "mq_send / mq_receive, " + std::to_string(capacity(8)) + " slots (msg_max " + std::to_string(msg_max()) +
+        return "mq_send / mq_receive, as many slots as ipckit's queue up to msg_max (" + std::to_string(msg_max()) +
                ")";
     }
-    static std::string unsupported(std::size_t size, bool) {
+    static std::string unsupported(std::size_t size, bool, bool) {
         const long max = msgsize_max();
         return static_cast<long>(size) > max ? "n/a (msgsize_max " + std::to_string(max) + ")" : "";
     }
@@ -230,12 +354,13 @@ struct posix_mq {
     template <std::size_t S>
     class link {
         scoped_name name_{[](const std::string& n) { ::mq_unlink(n.c_str()); }, "/"};
+        long slots_;
         mqd_t tx_ = open(O_WRONLY | O_CREAT | O_EXCL);
         mqd_t rx_ = open(O_RDONLY);
 
         [[nodiscard]] mqd_t open(int flags) const {
             mq_attr attr{};
-            attr.mq_maxmsg = capacity(S);
+            attr.mq_maxmsg = slots_;
             attr.mq_msgsize = S;
             const mqd_t q = ::mq_open(name_.str().c_str(), flags | O_CLOEXEC, 0600, &attr);
             if (q == static_cast<mqd_t>(-1)) fail_errno("mq_open " + name_.str());
@@ -247,7 +372,7 @@ struct posix_mq {
             ::mq_close(tx_);
             ::mq_close(rx_);
         }
-        link() = default;
+        explicit link(const link_config& c) : slots_(capacity(c.slots_for(S))) {}
         link(const link&) = delete;
         link& operator=(const link&) = delete;
 
@@ -342,9 +467,11 @@ private:
 /// pipe(2), with its default 64 KiB buffer.
 struct pipe_mechanism {
     static std::string describe() { return "pipe(2), default buffer, read/write loops over partial transfers"; }
-    static std::string unsupported(std::size_t size, bool many) {
-        return many && size > PIPE_BUF ? "n/a (writes over PIPE_BUF = " + std::to_string(PIPE_BUF) + " B interleave)"
-                                       : "";
+    static std::string unsupported(std::size_t size, bool many_producers, bool many_consumers) {
+        if (size <= PIPE_BUF) return "";  // a write of up to PIPE_BUF bytes is atomic
+        if (many_producers) return "n/a (writes over PIPE_BUF = " + std::to_string(PIPE_BUF) + " B interleave)";
+        if (many_consumers) return "n/a (reads of messages over PIPE_BUF = " + std::to_string(PIPE_BUF) + " B split)";
+        return "";
     }
 
     template <std::size_t S>
@@ -357,6 +484,7 @@ struct pipe_mechanism {
         fd_pair fds_ = make();
 
     public:
+        explicit link(const link_config&) {}
         [[nodiscard]] fd_stream open_sender() const { return {fds_.sending()}; }
         [[nodiscard]] fd_stream open_receiver() const { return {fds_.receiving()}; }
     };
@@ -376,8 +504,10 @@ struct unix_socket {
         else
             return "socketpair(AF_UNIX, SOCK_DGRAM)";
     }
-    static std::string unsupported(std::size_t, bool many) {
-        return many && Type == SOCK_STREAM ? "n/a (a byte stream interleaves writers)" : "";
+    static std::string unsupported(std::size_t, bool many_producers, bool many_consumers) {
+        if (Type != SOCK_STREAM) return "";
+        if (many_producers) return "n/a (a byte stream interleaves writers)";
+        return many_consumers ? "n/a (a byte stream splits messages between readers)" : "";
     }
 
     template <std::size_t S>
@@ -390,6 +520,7 @@ struct unix_socket {
         fd_pair fds_ = make();
 
     public:
+        explicit link(const link_config&) {}
         [[nodiscard]] end open_sender() const { return {fds_.sending()}; }
         [[nodiscard]] end open_receiver() const { return {fds_.receiving()}; }
     };

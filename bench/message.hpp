@@ -114,4 +114,55 @@ private:
     std::string first_;
 };
 
+/// A consumer's account when several consumers share the producers' messages (the fan pattern):
+/// each one sees a part of every producer's sequence, and that part must rise. Counts every
+/// message that is not whole, comes from no such producer, is numbered past what its producer
+/// sends (`each`), or does not come after the last one of its producer; remembers the first.
+/// operator() says whether the message was good; finish() throws if any was not.
+template <unsigned MaxProducers>
+class subsequence_check {
+public:
+    subsequence_check(std::string who, unsigned producers, std::uint64_t each) noexcept
+        : who_(std::move(who)), producers_(producers), each_(each) {}
+
+    template <std::size_t S>
+    [[nodiscard]] bool operator()(const message<S>& m) noexcept {
+        const std::uint64_t seq = m.seq();
+        const auto p = static_cast<unsigned>(seq >> producer_shift);
+        const std::uint64_t n = seq & counter_mask;
+        if (p < producers_ && p < MaxProducers && n < each_ && n >= next_[p] && m.whole()) [[likely]] {
+            next_[p] = n + 1;
+            return true;
+        }
+        mismatch(p, n, m.whole());
+        return false;
+    }
+
+    void finish(std::uint64_t received) const {
+        if (errors_ != 0)
+            throw std::runtime_error(who_ + ": " + std::to_string(errors_) + " of " + std::to_string(received) +
+                                     " messages out of order or damaged; first: " + first_);
+    }
+
+private:
+    [[gnu::cold, gnu::noinline]] void mismatch(unsigned p, std::uint64_t n, bool whole) noexcept {
+        if (errors_++ != 0) return;
+        first_ = "got seq " + std::to_string(n) + " of producer " + std::to_string(p);
+        if (p >= producers_ || p >= MaxProducers)
+            first_ += ", no such producer";
+        else if (n >= each_)
+            first_ += ", which sends " + std::to_string(each_) + " at most";
+        else if (n < next_[p])
+            first_ += " after its seq " + std::to_string(next_[p] - 1);
+        if (!whole) first_ += ", and its last 8 bytes differ from its first (torn)";
+    }
+
+    std::string who_;
+    unsigned producers_;
+    std::uint64_t each_;
+    std::array<std::uint64_t, MaxProducers> next_{};
+    std::uint64_t errors_ = 0;
+    std::string first_;
+};
+
 }  // namespace bench

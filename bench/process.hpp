@@ -78,7 +78,9 @@ inline void catch_stop_signals() {
 }
 
 /// Which CPU each role runs on: the consumer (receiver, ponger) on the second allowed CPU,
-/// producers on the first, then on any others in turn. Unpinned with fewer than two CPUs.
+/// producers on the first, then on any others in turn. Further consumers (the fan pattern) get
+/// CPUs of their own once every producer has one, else share the second CPU with the first
+/// consumer. Unpinned with fewer than two CPUs.
 class cpu_plan {
 public:
     cpu_plan() {
@@ -90,11 +92,16 @@ public:
     }
     [[nodiscard]] bool pinned() const noexcept { return cpus_.size() >= 2; }
     [[nodiscard]] int consumer() const noexcept { return pinned() ? cpus_[1] : -1; }
+    /// Consumer j of several, with `producers` producers beside them.
+    [[nodiscard]] int consumer(unsigned j, unsigned producers) const noexcept {
+        if (!pinned() || j == 0) return consumer();
+        const std::size_t own = std::size_t{producers} + j - 1;  // in the list of the CPUs but the second
+        return own < cpus_.size() - 1 ? others()[own] : consumer();
+    }
     [[nodiscard]] int producer(unsigned i) const noexcept {
         if (!pinned()) return -1;
-        std::vector<int> others = cpus_;
-        others.erase(others.begin() + 1);
-        return others[i % others.size()];
+        const std::vector<int> rest = others();
+        return rest[i % rest.size()];
     }
     [[nodiscard]] std::string describe() const {
         if (!pinned()) return "one CPU: processes not pinned";
@@ -112,6 +119,13 @@ public:
     }
 
 private:
+    /// Every allowed CPU but the second (the first consumer's).
+    [[nodiscard]] std::vector<int> others() const {
+        std::vector<int> rest = cpus_;
+        rest.erase(rest.begin() + 1);
+        return rest;
+    }
+
     std::vector<int> cpus_;
 };
 

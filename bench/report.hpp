@@ -41,7 +41,8 @@ inline bool higher_is_better(std::string_view metric) { return metric == "msgs_p
 inline std::string_view headline_metric(shape kind) {
     switch (kind) {
     case shape::pingpong: return "rtt_median_ns";
-    case shape::stream: return "msgs_per_s";
+    case shape::stream:
+    case shape::fan: return "msgs_per_s";
     case shape::idle: break;
     }
     return "cpu_percent";
@@ -131,7 +132,8 @@ struct comparison {
 
 class report {
 public:
-    report(const results& r, std::span<const mechanism_entry> table) : r_(r), table_(table) {}
+    report(const results& r, std::span<const mechanism_entry> table, std::span<const pattern> patterns)
+        : r_(r), table_(table), patterns_(patterns) {}
 
     /// Every comparison of `ipckit` in one cell: with the reference, the best peer, each peer.
     [[nodiscard]] std::vector<comparison> compare(std::string_view ipckit, const pattern& pat, std::size_t size) const {
@@ -177,14 +179,16 @@ public:
                     cpus.c_str());
         std::printf("mechanisms:\n");
         for (const auto& m : table_)
-            std::printf("  %-22.*s %s\n", static_cast<int>(m.name.size()), m.name.data(), m.describe().c_str());
+            std::printf("  %-26.*s %s\n", static_cast<int>(m.name.size()), m.name.data(), m.describe().c_str());
         std::printf("\n");
     }
 
     void print_round_trips() const {
+        if (find_pattern("pingpong") == nullptr) return;
         std::printf("== Round trip (pingpong): microseconds, median / p99 / p99.9 (each the median over the rounds)\n");
         print_sizes_header(25);
         for (const auto& m : table_) {
+            if (m.kind == family::bound) continue;
             std::vector<std::string> cells;
             for (const std::size_t size : message_sizes) {
                 const cell_key c{std::string(m.name), "pingpong", size};
@@ -198,47 +202,61 @@ public:
         std::printf("\n");
     }
 
+    /// The throughput table of `stream` and of each fan pattern (P producers into C consumers).
     void print_throughput() const {
-        std::printf("== One-way throughput (stream): messages/s and MB/s (10^6 B), medians over the rounds\n");
-        print_sizes_header(25);
-        for (const auto& m : table_) {
-            std::vector<std::string> cells;
-            for (const std::size_t size : message_sizes)
-                cells.push_back(throughput({std::string(m.name), "stream", size}));
-            print_row(m.name, name_width, cells, 25);
+        for (const auto& p : patterns_) {
+            if (p.kind == shape::stream && p.name == "stream")
+                std::printf("== One-way throughput (stream): messages/s and MB/s (10^6 B), medians over the rounds\n");
+            else if (p.kind == shape::fan)
+                std::printf("== %u producer%s into %u consumer%s (%s): messages/s and MB/s (10^6 B) in all, medians "
+                            "over the rounds\n",
+                            p.producers, p.producers == 1 ? "" : "s", p.consumers, p.consumers == 1 ? "" : "s",
+                            p.name.c_str());
+            else
+                continue;
+            print_sizes_header(25);
+            for (const auto& m : table_) {
+                if (!m.refuses(p, message_sizes.front()).empty() && m.kind == family::bound) continue;
+                std::vector<std::string> cells;
+                for (const std::size_t size : message_sizes)
+                    cells.push_back(throughput({std::string(m.name), p.name, size}));
+                print_row(m.name, name_width, cells, 25);
+            }
+            std::printf("\n");
         }
-        std::printf("\n");
     }
 
     void print_producers() const {
-        std::printf("== Several producers into one consumer: messages/s and MB/s, medians over the rounds\n");
         std::vector<std::string> head;
         std::vector<const pattern*> many;
-        for (const auto& p : patterns)
-            if (p.many) {
+        for (const auto& p : patterns_)
+            if (p.many && p.kind == shape::stream) {
                 many.push_back(&p);
                 head.push_back(std::to_string(p.producers) + (p.producers == 1 ? " producer" : " producers"));
             }
+        if (many.empty()) return;
+        std::printf("== Several producers into one consumer: messages/s and MB/s, medians over the rounds\n");
         print_row(std::string("mechanism") + std::string(name_width - 8, ' ') + "size", name_width + 8, head, 22);
         std::vector<std::string> notes;
         bool ipckit_has_many = false;
         for (const auto& m : table_) {
+            if (m.kind == family::bound) continue;
             bool any = false;
-            for (const std::size_t size : message_sizes) any = any || m.unsupported(size, true).empty();
+            for (const std::size_t size : message_sizes) any = any || m.refuses(*many[0], size).empty();
             if (!any) {
-                notes.push_back(std::string(m.name) + ": " + m.unsupported(8, true));
+                notes.push_back(std::string(m.name) + ": " + m.refuses(*many[0], 8));
                 continue;
             }
             if (m.kind == family::ipckit) ipckit_has_many = true;
             for (const std::size_t size : message_sizes) {
                 std::vector<std::string> cells;
-                if (const std::string why = m.unsupported(size, true); !why.empty()) {
+                if (const std::string why = m.refuses(*many[0], size); !why.empty()) {
                     cells.push_back(why);
                 } else {
                     for (const pattern* p : many)
                         cells.push_back(throughput({std::string(m.name), std::string(p->name), size}));
                 }
-                const std::string label = std::string(m.name) + std::string(22, ' ');
+                const std::string label = std::string(m.name) + std::string(name_width, ' ');
                 print_row(label.substr(0, name_width) + " " + size_label(size), name_width + 8, cells, 22);
             }
         }
@@ -248,10 +266,12 @@ public:
     }
 
     void print_idle(double seconds) const {
+        if (find_pattern("idle") == nullptr) return;
         std::printf(
             "== Idle receiver: CPU it burns blocked in receive on an empty queue for %.1f s, %% of one CPU (median)\n",
             seconds);
         for (const auto& m : table_) {
+            if (m.kind == family::bound) continue;
             const cell_key c{std::string(m.name), "idle", 8};
             const auto v = r_.median(c, "cpu_percent");
             print_row(m.name, name_width, {v ? format("%6.2f %%", *v) : missing(c)}, 20);
@@ -260,7 +280,7 @@ public:
     }
 
     void print_ratios() const {
-        for (const auto& pat : patterns) {
+        for (const auto& pat : patterns_) {
             if (pat.kind == shape::idle) continue;
             bool header = false;
             for (const auto& m : table_) {
@@ -339,7 +359,7 @@ public:
             const bool ratio = std::string_view(t.unit) == "x";
             auto text = [&](double x) { return format(ratio ? "%.3gx" : "%.2f %%", x); };
             std::string ref = "-";
-            if (t.against == "best-peer")
+            if (!t.against.empty() && t.against != reference_name())
                 if (const auto r = target_value(reference_name(), t)) ref = text(*r);
             lines.push_back({v ? text(*v) : why, op + " " + format("%g", t.goal) + t.unit, ref,
                              v && (op == "<="   ? *v <= t.goal
@@ -366,7 +386,7 @@ public:
         if (f == nullptr) fail_errno("cannot write " + path);
         std::fprintf(f, "mechanism,pattern,size,metric,value\n");
         for (const auto& m : table_)
-            for (const auto& pat : patterns)
+            for (const auto& pat : patterns_)
                 for (const std::size_t size : message_sizes)
                     for (const std::string_view metric : metrics)
                         if (const auto v = r_.median({std::string(m.name), std::string(pat.name), size}, metric))
@@ -375,7 +395,7 @@ public:
                                          static_cast<int>(metric.size()), metric.data(), *v);
         for (const auto& m : table_) {
             if (m.kind != family::ipckit) continue;
-            for (const auto& pat : patterns) {
+            for (const auto& pat : patterns_) {
                 if (pat.kind == shape::idle) continue;
                 for (const std::size_t size : message_sizes)
                     for (const auto& cmp : compare(m.name, pat, size))
@@ -390,7 +410,7 @@ public:
     }
 
 private:
-    static constexpr int name_width = 22;
+    static constexpr int name_width = 26;
 
     /// Target t's figure for `mechanism`: its value, or its median in-round ratio to t.against.
     [[nodiscard]] std::optional<double> target_value(std::string_view mechanism, const target& t) const {
@@ -418,8 +438,8 @@ private:
             if (m.name == name) return true;
         return false;
     }
-    static const pattern* find_pattern(std::string_view name) {
-        for (const auto& p : patterns)
+    [[nodiscard]] const pattern* find_pattern(std::string_view name) const {
+        for (const auto& p : patterns_)
             if (p.name == name) return &p;
         return nullptr;
     }
@@ -439,6 +459,7 @@ private:
 
     const results& r_;
     std::span<const mechanism_entry> table_;
+    std::span<const pattern> patterns_;
 };
 
 }  // namespace bench

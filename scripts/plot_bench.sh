@@ -2,12 +2,14 @@
 # Turns the CSV of `ipckit_bench --csv FILE` into PNG plots, log scale, one line per mechanism:
 #   OUTDIR/bench_rtt.png          median round-trip time (pingpong) by message size
 #   OUTDIR/bench_throughput.png   one-way throughput (stream) by message size: messages/s, MB/s
+# with every row of the CSV's table: the ipckit rows (loans included) thick, the reference ring
+# and the one-copy bound (memcpy in one process) dashed, the peers thin.
 #
 # usage: scripts/plot_bench.sh FILE.csv [OUTDIR]      (OUTDIR: the CSV's directory by default)
 set -euo pipefail
 
 if [[ $# -lt 1 || $# -gt 2 || $1 == -h || $1 == --help ]]; then
-  sed -n '2,6s/^# \{0,1\}//p' "$0"
+  sed -n '2,8s/^# \{0,1\}//p' "$0"
   exit 2
 fi
 if ! command -v gnuplot >/dev/null 2>&1; then
@@ -42,13 +44,13 @@ set xtics ("8 B" 8, "64 B" 64, "1 KiB" 1024, "64 KiB" 65536)
 set grid xtics ytics mytics lc rgb "#dddddd"
 set key outside right top
 set xlabel "message size"
-# The reference ring dashed black, ipckit's queues thick, the peers thin.
-style(m) = (m eq "reference-ring") ? 1 : (strstrt(m, "ipckit") == 1) ? 2 : 3
+# The reference ring and the one-copy bound dashed, ipckit's queues thick, the peers thin.
+style(m) = (m eq "reference-ring" || m eq "one-copy") ? 1 : (strstrt(m, "ipckit") == 1) ? 2 : 3
 width(m) = style(m) == 2 ? 3 : style(m) == 1 ? 2.5 : 1.5
 dash(m) = style(m) == 1 ? 2 : 1
 list(key) = system("cat " . dir . "/" . key . ".list 2>/dev/null")
 file(key, m) = dir . "/" . key . "." . m . ".dat"
-# As many distinct colours as mechanisms (the table has 12); point shapes vary too.
+# As many distinct colours as mechanisms (the table has 15); point shapes vary too.
 colours = "#000000 #d62728 #ff7f0e #e377c2 #1f77b4 #2ca02c #9467bd #8c564b #17becf #7f7f7f #bcbd22 #393b79 #ad494a #637939 #843c39 #5254a3"
 do for [i = 1:words(colours)] { set linetype i lc rgb word(colours, i) pt (i % 13) + 1 }
 set linetype cycle words(colours)
