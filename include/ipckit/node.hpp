@@ -159,7 +159,7 @@ public:
     }
     template <detail::deadline D>
     status send(std::string_view to, std::span<const std::byte> m, D deadline) noexcept {
-        return send_until(to, m, to_deadline(deadline), true);
+        return send_until(to, m, detail::time_point_of(deadline), true);
     }
     template <detail::deadline D>
     status send(std::string_view to, std::string_view m, D deadline) noexcept {
@@ -179,7 +179,7 @@ public:
     }
     template <detail::deadline D>
     result<message_type> receive(std::string_view from, D deadline) noexcept {
-        return receive_until(from, to_deadline(deadline), true);
+        return receive_until(from, detail::time_point_of(deadline), true);
     }
 
     /// The next message from any member, with the sender's name. Each sender's messages come in
@@ -194,7 +194,7 @@ public:
     }
     template <detail::deadline D>
     envelope receive_any(D deadline) noexcept {
-        return receive_any_until(to_deadline(deadline), true);
+        return receive_any_until(detail::time_point_of(deadline), true);
     }
 
     // ---- accounting and leaving ---------------------------------------------------------------
@@ -325,13 +325,6 @@ private:
     }
     static std::span<const std::byte> as_bytes(std::string_view s) noexcept {
         return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
-    }
-    template <class D>
-    static clock::time_point to_deadline(D d) noexcept {
-        if constexpr (std::is_same_v<D, clock::time_point>)
-            return d;
-        else
-            return detail::deadline_after(d);
     }
     static void remove_quietly(const std::string& link) noexcept {
         try {

@@ -346,9 +346,11 @@ private:
 /// send accepted (ok) reaches every receiver attached when it was sent. Restricted thread-safe:
 /// one thread at a time.
 template <class Box, mode_policy Mode>
-class broadcast_sender : public endpoint_core<Box, producer_role, broadcast_bells<producer_role>> {
+class broadcast_sender : public endpoint_core<Box, producer_role, broadcast_bells<producer_role>>,
+                         public send_verbs<broadcast_sender<Box, Mode>, typename Box::message_type, Mode> {
     using core = endpoint_core<Box, producer_role, broadcast_bells<producer_role>>;
     using T = typename Box::message_type;
+    using verbs = send_verbs<broadcast_sender, T, Mode>;
     using shared = typename Box::shared;
 
 public:
@@ -362,22 +364,14 @@ public:
         return *this;
     }
 
-    /// Sends a copy of `m` to every attached receiver: ok, or closed (removed: not sent),
-    /// corrupt. Blocking: waits for room, or timed_out (not sent). Non-blocking: would_block
-    /// when the slowest receiver is N behind.
-    status send(const T& m) noexcept { return to_status(send_until(m, clock::time_point::max())); }
-    template <deadline D>
-    status send(const T& m, D deadline) noexcept {
-        static_assert(std::same_as<Mode, blocking>,
-                      "a non_blocking endpoint returns at once, so a deadline means nothing: use a blocking endpoint");
-        if constexpr (std::is_same_v<D, clock::time_point>)
-            return to_status(send_until(m, deadline));
-        else
-            return to_status(send_until(m, deadline_after(deadline)));
-    }
+    /// send(m), send(m, deadline) (send_verbs): sends a copy of `m` to every attached receiver:
+    /// ok, or closed (removed: not sent), corrupt. Blocking: waits for room, or timed_out (not
+    /// sent). Non-blocking: would_block when the slowest receiver is N behind.
+    using verbs::send;
 
 private:
     friend Box;
+    friend verbs;
     using core::peer;  // a queue's notion; a mailbox's peers come and go freely
 
     broadcast_sender(std::shared_ptr<segment> seg, const options& opt) : core(std::move(seg), opt) {
@@ -439,8 +433,9 @@ private:
 /// Closing (close() or destruction) stops holding senders back. Restricted thread-safe: one
 /// thread at a time.
 template <class Box, mode_policy Mode>
-class broadcast_receiver {
+class broadcast_receiver : public receive_verbs<broadcast_receiver<Box, Mode>, typename Box::message_type, Mode> {
     using T = typename Box::message_type;
+    using verbs = receive_verbs<broadcast_receiver, T, Mode>;
     using shared = typename Box::shared;
     using consumer = broadcast_consumer<T, Box::capacity>;
 
@@ -468,32 +463,10 @@ public:
     broadcast_receiver& operator=(const broadcast_receiver&) = delete;
     ~broadcast_receiver() { close(); }
 
-    /// Receives a copy of the next message. Blocking: waits for one; closed once the mailbox is
+    /// receive(), receive(deadline), receive(out), receive(out, deadline) (receive_verbs):
+    /// receives a copy of the next message. Blocking: waits for one; closed once the mailbox is
     /// removed and drained; timed_out. Non-blocking: would_block when there is nothing new.
-    result<T> receive() noexcept {
-        T out;
-        const errc e = receive_until(out, clock::time_point::max());
-        if (e != errc::ok) return unexpected(e);
-        return out;
-    }
-    template <deadline D>
-    result<T> receive(D deadline) noexcept {
-        T out;
-        const status s = receive(out, deadline);
-        if (!s) return unexpected(s.error());
-        return out;
-    }
-    /// As receive(), into `out` (no copy through a result; for large messages).
-    status receive(T& out) noexcept { return to_status(receive_until(out, clock::time_point::max())); }
-    template <deadline D>
-    status receive(T& out, D deadline) noexcept {
-        static_assert(std::same_as<Mode, blocking>,
-                      "a non_blocking endpoint returns at once, so a deadline means nothing: use a blocking endpoint");
-        if constexpr (std::is_same_v<D, clock::time_point>)
-            return to_status(receive_until(out, deadline));
-        else
-            return to_status(receive_until(out, deadline_after(deadline)));
-    }
+    using verbs::receive;
 
     /// Lets go now, as destruction would: senders are no longer held back by this receiver.
     /// Verbs on a closed receiver return closed. Does nothing in a forked child.
@@ -517,6 +490,7 @@ public:
 
 private:
     friend Box;
+    friend verbs;
 
     broadcast_receiver(std::shared_ptr<segment> seg, const options& opt)
         : segment_(std::move(seg)), shared_(static_cast<shared*>(segment_->body())), me_(sys::self()),

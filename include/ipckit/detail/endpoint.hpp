@@ -46,10 +46,102 @@ inline constexpr bool is_deadline_v<std::chrono::duration<Rep, Period>> = true;
 template <class D>
 concept deadline = is_deadline_v<std::remove_cvref_t<D>>;
 
+/// A verb's deadline as a steady_clock time point: as given, or now + the timeout. The one place
+/// every verb that takes a deadline turns it into what detail::wait_until takes. A clock read for
+/// a timeout; none for a time point.
+template <deadline D>
+clock::time_point time_point_of(D d) noexcept {
+    if constexpr (std::is_same_v<std::remove_cvref_t<D>, clock::time_point>)
+        return d;
+    else
+        return deadline_after(d);
+}
+
+/// As time_point_of, for a verb of an endpoint in `Mode`: a deadline given to a non_blocking
+/// endpoint does not compile, with the reason.
+template <mode_policy Mode, deadline D>
+clock::time_point blocking_deadline(D d) noexcept {
+    static_assert(std::same_as<Mode, blocking>,
+                  "a non_blocking endpoint returns at once, so a deadline means nothing: use a blocking endpoint");
+    return time_point_of(d);
+}
+
 template <class>
 inline constexpr bool always_false = false;
 
 inline status to_status(errc e) noexcept { return e == errc::ok ? status{} : status{unexpected(e)}; }
+
+/// The public send verbs of a sender of fixed-size messages `T`, on top of the one primitive
+/// its kind implements (and befriends this mixin for):
+///
+///     errc Derived::send_until(const T& m, clock::time_point deadline) noexcept
+///
+/// Blocking endpoint: sends m, waiting as that kind waits until `deadline` (time_point::max():
+/// no deadline), and returns ok or why not (timed_out once the deadline has passed). Non-blocking
+/// endpoint: one attempt, would_block where a blocking one would wait; `deadline` is then always
+/// time_point::max() and means nothing. The verbs below read no clock unless given a timeout,
+/// and a non_blocking endpoint's verbs take none (that does not compile), so its send stays free
+/// of clock reads and system calls as far as its primitive is.
+///
+///     status send(const T& m)               no deadline (blocking) or one attempt
+///     status send(const T& m, D deadline)   blocking only: a steady_clock time point or a duration
+///
+/// What each returns is said where each kind names this mixin.
+template <class Derived, class T, mode_policy Mode>
+class send_verbs {
+public:
+    status send(const T& m) noexcept { return to_status(derived().send_until(m, clock::time_point::max())); }
+    template <deadline D>
+    status send(const T& m, D deadline) noexcept {
+        return to_status(derived().send_until(m, blocking_deadline<Mode>(deadline)));
+    }
+
+private:
+    Derived& derived() noexcept { return static_cast<Derived&>(*this); }
+};
+
+/// The public receive verbs of a receiver of fixed-size messages `T`, on top of the one
+/// primitive its kind implements (and befriends this mixin for):
+///
+///     errc Derived::receive_until(T& out, clock::time_point deadline) noexcept
+///
+/// Blocking endpoint: writes the next message into `out`, waiting as that kind waits until
+/// `deadline` (time_point::max(): no deadline), and returns ok or why not (timed_out once the
+/// deadline has passed); `out` is written only on ok. Non-blocking endpoint: one attempt,
+/// would_block where a blocking one would wait; `deadline` is then always time_point::max()
+/// and means nothing. No clock read here but for a timeout, which a non_blocking endpoint's
+/// verbs do not take (that does not compile).
+///
+///     result<T> receive()                    the message, or why not
+///     result<T> receive(D deadline)          blocking only: a steady_clock time point or a duration
+///     status receive(T& out)                 into `out` (no copy through a result; for large messages)
+///     status receive(T& out, D deadline)     blocking only
+///
+/// What each returns is said where each kind names this mixin.
+template <class Derived, class T, mode_policy Mode>
+class receive_verbs {
+public:
+    result<T> receive() noexcept { return as_result(clock::time_point::max()); }
+    template <deadline D>
+    result<T> receive(D deadline) noexcept {
+        return as_result(blocking_deadline<Mode>(deadline));
+    }
+    status receive(T& out) noexcept { return to_status(derived().receive_until(out, clock::time_point::max())); }
+    template <deadline D>
+    status receive(T& out, D deadline) noexcept {
+        return to_status(derived().receive_until(out, blocking_deadline<Mode>(deadline)));
+    }
+
+private:
+    Derived& derived() noexcept { return static_cast<Derived&>(*this); }
+
+    result<T> as_result(clock::time_point deadline) noexcept {
+        T out;
+        const errc e = derived().receive_until(out, deadline);
+        if (e != errc::ok) return unexpected(e);
+        return out;
+    }
+};
 
 /// How far a ring's tail is ahead of its head now, at most `limit`: what size() and the like
 /// report, a snapshot stale as soon as it is returned. The two are read apart and may be from
@@ -258,24 +350,25 @@ protected:
         }
     }
 
-    /// A verb: one attempt (non_blocking), or attempts until success, the other side's end,
-    /// or no deadline (blocking).
+    /// A verb: one attempt (non_blocking; `deadline` means nothing then), or attempts until
+    /// success, the other side's end, or `deadline` (blocking). The primitive of send_verbs and
+    /// receive_verbs.
     template <bool Progress = true, class Op>
-    errc run(Op&& op) noexcept {
+    errc run_until(Op&& op, clock::time_point deadline) noexcept {
         if constexpr (std::same_as<Mode, blocking>)
-            return attempt_until<typename Queue::wait_type, Progress>(op, clock::time_point::max());
+            return attempt_until<typename Queue::wait_type, Progress>(op, deadline);
         else
             return attempt<Progress>(op);
     }
+    /// A verb with no deadline.
+    template <bool Progress = true, class Op>
+    errc run(Op&& op) noexcept {
+        return run_until<Progress>(op, clock::time_point::max());
+    }
     /// A blocking verb with a deadline (a steady_clock time point) or a timeout (a duration).
-    template <bool Progress = true, class Op, class D>
+    template <bool Progress = true, class Op, deadline D>
     errc run(Op&& op, D deadline) noexcept {
-        static_assert(std::same_as<Mode, blocking>,
-                      "a non_blocking endpoint returns at once, so a deadline means nothing: use a blocking endpoint");
-        if constexpr (std::is_same_v<D, clock::time_point>)
-            return attempt_until<typename Queue::wait_type, Progress>(op, deadline);
-        else
-            return attempt_until<typename Queue::wait_type, Progress>(op, deadline_after(deadline));
+        return run_until<Progress>(op, blocking_deadline<Mode>(deadline));
     }
 
     /// Wakes the other side's sleepers, if any: after a publish or a release.

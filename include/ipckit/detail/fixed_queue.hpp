@@ -157,21 +157,20 @@ private:
 /// (close() or destruction) tells the receivers, which get `closed` once every sender has
 /// closed and they have taken every message.
 template <class Queue, mode_policy Mode>
-class fixed_sender : public endpoint<Queue, producer_role, typename Queue::shared::producer_type, Mode> {
+class fixed_sender : public endpoint<Queue, producer_role, typename Queue::shared::producer_type, Mode>,
+                     public send_verbs<fixed_sender<Queue, Mode>, typename Queue::message_type, Mode> {
     using base = endpoint<Queue, producer_role, typename Queue::shared::producer_type, Mode>;
     using T = typename Queue::message_type;
+    using verbs = send_verbs<fixed_sender, T, Mode>;
 
 public:
     using loan_type = fixed_loan<fixed_sender, T>;
 
-    /// Sends a copy of `m`. Blocking: waits for room, then ok; or timed_out (not sent), closed /
-    /// peer_dead (every receiver is gone and the queue is full), corrupt. Non-blocking: ok,
-    /// would_block, closed or corrupt, at once. in_use while a loan is outstanding.
-    status send(const T& m) noexcept { return to_status(lent_ ? errc::in_use : this->run(push(m))); }
-    template <deadline D>
-    status send(const T& m, D deadline) noexcept {
-        return to_status(lent_ ? errc::in_use : this->run(push(m), deadline));
-    }
+    /// send(m), send(m, deadline) (send_verbs): sends a copy of `m`. Blocking: waits for room,
+    /// then ok; or timed_out (not sent), closed / peer_dead (every receiver is gone and the queue
+    /// is full), corrupt. Non-blocking: ok, would_block, closed or corrupt, at once. in_use while
+    /// a loan is outstanding.
+    using verbs::send;
 
     /// Zero copy: lends the next slot to write a message in place; commit() the loan to send it.
     /// Waits (blocking) or fails (non-blocking) as send does. One loan at a time per sender.
@@ -185,7 +184,12 @@ private:
     friend Queue;
     friend queue_handle<Queue>;
     friend loan_type;
+    friend verbs;
     using base::base;
+
+    errc send_until(const T& m, clock::time_point deadline) noexcept {
+        return lent_ ? errc::in_use : this->run_until(push(m), deadline);
+    }
 
     static auto push(const T& m) noexcept {
         return [&m](auto& cursor) { return cursor.try_push(m); };
@@ -217,29 +221,20 @@ private:
 /// may be given). Non-blocking: receive returns would_block at once. Either way it returns
 /// closed or peer_dead only after every message the senders sent has been received.
 template <class Queue, mode_policy Mode>
-class fixed_receiver : public endpoint<Queue, consumer_role, typename Queue::shared::consumer_type, Mode> {
+class fixed_receiver : public endpoint<Queue, consumer_role, typename Queue::shared::consumer_type, Mode>,
+                       public receive_verbs<fixed_receiver<Queue, Mode>, typename Queue::message_type, Mode> {
     using base = endpoint<Queue, consumer_role, typename Queue::shared::consumer_type, Mode>;
     using T = typename Queue::message_type;
+    using verbs = receive_verbs<fixed_receiver, T, Mode>;
 
 public:
     using view_type = fixed_view<fixed_receiver, T>;
 
-    /// Receives a copy of the oldest message. Blocking: waits for one; closed or peer_dead once
+    /// receive(), receive(deadline), receive(out), receive(out, deadline) (receive_verbs):
+    /// receives a copy of the oldest message. Blocking: waits for one; closed or peer_dead once
     /// the senders have gone and the queue is empty; timed_out. Non-blocking: would_block when
     /// empty. in_use while a view is outstanding.
-    result<T> receive() noexcept {
-        return as_result([&](T& out) { return receive(out); });
-    }
-    template <deadline D>
-    result<T> receive(D deadline) noexcept {
-        return as_result([&](T& out) { return receive(out, deadline); });
-    }
-    /// As receive(), into `out` (no copy through a result; for large messages).
-    status receive(T& out) noexcept { return to_status(viewing_ ? errc::in_use : this->run(pop(out))); }
-    template <deadline D>
-    status receive(T& out, D deadline) noexcept {
-        return to_status(viewing_ ? errc::in_use : this->run(pop(out), deadline));
-    }
+    using verbs::receive;
 
     /// Zero copy: the oldest message, read in place; its slot stays taken until the view goes.
     /// Waits or fails as receive does. One view at a time per receiver.
@@ -255,17 +250,15 @@ private:
     friend Queue;
     friend queue_handle<Queue>;
     friend view_type;
+    friend verbs;
     using base::base;
+
+    errc receive_until(T& out, clock::time_point deadline) noexcept {
+        return viewing_ ? errc::in_use : this->run_until(pop(out), deadline);
+    }
 
     static auto pop(T& out) noexcept {
         return [&out](auto& cursor) { return cursor.try_pop(out); };
-    }
-    template <class Into>
-    static result<T> as_result(Into&& into) noexcept {
-        T out;
-        const status s = into(out);
-        if (!s) return unexpected(s.error());
-        return out;
     }
 
     template <class Run>

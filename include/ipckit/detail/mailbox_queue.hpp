@@ -296,12 +296,6 @@ protected:
         cursor_.recover([this](std::uint64_t p) { return Role::peers(*this->shared_).live_claimant(p); });
     }
 
-    static clock::time_point deadline_of(clock::time_point d) noexcept { return d; }
-    template <class Rep, class Period>
-    static clock::time_point deadline_of(std::chrono::duration<Rep, Period> d) noexcept {
-        return deadline_after(d);
-    }
-
 private:
     Cursor cursor_;
     clock::time_point next_check_{};
@@ -314,23 +308,21 @@ private:
 /// Restricted thread-safe: one thread at a time.
 template <class Box, mode_policy Mode>
 class mailbox_sender
-    : public mailbox_endpoint<Box, producer_role, typename Box::shared::producer_type, Mode> {
+    : public mailbox_endpoint<Box, producer_role, typename Box::shared::producer_type, Mode>,
+      public send_verbs<mailbox_sender<Box, Mode>, typename Box::message_type, Mode> {
     using base = mailbox_endpoint<Box, producer_role, typename Box::shared::producer_type, Mode>;
     using T = typename Box::message_type;
+    using verbs = send_verbs<mailbox_sender, T, Mode>;
 
 public:
-    /// Sends a copy of `m`: ok, or closed (removed, owner gone: not sent), corrupt. Blocking:
-    /// waits for room, or timed_out (not sent). Non-blocking: would_block when full.
-    status send(const T& m) noexcept { return to_status(send_until(m, clock::time_point::max())); }
-    template <deadline D>
-    status send(const T& m, D deadline) noexcept {
-        static_assert(std::same_as<Mode, blocking>,
-                      "a non_blocking endpoint returns at once, so a deadline means nothing: use a blocking endpoint");
-        return to_status(send_until(m, base::deadline_of(deadline)));
-    }
+    /// send(m), send(m, deadline) (send_verbs): sends a copy of `m`: ok, or closed (removed,
+    /// owner gone: not sent), corrupt. Blocking: waits for room, or timed_out (not sent).
+    /// Non-blocking: would_block when full.
+    using verbs::send;
 
 private:
     friend Box;
+    friend verbs;
     using base::base;
 
     errc send_until(const T& m, clock::time_point deadline) noexcept {
@@ -380,9 +372,11 @@ private:
 /// thread-safe: one thread at a time.
 template <class Box, mode_policy Mode>
 class mailbox_receiver
-    : public mailbox_endpoint<Box, consumer_role, typename Box::shared::consumer_type, Mode> {
+    : public mailbox_endpoint<Box, consumer_role, typename Box::shared::consumer_type, Mode>,
+      public receive_verbs<mailbox_receiver<Box, Mode>, typename Box::message_type, Mode> {
     using base = mailbox_endpoint<Box, consumer_role, typename Box::shared::consumer_type, Mode>;
     using T = typename Box::message_type;
+    using verbs = receive_verbs<mailbox_receiver, T, Mode>;
     static constexpr bool turns = std::is_same_v<typename Box::delivery_type, round_robin>;
     static constexpr std::uint64_t place_mask = 0xffff'ffffULL;
 
@@ -395,34 +389,14 @@ public:
     }
     ~mailbox_receiver() { this->close(); }  // before owner_ goes: a process_owned mailbox ends after its receiver
 
-    /// Receives a copy of the next message for this receiver. Blocking: waits for one; closed
+    /// receive(), receive(deadline), receive(out), receive(out, deadline) (receive_verbs):
+    /// receives a copy of the next message for this receiver. Blocking: waits for one; closed
     /// once the mailbox is removed and drained; timed_out. Non-blocking: would_block.
-    result<T> receive() noexcept {
-        T out;
-        const errc e = receive_until(out, clock::time_point::max());
-        if (e != errc::ok) return unexpected(e);
-        return out;
-    }
-    template <deadline D>
-    result<T> receive(D deadline) noexcept {
-        static_assert(std::same_as<Mode, blocking>,
-                      "a non_blocking endpoint returns at once, so a deadline means nothing: use a blocking endpoint");
-        T out;
-        const errc e = receive_until(out, base::deadline_of(deadline));
-        if (e != errc::ok) return unexpected(e);
-        return out;
-    }
-    /// As receive(), into `out` (no copy through a result; for large messages).
-    status receive(T& out) noexcept { return to_status(receive_until(out, clock::time_point::max())); }
-    template <deadline D>
-    status receive(T& out, D deadline) noexcept {
-        static_assert(std::same_as<Mode, blocking>,
-                      "a non_blocking endpoint returns at once, so a deadline means nothing: use a blocking endpoint");
-        return to_status(receive_until(out, base::deadline_of(deadline)));
-    }
+    using verbs::receive;
 
 private:
     friend Box;
+    friend verbs;
     using base::base;
 
     errc receive_until(T& out, clock::time_point deadline) noexcept {

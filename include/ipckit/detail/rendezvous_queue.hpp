@@ -239,7 +239,8 @@ protected:
 /// may or may not have been seen). Closing (destruction) tells the receivers, which get
 /// `closed` once every sender has closed.
 template <class Queue, mode_policy Mode>
-class rendezvous_sender : public rendezvous_endpoint<Queue, producer_role> {
+class rendezvous_sender : public rendezvous_endpoint<Queue, producer_role>,
+                          public send_verbs<rendezvous_sender<Queue, Mode>, typename Queue::message_type, Mode> {
     static_assert(std::same_as<Mode, blocking>,
                   "ipckit::queue<T, zero_capacity>: zero capacity has no buffer to leave a message in, so a send "
                   "must wait until a receiver takes it: a rendezvous must use a blocking send. Use "
@@ -248,26 +249,22 @@ class rendezvous_sender : public rendezvous_endpoint<Queue, producer_role> {
 
     using base = rendezvous_endpoint<Queue, producer_role>;
     using T = typename Queue::message_type;
+    using verbs = send_verbs<rendezvous_sender, T, Mode>;
     using Wait = typename Queue::wait_type;
     using st = offer_state;
 
 public:
-    /// Offers `m` and waits until a receiver takes it: ok, closed, peer_dead or corrupt.
-    status send(const T& m) noexcept { return offer_until(m, clock::time_point::max()); }
-    /// As send(m), or timed_out once the deadline (a steady_clock time point) or timeout (a
-    /// duration) has passed with nobody taking m; m is then withdrawn. A receiver that took m
-    /// before that makes it ok, once its copy is done.
-    template <deadline D>
-    status send(const T& m, D deadline) noexcept {
-        if constexpr (std::is_same_v<D, clock::time_point>)
-            return offer_until(m, deadline);
-        else
-            return offer_until(m, deadline_after(deadline));
-    }
+    /// send(m) (send_verbs): offers `m` and waits until a receiver takes it: ok, closed,
+    /// peer_dead or corrupt.
+    /// send(m, deadline): as send(m), or timed_out once the deadline (a steady_clock time point)
+    /// or timeout (a duration) has passed with nobody taking m; m is then withdrawn. A receiver
+    /// that took m before that makes it ok, once its copy is done.
+    using verbs::send;
 
 private:
     friend Queue;
     friend queue_handle<Queue>;
+    friend verbs;
 
     rendezvous_sender(std::shared_ptr<segment> seg, const options& opt) : base(std::move(seg), opt) {
         // A predecessor in this place killed with its offer out: take the offer back, so that
@@ -282,17 +279,18 @@ private:
 
     rendezvous_offer<T>& offer() const noexcept { return this->sh().offers[this->place()]; }
 
-    status offer_until(const T& m, clock::time_point deadline) noexcept {
-        if (!this->attached()) return to_status(errc::closed);
+    /// Offers `m` until `deadline`: the send verbs' primitive.
+    errc send_until(const T& m, clock::time_point deadline) noexcept {
+        if (!this->attached()) return errc::closed;
         auto& o = offer();
         std::uint64_t seq = 0;
-        if (const errc e = make_ready(deadline, seq); e != errc::ok) return to_status(e);
+        if (const errc e = make_ready(deadline, seq); e != errc::ok) return e;
         seq = st::next_seq(seq);
         std::memcpy(static_cast<void*>(&o.value), &m, sizeof(T));
         // SYNC POINT WRITE: value; READ by the receiver whose CAS takes offered(seq).
         o.state.store(st::pack(st::offered, 0, seq), std::memory_order_release);
         this->sh().data_bell.notify(this->light_fence());
-        return to_status(await_taker(seq, deadline));
+        return await_taker(seq, deadline);
     }
 
     /// Waits until the slot is ours to write: empty or done. Only after a predecessor was killed
@@ -383,44 +381,33 @@ private:
 /// once. Either way closed once every sender has closed, and (blocking only) peer_dead once every
 /// sender still attached is dead, after any complete offer they left has been taken.
 template <class Queue, mode_policy Mode>
-class rendezvous_receiver : public rendezvous_endpoint<Queue, consumer_role> {
+class rendezvous_receiver : public rendezvous_endpoint<Queue, consumer_role>,
+                            public receive_verbs<rendezvous_receiver<Queue, Mode>, typename Queue::message_type, Mode> {
     using base = rendezvous_endpoint<Queue, consumer_role>;
     using T = typename Queue::message_type;
+    using verbs = receive_verbs<rendezvous_receiver, T, Mode>;
     using Wait = typename Queue::wait_type;
     using st = offer_state;
 
 public:
-    /// Takes one sender's message. Blocking: waits for an offer; closed or peer_dead once the
-    /// senders have gone; timed_out at a deadline (a steady_clock time point) or after a timeout
-    /// (a duration), if one follows. Non-blocking: would_block when no sender is offering now.
-    result<T> receive() noexcept {
-        return as_result([&](T& out) { return receive(out); });
-    }
-    template <deadline D>
-    result<T> receive(D deadline) noexcept {
-        return as_result([&](T& out) { return receive(out, deadline); });
-    }
-    /// As receive(), into `out` (no copy through a result; for large messages).
-    status receive(T& out) noexcept {
-        if constexpr (std::same_as<Mode, blocking>)
-            return to_status(attempt_until(out, clock::time_point::max()));
-        else
-            return to_status(attempt(out));
-    }
-    template <deadline D>
-    status receive(T& out, D deadline) noexcept {
-        static_assert(std::same_as<Mode, blocking>,
-                      "a non_blocking endpoint returns at once, so a deadline means nothing: use a blocking endpoint");
-        if constexpr (std::is_same_v<D, clock::time_point>)
-            return to_status(attempt_until(out, deadline));
-        else
-            return to_status(attempt_until(out, deadline_after(deadline)));
-    }
+    /// receive(), receive(deadline), receive(out), receive(out, deadline) (receive_verbs): takes
+    /// one sender's message. Blocking: waits for an offer; closed or peer_dead once the senders
+    /// have gone; timed_out at a deadline (a steady_clock time point) or after a timeout (a
+    /// duration), if one follows. Non-blocking: would_block when no sender is offering now.
+    using verbs::receive;
 
 private:
     friend Queue;
     friend queue_handle<Queue>;
+    friend verbs;
     using base::base;
+
+    errc receive_until(T& out, clock::time_point deadline) noexcept {
+        if constexpr (std::same_as<Mode, blocking>)
+            return attempt_until(out, deadline);
+        else
+            return attempt(out);
+    }
 
     /// One look: ok, would_block, or closed (nothing on offer and every sender let go).
     errc attempt(T& out) noexcept {
@@ -492,14 +479,6 @@ private:
         for (const auto& o : this->sh().offers)
             if (st::kind_of(o.state.load(std::memory_order_acquire)) == st::offered) return true;
         return false;
-    }
-
-    template <class Into>
-    static result<T> as_result(Into&& into) noexcept {
-        T out;
-        const status s = into(out);
-        if (!s) return unexpected(s.error());
-        return out;
     }
 
     std::size_t next_ = 0;  ///< the offer slot to look at first

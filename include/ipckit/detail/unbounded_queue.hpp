@@ -496,15 +496,6 @@ private:
     std::shared_ptr<chain_head> head_;
 };
 
-/// A deadline as a steady_clock time point, whether given as one or as a timeout.
-template <deadline D>
-clock::time_point as_time_point(D d) noexcept {
-    if constexpr (std::is_same_v<std::remove_cvref_t<D>, clock::time_point>)
-        return d;
-    else
-        return deadline_after(d);
-}
-
 /// Where the endpoints of an unbounded queue sleep, and whom they wake when they close: a
 /// sender sleeps on chunk_bell (for another sender creating a chunk) and wakes the receiver,
 /// which may wait for closed; the receiver sleeps on data_bell and wakes the senders on
@@ -568,38 +559,31 @@ template <class Queue, mode_policy Mode>
 class unbounded_sender
     : public chain_endpoint<Queue, producer_role,
                             chain_producer<typename Queue::message_type, Queue::slots_per_chunk,
-                                           (Queue::max_senders > 1), typename Queue::chunks>> {
+                                           (Queue::max_senders > 1), typename Queue::chunks>>,
+      public send_verbs<unbounded_sender<Queue, Mode>, typename Queue::message_type, Mode> {
     using T = typename Queue::message_type;
+    using verbs = send_verbs<unbounded_sender, T, Mode>;
     using cursor = chain_producer<T, Queue::slots_per_chunk, (Queue::max_senders > 1), typename Queue::chunks>;
     using base = chain_endpoint<Queue, producer_role, cursor>;
 
 public:
-    /// Sends `m`: ok, no_space, closed or corrupt (or the OS's reason for failing to create a
-    /// chunk). Non-blocking: also would_block, only while another sender creates a chunk.
-    status send(const T& m) noexcept {
-        if constexpr (std::same_as<Mode, blocking>)
-            return to_status(send_until(m, clock::time_point::max()));
-        else
-            return to_status(push(m));
-    }
-    /// Blocking only: as send(m), with a deadline (a steady_clock time point) or a timeout (a
-    /// duration) that bounds only the wait for another sender creating a chunk: timed_out, and
-    /// the message is not sent.
-    template <deadline D>
-    status send(const T& m, D deadline) noexcept {
-        static_assert(std::same_as<Mode, blocking>,
-                      "a non_blocking endpoint returns at once, so a deadline means nothing: use a blocking endpoint");
-        return to_status(send_until(m, as_time_point(deadline)));
-    }
+    /// send(m) (send_verbs): sends `m`: ok, no_space, closed or corrupt (or the OS's reason for
+    /// failing to create a chunk). Non-blocking: also would_block, only while another sender
+    /// creates a chunk.
+    /// send(m, deadline), blocking only: as send(m), with a deadline (a steady_clock time point)
+    /// or a timeout (a duration) that bounds only the wait for another sender creating a chunk:
+    /// timed_out, and the message is not sent.
+    using verbs::send;
 
 private:
     friend Queue;
+    friend verbs;
     explicit unbounded_sender(std::shared_ptr<chain_head> head) : base(std::move(head)) {}
 
     errc send_until(const T& m, clock::time_point deadline) noexcept {
         for (;;) {
             const errc e = push(m);
-            if (e != errc::would_block) return e;
+            if (e != errc::would_block || !std::same_as<Mode, blocking>) return e;  // non_blocking: one attempt
             if (const errc w = wait_for_grower(deadline); w != errc::ok) return w;
         }
     }
@@ -646,35 +630,21 @@ private:
 template <class Queue, mode_policy Mode>
 class unbounded_receiver
     : public chain_endpoint<Queue, consumer_role,
-                            chain_consumer<typename Queue::message_type, Queue::slots_per_chunk, typename Queue::chunks>> {
+                            chain_consumer<typename Queue::message_type, Queue::slots_per_chunk,
+                                           typename Queue::chunks>>,
+      public receive_verbs<unbounded_receiver<Queue, Mode>, typename Queue::message_type, Mode> {
     using T = typename Queue::message_type;
+    using verbs = receive_verbs<unbounded_receiver, T, Mode>;
     using cursor = chain_consumer<T, Queue::slots_per_chunk, typename Queue::chunks>;
     using base = chain_endpoint<Queue, consumer_role, cursor>;
 
 public:
-    /// Receives the oldest message. Blocking: waits for one; closed or peer_dead once the
-    /// senders have gone and the queue is empty; timed_out. Non-blocking: would_block when empty.
-    result<T> receive() noexcept {
-        return as_result([&](T& out) { return receive(out); });
-    }
-    /// Blocking only: with a deadline (a steady_clock time point) or a timeout (a duration).
-    template <deadline D>
-    result<T> receive(D deadline) noexcept {
-        return as_result([&](T& out) { return receive(out, deadline); });
-    }
-    /// As receive(), into `out` (no copy through a result; for large messages).
-    status receive(T& out) noexcept {
-        if constexpr (std::same_as<Mode, blocking>)
-            return to_status(attempt_until(out, clock::time_point::max()));
-        else
-            return to_status(attempt(out));
-    }
-    template <deadline D>
-    status receive(T& out, D deadline) noexcept {
-        static_assert(std::same_as<Mode, blocking>,
-                      "a non_blocking endpoint returns at once, so a deadline means nothing: use a blocking endpoint");
-        return to_status(attempt_until(out, as_time_point(deadline)));
-    }
+    /// receive(), receive(out) (receive_verbs): receives the oldest message. Blocking: waits for
+    /// one; closed or peer_dead once the senders have gone and the queue is empty; timed_out.
+    /// Non-blocking: would_block when empty.
+    /// receive(deadline), receive(out, deadline), blocking only: with a deadline (a steady_clock
+    /// time point) or a timeout (a duration).
+    using verbs::receive;
 
     /// Asks the OS about the senders: ok (someone is there, or nobody came yet), closed or
     /// peer_dead. On the way, skips a message whose sender died writing it, which a
@@ -688,7 +658,15 @@ public:
 
 private:
     friend Queue;
+    friend verbs;
     explicit unbounded_receiver(std::shared_ptr<chain_head> head) : base(std::move(head)) {}
+
+    errc receive_until(T& out, clock::time_point deadline) noexcept {
+        if constexpr (std::same_as<Mode, blocking>)
+            return attempt_until(out, deadline);
+        else
+            return attempt(out);
+    }
 
     bool recover() noexcept {
         auto& senders = this->shared_->senders;
@@ -734,14 +712,6 @@ private:
             }
             if (w != errc::ok) return w;
         }
-    }
-
-    template <class Into>
-    static result<T> as_result(Into&& into) noexcept {
-        T out;
-        const status s = into(out);
-        if (!s) return unexpected(s.error());
-        return out;
     }
 };
 
