@@ -84,6 +84,24 @@ inline void check_name(std::string_view name, std::size_t max, const char* what,
 /// Throws invalid_name unless `name` is 1..max_name_length of [A-Za-z0-9._-], not starting with '.'.
 inline void validate_name(std::string_view name) { check_name(name, max_name_length, "segment", true); }
 
+/// create(), or open() if the name exists; again if it was removed between the two. Exactly one
+/// of several racing processes creates: what every open_or_create is.
+template <class Create, class Open>
+auto create_or_open(Create&& create, Open&& open) -> decltype(create()) {
+    for (;;) {
+        try {
+            return create();
+        } catch (const error& e) {
+            if (e.reason() != errc::already_exists) throw;
+        }
+        try {
+            return open();
+        } catch (const error& e) {
+            if (e.reason() != errc::not_found) throw;  // removed between the two: try again
+        }
+    }
+}
+
 /// What ipckit puts before a segment's name to name its POSIX shared-memory object.
 inline constexpr std::string_view os_prefix = "ipckit.";
 
@@ -177,18 +195,8 @@ public:
     template <ownership_policy Ownership, class Init>
     static segment open_or_create(std::string_view name, const detail::segment_layout& want, const options& opt,
                                   Init&& init) {
-        for (;;) {
-            try {
-                return create<Ownership>(name, want, opt, init);
-            } catch (const error& e) {
-                if (e.reason() != errc::already_exists) throw;
-            }
-            try {
-                return open(name, want, opt);
-            } catch (const error& e) {
-                if (e.reason() != errc::not_found) throw;  // removed between the two: try again
-            }
-        }
+        return detail::create_or_open([&] { return create<Ownership>(name, want, opt, init); },
+                                      [&] { return open(name, want, opt); });
     }
 
     segment(segment&&) noexcept = default;

@@ -225,18 +225,7 @@ public:
     }
     /// Opens `name`, or creates it if there is none (exactly one of racing processes creates).
     static broadcast_mailbox open_or_create(std::string_view name, const options& opt = {}) {
-        for (;;) {
-            try {
-                return create(name, opt);
-            } catch (const error& e) {
-                if (e.reason() != errc::already_exists) throw;
-            }
-            try {
-                return open(name, opt);
-            } catch (const error& e) {
-                if (e.reason() != errc::not_found) throw;  // removed between the two: try again
-            }
-        }
+        return create_or_open([&] { return create(name, opt); }, [&] { return open(name, opt); });
     }
     /// Removes the mailbox `name`: from now on its senders get closed, its receivers get what
     /// was accepted and then closed, blocked ones wake, and the name is free. False if none.

@@ -362,18 +362,7 @@ public:
 
     /// Opens `name`, or creates it if there is none (exactly one of racing processes creates).
     static unbounded_queue open_or_create(std::string_view name, const options& opt = {}) {
-        for (;;) {
-            try {
-                return create(name, opt);
-            } catch (const error& e) {
-                if (e.reason() != errc::already_exists) throw;
-            }
-            try {
-                return open(name, opt);
-            } catch (const error& e) {
-                if (e.reason() != errc::not_found) throw;  // removed between the two: try again
-            }
-        }
+        return create_or_open([&] { return create(name, opt); }, [&] { return open(name, opt); });
     }
 
     /// Removes the queue `name` and its chunks (of whatever message type). Processes that have
