@@ -85,7 +85,8 @@ struct roster {
 
     /// The state of this side as its peer sees it: ok while someone is (or may still be)
     /// there, closed once everyone who came has let go, peer_dead (ask_os only) once every
-    /// holder that has not let go is dead. Without ask_os, two loads and no system call.
+    /// holder that has not let go is dead and at least one such holder remains. Without ask_os,
+    /// two loads and no system call.
     [[nodiscard]] errc state(bool ask_os) const noexcept {
         // SYNC POINT READ: paired with release(): what the leavers published is visible.
         const std::uint32_t held = attached.load(std::memory_order_acquire);
@@ -97,9 +98,17 @@ struct roster {
         }
         if (held > Max) return errc::ok;  // a scribbled counter: fall back to asking each place
         if (!ask_os) return errc::ok;
-        for (const auto& p : places)
-            if (p.held_by_live_process()) return errc::ok;
-        return errc::peer_dead;
+        // peer_dead only if a place is still held by a process that died. Places all vacant or
+        // closed while `attached` is not 0 are a release between its two steps (the place is
+        // closed, the count not yet lowered), or a holder killed between them: both let go.
+        bool dead_holder = false;
+        for (const auto& p : places) {
+            const std::uint64_t cur = p.holder.load(std::memory_order_acquire);
+            if (cur == roster_place::vacant || cur == roster_place::closed) continue;
+            if (sys::is_alive(sys::process_id::unpack(cur))) return errc::ok;
+            dead_holder = true;
+        }
+        return dead_holder ? errc::peer_dead : errc::closed;
     }
 
     /// Whether a live process holds a place whose pending claim is `pos_plus_1`.
