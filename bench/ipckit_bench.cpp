@@ -29,10 +29,10 @@ namespace {
 
 using namespace bench;
 
-/// An ipckit row of the standard table, which has no fan pattern.
+/// An ipckit row of the standard table, which has no fan pattern; `over`: the row it is built on.
 template <mechanism M>
-constexpr mechanism_entry ipckit_row(std::string_view name) {
-    return entry<M, runs::pairs>(name, family::ipckit);
+constexpr mechanism_entry ipckit_row(std::string_view name, std::string_view over = {}) {
+    return entry<M, runs::pairs>(name, family::ipckit, over);
 }
 
 /// Everything that the standard run measures. A new mechanism is an adapter in mechanisms.hpp
@@ -48,6 +48,11 @@ constexpr mechanism_entry table[] = {
     ipckit_row<ipckit_queue<ipckit::adaptive, ipckit::single, payload::bytes>>("ipckit-bytes-adaptive"),
     ipckit_row<ipckit_loan<payload::fixed>>("ipckit-spsc-loan"),
     ipckit_row<ipckit_loan<payload::bytes>>("ipckit-bytes-loan"),
+    // The naming layers, each beside the bare queue it is built on (the first ratio it shows).
+    ipckit_row<ipckit_node<node_receive::from>>("ipckit-node", "ipckit-bytes-adaptive"),
+    ipckit_row<ipckit_node<node_receive::any>>("ipckit-node-any", "ipckit-bytes-adaptive"),
+    ipckit_row<ipckit_mailbox<ipckit::exclusive>>("ipckit-mailbox", "ipckit-mpsc-adaptive"),
+    ipckit_row<ipckit_mailbox<ipckit::round_robin>>("ipckit-mailbox-rr", "ipckit-mpsc-adaptive"),
     entry<boost_mq>("boost-mq", family::peer),
     entry<posix_mq>("posix-mq", family::peer),
     entry<pipe_mechanism>("pipe", family::peer),

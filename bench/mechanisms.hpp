@@ -27,6 +27,8 @@
 #include "process.hpp"
 #include "reference_ring.hpp"
 
+#include <ipckit/mailbox.hpp>
+#include <ipckit/node.hpp>
 #include <ipckit/queue.hpp>
 
 #include <boost/interprocess/ipc/message_queue.hpp>
@@ -44,6 +46,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <fcntl.h>
 #include <limits.h>  // PIPE_BUF
@@ -294,6 +297,159 @@ using ipckit_queue = ipckit_kind<Payload, same_depth, Producers, ipckit::single,
 /// The zero-copy rows: SPSC, adaptive, loans and views.
 template <payload Payload>
 using ipckit_loan = ipckit_kind<Payload, same_depth, ipckit::single, ipckit::single, ipckit::adaptive, true>;
+
+// ---- ipckit's naming layers: node and mailbox ---------------------------------------------------
+
+/// How an ipckit::node receiver takes its messages: from the one member it names (receive(from)),
+/// or from whichever member has one (receive_any(), which also says who sent it).
+enum class node_receive { from, any };
+
+/// The MaxMessage of every node row: one bound that covers every size, as a program would have
+/// one node type for all its messages (it bounds a message; a received one is a vector of its size).
+inline constexpr std::size_t node_max_message = 64 * 1024 + 64;
+
+/// ipckit::basic_node: each end is a member of its own domain, made in the process that uses it
+/// (one domain per link, unique to this process, ipckit::remove_domain'd when the link goes).
+/// The receiver is "rx"; the sender "tx" (receive(from) names it; one producer), or "tx-<pid>"
+/// with receive_any, which takes several producers (mpscN). Under the names, one SPSC link per
+/// ordered pair: queue<bytes<node_max_message>, bounded<LinkBytes>> with LinkBytes as deep as
+/// the other queues for this size (1024 records, 64 of 64 KiB), so that the row differs from
+/// ipckit-bytes-adaptive by the naming layer only. A received message is the vector receive
+/// returns, read in place (visit): copying it into a message<S> would be the benchmark's cost.
+template <node_receive Receive>
+struct ipckit_node {
+    static std::string describe() {
+        return std::string("ipckit::basic_node<64 KiB + 64, links as deep as the other queues>, send(to) / ") +
+               (Receive == node_receive::from ? "receive(from)" : "receive_any()") +
+               ", wait policy adaptive, one member per process and link";
+    }
+    static std::string unsupported(std::size_t, bool many_producers, bool many_consumers) {
+        if (many_consumers) return "n/a (one receiving member)";
+        if (many_producers && Receive == node_receive::from) return "n/a (receive(from) names one sender)";
+        return "";
+    }
+    /// In idle the receiver waits before its sender has joined, which receive(from) refuses
+    /// (not_found: a member that has not joined cannot be waited for); receive_any() waits.
+    static std::string unsupported_idle()
+        requires(Receive == node_receive::from)
+    {
+        return "n/a (no sender yet)";
+    }
+
+    template <std::size_t S>
+    class link {
+        using node = ipckit::basic_node<node_max_message, queue_capacity(S) * (S + 8)>;
+        static_assert(S <= node::max_message);
+        scoped_name domain_{[](const std::string& n) { (void)ipckit::remove_domain(n); }};
+
+        [[noreturn]] static void failed(const char* verb, ipckit::errc e) {
+            fail(std::string("ipckit node ") + verb + ": " + make_error_code(e).message());
+        }
+        static std::string sender_name() {
+            return Receive == node_receive::from ? "tx" : "tx-" + std::to_string(::getpid());
+        }
+
+    public:
+        explicit link(const link_config&) {}
+
+        struct sending_end {
+            std::unique_ptr<node> self;
+            void send(const message<S>& m) {
+                if (const auto s = self->send("rx", std::span<const std::byte>(m.bytes)); !s) [[unlikely]]
+                    failed("send", s.error());
+            }
+        };
+        struct receiving_end {
+            std::unique_ptr<node> self;
+            std::string from;  ///< the sender's name, which receive(from) needs (from the link, before fork)
+
+            /// The next message, read in place by f.
+            template <class F>
+            void visit(F&& f) {
+                const std::vector<std::byte> m = next();
+                if (m.size() != S) [[unlikely]]
+                    fail("ipckit node receive: " + std::to_string(m.size()) + " bytes, expected " + std::to_string(S));
+                // operator new aligns the vector's bytes for any fundamental type, message<S> too.
+                f(*std::launder(reinterpret_cast<const message<S>*>(m.data())));
+            }
+            void receive(message<S>& out) {
+                visit([&](const message<S>& in) { out = in; });
+            }
+
+        private:
+            std::vector<std::byte> next() {
+                if constexpr (Receive == node_receive::from) {
+                    auto m = self->receive(from);
+                    if (!m) [[unlikely]]
+                        failed("receive(from)", m.error());
+                    return std::move(*m);
+                } else {
+                    for (;;) {
+                        auto e = self->receive_any();
+                        if (e.message) [[likely]]
+                            return std::move(*e.message);
+                        // A producer that sent its end marker and left is reported once, after
+                        // its last message, as closed; the consumer counts the markers, not these.
+                        const ipckit::errc why = e.message.error();
+                        if (why == ipckit::errc::closed) continue;
+                        failed("receive_any", why);
+                    }
+                }
+            }
+        };
+        [[nodiscard]] sending_end open_sender() const {
+            return {std::make_unique<node>(domain_.str(), sender_name())};
+        }
+        [[nodiscard]] receiving_end open_receiver() const {
+            return {std::make_unique<node>(domain_.str(), "rx"), "tx"};
+        }
+    };
+};
+
+/// ipckit::mailbox<message<S>, bounded<N>, Delivery, system_owned>, as deep as the other queues:
+/// the seed's indirect communication (a named port, up to 64 senders), made in the parent and
+/// opened by name in each child.
+template <ipckit::delivery_policy Delivery>
+struct ipckit_mailbox {
+    static std::string describe() {
+        return std::string("ipckit::mailbox<T, bounded<N>, ") + Delivery::name +
+               ", system_owned>, as deep as the other queues, wait policy adaptive";
+    }
+    static std::string unsupported(std::size_t, bool, bool many_consumers) {
+        return many_consumers && std::is_same_v<Delivery, ipckit::exclusive> ? "n/a (exclusive: one receiver)" : "";
+    }
+
+    template <std::size_t S>
+    class link {
+        using box = ipckit::mailbox<message<S>, ipckit::bounded<queue_capacity(S)>, Delivery, ipckit::system_owned>;
+        scoped_name name_{[](const std::string& n) { (void)box::remove(n); }};
+        box box_ = box::create(name_.str());
+
+        [[noreturn]] static void failed(const char* verb, ipckit::errc e) {
+            fail(std::string("ipckit mailbox ") + verb + ": " + make_error_code(e).message());
+        }
+
+    public:
+        explicit link(const link_config&) {}
+
+        struct sending_end {
+            typename box::template sender_type<ipckit::blocking> tx;
+            void send(const message<S>& m) {
+                if (const auto s = tx.send(m); !s) [[unlikely]]
+                    failed("send", s.error());
+            }
+        };
+        struct receiving_end {
+            typename box::template receiver_type<ipckit::blocking> rx;
+            void receive(message<S>& m) {
+                if (const auto s = rx.receive(m); !s) [[unlikely]]
+                    failed("receive", s.error());
+            }
+        };
+        [[nodiscard]] sending_end open_sender() const { return {box::open(name_.str()).sender()}; }
+        [[nodiscard]] receiving_end open_receiver() const { return {box::open(name_.str()).receiver()}; }
+    };
+};
 
 /// boost::interprocess::message_queue: a mutex and two condition variables in shared memory.
 struct boost_mq {

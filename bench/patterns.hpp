@@ -432,7 +432,10 @@ cell_result run_cell(const cell_request& rq) {
                 fail("this row does not measure several consumers (fan)");
             case shape::idle: break;
             }
-            return idle<M, S>(rq);
+            if constexpr (requires { M::unsupported_idle(); })
+                fail(M::unsupported_idle());
+            else
+                return idle<M, S>(rq);
         }
     });
 }
@@ -450,17 +453,25 @@ struct mechanism_entry {
     std::string (*unsupported)(std::size_t size, bool many_producers, bool many_consumers);
     cell_result (*run)(const cell_request&);
     shape only = shape::idle;  ///< for family::bound: the one pattern it has a figure for
+    std::string (*unsupported_idle)() = nullptr;  ///< why it has no idle figure (M::unsupported_idle)
+    /// For an ipckit row built on another (a node on its links, a mailbox on a ring): that row's
+    /// name, so that the ratios show what the layer above the bare queue costs.
+    std::string_view over = {};
 
     /// "" if this row can run pattern `p` with messages of `size` bytes, else why not.
     [[nodiscard]] std::string refuses(const pattern& p, std::size_t size) const {
         if (kind == family::bound && (p.kind != only || p.many)) return "n/a (one process, no IPC)";
+        if (p.kind == shape::idle && unsupported_idle != nullptr) return unsupported_idle();
         return unsupported(size, p.many, p.many_consumers());
     }
 };
 
+/// A row of mechanism M. A mechanism with no idle figure says why in a static unsupported_idle().
 template <mechanism M, runs Runs = runs::all>
-constexpr mechanism_entry entry(std::string_view name, family kind) {
-    return {name, kind, &M::describe, &M::unsupported, &run_cell<M, Runs>};
+constexpr mechanism_entry entry(std::string_view name, family kind, std::string_view over = {}) {
+    std::string (*no_idle)() = nullptr;
+    if constexpr (requires { M::unsupported_idle(); }) no_idle = &M::unsupported_idle;
+    return {name, kind, &M::describe, &M::unsupported, &run_cell<M, Runs>, shape::idle, no_idle, over};
 }
 
 /// The "one copy" bound: see one_copy() above.

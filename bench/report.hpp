@@ -135,7 +135,8 @@ public:
     report(const results& r, std::span<const mechanism_entry> table, std::span<const pattern> patterns)
         : r_(r), table_(table), patterns_(patterns) {}
 
-    /// Every comparison of `ipckit` in one cell: with the reference, the best peer, each peer.
+    /// Every comparison of `ipckit` in one cell: with the ipckit row it is built on (entry's
+    /// `over`), the reference, the best peer, each peer.
     [[nodiscard]] std::vector<comparison> compare(std::string_view ipckit, const pattern& pat, std::size_t size) const {
         const std::string_view metric = headline_metric(pat.kind);
         const series mine = r_.get({std::string(ipckit), std::string(pat.name), size}, metric);
@@ -171,6 +172,12 @@ public:
             }
         out.insert(out.begin() + (out.empty() || out[0].with != reference_name() ? 0 : 1),
                    comparison{"best-peer", divide(mine, best), best_name});
+        // A row built on another ipckit row (a node on its links): first, what the layer costs.
+        for (const auto& m : table_)
+            if (m.name == ipckit && !m.over.empty()) {
+                const series bare = r_.get({std::string(m.over), std::string(pat.name), size}, metric);
+                out.insert(out.begin(), comparison{std::string(m.over), divide(mine, bare), ""});
+            }
         return out;
     }
 

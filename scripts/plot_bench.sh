@@ -2,7 +2,7 @@
 # Turns the CSV of `ipckit_bench --csv FILE` into PNG plots, log scale, one line per mechanism:
 #   OUTDIR/bench_rtt.png          median round-trip time (pingpong) by message size
 #   OUTDIR/bench_throughput.png   one-way throughput (stream) by message size: messages/s, MB/s
-# with every row of the CSV's table: the ipckit rows (loans included) thick, the reference ring
+# with every row of the CSV's table: the ipckit rows (loans, node and mailbox included) thick, the reference ring
 # and the one-copy bound (memcpy in one process) dashed, the peers thin.
 #
 # usage: scripts/plot_bench.sh FILE.csv [OUTDIR]      (OUTDIR: the CSV's directory by default)
@@ -50,8 +50,9 @@ width(m) = style(m) == 2 ? 3 : style(m) == 1 ? 2.5 : 1.5
 dash(m) = style(m) == 1 ? 2 : 1
 list(key) = system("cat " . dir . "/" . key . ".list 2>/dev/null")
 file(key, m) = dir . "/" . key . "." . m . ".dat"
-# As many distinct colours as mechanisms (the table has 15); point shapes vary too.
-colours = "#000000 #d62728 #ff7f0e #e377c2 #1f77b4 #2ca02c #9467bd #8c564b #17becf #7f7f7f #bcbd22 #393b79 #ad494a #637939 #843c39 #5254a3"
+# As many distinct colours as mechanisms (the table has 19: the node and mailbox rows too);
+# point shapes vary too.
+colours = "#000000 #d62728 #ff7f0e #e377c2 #1f77b4 #2ca02c #9467bd #8c564b #17becf #7f7f7f #bcbd22 #393b79 #ad494a #637939 #843c39 #5254a3 #e7969c #6b6ecf #b5cf6b #de9ed6"
 do for [i = 1:words(colours)] { set linetype i lc rgb word(colours, i) pt (i % 13) + 1 }
 set linetype cycle words(colours)
 
