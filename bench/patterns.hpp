@@ -113,6 +113,22 @@ void take(Receiver& rx, message<S>& buffer, F&& f) {
     }
 }
 
+/// Producer p's sending: message n of p carries make_seq(p, n); it sends at least its share of
+/// the warm-up, then stops at `each` messages or when the time budget is spent, whichever comes
+/// first (the clock is read every 256 messages). Returns how many it sent.
+template <class Sender, std::size_t S>
+std::uint64_t send_share(Sender& tx, message<S>& m, unsigned p, std::uint64_t each, std::uint64_t warmup_each,
+                         std::chrono::nanoseconds budget) {
+    const std::int64_t stop_at = now_ns() + budget.count();
+    std::uint64_t n = 0;
+    while (n < each) {
+        m.stamp(make_seq(p, n));
+        tx.send(m);
+        if (++n % 256 == 0 && n > warmup_each && now_ns() >= stop_at) break;
+    }
+    return n;
+}
+
 template <mechanism M, std::size_t S>
 cell_result ping_pong(const cell_request& rq) {
     typename M::template link<S> there(rq.config), back(rq.config);
@@ -214,14 +230,7 @@ cell_result stream(const cell_request& rq) {
             auto tx = link.open_sender();
             auto m = message<S>::filled();
             gate.arrive_and_wait();
-            const std::int64_t stop_at = now_ns() + std::chrono::nanoseconds(rq.budget).count();
-            std::uint64_t n = 0;
-            while (n < each) {
-                m.stamp(make_seq(p, n));
-                tx.send(m);
-                if (++n % 256 == 0 && n > warmup_each && now_ns() >= stop_at) break;
-            }
-            sent[p] = n;
+            sent[p] = send_share(tx, m, p, each, warmup_each, rq.budget);
             m.stamp(end_seq(p));
             tx.send(m);
         });
@@ -322,14 +331,7 @@ cell_result fan(const cell_request& rq) {
             auto tx = link.open_sender();
             auto m = message<S>::filled();
             gate.arrive_and_wait();
-            const std::int64_t stop_at = now_ns() + std::chrono::nanoseconds(rq.budget).count();
-            std::uint64_t n = 0;
-            while (n < each) {
-                m.stamp(make_seq(p, n));
-                tx.send(m);
-                if (++n % 256 == 0 && n > warmup_each && now_ns() >= stop_at) break;
-            }
-            sent[p] = n;
+            sent[p] = send_share(tx, m, p, each, warmup_each, rq.budget);
             if (finished[0].fetch_add(1, std::memory_order_acq_rel) + 1 == producers) {
                 m.stamp(end_seq(p));
                 for (unsigned c = 0; c < consumers; ++c) tx.send(m);
