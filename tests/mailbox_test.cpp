@@ -21,32 +21,13 @@ using ipckit_test::err;
 using ipckit_test::make_tick;
 using ipckit_test::patience;
 using ipckit_test::scoped_name;
+using ipckit_test::setup_message;
 using ipckit_test::tick;
 
 namespace {
 
 template <class D, class O = ipckit::system_owned>
 using box8 = ipckit::mailbox<tick, ipckit::bounded<8>, D, O>;
-
-template <class F>
-errc setup_error(F&& f) {
-    try {
-        f();
-    } catch (const ipckit::error& e) {
-        return e.reason();
-    }
-    return errc::ok;
-}
-
-template <class F>
-std::string setup_message(F&& f) {
-    try {
-        f();
-    } catch (const ipckit::error& e) {
-        return e.what();
-    }
-    return "";
-}
 
 }  // namespace
 
@@ -60,7 +41,7 @@ TEST_CASE("mailbox: exclusive delivers in order to its one receiver, and a secon
     CHECK(mb.size() == 5);
     {
         auto rx = mb.receiver();
-        CHECK(setup_error([&] { (void)mb.receiver(); }) == errc::receiver_busy);
+        CHECK(ipckit_test::setup_errc([&] { (void)mb.receiver(); }) == errc::receiver_busy);
         CHECK(setup_message([&] { (void)mb.receiver(); }).find("exclusive") != std::string::npos);
         for (std::uint64_t i = 0; i < 3; ++i) {
             auto m = rx.receive(patience);
@@ -271,15 +252,15 @@ TEST_CASE("mailbox: opening with another delivery or ownership policy is incompa
     const std::string delivery = setup_message([&] { (void)box8<ipckit::round_robin>::open(name); });
     CHECK(delivery.find("delivery policy round_robin") != std::string::npos);
     CHECK(delivery.find("the mailbox's is any") != std::string::npos);
-    CHECK(setup_error([&] { (void)box8<ipckit::round_robin>::open(name); }) == errc::incompatible_layout);
-    CHECK(setup_error([&] { (void)box8<ipckit::exclusive>::open_or_create(name); }) == errc::incompatible_layout);
-    CHECK(setup_error([&] { (void)box8<ipckit::exclusive, ipckit::process_owned>::open(name); }) ==
+    CHECK(ipckit_test::setup_errc([&] { (void)box8<ipckit::round_robin>::open(name); }) == errc::incompatible_layout);
+    CHECK(ipckit_test::setup_errc([&] { (void)box8<ipckit::exclusive>::open_or_create(name); }) == errc::incompatible_layout);
+    CHECK(ipckit_test::setup_errc([&] { (void)box8<ipckit::exclusive, ipckit::process_owned>::open(name); }) ==
           errc::incompatible_layout);
     CHECK(setup_message([&] { (void)box8<ipckit::exclusive, ipckit::system_owned>::open(name); })
               .find("delivery policy exclusive") != std::string::npos);
-    CHECK(setup_error([&] { (void)ipckit::mailbox<tick, ipckit::bounded<16>, ipckit::any, ipckit::system_owned>::open(
+    CHECK(ipckit_test::setup_errc([&] { (void)ipckit::mailbox<tick, ipckit::bounded<16>, ipckit::any, ipckit::system_owned>::open(
                           name); }) == errc::incompatible_layout);
-    CHECK(setup_error([&] { (void)box8<ipckit::any>::remove(std::string(name)); }) == errc::ok);
+    CHECK(ipckit_test::setup_errc([&] { (void)box8<ipckit::any>::remove(std::string(name)); }) == errc::ok);
 }
 
 TEST_CASE("mailbox: a system_owned mailbox keeps its messages when every handle is gone", "[unit]") {
@@ -300,11 +281,11 @@ TEST_CASE("mailbox: the owner of a process_owned mailbox only receives, and othe
     scoped_name name("mbox");
     using box = ipckit::mailbox<tick, ipckit::bounded<8>>;  // exclusive, process_owned
     auto mb = box::create(name);
-    CHECK(setup_error([&] { (void)mb.sender(); }) == errc::invalid_argument);
-    CHECK(setup_error([&] { (void)box::open(name).sender(); }) == errc::invalid_argument);  // same process
+    CHECK(ipckit_test::setup_errc([&] { (void)mb.sender(); }) == errc::invalid_argument);
+    CHECK(ipckit_test::setup_errc([&] { (void)box::open(name).sender(); }) == errc::invalid_argument);  // same process
     auto rx = mb.receiver<ipckit::non_blocking>();
     CHECK(err(rx.receive()) == errc::would_block);
-    CHECK(setup_error([&] { (void)mb.receiver(); }) == errc::receiver_busy);
+    CHECK(ipckit_test::setup_errc([&] { (void)mb.receiver(); }) == errc::receiver_busy);
 }
 
 TEST_CASE("mailbox: a non-blocking sender gets would_block on a full mailbox and ok once there is room", "[unit]") {
@@ -319,4 +300,26 @@ TEST_CASE("mailbox: a non-blocking sender gets would_block on a full mailbox and
     auto rx = mb.receiver();
     CHECK(rx.receive(patience).value().seq == 0);
     CHECK(tx.send(make_tick(2)));
+}
+
+TEST_CASE("mailbox: a remover stopped between its two stores leaves closing, which the receivers finish",
+          "[unit]") {
+    // Mailbox::remove stores `removed | closing`, issues the heavy fence, then stores `removed`
+    // (detail/mailbox_common.hpp). Here the remover stops after the first store, as if killed.
+    namespace d = ipckit::detail;
+    scoped_name name("mbox");
+    using box = box8<ipckit::any>;
+    auto mb = box::create(name);
+    auto tx = mb.sender();
+    auto rx = mb.receiver();
+    for (std::uint64_t i = 0; i < 2; ++i) REQUIRE(tx.send(make_tick(i)));
+    auto seg = ipckit::segment::open(name.str(), box::layout(), {});
+    auto& control = static_cast<box::shared*>(seg.body())->control;
+    control.state.store(d::mailbox_control::removed | d::mailbox_control::closing);
+
+    CHECK_FALSE(mb.is_open());
+    CHECK(err(tx.send(make_tick(9))) == errc::closed);  // nothing more is accepted
+    for (std::uint64_t i = 0; i < 2; ++i) CHECK(rx.receive(patience).value().seq == i);
+    CHECK(err(rx.receive(patience)) == errc::closed);   // not a wait for a remover that is gone
+    CHECK(control.state.load() == d::mailbox_control::removed);
 }

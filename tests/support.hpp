@@ -122,6 +122,13 @@ ipckit::errc setup_errc(F&& f) {
     return e ? e->reason() : ipckit::errc::ok;
 }
 
+/// What the ipckit::error that f() throws says, empty if it throws none.
+template <class F>
+std::string setup_message(F&& f) {
+    const auto e = setup_error(std::forward<F>(f));
+    return e ? std::string(e->what()) : std::string();
+}
+
 inline bool contains(std::string_view haystack, std::string_view needle) {
     return haystack.find(needle) != std::string_view::npos;
 }

@@ -384,10 +384,11 @@ private:
         ring_ticket<T> t;
         const errc e = cursor_.try_claim(t);
         if (e != errc::ok) return e;
-        // The claim (tail) before the second look at the state; a receiver looks at the state,
-        // then at the tail (drained()): either it sees our claim and waits for it, or we see
-        // the removal and give the claim up. Nothing accepted is ever left behind.
-        std::atomic_thread_fence(std::memory_order_seq_cst);
+        // The claim (tail) before the second look at the state, with the light half of the
+        // asymmetric fence between: either the closer's heavy half makes our claim visible to
+        // the receivers that read the tail after the final state, or we see the state closing
+        // and withdraw the claim (mailbox_control). Nothing accepted is ever left behind.
+        sys::light_fence(this->light_fence_);
         if (sh().control.state.load(std::memory_order_relaxed) != mailbox_control::open) {
             cursor_.abandon(t);  // a tombstone the receivers skip
             sh().data_bell.notify(this->light_fence_);
@@ -565,10 +566,9 @@ private:
 
     /// Whether the mailbox is removed and every message it accepted has been read.
     bool drained() noexcept {
-        if (shared_->control.is_open()) return false;
-        // SYNC POINT READ: the state (seq_cst) before the tail; paired with the sender's claim,
-        // fence, and second look at the state (broadcast_sender::attempt).
-        std::atomic_thread_fence(std::memory_order_seq_cst);
+        // SYNC POINT READ: the final state (acquire) before the tail; paired with the closer's
+        // heavy fence and a sender's claim, light fence and second look (mailbox_control).
+        if (!shared_->control.closed_for_good()) return false;
         return cursor_.caught_up();
     }
 

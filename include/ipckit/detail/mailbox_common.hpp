@@ -7,6 +7,7 @@
 
 #include <ipckit/detail/doorbell.hpp>
 #include <ipckit/detail/layout.hpp>
+#include <ipckit/detail/sys/cpu.hpp>
 #include <ipckit/detail/sys/process.hpp>
 #include <ipckit/detail/sys/shm.hpp>
 #include <ipckit/error.hpp>
@@ -29,27 +30,57 @@ namespace ipckit::detail {
 /// The first cache line of every mailbox's shared part.
 ///
 ///   0   state   open (0) -> removed (1) by Mailbox::remove, or -> owner_gone (2) when the owner
-///               of a process_owned mailbox lets go or dies; never back to open
+///               of a process_owned mailbox lets go or dies, each through its `closing` form
+///               (the value | closing); never back to open
 ///   8   owner   packed process id of a process_owned mailbox's owner (its creator); 0 otherwise
 ///   16  turn    round_robin: (passes << 32) | the receivers' roster place whose turn it is
+///
+/// Closing without losing a message, and without a fence per send. A sender claims its slot,
+/// issues the light half of the asymmetric fence (sys/cpu.hpp) and looks at the state once more:
+/// not open, and it withdraws the claim (a tombstone) and returns closed. The closer stores
+/// `why | closing`, issues the heavy half (a membarrier: a full barrier on every CPU running a
+/// sender), and only then stores `why`. A receiver concludes "closed and drained" only from a
+/// final state, read before the tail: so either the sender saw `closing` and withdrew, or its
+/// claim was visible before the membarrier returned, hence to the receiver that reads the tail
+/// after the final state. A closer killed between its two stores leaves `closing`, which the
+/// first receiver to see it finishes (its own membarrier first).
 struct mailbox_control {
-    enum : std::uint32_t { open = 0, removed = 1, owner_gone = 2 };
+    enum : std::uint32_t { open = 0, removed = 1, owner_gone = 2, closing = 0x100 };
 
     alignas(cache_line) std::atomic<std::uint32_t> state{open};
     std::atomic<std::uint64_t> owner{0};
     std::atomic<std::uint64_t> turn{0};
 
     /// Whether the mailbox still takes messages. A load: the data path may ask on every call.
-    [[nodiscard]] bool is_open() const noexcept {
-        // SYNC POINT READ: paired with close_as()'s seq_cst store; see mailbox_sender::attempt.
-        return state.load(std::memory_order_seq_cst) == open;
-    }
+    [[nodiscard]] bool is_open() const noexcept { return state.load(std::memory_order_acquire) == open; }
 
-    /// Moves the state from open to `why`; false if it had already left open.
+    /// Moves the state from open to `why` (through its closing form); false if it had already
+    /// left open.
     bool close_as(std::uint32_t why) noexcept {
         std::uint32_t expected = open;
-        // SYNC POINT WRITE: seq_cst, ordered against a sender's claim and a receiver's drain check.
-        return state.compare_exchange_strong(expected, why, std::memory_order_seq_cst);
+        // SYNC POINT WRITE: the closing form, then the heavy fence; READ by a sender's second
+        // look at the state after its claim and light fence (mailbox_sender::attempt).
+        if (!state.compare_exchange_strong(expected, why | closing, std::memory_order_seq_cst)) return false;
+        finish_closing(why | closing);
+        return true;
+    }
+
+    /// For a receiver: whether the mailbox has left open for good, so that no sender can publish
+    /// a message it accepted any more, and "nothing left to read" means drained. Finishes a
+    /// closing whose closer stopped between its two stores.
+    [[nodiscard]] bool closed_for_good() noexcept {
+        const std::uint32_t s = state.load(std::memory_order_acquire);
+        if (s == open) return false;
+        if ((s & closing) != 0) finish_closing(s);
+        return true;
+    }
+
+private:
+    void finish_closing(std::uint32_t seen) noexcept {
+        sys::heavy_fence();
+        // SYNC POINT WRITE: the final state, after the heavy fence; READ by closed_for_good()
+        // (acquire) before the tail. A failed CAS: another process finished it.
+        state.compare_exchange_strong(seen, seen & ~std::uint32_t{closing}, std::memory_order_seq_cst);
     }
 };
 static_assert(std::is_standard_layout_v<mailbox_control> && sizeof(mailbox_control) == cache_line);

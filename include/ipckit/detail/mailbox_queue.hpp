@@ -336,10 +336,11 @@ private:
         ring_ticket<T> t;
         const errc e = this->cursor().try_claim(t);
         if (e != errc::ok) return e;
-        // The claim (tail) before the second look at the state; a receiver looks at the state,
-        // then at the tail (drained()): either it sees our claim and waits for it, or we see
-        // the removal and withdraw the claim. Nothing accepted is ever left behind.
-        std::atomic_thread_fence(std::memory_order_seq_cst);
+        // The claim (tail) before the second look at the state, with the light half of the
+        // asymmetric fence between: either the closer's heavy half makes our claim visible to
+        // the receivers that read the tail after the final state, or we see the state closing
+        // and withdraw the claim (mailbox_control). Nothing accepted is ever left behind.
+        sys::light_fence(this->light_fence_);
         if (this->control().state.load(std::memory_order_relaxed) != mailbox_control::open) {
             this->cursor().abandon(t);  // a tombstone the receivers skip
             this->sh().data_bell.notify(this->light_fence_);
@@ -447,10 +448,9 @@ private:
 
     /// Whether the mailbox is closed and every message it accepted has been taken.
     bool drained() noexcept {
-        if (this->control().is_open()) return false;
-        // SYNC POINT READ: the state (seq_cst) before the tail; paired with the sender's claim,
-        // fence, and second look at the state (mailbox_sender::attempt).
-        std::atomic_thread_fence(std::memory_order_seq_cst);
+        // SYNC POINT READ: the final state (acquire) before the tail; paired with the closer's
+        // heavy fence and a sender's claim, light fence and second look (mailbox_control).
+        if (!this->control().closed_for_good()) return false;
         const auto& ring = this->sh().ring;
         return ring.tail.load(std::memory_order_acquire) == ring.head.load(std::memory_order_acquire);
     }
