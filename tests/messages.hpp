@@ -1,17 +1,20 @@
 #pragma once
 // What tests send and how they look at results: a small message whose second word is a function
 // of its first (a torn, stale or made-up message shows up), splitmix64's finaliser for payloads
-// derived from a seed, err() for the errc of a status or result, and how Catch2 prints an errc.
+// derived from a seed, err() for the errc of a status or result, how Catch2 prints an errc, and
+// what a forked child does with a stream of ticks (send_all, receive_in_order, receive_ends_with).
 //
 // Include it in test files that use Catch2; children forked by those tests may use everything
 // here but the printing, which only the parent's assertions need.
 
 #include "catch.hpp"
+#include "support.hpp"
 
 #include <ipckit/error.hpp>
 
 #include <cstdint>
 #include <string>
+#include <thread>
 
 namespace Catch {
 template <>
@@ -44,6 +47,75 @@ constexpr std::uint64_t mix(std::uint64_t x) noexcept {
 template <class R>
 ipckit::errc err(const R& r) {
     return r ? ipckit::errc::ok : r.error();
+}
+
+// ---- for forked children: a stream of ticks, as an exit code ------------------------------
+
+/// For a child: receives seq first..last-1 in order with patience. 0 if so, else 1 (an error),
+/// 2 (wrong seq) or 3 (a torn message).
+template <class Rx>
+int receive_in_order(Rx& rx, std::uint64_t first, std::uint64_t last) {
+    for (std::uint64_t i = first; i < last; ++i) {
+        auto r = rx.receive(patience);
+        if (!r) return 1;
+        if (r->seq != i) return 2;
+        if (r->check != check_of(i)) return 3;
+    }
+    return 0;
+}
+
+/// For a child: what a receive with patience ended with, as an exit code: 0 if `expected`,
+/// 4 a message, 5 timed_out, 6 another errc.
+template <class Rx>
+int receive_ends_with(Rx& rx, ipckit::errc expected) {
+    auto r = rx.receive(patience);
+    if (r) return 4;
+    if (r.error() == expected) return 0;
+    return r.error() == ipckit::errc::timed_out ? 5 : 6;
+}
+
+/// For a child: sends seq first..last-1 with patience; 0 if all went, else 7.
+template <class Tx>
+int send_all(Tx& tx, std::uint64_t first, std::uint64_t last) {
+    for (std::uint64_t i = first; i < last; ++i)
+        if (!tx.send(make_tick(i), patience)) return 7;
+    return 0;
+}
+
+// ---- for threads: a stream of ticks through one endpoint pair ------------------------------
+
+/// What a receiver saw of ticks 0..n-1 that a sender thread sent (and then closed its end).
+struct stream_outcome {
+    ipckit::errc sender_error = ipckit::errc::ok;  ///< the first failed send's errc, ok if none
+    std::uint64_t received = 0;                    ///< messages received
+    std::uint64_t wrong = 0;                       ///< messages out of order or torn
+    ipckit::errc end = ipckit::errc::ok;           ///< why receiving stopped (closed, if all went well)
+};
+
+/// Sends ticks 0..n-1 from a thread through `tx` (blocking, with patience; it closes when the
+/// thread is done with it) while this thread receives from `rx` until a receive fails.
+template <class Tx, class Rx>
+stream_outcome stream_through_threads(Tx tx, Rx& rx, std::uint64_t n) {
+    stream_outcome out;
+    std::thread sender([&out, n, tx = std::move(tx)]() mutable {
+        for (std::uint64_t i = 0; i < n; ++i) {
+            if (const auto s = tx.send(make_tick(i), patience); !s) {
+                out.sender_error = s.error();  // read after join
+                return;
+            }
+        }
+    });
+    for (;;) {
+        auto r = rx.receive(patience);
+        if (!r) {
+            out.end = r.error();
+            break;
+        }
+        if (r->seq != out.received || r->check != check_of(out.received)) ++out.wrong;
+        ++out.received;
+    }
+    sender.join();
+    return out;
 }
 
 }  // namespace ipckit_test

@@ -38,6 +38,9 @@ using ipckit_test::quick_liveness;
 using ipckit_test::block_until_killed;
 using ipckit_test::child;
 using ipckit_test::patience;
+using ipckit_test::receive_ends_with;
+using ipckit_test::receive_in_order;
+using ipckit_test::send_all;
 using ipckit_test::scoped_name;
 using ipckit_test::signal_pipe;
 
@@ -51,36 +54,6 @@ using q4 = ipckit::queue<msg, ipckit::bounded<4>>;
 using q16 = ipckit::queue<msg, ipckit::bounded<16>>;
 using q64 = ipckit::queue<msg, ipckit::bounded<64>>;
 
-/// For a child: receives seq first..last-1 in order with patience. 0 if so, else 1 (an error),
-/// 2 (wrong seq) or 3 (a torn message).
-template <class Rx>
-int receive_in_order(Rx& rx, std::uint64_t first, std::uint64_t last) {
-    for (std::uint64_t i = first; i < last; ++i) {
-        auto r = rx.receive(patience);
-        if (!r) return 1;
-        if (r->seq != i) return 2;
-        if (r->check != check_of(i)) return 3;
-    }
-    return 0;
-}
-
-/// For a child: what a receive with patience ended with, as an exit code: 0 if `expected`,
-/// 4 a message, 5 timed_out, 6 another errc.
-template <class Rx>
-int receive_ends_with(Rx& rx, errc expected) {
-    auto r = rx.receive(patience);
-    if (r) return 4;
-    if (r.error() == expected) return 0;
-    return r.error() == errc::timed_out ? 5 : 6;
-}
-
-/// For a child: sends seq first..last-1 with patience; 0 if all went, else 7.
-template <class Tx>
-int send_all(Tx& tx, std::uint64_t first, std::uint64_t last) {
-    for (std::uint64_t i = first; i < last; ++i)
-        if (!tx.send(make_tick(i), patience)) return 7;
-    return 0;
-}
 
 }  // namespace
 

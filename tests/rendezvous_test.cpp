@@ -351,33 +351,11 @@ TEMPLATE_TEST_CASE("rendezvous: a sender thread hands 1e4 messages in order to a
     auto q = queue_t::create(name);
     auto rx = q.receiver();
 
-    errc sender_error = errc::ok;  // read after join
-    std::thread sender([&sender_error, tx = q.sender()]() mutable {
-        for (std::uint64_t i = 0; i < n; ++i) {
-            if (const auto s = tx.send(make_tick(i), patience); !s) {
-                sender_error = s.error();
-                return;
-            }
-        }
-    });  // tx closes when the thread is done with it
-
-    std::uint64_t received = 0;
-    std::uint64_t wrong = 0;
-    errc end = errc::ok;
-    for (;;) {
-        auto r = rx.receive(patience);
-        if (!r) {
-            end = r.error();
-            break;
-        }
-        if (r->seq != received || r->check != check_of(received)) ++wrong;
-        ++received;
-    }
-    sender.join();
-    CHECK(sender_error == errc::ok);
-    CHECK(received == n);
-    CHECK(wrong == 0);
-    CHECK(end == errc::closed);
+    const auto out = ipckit_test::stream_through_threads(q.sender(), rx, n);
+    CHECK(out.sender_error == errc::ok);
+    CHECK(out.received == n);
+    CHECK(out.wrong == 0);
+    CHECK(out.end == errc::closed);
 }
 
 TEST_CASE("rendezvous: sender and receiver threads with racing deadlines account for every message exactly",

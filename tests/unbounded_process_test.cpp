@@ -44,6 +44,9 @@ using ipckit_test::err;
 using ipckit_test::killed_by_sigkill;
 using ipckit_test::make_tick;
 using ipckit_test::patience;
+using ipckit_test::receive_ends_with;
+using ipckit_test::receive_in_order;
+using ipckit_test::send_all;
 using ipckit_test::quick_liveness;
 using ipckit_test::signal_pipe;
 
@@ -126,36 +129,6 @@ std::vector<std::string> chunks_of(const std::string& name) {
     return found;
 }
 
-/// For a child: receives producer 0's numbers first..last-1 in order with patience. 0 if so,
-/// else 1 (an error), 2 (wrong number) or 3 (a torn message).
-template <class Rx>
-int receive_in_order(Rx& rx, std::uint64_t first, std::uint64_t last) {
-    for (std::uint64_t i = first; i < last; ++i) {
-        auto r = rx.receive(patience);
-        if (!r) return 1;
-        if (r->seq != i) return 2;
-        if (r->check != check_of(i)) return 3;
-    }
-    return 0;
-}
-
-/// For a child: what a receive with patience ended with: 0 if `expected`, 4 a message, 5
-/// timed_out, 6 another errc.
-template <class Rx>
-int receive_ends_with(Rx& rx, errc expected) {
-    auto r = rx.receive(patience);
-    if (r) return 4;
-    if (r.error() == expected) return 0;
-    return r.error() == errc::timed_out ? 5 : 6;
-}
-
-/// For a child: sends seq first..last-1; 0 if all went, else 7.
-template <class Tx>
-int send_all(Tx& tx, std::uint64_t first, std::uint64_t last) {
-    for (std::uint64_t i = first; i < last; ++i)
-        if (!tx.send(make_tick(i))) return 7;
-    return 0;
-}
 
 /// The shared part of queue Q called `name`, for white-box tests: a mapping of its head.
 template <class Q>

@@ -689,33 +689,11 @@ TEMPLATE_TEST_CASE("unbounded queue: a producer thread passes 1e5 messages in or
     auto q = queue_t::create(name);
     auto rx = q.receiver();
 
-    errc producer_error = errc::ok;  // read after join
-    std::thread producer([&producer_error, tx = q.sender()]() mutable {
-        for (std::uint64_t i = 0; i < n; ++i) {
-            if (const auto s = tx.send(make_tick(i)); !s) {
-                producer_error = s.error();
-                return;
-            }
-        }
-    });
-
-    std::uint64_t received = 0;
-    std::uint64_t wrong = 0;
-    errc end = errc::ok;
-    for (;;) {
-        auto r = rx.receive(patience);
-        if (!r) {
-            end = r.error();
-            break;
-        }
-        if (r->seq != received || r->check != check_of(received)) ++wrong;
-        ++received;
-    }
-    producer.join();
-    CHECK(producer_error == errc::ok);
-    CHECK(received == n);
-    CHECK(wrong == 0);
-    CHECK(end == errc::closed);
+    const auto out = ipckit_test::stream_through_threads(q.sender(), rx, n);
+    CHECK(out.sender_error == errc::ok);
+    CHECK(out.received == n);
+    CHECK(out.wrong == 0);
+    CHECK(out.end == errc::closed);
     CHECK(chunks_of(name).size() <= 1);
 }
 
