@@ -13,6 +13,7 @@
 #include "catch.hpp"
 #include "messages.hpp"
 #include "support.hpp"
+#include "unbounded_support.hpp"
 
 #include <ipckit/queue.hpp>
 
@@ -30,7 +31,6 @@
 #include <vector>
 
 #include <csignal>
-#include <dirent.h>
 #include <poll.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -90,44 +90,13 @@ constexpr msg make_msg(std::uint64_t producer, std::uint64_t n) noexcept { retur
 constexpr std::uint64_t producer_of(const msg& m) noexcept { return m.seq >> 32; }
 constexpr std::uint64_t number_of(const msg& m) noexcept { return m.seq & 0xffffffffULL; }
 
+using ipckit_test::chunks_of;
+using ipckit_test::scoped_queue;
 using uq = ipckit::queue<msg, ipckit::unbounded<4096>>;
 using muq = ipckit::queue<msg, ipckit::unbounded<4096>, ipckit::multi>;
 using muq2 = ipckit::queue<msg, ipckit::unbounded<4096>, ipckit::multi_of<2>>;
 constexpr std::uint64_t per_chunk = uq::slots_per_chunk;
 
-/// A unique queue name, with the queue and its chunks removed at set-up and when it goes.
-class scoped_queue {
-public:
-    scoped_queue() : name_("ub-proc") { (void)uq::remove(name_); }
-    ~scoped_queue() {
-        try {
-            (void)uq::remove(name_);
-        } catch (...) {
-        }
-    }
-    scoped_queue(const scoped_queue&) = delete;
-    scoped_queue& operator=(const scoped_queue&) = delete;
-    [[nodiscard]] const std::string& str() const noexcept { return name_.str(); }
-    operator const std::string&() const noexcept { return name_.str(); }  // NOLINT(google-explicit-constructor)
-    operator std::string_view() const noexcept { return name_.str(); }    // NOLINT(google-explicit-constructor)
-
-private:
-    ipckit_test::scoped_name name_;
-};
-
-/// The chunks of queue `name` in /dev/shm now: the names after "ipckit.<name>.".
-std::vector<std::string> chunks_of(const std::string& name) {
-    std::vector<std::string> found;
-    const std::string prefix = "ipckit." + name + ".";
-    DIR* d = ::opendir("/dev/shm");
-    if (d == nullptr) return found;
-    while (const dirent* e = ::readdir(d)) {
-        const std::string entry = e->d_name;
-        if (entry.rfind(prefix, 0) == 0) found.push_back(entry.substr(prefix.size()));
-    }
-    ::closedir(d);
-    return found;
-}
 
 
 /// The shared part of queue Q called `name`, for white-box tests: a mapping of its head.

@@ -11,6 +11,7 @@
 #include "catch.hpp"
 #include "messages.hpp"
 #include "support.hpp"
+#include "unbounded_support.hpp"
 
 #include <ipckit/queue.hpp>
 
@@ -25,7 +26,6 @@
 #include <utility>
 #include <vector>
 
-#include <dirent.h>
 
 using namespace std::chrono_literals;
 using ipckit::errc;
@@ -45,6 +45,8 @@ struct quote {  // another message type
     float price;
 };
 
+using ipckit_test::chunks_of;
+using ipckit_test::scoped_queue;
 using uq = ipckit::queue<tick, ipckit::unbounded<4096>>;  // SPSC, small chunks
 using uq8k = ipckit::queue<tick, ipckit::unbounded<8192>>;
 using quote_uq = ipckit::queue<quote, ipckit::unbounded<4096>>;
@@ -57,40 +59,6 @@ static_assert(per_chunk > 100, "the tests below assume small messages in 4 KiB c
 
 constexpr auto short_wait = 50ms;
 
-/// A unique queue name, with the queue and its chunks removed at set-up and when it goes.
-class scoped_queue {
-public:
-    scoped_queue() : name_("ub") { (void)uq::remove(name_); }
-    ~scoped_queue() {
-        try {
-            (void)uq::remove(name_);  // finds the chunks of any unbounded queue of this name
-        } catch (...) {
-        }
-    }
-    scoped_queue(const scoped_queue&) = delete;
-    scoped_queue& operator=(const scoped_queue&) = delete;
-    [[nodiscard]] const std::string& str() const noexcept { return name_.str(); }
-    operator const std::string&() const noexcept { return name_.str(); }  // NOLINT(google-explicit-constructor)
-    operator std::string_view() const noexcept { return name_.str(); }    // NOLINT(google-explicit-constructor)
-
-private:
-    ipckit_test::scoped_name name_;
-};
-
-/// The chunks of queue `name` in /dev/shm now: the names after "ipckit.<name>.".
-std::vector<std::string> chunks_of(const std::string& name) {
-    std::vector<std::string> found;
-    const std::string prefix = "ipckit." + name + ".";
-    DIR* d = ::opendir("/dev/shm");
-    if (d == nullptr) return found;
-    while (const dirent* e = ::readdir(d)) {
-        const std::string entry = e->d_name;
-        if (entry.rfind(prefix, 0) == 0) found.push_back(entry.substr(prefix.size()));
-    }
-    ::closedir(d);
-    std::sort(found.begin(), found.end());
-    return found;
-}
 
 /// Receives what is waiting now (non-blocking), expecting seq first, first+1, ...; returns how
 /// many arrived in order, stopping at the first gap or at an empty queue.
