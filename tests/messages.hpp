@@ -49,6 +49,20 @@ ipckit::errc err(const R& r) {
     return r ? ipckit::errc::ok : r.error();
 }
 
+// ---- receiving ticks ------------------------------------------------------------------------
+
+/// Receives what is waiting now (non-blocking), expecting seq first, first+1, ...; returns how
+/// many arrived in order, stopping at the first gap or at an empty queue.
+template <class Rx>
+std::uint64_t drain_in_order(Rx& rx, std::uint64_t first) {
+    std::uint64_t n = 0;
+    for (;;) {
+        auto r = rx.receive();
+        if (!r || r->seq != first + n || r->check != check_of(first + n)) return n;
+        ++n;
+    }
+}
+
 // ---- for forked children: a stream of ticks, as an exit code ------------------------------
 
 /// For a child: receives seq first..last-1 in order with patience. 0 if so, else 1 (an error),

@@ -27,6 +27,7 @@ using ipckit_test::check_of;
 using ipckit_test::contains;
 using ipckit_test::err;
 using ipckit_test::make_tick;
+using ipckit_test::drain_in_order;
 using ipckit_test::patience;
 using ipckit_test::scoped_name;
 using ipckit_test::setup_errc;
@@ -56,17 +57,6 @@ using receiver16 = ipckit::receiver<q16, ipckit::blocking>;
 
 constexpr auto short_wait = 50ms;
 
-/// Receives what is waiting now (non-blocking), expecting seq first, first+1, ...; returns how
-/// many arrived in order, stopping at the first gap or at an empty queue.
-template <class Rx>
-std::uint64_t drain_in_order(Rx& rx, std::uint64_t first) {
-    std::uint64_t n = 0;
-    for (;;) {
-        auto r = rx.receive();
-        if (!r || r->seq != first + n || r->check != check_of(first + n)) return n;
-        ++n;
-    }
-}
 
 }  // namespace
 
