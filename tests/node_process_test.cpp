@@ -3,6 +3,7 @@
 // handed back as undeliverable.
 
 #include "catch.hpp"
+#include "messages.hpp"
 #include "node_support.hpp"
 
 #include <ipckit/node.hpp>
@@ -22,6 +23,7 @@
 using namespace std::chrono_literals;
 using ipckit::errc;
 using ipckit_test::child;
+using ipckit_test::err;
 using ipckit_test::patience;
 using ipckit_test::scoped_domain;
 using ipckit_test::seq_bytes;
@@ -288,7 +290,7 @@ TEST_CASE("node across processes: a receiver SIGKILLed while its sender blocks: 
     REQUIRE(ready2.wait());
     for (std::uint64_t i = 0; i < 200; ++i) REQUIRE(alice.send("bob", seq_bytes(i), patience));
     auto done = alice.receive("bob", patience);
-    REQUIRE(done);
+    REQUIRE(err(done) == errc::ok);
     CHECK(text(*done) == "done");
     CHECK(bob2.wait() == 0);
     CHECK(d.links().size() == 2);  // alice->bob2 and bob2->alice; nothing of the first bob

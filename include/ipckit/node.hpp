@@ -566,6 +566,12 @@ private:
             (void)refresh_incoming();
             incoming* in = find_in(from);
             if (in == nullptr) in = open_in(from);
+            if (in == nullptr) {
+                // `from` may have made its link, sent, and left between the first look and the
+                // registry's answer: its link counter bump came before it left, so look again.
+                (void)refresh_incoming();
+                in = find_in(from);
+            }
             if (in == nullptr) return unexpected(errc::not_found);
             for (;;) {
                 auto m = in->rx.receive();
