@@ -305,7 +305,7 @@ using ipckit_loan = ipckit_kind<Payload, same_depth, ipckit::single, ipckit::sin
 enum class node_receive { from, any };
 
 /// The MaxMessage of every node row: one bound that covers every size, as a program would have
-/// one node type for all its messages (it bounds a message; a received one is a vector of its size).
+/// one node type for all its messages.
 inline constexpr std::size_t node_max_message = 64 * 1024 + 64;
 
 /// ipckit::basic_node: each end is a member of its own domain, made in the process that uses it
@@ -314,8 +314,8 @@ inline constexpr std::size_t node_max_message = 64 * 1024 + 64;
 /// with receive_any, which takes several producers (mpscN). Under the names, one SPSC link per
 /// ordered pair: queue<bytes<node_max_message>, bounded<LinkBytes>> with LinkBytes as deep as
 /// the other queues for this size (1024 records, 64 of 64 KiB), so that the row differs from
-/// ipckit-bytes-adaptive by the naming layer only. A received message is the vector receive
-/// returns, read in place (visit): copying it into a message<S> would be the benchmark's cost.
+/// ipckit-bytes-adaptive by the naming layer only. Messages are received into a message<S>, as
+/// ipckit-bytes-adaptive receives them (the buffer overloads of receive and receive_any).
 template <node_receive Receive>
 struct ipckit_node {
     static std::string describe() {
@@ -363,31 +363,25 @@ struct ipckit_node {
             std::unique_ptr<node> self;
             std::string from;  ///< the sender's name, which receive(from) needs (from the link, before fork)
 
-            /// The next message, read in place by f.
-            template <class F>
-            void visit(F&& f) {
-                const std::vector<std::byte> m = next();
-                if (m.size() != S) [[unlikely]]
-                    fail("ipckit node receive: " + std::to_string(m.size()) + " bytes, expected " + std::to_string(S));
-                // operator new aligns the vector's bytes for any fundamental type, message<S> too.
-                f(*std::launder(reinterpret_cast<const message<S>*>(m.data())));
-            }
+            /// The next message, received into out (the node's buffer overloads: no allocation).
             void receive(message<S>& out) {
-                visit([&](const message<S>& in) { out = in; });
+                const auto n = next(std::span<std::byte>(out.bytes));
+                if (n != S) [[unlikely]]
+                    fail("ipckit node receive: " + std::to_string(n) + " bytes, expected " + std::to_string(S));
             }
 
         private:
-            std::vector<std::byte> next() {
+            std::size_t next(std::span<std::byte> into) {
                 if constexpr (Receive == node_receive::from) {
-                    auto m = self->receive(from);
-                    if (!m) [[unlikely]]
-                        failed("receive(from)", m.error());
-                    return std::move(*m);
+                    auto n = self->receive(from, into);
+                    if (!n) [[unlikely]]
+                        failed("receive(from)", n.error());
+                    return *n;
                 } else {
                     for (;;) {
-                        auto e = self->receive_any();
+                        auto e = self->receive_any(into);
                         if (e.message) [[likely]]
-                            return std::move(*e.message);
+                            return *e.message;
                         // A producer that sent its end marker and left is reported once, after
                         // its last message, as closed; the consumer counts the markers, not these.
                         const ipckit::errc why = e.message.error();

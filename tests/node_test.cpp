@@ -8,8 +8,10 @@
 #include <ipckit/queue.hpp>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <future>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -200,6 +202,60 @@ TEST_CASE("node: receive_any returns each sender's name with its messages, takin
     for (auto& g : got) (g[0] == 'a' ? from_a : from_b).push_back(g);
     CHECK(from_a == std::vector<std::string>{"a0", "a1", "a2"});
     CHECK(from_b == std::vector<std::string>{"b0", "b1", "b2"});
+}
+
+TEST_CASE("node: receiving into a buffer returns the length, and a buffer too small is too_large: the message "
+          "stays, for a bigger one",
+          "[unit]") {
+    scoped_domain d;
+    ipckit::node hub(d, "hub");
+    std::array<std::byte, 16> small{};
+    std::array<std::byte, 64> big{};
+    auto as_text = [](std::span<const std::byte> b, std::size_t n) {
+        return std::string(reinterpret_cast<const char*>(b.data()), n);
+    };
+    {
+        ipckit::node a(d, "a");
+        CHECK(hub.receive<ipckit::non_blocking>("a", std::span(big)).error() == errc::would_block);
+        CHECK(hub.receive("a", std::span(big), 10ms).error() == errc::timed_out);
+        REQUIRE(a.send("hub", "a message longer than sixteen bytes"));
+        REQUIRE(a.send("hub", ""));
+        REQUIRE(a.send("hub", "short"));
+        CHECK(hub.receive("a", std::span(small), 1s).error() == errc::too_large);
+        CHECK(hub.receive<ipckit::non_blocking>("a", std::span(small)).error() == errc::too_large);
+        auto n = hub.receive("a", std::span(big));
+        REQUIRE(n);
+        CHECK(as_text(big, *n) == "a message longer than sixteen bytes");
+        auto empty = hub.receive("a", std::span(small), 1s);
+        REQUIRE(empty);
+        CHECK(*empty == 0);
+
+        // receive_any: the sender's name with the length, or with too_large (the message stays).
+        ipckit::node b(d, "b");
+        REQUIRE(b.send("hub", "from b, too long for sixteen"));
+        std::vector<std::string> got;
+        for (int i = 0; i < 2; ++i) {
+            auto [from, len] = hub.receive_any(std::span(small), 1s);
+            if (from == "b") {
+                CHECK(len.error() == errc::too_large);
+                auto [again, whole] = hub.receive_any<ipckit::non_blocking>(std::span(big));
+                REQUIRE(whole);
+                CHECK(again == "b");
+                got.push_back(from + ":" + as_text(big, *whole));
+            } else {
+                REQUIRE(len);
+                got.push_back(from + ":" + as_text(small, *len));
+            }
+        }
+        CHECK(sorted(got) == std::vector<std::string>{"a:short", "b:from b, too long for sixteen"});
+        CHECK(hub.receive_any<ipckit::non_blocking>(std::span(big)).message.error() == errc::would_block);
+    }
+    // Both left: each is reported once, as for receive().
+    CHECK(hub.receive("a", std::span(big)).error() == errc::closed);
+    auto end = hub.receive_any(std::span(big), 1s);
+    CHECK(end.from == "b");
+    CHECK(end.message.error() == errc::closed);
+    CHECK(d.links().empty());
 }
 
 TEST_CASE("node: non-blocking verbs return would_block, and verbs with deadlines timed_out", "[unit]") {

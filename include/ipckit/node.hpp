@@ -33,7 +33,10 @@
 // Verbs. send, receive and receive_any block by default (a deadline or timeout may follow) or
 // take non_blocking as template argument: send<ipckit::non_blocking>(to, m) returns would_block
 // at once. receive(from) takes messages from one peer only; receive_any() from whichever peer
-// has one, rotating fairly over the peers, and returns the sender's name with the message. When a
+// has one, rotating fairly over the peers, and returns the sender's name with the message. Each
+// receive returns a std::vector of the message's size, or, given a buffer, copies the message
+// into it and returns its length (no allocation: the choice for small messages); a buffer too
+// small for the next message is too_large, and that message stays first, for a bigger one. When a
 // peer has gone, receive_any() reports it once, as (name, closed) or (name, peer_dead), after the
 // last of its messages. Set-up on first use (creating or opening a link) may fail; the data path
 // never throws, so such a failure is returned as its errc (no_space, corrupt, ...). When a new
@@ -103,11 +106,14 @@ public:
     static constexpr std::size_t max_message = link_queue::max_message;
 
     /// What receive_any returns: the sender's name (empty for would_block and timed_out) and the
-    /// message, or why there is none.
-    struct envelope {
+    /// message (R = message_type), or its length in the caller's buffer (R = std::size_t), or
+    /// why there is none.
+    template <class R>
+    struct basic_envelope {
         std::string from;
-        result<message_type> message;
+        result<R> message;
     };
+    using envelope = basic_envelope<message_type>;
 
     /// Joins `domain` (creating it if there is none) under `name`. Throws invalid_name,
     /// name_taken (a live member has `name`), no_space (the domain is full, or /dev/shm),
@@ -175,11 +181,22 @@ public:
     /// would_block (non_blocking, nothing yet); timed_out.
     template <mode_policy Mode = blocking>
     result<message_type> receive(std::string_view from) noexcept {
-        return receive_until(from, clock::time_point::max(), std::same_as<Mode, blocking>);
+        return receive_until(from, clock::time_point::max(), std::same_as<Mode, blocking>, as_vector);
     }
     template <detail::deadline D>
     result<message_type> receive(std::string_view from, D deadline) noexcept {
-        return receive_until(from, detail::time_point_of(deadline), true);
+        return receive_until(from, detail::time_point_of(deadline), true, as_vector);
+    }
+
+    /// As receive(from), into `buffer`: returns the message's length. A message longer than
+    /// the buffer is too_large, and stays first from `from`, for a bigger buffer.
+    template <mode_policy Mode = blocking>
+    result<std::size_t> receive(std::string_view from, std::span<std::byte> buffer) noexcept {
+        return receive_until(from, clock::time_point::max(), std::same_as<Mode, blocking>, into(buffer));
+    }
+    template <detail::deadline D>
+    result<std::size_t> receive(std::string_view from, std::span<std::byte> buffer, D deadline) noexcept {
+        return receive_until(from, detail::time_point_of(deadline), true, into(buffer));
     }
 
     /// The next message from any member, with the sender's name. Each sender's messages come in
@@ -190,11 +207,22 @@ public:
     /// message; the next call tries that link again.
     template <mode_policy Mode = blocking>
     envelope receive_any() noexcept {
-        return receive_any_until(clock::time_point::max(), std::same_as<Mode, blocking>);
+        return receive_any_until(clock::time_point::max(), std::same_as<Mode, blocking>, as_vector);
     }
     template <detail::deadline D>
     envelope receive_any(D deadline) noexcept {
-        return receive_any_until(detail::time_point_of(deadline), true);
+        return receive_any_until(detail::time_point_of(deadline), true, as_vector);
+    }
+
+    /// As receive_any(), into `buffer`: the message member is the message's length. A message
+    /// longer than the buffer is (its sender, too_large), and stays first on its link.
+    template <mode_policy Mode = blocking>
+    basic_envelope<std::size_t> receive_any(std::span<std::byte> buffer) noexcept {
+        return receive_any_until(clock::time_point::max(), std::same_as<Mode, blocking>, into(buffer));
+    }
+    template <detail::deadline D>
+    basic_envelope<std::size_t> receive_any(std::span<std::byte> buffer, D deadline) noexcept {
+        return receive_any_until(detail::time_point_of(deadline), true, into(buffer));
     }
 
     // ---- accounting and leaving ---------------------------------------------------------------
@@ -326,6 +354,11 @@ private:
     static std::span<const std::byte> as_bytes(std::string_view s) noexcept {
         return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
     }
+    /// How a receive takes the next message from a link: as a vector, or into a caller's buffer.
+    static constexpr auto as_vector = [](receiver_type& rx) noexcept { return rx.receive(); };
+    static auto into(std::span<std::byte> buffer) noexcept {
+        return [buffer](receiver_type& rx) noexcept { return rx.receive(buffer); };
+    }
     static void remove_quietly(const std::string& link) noexcept {
         try {
             remove_segment(link);
@@ -412,6 +445,9 @@ private:
     /// Blocks in slices of the liveness interval, between which it checks the receiver's
     /// membership: the queue alone cannot tell a receiver that never attached from a dead one.
     errc send_blocking(outgoing& o, std::span<const std::byte> m, clock::time_point deadline) noexcept {
+        // First without a clock read: a link with room takes the message at once.
+        if (const auto r = o.tx.send(m, clock::time_point::min()); r || r.error() != errc::timed_out)
+            return r ? errc::ok : r.error();
         for (;;) {
             const auto now = clock::now();
             const auto slice = deadline - now > liveness_ ? now + liveness_ : deadline;
@@ -550,15 +586,18 @@ private:
     }
 
     /// The end of `in`: one more look for a message that raced the news, then `why`.
-    result<message_type> ending(incoming* in, errc why) noexcept {
-        auto m = in->rx.receive();
-        if (m) return m;
+    template <class Take>
+    auto ending(incoming* in, errc why, Take& take) noexcept -> decltype(take(in->rx)) {
+        auto m = take(in->rx);
+        if (m || m.error() == errc::too_large) return m;  // too_large: the message stays, so does the link
         if (m.error() != errc::would_block && m.error() != errc::closed) why = m.error();
         drop(in);
         return unexpected(why);
     }
 
-    result<message_type> receive_until(std::string_view from, clock::time_point deadline, bool block) noexcept {
+    template <class Take>
+    auto receive_until(std::string_view from, clock::time_point deadline, bool block, Take take) noexcept
+        -> decltype(take(std::declval<receiver_type&>())) {
         if (left_) return unexpected(errc::closed);
         if (from == name_) return unexpected(errc::invalid_argument);
         try {
@@ -574,21 +613,21 @@ private:
             }
             if (in == nullptr) return unexpected(errc::not_found);
             for (;;) {
-                auto m = in->rx.receive();
-                if (m) return m;
-                if (m.error() != errc::would_block) return ending(in, m.error());
+                auto m = take(in->rx);
+                if (m || m.error() == errc::too_large) return m;
+                if (m.error() != errc::would_block) return ending(in, m.error(), take);
                 if (!block) {
                     const auto now = clock::now();
                     const bool ask_os = now >= next_receive_check_;
                     if (ask_os) next_receive_check_ = now + liveness_;
                     const errc e = sender_watch(*in, ask_os);
-                    return e == errc::ok ? m : ending(in, e);
+                    return e == errc::ok ? m : ending(in, e, take);
                 }
                 const errc e = detail::wait_until<Wait>(
                     my_slot().bell, my_slot().asleep, [in] { return in->q.bytes_in_use() != 0; },
                     [this, in](bool ask_os) { return sender_watch(*in, ask_os); }, deadline, liveness_);
                 if (e == errc::timed_out) return unexpected(e);
-                if (e != errc::ok) return ending(in, e);
+                if (e != errc::ok) return ending(in, e, take);
             }
         } catch (const error& e) {
             return unexpected(e.reason());
@@ -597,7 +636,9 @@ private:
         }
     }
 
-    envelope receive_any_until(clock::time_point deadline, bool block) noexcept {
+    template <class Take>
+    auto receive_any_until(clock::time_point deadline, bool block, Take take) noexcept
+        -> basic_envelope<typename decltype(take(std::declval<receiver_type&>()))::value_type> {
         if (left_) return {{}, unexpected(errc::closed)};
         try {
             bool ask_os = false;
@@ -616,16 +657,16 @@ private:
                 for (std::size_t k = 0; k < n; ++k) {
                     const std::size_t i = (rotor_ + k) % n;
                     incoming* in = in_[i].get();
-                    auto m = in->rx.receive();
-                    if (m) {
-                        rotor_ = (i + 1) % n;
+                    auto m = take(in->rx);
+                    if (m || m.error() == errc::too_large) {
+                        if (m) rotor_ = (i + 1) % n;
                         return {in->peer, std::move(m)};
                     }
                     errc why = m.error();
                     if (why == errc::would_block && (ask_os || !sender_current(*in))) why = sender_state(*in);
                     if (why == errc::would_block || why == errc::ok) continue;
                     std::string peer = in->peer;
-                    return {std::move(peer), ending(in, why)};
+                    return {std::move(peer), ending(in, why, take)};
                 }
                 if (failed != errc::ok) return {{}, unexpected(failed)};
                 if (!block) return {{}, unexpected(errc::would_block)};
