@@ -144,10 +144,9 @@ public:
 
     /// The description and size a segment must match to be this queue.
     static segment_layout layout() {
-        std::string d = "ipckit::queue<bytes<" + std::to_string(Max) + ">, bounded<" + std::to_string(capacity) +
-                        " bytes>, " + describe_side(Producers::name, max_senders, "producer") + ", " +
-                        describe_side(Consumers::name, max_receivers, "consumer") + ">";
-        return {std::move(d), header_size + sizeof(shared)};
+        return {describe_queue<Producers, Consumers>("bytes<" + std::to_string(Max) + ">",
+                                                     "bounded<" + std::to_string(capacity) + " bytes>"),
+                header_size + sizeof(shared)};
     }
 
     /// Bytes of the ring in use now (records, headers, padding): a snapshot, stale as soon as

@@ -76,12 +76,8 @@ public:
 
     /// The description and size a segment must match to be this queue.
     static segment_layout layout() {
-        std::string d = "ipckit::queue<";
-        d += type_name<T>();
-        d += " (" + std::to_string(sizeof(T)) + " B, align " + std::to_string(alignof(T)) + "), bounded<" +
-             std::to_string(capacity) + ">, " + describe_side(Producers::name, max_senders, "producer") + ", " +
-             describe_side(Consumers::name, max_receivers, "consumer") + ">";
-        return {std::move(d), header_size + sizeof(shared)};
+        return {describe_queue<Producers, Consumers>(describe_message<T>(), "bounded<" + std::to_string(capacity) + ">"),
+                header_size + sizeof(shared)};
     }
 
     /// Messages waiting now: a snapshot, stale as soon as it is returned. 0 if the indices are corrupt.

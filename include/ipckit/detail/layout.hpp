@@ -54,6 +54,29 @@ std::string type_name() {
     }
 }
 
+/// How a layout description names a message type: "market::tick (16 B, align 8)".
+template <class T>
+std::string describe_message() {
+    return type_name<T>() + " (" + std::to_string(sizeof(T)) + " B, align " + std::to_string(alignof(T)) + ")";
+}
+
+/// How a layout description names one side of a queue: "single producer", "multi<64> consumer".
+inline std::string describe_side(std::string_view kind, std::size_t max, const char* what) {
+    return std::string(kind) + (max > 1 ? "<" + std::to_string(max) + ">" : std::string()) + " " + what;
+}
+
+/// "ipckit::queue<message, capacity, single producer, multi<64> consumer>": what the segment of a
+/// queue of any kind must say it holds. Producers and Consumers are cardinality policies.
+template <class Producers, class Consumers>
+std::string describe_queue(std::string_view message, std::string_view capacity) {
+    std::string d = "ipckit::queue<";
+    d += message;
+    d += ", ";
+    d += capacity;
+    return d + ", " + describe_side(Producers::name, Producers::max, "producer") + ", " +
+           describe_side(Consumers::name, Consumers::max, "consumer") + ">";
+}
+
 /// FNV-1a, 64 bits: the fingerprint of a layout description.
 constexpr std::uint64_t fnv1a(std::string_view s) noexcept {
     std::uint64_t h = 0xcbf29ce484222325ULL;

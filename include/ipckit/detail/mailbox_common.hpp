@@ -95,8 +95,7 @@ constexpr const char* ownership_name() noexcept {
 /// must say it holds. The delivery and ownership come last, so that a mismatch can be named.
 template <class T>
 std::string mailbox_description(std::size_t capacity, std::string_view delivery, std::string_view ownership) {
-    std::string d = "ipckit::mailbox<" + type_name<T>() + " (" + std::to_string(sizeof(T)) + " B, align " +
-                    std::to_string(alignof(T)) + "), bounded<" + std::to_string(capacity) + ">, ";
+    std::string d = "ipckit::mailbox<" + describe_message<T>() + ", bounded<" + std::to_string(capacity) + ">, ";
     d += delivery;
     d += ", ";
     d += ownership;

@@ -14,11 +14,6 @@
 
 namespace ipckit::detail {
 
-/// How a layout description names one side of a queue: "single producer", "multi<64> consumer".
-inline std::string describe_side(std::string_view kind, std::size_t max, const char* what) {
-    return std::string(kind) + (max > 1 ? "<" + std::to_string(max) + ">" : std::string()) + " " + what;
-}
-
 /// The handle of a queue kind `Queue` (CRTP). Queue provides layout() (the description and size
 /// its segment must match), init(body) (constructs its shared part), ownership_type, and
 /// sender_type<Mode> / receiver_type<Mode>, whose constructors take (segment, options). A handle

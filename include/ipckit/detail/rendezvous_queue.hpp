@@ -163,12 +163,8 @@ public:
 
     /// The description and size a segment must match to be this queue.
     static segment_layout layout() {
-        std::string d = "ipckit::queue<";
-        d += type_name<T>();
-        d += " (" + std::to_string(sizeof(T)) + " B, align " + std::to_string(alignof(T)) + "), zero_capacity, " +
-             describe_side(Producers::name, max_senders, "producer") + ", " + describe_side(Consumers::name, max_receivers, "consumer") +
-             ">";
-        return {std::move(d), header_size + sizeof(shared)};
+        return {describe_queue<Producers, Consumers>(describe_message<T>(), "zero_capacity"),
+                header_size + sizeof(shared)};
     }
 
     /// Senders whose message is on offer now, waiting for a receiver to take it: a snapshot,

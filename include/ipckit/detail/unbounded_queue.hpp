@@ -318,10 +318,8 @@ public:
 
     /// The description and size the head segment must match to be this queue.
     static segment_layout layout() {
-        std::string d = "ipckit::queue<" + element() + ", unbounded<" + std::to_string(ChunkBytes) + ">, ";
-        d += std::string(Producers::name) + (max_senders > 1 ? "<" + std::to_string(max_senders) + ">" : std::string()) +
-             " producer, single consumer>";
-        return {std::move(d), header_size + sizeof(shared)};
+        return {describe_queue<Producers, single>(describe_message<T>(), "unbounded<" + std::to_string(ChunkBytes) + ">"),
+                header_size + sizeof(shared)};
     }
 
     /// Creates the queue `name`, with its cap in bytes from opt.unbounded_cap (0: a quarter of
@@ -417,7 +415,7 @@ private:
                                            "\") and create it again");
         auto info = std::make_shared<chain_info>();
         info->name = s.name();
-        info->element = element();
+        info->element = describe_message<T>();
         info->base = c.base;
         info->chunk_bytes = ChunkBytes;
         info->slots = slots_per_chunk;
@@ -425,10 +423,6 @@ private:
         info->chunk_options.mode = c.mode & 07777u;
         const bool owns = s.created() && std::is_same_v<Ownership, process_owned>;
         head_ = std::make_shared<chain_head>(std::move(s), std::move(info), opt, owns);
-    }
-
-    static std::string element() {
-        return type_name<T>() + " (" + std::to_string(sizeof(T)) + " B, align " + std::to_string(alignof(T)) + ")";
     }
 
     static void check_name(std::string_view name) {
