@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 using ipckit::errc;
 using ipckit::segment;
 using ipckit_test::scoped_name;
+using ipckit_test::signal_pipe;
 
 namespace {
 
@@ -347,6 +349,31 @@ TEST_CASE("when a process_owned owner dies, processes racing to replace it agree
     for (const pid_t k : kids) created += ipckit_test::wait_child(k) == 10;
     CHECK(created == 1);
     for (int fd : {ready[0], ready[1], counted[0], counted[1], finish[0]}) ::close(fd);
+}
+
+TEST_CASE("a dead owner's segment is gone to an attacher even while another process probes it under its lock",
+          "[process]") {
+    scoped_name name;
+    signal_pipe ready, hold;
+    ipckit_test::child owner([&] {
+        auto s = segment::create<ipckit::process_owned>(name, layout_a(), {}, init_body);
+        ready.post();
+        return ipckit_test::block_until_killed(hold);
+    });
+    REQUIRE(ready.wait());
+    CHECK(segment::open(name, layout_a(), {}).created() == false);  // the owner lives: it opens
+    CHECK(owner.kill() == ipckit_test::killed_by_sigkill);
+
+    // What a racing create() does before it removes the dead owner's segment: hold the object's
+    // exclusive flock for a moment. An attacher must not take that holder for the owner.
+    const std::string os = ipckit::detail::os_name(name.str());
+    const int prober = ::shm_open(os.c_str(), O_RDWR, 0);
+    REQUIRE(prober >= 0);
+    REQUIRE(::flock(prober, LOCK_EX | LOCK_NB) == 0);
+    CHECK(ipckit_test::setup_errc([&] { return segment::open(name, layout_a(), {}); }) == errc::not_found);
+    ::flock(prober, LOCK_UN);
+    ::close(prober);
+    CHECK(ipckit_test::setup_errc([&] { return segment::open(name, layout_a(), {}); }) == errc::not_found);
 }
 
 TEST_CASE("an empty object left by a creator that died before sizing it is replaced after a grace period", "[unit]") {

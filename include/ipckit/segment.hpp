@@ -13,7 +13,10 @@
 // holder dies, so "can I take an exclusive lock?" tells attachers whether a creator is still
 // at work and tells create() whether a process_owned segment has lost its owner, with no
 // window and no pid to misread. Whoever removes an abandoned segment does so holding that
-// exclusive lock, after checking that the name still names the same object.
+// exclusive lock, after checking that the name still names the same object. Attachers ask
+// whether a process_owned owner lives without taking any lock: the owner also holds an OFD read
+// lock on byte 0 (the owner mark, detail/sys/shm.hpp), which F_OFD_GETLK reports, so a prober
+// holding the flock for a moment is never mistaken for the owner.
 
 #include <ipckit/detail/layout.hpp>
 #include <ipckit/detail/sys/futex.hpp>
@@ -128,7 +131,7 @@ inline std::string os_name(std::string_view name) { return "/" + std::string(os_
 ///   48  description         what lives inside, e.g. "queue<tick (16 B, align 8), bounded<64>, ...>"
 struct segment_header {
     static constexpr std::uint64_t magic_value = 0x0100'7469'6b63'7069ULL;  // "ipckit\0\1" little-endian
-    static constexpr std::uint32_t current_version = 1;
+    static constexpr std::uint32_t current_version = 2;  // 2: the owner mark (an OFD lock)
     enum : std::uint32_t { uninit = 0, initializing = 1, ready = 2, corrupt = 3 };
 
     std::uint64_t magic;
@@ -230,6 +233,15 @@ private:
         const std::string os = detail::os_name(name);
         // Blocking: a prober may hold the exclusive lock for a moment.
         ::flock(f.get(), LOCK_SH);
+        // The owner mark before the segment can be seen ready: an attacher never finds it unset
+        // while the owner lives.
+        if (std::is_same_v<Ownership, process_owned> && !detail::sys::set_owner_mark(f)) {
+            const int err = errno;
+            ::shm_unlink(os.c_str());
+            detail::sys::throw_errno(err, "cannot mark segment '" + std::string(name) + "' as owned by this process",
+                                     "A process_owned segment needs open file description locks (fcntl F_OFD_SETLK, "
+                                     "Linux 3.15 or later) on /dev/shm; use system_owned otherwise");
+        }
         segment s(name, std::move(f), detail::sys::mapping{}, true, std::is_same_v<Ownership, process_owned>);
         try {
             s.mapping_ = detail::sys::mapping(s.file_, want.size, "segment '" + std::string(name) + "'");
@@ -322,10 +334,11 @@ private:
                                                        ". Use the same message type, capacity and producer/consumer "
                                                        "policies on both sides, or another name");
         }
-        // A process_owned segment goes with its owner: if no one holds the owner's lock, the
+        // A process_owned segment goes with its owner: if no one holds the owner mark, the
         // owner has ended and the segment is only waiting for the next create to replace it.
-        if (h.ownership == process_owned::id && detail::sys::try_lock(s.file_, true)) {
-            detail::sys::unlock(s.file_);
+        // (Not a try of the exclusive flock: that fails as well while a prober (reclaim, another
+        // attacher) holds it for a moment, and a dead owner's segment would be taken as live.)
+        if (h.ownership == process_owned::id && !detail::sys::owner_mark_held(s.file_)) {
             throw error(errc::not_found, what + " belonged to a process that has ended (it is process_owned), "
                                                 "so it is gone: create it again");
         }

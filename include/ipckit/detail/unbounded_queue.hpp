@@ -468,8 +468,7 @@ private:
         try {
             const std::string n(name);
             (void)with_raw_chain(old, "segment '" + n + "'", [&](chain_control& c, const segment_header& h) {
-                if (h.ownership != process_owned::id || !sys::try_lock(old, true)) return;  // an owner is there
-                sys::unlock(old);
+                if (h.ownership != process_owned::id || sys::owner_mark_held(old)) return;  // an owner is there
                 retire_chain(c, n, opt.init_timeout);
             });
         } catch (...) {  // cannot read it: leave it
