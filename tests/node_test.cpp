@@ -393,6 +393,13 @@ TEST_CASE("node: a peer that leaves wakes a receiver asleep waiting for it, whic
         auto m = alice.receive("bob", ipckit_test::patience);
         return {"bob", m ? errc::ok : m.error()};
     });
+    if (waiter == 1) {
+        // The receive makes the link before it waits: were bob to leave before that, it would be
+        // not_found (nothing to wait for), so a sleep seen earlier (a lock inside malloc) is no cue.
+        const auto deadline = std::chrono::steady_clock::now() + ipckit_test::patience;
+        while (d.links().empty() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+        REQUIRE(d.links().size() == 1);
+    }
     REQUIRE(ipckit_test::wait_until_sleeping(::getpid(), tid.get_future().get()));
     bob.leave();
     const auto [from, what] = waiting.get();
