@@ -52,6 +52,7 @@
 // touch memory outside the ring or a caller's buffer. This file makes no system call.
 
 #include <ipckit/detail/layout.hpp>
+#include <ipckit/detail/ring/ticket.hpp>
 #include <ipckit/error.hpp>
 
 #include <algorithm>
@@ -172,17 +173,8 @@ public:
             head_cache_ = ring.head.load(std::memory_order_acquire);
             return ring_type::consistent(head_cache_, tail_);
         } else {
-            // Load head around tail: if it did not move, the three loads describe one moment.
-            head_cache_ = 0;  // no newer than the consumer's head, whatever happens below
-            for (int i = 0; i < 64; ++i) {
-                const std::uint64_t h = ring.head.load(std::memory_order_acquire);
-                const std::uint64_t t = ring.tail.load(std::memory_order_acquire);
-                if (ring.head.load(std::memory_order_acquire) != h) continue;
-                if (!ring_type::consistent(h, t)) return false;
-                head_cache_ = h;
-                return true;
-            }
-            return true;  // the consumer keeps moving: the data path checks every index it uses
+            // head_cache_: no newer than the consumer's head (0 if it kept moving).
+            return consistent_now(ring, head_cache_);
         }
     }
 

@@ -79,8 +79,8 @@ public:
     bool attach(mpmc_ring<T, N>& ring, std::atomic<std::uint64_t>& pending) noexcept {
         ring_ = &ring;
         pending_ = &pending;
-        return mpmc_ring<T, N>::consistent(ring.head.load(std::memory_order_acquire),
-                                           ring.tail.load(std::memory_order_acquire));
+        std::uint64_t head;
+        return consistent_now(ring, head);
     }
 
     /// Claims the next position for writing in place: ok, would_block (full) or corrupt. The
@@ -177,8 +177,8 @@ public:
     bool attach(mpmc_ring<T, N>& ring, std::atomic<std::uint64_t>& pending) noexcept {
         ring_ = &ring;
         pending_ = &pending;
-        return mpmc_ring<T, N>::consistent(ring.head.load(std::memory_order_acquire),
-                                           ring.tail.load(std::memory_order_acquire));
+        std::uint64_t head;
+        return consistent_now(ring, head);
     }
 
     /// Claims the oldest message for reading in place: ok, would_block (empty) or corrupt.

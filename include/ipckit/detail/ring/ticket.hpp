@@ -1,7 +1,9 @@
 #pragma once
-// A position a cursor has claimed in its ring: where the message lives, and which position to
-// publish (commit, abandon) or give back (release) when the caller is done with it in place.
+// What the cursors of the rings share: the ticket of a claimed position (where the message
+// lives, and which position to publish (commit, abandon) or give back (release) when the caller
+// is done with it in place), and the consistency check of a ring that others are moving.
 
+#include <atomic>
 #include <cstdint>
 
 namespace ipckit::detail {
@@ -11,5 +13,24 @@ struct ring_ticket {
     T* slot = nullptr;
     std::uint64_t pos = 0;
 };
+
+/// Whether `ring`, whose head and tail other processes may be moving while we look, is
+/// consistent (Ring::consistent on the values of one moment): head is loaded around tail until
+/// it did not move, so that the three loads describe one moment, and head_seen gets that head.
+/// Loaded once each, head and tail could be a lap apart with nothing wrong. A ring that never
+/// keeps still for 64 tries counts as consistent (head_seen 0): the data path checks every
+/// index it uses.
+template <class Ring>
+bool consistent_now(const Ring& ring, std::uint64_t& head_seen) noexcept {
+    head_seen = 0;
+    for (int i = 0; i < 64; ++i) {
+        const std::uint64_t h = ring.head.load(std::memory_order_acquire);
+        const std::uint64_t t = ring.tail.load(std::memory_order_acquire);
+        if (ring.head.load(std::memory_order_acquire) != h) continue;
+        head_seen = h;
+        return Ring::consistent(h, t);
+    }
+    return true;
+}
 
 }  // namespace ipckit::detail
