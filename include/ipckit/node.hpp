@@ -178,7 +178,8 @@ public:
     /// message; closed / peer_dead once `from` has left / died and every message it sent has
     /// been received (once: the next call looks `from` up again); invalid_argument (from is
     /// this node); not_found (no live member `from`, and nothing left from a departed one);
-    /// would_block (non_blocking, nothing yet); timed_out.
+    /// would_block (non_blocking, nothing yet); timed_out; no_space (the vector could not be
+    /// allocated: the message stays first, for the next call).
     template <mode_policy Mode = blocking>
     result<message_type> receive(std::string_view from) noexcept {
         return receive_until(from, clock::time_point::max(), std::same_as<Mode, blocking>, as_vector);
@@ -359,6 +360,9 @@ private:
     static auto into(std::span<std::byte> buffer) noexcept {
         return [buffer](receiver_type& rx) noexcept { return rx.receive(buffer); };
     }
+    /// Whether a receive that failed with `e` left the message first on its link: the buffer
+    /// was too small, or the vector could not be allocated. The link stays, for the next call.
+    static constexpr bool stays(errc e) noexcept { return e == errc::too_large || e == errc::no_space; }
     static void remove_quietly(const std::string& link) noexcept {
         try {
             remove_segment(link);
@@ -589,7 +593,7 @@ private:
     template <class Take>
     auto ending(incoming* in, errc why, Take& take) noexcept -> decltype(take(in->rx)) {
         auto m = take(in->rx);
-        if (m || m.error() == errc::too_large) return m;  // too_large: the message stays, so does the link
+        if (m || stays(m.error())) return m;
         if (m.error() != errc::would_block && m.error() != errc::closed) why = m.error();
         drop(in);
         return unexpected(why);
@@ -614,7 +618,7 @@ private:
             if (in == nullptr) return unexpected(errc::not_found);
             for (;;) {
                 auto m = take(in->rx);
-                if (m || m.error() == errc::too_large) return m;
+                if (m || stays(m.error())) return m;
                 if (m.error() != errc::would_block) return ending(in, m.error(), take);
                 if (!block) {
                     const auto now = clock::now();
@@ -658,7 +662,7 @@ private:
                     const std::size_t i = (rotor_ + k) % n;
                     incoming* in = in_[i].get();
                     auto m = take(in->rx);
-                    if (m || m.error() == errc::too_large) {
+                    if (m || stays(m.error())) {
                         if (m) rotor_ = (i + 1) % n;
                         return {in->peer, std::move(m)};
                     }
