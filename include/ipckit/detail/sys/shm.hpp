@@ -139,26 +139,27 @@ inline bool try_lock(const file& f, bool exclusive) noexcept {
 }
 inline void unlock(const file& f) noexcept { ::flock(f.get(), LOCK_UN); }
 
+/// Byte 0 of the object, locked as `type` (F_RDLCK, F_WRLCK): where the owner mark lives.
+inline struct flock owner_mark_range(short type) noexcept {
+    struct flock l {};
+    l.l_type = type;
+    l.l_whence = SEEK_SET;
+    l.l_start = 0;
+    l.l_len = 1;
+    return l;
+}
 /// The owner mark: an open-file-description read lock (fcntl F_OFD_SETLK) on byte 0 that a
 /// process_owned segment's creator holds for as long as its handle lives; the kernel drops it
 /// when the holder dies. fcntl locks are a namespace apart from flock's, and owner_mark_held()
 /// only asks (F_OFD_GETLK takes nothing), so a prober holding the flock exclusively for a moment
 /// (reclaim, creator_gone) is never taken for a live owner. False if the mark cannot be set.
 inline bool set_owner_mark(const file& f) noexcept {
-    struct flock l {};
-    l.l_type = F_RDLCK;
-    l.l_whence = SEEK_SET;
-    l.l_start = 0;
-    l.l_len = 1;
+    struct flock l = owner_mark_range(F_RDLCK);
     return ::fcntl(f.get(), F_OFD_SETLK, &l) == 0;
 }
 /// Whether another open file description holds the owner mark of `f`'s object.
 inline bool owner_mark_held(const file& f) noexcept {
-    struct flock l {};
-    l.l_type = F_WRLCK;
-    l.l_whence = SEEK_SET;
-    l.l_start = 0;
-    l.l_len = 1;
+    struct flock l = owner_mark_range(F_WRLCK);  // what would conflict with any holder's mark
     if (::fcntl(f.get(), F_OFD_GETLK, &l) != 0) return true;  // cannot tell: not gone
     return l.l_type != F_UNLCK;
 }
