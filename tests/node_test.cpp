@@ -155,16 +155,16 @@ TEST_CASE("node: symmetric send and receive both ways, in order", "[unit]") {
     ipckit::node alice(d, "alice");
     ipckit::node bob(d, "bob");
     for (int i = 0; i < 100; ++i) {
-        REQUIRE(alice.send("bob", "a" + std::to_string(i)));
-        REQUIRE(bob.send("alice", "b" + std::to_string(i)));
+        REQUIRE(alice.send("bob", std::string("a") + std::to_string(i)));
+        REQUIRE(bob.send("alice", std::string("b") + std::to_string(i)));
     }
     for (int i = 0; i < 100; ++i) {
         auto a = bob.receive("alice", 1s);
         auto b = alice.receive("bob", 1s);
         REQUIRE(a);
         REQUIRE(b);
-        CHECK(text(*a) == "a" + std::to_string(i));
-        CHECK(text(*b) == "b" + std::to_string(i));
+        CHECK(text(*a) == std::string("a") + std::to_string(i));
+        CHECK(text(*b) == std::string("b") + std::to_string(i));
     }
 }
 

@@ -116,7 +116,13 @@ inline std::vector<std::string> segment_names(std::string_view prefix) {
 }
 
 /// The name of the POSIX shared-memory object behind a validated segment name.
-inline std::string os_name(std::string_view name) { return "/" + std::string(os_prefix) + std::string(name); }
+inline std::string os_name(std::string_view name) {
+    // Appended piece by piece: gcc 12 warns falsely (-Wrestrict) on "/" + std::string&&.
+    std::string os = "/";
+    os += os_prefix;
+    os += name;
+    return os;
+}
 
 /// Layout of the first 256 bytes of every segment; the body follows at offset 256.
 ///

@@ -62,7 +62,14 @@ std::string describe_message() {
 
 /// How a layout description names one side of a queue: "single producer", "multi<64> consumer".
 inline std::string describe_side(std::string_view kind, std::size_t max, const char* what) {
-    return std::string(kind) + (max > 1 ? "<" + std::to_string(max) + ">" : std::string()) + " " + what;
+    std::string d(kind);
+    if (max > 1) {
+        d += '<';
+        d += std::to_string(max);
+        d += '>';
+    }
+    d += " ";
+    return d + what;
 }
 
 /// "ipckit::queue<message, capacity, single producer, multi<64> consumer>": what the segment of a
