@@ -34,6 +34,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <string>
@@ -216,8 +217,14 @@ int receive_until_end(Rx& rx, tally& t, errc end) {
 /// For a sending child or thread: sends numbers [first, last) of `producer`; all_good or send_failed.
 template <class Tx>
 int send_range(Tx& tx, std::uint32_t producer, std::uint64_t first, std::uint64_t last) {
-    for (std::uint64_t s = first; s < last; ++s)
-        if (!tx.send(make_msg(producer, s), patience)) return send_failed;
+    for (std::uint64_t s = first; s < last; ++s) {
+        if (const auto r = tx.send(make_msg(producer, s), patience); !r) {
+            // The parent sees only the exit code: say which send failed, and why.
+            std::fprintf(stderr, "producer %u: send of %llu failed: %s\n", static_cast<unsigned>(producer),
+                         static_cast<unsigned long long>(s), ipckit::make_error_code(r.error()).message().c_str());
+            return send_failed;
+        }
+    }
     return all_good;
 }
 
@@ -596,6 +603,32 @@ TEST_CASE("mpmc queue: senders on a full queue get closed only once every receiv
     CHECK(err(tx2.send(make_msg(1, 0))) == errc::closed);
     CHECK(tx1.peer() == errc::closed);
     CHECK(q.size() == 4);
+}
+
+TEST_CASE("mpmc queue: a full ring whose oldest slot is a dead producer's tombstone is full to a sender, not "
+          "corrupt",
+          "[unit]") {
+    // A producer died between claim and publish at position 0, the ring filled behind it, and a
+    // consumer's recover turned position 0 into a tombstone that no consumer has skipped yet.
+    scoped_name name("mq");
+    auto q = mpmc4::create(name);
+    auto seg = ipckit::segment::open(name, mpmc4::layout(), {});
+    auto& sh = *static_cast<mpmc4::shared*>(seg.body());
+    std::atomic<std::uint64_t> dead_pending{0};  // listed in no place: its claimant is gone
+    REQUIRE(claim_tail_without_publishing(sh, dead_pending));
+    auto tx = q.sender<ipckit::non_blocking>();
+    for (std::uint32_t i = 1; i < 4; ++i) REQUIRE(tx.send(make_msg(1, i)));
+    sh.ring.slots[0].seq.store(1 | ipckit::detail::mpmc_slot<msg>::tombstone);  // what recover leaves
+
+    CHECK(err(tx.send(make_msg(1, 4))) == errc::would_block);  // full: the tombstone is lap 0's
+    auto rx = q.receiver<ipckit::non_blocking>();
+    for (std::uint64_t i = 1; i < 4; ++i) {
+        auto m = rx.receive();  // the tombstone is skipped
+        REQUIRE(m);
+        CHECK(m->seq == i);
+    }
+    CHECK(tx.send(make_msg(1, 4)));
+    CHECK(rx.receive().value().seq == 4);
 }
 
 TEST_CASE("mpmc queue: multi_of<2> takes two senders and two receivers, and a third is busy until one closes",

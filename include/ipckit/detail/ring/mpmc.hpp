@@ -91,7 +91,9 @@ public:
         for (;;) {
             slot = &ring_->slots[pos % N];
             // SYNC POINT READ: seq, paired with the release store of the consumer that freed it.
-            const std::uint64_t seq = slot->seq.load(std::memory_order_acquire);
+            // A tombstone of lap-1 (a dead producer's position, not yet skipped) is lap-1 too:
+            // with its bit, the distance would read as a slot far ahead of the tail.
+            const std::uint64_t seq = slot->seq.load(std::memory_order_acquire) & ~mpmc_slot<T>::tombstone;
             const std::int64_t d = distance(seq, pos);
             if (d == 0) {
                 pending_->store(pos + 1, std::memory_order_relaxed);  // ordered before the claim by its release
@@ -134,7 +136,7 @@ public:
     /// Whether a push might succeed now (or will report corruption).
     bool has_room() const noexcept {
         const std::uint64_t pos = ring_->tail.load(std::memory_order_acquire);
-        return distance(ring_->slots[pos % N].seq.load(std::memory_order_acquire), pos) >= 0;
+        return distance(ring_->slots[pos % N].seq.load(std::memory_order_acquire) & ~mpmc_slot<T>::tombstone, pos) >= 0;
     }
 
     /// Called by a producer that is stuck because the ring is full: if the slot at the tail is
