@@ -35,12 +35,16 @@ constexpr mechanism_entry ipckit_row(std::string_view name, std::string_view ove
     return entry<M, runs::pairs>(name, family::ipckit, over);
 }
 
-/// Everything that the standard run measures. A new mechanism is an adapter in mechanisms.hpp
-/// and a row here; another ipckit variant is only a row (say ipckit_queue<ipckit::spin, ipckit::multi>).
-// clang-format off
-constexpr mechanism_entry table[] = {
+/// What every run measures first: the physical limits, a ring of a few dozen lines and one copy.
+constexpr mechanism_entry bounds[] = {
     entry<reference>("reference-ring", family::reference),
     one_copy_entry,
+};
+/// The ipckit rows of the standard run, between the bounds and the peers. A new mechanism is an
+/// adapter in mechanisms.hpp and a row here or in peers; another ipckit variant is only a row
+/// (say ipckit_queue<ipckit::spin, ipckit::multi>).
+// clang-format off
+constexpr mechanism_entry ipckit_rows[] = {
     ipckit_row<ipckit_queue<ipckit::spin>>("ipckit-spsc-spin"),
     ipckit_row<ipckit_queue<ipckit::futex>>("ipckit-spsc-futex"),
     ipckit_row<ipckit_queue<ipckit::adaptive>>("ipckit-spsc-adaptive"),
@@ -53,17 +57,9 @@ constexpr mechanism_entry table[] = {
     ipckit_row<ipckit_node<node_receive::any>>("ipckit-node-any", "ipckit-bytes-adaptive"),
     ipckit_row<ipckit_mailbox<ipckit::exclusive>>("ipckit-mailbox", "ipckit-mpsc-adaptive"),
     ipckit_row<ipckit_mailbox<ipckit::round_robin>>("ipckit-mailbox-rr", "ipckit-mpsc-adaptive"),
-    entry<boost_mq>("boost-mq", family::peer),
-    entry<posix_mq>("posix-mq", family::peer),
-    entry<pipe_mechanism>("pipe", family::peer),
-    entry<unix_socket<SOCK_STREAM>>("unix-stream", family::peer),
-    entry<unix_socket<SOCK_SEQPACKET>>("unix-seqpacket", family::peer),
-    entry<unix_socket<SOCK_DGRAM>>("unix-dgram", family::peer),
 };
-/// The rows beside an ipckit kind chosen by --producers, --consumers, --capacity, --message.
-constexpr mechanism_entry kind_peers[] = {
-    entry<reference>("reference-ring", family::reference),
-    one_copy_entry,
+/// What ipckit is measured against, in every run (the standard table and a chosen kind).
+constexpr mechanism_entry peers[] = {
     entry<boost_mq>("boost-mq", family::peer),
     entry<posix_mq>("posix-mq", family::peer),
     entry<pipe_mechanism>("pipe", family::peer),
@@ -379,19 +375,19 @@ public:
           budget_(std::chrono::duration_cast<clock::duration>(
               std::chrono::duration<double>(4 * seconds_per_measurement(o)))),
           idle_for_(o.quick ? std::chrono::milliseconds(300) : std::chrono::milliseconds(1000)) {
+        // The bounds, the ipckit rows (the standard ones, or the chosen kind's), the peers.
+        table_.assign(std::begin(bounds), std::end(bounds));
         if (!o.kind.given) {
-            table_.assign(std::begin(table), std::end(table));
+            table_.insert(table_.end(), std::begin(ipckit_rows), std::end(ipckit_rows));
             patterns_ = standard_patterns();
         } else {
-            // The kind's rows after the reference and the one-copy bound, before the peers.
-            table_.assign(std::begin(kind_peers), std::begin(kind_peers) + 2);
             for (const auto& row : kind_rows(o.kind, kind_names_)) table_.push_back(row);
-            table_.insert(table_.end(), std::begin(kind_peers) + 2, std::end(kind_peers));
             if (o.kind.producers == 1 && o.kind.consumers == 1)
                 patterns_ = {{"pingpong", shape::pingpong}, {"stream", shape::stream}, {"idle", shape::idle}};
             else
                 patterns_ = {fan_pattern(o.kind.producers, o.kind.consumers)};
         }
+        table_.insert(table_.end(), std::begin(peers), std::end(peers));
         for (const auto& p : patterns_)
             for (const std::size_t size : message_sizes) {
                 if (p.kind == shape::idle && size != message_sizes.front()) continue;
