@@ -200,6 +200,42 @@ TEST_CASE("queue: opening with another message type is incompatible_layout namin
     CHECK(contains(same_size->what(), "tock"));
 }
 
+TEST_CASE("queue: a system_owned queue whose ownership word is scribbled is corrupt, and create keeps its messages",
+          "[unit]") {
+    scoped_name name("queue");
+    {
+        auto q = durable_q16::create(name);
+        auto tx = q.sender();
+        for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(tx.send(make_tick(i), patience));
+    }
+    // A stray write turns system_owned (2) into process_owned (1), a legal value.
+    auto backdoor = ipckit::segment::open(name, durable_q16::layout(), {});
+    auto& ownership = reinterpret_cast<ipckit::detail::segment_header*>(static_cast<char*>(backdoor.body()) -
+                                                                          ipckit::detail::header_size)
+                          ->ownership;
+    REQUIRE(ownership == ipckit::system_owned::id);
+    ownership = ipckit::process_owned::id;
+
+    auto opened = setup_error([&] { return durable_q16::open(name); });
+    REQUIRE(opened);
+    CHECK(opened->reason() == errc::corrupt);  // not "not_found": the owner of a damaged header is unknown
+    INFO("open: " << opened->what());
+    CHECK(contains(opened->what(), "remove_segment"));
+    auto created = setup_error([&] { return durable_q16::create(name); });
+    REQUIRE(created);
+    CHECK(created->reason() == errc::corrupt);  // refused, not replaced
+    INFO("create: " << created->what());
+    CHECK(contains(created->what(), "remove_segment"));
+    CHECK(setup_errc([&] { return durable_q16::open_or_create(name); }) == errc::corrupt);
+    CHECK(setup_errc([&] { return q16::create(name); }) == errc::corrupt);
+
+    ownership = ipckit::system_owned::id;
+    auto q = durable_q16::open(name);
+    CHECK(q.size() == 3);
+    auto rx = q.receiver<ipckit::non_blocking>();
+    CHECK(drain_in_order(rx, 0) == 3);
+}
+
 TEST_CASE("queue: a system_owned queue and its messages outlive every handle", "[unit]") {
     scoped_name name("queue");  // removes it at the end
     {

@@ -6,8 +6,10 @@
 #include "support.hpp"
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +21,7 @@
 
 using ipckit::errc;
 using ipckit::segment;
+using header = ipckit::detail::segment_header;
 using ipckit_test::scoped_name;
 using ipckit_test::signal_pipe;
 
@@ -57,10 +60,10 @@ errc reason_of(F&& f, std::string* what = nullptr) {
 std::string shm_path(const std::string& name) { return std::string("/dev/shm/ipckit.") + name; }
 
 // Writes `bytes` at `offset` of the segment's file, as a process that scribbles on it would.
-void scribble(const std::string& name, off_t offset, const void* bytes, std::size_t n) {
+void scribble(const std::string& name, std::size_t offset, const void* bytes, std::size_t n) {
     const int fd = ::open(shm_path(name).c_str(), O_WRONLY);
     REQUIRE(fd >= 0);
-    REQUIRE(::pwrite(fd, bytes, n, offset) == static_cast<ssize_t>(n));
+    REQUIRE(::pwrite(fd, bytes, n, static_cast<off_t>(offset)) == static_cast<ssize_t>(n));
     ::close(fd);
 }
 
@@ -135,7 +138,7 @@ TEST_CASE("a scribbled or truncated segment is corrupt, and is never read past i
     }
     SECTION("state word out of range") {
         const std::uint32_t state = 77;
-        scribble(name, 12, &state, sizeof state);
+        scribble(name, offsetof(header, state), &state, sizeof state);
         CHECK(reason_of([&] { (void)segment::open(name, layout_a(), quick_open()); }, &what) == errc::corrupt);
         CHECK(what.find("state word 77") != std::string::npos);
     }
@@ -151,12 +154,144 @@ TEST_CASE("a scribbled or truncated segment is corrupt, and is never read past i
     }
     SECTION("description length beyond its field") {
         const std::uint32_t len = 0xffff'ffff;
-        scribble(name, 44, &len, sizeof len);
-        // A mismatch shows the stored description; its length must not take us past the field.
-        CHECK(reason_of([&] { (void)segment::open(name, layout_b(), quick_open()); }, &what) ==
-              errc::incompatible_layout);
+        scribble(name, offsetof(header, description_length), &len, sizeof len);
+        // Caught by the checksum before the description is shown, and never read past its field.
+        CHECK(reason_of([&] { (void)segment::open(name, layout_b(), quick_open()); }, &what) == errc::corrupt);
         CHECK(what.size() < 1024);
     }
+}
+
+TEST_CASE("a mismatch shows the stored description, never read past its field", "[unit]") {
+    scoped_name name;
+    const ipckit::detail::segment_layout wordy{std::string(300, 'w'), layout_a().size};
+    auto s = segment::create<ipckit::system_owned>(name, wordy, {}, init_body);
+    std::string what;
+    CHECK(reason_of([&] { (void)segment::open(name, layout_b(), {}); }, &what) == errc::incompatible_layout);
+    CHECK(what.find(std::string(sizeof(header::description), 'w')) != std::string::npos);
+    CHECK(what.find(std::string(sizeof(header::description) + 1, 'w')) == std::string::npos);
+}
+
+namespace {
+
+// One field of the header: where it is and how wide (the description: its first 8 bytes).
+struct header_field {
+    const char* name;
+    std::size_t offset;
+    std::size_t width;
+};
+const header_field header_fields[] = {
+    {"magic", offsetof(header, magic), 8},
+    {"layout_version", offsetof(header, layout_version), 4},
+    {"size", offsetof(header, size), 8},
+    {"fingerprint", offsetof(header, fingerprint), 8},
+    {"creator", offsetof(header, creator), 8},
+    {"ownership", offsetof(header, ownership), 4},
+    {"description_length", offsetof(header, description_length), 4},
+    {"description", offsetof(header, description), 8},
+    {"checksum", offsetof(header, checksum), 8},
+};
+
+// The bytes of the segment's file at [offset, offset + n).
+std::vector<char> peek(const std::string& name, std::size_t offset, std::size_t n) {
+    std::vector<char> out(n);
+    const int fd = ::open(shm_path(name).c_str(), O_RDONLY);
+    REQUIRE(fd >= 0);
+    REQUIRE(::pread(fd, out.data(), n, static_cast<off_t>(offset)) == static_cast<ssize_t>(n));
+    ::close(fd);
+    return out;
+}
+
+// What open, open_or_create and create say of the damaged segment `name` (created as O), and
+// that none of them replaced it: the body still holds `marker` once the header is restored by
+// `restore`.
+template <class O, class Restore>
+void check_refused_and_kept(const std::string& name, std::uint64_t marker, Restore&& restore) {
+    std::string what;
+    CHECK(reason_of([&] { (void)segment::open(name, layout_a(), quick_open()); }, &what) == errc::corrupt);
+    CHECK(what.find("remove_segment") != std::string::npos);
+    CHECK(reason_of([&] { (void)segment::open_or_create<O>(name, layout_a(), quick_open(), init_body); }) ==
+          errc::corrupt);
+    CHECK(reason_of([&] { (void)segment::create<O>(name, layout_a(), quick_open(), init_body); }, &what) ==
+          errc::corrupt);
+    CHECK(what.find("does not replace") != std::string::npos);
+    CHECK(what.find("remove_segment(\"" + name + "\")") != std::string::npos);
+    REQUIRE(ipckit::segment_exists(name));
+    restore();
+    CHECK(word_of(segment::open(name, layout_a(), {})) == marker);  // the very segment, untouched
+}
+
+}  // namespace
+
+TEST_CASE("a scribble of any header field is corrupt to open and to create, and is never replaced", "[unit]") {
+    constexpr std::uint64_t marker = 0x0bad'cafe'0000'0001ULL;
+    for (const header_field& field : header_fields) {
+        for (const bool process_owned : {false, true}) {
+            INFO("field " << field.name << (process_owned ? ", process_owned (owner alive)" : ", system_owned"));
+            scoped_name name;
+            std::optional<segment> s;
+            if (process_owned)
+                s.emplace(segment::create<ipckit::process_owned>(name, layout_a(), {}, init_body));
+            else
+                s.emplace(segment::create<ipckit::system_owned>(name, layout_a(), {}, init_body));
+            static_cast<body*>(s->body())->word = marker;
+            const std::vector<char> original = peek(name, field.offset, field.width);
+            std::vector<char> damaged = original;
+            if (field.offset == offsetof(header, ownership)) {
+                // Another legal value, as in the issue: the other ownership's id.
+                const std::uint32_t other = process_owned ? ipckit::system_owned::id : ipckit::process_owned::id;
+                std::memcpy(damaged.data(), &other, sizeof other);
+            } else {
+                damaged[0] = static_cast<char>(damaged[0] ^ 1);  // one bit: version 3 reads as 2, ...
+            }
+            scribble(name, field.offset, damaged.data(), damaged.size());
+            auto restore = [&] { scribble(name, field.offset, original.data(), original.size()); };
+            if (process_owned)
+                check_refused_and_kept<ipckit::process_owned>(name, marker, restore);
+            else
+                check_refused_and_kept<ipckit::system_owned>(name, marker, restore);
+        }
+    }
+}
+
+TEST_CASE("a scribbled state word is corrupt to open and to create, and is never replaced", "[unit]") {
+    constexpr std::uint64_t marker = 0x0bad'cafe'0000'0002ULL;
+    const std::uint32_t states[] = {header::uninit, header::initializing, header::corrupt, 77};
+    for (const std::uint32_t state : states) {
+        INFO("state word " << state);
+        scoped_name name;
+        auto s = segment::create<ipckit::system_owned>(name, layout_a(), {}, init_body);
+        static_cast<body*>(s.body())->word = marker;
+        const std::uint32_t ready = header::ready;
+        scribble(name, offsetof(header, state), &state, sizeof state);
+        check_refused_and_kept<ipckit::system_owned>(
+            name, marker, [&] { scribble(name, offsetof(header, state), &ready, sizeof ready); });
+    }
+}
+
+TEST_CASE("the ownership word of a process_owned segment whose owner died, scribbled, is corrupt, not replaced",
+          "[process]") {
+    scoped_name name;
+    signal_pipe ready, hold;
+    ipckit_test::child owner([&] {
+        auto s = segment::create<ipckit::process_owned>(name, layout_a(), {}, init_body);
+        ready.post();
+        return ipckit_test::block_until_killed(hold);
+    });
+    REQUIRE(ready.wait());
+    REQUIRE(owner.kill() == ipckit_test::killed_by_sigkill);
+    // It now reads as a system_owned segment that nobody owns: still corrupt, still kept.
+    const std::uint32_t system = ipckit::system_owned::id, process = ipckit::process_owned::id;
+    scribble(name, offsetof(header, ownership), &system, sizeof system);
+    std::string what;
+    CHECK(reason_of([&] { (void)segment::open(name, layout_a(), {}); }, &what) == errc::corrupt);
+    CHECK(reason_of([&] { (void)segment::create<ipckit::process_owned>(name, layout_a(), {}, init_body); }) ==
+          errc::corrupt);
+    REQUIRE(ipckit::segment_exists(name));
+    // Restored, it is again what it was, a dead owner's segment: gone to open, replaced on create.
+    scribble(name, offsetof(header, ownership), &process, sizeof process);
+    CHECK(reason_of([&] { (void)segment::open(name, layout_a(), {}); }) == errc::not_found);
+    auto s = segment::create<ipckit::process_owned>(name, layout_a(), {}, init_body);
+    CHECK(s.created());
 }
 
 TEST_CASE("a segment whose creator died while initialising it is corrupt, not waited on", "[process]") {

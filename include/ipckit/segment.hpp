@@ -6,7 +6,10 @@
 // fingerprint), how big it is, and how far its initialisation got. Exactly one process creates
 // and initialises a segment (O_EXCL decides); everyone else attaches only once the creator has
 // marked it ready, and gets a clear error if the creator died half-way, if the segment holds
-// something else, or if it has been truncated or overwritten.
+// something else, or if it has been truncated or overwritten. The header's immutable part carries
+// a checksum, and every reader validates it (detail::check_header) before it trusts any field:
+// a header that does not validate is corrupt, whatever field is wrong, and never read as "absent"
+// or "abandoned". create() refuses to replace such a segment and says how to remove it.
 //
 // The creator holds a shared flock on the object while it initialises it, and a process_owned
 // creator keeps holding it for as long as its handle lives. The kernel drops the lock when its
@@ -28,9 +31,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -135,9 +140,20 @@ inline std::string os_name(std::string_view name) {
 ///   40  ownership           process_owned::id or system_owned::id
 ///   44  description_length  bytes used in description
 ///   48  description         what lives inside, e.g. "queue<tick (16 B, align 8), bounded<64>, ...>"
+///   248 checksum            header_checksum(): every field above but state, written last
+///
+/// Everything but state is immutable once the creator has written it. The checksum is that
+/// part's redundancy: a field overwritten with another legal value (ownership 2 -> 1, a size, a
+/// fingerprint) is still caught, and check_header() refuses every field until it matches. It
+/// guards against scribbles and stray writes, not against a hostile writer, who can recompute
+/// it (a hostile writer can only make ipckit report corrupt or misbehave inside the mapping).
+/// The creator writes it after init(body) and before state becomes ready, so a header without
+/// a valid checksum under a state other than ready is one whose creator never finished.
 struct segment_header {
     static constexpr std::uint64_t magic_value = 0x0100'7469'6b63'7069ULL;  // "ipckit\0\1" little-endian
-    static constexpr std::uint32_t current_version = 2;  // 2: the owner mark (an OFD lock)
+    /// 2: the owner mark (an OFD lock). 3: the header checksum (and the description field
+    /// shortened to make room for it).
+    static constexpr std::uint32_t current_version = 3;
     enum : std::uint32_t { uninit = 0, initializing = 1, ready = 2, corrupt = 3 };
 
     std::uint64_t magic;
@@ -148,12 +164,74 @@ struct segment_header {
     std::atomic<std::uint64_t> creator;
     std::uint32_t ownership;
     std::uint32_t description_length;
-    char description[208];
+    char description[200];
+    std::uint64_t checksum;
 };
-static_assert(sizeof(segment_header) == 256 && std::is_standard_layout_v<segment_header>,
-              "the segment header is a fixed 256-byte layout shared by every ipckit version 1 program");
+static_assert(sizeof(segment_header) == 256 && std::is_standard_layout_v<segment_header> &&
+                  offsetof(segment_header, checksum) == 248,
+              "the segment header is a fixed 256-byte layout shared by every program of one layout version");
 
 inline constexpr std::size_t header_size = sizeof(segment_header);
+
+/// The checksum of `h`'s immutable part, as if its layout version were `version`.
+inline std::uint64_t header_checksum(const segment_header& h, std::uint32_t version) noexcept {
+    const auto bytes = [](const auto& v) { return std::string_view(reinterpret_cast<const char*>(&v), sizeof v); };
+    const std::uint64_t creator = h.creator.load(std::memory_order_relaxed);
+    std::uint64_t sum = fnv1a(bytes(h.magic));
+    for (const std::string_view field : {bytes(version), bytes(h.size), bytes(h.fingerprint), bytes(creator),
+                                         bytes(h.ownership), bytes(h.description_length), bytes(h.description)})
+        sum = fnv1a(field, sum);
+    return sum;
+}
+
+/// What is wrong with a header: the errc to report, and a sentence that follows the segment's
+/// name ("segment 'x' " + why).
+struct header_fault {
+    errc reason;
+    std::string why;
+};
+
+/// The one validation of a header, which everything that reads one goes through before it
+/// trusts any field of it but state (open, create's reclaim of an abandoned segment, an
+/// unbounded queue's chain, a mailbox's explanation of a mismatch). `object_size` is the size
+/// of the object it heads. Returns nothing when the header can be trusted; otherwise corrupt
+/// (not ipckit's, damaged, or a size the object does not have) or incompatible_layout (made by
+/// an ipckit of another layout version). A caller must never read a fault as "absent" or
+/// "abandoned": a damaged header says nothing about who uses the segment.
+inline std::optional<header_fault> check_header(const segment_header& h, std::size_t object_size) {
+    const std::uint32_t version = h.layout_version;
+    if (h.magic != segment_header::magic_value)
+        return header_fault{errc::corrupt, "is not an ipckit segment, or its header was overwritten"};
+    if (version != segment_header::current_version) {
+        // Another version's header has its own layout, so its checksum is not ours to check;
+        // but if ours matches once the version word is put back, only that word was overwritten.
+        if (h.checksum == header_checksum(h, segment_header::current_version))
+            return header_fault{errc::corrupt, "has a damaged header: its layout version word says " +
+                                                   std::to_string(version) + ", but the rest of it is version " +
+                                                   std::to_string(segment_header::current_version) +
+                                                   "'s and was overwritten there"};
+        return header_fault{errc::incompatible_layout,
+                            "was made by an ipckit with layout version " + std::to_string(version) +
+                                "; this program uses version " + std::to_string(segment_header::current_version) +
+                                ". Rebuild both programs against the same ipckit, or remove the segment"};
+    }
+    if (h.checksum != header_checksum(h, version))
+        return header_fault{errc::corrupt, "has a damaged header: its checksum does not match its fields (one of "
+                                           "them was overwritten)"};
+    if (h.ownership != process_owned::id && h.ownership != system_owned::id)
+        return header_fault{errc::corrupt, "has a damaged header: its ownership word is " +
+                                               std::to_string(h.ownership) +
+                                               ", neither process_owned nor system_owned"};
+    if (h.size != object_size)
+        return header_fault{errc::corrupt, "is " + std::to_string(object_size) + " bytes but its header says " +
+                                               std::to_string(h.size) + ": it was truncated or overwritten"};
+    return std::nullopt;
+}
+
+/// How to remove the segment `name`, for a message: "ipckit::remove_segment("x") (or rm ...)".
+inline std::string how_to_remove(std::string_view name) {
+    return "ipckit::remove_segment(\"" + std::string(name) + "\") (or rm " + sys::shm_dir + os_name(name) + ")";
+}
 
 }  // namespace detail
 
@@ -162,8 +240,10 @@ inline constexpr std::size_t header_size = sizeof(segment_header);
 class segment {
 public:
     /// Creates `name` exclusively and runs init(body) before anyone can attach. Throws
-    /// already_exists (unless the existing segment is a process_owned one whose creator died,
-    /// which is replaced), invalid_name, permission_denied, no_space.
+    /// already_exists (unless the existing segment is abandoned: a process_owned one whose owner
+    /// has gone, or one whose creator died before finishing it, which is replaced), corrupt (the
+    /// existing segment's header is damaged: it is never replaced), invalid_name,
+    /// permission_denied, no_space.
     template <ownership_policy Ownership, class Init>
     static segment create(std::string_view name, const detail::segment_layout& want, const options& opt, Init&& init) {
         detail::validate_name(name);
@@ -174,7 +254,7 @@ public:
                 return initialise<Ownership>(name, std::move(f), want, std::forward<Init>(init));
             } catch (const error& e) {
                 if (e.reason() != errc::already_exists) throw;
-                if (attempt == 0 && reclaim_if_abandoned(os, opt.init_timeout)) continue;
+                if (attempt == 0 && reclaim_if_abandoned(name, os, opt.init_timeout)) continue;
                 throw error(errc::already_exists,
                             "segment '" + std::string(name) +
                                 "' already exists: open it instead, or remove it first with ipckit::remove_segment(\"" +
@@ -278,7 +358,10 @@ private:
             s.removes_on_close_ = false;
             throw;
         }
-        // SYNC POINT WRITE: header and body; READ in attach() after its acquire load of state.
+        // Last before ready: a header with a valid checksum is one whose creator finished it.
+        h.checksum = detail::header_checksum(h, detail::segment_header::current_version);
+        // SYNC POINT WRITE: header (checksum included) and body; READ in attach() after its
+        // acquire load of state.
         h.state.store(detail::segment_header::ready, std::memory_order_release);
         detail::sys::futex_wake(h.state);
         if (!s.removes_on_close_) detail::sys::unlock(s.file_);  // a process_owned owner keeps it
@@ -288,8 +371,7 @@ private:
     static segment attach(std::string_view name, detail::sys::file f, const detail::segment_layout& want, const options& opt) {
         using detail::segment_header;
         const std::string what = "segment '" + std::string(name) + "'";
-        const std::string remedy = ". Remove it with ipckit::remove_segment(\"" + std::string(name) + "\") (or rm " +
-                                   detail::sys::shm_dir + detail::os_name(name) + ") and create it again";
+        const std::string remedy = ". Remove it with " + detail::how_to_remove(name) + " and create it again";
         const auto deadline = detail::sys::clock::now() + opt.init_timeout;
         auto st = f.status(what);
         // The creator sizes the object right after creating it; wait for that, but not forever.
@@ -315,24 +397,25 @@ private:
                 throw error(errc::corrupt, what + " has an invalid header (state word " + std::to_string(state) +
                                                "): it is not an ipckit segment or was overwritten" + remedy);
             if (state == segment_header::initializing && creator_gone(s.file_, h))
-                throw error(errc::corrupt, what + " was left half-initialised by process " +
-                                               std::to_string(detail::sys::process_id::unpack(
-                                                                  h.creator.load(std::memory_order_acquire))
-                                                                  .pid) +
-                                               ", which died" + remedy);
+                throw error(errc::corrupt,
+                            what +
+                                (finished(h) ? std::string(" has a damaged header: its state word says initializing, "
+                                                           "but its creator had finished it")
+                                             : " was left half-initialised by process " +
+                                                   std::to_string(detail::sys::process_id::unpack(
+                                                                      h.creator.load(std::memory_order_acquire))
+                                                                      .pid) +
+                                                   ", which died") +
+                                remedy);
             const auto now = detail::sys::clock::now();
             if (now >= deadline)
                 throw error(errc::corrupt, what + " is still not initialised after " +
                                                std::to_string(opt.init_timeout.count()) + " ms" + remedy);
             detail::sys::futex_wait(h.state, state, std::min(deadline, now + std::chrono::milliseconds(10)));
         }
-        if (h.magic != segment_header::magic_value)
-            throw error(errc::corrupt, what + " is not an ipckit segment, or its header was overwritten" + remedy);
-        if (h.layout_version != segment_header::current_version)
-            throw error(errc::incompatible_layout,
-                        what + " was made by an ipckit with layout version " + std::to_string(h.layout_version) +
-                            "; this program uses version " + std::to_string(segment_header::current_version) +
-                            ". Rebuild both programs against the same ipckit, or remove the segment");
+        // No field but state is read before the header has passed its one validation.
+        if (const auto fault = detail::check_header(h, size))
+            throw error(fault->reason, what + " " + fault->why + (fault->reason == errc::corrupt ? remedy : ""));
         if (h.fingerprint != want.fingerprint()) {
             const std::size_t n = std::min<std::size_t>(h.description_length, sizeof h.description);
             throw error(errc::incompatible_layout, what + " holds " + std::string(h.description, n) +
@@ -340,6 +423,9 @@ private:
                                                        ". Use the same message type, capacity and producer/consumer "
                                                        "policies on both sides, or another name");
         }
+        if (size != want.size)
+            throw error(errc::corrupt, what + " is " + std::to_string(size) + " bytes, but its layout needs " +
+                                           std::to_string(want.size) + ": it was truncated or overwritten" + remedy);
         // A process_owned segment goes with its owner: if no one holds the owner mark, the
         // owner has ended and the segment is only waiting for the next create to replace it.
         // (Not a try of the exclusive flock: that fails as well while a prober (reclaim, another
@@ -348,10 +434,6 @@ private:
             throw error(errc::not_found, what + " belonged to a process that has ended (it is process_owned), "
                                                 "so it is gone: create it again");
         }
-        if (h.size != size || size != want.size)
-            throw error(errc::corrupt, what + " is " + std::to_string(size) + " bytes but its header says " +
-                                           std::to_string(h.size) + " and its layout needs " +
-                                           std::to_string(want.size) + ": it was truncated or overwritten" + remedy);
         return s;
     }
 
@@ -363,32 +445,80 @@ private:
         return gone;
     }
 
-    /// A segment that nobody can be using any more: a process_owned one whose owner has gone,
-    /// one whose creator died before finishing it, or one left empty for longer than
-    /// `grace`. Removes it (under its exclusive lock) and returns true.
-    static bool reclaim_if_abandoned(const std::string& os, std::chrono::milliseconds grace) noexcept {
+    /// Removes the segment `os` (named `name`) if nobody can be using it any more, and returns
+    /// true; false while it is in use, or not ours to judge (another layout version), or if it
+    /// cannot be read. Throws corrupt when its header is damaged, whatever field is wrong and
+    /// whoever holds it: a damaged segment says nothing about who uses it, so it is never taken
+    /// for an abandoned one, and create refuses it.
+    static bool reclaim_if_abandoned(std::string_view name, const std::string& os, std::chrono::milliseconds grace) {
         try {
-            detail::sys::file f = detail::sys::shm_open_existing(os);
+            const detail::sys::file f = detail::sys::shm_open_existing(os);
+            (void)abandoned(name, f, os, grace, false);  // a damaged ready header, even while its owner lives
             if (!detail::sys::try_lock(f, true)) return false;  // a creator or an owner is there
-            const auto st = f.status(os);
-            bool abandoned;
-            if (static_cast<std::size_t>(st.st_size) < detail::header_size) {
-                abandoned = age(st) > grace;  // its creator died before sizing it
-            } else {
-                detail::sys::mapping m(f, detail::header_size, os);
-                const auto& h = *static_cast<const detail::segment_header*>(m.data());
-                switch (h.state.load(std::memory_order_acquire)) {
-                case detail::segment_header::ready:
-                    abandoned = h.magic == detail::segment_header::magic_value && h.ownership == process_owned::id;
-                    break;
-                case detail::segment_header::uninit: abandoned = age(st) > grace; break;
-                default: abandoned = true; break;  // initializing (creator died) or corrupt
-                }
-            }
-            return abandoned && detail::sys::shm_remove_if_same(os, f);
+            return abandoned(name, f, os, grace, true) && detail::sys::shm_remove_if_same(os, f);
+        } catch (const error& e) {
+            if (e.reason() == errc::corrupt) throw;
+            return e.reason() == errc::not_found;  // removed meanwhile: the name is free again
         } catch (...) {
             return false;
         }
+    }
+
+    /// Whether the segment open as `f` is abandoned. `locked`: the caller holds its exclusive
+    /// flock, so no creator or owner is at work on it; without the lock, only what no creator or
+    /// owner could be in the middle of is judged, and the answer is false. Abandoned: a
+    /// process_owned segment whose header is intact (so that its ownership word can be believed);
+    /// one whose creator died or gave up before finishing its header (it has no valid checksum
+    /// yet); an empty object older than `grace` (its creator died before sizing it). Throws
+    /// corrupt, saying how to remove it, when its header is damaged.
+    static bool abandoned(std::string_view name, const detail::sys::file& f, const std::string& os,
+                          std::chrono::milliseconds grace, bool locked) {
+        using detail::segment_header;
+        const auto st = f.status(os);
+        const auto size = static_cast<std::size_t>(st.st_size);
+        std::optional<detail::header_fault> damage;
+        bool gone = false;
+        if (size == 0) {
+            gone = locked && age(st) > grace;
+        } else if (size < detail::header_size) {  // a creator sizes it whole, at once
+            damage = detail::header_fault{errc::corrupt, "is " + std::to_string(size) +
+                                                             " bytes, too small for an ipckit segment: it was "
+                                                             "truncated, or it is not an ipckit segment"};
+        } else {
+            const detail::sys::mapping m(f, detail::header_size, os);
+            const auto& h = *static_cast<const segment_header*>(m.data());
+            const std::uint32_t state = h.state.load(std::memory_order_acquire);
+            if (state == segment_header::ready) {
+                damage = detail::check_header(h, size);
+                if (damage && damage->reason != errc::corrupt) return false;    // another version's
+                gone = locked && !damage && h.ownership == process_owned::id;  // and no owner holds it
+            } else if (state > segment_header::corrupt) {
+                damage = detail::header_fault{errc::corrupt, "has an invalid header (state word " +
+                                                                 std::to_string(state) + "): it was overwritten"};
+            } else if (!locked) {
+                return false;  // its creator may be at work
+            } else if (finished(h)) {
+                damage = detail::header_fault{errc::corrupt, "has a damaged header: its state word says " +
+                                                                 std::to_string(state) +
+                                                                 ", but its creator had finished it"};
+            } else {
+                // Never finished: its creator died (initializing) or gave up (corrupt), or is
+                // about to begin (uninit: give it time to take its lock).
+                gone = state != segment_header::uninit || age(st) > grace;
+            }
+        }
+        if (damage)
+            throw error(errc::corrupt, "cannot create segment '" + std::string(name) +
+                                           "': a segment of that name exists and " + damage->why +
+                                           ". create does not replace a damaged segment, which may still hold what "
+                                           "someone needs. If nothing does, remove it with " +
+                                           detail::how_to_remove(name) + " and create it again");
+        return gone;
+    }
+
+    /// Whether the creator wrote the checksum of `h` (which it does last, just before ready).
+    static bool finished(const detail::segment_header& h) noexcept {
+        return h.checksum == detail::header_checksum(h, detail::segment_header::current_version);
     }
 
     static std::chrono::nanoseconds age(const struct stat& st) noexcept {

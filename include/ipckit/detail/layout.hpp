@@ -84,9 +84,10 @@ std::string describe_queue(std::string_view message, std::string_view capacity) 
            describe_side(Consumers::name, Consumers::max, "consumer") + ">";
 }
 
-/// FNV-1a, 64 bits: the fingerprint of a layout description.
-constexpr std::uint64_t fnv1a(std::string_view s) noexcept {
-    std::uint64_t h = 0xcbf29ce484222325ULL;
+/// FNV-1a, 64 bits: the fingerprint of a layout description, and the checksum of a segment
+/// header (which goes on from the sum of the fields before, `h`).
+inline constexpr std::uint64_t fnv1a_basis = 0xcbf29ce484222325ULL;
+constexpr std::uint64_t fnv1a(std::string_view s, std::uint64_t h = fnv1a_basis) noexcept {
     for (const char c : s) {
         h ^= static_cast<unsigned char>(c);
         h *= 0x100000001b3ULL;

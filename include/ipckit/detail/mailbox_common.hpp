@@ -110,9 +110,12 @@ inline error explain_mismatch(std::string_view name, const std::string& want, co
     std::string held;
     try {
         const sys::file f = sys::shm_open_existing(os_name(name));
-        if (static_cast<std::size_t>(f.status("mailbox").st_size) < header_size) return original;
+        const auto size = static_cast<std::size_t>(f.status("mailbox").st_size);
+        if (size < header_size) return original;
         const sys::mapping m(f, header_size, "mailbox '" + std::string(name) + "'");
         const auto& h = *static_cast<const segment_header*>(m.data());
+        // The name may name another object by now: its description is read only if it can be trusted.
+        if (h.state.load(std::memory_order_acquire) != segment_header::ready || check_header(h, size)) return original;
         held.assign(h.description, std::min<std::size_t>(h.description_length, sizeof h.description));
     } catch (...) {
         return original;

@@ -215,16 +215,16 @@ inline void retire_chain(chain_control& c, const std::string& name, std::chrono:
 }
 
 /// Runs fn(control, header) on the segment open as `f` if it is a ready ipckit segment whose
-/// body starts with an unbounded queue's chain (of any message type); false if it is not one.
+/// header passes check_header() and whose body starts with an unbounded queue's chain (of any
+/// message type); false if it is not one, or cannot be trusted to be one.
 template <class Fn>
 bool with_raw_chain(const sys::file& f, const std::string& what, Fn&& fn) {
     constexpr std::size_t need = header_size + sizeof(chain_control);
-    if (static_cast<std::size_t>(f.status(what).st_size) < need) return false;
+    const auto size = static_cast<std::size_t>(f.status(what).st_size);
+    if (size < need) return false;
     sys::mapping m(f, need, what);
     auto& h = *static_cast<segment_header*>(m.data());
-    if (h.state.load(std::memory_order_acquire) != segment_header::ready || h.magic != segment_header::magic_value ||
-        h.layout_version != segment_header::current_version)
-        return false;
+    if (h.state.load(std::memory_order_acquire) != segment_header::ready || check_header(h, size)) return false;
     auto& c = *reinterpret_cast<chain_control*>(static_cast<char*>(m.data()) + header_size);
     if (c.magic != chain_control::magic_value || c.version != chain_control::current_version) return false;
     fn(c, h);
