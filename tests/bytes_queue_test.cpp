@@ -76,8 +76,10 @@ private:
 // ---- set-up ---------------------------------------------------------------------------------
 
 TEST_CASE("bytes queue: the layout names bytes<Max>, the ring's size in bytes and the sides", "[unit]") {
-    CHECK(spsc::layout().description == "ipckit::queue<bytes<100>, bounded<4096 bytes>, single producer, single consumer>");
-    CHECK(mpsc::layout().description == "ipckit::queue<bytes<100>, bounded<4096 bytes>, multi<4> producer, single consumer>");
+    CHECK(spsc::layout().description ==
+          "ipckit::queue<bytes<100>, bounded<4096 bytes>, single producer, single consumer, process_owned>");
+    CHECK(mpsc::layout().description ==
+          "ipckit::queue<bytes<100>, bounded<4096 bytes>, multi<4> producer, single consumer, process_owned>");
     CHECK(spsc::layout().fingerprint() != mpsc::layout().fingerprint());
     CHECK(spsc::capacity == 4096);
     CHECK(spsc::max_message == 100);

@@ -263,6 +263,24 @@ TEST_CASE("mailbox: opening with another delivery or ownership policy is incompa
     CHECK(ipckit_test::setup_errc([&] { (void)box8<ipckit::any>::remove(std::string(name)); }) == errc::ok);
 }
 
+TEST_CASE("mailbox: opening with the other ownership policy is incompatible_layout both ways, naming each side's",
+          "[unit]") {
+    scoped_name name("mbox");
+    using owned = box8<ipckit::exclusive, ipckit::process_owned>;
+    using durable = box8<ipckit::exclusive, ipckit::system_owned>;
+    {
+        auto mb = owned::create(name);
+        CHECK(ipckit_test::setup_errc([&] { (void)durable::open(name); }) == errc::incompatible_layout);
+        CHECK(setup_message([&] { (void)durable::open_or_create(name); })
+                  .find("as system_owned (the mailbox is process_owned)") != std::string::npos);
+    }
+    auto mb = durable::create(name);
+    CHECK(ipckit_test::setup_errc([&] { (void)owned::open(name); }) == errc::incompatible_layout);
+    CHECK(setup_message([&] { (void)owned::open_or_create(name); })
+              .find("as process_owned (the mailbox is system_owned)") != std::string::npos);
+    CHECK(durable::remove(std::string(name)));
+}
+
 TEST_CASE("mailbox: a system_owned mailbox keeps its messages when every handle is gone", "[unit]") {
     scoped_name name("mbox");
     using box = box8<ipckit::exclusive>;

@@ -200,6 +200,28 @@ TEST_CASE("queue: opening with another message type is incompatible_layout namin
     CHECK(contains(same_size->what(), "tock"));
 }
 
+TEST_CASE("queue: opening with the other ownership policy is incompatible_layout naming both, both ways",
+          "[unit]") {
+    scoped_name name("queue");
+    auto check_refused = [&](auto open, const char* held, const char* asked) {
+        auto e = setup_error(open);
+        REQUIRE(e);
+        CHECK(e->reason() == errc::incompatible_layout);
+        INFO("what(): " << e->what());
+        CHECK(contains(e->what(), std::string("single consumer, ") + held + ">"));
+        CHECK(contains(e->what(), std::string("single consumer, ") + asked + ">"));
+    };
+    {
+        auto q = q16::create(name);  // process_owned
+        check_refused([&] { return durable_q16::open(name); }, "process_owned", "system_owned");
+        check_refused([&] { return durable_q16::open_or_create(name); }, "process_owned", "system_owned");
+    }
+    auto q = durable_q16::create(name);
+    check_refused([&] { return q16::open(name); }, "system_owned", "process_owned");
+    check_refused([&] { return q16::open_or_create(name); }, "system_owned", "process_owned");
+    CHECK(setup_errc([&] { return durable_q16::open(name); }) == errc::ok);
+}
+
 TEST_CASE("queue: a system_owned queue whose ownership word is scribbled is corrupt, and create keeps its messages",
           "[unit]") {
     scoped_name name("queue");

@@ -158,10 +158,12 @@ concept mode_policy = std::same_as<M, blocking> || std::same_as<M, non_blocking>
 /// the next create if that process died without removing it).
 struct process_owned {
     static constexpr std::uint32_t id = 1;
+    static constexpr const char* name = "process_owned";
 };
 /// The segment and its messages stay until ipckit::remove_segment(name), across every process's exit.
 struct system_owned {
     static constexpr std::uint32_t id = 2;
+    static constexpr const char* name = "system_owned";
 };
 
 template <class O>

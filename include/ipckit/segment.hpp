@@ -420,8 +420,8 @@ private:
             const std::size_t n = std::min<std::size_t>(h.description_length, sizeof h.description);
             throw error(errc::incompatible_layout, what + " holds " + std::string(h.description, n) +
                                                        ", but this program asks for " + want.description +
-                                                       ". Use the same message type, capacity and producer/consumer "
-                                                       "policies on both sides, or another name");
+                                                       ". Use the same message type, capacity, producer/consumer "
+                                                       "and ownership policies on both sides, or another name");
         }
         if (size != want.size)
             throw error(errc::corrupt, what + " is " + std::to_string(size) + " bytes, but its layout needs " +

@@ -204,7 +204,7 @@ public:
     /// places. The description does not name the places: a program opens the mailbox whatever
     /// its creator chose.
     static segment_layout layout(std::size_t places = default_broadcast_receivers) {
-        return {mailbox_description<T>(capacity, broadcast::name, ownership_name<Ownership>()), size_for(places)};
+        return {mailbox_description<T>(capacity, broadcast::name, Ownership::name), size_for(places)};
     }
 
     /// Creates the mailbox `name` with options::max_receivers receiver places (0: 1024). Throws

@@ -144,8 +144,8 @@ public:
 
     /// The description and size a segment must match to be this queue.
     static segment_layout layout() {
-        return {describe_queue<Producers, Consumers>("bytes<" + std::to_string(Max) + ">",
-                                                     "bounded<" + std::to_string(capacity) + " bytes>"),
+        return {describe_queue<Producers, Consumers, Ownership>("bytes<" + std::to_string(Max) + ">",
+                                                                "bounded<" + std::to_string(capacity) + " bytes>"),
                 header_size + sizeof(shared)};
     }
 

@@ -76,7 +76,8 @@ public:
 
     /// The description and size a segment must match to be this queue.
     static segment_layout layout() {
-        return {describe_queue<Producers, Consumers>(describe_message<T>(), "bounded<" + std::to_string(capacity) + ">"),
+        return {describe_queue<Producers, Consumers, Ownership>(describe_message<T>(),
+                                                                "bounded<" + std::to_string(capacity) + ">"),
                 header_size + sizeof(shared)};
     }
 

@@ -72,16 +72,19 @@ inline std::string describe_side(std::string_view kind, std::size_t max, const c
     return d + what;
 }
 
-/// "ipckit::queue<message, capacity, single producer, multi<64> consumer>": what the segment of a
-/// queue of any kind must say it holds. Producers and Consumers are cardinality policies.
-template <class Producers, class Consumers>
+/// "ipckit::queue<message, capacity, single producer, multi<64> consumer, process_owned>": what
+/// the segment of a queue of any kind must say it holds. Producers and Consumers are cardinality
+/// policies, Ownership an ownership policy: every process must open a queue with the ownership
+/// it was created with, or an attacher would act on another lifetime than the creator's (an
+/// unbounded process_owned sender stops when the receiver closes; a system_owned one does not).
+template <class Producers, class Consumers, class Ownership>
 std::string describe_queue(std::string_view message, std::string_view capacity) {
     std::string d = "ipckit::queue<";
     d += message;
     d += ", ";
     d += capacity;
     return d + ", " + describe_side(Producers::name, Producers::max, "producer") + ", " +
-           describe_side(Consumers::name, Consumers::max, "consumer") + ">";
+           describe_side(Consumers::name, Consumers::max, "consumer") + ", " + Ownership::name + ">";
 }
 
 /// FNV-1a, 64 bits: the fingerprint of a layout description, and the checksum of a segment

@@ -85,12 +85,6 @@ private:
 };
 static_assert(std::is_standard_layout_v<mailbox_control> && sizeof(mailbox_control) == cache_line);
 
-/// Names a delivery or ownership policy in a description.
-template <class O>
-constexpr const char* ownership_name() noexcept {
-    return std::is_same_v<O, process_owned> ? "process_owned" : "system_owned";
-}
-
 /// "ipckit::mailbox<T (S B, align A), bounded<N>, delivery, ownership>": what a mailbox's segment
 /// must say it holds. The delivery and ownership come last, so that a mismatch can be named.
 template <class T>

@@ -106,7 +106,7 @@ public:
 
     /// The description and size a segment must match to be this mailbox.
     static segment_layout layout() {
-        return {mailbox_description<T>(capacity, Delivery::name, ownership_name<Ownership>()),
+        return {mailbox_description<T>(capacity, Delivery::name, Ownership::name),
                 header_size + sizeof(shared)};
     }
 

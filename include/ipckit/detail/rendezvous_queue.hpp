@@ -163,7 +163,7 @@ public:
 
     /// The description and size a segment must match to be this queue.
     static segment_layout layout() {
-        return {describe_queue<Producers, Consumers>(describe_message<T>(), "zero_capacity"),
+        return {describe_queue<Producers, Consumers, Ownership>(describe_message<T>(), "zero_capacity"),
                 header_size + sizeof(shared)};
     }
 

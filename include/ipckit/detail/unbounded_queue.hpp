@@ -318,7 +318,7 @@ public:
 
     /// The description and size the head segment must match to be this queue.
     static segment_layout layout() {
-        return {describe_queue<Producers, single>(describe_message<T>(), "unbounded<" + std::to_string(ChunkBytes) + ">"),
+        return {describe_queue<Producers, single, Ownership>(describe_message<T>(), "unbounded<" + std::to_string(ChunkBytes) + ">"),
                 header_size + sizeof(shared)};
     }
 
