@@ -145,6 +145,8 @@ TEST_CASE("unbounded queue: a name must leave room for the chunks' suffix", "[un
     REQUIRE(e);
     CHECK(e->reason() == errc::invalid_name);
     CHECK(contains(e->what(), "<name>.<number>"));
+    CHECK(contains(e->what(), "may have 179 at most"));  // as README's error table says
+    CHECK(setup_errc([&] { return uq::open(too_long); }) == errc::invalid_name);
     CHECK(setup_errc([&] { return uq::create("bad/name"); }) == errc::invalid_name);
 }
 
