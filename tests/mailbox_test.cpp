@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -279,6 +280,29 @@ TEST_CASE("mailbox: opening with the other ownership policy is incompatible_layo
     CHECK(setup_message([&] { (void)owned::open_or_create(name); })
               .find("as process_owned (the mailbox is system_owned)") != std::string::npos);
     CHECK(durable::remove(std::string(name)));
+}
+
+TEST_CASE("mailbox: a process_owned mailbox lives while any thread of its owner holds a handle or receiver of it",
+          "[unit]") {
+    scoped_name name("mbox");
+    using box = ipckit::mailbox<tick, ipckit::bounded<8>>;  // exclusive, process_owned
+    std::optional<box> mine;
+    std::thread worker([&] {
+        auto mb = box::create(name);
+        mine.emplace(box::open(name));  // another handle of the owning process
+    });                                 // the creating handle goes with the worker
+    worker.join();
+    REQUIRE(mine);
+    CHECK(mine->is_open());
+    CHECK(ipckit::segment_exists(name));
+    {
+        auto rx = mine->receiver<ipckit::non_blocking>();  // this process still owns it
+        mine.reset();
+        CHECK(err(rx.receive()) == errc::would_block);  // not closed: the receiver keeps it
+        CHECK(ipckit::segment_exists(name));
+    }
+    CHECK_FALSE(ipckit::segment_exists(name));
+    CHECK(ipckit_test::setup_errc([&] { (void)box::open(name); }) == errc::not_found);
 }
 
 TEST_CASE("mailbox: a system_owned mailbox keeps its messages when every handle is gone", "[unit]") {

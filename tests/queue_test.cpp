@@ -284,7 +284,7 @@ TEST_CASE("queue: a system_owned queue and its messages outlive every handle", "
     CHECK_FALSE(ipckit::segment_exists(name));
 }
 
-TEST_CASE("queue: a process_owned queue goes with its creator's handle", "[unit]") {
+TEST_CASE("queue: a process_owned queue goes with its process's last handle", "[unit]") {
     scoped_name name("queue");
     {
         auto creator = q16::create(name);
@@ -306,6 +306,37 @@ TEST_CASE("queue: a process_owned queue goes with its creator's handle", "[unit]
     auto again = q16::create(name);
     CHECK(again.created());
     CHECK(again.size() == 0);
+}
+
+TEST_CASE("queue: a process_owned queue lives while any thread of its process holds a handle or endpoint of it",
+          "[unit]") {
+    scoped_name name("queue");
+    std::optional<receiver16> rx;
+    std::thread worker([&] {
+        auto q = q16::open_or_create(name);  // creates it
+        rx.emplace(q16::open(name).receiver());
+    });  // the creating handle goes with the worker; the receiver stays, from its own handle
+    worker.join();
+    REQUIRE(rx);
+    CHECK(ipckit::segment_exists(name));
+
+    bool created_again = true;
+    ipckit::status sent = ipckit::unexpected(errc::closed);  // until sent
+    std::thread other([&] {
+        auto q = q16::open_or_create(name);  // finds the same queue, not a new one of the name
+        created_again = q.created();
+        sent = q.sender().send(make_tick(1), patience);
+    });
+    other.join();
+    REQUIRE_FALSE(created_again);
+    REQUIRE(sent);
+    auto m = rx->receive(patience);
+    REQUIRE(m);
+    CHECK(m->seq == 1);
+
+    rx.reset();  // the process's last endpoint of it: the queue goes
+    CHECK_FALSE(ipckit::segment_exists(name));
+    CHECK(setup_errc([&] { return q16::open(name); }) == errc::not_found);
 }
 
 TEST_CASE("queue: remove takes the name away while users keep the queue", "[unit]") {

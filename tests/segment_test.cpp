@@ -11,6 +11,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fcntl.h>
@@ -367,7 +368,7 @@ TEST_CASE("when processes race to open_or_create, exactly one creates", "[proces
     CHECK(attached == racers - 1);
 }
 
-TEST_CASE("ownership: process_owned goes with its creator's handle, system_owned stays", "[unit]") {
+TEST_CASE("ownership: process_owned goes with its process's last handle, system_owned stays", "[unit]") {
     scoped_name name;
     {
         auto s = segment::create<ipckit::process_owned>(name, layout_a(), {}, init_body);
@@ -382,6 +383,63 @@ TEST_CASE("ownership: process_owned goes with its creator's handle, system_owned
     CHECK(word_of(segment::open(name, layout_a(), {})) == initialised);
     CHECK(ipckit::remove_segment(name));
     CHECK_FALSE(ipckit::remove_segment(name));
+    CHECK_FALSE(ipckit::segment_exists(name));
+}
+
+TEST_CASE("a process_owned segment lives while its owning process holds any handle of it, created or opened",
+          "[process]") {
+    scoped_name name;
+    // What another process finds: 0 the segment, 1 not_found, 2 anything else.
+    auto seen_from_another_process = [&] {
+        ipckit_test::child c([&] {
+            try {
+                return word_of(segment::open(name, layout_a(), {})) == 7 ? 0 : 2;
+            } catch (const ipckit::error& e) {
+                return e.reason() == errc::not_found ? 1 : 2;
+            }
+        });
+        return c.wait();
+    };
+    std::optional<segment> opened;
+    {
+        auto created = segment::create<ipckit::process_owned>(name, layout_a(), {}, init_body);
+        opened.emplace(segment::open(name, layout_a(), {}));
+        static_cast<body*>(opened->body())->word = 7;
+    }
+    // The creating handle is gone, the process's opened one is not: the segment lives, for
+    // this process and for others.
+    CHECK(ipckit::segment_exists(name));
+    CHECK(seen_from_another_process() == 0);
+    CHECK(reason_of([&] { (void)segment::create<ipckit::process_owned>(name, layout_a(), {}, init_body); }) ==
+          errc::already_exists);
+    CHECK(word_of(segment::open(name, layout_a(), {})) == 7);
+    opened.reset();  // the last one
+    CHECK_FALSE(ipckit::segment_exists(name));
+    CHECK(seen_from_another_process() == 1);
+}
+
+TEST_CASE("a process_owned segment lives while any thread of its owning process holds a handle of it", "[unit]") {
+    scoped_name name;
+    std::optional<segment> mine;
+    std::thread creator([&] {
+        auto s = segment::open_or_create<ipckit::process_owned>(name, layout_a(), {}, init_body);
+        mine.emplace(segment::open(name, layout_a(), {}));
+    });  // the creating handle goes with its thread
+    creator.join();
+    REQUIRE(mine);
+    CHECK(ipckit::segment_exists(name));
+    bool created_again = true;
+    std::uint64_t word = 0;
+    std::thread other([&] {
+        auto s = segment::open_or_create<ipckit::process_owned>(name, layout_a(), {}, init_body);
+        created_again = s.created();
+        word = static_cast<body*>(s.body())->word.fetch_add(1) + 1;
+    });
+    other.join();
+    CHECK_FALSE(created_again);
+    CHECK(word == initialised + 1);
+    CHECK(word_of(*mine) == initialised + 1);  // the same segment
+    mine.reset();
     CHECK_FALSE(ipckit::segment_exists(name));
 }
 

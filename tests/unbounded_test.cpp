@@ -423,7 +423,7 @@ TEST_CASE("unbounded queue: a moved endpoint works and its moved-from shell does
 
 // ---- ownership and removal ------------------------------------------------------------------
 
-TEST_CASE("unbounded queue: a process_owned queue goes with its creator's handle, every chunk with it", "[unit]") {
+TEST_CASE("unbounded queue: a process_owned queue goes with its process's last handle, every chunk with it", "[unit]") {
     scoped_queue name;
     {
         auto creator = uq::create(name);
@@ -441,6 +441,29 @@ TEST_CASE("unbounded queue: a process_owned queue goes with its creator's handle
 
     auto again = uq::create(name);
     CHECK(again.size() == 0);
+}
+
+TEST_CASE("unbounded queue: a process_owned queue keeps its chain while any thread of its process holds a handle",
+          "[unit]") {
+    scoped_queue name;
+    std::optional<uq> mine;
+    std::thread creator([&] {
+        auto q = uq::create(name);
+        mine.emplace(uq::open(name));  // another handle of the owning process
+    });                                // the creating handle goes with its thread
+    creator.join();
+    REQUIRE(mine);
+    {
+        // Chunks are still created and read: the chain was not retired with the creating handle.
+        auto tx = mine->sender();
+        auto rx = mine->receiver<ipckit::non_blocking>();
+        for (std::uint64_t i = 0; i < 3 * per_chunk; ++i) REQUIRE(tx.send(make_tick(i)));
+        CHECK(drain_in_order(rx, 0) == 3 * per_chunk);
+    }
+    CHECK(ipckit::segment_exists(name));
+    mine.reset();  // the process's last handle: the queue goes, every chunk with it
+    CHECK_FALSE(ipckit::segment_exists(name));
+    CHECK(chunks_of(name).empty());
 }
 
 TEST_CASE("unbounded queue: a system_owned queue and its chunks outlive every handle until Q::remove", "[unit]") {

@@ -42,8 +42,9 @@
 // Ownership (the seed: "owned by a process / by the operating system").
 //   process_owned  the creator is the owner and the only receiver (so delivery must be
 //                  exclusive; anything else does not compile); receiver() in another process,
-//                  and sender() in the owner, throw invalid_argument. When the owner's last
-//                  handle and receiver are gone, or its process dies, the mailbox is gone:
+//                  and sender() in the owner, throw invalid_argument. When the owner process's
+//                  last handle and receiver of it are gone (whichever thread had them, however
+//                  they were opened), or the process dies, the mailbox is gone:
 //                  senders get closed (blocked ones wake, within about liveness_interval for a
 //                  death), messages still in it are dropped with it, open() is not_found, and
 //                  a new process may create the name again.

@@ -154,8 +154,10 @@ concept mode_policy = std::same_as<M, blocking> || std::same_as<M, non_blocking>
 
 // ---- Ownership ------------------------------------------------------------------------------
 
-/// The segment is removed when the handle of the process that created it goes (and replaced on
-/// the next create if that process died without removing it).
+/// The segment belongs to the process that created it: it lives while that process holds any
+/// handle or endpoint of it (whichever thread made it, however it was opened), and is removed
+/// when the last of them goes; if the process dies first, it is gone too (open says not_found,
+/// and the next create replaces it).
 struct process_owned {
     static constexpr std::uint32_t id = 1;
     static constexpr const char* name = "process_owned";

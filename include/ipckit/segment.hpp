@@ -12,7 +12,8 @@
 // or "abandoned". create() refuses to replace such a segment and says how to remove it.
 //
 // The creator holds a shared flock on the object while it initialises it, and a process_owned
-// creator keeps holding it for as long as its handle lives. The kernel drops the lock when its
+// creator keeps holding it for as long as its process holds any handle of the segment (they all
+// share the creator's descriptor: detail/mapped_segment.hpp). The kernel drops the lock when its
 // holder dies, so "can I take an exclusive lock?" tells attachers whether a creator is still
 // at work and tells create() whether a process_owned segment has lost its owner, with no
 // window and no pid to misread. Whoever removes an abandoned segment does so holding that
@@ -22,6 +23,7 @@
 // holding the flock for a moment is never mistaken for the owner.
 
 #include <ipckit/detail/layout.hpp>
+#include <ipckit/detail/mapped_segment.hpp>
 #include <ipckit/detail/sys/futex.hpp>
 #include <ipckit/detail/sys/process.hpp>
 #include <ipckit/detail/sys/shm.hpp>
@@ -34,6 +36,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <new>
 #include <optional>
 #include <string>
@@ -235,8 +239,10 @@ inline std::string how_to_remove(std::string_view name) {
 
 }  // namespace detail
 
-/// A named shared-memory segment with a validated header. Movable, not copyable. The creator's
-/// handle removes a process_owned segment when it goes; a system_owned one stays until remove_segment().
+/// A named shared-memory segment with a validated header. Movable, not copyable. A
+/// process_owned segment lives while the process that created it holds any handle of it (every
+/// handle that process opens on it shares the creator's mapping: detail/mapped_segment.hpp), and
+/// goes with the last of them or with the process; a system_owned one stays until remove_segment().
 class segment {
 public:
     /// Creates `name` exclusively and runs init(body) before anyone can attach. Throws
@@ -292,27 +298,28 @@ public:
     segment& operator=(segment&&) = delete;
     segment(const segment&) = delete;
     segment& operator=(const segment&) = delete;
-
-    ~segment() {
-        // A forked child inherits the handle but not the ownership.
-        if (!removes_on_close_ || mapping_.data() == nullptr || ::getpid() != owner_pid_) return;
-        // Remove the name only if it still names our object: someone may have removed it and
-        // created another under the same name meanwhile.
-        detail::sys::shm_remove_if_same(detail::os_name(name_), file_);
-    }
+    ~segment() = default;  // the last handle of a process_owned segment in its owner removes it
 
     [[nodiscard]] const std::string& name() const noexcept { return name_; }
     [[nodiscard]] bool created() const noexcept { return created_; }
     /// The bytes after the header, aligned to cache_line.
-    [[nodiscard]] void* body() const noexcept { return static_cast<char*>(mapping_.data()) + detail::header_size; }
-    [[nodiscard]] std::size_t size() const noexcept { return mapping_.size(); }
+    [[nodiscard]] void* body() const noexcept { return static_cast<char*>(mapped_->data()) + detail::header_size; }
+    [[nodiscard]] std::size_t size() const noexcept { return mapped_->size(); }
+
+    /// For the layer that created a process_owned segment, right after creating it: `fn(body)`
+    /// runs when the last handle of it in this process goes, before the name is removed (a
+    /// mailbox marks itself owner_gone there). It must not throw. Does nothing on a handle that
+    /// did not create the segment, or on a system_owned one.
+    void at_last_release(std::function<void(void* body)> fn) {
+        if (!created_ || !detail::mapped_segment::owned(mapped_->file())) return;
+        mapped_->on_last_release([fn = std::move(fn)](char* base) { fn(base + detail::header_size); });
+    }
 
 private:
-    segment(std::string_view name, detail::sys::file f, detail::sys::mapping m, bool created, bool removes)
-        : name_(name), file_(std::move(f)), mapping_(std::move(m)), owner_pid_(::getpid()),
-          created_(created), removes_on_close_(removes) {}
+    segment(std::string_view name, std::shared_ptr<detail::mapped_segment> m, bool created)
+        : name_(name), mapped_(std::move(m)), created_(created) {}
 
-    detail::segment_header& header() const noexcept { return *static_cast<detail::segment_header*>(mapping_.data()); }
+    detail::segment_header& header() const noexcept { return *static_cast<detail::segment_header*>(mapped_->data()); }
 
     template <ownership_policy Ownership, class Init>
     static segment initialise(std::string_view name, detail::sys::file f, const detail::segment_layout& want, Init&& init) {
@@ -328,9 +335,13 @@ private:
                                      "A process_owned segment needs open file description locks (fcntl F_OFD_SETLK, "
                                      "Linux 3.15 or later) on /dev/shm; use system_owned otherwise");
         }
-        segment s(name, std::move(f), detail::sys::mapping{}, true, std::is_same_v<Ownership, process_owned>);
+        constexpr bool owned = std::is_same_v<Ownership, process_owned>;
+        segment s(name, std::make_shared<detail::mapped_segment>(os, std::move(f)), true);
         try {
-            s.mapping_ = detail::sys::mapping(s.file_, want.size, "segment '" + std::string(name) + "'");
+            s.mapped_->map(want.size, "segment '" + std::string(name) + "'");
+            // Before ready: a thread of this process that opens the segment once it is ready
+            // shares this mapping, and with it the ownership.
+            if (owned) detail::mapped_segment::own(s.mapped_);
         } catch (...) {
             ::shm_unlink(os.c_str());
             throw;
@@ -355,7 +366,7 @@ private:
             h.state.store(detail::segment_header::corrupt, std::memory_order_release);
             detail::sys::futex_wake(h.state);
             ::shm_unlink(os.c_str());
-            s.removes_on_close_ = false;
+            s.mapped_->disown();
             throw;
         }
         // Last before ready: a header with a valid checksum is one whose creator finished it.
@@ -364,7 +375,7 @@ private:
         // acquire load of state.
         h.state.store(detail::segment_header::ready, std::memory_order_release);
         detail::sys::futex_wake(h.state);
-        if (!s.removes_on_close_) detail::sys::unlock(s.file_);  // a process_owned owner keeps it
+        if (!owned) detail::sys::unlock(s.mapped_->file());  // a process_owned owner keeps it
         return s;
     }
 
@@ -384,8 +395,8 @@ private:
             st = f.status(what);
         }
         const auto size = static_cast<std::size_t>(st.st_size);
-        segment s(name, std::move(f), detail::sys::mapping{}, false, false);
-        s.mapping_ = detail::sys::mapping(s.file_, size, what);
+        segment s(name, std::make_shared<detail::mapped_segment>(detail::os_name(name), std::move(f)), false);
+        s.mapped_->map(size, what);
         auto& h = s.header();
         for (;;) {
             // SYNC POINT READ: everything the creator wrote before its release store of ready.
@@ -396,7 +407,7 @@ private:
             if (state > segment_header::corrupt)
                 throw error(errc::corrupt, what + " has an invalid header (state word " + std::to_string(state) +
                                                "): it is not an ipckit segment or was overwritten" + remedy);
-            if (state == segment_header::initializing && creator_gone(s.file_, h))
+            if (state == segment_header::initializing && creator_gone(s.mapped_->file(), h))
                 throw error(errc::corrupt,
                             what +
                                 (finished(h) ? std::string(" has a damaged header: its state word says initializing, "
@@ -430,10 +441,14 @@ private:
         // owner has ended and the segment is only waiting for the next create to replace it.
         // (Not a try of the exclusive flock: that fails as well while a prober (reclaim, another
         // attacher) holds it for a moment, and a dead owner's segment would be taken as live.)
-        if (h.ownership == process_owned::id && !detail::sys::owner_mark_held(s.file_)) {
+        if (h.ownership == process_owned::id && !detail::sys::owner_mark_held(s.mapped_->file())) {
             throw error(errc::not_found, what + " belonged to a process that has ended (it is process_owned), "
                                                 "so it is gone: create it again");
         }
+        // In the owning process, every handle shares the owner's mapping: the segment lives
+        // while any of them does (detail/mapped_segment.hpp).
+        if (h.ownership == process_owned::id)
+            if (auto mine = detail::mapped_segment::owned(s.mapped_->file())) s.mapped_ = std::move(mine);
         return s;
     }
 
@@ -528,11 +543,8 @@ private:
     }
 
     std::string name_;
-    detail::sys::file file_;
-    detail::sys::mapping mapping_;
-    pid_t owner_pid_ = 0;
+    std::shared_ptr<detail::mapped_segment> mapped_;
     bool created_ = false;
-    bool removes_on_close_ = false;
 };
 
 /// Removes the segment `name` (a queue, a mailbox...). Processes that have it open keep using

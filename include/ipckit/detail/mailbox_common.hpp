@@ -2,8 +2,9 @@
 // What every mailbox kind shares, whatever its delivery policy: the control block at the start
 // of its shared part (open / removed / owner gone, who owns it, whose turn it is), the layout
 // description that names its delivery and ownership policies, the explanation given when a
-// program opens a mailbox with other policies, the owner's token of a process_owned mailbox,
-// and the removal protocol. The semantics are written down at the top of <ipckit/mailbox.hpp>.
+// program opens a mailbox with other policies, what the owner of a process_owned mailbox does
+// when it goes, and the removal protocol. The semantics are written down at the top of
+// <ipckit/mailbox.hpp>.
 
 #include <ipckit/detail/doorbell.hpp>
 #include <ipckit/detail/layout.hpp>
@@ -17,13 +18,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <type_traits>
-#include <utility>
-
-#include <unistd.h>
 
 namespace ipckit::detail {
 
@@ -163,27 +160,14 @@ void wake_everyone(Shared& sh) noexcept {
     sh.space_bell.ring();
 }
 
-/// Held by the owner of a process_owned mailbox (its handles and its receivers share one):
-/// when the last of them goes in the owner's process, the mailbox is gone: its state becomes
-/// owner_gone, senders get closed from then on, and blocked ones wake. A copy inherited by a
-/// forked child does nothing there.
+/// What the owner of a process_owned mailbox does when its process lets go of the last handle
+/// or endpoint of it (segment::at_last_release): the mailbox is gone, its state becomes
+/// owner_gone, senders get closed from then on, and blocked ones wake. Then the name goes.
 template <class Shared>
-class mailbox_owner {
-public:
-    mailbox_owner(std::shared_ptr<segment> seg, Shared* sh) noexcept
-        : segment_(std::move(seg)), shared_(sh), pid_(::getpid()) {}
-    mailbox_owner(const mailbox_owner&) = delete;
-    mailbox_owner& operator=(const mailbox_owner&) = delete;
-    ~mailbox_owner() {
-        if (::getpid() != pid_) return;
-        if (shared_->control.close_as(mailbox_control::owner_gone)) wake_everyone(*shared_);
-    }
-
-private:
-    std::shared_ptr<segment> segment_;  // the name is removed after the state is marked
-    Shared* shared_;
-    pid_t pid_;
-};
+void owner_gone(void* body) noexcept {
+    auto& sh = *static_cast<Shared*>(body);
+    if (sh.control.close_as(mailbox_control::owner_gone)) wake_everyone(sh);
+}
 
 /// Marks the mailbox behind `sh` removed (unless it is already closed) and wakes its waiters.
 template <class Shared>

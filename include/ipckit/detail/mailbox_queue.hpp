@@ -154,9 +154,7 @@ public:
                                 ", receives through it. Send to it from here, or make the mailbox system_owned "
                                 "so that any process may receive");
         }
-        auto r = attach<receiver_type<Mode>>(receiver_busy_text());
-        r.owner_ = owner_;
-        return r;
+        return attach<receiver_type<Mode>>(receiver_busy_text());
     }
 
     /// Messages waiting now: a snapshot, stale as soon as it is returned.
@@ -172,9 +170,7 @@ public:
 private:
     friend base;
     mailbox_queue(segment&& s, const options& opt) : base(std::move(s), opt) {
-        if constexpr (std::is_same_v<Ownership, process_owned>) {
-            if (this->created()) owner_ = std::make_shared<mailbox_owner<shared>>(this->segment_, &shared_mut());
-        }
+        if constexpr (std::is_same_v<Ownership, process_owned>) this->segment_->at_last_release(owner_gone<shared>);
     }
 
     static void init(void* body) {
@@ -215,8 +211,6 @@ private:
         return "mailbox '" + this->name() + "' already has " + std::to_string(max_receivers) +
                " live receivers. Close one first";
     }
-
-    std::shared_ptr<mailbox_owner<shared>> owner_;
 };
 
 /// What the endpoints of a mailbox share: the roster place (endpoint_core), the ring cursor,
@@ -383,12 +377,7 @@ class mailbox_receiver
 
 public:
     mailbox_receiver(mailbox_receiver&&) noexcept = default;
-    mailbox_receiver& operator=(mailbox_receiver&& o) noexcept {
-        base::operator=(std::move(o));
-        owner_ = std::move(o.owner_);
-        return *this;
-    }
-    ~mailbox_receiver() { this->close(); }  // before owner_ goes: a process_owned mailbox ends after its receiver
+    mailbox_receiver& operator=(mailbox_receiver&&) noexcept = default;
 
     /// receive(), receive(deadline), receive(out), receive(out, deadline) (receive_verbs):
     /// receives a copy of the next message for this receiver. Blocking: waits for one; closed
@@ -506,8 +495,6 @@ private:
             this->sh().data_bell.ring();
         }
     }
-
-    std::shared_ptr<void> owner_;  // process_owned: keeps the mailbox alive while its owner receives
 };
 
 }  // namespace ipckit::detail

@@ -35,9 +35,11 @@
 // Receiving: as the bounded queues: blocking (with deadlines) or not; closed or peer_dead
 // only after every message sent before has been received.
 //
-// Ownership. process_owned: when the creator's handle (and its endpoints) go, the head and
-// every chunk are removed. system_owned: they stay until Q::remove(name), which removes the
-// chunks too (ipckit::remove_segment(name) removes only the head and leaves the chunks).
+// Ownership. process_owned: when the owning process's last handle or endpoint of the queue goes
+// (whichever thread had it, however it was opened), the head and every chunk are removed; if
+// the process dies, the next create removes them. system_owned: they stay until Q::remove(name),
+// which removes the chunks too (ipckit::remove_segment(name) removes only the head and leaves
+// the chunks).
 // Removing either way retires the chain first: from then on no chunk is created, senders
 // still attached get closed when they need a new chunk, and the receiver gets closed when it
 // reaches a removed chunk. A create that replaces a process_owned queue whose owner died also
@@ -246,20 +248,16 @@ struct unbounded_shared {
     roster<1> receivers;
 };
 
-/// What the handles and endpoints of one queue in this process share: the head segment, and
-/// the chain's names. The creator's, for a process_owned queue, retires the chain and removes
-/// its chunks when it goes (before the segment removes the head).
+/// What the handles and endpoints of one queue made from one handle share: the head segment,
+/// and the chain's names. (Of a process_owned queue, the owning process's chain_heads share one
+/// mapping of the head, whose last release retires the chain and removes its chunks before the
+/// head goes: segment::at_last_release.)
 class chain_head {
 public:
-    chain_head(segment&& s, std::shared_ptr<const chain_info> info, const options& opt, bool owns_chunks)
-        : segment_(std::move(s)), info_(std::move(info)), options_(opt), owner_pid_(::getpid()),
-          owns_chunks_(owns_chunks) {}
+    chain_head(segment&& s, std::shared_ptr<const chain_info> info, const options& opt)
+        : segment_(std::move(s)), info_(std::move(info)), options_(opt) {}
     chain_head(const chain_head&) = delete;
     chain_head& operator=(const chain_head&) = delete;
-    ~chain_head() {
-        // A forked child inherits the handle but not the ownership.
-        if (owns_chunks_ && ::getpid() == owner_pid_) retire_chain(chain(), segment_.name(), options_.init_timeout);
-    }
 
     [[nodiscard]] const segment& seg() const noexcept { return segment_; }
     [[nodiscard]] const std::string& name() const noexcept { return segment_.name(); }
@@ -272,8 +270,6 @@ private:
     segment segment_;
     std::shared_ptr<const chain_info> info_;
     options options_;
-    pid_t owner_pid_;
-    bool owns_chunks_;
 };
 
 template <class Queue, mode_policy Mode>
@@ -421,8 +417,14 @@ private:
         info->slots = slots_per_chunk;
         info->chunk_options = opt;
         info->chunk_options.mode = c.mode & 07777u;
-        const bool owns = s.created() && std::is_same_v<Ownership, process_owned>;
-        head_ = std::make_shared<chain_head>(std::move(s), std::move(info), opt, owns);
+        if constexpr (std::is_same_v<Ownership, process_owned>) {
+            // When the owning process lets go of its last handle or endpoint (not when this
+            // handle goes: others of this process may still use the chain).
+            s.at_last_release([name = s.name(), patience = opt.init_timeout](void* body) noexcept {
+                retire_chain(*static_cast<chain_control*>(body), name, patience);
+            });
+        }
+        head_ = std::make_shared<chain_head>(std::move(s), std::move(info), opt);
     }
 
     static void check_name(std::string_view name) {

@@ -149,8 +149,8 @@ inline struct flock owner_mark_range(short type) noexcept {
     return l;
 }
 /// The owner mark: an open-file-description read lock (fcntl F_OFD_SETLK) on byte 0 that a
-/// process_owned segment's creator holds for as long as its handle lives; the kernel drops it
-/// when the holder dies. fcntl locks are a namespace apart from flock's, and owner_mark_held()
+/// process_owned segment's creator holds while its process holds any handle of the segment; the
+/// kernel drops it when the holder dies. fcntl locks are a namespace apart from flock's, and owner_mark_held()
 /// only asks (F_OFD_GETLK takes nothing), so a prober holding the flock exclusively for a moment
 /// (reclaim, creator_gone) is never taken for a live owner. False if the mark cannot be set.
 inline bool set_owner_mark(const file& f) noexcept {
