@@ -253,7 +253,8 @@ protected:
           liveness_(std::clamp(opt.liveness_interval, std::chrono::milliseconds(1), std::chrono::milliseconds(3'600'000))) {
         auto& own = Role::own(*shared_);
         sys::process_id holder{};
-        const auto place = own.claim(me_, &holder);
+        const auto place =
+            own.claim(me_, [this](std::size_t i) -> doorbell& { return Bells::sleep_bell(*shared_, i); }, &holder);
         if (!place) {
             std::string who = "process " + std::to_string(holder.pid);
             if (holder.pid == me_.pid) who += " (this one)";
