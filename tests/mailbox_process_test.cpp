@@ -207,6 +207,32 @@ TEST_CASE("mailbox process: round_robin receivers get exactly equal shares, in t
     for (auto& c : rx) CHECK(c.wait() == ok_code);
 }
 
+TEST_CASE("mailbox process: round_robin, a receiver that replaces a killed one takes its place and its turn at once",
+          "[process]") {
+    using box = ipckit::mailbox<tick, ipckit::bounded<16>, ipckit::round_robin, ipckit::system_owned>;
+    scoped_name name("mbox");
+    auto mb = box::create(name);
+    signal_pipe ready, hold;
+    child dead([&] {
+        auto in = box::open(name).receiver();  // roster place 0, whose turn it is
+        ready.post();
+        return block_until_killed(hold);
+    });
+    ready.close_write();
+    REQUIRE(ready.wait());
+    REQUIRE(dead.kill() == killed_by_sigkill);
+    // Liveness asked about once an hour: only taking the dead one's place can give the turn
+    // to the replacement now; a receiver in another place would wait for its check.
+    ipckit::options slow;
+    slow.liveness_interval = std::chrono::hours(1);
+    auto r = box::open(name, slow).receiver<ipckit::non_blocking>();
+    auto tx = mb.sender();
+    REQUIRE(tx.send(make_tick(0), patience));
+    const auto m = r.receive();
+    REQUIRE(err(m) == errc::ok);
+    CHECK(m->seq == 0);
+}
+
 TEST_CASE("mailbox process: a sender killed mid-traffic costs at most its message in flight", "[process]") {
     using box = ipckit::mailbox<tick, ipckit::bounded<8>, ipckit::any, ipckit::system_owned>;
     scoped_name name("mbox");

@@ -8,11 +8,14 @@
 #include "support.hpp"
 
 #include <memory>
+#include <optional>
+#include <utility>
 
 namespace {
 
 namespace sys = ipckit::detail::sys;
 using ipckit::errc;
+using ipckit::detail::roster_place;
 using roster4 = ipckit::detail::roster<4>;
 
 /// The identity of a process that has ended: a forked child, reaped.
@@ -22,13 +25,44 @@ sys::process_id dead_process() {
     return {static_cast<std::uint32_t>(pid), 0};
 }
 
+/// A process that lives until kill(): a place claimed for it is held by a process that dies
+/// later.
+class doomed {
+public:
+    doomed() : pid_(ipckit_test::spawn([this] { return ipckit_test::block_until_killed(hold_); })) {}
+    ~doomed() {
+        if (pid_ > 0) (void)ipckit_test::kill_child(pid_);
+    }
+    doomed(const doomed&) = delete;
+    doomed& operator=(const doomed&) = delete;
+    [[nodiscard]] sys::process_id id() const { return {static_cast<std::uint32_t>(pid_), 0}; }
+    void kill() { REQUIRE(ipckit_test::kill_child(std::exchange(pid_, -1)) == ipckit_test::killed_by_sigkill); }
+
+private:
+    ipckit_test::signal_pipe hold_;
+    pid_t pid_;
+};
+
+/// The doorbell every holder of a test roster sleeps on.
+struct one_bell {
+    ipckit::detail::doorbell bell;
+    ipckit::detail::doorbell& operator()(std::size_t /*place*/) noexcept { return bell; }
+};
+
+/// Takes a place in `r` for `who` (which may be a dead process: a holder that died later).
+template <class Roster>
+std::optional<std::size_t> claim(Roster& r, const sys::process_id& who) {
+    one_bell b;
+    return r.claim(who, b);
+}
+
 }  // namespace
 
 TEST_CASE("roster: nobody yet is ok, a live holder is ok, everyone let go is closed", "[unit]") {
     auto r = std::make_unique<roster4>();
     const auto me = sys::self();
     CHECK(r->state(true) == errc::ok);
-    const auto place = r->claim(me);
+    const auto place = claim(*r, me);
     REQUIRE(place);
     CHECK(r->state(false) == errc::ok);
     CHECK(r->state(true) == errc::ok);
@@ -39,7 +73,7 @@ TEST_CASE("roster: nobody yet is ok, a live holder is ok, everyone let go is clo
 
 TEST_CASE("roster: a holder that died without letting go is peer_dead", "[unit]") {
     auto r = std::make_unique<roster4>();
-    const auto place = r->claim(dead_process());
+    const auto place = claim(*r, dead_process());
     REQUIRE(place);
     CHECK(r->state(false) == errc::ok);  // without asking the OS, nobody is known to be gone
     CHECK(r->state(true) == errc::peer_dead);
@@ -50,7 +84,7 @@ TEST_CASE("roster: a place closed but not yet counted down reads as closed, not 
     // (or after a holder killed between them) must see a holder that let go, not a dead one.
     auto r = std::make_unique<roster4>();
     const auto me = sys::self();
-    const auto place = r->claim(me);
+    const auto place = claim(*r, me);
     REQUIRE(place);
     r->places[*place].holder.store(ipckit::detail::roster_place::closed);  // release's first step only
     CHECK(r->attached.load() == 1);
@@ -60,9 +94,80 @@ TEST_CASE("roster: a place closed but not yet counted down reads as closed, not 
 TEST_CASE("roster: one holder let go and another died is peer_dead", "[unit]") {
     auto r = std::make_unique<roster4>();
     const auto me = sys::self();
-    const auto mine = r->claim(me);
+    const auto mine = claim(*r, me);
     REQUIRE(mine);
-    REQUIRE(r->claim(dead_process()));
+    REQUIRE(claim(*r, dead_process()));
     r->release(*mine, me);
     CHECK(r->state(true) == errc::peer_dead);
+}
+
+TEST_CASE("roster: a newcomer takes over a dead holder's place and retires the other dead ones' places", "[unit]") {
+    auto r = std::make_unique<roster4>();
+    const auto me = sys::self();
+    doomed a, b, c;
+    REQUIRE(claim(*r, a.id()) == 0u);
+    REQUIRE(claim(*r, b.id()) == 1u);
+    REQUIRE(claim(*r, me) == 2u);
+    REQUIRE(claim(*r, c.id()) == 3u);
+    a.kill();
+    b.kill();
+    c.kill();
+    r->release(2, me);
+    CHECK(r->attached.load() == 3);
+    CHECK(claim(*r, me) == 0u);  // the first dead holder's place, before the closed one
+    CHECK(r->places[1].holder.load() == roster_place::closed);
+    CHECK(r->places[3].holder.load() == roster_place::closed);
+    CHECK(r->attached.load() == 1);
+    CHECK(r->retirements.load() == 2);
+    r->release(0, me);
+    CHECK(r->state(true) == errc::closed);  // no dead holder left to report
+}
+
+TEST_CASE("roster: a dead holder caught in a claim keeps it listed, and the newcomer takes a place with none",
+          "[unit]") {
+    auto r = std::make_unique<roster4>();
+    const auto me = sys::self();
+    doomed a;
+    REQUIRE(claim(*r, a.id()) == 0u);
+    r->places[0].pending.store(42);  // it dies between claiming position 41 and finishing it
+    a.kill();
+    CHECK(claim(*r, me) == 1u);
+    CHECK(r->places[0].holder.load() == roster_place::closed);
+    CHECK(r->places[0].pending.load() == 42);  // still listed, by a place nobody live holds
+    CHECK_FALSE(r->live_claimant(42));
+    CHECK(r->attached.load() == 1);
+    CHECK(r->retirements.load() == 0);  // the newcomer stands in for it: not a death nobody replaced
+}
+
+TEST_CASE("roster: with one place, a newcomer takes the dead claimant's place and clears its claim", "[unit]") {
+    auto r = std::make_unique<ipckit::detail::roster<1>>();
+    const auto me = sys::self();
+    REQUIRE(claim(*r, dead_process()) == 0u);
+    r->places[0].pending.store(42);
+    CHECK(claim(*r, me) == 0u);
+    CHECK(r->places[0].pending.load() == 0);  // ours now: it lists only what we claim
+    CHECK_FALSE(r->live_claimant(42));
+    CHECK(r->attached.load() == 1);
+}
+
+TEST_CASE("roster: retiring the dead lets go of their places once, and forgets them as sleepers", "[unit]") {
+    auto r = std::make_unique<roster4>();
+    const auto me = sys::self();
+    one_bell b;
+    const auto mine = claim(*r, me);
+    REQUIRE(mine == 0u);
+    const auto dead = dead_process();
+    REQUIRE(claim(*r, dead) == 1u);
+    r->places[1].asleep.store(1);  // killed asleep
+    b.bell.sleepers.store(1);
+    r->release(*mine, me);
+    CHECK(r->state(true) == errc::peer_dead);
+    r->retire_dead(me, b);
+    CHECK(r->state(false) == errc::closed);
+    CHECK(r->state(true) == errc::closed);
+    CHECK(r->retirements.load() == 1);
+    CHECK(b.bell.sleepers.load() == 0);
+    CHECK_FALSE(r->retire(1, dead.pack(), me, b));  // already done: nothing happens twice
+    CHECK(r->retirements.load() == 1);
+    CHECK(r->attached.load() == 0);
 }

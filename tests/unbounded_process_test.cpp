@@ -193,8 +193,11 @@ TEST_CASE("unbounded queue across processes: a sender goes on sending while its 
     CHECK(first_receiver.kill() == killed_by_sigkill);
 
     auto tx = q.sender<ipckit::non_blocking>();
-    CHECK(tx.peer() == errc::peer_dead);
     for (std::uint64_t i = 0; i < n; ++i) REQUIRE(tx.send(make_tick(i)));  // never waits, never refused
+    // Asked, the OS says the receiver died, and its place is let go: from then on this
+    // process_owned queue's sender is refused as after a close, until the next receiver comes.
+    CHECK(tx.peer() == errc::peer_dead);
+    CHECK(err(tx.send(make_tick(n))) == errc::closed);
 
     child second_receiver([&] {
         auto qc = uq::open(name);

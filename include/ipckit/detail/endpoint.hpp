@@ -173,11 +173,14 @@ struct consumer_role {
     static doorbell& sleep_on(auto& sh) noexcept { return sh.data_bell; }
 };
 
-/// Where an endpoint of a ring queue sleeps, and whom it wakes when it closes: the role's
-/// doorbells. A queue kind whose endpoints sleep elsewhere (the rendezvous) brings its own.
+/// Where an endpoint of a ring queue sleeps, where the holder of a place on the other side
+/// sleeps (peer_sleep_bell: for retiring a dead one's place), and whom it wakes when it closes:
+/// the role's doorbells. A queue kind whose endpoints sleep elsewhere (the rendezvous) brings
+/// its own.
 template <class Role>
 struct role_bells {
     static doorbell& sleep_bell(auto& sh, std::size_t /*place*/) noexcept { return Role::sleep_on(sh); }
+    static doorbell& peer_sleep_bell(auto& sh, std::size_t /*place*/) noexcept { return Role::wake_peers(sh); }
     static void wake_on_close(auto& sh) noexcept { Role::wake_peers(sh).ring(); }
 };
 
@@ -196,8 +199,10 @@ inline constexpr bool allows_many_receivers = !requires { requires Queue::one_re
 
 /// What every endpoint of every queue kind has: the segment (or other Handle) kept alive, a
 /// roster place held (or sender_busy / receiver_busy), closing that tells the other side (and
-/// does nothing in a forked child), and the liveness settings. Restricted thread-safe: one
-/// thread at a time.
+/// does nothing in a forked child), the liveness settings, and how a verb reports the other
+/// side's end: closed, or peer_dead once for each death there that nobody replaced (ended,
+/// report_dead; detail/roster.hpp says who lets go of a dead process's place). Restricted
+/// thread-safe: one thread at a time.
 template <class Queue, class Role, class Bells = role_bells<Role>, endpoint_handle Handle = segment>
 class endpoint_core {
 protected:
@@ -206,7 +211,7 @@ protected:
 public:
     endpoint_core(endpoint_core&& o) noexcept
         : segment_(std::move(o.segment_)), shared_(std::exchange(o.shared_, nullptr)), me_(o.me_), place_(o.place_),
-          light_fence_(o.light_fence_), liveness_(o.liveness_) {}
+          light_fence_(o.light_fence_), liveness_(o.liveness_), reported_(o.reported_) {}
     endpoint_core& operator=(endpoint_core&& o) noexcept {
         if (this != &o) {
             close();
@@ -216,6 +221,7 @@ public:
             place_ = o.place_;
             light_fence_ = o.light_fence_;
             liveness_ = o.liveness_;
+            reported_ = o.reported_;
         }
         return *this;
     }
@@ -239,11 +245,16 @@ public:
         shared_ = nullptr;
     }
 
-    /// Asks the OS about the other side: ok (someone is there, or nobody came yet), closed
-    /// (everyone who came has let go) or peer_dead. A system call; the non-blocking data path
-    /// never makes one.
-    [[nodiscard]] errc peer() const noexcept {
-        return shared_ == nullptr ? errc::closed : Role::peers(*shared_).state(true);
+    /// Asks the OS about the other side now: ok (someone is there, or nobody came yet), closed
+    /// (everyone who came has let go) or peer_dead (everyone left there has died). peer_dead
+    /// also lets go of the dead ones' places on their behalf, so the next look says closed, or ok
+    /// once someone new comes; this endpoint's verbs still report the death once, after the
+    /// messages sent before it. System calls; the non-blocking data path never makes one.
+    [[nodiscard]] errc peer() noexcept {
+        if (shared_ == nullptr) return errc::closed;
+        const errc e = Role::peers(*shared_).state(true);
+        if (e == errc::peer_dead) retire_dead_peers();
+        return e;
     }
 
 protected:
@@ -252,8 +263,13 @@ protected:
           light_fence_(sys::register_light_fence()),
           liveness_(std::clamp(opt.liveness_interval, std::chrono::milliseconds(1), std::chrono::milliseconds(3'600'000))) {
         auto& own = Role::own(*shared_);
+        // Deaths on the other side that are older than this endpoint are not its to report. (A
+        // broadcast mailbox's receivers are a table of its own, not a roster.)
+        if constexpr (requires(shared& sh) { sh.senders.retirements; sh.receivers.retirements; })
+            reported_ = Role::peers(*shared_).retirements.load(std::memory_order_acquire);
         sys::process_id holder{};
-        const auto place = own.claim(me_, &holder);
+        const auto place =
+            own.claim(me_, [this](std::size_t i) -> doorbell& { return Bells::sleep_bell(*shared_, i); }, &holder);
         if (!place) {
             std::string who = "process " + std::to_string(holder.pid);
             if (holder.pid == me_.pid) who += " (this one)";
@@ -282,12 +298,41 @@ protected:
         shared_ = nullptr;
     }
 
+    /// What a verb returns where it would block and the other side has all let go
+    /// (state(false) == closed): peer_dead if places over there were retired for holders that
+    /// died unreplaced since this endpoint last reported a death (by anyone: this endpoint, a
+    /// peer of it, a newcomer over there), closed otherwise. A load.
+    [[nodiscard]] errc ended() noexcept {
+        // SYNC POINT READ: paired with roster::retire's count before its release, which the
+        // caller's acquire load of `attached` saw.
+        const std::uint32_t r = Role::peers(*shared_).retirements.load(std::memory_order_acquire);
+        if (r == reported_) return errc::closed;
+        reported_ = r;
+        return errc::peer_dead;
+    }
+
+    /// What a verb returns when its wait found every holder on the other side dead
+    /// (state(true) == peer_dead), with nothing left to take from them: peer_dead, once; their
+    /// places are let go of, so that the next look sees the closed rule. System calls.
+    [[nodiscard]] errc report_dead() noexcept {
+        retire_dead_peers();
+        reported_ = Role::peers(*shared_).retirements.load(std::memory_order_acquire);
+        return errc::peer_dead;
+    }
+
+    /// Retires the places of the holders on the other side that have died.
+    void retire_dead_peers() noexcept {
+        Role::peers(*shared_).retire_dead(
+            me_, [this](std::size_t i) -> doorbell& { return Bells::peer_sleep_bell(*shared_, i); });
+    }
+
     std::shared_ptr<Handle> segment_;
     shared* shared_;
     sys::process_id me_;
     std::size_t place_ = 0;
     bool light_fence_;
     std::chrono::nanoseconds liveness_;
+    std::uint32_t reported_ = 0;  ///< the other side's retirements when this endpoint last reported a death
 };
 
 /// An endpoint of a ring queue: the core, the ring cursor, one attempt with its wake-up, and
@@ -313,9 +358,10 @@ protected:
         }
     }
 
-    /// One attempt: ok, would_block, closed (would block, and the other side has all gone),
-    /// or corrupt. With Progress, a success is progress the other side may be sleeping on, and
-    /// wakes it; a claim for work in place (a loan, a view) calls progress() when it is done.
+    /// One attempt: ok, would_block, closed or peer_dead (would block, and the other side has
+    /// all gone: see ended()), or corrupt. With Progress, a success is progress the other side
+    /// may be sleeping on, and wakes it; a claim for work in place (a loan, a view) calls
+    /// progress() when it is done.
     template <bool Progress = true, class Op>
     errc attempt(Op&& op) noexcept {
         if (this->shared_ == nullptr) return errc::closed;  // closed (or moved from)
@@ -327,7 +373,7 @@ protected:
             // Nobody over there holds a place any more, so a claim still unfinished was
             // abandoned by a process that died: finish it first, or it hides what lies behind.
             if (!ready()) recover();
-            e = ready() ? attempt<Progress>(op) : errc::closed;
+            e = ready() ? attempt<Progress>(op) : this->ended();
         }
         return e;
     }
@@ -346,6 +392,8 @@ protected:
                     return Role::peers(*this->shared_).state(ask_os);
                 },
                 deadline, this->liveness_);
+            if (w == errc::peer_dead) return this->report_dead();
+            if (w == errc::closed) return this->ended();
             if (w != errc::ok) return w;
         }
     }

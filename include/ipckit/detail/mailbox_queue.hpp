@@ -12,8 +12,10 @@
 // place order, and no message ever waits for a receiver that is gone. The turn word also counts
 // passes, and every pass is a CAS from the exact value that allowed it (the turn a receiver
 // popped under, the dead place's turn a waiter found): a stale pass fails and changes nothing.
-// A waiter takes a dead holder's place by CAS before it touches the place's sleeper
-// registration or its turn, so a receiver that took the place over meanwhile keeps both.
+// A waiter retires a dead holder's place (roster::retire: it takes the place by CAS first)
+// before it touches the place's sleeper registration or its turn, so a receiver that took the
+// place over meanwhile keeps both. A receiver that attaches takes over a dead holder's place
+// in preference to a free one (roster::claim), and with it that place's turns.
 
 #include <ipckit/detail/doorbell.hpp>
 #include <ipckit/detail/endpoint.hpp>
@@ -446,8 +448,7 @@ private:
 
     /// Whether roster place `p` is held (by a live or a dead process).
     bool held(std::uint64_t p) const noexcept {
-        const std::uint64_t h = this->sh().receivers.places[p].holder.load(std::memory_order_acquire);
-        return h != roster_place::vacant && h != roster_place::closed;
+        return roster_place::names_holder(this->sh().receivers.places[p].holder.load(std::memory_order_acquire));
     }
 
     /// Passes the turn, which `turn` gave to place `from`, to the next place held after it.
@@ -477,20 +478,15 @@ private:
             if (place >= Box::max_receivers || place == this->place_) return;
             auto& receivers = this->sh().receivers;
             const std::uint64_t h = receivers.places[place].holder.load(std::memory_order_acquire);
-            if (h == roster_place::vacant || h == roster_place::closed) return;
+            if (!roster_place::names_holder(h)) return;
             if (sys::is_alive(sys::process_id::unpack(h))) return;
-            // Take the place from the dead holder first: if a new receiver took it over since we
-            // looked, the CAS fails and we touch neither its sleeper registration nor its turn.
-            // Killed after it, the place stays held by us, dead in turn: the next check() finds
-            // it and does all this again. (Taking over a dead holder's place does not count it
-            // again in `attached`; release() below uncounts it once.)
-            std::uint64_t expected = h;
-            // SYNC POINT WRITE/READ: acq_rel, as roster::claim takes a dead holder's place.
-            if (!receivers.places[place].holder.compare_exchange_strong(expected, this->me_.pack(),
-                                                                       std::memory_order_acq_rel))
+            // Retire the place for the dead holder: roster::retire takes it first, so if a new
+            // receiver took it over since we looked, we touch neither its sleeper registration
+            // nor its turn. Killed in the middle, the place stays held by us, dead in turn: the
+            // next check() finds it and does all this again.
+            if (!receivers.retire(place, h, this->me_,
+                                  [this](std::size_t) -> doorbell& { return this->sh().data_bell; }))
                 return;
-            forget_sleeper(this->sh().data_bell, receivers.places[place].asleep);
-            receivers.release(place, this->me_);  // -> closed
             pass(turn, place);
             this->sh().data_bell.ring();
         }

@@ -17,7 +17,7 @@
 //     offered(s)           -- the sender's CAS (it withdraws) ----------->  empty(s)
 //     taken(s, r)          -- receiver r's CAS, after its copy ---------->  done(s, r)
 //     taken(s, r)          -- the slot's sender, once r is known dead --->  empty(s)
-//     offered(s) | junk    -- a sender taking over a dead one's place --->  empty(s)
+//     offered(s) | junk    -- the next sender in a dead one's place ----->  empty(s)
 //
 // Why each interleaving is safe:
 //   - A receiver reads `value` only after its CAS to taken succeeded, which acquires the sender's
@@ -39,9 +39,9 @@
 //     live process; if not, the taker died and the send returns peer_dead. The message may or
 //     may not have been seen by then: it was taken, but not by a receiver that returned it. The
 //     slot stays taken until that sender's next send resets it.
-//   - A sender killed with an offer out left a complete message: receivers may still take it.
-//     Whoever takes over its roster place withdraws it (and waits out a copy in progress) before
-//     writing its own.
+//   - A sender killed with an offer out left a complete message: receivers may still take it,
+//     also after its roster place was retired (detail/roster.hpp). The next sender to hold that
+//     place withdraws it (and waits out a copy in progress) before writing its own.
 //
 // Sleeping: receivers sleep on data_bell (rung by each new offer and by a closing sender);
 // each sender sleeps on its own slot's bell (rung by its taker's done and by a closing receiver),
@@ -196,6 +196,13 @@ struct rendezvous_bells {
         else
             return sh.data_bell;
     }
+    /// Where the holder of place `place` on the other side sleeps.
+    static doorbell& peer_sleep_bell(auto& sh, std::size_t place) noexcept {
+        if constexpr (is_sender)
+            return sh.data_bell;
+        else
+            return sh.offers[place].bell;
+    }
     static void wake_on_close(auto& sh) noexcept {
         if constexpr (is_sender) {
             sh.data_bell.ring();
@@ -330,8 +337,10 @@ private:
             // THE DECISION: offered -> empty (withdrawn) here, or offered -> taken by a receiver's
             // CAS; whichever comes second fails. Once withdrawn, no receiver can take it.
             if (o.state.compare_exchange_strong(cur, st::pack(st::empty, 0, seq), std::memory_order_acq_rel,
-                                                std::memory_order_acquire))
-                return w;
+                                                std::memory_order_acquire)) {
+                if (w == errc::peer_dead) return this->report_dead();
+                return w == errc::closed ? this->ended() : w;
+            }
             // A receiver took it first: the send succeeds once its copy is done.
         }
         return await_done(seq);
@@ -366,7 +375,8 @@ private:
         // it cleared, the load of state below sees done.
         const std::uint64_t token = place.pending.load(std::memory_order_acquire);
         if (offer().state.load(std::memory_order_acquire) != s) return true;
-        // A place taken over after its holder died has pending reset to 0 by roster::claim.
+        // A place whose holder died keeps its token until a newcomer takes it (roster::claim
+        // clears it then); held_by_live_process() below tells a dead holder from a live one.
         if (token != st::token(this->place(), st::seq_of(s))) return false;
         return place.held_by_live_process();
     }
@@ -405,7 +415,8 @@ private:
             return attempt(out);
     }
 
-    /// One look: ok, would_block, or closed (nothing on offer and every sender let go).
+    /// One look: ok, would_block, or closed / peer_dead (nothing on offer and every sender let
+    /// go: see endpoint_core::ended).
     errc attempt(T& out) noexcept {
         if (!this->attached()) return errc::closed;
         errc e = try_take(out);
@@ -413,7 +424,7 @@ private:
             // Whatever was offered before the last sender let go has been taken or withdrawn by
             // now (a sender never closes with an offer out); one more look settles it.
             e = try_take(out);
-            if (e == errc::would_block) e = errc::closed;
+            if (e == errc::would_block) e = this->ended();
         }
         return e;
     }
@@ -425,6 +436,8 @@ private:
             const errc w = wait_until<Wait>(
                 this->sh().data_bell, this->asleep(), [this] { return offer_out(); },
                 [this](bool ask_os) { return this->sh().senders.state(ask_os); }, deadline, this->liveness());
+            if (w == errc::peer_dead) return this->report_dead();
+            if (w == errc::closed) return this->ended();
             if (w != errc::ok) return w;
         }
     }

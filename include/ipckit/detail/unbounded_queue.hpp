@@ -490,6 +490,9 @@ struct chain_bells {
     static doorbell& sleep_bell(auto& sh, std::size_t /*place*/) noexcept {
         return is_sender ? sh.chunk_bell : sh.data_bell;
     }
+    static doorbell& peer_sleep_bell(auto& sh, std::size_t /*place*/) noexcept {
+        return is_sender ? sh.data_bell : sh.chunk_bell;
+    }
     static void wake_on_close(auto& sh) noexcept { (is_sender ? sh.data_bell : sh.chunk_bell).ring(); }
 };
 
@@ -630,14 +633,14 @@ public:
     /// time point) or a timeout (a duration).
     using verbs::receive;
 
-    /// Asks the OS about the senders: ok (someone is there, or nobody came yet), closed or
-    /// peer_dead. On the way, skips a message whose sender died writing it, which a
+    /// Asks the OS about the senders, as endpoint_core::peer does (peer_dead lets go of the dead
+    /// ones' places). On the way, skips a message whose sender died writing it, which a
     /// non-blocking receiver otherwise waits on (a blocking one does this once per liveness
     /// interval while it waits).
     [[nodiscard]] errc peer() noexcept {
         if (this->shared_ == nullptr) return errc::closed;
         recover();
-        return this->shared_->senders.state(true);
+        return base::peer();
     }
 
 private:
@@ -657,8 +660,8 @@ private:
         return this->cursor_.recover([&senders](std::uint64_t p) { return senders.live_claimant(p); });
     }
 
-    /// One attempt: ok, would_block, closed (would block, and every sender has closed), or an
-    /// error.
+    /// One attempt: ok, would_block, closed or peer_dead (would block, and every sender has let
+    /// go: see endpoint_core::ended), or an error.
     errc attempt(T& out) noexcept {
         if (this->shared_ == nullptr) return errc::closed;
         errc e = this->cursor_.try_pop(out);
@@ -669,7 +672,7 @@ private:
                 e = this->cursor_.try_pop(out);
                 if (e != errc::would_block) break;
                 if (!recover()) {
-                    e = errc::closed;
+                    e = this->ended();
                     break;
                 }
             }
@@ -692,8 +695,9 @@ private:
                 deadline, this->liveness_);
             if (w == errc::closed) {
                 const errc last = attempt(out);
-                return last == errc::would_block ? errc::closed : last;
+                return last == errc::would_block ? this->ended() : last;
             }
+            if (w == errc::peer_dead) return this->report_dead();
             if (w != errc::ok) return w;
         }
     }

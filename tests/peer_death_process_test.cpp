@@ -1,0 +1,204 @@
+// What each side of a queue sees after a process on the other side is SIGKILLed, written once and
+// run for every kind of queue (README, "Guarantees" and "Crash recovery"):
+//   - a killed producer that is replaced: the replacement takes over the dead one's place, so
+//     once it closes, the receiver gets every message and then closed (never peer_dead for ever);
+//   - a killed producer that is not: the receiver gets its messages, peer_dead once, then
+//     closed; and a producer that comes later is received as usual;
+//   - the same two for a killed consumer, as a sender on a full queue sees them.
+//
+// Children do their work without Catch2 and report through their exit code; the parent asserts.
+// No threads are started. Parent and children signal each other through pipes, so every wait
+// is on the event itself, bounded by ipckit_test::patience.
+
+#include "catch.hpp"
+#include "messages.hpp"
+#include "support.hpp"
+#include "unbounded_support.hpp"
+
+#include <ipckit/queue.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+
+using ipckit::errc;
+using ipckit_test::block_until_killed;
+using ipckit_test::check_of;
+using ipckit_test::child;
+using ipckit_test::err;
+using ipckit_test::killed_by_sigkill;
+using ipckit_test::make_tick;
+using ipckit_test::patience;
+using ipckit_test::quick_liveness;
+using ipckit_test::scoped_queue;
+using ipckit_test::signal_pipe;
+using ipckit_test::tick;
+
+namespace {
+
+// ---- the kinds, and how the scenarios send and receive on each --------------------------------
+
+/// A kind of queue of ticks: a send of tick `seq`, by default with patience, and a receive with
+/// patience that gives the seq.
+template <class Q>
+struct ticks {
+    using queue = Q;
+    static errc send(auto& tx, std::uint64_t seq, auto deadline) { return err(tx.send(make_tick(seq), deadline)); }
+    static errc send(auto& tx, std::uint64_t seq) { return send(tx, seq, patience); }
+    static errc receive(auto& rx, std::uint64_t& seq) {
+        const auto r = rx.receive(patience);
+        if (!r) return r.error();
+        if (r->check != check_of(r->seq)) return errc::corrupt;
+        seq = r->seq;
+        return errc::ok;
+    }
+};
+
+/// A kind of queue of bytes<Max>: a tick's bytes are the message.
+template <class Q>
+struct tick_bytes {
+    using queue = Q;
+    static errc send(auto& tx, std::uint64_t seq, auto deadline) {
+        const tick t = make_tick(seq);
+        return err(tx.send(std::as_bytes(std::span(&t, 1)), deadline));
+    }
+    static errc send(auto& tx, std::uint64_t seq) { return send(tx, seq, patience); }
+    static errc receive(auto& rx, std::uint64_t& seq) {
+        std::array<std::byte, 2 * sizeof(tick)> buf{};
+        const auto n = rx.receive(std::span(buf), patience);
+        if (!n) return n.error();
+        tick t{};
+        if (*n != sizeof t) return errc::corrupt;
+        std::memcpy(&t, buf.data(), sizeof t);
+        if (t.check != check_of(t.seq)) return errc::corrupt;
+        seq = t.seq;
+        return errc::ok;
+    }
+};
+
+template <class P, class C>
+using fixed = ipckit::queue<tick, ipckit::bounded<8>, P, C>;
+struct fixed_spsc : ticks<fixed<ipckit::single, ipckit::single>> {};
+struct fixed_mpsc : ticks<fixed<ipckit::multi, ipckit::single>> {};
+struct fixed_spmc : ticks<fixed<ipckit::single, ipckit::multi>> {};
+struct fixed_mpmc : ticks<fixed<ipckit::multi, ipckit::multi>> {};
+template <class P>
+using bytes = ipckit::queue<ipckit::bytes<64>, ipckit::bounded<1024>, P>;
+struct bytes_spsc : tick_bytes<bytes<ipckit::single>> {};
+struct bytes_mpsc : tick_bytes<bytes<ipckit::multi>> {};
+struct unbounded_mpsc : ticks<ipckit::queue<tick, ipckit::unbounded<4096>, ipckit::multi>> {};
+struct rendezvous_mpmc : ticks<ipckit::queue<tick, ipckit::zero_capacity, ipckit::multi, ipckit::multi>> {};
+
+/// Sends until the queue is full, never waiting (a deadline already past): the queue then holds
+/// every message it can (a rendezvous: none, each offer is withdrawn at once). Returns how many
+/// went in, or ~0 if a send failed otherwise than timed_out.
+template <class Kind>
+std::uint64_t fill(auto& tx) {
+    for (std::uint64_t i = 0;; ++i) {
+        const errc e = Kind::send(tx, i, std::chrono::steady_clock::time_point::min());
+        if (e == errc::timed_out) return i;
+        if (e != errc::ok) return ~std::uint64_t{0};
+    }
+}
+
+/// For a child: attaches a producer to `name`, says so on `attached`, sends seq and closes.
+template <class Kind>
+int attach_and_send(const std::string& name, const signal_pipe& attached, std::uint64_t seq) {
+    auto q = Kind::queue::open(name);
+    auto tx = q.sender();
+    attached.post();
+    return Kind::send(tx, seq) == errc::ok ? 0 : 1;
+}
+
+}  // namespace
+
+// ---- producers ------------------------------------------------------------------------------
+
+TEMPLATE_TEST_CASE("after a producer is killed the receiver gets its messages, then the end the closed rule says",
+                   "[process]", fixed_spsc, fixed_mpsc, fixed_mpmc, bytes_spsc, bytes_mpsc, unbounded_mpsc,
+                   rendezvous_mpmc) {
+    using Q = typename TestType::queue;
+    scoped_queue name;
+    auto q = Q::create(name, quick_liveness());
+    auto rx = q.receiver();
+    signal_pipe sent, hold;
+
+    // Producer A sends message 0 and is killed once its send has returned.
+    child a([&] {
+        auto qa = Q::open(name);
+        auto tx = qa.sender();
+        if (TestType::send(tx, 0) != errc::ok) return 1;
+        sent.post();
+        return block_until_killed(hold);
+    });
+    sent.close_write();
+    std::uint64_t seq = ~std::uint64_t{0};
+    REQUIRE(TestType::receive(rx, seq) == errc::ok);  // a rendezvous: A's send returns after this
+    CHECK(seq == 0);
+    REQUIRE(sent.wait());
+    REQUIRE(a.kill() == killed_by_sigkill);
+
+    SECTION("replaced: the replacement takes over the dead one's place, and its close ends the stream") {
+        signal_pipe attached;
+        child b([&] { return attach_and_send<TestType>(name, attached, 1); });
+        attached.close_write();
+        REQUIRE(attached.wait());
+        REQUIRE(TestType::receive(rx, seq) == errc::ok);
+        CHECK(seq == 1);
+        CHECK(b.wait() == 0);
+        CHECK(TestType::receive(rx, seq) == errc::closed);
+    }
+    SECTION("not replaced: peer_dead once, then closed, until another producer comes") {
+        CHECK(TestType::receive(rx, seq) == errc::peer_dead);
+        CHECK(TestType::receive(rx, seq) == errc::closed);
+        CHECK(TestType::receive(rx, seq) == errc::closed);
+        signal_pipe attached;
+        child c([&] { return attach_and_send<TestType>(name, attached, 1); });
+        attached.close_write();
+        REQUIRE(attached.wait());
+        REQUIRE(TestType::receive(rx, seq) == errc::ok);
+        CHECK(seq == 1);
+        CHECK(c.wait() == 0);
+        CHECK(TestType::receive(rx, seq) == errc::closed);
+    }
+}
+
+// ---- consumers ------------------------------------------------------------------------------
+
+TEMPLATE_TEST_CASE("after a consumer is killed a sender on the full queue gets the end the closed rule says",
+                   "[process]", fixed_spsc, fixed_spmc, fixed_mpmc, bytes_mpsc, rendezvous_mpmc) {
+    using Q = typename TestType::queue;
+    scoped_queue name;
+    auto q = Q::create(name, quick_liveness());
+    auto tx = q.sender();
+    signal_pipe attached, hold;
+
+    child a([&] {
+        auto qa = Q::open(name);
+        auto rx = qa.receiver();
+        attached.post();
+        return block_until_killed(hold);
+    });
+    attached.close_write();
+    REQUIRE(attached.wait());
+    const std::uint64_t held = fill<TestType>(tx);  // while A lives: full, and a send would wait for A
+    REQUIRE(held != ~std::uint64_t{0});
+    REQUIRE(a.kill() == killed_by_sigkill);
+
+    SECTION("replaced: the replacement takes over the dead one's place, and its close ends the stream") {
+        child b([&] {
+            auto qb = Q::open(name);
+            auto rx = qb.receiver();
+            return 0;  // and closes, taking nothing
+        });
+        CHECK(b.wait() == 0);
+        CHECK(TestType::send(tx, held) == errc::closed);
+    }
+    SECTION("not replaced: peer_dead once, then closed") {
+        CHECK(TestType::send(tx, held) == errc::peer_dead);
+        CHECK(TestType::send(tx, held) == errc::closed);
+    }
+}
