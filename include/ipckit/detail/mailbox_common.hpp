@@ -23,8 +23,6 @@
 #include <type_traits>
 #include <utility>
 
-#include <unistd.h>
-
 namespace ipckit::detail {
 
 /// The first cache line of every mailbox's shared part.
@@ -174,18 +172,18 @@ template <class Shared>
 class mailbox_owner {
 public:
     mailbox_owner(std::shared_ptr<segment> seg, Shared* sh) noexcept
-        : segment_(std::move(seg)), shared_(sh), pid_(::getpid()) {}
+        : segment_(std::move(seg)), shared_(sh), pid_(sys::this_pid()) {}
     mailbox_owner(const mailbox_owner&) = delete;
     mailbox_owner& operator=(const mailbox_owner&) = delete;
     ~mailbox_owner() {
-        if (::getpid() != pid_) return;
+        if (sys::this_pid() != pid_) return;
         if (shared_->control.close_as(mailbox_control::owner_gone)) wake_everyone(*shared_);
     }
 
 private:
     std::shared_ptr<segment> segment_;  // the name is removed after the state is marked
     Shared* shared_;
-    pid_t pid_;
+    std::uint32_t pid_;
 };
 
 /// Marks the mailbox behind `sh` removed (unless it is already closed) and wakes its waiters.

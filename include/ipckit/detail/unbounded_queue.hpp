@@ -79,8 +79,6 @@
 #include <type_traits>
 #include <utility>
 
-#include <unistd.h>
-
 namespace ipckit::detail {
 
 /// Characters a chunk's name adds to its queue's: '.' and up to 20 digits.
@@ -252,13 +250,13 @@ struct unbounded_shared {
 class chain_head {
 public:
     chain_head(segment&& s, std::shared_ptr<const chain_info> info, const options& opt, bool owns_chunks)
-        : segment_(std::move(s)), info_(std::move(info)), options_(opt), owner_pid_(::getpid()),
+        : segment_(std::move(s)), info_(std::move(info)), options_(opt), owner_pid_(sys::this_pid()),
           owns_chunks_(owns_chunks) {}
     chain_head(const chain_head&) = delete;
     chain_head& operator=(const chain_head&) = delete;
     ~chain_head() {
         // A forked child inherits the handle but not the ownership.
-        if (owns_chunks_ && ::getpid() == owner_pid_) retire_chain(chain(), segment_.name(), options_.init_timeout);
+        if (owns_chunks_ && sys::this_pid() == owner_pid_) retire_chain(chain(), segment_.name(), options_.init_timeout);
     }
 
     [[nodiscard]] const segment& seg() const noexcept { return segment_; }
@@ -272,7 +270,7 @@ private:
     segment segment_;
     std::shared_ptr<const chain_info> info_;
     options options_;
-    pid_t owner_pid_;
+    std::uint32_t owner_pid_;
     bool owns_chunks_;
 };
 
@@ -453,7 +451,7 @@ private:
     /// 48 random bits: short chunk names, distinct from any other queue's of the same name.
     static std::uint64_t random_base() {
         std::uint64_t r = static_cast<std::uint64_t>(clock::now().time_since_epoch().count()) * 0x9E3779B97F4A7C15ULL;
-        r ^= static_cast<std::uint64_t>(::getpid()) << 17;
+        r ^= std::uint64_t{sys::this_pid()} << 17;
         try {
             std::random_device rd;
             r ^= (std::uint64_t{rd()} << 32) ^ rd();
