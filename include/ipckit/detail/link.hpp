@@ -21,8 +21,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
-
 
 namespace ipckit::detail {
 
