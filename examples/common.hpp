@@ -307,9 +307,10 @@ inline void print_usage(std::ostream& out, const program& p) {
         << "Every program on one queue needs the same --size, --producers, --consumers, --capacity and\n"
         << "--message: they make the queue's type; --wait may differ. Not every combination is compiled,\n"
         << "to keep the build short: a fixed message holds a payload of 8, 64, 256, 1 Ki, 4 Ki, 16 Ki\n"
-        << "or 64 Ki bytes (the smallest that holds --size) at the default capacity, and of 8, 1 Ki or\n"
-        << "64 Ki bytes at the others; spin and futex are there for one producer, one consumer and the\n"
-        << "default capacity, adaptive for everything.\n";
+        << "or 64 Ki bytes (the smallest that holds --size) with one producer and one consumer at the\n"
+        << "default capacity, and of 8, 1 Ki or 64 Ki bytes otherwise; spin and futex are there for one\n"
+        << "producer, one consumer and the default capacity, adaptive for everything; and a queue of zero\n"
+        << "or N capacity with several producers or consumers is multi on both sides.\n";
 }
 
 /// Parses the flags every example takes, as `--flag VALUE` or `--flag=VALUE`. Exits with 0 after
@@ -474,22 +475,24 @@ inline constexpr std::integral_constant<std::size_t, N> size_c{};
 /// producer may start (and even finish, if the queue holds everything) before the consumer,
 /// who removes it at the end.
 ///
-/// Every type costs build time (a quarter to half a second each), so not every combination is
-/// compiled in full:
-///   default capacity  7 payload sizes x single or multi producers x single or multi consumers;
-///                     all 3 wait policies for one producer and one consumer, else adaptive
-///   N, zero           3 payload sizes (8, 1 KiB, 64 KiB) x producers x consumers, adaptive
-///   unbounded         3 payload sizes x producers, one consumer, adaptive
+/// Every type costs build time (a quarter to half a second each, in each program), so not every
+/// combination is compiled:
+///   default capacity  one producer, one consumer: 7 payload sizes (8 B to 64 KiB) x all 3
+///                     wait policies; several on either side: 3 payload sizes (8 B, 1 KiB,
+///                     64 KiB) x single or multi producers x single or multi consumers, adaptive
+///   N, zero           3 payload sizes x one of each, or multi on both sides; adaptive
+///   unbounded         3 payload sizes x producers, one consumer; adaptive
 ///   bytes             3 rings x producers, one consumer; adaptive, but all 3 policies for the
 ///                     default ring with one producer
-/// which is about 100 types. A program that never waits on its handle (the demo) passes OnlyWait
+/// which is 64 types. A program that never waits on its handle (the demo) passes OnlyWait
 /// (ipckit::adaptive) to compile fewer: the wait policy is not part of the queue's layout, so
-/// each program on a queue may choose its own.
+/// each program on a queue may choose its own. For the same reason the payload size and the
+/// sides never depend on --wait.
 template <class OnlyWait = void, class F>
 int with_queue_type(const settings& s, F&& f) {
     using ipckit::multi, ipckit::single;
-    constexpr std::true_type every_wait{}, all_sizes{}, many_consumers{};
-    constexpr std::false_type adaptive_only{}, few_sizes{}, one_consumer{};
+    constexpr std::true_type every_wait{}, all_sizes{};
+    constexpr std::false_type adaptive_only{}, few_sizes{};
 
     // Last, the wait policy. parse_command_line refused spin and futex where they are not compiled.
     auto wait = [&]<class M, class Capacity, class P, class C, bool EveryWait>(
@@ -508,18 +511,27 @@ int with_queue_type(const settings& s, F&& f) {
             return make(type<ipckit::adaptive>);
         }
     };
-    // Producers and consumers, single or multi (consumers only where several are offered); every
-    // wait policy for one of each, if the capacity has them.
-    auto sides = [&]<class M, class Capacity, bool ManyConsumers, bool EveryWait>(
-                     std::type_identity<M> m, std::type_identity<Capacity> c, std::bool_constant<ManyConsumers>,
+    // Producers and consumers: single, or multi where there are several (each_side), where
+    // there are several producers (one_consumer), or on both sides where either side has
+    // several (both_or_neither). Every wait policy for one of each, if the capacity has them.
+    enum class offered { each_side, one_consumer, both_or_neither };
+    constexpr std::integral_constant<offered, offered::each_side> each_side{};
+    constexpr std::integral_constant<offered, offered::one_consumer> one_consumer{};
+    constexpr std::integral_constant<offered, offered::both_or_neither> both_or_neither{};
+    auto sides = [&]<class M, class Capacity, offered Sides, bool EveryWait>(
+                     std::type_identity<M> m, std::type_identity<Capacity> c, std::integral_constant<offered, Sides>,
                      std::bool_constant<EveryWait> waits) {
         if (s.producers == 1 && s.consumers == 1) return wait(m, c, type<single>, type<single>, waits);
-        auto consumers = [&]<class P>(std::type_identity<P> p) {
-            if constexpr (ManyConsumers)
-                if (s.consumers > 1) return wait(m, c, p, type<multi>, adaptive_only);
-            return wait(m, c, p, type<single>, adaptive_only);
-        };
-        return s.producers > 1 ? consumers(type<multi>) : consumers(type<single>);
+        if constexpr (Sides == offered::both_or_neither) {
+            return wait(m, c, type<multi>, type<multi>, adaptive_only);
+        } else {
+            auto consumers = [&]<class P>(std::type_identity<P> p) {
+                if constexpr (Sides == offered::each_side)
+                    if (s.consumers > 1) return wait(m, c, p, type<multi>, adaptive_only);
+                return wait(m, c, p, type<single>, adaptive_only);
+            };
+            return s.producers > 1 ? consumers(type<multi>) : consumers(type<single>);
+        }
     };
     // The payload size of a fixed message: the smallest class that holds --size bytes.
     auto payload = [&]<bool AllSizes>(std::bool_constant<AllSizes>, auto next) {
@@ -549,12 +561,18 @@ int with_queue_type(const settings& s, F&& f) {
     }
     switch (s.capacity) {
     case capacity_kind::ring:
-        return payload(all_sizes, [&]<std::size_t P>(std::integral_constant<std::size_t, P>) {
-            return sides(type<sample<P>>, type<ipckit::bounded<ring_slots<P>>>, many_consumers, every_wait);
+        if (s.producers == 1 && s.consumers == 1) {
+            return payload(all_sizes, [&]<std::size_t P>(std::integral_constant<std::size_t, P>) {
+                return wait(type<sample<P>>, type<ipckit::bounded<ring_slots<P>>>, type<single>, type<single>,
+                            every_wait);
+            });
+        }
+        return payload(few_sizes, [&]<std::size_t P>(std::integral_constant<std::size_t, P>) {
+            return sides(type<sample<P>>, type<ipckit::bounded<ring_slots<P>>>, each_side, adaptive_only);
         });
     case capacity_kind::zero:
         return payload(few_sizes, [&]<std::size_t P>(std::integral_constant<std::size_t, P>) {
-            return sides(type<sample<P>>, type<ipckit::zero_capacity>, many_consumers, adaptive_only);
+            return sides(type<sample<P>>, type<ipckit::zero_capacity>, both_or_neither, adaptive_only);
         });
     case capacity_kind::unbounded:
         if constexpr (unbounded_offered) {
@@ -568,10 +586,10 @@ int with_queue_type(const settings& s, F&& f) {
     return payload(few_sizes, [&]<std::size_t P>(std::integral_constant<std::size_t, P>) {
         constexpr auto m = type<sample<P>>;
         if (s.capacity_n == fixed_capacities[0])
-            return sides(m, type<ipckit::bounded<fixed_capacities[0]>>, many_consumers, adaptive_only);
+            return sides(m, type<ipckit::bounded<fixed_capacities[0]>>, both_or_neither, adaptive_only);
         if (s.capacity_n == fixed_capacities[1])
-            return sides(m, type<ipckit::bounded<fixed_capacities[1]>>, many_consumers, adaptive_only);
-        return sides(m, type<ipckit::bounded<fixed_capacities[2]>>, many_consumers, adaptive_only);
+            return sides(m, type<ipckit::bounded<fixed_capacities[1]>>, both_or_neither, adaptive_only);
+        return sides(m, type<ipckit::bounded<fixed_capacities[2]>>, both_or_neither, adaptive_only);
     });
 }
 

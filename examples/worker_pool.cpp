@@ -45,7 +45,7 @@ bool is_prime(std::uint64_t n) {
 
 std::uint64_t count_primes(std::uint64_t first, std::uint64_t last) {
     std::uint64_t n = 0;
-    for (std::uint64_t i = first; i < last; ++i) n += is_prime(i) ? 1 : 0;
+    for (std::uint64_t i = first; i < last; ++i) n += is_prime(i) ? 1U : 0U;
     return n;
 }
 

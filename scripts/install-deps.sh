@@ -1,13 +1,32 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages that building and testing ipckit needs, those that
 # are missing only. Run by scripts/test.sh and scripts/demo.sh.
+#
+#   install-deps.sh [--clang]
+#
+# --clang also installs clang (clang++ 14 on Debian 12), the second compiler that CI builds
+# and tests ipckit with (.ci/run).
 set -euo pipefail
 
 packages=(g++ cmake libboost-dev catch2)
+clang=no
+for arg in "$@"; do
+  case "$arg" in
+    --clang)
+      clang=yes
+      packages+=(clang)
+      ;;
+    *)
+      echo "install-deps: unknown option '$arg'; the only option is --clang" >&2
+      exit 2
+      ;;
+  esac
+done
 
 if ! command -v dpkg >/dev/null 2>&1; then
   echo "install-deps: no dpkg, so not a Debian system; make sure these are installed:" >&2
   echo "  g++ 12 or later (C++20), cmake 3.21 or later, Boost 1.74 or later (headers), Catch2" >&2
+  if [[ $clang == yes ]]; then echo "  and clang++ 14 or later" >&2; fi
   exit 0
 fi
 

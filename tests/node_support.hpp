@@ -42,7 +42,7 @@ public:
     /// The segments of this domain's links that exist now.
     [[nodiscard]] std::vector<std::string> links() const {
         std::vector<std::string> out;
-        for (const auto& l : ipckit::detail::list_links(name_)) out.push_back(l.first);
+        for (const auto& l : ipckit::detail::list_links(name_)) out.push_back(l.segment);
         return out;
     }
 

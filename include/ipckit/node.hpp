@@ -83,8 +83,6 @@
 #include <utility>
 #include <vector>
 
-#include <unistd.h>
-
 namespace ipckit {
 
 /// Set-up options of a node: those of its links, and the domain's capacity.
@@ -282,7 +280,7 @@ public:
         if (left_) return;
         left_ = true;
         // A forked child inherits the node, not the membership.
-        if (static_cast<std::uint32_t>(::getpid()) != self_.pid) return;
+        if (detail::sys::this_pid() != self_.pid) return;
         // First give the name back, then look at each peer (seq_cst both): of two members
         // leaving at once, at least one sees the other gone and removes their links.
         registry_.leave(me_);
@@ -309,9 +307,9 @@ public:
         try {
             // Links to this node made by their receivers (a receive(this) before any send):
             // wake those receivers too.
-            for (const auto& [segment_name, l] : detail::list_links(domain_)) {
+            for (const auto& l : detail::list_links(domain_)) {
                 if (l.from_incarnation != me_.incarnation || l.from != name_) continue;
-                if (std::find(rung.begin(), rung.end(), segment_name) != rung.end()) continue;
+                if (std::find(rung.begin(), rung.end(), l.segment) != rung.end()) continue;
                 if (const auto peer = registry_.find_incarnation(l.to_incarnation)) registry_.slot(peer->slot).bell.ring();
             }
         } catch (...) {
@@ -498,17 +496,17 @@ private:
             const std::uint32_t now = my_slot().links.load(std::memory_order_acquire);
             if (seen_links_ && *seen_links_ == now) return errc::ok;
             errc failed = errc::ok;
-            for (auto& [segment_name, l] : detail::list_links(domain_)) {
+            for (auto& l : detail::list_links(domain_)) {
                 if (l.to != name_ || l.to_incarnation != me_.incarnation) continue;
-                if (std::any_of(in_.begin(), in_.end(), [&](const auto& in) { return in->link == segment_name; }))
+                if (std::any_of(in_.begin(), in_.end(), [&](const auto& in) { return in->link == l.segment; }))
                     continue;
-                if (std::find(dropped_.begin(), dropped_.end(), segment_name) != dropped_.end()) continue;
+                if (std::find(dropped_.begin(), dropped_.end(), l.segment) != dropped_.end()) continue;
                 try {
-                    link_queue q = link_queue::open(segment_name, opt_);
+                    link_queue q = link_queue::open(l.segment, opt_);
                     receiver_type rx = q.template receiver<non_blocking>();
                     in_.push_back(std::make_unique<incoming>(incoming{std::move(l.from), l.from_incarnation,
                                                                       registry_.find_incarnation(l.from_incarnation),
-                                                                      segment_name, q, std::move(rx)}));
+                                                                      std::move(l.segment), q, std::move(rx)}));
                 } catch (const error& e) {
                     const errc why = e.reason();
                     if (why == errc::not_found || why == errc::corrupt || why == errc::incompatible_layout ||
@@ -706,14 +704,14 @@ private:
     void sweep() {
         options quick = opt_;
         quick.init_timeout = std::chrono::milliseconds(0);
-        for (const auto& [segment_name, l] : detail::list_links(domain_)) {
+        for (const auto& l : detail::list_links(domain_)) {
             if (registry_.live(l.from_incarnation) || registry_.live(l.to_incarnation)) continue;
             try {
-                (void)link_queue::open(segment_name, quick);
+                (void)link_queue::open(l.segment, quick);
             } catch (...) {
                 continue;
             }
-            remove_quietly(segment_name);
+            remove_quietly(l.segment);
         }
     }
 
@@ -747,7 +745,7 @@ using node = basic_node<>;
 inline bool remove_domain(std::string_view domain) {
     detail::validate_node_name(domain, max_domain_name, "domain");
     bool removed = remove_segment(domain);
-    for (const auto& l : detail::list_links(domain)) removed = remove_segment(l.first) || removed;
+    for (const auto& l : detail::list_links(domain)) removed = remove_segment(l.segment) || removed;
     return removed;
 }
 

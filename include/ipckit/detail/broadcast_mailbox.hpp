@@ -55,8 +55,6 @@
 #include <type_traits>
 #include <utility>
 
-#include <unistd.h>
-
 namespace ipckit::detail {
 
 /// Receiver places of a broadcast mailbox created with options::max_receivers = 0.
@@ -462,7 +460,7 @@ public:
     /// Verbs on a closed receiver return closed. Does nothing in a forked child.
     void close() noexcept {
         if (shared_ == nullptr) return;
-        if (static_cast<std::uint32_t>(::getpid()) == me_.pid) {
+        if (sys::this_pid() == me_.pid) {
             // Alone: no other place held, so base becomes where we stopped (see give_up).
             auto& ring = shared_->ring;
             cursor_.leave(ring.held_places(ring.high, places_, Box::places_in(segment_->size()), place_) == 0);

@@ -53,6 +53,12 @@ struct doorbell {
 };
 static_assert(sizeof(doorbell) == 12 && std::is_standard_layout_v<doorbell>);
 
+/// Takes a waiter that was killed asleep off `bell`'s count, so that notify() does not make a
+/// system call for it forever. Called by the process that takes over the waiter's place.
+inline void forget_sleeper(doorbell& bell, std::atomic<std::uint32_t>& asleep) noexcept {
+    if (asleep.exchange(0, std::memory_order_acq_rel) != 0) bell.sleepers.fetch_sub(1, std::memory_order_relaxed);
+}
+
 /// Waits on `bell` until ready() holds, the deadline passes, or peer(ask_os) reports the peer
 /// gone. ready() is re-checked after the peer is found gone, so messages published before a
 /// close are still taken. peer(false) must be cheap (a load); peer(true) may ask the OS, and is
@@ -60,12 +66,6 @@ static_assert(sizeof(doorbell) == 12 && std::is_standard_layout_v<doorbell>);
 /// 1 while it is counted in bell.sleepers, so that whoever takes over from a waiter that was
 /// killed asleep can take it off the count (see forget_sleeper). Returns ok, timed_out, closed
 /// or peer_dead.
-/// Takes a waiter that was killed asleep off `bell`'s count, so that notify() does not make a
-/// system call for it forever. Called by the process that takes over the waiter's place.
-inline void forget_sleeper(doorbell& bell, std::atomic<std::uint32_t>& asleep) noexcept {
-    if (asleep.exchange(0, std::memory_order_acq_rel) != 0) bell.sleepers.fetch_sub(1, std::memory_order_relaxed);
-}
-
 template <wait_policy Wait, class Ready, class Peer>
 errc wait_until(doorbell& bell, std::atomic<std::uint32_t>& asleep, Ready&& ready, Peer&& peer,
                 clock::time_point deadline, std::chrono::nanoseconds liveness_interval) noexcept {

@@ -25,8 +25,6 @@
 #include <type_traits>
 #include <utility>
 
-#include <unistd.h>
-
 namespace ipckit::detail {
 
 /// The deadline of a verb given a relative timeout (a huge timeout means none).
@@ -238,7 +236,7 @@ public:
         // A forked child inherits its parent's endpoints; closing one there must not close the
         // parent's.
         if (shared_ == nullptr) return;
-        if (static_cast<std::uint32_t>(::getpid()) == me_.pid) {
+        if (sys::this_pid() == me_.pid) {
             Role::own(*shared_).release(place_, me_);
             Bells::wake_on_close(*shared_);
         }

@@ -21,12 +21,14 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
-
 
 namespace ipckit::detail {
 
+/// A link's segment name and the parts it is made of.
 struct link_name {
+    std::string segment;  ///< "domain.from.to.fi.ti"
     std::string from;
     std::string to;
     std::uint64_t from_incarnation = 0;
@@ -68,7 +70,8 @@ inline std::optional<std::uint64_t> parse_hex(std::string_view s) noexcept {
 }
 
 /// Parses a segment name "domain.from.to.fi.ti" of `domain`; nullopt for anything else.
-inline std::optional<link_name> parse_link_name(std::string_view domain, std::string_view name) {
+inline std::optional<link_name> parse_link_name(std::string_view domain, std::string_view segment) {
+    std::string_view name = segment;
     if (name.size() <= domain.size() + 1 || name.substr(0, domain.size()) != domain || name[domain.size()] != '.')
         return std::nullopt;
     name.remove_prefix(domain.size() + 1);
@@ -83,14 +86,14 @@ inline std::optional<link_name> parse_link_name(std::string_view domain, std::st
     const auto fi = parse_hex(parts[2]);
     const auto ti = parse_hex(parts[3]);
     if (!fi || !ti) return std::nullopt;
-    return link_name{std::string(parts[0]), std::string(parts[1]), *fi, *ti};
+    return link_name{std::string(segment), std::string(parts[0]), std::string(parts[1]), *fi, *ti};
 }
 
-/// The links of `domain` that exist now, by their segment names.
-inline std::vector<std::pair<std::string, link_name>> list_links(std::string_view domain) {
-    std::vector<std::pair<std::string, link_name>> out;
-    for (auto& n : segment_names(std::string(domain) + ".")) {
-        if (auto l = parse_link_name(domain, n)) out.emplace_back(std::move(n), std::move(*l));
+/// The links of `domain` that exist now.
+inline std::vector<link_name> list_links(std::string_view domain) {
+    std::vector<link_name> out;
+    for (const auto& n : segment_names(std::string(domain) + ".")) {
+        if (auto l = parse_link_name(domain, n)) out.push_back(std::move(*l));
     }
     return out;
 }

@@ -44,8 +44,6 @@
 #include <utility>
 #include <vector>
 
-#include <time.h>
-
 namespace ipckit {
 
 /// Longest member name; a name is 1 to this many of [A-Za-z0-9_-].
@@ -299,11 +297,10 @@ private:
         try {
             return segment::open_or_create<system_owned>(domain, want, opt, [capacity](void* body) {
                 auto* h = ::new (body) registry_head{};
-                timespec now{};
-                ::clock_gettime(CLOCK_REALTIME, &now);
-                h->next_incarnation.store(static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000ULL +
-                                              static_cast<std::uint64_t>(now.tv_nsec),
-                                          std::memory_order_relaxed);
+                const auto now = std::chrono::system_clock::now().time_since_epoch();
+                h->next_incarnation.store(
+                    static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count()),
+                    std::memory_order_relaxed);
                 auto* slots = reinterpret_cast<member_slot*>(static_cast<char*>(body) + sizeof(registry_head));
                 for (std::size_t i = 0; i < capacity; ++i) ::new (&slots[i]) member_slot{};
             });

@@ -72,8 +72,6 @@
 #include <type_traits>
 #include <utility>
 
-#include <unistd.h>
-
 namespace ipckit::detail {
 
 /// The state word of an offer slot, and the token a taker lists in its roster place.

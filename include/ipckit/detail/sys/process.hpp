@@ -72,9 +72,13 @@ inline std::optional<proc_stat> read_proc_stat(std::uint32_t pid) noexcept {
     return st;
 }
 
+/// This process's pid, without the /proc read of self(): for "am I still the process that
+/// made this, or a forked child?". Not cached, for the same reason as self().
+inline std::uint32_t this_pid() noexcept { return static_cast<std::uint32_t>(::getpid()); }
+
 /// This process's identity. Not cached: a fork gives the child a new one.
 inline process_id self() noexcept {
-    const auto pid = static_cast<std::uint32_t>(::getpid());
+    const auto pid = this_pid();
     const auto st = read_proc_stat(pid);
     return {pid, st ? st->start_time & process_id::time_mask : 0};
 }
