@@ -32,6 +32,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -45,10 +46,6 @@
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include <sys/file.h>
-#include <time.h>
-#include <unistd.h>
 
 namespace ipckit {
 
@@ -325,12 +322,12 @@ private:
     static segment initialise(std::string_view name, detail::sys::file f, const detail::segment_layout& want, Init&& init) {
         const std::string os = detail::os_name(name);
         // Blocking: a prober may hold the exclusive lock for a moment.
-        ::flock(f.get(), LOCK_SH);
+        detail::sys::lock_shared(f);
         // The owner mark before the segment can be seen ready: an attacher never finds it unset
         // while the owner lives.
         if (std::is_same_v<Ownership, process_owned> && !detail::sys::set_owner_mark(f)) {
             const int err = errno;
-            ::shm_unlink(os.c_str());
+            detail::sys::shm_remove_quietly(os);
             detail::sys::throw_errno(err, "cannot mark segment '" + std::string(name) + "' as owned by this process",
                                      "A process_owned segment needs open file description locks (fcntl F_OFD_SETLK, "
                                      "Linux 3.15 or later) on /dev/shm; use system_owned otherwise");
@@ -343,7 +340,7 @@ private:
             // shares this mapping, and with it the ownership.
             if (owned) detail::mapped_segment::own(s.mapped_);
         } catch (...) {
-            ::shm_unlink(os.c_str());
+            detail::sys::shm_remove_quietly(os);
             throw;
         }
         auto& h = s.header();
@@ -365,7 +362,7 @@ private:
         } catch (...) {
             h.state.store(detail::segment_header::corrupt, std::memory_order_release);
             detail::sys::futex_wake(h.state);
-            ::shm_unlink(os.c_str());
+            detail::sys::shm_remove_quietly(os);
             s.mapped_->disown();
             throw;
         }
@@ -494,7 +491,7 @@ private:
         std::optional<detail::header_fault> damage;
         bool gone = false;
         if (size == 0) {
-            gone = locked && age(st) > grace;
+            gone = locked && detail::sys::status_age(st) > grace;
         } else if (size < detail::header_size) {  // a creator sizes it whole, at once
             damage = detail::header_fault{errc::corrupt, "is " + std::to_string(size) +
                                                              " bytes, too small for an ipckit segment: it was "
@@ -519,7 +516,7 @@ private:
             } else {
                 // Never finished: its creator died (initializing) or gave up (corrupt), or is
                 // about to begin (uninit: give it time to take its lock).
-                gone = state != segment_header::uninit || age(st) > grace;
+                gone = state != segment_header::uninit || detail::sys::status_age(st) > grace;
             }
         }
         if (damage)
@@ -534,12 +531,6 @@ private:
     /// Whether the creator wrote the checksum of `h` (which it does last, just before ready).
     static bool finished(const detail::segment_header& h) noexcept {
         return h.checksum == detail::header_checksum(h, detail::segment_header::current_version);
-    }
-
-    static std::chrono::nanoseconds age(const struct stat& st) noexcept {
-        timespec now{};
-        ::clock_gettime(CLOCK_REALTIME, &now);
-        return std::chrono::seconds(now.tv_sec - st.st_ctim.tv_sec) + std::chrono::nanoseconds(now.tv_nsec - st.st_ctim.tv_nsec);
     }
 
     std::string name_;

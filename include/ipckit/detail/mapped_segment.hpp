@@ -28,7 +28,6 @@
 #include <utility>
 
 #include <sys/stat.h>
-#include <unistd.h>
 
 namespace ipckit::detail {
 
@@ -55,7 +54,7 @@ public:
     mapped_segment(const mapped_segment&) = delete;
     mapped_segment& operator=(const mapped_segment&) = delete;
     ~mapped_segment() {
-        if (owner_pid_ == 0 || ::getpid() != owner_pid_) return;  // not the owner, or a forked child
+        if (owner_pid_ == 0 || sys::this_pid() != owner_pid_) return;  // not the owner, or a forked child
         forget();  // a handle opened from now on maps the object anew, and finds it gone
         if (on_last_release_) on_last_release_(static_cast<char*>(mapping_.data()));
         sys::shm_remove_if_same(os_, file_);
@@ -76,7 +75,7 @@ public:
         auto& table = owned_segments();
         const std::lock_guard<std::mutex> lock(table.mutex);
         table.by_identity[id] = m;
-        m->owner_pid_ = ::getpid();
+        m->owner_pid_ = sys::this_pid();
         m->identity_ = id;
     }
     /// Undoes own(): the creator failed before the segment became ready.
@@ -90,7 +89,7 @@ public:
         const auto it = table.by_identity.find(identity(f));
         if (it == table.by_identity.end()) return nullptr;
         auto m = it->second.lock();  // null while the last handle is going: it is not shared any more
-        return m != nullptr && m->owner_pid_ == ::getpid() ? m : nullptr;
+        return m != nullptr && m->owner_pid_ == sys::this_pid() ? m : nullptr;
     }
 
     /// What the owner does, with the segment's first byte, before the name goes (see the top of
@@ -115,7 +114,7 @@ private:
     std::string os_;
     sys::file file_;
     sys::mapping mapping_;
-    pid_t owner_pid_ = 0;  // this process owns the object: it removes it with its last handle
+    std::uint32_t owner_pid_ = 0;  // this process owns the object: it removes it with its last handle
     std::pair<dev_t, ino_t> identity_{};
     std::function<void(char*)> on_last_release_;
 };

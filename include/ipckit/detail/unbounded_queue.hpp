@@ -81,8 +81,6 @@
 #include <type_traits>
 #include <utility>
 
-#include <unistd.h>
-
 namespace ipckit::detail {
 
 /// Characters a chunk's name adds to its queue's: '.' and up to 20 digits.
@@ -455,7 +453,7 @@ private:
     /// 48 random bits: short chunk names, distinct from any other queue's of the same name.
     static std::uint64_t random_base() {
         std::uint64_t r = static_cast<std::uint64_t>(clock::now().time_since_epoch().count()) * 0x9E3779B97F4A7C15ULL;
-        r ^= static_cast<std::uint64_t>(::getpid()) << 17;
+        r ^= std::uint64_t{sys::this_pid()} << 17;
         try {
             std::random_device rd;
             r ^= (std::uint64_t{rd()} << 32) ^ rd();

@@ -8,6 +8,8 @@
 
 #include <ipckit/detail/sys/os_error.hpp>
 
+#include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -23,6 +25,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 namespace ipckit::detail::sys {
@@ -92,6 +95,9 @@ inline bool shm_remove(const std::string& os_name) {
     throw_errno(errno, "cannot remove shared memory " + std::string(shm_dir) + os_name);
 }
 
+/// Removes `os_name` if it exists, reporting nothing: the clean-up of a creation that failed.
+inline void shm_remove_quietly(const std::string& os_name) noexcept { ::shm_unlink(os_name.c_str()); }
+
 /// The inode now behind `os_name`, or 0 if there is none.
 inline ino_t shm_inode(const std::string& os_name) noexcept {
     struct stat st {};
@@ -138,6 +144,19 @@ inline bool try_lock(const file& f, bool exclusive) noexcept {
     return ::flock(f.get(), (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0;
 }
 inline void unlock(const file& f) noexcept { ::flock(f.get(), LOCK_UN); }
+/// Takes a shared flock, waiting while someone holds the exclusive one (a prober, for a moment).
+inline void lock_shared(const file& f) noexcept {
+    while (::flock(f.get(), LOCK_SH) != 0 && errno == EINTR) {
+    }
+}
+
+/// How long ago the object behind `st` last changed status (its creation, for a segment that is
+/// never renamed or re-permissioned), by the real-time clock as the kernel stamps it.
+inline std::chrono::nanoseconds status_age(const struct stat& st) noexcept {
+    timespec now{};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    return std::chrono::seconds(now.tv_sec - st.st_ctim.tv_sec) + std::chrono::nanoseconds(now.tv_nsec - st.st_ctim.tv_nsec);
+}
 
 /// Byte 0 of the object, locked as `type` (F_RDLCK, F_WRLCK): where the owner mark lives.
 inline struct flock owner_mark_range(short type) noexcept {
