@@ -17,6 +17,7 @@
 // A forked child inherits copies of the parent's: there they do none of this, and the child
 // owns nothing.
 
+#include <ipckit/detail/sys/process.hpp>
 #include <ipckit/detail/sys/shm.hpp>
 
 #include <cstddef>
