@@ -27,9 +27,9 @@ struct identity {
     friend bool operator==(const identity&, const identity&) = default;
 };
 
-/// A seed for the words of message (producer, seq).
+/// A seed for the words of message (producer, seq): every bit of both changes it.
 constexpr std::uint64_t message_seed(std::uint32_t producer, std::uint64_t seq) noexcept {
-    return (std::uint64_t{producer} << 44) ^ seq ^ 0x5bd1e9955bd1e995ULL;
+    return rng(rng(producer).next() ^ seq).next();
 }
 
 /// A fixed-size message.

@@ -18,8 +18,9 @@
 //   cleanup(name)               after the trial, whatever happened
 //   produce(ctx), consume(ctx)  a producer's and a receiver's process
 //
-// The messages carry (producer id, seq, checksum): chaos_message.hpp.
+// The messages carry (producer id, seq, checksum): chaos_message.hpp, sent through chaos_codec.hpp.
 
+#include "chaos_codec.hpp"
 #include "chaos_message.hpp"
 #include "kill_log.hpp"
 #include "support.hpp"
@@ -38,63 +39,12 @@
 
 namespace chaos {
 
-using ipckit::errc;
-using steady = std::chrono::steady_clock;
-
 /// Options for every endpoint of a trial: a dead peer is noticed within 10 ms.
 inline ipckit::options trial_options() {
     auto opt = ipckit_test::quick_liveness();
     opt.max_receivers = 8;  // broadcast mailboxes: a small table
     return opt;
 }
-
-template <class R>
-errc errc_of(const R& r) noexcept {
-    return r ? errc::ok : r.error();
-}
-
-/// What a receive gave: the identity of the message and whether it was intact.
-struct delivery {
-    identity id;
-    bool intact = false;
-};
-
-// ---- messages: fixed-size T, or bytes -------------------------------------------------------
-
-struct fixed_codec {
-    using message = stamped;
-    template <class Tx>
-    static errc send(Tx& tx, std::uint32_t producer, std::uint64_t seq, steady::time_point deadline) noexcept {
-        return errc_of(tx.send(make_stamped(producer, seq), deadline));
-    }
-    template <class Rx>
-    static errc receive(Rx& rx, steady::time_point deadline, delivery& out) noexcept {
-        auto r = rx.receive(deadline);
-        if (!r) return r.error();
-        out = {r->id(), intact(*r)};
-        return errc::ok;
-    }
-};
-
-template <std::size_t Max>
-struct bytes_codec {
-    static_assert(Max >= bytes_head);
-    template <class Tx>
-    static errc send(Tx& tx, std::uint32_t producer, std::uint64_t seq, steady::time_point deadline) noexcept {
-        std::array<std::byte, Max> buf;
-        const std::size_t n = encode(producer, seq, Max, buf);
-        return errc_of(tx.send(std::span<const std::byte>(buf.data(), n), deadline));
-    }
-    template <class Rx>
-    static errc receive(Rx& rx, steady::time_point deadline, delivery& out) noexcept {
-        std::array<std::byte, Max> buf;
-        auto r = rx.receive(std::span<std::byte>(buf), deadline);
-        if (!r) return r.error();
-        const auto id = decode(std::span<const std::byte>(buf.data(), *r), Max);
-        out = {id.value_or(identity{}), id.has_value()};
-        return errc::ok;
-    }
-};
 
 // ---- the processes of the queue-like kinds --------------------------------------------------
 
@@ -348,7 +298,7 @@ struct node_kind {
         }
     }
 
-    /// The index of member name "p<i>", or 9999 for any other name.
+    /// The index of member name "p<i>", or not_a_producer for any other name.
     static std::uint32_t member_index(const std::string& from) {
         if (from.size() < 2 || from.size() > 4 || from[0] != 'p') return not_a_producer;
         std::uint32_t i = 0;

@@ -513,7 +513,7 @@ private:
         for (const auto& p : procs_) {
             if (p.what != process::role::receiver) continue;
             const bool attached_throughout = !p.killed && !p.replacement;
-            whole += attached_throughout ? 1 : 0;
+            whole += attached_throughout ? 1u : 0u;
             std::map<std::uint32_t, std::pair<std::uint64_t, std::uint64_t>> run;  // producer -> [first, last]
             const auto* entries = log_.received(p.slot);
             for (std::uint64_t i = 0; i < log_.record(p.slot).got.load(); ++i) {
@@ -548,7 +548,7 @@ private:
         // A killed producer's message in flight was published to all or to none.
         for (const auto& [producer, receivers] : in_flight_seen_by) {
             std::size_t whole_seen = 0;
-            for (const auto slot : receivers) whole_seen += (!procs_[slot].killed && !procs_[slot].replacement) ? 1 : 0;
+            for (const auto slot : receivers) whole_seen += (!procs_[slot].killed && !procs_[slot].replacement) ? 1u : 0u;
             if (whole_seen != 0 && whole_seen != whole)
                 t_.fail("the killed producer " + std::to_string(producer) + "'s last message reached " +
                         std::to_string(whole_seen) + " of the " + std::to_string(whole) + " receivers attached throughout");
