@@ -19,6 +19,32 @@ namespace chaos {
 using ipckit::errc;
 using steady = std::chrono::steady_clock;
 
+/// An errc as README spells it: "peer_dead", not "the peer process died".
+constexpr const char* errc_name(errc e) noexcept {
+    switch (e) {
+    case errc::ok: return "ok";
+    case errc::would_block: return "would_block";
+    case errc::timed_out: return "timed_out";
+    case errc::closed: return "closed";
+    case errc::peer_dead: return "peer_dead";
+    case errc::too_large: return "too_large";
+    case errc::in_use: return "in_use";
+    case errc::already_exists: return "already_exists";
+    case errc::not_found: return "not_found";
+    case errc::incompatible_layout: return "incompatible_layout";
+    case errc::corrupt: return "corrupt";
+    case errc::permission_denied: return "permission_denied";
+    case errc::no_space: return "no_space";
+    case errc::invalid_name: return "invalid_name";
+    case errc::sender_busy: return "sender_busy";
+    case errc::receiver_busy: return "receiver_busy";
+    case errc::name_taken: return "name_taken";
+    case errc::invalid_argument: return "invalid_argument";
+    case errc::system_error: return "system_error";
+    }
+    return "errc(?)";
+}
+
 template <class R>
 errc errc_of(const R& r) noexcept {
     return r ? errc::ok : r.error();

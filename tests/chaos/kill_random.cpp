@@ -14,8 +14,10 @@
 //   3. The parent SIGKILLs the victim and starts a replacement where README says one may come
 //      (a sender's or receiver's place held by a dead process is taken over by the next one; a
 //      node member rejoins under its old name; a process_owned mailbox ends with its owner).
-//      Producers close only once the replacement has attached. When every producer process has
-//      ended, mailboxes are removed (the only way one ends), and receivers run to their end.
+//      Producers close only once the kill is over, the replacement has attached and every
+//      producer has attached (else, for a moment, none would be, and receivers would rightly
+//      end). When every producer process has ended, mailboxes are removed (the only way one
+//      ends), and receivers run to their end.
 //   4. Checks, from the logs:
 //      - every process not killed exited cleanly and ended with what README names as an end:
 //        producers after sending everything; receivers with closed (queues: every producer
@@ -32,7 +34,7 @@
 //      - broadcast: every receiver gets every message sent while it was attached, in order;
 //      - no hang: everything within a generous deadline per trial (60 s), else the seed is printed.
 //
-// Quick form (ctest, label stress): a few trials per kind. Long form (README): --trials 1000.
+// Quick form (ctest, label stress): 20 trials per kind. Long form (README): --trials 1000.
 
 #include "chaos_driver.hpp"
 #include "kill_kinds.hpp"
@@ -67,7 +69,7 @@ constexpr std::size_t messages_per_producer = 200;
 /// How long a trial may take before it counts as a hang.
 constexpr auto trial_deadline = std::chrono::seconds(60);
 
-const char* text(errc e) { return ipckit::to_string(e); }
+const char* text(errc e) { return errc_name(e); }
 
 /// "(producer P, seq S)": how failures name a message.
 std::string message_text(std::uint32_t producer, std::uint64_t seq) {
