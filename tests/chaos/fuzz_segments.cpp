@@ -122,6 +122,10 @@ public:
     /// Scribbles on the segments: words in regions (most trials), bytes anywhere, or a resize.
     damage scribble(rng& r) {
         damage d;
+        // The first segment's header as it was, to tell afterwards which of its words changed
+        // (a word written twice may be back where it was).
+        std::uint8_t header_before[header_size] = {};
+        (void)!::pread(fds_[0], header_before, sizeof header_before, 0);
         const auto mode = r.below(100);
         if (mode < 75) {
             for (auto n = r.between(1, 4); n > 0; --n) word(r, d);
@@ -134,6 +138,11 @@ public:
         } else {
             resize(r, d);
         }
+        std::uint8_t header_after[header_size] = {};
+        (void)!::pread(fds_[0], header_after, sizeof header_after, 0);
+        for (const auto& g : segments_[0].map.regions())
+            if (is_checked_on_open(g) && std::memcmp(header_before + g.offset, header_after + g.offset, g.size) != 0)
+                d.primary_broken.push_back(g.name);
         return d;
     }
 
@@ -241,9 +250,6 @@ private:
         d.payload = d.payload || g->what == region_class::payload;
         d.header = d.header || g->what == region_class::header;
         d.ownership = d.ownership || is_ownership(*g);
-        if (s == 0 && is_checked_on_open(*g) && (before & mask) != (v & mask) &&
-            std::find(d.primary_broken.begin(), d.primary_broken.end(), g->name) == d.primary_broken.end())
-            d.primary_broken.push_back(g->name);
     }
 
     std::vector<segment_regions> segments_;
