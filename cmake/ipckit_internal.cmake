@@ -1,30 +1,42 @@
 # Helpers for ipckit's own targets (tests, examples, benchmarks). Nothing here touches the
 # ipckit target itself: warnings and sanitizers must not leak into consumers' builds.
 
-# ipckit_target_defaults(<target> [SANITIZE])
+# ipckit_target_defaults(<target> [SANITIZE] [SANITIZERS <list>])
 #   Strict standard C++ and warnings; with SANITIZE, also the sanitizers named in
-#   IPCKIT_SANITIZE (tests and examples want them, benchmarks do not).
+#   IPCKIT_SANITIZE (tests and examples want them, benchmarks do not); with SANITIZERS, those
+#   sanitizers whatever IPCKIT_SANITIZE says (a program that is only worth running under them).
 function(ipckit_target_defaults target)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "SANITIZE" "" "")
+  cmake_parse_arguments(PARSE_ARGV 1 arg "SANITIZE" "SANITIZERS" "")
   set_target_properties(${target} PROPERTIES CXX_EXTENSIONS OFF)
   target_compile_options(${target} PRIVATE
     -Wall -Wextra -Wpedantic -Wshadow
     $<$<BOOL:${IPCKIT_WERROR}>:-Werror>)
-  if(arg_SANITIZE AND IPCKIT_SANITIZE)
+  set(sanitizers "")
+  if(arg_SANITIZERS)
+    set(sanitizers "${arg_SANITIZERS}")
+  elseif(arg_SANITIZE AND IPCKIT_SANITIZE)
+    set(sanitizers "${IPCKIT_SANITIZE}")
+  endif()
+  if(sanitizers)
     target_compile_options(${target} PRIVATE
-      -fsanitize=${IPCKIT_SANITIZE} -fno-omit-frame-pointer)
-    target_link_options(${target} PRIVATE -fsanitize=${IPCKIT_SANITIZE})
+      -fsanitize=${sanitizers} -fno-omit-frame-pointer)
+    target_link_options(${target} PRIVATE -fsanitize=${sanitizers})
   endif()
 endfunction()
 
-# ipckit_add_executables(<out-var> SOURCES <file>... [LIBRARIES <lib>...] [SANITIZE])
+# ipckit_add_executables(<out-var> SOURCES <file>... [LIBRARIES <lib>...] [SANITIZE]
+#                        [SANITIZERS <list>])
 #   One executable per source file, named after the file (producer.cpp -> producer),
-#   linked with ipckit::ipckit and LIBRARIES. The target names go to <out-var>.
+#   linked with ipckit::ipckit and LIBRARIES. The target names go to <out-var>. SANITIZE and
+#   SANITIZERS as for ipckit_target_defaults.
 function(ipckit_add_executables out_var)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "SANITIZE" "" "SOURCES;LIBRARIES")
+  cmake_parse_arguments(PARSE_ARGV 1 arg "SANITIZE" "SANITIZERS" "SOURCES;LIBRARIES")
   set(sanitize "")
   if(arg_SANITIZE)
     set(sanitize SANITIZE)
+  endif()
+  if(arg_SANITIZERS)
+    list(APPEND sanitize SANITIZERS "${arg_SANITIZERS}")
   endif()
   set(targets "")
   foreach(source IN LISTS arg_SOURCES)
