@@ -293,7 +293,7 @@ struct node_fuzz {
             domain, [](region_map& m, const ipckit::detail::registry_head*) { add_registry(m, 3); }));
         for (const auto& l : ipckit::detail::list_links(domain)) {
             using shared = link::shared;
-            out.push_back(map_segment<shared>(l.first, [](region_map& m, const shared* image) {
+            out.push_back(map_segment<shared>(l.segment, [](region_map& m, const shared* image) {
                 add_ring_queue<shared, 1, 1>(m, image);
             }));
         }
@@ -302,7 +302,7 @@ struct node_fuzz {
 
     static void probe(const std::string& domain, prober& p) {
         for (const auto& l : ipckit::detail::list_links(domain)) {
-            auto q = p.setup(step::open, [&] { return link::open(l.first, probe_options()); });
+            auto q = p.setup(step::open, [&] { return link::open(l.segment, probe_options()); });
             if (!q) continue;
             auto rx = p.setup(step::attach_receiver, [&] { return q->receiver(); });
             if (rx) p.receive_all<codec>(*rx);
