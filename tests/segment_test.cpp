@@ -269,6 +269,33 @@ TEST_CASE("a scribbled state word is corrupt to open and to create, and is never
     }
 }
 
+TEST_CASE("a finished header with its state word and another field both scribbled is still never replaced",
+          "[unit]") {
+    // Two faults: the checksum no longer matches, and the state word says the creator never
+    // finished. The checksum word having been written at all is what tells the two apart.
+    constexpr std::uint64_t marker = 0x0bad'cafe'0000'0003ULL;
+    const std::uint32_t states[] = {header::uninit, header::initializing, header::corrupt};
+    for (const std::uint32_t state : states) {
+        for (const header_field& field : header_fields) {
+            if (field.offset == offsetof(header, state)) continue;
+            INFO("state word " << state << " and field " << field.name);
+            scoped_name name;
+            auto s = segment::create<ipckit::system_owned>(name, layout_a(), {}, init_body);
+            static_cast<body*>(s.body())->word = marker;
+            const std::vector<char> original = peek(name, field.offset, field.width);
+            std::vector<char> damaged = original;
+            damaged[0] = static_cast<char>(damaged[0] ^ 1);
+            scribble(name, field.offset, damaged.data(), damaged.size());
+            scribble(name, offsetof(header, state), &state, sizeof state);
+            const std::uint32_t ready = header::ready;
+            check_refused_and_kept<ipckit::system_owned>(name, marker, [&] {
+                scribble(name, field.offset, original.data(), original.size());
+                scribble(name, offsetof(header, state), &ready, sizeof ready);
+            });
+        }
+    }
+}
+
 TEST_CASE("the ownership word of a process_owned segment whose owner died, scribbled, is corrupt, not replaced",
           "[process]") {
     scoped_name name;

@@ -407,7 +407,7 @@ private:
             if (state == segment_header::initializing && creator_gone(s.mapped_->file(), h))
                 throw error(errc::corrupt,
                             what +
-                                (finished(h) ? std::string(" has a damaged header: its state word says initializing, "
+                                (written(h) ? std::string(" has a damaged header: its state word says initializing, "
                                                            "but its creator had finished it")
                                              : " was left half-initialised by process " +
                                                    std::to_string(detail::sys::process_id::unpack(
@@ -509,7 +509,7 @@ private:
                                                                  std::to_string(state) + "): it was overwritten"};
             } else if (!locked) {
                 return false;  // its creator may be at work
-            } else if (finished(h)) {
+            } else if (written(h)) {
                 damage = detail::header_fault{errc::corrupt, "has a damaged header: its state word says " +
                                                                  std::to_string(state) +
                                                                  ", but its creator had finished it"};
@@ -528,10 +528,12 @@ private:
         return gone;
     }
 
-    /// Whether the creator wrote the checksum of `h` (which it does last, just before ready).
-    static bool finished(const detail::segment_header& h) noexcept {
-        return h.checksum == detail::header_checksum(h, detail::segment_header::current_version);
-    }
+    /// Whether the creator got as far as writing the checksum of `h`, which it does last, just
+    /// before ready: a checksum word that is not 0 any more, whether or not it still matches. So
+    /// a finished header whose state word and another field were both damaged is still known for
+    /// a finished one, and is never taken for a creation that died half-way. (A real checksum of
+    /// 0 has odds of 2^-64; such a header would be judged by its state and lock alone.)
+    static bool written(const detail::segment_header& h) noexcept { return h.checksum != 0; }
 
     std::string name_;
     std::shared_ptr<detail::mapped_segment> mapped_;
