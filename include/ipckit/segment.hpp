@@ -137,7 +137,7 @@ inline std::string os_name(std::string_view name) {
 ///   48  description         what lives inside, e.g. "queue<tick (16 B, align 8), bounded<64>, ...>"
 struct segment_header {
     static constexpr std::uint64_t magic_value = 0x0100'7469'6b63'7069ULL;  // "ipckit\0\1" little-endian
-    static constexpr std::uint32_t current_version = 2;  // 2: the owner mark (an OFD lock)
+    static constexpr std::uint32_t current_version = 3;  // 2: the owner mark (an OFD lock); 3: ring stamps and index checks
     enum : std::uint32_t { uninit = 0, initializing = 1, ready = 2, corrupt = 3 };
 
     std::uint64_t magic;
