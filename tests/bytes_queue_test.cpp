@@ -580,7 +580,7 @@ std::uint64_t reserve_and_die(backdoor<Q>& door, std::size_t place, std::uint64_
     sh.senders.places[place].pending.store(t + 1);
     REQUIRE(sh.ring.tail.compare_exchange_strong(t, t + size));
     if (header) {
-        door.set_header(t, record::make(record::reserved, 0, size));
+        door.set_header(t, record::record_at(record::reserved, t, size));
         std::memset(sh.ring.payload(t), 0x5A, size - 8);
     }
     return t;
@@ -740,26 +740,45 @@ std::vector<errc> receive_after_scribble(std::uint64_t word, std::uint64_t pos_o
 
 TEMPLATE_TEST_CASE("bytes queue: a hostile record header is corrupt, never read outside the ring", "[unit]", spsc, mpsc) {
     const std::vector<errc> corrupt(3, errc::corrupt);
-    // A length over Max.
-    CHECK(receive_after_scribble<TestType>(record::make(record::message, max_bytes + 1, 112)) == corrupt);
-    // A length beyond its record.
-    CHECK(receive_after_scribble<TestType>(record::make(record::message, 41, 48)) == corrupt);
-    // A record beyond the tail, and one that crosses the end of the ring.
-    CHECK(receive_after_scribble<TestType>(record::make(record::message, 40, 4096)) == corrupt);
-    CHECK(receive_after_scribble<TestType>(record::make(record::message, 40, 64), 4064) == corrupt);
+    // Headers stamped for their position, so that each of these meets the check it names. A
+    // length over Max.
+    CHECK(receive_after_scribble<TestType>(record::message_at(0, max_bytes + 1)) == corrupt);
+    // A record beyond the tail (the message sent is 40 bytes), and one that crosses the end of
+    // the ring.
+    CHECK(receive_after_scribble<TestType>(record::message_at(0, max_bytes)) == corrupt);
+    CHECK(receive_after_scribble<TestType>(record::message_at(4064, 40), 4064) == corrupt);
     // A record size of 0, and the largest the field can hold.
-    CHECK(receive_after_scribble<TestType>(record::make(record::message, 0, 0)) == corrupt);
+    CHECK(receive_after_scribble<TestType>(record::record_at(record::skip, 0, 0)) == corrupt);
     CHECK(receive_after_scribble<TestType>(~std::uint64_t{0} >> 2 | (std::uint64_t{2} << 62)) == corrupt);
     // A skip record beyond the tail.
-    CHECK(receive_after_scribble<TestType>(record::make(record::skip, 0, 4096)) == corrupt);
+    CHECK(receive_after_scribble<TestType>(record::record_at(record::skip, 0, 4096)) == corrupt);
     if constexpr (TestType::shared::multi_producer) {
         // A reservation that crosses the end of the ring.
-        CHECK(receive_after_scribble<TestType>(record::make(record::reserved, 0, 64), 4064) == corrupt);
+        CHECK(receive_after_scribble<TestType>(record::record_at(record::reserved, 4064, 64), 4064) == corrupt);
     } else {
         // Below the tail every record is complete.
         CHECK(receive_after_scribble<TestType>(0) == corrupt);
-        CHECK(receive_after_scribble<TestType>(record::make(record::reserved, 0, 48)) == corrupt);
+        CHECK(receive_after_scribble<TestType>(record::record_at(record::reserved, 0, 48)) == corrupt);
     }
+}
+
+TEMPLATE_TEST_CASE("bytes queue: a record header changed or written elsewhere is corrupt, never delivered", "[unit]",
+                   spsc, mpsc) {
+    const std::vector<errc> corrupt(3, errc::corrupt);
+    // The message sent is 40 bytes at 0. Its header with another length (which would deliver
+    // 8 of its bytes, and send the reader to a position where no record starts), another kind,
+    // or its stamp alone changed.
+    const std::uint64_t real = record::message_at(0, 40);
+    const std::uint64_t field = std::uint64_t{1} << record::field_shift;
+    CHECK(receive_after_scribble<TestType>(real - 32 * field) == corrupt);
+    CHECK(receive_after_scribble<TestType>(real + field) == corrupt);
+    CHECK(receive_after_scribble<TestType>(real ^ (std::uint64_t{1} << record::kind_shift)) == corrupt);
+    CHECK(receive_after_scribble<TestType>(real ^ 1) == corrupt);
+    // A whole header of another position: what a moved tail or a moved header finds.
+    CHECK(receive_after_scribble<TestType>(record::message_at(48, 40)) == corrupt);
+    CHECK(receive_after_scribble<TestType>(record::message_at(4096, 40)) == corrupt);  // the next lap's
+    // The header as it was: the message, once.
+    CHECK(receive_after_scribble<TestType>(real) == std::vector<errc>{errc::ok, errc::would_block, errc::would_block});
 }
 
 TEMPLATE_TEST_CASE("bytes queue: hostile indices are corrupt, on the data path and on attach", "[unit]", spsc, mpsc) {

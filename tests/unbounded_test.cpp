@@ -563,8 +563,10 @@ TEST_CASE("unbounded queue: a receiver that takes over removes the chunks its pr
     for (std::uint64_t i = 0; i < 3 * per_chunk + 5; ++i) REQUIRE(tx.send(make_tick(i)));
     REQUIRE(chunks_of(name).size() == 4);
 
-    // As a receiver killed after storing head past chunk 1's end, before removing chunks 0, 1.
+    // As a receiver killed after storing head (and its check) past chunk 1's end, before
+    // removing chunks 0, 1.
     head_view<uq> v(name);
+    v.chain().head_check.store(~std::uint64_t{2 * per_chunk}, std::memory_order_relaxed);
     v.chain().head.store(2 * per_chunk, std::memory_order_release);
     CHECK(q.allocated_bytes() == 4 * 4096);
 

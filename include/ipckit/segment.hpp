@@ -153,7 +153,7 @@ inline std::string os_name(std::string_view name) {
 struct segment_header {
     static constexpr std::uint64_t magic_value = 0x0100'7469'6b63'7069ULL;  // "ipckit\0\1" little-endian
     /// 2: the owner mark (an OFD lock). 3: the header checksum (and the description field
-    /// shortened to make room for it).
+    /// shortened to make room for it), and the rings' slot stamps and index checks.
     static constexpr std::uint32_t current_version = 3;
     enum : std::uint32_t { uninit = 0, initializing = 1, ready = 2, corrupt = 3 };
 

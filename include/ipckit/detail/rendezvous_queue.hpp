@@ -43,6 +43,15 @@
 //     also after its roster place was retired (detail/roster.hpp). The next sender to hold that
 //     place withdraws it (and waits out a copy in progress) before writing its own.
 //
+// Stamps. The state word alone cannot tell a scribbled word from a real move: done(s) put back
+// to offered(s) would hand a message out twice, offered(s) turned into done(s) would make the
+// sender report a message delivered that nobody took. So the slot also has a stamp: the sender
+// stores offered_stamp(s) with the message, before its release store of offered(s); the taker
+// checks it after its CAS to taken (a stale or withdrawn message is corrupt, not delivered) and
+// stores taken_stamp(s) after its copy, before its release CAS to done(s); the sender checks that
+// on done. The sender clears the stamp to 0 whenever it takes an offer back, so that a message
+// withdrawn is never one a receiver can take.
+//
 // Sleeping: receivers sleep on data_bell (rung by each new offer and by a closing sender);
 // each sender sleeps on its own slot's bell (rung by its taker's done and by a closing receiver),
 // through detail::wait_until, so deadlines, liveness checks and lost wake-ups are handled as in
@@ -101,16 +110,23 @@ struct offer_state {
     static constexpr std::uint64_t token(std::size_t slot, std::uint64_t seq) noexcept {
         return ((seq & seq_mask) << seq_shift) | (static_cast<std::uint64_t>(slot) + 1);
     }
+
+    /// The slot's stamp while offer `seq`'s message lies there, and once its taker has copied it
+    /// (see the top of this file). Neither is 0, the stamp of no message.
+    static constexpr std::uint64_t offered_stamp(std::uint64_t seq) noexcept { return (seq & seq_mask) | (std::uint64_t{1} << 62); }
+    static constexpr std::uint64_t taken_stamp(std::uint64_t seq) noexcept { return (seq & seq_mask) | (std::uint64_t{2} << 62); }
 };
 
 /// One sender place's offer slot.
 ///   0     state   offer_state word (see the top of this file)
 ///   8     bell    the sender sleeps here while its offer waits to be taken or copied
-///   16    value   the message on offer (at T's alignment)
+///   +     stamp   which offer's message `value` holds, and whether it was taken
+///   +     value   the message on offer (at T's alignment)
 template <message T>
 struct rendezvous_offer {
     alignas(cache_line) std::atomic<std::uint64_t> state{0};
     doorbell bell;
+    std::atomic<std::uint64_t> stamp{0};
     T value;
 };
 
@@ -273,9 +289,10 @@ private:
         // send.)
         auto& o = offer();
         std::uint64_t s = o.state.load(std::memory_order_acquire);
-        if (st::kind_of(s) == st::offered)
+        if (st::kind_of(s) == st::offered &&
             o.state.compare_exchange_strong(s, st::pack(st::empty, 0, st::seq_of(s)), std::memory_order_acq_rel,
-                                            std::memory_order_relaxed);
+                                            std::memory_order_relaxed))
+            o.stamp.store(0, std::memory_order_relaxed);  // withdrawn: no receiver may take it
     }
 
     rendezvous_offer<T>& offer() const noexcept { return this->sh().offers[this->place()]; }
@@ -288,7 +305,8 @@ private:
         if (const errc e = make_ready(deadline, seq); e != errc::ok) return e;
         seq = st::next_seq(seq);
         std::memcpy(static_cast<void*>(&o.value), &m, sizeof(T));
-        // SYNC POINT WRITE: value; READ by the receiver whose CAS takes offered(seq).
+        o.stamp.store(st::offered_stamp(seq), std::memory_order_relaxed);
+        // SYNC POINT WRITE: value and stamp; READ by the receiver whose CAS takes offered(seq).
         o.state.store(st::pack(st::offered, 0, seq), std::memory_order_release);
         this->sh().data_bell.notify(this->light_fence());
         return await_taker(seq, deadline);
@@ -317,8 +335,9 @@ private:
             }
             // offered (a predecessor's), taken by a dead taker, or a kind no one writes: ours to
             // reset. A receiver may take an offered one first; then we wait for its copy.
-            o.state.compare_exchange_strong(s, st::pack(st::empty, 0, st::seq_of(s)), std::memory_order_acq_rel,
-                                            std::memory_order_relaxed);
+            if (o.state.compare_exchange_strong(s, st::pack(st::empty, 0, st::seq_of(s)), std::memory_order_acq_rel,
+                                                std::memory_order_relaxed))
+                o.stamp.store(0, std::memory_order_relaxed);  // taken back: no receiver may take it
         }
     }
 
@@ -336,6 +355,7 @@ private:
             // CAS; whichever comes second fails. Once withdrawn, no receiver can take it.
             if (o.state.compare_exchange_strong(cur, st::pack(st::empty, 0, seq), std::memory_order_acq_rel,
                                                 std::memory_order_acquire)) {
+                o.stamp.store(0, std::memory_order_relaxed);  // withdrawn: no receiver may take it
                 if (w == errc::peer_dead) return this->report_dead();
                 return w == errc::closed ? this->ended() : w;
             }
@@ -352,7 +372,10 @@ private:
             // value, so the next send may overwrite it.
             const std::uint64_t s = o.state.load(std::memory_order_acquire);
             if (st::seq_of(s) != seq) return errc::corrupt;
-            if (st::kind_of(s) == st::done) return errc::ok;
+            // Done, and a taker copied this offer (its stamp, stored before its release CAS).
+            // Done without it: the state was moved, and nobody took the message.
+            if (st::kind_of(s) == st::done)
+                return o.stamp.load(std::memory_order_relaxed) == st::taken_stamp(seq) ? errc::ok : errc::corrupt;
             if (st::kind_of(s) != st::taken) return errc::corrupt;  // only the taker moves it now
             const errc w = wait_until<Wait>(
                 o.bell, this->asleep(), [&] { return o.state.load(std::memory_order_acquire) != s; },
@@ -462,14 +485,25 @@ private:
             if (!o.state.compare_exchange_strong(s, st::pack(st::taken, this->place(), seq),
                                                  std::memory_order_acq_rel, std::memory_order_relaxed))
                 continue;
-            std::memcpy(static_cast<void*>(&out), &o.value, sizeof(T));
+            // The message of offer seq, or a stale or withdrawn one under a moved state word.
+            const bool stamped = o.stamp.load(std::memory_order_relaxed) == st::offered_stamp(seq);
+            if (stamped) {
+                std::memcpy(static_cast<void*>(&out), &o.value, sizeof(T));
+                o.stamp.store(st::taken_stamp(seq), std::memory_order_relaxed);
+            }
             std::uint64_t mine = st::pack(st::taken, this->place(), seq);
-            // SYNC POINT WRITE: our read of value is over; READ by the sender's acquire load of
-            // done, after which it may write the next message.
+            // SYNC POINT WRITE: our read of value is over (and the stamp says so); READ by the
+            // sender's acquire load of done, after which it may write the next message.
             const bool finished = o.state.compare_exchange_strong(mine, st::pack(st::done, this->place(), seq),
                                                                   std::memory_order_release, std::memory_order_relaxed);
             // SYNC POINT WRITE: after done; READ by the sender's taker_alive().
             pending.store(0, std::memory_order_release);
+            // Not the message of this offer: nothing is delivered, and a sender waiting on the
+            // slot, finding done without the taken stamp, reports corrupt as well.
+            if (!stamped) {
+                o.bell.notify(this->light_fence());
+                return errc::corrupt;
+            }
             // Only a sender that judged us dead resets a taken slot, and then what we copied may
             // be torn: drop it. (A live taker is never judged dead, so this is a corrupt peer.)
             if (!finished) continue;

@@ -17,8 +17,8 @@
 // after base has been moved for it, while it still gates: by its receiver when it leaves, or,
 // when it died, by whoever holds the place on its behalf meanwhile. If no other place is held
 // and the place's cursor is real (its attach finished: the place's `started` flag, kept in its
-// roster `pending` word), base becomes that cursor; otherwise base is only raised to it (never
-// past the tail). So a receiver that attaches alone gets every message the last one before it
+// roster `pending` word), base becomes that cursor; otherwise base is only raised to it. So a
+// receiver that attaches alone gets every message the last one before it
 // had not read, and with no place held, base gates: senders fill the ring and then wait for a
 // receiver. Base is lowered only to the cursor of a place that still gates, which no sender has
 // passed; a give-up repeated after a helper was killed half-way, or that of a receiver killed
@@ -44,6 +44,14 @@
 // Shared memory is not trusted: positions are used modulo N, the table size is the caller's
 // (validated against the mapping), and a slot ahead of the cursor is `corrupt`, not a spin.
 // This file makes no system call: liveness questions are passed in.
+//
+// Stamps, as in detail/ring/mpmc.hpp: the sequence word says which position a slot holds, and
+// `stamp` (pos + 1, stored with release after the message and before its sequence) says that a
+// whole message was committed there. A receiver checks both before it reads; a recoverer that
+// finds the stamp of pos under a sequence that says unpublished publishes the message instead
+// of burying it (a sender killed between the two stores, or a sequence put back by a
+// scribble). A sender checks, before it claims, that the slot holds no position past the one
+// a lap back: a tail moved back would otherwise rewrite messages that receivers may be reading.
 
 #include <ipckit/detail/layout.hpp>
 #include <ipckit/detail/ring/ticket.hpp>
@@ -61,7 +69,8 @@ namespace ipckit::detail {
 template <shm_safe T>
 struct broadcast_slot {
     static constexpr std::uint64_t tombstone = std::uint64_t{1} << 63;
-    std::atomic<std::uint64_t> seq{0};  ///< pos + 1 once position pos is published here; 0 before the first lap
+    std::atomic<std::uint64_t> seq{0};    ///< pos + 1 once position pos is published here; 0 before the first lap
+    std::atomic<std::uint64_t> stamp{0};  ///< pos + 1 of the last message committed here; 0 before any
     T value;
 };
 
@@ -111,8 +120,10 @@ struct broadcast_ring {
     /// place's started flag); then base becomes `next`. Otherwise base is only raised to it, so
     /// a repeated give-up (a helper killed half-way) or one of a provisional or stale cursor
     /// never moves base back below what senders may have overwritten.
+    /// A cursor is never past the tail; one that is (the cursor or the tail was scribbled) is
+    /// taken as it is, not cut down to the tail: the next receiver to attach alone then finds
+    /// base past the tail (corrupt), where a tail moved back would hand it messages read before.
     void give_up(std::uint64_t next, bool last) noexcept {
-        next = std::min(next, tail.load(std::memory_order_seq_cst));
         // SYNC POINT WRITE: seq_cst, before the place stops gating; READ by a receiver that
         // attaches alone (its scan no longer sees this place held, so it sees this store).
         if (last)
@@ -155,6 +166,18 @@ public:
             if (pos - gate_ >= N) {  // also when gate_ > pos: a stale or scribbled cache
                 if (const errc e = refresh(pos); e != errc::ok) return e;
             }
+            // The slot holds a lap before pos at most. A later one: others claimed pos (and
+            // published at it) since we read the tail, or the tail was moved back.
+            const std::uint64_t held = ring_->slots[pos % N].seq.load(std::memory_order_relaxed) & ~broadcast_slot<T>::tombstone;
+            if (held > pos + 1 - std::min<std::uint64_t>(pos + 1, N)) {
+                // SYNC POINT READ: a newer sequence, paired with its sender's release store,
+                // which came after its claim: the tail below shows that claim.
+                std::atomic_thread_fence(std::memory_order_acquire);
+                const std::uint64_t now = ring_->tail.load(std::memory_order_relaxed);
+                if (now == pos) return errc::corrupt;
+                pos = now;
+                continue;
+            }
             pending_->store(pos + 1, std::memory_order_relaxed);  // ordered before the claim by the CAS
             // SYNC POINT WRITE/READ: seq_cst, see the attach race at the top of this file.
             if (ring_->tail.compare_exchange_weak(pos, pos + 1, std::memory_order_seq_cst, std::memory_order_relaxed))
@@ -165,7 +188,11 @@ public:
     }
 
     /// Publishes the message written at a claimed position.
-    void commit(const ring_ticket<T>& t) noexcept { finish(t, t.pos + 1); }
+    void commit(const ring_ticket<T>& t) noexcept {
+        // SYNC POINT WRITE: value; READ by a recoverer's acquire load of the stamp.
+        ring_->slots[t.pos % N].stamp.store(t.pos + 1, std::memory_order_release);
+        finish(t, t.pos + 1);
+    }
     /// Gives a claimed position up: receivers skip it.
     void abandon(const ring_ticket<T>& t) noexcept { finish(t, (t.pos + 1) | broadcast_slot<T>::tombstone); }
 
@@ -275,10 +302,16 @@ public:
             const std::uint64_t seq = slot.seq.load(std::memory_order_acquire);
             const std::uint64_t want = next_ + 1;
             if (seq == want) {
+                // Published at our position, but the message committed there is another's: the
+                // sequence was moved onto a slot never written at it.
+                if (slot.stamp.load(std::memory_order_relaxed) != want) return errc::corrupt;
                 t = {&slot.value, next_};
                 return errc::ok;
             }
             if (seq == (want | broadcast_slot<T>::tombstone)) {
+                // A tombstone over a whole message: the sequence was moved (recover() publishes
+                // a message written whole, never buries it).
+                if (slot.stamp.load(std::memory_order_relaxed) == want) return errc::corrupt;
                 advance();
                 continue;
             }
@@ -315,7 +348,8 @@ public:
     bool caught_up() const noexcept { return ring_->tail.load(std::memory_order_seq_cst) <= next_; }
 
     /// Called by a receiver stuck on an unpublished slot: if a sender claimed the position and
-    /// no live process lists it as pending, turns it into a tombstone. Returns whether it did.
+    /// no live process lists it as pending, finishes it for them: a tombstone, or the message
+    /// itself if it was written whole. Returns whether it did.
     template <class LiveClaimant>
     bool recover(LiveClaimant&& live_claimant) noexcept {
         const std::uint64_t pos = next_;
@@ -324,8 +358,18 @@ public:
         if ((seq & ~broadcast_slot<T>::tombstone) >= pos + 1) return false;  // published meanwhile
         if (ring_->tail.load(std::memory_order_acquire) <= pos) return false;  // nobody claimed it
         if (live_claimant(pos + 1)) return false;
-        // Re-read through the CAS: a sender that published meanwhile wins.
-        return slot.seq.compare_exchange_strong(seq, (pos + 1) | broadcast_slot<T>::tombstone,
+        // SYNC POINT READ: stamp, paired with commit()'s release store: value is written.
+        const bool whole = slot.stamp.load(std::memory_order_acquire) == pos + 1;
+        // The CAS, from an unpublished sequence, meets one of these:
+        //   1. The stamp is not pos's: the claimant died before its commit, and nothing whole
+        //      lies here: a tombstone, which every receiver skips.
+        //   2. The stamp is pos's: the whole message was written and its publish is missing (the
+        //      sender died between its two stores, or the sequence was put back by a scribble):
+        //      publish it, as its sender did or was about to.
+        //   3. The CAS fails: the sender published meanwhile (or another receiver finished the
+        //      slot): nothing to do.
+        // SYNC POINT WRITE (case 2): value, re-published; READ by receivers' acquire of seq.
+        return slot.seq.compare_exchange_strong(seq, whole ? pos + 1 : (pos + 1) | broadcast_slot<T>::tombstone,
                                                 std::memory_order_acq_rel);
     }
 

@@ -10,11 +10,21 @@
 // position is a multiple of 8.
 //
 //   header word   bits 63..62  kind: 0 none, 1 reserved, 2 message, 3 skip
-//                 bits 61..31  payload length in bytes (message)
-//                 bits 30..0   record size in 8-byte units, header included
+//                 bits 61..31  field: the payload length in bytes (message), or the record
+//                              size in 8-byte units, header included (reserved, skip)
+//                 bits 30..0   stamp: (pos / 8 + field + kind * 2^29) mod 2^31
 //
-// A message's record size is 8 + its length rounded up to 8, or more (a loan committed short).
-// A skip record carries nothing: a wrap marker, an abandoned loan, or what a dead producer left.
+// A message's record size is 8 + its length rounded up to 8, exactly (a loan committed short
+// leaves the rest of its reservation as a skip record). A skip record carries nothing: a wrap
+// marker, an abandoned loan, the rest of a short loan, or what a dead producer left.
+//
+// The stamp ties a header to the position it was written at and to its own fields, so that a
+// header read anywhere else, or changed, does not pass for a record: a tail moved forward finds
+// stale records of earlier laps or payload bytes; a header whose length or size was changed
+// would send the reader to a position where no record starts. Any header whose stamp is not
+// its position's is `corrupt`, and nothing is delivered from it. A record read at a position
+// less than 16 GiB from the one it was written at, or whose field differs, always fails the
+// check; a word of payload passes it by chance once in 2^31 (and must have a valid kind).
 //
 // One producer (spsc): the producer writes whole records beyond the tail and publishes them by
 // a release store of `tail`, as the SPSC ring for fixed-size messages does. Records below the
@@ -41,10 +51,14 @@
 // reserving, or the tail. Everything between is reserved by dead producers and unwritten.
 //
 // The consumer keeps `read` beside `head`: the end of what it has taken. It moves `read`
-// before it zeroes and `head` after, and a view (a record lent in place) moves `read` at once
-// and `head` only on release. A consumer that takes over from a dead one finishes the
-// predecessor's release from `head` to `read`; what the dead consumer had taken died with it,
-// as in the fixed-size rings.
+// before it zeroes (mpsc) and moves `head`, and a view (a record lent in place) moves `read` at
+// once and `head` only on release. So `read` is always `head`, or the end of the record at
+// `head`. A consumer that takes over from a dead one finishes the predecessor's release from
+// `head` to `read`; what the dead consumer had taken died with it, as in the fixed-size rings.
+// `read` is also the check of `head`: a producer that reads head reads read after it, and a
+// head beyond read was moved forward, onto records not yet read (corrupt: the producer would
+// overwrite them). A head moved back is put right or reported by the next consumer's attach:
+// spsc, `read` must be the end of the (stamped) record at head; mpsc, [head, read) is zero.
 //
 // Shared memory is not trusted: every index and header is checked before use (head <= tail <=
 // head + N, and read <= tail where read leads head; a record lies within one lap of the ring,
@@ -71,7 +85,7 @@ struct bytes_record {
 
     static constexpr std::size_t header = 8;  ///< bytes of the header word; records are aligned to it
     static constexpr unsigned kind_shift = 62;
-    static constexpr unsigned length_shift = 31;
+    static constexpr unsigned field_shift = 31;
     static constexpr std::uint64_t field_mask = (std::uint64_t{1} << 31) - 1;
     /// The largest record (and ring) the 31-bit size field can describe: 16 GiB.
     static constexpr std::uint64_t max_size = field_mask * header;
@@ -81,19 +95,44 @@ struct bytes_record {
         return header + (length + header - 1) / header * header;
     }
 
-    static constexpr std::uint64_t make(kind k, std::uint64_t length, std::uint64_t size) noexcept {
-        return (std::uint64_t{k} << kind_shift) | ((length & field_mask) << length_shift) | ((size / header) & field_mask);
+    /// The stamp of a header of kind `k` and field `field` at `pos` (see the top of this file).
+    static constexpr std::uint64_t stamp(std::uint64_t pos, kind k, std::uint64_t field) noexcept {
+        return (pos / header + field + (std::uint64_t{k} << 29)) & field_mask;
     }
+    /// The header of a message of `length` bytes at `pos`.
+    static constexpr std::uint64_t message_at(std::uint64_t pos, std::uint64_t length) noexcept {
+        return make(message, pos, length);
+    }
+    /// The header of a reserved or skip record of `size` bytes at `pos`.
+    static constexpr std::uint64_t record_at(kind k, std::uint64_t pos, std::uint64_t size) noexcept {
+        return make(k, pos, size / header);
+    }
+
     static constexpr kind kind_of(std::uint64_t w) noexcept { return static_cast<kind>(w >> kind_shift); }
-    static constexpr std::uint64_t length_of(std::uint64_t w) noexcept { return (w >> length_shift) & field_mask; }
-    static constexpr std::uint64_t size_of(std::uint64_t w) noexcept { return (w & field_mask) * header; }
+    static constexpr std::uint64_t field_of(std::uint64_t w) noexcept { return (w >> field_shift) & field_mask; }
+    /// Whether `w` is a header written at `pos`: its stamp is that of pos and its own fields.
+    static constexpr bool stamped(std::uint64_t w, std::uint64_t pos) noexcept {
+        return (w & field_mask) == stamp(pos, kind_of(w), field_of(w));
+    }
+    /// A message's payload length.
+    static constexpr std::uint64_t length_of(std::uint64_t w) noexcept { return field_of(w); }
+    /// The size of the record, header included.
+    static constexpr std::uint64_t size_of(std::uint64_t w) noexcept {
+        return kind_of(w) == message ? size_for(field_of(w)) : field_of(w) * header;
+    }
+
+private:
+    static constexpr std::uint64_t make(kind k, std::uint64_t pos, std::uint64_t field) noexcept {
+        field &= field_mask;
+        return (std::uint64_t{k} << kind_shift) | (field << field_shift) | stamp(pos, k, field);
+    }
 };
 
 /// Shared layout (N bytes of records):
 ///   0             tail    end of the records reserved (mpsc: claimed by CAS) or published (spsc)
 ///   cache_line    head    start of the oldest record not yet freed; written by the consumer
-///   +8            read    end of what the consumer has taken (>= head while it holds a view
-///                         or is zeroing; may lag behind head otherwise)
+///   +8            read    end of what the consumer has taken: head, or the end of the record
+///                         at head while the consumer holds it in a view or is freeing it
 ///   2*cache_line  words   the records, N / 8 words, all zero at creation
 template <std::size_t N, bool MultiProducer>
 struct bytes_ring {
@@ -120,8 +159,11 @@ struct bytes_ring {
     static constexpr std::uint64_t offset(std::uint64_t pos) noexcept { return pos % N; }
     /// The first position of the next lap after `pos`.
     static constexpr std::uint64_t lap_end(std::uint64_t pos) noexcept { return pos - offset(pos) + N; }
+    /// Whether head and tail, as read, describe a possible state: in order, at most N apart, and
+    /// at record boundaries (multiples of 8: a stamp says pos / 8, so a position off by less
+    /// than 8 would pass it).
     static constexpr bool consistent(std::uint64_t head, std::uint64_t tail) noexcept {
-        return head <= tail && tail - head <= N;
+        return head <= tail && tail - head <= N && head % bytes_record::header == 0 && tail % bytes_record::header == 0;
     }
     /// Whether [pos, pos + size) is a possible record: aligned, non-empty, within one lap.
     static constexpr bool fits_lap(std::uint64_t pos, std::uint64_t size) noexcept {
@@ -170,8 +212,7 @@ public:
         if constexpr (!Multi) {
             // The tail is ours; a head read after it is no older, and at most N behind it.
             tail_ = ring.tail.load(std::memory_order_acquire);
-            head_cache_ = ring.head.load(std::memory_order_acquire);
-            return ring_type::consistent(head_cache_, tail_);
+            return load_head() == errc::ok && records_end_at_tail();
         } else {
             // head_cache_: no newer than the consumer's head (0 if it kept moving).
             return consistent_now(ring, head_cache_);
@@ -188,9 +229,9 @@ public:
         auto* payload = ring_->payload(pos);
         if constexpr (Multi) {
             if (length != 0) std::memcpy(payload, src, length);
-            commit_reserved(*ring_, *pending_, pos, bytes_record::make(bytes_record::message, length, size));
+            commit_reserved(*ring_, *pending_, pos, bytes_record::message_at(pos, length));
         } else {
-            ring_->header(pos).store(bytes_record::make(bytes_record::message, length, size), std::memory_order_relaxed);
+            ring_->header(pos).store(bytes_record::message_at(pos, length), std::memory_order_relaxed);
             if (length != 0) std::memcpy(payload, src, length);
             tail_ = pos + size;
             // SYNC POINT WRITE: the record; READ by the consumer's acquire load of tail.
@@ -218,11 +259,15 @@ public:
     /// may outlive a move of its endpoint, so it works on the ring alone.
     static void commit(ring_type& ring, std::atomic<std::uint64_t>& pending, const bytes_reservation& r,
                        std::uint64_t length) noexcept {
+        const std::uint64_t size = bytes_record::size_for(length);
         if constexpr (Multi) {
-            commit_reserved(ring, pending, r.pos, bytes_record::make(bytes_record::message, length, r.size));
+            // The rest of the reservation becomes a skip record, published with the message.
+            if (size < r.size)
+                ring.header(r.pos + size)
+                    .store(bytes_record::record_at(bytes_record::skip, r.pos + size, r.size - size), std::memory_order_relaxed);
+            commit_reserved(ring, pending, r.pos, bytes_record::message_at(r.pos, length));
         } else {
-            const std::uint64_t size = bytes_record::size_for(length);
-            ring.header(r.pos).store(bytes_record::make(bytes_record::message, length, size), std::memory_order_relaxed);
+            ring.header(r.pos).store(bytes_record::message_at(r.pos, length), std::memory_order_relaxed);
             // SYNC POINT WRITE: the record; READ by the consumer's acquire load of tail.
             ring.tail.store(r.pos + size, std::memory_order_release);
             pending.store(0, std::memory_order_relaxed);
@@ -232,7 +277,7 @@ public:
     /// Gives a loan back unpublished. mpsc: its space was claimed, so it becomes a skip record.
     static void abandon(ring_type& ring, std::atomic<std::uint64_t>& pending, const bytes_reservation& r) noexcept {
         if constexpr (Multi)
-            commit_reserved(ring, pending, r.pos, bytes_record::make(bytes_record::skip, 0, r.size));
+            commit_reserved(ring, pending, r.pos, bytes_record::record_at(bytes_record::skip, r.pos, r.size));
         else
             pending.store(0, std::memory_order_relaxed);
     }
@@ -286,12 +331,39 @@ private:
     /// spsc: ok if `need` bytes are free at tail_, else would_block (or corrupt).
     errc room(std::uint64_t need) noexcept {
         if (tail_ + need - head_cache_ <= N) return errc::ok;
+        if (const errc e = load_head(); e != errc::ok) return e;
+        return tail_ + need - head_cache_ <= N ? errc::ok : errc::would_block;
+    }
+
+    /// spsc, on attach: whether the records from head_cache_ on are whole and stamped and the
+    /// last one ends at tail_. A tail moved back into a record, or onto one of an earlier lap,
+    /// would have us write over records not yet read. Once per attach: a walk of the ring.
+    bool records_end_at_tail() noexcept {
+        std::uint64_t p = head_cache_;
+        while (p < tail_) {
+            // SYNC POINT READ: the records below the tail, published by our predecessor's
+            // release store of it, which attach() acquired.
+            const std::uint64_t w = ring_->header(p).load(std::memory_order_relaxed);
+            const auto k = bytes_record::kind_of(w);
+            if ((k != bytes_record::message && k != bytes_record::skip) || !bytes_record::stamped(w, p) ||
+                !ring_type::fits_lap(p, bytes_record::size_of(w)))
+                return false;
+            p += bytes_record::size_of(w);
+        }
+        return p == tail_;
+    }
+
+    /// spsc: head_cache_ = the consumer's head, checked against the tail and against `read`.
+    errc load_head() noexcept {
         // SYNC POINT READ: head, paired with the consumer's release store: it is done with
-        // (and, mpsc, has zeroed) everything below it.
+        // everything below it (and its `read`, stored before, is visible).
         const std::uint64_t h = ring_->head.load(std::memory_order_acquire);
-        if (!ring_type::consistent(h, tail_)) return errc::corrupt;
+        const std::uint64_t r = ring_->read.load(std::memory_order_relaxed);
+        // The consumer has taken up to r, between head and what we published: a head beyond r
+        // was moved forward, onto records it has not read.
+        if (!ring_type::consistent(h, tail_) || r < h || r > tail_) return errc::corrupt;
         head_cache_ = h;
-        return tail_ + need - h <= N ? errc::ok : errc::would_block;
+        return errc::ok;
     }
 
     /// Claims [pos, pos + size) for a record, first placing a wrap marker if it would cross the
@@ -301,6 +373,7 @@ private:
         if constexpr (Multi) {
             for (;;) {
                 std::uint64_t t = ring_->tail.load(std::memory_order_relaxed);
+                if (t % bytes_record::header != 0) return fail(errc::corrupt);
                 const std::uint64_t need = needed(t, size);
                 if (t < head_cache_ || t + need - head_cache_ > N) {
                     // SYNC POINT READ: head, paired with the consumer's release store after it
@@ -312,7 +385,10 @@ private:
                         if (ring_->tail.load(std::memory_order_relaxed) < h) return fail(errc::corrupt);
                         continue;
                     }
-                    if (t - h > N || h < head_cache_) return fail(errc::corrupt);
+                    // `read`, stored before head: a head beyond it was moved forward, onto
+                    // records the consumer has not read.
+                    if (t - h > N || h < head_cache_ || ring_->read.load(std::memory_order_relaxed) < h)
+                        return fail(errc::corrupt);
                     head_cache_ = h;
                     if (t + need - h > N) return fail(errc::would_block);
                 }
@@ -321,22 +397,26 @@ private:
                 pending_->store(t + 1, std::memory_order_relaxed);
                 if (!ring_->tail.compare_exchange_weak(t, t + need, std::memory_order_acq_rel, std::memory_order_relaxed))
                     continue;
+                // Past the tail the ring is all zeros (the consumer zeroes what it frees, before
+                // the head we checked against). A word here was written before: the tail was
+                // moved back over records, which we must not write over.
+                if (ring_->header(t).load(std::memory_order_relaxed) != 0) return fail(errc::corrupt);
                 if (need == size) {
                     pos = t;
                     // Before any payload: a recoverer that finds the header 0 knows that
                     // nothing of this record was written.
-                    ring_->header(t).store(bytes_record::make(bytes_record::reserved, 0, size), std::memory_order_relaxed);
+                    ring_->header(t).store(bytes_record::record_at(bytes_record::reserved, t, size), std::memory_order_relaxed);
                     std::atomic_thread_fence(std::memory_order_release);
                     return errc::ok;
                 }
-                commit_reserved(*ring_, *pending_, t, bytes_record::make(bytes_record::skip, 0, need));
+                commit_reserved(*ring_, *pending_, t, bytes_record::record_at(bytes_record::skip, t, need));
                 progressed_ = true;
             }
         } else {
             const std::uint64_t need = needed(tail_, size);
             if (need != size) {
                 if (const errc e = room(need); e != errc::ok) return e;
-                ring_->header(tail_).store(bytes_record::make(bytes_record::skip, 0, need), std::memory_order_relaxed);
+                ring_->header(tail_).store(bytes_record::record_at(bytes_record::skip, tail_, need), std::memory_order_relaxed);
                 tail_ += need;
                 // SYNC POINT WRITE: the wrap marker; READ by the consumer's acquire load of tail.
                 // Published at once, so that the consumer frees it even if the record must wait.
@@ -379,7 +459,8 @@ public:
     using ring_type = bytes_ring<N, Multi>;
 
     /// Attaches to `ring`, finishing what a predecessor that died (or let go holding a view)
-    /// had begun to free. False if the indices are inconsistent.
+    /// had begun to free. False if the indices are inconsistent: among them a head moved back
+    /// or forward (see `read` at the top of this file).
     bool attach(ring_type& ring, std::atomic<std::uint64_t>& /*pending*/) noexcept {
         ring_ = &ring;
         view_out_ = false;
@@ -388,12 +469,20 @@ public:
         const std::uint64_t h = ring.head.load(std::memory_order_acquire);
         const std::uint64_t t = ring.tail.load(std::memory_order_acquire);
         const std::uint64_t r = ring.read.load(std::memory_order_acquire);
-        if (!ring_type::consistent(h, t)) return false;
+        if (!ring_type::consistent(h, t) || r < h || r > t || r % bytes_record::header != 0) return false;
         head_ = h;
         tail_cache_ = t;
         if (r > h) {
-            if (r > t) return false;
-            if constexpr (Multi) ring.zero(h, r);
+            if constexpr (Multi) {
+                ring.zero(h, r);
+            } else {
+                // The predecessor was taking the record at h, which must end at r.
+                const std::uint64_t w = ring.header(h).load(std::memory_order_relaxed);
+                const auto k = bytes_record::kind_of(w);
+                if ((k != bytes_record::message && k != bytes_record::skip) || !bytes_record::stamped(w, h) ||
+                    !ring_type::fits_lap(h, bytes_record::size_of(w)) || h + bytes_record::size_of(w) != r)
+                    return false;
+            }
             // SYNC POINT WRITE: the zeroing; READ by the producers' acquire load of head.
             ring.head.store(r, std::memory_order_release);
             head_ = r;
@@ -405,6 +494,7 @@ public:
     /// (empty, or the record at the head is not committed yet), in_use (a view is outstanding)
     /// or corrupt. The message stays until consume() or hold().
     errc peek(bytes_found& out) noexcept {
+        if (broken_) return errc::corrupt;
         if (view_out_) {
             if (ring_->read.load(std::memory_order_relaxed) > ring_->head.load(std::memory_order_relaxed))
                 return errc::in_use;
@@ -418,6 +508,7 @@ public:
                 w = ring_->header(h).load(std::memory_order_acquire);
                 const auto k = bytes_record::kind_of(w);
                 if (k == bytes_record::none) return errc::would_block;  // empty, or reserved a moment ago
+                if (!bytes_record::stamped(w, h)) return errc::corrupt;
                 if (k == bytes_record::reserved)
                     return ring_type::fits_lap(h, bytes_record::size_of(w)) ? errc::would_block : errc::corrupt;
             } else {
@@ -427,7 +518,8 @@ public:
                 }
                 w = ring_->header(h).load(std::memory_order_relaxed);
                 const auto k = bytes_record::kind_of(w);
-                if (k != bytes_record::message && k != bytes_record::skip) return errc::corrupt;
+                if ((k != bytes_record::message && k != bytes_record::skip) || !bytes_record::stamped(w, h))
+                    return errc::corrupt;
             }
             const std::uint64_t size = bytes_record::size_of(w);
             if (!ring_type::fits_lap(h, size)) return errc::corrupt;
@@ -442,7 +534,7 @@ public:
                 continue;
             }
             const std::uint64_t length = bytes_record::length_of(w);
-            if (length > Max || bytes_record::header + length > size) return errc::corrupt;
+            if (length > Max) return errc::corrupt;
             out = {h, end, length};
             return errc::ok;
         }
@@ -472,7 +564,7 @@ public:
 
     /// Whether a peek would find something now (or report corruption, or a view outstanding).
     bool has_data() noexcept {
-        if (view_out_) return true;
+        if (view_out_ || broken_) return true;
         if constexpr (Multi) {
             const auto k = bytes_record::kind_of(ring_->header(head_).load(std::memory_order_acquire));
             return k != bytes_record::none && k != bytes_record::reserved;
@@ -495,7 +587,8 @@ public:
     /// Called by a consumer that waits at a record that is reserved but not committed: if the
     /// producer that reserved it died (no live producer lists it as pending), turns it into a
     /// skip record. `live_claimant(pos + 1)` says whether a live producer is reserving or
-    /// writing the record at pos. Returns whether it did. spsc: nothing to do.
+    /// writing the record at pos. Returns whether it did (or found the ring corrupt, which the
+    /// next peek reports). spsc: nothing to do.
     template <class LiveClaimant>
     bool recover(LiveClaimant&& live_claimant) noexcept {
         if constexpr (!Multi) {
@@ -511,6 +604,7 @@ public:
             std::uint64_t w = header.load(std::memory_order_acquire);
             const auto k = bytes_record::kind_of(w);
             if (k == bytes_record::message || k == bytes_record::skip) return false;
+            if (k == bytes_record::reserved && !bytes_record::stamped(w, h)) return false;  // peek() reports it
             if (live_claimant(h + 1)) return false;
             std::uint64_t end;
             if (k == bytes_record::reserved) {
@@ -529,9 +623,18 @@ public:
                     }
                 }
                 end = first_written(h + bytes_record::header, end);
+                // What ends the reservation is a header (stamped for where it lies), a live
+                // producer's reservation not yet written, or the limit: never a word of payload,
+                // which would mean a record whose header was wiped. Skipping it would lose that
+                // message without a word.
+                const std::uint64_t next = end < limit ? ring_->header(end).load(std::memory_order_acquire) : 0;
+                if (next != 0 && !bytes_record::stamped(next, end)) {
+                    broken_ = true;
+                    return true;
+                }
             }
             // A CAS, in case the header changed since it was read.
-            return header.compare_exchange_strong(w, bytes_record::make(bytes_record::skip, 0, end - h),
+            return header.compare_exchange_strong(w, bytes_record::record_at(bytes_record::skip, h, end - h),
                                                   std::memory_order_acq_rel, std::memory_order_relaxed);
         }
     }
@@ -547,10 +650,11 @@ private:
     }
 
     void free(std::uint64_t pos, std::uint64_t end) noexcept {
+        // `read` first: a producer reads it after head (see the top of this file), and mpsc,
+        // ordered before the zeroing, a successor that finds the record zeroed knows from
+        // `read` where to resume.
+        ring_->read.store(end, std::memory_order_relaxed);
         if constexpr (Multi) {
-            // `read` first, ordered before the zeroing: a successor that finds the record
-            // zeroed knows from `read` where to resume.
-            ring_->read.store(end, std::memory_order_relaxed);
             std::atomic_thread_fence(std::memory_order_release);
             ring_->zero(pos, end);
         }
@@ -571,6 +675,7 @@ private:
     std::uint64_t tail_cache_ = 0;
     bool view_out_ = false;
     bool progressed_ = false;
+    bool broken_ = false;  ///< recover() found a record without its header: every peek is corrupt
 };
 
 }  // namespace ipckit::detail

@@ -25,6 +25,18 @@
 // publish). The consumer reads positions in order, skips dead ones, and removes a chunk as soon
 // as it has read its last position.
 //
+// Stamps. Beside the state, each slot has a stamp of the position written there (never 0,
+// which a fresh chunk holds), stored with release after the message and before `full`. The
+// consumer reads a full slot only if its stamp is its position's; a recoverer that finds an
+// empty state over the stamp of its position knows that the message was written whole (its
+// producer died between the two stores, or the state was scribbled back to empty) and
+// publishes it instead of marking it dead. A producer writes only a slot whose state is empty:
+// a tail moved back would otherwise rewrite messages not yet read. The consumer's head has a
+// check word, its complement, stored just before it: a consumer that attaches finds ~check ==
+// head (a clean stop), head + 1 (its predecessor was killed between the two stores, after it
+// had read that position: the step is finished), or else a head that was moved (corrupt), so
+// that no message is read twice.
+//
 // Processes that die:
 //   - a producer between claim and publish: as in mpmc.hpp, it listed pos + 1 in its roster
 //     place's `pending` before claiming; a consumer stuck on the empty slot marks it dead once
@@ -72,9 +84,10 @@ namespace ipckit::detail {
 ///   2*cache_line   tail          next position to claim (producers)
 ///   3*cache_line   head          next position to read (the consumer)
 ///   +8             first_live    chunks below it were removed (the consumer)
+///   +16            head_check    ~head, stored just before head (the consumer)
 struct chain_control {
     static constexpr std::uint64_t magic_value = 0x6e69'6168'636b'7069ULL;  // "ipkchain" little-endian
-    static constexpr std::uint32_t current_version = 1;
+    static constexpr std::uint32_t current_version = 2;  // 2: slot stamps and head_check
     /// grower: nobody is creating a chunk. (A packed process id is never 0 or 1.)
     static constexpr std::uint64_t idle = 0;
     /// grower: the queue has been removed (or its owner has gone); no chunk is created any more.
@@ -92,6 +105,7 @@ struct chain_control {
     alignas(cache_line) std::atomic<std::uint64_t> tail{0};
     alignas(cache_line) std::atomic<std::uint64_t> head{0};
     std::atomic<std::uint64_t> first_live{0};
+    std::atomic<std::uint64_t> head_check{~std::uint64_t{0}};
 
     /// How many chunks the cap allows at once.
     [[nodiscard]] std::uint64_t max_chunks() const noexcept { return chunk_bytes == 0 ? 0 : cap / chunk_bytes; }
@@ -123,7 +137,13 @@ template <shm_safe T>
 struct chain_slot {
     enum : std::uint32_t { empty = 0, full = 1, dead = 2 };
     std::atomic<std::uint32_t> state;
+    std::atomic<std::uint32_t> stamp;  ///< stamp_of(pos) once the message of pos is written; 0 before
     T value;
+
+    /// What the stamp of position `pos` is: its remainder mod 2^32 - 1, plus one, so never 0.
+    static constexpr std::uint32_t stamp_of(std::uint64_t pos) noexcept {
+        return static_cast<std::uint32_t>(pos % 0xffff'ffffULL) + 1;
+    }
 };
 
 /// The body of chunk k. Created zero-filled (posix_fallocate), so every slot starts empty and
@@ -236,7 +256,14 @@ public:
                 tail_ = pos + 1;
             }
             auto& slot = chunk->slots[pos % S];
+            if (slot.state.load(std::memory_order_relaxed) != chain_slot<T>::empty) {
+                // Written before: the tail was moved back over it. Ours now, and not to write.
+                pending_->store(0, std::memory_order_relaxed);
+                return errc::corrupt;
+            }
             std::memcpy(static_cast<void*>(&slot.value), &m, sizeof(T));
+            // SYNC POINT WRITE: value; READ by a recoverer's acquire load of the stamp.
+            slot.stamp.store(chain_slot<T>::stamp_of(pos), std::memory_order_release);
             // SYNC POINT WRITE: value; READ by the consumer's acquire load of state.
             slot.state.store(chain_slot<T>::full, std::memory_order_release);
             // SYNC POINT WRITE: after the publish; READ by a recoverer's live_claimant().
@@ -322,11 +349,17 @@ public:
     bool attach(chain_control& c, std::atomic<std::uint64_t>& /*pending*/, std::uint64_t /*me*/) noexcept {
         c_ = &c;
         const std::uint64_t first = c.first_live.load(std::memory_order_acquire);
-        head_ = c.head.load(std::memory_order_acquire);
+        const std::uint64_t hd = c.head.load(std::memory_order_acquire);
         const std::uint64_t tl = c.tail.load(std::memory_order_acquire);
-        // first_live and head are ours alone now: one look at each is enough.
+        // first_live and head are ours alone now: one look at each is enough. A head that is
+        // not its check's (nor one short of it: see the top of this file) was moved.
+        const std::uint64_t taken = ~c.head_check.load(std::memory_order_acquire);
+        if (taken != hd && taken != hd + 1) return false;
+        head_ = taken;
         if (c.slots != S || !c.consistent(first, head_, tl, c.chunk_next.load(std::memory_order_acquire), first))
             return false;
+        // SYNC POINT WRITE: the predecessor's last read is over; READ by a consumer that takes over.
+        if (head_ != hd) advance_head();
         for (std::uint64_t k = first; k < head_ / S; ++k) chunks_.remove(k);
         // SYNC POINT WRITE: those chunks are gone; READ by a grower's cap check.
         c.first_live.store(head_ / S, std::memory_order_release);
@@ -355,13 +388,16 @@ public:
             // SYNC POINT READ: state, paired with the producer's release store: value is written.
             const std::uint32_t st = slot.state.load(std::memory_order_acquire);
             if (st == chain_slot<T>::empty) return errc::would_block;
-            if (st == chain_slot<T>::full)
+            // The stamp agrees with the state: full holds the message of this position, dead does
+            // not (a message written whole is published, never marked dead: see recover()).
+            const bool whole = slot.stamp.load(std::memory_order_relaxed) == chain_slot<T>::stamp_of(head_);
+            if (st == chain_slot<T>::full && whole)
                 std::memcpy(static_cast<void*>(&out), &slot.value, sizeof(T));
-            else if (st != chain_slot<T>::dead)
+            else if (st != chain_slot<T>::dead || whole)
                 return errc::corrupt;
             ++head_;
             // SYNC POINT WRITE: head; READ by a consumer that takes over, and by size().
-            c_->head.store(head_, std::memory_order_release);
+            advance_head();
             if (head_ % S == 0) {
                 // Read to the end: nobody needs it any more.
                 chunks_.drop();
@@ -380,10 +416,11 @@ public:
         return chunk->slots[head_ % S].state.load(std::memory_order_acquire) != chain_slot<T>::empty;
     }
 
-    /// Called by a consumer stuck on an empty slot: marks dead each position from the head on
+    /// Called by a consumer stuck on an empty slot: finishes each position from the head on
     /// that a producer claimed (the tail moved past it) and left unpublished, when no live
-    /// process lists it as pending. Stops at the first one a live producer is writing, or at
-    /// a published one. Returns whether it marked any.
+    /// process lists it as pending: marks it dead, or publishes its message if it was written
+    /// whole. Stops at the first one a live producer is writing, or at a published one.
+    /// Returns whether it finished any.
     template <class LiveClaimant>
     bool recover(LiveClaimant&& live_claimant) noexcept {
         chain_chunk<T, S>* chunk = chunks_.mapped(head_ / S);
@@ -392,17 +429,33 @@ public:
         const std::uint64_t tl = c_->tail.load(std::memory_order_acquire);
         bool any = false;
         for (std::uint64_t pos = head_; pos < tl && pos / S == head_ / S; ++pos) {
-            auto& state = chunk->slots[pos % S].state;
-            std::uint32_t st = state.load(std::memory_order_acquire);
+            auto& slot = chunk->slots[pos % S];
+            std::uint32_t st = slot.state.load(std::memory_order_acquire);
             if (st != chain_slot<T>::empty || live_claimant(pos + 1)) break;
-            // A producer that published meanwhile wins the CAS.
-            if (!state.compare_exchange_strong(st, chain_slot<T>::dead, std::memory_order_acq_rel)) break;
+            // SYNC POINT READ: stamp, paired with the producer's release store: value is written.
+            const bool whole = slot.stamp.load(std::memory_order_acquire) == chain_slot<T>::stamp_of(pos);
+            // The CAS, from empty, meets one of these:
+            //   1. No stamp of pos: the producer died before its message was whole: dead, skipped.
+            //   2. The stamp of pos: the whole message was written and the publish that follows
+            //      its stamp is missing (its producer died between the two stores, or the state
+            //      was put back to empty by a scribble): publish it, as its producer was about to.
+            //   3. The CAS fails: the producer published meanwhile: stop here.
+            // SYNC POINT WRITE (case 2): value, re-published; READ by our acquire load of state.
+            if (!slot.state.compare_exchange_strong(st, whole ? chain_slot<T>::full : chain_slot<T>::dead,
+                                                    std::memory_order_acq_rel))
+                break;
             any = true;
         }
         return any;
     }
 
 private:
+    /// Publishes head_: its check first, then head (a release store: our reads are done).
+    void advance_head() noexcept {
+        c_->head_check.store(~head_, std::memory_order_relaxed);
+        c_->head.store(head_, std::memory_order_release);
+    }
+
     Chunks chunks_;
     chain_control* c_ = nullptr;
     std::uint64_t head_ = 0;

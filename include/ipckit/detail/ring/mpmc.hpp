@@ -20,6 +20,16 @@
 //
 // Shared memory is not trusted: indices are only used modulo N, and a slot that claims to be
 // ahead of its index ends in `corrupt` rather than a spin.
+//
+// Stamps. The sequence word is itself a stamp of the position a slot holds, so a head moved
+// back finds slots a lap ahead (corrupt) and a tail moved forward claims slots that were free.
+// What it cannot tell is a message published and then had its sequence put back to "free"
+// (seq == pos): to recover(), that is a dead producer's claim, and the message would be skipped
+// as a tombstone. So each slot also carries `stamp`, pos + 1 of the last message committed
+// there, stored with release after the message and before its sequence. A recoverer that finds
+// the stamp of pos knows that the whole message was written: it publishes it rather than
+// burying it (see consumer recover()). A consumer checks the stamp too before it claims a
+// full slot: a sequence moved forward onto a slot never written at pos is corrupt, not read.
 
 #include <ipckit/detail/layout.hpp>
 #include <ipckit/detail/ring/ticket.hpp>
@@ -31,17 +41,20 @@
 
 namespace ipckit::detail {
 
+/// One slot. Not padded to a cache line: neighbours share lines, as in Vyukov's ring, so that
+/// a small message costs a fraction of a line rather than one each.
 template <shm_safe T>
 struct mpmc_slot {
     static constexpr std::uint64_t tombstone = std::uint64_t{1} << 63;
     std::atomic<std::uint64_t> seq;
+    std::atomic<std::uint64_t> stamp;  ///< pos + 1 of the last message committed here; 0 before any
     T value;
 };
 
 /// Shared layout:
 ///   0             tail    next position to produce; claimed by CAS among producers
 ///   cache_line    head    next position to consume; claimed by CAS among consumers
-///   2*cache_line  slots   mpmc_slot<T>[N], sequences initialised to their index
+///   2*cache_line  slots   mpmc_slot<T>[N], sequences initialised to their index, stamps to 0
 template <shm_safe T, std::size_t N>
 struct mpmc_ring {
     static_assert(N > 0 && N < (std::uint64_t{1} << 40));
@@ -50,7 +63,10 @@ struct mpmc_ring {
     alignas(cache_line) mpmc_slot<T> slots[N];
 
     mpmc_ring() noexcept {
-        for (std::size_t i = 0; i < N; ++i) slots[i].seq.store(i, std::memory_order_relaxed);
+        for (std::size_t i = 0; i < N; ++i) {
+            slots[i].seq.store(i, std::memory_order_relaxed);
+            slots[i].stamp.store(0, std::memory_order_relaxed);
+        }
     }
 
     static constexpr bool consistent(std::uint64_t head, std::uint64_t tail) noexcept {
@@ -106,8 +122,9 @@ public:
                     break;
                 }
             } else if (d < 0) {
-                // The slot still holds lap-1 (being written, unread, or being read): full.
-                return withdraw_claim(*pending_, errc::would_block);
+                // The slot still holds lap-1: being written (pos - N) or full (pos - N + 1):
+                // the ring is full. Any older sequence was moved back: corrupt.
+                return withdraw_claim(*pending_, seq + N == pos || seq + N == pos + 1 ? errc::would_block : errc::corrupt);
             } else {
                 const std::uint64_t now = ring_->tail.load(std::memory_order_relaxed);
                 if (now == pos) return withdraw_claim(*pending_, errc::corrupt);  // a slot ahead of the tail: impossible
@@ -119,7 +136,11 @@ public:
     }
 
     /// Publishes the message written at a claimed position.
-    void commit(const ring_ticket<T>& t) noexcept { finish(t, t.pos + 1); }
+    void commit(const ring_ticket<T>& t) noexcept {
+        // SYNC POINT WRITE: value; READ by a recoverer's acquire load of the stamp.
+        ring_->slots[t.pos % N].stamp.store(t.pos + 1, std::memory_order_release);
+        finish(t, t.pos + 1);
+    }
     /// Gives up a claimed position: consumers skip it.
     void abandon(const ring_ticket<T>& t) noexcept { finish(t, (t.pos + 1) | mpmc_slot<T>::tombstone); }
 
@@ -186,16 +207,34 @@ public:
     /// Claims the oldest message for reading in place: ok, would_block (empty) or corrupt.
     /// Skips the tombstones of dead producers. The claim must end in release(). No system call.
     errc try_claim(ring_ticket<const T>& t) noexcept {
+        if (broken_) return errc::corrupt;
         for (;;) {
             std::uint64_t pos = ring_->head.load(std::memory_order_relaxed);
             mpmc_slot<T>* slot;
             std::uint64_t seq;
             for (;;) {
                 slot = &ring_->slots[pos % N];
-                // SYNC POINT READ: seq, paired with the producer's release store: value is written.
+                // SYNC POINT READ: seq, paired with the producer's release store: value (and the
+                // stamp) is written.
                 seq = slot->seq.load(std::memory_order_acquire);
                 const std::int64_t d = distance(seq & ~mpmc_slot<T>::tombstone, pos + 1);
                 if (d == 0) {
+                    // The stamp agrees with the sequence: a full slot holds the message of pos,
+                    // a tombstone does not (a whole message is published, never buried: see
+                    // recover()).
+                    const bool whole = slot->stamp.load(std::memory_order_relaxed) == pos + 1;
+                    if (whole == ((seq & mpmc_slot<T>::tombstone) != 0)) {
+                        // Either others took pos meanwhile and the next lap was committed there
+                        // (the head moved on: look again), or the sequence was moved: full over a
+                        // slot never written at pos, or a tombstone over a message: corrupt.
+                        // SYNC POINT READ: a newer stamp, paired with its commit's release store,
+                        // which came after the claim of pos: the head below shows that claim.
+                        std::atomic_thread_fence(std::memory_order_acquire);
+                        const std::uint64_t now = ring_->head.load(std::memory_order_relaxed);
+                        if (now == pos) return errc::corrupt;
+                        pos = now;
+                        continue;
+                    }
                     pending_->store(pos + 1, std::memory_order_relaxed);
                     if constexpr (Multi) {
                         if (ring_->head.compare_exchange_weak(pos, pos + 1, std::memory_order_acq_rel,
@@ -206,7 +245,19 @@ public:
                         break;
                     }
                 } else if (d < 0) {
-                    return withdraw_claim(*pending_, errc::would_block);  // not yet written or being written (or lap-1 still being read)
+                    // Free (not yet written, or being written), or lap-1 still being read (its
+                    // consumer took it but has not released it): empty. Any older sequence was
+                    // moved back: corrupt.
+                    const std::uint64_t s = seq & ~mpmc_slot<T>::tombstone;
+                    if (s == pos) return withdraw_claim(*pending_, errc::would_block);
+                    if (s + N != pos + 1) return withdraw_claim(*pending_, errc::corrupt);
+                    // While lap-1 is held no producer can claim pos: a tail past pos (seq read
+                    // again after it, in case the holder let go and pos was claimed meanwhile)
+                    // means that the message of pos was published and its sequence moved back.
+                    if (ring_->tail.load(std::memory_order_acquire) > pos &&
+                        slot->seq.load(std::memory_order_acquire) == seq)
+                        return withdraw_claim(*pending_, errc::corrupt);
+                    return withdraw_claim(*pending_, errc::would_block);
                 } else {
                     const std::uint64_t now = ring_->head.load(std::memory_order_relaxed);
                     if (now == pos) return withdraw_claim(*pending_, errc::corrupt);  // a slot ahead of the head: impossible
@@ -239,24 +290,43 @@ public:
     /// Whether a pop might succeed now (or will report corruption).
     bool has_data() const noexcept {
         const std::uint64_t pos = ring_->head.load(std::memory_order_acquire);
-        return distance(ring_->slots[pos % N].seq.load(std::memory_order_acquire) & ~mpmc_slot<T>::tombstone,
-                        pos + 1) >= 0;
+        return broken_ || distance(ring_->slots[pos % N].seq.load(std::memory_order_acquire) & ~mpmc_slot<T>::tombstone,
+                                   pos + 1) >= 0;
     }
 
     /// Called by a consumer that is stuck on an empty-looking slot: if a producer claimed the
-    /// position at the head and died writing it, turns it into a tombstone that try_pop skips.
-    /// Returns whether it did.
+    /// position at the head and left it unpublished, finishes it for them: a tombstone that
+    /// try_pop skips, or the message itself if it was written whole. Returns whether it did (or
+    /// found the indices inconsistent, which the next claim reports).
     template <class LiveClaimant>
     bool recover(LiveClaimant&& live_claimant) noexcept {
         const std::uint64_t pos = ring_->head.load(std::memory_order_acquire);
         const std::uint64_t tail = ring_->tail.load(std::memory_order_acquire);
         auto& slot = ring_->slots[pos % N];
         std::uint64_t seq = slot.seq.load(std::memory_order_acquire);
+        // A tail more than a lap ahead of a head that kept still meanwhile was scribbled:
+        // finishing positions up to it would never end, so the next try_claim reports corrupt.
+        if (broken_ || (tail > pos && tail - pos > N && ring_->head.load(std::memory_order_acquire) == pos)) {
+            broken_ = true;
+            return true;
+        }
         // Claimed by a producer (the tail moved past it) but not published.
-        if (seq != pos || tail <= pos) return false;
+        if (seq != pos || tail <= pos || tail - pos > N) return false;
         if (live_claimant(pos + 1)) return false;
-        // Re-read through the CAS: a producer that published meanwhile wins.
-        return slot.seq.compare_exchange_strong(seq, (pos + 1) | mpmc_slot<T>::tombstone, std::memory_order_acq_rel);
+        // SYNC POINT READ: stamp, paired with commit()'s release store: value is written.
+        const bool whole = slot.stamp.load(std::memory_order_acquire) == pos + 1;
+        // The CAS, from "free at pos", meets one of these:
+        //   1. The stamp is not pos's: the claimant never reached its commit (it died claiming
+        //      or writing), so nothing whole lies here: a tombstone, skipped by consumers.
+        //   2. The stamp is pos's: commit() had written the whole message, and the publish that
+        //      follows its stamp is missing: the claimant died between the two stores, or the
+        //      sequence was put back to free under a published message. Either way the slot
+        //      holds what was sent at pos: publish it, as its sender did or was about to.
+        //   3. The CAS fails: the producer published meanwhile (or another consumer finished
+        //      the slot): nothing to do.
+        // SYNC POINT WRITE (case 2): value, re-published; READ by consumers' acquire of seq.
+        return slot.seq.compare_exchange_strong(seq, whole ? pos + 1 : (pos + 1) | mpmc_slot<T>::tombstone,
+                                                std::memory_order_acq_rel);
     }
 
     /// Messages waiting, as a snapshot.
@@ -269,6 +339,7 @@ public:
 private:
     mpmc_ring<T, N>* ring_ = nullptr;
     std::atomic<std::uint64_t>* pending_ = nullptr;
+    bool broken_ = false;  ///< recover() found the indices inconsistent: every claim is corrupt
 };
 
 }  // namespace ipckit::detail

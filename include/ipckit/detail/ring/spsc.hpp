@@ -10,6 +10,23 @@
 // The indices in shared memory are not trusted: every value read from them is checked
 // (0 <= tail - head <= N) before use, and a slot is addressed as index % N, so a corrupt or
 // hostile peer can make us report `corrupt` but never touch memory outside the ring.
+//
+// That check passes an index moved inside its range, which would replay messages (a head moved
+// back) or deliver slots never written (a tail moved forward). So each index has a check word
+// on its own cache line: the complement of the index, stored by its owner just before the
+// index itself, in the same line (a store, no fence). Whoever reads an index reads its check
+// after it, so the check is at least as new: ~check >= index. The reader then knows:
+//   - tail, read by the consumer: ~check < tail is a tail moved forward (corrupt);
+//   - head, read by the producer: ~check < head is a head moved forward, which would let the
+//     producer overwrite unread slots (corrupt); ~check beyond the producer's own tail, a
+//     scribbled check (corrupt);
+//   - either, read by a cursor that attaches (its predecessor gone, nothing moves it): ~check ==
+//     index is a clean stop; ~check == index + 1, a predecessor killed between its two stores,
+//     whose step the new cursor finishes (a consumer: the message it had read is gone with it)
+//     or takes back (a producer: the message it wrote was never published); anything else,
+//     an index moved (corrupt). So a head moved back by one is put right, and by more is
+//     reported, never replayed.
+// No slot needs a stamp: the indices are the only words here besides the messages.
 
 #include <ipckit/detail/layout.hpp>
 #include <ipckit/detail/ring/ticket.hpp>
@@ -22,19 +39,39 @@
 namespace ipckit::detail {
 
 /// Shared layout:
-///   0            tail   written by the producer only
-///   cache_line   head   written by the consumer only
-///   2*cache_line slots  T[N], each written by the producer before it publishes tail
+///   0            tail        written by the producer only
+///   +8           tail_check  ~tail, stored just before tail
+///   cache_line   head        written by the consumer only
+///   +8           head_check  ~head, stored just before head
+///   2*cache_line slots       T[N], each written by the producer before it publishes tail
 template <shm_safe T, std::size_t N>
 struct spsc_ring {
     static_assert(N > 0);
     alignas(cache_line) std::atomic<std::uint64_t> tail{0};
+    std::atomic<std::uint64_t> tail_check{~std::uint64_t{0}};
     alignas(cache_line) std::atomic<std::uint64_t> head{0};
+    std::atomic<std::uint64_t> head_check{~std::uint64_t{0}};
     alignas(cache_line > alignof(T) ? cache_line : alignof(T)) T slots[N];
 
     /// Whether head and tail, as read, describe a possible state of the ring.
     static constexpr bool consistent(std::uint64_t head, std::uint64_t tail) noexcept {
         return head <= tail && tail - head <= N;
+    }
+
+    /// Moves an index (tail or head) to `v`: its check first, then the index, whose release
+    /// store publishes what the owner did before (SYNC POINT WRITE; the callers name what).
+    static void advance(std::atomic<std::uint64_t>& index, std::atomic<std::uint64_t>& check, std::uint64_t v) noexcept {
+        check.store(~v, std::memory_order_relaxed);
+        index.store(v, std::memory_order_release);
+    }
+
+    /// Where an attaching cursor resumes from an index it now owns and its check, as read with
+    /// nobody moving them: the index (a clean stop), the index + 1 (its predecessor was killed
+    /// between the check and the index; the caller decides what that step means), or nothing
+    /// (~0: the index or its check was moved).
+    static constexpr std::uint64_t resume(std::uint64_t index, std::uint64_t check) noexcept {
+        const std::uint64_t c = ~check;
+        return c == index || c == index + 1 ? c : ~std::uint64_t{0};
     }
 };
 
@@ -43,13 +80,16 @@ template <shm_safe T, std::size_t N>
 class spsc_producer {
 public:
     spsc_producer() noexcept = default;
-    /// Attaches to `ring`; false if its indices are inconsistent. (A single producer claims no
-    /// positions, so it has no use for a pending word.)
+    /// Attaches to `ring`; false if its indices are inconsistent. A predecessor killed between
+    /// its two stores of the tail had not published its last message: that slot is ours to
+    /// write again. (A single producer claims no positions, so it has no use for a pending word.)
     bool attach(spsc_ring<T, N>& ring, std::atomic<std::uint64_t>& /*pending*/) noexcept {
         ring_ = &ring;
         tail_ = ring.tail.load(std::memory_order_relaxed);
-        head_cache_ = ring.head.load(std::memory_order_acquire);
-        return spsc_ring<T, N>::consistent(head_cache_, tail_);
+        if (spsc_ring<T, N>::resume(tail_, ring.tail_check.load(std::memory_order_relaxed)) == ~std::uint64_t{0})
+            return false;
+        ring.tail_check.store(~tail_, std::memory_order_relaxed);
+        return refresh() == errc::ok;
     }
 
     /// Claims the next slot for writing in place: ok, would_block (full) or corrupt. No
@@ -67,7 +107,7 @@ public:
     void commit(const ring_ticket<T>&) noexcept {
         ++tail_;
         // SYNC POINT WRITE: slots[tail_-1]; READ by the consumer's acquire load of tail.
-        ring_->tail.store(tail_, std::memory_order_release);
+        spsc_ring<T, N>::advance(ring_->tail, ring_->tail_check, tail_);
     }
     /// Gives up the claimed slot: it was never published, so there is nothing to undo.
     void abandon(const ring_ticket<T>&) noexcept {}
@@ -94,9 +134,12 @@ public:
 private:
     errc refresh() noexcept {
         // SYNC POINT READ: head, paired with the consumer's release store: its reads of the
-        // slots it freed are done.
+        // slots it freed are done (and its check of that head, or a newer one, is visible).
         const std::uint64_t head = ring_->head.load(std::memory_order_acquire);
-        if (!spsc_ring<T, N>::consistent(head, tail_)) return errc::corrupt;
+        const std::uint64_t taken = ~ring_->head_check.load(std::memory_order_relaxed);
+        // The consumer has taken up to `taken`, which is no less than head and no more than
+        // we published: a head beyond it was moved forward, onto messages still unread.
+        if (!spsc_ring<T, N>::consistent(head, tail_) || taken < head || taken > tail_) return errc::corrupt;
         head_cache_ = head;
         return errc::ok;
     }
@@ -111,12 +154,17 @@ template <shm_safe T, std::size_t N>
 class spsc_consumer {
 public:
     spsc_consumer() noexcept = default;
-    /// Attaches to `ring`; false if its indices are inconsistent.
+    /// Attaches to `ring`; false if its indices are inconsistent. A predecessor killed between
+    /// its two stores of the head had read its last message: that step is finished here, and
+    /// the message is gone with it.
     bool attach(spsc_ring<T, N>& ring, std::atomic<std::uint64_t>& /*pending*/) noexcept {
         ring_ = &ring;
-        head_ = ring.head.load(std::memory_order_relaxed);
-        tail_cache_ = ring.tail.load(std::memory_order_acquire);
-        return spsc_ring<T, N>::consistent(head_, tail_cache_);
+        const std::uint64_t head = ring.head.load(std::memory_order_relaxed);
+        head_ = spsc_ring<T, N>::resume(head, ring.head_check.load(std::memory_order_relaxed));
+        if (head_ == ~std::uint64_t{0} || refresh() != errc::ok) return false;
+        // SYNC POINT WRITE: the predecessor's reads are over; READ by the producer's refresh().
+        if (head_ != head) spsc_ring<T, N>::advance(ring.head, ring.head_check, head_);
+        return true;
     }
 
     /// Claims the oldest message for reading in place: ok, would_block (empty) or corrupt. No
@@ -134,7 +182,7 @@ public:
     void release(const ring_ticket<const T>&) noexcept {
         ++head_;
         // SYNC POINT WRITE: our reads of the slot are done; READ by the producer's refresh().
-        ring_->head.store(head_, std::memory_order_release);
+        spsc_ring<T, N>::advance(ring_->head, ring_->head_check, head_);
     }
 
     /// Takes a copy of the oldest message into `out`: ok, would_block (empty) or corrupt.
@@ -165,9 +213,12 @@ public:
 private:
     errc refresh() noexcept {
         // SYNC POINT READ: tail, paired with the producer's release store: the slots below it
-        // are written.
+        // are written (and its check of that tail, or a newer one, is visible).
         const std::uint64_t tail = ring_->tail.load(std::memory_order_acquire);
-        if (!spsc_ring<T, N>::consistent(head_, tail)) return errc::corrupt;
+        const std::uint64_t written = ~ring_->tail_check.load(std::memory_order_relaxed);
+        // The producer has reached `written`, which is no less than tail and at most N past our
+        // head: a tail beyond it was moved forward, over slots never written.
+        if (!spsc_ring<T, N>::consistent(head_, tail) || written < tail || written - head_ > N) return errc::corrupt;
         tail_cache_ = tail;
         return errc::ok;
     }
