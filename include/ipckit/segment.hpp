@@ -229,6 +229,55 @@ inline std::optional<header_fault> check_header(const segment_header& h, std::si
     return std::nullopt;
 }
 
+/// What one look at a segment's header finds, for an inspector (ipckit/inspect.hpp): read as it
+/// is, without waiting for a creator and without taking any lock. Fields other than `state` come
+/// from a header that passed check_header() (`valid`), except `creator` of a header still being
+/// initialised, which its creator writes before the state leaves uninit.
+struct header_snapshot {
+    std::uint32_t state = segment_header::uninit;
+    /// Why the header cannot be trusted: check_header()'s fault (a ready header), an invalid
+    /// state word, or a finished header under a state other than ready.
+    std::optional<header_fault> fault;
+    /// Whether the magic says ipckit made it (a fault with a wrong magic: not ipckit's at all).
+    bool ipckit_magic = false;
+    /// The creator wrote the checksum: the header is complete (it does so last, before ready).
+    bool finished = false;
+    /// Ready, and check_header() found nothing wrong: the fields below can be believed.
+    bool valid = false;
+    std::string description;
+    std::uint32_t ownership = 0;
+    std::uint64_t size = 0;
+    sys::process_id creator{};
+};
+
+/// Looks at the header `h` of an object of `object_size` bytes (at least header_size). Reads
+/// only; never waits.
+inline header_snapshot snapshot_header(const segment_header& h, std::size_t object_size) {
+    header_snapshot s;
+    // SYNC POINT READ: acquire, paired with the creator's release store of ready: the header is
+    // complete if the state says so.
+    s.state = h.state.load(std::memory_order_acquire);
+    s.ipckit_magic = h.magic == segment_header::magic_value;
+    s.finished = h.checksum == header_checksum(h, segment_header::current_version);
+    if (s.state == segment_header::ready) {
+        s.fault = check_header(h, object_size);
+    } else if (s.state > segment_header::corrupt) {
+        s.fault = header_fault{errc::corrupt, "has an invalid header (state word " + std::to_string(s.state) +
+                                                  "): it is not an ipckit segment or was overwritten"};
+    } else if (s.finished && s.ipckit_magic) {
+        s.fault = header_fault{errc::corrupt, "has a damaged header: its state word says " +
+                                                  std::to_string(s.state) + ", but its creator had finished it"};
+    }
+    s.creator = sys::process_id::unpack(h.creator.load(std::memory_order_acquire));
+    s.valid = s.state == segment_header::ready && !s.fault;
+    if (s.valid) {
+        s.description.assign(h.description, std::min<std::size_t>(h.description_length, sizeof h.description));
+        s.ownership = h.ownership;
+        s.size = h.size;
+    }
+    return s;
+}
+
 /// How to remove the segment `name`, for a message: "ipckit::remove_segment("x") (or rm ...)".
 inline std::string how_to_remove(std::string_view name) {
     return "ipckit::remove_segment(\"" + std::string(name) + "\") (or rm " + sys::shm_dir + os_name(name) + ")";
@@ -289,6 +338,18 @@ public:
                                   Init&& init) {
         return detail::create_or_open([&] { return create<Ownership>(name, want, opt, init); },
                                       [&] { return open(name, want, opt); });
+    }
+
+    /// Removes `name` if it is abandoned, as create() would replace it: a process_owned segment
+    /// whose owner has gone, one whose creator died or gave up before finishing it, an empty
+    /// object older than opt.init_timeout. Judged while holding the object's exclusive lock (so
+    /// never while a creator or an owner holds it), and removed only if the name still names the
+    /// object judged: it never races a process that creates that name. Returns whether the name
+    /// is free now (false: in use, or not abandoned). Throws corrupt when the header is damaged
+    /// (a damaged segment is never taken for abandoned), invalid_name.
+    static bool remove_if_abandoned(std::string_view name, const options& opt = {}) {
+        detail::validate_name(name);
+        return reclaim_if_abandoned(name, detail::os_name(name), opt.init_timeout);
     }
 
     segment(segment&&) noexcept = default;
