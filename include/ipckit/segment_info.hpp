@@ -124,7 +124,10 @@ struct chain_state {
     std::uint32_t grower_pid = 0;    ///< the process that holds the right to create the next chunk, 0 if none
     bool grower_alive = false;       ///< whether it runs (a dead one is taken over by the next sender)
     bool retired = false;            ///< removed (or its owner gone): no chunk is created any more
-    std::vector<std::string> chunks;  ///< the chunk segments that should exist now, in order
+    /// The chunk segments that should exist now (next_chunk - first_chunk of them), in order;
+    /// the first max_named of them if there are more.
+    std::vector<std::string> chunks;
+    static constexpr std::size_t max_named = 4096;
 };
 
 /// Everything an inspection knows about one segment. Optional fields are absent where the kind

@@ -48,8 +48,7 @@ int main(int argc, char** argv) {
                                               "(rates from the change of the queues' indices).");
     watch->add_option("pattern", ws.patterns, "Only segments whose names match (shell patterns); a plain name "
                                               "must exist");
-    watch->add_option("--interval", ws.interval, "Seconds between refreshes (default 1)")
-        ->check(CLI::PositiveNumber);
+    watch->add_option("--interval", ws.interval, "Seconds between refreshes (default 1)");
     watch->add_option("--iterations", ws.iterations, "Stop after this many refreshes (default: until interrupted)");
 
     remove_settings rs;
@@ -65,6 +64,8 @@ int main(int argc, char** argv) {
         app.parse(argc, argv);
         if (*rm && !rs.stale && rs.names.empty())
             throw CLI::ValidationError("rm", "name the segments to remove, or give --stale");
+        if (*watch && !(ws.interval > 0 && ws.interval <= 86400))
+            throw CLI::ValidationError("--interval", "give a number of seconds above 0 (and at most a day)");
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? exit_ok : exit_usage;
     }

@@ -12,7 +12,7 @@ namespace {
 
 /// What goes with a segment when it is removed whole: " and its 3 chunks", " and its 2 links".
 std::string parts(const ipckit::segment_info& s) {
-    const auto n = s.chain ? s.chain->chunks.size() : s.links.size();
+    const auto n = s.chain ? s.chain->next_chunk - s.chain->first_chunk : s.links.size();
     if (n == 0 || (!s.chain && s.kind != ipckit::segment_kind::domain)) return "";
     return " and its " + std::to_string(n) + (s.chain ? " chunk" : " link") + (n == 1 ? "" : "s");
 }

@@ -164,7 +164,7 @@ void print_details(std::ostream& out, const segment_info& s) {
         line(out, "bytes", "sent " + count(s.sent_bytes) + ", received " + count(s.received_bytes));
     if (s.chain) {
         const auto& c = *s.chain;
-        line(out, "chain", std::to_string(c.chunks.size()) + " chunks of " + human_bytes(c.chunk_bytes) + " (chunks " +
+        line(out, "chain", std::to_string(c.next_chunk - c.first_chunk) + " chunks of " + human_bytes(c.chunk_bytes) + " (chunks " +
                                std::to_string(c.first_chunk) + " to " + std::to_string(c.next_chunk) + " of base " +
                                std::to_string(c.base) + "), cap " + human_bytes(c.cap_bytes) +
                                (c.retired ? ", retired" : "") +

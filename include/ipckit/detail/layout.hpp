@@ -162,9 +162,11 @@ inline std::optional<std::size_t> parse_side_description(std::string_view side, 
     side = side.substr(0, side.size() - what.size() - 1);
     if (side == "single") return 1;
     const auto n = between(side, "multi<");
-    const auto max = n ? parse_decimal(*n) : std::nullopt;
-    if (!max || *max < 2) return std::nullopt;
-    return static_cast<std::size_t>(*max);
+    std::uint64_t max = 0;
+    if (n)
+        if (const auto v = parse_decimal(*n)) max = *v;
+    if (max < 2 || max > 4096) return std::nullopt;  // multi_of<Max>'s bounds
+    return static_cast<std::size_t>(max);
 }
 
 /// What describe_queue() wrote, read back.

@@ -352,7 +352,8 @@ inline void inspect_unbounded_head(const body_view& v, const queue_description& 
         chain.grower_pid = sys::process_id::unpack(grower).pid;
         chain.grower_alive = v.live().alive(grower);
     }
-    for (std::uint64_t k = std::min(first_again, next); k < next; ++k)
+    // Named up to a bound: a cap of many small chunks may allow millions.
+    for (std::uint64_t k = std::min(first_again, next); k < next && chain.chunks.size() < chain_state::max_named; ++k)
         chain.chunks.push_back(name + "." + std::to_string(c.base + k));
     out.chain = std::move(chain);
     out.capacity_bytes = c.cap;
