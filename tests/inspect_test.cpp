@@ -243,6 +243,17 @@ TEST_CASE("inspect: an unbounded queue shows its chain, whose chunks belong to i
         CHECK(chunk.chunk_index == i);
         CHECK_FALSE(chunk.stale);
     }
+    SECTION("the chunk it is creating is known for one before its header says so") {
+        const std::string next = name.str() + "." + std::to_string(head.chain->base + head.chain->next_chunk);
+        write_foreign(next, {});  // as a sender's create leaves it for a moment
+        const auto chunk = ipckit::inspect(next);
+        CHECK(chunk.status == segment_status::initializing);
+        CHECK(chunk.kind == segment_kind::unbounded_chunk);
+        CHECK(chunk.queue == name.str());
+        CHECK(chunk.chunk_index == head.chain->next_chunk);
+        CHECK_FALSE(chunk.stale);
+        (void)ipckit::remove_segment(next);
+    }
     SECTION("its chunks are stale once its head is removed by name alone") {
         REQUIRE(ipckit::remove_segment(name));
         for (const auto& c : head.chain->chunks) {

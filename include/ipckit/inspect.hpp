@@ -218,6 +218,19 @@ inline void judge_link(segment_info& info, liveness& live) {
                             "' any more");
 }
 
+/// An initialising segment `name` = "<q>.<n>" is the chunk that unbounded queue q's chain is
+/// creating now if n is its next chunk's number: then `info` says so (its header does not yet).
+inline void recognise_new_chunk(segment_info& info, liveness& live) {
+    const auto dot = info.name.rfind('.');
+    const auto n = dot == std::string::npos ? std::nullopt : parse_decimal(std::string_view(info.name).substr(dot + 1));
+    if (!n) return;
+    const segment_info head = look(std::string_view(info.name).substr(0, dot), live);
+    if (head.status != segment_status::ok || !head.chain || *n != head.chain->base + head.chain->next_chunk) return;
+    info.kind = segment_kind::unbounded_chunk;
+    info.queue = head.name;
+    info.chunk_index = head.chain->next_chunk;
+}
+
 /// Inspects the object open (read-only) as `f`, named `name`.
 inline segment_info inspect_open(std::string_view name, const sys::file& f, liveness& live) {
     segment_info info;
@@ -246,6 +259,7 @@ inline segment_info inspect_open(std::string_view name, const sys::file& f, live
         info.status = segment_status::initializing;
         info.problem = "is empty: its creator has not sized it yet";
         if (past_grace(info)) set_stale(info, "it is still empty: its creator died before sizing it");
+        recognise_new_chunk(info, live);
         return info;
     }
     sys::mapping m;
@@ -275,6 +289,7 @@ inline segment_info inspect_open(std::string_view name, const sys::file& f, live
     }
     if (!h.valid) {  // uninit, initializing, or given up (corrupt) before it was finished
         info.status = segment_status::initializing;
+        recognise_new_chunk(info, live);
         if (h.state == segment_header::uninit) {
             info.problem = "is not initialised yet: its creator has not begun";
             if (past_grace(info)) set_stale(info, "nobody has begun to initialise it since it was created: its creator died");
@@ -378,16 +393,18 @@ inline void fill_links(segment_info& domain, const std::vector<const segment_inf
 }  // namespace detail
 
 /// Every entry of /dev/shm under ipckit's prefix, inspected, sorted by name; each domain's
-/// links are filled in from the same listing. Entries that cannot be read are listed as such.
+/// links are filled in from the same listing. Entries that cannot be read are listed as such;
+/// entries removed between the directory's listing and their look are left out.
 /// Throws (system_error, permission_denied) only when /dev/shm itself cannot be listed.
 inline std::vector<segment_info> list_segments() {
     detail::liveness live;
     std::vector<segment_info> out;
     for (const auto& e : detail::sys::shm_scan(std::string(detail::os_prefix))) {
         const std::string_view name = std::string_view(e.name).substr(detail::os_prefix.size());
-        out.push_back(e.regular ? detail::look(name, live)
-                                : detail::cannot_look(name, segment_status::foreign,
-                                                      "is not a plain file: ipckit did not make it"));
+        segment_info info = e.regular ? detail::look(name, live)
+                                      : detail::cannot_look(name, segment_status::foreign,
+                                                            "is not a plain file: ipckit did not make it");
+        if (info.status != segment_status::vanished) out.push_back(std::move(info));  // a chunk just read, say
     }
     std::sort(out.begin(), out.end(), [](const segment_info& a, const segment_info& b) { return a.name < b.name; });
     std::vector<const segment_info*> all;

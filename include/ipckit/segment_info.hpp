@@ -35,7 +35,7 @@ enum class segment_status {
     foreign,       ///< a file under ipckit's prefix that ipckit did not make (or whose magic was overwritten)
     incompatible,  ///< made by an ipckit of another layout version: only its name and size are known
     unreadable,    ///< the OS refused to open it (another user's, or its mode): `problem` says why
-    vanished,      ///< removed while it was being looked at
+    vanished,      ///< removed while it was being looked at (list_segments() leaves it out, inspect() throws not_found)
 };
 
 /// How an endpoint's place in a roster stands.

@@ -19,6 +19,7 @@ inline constexpr int exit_usage = 2;   ///< the command line itself was wrong
 struct list_settings {
     std::vector<std::string> patterns;  ///< names or shell patterns; none: every segment
     bool json = false;
+    bool all = false;  ///< the table shows each chunk of an unbounded queue too
 };
 struct inspect_settings {
     std::string name;

@@ -18,7 +18,7 @@ int run_list(const list_settings& s) {
     if (s.json)
         std::cout << list_document(shown).dump(2) << '\n';
     else
-        print_list(std::cout, shown);
+        print_list(std::cout, shown, s.all);
     // A plain name (no pattern characters) that names nothing is a target that failed.
     int rc = exit_ok;
     for (const auto& p : s.patterns) {

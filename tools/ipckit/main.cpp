@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
     list_settings ls;
     auto* list = app.add_subcommand("list", "List every segment, sorted by name; stale ones are marked.");
     list->add_option("pattern", ls.patterns, "Only segments whose names match (shell patterns: * ? [...])");
-    list->add_flag("--json", ls.json, "Write JSON (schema 1; see README.md)");
+    list->add_flag("--json", ls.json, "Write JSON (schema 1; see README.md): every segment, chunks included");
+    list->add_flag("--all,-a", ls.all, "Also show each chunk of an unbounded queue (its queue's row counts them)");
 
     inspect_settings is;
     auto* inspect = app.add_subcommand("inspect", "Show everything about one segment: what it holds, who is "

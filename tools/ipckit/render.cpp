@@ -92,25 +92,39 @@ std::string remark(const segment_info& s) {
     if (s.kind == segment_kind::domain) {
         const auto alive = std::count_if(s.members.begin(), s.members.end(), [](const auto& m) { return m.alive; });
         return std::to_string(alive) + " of " + std::to_string(s.members.size()) + " members alive, " +
-               std::to_string(s.links.size()) + " links";
+               std::to_string(s.links.size()) + (s.links.size() == 1 ? " link" : " links");
     }
     if (s.kind == segment_kind::unbounded_chunk) return "chunk " + std::to_string(s.chunk_index.value_or(0)) + " of " + s.queue;
     if (!s.mailbox_state.empty() && s.mailbox_state != "open") return "mailbox " + s.mailbox_state;
+    if (s.chain && s.note.empty()) {
+        const std::uint64_t chunks = s.chain->next_chunk - s.chain->first_chunk;
+        return std::to_string(chunks) + (chunks == 1 ? " chunk, " : " chunks, ") +
+               human_bytes(chunks * s.chain->chunk_bytes) + " of " + human_bytes(s.chain->cap_bytes);
+    }
     return s.note;
 }
 
-void print_list(std::ostream& out, const std::vector<segment_info>& segments) {
+bool folded(const segment_info& s) {
+    return s.kind == segment_kind::unbounded_chunk && !s.stale &&
+           (s.status == segment_status::ok || s.status == segment_status::initializing);
+}
+
+void print_list(std::ostream& out, const std::vector<segment_info>& segments, bool all) {
     table t({"NAME", "KIND", "STATUS", "DEPTH", "CAPACITY", "SENDERS", "RECEIVERS", "OWNERSHIP", "REMARK"});
-    for (const auto& s : segments)
+    for (const auto& s : segments) {
+        if (!all && folded(s)) continue;
         t.add({s.name, ipckit::to_string(s.kind), ipckit::to_string(s.status), depth_text(s), capacity_text(s),
                endpoints_text(s, "sender"), endpoints_text(s, "receiver"), s.ownership.empty() ? "-" : s.ownership,
                remark(s)});
+    }
     t.print(out);
 }
 
 namespace {
 
 std::string count(const std::optional<std::uint64_t>& n) { return n ? std::to_string(*n) : "-"; }
+
+std::string plural(std::uint64_t n, const std::string& what) { return std::to_string(n) + " " + what + (n == 1 ? "" : "s"); }
 
 std::string process(std::uint32_t pid, const std::optional<bool>& alive) {
     if (pid == 0) return "-";
@@ -142,8 +156,7 @@ void print_details(std::ostream& out, const segment_info& s) {
                                        std::to_string(s.message_align) + ")");
     line(out, "capacity", s.capacity);
     if (s.max_senders != 0 && s.kind != segment_kind::domain)
-        line(out, "endpoints", "up to " + std::to_string(s.max_senders) + " senders and " +
-                                   std::to_string(s.max_receivers) + " receivers");
+        line(out, "endpoints", "up to " + plural(s.max_senders, "sender") + " and " + plural(s.max_receivers, "receiver"));
     line(out, "delivery", s.delivery);
     line(out, "mailbox", s.mailbox_state);
     line(out, "ownership", s.ownership);
@@ -164,14 +177,18 @@ void print_details(std::ostream& out, const segment_info& s) {
         line(out, "bytes", "sent " + count(s.sent_bytes) + ", received " + count(s.received_bytes));
     if (s.chain) {
         const auto& c = *s.chain;
-        line(out, "chain", std::to_string(c.next_chunk - c.first_chunk) + " chunks of " + human_bytes(c.chunk_bytes) + " (chunks " +
-                               std::to_string(c.first_chunk) + " to " + std::to_string(c.next_chunk) + " of base " +
-                               std::to_string(c.base) + "), cap " + human_bytes(c.cap_bytes) +
-                               (c.retired ? ", retired" : "") +
-                               (c.grower_pid != 0 ? ", process " + std::to_string(c.grower_pid) +
-                                                        (c.grower_alive ? " creating the next" : " (dead) was creating the next")
-                                                  : ""));
-        for (const auto& chunk : c.chunks) line(out, "  chunk", chunk);
+        std::string chain = plural(c.next_chunk - c.first_chunk, "chunk") + " of " + human_bytes(c.chunk_bytes);
+        if (c.next_chunk > c.first_chunk)
+            chain += " (numbers " + std::to_string(c.first_chunk) + " to " + std::to_string(c.next_chunk - 1) +
+                     " of base " + std::to_string(c.base) + ")";
+        chain += ", cap " + human_bytes(c.cap_bytes);
+        if (c.retired) chain += ", retired";
+        if (c.grower_pid != 0)
+            chain += ", process " + std::to_string(c.grower_pid) +
+                     (c.grower_alive ? " creating the next" : " (dead) was creating the next");
+        line(out, "chain", chain);
+        if (c.chunks.size() == 1) line(out, "chunk", c.chunks.front());
+        if (c.chunks.size() > 1) line(out, "chunks", c.chunks.front() + " to " + c.chunks.back());
     }
     if (s.kind == segment_kind::unbounded_chunk) line(out, "queue", s.queue + ", chunk " + count(s.chunk_index));
     if (s.kind == segment_kind::link) line(out, "domain", s.queue);
@@ -188,6 +205,9 @@ void print_details(std::ostream& out, const segment_info& s) {
 }
 
 void print_domain(std::ostream& out, const segment_info& s) {
+    if (s.status != segment_status::ok) return;
+    const auto stale = std::count_if(s.links.begin(), s.links.end(), [](const auto& l) { return l.stale; });
+    out << "domain " << s.name << ": " << remark(s) << " (" << stale << " stale), room for " << s.capacity << "\n";
     out << "members:\n";
     table members({"  NAME", "SLOT", "PID", "STATE", "INCARNATION"});
     for (const auto& m : s.members)

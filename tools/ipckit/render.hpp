@@ -37,8 +37,11 @@ std::string endpoints_text(const ipckit::segment_info& s, const char* role);
 /// The last column of a listing: why it is stale, what is wrong, or a note.
 std::string remark(const ipckit::segment_info& s);
 
-/// `ipckit list`: the table, sorted as given.
-void print_list(std::ostream& out, const std::vector<ipckit::segment_info>& segments);
+/// Whether the table leaves `s` out unless asked for all: a chunk of an unbounded queue that
+/// its queue leads to, or is creating (its queue's row counts it).
+bool folded(const ipckit::segment_info& s);
+/// `ipckit list`: the table, sorted as given; without `all`, folded() rows are left out.
+void print_list(std::ostream& out, const std::vector<ipckit::segment_info>& segments, bool all);
 /// `ipckit inspect`: everything known about one segment.
 void print_details(std::ostream& out, const ipckit::segment_info& s);
 /// `ipckit domain`: a domain's members and links.

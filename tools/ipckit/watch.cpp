@@ -76,7 +76,7 @@ int run_watch(const watch_settings& s) {
         std::map<std::string, sample> seen;
         table t({"NAME", "KIND", "DEPTH", "SENT/s", "RECEIVED/s", "SENDERS", "RECEIVERS", "REMARK"});
         for (const auto& seg : ipckit::list_segments()) {
-            if (!matches(s.patterns, seg.name)) continue;
+            if (!matches(s.patterns, seg.name) || folded(seg)) continue;
             const sample cur = sample_of(seg, now);
             std::string sent = "-", received = "-";
             if (const auto it = last.find(seg.name); it != last.end() && it->second.created == cur.created) {
@@ -89,7 +89,8 @@ int run_watch(const watch_settings& s) {
             seen.emplace(seg.name, cur);
         }
         std::ostringstream frame;
-        frame << "ipckit watch: " << seen.size() << " segments, refresh " << refresh << ", every " << s.interval
+        frame << "ipckit watch: " << seen.size() << (seen.size() == 1 ? " segment" : " segments") << ", refresh "
+              << refresh << ", every " << s.interval
               << " s, " << local_time(std::chrono::system_clock::now()) << "\n\n";
         t.print(frame);
         std::cout << (terminal ? "\x1b[H\x1b[2J" : (refresh > 1 ? "\n" : "")) << frame.str() << std::flush;
