@@ -477,6 +477,25 @@ TEST_CASE("inspect: a process_owned queue whose owner was killed is stale, and r
     CHECK_FALSE(ipckit::segment_exists(name));
 }
 
+TEST_CASE("inspect: a process_owned unbounded queue whose owner was killed is stale with its chunks", "[process]") {
+    scoped_queue name;
+    using U = ipckit::queue<tick, ipckit::unbounded<4096>>;
+    std::vector<std::string> chunks;
+    queue_whose_owner_was_killed<U>(name, 2 * U::slots_per_chunk);
+    for (const auto& c : chunks_of(name)) chunks.push_back(name.str() + "." + c);
+    REQUIRE(chunks.size() == 2);
+    CHECK(ipckit::inspect(name).stale);
+    for (const auto& c : chunks) {
+        const auto chunk = ipckit::inspect(c);
+        INFO(c << ": " << chunk.problem);
+        CHECK(chunk.stale);
+        CHECK(contains(chunk.stale_reason, "is stale: its owner"));
+    }
+    CHECK(ipckit::remove_stale(name));  // and its chunks with it, as create() would
+    CHECK_FALSE(ipckit::segment_exists(name));
+    CHECK(chunks_of(name).empty());
+}
+
 TEST_CASE("inspect: a segment being initialised is shown without waiting, and is stale once its creator dies",
           "[process]") {
     scoped_name name("insp");

@@ -184,12 +184,14 @@ inline void inspect_body(const body_view& v, segment_info& info, body_facts& fac
 inline segment_info look(std::string_view name, liveness& live);
 
 /// Whether the chunk described by `info` (its chain's base `base`) is one that nothing leads to
-/// any more: its queue's head, looked at now (after the chunk was opened), is gone, belongs to
-/// another chain, or no longer (or never) leads to it.
+/// any more: its queue's head, looked at now (after the chunk was opened), is gone or stale,
+/// belongs to another chain, or no longer (or never) leads to it.
 inline void judge_chunk(segment_info& info, std::uint64_t base, liveness& live) {
     const segment_info head = look(info.queue, live);
     if (head.status == segment_status::vanished) {
         set_stale(info, "its queue '" + info.queue + "' is gone");
+    } else if (head.stale) {  // its owner died: for good, and the next create starts a new chain
+        set_stale(info, "its queue '" + info.queue + "' is stale: " + head.stale_reason);
     } else if (head.status == segment_status::ok && head.chain) {
         if (auto why = unreachable_chunk(*head.chain, base, *info.chunk_index)) set_stale(info, std::move(*why));
     } else if (head.status == segment_status::ok) {
