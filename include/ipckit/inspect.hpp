@@ -427,7 +427,7 @@ inline segment_info inspect(std::string_view name) {
         throw error(errc::not_found, "segment '" + std::string(name) + "' does not exist (no " + info.path + ")");
     if (info.kind == segment_kind::domain && info.status == segment_status::ok) {
         std::vector<segment_info> links;
-        for (const auto& l : detail::list_links(name)) links.push_back(detail::look(l.first, live));
+        for (const auto& l : detail::list_links(name)) links.push_back(detail::look(l.segment, live));
         std::vector<const segment_info*> all;
         for (const auto& s : links) all.push_back(&s);
         detail::fill_links(info, all);
