@@ -190,7 +190,7 @@ inline void judge_chunk(segment_info& info, std::uint64_t base, liveness& live) 
     const segment_info head = look(info.queue, live);
     if (head.status == segment_status::vanished) {
         set_stale(info, "its queue '" + info.queue + "' is gone");
-    } else if (head.stale) {  // its owner died: for good, and the next create starts a new chain
+    } else if (head.stale) {  // its owner (or creator) died: for good, and a new create starts a new chain
         set_stale(info, "its queue '" + info.queue + "' is stale: " + head.stale_reason);
     } else if (head.status == segment_status::ok && head.chain) {
         if (auto why = unreachable_chunk(*head.chain, base, *info.chunk_index)) set_stale(info, std::move(*why));
