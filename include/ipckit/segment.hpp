@@ -185,6 +185,14 @@ inline std::uint64_t header_checksum(const segment_header& h, std::uint32_t vers
     return sum;
 }
 
+/// Whether the creator got as far as writing the checksum of `h`, which it does last, just
+/// before ready: a checksum word that is not 0 any more, whether or not it still matches. So a
+/// finished header whose state word and another field were both damaged is still known for a
+/// finished one, and is never taken for a creation that died half-way (by create, or by an
+/// inspector). (A real checksum of 0 has odds of 2^-64; such a header would be judged by its
+/// state and lock alone.)
+inline bool checksum_written(const segment_header& h) noexcept { return h.checksum != 0; }
+
 /// What is wrong with a header: the errc to report, and a sentence that follows the segment's
 /// name ("segment 'x' " + why).
 struct header_fault {
@@ -240,7 +248,7 @@ struct header_snapshot {
     std::optional<header_fault> fault;
     /// Whether the magic says ipckit made it (a fault with a wrong magic: not ipckit's at all).
     bool ipckit_magic = false;
-    /// The creator wrote the checksum: the header is complete (it does so last, before ready).
+    /// The creator wrote the checksum (checksum_written): it had finished the header.
     bool finished = false;
     /// Ready, and check_header() found nothing wrong: the fields below can be believed.
     bool valid = false;
@@ -258,7 +266,7 @@ inline header_snapshot snapshot_header(const segment_header& h, std::size_t obje
     // complete if the state says so.
     s.state = h.state.load(std::memory_order_acquire);
     s.ipckit_magic = h.magic == segment_header::magic_value;
-    s.finished = h.checksum == header_checksum(h, segment_header::current_version);
+    s.finished = checksum_written(h);
     if (s.state == segment_header::ready) {
         s.fault = check_header(h, object_size);
     } else if (s.state > segment_header::corrupt) {
@@ -267,6 +275,8 @@ inline header_snapshot snapshot_header(const segment_header& h, std::size_t obje
     } else if (s.finished && s.ipckit_magic) {
         s.fault = header_fault{errc::corrupt, "has a damaged header: its state word says " +
                                                   std::to_string(s.state) + ", but its creator had finished it"};
+    } else if (s.finished || (h.magic != 0 && !s.ipckit_magic)) {  // a creator writes the magic first
+        s.fault = header_fault{errc::corrupt, "is not an ipckit segment, or its header was overwritten"};
     }
     s.creator = sys::process_id::unpack(h.creator.load(std::memory_order_acquire));
     s.valid = s.state == segment_header::ready && !s.fault;
@@ -589,12 +599,7 @@ private:
         return gone;
     }
 
-    /// Whether the creator got as far as writing the checksum of `h`, which it does last, just
-    /// before ready: a checksum word that is not 0 any more, whether or not it still matches. So
-    /// a finished header whose state word and another field were both damaged is still known for
-    /// a finished one, and is never taken for a creation that died half-way. (A real checksum of
-    /// 0 has odds of 2^-64; such a header would be judged by its state and lock alone.)
-    static bool written(const detail::segment_header& h) noexcept { return h.checksum != 0; }
+    static bool written(const detail::segment_header& h) noexcept { return detail::checksum_written(h); }
 
     std::string name_;
     std::shared_ptr<detail::mapped_segment> mapped_;
