@@ -10,8 +10,11 @@
 //   <ipckit/queue.hpp>    queue<T, Capacity, ...> with sender and receiver endpoints
 //   <ipckit/node.hpp>     node: members of a domain, direct links by name
 //   <ipckit/mailbox.hpp>  mailbox<T, Capacity, Delivery, Ownership>: indirect communication
+//   <ipckit/inspect.hpp>  list_segments(), inspect(name), remove_stale(name): what the `ipckit`
+//                         command shows, for a program's own monitoring
 
 #include <ipckit/error.hpp>
+#include <ipckit/inspect.hpp>
 #include <ipckit/mailbox.hpp>
 #include <ipckit/node.hpp>
 #include <ipckit/policy.hpp>

@@ -185,6 +185,14 @@ inline std::uint64_t header_checksum(const segment_header& h, std::uint32_t vers
     return sum;
 }
 
+/// Whether the creator got as far as writing the checksum of `h`, which it does last, just
+/// before ready: a checksum word that is not 0 any more, whether or not it still matches. So a
+/// finished header whose state word and another field were both damaged is still known for a
+/// finished one, and is never taken for a creation that died half-way (by create, or by an
+/// inspector). (A real checksum of 0 has odds of 2^-64; such a header would be judged by its
+/// state and lock alone.)
+inline bool checksum_written(const segment_header& h) noexcept { return h.checksum != 0; }
+
 /// What is wrong with a header: the errc to report, and a sentence that follows the segment's
 /// name ("segment 'x' " + why).
 struct header_fault {
@@ -227,6 +235,57 @@ inline std::optional<header_fault> check_header(const segment_header& h, std::si
         return header_fault{errc::corrupt, "is " + std::to_string(object_size) + " bytes but its header says " +
                                                std::to_string(h.size) + ": it was truncated or overwritten"};
     return std::nullopt;
+}
+
+/// What one look at a segment's header finds, for an inspector (ipckit/inspect.hpp): read as it
+/// is, without waiting for a creator and without taking any lock. Fields other than `state` come
+/// from a header that passed check_header() (`valid`), except `creator` of a header still being
+/// initialised, which its creator writes before the state leaves uninit.
+struct header_snapshot {
+    std::uint32_t state = segment_header::uninit;
+    /// Why the header cannot be trusted: check_header()'s fault (a ready header), an invalid
+    /// state word, or a finished header under a state other than ready.
+    std::optional<header_fault> fault;
+    /// Whether the magic says ipckit made it (a fault with a wrong magic: not ipckit's at all).
+    bool ipckit_magic = false;
+    /// The creator wrote the checksum (checksum_written): it had finished the header.
+    bool finished = false;
+    /// Ready, and check_header() found nothing wrong: the fields below can be believed.
+    bool valid = false;
+    std::string description;
+    std::uint32_t ownership = 0;
+    std::uint64_t size = 0;
+    sys::process_id creator{};
+};
+
+/// Looks at the header `h` of an object of `object_size` bytes (at least header_size). Reads
+/// only; never waits.
+inline header_snapshot snapshot_header(const segment_header& h, std::size_t object_size) {
+    header_snapshot s;
+    // SYNC POINT READ: acquire, paired with the creator's release store of ready: the header is
+    // complete if the state says so.
+    s.state = h.state.load(std::memory_order_acquire);
+    s.ipckit_magic = h.magic == segment_header::magic_value;
+    s.finished = checksum_written(h);
+    if (s.state == segment_header::ready) {
+        s.fault = check_header(h, object_size);
+    } else if (s.state > segment_header::corrupt) {
+        s.fault = header_fault{errc::corrupt, "has an invalid header (state word " + std::to_string(s.state) +
+                                                  "): it is not an ipckit segment or was overwritten"};
+    } else if (s.finished && s.ipckit_magic) {
+        s.fault = header_fault{errc::corrupt, "has a damaged header: its state word says " +
+                                                  std::to_string(s.state) + ", but its creator had finished it"};
+    } else if (s.finished || (h.magic != 0 && !s.ipckit_magic)) {  // a creator writes the magic first
+        s.fault = header_fault{errc::corrupt, "is not an ipckit segment, or its header was overwritten"};
+    }
+    s.creator = sys::process_id::unpack(h.creator.load(std::memory_order_acquire));
+    s.valid = s.state == segment_header::ready && !s.fault;
+    if (s.valid) {
+        s.description.assign(h.description, std::min<std::size_t>(h.description_length, sizeof h.description));
+        s.ownership = h.ownership;
+        s.size = h.size;
+    }
+    return s;
 }
 
 /// How to remove the segment `name`, for a message: "ipckit::remove_segment("x") (or rm ...)".
@@ -289,6 +348,18 @@ public:
                                   Init&& init) {
         return detail::create_or_open([&] { return create<Ownership>(name, want, opt, init); },
                                       [&] { return open(name, want, opt); });
+    }
+
+    /// Removes `name` if it is abandoned, as create() would replace it: a process_owned segment
+    /// whose owner has gone, one whose creator died or gave up before finishing it, an empty
+    /// object older than opt.init_timeout. Judged while holding the object's exclusive lock (so
+    /// never while a creator or an owner holds it), and removed only if the name still names the
+    /// object judged: it never races a process that creates that name. Returns whether the name
+    /// is free now (false: in use, or not abandoned). Throws corrupt when the header is damaged
+    /// (a damaged segment is never taken for abandoned), invalid_name.
+    static bool remove_if_abandoned(std::string_view name, const options& opt = {}) {
+        detail::validate_name(name);
+        return reclaim_if_abandoned(name, detail::os_name(name), opt.init_timeout);
     }
 
     segment(segment&&) noexcept = default;
@@ -528,12 +599,7 @@ private:
         return gone;
     }
 
-    /// Whether the creator got as far as writing the checksum of `h`, which it does last, just
-    /// before ready: a checksum word that is not 0 any more, whether or not it still matches. So
-    /// a finished header whose state word and another field were both damaged is still known for
-    /// a finished one, and is never taken for a creation that died half-way. (A real checksum of
-    /// 0 has odds of 2^-64; such a header would be judged by its state and lock alone.)
-    static bool written(const detail::segment_header& h) noexcept { return h.checksum != 0; }
+    static bool written(const detail::segment_header& h) noexcept { return detail::checksum_written(h); }
 
     std::string name_;
     std::shared_ptr<detail::mapped_segment> mapped_;

@@ -82,6 +82,77 @@ struct broadcast_shared {
     static constexpr std::size_t table_offset = align_up(sizeof(broadcast_shared), cache_line);
 };
 
+/// For an inspector: where a broadcast_shared's parts lie for a message aligned to `align` (its
+/// receiver table ends the segment: broadcast_mailbox::places_in).
+struct broadcast_offsets {
+    std::size_t places;
+    std::size_t senders;
+    std::size_t ring;
+};
+constexpr broadcast_offsets broadcast_layout(std::size_t align) noexcept {
+    const std::size_t senders = 4 * cache_line;
+    return {3 * cache_line, senders, align_up(senders + roster_bytes(multi::max), std::max(cache_line, align))};
+}
+template <class T>
+constexpr bool broadcast_layout_holds() noexcept {
+    using shared = broadcast_shared<T, 4, multi::max>;
+    using ring = broadcast_ring<T, 4>;
+    constexpr broadcast_offsets o = broadcast_layout(alignof(T));
+    return starts_as_mailbox<shared>() && offsetof(shared, places) == o.places &&
+           offsetof(shared, senders) == o.senders && offsetof(shared, ring) == o.ring && offsetof(ring, tail) == 0 &&
+           offsetof(ring, base) == cache_line + 8 && offsetof(ring, high) == cache_line + 24 &&
+           offsetof(broadcast_place, place) == 0 && offsetof(broadcast_place, next) == cache_line;
+}
+static_assert(broadcast_layout_holds<std::uint64_t>() && broadcast_layout_holds<char>(),
+              "broadcast_layout() must say where broadcast_shared's parts lie, or inspectors misread broadcasts");
+
+/// For an inspector: the state, senders, receivers (each with its lag), depth (what the slowest
+/// receiver has not read; with none attached, what is kept for the next one) and counter of a
+/// broadcast mailbox described by `d`, whose body is `v`. Reads only; throws inspect_fault.
+inline void inspect_broadcast(const body_view& v, const mailbox_fields& d, segment_info& out) {
+    const broadcast_offsets o = broadcast_layout(d.message.align);
+    inspect_mailbox_control(v, out);
+    add_roster(v, o.senders, multi::max, "sender", out);
+    const std::uint64_t places = v.word(o.places, "receiver count");
+    const std::uint64_t table_bytes = places * sizeof(broadcast_place);
+    // The table ends the body; the slots before it are not read, so their layout does not matter.
+    if (places == 0 || places > max_broadcast_receivers || table_bytes > v.size() ||
+        v.size() - table_bytes < o.ring + 2 * cache_line || (v.size() - table_bytes) % cache_line != 0)
+        throw inspect_fault("has a receiver table of " + std::to_string(places) + " places that does not fit its " +
+                            std::to_string(v.size()) + " bytes: it was truncated or overwritten");
+    const std::size_t table = v.size() - static_cast<std::size_t>(table_bytes);
+    out.max_senders = multi::max;
+    out.max_receivers = static_cast<std::size_t>(places);
+    const auto* place = v.at<broadcast_place>(table, "receiver table", static_cast<std::size_t>(places));
+    const std::uint64_t high = std::min(v.word(o.ring + cache_line + 24, "receiver high-water mark"), places);
+    // Each cursor is read before the tail, which it never passes; the lags are of slightly
+    // different moments, so each is capped at the ring's size, which gating keeps it within.
+    std::optional<std::uint64_t> slowest;
+    for (std::size_t i = 0; i < high; ++i) {
+        auto e = endpoint_of(place[i].place.holder.load(std::memory_order_acquire), i, "receiver", v.live());
+        if (!e) continue;
+        // The started flag: its cursor is real (not the placeholder of an attach under way).
+        if (e->state != endpoint_state::closed && place[i].place.pending.load(std::memory_order_acquire) == 1) {
+            const std::uint64_t next = place[i].next.load(std::memory_order_acquire);
+            const std::uint64_t tail = v.word(o.ring, "ring's tail");
+            if (next > tail)
+                throw inspect_fault("has a receiver (place " + std::to_string(i) + ") whose cursor " +
+                                    std::to_string(next) + " is past the tail " + std::to_string(tail) +
+                                    ": it was overwritten");
+            e->lag = std::min(tail - next, d.slots);
+            slowest = std::max(slowest.value_or(0), *e->lag);
+        }
+        out.endpoints.push_back(std::move(*e));
+    }
+    const std::uint64_t base = v.word(o.ring + cache_line + 8, "ring's base");
+    const std::uint64_t tail = v.word(o.ring, "ring's tail");
+    const bool anyone = std::any_of(out.endpoints.begin(), out.endpoints.end(), [](const endpoint_info& e) {
+        return e.role == "receiver" && e.state != endpoint_state::closed;
+    });
+    out.depth_messages = anyone ? slowest.value_or(0) : std::min(tail - std::min(base, tail), d.slots);
+    out.sent_messages = tail;
+}
+
 /// The receiver table of the mailbox whose shared part is `sh`.
 template <class Shared>
 broadcast_place* places_of(Shared& sh) noexcept {

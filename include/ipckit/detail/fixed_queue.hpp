@@ -3,6 +3,7 @@
 // Vyukov's ring for many of either, behind one pair of endpoint types.
 
 #include <ipckit/detail/endpoint.hpp>
+#include <ipckit/detail/inspect_reader.hpp>
 #include <ipckit/detail/queue_handle.hpp>
 #include <ipckit/detail/layout.hpp>
 #include <ipckit/detail/ring/mpmc.hpp>
@@ -14,6 +15,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -46,6 +48,44 @@ struct queue_shared {
     roster<MaxC> receivers;
     ring_type ring;
 };
+
+/// For an inspector, which knows the policies only at run time: where the parts of a
+/// queue_shared lie for up to `maxp` senders and `maxc` receivers and a message aligned to
+/// `align` (bytes_queue_shared's lie at the same places, with align 8). Each ring keeps its tail
+/// at its start and its head a cache line on.
+struct queue_shared_offsets {
+    std::size_t senders;
+    std::size_t receivers;
+    std::size_t ring;
+};
+constexpr queue_shared_offsets queue_offsets(std::size_t maxp, std::size_t maxc, std::size_t align) noexcept {
+    const std::size_t senders = 2 * cache_line;
+    const std::size_t receivers = senders + roster_bytes(maxp);
+    return {senders, receivers, align_up(receivers + roster_bytes(maxc), std::max(cache_line, align))};
+}
+template <class T, std::size_t MaxP, std::size_t MaxC>
+constexpr bool queue_offsets_hold() noexcept {
+    using shared = queue_shared<T, 4, MaxP, MaxC>;
+    using ring = typename shared::ring_type;
+    constexpr queue_shared_offsets o = queue_offsets(MaxP, MaxC, alignof(T));
+    return offsetof(shared, senders) == o.senders && offsetof(shared, receivers) == o.receivers &&
+           offsetof(shared, ring) == o.ring && offsetof(ring, tail) == 0 && offsetof(ring, head) == cache_line;
+}
+struct alignas(256) inspect_probe_256 {
+    char c;
+};
+static_assert(queue_offsets_hold<std::uint64_t, 1, 1>() && queue_offsets_hold<char, 64, 3>() &&
+                  queue_offsets_hold<std::uint64_t, 2, 64>() && queue_offsets_hold<inspect_probe_256, 1, 1>(),
+              "queue_offsets() must say where queue_shared's parts lie, or inspectors misread queues");
+
+/// For an inspector: the endpoints, depth and counters of a bounded queue of fixed-size
+/// messages described by `d`, whose body is `v`. Reads only; throws inspect_fault.
+inline void inspect_fixed_queue(const body_view& v, const queue_description& d, segment_info& out) {
+    const queue_shared_offsets o = queue_offsets(d.producers, d.consumers, d.message.align);
+    add_roster(v, o.senders, d.producers, "sender", out);
+    add_roster(v, o.receivers, d.consumers, "receiver", out);
+    set_message_counts(read_ring(v, o.ring, cache_line, d.capacity_value), out);
+}
 
 template <class Queue, mode_policy Mode>
 class fixed_sender;

@@ -5,9 +5,11 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 namespace ipckit {
 
@@ -85,6 +87,132 @@ std::string describe_queue(std::string_view message, std::string_view capacity) 
     d += capacity;
     return d + ", " + describe_side(Producers::name, Producers::max, "producer") + ", " +
            describe_side(Consumers::name, Consumers::max, "consumer") + ", " + Ownership::name + ">";
+}
+
+// ---- reading descriptions back (for an inspector: ipckit/inspect.hpp) -----------------------
+
+/// A decimal number that is all of `s`; nullopt for anything else, or past 2^62.
+constexpr std::optional<std::uint64_t> parse_decimal(std::string_view s) noexcept {
+    if (s.empty() || s.size() > 19) return std::nullopt;
+    std::uint64_t v = 0;
+    for (const char c : s) {
+        if (c < '0' || c > '9') return std::nullopt;
+        v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    if (v > (std::uint64_t{1} << 62)) return std::nullopt;
+    return v;
+}
+
+/// What `s` holds between `open` and a `>` that ends it: ("bounded<64>", "bounded<") -> "64".
+constexpr std::optional<std::string_view> between(std::string_view s, std::string_view open) noexcept {
+    if (s.size() <= open.size() || s.substr(0, open.size()) != open || s.back() != '>') return std::nullopt;
+    return s.substr(open.size(), s.size() - open.size() - 1);
+}
+
+/// The n fields of the description `d` = "<open>f1, f2, ..., fn>", split at its last n - 1
+/// ", ": the first field keeps whatever is left, since a message type may itself contain ", "
+/// (the other fields never do). nullopt if `d` is not of that form.
+inline std::optional<std::vector<std::string_view>> description_fields(std::string_view d, std::string_view open,
+                                                                       std::size_t n) {
+    auto rest = between(d, open);
+    if (!rest || n == 0) return std::nullopt;
+    std::vector<std::string_view> fields(n);
+    for (std::size_t i = n - 1; i > 0; --i) {
+        const auto cut = rest->rfind(", ");
+        if (cut == std::string_view::npos) return std::nullopt;
+        fields[i] = rest->substr(cut + 2);
+        *rest = rest->substr(0, cut);
+    }
+    fields[0] = *rest;
+    return fields;
+}
+
+/// A message as a layout description names it: describe_message<T>() or "bytes<Max>".
+struct message_description {
+    std::string type;       ///< T's name, or "bytes" for bytes<Max>
+    std::size_t size = 0;   ///< sizeof(T); Max for bytes<Max>
+    std::size_t align = 0;  ///< alignof(T); 1 for bytes<Max>
+    bool bytes = false;
+};
+
+/// Reads back what describe_message<T>() or "bytes<Max>" wrote.
+inline std::optional<message_description> parse_message_description(std::string_view m) {
+    if (const auto max = between(m, "bytes<")) {
+        const auto n = parse_decimal(*max);
+        if (!n) return std::nullopt;
+        return message_description{"bytes", static_cast<std::size_t>(*n), 1, true};
+    }
+    // "T (S B, align A)": T may hold parentheses of its own, but not this last group.
+    const auto open = m.rfind(" (");
+    const auto comma = m.rfind(" B, align ");
+    if (open == std::string_view::npos || comma == std::string_view::npos || comma < open || m.back() != ')')
+        return std::nullopt;
+    const auto size = parse_decimal(m.substr(open + 2, comma - open - 2));
+    const auto align = parse_decimal(m.substr(comma + 10, m.size() - comma - 11));
+    if (!size || !align || *size == 0 || *align == 0 || (*align & (*align - 1)) != 0) return std::nullopt;
+    return message_description{std::string(m.substr(0, open)), static_cast<std::size_t>(*size),
+                               static_cast<std::size_t>(*align), false};
+}
+
+/// Reads back one side of describe_queue(): "single producer" -> 1, "multi<64> consumer" -> 64.
+inline std::optional<std::size_t> parse_side_description(std::string_view side, std::string_view what) {
+    if (side.size() <= what.size() + 1 || side.substr(side.size() - what.size()) != what ||
+        side[side.size() - what.size() - 1] != ' ')
+        return std::nullopt;
+    side = side.substr(0, side.size() - what.size() - 1);
+    if (side == "single") return 1;
+    const auto n = between(side, "multi<");
+    std::uint64_t max = 0;
+    if (n)
+        if (const auto v = parse_decimal(*n)) max = *v;
+    if (max < 2 || max > 4096) return std::nullopt;  // multi_of<Max>'s bounds
+    return static_cast<std::size_t>(max);
+}
+
+/// What describe_queue() wrote, read back.
+struct queue_description {
+    enum capacity_kind { bounded, zero, unbounded };
+    message_description message;
+    std::string capacity;  ///< as written: "bounded<64>", "bounded<4096 bytes>", "zero_capacity", "unbounded<B>"
+    capacity_kind kind = bounded;
+    /// bounded: N (messages; bytes of ring for bytes<Max>); unbounded: ChunkBytes; zero: 0
+    std::uint64_t capacity_value = 0;
+    std::size_t producers = 1;
+    std::size_t consumers = 1;
+    std::string ownership;
+};
+
+/// Reads back a description made by describe_queue(); nullopt if `d` is not one (or was cut
+/// short: a header keeps 200 characters of it).
+inline std::optional<queue_description> parse_queue_description(std::string_view d) {
+    const auto f = description_fields(d, "ipckit::queue<", 5);
+    if (!f) return std::nullopt;
+    queue_description q;
+    const auto message = parse_message_description((*f)[0]);
+    const auto producers = parse_side_description((*f)[2], "producer");
+    const auto consumers = parse_side_description((*f)[3], "consumer");
+    if (!message || !producers || !consumers) return std::nullopt;
+    q.message = *message;
+    q.capacity = std::string((*f)[1]);
+    q.producers = *producers;
+    q.consumers = *consumers;
+    q.ownership = std::string((*f)[4]);
+    std::optional<std::uint64_t> n;
+    if (q.capacity == "zero_capacity") {
+        q.kind = queue_description::zero;
+        n = 0;
+    } else if (const auto u = between(q.capacity, "unbounded<")) {
+        q.kind = queue_description::unbounded;
+        n = parse_decimal(*u);
+    } else if (const auto b = between(q.capacity, "bounded<")) {
+        constexpr std::string_view unit = " bytes";
+        const bool in_bytes = b->size() > unit.size() && b->substr(b->size() - unit.size()) == unit;
+        if (in_bytes != q.message.bytes) return std::nullopt;
+        n = parse_decimal(in_bytes ? b->substr(0, b->size() - unit.size()) : *b);
+    }
+    if (!n) return std::nullopt;
+    q.capacity_value = *n;
+    return q;
 }
 
 /// FNV-1a, 64 bits: the fingerprint of a layout description, and the checksum of a segment

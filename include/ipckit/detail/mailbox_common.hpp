@@ -7,6 +7,7 @@
 // <ipckit/mailbox.hpp>.
 
 #include <ipckit/detail/doorbell.hpp>
+#include <ipckit/detail/inspect_reader.hpp>
 #include <ipckit/detail/layout.hpp>
 #include <ipckit/detail/sys/cpu.hpp>
 #include <ipckit/detail/sys/process.hpp>
@@ -18,6 +19,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -81,6 +83,59 @@ private:
     }
 };
 static_assert(std::is_standard_layout_v<mailbox_control> && sizeof(mailbox_control) == cache_line);
+
+/// The start of every mailbox's shared part, whatever its delivery (each kind static_asserts
+/// that it starts so): what an inspector, or a removal that does not know the mailbox's type,
+/// finds there.
+struct mailbox_prefix {
+    mailbox_control control;
+    alignas(cache_line) doorbell data_bell;
+    alignas(cache_line) doorbell space_bell;
+};
+static_assert(std::is_standard_layout_v<mailbox_prefix>);
+
+/// Whether a mailbox's shared part `Shared` starts with a mailbox_prefix.
+template <class Shared>
+constexpr bool starts_as_mailbox() noexcept {
+    return offsetof(Shared, control) == offsetof(mailbox_prefix, control) &&
+           offsetof(Shared, data_bell) == offsetof(mailbox_prefix, data_bell) &&
+           offsetof(Shared, space_bell) == offsetof(mailbox_prefix, space_bell);
+}
+
+/// For an inspector: the state and owner a mailbox's control block says (body `v`). Throws
+/// inspect_fault for a state no mailbox has.
+inline void inspect_mailbox_control(const body_view& v, segment_info& out) {
+    const auto& c = v.at<mailbox_prefix>(0, "control block")->control;
+    const std::uint32_t state = c.state.load(std::memory_order_acquire);
+    const std::uint32_t why = state & ~std::uint32_t{mailbox_control::closing};
+    if (why > mailbox_control::owner_gone || (why == mailbox_control::open && state != why))
+        throw inspect_fault("has an invalid mailbox state word (" + std::to_string(state) + "): it was overwritten");
+    out.mailbox_state = why == mailbox_control::open      ? "open"
+                        : why == mailbox_control::removed ? "removed"
+                                                          : "owner_gone";
+    if (state != why) out.mailbox_state += " (closing)";
+    if (const std::uint64_t owner = c.owner.load(std::memory_order_acquire); owner > roster_place::closed)
+        out.owner_pid = sys::process_id::unpack(owner).pid;
+}
+
+/// What mailbox_description() wrote, read back.
+struct mailbox_fields {
+    message_description message;
+    std::string capacity;  ///< "bounded<N>"
+    std::uint64_t slots = 0;
+    std::string delivery;
+    std::string ownership;
+};
+inline std::optional<mailbox_fields> parse_mailbox_description(std::string_view d) {
+    const auto f = description_fields(d, "ipckit::mailbox<", 4);
+    if (!f) return std::nullopt;
+    const auto message = parse_message_description((*f)[0]);
+    std::uint64_t slots = 0;
+    if (const auto n = between((*f)[1], "bounded<"))
+        if (const auto v = parse_decimal(*n)) slots = *v;
+    if (!message || message->bytes || slots == 0) return std::nullopt;
+    return mailbox_fields{*message, std::string((*f)[1]), slots, std::string((*f)[2]), std::string((*f)[3])};
+}
 
 /// "ipckit::mailbox<T (S B, align A), bounded<N>, delivery, ownership>": what a mailbox's segment
 /// must say it holds. The delivery and ownership come last, so that a mismatch can be named.
@@ -183,6 +238,28 @@ bool remove_mailbox(std::string_view name, Open&& open) {
     try {
         auto box = open();
         box.mark_removed();
+    } catch (const error& e) {
+        if (e.reason() != errc::not_found) throw;
+    }
+    return remove_segment(name);
+}
+
+/// Mailbox::remove(name) for a mailbox of whatever type and delivery (an inspector's removal
+/// knows neither): marks it removed through its mailbox_prefix, so that its endpoints wake and
+/// see closed, then removes its name. A segment `name` that is not a ready mailbox is removed by
+/// name alone. False if there was none. Throws invalid_name, permission_denied.
+inline bool remove_mailbox_of_any_type(std::string_view name) {
+    validate_name(name);
+    try {
+        const sys::file f = sys::shm_open_existing(os_name(name));
+        constexpr std::size_t need = header_size + sizeof(mailbox_prefix);
+        const auto size = static_cast<std::size_t>(f.status("mailbox '" + std::string(name) + "'").st_size);
+        if (size >= need) {
+            const sys::mapping m(f, need, "mailbox '" + std::string(name) + "'");
+            const auto h = snapshot_header(*static_cast<const segment_header*>(m.data()), size);
+            if (h.valid && parse_mailbox_description(h.description))
+                mark_removed(*reinterpret_cast<mailbox_prefix*>(static_cast<char*>(m.data()) + header_size));
+        }
     } catch (const error& e) {
         if (e.reason() != errc::not_found) throw;
     }

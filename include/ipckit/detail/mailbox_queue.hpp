@@ -66,6 +66,38 @@ struct mailbox_shared {
     ring_type ring;
 };
 
+/// For an inspector: where a mailbox_shared's rosters and ring lie for `maxc` receivers (64
+/// senders) and a message aligned to `align`.
+constexpr queue_shared_offsets mailbox_offsets(std::size_t maxc, std::size_t align) noexcept {
+    const std::size_t senders = 3 * cache_line;
+    const std::size_t receivers = senders + roster_bytes(multi::max);
+    return {senders, receivers, align_up(receivers + roster_bytes(maxc), std::max(cache_line, align))};
+}
+template <class T, std::size_t MaxC>
+constexpr bool mailbox_offsets_hold() noexcept {
+    using shared = mailbox_shared<T, 4, multi::max, MaxC>;
+    constexpr queue_shared_offsets o = mailbox_offsets(MaxC, alignof(T));
+    return starts_as_mailbox<shared>() && offsetof(shared, senders) == o.senders &&
+           offsetof(shared, receivers) == o.receivers && offsetof(shared, ring) == o.ring &&
+           offsetof(typename shared::ring_type, tail) == 0 && offsetof(typename shared::ring_type, head) == cache_line;
+}
+static_assert(mailbox_offsets_hold<std::uint64_t, 1>() && mailbox_offsets_hold<char, multi::max>(),
+              "mailbox_offsets() must say where mailbox_shared's parts lie, or inspectors misread mailboxes");
+
+/// For an inspector: the state, owner, endpoints, depth and counters of a mailbox (delivery
+/// exclusive, any or round_robin) described by `d`, whose body is `v`. Reads only; throws
+/// inspect_fault.
+inline void inspect_mailbox(const body_view& v, const mailbox_fields& d, segment_info& out) {
+    const std::size_t maxc = d.delivery == exclusive::name ? 1 : multi::max;
+    const queue_shared_offsets o = mailbox_offsets(maxc, d.message.align);
+    out.max_senders = multi::max;
+    out.max_receivers = maxc;
+    inspect_mailbox_control(v, out);
+    add_roster(v, o.senders, multi::max, "sender", out);
+    add_roster(v, o.receivers, maxc, "receiver", out);
+    set_message_counts(read_ring(v, o.ring, cache_line, d.slots), out);
+}
+
 /// Where a mailbox endpoint sleeps (its role's bell), and whom a closing receiver wakes: the
 /// other receivers, which may be waiting for its turn to pass.
 template <class Role>

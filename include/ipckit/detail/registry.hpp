@@ -25,6 +25,7 @@
 // member, so that it knows when to look for new incoming links.
 
 #include <ipckit/detail/doorbell.hpp>
+#include <ipckit/detail/inspect_reader.hpp>
 #include <ipckit/detail/layout.hpp>
 #include <ipckit/detail/sys/process.hpp>
 #include <ipckit/error.hpp>
@@ -97,6 +98,50 @@ struct registry_head {
     std::atomic<std::uint64_t> next_incarnation{0};
 };
 static_assert(sizeof(registry_head) == cache_line && std::is_standard_layout_v<registry_head>);
+
+/// What registry::layout()'s description says: how many members the domain holds, and what
+/// links its members use ("links of bytes<M> in bounded<B bytes>").
+struct domain_fields {
+    std::size_t capacity = 0;
+    std::string links;
+};
+inline std::optional<domain_fields> parse_domain_description(std::string_view d) {
+    const auto inner = between(d, "ipckit::domain<");
+    if (!inner) return std::nullopt;
+    const auto cut = inner->find(" members, ");
+    const auto n = cut == std::string_view::npos ? std::nullopt : parse_decimal(inner->substr(0, cut));
+    if (!n || *n == 0 || *n > 4096) return std::nullopt;
+    return domain_fields{static_cast<std::size_t>(*n), std::string(inner->substr(cut + 10))};
+}
+
+/// For an inspector: the members of the domain of `capacity` slots whose registry's body is `v`,
+/// read without the registry lock (an inspector never waits): a name is believed only if the
+/// slot's holder was the same, and not `writing`, before and after it was read. Reads only;
+/// throws inspect_fault.
+inline void inspect_domain(const body_view& v, std::size_t capacity, segment_info& out) {
+    const auto* slots = v.at<member_slot>(sizeof(registry_head), "member slots", capacity);
+    for (std::size_t i = 0; i < capacity; ++i) {
+        const member_slot& s = slots[i];
+        // SYNC POINT READ: seq_cst, paired with join()'s and leave()'s stores of holder: a name
+        // read between two equal loads of a holder other than `writing` is that holder's.
+        const std::uint64_t h = s.holder.load(std::memory_order_seq_cst);
+        if (h == member_slot::vacant) continue;
+        member_info m;
+        m.slot = i;
+        m.incarnation = s.incarnation.load(std::memory_order_acquire);
+        const std::uint32_t length = s.name_length;
+        if (length > max_member_name)
+            throw inspect_fault("has a member slot (" + std::to_string(i) + ") whose name is " + std::to_string(length) +
+                                " characters long, more than a member's name may be: it was overwritten");
+        std::string name(s.name, length);
+        if (h != member_slot::writing && s.holder.load(std::memory_order_seq_cst) == h) {
+            m.name = std::move(name);
+            m.pid = sys::process_id::unpack(h).pid;
+            m.alive = v.live().alive(h);
+        }
+        out.members.push_back(std::move(m));
+    }
+}
 
 /// Who a member is: its slot, its incarnation, and the packed id of its process.
 struct member_ref {

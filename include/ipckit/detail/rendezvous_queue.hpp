@@ -59,6 +59,7 @@
 
 #include <ipckit/detail/doorbell.hpp>
 #include <ipckit/detail/endpoint.hpp>
+#include <ipckit/detail/inspect_reader.hpp>
 #include <ipckit/detail/queue_handle.hpp>
 #include <ipckit/detail/layout.hpp>
 #include <ipckit/detail/roster.hpp>
@@ -147,6 +148,53 @@ struct rendezvous_shared {
     roster<MaxC> receivers;
     rendezvous_offer<T> offers[MaxP];
 };
+
+/// For an inspector, which knows the policies only at run time: where the parts of a
+/// rendezvous_shared lie for up to `maxp` senders and `maxc` receivers and a message of `size`
+/// bytes aligned to `align`, and how big each offer slot is.
+struct rendezvous_offsets {
+    std::size_t senders;
+    std::size_t receivers;
+    std::size_t offers;
+    std::size_t offer_size;
+};
+constexpr rendezvous_offsets rendezvous_layout(std::size_t maxp, std::size_t maxc, std::size_t size,
+                                               std::size_t align) noexcept {
+    const std::size_t a = std::max(cache_line, align);
+    const std::size_t value = align_up(offsetof(rendezvous_offer<char>, bell) + sizeof(doorbell), align);
+    const std::size_t senders = cache_line;
+    const std::size_t receivers = senders + roster_bytes(maxp);
+    return {senders, receivers, align_up(receivers + roster_bytes(maxc), a), align_up(value + size, a)};
+}
+template <class T, std::size_t MaxP, std::size_t MaxC>
+constexpr bool rendezvous_layout_holds() noexcept {
+    using shared = rendezvous_shared<T, MaxP, MaxC>;
+    constexpr rendezvous_offsets o = rendezvous_layout(MaxP, MaxC, sizeof(T), alignof(T));
+    return offsetof(shared, senders) == o.senders && offsetof(shared, receivers) == o.receivers &&
+           offsetof(shared, offers) == o.offers && sizeof(rendezvous_offer<T>) == o.offer_size &&
+           offsetof(rendezvous_offer<T>, state) == 0;
+}
+struct inspect_probe_odd {
+    char c[13];
+};
+static_assert(rendezvous_layout_holds<std::uint64_t, 1, 1>() && rendezvous_layout_holds<inspect_probe_odd, 3, 64>() &&
+                  rendezvous_layout_holds<std::uint16_t, 64, 2>(),
+              "rendezvous_layout() must say where rendezvous_shared's parts lie, or inspectors misread rendezvous");
+
+/// For an inspector: the endpoints of a zero-capacity queue described by `d`, whose body is
+/// `v`, and its depth: the offers out now, waiting for a receiver. Reads only; throws
+/// inspect_fault.
+inline void inspect_rendezvous(const body_view& v, const queue_description& d, segment_info& out) {
+    const rendezvous_offsets o = rendezvous_layout(d.producers, d.consumers, d.message.size, d.message.align);
+    add_roster(v, o.senders, d.producers, "sender", out);
+    add_roster(v, o.receivers, d.consumers, "receiver", out);
+    (void)v.at<char>(o.offers, "offer slots", o.offer_size * d.producers);
+    std::uint64_t offered = 0;
+    for (std::size_t i = 0; i < d.producers; ++i)
+        offered += offer_state::kind_of(v.word(o.offers + i * o.offer_size, "offer slot")) == offer_state::offered;
+    out.depth_messages = offered;
+    out.capacity_messages = 0;
+}
 
 template <class Queue, mode_policy Mode>
 class rendezvous_sender;

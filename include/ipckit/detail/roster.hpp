@@ -260,4 +260,12 @@ private:
     }
 };
 
+/// For an inspector, which knows a roster's Max only at run time: where its places start, and
+/// the bytes a roster<max> takes.
+inline constexpr std::size_t roster_places_offset = offsetof(roster<1>, places);
+constexpr std::size_t roster_bytes(std::size_t max) noexcept { return roster_places_offset + max * sizeof(roster_place); }
+static_assert(sizeof(roster<1>) == roster_bytes(1) && sizeof(roster<3>) == roster_bytes(3) &&
+                  sizeof(roster<64>) == roster_bytes(64),
+              "roster_bytes() must say what a roster<Max> takes, or inspectors misread what follows it");
+
 }  // namespace ipckit::detail

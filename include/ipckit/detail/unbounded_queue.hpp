@@ -57,6 +57,7 @@
 
 #include <ipckit/detail/doorbell.hpp>
 #include <ipckit/detail/endpoint.hpp>
+#include <ipckit/detail/inspect_reader.hpp>
 #include <ipckit/detail/layout.hpp>
 #include <ipckit/detail/ring/chain.hpp>
 #include <ipckit/detail/roster.hpp>
@@ -74,6 +75,7 @@
 #include <cstdint>
 #include <memory>
 #include <new>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -102,6 +104,27 @@ struct chain_info {
                 chunk_bytes};
     }
 };
+
+/// What a chunk's description (chain_info::chunk_layout) says: its number, and its queue's name
+/// when the description is whole (a header keeps 200 characters of it, and a queue's name may
+/// take 179). nullopt if `d` is not a chunk's description.
+struct chunk_fields {
+    std::uint64_t seq = 0;
+    std::optional<std::string> queue;
+};
+inline std::optional<chunk_fields> parse_chunk_description(std::string_view d) {
+    constexpr std::string_view start = "ipckit::unbounded chunk ";
+    constexpr std::string_view of_queue = " of queue '";
+    if (d.substr(0, start.size()) != start) return std::nullopt;
+    d.remove_prefix(start.size());
+    const auto space = d.find(of_queue);
+    const auto seq = space == std::string_view::npos ? std::nullopt : parse_decimal(d.substr(0, space));
+    if (!seq) return std::nullopt;
+    chunk_fields f{*seq, std::nullopt};
+    d.remove_prefix(space + of_queue.size());
+    if (const auto quote = d.find("' of "); quote != std::string_view::npos) f.queue = std::string(d.substr(0, quote));
+    return f;
+}
 
 /// Removes the chunk segment called `chunk`, if it is there. Never throws.
 inline void remove_chunk(const std::string& chunk) noexcept {
@@ -231,6 +254,35 @@ bool with_raw_chain(const sys::file& f, const std::string& what, Fn&& fn) {
     return true;
 }
 
+/// Removes the unbounded queue `name` (of any message type) and its chunks: Q::remove. A segment
+/// `name` that is not an unbounded queue is removed by name alone. False if there was none.
+inline bool remove_unbounded_queue(std::string_view name) {
+    validate_name(name);
+    try {
+        const sys::file f = sys::shm_open_existing(os_name(name));
+        const std::string n(name);
+        (void)with_raw_chain(f, "segment '" + n + "'", [&](chain_control& c, const segment_header&) {
+            retire_chain(c, n, options{}.init_timeout);
+        });
+    } catch (const error&) {  // not there, not readable, or not an unbounded queue: just the name
+    }
+    return remove_segment(name);
+}
+
+/// After `old`, once named `name`, was removed as abandoned (create replaced it, or an
+/// inspector's remove_stale): if it was an unbounded queue whose process_owned owner had gone,
+/// retires its chain and removes its chunks, which nobody else would.
+inline void retire_abandoned_chain(const sys::file& old, std::string_view name, const options& opt) noexcept {
+    try {
+        const std::string n(name);
+        (void)with_raw_chain(old, "segment '" + n + "'", [&](chain_control& c, const segment_header& h) {
+            if (h.ownership != process_owned::id || sys::owner_mark_held(old)) return;  // an owner is there
+            retire_chain(c, n, opt.init_timeout);
+        });
+    } catch (...) {  // cannot read it: leave it
+    }
+}
+
 /// What lives in an unbounded queue's head segment after the header.
 ///   chain        where the chain stands (detail/ring/chain.hpp); first, at a fixed place
 ///   data_bell    the receiver sleeps here while the queue is empty
@@ -245,6 +297,94 @@ struct unbounded_shared {
     roster<MaxP> senders;
     roster<1> receivers;
 };
+
+/// For an inspector: where an unbounded_shared's rosters lie for up to `maxp` senders.
+struct unbounded_offsets {
+    std::size_t senders;
+    std::size_t receivers;
+};
+constexpr unbounded_offsets unbounded_layout(std::size_t maxp) noexcept {
+    const std::size_t senders = sizeof(chain_control) + 2 * cache_line;
+    return {senders, senders + roster_bytes(maxp)};
+}
+template <std::size_t MaxP>
+constexpr bool unbounded_layout_holds() noexcept {
+    using shared = unbounded_shared<MaxP>;
+    return offsetof(shared, chain) == 0 && offsetof(shared, senders) == unbounded_layout(MaxP).senders &&
+           offsetof(shared, receivers) == unbounded_layout(MaxP).receivers;
+}
+static_assert(unbounded_layout_holds<1>() && unbounded_layout_holds<64>(),
+              "unbounded_layout() must say where unbounded_shared's parts lie, or inspectors misread unbounded queues");
+
+/// For an inspector: the endpoints, depth, counters and chain of the unbounded queue `name`
+/// described by `d`, whose head's body is `v`. The chain's words are read grower first, then
+/// chunk_next, then first_live: what unreachable_chunk() relies on. Reads only; throws
+/// inspect_fault.
+inline void inspect_unbounded_head(const body_view& v, const queue_description& d, const std::string& name,
+                                   segment_info& out) {
+    const auto& c = *v.at<chain_control>(0, "chain control block");
+    if (c.magic != chain_control::magic_value || c.version != chain_control::current_version ||
+        c.chunk_bytes != d.capacity_value || c.slots == 0 || c.cap < c.chunk_bytes)
+        throw inspect_fault("has a damaged chain control block (magic, version, chunk size or cap)");
+    const unbounded_offsets o = unbounded_layout(d.producers);
+    add_roster(v, o.senders, d.producers, "sender", out);
+    add_roster(v, o.receivers, 1, "receiver", out);
+    chain_state chain;
+    // SYNC POINT READ: acquire, in the order each grows (see chain_control::consistent); paired
+    // with the grower's and the consumer's release stores.
+    const std::uint64_t grower = c.grower.load(std::memory_order_acquire);
+    const std::uint64_t first = c.first_live.load(std::memory_order_acquire);
+    const std::uint64_t head = c.head.load(std::memory_order_acquire);
+    const std::uint64_t tail = c.tail.load(std::memory_order_acquire);
+    const std::uint64_t next = c.chunk_next.load(std::memory_order_acquire);
+    const std::uint64_t first_again = c.first_live.load(std::memory_order_acquire);
+    if (!c.consistent(first, head, tail, next, first_again))
+        throw inspect_fault("has inconsistent chain indices (first chunk " + std::to_string(first) + ", head " +
+                            std::to_string(head) + ", tail " + std::to_string(tail) + ", next chunk " +
+                            std::to_string(next) + "): they were overwritten");
+    chain.base = c.base;
+    chain.first_chunk = first_again;
+    chain.next_chunk = next;
+    chain.chunk_bytes = c.chunk_bytes;
+    chain.cap_bytes = c.cap;
+    chain.retired = grower == chain_control::retired;
+    if (grower != chain_control::idle && !chain.retired) {
+        chain.grower_pid = sys::process_id::unpack(grower).pid;
+        chain.grower_alive = v.live().alive(grower);
+    }
+    // Named up to a bound: a cap of many small chunks may allow millions.
+    for (std::uint64_t k = std::min(first_again, next); k < next && chain.chunks.size() < chain_state::max_named; ++k)
+        chain.chunks.push_back(name + "." + std::to_string(c.base + k));
+    out.chain = std::move(chain);
+    out.capacity_bytes = c.cap;
+    out.depth_messages = tail - head;
+    out.sent_messages = tail;
+    out.received_messages = head;
+}
+
+/// For an inspector: why chunk `index` of base `base` is one that nothing leads to any more,
+/// given its queue's chain as read after the chunk was opened (inspect_unbounded_head); nullopt
+/// if the chain needs it, or may need it. A chunk is needed from when it is created (chunk_next
+/// passes it) until the receiver has read it (first_live passes it); chunk_next's chunk itself
+/// while a live process creates it. Each bound only grows, and the grower word is read before
+/// chunk_next, so a chunk created after that look is never judged by it: once unneeded, a chunk
+/// stays so.
+inline std::optional<std::string> unreachable_chunk(const chain_state& chain, std::uint64_t base, std::uint64_t index) {
+    if (base != chain.base) return "its queue was created again since (it belongs to an earlier one)";
+    if (index < chain.first_chunk) return "its queue's receiver has read it to the end";
+    if (index > chain.next_chunk || (index == chain.next_chunk && !chain.grower_alive))
+        return "a sender died creating it, before the queue's chain led to it";
+    return std::nullopt;
+}
+
+/// For an inspector: the chunk number (k in its queue's chain) and chain base that the chunk
+/// whose body is `v` says of itself; throws inspect_fault unless it says it is the chunk `seq`.
+inline std::pair<std::uint64_t, std::uint64_t> inspect_chunk(const body_view& v, std::uint64_t seq) {
+    const auto& c = *v.at<chunk_control>(0, "chunk control block");
+    if (c.magic != chunk_control::magic_value || c.base > seq || seq - c.base != c.index)
+        throw inspect_fault("has a damaged chunk control block (it does not say it is chunk " + std::to_string(seq) + ")");
+    return {c.base, c.index};
+}
 
 /// What the handles and endpoints of one queue made from one handle share: the head segment,
 /// and the chain's names. (Of a process_owned queue, the owning process's chain_heads share one
@@ -342,7 +482,7 @@ public:
             c.chunk_bytes = ChunkBytes;
             c.slots = slots_per_chunk;
         });
-        if (old.get() >= 0) retire_if_abandoned(old, name, opt);
+        if (old.get() >= 0) retire_abandoned_chain(old, name, opt);
         return unbounded_queue(std::move(s), opt);
     }
 
@@ -360,18 +500,7 @@ public:
     /// Removes the queue `name` and its chunks (of whatever message type). Processes that have
     /// it open keep what they have mapped, but no chunk is created for them any more (see the
     /// top of this file). False if there was no queue `name`.
-    static bool remove(std::string_view name) {
-        validate_name(name);
-        try {
-            const sys::file f = sys::shm_open_existing(os_name(name));
-            const std::string n(name);
-            (void)with_raw_chain(f, "segment '" + n + "'", [&](chain_control& c, const segment_header&) {
-                retire_chain(c, n, options{}.init_timeout);
-            });
-        } catch (const error&) {  // not there, not readable, or not an unbounded queue: just the name
-        }
-        return remove_segment(name);
-    }
+    static bool remove(std::string_view name) { return remove_unbounded_queue(name); }
 
     /// Attaches a sender. Throws sender_busy while Producers::max live senders are attached.
     template <mode_policy Mode = blocking>
@@ -460,19 +589,6 @@ private:
         } catch (...) {  // no entropy source: the clock and pid alone
         }
         return r >> 16;
-    }
-
-    /// After create replaced `old`: if it was an unbounded queue whose process_owned owner had
-    /// gone, retires its chain and removes its chunks, which nobody else would.
-    static void retire_if_abandoned(const sys::file& old, std::string_view name, const options& opt) noexcept {
-        try {
-            const std::string n(name);
-            (void)with_raw_chain(old, "segment '" + n + "'", [&](chain_control& c, const segment_header& h) {
-                if (h.ownership != process_owned::id || sys::owner_mark_held(old)) return;  // an owner is there
-                retire_chain(c, n, opt.init_timeout);
-            });
-        } catch (...) {  // cannot read it: leave it
-        }
     }
 
     std::shared_ptr<chain_head> head_;

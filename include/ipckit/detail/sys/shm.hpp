@@ -12,7 +12,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <ctime>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -105,11 +107,19 @@ inline ino_t shm_inode(const std::string& os_name) noexcept {
     return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
 }
 
-/// The names (without the leading '/') of the shared-memory objects that start with `prefix`.
-/// Throws (errc from errno: system_error for EMFILE, permission_denied, ...) when shm_dir cannot
-/// be read: an empty list would read as "there is nothing", and callers act on that.
-inline std::vector<std::string> shm_list(const std::string& prefix) {
-    std::vector<std::string> out;
+/// An entry of shm_dir: its name (without the leading '/'), and whether it is a plain file (the
+/// directory says so without a system call per entry; false for a directory, a link, a FIFO...
+/// that only someone else could have put there).
+struct shm_entry {
+    std::string name;
+    bool regular = true;
+};
+
+/// The entries of shm_dir whose names start with `prefix`. Throws (errc from errno: system_error
+/// for EMFILE, permission_denied, ...) when shm_dir cannot be read: an empty list would read as
+/// "there is nothing", and callers act on that.
+inline std::vector<shm_entry> shm_scan(const std::string& prefix) {
+    std::vector<shm_entry> out;
     const std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(shm_dir), ::closedir);
     if (dir == nullptr) {
         const int err = errno;
@@ -124,9 +134,46 @@ inline std::vector<std::string> shm_list(const std::string& prefix) {
             break;
         }
         const std::string_view n = e->d_name;
-        if (n.substr(0, prefix.size()) == prefix) out.emplace_back(n);
+        if (n.substr(0, prefix.size()) == prefix)
+            out.push_back({std::string(n), e->d_type == DT_REG || e->d_type == DT_UNKNOWN});
     }
     return out;
+}
+
+/// The names (without the leading '/') of the shared-memory objects that start with `prefix`.
+/// Throws as shm_scan does.
+inline std::vector<std::string> shm_list(const std::string& prefix) {
+    std::vector<std::string> out;
+    for (auto& e : shm_scan(prefix)) out.push_back(std::move(e.name));
+    return out;
+}
+
+/// Opens `os_name` read-only for a look that must neither wait nor change anything: no O_CREAT,
+/// O_NONBLOCK (a FIFO that someone put there does not hold the open up), O_NOFOLLOW. Returns an
+/// invalid file (get() < 0) with errno in `err` when the OS refuses.
+inline file shm_open_for_reading(const std::string& os_name, int& err) noexcept {
+    const std::string path = std::string(shm_dir) + os_name;
+    file f(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC));
+    err = f.get() < 0 ? errno : 0;
+    return f;
+}
+
+/// The status of `os_name` without opening it (its owner and mode, when it cannot be opened).
+inline std::optional<struct stat> shm_stat(const std::string& os_name) noexcept {
+    struct stat st {};
+    const std::string path = std::string(shm_dir) + os_name;
+    if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+    return st;
+}
+
+/// When the object `f` is open on was created: its birth time where the file system keeps one
+/// (tmpfs does since Linux 5.x), else its status-change time, which ipckit's objects change only
+/// while they are created (sizing, mode). nullopt if neither can be read.
+inline std::optional<timespec> creation_time(const file& f) noexcept {
+    struct statx sx {};
+    if (::statx(f.get(), "", AT_EMPTY_PATH, STATX_BTIME | STATX_CTIME, &sx) != 0) return std::nullopt;
+    const auto& t = (sx.stx_mask & STATX_BTIME) != 0 ? sx.stx_btime : sx.stx_ctime;
+    return timespec{static_cast<time_t>(t.tv_sec), static_cast<long>(t.tv_nsec)};
 }
 
 /// Bytes of shm_dir that an unprivileged process may still fill (statvfs: f_bavail blocks of
@@ -192,12 +239,16 @@ inline bool shm_remove_if_same(const std::string& os_name, const file& f) noexce
     return ::shm_unlink(os_name.c_str()) == 0;
 }
 
-/// A shared, read-write mapping of a whole file, unmapped on destruction.
+/// A shared mapping of the first `size` bytes of a file, unmapped on destruction: read-write, or
+/// read-only for an inspector (which then cannot change the segment even by mistake).
 class mapping {
 public:
+    enum access { read_write, read_only };
+
     mapping() noexcept = default;
-    mapping(const file& f, std::size_t size, const std::string& what) : size_(size) {
-        void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, f.get(), 0);
+    mapping(const file& f, std::size_t size, const std::string& what, access a = read_write) : size_(size) {
+        const int prot = a == read_write ? PROT_READ | PROT_WRITE : PROT_READ;
+        void* p = ::mmap(nullptr, size, prot, MAP_SHARED, f.get(), 0);
         if (p == MAP_FAILED) throw_errno(errno, "cannot map " + what);
         addr_ = p;
     }

@@ -1,0 +1,447 @@
+// The `ipckit` command (tools/ipckit), run as a program the way a user runs it: its output, its
+// JSON (parsed here), its exit codes, across real processes that are killed at the wrong moment,
+// and on segments that are damaged, truncated or not ipckit's at all.
+
+#include "catch.hpp"
+#include "inspect_support.hpp"
+#include "messages.hpp"
+#include "node_support.hpp"
+#include "support.hpp"
+#include "unbounded_support.hpp"
+
+#include <ipckit/inspect.hpp>
+#include <ipckit/ipckit.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef IPCKIT_TOOL
+#error "IPCKIT_TOOL must name the ipckit program (tests/CMakeLists.txt defines it)"
+#endif
+
+using namespace ipckit_test;
+using nlohmann::json;
+
+namespace {
+
+struct tool_run {
+    int code = -1;  ///< exit status, or 1000 + the signal that ended it
+    std::string out;
+    std::string err;
+};
+
+/// Runs `ipckit args...` and collects its output and exit status.
+tool_run ipckit_tool(const std::vector<std::string>& args) {
+    int out[2], err[2];
+    REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+    REQUIRE(::pipe2(err, O_CLOEXEC) == 0);
+    std::vector<char*> argv{const_cast<char*>(IPCKIT_TOOL)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    std::fflush(nullptr);
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ::dup2(out[1], STDOUT_FILENO);
+        ::dup2(err[1], STDERR_FILENO);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    ::close(out[1]);
+    ::close(err[1]);
+    tool_run r;
+    pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+    std::string* sinks[2] = {&r.out, &r.err};
+    for (int open = 2; open > 0;) {
+        if (::poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        for (int i = 0; i < 2; ++i) {
+            if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+            char buf[4096];
+            const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+            if (n > 0) {
+                sinks[i]->append(buf, static_cast<std::size_t>(n));
+            } else if (n == 0 || errno != EINTR) {
+                ::close(fds[i].fd);
+                fds[i].fd = -1;
+                --open;
+            }
+        }
+    }
+    r.code = wait_child(pid);
+    return r;
+}
+
+/// Runs `ipckit args... --json`, expects exit status 0, and parses what it wrote.
+json ipckit_json(std::vector<std::string> args) {
+    args.push_back("--json");
+    const auto r = ipckit_tool(args);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    json j = json::parse(r.out);
+    REQUIRE(j.at("schema") == 1);
+    return j;
+}
+
+/// The segment of `list --json names...` called `name`.
+json listed_json(const std::string& name) {
+    const json list = ipckit_json({"list", name});
+    REQUIRE(list.at("segments").size() == 1);
+    return list.at("segments").at(0);
+}
+
+std::size_t count_endpoints(const json& s, const std::string& role, const std::string& state) {
+    return static_cast<std::size_t>(std::count_if(s.at("endpoints").begin(), s.at("endpoints").end(),
+                                                  [&](const json& e) { return e.at("role") == role && e.at("state") == state; }));
+}
+
+/// Every field README.md documents for schema 1 is there, with the right JSON type.
+void check_schema(const json& s) {
+    for (const char* key : {"name", "path", "kind", "status"}) CHECK(s.at(key).is_string());
+    for (const char* key : {"problem", "note", "description", "message", "capacity", "delivery", "mailbox_state",
+                            "ownership", "owner", "creator", "created", "chain", "queue", "domain", "chunk_index",
+                            "stale_reason"})
+        CHECK(s.contains(key));
+    CHECK(s.at("max_senders").is_number_unsigned());
+    CHECK(s.at("max_receivers").is_number_unsigned());
+    CHECK(s.at("file").at("size").is_number_unsigned());
+    CHECK(s.at("file").at("mode").is_string());
+    CHECK(s.at("depth").contains("messages"));
+    CHECK(s.at("depth").contains("bytes"));
+    for (const char* key : {"sent_messages", "received_messages", "sent_bytes", "received_bytes"})
+        CHECK(s.at("counters").contains(key));
+    CHECK(s.at("endpoints").is_array());
+    CHECK(s.at("members").is_array());
+    CHECK(s.at("links").is_array());
+    CHECK(s.at("stale").is_boolean());
+}
+
+using Q = ipckit::queue<tick, ipckit::bounded<64>>;
+using S = ipckit::queue<tick, ipckit::bounded<64>, ipckit::single, ipckit::single, ipckit::adaptive,
+                        ipckit::system_owned>;
+
+}  // namespace
+
+TEST_CASE("ipckit list and inspect show a queue of a known type with the right depth after k sends", "[process]") {
+    scoped_name name("tool");
+    auto q = Q::create(name);
+    constexpr std::uint64_t k = 17;
+    signal_pipe sent, hold;
+    child sender([&] {
+        auto tx = Q::open(name).sender();
+        if (send_all(tx, 0, k) != 0) return 7;
+        sent.post_value(static_cast<std::uint64_t>(::getpid()));
+        return block_until_killed(hold);
+    });
+    const auto pid = sent.wait_value();
+    REQUIRE(pid);
+    for (const json& s : {listed_json(name), ipckit_json({"inspect", name}).at("segment")}) {
+        check_schema(s);
+        CHECK(s.at("name") == name.str());
+        CHECK(s.at("kind") == "queue");
+        CHECK(s.at("status") == "ok");
+        CHECK(s.at("message").at("type") == "ipckit_test::tick");
+        CHECK(s.at("message").at("size") == 16);
+        CHECK(s.at("capacity").at("messages") == 64);
+        CHECK(s.at("depth").at("messages") == k);
+        CHECK(s.at("counters").at("sent_messages") == k);
+        CHECK(s.at("ownership") == "process_owned");
+        CHECK(s.at("owner").at("alive") == true);
+        REQUIRE(s.at("endpoints").size() == 1);
+        CHECK(s.at("endpoints").at(0).at("role") == "sender");
+        CHECK(s.at("endpoints").at(0).at("pid") == *pid);
+        CHECK(s.at("endpoints").at(0).at("state") == "alive");
+        CHECK(s.at("stale") == false);
+    }
+    const auto text = ipckit_tool({"list", name});
+    CHECK(text.code == 0);
+    CHECK(contains(text.out, "NAME"));
+    CHECK(contains(text.out, name.str() + "  queue  ok      17"));
+    const auto details = ipckit_tool({"inspect", name});
+    CHECK(details.code == 0);
+    CHECK(contains(details.out, "17 messages"));
+    CHECK(contains(details.out, "ipckit_test::tick (16 B, align 8)"));
+}
+
+TEST_CASE("ipckit shows a SIGKILLed receiver as dead, and a queue whose owner was SIGKILLed as stale", "[process]") {
+    scoped_name held("tool"), orphan("tool");
+    auto q = S::create(held);
+    signal_pipe attached, hold;
+    child receiver([&] {
+        auto rx = S::open(held).receiver();
+        attached.post();
+        return block_until_killed(hold);
+    });
+    REQUIRE(attached.wait());
+    REQUIRE(receiver.kill() == killed_by_sigkill);
+    {
+        auto tx = q.sender();
+        REQUIRE(tx.send(make_tick(0)));
+        REQUIRE(tx.send(make_tick(1)));
+    }
+    queue_whose_owner_was_killed<Q>(orphan, 3);
+
+    const json h = listed_json(held);
+    CHECK(count_endpoints(h, "receiver", "dead") == 1);
+    CHECK(h.at("depth").at("messages") == 2);
+    CHECK(h.at("stale") == false);  // system_owned: it waits for the next receiver
+    const json o = listed_json(orphan);
+    CHECK(o.at("stale") == true);
+    CHECK(o.at("owner").at("alive") == false);
+    CHECK(contains(o.at("stale_reason").get<std::string>(), "owner"));
+
+    const auto text = ipckit_tool({"list", held, orphan});
+    CHECK(text.code == 0);
+    CHECK(contains(text.out, "0 +1 dead"));
+    CHECK(contains(text.out, "STALE: its owner"));
+}
+
+TEST_CASE("ipckit rm --stale removes exactly the stale segments", "[process]") {
+    scoped_name orphan("tool"), half("tool"), live("tool"), box("tool");
+    using M = ipckit::mailbox<tick, ipckit::bounded<8>, ipckit::any, ipckit::system_owned>;
+    queue_whose_owner_was_killed<Q>(orphan, 1);
+    signal_pipe started, hold;
+    child creator = creator_killed_half_way(half, started, hold);
+    REQUIRE(creator.kill() == killed_by_sigkill);
+    auto q = Q::create(live);  // owned by this process, which lives
+    auto mailbox = M::create(box);
+    {
+        auto tx = mailbox.sender();  // then nobody is attached, but it holds messages
+        REQUIRE(tx.send(make_tick(1)));
+        REQUIRE(tx.send(make_tick(2)));
+    }
+    const std::vector<std::string> names{orphan, half, live, box};
+    std::vector<std::string> args{"rm", "--stale", "--dry-run"};
+    args.insert(args.end(), names.begin(), names.end());
+
+    const auto dry = ipckit_tool(args);
+    INFO(dry.out << dry.err);
+    CHECK(dry.code == 0);
+    CHECK(contains(dry.out, "would remove " + orphan.str() + ": its owner"));
+    CHECK(contains(dry.out, "would remove " + half.str() + ": its creator"));
+    CHECK_FALSE(contains(dry.out, live.str()));
+    CHECK_FALSE(contains(dry.out, box.str()));
+    for (const auto& n : names) CHECK(ipckit::segment_exists(n));
+
+    args.erase(args.begin() + 2);  // without --dry-run
+    const auto done = ipckit_tool(args);
+    INFO(done.out << done.err);
+    CHECK(done.code == 0);
+    CHECK(contains(done.out, "removed " + orphan.str()));
+    CHECK(contains(done.out, "removed " + half.str()));
+    CHECK_FALSE(ipckit::segment_exists(orphan));
+    CHECK_FALSE(ipckit::segment_exists(half));
+    CHECK(ipckit::segment_exists(live));
+    CHECK(ipckit::segment_exists(box));
+    CHECK(listed_json(box).at("depth").at("messages") == 2);
+
+    const auto again = ipckit_tool(args);
+    CHECK(again.code == 0);
+    CHECK(contains(again.out, "nothing is stale"));
+    M::remove(box);
+}
+
+TEST_CASE("ipckit lists corrupt, truncated and foreign segments with the reason, and does not crash", "[unit]") {
+    scoped_name scribbled("tool"), indices("tool"), truncated("tool"), foreign("tool"), tiny("tool");
+    (void)S::create(scribbled);
+    scribble(scribbled, offsetof(ipckit::detail::segment_header, size), "\x01", 1);
+    (void)S::create(indices);
+    const std::uint64_t tail = 999;
+    scribble(indices, ipckit::detail::header_size + ipckit::detail::queue_offsets(1, 1, alignof(tick)).ring, &tail,
+             sizeof tail);
+    (void)S::create(truncated);
+    REQUIRE(::truncate(file_of(truncated).c_str(), 300) == 0);
+    write_foreign(foreign, std::vector<unsigned char>(4096, 0xab));
+    write_foreign(tiny, {'x'});
+
+    const std::vector<std::pair<std::string, std::string>> expected{
+        {scribbled, "corrupt"}, {indices, "corrupt"}, {truncated, "corrupt"}, {foreign, "foreign"}, {tiny, "foreign"}};
+    std::vector<std::string> args{"list"};
+    for (const auto& e : expected) args.push_back(e.first);
+    const json list = ipckit_json(args);
+    REQUIRE(list.at("segments").size() == expected.size());
+    for (const json& s : list.at("segments")) {
+        check_schema(s);
+        const auto e = std::find_if(expected.begin(), expected.end(), [&](const auto& x) { return s.at("name") == x.first; });
+        REQUIRE(e != expected.end());
+        INFO(s.dump());
+        CHECK(s.at("status") == e->second);
+        CHECK(s.at("problem").is_string());
+        CHECK(s.at("stale") == false);  // damaged is not stale: rm --stale leaves it alone
+    }
+    for (const auto& e : expected) {
+        const auto r = ipckit_tool({"inspect", e.first});
+        INFO(r.out << r.err);
+        CHECK(r.code == 0);
+        CHECK(contains(r.out, "status:       " + e.second));
+    }
+    const auto text = ipckit_tool(args);
+    CHECK(text.code == 0);
+    CHECK(contains(text.out, "inconsistent indices"));
+    CHECK(contains(text.out, "truncated"));
+    const auto all = ipckit_tool({"list"});  // everything in /dev/shm, whatever else is there
+    CHECK(all.code == 0);
+    const auto stale = ipckit_tool({"rm", "--stale", "--dry-run", scribbled, indices, truncated, foreign, tiny});
+    CHECK(stale.code == 0);
+    CHECK(contains(stale.out, "nothing is stale"));
+}
+
+TEST_CASE("ipckit watch refreshes the depth of a segment, with message rates", "[process]") {
+    scoped_name name("tool");
+    auto q = S::create(name);
+    auto tx = q.sender();
+    for (std::uint64_t i = 0; i < 5; ++i) REQUIRE(tx.send(make_tick(i)));
+    const auto r = ipckit_tool({"watch", name, "--interval", "0.05", "--iterations", "2"});
+    INFO(r.out << r.err);
+    CHECK(r.code == 0);
+    CHECK(contains(r.out, "refresh 1,"));
+    CHECK(contains(r.out, "refresh 2,"));
+    CHECK_FALSE(contains(r.out, "refresh 3,"));
+    CHECK(contains(r.out, "SENT/s"));
+    // Both refreshes show the queue and its depth; the second has rates (0: nothing moved).
+    std::size_t rows = 0;
+    for (std::size_t at = r.out.find(name.str() + "  queue  5"); at != std::string::npos;
+         at = r.out.find(name.str() + "  queue  5", at + 1))
+        ++rows;
+    CHECK(rows == 2);
+    CHECK(contains(r.out, name.str() + "  queue  5      0       0"));
+}
+
+TEST_CASE("ipckit exit codes: 1 for a name that does not exist (naming it), 2 for usage, 0 for --help everywhere",
+          "[unit]") {
+    const std::string missing = unique_name("missing");
+    using command_line = std::vector<std::string>;
+    for (const auto& args : std::vector<command_line>{{"inspect", missing},
+                                                      {"rm", missing},
+                                                      {"domain", missing},
+                                                      {"watch", missing, "--iterations", "1"},
+                                                      {"list", missing}}) {
+        const auto r = ipckit_tool(args);
+        INFO(args[0] << ": " << r.err);
+        CHECK(r.code == 1);
+        CHECK(contains(r.err, "'" + missing + "'"));
+    }
+    for (const auto& args : std::vector<command_line>{{}, {"bogus"}, {"rm"}, {"inspect"}, {"watch", "--interval", "-1"},
+                                                      {"list", "--frobnicate"}, {"rm", "--stale", "--force"}}) {
+        const auto r = ipckit_tool(args);
+        INFO((args.empty() ? std::string("(none)") : args[0]) << ": " << r.err);
+        CHECK(r.code == 2);
+        CHECK_FALSE(r.err.empty());
+    }
+    for (const char* command : {"", "list", "inspect", "watch", "rm", "domain"}) {
+        std::vector<std::string> args;
+        if (*command != '\0') args.push_back(command);
+        args.push_back("--help");
+        const auto r = ipckit_tool(args);
+        INFO(command);
+        CHECK(r.code == 0);
+        CHECK(contains(r.out, "Usage: ipckit"));
+    }
+}
+
+TEST_CASE("ipckit rm refuses a live segment without --force, saying who holds it", "[process]") {
+    scoped_name name("tool"), idle("tool");
+    auto q = S::create(name);
+    signal_pipe attached, hold;
+    child receiver([&] {
+        auto rx = S::open(name).receiver();
+        attached.post_value(static_cast<std::uint64_t>(::getpid()));
+        return block_until_killed(hold);
+    });
+    const auto pid = attached.wait_value();
+    REQUIRE(pid);
+    const auto refused = ipckit_tool({"rm", name});
+    CHECK(refused.code == 1);
+    CHECK(contains(refused.err, "process " + std::to_string(*pid) + " (receiver)"));
+    CHECK(ipckit::segment_exists(name));
+    const auto forced = ipckit_tool({"rm", "--force", name});
+    CHECK(forced.code == 0);
+    CHECK(contains(forced.out, "removed " + name.str()));
+    CHECK_FALSE(ipckit::segment_exists(name));
+    // A system_owned queue that nobody is attached to is nobody's: no --force needed.
+    (void)S::create(idle);
+    const auto plain = ipckit_tool({"rm", idle});
+    CHECK(plain.code == 0);
+    CHECK_FALSE(ipckit::segment_exists(idle));
+}
+
+TEST_CASE("ipckit domain shows members and links, and rm removes a domain with its links", "[process]") {
+    scoped_domain domain;
+    signal_pipe ready, hold;
+    child bob([&] {
+        ipckit::node n(domain, "bob");
+        ready.post();
+        return block_until_killed(hold);
+    });
+    REQUIRE(ready.wait());
+    child alice([&] {
+        ipckit::node n(domain, "alice");
+        for (int i = 0; i < 3; ++i)
+            if (!n.send("bob", std::string_view("hello"), patience)) return 3;
+        ready.post();
+        return block_until_killed(hold);
+    });
+    REQUIRE(ready.wait());
+    const json d = ipckit_json({"domain", domain.str()}).at("segment");
+    check_schema(d);
+    CHECK(d.at("kind") == "domain");
+    REQUIRE(d.at("members").size() == 2);
+    for (const json& m : d.at("members")) CHECK(m.at("alive") == true);
+    REQUIRE(d.at("links").size() == 1);
+    CHECK(d.at("links").at(0).at("from") == "alice");
+    CHECK(d.at("links").at(0).at("depth").at("messages") == 3);
+    const auto text = ipckit_tool({"domain", domain.str()});
+    CHECK(text.code == 0);
+    CHECK(contains(text.out, "alice"));
+    CHECK(contains(text.out, "bob"));
+    const auto refused = ipckit_tool({"rm", domain.str()});
+    CHECK(refused.code == 1);
+    CHECK(contains(refused.err, "member alice"));
+
+    REQUIRE(alice.kill() == killed_by_sigkill);
+    REQUIRE(bob.kill() == killed_by_sigkill);
+    const auto gone = ipckit_tool({"domain", domain.str()});
+    CHECK(contains(gone.out, "STALE"));
+    const auto removed = ipckit_tool({"rm", domain.str()});
+    INFO(removed.err);
+    CHECK(removed.code == 0);
+    CHECK(contains(removed.out, "removed " + domain.str() + " and its 1 link"));
+    CHECK(domain.links().empty());
+    CHECK_FALSE(ipckit::segment_exists(domain.str()));
+    const auto not_a_domain = ipckit_tool({"domain", "some.queue.name"});
+    CHECK(not_a_domain.code == 1);
+}
+
+TEST_CASE("ipckit rm removes an unbounded queue with all its chunks", "[unit]") {
+    scoped_queue name;
+    using U = ipckit::queue<tick, ipckit::unbounded<4096>, ipckit::single, ipckit::single, ipckit::adaptive,
+                            ipckit::system_owned>;
+    ipckit::options opt;
+    opt.unbounded_cap = 16 * 4096;
+    {
+        auto u = U::create(name, opt);
+        auto tx = u.sender();
+        for (std::uint64_t i = 0; i < 2 * U::slots_per_chunk + 1; ++i) REQUIRE(tx.send(make_tick(i)));
+    }
+    REQUIRE(chunks_of(name).size() == 3);
+    const json head = listed_json(name);
+    CHECK(head.at("chain").at("chunks").size() == 3);
+    const auto r = ipckit_tool({"rm", name});
+    INFO(r.err);
+    CHECK(r.code == 0);
+    CHECK(contains(r.out, "removed " + name.str() + " and its 3 chunks"));
+    CHECK(chunks_of(name).empty());
+    CHECK_FALSE(ipckit::segment_exists(name));
+}

@@ -1,0 +1,84 @@
+// ipckit: list, inspect, watch and safely clean up ipckit's shared-memory segments.
+//
+//   ipckit list [PATTERN...] [--json]          every segment (or those matching), stale ones marked
+//   ipckit inspect NAME [--json]               everything about one segment
+//   ipckit watch [PATTERN...] [--interval S]   depth and message rates, refreshed like top
+//   ipckit rm NAME... [--force] [--dry-run]    remove segments whole (queues with their chunks,
+//                                              domains with their links); live ones need --force
+//   ipckit rm --stale [PATTERN...] [--dry-run] remove only stale segments, safely
+//   ipckit domain DOMAIN [--json]              a domain's members and links
+//
+// Exit status: 0 ok, 1 some target failed, 2 usage. See README.md, "Inspecting and cleaning up".
+
+#include "commands.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <exception>
+#include <iostream>
+
+int main(int argc, char** argv) {
+    using namespace ipckit_tool;
+    CLI::App app{"Lists, inspects, watches and safely cleans up ipckit's shared-memory segments (/dev/shm/ipckit.*).",
+                 "ipckit"};
+    app.footer("Exit status: 0 ok, 1 some target failed (not found, in use, unreadable), 2 usage.\n"
+               "Run `ipckit COMMAND --help` for each command's options.");
+    app.require_subcommand(1, 1);
+
+    list_settings ls;
+    auto* list = app.add_subcommand("list", "List every segment, sorted by name; stale ones are marked.");
+    list->add_option("pattern", ls.patterns, "Only segments whose names match (shell patterns: * ? [...])");
+    list->add_flag("--json", ls.json, "Write JSON (schema 1; see README.md): every segment, chunks included");
+    list->add_flag("--all,-a", ls.all, "Also show each chunk of an unbounded queue (its queue's row counts them)");
+
+    inspect_settings is;
+    auto* inspect = app.add_subcommand("inspect", "Show everything about one segment: what it holds, who is "
+                                                  "attached, how full it is, whether it is stale.");
+    inspect->add_option("name", is.name, "The segment's name")->required();
+    inspect->add_flag("--json", is.json, "Write JSON (schema 1; see README.md)");
+
+    inspect_settings ds;
+    ds.domain = true;
+    auto* domain = app.add_subcommand("domain", "Show a node domain's members, alive or not, and its links with "
+                                                "their depth.");
+    domain->add_option("domain", ds.name, "The domain's name")->required();
+    domain->add_flag("--json", ds.json, "Write JSON (schema 1; see README.md)");
+
+    watch_settings ws;
+    auto* watch = app.add_subcommand("watch", "Show depth and message rates per segment, refreshed like top "
+                                              "(rates from the change of the queues' indices).");
+    watch->add_option("pattern", ws.patterns, "Only segments whose names match (shell patterns); a plain name "
+                                              "must exist");
+    watch->add_option("--interval", ws.interval, "Seconds between refreshes (default 1)");
+    watch->add_option("--iterations", ws.iterations, "Stop after this many refreshes (default: until interrupted)");
+
+    remove_settings rs;
+    auto* rm = app.add_subcommand("rm", "Remove segments: an unbounded queue with all its chunks, a domain with "
+                                        "its links. A segment in use is refused unless --force. With --stale, "
+                                        "remove only stale segments, judged again under each one's lock.");
+    rm->add_option("name", rs.names, "Segments to remove; with --stale, patterns to look among (default: all)");
+    auto* stale = rm->add_flag("--stale", rs.stale, "Remove only stale segments (see README.md)");
+    rm->add_flag("--dry-run,-n", rs.dry_run, "Say what would be removed, and remove nothing");
+    rm->add_flag("--force,-f", rs.force, "Remove named segments even while processes use them")->excludes(stale);
+
+    try {
+        app.parse(argc, argv);
+        if (*rm && !rs.stale && rs.names.empty())
+            throw CLI::ValidationError("rm", "name the segments to remove, or give --stale");
+        if (*watch && !(ws.interval > 0 && ws.interval <= 86400))
+            throw CLI::ValidationError("--interval", "give a number of seconds above 0 (and at most a day)");
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? exit_ok : exit_usage;
+    }
+
+    try {
+        if (*list) return run_list(ls);
+        if (*inspect) return run_inspect(is);
+        if (*domain) return run_inspect(ds);
+        if (*watch) return run_watch(ws);
+        return run_remove(rs);
+    } catch (const std::exception& e) {  // /dev/shm cannot be listed, output failed...
+        complain(app.get_subcommands().front()->get_name(), e.what());
+        return exit_failed;
+    }
+}

@@ -1,0 +1,87 @@
+// ipckit rm NAME... [--force] [--dry-run], ipckit rm --stale [PATTERN...] [--dry-run]
+
+#include "commands.hpp"
+
+#include <ipckit/inspect.hpp>
+
+#include <iostream>
+
+namespace ipckit_tool {
+
+namespace {
+
+/// What goes with a segment when it is removed whole: " and its 3 chunks", " and its 2 links".
+std::string parts(const ipckit::segment_info& s) {
+    const auto n = s.chain ? s.chain->next_chunk - s.chain->first_chunk : s.links.size();
+    if (n == 0 || (!s.chain && s.kind != ipckit::segment_kind::domain)) return "";
+    return " and its " + std::to_string(n) + (s.chain ? " chunk" : " link") + (n == 1 ? "" : "s");
+}
+
+std::string joined(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+    return out;
+}
+
+int remove_named(const remove_settings& s) {
+    int rc = exit_ok;
+    for (const auto& name : s.names) {
+        ipckit::segment_info info;
+        try {
+            info = ipckit::inspect(name);
+        } catch (const ipckit::error& e) {
+            complain("rm", e.reason() == ipckit::errc::not_found ? "no segment '" + name + "'" : std::string(e.what()));
+            rc = exit_failed;
+            continue;
+        }
+        const auto who = holders(info);
+        if (!who.empty() && !s.force) {
+            complain("rm", "'" + name + "' is in use by " + joined(who) +
+                               ": not removed. Stop those processes first, or use --force");
+            rc = exit_failed;
+            continue;
+        }
+        if (s.dry_run) {
+            std::cout << "would remove " << name << parts(info) << '\n';
+            continue;
+        }
+        try {
+            if (ipckit::remove_any(name)) std::cout << "removed " << name << parts(info) << '\n';
+        } catch (const std::exception& e) {
+            complain("rm", e.what());
+            rc = exit_failed;
+        }
+    }
+    return rc;
+}
+
+int remove_stale_ones(const remove_settings& s) {
+    int rc = exit_ok;
+    std::size_t found = 0;
+    for (const auto& info : ipckit::list_segments()) {
+        if (!info.stale || !matches(s.names, info.name)) continue;
+        ++found;
+        if (s.dry_run) {
+            std::cout << "would remove " << info.name << parts(info) << ": " << info.stale_reason << '\n';
+            continue;
+        }
+        try {
+            std::string why;
+            if (ipckit::remove_stale(info.name, &why))
+                std::cout << "removed " << info.name << parts(info) << ": " << why << '\n';
+            else if (why != "it is gone")  // went with its queue or domain, just before
+                std::cout << "left " << info.name << ": " << why << '\n';
+        } catch (const std::exception& e) {
+            complain("rm", e.what());
+            rc = exit_failed;
+        }
+    }
+    if (found == 0) std::cout << "nothing is stale\n";
+    return rc;
+}
+
+}  // namespace
+
+int run_remove(const remove_settings& s) { return s.stale ? remove_stale_ones(s) : remove_named(s); }
+
+}  // namespace ipckit_tool
