@@ -3,15 +3,10 @@
 // of each trial, the random numbers drawn from it, the verdict a trial reaches, and the loop
 // that runs trials kind by kind and says how to reproduce a failure.
 //
-//   <driver> [--seed S] [--trials N] [--kind NAME] [--verbose] [--tolerate BUG]... [--list-kinds]
+//   <driver> [--seed S] [--trials N] [--kind NAME] [--verbose] [--list-kinds]
 //
 // Trial i of a run with seed S runs with seed S + i, so `--seed S+i --trials 1 --kind K`
 // reproduces it alone (as far as the scheduler lets a run of processes be reproduced).
-//
-// Known bugs. Some checks fail on today's code because of bugs being fixed elsewhere; each such
-// check names its bug (known_bug below). By default every check is strict. `--tolerate BUG`
-// reports a failure of that bug's checks as "tolerated" without failing the run, so that the
-// rest of the suite can be used meanwhile; nothing else changes.
 
 #include <ipckit/detail/layout.hpp>  // fnv1a
 
@@ -25,40 +20,6 @@
 #include <vector>
 
 namespace chaos {
-
-// ---- known bugs -----------------------------------------------------------------------------
-
-/// The bugs that some checks fail on until their fixes land. Each check that one of them makes
-/// fail says which; `--tolerate <name>` lets such failures pass (reported, not counted).
-enum class known_bug {
-    none,        ///< a failure no known bug explains: always fails the run
-    dead_place,  ///< a dead producer's roster place stays held: after its replacement closes, the
-                 ///< receivers get peer_dead for good instead of closed
-    bad_header,  ///< a scribbled header word makes open say not_found, or lets create replace the
-                 ///< segment, instead of corrupt
-    ownership,   ///< a scribbled ownership word: not_found / a replaced segment instead of
-                 ///< incompatible_layout
-    replay,      ///< no position stamps yet: a head moved back, a sequence word reset or a record
-                 ///< header moved delivers a replayed, skipped-back or garbage message
-};
-
-struct known_bug_name {
-    known_bug bug;
-    const char* name;
-    const char* what;
-};
-inline constexpr known_bug_name known_bugs[] = {
-    {known_bug::dead_place, "dead-place", "a dead producer's place stays held (peer_dead instead of closed)"},
-    {known_bug::bad_header, "header", "a bad header word is not_found / replaced instead of corrupt"},
-    {known_bug::ownership, "ownership", "an ownership mismatch is not incompatible_layout"},
-    {known_bug::replay, "replay", "no position stamps: replayed or misplaced messages delivered"},
-};
-
-inline const char* name_of(known_bug b) {
-    for (const auto& k : known_bugs)
-        if (k.bug == b) return k.name;
-    return "none";
-}
 
 // ---- random numbers -------------------------------------------------------------------------
 
@@ -94,17 +55,10 @@ struct settings {
     std::size_t trials = 10;
     std::string kind;  ///< empty: every kind
     bool verbose = false;
-    std::vector<known_bug> tolerated;
-
-    [[nodiscard]] bool tolerates(known_bug b) const {
-        for (const auto t : tolerated)
-            if (t == b) return true;
-        return false;
-    }
 };
 
 /// One trial: its seed and random numbers, and the failures it found. A failure says what was
-/// checked and what happened; `bug` names the known bug that explains it, if one does.
+/// checked and what happened.
 class trial {
 public:
     trial(const settings& s, std::string_view kind, std::size_t index, std::uint64_t seed)
@@ -116,9 +70,7 @@ public:
     [[nodiscard]] bool verbose() const noexcept { return settings_->verbose; }
 
     /// Records a failed check. Not fatal: a trial reports everything it finds.
-    void fail(const std::string& what, known_bug bug = known_bug::none) {
-        failures_.push_back({what, bug});
-    }
+    void fail(const std::string& what) { failures_.push_back(what); }
     /// Prints a line in --verbose runs.
     template <class... A>
     void note(const char* fmt, A... a) const {
@@ -129,11 +81,7 @@ public:
         std::fflush(stdout);
     }
 
-    struct failure {
-        std::string what;
-        known_bug bug;
-    };
-    [[nodiscard]] const std::vector<failure>& failures() const noexcept { return failures_; }
+    [[nodiscard]] const std::vector<std::string>& failures() const noexcept { return failures_; }
     [[nodiscard]] std::size_t index() const noexcept { return index_; }
 
 private:
@@ -142,7 +90,7 @@ private:
     std::size_t index_;
     std::uint64_t seed_;
     rng rng_;
-    std::vector<failure> failures_;
+    std::vector<std::string> failures_;
 };
 
 // ---- the command line and the loop ----------------------------------------------------------
@@ -157,22 +105,19 @@ struct kind_entry {
 inline void usage(const char* program, const char* purpose, const std::vector<kind_entry>& kinds, std::FILE* to) {
     std::fprintf(to,
                  "%s: %s\n\n"
-                 "usage: %s [--seed S] [--trials N] [--kind NAME] [--verbose] [--tolerate BUG]... [--list-kinds]\n"
+                 "usage: %s [--seed S] [--trials N] [--kind NAME] [--verbose] [--list-kinds]\n"
                  "  --seed S       seed of the first trial (trial i runs with S + i); default 1\n"
                  "  --trials N     trials per kind; default 10\n"
                  "  --kind NAME    only this kind (default: every kind)\n"
                  "  --verbose      say what each trial does\n"
-                 "  --tolerate BUG report failures that BUG explains without failing the run\n"
                  "  --list-kinds   print the kinds, one a line, and exit\n\n"
                  "kinds:\n",
                  program, purpose, program);
     for (const auto& k : kinds) std::fprintf(to, "  %-22s %s\n", k.name.c_str(), k.what.c_str());
-    std::fprintf(to, "\nknown bugs (--tolerate):\n");
-    for (const auto& b : known_bugs) std::fprintf(to, "  %-22s %s\n", b.name, b.what);
 }
 
 /// Parses the command line, runs the trials, prints failures with the seed that reproduces each,
-/// and returns main's exit code: 0 if no trial failed (tolerated failures aside), 1 otherwise,
+/// and returns main's exit code: 0 if no trial failed, 1 otherwise,
 /// 2 on a usage error.
 inline int run_driver(int argc, char** argv, const char* purpose, const std::vector<kind_entry>& kinds) {
     const char* program = argc > 0 ? argv[0] : "chaos";
@@ -207,20 +152,6 @@ inline int run_driver(int argc, char** argv, const char* purpose, const std::vec
             s.verbose = true;
         } else if (a == "--list-kinds") {
             list = true;
-        } else if (a == "--tolerate") {
-            const std::string_view b = value();
-            bool found = false;
-            for (const auto& k : known_bugs) {
-                if (b == k.name) {
-                    s.tolerated.push_back(k.bug);
-                    found = true;
-                }
-            }
-            if (!found) {
-                std::fprintf(stderr, "%s: no known bug '%s'\n\n", program, std::string(b).c_str());
-                usage(program, purpose, kinds, stderr);
-                return 2;
-            }
         } else if (a == "--help" || a == "-h") {
             usage(program, purpose, kinds, stdout);
             return 0;
@@ -242,7 +173,7 @@ inline int run_driver(int argc, char** argv, const char* purpose, const std::vec
         return 2;
     }
 
-    std::size_t failed = 0, tolerated = 0, ran = 0;
+    std::size_t failed = 0, ran = 0;
     const auto start = std::chrono::steady_clock::now();
     for (const auto& k : kinds) {
         if (!s.kind.empty() && k.name != s.kind) continue;
@@ -253,19 +184,10 @@ inline int run_driver(int argc, char** argv, const char* purpose, const std::vec
             t.note("seed %llu", static_cast<unsigned long long>(t.seed()));
             k.run(t);
             ++ran;
-            bool trial_failed = false;
-            for (const auto& f : t.failures()) {
-                const bool ok = f.bug != known_bug::none && s.tolerates(f.bug);
-                std::printf("%s %s trial %zu seed %llu: %s\n", ok ? "TOLERATED" : "FAIL", k.name.c_str(), i,
-                            static_cast<unsigned long long>(t.seed()), f.what.c_str());
-                if (f.bug != known_bug::none)
-                    std::printf("    known bug '%s' (--tolerate %s)\n", name_of(f.bug), name_of(f.bug));
-                if (ok)
-                    ++tolerated;
-                else
-                    trial_failed = true;
-            }
-            if (trial_failed) {
+            for (const auto& f : t.failures())
+                std::printf("FAIL %s trial %zu seed %llu: %s\n", k.name.c_str(), i,
+                            static_cast<unsigned long long>(t.seed()), f.c_str());
+            if (!t.failures().empty()) {
                 ++failed;
                 ++kind_failed;
                 std::printf("    reproduce: %s --kind %s --seed %llu --trials 1 --verbose\n", program, k.name.c_str(),
@@ -278,9 +200,8 @@ inline int run_driver(int argc, char** argv, const char* purpose, const std::vec
         std::fflush(stdout);
     }
     const auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("%zu trials (seeds %llu..%llu), %zu failed, %zu failures tolerated, %.1f s\n", ran,
-                static_cast<unsigned long long>(s.seed), static_cast<unsigned long long>(s.seed + s.trials - 1), failed,
-                tolerated, secs);
+    std::printf("%zu trials (seeds %llu..%llu), %zu failed, %.1f s\n", ran, static_cast<unsigned long long>(s.seed),
+                static_cast<unsigned long long>(s.seed + s.trials - 1), failed, secs);
     return failed == 0 ? 0 : 1;
 }
 

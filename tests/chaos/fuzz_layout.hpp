@@ -72,11 +72,6 @@ inline void add_header(region_map& m) {
     CHAOS_FIELD(m, 0, h, description, region_class::header, "header.description");
 }
 
-/// Whether `r` is the header's ownership word (bug 3 is about it).
-inline bool is_ownership(const region& r) {
-    return r.offset == offsetof(ipckit::detail::segment_header, ownership);
-}
-
 /// Whether `r` is a header word that says what the segment is, so that a segment whose word
 /// changed must not open (README: corrupt, or incompatible_layout for another layout or
 /// policy): magic, layout version, state, size, fingerprint, ownership. (The creator and the

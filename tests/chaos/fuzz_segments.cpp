@@ -15,13 +15,11 @@
 //   - open says not_found of a segment that exists (README: not_found is a missing name), or
 //     opens one whose magic, version, state, size, fingerprint or ownership word changed, or
 //     create replaces one whose creator lives (README: already_exists; a file cut shorter than
-//     a header is the exception: it looks like one whose creator died before sizing it)
-//     [known bugs 'header', 'ownership': a bad header word must be corrupt, a changed
-//     ownership word incompatible_layout];
+//     a header is the exception: it looks like one whose creator died before sizing it);
 //   - a message is delivered that no producer sent, or one already received (a replay), or one
 //     older than one already received from its producer, or one that is not intact (garbage,
 //     or read at the wrong place) unless a scribble hit a payload, whose change no queue can
-//     detect [known bug 'replay': the position stamps being added].
+//     detect (the rings' index checks and slot stamps make every other case corrupt).
 //
 // The parent never runs the library on a scribbled segment: it puts the traffic through before,
 // restores a truncated file's size after the probe, and removes the segments by name.
@@ -85,7 +83,6 @@ struct damage {
     std::vector<std::string> notes;  ///< one line per scribble
     bool payload = false;            ///< a message's bytes may have changed
     bool header = false;             ///< the segment header was hit, or the file resized
-    bool ownership = false;          ///< the header's ownership word was hit
     /// What the first segment (the one a probe opens first) lost that must make its open fail:
     /// a changed magic, version, state, size, fingerprint or ownership word, or its file's size.
     std::vector<std::string> primary_broken;
@@ -93,7 +90,6 @@ struct damage {
     /// create may take it for one whose creator died before sizing it, and replace it.
     bool primary_headerless = false;
 
-    [[nodiscard]] known_bug header_bug() const { return ownership ? known_bug::ownership : known_bug::bad_header; }
     [[nodiscard]] std::string text() const {
         std::string s;
         for (const auto& n : notes) {
@@ -249,7 +245,6 @@ private:
         if (g == nullptr) return;
         d.payload = d.payload || g->what == region_class::payload;
         d.header = d.header || g->what == region_class::header;
-        d.ownership = d.ownership || is_ownership(*g);
     }
 
     std::vector<segment_regions> segments_;
@@ -328,37 +323,31 @@ void judge(trial& t, const probe_log& log, const traffic& before, const damage& 
             if (set_up ? !listed_for_set_up(e) : !listed_for_data_path(e))
                 t.fail(verb + " returned " + errc_name(e) + ", which README does not list" + where);
             else if (v == step::open && e == errc::not_found)
-                t.fail("open said not_found of a segment that exists (README: not_found is a missing name)" + where,
-                       d.header_bug());
+                t.fail("open said not_found of a segment that exists (README: not_found is a missing name)" + where);
             else if (v == step::create && e != errc::already_exists && e != errc::corrupt)
                 t.fail(std::string("create of a name that exists returned ") + errc_name(e) +
-                           " (README: already_exists)" + where,
-                       d.header_bug());
+                           " (README: already_exists)" + where);
             continue;
         }
         if (v == step::create) {
             if (!d.primary_headerless)
-                t.fail("create replaced a segment that exists and whose creator lives (README: already_exists)" + where,
-                       d.header_bug());
+                t.fail("create replaced a segment that exists and whose creator lives (README: already_exists)" + where);
             continue;
         }
         if (v == opens_first_segment<Kind> && !d.primary_broken.empty() && !d.primary_headerless && !opened_broken) {
             opened_broken = true;  // once: a node joins twice
             std::string broken;
-            bool only_ownership = true;
             for (const auto& b : d.primary_broken) {
                 broken += broken.empty() ? "" : ", ";
                 broken += b;
-                only_ownership = only_ownership && b == "header.ownership";
             }
             t.fail(verb + " succeeded on a segment whose " + broken +
-                       " changed (README: corrupt, or incompatible_layout for another policy)" + where,
-                   only_ownership ? known_bug::ownership : known_bug::bad_header);
+                       " changed (README: corrupt, or incompatible_layout for another policy)" + where);
         }
         if (v == step::send) probe_sent = s.seq + 1;
         if (v != step::receive) continue;
         if (s.intact == 0) {
-            if (!d.payload) t.fail("a message that is not intact was delivered (garbage, or read at the wrong place)" + where, known_bug::replay);
+            if (!d.payload) t.fail("a message that is not intact was delivered (garbage, or read at the wrong place)" + where);
             continue;
         }
         const std::string id = "(producer " + std::to_string(s.producer) + ", seq " + std::to_string(s.seq) + ")";
@@ -367,13 +356,12 @@ void judge(trial& t, const probe_log& log, const traffic& before, const damage& 
                                    : sent_it != before.sent.end() ? sent_it->second
                                                                   : 0;
         if (s.seq >= sent)
-            t.fail("message " + id + " was delivered, but never sent" + where, known_bug::replay);
+            t.fail("message " + id + " was delivered, but never sent" + where);
         else if (seen.count({s.producer, s.seq}) != 0)
-            t.fail("message " + id + " was delivered again: a replay" + where, known_bug::replay);
+            t.fail("message " + id + " was delivered again: a replay" + where);
         else if (next.count(s.producer) != 0 && s.seq < next[s.producer])
             t.fail("message " + id + " was delivered after seq " + std::to_string(next[s.producer] - 1) +
-                       " of its producer: out of place" + where,
-                   known_bug::replay);
+                       " of its producer: out of place" + where);
         seen.insert({s.producer, s.seq});
         next[s.producer] = std::max(next[s.producer], s.seq + 1);
     }

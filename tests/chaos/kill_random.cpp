@@ -364,23 +364,22 @@ private:
                     static_cast<unsigned long long>(rec.got.load()), static_cast<unsigned long long>(rec.returned.load()));
         }
         std::map<std::uint32_t, producer_info> producers;
-        bool producer_killed = false, receiver_killed = false, owner_killed = false;
+        bool receiver_killed = false, owner_killed = false;
         for (const auto& p : procs_) {
             if (p.what == process::role::producer) {
                 producers[static_cast<std::uint32_t>(p.slot)] = {log_.record(p.slot).sent.load(), p.killed, p.role_index};
-                producer_killed = producer_killed || p.killed;
             } else {
                 receiver_killed = receiver_killed || p.killed;
                 owner_killed = owner_killed || (p.killed && Kind::owner_receives);
             }
         }
-        check_processes(owner_killed, producer_killed);
+        check_processes(owner_killed);
         check_messages(producers, receiver_killed, owner_killed);
         if constexpr (std::is_same_v<Kind, node_kind>) check_departures(producers);
     }
 
     /// Exit codes and the results that ended each process's loop.
-    void check_processes(bool owner_killed, bool producer_killed) {
+    void check_processes(bool owner_killed) {
         for (const auto& p : procs_) {
             if (p.killed) continue;
             const auto& rec = log_.record(p.slot);
@@ -407,12 +406,9 @@ private:
                             "; README: every send goes through while a receiver may come");
             } else {
                 if (end == errc::closed && !at_setup) continue;
-                // The bug being fixed: the dead producer's place stays held, so closed never comes.
-                const bool dead_place = end == errc::peer_dead && !at_setup && producer_killed && Kind::ends_when_producers_close;
                 t_.fail(who + " ended with " + got +
                             "; README: closed once every producer has closed (mailbox: once removed) "
-                            "and every message was received",
-                        dead_place ? known_bug::dead_place : known_bug::none);
+                            "and every message was received");
             }
         }
     }
