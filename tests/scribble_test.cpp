@@ -40,6 +40,7 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -129,87 +130,85 @@ word index_word(std::atomic<T>& w, std::string name, word::what_kind what = word
         return {word::state32, nullptr, &w, std::move(name)};
 }
 
-/// Every fixed-size queue kind (ring or chain): ticks.
+/// A queue (or mailbox) handle of this process, its one receiver and its Senders senders.
 template <class Q, std::size_t Senders>
-class tick_kind {
+class endpoints {
 public:
     static constexpr std::size_t senders = Senders;
-    using rx_type = ipckit::receiver<Q>;
-    using tx_type = ipckit::sender<Q>;
 
-    errc send(std::size_t who, std::uint64_t s) { return err(tx_[who]->send(make_tick(s), 0ms)); }
+    explicit endpoints(Q q) : q_(std::move(q)) {
+        rx_.emplace(q_.receiver());
+        for (auto& t : tx_) t.emplace(q_.sender());
+    }
+    /// Closes the receiver and attaches a new one: ok, or why not (it then has none).
+    errc reattach_receiver() {
+        rx_.reset();
+        return setup_errc([&] { return rx_.emplace(q_.receiver()), 0; });
+    }
+    /// The same for sender `who`.
+    errc reattach_sender(std::size_t who) {
+        tx_[who].reset();
+        return setup_errc([&] { return tx_[who].emplace(q_.sender()), 0; });
+    }
+
+protected:
+    Q q_;
+    std::optional<ipckit::receiver<Q>> rx_;
+    std::array<std::optional<ipckit::sender<Q>>, Senders> tx_;
+};
+
+/// Endpoints of a queue of ticks: every fixed-size kind (ring, chain, mailbox).
+template <class Q, std::size_t Senders>
+class tick_endpoints : public endpoints<Q, Senders> {
+public:
+    using endpoints<Q, Senders>::endpoints;
+
+    errc send(std::size_t who, std::uint64_t s) { return err(this->tx_[who]->send(make_tick(s), 0ms)); }
     /// ok and the seq of a whole message, or why not; ok with nullopt: a message not whole.
     errc receive(std::optional<std::uint64_t>& out, std::chrono::milliseconds wait) {
-        auto r = rx_->receive(wait);
+        auto r = this->rx_->receive(wait);
         if (!r) return r.error();
         out = seq_of_tick(*r);
         return errc::ok;
     }
-
-protected:
-    std::optional<rx_type> rx_;
-    std::array<std::optional<tx_type>, Senders> tx_;
 };
 
 /// The fixed-size rings: SPSC and Vyukov's.
 template <class Q, std::size_t Senders>
-class ring_kind : public tick_kind<Q, Senders> {
+class ring_kind : public tick_endpoints<Q, Senders> {
 public:
-    explicit ring_kind(const std::string& name) : q_(Q::create(name, quick_liveness(1ms))), in_(name) {
-        this->rx_.emplace(q_.receiver());
-        for (auto& t : this->tx_) t.emplace(q_.sender());
-    }
-    errc reattach_receiver() {
-        this->rx_.reset();
-        return setup_errc([&] { return this->rx_.emplace(q_.receiver()), 0; });
-    }
-    errc reattach_sender(std::size_t who) {
-        this->tx_[who].reset();
-        return setup_errc([&] { return this->tx_[who].emplace(q_.sender()), 0; });
-    }
+    explicit ring_kind(const std::string& name)
+        : tick_endpoints<Q, Senders>(Q::create(name, quick_liveness(1ms))), in_(name) {}
     std::vector<word> words() {
         auto& ring = in_->ring;
         std::vector<word> w{index_word(ring.tail, "tail"), index_word(ring.head, "head")};
-        if constexpr (requires { ring.tail_check; }) {
+        if constexpr (requires { ring.tail_check; }) {  // the SPSC ring: check words
             w.push_back(index_word(ring.tail_check, "tail_check"));
             w.push_back(index_word(ring.head_check, "head_check"));
         }
         if constexpr (requires { ring.slots[0].value; }) {  // Vyukov's ring: slots with sequences
             for (std::size_t i = 0; i < slots; ++i) {
                 w.push_back(index_word(ring.slots[i].seq, "seq[" + std::to_string(i) + "]", word::sequence));
-                if constexpr (requires { ring.slots[0].stamp; })
-                    w.push_back(index_word(ring.slots[i].stamp, "stamp[" + std::to_string(i) + "]", word::sequence));
+                w.push_back(index_word(ring.slots[i].stamp, "stamp[" + std::to_string(i) + "]", word::sequence));
             }
         }
         return w;
     }
 
 private:
-    Q q_;
     inside<Q> in_;
 };
 
 /// The unbounded queue: the chain's control words, and the state words of the chunk at the head.
-class chain_kind : public tick_kind<chain, 2> {
+class chain_kind : public tick_endpoints<chain, 2> {
 public:
-    explicit chain_kind(const std::string& name) : name_(name), q_(chain::create(name, quick_liveness(1ms))), in_(name) {
-        rx_.emplace(q_.receiver());
-        for (auto& t : tx_) t.emplace(q_.sender());
-    }
-    errc reattach_receiver() {
-        rx_.reset();
-        return setup_errc([&] { return rx_.emplace(q_.receiver()), 0; });
-    }
-    errc reattach_sender(std::size_t who) {
-        tx_[who].reset();
-        return setup_errc([&] { return tx_[who].emplace(q_.sender()), 0; });
-    }
+    explicit chain_kind(const std::string& name)
+        : tick_endpoints<chain, 2>(chain::create(name, quick_liveness(1ms))), name_(name), in_(name) {}
     std::vector<word> words() {
         auto& c = in_->chain;
         std::vector<word> w{index_word(c.tail, "tail"), index_word(c.head, "head"), index_word(c.first_live, "first_live"),
-                            index_word(c.chunk_next, "chunk_next")};
-        if constexpr (requires { c.head_check; }) w.push_back(index_word(c.head_check, "head_check"));
-        // The chunk the head is in, if it exists: the state (and stamp) words of the slots around the head.
+                            index_word(c.chunk_next, "chunk_next"), index_word(c.head_check, "head_check")};
+        // The chunk the head is in, if it exists: the state and stamp words of the slots from the head on.
         const std::uint64_t hd = c.head.load();
         chunk_.reset();
         if (setup_errc([&] { return chunk_.emplace(open_chunk(hd / chain::slots_per_chunk)), 0; }) == errc::ok) {
@@ -218,7 +217,7 @@ public:
                 if (p / chain::slots_per_chunk != hd / chain::slots_per_chunk) break;
                 auto& slot = ch.slots[p % chain::slots_per_chunk];
                 w.push_back(index_word(slot.state, "state@" + std::to_string(p)));
-                if constexpr (requires { slot.stamp; }) w.push_back(index_word(slot.stamp, "stamp@" + std::to_string(p)));
+                w.push_back(index_word(slot.stamp, "stamp@" + std::to_string(p)));
             }
         }
         return w;
@@ -237,44 +236,26 @@ public:
 
 private:
     std::string name_;
-    chain q_;
     inside<chain> in_;
     std::optional<ipckit::segment> chunk_;
 };
 
 /// The broadcast mailbox: the ring's words, and the receivers' cursors.
-class bcast_kind : public tick_kind<bcast, 2> {
+class bcast_kind : public tick_endpoints<bcast, 2> {
 public:
     explicit bcast_kind(const std::string& name)
-        : b_(bcast::create(name, options())), in_(name, bcast::layout(options().max_receivers)) {
-        rx_.emplace(b_.receiver());
-        for (auto& t : tx_) t.emplace(b_.sender());
-    }
-    errc reattach_receiver() {
-        rx_.reset();
-        return setup_errc([&] { return rx_.emplace(b_.receiver()), 0; });
-    }
-    errc reattach_sender(std::size_t who) {
-        tx_[who].reset();
-        return setup_errc([&] { return tx_[who].emplace(b_.sender()), 0; });
-    }
+        : tick_endpoints<bcast, 2>(bcast::create(name, options())), in_(name, bcast::layout(options().max_receivers)) {}
     std::vector<word> words() {
         auto& ring = in_->ring;
         std::vector<word> w{index_word(ring.tail, "tail"), index_word(ring.gate, "gate"), index_word(ring.base, "base")};
         for (std::size_t i = 0; i < slots; ++i) {
             w.push_back(index_word(ring.slots[i].seq, "seq[" + std::to_string(i) + "]", word::sequence));
-            if constexpr (requires { ring.slots[0].stamp; })
-                w.push_back(index_word(ring.slots[i].stamp, "stamp[" + std::to_string(i) + "]", word::sequence));
+            w.push_back(index_word(ring.slots[i].stamp, "stamp[" + std::to_string(i) + "]", word::sequence));
         }
         auto* places = ipckit::detail::places_of(*in_);
         for (std::size_t i = 0; i < options().max_receivers; ++i)
             w.push_back(index_word(places[i].next, "next[" + std::to_string(i) + "]"));
         return w;
-    }
-    ~bcast_kind() {
-        rx_.reset();
-        for (auto& t : tx_) t.reset();
-        (void)bcast::remove(in_.seg.name());
     }
 
 private:
@@ -283,35 +264,22 @@ private:
         o.max_receivers = 4;
         return o;
     }
-    bcast b_;
     inside<bcast> in_;
 };
 
 /// The byte rings: their indices, and the headers of the records between head and tail.
 template <class Q, std::size_t Senders>
-class bytes_kind {
+class bytes_kind : public endpoints<Q, Senders> {
 public:
-    static constexpr std::size_t senders = Senders;
+    explicit bytes_kind(const std::string& name) : endpoints<Q, Senders>(Q::create(name, quick_liveness(1ms))), in_(name) {}
 
-    explicit bytes_kind(const std::string& name) : q_(Q::create(name, quick_liveness(1ms))), in_(name) {
-        rx_.emplace(q_.receiver());
-        for (auto& t : tx_) t.emplace(q_.sender());
-    }
-    errc send(std::size_t who, std::uint64_t s) { return err(tx_[who]->send(bytes_message(s), 0ms)); }
+    errc send(std::size_t who, std::uint64_t s) { return err(this->tx_[who]->send(bytes_message(s), 0ms)); }
     errc receive(std::optional<std::uint64_t>& out, std::chrono::milliseconds wait) {
         std::array<std::byte, max_bytes> buf{};
-        auto r = rx_->receive(std::span(buf), wait);
+        auto r = this->rx_->receive(std::span(buf), wait);
         if (!r) return r.error();
         out = seq_of_bytes(std::span(buf).first(*r));
         return errc::ok;
-    }
-    errc reattach_receiver() {
-        rx_.reset();
-        return setup_errc([&] { return rx_.emplace(q_.receiver()), 0; });
-    }
-    errc reattach_sender(std::size_t who) {
-        tx_[who].reset();
-        return setup_errc([&] { return tx_[who].emplace(q_.sender()), 0; });
     }
     std::vector<word> words() {
         auto& ring = in_->ring;
@@ -319,7 +287,7 @@ public:
         // The header of every record from head to tail, and the word at the tail, where the
         // next one goes. (Not the payloads: a message scribbled over is not the ring's to catch.)
         const std::uint64_t t = ring.tail.load();
-        for (std::uint64_t p = ring.head.load();; ) {
+        for (std::uint64_t p = ring.head.load();;) {
             w.push_back({word::header, header_word(p), nullptr, "header@" + std::to_string(p)});
             const std::uint64_t size = record::size_of(header_word(p)->load());
             if (p >= t || size == 0 || p + size > t) break;
@@ -333,10 +301,7 @@ private:
         return reinterpret_cast<std::atomic<std::uint64_t>*>(&in_->ring.words[(pos % ring_bytes) / 8]);
     }
 
-    Q q_;
     inside<Q> in_;
-    std::optional<ipckit::receiver<Q>> rx_;
-    std::array<std::optional<ipckit::sender<Q>>, Senders> tx_;
 };
 
 /// The seqs `rx` receives, each within `wait` (a blocking receive: recovery included), until

@@ -29,7 +29,11 @@
 // there, stored with release after the message and before its sequence. A recoverer that finds
 // the stamp of pos knows that the whole message was written: it publishes it rather than
 // burying it (see consumer recover()). A consumer checks the stamp too before it claims a
-// full slot: a sequence moved forward onto a slot never written at pos is corrupt, not read.
+// full slot: a sequence moved forward onto a slot never written at pos is corrupt, not read;
+// and a sequence older than any lap-1 state is corrupt, not "empty" for ever. What is left: a
+// head moved forward inside its range skips the messages it passes over, and producers later
+// free their slots as a dead consumer's. Telling that from a consumer killed while holding
+// them needs evidence this ring does not keep (the dead consumer's roster `pending` word).
 
 #include <ipckit/detail/layout.hpp>
 #include <ipckit/detail/ring/ticket.hpp>
