@@ -201,7 +201,7 @@ inline constexpr unsigned max_producers = 63;
 inline constexpr unsigned max_consumers = 64;
 
 /// Whether this build of ipckit has unbounded queues.
-#if __has_include(<ipckit/detail/unbounded_queue.hpp>)
+#if __has_include(<ipckit/detail/queue/unbounded.hpp>)
 inline constexpr bool unbounded_offered = true;
 #else
 inline constexpr bool unbounded_offered = false;

@@ -347,7 +347,7 @@ TEST_CASE("mailbox: a non-blocking sender gets would_block on a full mailbox and
 TEST_CASE("mailbox: a remover stopped between its two stores leaves closing, which the receivers finish",
           "[unit]") {
     // Mailbox::remove stores `removed | closing`, issues the heavy fence, then stores `removed`
-    // (detail/mailbox_common.hpp). Here the remover stops after the first store, as if killed.
+    // (detail/mailbox/common.hpp). Here the remover stops after the first store, as if killed.
     namespace d = ipckit::detail;
     scoped_name name("mbox");
     using box = box8<ipckit::any>;

@@ -1,5 +1,5 @@
 // Tests of ipckit::queue with many senders and/or many receivers (MPSC, SPMC, MPMC: the Vyukov
-// ring of detail/ring/mpmc.hpp with the rosters of detail/roster.hpp).
+// ring of detail/ring/mpmc.hpp with the rosters of detail/sync/roster.hpp).
 //
 // What a user observes (DESIGN.md, invariants 5, 8, 9): every message is delivered whole and
 // exactly once, each sender's messages in the order it sent them; would_block, timed_out and

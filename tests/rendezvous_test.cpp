@@ -1,4 +1,4 @@
-// Tests of zero-capacity queues (the seed's rendezvous, include/ipckit/detail/rendezvous_queue.hpp)
+// Tests of zero-capacity queues (the seed's rendezvous, include/ipckit/detail/queue/rendezvous.hpp)
 // within one process: set-up, each verb, closing, deadlines, the decision between a receiver
 // taking an offer and its sender withdrawing it, and sender and receiver threads pairing off
 // (these are the tests to run under ThreadSanitizer).

@@ -1,7 +1,7 @@
-// The roster of one side of a queue (detail/roster.hpp): how its state reads to the peer while
+// The roster of one side of a queue (detail/sync/roster.hpp): how its state reads to the peer while
 // its holders come, let go, and die.
 
-#include <ipckit/detail/roster.hpp>
+#include <ipckit/detail/sync/roster.hpp>
 
 #include "catch.hpp"
 #include "messages.hpp"

@@ -29,22 +29,22 @@
 // whatever it holds, as its kind's own remove does, without asking who uses it.
 //
 // Names. A segment `d.a.b.<hex>.<hex>` holding a single-producer, single-consumer, system_owned
-// queue of bytes<Max> is a link of domain `d` (detail/link.hpp); a segment `q.<number>` that
+// queue of bytes<Max> is a link of domain `d` (detail/node/link_name.hpp); a segment `q.<number>` that
 // says it is a chunk is a chunk of unbounded queue `q`.
 
-#include <ipckit/detail/broadcast_mailbox.hpp>
-#include <ipckit/detail/bytes_queue.hpp>
-#include <ipckit/detail/fixed_queue.hpp>
-#include <ipckit/detail/inspect_reader.hpp>
-#include <ipckit/detail/layout.hpp>
-#include <ipckit/detail/link.hpp>
-#include <ipckit/detail/mailbox_common.hpp>
-#include <ipckit/detail/mailbox_queue.hpp>
-#include <ipckit/detail/registry.hpp>
-#include <ipckit/detail/rendezvous_queue.hpp>
+#include <ipckit/detail/mailbox/broadcast.hpp>
+#include <ipckit/detail/queue/bytes.hpp>
+#include <ipckit/detail/queue/fixed.hpp>
+#include <ipckit/detail/inspect/reader.hpp>
+#include <ipckit/detail/shm/layout.hpp>
+#include <ipckit/detail/node/link_name.hpp>
+#include <ipckit/detail/mailbox/common.hpp>
+#include <ipckit/detail/mailbox/unicast.hpp>
+#include <ipckit/detail/node/registry.hpp>
+#include <ipckit/detail/queue/rendezvous.hpp>
 #include <ipckit/detail/sys/process.hpp>
 #include <ipckit/detail/sys/shm.hpp>
-#include <ipckit/detail/unbounded_queue.hpp>
+#include <ipckit/detail/queue/unbounded.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/node.hpp>
 #include <ipckit/policy.hpp>
@@ -120,7 +120,7 @@ inline void inspect_queue(const body_view& v, const queue_description& q, segmen
     case queue_description::zero: inspect_rendezvous(v, q, info); break;
     case queue_description::unbounded: inspect_unbounded_head(v, q, info.name, info); break;
     }
-    // A node's link: named after its domain, its ends and their incarnations (detail/link.hpp).
+    // A node's link: named after its domain, its ends and their incarnations (detail/node/link_name.hpp).
     const auto dot = info.name.find('.');
     if (q.kind == queue_description::bounded && q.message.bytes && q.producers == 1 && q.consumers == 1 &&
         info.ownership == system_owned::name && dot != std::string::npos &&

@@ -31,7 +31,7 @@
 //                call receive - that is what taking turns means - and a non-blocking receive
 //                off its turn returns would_block. A receiver that closes passes its turn at
 //                once; one that dies is skipped within about options::liveness_interval.
-//   broadcast    every attached receiver gets every message (detail/broadcast_mailbox.hpp).
+//   broadcast    every attached receiver gets every message (detail/mailbox/broadcast.hpp).
 //
 // Senders. Up to 64 at once, in any processes; each sender's messages are delivered in the
 // order it sent them (with round_robin, to the receivers in turn). A sender waits (blocking)
@@ -68,8 +68,8 @@
 // Variable-size messages (bytes<Max>) and unbounded or zero capacity are not offered for
 // mailboxes: a static_assert says so and what to use instead.
 
-#include <ipckit/detail/broadcast_mailbox.hpp>
-#include <ipckit/detail/mailbox_queue.hpp>
+#include <ipckit/detail/mailbox/broadcast.hpp>
+#include <ipckit/detail/mailbox/unicast.hpp>
 #include <ipckit/policy.hpp>
 
 #include <cstddef>

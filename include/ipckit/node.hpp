@@ -7,7 +7,7 @@
 //   auto m = alice.receive("bob", 100ms);          // only from bob, with a deadline
 //   auto [from, m2] = alice.receive_any();         // asymmetric: learn who sent it
 //
-// Domain. A registry segment named after the domain (detail/registry.hpp), system_owned: created
+// Domain. A registry segment named after the domain (detail/node/registry.hpp), system_owned: created
 // by the first member to join, it outlives its members until ipckit::remove_domain(domain), which
 // removes it with every link (remove_segment(domain) would leave the links behind, and split a
 // domain that still runs). A name held by a live process cannot be joined again (name_taken);
@@ -16,7 +16,7 @@
 //
 // Links. The link from A to B is a single-producer, single-consumer queue of bytes<MaxMessage> in
 // a ring of LinkBytes bytes, named after the domain, both names and both incarnations
-// (detail/link.hpp). Whichever of A's first send to B and B's first receive from A comes first
+// (detail/node/link_name.hpp). Whichever of A's first send to B and B's first receive from A comes first
 // creates it. A member that rejoins is a new incarnation, so a restarted peer gets fresh links.
 // The sender rings B's member doorbell after each send only if B sleeps in a receive, so the
 // fast path of a send is the queue's send plus three loads.
@@ -61,10 +61,10 @@
 // Thread safety: restricted thread-safe, one thread at a time per node. Not copyable or
 // movable. A forked child inherits the node but not its membership: it must not use it.
 
-#include <ipckit/detail/doorbell.hpp>
-#include <ipckit/detail/endpoint.hpp>
-#include <ipckit/detail/link.hpp>
-#include <ipckit/detail/registry.hpp>
+#include <ipckit/detail/sync/doorbell.hpp>
+#include <ipckit/detail/endpoint/endpoint.hpp>
+#include <ipckit/detail/node/link_name.hpp>
+#include <ipckit/detail/node/registry.hpp>
 #include <ipckit/detail/sys/cpu.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>

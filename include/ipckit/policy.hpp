@@ -5,7 +5,7 @@
 //
 // Each policy is a tag type or a small struct; a user may write their own wait policy.
 
-#include <ipckit/detail/layout.hpp>
+#include <ipckit/detail/shm/layout.hpp>
 
 #include <chrono>
 #include <concepts>

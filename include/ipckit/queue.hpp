@@ -23,10 +23,10 @@
 // thread at a time). One sender and one receiver may be attached at a time (single/single);
 // a second attach gets sender_busy / receiver_busy while the first one's process lives.
 
-#include <ipckit/detail/fixed_queue.hpp>
-#include <ipckit/detail/rendezvous_queue.hpp>
-#include <ipckit/detail/unbounded_queue.hpp>
-#include <ipckit/detail/bytes_queue.hpp>
+#include <ipckit/detail/queue/fixed.hpp>
+#include <ipckit/detail/queue/rendezvous.hpp>
+#include <ipckit/detail/queue/unbounded.hpp>
+#include <ipckit/detail/queue/bytes.hpp>
 // [kind includes]
 #include <ipckit/policy.hpp>
 
@@ -77,7 +77,7 @@ struct queue_for<bytes<Max>, zero_capacity, P, C, W, O> {
 };
 
 /// unbounded<ChunkBytes>: a chain of chunks, grown by the senders, freed as the one receiver
-/// reads them (detail/unbounded_queue.hpp).
+/// reads them (detail/queue/unbounded.hpp).
 template <message T, std::size_t B, class P, class C, class W, class O>
     requires(!is_bytes<T>)
 struct queue_for<T, unbounded<B>, P, C, W, O> {

@@ -13,7 +13,7 @@
 //
 // The creator holds a shared flock on the object while it initialises it, and a process_owned
 // creator keeps holding it for as long as its process holds any handle of the segment (they all
-// share the creator's descriptor: detail/mapped_segment.hpp). The kernel drops the lock when its
+// share the creator's descriptor: detail/shm/mapped_segment.hpp). The kernel drops the lock when its
 // holder dies, so "can I take an exclusive lock?" tells attachers whether a creator is still
 // at work and tells create() whether a process_owned segment has lost its owner, with no
 // window and no pid to misread. Whoever removes an abandoned segment does so holding that
@@ -22,8 +22,8 @@
 // lock on byte 0 (the owner mark, detail/sys/shm.hpp), which F_OFD_GETLK reports, so a prober
 // holding the flock for a moment is never mistaken for the owner.
 
-#include <ipckit/detail/layout.hpp>
-#include <ipckit/detail/mapped_segment.hpp>
+#include <ipckit/detail/shm/layout.hpp>
+#include <ipckit/detail/shm/mapped_segment.hpp>
 #include <ipckit/detail/sys/futex.hpp>
 #include <ipckit/detail/sys/process.hpp>
 #include <ipckit/detail/sys/shm.hpp>
@@ -297,7 +297,7 @@ inline std::string how_to_remove(std::string_view name) {
 
 /// A named shared-memory segment with a validated header. Movable, not copyable. A
 /// process_owned segment lives while the process that created it holds any handle of it (every
-/// handle that process opens on it shares the creator's mapping: detail/mapped_segment.hpp), and
+/// handle that process opens on it shares the creator's mapping: detail/shm/mapped_segment.hpp), and
 /// goes with the last of them or with the process; a system_owned one stays until remove_segment().
 class segment {
 public:
@@ -514,7 +514,7 @@ private:
                                                 "so it is gone: create it again");
         }
         // In the owning process, every handle shares the owner's mapping: the segment lives
-        // while any of them does (detail/mapped_segment.hpp).
+        // while any of them does (detail/shm/mapped_segment.hpp).
         if (h.ownership == process_owned::id)
             if (auto mine = detail::mapped_segment::owned(s.mapped_->file())) s.mapped_ = std::move(mine);
         return s;

@@ -8,7 +8,7 @@
 // Trial i of a run with seed S runs with seed S + i, so `--seed S+i --trials 1 --kind K`
 // reproduces it alone (as far as the scheduler lets a run of processes be reproduced).
 
-#include <ipckit/detail/layout.hpp>  // fnv1a
+#include <ipckit/detail/shm/layout.hpp>  // fnv1a
 
 #include <chrono>
 #include <cstdint>

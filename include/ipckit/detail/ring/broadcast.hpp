@@ -53,9 +53,9 @@
 // scribble). A sender checks, before it claims, that the slot holds no position past the one
 // a lap back: a tail moved back would otherwise rewrite messages that receivers may be reading.
 
-#include <ipckit/detail/layout.hpp>
+#include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/ring/ticket.hpp>
-#include <ipckit/detail/roster.hpp>
+#include <ipckit/detail/sync/roster.hpp>
 #include <ipckit/error.hpp>
 
 #include <algorithm>

@@ -65,7 +65,7 @@
 // below the tail, and its length fits its size and Max), so that a corrupt or hostile peer makes us return `corrupt`, never
 // touch memory outside the ring or a caller's buffer. This file makes no system call.
 
-#include <ipckit/detail/layout.hpp>
+#include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/ring/ticket.hpp>
 #include <ipckit/error.hpp>
 

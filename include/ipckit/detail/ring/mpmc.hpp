@@ -35,7 +35,7 @@
 // free their slots as a dead consumer's. Telling that from a consumer killed while holding
 // them needs evidence this ring does not keep (the dead consumer's roster `pending` word).
 
-#include <ipckit/detail/layout.hpp>
+#include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/ring/ticket.hpp>
 #include <ipckit/error.hpp>
 

@@ -28,7 +28,7 @@
 //     reported, never replayed.
 // No slot needs a stamp: the indices are the only words here besides the messages.
 
-#include <ipckit/detail/layout.hpp>
+#include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/ring/ticket.hpp>
 #include <ipckit/error.hpp>
 

@@ -32,8 +32,8 @@
 // claim, and clear the word. The claim is then listed nowhere, which live_claimant() reads as
 // it reads a dead holder's: no live process holds it, so the peer recovers it all the same.
 
-#include <ipckit/detail/doorbell.hpp>
-#include <ipckit/detail/layout.hpp>
+#include <ipckit/detail/sync/doorbell.hpp>
+#include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/sys/process.hpp>
 #include <ipckit/error.hpp>
 

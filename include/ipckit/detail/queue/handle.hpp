@@ -2,7 +2,7 @@
 // What the handle of every queue kind has: create / open / open_or_create / remove by name, the
 // sender() and receiver() that attach endpoints, and the segment kept alive for them.
 
-#include <ipckit/detail/layout.hpp>
+#include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/policy.hpp>
 #include <ipckit/segment.hpp>
 

@@ -2,7 +2,7 @@
 // Mailboxes whose every attached receiver gets every message, in order (delivery policy
 // broadcast): what ipckit::mailbox<T, bounded<N>, broadcast, system_owned, Wait> is. The ring is
 // detail/ring/broadcast.hpp; the control block, the removal protocol and the layout description
-// are every mailbox's (detail/mailbox_common.hpp).
+// are every mailbox's (detail/mailbox/common.hpp).
 //
 // Receivers. Any number may attach, up to the size of the receiver table, chosen when the
 // mailbox is created (options::max_receivers, 1024 by default; 256 bytes of shared memory each).
@@ -25,14 +25,14 @@
 // process_owned does not compile with broadcast: a process_owned mailbox's owner is its only
 // receiver, so there would be nobody to broadcast to.
 
-#include <ipckit/detail/doorbell.hpp>
-#include <ipckit/detail/endpoint.hpp>
-#include <ipckit/detail/layout.hpp>
-#include <ipckit/detail/mailbox_common.hpp>
-#include <ipckit/detail/queue_handle.hpp>
+#include <ipckit/detail/sync/doorbell.hpp>
+#include <ipckit/detail/endpoint/endpoint.hpp>
+#include <ipckit/detail/shm/layout.hpp>
+#include <ipckit/detail/mailbox/common.hpp>
+#include <ipckit/detail/queue/handle.hpp>
 #include <ipckit/detail/ring/broadcast.hpp>
 #include <ipckit/detail/ring/ticket.hpp>
-#include <ipckit/detail/roster.hpp>
+#include <ipckit/detail/sync/roster.hpp>
 #include <ipckit/detail/sys/cpu.hpp>
 #include <ipckit/detail/sys/process.hpp>
 #include <ipckit/detail/sys/shm.hpp>
@@ -63,7 +63,7 @@ inline constexpr std::size_t default_broadcast_receivers = 1024;
 inline constexpr std::size_t max_broadcast_receivers = std::size_t{1} << 20;
 
 /// What lives in a broadcast mailbox's segment after the header.
-///   control        state (open / removed), unused owner and turn (detail/mailbox_common.hpp)
+///   control        state (open / removed), unused owner and turn (detail/mailbox/common.hpp)
 ///   data_bell      receivers sleep here while nothing new has been published
 ///   space_bell     senders sleep here while the slowest receiver is N behind
 ///   places         receiver places in the table below; written at creation, checked on open

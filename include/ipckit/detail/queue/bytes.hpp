@@ -40,14 +40,14 @@
 //
 // One receiver at a time (Consumers = single): see bytes_queue below for why.
 
-#include <ipckit/detail/doorbell.hpp>
-#include <ipckit/detail/endpoint.hpp>
-#include <ipckit/detail/fixed_queue.hpp>
-#include <ipckit/detail/inspect_reader.hpp>
-#include <ipckit/detail/queue_handle.hpp>
-#include <ipckit/detail/layout.hpp>
+#include <ipckit/detail/sync/doorbell.hpp>
+#include <ipckit/detail/endpoint/endpoint.hpp>
+#include <ipckit/detail/queue/fixed.hpp>
+#include <ipckit/detail/inspect/reader.hpp>
+#include <ipckit/detail/queue/handle.hpp>
+#include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/ring/bytes.hpp>
-#include <ipckit/detail/roster.hpp>
+#include <ipckit/detail/sync/roster.hpp>
 #include <ipckit/detail/sys/cpu.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>

@@ -6,9 +6,9 @@
 // when it goes, and the removal protocol. The semantics are written down at the top of
 // <ipckit/mailbox.hpp>.
 
-#include <ipckit/detail/doorbell.hpp>
-#include <ipckit/detail/inspect_reader.hpp>
-#include <ipckit/detail/layout.hpp>
+#include <ipckit/detail/sync/doorbell.hpp>
+#include <ipckit/detail/inspect/reader.hpp>
+#include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/sys/cpu.hpp>
 #include <ipckit/detail/sys/process.hpp>
 #include <ipckit/detail/sys/shm.hpp>

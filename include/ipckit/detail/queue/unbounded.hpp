@@ -4,7 +4,7 @@
 // consumer.
 //
 // Segments. The queue's own segment `name` (the head) holds the control block of the chain
-// (detail/ring/chain.hpp), the rosters of senders and receiver, and two doorbells. Messages
+// (detail/chain/chunk_ring.hpp), the rosters of senders and receiver, and two doorbells. Messages
 // live in chunks: segments `name.<seq>` of ChunkBytes bytes each, created one after another
 // by the senders as they fill up (exactly one sender creates each), read in order by the
 // receiver, which removes each chunk as soon as it has read its last message. So memory comes
@@ -45,7 +45,7 @@
 // reaches a removed chunk. A create that replaces a process_owned queue whose owner died also
 // removes that queue's chunks.
 //
-// Processes killed at any point: see detail/ring/chain.hpp. A sender killed while creating a
+// Processes killed at any point: see detail/chain/chunk_ring.hpp. A sender killed while creating a
 // chunk is taken over by the next sender; one killed between claiming a position and
 // publishing it costs that message only (the receiver skips it); a receiver killed at any
 // point is replaced by the next receiver, which goes on from where it had got to and removes
@@ -55,12 +55,12 @@
 // closes, so a chunk the receiver has removed may stay in memory (not in /dev/shm's listing)
 // while a sender that wrote into it idles: at most one chunk per sender.
 
-#include <ipckit/detail/doorbell.hpp>
-#include <ipckit/detail/endpoint.hpp>
-#include <ipckit/detail/inspect_reader.hpp>
-#include <ipckit/detail/layout.hpp>
-#include <ipckit/detail/ring/chain.hpp>
-#include <ipckit/detail/roster.hpp>
+#include <ipckit/detail/sync/doorbell.hpp>
+#include <ipckit/detail/endpoint/endpoint.hpp>
+#include <ipckit/detail/inspect/reader.hpp>
+#include <ipckit/detail/shm/layout.hpp>
+#include <ipckit/detail/chain/chunk_ring.hpp>
+#include <ipckit/detail/sync/roster.hpp>
 #include <ipckit/detail/sys/cpu.hpp>
 #include <ipckit/detail/sys/process.hpp>
 #include <ipckit/detail/sys/shm.hpp>
@@ -284,7 +284,7 @@ inline void retire_abandoned_chain(const sys::file& old, std::string_view name, 
 }
 
 /// What lives in an unbounded queue's head segment after the header.
-///   chain        where the chain stands (detail/ring/chain.hpp); first, at a fixed place
+///   chain        where the chain stands (detail/chain/chunk_ring.hpp); first, at a fixed place
 ///   data_bell    the receiver sleeps here while the queue is empty
 ///   chunk_bell   senders sleep here while another sender creates the chunk they need
 ///   senders      roster of up to MaxP senders (who, and which position each is claiming)

@@ -8,8 +8,8 @@
 // whose endpoints keep something else than one segment alive (the unbounded queue keeps its
 // chain's head) names it as endpoint_core's Handle.
 
-#include <ipckit/detail/doorbell.hpp>
-#include <ipckit/detail/roster.hpp>
+#include <ipckit/detail/sync/doorbell.hpp>
+#include <ipckit/detail/sync/roster.hpp>
 #include <ipckit/detail/sys/cpu.hpp>
 #include <ipckit/detail/sys/process.hpp>
 #include <ipckit/error.hpp>
@@ -199,7 +199,7 @@ inline constexpr bool allows_many_receivers = !requires { requires Queue::one_re
 /// roster place held (or sender_busy / receiver_busy), closing that tells the other side (and
 /// does nothing in a forked child), the liveness settings, and how a verb reports the other
 /// side's end: closed, or peer_dead once for each death there that nobody replaced (ended,
-/// report_dead; detail/roster.hpp says who lets go of a dead process's place). Restricted
+/// report_dead; detail/sync/roster.hpp says who lets go of a dead process's place). Restricted
 /// thread-safe: one thread at a time.
 template <class Queue, class Role, class Bells = role_bells<Role>, endpoint_handle Handle = segment>
 class endpoint_core {

@@ -2,10 +2,10 @@
 // Bounded queues of fixed-size messages: the SPSC ring for one sender and one receiver,
 // Vyukov's ring for many of either, behind one pair of endpoint types.
 
-#include <ipckit/detail/endpoint.hpp>
-#include <ipckit/detail/inspect_reader.hpp>
-#include <ipckit/detail/queue_handle.hpp>
-#include <ipckit/detail/layout.hpp>
+#include <ipckit/detail/endpoint/endpoint.hpp>
+#include <ipckit/detail/inspect/reader.hpp>
+#include <ipckit/detail/queue/handle.hpp>
+#include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/ring/mpmc.hpp>
 #include <ipckit/detail/ring/spsc.hpp>
 #include <ipckit/detail/ring/ticket.hpp>

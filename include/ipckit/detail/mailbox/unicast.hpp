@@ -17,15 +17,15 @@
 // place over meanwhile keeps both. A receiver that attaches takes over a dead holder's place
 // in preference to a free one (roster::claim), and with it that place's turns.
 
-#include <ipckit/detail/doorbell.hpp>
-#include <ipckit/detail/endpoint.hpp>
-#include <ipckit/detail/fixed_queue.hpp>
-#include <ipckit/detail/layout.hpp>
-#include <ipckit/detail/mailbox_common.hpp>
-#include <ipckit/detail/queue_handle.hpp>
+#include <ipckit/detail/sync/doorbell.hpp>
+#include <ipckit/detail/endpoint/endpoint.hpp>
+#include <ipckit/detail/queue/fixed.hpp>
+#include <ipckit/detail/shm/layout.hpp>
+#include <ipckit/detail/mailbox/common.hpp>
+#include <ipckit/detail/queue/handle.hpp>
 #include <ipckit/detail/ring/mpmc.hpp>
 #include <ipckit/detail/ring/ticket.hpp>
-#include <ipckit/detail/roster.hpp>
+#include <ipckit/detail/sync/roster.hpp>
 #include <ipckit/detail/sys/process.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>
@@ -44,7 +44,7 @@
 namespace ipckit::detail {
 
 /// What lives in a mailbox's segment after the header.
-///   control      state, owner, turn (detail/mailbox_common.hpp)
+///   control      state, owner, turn (detail/mailbox/common.hpp)
 ///   data_bell    receivers sleep here: for a message, for their turn, for the removal
 ///   space_bell   senders sleep here while the mailbox is full
 ///   senders      roster of up to MaxP senders (who, and which position each is claiming)
@@ -118,7 +118,7 @@ class mailbox_receiver;
 template <message T, std::size_t N, delivery_policy Delivery, ownership_policy Ownership, wait_policy Wait>
 class mailbox_queue : public queue_handle<mailbox_queue<T, N, Delivery, Ownership, Wait>> {
     using base = queue_handle<mailbox_queue>;
-    static_assert(!std::is_same_v<Delivery, broadcast>, "broadcast mailboxes live in detail/broadcast_mailbox.hpp");
+    static_assert(!std::is_same_v<Delivery, broadcast>, "broadcast mailboxes live in detail/mailbox/broadcast.hpp");
 
 public:
     using message_type = T;

@@ -5,8 +5,8 @@
 // places as endpoints. Nothing here writes to a segment, waits, or takes a lock: an inspector
 // maps segments read-only (ipckit/inspect.hpp).
 
-#include <ipckit/detail/layout.hpp>
-#include <ipckit/detail/roster.hpp>
+#include <ipckit/detail/shm/layout.hpp>
+#include <ipckit/detail/sync/roster.hpp>
 #include <ipckit/detail/sys/process.hpp>
 #include <ipckit/segment_info.hpp>
 

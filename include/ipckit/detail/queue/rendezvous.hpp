@@ -40,7 +40,7 @@
 //     may not have been seen by then: it was taken, but not by a receiver that returned it. The
 //     slot stays taken until that sender's next send resets it.
 //   - A sender killed with an offer out left a complete message: receivers may still take it,
-//     also after its roster place was retired (detail/roster.hpp). The next sender to hold that
+//     also after its roster place was retired (detail/sync/roster.hpp). The next sender to hold that
 //     place withdraws it (and waits out a copy in progress) before writing its own.
 //
 // Stamps. The state word alone cannot tell a scribbled word from a real move: done(s) put back
@@ -57,12 +57,12 @@
 // through detail::wait_until, so deadlines, liveness checks and lost wake-ups are handled as in
 // the other queues.
 
-#include <ipckit/detail/doorbell.hpp>
-#include <ipckit/detail/endpoint.hpp>
-#include <ipckit/detail/inspect_reader.hpp>
-#include <ipckit/detail/queue_handle.hpp>
-#include <ipckit/detail/layout.hpp>
-#include <ipckit/detail/roster.hpp>
+#include <ipckit/detail/sync/doorbell.hpp>
+#include <ipckit/detail/endpoint/endpoint.hpp>
+#include <ipckit/detail/inspect/reader.hpp>
+#include <ipckit/detail/queue/handle.hpp>
+#include <ipckit/detail/shm/layout.hpp>
+#include <ipckit/detail/sync/roster.hpp>
 #include <ipckit/detail/sys/cpu.hpp>
 #include <ipckit/detail/sys/process.hpp>
 #include <ipckit/error.hpp>

@@ -24,9 +24,9 @@
 // incoming links has a message, and `links`, bumped by every process that starts a link to the
 // member, so that it knows when to look for new incoming links.
 
-#include <ipckit/detail/doorbell.hpp>
-#include <ipckit/detail/inspect_reader.hpp>
-#include <ipckit/detail/layout.hpp>
+#include <ipckit/detail/sync/doorbell.hpp>
+#include <ipckit/detail/inspect/reader.hpp>
+#include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/sys/process.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>
