@@ -224,8 +224,9 @@ public:
         slots()[m.slot].holder.compare_exchange_strong(expected, member_slot::vacant, std::memory_order_seq_cst);
     }
 
-    /// The live member called `name`, if any.
-    [[nodiscard]] std::optional<member_ref> find(std::string_view name) const noexcept {
+    /// The live member called `name`, if any. Throws timed_out when the registry lock stays
+    /// held (see locked).
+    [[nodiscard]] std::optional<member_ref> find(std::string_view name) const {
         locked guard(*this);
         for (std::size_t i = 0; i < capacity_; ++i) {
             const member_slot& s = slots()[i];
@@ -296,11 +297,16 @@ public:
     [[nodiscard]] bool live(std::uint64_t inc) const noexcept { return incarnation_state(inc, true) == errc::ok; }
 
 private:
-    /// The registry lock, held for a scope; stolen from a holder found dead.
+    /// The registry lock, held for a scope; stolen from a holder found dead. A critical section
+    /// takes microseconds (milliseconds for a scan of 4096 members' liveness), so a lock held past
+    /// patience() by a process that runs is a member stopped inside it (a debugger, SIGSTOP) or a
+    /// lock word damaged to name some other live process: either way waiting on is a hang, so the
+    /// constructor throws timed_out saying which process holds it and what to do.
     class locked {
     public:
-        explicit locked(const registry& r) noexcept : lock_(r.head().lock), me_(sys::self().pack()) {
+        explicit locked(const registry& r) : lock_(r.head().lock), me_(sys::self().pack()) {
             const auto start = clock::now();
+            const auto give_up = start + r.patience();
             auto next_check = start + std::chrono::milliseconds(1);
             for (unsigned i = 0;; ++i) {
                 std::uint64_t cur = 0;
@@ -316,6 +322,7 @@ private:
                     if (cur != me_ && !sys::is_alive(sys::process_id::unpack(cur)) &&
                         lock_.compare_exchange_strong(cur, me_, std::memory_order_acq_rel, std::memory_order_acquire))
                         return;  // its holder died inside; every critical section leaves slots consistent
+                    if (now >= give_up) throw error(errc::timed_out, r.held_too_long(cur));
                 }
                 std::this_thread::sleep_for(std::chrono::microseconds(50));
             }
@@ -332,6 +339,20 @@ private:
         std::atomic<std::uint64_t>& lock_;
         std::uint64_t me_;
     };
+
+    /// How long locked waits for a holder that still runs: 20 liveness intervals, 1 s to 60 s.
+    [[nodiscard]] std::chrono::nanoseconds patience() const noexcept {
+        return std::clamp<std::chrono::nanoseconds>(20 * liveness_, std::chrono::seconds(1), std::chrono::seconds(60));
+    }
+
+    [[nodiscard]] std::string held_too_long(std::uint64_t holder) const {
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(patience()).count();
+        return "the registry lock of domain '" + name() + "' has been held for over " + std::to_string(ms) +
+               " ms by process " + std::to_string(sys::process_id::unpack(holder).pid) +
+               ", which still runs. If that process is a member stopped in a debugger or by SIGSTOP, let it "
+               "go on; if it is not a member of the domain, the registry is damaged: when none of its "
+               "members runs, remove it with ipckit::remove_domain(\"" + name() + "\") and join again";
+    }
 
     static segment open(std::string_view domain, std::size_t capacity, const std::string& kind, const options& opt) {
         validate_node_name(domain, max_domain_name, "domain");
