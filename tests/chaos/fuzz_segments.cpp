@@ -265,6 +265,7 @@ bool listed_for_set_up(errc e) {
     case errc::sender_busy:
     case errc::receiver_busy:
     case errc::name_taken:        // nodes: join
+    case errc::timed_out:         // nodes: join, while the registry lock stays held by a live process
     case errc::invalid_argument:  // mailboxes: a process_owned mailbox's roles
         return true;
     default: return false;
