@@ -102,7 +102,7 @@ std::optional<std::uint64_t> seq_of_tick(const tick& t) {
 /// A second mapping of a segment, to look at and scribble on the shared part of Q.
 template <class Q>
 struct inside {
-    explicit inside(const std::string& name, ipckit::detail::segment_layout layout = Q::layout())
+    explicit inside(const std::string& name, ipckit::segment_layout layout = Q::layout())
         : seg(ipckit::segment::open(name, layout, {})) {}
     typename Q::shared& operator*() const { return *static_cast<typename Q::shared*>(seg.body()); }
     typename Q::shared* operator->() const { return &**this; }
