@@ -240,8 +240,9 @@ struct ipckit_kind {
                     auto loan = tx.loan();
                     if (!loan) [[unlikely]]
                         failed("loan", loan.error());
-                    std::memcpy(static_cast<void*>(loan->get()), &m, sizeof m);
-                    loan->commit();
+                    std::memcpy(static_cast<void*>(&loan->data()), &m, sizeof m);
+                    if (const auto s = loan->commit(); !s) [[unlikely]]
+                        failed("commit", s.error());
                 } else {
                     auto loan = tx.loan(S);
                     if (!loan) [[unlikely]]
@@ -274,7 +275,7 @@ struct ipckit_kind {
                 if (!view) [[unlikely]]
                     failed("receive_view", view.error());
                 if constexpr (Payload == payload::fixed) {
-                    f(**view);
+                    f(view->data());
                 } else {
                     const std::span<const std::byte> d = view->data();
                     if (d.size() != S) [[unlikely]]
