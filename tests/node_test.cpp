@@ -240,17 +240,24 @@ TEST_CASE("node: receive_any returns each sender's name with its messages, takin
     ipckit::node hub(d, "hub");
     ipckit::node a(d, "a");
     ipckit::node b(d, "b");
+    auto rx = hub.receiver();
+    CHECK(rx.depth("a") == 0);  // no link yet
     for (int i = 0; i < 3; ++i) {
         REQUIRE(a.sender().send("hub", "a" + std::to_string(i)));
         REQUIRE(b.sender().send("hub", "b" + std::to_string(i)));
     }
+    // depth(from): bytes waiting on the link, as on a bytes<Max> queue (8 + 2 rounded up to 8 each).
+    CHECK(rx.depth("a") == 3 * 16);
+    CHECK(rx.depth("b") == 3 * 16);
     std::vector<std::string> got;
     for (int i = 0; i < 6; ++i) {
-        auto [from, m] = hub.receiver().receive_any(1s);
+        auto [from, m] = rx.receive_any(1s);
         REQUIRE(m);
         CHECK(text(*m).substr(0, 1) == from);
         got.push_back(text(*m));
     }
+    CHECK(rx.depth("a") == 0);
+    CHECK(rx.depth("b") == 0);
     // Each sender in order, and turns alternate while both have messages.
     CHECK(got[0].substr(0, 1) != got[1].substr(0, 1));
     std::vector<std::string> from_a, from_b;

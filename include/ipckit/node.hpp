@@ -217,6 +217,14 @@ public:
         return receive_any_until<std::size_t>(detail::blocking_deadline<Mode>(d), links::into(buffer));
     }
 
+    /// How much is waiting from `from` (every kind's depth()): bytes of its links' rings, records
+    /// included, as on a queue of bytes<Max>; 0 with no link from `from` (or once the node has
+    /// left). A snapshot.
+    [[nodiscard]] std::size_t depth(std::string_view from) const noexcept {
+        if (!s_ || s_->left) return 0;
+        return s_->in.depth(s_->member, from);
+    }
+
 private:
     friend Node;
     using state = typename Node::state;

@@ -76,7 +76,7 @@ public:
                     return e == errc::ok ? msg : ending(in, e, take);
                 }
                 const errc e = wait_until<Wait>(
-                    m.slot().bell, m.slot().asleep, [in] { return in->q.bytes_in_use() != 0; },
+                    m.slot().bell, m.slot().asleep, [in] { return in->q.depth() != 0; },
                     [&m, in](bool ask_os) { return sender_watch(m, *in, ask_os); }, deadline, m.liveness());
                 if (e == errc::timed_out) return unexpected(e);
                 if (e != errc::ok) return ending(in, e, take);
@@ -128,7 +128,7 @@ public:
                         if (me.links.load(std::memory_order_acquire) != seen) return true;
                         // A message, or a sender that gave its place back (leave() rings after it).
                         return std::any_of(in_.begin(), in_.end(), [&m](const auto& in) {
-                            return in->q.bytes_in_use() != 0 || !sender_current(m, *in);
+                            return in->q.depth() != 0 || !sender_current(m, *in);
                         });
                     },
                     // Once per liveness interval, stop waiting and look at each sender.
@@ -139,6 +139,16 @@ public:
         } catch (...) {
             return {{}, unexpected(current_exception_errc())};
         }
+    }
+
+    /// How much is waiting on the links from `from`, in bytes of ring (records included); 0
+    /// with none. A snapshot; reads /dev/shm when a new link appeared, as a receive does.
+    std::size_t depth(membership& m, std::string_view from) noexcept {
+        (void)refresh(m);
+        std::size_t n = 0;
+        for (const auto& in : in_)
+            if (in->peer == from) n += in->q.depth();
+        return n;
     }
 
     /// The incoming half of leaving: closes every link, and removes those whose sender is gone.

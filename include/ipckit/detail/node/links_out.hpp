@@ -221,7 +221,7 @@ private:
     /// blocking sender return at once), and a look at the receiver once per liveness interval
     /// while it has none.
     errc send_now(membership& m, outgoing& o, std::span<const std::byte> msg) noexcept {
-        const bool room = o.q.bytes_in_use() + bytes_record::size_for(msg.size()) <= LinkQueue::capacity;
+        const bool room = o.q.depth() + bytes_record::size_for(msg.size()) <= LinkQueue::capacity;
         errc e = errc::would_block;
         if (room) {
             const auto r = o.tx.send(msg, clock::time_point::min());

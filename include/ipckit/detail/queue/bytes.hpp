@@ -223,9 +223,10 @@ public:
                 header_size + sizeof(shared)};
     }
 
-    /// Bytes of the ring in use now (records, headers, padding): a snapshot, stale as soon as
-    /// it is returned. 0 if the indices are corrupt.
-    [[nodiscard]] std::size_t bytes_in_use() const noexcept {
+    /// How much is waiting now (every kind's depth(): the part of the capacity in use, in the
+    /// capacity's unit), here bytes of the ring: records, headers, padding. A snapshot, stale as
+    /// soon as it is returned. 0 if the indices are corrupt.
+    [[nodiscard]] std::size_t depth() const noexcept {
         return tail_minus_head(this->template shared_part<shared>().ring, capacity);
     }
 

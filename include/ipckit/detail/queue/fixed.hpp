@@ -121,8 +121,10 @@ public:
                 header_size + sizeof(shared)};
     }
 
-    /// Messages waiting now: a snapshot, stale as soon as it is returned. 0 if the indices are corrupt.
-    [[nodiscard]] std::size_t size() const noexcept {
+    /// How much is waiting now (every kind's depth(): the part of the capacity in use, in the
+    /// capacity's unit), here messages: a snapshot, stale as soon as it is returned. 0 if the
+    /// indices are corrupt.
+    [[nodiscard]] std::size_t depth() const noexcept {
         return tail_minus_head(this->template shared_part<shared>().ring, capacity);
     }
 

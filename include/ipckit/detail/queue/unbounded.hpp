@@ -516,8 +516,9 @@ public:
     [[nodiscard]] const std::string& name() const noexcept { return head_->seg().name(); }
     /// Whether this handle created the queue.
     [[nodiscard]] bool created() const noexcept { return head_->seg().created(); }
-    /// Messages waiting now (positions claimed and not yet read): a snapshot.
-    [[nodiscard]] std::size_t size() const noexcept { return tail_minus_head(head_->chain(), SIZE_MAX); }
+    /// How much is waiting now (every kind's depth()), here messages: positions claimed and not
+    /// yet read. A snapshot.
+    [[nodiscard]] std::size_t depth() const noexcept { return tail_minus_head(head_->chain(), SIZE_MAX); }
     /// The cap: the most bytes the chunks may take at once.
     [[nodiscard]] std::size_t cap_bytes() const noexcept { return static_cast<std::size_t>(head_->chain().cap); }
     /// Bytes the chunks take now (ChunkBytes each): a snapshot.
