@@ -40,6 +40,7 @@
 //
 // One receiver at a time (Consumers = single): see bytes_queue below for why.
 
+#include <ipckit/detail/endpoint/exception_errc.hpp>
 #include <ipckit/detail/sync/doorbell.hpp>
 #include <ipckit/detail/endpoint/endpoint.hpp>
 #include <ipckit/detail/queue/fixed.hpp>
@@ -562,8 +563,8 @@ private:
         const errc e = run(taking(true, [&out](auto& cursor, const bytes_found& f) {
             try {
                 out.resize(static_cast<std::size_t>(f.length));
-            } catch (...) {  // std::bad_alloc, std::length_error
-                return errc::no_space;
+            } catch (...) {  // std::bad_alloc, std::length_error: no_space
+                return current_exception_errc();
             }
             if (f.length != 0) std::memcpy(out.data(), cursor.payload(f), f.length);
             cursor.consume(f);

@@ -55,6 +55,7 @@
 // closes, so a chunk the receiver has removed may stay in memory (not in /dev/shm's listing)
 // while a sender that wrote into it idles: at most one chunk per sender.
 
+#include <ipckit/detail/endpoint/exception_errc.hpp>
 #include <ipckit/detail/sync/doorbell.hpp>
 #include <ipckit/detail/endpoint/endpoint.hpp>
 #include <ipckit/detail/inspect/reader.hpp>
@@ -195,13 +196,10 @@ private:
     static errc guarded(F&& f) noexcept {
         try {
             return f();
-        } catch (const error& e) {
-            // Another layout under a chunk's name is not a chunk of ours.
-            return e.reason() == errc::incompatible_layout ? errc::corrupt : e.reason();
-        } catch (const std::bad_alloc&) {
-            return errc::no_space;
         } catch (...) {
-            return errc::system_error;
+            // Another layout under a chunk's name is not a chunk of ours.
+            const errc e = current_exception_errc();
+            return e == errc::incompatible_layout ? errc::corrupt : e;
         }
     }
 
