@@ -240,8 +240,9 @@ struct ipckit_kind {
                     auto loan = tx.loan();
                     if (!loan) [[unlikely]]
                         failed("loan", loan.error());
-                    std::memcpy(static_cast<void*>(loan->get()), &m, sizeof m);
-                    loan->commit();
+                    std::memcpy(static_cast<void*>(&loan->data()), &m, sizeof m);
+                    if (const auto s = loan->commit(); !s) [[unlikely]]
+                        failed("commit", s.error());
                 } else {
                     auto loan = tx.loan(S);
                     if (!loan) [[unlikely]]
@@ -274,7 +275,7 @@ struct ipckit_kind {
                 if (!view) [[unlikely]]
                     failed("receive_view", view.error());
                 if constexpr (Payload == payload::fixed) {
-                    f(**view);
+                    f(view->data());
                 } else {
                     const std::span<const std::byte> d = view->data();
                     if (d.size() != S) [[unlikely]]
@@ -354,13 +355,15 @@ struct ipckit_node {
 
         struct sending_end {
             std::unique_ptr<node> self;
+            typename node::template sender_type<> tx;  ///< self's sending endpoint
             void send(const message<S>& m) {
-                if (const auto s = self->send("rx", std::span<const std::byte>(m.bytes)); !s) [[unlikely]]
+                if (const auto s = tx.send("rx", std::span<const std::byte>(m.bytes)); !s) [[unlikely]]
                     failed("send", s.error());
             }
         };
         struct receiving_end {
             std::unique_ptr<node> self;
+            typename node::template receiver_type<> rx;  ///< self's receiving endpoint
             std::string from;  ///< the sender's name, which receive(from) needs (from the link, before fork)
 
             /// The next message, received into out (the node's buffer overloads: no allocation).
@@ -373,13 +376,13 @@ struct ipckit_node {
         private:
             std::size_t next(std::span<std::byte> into) {
                 if constexpr (Receive == node_receive::from) {
-                    auto n = self->receive(from, into);
+                    auto n = rx.receive(from, into);
                     if (!n) [[unlikely]]
                         failed("receive(from)", n.error());
                     return *n;
                 } else {
                     for (;;) {
-                        auto e = self->receive_any(into);
+                        auto e = rx.receive_any(into);
                         if (e.message) [[likely]]
                             return *e.message;
                         // A producer that sent its end marker and left is reported once, after
@@ -392,10 +395,14 @@ struct ipckit_node {
             }
         };
         [[nodiscard]] sending_end open_sender() const {
-            return {std::make_unique<node>(domain_.str(), sender_name())};
+            auto self = std::make_unique<node>(domain_.str(), sender_name());
+            auto tx = self->sender();
+            return {std::move(self), std::move(tx)};
         }
         [[nodiscard]] receiving_end open_receiver() const {
-            return {std::make_unique<node>(domain_.str(), "rx"), "tx"};
+            auto self = std::make_unique<node>(domain_.str(), "rx");
+            auto rx = self->receiver();
+            return {std::move(self), std::move(rx), "tx"};
         }
     };
 };

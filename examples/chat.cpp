@@ -44,7 +44,7 @@ void say(const std::string& who, const std::string& line) {
 
 /// Sends `m` to `to`, saying so, or why not.
 bool tell(ipckit::node& me, const std::string& to, const std::string& m) {
-    const auto s = me.send(to, m, 5s);
+    const auto s = me.sender().send(to, m, 5s);
     say(me.name(), s ? "-> " + to + ": " + m : "cannot send to " + to + ": " + ipckit::to_string(s.error()));
     return s.has_value();
 }
@@ -54,7 +54,7 @@ bool tell(ipckit::node& me, const std::string& to, const std::string& m) {
 void listen(ipckit::node& me, std::chrono::milliseconds quiet, std::vector<std::string> until_gone = {}) {
     const bool counting = !until_gone.empty();
     for (;;) {
-        auto [from, m] = me.receive_any(quiet);
+        auto [from, m] = me.receiver().receive_any(quiet);
         if (m) {
             say(me.name(), "<- " + from + ": " + text(*m));
         } else if (m.error() == ipckit::errc::closed || m.error() == ipckit::errc::peer_dead) {
@@ -88,10 +88,10 @@ int participant(const std::string& domain, const std::string& name, const barrie
         b.arrive_and_wait();
         if (name == "alice") {
             tell(me, "bob", "hi bob, it's alice");
-            if (auto reply = me.receive("bob", 5s)) say(name, "<- bob: " + text(*reply));  // only from bob
+            if (auto reply = me.receiver().receive("bob", 5s)) say(name, "<- bob: " + text(*reply));  // only from bob
             tell(me, "carol", "bob says hello too");
         } else if (name == "bob") {
-            if (auto hello = me.receive("alice", 5s)) say(name, "<- alice: " + text(*hello));
+            if (auto hello = me.receiver().receive("alice", 5s)) say(name, "<- alice: " + text(*hello));
             tell(me, "alice", "hi alice!");
             tell(me, "carol", "bob was here");
         } else {

@@ -61,10 +61,15 @@ TEST_CASE("broadcast: each of several receivers gets every message, in order", "
     CHECK(b.receivers() == 5);
     auto tx = b.sender<ipckit::non_blocking>();
     for (std::uint64_t i = 0; i < 6; ++i) REQUIRE(err(tx.send(make_tick(i))) == errc::ok);
-    for (auto& r : rx) CHECK(drain(r) == iota(0, 6));
+    CHECK(b.depth() == 6);
+    CHECK(drain(rx.front()) == iota(0, 6));
+    CHECK(b.depth() == 6);  // depth is what the slowest receiver has not read
+    for (auto& r : rx) CHECK(drain(r) == (&r == &rx.front() ? std::vector<std::uint64_t>{} : iota(0, 6)));
+    CHECK(b.depth() == 0);
     // The ring holds 8: with every receiver caught up, 8 more fit, a 9th does not.
     for (std::uint64_t i = 6; i < 14; ++i) REQUIRE(err(tx.send(make_tick(i))) == errc::ok);
     CHECK(err(tx.send(make_tick(14))) == errc::would_block);
+    CHECK(b.depth() == 8);
     for (auto& r : rx) CHECK(drain(r) == iota(6, 14));
 }
 

@@ -229,7 +229,7 @@ TEMPLATE_TEST_CASE("bytes queue across processes: a view pins its bytes until re
     view_held.post();
     REQUIRE(tried.wait());
     CHECK(v->text() == text('A'));  // untouched by the sender's attempts
-    CHECK(q.bytes_in_use() == 128);
+    CHECK(q.depth() == 128);
     v->release();
     for (const char c : {'B', 'C'}) {
         const auto w = rx.receive_view(patience);
@@ -269,7 +269,7 @@ TEST_CASE("bytes queue across processes: a producer killed holding a loan is ski
     v = rx.receive(patience);
     REQUIRE(v);
     CHECK(std::equal(v->begin(), v->end(), as_bytes("after").begin(), as_bytes("after").end()));
-    CHECK(q.bytes_in_use() == 0);
+    CHECK(q.depth() == 0);
 }
 
 TEST_CASE("bytes queue across processes: a producer killed between its reserving CAS and its first write is skipped",
@@ -307,7 +307,7 @@ TEST_CASE("bytes queue across processes: a producer killed between its reserving
     v = rx.receive(patience);
     REQUIRE(v);
     CHECK(std::equal(v->begin(), v->end(), as_bytes("after").begin(), as_bytes("after").end()));
-    CHECK(q.bytes_in_use() == 0);
+    CHECK(q.depth() == 0);
 }
 
 TEMPLATE_TEST_CASE("bytes queue across processes: a receiver killed holding a view is followed by the next one after it",

@@ -127,7 +127,7 @@ TEMPLATE_TEST_CASE("bytes queue: messages of 0, 1, 7, 8, 9 and Max bytes arrive 
         CHECK(same(std::span(buf.data(), *n), pattern(sizes[i], i)));
     }
     CHECK(err(rx.receive(buf)) == errc::would_block);
-    CHECK(q.bytes_in_use() == 0);
+    CHECK(q.depth() == 0);
 
     // The same through the vector and the view.
     for (std::size_t i = 0; i < sizes.size(); ++i) REQUIRE(tx.send(pattern(sizes[i], 100 + i)));
@@ -218,7 +218,7 @@ TEMPLATE_TEST_CASE("bytes queue: a ring holds exactly as many records as fit, th
     auto rx = q.template receiver<ipckit::non_blocking>();
     // 8 bytes of header + 8 of payload: 4 records fill 64 bytes.
     for (int i = 0; i < 4; ++i) REQUIRE(tx.send(pattern(8, i)));
-    CHECK(q.bytes_in_use() == 64);
+    CHECK(q.depth() == 64);
     CHECK(err(tx.send(pattern(1, 9))) == errc::would_block);
     REQUIRE(rx.receive());
     CHECK(tx.send(pattern(1, 9)));
@@ -273,7 +273,7 @@ TEMPLATE_TEST_CASE("bytes queue: a message over Max is too_large at once, with n
     CHECK(err(tx.send(pattern(max_bytes + 1, 1))) == errc::too_large);
     CHECK(err(tx.send(pattern(max_bytes + 1, 1), 10ms)) == errc::too_large);
     CHECK(err(tx.loan(max_bytes + 1)) == errc::too_large);
-    CHECK(q.bytes_in_use() == 0);
+    CHECK(q.depth() == 0);
     CHECK(err(rx.receive()) == errc::would_block);
     CHECK(tx.send(pattern(max_bytes, 1)));
 }
@@ -289,7 +289,7 @@ TEMPLATE_TEST_CASE("bytes queue: a message larger than the ring could ever hold 
     CHECK(err(tx.send(pattern(249, 1))) == errc::too_large);
     CHECK(err(tx.send(pattern(1000, 1))) == errc::too_large);
     CHECK(err(tx.loan(249)) == errc::too_large);
-    CHECK(q.bytes_in_use() == 0);
+    CHECK(q.depth() == 0);
     REQUIRE(tx.send(pattern(248, 2)));
     const auto v = rx.receive();
     REQUIRE(v);
@@ -347,11 +347,11 @@ TEMPLATE_TEST_CASE("bytes queue: blocking verbs time out at their deadline and c
     CHECK(err(rx.receive_view(20ms)) == errc::timed_out);
     std::size_t n = 0;
     while (tx.send(pattern(max_bytes, n), 0ms)) ++n;
-    const auto used = q.bytes_in_use();
+    const auto used = q.depth();
     CHECK(err(tx.send(pattern(max_bytes, n), 20ms)) == errc::timed_out);
     CHECK(err(tx.send("x", std::chrono::steady_clock::now() + 20ms)) == errc::timed_out);
     CHECK(err(tx.loan(1, 20ms)) == errc::timed_out);
-    CHECK(q.bytes_in_use() == used);
+    CHECK(q.depth() == used);
     for (std::size_t i = 0; i < n; ++i) {
         const auto v = rx.receive(buf, 0ms);  // a passed deadline still takes a waiting message
         REQUIRE(v);
@@ -474,7 +474,7 @@ TEMPLATE_TEST_CASE("bytes queue: a loan dropped uncommitted sends nothing and le
         CHECK(same(*v, pattern(20, i)));
         CHECK(err(rx.receive()) == errc::would_block);
     }
-    CHECK(q.bytes_in_use() == 0);
+    CHECK(q.depth() == 0);
 }
 
 TEMPLATE_TEST_CASE("bytes queue: a loan survives a move of the loan and of its sender", "[unit]", spsc, mpsc) {
@@ -604,7 +604,7 @@ TEST_CASE("bytes queue: a blocking receive skips a record whose producer died be
     v = rx.receive(patience);
     REQUIRE(v);
     CHECK(same(*v, as_bytes("after")));
-    CHECK(q.bytes_in_use() == 0);
+    CHECK(q.depth() == 0);
 }
 
 TEST_CASE("bytes queue: a blocking receive skips a record whose producer died while writing it", "[unit]") {

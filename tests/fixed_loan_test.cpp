@@ -6,7 +6,10 @@
 #include "support.hpp"
 
 #include <array>
+#include <concepts>
+#include <cstddef>
 #include <cstdint>
+#include <utility>
 
 using ipckit::errc;
 using ipckit_test::scoped_name;
@@ -30,6 +33,32 @@ struct big {
 
 using spsc1 = ipckit::queue<big, ipckit::bounded<1>>;
 using mpmc2 = ipckit::queue<big, ipckit::bounded<2>, ipckit::multi, ipckit::multi>;
+using bytes_q = ipckit::queue<ipckit::bytes<64>, ipckit::bounded<256>>;
+
+/// One shape of loan and of view for fixed and variable-size messages (README, "One rule for
+/// each thing in the API"): what a user writes against one compiles against the other.
+template <class L>
+concept loan_shape = std::default_initializable<L> && std::movable<L> && !std::copyable<L> && requires(L& l) {
+    l.data();
+    { l.size() } -> std::same_as<std::size_t>;
+    { static_cast<bool>(l) };
+    { l.commit() } -> std::same_as<ipckit::status>;
+    { l.abandon() } -> std::same_as<void>;
+};
+template <class V>
+concept view_shape = std::default_initializable<V> && std::movable<V> && !std::copyable<V> && requires(V& v) {
+    v.data();
+    { v.size() } -> std::same_as<std::size_t>;
+    { static_cast<bool>(v) };
+    { v.release() } -> std::same_as<void>;
+};
+template <class Q>
+constexpr bool same_shape() {
+    using tx = ipckit::sender<Q, ipckit::non_blocking>;
+    using rx = ipckit::receiver<Q, ipckit::non_blocking>;
+    return loan_shape<typename tx::loan_type> && view_shape<typename rx::view_type>;
+}
+static_assert(same_shape<spsc1>() && same_shape<mpmc2>() && same_shape<bytes_q>());
 
 }  // namespace
 
@@ -41,16 +70,16 @@ TEMPLATE_TEST_CASE("a loan is written in place and sent by commit", "[unit]", sp
 
     auto loan = tx.loan();
     REQUIRE(loan);
-    loan->get()->fill(7);
+    loan->data().fill(7);
     CHECK(rx.receive_view().error() == errc::would_block);  // not sent until committed
     CHECK(tx.loan().error() == errc::in_use);                // one loan at a time
     CHECK(tx.send(big{}).error() == errc::in_use);
-    loan->commit();
+    REQUIRE(loan->commit());
 
     auto v = rx.receive_view();
     REQUIRE(v);
-    CHECK((*v)->seq == 7);
-    CHECK((*v)->intact());
+    CHECK(v->data().seq == 7);
+    CHECK(v->data().intact());
 }
 
 TEMPLATE_TEST_CASE("a view pins its slot until it is released", "[unit]", spsc1, mpmc2) {
@@ -69,8 +98,8 @@ TEMPLATE_TEST_CASE("a view pins its slot until it is released", "[unit]", spsc1,
         REQUIRE(v);
         m.fill(next);
         CHECK(tx.send(m).error() == errc::would_block);  // the oldest slot is still being read
-        CHECK((*v)->seq == 0);                            // and was not overwritten
-        CHECK((*v)->intact());
+        CHECK(v->data().seq == 0);                            // and was not overwritten
+        CHECK(v->data().intact());
         CHECK(rx.receive().error() == errc::in_use);      // one view at a time
     }
     REQUIRE(tx.send(m));  // released: the slot is free again
@@ -89,7 +118,7 @@ TEMPLATE_TEST_CASE("a loan dropped uncommitted sends nothing", "[unit]", spsc1, 
     {
         auto loan = tx.loan();
         REQUIRE(loan);
-        loan->get()->fill(99);
+        loan->data().fill(99);
     }
     CHECK(rx.receive().error() == errc::would_block);
     big m{};
@@ -110,8 +139,8 @@ TEST_CASE("loans and views carry large messages between processes without a copy
         for (std::uint64_t i = 0; i < count; ++i) {
             auto loan = tx.loan(ipckit_test::patience);
             if (!loan) return 3;
-            loan->get()->fill(i);
-            loan->commit();
+            loan->data().fill(i);
+            if (!loan->commit()) return 4;
         }
         return 0;
     });
@@ -123,10 +152,95 @@ TEST_CASE("loans and views carry large messages between processes without a copy
             CHECK(v.error() == errc::closed);
             break;
         }
-        REQUIRE((*v)->seq == received);
-        REQUIRE((*v)->intact());
+        REQUIRE(v->data().seq == received);
+        REQUIRE(v->data().intact());
         ++received;
     }
     CHECK(received == count);
     CHECK(ipckit_test::wait_child(child) == 0);
+}
+
+TEMPLATE_TEST_CASE("a loan and a view follow their endpoint through a move, and end once", "[unit]", spsc1, mpmc2) {
+    scoped_name name;
+    auto q = TestType::create(name);
+    auto tx = q.template sender<ipckit::non_blocking>();
+    auto rx = q.template receiver<ipckit::non_blocking>();
+    using loan_type = typename decltype(tx)::loan_type;
+
+    auto loan = tx.loan();
+    REQUIRE(loan);
+    CHECK(loan->size() == sizeof(big));
+    loan->data().fill(5);
+    auto moved_tx = std::move(tx);  // the sender moves while its loan is out
+    CHECK(moved_tx.loan().error() == errc::in_use);
+    loan_type held = std::move(*loan);  // and so does the loan
+    CHECK_FALSE(*loan);
+    CHECK(loan->commit().error() == errc::closed);
+    REQUIRE(held.commit());
+    CHECK_FALSE(held);
+    CHECK(held.size() == 0);
+    CHECK(held.commit().error() == errc::closed);  // a loan ends once
+
+    auto v = rx.receive_view();
+    REQUIRE(v);
+    auto moved_rx = std::move(rx);
+    CHECK(moved_rx.receive().error() == errc::in_use);
+    CHECK(v->data().seq == 5);
+    CHECK(v->data().intact());
+    v->release();
+    CHECK_FALSE(*v);
+    CHECK(v->size() == 0);
+    CHECK(moved_rx.receive().error() == errc::would_block);  // the view's end freed the receiver
+
+    big m{};
+    m.fill(6);
+    REQUIRE(moved_tx.send(m));  // and the loan's end freed the sender
+    auto r = moved_rx.receive();
+    REQUIRE(r);
+    CHECK(r->seq == 6);
+}
+
+TEMPLATE_TEST_CASE("closing a sender abandons its loan, closing a receiver releases its view", "[unit]", spsc1, mpmc2) {
+    scoped_name name;
+    auto q = TestType::create(name);
+    auto rx = q.template receiver<ipckit::non_blocking>();
+    {
+        auto tx = q.template sender<ipckit::non_blocking>();
+        auto loan = tx.loan();
+        REQUIRE(loan);
+        loan->data().fill(1);
+        tx.close();
+        CHECK_FALSE(*loan);
+        CHECK(loan->commit().error() == errc::closed);  // nothing sent
+    }
+    auto tx = q.template sender<ipckit::non_blocking>();
+    big m{};
+    m.fill(10);
+    REQUIRE(tx.send(m));
+    auto first = rx.receive();
+    REQUIRE(first);
+    CHECK(first->seq == 10);  // the abandoned loan is never received
+    CHECK(rx.receive().error() == errc::would_block);
+
+    m.fill(11);
+    REQUIRE(tx.send(m));
+    {
+        auto v = rx.receive_view();
+        REQUIRE(v);
+        CHECK(v->data().seq == 11);
+        rx.close();
+        CHECK_FALSE(*v);
+    }
+    auto rx2 = q.template receiver<ipckit::non_blocking>();
+    CHECK(rx2.receive().error() == errc::would_block);  // the released view's message was taken
+    for (std::uint64_t i = 0; i < TestType::capacity; ++i) {  // and every slot is free again
+        m.fill(20 + i);
+        REQUIRE(tx.send(m));
+    }
+    for (std::uint64_t i = 0; i < TestType::capacity; ++i) {
+        auto r = rx2.receive();
+        REQUIRE(r);
+        CHECK(r->seq == 20 + i);
+    }
+    CHECK(rx2.receive().error() == errc::would_block);
 }

@@ -50,7 +50,7 @@ inline void write_foreign(const std::string& name, const std::vector<unsigned ch
 }
 
 /// A layout no queue has, for segments made by hand.
-inline ipckit::detail::segment_layout test_layout(const std::string& what) { return {"ipckit_test::" + what, 4096}; }
+inline ipckit::segment_layout test_layout(const std::string& what) { return {"ipckit_test::" + what, 4096}; }
 
 /// Forks a child that starts creating segment `name`, to be killed before it finishes
 /// initialising it: it returns the child, blocked in its init (which waits on `hold`, which

@@ -583,7 +583,7 @@ TEST_CASE("inspect: a domain shows its members and its links with their depth", 
     child alice([&] {
         ipckit::node n(domain, "alice");
         for (int i = 0; i < 2; ++i)
-            if (!n.send("bob", std::string_view("hello"), patience)) return 3;
+            if (!n.sender().send("bob", std::string_view("hello"), patience)) return 3;
         ready.post();
         return block_until_killed(hold);
     });
@@ -638,7 +638,7 @@ TEST_CASE("remove_stale removes exactly the stale segments", "[process]") {
     REQUIRE(ready.wait());
     child alice([&] {
         ipckit::node n(domain, "alice");
-        if (!n.send("bob", std::string_view("hi"), patience)) return 3;
+        if (!n.sender().send("bob", std::string_view("hi"), patience)) return 3;
         ready.post();
         return block_until_killed(hold);
     });

@@ -389,7 +389,7 @@ TEST_CASE("ipckit domain shows members and links, and rm removes a domain with i
     child alice([&] {
         ipckit::node n(domain, "alice");
         for (int i = 0; i < 3; ++i)
-            if (!n.send("bob", std::string_view("hello"), patience)) return 3;
+            if (!n.sender().send("bob", std::string_view("hello"), patience)) return 3;
         ready.post();
         return block_until_killed(hold);
     });

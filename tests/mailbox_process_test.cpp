@@ -309,7 +309,7 @@ TEST_CASE("mailbox process: when its owner is killed a process_owned mailbox is 
     // Gone: open says not_found, and a new process (this one) may create it afresh.
     CHECK_THROWS_AS(box::open(name), ipckit::error);
     auto again = box::create(name);
-    CHECK(again.size() == 0);
+    CHECK(again.depth() == 0);
 }
 
 TEST_CASE("mailbox process: when its owner lets go a process_owned mailbox is gone and senders get closed",

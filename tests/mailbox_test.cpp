@@ -39,7 +39,7 @@ TEST_CASE("mailbox: exclusive delivers in order to its one receiver, and a secon
     auto mb = box::create(name);
     auto tx = box::open(name).sender();
     for (std::uint64_t i = 0; i < 5; ++i) REQUIRE(tx.send(make_tick(i)));
-    CHECK(mb.size() == 5);
+    CHECK(mb.depth() == 5);
     {
         auto rx = mb.receiver();
         CHECK(ipckit_test::setup_errc([&] { (void)mb.receiver(); }) == errc::receiver_busy);
@@ -135,7 +135,7 @@ TEST_CASE("mailbox: round_robin receivers take turns, in place order, and get eq
         CHECK(m->seq == i);
         CHECK(err(rx[(i + 2) % 3].receive()) == errc::would_block);  // the one that just had its turn
     }
-    CHECK(mb.size() == 0);
+    CHECK(mb.depth() == 0);
 }
 
 TEST_CASE("mailbox: a round_robin receiver that closes passes its turn on", "[unit]") {
@@ -235,7 +235,7 @@ TEST_CASE("mailbox: remove wakes a sender blocked on a full mailbox with closed,
     });
     // Once two are waiting the mailbox is full: the sender blocks (or is about to).
     const auto deadline = std::chrono::steady_clock::now() + patience;
-    while (mb.size() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    while (mb.depth() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
     REQUIRE(box::remove(name));
     s.join();
     CHECK(got == static_cast<int>(errc::closed));

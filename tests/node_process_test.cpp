@@ -62,7 +62,7 @@ TEST_CASE("node across processes: a SIGKILLed member's name is free again, and i
     }
     CHECK(bob.kill() == 1000 + SIGKILL);
     CHECK(alice.members() == std::vector<std::string>{"alice"});
-    CHECK(alice.send("bob", "x").error() == errc::not_found);
+    CHECK(alice.sender().send("bob", "x").error() == errc::not_found);
     ipckit::node bob_again(d, "bob");
     CHECK(sorted(alice.members()) == std::vector<std::string>{"alice", "bob"});
 }
@@ -111,33 +111,33 @@ TEST_CASE("node across processes: symmetric send and receive both ways, in order
         ipckit::node b(d, "bob");
         ready.post();
         for (std::uint64_t i = 0; i < n; ++i) {  // ping-pong
-            auto m = b.receive("alice", patience);
+            auto m = b.receiver().receive("alice", patience);
             if (!m || seq_of(*m) != i) return 1;
             const std::uint64_t r = i + 1'000'000;
-            if (!b.send("alice", seq_bytes(r))) return 2;
+            if (!b.sender().send("alice", seq_bytes(r))) return 2;
         }
         for (std::uint64_t i = 0; i < n; ++i) {  // a burst through a link that fills
-            auto m = b.receive("alice", patience);
+            auto m = b.receiver().receive("alice", patience);
             if (!m || seq_of(*m) != i) return 3;
         }
         for (std::uint64_t i = 0; i < n; ++i)
-            if (!b.send("alice", seq_bytes(i))) return 4;
+            if (!b.sender().send("alice", seq_bytes(i))) return 4;
         return 0;  // leaves: alice sees closed after the last message
     });
     REQUIRE(ready.wait());
     for (std::uint64_t i = 0; i < n; ++i) {
-        REQUIRE(alice.send("bob", seq_bytes(i)));
-        auto m = alice.receive("bob", patience);
+        REQUIRE(alice.sender().send("bob", seq_bytes(i)));
+        auto m = alice.receiver().receive("bob", patience);
         REQUIRE(m);
         REQUIRE(seq_of(*m) == i + 1'000'000);
     }
-    for (std::uint64_t i = 0; i < n; ++i) REQUIRE(alice.send("bob", seq_bytes(i), patience));
+    for (std::uint64_t i = 0; i < n; ++i) REQUIRE(alice.sender().send("bob", seq_bytes(i), patience));
     for (std::uint64_t i = 0; i < n; ++i) {
-        auto m = alice.receive("bob", patience);
+        auto m = alice.receiver().receive("bob", patience);
         REQUIRE(m);
         REQUIRE(seq_of(*m) == i);
     }
-    CHECK(alice.receive("bob", patience).error() == errc::closed);
+    CHECK(alice.receiver().receive("bob", patience).error() == errc::closed);
     CHECK(bob.wait() == 0);
 }
 
@@ -152,7 +152,7 @@ TEST_CASE("node across processes: receive_any from four sender processes, each s
         kids.emplace_back([&d, k] {
             ipckit::node s(d, "s" + std::to_string(k));
             for (std::uint64_t i = 0; i < n; ++i)
-                if (!s.send("hub", seq_bytes(i))) return 1;
+                if (!s.sender().send("hub", seq_bytes(i))) return 1;
             return 0;
         });
     }
@@ -160,7 +160,7 @@ TEST_CASE("node across processes: receive_any from four sender processes, each s
     std::map<std::string, int> ends;
     int closed = 0;
     while (closed < senders) {
-        auto [from, m] = hub.receive_any(patience);
+        auto [from, m] = hub.receiver().receive_any(patience);
         if (!m) {
             REQUIRE(m.error() == errc::closed);
             CHECK(next[from] == n);  // closed only after the last message
@@ -176,7 +176,7 @@ TEST_CASE("node across processes: receive_any from four sender processes, each s
     for (const auto& [name, count] : next) CHECK(count == n);
     for (const auto& [name, count] : ends) CHECK(count == 1);
     for (auto& k : kids) CHECK(k.wait() == 0);
-    CHECK(hub.receive_any<ipckit::non_blocking>().message.error() == errc::would_block);
+    CHECK(hub.receiver<ipckit::non_blocking>().receive_any().message.error() == errc::would_block);
     CHECK(d.links().empty());
 }
 
@@ -189,7 +189,7 @@ TEST_CASE("node across processes: a sender SIGKILLed mid-traffic: everything it 
     child bob([&] {
         ipckit::node b(d, "bob");
         for (std::uint64_t i = 0;; ++i) {
-            if (!b.send("alice", seq_bytes(i))) return 1;
+            if (!b.sender().send("alice", seq_bytes(i))) return 1;
             if (i == 999) progress.post();  // then on until killed, blocking once the link is full
         }
     });
@@ -201,11 +201,11 @@ TEST_CASE("node across processes: a sender SIGKILLed mid-traffic: everything it 
         std::string from = "bob";
         ipckit::result<std::vector<std::byte>> m = ipckit::unexpected(errc::ok);
         if (any) {
-            auto e = alice.receive_any(patience);
+            auto e = alice.receiver().receive_any(patience);
             from = e.from;
             m = std::move(e.message);
         } else {
-            m = alice.receive("bob", patience);
+            m = alice.receiver().receive("bob", patience);
         }
         REQUIRE(from == "bob");
         if (!m) {
@@ -231,7 +231,7 @@ TEST_CASE("node across processes: a receiver SIGKILLed while its sender blocks: 
         small_node b(d, "bob");
         ready.post_value(static_cast<std::uint64_t>(::getpid()));
         for (std::uint64_t i = 0; i < reads; ++i) {
-            auto m = b.receive("alice", patience);
+            auto m = b.receiver().receive("alice", patience);
             if (!m || seq_of(*m) != i) return 1;
         }
         delivered.post_value(reads);  // the known point: it reads nothing more
@@ -240,13 +240,13 @@ TEST_CASE("node across processes: a receiver SIGKILLed while its sender blocks: 
     const auto bob_pid = ready.wait_value();
     REQUIRE(bob_pid);
     std::uint64_t accepted = 0;
-    for (; accepted < reads; ++accepted) REQUIRE(alice.send("bob", seq_bytes(accepted), patience));
+    for (; accepted < reads; ++accepted) REQUIRE(alice.sender().send("bob", seq_bytes(accepted), patience));
     const auto reported = delivered.wait_value();
     REQUIRE(reported);
     REQUIRE(*reported == reads);
     // Fill the link, then block in a send while a third process kills the receiver.
     for (;;) {
-        auto s = alice.send<ipckit::non_blocking>("bob", seq_bytes(accepted));
+        auto s = alice.sender<ipckit::non_blocking>().send("bob", seq_bytes(accepted));
         if (!s) {
             REQUIRE(s.error() == errc::would_block);
             break;
@@ -265,7 +265,7 @@ TEST_CASE("node across processes: a receiver SIGKILLed while its sender blocks: 
         return ::kill(victim, SIGKILL) == 0 ? 0 : 2;
     });
     go.post();  // right before the send that must block
-    CHECK(alice.send("bob", seq_bytes(accepted), patience).error() == errc::peer_dead);
+    CHECK(alice.sender().send("bob", seq_bytes(accepted), patience).error() == errc::peer_dead);
     CHECK(killer.wait() == 0);
     CHECK(bob.wait() == 1000 + SIGKILL);
 
@@ -274,7 +274,7 @@ TEST_CASE("node across processes: a receiver SIGKILLed while its sender blocks: 
     CHECK(reads + back->size() == accepted);
     for (std::size_t i = 0; i < back->size(); ++i) REQUIRE(seq_of((*back)[i]) == reads + i);
     CHECK(d.links().empty());
-    CHECK(alice.send("bob", "gone").error() == errc::not_found);
+    CHECK(alice.sender().send("bob", "gone").error() == errc::not_found);
 
     // bob restarts under the same name: a fresh link, and the conversation goes on.
     signal_pipe ready2;
@@ -282,19 +282,19 @@ TEST_CASE("node across processes: a receiver SIGKILLed while its sender blocks: 
         small_node b(d, "bob");
         ready2.post();
         for (std::uint64_t i = 0; i < 200; ++i) {
-            auto m = b.receive("alice", patience);
+            auto m = b.receiver().receive("alice", patience);
             if (!m || seq_of(*m) != i) return 1;
         }
-        return b.send("alice", "done") ? 0 : 2;
+        return b.sender().send("alice", "done") ? 0 : 2;
     });
     REQUIRE(ready2.wait());
-    for (std::uint64_t i = 0; i < 200; ++i) REQUIRE(alice.send("bob", seq_bytes(i), patience));
-    auto done = alice.receive("bob", patience);
+    for (std::uint64_t i = 0; i < 200; ++i) REQUIRE(alice.sender().send("bob", seq_bytes(i), patience));
+    auto done = alice.receiver().receive("bob", patience);
     REQUIRE(err(done) == errc::ok);
     CHECK(text(*done) == "done");
     CHECK(bob2.wait() == 0);
     CHECK(d.links().size() == 2);  // alice->bob2 and bob2->alice; nothing of the first bob
-    CHECK(alice.receive("bob", patience).error() == errc::closed);
+    CHECK(alice.receiver().receive("bob", patience).error() == errc::closed);
     CHECK(d.links().size() == 1);
     alice.leave();
     CHECK(d.links().empty());
@@ -311,13 +311,13 @@ TEST_CASE("node across processes: incoming links that cannot be opened for want 
         std::vector<std::unique_ptr<ipckit::node>> s;
         for (int i = 0; i < senders; ++i) {
             s.push_back(std::make_unique<ipckit::node>(d, "s" + std::to_string(i)));
-            if (!s.back()->send("hub", s.back()->name())) return 1;
+            if (!s.back()->sender().send("hub", s.back()->name())) return 1;
         }
         const rlimit old = ipckit_test::limit_free_fds(2);
         std::map<std::string, int> got;
         errc failure = errc::ok;
         for (int i = 0; i <= senders; ++i) {
-            auto e = hub.receive_any(patience);
+            auto e = hub.receiver().receive_any(patience);
             if (!e.message) {
                 if (!e.from.empty()) return 2;
                 failure = e.message.error();
@@ -330,11 +330,11 @@ TEST_CASE("node across processes: incoming links that cannot be opened for want 
         if (got.size() >= senders) return 5;
         ipckit_test::restore_fd_limit(old);
         while (got.size() < senders) {
-            auto e = hub.receive_any(patience);
+            auto e = hub.receiver().receive_any(patience);
             if (!e.message || text(*e.message) != e.from) return 6;
             if (++got[e.from] != 1) return 7;
         }
-        return hub.receive_any<ipckit::non_blocking>().message.error() == errc::would_block ? 0 : 8;
+        return hub.receiver<ipckit::non_blocking>().receive_any().message.error() == errc::would_block ? 0 : 8;
     });
     CHECK(hub_process.wait() == 0);
     CHECK(d.links().empty());

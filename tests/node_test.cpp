@@ -137,20 +137,68 @@ TEST_CASE("node: a full domain is no_space, saying how to raise its capacity", "
     CHECK(sorted(a.members()) == std::vector<std::string>{"a", "c"});
 }
 
+TEST_CASE("node: a node moves with its membership and links, and its endpoints follow it", "[unit]") {
+    scoped_domain d;
+    ipckit::node bob(d, "bob");
+    auto from_bob = bob.receiver();
+    std::vector<ipckit::node> members;  // nodes in a container: they move when it grows
+    members.emplace_back(d, "alice");
+    auto early = members.front().sender();  // made before the move
+    REQUIRE(early.send("bob", "before"));
+    for (int i = 0; i < 8; ++i) members.emplace_back(d, numbered('m', i));
+    ipckit::node alice = std::move(members.front());  // moved twice now: by the vector, and out of it
+    CHECK(alice.name() == "alice");
+    CHECK(alice.domain() == d.str());
+    REQUIRE(early.send("bob", "after"));  // the same link: the order holds across the move
+    REQUIRE(alice.sender().send("bob", "new endpoint"));
+    for (const char* want : {"before", "after", "new endpoint"}) {
+        auto m = from_bob.receive("alice", 1s);
+        REQUIRE(m);
+        CHECK(text(*m) == want);
+    }
+
+    // The moved-from node is empty: no name, no members, and it leaves nothing when it goes.
+    ipckit::node& empty = members.front();
+    CHECK(empty.name().empty());
+    CHECK(empty.members().empty());
+    CHECK(empty.sender().send("bob", "x").error() == errc::closed);
+    CHECK(empty.receiver<ipckit::non_blocking>().receive_any().message.error() == errc::closed);
+    members.clear();
+    CHECK(sorted(bob.members()) == std::vector<std::string>{"alice", "bob"});
+
+    // Move assignment: the node assigned to leaves first (bob sees it go), then holds alice.
+    ipckit::node carol(d, "carol");
+    REQUIRE(carol.sender().send("bob", "from carol"));
+    carol = std::move(alice);
+    CHECK(carol.name() == "alice");
+    auto c = from_bob.receive("carol", 1s);
+    REQUIRE(c);
+    CHECK(text(*c) == "from carol");
+    CHECK(from_bob.receive("carol", 1s).error() == errc::closed);
+    REQUIRE(carol.sender().send("bob", "still alice"));
+    auto m = from_bob.receive("alice", 1s);
+    REQUIRE(m);
+    CHECK(text(*m) == "still alice");
+
+    // An endpoint whose node has left: its verbs return closed.
+    carol.leave();
+    CHECK(early.send("bob", "late").error() == errc::closed);
+}
+
 TEST_CASE("node: bad input on the data path returns a status and loses nothing accepted", "[unit]") {
     scoped_domain d;
     ipckit::node alice(d, "alice");
     ipckit::node bob(d, "bob");
-    REQUIRE(alice.send("bob", "first"));
-    CHECK(alice.send("alice", "me").error() == errc::invalid_argument);
-    CHECK(alice.receive("alice").error() == errc::invalid_argument);
-    CHECK(alice.send("carol", "who").error() == errc::not_found);
-    CHECK(alice.receive("carol", 10ms).error() == errc::not_found);
-    CHECK(alice.send("bad.name", "x").error() == errc::not_found);
-    CHECK(alice.send("bob", std::string(ipckit::node::max_message + 1, 'x')).error() == errc::too_large);
-    REQUIRE(alice.send("bob", "second"));
-    auto m1 = bob.receive("alice");
-    auto m2 = bob.receive("alice");
+    REQUIRE(alice.sender().send("bob", "first"));
+    CHECK(alice.sender().send("alice", "me").error() == errc::invalid_argument);
+    CHECK(alice.receiver().receive("alice").error() == errc::invalid_argument);
+    CHECK(alice.sender().send("carol", "who").error() == errc::not_found);
+    CHECK(alice.receiver().receive("carol", 10ms).error() == errc::not_found);
+    CHECK(alice.sender().send("bad.name", "x").error() == errc::not_found);
+    CHECK(alice.sender().send("bob", std::string(ipckit::node::max_message + 1, 'x')).error() == errc::too_large);
+    REQUIRE(alice.sender().send("bob", "second"));
+    auto m1 = bob.receiver().receive("alice");
+    auto m2 = bob.receiver().receive("alice");
     REQUIRE(m1);
     REQUIRE(m2);
     CHECK(text(*m1) == "first");
@@ -162,12 +210,12 @@ TEST_CASE("node: symmetric send and receive both ways, in order", "[unit]") {
     ipckit::node alice(d, "alice");
     ipckit::node bob(d, "bob");
     for (int i = 0; i < 100; ++i) {
-        REQUIRE(alice.send("bob", numbered('a', i)));
-        REQUIRE(bob.send("alice", numbered('b', i)));
+        REQUIRE(alice.sender().send("bob", numbered('a', i)));
+        REQUIRE(bob.sender().send("alice", numbered('b', i)));
     }
     for (int i = 0; i < 100; ++i) {
-        auto a = bob.receive("alice", 1s);
-        auto b = alice.receive("bob", 1s);
+        auto a = bob.receiver().receive("alice", 1s);
+        auto b = alice.receiver().receive("bob", 1s);
         REQUIRE(a);
         REQUIRE(b);
         CHECK(text(*a) == numbered('a', i));
@@ -179,9 +227,9 @@ TEST_CASE("node: receive before the first send makes the link, and the message a
     scoped_domain d;
     ipckit::node alice(d, "alice");
     ipckit::node bob(d, "bob");
-    CHECK(bob.receive<ipckit::non_blocking>("alice").error() == errc::would_block);
-    REQUIRE(alice.send("bob", "late"));
-    auto m = bob.receive("alice", 1s);
+    CHECK(bob.receiver<ipckit::non_blocking>().receive("alice").error() == errc::would_block);
+    REQUIRE(alice.sender().send("bob", "late"));
+    auto m = bob.receiver().receive("alice", 1s);
     REQUIRE(m);
     CHECK(text(*m) == "late");
     CHECK(d.links().size() == 1);
@@ -192,17 +240,24 @@ TEST_CASE("node: receive_any returns each sender's name with its messages, takin
     ipckit::node hub(d, "hub");
     ipckit::node a(d, "a");
     ipckit::node b(d, "b");
+    auto rx = hub.receiver();
+    CHECK(rx.depth("a") == 0);  // no link yet
     for (int i = 0; i < 3; ++i) {
-        REQUIRE(a.send("hub", "a" + std::to_string(i)));
-        REQUIRE(b.send("hub", "b" + std::to_string(i)));
+        REQUIRE(a.sender().send("hub", "a" + std::to_string(i)));
+        REQUIRE(b.sender().send("hub", "b" + std::to_string(i)));
     }
+    // depth(from): bytes waiting on the link, as on a bytes<Max> queue (8 + 2 rounded up to 8 each).
+    CHECK(rx.depth("a") == 3 * 16);
+    CHECK(rx.depth("b") == 3 * 16);
     std::vector<std::string> got;
     for (int i = 0; i < 6; ++i) {
-        auto [from, m] = hub.receive_any(1s);
+        auto [from, m] = rx.receive_any(1s);
         REQUIRE(m);
         CHECK(text(*m).substr(0, 1) == from);
         got.push_back(text(*m));
     }
+    CHECK(rx.depth("a") == 0);
+    CHECK(rx.depth("b") == 0);
     // Each sender in order, and turns alternate while both have messages.
     CHECK(got[0].substr(0, 1) != got[1].substr(0, 1));
     std::vector<std::string> from_a, from_b;
@@ -223,29 +278,29 @@ TEST_CASE("node: receiving into a buffer returns the length, and a buffer too sm
     };
     {
         ipckit::node a(d, "a");
-        CHECK(hub.receive<ipckit::non_blocking>("a", std::span(big)).error() == errc::would_block);
-        CHECK(hub.receive("a", std::span(big), 10ms).error() == errc::timed_out);
-        REQUIRE(a.send("hub", "a message longer than sixteen bytes"));
-        REQUIRE(a.send("hub", ""));
-        REQUIRE(a.send("hub", "short"));
-        CHECK(hub.receive("a", std::span(small), 1s).error() == errc::too_large);
-        CHECK(hub.receive<ipckit::non_blocking>("a", std::span(small)).error() == errc::too_large);
-        auto n = hub.receive("a", std::span(big));
+        CHECK(hub.receiver<ipckit::non_blocking>().receive("a", std::span(big)).error() == errc::would_block);
+        CHECK(hub.receiver().receive("a", std::span(big), 10ms).error() == errc::timed_out);
+        REQUIRE(a.sender().send("hub", "a message longer than sixteen bytes"));
+        REQUIRE(a.sender().send("hub", ""));
+        REQUIRE(a.sender().send("hub", "short"));
+        CHECK(hub.receiver().receive("a", std::span(small), 1s).error() == errc::too_large);
+        CHECK(hub.receiver<ipckit::non_blocking>().receive("a", std::span(small)).error() == errc::too_large);
+        auto n = hub.receiver().receive("a", std::span(big));
         REQUIRE(n);
         CHECK(as_text(big, *n) == "a message longer than sixteen bytes");
-        auto empty = hub.receive("a", std::span(small), 1s);
+        auto empty = hub.receiver().receive("a", std::span(small), 1s);
         REQUIRE(empty);
         CHECK(*empty == 0);
 
         // receive_any: the sender's name with the length, or with too_large (the message stays).
         ipckit::node b(d, "b");
-        REQUIRE(b.send("hub", "from b, too long for sixteen"));
+        REQUIRE(b.sender().send("hub", "from b, too long for sixteen"));
         std::vector<std::string> got;
         for (int i = 0; i < 2; ++i) {
-            auto [from, len] = hub.receive_any(std::span(small), 1s);
+            auto [from, len] = hub.receiver().receive_any(std::span(small), 1s);
             if (from == "b") {
                 CHECK(len.error() == errc::too_large);
-                auto [again, whole] = hub.receive_any<ipckit::non_blocking>(std::span(big));
+                auto [again, whole] = hub.receiver<ipckit::non_blocking>().receive_any(std::span(big));
                 REQUIRE(whole);
                 CHECK(again == "b");
                 got.push_back(from + ":" + as_text(big, *whole));
@@ -255,11 +310,11 @@ TEST_CASE("node: receiving into a buffer returns the length, and a buffer too sm
             }
         }
         CHECK(sorted(got) == std::vector<std::string>{"a:short", "b:from b, too long for sixteen"});
-        CHECK(hub.receive_any<ipckit::non_blocking>(std::span(big)).message.error() == errc::would_block);
+        CHECK(hub.receiver<ipckit::non_blocking>().receive_any(std::span(big)).message.error() == errc::would_block);
     }
     // Both left: each is reported once, as for receive().
-    CHECK(hub.receive("a", std::span(big)).error() == errc::closed);
-    auto end = hub.receive_any(std::span(big), 1s);
+    CHECK(hub.receiver().receive("a", std::span(big)).error() == errc::closed);
+    auto end = hub.receiver().receive_any(std::span(big), 1s);
     CHECK(end.from == "b");
     CHECK(end.message.error() == errc::closed);
     CHECK(d.links().empty());
@@ -269,17 +324,17 @@ TEST_CASE("node: non-blocking verbs return would_block, and verbs with deadlines
     scoped_domain d;
     small_node alice(d, "alice");
     small_node bob(d, "bob");
-    CHECK(bob.receive<ipckit::non_blocking>("alice").error() == errc::would_block);
-    CHECK(bob.receive_any<ipckit::non_blocking>().message.error() == errc::would_block);
-    CHECK(bob.receive("alice", 20ms).error() == errc::timed_out);
-    auto t = bob.receive_any(20ms);
+    CHECK(bob.receiver<ipckit::non_blocking>().receive("alice").error() == errc::would_block);
+    CHECK(bob.receiver<ipckit::non_blocking>().receive_any().message.error() == errc::would_block);
+    CHECK(bob.receiver().receive("alice", 20ms).error() == errc::timed_out);
+    auto t = bob.receiver().receive_any(20ms);
     CHECK(t.message.error() == errc::timed_out);
     CHECK(t.from.empty());
     // Fill the 256-byte link with 8-byte messages (16 bytes each).
     int accepted = 0;
     for (;;) {
         const std::uint64_t v = static_cast<std::uint64_t>(accepted);
-        auto s = alice.send<ipckit::non_blocking>("bob", ipckit_test::seq_bytes(v));
+        auto s = alice.sender<ipckit::non_blocking>().send("bob", ipckit_test::seq_bytes(v));
         if (!s) {
             CHECK(s.error() == errc::would_block);
             break;
@@ -289,14 +344,14 @@ TEST_CASE("node: non-blocking verbs return would_block, and verbs with deadlines
     }
     CHECK(accepted == 16);
     const std::uint64_t extra = 999;
-    CHECK(alice.send("bob", ipckit_test::seq_bytes(extra), 20ms).error() == errc::timed_out);
+    CHECK(alice.sender().send("bob", ipckit_test::seq_bytes(extra), 20ms).error() == errc::timed_out);
     for (int i = 0; i < accepted; ++i) {
-        auto m = bob.receive<ipckit::non_blocking>("alice");
+        auto m = bob.receiver<ipckit::non_blocking>().receive("alice");
         REQUIRE(m);
         CHECK(ipckit_test::seq_of(*m) == static_cast<std::uint64_t>(i));
     }
-    CHECK(bob.receive<ipckit::non_blocking>("alice").error() == errc::would_block);
-    CHECK(alice.send<ipckit::non_blocking>("bob", "room again"));
+    CHECK(bob.receiver<ipckit::non_blocking>().receive("alice").error() == errc::would_block);
+    CHECK(alice.sender<ipckit::non_blocking>().send("bob", "room again"));
 }
 
 TEST_CASE("node: a peer that leaves is drained, then closed, and its links are removed", "[unit]") {
@@ -304,25 +359,25 @@ TEST_CASE("node: a peer that leaves is drained, then closed, and its links are r
     ipckit::node alice(d, "alice");
     {
         ipckit::node bob(d, "bob");
-        REQUIRE(bob.send("alice", "1"));
-        REQUIRE(bob.send("alice", "2"));
+        REQUIRE(bob.sender().send("alice", "1"));
+        REQUIRE(bob.sender().send("alice", "2"));
         ipckit::node carol(d, "carol");
-        REQUIRE(carol.send("alice", "c"));
+        REQUIRE(carol.sender().send("alice", "c"));
     }
-    auto m1 = alice.receive("bob");
-    auto m2 = alice.receive("bob");
+    auto m1 = alice.receiver().receive("bob");
+    auto m2 = alice.receiver().receive("bob");
     REQUIRE(m1);
     REQUIRE(m2);
     CHECK(text(*m2) == "2");
-    CHECK(alice.receive("bob").error() == errc::closed);
-    CHECK(alice.receive("bob", 10ms).error() == errc::not_found);  // reported once; bob is gone
-    auto c = alice.receive_any();
+    CHECK(alice.receiver().receive("bob").error() == errc::closed);
+    CHECK(alice.receiver().receive("bob", 10ms).error() == errc::not_found);  // reported once; bob is gone
+    auto c = alice.receiver().receive_any();
     REQUIRE(c.message);
     CHECK(c.from == "carol");
-    auto end = alice.receive_any();
+    auto end = alice.receiver().receive_any();
     CHECK(end.from == "carol");
     CHECK(end.message.error() == errc::closed);
-    CHECK(alice.receive_any(10ms).message.error() == errc::timed_out);
+    CHECK(alice.receiver().receive_any(10ms).message.error() == errc::timed_out);
     CHECK(d.links().empty());
 }
 
@@ -332,27 +387,27 @@ TEST_CASE("node: a receiver that left makes send closed, undelivered hands back 
     scoped_domain d;
     ipckit::node alice(d, "alice");
     auto bob = std::make_unique<ipckit::node>(d, "bob");
-    for (int i = 0; i < 5; ++i) REQUIRE(alice.send("bob", std::to_string(i)));
-    auto first = bob->receive("alice");
+    for (int i = 0; i < 5; ++i) REQUIRE(alice.sender().send("bob", std::to_string(i)));
+    auto first = bob->receiver().receive("alice");
     REQUIRE(first);
     CHECK(text(*first) == "0");
     bob.reset();
-    CHECK(alice.send("bob", "not sent").error() == errc::closed);  // told once: the link is over
-    CHECK(alice.send("bob", "not sent").error() == errc::not_found);  // and bob is gone
+    CHECK(alice.sender().send("bob", "not sent").error() == errc::closed);  // told once: the link is over
+    CHECK(alice.sender().send("bob", "not sent").error() == errc::not_found);  // and bob is gone
     bob = std::make_unique<ipckit::node>(d, "bob");
     auto back = alice.undelivered("bob");
     REQUIRE(back);
     std::vector<std::string> unread;
     for (auto& m : *back) unread.push_back(text(m));
     CHECK(unread == std::vector<std::string>{"1", "2", "3", "4"});
-    REQUIRE(alice.send("bob", "hello again"));
-    auto m = bob->receive("alice", 1s);
+    REQUIRE(alice.sender().send("bob", "hello again"));
+    auto m = bob->receiver().receive("alice", 1s);
     REQUIRE(m);
     CHECK(text(*m) == "hello again");
     CHECK(d.links().size() == 1);
     bob.reset();
     alice.leave();
-    CHECK(alice.send("bob", "x").error() == errc::closed);
+    CHECK(alice.sender().send("bob", "x").error() == errc::closed);
     CHECK(d.links().empty());
 }
 
@@ -360,12 +415,12 @@ TEST_CASE("node: a receiver that rejoined before the next send makes that send c
     scoped_domain d;
     ipckit::node alice(d, "alice");
     auto bob = std::make_unique<ipckit::node>(d, "bob");
-    REQUIRE(alice.send("bob", "old"));
+    REQUIRE(alice.sender().send("bob", "old"));
     bob.reset();
     bob = std::make_unique<ipckit::node>(d, "bob");
-    CHECK(alice.send("bob", "not sent").error() == errc::closed);
-    REQUIRE(alice.send("bob", "new"));
-    auto m = bob->receive("alice", 1s);
+    CHECK(alice.sender().send("bob", "not sent").error() == errc::closed);
+    REQUIRE(alice.sender().send("bob", "new"));
+    auto m = bob->receiver().receive("alice", 1s);
     REQUIRE(m);
     CHECK(text(*m) == "new");
     auto back = alice.undelivered("bob");
@@ -385,8 +440,8 @@ TEST_CASE("node: a peer that leaves wakes a receiver asleep waiting for it, whic
     ipckit::node alice(d, "alice", slow);
     ipckit::node bob(d, "bob", slow);
     if (waiter != 1) {
-        REQUIRE(bob.send("alice", "first"));
-        auto m = waiter == 0 ? alice.receive("bob", ipckit_test::patience) : alice.receive_any(ipckit_test::patience).message;
+        REQUIRE(bob.sender().send("alice", "first"));
+        auto m = waiter == 0 ? alice.receiver().receive("bob", ipckit_test::patience) : alice.receiver().receive_any(ipckit_test::patience).message;
         REQUIRE(m);
         CHECK(text(*m) == "first");
     }
@@ -394,10 +449,10 @@ TEST_CASE("node: a peer that leaves wakes a receiver asleep waiting for it, whic
     auto waiting = std::async(std::launch::async, [&]() -> std::pair<std::string, errc> {
         tid.set_value(ipckit_test::thread_id());
         if (waiter == 2) {
-            auto e = alice.receive_any(ipckit_test::patience);
+            auto e = alice.receiver().receive_any(ipckit_test::patience);
             return {e.from, e.message ? errc::ok : e.message.error()};
         }
-        auto m = alice.receive("bob", ipckit_test::patience);
+        auto m = alice.receiver().receive("bob", ipckit_test::patience);
         return {"bob", m ? errc::ok : m.error()};
     });
     if (waiter == 1) {
@@ -420,21 +475,21 @@ TEST_CASE("node: receive(from) takes a predecessor's messages before its success
     ipckit::node alice(d, "alice");
     {
         ipckit::node bob(d, "bob");
-        REQUIRE(bob.send("alice", "old 1"));
-        REQUIRE(bob.send("alice", "old 2"));
+        REQUIRE(bob.sender().send("alice", "old 1"));
+        REQUIRE(bob.sender().send("alice", "old 2"));
     }
     ipckit::node bob(d, "bob");  // a new incarnation, and a link of its own
-    REQUIRE(bob.send("alice", "new"));
+    REQUIRE(bob.sender().send("alice", "new"));
     REQUIRE(d.links().size() == 2);
     std::vector<std::string> got;
     for (int i = 0; i < 2; ++i) {
-        auto m = alice.receive("bob", ipckit_test::patience);
+        auto m = alice.receiver().receive("bob", ipckit_test::patience);
         REQUIRE(m);
         got.push_back(text(*m));
     }
     CHECK(got == std::vector<std::string>{"old 1", "old 2"});
-    CHECK(alice.receive("bob", ipckit_test::patience).error() == errc::closed);  // the first bob's link ends
-    auto m = alice.receive("bob", ipckit_test::patience);
+    CHECK(alice.receiver().receive("bob", ipckit_test::patience).error() == errc::closed);  // the first bob's link ends
+    auto m = alice.receiver().receive("bob", ipckit_test::patience);
     REQUIRE(m);
     CHECK(text(*m) == "new");
 }

@@ -487,10 +487,10 @@ TEST_CASE("mpmc queue: non-blocking verbs return would_block at once on an empty
         auto& tx = i % 2 == 0 ? tx1 : tx2;
         REQUIRE(tx.send(make_msg(static_cast<std::uint32_t>(i % 2), next[i % 2]++)));
     }
-    CHECK(q.size() == 8);
+    CHECK(q.depth() == 8);
     CHECK(err(tx1.send(make_msg(0, next[0]))) == errc::would_block);
     CHECK(err(tx2.send(make_msg(1, next[1]))) == errc::would_block);
-    CHECK(q.size() == 8);
+    CHECK(q.depth() == 8);
 
     // One receive makes room for exactly one send.
     auto first = rx2.receive();
@@ -531,7 +531,7 @@ TEST_CASE("mpmc queue: blocking verbs time out at their deadline, and a send tha
     }
     CHECK(err(tx1.send(make_msg(0, 4), 20ms)) == errc::timed_out);
     CHECK(err(tx2.send(make_msg(1, 4), std::chrono::steady_clock::now() + 20ms)) == errc::timed_out);
-    CHECK(q.size() == 8);
+    CHECK(q.depth() == 8);
 
     tally t(2, 8);
     for (int i = 0; i < 8; ++i) {
@@ -602,7 +602,7 @@ TEST_CASE("mpmc queue: senders on a full queue get closed only once every receiv
     CHECK(err(tx1.send(make_msg(0, 4), patience)) == errc::closed);
     CHECK(err(tx2.send(make_msg(1, 0))) == errc::closed);
     CHECK(tx1.peer() == errc::closed);
-    CHECK(q.size() == 4);
+    CHECK(q.depth() == 4);
 }
 
 TEST_CASE("mpmc queue: a full ring whose oldest slot is a dead producer's tombstone is full to a sender, not "
@@ -706,7 +706,7 @@ TEST_CASE("mpmc queue across processes: a position claimed by a producer killed 
     // Claims position `before` and dies there: the receiver must not wait on it for ever.
     child dying([&] { return die_claiming_tail<mpmc8>(name); });
     REQUIRE(dying.wait() == killed_by_sigkill);
-    CHECK(q.size() == before + 1);  // the claim moved the tail
+    CHECK(q.depth() == before + 1);  // the claim moved the tail
     go.post();
 
     for (std::uint64_t s = 0; s < before + after; ++s) {
@@ -1099,5 +1099,5 @@ TEST_CASE("mpmc queue across processes: when every receiver is killed, senders b
     CHECK(tx.peer() == errc::closed);
     CHECK(err(tx.send(make_msg(0, mpmc4::capacity), patience)) == errc::peer_dead);
     CHECK(err(tx.send(make_msg(0, mpmc4::capacity), patience)) == errc::closed);
-    CHECK(q.size() == mpmc4::capacity);
+    CHECK(q.depth() == mpmc4::capacity);
 }

@@ -100,9 +100,9 @@ TEST_CASE("queue across processes: a blocking send on a full queue waits for roo
     done.close_write();
 
     REQUIRE(full.wait());
-    CHECK(q.size() == q4::capacity);
+    CHECK(q.depth() == q4::capacity);
     CHECK_FALSE(done.wait(50ms));  // its fifth send does not complete while the queue is full
-    CHECK(q.size() == q4::capacity);
+    CHECK(q.depth() == q4::capacity);
 
     auto first = rx.receive(patience);
     REQUIRE(first);
@@ -352,7 +352,7 @@ TEST_CASE("queue across processes: a send on a full queue whose receiver was kil
     // The death once, then the closed rule: nobody left to read.
     REQUIRE(err(tx.send(make_tick(q4::capacity), patience)) == errc::peer_dead);
     CHECK(err(tx.send(make_tick(q4::capacity))) == errc::closed);  // no deadline: still returns
-    CHECK(q.size() == q4::capacity);
+    CHECK(q.depth() == q4::capacity);
 }
 
 TEST_CASE("queue across processes: a sender blocked on a full queue gets peer_dead when the receiver is killed",
@@ -552,7 +552,7 @@ TEST_CASE("queue across processes: a process_owned queue whose creator was kille
 
     auto q = q16::create(name);  // not already_exists: nobody can be using it
     CHECK(q.created());
-    CHECK(q.size() == 0);
+    CHECK(q.depth() == 0);
     auto tx = q.sender();  // not sender_busy
     auto rx = q.receiver<ipckit::non_blocking>();
     REQUIRE(tx.send(make_tick(0), patience));

@@ -253,7 +253,7 @@ TEST_CASE("queue: a system_owned queue whose ownership word is scribbled is corr
 
     ownership = ipckit::system_owned::id;
     auto q = durable_q16::open(name);
-    CHECK(q.size() == 3);
+    CHECK(q.depth() == 3);
     auto rx = q.receiver<ipckit::non_blocking>();
     CHECK(drain_in_order(rx, 0) == 3);
 }
@@ -269,7 +269,7 @@ TEST_CASE("queue: a system_owned queue and its messages outlive every handle", "
 
     auto q = durable_q16::open(name);
     CHECK_FALSE(q.created());
-    CHECK(q.size() == 3);
+    CHECK(q.depth() == 3);
     auto rx = q.receiver<ipckit::non_blocking>();
     CHECK(drain_in_order(rx, 0) == 3);
     // Its sender closed when the first handles went: everything received, then closed.
@@ -305,7 +305,7 @@ TEST_CASE("queue: a process_owned queue goes with its process's last handle", "[
     // The name is free for a new, empty queue.
     auto again = q16::create(name);
     CHECK(again.created());
-    CHECK(again.size() == 0);
+    CHECK(again.depth() == 0);
 }
 
 TEST_CASE("queue: a process_owned queue lives while any thread of its process holds a handle or endpoint of it",
@@ -479,18 +479,18 @@ TEST_CASE("queue: size() counts the messages waiting", "[unit]") {
     auto other_handle = q16::open(name);
     auto tx = q.sender<ipckit::non_blocking>();
     auto rx = q.receiver<ipckit::non_blocking>();
-    CHECK(q.size() == 0);
+    CHECK(q.depth() == 0);
     for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(tx.send(make_tick(i)));
-    CHECK(q.size() == 3);
-    CHECK(other_handle.size() == 3);
+    CHECK(q.depth() == 3);
+    CHECK(other_handle.depth() == 3);
     REQUIRE(rx.receive());
-    CHECK(q.size() == 2);
+    CHECK(q.depth() == 2);
     while (tx.send(make_tick(0))) {
     }
-    CHECK(q.size() == q16::capacity);
+    CHECK(q.depth() == q16::capacity);
     while (rx.receive()) {
     }
-    CHECK(q.size() == 0);
+    CHECK(q.depth() == 0);
 }
 
 // ---- the data path --------------------------------------------------------------------------
@@ -529,7 +529,7 @@ TEST_CASE("queue: bounded<N> holds exactly N, then a non-blocking send would blo
     }
     CHECK(err(tx.send(make_tick(q16::capacity))) == errc::would_block);
     CHECK(err(tx.send(make_tick(q16::capacity))) == errc::would_block);
-    CHECK(q.size() == q16::capacity);
+    CHECK(q.depth() == q16::capacity);
 
     // One out makes room for exactly one.
     auto first = rx.receive();
@@ -611,7 +611,7 @@ TEST_CASE("queue: a blocking send on a full queue times out and enqueues nothing
     CHECK(err(tx.send(make_tick(q16::capacity), std::chrono::steady_clock::now() + short_wait)) ==
           errc::timed_out);
     CHECK(err(tx.send(make_tick(q16::capacity), 0ms)) == errc::timed_out);
-    CHECK(q.size() == q16::capacity);
+    CHECK(q.depth() == q16::capacity);
 
     // Exactly the messages that fitted, then nothing.
     CHECK(drain_in_order(rx, 0) == q16::capacity);
@@ -760,7 +760,7 @@ TEST_CASE("queue: a blocked send proceeds once a message is received", "[unit]")
 
     auto sent = std::async(std::launch::async, [&] { return err(tx.send(make_tick(q16::capacity), patience)); });
     REQUIRE(sent.wait_for(short_wait) == std::future_status::timeout);  // it waits for room
-    CHECK(q.size() == q16::capacity);
+    CHECK(q.depth() == q16::capacity);
     auto first = rx.receive();
     REQUIRE(first);
     CHECK(first->seq == 0);

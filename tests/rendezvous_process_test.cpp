@@ -137,7 +137,7 @@ TEST_CASE("rendezvous across processes: a send returns only after the receiver h
     returned.close_write();
 
     // The first one, with time to show a send that returns early.
-    REQUIRE(eventually([&] { return q.waiting() == 1; }));
+    REQUIRE(eventually([&] { return q.depth() == 1; }));
     CHECK_FALSE(returned.wait_value(50ms));
     for (std::uint64_t i = 0; i < n; ++i) {
         CHECK_FALSE(returned.wait_value(0ms));  // send i has not returned: we have not taken it
@@ -236,7 +236,7 @@ TEST_CASE("rendezvous across processes: a timed send that expires is never deliv
     const auto r = result.wait_value();
     REQUIRE(r);
     CHECK(static_cast<errc>(*r) == errc::timed_out);
-    CHECK(q.waiting() == 0);
+    CHECK(q.depth() == 0);
     auto polling = q.receiver<ipckit::non_blocking>();
     CHECK(err(polling.receive()) == errc::would_block);
     polling.close();
@@ -400,13 +400,13 @@ TEST_CASE("rendezvous across processes: a blocked sender gets closed when every 
     });
     result.close_write();
 
-    REQUIRE(eventually([&] { return q.waiting() == 1; }));
+    REQUIRE(eventually([&] { return q.depth() == 1; }));
     CHECK_FALSE(result.wait_value(50ms));  // it waits while a receiver is there
     rx.reset();
     const auto r = result.wait_value();
     REQUIRE(r);
     CHECK(static_cast<errc>(*r) == errc::closed);
-    CHECK(q.waiting() == 0);
+    CHECK(q.depth() == 0);
     auto late = q.receiver<ipckit::non_blocking>();
     CHECK(err(late.receive()) == errc::would_block);  // never the withdrawn message
     finish.post();
@@ -468,13 +468,13 @@ TEST_CASE("rendezvous across processes: a blocked sender gets peer_dead when eve
     });
     result.close_write();
 
-    REQUIRE(eventually([&] { return q.waiting() == 1; }));
+    REQUIRE(eventually([&] { return q.depth() == 1; }));
     CHECK_FALSE(result.wait_value(50ms));  // it waits while the receiver lives
     CHECK(receiver_process.kill() == killed_by_sigkill);
     const auto r = result.wait_value();
     REQUIRE(r);
     CHECK(static_cast<errc>(*r) == errc::peer_dead);
-    CHECK(q.waiting() == 0);
+    CHECK(q.depth() == 0);
     auto late = q.receiver<ipckit::non_blocking>();  // the dead one's place
     CHECK(err(late.receive()) == errc::would_block);  // never the withdrawn message
     finish.post();
@@ -542,9 +542,9 @@ TEST_CASE("rendezvous across processes: a sender killed with its offer out", "[p
         (void)tx.send(make_tick(1), patience);
         return 9;
     });
-    REQUIRE(eventually([&] { return q.waiting() == 1; }));
+    REQUIRE(eventually([&] { return q.depth() == 1; }));
     CHECK(sender_process.kill() == killed_by_sigkill);
-    CHECK(q.waiting() == 1);  // its offer, complete, outlives it
+    CHECK(q.depth() == 1);  // its offer, complete, outlives it
 
     SECTION("a receiver may still take the complete message") {
         auto r = rx.receive();
@@ -556,7 +556,7 @@ TEST_CASE("rendezvous across processes: a sender killed with its offer out", "[p
     }
     SECTION("a new sender in its place takes the offer back, then sends its own") {
         auto tx = q.sender();  // the dead one's place
-        CHECK(q.waiting() == 0);
+        CHECK(q.depth() == 0);
         CHECK(err(rx.receive()) == errc::would_block);  // never the dead sender's message
         rx.close();  // a single-consumer queue: make room for a receiving process
         signal_pipe attached;
@@ -592,7 +592,7 @@ TEST_CASE("rendezvous across processes: a sender killed while writing its offer 
         return 4;  // not reached
     });
     CHECK(sender_process.wait() == killed_by_sigkill);
-    CHECK(q.waiting() == 0);
+    CHECK(q.depth() == 0);
     CHECK(err(rx.receive(patience)) == errc::peer_dead);  // nothing taken: the sender is gone
 
     signal_pipe attached;

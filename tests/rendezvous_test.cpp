@@ -89,7 +89,7 @@ TEST_CASE("rendezvous: its layout says zero_capacity, and a bounded queue of the
     scoped_name name("rendezvous");
     auto q = rz::create(name);
     CHECK(rz::capacity == 0);
-    CHECK(q.waiting() == 0);
+    CHECK(q.depth() == 0);
     const std::string d = rz::layout().description;
     CHECK(d.find("zero_capacity") != std::string::npos);
     CHECK(d.find("bounded") == std::string::npos);
@@ -147,7 +147,7 @@ TEST_CASE("rendezvous: a timed send that nobody takes returns timed_out and with
     auto tx = q.sender();
     auto rx = q.receiver<ipckit::non_blocking>();
     CHECK(err(tx.send(make_tick(1), 20ms)) == errc::timed_out);
-    CHECK(q.waiting() == 0);
+    CHECK(q.depth() == 0);
     CHECK(err(rx.receive()) == errc::would_block);  // never that message
     CHECK(err(tx.send(make_tick(2), std::chrono::steady_clock::now())) == errc::timed_out);
     CHECK(err(rx.receive()) == errc::would_block);
@@ -174,14 +174,14 @@ TEST_CASE("rendezvous: a send waits until a receiver takes its message", "[unit]
     auto tx = q.sender();
     auto rx = q.receiver<ipckit::non_blocking>();
     auto sent = std::async(std::launch::async, [&] { return err(tx.send(make_tick(42), patience)); });
-    REQUIRE(eventually([&] { return q.waiting() == 1; }));  // its offer is out
+    REQUIRE(eventually([&] { return q.depth() == 1; }));  // its offer is out
     REQUIRE(sent.wait_for(short_wait) == std::future_status::timeout);  // and it waits
     auto r = rx.receive();
     REQUIRE(r);
     CHECK(r->seq == 42);
     CHECK(r->check == check_of(42));
     CHECK(sent.get() == errc::ok);
-    CHECK(q.waiting() == 0);
+    CHECK(q.depth() == 0);
     CHECK(err(rx.receive()) == errc::would_block);  // once only
 }
 
@@ -218,11 +218,11 @@ TEST_CASE("rendezvous: a blocked send returns closed when the receiver closes, a
     auto tx = q.sender();
     std::optional<ipckit::receiver<rz>> rx(q.receiver());
     auto sent = std::async(std::launch::async, [&] { return err(tx.send(make_tick(1), patience)); });
-    REQUIRE(eventually([&] { return q.waiting() == 1; }));
+    REQUIRE(eventually([&] { return q.depth() == 1; }));
     REQUIRE(sent.wait_for(short_wait) == std::future_status::timeout);
     rx.reset();
     CHECK(sent.get() == errc::closed);
-    CHECK(q.waiting() == 0);
+    CHECK(q.depth() == 0);
     auto late = q.receiver<ipckit::non_blocking>();  // reopens the queue for the sender
     CHECK(err(late.receive()) == errc::would_block);  // never the withdrawn message
     CHECK(err(tx.send(make_tick(2), 20ms)) == errc::timed_out);
@@ -236,7 +236,7 @@ TEST_CASE("rendezvous: a send after every receiver closed returns closed without
     CHECK(tx.peer() == errc::closed);
     CHECK(err(tx.send(make_tick(1), patience)) == errc::closed);
     CHECK(err(tx.send(make_tick(1))) == errc::closed);  // no deadline: still returns
-    CHECK(q.waiting() == 0);
+    CHECK(q.depth() == 0);
 }
 
 TEST_CASE("rendezvous: verbs on a closed or moved-from endpoint return closed", "[unit]") {

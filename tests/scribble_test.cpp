@@ -102,7 +102,7 @@ std::optional<std::uint64_t> seq_of_tick(const tick& t) {
 /// A second mapping of a segment, to look at and scribble on the shared part of Q.
 template <class Q>
 struct inside {
-    explicit inside(const std::string& name, ipckit::detail::segment_layout layout = Q::layout())
+    explicit inside(const std::string& name, ipckit::segment_layout layout = Q::layout())
         : seg(ipckit::segment::open(name, layout, {})) {}
     typename Q::shared& operator*() const { return *static_cast<typename Q::shared*>(seg.body()); }
     typename Q::shared* operator->() const { return &**this; }
@@ -576,8 +576,8 @@ TEST_CASE("scribble: a rendezvous offer turned into done while nobody took it ma
         result = static_cast<int>(err(tx.send(make_tick(7), patience)));
     });
     const auto until = std::chrono::steady_clock::now() + patience;
-    while (q.waiting() == 0 && std::chrono::steady_clock::now() < until) std::this_thread::yield();
-    REQUIRE(q.waiting() == 1);
+    while (q.depth() == 0 && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+    REQUIRE(q.depth() == 1);
     using st = ipckit::detail::offer_state;
     auto& o = in->offers[0];
     const std::uint64_t s = o.state.load();

@@ -34,8 +34,8 @@ struct body {
 };
 constexpr std::uint64_t initialised = 0x5eed'1234'abcd'0001ULL;
 
-ipckit::detail::segment_layout layout_a() { return {"test-body<A>", ipckit::detail::header_size + 4096}; }
-ipckit::detail::segment_layout layout_b() { return {"test-body<B>", ipckit::detail::header_size + 4096}; }
+ipckit::segment_layout layout_a() { return {"test-body<A>", ipckit::detail::header_size + 4096}; }
+ipckit::segment_layout layout_b() { return {"test-body<B>", ipckit::detail::header_size + 4096}; }
 
 void init_body(void* p) { ::new (p) body{initialised}; }
 std::uint64_t word_of(const segment& s) { return static_cast<body*>(s.body())->word.load(); }
@@ -164,7 +164,7 @@ TEST_CASE("a scribbled or truncated segment is corrupt, and is never read past i
 
 TEST_CASE("a mismatch shows the stored description, never read past its field", "[unit]") {
     scoped_name name;
-    const ipckit::detail::segment_layout wordy{std::string(300, 'w'), layout_a().size};
+    const ipckit::segment_layout wordy{std::string(300, 'w'), layout_a().size};
     auto s = segment::create<ipckit::system_owned>(name, wordy, {}, init_body);
     std::string what;
     CHECK(reason_of([&] { (void)segment::open(name, layout_b(), {}); }, &what) == errc::incompatible_layout);
@@ -506,7 +506,7 @@ TEST_CASE("a process_owned segment left by a killed creator is replaced on creat
 
 TEST_CASE("a segment larger than /dev/shm can hold is no_space at creation, leaving nothing behind", "[unit]") {
     scoped_name name;
-    const ipckit::detail::segment_layout huge{"test-body<huge>", std::size_t{1} << 46};  // 64 TiB
+    const ipckit::segment_layout huge{"test-body<huge>", std::size_t{1} << 46};  // 64 TiB
     std::string what;
     CHECK(reason_of([&] { (void)segment::create<ipckit::system_owned>(name, huge, {}, init_body); }, &what) ==
           errc::no_space);

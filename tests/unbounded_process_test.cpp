@@ -172,7 +172,7 @@ TEST_CASE("unbounded queue across processes: four producer processes and one con
     for (auto& s : senders) CHECK(s.wait() == 0);
     CHECK(consumer.wait() == 0);
     CHECK(chunks_of(name).size() <= 1);
-    CHECK(q.size() == 0);
+    CHECK(q.depth() == 0);
 }
 
 TEST_CASE("unbounded queue across processes: a sender goes on sending while its receiver is dead, the next "
@@ -351,7 +351,7 @@ TEST_CASE("unbounded queue across processes: a sender killed between claiming a 
     });
     REQUIRE(dying.wait() == killed_by_sigkill);
     for (std::uint64_t i = 5; i < 10; ++i) REQUIRE(tx.send(make_tick(i)));  // positions 6..10
-    CHECK(q.size() == 11);
+    CHECK(q.depth() == 11);
 
     SECTION("a blocking receiver skips it once it finds the claimant dead") {
         auto rx = q.receiver();
@@ -444,7 +444,7 @@ TEST_CASE("unbounded queue across processes: a process_owned queue whose creator
 
     auto q = uq::create(name);
     CHECK(q.created());
-    CHECK(q.size() == 0);
+    CHECK(q.depth() == 0);
     CHECK(chunks_of(name).empty());
     auto tx = q.sender();
     auto rx = q.receiver<ipckit::non_blocking>();

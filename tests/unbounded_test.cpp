@@ -88,12 +88,12 @@ TEST_CASE("unbounded queue: a message sent on a created queue is received on one
     auto rx = opened.receiver();
     REQUIRE(tx.send(make_tick(7)));
     CHECK(chunks_of(name).size() == 1);
-    CHECK(created.size() == 1);
+    CHECK(created.depth() == 1);
     auto r = rx.receive(patience);
     REQUIRE(r);
     CHECK(r->seq == 7);
     CHECK(r->check == check_of(7));
-    CHECK(opened.size() == 0);
+    CHECK(opened.depth() == 0);
 }
 
 TEST_CASE("unbounded queue: open_or_create creates a missing queue and opens an existing one", "[unit]") {
@@ -187,7 +187,7 @@ TEST_CASE("unbounded queue: sends never block while nobody receives, the chain g
         auto tx = q.sender();
         for (std::uint64_t i = 0; i < n; ++i) REQUIRE(tx.send(make_tick(i)));
     }
-    CHECK(q.size() == n);
+    CHECK(q.depth() == n);
     CHECK(chunks_of(name).size() == 101);
     CHECK(q.allocated_bytes() == 101 * 4096);
 
@@ -201,7 +201,7 @@ TEST_CASE("unbounded queue: sends never block while nobody receives, the chain g
         if ((i + 1) % per_chunk == 0) REQUIRE(chunks_of(name).size() == 101 - (i + 1) / per_chunk);
     }
     CHECK(err(rx.receive()) == errc::closed);  // nothing twice; the sender has closed
-    CHECK(q.size() == 0);
+    CHECK(q.depth() == 0);
     const auto left = chunks_of(name);
     REQUIRE(left.size() == 1);  // the live chunk, half full
     CHECK(q.allocated_bytes() == 4096);
@@ -238,7 +238,7 @@ TEST_CASE("unbounded queue: past the cap a send is no_space and writes nothing, 
     CHECK(sent == cap_chunks * per_chunk);
     CHECK(err(tx.send(make_tick(sent))) == errc::no_space);
     CHECK(err(tx.send(make_tick(sent))) == errc::no_space);  // and again: nothing half-done
-    CHECK(q.size() == sent);
+    CHECK(q.depth() == sent);
     CHECK(chunks_of(name).size() == cap_chunks);
     CHECK(q.allocated_bytes() == cap_chunks * 4096);
 
@@ -371,7 +371,7 @@ TEST_CASE("unbounded queue: once the receiver has closed a process_owned queue, 
     }
     CHECK(tx.peer() == errc::closed);
     CHECK(err(tx.send(make_tick(1))) == errc::closed);
-    CHECK(q.size() == 0);  // nothing written
+    CHECK(q.depth() == 0);  // nothing written
 
     auto rx = q.receiver<ipckit::non_blocking>();
     REQUIRE(tx.send(make_tick(2)));
@@ -440,7 +440,7 @@ TEST_CASE("unbounded queue: a process_owned queue goes with its process's last h
     CHECK(setup_errc([&] { return uq::open(name); }) == errc::not_found);
 
     auto again = uq::create(name);
-    CHECK(again.size() == 0);
+    CHECK(again.depth() == 0);
 }
 
 TEST_CASE("unbounded queue: a process_owned queue keeps its chain while any thread of its process holds a handle",
@@ -611,7 +611,7 @@ TEST_CASE("unbounded queue: a sender that needs a chunk another live sender is c
 
     CHECK(err(ntx.send(make_tick(per_chunk))) == errc::would_block);
     CHECK(err(btx.send(make_tick(per_chunk), 20ms)) == errc::timed_out);
-    CHECK(q.size() == per_chunk);
+    CHECK(q.depth() == per_chunk);
 
     auto pending = std::async(std::launch::async, [&btx] { return err(btx.send(make_tick(per_chunk), patience)); });
     CHECK(pending.wait_for(short_wait) == std::future_status::timeout);

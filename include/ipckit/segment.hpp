@@ -307,7 +307,7 @@ public:
     /// existing segment's header is damaged: it is never replaced), invalid_name,
     /// permission_denied, no_space.
     template <ownership_policy Ownership, class Init>
-    static segment create(std::string_view name, const detail::segment_layout& want, const options& opt, Init&& init) {
+    static segment create(std::string_view name, const segment_layout& want, const options& opt, Init&& init) {
         detail::validate_name(name);
         const std::string os = detail::os_name(name);
         for (int attempt = 0;; ++attempt) {
@@ -327,7 +327,7 @@ public:
 
     /// Attaches to an existing `name`, waiting up to opt.init_timeout for its creator to finish.
     /// Throws not_found, incompatible_layout (saying what differs), corrupt, permission_denied.
-    static segment open(std::string_view name, const detail::segment_layout& want, const options& opt) {
+    static segment open(std::string_view name, const segment_layout& want, const options& opt) {
         detail::validate_name(name);
         const std::string os = detail::os_name(name);
         detail::sys::file f;
@@ -344,7 +344,7 @@ public:
     /// Opens `name`, or creates it if it does not exist; when several processes race, exactly
     /// one creates and initialises and the others attach.
     template <ownership_policy Ownership, class Init>
-    static segment open_or_create(std::string_view name, const detail::segment_layout& want, const options& opt,
+    static segment open_or_create(std::string_view name, const segment_layout& want, const options& opt,
                                   Init&& init) {
         return detail::create_or_open([&] { return create<Ownership>(name, want, opt, init); },
                                       [&] { return open(name, want, opt); });
@@ -390,7 +390,7 @@ private:
     detail::segment_header& header() const noexcept { return *static_cast<detail::segment_header*>(mapped_->data()); }
 
     template <ownership_policy Ownership, class Init>
-    static segment initialise(std::string_view name, detail::sys::file f, const detail::segment_layout& want, Init&& init) {
+    static segment initialise(std::string_view name, detail::sys::file f, const segment_layout& want, Init&& init) {
         const std::string os = detail::os_name(name);
         // Blocking: a prober may hold the exclusive lock for a moment.
         detail::sys::lock_shared(f);
@@ -447,7 +447,7 @@ private:
         return s;
     }
 
-    static segment attach(std::string_view name, detail::sys::file f, const detail::segment_layout& want, const options& opt) {
+    static segment attach(std::string_view name, detail::sys::file f, const segment_layout& want, const options& opt) {
         using detail::segment_header;
         const std::string what = "segment '" + std::string(name) + "'";
         const std::string remedy = ". Remove it with " + detail::how_to_remove(name) + " and create it again";

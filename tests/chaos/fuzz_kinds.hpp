@@ -275,8 +275,8 @@ struct node_fuzz {
             std::array<std::byte, max_message> buf;
             for (std::uint64_t i = 0; i < sent; ++i) {
                 const std::size_t n = encode(a_id, i, max_message, buf);
-                if (!a.send("b", std::span<const std::byte>(buf.data(), n), ipckit_test::patience)) return 1;
-                if (i < read && !b.receive("a", std::span<std::byte>(buf), ipckit_test::patience)) return 2;
+                if (!a.sender().send("b", std::span<const std::byte>(buf.data(), n), ipckit_test::patience)) return 1;
+                if (i < read && !b.receiver().receive("a", std::span<std::byte>(buf), ipckit_test::patience)) return 2;
             }
             std::fflush(nullptr);
             ::_exit(0);  // without leaving: both members die, their links stay
@@ -313,12 +313,12 @@ struct node_fuzz {
         std::array<std::byte, max_message> buf;
         for (std::uint64_t i = 0; i < 3; ++i) {
             const std::size_t n = encode(probe_producer, i, max_message, buf);
-            const auto s = (*a)->send("b", std::span<const std::byte>(buf.data(), n), probe_wait);
+            const auto s = (*a)->sender().send("b", std::span<const std::byte>(buf.data(), n), probe_wait);
             p.sent(probe_producer, i, errc_of(s));
             if (!s) break;
         }
         for (int i = 0; i < 4; ++i) {
-            auto r = (*b)->receive("a", std::span<std::byte>(buf), probe_wait);
+            auto r = (*b)->receiver().receive("a", std::span<std::byte>(buf), probe_wait);
             if (!r) {
                 p.result(step::receive, r.error());
                 break;

@@ -236,7 +236,7 @@ struct node_kind {
             const std::size_t len = encode(c.id(), seq, max_message, buf);
             bool waited = false;
             for (;;) {
-                const auto s = n->send(receiver_name, std::span<const std::byte>(buf.data(), len), c.deadline());
+                const auto s = n->sender().send(receiver_name, std::span<const std::byte>(buf.data(), len), c.deadline());
                 if (s) break;
                 const errc e = s.error();
                 if (e == errc::not_found) {
@@ -279,7 +279,7 @@ struct node_kind {
             // A slice, not the trial's deadline: after the producers have all left, a slice
             // that passes with nothing received means nothing is left to receive.
             const auto slice = std::min(c.deadline(), steady::now() + std::chrono::milliseconds(50));
-            auto env = n->receive_any(std::span<std::byte>(buf), slice);
+            auto env = n->receiver().receive_any(std::span<std::byte>(buf), slice);
             if (env.message) {
                 const auto id = decode(std::span<const std::byte>(buf.data(), *env.message), max_message);
                 c.got(id.value_or(identity{}), id.has_value());

@@ -22,7 +22,7 @@ endfunction()
 
 # Lowest first. Members of one layer are separated by commas (a CMake list cannot nest).
 set(ipckit_layers
-  "error.hpp,segment_info.hpp"            # the vocabulary: error codes, what inspection reports
+  "error.hpp,segment_info.hpp,deadline.hpp,layout.hpp"  # the vocabulary: errors, deadlines, layouts, what inspection reports
   "detail/sys"                            # the only code that calls the OS
   "detail/shm,policy.hpp,segment.hpp"     # named shared memory and what it must match
   "detail/sync"                           # doorbells, rosters
@@ -30,7 +30,7 @@ set(ipckit_layers
   "detail/ring,detail/chain"              # the algorithms in shared memory
   "detail/endpoint"                       # the one endpoint core and verb loop
   "detail/queue,queue.hpp"
-  "detail/mailbox,detail/node,mailbox.hpp,node.hpp"
+  "detail/mailbox,detail/node,mailbox.hpp,node.hpp,node_options.hpp"
   "detail/net,net.hpp"                    # sockets, and connections over queues
   "detail/rpc,rpc.hpp"
   "inspect.hpp,ipckit.hpp")               # what sees every kind

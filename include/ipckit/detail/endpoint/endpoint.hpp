@@ -12,6 +12,7 @@
 #include <ipckit/detail/sync/roster.hpp>
 #include <ipckit/detail/sys/cpu.hpp>
 #include <ipckit/detail/sys/process.hpp>
+#include <ipckit/deadline.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>
 #include <ipckit/segment.hpp>
@@ -26,34 +27,6 @@
 #include <utility>
 
 namespace ipckit::detail {
-
-/// The deadline of a verb given a relative timeout (a huge timeout means none).
-template <class Rep, class Period>
-clock::time_point deadline_after(std::chrono::duration<Rep, Period> timeout) noexcept {
-    const auto now = clock::now();
-    using seconds = std::chrono::duration<double>;
-    if (seconds(timeout) >= seconds(clock::time_point::max() - now)) return clock::time_point::max();
-    return now + std::chrono::duration_cast<clock::duration>(timeout);
-}
-
-/// A steady_clock deadline or a timeout: what the blocking verbs take last.
-template <class D>
-inline constexpr bool is_deadline_v = std::is_same_v<D, clock::time_point>;
-template <class Rep, class Period>
-inline constexpr bool is_deadline_v<std::chrono::duration<Rep, Period>> = true;
-template <class D>
-concept deadline = is_deadline_v<std::remove_cvref_t<D>>;
-
-/// A verb's deadline as a steady_clock time point: as given, or now + the timeout. The one place
-/// every verb that takes a deadline turns it into what detail::wait_until takes. A clock read for
-/// a timeout; none for a time point.
-template <deadline D>
-clock::time_point time_point_of(D d) noexcept {
-    if constexpr (std::is_same_v<std::remove_cvref_t<D>, clock::time_point>)
-        return d;
-    else
-        return deadline_after(d);
-}
 
 /// As time_point_of, for a verb of an endpoint in `Mode`: a deadline given to a non_blocking
 /// endpoint does not compile, with the reason.

@@ -329,6 +329,30 @@ public:
         auto& ring = shared_mut().ring;
         return ring.held_places(ring.high, places_of(shared_mut()), receiver_places());
     }
+    /// How much is waiting now (every kind's depth()), here messages: those the slowest attached
+    /// receiver has not read yet, or, with none attached, those kept for the next one. A
+    /// snapshot, as `ipckit inspect` shows it; each lag is capped at the capacity.
+    [[nodiscard]] std::size_t depth() const noexcept {
+        auto& sh = shared_mut();
+        const broadcast_place* place = places_of(sh);
+        const auto high = static_cast<std::size_t>(
+            std::min<std::uint64_t>(sh.ring.high.load(std::memory_order_acquire), receiver_places()));
+        std::optional<std::uint64_t> slowest;
+        for (std::size_t i = 0; i < high; ++i) {
+            // Started places only (pending 1): an attach under way has a placeholder cursor.
+            if (!holds(place[i].place.holder.load(std::memory_order_acquire)) ||
+                place[i].place.pending.load(std::memory_order_acquire) != 1)
+                continue;
+            // The cursor before the tail, which it never passes.
+            const std::uint64_t next = place[i].next.load(std::memory_order_acquire);
+            const std::uint64_t tail = sh.ring.tail.load(std::memory_order_acquire);
+            slowest = std::max(slowest.value_or(0), tail - std::min(next, tail));
+        }
+        const std::uint64_t tail = sh.ring.tail.load(std::memory_order_acquire);
+        const std::uint64_t kept_from = sh.ring.base.load(std::memory_order_acquire);
+        return static_cast<std::size_t>(
+            std::min<std::uint64_t>(slowest ? *slowest : tail - std::min(kept_from, tail), capacity));
+    }
     /// Whether the mailbox still takes messages (not removed).
     [[nodiscard]] bool is_open() const noexcept { return shared_mut().control.is_open(); }
     /// Marks this mailbox removed without removing its name (remove() does both).

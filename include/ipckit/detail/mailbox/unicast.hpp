@@ -191,8 +191,9 @@ public:
         return attach<receiver_type<Mode>>(receiver_busy_text());
     }
 
-    /// Messages waiting now: a snapshot, stale as soon as it is returned.
-    [[nodiscard]] std::size_t size() const noexcept {
+    /// How much is waiting now (every kind's depth()), here messages: a snapshot, stale as soon
+    /// as it is returned.
+    [[nodiscard]] std::size_t depth() const noexcept {
         return tail_minus_head(this->template shared_part<shared>().ring, capacity);
     }
     /// Whether the mailbox still takes messages (not removed, and its owner, if any, not gone).

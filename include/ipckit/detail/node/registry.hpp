@@ -29,6 +29,7 @@
 #include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/sys/process.hpp>
 #include <ipckit/error.hpp>
+#include <ipckit/node_options.hpp>
 #include <ipckit/policy.hpp>
 #include <ipckit/segment.hpp>
 
@@ -45,14 +46,8 @@
 #include <utility>
 #include <vector>
 
-namespace ipckit {
+namespace ipckit::detail {
 
-/// Longest member name; a name is 1 to this many of [A-Za-z0-9_-].
-inline constexpr std::size_t max_member_name = 32;
-/// Longest domain name; [A-Za-z0-9_-] as for members (no '.': link names use it as separator).
-inline constexpr std::size_t max_domain_name = 48;
-
-namespace detail {
 
 /// Throws invalid_name unless `name` is 1..max of [A-Za-z0-9_-] (no '.': link names use it as
 /// a separator). `what` is "member" or "domain".
@@ -389,5 +384,4 @@ private:
     std::chrono::nanoseconds liveness_;
 };
 
-}  // namespace detail
-}  // namespace ipckit
+}  // namespace ipckit::detail

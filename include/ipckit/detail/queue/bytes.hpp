@@ -40,6 +40,7 @@
 //
 // One receiver at a time (Consumers = single): see bytes_queue below for why.
 
+#include <ipckit/detail/endpoint/exception_errc.hpp>
 #include <ipckit/detail/sync/doorbell.hpp>
 #include <ipckit/detail/endpoint/endpoint.hpp>
 #include <ipckit/detail/queue/fixed.hpp>
@@ -223,9 +224,10 @@ public:
                 header_size + sizeof(shared)};
     }
 
-    /// Bytes of the ring in use now (records, headers, padding): a snapshot, stale as soon as
-    /// it is returned. 0 if the indices are corrupt.
-    [[nodiscard]] std::size_t bytes_in_use() const noexcept {
+    /// How much is waiting now (every kind's depth(): the part of the capacity in use, in the
+    /// capacity's unit), here bytes of the ring: records, headers, padding. A snapshot, stale as
+    /// soon as it is returned. 0 if the indices are corrupt.
+    [[nodiscard]] std::size_t depth() const noexcept {
         return tail_minus_head(this->template shared_part<shared>().ring, capacity);
     }
 
@@ -561,8 +563,8 @@ private:
         const errc e = run(taking(true, [&out](auto& cursor, const bytes_found& f) {
             try {
                 out.resize(static_cast<std::size_t>(f.length));
-            } catch (...) {  // std::bad_alloc, std::length_error
-                return errc::no_space;
+            } catch (...) {  // std::bad_alloc, std::length_error: no_space
+                return current_exception_errc();
             }
             if (f.length != 0) std::memcpy(out.data(), cursor.payload(f), f.length);
             cursor.consume(f);

@@ -121,8 +121,10 @@ public:
                 header_size + sizeof(shared)};
     }
 
-    /// Messages waiting now: a snapshot, stale as soon as it is returned. 0 if the indices are corrupt.
-    [[nodiscard]] std::size_t size() const noexcept {
+    /// How much is waiting now (every kind's depth(): the part of the capacity in use, in the
+    /// capacity's unit), here messages: a snapshot, stale as soon as it is returned. 0 if the
+    /// indices are corrupt.
+    [[nodiscard]] std::size_t depth() const noexcept {
         return tail_minus_head(this->template shared_part<shared>().ring, capacity);
     }
 
@@ -134,59 +136,106 @@ private:
 
 };
 
-/// A slot of a queue lent to a sender (zero copy): write the message in place through it,
-/// then commit(). Destroyed uncommitted, it sends nothing. Move-only; the sender must outlive
-/// it (and not move meanwhile).
+/// A slot of a queue lent to a sender (zero copy), shaped as every loan is (bytes_loan too):
+/// write the message in place through data(), then commit(), which returns ok, or closed if
+/// the loan is no longer open. Destroyed or abandon()ed uncommitted, it sends nothing.
+/// Move-only; an empty (default-constructed, moved-from, committed) loan is false. It follows
+/// its sender through a move of either; if the sender is closed or destroyed first, the loan is
+/// abandoned and commit() returns closed.
 template <class Sender, class T>
 class fixed_loan {
 public:
-    fixed_loan(fixed_loan&& o) noexcept : sender_(std::exchange(o.sender_, nullptr)), ticket_(o.ticket_) {}
-    fixed_loan& operator=(fixed_loan&&) = delete;
-    ~fixed_loan() {
-        if (sender_ != nullptr) sender_->end_loan(ticket_, false);
+    fixed_loan() noexcept = default;
+    fixed_loan(fixed_loan&& o) noexcept : sender_(std::exchange(o.sender_, nullptr)), ticket_(o.ticket_) { follow(); }
+    fixed_loan& operator=(fixed_loan&& o) noexcept {
+        if (this != &o) {
+            abandon();
+            sender_ = std::exchange(o.sender_, nullptr);
+            ticket_ = o.ticket_;
+            follow();
+        }
+        return *this;
     }
+    fixed_loan(const fixed_loan&) = delete;
+    fixed_loan& operator=(const fixed_loan&) = delete;
+    ~fixed_loan() { abandon(); }
 
-    T& operator*() const noexcept { return *ticket_.slot; }
-    T* operator->() const noexcept { return ticket_.slot; }
-    [[nodiscard]] T* get() const noexcept { return ticket_.slot; }
+    /// The message to write, in its slot. Only while the loan is open.
+    [[nodiscard]] T& data() const noexcept { return *ticket_.slot; }
+    /// The bytes lent: sizeof(T), or 0 once the loan is no longer open.
+    [[nodiscard]] std::size_t size() const noexcept { return sender_ == nullptr ? 0 : sizeof(T); }
+    /// Whether the loan is still open.
+    explicit operator bool() const noexcept { return sender_ != nullptr; }
 
-    /// Publishes the message: the receiver may take it from now on.
-    void commit() noexcept {
-        if (sender_ != nullptr) std::exchange(sender_, nullptr)->end_loan(ticket_, true);
+    /// Publishes the message: the receivers may take it from now on. closed if the loan is no
+    /// longer open.
+    status commit() noexcept {
+        if (sender_ == nullptr) return unexpected(errc::closed);
+        std::exchange(sender_, nullptr)->end_loan(ticket_, true);
+        return {};
+    }
+    /// Gives the slot back unpublished, as destruction does.
+    void abandon() noexcept {
+        if (sender_ != nullptr) std::exchange(sender_, nullptr)->end_loan(ticket_, false);
     }
 
 private:
     friend Sender;
-    fixed_loan(Sender* s, ring_ticket<T> t) noexcept : sender_(s), ticket_(t) {}
+    fixed_loan(Sender* s, ring_ticket<T> t) noexcept : sender_(s), ticket_(t) { follow(); }
+    /// Tells the sender where its loan now is, so that it can end it when it closes first.
+    void follow() noexcept {
+        if (sender_ != nullptr) sender_->loan_ = this;
+    }
 
-    Sender* sender_;
-    ring_ticket<T> ticket_;
+    Sender* sender_ = nullptr;
+    ring_ticket<T> ticket_{};
 };
 
-/// A message read in place (zero copy): valid while the view lives; its slot goes back to the
-/// senders when the view is destroyed or release()d. Move-only; the receiver must outlive it.
+/// A message read in place (zero copy), shaped as every view is (bytes_view too): data() is
+/// valid while the view is open; its slot goes back to the senders when the view is destroyed
+/// or release()d. Move-only; an empty (default-constructed, moved-from, released) view is
+/// false. It follows its receiver through a move of either; if the receiver is closed or
+/// destroyed first, the view is released.
 template <class Receiver, class T>
 class fixed_view {
 public:
-    fixed_view(fixed_view&& o) noexcept : receiver_(std::exchange(o.receiver_, nullptr)), ticket_(o.ticket_) {}
-    fixed_view& operator=(fixed_view&&) = delete;
+    fixed_view() noexcept = default;
+    fixed_view(fixed_view&& o) noexcept : receiver_(std::exchange(o.receiver_, nullptr)), ticket_(o.ticket_) { follow(); }
+    fixed_view& operator=(fixed_view&& o) noexcept {
+        if (this != &o) {
+            release();
+            receiver_ = std::exchange(o.receiver_, nullptr);
+            ticket_ = o.ticket_;
+            follow();
+        }
+        return *this;
+    }
+    fixed_view(const fixed_view&) = delete;
+    fixed_view& operator=(const fixed_view&) = delete;
     ~fixed_view() { release(); }
 
-    const T& operator*() const noexcept { return *ticket_.slot; }
-    const T* operator->() const noexcept { return ticket_.slot; }
-    [[nodiscard]] const T* get() const noexcept { return ticket_.slot; }
+    /// The message, in its slot. Only while the view is open.
+    [[nodiscard]] const T& data() const noexcept { return *ticket_.slot; }
+    /// The message's bytes: sizeof(T), or 0 once released.
+    [[nodiscard]] std::size_t size() const noexcept { return receiver_ == nullptr ? 0 : sizeof(T); }
+    /// Whether the view still holds its message.
+    explicit operator bool() const noexcept { return receiver_ != nullptr; }
 
-    /// Gives the slot back now.
+    /// Gives the slot back now, as destruction does.
     void release() noexcept {
         if (receiver_ != nullptr) std::exchange(receiver_, nullptr)->end_view(ticket_);
     }
 
 private:
     friend Receiver;
-    fixed_view(Receiver* r, ring_ticket<const T> t) noexcept : receiver_(r), ticket_(t) {}
+    fixed_view(Receiver* r, ring_ticket<const T> t) noexcept : receiver_(r), ticket_(t) { follow(); }
+    /// Tells the receiver where its view now is, so that it can end it when it closes first.
+    void follow() noexcept {
+        if (receiver_ != nullptr) receiver_->view_ = this;
+    }
 
-    Receiver* receiver_;
-    ring_ticket<const T> ticket_;
+    Receiver* receiver_ = nullptr;
+    ring_ticket<const T> ticket_{};
 };
 
 /// The sending end of a queue. Blocking: send waits while the queue is full (a deadline or
@@ -217,6 +266,26 @@ public:
         return lend([&](auto op) { return this->template run<false>(op, deadline); });
     }
 
+    // An outstanding loan follows this sender through a move, and is abandoned when it closes.
+    fixed_sender(fixed_sender&& o) noexcept : base(std::move(o)), verbs(), loan_(std::exchange(o.loan_, nullptr)) {
+        if (loan_ != nullptr) loan_->sender_ = this;
+    }
+    fixed_sender& operator=(fixed_sender&& o) noexcept {
+        if (this != &o) {
+            end_outstanding();
+            base::operator=(std::move(o));
+            loan_ = std::exchange(o.loan_, nullptr);
+            if (loan_ != nullptr) loan_->sender_ = this;
+        }
+        return *this;
+    }
+    ~fixed_sender() { end_outstanding(); }
+    /// Lets go now, as destruction would (endpoint_core::close); an outstanding loan is abandoned.
+    void close() noexcept {
+        end_outstanding();
+        base::close();
+    }
+
 private:
     friend Queue;
     friend queue_handle<Queue>;
@@ -225,7 +294,7 @@ private:
     using base::base;
 
     errc send_until(const T& m, clock::time_point deadline) noexcept {
-        return lent_ ? errc::in_use : this->run_until(push(m), deadline);
+        return loan_ != nullptr ? errc::in_use : this->run_until(push(m), deadline);
     }
 
     static auto push(const T& m) noexcept {
@@ -234,11 +303,10 @@ private:
 
     template <class Run>
     result<loan_type> lend(Run&& run) noexcept {
-        if (lent_) return unexpected(errc::in_use);
+        if (loan_ != nullptr) return unexpected(errc::in_use);
         ring_ticket<T> t;
         const errc e = run([&t](auto& cursor) { return cursor.try_claim(t); });
         if (e != errc::ok) return unexpected(e);
-        lent_ = true;
         return loan_type(this, t);
     }
 
@@ -247,11 +315,17 @@ private:
             this->cursor().commit(t);
         else
             this->cursor().abandon(t);  // receivers may be waiting on this position
-        lent_ = false;
+        loan_ = nullptr;
         this->progress();
     }
+    /// Abandons the outstanding loan, if any, before this sender lets go of its place.
+    void end_outstanding() noexcept {
+        if (loan_ == nullptr) return;
+        if (this->shared_ != nullptr) return loan_->abandon();  // through end_loan
+        std::exchange(loan_, nullptr)->sender_ = nullptr;      // no place left to give the slot back to
+    }
 
-    bool lent_ = false;
+    loan_type* loan_ = nullptr;  ///< the outstanding loan, wherever it has moved; nullptr if none
 };
 
 /// The receiving end of a queue. Blocking: receive waits for a message (a deadline or timeout
@@ -283,6 +357,26 @@ public:
         return view([&](auto op) { return this->template run<false>(op, deadline); });
     }
 
+    // An outstanding view follows this receiver through a move, and is released when it closes.
+    fixed_receiver(fixed_receiver&& o) noexcept : base(std::move(o)), verbs(), view_(std::exchange(o.view_, nullptr)) {
+        if (view_ != nullptr) view_->receiver_ = this;
+    }
+    fixed_receiver& operator=(fixed_receiver&& o) noexcept {
+        if (this != &o) {
+            end_outstanding();
+            base::operator=(std::move(o));
+            view_ = std::exchange(o.view_, nullptr);
+            if (view_ != nullptr) view_->receiver_ = this;
+        }
+        return *this;
+    }
+    ~fixed_receiver() { end_outstanding(); }
+    /// Lets go now, as destruction would (endpoint_core::close); an outstanding view is released.
+    void close() noexcept {
+        end_outstanding();
+        base::close();
+    }
+
 private:
     friend Queue;
     friend queue_handle<Queue>;
@@ -291,7 +385,7 @@ private:
     using base::base;
 
     errc receive_until(T& out, clock::time_point deadline) noexcept {
-        return viewing_ ? errc::in_use : this->run_until(pop(out), deadline);
+        return view_ != nullptr ? errc::in_use : this->run_until(pop(out), deadline);
     }
 
     static auto pop(T& out) noexcept {
@@ -300,21 +394,26 @@ private:
 
     template <class Run>
     result<view_type> view(Run&& run) noexcept {
-        if (viewing_) return unexpected(errc::in_use);
+        if (view_ != nullptr) return unexpected(errc::in_use);
         ring_ticket<const T> t;
         const errc e = run([&t](auto& cursor) { return cursor.try_claim(t); });
         if (e != errc::ok) return unexpected(e);
-        viewing_ = true;
         return view_type(this, t);
     }
 
     void end_view(const ring_ticket<const T>& t) noexcept {
         this->cursor().release(t);
-        viewing_ = false;
+        view_ = nullptr;
         this->progress();
     }
+    /// Releases the outstanding view, if any, before this receiver lets go of its place.
+    void end_outstanding() noexcept {
+        if (view_ == nullptr) return;
+        if (this->shared_ != nullptr) return view_->release();  // through end_view
+        std::exchange(view_, nullptr)->receiver_ = nullptr;     // no place left to give the slot back to
+    }
 
-    bool viewing_ = false;
+    view_type* view_ = nullptr;  ///< the outstanding view, wherever it has moved; nullptr if none
 };
 
 }  // namespace ipckit::detail

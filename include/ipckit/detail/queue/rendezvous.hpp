@@ -229,9 +229,9 @@ public:
                 header_size + sizeof(shared)};
     }
 
-    /// Senders whose message is on offer now, waiting for a receiver to take it: a snapshot,
-    /// stale as soon as it is returned.
-    [[nodiscard]] std::size_t waiting() const noexcept {
+    /// How much is waiting now (every kind's depth()), here messages on offer: senders whose
+    /// message waits for a receiver to take it. A snapshot, stale as soon as it is returned.
+    [[nodiscard]] std::size_t depth() const noexcept {
         const auto& sh = this->template shared_part<shared>();
         std::size_t n = 0;
         for (const auto& o : sh.offers)

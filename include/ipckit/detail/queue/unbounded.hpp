@@ -55,6 +55,7 @@
 // closes, so a chunk the receiver has removed may stay in memory (not in /dev/shm's listing)
 // while a sender that wrote into it idles: at most one chunk per sender.
 
+#include <ipckit/detail/endpoint/exception_errc.hpp>
 #include <ipckit/detail/sync/doorbell.hpp>
 #include <ipckit/detail/endpoint/endpoint.hpp>
 #include <ipckit/detail/inspect/reader.hpp>
@@ -195,13 +196,10 @@ private:
     static errc guarded(F&& f) noexcept {
         try {
             return f();
-        } catch (const error& e) {
-            // Another layout under a chunk's name is not a chunk of ours.
-            return e.reason() == errc::incompatible_layout ? errc::corrupt : e.reason();
-        } catch (const std::bad_alloc&) {
-            return errc::no_space;
         } catch (...) {
-            return errc::system_error;
+            // Another layout under a chunk's name is not a chunk of ours.
+            const errc e = current_exception_errc();
+            return e == errc::incompatible_layout ? errc::corrupt : e;
         }
     }
 
@@ -516,8 +514,9 @@ public:
     [[nodiscard]] const std::string& name() const noexcept { return head_->seg().name(); }
     /// Whether this handle created the queue.
     [[nodiscard]] bool created() const noexcept { return head_->seg().created(); }
-    /// Messages waiting now (positions claimed and not yet read): a snapshot.
-    [[nodiscard]] std::size_t size() const noexcept { return tail_minus_head(head_->chain(), SIZE_MAX); }
+    /// How much is waiting now (every kind's depth()), here messages: positions claimed and not
+    /// yet read. A snapshot.
+    [[nodiscard]] std::size_t depth() const noexcept { return tail_minus_head(head_->chain(), SIZE_MAX); }
     /// The cap: the most bytes the chunks may take at once.
     [[nodiscard]] std::size_t cap_bytes() const noexcept { return static_cast<std::size_t>(head_->chain().cap); }
     /// Bytes the chunks take now (ChunkBytes each): a snapshot.

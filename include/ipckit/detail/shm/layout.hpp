@@ -1,6 +1,9 @@
 #pragma once
-// What everything that lives in shared memory has in common: the cache-line constant, the
-// shared-memory-safe concept, and the fingerprint that names a layout.
+// What everything that lives in shared memory has in common: the shared-memory-safe concept
+// and the layout description (the cache-line constant and segment_layout are public:
+// <ipckit/layout.hpp>).
+
+#include <ipckit/layout.hpp>
 
 #include <atomic>
 #include <cstddef>
@@ -10,15 +13,6 @@
 #include <string_view>
 #include <type_traits>
 #include <vector>
-
-namespace ipckit {
-
-/// Fixed, not std::hardware_destructive_interference_size: a segment's layout must not depend
-/// on compiler flags, or two programs built differently could not share it. 128 covers the
-/// adjacent-line prefetcher of x86 and the 128-byte lines of some Arm cores.
-inline constexpr std::size_t cache_line = 128;
-
-}  // namespace ipckit
 
 namespace ipckit::detail {
 
@@ -215,25 +209,6 @@ inline std::optional<queue_description> parse_queue_description(std::string_view
     return q;
 }
 
-/// FNV-1a, 64 bits: the fingerprint of a layout description, and the checksum of a segment
-/// header (which goes on from the sum of the fields before, `h`).
-inline constexpr std::uint64_t fnv1a_basis = 0xcbf29ce484222325ULL;
-constexpr std::uint64_t fnv1a(std::string_view s, std::uint64_t h = fnv1a_basis) noexcept {
-    for (const char c : s) {
-        h ^= static_cast<unsigned char>(c);
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
 constexpr std::size_t align_up(std::size_t n, std::size_t a) noexcept { return (n + a - 1) / a * a; }
-
-/// What a segment must hold for a caller to use it: a readable description (shown when two
-/// programs disagree), its fingerprint, and the exact size of the segment.
-struct segment_layout {
-    std::string description;
-    std::size_t size = 0;
-    [[nodiscard]] std::uint64_t fingerprint() const noexcept { return fnv1a(description); }
-};
 
 }  // namespace ipckit::detail

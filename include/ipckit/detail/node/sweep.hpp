@@ -1,0 +1,43 @@
+#pragma once
+// Removing links that are over: one link quietly (on the way out, where a failure changes
+// nothing), and the sweep of every link of a domain whose both ends are gone.
+//
+// The sweep runs when a member joins and when it leaves. It reads the directory and asks the OS
+// about each end; a segment is removed only if it opens as a link of this node type: a queue
+// that merely has a link's name ("<domain>.x.y.1.2"), or one still being made, stays.
+
+#include <ipckit/detail/node/link_name.hpp>
+#include <ipckit/detail/node/membership.hpp>
+#include <ipckit/segment.hpp>
+
+#include <chrono>
+#include <string>
+
+namespace ipckit::detail {
+
+/// Removes the segment `link`, ignoring every failure (it is gone already, or not ours).
+inline void remove_link_quietly(const std::string& link) noexcept {
+    try {
+        remove_segment(link);
+    } catch (...) {
+    }
+}
+
+/// Removes the domain's links that nobody can send on or receive from any more: both ends have
+/// left or died. Throws what listing /dev/shm throws.
+template <class LinkQueue>
+void sweep_links(const membership& m) {
+    options quick = m.link_options();
+    quick.init_timeout = std::chrono::milliseconds(0);
+    for (const auto& l : list_links(m.domain())) {
+        if (m.members().live(l.from_incarnation) || m.members().live(l.to_incarnation)) continue;
+        try {
+            (void)LinkQueue::open(l.segment, quick);
+        } catch (...) {
+            continue;
+        }
+        remove_link_quietly(l.segment);
+    }
+}
+
+}  // namespace ipckit::detail
