@@ -33,6 +33,7 @@
 #include <ipckit/detail/mailbox/control.hpp>
 #include <ipckit/detail/mailbox/description.hpp>
 #include <ipckit/detail/mailbox/remove.hpp>
+#include <ipckit/detail/mailbox/sender.hpp>
 #include <ipckit/detail/queue/handle.hpp>
 #include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/error.hpp>
@@ -81,8 +82,9 @@ public:
     static constexpr std::size_t max_receivers = default_broadcast_receivers;
 
     using shared = broadcast_shared<T, N, max_senders>;
+    using sending = broadcast_sending<broadcast_mailbox>;
     template <mode_policy M>
-    using sender_type = broadcast_sender<broadcast_mailbox, M>;
+    using sender_type = mailbox_sender<broadcast_mailbox, M>;
     template <mode_policy M>
     using receiver_type = broadcast_receiver<broadcast_mailbox, M>;
     static_assert(std::is_standard_layout_v<shared>, "the shared part of a mailbox must be standard layout");

@@ -1,7 +1,8 @@
 #pragma once
-// The endpoints of a broadcast mailbox: senders, each a place in the senders' roster, and
-// receivers, each a place in the receiver table at the end of the segment (broadcast_layout.hpp),
-// which holds its cursor and gates the senders while held. Both are mailbox endpoints
+// The endpoints of a broadcast mailbox: what its senders do (each a place in the senders'
+// roster; the sender itself is every mailbox's, detail/mailbox/sender.hpp), and its receivers,
+// each a place in the receiver table at the end of the segment (broadcast_layout.hpp), which
+// holds its cursor and gates the senders while held. Both are mailbox endpoints
 // (detail/mailbox/endpoint.hpp): the endpoint core's state, move and close, and the mailbox loop.
 
 #include <ipckit/detail/endpoint/endpoint.hpp>
@@ -25,13 +26,6 @@
 #include <utility>
 
 namespace ipckit::detail {
-
-/// Where a broadcast mailbox's senders sleep: on the space bell, while the slowest receiver is
-/// N behind. Closing wakes nobody (no receiver ends when a sender goes).
-struct broadcast_sender_bells {
-    static doorbell& sleep_bell(auto& sh, std::size_t /*place*/) noexcept { return sh.space_bell; }
-    static void wake_on_close(auto& /*sh*/) noexcept {}
-};
 
 /// Where a broadcast mailbox's receivers hold their places (endpoint_core's own_places): a
 /// place in the receiver table at the end of its segment, which also holds the receiver's
@@ -92,51 +86,23 @@ private:
     }
 };
 
-/// The sending end of a broadcast mailbox. Blocking: send waits while the slowest receiver is N
-/// messages behind (a deadline or timeout may follow the message). Non-blocking: send returns
-/// would_block at once then. Either returns closed once the mailbox is closed (or removed); a
-/// message that send accepted (ok) reaches every receiver attached when it was sent. Restricted
-/// thread-safe: one thread at a time.
-template <class Box, mode_policy Mode>
-class broadcast_sender : public mailbox_endpoint<Box, producer_role, broadcast_producer<typename Box::message_type, Box::capacity>,
-                                                 Mode, broadcast_sender_bells>,
-                         public send_verbs<broadcast_sender<Box, Mode>, typename Box::message_type, Mode> {
-    using base = mailbox_endpoint<Box, producer_role, broadcast_producer<typename Box::message_type, Box::capacity>, Mode,
-                                  broadcast_sender_bells>;
-    using T = typename Box::message_type;
-    using verbs = send_verbs<broadcast_sender, T, Mode>;
+/// What a broadcast mailbox does for its senders (mailbox_sender, detail/mailbox/sender.hpp):
+/// the broadcast ring's producer cursor, which scans the receiver table; while the ring is full,
+/// it gives up the place of each receiver that holds senders back and whose process has died.
+template <class Box>
+struct broadcast_sending {
+    using cursor = broadcast_producer<typename Box::message_type, Box::capacity>;
 
-public:
-    /// send(m), send(m, deadline) (send_verbs): sends a copy of `m` to every attached receiver:
-    /// ok, or closed (closed or removed: not sent), corrupt. Blocking: waits for room, or
-    /// timed_out (not sent). Non-blocking: would_block when the slowest receiver is N behind.
-    using verbs::send;
-
-private:
-    friend Box;
-    friend verbs;
-
-    broadcast_sender(std::shared_ptr<segment> seg, const options& opt)
-        : base(std::move(seg), opt, [](auto& cursor, auto& sh, std::size_t place, const segment& s) {
-              cursor.attach(sh.ring, places_of(sh), Box::places_in(s.size()), sh.senders.places[place].pending);
-              return true;
-          }) {}
-
-    errc send_until(const T& m, clock::time_point deadline) noexcept {
-        return this->run([&] { return this->publish(m); },
-                         [this] { return this->cursor().has_room() || !this->control().is_open(); },
-                         [this] { check(); }, deadline);
+    static bool attach(cursor& c, typename Box::shared& sh, std::size_t place, const segment& seg) noexcept {
+        c.attach(sh.ring, places_of(sh), Box::places_in(seg.size()), sh.senders.places[place].pending);
+        return true;
     }
-
-    /// System calls, about once per liveness interval while the ring is full: gives up the place
-    /// of each receiver that holds senders back and whose process has died.
-    void check() noexcept {
-        const std::size_t count = Box::places_in(this->segment_->size());
-        this->cursor().for_each_laggard([this, count](std::size_t i, std::uint64_t holder) {
+    static void check(cursor& c, typename Box::shared& sh, const segment& seg, const sys::process_id& me) noexcept {
+        const std::size_t count = Box::places_in(seg.size());
+        c.for_each_laggard([&](std::size_t i, std::uint64_t holder) {
             if (sys::is_alive(sys::process_id::unpack(holder))) return;
             // False: someone else gave it up, or took it over.
-            (void)give_up_place(this->sh(), places_of(this->sh()), count, i, holder, this->me_.pack(),
-                                roster_place::closed);
+            (void)give_up_place(sh, places_of(sh), count, i, holder, me.pack(), roster_place::closed);
         });
     }
 };

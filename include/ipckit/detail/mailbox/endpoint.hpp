@@ -18,13 +18,25 @@
 #include <ipckit/segment.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <concepts>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 namespace ipckit::detail {
+
+/// Where a mailbox endpoint sleeps (its role's bell), and whom a closing receiver wakes: the
+/// other receivers, which may be waiting for its turn to pass (round_robin).
+template <class Role>
+struct mailbox_bells {
+    static doorbell& sleep_bell(auto& sh, std::size_t /*place*/) noexcept { return Role::sleep_on(sh); }
+    static void wake_on_close(auto& sh) noexcept {
+        if constexpr (std::is_same_v<Role, consumer_role>) sh.data_bell.ring();
+    }
+};
 
 /// A mailbox endpoint of kind `Box` on side `Role`, with ring cursor `Cursor`, in `Mode`; Bells
 /// says where it sleeps, whom closing wakes, and (own_places) where it holds its place.

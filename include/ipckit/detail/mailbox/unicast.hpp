@@ -7,6 +7,7 @@
 #include <ipckit/detail/mailbox/control.hpp>
 #include <ipckit/detail/mailbox/description.hpp>
 #include <ipckit/detail/mailbox/remove.hpp>
+#include <ipckit/detail/mailbox/sender.hpp>
 #include <ipckit/detail/mailbox/unicast_endpoints.hpp>
 #include <ipckit/detail/mailbox/unicast_layout.hpp>
 #include <ipckit/detail/queue/handle.hpp>
@@ -43,6 +44,7 @@ public:
     static constexpr std::size_t max_receivers = std::is_same_v<Delivery, exclusive> ? 1 : multi::max;
 
     using shared = mailbox_shared<T, N, max_senders, max_receivers>;
+    using sending = unicast_sending<mailbox_queue>;
     template <mode_policy Mode>
     using sender_type = mailbox_sender<mailbox_queue, Mode>;
     template <mode_policy Mode>

@@ -1,6 +1,7 @@
 #pragma once
-// The endpoints of a mailbox with delivery exclusive, any or round_robin: a sender, and a
-// receiver that takes turns with the others under round_robin.
+// The endpoints of a mailbox with delivery exclusive, any or round_robin: what its senders do
+// (the sender itself is every mailbox's, detail/mailbox/sender.hpp), and its receiver, which
+// takes turns with the others under round_robin.
 //
 // round_robin. The control block's turn word names the receivers' roster place whose turn it
 // is. Only that receiver takes a message; then it passes the turn to the next place that is
@@ -35,59 +36,23 @@
 
 namespace ipckit::detail {
 
-/// Where a mailbox endpoint sleeps (its role's bell), and whom a closing receiver wakes: the
-/// other receivers, which may be waiting for its turn to pass.
-template <class Role>
-struct mailbox_bells {
-    static doorbell& sleep_bell(auto& sh, std::size_t /*place*/) noexcept { return Role::sleep_on(sh); }
-    static void wake_on_close(auto& sh) noexcept {
-        if constexpr (std::is_same_v<Role, consumer_role>) sh.data_bell.ring();
+/// What a mailbox with delivery exclusive, any or round_robin does for its senders
+/// (mailbox_sender, detail/mailbox/sender.hpp): Vyukov's ring's producer cursor; while full, it
+/// frees a slot that a dead receiver took and never gave back, and notices that a
+/// process_owned mailbox's owner has died.
+template <class Box>
+struct unicast_sending {
+    using cursor = typename Box::shared::producer_type;
+
+    static bool attach(cursor& c, typename Box::shared& sh, std::size_t place, const segment& /*seg*/) noexcept {
+        return c.attach(sh.ring, sh.senders.places[place].pending);
     }
-};
-
-/// The sending end of a mailbox. Blocking: send waits while the mailbox is full (a deadline or
-/// timeout may follow the message). Non-blocking: send returns would_block at once. Either
-/// returns closed once the mailbox is closed (or removed) or its owner has gone; a message that send
-/// accepted (ok) is delivered unless that happens to a process_owned mailbox's owner.
-/// Restricted thread-safe: one thread at a time.
-template <class Box, mode_policy Mode>
-class mailbox_sender
-    : public mailbox_endpoint<Box, producer_role, typename Box::shared::producer_type, Mode, mailbox_bells<producer_role>>,
-      public send_verbs<mailbox_sender<Box, Mode>, typename Box::message_type, Mode> {
-    using base = mailbox_endpoint<Box, producer_role, typename Box::shared::producer_type, Mode, mailbox_bells<producer_role>>;
-    using T = typename Box::message_type;
-    using verbs = send_verbs<mailbox_sender, T, Mode>;
-
-public:
-    /// send(m), send(m, deadline) (send_verbs): sends a copy of `m`: ok, or closed (closed,
-    /// removed, owner gone: not sent), corrupt. Blocking: waits for room, or timed_out (not sent).
-    /// Non-blocking: would_block when full.
-    using verbs::send;
-
-private:
-    friend Box;
-    friend verbs;
-    mailbox_sender(std::shared_ptr<segment> seg, const options& opt)
-        : base(std::move(seg), opt, [](auto& cursor, auto& sh, std::size_t place, const segment&) {
-              return cursor.attach(sh.ring, sh.senders.places[place].pending);
-          }) {}
-
-    errc send_until(const T& m, clock::time_point deadline) noexcept {
-        return this->run([&] { return this->publish(m); },
-                         [this] { return this->cursor().has_room() || !this->control().is_open(); },
-                         [this] { check(); }, deadline);
-    }
-
-    /// System calls, about once per liveness interval while it would block: frees a slot that
-    /// a dead receiver took and never gave back, and notices that a process_owned mailbox's
-    /// owner has died.
-    void check() noexcept {
-        this->recover();
+    static void check(cursor& c, typename Box::shared& sh, const segment& /*seg*/, const sys::process_id& /*me*/) noexcept {
+        c.recover([&sh](std::uint64_t p) { return sh.receivers.live_claimant(p); });
         if constexpr (std::is_same_v<typename Box::ownership_type, process_owned>) {
-            const std::uint64_t owner = this->control().owner.load(std::memory_order_acquire);
-            if (this->control().is_open() && owner != 0 && !sys::is_alive(sys::process_id::unpack(owner))) {
-                owner_gone<typename Box::shared>(&this->sh());
-            }
+            const std::uint64_t owner = sh.control.owner.load(std::memory_order_acquire);
+            if (sh.control.is_open() && owner != 0 && !sys::is_alive(sys::process_id::unpack(owner)))
+                owner_gone<typename Box::shared>(&sh);
         }
     }
 };
