@@ -44,11 +44,7 @@ bool whole(const tick& m) { return m.check == ipckit_test::check_of(m.seq); }
 namespace d = ipckit::detail;
 constexpr std::size_t table_places = 8;
 
-ipckit::options small_table() {
-    auto opt = ipckit_test::quick_liveness();
-    opt.max_receivers = table_places;
-    return opt;
-}
+ipckit::broadcast_options small_table() { return {ipckit_test::quick_liveness(), table_places}; }
 
 /// The broadcast mailbox `name`'s shared part and receiver table, mapped again in this process.
 struct table_view {
@@ -139,7 +135,7 @@ TEST_CASE("broadcast: 64 receiver processes each get every message of 3 sender p
 
 TEST_CASE("broadcast: a SIGKILLed receiver stops holding senders back", "[process]") {
     scoped_name name("bcastp");
-    auto b = box::create(name, ipckit_test::quick_liveness());
+    auto b = box::create(name, {ipckit_test::quick_liveness(), 0});
     auto fast = b.receiver<ipckit::non_blocking>();
     signal_pipe ready, hold;
     child slow([&] {
@@ -164,7 +160,7 @@ TEST_CASE("broadcast: a SIGKILLed receiver stops holding senders back", "[proces
 
 TEST_CASE("broadcast: a sender SIGKILLed mid-traffic leaves whole messages in order and stalls nobody", "[process]") {
     scoped_name name("bcastp");
-    auto b = box::create(name, ipckit_test::quick_liveness());
+    auto b = box::create(name, {ipckit_test::quick_liveness(), 0});
     auto r1 = b.receiver();
     auto r2 = b.receiver();
     ipckit_test::shared_memory counter(sizeof(std::atomic<std::uint64_t>));

@@ -197,20 +197,20 @@ TEST_CASE("broadcast: remove closes senders at once and receivers after what was
     CHECK(fresh.created());
 }
 
-TEST_CASE("broadcast: a receiver blocked on an empty mailbox wakes with closed when it is removed", "[unit]") {
+TEST_CASE("broadcast: a receiver blocked on an empty mailbox wakes with closed when it is closed", "[unit]") {
     scoped_name name("bcast");
     auto b = box::create(name);
     auto rx = b.receiver();
     std::atomic<int> got{-1};
     std::thread t([&] { got = static_cast<int>(err(rx.receive(ipckit_test::patience))); });
-    b.mark_removed();
+    b.close();
     t.join();
     CHECK(got == static_cast<int>(errc::closed));
 }
 
 TEST_CASE("broadcast: the receiver table has the size asked at creation, and says how to raise it", "[unit]") {
     scoped_name name("bcast");
-    ipckit::options opt;
+    ipckit::broadcast_options opt;
     opt.max_receivers = 3;
     auto b = box::create(name, opt);
     CHECK(b.receiver_places() == 3);

@@ -125,9 +125,10 @@ TEST_CASE("inspect: layout descriptions are read back as they were written", "[u
 }
 
 /// Creates queue or mailbox Q as `name`, sends `k` ticks through one sender (kept attached),
-/// and checks what inspect() says of it.
+/// and checks what inspect() says of it. `opt` is a broadcast mailbox's options; every other kind
+/// takes the options it derives from.
 template <class Q>
-void check_kind(segment_kind kind, std::uint64_t k, std::uint64_t capacity, const ipckit::options& opt = {}) {
+void check_kind(segment_kind kind, std::uint64_t k, std::uint64_t capacity, const ipckit::broadcast_options& opt = {}) {
     scoped_queue name;  // removed with any chunks
     INFO(Q::layout().description);
     auto q = Q::create(name, opt);
@@ -167,7 +168,7 @@ TEST_CASE("inspect: every kind of queue and mailbox is read where its layout put
     check_kind<ipckit::mailbox<tick, bounded<8>, ipckit::exclusive, system_owned>>(segment_kind::mailbox, 4, 8);
     check_kind<ipckit::mailbox<tick, bounded<8>, ipckit::any, system_owned>>(segment_kind::mailbox, 6, 8);
     check_kind<ipckit::mailbox<tick, bounded<8>, ipckit::round_robin, system_owned>>(segment_kind::mailbox, 1, 8);
-    ipckit::options eight;
+    ipckit::broadcast_options eight;
     eight.max_receivers = 8;
     check_kind<ipckit::mailbox<tick, bounded<8>, ipckit::broadcast, system_owned>>(segment_kind::broadcast, 7, 8, eight);
 
@@ -368,7 +369,7 @@ TEST_CASE("inspect: damaged, truncated and foreign segments are reported with th
     SECTION("a broadcast mailbox whose receiver table was overwritten") {
         scoped_name name("insp");
         using M = ipckit::mailbox<tick, ipckit::bounded<8>, ipckit::broadcast, ipckit::system_owned>;
-        ipckit::options opt;
+        ipckit::broadcast_options opt;
         opt.max_receivers = 4;
         (void)M::create(name, opt);
         const std::uint64_t places = 1u << 30;
@@ -534,7 +535,7 @@ TEST_CASE("inspect: a zero-capacity queue counts the offers waiting for a receiv
 TEST_CASE("inspect: a broadcast mailbox shows each receiver's lag", "[process]") {
     scoped_name name("insp");
     using M = ipckit::mailbox<tick, ipckit::bounded<16>, ipckit::broadcast, ipckit::system_owned>;
-    ipckit::options opt;
+    ipckit::broadcast_options opt;
     opt.max_receivers = 4;
     auto box = M::create(name, opt);
     auto tx = box.sender();
@@ -794,7 +795,7 @@ TEST_CASE("inspect: words scribbled at random over every kind's body are reporte
         REQUIRE(tx.send(make_tick(1)));
     }
     {
-        ipckit::options opt;
+        ipckit::broadcast_options opt;
         opt.max_receivers = 4;
         auto m = ipckit::mailbox<tick, bounded<8>, ipckit::broadcast, system_owned>::create(news, opt);
         auto tx = m.sender();

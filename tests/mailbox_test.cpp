@@ -347,7 +347,7 @@ TEST_CASE("mailbox: a non-blocking sender gets would_block on a full mailbox and
 TEST_CASE("mailbox: a remover stopped between its two stores leaves closing, which the receivers finish",
           "[unit]") {
     // Mailbox::remove stores `removed | closing`, issues the heavy fence, then stores `removed`
-    // (detail/mailbox/common.hpp). Here the remover stops after the first store, as if killed.
+    // (detail/mailbox/control.hpp). Here the remover stops after the first store, as if killed.
     namespace d = ipckit::detail;
     scoped_name name("mbox");
     using box = box8<ipckit::any>;
@@ -357,11 +357,11 @@ TEST_CASE("mailbox: a remover stopped between its two stores leaves closing, whi
     for (std::uint64_t i = 0; i < 2; ++i) REQUIRE(tx.send(make_tick(i)));
     auto seg = ipckit::segment::open(name.str(), box::layout(), {});
     auto& control = static_cast<box::shared*>(seg.body())->control;
-    control.state.store(d::mailbox_control::removed | d::mailbox_control::closing);
+    control.state.store(d::mailbox_control::closed | d::mailbox_control::closing);
 
     CHECK_FALSE(mb.is_open());
     CHECK(err(tx.send(make_tick(9))) == errc::closed);  // nothing more is accepted
     for (std::uint64_t i = 0; i < 2; ++i) CHECK(rx.receive(patience).value().seq == i);
     CHECK(err(rx.receive(patience)) == errc::closed);   // not a wait for a remover that is gone
-    CHECK(control.state.load() == d::mailbox_control::removed);
+    CHECK(control.state.load() == d::mailbox_control::closed);
 }

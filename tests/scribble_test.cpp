@@ -259,11 +259,7 @@ public:
     }
 
 private:
-    static ipckit::options options() {
-        auto o = quick_liveness(1ms);
-        o.max_receivers = 4;
-        return o;
-    }
+    static ipckit::broadcast_options options() { return {quick_liveness(1ms), 4}; }
     inside<bcast> in_;
 };
 
@@ -436,7 +432,7 @@ TEST_CASE("scribble: a published message whose sequence word was put back to fre
     }
     SECTION("broadcast ring") {
         scoped_name name("scribble");
-        auto b = bcast::create(name, quick_liveness(1ms));
+        auto b = bcast::create(name, {quick_liveness(1ms), 0});
         inside<bcast> in(name, bcast::layout());
         auto rx = b.receiver();
         auto tx = b.sender<ipckit::non_blocking>();

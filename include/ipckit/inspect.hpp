@@ -32,14 +32,16 @@
 // queue of bytes<Max> is a link of domain `d` (detail/node/link_name.hpp); a segment `q.<number>` that
 // says it is a chunk is a chunk of unbounded queue `q`.
 
-#include <ipckit/detail/mailbox/broadcast.hpp>
+#include <ipckit/detail/mailbox/broadcast_layout.hpp>
 #include <ipckit/detail/queue/bytes.hpp>
 #include <ipckit/detail/queue/fixed.hpp>
 #include <ipckit/detail/inspect/reader.hpp>
 #include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/node/link_name.hpp>
-#include <ipckit/detail/mailbox/common.hpp>
-#include <ipckit/detail/mailbox/unicast.hpp>
+#include <ipckit/detail/mailbox/control.hpp>
+#include <ipckit/detail/mailbox/description.hpp>
+#include <ipckit/detail/mailbox/remove.hpp>
+#include <ipckit/detail/mailbox/unicast_layout.hpp>
 #include <ipckit/detail/node/registry.hpp>
 #include <ipckit/detail/queue/rendezvous.hpp>
 #include <ipckit/detail/sys/process.hpp>

@@ -32,6 +32,9 @@ constexpr std::uint64_t fnv1a(std::string_view s, std::uint64_t h = fnv1a_basis)
 /// programs disagree), its fingerprint, and the exact size of the segment, header included.
 struct segment_layout {
     std::string description;
+    /// Bytes of the whole segment, header included. To open: 0 takes the segment at the size its
+    /// creator gave it, for a kind whose size its description does not fix (a broadcast
+    /// mailbox's receiver table), which then checks the size against what its body says.
     std::size_t size = 0;
     [[nodiscard]] std::uint64_t fingerprint() const noexcept { return detail::fnv1a(description); }
 };

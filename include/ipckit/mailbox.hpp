@@ -15,7 +15,9 @@
 //   auto out = jobs::open("render.jobs").sender();      // in each client
 //
 // Handle. Mailbox::create / open / open_or_create(name, options) return a handle (copyable,
-// shareable between threads); Mailbox::remove(name) removes one. handle.sender<Mode>() and
+// shareable between threads; a broadcast mailbox's create takes ipckit::broadcast_options, which
+// add the size of its receiver table); handle.close() closes the mailbox for every process, and
+// Mailbox::remove(name) closes and removes one, as Q::remove(name) does a queue. handle.sender<Mode>() and
 // handle.receiver<Mode>() attach endpoints (Mode blocking, the default, or non_blocking) with
 // the verbs send(m [, deadline]) and receive([deadline]) of ipckit::queue. Set-up throws
 // ipckit::error; send and receive never throw and return status / result<T>.
@@ -39,6 +41,14 @@
 // attached: senders and receivers come and go independently, and neither side's leaving
 // closes the other.
 //
+// Closing (the closed rule, as for a many-producer queue). A mailbox ends only when it is closed
+// as a whole - handle.close() in any process, or Mailbox::remove(name) - or, process_owned, when
+// its owner goes; never because no sender happens to be attached. From then on every send
+// returns closed (nothing more is accepted), receivers get every message that was accepted and
+// then closed, and blocked endpoints wake. A send racing the close either returns ok, and its
+// message is received, or closed, and nothing was sent. A closed mailbox stays closed; its name
+// stays until remove().
+//
 // Ownership (the seed: "owned by a process / by the operating system").
 //   process_owned  the creator is the owner and the only receiver (so delivery must be
 //                  exclusive; anything else does not compile); receiver() in another process,
@@ -51,11 +61,8 @@
 //   system_owned   the mailbox and its messages survive every process; a receiver that
 //                  restarts finds the messages sent while it was away. Only remove() deletes it.
 //
-// Removal. Mailbox::remove(name) first marks the mailbox removed, then removes the name: from
-// then on every send returns closed (nothing more is accepted), receivers get every message
-// that was accepted and then closed, and blocked endpoints wake. A send racing the removal
-// either returns ok, and its message is received, or closed, and nothing was sent. (Use
-// Mailbox::remove, not ipckit::remove_segment, which only removes the name.)
+// Removal. Mailbox::remove(name) first closes the mailbox, then removes the name, which is free
+// from then on. (Use Mailbox::remove, not ipckit::remove_segment, which only removes the name.)
 //
 // Mismatches. Opening a mailbox with another delivery or ownership policy, message type or
 // capacity is incompatible_layout, and the message names what differs.

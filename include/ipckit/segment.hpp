@@ -62,9 +62,6 @@ struct options {
     /// once; a send past it is no_space. 0: a quarter of the space free in /dev/shm when the
     /// queue is created.
     std::size_t unbounded_cap = 0;
-    /// broadcast mailboxes, create: how many receivers may be attached at once (256 bytes of
-    /// shared memory each). 0: 1024. Opening takes the mailbox's own number, whatever this says.
-    std::size_t max_receivers = 0;
 };
 
 /// Longest name accepted; the rest of NAME_MAX is kept for ipckit's prefix and suffixes.
@@ -502,7 +499,7 @@ private:
                                                        ". Use the same message type, capacity, producer/consumer "
                                                        "and ownership policies on both sides, or another name");
         }
-        if (size != want.size)
+        if (want.size != 0 && size != want.size)
             throw error(errc::corrupt, what + " is " + std::to_string(size) + " bytes, but its layout needs " +
                                            std::to_string(want.size) + ": it was truncated or overwritten" + remedy);
         // A process_owned segment goes with its owner: if no one holds the owner mark, the

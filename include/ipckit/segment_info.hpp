@@ -151,7 +151,7 @@ struct segment_info {
     std::size_t max_senders = 0;
     std::size_t max_receivers = 0;  ///< broadcast: its receiver places
     std::string delivery;           ///< mailboxes: exclusive, any, round_robin, broadcast
-    std::string mailbox_state;      ///< mailboxes: open, removed, owner_gone (or closing)
+    std::string mailbox_state;      ///< mailboxes: open, closed (close() or remove()), owner_gone (or closing)
 
     // --- who made it and who owns it
     std::string ownership;                ///< process_owned or system_owned

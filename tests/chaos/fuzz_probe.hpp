@@ -26,11 +26,11 @@ inline constexpr std::uint32_t probe_producer = 1000;
 inline constexpr auto probe_wait = std::chrono::milliseconds(20);
 
 /// Options for everything the probe opens: a dead peer noticed within 10 ms, a half-initialised
-/// segment given up after 100 ms.
-inline ipckit::options probe_options() {
-    auto opt = ipckit_test::quick_liveness();
+/// segment given up after 100 ms; broadcast mailboxes get a small table (the other kinds take
+/// the options it derives from).
+inline ipckit::broadcast_options probe_options() {
+    ipckit::broadcast_options opt{ipckit_test::quick_liveness(), 8};
     opt.init_timeout = std::chrono::milliseconds(100);
-    opt.max_receivers = 8;
     return opt;
 }
 

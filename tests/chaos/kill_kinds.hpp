@@ -39,12 +39,9 @@
 
 namespace chaos {
 
-/// Options for every endpoint of a trial: a dead peer is noticed within 10 ms.
-inline ipckit::options trial_options() {
-    auto opt = ipckit_test::quick_liveness();
-    opt.max_receivers = 8;  // broadcast mailboxes: a small table
-    return opt;
-}
+/// Options for every endpoint of a trial: a dead peer is noticed within 10 ms; broadcast
+/// mailboxes get a small table (the other kinds take the options it derives from).
+inline ipckit::broadcast_options trial_options() { return {ipckit_test::quick_liveness(), 8}; }
 
 // ---- the processes of the queue-like kinds --------------------------------------------------
 
@@ -151,7 +148,7 @@ struct mailbox_kind {
     static std::shared_ptr<void> setup(const std::string& name) {
         return std::make_shared<Box>(Box::create(name, trial_options()));
     }
-    static void finish(const std::string& name) { (void)Box::remove(name, trial_options()); }
+    static void finish(const std::string& name) { (void)Box::remove(name); }
     static void cleanup(const std::string& name) { (void)ipckit::remove_segment(name); }
 
     static auto sender(const std::string& name) { return Box::open(name, trial_options()).sender(); }

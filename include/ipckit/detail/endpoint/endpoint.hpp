@@ -22,6 +22,7 @@
 #include <concepts>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -163,6 +164,16 @@ concept endpoint_handle = requires(const H& h) {
     { h.body() } -> std::same_as<void*>;
 };
 
+/// Whether the endpoints of one side hold their places somewhere of their own rather than in
+/// their role's roster (a broadcast mailbox's receivers hold a place in a table of its segment).
+/// Such a Bells policy says `static constexpr bool own_places = true` and provides, besides its
+/// bells, for the endpoint_core's shared part `sh` and Handle `h`:
+///     std::optional<std::size_t> claim(sh, h, const sys::process_id& me)   a place, or none free
+///     void release(sh, h, std::size_t place, const sys::process_id& me)    lets go of it
+///     std::atomic<std::uint32_t>& asleep(sh, h, std::size_t place)         its sleeper word
+template <class Bells>
+concept own_places = requires { requires Bells::own_places; };
+
 /// Whether a queue kind can have more than one receiver at all: a kind that cannot says so with
 /// `static constexpr bool one_receiver_only = true`, and receiver_busy then suggests no multi_of.
 template <class Queue>
@@ -210,7 +221,7 @@ public:
         // parent's.
         if (shared_ == nullptr) return;
         if (sys::this_pid() == me_.pid) {
-            Role::own(*shared_).release(place_, me_);
+            release_place();
             Bells::wake_on_close(*shared_);
         }
         shared_ = nullptr;
@@ -233,14 +244,17 @@ protected:
         : segment_(std::move(seg)), shared_(static_cast<shared*>(segment_->body())), me_(sys::self()),
           light_fence_(sys::register_light_fence()),
           liveness_(std::clamp(opt.liveness_interval, std::chrono::milliseconds(1), std::chrono::milliseconds(3'600'000))) {
-        auto& own = Role::own(*shared_);
         // Deaths on the other side that are older than this endpoint are not its to report. (A
         // broadcast mailbox's receivers are a table of its own, not a roster.)
         if constexpr (requires(shared& sh) { sh.senders.retirements; sh.receivers.retirements; })
             reported_ = Role::peers(*shared_).retirements.load(std::memory_order_acquire);
         sys::process_id holder{};
-        const auto place =
-            own.claim(me_, [this](std::size_t i) -> doorbell& { return Bells::sleep_bell(*shared_, i); }, &holder);
+        std::optional<std::size_t> place;
+        if constexpr (own_places<Bells>)
+            place = Bells::claim(*shared_, *segment_, me_);
+        else
+            place = Role::own(*shared_).claim(
+                me_, [this](std::size_t i) -> doorbell& { return Bells::sleep_bell(*shared_, i); }, &holder);
         if (!place) {
             std::string who = "process " + std::to_string(holder.pid);
             if (holder.pid == me_.pid) who += " (this one)";
@@ -255,17 +269,20 @@ protected:
         }
         place_ = *place;
         // A predecessor killed asleep is still counted among the sleepers of our bell.
-        forget_sleeper(sleep_bell(), own.places[place_].asleep);
+        forget_sleeper(sleep_bell(), asleep());
     }
 
     /// The bell this endpoint sleeps on, and its own word that says it is asleep there.
     [[nodiscard]] doorbell& sleep_bell() const noexcept { return Bells::sleep_bell(*shared_, place_); }
     [[nodiscard]] std::atomic<std::uint32_t>& asleep() const noexcept {
-        return Role::own(*shared_).places[place_].asleep;
+        if constexpr (own_places<Bells>)
+            return Bells::asleep(*shared_, *segment_, place_);
+        else
+            return Role::own(*shared_).places[place_].asleep;
     }
     /// Gives the place back (when the endpoint's constructor fails after claiming it).
     void abandon_place() noexcept {
-        Role::own(*shared_).release(place_, me_);
+        release_place();
         shared_ = nullptr;
     }
 
@@ -289,6 +306,14 @@ protected:
         retire_dead_peers();
         reported_ = Role::peers(*shared_).retirements.load(std::memory_order_acquire);
         return errc::peer_dead;
+    }
+
+    /// Lets go of this endpoint's place.
+    void release_place() noexcept {
+        if constexpr (own_places<Bells>)
+            Bells::release(*shared_, *segment_, place_, me_);
+        else
+            Role::own(*shared_).release(place_, me_);
     }
 
     /// Retires the places of the holders on the other side that have died.

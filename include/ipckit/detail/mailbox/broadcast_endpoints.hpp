@@ -1,0 +1,165 @@
+#pragma once
+// The endpoints of a broadcast mailbox: what its senders do (each a place in the senders'
+// roster; the sender itself is every mailbox's, detail/mailbox/sender.hpp), and its receivers,
+// each a place in the receiver table at the end of the segment (broadcast_layout.hpp), which
+// holds its cursor and gates the senders while held. Both are mailbox endpoints
+// (detail/mailbox/endpoint.hpp): the endpoint core's state, move and close, and the mailbox loop.
+
+#include <ipckit/detail/endpoint/endpoint.hpp>
+#include <ipckit/detail/mailbox/broadcast_layout.hpp>
+#include <ipckit/detail/mailbox/control.hpp>
+#include <ipckit/detail/mailbox/endpoint.hpp>
+#include <ipckit/detail/ring/broadcast.hpp>
+#include <ipckit/detail/sync/doorbell.hpp>
+#include <ipckit/detail/sync/roster.hpp>
+#include <ipckit/detail/sys/process.hpp>
+#include <ipckit/error.hpp>
+#include <ipckit/policy.hpp>
+#include <ipckit/segment.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <utility>
+
+namespace ipckit::detail {
+
+/// Where a broadcast mailbox's receivers hold their places (endpoint_core's own_places): a
+/// place in the receiver table at the end of its segment, which also holds the receiver's
+/// cursor, and which gates the senders while held. They sleep on the data bell.
+template <class Box>
+struct broadcast_receiver_places {
+    static constexpr bool own_places = true;
+
+    static doorbell& sleep_bell(auto& sh, std::size_t /*place*/) noexcept { return sh.data_bell; }
+    static void wake_on_close(auto& /*sh*/) noexcept {}  // release() wakes the senders
+    static std::atomic<std::uint32_t>& asleep(auto& sh, const segment& /*seg*/, std::size_t place) noexcept {
+        return places_of(sh)[place].place.asleep;
+    }
+
+    /// A place for `me`: first one nobody holds, then one whose holder died. The places of dead
+    /// receivers are given up first, so that "am I alone?" is answered for the living (and a
+    /// restarted receiver finds what its dead predecessor had not read). Raises the table's
+    /// high-water mark before the cursor is stored (senders scan up to it). System calls.
+    static std::optional<std::size_t> claim(auto& sh, const segment& seg, const sys::process_id& me) noexcept {
+        const std::size_t count = Box::places_in(seg.size());
+        broadcast_place* places = places_of(sh);
+        const std::size_t high = static_cast<std::size_t>(std::min<std::uint64_t>(sh.ring.high.load(), count));
+        for (std::size_t i = 0; i < high; ++i) (void)take_from_dead(sh, places, count, i, me, roster_place::closed);
+        for (int pass = 0; pass < 2; ++pass) {
+            for (std::size_t i = 0; i < count; ++i) {
+                auto& holder = places[i].place.holder;
+                std::uint64_t h = holder.load(std::memory_order_acquire);
+                bool won = false;
+                if (!holds(h)) {
+                    // SYNC POINT WRITE: seq_cst, before the high-water mark and the cursor.
+                    won = holder.compare_exchange_strong(h, me.pack(), std::memory_order_seq_cst);
+                } else if (pass == 1) {
+                    won = take_from_dead(sh, places, count, i, me, me.pack());
+                }
+                if (!won) continue;
+                broadcast_ring<typename Box::message_type, Box::capacity>::raise(sh.ring.high, i + 1);
+                return i;
+            }
+        }
+        return std::nullopt;
+    }
+
+    /// Lets go of `place`: senders are no longer held back by it, and those waiting for it wake.
+    static void release(auto& sh, const segment& seg, std::size_t place, const sys::process_id& me) noexcept {
+        (void)give_up_place(sh, places_of(sh), Box::places_in(seg.size()), place, me.pack(), me.pack(),
+                            roster_place::closed);
+        sh.space_bell.ring();
+    }
+
+private:
+    /// If place `i` is held by a dead process, gives it up for the dead receiver and leaves its
+    /// holder word at `to` (closed, or `me`). System calls. Returns whether it did.
+    static bool take_from_dead(auto& sh, broadcast_place* places, std::size_t count, std::size_t i,
+                               const sys::process_id& me, std::uint64_t to) noexcept {
+        const std::uint64_t h = places[i].place.holder.load(std::memory_order_acquire);
+        if (!holds(h) || h == me.pack() || sys::is_alive(sys::process_id::unpack(h))) return false;
+        return give_up_place(sh, places, count, i, h, me.pack(), to);
+    }
+};
+
+/// What a broadcast mailbox does for its senders (mailbox_sender, detail/mailbox/sender.hpp):
+/// the broadcast ring's producer cursor, which scans the receiver table; while the ring is full,
+/// it gives up the place of each receiver that holds senders back and whose process has died.
+template <class Box>
+struct broadcast_sending {
+    using cursor = broadcast_producer<typename Box::message_type, Box::capacity>;
+
+    static bool attach(cursor& c, typename Box::shared& sh, std::size_t place, const segment& seg) noexcept {
+        c.attach(sh.ring, places_of(sh), Box::places_in(seg.size()), sh.senders.places[place].pending);
+        return true;
+    }
+    static void check(cursor& c, typename Box::shared& sh, const segment& seg, const sys::process_id& me) noexcept {
+        const std::size_t count = Box::places_in(seg.size());
+        c.for_each_laggard([&](std::size_t i, std::uint64_t holder) {
+            if (sys::is_alive(sys::process_id::unpack(holder))) return;
+            // False: someone else gave it up, or took it over.
+            (void)give_up_place(sh, places_of(sh), count, i, holder, me.pack(), roster_place::closed);
+        });
+    }
+};
+
+/// The receiving end of a broadcast mailbox: gets every message sent while it is attached, in
+/// order. Blocking: receive waits for the next one (a deadline or timeout may be given).
+/// Non-blocking: receive returns would_block at once when there is nothing new. Either returns
+/// closed only once the mailbox is closed (or removed) and every message it accepted has been
+/// received. Closing (close() or destruction) stops holding senders back. Restricted
+/// thread-safe: one thread at a time.
+template <class Box, mode_policy Mode>
+class broadcast_receiver
+    : public mailbox_endpoint<Box, consumer_role, broadcast_consumer<typename Box::message_type, Box::capacity>, Mode,
+                              broadcast_receiver_places<Box>>,
+      public receive_verbs<broadcast_receiver<Box, Mode>, typename Box::message_type, Mode> {
+    using base = mailbox_endpoint<Box, consumer_role, broadcast_consumer<typename Box::message_type, Box::capacity>, Mode,
+                                  broadcast_receiver_places<Box>>;
+    using T = typename Box::message_type;
+    using verbs = receive_verbs<broadcast_receiver, T, Mode>;
+
+public:
+    /// receive(), receive(deadline), receive(out), receive(out, deadline) (receive_verbs):
+    /// receives a copy of the next message. Blocking: waits for one; closed once the mailbox is
+    /// closed and drained; timed_out. Non-blocking: would_block when there is nothing new.
+    using verbs::receive;
+
+private:
+    friend Box;
+    friend verbs;
+
+    broadcast_receiver(std::shared_ptr<segment> seg, const options& opt)
+        : base(std::move(seg), opt, [](auto& cursor, auto& sh, std::size_t place, const segment& s) {
+              if (!cursor.attach(sh.ring, places_of(sh), Box::places_in(s.size()), place)) return false;
+              // A sender that went to sleep while our placeholder cursor held it back may go on now.
+              sh.space_bell.ring();
+              return true;
+          }) {}
+
+    errc receive_until(T& out, clock::time_point deadline) noexcept {
+        return this->run([&] { return attempt(out); }, [this] { return this->cursor().has_data() || drained(); },
+                         [this] { this->recover(); }, deadline);
+    }
+
+    errc attempt(T& out) noexcept {
+        const errc e = this->cursor().try_pop(out);
+        if (e == errc::ok) {
+            this->sh().space_bell.notify(this->light_fence_);
+            return errc::ok;
+        }
+        if (e == errc::would_block && drained()) return errc::closed;
+        return e;
+    }
+
+    /// Whether the mailbox is closed and every message it accepted has been read.
+    bool drained() noexcept {
+        return closed_and_drained(this->control(), [this] { return this->cursor().caught_up(); });
+    }
+};
+
+}  // namespace ipckit::detail

@@ -1,0 +1,131 @@
+#pragma once
+// What every mailbox endpoint is, whatever its delivery: the endpoint core (detail/endpoint/:
+// the segment kept alive, a place held, move and close), a ring cursor, and the one loop that
+// retries an attempt until it succeeds, the deadline passes, or the mailbox is closed.
+//
+// Unlike a queue's endpoints, a mailbox's do not end when the other side comes and goes:
+// senders and receivers are independent users of the mailbox, which ends only when it is closed
+// as a whole (Mailbox::close, Mailbox::remove) or, process_owned, its owner goes. So the loop
+// asks no roster whether the other side is there; instead, about once per liveness interval
+// while it would block, it lets the kind `check()` (system calls: recovery from dead peers, a
+// dead owner), and the kind's attempt returns closed once the control block says so.
+
+#include <ipckit/detail/endpoint/endpoint.hpp>
+#include <ipckit/detail/mailbox/control.hpp>
+#include <ipckit/detail/sync/doorbell.hpp>
+#include <ipckit/error.hpp>
+#include <ipckit/policy.hpp>
+#include <ipckit/segment.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <concepts>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+namespace ipckit::detail {
+
+/// Where a mailbox endpoint sleeps (its role's bell), and whom a closing receiver wakes: the
+/// other receivers, which may be waiting for its turn to pass (round_robin).
+template <class Role>
+struct mailbox_bells {
+    static doorbell& sleep_bell(auto& sh, std::size_t /*place*/) noexcept { return Role::sleep_on(sh); }
+    static void wake_on_close(auto& sh) noexcept {
+        if constexpr (std::is_same_v<Role, consumer_role>) sh.data_bell.ring();
+    }
+};
+
+/// A mailbox endpoint of kind `Box` on side `Role`, with ring cursor `Cursor`, in `Mode`; Bells
+/// says where it sleeps, whom closing wakes, and (own_places) where it holds its place.
+/// Restricted thread-safe: one thread at a time.
+template <class Box, class Role, class Cursor, mode_policy Mode, class Bells>
+class mailbox_endpoint : public endpoint_core<Box, Role, Bells> {
+    using core = endpoint_core<Box, Role, Bells>;
+
+public:
+    mailbox_endpoint(mailbox_endpoint&& o) noexcept : core(std::move(o)), cursor_(o.cursor_), next_check_(o.next_check_) {}
+    mailbox_endpoint& operator=(mailbox_endpoint&& o) noexcept {
+        core::operator=(std::move(o));
+        cursor_ = o.cursor_;
+        next_check_ = o.next_check_;
+        return *this;
+    }
+
+private:
+    using core::peer;  // a queue's notion; a mailbox's peers come and go freely
+
+protected:
+    /// Attaches the cursor with attach(cursor, shared, place, segment) once the core holds a
+    /// place; false from it means inconsistent indices: corrupt, and the place is given back.
+    template <class Attach>
+    mailbox_endpoint(std::shared_ptr<segment> seg, const options& opt, Attach&& attach) : core(std::move(seg), opt) {
+        if (!attach(cursor_, *this->shared_, this->place_, std::as_const(*this->segment_))) {
+            const std::string box_name = this->name();
+            this->abandon_place();
+            throw error(errc::corrupt,
+                        "mailbox '" + box_name + "' has inconsistent indices: remove it and create it again");
+        }
+        next_check_ = clock::now() + this->liveness_;
+    }
+
+    /// Runs `attempt` (ok, would_block, closed, corrupt) once (non_blocking) or until it does not
+    /// would_block (blocking), sleeping until `ready()` and calling `check()` about once per
+    /// liveness interval. A non-blocking verb calls check() too, on a would_block at least a
+    /// liveness interval after its last one (clock::now is a vDSO call, not a system call).
+    template <class Attempt, class Ready, class Check>
+    errc run(Attempt&& attempt, Ready&& ready, Check&& check, clock::time_point deadline) noexcept {
+        if (this->shared_ == nullptr) return errc::closed;  // closed (or moved from)
+        if constexpr (std::same_as<Mode, blocking>) {
+            for (;;) {
+                const errc e = attempt();
+                if (e != errc::would_block) return e;
+                const errc w = wait_until<typename Box::wait_type>(
+                    this->sleep_bell(), this->asleep(), ready,
+                    [&](bool ask_os) {
+                        if (ask_os) check();
+                        return errc::ok;
+                    },
+                    deadline, this->liveness_);
+                if (w != errc::ok) return w;
+            }
+        } else {
+            (void)ready;
+            (void)deadline;
+            errc e = attempt();
+            if (e == errc::would_block) {
+                const auto now = clock::now();
+                if (now >= next_check_) {
+                    next_check_ = now + this->liveness_;
+                    check();
+                    e = attempt();
+                }
+            }
+            return e;
+        }
+    }
+
+    [[nodiscard]] typename Box::shared& sh() const noexcept { return *this->shared_; }
+    [[nodiscard]] mailbox_control& control() const noexcept { return this->shared_->control; }
+    Cursor& cursor() noexcept { return cursor_; }
+    [[nodiscard]] const Cursor& cursor() const noexcept { return cursor_; }
+
+    /// A sender's attempt: sends a copy of `m` unless the mailbox is closed (control.hpp).
+    template <class T>
+    errc publish(const T& m) noexcept {
+        return publish_unless_closed(control(), sh().data_bell, cursor_, m, this->light_fence_);
+    }
+
+    /// Finishes a slot that a dead process on the other side claimed and left unfinished.
+    void recover() noexcept {
+        cursor_.recover([this](std::uint64_t p) { return Role::peers(*this->shared_).live_claimant(p); });
+    }
+
+private:
+    Cursor cursor_;
+    clock::time_point next_check_{};
+};
+
+}  // namespace ipckit::detail

@@ -1,0 +1,193 @@
+#pragma once
+// The endpoints of a mailbox with delivery exclusive, any or round_robin: what its senders do
+// (the sender itself is every mailbox's, detail/mailbox/sender.hpp), and its receiver, which
+// takes turns with the others under round_robin.
+//
+// round_robin. The control block's turn word names the receivers' roster place whose turn it
+// is. Only that receiver takes a message; then it passes the turn to the next place that is
+// held, in place order, cyclically. Whoever finds the turn on a place nobody holds (its
+// receiver closed) passes it on at once; a waiter that finds the turn on a place whose holder
+// has died (checked about once per liveness interval) gives that place up for the dead holder,
+// and passes it on. So n receivers that all keep up get messages 0, n, 2n... / 1, n+1... in
+// place order, and no message ever waits for a receiver that is gone. The turn word also counts
+// passes, and every pass is a CAS from the exact value that allowed it (the turn a receiver
+// popped under, the dead place's turn a waiter found): a stale pass fails and changes nothing.
+// A waiter retires a dead holder's place (roster::retire: it takes the place by CAS first)
+// before it touches the place's sleeper registration or its turn, so a receiver that took the
+// place over meanwhile keeps both. A receiver that attaches takes over a dead holder's place
+// in preference to a free one (roster::claim), and with it that place's turns.
+
+#include <ipckit/detail/endpoint/endpoint.hpp>
+#include <ipckit/detail/mailbox/control.hpp>
+#include <ipckit/detail/mailbox/endpoint.hpp>
+#include <ipckit/detail/sync/doorbell.hpp>
+#include <ipckit/detail/sync/roster.hpp>
+#include <ipckit/detail/sys/process.hpp>
+#include <ipckit/error.hpp>
+#include <ipckit/policy.hpp>
+#include <ipckit/segment.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <type_traits>
+#include <utility>
+
+namespace ipckit::detail {
+
+/// What a mailbox with delivery exclusive, any or round_robin does for its senders
+/// (mailbox_sender, detail/mailbox/sender.hpp): Vyukov's ring's producer cursor; while full, it
+/// frees a slot that a dead receiver took and never gave back, and notices that a
+/// process_owned mailbox's owner has died.
+template <class Box>
+struct unicast_sending {
+    using cursor = typename Box::shared::producer_type;
+
+    static bool attach(cursor& c, typename Box::shared& sh, std::size_t place, const segment& /*seg*/) noexcept {
+        return c.attach(sh.ring, sh.senders.places[place].pending);
+    }
+    static void check(cursor& c, typename Box::shared& sh, const segment& /*seg*/, const sys::process_id& /*me*/) noexcept {
+        c.recover([&sh](std::uint64_t p) { return sh.receivers.live_claimant(p); });
+        if constexpr (std::is_same_v<typename Box::ownership_type, process_owned>) {
+            const std::uint64_t owner = sh.control.owner.load(std::memory_order_acquire);
+            if (sh.control.is_open() && owner != 0 && !sys::is_alive(sys::process_id::unpack(owner)))
+                owner_gone<typename Box::shared>(&sh);
+        }
+    }
+};
+
+/// The receiving end of a mailbox. Blocking: receive waits for a message (and, round_robin, for
+/// its turn); a deadline or timeout may be given. Non-blocking: receive returns would_block at
+/// once (round_robin: also when it is another receiver's turn). Either returns closed only once
+/// the mailbox is closed (or removed) and every message it accepted has been received. Restricted
+/// thread-safe: one thread at a time.
+template <class Box, mode_policy Mode>
+class mailbox_receiver
+    : public mailbox_endpoint<Box, consumer_role, typename Box::shared::consumer_type, Mode, mailbox_bells<consumer_role>>,
+      public receive_verbs<mailbox_receiver<Box, Mode>, typename Box::message_type, Mode> {
+    using base = mailbox_endpoint<Box, consumer_role, typename Box::shared::consumer_type, Mode, mailbox_bells<consumer_role>>;
+    using T = typename Box::message_type;
+    using verbs = receive_verbs<mailbox_receiver, T, Mode>;
+    static constexpr bool turns = std::is_same_v<typename Box::delivery_type, round_robin>;
+    static constexpr std::uint64_t place_mask = 0xffff'ffffULL;
+
+public:
+    mailbox_receiver(mailbox_receiver&&) noexcept = default;
+    mailbox_receiver& operator=(mailbox_receiver&&) noexcept = default;
+
+    /// receive(), receive(deadline), receive(out), receive(out, deadline) (receive_verbs):
+    /// receives a copy of the next message for this receiver. Blocking: waits for one; closed
+    /// once the mailbox is closed and drained; timed_out. Non-blocking: would_block.
+    using verbs::receive;
+
+private:
+    friend Box;
+    friend verbs;
+    mailbox_receiver(std::shared_ptr<segment> seg, const options& opt)
+        : base(std::move(seg), opt, [](auto& cursor, auto& sh, std::size_t place, const segment&) {
+              return cursor.attach(sh.ring, sh.receivers.places[place].pending);
+          }) {}
+
+    errc receive_until(T& out, clock::time_point deadline) noexcept {
+        return this->run([&] { return attempt(out); }, [this] { return ready(); }, [this] { check(); }, deadline);
+    }
+
+    errc attempt(T& out) noexcept {
+        [[maybe_unused]] std::uint64_t turn = 0;  // round_robin: the turn that lets us pop, the one we pass
+        if constexpr (turns) {
+            for (;;) {
+                turn = this->control().turn.load(std::memory_order_acquire);
+                const std::uint64_t place = turn & place_mask;
+                if (place >= Box::max_receivers) return errc::corrupt;  // checked before use
+                if (place == this->place_) break;
+                if (!held(place)) {
+                    pass(turn, place);  // its receiver has gone: on to the next one
+                    continue;
+                }
+                return drained() ? errc::closed : errc::would_block;  // another receiver's turn
+            }
+        }
+        const errc e = this->cursor().try_pop(out);
+        if (e == errc::ok) {
+            if constexpr (turns) {
+                // The turn we were given, not a fresh look: if it was a predecessor's at this
+                // place (given before we took the place over) and has been passed on since,
+                // the CAS fails and the turn stays where it is, rather than being taken from
+                // the receiver that has it now.
+                pass(turn, this->place_);
+                this->sh().data_bell.notify(this->light_fence_);  // the next receiver's turn
+            }
+            this->sh().space_bell.notify(this->light_fence_);
+            return errc::ok;
+        }
+        if (e == errc::would_block && drained()) return errc::closed;
+        return e;
+    }
+
+    /// Whether a blocked receive should look again.
+    bool ready() noexcept {
+        if constexpr (turns) {
+            const std::uint64_t place = this->control().turn.load(std::memory_order_acquire) & place_mask;
+            if (place >= Box::max_receivers || (place != this->place_ && !held(place))) return true;
+            if (place != this->place_) return drained();
+        }
+        return this->cursor().has_data() || drained();
+    }
+
+    /// Whether the mailbox is closed and every message it accepted has been taken.
+    bool drained() noexcept {
+        return closed_and_drained(this->control(), [this] {
+            const auto& ring = this->sh().ring;
+            return ring.tail.load(std::memory_order_acquire) == ring.head.load(std::memory_order_acquire);
+        });
+    }
+
+    /// Whether roster place `p` is held (by a live or a dead process).
+    bool held(std::uint64_t p) const noexcept {
+        return roster_place::names_holder(this->sh().receivers.places[p].holder.load(std::memory_order_acquire));
+    }
+
+    /// Passes the turn, which `turn` gave to place `from`, to the next place held after it.
+    void pass(std::uint64_t turn, std::uint64_t from) noexcept {
+        std::uint64_t next = from;
+        for (std::uint64_t k = 1; k <= Box::max_receivers; ++k) {
+            const std::uint64_t p = (from + k) % Box::max_receivers;
+            if (held(p)) {
+                next = p;
+                break;
+            }
+        }
+        const std::uint64_t passed = (((turn >> 32) + 1) << 32) | next;
+        // SYNC POINT WRITE: acq_rel, so the next receiver's pop comes after ours; a stale `turn`
+        // (someone passed meanwhile) fails and changes nothing.
+        (void)this->control().turn.compare_exchange_strong(turn, passed, std::memory_order_acq_rel);
+    }
+
+    /// System calls, about once per liveness interval while it would block: skips a slot that
+    /// a dead sender claimed and never published; round_robin: gives up the place of a dead
+    /// receiver whose turn it is, so that the turn passes on.
+    void check() noexcept {
+        this->recover();
+        if constexpr (turns) {
+            const std::uint64_t turn = this->control().turn.load(std::memory_order_acquire);
+            const std::uint64_t place = turn & place_mask;
+            if (place >= Box::max_receivers || place == this->place_) return;
+            auto& receivers = this->sh().receivers;
+            const std::uint64_t h = receivers.places[place].holder.load(std::memory_order_acquire);
+            if (!roster_place::names_holder(h)) return;
+            if (sys::is_alive(sys::process_id::unpack(h))) return;
+            // Retire the place for the dead holder: roster::retire takes it first, so if a new
+            // receiver took it over since we looked, we touch neither its sleeper registration
+            // nor its turn. Killed in the middle, the place stays held by us, dead in turn: the
+            // next check() finds it and does all this again.
+            if (!receivers.retire(place, h, this->me_,
+                                  [this](std::size_t) -> doorbell& { return this->sh().data_bell; }))
+                return;
+            pass(turn, place);
+            this->sh().data_bell.ring();
+        }
+    }
+};
+
+}  // namespace ipckit::detail
