@@ -45,7 +45,7 @@ TEMPLATE_TEST_CASE("contract: a receive with nothing there is would_block, or ti
 }
 
 TEMPLATE_TEST_CASE("contract: a send to a full channel is would_block, or timed_out at its deadline, and sends "
-                   "nothing; an unbounded one is never full",
+                   "nothing, and an unbounded one is never full",
                    "[unit]", IPCKIT_CONTRACT_ALL_KINDS) {
     using K = TestType;
     typename K::place p;
