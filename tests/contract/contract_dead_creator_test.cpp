@@ -15,12 +15,7 @@
 
 using namespace ipckit_test::contract;
 using ipckit_test::as_expected;
-using ipckit_test::block_until_killed;
-using ipckit_test::child;
 using ipckit_test::child_report;
-using ipckit_test::killed_by_sigkill;
-using ipckit_test::patience;
-using ipckit_test::signal_pipe;
 
 TEMPLATE_TEST_CASE("contract: a process_owned channel whose creator was killed is replaced on create", "[process]",
                    IPCKIT_CONTRACT_DEAD_CREATOR_KINDS) {

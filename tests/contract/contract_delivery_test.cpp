@@ -13,10 +13,7 @@
 
 using namespace ipckit_test::contract;
 using ipckit_test::as_expected;
-using ipckit_test::child;
 using ipckit_test::child_report;
-using ipckit_test::patience;
-using ipckit_test::signal_pipe;
 
 TEMPLATE_TEST_CASE("contract: each sender's messages arrive exactly once and in order, across processes", "[process]",
                    IPCKIT_CONTRACT_ALL_KINDS) {

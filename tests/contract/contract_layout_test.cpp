@@ -10,7 +10,6 @@
 #include <cstdint>
 
 using namespace ipckit_test::contract;
-using ipckit_test::patience;
 using ipckit_test::setup_errc;
 
 TEMPLATE_TEST_CASE("contract: opened with another message type, a channel is incompatible_layout and stays as it was",

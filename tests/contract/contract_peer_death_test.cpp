@@ -15,12 +15,7 @@
 
 using namespace ipckit_test::contract;
 using ipckit_test::as_expected;
-using ipckit_test::block_until_killed;
-using ipckit_test::child;
 using ipckit_test::child_report;
-using ipckit_test::killed_by_sigkill;
-using ipckit_test::patience;
-using ipckit_test::signal_pipe;
 
 TEMPLATE_TEST_CASE("contract: a killed sender's messages are all received, then peer_dead once", "[process]",
                    IPCKIT_CONTRACT_PEER_DEATH_KINDS) {
@@ -87,4 +82,98 @@ TEMPLATE_TEST_CASE("contract: a killed sender's messages are all received, then 
         CHECK(rx.peer() == errc::peer_dead);
         CHECK(K::receive(rx, seq) == errc::peer_dead);
     }
+}
+
+TEMPLATE_TEST_CASE("contract: a receiver blocked on an empty channel gets peer_dead when its sender is killed",
+                   "[process]", IPCKIT_CONTRACT_PEER_DEATH_KINDS) {
+    using K = TestType;
+    constexpr std::uint64_t live = 3;
+    typename K::place p;
+    [[maybe_unused]] const auto keep = K::create(p);
+    child_report receiver_report, sender_report;
+    signal_pipe receiver_pid, sender_attached, drained, hold;
+
+    // The receiver takes the sender's ticks, then blocks on the empty channel until it is killed.
+    child receiver = receiver_report.spawn([&](child_report& r) {
+        auto rx = K::receiver(p);
+        receiver_pid.post_value(static_cast<std::uint64_t>(::getpid()));
+        r.expect_value(sender_attached.wait(), true);  // a node receives only from a member
+        std::uint64_t seq = 0;
+        for (std::uint64_t i = 0; i < live; ++i) {
+            r.expect(K::receive(rx, seq, patience), errc::ok);
+            r.expect_value(seq, i);
+        }
+        drained.post();
+        r.expect(K::receive(rx, seq, patience), errc::peer_dead);
+    });
+    const auto pid = receiver_pid.wait_value();
+    REQUIRE(pid);
+    child sender = sender_report.spawn([&](child_report& r) {
+        auto tx = K::sender(p);
+        sender_attached.post();
+        for (std::uint64_t i = 0; i < live; ++i) r.expect(K::send(tx, i, patience), errc::ok);
+        r.expect_value(static_cast<std::uint64_t>(block_until_killed(hold)), 0);  // never returns
+    });
+    drained.close_write();
+    const bool got_there = drained.wait();
+    if (!got_there) CHECK(receiver_report.finish(receiver) == as_expected);
+    REQUIRE(got_there);
+    CHECK(ipckit_test::wait_until_sleeping(static_cast<pid_t>(*pid), static_cast<pid_t>(*pid)));  // in the receive
+    CHECK(sender.kill() == killed_by_sigkill);
+    CHECK(receiver_report.finish(receiver) == as_expected);
+}
+
+TEMPLATE_TEST_CASE("contract: a sender blocked on a full channel gets peer_dead when its receiver is killed, and "
+                   "the receiver in its place gets exactly what was held",
+                   "[process]", IPCKIT_CONTRACT_RECEIVER_DEATH_KINDS) {
+    using K = TestType;
+    typename K::place p;
+    [[maybe_unused]] const auto keep = K::create(p);
+    child_report sender_report;
+    signal_pipe attached, full, answered, finish, hold;
+
+    child receiver([&] {
+        auto rx = K::receiver(p);
+        attached.post();
+        return block_until_killed(hold);
+    });
+    attached.close_write();
+    REQUIRE(attached.wait());
+
+    // The sender fills the channel (a rendezvous: nothing), says how much it holds, and blocks.
+    child sender = sender_report.spawn([&](child_report& r) {
+        auto tx = K::sender(p);
+        std::uint64_t held = 0;
+        while (K::send(tx, held, already_past()) == errc::ok) ++held;
+        r.expect_value(held >= K::holds, true);
+        full.post_value(held);
+        full.post_value(static_cast<std::uint64_t>(::getpid()));
+        r.expect(K::send(tx, held, patience), errc::peer_dead);
+        answered.post();
+        r.expect_value(finish.wait(), true);  // attached while the parent looks: its close is another promise
+    });
+    full.close_write();
+    answered.close_write();
+    const auto held = full.wait_value();
+    const auto pid = full.wait_value();
+    if (!pid) CHECK(sender_report.finish(sender) == as_expected);
+    REQUIRE(held);
+    REQUIRE(pid);
+    CHECK(ipckit_test::wait_until_sleeping(static_cast<pid_t>(*pid), static_cast<pid_t>(*pid)));  // in the send
+    CHECK(receiver.kill() == killed_by_sigkill);
+    const bool got_its_answer = answered.wait();
+    if (!got_its_answer) CHECK(sender_report.finish(sender) == as_expected);
+    REQUIRE(got_its_answer);
+
+    // A new receiver takes the dead one's place: exactly the held ticks, never the one whose
+    // send failed (a rendezvous: nothing, the offer was withdrawn).
+    auto rx = K::template receiver<ipckit::non_blocking>(p);
+    std::uint64_t seq = 0;
+    for (std::uint64_t i = 0; i < *held; ++i) {
+        REQUIRE(K::receive(rx, seq) == errc::ok);
+        CHECK(seq == i);
+    }
+    CHECK(K::receive(rx, seq) == errc::would_block);
+    finish.post();
+    CHECK(sender_report.finish(sender) == as_expected);
 }

@@ -12,7 +12,6 @@
 
 using namespace std::chrono_literals;
 using namespace ipckit_test::contract;
-using ipckit_test::patience;
 
 TEMPLATE_TEST_CASE("contract: a receive with nothing there is would_block, or timed_out at its deadline, and the "
                    "next message is still received",

@@ -50,7 +50,13 @@
 
 namespace ipckit_test::contract {
 
+// What every scenario uses, so that `using namespace ipckit_test::contract;` is all it says.
 using ipckit::errc;
+using ipckit_test::block_until_killed;
+using ipckit_test::child;
+using ipckit_test::killed_by_sigkill;
+using ipckit_test::patience;
+using ipckit_test::signal_pipe;
 
 /// The sender of tick `seq`: its top 32 bits (contract scenarios number ticks (sender << 32) | i).
 constexpr std::uint64_t tick_of(std::uint64_t sender, std::uint64_t i) noexcept { return (sender << 32) | i; }
@@ -151,6 +157,11 @@ struct bytes_mpsc : bytes_kind<bytes<ipckit::multi>, bytes<ipckit::multi, 65>>, 
     static constexpr std::uint64_t holds = 8;
 };
 
+struct rendezvous_spsc : handle_kind<ipckit::queue<tick, ipckit::zero_capacity>, ipckit::queue<std::uint64_t, ipckit::zero_capacity>>,
+                         queue_promises {
+    static constexpr bool multi_producer = false, bounded = true, non_blocking_send = false;
+    static constexpr std::uint64_t holds = 0;
+};
 struct rendezvous_mpmc : handle_kind<ipckit::queue<tick, ipckit::zero_capacity, ipckit::multi, ipckit::multi>,
                                      ipckit::queue<std::uint64_t, ipckit::zero_capacity, ipckit::multi, ipckit::multi>>,
                          queue_promises {
@@ -277,13 +288,13 @@ struct node_from : node_kind<false> {};
 
 /// Exactly-once, in-order delivery per sender; blocking, non-blocking and deadline behaviour.
 #define IPCKIT_CONTRACT_ALL_KINDS                                                                          \
-    fixed_spsc, fixed_mpsc, fixed_spmc, fixed_mpmc, bytes_spsc, bytes_mpsc, rendezvous_mpmc, unbounded_mpsc, \
-        mailbox_exclusive, mailbox_any, mailbox_round_robin, mailbox_broadcast, node_any, node_from
+    fixed_spsc, fixed_mpsc, fixed_spmc, fixed_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
+        unbounded_mpsc, mailbox_exclusive, mailbox_any, mailbox_round_robin, mailbox_broadcast, node_any, node_from
 
 /// A receiver gets every tick of a killed sender, then peer_dead once.
 #define IPCKIT_CONTRACT_PEER_DEATH_KINDS \
-    fixed_spsc, fixed_mpsc, fixed_mpmc, bytes_spsc, bytes_mpsc, rendezvous_mpmc, unbounded_mpsc, node_any, \
-        node_from
+    fixed_spsc, fixed_mpsc, fixed_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, unbounded_mpsc, \
+        node_any, node_from
 
 /// A sender attached after a killed one takes over its place: its close ends the stream.
 #define IPCKIT_CONTRACT_SENDER_TAKEOVER_KINDS \
@@ -291,8 +302,10 @@ struct node_from : node_kind<false> {};
 
 /// A sender on a full channel gets peer_dead once its receiver is killed; a receiver attached
 /// after the killed one takes its place.
-#define IPCKIT_CONTRACT_RECEIVER_DEATH_KINDS fixed_spsc, fixed_spmc, fixed_mpmc, bytes_mpsc, rendezvous_mpmc
+#define IPCKIT_CONTRACT_RECEIVER_DEATH_KINDS \
+    fixed_spsc, fixed_spmc, fixed_mpmc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc
 
 /// create() replaces a process_owned channel whose creator was killed.
 #define IPCKIT_CONTRACT_DEAD_CREATOR_KINDS \
-    fixed_spsc, fixed_mpsc, fixed_spmc, fixed_mpmc, bytes_spsc, bytes_mpsc, rendezvous_mpmc, unbounded_mpsc
+    fixed_spsc, fixed_mpsc, fixed_spmc, fixed_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
+        unbounded_mpsc
