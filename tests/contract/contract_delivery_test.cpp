@@ -20,8 +20,7 @@ TEMPLATE_TEST_CASE("contract: each sender's messages arrive exactly once and in 
     using K = TestType;
     constexpr unsigned senders = K::multi_producer ? 3 : 1;
     constexpr std::uint64_t per_sender = 20'000;
-    typename K::place p;
-    [[maybe_unused]] const auto keep = K::create(p);
+    const made<K> p;
     auto rx = K::receiver(p);  // first: a broadcast receiver gets only what is sent after it came
 
     std::vector<child_report> reports(senders);

@@ -15,8 +15,7 @@ using ipckit_test::setup_errc;
 TEMPLATE_TEST_CASE("contract: opened with another message type, a channel is incompatible_layout and stays as it was",
                    "[unit]", IPCKIT_CONTRACT_ALL_KINDS) {
     using K = TestType;
-    typename K::place p;
-    [[maybe_unused]] const auto keep = K::create(p);
+    const made<K> p;
     auto rx = K::template receiver<ipckit::non_blocking>(p);
     CHECK(setup_errc([&] { K::open_other(p); return 0; }) == errc::incompatible_layout);
     auto tx = K::sender(p);

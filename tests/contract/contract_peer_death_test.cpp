@@ -24,8 +24,7 @@ TEMPLATE_TEST_CASE("contract: a killed sender's messages are all received, then 
     // holds none), then K::holds ticks that wait for the receiver when the sender is killed
     // (across a chunk boundary of an unbounded queue).
     std::uint64_t live = 0;
-    typename K::place p;
-    [[maybe_unused]] const auto keep = K::create(p);
+    const made<K> p;
 
     // Starts the sender, receives the `live` ticks (with `wait`, if given), and kills the sender once all its sends
     // have returned.
@@ -88,8 +87,7 @@ TEMPLATE_TEST_CASE("contract: a receiver blocked on an empty channel gets peer_d
                    "[process]", IPCKIT_CONTRACT_PEER_DEATH_KINDS) {
     using K = TestType;
     constexpr std::uint64_t live = 3;
-    typename K::place p;
-    [[maybe_unused]] const auto keep = K::create(p);
+    const made<K> p;
     child_report receiver_report, sender_report;
     signal_pipe receiver_pid, sender_attached, drained, hold;
 
@@ -127,8 +125,7 @@ TEMPLATE_TEST_CASE("contract: a sender blocked on a full channel gets peer_dead 
                    "the receiver in its place gets exactly what was held",
                    "[process]", IPCKIT_CONTRACT_RECEIVER_DEATH_KINDS) {
     using K = TestType;
-    typename K::place p;
-    [[maybe_unused]] const auto keep = K::create(p);
+    const made<K> p;
     child_report sender_report;
     signal_pipe attached, full, answered, finish, hold;
 

@@ -17,8 +17,7 @@ TEMPLATE_TEST_CASE("contract: a receive with nothing there is would_block, or ti
                    "next message is still received",
                    "[unit]", IPCKIT_CONTRACT_ALL_KINDS) {
     using K = TestType;
-    typename K::place p;
-    [[maybe_unused]] const auto keep = K::create(p);
+    const made<K> p;
     auto tx = K::sender(p);
     std::uint64_t seq = ~std::uint64_t{0};
     const auto then_the_next_is_received = [&](auto& rx, auto... deadline) {
@@ -47,8 +46,7 @@ TEMPLATE_TEST_CASE("contract: a send to a full channel is would_block, or timed_
                    "nothing, and an unbounded one is never full",
                    "[unit]", IPCKIT_CONTRACT_ALL_KINDS) {
     using K = TestType;
-    typename K::place p;
-    [[maybe_unused]] const auto keep = K::create(p);
+    const made<K> p;
     auto rx = K::template receiver<ipckit::non_blocking>(p);
     constexpr std::uint64_t limit = K::bounded ? 1'000'000 : 4 * K::holds;
     std::uint64_t held = 0;

@@ -47,6 +47,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 
 namespace ipckit_test::contract {
 
@@ -67,6 +68,15 @@ constexpr std::uint64_t index_of(std::uint64_t seq) noexcept { return seq & 0xff
 /// time_point::min(): a node's blocking send subtracts the clock from its deadline, which
 /// overflows for min(), and then waits for ever; a known bug, for the node's owners.)
 inline std::chrono::steady_clock::time_point already_past() { return std::chrono::steady_clock::now(); }
+
+/// A scenario's channel of kind K: a unique place, and the channel made there (K::create), kept
+/// for as long as this lives. It stands for its place wherever a kind's verb takes one.
+template <class K>
+struct made {
+    typename K::place place;
+    decltype(K::create(std::declval<const typename K::place&>())) keep = K::create(place);
+    operator const typename K::place&() const noexcept { return place; }  // NOLINT(google-explicit-constructor)
+};
 
 // ---- the ends of a queue or mailbox: handles with sender() and receiver() ---------------------
 
