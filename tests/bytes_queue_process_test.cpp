@@ -349,32 +349,6 @@ TEMPLATE_TEST_CASE("bytes queue across processes: a receiver killed holding a vi
     }
 }
 
-TEMPLATE_TEST_CASE("bytes queue across processes: a receiver gets every message of a killed sender, then peer_dead",
-                   "[process]", spsc, mpsc) {
-    scoped_name name("bytes-proc");
-    auto q = TestType::create(name, quick_liveness());
-    auto rx = q.receiver();
-    signal_pipe sent;
-    signal_pipe hold;
-    child sender([&] {
-        auto tx = TestType::open(name, quick_liveness()).sender();
-        if (produce(tx, 0, 5) != 0) return 1;
-        sent.post();
-        return block_until_killed(hold);
-    });
-    REQUIRE(sent.wait());
-    CHECK(sender.kill() == killed_by_sigkill);
-    std::array<std::byte, max_bytes> buf{};
-    for (std::uint64_t i = 0; i < 5; ++i) {
-        const auto n = rx.receive(buf, patience);
-        REQUIRE(n);
-        std::uint32_t p = 0;
-        std::uint64_t s = 0;
-        CHECK((check(std::span(buf.data(), *n), p, s) && s == i));
-    }
-    CHECK(err(rx.receive(buf, patience)) == errc::peer_dead);
-}
-
 TEST_CASE("bytes queue across processes: producers SIGKILLed at arbitrary points lose at most their unfinished "
           "message",
           "[process]") {

@@ -6,91 +6,25 @@
 //     closed; and a producer that comes later is received as usual;
 //   - the same two for a killed consumer, as a sender on a full queue sees them.
 //
-// Children do their work without Catch2 and report through their exit code; the parent asserts.
+// The kinds are the contract suite's (contract/kinds.hpp). Children do their work without Catch2
+// and report what went wrong through child_report; the parent asserts.
 // No threads are started. Parent and children signal each other through pipes, so every wait
 // is on the event itself, bounded by ipckit_test::patience.
 
 #include "catch.hpp"
+#include "contract/child_report.hpp"
+#include "contract/kinds.hpp"
 #include "messages.hpp"
-#include "support.hpp"
-#include "unbounded_support.hpp"
 
-#include <ipckit/queue.hpp>
-
-#include <array>
-#include <chrono>
-#include <cstddef>
 #include <cstdint>
-#include <cstring>
-#include <span>
+#include <string>
 
-using ipckit::errc;
-using ipckit_test::block_until_killed;
-using ipckit_test::check_of;
-using ipckit_test::child;
-using ipckit_test::err;
-using ipckit_test::killed_by_sigkill;
-using ipckit_test::make_tick;
-using ipckit_test::patience;
+using namespace ipckit_test::contract;
+using ipckit_test::as_expected;
+using ipckit_test::child_report;
 using ipckit_test::quick_liveness;
-using ipckit_test::scoped_queue;
-using ipckit_test::signal_pipe;
-using ipckit_test::tick;
 
 namespace {
-
-// ---- the kinds, and how the scenarios send and receive on each --------------------------------
-
-/// A kind of queue of ticks: a send of tick `seq`, by default with patience, and a receive with
-/// patience that gives the seq.
-template <class Q>
-struct ticks {
-    using queue = Q;
-    static errc send(auto& tx, std::uint64_t seq, auto deadline) { return err(tx.send(make_tick(seq), deadline)); }
-    static errc send(auto& tx, std::uint64_t seq) { return send(tx, seq, patience); }
-    static errc receive(auto& rx, std::uint64_t& seq) {
-        const auto r = rx.receive(patience);
-        if (!r) return r.error();
-        if (r->check != check_of(r->seq)) return errc::corrupt;
-        seq = r->seq;
-        return errc::ok;
-    }
-};
-
-/// A kind of queue of bytes<Max>: a tick's bytes are the message.
-template <class Q>
-struct tick_bytes {
-    using queue = Q;
-    static errc send(auto& tx, std::uint64_t seq, auto deadline) {
-        const tick t = make_tick(seq);
-        return err(tx.send(std::as_bytes(std::span(&t, 1)), deadline));
-    }
-    static errc send(auto& tx, std::uint64_t seq) { return send(tx, seq, patience); }
-    static errc receive(auto& rx, std::uint64_t& seq) {
-        std::array<std::byte, 2 * sizeof(tick)> buf{};
-        const auto n = rx.receive(std::span(buf), patience);
-        if (!n) return n.error();
-        tick t{};
-        if (*n != sizeof t) return errc::corrupt;
-        std::memcpy(&t, buf.data(), sizeof t);
-        if (t.check != check_of(t.seq)) return errc::corrupt;
-        seq = t.seq;
-        return errc::ok;
-    }
-};
-
-template <class P, class C>
-using fixed = ipckit::queue<tick, ipckit::bounded<8>, P, C>;
-struct fixed_spsc : ticks<fixed<ipckit::single, ipckit::single>> {};
-struct fixed_mpsc : ticks<fixed<ipckit::multi, ipckit::single>> {};
-struct fixed_spmc : ticks<fixed<ipckit::single, ipckit::multi>> {};
-struct fixed_mpmc : ticks<fixed<ipckit::multi, ipckit::multi>> {};
-template <class P>
-using bytes = ipckit::queue<ipckit::bytes<64>, ipckit::bounded<1024>, P>;
-struct bytes_spsc : tick_bytes<bytes<ipckit::single>> {};
-struct bytes_mpsc : tick_bytes<bytes<ipckit::multi>> {};
-struct unbounded_mpsc : ticks<ipckit::queue<tick, ipckit::unbounded<4096>, ipckit::multi>> {};
-struct rendezvous_mpmc : ticks<ipckit::queue<tick, ipckit::zero_capacity, ipckit::multi, ipckit::multi>> {};
 
 /// Sends until the queue is full, never waiting (a deadline already past): the queue then holds
 /// every message it can (a rendezvous: none, each offer is withdrawn at once). Returns how many
@@ -98,19 +32,21 @@ struct rendezvous_mpmc : ticks<ipckit::queue<tick, ipckit::zero_capacity, ipckit
 template <class Kind>
 std::uint64_t fill(auto& tx) {
     for (std::uint64_t i = 0;; ++i) {
-        const errc e = Kind::send(tx, i, std::chrono::steady_clock::time_point::min());
+        const errc e = Kind::send(tx, i, already_past());
         if (e == errc::timed_out) return i;
         if (e != errc::ok) return ~std::uint64_t{0};
     }
 }
 
-/// For a child: attaches a producer to `name`, says so on `attached`, sends seq and closes.
+/// A child that attaches a producer to `name`, says so on `attached`, sends seq and closes.
 template <class Kind>
-int attach_and_send(const std::string& name, const signal_pipe& attached, std::uint64_t seq) {
-    auto q = Kind::queue::open(name);
-    auto tx = q.sender();
-    attached.post();
-    return Kind::send(tx, seq) == errc::ok ? 0 : 1;
+child attach_and_send(child_report& report, const std::string& name, signal_pipe& attached, std::uint64_t seq) {
+    return report.spawn([&name, &attached, seq](child_report& r) {
+        auto q = Kind::channel::open(name);
+        auto tx = q.sender();
+        attached.post();
+        r.expect(Kind::send(tx, seq, patience), errc::ok);
+    });
 }
 
 }  // namespace
@@ -120,49 +56,54 @@ int attach_and_send(const std::string& name, const signal_pipe& attached, std::u
 TEMPLATE_TEST_CASE("after a producer is killed the receiver gets its messages, then the end the closed rule says",
                    "[process]", fixed_spsc, fixed_mpsc, fixed_mpmc, bytes_spsc, bytes_mpsc, unbounded_mpsc,
                    rendezvous_mpmc) {
-    using Q = typename TestType::queue;
-    scoped_queue name;
+    using Q = typename TestType::channel;
+    typename TestType::place name;
     auto q = Q::create(name, quick_liveness());
     auto rx = q.receiver();
     signal_pipe sent, hold;
 
     // Producer A sends message 0 and is killed once its send has returned.
-    child a([&] {
+    child_report a_report;
+    child a = a_report.spawn([&](child_report& r) {
         auto qa = Q::open(name);
         auto tx = qa.sender();
-        if (TestType::send(tx, 0) != errc::ok) return 1;
+        r.expect(TestType::send(tx, 0, patience), errc::ok);
         sent.post();
-        return block_until_killed(hold);
+        r.expect_value(static_cast<std::uint64_t>(block_until_killed(hold)), 0);  // never returns
     });
     sent.close_write();
     std::uint64_t seq = ~std::uint64_t{0};
-    REQUIRE(TestType::receive(rx, seq) == errc::ok);  // a rendezvous: A's send returns after this
+    REQUIRE(TestType::receive(rx, seq, patience) == errc::ok);  // a rendezvous: A's send returns after this
     CHECK(seq == 0);
-    REQUIRE(sent.wait());
+    const bool got_there = sent.wait();
+    if (!got_there) CHECK(a_report.finish(a) == as_expected);
+    REQUIRE(got_there);
     REQUIRE(a.kill() == killed_by_sigkill);
 
     SECTION("replaced: the replacement takes over the dead one's place, and its close ends the stream") {
         signal_pipe attached;
-        child b([&] { return attach_and_send<TestType>(name, attached, 1); });
+        child_report report;
+        child b = attach_and_send<TestType>(report, name, attached, 1);
         attached.close_write();
         REQUIRE(attached.wait());
-        REQUIRE(TestType::receive(rx, seq) == errc::ok);
+        REQUIRE(TestType::receive(rx, seq, patience) == errc::ok);
         CHECK(seq == 1);
-        CHECK(b.wait() == 0);
-        CHECK(TestType::receive(rx, seq) == errc::closed);
+        CHECK(report.finish(b) == as_expected);
+        CHECK(TestType::receive(rx, seq, patience) == errc::closed);
     }
     SECTION("not replaced: peer_dead once, then closed, until another producer comes") {
-        CHECK(TestType::receive(rx, seq) == errc::peer_dead);
-        CHECK(TestType::receive(rx, seq) == errc::closed);
-        CHECK(TestType::receive(rx, seq) == errc::closed);
+        CHECK(TestType::receive(rx, seq, patience) == errc::peer_dead);
+        CHECK(TestType::receive(rx, seq, patience) == errc::closed);
+        CHECK(TestType::receive(rx, seq, patience) == errc::closed);
         signal_pipe attached;
-        child c([&] { return attach_and_send<TestType>(name, attached, 1); });
+        child_report report;
+        child c = attach_and_send<TestType>(report, name, attached, 1);
         attached.close_write();
         REQUIRE(attached.wait());
-        REQUIRE(TestType::receive(rx, seq) == errc::ok);
+        REQUIRE(TestType::receive(rx, seq, patience) == errc::ok);
         CHECK(seq == 1);
-        CHECK(c.wait() == 0);
-        CHECK(TestType::receive(rx, seq) == errc::closed);
+        CHECK(report.finish(c) == as_expected);
+        CHECK(TestType::receive(rx, seq, patience) == errc::closed);
     }
 }
 
@@ -170,8 +111,8 @@ TEMPLATE_TEST_CASE("after a producer is killed the receiver gets its messages, t
 
 TEMPLATE_TEST_CASE("after a consumer is killed a sender on the full queue gets the end the closed rule says",
                    "[process]", fixed_spsc, fixed_spmc, fixed_mpmc, bytes_mpsc, rendezvous_mpmc) {
-    using Q = typename TestType::queue;
-    scoped_queue name;
+    using Q = typename TestType::channel;
+    typename TestType::place name;
     auto q = Q::create(name, quick_liveness());
     auto tx = q.sender();
     signal_pipe attached, hold;
@@ -195,10 +136,10 @@ TEMPLATE_TEST_CASE("after a consumer is killed a sender on the full queue gets t
             return 0;  // and closes, taking nothing
         });
         CHECK(b.wait() == 0);
-        CHECK(TestType::send(tx, held) == errc::closed);
+        CHECK(TestType::send(tx, held, patience) == errc::closed);
     }
     SECTION("not replaced: peer_dead once, then closed") {
-        CHECK(TestType::send(tx, held) == errc::peer_dead);
-        CHECK(TestType::send(tx, held) == errc::closed);
+        CHECK(TestType::send(tx, held, patience) == errc::peer_dead);
+        CHECK(TestType::send(tx, held, patience) == errc::closed);
     }
 }

@@ -243,90 +243,6 @@ TEST_CASE("queue across processes: a child dropping its inherited copies of the 
 
 // ---- a peer that goes -----------------------------------------------------------------------
 
-TEST_CASE("queue across processes: a killed sender's messages are received, then peer_dead", "[process]") {
-    constexpr std::uint64_t k = 10;
-    scoped_name name("queue-proc");
-    auto q = q64::create(name, quick_liveness(20ms));
-    signal_pipe sent, hold;
-
-    auto run = [&](auto& rx) {
-        child sender_process([&] {
-            auto qc = q64::open(name);
-            auto tx = qc.sender();
-            if (const int e = send_all(tx, 0, k); e != 0) return e;
-            sent.post();
-            return block_until_killed(hold);
-        });
-        sent.close_write();
-        REQUIRE(sent.wait());
-        CHECK(rx.peer() == errc::ok);
-        CHECK(sender_process.kill() == killed_by_sigkill);
-    };
-
-    SECTION("blocking receiver") {
-        auto rx = q.receiver();
-        run(rx);
-        CHECK(rx.peer() == errc::peer_dead);
-        for (std::uint64_t i = 0; i < k; ++i) {
-            auto r = rx.receive(patience);
-            REQUIRE(r);
-            CHECK(r->seq == i);
-            CHECK(r->check == check_of(i));
-        }
-        // The death once, after the messages (peer() above let go of the dead one's place, and
-        // does not take the report from the verbs); then the closed rule: nobody left there.
-        REQUIRE(err(rx.receive(patience)) == errc::peer_dead);
-        CHECK(err(rx.receive()) == errc::closed);  // no deadline: still returns
-    }
-    SECTION("non-blocking receiver") {
-        auto rx = q.receiver<ipckit::non_blocking>();
-        run(rx);
-        for (std::uint64_t i = 0; i < k; ++i) {
-            auto r = rx.receive();
-            REQUIRE(r);
-            CHECK(r->seq == i);
-        }
-        // A non-blocking receive makes no system call, so it cannot tell death from silence;
-        // peer() asks the OS, and lets go of the dead one's place: the receive then sees the
-        // end, and reports the death once.
-        CHECK(err(rx.receive()) == errc::would_block);
-        CHECK(rx.peer() == errc::peer_dead);
-        CHECK(err(rx.receive()) == errc::peer_dead);
-        CHECK(err(rx.receive()) == errc::closed);
-        CHECK(rx.peer() == errc::closed);
-    }
-}
-
-TEST_CASE("queue across processes: a receiver blocked on an empty queue gets peer_dead when the sender is killed",
-          "[process]") {
-    constexpr std::uint64_t k = 3;
-    scoped_name name("queue-proc");
-    auto q = q64::create(name);
-    signal_pipe sent, drained, hold;
-
-    child sender_process([&] {
-        auto qc = q64::open(name);
-        auto tx = qc.sender();
-        if (const int e = send_all(tx, 0, k); e != 0) return e;
-        sent.post();
-        return block_until_killed(hold);
-    });
-    child receiver_process([&] {
-        auto qc = q64::open(name, quick_liveness(20ms));
-        auto rx = qc.receiver();
-        if (const int e = receive_in_order(rx, 0, k); e != 0) return e;
-        drained.post();
-        return receive_ends_with(rx, errc::peer_dead);  // blocks on the empty queue
-    });
-    sent.close_write();
-    drained.close_write();
-
-    REQUIRE(sent.wait());
-    REQUIRE(drained.wait());
-    CHECK(sender_process.kill() == killed_by_sigkill);
-    CHECK(receiver_process.wait() == 0);
-}
-
 TEST_CASE("queue across processes: a send on a full queue whose receiver was killed returns peer_dead",
           "[process]") {
     scoped_name name("queue-proc");
@@ -353,40 +269,6 @@ TEST_CASE("queue across processes: a send on a full queue whose receiver was kil
     REQUIRE(err(tx.send(make_tick(q4::capacity), patience)) == errc::peer_dead);
     CHECK(err(tx.send(make_tick(q4::capacity))) == errc::closed);  // no deadline: still returns
     CHECK(q.depth() == q4::capacity);
-}
-
-TEST_CASE("queue across processes: a sender blocked on a full queue gets peer_dead when the receiver is killed",
-          "[process]") {
-    scoped_name name("queue-proc");
-    auto q = q4::create(name);
-    signal_pipe attached, full, done, hold;
-
-    child receiver_process([&] {
-        auto qc = q4::open(name);
-        auto rx = qc.receiver();
-        attached.post();
-        return block_until_killed(hold);
-    });
-    attached.close_write();
-    REQUIRE(attached.wait());
-
-    child sender_process([&] {
-        auto qc = q4::open(name, quick_liveness(20ms));
-        auto tx = qc.sender();
-        if (const int e = send_all(tx, 0, q4::capacity); e != 0) return e;
-        full.post();
-        const auto s = tx.send(make_tick(q4::capacity), patience);  // blocks: the queue is full
-        done.post();
-        if (s) return 8;
-        return s.error() == errc::peer_dead ? 0 : (s.error() == errc::timed_out ? 5 : 6);
-    });
-    full.close_write();
-    done.close_write();
-
-    REQUIRE(full.wait());
-    CHECK_FALSE(done.wait(50ms));  // blocked while the receiver lives
-    CHECK(receiver_process.kill() == killed_by_sigkill);
-    CHECK(sender_process.wait() == 0);
 }
 
 TEST_CASE("queue across processes: a sender blocked on a full queue gets closed when the receiver closes",
@@ -533,30 +415,3 @@ TEST_CASE("queue across processes: a new receiver takes over from a killed one a
     CHECK(sender_process.wait() == 0);
 }
 
-TEST_CASE("queue across processes: a process_owned queue whose creator was killed is replaced on create",
-          "[process]") {
-    scoped_name name("queue-proc");
-    signal_pipe created, hold;
-
-    child creator([&] {
-        auto qc = q16::create(name);
-        auto tx = qc.sender();
-        if (const int e = send_all(tx, 0, 3); e != 0) return e;
-        created.post();
-        return block_until_killed(hold);
-    });
-    created.close_write();
-    REQUIRE(created.wait());
-    CHECK(creator.kill() == killed_by_sigkill);
-    CHECK(ipckit::segment_exists(name));  // a kill runs no destructor
-
-    auto q = q16::create(name);  // not already_exists: nobody can be using it
-    CHECK(q.created());
-    CHECK(q.depth() == 0);
-    auto tx = q.sender();  // not sender_busy
-    auto rx = q.receiver<ipckit::non_blocking>();
-    REQUIRE(tx.send(make_tick(0), patience));
-    auto r = rx.receive();
-    REQUIRE(r);
-    CHECK(r->seq == 0);
-}

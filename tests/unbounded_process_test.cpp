@@ -208,34 +208,6 @@ TEST_CASE("unbounded queue across processes: a sender goes on sending while its 
     CHECK(chunks_of(name).size() == 1);
 }
 
-TEST_CASE("unbounded queue across processes: a killed sender's messages are received, then peer_dead", "[process]") {
-    const std::uint64_t k = per_chunk + 10;  // across a chunk boundary
-    scoped_queue name;
-    auto q = uq::create(name, quick_liveness());
-    signal_pipe sent, drained, hold;
-
-    child sender_process([&] {
-        auto qc = uq::open(name);
-        auto tx = qc.sender();
-        if (const int e = send_all(tx, 0, k); e != 0) return e;
-        sent.post();
-        return block_until_killed(hold);
-    });
-    child receiver_process([&] {
-        auto qc = uq::open(name);
-        auto rx = qc.receiver();
-        if (const int e = receive_in_order(rx, 0, k); e != 0) return e;
-        drained.post();
-        return receive_ends_with(rx, errc::peer_dead);  // blocks on the empty queue
-    });
-    sent.close_write();
-    drained.close_write();
-    REQUIRE(sent.wait());
-    REQUIRE(drained.wait());
-    CHECK(sender_process.kill() == killed_by_sigkill);
-    CHECK(receiver_process.wait() == 0);
-}
-
 // ---- a receiver killed and replaced ---------------------------------------------------------
 
 TEST_CASE("unbounded queue across processes: a receiver killed in the middle of draining is replaced and nothing "
@@ -423,35 +395,6 @@ TEST_CASE("unbounded queue across processes: a single sender whose chunk is gone
     REQUIRE(e);
     CHECK(static_cast<errc>(*e) == errc::corrupt);
     CHECK(c.wait() == 0);
-}
-
-TEST_CASE("unbounded queue across processes: a process_owned queue whose creator was killed is replaced on create, "
-          "and its chunks are removed",
-          "[process]") {
-    scoped_queue name;
-    signal_pipe created, hold;
-    child creator([&] {
-        auto qc = uq::create(name);
-        auto tx = qc.sender();
-        if (const int e = send_all(tx, 0, 5 * per_chunk); e != 0) return e;
-        created.post();
-        return block_until_killed(hold);
-    });
-    created.close_write();
-    REQUIRE(created.wait());
-    CHECK(creator.kill() == killed_by_sigkill);
-    CHECK(chunks_of(name).size() == 5);  // a kill runs no destructor
-
-    auto q = uq::create(name);
-    CHECK(q.created());
-    CHECK(q.depth() == 0);
-    CHECK(chunks_of(name).empty());
-    auto tx = q.sender();
-    auto rx = q.receiver<ipckit::non_blocking>();
-    REQUIRE(tx.send(make_tick(0)));
-    auto r = rx.receive();
-    REQUIRE(r);
-    CHECK(r->seq == 0);
 }
 
 TEST_CASE("unbounded queue across processes: a process_owned queue's chunks go when its creator exits, while "

@@ -1,0 +1,176 @@
+// Contract: a receiver gets every message a SIGKILLed sender sent, and then peer_dead, once
+// (README, "Crash recovery"). Written once, run for every kind that reports a dead sender
+// (kinds.hpp). What a receiver sees after that is the closed rule's: see
+// peer_death_process_test.cpp.
+//
+// The sender is a forked child that reports through child_report until it is killed at a known
+// point (it says it got there, then blocks until killed).
+
+#include "../catch.hpp"
+#include "../messages.hpp"
+#include "child_report.hpp"
+#include "kinds.hpp"
+
+#include <cstdint>
+
+using namespace ipckit_test::contract;
+using ipckit_test::as_expected;
+using ipckit_test::child_report;
+
+TEMPLATE_TEST_CASE("contract: a killed sender's messages are all received, then peer_dead once", "[process]",
+                   IPCKIT_CONTRACT_PEER_DEATH_KINDS) {
+    using K = TestType;
+    // The sender sends `live` ticks that a blocking receiver takes while it lives (a rendezvous
+    // holds none), then K::holds ticks that wait for the receiver when the sender is killed
+    // (across a chunk boundary of an unbounded queue).
+    std::uint64_t live = 0;
+    const made<K> p;
+
+    // Starts the sender, receives the `live` ticks (with `wait`, if given), and kills the sender once all its sends
+    // have returned.
+    const auto kill_a_sender = [&](auto& rx, auto... wait) {
+        child_report report;
+        signal_pipe attached, sent, hold;
+        child c = report.spawn([&](child_report& r) {
+            auto tx = K::sender(p);
+            attached.post();
+            for (std::uint64_t i = 0; i < live + K::holds; ++i) r.expect(K::send(tx, i, patience), errc::ok);
+            sent.post();
+            r.expect_value(static_cast<std::uint64_t>(block_until_killed(hold)), 0);  // never returns
+        });
+        attached.close_write();
+        sent.close_write();
+        REQUIRE(attached.wait());
+        std::uint64_t seq = 0;
+        for (std::uint64_t i = 0; i < live; ++i) {
+            REQUIRE(K::receive(rx, seq, wait...) == errc::ok);
+            CHECK(seq == i);
+        }
+        const bool got_there = sent.wait();
+        if (!got_there) CHECK(report.finish(c) == as_expected);
+        REQUIRE(got_there);
+        if constexpr (K::peer_query) CHECK(rx.peer() == errc::ok);
+        CHECK(c.kill() == killed_by_sigkill);
+    };
+    // Each tick that waited when the sender was killed, in order.
+    const auto the_rest = [&](auto& rx, auto... deadline) {
+        std::uint64_t seq = 0;
+        for (std::uint64_t i = live; i < live + K::holds; ++i) {
+            REQUIRE(K::receive(rx, seq, deadline...) == errc::ok);
+            CHECK(seq == i);
+        }
+    };
+
+    SECTION("a blocking receiver") {
+        live = 3;
+        auto rx = K::receiver(p);
+        kill_a_sender(rx, patience);
+        if constexpr (K::peer_query) CHECK(rx.peer() == errc::peer_dead);  // a query takes no report from the verbs
+        the_rest(rx, patience);
+        std::uint64_t seq = 0;
+        CHECK(K::receive(rx, seq, patience) == errc::peer_dead);
+    }
+    if constexpr (K::peer_query) SECTION("a non-blocking receiver, which asks peer()") {
+        // A non-blocking receive makes no system call, so it cannot tell death from silence:
+        // peer() asks the OS, and the receive then reports the death once.
+        auto rx = K::template receiver<ipckit::non_blocking>(p);
+        kill_a_sender(rx);
+        the_rest(rx);
+        std::uint64_t seq = 0;
+        CHECK(K::receive(rx, seq) == errc::would_block);
+        CHECK(rx.peer() == errc::peer_dead);
+        CHECK(K::receive(rx, seq) == errc::peer_dead);
+    }
+}
+
+TEMPLATE_TEST_CASE("contract: a receiver blocked on an empty channel gets peer_dead when its sender is killed",
+                   "[process]", IPCKIT_CONTRACT_PEER_DEATH_KINDS) {
+    using K = TestType;
+    constexpr std::uint64_t live = 3;
+    const made<K> p;
+    child_report receiver_report, sender_report;
+    signal_pipe receiver_pid, sender_attached, drained, hold;
+
+    // The receiver takes the sender's ticks, then blocks on the empty channel until it is killed.
+    child receiver = receiver_report.spawn([&](child_report& r) {
+        auto rx = K::receiver(p);
+        receiver_pid.post_value(static_cast<std::uint64_t>(::getpid()));
+        r.expect_value(sender_attached.wait(), true);  // a node receives only from a member
+        std::uint64_t seq = 0;
+        for (std::uint64_t i = 0; i < live; ++i) {
+            r.expect(K::receive(rx, seq, patience), errc::ok);
+            r.expect_value(seq, i);
+        }
+        drained.post();
+        r.expect(K::receive(rx, seq, patience), errc::peer_dead);
+    });
+    const auto pid = receiver_pid.wait_value();
+    REQUIRE(pid);
+    child sender = sender_report.spawn([&](child_report& r) {
+        auto tx = K::sender(p);
+        sender_attached.post();
+        for (std::uint64_t i = 0; i < live; ++i) r.expect(K::send(tx, i, patience), errc::ok);
+        r.expect_value(static_cast<std::uint64_t>(block_until_killed(hold)), 0);  // never returns
+    });
+    drained.close_write();
+    const bool got_there = drained.wait();
+    if (!got_there) CHECK(receiver_report.finish(receiver) == as_expected);
+    REQUIRE(got_there);
+    CHECK(ipckit_test::wait_until_sleeping(static_cast<pid_t>(*pid), static_cast<pid_t>(*pid)));  // in the receive
+    CHECK(sender.kill() == killed_by_sigkill);
+    CHECK(receiver_report.finish(receiver) == as_expected);
+}
+
+TEMPLATE_TEST_CASE("contract: a sender blocked on a full channel gets peer_dead when its receiver is killed, and "
+                   "the receiver in its place gets exactly what was held",
+                   "[process]", IPCKIT_CONTRACT_RECEIVER_DEATH_KINDS) {
+    using K = TestType;
+    const made<K> p;
+    child_report sender_report;
+    signal_pipe attached, full, answered, finish, hold;
+
+    child receiver([&] {
+        auto rx = K::receiver(p);
+        attached.post();
+        return block_until_killed(hold);
+    });
+    attached.close_write();
+    REQUIRE(attached.wait());
+
+    // The sender fills the channel (a rendezvous: nothing), says how much it holds, and blocks.
+    child sender = sender_report.spawn([&](child_report& r) {
+        auto tx = K::sender(p);
+        std::uint64_t held = 0;
+        while (K::send(tx, held, already_past()) == errc::ok) ++held;
+        r.expect_value(held >= K::holds, true);
+        full.post_value(held);
+        full.post_value(static_cast<std::uint64_t>(::getpid()));
+        r.expect(K::send(tx, held, patience), errc::peer_dead);
+        answered.post();
+        r.expect_value(finish.wait(), true);  // attached while the parent looks: its close is another promise
+    });
+    full.close_write();
+    answered.close_write();
+    const auto held = full.wait_value();
+    const auto pid = full.wait_value();
+    if (!pid) CHECK(sender_report.finish(sender) == as_expected);
+    REQUIRE(held);
+    REQUIRE(pid);
+    CHECK(ipckit_test::wait_until_sleeping(static_cast<pid_t>(*pid), static_cast<pid_t>(*pid)));  // in the send
+    CHECK(receiver.kill() == killed_by_sigkill);
+    const bool got_its_answer = answered.wait();
+    if (!got_its_answer) CHECK(sender_report.finish(sender) == as_expected);
+    REQUIRE(got_its_answer);
+
+    // A new receiver takes the dead one's place: exactly the held ticks, never the one whose
+    // send failed (a rendezvous: nothing, the offer was withdrawn).
+    auto rx = K::template receiver<ipckit::non_blocking>(p);
+    std::uint64_t seq = 0;
+    for (std::uint64_t i = 0; i < *held; ++i) {
+        REQUIRE(K::receive(rx, seq) == errc::ok);
+        CHECK(seq == i);
+    }
+    CHECK(K::receive(rx, seq) == errc::would_block);
+    finish.post();
+    CHECK(sender_report.finish(sender) == as_expected);
+}

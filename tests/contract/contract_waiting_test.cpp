@@ -1,0 +1,91 @@
+// Contract: what a verb does when it cannot go on at once (README, "Verbs"). A non-blocking
+// verb returns would_block; a blocking one with a deadline that passes returns timed_out; both
+// leave the channel as it was, so the next verb that can go on does. Written once, run for every
+// kind (kinds.hpp); in one process, both ends attached.
+
+#include "../catch.hpp"
+#include "../messages.hpp"
+#include "kinds.hpp"
+
+#include <chrono>
+#include <cstdint>
+
+using namespace std::chrono_literals;
+using namespace ipckit_test::contract;
+
+TEMPLATE_TEST_CASE("contract: a receive with nothing there is would_block, or timed_out at its deadline, and the "
+                   "next message is still received",
+                   "[unit]", IPCKIT_CONTRACT_ALL_KINDS) {
+    using K = TestType;
+    const made<K> p;
+    auto tx = K::sender(p);
+    std::uint64_t seq = ~std::uint64_t{0};
+    const auto then_the_next_is_received = [&](auto& rx, auto... deadline) {
+        CHECK(seq == ~std::uint64_t{0});
+        if constexpr (K::holds > 0) {
+            REQUIRE(K::send(tx, 7, patience) == errc::ok);
+            REQUIRE(K::receive(rx, seq, deadline...) == errc::ok);
+            CHECK(seq == 7);
+        }
+    };
+    SECTION("non-blocking") {
+        auto rx = K::template receiver<ipckit::non_blocking>(p);
+        CHECK(K::receive(rx, seq) == errc::would_block);
+        CHECK(K::receive(rx, seq) == errc::would_block);
+        then_the_next_is_received(rx);
+    }
+    SECTION("blocking, with a deadline") {
+        auto rx = K::receiver(p);
+        CHECK(K::receive(rx, seq, already_past()) == errc::timed_out);
+        CHECK(K::receive(rx, seq, 1ms) == errc::timed_out);
+        then_the_next_is_received(rx, patience);
+    }
+}
+
+TEMPLATE_TEST_CASE("contract: a send to a full channel is would_block, or timed_out at its deadline, and sends "
+                   "nothing, and an unbounded one is never full",
+                   "[unit]", IPCKIT_CONTRACT_ALL_KINDS) {
+    using K = TestType;
+    const made<K> p;
+    auto rx = K::template receiver<ipckit::non_blocking>(p);
+    constexpr std::uint64_t limit = K::bounded ? 1'000'000 : 4 * K::holds;
+    std::uint64_t held = 0;
+    // With the sender still attached (its close would end a single-producer stream).
+    const auto then_all_held_are_received = [&] {
+        if constexpr (K::bounded) {
+            CHECK(held >= K::holds);
+            CHECK(held < limit);
+        } else {
+            CHECK(held == limit);
+        }
+        std::uint64_t seq = 0;
+        for (std::uint64_t i = 0; i < held; ++i) {
+            REQUIRE(K::receive(rx, seq) == errc::ok);
+            REQUIRE(seq == i);  // the refused sends left nothing behind
+        }
+        CHECK(K::receive(rx, seq) == errc::would_block);
+    };
+    if constexpr (K::non_blocking_send) SECTION("non-blocking") {
+        auto tx = K::template sender<ipckit::non_blocking>(p);
+        for (; held < limit; ++held) {
+            const errc e = K::send(tx, held);
+            if (e != errc::ok) {
+                CHECK(e == errc::would_block);
+                break;
+            }
+        }
+        then_all_held_are_received();
+    }
+    SECTION("blocking, with a deadline") {
+        auto tx = K::sender(p);
+        for (; held < limit; ++held) {
+            const errc e = K::send(tx, held, already_past());
+            if (e != errc::ok) {
+                CHECK(e == errc::timed_out);
+                CHECK(K::send(tx, held, 1ms) == errc::timed_out);
+                break;
+            }
+        }
+        then_all_held_are_received();
+    }
+}

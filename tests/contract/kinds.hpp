@@ -1,0 +1,321 @@
+#pragma once
+// Kind adapters: every kind of channel the contract scenarios run on, each as a small struct
+// that says how to make one, attach its ends, send and receive a tick, and what the kind
+// promises (constexpr flags). A scenario is written once against this shape and instantiated
+// for the kinds whose flags say they make its promise.
+//
+// The socket transports of the next issue get the whole suite by adding their adapter to a list
+// below (and writing nothing else): give it this shape, then name it in the lists whose
+// promises it makes.
+//
+// The shape of a kind K:
+//   K::place                       a unique name, cleaned up at set-up and when it goes
+//   K::create(place)               makes the channel in this process; keep what it returns for
+//                                  as long as the channel should live (a handle, or nothing)
+//   K::sender<Mode>(place, id)     attaches sender number `id` (0, 1, ...) in this process
+//   K::receiver<Mode>(place)       attaches a receiver in this process
+//   K::send(tx, seq [, deadline])  sends tick `seq`; the errc it returned
+//   K::receive(rx, seq [, deadline])  receives a tick into seq; the errc (corrupt if torn)
+//   K::open_other(place)           opens the channel as the same kind with another message
+//                                  type (throws incompatible_layout, if all is well)
+// Every channel is made with quick liveness checks (support.hpp's quick_liveness), so that a
+// dead peer is noticed within a few milliseconds.
+//
+// Flags (what the kind promises):
+//   multi_producer    senders in several processes at once, each one's ticks in its order
+//   holds             how many ticks a sender can leave waiting without a receiver taking them
+//                     (0: a rendezvous)
+//   bounded           a sender can find it full (then would_block, or timed_out at a deadline)
+//   peer_query        a receiver has peer(), which asks whether the sender lives
+//   non_blocking_send a sender<non_blocking> exists (not for a rendezvous: nowhere to leave it)
+// Which promises about dead peers and creators a kind makes: the lists at the bottom.
+
+#include "../messages.hpp"
+#include "../node_support.hpp"
+#include "../support.hpp"
+#include "../unbounded_support.hpp"
+
+#include <ipckit/mailbox.hpp>
+#include <ipckit/node.hpp>
+#include <ipckit/queue.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <string>
+#include <utility>
+
+namespace ipckit_test::contract {
+
+// What every scenario uses, so that `using namespace ipckit_test::contract;` is all it says.
+using ipckit::errc;
+using ipckit_test::block_until_killed;
+using ipckit_test::child;
+using ipckit_test::killed_by_sigkill;
+using ipckit_test::patience;
+using ipckit_test::signal_pipe;
+
+/// The sender of tick `seq`: its top 32 bits (contract scenarios number ticks (sender << 32) | i).
+constexpr std::uint64_t tick_of(std::uint64_t sender, std::uint64_t i) noexcept { return (sender << 32) | i; }
+constexpr std::uint64_t sender_of(std::uint64_t seq) noexcept { return seq >> 32; }
+constexpr std::uint64_t index_of(std::uint64_t seq) noexcept { return seq & 0xffff'ffffULL; }
+
+/// A deadline already past: a blocking verb that would wait returns timed_out at once. (Now, not
+/// time_point::min(): a node's blocking send subtracts the clock from its deadline, which
+/// overflows for min(), and then waits for ever; a known bug, for the node's owners.)
+inline std::chrono::steady_clock::time_point already_past() { return std::chrono::steady_clock::now(); }
+
+/// A scenario's channel of kind K: a unique place, and the channel made there (K::create), kept
+/// for as long as this lives. It stands for its place wherever a kind's verb takes one.
+template <class K>
+struct made {
+    typename K::place place;
+    decltype(K::create(std::declval<const typename K::place&>())) keep = K::create(place);
+    operator const typename K::place&() const noexcept { return place; }  // NOLINT(google-explicit-constructor)
+};
+
+// ---- the ends of a queue or mailbox: handles with sender() and receiver() ---------------------
+
+/// Channels opened by name, with a handle that attaches endpoints (queues, mailboxes), whose
+/// messages are ticks. Q is the channel's type.
+template <class Q, class Other, class Place = scoped_name>
+struct handle_kind {
+    using channel = Q;
+    using place = Place;
+    static Q create(const place& p) { return Q::create(p, quick_liveness()); }
+    /// Opens p as the same kind with another message type (incompatible_layout, if all is well).
+    static void open_other(const place& p) { (void)Other::open(p, quick_liveness()); }
+    template <class Mode = ipckit::blocking>
+    static auto sender(const place& p, unsigned /*id*/ = 0) {
+        return Q::open(p, quick_liveness()).template sender<Mode>();
+    }
+    template <class Mode = ipckit::blocking>
+    static auto receiver(const place& p) {
+        return Q::open(p, quick_liveness()).template receiver<Mode>();
+    }
+    static errc send(auto& tx, std::uint64_t seq, auto... deadline) { return err(tx.send(make_tick(seq), deadline...)); }
+    static errc receive(auto& rx, std::uint64_t& seq, auto... deadline) {
+        const auto r = rx.receive(deadline...);
+        if (!r) return r.error();
+        if (r->check != check_of(r->seq)) return errc::corrupt;
+        seq = r->seq;
+        return errc::ok;
+    }
+};
+
+/// A queue of bytes<Max>: a tick's bytes are the message.
+template <class Q, class Other>
+struct bytes_kind : handle_kind<Q, Other> {
+    static errc send(auto& tx, std::uint64_t seq, auto... deadline) {
+        const tick t = make_tick(seq);
+        return err(tx.send(std::as_bytes(std::span(&t, 1)), deadline...));
+    }
+    static errc receive(auto& rx, std::uint64_t& seq, auto... deadline) {
+        std::array<std::byte, 2 * sizeof(tick)> buf{};
+        const auto n = rx.receive(std::span(buf), deadline...);
+        if (!n) return n.error();
+        tick t{};
+        if (*n != sizeof t) return errc::corrupt;
+        std::memcpy(&t, buf.data(), sizeof t);
+        if (t.check != check_of(t.seq)) return errc::corrupt;
+        seq = t.seq;
+        return errc::ok;
+    }
+};
+
+/// What the queue kinds share: a receiver can ask whether its sender lives.
+struct queue_promises {
+    static constexpr bool peer_query = true;
+    static constexpr bool non_blocking_send = true;
+};
+
+template <class P, class C, class M = tick>
+using fixed = ipckit::queue<M, ipckit::bounded<8>, P, C>;
+template <class P, class C>
+using fixed_kind = handle_kind<fixed<P, C>, fixed<P, C, std::uint64_t>>;
+
+struct fixed_spsc : fixed_kind<ipckit::single, ipckit::single>, queue_promises {
+    static constexpr bool multi_producer = false, bounded = true;
+    static constexpr std::uint64_t holds = 8;
+};
+struct fixed_mpsc : fixed_kind<ipckit::multi, ipckit::single>, queue_promises {
+    static constexpr bool multi_producer = true, bounded = true;
+    static constexpr std::uint64_t holds = 8;
+};
+struct fixed_spmc : fixed_kind<ipckit::single, ipckit::multi>, queue_promises {
+    static constexpr bool multi_producer = false, bounded = true;
+    static constexpr std::uint64_t holds = 8;
+};
+struct fixed_mpmc : fixed_kind<ipckit::multi, ipckit::multi>, queue_promises {
+    static constexpr bool multi_producer = true, bounded = true;
+    static constexpr std::uint64_t holds = 8;
+};
+
+template <class P, std::size_t Max = 64>
+using bytes = ipckit::queue<ipckit::bytes<Max>, ipckit::bounded<1024>, P>;
+
+struct bytes_spsc : bytes_kind<bytes<ipckit::single>, bytes<ipckit::single, 65>>, queue_promises {
+    static constexpr bool multi_producer = false, bounded = true;
+    static constexpr std::uint64_t holds = 8;
+};
+struct bytes_mpsc : bytes_kind<bytes<ipckit::multi>, bytes<ipckit::multi, 65>>, queue_promises {
+    static constexpr bool multi_producer = true, bounded = true;
+    static constexpr std::uint64_t holds = 8;
+};
+
+struct rendezvous_spsc : handle_kind<ipckit::queue<tick, ipckit::zero_capacity>, ipckit::queue<std::uint64_t, ipckit::zero_capacity>>,
+                         queue_promises {
+    static constexpr bool multi_producer = false, bounded = true, non_blocking_send = false;
+    static constexpr std::uint64_t holds = 0;
+};
+struct rendezvous_mpmc : handle_kind<ipckit::queue<tick, ipckit::zero_capacity, ipckit::multi, ipckit::multi>,
+                                     ipckit::queue<std::uint64_t, ipckit::zero_capacity, ipckit::multi, ipckit::multi>>,
+                         queue_promises {
+    static constexpr bool multi_producer = true, bounded = true, non_blocking_send = false;
+    static constexpr std::uint64_t holds = 0;
+};
+
+/// Chunks of 4 KiB: `holds` ticks fill more than one, so a scenario crosses a chunk boundary.
+struct unbounded_mpsc : handle_kind<ipckit::queue<tick, ipckit::unbounded<4096>, ipckit::multi>,
+                                    ipckit::queue<std::uint64_t, ipckit::unbounded<4096>, ipckit::multi>, scoped_queue>,
+                        queue_promises {
+    static constexpr bool multi_producer = true, bounded = false;
+    static constexpr std::uint64_t holds = 4096 / sizeof(tick) + 10;
+    /// The chunks of the queue that exist now.
+    static std::size_t chunks(const place& p) { return chunks_of(p).size(); }
+};
+
+// ---- mailboxes: senders and receivers come and go independently ------------------------------
+
+/// Mailboxes report no peer's death (neither side's leaving ends the other); system_owned, so
+/// that a sender may sit in the receiver's process.
+template <class Delivery, class M = tick>
+using mailbox = ipckit::mailbox<M, ipckit::bounded<8>, Delivery, ipckit::system_owned>;
+template <class Delivery>
+struct mailbox_kind : handle_kind<mailbox<Delivery>, mailbox<Delivery, std::uint64_t>> {
+    static constexpr bool multi_producer = true, bounded = true, peer_query = false, non_blocking_send = true;
+    static constexpr std::uint64_t holds = 8;
+};
+struct mailbox_exclusive : mailbox_kind<ipckit::exclusive> {};
+struct mailbox_any : mailbox_kind<ipckit::any> {};
+struct mailbox_round_robin : mailbox_kind<ipckit::round_robin> {};
+struct mailbox_broadcast : mailbox_kind<ipckit::broadcast> {};
+
+// ---- node links: members of a domain, one link per ordered pair --------------------------------
+
+/// Sender number id is member "p<id>", sending to member "rx". A node may send only to a member
+/// that has joined, and receive(from) only from one: attach the receiver, then the senders, and
+/// receive once they have attached. Any: the receiver takes from every sender with receive_any
+/// (asymmetric addressing); else from sender 0 alone with receive("p0") (symmetric).
+template <bool Any>
+struct node_kind {
+    using node = ipckit::node;
+    using place = scoped_domain;
+    static constexpr bool multi_producer = Any, bounded = true, peer_query = false, non_blocking_send = true;
+    static constexpr std::uint64_t holds = 8;
+
+    static ipckit::node_options liveness() {
+        ipckit::node_options opt;
+        static_cast<ipckit::options&>(opt) = quick_liveness();
+        return opt;
+    }
+    /// The domain is made by its first member: nothing to keep.
+    static int create(const place&) { return 0; }
+    /// Sender id's member name. (Appended, not "p" + ...: g++ 12 gives a false -Wrestrict there.)
+    static std::string member(std::uint64_t id) {
+        std::string name = "p";
+        name += std::to_string(id);
+        return name;
+    }
+    /// Joins p as a member of another node type (incompatible_layout, if all is well).
+    static void open_other(const place& p) { ipckit::basic_node<64, 1024> other(p, "other", liveness()); }
+
+    template <class Mode>
+    struct end {
+        std::unique_ptr<node> self;
+    };
+    template <class Mode = ipckit::blocking>
+    static end<Mode> sender(const place& p, unsigned id = 0) {
+        return {std::make_unique<node>(p, member(id), liveness())};
+    }
+    template <class Mode = ipckit::blocking>
+    static end<Mode> receiver(const place& p) {
+        return {std::make_unique<node>(p, "rx", liveness())};
+    }
+    template <class Mode>
+    static errc send(end<Mode>& tx, std::uint64_t seq, auto... deadline) {
+        const tick t = make_tick(seq);
+        const auto m = std::as_bytes(std::span(&t, 1));
+        if constexpr (sizeof...(deadline) == 0) return err(tx.self->template send<Mode>("rx", m));
+        else return err(tx.self->send("rx", m, deadline...));
+    }
+    template <class Mode>
+    static errc receive(end<Mode>& rx, std::uint64_t& seq, auto... deadline) {
+        std::array<std::byte, 2 * sizeof(tick)> buf{};
+        std::string from = "p0";
+        auto n = take(*rx.self, Mode{}, from, std::span(buf), deadline...);
+        if (!n) return n.error();
+        tick t{};
+        if (*n != sizeof t) return errc::corrupt;
+        std::memcpy(&t, buf.data(), sizeof t);
+        if (t.check != check_of(t.seq) || from != member(sender_of(t.seq))) return errc::corrupt;
+        seq = t.seq;
+        return errc::ok;
+    }
+
+private:
+    /// One message into buf, and who sent it.
+    template <class Mode>
+    static ipckit::result<std::size_t> take(node& n, Mode, std::string& from, std::span<std::byte> buf,
+                                            auto... deadline) {
+        if constexpr (Any) {
+            auto e = [&] {
+                if constexpr (sizeof...(deadline) == 0) return n.template receive_any<Mode>(buf);
+                else return n.receive_any(buf, deadline...);
+            }();
+            from = e.from;
+            return e.message;
+        } else if constexpr (sizeof...(deadline) == 0) {
+            return n.template receive<Mode>(from, buf);
+        } else {
+            return n.receive(from, buf, deadline...);
+        }
+    }
+};
+struct node_any : node_kind<true> {};
+struct node_from : node_kind<false> {};
+
+}  // namespace ipckit_test::contract
+
+// ---- the lists: one per promise, each the kinds that make it ---------------------------------
+// A scenario file says `using namespace ipckit_test::contract;` and instantiates its
+// TEMPLATE_TEST_CASE over one of these (one ctest entry per scenario and kind). A new kind goes
+// into every list whose promise it makes.
+
+/// Exactly-once, in-order delivery per sender; blocking, non-blocking and deadline behaviour.
+#define IPCKIT_CONTRACT_ALL_KINDS                                                                          \
+    fixed_spsc, fixed_mpsc, fixed_spmc, fixed_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
+        unbounded_mpsc, mailbox_exclusive, mailbox_any, mailbox_round_robin, mailbox_broadcast, node_any, node_from
+
+/// A receiver gets every tick of a killed sender, then peer_dead once.
+#define IPCKIT_CONTRACT_PEER_DEATH_KINDS \
+    fixed_spsc, fixed_mpsc, fixed_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, unbounded_mpsc, \
+        node_any, node_from
+
+/// A sender attached after a killed one takes over its place: its close ends the stream.
+#define IPCKIT_CONTRACT_SENDER_TAKEOVER_KINDS \
+    fixed_spsc, fixed_mpsc, fixed_mpmc, bytes_spsc, bytes_mpsc, unbounded_mpsc, rendezvous_mpmc
+
+/// A sender on a full channel gets peer_dead once its receiver is killed; a receiver attached
+/// after the killed one takes its place.
+#define IPCKIT_CONTRACT_RECEIVER_DEATH_KINDS \
+    fixed_spsc, fixed_spmc, fixed_mpmc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc
+
+/// create() replaces a process_owned channel whose creator was killed.
+#define IPCKIT_CONTRACT_DEAD_CREATOR_KINDS \
+    fixed_spsc, fixed_mpsc, fixed_spmc, fixed_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
+        unbounded_mpsc
