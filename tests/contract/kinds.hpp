@@ -64,10 +64,10 @@ constexpr std::uint64_t tick_of(std::uint64_t sender, std::uint64_t i) noexcept 
 constexpr std::uint64_t sender_of(std::uint64_t seq) noexcept { return seq >> 32; }
 constexpr std::uint64_t index_of(std::uint64_t seq) noexcept { return seq & 0xffff'ffffULL; }
 
-/// A deadline already past: a blocking verb that would wait returns timed_out at once. (Now, not
-/// time_point::min(): a node's blocking send subtracts the clock from its deadline, which
-/// overflows for min(), and then waits for ever; a known bug, for the node's owners.)
-inline std::chrono::steady_clock::time_point already_past() { return std::chrono::steady_clock::now(); }
+/// A deadline already past: a blocking verb that would wait returns timed_out at once. The
+/// earliest there is, so that no kind may compute with it carelessly (a node's blocking send
+/// once took deadline - now, which overflowed, and waited for ever).
+inline std::chrono::steady_clock::time_point already_past() { return std::chrono::steady_clock::time_point::min(); }
 
 /// A scenario's channel of kind K: a unique place, and the channel made there (K::create), kept
 /// for as long as this lives. It stands for its place wherever a kind's verb takes one.
@@ -86,16 +86,19 @@ template <class Q, class Other, class Place = scoped_name>
 struct handle_kind {
     using channel = Q;
     using place = Place;
-    static Q create(const place& p) { return Q::create(p, quick_liveness()); }
+    /// Quick liveness checks, as the options every kind takes (a broadcast mailbox's own
+    /// broadcast_options, which the others take as their base).
+    static ipckit::broadcast_options quick() { return {quick_liveness(), 0}; }
+    static Q create(const place& p) { return Q::create(p, quick()); }
     /// Opens p as the same kind with another message type (incompatible_layout, if all is well).
-    static void open_other(const place& p) { (void)Other::open(p, quick_liveness()); }
+    static void open_other(const place& p) { (void)Other::open(p, quick()); }
     template <class Mode = ipckit::blocking>
     static auto sender(const place& p, unsigned /*id*/ = 0) {
-        return Q::open(p, quick_liveness()).template sender<Mode>();
+        return Q::open(p, quick()).template sender<Mode>();
     }
     template <class Mode = ipckit::blocking>
     static auto receiver(const place& p) {
-        return Q::open(p, quick_liveness()).template receiver<Mode>();
+        return Q::open(p, quick()).template receiver<Mode>();
     }
     static errc send(auto& tx, std::uint64_t seq, auto... deadline) { return err(tx.send(make_tick(seq), deadline...)); }
     static errc receive(auto& rx, std::uint64_t& seq, auto... deadline) {
@@ -234,30 +237,35 @@ struct node_kind {
     /// Joins p as a member of another node type (incompatible_layout, if all is well).
     static void open_other(const place& p) { ipckit::basic_node<64, 1024> other(p, "other", liveness()); }
 
-    template <class Mode>
+    /// A member and its endpoint in Mode: the member lives as long as the end.
+    template <class Mode, bool Sending>
     struct end {
-        std::unique_ptr<node> self;
+        node self;
+        std::conditional_t<Sending, typename node::template sender_type<Mode>, typename node::template receiver_type<Mode>>
+            verbs = make(self);
+        static auto make(const node& n) {
+            if constexpr (Sending) return n.template sender<Mode>();
+            else return n.template receiver<Mode>();
+        }
     };
     template <class Mode = ipckit::blocking>
-    static end<Mode> sender(const place& p, unsigned id = 0) {
-        return {std::make_unique<node>(p, member(id), liveness())};
+    static std::unique_ptr<end<Mode, true>> sender(const place& p, unsigned id = 0) {
+        return std::make_unique<end<Mode, true>>(end<Mode, true>{node(p, member(id), liveness())});
     }
     template <class Mode = ipckit::blocking>
-    static end<Mode> receiver(const place& p) {
-        return {std::make_unique<node>(p, "rx", liveness())};
+    static std::unique_ptr<end<Mode, false>> receiver(const place& p) {
+        return std::make_unique<end<Mode, false>>(end<Mode, false>{node(p, "rx", liveness())});
     }
     template <class Mode>
-    static errc send(end<Mode>& tx, std::uint64_t seq, auto... deadline) {
+    static errc send(std::unique_ptr<end<Mode, true>>& tx, std::uint64_t seq, auto... deadline) {
         const tick t = make_tick(seq);
-        const auto m = std::as_bytes(std::span(&t, 1));
-        if constexpr (sizeof...(deadline) == 0) return err(tx.self->template send<Mode>("rx", m));
-        else return err(tx.self->send("rx", m, deadline...));
+        return err(tx->verbs.send("rx", std::as_bytes(std::span(&t, 1)), deadline...));
     }
     template <class Mode>
-    static errc receive(end<Mode>& rx, std::uint64_t& seq, auto... deadline) {
+    static errc receive(std::unique_ptr<end<Mode, false>>& rx, std::uint64_t& seq, auto... deadline) {
         std::array<std::byte, 2 * sizeof(tick)> buf{};
         std::string from = "p0";
-        auto n = take(*rx.self, Mode{}, from, std::span(buf), deadline...);
+        auto n = take(rx->verbs, from, std::span(buf), deadline...);
         if (!n) return n.error();
         tick t{};
         if (*n != sizeof t) return errc::corrupt;
@@ -269,20 +277,13 @@ struct node_kind {
 
 private:
     /// One message into buf, and who sent it.
-    template <class Mode>
-    static ipckit::result<std::size_t> take(node& n, Mode, std::string& from, std::span<std::byte> buf,
-                                            auto... deadline) {
+    static ipckit::result<std::size_t> take(auto& rx, std::string& from, std::span<std::byte> buf, auto... deadline) {
         if constexpr (Any) {
-            auto e = [&] {
-                if constexpr (sizeof...(deadline) == 0) return n.template receive_any<Mode>(buf);
-                else return n.receive_any(buf, deadline...);
-            }();
+            auto e = rx.receive_any(buf, deadline...);
             from = e.from;
             return e.message;
-        } else if constexpr (sizeof...(deadline) == 0) {
-            return n.template receive<Mode>(from, buf);
         } else {
-            return n.receive(from, buf, deadline...);
+            return rx.receive(from, buf, deadline...);
         }
     }
 };

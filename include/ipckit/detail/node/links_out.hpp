@@ -208,7 +208,8 @@ private:
             return r ? errc::ok : r.error();
         for (;;) {
             const auto now = clock::now();
-            const auto slice = deadline - now > m.liveness() ? now + m.liveness() : deadline;
+            // Compared as points, not as deadline - now, which overflows for a deadline of min().
+            const auto slice = deadline > now + m.liveness() ? now + m.liveness() : deadline;
             const auto r = o.tx.send(msg, slice);
             if (r) return errc::ok;
             if (r.error() != errc::timed_out) return r.error();
