@@ -54,6 +54,7 @@
 // a lap back: a tail moved back would otherwise rewrite messages that receivers may be reading.
 
 #include <ipckit/detail/shm/layout.hpp>
+#include <ipckit/detail/ring/cursor.hpp>
 #include <ipckit/detail/ring/ticket.hpp>
 #include <ipckit/detail/sync/roster.hpp>
 #include <ipckit/error.hpp>
@@ -200,6 +201,13 @@ public:
     bool has_room() noexcept {
         const std::uint64_t pos = ring_->tail.load(std::memory_order_acquire);
         return pos - gate_ < N || refresh(pos) != errc::would_block;
+    }
+
+    /// Nothing to recover here: receivers claim no slot, and a dead receiver that holds the tail
+    /// back is its mailbox's to retire (for_each_laggard).
+    template <class LiveClaimant>
+    bool recover(LiveClaimant&&) noexcept {
+        return false;
     }
 
     /// Calls `f(i, holder)` for each held table place whose cursor holds the tail back (it is
@@ -387,5 +395,15 @@ private:
     std::atomic<std::uint64_t>* cursor_ = nullptr;
     std::uint64_t next_ = 0;
 };
+
+// The cursor contract (detail/ring/cursor.hpp), checked on one instance of each.
+static_assert(claiming_producer<broadcast_producer<std::uint64_t, 8>, std::uint64_t> &&
+                  attaches_to<broadcast_producer<std::uint64_t, 8>, broadcast_ring<std::uint64_t, 8>, broadcast_place*,
+                              std::size_t, std::atomic<std::uint64_t>>,
+              "broadcast_producer must meet the producer cursor contract");
+static_assert(claiming_consumer<broadcast_consumer<std::uint64_t, 8>, std::uint64_t> &&
+                  attaches_to<broadcast_consumer<std::uint64_t, 8>, broadcast_ring<std::uint64_t, 8>, broadcast_place*,
+                              std::size_t, std::size_t>,
+              "broadcast_consumer must meet the consumer cursor contract");
 
 }  // namespace ipckit::detail

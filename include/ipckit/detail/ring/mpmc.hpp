@@ -36,6 +36,7 @@
 // them needs evidence this ring does not keep (the dead consumer's roster `pending` word).
 
 #include <ipckit/detail/shm/layout.hpp>
+#include <ipckit/detail/ring/cursor.hpp>
 #include <ipckit/detail/ring/ticket.hpp>
 #include <ipckit/error.hpp>
 
@@ -345,5 +346,15 @@ private:
     std::atomic<std::uint64_t>* pending_ = nullptr;
     bool broken_ = false;  ///< recover() found the indices inconsistent: every claim is corrupt
 };
+
+// The cursor contract (detail/ring/cursor.hpp), checked on one instance of each.
+static_assert(claiming_producer<mpmc_producer<std::uint64_t, 8, true>, std::uint64_t> &&
+                  claiming_producer<mpmc_producer<std::uint64_t, 8, false>, std::uint64_t> &&
+                  attaches_to<mpmc_producer<std::uint64_t, 8, true>, mpmc_ring<std::uint64_t, 8>, std::atomic<std::uint64_t>>,
+              "mpmc_producer must meet the producer cursor contract");
+static_assert(claiming_consumer<mpmc_consumer<std::uint64_t, 8, true>, std::uint64_t> &&
+                  claiming_consumer<mpmc_consumer<std::uint64_t, 8, false>, std::uint64_t> &&
+                  attaches_to<mpmc_consumer<std::uint64_t, 8, true>, mpmc_ring<std::uint64_t, 8>, std::atomic<std::uint64_t>>,
+              "mpmc_consumer must meet the consumer cursor contract");
 
 }  // namespace ipckit::detail

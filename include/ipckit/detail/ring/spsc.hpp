@@ -29,6 +29,7 @@
 // No slot needs a stamp: the indices are the only words here besides the messages.
 
 #include <ipckit/detail/shm/layout.hpp>
+#include <ipckit/detail/ring/cursor.hpp>
 #include <ipckit/detail/ring/ticket.hpp>
 #include <ipckit/error.hpp>
 
@@ -227,5 +228,13 @@ private:
     std::uint64_t head_ = 0;
     std::uint64_t tail_cache_ = 0;
 };
+
+// The cursor contract (detail/ring/cursor.hpp), checked on one instance.
+static_assert(claiming_producer<spsc_producer<std::uint64_t, 8>, std::uint64_t> &&
+                  attaches_to<spsc_producer<std::uint64_t, 8>, spsc_ring<std::uint64_t, 8>, std::atomic<std::uint64_t>>,
+              "spsc_producer must meet the producer cursor contract");
+static_assert(claiming_consumer<spsc_consumer<std::uint64_t, 8>, std::uint64_t> &&
+                  attaches_to<spsc_consumer<std::uint64_t, 8>, spsc_ring<std::uint64_t, 8>, std::atomic<std::uint64_t>>,
+              "spsc_consumer must meet the consumer cursor contract");
 
 }  // namespace ipckit::detail
