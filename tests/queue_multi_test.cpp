@@ -618,7 +618,7 @@ TEST_CASE("mpmc queue: a full ring whose oldest slot is a dead producer's tombst
     REQUIRE(claim_tail_without_publishing(sh, dead_pending));
     auto tx = q.sender<ipckit::non_blocking>();
     for (std::uint32_t i = 1; i < 4; ++i) REQUIRE(tx.send(make_msg(1, i)));
-    sh.ring.slots[0].seq.store(1 | ipckit::detail::mpmc_slot<msg>::tombstone);  // what recover leaves
+    sh.ring.slots[0].seq.store(1 | ipckit::detail::seq_tombstone);  // what recover leaves
 
     CHECK(err(tx.send(make_msg(1, 4))) == errc::would_block);  // full: the tombstone is lap 0's
     auto rx = q.receiver<ipckit::non_blocking>();

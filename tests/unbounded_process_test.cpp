@@ -546,8 +546,8 @@ TEST_CASE("unbounded queue stress: four producer processes, one SIGKILLed at an 
     constexpr std::uint64_t producers = 4;
     constexpr std::uint64_t per_producer = 50'000;
     scoped_queue name;
-    ipckit::options opt = quick_liveness();
-    opt.unbounded_cap = 2 << 20;  // 512 chunks: the endless sender runs into it
+    ipckit::unbounded_options opt = quick_liveness();
+    opt.cap_bytes = 2 << 20;  // 512 chunks: the endless sender runs into it
     auto q = muq::create(name, opt);
     shared_counters<1> sent;  // by producer 0
 

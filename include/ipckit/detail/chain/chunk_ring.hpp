@@ -48,7 +48,7 @@
 //     from head and first removes the chunks the dead one had read but not yet removed.
 //
 // This file makes no system call. Chunks are created, mapped and removed by a `Chunks` object
-// the caller supplies (detail/queue/unbounded.hpp), which also answers "is this process alive?".
+// the caller supplies (detail/chain/chunk_store.hpp), which also answers "is this process alive?".
 //
 // Shared memory is not trusted: every index read is checked against the invariant above before
 // use, slots are addressed as pos % S within a chunk that was validated on mapping, and a state

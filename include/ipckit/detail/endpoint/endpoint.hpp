@@ -1,13 +1,19 @@
 #pragma once
 // What every queue endpoint has in common, whatever the queue carries: a roster place held,
-// the segment kept alive, the cursor, one attempt with its wake-up, and the one blocking loop.
+// the segment kept alive, the cursor, one attempt with its wake-up, and the one verb loop.
 //
-// A queue kind provides `Queue::shared` with data_bell, space_bell, senders and receivers
-// (rosters) and ring, plus Queue::max_senders / max_receivers; its cursors provide
-// attach(ring, pending), has_room() / has_data(), and recover(live_claimant). A queue kind
-// whose endpoints keep something else than one segment alive (the unbounded queue keeps its
-// chain's head) names it as endpoint_core's Handle.
+// The verb loop (endpoint_core::run_verb) is the same for every kind: attempt; if it would
+// block and everyone on the other side has let go, look once more (finishing what a dead one
+// left half done), then say closed or peer_dead; else wait until the deadline. A kind supplies
+// only a verb_step: its one attempt (which wakes the other side on success), what it waits for,
+// how it recovers a dead peer's claim, and how it asks after the other side.
+//
+// A ring queue kind provides `Queue::shared` with data_bell, space_bell, senders and receivers
+// (rosters) and ring, plus Queue::max_senders / max_receivers; its cursors meet the contract of
+// detail/ring/cursor.hpp. A queue kind whose endpoints keep something else than one segment
+// alive (the unbounded queue keeps its chain's head) names it as endpoint_core's Handle.
 
+#include <ipckit/detail/ring/cursor.hpp>
 #include <ipckit/detail/sync/doorbell.hpp>
 #include <ipckit/detail/sync/roster.hpp>
 #include <ipckit/detail/sys/cpu.hpp>
@@ -182,6 +188,44 @@ struct role_bells {
     static void wake_on_close(auto& sh) noexcept { Role::wake_peers(sh).ring(); }
 };
 
+/// One verb of one kind, as endpoint_core::run_verb runs it. Every member is noexcept:
+///
+///     errc attempt()          one try: ok (having woken whoever waits for this progress),
+///                             would_block, or why not (closed, corrupt, no_space, ...). No
+///                             system call on the fast path.
+///     bool ready()            loads only: whether attempt() might not would_block now; what
+///                             the loop sleeps until.
+///     bool recover()          finishes what a process on the other side claimed and died
+///                             before finishing (cursor.recover); whether it finished any. May
+///                             make system calls; called off the fast path only.
+///     errc peers(bool ask_os) the other side: ok (someone is there, or may come), closed
+///                             (everyone who came has let go) or, with ask_os only, peer_dead
+///                             (everyone left there has died). A load without ask_os.
+///
+/// A kind whose verbs never end because of the other side returns ok from peers().
+template <class S>
+concept verb_step = requires(S& s, bool ask_os) {
+    { s.attempt() } noexcept -> std::same_as<errc>;
+    { s.ready() } noexcept -> std::same_as<bool>;
+    { s.recover() } noexcept -> std::same_as<bool>;
+    { s.peers(ask_os) } noexcept -> std::same_as<errc>;
+};
+
+/// A verb_step made of four callables, for kinds that write their step inline.
+template <class Attempt, class Ready, class Recover, class Peers>
+struct step_of {
+    Attempt attempt_;
+    Ready ready_;
+    Recover recover_;
+    Peers peers_;
+    errc attempt() noexcept { return attempt_(); }
+    bool ready() noexcept { return ready_(); }
+    bool recover() noexcept { return recover_(); }
+    errc peers(bool ask_os) noexcept { return peers_(ask_os); }
+};
+template <class Attempt, class Ready, class Recover, class Peers>
+step_of(Attempt, Ready, Recover, Peers) -> step_of<Attempt, Ready, Recover, Peers>;
+
 /// What an endpoint keeps alive: a segment by default; anything with name() and body() (the
 /// start of Queue::shared), such as an unbounded queue's chain head.
 template <class H>
@@ -259,7 +303,7 @@ protected:
     endpoint_core(std::shared_ptr<Handle> seg, const options& opt)
         : segment_(std::move(seg)), shared_(static_cast<shared*>(segment_->body())), me_(sys::self()),
           light_fence_(sys::register_light_fence()),
-          liveness_(std::clamp(opt.liveness_interval, std::chrono::milliseconds(1), std::chrono::milliseconds(3'600'000))) {
+          liveness_(liveness_of(opt)) {
         auto& own = Role::own(*shared_);
         // Deaths on the other side that are older than this endpoint are not its to report. (A
         // broadcast mailbox's receivers are a table of its own, not a roster.)
@@ -318,6 +362,54 @@ protected:
         return errc::peer_dead;
     }
 
+    /// THE VERB LOOP. Blocking (Mode): attempts `step` until it does not would_block, sleeping
+    /// on this endpoint's bell until step.ready() between attempts, asking the OS about the
+    /// other side (step.peers(true), after step.recover()) about once per liveness interval,
+    /// until `deadline` (time_point::max(): none): ok, timed_out, closed, peer_dead, or the
+    /// attempt's own error. Non-blocking: one attempt (`deadline` means nothing then), and no
+    /// system call unless the attempt makes one. Either way closed / peer_dead only once the
+    /// attempt finds nothing left to do (settle).
+    template <mode_policy Mode, wait_policy Wait, verb_step Step>
+    errc run_verb(Step& step, clock::time_point deadline) noexcept {
+        if constexpr (std::same_as<Mode, blocking>) {
+            for (;;) {
+                const errc e = settle(step);
+                if (e != errc::would_block) return e;
+                const errc w = wait_until<Wait>(
+                    sleep_bell(), asleep(), [&step]() noexcept { return step.ready(); },
+                    [&step](bool ask_os) noexcept {
+                        // A dead process may hold what we wait for: finish it for them.
+                        if (ask_os) (void)step.recover();
+                        return step.peers(ask_os);
+                    },
+                    deadline, liveness_);
+                if (w == errc::peer_dead) return report_dead();
+                // closed: the next settle() looks once more, then says closed (or peer_dead).
+                if (w != errc::ok && w != errc::closed) return w;
+            }
+        } else {
+            return settle(step);
+        }
+    }
+
+    /// One attempt, and where it would block with everyone on the other side gone: what they
+    /// published before they let go is visible now, so look again, finishing each claim they
+    /// left unfinished (or it hides what lies behind it), until there is nothing more; then
+    /// ended(). A closed endpoint (or one moved from): closed.
+    template <verb_step Step>
+    errc settle(Step& step) noexcept {
+        if (shared_ == nullptr) return errc::closed;
+        errc e = step.attempt();
+        if (e == errc::would_block && step.peers(false) == errc::closed) {
+            for (;;) {
+                e = step.attempt();
+                if (e != errc::would_block) break;
+                if (!step.recover()) return ended();
+            }
+        }
+        return e;
+    }
+
     /// Retires the places of the holders on the other side that have died.
     void retire_dead_peers() noexcept {
         Role::peers(*shared_).retire_dead(
@@ -333,9 +425,9 @@ protected:
     std::uint32_t reported_ = 0;  ///< the other side's retirements when this endpoint last reported a death
 };
 
-/// An endpoint of a ring queue: the core, the ring cursor, one attempt with its wake-up, and
-/// the one blocking loop.
+/// An endpoint of a ring queue: the core, the ring cursor, and its verbs' step for the loop.
 template <class Queue, class Role, class Cursor, mode_policy Mode>
+    requires(std::same_as<Role, producer_role> ? producer_cursor<Cursor> : consumer_cursor<Cursor>)
 class endpoint : public endpoint_core<Queue, Role> {
     using core = endpoint_core<Queue, Role>;
 
@@ -356,55 +448,22 @@ protected:
         }
     }
 
-    /// One attempt: ok, would_block, closed or peer_dead (would block, and the other side has
-    /// all gone: see ended()), or corrupt. With Progress, a success is progress the other side
-    /// may be sleeping on, and wakes it; a claim for work in place (a loan, a view) calls
-    /// progress() when it is done.
-    template <bool Progress = true, class Op>
-    errc attempt(Op&& op) noexcept {
-        if (this->shared_ == nullptr) return errc::closed;  // closed (or moved from)
-        errc e = op(cursor_);
-        if (e == errc::ok) {
-            if constexpr (Progress) progress();
-        } else if (e == errc::would_block && Role::peers(*this->shared_).state(false) == errc::closed) {
-            // The other side published everything before it let go; one more look, then closed.
-            // Nobody over there holds a place any more, so a claim still unfinished was
-            // abandoned by a process that died: finish it first, or it hides what lies behind.
-            if (!ready()) recover();
-            e = ready() ? attempt<Progress>(op) : this->ended();
-        }
-        return e;
-    }
-
-    /// Retries `op` until it succeeds, the deadline passes, or the other side is gone.
-    template <class Wait, bool Progress = true, class Op>
-    errc attempt_until(Op&& op, clock::time_point deadline) noexcept {
-        for (;;) {
-            const errc e = attempt<Progress>(op);
-            if (e != errc::would_block) return e;
-            const errc w = wait_until<Wait>(
-                this->sleep_bell(), this->asleep(), [this] { return ready(); },
-                [this](bool ask_os) {
-                    // A dead process may hold the slot we wait for: finish it for them.
-                    if (ask_os) recover();
-                    return Role::peers(*this->shared_).state(ask_os);
-                },
-                deadline, this->liveness_);
-            if (w == errc::peer_dead) return this->report_dead();
-            if (w == errc::closed) return this->ended();
-            if (w != errc::ok) return w;
-        }
-    }
-
-    /// A verb: one attempt (non_blocking; `deadline` means nothing then), or attempts until
-    /// success, the other side's end, or `deadline` (blocking). The primitive of send_verbs and
-    /// receive_verbs.
+    /// A verb: one attempt of `op` on the cursor (non_blocking; `deadline` means nothing then),
+    /// or attempts until success, the other side's end, or `deadline` (blocking): run_verb. With
+    /// Progress, a success is progress the other side may be sleeping on, and wakes it; a claim
+    /// for work in place (a loan, a view) calls progress() when it is done. The primitive of
+    /// send_verbs and receive_verbs.
     template <bool Progress = true, class Op>
     errc run_until(Op&& op, clock::time_point deadline) noexcept {
-        if constexpr (std::same_as<Mode, blocking>)
-            return attempt_until<typename Queue::wait_type, Progress>(op, deadline);
-        else
-            return attempt<Progress>(op);
+        step_of step{[this, &op]() noexcept {
+                         const errc e = op(cursor_);
+                         if constexpr (Progress)
+                             if (e == errc::ok) progress();
+                         return e;
+                     },
+                     [this]() noexcept { return ready(); }, [this]() noexcept { return recover(); },
+                     [this](bool ask_os) noexcept { return Role::peers(*this->shared_).state(ask_os); }};
+        return this->template run_verb<Mode, typename Queue::wait_type>(step, deadline);
     }
     /// A verb with no deadline.
     template <bool Progress = true, class Op>
@@ -424,8 +483,8 @@ protected:
 
 private:
     /// Finishes a slot that a dead process on the other side claimed and left unfinished.
-    void recover() noexcept {
-        cursor_.recover([this](std::uint64_t p) { return Role::peers(*this->shared_).live_claimant(p); });
+    bool recover() noexcept {
+        return cursor_.recover([this](std::uint64_t p) { return Role::peers(*this->shared_).live_claimant(p); });
     }
 
     bool ready() noexcept {

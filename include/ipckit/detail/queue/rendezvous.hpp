@@ -477,38 +477,15 @@ private:
     friend verbs;
     using base::base;
 
+    /// Takes an offer into `out`, through the one verb loop (endpoint_core::run_verb): closed or
+    /// peer_dead once nothing is on offer and every sender has let go.
     errc receive_until(T& out, clock::time_point deadline) noexcept {
-        if constexpr (std::same_as<Mode, blocking>)
-            return attempt_until(out, deadline);
-        else
-            return attempt(out);
-    }
-
-    /// One look: ok, would_block, or closed / peer_dead (nothing on offer and every sender let
-    /// go: see endpoint_core::ended).
-    errc attempt(T& out) noexcept {
-        if (!this->attached()) return errc::closed;
-        errc e = try_take(out);
-        if (e == errc::would_block && this->sh().senders.state(false) == errc::closed) {
-            // Whatever was offered before the last sender let go has been taken or withdrawn by
-            // now (a sender never closes with an offer out); one more look settles it.
-            e = try_take(out);
-            if (e == errc::would_block) e = this->ended();
-        }
-        return e;
-    }
-
-    errc attempt_until(T& out, clock::time_point deadline) noexcept {
-        for (;;) {
-            const errc e = attempt(out);
-            if (e != errc::would_block) return e;
-            const errc w = wait_until<Wait>(
-                this->sh().data_bell, this->asleep(), [this] { return offer_out(); },
-                [this](bool ask_os) { return this->sh().senders.state(ask_os); }, deadline, this->liveness());
-            if (w == errc::peer_dead) return this->report_dead();
-            if (w == errc::closed) return this->ended();
-            if (w != errc::ok) return w;
-        }
+        step_of step{[this, &out]() noexcept { return try_take(out); }, [this]() noexcept { return offer_out(); },
+                     // Nothing to finish for a dead sender: its offer is whole (and may be taken),
+                     // or it was never published; the next sender in its place withdraws it.
+                     []() noexcept { return false; },
+                     [this](bool ask_os) noexcept { return this->sh().senders.state(ask_os); }};
+        return this->template run_verb<Mode, Wait>(step, deadline);
     }
 
     /// Takes one offer into `out`: ok or would_block. Loads, CASes and a copy; a system call only

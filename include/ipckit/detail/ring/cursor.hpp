@@ -30,6 +30,7 @@
 
 #include <concepts>
 #include <cstdint>
+#include <cstring>
 
 namespace ipckit::detail {
 
@@ -77,5 +78,32 @@ concept claiming_consumer = consumer_cursor<C> && requires(C& c, ring_ticket<con
     { c.try_claim(t) } noexcept -> std::same_as<errc>;
     { c.release(t) } noexcept;
 };
+
+/// Publishes a copy of `m` through a producer that claims slots: claim, copy, commit. ok, or why
+/// the claim failed (would_block, corrupt). What every such cursor's try_push is.
+template <class T, class C>
+    requires claiming_producer<C, T>
+errc push_copy(C& cursor, const T& m) noexcept {
+    ring_ticket<T> t;
+    const errc e = cursor.try_claim(t);
+    if (e != errc::ok) return e;
+    std::memcpy(static_cast<void*>(t.slot), &m, sizeof(T));
+    cursor.commit(t);
+    return errc::ok;
+}
+
+/// Takes a copy of the next message through a consumer that claims slots: claim, copy, release.
+/// ok, or why the claim failed. What a cursor's try_pop is where releasing ends the read (a
+/// broadcast receiver checks its copy first, and so has its own).
+template <class T, class C>
+    requires claiming_consumer<C, T>
+errc pop_copy(C& cursor, T& out) noexcept {
+    ring_ticket<const T> t;
+    const errc e = cursor.try_claim(t);
+    if (e != errc::ok) return e;
+    std::memcpy(static_cast<void*>(&out), t.slot, sizeof(T));
+    cursor.release(t);
+    return errc::ok;
+}
 
 }  // namespace ipckit::detail

@@ -35,7 +35,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <cstring>
 
 namespace ipckit::detail {
 
@@ -114,14 +113,7 @@ public:
     void abandon(const ring_ticket<T>&) noexcept {}
 
     /// Publishes a copy of `m`: ok, would_block (full) or corrupt. No system call.
-    errc try_push(const T& m) noexcept {
-        ring_ticket<T> t;
-        const errc e = try_claim(t);
-        if (e != errc::ok) return e;
-        std::memcpy(static_cast<void*>(t.slot), &m, sizeof(T));
-        commit(t);
-        return errc::ok;
-    }
+    errc try_push(const T& m) noexcept { return push_copy(*this, m); }
 
     /// Whether a push would not block now (or the ring is corrupt: the push will say so).
     bool has_room() noexcept { return tail_ - head_cache_ < N || refresh() != errc::ok || tail_ - head_cache_ < N; }
@@ -187,14 +179,7 @@ public:
     }
 
     /// Takes a copy of the oldest message into `out`: ok, would_block (empty) or corrupt.
-    errc try_pop(T& out) noexcept {
-        ring_ticket<const T> t;
-        const errc e = try_claim(t);
-        if (e != errc::ok) return e;
-        std::memcpy(static_cast<void*>(&out), t.slot, sizeof(T));
-        release(t);
-        return errc::ok;
-    }
+    errc try_pop(T& out) noexcept { return pop_copy(*this, out); }
 
     /// Whether a pop would not block now (or the ring is corrupt: the pop will say so).
     bool has_data() noexcept { return head_ != tail_cache_ || refresh() != errc::ok || head_ != tail_cache_; }
