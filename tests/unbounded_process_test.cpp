@@ -151,8 +151,6 @@ TEST_CASE("unbounded queue across processes: four producer processes and one con
     });
     REQUIRE(start.wait());  // it attached: the senders' sends count for it
 
-    // Every sender attaches before any sends: one that finished and closed before the next
-    // came would otherwise read as "every sender has closed".
     signal_pipe attached, go;
     std::vector<child> senders;
     for (std::uint64_t p = 0; p < producers; ++p) {
@@ -170,6 +168,7 @@ TEST_CASE("unbounded queue across processes: four producer processes and one con
     for (std::uint64_t p = 0; p < producers; ++p) REQUIRE(attached.wait());
     for (std::uint64_t p = 0; p < producers; ++p) go.post();
     for (auto& s : senders) CHECK(s.wait() == 0);
+    q.close();  // the closed rule: a queue of many producers ends when it is closed as a whole
     CHECK(consumer.wait() == 0);
     CHECK(chunks_of(name).size() <= 1);
     CHECK(q.size() == 0);
@@ -370,7 +369,7 @@ TEST_CASE("unbounded queue across processes: a sender killed between claiming a 
             CHECK(r->seq == i);
         }
     }
-    SECTION("once every sender has closed, a receiver skips it and reads to the end") {
+    SECTION("once the queue is closed as a whole, a receiver skips it and reads to the end") {
         // A new sender takes over the dead one's place (the other is held) and closes.
         child successor([&] {
             auto qc = muq2::open(name);
@@ -379,6 +378,7 @@ TEST_CASE("unbounded queue across processes: a sender killed between claiming a 
         });
         REQUIRE(successor.wait() == 0);
         tx.close();
+        q.close();  // the closed rule: with many senders, the end of the queue is its close
         auto rx = q.receiver<ipckit::non_blocking>();
         for (std::uint64_t i = 0; i < 10; ++i) {
             auto r = rx.receive();

@@ -137,12 +137,13 @@ inline void retire_chain(chain_control& c, const std::string& name, std::chrono:
 
 /// Runs fn(control, header) on the segment open as `f` if it is a ready ipckit segment whose
 /// header passes the segment layer's checks (with_ready_body) and whose body starts with an
-/// unbounded queue's chain (of any message type); false if it is not one, or cannot be trusted
-/// to be one.
+/// unbounded queue's chain (of any message type), mapping `body_bytes` of the body (at least the
+/// chain's control block); false if it is not one, or cannot be trusted to be one.
 template <class Fn>
-bool with_raw_chain(const sys::file& f, const std::string& what, Fn&& fn) {
+bool with_raw_chain(const sys::file& f, const std::string& what, Fn&& fn, std::size_t body_bytes = sizeof(chain_control)) {
     bool chain = false;
-    (void)with_ready_body(f, sizeof(chain_control), what, [&](void* body, const segment_header& h) {
+    body_bytes = std::max(body_bytes, sizeof(chain_control));
+    (void)with_ready_body(f, body_bytes, what, [&](void* body, const segment_header& h) {
         auto& c = *static_cast<chain_control*>(body);
         if (c.magic != chain_control::magic_value || c.version != chain_control::current_version) return;
         chain = true;

@@ -226,6 +226,18 @@ struct step_of {
 template <class Attempt, class Ready, class Recover, class Peers>
 step_of(Attempt, Ready, Recover, Peers) -> step_of<Attempt, Ready, Recover, Peers>;
 
+/// Closes the queue whose shared part is `sh` as a whole (close() on its handle, or its
+/// removal): both rosters sealed, so that every endpoint, now or later, sees `closed` (see
+/// detail/sync/roster.hpp), and every sleeper on either side woken to see it. Bells: where the
+/// kind's endpoints sleep (role_bells for ring queues).
+template <template <class> class Bells, class Shared>
+void close_queue(Shared& sh) noexcept {
+    sh.senders.seal();
+    sh.receivers.seal();
+    Bells<producer_role>::wake_on_close(sh);
+    Bells<consumer_role>::wake_on_close(sh);
+}
+
 /// What an endpoint keeps alive: a segment by default; anything with name() and body() (the
 /// start of Queue::shared), such as an unbounded queue's chain head.
 template <class H>
@@ -243,7 +255,15 @@ inline constexpr bool allows_many_receivers = !requires { requires Queue::one_re
 /// roster place held (or sender_busy / receiver_busy), closing that tells the other side (and
 /// does nothing in a forked child), the liveness settings, and how a verb reports the other
 /// side's end: closed, or peer_dead once for each death there that nobody replaced (ended,
-/// report_dead; detail/sync/roster.hpp says who lets go of a dead process's place). Restricted
+/// report_dead; detail/sync/roster.hpp says who lets go of a dead process's place).
+///
+/// The closed rule, one for every kind: where the other side is a single endpoint (a
+/// single-producer queue's sender, a single-consumer queue's receiver), it ends when that
+/// endpoint closes, like a pipe's end of file; where it may be many, it ends only when the
+/// queue is closed as a whole (close() on its handle) or removed, not because nobody happens to
+/// be attached at the moment. A receiver sees `closed` only after it has taken every message; a
+/// sender when it would wait for room. Every endpoint on a side of many dying is peer_dead, once
+/// (after their messages), and then the other side waits on for newcomers. Restricted
 /// thread-safe: one thread at a time.
 template <class Queue, class Role, class Bells = role_bells<Role>, endpoint_handle Handle = segment>
 class endpoint_core {
@@ -274,8 +294,10 @@ public:
     /// The name of the queue.
     [[nodiscard]] const std::string& name() const noexcept { return segment_->name(); }
 
-    /// Lets go now, as destruction would: the other side sees `closed` once everyone on this
-    /// side has let go and it has taken every message. Verbs on a closed endpoint return closed.
+    /// Lets go now, as destruction would. Where this endpoint is its side's only one (a
+    /// single-producer queue's sender...), the other side sees `closed` once it has taken every
+    /// message; on a side of many, closing one endpoint ends nothing (close the queue as a whole
+    /// for that). Verbs on a closed endpoint return closed.
     void close() noexcept {
         // A forked child inherits its parent's endpoints; closing one there must not close the
         // parent's.
@@ -287,11 +309,12 @@ public:
         shared_ = nullptr;
     }
 
-    /// Asks the OS about the other side now: ok (someone is there, or nobody came yet), closed
-    /// (everyone who came has let go) or peer_dead (everyone left there has died). peer_dead
-    /// also lets go of the dead ones' places on their behalf, so the next look says closed, or ok
-    /// once someone new comes; this endpoint's verbs still report the death once, after the
-    /// messages sent before it. System calls; the non-blocking data path never makes one.
+    /// Asks the OS about the other side now: ok (someone is there, or may come), closed (the
+    /// queue was closed as a whole or removed; or the single endpoint over there has let go) or
+    /// peer_dead (everyone left there has died). peer_dead also lets go of the dead ones' places
+    /// on their behalf, so the next look follows the closed rule; this endpoint's verbs still
+    /// report the death once, after the messages sent before it. System calls; the
+    /// non-blocking data path never makes one.
     [[nodiscard]] errc peer() noexcept {
         if (shared_ == nullptr) return errc::closed;
         const errc e = Role::peers(*shared_).state(true);
@@ -353,6 +376,20 @@ protected:
         return errc::peer_dead;
     }
 
+    /// The other side as a verb sees it: its roster's state(ask_os) (the closed rule), and,
+    /// where that is ok because a side of many is vacant, peer_dead if places were retired
+    /// there for dead holders since this endpoint last reported a death: another endpoint of
+    /// this side retired them, and the death is still this one's to report, once. Loads only
+    /// without ask_os.
+    [[nodiscard]] errc peers_state(bool ask_os) const noexcept {
+        const auto& peers = Role::peers(*shared_);
+        const errc e = peers.state(ask_os);
+        // SYNC POINT READ: retirements, paired with roster::retire's count before its release.
+        if (e == errc::ok && peers.vacant() && peers.retirements.load(std::memory_order_acquire) != reported_)
+            return errc::peer_dead;
+        return e;
+    }
+
     /// What a verb returns when its wait found every holder on the other side dead
     /// (state(true) == peer_dead), with nothing left to take from them: peer_dead, once; their
     /// places are let go of, so that the next look sees the closed rule. System calls.
@@ -383,7 +420,7 @@ protected:
                         return step.peers(ask_os);
                     },
                     deadline, liveness_);
-                if (w == errc::peer_dead) return report_dead();
+                if (w == errc::peer_dead) return drain(step, w);
                 // closed: the next settle() looks once more, then says closed (or peer_dead).
                 if (w != errc::ok && w != errc::closed) return w;
             }
@@ -392,22 +429,31 @@ protected:
         }
     }
 
-    /// One attempt, and where it would block with everyone on the other side gone: what they
-    /// published before they let go is visible now, so look again, finishing each claim they
-    /// left unfinished (or it hides what lies behind it), until there is nothing more; then
-    /// ended(). A closed endpoint (or one moved from): closed.
+    /// One attempt, and where it would block with the other side ended (closed) or gone with a
+    /// death to report (peer_dead, without asking the OS: see peers_state): what they published
+    /// before they let go is visible now, so look again, finishing each claim they left
+    /// unfinished (or it hides what lies behind it), until there is nothing more; then ended()
+    /// or report_dead(). A closed endpoint (or one moved from): closed.
     template <verb_step Step>
     errc settle(Step& step) noexcept {
         if (shared_ == nullptr) return errc::closed;
         errc e = step.attempt();
-        if (e == errc::would_block && step.peers(false) == errc::closed) {
-            for (;;) {
-                e = step.attempt();
-                if (e != errc::would_block) break;
-                if (!step.recover()) return ended();
-            }
+        if (e != errc::would_block) return e;
+        const errc end = step.peers(false);
+        if (end != errc::closed && end != errc::peer_dead) return e;
+        return drain(step, end);
+    }
+
+    /// Where the other side has ended (`end`: closed, or peer_dead): looks again, finishing each
+    /// claim it left unfinished, until an attempt does not would_block (its result) or nothing
+    /// is left to finish; then `end`, as ended() or report_dead() say it. Messages first.
+    template <verb_step Step>
+    errc drain(Step& step, errc end) noexcept {
+        for (;;) {
+            const errc e = step.attempt();
+            if (e != errc::would_block) return e;
+            if (!step.recover()) return end == errc::closed ? ended() : report_dead();
         }
-        return e;
     }
 
     /// Retires the places of the holders on the other side that have died.
@@ -462,7 +508,7 @@ protected:
                          return e;
                      },
                      [this]() noexcept { return ready(); }, [this]() noexcept { return recover(); },
-                     [this](bool ask_os) noexcept { return Role::peers(*this->shared_).state(ask_os); }};
+                     [this](bool ask_os) noexcept { return this->peers_state(ask_os); }};
         return this->template run_verb<Mode, typename Queue::wait_type>(step, deadline);
     }
     /// A verb with no deadline.

@@ -208,6 +208,9 @@ public:
     static constexpr bool one_receiver_only = true;
 
     using shared = bytes_queue_shared<Max, capacity, max_senders, max_receivers>;
+    /// Where its endpoints sleep, and whom closing wakes (close()).
+    template <class Role>
+    using bells = role_bells<Role>;
     template <mode_policy Mode>
     using sender_type = bytes_sender<bytes_queue, Mode>;
     template <mode_policy Mode>

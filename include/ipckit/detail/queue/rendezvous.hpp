@@ -200,6 +200,8 @@ template <class Queue, mode_policy Mode>
 class rendezvous_sender;
 template <class Queue, mode_policy Mode>
 class rendezvous_receiver;
+template <class Role>
+struct rendezvous_bells;
 
 /// A zero-capacity queue of fixed-size messages `T` in a named shared-memory segment: what
 /// ipckit::queue<T, zero_capacity, ...> is. See <ipckit/queue.hpp> and the top of this file.
@@ -215,6 +217,9 @@ public:
     static constexpr std::size_t max_receivers = Consumers::max;
 
     using shared = rendezvous_shared<T, max_senders, max_receivers>;
+    /// Where its endpoints sleep, and whom closing wakes (close()).
+    template <class Role>
+    using bells = rendezvous_bells<Role>;
     template <mode_policy Mode>
     using sender_type = rendezvous_sender<rendezvous_queue, Mode>;
     template <mode_policy Mode>
@@ -348,6 +353,9 @@ private:
     /// Offers `m` until `deadline`: the send verbs' primitive.
     errc send_until(const T& m, clock::time_point deadline) noexcept {
         if (!this->attached()) return errc::closed;
+        // The receivers' side has ended (the closed rule): nobody will take m. Said before the
+        // offer, so that a deadline already past does not hide it behind timed_out. A load.
+        if (this->sh().receivers.state(false) == errc::closed) return this->ended();
         auto& o = offer();
         std::uint64_t seq = 0;
         if (const errc e = make_ready(deadline, seq); e != errc::ok) return e;
@@ -396,7 +404,7 @@ private:
         const std::uint64_t on_offer = st::pack(st::offered, 0, seq);
         const errc w = wait_until<Wait>(
             o.bell, this->asleep(), [&] { return o.state.load(std::memory_order_acquire) != on_offer; },
-            [&](bool ask_os) { return this->sh().receivers.state(ask_os); }, deadline, this->liveness());
+            [&](bool ask_os) { return this->peers_state(ask_os); }, deadline, this->liveness());
         if (w != errc::ok) {
             std::uint64_t cur = on_offer;
             // THE DECISION: offered -> empty (withdrawn) here, or offered -> taken by a receiver's
@@ -484,7 +492,7 @@ private:
                      // Nothing to finish for a dead sender: its offer is whole (and may be taken),
                      // or it was never published; the next sender in its place withdraws it.
                      []() noexcept { return false; },
-                     [this](bool ask_os) noexcept { return this->sh().senders.state(ask_os); }};
+                     [this](bool ask_os) noexcept { return this->peers_state(ask_os); }};
         return this->template run_verb<Mode, Wait>(step, deadline);
     }
 

@@ -25,15 +25,17 @@
 // Sending never waits for the receiver. It may wait, briefly, for another sender that is
 // creating the chunk it needs (a blocking sender waits, within its deadline if it has one; a
 // non-blocking sender returns would_block then). Otherwise a send returns ok, no_space (the
-// cap), closed (the queue was removed; or, on a process_owned queue, every receiver that came
-// has closed its endpoint: filling the cap for a reader that said it will not read would only
-// waste memory), corrupt, or, rarely, the OS's reason for failing to create a chunk
+// cap), closed (the queue was closed as a whole or removed; or, on a process_owned queue, every
+// receiver that came has closed its endpoint: filling the cap for a reader that said it will
+// not read would only waste memory), corrupt, or, rarely, the OS's reason for failing to create a chunk
 // (system_error, permission_denied). A receiver that was killed does not stop the senders, nor
 // does one that closed a system_owned queue (which outlives its users by design): what they
 // send waits for the next receiver, up to the cap.
 //
 // Receiving: as the bounded queues: blocking (with deadlines) or not; closed or peer_dead
-// only after every message sent before has been received.
+// only after every message sent before has been received. The closed rule: with one sender,
+// closed once it has closed; with many, only once the queue is closed as a whole (close()) or
+// removed.
 //
 // Ownership. process_owned: when the owning process's last handle or endpoint of the queue goes
 // (whichever thread had it, however it was opened), the head and every chunk are removed; if
@@ -184,6 +186,11 @@ public:
     /// it open keep what they have mapped, but no chunk is created for them any more (see the
     /// top of this file). False if there was no queue `name`.
     static bool remove(std::string_view name) { return remove_unbounded_queue(name); }
+
+    /// Closes the queue as a whole, for every process (the closed rule: detail/endpoint/
+    /// endpoint.hpp): the receiver gets `closed` once it has taken every message, and every
+    /// send from now on returns closed. How a queue of many senders ends. Never undone.
+    void close() const noexcept { close_queue<chain_bells>(*static_cast<shared*>(head_->body())); }
 
     /// Attaches a sender. Throws sender_busy while Producers::max live senders are attached.
     template <mode_policy Mode = blocking>

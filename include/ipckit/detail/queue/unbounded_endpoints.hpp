@@ -131,8 +131,12 @@ private:
         // Two loads, no system call: nobody will read what we would send. A system_owned queue
         // outlives its users: there a receiver that closed is only a pause, and what is sent
         // waits for the next one.
-        if constexpr (std::is_same_v<typename Queue::ownership_type, process_owned>)
+        // A queue closed as a whole (close()) says so to both; a removed one, through its chain.
+        if constexpr (std::is_same_v<typename Queue::ownership_type, process_owned>) {
             if (sh.receivers.state(false) == errc::closed) return errc::closed;
+        } else {
+            if (sh.receivers.is_sealed()) return errc::closed;
+        }
         const errc e = this->cursor_.try_push(m);
         if (this->cursor_.grew()) sh.chunk_bell.notify(this->light_fence_);
         if (e == errc::ok) sh.data_bell.notify(this->light_fence_);
@@ -184,7 +188,7 @@ private:
     errc receive_until(T& out, clock::time_point deadline) noexcept {
         step_of step{[this, &out]() noexcept { return this->cursor_.try_pop(out); },
                      [this]() noexcept { return this->cursor_.has_data(); }, [this]() noexcept { return recover(); },
-                     [this](bool ask_os) noexcept { return this->shared_->senders.state(ask_os); }};
+                     [this](bool ask_os) noexcept { return this->peers_state(ask_os); }};
         return this->template run_verb<Mode, typename Queue::wait_type>(step, deadline);
     }
 

@@ -61,6 +61,22 @@ private:
     options options_;
 };
 
+/// The start of every unbounded queue's head, whatever its number of senders: the chain, the
+/// bells and the senders' roster header (the rosters' places follow, as many as it has senders).
+inline constexpr std::size_t unbounded_common_prefix = offsetof(unbounded_shared<1>, senders) + roster_places_offset;
+static_assert(offsetof(unbounded_shared<1>, senders) == offsetof(unbounded_shared<64>, senders) &&
+                  offsetof(unbounded_shared<1>, data_bell) == offsetof(unbounded_shared<64>, data_bell),
+              "the start of an unbounded queue's head must not depend on its number of senders");
+
+/// Closes the unbounded queue whose head's body is `body`, of any message type and number of
+/// senders, for its receiver: seals the senders' roster and wakes it, so that it gets `closed`
+/// after the last message (detail/sync/roster.hpp) rather than wait on a queue removed.
+inline void close_for_receiver(void* body) noexcept {
+    auto& sh = *static_cast<unbounded_shared<1>*>(body);  // only the common prefix is touched
+    sh.senders.seal();
+    sh.data_bell.ring();
+}
+
 /// Removes the unbounded queue `name` (of any message type) and its chunks: Q::remove. A segment
 /// `name` that is not an unbounded queue is removed by name alone. False if there was none.
 inline bool remove_unbounded_queue(std::string_view name) {
@@ -68,9 +84,13 @@ inline bool remove_unbounded_queue(std::string_view name) {
     try {
         const sys::file f = sys::shm_open_existing(os_name(name));
         const std::string n(name);
-        (void)with_raw_chain(f, "segment '" + n + "'", [&](chain_control& c, const segment_header&) {
-            retire_chain(c, n, options{}.init_timeout);
-        });
+        (void)with_raw_chain(
+            f, "segment '" + n + "'",
+            [&](chain_control& c, const segment_header&) {
+                retire_chain(c, n, options{}.init_timeout);
+                close_for_receiver(&c);  // the chain is first in the body
+            },
+            unbounded_common_prefix);
     } catch (const error&) {  // not there, not readable, or not an unbounded queue: just the name
     }
     return sys::shm_remove(os_name(name));  // not remove_segment, which refuses a chain's head

@@ -45,8 +45,9 @@ namespace ipckit::detail {
 struct segment_header {
     static constexpr std::uint64_t magic_value = 0x0100'7469'6b63'7069ULL;  // "ipckit\0\1" little-endian
     /// 2: the owner mark (an OFD lock). 3: the header checksum (and the description field
-    /// shortened to make room for it), and the rings' slot stamps and index checks.
-    static constexpr std::uint32_t current_version = 3;
+    /// shortened to make room for it), and the rings' slot stamps and index checks. 4: the
+    /// rosters' `sealed` word (a queue closed as a whole), which an older program would ignore.
+    static constexpr std::uint32_t current_version = 4;
     enum : std::uint32_t { uninit = 0, initializing = 1, ready = 2, corrupt = 3 };
 
     std::uint64_t magic;
