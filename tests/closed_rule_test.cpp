@@ -10,67 +10,35 @@
 
 #include "catch.hpp"
 #include "messages.hpp"
+#include "queue_kinds.hpp"
 #include "support.hpp"
 #include "unbounded_support.hpp"
 
 #include <ipckit/queue.hpp>
 
-#include <array>
 #include <chrono>
-#include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <future>
-#include <span>
 
 using ipckit::errc;
-using ipckit_test::check_of;
-using ipckit_test::err;
-using ipckit_test::make_tick;
 using ipckit_test::patience;
 using ipckit_test::scoped_queue;
 using ipckit_test::tick;
+using ipckit_test::tick_bytes;
+using ipckit_test::ticks;
 
 namespace {
 
 constexpr auto at_once = std::chrono::steady_clock::time_point::min();
 
-/// A kind of queue of ticks, and whether it holds messages (a rendezvous holds none).
-template <class Q, bool Buffers = true>
-struct ticks {
-    using queue = Q;
-    static constexpr bool buffers = Buffers;
-    static errc send(auto& tx, std::uint64_t seq, auto deadline) { return err(tx.send(make_tick(seq), deadline)); }
-    static errc receive(auto& rx, std::uint64_t& seq, auto deadline) {
-        const auto r = rx.receive(deadline);
-        if (!r) return r.error();
-        if (r->check != check_of(r->seq)) return errc::corrupt;
-        seq = r->seq;
-        return errc::ok;
-    }
-};
-
-/// A kind of queue of bytes<Max>: a tick's bytes are the message.
-template <class Q>
-struct tick_bytes {
-    using queue = Q;
-    static constexpr bool buffers = true;
-    static errc send(auto& tx, std::uint64_t seq, auto deadline) {
-        const tick t = make_tick(seq);
-        return err(tx.send(std::as_bytes(std::span(&t, 1)), deadline));
-    }
-    static errc receive(auto& rx, std::uint64_t& seq, auto deadline) {
-        std::array<std::byte, 2 * sizeof(tick)> buf{};
-        const auto n = rx.receive(std::span(buf), deadline);
-        if (!n) return n.error();
-        tick t{};
-        if (*n != sizeof t) return errc::corrupt;
-        std::memcpy(&t, buf.data(), sizeof t);
-        if (t.check != check_of(t.seq)) return errc::corrupt;
-        seq = t.seq;
-        return errc::ok;
-    }
-};
+/// Whether a kind holds messages (a rendezvous holds none: a send waits for its taker).
+template <class Kind>
+constexpr bool buffers = [] {
+    if constexpr (requires { Kind::queue::capacity; })
+        return Kind::queue::capacity != 0;
+    else
+        return true;  // unbounded
+}();
 
 template <class P, class C>
 using fixed = ipckit::queue<tick, ipckit::bounded<4>, P, C>;
@@ -86,8 +54,8 @@ struct unbounded_spsc : ticks<ipckit::queue<tick, ipckit::unbounded<4096>>> {};
 struct unbounded_mpsc : ticks<ipckit::queue<tick, ipckit::unbounded<4096>, ipckit::multi>> {};
 template <class P, class C>
 using zero = ipckit::queue<tick, ipckit::zero_capacity, P, C>;
-struct rendezvous_spsc : ticks<zero<ipckit::single, ipckit::single>, false> {};
-struct rendezvous_mpmc : ticks<zero<ipckit::multi, ipckit::multi>, false> {};
+struct rendezvous_spsc : ticks<zero<ipckit::single, ipckit::single>> {};
+struct rendezvous_mpmc : ticks<zero<ipckit::multi, ipckit::multi>> {};
 
 template <class Kind>
 constexpr bool many_senders = Kind::queue::max_senders > 1;
@@ -110,9 +78,9 @@ TEMPLATE_TEST_CASE("the closed rule, as a receiver sees it: the end of a single 
 
     {
         auto tx = q.sender();
-        if constexpr (TestType::buffers) REQUIRE(TestType::send(tx, 0, at_once) == errc::ok);
+        if constexpr (buffers<TestType>) REQUIRE(TestType::send(tx, 0, at_once) == errc::ok);
     }  // the only sender there is closes
-    if constexpr (TestType::buffers) {
+    if constexpr (buffers<TestType>) {
         REQUIRE(TestType::receive(rx, seq, at_once) == errc::ok);  // messages first, in any case
         CHECK(seq == 0);
     }
@@ -122,16 +90,16 @@ TEMPLATE_TEST_CASE("the closed rule, as a receiver sees it: the end of a single 
     } else {
         // Nobody is attached now, but more senders may come: the receiver waits on.
         CHECK(TestType::receive(rx, seq, at_once) == errc::timed_out);
-        if constexpr (TestType::buffers) {
+        if constexpr (buffers<TestType>) {
             auto tx = q.sender();
             REQUIRE(TestType::send(tx, 1, at_once) == errc::ok);
             REQUIRE(TestType::send(tx, 2, at_once) == errc::ok);
         }
-        CHECK(TestType::receive(rx, seq, at_once) == (TestType::buffers ? errc::ok : errc::timed_out));
+        CHECK(TestType::receive(rx, seq, at_once) == (buffers<TestType> ? errc::ok : errc::timed_out));
         // Closed as a whole, with a message still in it: that message first, then closed, for a
         // receiver attached before and one attached after alike.
         q.close();
-        if constexpr (TestType::buffers) {
+        if constexpr (buffers<TestType>) {
             REQUIRE(TestType::receive(rx, seq, at_once) == errc::ok);
             CHECK(seq == 2);
         }

@@ -15,6 +15,7 @@
 
 #include "catch.hpp"
 #include "messages.hpp"
+#include "queue_kinds.hpp"
 #include "support.hpp"
 #include "unbounded_support.hpp"
 
@@ -39,50 +40,12 @@ using ipckit_test::quick_liveness;
 using ipckit_test::scoped_queue;
 using ipckit_test::signal_pipe;
 using ipckit_test::tick;
+using ipckit_test::tick_bytes;
+using ipckit_test::ticks;
 
 namespace {
 
 // ---- the kinds, and how the scenarios send and receive on each --------------------------------
-
-/// A kind of queue of ticks: a send of tick `seq`, by default with patience, and a receive with
-/// patience that gives the seq.
-template <class Q>
-struct ticks {
-    using queue = Q;
-    static errc send(auto& tx, std::uint64_t seq, auto deadline) { return err(tx.send(make_tick(seq), deadline)); }
-    static errc send(auto& tx, std::uint64_t seq) { return send(tx, seq, patience); }
-    static errc receive(auto& rx, std::uint64_t& seq, auto deadline) {
-        const auto r = rx.receive(deadline);
-        if (!r) return r.error();
-        if (r->check != check_of(r->seq)) return errc::corrupt;
-        seq = r->seq;
-        return errc::ok;
-    }
-    static errc receive(auto& rx, std::uint64_t& seq) { return receive(rx, seq, patience); }
-};
-
-/// A kind of queue of bytes<Max>: a tick's bytes are the message.
-template <class Q>
-struct tick_bytes {
-    using queue = Q;
-    static errc send(auto& tx, std::uint64_t seq, auto deadline) {
-        const tick t = make_tick(seq);
-        return err(tx.send(std::as_bytes(std::span(&t, 1)), deadline));
-    }
-    static errc send(auto& tx, std::uint64_t seq) { return send(tx, seq, patience); }
-    static errc receive(auto& rx, std::uint64_t& seq, auto deadline) {
-        std::array<std::byte, 2 * sizeof(tick)> buf{};
-        const auto n = rx.receive(std::span(buf), deadline);
-        if (!n) return n.error();
-        tick t{};
-        if (*n != sizeof t) return errc::corrupt;
-        std::memcpy(&t, buf.data(), sizeof t);
-        if (t.check != check_of(t.seq)) return errc::corrupt;
-        seq = t.seq;
-        return errc::ok;
-    }
-    static errc receive(auto& rx, std::uint64_t& seq) { return receive(rx, seq, patience); }
-};
 
 template <class P, class C>
 using fixed = ipckit::queue<tick, ipckit::bounded<8>, P, C>;

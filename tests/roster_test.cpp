@@ -58,7 +58,7 @@ std::optional<std::size_t> claim(Roster& r, const sys::process_id& who) {
 
 }  // namespace
 
-TEST_CASE("roster: nobody yet is ok, a live holder is ok; the one holder of a side of one let go is closed, every "
+TEST_CASE("roster: nobody yet is ok, a live holder is ok, the one holder of a side of one let go is closed, every "
           "holder of a side of many let go is not (the closed rule)",
           "[unit]") {
     const auto me = sys::self();
