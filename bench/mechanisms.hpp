@@ -226,7 +226,7 @@ struct ipckit_kind {
                         s = tx.send(std::span<const std::byte>(m.bytes));
                     if (s) [[likely]]
                         return;
-                    // An unbounded queue at its cap (options::unbounded_cap): a producer that
+                    // An unbounded queue at its cap (unbounded_options::cap_bytes): a producer that
                     // outruns the consumer by that much waits until a chunk has been freed.
                     if (!ipckit::is_unbounded<Capacity> || s.error() != ipckit::errc::no_space)
                         failed("send", s.error());

@@ -174,12 +174,11 @@ int demo(const example::settings& s) {
     if constexpr (Queue::max_senders == 1) {
         status = run(s, [] {});  // whichever program comes first creates the queue
     } else {
-        // The consumers end once every producer that came has closed its end: a producer that
-        // came late would find them gone. So the demo takes a sender place before any producer
-        // starts, and lets go once every producer has ended.
+        // A queue of many producers ends only when it is closed as a whole (the closed rule):
+        // the demo does that once every producer has ended, and the consumers then get `closed`
+        // after the last message.
         auto queue = Queue::open_or_create(s.name);
-        auto gate = queue.sender();
-        status = run(s, [&] { gate.close(); });
+        status = run(s, [&] { queue.close(); });
     }
     Queue::remove(s.name);  // a lone consumer did, unless something went wrong
     return status;

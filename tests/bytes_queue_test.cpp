@@ -359,8 +359,9 @@ TEMPLATE_TEST_CASE("bytes queue: blocking verbs time out at their deadline and c
     }
 }
 
-TEMPLATE_TEST_CASE("bytes queue: after the senders close, the receiver gets every message, then closed", "[unit]", spsc,
-                   mpsc) {
+TEMPLATE_TEST_CASE("bytes queue: after the sender closes (one) or the queue is closed (many), the receiver gets every "
+                   "message, then closed",
+                   "[unit]", spsc, mpsc) {
     scoped_name name("bytes");
     auto q = TestType::create(name);
     auto rx = q.receiver();
@@ -368,6 +369,8 @@ TEMPLATE_TEST_CASE("bytes queue: after the senders close, the receiver gets ever
         auto tx = q.sender();
         for (int i = 0; i < 10; ++i) REQUIRE(tx.send(pattern(static_cast<std::size_t>(i * 9), i)));
     }
+    // The closed rule: a queue of many senders ends when it is closed as a whole.
+    if constexpr (TestType::max_senders > 1) q.close();
     for (int i = 0; i < 10; ++i) {
         const auto v = rx.receive(patience);
         REQUIRE(v);
@@ -887,5 +890,7 @@ TEMPLATE_TEST_CASE("bytes queue: producer threads pass 1e5 messages to a consume
     }
     for (auto& t : threads) t.join();
     REQUIRE(failures == 0);
+    // The closed rule: a queue of many producers ends when it is closed as a whole.
+    if constexpr (TestType::max_senders > 1) q.close();
     CHECK(err(rx.receive(patience)) == errc::closed);
 }

@@ -23,6 +23,12 @@ namespace ipckit_test {
 /// The file of segment `name`.
 inline std::string file_of(const std::string& name) { return std::string(ipckit::detail::sys::shm_dir) + "/ipckit." + name; }
 
+/// Removes segment `name` by its name alone, as `rm /dev/shm/ipckit.<name>` would: how a test
+/// leaves an unbounded queue's chunks behind (ipckit::remove_segment refuses to).
+inline bool unlink_only(const std::string& name) {
+    return ipckit::detail::sys::shm_remove(ipckit::detail::os_name(name));
+}
+
 /// The segment `name` as list_segments() shows it (failing the test if it is not there).
 inline ipckit::segment_info listed(const std::string& name) {
     for (auto& s : ipckit::list_segments())

@@ -221,8 +221,8 @@ TEST_CASE("inspect: an unbounded queue shows its chain, whose chunks belong to i
     scoped_queue name;
     using U = ipckit::queue<tick, ipckit::unbounded<4096>, ipckit::single, ipckit::single, ipckit::adaptive,
                             ipckit::system_owned>;
-    ipckit::options opt;
-    opt.unbounded_cap = 64 * 4096;
+    ipckit::unbounded_options opt;
+    opt.cap_bytes = 64 * 4096;
     auto q = U::create(name, opt);
     auto tx = q.sender();
     const std::uint64_t k = 3 * U::slots_per_chunk - 1;
@@ -256,7 +256,7 @@ TEST_CASE("inspect: an unbounded queue shows its chain, whose chunks belong to i
         (void)ipckit::remove_segment(next);
     }
     SECTION("its chunks are stale once its head is removed by name alone") {
-        REQUIRE(ipckit::remove_segment(name));
+        REQUIRE(unlink_only(name));
         for (const auto& c : head.chain->chunks) {
             const auto chunk = ipckit::inspect(c);
             CHECK(chunk.stale);
@@ -651,13 +651,13 @@ TEST_CASE("remove_stale removes exactly the stale segments", "[process]") {
     // ... and the chunks of an unbounded queue whose head was removed by name alone.
     std::vector<std::string> chunks;
     {
-        ipckit::options opt;
-        opt.unbounded_cap = 16 * 4096;
+        ipckit::unbounded_options opt;
+        opt.cap_bytes = 16 * 4096;
         auto u = U::create(headless, opt);
         auto tx = u.sender();
         for (std::uint64_t i = 0; i < 2 * U::slots_per_chunk; ++i) REQUIRE(tx.send(make_tick(i)));
         for (const auto& c : chunks_of(headless)) chunks.push_back(headless.str() + "." + c);
-        REQUIRE(ipckit::remove_segment(headless));
+        REQUIRE(unlink_only(headless));
     }
     REQUIRE(chunks.size() >= 2);
 
@@ -804,8 +804,8 @@ TEST_CASE("inspect: words scribbled at random over every kind's body are reporte
     std::vector<std::string> chunks;
     {
         using U = ipckit::queue<tick, ipckit::unbounded<4096>, single, single, adaptive, system_owned>;
-        ipckit::options opt;
-        opt.unbounded_cap = 8 * 4096;
+        ipckit::unbounded_options opt;
+        opt.cap_bytes = 8 * 4096;
         auto u = U::create(chain, opt);
         auto tx = u.sender();
         for (std::uint64_t i = 0; i < U::slots_per_chunk + 1; ++i) REQUIRE(tx.send(make_tick(i)));

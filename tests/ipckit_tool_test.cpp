@@ -428,8 +428,8 @@ TEST_CASE("ipckit rm removes an unbounded queue with all its chunks", "[unit]") 
     scoped_queue name;
     using U = ipckit::queue<tick, ipckit::unbounded<4096>, ipckit::single, ipckit::single, ipckit::adaptive,
                             ipckit::system_owned>;
-    ipckit::options opt;
-    opt.unbounded_cap = 16 * 4096;
+    ipckit::unbounded_options opt;
+    opt.cap_bytes = 16 * 4096;
     {
         auto u = U::create(name, opt);
         auto tx = u.sender();

@@ -363,15 +363,17 @@ void check_exactly_once_across_processes(std::size_t np, std::size_t nc, std::ui
     for (std::size_t i = 0; i < np + nc; ++i) REQUIRE(attached.wait());
     go.post(np);
 
+    for (std::size_t p = 0; p < np; ++p) {
+        INFO("producer " << p);
+        CHECK(producers[p].wait() == all_good);
+    }
+    // The closed rule: a queue of many producers ends when it is closed as a whole.
+    if constexpr (Q::max_senders > 1) q.close();
     census all(np, per_producer);
     for (std::size_t c = 0; c < nc; ++c) {
         INFO("consumer " << c);
         CHECK(all.add_report(*reports[c], np) == all_good);
         CHECK(consumers[c].wait() == all_good);
-    }
-    for (std::size_t p = 0; p < np; ++p) {
-        INFO("producer " << p);
-        CHECK(producers[p].wait() == all_good);
     }
     CHECK(all.repeats() == 0);
     for (std::size_t p = 0; p < np; ++p) {
@@ -395,18 +397,21 @@ void check_exactly_once_across_threads(std::size_t np, std::size_t nc, std::uint
     std::vector<tally> tallies(nc, tally(np, per_producer));
     std::vector<int> consumer_codes(nc, -1);
     std::vector<int> producer_codes(np, -1);
-    std::vector<std::thread> threads;
+    std::vector<std::thread> consumers, producers;
     for (std::size_t c = 0; c < nc; ++c)
-        threads.emplace_back([&, c] {
+        consumers.emplace_back([&, c] {
             consumer_codes[c] = receive_until_end(rxs[c], tallies[c], errc::closed);
             rxs[c].close();
         });
     for (std::size_t p = 0; p < np; ++p)
-        threads.emplace_back([&, p] {
+        producers.emplace_back([&, p] {
             producer_codes[p] = send_range(txs[p], static_cast<std::uint32_t>(p), 0, per_producer);
             txs[p].close();
         });
-    for (auto& t : threads) t.join();
+    for (auto& t : producers) t.join();
+    // The closed rule: a queue of many producers ends when it is closed as a whole.
+    if constexpr (Q::max_senders > 1) q.close();
+    for (auto& t : consumers) t.join();
 
     for (std::size_t p = 0; p < np; ++p) CHECK(producer_codes[p] == all_good);
     census all(np, per_producer);
@@ -544,7 +549,7 @@ TEST_CASE("mpmc queue: blocking verbs time out at their deadline, and a send tha
     CHECK(err(rx2.receive(20ms)) == errc::timed_out);
 }
 
-TEST_CASE("mpmc queue: receivers get closed only once every sender has closed and every message is taken",
+TEST_CASE("mpmc queue: receivers get closed only once the queue is closed as a whole and every message is taken",
           "[unit]") {
     scoped_name name("queue-multi");
     auto q = mpmc8::create(name);
@@ -573,18 +578,23 @@ TEST_CASE("mpmc queue: receivers get closed only once every sender has closed an
 
     REQUIRE(tx2.send(make_msg(1, 1), patience));
     tx2.close();
-    // The last sender has gone: its message first, then closed, for both receivers.
+    // Every sender has gone, but more may come (the closed rule): its message, then nothing.
     auto c = rx2.receive();
     REQUIRE(err(c) == errc::ok);
     CHECK(t.take(*c) == all_good);
     CHECK(t.count() == 3);
+    CHECK(err(rx1.receive(20ms)) == errc::timed_out);
+    CHECK(err(rx2.receive()) == errc::would_block);
+    CHECK(rx1.peer() == errc::ok);
+    // Closed as a whole: closed, for both receivers.
+    q.close();
     CHECK(err(rx1.receive(patience)) == errc::closed);
     CHECK(err(rx1.receive()) == errc::closed);  // no deadline: still returns
     CHECK(err(rx2.receive()) == errc::closed);
     CHECK(rx1.peer() == errc::closed);
 }
 
-TEST_CASE("mpmc queue: senders on a full queue get closed only once every receiver has closed", "[unit]") {
+TEST_CASE("mpmc queue: senders on a full queue get closed only once the queue is closed as a whole", "[unit]") {
     scoped_name name("queue-multi");
     auto q = mpmc4::create(name);
     auto tx1 = q.sender();
@@ -599,6 +609,10 @@ TEST_CASE("mpmc queue: senders on a full queue get closed only once every receiv
     CHECK(tx1.peer() == errc::ok);
 
     rx2.close();
+    CHECK(err(tx1.send(make_msg(0, 4), 20ms)) == errc::timed_out);  // every receiver gone, but more may come
+    CHECK(err(tx2.send(make_msg(1, 0))) == errc::would_block);
+    CHECK(tx1.peer() == errc::ok);
+    q.close();
     CHECK(err(tx1.send(make_msg(0, 4), patience)) == errc::closed);
     CHECK(err(tx2.send(make_msg(1, 0))) == errc::closed);
     CHECK(tx1.peer() == errc::closed);
@@ -618,7 +632,7 @@ TEST_CASE("mpmc queue: a full ring whose oldest slot is a dead producer's tombst
     REQUIRE(claim_tail_without_publishing(sh, dead_pending));
     auto tx = q.sender<ipckit::non_blocking>();
     for (std::uint32_t i = 1; i < 4; ++i) REQUIRE(tx.send(make_msg(1, i)));
-    sh.ring.slots[0].seq.store(1 | ipckit::detail::mpmc_slot<msg>::tombstone);  // what recover leaves
+    sh.ring.slots[0].seq.store(1 | ipckit::detail::seq_tombstone);  // what recover leaves
 
     CHECK(err(tx.send(make_msg(1, 4))) == errc::would_block);  // full: the tombstone is lap 0's
     auto rx = q.receiver<ipckit::non_blocking>();
@@ -789,6 +803,7 @@ TEST_CASE("mpmc queue across processes: a consumer killed between claiming a mes
         REQUIRE(tx.send(make_msg(0, s), patience));
     }
     tx.close();
+    q.close();  // the closed rule: a queue of many producers ends when it is closed as a whole
     for (; expected < n + 1 + rounds; ++expected) {
         auto r = rx.receive(patience);
         REQUIRE(err(r) == errc::ok);
@@ -1010,7 +1025,10 @@ TEST_CASE("mpmc queue across processes: when every sender is killed, receivers t
         tally t(np, k);
         CHECK(receive_until_end(rx, t, errc::peer_dead) == all_good);
         CHECK(t.count() == np * k);
-        CHECK(err(rx.receive()) == errc::closed);  // reported once; no deadline: still returns
+        // Reported once; then, the senders' places let go of, more may come (the closed rule).
+        CHECK(err(rx.receive(20ms)) == errc::timed_out);
+        q.close();
+        CHECK(err(rx.receive()) == errc::closed);  // no deadline: still returns
     }
     SECTION("receivers blocked on an empty queue when the senders die") {
         signal_pipe received;
@@ -1094,10 +1112,12 @@ TEST_CASE("mpmc queue across processes: when every receiver is killed, senders b
 
     for (auto& r : receivers) CHECK(r.kill() == killed_by_sigkill);
     for (auto& s : senders) CHECK(s.wait() == all_good);
-    // The blocked senders let go of the dead receivers' places: the side reads as closed now,
-    // and this sender's verbs report the death once, then the closed rule.
-    CHECK(tx.peer() == errc::closed);
+    // The blocked senders let go of the dead receivers' places: nobody is there now, but more
+    // may come (the closed rule), and this sender's verbs report the death once, then wait on.
+    CHECK(tx.peer() == errc::ok);
     CHECK(err(tx.send(make_msg(0, mpmc4::capacity), patience)) == errc::peer_dead);
+    CHECK(err(tx.send(make_msg(0, mpmc4::capacity), 20ms)) == errc::timed_out);
+    q.close();
     CHECK(err(tx.send(make_msg(0, mpmc4::capacity), patience)) == errc::closed);
     CHECK(q.depth() == mpmc4::capacity);
 }

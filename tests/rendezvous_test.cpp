@@ -432,7 +432,11 @@ TEST_CASE("rendezvous: sender and receiver threads with racing deadlines account
             }
         });
     }
-    for (auto& t : threads) t.join();
+    // The senders first (threads 3 on); then the closed rule: a queue of many senders ends when
+    // it is closed as a whole, and the receivers get closed.
+    for (std::size_t k = 3; k < threads.size(); ++k) threads[k].join();
+    q.close();
+    for (std::size_t k = 0; k < 3; ++k) threads[k].join();
 
     std::uint64_t ok = 0, timed_out = 0, other = 0, lost = 0, twice = 0, ghosts = 0;
     for (std::size_t k = 0; k < outcome.size(); ++k) {

@@ -58,17 +58,42 @@ std::optional<std::size_t> claim(Roster& r, const sys::process_id& who) {
 
 }  // namespace
 
-TEST_CASE("roster: nobody yet is ok, a live holder is ok, everyone let go is closed", "[unit]") {
-    auto r = std::make_unique<roster4>();
+TEST_CASE("roster: nobody yet is ok, a live holder is ok, the one holder of a side of one let go is closed, every "
+          "holder of a side of many let go is not (the closed rule)",
+          "[unit]") {
     const auto me = sys::self();
+    auto one = std::make_unique<ipckit::detail::roster<1>>();
+    CHECK(one->state(true) == errc::ok);
+    const auto only = claim(*one, me);
+    REQUIRE(only);
+    CHECK(one->state(false) == errc::ok);
+    one->release(*only, me);
+    CHECK(one->state(false) == errc::closed);
+    CHECK(one->state(true) == errc::closed);
+
+    auto r = std::make_unique<roster4>();
     CHECK(r->state(true) == errc::ok);
     const auto place = claim(*r, me);
     REQUIRE(place);
     CHECK(r->state(false) == errc::ok);
     CHECK(r->state(true) == errc::ok);
     r->release(*place, me);
+    CHECK(r->state(false) == errc::ok);  // more may come
+    CHECK(r->state(true) == errc::ok);
+}
+
+TEST_CASE("roster: a sealed side is closed, whoever holds a place (a queue closed as a whole)", "[unit]") {
+    const auto me = sys::self();
+    auto r = std::make_unique<roster4>();
+    const auto place = claim(*r, me);
+    REQUIRE(place);
+    CHECK_FALSE(r->is_sealed());
+    r->seal();
+    CHECK(r->is_sealed());
     CHECK(r->state(false) == errc::closed);
     CHECK(r->state(true) == errc::closed);
+    r->release(*place, me);
+    CHECK(r->state(false) == errc::closed);
 }
 
 TEST_CASE("roster: a holder that died without letting go is peer_dead", "[unit]") {
@@ -79,16 +104,21 @@ TEST_CASE("roster: a holder that died without letting go is peer_dead", "[unit]"
     CHECK(r->state(true) == errc::peer_dead);
 }
 
-TEST_CASE("roster: a place closed but not yet counted down reads as closed, not peer_dead", "[unit]") {
+TEST_CASE("roster: a place closed but not yet counted down reads as let go, not peer_dead", "[unit]") {
     // release() closes the place, then lowers `attached`: a peer asking between the two steps
     // (or after a holder killed between them) must see a holder that let go, not a dead one.
-    auto r = std::make_unique<roster4>();
     const auto me = sys::self();
+    auto one = std::make_unique<ipckit::detail::roster<1>>();
+    const auto only = claim(*one, me);
+    REQUIRE(only);
+    one->places[*only].holder.store(ipckit::detail::roster_place::closed);  // release's first step only
+    CHECK(one->attached.load() == 1);
+    CHECK(one->state(true) == errc::closed);
+    auto r = std::make_unique<roster4>();
     const auto place = claim(*r, me);
     REQUIRE(place);
-    r->places[*place].holder.store(ipckit::detail::roster_place::closed);  // release's first step only
-    CHECK(r->attached.load() == 1);
-    CHECK(r->state(true) == errc::closed);
+    r->places[*place].holder.store(ipckit::detail::roster_place::closed);
+    CHECK(r->state(true) == errc::ok);  // a side of many: let go, and more may come
 }
 
 TEST_CASE("roster: one holder let go and another died is peer_dead", "[unit]") {
@@ -120,7 +150,7 @@ TEST_CASE("roster: a newcomer takes over a dead holder's place and retires the o
     CHECK(r->attached.load() == 1);
     CHECK(r->retirements.load() == 2);
     r->release(0, me);
-    CHECK(r->state(true) == errc::closed);  // no dead holder left to report
+    CHECK(r->state(true) == errc::ok);  // no dead holder left to report; a side of many waits on
 }
 
 TEST_CASE("roster: a dead holder caught in a claim keeps it listed, and the newcomer takes a place with none",
@@ -163,8 +193,8 @@ TEST_CASE("roster: retiring the dead lets go of their places once, and forgets t
     r->release(*mine, me);
     CHECK(r->state(true) == errc::peer_dead);
     r->retire_dead(me, b);
-    CHECK(r->state(false) == errc::closed);
-    CHECK(r->state(true) == errc::closed);
+    CHECK(r->state(false) == errc::ok);  // every place let go of: a side of many waits on
+    CHECK(r->state(true) == errc::ok);
     CHECK(r->retirements.load() == 1);
     CHECK(b.bell.sleepers.load() == 0);
     CHECK_FALSE(r->retire(1, dead.pack(), me, b));  // already done: nothing happens twice

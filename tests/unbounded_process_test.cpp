@@ -151,8 +151,6 @@ TEST_CASE("unbounded queue across processes: four producer processes and one con
     });
     REQUIRE(start.wait());  // it attached: the senders' sends count for it
 
-    // Every sender attaches before any sends: one that finished and closed before the next
-    // came would otherwise read as "every sender has closed".
     signal_pipe attached, go;
     std::vector<child> senders;
     for (std::uint64_t p = 0; p < producers; ++p) {
@@ -170,6 +168,7 @@ TEST_CASE("unbounded queue across processes: four producer processes and one con
     for (std::uint64_t p = 0; p < producers; ++p) REQUIRE(attached.wait());
     for (std::uint64_t p = 0; p < producers; ++p) go.post();
     for (auto& s : senders) CHECK(s.wait() == 0);
+    q.close();  // the closed rule: a queue of many producers ends when it is closed as a whole
     CHECK(consumer.wait() == 0);
     CHECK(chunks_of(name).size() <= 1);
     CHECK(q.depth() == 0);
@@ -342,7 +341,7 @@ TEST_CASE("unbounded queue across processes: a sender killed between claiming a 
             CHECK(r->seq == i);
         }
     }
-    SECTION("once every sender has closed, a receiver skips it and reads to the end") {
+    SECTION("once the queue is closed as a whole, a receiver skips it and reads to the end") {
         // A new sender takes over the dead one's place (the other is held) and closes.
         child successor([&] {
             auto qc = muq2::open(name);
@@ -351,6 +350,7 @@ TEST_CASE("unbounded queue across processes: a sender killed between claiming a 
         });
         REQUIRE(successor.wait() == 0);
         tx.close();
+        q.close();  // the closed rule: with many senders, the end of the queue is its close
         auto rx = q.receiver<ipckit::non_blocking>();
         for (std::uint64_t i = 0; i < 10; ++i) {
             auto r = rx.receive();
@@ -489,8 +489,8 @@ TEST_CASE("unbounded queue stress: four producer processes, one SIGKILLed at an 
     constexpr std::uint64_t producers = 4;
     constexpr std::uint64_t per_producer = 50'000;
     scoped_queue name;
-    ipckit::options opt = quick_liveness();
-    opt.unbounded_cap = 2 << 20;  // 512 chunks: the endless sender runs into it
+    ipckit::unbounded_options opt = quick_liveness();
+    opt.cap_bytes = 2 << 20;  // 512 chunks: the endless sender runs into it
     auto q = muq::create(name, opt);
     shared_counters<1> sent;  // by producer 0
 

@@ -174,8 +174,8 @@ TEST_CASE("unbounded queue: sends never block while nobody receives, the chain g
           "[unit]") {
     constexpr std::uint64_t n = 100 * per_chunk + per_chunk / 2;
     scoped_queue name;
-    ipckit::options opt;
-    opt.unbounded_cap = 256 * 4096;
+    ipckit::unbounded_options opt;
+    opt.cap_bytes = 256 * 4096;
     auto q = uq::create(name, opt);
     CHECK(q.cap_bytes() == 256 * 4096);
 
@@ -227,8 +227,8 @@ TEST_CASE("unbounded queue: past the cap a send is no_space and writes nothing, 
           "[unit]") {
     constexpr std::uint64_t cap_chunks = 5;
     scoped_queue name;
-    ipckit::options opt;
-    opt.unbounded_cap = cap_chunks * 4096 + 100;  // not a multiple: 5 chunks fit
+    ipckit::unbounded_options opt;
+    opt.cap_bytes = cap_chunks * 4096 + 100;  // not a multiple: 5 chunks fit
     auto q = uq::create(name, opt);
     auto tx = q.sender<ipckit::non_blocking>();
     auto rx = q.receiver<ipckit::non_blocking>();
@@ -279,18 +279,18 @@ TEST_CASE("unbounded queue: the default cap is a quarter of the free space in /d
         CHECK(q.cap_bytes() + slack >= std::min(free_before, free_after) / 4);
         CHECK(q.cap_bytes() <= std::max(free_before, free_after) / 4 + slack);
         // Every process sees the one stored at creation.
-        ipckit::options other;
-        other.unbounded_cap = 4096;
+        ipckit::unbounded_options other;
+        other.cap_bytes = 4096;
         auto opened = uq::open(name, other);
         CHECK(opened.cap_bytes() == q.cap_bytes());
     }
 
-    ipckit::options tiny;
-    tiny.unbounded_cap = 4095;
+    ipckit::unbounded_options tiny;
+    tiny.cap_bytes = 4095;
     auto e = setup_error([&] { return uq::create(name, tiny); });
     REQUIRE(e);
     CHECK(e->reason() == errc::no_space);
-    CHECK(contains(e->what(), "unbounded_cap"));
+    CHECK(contains(e->what(), "cap_bytes"));
     CHECK_FALSE(ipckit::segment_exists(name));
 }
 
@@ -327,7 +327,9 @@ TEST_CASE("unbounded queue: an empty queue would block, times out, and a blocked
     CHECK(out.seq == 6);
 }
 
-TEST_CASE("unbounded queue: after the senders close the receiver gets every message, then closed", "[unit]") {
+TEST_CASE("unbounded queue: after the senders close the receiver gets every message, then waits until the queue is "
+          "closed as a whole",
+          "[unit]") {
     scoped_queue name;
     auto q = multi_uq::create(name);
     auto rx = q.receiver();
@@ -344,15 +346,18 @@ TEST_CASE("unbounded queue: after the senders close the receiver gets every mess
         REQUIRE(r);
         REQUIRE(r->seq == i);
     }
-    CHECK(err(rx.receive(patience)) == errc::closed);
-    CHECK(err(rx.receive()) == errc::closed);
+    // Every sender has gone, but more may come (the closed rule).
+    CHECK(err(rx.receive(20ms)) == errc::timed_out);
 
-    // A blocked receive returns closed when the last sender closes.
+    // A blocked receive returns closed when the queue is closed as a whole, not when a sender goes.
     std::optional<ipckit::sender<multi_uq>> tx(q.sender());
     auto pending = std::async(std::launch::async, [&rx] { return err(rx.receive(patience)); });
     CHECK(pending.wait_for(short_wait) == std::future_status::timeout);
     tx.reset();
+    CHECK(pending.wait_for(short_wait) == std::future_status::timeout);
+    q.close();
     CHECK(pending.get() == errc::closed);
+    CHECK(err(rx.receive()) == errc::closed);
 }
 
 TEST_CASE("unbounded queue: once the receiver has closed a process_owned queue, a send returns closed at once, a "
@@ -493,6 +498,15 @@ TEST_CASE("unbounded queue: a system_owned queue and its chunks outlive every ha
         auto tx = q.sender();
         for (std::uint64_t i = 0; i < 2 * per_chunk; ++i) REQUIRE(tx.send(make_tick(i)));
     }
+    CHECK(chunks_of(name).size() == 2);
+
+    // Removing the head by name alone would leave the chunks behind: refused, with the way.
+    const auto refused = setup_error([&] { return ipckit::remove_segment(name); });
+    REQUIRE(refused);
+    CHECK(refused->reason() == errc::invalid_argument);
+    CHECK(contains(refused->what(), "unbounded queue"));
+    CHECK(contains(refused->what(), "remove_any(\"" + name.str() + "\")"));
+    CHECK(ipckit::segment_exists(name));
     CHECK(chunks_of(name).size() == 2);
 
     CHECK(durable_uq::remove(name));
@@ -688,8 +702,8 @@ TEST_CASE("unbounded queue: four producer threads and a consumer thread: each pr
     constexpr std::uint64_t producers = 4;
     constexpr std::uint64_t per_producer = 20'000;
     scoped_queue name;
-    ipckit::options opt;
-    opt.unbounded_cap = 64 << 20;
+    ipckit::unbounded_options opt;
+    opt.cap_bytes = 64 << 20;
     auto q = multi_uq::create(name, opt);
     auto rx = q.receiver();
 
@@ -707,6 +721,13 @@ TEST_CASE("unbounded queue: four producer threads and a consumer thread: each pr
         });
     }
 
+    // The closed rule: a queue of many producers ends when it is closed as a whole, once they
+    // are done.
+    std::thread closer([&] {
+        for (auto& t : threads) t.join();
+        q.close();
+    });
+
     std::vector<std::uint64_t> next(producers, 0);
     std::uint64_t wrong = 0;
     errc end = errc::ok;
@@ -722,7 +743,7 @@ TEST_CASE("unbounded queue: four producer threads and a consumer thread: each pr
         else
             ++next[p];
     }
-    for (auto& t : threads) t.join();
+    closer.join();
     for (std::uint64_t p = 0; p < producers; ++p) {
         CHECK(errors[p] == errc::ok);
         CHECK(next[p] == per_producer);

@@ -47,7 +47,7 @@
 // one. When a peer has gone, receive_any() reports it once, as (name, closed) or (name,
 // peer_dead), after the last of its messages. Set-up on first use (creating or opening a link)
 // may fail; the data path never throws, so such a failure is returned as its errc (one mapping
-// for every kind: detail/endpoint/exception_errc.hpp). When a new incoming link cannot be opened
+// for every kind: detail/sys/exception_errc.hpp). When a new incoming link cannot be opened
 // (no file descriptor left: system_error; /dev/shm unreadable), receive_any() still returns the
 // messages of the links it has, and then that failure, with an empty name, instead of waiting; it
 // looks for the link again on the next call, so nothing is skipped for good.

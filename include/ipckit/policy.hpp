@@ -63,7 +63,7 @@ struct zero_capacity {
 
 /// Unbounded buffering (the seed's "unlimited size"): the sender never waits. The queue grows
 /// by chaining segments of ChunkBytes each, freed as the receiver consumes them; a hard cap
-/// (options::unbounded_cap, by default a safe share of the free space in /dev/shm) turns
+/// (unbounded_options::cap_bytes, by default a safe share of the free space in /dev/shm) turns
 /// "unlimited" into no_space rather than a SIGBUS.
 template <std::size_t ChunkBytes = (std::size_t{1} << 20)>
 struct unbounded {

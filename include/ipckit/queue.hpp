@@ -14,9 +14,10 @@
 //   auto rx = ticks::open("market.ticks").receiver();            // process B
 //
 // Guarantees: each message is delivered whole, once, in the order sent. A blocked verb returns
-// timed_out at its deadline, closed once the peer closed its endpoint, and peer_dead within
-// about options::liveness_interval once the peer's process died; messages sent before either
-// are received first. The data path never throws, never locks, and makes a system call only to
+// timed_out at its deadline, closed when the closed rule says the other side has ended (a single
+// sender or receiver closed its endpoint; a side of many: the queue was closed as a whole with
+// q.close(), or removed), and peer_dead within about options::liveness_interval once the peer's
+// process died; messages sent before either are received first. The data path never throws, never locks, and makes a system call only to
 // wake a peer that sleeps (or, in a blocking verb, to sleep).
 //
 // Thread safety: a queue handle may be shared; each endpoint is restricted thread-safe (one

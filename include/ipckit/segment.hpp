@@ -22,6 +22,7 @@
 // lock on byte 0 (the owner mark, detail/sys/shm.hpp), which F_OFD_GETLK reports, so a prober
 // holding the flock for a moment is never mistaken for the owner.
 
+#include <ipckit/detail/shm/header.hpp>
 #include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/shm/mapped_segment.hpp>
 #include <ipckit/detail/sys/futex.hpp>
@@ -58,16 +59,19 @@ struct options {
     std::chrono::milliseconds init_timeout{2000};
     /// create: permission bits of the segment (umask does not narrow them).
     unsigned mode = 0600;
-    /// unbounded queues: the most bytes of shared memory the chain of segments may hold at
-    /// once; a send past it is no_space. 0: a quarter of the space free in /dev/shm when the
-    /// queue is created.
-    std::size_t unbounded_cap = 0;
 };
 
 /// Longest name accepted; the rest of NAME_MAX is kept for ipckit's prefix and suffixes.
 inline constexpr std::size_t max_name_length = 200;
 
 namespace detail {
+
+/// The liveness interval a process uses for `opt`: opt.liveness_interval, kept within 1 ms and
+/// an hour (a zero interval would make a waiter ask the OS without pause, a huge one overflow a
+/// deadline). The one place every endpoint, mailbox and node reads it.
+inline std::chrono::nanoseconds liveness_of(const options& opt) noexcept {
+    return std::clamp(opt.liveness_interval, std::chrono::milliseconds(1), std::chrono::milliseconds(3'600'000));
+}
 
 /// Throws invalid_name unless `name` is 1..max characters of [A-Za-z0-9_-], and '.' too (but not
 /// first) where `dots` allows. `what` names the kind of name in the message ("segment", "member").
@@ -125,164 +129,6 @@ inline std::string os_name(std::string_view name) {
     os += os_prefix;
     os += name;
     return os;
-}
-
-/// Layout of the first 256 bytes of every segment; the body follows at offset 256.
-///
-///   0   magic               "ipckit" 0x00 0x01: an ipckit segment at all
-///   8   layout_version      bumped whenever any shared layout changes
-///   12  state               futex word: uninit(0) -> initializing(1) -> ready(2) | corrupt(3)
-///   16  size                total bytes of the segment, header included
-///   24  fingerprint         fnv1a(description)
-///   32  creator             packed process id of the creator (written before state leaves uninit)
-///   40  ownership           process_owned::id or system_owned::id
-///   44  description_length  bytes used in description
-///   48  description         what lives inside, e.g. "queue<tick (16 B, align 8), bounded<64>, ...>"
-///   248 checksum            header_checksum(): every field above but state, written last
-///
-/// Everything but state is immutable once the creator has written it. The checksum is that
-/// part's redundancy: a field overwritten with another legal value (ownership 2 -> 1, a size, a
-/// fingerprint) is still caught, and check_header() refuses every field until it matches. It
-/// guards against scribbles and stray writes, not against a hostile writer, who can recompute
-/// it (a hostile writer can only make ipckit report corrupt or misbehave inside the mapping).
-/// The creator writes it after init(body) and before state becomes ready, so a header without
-/// a valid checksum under a state other than ready is one whose creator never finished.
-struct segment_header {
-    static constexpr std::uint64_t magic_value = 0x0100'7469'6b63'7069ULL;  // "ipckit\0\1" little-endian
-    /// 2: the owner mark (an OFD lock). 3: the header checksum (and the description field
-    /// shortened to make room for it), and the rings' slot stamps and index checks.
-    static constexpr std::uint32_t current_version = 3;
-    enum : std::uint32_t { uninit = 0, initializing = 1, ready = 2, corrupt = 3 };
-
-    std::uint64_t magic;
-    std::uint32_t layout_version;
-    std::atomic<std::uint32_t> state;
-    std::uint64_t size;
-    std::uint64_t fingerprint;
-    std::atomic<std::uint64_t> creator;
-    std::uint32_t ownership;
-    std::uint32_t description_length;
-    char description[200];
-    std::uint64_t checksum;
-};
-static_assert(sizeof(segment_header) == 256 && std::is_standard_layout_v<segment_header> &&
-                  offsetof(segment_header, checksum) == 248,
-              "the segment header is a fixed 256-byte layout shared by every program of one layout version");
-
-inline constexpr std::size_t header_size = sizeof(segment_header);
-
-/// The checksum of `h`'s immutable part, as if its layout version were `version`.
-inline std::uint64_t header_checksum(const segment_header& h, std::uint32_t version) noexcept {
-    const auto bytes = [](const auto& v) { return std::string_view(reinterpret_cast<const char*>(&v), sizeof v); };
-    const std::uint64_t creator = h.creator.load(std::memory_order_relaxed);
-    std::uint64_t sum = fnv1a(bytes(h.magic));
-    for (const std::string_view field : {bytes(version), bytes(h.size), bytes(h.fingerprint), bytes(creator),
-                                         bytes(h.ownership), bytes(h.description_length), bytes(h.description)})
-        sum = fnv1a(field, sum);
-    return sum;
-}
-
-/// Whether the creator got as far as writing the checksum of `h`, which it does last, just
-/// before ready: a checksum word that is not 0 any more, whether or not it still matches. So a
-/// finished header whose state word and another field were both damaged is still known for a
-/// finished one, and is never taken for a creation that died half-way (by create, or by an
-/// inspector). (A real checksum of 0 has odds of 2^-64; such a header would be judged by its
-/// state and lock alone.)
-inline bool checksum_written(const segment_header& h) noexcept { return h.checksum != 0; }
-
-/// What is wrong with a header: the errc to report, and a sentence that follows the segment's
-/// name ("segment 'x' " + why).
-struct header_fault {
-    errc reason;
-    std::string why;
-};
-
-/// The one validation of a header, which everything that reads one goes through before it
-/// trusts any field of it but state (open, create's reclaim of an abandoned segment, an
-/// unbounded queue's chain, a mailbox's explanation of a mismatch). `object_size` is the size
-/// of the object it heads. Returns nothing when the header can be trusted; otherwise corrupt
-/// (not ipckit's, damaged, or a size the object does not have) or incompatible_layout (made by
-/// an ipckit of another layout version). A caller must never read a fault as "absent" or
-/// "abandoned": a damaged header says nothing about who uses the segment.
-inline std::optional<header_fault> check_header(const segment_header& h, std::size_t object_size) {
-    const std::uint32_t version = h.layout_version;
-    if (h.magic != segment_header::magic_value)
-        return header_fault{errc::corrupt, "is not an ipckit segment, or its header was overwritten"};
-    if (version != segment_header::current_version) {
-        // Another version's header has its own layout, so its checksum is not ours to check;
-        // but if ours matches once the version word is put back, only that word was overwritten.
-        if (h.checksum == header_checksum(h, segment_header::current_version))
-            return header_fault{errc::corrupt, "has a damaged header: its layout version word says " +
-                                                   std::to_string(version) + ", but the rest of it is version " +
-                                                   std::to_string(segment_header::current_version) +
-                                                   "'s and was overwritten there"};
-        return header_fault{errc::incompatible_layout,
-                            "was made by an ipckit with layout version " + std::to_string(version) +
-                                "; this program uses version " + std::to_string(segment_header::current_version) +
-                                ". Rebuild both programs against the same ipckit, or remove the segment"};
-    }
-    if (h.checksum != header_checksum(h, version))
-        return header_fault{errc::corrupt, "has a damaged header: its checksum does not match its fields (one of "
-                                           "them was overwritten)"};
-    if (h.ownership != process_owned::id && h.ownership != system_owned::id)
-        return header_fault{errc::corrupt, "has a damaged header: its ownership word is " +
-                                               std::to_string(h.ownership) +
-                                               ", neither process_owned nor system_owned"};
-    if (h.size != object_size)
-        return header_fault{errc::corrupt, "is " + std::to_string(object_size) + " bytes but its header says " +
-                                               std::to_string(h.size) + ": it was truncated or overwritten"};
-    return std::nullopt;
-}
-
-/// What one look at a segment's header finds, for an inspector (ipckit/inspect.hpp): read as it
-/// is, without waiting for a creator and without taking any lock. Fields other than `state` come
-/// from a header that passed check_header() (`valid`), except `creator` of a header still being
-/// initialised, which its creator writes before the state leaves uninit.
-struct header_snapshot {
-    std::uint32_t state = segment_header::uninit;
-    /// Why the header cannot be trusted: check_header()'s fault (a ready header), an invalid
-    /// state word, or a finished header under a state other than ready.
-    std::optional<header_fault> fault;
-    /// Whether the magic says ipckit made it (a fault with a wrong magic: not ipckit's at all).
-    bool ipckit_magic = false;
-    /// The creator wrote the checksum (checksum_written): it had finished the header.
-    bool finished = false;
-    /// Ready, and check_header() found nothing wrong: the fields below can be believed.
-    bool valid = false;
-    std::string description;
-    std::uint32_t ownership = 0;
-    std::uint64_t size = 0;
-    sys::process_id creator{};
-};
-
-/// Looks at the header `h` of an object of `object_size` bytes (at least header_size). Reads
-/// only; never waits.
-inline header_snapshot snapshot_header(const segment_header& h, std::size_t object_size) {
-    header_snapshot s;
-    // SYNC POINT READ: acquire, paired with the creator's release store of ready: the header is
-    // complete if the state says so.
-    s.state = h.state.load(std::memory_order_acquire);
-    s.ipckit_magic = h.magic == segment_header::magic_value;
-    s.finished = checksum_written(h);
-    if (s.state == segment_header::ready) {
-        s.fault = check_header(h, object_size);
-    } else if (s.state > segment_header::corrupt) {
-        s.fault = header_fault{errc::corrupt, "has an invalid header (state word " + std::to_string(s.state) +
-                                                  "): it is not an ipckit segment or was overwritten"};
-    } else if (s.finished && s.ipckit_magic) {
-        s.fault = header_fault{errc::corrupt, "has a damaged header: its state word says " +
-                                                  std::to_string(s.state) + ", but its creator had finished it"};
-    } else if (s.finished || (h.magic != 0 && !s.ipckit_magic)) {  // a creator writes the magic first
-        s.fault = header_fault{errc::corrupt, "is not an ipckit segment, or its header was overwritten"};
-    }
-    s.creator = sys::process_id::unpack(h.creator.load(std::memory_order_acquire));
-    s.valid = s.state == segment_header::ready && !s.fault;
-    if (s.valid) {
-        s.description.assign(h.description, std::min<std::size_t>(h.description_length, sizeof h.description));
-        s.ownership = h.ownership;
-        s.size = h.size;
-    }
-    return s;
 }
 
 /// How to remove the segment `name`, for a message: "ipckit::remove_segment("x") (or rm ...)".
@@ -603,11 +449,45 @@ private:
     bool created_ = false;
 };
 
+namespace detail {
+
+/// Whether the segment `name` is the head of an unbounded queue, as its header says (its
+/// description names an unbounded<...> capacity): a segment whose messages lie in other
+/// segments, which removing it by name alone would leave behind. False if it is not, is gone,
+/// or its header cannot be trusted (then nothing leads to chunks anyway).
+inline bool heads_a_chain(std::string_view name) {
+    try {
+        const sys::file f = sys::shm_open_existing(os_name(name));
+        bool chain = false;
+        (void)with_ready_body(f, 0, "segment '" + std::string(name) + "'", [&](void*, const segment_header& h) {
+            const std::string_view d(h.description, std::min<std::size_t>(h.description_length, sizeof h.description));
+            const auto q = parse_queue_description(d);
+            // A description cut short at 200 characters does not parse; its capacity still shows.
+            chain = q ? q->kind == queue_description::unbounded
+                      : d.substr(0, 14) == "ipckit::queue<" && d.find(", unbounded<") != std::string_view::npos;
+        });
+        return chain;
+    } catch (const error&) {  // gone, or not ours to read: the removal itself will say
+        return false;
+    }
+}
+
+}  // namespace detail
+
 /// Removes the segment `name` (a queue, a mailbox...). Processes that have it open keep using
-/// it; new ones no longer find it. Returns false if there was none. Throws invalid_name.
+/// it; new ones no longer find it. Returns false if there was none. Throws invalid_name, and
+/// invalid_argument for the head of an unbounded queue, which would leave its chunks behind:
+/// that one is removed whole by Q::remove(name) or ipckit::remove_any(name).
 /// (Not called remove: with `using namespace ipckit`, remove("x") would pick C's ::remove.)
 inline bool remove_segment(std::string_view name) {
     detail::validate_name(name);
+    if (detail::heads_a_chain(name))
+        throw error(errc::invalid_argument,
+                    "segment '" + std::string(name) +
+                        "' is an unbounded queue, whose messages lie in chunk segments '" + std::string(name) +
+                        ".<number>' that removing it by name alone would leave behind. Remove the whole queue with "
+                        "Q::remove(\"" + std::string(name) + "\"), ipckit::remove_any(\"" + std::string(name) +
+                        "\") (<ipckit/inspect.hpp>) or `ipckit rm " + std::string(name) + "`");
     return detail::sys::shm_remove(detail::os_name(name));
 }
 

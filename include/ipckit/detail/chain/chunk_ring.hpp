@@ -48,12 +48,13 @@
 //     from head and first removes the chunks the dead one had read but not yet removed.
 //
 // This file makes no system call. Chunks are created, mapped and removed by a `Chunks` object
-// the caller supplies (detail/queue/unbounded.hpp), which also answers "is this process alive?".
+// the caller supplies (detail/chain/chunk_store.hpp), which also answers "is this process alive?".
 //
 // Shared memory is not trusted: every index read is checked against the invariant above before
 // use, slots are addressed as pos % S within a chunk that was validated on mapping, and a state
 // word other than empty, full or dead is `corrupt`.
 
+#include <ipckit/detail/ring/cursor.hpp>
 #include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/error.hpp>
 
@@ -273,6 +274,20 @@ public:
         }
     }
 
+    /// Whether a push might not would_block now: after a would_block, once the grower it found
+    /// busy has let go of `grower` or published the chunk. Loads only.
+    bool has_room() noexcept {
+        return c_->grower.load(std::memory_order_acquire) != busy_ ||
+               c_->chunk_next.load(std::memory_order_acquire) != awaited_;
+    }
+
+    /// Nothing to recover here: the consumer claims nothing, and a grower that died is taken
+    /// over by the next try_push that needs its chunk.
+    template <class LiveClaimant>
+    bool recover(LiveClaimant&&) noexcept {
+        return false;
+    }
+
     /// After would_block: the process that holds `grower`, and the chunk it is creating.
     [[nodiscard]] std::uint64_t busy_grower() const noexcept { return busy_; }
     [[nodiscard]] std::uint64_t awaited_chunk() const noexcept { return awaited_; }
@@ -460,5 +475,27 @@ private:
     chain_control* c_ = nullptr;
     std::uint64_t head_ = 0;
 };
+
+/// A chunk_source that is declared only: what the cursor contract is checked with below.
+template <class Chunk>
+struct chunk_source_archetype {
+    Chunk* mapped(std::uint64_t) noexcept;
+    errc open(std::uint64_t) noexcept;
+    errc create(std::uint64_t) noexcept;
+    void drop() noexcept;
+    void remove(std::uint64_t) noexcept;
+    bool alive(std::uint64_t) noexcept;
+};
+
+// The cursor contract (detail/ring/cursor.hpp): a chain pushes and pops whole messages, so its
+// cursors meet the loop's part of it, not the slot claim's.
+static_assert(producer_cursor<chain_producer<std::uint64_t, 4, true, chunk_source_archetype<chain_chunk<std::uint64_t, 4>>>> &&
+                  attaches_to<chain_producer<std::uint64_t, 4, false, chunk_source_archetype<chain_chunk<std::uint64_t, 4>>>,
+                              chain_control, std::atomic<std::uint64_t>, std::uint64_t>,
+              "chain_producer must meet the producer cursor contract");
+static_assert(consumer_cursor<chain_consumer<std::uint64_t, 4, chunk_source_archetype<chain_chunk<std::uint64_t, 4>>>> &&
+                  attaches_to<chain_consumer<std::uint64_t, 4, chunk_source_archetype<chain_chunk<std::uint64_t, 4>>>,
+                              chain_control, std::atomic<std::uint64_t>, std::uint64_t>,
+              "chain_consumer must meet the consumer cursor contract");
 
 }  // namespace ipckit::detail

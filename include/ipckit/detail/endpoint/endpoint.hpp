@@ -1,13 +1,19 @@
 #pragma once
 // What every queue endpoint has in common, whatever the queue carries: a roster place held,
-// the segment kept alive, the cursor, one attempt with its wake-up, and the one blocking loop.
+// the segment kept alive, the cursor, one attempt with its wake-up, and the one verb loop.
 //
-// A queue kind provides `Queue::shared` with data_bell, space_bell, senders and receivers
-// (rosters) and ring, plus Queue::max_senders / max_receivers; its cursors provide
-// attach(ring, pending), has_room() / has_data(), and recover(live_claimant). A queue kind
-// whose endpoints keep something else than one segment alive (the unbounded queue keeps its
-// chain's head) names it as endpoint_core's Handle.
+// The verb loop (endpoint_core::run_verb) is the same for every kind: attempt; if it would
+// block and everyone on the other side has let go, look once more (finishing what a dead one
+// left half done), then say closed or peer_dead; else wait until the deadline. A kind supplies
+// only a verb_step: its one attempt (which wakes the other side on success), what it waits for,
+// how it recovers a dead peer's claim, and how it asks after the other side.
+//
+// A ring queue kind provides `Queue::shared` with data_bell, space_bell, senders and receivers
+// (rosters) and ring, plus Queue::max_senders / max_receivers; its cursors meet the contract of
+// detail/ring/cursor.hpp. A queue kind whose endpoints keep something else than one segment
+// alive (the unbounded queue keeps its chain's head) names it as endpoint_core's Handle.
 
+#include <ipckit/detail/ring/cursor.hpp>
 #include <ipckit/detail/sync/doorbell.hpp>
 #include <ipckit/detail/sync/roster.hpp>
 #include <ipckit/detail/sys/cpu.hpp>
@@ -156,6 +162,56 @@ struct role_bells {
     static void wake_on_close(auto& sh) noexcept { Role::wake_peers(sh).ring(); }
 };
 
+/// One verb of one kind, as endpoint_core::run_verb runs it. Every member is noexcept:
+///
+///     errc attempt()          one try: ok (having woken whoever waits for this progress),
+///                             would_block, or why not (closed, corrupt, no_space, ...). No
+///                             system call on the fast path.
+///     bool ready()            loads only: whether attempt() might not would_block now; what
+///                             the loop sleeps until.
+///     bool recover()          finishes what a process on the other side claimed and died
+///                             before finishing (cursor.recover); whether it finished any. May
+///                             make system calls; called off the fast path only.
+///     errc peers(bool ask_os) the other side: ok (someone is there, or may come), closed
+///                             (everyone who came has let go) or, with ask_os only, peer_dead
+///                             (everyone left there has died). A load without ask_os.
+///
+/// A kind whose verbs never end because of the other side returns ok from peers().
+template <class S>
+concept verb_step = requires(S& s, bool ask_os) {
+    { s.attempt() } noexcept -> std::same_as<errc>;
+    { s.ready() } noexcept -> std::same_as<bool>;
+    { s.recover() } noexcept -> std::same_as<bool>;
+    { s.peers(ask_os) } noexcept -> std::same_as<errc>;
+};
+
+/// A verb_step made of four callables, for kinds that write their step inline.
+template <class Attempt, class Ready, class Recover, class Peers>
+struct step_of {
+    Attempt attempt_;
+    Ready ready_;
+    Recover recover_;
+    Peers peers_;
+    errc attempt() noexcept { return attempt_(); }
+    bool ready() noexcept { return ready_(); }
+    bool recover() noexcept { return recover_(); }
+    errc peers(bool ask_os) noexcept { return peers_(ask_os); }
+};
+template <class Attempt, class Ready, class Recover, class Peers>
+step_of(Attempt, Ready, Recover, Peers) -> step_of<Attempt, Ready, Recover, Peers>;
+
+/// Closes the queue whose shared part is `sh` as a whole (close() on its handle, or its
+/// removal): both rosters sealed, so that every endpoint, now or later, sees `closed` (see
+/// detail/sync/roster.hpp), and every sleeper on either side woken to see it. Bells: where the
+/// kind's endpoints sleep (role_bells for ring queues).
+template <template <class> class Bells, class Shared>
+void close_queue(Shared& sh) noexcept {
+    sh.senders.seal();
+    sh.receivers.seal();
+    Bells<producer_role>::wake_on_close(sh);
+    Bells<consumer_role>::wake_on_close(sh);
+}
+
 /// What an endpoint keeps alive: a segment by default; anything with name() and body() (the
 /// start of Queue::shared), such as an unbounded queue's chain head.
 template <class H>
@@ -183,7 +239,15 @@ inline constexpr bool allows_many_receivers = !requires { requires Queue::one_re
 /// roster place held (or sender_busy / receiver_busy), closing that tells the other side (and
 /// does nothing in a forked child), the liveness settings, and how a verb reports the other
 /// side's end: closed, or peer_dead once for each death there that nobody replaced (ended,
-/// report_dead; detail/sync/roster.hpp says who lets go of a dead process's place). Restricted
+/// report_dead; detail/sync/roster.hpp says who lets go of a dead process's place).
+///
+/// The closed rule, one for every kind: where the other side is a single endpoint (a
+/// single-producer queue's sender, a single-consumer queue's receiver), it ends when that
+/// endpoint closes, like a pipe's end of file; where it may be many, it ends only when the
+/// queue is closed as a whole (close() on its handle) or removed, not because nobody happens to
+/// be attached at the moment. A receiver sees `closed` only after it has taken every message; a
+/// sender when it would wait for room. Every endpoint on a side of many dying is peer_dead, once
+/// (after their messages), and then the other side waits on for newcomers. Restricted
 /// thread-safe: one thread at a time.
 template <class Queue, class Role, class Bells = role_bells<Role>, endpoint_handle Handle = segment>
 class endpoint_core {
@@ -214,8 +278,10 @@ public:
     /// The name of the queue.
     [[nodiscard]] const std::string& name() const noexcept { return segment_->name(); }
 
-    /// Lets go now, as destruction would: the other side sees `closed` once everyone on this
-    /// side has let go and it has taken every message. Verbs on a closed endpoint return closed.
+    /// Lets go now, as destruction would. Where this endpoint is its side's only one (a
+    /// single-producer queue's sender...), the other side sees `closed` once it has taken every
+    /// message; on a side of many, closing one endpoint ends nothing (close the queue as a whole
+    /// for that). Verbs on a closed endpoint return closed.
     void close() noexcept {
         // A forked child inherits its parent's endpoints; closing one there must not close the
         // parent's.
@@ -227,11 +293,12 @@ public:
         shared_ = nullptr;
     }
 
-    /// Asks the OS about the other side now: ok (someone is there, or nobody came yet), closed
-    /// (everyone who came has let go) or peer_dead (everyone left there has died). peer_dead
-    /// also lets go of the dead ones' places on their behalf, so the next look says closed, or ok
-    /// once someone new comes; this endpoint's verbs still report the death once, after the
-    /// messages sent before it. System calls; the non-blocking data path never makes one.
+    /// Asks the OS about the other side now: ok (someone is there, or may come), closed (the
+    /// queue was closed as a whole or removed; or the single endpoint over there has let go) or
+    /// peer_dead (everyone left there has died). peer_dead also lets go of the dead ones' places
+    /// on their behalf, so the next look follows the closed rule; this endpoint's verbs still
+    /// report the death once, after the messages sent before it. System calls; the
+    /// non-blocking data path never makes one.
     [[nodiscard]] errc peer() noexcept {
         if (shared_ == nullptr) return errc::closed;
         const errc e = Role::peers(*shared_).state(true);
@@ -243,7 +310,7 @@ protected:
     endpoint_core(std::shared_ptr<Handle> seg, const options& opt)
         : segment_(std::move(seg)), shared_(static_cast<shared*>(segment_->body())), me_(sys::self()),
           light_fence_(sys::register_light_fence()),
-          liveness_(std::clamp(opt.liveness_interval, std::chrono::milliseconds(1), std::chrono::milliseconds(3'600'000))) {
+          liveness_(liveness_of(opt)) {
         // Deaths on the other side that are older than this endpoint are not its to report. (A
         // broadcast mailbox's receivers are a table of its own, not a roster.)
         if constexpr (requires(shared& sh) { sh.senders.retirements; sh.receivers.retirements; })
@@ -299,6 +366,20 @@ protected:
         return errc::peer_dead;
     }
 
+    /// The other side as a verb sees it: its roster's state(ask_os) (the closed rule), and,
+    /// where that is ok because a side of many is vacant, peer_dead if places were retired
+    /// there for dead holders since this endpoint last reported a death: another endpoint of
+    /// this side retired them, and the death is still this one's to report, once. Loads only
+    /// without ask_os.
+    [[nodiscard]] errc peers_state(bool ask_os) const noexcept {
+        const auto& peers = Role::peers(*shared_);
+        const errc e = peers.state(ask_os);
+        // SYNC POINT READ: retirements, paired with roster::retire's count before its release.
+        if (e == errc::ok && peers.vacant() && peers.retirements.load(std::memory_order_acquire) != reported_)
+            return errc::peer_dead;
+        return e;
+    }
+
     /// What a verb returns when its wait found every holder on the other side dead
     /// (state(true) == peer_dead), with nothing left to take from them: peer_dead, once; their
     /// places are let go of, so that the next look sees the closed rule. System calls.
@@ -316,6 +397,63 @@ protected:
             Role::own(*shared_).release(place_, me_);
     }
 
+    /// THE VERB LOOP. Blocking (Mode): attempts `step` until it does not would_block, sleeping
+    /// on this endpoint's bell until step.ready() between attempts, asking the OS about the
+    /// other side (step.peers(true), after step.recover()) about once per liveness interval,
+    /// until `deadline` (time_point::max(): none): ok, timed_out, closed, peer_dead, or the
+    /// attempt's own error. Non-blocking: one attempt (`deadline` means nothing then), and no
+    /// system call unless the attempt makes one. Either way closed / peer_dead only once the
+    /// attempt finds nothing left to do (settle).
+    template <mode_policy Mode, wait_policy Wait, verb_step Step>
+    errc run_verb(Step& step, clock::time_point deadline) noexcept {
+        if constexpr (std::same_as<Mode, blocking>) {
+            for (;;) {
+                const errc e = settle(step);
+                if (e != errc::would_block) return e;
+                const errc w = wait_until<Wait>(
+                    sleep_bell(), asleep(), [&step]() noexcept { return step.ready(); },
+                    [&step](bool ask_os) noexcept {
+                        // A dead process may hold what we wait for: finish it for them.
+                        if (ask_os) (void)step.recover();
+                        return step.peers(ask_os);
+                    },
+                    deadline, liveness_);
+                if (w == errc::peer_dead) return drain(step, w);
+                // closed: the next settle() looks once more, then says closed (or peer_dead).
+                if (w != errc::ok && w != errc::closed) return w;
+            }
+        } else {
+            return settle(step);
+        }
+    }
+
+    /// One attempt, and where it would block with the other side ended (closed) or gone with a
+    /// death to report (peer_dead, without asking the OS: see peers_state): what they published
+    /// before they let go is visible now, so look again, finishing each claim they left
+    /// unfinished (or it hides what lies behind it), until there is nothing more; then ended()
+    /// or report_dead(). A closed endpoint (or one moved from): closed.
+    template <verb_step Step>
+    errc settle(Step& step) noexcept {
+        if (shared_ == nullptr) return errc::closed;
+        errc e = step.attempt();
+        if (e != errc::would_block) return e;
+        const errc end = step.peers(false);
+        if (end != errc::closed && end != errc::peer_dead) return e;
+        return drain(step, end);
+    }
+
+    /// Where the other side has ended (`end`: closed, or peer_dead): looks again, finishing each
+    /// claim it left unfinished, until an attempt does not would_block (its result) or nothing
+    /// is left to finish; then `end`, as ended() or report_dead() say it. Messages first.
+    template <verb_step Step>
+    errc drain(Step& step, errc end) noexcept {
+        for (;;) {
+            const errc e = step.attempt();
+            if (e != errc::would_block) return e;
+            if (!step.recover()) return end == errc::closed ? ended() : report_dead();
+        }
+    }
+
     /// Retires the places of the holders on the other side that have died.
     void retire_dead_peers() noexcept {
         Role::peers(*shared_).retire_dead(
@@ -331,9 +469,9 @@ protected:
     std::uint32_t reported_ = 0;  ///< the other side's retirements when this endpoint last reported a death
 };
 
-/// An endpoint of a ring queue: the core, the ring cursor, one attempt with its wake-up, and
-/// the one blocking loop.
+/// An endpoint of a ring queue: the core, the ring cursor, and its verbs' step for the loop.
 template <class Queue, class Role, class Cursor, mode_policy Mode>
+    requires(std::same_as<Role, producer_role> ? producer_cursor<Cursor> : consumer_cursor<Cursor>)
 class endpoint : public endpoint_core<Queue, Role> {
     using core = endpoint_core<Queue, Role>;
 
@@ -354,55 +492,22 @@ protected:
         }
     }
 
-    /// One attempt: ok, would_block, closed or peer_dead (would block, and the other side has
-    /// all gone: see ended()), or corrupt. With Progress, a success is progress the other side
-    /// may be sleeping on, and wakes it; a claim for work in place (a loan, a view) calls
-    /// progress() when it is done.
-    template <bool Progress = true, class Op>
-    errc attempt(Op&& op) noexcept {
-        if (this->shared_ == nullptr) return errc::closed;  // closed (or moved from)
-        errc e = op(cursor_);
-        if (e == errc::ok) {
-            if constexpr (Progress) progress();
-        } else if (e == errc::would_block && Role::peers(*this->shared_).state(false) == errc::closed) {
-            // The other side published everything before it let go; one more look, then closed.
-            // Nobody over there holds a place any more, so a claim still unfinished was
-            // abandoned by a process that died: finish it first, or it hides what lies behind.
-            if (!ready()) recover();
-            e = ready() ? attempt<Progress>(op) : this->ended();
-        }
-        return e;
-    }
-
-    /// Retries `op` until it succeeds, the deadline passes, or the other side is gone.
-    template <class Wait, bool Progress = true, class Op>
-    errc attempt_until(Op&& op, clock::time_point deadline) noexcept {
-        for (;;) {
-            const errc e = attempt<Progress>(op);
-            if (e != errc::would_block) return e;
-            const errc w = wait_until<Wait>(
-                this->sleep_bell(), this->asleep(), [this] { return ready(); },
-                [this](bool ask_os) {
-                    // A dead process may hold the slot we wait for: finish it for them.
-                    if (ask_os) recover();
-                    return Role::peers(*this->shared_).state(ask_os);
-                },
-                deadline, this->liveness_);
-            if (w == errc::peer_dead) return this->report_dead();
-            if (w == errc::closed) return this->ended();
-            if (w != errc::ok) return w;
-        }
-    }
-
-    /// A verb: one attempt (non_blocking; `deadline` means nothing then), or attempts until
-    /// success, the other side's end, or `deadline` (blocking). The primitive of send_verbs and
-    /// receive_verbs.
+    /// A verb: one attempt of `op` on the cursor (non_blocking; `deadline` means nothing then),
+    /// or attempts until success, the other side's end, or `deadline` (blocking): run_verb. With
+    /// Progress, a success is progress the other side may be sleeping on, and wakes it; a claim
+    /// for work in place (a loan, a view) calls progress() when it is done. The primitive of
+    /// send_verbs and receive_verbs.
     template <bool Progress = true, class Op>
     errc run_until(Op&& op, clock::time_point deadline) noexcept {
-        if constexpr (std::same_as<Mode, blocking>)
-            return attempt_until<typename Queue::wait_type, Progress>(op, deadline);
-        else
-            return attempt<Progress>(op);
+        step_of step{[this, &op]() noexcept {
+                         const errc e = op(cursor_);
+                         if constexpr (Progress)
+                             if (e == errc::ok) progress();
+                         return e;
+                     },
+                     [this]() noexcept { return ready(); }, [this]() noexcept { return recover(); },
+                     [this](bool ask_os) noexcept { return this->peers_state(ask_os); }};
+        return this->template run_verb<Mode, typename Queue::wait_type>(step, deadline);
     }
     /// A verb with no deadline.
     template <bool Progress = true, class Op>
@@ -422,8 +527,8 @@ protected:
 
 private:
     /// Finishes a slot that a dead process on the other side claimed and left unfinished.
-    void recover() noexcept {
-        cursor_.recover([this](std::uint64_t p) { return Role::peers(*this->shared_).live_claimant(p); });
+    bool recover() noexcept {
+        return cursor_.recover([this](std::uint64_t p) { return Role::peers(*this->shared_).live_claimant(p); });
     }
 
     bool ready() noexcept {

@@ -13,7 +13,7 @@
 // Restricted thread-safe: one thread at a time, that of the node.
 
 #include <ipckit/deadline.hpp>
-#include <ipckit/detail/endpoint/exception_errc.hpp>
+#include <ipckit/detail/sys/exception_errc.hpp>
 #include <ipckit/detail/node/link_name.hpp>
 #include <ipckit/detail/node/membership.hpp>
 #include <ipckit/detail/node/sweep.hpp>

@@ -40,7 +40,7 @@
 //
 // One receiver at a time (Consumers = single): see bytes_queue below for why.
 
-#include <ipckit/detail/endpoint/exception_errc.hpp>
+#include <ipckit/detail/sys/exception_errc.hpp>
 #include <ipckit/detail/sync/doorbell.hpp>
 #include <ipckit/detail/endpoint/endpoint.hpp>
 #include <ipckit/detail/queue/fixed.hpp>
@@ -70,6 +70,12 @@
 #include <vector>
 
 namespace ipckit::detail {
+
+/// The characters of `s` as the bytes a byte queue sends (no terminating zero): what every
+/// send(std::string_view) of bytes<Max> messages passes on.
+inline std::span<const std::byte> as_bytes(std::string_view s) noexcept {
+    return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
 
 /// What lives in a byte queue's segment after the header.
 ///   data_bell    the receiver sleeps here while the queue is empty
@@ -203,6 +209,9 @@ public:
     static constexpr bool one_receiver_only = true;
 
     using shared = bytes_queue_shared<Max, capacity, max_senders, max_receivers>;
+    /// Where its endpoints sleep, and whom closing wakes (close()).
+    template <class Role>
+    using bells = role_bells<Role>;
     template <mode_policy Mode>
     using sender_type = bytes_sender<bytes_queue, Mode>;
     template <mode_policy Mode>
@@ -419,10 +428,6 @@ private:
     bytes_sender(std::shared_ptr<segment> seg, const options& opt)
         : base(seg, opt), shared_(static_cast<shared*>(seg->body())), light_fence_(sys::register_light_fence()) {}
 
-    static std::span<const std::byte> as_bytes(std::string_view s) noexcept {
-        return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
-    }
-
     /// Wakes the receiver after an attempt that published a wrap marker but no message (a
     /// message wakes it through the endpoint), so that it frees the marker.
     void wake_after(errc e, bool woken_on_ok, auto& cursor) noexcept {
@@ -505,8 +510,7 @@ private:
     friend Queue;
     friend queue_handle<Queue>;
     bytes_receiver(std::shared_ptr<segment> seg, const options& opt)
-        : base(seg, opt), shared_(static_cast<shared*>(seg->body())), light_fence_(sys::register_light_fence()),
-          liveness_(std::clamp(opt.liveness_interval, std::chrono::milliseconds(1), std::chrono::milliseconds(3'600'000))) {}
+        : base(seg, opt), shared_(static_cast<shared*>(seg->body())), light_fence_(sys::register_light_fence()) {}
 
     /// run(op), and for a non-blocking receiver of many senders one more thing: a blocking
     /// receiver skips the record of a sender that died between reserving and committing it
@@ -520,7 +524,7 @@ private:
             if (e == errc::would_block && this->cursor().stalled()) {
                 const auto now = clock::now();
                 if (now >= next_recovery_) {
-                    next_recovery_ = now + liveness_;
+                    next_recovery_ = now + this->liveness_;
                     if (this->cursor().recover([this](std::uint64_t p) { return shared_->senders.live_claimant(p); }))
                         e = this->template run<Progress>(op);
                 }
@@ -588,7 +592,6 @@ private:
 
     shared* shared_;  // the views' way to the ring, which outlives a move of this endpoint
     bool light_fence_;
-    std::chrono::nanoseconds liveness_;
     clock::time_point next_recovery_{};
 };
 

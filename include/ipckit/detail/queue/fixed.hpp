@@ -106,6 +106,9 @@ public:
     static constexpr std::size_t max_receivers = Consumers::max;
 
     using shared = queue_shared<T, capacity, max_senders, max_receivers>;
+    /// Where its endpoints sleep, and whom closing wakes (close()).
+    template <class Role>
+    using bells = role_bells<Role>;
     template <mode_policy Mode>
     using sender_type = fixed_sender<fixed_queue, Mode>;
     template <mode_policy Mode>

@@ -2,6 +2,7 @@
 // What the handle of every queue kind has: create / open / open_or_create / remove by name, the
 // sender() and receiver() that attach endpoints, and the segment kept alive for them.
 
+#include <ipckit/detail/endpoint/endpoint.hpp>
 #include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/policy.hpp>
 #include <ipckit/segment.hpp>
@@ -15,9 +16,10 @@
 namespace ipckit::detail {
 
 /// The handle of a queue kind `Queue` (CRTP). Queue provides layout() (the description and size
-/// its segment must match), init(body) (constructs its shared part), ownership_type, and
-/// sender_type<Mode> / receiver_type<Mode>, whose constructors take (segment, options). A handle
-/// may be copied and shared between threads; its endpoints keep the segment alive.
+/// its segment must match), init(body) (constructs its shared part), ownership_type, shared,
+/// bells<Role> (where its endpoints sleep), and sender_type<Mode> / receiver_type<Mode>, whose
+/// constructors take (segment, options). A handle may be copied and shared between threads; its
+/// endpoints keep the segment alive.
 template <class Queue>
 class queue_handle {
 public:
@@ -35,8 +37,28 @@ public:
         return Queue(segment::open_or_create<typename Queue::ownership_type>(name, Queue::layout(), opt, Queue::init),
                      opt);
     }
-    /// Removes the queue `name`; processes that have it open keep using it. False if none.
-    static bool remove(std::string_view name) { return remove_segment(name); }
+    /// Removes the queue `name`: closes it as a whole first (close()), so that the endpoints
+    /// attached to it see `closed` rather than wait on a queue nobody can find any more; what
+    /// they have mapped stays theirs. A segment `name` that is not this queue is removed by name
+    /// alone. False if there was none.
+    static bool remove(std::string_view name) {
+        bool closed = false;
+        try {
+            open(name).close();
+            closed = true;
+        } catch (const error&) {  // not there, or not this kind of queue
+        }
+        return remove_segment(name) || closed;
+    }
+
+    /// Closes the queue as a whole, for every process (the closed rule: detail/endpoint/
+    /// endpoint.hpp): every receiver, attached now or later, gets `closed` once it has taken
+    /// every message; every sender gets `closed` when it would wait for room (a message it sent
+    /// before that is received if a receiver still takes it). Sleepers on both sides are woken.
+    /// How a queue of many senders ends. Never undone: the name stays until removed.
+    void close() const noexcept {
+        close_queue<Queue::template bells>(*static_cast<typename Queue::shared*>(segment_->body()));
+    }
 
     /// Attaches a sender. Throws sender_busy while as many live senders as Producers allows are
     /// attached (one, for a single-producer queue; another endpoint of this process counts).

@@ -200,6 +200,8 @@ template <class Queue, mode_policy Mode>
 class rendezvous_sender;
 template <class Queue, mode_policy Mode>
 class rendezvous_receiver;
+template <class Role>
+struct rendezvous_bells;
 
 /// A zero-capacity queue of fixed-size messages `T` in a named shared-memory segment: what
 /// ipckit::queue<T, zero_capacity, ...> is. See <ipckit/queue.hpp> and the top of this file.
@@ -215,6 +217,9 @@ public:
     static constexpr std::size_t max_receivers = Consumers::max;
 
     using shared = rendezvous_shared<T, max_senders, max_receivers>;
+    /// Where its endpoints sleep, and whom closing wakes (close()).
+    template <class Role>
+    using bells = rendezvous_bells<Role>;
     template <mode_policy Mode>
     using sender_type = rendezvous_sender<rendezvous_queue, Mode>;
     template <mode_policy Mode>
@@ -348,6 +353,9 @@ private:
     /// Offers `m` until `deadline`: the send verbs' primitive.
     errc send_until(const T& m, clock::time_point deadline) noexcept {
         if (!this->attached()) return errc::closed;
+        // The receivers' side has ended (the closed rule): nobody will take m. Said before the
+        // offer, so that a deadline already past does not hide it behind timed_out. A load.
+        if (this->sh().receivers.state(false) == errc::closed) return this->ended();
         auto& o = offer();
         std::uint64_t seq = 0;
         if (const errc e = make_ready(deadline, seq); e != errc::ok) return e;
@@ -396,7 +404,7 @@ private:
         const std::uint64_t on_offer = st::pack(st::offered, 0, seq);
         const errc w = wait_until<Wait>(
             o.bell, this->asleep(), [&] { return o.state.load(std::memory_order_acquire) != on_offer; },
-            [&](bool ask_os) { return this->sh().receivers.state(ask_os); }, deadline, this->liveness());
+            [&](bool ask_os) { return this->peers_state(ask_os); }, deadline, this->liveness());
         if (w != errc::ok) {
             std::uint64_t cur = on_offer;
             // THE DECISION: offered -> empty (withdrawn) here, or offered -> taken by a receiver's
@@ -477,38 +485,15 @@ private:
     friend verbs;
     using base::base;
 
+    /// Takes an offer into `out`, through the one verb loop (endpoint_core::run_verb): closed or
+    /// peer_dead once nothing is on offer and every sender has let go.
     errc receive_until(T& out, clock::time_point deadline) noexcept {
-        if constexpr (std::same_as<Mode, blocking>)
-            return attempt_until(out, deadline);
-        else
-            return attempt(out);
-    }
-
-    /// One look: ok, would_block, or closed / peer_dead (nothing on offer and every sender let
-    /// go: see endpoint_core::ended).
-    errc attempt(T& out) noexcept {
-        if (!this->attached()) return errc::closed;
-        errc e = try_take(out);
-        if (e == errc::would_block && this->sh().senders.state(false) == errc::closed) {
-            // Whatever was offered before the last sender let go has been taken or withdrawn by
-            // now (a sender never closes with an offer out); one more look settles it.
-            e = try_take(out);
-            if (e == errc::would_block) e = this->ended();
-        }
-        return e;
-    }
-
-    errc attempt_until(T& out, clock::time_point deadline) noexcept {
-        for (;;) {
-            const errc e = attempt(out);
-            if (e != errc::would_block) return e;
-            const errc w = wait_until<Wait>(
-                this->sh().data_bell, this->asleep(), [this] { return offer_out(); },
-                [this](bool ask_os) { return this->sh().senders.state(ask_os); }, deadline, this->liveness());
-            if (w == errc::peer_dead) return this->report_dead();
-            if (w == errc::closed) return this->ended();
-            if (w != errc::ok) return w;
-        }
+        step_of step{[this, &out]() noexcept { return try_take(out); }, [this]() noexcept { return offer_out(); },
+                     // Nothing to finish for a dead sender: its offer is whole (and may be taken),
+                     // or it was never published; the next sender in its place withdraws it.
+                     []() noexcept { return false; },
+                     [this](bool ask_os) noexcept { return this->peers_state(ask_os); }};
+        return this->template run_verb<Mode, Wait>(step, deadline);
     }
 
     /// Takes one offer into `out`: ok or would_block. Loads, CASes and a copy; a system call only

@@ -54,6 +54,7 @@
 // a lap back: a tail moved back would otherwise rewrite messages that receivers may be reading.
 
 #include <ipckit/detail/shm/layout.hpp>
+#include <ipckit/detail/ring/cursor.hpp>
 #include <ipckit/detail/ring/ticket.hpp>
 #include <ipckit/detail/sync/roster.hpp>
 #include <ipckit/error.hpp>
@@ -68,7 +69,6 @@ namespace ipckit::detail {
 
 template <shm_safe T>
 struct broadcast_slot {
-    static constexpr std::uint64_t tombstone = std::uint64_t{1} << 63;
     std::atomic<std::uint64_t> seq{0};    ///< pos + 1 once position pos is published here; 0 before the first lap
     std::atomic<std::uint64_t> stamp{0};  ///< pos + 1 of the last message committed here; 0 before any
     T value;
@@ -168,7 +168,7 @@ public:
             }
             // The slot holds a lap before pos at most. A later one: others claimed pos (and
             // published at it) since we read the tail, or the tail was moved back.
-            const std::uint64_t held = ring_->slots[pos % N].seq.load(std::memory_order_relaxed) & ~broadcast_slot<T>::tombstone;
+            const std::uint64_t held = ring_->slots[pos % N].seq.load(std::memory_order_relaxed) & ~seq_tombstone;
             if (held > pos + 1 - std::min<std::uint64_t>(pos + 1, N)) {
                 // SYNC POINT READ: a newer sequence, paired with its sender's release store,
                 // which came after its claim: the tail below shows that claim.
@@ -194,12 +194,19 @@ public:
         finish(t, t.pos + 1);
     }
     /// Gives a claimed position up: receivers skip it.
-    void abandon(const ring_ticket<T>& t) noexcept { finish(t, (t.pos + 1) | broadcast_slot<T>::tombstone); }
+    void abandon(const ring_ticket<T>& t) noexcept { finish(t, (t.pos + 1) | seq_tombstone); }
 
     /// Whether a claim might succeed now (loads only; scans the table if the cache says full).
     bool has_room() noexcept {
         const std::uint64_t pos = ring_->tail.load(std::memory_order_acquire);
         return pos - gate_ < N || refresh(pos) != errc::would_block;
+    }
+
+    /// Nothing to recover here: receivers claim no slot, and a dead receiver that holds the tail
+    /// back is its mailbox's to retire (for_each_laggard).
+    template <class LiveClaimant>
+    bool recover(LiveClaimant&&) noexcept {
+        return false;
     }
 
     /// Calls `f(i, holder)` for each held table place whose cursor holds the tail back (it is
@@ -308,7 +315,7 @@ public:
                 t = {&slot.value, next_};
                 return errc::ok;
             }
-            if (seq == (want | broadcast_slot<T>::tombstone)) {
+            if (seq == (want | seq_tombstone)) {
                 // A tombstone over a whole message: the sequence was moved (recover() publishes
                 // a message written whole, never buries it).
                 if (slot.stamp.load(std::memory_order_relaxed) == want) return errc::corrupt;
@@ -316,7 +323,7 @@ public:
                 continue;
             }
             // An older lap (not yet published) or a slot ahead of us, which gating rules out.
-            return (seq & ~broadcast_slot<T>::tombstone) < want ? errc::would_block : errc::corrupt;
+            return (seq & ~seq_tombstone) < want ? errc::would_block : errc::corrupt;
         }
     }
 
@@ -341,7 +348,7 @@ public:
     /// Whether a pop might succeed now (or will report corruption).
     bool has_data() const noexcept {
         const std::uint64_t seq = ring_->slots[next_ % N].seq.load(std::memory_order_acquire);
-        return (seq & ~broadcast_slot<T>::tombstone) >= next_ + 1;
+        return (seq & ~seq_tombstone) >= next_ + 1;
     }
 
     /// Whether every position claimed so far has been read (or skipped).
@@ -355,7 +362,7 @@ public:
         const std::uint64_t pos = next_;
         auto& slot = ring_->slots[pos % N];
         std::uint64_t seq = slot.seq.load(std::memory_order_acquire);
-        if ((seq & ~broadcast_slot<T>::tombstone) >= pos + 1) return false;  // published meanwhile
+        if ((seq & ~seq_tombstone) >= pos + 1) return false;  // published meanwhile
         if (ring_->tail.load(std::memory_order_acquire) <= pos) return false;  // nobody claimed it
         if (live_claimant(pos + 1)) return false;
         // SYNC POINT READ: stamp, paired with commit()'s release store: value is written.
@@ -369,7 +376,7 @@ public:
         //   3. The CAS fails: the sender published meanwhile (or another receiver finished the
         //      slot): nothing to do.
         // SYNC POINT WRITE (case 2): value, re-published; READ by receivers' acquire of seq.
-        return slot.seq.compare_exchange_strong(seq, whole ? pos + 1 : (pos + 1) | broadcast_slot<T>::tombstone,
+        return slot.seq.compare_exchange_strong(seq, whole ? pos + 1 : (pos + 1) | seq_tombstone,
                                                 std::memory_order_acq_rel);
     }
 
@@ -387,5 +394,15 @@ private:
     std::atomic<std::uint64_t>* cursor_ = nullptr;
     std::uint64_t next_ = 0;
 };
+
+// The cursor contract (detail/ring/cursor.hpp), checked on one instance of each.
+static_assert(claiming_producer<broadcast_producer<std::uint64_t, 8>, std::uint64_t> &&
+                  attaches_to<broadcast_producer<std::uint64_t, 8>, broadcast_ring<std::uint64_t, 8>, broadcast_place*,
+                              std::size_t, std::atomic<std::uint64_t>>,
+              "broadcast_producer must meet the producer cursor contract");
+static_assert(claiming_consumer<broadcast_consumer<std::uint64_t, 8>, std::uint64_t> &&
+                  attaches_to<broadcast_consumer<std::uint64_t, 8>, broadcast_ring<std::uint64_t, 8>, broadcast_place*,
+                              std::size_t, std::size_t>,
+              "broadcast_consumer must meet the consumer cursor contract");
 
 }  // namespace ipckit::detail

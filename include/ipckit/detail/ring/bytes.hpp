@@ -66,6 +66,7 @@
 // touch memory outside the ring or a caller's buffer. This file makes no system call.
 
 #include <ipckit/detail/shm/layout.hpp>
+#include <ipckit/detail/ring/cursor.hpp>
 #include <ipckit/detail/ring/ticket.hpp>
 #include <ipckit/error.hpp>
 
@@ -677,5 +678,14 @@ private:
     bool progressed_ = false;
     bool broken_ = false;  ///< recover() found a record without its header: every peek is corrupt
 };
+
+// The cursor contract (detail/ring/cursor.hpp), checked on one instance of each. Records are
+// claimed by size (try_loan / peek), not as slots of a type, so not claiming_producer/consumer.
+static_assert(producer_cursor<bytes_producer<64, 1024, true>> && producer_cursor<bytes_producer<64, 1024, false>> &&
+                  attaches_to<bytes_producer<64, 1024, true>, bytes_ring<1024, true>, std::atomic<std::uint64_t>>,
+              "bytes_producer must meet the producer cursor contract");
+static_assert(consumer_cursor<bytes_consumer<64, 1024, true>> && consumer_cursor<bytes_consumer<64, 1024, false>> &&
+                  attaches_to<bytes_consumer<64, 1024, true>, bytes_ring<1024, true>, std::atomic<std::uint64_t>>,
+              "bytes_consumer must meet the consumer cursor contract");
 
 }  // namespace ipckit::detail

@@ -36,12 +36,12 @@
 // them needs evidence this ring does not keep (the dead consumer's roster `pending` word).
 
 #include <ipckit/detail/shm/layout.hpp>
+#include <ipckit/detail/ring/cursor.hpp>
 #include <ipckit/detail/ring/ticket.hpp>
 #include <ipckit/error.hpp>
 
 #include <atomic>
 #include <cstdint>
-#include <cstring>
 
 namespace ipckit::detail {
 
@@ -49,7 +49,6 @@ namespace ipckit::detail {
 /// a small message costs a fraction of a line rather than one each.
 template <shm_safe T>
 struct mpmc_slot {
-    static constexpr std::uint64_t tombstone = std::uint64_t{1} << 63;
     std::atomic<std::uint64_t> seq;
     std::atomic<std::uint64_t> stamp;  ///< pos + 1 of the last message committed here; 0 before any
     T value;
@@ -113,7 +112,7 @@ public:
             // SYNC POINT READ: seq, paired with the release store of the consumer that freed it.
             // A tombstone of lap-1 (a dead producer's position, not yet skipped) is lap-1 too:
             // with its bit, the distance would read as a slot far ahead of the tail.
-            const std::uint64_t seq = slot->seq.load(std::memory_order_acquire) & ~mpmc_slot<T>::tombstone;
+            const std::uint64_t seq = slot->seq.load(std::memory_order_acquire) & ~seq_tombstone;
             const std::int64_t d = distance(seq, pos);
             if (d == 0) {
                 pending_->store(pos + 1, std::memory_order_relaxed);  // ordered before the claim by its release
@@ -146,22 +145,15 @@ public:
         finish(t, t.pos + 1);
     }
     /// Gives up a claimed position: consumers skip it.
-    void abandon(const ring_ticket<T>& t) noexcept { finish(t, (t.pos + 1) | mpmc_slot<T>::tombstone); }
+    void abandon(const ring_ticket<T>& t) noexcept { finish(t, (t.pos + 1) | seq_tombstone); }
 
     /// Publishes a copy of `m`: ok, would_block (full) or corrupt. No system call.
-    errc try_push(const T& m) noexcept {
-        ring_ticket<T> t;
-        const errc e = try_claim(t);
-        if (e != errc::ok) return e;
-        std::memcpy(static_cast<void*>(t.slot), &m, sizeof(T));
-        commit(t);
-        return errc::ok;
-    }
+    errc try_push(const T& m) noexcept { return push_copy(*this, m); }
 
     /// Whether a push might succeed now (or will report corruption).
     bool has_room() const noexcept {
         const std::uint64_t pos = ring_->tail.load(std::memory_order_acquire);
-        return distance(ring_->slots[pos % N].seq.load(std::memory_order_acquire) & ~mpmc_slot<T>::tombstone, pos) >= 0;
+        return distance(ring_->slots[pos % N].seq.load(std::memory_order_acquire) & ~seq_tombstone, pos) >= 0;
     }
 
     /// Called by a producer that is stuck because the ring is full: if the slot at the tail is
@@ -176,7 +168,7 @@ public:
         auto& slot = ring_->slots[pos % N];
         std::uint64_t seq = slot.seq.load(std::memory_order_acquire);
         // Full, and claimed by a consumer (head moved past it), but not released.
-        if ((seq & ~mpmc_slot<T>::tombstone) != prev + 1 || head <= prev) return false;
+        if ((seq & ~seq_tombstone) != prev + 1 || head <= prev) return false;
         if (live_claimant(prev + 1)) return false;
         // The dead consumer never released it; free it for this lap.
         return slot.seq.compare_exchange_strong(seq, prev + N, std::memory_order_acq_rel);
@@ -221,13 +213,13 @@ public:
                 // SYNC POINT READ: seq, paired with the producer's release store: value (and the
                 // stamp) is written.
                 seq = slot->seq.load(std::memory_order_acquire);
-                const std::int64_t d = distance(seq & ~mpmc_slot<T>::tombstone, pos + 1);
+                const std::int64_t d = distance(seq & ~seq_tombstone, pos + 1);
                 if (d == 0) {
                     // The stamp agrees with the sequence: a full slot holds the message of pos,
                     // a tombstone does not (a whole message is published, never buried: see
                     // recover()).
                     const bool whole = slot->stamp.load(std::memory_order_relaxed) == pos + 1;
-                    if (whole == ((seq & mpmc_slot<T>::tombstone) != 0)) {
+                    if (whole == ((seq & seq_tombstone) != 0)) {
                         // Either others took pos meanwhile and the next lap was committed there
                         // (the head moved on: look again), or the sequence was moved: full over a
                         // slot never written at pos, or a tombstone over a message: corrupt.
@@ -252,7 +244,7 @@ public:
                     // Free (not yet written, or being written), or lap-1 still being read (its
                     // consumer took it but has not released it): empty. Any older sequence was
                     // moved back: corrupt.
-                    const std::uint64_t s = seq & ~mpmc_slot<T>::tombstone;
+                    const std::uint64_t s = seq & ~seq_tombstone;
                     if (s == pos) return withdraw_claim(*pending_, errc::would_block);
                     if (s + N != pos + 1) return withdraw_claim(*pending_, errc::corrupt);
                     // While lap-1 is held no producer can claim pos: a tail past pos (seq read
@@ -269,7 +261,7 @@ public:
                 }
             }
             t = {&slot->value, pos};
-            if ((seq & mpmc_slot<T>::tombstone) == 0) return errc::ok;
+            if ((seq & seq_tombstone) == 0) return errc::ok;
             release(t);  // a dead producer's position: nothing to read
         }
     }
@@ -282,19 +274,12 @@ public:
     }
 
     /// Takes a copy of the oldest message into `out`: ok, would_block (empty) or corrupt.
-    errc try_pop(T& out) noexcept {
-        ring_ticket<const T> t;
-        const errc e = try_claim(t);
-        if (e != errc::ok) return e;
-        std::memcpy(static_cast<void*>(&out), t.slot, sizeof(T));
-        release(t);
-        return errc::ok;
-    }
+    errc try_pop(T& out) noexcept { return pop_copy(*this, out); }
 
     /// Whether a pop might succeed now (or will report corruption).
     bool has_data() const noexcept {
         const std::uint64_t pos = ring_->head.load(std::memory_order_acquire);
-        return broken_ || distance(ring_->slots[pos % N].seq.load(std::memory_order_acquire) & ~mpmc_slot<T>::tombstone,
+        return broken_ || distance(ring_->slots[pos % N].seq.load(std::memory_order_acquire) & ~seq_tombstone,
                                    pos + 1) >= 0;
     }
 
@@ -329,7 +314,7 @@ public:
         //   3. The CAS fails: the producer published meanwhile (or another consumer finished
         //      the slot): nothing to do.
         // SYNC POINT WRITE (case 2): value, re-published; READ by consumers' acquire of seq.
-        return slot.seq.compare_exchange_strong(seq, whole ? pos + 1 : (pos + 1) | mpmc_slot<T>::tombstone,
+        return slot.seq.compare_exchange_strong(seq, whole ? pos + 1 : (pos + 1) | seq_tombstone,
                                                 std::memory_order_acq_rel);
     }
 
@@ -345,5 +330,15 @@ private:
     std::atomic<std::uint64_t>* pending_ = nullptr;
     bool broken_ = false;  ///< recover() found the indices inconsistent: every claim is corrupt
 };
+
+// The cursor contract (detail/ring/cursor.hpp), checked on one instance of each.
+static_assert(claiming_producer<mpmc_producer<std::uint64_t, 8, true>, std::uint64_t> &&
+                  claiming_producer<mpmc_producer<std::uint64_t, 8, false>, std::uint64_t> &&
+                  attaches_to<mpmc_producer<std::uint64_t, 8, true>, mpmc_ring<std::uint64_t, 8>, std::atomic<std::uint64_t>>,
+              "mpmc_producer must meet the producer cursor contract");
+static_assert(claiming_consumer<mpmc_consumer<std::uint64_t, 8, true>, std::uint64_t> &&
+                  claiming_consumer<mpmc_consumer<std::uint64_t, 8, false>, std::uint64_t> &&
+                  attaches_to<mpmc_consumer<std::uint64_t, 8, true>, mpmc_ring<std::uint64_t, 8>, std::atomic<std::uint64_t>>,
+              "mpmc_consumer must meet the consumer cursor contract");
 
 }  // namespace ipckit::detail

@@ -29,12 +29,12 @@
 // No slot needs a stamp: the indices are the only words here besides the messages.
 
 #include <ipckit/detail/shm/layout.hpp>
+#include <ipckit/detail/ring/cursor.hpp>
 #include <ipckit/detail/ring/ticket.hpp>
 #include <ipckit/error.hpp>
 
 #include <atomic>
 #include <cstdint>
-#include <cstring>
 
 namespace ipckit::detail {
 
@@ -113,14 +113,7 @@ public:
     void abandon(const ring_ticket<T>&) noexcept {}
 
     /// Publishes a copy of `m`: ok, would_block (full) or corrupt. No system call.
-    errc try_push(const T& m) noexcept {
-        ring_ticket<T> t;
-        const errc e = try_claim(t);
-        if (e != errc::ok) return e;
-        std::memcpy(static_cast<void*>(t.slot), &m, sizeof(T));
-        commit(t);
-        return errc::ok;
-    }
+    errc try_push(const T& m) noexcept { return push_copy(*this, m); }
 
     /// Whether a push would not block now (or the ring is corrupt: the push will say so).
     bool has_room() noexcept { return tail_ - head_cache_ < N || refresh() != errc::ok || tail_ - head_cache_ < N; }
@@ -186,14 +179,7 @@ public:
     }
 
     /// Takes a copy of the oldest message into `out`: ok, would_block (empty) or corrupt.
-    errc try_pop(T& out) noexcept {
-        ring_ticket<const T> t;
-        const errc e = try_claim(t);
-        if (e != errc::ok) return e;
-        std::memcpy(static_cast<void*>(&out), t.slot, sizeof(T));
-        release(t);
-        return errc::ok;
-    }
+    errc try_pop(T& out) noexcept { return pop_copy(*this, out); }
 
     /// Whether a pop would not block now (or the ring is corrupt: the pop will say so).
     bool has_data() noexcept { return head_ != tail_cache_ || refresh() != errc::ok || head_ != tail_cache_; }
@@ -227,5 +213,13 @@ private:
     std::uint64_t head_ = 0;
     std::uint64_t tail_cache_ = 0;
 };
+
+// The cursor contract (detail/ring/cursor.hpp), checked on one instance.
+static_assert(claiming_producer<spsc_producer<std::uint64_t, 8>, std::uint64_t> &&
+                  attaches_to<spsc_producer<std::uint64_t, 8>, spsc_ring<std::uint64_t, 8>, std::atomic<std::uint64_t>>,
+              "spsc_producer must meet the producer cursor contract");
+static_assert(claiming_consumer<spsc_consumer<std::uint64_t, 8>, std::uint64_t> &&
+                  attaches_to<spsc_consumer<std::uint64_t, 8>, spsc_ring<std::uint64_t, 8>, std::atomic<std::uint64_t>>,
+              "spsc_consumer must meet the consumer cursor contract");
 
 }  // namespace ipckit::detail

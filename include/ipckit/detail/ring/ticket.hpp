@@ -8,6 +8,11 @@
 
 namespace ipckit::detail {
 
+/// The bit a slot's sequence word carries when its position was given up rather than
+/// published (an abandoned claim, or a dead claimant's, finished by recover()): consumers skip
+/// the position. The same in every ring whose slots carry a sequence word (mpmc, broadcast).
+inline constexpr std::uint64_t seq_tombstone = std::uint64_t{1} << 63;
+
 template <class T>
 struct ring_ticket {
     T* slot = nullptr;

@@ -20,6 +20,12 @@
 // `retirements` counts the places retired for dead holders nobody replaced, ever, so that every
 // endpoint on the other side can report such a death once (see endpoint_core::ended).
 //
+// The closed rule, as state() tells it to the other side: a side of one place (a single
+// producer, say) ends when its holder lets go, like the writer of a pipe; a side of many places
+// does not end because nobody holds one at the moment, since more may come: it ends only when
+// the queue is closed as a whole or removed, which seals both of its rosters (seal()). Every
+// holder of a side of many dying is peer_dead, once, and then the other side waits on.
+//
 // `pending` is what lets a peer recover from a process killed between claiming a ring position
 // and finishing with it: the claimant writes pending = pos + 1 before its claiming CAS and
 // clears it (release) after it has published. A position that some process claimed, that is
@@ -67,6 +73,7 @@ static_assert(std::is_standard_layout_v<roster_place>);
 ///   0             attached      places held and not let go
 ///   +4            ever          1 once any place was held
 ///   +8            retirements   places let go of on behalf of a dead holder, ever (wraps)
+///   +12           sealed        1 once the queue was closed as a whole or removed (seal())
 ///   cache_line    places        roster_place[Max], a cache line each
 template <std::size_t Max>
 struct roster {
@@ -75,7 +82,19 @@ struct roster {
     alignas(cache_line) std::atomic<std::uint32_t> attached{0};
     std::atomic<std::uint32_t> ever{0};
     std::atomic<std::uint32_t> retirements{0};
+    std::atomic<std::uint32_t> sealed{0};
     roster_place places[Max];
+
+    /// Marks the queue closed as a whole (close() on its handle, or its removal): from now on
+    /// state() says closed, whoever holds a place. Never undone. The caller wakes the sleepers.
+    void seal() noexcept {
+        // SYNC POINT WRITE: READ by state() and is_sealed(); seq_cst, before the caller's ring().
+        sealed.store(1, std::memory_order_seq_cst);
+    }
+    /// Whether seal() was called. A load.
+    [[nodiscard]] bool is_sealed() const noexcept { return sealed.load(std::memory_order_acquire) != 0; }
+    /// Whether nobody holds a place now (let go, or let go of after a death). A load.
+    [[nodiscard]] bool vacant() const noexcept { return attached.load(std::memory_order_acquire) == 0; }
 
     /// Takes a place for `me`, and retires every other place whose holder died. In order of
     /// preference: the place of a dead holder whose pending word is clear (taken over in place:
@@ -159,14 +178,18 @@ struct roster {
         }
     }
 
-    /// The state of this side as its peer sees it: ok while someone is (or may still be)
-    /// there, closed once everyone who came has let go, peer_dead (ask_os only) once every
-    /// holder that has not let go is dead and at least one such holder remains (until a peer
-    /// retires them, or a newcomer takes over). Without ask_os, two loads and no system call.
+    /// The state of this side as its peer sees it (the closed rule, at the top): closed once
+    /// sealed; else ok while someone is (or may still be) there; closed, for a side of one
+    /// place, once its holder has let go; peer_dead (ask_os only) once every holder that has
+    /// not let go is dead and at least one such holder remains (until a peer retires them, or a
+    /// newcomer takes over). Without ask_os, at most three loads and no system call.
     [[nodiscard]] errc state(bool ask_os) const noexcept {
+        // SYNC POINT READ: paired with seal(): the queue was closed as a whole or removed.
+        if (sealed.load(std::memory_order_acquire) != 0) return errc::closed;
         // SYNC POINT READ: paired with release(): what the leavers published is visible.
         const std::uint32_t held = attached.load(std::memory_order_acquire);
         if (held == 0) {
+            if constexpr (Max > 1) return errc::ok;  // more may come: only seal() ends a side of many
             if (ever.load(std::memory_order_acquire) == 0) return errc::ok;  // nobody came yet
             // A first claim between the two loads (it counts itself, then sets ever) would read
             // as closed: having seen ever, a second look at attached sees that count.
@@ -184,7 +207,8 @@ struct roster {
             if (sys::is_alive(sys::process_id::unpack(cur))) return errc::ok;
             dead_holder = true;
         }
-        return dead_holder ? errc::peer_dead : errc::closed;
+        if (dead_holder) return errc::peer_dead;
+        return Max > 1 ? errc::ok : errc::closed;
     }
 
     /// Whether a live process holds a place whose pending claim is `pos_plus_1`.

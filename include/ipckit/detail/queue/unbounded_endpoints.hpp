@@ -1,0 +1,201 @@
+#pragma once
+// The sender and the receiver of an unbounded queue (detail/queue/unbounded.hpp): the endpoint
+// core over the chain's head, the chain's cursors, and their steps for the one verb loop.
+
+#include <ipckit/detail/chain/chunk_ring.hpp>
+#include <ipckit/detail/endpoint/endpoint.hpp>
+#include <ipckit/detail/queue/unbounded_head.hpp>
+#include <ipckit/detail/sync/doorbell.hpp>
+#include <ipckit/error.hpp>
+#include <ipckit/policy.hpp>
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+namespace ipckit::detail {
+
+/// Where the endpoints of an unbounded queue sleep, and whom they wake when they close: a
+/// sender sleeps on chunk_bell (for another sender creating a chunk) and wakes the receiver,
+/// which may wait for closed; the receiver sleeps on data_bell and wakes the senders on
+/// chunk_bell (nobody there waits for it: harmless).
+template <class Role>
+struct chain_bells {
+    static constexpr bool is_sender = std::is_same_v<Role, producer_role>;
+    static doorbell& sleep_bell(auto& sh, std::size_t /*place*/) noexcept {
+        return is_sender ? sh.chunk_bell : sh.data_bell;
+    }
+    static doorbell& peer_sleep_bell(auto& sh, std::size_t /*place*/) noexcept {
+        return is_sender ? sh.data_bell : sh.chunk_bell;
+    }
+    static void wake_on_close(auto& sh) noexcept { (is_sender ? sh.data_bell : sh.chunk_bell).ring(); }
+};
+
+/// What sender and receiver of an unbounded queue have in common: the endpoint core (the chain
+/// head kept alive, a roster place held, closing), and the cursor, whose chunk closing unmaps.
+/// Restricted thread-safe: one thread at a time.
+template <class Queue, class Role, class Cursor>
+class chain_endpoint : public endpoint_core<Queue, Role, chain_bells<Role>, chain_head> {
+    using core = endpoint_core<Queue, Role, chain_bells<Role>, chain_head>;
+
+public:
+    chain_endpoint(chain_endpoint&& o) noexcept : core(std::move(o)), cursor_(std::move(o.cursor_)) {}
+    chain_endpoint& operator=(chain_endpoint&& o) noexcept {
+        if (this != &o) {
+            core::operator=(std::move(o));
+            cursor_ = std::move(o.cursor_);
+        }
+        return *this;
+    }
+
+    /// Lets go now, as destruction would. Verbs on a closed endpoint return closed.
+    void close() noexcept {
+        if (this->shared_ == nullptr) return;
+        core::close();
+        cursor_ = Cursor(typename Queue::chunks(this->segment_->info()));  // unmaps its chunk
+    }
+
+protected:
+    explicit chain_endpoint(std::shared_ptr<chain_head> head)
+        : core(head, head->opts()), cursor_(typename Queue::chunks(head->info())) {
+        if (!cursor_.attach(this->shared_->chain, Role::own(*this->shared_).places[this->place_].pending,
+                            this->me_.pack())) {
+            const std::string n = this->name();
+            this->abandon_place();
+            throw error(errc::corrupt, "queue '" + n + "' has inconsistent indices: remove it with Q::remove(\"" + n +
+                                           "\") and create it again");
+        }
+    }
+
+    Cursor cursor_;
+};
+
+/// The sending end of an unbounded queue. A send never waits for the receiver: it returns ok,
+/// no_space (the cap is reached: nothing was written), closed (the queue was removed, or, for
+/// a process_owned queue, the receiver has closed; a system_owned queue keeps what is sent for
+/// the next receiver) or corrupt. The one wait there is: for another sender that is creating
+/// the chunk this one needs, which a blocking sender waits out (within its deadline, else
+/// timed_out) and a non-blocking sender answers with would_block. Closing tells the receiver,
+/// which gets `closed` once every sender has closed and it has taken every message.
+template <class Queue, mode_policy Mode>
+class unbounded_sender
+    : public chain_endpoint<Queue, producer_role,
+                            chain_producer<typename Queue::message_type, Queue::slots_per_chunk,
+                                           (Queue::max_senders > 1), typename Queue::chunks>>,
+      public send_verbs<unbounded_sender<Queue, Mode>, typename Queue::message_type, Mode> {
+    using T = typename Queue::message_type;
+    using verbs = send_verbs<unbounded_sender, T, Mode>;
+    using cursor = chain_producer<T, Queue::slots_per_chunk, (Queue::max_senders > 1), typename Queue::chunks>;
+    using base = chain_endpoint<Queue, producer_role, cursor>;
+
+public:
+    /// send(m) (send_verbs): sends `m`: ok, no_space, closed or corrupt (or the OS's reason for
+    /// failing to create a chunk). Non-blocking: also would_block, only while another sender
+    /// creates a chunk.
+    /// send(m, deadline), blocking only: as send(m), with a deadline (a steady_clock time point)
+    /// or a timeout (a duration) that bounds only the wait for another sender creating a chunk:
+    /// timed_out, and the message is not sent.
+    using verbs::send;
+
+private:
+    friend Queue;
+    friend verbs;
+    explicit unbounded_sender(std::shared_ptr<chain_head> head) : base(std::move(head)) {}
+
+    /// Sends `m` through the one verb loop (endpoint_core::run_verb). It would block only while
+    /// another sender creates the chunk it needs: it waits until that sender has let go of the
+    /// chain's grower word or published the chunk (the cursor's has_room), and looks again once
+    /// per liveness interval, since that sender may have died (try_push then takes over). A
+    /// sender's verbs never end because of the receiver, so peers() says ok.
+    errc send_until(const T& m, clock::time_point deadline) noexcept {
+        bool look_again = false;
+        step_of step{[this, &m, &look_again]() noexcept {
+                         look_again = false;
+                         return push(m);
+                     },
+                     [this, &look_again]() noexcept { return look_again || this->cursor_.has_room(); },
+                     [&look_again]() noexcept {
+                         look_again = true;
+                         return false;
+                     },
+                     [](bool) noexcept { return errc::ok; }};
+        return this->template run_verb<Mode, typename Queue::wait_type>(step, deadline);
+    }
+
+    errc push(const T& m) noexcept {
+        auto& sh = *this->shared_;
+        // Two loads, no system call: nobody will read what we would send. A system_owned queue
+        // outlives its users: there a receiver that closed is only a pause, and what is sent
+        // waits for the next one.
+        // A queue closed as a whole (close()) says so to both; a removed one, through its chain.
+        if constexpr (std::is_same_v<typename Queue::ownership_type, process_owned>) {
+            if (sh.receivers.state(false) == errc::closed) return errc::closed;
+        } else {
+            if (sh.receivers.is_sealed()) return errc::closed;
+        }
+        const errc e = this->cursor_.try_push(m);
+        if (this->cursor_.grew()) sh.chunk_bell.notify(this->light_fence_);
+        if (e == errc::ok) sh.data_bell.notify(this->light_fence_);
+        return e;
+    }
+};
+
+/// The receiving end of an unbounded queue (the only one). Blocking: receive waits for a
+/// message (with deadline overloads). Non-blocking: receive returns would_block at once when
+/// the queue is empty. Either way it returns closed or peer_dead only after every message the
+/// senders sent has been received.
+template <class Queue, mode_policy Mode>
+class unbounded_receiver
+    : public chain_endpoint<Queue, consumer_role,
+                            chain_consumer<typename Queue::message_type, Queue::slots_per_chunk,
+                                           typename Queue::chunks>>,
+      public receive_verbs<unbounded_receiver<Queue, Mode>, typename Queue::message_type, Mode> {
+    using T = typename Queue::message_type;
+    using verbs = receive_verbs<unbounded_receiver, T, Mode>;
+    using cursor = chain_consumer<T, Queue::slots_per_chunk, typename Queue::chunks>;
+    using base = chain_endpoint<Queue, consumer_role, cursor>;
+
+public:
+    /// receive(), receive(out) (receive_verbs): receives the oldest message. Blocking: waits for
+    /// one; closed or peer_dead once the senders have gone and the queue is empty; timed_out.
+    /// Non-blocking: would_block when empty.
+    /// receive(deadline), receive(out, deadline), blocking only: with a deadline (a steady_clock
+    /// time point) or a timeout (a duration).
+    using verbs::receive;
+
+    /// Asks the OS about the senders, as endpoint_core::peer does (peer_dead lets go of the dead
+    /// ones' places). On the way, skips a message whose sender died writing it, which a
+    /// non-blocking receiver otherwise waits on (a blocking one does this once per liveness
+    /// interval while it waits).
+    [[nodiscard]] errc peer() noexcept {
+        if (this->shared_ == nullptr) return errc::closed;
+        recover();
+        return base::peer();
+    }
+
+private:
+    friend Queue;
+    friend verbs;
+    explicit unbounded_receiver(std::shared_ptr<chain_head> head) : base(std::move(head)) {}
+
+    /// Takes the oldest message into `out`, through the one verb loop (endpoint_core::run_verb).
+    /// A claim left by a sender that died (its place since taken over and let go) is skipped
+    /// by recover().
+    errc receive_until(T& out, clock::time_point deadline) noexcept {
+        step_of step{[this, &out]() noexcept { return this->cursor_.try_pop(out); },
+                     [this]() noexcept { return this->cursor_.has_data(); }, [this]() noexcept { return recover(); },
+                     [this](bool ask_os) noexcept { return this->peers_state(ask_os); }};
+        return this->template run_verb<Mode, typename Queue::wait_type>(step, deadline);
+    }
+
+    bool recover() noexcept {
+        auto& senders = this->shared_->senders;
+        return this->cursor_.recover([&senders](std::uint64_t p) { return senders.live_claimant(p); });
+    }
+};
+
+}  // namespace ipckit::detail

@@ -1,0 +1,109 @@
+#pragma once
+// The contract every ring's cursors meet: what the one endpoint loop (detail/endpoint/) needs
+// from a producer's or a consumer's place in a ring or chain, whatever the ring does inside.
+//
+//   attach(ring, ...)      binds the cursor to the ring in shared memory (and to its roster place's
+//                          `pending` word, where it lists a claim in progress); false where the
+//                          ring's indices cannot be trusted. Its arguments differ per ring (a
+//                          broadcast ring also takes its receiver table, a chain the process's id),
+//                          so attaches_to names them.
+//   has_room / has_data    loads only: whether the next attempt might not would_block. What the
+//                          loop sleeps on; never a system call.
+//   recover(live_claimant) finishes a claim that a process on the other side made and died
+//                          before finishing (live_claimant(pos + 1) says whether a live process
+//                          still lists it), so that what lies behind it is not hidden; whether it
+//                          finished any. May make system calls: the loop calls it only off the
+//                          fast path. A cursor whose peers leave no claims behind returns false.
+//   claim / commit / abandon (producers), claim / release (consumers)
+//                          work in place on a ring_ticket: try_claim, then commit (publish) or
+//                          abandon (a tombstone the consumers skip); a consumer's claim ends in
+//                          release. The byte ring claims records of a size rather than slots
+//                          (try_loan / commit / abandon, peek / consume / hold / release), and a
+//                          chain only pushes and pops whole messages: they meet the loop's part of
+//                          the contract (producer_cursor, consumer_cursor), not the slot claim's.
+//
+// Each ring's header checks its cursors against these concepts, and the endpoints require them,
+// so a cursor that drifts from the contract does not compile.
+
+#include <ipckit/detail/ring/ticket.hpp>
+#include <ipckit/error.hpp>
+
+#include <concepts>
+#include <cstdint>
+#include <cstring>
+
+namespace ipckit::detail {
+
+/// The shape of recover()'s argument: whether a live process lists position pos as claimed,
+/// given pos + 1. Declared only, to state the concepts.
+struct live_claimant_query {
+    bool operator()(std::uint64_t pos_plus_1) const noexcept;
+};
+
+/// What every cursor has: it moves with its endpoint, and recovers dead peers' claims.
+template <class C>
+concept ring_cursor = std::movable<C> && requires(C& c, live_claimant_query live) {
+    { c.recover(live) } noexcept -> std::same_as<bool>;
+};
+
+/// A producer's cursor: the loop sleeps until has_room().
+template <class C>
+concept producer_cursor = ring_cursor<C> && requires(C& c) {
+    { c.has_room() } noexcept -> std::same_as<bool>;
+};
+
+/// A consumer's cursor: the loop sleeps until has_data().
+template <class C>
+concept consumer_cursor = ring_cursor<C> && requires(C& c) {
+    { c.has_data() } noexcept -> std::same_as<bool>;
+};
+
+/// A cursor that attaches to a ring with these arguments (see the top of this file).
+template <class C, class... Args>
+concept attaches_to = requires(C& c, Args&... args) {
+    { c.attach(args...) } noexcept;
+};
+
+/// A producer that lends slots of T in place: try_claim, then commit or abandon.
+template <class C, class T>
+concept claiming_producer = producer_cursor<C> && requires(C& c, ring_ticket<T>& t) {
+    { c.try_claim(t) } noexcept -> std::same_as<errc>;
+    { c.commit(t) } noexcept;
+    { c.abandon(t) } noexcept;
+};
+
+/// A consumer that reads slots of T in place: try_claim, then release.
+template <class C, class T>
+concept claiming_consumer = consumer_cursor<C> && requires(C& c, ring_ticket<const T>& t) {
+    { c.try_claim(t) } noexcept -> std::same_as<errc>;
+    { c.release(t) } noexcept;
+};
+
+/// Publishes a copy of `m` through a producer that claims slots: claim, copy, commit. ok, or why
+/// the claim failed (would_block, corrupt). What every such cursor's try_push is.
+template <class T, class C>
+    requires claiming_producer<C, T>
+errc push_copy(C& cursor, const T& m) noexcept {
+    ring_ticket<T> t;
+    const errc e = cursor.try_claim(t);
+    if (e != errc::ok) return e;
+    std::memcpy(static_cast<void*>(t.slot), &m, sizeof(T));
+    cursor.commit(t);
+    return errc::ok;
+}
+
+/// Takes a copy of the next message through a consumer that claims slots: claim, copy, release.
+/// ok, or why the claim failed. What a cursor's try_pop is where releasing ends the read (a
+/// broadcast receiver checks its copy first, and so has its own).
+template <class T, class C>
+    requires claiming_consumer<C, T>
+errc pop_copy(C& cursor, T& out) noexcept {
+    ring_ticket<const T> t;
+    const errc e = cursor.try_claim(t);
+    if (e != errc::ok) return e;
+    std::memcpy(static_cast<void*>(&out), t.slot, sizeof(T));
+    cursor.release(t);
+    return errc::ok;
+}
+
+}  // namespace ipckit::detail
