@@ -11,7 +11,6 @@
 #include <ipckit/detail/net/link.hpp>
 #include <ipckit/detail/net/options.hpp>
 #include <ipckit/detail/net/socket.hpp>
-#include <ipckit/detail/sys/futex.hpp>
 #include <ipckit/error.hpp>
 
 #include <boost/asio/connect.hpp>

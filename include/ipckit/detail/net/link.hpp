@@ -25,7 +25,6 @@
 #include <ipckit/detail/net/frame.hpp>
 #include <ipckit/detail/net/options.hpp>
 #include <ipckit/detail/net/socket.hpp>
-#include <ipckit/detail/sys/futex.hpp>
 #include <ipckit/error.hpp>
 
 #include <boost/asio/post.hpp>
@@ -33,6 +32,7 @@
 #include <boost/asio/write.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -70,6 +70,8 @@ public:
 
     /// Starts reading, heartbeats and the liveness watch (call once, before any verb).
     void start() {
+        boost::system::error_code ignored;
+        socket_.non_blocking(true, ignored);  // before any async operation: see send()
         asio::post(socket_.get_executor(), [self = shared_from_this()] {
             self->last_rx_ = self->last_tx_ = clock::now();
             self->read_more();
@@ -91,12 +93,37 @@ public:
             if (!may_block) return errc::would_block;
             if (!wait(lock, can_send_, send_waiters_, deadline)) return errc::timed_out;
         }
+        std::array<std::byte, frame_header_size> header{};
+        encode_frame_header(header.data(), frame_type::data, static_cast<std::uint32_t>(n));
+        std::size_t written = 0;
+        if (!writing_ && out_.empty() && !socket_closed_) {
+            // An idle socket: write the frame at once from this thread, sparing the hop to the
+            // I/O thread. Under m_, so the I/O thread neither writes nor closes the socket
+            // meanwhile; the socket is non-blocking (start()), so this never waits. Whatever
+            // does not fit (or an error) is left to the I/O thread's write, which reports it.
+            const std::array<asio::const_buffer, 2> frame{asio::buffer(header), asio::buffer(p, n)};
+            boost::system::error_code ec;
+            written = socket_.send(frame, 0, ec);
+            if (written == frame_header_size + n) return errc::ok;
+        }
         try {
             const auto at = out_.size();
-            out_.resize(at + frame_header_size + n);
-            encode_frame_header(out_.data() + at, frame_type::data, static_cast<std::uint32_t>(n));
-            if (n != 0) std::memcpy(out_.data() + at + frame_header_size, p, n);
+            out_.resize(at + frame_header_size + n - written);
+            std::byte* to = out_.data() + at;
+            if (written < frame_header_size) {
+                std::memcpy(to, header.data() + written, frame_header_size - written);
+                to += frame_header_size - written;
+                written = 0;
+            } else {
+                written -= frame_header_size;
+            }
+            if (n > written) std::memcpy(to, static_cast<const std::byte*>(p) + written, n - written);
         } catch (...) {
+            if (written != 0) {  // half a frame is on the wire: the stream cannot go on
+                state_ = state::corrupt;
+                fault_ = "out of memory in the middle of a send";
+                post_drop();
+            }
             return errc::no_space;
         }
         kick_write();
@@ -376,6 +403,10 @@ private:
     void wake_all() {
         if (receive_waiters_ != 0) can_receive_.notify_all();
         if (send_waiters_ != 0) can_send_.notify_all();
+    }
+
+    void post_drop() {
+        asio::post(socket_.get_executor(), [self = shared_from_this()] { self->drop_socket(); });
     }
 
     void drop_socket() {

@@ -10,6 +10,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 
+#include <chrono>
 #include <cstring>
 #include <string>
 #include <system_error>
@@ -20,6 +21,8 @@ namespace asio = boost::asio;
 using net_protocol = asio::generic::stream_protocol;
 using net_socket = net_protocol::socket;
 using net_endpoint = net_protocol::endpoint;
+/// The clock of every deadline, as the queues' (sync/doorbell.hpp names the same type).
+using clock = std::chrono::steady_clock;
 
 /// The endpoint of a Unix address (a path, or an abstract name with its leading NUL).
 inline net_endpoint unix_endpoint(const net_address& a) {
