@@ -32,6 +32,9 @@
 //   user's thread, woken by the I/O thread when the inbox gains a message, the send buffer
 //   gains room, or the connection ends; deadlines inside the I/O thread (handshake, connect,
 //   liveness) are Asio steady timers. A non-blocking verb takes the mutex and returns.
+// - A waitset (one thread, many clients) is signalled by the links and acceptors it watches
+//   (detail/net/watch.hpp) and then asks each whether it is ready; it sleeps on a condition
+//   variable until the deadline in between.
 // - Fork before the first listener or connection (the I/O thread does not survive a fork).
 //
 // Thread safety: restricted thread-safe, as a queue endpoint: one thread at a time per
@@ -66,6 +69,8 @@ using net_address = detail::net_address;
 using net_transport = detail::net_transport;
 using net_rejection = detail::net_rejection;
 inline net_address parse_address(std::string_view text) { return detail::parse_address(text); }
+
+class waitset;
 
 /// One end of a connection: duplex, carrying Message (a fixed-size T or bytes<Max>), its verbs
 /// blocking or not by Mode. Destroying it closes it (see close()).
@@ -163,6 +168,7 @@ public:
         : link_(std::move(l)), address_(std::move(address)), close_timeout_(close_timeout) {}
 
 private:
+    friend class waitset;
     static constexpr detail::clock::time_point forever() noexcept { return detail::clock::time_point::max(); }
 
     status send_bytes(const void* p, std::size_t n, detail::clock::time_point deadline) noexcept {
@@ -290,6 +296,7 @@ public:
     ~listener() { close(); }
 
 private:
+    friend class waitset;
     listener(std::shared_ptr<detail::acceptor_state> s, detail::net_address a, const net_options& o)
         : state_(std::move(s)), address_(std::move(a)), options_(o) {}
 
@@ -306,6 +313,108 @@ private:
     std::shared_ptr<detail::acceptor_state> state_;
     detail::net_address address_;
     net_options options_;
+};
+
+/// One thread serving many clients: waits on any connections and listeners at once, with a
+/// deadline, and says which are ready, so that the thread then receives from (or accepts on)
+/// exactly those; a reply goes to whichever connection it chooses.
+///
+///   ipckit::waitset ws;
+///   const auto srv_id = ws.add(srv);
+///   for (;;) {
+///       auto ready = ws.wait(1s);                        // timed_out if none by then
+///       if (!ready) continue;
+///       for (const auto id : *ready) {
+///           if (id == srv_id) { auto c = srv.accept(0ms); ... ws.add(*c); ... }
+///           else { auto m = conn(id).receive(0ms); ... }  // a message, or the connection's end
+///       }
+///   }
+///
+/// Ready means the verb would not wait: a connection holds a message or has ended (closed,
+/// peer_dead, corrupt: remove it then, or it stays ready), a listener holds a connection or
+/// was closed. An endpoint keeps what the waitset needs alive, so one destroyed while added
+/// reads as ended until removed. Restricted thread-safe: one thread at a time.
+class waitset {
+public:
+    using id = std::size_t;
+
+    waitset() = default;
+    waitset(const waitset&) = delete;
+    waitset& operator=(const waitset&) = delete;
+    ~waitset() {
+        for (auto& e : entries_) unwatch(e);
+    }
+
+    /// Watches a connection; returns the id wait() reports it by.
+    template <class Message, mode_policy Mode>
+    id add(const connection<Message, Mode>& c) {
+        entry e{next_++, c.link_, nullptr};
+        if (!e.link) throw error(errc::invalid_argument, "waitset::add: the connection was moved from");
+        e.link->watch(core_);
+        entries_.push_back(std::move(e));
+        core_->signal();  // it may be ready already
+        return entries_.back().key;
+    }
+    /// Watches a listener's pending accepts; returns the id wait() reports it by.
+    template <class Message, mode_policy Mode>
+    id add(const listener<Message, Mode>& l) {
+        entry e{next_++, nullptr, l.state_};
+        if (!e.acceptor) throw error(errc::invalid_argument, "waitset::add: the listener was closed or moved from");
+        e.acceptor->watch(core_);
+        entries_.push_back(std::move(e));
+        core_->signal();
+        return entries_.back().key;
+    }
+    /// Stops watching `key` (nothing if it is not added).
+    void remove(id key) noexcept {
+        std::erase_if(entries_, [&](entry& e) {
+            if (e.key != key) return false;
+            unwatch(e);
+            return true;
+        });
+    }
+    [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
+
+    /// The ids of the endpoints ready now, waiting until there is at least one (no deadline),
+    /// or by `deadline` (a duration or a steady_clock time point): else timed_out.
+    result<std::vector<id>> wait() noexcept { return wait_until(detail::clock::time_point::max()); }
+    template <detail::deadline D>
+    result<std::vector<id>> wait(D deadline) noexcept {
+        return wait_until(detail::time_point_of(deadline));
+    }
+
+private:
+    struct entry {
+        id key;
+        std::shared_ptr<detail::link> link;
+        std::shared_ptr<detail::acceptor_state> acceptor;
+    };
+
+    void unwatch(entry& e) noexcept {
+        if (e.link) e.link->unwatch(core_.get());
+        if (e.acceptor) e.acceptor->unwatch(core_.get());
+    }
+
+    result<std::vector<id>> wait_until(detail::clock::time_point deadline) noexcept {
+        try {
+            std::vector<id> ready;
+            for (;;) {
+                // Read the epoch first: a signal after it wakes the sleep below, so an endpoint
+                // that turns ready while the others are asked is never missed.
+                const auto seen = core_->epoch();
+                for (const auto& e : entries_)
+                    if (e.link ? e.link->ready() : e.acceptor->ready()) ready.push_back(e.key);
+                if (!ready.empty()) return ready;
+                if (!core_->wait_past(seen, deadline)) return unexpected(errc::timed_out);
+            }
+        } catch (...) {
+            return unexpected(errc::no_space);
+        }
+    }
+
+    std::shared_ptr<detail::watch_core> core_ = std::make_shared<detail::watch_core>();
+    std::vector<entry> entries_;
+    id next_ = 0;
 };
 
 /// Connects to a listener at `address` carrying the same Message, within `deadline` (a

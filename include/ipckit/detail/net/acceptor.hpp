@@ -15,6 +15,7 @@
 #include <ipckit/detail/net/link.hpp>
 #include <ipckit/detail/net/options.hpp>
 #include <ipckit/detail/net/socket.hpp>
+#include <ipckit/detail/net/watch.hpp>
 #include <ipckit/error.hpp>
 
 #include <boost/asio/basic_socket_acceptor.hpp>
@@ -78,12 +79,28 @@ public:
         }
     }
 
+    /// Whether an accept would not wait: a connection is waiting, or the listener is closed.
+    [[nodiscard]] bool ready() const noexcept {
+        std::lock_guard lock(m_);
+        return !ready_.empty() || closed_;
+    }
+    /// A waitset watches (or stops watching) this listener (watch.hpp).
+    void watch(std::shared_ptr<watch_core> w) {
+        std::lock_guard lock(m_);
+        watchers_.add(std::move(w));
+    }
+    void unwatch(const watch_core* w) noexcept {
+        std::lock_guard lock(m_);
+        watchers_.remove(w);
+    }
+
     /// Stops accepting; connections already accepted live on.
     void close() noexcept {
         {
             std::lock_guard lock(m_);
             closed_ = true;
             ready_.clear();
+            watchers_.signal();
         }
         ready_cv_.notify_all();
         asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
@@ -133,6 +150,7 @@ private:
                 std::lock_guard lock(self->m_);
                 if (self->closed_) return;  // the link goes with its last owner: closed orderly
                 self->ready_.push_back(std::move(l));
+                self->watchers_.signal();
             }
             self->ready_cv_.notify_one();
         });
@@ -175,6 +193,7 @@ private:
     std::deque<std::shared_ptr<link>> ready_;
     std::deque<net_rejection> rejections_;
     bool closed_ = false;
+    watch_list watchers_;
 };
 
 }  // namespace ipckit::detail

@@ -25,6 +25,7 @@
 #include <ipckit/detail/net/frame.hpp>
 #include <ipckit/detail/net/options.hpp>
 #include <ipckit/detail/net/socket.hpp>
+#include <ipckit/detail/net/watch.hpp>
 #include <ipckit/error.hpp>
 
 #include <boost/asio/post.hpp>
@@ -172,6 +173,22 @@ public:
         asio::post(socket_.get_executor(), [self = shared_from_this()] { self->finish_close(); });
     }
 
+    /// Whether a receive would not wait: a message is in, or the connection ended.
+    [[nodiscard]] bool ready() const noexcept {
+        std::lock_guard lock(m_);
+        return inbox_head_ < inbox_.size() || state_ != state::open;
+    }
+    /// A waitset watches (or stops watching) this link: it is signalled when ready() may have
+    /// turned true (watch.hpp).
+    void watch(std::shared_ptr<watch_core> w) {
+        std::lock_guard lock(m_);
+        watchers_.add(std::move(w));
+    }
+    void unwatch(const watch_core* w) noexcept {
+        std::lock_guard lock(m_);
+        watchers_.remove(w);
+    }
+
     /// Why the connection ended, in words (empty while it is open or after an orderly close).
     [[nodiscard]] std::string fault() const {
         std::lock_guard lock(m_);
@@ -314,6 +331,7 @@ private:
             }
             if (peer_closed && state_ == state::open) state_ = state::closed_by_peer;
             if (receive_waiters_ != 0) can_receive_.notify_all();
+            if (at != 0) watchers_.signal();
             if (peer_closed) {
                 if (send_waiters_ != 0) can_send_.notify_all();
                 if (!writing_) after_last_write();
@@ -401,6 +419,7 @@ private:
     }
 
     void wake_all() {
+        watchers_.signal();
         if (receive_waiters_ != 0) can_receive_.notify_all();
         if (send_waiters_ != 0) can_send_.notify_all();
     }
@@ -450,6 +469,7 @@ private:
     bool read_paused_ = false;
     state state_ = state::open;
     bool socket_closed_ = false;
+    watch_list watchers_;
     std::string fault_;
 };
 
