@@ -214,3 +214,18 @@ TEST_CASE("net setup: port in use, refused, unresolvable and mismatched type are
     CHECK(e->reason() == errc::not_found);
     CHECK(contains(e->what(), "no-such-host.invalid"));
 }
+
+TEST_CASE("net connection: a listener closed before accepting closes its waiting connections", "[unit]") {
+    for (const auto kind : all_net_kinds) {
+        INFO(ipckit_test::to_string(kind));
+        auto srv = ipckit::listener<msg>::bind(bind_address(kind));
+        auto accepted = ipckit::connect<msg>(srv.address(), patience);
+        auto end = srv.accept(patience).value();
+        auto waiting = ipckit::connect<msg>(srv.address(), patience);
+        REQUIRE(ipckit_test::eventually([&] { return srv.live_connections() == 2; }));
+        srv.close();
+        CHECK(waiting.receive(patience).error() == errc::closed);
+        REQUIRE(accepted.send("still on").has_value());  // the accepted one lives on
+        CHECK(text(end.receive(patience).value()) == "still on");
+    }
+}

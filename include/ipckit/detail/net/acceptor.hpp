@@ -94,14 +94,18 @@ public:
         watchers_.remove(w);
     }
 
-    /// Stops accepting; connections already accepted live on.
+    /// Stops accepting; connections already accepted live on, those not yet accepted are
+    /// closed (their clients read closed).
     void close() noexcept {
+        std::deque<std::shared_ptr<link>> unaccepted;
         {
             std::lock_guard lock(m_);
             closed_ = true;
-            ready_.clear();
+            unaccepted.swap(ready_);
             watchers_.signal();
         }
+        // A started link lives on its own handlers until closed: close it, or it never goes.
+        for (auto& l : unaccepted) l->close(clock::now());
         ready_cv_.notify_all();
         asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
             boost::system::error_code ignored;
@@ -148,10 +152,13 @@ private:
             l->start();
             {
                 std::lock_guard lock(self->m_);
-                if (self->closed_) return;  // the link goes with its last owner: closed orderly
-                self->ready_.push_back(std::move(l));
-                self->watchers_.signal();
+                if (!self->closed_) {
+                    self->ready_.push_back(std::move(l));
+                    self->watchers_.signal();
+                    l = nullptr;
+                }
             }
+            if (l) return l->close(clock::now());  // the listener closed meanwhile
             self->ready_cv_.notify_one();
         });
         op->start(options_.handshake_timeout);
