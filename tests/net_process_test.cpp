@@ -84,7 +84,7 @@ int stream(const std::string& address, const ipckit_test::signal_pipe& port, std
 }  // namespace
 
 TEST_CASE("net process: a client killed mid-stream is peer_dead at the server, after what it sent", "[process]") {
-    for (const auto kind : all_net_kinds) {
+    for (const auto kind : ipckit_test::all_transports) {
         INFO(ipckit_test::to_string(kind));
         const std::string address = bind_address(kind);
         ipckit_test::signal_pipe port;
@@ -98,7 +98,7 @@ TEST_CASE("net process: a client killed mid-stream is peer_dead at the server, a
 }
 
 TEST_CASE("net process: a server killed mid-stream is peer_dead at the client", "[process]") {
-    for (const auto kind : all_net_kinds) {
+    for (const auto kind : ipckit_test::all_transports) {
         INFO(ipckit_test::to_string(kind));
         const std::string address = bind_address(kind);
         ipckit_test::signal_pipe port;
@@ -117,12 +117,13 @@ TEST_CASE("net process: a server killed mid-stream is peer_dead at the client", 
         REQUIRE(got.wait());
         CHECK(ipckit_test::kill_child(server) == ipckit_test::killed_by_sigkill);
         CHECK(ipckit_test::wait_child(client) == ok);
+        ipckit_test::remove_socket_file(address);
     }
 }
 
 TEST_CASE("net process: an orderly close across processes drains every message, then closed", "[process]") {
     constexpr std::uint64_t n = 100'000;
-    for (const auto kind : all_net_kinds) {
+    for (const auto kind : ipckit_test::all_transports) {
         INFO(ipckit_test::to_string(kind));
         const std::string address = bind_address(kind);
         ipckit_test::signal_pipe port;

@@ -11,6 +11,7 @@
 #include <boost/asio/write.hpp>
 
 #include <chrono>
+#include <filesystem>
 #include <cstddef>
 #include <string>
 #include <thread>
@@ -19,13 +20,14 @@
 namespace ipckit_test {
 
 /// The transports every connection test runs over, all on this machine.
-enum class net_kind { tcp, unix_path, unix_abstract };
+enum class net_kind { tcp, unix_path, unix_abstract, shm };
 
 inline const char* to_string(net_kind k) {
     switch (k) {
     case net_kind::tcp: return "tcp";
     case net_kind::unix_path: return "unix path";
     case net_kind::unix_abstract: return "unix abstract";
+    case net_kind::shm: return "shm";
     }
     return "?";
 }
@@ -37,11 +39,23 @@ inline std::string bind_address(net_kind k) {
     case net_kind::tcp: return "tcp://127.0.0.1:0";
     case net_kind::unix_path: return "unix:///tmp/" + unique_name("sock");
     case net_kind::unix_abstract: return "unix://@" + unique_name("sock");
+    case net_kind::shm: return "shm://" + unique_name("conn");
     }
     return {};
 }
 
+/// The socket transports: what the tests of framing, handshakes, liveness and caps run over.
 inline constexpr net_kind all_net_kinds[] = {net_kind::tcp, net_kind::unix_path, net_kind::unix_abstract};
+/// Every transport: what the tests of the verbs and their results run over.
+inline constexpr net_kind all_transports[] = {net_kind::tcp, net_kind::unix_path, net_kind::unix_abstract, net_kind::shm};
+
+/// Removes the socket file of a Unix path address (a listener killed with SIGKILL leaves it).
+inline void remove_socket_file(const std::string& address) {
+    const auto a = ipckit::parse_address(address);
+    if (a.transport != ipckit::net_transport::unix_path) return;
+    std::error_code ignored;
+    std::filesystem::remove(a.path, ignored);
+}
 
 /// Waits (polling, up to `patience`) until `done()` holds; false if it never did.
 template <class F>

@@ -3,7 +3,7 @@
 //
 //   #include <ipckit/net.hpp>
 //   using msg = ipckit::bytes<64 * 1024>;
-//   auto srv = ipckit::listener<msg>::bind("tcp://127.0.0.1:0");   // or unix:///run/app.sock, unix://@app
+//   auto srv = ipckit::listener<msg>::bind("tcp://127.0.0.1:0");   // or unix:///run/app.sock, unix://@app, shm://app
 //   std::printf("listening on %s\n", srv.address().c_str());      // the real port
 //   auto c = srv.accept(5s);                                        // result<connection<msg>>
 //   auto req = c->receive(100ms);                                   // timed_out, closed, peer_dead, ...
@@ -20,7 +20,13 @@
 // ipckit::error naming the address. This header is not part of <ipckit/ipckit.hpp>: only the
 // programs that include it need Boost.Asio (header-only) and a thread.
 //
-// Design.
+// Transports. tcp:// and unix:// frame messages on a socket (detail/net/frame.hpp, after the
+// handshake of hello.hpp); shm:// carries them on a pair of ipckit queues (shm_duplex.hpp), so
+// the same program runs over any of them by its address alone. Where they differ: a shm://
+// sender learns that the peer closed only once its ring is full; a shm:// listener has no
+// connection cap or rejections of its own yet, and a waitset watches sockets only.
+//
+// Design (sockets).
 // - Threading: one I/O thread per process (detail/net/io_thread.hpp), started by the first
 //   listener or connection, runs an Asio io_context that owns every socket: reads, writes,
 //   accepts, handshakes, heartbeats and liveness timers. No socket is touched by two threads.
@@ -48,6 +54,7 @@
 #include <ipckit/detail/net/hello.hpp>
 #include <ipckit/detail/net/link.hpp>
 #include <ipckit/detail/net/options.hpp>
+#include <ipckit/detail/net/shm_rendezvous.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>
 
@@ -164,7 +171,7 @@ public:
     ~connection() { close(); }
 
     /// Made by connect() and listener::accept().
-    connection(std::shared_ptr<detail::link> l, std::string address, std::chrono::milliseconds close_timeout)
+    connection(std::shared_ptr<detail::duplex> l, std::string address, std::chrono::milliseconds close_timeout)
         : link_(std::move(l)), address_(std::move(address)), close_timeout_(close_timeout) {}
 
 private:
@@ -177,12 +184,12 @@ private:
     }
     status receive_into(Message& out, detail::clock::time_point deadline) noexcept {
         if (!link_) return unexpected(errc::closed);
-        return detail::to_status(link_->receive(
-            [&](const std::byte* p, std::size_t n) {
-                std::memcpy(&out, p, n);  // n == sizeof(Message): the link checked every frame
-                return errc::ok;
-            },
-            deadline, may_block));
+        auto take = [&](const std::byte* p, std::size_t n) {
+            if (n != sizeof(Message)) return errc::corrupt;  // the transport checked it already
+            std::memcpy(&out, p, n);
+            return errc::ok;
+        };
+        return detail::to_status(link_->receive(detail::take_fn(take), deadline, may_block));
     }
     result<Message> receive_value(detail::clock::time_point deadline) noexcept {
         Message out{};
@@ -192,35 +199,33 @@ private:
     result<std::size_t> receive_span(std::span<std::byte> buffer, detail::clock::time_point deadline) noexcept {
         if (!link_) return unexpected(errc::closed);
         std::size_t got = 0;
-        const errc e = link_->receive(
-            [&](const std::byte* p, std::size_t n) {
-                if (n > buffer.size()) return errc::too_large;
-                if (n != 0) std::memcpy(buffer.data(), p, n);
-                got = n;
-                return errc::ok;
-            },
-            deadline, may_block);
+        auto take = [&](const std::byte* p, std::size_t n) {
+            if (n > buffer.size()) return errc::too_large;
+            if (n != 0) std::memcpy(buffer.data(), p, n);
+            got = n;
+            return errc::ok;
+        };
+        const errc e = link_->receive(detail::take_fn(take), deadline, may_block);
         if (e != errc::ok) return unexpected(e);
         return got;
     }
     result<std::vector<std::byte>> receive_vector(detail::clock::time_point deadline) noexcept {
         if (!link_) return unexpected(errc::closed);
         std::vector<std::byte> out;
-        const errc e = link_->receive(
-            [&](const std::byte* p, std::size_t n) {
-                try {
-                    out.assign(p, p + n);
-                } catch (...) {
-                    return errc::no_space;
-                }
-                return errc::ok;
-            },
-            deadline, may_block);
+        auto take = [&](const std::byte* p, std::size_t n) {
+            try {
+                out.assign(p, p + n);
+            } catch (...) {
+                return errc::no_space;
+            }
+            return errc::ok;
+        };
+        const errc e = link_->receive(detail::take_fn(take), deadline, may_block);
         if (e != errc::ok) return unexpected(e);
         return out;
     }
 
-    std::shared_ptr<detail::link> link_;
+    std::shared_ptr<detail::duplex> link_;  // a socket's link, or a pair of shm queues
     std::string address_;
     std::chrono::milliseconds close_timeout_{};
 };
@@ -239,9 +244,15 @@ public:
     /// permission_denied, not_found (a host name that does not resolve), system_error.
     static listener bind(std::string_view address, const net_options& o = {}) {
         const auto a = detail::parse_address(address);
-        if (a.transport == detail::net_transport::shm)
-            throw error(errc::invalid_argument, "listener::bind(\"" + std::string(address) +
-                                                    "\"): the shm:// transport is not built yet; use unix:// or tcp://");
+        if (a.transport == detail::net_transport::shm) {
+            listener l(nullptr, a, o);
+            try {
+                l.shm_ = std::make_shared<detail::shm_acceptor<Message>>(a.path);
+            } catch (const error& e) {
+                throw error(e.reason(), "binding " + a.str() + ": " + e.what());
+            }
+            return l;
+        }
         auto acceptor = detail::bind_acceptor(a);
         const std::string real = detail::address_of(acceptor.local_endpoint(), a);
         auto state = std::make_shared<detail::acceptor_state>(std::move(acceptor), real, detail::hello_for<Message>(), o);
@@ -250,28 +261,37 @@ public:
     }
 
     /// The address bound, with the port the system chose: what a client passes to connect().
-    [[nodiscard]] const std::string& address() const noexcept { return state_->address(); }
+    [[nodiscard]] std::string address() const { return state_ ? state_->address() : address_.str(); }
 
     /// The next client that completed its handshake, as a connection in Mode; or would_block,
     /// timed_out, closed (the listener was closed). Never throws.
     template <mode_policy Mode = blocking>
     result<connection<Message, Mode>> accept() noexcept {
-        return wrap<Mode>(state_->take(detail::clock::time_point::max(), std::is_same_v<AcceptMode, blocking>));
+        return take<Mode>(detail::clock::time_point::max(), std::is_same_v<AcceptMode, blocking>);
     }
     template <mode_policy Mode = blocking, detail::deadline D>
     result<connection<Message, Mode>> accept(D deadline) noexcept {
-        return wrap<Mode>(state_->take(detail::blocking_deadline<AcceptMode>(deadline), true));
+        return take<Mode>(detail::blocking_deadline<AcceptMode>(deadline), true);
     }
 
     /// The last few connections refused or dropped before accept (bad handshake, the cap), with
     /// why; and how many in all.
-    [[nodiscard]] std::vector<net_rejection> rejections() const { return state_->rejections(); }
-    [[nodiscard]] std::uint64_t rejected() const noexcept { return state_->rejected(); }
-    /// Connections counted against the cap now (in handshake, waiting for accept, or accepted).
-    [[nodiscard]] std::size_t live_connections() const noexcept { return state_->live(); }
+    [[nodiscard]] std::vector<net_rejection> rejections() const {
+        return state_ ? state_->rejections() : shm_ ? shm_->rejections() : std::vector<net_rejection>{};
+    }
+    [[nodiscard]] std::uint64_t rejected() const noexcept {
+        return state_ ? state_->rejected() : shm_ ? shm_->rejected() : 0;
+    }
+    /// Connections counted against the cap now (in handshake, waiting for accept, or accepted);
+    /// sockets only (a shm:// listener has no cap yet: 0).
+    [[nodiscard]] std::size_t live_connections() const noexcept { return state_ ? state_->live() : 0; }
 
     /// Stops accepting; a blocked accept returns closed.
     void close() noexcept {
+        if (shm_) {
+            shm_->close();
+            shm_.reset();
+        }
         if (!state_) return;
         state_->close();
         if (address_.transport == detail::net_transport::unix_path) {
@@ -286,6 +306,7 @@ public:
         if (this != &o) {
             close();
             state_ = std::move(o.state_);
+            shm_ = std::move(o.shm_);
             address_ = std::move(o.address_);
             options_ = o.options_;
         }
@@ -301,16 +322,27 @@ private:
         : state_(std::move(s)), address_(std::move(a)), options_(o) {}
 
     template <mode_policy Mode>
-    result<connection<Message, Mode>> wrap(result<std::shared_ptr<detail::link>> l) noexcept {
-        if (!l) return unexpected(l.error());
+    result<connection<Message, Mode>> take(detail::clock::time_point deadline, bool may_block) noexcept {
+        if (!state_ && !shm_) return unexpected(errc::closed);
+        std::shared_ptr<detail::duplex> d;
+        if (shm_) {
+            auto l = shm_->template take<Mode>(deadline, may_block);
+            if (!l) return unexpected(l.error());
+            d = std::move(*l);
+        } else {
+            auto l = state_->take(deadline, may_block);
+            if (!l) return unexpected(l.error());
+            d = std::move(*l);
+        }
         try {
-            return connection<Message, Mode>(std::move(*l), state_->address(), options_.close_timeout);
+            return connection<Message, Mode>(std::move(d), address(), options_.close_timeout);
         } catch (...) {
             return unexpected(errc::no_space);
         }
     }
 
-    std::shared_ptr<detail::acceptor_state> state_;
+    std::shared_ptr<detail::acceptor_state> state_;  // sockets
+    std::shared_ptr<detail::shm_acceptor<Message>> shm_;  // shm://
     detail::net_address address_;
     net_options options_;
 };
@@ -348,8 +380,12 @@ public:
     /// Watches a connection; returns the id wait() reports it by.
     template <class Message, mode_policy Mode>
     id add(const connection<Message, Mode>& c) {
-        entry e{next_++, c.link_, nullptr};
-        if (!e.link) throw error(errc::invalid_argument, "waitset::add: the connection was moved from");
+        if (!c.link_) throw error(errc::invalid_argument, "waitset::add: the connection was moved from");
+        entry e{next_++, std::dynamic_pointer_cast<detail::link>(c.link_), nullptr};
+        if (!e.link)
+            throw error(errc::invalid_argument, "waitset::add: " + c.address() +
+                                                    " is a shm:// connection; a waitset watches socket connections "
+                                                    "and listeners only, so far");
         e.link->watch(core_);
         entries_.push_back(std::move(e));
         core_->signal();  // it may be ready already
@@ -358,6 +394,10 @@ public:
     /// Watches a listener's pending accepts; returns the id wait() reports it by.
     template <class Message, mode_policy Mode>
     id add(const listener<Message, Mode>& l) {
+        if (l.shm_)
+            throw error(errc::invalid_argument, "waitset::add: " + l.address() +
+                                                    " is a shm:// listener; a waitset watches socket connections and "
+                                                    "listeners only, so far");
         entry e{next_++, nullptr, l.state_};
         if (!e.acceptor) throw error(errc::invalid_argument, "waitset::add: the listener was closed or moved from");
         e.acceptor->watch(core_);
@@ -428,12 +468,11 @@ connection<Message, Mode> connect(std::string_view address, D deadline, const ne
     static_assert(message_policy<Message>,
                   "ipckit::connect<Message>: Message must be a trivially copyable, standard-layout T, or bytes<Max>");
     auto a = detail::parse_address(address);
-    if (a.transport == detail::net_transport::shm)
-        throw error(errc::invalid_argument, "connect(\"" + std::string(address) +
-                                                "\"): the shm:// transport is not built yet; use unix:// or tcp://");
     auto when = detail::time_point_of(deadline);
     if (when == detail::clock::time_point::max()) when = detail::deadline_after(o.connect_timeout);
     const std::string text = a.str();
+    if (a.transport == detail::net_transport::shm)
+        return connection<Message, Mode>(detail::shm_connect<Message, Mode>(a.path, when), text, o.close_timeout);
     auto op = std::make_shared<detail::connect_op>(std::move(a), detail::hello_for<Message>(), o, when);
     return connection<Message, Mode>(op->run(), text, o.close_timeout);
 }

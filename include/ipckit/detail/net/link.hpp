@@ -22,6 +22,7 @@
 // stream without one, a reset or silence: peer_dead after the messages already received. A
 // damaged frame: corrupt, and the socket is closed at once.
 
+#include <ipckit/detail/net/duplex.hpp>
 #include <ipckit/detail/net/frame.hpp>
 #include <ipckit/detail/net/options.hpp>
 #include <ipckit/detail/net/socket.hpp>
@@ -49,7 +50,7 @@
 
 namespace ipckit::detail {
 
-class link : public std::enable_shared_from_this<link> {
+class link final : public duplex, public std::enable_shared_from_this<link> {
 public:
     /// `released` is called once when the link is gone (a listener counts its connections).
     /// `fixed`: every message is exactly `max_message` bytes (a fixed-size T), else at most.
@@ -63,7 +64,7 @@ public:
           released_(std::move(released)) {
         rbuf_.resize(std::min<std::size_t>(frame_header_size + max_message_, 64 * 1024));
     }
-    ~link() {
+    ~link() override {
         if (released_) released_();
     }
     link(const link&) = delete;
@@ -80,12 +81,12 @@ public:
         });
     }
 
-    [[nodiscard]] std::size_t max_message() const noexcept { return max_message_; }
+    [[nodiscard]] std::size_t max_message() const noexcept override { return max_message_; }
 
     // ---- user thread -------------------------------------------------------------------------
 
     /// Queues `n` bytes at `p` as one data frame. `deadline` max with may_block false: one attempt.
-    errc send(const void* p, std::size_t n, clock::time_point deadline, bool may_block) noexcept {
+    errc send(const void* p, std::size_t n, clock::time_point deadline, bool may_block) noexcept override {
         if (n > max_message_) return errc::too_large;
         std::unique_lock lock(m_);
         for (;;) {
@@ -131,10 +132,8 @@ public:
         return errc::ok;
     }
 
-    /// Takes the next message: `take(const std::byte*, std::size_t)` is called under the lock
-    /// and returns ok to consume it, or an errc (e.g. too_large) to leave it first in line.
-    template <class Take>
-    errc receive(Take&& take, clock::time_point deadline, bool may_block) noexcept {
+    /// Takes the next message: `take` is called under the lock (duplex.hpp).
+    errc receive(take_fn take, clock::time_point deadline, bool may_block) noexcept override {
         std::unique_lock lock(m_);
         for (;;) {
             if (state_ == state::closed_here) return errc::closed;
@@ -155,7 +154,7 @@ public:
 
     /// Sends a close frame after what was sent, waits until `deadline` for it to be written,
     /// then lets the I/O thread finish the stream. Later verbs return closed.
-    void close(clock::time_point deadline) noexcept {
+    void close(clock::time_point deadline) noexcept override {
         std::unique_lock lock(m_);
         if (state_ == state::open) {
             state_ = state::closed_here;
@@ -190,7 +189,7 @@ public:
     }
 
     /// Why the connection ended, in words (empty while it is open or after an orderly close).
-    [[nodiscard]] std::string fault() const {
+    [[nodiscard]] std::string fault() const override {
         std::lock_guard lock(m_);
         return fault_;
     }
