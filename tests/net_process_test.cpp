@@ -94,6 +94,7 @@ TEST_CASE("net process: a client killed mid-stream is peer_dead at the server, a
         REQUIRE(got.wait());
         CHECK(ipckit_test::kill_child(client) == ipckit_test::killed_by_sigkill);
         CHECK(ipckit_test::wait_child(server) == ok);
+        ipckit_test::remove_leftovers(address);
     }
 }
 
@@ -117,7 +118,7 @@ TEST_CASE("net process: a server killed mid-stream is peer_dead at the client", 
         REQUIRE(got.wait());
         CHECK(ipckit_test::kill_child(server) == ipckit_test::killed_by_sigkill);
         CHECK(ipckit_test::wait_child(client) == ok);
-        ipckit_test::remove_socket_file(address);
+        ipckit_test::remove_leftovers(address);
     }
 }
 

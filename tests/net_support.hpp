@@ -4,6 +4,7 @@
 
 #include "support.hpp"
 
+#include <ipckit/inspect.hpp>
 #include <ipckit/net.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -49,12 +50,18 @@ inline constexpr net_kind all_net_kinds[] = {net_kind::tcp, net_kind::unix_path,
 /// Every transport: what the tests of the verbs and their results run over.
 inline constexpr net_kind all_transports[] = {net_kind::tcp, net_kind::unix_path, net_kind::unix_abstract, net_kind::shm};
 
-/// Removes the socket file of a Unix path address (a listener killed with SIGKILL leaves it).
-inline void remove_socket_file(const std::string& address) {
+/// Removes what an end killed with SIGKILL leaves of `address`: a Unix path's socket file, or
+/// a shm:// listener's request queue and its connections' queues (named "<name>.<id>.up/down").
+inline void remove_leftovers(const std::string& address) {
     const auto a = ipckit::parse_address(address);
-    if (a.transport != ipckit::net_transport::unix_path) return;
-    std::error_code ignored;
-    std::filesystem::remove(a.path, ignored);
+    if (a.transport == ipckit::net_transport::unix_path) {
+        std::error_code ignored;
+        std::filesystem::remove(a.path, ignored);
+    } else if (a.transport == ipckit::net_transport::shm) {
+        ipckit::remove_segment(a.path);
+        for (const auto& s : ipckit::list_segments())
+            if (s.name.rfind(a.path + ".", 0) == 0) ipckit::remove_segment(s.name);
+    }
 }
 
 /// Waits (polling, up to `patience`) until `done()` holds; false if it never did.
