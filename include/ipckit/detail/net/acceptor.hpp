@@ -1,0 +1,206 @@
+#pragma once
+// A listener's I/O side: the bound socket, the accept loop on the I/O thread, the handshake of
+// each accepted socket, the connection cap, and the queue of connections ready for accept().
+//
+// Untrusted input. Every accepted socket counts against the cap from the moment it is accepted
+// until its connection is gone (handshaking, waiting for accept() and accepted alike), so a
+// flood of sockets that never handshake costs at most max_connections sockets for
+// handshake_timeout each. One past the cap gets a refusal hello saying why, and is closed once
+// its own hello is read (or at the handshake deadline); refusals in flight are capped too.
+// A failed handshake (garbage, another message type, silence) drops only that socket and is
+// kept in rejections(), the last few with their reasons.
+
+#include <ipckit/detail/net/address.hpp>
+#include <ipckit/detail/net/handshake.hpp>
+#include <ipckit/detail/net/link.hpp>
+#include <ipckit/detail/net/options.hpp>
+#include <ipckit/detail/net/socket.hpp>
+#include <ipckit/detail/net/watch.hpp>
+#include <ipckit/error.hpp>
+
+#include <boost/asio/basic_socket_acceptor.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ipckit::detail {
+
+/// What a listener refused, and why.
+struct net_rejection {
+    errc reason = errc::ok;
+    std::string what;
+};
+
+inline void tune_socket(net_socket& s) {
+    boost::system::error_code ignored;  // a Unix socket has no TCP_NODELAY: fine
+    s.set_option(asio::ip::tcp::no_delay(true), ignored);
+}
+
+class acceptor_state : public std::enable_shared_from_this<acceptor_state> {
+public:
+    static constexpr std::size_t kept_rejections = 16;
+
+    acceptor_state(asio::basic_socket_acceptor<net_protocol> acceptor, std::string address, hello mine,
+                   const net_options& o)
+        : acceptor_(std::move(acceptor)), address_(std::move(address)), mine_(std::move(mine)), options_(o) {}
+
+    void start() {
+        asio::post(acceptor_.get_executor(), [self = shared_from_this()] { self->accept_more(); });
+    }
+
+    [[nodiscard]] const std::string& address() const noexcept { return address_; }
+
+    /// The next connection that finished its handshake, or why none by `deadline`.
+    result<std::shared_ptr<link>> take(clock::time_point deadline, bool may_block) noexcept {
+        std::unique_lock lock(m_);
+        for (;;) {
+            if (!ready_.empty()) {
+                auto l = std::move(ready_.front());
+                ready_.pop_front();
+                return l;
+            }
+            if (closed_) return unexpected(errc::closed);
+            if (!may_block) return unexpected(errc::would_block);
+            if (clock::now() >= deadline) return unexpected(errc::timed_out);
+            if (deadline == clock::time_point::max())
+                ready_cv_.wait(lock);
+            else
+                ready_cv_.wait_until(lock, deadline);
+        }
+    }
+
+    /// Whether an accept would not wait: a connection is waiting, or the listener is closed.
+    [[nodiscard]] bool ready() const noexcept {
+        std::lock_guard lock(m_);
+        return !ready_.empty() || closed_;
+    }
+    /// A waitset watches (or stops watching) this listener (watch.hpp).
+    void watch(std::shared_ptr<watch_core> w) {
+        std::lock_guard lock(m_);
+        watchers_.add(std::move(w));
+    }
+    void unwatch(const watch_core* w) noexcept {
+        std::lock_guard lock(m_);
+        watchers_.remove(w);
+    }
+
+    /// Stops accepting; connections already accepted live on, those not yet accepted are
+    /// closed (their clients read closed).
+    void close() noexcept {
+        std::deque<std::shared_ptr<link>> unaccepted;
+        {
+            std::lock_guard lock(m_);
+            closed_ = true;
+            unaccepted.swap(ready_);
+            watchers_.signal();
+        }
+        // A started link lives on its own handlers until closed: close it, or it never goes.
+        for (auto& l : unaccepted) l->close(clock::now());
+        ready_cv_.notify_all();
+        asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
+            boost::system::error_code ignored;
+            self->acceptor_.close(ignored);
+        });
+    }
+
+    [[nodiscard]] std::vector<net_rejection> rejections() const {
+        std::lock_guard lock(m_);
+        return {rejections_.begin(), rejections_.end()};
+    }
+    [[nodiscard]] std::uint64_t rejected() const noexcept { return rejected_.load(std::memory_order_relaxed); }
+    [[nodiscard]] std::size_t live() const noexcept { return live_->load(std::memory_order_relaxed); }
+
+private:
+    void accept_more() {
+        acceptor_.async_accept([self = shared_from_this()](const boost::system::error_code& ec, net_socket s) {
+            if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
+            if (ec) {
+                // Out of file descriptors and the like: say so, and go on accepting.
+                self->reject(errc::system_error, "accepting a connection failed: " + ec.message());
+            } else {
+                self->handshake(std::move(s));
+            }
+            self->accept_more();
+        });
+    }
+
+    void handshake(net_socket s) {
+        tune_socket(s);
+        // live_ counts sockets in handshake, waiting, and accepted; relaxed: one thread adds,
+        // any thread (a link's last owner) subtracts, and only the count matters.
+        if (live_->load(std::memory_order_relaxed) >= options_.max_connections) return refuse(std::move(s));
+        live_->fetch_add(1, std::memory_order_relaxed);
+        auto self = shared_from_this();
+        auto op = std::make_shared<handshake_op>(std::move(s), mine_, [self](handshake_op& h, handshake_result r) {
+            if (r.result != errc::ok) {
+                self->live_->fetch_sub(1, std::memory_order_relaxed);
+                return self->reject(r.result, "a connection's handshake failed: " + r.why);
+            }
+            auto live = self->live_;
+            auto l = std::make_shared<link>(std::move(h.socket()), r.max_message, self->mine_.kind == message_kind::fixed,
+                                            self->options_, [live] { live->fetch_sub(1, std::memory_order_relaxed); });
+            l->start();
+            {
+                std::lock_guard lock(self->m_);
+                if (!self->closed_) {
+                    self->ready_.push_back(std::move(l));
+                    self->watchers_.signal();
+                    l = nullptr;
+                }
+            }
+            if (l) return l->close(clock::now());  // the listener closed meanwhile
+            self->ready_cv_.notify_one();
+        });
+        op->start(options_.handshake_timeout);
+    }
+
+    void refuse(net_socket s) {
+        const std::string why = "the listener at " + address_ + " is at its cap of " +
+                                std::to_string(options_.max_connections) +
+                                " connections; try again later, or raise net_options::max_connections";
+        reject(errc::no_space, "refused a connection: at the cap of " + std::to_string(options_.max_connections));
+        if (refusing_ >= options_.max_connections) return;  // s closes here, without a word
+        ++refusing_;
+        hello no = mine_;
+        no.verdict = hello_verdict::refused;
+        no.description = why;
+        auto self = shared_from_this();
+        auto op = std::make_shared<handshake_op>(std::move(s), std::move(no),
+                                                 [self](handshake_op&, handshake_result) { --self->refusing_; });
+        op->start(options_.handshake_timeout);
+    }
+
+    void reject(errc reason, std::string what) {
+        rejected_.fetch_add(1, std::memory_order_relaxed);
+        std::lock_guard lock(m_);
+        if (rejections_.size() == kept_rejections) rejections_.pop_front();
+        rejections_.push_back({reason, std::move(what)});
+    }
+
+    asio::basic_socket_acceptor<net_protocol> acceptor_;
+    const std::string address_;
+    const hello mine_;
+    const net_options options_;
+    std::shared_ptr<std::atomic<std::size_t>> live_ = std::make_shared<std::atomic<std::size_t>>(0);
+    std::size_t refusing_ = 0;  // I/O thread only
+    std::atomic<std::uint64_t> rejected_{0};
+
+    mutable std::mutex m_;
+    std::condition_variable ready_cv_;
+    std::deque<std::shared_ptr<link>> ready_;
+    std::deque<net_rejection> rejections_;
+    bool closed_ = false;
+    watch_list watchers_;
+};
+
+}  // namespace ipckit::detail

@@ -1,0 +1,175 @@
+#pragma once
+// ipckit::connection: one end of a connection, over any transport (see <ipckit/net.hpp>).
+
+#include <ipckit/detail/endpoint/endpoint.hpp>
+#include <ipckit/detail/net/duplex.hpp>
+#include <ipckit/error.hpp>
+#include <ipckit/policy.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace ipckit {
+
+class waitset;
+
+/// One end of a connection: duplex, carrying Message (a fixed-size T or bytes<Max>), its verbs
+/// blocking or not by Mode. Destroying it closes it (see close()).
+template <class Message, mode_policy Mode = blocking>
+class connection {
+    static_assert(message_policy<Message>,
+                  "ipckit::connection<Message>: Message must be a trivially copyable, standard-layout T, or bytes<Max>");
+    static constexpr bool fixed = !is_bytes<Message>;
+    static constexpr bool may_block = std::is_same_v<Mode, blocking>;
+
+public:
+    /// The longest message this connection carries: sizeof(T), or the smaller Max of both ends.
+    [[nodiscard]] std::size_t max_message() const noexcept { return link_->max_message(); }
+
+    // ---- fixed-size T ------------------------------------------------------------------------
+
+    /// Sends a copy of `m`: ok, or would_block / timed_out (the peer does not read), closed,
+    /// peer_dead, corrupt.
+    status send(const Message& m) noexcept requires fixed { return send_bytes(&m, sizeof m, forever()); }
+    template <detail::deadline D>
+    status send(const Message& m, D deadline) noexcept requires fixed {
+        return send_bytes(&m, sizeof m, detail::blocking_deadline<Mode>(deadline));
+    }
+    /// The next message, or would_block / timed_out / closed / peer_dead / corrupt.
+    result<Message> receive() noexcept requires fixed { return receive_value(forever()); }
+    template <detail::deadline D>
+    result<Message> receive(D deadline) noexcept requires fixed {
+        return receive_value(detail::blocking_deadline<Mode>(deadline));
+    }
+    /// Into `out`, written only on ok.
+    status receive(Message& out) noexcept requires fixed { return receive_into(out, forever()); }
+    template <detail::deadline D>
+    status receive(Message& out, D deadline) noexcept requires fixed {
+        return receive_into(out, detail::blocking_deadline<Mode>(deadline));
+    }
+
+    // ---- bytes<Max> --------------------------------------------------------------------------
+
+    /// Sends the bytes of `m` as one message: ok, too_large (past max_message(), nothing sent),
+    /// or as for a fixed-size send.
+    status send(std::span<const std::byte> m) noexcept requires(!fixed) { return send_bytes(m.data(), m.size(), forever()); }
+    template <detail::deadline D>
+    status send(std::span<const std::byte> m, D deadline) noexcept requires(!fixed) {
+        return send_bytes(m.data(), m.size(), detail::blocking_deadline<Mode>(deadline));
+    }
+    status send(std::string_view s) noexcept requires(!fixed) { return send(std::as_bytes(std::span(s.data(), s.size()))); }
+    template <detail::deadline D>
+    status send(std::string_view s, D deadline) noexcept requires(!fixed) {
+        return send(std::as_bytes(std::span(s.data(), s.size())), deadline);
+    }
+    /// The next message into `buffer`, returning its length; too_large if it does not fit (the
+    /// message stays first in line, so a bigger buffer can take it).
+    result<std::size_t> receive(std::span<std::byte> buffer) noexcept requires(!fixed) {
+        return receive_span(buffer, forever());
+    }
+    template <detail::deadline D>
+    result<std::size_t> receive(std::span<std::byte> buffer, D deadline) noexcept requires(!fixed) {
+        return receive_span(buffer, detail::blocking_deadline<Mode>(deadline));
+    }
+    /// The next message in a vector of its size (no_space if that cannot be allocated).
+    result<std::vector<std::byte>> receive() noexcept requires(!fixed) { return receive_vector(forever()); }
+    template <detail::deadline D>
+    result<std::vector<std::byte>> receive(D deadline) noexcept requires(!fixed) {
+        return receive_vector(detail::blocking_deadline<Mode>(deadline));
+    }
+
+    // ---- both --------------------------------------------------------------------------------
+
+    /// Orderly close: what was sent is written (waiting up to net_options::close_timeout), then
+    /// a close frame; the peer receives everything, then closed. Later verbs here return closed.
+    void close() noexcept {
+        if (link_) link_->close(detail::deadline_after(close_timeout_));
+    }
+    /// Why the connection ended, in words; empty while it is open or after an orderly close.
+    [[nodiscard]] std::string fault() const { return link_ ? link_->fault() : std::string(); }
+    /// The address this connection was made to (connect) or accepted on (listener).
+    [[nodiscard]] const std::string& address() const noexcept { return address_; }
+
+    connection(connection&&) noexcept = default;
+    connection& operator=(connection&& o) noexcept {
+        if (this != &o) {
+            close();
+            link_ = std::move(o.link_);
+            address_ = std::move(o.address_);
+            close_timeout_ = o.close_timeout_;
+        }
+        return *this;
+    }
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+    ~connection() { close(); }
+
+    /// Made by connect() and listener::accept().
+    connection(std::shared_ptr<detail::duplex> l, std::string address, std::chrono::milliseconds close_timeout)
+        : link_(std::move(l)), address_(std::move(address)), close_timeout_(close_timeout) {}
+
+private:
+    friend class waitset;
+    static constexpr detail::clock::time_point forever() noexcept { return detail::clock::time_point::max(); }
+
+    status send_bytes(const void* p, std::size_t n, detail::clock::time_point deadline) noexcept {
+        if (!link_) return unexpected(errc::closed);
+        return detail::to_status(link_->send(p, n, deadline, may_block));
+    }
+    status receive_into(Message& out, detail::clock::time_point deadline) noexcept {
+        if (!link_) return unexpected(errc::closed);
+        auto take = [&](const std::byte* p, std::size_t n) {
+            if (n != sizeof(Message)) return errc::corrupt;  // the transport checked it already
+            std::memcpy(&out, p, n);
+            return errc::ok;
+        };
+        return detail::to_status(link_->receive(detail::take_fn(take), deadline, may_block));
+    }
+    result<Message> receive_value(detail::clock::time_point deadline) noexcept {
+        Message out{};
+        if (auto s = receive_into(out, deadline); !s) return unexpected(s.error());
+        return out;
+    }
+    result<std::size_t> receive_span(std::span<std::byte> buffer, detail::clock::time_point deadline) noexcept {
+        if (!link_) return unexpected(errc::closed);
+        std::size_t got = 0;
+        auto take = [&](const std::byte* p, std::size_t n) {
+            if (n > buffer.size()) return errc::too_large;
+            if (n != 0) std::memcpy(buffer.data(), p, n);
+            got = n;
+            return errc::ok;
+        };
+        const errc e = link_->receive(detail::take_fn(take), deadline, may_block);
+        if (e != errc::ok) return unexpected(e);
+        return got;
+    }
+    result<std::vector<std::byte>> receive_vector(detail::clock::time_point deadline) noexcept {
+        if (!link_) return unexpected(errc::closed);
+        std::vector<std::byte> out;
+        auto take = [&](const std::byte* p, std::size_t n) {
+            try {
+                out.assign(p, p + n);
+            } catch (...) {
+                return errc::no_space;
+            }
+            return errc::ok;
+        };
+        const errc e = link_->receive(detail::take_fn(take), deadline, may_block);
+        if (e != errc::ok) return unexpected(e);
+        return out;
+    }
+
+    std::shared_ptr<detail::duplex> link_;  // a socket's link, or a pair of shm queues
+    std::string address_;
+    std::chrono::milliseconds close_timeout_{};
+};
+
+}  // namespace ipckit

@@ -1,0 +1,51 @@
+#pragma once
+// What a connection needs of its transport, whichever it is: a socket's link (link.hpp) or a
+// pair of shared-memory queues (shm_duplex.hpp). One virtual call per verb, beside a system
+// call (sockets) or a queue operation (shm).
+
+#include <ipckit/error.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace ipckit::detail {
+
+/// A callable `errc(const std::byte*, std::size_t)` by reference, without allocating: what a
+/// receive hands the next message to. It returns ok to consume the message, or an errc (e.g.
+/// too_large) to leave it first in line.
+class take_fn {
+public:
+    template <class F>
+    explicit take_fn(F& f) noexcept
+        : ctx_(&f), call_([](void* c, const std::byte* p, std::size_t n) { return (*static_cast<F*>(c))(p, n); }) {}
+    errc operator()(const std::byte* p, std::size_t n) const { return call_(ctx_, p, n); }
+
+private:
+    void* ctx_;
+    errc (*call_)(void*, const std::byte*, std::size_t);
+};
+
+class duplex {
+public:
+    using time_point = std::chrono::steady_clock::time_point;
+
+    virtual ~duplex() = default;
+    /// Sends `n` bytes at `p` as one message; `may_block` false: one attempt (would_block).
+    virtual errc send(const void* p, std::size_t n, time_point deadline, bool may_block) noexcept = 0;
+    /// Hands the next message to `take`, waiting until `deadline` if `may_block`.
+    virtual errc receive(take_fn take, time_point deadline, bool may_block) noexcept = 0;
+    /// Orderly close, waiting until `deadline` for what was sent to be on its way.
+    virtual void close(time_point deadline) noexcept = 0;
+    /// Why the connection ended, in words; empty while open or after an orderly close.
+    [[nodiscard]] virtual std::string fault() const = 0;
+    /// The longest message this connection carries.
+    [[nodiscard]] virtual std::size_t max_message() const noexcept = 0;
+
+protected:
+    duplex() = default;
+    duplex(const duplex&) = default;
+    duplex& operator=(const duplex&) = default;
+};
+
+}  // namespace ipckit::detail

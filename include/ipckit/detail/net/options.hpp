@@ -1,0 +1,30 @@
+#pragma once
+// The knobs of the socket transports: liveness, deadlines, buffers and the connection cap.
+
+#include <chrono>
+#include <cstddef>
+
+namespace ipckit {
+
+struct net_options {
+    /// A peer that sends nothing (not even a heartbeat) for this long is peer_dead; heartbeats
+    /// go out after a quarter of it without traffic, so both ends should use the same interval.
+    std::chrono::milliseconds liveness_interval{10'000};
+    /// How long an accepted socket may take to send its handshake before it is dropped.
+    std::chrono::milliseconds handshake_timeout{5'000};
+    /// connect() without a deadline: how long resolving, connecting and the handshake may take.
+    std::chrono::milliseconds connect_timeout{10'000};
+    /// How long close() (and the destructor) waits for what was sent to be written out.
+    std::chrono::milliseconds close_timeout{5'000};
+    /// Bytes of frames waiting to be written, per connection, beyond the socket's own buffer: a
+    /// send past it waits (blocking) or is would_block. One larger message always fits alone.
+    std::size_t send_buffer = 256 * 1024;
+    /// Bytes of received messages waiting for receive(), per connection; past it the connection
+    /// stops reading, and the peer's sends are held back.
+    std::size_t receive_buffer = 256 * 1024;
+    /// listener: connections at once (in handshake, waiting for accept, or accepted and not yet
+    /// gone); one more is refused with a reason, and the listener goes on.
+    std::size_t max_connections = 1024;
+};
+
+}  // namespace ipckit

@@ -1,0 +1,182 @@
+// A hostile or broken peer on a socket: garbage, an oversize, truncated or unknown frame, a
+// client that never handshakes or falls silent, and more clients than the cap. Each is dropped
+// (or refused) with the reason, and the listener and the other connections go on.
+
+#include "catch.hpp"
+#include "net_support.hpp"
+
+#include <ipckit/net.hpp>
+
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+using ipckit::errc;
+using ipckit::detail::frame_type;
+using ipckit_test::all_net_kinds;
+using ipckit_test::bind_address;
+using ipckit_test::contains;
+using ipckit_test::eventually;
+using ipckit_test::patience;
+using ipckit_test::raw_client;
+
+namespace {
+using msg = ipckit::bytes<4096>;
+
+/// A listener with one healthy connection, to show that it is unaffected by what a test does
+/// to another.
+struct bystander {
+    explicit bystander(ipckit_test::net_kind kind, const ipckit::net_options& o = {})
+        : srv(ipckit::listener<msg>::bind(bind_address(kind), o)),
+          client(ipckit::connect<msg>(srv.address(), patience, o)),
+          server(srv.accept(patience).value()) {}
+    /// The healthy connection still carries a message each way, and the listener accepts.
+    void still_fine() {
+        REQUIRE(client.send("ping").has_value());
+        REQUIRE(server.receive(patience).value().size() == 4);
+        REQUIRE(server.send("pong").has_value());
+        REQUIRE(client.receive(patience).value().size() == 4);
+        auto another = ipckit::connect<msg>(srv.address(), patience);
+        auto end = srv.accept(patience);
+        REQUIRE(end.has_value());
+        REQUIRE(another.send("new").has_value());
+        REQUIRE(end->receive(patience).value().size() == 3);
+    }
+    ipckit::listener<msg> srv;
+    ipckit::connection<msg> client;
+    ipckit::connection<msg> server;
+};
+
+/// The last rejection, once there is one.
+ipckit::net_rejection last_rejection(const ipckit::listener<msg>& srv, std::uint64_t after) {
+    REQUIRE(eventually([&] { return srv.rejected() > after; }));
+    const auto r = srv.rejections();
+    REQUIRE(!r.empty());
+    return r.back();
+}
+}  // namespace
+
+TEST_CASE("net bad input: garbage instead of a handshake is refused as corrupt", "[unit]") {
+    for (const auto kind : all_net_kinds) {
+        INFO(ipckit_test::to_string(kind));
+        bystander b(kind);
+        raw_client raw(b.srv.address());
+        raw.write(std::vector<std::byte>(64, std::byte{'G'}));
+        const auto r = last_rejection(b.srv, 0);
+        CHECK(r.reason == errc::corrupt);
+        CHECK(contains(r.what, "not an ipckit connection"));
+        b.still_fine();
+    }
+}
+
+TEST_CASE("net bad input: a frame longer than Max drops the connection as corrupt", "[unit]") {
+    for (const auto kind : all_net_kinds) {
+        INFO(ipckit_test::to_string(kind));
+        bystander b(kind);
+        for (const std::uint32_t length : {4097U, 0xffffffffU}) {
+            raw_client raw(b.srv.address());
+            raw.handshake<msg>();
+            auto end = b.srv.accept(patience).value();
+            raw.frame(frame_type::data, 3, 3);  // one good message first: it is still received
+            raw.frame(frame_type::data, length);
+            CHECK(end.receive(patience).value().size() == 3);
+            CHECK(end.receive(patience).error() == errc::corrupt);
+            CHECK(contains(end.fault(), "longer than"));
+            CHECK(end.send("anyone?").error() == errc::corrupt);
+        }
+        b.still_fine();
+    }
+}
+
+TEST_CASE("net bad input: an unknown frame type drops the connection as corrupt", "[unit]") {
+    for (const auto kind : all_net_kinds) {
+        INFO(ipckit_test::to_string(kind));
+        bystander b(kind);
+        raw_client raw(b.srv.address());
+        raw.handshake<msg>();
+        auto end = b.srv.accept(patience).value();
+        std::vector<std::byte> bad(ipckit::detail::frame_header_size, std::byte{0});
+        bad[0] = std::byte{77};
+        raw.write(bad);
+        CHECK(end.receive(patience).error() == errc::corrupt);
+        CHECK(contains(end.fault(), "unknown type"));
+        b.still_fine();
+    }
+}
+
+TEST_CASE("net bad input: a truncated frame, then end of stream, is peer_dead", "[unit]") {
+    for (const auto kind : all_net_kinds) {
+        INFO(ipckit_test::to_string(kind));
+        bystander b(kind);
+        raw_client raw(b.srv.address());
+        raw.handshake<msg>();
+        auto end = b.srv.accept(patience).value();
+        raw.frame(frame_type::data, 100, 10);
+        raw.close();
+        CHECK(end.receive(patience).error() == errc::peer_dead);
+        CHECK(contains(end.fault(), "truncated"));
+        b.still_fine();
+    }
+}
+
+TEST_CASE("net bad input: a client that never sends its handshake is dropped at the deadline", "[unit]") {
+    for (const auto kind : all_net_kinds) {
+        INFO(ipckit_test::to_string(kind));
+        ipckit::net_options o;
+        o.handshake_timeout = 200ms;
+        bystander b(kind, o);
+        raw_client silent(b.srv.address());
+        b.still_fine();  // while the silent one waits
+        const auto r = last_rejection(b.srv, 0);
+        CHECK(r.reason == errc::timed_out);
+        CHECK(contains(r.what, "no handshake within 200 ms"));
+        b.still_fine();
+    }
+}
+
+TEST_CASE("net bad input: a peer that falls silent is peer_dead within the liveness interval", "[unit]") {
+    for (const auto kind : all_net_kinds) {
+        INFO(ipckit_test::to_string(kind));
+        ipckit::net_options o;
+        o.liveness_interval = 200ms;
+        bystander b(kind, o);
+        raw_client raw(b.srv.address());
+        raw.handshake<msg>();  // and then not a byte, not even a heartbeat
+        auto end = b.srv.accept(patience).value();
+        CHECK(end.receive(patience).error() == errc::peer_dead);
+        CHECK(contains(end.fault(), "heartbeat"));
+        CHECK(end.send("hello?").error() == errc::peer_dead);
+        // A live but idle peer is kept alive by heartbeats: five intervals pass without a word.
+        CHECK(b.server.receive(1s).error() == errc::timed_out);
+        CHECK(b.client.receive(10ms).error() == errc::timed_out);
+        b.still_fine();
+    }
+}
+
+TEST_CASE("net bad input: past the connection cap a client is refused with the reason, and the listener goes on", "[unit]") {
+    for (const auto kind : all_net_kinds) {
+        INFO(ipckit_test::to_string(kind));
+        ipckit::net_options o;
+        o.max_connections = 2;
+        auto srv = ipckit::listener<msg>::bind(bind_address(kind), o);
+        auto one = ipckit::connect<msg>(srv.address(), patience);
+        auto one_end = srv.accept(patience).value();
+        {
+            auto two = ipckit::connect<msg>(srv.address(), patience);
+            auto two_end = srv.accept(patience).value();
+            const auto e = ipckit_test::setup_error([&] { return ipckit::connect<msg>(srv.address(), patience); });
+            REQUIRE(e);
+            CHECK(e->reason() == errc::no_space);
+            CHECK(contains(e->what(), "cap of 2"));
+            CHECK(contains(e->what(), srv.address()));
+            CHECK(srv.rejections().back().reason == errc::no_space);
+        }  // two goes, both ends
+        REQUIRE(eventually([&] { return srv.live_connections() < 2; }));
+        auto three = ipckit::connect<msg>(srv.address(), patience);
+        auto three_end = srv.accept(patience).value();
+        REQUIRE(three.send("in").has_value());
+        CHECK(three_end.receive(patience).value().size() == 2);
+        REQUIRE(one.send("still").has_value());
+        CHECK(one_end.receive(patience).value().size() == 5);
+    }
+}

@@ -1,0 +1,247 @@
+// Connections over tcp and Unix sockets, in one process with threads: the queues' verbs and
+// results, ends, backpressure, and every bad input of issue 13 (run over each transport).
+
+#include "catch.hpp"
+#include "net_support.hpp"
+
+#include <ipckit/net.hpp>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+using ipckit::errc;
+using ipckit_test::all_net_kinds;
+using ipckit_test::all_transports;
+using ipckit_test::bind_address;
+using ipckit_test::contains;
+using ipckit_test::eventually;
+using ipckit_test::patience;
+
+namespace {
+using msg = ipckit::bytes<4096>;
+struct point {
+    std::int32_t x;
+    std::int32_t y;
+};
+struct other {
+    std::int64_t z;
+};
+
+std::string text(const std::vector<std::byte>& b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
+
+/// A listener and a connected pair over `kind`.
+template <class M = msg, class Mode = ipckit::blocking>
+struct pair_over {
+    explicit pair_over(ipckit_test::net_kind kind, const ipckit::net_options& o = {})
+        : srv(ipckit::listener<M>::bind(bind_address(kind), o)),
+          client(ipckit::connect<M, Mode>(srv.address(), patience, o)),
+          server(srv.template accept<Mode>(patience).value()) {}
+    ipckit::listener<M> srv;
+    ipckit::connection<M, Mode> client;
+    ipckit::connection<M, Mode> server;
+};
+}  // namespace
+
+TEST_CASE("net connection: bytes go both ways, whole and in order, over every transport", "[unit]") {
+    for (const auto kind : all_transports) {
+        INFO(ipckit_test::to_string(kind));
+        pair_over p(kind);
+        REQUIRE(p.client.send("").has_value());
+        std::string big(4096, 'b');
+        REQUIRE(p.client.send(big).has_value());
+        for (int i = 0; i < 1000; ++i) REQUIRE(p.client.send(std::to_string(i)).has_value());
+        auto first = p.server.receive(patience);
+        REQUIRE(first.has_value());
+        CHECK(first->empty());
+        CHECK(text(p.server.receive(patience).value()) == big);
+        for (int i = 0; i < 1000; ++i) {
+            auto m = p.server.receive(patience);
+            REQUIRE(m.has_value());
+            CHECK(text(*m) == std::to_string(i));
+        }
+        REQUIRE(p.server.send("back").has_value());
+        std::array<std::byte, 16> buf{};
+        auto n = p.client.receive(std::span(buf), patience);
+        REQUIRE(n.has_value());
+        CHECK(*n == 4);
+    }
+}
+
+TEST_CASE("net connection: fixed-size messages, and a listener's real address", "[unit]") {
+    for (const auto kind : all_transports) {
+        INFO(ipckit_test::to_string(kind));
+        pair_over<point> p(kind);
+        if (kind == ipckit_test::net_kind::tcp) {
+            CHECK(contains(p.srv.address(), "tcp://127.0.0.1:"));
+            CHECK(!contains(p.srv.address(), ":0"));
+        }
+        for (std::int32_t i = 0; i < 100; ++i) REQUIRE(p.client.send(point{i, -i}).has_value());
+        for (std::int32_t i = 0; i < 100; ++i) {
+            point q{};
+            REQUIRE(p.server.receive(q, patience).has_value());
+            CHECK(q.x == i);
+            CHECK(q.y == -i);
+        }
+    }
+}
+
+TEST_CASE("net connection: would_block, timed_out and too_large, with nothing lost", "[unit]") {
+    for (const auto kind : all_transports) {
+        INFO(ipckit_test::to_string(kind));
+        pair_over<msg, ipckit::non_blocking> nb(kind);
+        CHECK(nb.server.receive().error() == errc::would_block);
+
+        pair_over p(kind);
+        CHECK(p.server.receive(10ms).error() == errc::timed_out);
+        CHECK(p.client.send(std::string(4097, 'x')).error() == errc::too_large);
+        REQUIRE(p.client.send("twelve bytes").has_value());
+        std::array<std::byte, 4> small{};
+        CHECK(p.server.receive(std::span(small), patience).error() == errc::too_large);
+        CHECK(text(p.server.receive(patience).value()) == "twelve bytes");  // it stayed first in line
+    }
+}
+
+TEST_CASE("net connection: orderly close, the peer drains, then closed", "[unit]") {
+    for (const auto kind : all_transports) {
+        INFO(ipckit_test::to_string(kind));
+        pair_over p(kind);
+        for (int i = 0; i < 500; ++i) REQUIRE(p.client.send(std::to_string(i)).has_value());
+        p.client.close();
+        CHECK(p.client.send("late").error() == errc::closed);
+        for (int i = 0; i < 500; ++i) REQUIRE(text(p.server.receive(patience).value()) == std::to_string(i));
+        CHECK(p.server.receive(patience).error() == errc::closed);
+        // A socket knows at once; a shm queue's sender learns only when its ring is full.
+        if (kind != ipckit_test::net_kind::shm) CHECK(p.server.send("to nobody").error() == errc::closed);
+        CHECK(p.server.fault().empty());
+    }
+}
+
+TEST_CASE("net connection: a peer that stops reading holds back its sender, and only it", "[unit]") {
+    for (const auto kind : all_net_kinds) {
+        INFO(ipckit_test::to_string(kind));
+        ipckit::net_options o;
+        o.send_buffer = 64 * 1024;
+        o.receive_buffer = 64 * 1024;
+        auto srv = ipckit::listener<msg>::bind(bind_address(kind), o);
+        auto slow = ipckit::connect<msg, ipckit::non_blocking>(srv.address(), patience, o);
+        auto slow_end = srv.accept(patience).value();
+        auto fast = ipckit::connect<msg>(srv.address(), patience, o);
+        auto fast_end = srv.accept(patience).value();
+
+        // Fill everything between `slow` and a server that does not read it, until its sends
+        // stay would_block (a hundred tries in a row, a millisecond apart): never without end.
+        // Whether the buffers were quite full by then does not matter to the checks below.
+        const std::string chunk(1000, 'c');
+        std::size_t sent = 0;
+        for (int refused = 0; refused < 100;) {
+            const auto s = slow.send(chunk);
+            if (s) {
+                ++sent;
+                refused = 0;
+                REQUIRE(sent < 100'000);  // bounded: 64 KiB here, 64 KiB in flight, and the socket's
+            } else {
+                REQUIRE(s.error() == errc::would_block);
+                ++refused;
+                std::this_thread::sleep_for(1ms);
+            }
+        }
+        // The other connection flows meanwhile.
+        REQUIRE(fast.send("still here").has_value());
+        CHECK(text(fast_end.receive(patience).value()) == "still here");
+        // Reading frees the stalled sender, and everything it sent arrives.
+        std::size_t got = 0;
+        while (got < sent) {
+            auto m = slow_end.receive(patience);
+            REQUIRE(m.has_value());
+            CHECK(m->size() == chunk.size());
+            ++got;
+        }
+        CHECK(eventually([&] { return slow.send(chunk).has_value(); }));
+    }
+}
+
+TEST_CASE("net connection: bytes of different Max agree on the smaller", "[unit]") {
+    auto srv = ipckit::listener<ipckit::bytes<100>>::bind("tcp://127.0.0.1:0");
+    auto cli = ipckit::connect<ipckit::bytes<4096>>(srv.address(), patience);
+    auto end = srv.accept(patience).value();
+    CHECK(cli.max_message() == 100);
+    CHECK(end.max_message() == 100);
+    CHECK(cli.send(std::string(101, 'x')).error() == errc::too_large);
+    REQUIRE(cli.send(std::string(100, 'x')).has_value());
+    CHECK(end.receive(patience).value().size() == 100);
+}
+
+TEST_CASE("net setup: port in use, refused, unresolvable and mismatched type are errors naming the address", "[unit]") {
+    for (const auto kind : all_net_kinds) {
+        INFO(ipckit_test::to_string(kind));
+        auto srv = ipckit::listener<point>::bind(bind_address(kind));
+        auto e = ipckit_test::setup_error([&] { return ipckit::listener<point>::bind(srv.address()); });
+        REQUIRE(e);
+        CHECK(e->reason() == errc::already_exists);
+        CHECK(contains(e->what(), srv.address()));
+
+        e = ipckit_test::setup_error([&] { return ipckit::connect<other>(srv.address(), patience); });
+        REQUIRE(e);
+        CHECK(e->reason() == errc::incompatible_layout);
+        CHECK(contains(e->what(), srv.address()));
+        CHECK(contains(e->what(), "point"));
+        CHECK(contains(e->what(), "other"));
+        REQUIRE(eventually([&] { return srv.rejected() >= 1; }));
+        const auto r = srv.rejections();
+        REQUIRE(!r.empty());
+        CHECK(r.back().reason == errc::incompatible_layout);
+        CHECK(contains(r.back().what, "other"));
+
+        const std::string gone = srv.address();
+        srv.close();
+        e = ipckit_test::setup_error([&] { return ipckit::connect<point>(gone, patience); });
+        REQUIRE(e);
+        CHECK(e->reason() == errc::not_found);
+        CHECK(contains(e->what(), gone));
+    }
+    auto e = ipckit_test::setup_error([&] { return ipckit::connect<point>("tcp://no-such-host.invalid:7000", patience); });
+    REQUIRE(e);
+    CHECK(e->reason() == errc::not_found);
+    CHECK(contains(e->what(), "no-such-host.invalid"));
+}
+
+TEST_CASE("net connection: a listener closed before accepting closes its waiting connections", "[unit]") {
+    for (const auto kind : all_net_kinds) {
+        INFO(ipckit_test::to_string(kind));
+        auto srv = ipckit::listener<msg>::bind(bind_address(kind));
+        auto accepted = ipckit::connect<msg>(srv.address(), patience);
+        auto end = srv.accept(patience).value();
+        auto waiting = ipckit::connect<msg>(srv.address(), patience);
+        REQUIRE(ipckit_test::eventually([&] { return srv.live_connections() == 2; }));
+        srv.close();
+        CHECK(waiting.receive(patience).error() == errc::closed);
+        REQUIRE(accepted.send("still on").has_value());  // the accepted one lives on
+        CHECK(text(end.receive(patience).value()) == "still on");
+    }
+}
+
+TEST_CASE("net setup: shm:// names taken, missing and of another type are errors naming the address", "[unit]") {
+    auto srv = ipckit::listener<point>::bind(bind_address(ipckit_test::net_kind::shm));
+    auto e = ipckit_test::setup_error([&] { return ipckit::listener<point>::bind(srv.address()); });
+    REQUIRE(e);
+    CHECK(e->reason() == errc::already_exists);
+    CHECK(contains(e->what(), srv.address()));
+
+    e = ipckit_test::setup_error([&] { return ipckit::connect<other>(srv.address(), patience); });
+    REQUIRE(e);
+    CHECK(e->reason() == errc::incompatible_layout);
+    CHECK(contains(e->what(), srv.address()));
+    CHECK(contains(e->what(), "point"));
+    CHECK(contains(e->what(), "other"));
+
+    const std::string gone = srv.address();
+    srv.close();
+    e = ipckit_test::setup_error([&] { return ipckit::connect<point>(gone, patience); });
+    REQUIRE(e);
+    CHECK(e->reason() == errc::not_found);
+    CHECK(contains(e->what(), gone));
+}

@@ -1,0 +1,118 @@
+#pragma once
+// What the socket transport tests share: an address per transport that no other test process
+// uses, and a raw client that speaks the wire protocol by hand (to play a broken peer).
+
+#include "support.hpp"
+
+#include <ipckit/inspect.hpp>
+#include <ipckit/net.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <cstddef>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace ipckit_test {
+
+/// The transports every connection test runs over, all on this machine.
+enum class net_kind { tcp, unix_path, unix_abstract, shm };
+
+inline const char* to_string(net_kind k) {
+    switch (k) {
+    case net_kind::tcp: return "tcp";
+    case net_kind::unix_path: return "unix path";
+    case net_kind::unix_abstract: return "unix abstract";
+    case net_kind::shm: return "shm";
+    }
+    return "?";
+}
+
+/// An address to bind for `k`: tcp on loopback with port 0, or a Unix name unique to this
+/// process and call.
+inline std::string bind_address(net_kind k) {
+    switch (k) {
+    case net_kind::tcp: return "tcp://127.0.0.1:0";
+    case net_kind::unix_path: return "unix:///tmp/" + unique_name("sock");
+    case net_kind::unix_abstract: return "unix://@" + unique_name("sock");
+    case net_kind::shm: return "shm://" + unique_name("conn");
+    }
+    return {};
+}
+
+/// The socket transports: what the tests of framing, handshakes, liveness and caps run over.
+inline constexpr net_kind all_net_kinds[] = {net_kind::tcp, net_kind::unix_path, net_kind::unix_abstract};
+/// Every transport: what the tests of the verbs and their results run over.
+inline constexpr net_kind all_transports[] = {net_kind::tcp, net_kind::unix_path, net_kind::unix_abstract, net_kind::shm};
+
+/// Removes what an end killed with SIGKILL leaves of `address`: a Unix path's socket file, or
+/// a shm:// listener's request queue and its connections' queues (named "<name>.<id>.up/down").
+inline void remove_leftovers(const std::string& address) {
+    const auto a = ipckit::parse_address(address);
+    if (a.transport == ipckit::net_transport::unix_path) {
+        std::error_code ignored;
+        std::filesystem::remove(a.path, ignored);
+    } else if (a.transport == ipckit::net_transport::shm) {
+        ipckit::remove_segment(a.path);
+        for (const auto& s : ipckit::list_segments())
+            if (s.name.rfind(a.path + ".", 0) == 0) ipckit::remove_segment(s.name);
+    }
+}
+
+/// Waits (polling, up to `patience`) until `done()` holds; false if it never did.
+template <class F>
+bool eventually(F&& done) {
+    const auto until = std::chrono::steady_clock::now() + patience;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > until) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+}
+
+/// A client socket that writes and reads whatever a test says: garbage, a hello, frames.
+class raw_client {
+public:
+    explicit raw_client(const std::string& address) : socket_(io_) {
+        const auto a = ipckit::parse_address(address);
+        if (a.transport == ipckit::net_transport::tcp) {
+            boost::asio::ip::tcp::resolver r(io_);
+            const auto found = r.resolve(a.host, std::to_string(a.port));
+            socket_.connect(ipckit::detail::net_endpoint(found.begin()->endpoint()));
+        } else {
+            socket_.connect(ipckit::detail::unix_endpoint(a));
+        }
+    }
+    void write(const std::vector<std::byte>& b) { boost::asio::write(socket_, boost::asio::buffer(b)); }
+    /// Sends the hello of an end carrying Message, and reads the listener's.
+    template <class Message>
+    void handshake() {
+        write(ipckit::detail::encode_hello(ipckit::detail::hello_for<Message>()));
+        std::vector<std::byte> head(ipckit::detail::hello_fixed_size);
+        boost::asio::read(socket_, boost::asio::buffer(head));
+        const auto h = ipckit::detail::decode_hello_head(head.data());
+        std::vector<std::byte> rest(h.description_length);
+        boost::asio::read(socket_, boost::asio::buffer(rest));
+    }
+    /// A frame header claiming `length` bytes of `type`, and `payload` after it.
+    void frame(ipckit::detail::frame_type type, std::uint32_t length, std::size_t payload = 0) {
+        std::vector<std::byte> b(ipckit::detail::frame_header_size + payload, std::byte{'x'});
+        ipckit::detail::encode_frame_header(b.data(), type, length);
+        write(b);
+    }
+    void close() {
+        boost::system::error_code ignored;
+        socket_.close(ignored);
+    }
+
+private:
+    boost::asio::io_context io_;
+    ipckit::detail::net_socket socket_;
+};
+
+}  // namespace ipckit_test

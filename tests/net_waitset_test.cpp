@@ -1,0 +1,104 @@
+// One thread serving many clients through a waitset: pending accepts and messages on any of
+// several connections, reported by id, with a deadline.
+
+#include "catch.hpp"
+#include "net_support.hpp"
+
+#include <ipckit/net.hpp>
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+using ipckit::errc;
+using ipckit_test::all_net_kinds;
+using ipckit_test::bind_address;
+using ipckit_test::patience;
+
+namespace {
+using msg = ipckit::bytes<256>;
+std::string text(const std::vector<std::byte>& b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
+bool has(const std::vector<ipckit::waitset::id>& ids, ipckit::waitset::id k) {
+    return std::find(ids.begin(), ids.end(), k) != ids.end();
+}
+}  // namespace
+
+TEST_CASE("net waitset: nothing ready is timed_out at the deadline", "[unit]") {
+    ipckit::waitset empty;
+    CHECK(empty.wait(10ms).error() == errc::timed_out);
+    auto srv = ipckit::listener<msg>::bind("tcp://127.0.0.1:0");
+    auto cli = ipckit::connect<msg>(srv.address(), patience);
+    auto end = srv.accept(patience).value();
+    ipckit::waitset ws;
+    ws.add(srv);
+    ws.add(end);
+    CHECK(ws.wait(10ms).error() == errc::timed_out);
+}
+
+TEST_CASE("net waitset: one thread accepts, learns which client sent, and answers that one", "[unit]") {
+    for (const auto kind : all_net_kinds) {
+        INFO(ipckit_test::to_string(kind));
+        auto srv = ipckit::listener<msg>::bind(bind_address(kind));
+        ipckit::waitset ws;
+        const auto srv_id = ws.add(srv);
+
+        std::vector<ipckit::connection<msg>> clients;
+        for (int i = 0; i < 3; ++i) clients.push_back(ipckit::connect<msg>(srv.address(), patience));
+
+        // Accept all three as the waitset reports them.
+        std::map<ipckit::waitset::id, ipckit::connection<msg>> served;
+        while (served.size() < 3) {
+            auto ready = ws.wait(patience);
+            REQUIRE(ready.has_value());
+            REQUIRE(has(*ready, srv_id));
+            for (;;) {
+                auto c = srv.accept(0ms);
+                if (!c) {
+                    REQUIRE(c.error() == errc::timed_out);
+                    break;
+                }
+                const auto key = ws.add(*c);
+                served.emplace(key, std::move(*c));
+            }
+        }
+        CHECK(ws.size() == 4);
+
+        // Client 1 speaks: exactly its connection is ready, and the answer goes back to it.
+        REQUIRE(clients[1].send("who am i").has_value());
+        auto ready = ws.wait(patience);
+        REQUIRE(ready.has_value());
+        REQUIRE(ready->size() == 1);
+        auto& from = served.at(ready->front());
+        CHECK(text(from.receive(0ms).value()) == "who am i");
+        REQUIRE(from.send("client one").has_value());
+        CHECK(text(clients[1].receive(patience).value()) == "client one");
+        CHECK(clients[0].receive(10ms).error() == errc::timed_out);
+        CHECK(ws.wait(10ms).error() == errc::timed_out);  // all taken
+
+        // A client that closes is ready too, with closed; removed, it is gone from the set.
+        clients[2].close();
+        ready = ws.wait(patience);
+        REQUIRE(ready.has_value());
+        REQUIRE(ready->size() == 1);
+        CHECK(served.at(ready->front()).receive(0ms).error() == errc::closed);
+        ws.remove(ready->front());
+        CHECK(ws.size() == 3);
+        CHECK(ws.wait(10ms).error() == errc::timed_out);
+
+        // Several at once are reported together.
+        REQUIRE(clients[0].send("a").has_value());
+        REQUIRE(clients[1].send("b").has_value());
+        std::vector<ipckit::waitset::id> seen;
+        while (seen.size() < 2) {
+            ready = ws.wait(patience);
+            REQUIRE(ready.has_value());
+            for (const auto key : *ready) {
+                REQUIRE(served.at(key).receive(0ms).has_value());
+                seen.push_back(key);
+            }
+        }
+        CHECK(seen.size() == 2);
+    }
+}
