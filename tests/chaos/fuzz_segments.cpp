@@ -374,8 +374,10 @@ template <class Kind>
 void fuzz_trial(trial& t) {
     const std::string name = unique_trial_name();
     auto cleanup = [&] {
+        // Whatever the scribbles left: chunks by name, then the segment itself, unbounded head or
+        // not (remove_segment refuses a head whose chunks it cannot see to).
         for (const auto& n : ipckit::detail::segment_names(name + ".")) (void)ipckit::remove_segment(n);
-        (void)ipckit::remove_segment(name);
+        ipckit::detail::sys::shm_remove_quietly(ipckit::detail::os_name(name));
     };
     cleanup();
     traffic before;

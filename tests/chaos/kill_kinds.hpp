@@ -10,9 +10,11 @@
 //   owner_receives              process_owned mailbox: the receiver creates and owns the mailbox;
 //                               killing it ends the mailbox (README: senders get closed) and
 //                               nobody replaces it
-//   ends_when_producers_close   queues: receivers end with closed once every producer closed;
-//                               mailboxes end only when removed, which the parent does once
-//                               every producer has ended (finish())
+//   ends_when_producers_close   queues: the closed rule (README, "Errors"): a single-producer
+//                               queue's receivers end with closed once its producer closed; a
+//                               many-producer queue ends when the parent closes it as a whole,
+//                               once every producer has ended (finish()); mailboxes end only when
+//                               removed, which the parent does then
 //   setup(name)                 what the parent creates and holds for the trial
 //   finish(name)                once every producer process has ended
 //   cleanup(name)               after the trial, whatever happened
@@ -119,7 +121,9 @@ struct queue_kind {
     static std::shared_ptr<void> setup(const std::string& name) {
         return std::make_shared<Q>(Q::create(name, trial_options()));
     }
-    static void finish(const std::string&) {}
+    static void finish(const std::string& name) {
+        if constexpr (Q::max_senders > 1) Q::open(name, trial_options()).close();
+    }
     static void cleanup(const std::string& name) { (void)Q::remove(name); }
 
     static auto sender(const std::string& name) { return Q::open(name, trial_options()).sender(); }

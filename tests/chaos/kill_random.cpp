@@ -260,7 +260,7 @@ private:
                     // README: a process_owned mailbox is gone with its owner (not_found), and
                     // one whose creator died initialising it is corrupt.
                     const bool gone = owner_killed() && (e.reason() == errc::not_found || e.reason() == errc::corrupt);
-                    if (!gone) t_.fail(std::string("ending the mailbox failed: ") + e.what());
+                    if (!gone) t_.fail(std::string("ending the queue or mailbox failed: ") + e.what());
                 }
                 trial_log::raise(log_.producers_done());
             }
