@@ -85,7 +85,7 @@ int produce(child_ctx& c) {
     return c.end(errc::ok);
 }
 
-/// A receiver: receives and logs until a result ends it. peer_dead does not end it while
+/// A receiver: receives and logs until a result ends it. peer_dead (or closed, on a side of one) does not end it while
 /// producers run where a producer may be replaced (README: a sender's slot held by a dead
 /// process is taken over by the next one): it waits for the replacement.
 template <class Kind>
@@ -102,7 +102,8 @@ int consume(child_ctx& c) {
             c.got(d.id, d.intact);
             continue;
         }
-        if (e == errc::peer_dead && Kind::ends_when_producers_close && !done_before) continue;
+        if constexpr (Kind::ends_when_producers_close)
+            if (!done_before && Kind::waits_for_replacement(e)) continue;
         return c.end(e);
     }
 }
@@ -130,7 +131,11 @@ struct queue_kind {
     static auto receiver(const std::string& name) { return Q::open(name, trial_options()).receiver(); }
     /// A blocked send returns peer_dead while every receiver is dead (not sent); README: a new
     /// receiver may attach, and the sender may go on sending to it.
-    static bool producer_retries(errc e) noexcept { return e == errc::peer_dead; }
+    static bool producer_retries(errc e) noexcept { return waits_for_replacement(e); }
+    /// A side that lost its holders reads peer_dead once; a side of one that did, closed after
+    /// that (README: closed is not sticky, a newcomer makes the side live again), until the
+    /// replacement the trial starts has attached. Either way the end is not yet.
+    static bool waits_for_replacement(errc e) noexcept { return e == errc::peer_dead || e == errc::closed; }
 
     static int produce(child_ctx& c) { return chaos::produce<queue_kind>(c); }
     static int consume(child_ctx& c) { return chaos::consume<queue_kind>(c); }
