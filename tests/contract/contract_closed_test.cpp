@@ -46,6 +46,11 @@ auto open(const made<K>& p) {
     return K::channel::open(p.place, K::quick());
 }
 
+/// Whether K's handle says if it is open (a mailbox's is_open()).
+template <class K>
+constexpr bool says_if_open = requires(const typename K::channel& c) { c.is_open(); };
+static_assert(says_if_open<mailbox_exclusive> && says_if_open<mailbox_broadcast>, "the checks below would be skipped");
+
 /// Runs fn(report) in a forked child and says what it reported.
 template <class F>
 std::string in_a_child(F&& fn) {
@@ -93,6 +98,7 @@ TEMPLATE_TEST_CASE("contract: closed, as a receiver sees it: the end of a single
     } else {
         // Nobody is attached now, and nobody died: more senders may come, so the receiver waits.
         CHECK(K::receive(rx, seq, already_past()) == errc::timed_out);
+        if constexpr (says_if_open<K>) CHECK(p.keep.is_open());
         if constexpr (buffers<K>) {
             REQUIRE(in_a_child([&](child_report& r) {
                         auto tx = K::sender(p, 1);
@@ -109,6 +115,7 @@ TEMPLATE_TEST_CASE("contract: closed, as a receiver sees it: the end of a single
         // received, then closed. (Where close_refuses, nothing more is accepted, from an
         // attached sender or a newcomer; a rendezvous offers first: a deadline to spare.)
         REQUIRE(in_a_child([&](child_report&) { open(p).close(); }) == as_expected);
+        if constexpr (says_if_open<K>) CHECK_FALSE(p.keep.is_open());
         if constexpr (K::close_refuses) CHECK(K::send(tx, 3, patience) == errc::closed);
         if constexpr (buffers<K>) {
             REQUIRE(K::receive(rx, seq, already_past()) == errc::ok);
@@ -119,7 +126,9 @@ TEMPLATE_TEST_CASE("contract: closed, as a receiver sees it: the end of a single
         // Closed is not removed: the name stays, closing again does nothing, and a receiver
         // attached now finds it closed.
         rx.close();  // (some kinds take one receiver at a time)
-        open(p).close();
+        auto again = open(p);
+        if constexpr (says_if_open<K>) CHECK_FALSE(again.is_open());
+        again.close();
         auto late = K::receiver(p);
         CHECK(K::receive(late, seq, already_past()) == errc::closed);
         if constexpr (K::close_refuses) {
