@@ -6,7 +6,7 @@
 //   - a killed producer that is not: the receiver gets its messages, peer_dead once, then the
 //     end the closed rule says; and a producer that comes later is received as usual;
 //   - the same two for a killed consumer, as a sender on a full queue sees them.
-// The closed rule (closed_rule_test.cpp): a single producer's close is the end; a queue of many
+// The closed rule (contract/contract_closed_test.cpp): a single producer's close is the end; a queue of many
 // producers ends only when it is closed as a whole, so there the receiver waits on until then.
 //
 // The kinds are the contract suite's (contract/kinds.hpp). Children do their work without Catch2

@@ -77,6 +77,7 @@
 #include <ipckit/detail/node/links_out.hpp>
 #include <ipckit/detail/node/membership.hpp>
 #include <ipckit/detail/node/sweep.hpp>
+#include <ipckit/detail/queue/bytes.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/node_options.hpp>
 #include <ipckit/policy.hpp>
@@ -114,10 +115,6 @@ struct node_state {
     incoming_links<LinkQueue, Wait> in;
     bool left = false;
 };
-
-inline std::span<const std::byte> text_bytes(std::string_view s) noexcept {
-    return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
-}
 }  // namespace detail
 
 /// The sending endpoint of a node, in Mode: what node.sender<Mode>() returns.
@@ -135,14 +132,14 @@ public:
     status send(std::string_view to, std::span<const std::byte> m) noexcept {
         return send_until(to, m, deadline_clock::time_point::max());
     }
-    status send(std::string_view to, std::string_view m) noexcept { return send(to, detail::text_bytes(m)); }
+    status send(std::string_view to, std::string_view m) noexcept { return send(to, detail::as_bytes(m)); }
     template <deadline D>
     status send(std::string_view to, std::span<const std::byte> m, D d) noexcept {
         return send_until(to, m, detail::blocking_deadline<Mode>(d));
     }
     template <deadline D>
     status send(std::string_view to, std::string_view m, D d) noexcept {
-        return send(to, detail::text_bytes(m), d);
+        return send(to, detail::as_bytes(m), d);
     }
 
 private:

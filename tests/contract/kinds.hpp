@@ -28,6 +28,14 @@
 //   bounded           a sender can find it full (then would_block, or timed_out at a deadline)
 //   peer_query        a receiver has peer(), which asks whether the sender lives
 //   non_blocking_send a sender<non_blocking> exists (not for a rendezvous: nowhere to leave it)
+//   side_of_one_ends  the closed rule's first half: a side that is a single endpoint (a queue's
+//                     one sender, or one receiver) ends the channel when it closes, like a
+//                     pipe's end of file. Not a mailbox's: its senders and receivers come and
+//                     go, and it ends only when closed as a whole or removed
+//   close_refuses     after a close as a whole, every send is refused with `closed` at once
+//                     (mailboxes; an unbounded queue; a rendezvous, whose every send waits).
+//                     Else a sender is refused only when it would wait for room, and what it
+//                     left in the room is still received (a bounded queue: its handle's close())
 // Which promises about dead peers and creators a kind makes: the lists at the bottom.
 
 #include "../messages.hpp"
@@ -134,6 +142,8 @@ struct bytes_kind : handle_kind<Q, Other> {
 struct queue_promises {
     static constexpr bool peer_query = true;
     static constexpr bool non_blocking_send = true;
+    static constexpr bool side_of_one_ends = true;
+    static constexpr bool close_refuses = false;
 };
 
 template <class P, class C, class M = tick>
@@ -172,21 +182,27 @@ struct bytes_mpsc : bytes_kind<bytes<ipckit::multi>, bytes<ipckit::multi, 65>>, 
 
 struct rendezvous_spsc : handle_kind<ipckit::queue<tick, ipckit::zero_capacity>, ipckit::queue<std::uint64_t, ipckit::zero_capacity>>,
                          queue_promises {
-    static constexpr bool multi_producer = false, bounded = true, non_blocking_send = false;
+    static constexpr bool multi_producer = false, bounded = true, non_blocking_send = false, close_refuses = true;
     static constexpr std::uint64_t holds = 0;
 };
 struct rendezvous_mpmc : handle_kind<ipckit::queue<tick, ipckit::zero_capacity, ipckit::multi, ipckit::multi>,
                                      ipckit::queue<std::uint64_t, ipckit::zero_capacity, ipckit::multi, ipckit::multi>>,
                          queue_promises {
-    static constexpr bool multi_producer = true, bounded = true, non_blocking_send = false;
+    static constexpr bool multi_producer = true, bounded = true, non_blocking_send = false, close_refuses = true;
     static constexpr std::uint64_t holds = 0;
 };
 
 /// Chunks of 4 KiB: `holds` ticks fill more than one, so a scenario crosses a chunk boundary.
+struct unbounded_spsc : handle_kind<ipckit::queue<tick, ipckit::unbounded<4096>>,
+                                    ipckit::queue<std::uint64_t, ipckit::unbounded<4096>>, scoped_queue>,
+                        queue_promises {
+    static constexpr bool multi_producer = false, bounded = false, close_refuses = true;
+    static constexpr std::uint64_t holds = 4096 / sizeof(tick) + 10;
+};
 struct unbounded_mpsc : handle_kind<ipckit::queue<tick, ipckit::unbounded<4096>, ipckit::multi>,
                                     ipckit::queue<std::uint64_t, ipckit::unbounded<4096>, ipckit::multi>, scoped_queue>,
                         queue_promises {
-    static constexpr bool multi_producer = true, bounded = false;
+    static constexpr bool multi_producer = true, bounded = false, close_refuses = true;
     static constexpr std::uint64_t holds = 4096 / sizeof(tick) + 10;
     /// The chunks of the queue that exist now.
     static std::size_t chunks(const place& p) { return chunks_of(p).size(); }
@@ -201,6 +217,7 @@ using mailbox = ipckit::mailbox<M, ipckit::bounded<8>, Delivery, ipckit::system_
 template <class Delivery>
 struct mailbox_kind : handle_kind<mailbox<Delivery>, mailbox<Delivery, std::uint64_t>> {
     static constexpr bool multi_producer = true, bounded = true, peer_query = false, non_blocking_send = true;
+    static constexpr bool side_of_one_ends = false, close_refuses = true;
     static constexpr std::uint64_t holds = 8;
 };
 struct mailbox_exclusive : mailbox_kind<ipckit::exclusive> {};
@@ -320,3 +337,20 @@ struct node_from : node_kind<false> {};
 #define IPCKIT_CONTRACT_DEAD_CREATOR_KINDS \
     fixed_spsc, fixed_mpsc, fixed_spmc, fixed_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
         unbounded_mpsc
+
+/// The closed rule: every kind that can be closed as a whole (close() on its handle) and
+/// removed. (A node's links end with their members instead.)
+#define IPCKIT_CONTRACT_CLOSED_KINDS                                                                         \
+    fixed_spsc, fixed_mpsc, fixed_spmc, fixed_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
+        unbounded_spsc, unbounded_mpsc, mailbox_exclusive, mailbox_any, mailbox_round_robin, mailbox_broadcast
+
+/// The closed rule, where a sender waits for room: the closed kinds less the unbounded ones.
+#define IPCKIT_CONTRACT_CLOSED_BOUNDED_KINDS                                                                 \
+    fixed_spsc, fixed_mpsc, fixed_spmc, fixed_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
+        mailbox_exclusive, mailbox_any, mailbox_round_robin, mailbox_broadcast
+
+/// The closed rule, where a receiver waits on with no sender attached: the closed kinds of many
+/// senders (a single sender's close is the end instead).
+#define IPCKIT_CONTRACT_CLOSED_MANY_SENDER_KINDS                                                   \
+    fixed_mpsc, fixed_mpmc, bytes_mpsc, rendezvous_mpmc, unbounded_mpsc, mailbox_exclusive, mailbox_any, \
+        mailbox_round_robin, mailbox_broadcast

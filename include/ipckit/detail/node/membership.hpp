@@ -12,8 +12,8 @@
 #include <ipckit/detail/sys/cpu.hpp>
 #include <ipckit/detail/sys/process.hpp>
 #include <ipckit/node_options.hpp>
+#include <ipckit/segment.hpp>
 
-#include <algorithm>
 #include <chrono>
 #include <string>
 #include <string_view>
@@ -28,7 +28,7 @@ public:
         : domain_(domain), name_(name), links_(opt),
           registry_((validate_node_name(name, max_member_name, "member"), domain), opt.members, kind, opt),
           self_(sys::self()), me_(registry_.join(name, self_)), light_fence_(sys::register_light_fence()),
-          liveness_(std::clamp(opt.liveness_interval, std::chrono::milliseconds(1), std::chrono::milliseconds(3'600'000))) {}
+          liveness_(liveness_of(opt)) {}
 
     membership(const membership&) = delete;
     membership& operator=(const membership&) = delete;

@@ -155,7 +155,7 @@ public:
     /// incompatible_layout, and so is a segment of that name that is not a domain.
     registry(std::string_view domain, std::size_t capacity, const std::string& kind, const options& opt)
         : segment_(open(domain, capacity, kind, opt)), capacity_(capacity),
-          liveness_(std::clamp(opt.liveness_interval, std::chrono::milliseconds(1), std::chrono::milliseconds(3'600'000))) {}
+          liveness_(liveness_of(opt)) {}
 
     static segment_layout layout(std::size_t capacity, const std::string& kind) {
         return {"ipckit::domain<" + std::to_string(capacity) + " members, " + kind + ">",

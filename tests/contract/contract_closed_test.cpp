@@ -1,0 +1,221 @@
+// Contract: when a verb sees `closed` (README, "Errors"), one rule for every kind that can be
+// closed. A side that is a single endpoint of a queue ends it when it closes, like a pipe's end
+// of file; a side that may be many, and every side of a mailbox, ends only when the channel is
+// closed as a whole (close() on a handle, in any process) or removed, not because nobody happens
+// to be attached at the moment. A receiver sees `closed` only after it has taken every message.
+//
+// Verbs that must not wait are given a deadline already past, so "would wait" shows as
+// timed_out at once and nothing sleeps. The other processes' part is done by forked children,
+// which report through child_report; a verb that must be asleep when the channel closes is a
+// child's, and the parent closes once the child says it is attached.
+
+#include "../catch.hpp"
+#include "../messages.hpp"
+#include "child_report.hpp"
+#include "kinds.hpp"
+
+#include <cstdint>
+
+using namespace ipckit_test::contract;
+using ipckit_test::as_expected;
+using ipckit_test::child_report;
+using ipckit_test::setup_errc;
+
+namespace {
+
+/// Whether K holds messages (a rendezvous holds none: a send waits for its taker).
+template <class K>
+constexpr bool buffers = K::holds > 0;
+
+/// Whether the close of K's one sender ends it (a single-producer queue's).
+template <class K>
+constexpr bool sender_close_ends = [] {
+    if constexpr (K::side_of_one_ends) return K::channel::max_senders == 1;
+    else return false;
+}();
+/// Whether the close of K's one receiver ends it (a single-consumer queue's).
+template <class K>
+constexpr bool receiver_close_ends = [] {
+    if constexpr (K::side_of_one_ends) return K::channel::max_receivers == 1;
+    else return false;
+}();
+
+/// Opens the channel at p, as another process would.
+template <class K>
+auto open(const made<K>& p) {
+    return K::channel::open(p.place, K::quick());
+}
+
+/// Whether K's handle says if it is open (a mailbox's is_open()).
+template <class K>
+constexpr bool says_if_open = requires(const typename K::channel& c) { c.is_open(); };
+static_assert(says_if_open<mailbox_exclusive> && says_if_open<mailbox_broadcast>, "the checks below would be skipped");
+
+/// Runs fn(report) in a forked child and says what it reported.
+template <class F>
+std::string in_a_child(F&& fn) {
+    child_report report;
+    child c = report.spawn(fn);
+    return report.finish(c);
+}
+
+/// A blocking sender's sends of tick n, n+1... with a deadline already past, until one is
+/// refused (after at most a million): how many went, and the errc of the refused one.
+struct filled {
+    std::uint64_t sent = 0;
+    errc refused = errc::ok;
+};
+template <class K>
+filled fill(auto& tx) {
+    filled f;
+    while (f.sent < 1'000'000 && (f.refused = K::send(tx, f.sent, already_past())) == errc::ok) ++f.sent;
+    return f;
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("contract: closed, as a receiver sees it: the end of a single sender, the close of a channel of "
+                   "many, after every message",
+                   "[process]", IPCKIT_CONTRACT_CLOSED_KINDS) {
+    using K = TestType;
+    const made<K> p;
+    auto rx = K::receiver(p);
+    std::uint64_t seq = ~std::uint64_t{0};
+
+    // The only sender there is, in another process, sends and closes.
+    REQUIRE(in_a_child([&](child_report& r) {
+                auto tx = K::sender(p);
+                if constexpr (buffers<K>) r.expect(K::send(tx, 0, already_past()), errc::ok);
+            }) == as_expected);
+    if constexpr (buffers<K>) {
+        REQUIRE(K::receive(rx, seq, already_past()) == errc::ok);  // messages first, in any case
+        CHECK(seq == 0);
+    }
+
+    if constexpr (sender_close_ends<K>) {
+        CHECK(K::receive(rx, seq, already_past()) == errc::closed);  // a pipe's end of file
+        CHECK(K::receive(rx, seq, already_past()) == errc::closed);
+    } else {
+        // Nobody is attached now, and nobody died: more senders may come, so the receiver waits.
+        CHECK(K::receive(rx, seq, already_past()) == errc::timed_out);
+        if constexpr (says_if_open<K>) CHECK(p.keep.is_open());
+        if constexpr (buffers<K>) {
+            REQUIRE(in_a_child([&](child_report& r) {
+                        auto tx = K::sender(p, 1);
+                        r.expect(K::send(tx, 1, already_past()), errc::ok);
+                        r.expect(K::send(tx, 2, already_past()), errc::ok);
+                    }) == as_expected);
+            REQUIRE(K::receive(rx, seq, already_past()) == errc::ok);
+            CHECK(seq == 1);
+        } else {
+            CHECK(K::receive(rx, seq, already_past()) == errc::timed_out);
+        }
+        auto tx = K::sender(p, 2);
+        // Closed as a whole by another process, with a message still in it: the message is
+        // received, then closed. (Where close_refuses, nothing more is accepted, from an
+        // attached sender or a newcomer; a rendezvous offers first: a deadline to spare.)
+        REQUIRE(in_a_child([&](child_report&) { open(p).close(); }) == as_expected);
+        if constexpr (says_if_open<K>) CHECK_FALSE(p.keep.is_open());
+        if constexpr (K::close_refuses) CHECK(K::send(tx, 3, patience) == errc::closed);
+        if constexpr (buffers<K>) {
+            REQUIRE(K::receive(rx, seq, already_past()) == errc::ok);
+            CHECK(seq == 2);
+        }
+        CHECK(K::receive(rx, seq, already_past()) == errc::closed);
+        CHECK(K::receive(rx, seq, already_past()) == errc::closed);  // and stays so
+        // Closed is not removed: the name stays, closing again does nothing, and a receiver
+        // attached now finds it closed.
+        rx.close();  // (some kinds take one receiver at a time)
+        auto again = open(p);
+        if constexpr (says_if_open<K>) CHECK_FALSE(again.is_open());
+        again.close();
+        auto late = K::receiver(p);
+        CHECK(K::receive(late, seq, already_past()) == errc::closed);
+        if constexpr (K::close_refuses) {
+            tx.close();
+            auto late_tx = K::sender(p, 3);
+            CHECK(K::send(late_tx, 4, patience) == errc::closed);
+        }
+    }
+}
+
+TEMPLATE_TEST_CASE("contract: closed, as a sender on a full channel sees it: the end of a single receiver, the close "
+                   "of a channel of many",
+                   "[unit]", IPCKIT_CONTRACT_CLOSED_BOUNDED_KINDS) {
+    using K = TestType;
+    const made<K> p;
+    auto tx = K::sender(p);
+    K::receiver(p).close();  // the only receiver there is came and went
+    // Fill what the channel holds (a rendezvous holds nothing: its first send would wait).
+    const filled f = fill<K>(tx);
+
+    if constexpr (receiver_close_ends<K>) {
+        CHECK(f.refused == errc::closed);  // nobody will ever make room
+    } else {
+        CHECK(f.sent >= K::holds);
+        CHECK(f.refused == errc::timed_out);  // a receiver may still come and make room
+        p.keep.close();
+        // (With a deadline to spare: a rendezvous sender offers first, and asks after the
+        // receivers only while its offer waits.)
+        CHECK(K::send(tx, f.sent, patience) == errc::closed);
+        tx.close();  // a single-producer queue takes one sender at a time
+        auto late = K::sender(p);
+        CHECK(K::send(late, f.sent, patience) == errc::closed);
+    }
+}
+
+TEMPLATE_TEST_CASE("contract: closed, as a sender asleep on a full channel sees it: close() wakes it",
+                   "[process]", IPCKIT_CONTRACT_CLOSED_BOUNDED_KINDS) {
+    using K = TestType;
+    const made<K> p;
+    auto rx = K::receiver(p);  // attached, and takes nothing
+    signal_pipe full;
+    child_report report;
+    child c = report.spawn([&](child_report& r) {
+        auto tx = K::sender(p);
+        const filled f = fill<K>(tx);
+        r.expect(f.refused, errc::timed_out);
+        full.post();
+        r.expect(K::send(tx, f.sent, patience), errc::closed);  // woken well before its deadline
+    });
+    REQUIRE(full.wait());
+    p.keep.close();
+    CHECK(report.finish(c) == as_expected);
+}
+
+TEMPLATE_TEST_CASE("contract: closed, as a receiver asleep on a channel of many senders sees it: close() and "
+                   "remove() wake it, and remove() takes the name",
+                   "[process]", IPCKIT_CONTRACT_CLOSED_MANY_SENDER_KINDS) {
+    using K = TestType;
+    const made<K> p;
+    const bool by_remove = GENERATE(false, true);
+    // An unbounded queue's remove takes its chunks with it (detail/queue/unbounded.hpp,
+    // "Ownership"): a message its receiver has not reached is gone, and a sender is refused only
+    // when it needs a new chunk. Every other kind keeps what it accepted, and refuses alike.
+    const bool keeps = K::bounded || !by_remove;
+    auto tx = K::sender(p);
+    if (buffers<K> && keeps) REQUIRE(K::send(tx, 0, already_past()) == errc::ok);
+    signal_pipe attached;
+    child_report report;
+    child c = report.spawn([&](child_report& r) {
+        auto rx = K::receiver(p);
+        attached.post();
+        std::uint64_t seq = ~std::uint64_t{0};
+        if (buffers<K> && keeps) {
+            r.expect(K::receive(rx, seq, patience), errc::ok);
+            r.expect_value(seq, 0);
+        }
+        r.expect(K::receive(rx, seq, patience), errc::closed);  // asleep until the close
+    });
+    REQUIRE(attached.wait());
+    if (by_remove)
+        CHECK(K::channel::remove(p.place));
+    else
+        p.keep.close();
+    CHECK(report.finish(c) == as_expected);
+    if (K::close_refuses && keeps) CHECK(K::send(tx, 1, patience) == errc::closed);
+    if (by_remove) {
+        CHECK(setup_errc([&] { (void)open(p); }) == errc::not_found);
+        CHECK_FALSE(K::channel::remove(p.place));
+    }
+}
