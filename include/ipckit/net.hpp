@@ -76,12 +76,12 @@ inline net_address parse_address(std::string_view text) { return detail::parse_a
 /// such host or path), timed_out, incompatible_layout (the listener carries another message
 /// type; it says which), no_space (the listener is at its connection cap), permission_denied,
 /// peer_dead (the peer dropped the connection during the handshake), system_error.
-template <class Message, mode_policy Mode = blocking, detail::deadline D = std::chrono::milliseconds>
+template <class Message, mode_policy Mode = blocking, ipckit::deadline D = std::chrono::milliseconds>
 connection<Message, Mode> connect(std::string_view address, D deadline, const net_options& o = {}) {
     static_assert(message_policy<Message>,
                   "ipckit::connect<Message>: Message must be a trivially copyable, standard-layout T, or bytes<Max>");
     auto a = detail::parse_address(address);
-    auto when = detail::time_point_of(deadline);
+    auto when = ipckit::time_point_of(deadline);
     if (when == detail::clock::time_point::max()) when = detail::deadline_after(o.connect_timeout);
     const std::string text = a.str();
     if (a.transport == detail::net_transport::shm)

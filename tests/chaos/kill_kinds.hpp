@@ -85,9 +85,10 @@ int produce(child_ctx& c) {
     return c.end(errc::ok);
 }
 
-/// A receiver: receives and logs until a result ends it. peer_dead (or closed, on a side of one) does not end it while
-/// producers run where a producer may be replaced (README: a sender's slot held by a dead
-/// process is taken over by the next one): it waits for the replacement.
+/// A receiver: receives and logs until a result ends it. peer_dead (or closed, on a side of
+/// one) does not end it while producers run where a producer may be replaced (README: a
+/// sender's slot held by a dead process is taken over by the next one): it waits for the
+/// replacement.
 template <class Kind>
 int consume(child_ctx& c) {
     c.starting();

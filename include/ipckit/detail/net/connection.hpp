@@ -39,19 +39,19 @@ public:
     /// Sends a copy of `m`: ok, or would_block / timed_out (the peer does not read), closed,
     /// peer_dead, corrupt.
     status send(const Message& m) noexcept requires fixed { return send_bytes(&m, sizeof m, forever()); }
-    template <detail::deadline D>
+    template <ipckit::deadline D>
     status send(const Message& m, D deadline) noexcept requires fixed {
         return send_bytes(&m, sizeof m, detail::blocking_deadline<Mode>(deadline));
     }
     /// The next message, or would_block / timed_out / closed / peer_dead / corrupt.
     result<Message> receive() noexcept requires fixed { return receive_value(forever()); }
-    template <detail::deadline D>
+    template <ipckit::deadline D>
     result<Message> receive(D deadline) noexcept requires fixed {
         return receive_value(detail::blocking_deadline<Mode>(deadline));
     }
     /// Into `out`, written only on ok.
     status receive(Message& out) noexcept requires fixed { return receive_into(out, forever()); }
-    template <detail::deadline D>
+    template <ipckit::deadline D>
     status receive(Message& out, D deadline) noexcept requires fixed {
         return receive_into(out, detail::blocking_deadline<Mode>(deadline));
     }
@@ -61,12 +61,12 @@ public:
     /// Sends the bytes of `m` as one message: ok, too_large (past max_message(), nothing sent),
     /// or as for a fixed-size send.
     status send(std::span<const std::byte> m) noexcept requires(!fixed) { return send_bytes(m.data(), m.size(), forever()); }
-    template <detail::deadline D>
+    template <ipckit::deadline D>
     status send(std::span<const std::byte> m, D deadline) noexcept requires(!fixed) {
         return send_bytes(m.data(), m.size(), detail::blocking_deadline<Mode>(deadline));
     }
     status send(std::string_view s) noexcept requires(!fixed) { return send(std::as_bytes(std::span(s.data(), s.size()))); }
-    template <detail::deadline D>
+    template <ipckit::deadline D>
     status send(std::string_view s, D deadline) noexcept requires(!fixed) {
         return send(std::as_bytes(std::span(s.data(), s.size())), deadline);
     }
@@ -75,13 +75,13 @@ public:
     result<std::size_t> receive(std::span<std::byte> buffer) noexcept requires(!fixed) {
         return receive_span(buffer, forever());
     }
-    template <detail::deadline D>
+    template <ipckit::deadline D>
     result<std::size_t> receive(std::span<std::byte> buffer, D deadline) noexcept requires(!fixed) {
         return receive_span(buffer, detail::blocking_deadline<Mode>(deadline));
     }
     /// The next message in a vector of its size (no_space if that cannot be allocated).
     result<std::vector<std::byte>> receive() noexcept requires(!fixed) { return receive_vector(forever()); }
-    template <detail::deadline D>
+    template <ipckit::deadline D>
     result<std::vector<std::byte>> receive(D deadline) noexcept requires(!fixed) {
         return receive_vector(detail::blocking_deadline<Mode>(deadline));
     }

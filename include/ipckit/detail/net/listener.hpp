@@ -68,7 +68,7 @@ public:
     result<connection<Message, Mode>> accept() noexcept {
         return take<Mode>(detail::clock::time_point::max(), std::is_same_v<AcceptMode, blocking>);
     }
-    template <mode_policy Mode = blocking, detail::deadline D>
+    template <mode_policy Mode = blocking, ipckit::deadline D>
     result<connection<Message, Mode>> accept(D deadline) noexcept {
         return take<Mode>(detail::blocking_deadline<AcceptMode>(deadline), true);
     }

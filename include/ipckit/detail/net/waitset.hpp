@@ -94,9 +94,9 @@ public:
     /// The ids of the endpoints ready now, waiting until there is at least one (no deadline),
     /// or by `deadline` (a duration or a steady_clock time point): else timed_out.
     result<std::vector<id>> wait() noexcept { return wait_until(detail::clock::time_point::max()); }
-    template <detail::deadline D>
+    template <ipckit::deadline D>
     result<std::vector<id>> wait(D deadline) noexcept {
-        return wait_until(detail::time_point_of(deadline));
+        return wait_until(ipckit::time_point_of(deadline));
     }
 
 private:
