@@ -81,7 +81,7 @@ connection<Message, Mode> connect(std::string_view address, D deadline, const ne
     static_assert(message_policy<Message>,
                   "ipckit::connect<Message>: Message must be a trivially copyable, standard-layout T, or bytes<Max>");
     auto a = detail::parse_address(address);
-    auto when = ipckit::time_point_of(deadline);
+    auto when = ipckit::detail::time_point_of(deadline);
     if (when == detail::clock::time_point::max()) when = detail::deadline_after(o.connect_timeout);
     const std::string text = a.str();
     if (a.transport == detail::net_transport::shm)

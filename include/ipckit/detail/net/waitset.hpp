@@ -96,7 +96,7 @@ public:
     result<std::vector<id>> wait() noexcept { return wait_until(detail::clock::time_point::max()); }
     template <ipckit::deadline D>
     result<std::vector<id>> wait(D deadline) noexcept {
-        return wait_until(ipckit::time_point_of(deadline));
+        return wait_until(ipckit::detail::time_point_of(deadline));
     }
 
 private:
