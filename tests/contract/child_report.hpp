@@ -92,39 +92,16 @@ public:
 
     /// In the parent: waits for the child to end and says what it reported, as_expected if all
     /// went as it expected.
-    std::string finish(child& c) {
+    std::string finish(child& c) { return ended(c.wait()); }
+
+    /// In the parent, once the child has ended with `status` (what child::wait() or kill() says):
+    /// what it reported or, if nothing, how it ended; as_expected if it ended as `wanted` (0, or
+    /// killed_by_sigkill for a child that must die at a known point) without a report.
+    std::string ended(int status, int wanted = 0) {
         pipe_.close_write();
-        return said(c.wait());
-    }
-
-    /// In the parent: waits (with patience) for the child to post on `signal`, a point it must
-    /// reach; as_expected if it did. If not, the child is killed (should it still run) and this
-    /// says what it reported, or how it ended. Closes this side's write end of `signal`, so that
-    /// a child that ends without posting is noticed at once when no other process holds one.
-    std::string reached(child& c, signal_pipe& signal) {
-        signal.close_write();
-        if (signal.wait()) return as_expected;
-        pipe_.close_write();
-        return said(c.kill());
-    }
-
-private:
-    struct record {
-        enum kind_t : int { errc_kind, value_kind, text_kind };
-        int line;
-        kind_t kind;
-        std::int64_t seen;
-        std::int64_t wanted;
-        char text[200];
-    };
-
-    static constexpr int no_line = 0;
-
-    /// What the child reported, or how it ended (`status` as child::wait() says it) if it did not.
-    std::string said(int status) const {
         record r{};
         if (!pipe_.get(&r, sizeof r, std::chrono::milliseconds(0))) {
-            if (status == 0) return as_expected;
+            if (status == wanted) return as_expected;
             return status >= 1000 ? "was killed by signal " + std::to_string(status - 1000) + " without a report"
                                   : "exited with " + std::to_string(status) + " without a report";
         }
@@ -140,6 +117,27 @@ private:
         };
         return "saw " + show(r.seen) + " where it expected " + show(r.wanted) + at;
     }
+
+    /// In the parent: waits (with patience) for the child to post on `signal`, a point it must
+    /// reach; as_expected if it did. If not, the child is killed (should it still run) and this
+    /// says what it reported, or how it ended. Closes this side's write end of `signal`, so that
+    /// a child that ends without posting is noticed at once when no other process holds one.
+    std::string reached(child& c, signal_pipe& signal) {
+        signal.close_write();
+        return signal.wait() ? as_expected : ended(c.kill());
+    }
+
+private:
+    struct record {
+        enum kind_t : int { errc_kind, value_kind, text_kind };
+        int line;
+        kind_t kind;
+        std::int64_t seen;
+        std::int64_t wanted;
+        char text[200];
+    };
+
+    static constexpr int no_line = 0;
 
     [[noreturn]] void fail(record r) const {
         pipe_.put(&r, sizeof r);
