@@ -62,14 +62,14 @@ inline ipckit::segment_layout test_layout(const std::string& what) { return {"ip
 /// initialising it: it returns the child, blocked in its init (which waits on `hold`, which
 /// nobody writes), for the caller to kill.
 inline child creator_killed_half_way(const std::string& name, signal_pipe& started, signal_pipe& hold) {
-    child c([&] {
+    child_report report;
+    child c = report.spawn([&](child_report& r) {
         (void)ipckit::segment::create<ipckit::system_owned>(name, test_layout("half"), {}, [&](void*) {
             started.post();
-            (void)block_until_killed(hold);
+            r.block_until_killed(hold);
         });
-        return 1;
     });
-    REQUIRE(started.wait());
+    REQUIRE(report.reached(c, started) == as_expected);
     return c;
 }
 
@@ -78,14 +78,15 @@ inline child creator_killed_half_way(const std::string& name, signal_pipe& start
 template <class Q>
 void queue_whose_owner_was_killed(const std::string& name, std::uint64_t k = 0) {
     signal_pipe created, hold;
-    child owner([&] {
+    child_report report;
+    child owner = report.spawn([&](child_report& r) {
         auto q = Q::create(name);
         auto tx = q.sender();
-        if (send_all(tx, 0, k) != 0) return 7;
+        r.expect(send_all(tx, 0, k));
         created.post();
-        return block_until_killed(hold);
+        r.block_until_killed(hold);
     });
-    REQUIRE(created.wait());
+    REQUIRE(report.reached(owner, created) == as_expected);
     REQUIRE(owner.kill() == killed_by_sigkill);
 }
 

@@ -394,13 +394,14 @@ TEST_CASE("inspect: a queue of a known type shows the right depth after k sends 
     auto q = Q::create(name);
     constexpr std::uint64_t k = 23;
     signal_pipe sent, hold;
-    child sender([&] {
+    child_report report;
+    child sender = report.spawn([&](child_report& r) {
         auto tx = Q::open(name).sender();
-        if (send_all(tx, 0, k) != 0) return 7;
+        r.expect(send_all(tx, 0, k));
         sent.post();
-        return block_until_killed(hold);
+        r.block_until_killed(hold);
     });
-    REQUIRE(sent.wait());
+    REQUIRE(report.reached(sender, sent) == as_expected);
     for (const auto& s : {ipckit::inspect(name), listed(name)}) {
         INFO(s.problem);
         CHECK(s.status == segment_status::ok);
@@ -456,14 +457,15 @@ TEST_CASE("inspect: a process_owned queue whose owner was killed is stale, and r
     scoped_name name("insp");
     using Q = ipckit::queue<tick, ipckit::bounded<16>>;
     signal_pipe created, hold;
-    child owner([&] {
+    child_report report;
+    child owner = report.spawn([&](child_report& r) {
         auto q = Q::create(name);
         auto tx = q.sender();
-        if (send_all(tx, 0, 3) != 0) return 7;
+        r.expect(send_all(tx, 0, 3));
         created.post();
-        return block_until_killed(hold);
+        r.block_until_killed(hold);
     });
-    REQUIRE(created.wait());
+    REQUIRE(report.reached(owner, created) == as_expected);
     CHECK_FALSE(ipckit::inspect(name).stale);
     CHECK_FALSE(ipckit::remove_stale(name));
     REQUIRE(owner.kill() == killed_by_sigkill);
@@ -581,14 +583,16 @@ TEST_CASE("inspect: a domain shows its members and its links with their depth", 
         return block_until_killed(hold);
     });
     REQUIRE(ready.wait());
-    child alice([&] {
+    signal_pipe sent;
+    child_report alice_report;
+    child alice = alice_report.spawn([&](child_report& r) {
         ipckit::node n(domain, "alice");
         for (int i = 0; i < 2; ++i)
-            if (!n.sender().send("bob", std::string_view("hello"), patience)) return 3;
-        ready.post();
-        return block_until_killed(hold);
+            r.expect(err(n.sender().send("bob", std::string_view("hello"), patience)), ipckit::errc::ok);
+        sent.post();
+        r.block_until_killed(hold);
     });
-    REQUIRE(ready.wait());
+    REQUIRE(alice_report.reached(alice, sent) == as_expected);
     auto s = ipckit::inspect(domain.str());
     INFO(s.problem);
     REQUIRE(s.kind == segment_kind::domain);
@@ -637,13 +641,15 @@ TEST_CASE("remove_stale removes exactly the stale segments", "[process]") {
         return block_until_killed(hold);
     });
     REQUIRE(ready.wait());
-    child alice([&] {
+    signal_pipe sent;
+    child_report alice_report;
+    child alice = alice_report.spawn([&](child_report& r) {
         ipckit::node n(domain, "alice");
-        if (!n.sender().send("bob", std::string_view("hi"), patience)) return 3;
-        ready.post();
-        return block_until_killed(hold);
+        r.expect(err(n.sender().send("bob", std::string_view("hi"), patience)), ipckit::errc::ok);
+        sent.post();
+        r.block_until_killed(hold);
     });
-    REQUIRE(ready.wait());
+    REQUIRE(alice_report.reached(alice, sent) == as_expected);
     REQUIRE(alice.kill() == killed_by_sigkill);
     REQUIRE(bob.kill() == killed_by_sigkill);
     const auto links = domain.links();
@@ -718,26 +724,31 @@ TEST_CASE("inspect: a segment this user may not open is listed as unreadable, an
     (void)S::create(open);
     REQUIRE(::chmod(file_of(locked).c_str(), 0) == 0);
     REQUIRE(::chmod(file_of(open).c_str(), 0644) == 0);
-    child other([&] {
+    child_report report;
+    child other = report.spawn([&](child_report& r) {
         // Root opens anything: look as nobody (65534) instead.
-        if (::geteuid() == 0 && (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0))
-            return 10;
+        if (::geteuid() == 0)
+            r.check(::setgroups(0, nullptr) == 0 && ::setgid(65534) == 0 && ::setuid(65534) == 0,
+                    "to become nobody (65534)");
         bool saw_locked = false, saw_open = false;
         for (const auto& s : ipckit::list_segments()) {
             if (s.name == locked.str()) {
-                if (s.status != segment_status::unreadable || !contains(s.problem, "denied")) return 11;
+                r.check(s.status == segment_status::unreadable && contains(s.problem, "denied"),
+                        "the locked segment unreadable, permission denied; its problem: " + s.problem);
                 saw_locked = true;
             }
             if (s.name == open.str()) {
-                if (s.status != segment_status::ok || s.kind != segment_kind::queue) return 12;
+                r.check(s.status == segment_status::ok && s.kind == segment_kind::queue,
+                        "the open segment read as a queue; its problem: " + s.problem);
                 saw_open = true;
             }
         }
-        if (!saw_locked || !saw_open) return 13;
-        if (ipckit::inspect(locked).status != segment_status::unreadable) return 14;
-        return 0;
+        r.check(saw_locked, "the locked segment listed");
+        r.check(saw_open, "the open segment listed");
+        r.check(ipckit::inspect(locked).status == segment_status::unreadable,
+                "inspect to find the locked one unreadable");
     });
-    CHECK(other.wait() == 0);
+    CHECK(report.finish(other) == as_expected);
 }
 
 TEST_CASE("inspect: words scribbled at random over every kind's body are reported, never a crash", "[unit]") {

@@ -139,13 +139,16 @@ TEST_CASE("ipckit list and inspect show a queue of a known type with the right d
     auto q = Q::create(name);
     constexpr std::uint64_t k = 17;
     signal_pipe sent, hold;
-    child sender([&] {
+    child_report report;
+    child sender = report.spawn([&](child_report& r) {
         auto tx = Q::open(name).sender();
-        if (send_all(tx, 0, k) != 0) return 7;
+        r.expect(send_all(tx, 0, k));
         sent.post_value(static_cast<std::uint64_t>(::getpid()));
-        return block_until_killed(hold);
+        r.block_until_killed(hold);
     });
+    sent.close_write();
     const auto pid = sent.wait_value();
+    if (!pid) CHECK(report.ended(sender.kill()) == as_expected);
     REQUIRE(pid);
     for (const json& s : {listed_json(name), ipckit_json({"inspect", name}).at("segment")}) {
         check_schema(s);
@@ -386,14 +389,16 @@ TEST_CASE("ipckit domain shows members and links, and rm removes a domain with i
         return block_until_killed(hold);
     });
     REQUIRE(ready.wait());
-    child alice([&] {
+    signal_pipe sent;
+    child_report alice_report;
+    child alice = alice_report.spawn([&](child_report& r) {
         ipckit::node n(domain, "alice");
         for (int i = 0; i < 3; ++i)
-            if (!n.sender().send("bob", std::string_view("hello"), patience)) return 3;
-        ready.post();
-        return block_until_killed(hold);
+            r.expect(err(n.sender().send("bob", std::string_view("hello"), patience)), ipckit::errc::ok);
+        sent.post();
+        r.block_until_killed(hold);
     });
-    REQUIRE(ready.wait());
+    REQUIRE(alice_report.reached(alice, sent) == as_expected);
     const json d = ipckit_json({"domain", domain.str()}).at("segment");
     check_schema(d);
     CHECK(d.at("kind") == "domain");

@@ -2,12 +2,15 @@
 // What tests send and how they look at results: a small message whose second word is a function
 // of its first (a torn, stale or made-up message shows up), splitmix64's finaliser for payloads
 // derived from a seed, err() for the errc of a status or result, how Catch2 prints an errc, and
-// what a forked child does with a stream of ticks (send_all, receive_in_order, receive_ends_with).
+// what is done with a stream of ticks (send_all, receive_in_order, receive_ends_with): each says
+// how it went in a sentence, as_expected if all went well, for a parent to CHECK or a forked
+// child to report (child_report::expect).
 //
 // Include it in test files that use Catch2; children forked by those tests may use everything
 // here but the printing, which only the parent's assertions need.
 
 #include "catch.hpp"
+#include "contract/child_report.hpp"
 #include "support.hpp"
 
 #include <ipckit/error.hpp>
@@ -19,7 +22,7 @@
 namespace Catch {
 template <>
 struct StringMaker<ipckit::errc> {
-    static std::string convert(ipckit::errc e) { return "errc(" + ipckit::make_error_code(e).message() + ")"; }
+    static std::string convert(ipckit::errc e) { return ipckit_test::errc_text(e); }
 };
 }  // namespace Catch
 
@@ -63,37 +66,38 @@ std::uint64_t drain_in_order(Rx& rx, std::uint64_t first) {
     }
 }
 
-// ---- for forked children: a stream of ticks, as an exit code ------------------------------
+// ---- a stream of ticks, in a sentence -----------------------------------------------------
 
-/// For a child: receives seq first..last-1 in order with patience. 0 if so, else 1 (an error),
-/// 2 (wrong seq) or 3 (a torn message).
+/// Receives seq first..last-1 in order with patience: as_expected if so, else what came instead
+/// of the first that did not (an errc, another seq, or a torn message).
 template <class Rx>
-int receive_in_order(Rx& rx, std::uint64_t first, std::uint64_t last) {
+std::string receive_in_order(Rx& rx, std::uint64_t first, std::uint64_t last) {
     for (std::uint64_t i = first; i < last; ++i) {
         auto r = rx.receive(patience);
-        if (!r) return 1;
-        if (r->seq != i) return 2;
-        if (r->check != check_of(i)) return 3;
+        const std::string wanted = " where it expected seq " + std::to_string(i);
+        if (!r) return "received " + errc_text(r.error()) + wanted;
+        if (r->seq != i) return "received seq " + std::to_string(r->seq) + wanted;
+        if (r->check != check_of(i)) return "received a torn message" + wanted;
     }
-    return 0;
+    return as_expected;
 }
 
-/// For a child: what a receive with patience ended with, as an exit code: 0 if `expected`,
-/// 4 a message, 5 timed_out, 6 another errc.
+/// What a receive with patience ended with: as_expected if `expected`, else what came instead.
 template <class Rx>
-int receive_ends_with(Rx& rx, ipckit::errc expected) {
+std::string receive_ends_with(Rx& rx, ipckit::errc expected) {
     auto r = rx.receive(patience);
-    if (r) return 4;
-    if (r.error() == expected) return 0;
-    return r.error() == ipckit::errc::timed_out ? 5 : 6;
+    const std::string wanted = " where it expected " + errc_text(expected);
+    if (r) return "received seq " + std::to_string(r->seq) + wanted;
+    return r.error() == expected ? as_expected : "received " + errc_text(r.error()) + wanted;
 }
 
-/// For a child: sends seq first..last-1 with patience; 0 if all went, else 7.
+/// Sends seq first..last-1 with patience: as_expected if all went, else which was refused and why.
 template <class Tx>
-int send_all(Tx& tx, std::uint64_t first, std::uint64_t last) {
+std::string send_all(Tx& tx, std::uint64_t first, std::uint64_t last) {
     for (std::uint64_t i = first; i < last; ++i)
-        if (!tx.send(make_tick(i), patience)) return 7;
-    return 0;
+        if (const auto s = tx.send(make_tick(i), patience); !s)
+            return "sending seq " + std::to_string(i) + " gave " + errc_text(s.error()) + " where it expected errc(ok)";
+    return as_expected;
 }
 
 // ---- for threads: a stream of ticks through one endpoint pair ------------------------------

@@ -1,7 +1,8 @@
 // Tests of ipckit::queue across fork(): delivery, a send that waits for room, the
 // open-or-create race, and peers that close or are killed (SIGKILL) at a known point.
 //
-// Children do their work without Catch2 and report through their exit code; the parent asserts.
+// Children do their work without Catch2 and report what they saw through child_report; the
+// parent asserts.
 // No threads are started. Parent and children signal each other through pipes (signal_pipe),
 // so every wait is on the event itself, bounded by ipckit_test::patience. A child that must be
 // killed at a known point first says it got there, then blocks on a pipe until it is killed.
@@ -29,7 +30,9 @@
 
 using namespace std::chrono_literals;
 using ipckit::errc;
+using ipckit_test::as_expected;
 using ipckit_test::check_of;
+using ipckit_test::child_report;
 using ipckit_test::err;
 using ipckit_test::killed_by_sigkill;
 using ipckit_test::make_tick;
@@ -64,11 +67,12 @@ TEST_CASE("queue across processes: 1e5 messages arrive exactly once and in order
     scoped_name name("queue-proc");
     auto q = q64::create(name);
 
-    child receiver_process([&] {
+    child_report report;
+    child receiver_process = report.spawn([&](child_report& r) {
         auto qc = q64::open(name);
         auto rx = qc.receiver();
-        if (const int e = receive_in_order(rx, 0, n); e != 0) return e;
-        return receive_ends_with(rx, errc::closed);  // nothing more than was sent
+        r.expect(receive_in_order(rx, 0, n));
+        r.expect(receive_ends_with(rx, errc::closed));  // nothing more than was sent
     });
 
     std::uint64_t failed_sends = 0;
@@ -78,7 +82,7 @@ TEST_CASE("queue across processes: 1e5 messages arrive exactly once and in order
             if (!tx.send(make_tick(i), patience)) ++failed_sends;
     }
     CHECK(failed_sends == 0);
-    CHECK(receiver_process.wait() == 0);
+    CHECK(report.finish(receiver_process) == as_expected);
 }
 
 TEST_CASE("queue across processes: a blocking send on a full queue waits for room, then proceeds", "[process]") {
@@ -87,19 +91,18 @@ TEST_CASE("queue across processes: a blocking send on a full queue waits for roo
     auto rx = q.receiver();
     signal_pipe full, done;
 
-    child sender_process([&] {
+    child_report report;
+    child sender_process = report.spawn([&](child_report& r) {
         auto qc = q4::open(name);
         auto tx = qc.sender();
-        if (const int e = send_all(tx, 0, q4::capacity); e != 0) return e;
+        r.expect(send_all(tx, 0, q4::capacity));
         full.post();
-        if (!tx.send(make_tick(q4::capacity), patience)) return 8;  // blocks: the queue is full
+        r.expect(err(tx.send(make_tick(q4::capacity), patience)), errc::ok);  // blocks: the queue is full
         done.post();
-        return 0;
     });
-    full.close_write();
     done.close_write();
 
-    REQUIRE(full.wait());
+    REQUIRE(report.reached(sender_process, full) == as_expected);
     CHECK(q.depth() == q4::capacity);
     CHECK_FALSE(done.wait(50ms));  // its fifth send does not complete while the queue is full
     CHECK(q.depth() == q4::capacity);
@@ -107,8 +110,8 @@ TEST_CASE("queue across processes: a blocking send on a full queue waits for roo
     auto first = rx.receive(patience);
     REQUIRE(first);
     CHECK(first->seq == 0);
-    REQUIRE(done.wait());  // room was made: the send completed
-    CHECK(sender_process.wait() == 0);
+    REQUIRE(report.reached(sender_process, done) == as_expected);  // room was made: the send completed
+    CHECK(report.finish(sender_process) == as_expected);
 
     for (std::uint64_t i = 1; i <= q4::capacity; ++i) {
         auto r = rx.receive(patience);
@@ -122,35 +125,42 @@ TEST_CASE("queue across processes: a blocking send on a full queue waits for roo
 TEST_CASE("queue across processes: racing open_or_create makes exactly one creator", "[process]") {
     constexpr std::uint64_t racers = 6;
     scoped_name name("queue-proc");
-    signal_pipe start, attached, finish;
+    signal_pipe start, attached, finish, created;
 
+    std::vector<child_report> reports(racers);
     std::vector<child> children;
     children.reserve(racers);
     for (std::uint64_t k = 0; k < racers; ++k) {
-        children.emplace_back([&, k] {
-            if (!start.wait()) return 20;
+        children.push_back(reports[k].spawn([&, k](child_report& r) {
+            r.check(start.wait(), "the start signal");
             auto qc = q64::open_or_create(name);
             // Use the queue: take a turn as its sender and send our number.
             for (;;) {
                 try {
                     auto tx = qc.sender<ipckit::non_blocking>();
-                    if (!tx.send(make_tick(k))) return 21;
+                    r.expect(err(tx.send(make_tick(k))), errc::ok);
                     break;
                 } catch (const ipckit::error& e) {
-                    if (e.reason() != errc::sender_busy) return 22;
+                    r.expect(e.reason(), errc::sender_busy);
                 }
             }
             attached.post();
             // Keep the handle until the parent has looked, so that no creator's handle goes
             // (and takes the process_owned queue with it) while others still race to open it.
-            if (!finish.wait()) return 23;
-            return qc.created() ? 10 : 11;
-        });
+            r.check(finish.wait(), "the finish signal");
+            created.post_value(qc.created() ? 1 : 0);
+        }));
     }
     attached.close_write();
     start.post(racers);  // all released at once
 
-    for (std::uint64_t k = 0; k < racers; ++k) REQUIRE(attached.wait());
+    bool all_attached = true;
+    for (std::uint64_t k = 0; k < racers && all_attached; ++k) all_attached = attached.wait();
+    if (!all_attached) {  // what the ones that did not say
+        finish.post(racers);
+        for (std::uint64_t k = 0; k < racers; ++k) CHECK(reports[k].finish(children[k]) == as_expected);
+    }
+    REQUIRE(all_attached);
 
     auto q = q64::open(name);
     CHECK_FALSE(q.created());
@@ -167,14 +177,15 @@ TEST_CASE("queue across processes: racing open_or_create makes exactly one creat
     CHECK(*senders.rbegin() == racers - 1);
 
     finish.post(racers);
+    for (std::uint64_t k = 0; k < racers; ++k) CHECK(reports[k].finish(children[k]) == as_expected);
+    created.close_write();  // each has ended: what they said is in the pipe
     int creators = 0;
     int openers = 0;
-    for (auto& c : children) {
-        const int code = c.wait();
-        INFO("child exit code " << code);
-        CHECK((code == 10 || code == 11));
-        creators += code == 10;
-        openers += code == 11;
+    for (std::uint64_t k = 0; k < racers; ++k) {
+        const auto was_creator = created.wait_value();
+        REQUIRE(was_creator);
+        creators += *was_creator == 1;
+        openers += *was_creator == 0;
     }
     CHECK(creators == 1);
     CHECK(openers == static_cast<int>(racers) - 1);
@@ -187,25 +198,17 @@ TEST_CASE("queue across processes: a second sender or receiver is refused while 
     auto tx = q.sender();
     auto rx = q.receiver();
 
-    child other([&] {
+    child_report report;
+    child other = report.spawn([&](child_report& r) {
         auto qc = q16::open(name);
         const std::string holder = "process " + std::to_string(::getppid());
-        try {
-            auto t = qc.sender();
-            return 1;
-        } catch (const ipckit::error& e) {
-            if (e.reason() != errc::sender_busy) return 2;
-            if (std::string(e.what()).find(holder) == std::string::npos) return 3;  // names the holder
-        }
-        try {
-            auto r = qc.receiver<ipckit::non_blocking>();
-            return 4;
-        } catch (const ipckit::error& e) {
-            if (e.reason() != errc::receiver_busy) return 5;
-        }
-        return 0;
+        const auto refused = ipckit_test::setup_error([&] { return qc.sender(); });
+        r.check(refused.has_value(), "a second sender refused");
+        r.expect(refused->reason(), errc::sender_busy);
+        r.check(ipckit_test::contains(refused->what(), holder), "the refusal to name the holder, " + holder);
+        r.expect(ipckit_test::setup_errc([&] { return qc.receiver<ipckit::non_blocking>(); }), errc::receiver_busy);
     });
-    CHECK(other.wait() == 0);
+    CHECK(report.finish(other) == as_expected);
 
     // The refused attaches left ours working.
     CHECK(tx.peer() == errc::ok);
@@ -223,14 +226,14 @@ TEST_CASE("queue across processes: a child dropping its inherited copies of the 
     std::optional<ipckit::sender<q16, ipckit::blocking>> tx(q->sender());
     std::optional<ipckit::receiver<q16, ipckit::blocking>> rx(q->receiver());
 
-    child dropper([&] {
+    child_report report;
+    child dropper = report.spawn([&](child_report&) {
         // What a child that returns normally does to everything it inherited.
         tx.reset();
         rx.reset();
         q.reset();
-        return 0;
     });
-    REQUIRE(dropper.wait() == 0);
+    REQUIRE(report.finish(dropper) == as_expected);
 
     CHECK(ipckit::segment_exists(name));  // not removed by the child
     CHECK(tx->peer() == errc::ok);       // not closed by the child
@@ -278,23 +281,22 @@ TEST_CASE("queue across processes: a sender blocked on a full queue gets closed 
     std::optional<ipckit::receiver<q4, ipckit::blocking>> rx(q.receiver());
     signal_pipe full, done;
 
-    child sender_process([&] {
+    child_report report;
+    child sender_process = report.spawn([&](child_report& r) {
         auto qc = q4::open(name);
         auto tx = qc.sender();
-        if (const int e = send_all(tx, 0, q4::capacity); e != 0) return e;
+        r.expect(send_all(tx, 0, q4::capacity));
         full.post();
         const auto s = tx.send(make_tick(q4::capacity), patience);  // blocks: the queue is full
         done.post();
-        if (s) return 8;
-        return s.error() == errc::closed ? 0 : (s.error() == errc::timed_out ? 5 : 6);
+        r.expect(err(s), errc::closed);
     });
-    full.close_write();
     done.close_write();
 
-    REQUIRE(full.wait());
+    REQUIRE(report.reached(sender_process, full) == as_expected);
     CHECK_FALSE(done.wait(50ms));  // blocked while the receiver is open
     rx.reset();
-    CHECK(sender_process.wait() == 0);
+    CHECK(report.finish(sender_process) == as_expected);
 }
 
 TEST_CASE("queue across processes: a send on a full queue whose receiver exited cleanly returns closed",
@@ -303,13 +305,14 @@ TEST_CASE("queue across processes: a send on a full queue whose receiver exited 
     auto q = q4::create(name);
     auto tx = q.sender();
 
-    child receiver_process([&] {
+    child_report report;
+    child receiver_process = report.spawn([&](child_report& r) {
         auto qc = q4::open(name);
         auto rx = qc.receiver();
-        return receive_in_order(rx, 0, 1);  // one message, then it closes and exits
+        r.expect(receive_in_order(rx, 0, 1));  // one message, then it closes and exits
     });
     REQUIRE(tx.send(make_tick(0), patience));
-    CHECK(receiver_process.wait() == 0);
+    CHECK(report.finish(receiver_process) == as_expected);
 
     CHECK(tx.peer() == errc::closed);
     // Not full yet: these still go in (nobody will read them).
@@ -328,15 +331,15 @@ TEST_CASE("queue across processes: a new sender takes over from a killed one and
     auto rx = q.receiver();
     signal_pipe sent, hold;
 
-    child first_sender([&] {
+    child_report first_report;
+    child first_sender = first_report.spawn([&](child_report& r) {
         auto qc = q64::open(name);
         auto tx = qc.sender();
-        if (const int e = send_all(tx, 0, k); e != 0) return e;
+        r.expect(send_all(tx, 0, k));
         sent.post();
-        return block_until_killed(hold);
+        r.block_until_killed(hold);
     });
-    sent.close_write();
-    REQUIRE(sent.wait());
+    REQUIRE(first_report.reached(first_sender, sent) == as_expected);
     CHECK(first_sender.kill() == killed_by_sigkill);
 
     for (std::uint64_t i = 0; i < k; ++i) {
@@ -348,21 +351,22 @@ TEST_CASE("queue across processes: a new sender takes over from a killed one and
     CHECK(err(rx.receive(patience)) == errc::closed);  // nobody there now: the closed rule
 
     signal_pipe attached;
-    child second_sender([&] {
+    child_report second_report;
+    child second_sender = second_report.spawn([&](child_report& r) {
         auto qc = q64::open(name);
-        auto tx = qc.sender();  // the dead one's slot: sender_busy here would exit with child_threw
+        auto tx = qc.sender();  // the dead one's slot: sender_busy here would be reported
         attached.post();
-        return send_all(tx, k, k + m);
+        r.expect(send_all(tx, k, k + m));
     });
-    attached.close_write();
-    REQUIRE(attached.wait());  // closed is not for ever: once it is there, the receiver goes on
+    // Closed is not for ever: once it is there, the receiver goes on.
+    REQUIRE(second_report.reached(second_sender, attached) == as_expected);
     for (std::uint64_t i = k; i < k + m; ++i) {
         auto r = rx.receive(patience);
         REQUIRE(r);
         CHECK(r->seq == i);
         CHECK(r->check == check_of(i));
     }
-    CHECK(second_sender.wait() == 0);
+    CHECK(second_report.finish(second_sender) == as_expected);
     CHECK(err(rx.receive(patience)) == errc::closed);
 }
 
@@ -376,7 +380,8 @@ TEST_CASE("queue across processes: a new receiver takes over from a killed one a
 
     // Sends 0..n-1 without gaps. While no live receiver drains the full queue a send returns
     // peer_dead; it sends the same message again until one attaches.
-    child sender_process([&] {
+    child_report sender_report;
+    child sender_process = sender_report.spawn([&](child_report& r) {
         auto qc = q16::open(name, quick_liveness(20ms));
         auto tx = qc.sender();
         const auto deadline = std::chrono::steady_clock::now() + patience;
@@ -384,34 +389,30 @@ TEST_CASE("queue across processes: a new receiver takes over from a killed one a
             for (;;) {
                 const auto s = tx.send(make_tick(i), deadline);
                 if (s) break;
-                if (s.error() != errc::peer_dead) return s.error() == errc::timed_out ? 5 : 6;
+                r.expect(s.error(), errc::peer_dead);
             }
         }
-        return 0;
     });
-    // Takes some messages, says how many, and is killed while the sender still sends.
-    child first_receiver([&] {
+    // Takes stop_after messages, says it did, and is killed while the sender still sends.
+    child_report first_report;
+    child first_receiver = first_report.spawn([&](child_report& r) {
         auto qc = q16::open(name);
         auto rx = qc.receiver();
-        if (const int e = receive_in_order(rx, 0, stop_after); e != 0) return e;
-        consumed.post_value(stop_after);
-        return block_until_killed(hold);
+        r.expect(receive_in_order(rx, 0, stop_after));
+        consumed.post();
+        r.block_until_killed(hold);
     });
-    consumed.close_write();
-
-    const auto taken = consumed.wait_value();
-    REQUIRE(taken);
-    REQUIRE(*taken == stop_after);
+    REQUIRE(first_report.reached(first_receiver, consumed) == as_expected);
     CHECK(first_receiver.kill() == killed_by_sigkill);
 
-    const std::uint64_t rest_from = *taken;
-    child second_receiver([&] {
+    child_report second_report;
+    child second_receiver = second_report.spawn([&](child_report& r) {
         auto qc = q16::open(name);
         auto rx = qc.receiver();  // the dead one's slot
-        if (const int e = receive_in_order(rx, rest_from, n); e != 0) return e;
-        return receive_ends_with(rx, errc::closed);  // nothing lost, nothing twice
+        r.expect(receive_in_order(rx, stop_after, n));
+        r.expect(receive_ends_with(rx, errc::closed));  // nothing lost, nothing twice
     });
-    CHECK(second_receiver.wait() == 0);
-    CHECK(sender_process.wait() == 0);
+    CHECK(second_report.finish(second_receiver) == as_expected);
+    CHECK(sender_report.finish(sender_process) == as_expected);
 }
 
