@@ -22,8 +22,11 @@
 
 using namespace std::chrono_literals;
 using ipckit::errc;
+using ipckit_test::as_expected;
 using ipckit_test::child;
+using ipckit_test::child_report;
 using ipckit_test::err;
+using ipckit_test::killed_by_sigkill;
 using ipckit_test::patience;
 using ipckit_test::scoped_domain;
 using ipckit_test::seq_bytes;
@@ -72,11 +75,12 @@ TEST_CASE("node across processes: of processes racing to join one name, exactly 
     for (int round = 0; round < 10; ++round) {
         scoped_domain d;
         signal_pipe go, outcome, hold;
+        std::vector<child_report> reports(racers);
         std::vector<child> kids;
-        for (int k = 0; k < racers; ++k) {
-            kids.emplace_back([&] {
+        for (std::size_t k = 0; k < racers; ++k) {
+            kids.push_back(reports[k].spawn([&](child_report& r) {
                 hold.close_write();
-                if (!go.wait()) return 90;
+                r.check(go.wait(), "the go signal");
                 try {
                     ipckit::node n(d, "x");
                     outcome.post_value(1);
@@ -84,8 +88,7 @@ TEST_CASE("node across processes: of processes racing to join one name, exactly 
                 } catch (const ipckit::error& e) {
                     outcome.post_value(e.reason() == errc::name_taken ? 2 : 3);
                 }
-                return 0;
-            });
+            }));
         }
         go.post(racers);
         int won = 0, taken = 0;
@@ -98,7 +101,7 @@ TEST_CASE("node across processes: of processes racing to join one name, exactly 
         CHECK(won == 1);
         CHECK(taken == racers - 1);
         hold.post(racers);
-        for (auto& k : kids) CHECK(k.wait() == 0);
+        for (std::size_t k = 0; k < racers; ++k) CHECK(reports[k].finish(kids[k]) == as_expected);
     }
 }
 
@@ -107,24 +110,26 @@ TEST_CASE("node across processes: symmetric send and receive both ways, in order
     signal_pipe ready;
     constexpr std::uint64_t n = 5000;
     ipckit::node alice(d, "alice");
-    child bob([&] {
+    child_report report;
+    child bob = report.spawn([&](child_report& r) {
         ipckit::node b(d, "bob");
         ready.post();
         for (std::uint64_t i = 0; i < n; ++i) {  // ping-pong
             auto m = b.receiver().receive("alice", patience);
-            if (!m || seq_of(*m) != i) return 1;
-            const std::uint64_t r = i + 1'000'000;
-            if (!b.sender().send("alice", seq_bytes(r))) return 2;
+            r.expect(err(m), errc::ok);
+            r.expect_value(seq_of(*m), i);
+            const std::uint64_t reply = i + 1'000'000;
+            r.expect(err(b.sender().send("alice", seq_bytes(reply))), errc::ok);
         }
         for (std::uint64_t i = 0; i < n; ++i) {  // a burst through a link that fills
             auto m = b.receiver().receive("alice", patience);
-            if (!m || seq_of(*m) != i) return 3;
+            r.expect(err(m), errc::ok);
+            r.expect_value(seq_of(*m), i);
         }
-        for (std::uint64_t i = 0; i < n; ++i)
-            if (!b.sender().send("alice", seq_bytes(i))) return 4;
-        return 0;  // leaves: alice sees closed after the last message
+        for (std::uint64_t i = 0; i < n; ++i) r.expect(err(b.sender().send("alice", seq_bytes(i))), errc::ok);
+        // leaves: alice sees closed after the last message
     });
-    REQUIRE(ready.wait());
+    REQUIRE(report.reached(bob, ready) == as_expected);
     for (std::uint64_t i = 0; i < n; ++i) {
         REQUIRE(alice.sender().send("bob", seq_bytes(i)));
         auto m = alice.receiver().receive("bob", patience);
@@ -138,7 +143,7 @@ TEST_CASE("node across processes: symmetric send and receive both ways, in order
         REQUIRE(seq_of(*m) == i);
     }
     CHECK(alice.receiver().receive("bob", patience).error() == errc::closed);
-    CHECK(bob.wait() == 0);
+    CHECK(report.finish(bob) == as_expected);
 }
 
 TEST_CASE("node across processes: receive_any from four sender processes, each stream whole and in order",
@@ -147,14 +152,13 @@ TEST_CASE("node across processes: receive_any from four sender processes, each s
     constexpr int senders = 4;
     constexpr std::uint64_t n = 3000;
     ipckit::node hub(d, "hub");
+    std::vector<child_report> reports(senders);
     std::vector<child> kids;
-    for (int k = 0; k < senders; ++k) {
-        kids.emplace_back([&d, k] {
+    for (std::size_t k = 0; k < senders; ++k) {
+        kids.push_back(reports[k].spawn([&d, k](child_report& r) {
             ipckit::node s(d, "s" + std::to_string(k));
-            for (std::uint64_t i = 0; i < n; ++i)
-                if (!s.sender().send("hub", seq_bytes(i))) return 1;
-            return 0;
-        });
+            for (std::uint64_t i = 0; i < n; ++i) r.expect(err(s.sender().send("hub", seq_bytes(i))), errc::ok);
+        }));
     }
     std::map<std::string, std::uint64_t> next;
     std::map<std::string, int> ends;
@@ -175,7 +179,7 @@ TEST_CASE("node across processes: receive_any from four sender processes, each s
     CHECK(next.size() == senders);
     for (const auto& [name, count] : next) CHECK(count == n);
     for (const auto& [name, count] : ends) CHECK(count == 1);
-    for (auto& k : kids) CHECK(k.wait() == 0);
+    for (std::size_t k = 0; k < senders; ++k) CHECK(reports[k].finish(kids[k]) == as_expected);
     CHECK(hub.receiver<ipckit::non_blocking>().receive_any().message.error() == errc::would_block);
     CHECK(d.links().empty());
 }
@@ -186,15 +190,16 @@ TEST_CASE("node across processes: a sender SIGKILLed mid-traffic: everything it 
     scoped_domain d;
     signal_pipe progress;
     ipckit::node alice(d, "alice");
-    child bob([&] {
+    child_report report;
+    child bob = report.spawn([&](child_report& r) {
         ipckit::node b(d, "bob");
         for (std::uint64_t i = 0;; ++i) {
-            if (!b.sender().send("alice", seq_bytes(i))) return 1;
+            r.expect(err(b.sender().send("alice", seq_bytes(i))), errc::ok);
             if (i == 999) progress.post();  // then on until killed, blocking once the link is full
         }
     });
-    REQUIRE(progress.wait());
-    CHECK(bob.kill() == 1000 + SIGKILL);
+    REQUIRE(report.reached(bob, progress) == as_expected);
+    CHECK(report.ended(bob.kill(), killed_by_sigkill) == as_expected);
     std::uint64_t got = 0;
     errc end = errc::ok;
     for (;;) {
@@ -227,23 +232,25 @@ TEST_CASE("node across processes: a receiver SIGKILLed while its sender blocks: 
     signal_pipe ready, delivered, hold, go;
     constexpr std::uint64_t reads = 40;
     small_node alice(d, "alice");
-    child bob([&] {
+    child_report report;
+    child bob = report.spawn([&](child_report& r) {
         small_node b(d, "bob");
         ready.post_value(static_cast<std::uint64_t>(::getpid()));
         for (std::uint64_t i = 0; i < reads; ++i) {
             auto m = b.receiver().receive("alice", patience);
-            if (!m || seq_of(*m) != i) return 1;
+            r.expect(err(m), errc::ok);
+            r.expect_value(seq_of(*m), i);
         }
-        delivered.post_value(reads);  // the known point: it reads nothing more
-        return ipckit_test::block_until_killed(hold);
+        delivered.post();  // the known point: it reads nothing more
+        r.block_until_killed(hold);
     });
+    ready.close_write();
     const auto bob_pid = ready.wait_value();
+    if (!bob_pid) CHECK(report.ended(bob.kill()) == as_expected);
     REQUIRE(bob_pid);
     std::uint64_t accepted = 0;
     for (; accepted < reads; ++accepted) REQUIRE(alice.sender().send("bob", seq_bytes(accepted), patience));
-    const auto reported = delivered.wait_value();
-    REQUIRE(reported);
-    REQUIRE(*reported == reads);
+    REQUIRE(report.reached(bob, delivered) == as_expected);  // it read all `reads`
     // Fill the link, then block in a send while a third process kills the receiver.
     for (;;) {
         auto s = alice.sender<ipckit::non_blocking>().send("bob", seq_bytes(accepted));
@@ -258,16 +265,19 @@ TEST_CASE("node across processes: a receiver SIGKILLed while its sender blocks: 
     // then kills bob: the kill lands while she blocks. (Were she never seen asleep, it would land
     // before she blocks, or while she spins: peer_dead all the same, as the send checks the
     // receiver once per liveness interval while it waits.)
-    child killer([&, victim = static_cast<pid_t>(*bob_pid), sender = ::getpid()] {
+    child_report killer_report;
+    const auto victim = static_cast<pid_t>(*bob_pid);
+    const pid_t sender = ::getpid();
+    child killer = killer_report.spawn([&](child_report& r) {
         go.close_write();
-        if (!go.wait()) return 1;
-        if (!ipckit_test::wait_until_sleeping(sender, sender)) return 3;
-        return ::kill(victim, SIGKILL) == 0 ? 0 : 2;
+        r.check(go.wait(), "the go signal");
+        r.check(ipckit_test::wait_until_sleeping(sender, sender), "the sender asleep in its send");
+        r.check(::kill(victim, SIGKILL) == 0, "to kill bob");
     });
     go.post();  // right before the send that must block
     CHECK(alice.sender().send("bob", seq_bytes(accepted), patience).error() == errc::peer_dead);
-    CHECK(killer.wait() == 0);
-    CHECK(bob.wait() == 1000 + SIGKILL);
+    CHECK(killer_report.finish(killer) == as_expected);
+    CHECK(report.ended(bob.wait(), killed_by_sigkill) == as_expected);
 
     auto back = alice.undelivered("bob");
     REQUIRE(back);
@@ -278,21 +288,23 @@ TEST_CASE("node across processes: a receiver SIGKILLed while its sender blocks: 
 
     // bob restarts under the same name: a fresh link, and the conversation goes on.
     signal_pipe ready2;
-    child bob2([&] {
+    child_report report2;
+    child bob2 = report2.spawn([&](child_report& r) {
         small_node b(d, "bob");
         ready2.post();
         for (std::uint64_t i = 0; i < 200; ++i) {
             auto m = b.receiver().receive("alice", patience);
-            if (!m || seq_of(*m) != i) return 1;
+            r.expect(err(m), errc::ok);
+            r.expect_value(seq_of(*m), i);
         }
-        return b.sender().send("alice", "done") ? 0 : 2;
+        r.expect(err(b.sender().send("alice", "done")), errc::ok);
     });
-    REQUIRE(ready2.wait());
+    REQUIRE(report2.reached(bob2, ready2) == as_expected);
     for (std::uint64_t i = 0; i < 200; ++i) REQUIRE(alice.sender().send("bob", seq_bytes(i), patience));
     auto done = alice.receiver().receive("bob", patience);
     REQUIRE(err(done) == errc::ok);
     CHECK(text(*done) == "done");
-    CHECK(bob2.wait() == 0);
+    CHECK(report2.finish(bob2) == as_expected);
     CHECK(d.links().size() == 2);  // alice->bob2 and bob2->alice; nothing of the first bob
     CHECK(alice.receiver().receive("bob", patience).error() == errc::closed);
     CHECK(d.links().size() == 1);
@@ -306,12 +318,13 @@ TEST_CASE("node across processes: incoming links that cannot be opened for want 
     scoped_domain d;
     constexpr int senders = 8;
     // One process, so that the file descriptor limit is lowered for the hub alone.
-    child hub_process([&] {
+    child_report report;
+    child hub_process = report.spawn([&](child_report& r) {
         ipckit::node hub(d, "hub");
         std::vector<std::unique_ptr<ipckit::node>> s;
         for (int i = 0; i < senders; ++i) {
             s.push_back(std::make_unique<ipckit::node>(d, "s" + std::to_string(i)));
-            if (!s.back()->sender().send("hub", s.back()->name())) return 1;
+            r.expect(err(s.back()->sender().send("hub", s.back()->name())), errc::ok);
         }
         const rlimit old = ipckit_test::limit_free_fds(2);
         std::map<std::string, int> got;
@@ -319,23 +332,24 @@ TEST_CASE("node across processes: incoming links that cannot be opened for want 
         for (int i = 0; i <= senders; ++i) {
             auto e = hub.receiver().receive_any(patience);
             if (!e.message) {
-                if (!e.from.empty()) return 2;
+                r.check(e.from.empty(), "a failure to open a link to name no sender, not " + e.from);
                 failure = e.message.error();
                 break;
             }
-            if (text(*e.message) != e.from) return 3;
+            r.check(text(*e.message) == e.from, "the message of " + e.from + " to be its name");
             ++got[e.from];
         }
-        if (failure != errc::system_error) return 4;  // not timed_out: the failure is told
-        if (got.size() >= senders) return 5;
+        r.expect(failure, errc::system_error);  // not timed_out: the failure is told
+        r.check(got.size() < senders, "some links left unopened while the limit was low");
         ipckit_test::restore_fd_limit(old);
         while (got.size() < senders) {
             auto e = hub.receiver().receive_any(patience);
-            if (!e.message || text(*e.message) != e.from) return 6;
-            if (++got[e.from] != 1) return 7;
+            r.expect(err(e.message), errc::ok);
+            r.check(text(*e.message) == e.from, "the message of " + e.from + " to be its name");
+            r.check(++got[e.from] == 1, "one message from " + e.from + ", not more");
         }
-        return hub.receiver<ipckit::non_blocking>().receive_any().message.error() == errc::would_block ? 0 : 8;
+        r.expect(err(hub.receiver<ipckit::non_blocking>().receive_any().message), errc::would_block);
     });
-    CHECK(hub_process.wait() == 0);
+    CHECK(report.finish(hub_process) == as_expected);
     CHECK(d.links().empty());
 }
