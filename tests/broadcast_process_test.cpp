@@ -8,7 +8,7 @@
 // API and _exits, which is what SIGKILL there leaves behind; afterwards receivers attach and
 // traffic flows.
 //
-// Children do their work without Catch2 and report through their exit code or pipes; the parent
+// Children do their work without Catch2 and report through child_report or pipes; the parent
 // asserts. No threads are started. Every wait is on the event itself, bounded by
 // ipckit_test::patience.
 
@@ -27,8 +27,11 @@
 
 using namespace std::chrono_literals;
 using ipckit::errc;
+using ipckit_test::as_expected;
 using ipckit_test::child;
+using ipckit_test::child_report;
 using ipckit_test::err;
+using ipckit_test::killed_by_sigkill;
 using ipckit_test::make_tick;
 using ipckit_test::patience;
 using ipckit_test::scoped_name;
@@ -58,12 +61,12 @@ struct table_view {
 
 /// In a child: what a process that finds place `i`'s holder dead does (give_up_dead_place),
 /// up to and including moving base, then dies with the place still held in its name.
-int give_up_and_die(const std::string& name, std::size_t i) {
+[[noreturn]] void give_up_and_die(const child_report& r, const std::string& name, std::size_t i) {
     table_view v(name);
     auto& p = v.places[i];
     std::uint64_t h = p.place.holder.load();
-    if (!d::holds(h) || d::sys::is_alive(d::sys::process_id::unpack(h))) return 2;
-    if (!p.place.holder.compare_exchange_strong(h, d::sys::self().pack())) return 3;
+    r.check(d::holds(h) && !d::sys::is_alive(d::sys::process_id::unpack(h)), "place held by a dead process");
+    r.check(p.place.holder.compare_exchange_strong(h, d::sys::self().pack()), "the holder word unchanged, to claim it");
     d::forget_sleeper(v.sh->data_bell, p.place.asleep);
     const bool started = p.place.pending.load() == 1;
     const bool alone = v.sh->ring.held_places(v.sh->ring.high, v.places, table_places, i) == 0;
@@ -97,39 +100,41 @@ TEST_CASE("broadcast: 64 receiver processes each get every message of 3 sender p
     constexpr int receivers = 64, senders = 3;
     constexpr std::uint64_t per_sender = 200;
     signal_pipe ready;
+    std::vector<child_report> rx_reports(receivers);
     std::vector<child> rx;
-    for (int r = 0; r < receivers; ++r)
-        rx.emplace_back([&] {
+    for (std::size_t c = 0; c < receivers; ++c)
+        rx.push_back(rx_reports[c].spawn([&](child_report& r) {
             auto in = box::open(name).receiver();
             ready.post();
             std::uint64_t next[senders] = {};
             std::uint64_t sum = 0;
             for (std::uint64_t n = 0; n < senders * per_sender; ++n) {
                 auto m = in.receive(patience);
-                if (!m) return 10;
-                if (!whole(*m)) return 11;
+                r.expect(err(m), errc::ok);
+                r.check(whole(*m), "a whole message");
                 const std::uint64_t s = m->seq / per_sender, k = m->seq % per_sender;
-                if (s >= senders || next[s] != k) return 12;  // lost, repeated or out of order
+                r.check(s < senders, "a message of one of the senders");
+                r.expect_value(k, next[s]);  // lost, repeated or out of order
                 ++next[s];
                 sum += ipckit_test::mix(m->seq);
             }
             std::uint64_t want = 0;
             for (std::uint64_t i = 0; i < senders * per_sender; ++i) want += ipckit_test::mix(i);
-            if (sum != want) return 13;
-            return err(in.receive(std::chrono::milliseconds(0))) == errc::timed_out ? 0 : 14;  // nothing extra
-        });
-    for (int r = 0; r < receivers; ++r) REQUIRE(ready.wait());
+            r.expect_value(sum, want);
+            r.expect(err(in.receive(std::chrono::milliseconds(0))), errc::timed_out);  // nothing extra
+        }));
+    for (int c = 0; c < receivers; ++c) REQUIRE(ready.wait());
     CHECK(b.receivers() == receivers);
+    std::vector<child_report> tx_reports(senders);
     std::vector<child> tx;
-    for (int s = 0; s < senders; ++s)
-        tx.emplace_back([&, s] {
+    for (std::size_t s = 0; s < senders; ++s)
+        tx.push_back(tx_reports[s].spawn([&, s](child_report& r) {
             auto out = box::open(name).sender();
             for (std::uint64_t k = 0; k < per_sender; ++k)
-                if (err(out.send(make_tick(s * per_sender + k), patience)) != errc::ok) return 20;
-            return 0;
-        });
-    for (auto& c : tx) CHECK(c.wait() == 0);
-    for (auto& c : rx) CHECK(c.wait() == 0);
+                r.expect(err(out.send(make_tick(s * per_sender + k), patience)), errc::ok);
+        }));
+    for (std::size_t s = 0; s < senders; ++s) CHECK(tx_reports[s].finish(tx[s]) == as_expected);
+    for (std::size_t c = 0; c < receivers; ++c) CHECK(rx_reports[c].finish(rx[c]) == as_expected);
     CHECK(b.receivers() == 0);
 }
 
@@ -166,15 +171,16 @@ TEST_CASE("broadcast: a sender SIGKILLed mid-traffic leaves whole messages in or
     ipckit_test::shared_memory counter(sizeof(std::atomic<std::uint64_t>));
     auto* published = ::new (counter.data()) std::atomic<std::uint64_t>(0);
     signal_pipe started;
-    child victim([&] {
+    child_report victim_report;
+    child victim = victim_report.spawn([&](child_report& r) {
         auto out = box::open(name, ipckit_test::quick_liveness()).sender();
         for (std::uint64_t i = 0;; ++i) {
-            if (!out.send(make_tick(i), patience)) return 30;
+            r.expect(err(out.send(make_tick(i), patience)), errc::ok);
             published->store(i + 1, std::memory_order_release);
             if (i == 10) started.post();
         }
     });
-    REQUIRE(started.wait());
+    REQUIRE(victim_report.reached(victim, started) == as_expected);
     // Read some while it runs, then kill it at whatever point it has reached.
     std::uint64_t n1 = 0, n2 = 0;
     for (int k = 0; k < 50; ++k) {
@@ -184,13 +190,14 @@ TEST_CASE("broadcast: a sender SIGKILLed mid-traffic leaves whole messages in or
         REQUIRE((c->seq == n2 && whole(*c)));
         ++n1, ++n2;
     }
-    CHECK(victim.kill() == ipckit_test::killed_by_sigkill);
+    CHECK(victim_report.ended(victim.kill(), killed_by_sigkill) == as_expected);
     const std::uint64_t sent = published->load(std::memory_order_acquire);
     // A live sender after it (in another process: the ring may be full until we read): its
     // message must arrive, past any slot the victim left claimed.
-    child after([&] {
+    child_report after_report;
+    child after = after_report.spawn([&](child_report& r) {
         auto out = box::open(name).sender();
-        return err(out.send(make_tick(1'000'000), patience)) == errc::ok ? 0 : 31;
+        r.expect(err(out.send(make_tick(1'000'000), patience)), errc::ok);
     });
     // Read from both in turn: one left behind would hold the new sender back (that is broadcast).
     ipckit::receiver<box>* rx[2] = {&r1, &r2};
@@ -220,7 +227,7 @@ TEST_CASE("broadcast: a sender SIGKILLed mid-traffic leaves whole messages in or
         CHECK(got >= sent);
         CHECK(got <= sent + 1);
     }
-    CHECK(after.wait() == 0);
+    CHECK(after_report.finish(after) == as_expected);
 }
 
 TEST_CASE("broadcast: a receiver that restarts finds the messages sent while it was away", "[process]") {
@@ -228,28 +235,33 @@ TEST_CASE("broadcast: a receiver that restarts finds the messages sent while it 
     auto b = box::create(name);
     auto tx = b.sender();
     signal_pipe first_done;
-    child first([&] {
+    child_report first_report;
+    child first = first_report.spawn([&](child_report& r) {
         auto in = box::open(name).receiver();
         first_done.post();
         for (std::uint64_t i = 0; i < 2; ++i) {
             auto m = in.receive(patience);
-            if (!m || m->seq != i) return 40;
+            r.expect(err(m), errc::ok);
+            r.expect_value(m->seq, i);
         }
-        return 0;  // leaves having read 2
+        // leaves having read 2
     });
-    REQUIRE(first_done.wait());
+    REQUIRE(first_report.reached(first, first_done) == as_expected);
     for (std::uint64_t i = 0; i < 5; ++i) REQUIRE(err(tx.send(make_tick(i), patience)) == errc::ok);
-    CHECK(first.wait() == 0);
+    CHECK(first_report.finish(first) == as_expected);
     for (std::uint64_t i = 5; i < 8; ++i) REQUIRE(err(tx.send(make_tick(i), patience)) == errc::ok);
-    child again([&] {
+    child_report again_report;
+    child again = again_report.spawn([&](child_report& r) {
         auto in = box::open(name).receiver<ipckit::non_blocking>();
         for (std::uint64_t i = 2; i < 8; ++i) {
             auto m = in.receive();
-            if (!m || m->seq != i || !whole(*m)) return 41;
+            r.expect(err(m), errc::ok);
+            r.expect_value(m->seq, i);
+            r.check(whole(*m), "a whole message");
         }
-        return err(in.receive()) == errc::would_block ? 0 : 42;
+        r.expect(err(in.receive()), errc::would_block);
     });
-    CHECK(again.wait() == 0);
+    CHECK(again_report.finish(again) == as_expected);
 }
 
 TEST_CASE("broadcast: remove wakes a blocked sender with closed and a blocked receiver after it drained", "[process]") {
@@ -257,28 +269,34 @@ TEST_CASE("broadcast: remove wakes a blocked sender with closed and a blocked re
     auto b = box::create(name);
     auto slow = b.receiver<ipckit::non_blocking>();  // never reads until the end: senders fill the ring
     signal_pipe receiver_ready, sender_full;
-    child receiver([&] {
+    child_report receiver_report;
+    child receiver = receiver_report.spawn([&](child_report& r) {
         auto in = box::open(name).receiver();
         receiver_ready.post();
         std::uint64_t n = 0;
         for (;;) {
             auto m = in.receive(patience);
-            if (!m) return m.error() == errc::closed && n == 32 ? 0 : 50;
-            if (m->seq != n++ || !whole(*m)) return 51;
+            if (!m) {
+                r.expect(m.error(), errc::closed);
+                r.expect_value(n, 32);
+                return;
+            }
+            r.expect_value(m->seq, n++);
+            r.check(whole(*m), "a whole message");
         }
     });
-    REQUIRE(receiver_ready.wait());
-    child sender([&] {
+    REQUIRE(receiver_report.reached(receiver, receiver_ready) == as_expected);
+    child_report sender_report;
+    child sender = sender_report.spawn([&](child_report& r) {
         auto out = box::open(name).sender();
-        for (std::uint64_t i = 0; i < 32; ++i)
-            if (!out.send(make_tick(i), patience)) return 60;
+        for (std::uint64_t i = 0; i < 32; ++i) r.expect(err(out.send(make_tick(i), patience)), errc::ok);
         sender_full.post();
-        return err(out.send(make_tick(32), patience)) == errc::closed ? 0 : 61;  // blocked on the slow one
+        r.expect(err(out.send(make_tick(32), patience)), errc::closed);  // blocked on the slow one
     });
-    REQUIRE(sender_full.wait());
+    REQUIRE(sender_report.reached(sender, sender_full) == as_expected);
     CHECK(box::remove(name));
-    CHECK(sender.wait() == 0);
-    CHECK(receiver.wait() == 0);
+    CHECK(sender_report.finish(sender) == as_expected);
+    CHECK(receiver_report.finish(receiver) == as_expected);
     std::uint64_t n = 0;
     for (;;) {
         auto m = slow.receive();
@@ -298,20 +316,21 @@ TEST_CASE("broadcast: a process killed while giving up a dead receiver's place l
     auto tx = b.sender();
     auto r = b.receiver<ipckit::non_blocking>();
     // A receiver that dies attached (its close never runs), having read nothing.
-    child dead([&] {
+    child_report dead_report;
+    child dead = dead_report.spawn([&](child_report&) {
         auto in = box::open(name).receiver();
         ::_exit(0);
-        return 1;
     });
-    REQUIRE(dead.wait() == 0);
+    REQUIRE(dead_report.finish(dead) == as_expected);
     REQUIRE(b.receivers() == 2);
     REQUIRE(send_range(tx, 0, 4));
     REQUIRE(holds_exactly(r, 0, 4));
     // The place of the dead receiver is the one r does not hold.
     table_view v(name);
     const std::size_t r_place = d::sys::is_alive(d::sys::process_id::unpack(v.places[0].place.holder.load())) ? 0 : 1;
-    child helper([&] { return give_up_and_die(name, 1 - r_place); });
-    REQUIRE(helper.wait() == 0);
+    child_report helper_report;
+    child helper = helper_report.spawn([&](child_report& rep) { give_up_and_die(rep, name, 1 - r_place); });
+    REQUIRE(helper_report.finish(helper) == as_expected);
     CHECK(b.receivers() == 2);  // the dead helper holds the place now, at the dead receiver's cursor
     // It holds senders back until a blocked sender gives it up (again) for the dead helper.
     REQUIRE(send_range(tx, 4, 4 + 32));
@@ -343,19 +362,20 @@ TEST_CASE("broadcast: a receiver killed in its attach before its start is set ne
     }  // left alone at 20: base is 20
     // broadcast_receiver's constructor, killed after claiming a place, raising the high-water
     // mark and bumping epoch with its provisional cursor 0 in place: its start never stored.
-    child dying([&] {
+    child_report report;
+    child dying = report.spawn([&](child_report& r) {
         table_view v(name);
         auto& p = v.places[0];
         std::uint64_t h = p.place.holder.load();
-        if (d::holds(h) || !p.place.holder.compare_exchange_strong(h, d::sys::self().pack())) return 2;
+        r.check(!d::holds(h) && p.place.holder.compare_exchange_strong(h, d::sys::self().pack()),
+                "place 0 free, to claim it");
         decltype(v.sh->ring)::raise(v.sh->ring.high, 1);
         p.place.pending.store(0);
         p.next.store(0);
         v.sh->ring.epoch.fetch_add(1);
         ::_exit(0);
-        return 1;
     });
-    REQUIRE(dying.wait() == 0);
+    REQUIRE(report.finish(dying) == as_expected);
     CHECK(b.receivers() == 1);
     REQUIRE(send_range(tx, 20, 20 + 32));  // the ring kept for the next receiver, full now
     // The next receiver gives the dead one's place up, is alone, and starts at the backlog.
@@ -373,27 +393,26 @@ TEST_CASE("broadcast: a receiver killed in its close after moving base leaves th
     auto tx = b.sender();
     auto r = b.receiver<ipckit::non_blocking>();
     signal_pipe attached, go;
-    child leaver([&] {
+    child_report report;
+    child leaver = report.spawn([&](child_report& rep) {
         auto in = box::open(name).receiver<ipckit::non_blocking>();
         attached.post();
-        if (!go.wait()) return 2;
-        for (std::uint64_t i = 0; i < 10; ++i)
-            if (!in.receive()) return 3;
+        rep.check(go.wait(), "the go signal");
+        for (std::uint64_t i = 0; i < 10; ++i) rep.expect(err(in.receive()), errc::ok);
         // broadcast_receiver::close(), killed before its place stops gating.
         table_view v(name);
         std::size_t mine = 0;
         while (mine < table_places && v.places[mine].place.holder.load() != d::sys::self().pack()) ++mine;
-        if (mine == table_places) return 4;
+        rep.check(mine < table_places, "a place held by this process");
         const bool alone = v.sh->ring.held_places(v.sh->ring.high, v.places, table_places, mine) == 0;
         v.sh->ring.give_up(v.places[mine].next.load(), alone);
         if (flag_cleared) v.places[mine].place.pending.store(0);
         ::_exit(0);
-        return 1;
     });
-    REQUIRE(attached.wait());
+    REQUIRE(report.reached(leaver, attached) == as_expected);
     REQUIRE(send_range(tx, 0, 10));
     go.post();
-    REQUIRE(leaver.wait() == 0);
+    REQUIRE(report.finish(leaver) == as_expected);
     CHECK(b.receivers() == 2);
     REQUIRE(holds_exactly(r, 0, 10));
     REQUIRE(send_range(tx, 10, 10 + 32));
