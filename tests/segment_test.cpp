@@ -3,6 +3,7 @@
 #include <ipckit/segment.hpp>
 
 #include "catch.hpp"
+#include "contract/child_report.hpp"
 #include "support.hpp"
 
 #include <atomic>
@@ -23,6 +24,9 @@
 using ipckit::errc;
 using ipckit::segment;
 using header = ipckit::detail::segment_header;
+using ipckit_test::as_expected;
+using ipckit_test::child;
+using ipckit_test::child_report;
 using ipckit_test::scoped_name;
 using ipckit_test::signal_pipe;
 
@@ -344,26 +348,27 @@ TEST_CASE("an attacher waits for a live creator to finish initialising", "[proce
     int in_init[2], release[2];
     REQUIRE(::pipe(in_init) == 0);
     REQUIRE(::pipe(release) == 0);
-    const pid_t creator = ipckit_test::spawn([&] {
+    child_report creator_report;
+    child creator = creator_report.spawn([&](child_report& r) {
         auto s = segment::create<ipckit::system_owned>(name, layout_a(), {}, [&](void* p) {
             char c = 'i';
-            if (::write(in_init[1], &c, 1) != 1) ::_exit(3);
-            if (::read(release[0], &c, 1) != 1) ::_exit(4);  // hold the segment half-made
+            r.check(::write(in_init[1], &c, 1) == 1, "to say it is in init");
+            r.check(::read(release[0], &c, 1) == 1, "the release byte");  // hold the segment half-made
             init_body(p);
         });
-        return 0;
     });
     char c = 0;
     REQUIRE(::read(in_init[0], &c, 1) == 1);  // the creator is inside init now
-    const pid_t attacher = ipckit_test::spawn([&] {
+    child_report attacher_report;
+    child attacher = attacher_report.spawn([&](child_report& r) {
         ipckit::options patient;
         patient.init_timeout = ipckit_test::patience;
         auto s = segment::open(name, layout_a(), patient);
-        return word_of(s) == initialised ? 0 : 5;  // never half-made
+        r.expect_value(word_of(s), initialised);  // never half-made
     });
     REQUIRE(::write(release[1], "go", 1) == 1);
-    CHECK(ipckit_test::wait_child(creator) == 0);
-    CHECK(ipckit_test::wait_child(attacher) == 0);
+    CHECK(creator_report.finish(creator) == as_expected);
+    CHECK(attacher_report.finish(attacher) == as_expected);
     for (int fd : {in_init[0], in_init[1], release[0], release[1]}) ::close(fd);
 }
 
@@ -371,25 +376,30 @@ TEST_CASE("when processes race to open_or_create, exactly one creates", "[proces
     scoped_name name;
     int gate[2];
     REQUIRE(::pipe(gate) == 0);
-    constexpr int racers = 6;
-    std::vector<pid_t> kids;
-    for (int i = 0; i < racers; ++i) {
-        kids.push_back(ipckit_test::spawn([&] {
+    constexpr std::size_t racers = 6;
+    signal_pipe made;  // 1 from the racer that created it, 0 from each that attached
+    std::vector<child_report> reports(racers);
+    std::vector<child> kids;
+    for (std::size_t i = 0; i < racers; ++i) {
+        kids.push_back(reports[i].spawn([&](child_report& r) {
             ::close(gate[1]);
             char c;
-            if (::read(gate[0], &c, 1) != 0) return 3;  // released together when the write end closes
+            r.check(::read(gate[0], &c, 1) == 0, "the gate to close");  // released together when the write end closes
             auto s = segment::open_or_create<ipckit::system_owned>(name, layout_a(), {}, init_body);
-            if (word_of(s) != initialised) return 4;
-            return s.created() ? 10 : 11;
+            r.expect_value(word_of(s), initialised);
+            made.post_value(s.created() ? 1 : 0);
         }));
     }
     ::close(gate[0]);
     ::close(gate[1]);
-    int created = 0, attached = 0;
-    for (const pid_t k : kids) {
-        const int code = ipckit_test::wait_child(k);
-        created += code == 10;
-        attached += code == 11;
+    for (std::size_t i = 0; i < racers; ++i) CHECK(reports[i].finish(kids[i]) == as_expected);
+    made.close_write();  // each has ended: what they said is in the pipe
+    std::size_t created = 0, attached = 0;
+    for (std::size_t i = 0; i < racers; ++i) {
+        const auto was_creator = made.wait_value();
+        REQUIRE(was_creator);
+        created += *was_creator == 1;
+        attached += *was_creator == 0;
     }
     CHECK(created == 1);
     CHECK(attached == racers - 1);
@@ -416,16 +426,24 @@ TEST_CASE("ownership: process_owned goes with its process's last handle, system_
 TEST_CASE("a process_owned segment lives while its owning process holds any handle of it, created or opened",
           "[process]") {
     scoped_name name;
-    // What another process finds: 0 the segment, 1 not_found, 2 anything else.
+    // What another process finds when it opens it: ok (and the word 7), or why it could not.
     auto seen_from_another_process = [&] {
-        ipckit_test::child c([&] {
+        child_report report;
+        signal_pipe seen;
+        child c = report.spawn([&](child_report& r) {
+            errc reason = errc::ok;
             try {
-                return word_of(segment::open(name, layout_a(), {})) == 7 ? 0 : 2;
+                r.expect_value(word_of(segment::open(name, layout_a(), {})), 7);
             } catch (const ipckit::error& e) {
-                return e.reason() == errc::not_found ? 1 : 2;
+                reason = e.reason();
             }
+            seen.post_value(static_cast<std::uint64_t>(reason));
         });
-        return c.wait();
+        CHECK(report.finish(c) == as_expected);
+        seen.close_write();
+        const auto reason = seen.wait_value();
+        REQUIRE(reason);
+        return static_cast<errc>(*reason);
     };
     std::optional<segment> opened;
     {
@@ -436,13 +454,13 @@ TEST_CASE("a process_owned segment lives while its owning process holds any hand
     // The creating handle is gone, the process's opened one is not: the segment lives, for
     // this process and for others.
     CHECK(ipckit::segment_exists(name));
-    CHECK(seen_from_another_process() == 0);
+    CHECK(seen_from_another_process() == errc::ok);
     CHECK(reason_of([&] { (void)segment::create<ipckit::process_owned>(name, layout_a(), {}, init_body); }) ==
           errc::already_exists);
     CHECK(word_of(segment::open(name, layout_a(), {})) == 7);
     opened.reset();  // the last one
     CHECK_FALSE(ipckit::segment_exists(name));
-    CHECK(seen_from_another_process() == 1);
+    CHECK(seen_from_another_process() == errc::not_found);
 }
 
 TEST_CASE("a process_owned segment lives while any thread of its owning process holds a handle of it", "[unit]") {
@@ -484,15 +502,16 @@ TEST_CASE("a process_owned segment left by a killed creator is replaced on creat
     scoped_name name;
     int ready[2];
     REQUIRE(::pipe(ready) == 0);
-    const pid_t owner = ipckit_test::spawn([&] {
+    child_report report;
+    child owner = report.spawn([&](child_report& r) {
         auto s = segment::create<ipckit::process_owned>(name, layout_a(), {}, init_body);
         static_cast<body*>(s.body())->word = 42;
-        if (::write(ready[1], "r", 1) != 1) return 3;
+        r.check(::write(ready[1], "r", 1) == 1, "to say it is ready");
         for (;;) ::pause();  // until killed
     });
     char c;
     REQUIRE(::read(ready[0], &c, 1) == 1);
-    CHECK(ipckit_test::kill_child(owner) == 1000 + SIGKILL);
+    CHECK(owner.kill() == ipckit_test::killed_by_sigkill);
     CHECK(ipckit::segment_exists(name));  // nobody removed it, but it went with its owner...
     std::string what;
     CHECK(reason_of([&] { (void)segment::open(name, layout_a(), {}); }, &what) == errc::not_found);
@@ -535,38 +554,48 @@ TEST_CASE("when a process_owned owner dies, processes racing to replace it agree
     scoped_name name;
     int ready[2], gate[2], counted[2], finish[2];
     for (int* p : {ready, gate, counted, finish}) REQUIRE(::pipe(p) == 0);
-    const pid_t owner = ipckit_test::spawn([&] {
+    child_report owner_report;
+    child owner = owner_report.spawn([&](child_report& r) {
         auto s = segment::create<ipckit::process_owned>(name, layout_a(), {}, init_body);
-        if (::write(ready[1], "r", 1) != 1) return 3;
+        r.check(::write(ready[1], "r", 1) == 1, "to say it is ready");
         for (;;) ::pause();
     });
     char c;
     REQUIRE(::read(ready[0], &c, 1) == 1);
-    REQUIRE(ipckit_test::kill_child(owner) == 1000 + SIGKILL);
+    REQUIRE(owner.kill() == ipckit_test::killed_by_sigkill);
 
-    constexpr int racers = 6;
-    std::vector<pid_t> kids;
-    for (int i = 0; i < racers; ++i) {
-        kids.push_back(ipckit_test::spawn([&] {
+    constexpr std::size_t racers = 6;
+    signal_pipe made;  // 1 from the racer that created it, 0 from each that attached
+    std::vector<child_report> reports(racers);
+    std::vector<child> kids;
+    for (std::size_t i = 0; i < racers; ++i) {
+        kids.push_back(reports[i].spawn([&](child_report& r) {
             ::close(gate[1]);
             ::close(finish[1]);
             char g;
-            if (::read(gate[0], &g, 1) != 0) return 3;  // released together
+            r.check(::read(gate[0], &g, 1) == 0, "the gate to close");  // released together
             auto s = segment::open_or_create<ipckit::process_owned>(name, layout_a(), {}, init_body);
             static_cast<body*>(s.body())->word.fetch_add(1);  // count who ended up where
-            if (::write(counted[1], "c", 1) != 1) return 4;
-            if (::read(finish[0], &g, 1) != 0) return 5;  // keep the handle until all have counted
-            return s.created() ? 10 : 11;
+            r.check(::write(counted[1], "c", 1) == 1, "to say it counted itself");
+            // Keeps the handle until all have counted.
+            r.check(::read(finish[0], &g, 1) == 0, "the finish pipe to close");
+            made.post_value(s.created() ? 1 : 0);
         }));
     }
     ::close(gate[0]);
     ::close(gate[1]);
-    for (int i = 0; i < racers; ++i) REQUIRE(::read(counted[0], &c, 1) == 1);
+    for (std::size_t i = 0; i < racers; ++i) REQUIRE(::read(counted[0], &c, 1) == 1);
     // Every racer counted itself into the one segment that the name now names.
     CHECK(word_of(segment::open(name, layout_a(), {})) == initialised + racers);
     ::close(finish[1]);
-    int created = 0;
-    for (const pid_t k : kids) created += ipckit_test::wait_child(k) == 10;
+    for (std::size_t i = 0; i < racers; ++i) CHECK(reports[i].finish(kids[i]) == as_expected);
+    made.close_write();  // each has ended: what they said is in the pipe
+    std::size_t created = 0;
+    for (std::size_t i = 0; i < racers; ++i) {
+        const auto was_creator = made.wait_value();
+        REQUIRE(was_creator);
+        created += *was_creator == 1;
+    }
     CHECK(created == 1);
     for (int fd : {ready[0], ready[1], counted[0], counted[1], finish[0]}) ::close(fd);
 }
