@@ -3,6 +3,7 @@
 #include <ipckit/queue.hpp>
 
 #include "catch.hpp"
+#include "messages.hpp"
 #include "support.hpp"
 
 #include <array>
@@ -12,6 +13,10 @@
 #include <utility>
 
 using ipckit::errc;
+using ipckit_test::as_expected;
+using ipckit_test::child;
+using ipckit_test::child_report;
+using ipckit_test::err;
 using ipckit_test::scoped_name;
 
 namespace {
@@ -134,15 +139,15 @@ TEST_CASE("loans and views carry large messages between processes without a copy
     scoped_name name;
     auto q = q8::create(name);
     constexpr std::uint64_t count = 20'000;
-    const pid_t child = ipckit_test::spawn([&] {
+    child_report report;
+    child sender = report.spawn([&](child_report& r) {
         auto tx = q8::open(name).sender();
         for (std::uint64_t i = 0; i < count; ++i) {
             auto loan = tx.loan(ipckit_test::patience);
-            if (!loan) return 3;
+            r.expect(err(loan), errc::ok);
             loan->data().fill(i);
-            if (!loan->commit()) return 4;
+            r.expect(err(loan->commit()), errc::ok);
         }
-        return 0;
     });
     auto rx = q.receiver();
     std::uint64_t received = 0;
@@ -157,7 +162,7 @@ TEST_CASE("loans and views carry large messages between processes without a copy
         ++received;
     }
     CHECK(received == count);
-    CHECK(ipckit_test::wait_child(child) == 0);
+    CHECK(report.finish(sender) == as_expected);
 }
 
 TEMPLATE_TEST_CASE("a loan and a view follow their endpoint through a move, and end once", "[unit]", spsc1, mpmc2) {

@@ -4,15 +4,20 @@
 #include <ipckit/detail/sys/process.hpp>
 
 #include "catch.hpp"
+#include "contract/child_report.hpp"
 #include "support.hpp"
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 
 #include <sys/mman.h>
 #include <sys/prctl.h>
 
 namespace sys = ipckit::detail::sys;
+using ipckit_test::as_expected;
+using ipckit_test::child;
+using ipckit_test::child_report;
 
 namespace {
 
@@ -40,21 +45,20 @@ TEST_CASE("futex_wait returns at once when the word already differs, or the dead
 TEST_CASE("a futex wake in one process ends a wait in another", "[process]") {
     shared_word shared;
     auto& word = *shared.word;
-    const pid_t waiter = ipckit_test::spawn([&] {
+    child_report report;
+    child waiter = report.spawn([&](child_report& r) {
         word.store(1);  // "about to sleep"
         sys::futex_wake(word);
         const auto deadline = sys::clock::now() + ipckit_test::patience;
         // Wait until the parent moves the word to 2; each result means "look again".
-        while (word.load() != 2) {
-            if (sys::futex_wait(word, 1, deadline) == sys::futex_result::timed_out) return 3;
-        }
-        return 0;
+        while (word.load() != 2)
+            r.check(sys::futex_wait(word, 1, deadline) != sys::futex_result::timed_out, "the word moved to 2 in time");
     });
     const auto deadline = sys::clock::now() + ipckit_test::patience;
     while (word.load() != 1) REQUIRE(sys::futex_wait(word, 0, deadline) != sys::futex_result::timed_out);
     word.store(2);
     sys::futex_wake(word);
-    CHECK(ipckit_test::wait_child(waiter) == 0);
+    CHECK(report.finish(waiter) == as_expected);
 }
 
 TEST_CASE("a process id packs and unpacks", "[unit]") {
@@ -102,11 +106,15 @@ TEST_CASE("this process is alive, while an ended, a zombie or a reused pid is no
 
 TEST_CASE("/proc stat parsing copes with odd process names", "[process]") {
     // comm may hold spaces and parentheses: "pid (a) b) c) S ...".
-    const pid_t child = ipckit_test::spawn([] {
+    child_report report;
+    child named = report.spawn([](child_report& r) {
         ::prctl(PR_SET_NAME, "a) b (c");
         const auto id = ipckit::detail::sys::self();
         const auto st = sys::read_proc_stat(id.pid);
-        return st && st->state == 'R' && st->start_time != 0 && sys::is_alive(id) ? 0 : 3;
+        r.check(static_cast<bool>(st), "its /proc stat read and parsed");
+        r.check(st->state == 'R', "its state R (running), not " + std::string(1, st->state));
+        r.check(st->start_time != 0, "a start time");
+        r.check(sys::is_alive(id), "itself alive");
     });
-    CHECK(ipckit_test::wait_child(child) == 0);
+    CHECK(report.finish(named) == as_expected);
 }
