@@ -12,15 +12,17 @@
 //       r.check(name == "bob", "the name bob");  // any other condition, with what it expected
 //       r.expect(send_all(tx, 0, n));            // a helper's sentence (messages.hpp), unless as_expected
 //       ready.post();
-//       r.block_until_killed(hold);              // or on, to the end
+//       ...
 //   });
 //   REQUIRE(report.reached(c, ready) == as_expected);  // it got there, or what it reported instead
 //   CHECK(report.finish(c) == as_expected);            // waits for the child, reads its report
 //
-// The child uses no Catch2 macros and starts no threads; an exception that leaves it is reported
-// too (spawn() catches it). One report is one pipe: make one per child. An exit status that is
-// itself the behaviour under test (a child that dies in a set-up step, or is SIGKILLed) stays an
-// exit status: a plain ipckit_test::child, asserted with wait() or kill().
+// A child to be killed at a known point posts, then calls r.block_until_killed(hold); one that
+// raises SIGKILL itself is waited for with ended(c.wait(), killed_by_sigkill), which says what it
+// reported if it failed a check first. The child uses no Catch2 macros and starts no threads; an
+// exception that leaves it is reported too (spawn() catches it). One report is one pipe: make
+// one per child. An exit status that is itself the behaviour under test (a child that _exits
+// inside a set-up step, a program's 127 when exec fails) stays an exit status.
 
 #include "../support.hpp"
 
