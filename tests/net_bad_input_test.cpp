@@ -19,17 +19,15 @@ using ipckit_test::contains;
 using ipckit_test::eventually;
 using ipckit_test::patience;
 using ipckit_test::raw_client;
+using ipckit_test::raw_peer;
 
 namespace {
 using msg = ipckit::bytes<4096>;
 
 /// A listener with one healthy connection, to show that it is unaffected by what a test does
 /// to another.
-struct bystander {
-    explicit bystander(ipckit_test::net_kind kind, const ipckit::net_options& o = {})
-        : srv(ipckit::listener<msg>::bind(bind_address(kind), o)),
-          client(ipckit::connect<msg>(srv.address(), patience, o)),
-          server(srv.accept(patience).value()) {}
+struct bystander : ipckit_test::pair_over<msg> {
+    using pair_over::pair_over;
     /// The healthy connection still carries a message each way, and the listener accepts.
     void still_fine() {
         REQUIRE(client.send("ping").has_value());
@@ -42,9 +40,6 @@ struct bystander {
         REQUIRE(another.send("new").has_value());
         REQUIRE(end->receive(patience).value().size() == 3);
     }
-    ipckit::listener<msg> srv;
-    ipckit::connection<msg> client;
-    ipckit::connection<msg> server;
 };
 
 /// The last rejection, once there is one.
@@ -74,9 +69,7 @@ TEST_CASE("net bad input: a frame longer than Max drops the connection as corrup
         INFO(ipckit_test::to_string(kind));
         bystander b(kind);
         for (const std::uint32_t length : {4097U, 0xffffffffU}) {
-            raw_client raw(b.srv.address());
-            raw.handshake<msg>();
-            auto end = b.srv.accept(patience).value();
+            auto [raw, end] = raw_peer<msg>(b.srv);
             raw.frame(frame_type::data, 3, 3);  // one good message first: it is still received
             raw.frame(frame_type::data, length);
             CHECK(end.receive(patience).value().size() == 3);
@@ -92,9 +85,7 @@ TEST_CASE("net bad input: an unknown frame type drops the connection as corrupt"
     for (const auto kind : all_net_kinds) {
         INFO(ipckit_test::to_string(kind));
         bystander b(kind);
-        raw_client raw(b.srv.address());
-        raw.handshake<msg>();
-        auto end = b.srv.accept(patience).value();
+        auto [raw, end] = raw_peer<msg>(b.srv);
         std::vector<std::byte> bad(ipckit::detail::frame_header_size, std::byte{0});
         bad[0] = std::byte{77};
         raw.write(bad);
@@ -108,9 +99,7 @@ TEST_CASE("net bad input: a truncated frame, then end of stream, is peer_dead", 
     for (const auto kind : all_net_kinds) {
         INFO(ipckit_test::to_string(kind));
         bystander b(kind);
-        raw_client raw(b.srv.address());
-        raw.handshake<msg>();
-        auto end = b.srv.accept(patience).value();
+        auto [raw, end] = raw_peer<msg>(b.srv);
         raw.frame(frame_type::data, 100, 10);
         raw.close();
         CHECK(end.receive(patience).error() == errc::peer_dead);
@@ -140,9 +129,7 @@ TEST_CASE("net bad input: a peer that falls silent is peer_dead within the liven
         ipckit::net_options o;
         o.liveness_interval = 200ms;
         bystander b(kind, o);
-        raw_client raw(b.srv.address());
-        raw.handshake<msg>();  // and then not a byte, not even a heartbeat
-        auto end = b.srv.accept(patience).value();
+        auto [raw, end] = raw_peer<msg>(b.srv);  // handshakes, and then not a byte, not even a heartbeat
         CHECK(end.receive(patience).error() == errc::peer_dead);
         CHECK(contains(end.fault(), "heartbeat"));
         CHECK(end.send("hello?").error() == errc::peer_dead);
