@@ -10,6 +10,10 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 using namespace std::chrono_literals;
 using ipckit::errc;
 using ipckit::detail::frame_type;
@@ -141,7 +145,7 @@ TEST_CASE("net bad input: a peer that falls silent is peer_dead within the liven
 }
 
 TEST_CASE("net bad input: past the connection cap a client is refused with the reason, and the listener goes on", "[unit]") {
-    for (const auto kind : all_net_kinds) {
+    for (const auto kind : ipckit_test::all_transports) {
         INFO(ipckit_test::to_string(kind));
         ipckit::net_options o;
         o.max_connections = 2;
@@ -166,4 +170,32 @@ TEST_CASE("net bad input: past the connection cap a client is refused with the r
         REQUIRE(one.send("still").has_value());
         CHECK(one_end.receive(patience).value().size() == 5);
     }
+}
+
+TEST_CASE("net bad input: a shm:// request for queues that are missing or never ready is dropped with the reason",
+          "[unit]") {
+    ipckit::net_options o;
+    o.handshake_timeout = 200ms;
+    bystander b(ipckit_test::net_kind::shm, o);
+    const std::string name = ipckit::parse_address(b.srv.address()).path;
+    auto requests = ipckit::detail::shm_request_queue<msg>::open(name).sender<ipckit::blocking>();
+
+    // Queues that were never made, and a queue whose maker never finished it (a hostile or
+    // broken client): each request is dropped, the second at the handshake deadline.
+    constexpr std::uint64_t missing = 1, unfinished = 2;
+    const std::string stuck = ipckit::detail::os_name(ipckit::detail::shm_down_name(name, unfinished));
+    const int fd = ::shm_open(stuck.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
+    REQUIRE(fd >= 0);
+    ::close(fd);
+    REQUIRE(requests.send(ipckit::detail::shm_request<msg>{missing}, patience).has_value());
+    REQUIRE(requests.send(ipckit::detail::shm_request<msg>{unfinished}, patience).has_value());
+    b.still_fine();  // its accept goes past both
+    ::shm_unlink(stuck.c_str());
+
+    const auto r = b.srv.rejections();
+    REQUIRE(r.size() == 2);
+    CHECK(r[0].reason == errc::not_found);
+    CHECK(contains(r[0].what, "could not be opened"));
+    CHECK(r[1].reason == errc::timed_out);
+    CHECK(contains(r[1].what, "no handshake within 200 ms"));
 }
