@@ -85,8 +85,8 @@ public:
                 door_->leave();
                 if (std::chrono::steady_clock::now() - started >= left)
                     reject(errc::timed_out, "a connection's handshake failed: no handshake within " +
-                                                std::to_string(left.count()) + " ms (the shm:// client's queues were not ready: " +
-                                                e.what() + ")");
+                                                std::to_string(left.count()) +
+                                                " ms (the shm:// client's queues were not ready: " + e.what() + ")");
                 else
                     reject(e.reason(), std::string("a shm:// client's queues could not be opened: ") + e.what());
             } catch (...) {
@@ -102,13 +102,15 @@ public:
         std::lock_guard lock(m_);
         // Clients refused at the door, since the last look: one line each (the last few).
         const std::uint64_t refused = door_->refused();
-        for (std::uint64_t n = std::min<std::uint64_t>(refused - std::min(seen_refused_, refused), acceptor_state::kept_rejections);
-             n > 0; --n)
+        const std::uint64_t fresh = refused - std::min(seen_refused_, refused);
+        for (std::uint64_t n = std::min<std::uint64_t>(fresh, acceptor_state::kept_rejections); n > 0; --n)
             keep({errc::no_space, "refused a connection: at the cap of " + std::to_string(door_->cap())});
         seen_refused_ = std::max(seen_refused_, refused);
         return {rejections_.begin(), rejections_.end()};
     }
-    [[nodiscard]] std::uint64_t rejected() const noexcept { return rejected_.load(std::memory_order_relaxed) + door_->refused(); }
+    [[nodiscard]] std::uint64_t rejected() const noexcept {
+        return rejected_.load(std::memory_order_relaxed) + door_->refused();
+    }
     /// Connections counted against the cap now: asked for, waiting for accept, or accepted.
     [[nodiscard]] std::size_t live() const noexcept { return static_cast<std::size_t>(door_->live()); }
 
