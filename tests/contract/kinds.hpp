@@ -4,9 +4,9 @@
 // promises (constexpr flags). A scenario is written once against this shape and instantiated
 // for the kinds whose flags say they make its promise.
 //
-// The socket transports of the next issue get the whole suite by adding their adapter to a list
-// below (and writing nothing else): give it this shape, then name it in the lists whose
-// promises it makes.
+// A new kind gets the whole suite by adding its adapter to the lists below: give it this shape,
+// then name it in the lists whose promises it makes (connections over tcp, unix and shm do so
+// from net_kinds.hpp).
 //
 // The shape of a kind K:
 //   K::place                       a unique name, cleaned up at set-up and when it goes
@@ -366,11 +366,20 @@ struct node_from : node_kind<false> {};
         unbounded_mpsc
 
 /// The closed rule: every kind that can be closed as a whole (close() on its handle) and
-/// removed. (A node's links end with their members instead; a connection with its ends: an
-/// orderly close drains, then closed, in net_connection_test and net_process_test.)
+/// removed. (A node's links end with their members instead; a connection with its ends: see
+/// IPCKIT_CONTRACT_SENDER_CLOSE_KINDS.)
 #define IPCKIT_CONTRACT_CLOSED_KINDS                                                                         \
     fixed_spsc, fixed_mpsc, fixed_spmc, fixed_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
         unbounded_spsc, unbounded_mpsc, mailbox_exclusive, mailbox_any, mailbox_round_robin, mailbox_broadcast
+
+/// The closed rule's first half, as a receiver that waits while its single sender sends and
+/// closes sees it: the kinds of one sender whose close ends them, and socket connections (an
+/// orderly close: the peer drains, then closed). Not yet shm_connection: a shm:// client that
+/// closes and exits before the listener has opened its queues takes them with it (they are
+/// its process_owned segments), so accept never sees it and its messages are lost: a bug of
+/// the shm:// transport (shm_rendezvous.hpp), reported; add it here once it is fixed.
+#define IPCKIT_CONTRACT_SENDER_CLOSE_KINDS \
+    fixed_spsc, fixed_spmc, bytes_spsc, rendezvous_spsc, unbounded_spsc, tcp_connection, unix_connection
 
 /// The closed rule, where a sender waits for room: the closed kinds less the unbounded ones.
 #define IPCKIT_CONTRACT_CLOSED_BOUNDED_KINDS                                                                 \
