@@ -10,6 +10,10 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 using namespace std::chrono_literals;
 using ipckit::errc;
 using ipckit::detail::frame_type;
@@ -19,17 +23,15 @@ using ipckit_test::contains;
 using ipckit_test::eventually;
 using ipckit_test::patience;
 using ipckit_test::raw_client;
+using ipckit_test::raw_peer;
 
 namespace {
 using msg = ipckit::bytes<4096>;
 
 /// A listener with one healthy connection, to show that it is unaffected by what a test does
 /// to another.
-struct bystander {
-    explicit bystander(ipckit_test::net_kind kind, const ipckit::net_options& o = {})
-        : srv(ipckit::listener<msg>::bind(bind_address(kind), o)),
-          client(ipckit::connect<msg>(srv.address(), patience, o)),
-          server(srv.accept(patience).value()) {}
+struct bystander : ipckit_test::pair_over<msg> {
+    using pair_over::pair_over;
     /// The healthy connection still carries a message each way, and the listener accepts.
     void still_fine() {
         REQUIRE(client.send("ping").has_value());
@@ -42,9 +44,6 @@ struct bystander {
         REQUIRE(another.send("new").has_value());
         REQUIRE(end->receive(patience).value().size() == 3);
     }
-    ipckit::listener<msg> srv;
-    ipckit::connection<msg> client;
-    ipckit::connection<msg> server;
 };
 
 /// The last rejection, once there is one.
@@ -74,9 +73,7 @@ TEST_CASE("net bad input: a frame longer than Max drops the connection as corrup
         INFO(ipckit_test::to_string(kind));
         bystander b(kind);
         for (const std::uint32_t length : {4097U, 0xffffffffU}) {
-            raw_client raw(b.srv.address());
-            raw.handshake<msg>();
-            auto end = b.srv.accept(patience).value();
+            auto [raw, end] = raw_peer<msg>(b.srv);
             raw.frame(frame_type::data, 3, 3);  // one good message first: it is still received
             raw.frame(frame_type::data, length);
             CHECK(end.receive(patience).value().size() == 3);
@@ -92,9 +89,7 @@ TEST_CASE("net bad input: an unknown frame type drops the connection as corrupt"
     for (const auto kind : all_net_kinds) {
         INFO(ipckit_test::to_string(kind));
         bystander b(kind);
-        raw_client raw(b.srv.address());
-        raw.handshake<msg>();
-        auto end = b.srv.accept(patience).value();
+        auto [raw, end] = raw_peer<msg>(b.srv);
         std::vector<std::byte> bad(ipckit::detail::frame_header_size, std::byte{0});
         bad[0] = std::byte{77};
         raw.write(bad);
@@ -108,9 +103,7 @@ TEST_CASE("net bad input: a truncated frame, then end of stream, is peer_dead", 
     for (const auto kind : all_net_kinds) {
         INFO(ipckit_test::to_string(kind));
         bystander b(kind);
-        raw_client raw(b.srv.address());
-        raw.handshake<msg>();
-        auto end = b.srv.accept(patience).value();
+        auto [raw, end] = raw_peer<msg>(b.srv);
         raw.frame(frame_type::data, 100, 10);
         raw.close();
         CHECK(end.receive(patience).error() == errc::peer_dead);
@@ -140,9 +133,7 @@ TEST_CASE("net bad input: a peer that falls silent is peer_dead within the liven
         ipckit::net_options o;
         o.liveness_interval = 200ms;
         bystander b(kind, o);
-        raw_client raw(b.srv.address());
-        raw.handshake<msg>();  // and then not a byte, not even a heartbeat
-        auto end = b.srv.accept(patience).value();
+        auto [raw, end] = raw_peer<msg>(b.srv);  // handshakes, and then not a byte, not even a heartbeat
         CHECK(end.receive(patience).error() == errc::peer_dead);
         CHECK(contains(end.fault(), "heartbeat"));
         CHECK(end.send("hello?").error() == errc::peer_dead);
@@ -154,7 +145,7 @@ TEST_CASE("net bad input: a peer that falls silent is peer_dead within the liven
 }
 
 TEST_CASE("net bad input: past the connection cap a client is refused with the reason, and the listener goes on", "[unit]") {
-    for (const auto kind : all_net_kinds) {
+    for (const auto kind : ipckit_test::all_transports) {
         INFO(ipckit_test::to_string(kind));
         ipckit::net_options o;
         o.max_connections = 2;
@@ -179,4 +170,32 @@ TEST_CASE("net bad input: past the connection cap a client is refused with the r
         REQUIRE(one.send("still").has_value());
         CHECK(one_end.receive(patience).value().size() == 5);
     }
+}
+
+TEST_CASE("net bad input: a shm:// request for queues that are missing or never ready is dropped with the reason",
+          "[unit]") {
+    ipckit::net_options o;
+    o.handshake_timeout = 200ms;
+    bystander b(ipckit_test::net_kind::shm, o);
+    const std::string name = ipckit::parse_address(b.srv.address()).path;
+    auto requests = ipckit::detail::shm_request_queue<msg>::open(name).sender<ipckit::blocking>();
+
+    // Queues that were never made, and a queue whose maker never finished it (a hostile or
+    // broken client): each request is dropped, the second at the handshake deadline.
+    constexpr std::uint64_t missing = 1, unfinished = 2;
+    const std::string stuck = ipckit::detail::os_name(ipckit::detail::shm_down_name(name, unfinished));
+    const int fd = ::shm_open(stuck.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
+    REQUIRE(fd >= 0);
+    ::close(fd);
+    REQUIRE(requests.send(ipckit::detail::shm_request<msg>{missing}, patience).has_value());
+    REQUIRE(requests.send(ipckit::detail::shm_request<msg>{unfinished}, patience).has_value());
+    b.still_fine();  // its accept goes past both
+    ::shm_unlink(stuck.c_str());
+
+    const auto r = b.srv.rejections();
+    REQUIRE(r.size() == 2);
+    CHECK(r[0].reason == errc::not_found);
+    CHECK(contains(r[0].what, "could not be opened"));
+    CHECK(r[1].reason == errc::timed_out);
+    CHECK(contains(r[1].what, "no handshake within 200 ms"));
 }

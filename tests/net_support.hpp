@@ -75,6 +75,18 @@ bool eventually(F&& done) {
     return true;
 }
 
+/// A listener over `kind` and a connected pair: the client's end, and the end it accepted.
+template <class M, class Mode = ipckit::blocking>
+struct pair_over {
+    explicit pair_over(net_kind kind, const ipckit::net_options& o = {})
+        : srv(ipckit::listener<M>::bind(bind_address(kind), o)),
+          client(ipckit::connect<M, Mode>(srv.address(), patience, o)),
+          server(srv.template accept<Mode>(patience).value()) {}
+    ipckit::listener<M> srv;
+    ipckit::connection<M, Mode> client;
+    ipckit::connection<M, Mode> server;
+};
+
 /// A client socket that writes and reads whatever a test says: garbage, a hello, frames.
 class raw_client {
 public:
@@ -113,6 +125,15 @@ public:
 private:
     boost::asio::io_context io_;
     ipckit::detail::net_socket socket_;
+};
+
+/// A raw client that has done its handshake with `srv` as an end carrying M, and the
+/// connection `srv` accepted for it: a peer that then writes what a test says.
+template <class M>
+struct raw_peer {
+    explicit raw_peer(ipckit::listener<M>& srv) : raw(srv.address()), end((raw.handshake<M>(), srv.accept(patience).value())) {}
+    raw_client raw;
+    ipckit::connection<M> end;
 };
 
 }  // namespace ipckit_test

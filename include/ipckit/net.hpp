@@ -22,9 +22,11 @@
 //
 // Transports. tcp:// and unix:// frame messages on a socket (detail/net/frame.hpp, after the
 // handshake of hello.hpp); shm:// carries them on a pair of ipckit queues (shm_duplex.hpp), so
-// the same program runs over any of them by its address alone. Where they differ: a shm://
-// sender learns that the peer closed only once its ring is full; a shm:// listener has no
-// connection cap or rejections of its own yet, and a waitset watches sockets only.
+// the same program runs over any of them by its address alone, with the same connection cap,
+// handshake deadline and rejections (shm_door.hpp). Where they differ: a shm:// sender learns
+// that the peer closed only once its ring is full; a shm:// client that ends before the
+// listener accepted it takes its queues, and what it sent, with it (not yet fixed); a waitset
+// watches sockets only.
 //
 // Design (sockets).
 // - Threading: one I/O thread per process (detail/net/io_thread.hpp), started by the first

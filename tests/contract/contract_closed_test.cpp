@@ -139,6 +139,29 @@ TEMPLATE_TEST_CASE("contract: closed, as a receiver sees it: the end of a single
     }
 }
 
+TEMPLATE_TEST_CASE("contract: closed, as a receiver waiting on a single sender sees it: every message, then closed",
+                   "[process]", IPCKIT_CONTRACT_SENDER_CLOSE_KINDS) {
+    using K = TestType;
+    constexpr std::uint64_t n = 100;  // more than a bounded kind holds: the sender waits for room
+    const made<K> p;
+    auto rx = K::receiver(p);
+    // The only sender there is, in another process, sends while the receiver takes, and closes
+    // (its end goes as the child returns) while the receiver waits for more.
+    child_report report;
+    child c = report.spawn([&](child_report& r) {
+        auto tx = K::sender(p);
+        for (std::uint64_t i = 0; i < n; ++i) r.expect(K::send(tx, i, patience), errc::ok);
+    });
+    std::uint64_t seq = ~std::uint64_t{0};
+    for (std::uint64_t i = 0; i < n; ++i) {
+        REQUIRE(K::receive(rx, seq, patience) == errc::ok);
+        CHECK(seq == i);
+    }
+    CHECK(K::receive(rx, seq, patience) == errc::closed);
+    CHECK(K::receive(rx, seq, already_past()) == errc::closed);  // and stays so
+    CHECK(report.finish(c) == as_expected);
+}
+
 TEMPLATE_TEST_CASE("contract: closed, as a sender on a full channel sees it: the end of a single receiver, the close "
                    "of a channel of many",
                    "[unit]", IPCKIT_CONTRACT_CLOSED_BOUNDED_KINDS) {

@@ -24,7 +24,10 @@ TEMPLATE_TEST_CASE("contract: a receive with nothing there is would_block, or ti
         CHECK(seq == ~std::uint64_t{0});
         if constexpr (K::holds > 0) {
             REQUIRE(K::send(tx, 7, patience) == errc::ok);
-            REQUIRE(K::receive(rx, seq, deadline...) == errc::ok);
+            if constexpr (sizeof...(deadline) == 0)
+                REQUIRE(receive_sent<K>(rx, seq) == errc::ok);
+            else
+                REQUIRE(K::receive(rx, seq, deadline...) == errc::ok);
             CHECK(seq == 7);
         }
     };
@@ -60,7 +63,7 @@ TEMPLATE_TEST_CASE("contract: a send to a full channel is would_block, or timed_
         }
         std::uint64_t seq = 0;
         for (std::uint64_t i = 0; i < held; ++i) {
-            REQUIRE(K::receive(rx, seq) == errc::ok);
+            REQUIRE(receive_sent<K>(rx, seq) == errc::ok);
             REQUIRE(seq == i);  // the refused sends left nothing behind
         }
         CHECK(K::receive(rx, seq) == errc::would_block);
@@ -79,10 +82,16 @@ TEMPLATE_TEST_CASE("contract: a send to a full channel is would_block, or timed_
     SECTION("blocking, with a deadline") {
         auto tx = K::sender(p);
         for (; held < limit; ++held) {
-            const errc e = K::send(tx, held, already_past());
+            errc e = K::send(tx, held, already_past());
             if (e != errc::ok) {
                 CHECK(e == errc::timed_out);
-                CHECK(K::send(tx, held, 1ms) == errc::timed_out);
+                // Where messages travel, the I/O thread may still be making room: what it makes
+                // is filled too, until a send's wait finds none.
+                if constexpr (travels<K>)
+                    while ((e = K::send(tx, held, 1ms)) == errc::ok && held < limit) ++held;
+                else
+                    e = K::send(tx, held, 1ms);
+                CHECK(e == errc::timed_out);
                 break;
             }
         }

@@ -46,7 +46,7 @@ public:
         if (a.transport == detail::net_transport::shm) {
             listener l(nullptr, a, o);
             try {
-                l.shm_ = std::make_shared<detail::shm_acceptor<Message>>(a.path);
+                l.shm_ = std::make_shared<detail::shm_acceptor<Message>>(a.path, o);
             } catch (const error& e) {
                 throw error(e.reason(), "binding " + a.str() + ": " + e.what());
             }
@@ -81,9 +81,11 @@ public:
     [[nodiscard]] std::uint64_t rejected() const noexcept {
         return state_ ? state_->rejected() : shm_ ? shm_->rejected() : 0;
     }
-    /// Connections counted against the cap now (in handshake, waiting for accept, or accepted);
-    /// sockets only (a shm:// listener has no cap yet: 0).
-    [[nodiscard]] std::size_t live_connections() const noexcept { return state_ ? state_->live() : 0; }
+    /// Connections counted against the cap now (in handshake, or asked for, waiting for accept,
+    /// or accepted and not yet gone).
+    [[nodiscard]] std::size_t live_connections() const noexcept {
+        return state_ ? state_->live() : shm_ ? shm_->live() : 0;
+    }
 
     /// Stops accepting; a blocked accept returns closed.
     void close() noexcept {

@@ -2,19 +2,23 @@
 // The shm:// transport: a connection as a pair of ipckit queues in shared memory, with the same
 // listener, accept and connect as the sockets.
 //
-//   listener "shm://app"   creates queue "app" of connect requests (many senders, one receiver);
+//   listener "shm://app"   creates its door "app.door" (the cap: shm_door.hpp) and queue "app" of
+//                          connect requests (many senders, one receiver);
 //                          its layout names the message type, so a client of another type is
 //                          incompatible_layout at connect, naming both
-//   connect                creates "app.<id>.up" (client -> server) and "app.<id>.down", attaches
-//                          its ends, and sends the request {id} (timed_out if the listener's 64
+//   connect                takes a place at the door (no_space past the cap, saying so), creates
+//                          "app.<id>.up" (client -> server) and "app.<id>.down", attaches its
+//                          ends, and sends the request {id} (timed_out if the listener's 64
 //                          places stay full)
 //   accept                 takes a request and opens both queues; a client gone meanwhile is a
-//                          rejection (not_found), and accept goes on to the next
+//                          rejection (not_found), queues not ready within the handshake
+//                          deadline one (timed_out), and accept goes on to the next
 //
 // The queues give the rest: backpressure (a bounded ring each way), closed after the peer's
 // messages when it closes, peer_dead when its process dies (options::liveness_interval of the
 // queues). A connection that is not yet accepted buffers up to its ring, as a socket's backlog.
-// Not yet: the connection cap, handshake deadline and waitsets (sockets only, so far).
+// The connection cap, the handshake deadline and rejections are the listener's, as for sockets
+// (shm_rendezvous.hpp, shm_door.hpp). Not yet: waitsets (sockets only, so far).
 
 #include <ipckit/detail/net/duplex.hpp>
 #include <ipckit/error.hpp>

@@ -1,13 +1,20 @@
 #pragma once
 // How a shm:// connection is made (see shm_duplex.hpp for the queues): the listener's queue
-// of connect requests, accept's side, and connect's side.
+// of connect requests, accept's side, and connect's side, with the socket listener's rules:
+// the connection cap (shm_door.hpp: one past it is refused at connect, with the reason), the
+// handshake deadline (a request whose queues are not ready within net_options::
+// handshake_timeout is dropped) and rejections(), the last few with their reasons.
 
 #include <ipckit/detail/net/acceptor.hpp>
 #include <ipckit/detail/net/duplex.hpp>
+#include <ipckit/detail/net/options.hpp>
+#include <ipckit/detail/net/shm_door.hpp>
 #include <ipckit/detail/net/shm_duplex.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>
+#include <ipckit/queue.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -29,16 +36,21 @@ inline std::uint64_t shm_connection_id() {
     return (static_cast<std::uint64_t>(::getpid()) << 32) | counter.fetch_add(1, std::memory_order_relaxed);
 }
 
-/// A shm:// listener's side: the request queue it created, and the requests it takes.
+/// A shm:// listener's side: its door and request queue, and the requests it takes.
 template <class Message>
 class shm_acceptor {
     using requests = shm_request_queue<Message>;
     using queue_type = typename shm_queue_for<Message>::type;
 
 public:
-    /// Creates the request queue `name`; throws (already_exists if another listener has it).
-    explicit shm_acceptor(const std::string& name)
-        : name_(name), requests_(requests::create(name)), rx_(requests_.template receiver<blocking>()) {}
+    /// Creates the door and the request queue `name`; throws (already_exists if another
+    /// listener has it).
+    shm_acceptor(const std::string& name, const net_options& o)
+        : name_(name),
+          options_(o),
+          door_(std::make_shared<shm_door>(shm_door::create(name, o.max_connections))),
+          requests_(requests::create(name)),
+          rx_(requests_.template receiver<blocking>()) {}
 
     /// The next client's connection, or why none by `deadline`.
     template <mode_policy Mode>
@@ -49,13 +61,36 @@ public:
             const status s =
                 deadline == std::chrono::steady_clock::time_point::max() ? rx_.receive(r) : rx_.receive(r, deadline);
             if (!s) return unexpected(!may_block && s.error() == errc::timed_out ? errc::would_block : s.error());
+            // A client makes its queues before it asks: queues not ready at once are a broken or
+            // hostile client's, and wait the handshake deadline at the most (or accept's own).
+            const auto started = std::chrono::steady_clock::now();
+            auto left = options_.handshake_timeout;
+            if (deadline <= started)
+                left = std::chrono::milliseconds(1);
+            else if (deadline != std::chrono::steady_clock::time_point::max())
+                left = std::min(left, std::chrono::ceil<std::chrono::milliseconds>(deadline - started));
             try {
-                auto tx = queue_type::open(shm_down_name(name_, r.id)).template sender<Mode>();
-                auto rx = queue_type::open(shm_up_name(name_, r.id)).template receiver<Mode>();
-                return std::shared_ptr<duplex>(std::make_shared<shm_duplex<Message, Mode>>(std::move(tx), std::move(rx)));
+                options q;
+                q.init_timeout = left;
+                auto tx = queue_type::open(shm_down_name(name_, r.id), q).template sender<Mode>();
+                auto rx = queue_type::open(shm_up_name(name_, r.id), q).template receiver<Mode>();
+                // The place goes back when the connection is gone (not if the listener went first).
+                std::weak_ptr<shm_door> door = door_;
+                return std::shared_ptr<duplex>(new shm_duplex<Message, Mode>(std::move(tx), std::move(rx)),
+                                               [door](duplex* d) {
+                                                   delete d;
+                                                   if (auto held = door.lock()) held->leave();
+                                               });
             } catch (const error& e) {
-                reject(e.reason(), std::string("a shm:// client's queues could not be opened: ") + e.what());
+                door_->leave();
+                if (std::chrono::steady_clock::now() - started >= left)
+                    reject(errc::timed_out, "a connection's handshake failed: no handshake within " +
+                                                std::to_string(left.count()) +
+                                                " ms (the shm:// client's queues were not ready: " + e.what() + ")");
+                else
+                    reject(e.reason(), std::string("a shm:// client's queues could not be opened: ") + e.what());
             } catch (...) {
+                door_->leave();
                 return unexpected(errc::no_space);
             }
         }
@@ -65,24 +100,40 @@ public:
 
     [[nodiscard]] std::vector<net_rejection> rejections() const {
         std::lock_guard lock(m_);
+        // Clients refused at the door, since the last look: one line each (the last few).
+        const std::uint64_t refused = door_->refused();
+        const std::uint64_t fresh = refused - std::min(seen_refused_, refused);
+        for (std::uint64_t n = std::min<std::uint64_t>(fresh, acceptor_state::kept_rejections); n > 0; --n)
+            keep({errc::no_space, "refused a connection: at the cap of " + std::to_string(door_->cap())});
+        seen_refused_ = std::max(seen_refused_, refused);
         return {rejections_.begin(), rejections_.end()};
     }
-    [[nodiscard]] std::uint64_t rejected() const noexcept { return rejected_; }
+    [[nodiscard]] std::uint64_t rejected() const noexcept {
+        return rejected_.load(std::memory_order_relaxed) + door_->refused();
+    }
+    /// Connections counted against the cap now: asked for, waiting for accept, or accepted.
+    [[nodiscard]] std::size_t live() const noexcept { return static_cast<std::size_t>(door_->live()); }
 
 private:
     void reject(errc reason, std::string what) {
+        rejected_.fetch_add(1, std::memory_order_relaxed);
         std::lock_guard lock(m_);
-        ++rejected_;
+        keep({reason, std::move(what)});
+    }
+    void keep(net_rejection r) const {
         if (rejections_.size() == acceptor_state::kept_rejections) rejections_.pop_front();
-        rejections_.push_back({reason, std::move(what)});
+        rejections_.push_back(std::move(r));
     }
 
     std::string name_;
+    net_options options_;
+    std::shared_ptr<shm_door> door_;  // first: the door is there before anyone can ask
     requests requests_;
     ipckit::receiver<requests, blocking> rx_;
     mutable std::mutex m_;
-    std::deque<net_rejection> rejections_;
-    std::uint64_t rejected_ = 0;
+    mutable std::deque<net_rejection> rejections_;
+    mutable std::uint64_t seen_refused_ = 0;
+    std::atomic<std::uint64_t> rejected_{0};  // relaxed: a count, read by rejected() alone
 };
 
 /// A client's side: creates its queue pair and asks the listener `name` to accept it, before
@@ -100,6 +151,23 @@ std::shared_ptr<duplex> shm_connect(const std::string& name, std::chrono::steady
             throw error(e.reason(), "connecting to " + address + ": " + e.what());
         }
     }();
+    // A place under the listener's cap first (its door is made before its request queue).
+    std::shared_ptr<shm_door> door;
+    try {
+        door = std::make_shared<shm_door>(shm_door::open(name));
+    } catch (const error& e) {
+        throw error(e.reason(), "connecting to " + address + ": the listener's door could not be opened: " + e.what());
+    }
+    if (!door->enter())
+        throw error(errc::no_space, "connecting to " + address + ": the listener at " + address + " is at its cap of " +
+                                        std::to_string(door->cap()) +
+                                        " connections; try again later, or raise net_options::max_connections");
+    struct give_back {
+        shm_door* door;
+        ~give_back() {
+            if (door) door->leave();
+        }
+    } unless_asked{door.get()};
     const auto id = shm_connection_id();
     auto up = queue_type::create(shm_up_name(name, id));
     auto down = queue_type::create(shm_down_name(name, id));
@@ -108,6 +176,7 @@ std::shared_ptr<duplex> shm_connect(const std::string& name, std::chrono::steady
     if (const auto s = tx.send(shm_request<Message>{id}, deadline); !s)
         throw error(s.error(), "connecting to " + address + ": the listener did not take the request (" +
                                    make_error_code(s.error()).message() + ")");
+    unless_asked.door = nullptr;  // the listener gives the place back now
     return d;
 }
 
