@@ -185,3 +185,26 @@ TEST_CASE("net waitset: async_wait in a user's io_context reports the ready conn
         CHECK(got_ec == std::errc::operation_canceled);
     }
 }
+
+TEST_CASE("net waitset: a connection added twice is reported under both ids, and removing one keeps the other", "[unit]") {
+    auto srv = ipckit::listener<msg>::bind("tcp://127.0.0.1:0");
+    auto cli = ipckit::connect<msg>(srv.address(), patience);
+    auto end = srv.accept(patience).value();
+    ipckit::waitset ws;
+    const auto first = ws.add(end);
+    const auto second = ws.add(end);
+    REQUIRE(cli.send("both").has_value());
+    auto ready = ws.wait(patience);
+    REQUIRE(ready.has_value());
+    CHECK(*ready == std::vector<ipckit::waitset::id>{first, second});
+    ws.remove(first);
+    ready = ws.wait(patience);
+    REQUIRE(ready.has_value());
+    CHECK(*ready == std::vector<ipckit::waitset::id>{second});
+    CHECK(text(end.receive(0ms).value()) == "both");
+    CHECK(ws.wait(0ms).error() == errc::timed_out);
+    REQUIRE(cli.send("still watched").has_value());  // its socket is still in the epoll set
+    ready = ws.wait(patience);
+    REQUIRE(ready.has_value());
+    CHECK(*ready == std::vector<ipckit::waitset::id>{second});
+}

@@ -14,6 +14,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstring>
@@ -71,7 +72,7 @@ public:
             descriptor_->cancel(ignored);
             descriptor_->release();  // the fd is epoll_'s
         }
-        for (auto& e : entries_) unwatch(e);
+        while (!entries_.empty()) remove(entries_.back().key);
     }
 
     /// Watches a connection; returns the id wait() reports it by.
@@ -84,8 +85,10 @@ public:
                                                     " is a shm:// connection; a waitset watches socket connections "
                                                     "and listeners only, so far");
         entries_.reserve(entries_.size() + 1);
-        epoll_.add(e.link->native_handle());
-        e.link->watch(core_);
+        if (users_of(e) == 0) {  // the same connection added again shares its watch
+            epoll_.add(e.link->native_handle());
+            e.link->watch(core_);
+        }
         entries_.push_back(std::move(e));
         core_->signal();  // it may be ready already
         return entries_.back().key;
@@ -100,18 +103,17 @@ public:
         entry e{next_++, nullptr, l.state_};
         if (!e.acceptor) throw error(errc::invalid_argument, "waitset::add: the listener was closed or moved from");
         entries_.reserve(entries_.size() + 1);
-        e.acceptor->watch(core_);
+        if (users_of(e) == 0) e.acceptor->watch(core_);
         entries_.push_back(std::move(e));
         core_->signal();
         return entries_.back().key;
     }
     /// Stops watching `key` (nothing if it is not added).
     void remove(id key) noexcept {
-        std::erase_if(entries_, [&](entry& e) {
-            if (e.key != key) return false;
-            unwatch(e);
-            return true;
-        });
+        const auto it = std::find_if(entries_.begin(), entries_.end(), [&](const entry& e) { return e.key == key; });
+        if (it == entries_.end()) return;
+        if (users_of(*it) == 1) unwatch(*it);
+        entries_.erase(it);
     }
     [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
 
@@ -163,6 +165,12 @@ private:
         std::shared_ptr<detail::acceptor_state> acceptor;
     };
 
+    /// How many entries watch the same endpoint as `e` (it included, once added).
+    [[nodiscard]] std::size_t users_of(const entry& e) const noexcept {
+        return static_cast<std::size_t>(std::count_if(entries_.begin(), entries_.end(), [&](const entry& o) {
+            return e.link ? o.link == e.link : o.acceptor == e.acceptor;
+        }));
+    }
     void unwatch(entry& e) noexcept {
         if (e.link) {
             epoll_.remove(e.link->native_handle());
