@@ -3,12 +3,14 @@
 //   message.hpp          the messages, their sequence numbers and the receivers' checks
 //   reference_ring.hpp   the physical limit
 //   mechanisms.hpp       one small adapter per mechanism
+//   net_mechanisms.hpp   the socket rows of --sockets: ipckit connections, raw TCP, ZeroMQ
 //   patterns.hpp         the one driver: pingpong, stream, several producers and consumers, idle,
 //                        and the one-copy bound
 //   process.hpp          forked, pinned children; the start gate; reaping on every path
 //   report.hpp           tables, in-round ratios, targets, CSV
 
 #include "mechanisms.hpp"
+#include "net_mechanisms.hpp"
 #include "patterns.hpp"
 #include "report.hpp"
 
@@ -68,6 +70,37 @@ constexpr mechanism_entry peers[] = {
     entry<unix_socket<SOCK_DGRAM>>("unix-dgram", family::peer),
 };
 
+/// The table of --sockets (issue 13, "Figures"): ipckit connections over unix, tcp and shm,
+/// beside the bare queue that shm:// is built on, the raw sockets (one write per message) and
+/// ZeroMQ where it was found at configure time.
+// clang-format off
+constexpr mechanism_entry socket_rows[] = {
+    ipckit_row<ipckit_queue<ipckit::adaptive>>("ipckit-spsc-adaptive"),
+    ipckit_row<ipckit_connection<net_over::unix_socket>>("ipckit-conn-unix"),
+    ipckit_row<ipckit_connection<net_over::tcp>>("ipckit-conn-tcp"),
+    ipckit_row<ipckit_connection<net_over::shm>>("ipckit-conn-shm", "ipckit-spsc-adaptive"),
+    entry<unix_socket<SOCK_STREAM>>("unix-stream", family::socket_peer),
+    entry<tcp_socket>("tcp-stream", family::socket_peer),
+#if defined(IPCKIT_BENCH_ZMQ)
+    entry<zmq_push_pull<zmq_over::ipc>, runs::pairs>("zmq-push-ipc", family::socket_peer),
+    entry<zmq_push_pull<zmq_over::tcp>, runs::pairs>("zmq-push-tcp", family::socket_peer),
+    pingpong_entry<zmq_req_rep<zmq_over::ipc>>("zmq-req-ipc", family::socket_peer),
+    pingpong_entry<zmq_req_rep<zmq_over::tcp>>("zmq-req-tcp", family::socket_peer),
+#endif
+};
+/// The targets of --sockets, as issue 13 states them.
+constexpr report::target socket_targets[] = {
+    {"(s1) 8 B throughput: conn-unix / raw unix-stream", "ipckit-conn-unix", "stream", 8, "unix-stream", ">=", 3, "x"},
+    {"(s1) 8 B throughput: conn-unix / ZeroMQ ipc",      "ipckit-conn-unix", "stream", 8, "zmq-push-ipc", ">=", 1, "x"},
+    {"(s1) 8 B throughput: conn-tcp / raw tcp-stream",   "ipckit-conn-tcp", "stream", 8, "tcp-stream", ">=", 3, "x"},
+    {"(s1) 8 B throughput: conn-tcp / ZeroMQ tcp",       "ipckit-conn-tcp", "stream", 8, "zmq-push-tcp", ">=", 1, "x"},
+    {"(s2) 8 B round trip: conn-unix / raw unix-stream", "ipckit-conn-unix", "pingpong", 8, "unix-stream", "<=", 1.2, "x"},
+    {"(s2) 8 B round trip: conn-tcp / raw tcp-stream",   "ipckit-conn-tcp", "pingpong", 8, "tcp-stream", "<=", 1.2, "x"},
+    {"(s3) 8 B throughput: conn-shm / bare queue",       "ipckit-conn-shm", "stream", 8, "ipckit-spsc-adaptive", ">=", 1 / 1.2, "x"},
+    {"(s3) 8 B round trip: conn-shm / bare queue",       "ipckit-conn-shm", "pingpong", 8, "ipckit-spsc-adaptive", "<=", 1.2, "x"},
+};
+// clang-format on
+
 /// The figures that the issue asks ipckit to reach. A MISS is reported, never fatal.
 constexpr report::target targets[] = {
     {"(a) 8 B round trip: adaptive / reference ring", "ipckit-spsc-adaptive", "pingpong", 8,
@@ -114,6 +147,12 @@ targets table reports PASS or MISS and never fails the run.
                  /pingpong/, /stream/8, pipe/ (repeat to add more)
   --verbose      one line on stderr per measurement: cell, count, seconds, rate
   --help         this text
+
+  --sockets      the socket table instead (pingpong and stream): ipckit connections over
+                 unix://, tcp:// and shm:// (ipckit-conn-*), the bare queue that shm:// is built on,
+                 raw Unix and TCP sockets doing one write per message, and ZeroMQ PUSH/PULL and
+                 REQ/REP over ipc:// and tcp:// if libzmq was found when configuring
+                 (scripts/install-deps.sh --bench installs it), with the targets of its own
 
 One kind of ipckit queue instead of the standard table: any of these four flags measures the
 ipckit queue they describe (wait policy adaptive; and its loan row where ipckit lends slots, on
@@ -182,6 +221,7 @@ struct options {
     std::string csv;
     std::vector<std::string> only;
     bool verbose = false;
+    bool sockets = false;
     kind_choice kind;
 };
 
@@ -238,6 +278,8 @@ options parse(int argc, char** argv) {
             o.csv = value(i);
         } else if (a == "--only") {
             o.only.push_back(value(i));
+        } else if (a == "--sockets") {
+            o.sockets = true;
         } else if (a == "--verbose" || a == "-v") {
             o.verbose = true;
         } else if (a == "--producers") {
@@ -280,6 +322,7 @@ options parse(int argc, char** argv) {
         }
     }
     if (o.rounds == 0) o.rounds = o.quick ? 2 : 5;
+    if (o.sockets && o.kind.given) refuse("--sockets measures its own table: leave out the kind flags");
     check(o.kind);
     return o;
 }
@@ -377,7 +420,10 @@ public:
           idle_for_(o.quick ? std::chrono::milliseconds(300) : std::chrono::milliseconds(1000)) {
         // The bounds, the ipckit rows (the standard ones, or the chosen kind's), the peers.
         table_.assign(std::begin(bounds), std::end(bounds));
-        if (!o.kind.given) {
+        if (o.sockets) {
+            table_.insert(table_.end(), std::begin(socket_rows), std::end(socket_rows));
+            patterns_ = {{"pingpong", shape::pingpong}, {"stream", shape::stream}};
+        } else if (!o.kind.given) {
             table_.insert(table_.end(), std::begin(ipckit_rows), std::end(ipckit_rows));
             patterns_ = standard_patterns();
         } else {
@@ -387,7 +433,7 @@ public:
             else
                 patterns_ = {fan_pattern(o.kind.producers, o.kind.consumers)};
         }
-        table_.insert(table_.end(), std::begin(peers), std::end(peers));
+        if (!o.sockets) table_.insert(table_.end(), std::begin(peers), std::end(peers));
         for (const auto& p : patterns_)
             for (const std::size_t size : message_sizes) {
                 if (p.kind == shape::idle && size != message_sizes.front()) continue;
@@ -448,7 +494,9 @@ public:
         rep.print_producers();
         rep.print_idle(std::chrono::duration<double>(idle_for_).count());
         rep.print_ratios();
-        if (opt_.kind.given)
+        if (opt_.sockets)
+            rep.print_targets(socket_targets);
+        else if (opt_.kind.given)
             std::printf("(no targets table: the targets belong to the standard table, measured without --producers, "
                         "--consumers, --capacity and --message)\n\n");
         else

@@ -414,9 +414,10 @@ inline cell_result one_copy(const cell_request& rq) {
 }
 
 /// Which patterns a row runs: all, those of one pair of processes and of several producers
-/// into one consumer (pingpong, stream and mpscN, idle), or only fan. Each pattern is compiled
+/// into one consumer (pingpong, stream and mpscN, idle), only fan, or only pingpong (a
+/// request-reply socket). Each pattern is compiled
 /// for each size of each row that may run it, and no more: that is most of the build time.
-enum class runs { all, pairs, fan_only };
+enum class runs { all, pairs, fan_only, pingpong_only };
 
 /// Measures one cell of mechanism M: the entry point that the mechanism table points at.
 template <mechanism M, runs Runs = runs::all>
@@ -425,6 +426,9 @@ cell_result run_cell(const cell_request& rq) {
         if constexpr (Runs == runs::fan_only) {
             if (rq.pat.kind != shape::fan) fail("this row measures only several producers or consumers (fan)");
             return fan<M, S>(rq);
+        } else if constexpr (Runs == runs::pingpong_only) {
+            if (rq.pat.kind != shape::pingpong) fail("this row measures only round trips (pingpong)");
+            return ping_pong<M, S>(rq);
         } else {
             switch (rq.pat.kind) {
             case shape::pingpong: return ping_pong<M, S>(rq);
@@ -443,8 +447,9 @@ cell_result run_cell(const cell_request& rq) {
 }
 
 /// Where a mechanism stands in the comparison: the reference ring, ipckit, the peers it is
-/// measured against, or a bound that is not IPC at all (one copy in one process).
-enum class family { reference, ipckit, peer, bound };
+/// measured against, a socket peer (compared with by name, never the queues' best peer:
+/// bench/net_mechanisms.hpp), or a bound that is not IPC at all (one copy in one process).
+enum class family { reference, ipckit, peer, socket_peer, bound };
 
 /// A row of the mechanism table (ipckit_bench.cpp): its name in tables and the CSV, and its
 /// adapter's functions. Make one with entry<M>(name, family), or one_copy_entry.
@@ -459,10 +464,12 @@ struct mechanism_entry {
     /// For an ipckit row built on another (a node on its links, a mailbox on a ring): that row's
     /// name, so that the ratios show what the layer above the bare queue costs.
     std::string_view over = {};
+    bool pingpong_only = false;  ///< a request-reply socket: no figure but pingpong's
 
     /// "" if this row can run pattern `p` with messages of `size` bytes, else why not.
     [[nodiscard]] std::string refuses(const pattern& p, std::size_t size) const {
         if (kind == family::bound && (p.kind != only || p.many)) return "n/a (one process, no IPC)";
+        if (pingpong_only && p.kind != shape::pingpong) return "n/a (request-reply: round trips only)";
         if (p.kind == shape::idle && unsupported_idle != nullptr) return unsupported_idle();
         return unsupported(size, p.many, p.many_consumers());
     }
@@ -473,7 +480,15 @@ template <mechanism M, runs Runs = runs::all>
 constexpr mechanism_entry entry(std::string_view name, family kind, std::string_view over = {}) {
     std::string (*no_idle)() = nullptr;
     if constexpr (requires { M::unsupported_idle(); }) no_idle = &M::unsupported_idle;
-    return {name, kind, &M::describe, &M::unsupported, &run_cell<M, Runs>, shape::idle, no_idle, over};
+    return {name, kind, &M::describe, &M::unsupported, &run_cell<M, Runs>, shape::idle, no_idle, over, false};
+}
+
+/// A request-reply row of mechanism M: pingpong only.
+template <mechanism M>
+constexpr mechanism_entry pingpong_entry(std::string_view name, family kind) {
+    auto e = entry<M, runs::pingpong_only>(name, kind);
+    e.pingpong_only = true;
+    return e;
 }
 
 /// The "one copy" bound: see one_copy() above.

@@ -2,22 +2,29 @@
 # Installs the Debian/Ubuntu packages that building and testing ipckit needs, those that
 # are missing only. Run by scripts/test.sh and scripts/demo.sh.
 #
-#   install-deps.sh [--clang]
+#   install-deps.sh [--clang] [--bench]
 #
 # --clang also installs clang (clang++ 14 on Debian 12), the second compiler that CI builds
 # and tests ipckit with (.ci/run).
+# --bench also installs libzmq3-dev, ZeroMQ, the peer of the benchmark's socket rows
+# (ipckit_bench --sockets, bench/README.md); the tests never need it.
 set -euo pipefail
 
 packages=(g++ cmake libboost-dev catch2 libcli11-dev nlohmann-json3-dev)
 clang=no
+bench=no
 for arg in "$@"; do
   case "$arg" in
     --clang)
       clang=yes
       packages+=(clang)
       ;;
+    --bench)
+      bench=yes
+      packages+=(libzmq3-dev)
+      ;;
     *)
-      echo "install-deps: unknown option '$arg'; the only option is --clang" >&2
+      echo "install-deps: unknown option '$arg'; the options are --clang and --bench" >&2
       exit 2
       ;;
   esac
@@ -28,6 +35,7 @@ if ! command -v dpkg >/dev/null 2>&1; then
   echo "  g++ 12 or later (C++20), cmake 3.21 or later, Boost 1.74 or later (headers), Catch2," >&2
   echo "  and for the ipckit command CLI11 and nlohmann/json" >&2
   if [[ $clang == yes ]]; then echo "  and clang++ 14 or later" >&2; fi
+  if [[ $bench == yes ]]; then echo "  and for the benchmark's ZeroMQ rows libzmq (3.x API, 4.x library) with its headers" >&2; fi
   exit 0
 fi
 

@@ -1,15 +1,22 @@
 // One thread serving many clients through a waitset: pending accepts and messages on any of
-// several connections, reported by id, with a deadline.
+// several connections, reported by id, with a deadline; and the same from a user's own event
+// loop, through the waitset's fd (poll) or Asio (async_wait in the test's io_context).
 
 #include "catch.hpp"
 #include "net_support.hpp"
 
 #include <ipckit/net.hpp>
 
+#include <boost/asio/io_context.hpp>
+
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <string>
+#include <system_error>
 #include <vector>
+
+#include <poll.h>
 
 using namespace std::chrono_literals;
 using ipckit::errc;
@@ -101,4 +108,103 @@ TEST_CASE("net waitset: one thread accepts, learns which client sent, and answer
         }
         CHECK(seen.size() == 2);
     }
+}
+
+TEST_CASE("net waitset: its fd wakes a user's poll, and stays readable until a wait finds nothing", "[unit]") {
+    auto srv = ipckit::listener<msg>::bind("tcp://127.0.0.1:0");
+    auto cli = ipckit::connect<msg>(srv.address(), patience);
+    auto end = srv.accept(patience).value();
+    ipckit::waitset ws;
+    const auto key = ws.add(end);
+    pollfd p{ws.native_handle(), POLLIN, 0};
+    const int patience_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(patience).count());
+
+    CHECK(ws.wait(0ms).error() == errc::timed_out);  // what add() signalled is gone with it
+    CHECK(::poll(&p, 1, 0) == 0);
+
+    REQUIRE(cli.send("one").has_value());
+    REQUIRE(cli.send("two").has_value());
+    REQUIRE(::poll(&p, 1, patience_ms) == 1);
+    auto ready = ws.wait(patience);
+    REQUIRE(ready.has_value());
+    CHECK(*ready == std::vector<ipckit::waitset::id>{key});
+    CHECK(text(end.receive(0ms).value()) == "one");
+    // "two" may sit in the connection's buffer with its socket read dry: the fd says come back.
+    REQUIRE(::poll(&p, 1, patience_ms) == 1);
+    ready = ws.wait(patience);
+    REQUIRE(ready.has_value());
+    CHECK(text(end.receive(0ms).value()) == "two");
+    REQUIRE(::poll(&p, 1, 0) == 1);
+    CHECK(ws.wait(0ms).error() == errc::timed_out);  // nothing left: the fd goes quiet
+    CHECK(::poll(&p, 1, 0) == 0);
+}
+
+TEST_CASE("net waitset: async_wait in a user's io_context reports the ready connections", "[unit]") {
+    for (const auto kind : all_net_kinds) {
+        INFO(ipckit_test::to_string(kind));
+        auto srv = ipckit::listener<msg>::bind(bind_address(kind));
+        auto cli = ipckit::connect<msg>(srv.address(), patience);
+        auto end = srv.accept(patience).value();
+        boost::asio::io_context io;
+        ipckit::waitset ws;
+        const auto key = ws.add(end);
+        CHECK(ws.wait(0ms).error() == errc::timed_out);
+
+        int calls = 0;
+        std::error_code got_ec;
+        std::vector<ipckit::waitset::id> got;
+        auto handler = [&](std::error_code ec, std::vector<ipckit::waitset::id> ids) {
+            ++calls;
+            got_ec = ec;
+            got = std::move(ids);
+        };
+        ws.async_wait(io.get_executor(), handler);
+        io.run_for(10ms);
+        CHECK(calls == 0);  // nothing yet
+
+        REQUIRE(cli.send("wake").has_value());
+        io.restart();
+        while (calls == 0 && io.run_one_for(patience) != 0) {
+        }
+        REQUIRE(calls == 1);
+        CHECK(!got_ec);
+        CHECK(got == std::vector<ipckit::waitset::id>{key});
+        CHECK(text(end.receive(0ms).value()) == "wake");
+
+        // A waitset destroyed with a wait pending cancels it.
+        {
+            ipckit::waitset gone;
+            gone.add(end);
+            CHECK(gone.wait(0ms).error() == errc::timed_out);
+            gone.async_wait(io.get_executor(), handler);
+        }
+        io.restart();
+        while (calls == 1 && io.run_one_for(patience) != 0) {
+        }
+        REQUIRE(calls == 2);
+        CHECK(got_ec == std::errc::operation_canceled);
+    }
+}
+
+TEST_CASE("net waitset: a connection added twice is reported under both ids, and removing one keeps the other", "[unit]") {
+    auto srv = ipckit::listener<msg>::bind("tcp://127.0.0.1:0");
+    auto cli = ipckit::connect<msg>(srv.address(), patience);
+    auto end = srv.accept(patience).value();
+    ipckit::waitset ws;
+    const auto first = ws.add(end);
+    const auto second = ws.add(end);
+    REQUIRE(cli.send("both").has_value());
+    auto ready = ws.wait(patience);
+    REQUIRE(ready.has_value());
+    CHECK(*ready == std::vector<ipckit::waitset::id>{first, second});
+    ws.remove(first);
+    ready = ws.wait(patience);
+    REQUIRE(ready.has_value());
+    CHECK(*ready == std::vector<ipckit::waitset::id>{second});
+    CHECK(text(end.receive(0ms).value()) == "both");
+    CHECK(ws.wait(0ms).error() == errc::timed_out);
+    REQUIRE(cli.send("still watched").has_value());  // its socket is still in the epoll set
+    ready = ws.wait(patience);
+    REQUIRE(ready.has_value());
+    CHECK(*ready == std::vector<ipckit::waitset::id>{second});
 }

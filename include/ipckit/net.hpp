@@ -30,19 +30,31 @@
 //
 // Design (sockets).
 // - Threading: one I/O thread per process (detail/net/io_thread.hpp), started by the first
-//   listener or connection, runs an Asio io_context that owns every socket: reads, writes,
-//   accepts, handshakes, heartbeats and liveness timers. No socket is touched by two threads.
-// - A connection's user side and its I/O side meet in its link (detail/net/link.hpp): a
-//   bounded buffer of frames to write and a bounded inbox of received messages, under a mutex.
-//   A send appends a frame and, if no write is in flight, posts one; sends made meanwhile are
-//   coalesced into the next write. A receive takes from the inbox.
-// - A blocking verb with a deadline is a condition-variable wait until that deadline on the
-//   user's thread, woken by the I/O thread when the inbox gains a message, the send buffer
-//   gains room, or the connection ends; deadlines inside the I/O thread (handshake, connect,
-//   liveness) are Asio steady timers. A non-blocking verb takes the mutex and returns.
-// - A waitset (one thread, many clients) is signalled by the links and acceptors it watches
-//   (detail/net/watch.hpp) and then asks each whether it is ready; it sleeps on a condition
-//   variable until the deadline in between.
+//   listener or connection, runs an Asio io_context: accepts, connects, handshakes, the
+//   liveness tick (heartbeats, silence) and writes that the socket could not take at once.
+// - Who touches a connection's socket (detail/net/link.hpp states it in full): the user's
+//   thread reads it itself, in receive() (a non-blocking read of a large chunk into the
+//   connection's buffer; every whole frame in it is then taken from there, one per receive,
+//   checked before anything is allocated) or in a waitset's wait, and sleeps in poll(2) on the
+//   fd until its deadline when nothing is in: a message crosses no thread. The I/O thread reads
+//   only on its liveness tick while no user thread is receiving (heartbeats are seen, silence
+//   is judged, a waitset is told), and after our close to drain. Writes: whoever holds the
+//   connection's mutex writes with one non-blocking send while no write of the I/O thread is
+//   in flight; what the socket does not take, the I/O thread writes when it can. Ending shuts
+//   the socket down, which wakes a thread in poll; the fd is closed with the connection.
+// - Sending: a send that finds the connection idle writes its frame at once (latency); sends in
+//   a burst (within 20 us of the last write) gather in a bounded buffer and go out together in
+//   one write, when it holds 64 KiB, when its oldest frame is 20 us old, when this thread
+//   receives with nothing left to take or waits on a waitset, on close, or at the latest by the
+//   I/O thread 100 us after the burst's first frame. A full buffer (net_options::send_buffer)
+//   makes a blocking send wait and a non-blocking one return would_block.
+// - A blocking receive is a poll(2) until its deadline on the user's thread; a blocking send on
+//   a full buffer is a condition-variable wait, woken by the I/O thread's writes. Deadlines
+//   inside the I/O thread (handshake, connect, liveness) are Asio steady timers. A
+//   non-blocking verb takes the mutex, makes only non-blocking system calls, and returns.
+// - A waitset (one thread, many clients) is an epoll set over its connections' sockets and an
+//   eventfd that listeners and the I/O thread raise (detail/net/watch.hpp); its fd can be
+//   handed to a user's own event loop (native_handle(), or async_wait() with Asio).
 // - Fork before the first listener or connection (the I/O thread does not survive a fork).
 //
 // Thread safety: restricted thread-safe, as a queue endpoint: one thread at a time per

@@ -1,10 +1,11 @@
 #pragma once
 // The one thread per process that runs the socket transports' Asio event loop.
 //
-// Every socket of every listener and connection lives on this thread's io_context: reads,
-// writes, accepts, handshakes, heartbeats and liveness timers all run here, one handler at a
-// time, so no socket is ever touched by two threads. A user's thread talks to a connection
-// through its mutex-guarded buffers (link.hpp) and hands socket work over with asio::post.
+// Every socket of every listener and connection is registered with this thread's io_context:
+// accepts, connects, handshakes, heartbeats, liveness timers and the writes a socket could not
+// take at once run here, one handler at a time. A connection's user thread also reads and
+// writes its socket itself, non-blocking and under the connection's mutex (link.hpp says who
+// may do what, when), and hands other socket work over with asio::post.
 //
 // The thread starts with the first listener or connection and then lives as long as the
 // process; it is never joined (a connection may outlive main() in a static, and a handler

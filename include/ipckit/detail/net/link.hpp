@@ -1,32 +1,56 @@
 #pragma once
-// A connection's state, shared by the user's thread and the I/O thread (io_thread.hpp).
+// A connection's state over a socket, shared by the user's thread and the I/O thread
+// (io_thread.hpp), every field under one mutex m_.
 //
-//   user thread                         mutex m_                       I/O thread
-//   send:    append frame to out_  ---> out_ (pending frames)    ---> swap into wbuf_, one write
-//   receive: take a record from inbox_ <--- inbox_ (messages)    <--- parse rbuf_, check, append
-//   close:   append close frame, wait until written                  shutdown, drain to EOF
+// Who touches the socket, and when (the fd ownership rule):
+// - Reads: the user's thread, in receive() or a waitset's wait, reads the socket itself
+//   (non-blocking, a large chunk into rbuf_) and takes messages straight from rbuf_; with
+//   nothing whole in, it sleeps in poll(2) on the fd until its deadline, m_ released and
+//   `receiving_` set. The I/O thread reads only (a) on its liveness tick, while no user thread
+//   is receiving, what is waiting (so heartbeats are seen and rbuf_ fills, bounded), signalling
+//   waitsets if it read anything, and (b) after our close, to drain the peer's rest. Every read
+//   is under m_, so exactly one thread reads at a time and bytes never pass each other.
+// - Writes: whoever holds m_ while no asynchronous write is in flight (`writing_` false) may
+//   write out_ with one non-blocking send (the user's thread on send, receive, wait and close;
+//   the I/O thread on its backstop and heartbeat ticks). What the socket does not take is left
+//   to the I/O thread: `writing_` is set and one async_write at a time carries out_, without
+//   m_, until out_ is empty; nobody else writes meanwhile.
+// - Ending: the socket is shut down (both ways) by whichever thread ends the connection, which
+//   wakes a thread asleep in poll on it; its fd is closed only when the link is destroyed, so
+//   it is never reused under a sleeper. Asio's socket object is otherwise used by the I/O thread
+//   for async operations, and by any thread (under m_) for the non-blocking send/receive and
+//   shutdown, which change no state in it (start() sets both non-blocking flags first).
+//
+// Sending: small messages coalesce while the connection is busy. A send that finds out_ empty
+// and the connection idle, or whose frame alone reaches flush_bytes, (nothing written for coalesce_window, or the calling thread's last
+// receive, on any connection, had to wait for its peer: the send is a reply) writes at once:
+// latency. Otherwise it appends its frame to out_, which
+// is written out in one send when it reaches flush_bytes, when its oldest frame is
+// coalesce_window old (checked by each send), when the user's thread receives with nothing
+// left to take or waits on a waitset (so a ping-pong never waits on a buffer), on close, or at
+// the latest by the I/O thread's backstop tick, backstop_delay after the first buffered frame.
 //
 // Backpressure and bounded memory. out_ holds at most options.send_buffer bytes (or one frame,
 // if a frame is larger): a blocking send waits while it is full, a non-blocking one returns
-// would_block. While a write is in flight, later sends gather in out_ and go in the next write
-// together (small messages coalesce while the socket is busy; an idle socket gets each at once).
-// The I/O thread stops reading while inbox_ holds options.receive_buffer bytes, so a receiver
-// that does not read holds back its peer's sends through the socket, and only that peer's.
-// A frame's length is checked against the negotiated maximum before rbuf_ grows for it.
+// would_block. rbuf_ holds at most one chunk, or one whole frame of the largest message (its
+// length checked first); while it is full the socket is not read, so a receiver that does not
+// read holds back its peer's sends through the socket, and only that peer's.
 //
-// Liveness. A timer on the I/O thread sends a heartbeat when nothing was written for a quarter
-// of the liveness interval, and declares the peer dead when nothing was read for a whole one
-// (while reading is not paused by a full inbox: then the peer is plainly alive).
+// Liveness. A tick on the I/O thread every quarter of the liveness interval sends a heartbeat
+// when nothing was written for that long, and declares the peer dead when nothing was read for
+// a whole interval (unless rbuf_ is full of messages not taken: then the peer is plainly alive).
 //
 // Ends. A close frame from the peer: its messages before it are received, then closed. End of
-// stream without one, a reset or silence: peer_dead after the messages already received. A
-// damaged frame: corrupt, and the socket is closed at once.
+// stream without one, a reset or silence: peer_dead after the whole messages already read. A
+// damaged frame: corrupt, after the messages before it, and the socket is shut down at once.
 
 #include <ipckit/detail/net/duplex.hpp>
 #include <ipckit/detail/net/frame.hpp>
+#include <ipckit/detail/net/frame_reader.hpp>
 #include <ipckit/detail/net/options.hpp>
 #include <ipckit/detail/net/socket.hpp>
 #include <ipckit/detail/net/watch.hpp>
+#include <ipckit/detail/sys/poll.hpp>
 #include <ipckit/error.hpp>
 
 #include <boost/asio/post.hpp>
@@ -35,7 +59,6 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -50,85 +73,114 @@
 
 namespace ipckit::detail {
 
+/// Whether this thread's last receive on a connection found nothing to take and went to its
+/// socket: then its next send, on any connection, is a reply (or a relayed message) that
+/// someone waits for, and is written at once.
+inline thread_local bool receive_waited = false;
+
 class link final : public duplex, public std::enable_shared_from_this<link> {
 public:
+    /// A send this soon after the last write, with no receive that waited in between, is part
+    /// of a burst and coalesces; the oldest buffered frame waits at most this long for a send
+    /// to flush it.
+    static constexpr auto coalesce_window = std::chrono::microseconds(20);
+    /// A burst's last frames are written by the I/O thread at the latest this long after the
+    /// first of them was buffered (when no send, receive or wait flushed them before).
+    static constexpr auto backstop_delay = std::chrono::microseconds(100);
+    /// A buffer of this many bytes is written at once, whatever its age.
+    static constexpr std::size_t flush_bytes = 64 * 1024;
+    /// What one read asks the socket for.
+    static constexpr std::size_t read_chunk = 64 * 1024;
+
     /// `released` is called once when the link is gone (a listener counts its connections).
     /// `fixed`: every message is exactly `max_message` bytes (a fixed-size T), else at most.
     link(net_socket socket, std::size_t max_message, bool fixed, const net_options& o,
          std::function<void()> released = {})
         : socket_(std::move(socket)),
           timer_(socket_.get_executor()),
+          backstop_(socket_.get_executor()),
           options_(o),
           max_message_(max_message),
-          fixed_(fixed),
-          released_(std::move(released)) {
-        rbuf_.resize(std::min<std::size_t>(frame_header_size + max_message_, 64 * 1024));
-    }
+          rbuf_(max_message, fixed, std::min(read_chunk, o.receive_buffer)),
+          released_(std::move(released)) {}
     ~link() override {
         if (released_) released_();
     }
     link(const link&) = delete;
     link& operator=(const link&) = delete;
 
-    /// Starts reading, heartbeats and the liveness watch (call once, before any verb).
+    /// Starts heartbeats and the liveness watch (call once, before any verb).
     void start() {
         boost::system::error_code ignored;
-        socket_.non_blocking(true, ignored);  // before any async operation: see send()
-        asio::post(socket_.get_executor(), [self = shared_from_this()] {
-            self->last_rx_ = self->last_tx_ = clock::now();
-            self->read_more();
-            self->arm_timer();
-        });
+        // Both flags now, before any thread but this one sees the socket: later async
+        // operations then leave Asio's socket state alone, which the user's thread reads.
+        socket_.non_blocking(true, ignored);
+        socket_.native_non_blocking(true, ignored);
+        fd_ = socket_.native_handle();
+        last_rx_ = last_write_ = clock::now();
+        asio::post(socket_.get_executor(), [self = shared_from_this()] { self->tick(); });
     }
 
     [[nodiscard]] std::size_t max_message() const noexcept override { return max_message_; }
+    /// The socket's fd, to poll for readability (a waitset): valid as long as the link.
+    [[nodiscard]] int native_handle() const noexcept { return fd_; }
 
     // ---- user thread -------------------------------------------------------------------------
 
-    /// Queues `n` bytes at `p` as one data frame. `deadline` max with may_block false: one attempt.
+    /// Sends `n` bytes at `p` as one data frame. `deadline` max with may_block false: one attempt.
     errc send(const void* p, std::size_t n, clock::time_point deadline, bool may_block) noexcept override {
         if (n > max_message_) return errc::too_large;
         std::unique_lock lock(m_);
         for (;;) {
-            if (state_ != state::open) return send_end();
+            if (state_ != state::open) return end_code();
             if (out_.empty() || out_.size() + frame_header_size + n <= options_.send_buffer) break;
+            flush_locked();  // full: perhaps the socket takes it now
+            if (out_.empty() || out_.size() + frame_header_size + n <= options_.send_buffer) continue;
             if (!may_block) return errc::would_block;
             if (!wait(lock, can_send_, send_waiters_, deadline)) return errc::timed_out;
         }
         std::array<std::byte, frame_header_size> header{};
         encode_frame_header(header.data(), frame_type::data, static_cast<std::uint32_t>(n));
+        const auto now = clock::now();
+        const bool was_empty = out_.empty();
         std::size_t written = 0;
-        if (!writing_ && out_.empty() && !socket_closed_) {
-            // An idle socket: write the frame at once from this thread, sparing the hop to the
-            // I/O thread. Under m_, so the I/O thread neither writes nor closes the socket
-            // meanwhile; the socket is non-blocking (start()), so this never waits. Whatever
-            // does not fit (or an error) is left to the I/O thread's write, which reports it.
+        bool tried = false;
+        if (was_empty && !writing_ &&
+            (receive_waited || now - last_write_ >= coalesce_window || frame_header_size + n >= flush_bytes)) {
+            tried = true;
+            // Idle (or a frame that would be written alone anyway): write it at once from this
+            // thread, sparing a copy and any hop.
             const std::array<asio::const_buffer, 2> frame{asio::buffer(header), asio::buffer(p, n)};
             boost::system::error_code ec;
             written = socket_.send(frame, 0, ec);
+            receive_waited = false;
+            last_write_ = now;
+            if (ec && ec != asio::error::would_block) {
+                end_locked(state::peer_dead, "writing to the peer failed: " + ec.message());
+                return errc::peer_dead;
+            }
             if (written == frame_header_size + n) return errc::ok;
         }
         try {
-            const auto at = out_.size();
-            out_.resize(at + frame_header_size + n - written);
-            std::byte* to = out_.data() + at;
-            if (written < frame_header_size) {
-                std::memcpy(to, header.data() + written, frame_header_size - written);
-                to += frame_header_size - written;
-                written = 0;
-            } else {
-                written -= frame_header_size;
-            }
-            if (n > written) std::memcpy(to, static_cast<const std::byte*>(p) + written, n - written);
+            append(header, p, n, written);
         } catch (...) {
-            if (written != 0) {  // half a frame is on the wire: the stream cannot go on
-                state_ = state::corrupt;
-                fault_ = "out of memory in the middle of a send";
-                post_drop();
-            }
+            if (written != 0) end_locked(state::corrupt, "out of memory in the middle of a send");
             return errc::no_space;
         }
-        kick_write();
+        if (writing_) return errc::ok;  // the I/O thread's write takes it
+        if (tried) {
+            // The socket took not all of the frame: it is full. The I/O thread writes the rest
+            // when it has room, and later sends gather behind it.
+            start_async_write();
+            return errc::ok;
+        }
+        if (was_empty) first_buffered_ = now;
+        if (out_.size() >= flush_bytes || now - first_buffered_ >= coalesce_window) {
+            flush_locked();
+        } else if (!backstop_armed_) {
+            backstop_armed_ = true;
+            asio::post(socket_.get_executor(), [self = shared_from_this()] { self->arm_backstop(); });
+        }
         return errc::ok;
     }
 
@@ -137,18 +189,30 @@ public:
         std::unique_lock lock(m_);
         for (;;) {
             if (state_ == state::closed_here) return errc::closed;
-            if (inbox_head_ < inbox_.size()) {
-                std::uint32_t n = 0;
-                std::memcpy(&n, inbox_.data() + inbox_head_, sizeof n);
-                const errc e = take(inbox_.data() + inbox_head_ + sizeof n, std::size_t{n});
-                if (e != errc::ok) return e;
-                inbox_head_ += sizeof n + n;
-                after_take();
-                return errc::ok;
+            const auto f = next_frame();
+            if (f.what == frame_reader::frame::kind::data) {
+                const errc e = take(f.data, f.size);
+                if (e == errc::ok) rbuf_.taken();
+                return e;
             }
-            if (state_ != state::open) return receive_end();
+            if (state_ != state::open) return end_code();
+            // Nothing whole in: what we buffered goes first (the peer may be waiting for it),
+            // then whatever the socket holds.
+            flush_locked();
+            receive_waited = true;
+            switch (read_locked()) {
+            case read_result::got: continue;
+            case read_result::failed: return errc::no_space;
+            case read_result::none: break;
+            }
+            if (state_ != state::open) continue;
             if (!may_block) return errc::would_block;
-            if (!wait(lock, can_receive_, receive_waiters_, deadline)) return errc::timed_out;
+            if (clock::now() >= deadline) return errc::timed_out;
+            receiving_ = true;
+            lock.unlock();
+            sys::wait_readable(fd_, deadline);
+            lock.lock();
+            receiving_ = false;
         }
     }
 
@@ -162,23 +226,36 @@ public:
                 const auto at = out_.size();
                 out_.resize(at + frame_header_size);
                 encode_frame_header(out_.data() + at, frame_type::close, 0);
-                kick_write();
             } catch (...) {
             }
+            flush_locked();
         }
-        while ((writing_ || !out_.empty()) && !socket_closed_)
+        while ((writing_ || !out_.empty()) && !shut_)
             if (!wait(lock, can_send_, send_waiters_, deadline)) break;
         lock.unlock();
         asio::post(socket_.get_executor(), [self = shared_from_this()] { self->finish_close(); });
     }
 
-    /// Whether a receive would not wait: a message is in, or the connection ended.
-    [[nodiscard]] bool ready() const noexcept {
+    /// For a waitset about to sleep: flushes what was buffered, then says whether a receive
+    /// would not wait (a message is in, or the connection ended), reading what the socket holds.
+    [[nodiscard]] bool ready() noexcept {
         std::lock_guard lock(m_);
-        return inbox_head_ < inbox_.size() || state_ != state::open;
+        if (state_ != state::open) return true;
+        if (next_frame().what != frame_reader::frame::kind::none) return true;
+        flush_locked();
+        receive_waited = true;
+        for (;;) {
+            switch (read_locked()) {
+            case read_result::failed: return true;  // a receive says no_space
+            case read_result::none: return state_ != state::open;
+            case read_result::got:
+                if (next_frame().what != frame_reader::frame::kind::none) return true;
+                break;  // a part of a frame: read on
+            }
+        }
     }
     /// A waitset watches (or stops watching) this link: it is signalled when ready() may have
-    /// turned true (watch.hpp).
+    /// turned true without the socket turning readable (watch.hpp).
     void watch(std::shared_ptr<watch_core> w) {
         std::lock_guard lock(m_);
         watchers_.add(std::move(w));
@@ -196,15 +273,15 @@ public:
 
 private:
     enum class state { open, closed_here, closed_by_peer, peer_dead, corrupt };
+    enum class read_result { got, none, failed };
 
-    errc send_end() const noexcept {
+    errc end_code() const noexcept {
         switch (state_) {
         case state::peer_dead: return errc::peer_dead;
         case state::corrupt: return errc::corrupt;
         default: return errc::closed;
         }
     }
-    errc receive_end() const noexcept { return send_end(); }
 
     /// Waits on `cv` until notified or `deadline`; false once the deadline has passed.
     bool wait(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, int& waiters, clock::time_point deadline) {
@@ -218,30 +295,82 @@ private:
         return true;
     }
 
-    /// Under m_: starts a write on the I/O thread unless one is in flight.
-    void kick_write() {
-        if (writing_) return;
+    /// Under m_: appends the frame (`header`, then `n` bytes at `p`) to out_, less the first
+    /// `written` bytes of it, which are on the wire. Throws std::bad_alloc.
+    void append(const std::array<std::byte, frame_header_size>& header, const void* p, std::size_t n, std::size_t written) {
+        const auto at = out_.size();
+        out_.resize(at + frame_header_size + n - written);
+        std::byte* to = out_.data() + at;
+        if (written < frame_header_size) {
+            std::memcpy(to, header.data() + written, frame_header_size - written);
+            to += frame_header_size - written;
+            written = 0;
+        } else {
+            written -= frame_header_size;
+        }
+        if (n > written) std::memcpy(to, static_cast<const std::byte*>(p) + written, n - written);
+    }
+
+    /// Under m_, any thread: writes out_ with one non-blocking send unless the I/O thread's
+    /// write owns the socket; what the socket does not take goes to the I/O thread.
+    void flush_locked() noexcept {
+        if (writing_ || out_.empty() || shut_) return;
+        boost::system::error_code ec;
+        const std::size_t n = socket_.send(asio::buffer(out_), 0, ec);
+        last_write_ = clock::now();
+        if (ec && ec != asio::error::would_block)
+            return end_locked(state::peer_dead, "writing to the peer failed: " + ec.message());
+        out_.erase(out_.begin(), out_.begin() + static_cast<std::ptrdiff_t>(n));
+        if (!out_.empty()) return start_async_write();
+        if (send_waiters_ != 0) can_send_.notify_all();
+        if (state_ != state::open) after_last_write();
+    }
+
+    /// Under m_: the I/O thread takes over writing out_ until it is empty.
+    void start_async_write() noexcept {
         writing_ = true;
         asio::post(socket_.get_executor(), [self = shared_from_this()] { self->write_more(); });
     }
 
-    /// Under m_, after a message was taken: resumes reading once the inbox has room again, and
-    /// compacts it.
-    void after_take() {
-        if (inbox_head_ == inbox_.size()) {
-            inbox_.clear();
-            inbox_head_ = 0;
-        } else if (inbox_head_ > options_.receive_buffer) {
-            inbox_.erase(inbox_.begin(), inbox_.begin() + static_cast<std::ptrdiff_t>(inbox_head_));
-            inbox_head_ = 0;
+    /// Under m_: the frame at the head of rbuf_, acting on a close frame or a damaged one.
+    frame_reader::frame next_frame() noexcept {
+        const auto f = rbuf_.next();
+        if (f.what == frame_reader::frame::kind::fault) {
+            end_locked(state::corrupt, std::string("the peer sent a damaged stream: ") + f.fault);
+        } else if (f.what == frame_reader::frame::kind::close && state_ == state::open) {
+            state_ = state::closed_by_peer;
+            wake_all();
+            if (!writing_) after_last_write();
         }
-        if (read_paused_ && inbox_.size() - inbox_head_ < options_.receive_buffer / 2 + 1) {
-            read_paused_ = false;
-            asio::post(socket_.get_executor(), [self = shared_from_this()] {
-                self->last_rx_ = clock::now();
-                self->parse_and_read();
-            });
+        return f;
+    }
+
+    /// Under m_, any thread, while the connection is open: reads what the socket holds into
+    /// rbuf_ (one non-blocking read). An end of stream or an error ends the connection.
+    read_result read_locked() noexcept {
+        if (state_ != state::open || shut_) return read_result::none;
+        std::span<std::byte> room;
+        try {
+            room = rbuf_.room();
+        } catch (...) {
+            return read_result::failed;  // the frame stays unread: a later receive may retry
         }
+        if (room.empty()) return read_result::none;
+        boost::system::error_code ec;
+        const std::size_t n = socket_.receive(asio::buffer(room.data(), room.size()), 0, ec);
+        if (ec == asio::error::would_block) return read_result::none;
+        if (ec == asio::error::eof) {
+            end_locked(state::peer_dead, rbuf_.unread() == 0 ? "the peer's stream ended without a close frame (its process died?)"
+                                                             : "the peer's stream ended inside a frame (truncated)");
+            return read_result::none;
+        }
+        if (ec) {
+            end_locked(state::peer_dead, "reading from the peer failed: " + ec.message());
+            return read_result::none;
+        }
+        rbuf_.filled(n);
+        last_rx_ = clock::now();
+        return read_result::got;
     }
 
     // ---- I/O thread --------------------------------------------------------------------------
@@ -250,146 +379,92 @@ private:
         {
             std::lock_guard lock(m_);
             wbuf_.clear();
-            if (out_.empty() || socket_closed_) {
+            if (out_.empty() || shut_) {
                 writing_ = false;
                 if (send_waiters_ != 0) can_send_.notify_all();
                 after_last_write();
                 return;
             }
             std::swap(out_, wbuf_);
+            last_write_ = clock::now();
             if (send_waiters_ != 0) can_send_.notify_all();
         }
-        last_tx_ = clock::now();
         asio::async_write(socket_, asio::buffer(wbuf_), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
             if (ec) return self->end(state::peer_dead, "writing to the peer failed: " + ec.message());
             self->write_more();
         });
     }
 
-    void read_more() {
-        if (socket_closed_) return;
-        socket_.async_read_some(asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_),
-                                [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
-                                    self->on_read(ec, n);
-                                });
-    }
-
-    void on_read(const boost::system::error_code& ec, std::size_t n) {
-        if (ec == asio::error::operation_aborted || socket_closed_) return;
-        const bool draining = closed_here();
-        if (ec) {
-            if (draining) return drop_socket();  // the peer's end, after our close: done
-            if (ec == asio::error::eof)
-                return end(state::peer_dead, rlen_ == 0 ? "the peer's stream ended without a close frame (its process died?)"
-                                                       : "the peer's stream ended inside a frame (truncated)");
-            return end(state::peer_dead, "reading from the peer failed: " + ec.message());
-        }
-        last_rx_ = clock::now();
-        if (draining) return read_more();  // after our close: discard until the peer's end
-        rlen_ += n;
-        parse_and_read();
-    }
-
-    /// Moves every whole frame in rbuf_ to the inbox, then reads more unless the inbox is full,
-    /// the peer closed, or the stream is corrupt.
-    void parse_and_read() {
-        std::size_t at = 0;
-        bool peer_closed = false;
-        bool pause = false;
-        {
-            std::lock_guard lock(m_);
-            if (state_ == state::closed_here) return read_more();  // draining: see on_read
-            if (state_ != state::open) return;
-            while (rlen_ - at >= frame_header_size) {
-                auto h = decode_frame_header(rbuf_.data() + at, max_message_);
-                if (h.fault == nullptr && fixed_ && h.type == frame_type::data && h.length != max_message_)
-                    h.fault = "a frame is shorter than the connection's fixed-size message";
-                if (h.fault != nullptr) {
-                    fault_ = std::string("the peer sent a damaged stream: ") + h.fault;
-                    state_ = state::corrupt;
-                    drop_socket_locked();
-                    return;
-                }
-                const std::size_t whole = frame_header_size + h.length;
-                if (rlen_ - at < whole) {
-                    if (rbuf_.size() < whole) rbuf_.resize(whole);  // h.length <= max_message_: checked
-                    break;
-                }
-                if (h.type == frame_type::data) {
-                    const auto size = static_cast<std::uint32_t>(h.length);
-                    const auto end = inbox_.size();
-                    inbox_.resize(end + sizeof size + size);
-                    std::memcpy(inbox_.data() + end, &size, sizeof size);
-                    std::memcpy(inbox_.data() + end + sizeof size, rbuf_.data() + at + frame_header_size, size);
-                } else if (h.type == frame_type::close) {
-                    peer_closed = true;
-                    at += whole;
-                    break;
-                }
-                at += whole;
-            }
-            if (peer_closed && state_ == state::open) state_ = state::closed_by_peer;
-            if (receive_waiters_ != 0) can_receive_.notify_all();
-            if (at != 0) watchers_.signal();
-            if (peer_closed) {
-                if (send_waiters_ != 0) can_send_.notify_all();
-                if (!writing_) after_last_write();
-                return;
-            }
-            pause = read_paused_ = inbox_.size() - inbox_head_ >= options_.receive_buffer;
-        }
-        if (at != 0) {
-            std::memmove(rbuf_.data(), rbuf_.data() + at, rlen_ - at);
-            rlen_ -= at;
-        }
-        if (!pause) read_more();  // else after_take() resumes: one read in flight at most
-    }
-
-    void arm_timer() {
-        const auto beat = std::max(options_.liveness_interval / 4, std::chrono::milliseconds(1));
-        timer_.expires_after(beat);
-        timer_.async_wait([self = shared_from_this(), beat](const boost::system::error_code& ec) {
-            if (ec || self->socket_closed_) return;
-            const auto now = clock::now();
-            {
-                std::lock_guard lock(self->m_);
-                if (self->state_ != state::open) {
-                    // Draining after our close: a peer that never ends its stream is cut off.
-                    if (self->state_ == state::closed_here && now - self->last_rx_ > self->options_.close_timeout)
-                        self->drop_socket_locked();
-                    if (!self->socket_closed_) self->arm_timer();
-                    return;
-                }
-                if (!self->read_paused_ && now - self->last_rx_ > self->options_.liveness_interval) {
-                    self->fault_ = "the peer sent nothing, not even a heartbeat, for longer than the liveness interval (" +
-                                   std::to_string(self->options_.liveness_interval.count()) + " ms)";
-                    self->state_ = state::peer_dead;
-                    self->wake_all();
-                    self->drop_socket_locked();
-                    return;
-                }
-                if (!self->writing_ && self->out_.empty() && now - self->last_tx_ >= beat) {
-                    const auto at = self->out_.size();
-                    self->out_.resize(at + frame_header_size);
-                    encode_frame_header(self->out_.data() + at, frame_type::heartbeat, 0);
-                    self->kick_write();
-                }
-            }
-            self->arm_timer();
+    /// The backstop: writes a burst's last frames if nothing else did by backstop_delay.
+    void arm_backstop() {
+        backstop_.expires_after(backstop_delay);
+        backstop_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+            std::lock_guard lock(self->m_);
+            self->backstop_armed_ = false;
+            if (!ec) self->flush_locked();
         });
     }
 
-    /// The stream ended (`s`: peer_dead), unless it had already ended another way.
-    void end(state s, std::string why) {
+    /// Every quarter of the liveness interval: reads what waits if no user thread is reading,
+    /// judges liveness, sends a heartbeat when idle; after our close, cuts off a peer that never
+    /// ends its stream.
+    void tick() {
+        const auto beat = std::max(options_.liveness_interval / 4, std::chrono::milliseconds(1));
+        const auto now = clock::now();
         {
             std::lock_guard lock(m_);
-            if (state_ == state::open) {
-                state_ = s;
-                fault_ = std::move(why);
+            if (shut_) return;
+            if (state_ != state::open) {
+                if (state_ == state::closed_here && now - last_rx_ > options_.close_timeout) shut_locked();
+            } else {
+                bool full = false;
+                if (!receiving_) {
+                    const auto before = rbuf_.unread();
+                    while (read_locked() == read_result::got) next_frame();  // heartbeats go, messages stay
+                    if (rbuf_.unread() != before || state_ != state::open) watchers_.signal();
+                    try {
+                        full = state_ == state::open && rbuf_.room().empty();
+                    } catch (...) {
+                    }
+                }
+                if (state_ == state::open && !full && now - last_rx_ > options_.liveness_interval) {
+                    end_locked(state::peer_dead,
+                               "the peer sent nothing, not even a heartbeat, for longer than the liveness interval (" +
+                                   std::to_string(options_.liveness_interval.count()) + " ms)");
+                    return;
+                }
+                if (state_ == state::open && !writing_ && out_.empty() && now - last_write_ >= beat) {
+                    try {
+                        out_.resize(frame_header_size);
+                        encode_frame_header(out_.data(), frame_type::heartbeat, 0);
+                        flush_locked();
+                    } catch (...) {
+                    }
+                }
             }
-            wake_all();
+            if (shut_) return;
         }
-        drop_socket();
+        timer_.expires_after(beat);
+        timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+            if (!ec) self->tick();
+        });
+    }
+
+    /// The stream ended (`s`), unless it had already ended another way.
+    void end(state s, std::string why) {
+        std::lock_guard lock(m_);
+        end_locked(s, std::move(why));
+    }
+    /// Under m_, any thread.
+    void end_locked(state s, std::string why) noexcept {
+        if (state_ == state::open) {
+            state_ = s;
+            try {
+                fault_ = std::move(why);
+            } catch (...) {
+            }
+        }
+        shut_locked();
     }
 
     /// After close(): once the close frame is written, end our half of the stream; reads go on,
@@ -400,76 +475,88 @@ private:
         if (!writing_) after_last_write();  // else write_more() calls it when done
     }
 
-    /// Under m_, on the I/O thread, once nothing is left to write: after our close frame, end our
-    /// half of the stream; after the peer's, nothing more will pass either way, so let go.
-    void after_last_write() {
-        if (socket_closed_) return;
-        if (state_ == state::closed_here) {
+    /// Under m_, once nothing is left to write: after our close frame, end our half of the
+    /// stream and drain the peer's; after the peer's, nothing more will pass either way.
+    void after_last_write() noexcept {
+        if (shut_) return;
+        if (state_ == state::closed_here && !draining_) {
+            draining_ = true;
             boost::system::error_code ignored;
             socket_.shutdown(net_socket::shutdown_send, ignored);
+            asio::post(socket_.get_executor(), [self = shared_from_this()] { self->drain(); });
         } else if (state_ == state::closed_by_peer) {
-            drop_socket_locked();
+            shut_locked();
         }
     }
 
-    bool closed_here() const {
+    /// I/O thread, after our close: discards what the peer still sends until its end.
+    void drain() {
+        if (shut_now()) return;
+        socket_.async_read_some(asio::buffer(discard_), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+            std::lock_guard lock(self->m_);
+            if (ec) return self->shut_locked();
+            self->last_rx_ = clock::now();
+            asio::post(self->socket_.get_executor(), [self] { self->drain(); });
+        });
+    }
+    bool shut_now() {
         std::lock_guard lock(m_);
-        return state_ == state::closed_here;
+        return shut_;
     }
 
-    void wake_all() {
+    void wake_all() noexcept {
         watchers_.signal();
-        if (receive_waiters_ != 0) can_receive_.notify_all();
         if (send_waiters_ != 0) can_send_.notify_all();
     }
 
-    void post_drop() {
-        asio::post(socket_.get_executor(), [self = shared_from_this()] { self->drop_socket(); });
-    }
-
-    void drop_socket() {
-        std::lock_guard lock(m_);
-        drop_socket_locked();
-    }
-    /// Under m_, on the I/O thread: closes the socket for good; pending handlers see aborted.
-    void drop_socket_locked() {
-        if (socket_closed_) return;
-        socket_closed_ = true;
+    /// Under m_, any thread: shuts the socket down both ways for good, which wakes a thread in
+    /// poll on it; the I/O thread then cancels what it had pending. The fd stays open (see top).
+    void shut_locked() noexcept {
+        if (shut_) return;
+        shut_ = true;
         boost::system::error_code ignored;
-        socket_.close(ignored);
-        timer_.cancel();
+        socket_.shutdown(net_socket::shutdown_both, ignored);
         wake_all();
+        try {
+            asio::post(socket_.get_executor(), [self = shared_from_this()] {
+                boost::system::error_code e;
+                self->socket_.cancel(e);
+                self->timer_.cancel();
+                self->backstop_.cancel();
+            });
+        } catch (...) {
+        }
     }
 
-    // Touched only on the I/O thread.
+    // The I/O thread's own (and the socket, see top).
     net_socket socket_;
     asio::steady_timer timer_;
+    asio::steady_timer backstop_;
     std::vector<std::byte> wbuf_;
-    std::vector<std::byte> rbuf_;
-    std::size_t rlen_ = 0;
-    clock::time_point last_rx_{};
-    clock::time_point last_tx_{};
+    std::array<std::byte, 4096> discard_{};
+    int fd_ = -1;
 
     const net_options options_;
     const std::size_t max_message_;
-    const bool fixed_;
-    std::function<void()> released_;
 
     // Shared, under m_.
     mutable std::mutex m_;
+    frame_reader rbuf_;
     std::condition_variable can_send_;
-    std::condition_variable can_receive_;
     int send_waiters_ = 0;
-    int receive_waiters_ = 0;
     std::vector<std::byte> out_;
-    bool writing_ = false;
-    std::vector<std::byte> inbox_;  // records: u32 length (native), then the message
-    std::size_t inbox_head_ = 0;
-    bool read_paused_ = false;
+    bool writing_ = false;         // an async_write of the I/O thread owns the write side
+    bool receiving_ = false;       // a user thread sleeps in poll on the socket
+    bool backstop_armed_ = false;  // arm_backstop() is posted or its timer runs
+    bool draining_ = false;
+    bool shut_ = false;
+    clock::time_point first_buffered_{};
+    clock::time_point last_write_{};
+    clock::time_point last_rx_{};
     state state_ = state::open;
-    bool socket_closed_ = false;
     watch_list watchers_;
     std::string fault_;
+    std::function<void()> released_;
 };
 
 }  // namespace ipckit::detail

@@ -7,17 +7,24 @@
 #include <ipckit/detail/net/link.hpp>
 #include <ipckit/detail/net/listener.hpp>
 #include <ipckit/detail/net/watch.hpp>
+#include <ipckit/detail/sys/poll.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>
 
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -40,17 +47,32 @@ namespace ipckit {
 ///
 /// Ready means the verb would not wait: a connection holds a message or has ended (closed,
 /// peer_dead, corrupt: remove it then, or it stays ready), a listener holds a connection or
-/// was closed. An endpoint keeps what the waitset needs alive, so one destroyed while added
-/// reads as ended until removed. Restricted thread-safe: one thread at a time.
+/// was closed. Waiting first writes out what the watched connections buffered (link.hpp), as
+/// a blocking receive does. An endpoint keeps what the waitset needs alive, so one destroyed
+/// while added reads as ended until removed. Restricted thread-safe: one thread at a time, and
+/// a connection added is received from on that thread too (a wait reads its socket).
+///
+/// In a user's own event loop: native_handle() is an fd (an epoll set over the connections'
+/// sockets and an eventfd that the listeners and the I/O thread raise) that turns readable
+/// when an endpoint may be ready; then wait(0ms) says which. Once native_handle() or
+/// async_wait() was used, a wait() that reports endpoints leaves the fd readable, so that the
+/// loop comes back until a wait finds none (a connection may hold more messages than one
+/// receive takes, with its socket read dry). With Asio, async_wait(executor, handler) does
+/// this and calls handler(error_code, ids) on that executor with the ready ids, never with none.
 class waitset {
 public:
     using id = std::size_t;
 
-    waitset() = default;
+    waitset() { epoll_.add(core_->fd()); }
     waitset(const waitset&) = delete;
     waitset& operator=(const waitset&) = delete;
     ~waitset() {
-        for (auto& e : entries_) unwatch(e);
+        if (descriptor_) {
+            boost::system::error_code ignored;
+            descriptor_->cancel(ignored);
+            descriptor_->release();  // the fd is epoll_'s
+        }
+        while (!entries_.empty()) remove(entries_.back().key);
     }
 
     /// Watches a connection; returns the id wait() reports it by.
@@ -62,7 +84,11 @@ public:
             throw error(errc::invalid_argument, "waitset::add: " + c.address() +
                                                     " is a shm:// connection; a waitset watches socket connections "
                                                     "and listeners only, so far");
-        e.link->watch(core_);
+        entries_.reserve(entries_.size() + 1);
+        if (users_of(e) == 0) {  // the same connection added again shares its watch
+            epoll_.add(e.link->native_handle());
+            e.link->watch(core_);
+        }
         entries_.push_back(std::move(e));
         core_->signal();  // it may be ready already
         return entries_.back().key;
@@ -76,18 +102,18 @@ public:
                                                     "listeners only, so far");
         entry e{next_++, nullptr, l.state_};
         if (!e.acceptor) throw error(errc::invalid_argument, "waitset::add: the listener was closed or moved from");
-        e.acceptor->watch(core_);
+        entries_.reserve(entries_.size() + 1);
+        if (users_of(e) == 0) e.acceptor->watch(core_);
         entries_.push_back(std::move(e));
         core_->signal();
         return entries_.back().key;
     }
     /// Stops watching `key` (nothing if it is not added).
     void remove(id key) noexcept {
-        std::erase_if(entries_, [&](entry& e) {
-            if (e.key != key) return false;
-            unwatch(e);
-            return true;
-        });
+        const auto it = std::find_if(entries_.begin(), entries_.end(), [&](const entry& e) { return e.key == key; });
+        if (it == entries_.end()) return;
+        if (users_of(*it) == 1) unwatch(*it);
+        entries_.erase(it);
     }
     [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
 
@@ -99,6 +125,39 @@ public:
         return wait_until(ipckit::detail::time_point_of(deadline));
     }
 
+    /// An fd for a user's poll/epoll/select: readable when an endpoint may be ready (see above).
+    /// It belongs to the waitset: do not close it.
+    [[nodiscard]] int native_handle() noexcept {
+        exported_ = true;
+        return epoll_.fd();
+    }
+
+    /// With Asio: once an endpoint is ready, calls `handler(std::error_code, std::vector<id>)`
+    /// through `executor` (a user's io_context's) with the ready ids; with an error (and no ids)
+    /// if the wait failed or was cancelled. One wait at a time; the waitset must outlive it or be
+    /// destroyed (which cancels it: operation_aborted) before its io_context is. The first call's
+    /// executor is the one every later call uses.
+    template <class Executor, class Handler>
+    void async_wait(const Executor& executor, Handler&& handler) {
+        exported_ = true;
+        if (!descriptor_) descriptor_.emplace(executor, epoll_.fd());
+        // Ready already? Then at once: an fd that turned readable before the wait began may give
+        // Asio's edge-triggered reactor no edge to see.
+        auto ready = wait_until(detail::clock::now());
+        if (ready || ready.error() != errc::timed_out) {
+            boost::asio::post(executor, [h = std::forward<Handler>(handler), r = std::move(ready)]() mutable {
+                if (!r) return h(make_error_code(r.error()), std::vector<id>{});
+                h(std::error_code(), std::move(*r));
+            });
+            return;
+        }
+        descriptor_->async_wait(boost::asio::posix::descriptor_base::wait_read,
+                                [this, executor, h = std::forward<Handler>(handler)](const boost::system::error_code& ec) mutable {
+                                    if (ec) return h(std::error_code(ec), std::vector<id>{});  // `this` may be gone
+                                    async_wait(executor, std::move(h));
+                                });
+    }
+
 private:
     struct entry {
         id key;
@@ -106,8 +165,17 @@ private:
         std::shared_ptr<detail::acceptor_state> acceptor;
     };
 
+    /// How many entries watch the same endpoint as `e` (it included, once added).
+    [[nodiscard]] std::size_t users_of(const entry& e) const noexcept {
+        return static_cast<std::size_t>(std::count_if(entries_.begin(), entries_.end(), [&](const entry& o) {
+            return e.link ? o.link == e.link : o.acceptor == e.acceptor;
+        }));
+    }
     void unwatch(entry& e) noexcept {
-        if (e.link) e.link->unwatch(core_.get());
+        if (e.link) {
+            epoll_.remove(e.link->native_handle());
+            e.link->unwatch(core_.get());
+        }
         if (e.acceptor) e.acceptor->unwatch(core_.get());
     }
 
@@ -115,13 +183,16 @@ private:
         try {
             std::vector<id> ready;
             for (;;) {
-                // Read the epoch first: a signal after it wakes the sleep below, so an endpoint
-                // that turns ready while the others are asked is never missed.
-                const auto seen = core_->epoch();
+                // Drain first: a signal after it, or a socket turning readable after its
+                // endpoint is asked, wakes the sleep below, so no endpoint is missed.
+                core_->drain();
                 for (const auto& e : entries_)
                     if (e.link ? e.link->ready() : e.acceptor->ready()) ready.push_back(e.key);
-                if (!ready.empty()) return ready;
-                if (!core_->wait_past(seen, deadline)) return unexpected(errc::timed_out);
+                if (!ready.empty()) {
+                    if (exported_) core_->signal();  // come back: more may be ready (see above)
+                    return ready;
+                }
+                if (!epoll_.wait(deadline)) return unexpected(errc::timed_out);
             }
         } catch (...) {
             return unexpected(errc::no_space);
@@ -129,8 +200,11 @@ private:
     }
 
     std::shared_ptr<detail::watch_core> core_ = std::make_shared<detail::watch_core>();
+    detail::sys::epoll_set epoll_;
     std::vector<entry> entries_;
+    std::optional<boost::asio::posix::stream_descriptor> descriptor_;
     id next_ = 0;
+    bool exported_ = false;
 };
 
 }  // namespace ipckit

@@ -1,53 +1,34 @@
 #pragma once
 // What lets one thread wait on many connections and listeners at once (ipckit::waitset): each
-// watched link or acceptor signals the waitsets watching it when it may have become ready (a
-// message arrived, a connection is waiting for accept, or it ended). A signal only wakes the
-// waiter, which then asks each endpoint whether it is ready: readiness is read from the
-// endpoints themselves, never from the signals, so a signal lost in a race costs nothing.
+// watched link or acceptor signals the waitsets watching it when it may have become ready
+// without a socket of the waitset's turning readable (a connection waits for accept, the I/O
+// thread read a message in or ended a connection). A signal raises the waitset's eventfd, which
+// sits in its epoll set beside the connections' sockets, so it only wakes the waiter; readiness
+// is then read from the endpoints themselves, never from the signals, so a signal lost in a
+// race costs nothing.
 //
-// Lock order: an endpoint's mutex, then a waitset's (signal() is called under the endpoint's);
-// a waiting waitset never holds its own mutex while it asks an endpoint.
+// Lock order: an endpoint's mutex, then nothing (signal() takes no lock); a waiting waitset
+// holds no lock while it asks an endpoint.
+
+#include <ipckit/detail/sys/poll.hpp>
 
 #include <algorithm>
-#include <chrono>
-#include <condition_variable>
-#include <cstddef>
-#include <cstdint>
 #include <memory>
-#include <mutex>
 #include <utility>
 #include <vector>
 
 namespace ipckit::detail {
 
-/// The waitset's side: a counter of signals and a condition variable to sleep on.
+/// The waitset's side: an eventfd that any thread may raise.
 class watch_core {
 public:
-    void signal() noexcept {
-        {
-            std::lock_guard lock(m_);
-            ++epoch_;
-        }
-        cv_.notify_all();
-    }
-    [[nodiscard]] std::uint64_t epoch() const noexcept {
-        std::lock_guard lock(m_);
-        return epoch_;
-    }
-    /// Sleeps until a signal after `seen`, or `deadline`; false at the deadline.
-    bool wait_past(std::uint64_t seen, std::chrono::steady_clock::time_point deadline) {
-        std::unique_lock lock(m_);
-        if (deadline == std::chrono::steady_clock::time_point::max()) {
-            cv_.wait(lock, [&] { return epoch_ != seen; });
-            return true;
-        }
-        return cv_.wait_until(lock, deadline, [&] { return epoch_ != seen; });
-    }
+    void signal() const noexcept { wake_.raise(); }
+    /// Unreadable again, before the waiter looks at its endpoints.
+    void drain() const noexcept { wake_.drain(); }
+    [[nodiscard]] int fd() const noexcept { return wake_.fd(); }
 
 private:
-    mutable std::mutex m_;
-    std::condition_variable cv_;
-    std::uint64_t epoch_ = 0;
+    sys::event_fd wake_;
 };
 
 /// The endpoint's side: the waitsets watching it. Guarded by the endpoint's own mutex.
