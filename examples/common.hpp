@@ -173,8 +173,8 @@ private:
 // ---- What can be chosen ---------------------------------------------------------------------
 //
 // The programs show each kind of queue once, not every combination: every queue type they can
-// choose is compiled into each of them, and each type costs build time (about a second per
-// program on a small machine). The full matrix of message sizes, sides, capacities and wait
+// choose is compiled into each of them, and each type costs build time (half a second or more
+// per program on a small machine). The full matrix of message sizes, sides, capacities and wait
 // policies is the benchmark's (bench/). Compiled here, 14 queue types:
 //
 //   kind                  message                   producers x consumers   wait

@@ -167,19 +167,22 @@ int run(const example::settings& s, const std::function<void()>& producers_done)
     return ok && total.lost == 0 && total.out_of_order == 0 && total.corrupt == 0 ? 0 : 1;
 }
 
-/// Runs everyone on the queue. Only a queue of many producers needs its type here: whichever
-/// program comes first creates a queue of one producer, and its producer's end ends it.
+/// Runs everyone on the queue, and removes it.
 template <class Queue>
 int demo(const example::settings& s) {
+    Queue::remove(s.name);  // a queue left by an earlier run could hold its messages, or another type
+    int status = 0;
     if constexpr (Queue::max_senders == 1) {
-        return run(s, [] {});
+        status = run(s, [] {});  // whichever program comes first creates the queue
     } else {
         // A queue of many producers ends only when it is closed as a whole (the closed rule):
         // the demo does that once every producer has ended, and the consumers then get `closed`
         // after the last message.
         auto queue = Queue::open_or_create(s.name);
-        return run(s, [&] { queue.close(); });
+        status = run(s, [&] { queue.close(); });
     }
+    Queue::remove(s.name);  // a lone consumer did, unless something went wrong
+    return status;
 }
 
 }  // namespace
@@ -195,14 +198,9 @@ int main(int argc, char** argv) {
         std::cout << "demo: " << s.producers << (s.producers > 1 ? " producers" : " producer") << " x " << s.count
                   << " messages of " << s.size << " bytes to " << s.consumers
                   << (s.consumers > 1 ? " consumers" : " consumer") << " on queue '" << s.name << "'\n";
-        // A queue left by an earlier run could hold its messages, or be of another type: remove
-        // it (whatever it is) first. The demo's handle never waits: one wait policy is enough to
-        // compile for it.
-        ipckit::remove_any(s.name);
-        const int status = example::with_queue_type<example::waits::adaptive_only>(
+        // The demo's handle never waits: one wait policy is enough to compile for it.
+        return example::with_queue_type<example::waits::adaptive_only>(
             s, [&]<class Queue>(std::type_identity<Queue>) { return demo<Queue>(s); });
-        ipckit::remove_any(s.name);  // a lone consumer did, unless something went wrong
-        return status;
     } catch (const std::exception& e) {
         std::cerr << "demo: " << e.what() << '\n';
         return 1;
