@@ -6,7 +6,9 @@
 //
 // It ends with the line
 //   received N messages, L lost, O out of order, C corrupt
-// and a line with the throughput, and exits with 0 only if all is well and the producers closed.
+// a line with the throughput and one that says what carried the messages (the size class, the
+// capacity, the sides, the wait policy), and exits with 0 only if all is well and the producers
+// closed.
 //
 // Each message carries its producer's id and seq. Per producer, the seqs must only go up: a seq
 // lower than one seen before is out of order. The only consumer also counts the seqs it skipped
@@ -105,7 +107,7 @@ int consume(const example::settings& s) {
     // With several, the last one to finish cannot tell it is the last: the demo removes it.
     if (s.consumers == 1) Queue::remove(s.name);
 
-    r.print(std::cout, s.size);
+    r.print(std::cout, s);
 
     if (end == ipckit::errc::peer_dead)
         std::cerr << "consumer: a producer's process ended without closing its end (peer_dead)\n";

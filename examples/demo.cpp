@@ -141,7 +141,8 @@ int run(const example::settings& s, const std::function<void()>& producers_done)
         if (c.producer) continue;
         const std::string text = read_all(c.report);
         std::istringstream lines(text);
-        for (std::string line; std::getline(lines, line);) std::cout << c.name << ": " << line << '\n';
+        for (std::string line; std::getline(lines, line);)  // what carried them comes once, with the sum
+            if (!line.starts_with(example::report::carried_by_line)) std::cout << c.name << ": " << line << '\n';
         const std::optional<example::report> r = example::report::parse(text);
         if (!r) {
             std::cerr << "demo: " << c.name << " gave no report\n";
@@ -162,7 +163,7 @@ int run(const example::settings& s, const std::function<void()>& producers_done)
                   << " messages more than the producers sent\n";
         ok = false;
     }
-    total.print(std::cout, s.size);
+    total.print(std::cout, s);
     return ok && total.lost == 0 && total.out_of_order == 0 && total.corrupt == 0 ? 0 : 1;
 }
 
@@ -184,19 +185,6 @@ int demo(const example::settings& s) {
     return status;
 }
 
-std::string describe(const example::settings& s) {
-    std::string d = s.message == example::message_kind::bytes ? "bytes messages, " : "fixed messages, ";
-    switch (s.capacity) {
-    case example::capacity_kind::ring: d += "default capacity"; break;
-    case example::capacity_kind::given:
-        d += "capacity " + std::to_string(s.capacity_n) + (s.message == example::message_kind::bytes ? " bytes" : "");
-        break;
-    case example::capacity_kind::zero: d += "zero capacity"; break;
-    case example::capacity_kind::unbounded: d += "unbounded"; break;
-    }
-    return d + ", " + std::string(example::to_string(s.wait)) + " wait";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -209,10 +197,9 @@ int main(int argc, char** argv) {
     try {
         std::cout << "demo: " << s.producers << (s.producers > 1 ? " producers" : " producer") << " x " << s.count
                   << " messages of " << s.size << " bytes to " << s.consumers
-                  << (s.consumers > 1 ? " consumers" : " consumer") << " on queue '" << s.name << "' ("
-                  << describe(s) << ")\n";
+                  << (s.consumers > 1 ? " consumers" : " consumer") << " on queue '" << s.name << "'\n";
         // The demo's handle never waits: one wait policy is enough to compile for it.
-        return example::with_queue_type<ipckit::adaptive>(
+        return example::with_queue_type<example::waits::adaptive_only>(
             s, [&]<class Queue>(std::type_identity<Queue>) { return demo<Queue>(s); });
     } catch (const std::exception& e) {
         std::cerr << "demo: " << e.what() << '\n';
