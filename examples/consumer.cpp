@@ -124,8 +124,9 @@ int main(int argc, char** argv) {
         {"consumer",
          "Receives messages of BYTES bytes from the queue NAME (creating it if needed) and checks\n"
          "them, until every producer has closed its end; then, if it is the only consumer, removes\n"
-         "the queue. With several producers, start them together: the consumer ends once all those\n"
-         "that came have closed (the demo holds the queue open until every one has ended).",
+         "the queue. With several producers the consumer ends only when the queue is closed as a\n"
+         "whole or removed, as a queue of many senders does (the demo closes it once every producer\n"
+         "has ended; by hand, `ipckit rm --force NAME` removes it, and the consumer then reports).",
          "messages each producer sends, so that missing ones at the end count as\n"
          "                    lost (default: as many as the producers send)"});
     try {
