@@ -125,8 +125,8 @@ int main(int argc, char** argv) {
          "Receives messages of BYTES bytes from the queue NAME (creating it if needed) and checks\n"
          "them, until every producer has closed its end; then, if it is the only consumer, removes\n"
          "the queue. With several producers the consumer ends only when the queue is closed as a\n"
-         "whole or removed, as a queue of many senders does (the demo closes it once every producer\n"
-         "has ended; by hand, `ipckit rm --force NAME` removes it, and the consumer then reports).",
+         "whole (Queue::close() in any process) or removed with Queue::remove, as every queue of\n"
+         "many senders does; the demo closes it once every producer has ended.",
          "messages each producer sends, so that missing ones at the end count as\n"
          "                    lost (default: as many as the producers send)"});
     try {
