@@ -99,7 +99,8 @@ handler make_handler(std::string name, F f) {
     using args = typename T::args;
     using R = typename T::result;
     constexpr std::size_t arity = std::tuple_size_v<args>;
-    return [f = std::move(f), name = std::move(name), sig = signature<F>(name)](
+    std::string sig = signature<F>(name);
+    return [f = std::move(f), name = std::move(name), sig = std::move(sig)](
                const msgpack::object& params, msgpack::sbuffer& out, std::string& why) mutable -> ipckit::rpc::errc {
         using ipckit::rpc::errc;
         if (params.via.array.size != arity) {
