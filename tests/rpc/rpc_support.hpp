@@ -30,7 +30,10 @@ inline constexpr net_kind rpc_transports[] = {net_kind::shm, net_kind::unix_path
 class served {
 public:
     served(net_kind kind, const std::function<void(ipckit::rpc::server&)>& setup, ipckit::rpc::server_options o = {})
-        : bound_(bind_address(kind)),
+        : served(bind_address(kind), setup, std::move(o)) {}
+    /// On exactly `address` (a restarted server on the address of the one before).
+    served(std::string address, const std::function<void(ipckit::rpc::server&)>& setup, ipckit::rpc::server_options o = {})
+        : bound_(std::move(address)),
           proc_([&, o]() mutable {
               ipckit::rpc::server srv(bound_, std::move(o));
               setup(srv);
@@ -46,13 +49,16 @@ public:
     }
     served(const served&) = delete;
     served& operator=(const served&) = delete;
-    ~served() {
-        (void)proc_.kill();
-        remove_leftovers(bound_);
-    }
+    ~served() { (void)kill(); }
     [[nodiscard]] const std::string& address() const noexcept { return address_; }
     /// SIGKILLs the server now; what wait_child says (killed_by_sigkill).
-    int kill() { return proc_.kill(); }
+    int kill() {
+        if (killed_) return killed_by_sigkill;
+        killed_ = true;
+        const int how = proc_.kill();
+        remove_leftovers(bound_);
+        return how;
+    }
 
 private:
     std::string bound_;
@@ -60,6 +66,7 @@ private:
     signal_pipe hold_;
     child proc_;
     std::string address_;
+    bool killed_ = false;
 };
 
 /// Runs `fn` in a child process and returns its exit status (0: every check held).

@@ -51,7 +51,15 @@ class caller {
     using clock = std::chrono::steady_clock;
     using error = ipckit::rpc::error;
     using rerrc = ipckit::rpc::errc;
-    static constexpr std::chrono::milliseconds poll{100};  // the longest the thread sleeps unasked
+    static constexpr std::chrono::milliseconds poll{250};  // the longest the thread sleeps
+    // A blocked shm:// receive asks the OS whether its peer lives only once it has waited the
+    // queues' liveness interval (100 ms), counted from its own start. So after a second without
+    // a frame from the server the thread waits a whole poll even when a retransmission falls due
+    // sooner (it goes out late by at most that): a dead server is noticed whatever retry_interval is.
+    static constexpr std::chrono::milliseconds long_wait_every{1'000};
+    // The longest the thread sleeps otherwise: a call started while it sleeps has its deadline
+    // and retransmissions kept within this much.
+    static constexpr std::chrono::milliseconds slice{50};
 
 public:
     /// How a call ends: the reply's result (while the reply lives), or an error.
@@ -157,6 +165,13 @@ private:
         }
     }
 
+    /// Sends again what had no reply for retry_interval, and what never went, under m_.
+    void resend_due() {
+        const auto t = clock::now();
+        for (auto& [seq, p] : pending_)
+            if (!p.sent || p.next_send <= t) send(p);
+    }
+
     void end(std::map<std::uint32_t, pending>::iterator it, error e, std::vector<finished>& out) {
         out.push_back({std::move(it->second.done), nullptr, std::move(e)});
         pending_.erase(it);
@@ -203,6 +218,7 @@ private:
                 previous_incarnation_ = server_incarnation_;
                 server_incarnation_ = inc;
                 idempotent_ = std::move(idem);
+                long_wait_due_ = clock::now() + long_wait_every;  // its hello: it lives
                 return errc::ok;
             }
         } catch (const ipckit::error& e) {
@@ -248,12 +264,18 @@ private:
                 reconnect(lock, out);
                 continue;
             }
-            auto wake = now + poll;
-            for (const auto& [seq, p] : pending_) wake = std::min({wake, p.deadline, p.sent ? p.next_send : wake});
+            // A call started meanwhile cannot wake the receive below: sleep in short slices.
+            const bool long_wait = !pending_.empty() && now >= long_wait_due_;
+            auto wake = now + (long_wait ? poll : slice_);
+            for (const auto& [seq, p] : pending_) {
+                wake = std::min(wake, p.deadline);
+                if (p.sent && !long_wait) wake = std::min(wake, p.next_send);
+            }
             auto c = conn_;
             lock.unlock();
             auto r = c->receive(wake);
             lock.lock();
+            if (r || clock::now() - now >= poll) long_wait_due_ = now + long_wait_every;  // a frame: it lives
             if (r) {
                 std::string why;
                 auto m = parse(r->data(), r->size(), why);
@@ -265,16 +287,18 @@ private:
                     continue;
                 }
                 const auto it = pending_.find(m->msgid);
-                if (it == pending_.end()) continue;  // late: its call already ended
+                if (it == pending_.end()) {  // late: its call already ended
+                    resend_due();
+                    continue;
+                }
                 auto msg = std::make_shared<message>(std::move(*m));
                 error e;
                 if (msg->error.type != msgpack::type::NIL) e = read_failure(msg->error);
                 out.push_back({std::move(it->second.done), e.code == rerrc::ok ? msg : nullptr, std::move(e)});
                 pending_.erase(it);
+                resend_due();
             } else if (r.error() == errc::timed_out) {
-                const auto t = clock::now();
-                for (auto& [seq, p] : pending_)
-                    if (!p.sent || p.next_send <= t) send(p);
+                resend_due();
             } else {
                 conn_.reset();
                 for (auto& [seq, p] : pending_)
@@ -360,6 +384,9 @@ private:
     std::set<std::string> idempotent_;
     std::map<std::uint32_t, pending> pending_;
     clock::time_point next_connect_{};
+    clock::time_point long_wait_due_{};
+    const std::chrono::milliseconds slice_ =
+        std::clamp<std::chrono::milliseconds>(options_.retry_interval / 2, std::chrono::milliseconds(1), slice);
     std::thread thread_;
 };
 

@@ -45,7 +45,10 @@ inline constexpr idempotent_t idempotent{};
 class server {
     using frame = detail::rpc::frame;
     using clock = std::chrono::steady_clock;
-    static constexpr std::chrono::milliseconds poll{100};  // how soon the threads notice stop()
+    // How soon the threads notice stop(). Longer than the shm:// queues' liveness interval
+    // (100 ms), which a blocked receive measures from its own start: a shorter wait would never
+    // ask the OS whether a shm:// client still lives.
+    static constexpr std::chrono::milliseconds poll{250};
 
 public:
     /// Binds `address` (any ipckit address; tcp port 0 picks one). Throws ipckit::error as
