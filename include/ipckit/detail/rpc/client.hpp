@@ -2,6 +2,7 @@
 // rpc::client: typed calls by name, synchronous or many in flight (see <ipckit/rpc.hpp>).
 
 #include <ipckit/deadline.hpp>
+#include <ipckit/detail/rpc/binding.hpp>
 #include <ipckit/detail/rpc/caller.hpp>
 #include <ipckit/detail/rpc/options.hpp>
 #include <ipckit/detail/rpc/result.hpp>
@@ -44,6 +45,13 @@ public:
     /// ipckit::error as ipckit::connect does (not_found: nothing listens there, ...).
     explicit client(std::string_view address, client_options o = {})
         : default_deadline_(o.default_deadline), core_(std::make_unique<detail::rpc::caller>(std::string(address), std::move(o))) {}
+
+    /// Connects to the server called `name` in `domain` on this machine (server::in_domain).
+    /// Throws not_found, naming both, when no live server holds the name.
+    static client in_domain(std::string_view domain, std::string_view name, client_options o = {},
+                            const node_options& registry = {}) {
+        return client(detail::rpc::lookup(domain, name, registry), std::move(o));
+    }
 
     /// Calls `method` with `args` and waits for its result as R: call<R>("name", args..., deadline).
     /// The deadline (a duration or a steady_clock time point) is optional, as the last argument;

@@ -6,6 +6,7 @@
 // by the connection's reader, so a retransmission never reaches a handler; the handler thread
 // stores the reply, then sends it to the client's current connection.
 
+#include <ipckit/detail/rpc/binding.hpp>
 #include <ipckit/detail/rpc/incarnation.hpp>
 #include <ipckit/detail/rpc/options.hpp>
 #include <ipckit/detail/rpc/pool.hpp>
@@ -53,10 +54,15 @@ class server {
 public:
     /// Binds `address` (any ipckit address; tcp port 0 picks one). Throws ipckit::error as
     /// listener::bind does. Serves nothing until start() or run().
-    explicit server(std::string_view address, server_options o = {})
-        : options_(std::move(o)),
-          listener_(listener<frame>::bind(address, options_.net)),
-          clients_(options_.max_clients, options_.reply_cache) {}
+    explicit server(std::string_view address, server_options o = {}) : server(address, std::move(o), nullptr) {}
+    /// Serves as `name` in `domain` on this machine (detail/rpc/binding.hpp): clients find it
+    /// with client::in_domain(domain, name). Throws ipckit::error: name_taken while a live server
+    /// holds the name, invalid_name, or as the constructor above.
+    static server in_domain(std::string_view domain, std::string_view name, server_options o = {},
+                            const node_options& registry = {}) {
+        const name_in_domain n{domain, name, registry};
+        return server(detail::rpc::domain_address(domain, name), std::move(o), &n);
+    }
     server(const server&) = delete;
     server& operator=(const server&) = delete;
     ~server() { stop(); }
@@ -102,6 +108,7 @@ public:
         }
         for (auto& s : all)
             if (s->reader.joinable()) s->reader.join();
+        advertised_.reset();  // the name goes first: a client that finds it finds it served
         if (pool_) pool_->stop();
         listener_.close();
     }
@@ -121,6 +128,19 @@ public:
     [[nodiscard]] std::size_t clients() const { return clients_.size(); }
 
 private:
+    struct name_in_domain {
+        std::string_view domain;
+        std::string_view name;
+        const node_options& registry;
+    };
+    /// The name is taken before the address is bound: a second server under a live one's name
+    /// is name_taken, not the address's already_exists.
+    server(std::string_view address, server_options o, const name_in_domain* n)
+        : options_(std::move(o)),
+          advertised_(n ? std::make_unique<detail::rpc::advertisement>(n->domain, n->name, n->registry) : nullptr),
+          listener_(listener<frame>::bind(address, options_.net)),
+          clients_(options_.max_clients, options_.reply_cache) {}
+
     struct method {
         detail::rpc::handler run;
         bool idempotent;
@@ -295,6 +315,7 @@ private:
     }
 
     server_options options_;
+    std::unique_ptr<detail::rpc::advertisement> advertised_;  // in_domain: the name held
     listener<frame> listener_;
     detail::rpc::client_table clients_;
     std::map<std::string, method, std::less<>> methods_;
