@@ -4,14 +4,17 @@
 // A request is admitted once: the first time its sequence number comes it is `fresh` (and is
 // marked running), while it runs a retransmission is `running` (the reply goes out when it is
 // done), afterwards `done` (answered from the cache, never run again). At most `capacity`
-// replies are kept; the oldest (lowest sequence) goes first, and every number up to it is then
-// `expired`: a retransmission that old is refused, never run a second time. So a client keeps
-// fewer calls in flight than the capacity (client_options::max_in_flight is below the default).
+// replies are kept; the one stored first goes first (a reply just made is the one a lost message
+// will ask for again), and every number up to the evicted one is then `expired`: a retransmission
+// that old is refused, never run a second time, and so is a first request that arrives after
+// more than `capacity` later ones completed. So a client keeps fewer calls in flight than the
+// capacity (client_options::max_in_flight is below the default).
 //
-// Not thread-safe: its client's mutex guards it (clients.hpp).
+// Not thread-safe: its client's mutex guards it (session.hpp, client_state).
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <utility>
 #include <vector>
@@ -43,15 +46,12 @@ public:
         if (it == entries_.end() || it->second.done) return;
         it->second.done = true;
         it->second.reply = std::move(reply);
-        ++done_;
-        for (auto e = entries_.begin(); done_ > capacity_ && e != entries_.end();) {
-            if (!e->second.done) {
-                ++e;
-                continue;
-            }
-            if (e->first >= floor_) floor_ = e->first + 1;
-            e = entries_.erase(e);
-            --done_;
+        completed_.push_back(seq);
+        while (completed_.size() > capacity_) {
+            const std::uint32_t old = completed_.front();
+            completed_.pop_front();
+            entries_.erase(old);
+            if (old >= floor_) floor_ = std::uint64_t{old} + 1;
         }
     }
 
@@ -64,7 +64,7 @@ private:
     };
     std::size_t capacity_;
     std::map<std::uint32_t, entry> entries_;
-    std::size_t done_ = 0;
+    std::deque<std::uint32_t> completed_;  // the done entries, oldest reply first: evicted first
     std::uint64_t floor_ = 0;  // every sequence below it that is not in entries_ was evicted
 };
 
