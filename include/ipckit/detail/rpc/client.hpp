@@ -90,24 +90,31 @@ public:
     result<void> notify(std::string_view method, const A&... args) {
         msgpack::sbuffer b;
         detail::rpc::pack_notification(b, method, args...);
+        if (!core_) return error{errc::closed, "the client was moved from"};
         auto e = core_->notify(std::vector<char>(b.data(), b.data() + b.size()));
         if (e.code != errc::ok) return e;
         return {};
     }
 
     /// Ends the calls in flight with closed; later calls are closed too.
-    void close() noexcept { core_->close(); }
+    void close() noexcept {
+        if (core_) core_->close();
+    }
 
     /// This client's life: with a sequence number, the id of each of its requests.
-    [[nodiscard]] std::uint64_t incarnation() const noexcept { return core_->incarnation(); }
+    [[nodiscard]] std::uint64_t incarnation() const noexcept { return core_ ? core_->incarnation() : 0; }
     /// The server's, as its hello said (0: a server that did not say).
-    [[nodiscard]] std::uint64_t server_incarnation() const { return core_->server_incarnation(); }
+    [[nodiscard]] std::uint64_t server_incarnation() const { return core_ ? core_->server_incarnation() : 0; }
     /// Calls started and not yet ended.
-    [[nodiscard]] std::size_t in_flight() const { return core_->in_flight(); }
+    [[nodiscard]] std::size_t in_flight() const { return core_ ? core_->in_flight() : 0; }
 
 private:
     template <class R, class Then, class Tuple, std::size_t... I>
     void start(std::string_view method, clock::time_point deadline, Then then, Tuple& args, std::index_sequence<I...>) {
+        if (!core_) {
+            then(result<R>(error{errc::closed, "the client was moved from"}));
+            return;
+        }
         const std::uint32_t seq = core_->next_seq();
         msgpack::sbuffer b;
         detail::rpc::pack_request(b, seq, method, std::get<I>(args)...);
