@@ -45,7 +45,7 @@ int call_by_name(const std::string& domain, const std::string& name, int fail) {
 
 }  // namespace
 
-TEST_CASE("rpc binding: a client finds a server by name in a domain; the name dies with it", "[process]") {
+TEST_CASE("rpc binding: a client finds a server by name in a domain, and the name dies with it", "[process]") {
     const std::string domain = ipckit_test::unique_name("rpcdom");
     ipckit::remove_domain(domain);
     {

@@ -73,7 +73,7 @@ TEST_CASE("rpc: many calls in flight on one client, each reply matched to its ca
     }
 }
 
-TEST_CASE("rpc: notifications run without a reply; with one handler thread, in order", "[process]") {
+TEST_CASE("rpc: notifications run without a reply, in order with one handler thread", "[process]") {
     for (const auto kind : rpc_transports) {
         INFO(ipckit_test::to_string(kind));
         rpc::server_options o;

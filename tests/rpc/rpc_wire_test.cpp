@@ -24,7 +24,7 @@ std::optional<ipckit::detail::rpc::message> parse_bytes(const std::vector<unsign
 }
 }  // namespace
 
-TEST_CASE("rpc reply cache: a request runs once; a retransmission gets the stored reply", "[unit]") {
+TEST_CASE("rpc reply cache: a request runs once, and a retransmission gets the stored reply", "[unit]") {
     reply_cache c(4);
     std::vector<char> reply;
     CHECK(c.admit(1, reply) == reply_cache::seen::fresh);
@@ -34,7 +34,7 @@ TEST_CASE("rpc reply cache: a request runs once; a retransmission gets the store
     CHECK(reply == bytes_of("one"));
 }
 
-TEST_CASE("rpc reply cache: bounded; an evicted request is expired, never run again", "[unit]") {
+TEST_CASE("rpc reply cache: bounded, and an evicted request is expired, never run again", "[unit]") {
     reply_cache c(2);
     std::vector<char> reply;
     for (std::uint32_t s = 1; s <= 5; ++s) {
