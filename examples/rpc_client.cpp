@@ -1,0 +1,88 @@
+// rpc_client: calls rpc_server N times and checks every answer, and that each call ran once.
+//
+//   rpc_client --connect ADDRESS --calls N [--in-flight K]
+//   rpc_client --domain NAME --name SERVER --calls N [--in-flight K]
+//
+// Ends with "N calls, F failed, T executed twice" (exit status 0 only if F and T are 0), then
+// the call rate. K calls are kept in flight at once (default 1: one call after the other).
+
+#include <ipckit/rpc.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <future>
+#include <random>
+#include <string>
+#include <string_view>
+
+namespace rpc = ipckit::rpc;
+using namespace std::chrono_literals;
+
+int main(int argc, char** argv) {
+    std::string connect, domain, name;
+    std::uint64_t calls = 0;
+    std::size_t in_flight = 1;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const std::string_view opt = argv[i];
+        if (opt == "--connect") connect = argv[i + 1];
+        else if (opt == "--domain") domain = argv[i + 1];
+        else if (opt == "--name") name = argv[i + 1];
+        else if (opt == "--calls") calls = std::strtoull(argv[i + 1], nullptr, 10);
+        else if (opt == "--in-flight") in_flight = std::strtoull(argv[i + 1], nullptr, 10);
+        else {
+            std::fprintf(stderr, "rpc_client: unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    if (argc % 2 == 0 || calls == 0 || in_flight == 0 || connect.empty() == (domain.empty() || name.empty())) {
+        std::fprintf(stderr, "usage: rpc_client (--connect ADDRESS | --domain NAME --name SERVER) --calls N [--in-flight K]\n");
+        return 2;
+    }
+    try {
+        rpc::client c = connect.empty() ? rpc::client::in_domain(domain, name) : rpc::client(connect);
+        // Tokens unique to this run: the server counts how often it saw each.
+        const std::uint64_t base = std::random_device{}() * 1'000'000'000ULL;
+        std::uint64_t failed = 0, twice = 0;
+        struct call {
+            std::uint64_t i;
+            std::future<rpc::result<std::int64_t>> sum;
+            std::future<rpc::result<std::uint64_t>> tally;
+        };
+        std::deque<call> window;
+        auto settle = [&](call& k) {
+            const auto s = k.sum.get();
+            const auto t = k.tally.get();
+            const auto want = static_cast<std::int64_t>(3 * k.i);
+            if (!s || *s != want || !t) {
+                if (failed++ < 5)
+                    std::fprintf(stderr, "call %llu failed: %s\n", static_cast<unsigned long long>(k.i),
+                                 !s ? s.error().message.c_str() : !t ? t.error().message.c_str() : "a wrong sum");
+            } else if (*t != 1) {
+                ++twice;
+            }
+        };
+        const auto start = std::chrono::steady_clock::now();
+        for (std::uint64_t i = 0; i < calls; ++i) {
+            const auto a = static_cast<std::int64_t>(i);
+            window.push_back({i, c.async_call<std::int64_t>("add", a, 2 * a, 10s),
+                              c.async_call<std::uint64_t>("tally", base + i, 10s)});
+            if (window.size() >= in_flight) {
+                settle(window.front());
+                window.pop_front();
+            }
+        }
+        for (auto& k : window) settle(k);
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        std::printf("%llu calls, %llu failed, %llu executed twice\n", static_cast<unsigned long long>(calls),
+                    static_cast<unsigned long long>(failed), static_cast<unsigned long long>(twice));
+        std::printf("%.0f calls/s (%llu round trips of 2 calls each, %zu in flight)\n",
+                    2.0 * static_cast<double>(calls) / secs, static_cast<unsigned long long>(calls), in_flight);
+        return failed == 0 && twice == 0 ? 0 : 1;
+    } catch (const ipckit::error& e) {
+        std::fprintf(stderr, "rpc_client: %s\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,393 @@
+#pragma once
+// The client's engine: calls in flight matched by id, retransmission, reconnection, deadlines.
+//
+// One thread per client (the I/O thread here) receives replies and completes calls; callers
+// add a pending call and send its request themselves when connected. Every pending call ends
+// exactly once, by its reply, by its deadline, or by one of the rules below, and is then erased,
+// so a reply that comes later finds no call and is discarded (never given to another call:
+// sequence numbers are not reused).
+//
+//   the connection ends      every sent call is `lost`; the thread reconnects and says hello
+//   same server incarnation  every call is sent again with its id: the reply cache answers it
+//   another incarnation      lost calls to methods the server declared idempotent are sent
+//                            again; the others end with peer_dead (may or may not have run)
+//   reconnecting fails       calls never sent end with not_sent; lost ones with peer_dead, or,
+//                            if idempotent, try again until their deadline (then peer_dead)
+//   no reply for retry_interval   sent again on the same connection (a lost reply)
+//   the deadline             timed_out (peer_dead if it was lost)
+//
+// The mutex m_ guards the pending calls and the connection; sends happen under it, so a send
+// that waits for room (a server that does not read) holds up other callers until its deadline.
+
+#include <ipckit/detail/rpc/incarnation.hpp>
+#include <ipckit/detail/rpc/options.hpp>
+#include <ipckit/detail/rpc/result.hpp>
+#include <ipckit/detail/rpc/wire.hpp>
+#include <ipckit/net.hpp>
+
+#include <msgpack.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace ipckit::detail::rpc {
+
+class caller {
+    using clock = std::chrono::steady_clock;
+    using error = ipckit::rpc::error;
+    using rerrc = ipckit::rpc::errc;
+    static constexpr std::chrono::milliseconds poll{250};  // the longest the thread sleeps
+    // A blocked shm:// receive asks the OS whether its peer lives only once it has waited the
+    // queues' liveness interval (100 ms), counted from its own start. So after a second without
+    // a frame from the server the thread waits a whole poll even when a retransmission falls due
+    // sooner (it goes out late by at most that): a dead server is noticed whatever retry_interval is.
+    static constexpr std::chrono::milliseconds long_wait_every{1'000};
+    // The longest the thread sleeps otherwise: a call started while it sleeps has its deadline
+    // and retransmissions kept within this much.
+    static constexpr std::chrono::milliseconds slice{50};
+
+public:
+    /// How a call ends: the reply's result (while the reply lives), or an error.
+    using completion = std::function<void(const msgpack::object* result, const error& e)>;
+
+    /// Connects and says hello; throws ipckit::error as connect() does.
+    caller(std::string address, ipckit::rpc::client_options o) : address_(std::move(address)), options_(std::move(o)) {
+        std::string why;
+        const errc e = connect_once(clock::now() + options_.reconnect_timeout, why);
+        if (e != errc::ok) throw ipckit::error(e, "rpc::client: " + why);
+        thread_ = std::thread([this] { loop(); });
+    }
+    caller(const caller&) = delete;
+    caller& operator=(const caller&) = delete;
+    ~caller() { close(); }
+
+    std::uint32_t next_seq() noexcept { return seq_.fetch_add(1) + 1; }  // 0 is the hello's
+    [[nodiscard]] std::uint64_t incarnation() const noexcept { return incarnation_; }
+    [[nodiscard]] std::uint64_t server_incarnation() const {
+        std::lock_guard lock(m_);
+        return server_incarnation_;
+    }
+    [[nodiscard]] std::size_t in_flight() const {
+        std::lock_guard lock(m_);
+        return pending_.size();
+    }
+
+    /// Starts a call whose request (packed with `seq`) is `request`; `done` is called once.
+    void start(std::uint32_t seq, std::string method, std::vector<char> request, clock::time_point deadline,
+               completion done) {
+        std::unique_lock lock(m_);
+        error failed;
+        if (closing_) failed = {rerrc::closed, "the client was closed"};
+        else if (request.size() > max_frame)
+            failed = {rerrc::too_large, "the request to " + method + " is " + std::to_string(request.size()) +
+                                            " bytes, more than a frame's " + std::to_string(max_frame) + "; it was not sent"};
+        else if (pending_.size() >= options_.max_in_flight)
+            failed = {rerrc::not_sent, std::to_string(pending_.size()) + " calls are in flight, the most client_options::"
+                                                                          "max_in_flight allows; " + method + " was not sent"};
+        if (failed.code != rerrc::ok) {
+            lock.unlock();
+            done(nullptr, failed);
+            return;
+        }
+        pending p;
+        p.method = std::move(method);
+        p.request = std::move(request);
+        p.deadline = deadline;
+        p.idempotent = idempotent_.count(p.method) != 0;
+        p.done = std::move(done);
+        auto& at = pending_.emplace(seq, std::move(p)).first->second;
+        if (conn_) send(at);
+        cv_.notify_all();
+    }
+
+    /// Sends a notification now: ok, or not_sent.
+    error notify(const std::vector<char>& message) {
+        std::lock_guard lock(m_);
+        if (closing_) return {rerrc::closed, "the client was closed"};
+        if (message.size() > max_frame) return {rerrc::too_large, "the notification is larger than a frame"};
+        if (!conn_) return {rerrc::not_sent, "not connected to " + address_};
+        const auto s = conn_->send(std::as_bytes(std::span(message.data(), message.size())),
+                                   clock::now() + options_.reconnect_timeout);
+        if (!s) return {rerrc::not_sent, std::string("the notification could not be sent: ") + ipckit::to_string(s.error())};
+        return {};
+    }
+
+    /// Ends every call in flight with closed, and the thread.
+    void close() noexcept {
+        {
+            std::lock_guard lock(m_);
+            if (closing_ && !thread_.joinable()) return;
+            closing_ = true;
+        }
+        cv_.notify_all();
+        if (thread_.joinable()) thread_.join();
+    }
+
+private:
+    struct pending {
+        std::string method;
+        std::vector<char> request;
+        clock::time_point deadline;
+        clock::time_point next_send{};
+        bool idempotent = false;
+        bool sent = false;  // on some connection
+        bool lost = false;  // the connection it was sent on ended
+        completion done;
+    };
+    struct finished {
+        completion done;
+        std::shared_ptr<message> reply;  // a response: its result, or its error
+        error e;
+    };
+
+    /// Sends (again) under m_; marks it sent if it went.
+    void send(pending& p) {
+        const auto s = conn_->send(std::as_bytes(std::span(p.request.data(), p.request.size())), p.deadline);
+        if (s) {
+            p.sent = true;
+            p.lost = false;
+            p.next_send = clock::now() + options_.retry_interval;
+        }
+    }
+
+    /// Sends again what had no reply for retry_interval, and what never went, under m_.
+    void resend_due() {
+        const auto t = clock::now();
+        for (auto& [seq, p] : pending_)
+            if (!p.sent || p.next_send <= t) send(p);
+    }
+
+    void end(std::map<std::uint32_t, pending>::iterator it, error e, std::vector<finished>& out) {
+        out.push_back({std::move(it->second.done), nullptr, std::move(e)});
+        pending_.erase(it);
+    }
+
+    /// Connects and says hello, by `deadline`. Sets conn_ and the server's incarnation on ok.
+    errc connect_once(clock::time_point deadline, std::string& why) {
+        try {
+            auto c = std::make_shared<connection<frame>>(ipckit::connect<frame>(address_, deadline, options_.net));
+            msgpack::sbuffer hello;
+            pack_request(hello, hello_msgid, hello_method, incarnation_);
+            if (auto s = c->send(std::as_bytes(std::span(hello.data(), hello.size())), deadline); !s) {
+                why = "saying hello to " + address_ + ": " + ipckit::to_string(s.error());
+                return s.error();
+            }
+            for (;;) {
+                auto r = c->receive(deadline);
+                if (!r) {
+                    why = "waiting for " + address_ + "'s hello: " + ipckit::to_string(r.error());
+                    return r.error();
+                }
+                auto m = parse(r->data(), r->size(), why);
+                if (!m) {
+                    why = address_ + " answered hello with a malformed frame: " + why;
+                    return errc::corrupt;
+                }
+                if (m->type != kind::response || m->msgid != hello_msgid) continue;  // a late reply
+                std::uint64_t inc = 0;
+                std::set<std::string> idem;
+                if (m->error.type == msgpack::type::NIL && m->result.type == msgpack::type::MAP) {
+                    // a server in another language answers with an error: no incarnation, nothing idempotent
+                    try {
+                        const auto fields = m->result.as<std::map<std::string, msgpack::object>>();
+                        if (auto i = fields.find("incarnation"); i != fields.end()) inc = i->second.as<std::uint64_t>();
+                        if (auto i = fields.find("idempotent"); i != fields.end())
+                            for (auto& n : i->second.as<std::vector<std::string>>()) idem.insert(std::move(n));
+                    } catch (const std::exception& e) {
+                        why = address_ + "'s hello is malformed: " + e.what();
+                        return errc::corrupt;
+                    }
+                }
+                std::lock_guard lock(m_);
+                conn_ = std::move(c);
+                previous_incarnation_ = server_incarnation_;
+                server_incarnation_ = inc;
+                idempotent_ = std::move(idem);
+                long_wait_due_ = clock::now() + long_wait_every;  // its hello: it lives
+                return errc::ok;
+            }
+        } catch (const ipckit::error& e) {
+            why = e.what();
+            return e.reason();
+        } catch (const std::exception& e) {
+            why = e.what();
+            return errc::system_error;
+        }
+    }
+
+    void loop() {
+        std::vector<finished> out;
+        std::unique_lock lock(m_);
+        const auto run_out = [&] {
+            if (out.empty()) return;
+            auto batch = std::move(out);
+            out.clear();
+            lock.unlock();
+            for (auto& f : batch) f.done(f.reply ? &f.reply->result : nullptr, f.e);
+            lock.lock();
+        };
+        while (!closing_) {
+            run_out();
+            if (closing_) break;
+            const auto now = clock::now();
+            for (auto it = pending_.begin(); it != pending_.end();) {
+                auto next = std::next(it);
+                if (it->second.deadline <= now) {
+                    if (it->second.lost)
+                        end(it, {rerrc::peer_dead, "the connection to " + address_ + " ended after " + it->second.method +
+                                                       " was sent, and no reply came by the deadline; it may or may not have run"},
+                            out);
+                    else
+                        end(it, {rerrc::timed_out, it->second.method + ": no reply from " + address_ +
+                                                       " by the deadline; it may or may not have run"},
+                            out);
+                }
+                it = next;
+            }
+            if (!out.empty()) continue;
+            if (!conn_) {
+                reconnect(lock, out);
+                continue;
+            }
+            // A call started meanwhile cannot wake the receive below: sleep in short slices.
+            const bool long_wait = !pending_.empty() && now >= long_wait_due_;
+            auto wake = now + (long_wait ? poll : slice_);
+            for (const auto& [seq, p] : pending_) {
+                wake = std::min(wake, p.deadline);
+                if (p.sent && !long_wait) wake = std::min(wake, p.next_send);
+            }
+            auto c = conn_;
+            lock.unlock();
+            auto r = c->receive(wake);
+            lock.lock();
+            if (r || clock::now() - now >= poll) long_wait_due_ = now + long_wait_every;  // a frame: it lives
+            if (r) {
+                std::string why;
+                auto m = parse(r->data(), r->size(), why);
+                if (m && m->type != kind::response) why = "it sent a request to the client";
+                if (!m || m->type != kind::response) {
+                    drop(lock, rerrc::corrupt, address_ + " sent a frame that is not a MessagePack-RPC response (" + why +
+                                                   "); the connection was dropped",
+                         out);
+                    continue;
+                }
+                const auto it = pending_.find(m->msgid);
+                if (it == pending_.end()) {  // late: its call already ended
+                    resend_due();
+                    continue;
+                }
+                auto msg = std::make_shared<message>(std::move(*m));
+                error e;
+                if (msg->error.type != msgpack::type::NIL) e = read_failure(msg->error);
+                out.push_back({std::move(it->second.done), e.code == rerrc::ok ? msg : nullptr, std::move(e)});
+                pending_.erase(it);
+                resend_due();
+            } else if (r.error() == errc::timed_out) {
+                resend_due();
+            } else {
+                conn_.reset();
+                for (auto& [seq, p] : pending_)
+                    if (p.sent) p.lost = true;
+            }
+        }
+        for (auto it = pending_.begin(); it != pending_.end();) {
+            auto next = std::next(it);
+            end(it, {rerrc::closed, "the client was closed before " + it->second.method + " had a reply"}, out);
+            it = next;
+        }
+        conn_.reset();
+        run_out();
+    }
+
+    /// A corrupt peer: the connection goes, and every call sent on it ends with `code`.
+    void drop(std::unique_lock<std::mutex>&, rerrc code, const std::string& why, std::vector<finished>& out) {
+        conn_.reset();
+        for (auto it = pending_.begin(); it != pending_.end();) {
+            auto next = std::next(it);
+            if (it->second.sent) end(it, {code, why}, out);
+            it = next;
+        }
+    }
+
+    /// Under m_ with no connection: waits for work, or tries once to reconnect and applies the rules.
+    void reconnect(std::unique_lock<std::mutex>& lock, std::vector<finished>& out) {
+        if (pending_.empty()) {
+            cv_.wait(lock, [&] { return closing_ || !pending_.empty(); });
+            return;
+        }
+        auto earliest = clock::time_point::max();
+        for (const auto& [seq, p] : pending_) earliest = std::min(earliest, p.deadline);
+        if (clock::now() < next_connect_) {
+            cv_.wait_until(lock, std::min(next_connect_, earliest));
+            return;
+        }
+        const auto until = std::min(clock::now() + options_.reconnect_timeout, earliest);
+        lock.unlock();
+        std::string why;
+        const errc e = connect_once(until, why);
+        lock.lock();
+        if (e != errc::ok) {
+            next_connect_ = clock::now() + std::min<std::chrono::milliseconds>(options_.retry_interval, poll);
+            for (auto it = pending_.begin(); it != pending_.end();) {
+                auto next = std::next(it);
+                auto& p = it->second;
+                if (!p.sent)
+                    end(it, {rerrc::not_sent, "could not reach " + address_ + " (" + why + "); " + p.method + " was not sent"}, out);
+                else if (!p.idempotent)
+                    end(it, {rerrc::peer_dead, "the connection to " + address_ + " ended after " + p.method +
+                                                   " was sent, and reconnecting failed (" + why + "); it may or may not have run"},
+                        out);
+                it = next;
+            }
+            return;
+        }
+        const bool restarted = server_incarnation_ == 0 || server_incarnation_ != previous_incarnation_;
+        for (auto it = pending_.begin(); it != pending_.end();) {
+            auto next = std::next(it);
+            auto& p = it->second;
+            if (p.lost && restarted && !p.idempotent)
+                end(it, {rerrc::peer_dead, "the server at " + address_ + " is a new incarnation (it restarted) after " +
+                                               p.method + " was sent; it may or may not have run, and is not idempotent"},
+                    out);
+            else
+                send(p);
+            it = next;
+        }
+    }
+
+    const std::string address_;
+    const ipckit::rpc::client_options options_;
+    const std::uint64_t incarnation_ = new_incarnation();
+    std::atomic<std::uint32_t> seq_{0};
+
+    mutable std::mutex m_;
+    std::condition_variable cv_;
+    bool closing_ = false;
+    std::shared_ptr<connection<frame>> conn_;
+    std::uint64_t server_incarnation_ = 0;
+    std::uint64_t previous_incarnation_ = 0;
+    std::set<std::string> idempotent_;
+    std::map<std::uint32_t, pending> pending_;
+    clock::time_point next_connect_{};
+    clock::time_point long_wait_due_{};
+    const std::chrono::milliseconds slice_ =
+        std::clamp<std::chrono::milliseconds>(options_.retry_interval / 2, std::chrono::milliseconds(1), slice);
+    std::thread thread_;
+};
+
+}  // namespace ipckit::detail::rpc

@@ -1,0 +1,49 @@
+#pragma once
+// The knobs of rpc::server and rpc::client.
+
+#include <ipckit/detail/net/options.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string_view>
+
+namespace ipckit::rpc {
+
+/// What a server does with a reply once its request ran: the test hook's answer (server_options).
+enum class fault_action {
+    deliver,         ///< send it (what a server without a hook does)
+    drop_reply,      ///< keep it in the reply cache but do not send it, as a lost message
+    cut_connection,  ///< keep it in the cache, do not send it, and drop the client's connection
+};
+
+struct server_options {
+    /// Handler threads. With 1, requests run one at a time in the order they arrived (across all
+    /// connections); with more, they start in that order and finish in any.
+    std::size_t threads = 4;
+    /// Replies kept per client for retransmissions (reply_cache.hpp).
+    std::size_t reply_cache = 1024;
+    /// Clients remembered (their reply caches); past it, those with no connection are forgotten.
+    std::size_t max_clients = 4096;
+    /// How long a reply may wait for a client that does not read before it is dropped.
+    std::chrono::milliseconds send_timeout{5'000};
+    ipckit::net_options net;
+    /// For tests of lost messages: asked after each request ran, before its reply is sent.
+    std::function<fault_action(std::string_view method, std::uint32_t msgid)> fault_hook;
+};
+
+struct client_options {
+    /// The deadline of a call that names none.
+    std::chrono::milliseconds default_deadline{10'000};
+    /// A request with no reply after this long is sent again (same id: it runs at most once).
+    std::chrono::milliseconds retry_interval{1'000};
+    /// How long one attempt to (re)connect may take, within the call's deadline.
+    std::chrono::milliseconds reconnect_timeout{2'000};
+    /// Calls in flight at once; one more is refused with not_sent. Keep it below the server's
+    /// reply_cache, or a retransmission may find its reply evicted (expired).
+    std::size_t max_in_flight = 256;
+    ipckit::net_options net;
+};
+
+}  // namespace ipckit::rpc

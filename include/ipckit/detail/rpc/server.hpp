@@ -1,0 +1,338 @@
+#pragma once
+// rpc::server: methods by name, served on any ipckit address (see <ipckit/rpc.hpp>).
+//
+// Threads: one accepts; one per connection receives and parses (session.hpp); `threads` run the
+// handlers (pool.hpp). A request is admitted through its client's reply cache (reply_cache.hpp)
+// by the connection's reader, so a retransmission never reaches a handler; the handler thread
+// stores the reply, then sends it to the client's current connection.
+
+#include <ipckit/detail/rpc/binding.hpp>
+#include <ipckit/detail/rpc/incarnation.hpp>
+#include <ipckit/detail/rpc/options.hpp>
+#include <ipckit/detail/rpc/pool.hpp>
+#include <ipckit/detail/rpc/reply_cache.hpp>
+#include <ipckit/detail/rpc/session.hpp>
+#include <ipckit/detail/rpc/signature.hpp>
+#include <ipckit/detail/rpc/wire.hpp>
+#include <ipckit/net.hpp>
+
+#include <msgpack.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace ipckit::rpc {
+
+/// Marks a method that may run twice without harm: a client retries it on a new server incarnation.
+struct idempotent_t {
+    explicit idempotent_t() = default;
+};
+inline constexpr idempotent_t idempotent{};
+
+class server {
+    using frame = detail::rpc::frame;
+    using clock = std::chrono::steady_clock;
+    // How soon the threads notice stop(). Longer than the shm:// queues' liveness interval
+    // (100 ms), which a blocked receive measures from its own start: a shorter wait would never
+    // ask the OS whether a shm:// client still lives.
+    static constexpr std::chrono::milliseconds poll{250};
+
+public:
+    /// Binds `address` (any ipckit address; tcp port 0 picks one). Throws ipckit::error as
+    /// listener::bind does. Serves nothing until start() or run().
+    explicit server(std::string_view address, server_options o = {}) : server(address, std::move(o), nullptr) {}
+    /// Serves as `name` in `domain` on this machine (detail/rpc/binding.hpp): clients find it
+    /// with client::in_domain(domain, name). Throws ipckit::error: name_taken while a live server
+    /// holds the name, invalid_name, or as the constructor above.
+    static server in_domain(std::string_view domain, std::string_view name, server_options o = {},
+                            const node_options& registry = {}) {
+        const name_in_domain n{domain, name, registry};
+        return server(detail::rpc::domain_address(domain, name), std::move(o), &n);
+    }
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+    ~server() { stop(); }
+
+    /// Registers `f` as `name`; its parameter and return types are its signature (MessagePack
+    /// adaptors: integers, floats, bool, std::string, std::vector<unsigned char> as a blob,
+    /// vectors, maps, optionals, a user's struct with MSGPACK_DEFINE). Before start() only.
+    template <class F>
+    void bind(std::string name, F f) {
+        add(std::move(name), std::move(f), false);
+    }
+    template <class F>
+    void bind(std::string name, F f, idempotent_t) {
+        add(std::move(name), std::move(f), true);
+    }
+
+    /// Serves in the background until stop().
+    void start() {
+        std::lock_guard lock(run_m_);
+        if (started_) return;
+        started_ = true;
+        pool_.emplace(options_.threads);
+        acceptor_ = std::thread([this] { accept_loop(); });
+    }
+    /// Serves until stop() is called (from another thread, or a handler).
+    void run() {
+        start();
+        std::unique_lock lock(run_m_);
+        run_cv_.wait(lock, [&] { return stopping_.load(); });
+    }
+    /// Stops accepting and serving; requests already queued run, their replies are dropped.
+    void stop() noexcept {
+        {
+            std::lock_guard lock(run_m_);
+            stopping_ = true;
+        }
+        run_cv_.notify_all();
+        if (acceptor_.joinable()) acceptor_.join();
+        std::vector<std::shared_ptr<detail::rpc::session>> all;
+        {
+            std::lock_guard lock(sessions_m_);
+            all.swap(sessions_);
+        }
+        for (auto& s : all)
+            if (s->reader.joinable()) s->reader.join();
+        advertised_.reset();  // the name goes first: a client that finds it finds it served
+        if (pool_) pool_->stop();
+        listener_.close();
+    }
+
+    /// The address bound (with the real port).
+    [[nodiscard]] std::string address() const { return listener_.address(); }
+    /// This server's life: a client that reconnects to another incarnation retries only idempotent calls.
+    [[nodiscard]] std::uint64_t incarnation() const noexcept { return incarnation_; }
+    /// Connections dropped because they sent a frame that is not MessagePack-RPC.
+    [[nodiscard]] std::uint64_t corrupt_connections() const noexcept { return corrupt_.load(); }
+    /// Why the last few connections were dropped, newest last.
+    [[nodiscard]] std::vector<std::string> faults() const {
+        std::lock_guard lock(faults_m_);
+        return {faults_.begin(), faults_.end()};
+    }
+    /// Client incarnations remembered now.
+    [[nodiscard]] std::size_t clients() const { return clients_.size(); }
+
+private:
+    struct name_in_domain {
+        std::string_view domain;
+        std::string_view name;
+        const node_options& registry;
+    };
+    /// The name is taken before the address is bound: a second server under a live one's name
+    /// is name_taken, not the address's already_exists.
+    server(std::string_view address, server_options o, const name_in_domain* n)
+        : options_(std::move(o)),
+          advertised_(n ? std::make_unique<detail::rpc::advertisement>(n->domain, n->name, n->registry) : nullptr),
+          listener_(listener<frame>::bind(address, options_.net)),
+          clients_(options_.max_clients, options_.reply_cache) {}
+
+    struct method {
+        detail::rpc::handler run;
+        bool idempotent;
+    };
+    using request = std::shared_ptr<detail::rpc::message>;
+
+    template <class F>
+    void add(std::string name, F f, bool is_idempotent) {
+        if (name.empty() || name == detail::rpc::hello_method)
+            throw ipckit::error(ipckit::errc::invalid_argument, "rpc::server::bind: '" + name + "' is empty or reserved; choose another name");
+        if (started_) throw ipckit::error(ipckit::errc::invalid_argument, "rpc::server::bind(" + name + "): bind every method before start()");
+        auto h = detail::rpc::make_handler(name, std::move(f));
+        methods_.insert_or_assign(std::move(name), method{std::move(h), is_idempotent});
+    }
+
+    void accept_loop() {
+        while (!stopping_) {
+            auto c = listener_.accept(poll);
+            reap();
+            if (!c) {
+                if (c.error() == ipckit::errc::closed) return;
+                continue;
+            }
+            auto s = std::make_shared<detail::rpc::session>(std::move(*c));
+            std::lock_guard lock(sessions_m_);
+            sessions_.push_back(s);
+            s->reader = std::thread([this, s] { serve(s); });
+        }
+    }
+
+    /// Joins and forgets the sessions whose readers finished.
+    void reap() {
+        std::lock_guard lock(sessions_m_);
+        std::erase_if(sessions_, [](const std::shared_ptr<detail::rpc::session>& s) {
+            if (!s->done) return false;
+            s->reader.join();
+            return true;
+        });
+    }
+
+    void serve(std::shared_ptr<detail::rpc::session> s) {
+        auto client = std::make_shared<detail::rpc::client_state>(options_.reply_cache, false);
+        client->current = s;
+        while (!stopping_ && !s->cut) {
+            auto m = s->receiving().receive(poll);
+            if (!m) {
+                if (m.error() == ipckit::errc::timed_out) continue;
+                break;  // closed, peer_dead, corrupt: this connection is over
+            }
+            if (s->cut) break;
+            std::string why;
+            auto msg = detail::rpc::parse(m->data(), m->size(), why);
+            if (msg && msg->type == detail::rpc::kind::response) why = "it sent a response to the server";
+            if (!msg || msg->type == detail::rpc::kind::response) {
+                ++corrupt_;
+                note_fault("dropped a connection on " + address() + " (corrupt): " + why);
+                break;
+            }
+            auto req = std::make_shared<detail::rpc::message>(std::move(*msg));
+            if (req->type == detail::rpc::kind::notification) {
+                pool_->post([this, req] { (void)execute(*req); });
+            } else if (req->msgid == detail::rpc::hello_msgid && req->method == detail::rpc::hello_method) {
+                client = hello(s, *req, client);
+            } else {
+                admit(s, client, req);
+            }
+        }
+        s->close();
+        s->done = true;
+    }
+
+    /// ["ipckit.hello", [incarnation]]: the connection speaks for that client from now on.
+    std::shared_ptr<detail::rpc::client_state> hello(const std::shared_ptr<detail::rpc::session>& s,
+                                                     const detail::rpc::message& req,
+                                                     std::shared_ptr<detail::rpc::client_state> anonymous) {
+        msgpack::sbuffer out;
+        const auto& p = req.params.via.array;
+        if (p.size != 1 || p.ptr[0].type != msgpack::type::POSITIVE_INTEGER) {
+            detail::rpc::pack_failure(out, req.msgid, rpc::errc::bad_arguments,
+                                      "ipckit.hello takes one uint64, the client's incarnation");
+            (void)s->send(out.data(), out.size(), clock::now() + options_.send_timeout);
+            return anonymous;
+        }
+        auto client = clients_.attach(p.ptr[0].via.u64, s);
+        msgpack::sbuffer result;
+        detail::rpc::packer pk(result);
+        pk.pack_map(2);
+        pk.pack(std::string("incarnation"));
+        pk.pack(incarnation_);
+        pk.pack(std::string("idempotent"));
+        std::vector<std::string> names;
+        for (const auto& [name, m] : methods_)
+            if (m.idempotent) names.push_back(name);
+        pk.pack(names);
+        detail::rpc::pack_success(out, req.msgid, result);
+        (void)s->send(out.data(), out.size(), clock::now() + options_.send_timeout);
+        return client;
+    }
+
+    /// A request through its client's reply cache: run once, answered from the cache after.
+    void admit(const std::shared_ptr<detail::rpc::session>& s, const std::shared_ptr<detail::rpc::client_state>& client,
+               const request& req) {
+        if (!client->dedupe) {
+            pool_->post([this, client, req] { answer(client, *req, execute(*req)); });
+            return;
+        }
+        std::vector<char> cached;
+        detail::rpc::reply_cache::seen seen;
+        {
+            std::lock_guard lock(client->m);
+            seen = client->replies.admit(req->msgid, cached);
+        }
+        using seen_t = detail::rpc::reply_cache::seen;
+        switch (seen) {
+        case seen_t::fresh: pool_->post([this, client, req] { answer(client, *req, execute(*req)); }); break;
+        case seen_t::running: break;  // its reply goes to the client's current connection when done
+        case seen_t::done: (void)s->send(cached.data(), cached.size(), clock::now() + options_.send_timeout); break;
+        case seen_t::expired: {
+            msgpack::sbuffer out;
+            detail::rpc::pack_failure(out, req->msgid, rpc::errc::expired,
+                                      "request " + std::to_string(req->msgid) + " (" + std::string(req->method) +
+                                          ") already ran and its reply left the server's reply cache; it is not run again");
+            (void)s->send(out.data(), out.size(), clock::now() + options_.send_timeout);
+            break;
+        }
+        }
+    }
+
+    /// Runs a request's method: the packed response (the result, or an error naming the cause).
+    std::vector<char> execute(const detail::rpc::message& req) {
+        msgpack::sbuffer result;
+        std::string why;
+        rpc::errc code = rpc::errc::ok;
+        const auto it = methods_.find(req.method);
+        if (it == methods_.end()) {
+            code = rpc::errc::unknown_method;
+            why = "no method '" + std::string(req.method) + "' on this server";
+        } else {
+            code = it->second.run(req.params, result, why);
+        }
+        msgpack::sbuffer out;
+        if (code == rpc::errc::ok) detail::rpc::pack_success(out, req.msgid, result);
+        else detail::rpc::pack_failure(out, req.msgid, code, why);
+        if (out.size() > detail::rpc::max_frame) {
+            out.clear();
+            detail::rpc::pack_failure(out, req.msgid, rpc::errc::too_large,
+                                      "the reply of " + std::string(req.method) + " is " + std::to_string(result.size()) +
+                                          " bytes, more than a frame's " + std::to_string(detail::rpc::max_frame));
+        }
+        return {out.data(), out.data() + out.size()};
+    }
+
+    /// Stores the reply and sends it to the client's current connection, unless the fault hook says otherwise.
+    void answer(const std::shared_ptr<detail::rpc::client_state>& client, const detail::rpc::message& req,
+                std::vector<char> reply) {
+        std::shared_ptr<detail::rpc::session> to;
+        {
+            std::lock_guard lock(client->m);
+            to = client->current.lock();
+            if (client->dedupe) client->replies.complete(req.msgid, reply);
+        }
+        const fault_action act = options_.fault_hook ? options_.fault_hook(req.method, req.msgid) : fault_action::deliver;
+        if (!to) return;
+        if (act == fault_action::deliver) (void)to->send(reply.data(), reply.size(), clock::now() + options_.send_timeout);
+        if (act == fault_action::cut_connection) to->cut = true;  // its reader drops it on its next wake
+    }
+
+    void note_fault(std::string why) {
+        std::lock_guard lock(faults_m_);
+        faults_.push_back(std::move(why));
+        if (faults_.size() > 16) faults_.pop_front();
+    }
+
+    server_options options_;
+    std::unique_ptr<detail::rpc::advertisement> advertised_;  // in_domain: the name held
+    listener<frame> listener_;
+    detail::rpc::client_table clients_;
+    std::map<std::string, method, std::less<>> methods_;
+    const std::uint64_t incarnation_ = detail::rpc::new_incarnation();
+
+    std::mutex run_m_;
+    std::condition_variable run_cv_;
+    bool started_ = false;
+    std::atomic<bool> stopping_{false};
+    std::optional<detail::rpc::pool> pool_;
+    std::thread acceptor_;
+    std::mutex sessions_m_;
+    std::vector<std::shared_ptr<detail::rpc::session>> sessions_;
+
+    std::atomic<std::uint64_t> corrupt_{0};
+    mutable std::mutex faults_m_;
+    std::deque<std::string> faults_;
+};
+
+}  // namespace ipckit::rpc

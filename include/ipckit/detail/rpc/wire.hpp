@@ -1,0 +1,204 @@
+#pragma once
+// The MessagePack-RPC wire format, checked as untrusted input.
+//
+//   request        [0, msgid, method, params]      msgid: uint32, method: str, params: array
+//   response       [1, msgid, error, result]       error nil and a result, or an error and nil
+//   notification   [2, method, params]
+//
+// Each message is one frame of an ipckit connection (net.hpp), the array itself and nothing
+// after it. ipckit's additions are ordinary calls that another client need not make:
+//
+//   ["ipckit.hello"]  a request with msgid 0, params [client incarnation: uint64], made first on
+//                     each connection by an ipckit client; the result is a map
+//                     {"incarnation": uint64 (the server's), "idempotent": [method names]}.
+//                     Without it a connection is anonymous: its requests run each time they come.
+//   error          a string "<code>: <sentence>", the code one of rpc::errc's names (result.hpp),
+//                  so that a client in another language reads a sentence and an ipckit client a code.
+//
+// Limits. A frame is at most max_frame bytes (the connection enforces it before it allocates);
+// unpacking then allows no array, map, string, binary or extension longer than the frame itself
+// could hold and nests at most max_depth deep, so what msgpack-cxx allocates for the objects is
+// bounded by a small multiple of the frame's length, never by a length the peer wrote.
+
+#include <ipckit/detail/rpc/result.hpp>
+#include <ipckit/policy.hpp>
+
+#include <msgpack.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ipckit::detail::rpc {
+
+/// The longest frame (request or reply) a connection carries.
+inline constexpr std::size_t max_frame = 256 * 1024;
+using frame = ipckit::bytes<max_frame>;
+inline constexpr std::size_t max_depth = 32;
+
+inline constexpr std::uint32_t hello_msgid = 0;
+inline constexpr std::string_view hello_method = "ipckit.hello";
+
+enum class kind : std::uint8_t { request = 0, response = 1, notification = 2 };
+
+/// One parsed frame. The objects point into `handle`'s zone and live as long as it.
+struct message {
+    msgpack::object_handle handle;
+    kind type = kind::request;
+    std::uint32_t msgid = 0;
+    std::string_view method;  // request, notification
+    msgpack::object params;   // request, notification: an array
+    msgpack::object error;    // response
+    msgpack::object result;   // response
+};
+
+/// The unpack limits for a frame of `n` bytes: nothing longer than the frame could hold.
+inline msgpack::unpack_limit limits_for(std::size_t n) {
+    return msgpack::unpack_limit(n, n / 2, n, n, n, max_depth);
+}
+
+/// Unpacks and checks one frame. On a malformed one, returns nothing and says why in `why`.
+inline std::optional<message> parse(const std::byte* p, std::size_t n, std::string& why) noexcept {
+    try {
+        message m;
+        std::size_t off = 0;
+        m.handle = msgpack::unpack(reinterpret_cast<const char*>(p), n, off, nullptr, nullptr, limits_for(n));
+        if (off != n) {
+            why = std::to_string(n - off) + " bytes after the message";
+            return std::nullopt;
+        }
+        const msgpack::object& o = m.handle.get();
+        if (o.type != msgpack::type::ARRAY || o.via.array.size < 3 || o.via.array.size > 4) {
+            why = "not a MessagePack-RPC message (an array of 3 or 4)";
+            return std::nullopt;
+        }
+        const msgpack::object* a = o.via.array.ptr;
+        if (a[0].type != msgpack::type::POSITIVE_INTEGER || a[0].via.u64 > 2) {
+            why = "the message type is not 0, 1 or 2";
+            return std::nullopt;
+        }
+        m.type = static_cast<kind>(a[0].via.u64);
+        const std::uint32_t want = m.type == kind::notification ? 3 : 4;
+        if (o.via.array.size != want) {
+            why = "a message of type " + std::to_string(a[0].via.u64) + " has " + std::to_string(want) +
+                  " elements, not " + std::to_string(o.via.array.size);
+            return std::nullopt;
+        }
+        if (m.type != kind::notification) {
+            if (a[1].type != msgpack::type::POSITIVE_INTEGER || a[1].via.u64 > std::numeric_limits<std::uint32_t>::max()) {
+                why = "the msgid is not a 32-bit unsigned integer";
+                return std::nullopt;
+            }
+            m.msgid = static_cast<std::uint32_t>(a[1].via.u64);
+        }
+        if (m.type == kind::response) {
+            m.error = a[2];
+            m.result = a[3];
+            return m;
+        }
+        const msgpack::object& method = a[m.type == kind::request ? 2 : 1];
+        const msgpack::object& params = a[m.type == kind::request ? 3 : 2];
+        if (method.type != msgpack::type::STR) {
+            why = "the method name is not a string";
+            return std::nullopt;
+        }
+        if (params.type != msgpack::type::ARRAY) {
+            why = "the params are not an array";
+            return std::nullopt;
+        }
+        m.method = std::string_view(method.via.str.ptr, method.via.str.size);
+        m.params = params;
+        return m;
+    } catch (const std::exception& e) {
+        why = std::string("malformed MessagePack: ") + e.what();
+    } catch (...) {
+        why = "malformed MessagePack";
+    }
+    return std::nullopt;
+}
+
+using packer = msgpack::packer<msgpack::sbuffer>;
+
+/// [0, msgid, method, [args...]]
+template <class... A>
+void pack_request(msgpack::sbuffer& out, std::uint32_t msgid, std::string_view method, const A&... args) {
+    packer pk(out);
+    pk.pack_array(4);
+    pk.pack(0);
+    pk.pack(msgid);
+    pk.pack_str(static_cast<std::uint32_t>(method.size()));
+    pk.pack_str_body(method.data(), static_cast<std::uint32_t>(method.size()));
+    pk.pack_array(static_cast<std::uint32_t>(sizeof...(A)));
+    (pk.pack(args), ...);
+}
+
+/// [2, method, [args...]]
+template <class... A>
+void pack_notification(msgpack::sbuffer& out, std::string_view method, const A&... args) {
+    packer pk(out);
+    pk.pack_array(3);
+    pk.pack(2);
+    pk.pack_str(static_cast<std::uint32_t>(method.size()));
+    pk.pack_str_body(method.data(), static_cast<std::uint32_t>(method.size()));
+    pk.pack_array(static_cast<std::uint32_t>(sizeof...(A)));
+    (pk.pack(args), ...);
+}
+
+/// [1, msgid, nil, result], the result already packed in `result`.
+inline void pack_success(msgpack::sbuffer& out, std::uint32_t msgid, const msgpack::sbuffer& result) {
+    packer pk(out);
+    pk.pack_array(4);
+    pk.pack(1);
+    pk.pack(msgid);
+    pk.pack_nil();
+    out.write(result.data(), result.size());
+}
+
+/// [1, msgid, "<code>: <sentence>", nil]
+inline void pack_failure(msgpack::sbuffer& out, std::uint32_t msgid, ipckit::rpc::errc code, std::string_view sentence) {
+    packer pk(out);
+    pk.pack_array(4);
+    pk.pack(1);
+    pk.pack(msgid);
+    pk.pack(std::string(ipckit::rpc::to_string(code)) + ": " + std::string(sentence));
+    pk.pack_nil();
+}
+
+/// The error of a response as ipckit reports it: the code named at the start of the string, or
+/// remote for any other error object (a server in another language).
+inline ipckit::rpc::error read_failure(const msgpack::object& e) {
+    using ipckit::rpc::errc;
+    if (e.type != msgpack::type::STR) return {errc::remote, "the server returned an error that is not a string"};
+    const std::string_view s(e.via.str.ptr, e.via.str.size);
+    for (const errc c : {errc::timed_out, errc::peer_dead, errc::not_sent, errc::closed, errc::too_large, errc::corrupt,
+                         errc::unknown_method, errc::bad_arguments, errc::bad_reply, errc::remote, errc::expired}) {
+        const std::string_view name = ipckit::rpc::to_string(c);
+        if (s.size() > name.size() + 1 && s.substr(0, name.size()) == name && s.substr(name.size(), 2) == ": ")
+            return {c, std::string(s.substr(name.size() + 2))};
+    }
+    return {errc::remote, std::string(s)};
+}
+
+/// What a MessagePack object is, in a word, for error messages.
+inline const char* type_word(const msgpack::object& o) noexcept {
+    switch (o.type) {
+    case msgpack::type::NIL: return "nil";
+    case msgpack::type::BOOLEAN: return "bool";
+    case msgpack::type::POSITIVE_INTEGER: return "uint";
+    case msgpack::type::NEGATIVE_INTEGER: return "int";
+    case msgpack::type::FLOAT32:
+    case msgpack::type::FLOAT64: return "float";
+    case msgpack::type::STR: return "string";
+    case msgpack::type::BIN: return "bin";
+    case msgpack::type::ARRAY: return "array";
+    case msgpack::type::MAP: return "map";
+    case msgpack::type::EXT: return "ext";
+    }
+    return "?";
+}
+
+}  // namespace ipckit::detail::rpc

@@ -1,0 +1,107 @@
+#pragma once
+// What the rpc tests share: a server in a child process on any transport, and the services the
+// tests call. The test process itself makes no server, client or connection: every fork happens
+// before any I/O thread exists (net_process_test.cpp says why), so servers and clients both run
+// in children, and the clients report through their exit status.
+
+#include "../net_support.hpp"
+
+#include <ipckit/rpc.hpp>
+
+#include <msgpack.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ipckit_test {
+
+/// The transports the rpc tests run over: shm, a Unix path and tcp on loopback.
+inline constexpr net_kind rpc_transports[] = {net_kind::shm, net_kind::unix_path, net_kind::tcp};
+
+/// A server in a child process: `setup` binds its methods, then it serves until the parent
+/// kills it (when this goes, or by kill()). address() is what a client connects to.
+class served {
+public:
+    served(net_kind kind, const std::function<void(ipckit::rpc::server&)>& setup, ipckit::rpc::server_options o = {})
+        : served(bind_address(kind), setup, std::move(o)) {}
+    /// On exactly `address` (a restarted server on the address of the one before).
+    served(std::string address, const std::function<void(ipckit::rpc::server&)>& setup, ipckit::rpc::server_options o = {})
+        : bound_(std::move(address)),
+          proc_([&, o]() mutable {
+              ipckit::rpc::server srv(bound_, std::move(o));
+              setup(srv);
+              srv.start();
+              port_.post_value(ipckit::parse_address(srv.address()).port);
+              return block_until_killed(hold_);
+          }) {
+        const auto port = port_.wait_value();
+        if (!port) throw std::runtime_error("the server child did not start on " + bound_);
+        auto a = ipckit::parse_address(bound_);
+        a.port = static_cast<std::uint16_t>(*port);
+        address_ = a.str();
+    }
+    served(const served&) = delete;
+    served& operator=(const served&) = delete;
+    ~served() { (void)kill(); }
+    [[nodiscard]] const std::string& address() const noexcept { return address_; }
+    /// SIGKILLs the server now; what wait_child says (killed_by_sigkill).
+    int kill() {
+        if (killed_) return killed_by_sigkill;
+        killed_ = true;
+        const int how = proc_.kill();
+        remove_leftovers(bound_);
+        return how;
+    }
+
+private:
+    std::string bound_;
+    signal_pipe port_;
+    signal_pipe hold_;
+    child proc_;
+    std::string address_;
+    bool killed_ = false;
+};
+
+/// Runs `fn` in a child process and returns its exit status (0: every check held).
+inline int in_child(const std::function<int()>& fn) { return child(fn).wait(); }
+
+// ---- services --------------------------------------------------------------------------------
+
+struct point {
+    double x = 0;
+    double y = 0;
+    std::string label;
+    MSGPACK_DEFINE(x, y, label)
+};
+
+/// Methods of every type the library promises to carry.
+inline void calculator(ipckit::rpc::server& s) {
+    s.bind("add", [](std::int64_t a, std::int64_t b) { return a + b; });
+    s.bind("echo", [](std::string t) { return t; });
+    s.bind("negate", [](bool b) { return !b; });
+    s.bind("half", [](double d) { return d / 2; });
+    s.bind("reverse", [](std::vector<unsigned char> blob) { return std::vector<unsigned char>(blob.rbegin(), blob.rend()); });
+    s.bind("sum", [](std::vector<double> v) {
+        double t = 0;
+        for (const double d : v) t += d;
+        return t;
+    });
+    s.bind("lookup", [](std::map<std::string, std::int64_t> m, std::string key) -> std::optional<std::int64_t> {
+        const auto it = m.find(key);
+        if (it == m.end()) return std::nullopt;
+        return it->second;
+    });
+    s.bind("scale", [](point p, double f) { return point{p.x * f, p.y * f, p.label + "*"}; });
+    s.bind("fail", [](std::string why) -> std::int64_t { throw std::runtime_error(why); });
+    s.bind("nothing", [] {});
+    s.bind("big", [](std::uint32_t n) { return std::string(n, 'b'); });
+}
+
+}  // namespace ipckit_test

@@ -1,0 +1,117 @@
+// The pieces of at-most-once and of the wire format, in one process: the reply cache admits a
+// request once and refuses what it has evicted; the parser takes MessagePack-RPC messages and
+// refuses everything else, under limits no larger than the frame.
+
+#include "../catch.hpp"
+
+#include <ipckit/rpc.hpp>
+
+#include <msgpack.hpp>
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+using ipckit::detail::rpc::kind;
+using ipckit::detail::rpc::parse;
+using ipckit::detail::rpc::reply_cache;
+
+namespace {
+std::vector<char> bytes_of(const std::string& s) { return {s.begin(), s.end()}; }
+
+std::optional<ipckit::detail::rpc::message> parse_bytes(const std::vector<unsigned char>& b, std::string& why) {
+    return parse(reinterpret_cast<const std::byte*>(b.data()), b.size(), why);
+}
+}  // namespace
+
+TEST_CASE("rpc reply cache: a request runs once, and a retransmission gets the stored reply", "[unit]") {
+    reply_cache c(4);
+    std::vector<char> reply;
+    CHECK(c.admit(1, reply) == reply_cache::seen::fresh);
+    CHECK(c.admit(1, reply) == reply_cache::seen::running);  // still running: no second run
+    c.complete(1, bytes_of("one"));
+    CHECK(c.admit(1, reply) == reply_cache::seen::done);
+    CHECK(reply == bytes_of("one"));
+}
+
+TEST_CASE("rpc reply cache: bounded, and an evicted request is expired, never run again", "[unit]") {
+    reply_cache c(2);
+    std::vector<char> reply;
+    for (std::uint32_t s = 1; s <= 5; ++s) {
+        REQUIRE(c.admit(s, reply) == reply_cache::seen::fresh);
+        c.complete(s, bytes_of(std::to_string(s)));
+    }
+    CHECK(c.size() == 2);
+    CHECK(c.admit(1, reply) == reply_cache::seen::expired);
+    CHECK(c.admit(3, reply) == reply_cache::seen::expired);
+    CHECK(c.admit(5, reply) == reply_cache::seen::done);
+    CHECK(reply == bytes_of("5"));
+    CHECK(c.admit(6, reply) == reply_cache::seen::fresh);
+}
+
+TEST_CASE("rpc reply cache: a request still running is never evicted", "[unit]") {
+    reply_cache c(1);
+    std::vector<char> reply;
+    REQUIRE(c.admit(1, reply) == reply_cache::seen::fresh);  // runs long
+    for (std::uint32_t s = 2; s <= 4; ++s) {
+        REQUIRE(c.admit(s, reply) == reply_cache::seen::fresh);
+        c.complete(s, bytes_of("x"));
+    }
+    CHECK(c.admit(1, reply) == reply_cache::seen::running);
+    c.complete(1, bytes_of("late"));
+    CHECK(c.admit(1, reply) == reply_cache::seen::done);
+}
+
+TEST_CASE("rpc wire: the three MessagePack-RPC messages parse", "[unit]") {
+    msgpack::sbuffer b;
+    ipckit::detail::rpc::pack_request(b, 9, "add", 1, 2);
+    std::string why;
+    auto m = parse(reinterpret_cast<const std::byte*>(b.data()), b.size(), why);
+    REQUIRE(m);
+    CHECK(m->type == kind::request);
+    CHECK(m->msgid == 9);
+    CHECK(m->method == "add");
+    CHECK(m->params.via.array.size == 2);
+
+    b.clear();
+    ipckit::detail::rpc::pack_notification(b, "log", std::string("x"));
+    m = parse(reinterpret_cast<const std::byte*>(b.data()), b.size(), why);
+    REQUIRE(m);
+    CHECK(m->type == kind::notification);
+    CHECK(m->method == "log");
+
+    b.clear();
+    ipckit::detail::rpc::pack_failure(b, 3, ipckit::rpc::errc::unknown_method, "no method 'x'");
+    m = parse(reinterpret_cast<const std::byte*>(b.data()), b.size(), why);
+    REQUIRE(m);
+    CHECK(m->type == kind::response);
+    const auto e = ipckit::detail::rpc::read_failure(m->error);
+    CHECK(e.code == ipckit::rpc::errc::unknown_method);
+    CHECK(e.message == "no method 'x'");
+}
+
+TEST_CASE("rpc wire: lengths past the frame are refused before anything is allocated for them", "[unit]") {
+    std::string why;
+    // a request whose params claim 2^32-1 elements, a string claiming 4 GiB, a map claiming 2^32-1 pairs
+    for (const auto& b : std::vector<std::vector<unsigned char>>{
+             {0x94, 0x00, 0x01, 0xa1, 'f', 0xdd, 0xff, 0xff, 0xff, 0xff},
+             {0x94, 0x00, 0x01, 0xdb, 0xff, 0xff, 0xff, 0xff},
+             {0x94, 0x00, 0x01, 0xa1, 'f', 0xdf, 0xff, 0xff, 0xff, 0xff},
+         }) {
+        CHECK_FALSE(parse_bytes(b, why));
+        CHECK(why.find("malformed MessagePack") != std::string::npos);
+    }
+    std::vector<unsigned char> deep(ipckit::detail::rpc::max_depth + 8, 0x91);
+    deep.push_back(0xc0);
+    CHECK_FALSE(parse_bytes(deep, why));
+}
+
+TEST_CASE("rpc wire: errors from a server in another language are remote, with their text", "[unit]") {
+    msgpack::zone z;
+    const msgpack::object plain(std::string("something broke"), z);
+    const auto e = ipckit::detail::rpc::read_failure(plain);
+    CHECK(e.code == ipckit::rpc::errc::remote);
+    CHECK(e.message == "something broke");
+    const msgpack::object number(42, z);
+    CHECK(ipckit::detail::rpc::read_failure(number).code == ipckit::rpc::errc::remote);
+}
