@@ -649,14 +649,19 @@ struct report {
 
     static constexpr std::string_view carried_by_line = "carried by: ";
 
-    void print(std::ostream& out, const settings& s) const {
+    /// The first two lines, for messages of `size` bytes (any program that counts messages).
+    void print(std::ostream& out, std::size_t size) const {
         out << "received " << received << " messages, " << lost << " lost, " << out_of_order << " out of order, "
             << corrupt << " corrupt\n";
         if (timed > 0 && seconds > 0)
-            out << "throughput: " << throughput(static_cast<double>(timed), s.size, seconds) << " over "
+            out << "throughput: " << throughput(static_cast<double>(timed), size, seconds) << " over "
                 << example::seconds(seconds) << ", from the first message to the last\n";
         else
             out << "throughput: too few messages to time\n";
+    }
+    /// All three lines, for a queue that the flags in `s` chose.
+    void print(std::ostream& out, const settings& s) const {
+        print(out, s.size);
         out << carried_by_line << carried_by(s) << '\n';
     }
 
