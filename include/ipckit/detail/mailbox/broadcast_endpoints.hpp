@@ -132,7 +132,7 @@ public:
     using verbs::receive;
 
 private:
-    friend Box;
+    friend mailbox_handle<Box>;
     friend verbs;
 
     broadcast_receiver(std::shared_ptr<segment> seg, const options& opt)

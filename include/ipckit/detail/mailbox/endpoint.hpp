@@ -13,6 +13,7 @@
 
 #include <ipckit/detail/endpoint/endpoint.hpp>
 #include <ipckit/detail/mailbox/control.hpp>
+#include <ipckit/detail/mailbox/handle.hpp>
 #include <ipckit/detail/sync/doorbell.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>

@@ -46,7 +46,7 @@ public:
     using verbs::send;
 
 private:
-    friend Box;
+    friend mailbox_handle<Box>;
     friend verbs;
 
     mailbox_sender(std::shared_ptr<segment> seg, const options& opt)

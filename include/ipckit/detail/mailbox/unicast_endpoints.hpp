@@ -85,7 +85,7 @@ public:
     using verbs::receive;
 
 private:
-    friend Box;
+    friend mailbox_handle<Box>;
     friend verbs;
     mailbox_receiver(std::shared_ptr<segment> seg, const options& opt)
         : base(std::move(seg), opt, [](auto& cursor, auto& sh, std::size_t place, const segment&) {

@@ -24,26 +24,17 @@ namespace ipckit::detail {
 /// ipckit::queue<T, zero_capacity, ...> is. See <ipckit/queue.hpp> and the top of this file.
 template <message T, cardinality_policy Producers, cardinality_policy Consumers, wait_policy Wait,
           ownership_policy Ownership>
-class rendezvous_queue : public queue_handle<rendezvous_queue<T, Producers, Consumers, Wait, Ownership>> {
+class rendezvous_queue
+    : public queue_handle<rendezvous_queue<T, Producers, Consumers, Wait, Ownership>>,
+      public kind_constants<T, Wait, Ownership, 0, Producers::max, Consumers::max,
+                            rendezvous_shared<T, Producers::max, Consumers::max>>,
+      public endpoint_types<rendezvous_queue<T, Producers, Consumers, Wait, Ownership>, rendezvous_sender,
+                            rendezvous_receiver> {
 public:
-    using message_type = T;
-    using wait_type = Wait;
-    using ownership_type = Ownership;
-    static constexpr std::size_t capacity = 0;
-    static constexpr std::size_t max_senders = Producers::max;
-    static constexpr std::size_t max_receivers = Consumers::max;
-
-    using shared = rendezvous_shared<T, max_senders, max_receivers>;
+    using typename rendezvous_queue::kind_constants::shared;
     /// Where its endpoints sleep, and whom closing wakes (close()).
     template <class Role>
     using bells = rendezvous_bells<Role>;
-    template <mode_policy Mode>
-    using sender_type = rendezvous_sender<rendezvous_queue, Mode>;
-    template <mode_policy Mode>
-    using receiver_type = rendezvous_receiver<rendezvous_queue, Mode>;
-    static_assert(std::is_standard_layout_v<shared>, "the shared part of a queue must be standard layout");
-    static_assert(alignof(shared) <= header_size,
-                  "a message type aligned to more than 256 bytes cannot live after the segment header");
 
     /// The description and size a segment must match to be this queue.
     static segment_layout layout() {
@@ -64,8 +55,6 @@ public:
 private:
     friend queue_handle<rendezvous_queue>;
     rendezvous_queue(segment&& s, const options& opt) : queue_handle<rendezvous_queue>(std::move(s), opt) {}
-
-    static void init(void* body) { ::new (body) shared; }
 };
 
 }  // namespace ipckit::detail

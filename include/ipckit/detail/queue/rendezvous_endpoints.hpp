@@ -96,7 +96,6 @@ class rendezvous_sender : public rendezvous_endpoint<Queue, producer_role>,
     using base = rendezvous_endpoint<Queue, producer_role>;
     using T = typename Queue::message_type;
     using verbs = send_verbs<rendezvous_sender, T, Mode>;
-    using Wait = typename Queue::wait_type;
     using st = offer_state;
 
 public:
@@ -108,7 +107,6 @@ public:
     using verbs::send;
 
 private:
-    friend Queue;
     friend queue_handle<Queue>;
     friend verbs;
 
@@ -127,7 +125,7 @@ private:
     /// verbs' primitive.
     errc send_until(const T& m, clock::time_point deadline) noexcept {
         offer_step step{*this, m};
-        return this->template run_verb<Mode, Wait>(step, deadline);
+        return this->template run_verb<Mode, typename Queue::wait_type>(step, deadline);
     }
 
     /// The sender's half of the protocol (see rendezvous_slots.hpp) as a committing_step of the
@@ -285,7 +283,6 @@ class rendezvous_receiver : public rendezvous_endpoint<Queue, consumer_role>,
     using base = rendezvous_endpoint<Queue, consumer_role>;
     using T = typename Queue::message_type;
     using verbs = receive_verbs<rendezvous_receiver, T, Mode>;
-    using Wait = typename Queue::wait_type;
     using st = offer_state;
 
 public:
@@ -296,7 +293,6 @@ public:
     using verbs::receive;
 
 private:
-    friend Queue;
     friend queue_handle<Queue>;
     friend verbs;
     using base::base;
@@ -309,7 +305,7 @@ private:
                      // or it was never published; the next sender in its place withdraws it.
                      []() noexcept { return false; },
                      [this](bool ask_os) noexcept { return this->peers_state(ask_os); }};
-        return this->template run_verb<Mode, Wait>(step, deadline);
+        return this->template run_verb<Mode, typename Queue::wait_type>(step, deadline);
     }
 
     /// Takes one offer into `out`: ok or would_block. Loads, CASes and a copy; a system call only
