@@ -142,12 +142,12 @@ private:
     ///              taken until the next send resets it.
     class offer_step {
     public:
-        offer_step(rendezvous_sender& tx, const T& m) noexcept : tx_(tx), o_(tx.offer()), m_(m) {}
+        offer_step(rendezvous_sender& tx, const T& m) noexcept : tx_(tx), m_(m) {}
 
         errc attempt() noexcept { return phase_ == preparing ? prepare() : await(); }
         bool ready() const noexcept {
             if (taker_dead_) return true;
-            return o_.state.load(std::memory_order_acquire) != (phase_ == offered ? on_offer() : seen_);
+            return o().state.load(std::memory_order_acquire) != (phase_ == offered ? on_offer() : seen_);
         }
         /// Preparing: resets a slot whose taker died before its done. Taken: notes that our
         /// taker died. System calls.
@@ -165,9 +165,9 @@ private:
             std::uint64_t cur = on_offer();
             // THE DECISION: offered -> empty (withdrawn) here, or offered -> taken by a receiver's
             // CAS; whichever comes second fails. Once withdrawn, no receiver can take it.
-            if (o_.state.compare_exchange_strong(cur, st::pack(st::empty, 0, seq_), std::memory_order_acq_rel,
+            if (o().state.compare_exchange_strong(cur, st::pack(st::empty, 0, seq_), std::memory_order_acq_rel,
                                                  std::memory_order_acquire)) {
-                o_.stamp.store(0, std::memory_order_relaxed);  // withdrawn: no receiver may take it
+                o().stamp.store(0, std::memory_order_relaxed);  // withdrawn: no receiver may take it
                 phase_ = preparing;
                 return true;
             }
@@ -193,7 +193,7 @@ private:
             std::uint64_t s = 0;
             for (;;) {
                 // SYNC POINT READ: done, paired with the taker's release CAS: its copy is finished.
-                s = o_.state.load(std::memory_order_acquire);
+                s = o().state.load(std::memory_order_acquire);
                 const std::uint64_t kind = st::kind_of(s);
                 if (kind == st::empty || kind == st::done) break;
                 if (kind == st::taken && tx_.taker_alive(s)) {
@@ -205,10 +205,10 @@ private:
                 (void)tx_.reset(s);
             }
             seq_ = st::next_seq(st::seq_of(s));
-            std::memcpy(static_cast<void*>(&o_.value), &m_, sizeof(T));
-            o_.stamp.store(st::offered_stamp(seq_), std::memory_order_relaxed);
+            std::memcpy(static_cast<void*>(&o().value), &m_, sizeof(T));
+            o().stamp.store(st::offered_stamp(seq_), std::memory_order_relaxed);
             // SYNC POINT WRITE: value and stamp; READ by the receiver whose CAS takes offered(seq).
-            o_.state.store(on_offer(), std::memory_order_release);
+            o().state.store(on_offer(), std::memory_order_release);
             tx_.sh().data_bell.notify(tx_.light_fence());
             phase_ = offered;
             return errc::would_block;
@@ -219,7 +219,7 @@ private:
         errc await() noexcept {
             // SYNC POINT READ: done, paired with the taker's release CAS: it has finished reading
             // value, so the next send may overwrite it.
-            const std::uint64_t s = o_.state.load(std::memory_order_acquire);
+            const std::uint64_t s = o().state.load(std::memory_order_acquire);
             if (phase_ == offered) {
                 if (s == on_offer()) return errc::would_block;
                 phase_ = taken;  // no longer ours to withdraw: only the taker moves it now
@@ -229,13 +229,16 @@ private:
             // Done, and a taker copied this offer (its stamp, stored before its release CAS).
             // Done without it: the state was moved, and nobody took the message.
             if (st::kind_of(s) == st::done)
-                return o_.stamp.load(std::memory_order_relaxed) == st::taken_stamp(seq_) ? errc::ok : errc::corrupt;
+                return o().stamp.load(std::memory_order_relaxed) == st::taken_stamp(seq_) ? errc::ok : errc::corrupt;
             if (st::kind_of(s) != st::taken) return errc::corrupt;
             return taker_dead_ ? errc::peer_dead : errc::would_block;  // dead: prepare() clears it
         }
 
+        /// Our offer slot. (Not kept from the start: a closed sender has none, and the loop says
+        /// closed before it asks.)
+        rendezvous_offer<T>& o() const noexcept { return tx_.offer(); }
+
         rendezvous_sender& tx_;
-        rendezvous_offer<T>& o_;
         const T& m_;
         phase_t phase_ = preparing;
         std::uint64_t seq_ = 0;   ///< the offer's seq, once offered
