@@ -64,9 +64,10 @@ inline constexpr bool allows_many_receivers = !requires { requires Queue::one_re
 /// endpoint closes, like a pipe's end of file; where it may be many, it ends only when the
 /// queue is closed as a whole (close() on its handle) or removed, not because nobody happens to
 /// be attached at the moment. A receiver sees `closed` only after it has taken every message; a
-/// sender when it would wait for room. Every endpoint on a side of many dying is peer_dead, once
-/// (after their messages), and then the other side waits on for newcomers. Restricted
-/// thread-safe: one thread at a time.
+/// sender when it would wait for room, and (every kind) on every send once the queue was closed
+/// as a whole (close_queue, detail/endpoint/roles.hpp). Every endpoint on a side of many dying
+/// is peer_dead, once (after their messages), and then the other side waits on for newcomers.
+/// Restricted thread-safe: one thread at a time.
 template <class Queue, class Role, class Bells = role_bells<Role>, endpoint_handle Handle = segment>
 class endpoint_core {
 protected:

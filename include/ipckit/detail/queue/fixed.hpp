@@ -14,6 +14,7 @@
 #include <ipckit/segment.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -28,6 +29,8 @@ namespace ipckit::detail {
 /// What lives in a queue's segment after the header, and the cursor each side uses: the SPSC
 /// ring when there is one producer and one consumer, Vyukov's ring otherwise.
 ///   data_bell    receivers sleep here while the queue is empty
+///   closed       1 once the queue was closed as a whole: senders refuse (close_queue). On
+///                data_bell's line, which every send reads anyway (is a receiver asleep?)
 ///   space_bell   senders sleep here while it is full
 ///   senders      roster of up to MaxP senders (who, and which position each is claiming)
 ///   receivers    roster of up to MaxC receivers
@@ -43,6 +46,7 @@ struct queue_shared {
     using consumer_type = std::conditional_t<spsc, spsc_consumer<T, N>, mpmc_consumer<T, N, (MaxC > 1)>>;
 
     alignas(cache_line) doorbell data_bell;
+    std::atomic<std::uint32_t> closed{0};
     alignas(cache_line) doorbell space_bell;
     roster<MaxP> senders;
     roster<MaxC> receivers;

@@ -90,10 +90,10 @@ public:
     }
 
     /// Closes the queue as a whole, for every process (the closed rule: detail/endpoint/
-    /// endpoint.hpp): every receiver, attached now or later, gets `closed` once it has taken
-    /// every message; every sender gets `closed` when it would wait for room (a message it sent
-    /// before that is received if a receiver still takes it). Sleepers on both sides are woken.
-    /// How a queue of many senders ends. Never undone: the name stays until removed.
+    /// core.hpp): every receiver, attached now or later, gets `closed` once it has taken every
+    /// message; every send from now on gets `closed`, with nothing written (a message sent
+    /// before is received if a receiver still takes it). Sleepers on both sides are woken. How
+    /// a queue of many senders ends. Never undone: the name stays until removed.
     void close() const noexcept { close_queue<Queue::template bells>(shared_mut()); }
 
     /// Attaches a sender. Throws sender_busy while as many live senders as Producers allows are
