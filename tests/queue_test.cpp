@@ -344,14 +344,18 @@ TEST_CASE("queue: remove takes the name away while users keep the queue", "[unit
     auto q = q16::create(name);
     auto tx = q.sender();
     auto rx = q.receiver();
+    REQUIRE(tx.send(make_tick(9), patience));
     CHECK(q16::remove(name));
     CHECK_FALSE(q16::remove(name));
     CHECK(setup_errc([&] { return q16::open(name); }) == errc::not_found);
 
-    REQUIRE(tx.send(make_tick(9), patience));
+    // Removed is closed as a whole (the closed rule): what was sent is still received, a send
+    // from now on is refused, with room to spare, and nothing of it arrives.
+    CHECK(err(tx.send(make_tick(10), patience)) == errc::closed);
     auto r = rx.receive(patience);
     REQUIRE(r);
     CHECK(r->seq == 9);
+    CHECK(err(rx.receive(patience)) == errc::closed);
 }
 
 // ---- endpoints ------------------------------------------------------------------------------

@@ -112,11 +112,11 @@ TEMPLATE_TEST_CASE("contract: closed, as a receiver sees it: the end of a single
         }
         auto tx = K::sender(p, 2);
         // Closed as a whole by another process, with a message still in it: the message is
-        // received, then closed. (Where close_refuses, nothing more is accepted, from an
-        // attached sender or a newcomer; a rendezvous offers first: a deadline to spare.)
+        // received, then closed. Nothing more is accepted, from an attached sender with room to
+        // spare or a newcomer (a rendezvous offers first: a deadline to spare).
         REQUIRE(in_a_child([&](child_report&) { open(p).close(); }) == as_expected);
         if constexpr (says_if_open<K>) CHECK_FALSE(p.keep.is_open());
-        if constexpr (K::close_refuses) CHECK(K::send(tx, 3, patience) == errc::closed);
+        CHECK(K::send(tx, 3, patience) == errc::closed);
         if constexpr (buffers<K>) {
             REQUIRE(K::receive(rx, seq, already_past()) == errc::ok);
             CHECK(seq == 2);
@@ -131,11 +131,9 @@ TEMPLATE_TEST_CASE("contract: closed, as a receiver sees it: the end of a single
         again.close();
         auto late = K::receiver(p);
         CHECK(K::receive(late, seq, already_past()) == errc::closed);
-        if constexpr (K::close_refuses) {
-            tx.close();
-            auto late_tx = K::sender(p, 3);
-            CHECK(K::send(late_tx, 4, patience) == errc::closed);
-        }
+        tx.close();
+        auto late_tx = K::sender(p, 3);
+        CHECK(K::send(late_tx, 4, patience) == errc::closed);
     }
 }
 
@@ -236,9 +234,23 @@ TEMPLATE_TEST_CASE("contract: closed, as a receiver asleep on a channel of many 
     else
         p.keep.close();
     CHECK(report.finish(c) == as_expected);
-    if (K::close_refuses && keeps) CHECK(K::send(tx, 1, patience) == errc::closed);
+    if (keeps) CHECK(K::send(tx, 1, patience) == errc::closed);
     if (by_remove) {
         CHECK(setup_errc([&] { (void)open(p); }) == errc::not_found);
         CHECK_FALSE(K::channel::remove(p.place));
     }
+}
+
+TEMPLATE_TEST_CASE("contract: closed, as an endpoint its own user closed sees it: every verb says closed at once",
+                   "[unit]", IPCKIT_CONTRACT_CLOSED_KINDS) {
+    using K = TestType;
+    const made<K> p;
+    auto rx = K::receiver(p);
+    auto tx = K::sender(p);
+    tx.close();
+    CHECK(K::send(tx, 0, patience) == errc::closed);  // with a deadline to spare: nothing waits
+    rx.close();
+    std::uint64_t seq = ~std::uint64_t{0};
+    CHECK(K::receive(rx, seq, patience) == errc::closed);
+    CHECK(seq == ~std::uint64_t{0});
 }

@@ -32,10 +32,6 @@
 //                     one sender, or one receiver) ends the channel when it closes, like a
 //                     pipe's end of file. Not a mailbox's: its senders and receivers come and
 //                     go, and it ends only when closed as a whole or removed
-//   close_refuses     after a close as a whole, every send is refused with `closed` at once
-//                     (mailboxes; an unbounded queue; a rendezvous, whose every send waits).
-//                     Else a sender is refused only when it would wait for room, and what it
-//                     left in the room is still received (a bounded queue: its handle's close())
 //   travels          (optional) a sent message takes a moment to reach the receiver (a
 //                     socket's I/O thread carries it): a non-blocking receive just after a
 //                     send may find nothing yet. Use receive_sent() there.
@@ -164,7 +160,6 @@ struct queue_promises {
     static constexpr bool peer_query = true;
     static constexpr bool non_blocking_send = true;
     static constexpr bool side_of_one_ends = true;
-    static constexpr bool close_refuses = false;
 };
 
 template <class P, class C, class M = tick>
@@ -203,13 +198,13 @@ struct bytes_mpsc : bytes_kind<bytes<ipckit::multi>, bytes<ipckit::multi, 65>>, 
 
 struct rendezvous_spsc : handle_kind<ipckit::queue<tick, ipckit::zero_capacity>, ipckit::queue<std::uint64_t, ipckit::zero_capacity>>,
                          queue_promises {
-    static constexpr bool multi_producer = false, bounded = true, non_blocking_send = false, close_refuses = true;
+    static constexpr bool multi_producer = false, bounded = true, non_blocking_send = false;
     static constexpr std::uint64_t holds = 0;
 };
 struct rendezvous_mpmc : handle_kind<ipckit::queue<tick, ipckit::zero_capacity, ipckit::multi, ipckit::multi>,
                                      ipckit::queue<std::uint64_t, ipckit::zero_capacity, ipckit::multi, ipckit::multi>>,
                          queue_promises {
-    static constexpr bool multi_producer = true, bounded = true, non_blocking_send = false, close_refuses = true;
+    static constexpr bool multi_producer = true, bounded = true, non_blocking_send = false;
     static constexpr std::uint64_t holds = 0;
 };
 
@@ -217,13 +212,13 @@ struct rendezvous_mpmc : handle_kind<ipckit::queue<tick, ipckit::zero_capacity, 
 struct unbounded_spsc : handle_kind<ipckit::queue<tick, ipckit::unbounded<4096>>,
                                     ipckit::queue<std::uint64_t, ipckit::unbounded<4096>>, scoped_queue>,
                         queue_promises {
-    static constexpr bool multi_producer = false, bounded = false, close_refuses = true;
+    static constexpr bool multi_producer = false, bounded = false;
     static constexpr std::uint64_t holds = 4096 / sizeof(tick) + 10;
 };
 struct unbounded_mpsc : handle_kind<ipckit::queue<tick, ipckit::unbounded<4096>, ipckit::multi>,
                                     ipckit::queue<std::uint64_t, ipckit::unbounded<4096>, ipckit::multi>, scoped_queue>,
                         queue_promises {
-    static constexpr bool multi_producer = true, bounded = false, close_refuses = true;
+    static constexpr bool multi_producer = true, bounded = false;
     static constexpr std::uint64_t holds = 4096 / sizeof(tick) + 10;
     /// The chunks of the queue that exist now.
     static std::size_t chunks(const place& p) { return chunks_of(p).size(); }
@@ -238,7 +233,7 @@ using mailbox = ipckit::mailbox<M, ipckit::bounded<8>, Delivery, ipckit::system_
 template <class Delivery>
 struct mailbox_kind : handle_kind<mailbox<Delivery>, mailbox<Delivery, std::uint64_t>> {
     static constexpr bool multi_producer = true, bounded = true, peer_query = false, non_blocking_send = true;
-    static constexpr bool side_of_one_ends = false, close_refuses = true;
+    static constexpr bool side_of_one_ends = false;
     static constexpr std::uint64_t holds = 8;
 };
 struct mailbox_exclusive : mailbox_kind<ipckit::exclusive> {};

@@ -64,9 +64,10 @@ inline constexpr bool allows_many_receivers = !requires { requires Queue::one_re
 /// endpoint closes, like a pipe's end of file; where it may be many, it ends only when the
 /// queue is closed as a whole (close() on its handle) or removed, not because nobody happens to
 /// be attached at the moment. A receiver sees `closed` only after it has taken every message; a
-/// sender when it would wait for room. Every endpoint on a side of many dying is peer_dead, once
-/// (after their messages), and then the other side waits on for newcomers. Restricted
-/// thread-safe: one thread at a time.
+/// sender when it would wait for room, and (every kind) on every send once the queue was closed
+/// as a whole (close_queue, detail/endpoint/roles.hpp). Every endpoint on a side of many dying
+/// is peer_dead, once (after their messages), and then the other side waits on for newcomers.
+/// Restricted thread-safe: one thread at a time.
 template <class Queue, class Role, class Bells = role_bells<Role>, endpoint_handle Handle = segment>
 class endpoint_core {
 protected:
@@ -75,7 +76,8 @@ protected:
 public:
     endpoint_core(endpoint_core&& o) noexcept
         : segment_(std::move(o.segment_)), shared_(std::exchange(o.shared_, nullptr)), me_(o.me_), place_(o.place_),
-          light_fence_(o.light_fence_), liveness_(o.liveness_), reported_(o.reported_) {}
+          light_fence_(o.light_fence_), liveness_(o.liveness_), reported_(o.reported_),
+          next_check_(o.next_check_) {}
     endpoint_core& operator=(endpoint_core&& o) noexcept {
         if (this != &o) {
             close();
@@ -86,6 +88,7 @@ public:
             light_fence_ = o.light_fence_;
             liveness_ = o.liveness_;
             reported_ = o.reported_;
+            next_check_ = o.next_check_;
         }
         return *this;
     }
@@ -128,7 +131,7 @@ protected:
     endpoint_core(std::shared_ptr<Handle> seg, const options& opt)
         : segment_(std::move(seg)), shared_(static_cast<shared*>(segment_->body())), me_(sys::self()),
           light_fence_(sys::register_light_fence()),
-          liveness_(liveness_of(opt)) {
+          liveness_(liveness_of(opt)), next_check_(clock::now() + liveness_) {
         // Deaths on the other side that are older than this endpoint are not its to report. (A
         // broadcast mailbox's receivers are a table of its own, not a roster.)
         if constexpr (requires(shared& sh) { sh.senders.retirements; sh.receivers.retirements; })
@@ -220,8 +223,14 @@ protected:
     /// other side (step.peers(true), after step.recover()) about once per liveness interval,
     /// until `deadline` (time_point::max(): none): ok, timed_out, closed, peer_dead, or the
     /// attempt's own error. Non-blocking: one attempt (`deadline` means nothing then), and no
-    /// system call unless the attempt makes one. Either way closed / peer_dead only once the
-    /// attempt finds nothing left to do (settle).
+    /// system call unless the attempt makes one; a step never_ended_by_peers recovers and
+    /// attempts once more on a would_block at most once per liveness interval. Either way
+    /// closed / peer_dead only once the attempt finds nothing left to do (settle).
+    ///
+    /// The second phase (committing_step, blocking only): where the verb would end without
+    /// success, the step first gives up what it put out (give_up); if the other side took it
+    /// first, the verb is committed and the loop waits on, without the deadline, for the
+    /// attempt to say how it ended.
     template <mode_policy Mode, wait_policy Wait, verb_step Step>
     errc run_verb(Step& step, clock::time_point deadline) noexcept {
         if constexpr (std::same_as<Mode, blocking>) {
@@ -235,13 +244,31 @@ protected:
                         if (ask_os) (void)step.recover();
                         return step.peers(ask_os);
                     },
-                    deadline, liveness_);
-                if (w == errc::peer_dead) return drain(step, w);
+                    committed(step) ? clock::time_point::max() : deadline, liveness_);
+                if constexpr (!never_ended_by_peers<Step>) {
+                    if (w == errc::peer_dead) {
+                        if (const errc d = drain(step, w); d != errc::would_block) return d;
+                        continue;  // committed: wait on
+                    }
+                }
                 // closed: the next settle() looks once more, then says closed (or peer_dead).
-                if (w != errc::ok && w != errc::closed) return w;
+                if (w == errc::ok || w == errc::closed || !give_up(step)) continue;
+                return w;
             }
         } else {
-            return settle(step);
+            static_assert(!committing_step<Step>, "a step with a second phase waits for it: blocking verbs only");
+            errc e = settle(step);
+            if constexpr (never_ended_by_peers<Step>) {
+                if (e == errc::would_block) {
+                    const auto now = clock::now();
+                    if (now >= next_check_) {
+                        next_check_ = now + liveness_;
+                        (void)step.recover();
+                        e = settle(step);
+                    }
+                }
+            }
+            return e;
         }
     }
 
@@ -254,22 +281,47 @@ protected:
     errc settle(Step& step) noexcept {
         if (shared_ == nullptr) return errc::closed;
         errc e = step.attempt();
-        if (e != errc::would_block) return e;
-        const errc end = step.peers(false);
-        if (end != errc::closed && end != errc::peer_dead) return e;
-        return drain(step, end);
+        if constexpr (never_ended_by_peers<Step>) {
+            return e;  // the other side never ends it: the attempt says closed
+        } else {
+            if (e != errc::would_block) return e;
+            const errc end = step.peers(false);
+            if (end != errc::closed && end != errc::peer_dead) return e;
+            return drain(step, end);
+        }
     }
 
     /// Where the other side has ended (`end`: closed, or peer_dead): looks again, finishing each
     /// claim it left unfinished, until an attempt does not would_block (its result) or nothing
-    /// is left to finish; then `end`, as ended() or report_dead() say it. Messages first.
+    /// is left to finish; then `end`, as ended() or report_dead() say it. Messages first. A
+    /// committing step that cannot give up (the other side took what it put out): would_block,
+    /// for the loop to wait on.
     template <verb_step Step>
     errc drain(Step& step, errc end) noexcept {
         for (;;) {
             const errc e = step.attempt();
             if (e != errc::would_block) return e;
-            if (!step.recover()) return end == errc::closed ? ended() : report_dead();
+            if (step.recover()) continue;
+            if (!give_up(step)) return errc::would_block;
+            return end == errc::closed ? ended() : report_dead();
         }
+    }
+
+    /// A committing_step's committed() and give_up(); for any other step, never committed and
+    /// nothing to give up.
+    template <verb_step Step>
+    static bool committed(const Step& step) noexcept {
+        if constexpr (committing_step<Step>)
+            return step.committed();
+        else
+            return false;
+    }
+    template <verb_step Step>
+    static bool give_up(Step& step) noexcept {
+        if constexpr (committing_step<Step>)
+            return step.give_up();
+        else
+            return true;
     }
 
     /// Retires the places of the holders on the other side that have died.
@@ -285,6 +337,7 @@ protected:
     bool light_fence_;
     std::chrono::nanoseconds liveness_;
     std::uint32_t reported_ = 0;  ///< the other side's retirements when this endpoint last reported a death
+    clock::time_point next_check_;  ///< when a never_ended_by_peers step polled next recovers
 };
 
 }  // namespace ipckit::detail

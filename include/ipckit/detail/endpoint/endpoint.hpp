@@ -8,8 +8,9 @@
 // only a verb_step: its one attempt (which wakes the other side on success), what it waits for,
 // how it recovers a dead peer's claim, and how it asks after the other side.
 //
-// A ring queue kind provides `Queue::shared` with data_bell, space_bell, senders and receivers
-// (rosters) and ring, plus Queue::max_senders / max_receivers; its cursors meet the contract of
+// A ring queue kind provides `Queue::shared` with data_bell, closed (the word close_queue sets,
+// on data_bell's line), space_bell, senders and receivers (rosters) and ring, plus
+// Queue::max_senders / max_receivers; its cursors meet the contract of
 // detail/ring/cursor.hpp. A queue kind whose endpoints keep something else than one segment
 // alive (the unbounded queue keeps its chain's head) names it as endpoint_core's Handle.
 //
@@ -29,6 +30,7 @@
 #include <ipckit/segment.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -81,6 +83,12 @@ protected:
     template <bool Progress = true, class Op>
     errc run_until(Op&& op, clock::time_point deadline) noexcept {
         step_of step{[this, &op]() noexcept {
+                         if constexpr (std::is_same_v<Role, producer_role>) {
+                             // Closed as a whole: refused, nothing written. SYNC POINT READ: the
+                             // closer's store (close_queue); a load of the line that progress()
+                             // reads anyway.
+                             if (this->shared_->closed.load(std::memory_order_relaxed) != 0) return errc::closed;
+                         }
                          const errc e = op(cursor_);
                          if constexpr (Progress)
                              if (e == errc::ok) progress();

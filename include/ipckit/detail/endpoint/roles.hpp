@@ -40,12 +40,23 @@ struct role_bells {
     static void wake_on_close(auto& sh) noexcept { Role::wake_peers(sh).ring(); }
 };
 
+/// Whether a queue kind's senders read a `closed` word of their own before each send (a ring
+/// queue's, on the line of its data bell, which every send reads anyway); the other kinds'
+/// senders refuse through the sealed roster of their receivers (every rendezvous send asks it,
+/// an unbounded queue's whenever it needs a new chunk... see each kind).
+template <class Shared>
+concept has_closed_word = requires(Shared& sh) { sh.closed.load(); };
+
 /// Closes the queue whose shared part is `sh` as a whole (close() on its handle, or its
-/// removal): both rosters sealed, so that every endpoint, now or later, sees `closed` (see
-/// detail/sync/roster.hpp), and every sleeper on either side woken to see it. Bells: where the
-/// kind's endpoints sleep (role_bells for ring queues).
+/// removal): every send from now on refused (closed, nothing written: the closed word, where
+/// the kind has one), both rosters sealed, so that every endpoint, now or later, sees `closed`
+/// (see detail/sync/roster.hpp), and every sleeper on either side woken to see it. Bells: where
+/// the kind's endpoints sleep (role_bells for ring queues).
 template <template <class> class Bells, class Shared>
 void close_queue(Shared& sh) noexcept {
+    // SYNC POINT WRITE: READ by a sender's load before its attempt (endpoint::run_until); the
+    // seal's seq_cst store and the rings below order it for anyone woken by them.
+    if constexpr (has_closed_word<Shared>) sh.closed.store(1, std::memory_order_relaxed);
     sh.senders.seal();
     sh.receivers.seal();
     Bells<producer_role>::wake_on_close(sh);

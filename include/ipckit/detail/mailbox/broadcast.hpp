@@ -34,6 +34,7 @@
 #include <ipckit/detail/mailbox/description.hpp>
 #include <ipckit/detail/mailbox/remove.hpp>
 #include <ipckit/detail/mailbox/sender.hpp>
+#include <ipckit/detail/mailbox/handle.hpp>
 #include <ipckit/detail/queue/handle.hpp>
 #include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/error.hpp>
@@ -63,39 +64,30 @@ namespace ipckit::detail {
 /// A broadcast mailbox of fixed-size messages `T` with room for N of them; see the top of this
 /// file. A handle may be copied and shared between threads; its endpoints keep the segment alive.
 template <message T, std::size_t N, ownership_policy Ownership, wait_policy Wait>
-class broadcast_mailbox : public queue_handle<broadcast_mailbox<T, N, Ownership, Wait>> {
-    using base = queue_handle<broadcast_mailbox>;
+class broadcast_mailbox : public mailbox_handle<broadcast_mailbox<T, N, Ownership, Wait>>,
+                          public kind_constants<T, Wait, Ownership, N, multi::max, default_broadcast_receivers,
+                                                broadcast_shared<T, N, multi::max>>,
+                          public endpoint_types<broadcast_mailbox<T, N, Ownership, Wait>, mailbox_sender,
+                                                broadcast_receiver> {
+    using base = mailbox_handle<broadcast_mailbox>;
     static_assert(std::is_same_v<Ownership, system_owned>,
                   "ipckit::mailbox<T, bounded<N>, broadcast, process_owned>: a process_owned mailbox's owner is its "
                   "only receiver, so a broadcast would reach nobody else. Use system_owned for broadcast (it stays "
                   "until Mailbox::remove), or exclusive delivery for a process_owned mailbox");
 
 public:
-    using message_type = T;
+    // max_receivers (kind_constants) is the receiver places when broadcast_options::max_receivers
+    // is 0; each mailbox says its own through receiver_places(). (endpoint_core asks for a
+    // constant.)
+    using typename broadcast_mailbox::kind_constants::shared;
     using delivery_type = broadcast;
-    using ownership_type = Ownership;
-    using wait_type = Wait;
-    static constexpr std::size_t capacity = N;
-    static constexpr std::size_t max_senders = multi::max;
-    /// Receiver places when broadcast_options::max_receivers is 0; each mailbox says its own
-    /// through receiver_places(). (endpoint_core asks for a constant.)
-    static constexpr std::size_t max_receivers = default_broadcast_receivers;
-
-    using shared = broadcast_shared<T, N, max_senders>;
     using sending = broadcast_sending<broadcast_mailbox>;
-    template <mode_policy M>
-    using sender_type = mailbox_sender<broadcast_mailbox, M>;
-    template <mode_policy M>
-    using receiver_type = broadcast_receiver<broadcast_mailbox, M>;
-    static_assert(std::is_standard_layout_v<shared>, "the shared part of a mailbox must be standard layout");
-    static_assert(alignof(shared) <= header_size,
-                  "a message type aligned to more than 256 bytes cannot live after the segment header");
 
     /// The description and size a segment must match to be this mailbox with `places` receiver
     /// places. The description does not name the places: a program opens the mailbox whatever
     /// its creator chose.
     static segment_layout layout(std::size_t places = default_broadcast_receivers) {
-        return {mailbox_description<T>(capacity, broadcast::name, Ownership::name), size_for(places)};
+        return {mailbox_description<T>(N, broadcast::name, Ownership::name), size_for(places)};
     }
 
     /// Creates the mailbox `name` with opt.max_receivers receiver places (0: 1024). Throws
@@ -121,54 +113,38 @@ public:
     static broadcast_mailbox open_or_create(std::string_view name, const broadcast_options& opt = {}) {
         return create_or_open([&] { return create(name, opt); }, [&] { return open(name, opt); });
     }
-    /// Closes the mailbox `name` (close()) and removes its name, which is free from then on.
-    /// False if there was none. Throws invalid_name, incompatible_layout (another kind of segment
-    /// has the name: remove it with ipckit::remove_segment), permission_denied.
-    static bool remove(std::string_view name) {
-        return remove_mailbox(name, [&] { return open(name); });
-    }
+    // remove(name), is_open(), close(): mailbox_handle.
 
     /// Attaches a sender. Throws sender_busy while 64 live senders are attached.
     template <mode_policy M = blocking>
-    [[nodiscard]] sender_type<M> sender() const {
-        try {
-            return sender_type<M>(this->segment_, this->options_);
-        } catch (const error& e) {
-            if (e.reason() != errc::sender_busy) throw;
-            throw error(e.reason(), "mailbox '" + this->name() + "' already has " + std::to_string(max_senders) +
-                                        " live senders. Close one first (a sender that has died is replaced by "
-                                        "the next one)");
-        }
+    [[nodiscard]] auto sender() const {
+        return this->template attach<typename broadcast_mailbox::template sender_type<M>>([this] { return this->senders_busy(); });
     }
     /// Attaches a receiver, which gets every message sent from now on (or, if no other receiver
     /// is attached, every message no receiver has read yet). Throws receiver_busy while every
     /// receiver place holds a live receiver.
     template <mode_policy M = blocking>
-    [[nodiscard]] receiver_type<M> receiver() const {
-        try {
-            return receiver_type<M>(this->segment_, this->options_);
-        } catch (const error& e) {
-            if (e.reason() != errc::receiver_busy) throw;
+    [[nodiscard]] auto receiver() const {
+        return this->template attach<typename broadcast_mailbox::template receiver_type<M>>([this] {
             const std::string count = std::to_string(receiver_places());
-            throw error(e.reason(), "mailbox '" + this->name() + "' already has " + count +
-                                        " live receivers, one per receiver place. Close one first, or create the "
-                                        "mailbox with a larger broadcast_options::max_receivers (it was created "
-                                        "with " + count + ")");
-        }
+            return "mailbox '" + this->name() + "' already has " + count +
+                   " live receivers, one per receiver place. Close one first, or create the mailbox with a larger "
+                   "broadcast_options::max_receivers (it was created with " + count + ")";
+        });
     }
 
     /// How many receivers may be attached at once: broadcast_options::max_receivers at creation.
     [[nodiscard]] std::size_t receiver_places() const noexcept { return places_in(this->segment_->size()); }
     /// Receivers attached now (a dead one counts until it is noticed): a snapshot.
     [[nodiscard]] std::size_t receivers() const noexcept {
-        auto& ring = shared_mut().ring;
-        return ring.held_places(ring.high, places_of(shared_mut()), receiver_places());
+        auto& ring = this->shared_mut().ring;
+        return ring.held_places(ring.high, places_of(this->shared_mut()), receiver_places());
     }
     /// How much is waiting now (every kind's depth()), here messages: those the slowest attached
     /// receiver has not read yet, or, with none attached, those kept for the next one. A
     /// snapshot, as `ipckit inspect` shows it; each lag is capped at the capacity.
     [[nodiscard]] std::size_t depth() const noexcept {
-        auto& sh = shared_mut();
+        auto& sh = this->shared_mut();
         const broadcast_place* place = places_of(sh);
         const auto high = static_cast<std::size_t>(
             std::min<std::uint64_t>(sh.ring.high.load(std::memory_order_acquire), receiver_places()));
@@ -186,15 +162,9 @@ public:
         const std::uint64_t tail = sh.ring.tail.load(std::memory_order_acquire);
         const std::uint64_t kept_from = sh.ring.base.load(std::memory_order_acquire);
         return static_cast<std::size_t>(
-            std::min<std::uint64_t>(slowest ? *slowest : tail - std::min(kept_from, tail), capacity));
+            std::min<std::uint64_t>(slowest ? *slowest : tail - std::min(kept_from, tail), N));
     }
-    /// Whether the mailbox still takes messages (not closed or removed).
-    [[nodiscard]] bool is_open() const noexcept { return shared_mut().control.is_open(); }
-    /// Closes the mailbox as a whole, for every process: from now on every send returns closed
-    /// (nothing more is accepted), each receiver gets every message it accepted and then closed,
-    /// and blocked endpoints wake. The name stays until remove(). Never undone; does nothing if it
-    /// is closed already.
-    void close() const noexcept { close_mailbox(shared_mut()); }
+    // is_open(), close(): mailbox_handle.
 
     /// Bytes of shared memory the segment of a mailbox with `places` receiver places takes.
     static constexpr std::size_t size_for(std::size_t places) noexcept {
@@ -208,12 +178,12 @@ public:
     }
 
 private:
-    friend base;
+    friend queue_handle<broadcast_mailbox>;
     broadcast_mailbox(segment&& s, const options& opt) : base(std::move(s), opt) {
         const std::size_t places = places_in(this->segment_->size());
-        if (places == 0 || shared_mut().places != places)
+        if (places == 0 || this->shared_mut().places != places)
             throw error(errc::corrupt, "mailbox '" + this->name() + "' has a receiver table of " +
-                                           std::to_string(shared_mut().places) + " places in a segment of " +
+                                           std::to_string(this->shared_mut().places) + " places in a segment of " +
                                            std::to_string(this->segment_->size()) +
                                            " bytes: it was truncated or overwritten. Remove it with "
                                            "Mailbox::remove(\"" + this->name() + "\") and create it again");
@@ -236,7 +206,6 @@ private:
         for (std::size_t i = 0; i < places; ++i) ::new (static_cast<void*>(table + i)) broadcast_place;
     }
 
-    shared& shared_mut() const noexcept { return *static_cast<shared*>(this->segment_->body()); }
 };
 
 }  // namespace ipckit::detail

@@ -3,7 +3,7 @@
 // roster; the sender itself is every mailbox's, detail/mailbox/sender.hpp), and its receivers,
 // each a place in the receiver table at the end of the segment (broadcast_layout.hpp), which
 // holds its cursor and gates the senders while held. Both are mailbox endpoints
-// (detail/mailbox/endpoint.hpp): the endpoint core's state, move and close, and the mailbox loop.
+// (detail/mailbox/endpoint.hpp): the endpoint core's state, move and close, and its one verb loop.
 
 #include <ipckit/detail/endpoint/endpoint.hpp>
 #include <ipckit/detail/mailbox/broadcast_layout.hpp>
@@ -97,13 +97,15 @@ struct broadcast_sending {
         c.attach(sh.ring, places_of(sh), Box::places_in(seg.size()), sh.senders.places[place].pending);
         return true;
     }
-    static void check(cursor& c, typename Box::shared& sh, const segment& seg, const sys::process_id& me) noexcept {
+    static bool check(cursor& c, typename Box::shared& sh, const segment& seg, const sys::process_id& me) noexcept {
         const std::size_t count = Box::places_in(seg.size());
+        bool freed = false;
         c.for_each_laggard([&](std::size_t i, std::uint64_t holder) {
             if (sys::is_alive(sys::process_id::unpack(holder))) return;
             // False: someone else gave it up, or took it over.
-            (void)give_up_place(sh, places_of(sh), count, i, holder, me.pack(), roster_place::closed);
+            if (give_up_place(sh, places_of(sh), count, i, holder, me.pack(), roster_place::closed)) freed = true;
         });
+        return freed;
     }
 };
 
@@ -130,7 +132,7 @@ public:
     using verbs::receive;
 
 private:
-    friend Box;
+    friend mailbox_handle<Box>;
     friend verbs;
 
     broadcast_receiver(std::shared_ptr<segment> seg, const options& opt)
@@ -142,8 +144,8 @@ private:
           }) {}
 
     errc receive_until(T& out, clock::time_point deadline) noexcept {
-        return this->run([&] { return attempt(out); }, [this] { return this->cursor().has_data() || drained(); },
-                         [this] { this->recover(); }, deadline);
+        return this->run_until([&] { return attempt(out); }, [this] { return this->cursor().has_data() || drained(); },
+                               [this] { return this->recover(); }, deadline);
     }
 
     errc attempt(T& out) noexcept {

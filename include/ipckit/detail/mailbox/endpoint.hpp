@@ -1,17 +1,19 @@
 #pragma once
 // What every mailbox endpoint is, whatever its delivery: the endpoint core (detail/endpoint/:
-// the segment kept alive, a place held, move and close), a ring cursor, and the one loop that
-// retries an attempt until it succeeds, the deadline passes, or the mailbox is closed.
+// the segment kept alive, a place held, move and close, and the one verb loop), a ring cursor,
+// and how a mailbox's verbs run on that loop.
 //
 // Unlike a queue's endpoints, a mailbox's do not end when the other side comes and goes:
 // senders and receivers are independent users of the mailbox, which ends only when it is closed
-// as a whole (Mailbox::close, Mailbox::remove) or, process_owned, its owner goes. So the loop
-// asks no roster whether the other side is there; instead, about once per liveness interval
-// while it would block, it lets the kind `check()` (system calls: recovery from dead peers, a
-// dead owner), and the kind's attempt returns closed once the control block says so.
+// as a whole (Mailbox::close, Mailbox::remove) or, process_owned, its owner goes. So its verbs'
+// step (unending_step, detail/endpoint/step.hpp) asks no roster whether the other side is there;
+// instead, about once per liveness interval while it would block, it lets the kind `check()`
+// (system calls: recovery from dead peers, a dead owner), and the kind's attempt returns closed
+// once the control block says so.
 
 #include <ipckit/detail/endpoint/endpoint.hpp>
 #include <ipckit/detail/mailbox/control.hpp>
+#include <ipckit/detail/mailbox/handle.hpp>
 #include <ipckit/detail/sync/doorbell.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>
@@ -46,11 +48,10 @@ class mailbox_endpoint : public endpoint_core<Box, Role, Bells> {
     using core = endpoint_core<Box, Role, Bells>;
 
 public:
-    mailbox_endpoint(mailbox_endpoint&& o) noexcept : core(std::move(o)), cursor_(o.cursor_), next_check_(o.next_check_) {}
+    mailbox_endpoint(mailbox_endpoint&& o) noexcept : core(std::move(o)), cursor_(o.cursor_) {}
     mailbox_endpoint& operator=(mailbox_endpoint&& o) noexcept {
         core::operator=(std::move(o));
         cursor_ = o.cursor_;
-        next_check_ = o.next_check_;
         return *this;
     }
 
@@ -68,43 +69,17 @@ protected:
             throw error(errc::corrupt,
                         "mailbox '" + box_name + "' has inconsistent indices: remove it and create it again");
         }
-        next_check_ = clock::now() + this->liveness_;
     }
 
-    /// Runs `attempt` (ok, would_block, closed, corrupt) once (non_blocking) or until it does not
-    /// would_block (blocking), sleeping until `ready()` and calling `check()` about once per
-    /// liveness interval. A non-blocking verb calls check() too, on a would_block at least a
-    /// liveness interval after its last one (clock::now is a vDSO call, not a system call).
+    /// A verb: `attempt` (ok, would_block, closed, corrupt) once (non_blocking) or until it does
+    /// not would_block (blocking), through the one verb loop (endpoint_core::run_verb) with an
+    /// unending_step: the other side never ends it, the attempt says closed; it sleeps until
+    /// `ready()`, and `check()` (system calls; whether it finished or freed anything) runs about
+    /// once per liveness interval while it would block, whether it waits or polls.
     template <class Attempt, class Ready, class Check>
-    errc run(Attempt&& attempt, Ready&& ready, Check&& check, clock::time_point deadline) noexcept {
-        if (this->shared_ == nullptr) return errc::closed;  // closed (or moved from)
-        if constexpr (std::same_as<Mode, blocking>) {
-            for (;;) {
-                const errc e = attempt();
-                if (e != errc::would_block) return e;
-                const errc w = wait_until<typename Box::wait_type>(
-                    this->sleep_bell(), this->asleep(), ready,
-                    [&](bool ask_os) {
-                        if (ask_os) check();
-                        return errc::ok;
-                    },
-                    deadline, this->liveness_);
-                if (w != errc::ok) return w;
-            }
-        } else {
-            (void)ready;
-            (void)deadline;
-            errc e = attempt();
-            if (e == errc::would_block) {
-                const auto now = clock::now();
-                if (now >= next_check_) {
-                    next_check_ = now + this->liveness_;
-                    check();
-                    e = attempt();
-                }
-            }
-            return e;
-        }
+    errc run_until(Attempt&& attempt, Ready&& ready, Check&& check, clock::time_point deadline) noexcept {
+        unending_step step{attempt, ready, check};
+        return this->template run_verb<Mode, typename Box::wait_type>(step, deadline);
     }
 
     [[nodiscard]] typename Box::shared& sh() const noexcept { return *this->shared_; }
@@ -118,14 +93,14 @@ protected:
         return publish_unless_closed(control(), sh().data_bell, cursor_, m, this->light_fence_);
     }
 
-    /// Finishes a slot that a dead process on the other side claimed and left unfinished.
-    void recover() noexcept {
-        cursor_.recover([this](std::uint64_t p) { return Role::peers(*this->shared_).live_claimant(p); });
+    /// Finishes a slot that a dead process on the other side claimed and left unfinished;
+    /// whether there was one.
+    bool recover() noexcept {
+        return cursor_.recover([this](std::uint64_t p) { return Role::peers(*this->shared_).live_claimant(p); });
     }
 
 private:
     Cursor cursor_;
-    clock::time_point next_check_{};
 };
 
 }  // namespace ipckit::detail

@@ -7,10 +7,11 @@
 //     static bool attach(cursor&, Box::shared&, std::size_t place, const segment&) noexcept
 //                                                  starts the cursor for the sender at roster place
 //                                                  `place`; false: inconsistent indices
-//     static void check(cursor&, Box::shared&, const segment&, const sys::process_id& me) noexcept
+//     static bool check(cursor&, Box::shared&, const segment&, const sys::process_id& me) noexcept
 //                                                  system calls, about once per liveness interval
 //                                                  while the mailbox is full: frees what dead
-//                                                  processes hold the senders back with
+//                                                  processes hold the senders back with; whether
+//                                                  it freed (or closed) anything
 
 #include <ipckit/detail/endpoint/endpoint.hpp>
 #include <ipckit/detail/mailbox/endpoint.hpp>
@@ -45,7 +46,7 @@ public:
     using verbs::send;
 
 private:
-    friend Box;
+    friend mailbox_handle<Box>;
     friend verbs;
 
     mailbox_sender(std::shared_ptr<segment> seg, const options& opt)
@@ -54,10 +55,9 @@ private:
           }) {}
 
     errc send_until(const T& m, clock::time_point deadline) noexcept {
-        return this->run([&] { return this->publish(m); },
-                         [this] { return this->cursor().has_room() || !this->control().is_open(); },
-                         [this] { Box::sending::check(this->cursor(), this->sh(), *this->segment_, this->me_); },
-                         deadline);
+        return this->run_until(
+            [&] { return this->publish(m); }, [this] { return this->cursor().has_room() || !this->control().is_open(); },
+            [this] { return Box::sending::check(this->cursor(), this->sh(), *this->segment_, this->me_); }, deadline);
     }
 };
 

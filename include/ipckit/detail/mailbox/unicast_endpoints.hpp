@@ -47,13 +47,16 @@ struct unicast_sending {
     static bool attach(cursor& c, typename Box::shared& sh, std::size_t place, const segment& /*seg*/) noexcept {
         return c.attach(sh.ring, sh.senders.places[place].pending);
     }
-    static void check(cursor& c, typename Box::shared& sh, const segment& /*seg*/, const sys::process_id& /*me*/) noexcept {
-        c.recover([&sh](std::uint64_t p) { return sh.receivers.live_claimant(p); });
+    static bool check(cursor& c, typename Box::shared& sh, const segment& /*seg*/, const sys::process_id& /*me*/) noexcept {
+        const bool freed = c.recover([&sh](std::uint64_t p) { return sh.receivers.live_claimant(p); });
         if constexpr (std::is_same_v<typename Box::ownership_type, process_owned>) {
             const std::uint64_t owner = sh.control.owner.load(std::memory_order_acquire);
-            if (sh.control.is_open() && owner != 0 && !sys::is_alive(sys::process_id::unpack(owner)))
+            if (sh.control.is_open() && owner != 0 && !sys::is_alive(sys::process_id::unpack(owner))) {
                 owner_gone<typename Box::shared>(&sh);
+                return true;
+            }
         }
+        return freed;
     }
 };
 
@@ -82,7 +85,7 @@ public:
     using verbs::receive;
 
 private:
-    friend Box;
+    friend mailbox_handle<Box>;
     friend verbs;
     mailbox_receiver(std::shared_ptr<segment> seg, const options& opt)
         : base(std::move(seg), opt, [](auto& cursor, auto& sh, std::size_t place, const segment&) {
@@ -90,7 +93,8 @@ private:
           }) {}
 
     errc receive_until(T& out, clock::time_point deadline) noexcept {
-        return this->run([&] { return attempt(out); }, [this] { return ready(); }, [this] { check(); }, deadline);
+        return this->run_until([&] { return attempt(out); }, [this] { return ready(); }, [this] { return check(); },
+                               deadline);
     }
 
     errc attempt(T& out) noexcept {
@@ -166,27 +170,29 @@ private:
 
     /// System calls, about once per liveness interval while it would block: skips a slot that
     /// a dead sender claimed and never published; round_robin: gives up the place of a dead
-    /// receiver whose turn it is, so that the turn passes on.
-    void check() noexcept {
-        this->recover();
+    /// receiver whose turn it is, so that the turn passes on. Whether it did either.
+    bool check() noexcept {
+        const bool skipped = this->recover();
         if constexpr (turns) {
             const std::uint64_t turn = this->control().turn.load(std::memory_order_acquire);
             const std::uint64_t place = turn & place_mask;
-            if (place >= Box::max_receivers || place == this->place_) return;
+            if (place >= Box::max_receivers || place == this->place_) return skipped;
             auto& receivers = this->sh().receivers;
             const std::uint64_t h = receivers.places[place].holder.load(std::memory_order_acquire);
-            if (!roster_place::names_holder(h)) return;
-            if (sys::is_alive(sys::process_id::unpack(h))) return;
+            if (!roster_place::names_holder(h)) return skipped;
+            if (sys::is_alive(sys::process_id::unpack(h))) return skipped;
             // Retire the place for the dead holder: roster::retire takes it first, so if a new
             // receiver took it over since we looked, we touch neither its sleeper registration
             // nor its turn. Killed in the middle, the place stays held by us, dead in turn: the
             // next check() finds it and does all this again.
             if (!receivers.retire(place, h, this->me_,
                                   [this](std::size_t) -> doorbell& { return this->sh().data_bell; }))
-                return;
+                return skipped;
             pass(turn, place);
             this->sh().data_bell.ring();
+            return true;
         }
+        return skipped;
     }
 };
 

@@ -91,6 +91,7 @@ struct bytes_queue_shared {
     using consumer_type = bytes_consumer<Max, N, multi_producer>;
 
     alignas(cache_line) doorbell data_bell;
+    std::atomic<std::uint32_t> closed{0};  ///< as queue_shared's (detail/queue/fixed.hpp)
     alignas(cache_line) doorbell space_bell;
     roster<MaxP> senders;
     roster<MaxC> receivers;

@@ -14,6 +14,7 @@
 #include <ipckit/segment.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -28,6 +29,8 @@ namespace ipckit::detail {
 /// What lives in a queue's segment after the header, and the cursor each side uses: the SPSC
 /// ring when there is one producer and one consumer, Vyukov's ring otherwise.
 ///   data_bell    receivers sleep here while the queue is empty
+///   closed       1 once the queue was closed as a whole: senders refuse (close_queue). On
+///                data_bell's line, which every send reads anyway (is a receiver asleep?)
 ///   space_bell   senders sleep here while it is full
 ///   senders      roster of up to MaxP senders (who, and which position each is claiming)
 ///   receivers    roster of up to MaxC receivers
@@ -43,6 +46,7 @@ struct queue_shared {
     using consumer_type = std::conditional_t<spsc, spsc_consumer<T, N>, mpmc_consumer<T, N, (MaxC > 1)>>;
 
     alignas(cache_line) doorbell data_bell;
+    std::atomic<std::uint32_t> closed{0};
     alignas(cache_line) doorbell space_bell;
     roster<MaxP> senders;
     roster<MaxC> receivers;
@@ -96,31 +100,21 @@ class fixed_receiver;
 /// ipckit::queue<T, bounded<N>, ...> is. See <ipckit/queue.hpp>.
 template <message T, std::size_t N, cardinality_policy Producers, cardinality_policy Consumers,
           wait_policy Wait, ownership_policy Ownership>
-class fixed_queue : public queue_handle<fixed_queue<T, N, Producers, Consumers, Wait, Ownership>> {
+class fixed_queue
+    : public queue_handle<fixed_queue<T, N, Producers, Consumers, Wait, Ownership>>,
+      public kind_constants<T, Wait, Ownership, N, Producers::max, Consumers::max,
+                            queue_shared<T, N, Producers::max, Consumers::max>>,
+      public endpoint_types<fixed_queue<T, N, Producers, Consumers, Wait, Ownership>, fixed_sender, fixed_receiver> {
 public:
-    using message_type = T;
-    using wait_type = Wait;
-    using ownership_type = Ownership;
-    static constexpr std::size_t capacity = N;
-    static constexpr std::size_t max_senders = Producers::max;
-    static constexpr std::size_t max_receivers = Consumers::max;
-
-    using shared = queue_shared<T, capacity, max_senders, max_receivers>;
+    using typename fixed_queue::kind_constants::shared;
     /// Where its endpoints sleep, and whom closing wakes (close()).
     template <class Role>
     using bells = role_bells<Role>;
-    template <mode_policy Mode>
-    using sender_type = fixed_sender<fixed_queue, Mode>;
-    template <mode_policy Mode>
-    using receiver_type = fixed_receiver<fixed_queue, Mode>;
-    static_assert(std::is_standard_layout_v<shared>, "the shared part of a queue must be standard layout");
-    static_assert(alignof(shared) <= header_size,
-                  "a message type aligned to more than 256 bytes cannot live after the segment header");
 
     /// The description and size a segment must match to be this queue.
     static segment_layout layout() {
         return {describe_queue<Producers, Consumers, Ownership>(describe_message<T>(),
-                                                                "bounded<" + std::to_string(capacity) + ">"),
+                                                                "bounded<" + std::to_string(N) + ">"),
                 header_size + sizeof(shared)};
     }
 
@@ -128,15 +122,12 @@ public:
     /// capacity's unit), here messages: a snapshot, stale as soon as it is returned. 0 if the
     /// indices are corrupt.
     [[nodiscard]] std::size_t depth() const noexcept {
-        return tail_minus_head(this->template shared_part<shared>().ring, capacity);
+        return tail_minus_head(this->template shared_part<shared>().ring, N);
     }
 
 private:
     friend queue_handle<fixed_queue>;
     fixed_queue(segment&& s, const options& opt) : queue_handle<fixed_queue>(std::move(s), opt) {}
-
-    static void init(void* body) { ::new (body) shared; }
-
 };
 
 /// A slot of a queue lent to a sender (zero copy), shaped as every loan is (bytes_loan too):

@@ -9,17 +9,55 @@
 
 #include <cstddef>
 #include <memory>
+#include <new>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 namespace ipckit::detail {
 
+/// What every queue or mailbox kind says about itself, written once: its message, wait and
+/// ownership policies, its capacity (in its own unit), how many senders and receivers it takes,
+/// and its shared part (checked: standard layout, and placeable right after the segment header),
+/// which init() constructs unless the kind has its own. A kind's class derives from it beside
+/// queue_handle, and says the rest itself (its layout(), its endpoint types).
+template <message T, wait_policy Wait, ownership_policy Ownership, std::size_t Capacity, std::size_t MaxSenders,
+          std::size_t MaxReceivers, class Shared>
+struct kind_constants {
+    using message_type = T;
+    using wait_type = Wait;
+    using ownership_type = Ownership;
+    static constexpr std::size_t capacity = Capacity;
+    static constexpr std::size_t max_senders = MaxSenders;
+    static constexpr std::size_t max_receivers = MaxReceivers;
+
+    using shared = Shared;
+    static_assert(std::is_standard_layout_v<shared>, "the shared part of a queue or mailbox must be standard layout");
+    static_assert(alignof(shared) <= header_size,
+                  "a message type aligned to more than 256 bytes cannot live after the segment header");
+
+    /// Constructs the shared part in a new segment's body.
+    static void init(void* body) { ::new (body) shared; }
+};
+
+/// The endpoint types of a queue or mailbox kind `Queue`: Sender<Queue, Mode> and
+/// Receiver<Queue, Mode>, as Queue::sender_type<Mode> and Queue::receiver_type<Mode>. A kind's
+/// class derives from it beside queue_handle and kind_constants.
+template <class Queue, template <class, mode_policy> class Sender, template <class, mode_policy> class Receiver>
+struct endpoint_types {
+    template <mode_policy Mode>
+    using sender_type = Sender<Queue, Mode>;
+    template <mode_policy Mode>
+    using receiver_type = Receiver<Queue, Mode>;
+};
+
 /// The handle of a queue kind `Queue` (CRTP). Queue provides layout() (the description and size
-/// its segment must match), init(body) (constructs its shared part), ownership_type, shared,
-/// bells<Role> (where its endpoints sleep), and sender_type<Mode> / receiver_type<Mode>, whose
-/// constructors take (segment, options). A handle may be copied and shared between threads; its
-/// endpoints keep the segment alive.
+/// its segment must match), init(body) (constructs its shared part), ownership_type, shared
+/// (kind_constants gives these three), bells<Role> (where its endpoints sleep), and
+/// sender_type<Mode> / receiver_type<Mode> (endpoint_types), whose constructors take (segment,
+/// options). A handle may be copied and shared between threads; its endpoints keep the segment
+/// alive.
 template <class Queue>
 class queue_handle {
 public:
@@ -52,13 +90,11 @@ public:
     }
 
     /// Closes the queue as a whole, for every process (the closed rule: detail/endpoint/
-    /// endpoint.hpp): every receiver, attached now or later, gets `closed` once it has taken
-    /// every message; every sender gets `closed` when it would wait for room (a message it sent
-    /// before that is received if a receiver still takes it). Sleepers on both sides are woken.
-    /// How a queue of many senders ends. Never undone: the name stays until removed.
-    void close() const noexcept {
-        close_queue<Queue::template bells>(*static_cast<typename Queue::shared*>(segment_->body()));
-    }
+    /// core.hpp): every receiver, attached now or later, gets `closed` once it has taken every
+    /// message; every send from now on gets `closed`, with nothing written (a message sent
+    /// before is received if a receiver still takes it). Sleepers on both sides are woken. How
+    /// a queue of many senders ends. Never undone: the name stays until removed.
+    void close() const noexcept { close_queue<Queue::template bells>(shared_mut()); }
 
     /// Attaches a sender. Throws sender_busy while as many live senders as Producers allows are
     /// attached (one, for a single-producer queue; another endpoint of this process counts).
@@ -79,11 +115,14 @@ public:
 protected:
     queue_handle(segment&& s, const options& opt) : segment_(std::make_shared<segment>(std::move(s))), options_(opt) {}
 
-    /// The queue's shared part, for snapshots such as size().
+    /// The queue's shared part, for snapshots such as depth().
     template <class Shared>
     [[nodiscard]] const Shared& shared_part() const noexcept {
         return *static_cast<const Shared*>(segment_->body());
     }
+    /// The queue's shared part, for what the handle does to it (close(), a mailbox's control
+    /// block): the handle is const, the shared memory it stands for is not.
+    [[nodiscard]] auto& shared_mut() const noexcept { return *static_cast<typename Queue::shared*>(segment_->body()); }
 
     std::shared_ptr<segment> segment_;
     options options_;

@@ -1,0 +1,376 @@
+#pragma once
+// The endpoints of a zero-capacity queue (the seed's rendezvous, rendezvous.hpp): where each
+// side sleeps and whom it wakes, and each side's half of the offer-slot protocol
+// (rendezvous_slots.hpp), both on the one verb loop (endpoint_core::run_verb): the sender as a
+// step of two phases (its offer out, then taken), the receiver as a plain step.
+
+#include <ipckit/detail/endpoint/core.hpp>
+#include <ipckit/detail/endpoint/roles.hpp>
+#include <ipckit/detail/endpoint/step.hpp>
+#include <ipckit/detail/endpoint/verbs.hpp>
+#include <ipckit/detail/queue/handle.hpp>
+#include <ipckit/detail/queue/rendezvous_slots.hpp>
+#include <ipckit/detail/sync/doorbell.hpp>
+#include <ipckit/error.hpp>
+#include <ipckit/policy.hpp>
+#include <ipckit/segment.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <type_traits>
+#include <utility>
+
+namespace ipckit::detail {
+
+/// Where the endpoints of a rendezvous sleep, and whom they wake when they close: a sender
+/// sleeps on its own offer's bell (waiting for a taker), a receiver on data_bell. A closing
+/// receiver wakes the senders waiting for a taker, so that they see `closed`.
+template <class Role>
+struct rendezvous_bells {
+    static constexpr bool is_sender = std::is_same_v<Role, producer_role>;
+    static doorbell& sleep_bell(auto& sh, std::size_t place) noexcept {
+        if constexpr (is_sender)
+            return sh.offers[place].bell;
+        else
+            return sh.data_bell;
+    }
+    /// Where the holder of place `place` on the other side sleeps.
+    static doorbell& peer_sleep_bell(auto& sh, std::size_t place) noexcept {
+        if constexpr (is_sender)
+            return sh.data_bell;
+        else
+            return sh.offers[place].bell;
+    }
+    static void wake_on_close(auto& sh) noexcept {
+        if constexpr (is_sender) {
+            sh.data_bell.ring();
+        } else {
+            // The fence orders release()'s store before the loads of sleepers, as ring() would,
+            // and pairs with the heavy fence of a sender going to sleep.
+            std::atomic_thread_fence(std::memory_order_seq_cst);
+            for (auto& o : sh.offers)
+                if (o.bell.sleepers.load(std::memory_order_relaxed) != 0) o.bell.ring();
+        }
+    }
+};
+
+/// What the sender and receiver of a rendezvous have in common: the endpoint core (segment,
+/// roster place, closing), sleeping where rendezvous_bells says.
+template <class Queue, class Role>
+class rendezvous_endpoint : public endpoint_core<Queue, Role, rendezvous_bells<Role>> {
+    using core = endpoint_core<Queue, Role, rendezvous_bells<Role>>;
+
+protected:
+    using shared = typename Queue::shared;
+    static constexpr bool is_sender = rendezvous_bells<Role>::is_sender;
+
+    rendezvous_endpoint(std::shared_ptr<segment> seg, const options& opt) : core(std::move(seg), opt) {}
+
+    [[nodiscard]] bool attached() const noexcept { return this->shared_ != nullptr; }
+    [[nodiscard]] shared& sh() const noexcept { return *this->shared_; }
+    [[nodiscard]] std::size_t place() const noexcept { return this->place_; }
+    [[nodiscard]] bool light_fence() const noexcept { return this->light_fence_; }
+    [[nodiscard]] std::chrono::nanoseconds liveness() const noexcept { return this->liveness_; }
+};
+
+/// The sending end of a rendezvous: always blocking. send(m) offers m and returns ok once a
+/// receiver has taken it; timed_out (deadline overloads), closed (every receiver let go) or
+/// peer_dead (every receiver died) after taking the offer back, so that m is then never
+/// received; peer_dead also if the receiver that took m died before it finished copying it (m
+/// may or may not have been seen). Closing (destruction) tells the receivers, which get
+/// `closed` once every sender has closed.
+template <class Queue, mode_policy Mode>
+class rendezvous_sender : public rendezvous_endpoint<Queue, producer_role>,
+                          public send_verbs<rendezvous_sender<Queue, Mode>, typename Queue::message_type, Mode> {
+    static_assert(std::same_as<Mode, blocking>,
+                  "ipckit::queue<T, zero_capacity>: zero capacity has no buffer to leave a message in, so a send "
+                  "must wait until a receiver takes it: a rendezvous must use a blocking send. Use "
+                  "sender<ipckit::blocking>() (with a deadline if the sender must not wait long), or a bounded<N> "
+                  "queue for a send that does not wait");
+
+    using base = rendezvous_endpoint<Queue, producer_role>;
+    using T = typename Queue::message_type;
+    using verbs = send_verbs<rendezvous_sender, T, Mode>;
+    using st = offer_state;
+
+public:
+    /// send(m) (send_verbs): offers `m` and waits until a receiver takes it: ok, closed,
+    /// peer_dead or corrupt.
+    /// send(m, deadline): as send(m), or timed_out once the deadline (a steady_clock time point)
+    /// or timeout (a duration) has passed with nobody taking m; m is then withdrawn. A receiver
+    /// that took m before that makes it ok, once its copy is done.
+    using verbs::send;
+
+private:
+    friend queue_handle<Queue>;
+    friend verbs;
+
+    rendezvous_sender(std::shared_ptr<segment> seg, const options& opt) : base(std::move(seg), opt) {
+        // A predecessor in this place killed with its offer out: take the offer back, so that
+        // its message does not arrive among ours. (A copy in progress is waited out by the first
+        // send.)
+        auto& o = offer();
+        std::uint64_t s = o.state.load(std::memory_order_acquire);
+        if (st::kind_of(s) == st::offered) (void)reset(s);
+    }
+
+    rendezvous_offer<T>& offer() const noexcept { return this->sh().offers[this->place()]; }
+
+    /// Offers `m` until `deadline`, through the one verb loop with an offer_step: the send
+    /// verbs' primitive.
+    errc send_until(const T& m, clock::time_point deadline) noexcept {
+        offer_step step{*this, m};
+        return this->template run_verb<Mode, typename Queue::wait_type>(step, deadline);
+    }
+
+    /// The sender's half of the protocol (see rendezvous_slots.hpp) as a committing_step of the
+    /// verb loop (detail/endpoint/step.hpp), in three phases:
+    ///   preparing  the slot is not ours to write yet: a predecessor's offer is out (taken back),
+    ///              or its taker still copies (waited out; reset if the taker died). Then m is
+    ///              offered: the value and stamp, then a release store of offered(seq).
+    ///   offered    waiting for a taker, as long as the receivers' side lasts (peers) and until
+    ///              the deadline; where the loop would end, give_up() withdraws the offer: THE
+    ///              DECISION, against a receiver's CAS to taken.
+    ///   taken      committed: a receiver took m, and the send succeeds once its copy is done
+    ///              (done, with its taken stamp). No deadline any more: the copy takes a moment.
+    ///              Its taker's death is the attempt's own error, peer_dead; the slot then stays
+    ///              taken until the next send resets it.
+    class offer_step {
+    public:
+        offer_step(rendezvous_sender& tx, const T& m) noexcept : tx_(tx), m_(m) {}
+
+        errc attempt() noexcept { return phase_ == preparing ? prepare() : await(); }
+        bool ready() const noexcept {
+            if (taker_dead_) return true;
+            return o().state.load(std::memory_order_acquire) != (phase_ == offered ? on_offer() : seen_);
+        }
+        /// Preparing: resets a slot whose taker died before its done. Taken: notes that our
+        /// taker died. System calls.
+        bool recover() noexcept {
+            if (phase_ == preparing && st::kind_of(seen_) == st::taken && !tx_.taker_alive(seen_)) return tx_.reset(seen_);
+            if (phase_ == taken && !taker_dead_ && !tx_.taker_alive(seen_)) taker_dead_ = true;
+            return taker_dead_;
+        }
+        /// Only an offer out waits on the receivers' side; the slot's own taker is recover()'s.
+        errc peers(bool ask_os) const noexcept { return phase_ == offered ? tx_.peers_state(ask_os) : errc::ok; }
+        bool committed() const noexcept { return phase_ == taken; }
+        bool give_up() noexcept {
+            if (phase_ == preparing) return true;  // nothing out
+            if (phase_ == taken) return false;
+            std::uint64_t cur = on_offer();
+            // THE DECISION: offered -> empty (withdrawn) here, or offered -> taken by a receiver's
+            // CAS; whichever comes second fails. Once withdrawn, no receiver can take it.
+            if (o().state.compare_exchange_strong(cur, st::pack(st::empty, 0, seq_), std::memory_order_acq_rel,
+                                                 std::memory_order_acquire)) {
+                o().stamp.store(0, std::memory_order_relaxed);  // withdrawn: no receiver may take it
+                phase_ = preparing;
+                return true;
+            }
+            // A receiver took it first: the send succeeds once its copy is done. (What it has
+            // moved the state to is for the next attempt to read: ready() until then.)
+            phase_ = taken;
+            seen_ = on_offer();
+            return false;
+        }
+
+    private:
+        enum phase_t { preparing, offered, taken };
+
+        std::uint64_t on_offer() const noexcept { return st::pack(st::offered, 0, seq_); }
+
+        /// Makes the slot ours (empty or done) and offers m: would_block then, to wait for a
+        /// taker. Only after a predecessor was killed (or our own last taker was) is there
+        /// anything to clear first.
+        errc prepare() noexcept {
+            // The receivers' side has ended (the closed rule): nobody will take m. Said before
+            // the offer, so that a deadline already past does not hide it behind timed_out. A load.
+            if (tx_.sh().receivers.state(false) == errc::closed) return tx_.ended();
+            std::uint64_t s = 0;
+            for (;;) {
+                // SYNC POINT READ: done, paired with the taker's release CAS: its copy is finished.
+                s = o().state.load(std::memory_order_acquire);
+                const std::uint64_t kind = st::kind_of(s);
+                if (kind == st::empty || kind == st::done) break;
+                if (kind == st::taken && tx_.taker_alive(s)) {
+                    seen_ = s;  // a predecessor's taker, still copying: let it finish
+                    return errc::would_block;
+                }
+                // offered (a predecessor's), taken by a dead taker, or a kind no one writes: ours
+                // to reset. A receiver may take an offered one first; then we wait for its copy.
+                (void)tx_.reset(s);
+            }
+            seq_ = st::next_seq(st::seq_of(s));
+            std::memcpy(static_cast<void*>(&o().value), &m_, sizeof(T));
+            o().stamp.store(st::offered_stamp(seq_), std::memory_order_relaxed);
+            // SYNC POINT WRITE: value and stamp; READ by the receiver whose CAS takes offered(seq).
+            o().state.store(on_offer(), std::memory_order_release);
+            tx_.sh().data_bell.notify(tx_.light_fence());
+            phase_ = offered;
+            return errc::would_block;
+        }
+
+        /// Offered or taken: whether the taker's copy is done (ok), still to come (would_block),
+        /// or cannot come (peer_dead: the taker died; corrupt: the state or stamp was moved).
+        errc await() noexcept {
+            // SYNC POINT READ: done, paired with the taker's release CAS: it has finished reading
+            // value, so the next send may overwrite it.
+            const std::uint64_t s = o().state.load(std::memory_order_acquire);
+            if (phase_ == offered) {
+                if (s == on_offer()) return errc::would_block;
+                phase_ = taken;  // no longer ours to withdraw: only the taker moves it now
+            }
+            seen_ = s;
+            if (st::seq_of(s) != seq_) return errc::corrupt;
+            // Done, and a taker copied this offer (its stamp, stored before its release CAS).
+            // Done without it: the state was moved, and nobody took the message.
+            if (st::kind_of(s) == st::done)
+                return o().stamp.load(std::memory_order_relaxed) == st::taken_stamp(seq_) ? errc::ok : errc::corrupt;
+            if (st::kind_of(s) != st::taken) return errc::corrupt;
+            return taker_dead_ ? errc::peer_dead : errc::would_block;  // dead: prepare() clears it
+        }
+
+        /// Our offer slot. (Not kept from the start: a closed sender has none, and the loop says
+        /// closed before it asks.)
+        rendezvous_offer<T>& o() const noexcept { return tx_.offer(); }
+
+        rendezvous_sender& tx_;
+        const T& m_;
+        phase_t phase_ = preparing;
+        std::uint64_t seq_ = 0;   ///< the offer's seq, once offered
+        std::uint64_t seen_ = 0;  ///< the state last seen, which ready() waits to change
+        bool taker_dead_ = false;
+    };
+
+    /// Resets our slot from state `s` (a predecessor's offer, a dead taker's take, or junk) to
+    /// empty, clearing the stamp: a message taken back is never one a receiver can take. False
+    /// if the state had moved on from `s` (a receiver took the offer first, say).
+    bool reset(std::uint64_t s) noexcept {
+        auto& o = offer();
+        if (!o.state.compare_exchange_strong(s, st::pack(st::empty, 0, st::seq_of(s)), std::memory_order_acq_rel,
+                                             std::memory_order_relaxed))
+            return false;
+        o.stamp.store(0, std::memory_order_relaxed);  // taken back: no receiver may take it
+        return true;
+    }
+
+    /// Whether the receiver named in taken-state `s` of our slot may still be copying: its place
+    /// still lists the offer's token and a live process holds the place. True as well if the
+    /// state has moved on from `s` (the caller looks again). System calls.
+    bool taker_alive(std::uint64_t s) const noexcept {
+        const std::size_t t = st::taker_of(s);
+        if (t >= Queue::max_receivers) return false;  // no receiver has that place: nobody copies
+        const auto& place = this->sh().receivers.places[t];
+        // SYNC POINT READ: pending, paired with the taker's release clear after done: if we see
+        // it cleared, the load of state below sees done.
+        const std::uint64_t token = place.pending.load(std::memory_order_acquire);
+        if (offer().state.load(std::memory_order_acquire) != s) return true;
+        // A place whose holder died keeps its token until a newcomer takes it (roster::claim
+        // clears it then); held_by_live_process() below tells a dead holder from a live one.
+        if (token != st::token(this->place(), st::seq_of(s))) return false;
+        return place.held_by_live_process();
+    }
+};
+
+/// The receiving end of a rendezvous. Blocking: receive waits for a sender's offer (with deadline
+/// overloads). Non-blocking: receive takes an offer that is out now, or returns would_block at
+/// once. Either way closed once every sender has closed, and (blocking only) peer_dead once every
+/// sender still attached is dead, after any complete offer they left has been taken.
+template <class Queue, mode_policy Mode>
+class rendezvous_receiver : public rendezvous_endpoint<Queue, consumer_role>,
+                            public receive_verbs<rendezvous_receiver<Queue, Mode>, typename Queue::message_type, Mode> {
+    using base = rendezvous_endpoint<Queue, consumer_role>;
+    using T = typename Queue::message_type;
+    using verbs = receive_verbs<rendezvous_receiver, T, Mode>;
+    using st = offer_state;
+
+public:
+    /// receive(), receive(deadline), receive(out), receive(out, deadline) (receive_verbs): takes
+    /// one sender's message. Blocking: waits for an offer; closed or peer_dead once the senders
+    /// have gone; timed_out at a deadline (a steady_clock time point) or after a timeout (a
+    /// duration), if one follows. Non-blocking: would_block when no sender is offering now.
+    using verbs::receive;
+
+private:
+    friend queue_handle<Queue>;
+    friend verbs;
+    using base::base;
+
+    /// Takes an offer into `out`, through the one verb loop (endpoint_core::run_verb): closed or
+    /// peer_dead once nothing is on offer and every sender has let go.
+    errc receive_until(T& out, clock::time_point deadline) noexcept {
+        step_of step{[this, &out]() noexcept { return try_take(out); }, [this]() noexcept { return offer_out(); },
+                     // Nothing to finish for a dead sender: its offer is whole (and may be taken),
+                     // or it was never published; the next sender in its place withdraws it.
+                     []() noexcept { return false; },
+                     [this](bool ask_os) noexcept { return this->peers_state(ask_os); }};
+        return this->template run_verb<Mode, typename Queue::wait_type>(step, deadline);
+    }
+
+    /// Takes one offer into `out`: ok or would_block. Loads, CASes and a copy; a system call only
+    /// to wake a sender that sleeps.
+    errc try_take(T& out) noexcept {
+        auto& sh = this->sh();
+        auto& pending = sh.receivers.places[this->place()].pending;
+        constexpr std::size_t n = Queue::max_senders;
+        bool listed = false;
+        for (std::size_t k = 0; k < n; ++k) {
+            const std::size_t i = (next_ + k) % n;  // start past the last taken: no sender starves
+            auto& o = sh.offers[i];
+            std::uint64_t s = o.state.load(std::memory_order_relaxed);
+            if (st::kind_of(s) != st::offered) continue;
+            const std::uint64_t seq = st::seq_of(s);
+            // Ordered before the CAS by its release: a sender that sees taken sees the token.
+            pending.store(st::token(i, seq), std::memory_order_relaxed);
+            listed = true;
+            // THE DECISION: offered -> taken here, against other receivers and the sender's
+            // withdrawal. SYNC POINT READ (acquire): value, paired with the sender's release store
+            // of offered.
+            if (!o.state.compare_exchange_strong(s, st::pack(st::taken, this->place(), seq),
+                                                 std::memory_order_acq_rel, std::memory_order_relaxed))
+                continue;
+            // The message of offer seq, or a stale or withdrawn one under a moved state word.
+            const bool stamped = o.stamp.load(std::memory_order_relaxed) == st::offered_stamp(seq);
+            if (stamped) {
+                std::memcpy(static_cast<void*>(&out), &o.value, sizeof(T));
+                o.stamp.store(st::taken_stamp(seq), std::memory_order_relaxed);
+            }
+            std::uint64_t mine = st::pack(st::taken, this->place(), seq);
+            // SYNC POINT WRITE: our read of value is over (and the stamp says so); READ by the
+            // sender's acquire load of done, after which it may write the next message.
+            const bool finished = o.state.compare_exchange_strong(mine, st::pack(st::done, this->place(), seq),
+                                                                  std::memory_order_release, std::memory_order_relaxed);
+            // SYNC POINT WRITE: after done; READ by the sender's taker_alive().
+            pending.store(0, std::memory_order_release);
+            // Not the message of this offer: nothing is delivered, and a sender waiting on the
+            // slot, finding done without the taken stamp, reports corrupt as well.
+            if (!stamped) {
+                o.bell.notify(this->light_fence());
+                return errc::corrupt;
+            }
+            // Only a sender that judged us dead resets a taken slot, and then what we copied may
+            // be torn: drop it. (A live taker is never judged dead, so this is a corrupt peer.)
+            if (!finished) continue;
+            o.bell.notify(this->light_fence());
+            next_ = (i + 1) % n;
+            return errc::ok;
+        }
+        if (listed) pending.store(0, std::memory_order_release);
+        return errc::would_block;
+    }
+
+    /// Whether some sender is offering now.
+    bool offer_out() const noexcept {
+        for (const auto& o : this->sh().offers)
+            if (st::kind_of(o.state.load(std::memory_order_acquire)) == st::offered) return true;
+        return false;
+    }
+
+    std::size_t next_ = 0;  ///< the offer slot to look at first
+};
+
+}  // namespace ipckit::detail
