@@ -47,7 +47,8 @@
 #include <ipckit/detail/inspect/reader.hpp>
 #include <ipckit/detail/queue/handle.hpp>
 #include <ipckit/detail/shm/layout.hpp>
-#include <ipckit/detail/ring/bytes.hpp>
+#include <ipckit/detail/ring/bytes_consumer.hpp>
+#include <ipckit/detail/ring/bytes_producer.hpp>
 #include <ipckit/detail/sync/roster.hpp>
 #include <ipckit/detail/sys/cpu.hpp>
 #include <ipckit/error.hpp>
