@@ -80,10 +80,9 @@ template <class Base, class Ticket>
 class lender : public Base {
     using ends = through_endpoint<lender>;
     friend ends;
-
-public:
     using ticket_type = Ticket;
 
+public:
     lender(lender&& o) noexcept : Base(std::move(o)), out_(std::exchange(o.out_, nullptr)) {
         if (out_ != nullptr) ends::repoint(*out_, this);
     }
