@@ -46,7 +46,7 @@ public:
 
 private:
     friend Lender;
-    fixed_loan(Lender* sender, const ring_ticket<T>& t) noexcept : lent<ends>(sender, t) {}
+    fixed_loan(Lender* sender, ring_ticket<T> t) noexcept : lent<ends>(sender, t) {}
 };
 
 /// A message read in place (zero copy), shaped as every view is (bytes_view too): data() is
@@ -71,7 +71,7 @@ public:
 
 private:
     friend Lender;
-    fixed_view(Lender* receiver, const ring_ticket<const T>& t) noexcept : lent<ends>(receiver, t) {}
+    fixed_view(Lender* receiver, ring_ticket<const T> t) noexcept : lent<ends>(receiver, t) {}
 };
 
 /// The sending end of a queue. Blocking: send waits while the queue is full (a deadline or

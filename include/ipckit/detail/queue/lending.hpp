@@ -50,7 +50,7 @@ public:
     explicit operator bool() const noexcept { return lender_ != nullptr; }
 
 protected:
-    lent(lender_type* l, const held_type& h) noexcept : lender_(l), held_(h) { follow(); }
+    lent(lender_type* l, held_type h) noexcept : lender_(l), held_(h) { follow(); }
 
     /// Gives back what it holds, unpublished, if it is open: what destruction does.
     void give_back() noexcept {
