@@ -33,7 +33,7 @@ set(ipckit_layers
   "detail/mailbox,detail/node,mailbox.hpp,node.hpp,node_options.hpp"
   "detail/net,net.hpp"                    # sockets, and connections over queues
   "detail/rpc,rpc.hpp"
-  "inspect.hpp,ipckit.hpp")               # what sees every kind
+  "detail/look,inspect.hpp,ipckit.hpp")   # what sees every kind
 
 file(GLOB_RECURSE headers RELATIVE "${INCLUDE_DIR}/ipckit" "${INCLUDE_DIR}/ipckit/*.hpp")
 set(failures 0)

@@ -1,10 +1,10 @@
 #pragma once
-// The system calls behind a chain of chunks (detail/chain/chunk_ring.hpp makes none): each
-// cursor's chunk_store maps, creates and removes chunk segments; retire_chain ends a chain and
-// removes its chunks; with_raw_chain finds a chain in a head segment of any message type.
+// The system calls behind a chain of chunks (its cursors make none): each cursor's chunk_store
+// maps, creates and removes chunk segments; retire_chain ends a chain and removes its chunks;
+// with_raw_chain finds a chain in a head segment of any message type.
 
 #include <ipckit/detail/chain/chunk_names.hpp>
-#include <ipckit/detail/chain/chunk_ring.hpp>
+#include <ipckit/detail/chain/chain_layout.hpp>
 #include <ipckit/detail/shm/header.hpp>
 #include <ipckit/detail/sys/exception_errc.hpp>
 #include <ipckit/detail/sys/futex.hpp>

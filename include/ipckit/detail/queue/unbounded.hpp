@@ -4,9 +4,9 @@
 // consumer.
 //
 // Segments. The queue's own segment `name` (the head) holds the control block of the chain
-// (detail/chain/chunk_ring.hpp), the rosters of senders and receiver, and two doorbells. Messages
-// live in chunks: segments `name.<seq>` of ChunkBytes bytes each, created one after another
-// by the senders as they fill up (exactly one sender creates each), read in order by the
+// (detail/chain/chain_layout.hpp), the rosters of senders and receiver, and two doorbells.
+// Messages live in chunks: segments `name.<seq>` of ChunkBytes bytes each, created one after
+// another by the senders as they fill up (exactly one sender creates each), read in order by the
 // receiver, which removes each chunk as soon as it has read its last message. So memory comes
 // back as it is consumed, and when the receiver has caught up at most one chunk is left.
 //
@@ -47,8 +47,8 @@
 // reaches a removed chunk. A create that replaces a process_owned queue whose owner died also
 // removes that queue's chunks.
 //
-// Processes killed at any point: see detail/chain/chunk_ring.hpp. A sender killed while creating a
-// chunk is taken over by the next sender; one killed between claiming a position and
+// Processes killed at any point: see detail/chain/chain_layout.hpp. A sender killed while
+// creating a chunk is taken over by the next sender; one killed between claiming a position and
 // publishing it costs that message only (the receiver skips it); a receiver killed at any
 // point is replaced by the next receiver, which goes on from where it had got to and removes
 // what it had read but not yet removed.
@@ -58,7 +58,7 @@
 // while a sender that wrote into it idles: at most one chunk per sender.
 
 #include <ipckit/detail/chain/chunk_names.hpp>
-#include <ipckit/detail/chain/chunk_ring.hpp>
+#include <ipckit/detail/chain/chain_layout.hpp>
 #include <ipckit/detail/chain/chunk_store.hpp>
 #include <ipckit/detail/endpoint/endpoint.hpp>
 #include <ipckit/detail/queue/unbounded_endpoints.hpp>

@@ -2,7 +2,8 @@
 // The sender and the receiver of an unbounded queue (detail/queue/unbounded.hpp): the endpoint
 // core over the chain's head, the chain's cursors, and their steps for the one verb loop.
 
-#include <ipckit/detail/chain/chunk_ring.hpp>
+#include <ipckit/detail/chain/chain_consumer.hpp>
+#include <ipckit/detail/chain/chain_producer.hpp>
 #include <ipckit/detail/endpoint/endpoint.hpp>
 #include <ipckit/detail/queue/unbounded_head.hpp>
 #include <ipckit/detail/sync/doorbell.hpp>

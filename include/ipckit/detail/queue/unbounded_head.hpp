@@ -4,7 +4,7 @@
 // detail/queue/unbounded.hpp for the queue as a whole.
 
 #include <ipckit/detail/chain/chunk_names.hpp>
-#include <ipckit/detail/chain/chunk_ring.hpp>
+#include <ipckit/detail/chain/chain_layout.hpp>
 #include <ipckit/detail/chain/chunk_store.hpp>
 #include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/sync/doorbell.hpp>
@@ -23,7 +23,7 @@
 namespace ipckit::detail {
 
 /// What lives in an unbounded queue's head segment after the header.
-///   chain        where the chain stands (detail/chain/chunk_ring.hpp); first, at a fixed place
+///   chain        where the chain stands (detail/chain/chain_layout.hpp); first, at a fixed place
 ///   data_bell    the receiver sleeps here while the queue is empty
 ///   chunk_bell   senders sleep here while another sender creates the chunk they need
 ///   senders      roster of up to MaxP senders (who, and which position each is claiming)

@@ -2,7 +2,7 @@
 // What an inspector reads of an unbounded queue, knowing its policies only at run time: where
 // the head's rosters lie, the chain's state, and whether a chunk is one nothing leads to.
 
-#include <ipckit/detail/chain/chunk_ring.hpp>
+#include <ipckit/detail/chain/chain_layout.hpp>
 #include <ipckit/detail/inspect/reader.hpp>
 #include <ipckit/detail/queue/unbounded_head.hpp>
 #include <ipckit/detail/sync/roster.hpp>

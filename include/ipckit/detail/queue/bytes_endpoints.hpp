@@ -1,0 +1,376 @@
+#pragma once
+// The sender and the receiver of a bounded queue of bytes<Max> (detail/queue/bytes.hpp), and
+// what they lend for zero copy: a loan (room in the ring to write a message in place) and a
+// view (a message read in place). Both refer to the ring, not to their endpoint
+// (detail/queue/lending.hpp).
+
+#include <ipckit/detail/endpoint/endpoint.hpp>
+#include <ipckit/detail/queue/bytes_layout.hpp>
+#include <ipckit/detail/queue/handle.hpp>
+#include <ipckit/detail/queue/lending.hpp>
+#include <ipckit/detail/sys/exception_errc.hpp>
+#include <ipckit/deadline.hpp>
+#include <ipckit/error.hpp>
+#include <ipckit/policy.hpp>
+#include <ipckit/segment.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace ipckit::detail {
+
+/// The characters of `s` as the bytes a byte queue sends (no terminating zero): what every
+/// send(std::string_view) of bytes<Max> messages passes on.
+inline std::span<const std::byte> as_bytes(std::string_view s) noexcept {
+    return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+
+/// The Ends of room lent from a byte ring for a message written in place: what a loan holds is
+/// its reservation and its sender's pending word, and it goes back straight to the ring (as a
+/// skip record, with many senders), so it outlives a move of its sender.
+template <class Queue>
+struct bytes_loan_ends {
+    using lender = typename Queue::shared;
+    struct held {
+        bytes_reservation r;
+        std::atomic<std::uint64_t>* pending = nullptr;
+        bool light_fence = false;
+    };
+
+    static void give_back(lender& sh, const held& h) noexcept {
+        lender::producer_type::abandon(sh.ring, *h.pending, h.r);
+        if constexpr (lender::multi_producer) sh.data_bell.notify(h.light_fence);  // a skip record to pass
+    }
+};
+
+/// A message being written in place, from sender.loan(n). Move-only. data() is n bytes of the
+/// ring; commit() publishes them, commit(k) only the first k. Destroyed uncommitted, it gives
+/// the room back (many senders: as a record the receiver skips). Release it before its sender
+/// is closed or destroyed, in the process that made it.
+template <class Queue>
+class bytes_loan : public lent<bytes_loan_ends<Queue>> {
+    using ends = bytes_loan_ends<Queue>;
+    using shared = typename Queue::shared;
+    using producer = typename shared::producer_type;
+
+public:
+    /// An empty loan: nothing to write, commit() returns closed.
+    bytes_loan() noexcept = default;
+
+    /// The bytes to write: size() of them, in the ring. Empty once committed or abandoned.
+    [[nodiscard]] std::span<std::byte> data() const noexcept {
+        if (!*this) return {};
+        return {this->lender_->ring.payload(this->held_.r.pos), static_cast<std::size_t>(this->held_.r.capacity)};
+    }
+    /// How many bytes were lent (0 once committed or abandoned).
+    [[nodiscard]] std::size_t size() const noexcept {
+        return *this ? static_cast<std::size_t>(this->held_.r.capacity) : 0;
+    }
+
+    /// Publishes all size() bytes. closed if the loan is no longer open.
+    status commit() noexcept { return commit(size()); }
+    /// Publishes the first `length` bytes: too_large (and the loan stays open) if length > size(),
+    /// closed if the loan is no longer open.
+    status commit(std::size_t length) noexcept {
+        if (!*this) return unexpected(errc::closed);
+        if (length > this->held_.r.capacity) return unexpected(errc::too_large);
+        shared& sh = *this->end();
+        producer::commit(sh.ring, *this->held_.pending, this->held_.r, length);
+        sh.data_bell.notify(this->held_.light_fence);
+        return {};
+    }
+    /// Gives the room back unpublished, as destruction does.
+    void abandon() noexcept { this->give_back(); }
+
+private:
+    template <class Q, mode_policy M>
+    friend class bytes_sender;
+    bytes_loan(shared* sh, const typename ends::held& h) noexcept : lent<ends>(sh, h) {}
+};
+
+/// The Ends of a message of a byte ring read in place: what a view holds is the record found,
+/// and it goes back straight to the ring, so it outlives a move of its receiver.
+template <class Queue>
+struct bytes_view_ends {
+    using lender = typename Queue::shared;
+    struct held {
+        bytes_found found;
+        bool light_fence = false;
+    };
+
+    static void give_back(lender& sh, const held& h) noexcept {
+        lender::consumer_type::release(sh.ring, h.found);
+        sh.space_bell.notify(h.light_fence);
+    }
+};
+
+/// A message being read in place, from receiver.receive_view(). Move-only. data() stays valid,
+/// and the bytes are not reused, until the view is released (destroyed, or release()). Release
+/// it before its receiver is closed or destroyed, in the process that made it.
+template <class Queue>
+class bytes_view : public lent<bytes_view_ends<Queue>> {
+    using ends = bytes_view_ends<Queue>;
+    using shared = typename Queue::shared;
+
+public:
+    /// An empty view.
+    bytes_view() noexcept = default;
+
+    /// The message, in the ring. Empty once released.
+    [[nodiscard]] std::span<const std::byte> data() const noexcept {
+        if (!*this) return {};
+        return {this->lender_->ring.payload(this->held_.found.pos), static_cast<std::size_t>(this->held_.found.length)};
+    }
+    /// The message as characters.
+    [[nodiscard]] std::string_view text() const noexcept {
+        const auto d = data();
+        return {reinterpret_cast<const char*>(d.data()), d.size()};
+    }
+    [[nodiscard]] std::size_t size() const noexcept {
+        return *this ? static_cast<std::size_t>(this->held_.found.length) : 0;
+    }
+
+    /// Lets the ring reuse the message's bytes, as destruction does.
+    void release() noexcept { this->give_back(); }
+
+private:
+    template <class Q, mode_policy M>
+    friend class bytes_receiver;
+    bytes_view(shared* sh, const typename ends::held& h) noexcept : lent<ends>(sh, h) {}
+};
+
+/// The cursor of a byte queue's side `Role`.
+template <class Queue, class Role>
+using bytes_cursor = std::conditional_t<std::same_as<Role, producer_role>, typename Queue::shared::producer_type,
+                                        typename Queue::shared::consumer_type>;
+
+/// What both ends of a byte queue are: a ring endpoint with its role's cursor, which wakes the
+/// other side for records it published or freed on the way to no message.
+template <class Queue, class Role, mode_policy Mode>
+class bytes_endpoint : public endpoint<Queue, Role, bytes_cursor<Queue, Role>, Mode> {
+    using base = endpoint<Queue, Role, bytes_cursor<Queue, Role>, Mode>;
+
+protected:
+    using base::base;
+
+    /// After an attempt: a wrap marker published (a sender) or skip records freed (the
+    /// receiver) on the way are progress the other side may sleep on although no message came
+    /// of it, so it is woken here, unless the endpoint wakes it already (after a success, when
+    /// woken_on_ok).
+    void wake_after(errc e, bool woken_on_ok, auto& cursor) noexcept {
+        if (cursor.take_progress() && (e != errc::ok || !woken_on_ok)) this->progress();
+    }
+};
+
+/// The sending end of a byte queue. Blocking: send and loan wait for room (a deadline or
+/// timeout may follow). Non-blocking: they return would_block at once. A message longer than
+/// Queue::max_message is too_large at once, in either mode. Closing (close() or destruction)
+/// tells the receiver, which gets `closed` once every sender has closed and it has taken every
+/// message.
+template <class Queue, mode_policy Mode>
+class bytes_sender : public bytes_endpoint<Queue, producer_role, Mode> {
+    using base = bytes_endpoint<Queue, producer_role, Mode>;
+
+public:
+    using loan_type = bytes_loan<Queue>;
+
+    /// Sends a copy of `m`. Blocking: waits for room, then ok; or timed_out (not sent), closed /
+    /// peer_dead (the receiver is gone and the ring is full), corrupt. Non-blocking: ok,
+    /// would_block, closed or corrupt, at once. Either: too_large at once if m is longer than
+    /// Queue::max_message; in_use while a loan of this sender is outstanding.
+    status send(std::span<const std::byte> m) noexcept {
+        if (!Queue::fits(m.size())) return unexpected(errc::too_large);
+        return to_status(this->run(push(m)));
+    }
+    template <deadline D>
+    status send(std::span<const std::byte> m, D deadline) noexcept {
+        if (!Queue::fits(m.size())) return unexpected(errc::too_large);
+        return to_status(this->run(push(m), deadline));
+    }
+    /// Sends the characters of `s` (without a terminating zero).
+    status send(std::string_view s) noexcept { return send(as_bytes(s)); }
+    template <deadline D>
+    status send(std::string_view s, D deadline) noexcept {
+        return send(as_bytes(s), deadline);
+    }
+
+    /// Zero copy: lends `n` bytes of the ring to write a message in place (see bytes_loan);
+    /// commit the loan to send it. Waits (blocking) or fails (non-blocking) as send does;
+    /// too_large at once if n > Queue::max_message. One loan at a time per sender.
+    result<loan_type> loan(std::size_t n) noexcept {
+        return lend(n, [&](auto op) { return this->template run<false>(op); });
+    }
+    template <deadline D>
+    result<loan_type> loan(std::size_t n, D deadline) noexcept {
+        return lend(n, [&](auto op) { return this->template run<false>(op, deadline); });
+    }
+
+private:
+    friend Queue;
+    friend queue_handle<Queue>;
+    using base::base;
+
+    auto push(std::span<const std::byte> m) noexcept {
+        return [this, m](auto& cursor) {
+            const errc e = cursor.try_send(m.data(), m.size());
+            this->wake_after(e, true, cursor);
+            return e;
+        };
+    }
+
+    template <class Run>
+    result<loan_type> lend(std::size_t n, Run&& run) noexcept {
+        if (!Queue::fits(n)) return unexpected(errc::too_large);
+        bytes_reservation r;
+        std::atomic<std::uint64_t>* pending = nullptr;
+        const errc e = run([this, n, &r, &pending](auto& cursor) {
+            const errc got = cursor.try_loan(n, r);
+            if (got == errc::ok) pending = &cursor.pending();
+            this->wake_after(got, false, cursor);
+            return got;
+        });
+        if (e != errc::ok) return unexpected(e);
+        return loan_type(this->shared_, {r, pending, this->light_fence_});  // the ring outlives a move of this endpoint
+    }
+};
+
+/// The receiving end of a byte queue. Blocking: the verbs wait for a message (a deadline or
+/// timeout may be given). Non-blocking: they return would_block at once. Either way they
+/// return closed or peer_dead only after every message the senders sent has been received.
+template <class Queue, mode_policy Mode>
+class bytes_receiver : public bytes_endpoint<Queue, consumer_role, Mode> {
+    using base = bytes_endpoint<Queue, consumer_role, Mode>;
+    using shared = typename Queue::shared;
+
+public:
+    using view_type = bytes_view<Queue>;
+
+    /// Receives the oldest message into `buffer` and returns its length. If the message is
+    /// longer than the buffer: too_large, and the message stays first in the queue, so that a
+    /// bigger buffer can take it. Blocking: waits for a message; closed or peer_dead once the
+    /// senders have gone and the queue is empty; timed_out. Non-blocking: would_block when
+    /// empty. in_use while a view is outstanding; corrupt if the ring is damaged.
+    result<std::size_t> receive(std::span<std::byte> buffer) noexcept {
+        return into(buffer, [&](auto op) { return run_recovering(op); });
+    }
+    template <deadline D>
+    result<std::size_t> receive(std::span<std::byte> buffer, D deadline) noexcept {
+        return into(buffer, [&](auto op) { return this->run(op, deadline); });
+    }
+
+    /// Receives the oldest message into a vector of its size: as receive(buffer), never
+    /// too_large; no_space if the vector cannot be allocated (the message then stays).
+    result<std::vector<std::byte>> receive() noexcept {
+        return to_vector([&](auto op) { return run_recovering(op); });
+    }
+    template <deadline D>
+    result<std::vector<std::byte>> receive(D deadline) noexcept {
+        return to_vector([&](auto op) { return this->run(op, deadline); });
+    }
+
+    /// Zero copy: the oldest message, read in place (see bytes_view). It counts as received;
+    /// its bytes stay until the view goes. Waits or fails as receive does. One view at a time
+    /// per receiver.
+    result<view_type> receive_view() noexcept {
+        return to_view([&](auto op) { return run_recovering<false>(op); });
+    }
+    template <deadline D>
+    result<view_type> receive_view(D deadline) noexcept {
+        return to_view([&](auto op) { return this->template run<false>(op, deadline); });
+    }
+
+private:
+    friend Queue;
+    friend queue_handle<Queue>;
+    using base::base;
+
+    /// run(op), and for a non-blocking receiver of many senders one more thing: a blocking
+    /// receiver skips the record of a sender that died between reserving and committing it
+    /// (the endpoint's wait loop calls recover()), but a non-blocking one never waits. So when
+    /// it would block on such a record, it asks too, at most once per liveness interval (a
+    /// clock read while stalled; the system calls only then). Never on its fast path.
+    template <bool Progress = true, class Op>
+    errc run_recovering(Op&& op) noexcept {
+        errc e = this->template run<Progress>(op);
+        if constexpr (std::same_as<Mode, non_blocking> && shared::multi_producer) {
+            if (e == errc::would_block && this->cursor().stalled()) {
+                const auto now = clock::now();
+                if (now >= next_recovery_) {
+                    next_recovery_ = now + this->liveness_;
+                    if (this->cursor().recover([this](std::uint64_t p) { return this->shared_->senders.live_claimant(p); }))
+                        e = this->template run<Progress>(op);
+                }
+            }
+        }
+        return e;
+    }
+
+    /// An attempt that runs take(cursor, found) on the message at the head, if there is one, and
+    /// then wakes the senders for skip records freed on the way (wake_after).
+    template <class Take>
+    auto taking(bool woken_on_ok, Take take) noexcept {
+        return [this, woken_on_ok, take](auto& cursor) mutable {
+            bytes_found f;
+            errc e = cursor.peek(f);
+            if (e == errc::ok) e = take(cursor, f);
+            this->wake_after(e, woken_on_ok, cursor);
+            return e;
+        };
+    }
+
+    template <class Run>
+    result<std::size_t> into(std::span<std::byte> buffer, Run&& run) noexcept {
+        std::size_t n = 0;
+        const errc e = run(taking(true, [buffer, &n](auto& cursor, const bytes_found& f) {
+            if (f.length > buffer.size()) return errc::too_large;
+            if (f.length != 0) std::memcpy(buffer.data(), cursor.payload(f), f.length);
+            cursor.consume(f);
+            n = static_cast<std::size_t>(f.length);
+            return errc::ok;
+        }));
+        if (e != errc::ok) return unexpected(e);
+        return n;
+    }
+
+    template <class Run>
+    result<std::vector<std::byte>> to_vector(Run&& run) noexcept {
+        std::vector<std::byte> out;
+        const errc e = run(taking(true, [&out](auto& cursor, const bytes_found& f) {
+            try {
+                out.resize(static_cast<std::size_t>(f.length));
+            } catch (...) {  // std::bad_alloc, std::length_error: no_space
+                return current_exception_errc();
+            }
+            if (f.length != 0) std::memcpy(out.data(), cursor.payload(f), f.length);
+            cursor.consume(f);
+            return errc::ok;
+        }));
+        if (e != errc::ok) return unexpected(e);
+        return out;
+    }
+
+    template <class Run>
+    result<view_type> to_view(Run&& run) noexcept {
+        bytes_found held;
+        const errc e = run(taking(false, [&held](auto& cursor, const bytes_found& f) {
+            cursor.hold(f);
+            held = f;
+            return errc::ok;
+        }));
+        if (e != errc::ok) return unexpected(e);
+        return view_type(this->shared_, {held, this->light_fence_});  // the ring outlives a move of this endpoint
+    }
+
+    clock::time_point next_recovery_{};
+};
+
+}  // namespace ipckit::detail

@@ -1,0 +1,171 @@
+#pragma once
+// The sender and the receiver of a bounded queue of fixed-size messages (detail/queue/fixed.hpp),
+// and what they lend for zero copy: a loan (a slot to write in place) and a view (a message
+// read in place), one at a time per endpoint (detail/queue/lending.hpp).
+
+#include <ipckit/detail/endpoint/endpoint.hpp>
+#include <ipckit/detail/queue/handle.hpp>
+#include <ipckit/detail/queue/lending.hpp>
+#include <ipckit/detail/ring/ticket.hpp>
+#include <ipckit/deadline.hpp>
+#include <ipckit/error.hpp>
+#include <ipckit/policy.hpp>
+
+#include <cstddef>
+
+namespace ipckit::detail {
+
+/// A slot of a queue lent to a sender (zero copy), shaped as every loan is (bytes_loan too):
+/// write the message in place through data(), then commit(), which returns ok, or closed if
+/// the loan is no longer open. Destroyed or abandon()ed uncommitted, it sends nothing.
+/// Move-only; an empty (default-constructed, moved-from, committed) loan is false. It follows
+/// its sender through a move of either; if the sender is closed or destroyed first, the loan is
+/// abandoned and commit() returns closed (detail/queue/lending.hpp).
+template <class Lender, class T>
+class fixed_loan : public lent<through_endpoint<Lender>> {
+    using ends = through_endpoint<Lender>;
+
+public:
+    fixed_loan() noexcept = default;
+
+    /// The message to write, in its slot. Only while the loan is open.
+    [[nodiscard]] T& data() const noexcept { return *this->held_.slot; }
+    /// The bytes lent: sizeof(T), or 0 once the loan is no longer open.
+    [[nodiscard]] std::size_t size() const noexcept { return *this ? sizeof(T) : 0; }
+
+    /// Publishes the message: the receivers may take it from now on. closed if the loan is no
+    /// longer open.
+    status commit() noexcept {
+        Lender* sender = this->end();
+        if (sender == nullptr) return unexpected(errc::closed);
+        ends::publish(*sender, this->held_);
+        return {};
+    }
+    /// Gives the slot back unpublished, as destruction does.
+    void abandon() noexcept { this->give_back(); }
+
+private:
+    friend Lender;
+    fixed_loan(Lender* sender, ring_ticket<T> t) noexcept : lent<ends>(sender, t) {}
+};
+
+/// A message read in place (zero copy), shaped as every view is (bytes_view too): data() is
+/// valid while the view is open; its slot goes back to the senders when the view is destroyed
+/// or release()d. Move-only; an empty (default-constructed, moved-from, released) view is
+/// false. It follows its receiver through a move of either; if the receiver is closed or
+/// destroyed first, the view is released (detail/queue/lending.hpp).
+template <class Lender, class T>
+class fixed_view : public lent<through_endpoint<Lender>> {
+    using ends = through_endpoint<Lender>;
+
+public:
+    fixed_view() noexcept = default;
+
+    /// The message, in its slot. Only while the view is open.
+    [[nodiscard]] const T& data() const noexcept { return *this->held_.slot; }
+    /// The message's bytes: sizeof(T), or 0 once released.
+    [[nodiscard]] std::size_t size() const noexcept { return *this ? sizeof(T) : 0; }
+
+    /// Gives the slot back now, as destruction does.
+    void release() noexcept { this->give_back(); }
+
+private:
+    friend Lender;
+    fixed_view(Lender* receiver, ring_ticket<const T> t) noexcept : lent<ends>(receiver, t) {}
+};
+
+/// The sending end of a queue. Blocking: send waits while the queue is full (a deadline or
+/// timeout may follow the message). Non-blocking: send returns would_block at once. Closing
+/// (close() or destruction) tells the receivers, which get `closed` once every sender has
+/// closed and they have taken every message; an outstanding loan is abandoned then.
+template <class Queue, mode_policy Mode>
+class fixed_sender
+    : public lender<endpoint<Queue, producer_role, typename Queue::shared::producer_type, Mode>,
+                    ring_ticket<typename Queue::message_type>>,
+      public send_verbs<fixed_sender<Queue, Mode>, typename Queue::message_type, Mode> {
+    using T = typename Queue::message_type;
+    using base = lender<endpoint<Queue, producer_role, typename Queue::shared::producer_type, Mode>, ring_ticket<T>>;
+    using verbs = send_verbs<fixed_sender, T, Mode>;
+
+public:
+    using loan_type = fixed_loan<base, T>;
+
+    /// send(m), send(m, deadline) (send_verbs): sends a copy of `m`. Blocking: waits for room,
+    /// then ok; or timed_out (not sent), closed / peer_dead (every receiver is gone and the queue
+    /// is full), corrupt. Non-blocking: ok, would_block, closed or corrupt, at once. in_use while
+    /// a loan is outstanding.
+    using verbs::send;
+
+    /// Zero copy: lends the next slot to write a message in place; commit() the loan to send it.
+    /// Waits (blocking) or fails (non-blocking) as send does. One loan at a time per sender.
+    result<loan_type> loan() noexcept {
+        return this->template lend<loan_type>([&](auto op) { return this->template run<false>(op); });
+    }
+    template <deadline D>
+    result<loan_type> loan(D deadline) noexcept {
+        return this->template lend<loan_type>([&](auto op) { return this->template run<false>(op, deadline); });
+    }
+
+private:
+    friend Queue;
+    friend queue_handle<Queue>;
+    friend verbs;
+    using base::base;
+
+    errc send_until(const T& m, clock::time_point deadline) noexcept {
+        return this->lent_out() ? errc::in_use : this->run_until(push(m), deadline);
+    }
+
+    static auto push(const T& m) noexcept {
+        return [&m](auto& cursor) { return cursor.try_push(m); };
+    }
+};
+
+/// The receiving end of a queue. Blocking: receive waits for a message (a deadline or timeout
+/// may be given). Non-blocking: receive returns would_block at once. Either way it returns
+/// closed or peer_dead only after every message the senders sent has been received. Closing
+/// releases an outstanding view.
+template <class Queue, mode_policy Mode>
+class fixed_receiver
+    : public lender<endpoint<Queue, consumer_role, typename Queue::shared::consumer_type, Mode>,
+                    ring_ticket<const typename Queue::message_type>>,
+      public receive_verbs<fixed_receiver<Queue, Mode>, typename Queue::message_type, Mode> {
+    using T = typename Queue::message_type;
+    using base = lender<endpoint<Queue, consumer_role, typename Queue::shared::consumer_type, Mode>, ring_ticket<const T>>;
+    using verbs = receive_verbs<fixed_receiver, T, Mode>;
+
+public:
+    using view_type = fixed_view<base, T>;
+
+    /// receive(), receive(deadline), receive(out), receive(out, deadline) (receive_verbs):
+    /// receives a copy of the oldest message. Blocking: waits for one; closed or peer_dead once
+    /// the senders have gone and the queue is empty; timed_out. Non-blocking: would_block when
+    /// empty. in_use while a view is outstanding.
+    using verbs::receive;
+
+    /// Zero copy: the oldest message, read in place; its slot stays taken until the view goes.
+    /// Waits or fails as receive does. One view at a time per receiver.
+    result<view_type> receive_view() noexcept {
+        return this->template lend<view_type>([&](auto op) { return this->template run<false>(op); });
+    }
+    template <deadline D>
+    result<view_type> receive_view(D deadline) noexcept {
+        return this->template lend<view_type>([&](auto op) { return this->template run<false>(op, deadline); });
+    }
+
+private:
+    friend Queue;
+    friend queue_handle<Queue>;
+    friend verbs;
+    using base::base;
+
+    errc receive_until(T& out, clock::time_point deadline) noexcept {
+        return this->lent_out() ? errc::in_use : this->run_until(pop(out), deadline);
+    }
+
+    static auto pop(T& out) noexcept {
+        return [&out](auto& cursor) { return cursor.try_pop(out); };
+    }
+};
+
+}  // namespace ipckit::detail

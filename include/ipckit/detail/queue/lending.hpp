@@ -1,0 +1,165 @@
+#pragma once
+// Zero copy, one loan or view at a time: what every loan (room lent to write a message in
+// place) and every view (a message lent to read in place) is made of, and the endpoint side
+// that keeps track of the one it lent.
+//
+// A loan or view is a `lent`: a way back to what lent it, and what it holds there. Moving it
+// moves what it holds; destroying it, or assigning over it, while it is open gives what it holds
+// back unpublished. Where it lends from decides the rest (its Ends):
+//   - a queue of fixed-size messages lends through its endpoint (`lender`), which keeps track
+//     of its one outstanding loan or view wherever either moves, refuses its other verbs while
+//     it is out (in_use), and gives it back when it closes first;
+//   - a queue of bytes<Max> lends straight from its ring, which outlives a move of the endpoint.
+
+#include <ipckit/error.hpp>
+
+#include <type_traits>
+#include <utility>
+
+namespace ipckit::detail {
+
+/// What a loan or a view holds: a pointer to what lent it (Ends::lender) and what it holds
+/// there (Ends::held). Move-only; an empty one (default-constructed, moved from, ended) is
+/// false. Open when destroyed or assigned over, it gives back what it holds unpublished:
+/// Ends::give_back(lender, held). Where Ends has follow(lender, lent*), the lender is told
+/// where it is after every move. Restricted thread-safe: one thread at a time.
+template <class Ends>
+class lent {
+    friend Ends;
+
+public:
+    using lender_type = typename Ends::lender;
+    using held_type = typename Ends::held;
+
+    lent() noexcept = default;
+    lent(lent&& o) noexcept : lender_(std::exchange(o.lender_, nullptr)), held_(o.held_) { follow(); }
+    lent& operator=(lent&& o) noexcept {
+        if (this != &o) {
+            give_back();
+            lender_ = std::exchange(o.lender_, nullptr);
+            held_ = o.held_;
+            follow();
+        }
+        return *this;
+    }
+    lent(const lent&) = delete;
+    lent& operator=(const lent&) = delete;
+    ~lent() { give_back(); }
+
+    /// Whether it is still open.
+    explicit operator bool() const noexcept { return lender_ != nullptr; }
+
+protected:
+    lent(lender_type* l, held_type h) noexcept : lender_(l), held_(h) { follow(); }
+
+    /// Gives back what it holds, unpublished, if it is open: what destruction does.
+    void give_back() noexcept {
+        if (lender_ != nullptr) Ends::give_back(*std::exchange(lender_, nullptr), held_);
+    }
+    /// Ends it: what lent it, or nullptr if it was not open. The caller finishes with held_.
+    lender_type* end() noexcept { return std::exchange(lender_, nullptr); }
+
+    lender_type* lender_ = nullptr;
+    held_type held_{};
+
+private:
+    void follow() noexcept {
+        if constexpr (requires(lender_type& l, lent* p) { Ends::follow(l, p); })
+            if (lender_ != nullptr) Ends::follow(*lender_, this);
+    }
+};
+
+template <class Lender>
+struct through_endpoint;
+
+/// An endpoint (Base, a ring endpoint) that lends one slot at a time, as a ticket (a loan:
+/// ring_ticket<T>; a view: ring_ticket<const T>). Its outstanding loan or view follows it
+/// through a move of either, and is given back when it closes (close() or destruction); while
+/// it is out, the endpoint's other verbs return in_use (lent_out()).
+template <class Base, class Ticket>
+class lender : public Base {
+    using ends = through_endpoint<lender>;
+    friend ends;
+    using ticket_type = Ticket;
+
+public:
+    lender(lender&& o) noexcept : Base(std::move(o)), out_(std::exchange(o.out_, nullptr)) {
+        if (out_ != nullptr) ends::repoint(*out_, this);
+    }
+    lender& operator=(lender&& o) noexcept {
+        if (this != &o) {
+            end_outstanding();
+            Base::operator=(std::move(o));
+            out_ = std::exchange(o.out_, nullptr);
+            if (out_ != nullptr) ends::repoint(*out_, this);
+        }
+        return *this;
+    }
+    ~lender() { end_outstanding(); }
+
+    /// Lets go now, as destruction would (endpoint_core::close); an outstanding loan is
+    /// abandoned, an outstanding view released.
+    void close() noexcept {
+        end_outstanding();
+        Base::close();
+    }
+
+protected:
+    using Base::Base;
+
+    /// Whether a loan or view of this endpoint is outstanding: its other verbs are in_use.
+    [[nodiscard]] bool lent_out() const noexcept { return out_ != nullptr; }
+
+    /// Lends the next slot as a `Lent` (whose Ends are through_endpoint<lender>): `run` runs the
+    /// claim as the endpoint's verb (waiting or not). in_use while one is outstanding.
+    template <class Lent, class Run>
+    result<Lent> lend(Run&& run) noexcept {
+        if (out_ != nullptr) return unexpected(errc::in_use);
+        Ticket t;
+        const errc e = run([&t](auto& cursor) { return cursor.try_claim(t); });
+        if (e != errc::ok) return unexpected(e);
+        return Lent(this, t);
+    }
+
+private:
+    /// A view's ticket points at a const slot.
+    static constexpr bool views = std::is_const_v<std::remove_pointer_t<decltype(Ticket::slot)>>;
+
+    /// Ends the outstanding loan (published or abandoned) or view (released), and wakes the
+    /// other side: the slot is theirs now.
+    void finish(const Ticket& t, bool publish) noexcept {
+        if constexpr (views)
+            this->cursor().release(t);
+        else if (publish)
+            this->cursor().commit(t);
+        else
+            this->cursor().abandon(t);  // receivers may be waiting on this position
+        out_ = nullptr;
+        this->progress();
+    }
+    /// Gives back the outstanding loan or view, if any, before this endpoint lets go of its place.
+    void end_outstanding() noexcept {
+        if (out_ == nullptr) return;
+        if (this->shared_ != nullptr) return ends::give_back(*out_);  // through finish
+        ends::repoint(*std::exchange(out_, nullptr), nullptr);      // no place left to give the slot back to
+    }
+
+    lent<ends>* out_ = nullptr;  ///< the outstanding loan or view, wherever it has moved; nullptr if none
+};
+
+/// The Ends of a slot lent by a lender endpoint: it goes back through the endpoint, which it
+/// tells where it is after every move, and which moves it along when the endpoint moves.
+template <class Lender>
+struct through_endpoint {
+    using lender = Lender;
+    using held = typename Lender::ticket_type;
+    using lent_type = lent<through_endpoint>;
+
+    static void give_back(Lender& l, const held& t) noexcept { l.finish(t, false); }
+    static void publish(Lender& l, const held& t) noexcept { l.finish(t, true); }
+    static void follow(Lender& l, lent_type* p) noexcept { l.out_ = p; }
+    static void give_back(lent_type& p) noexcept { p.give_back(); }
+    static void repoint(lent_type& p, Lender* l) noexcept { p.lender_ = l; }
+};
+
+}  // namespace ipckit::detail
