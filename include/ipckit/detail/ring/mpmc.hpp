@@ -88,10 +88,10 @@ inline errc withdraw_claim(std::atomic<std::uint64_t>& pending, errc why) noexce
 /// Sequences are compared as signed distances, as in Vyukov's queue.
 constexpr std::int64_t distance(std::uint64_t a, std::uint64_t b) noexcept { return static_cast<std::int64_t>(a - b); }
 
-/// A producer's cursor. Restricted thread-safe: one thread at a time. `Multi`: other
-/// producers exist, so positions are claimed by CAS.
-template <shm_safe T, std::size_t N, bool Multi>
-class mpmc_producer {
+/// What both cursors hold: the ring, and the roster word through which they claim positions
+/// (a claim in progress is listed there, so that recovery can tell a dead claimant's slot).
+template <shm_safe T, std::size_t N>
+class mpmc_cursor {
 public:
     /// Attaches to `ring`, claiming positions through `pending`; false if its indices are
     /// inconsistent.
@@ -101,6 +101,20 @@ public:
         std::uint64_t head;
         return consistent_now(ring, head);
     }
+
+protected:
+    mpmc_ring<T, N>* ring_ = nullptr;
+    std::atomic<std::uint64_t>* pending_ = nullptr;
+};
+
+/// A producer's cursor. Restricted thread-safe: one thread at a time. `Multi`: other
+/// producers exist, so positions are claimed by CAS.
+template <shm_safe T, std::size_t N, bool Multi>
+class mpmc_producer : public mpmc_cursor<T, N> {
+    using mpmc_cursor<T, N>::ring_;
+    using mpmc_cursor<T, N>::pending_;
+
+public:
 
     /// Claims the next position for writing in place: ok, would_block (full) or corrupt. The
     /// claim must end in commit() or abandon(). No system call.
@@ -182,23 +196,16 @@ private:
         pending_->store(0, std::memory_order_release);
     }
 
-    mpmc_ring<T, N>* ring_ = nullptr;
-    std::atomic<std::uint64_t>* pending_ = nullptr;
 };
 
 /// A consumer's cursor. Restricted thread-safe: one thread at a time. `Multi`: other
 /// consumers exist, so positions are claimed by CAS.
 template <shm_safe T, std::size_t N, bool Multi>
-class mpmc_consumer {
+class mpmc_consumer : public mpmc_cursor<T, N> {
+    using mpmc_cursor<T, N>::ring_;
+    using mpmc_cursor<T, N>::pending_;
+
 public:
-    /// Attaches to `ring`, claiming positions through `pending`; false if its indices are
-    /// inconsistent.
-    bool attach(mpmc_ring<T, N>& ring, std::atomic<std::uint64_t>& pending) noexcept {
-        ring_ = &ring;
-        pending_ = &pending;
-        std::uint64_t head;
-        return consistent_now(ring, head);
-    }
 
     /// Claims the oldest message for reading in place: ok, would_block (empty) or corrupt.
     /// Skips the tombstones of dead producers. The claim must end in release(). No system call.
@@ -326,8 +333,6 @@ public:
     }
 
 private:
-    mpmc_ring<T, N>* ring_ = nullptr;
-    std::atomic<std::uint64_t>* pending_ = nullptr;
     bool broken_ = false;  ///< recover() found the indices inconsistent: every claim is corrupt
 };
 
