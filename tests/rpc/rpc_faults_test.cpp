@@ -46,16 +46,21 @@ void counter(rpc::server& s) {
     }, rpc::idempotent);
 }
 
-/// A method that tells `started` it runs, then never returns (until its process is killed).
-void blocking(rpc::server& s, const signal_pipe& started, const std::string& name) {
-    s.bind(name, [&started] {
+/// A method that tells `started` it runs, then never returns (until its process is killed);
+/// `idempotent`: declared so (rpc::idempotent), and then retried on a new server incarnation.
+void blocking(rpc::server& s, const signal_pipe& started, const std::string& name, bool idempotent = false) {
+    auto never_returns = [&started] {
         started.post();
         std::mutex m;
         std::condition_variable cv;
         std::unique_lock lock(m);
         cv.wait(lock, [] { return false; });
         return std::int64_t{0};
-    });
+    };
+    if (idempotent)
+        s.bind(name, never_returns, rpc::idempotent);
+    else
+        s.bind(name, never_returns);
 }
 
 }  // namespace
@@ -161,14 +166,7 @@ TEST_CASE("rpc faults: a restarted server gets the idempotent calls again, the o
         signal_pipe started;
         auto first = std::make_unique<served>(kind, [&](rpc::server& s) {
             blocking(s, started, "charge");
-            s.bind("balance", [&started] {  // blocks in the first server, as charge does
-                started.post();
-                std::mutex m;
-                std::condition_variable cv;
-                std::unique_lock lock(m);
-                cv.wait(lock, [] { return false; });
-                return std::int64_t{0};
-            }, rpc::idempotent);
+            blocking(s, started, "balance", true);  // blocks in the first server, as charge does
         });
         const std::string address = first->address();
         ipckit_test::child client([&] {
