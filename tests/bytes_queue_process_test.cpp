@@ -478,7 +478,8 @@ TEMPLATE_TEST_CASE("bytes queue across processes: receivers SIGKILLed at arbitra
                         return;
                     }
                     r.check(check(v->data(), p, s), "a whole message");
-                    r.check(::write(fds[1], &s, sizeof s) == sizeof s, "to write its report");  // while holding the view
+                    // while holding the view
+                    r.check(::write(fds[1], &s, sizeof s) == sizeof s, "to write its report");
                 } else {
                     const auto n = rx.receive(buf, patience);
                     if (!n) {
@@ -522,8 +523,8 @@ TEMPLATE_TEST_CASE("bytes queue across processes: receivers SIGKILLed at arbitra
             last = s;
             ++got;
             if (++by_this_one == kill_after && killing && killed < replacements) {
-                if (const auto how = reports[static_cast<std::size_t>(killed)].ended(reported->kill(), killed_by_sigkill);
-                    how != as_expected)
+                auto& report = reports[static_cast<std::size_t>(killed)];
+                if (const auto how = report.ended(reported->kill(), killed_by_sigkill); how != as_expected)
                     failure = "receiver " + std::to_string(killed) + ": " + how;
                 ++killed;
                 reported = std::make_unique<child>(receiver_process(reports[static_cast<std::size_t>(killed)]));

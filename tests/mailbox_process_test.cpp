@@ -139,7 +139,8 @@ void kill_a_receiver_in_the_middle(int survivors) {
     std::vector<child_report> sender_reports(2);
     std::vector<child> senders;
     for (std::uint64_t s = 0; s < 2; ++s)
-        senders.push_back(sender_reports[s].spawn([&, s](child_report& r) { r.expect(send_as<Box>(name, s, per_sender)); }));
+        senders.push_back(
+            sender_reports[s].spawn([&, s](child_report& r) { r.expect(send_as<Box>(name, s, per_sender)); }));
 
     REQUIRE(a_report.reached(a, reached) == as_expected);
     // Killed while the senders are still at it (they cannot have finished: A took only 50 of
