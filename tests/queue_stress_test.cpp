@@ -69,9 +69,9 @@ std::string receive_and_verify(const std::string& name, std::uint64_t n) {
             if (r.payload[j] != want.payload[j]) return "received a wrong payload under an intact checksum" + wanted();
     }
     const auto end = rx.receive(r, patience);
-    if (end) return "received seq " + std::to_string(r.seq) + " where it expected " + errc_text(errc::closed);
-    return end.error() == errc::closed ? as_expected
-                                       : "received " + errc_text(end.error()) + " where it expected " + errc_text(errc::closed);
+    const std::string wanted = " where it expected " + errc_text(errc::closed);
+    if (end) return "received seq " + std::to_string(r.seq) + wanted;
+    return end.error() == errc::closed ? as_expected : "received " + errc_text(end.error()) + wanted;
 }
 
 /// A small ring for the policies that sleep, so that both sides keep sleeping and waking each
