@@ -3,7 +3,8 @@
 // views across processes (a view pins its bytes until released); and peers SIGKILLed in the
 // middle of a reservation or while holding a view.
 //
-// Children do their work without Catch2 and report through their exit code; the parent asserts.
+// Children do their work without Catch2 and report what went wrong through child_report; the
+// parent asserts.
 // No threads are started. Parent and children signal each other through pipes, so every wait
 // is on the event itself, bounded by ipckit_test::patience.
 
@@ -37,9 +38,11 @@
 
 using namespace std::chrono_literals;
 using ipckit::errc;
-using ipckit_test::block_until_killed;
+using ipckit_test::as_expected;
 using ipckit_test::child;
+using ipckit_test::child_report;
 using ipckit_test::err;
+using ipckit_test::errc_text;
 using ipckit_test::killed_by_sigkill;
 using ipckit_test::mix;
 using ipckit_test::patience;
@@ -93,21 +96,33 @@ bool check(std::span<const std::byte> m, std::uint32_t& p, std::uint64_t& s) {
 std::span<const std::byte> as_bytes(std::string_view s) { return std::as_bytes(std::span(s.data(), s.size())); }
 
 /// Sends `count` messages of producer p on a blocking sender: every third by loan (committed
-/// short of what was lent every other time), the rest by copy. 0, or 1 + the step that failed.
+/// short of what was lent every other time), the rest by copy. as_expected, or which step of
+/// which message failed and how.
 template <class Tx>
-int produce(Tx& tx, std::uint32_t p, std::uint64_t count) {
+std::string produce(Tx& tx, std::uint32_t p, std::uint64_t count) {
     for (std::uint64_t s = 0; s < count; ++s) {
         const std::size_t n = length_of(p, s);
+        errc e = errc::ok;
+        const char* step = "";
         if (s % 3 == 0) {
             auto loan = tx.loan(std::min(n + (s % 2) * 7, max_bytes), patience);
-            if (!loan) return 2;
-            fill(loan->data().first(n), p, s);
-            if (!loan->commit(n)) return 3;
-        } else if (!tx.send(message_of(p, s), patience)) {
-            return 4;
+            if (!loan) {
+                e = loan.error();
+                step = "a loan";
+            } else {
+                fill(loan->data().first(n), p, s);
+                e = err(loan->commit(n));
+                step = "a commit";
+            }
+        } else {
+            e = err(tx.send(message_of(p, s), patience));
+            step = "a send";
         }
+        if (e != errc::ok)
+            return std::string(step) + " for seq " + std::to_string(s) + " gave " + errc_text(e) +
+                   " where it expected errc(ok)";
     }
-    return 0;
+    return as_expected;
 }
 
 /// Receives `total` messages from `producers` producers, each producer's in order and whole,
@@ -167,12 +182,13 @@ TEST_CASE("bytes queue across processes: one producer process, 1e5 messages of r
     scoped_name name("bytes-proc");
     auto q = spsc::create(name);
     auto rx = q.receiver();
-    child producer([&] {
+    child_report report;
+    child producer = report.spawn([&](child_report& r) {
         auto tx = spsc::open(name).sender();
-        return produce(tx, 0, 100'000);
+        r.expect(produce(tx, 0, 100'000));
     });
     CHECK(consume(rx, 1, 100'000).empty());
-    CHECK(producer.wait() == 0);
+    CHECK(report.finish(producer) == as_expected);
 }
 
 TEST_CASE("bytes queue across processes: four producer processes, 1e5 messages, each producer's exactly once and in "
@@ -182,15 +198,16 @@ TEST_CASE("bytes queue across processes: four producer processes, 1e5 messages, 
     auto q = mpsc::create(name);
     auto rx = q.receiver();
     constexpr std::uint32_t producers = 4;
+    std::vector<child_report> reports(producers);
     std::vector<child> children;
     for (std::uint32_t p = 0; p < producers; ++p) {
-        children.emplace_back([&name, p] {
+        children.push_back(reports[p].spawn([&name, p](child_report& r) {
             auto tx = mpsc::open(name).sender();
-            return produce(tx, p, 25'000);
-        });
+            r.expect(produce(tx, p, 25'000));
+        }));
     }
     CHECK(consume(rx, producers, 100'000, [&] {
-              for (auto& c : children) CHECK(c.wait() == 0);
+              for (std::uint32_t p = 0; p < producers; ++p) CHECK(reports[p].finish(children[p]) == as_expected);
               q.close();
           }).empty());
 }
@@ -208,32 +225,31 @@ TEMPLATE_TEST_CASE("bytes queue across processes: a view pins its bytes until re
     signal_pipe view_held;
     signal_pipe tried;
     auto text = [](char c) { return std::string(56, c); };  // records of 64 bytes: the ring holds two
-    child sender([&] {
+    child_report report;
+    child sender = report.spawn([&](child_report& r) {
         view_held.close_write();
         auto tx = Q::open(name).sender();
         for (const char c : {'A', 'B'}) {
             auto loan = tx.loan(56, patience);
-            if (!loan) return 1;
+            r.expect(err(loan), errc::ok);
             std::memset(loan->data().data(), c, 56);
-            if (!loan->commit()) return 2;
+            r.expect(err(loan->commit()), errc::ok);
         }
         sent_two.post();
-        if (!view_held.wait()) return 3;
+        r.check(view_held.wait(), "the view-held signal");
         // The ring is full while the receiver holds A's bytes: a send cannot take them.
-        for (int i = 0; i < 3; ++i)
-            if (err(tx.send(text('C'), 0ms)) != errc::timed_out) return 4;
-        if (err(tx.loan(1, 0ms)) != errc::timed_out) return 5;
+        for (int i = 0; i < 3; ++i) r.expect(err(tx.send(text('C'), 0ms)), errc::timed_out);
+        r.expect(err(tx.loan(1, 0ms)), errc::timed_out);
         tried.post();
         // Blocks until the view is released.
-        if (!tx.send(text('C'), patience)) return 6;
-        return 0;
+        r.expect(err(tx.send(text('C'), patience)), errc::ok);
     });
-    REQUIRE(sent_two.wait());
+    REQUIRE(report.reached(sender, sent_two) == as_expected);
     auto v = rx.receive_view(patience);
     REQUIRE(v);
     CHECK(v->text() == text('A'));
     view_held.post();
-    REQUIRE(tried.wait());
+    REQUIRE(report.reached(sender, tried) == as_expected);
     CHECK(v->text() == text('A'));  // untouched by the sender's attempts
     CHECK(q.depth() == 128);
     v->release();
@@ -242,7 +258,7 @@ TEMPLATE_TEST_CASE("bytes queue across processes: a view pins its bytes until re
         REQUIRE(w);
         CHECK(w->text() == text(c));
     }
-    CHECK(sender.wait() == 0);
+    CHECK(report.finish(sender) == as_expected);
 }
 
 // ---- killed peers ---------------------------------------------------------------------------
@@ -256,22 +272,23 @@ TEST_CASE("bytes queue across processes: a producer killed holding a loan is ski
     REQUIRE(tx.send("before"));
     signal_pipe lent;
     signal_pipe hold;
-    child holder([&] {
+    child_report report;
+    child holder = report.spawn([&](child_report& r) {
         auto loan_tx = mpsc::open(name, quick_liveness()).sender();
         auto loan = loan_tx.loan(150);
-        if (!loan) return 1;
+        r.expect(err(loan), errc::ok);
         std::memset(loan->data().data(), 0x77, 100);  // half written
         lent.post();
-        return block_until_killed(hold);
+        r.block_until_killed(hold);
     });
-    REQUIRE(lent.wait());
+    REQUIRE(report.reached(holder, lent) == as_expected);
     REQUIRE(tx.send("after"));
     auto v = rx.receive(patience);
     REQUIRE(v);
     CHECK(std::equal(v->begin(), v->end(), as_bytes("before").begin(), as_bytes("before").end()));
     // The loan's producer lives: its record is waited for, not skipped.
     CHECK(err(rx.receive(50ms)) == errc::timed_out);
-    CHECK(holder.kill() == killed_by_sigkill);
+    CHECK(report.ended(holder.kill(), killed_by_sigkill) == as_expected);
     v = rx.receive(patience);
     REQUIRE(v);
     CHECK(std::equal(v->begin(), v->end(), as_bytes("after").begin(), as_bytes("after").end()));
@@ -287,7 +304,8 @@ TEST_CASE("bytes queue across processes: a producer killed between its reserving
     REQUIRE(tx.send("before"));
     signal_pipe reserved;
     signal_pipe hold;
-    child holder([&] {
+    child_report report;
+    child holder = report.spawn([&](child_report& r) {
         // White box: the first steps of a reservation, by hand, in this child's own roster place.
         auto own = mpsc::open(name, quick_liveness()).sender();
         auto seg = ipckit::segment::open(name, mpsc::layout(), {});
@@ -296,20 +314,20 @@ TEST_CASE("bytes queue across processes: a producer killed between its reserving
         std::atomic<std::uint64_t>* pending = nullptr;
         for (auto& place : sh.senders.places)
             if (place.holder.load() == me) pending = &place.pending;
-        if (pending == nullptr) return 1;
+        r.check(pending != nullptr, "a roster place of its own");
         std::uint64_t t = sh.ring.tail.load();
         pending->store(t + 1);
-        if (!sh.ring.tail.compare_exchange_strong(t, t + 72)) return 2;
+        r.check(sh.ring.tail.compare_exchange_strong(t, t + 72), "to reserve by CAS on the tail");
         reserved.post();
-        return block_until_killed(hold);  // killed before writing even the reserved header
+        r.block_until_killed(hold);  // killed before writing even the reserved header
     });
-    REQUIRE(reserved.wait());
+    REQUIRE(report.reached(holder, reserved) == as_expected);
     REQUIRE(tx.send("after"));
     auto v = rx.receive(patience);
     REQUIRE(v);
     CHECK(v->size() == 6);
     CHECK(err(rx.receive(50ms)) == errc::timed_out);  // alive: waited for
-    CHECK(holder.kill() == killed_by_sigkill);
+    CHECK(report.ended(holder.kill(), killed_by_sigkill) == as_expected);
     v = rx.receive(patience);
     REQUIRE(v);
     CHECK(std::equal(v->begin(), v->end(), as_bytes("after").begin(), as_bytes("after").end()));
@@ -325,15 +343,17 @@ TEMPLATE_TEST_CASE("bytes queue across processes: a receiver killed holding a vi
     REQUIRE(tx.send("two"));
     signal_pipe viewing;
     signal_pipe hold;
-    child first([&] {
+    child_report report;
+    child first = report.spawn([&](child_report& r) {
         auto rx = TestType::open(name).receiver();
         auto v = rx.receive_view(patience);
-        if (!v || v->text() != "one") return 1;
+        r.expect(err(v), errc::ok);
+        r.check(v->text() == "one", "the message \"one\"");
         viewing.post();
-        return block_until_killed(hold);
+        r.block_until_killed(hold);
     });
-    REQUIRE(viewing.wait());
-    CHECK(first.kill() == killed_by_sigkill);
+    REQUIRE(report.reached(first, viewing) == as_expected);
+    CHECK(report.ended(first.kill(), killed_by_sigkill) == as_expected);
     REQUIRE(tx.send("three"));
     auto rx = q.template receiver<ipckit::non_blocking>();  // takes the dead receiver's place
     for (const std::string_view want : {"two", "three"}) {
@@ -371,6 +391,7 @@ TEST_CASE("bytes queue across processes: producers SIGKILLed at arbitrary points
     std::vector<std::uint64_t> next(generations, 0);
     std::vector<std::uint64_t> kill_at(generations, 0);
     std::vector<std::optional<child>> live(generations);
+    std::vector<child_report> reports(generations);
     std::uint32_t spawned = 0;
     signal_pipe attached;
     // Returns once the new producer holds its roster place: until then the receiver would see
@@ -379,26 +400,27 @@ TEST_CASE("bytes queue across processes: producers SIGKILLed at arbitrary points
         const std::uint32_t p = spawned++;
         rng = mix(rng);
         kill_at[p] = 1 + rng % 1500;
-        live[p].emplace([&name, &attached, p] {
+        live[p].emplace(reports[p].spawn([&name, &attached, p](child_report& r) {
             auto tx = Q::open(name, quick_liveness()).sender();
             attached.post();
             // Until killed; mostly by loans that take their time between reserving and
             // committing, so that many kills land in the middle of one.
             for (std::uint64_t s = 0;; ++s) {
                 if (s % 4 == 0) {
-                    if (!tx.send(message_of(p, s), patience)) return 4;
+                    r.expect(err(tx.send(message_of(p, s), patience)), errc::ok);
                     continue;
                 }
                 auto loan = tx.loan(length_of(p, s), patience);
-                if (!loan) return 2;
+                r.expect(err(loan), errc::ok);
                 std::uint64_t burn = 0;
                 for (int i = 0; i < 8; ++i) {
                     fill(loan->data(), p, s);
                     burn += checksum(loan->data());
                 }
-                if (burn == 42 || !loan->commit()) return 3;
+                r.check(burn != 42, "a burn other than 42");  // uses the burn, so that it is not optimised away
+                r.expect(err(loan->commit()), errc::ok);
             }
-        });
+        }));
         REQUIRE(attached.wait());
     };
     for (int i = 0; i < 3; ++i) spawn();
@@ -418,7 +440,8 @@ TEST_CASE("bytes queue across processes: producers SIGKILLed at arbitrary points
             break;
         }
         if (++next[p] == kill_at[p] && live[p]) {
-            if (live[p]->kill() != killed_by_sigkill) failure = "producer " + std::to_string(p) + " had ended";
+            if (const auto how = reports[p].ended(live[p]->kill(), killed_by_sigkill); how != as_expected)
+                failure = "producer " + std::to_string(p) + ": " + how;
             live[p].reset();
             ++killed;
             if (spawned < generations) spawn();
@@ -440,8 +463,8 @@ TEMPLATE_TEST_CASE("bytes queue across processes: receivers SIGKILLed at arbitra
     auto q = TestType::create(name, quick_liveness());
     int fds[2];
     REQUIRE(::pipe(fds) == 0);
-    auto receiver_process = [&] {
-        return child([&] {
+    auto receiver_process = [&](child_report& report) {
+        return report.spawn([&](child_report& r) {
             ::close(fds[0]);
             auto rx = TestType::open(name, quick_liveness()).receiver();
             std::array<std::byte, max_bytes> buf{};
@@ -450,14 +473,21 @@ TEMPLATE_TEST_CASE("bytes queue across processes: receivers SIGKILLed at arbitra
                 std::uint64_t s = 0;
                 if (i % 2 == 0) {
                     const auto v = rx.receive_view(patience);
-                    if (!v) return v.error() == errc::closed ? 0 : 1;
-                    if (!check(v->data(), p, s)) return 2;
-                    if (::write(fds[1], &s, sizeof s) != sizeof s) return 3;  // while holding the view
+                    if (!v) {
+                        r.expect(v.error(), errc::closed);
+                        return;
+                    }
+                    r.check(check(v->data(), p, s), "a whole message");
+                    // while holding the view
+                    r.check(::write(fds[1], &s, sizeof s) == sizeof s, "to write its report");
                 } else {
                     const auto n = rx.receive(buf, patience);
-                    if (!n) return n.error() == errc::closed ? 0 : 1;
-                    if (!check(std::span(buf.data(), *n), p, s)) return 2;
-                    if (::write(fds[1], &s, sizeof s) != sizeof s) return 3;
+                    if (!n) {
+                        r.expect(n.error(), errc::closed);
+                        return;
+                    }
+                    r.check(check(std::span(buf.data(), *n), p, s), "a whole message");
+                    r.check(::write(fds[1], &s, sizeof s) == sizeof s, "to write its report");
                 }
             }
         });
@@ -466,8 +496,9 @@ TEMPLATE_TEST_CASE("bytes queue across processes: receivers SIGKILLed at arbitra
     // is sent: the last receiver lives and takes the rest.
     constexpr std::uint64_t total = 20'000;
     constexpr int replacements = 12;
+    std::vector<child_report> reports(replacements + 1);  // the receivers', in turn: the one now is reports[killed]
     std::uint64_t rng = 11;
-    auto reported = std::make_unique<child>(receiver_process());
+    auto reported = std::make_unique<child>(receiver_process(reports[0]));
     std::uint64_t kill_after = 1 + (rng = mix(rng)) % 1000;
     std::uint64_t by_this_one = 0;
     int killed = 0;
@@ -492,9 +523,11 @@ TEMPLATE_TEST_CASE("bytes queue across processes: receivers SIGKILLed at arbitra
             last = s;
             ++got;
             if (++by_this_one == kill_after && killing && killed < replacements) {
-                if (reported->kill() != killed_by_sigkill) failure = "a receiver had ended";
+                auto& report = reports[static_cast<std::size_t>(killed)];
+                if (const auto how = report.ended(reported->kill(), killed_by_sigkill); how != as_expected)
+                    failure = "receiver " + std::to_string(killed) + ": " + how;
                 ++killed;
-                reported = std::make_unique<child>(receiver_process());
+                reported = std::make_unique<child>(receiver_process(reports[static_cast<std::size_t>(killed)]));
                 kill_after = 1 + (rng = mix(rng)) % 1000;
                 by_this_one = 0;
             }
@@ -522,7 +555,7 @@ TEMPLATE_TEST_CASE("bytes queue across processes: receivers SIGKILLed at arbitra
     drain(patience);
     ::close(fds[0]);
     INFO(failure);
-    CHECK(reported->wait() == 0);
+    CHECK(reports[static_cast<std::size_t>(killed)].finish(*reported) == as_expected);
     CHECK(failure.empty());
     CHECK(killed == replacements);
     CHECK(last == total - 1);
@@ -542,15 +575,16 @@ TEMPLATE_TEST_CASE("bytes queue across processes: a million messages through a s
     auto q = Q::create(name);
     auto rx = q.receiver();
     constexpr std::uint64_t each = (spinning ? 200'000 : 1'000'000) / producers;
+    std::vector<child_report> reports(producers);
     std::vector<child> children;
     for (std::uint32_t p = 0; p < producers; ++p) {
-        children.emplace_back([&name, p] {
+        children.push_back(reports[p].spawn([&name, p](child_report& r) {
             auto tx = Q::open(name).sender();
-            return produce(tx, p, each);
-        });
+            r.expect(produce(tx, p, each));
+        }));
     }
     CHECK(consume(rx, producers, producers * each, [&] {
-              for (auto& c : children) CHECK(c.wait() == 0);
+              for (std::uint32_t p = 0; p < producers; ++p) CHECK(reports[p].finish(children[p]) == as_expected);
               q.close();
           }).empty());
 }

@@ -7,8 +7,9 @@
 // the message's seq, which holds its sender in the top 32 bits), senders report how many sends
 // returned ok, and the parent checks that each message accepted was delivered exactly once,
 // each sender's in the order sent. A child that is killed at a known point first says it got
-// there, then blocks on a pipe until it is killed (block_until_killed). Children use no Catch2
-// macros and report through pipes and their exit code; no threads are started.
+// there, then blocks on a pipe until it is killed (child_report::block_until_killed). Children
+// use no Catch2 macros and report what went wrong through child_report (and their tallies
+// through pipes); no threads are started.
 
 #include "catch.hpp"
 #include "messages.hpp"
@@ -30,9 +31,11 @@
 
 using namespace std::chrono_literals;
 using ipckit::errc;
-using ipckit_test::block_until_killed;
+using ipckit_test::as_expected;
 using ipckit_test::check_of;
 using ipckit_test::child;
+using ipckit_test::child_report;
+using ipckit_test::errc_text;
 using ipckit_test::err;
 using ipckit_test::killed_by_sigkill;
 using ipckit_test::make_tick;
@@ -46,33 +49,36 @@ namespace {
 
 constexpr std::uint64_t seq_of(std::uint64_t sender, std::uint64_t i) noexcept { return (sender << 32) | i; }
 
-/// Child exit codes.
-constexpr int ok_code = 0, bad_error = 1, bad_message = 2, out_of_order = 3, bad_count = 4;
-
-/// For a child: sends `count` messages of sender `id`, blocking; 0 if every send was ok.
+/// For a child: sends `count` messages of sender `id`, blocking; as_expected if every send
+/// was ok, else which was refused and why (messages.hpp's send_all).
 template <class Box>
-int send_all(const std::string& name, std::uint64_t id, std::uint64_t count) {
+std::string send_as(const std::string& name, std::uint64_t id, std::uint64_t count) {
     auto tx = Box::open(name, quick_liveness()).sender();
-    for (std::uint64_t i = 0; i < count; ++i)
-        if (!tx.send(make_tick(seq_of(id, i)), patience)) return bad_error;
-    return ok_code;
+    return ipckit_test::send_all(tx, seq_of(id, 0), seq_of(id, count));
 }
 
 /// For a child: receives on `rx` until closed (or `limit` messages), reporting each seq on
-/// `report`; checks each message's check word and that each sender's numbers rise.
+/// `report`; checks each message's check word and that each sender's numbers rise. as_expected,
+/// or what came instead.
 template <class Rx>
-int receive_and_report(Rx& rx, const signal_pipe& report, std::uint64_t limit = ~0ULL) {
+std::string receive_and_report(Rx& rx, const signal_pipe& report, std::uint64_t limit = ~0ULL) {
     std::map<std::uint64_t, std::uint64_t> next;  // sender -> lowest seq it may send next
     for (std::uint64_t n = 0; n < limit; ++n) {
         auto m = rx.receive(patience);
-        if (!m) return m.error() == errc::closed && limit == ~0ULL ? ok_code : bad_error;
-        if (m->check != check_of(m->seq)) return bad_message;
+        if (!m) {
+            if (m.error() == errc::closed && limit == ~0ULL) return as_expected;
+            return "received " + errc_text(m.error()) + " after " + std::to_string(n) + " messages where it expected " +
+                   (limit == ~0ULL ? "a message or errc(closed)" : std::to_string(limit) + " messages");
+        }
+        if (m->check != check_of(m->seq)) return "received a torn message (seq " + std::to_string(m->seq) + ")";
         const std::uint64_t sender = m->seq >> 32, i = m->seq & 0xffff'ffffULL;
-        if (i < next[sender]) return out_of_order;
+        if (i < next[sender])
+            return "received sender " + std::to_string(sender) + "'s message " + std::to_string(i) +
+                   " after its message " + std::to_string(next[sender] - 1);
         next[sender] = i + 1;
         report.post_value(m->seq);
     }
-    return ok_code;
+    return as_expected;
 }
 
 /// The parent's tally of what the receivers reported: seqs per sender, in report order.
@@ -123,41 +129,41 @@ void kill_a_receiver_in_the_middle(int survivors) {
     signal_pipe report, reached, hold;
 
     // A receives before_kill messages, says so, and blocks until killed.
-    child a([&] {
+    child_report a_report;
+    child a = a_report.spawn([&](child_report& r) {
         auto rx = Box::open(name, quick_liveness()).receiver();
-        const int code = receive_and_report(rx, report, before_kill);
-        if (code != ok_code) return code;
+        r.expect(receive_and_report(rx, report, before_kill));
         reached.post();
-        return block_until_killed(hold);
+        r.block_until_killed(hold);
     });
+    std::vector<child_report> sender_reports(2);
     std::vector<child> senders;
     for (std::uint64_t s = 0; s < 2; ++s)
-        senders.emplace_back([&, s] { return send_all<Box>(name, s, per_sender); });
+        senders.push_back(
+            sender_reports[s].spawn([&, s](child_report& r) { r.expect(send_as<Box>(name, s, per_sender)); }));
 
-    REQUIRE(reached.wait());
+    REQUIRE(a_report.reached(a, reached) == as_expected);
     // Killed while the senders are still at it (they cannot have finished: A took only 50 of
     // their 800 and the mailbox holds 16). round_robin: the turn is A's (it was alone), and the
     // others must find A dead and pass it on.
-    REQUIRE(a.kill() == killed_by_sigkill);
+    REQUIRE(a_report.ended(a.kill(), killed_by_sigkill) == as_expected);
     // The next receivers get the rest (exclusive: B takes A's place). They use the parent's
     // handle: the mailbox may be drained and removed before one of them gets to open it.
-    child b([&] {
-        auto rx = mb.receiver();
-        return receive_and_report(rx, report);
-    });
-    std::vector<child> others;
-    for (int i = 0; i < survivors; ++i)
-        others.emplace_back([&] {
+    // receiver 0 is B, the others follow.
+    std::vector<child_report> receiver_reports(static_cast<std::size_t>(survivors) + 1);
+    std::vector<child> receivers;
+    for (auto& rr : receiver_reports)
+        receivers.push_back(rr.spawn([&](child_report& r) {
             auto rx = mb.receiver();
-            return receive_and_report(rx, report);
-        });
+            r.expect(receive_and_report(rx, report));
+        }));
     tally t;
     // Read as they come (a pipe holds only so many reports), then end the traffic.
-    REQUIRE(read_reports(report, 2 * per_sender, t));
-    for (auto& s : senders) CHECK(s.wait() == ok_code);
+    const bool all_reported = read_reports(report, 2 * per_sender, t);
+    for (std::size_t s = 0; s < senders.size(); ++s) CHECK(sender_reports[s].finish(senders[s]) == as_expected);
     REQUIRE(Box::remove(name));
-    CHECK(b.wait() == ok_code);
-    for (auto& o : others) CHECK(o.wait() == ok_code);
+    for (std::size_t i = 0; i < receivers.size(); ++i) CHECK(receiver_reports[i].finish(receivers[i]) == as_expected);
+    REQUIRE(all_reported);  // after the children's reports, which say why not
     CHECK(t.total == 2 * per_sender);
     for (std::uint64_t s = 0; s < 2; ++s) CHECK(exactly_once(t, s, per_sender));
     if (survivors == 0)
@@ -185,26 +191,31 @@ TEST_CASE("mailbox process: round_robin receivers get exactly equal shares, in t
     auto mb = box::create(name);
     constexpr std::uint64_t receivers = 3, each = 200;
     signal_pipe attached;
+    std::vector<child_report> reports(receivers);
     std::vector<child> rx;
-    // Attached one after another, receiver r holds roster place r and so has turns r, r+3, ...
-    for (std::uint64_t r = 0; r < receivers; ++r) {
-        rx.emplace_back([&, r] {
+    // Attached one after another, receiver k holds roster place k and so has turns k, k+3, ...
+    for (std::uint64_t k = 0; k < receivers; ++k) {
+        rx.push_back(reports[k].spawn([&, k](child_report& r) {
             auto in = box::open(name).receiver();
             attached.post();
             std::uint64_t n = 0;
             for (;; ++n) {
                 auto m = in.receive(patience);
-                if (!m) return m.error() == errc::closed && n == each ? ok_code : bad_count;
-                if (m->check != check_of(m->seq)) return bad_message;
-                if (m->seq != r + n * receivers) return out_of_order;
+                if (!m) {
+                    r.expect(m.error(), errc::closed);
+                    r.expect_value(n, each);  // messages it got
+                    return;
+                }
+                r.check(m->check == check_of(m->seq), "a whole message");
+                r.expect_value(m->seq, k + n * receivers);
             }
-        });
+        }));
         REQUIRE(attached.wait());
     }
     auto tx = mb.sender();
     for (std::uint64_t i = 0; i < receivers * each; ++i) REQUIRE(tx.send(make_tick(i), patience));
     REQUIRE(box::remove(name));
-    for (auto& c : rx) CHECK(c.wait() == ok_code);
+    for (std::uint64_t k = 0; k < receivers; ++k) CHECK(reports[k].finish(rx[k]) == as_expected);
 }
 
 TEST_CASE("mailbox process: round_robin, a receiver that replaces a killed one takes its place and its turn at once",
@@ -213,14 +224,14 @@ TEST_CASE("mailbox process: round_robin, a receiver that replaces a killed one t
     scoped_name name("mbox");
     auto mb = box::create(name);
     signal_pipe ready, hold;
-    child dead([&] {
+    child_report report;
+    child dead = report.spawn([&](child_report& r) {
         auto in = box::open(name).receiver();  // roster place 0, whose turn it is
         ready.post();
-        return block_until_killed(hold);
+        r.block_until_killed(hold);
     });
-    ready.close_write();
-    REQUIRE(ready.wait());
-    REQUIRE(dead.kill() == killed_by_sigkill);
+    REQUIRE(report.reached(dead, ready) == as_expected);
+    REQUIRE(report.ended(dead.kill(), killed_by_sigkill) == as_expected);
     // Liveness asked about once an hour: only taking the dead one's place can give the turn
     // to the replacement now; a receiver in another place would wait for its check.
     ipckit::options slow;
@@ -239,32 +250,35 @@ TEST_CASE("mailbox process: a sender killed mid-traffic costs at most its messag
     auto mb = box::create(name, quick_liveness());
     constexpr std::uint64_t steady_count = 300;
     signal_pipe report, acks, reached;
-    child receiver([&] {
+    child_report receiver_report;
+    child receiver = receiver_report.spawn([&](child_report& r) {
         auto rx = box::open(name, quick_liveness()).receiver();
-        return receive_and_report(rx, report);
+        r.expect(receive_and_report(rx, report));
     });
     // Sender 1 sends, acknowledging each ok, and is killed wherever it is. (It stops after 2000,
     // so that the reports fit in their pipes should the kill come late.)
     signal_pipe hold;
-    child doomed([&] {
+    child_report doomed_report;
+    child doomed = doomed_report.spawn([&](child_report& r) {
         auto tx = box::open(name, quick_liveness()).sender();
         for (std::uint64_t i = 0; i < 2000; ++i) {
-            if (!tx.send(make_tick(seq_of(1, i)), patience)) return bad_error;
+            r.expect(err(tx.send(make_tick(seq_of(1, i)), patience)), errc::ok);
             acks.post_value(i);
             if (i == 50) reached.post();
         }
-        return block_until_killed(hold);
+        r.block_until_killed(hold);
     });
-    child steady([&] { return send_all<box>(name, 0, steady_count); });
-    REQUIRE(reached.wait());
-    REQUIRE(doomed.kill() == killed_by_sigkill);
-    CHECK(steady.wait() == ok_code);
+    child_report steady_report;
+    child steady = steady_report.spawn([&](child_report& r) { r.expect(send_as<box>(name, 0, steady_count)); });
+    REQUIRE(doomed_report.reached(doomed, reached) == as_expected);
+    REQUIRE(doomed_report.ended(doomed.kill(), killed_by_sigkill) == as_expected);
+    CHECK(steady_report.finish(steady) == as_expected);
     // Sender 1's acknowledged sends: 0..acked-1.
     acks.close_write();
     std::uint64_t acked = 0;
     while (const auto v = acks.wait_value(1s)) acked = *v + 1;
     REQUIRE(box::remove(name));
-    CHECK(receiver.wait() == ok_code);
+    CHECK(receiver_report.finish(receiver) == as_expected);
     report.close_write();
     tally t;
     while (const auto v = report.wait_value(1s)) {
@@ -287,25 +301,25 @@ TEST_CASE("mailbox process: when its owner is killed a process_owned mailbox is 
     using box = ipckit::mailbox<tick, ipckit::bounded<4>>;  // exclusive, process_owned
     scoped_name name("mbox");
     signal_pipe ready, hold, blocked;
-    child owner([&] {
+    child_report owner_report;
+    child owner = owner_report.spawn([&](child_report& r) {
         auto mb = box::create(name, quick_liveness());
         auto rx = mb.receiver();
         ready.post();
-        return block_until_killed(hold);
+        r.block_until_killed(hold);
     });
-    REQUIRE(ready.wait());
-    child sender([&] {
+    REQUIRE(owner_report.reached(owner, ready) == as_expected);
+    child_report sender_report;
+    child sender = sender_report.spawn([&](child_report& r) {
         auto tx = box::open(name, quick_liveness()).sender();
-        for (std::uint64_t i = 0; i < 4; ++i)
-            if (!tx.send(make_tick(i), patience)) return bad_error;
+        r.expect(ipckit_test::send_all(tx, 0, 4));
         blocked.post();
-        const errc e = err(tx.send(make_tick(4), patience));  // full: blocks until the owner is gone
-        if (e != errc::closed) return bad_error;
-        return err(tx.send(make_tick(5), patience)) == errc::closed ? ok_code : bad_count;
+        r.expect(err(tx.send(make_tick(4), patience)), errc::closed);  // full: blocks until the owner is gone
+        r.expect(err(tx.send(make_tick(5), patience)), errc::closed);
     });
-    REQUIRE(blocked.wait());
-    REQUIRE(owner.kill() == killed_by_sigkill);
-    CHECK(sender.wait() == ok_code);
+    REQUIRE(sender_report.reached(sender, blocked) == as_expected);
+    REQUIRE(owner_report.ended(owner.kill(), killed_by_sigkill) == as_expected);
+    CHECK(sender_report.finish(sender) == as_expected);
     // Gone: open says not_found, and a new process (this one) may create it afresh.
     CHECK_THROWS_AS(box::open(name), ipckit::error);
     auto again = box::create(name);
@@ -317,27 +331,29 @@ TEST_CASE("mailbox process: when its owner lets go a process_owned mailbox is go
     using box = ipckit::mailbox<tick, ipckit::bounded<8>>;
     scoped_name name("mbox");
     signal_pipe ready, go;
-    child owner([&] {
+    child_report report;
+    child owner = report.spawn([&](child_report& r) {
         {
             auto mb = box::create(name);
             auto rx = mb.receiver();
             ready.post();
             auto m = rx.receive(patience);
-            if (!m || m->seq != 1) return bad_message;
-            if (!go.wait()) return bad_error;
+            r.expect(err(m), errc::ok);
+            r.expect_value(m->seq, 1);
+            r.check(go.wait(), "the go signal");
         }  // the handle and the receiver go: so does the mailbox
         ready.post();
-        return go.wait() ? ok_code : bad_error;  // lives on without it
+        r.check(go.wait(), "the second go signal");  // lives on without it
     });
-    REQUIRE(ready.wait());
+    REQUIRE(report.reached(owner, ready) == as_expected);
     auto tx = box::open(name).sender<ipckit::non_blocking>();
     REQUIRE(tx.send(make_tick(1)));
     go.post();
-    REQUIRE(ready.wait());
+    REQUIRE(report.reached(owner, ready) == as_expected);
     CHECK(err(tx.send(make_tick(2))) == errc::closed);
     CHECK_FALSE(ipckit::segment_exists(name));
     go.post();
-    CHECK(owner.wait() == ok_code);
+    CHECK(report.finish(owner) == as_expected);
 }
 
 TEST_CASE("mailbox process: a system_owned mailbox keeps what was sent while its receiver was away", "[process]") {
@@ -346,17 +362,19 @@ TEST_CASE("mailbox process: a system_owned mailbox keeps what was sent while its
     auto tx = box::create(name).sender();
     signal_pipe report;
     for (std::uint64_t i = 0; i < 5; ++i) REQUIRE(tx.send(make_tick(i)));
-    child first([&] {
+    child_report first_report;
+    child first = first_report.spawn([&](child_report& r) {
         auto rx = box::open(name).receiver();
-        return receive_and_report(rx, report, 3);  // then exits
+        r.expect(receive_and_report(rx, report, 3));  // then exits
     });
-    CHECK(first.wait() == ok_code);
+    CHECK(first_report.finish(first) == as_expected);
     for (std::uint64_t i = 5; i < 10; ++i) REQUIRE(tx.send(make_tick(i)));  // nobody receiving
-    child second([&] {
+    child_report second_report;
+    child second = second_report.spawn([&](child_report& r) {
         auto rx = box::open(name).receiver();
-        return receive_and_report(rx, report, 7);
+        r.expect(receive_and_report(rx, report, 7));
     });
-    CHECK(second.wait() == ok_code);
+    CHECK(second_report.finish(second) == as_expected);
     tally t;
     REQUIRE(read_reports(report, 10, t));
     CHECK(t.by_sender[0] == std::vector<std::uint64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
@@ -369,16 +387,16 @@ TEST_CASE("mailbox process: removed while in use, a sender blocked in another pr
     scoped_name name("mbox");
     auto mb = box::create(name);
     signal_pipe blocked;
-    child sender([&] {
+    child_report report;
+    child sender = report.spawn([&](child_report& r) {
         auto tx = box::open(name).sender();
-        for (std::uint64_t i = 0; i < 4; ++i)
-            if (!tx.send(make_tick(i), patience)) return bad_error;
+        r.expect(ipckit_test::send_all(tx, 0, 4));
         blocked.post();
-        return err(tx.send(make_tick(4), patience)) == errc::closed ? ok_code : bad_error;
+        r.expect(err(tx.send(make_tick(4), patience)), errc::closed);
     });
-    REQUIRE(blocked.wait());
+    REQUIRE(report.reached(sender, blocked) == as_expected);
     REQUIRE(box::remove(name));
-    CHECK(sender.wait() == ok_code);
+    CHECK(report.finish(sender) == as_expected);
     auto rx = mb.receiver();
     for (std::uint64_t i = 0; i < 4; ++i) CHECK(rx.receive(patience).value().seq == i);
     CHECK(err(rx.receive(patience)) == errc::closed);
@@ -390,14 +408,15 @@ TEST_CASE("mailbox process: removed while in use, a receiver blocked in another 
     scoped_name name("mbox");
     auto mb = box::create(name);
     signal_pipe attached;
-    child receiver([&] {
+    child_report report;
+    child receiver = report.spawn([&](child_report& r) {
         auto rx = box::open(name).receiver();
         attached.post();
-        return err(rx.receive(patience)) == errc::closed ? ok_code : bad_error;
+        r.expect(err(rx.receive(patience)), errc::closed);
     });
-    REQUIRE(attached.wait());
+    REQUIRE(report.reached(receiver, attached) == as_expected);
     REQUIRE(box::remove(name));
-    CHECK(receiver.wait() == ok_code);
+    CHECK(report.finish(receiver) == as_expected);
 }
 
 TEST_CASE("mailbox process: round_robin, a receiver killed while giving up a dead one's place stalls nobody",
@@ -407,29 +426,31 @@ TEST_CASE("mailbox process: round_robin, a receiver killed while giving up a dea
     scoped_name name("mbox");
     auto mb = box::create(name, quick_liveness());
     signal_pipe ready, hold;
-    child dead([&] {
+    child_report dead_report;
+    child dead = dead_report.spawn([&](child_report& r) {
         auto in = box::open(name).receiver();  // roster place 0, whose turn it is
         ready.post();
-        return block_until_killed(hold);
+        r.block_until_killed(hold);
     });
-    REQUIRE(ready.wait());
+    REQUIRE(dead_report.reached(dead, ready) == as_expected);
     auto r = mb.receiver();  // place 1
-    CHECK(dead.kill() == killed_by_sigkill);
+    CHECK(dead_report.ended(dead.kill(), killed_by_sigkill) == as_expected);
     // mailbox_receiver::check() in another receiver, killed right after it took the dead
     // holder's place (before it released the place and passed the turn).
-    child checker([&] {
+    child_report checker_report;
+    child checker = checker_report.spawn([&](child_report& says) {
         auto seg = ipckit::segment::open(name.str(), box::layout(), quick_liveness());
         auto& sh = *static_cast<box::shared*>(seg.body());
         const std::uint64_t place = sh.control.turn.load() & 0xffff'ffffULL;
-        if (place != 0) return 2;
+        says.expect_value(place, 0);  // the turn's place
         std::uint64_t h = sh.receivers.places[place].holder.load();
-        if (h == d::roster_place::vacant || h == d::roster_place::closed) return 3;
-        if (d::sys::is_alive(d::sys::process_id::unpack(h))) return 3;
-        if (!sh.receivers.places[place].holder.compare_exchange_strong(h, d::sys::self().pack())) return 4;
-        ::_exit(0);
-        return 1;
+        says.check(h != d::roster_place::vacant && h != d::roster_place::closed, "the turn's place held");
+        says.check(!d::sys::is_alive(d::sys::process_id::unpack(h)), "its holder dead");
+        says.check(sh.receivers.places[place].holder.compare_exchange_strong(h, d::sys::self().pack()),
+                   "to take the dead holder's place");
+        ::_exit(0);  // dies here, holding the place: nothing of the handles' clean-up runs
     });
-    REQUIRE(checker.wait() == 0);
+    REQUIRE(checker_report.finish(checker) == as_expected);
     // The turn is on a place held by a dead process again: r's check() gives it up and passes on.
     auto tx = mb.sender();
     for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(tx.send(make_tick(i), patience));

@@ -5,9 +5,10 @@
 // connection, so that every fork happens before any I/O thread exists (it does not survive a
 // fork) however many test cases ran before. The server passes its tcp port to the client
 // through a pipe, and tells the parent through another when it is time to kill. Children use
-// no Catch2 macros and report through their exit status.
+// no Catch2 macros and report what went wrong through child_report.
 
 #include "catch.hpp"
+#include "messages.hpp"
 #include "net_support.hpp"
 
 #include <ipckit/net.hpp>
@@ -18,7 +19,12 @@
 using namespace std::chrono_literals;
 using ipckit::errc;
 using ipckit_test::all_net_kinds;
+using ipckit_test::as_expected;
 using ipckit_test::bind_address;
+using ipckit_test::child;
+using ipckit_test::child_report;
+using ipckit_test::err;
+using ipckit_test::killed_by_sigkill;
 using ipckit_test::patience;
 
 namespace {
@@ -27,9 +33,6 @@ struct numbered {
     std::uint64_t check;  // seq * a constant: a torn or shifted message shows
 };
 constexpr std::uint64_t mix = 0x9e3779b97f4a7c15ULL;
-
-/// How a child says what went wrong (0: all as expected).
-enum child_code : int { ok = 0, no_port = 2, send_failed = 3, no_accept = 4, out_of_order = 5, wrong_end = 6, too_few = 7 };
 
 /// The address a child connects to: the bound one, its tcp port passed through a pipe.
 std::uint64_t port_of(const std::string& address) { return ipckit::parse_address(address).port; }
@@ -51,35 +54,35 @@ errc drain_in_order(ipckit::connection<numbered>& c, std::uint64_t& count) {
 
 
 /// A server child: binds, passes its port on `port`, accepts, checks `first` messages in order,
-/// posts `got`, then receives in order until the end, which must be `expected_end`.
-int serve(const std::string& address, const ipckit_test::signal_pipe& port, const ipckit_test::signal_pipe& got,
-          std::uint64_t first, errc expected_end, std::uint64_t at_least) {
+/// posts `got`, then receives in order until the end, which must be `expected_end` (errc(corrupt)
+/// there: a message out of order or torn), after at least `at_least` messages in all.
+void serve(child_report& r, const std::string& address, const ipckit_test::signal_pipe& port,
+           const ipckit_test::signal_pipe& got, std::uint64_t first, errc expected_end, std::uint64_t at_least) {
     auto srv = ipckit::listener<numbered>::bind(address);
     port.post_value(port_of(srv.address()));
     auto c = srv.accept(patience);
-    if (!c) return no_accept;
+    r.expect(err(c), errc::ok);
     std::uint64_t count = 0;
     for (; count < first; ++count) {
         auto m = c->receive(patience);
-        if (!m || m->seq != count || m->check != count * mix) return out_of_order;
+        r.expect(err(m), errc::ok);
+        r.expect_value(m->seq, count);
+        r.expect_value(m->check, count * mix);
     }
     got.post();
-    const errc end = drain_in_order(*c, count);
-    if (end == errc::corrupt) return out_of_order;
-    if (end != expected_end) return wrong_end;
-    return count >= at_least ? ok : too_few;
+    r.expect(drain_in_order(*c, count), expected_end);
+    r.check(count >= at_least,
+            "at least " + std::to_string(at_least) + " messages before the end (it got " + std::to_string(count) + ")");
 }
 
 /// A client child: waits for the port, connects, sends `n` numbered messages (0: until it
 /// fails or is killed), then closes.
-int stream(const std::string& address, const ipckit_test::signal_pipe& port, std::uint64_t n) {
+void stream(child_report& r, const std::string& address, const ipckit_test::signal_pipe& port, std::uint64_t n) {
     const auto p = port.wait_value();
-    if (!p) return no_port;
+    r.check(p.has_value(), "the server's port");
     auto c = ipckit::connect<numbered>(with_port(address, *p), patience);
-    for (std::uint64_t i = 0; n == 0 || i < n; ++i)
-        if (!c.send(numbered{i, i * mix})) return send_failed;
+    for (std::uint64_t i = 0; n == 0 || i < n; ++i) r.expect(err(c.send(numbered{i, i * mix})), errc::ok);
     c.close();
-    return ok;
 }
 }  // namespace
 
@@ -89,11 +92,13 @@ TEST_CASE("net process: a client killed mid-stream is peer_dead at the server, a
         const std::string address = bind_address(kind);
         ipckit_test::signal_pipe port;
         ipckit_test::signal_pipe got;
-        const pid_t server = ipckit_test::spawn([&] { return serve(address, port, got, 1000, errc::peer_dead, 1000); });
-        const pid_t client = ipckit_test::spawn([&] { return stream(address, port, 0); });
-        REQUIRE(got.wait());
-        CHECK(ipckit_test::kill_child(client) == ipckit_test::killed_by_sigkill);
-        CHECK(ipckit_test::wait_child(server) == ok);
+        child_report server_report, client_report;
+        child server =
+            server_report.spawn([&](child_report& r) { serve(r, address, port, got, 1000, errc::peer_dead, 1000); });
+        child client = client_report.spawn([&](child_report& r) { stream(r, address, port, 0); });
+        REQUIRE(server_report.reached(server, got) == as_expected);
+        CHECK(client_report.ended(client.kill(), killed_by_sigkill) == as_expected);
+        CHECK(server_report.finish(server) == as_expected);
         ipckit_test::remove_leftovers(address);
     }
 }
@@ -105,19 +110,23 @@ TEST_CASE("net process: a server killed mid-stream is peer_dead at the client", 
         ipckit_test::signal_pipe port;
         ipckit_test::signal_pipe got;
         // The client streams until its send fails: peer_dead is the only way it may.
-        const pid_t server = ipckit_test::spawn([&] { return serve(address, port, got, 1000, errc::peer_dead, 0); });
-        const pid_t client = ipckit_test::spawn([&] {
+        child_report server_report, client_report;
+        child server =
+            server_report.spawn([&](child_report& r) { serve(r, address, port, got, 1000, errc::peer_dead, 0); });
+        child client = client_report.spawn([&](child_report& r) {
             const auto p = port.wait_value();
-            if (!p) return static_cast<int>(no_port);
+            r.check(p.has_value(), "the server's port");
             auto c = ipckit::connect<numbered>(with_port(address, *p), patience);
             for (std::uint64_t i = 0;; ++i) {
-                const auto s = c.send(numbered{i, i * mix}, patience);
-                if (!s) return s.error() == errc::peer_dead ? static_cast<int>(ok) : static_cast<int>(wrong_end);
+                if (const auto s = c.send(numbered{i, i * mix}, patience); !s) {
+                    r.expect(s.error(), errc::peer_dead);
+                    return;
+                }
             }
         });
-        REQUIRE(got.wait());
-        CHECK(ipckit_test::kill_child(server) == ipckit_test::killed_by_sigkill);
-        CHECK(ipckit_test::wait_child(client) == ok);
+        REQUIRE(server_report.reached(server, got) == as_expected);
+        CHECK(server_report.ended(server.kill(), killed_by_sigkill) == as_expected);
+        CHECK(client_report.finish(client) == as_expected);
         ipckit_test::remove_leftovers(address);
     }
 }
@@ -129,10 +138,11 @@ TEST_CASE("net process: an orderly close across processes drains every message, 
         const std::string address = bind_address(kind);
         ipckit_test::signal_pipe port;
         ipckit_test::signal_pipe got;
-        const pid_t server = ipckit_test::spawn([&] { return serve(address, port, got, 0, errc::closed, n); });
+        child_report server_report, client_report;
+        child server = server_report.spawn([&](child_report& r) { serve(r, address, port, got, 0, errc::closed, n); });
         // The client exits as soon as close() returns: close() wrote everything first.
-        const pid_t client = ipckit_test::spawn([&] { return stream(address, port, n); });
-        CHECK(ipckit_test::wait_child(client) == ok);
-        CHECK(ipckit_test::wait_child(server) == ok);
+        child client = client_report.spawn([&](child_report& r) { stream(r, address, port, n); });
+        CHECK(client_report.finish(client) == as_expected);
+        CHECK(server_report.finish(server) == as_expected);
     }
 }

@@ -95,7 +95,7 @@ TEMPLATE_TEST_CASE("after a producer is killed the receiver gets its messages, t
         auto tx = qa.sender();
         r.expect(TestType::send(tx, 0, patience), errc::ok);
         sent.post();
-        r.expect_value(static_cast<std::uint64_t>(block_until_killed(hold)), 0);  // never returns
+        r.block_until_killed(hold);
     });
     sent.close_write();
     std::uint64_t seq = ~std::uint64_t{0};
@@ -104,7 +104,7 @@ TEMPLATE_TEST_CASE("after a producer is killed the receiver gets its messages, t
     const bool got_there = sent.wait();
     if (!got_there) CHECK(a_report.finish(a) == as_expected);
     REQUIRE(got_there);
-    REQUIRE(a.kill() == killed_by_sigkill);
+    REQUIRE(a_report.ended(a.kill(), killed_by_sigkill) == as_expected);
 
     SECTION("replaced: the replacement takes over the dead one's place, and its close ends the stream") {
         signal_pipe attached;
@@ -147,25 +147,25 @@ TEMPLATE_TEST_CASE("after a consumer is killed a sender on the full queue gets t
     auto tx = q.sender();
     signal_pipe attached, hold;
 
-    child a([&] {
+    child_report a_report;
+    child a = a_report.spawn([&](child_report& r) {
         auto qa = Q::open(name);
         auto rx = qa.receiver();
         attached.post();
-        return block_until_killed(hold);
+        r.block_until_killed(hold);
     });
-    attached.close_write();
-    REQUIRE(attached.wait());
+    REQUIRE(a_report.reached(a, attached) == as_expected);
     const std::uint64_t held = fill<TestType>(tx);  // while A lives: full, and a send would wait for A
     REQUIRE(held != ~std::uint64_t{0});
-    REQUIRE(a.kill() == killed_by_sigkill);
+    REQUIRE(a_report.ended(a.kill(), killed_by_sigkill) == as_expected);
 
     SECTION("replaced: the replacement takes over the dead one's place, and its close ends the stream") {
-        child b([&] {
+        child_report b_report;
+        child b = b_report.spawn([&](child_report&) {
             auto qb = Q::open(name);
-            auto rx = qb.receiver();
-            return 0;  // and closes, taking nothing
-        });
-        CHECK(b.wait() == 0);
+            auto rx = qb.receiver();  // receiver_busy here would be reported as what it threw
+        });  // and closes, taking nothing
+        CHECK(b_report.finish(b) == as_expected);
         check_end_of_consumers<TestType>(q, tx, held);
     }
     SECTION("not replaced: peer_dead once, then the end the closed rule says") {

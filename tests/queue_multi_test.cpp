@@ -11,11 +11,12 @@
 // keep a tally (a bitmap per producer) and check that each producer's numbers only rise; the
 // parent adds the tallies up and checks that every message arrived exactly once.
 //
-// Cross-process tests fork; children use no Catch2 macros, report through their exit code and
-// pipes, and start no threads. Every wait is on the event itself (a pipe, or a blocking verb
-// with ipckit_test::patience); nothing sleeps to order events. The [unit] thread tests are the
-// ones to run under TSan; the [stress] ones push a million messages under each wait policy,
-// which is what it takes to catch a race between two claimants of one position.
+// Cross-process tests fork; children use no Catch2 macros, report what went wrong through
+// child_report (and their tallies through pipes), and start no threads. Every wait is on the
+// event itself (a pipe, or a blocking verb with ipckit_test::patience); nothing sleeps to order
+// events. The [unit] thread tests are the ones to run under TSan; the [stress] ones push a
+// million messages under each wait policy, which is what it takes to catch a race between two
+// claimants of one position.
 //
 // Some tests reach into the queue's shared memory (Q::shared) to stop a process exactly between
 // claiming a ring position and finishing with it, which a SIGKILL from outside can only hit by
@@ -34,7 +35,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <functional>
 #include <memory>
 #include <string>
@@ -51,9 +51,11 @@
 
 using namespace std::chrono_literals;
 using ipckit::errc;
-using ipckit_test::block_until_killed;
+using ipckit_test::as_expected;
 using ipckit_test::child;
+using ipckit_test::child_report;
 using ipckit_test::err;
+using ipckit_test::errc_text;
 using ipckit_test::killed_by_sigkill;
 using ipckit_test::mix;
 using ipckit_test::patience;
@@ -101,17 +103,6 @@ constexpr bool well_formed(const msg& m) noexcept {
     return true;
 }
 
-/// What a receiving (or sending) child exits with.
-constexpr int all_good = 0;
-constexpr int torn_message = 2;     ///< checksum or payload wrong: a torn, stale or made-up message
-constexpr int out_of_range = 3;     ///< a producer or number that nobody sent
-constexpr int out_of_order = 4;     ///< a producer's numbers did not rise
-constexpr int repeated = 5;         ///< received twice by this receiver
-constexpr int ended_timed_out = 6;  ///< the end came as timed_out (a hang, cut short by patience)
-constexpr int ended_otherwise = 7;  ///< the end came as another errc than expected
-constexpr int send_failed = 8;      ///< a sending child's send failed
-constexpr int no_go = 9;            ///< a child's start signal never came
-
 /// One receiver's view: which messages of each producer it got (a bitmap), checking as it goes
 /// that each is well formed, in range, new, and later than the last it got from that producer.
 class tally {
@@ -120,30 +111,29 @@ public:
         : producers_(producers), words_((limit + 63) / 64), limit_(limit), bits_(producers * words_, 0),
           next_(producers, 0) {}
 
-    /// all_good, or what is wrong with `m`.
-    int take(const msg& m) noexcept {
-        if (!well_formed(m)) return torn_message;
-        if (m.producer >= producers_ || m.seq >= limit_) return out_of_range;
-        if (m.seq < next_[m.producer]) return out_of_order;
+    /// as_expected, or what is wrong with `m` in a sentence.
+    std::string take(const msg& m) {
+        const auto which = [&] { return "producer " + std::to_string(m.producer) + "'s seq " + std::to_string(m.seq); };
+        if (!well_formed(m)) return "received a torn, stale or made-up message (as " + which() + ")";
+        if (m.producer >= producers_ || m.seq >= limit_) return "received " + which() + ", which nobody sent";
+        if (m.seq < next_[m.producer])
+            return "received " + which() + " after its seq " + std::to_string(next_[m.producer] - 1);
         next_[m.producer] = m.seq + 1;
         std::uint64_t& w = bits_[m.producer * words_ + m.seq / 64];
         const std::uint64_t bit = std::uint64_t{1} << (m.seq % 64);
-        if ((w & bit) != 0) return repeated;
+        if ((w & bit) != 0) return "received " + which() + " twice";
         w |= bit;
         ++count_;
-        return all_good;
+        return as_expected;
     }
     [[nodiscard]] const std::vector<std::uint64_t>& bits() const noexcept { return bits_; }
     [[nodiscard]] std::uint64_t count() const noexcept { return count_; }
     [[nodiscard]] std::size_t bytes() const noexcept { return bits_.size() * sizeof(std::uint64_t); }
 
-    /// A receiving child's report through `to`, written whatever happened: the code it will
-    /// exit with, then its bitmaps. The parent reads it before it reaps the child, so that a
-    /// report larger than the pipe can hold does not block the child for ever.
-    void report(const signal_pipe& to, int code) const noexcept {
-        to.put(&code, sizeof code);
-        to.put(bits_.data(), bytes());
-    }
+    /// A receiving child's bitmaps through `to`, written whatever happened (before it reports a
+    /// failure through its child_report). The parent reads them before it reaps the child, so
+    /// that bitmaps larger than the pipe can hold do not block the child for ever.
+    void report(const signal_pipe& to) const noexcept { to.put(bits_.data(), bytes()); }
 
 private:
     std::size_t producers_;
@@ -166,14 +156,13 @@ public:
             for (std::uint64_t s = 0; s < limit_; ++s)
                 if ((bits[p * words + s / 64] >> (s % 64)) & 1U) add(static_cast<std::uint32_t>(p), s);
     }
-    /// Reads a receiving child's report (see tally::report) from `from` and adds its bitmaps:
-    /// the child's code, or -1 if the report did not come whole.
-    [[nodiscard]] int add_report(const signal_pipe& from, std::size_t producers) {
-        int code = -1;
+    /// Reads a receiving child's bitmaps (see tally::report) from `from` and adds them; whether
+    /// they came whole.
+    [[nodiscard]] bool add_report(const signal_pipe& from, std::size_t producers) {
         std::vector<std::uint64_t> bits(producers * ((limit_ + 63) / 64));
-        if (!from.get(&code, sizeof code) || !from.get(bits.data(), bits.size() * sizeof(std::uint64_t))) return -1;
+        if (!from.get(bits.data(), bits.size() * sizeof(std::uint64_t))) return false;
         add_bits(bits);
-        return code;
+        return true;
     }
 
     [[nodiscard]] std::uint64_t times(std::uint32_t producer, std::uint64_t seq) const {
@@ -204,28 +193,28 @@ private:
 };
 
 /// For a receiving child or thread: receives into `t` until the queue ends, which must be with
-/// `end` (closed, or peer_dead when a sender was killed). all_good or what went wrong.
+/// `end` (closed, or peer_dead when a sender was killed), calling each() after each message it
+/// took. as_expected or what went wrong.
 template <class Rx>
-int receive_until_end(Rx& rx, tally& t, errc end) {
+std::string receive_until_end(Rx& rx, tally& t, errc end, const std::function<void()>& each = [] {}) {
     for (;;) {
         auto r = rx.receive(patience);
-        if (!r) return r.error() == end ? all_good : (r.error() == errc::timed_out ? ended_timed_out : ended_otherwise);
-        if (const int e = t.take(*r); e != all_good) return e;
+        if (!r && r.error() == end) return as_expected;
+        if (!r) return "received " + errc_text(r.error()) + " where it expected a message or " + errc_text(end);
+        if (auto e = t.take(*r); e != as_expected) return e;
+        each();
     }
 }
 
-/// For a sending child or thread: sends numbers [first, last) of `producer`; all_good or send_failed.
+/// For a sending child or thread: sends numbers [first, last) of `producer`; as_expected, or
+/// which send failed and why.
 template <class Tx>
-int send_range(Tx& tx, std::uint32_t producer, std::uint64_t first, std::uint64_t last) {
-    for (std::uint64_t s = first; s < last; ++s) {
-        if (const auto r = tx.send(make_msg(producer, s), patience); !r) {
-            // The parent sees only the exit code: say which send failed, and why.
-            std::fprintf(stderr, "producer %u: send of %llu failed: %s\n", static_cast<unsigned>(producer),
-                         static_cast<unsigned long long>(s), ipckit::make_error_code(r.error()).message().c_str());
-            return send_failed;
-        }
-    }
-    return all_good;
+std::string send_range(Tx& tx, std::uint32_t producer, std::uint64_t first, std::uint64_t last) {
+    for (std::uint64_t s = first; s < last; ++s)
+        if (const auto r = tx.send(make_msg(producer, s), patience); !r)
+            return "sending producer " + std::to_string(producer) + "'s seq " + std::to_string(s) + " gave " +
+                   errc_text(r.error()) + " where it expected errc(ok)";
+    return as_expected;
 }
 
 // ---- white box: a claim left unfinished -------------------------------------------------------
@@ -261,39 +250,32 @@ bool claim_head_without_releasing(Shared& sh, std::atomic<std::uint64_t>& pendin
     return sh.ring.head.compare_exchange_strong(h, h + 1, std::memory_order_acq_rel);
 }
 
-/// Exit codes of the white-box children, when they fail before killing themselves.
-constexpr int no_place = 30;
-constexpr int no_claim = 31;
-constexpr int not_killed = 32;
-
 /// For a child: attaches a sender to `name`, claims the position at the tail without
 /// publishing it, and SIGKILLs itself: a producer killed between claim and publish.
 template <class Q>
-int die_claiming_tail(const std::string& name) {
+void die_claiming_tail(child_report& r, const std::string& name) {
     auto qc = Q::open(name);
     auto tx = qc.sender();
     auto seg = ipckit::segment::open(name, Q::layout(), {});
     auto& sh = *static_cast<typename Q::shared*>(seg.body());
     const std::size_t i = place_of_this_process(sh.senders);
-    if (i == Q::max_senders) return no_place;
-    if (!claim_tail_without_publishing(sh, sh.senders.places[i].pending)) return no_claim;
+    r.check(i != Q::max_senders, "a sender place of its own");
+    r.check(claim_tail_without_publishing(sh, sh.senders.places[i].pending), "a free slot to claim at the tail");
     ::raise(SIGKILL);
-    return not_killed;
 }
 
 /// For a child: attaches a receiver to `name`, claims the message at the head without reading
 /// it or releasing its slot, and SIGKILLs itself: a consumer killed in the middle of a receive.
 template <class Q>
-int die_claiming_head(const std::string& name) {
+void die_claiming_head(child_report& r, const std::string& name) {
     auto qc = Q::open(name);
     auto rx = qc.receiver();
     auto seg = ipckit::segment::open(name, Q::layout(), {});
     auto& sh = *static_cast<typename Q::shared*>(seg.body());
     const std::size_t i = place_of_this_process(sh.receivers);
-    if (i == Q::max_receivers) return no_place;
-    if (!claim_head_without_releasing(sh, sh.receivers.places[i].pending)) return no_claim;
+    r.check(i != Q::max_receivers, "a receiver place of its own");
+    r.check(claim_head_without_releasing(sh, sh.receivers.places[i].pending), "a message to claim at the head");
     ::raise(SIGKILL);
-    return not_killed;
 }
 
 // ---- queue shapes ---------------------------------------------------------------------------
@@ -335,29 +317,30 @@ void check_exactly_once_across_processes(std::size_t np, std::size_t nc, std::ui
     std::vector<std::unique_ptr<signal_pipe>> reports;
     for (std::size_t c = 0; c < nc; ++c) reports.push_back(std::make_unique<signal_pipe>());
 
+    std::vector<child_report> consumer_reports(nc), producer_reports(np);
     std::vector<child> consumers;
     for (std::size_t c = 0; c < nc; ++c) {
-        consumers.emplace_back([&, c] {
+        consumers.push_back(consumer_reports[c].spawn([&, c](child_report& r) {
             auto qc = Q::open(name);
             auto rx = qc.receiver();
             attached.post();
             tally t(np, per_producer);
-            const int e = receive_until_end(rx, t, errc::closed);
-            t.report(*reports[c], e);
-            return e;
-        });
+            const std::string e = receive_until_end(rx, t, errc::closed);
+            t.report(*reports[c]);
+            r.expect(e);
+        }));
     }
     // Every sender attaches before any sends: a sender that finished and closed before another
     // attached would rightly end the queue for the receivers.
     std::vector<child> producers;
     for (std::size_t p = 0; p < np; ++p) {
-        producers.emplace_back([&, p] {
+        producers.push_back(producer_reports[p].spawn([&, p](child_report& r) {
             auto qc = Q::open(name);
             auto tx = qc.sender();
             attached.post();
-            if (!go.wait()) return no_go;
-            return send_range(tx, static_cast<std::uint32_t>(p), 0, per_producer);
-        });
+            r.check(go.wait(), "the go signal");
+            r.expect(send_range(tx, static_cast<std::uint32_t>(p), 0, per_producer));
+        }));
     }
     attached.close_write();
     for (std::size_t i = 0; i < np + nc; ++i) REQUIRE(attached.wait());
@@ -365,15 +348,15 @@ void check_exactly_once_across_processes(std::size_t np, std::size_t nc, std::ui
 
     for (std::size_t p = 0; p < np; ++p) {
         INFO("producer " << p);
-        CHECK(producers[p].wait() == all_good);
+        CHECK(producer_reports[p].finish(producers[p]) == as_expected);
     }
     // The closed rule: a queue of many producers ends when it is closed as a whole.
     if constexpr (Q::max_senders > 1) q.close();
     census all(np, per_producer);
     for (std::size_t c = 0; c < nc; ++c) {
         INFO("consumer " << c);
-        CHECK(all.add_report(*reports[c], np) == all_good);
-        CHECK(consumers[c].wait() == all_good);
+        CHECK(all.add_report(*reports[c], np));
+        CHECK(consumer_reports[c].finish(consumers[c]) == as_expected);
     }
     CHECK(all.repeats() == 0);
     for (std::size_t p = 0; p < np; ++p) {
@@ -395,17 +378,17 @@ void check_exactly_once_across_threads(std::size_t np, std::size_t nc, std::uint
     for (std::size_t c = 0; c < nc; ++c) rxs.push_back(q.receiver());
 
     std::vector<tally> tallies(nc, tally(np, per_producer));
-    std::vector<int> consumer_codes(nc, -1);
-    std::vector<int> producer_codes(np, -1);
+    std::vector<std::string> consumer_outcomes(nc);
+    std::vector<std::string> producer_outcomes(np);
     std::vector<std::thread> consumers, producers;
     for (std::size_t c = 0; c < nc; ++c)
         consumers.emplace_back([&, c] {
-            consumer_codes[c] = receive_until_end(rxs[c], tallies[c], errc::closed);
+            consumer_outcomes[c] = receive_until_end(rxs[c], tallies[c], errc::closed);
             rxs[c].close();
         });
     for (std::size_t p = 0; p < np; ++p)
         producers.emplace_back([&, p] {
-            producer_codes[p] = send_range(txs[p], static_cast<std::uint32_t>(p), 0, per_producer);
+            producer_outcomes[p] = send_range(txs[p], static_cast<std::uint32_t>(p), 0, per_producer);
             txs[p].close();
         });
     for (auto& t : producers) t.join();
@@ -413,12 +396,12 @@ void check_exactly_once_across_threads(std::size_t np, std::size_t nc, std::uint
     if constexpr (Q::max_senders > 1) q.close();
     for (auto& t : consumers) t.join();
 
-    for (std::size_t p = 0; p < np; ++p) CHECK(producer_codes[p] == all_good);
+    for (std::size_t p = 0; p < np; ++p) CHECK(producer_outcomes[p] == as_expected);
     census all(np, per_producer);
     std::uint64_t total = 0;
     for (std::size_t c = 0; c < nc; ++c) {
         INFO("consumer " << c);
-        CHECK(consumer_codes[c] == all_good);
+        CHECK(consumer_outcomes[c] == as_expected);
         all.add_bits(tallies[c].bits());
         total += tallies[c].count();
     }
@@ -507,11 +490,11 @@ TEST_CASE("mpmc queue: non-blocking verbs return would_block at once on an empty
 
     // Two receivers, interleaved, take the other 8, each sender's in order, then find it empty.
     tally t(2, 8);
-    REQUIRE(t.take(*first) == all_good);
+    REQUIRE(t.take(*first) == as_expected);
     for (int i = 0; i < 8; ++i) {
         auto r = (i % 2 == 0 ? rx1 : rx2).receive();
         REQUIRE(err(r) == errc::ok);
-        CHECK(t.take(*r) == all_good);
+        CHECK(t.take(*r) == as_expected);
     }
     CHECK(t.count() == 9);
     CHECK(err(rx1.receive()) == errc::would_block);
@@ -542,7 +525,7 @@ TEST_CASE("mpmc queue: blocking verbs time out at their deadline, and a send tha
     for (int i = 0; i < 8; ++i) {
         auto r = (i % 2 == 0 ? rx1 : rx2).receive(patience);
         REQUIRE(err(r) == errc::ok);
-        CHECK(t.take(*r) == all_good);
+        CHECK(t.take(*r) == as_expected);
     }
     // The timed-out messages (number 4 of each) were never enqueued.
     CHECK(err(rx1.receive(20ms)) == errc::timed_out);
@@ -567,10 +550,10 @@ TEST_CASE("mpmc queue: receivers get closed only once the queue is closed as a w
     tally t(2, 2);
     auto a = rx1.receive(patience);
     REQUIRE(err(a) == errc::ok);
-    CHECK(t.take(*a) == all_good);
+    CHECK(t.take(*a) == as_expected);
     auto b = rx2.receive();
     REQUIRE(err(b) == errc::ok);
-    CHECK(t.take(*b) == all_good);
+    CHECK(t.take(*b) == as_expected);
     CHECK(err(rx1.receive(20ms)) == errc::timed_out);
     CHECK(err(rx2.receive()) == errc::would_block);
     CHECK(rx1.peer() == errc::ok);
@@ -581,7 +564,7 @@ TEST_CASE("mpmc queue: receivers get closed only once the queue is closed as a w
     // Every sender has gone, but more may come (the closed rule): its message, then nothing.
     auto c = rx2.receive();
     REQUIRE(err(c) == errc::ok);
-    CHECK(t.take(*c) == all_good);
+    CHECK(t.take(*c) == as_expected);
     CHECK(t.count() == 3);
     CHECK(err(rx1.receive(20ms)) == errc::timed_out);
     CHECK(err(rx2.receive()) == errc::would_block);
@@ -673,7 +656,7 @@ TEST_CASE("mpmc queue: multi_of<2> takes two senders and two receivers, and a th
     for (int i = 0; i < 3; ++i) {
         auto r = (i % 2 == 0 ? rx1 : rx3).receive(patience);
         REQUIRE(err(r) == errc::ok);
-        CHECK(t.take(*r) == all_good);
+        CHECK(t.take(*r) == as_expected);
     }
     CHECK(t.count() == 3);
 }
@@ -706,20 +689,21 @@ TEST_CASE("mpmc queue across processes: a position claimed by a producer killed 
     auto rx = q.receiver();
     signal_pipe first_part, go;
 
-    child producer([&] {
+    child_report producer_report;
+    child producer = producer_report.spawn([&](child_report& r) {
         auto qc = mpmc8::open(name);
         auto tx = qc.sender();
-        if (const int e = send_range(tx, 0, 0, before); e != all_good) return e;
+        r.expect(send_range(tx, 0, 0, before));
         first_part.post();
-        if (!go.wait()) return no_go;
-        return send_range(tx, 0, before, before + after);
+        r.check(go.wait(), "the go signal");
+        r.expect(send_range(tx, 0, before, before + after));
     });
-    first_part.close_write();
-    REQUIRE(first_part.wait());
+    REQUIRE(producer_report.reached(producer, first_part) == as_expected);
 
     // Claims position `before` and dies there: the receiver must not wait on it for ever.
-    child dying([&] { return die_claiming_tail<mpmc8>(name); });
-    REQUIRE(dying.wait() == killed_by_sigkill);
+    child_report dying_report;
+    child dying = dying_report.spawn([&](child_report& r) { die_claiming_tail<mpmc8>(r, name); });
+    REQUIRE(dying_report.ended(dying.wait(), killed_by_sigkill) == as_expected);
     CHECK(q.depth() == before + 1);  // the claim moved the tail
     go.post();
 
@@ -730,7 +714,7 @@ TEST_CASE("mpmc queue across processes: a position claimed by a producer killed 
         REQUIRE(r->producer == 0);
         REQUIRE(r->seq == s);
     }
-    CHECK(producer.wait() == all_good);
+    CHECK(producer_report.finish(producer) == as_expected);
     // The live producer closed; the dead one never did.
     CHECK(err(rx.receive(patience)) == errc::peer_dead);
 }
@@ -746,26 +730,25 @@ TEST_CASE("spmc queue across processes: after a sender killed between claim and 
     // The only sender place of a single-producer queue: the first sender sends 0..4, claims
     // position 5 and dies there; the replacement takes over its place, sends 5..24 (at
     // positions 6..25) and closes.
-    child dying([&] {
-        {
-            auto qc = spmc64::open(name);
-            auto tx = qc.sender();
-            if (const int e = send_range(tx, 0, 0, first); e != all_good) return e;
-            auto seg = ipckit::segment::open(name, spmc64::layout(), {});
-            auto& sh = *static_cast<spmc64::shared*>(seg.body());
-            if (place_of_this_process(sh.senders) != 0) return no_place;
-            if (!claim_tail_without_publishing(sh, sh.senders.places[0].pending)) return no_claim;
-            ::raise(SIGKILL);
-        }
-        return not_killed;
-    });
-    REQUIRE(dying.wait() == killed_by_sigkill);
-    child replacement([&] {
+    child_report dying_report;
+    child dying = dying_report.spawn([&](child_report& r) {
         auto qc = spmc64::open(name);
-        auto tx = qc.sender();  // sender_busy here would exit with child_threw
-        return send_range(tx, 0, first, first + second);
+        auto tx = qc.sender();
+        r.expect(send_range(tx, 0, 0, first));
+        auto seg = ipckit::segment::open(name, spmc64::layout(), {});
+        auto& sh = *static_cast<spmc64::shared*>(seg.body());
+        r.expect_value(place_of_this_process(sh.senders), 0);  // its sender place
+        r.check(claim_tail_without_publishing(sh, sh.senders.places[0].pending), "a free slot to claim at the tail");
+        ::raise(SIGKILL);
     });
-    REQUIRE(replacement.wait() == all_good);
+    REQUIRE(dying_report.ended(dying.wait(), killed_by_sigkill) == as_expected);
+    child_report replacement_report;
+    child replacement = replacement_report.spawn([&](child_report& r) {
+        auto qc = spmc64::open(name);
+        auto tx = qc.sender();  // sender_busy here would be reported as what it threw
+        r.expect(send_range(tx, 0, first, first + second));
+    });
+    REQUIRE(replacement_report.finish(replacement) == as_expected);
 
     auto rx = q.receiver();
     for (std::uint64_t s = 0; s < first + second; ++s) {
@@ -789,8 +772,9 @@ TEST_CASE("mpmc queue across processes: a consumer killed between claiming a mes
     for (std::uint64_t s = 0; s < n; ++s) REQUIRE(tx.send(make_msg(0, s), patience));
 
     // Claims message 0 at the head and dies holding its slot, the one the next send needs.
-    child dying([&] { return die_claiming_head<mpmc4>(name); });
-    REQUIRE(dying.wait() == killed_by_sigkill);
+    child_report dying_report;
+    child dying = dying_report.spawn([&](child_report& r) { die_claiming_head<mpmc4>(r, name); });
+    REQUIRE(dying_report.ended(dying.wait(), killed_by_sigkill) == as_expected);
 
     REQUIRE(tx.send(make_msg(0, n), patience));  // blocks until it recovers the dead one's slot
     auto rx = q.receiver();
@@ -828,24 +812,25 @@ TEST_CASE("mpmc queue across processes: a live receiver that lost the race for a
     auto tx = q.sender();
     REQUIRE(tx.send(make_msg(0, 0), patience));
 
-    child dying([&] { return die_claiming_head<mpmc8>(name); });
-    REQUIRE(dying.wait() == killed_by_sigkill);
+    child_report dying_report;
+    child dying = dying_report.spawn([&](child_report& r) { die_claiming_head<mpmc8>(r, name); });
+    REQUIRE(dying_report.ended(dying.wait(), killed_by_sigkill) == as_expected);
 
     signal_pipe idle, hold;
-    child loser([&] {
+    child_report loser_report;
+    child loser = loser_report.spawn([&](child_report& r) {
         auto qc = mpmc8::open(name);
         auto rx = qc.receiver<ipckit::non_blocking>();
         auto seg = ipckit::segment::open(name, mpmc8::layout(), {});
         auto& sh = *static_cast<mpmc8::shared*>(seg.body());
         const std::size_t i = place_of_this_process(sh.receivers);
-        if (i == mpmc8::max_receivers) return no_place;
+        r.check(i != mpmc8::max_receivers, "a receiver place of its own");
         sh.receivers.places[i].pending.store(1, std::memory_order_relaxed);  // its lost claim on position 0
-        if (err(rx.receive()) != errc::would_block) return ended_otherwise;
+        r.expect(err(rx.receive()), errc::would_block);
         idle.post();
-        return block_until_killed(hold);
+        r.block_until_killed(hold);
     });
-    idle.close_write();
-    REQUIRE(idle.wait());
+    REQUIRE(loser_report.reached(loser, idle) == as_expected);
 
     // Positions 1..7 fill the other slots; position 8 needs the dead receiver's slot.
     for (std::uint64_t s = 1; s < n; ++s) REQUIRE(tx.send(make_msg(0, s), patience));
@@ -857,7 +842,7 @@ TEST_CASE("mpmc queue across processes: a live receiver that lost the race for a
         REQUIRE(err(r) == errc::ok);
         CHECK(r->seq == s);
     }
-    CHECK(loser.kill() == killed_by_sigkill);
+    CHECK(loser_report.ended(loser.kill(), killed_by_sigkill) == as_expected);
 }
 
 // ---- processes killed in the middle of real traffic -----------------------------------------
@@ -886,54 +871,55 @@ TEST_CASE("mpmc queue across processes: a producer and a consumer SIGKILLed mid-
     std::vector<std::unique_ptr<signal_pipe>> reports;
     for (std::size_t c = 0; c < nc; ++c) reports.push_back(std::make_unique<signal_pipe>());
 
+    std::vector<child_report> consumer_reports(nc), producer_reports(np);
     std::vector<child> consumers;
     // Consumer 0 alone takes the first k messages, says so, and goes on until it is killed.
-    consumers.emplace_back([&] {
+    consumers.push_back(consumer_reports[0].spawn([&](child_report& out) {
         auto qc = mpmc64::open(name);
         auto rx = qc.receiver();
         attached.post();
         for (std::uint64_t i = 0;; ++i) {
             auto r = rx.receive(patience);
-            if (!r) return r.error() == errc::timed_out ? ended_timed_out : ended_otherwise;
+            out.expect(err(r), errc::ok);
             const std::uint64_t n = log.count.load(std::memory_order_relaxed);
             log.entries[n] = well_formed(*r) && r->seq < limit ? ((std::uint64_t{r->producer} << 32) | r->seq) : malformed;
             log.count.store(n + 1, std::memory_order_release);
             if (i + 1 == k) consumer_progress.post();
         }
-    });
+    }));
     // Consumers 1..3 join once consumer 0 has taken k, and go on until every producer is gone.
     for (std::size_t c = 1; c < nc; ++c) {
-        consumers.emplace_back([&, c] {
+        consumers.push_back(consumer_reports[c].spawn([&, c](child_report& r) {
             auto qc = mpmc64::open(name);
             auto rx = qc.receiver();
             attached.post();
-            if (!start.wait()) return no_go;
+            r.check(start.wait(), "the start signal");
             tally t(np, limit);
-            const int e = receive_until_end(rx, t, errc::peer_dead);  // producer 0 never closes
-            t.report(*reports[c], e);
-            return e;
-        });
+            const std::string e = receive_until_end(rx, t, errc::peer_dead);  // producer 0 never closes
+            t.report(*reports[c]);
+            r.expect(e);
+        }));
     }
     std::vector<child> producers;
     // Producer 0 says when it has sent k, and sends on until it is killed.
-    producers.emplace_back([&] {
+    producers.push_back(producer_reports[0].spawn([&](child_report& r) {
         auto qc = mpmc64::open(name);
         auto tx = qc.sender();
         attached.post();
-        if (!go.wait()) return no_go;
-        if (const int e = send_range(tx, 0, 0, k); e != all_good) return e;
+        r.check(go.wait(), "the go signal");
+        r.expect(send_range(tx, 0, 0, k));
         producer_progress.post();
-        if (const int e = send_range(tx, 0, k, limit); e != all_good) return e;
-        return block_until_killed(hold);
-    });
+        r.expect(send_range(tx, 0, k, limit));
+        r.block_until_killed(hold);
+    }));
     for (std::uint32_t p = 1; p < np; ++p) {
-        producers.emplace_back([&, p] {
+        producers.push_back(producer_reports[p].spawn([&, p](child_report& r) {
             auto qc = mpmc64::open(name);
             auto tx = qc.sender();
             attached.post();
-            if (!go.wait()) return no_go;
-            return send_range(tx, p, 0, per_survivor);
-        });
+            r.check(go.wait(), "the go signal");
+            r.expect(send_range(tx, p, 0, per_survivor));
+        }));
     }
     attached.close_write();
     producer_progress.close_write();
@@ -941,21 +927,21 @@ TEST_CASE("mpmc queue across processes: a producer and a consumer SIGKILLed mid-
     for (std::size_t i = 0; i < np + nc; ++i) REQUIRE(attached.wait());
     go.post(np);
 
-    REQUIRE(consumer_progress.wait());
+    REQUIRE(consumer_reports[0].reached(consumers[0], consumer_progress) == as_expected);
     start.post(nc - 1);
-    CHECK(consumers[0].kill() == killed_by_sigkill);
-    REQUIRE(producer_progress.wait());
-    CHECK(producers[0].kill() == killed_by_sigkill);
+    CHECK(consumer_reports[0].ended(consumers[0].kill(), killed_by_sigkill) == as_expected);
+    REQUIRE(producer_reports[0].reached(producers[0], producer_progress) == as_expected);
+    CHECK(producer_reports[0].ended(producers[0].kill(), killed_by_sigkill) == as_expected);
 
     for (std::uint32_t p = 1; p < np; ++p) {
         INFO("producer " << p);
-        CHECK(producers[p].wait() == all_good);
+        CHECK(producer_reports[p].finish(producers[p]) == as_expected);
     }
     census all(np, limit);
     for (std::size_t c = 1; c < nc; ++c) {
         INFO("consumer " << c);
-        CHECK(all.add_report(*reports[c], np) == all_good);
-        CHECK(consumers[c].wait() == all_good);
+        CHECK(all.add_report(*reports[c], np));
+        CHECK(consumer_reports[c].finish(consumers[c]) == as_expected);
     }
     // The killed consumer's journal: well formed, each producer's numbers rising.
     const std::uint64_t journaled = log.count.load(std::memory_order_acquire);
@@ -1000,18 +986,24 @@ TEST_CASE("mpmc queue across processes: when every sender is killed, receivers t
     auto q = mpmc64::create(name, quick_liveness());
     signal_pipe sent, hold;
 
+    std::vector<child_report> sender_reports(np);
     auto start_senders = [&] {
         std::vector<child> senders;
         for (std::uint32_t p = 0; p < np; ++p) {
-            senders.emplace_back([&, p] {
+            senders.push_back(sender_reports[p].spawn([&, p](child_report& r) {
                 auto qc = mpmc64::open(name);
                 auto tx = qc.sender();
-                if (const int e = send_range(tx, p, 0, k); e != all_good) return e;
+                r.expect(send_range(tx, p, 0, k));
                 sent.post();
-                return block_until_killed(hold);
-            });
+                r.block_until_killed(hold);
+            }));
         }
         return senders;
+    };
+    // Kills them, each of which must have reached its block_until_killed.
+    auto kill_senders = [&](std::vector<child>& senders) {
+        for (std::uint32_t p = 0; p < np; ++p)
+            CHECK(sender_reports[p].ended(senders[p].kill(), killed_by_sigkill) == as_expected);
     };
 
     SECTION("messages still queued when the senders die") {
@@ -1019,11 +1011,11 @@ TEST_CASE("mpmc queue across processes: when every sender is killed, receivers t
         auto senders = start_senders();
         sent.close_write();
         for (std::uint32_t p = 0; p < np; ++p) REQUIRE(sent.wait());
-        for (auto& s : senders) CHECK(s.kill() == killed_by_sigkill);
+        kill_senders(senders);
         CHECK(rx.peer() == errc::peer_dead);
 
         tally t(np, k);
-        CHECK(receive_until_end(rx, t, errc::peer_dead) == all_good);
+        CHECK(receive_until_end(rx, t, errc::peer_dead) == as_expected);
         CHECK(t.count() == np * k);
         // Reported once; then, the senders' places let go of, more may come (the closed rule).
         CHECK(err(rx.receive(20ms)) == errc::timed_out);
@@ -1033,39 +1025,31 @@ TEST_CASE("mpmc queue across processes: when every sender is killed, receivers t
     SECTION("receivers blocked on an empty queue when the senders die") {
         signal_pipe received;
         std::vector<std::unique_ptr<signal_pipe>> reports;
-        for (int c = 0; c < 2; ++c) reports.push_back(std::make_unique<signal_pipe>());
+        for (std::size_t c = 0; c < 2; ++c) reports.push_back(std::make_unique<signal_pipe>());
+        std::vector<child_report> receiver_reports(2);
         std::vector<child> receivers;
-        for (int c = 0; c < 2; ++c) {
-            receivers.emplace_back([&, c] {
+        for (std::size_t c = 0; c < 2; ++c) {
+            receivers.push_back(receiver_reports[c].spawn([&, c](child_report& r) {
                 auto qc = mpmc64::open(name);
                 auto rx = qc.receiver();
                 tally t(np, k);
-                int e = all_good;
-                for (;;) {
-                    auto r = rx.receive(patience);
-                    if (!r) {
-                        if (r.error() != errc::peer_dead) e = r.error() == errc::timed_out ? ended_timed_out : ended_otherwise;
-                        break;
-                    }
-                    if (e = t.take(*r); e != all_good) break;
-                    received.post();
-                }
-                t.report(*reports[c], e);
-                return e;
-            });
+                const std::string e = receive_until_end(rx, t, errc::peer_dead, [&] { received.post(); });
+                t.report(*reports[c]);
+                r.expect(e);
+            }));
         }
         auto senders = start_senders();
         sent.close_write();
         received.close_write();
         for (std::uint32_t p = 0; p < np; ++p) REQUIRE(sent.wait());
         for (std::uint64_t i = 0; i < np * k; ++i) REQUIRE(received.wait());  // all taken: the queue is empty
-        for (auto& s : senders) CHECK(s.kill() == killed_by_sigkill);
+        kill_senders(senders);
 
         census all(np, k);
-        for (int c = 0; c < 2; ++c) {
+        for (std::size_t c = 0; c < 2; ++c) {
             INFO("receiver " << c);
-            CHECK(all.add_report(*reports[c], np) == all_good);
-            CHECK(receivers[c].wait() == all_good);
+            CHECK(all.add_report(*reports[c], np));
+            CHECK(receiver_reports[c].finish(receivers[c]) == as_expected);
         }
         CHECK(all.repeats() == 0);
         for (std::uint32_t p = 0; p < np; ++p) CHECK(all.missing(p, 0, k) == 0);
@@ -1079,14 +1063,15 @@ TEST_CASE("mpmc queue across processes: when every receiver is killed, senders b
     auto q = mpmc4::create(name, quick_liveness());
     signal_pipe attached, hold, waiting;
 
+    std::vector<child_report> receiver_reports(2);
     std::vector<child> receivers;
-    for (int c = 0; c < 2; ++c) {
-        receivers.emplace_back([&] {
+    for (auto& report : receiver_reports) {
+        receivers.push_back(report.spawn([&](child_report& r) {
             auto qc = mpmc4::open(name);
             auto rx = qc.receiver();
             attached.post();
-            return block_until_killed(hold);
-        });
+            r.block_until_killed(hold);
+        }));
     }
     attached.close_write();
     for (int c = 0; c < 2; ++c) REQUIRE(attached.wait());
@@ -1095,23 +1080,22 @@ TEST_CASE("mpmc queue across processes: when every receiver is killed, senders b
     for (std::uint64_t s = 0; s < mpmc4::capacity; ++s) REQUIRE(tx.send(make_msg(0, s), patience));
     CHECK(err(tx.send(make_msg(0, mpmc4::capacity), 20ms)) == errc::timed_out);  // full, receivers alive
 
+    std::vector<child_report> sender_reports(2);
     std::vector<child> senders;
     for (std::uint32_t p = 1; p <= 2; ++p) {
-        senders.emplace_back([&, p] {
+        senders.push_back(sender_reports[p - 1].spawn([&, p](child_report& r) {
             auto qc = mpmc4::open(name);
             auto tx2 = qc.sender();
             waiting.post();
-            const auto s = tx2.send(make_msg(p, 0), patience);  // blocks: the queue is full
-            if (s) return send_failed;
-            return s.error() == errc::peer_dead ? all_good
-                                                : (s.error() == errc::timed_out ? ended_timed_out : ended_otherwise);
-        });
+            r.expect(err(tx2.send(make_msg(p, 0), patience)), errc::peer_dead);  // blocks: the queue is full
+        }));
     }
     waiting.close_write();
     for (int p = 0; p < 2; ++p) REQUIRE(waiting.wait());
 
-    for (auto& r : receivers) CHECK(r.kill() == killed_by_sigkill);
-    for (auto& s : senders) CHECK(s.wait() == all_good);
+    for (std::size_t c = 0; c < 2; ++c)
+        CHECK(receiver_reports[c].ended(receivers[c].kill(), killed_by_sigkill) == as_expected);
+    for (std::size_t p = 0; p < 2; ++p) CHECK(sender_reports[p].finish(senders[p]) == as_expected);
     // The blocked senders let go of the dead receivers' places: nobody is there now, but more
     // may come (the closed rule), and this sender's verbs report the death once, then wait on.
     CHECK(tx.peer() == errc::ok);

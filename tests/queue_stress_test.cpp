@@ -3,7 +3,8 @@
 //
 // Each message carries its sequence number, a payload derived from it, and a checksum of both;
 // the receiving child recomputes all three, so a lost, repeated, reordered or torn message (one
-// whose bytes come from two different sends) fails it. The child reports through its exit code.
+// whose bytes come from two different sends) fails it. The child says what it saw instead
+// through child_report.
 
 #include "catch.hpp"
 #include "messages.hpp"
@@ -12,14 +13,16 @@
 #include <ipckit/queue.hpp>
 
 #include <cstdint>
-#include <cstdio>
 #include <functional>
 #include <string>
 #include <utility>
 
 using namespace std::chrono_literals;
 using ipckit::errc;
+using ipckit_test::as_expected;
 using ipckit_test::child;
+using ipckit_test::child_report;
+using ipckit_test::errc_text;
 using ipckit_test::mix;
 using ipckit_test::patience;
 using ipckit_test::scoped_name;
@@ -48,41 +51,27 @@ constexpr record make_record(std::uint64_t seq) noexcept {
     return r;
 }
 
-/// Exit codes of the receiving child.
-enum : int {
-    all_good = 0,
-    receive_failed = 1,   ///< an error before the last message
-    wrong_seq = 2,        ///< lost, repeated or reordered
-    bad_checksum = 3,     ///< torn
-    wrong_payload = 4,    ///< intact checksum over the wrong bytes
-    extra_message = 5,    ///< a message after the last one
-    not_closed = 6,       ///< the end was not `closed`
-};
-
+/// Receives seq 0..n-1, each whole, then closed: as_expected, or what came instead of the first
+/// that was not (an errc, another seq (lost, repeated or reordered), a torn message, an intact
+/// checksum over the wrong bytes, or a message after the last).
 template <class Queue>
-int receive_and_verify(const std::string& name, std::uint64_t n) {
+std::string receive_and_verify(const std::string& name, std::uint64_t n) {
     auto q = Queue::open(name);
     auto rx = q.receiver();
     record r{};
     for (std::uint64_t i = 0; i < n; ++i) {
-        if (const auto s = rx.receive(r, patience); !s) {
-            std::fprintf(stderr, "receiver: message %llu: error %d\n", static_cast<unsigned long long>(i),
-                         static_cast<int>(s.error()));
-            return receive_failed;
-        }
-        if (r.seq != i) {
-            std::fprintf(stderr, "receiver: expected seq %llu, got %llu\n", static_cast<unsigned long long>(i),
-                         static_cast<unsigned long long>(r.seq));
-            return wrong_seq;
-        }
-        if (r.checksum != checksum_of(r)) return bad_checksum;
+        const auto wanted = [i] { return " where it expected seq " + std::to_string(i); };  // only on failure
+        if (const auto s = rx.receive(r, patience); !s) return "received " + errc_text(s.error()) + wanted();
+        if (r.seq != i) return "received seq " + std::to_string(r.seq) + wanted();
+        if (r.checksum != checksum_of(r)) return "received a torn message" + wanted();
         const record want = make_record(i);
         for (std::uint64_t j = 0; j < 6; ++j)
-            if (r.payload[j] != want.payload[j]) return wrong_payload;
+            if (r.payload[j] != want.payload[j]) return "received a wrong payload under an intact checksum" + wanted();
     }
     const auto end = rx.receive(r, patience);
-    if (end) return extra_message;
-    return end.error() == errc::closed ? all_good : not_closed;
+    const std::string wanted = " where it expected " + errc_text(errc::closed);
+    if (end) return "received seq " + std::to_string(r.seq) + wanted;
+    return end.error() == errc::closed ? as_expected : "received " + errc_text(end.error()) + wanted;
 }
 
 /// A small ring for the policies that sleep, so that both sides keep sleeping and waking each
@@ -103,7 +92,8 @@ TEMPLATE_TEST_CASE("queue stress: 1e6 messages cross processes exactly once in o
     scoped_name name("queue-stress");
     auto q = queue_t::create(name);
 
-    child receiver_process([&] { return receive_and_verify<queue_t>(name, n); });
+    child_report report;
+    child receiver_process = report.spawn([&](child_report& r) { r.expect(receive_and_verify<queue_t>(name, n)); });
 
     std::uint64_t failed_sends = 0;
     errc first_failure = errc::ok;
@@ -118,5 +108,5 @@ TEMPLATE_TEST_CASE("queue stress: 1e6 messages cross processes exactly once in o
     }  // closes: the receiver ends with `closed`
     INFO("first failed send: " << ipckit::make_error_code(first_failure).message());
     CHECK(failed_sends == 0);
-    CHECK(receiver_process.wait() == all_good);
+    CHECK(report.finish(receiver_process) == as_expected);
 }

@@ -3,8 +3,9 @@
 // that expires is never delivered afterwards (also when it races a taking receiver), and peers
 // that close, are killed, or are killed half-way through taking or offering a message.
 //
-// Children do their work without Catch2 and report through their exit code, pipes, or counters
-// in an anonymous shared mapping made before the fork; the parent asserts. No threads are
+// Children do their work without Catch2 and report what went wrong through child_report, and
+// what they did through pipes or counters in an anonymous shared mapping made before the fork;
+// the parent asserts. No threads are
 // started. Every wait is on the event itself, bounded by ipckit_test::patience. A child that
 // must be killed at a known point first says it got there, then blocks on a pipe until it is
 // killed.
@@ -37,14 +38,16 @@
 
 using namespace std::chrono_literals;
 using ipckit::errc;
-using ipckit_test::block_until_killed;
+using ipckit_test::as_expected;
 using ipckit_test::check_of;
 using ipckit_test::child;
+using ipckit_test::child_report;
 using ipckit_test::err;
 using ipckit_test::killed_by_sigkill;
 using ipckit_test::make_tick;
 using ipckit_test::patience;
 using ipckit_test::quick_liveness;
+using ipckit_test::receive_in_order;
 using ipckit_test::scoped_name;
 using ipckit_test::signal_pipe;
 
@@ -87,9 +90,6 @@ std::chrono::microseconds racing_timeout(std::uint64_t x) {
     return std::chrono::microseconds((r / 4) % (most[r % 4] + 1));
 }
 
-/// An errc as a child's exit code.
-int code_of(errc e) { return 30 + static_cast<int>(e); }
-
 /// Waits until pred() holds, for at most patience; whether it did.
 template <class Pred>
 bool eventually(Pred&& pred) {
@@ -124,15 +124,14 @@ TEST_CASE("rendezvous across processes: a send returns only after the receiver h
     auto rx = q.receiver();
     signal_pipe returned;
 
-    child sender_process([&] {
+    child_report report;
+    child sender_process = report.spawn([&](child_report& r) {
         auto qc = rz::open(name);
         auto tx = qc.sender();
         for (std::uint64_t i = 0; i < n; ++i) {
-            const auto s = tx.send(make_tick(i), patience);
-            if (!s) return code_of(s.error());
+            r.expect(err(tx.send(make_tick(i), patience)), errc::ok);
             returned.post_value(i);
         }
-        return 0;
     });
     returned.close_write();
 
@@ -149,7 +148,7 @@ TEST_CASE("rendezvous across processes: a send returns only after the receiver h
         REQUIRE(back);
         CHECK(*back == i);
     }
-    CHECK(sender_process.wait() == 0);
+    CHECK(report.finish(sender_process) == as_expected);
     CHECK(err(rx.receive(patience)) == errc::closed);
 }
 
@@ -163,39 +162,42 @@ TEST_CASE("rendezvous across processes: 4 senders and 4 receivers pair off, each
     shared_counters received(senders * per_sender);
     signal_pipe attached, start;
 
+    std::vector<child_report> reports(senders + receivers);
     std::vector<child> children;
     children.reserve(senders + receivers);
     for (std::uint64_t k = 0; k < receivers; ++k) {
-        children.emplace_back([&] {
+        children.push_back(reports[k].spawn([&](child_report& r) {
             auto qc = rz_many::open(name);
             auto rx = qc.receiver();
             attached.post();
-            if (!start.wait()) return 20;
+            r.check(start.wait(), "the start signal");
             std::uint64_t last[senders];
             std::fill(std::begin(last), std::end(last), ~std::uint64_t{0});
             for (;;) {
-                auto r = rx.receive(patience);
-                if (!r) return r.error() == errc::closed ? 0 : code_of(r.error());
-                const std::uint64_t who = r->seq >> 32;
-                const std::uint64_t i = r->seq & 0xffffffffu;
-                if (who >= senders || i >= per_sender) return 2;
-                if (r->check != check_of(r->seq)) return 3;  // torn
-                if (last[who] != ~std::uint64_t{0} && i <= last[who]) return 4;  // out of its sender's order
+                auto m = rx.receive(patience);
+                if (!m) {
+                    r.expect(m.error(), errc::closed);
+                    return;
+                }
+                const std::uint64_t who = m->seq >> 32;
+                const std::uint64_t i = m->seq & 0xffffffffu;
+                r.check(who < senders && i < per_sender, "a seq some sender sends");
+                r.check(m->check == check_of(m->seq), "a whole message");
+                r.check(last[who] == ~std::uint64_t{0} || i > last[who], "each sender's messages in its order");
                 last[who] = i;
                 received[who * per_sender + i].fetch_add(1);
             }
-        });
+        }));
     }
     for (std::uint64_t k = 0; k < senders; ++k) {
-        children.emplace_back([&, k] {
+        children.push_back(reports[receivers + k].spawn([&, k](child_report& r) {
             auto qc = rz_many::open(name);
             auto tx = qc.sender();
             attached.post();
-            if (!start.wait()) return 20;
+            r.check(start.wait(), "the start signal");
             for (std::uint64_t i = 0; i < per_sender; ++i)
-                if (const auto s = tx.send(make_tick((k << 32) | i), patience); !s) return code_of(s.error());
-            return 0;
-        });
+                r.expect(err(tx.send(make_tick((k << 32) | i), patience)), errc::ok);
+        }));
     }
     attached.close_write();
     // Everyone attaches before anyone starts, so that no receiver sees the senders all closed
@@ -208,9 +210,7 @@ TEST_CASE("rendezvous across processes: 4 senders and 4 receivers pair off, each
     for (std::size_t k = 0; k < children.size(); ++k) {
         const std::size_t i = (k + receivers) % children.size();
         if (i == 0) q.close();
-        const int code = children[i].wait();
-        INFO("child exit code " << code);
-        CHECK(code == 0);
+        CHECK(reports[i].finish(children[i]) == as_expected);
     }
     std::uint64_t lost = 0, twice = 0;
     for (std::size_t i = 0; i < received.size(); ++i) {
@@ -228,12 +228,12 @@ TEST_CASE("rendezvous across processes: a timed send that expires is never deliv
     auto q = rz::create(name);
     signal_pipe result, finish;
 
-    child sender_process([&] {
+    child_report report;
+    child sender_process = report.spawn([&](child_report& r) {
         auto qc = rz::open(name);
         auto tx = qc.sender();
         result.post_value(static_cast<std::uint64_t>(err(tx.send(make_tick(5), 20ms))));
-        if (!finish.wait()) return 20;  // keep the sender open: its receivers see no `closed`
-        return 0;
+        r.check(finish.wait(), "the finish signal");  // keep the sender open: its receivers see no `closed`
     });
     result.close_write();
 
@@ -247,7 +247,7 @@ TEST_CASE("rendezvous across processes: a timed send that expires is never deliv
     auto rx = q.receiver();
     CHECK(err(rx.receive(50ms)) == errc::timed_out);  // never that message
     finish.post();
-    CHECK(sender_process.wait() == 0);
+    CHECK(report.finish(sender_process) == as_expected);
     CHECK(err(rx.receive(patience)) == errc::closed);
 }
 
@@ -271,41 +271,47 @@ void race_deadlines_against_takers(std::uint64_t senders, std::uint64_t per_send
         received[who * per_sender + i].fetch_add(1);
         return true;
     };
-    children.emplace_back([&] {
+    std::vector<child_report> reports(2 + senders);
+    children.reserve(2 + senders);
+    children.push_back(reports[0].spawn([&](child_report& r) {
         auto qc = rz_many::open(name);
         auto rx = qc.receiver();
         attached.post();
-        if (!start.wait()) return 20;
+        r.check(start.wait(), "the start signal");
         for (;;) {
-            auto r = rx.receive(patience);
-            if (!r) return r.error() == errc::closed ? 0 : code_of(r.error());
-            if (!record(*r)) return 2;
+            auto m = rx.receive(patience);
+            if (!m) {
+                r.expect(m.error(), errc::closed);
+                return;
+            }
+            r.check(record(*m), "a whole message some sender sends");
         }
-    });
-    children.emplace_back([&] {
+    }));
+    children.push_back(reports[1].spawn([&](child_report& r) {
         auto qc = rz_many::open(name);
         auto rx = qc.receiver<ipckit::non_blocking>();
         attached.post();
-        if (!start.wait()) return 20;
+        r.check(start.wait(), "the start signal");
         const auto give_up = std::chrono::steady_clock::now() + patience;
         for (;;) {
-            auto r = rx.receive();
-            if (r) {
-                if (!record(*r)) return 2;
-            } else if (r.error() == errc::would_block) {
-                if (std::chrono::steady_clock::now() > give_up) return 21;
+            auto m = rx.receive();
+            if (m) {
+                r.check(record(*m), "a whole message some sender sends");
+            } else if (m.error() == errc::would_block) {
+                r.check(std::chrono::steady_clock::now() <= give_up, "the queue closed within patience");
                 ::sched_yield();
             } else {
-                return r.error() == errc::closed ? 0 : code_of(r.error());
+                r.expect(m.error(), errc::closed);
+                return;
             }
         }
-    });
+    }));
     for (std::uint64_t k = 0; k < senders; ++k) {
-        children.emplace_back([&, k] {
+        children.push_back(reports[2 + k].spawn([&, k](child_report& r) {
             auto qc = rz_many::open(name);
             auto tx = qc.sender();
             attached.post();
-            if (!start.wait()) return 20;
+            r.check(start.wait(), "the start signal");
             std::uint64_t x = k + 1;
             for (std::uint64_t i = 0; i < per_sender; ++i) {
                 x = x * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -313,8 +319,7 @@ void race_deadlines_against_takers(std::uint64_t senders, std::uint64_t per_send
                 const auto s = tx.send(make_tick((k << 32) | i), timeout);
                 outcome[k * per_sender + i].store(s ? 1 : (s.error() == errc::timed_out ? 2 : 3));
             }
-            return 0;
-        });
+        }));
     }
     attached.close_write();
     for (std::size_t k = 0; k < children.size(); ++k) REQUIRE(attached.wait());
@@ -324,9 +329,7 @@ void race_deadlines_against_takers(std::uint64_t senders, std::uint64_t per_send
     for (std::size_t k = 0; k < children.size(); ++k) {
         const std::size_t i = (k + 2) % children.size();
         if (i == 0) q.close();
-        const int code = children[i].wait();
-        INFO("child exit code " << code);
-        CHECK(code == 0);
+        CHECK(reports[i].finish(children[i]) == as_expected);
     }
 
     std::uint64_t ok = 0, timed_out = 0, other = 0, lost = 0, twice = 0, ghosts = 0;
@@ -374,25 +377,25 @@ TEST_CASE("rendezvous across processes: a blocked receiver of many senders gets 
     std::optional<ipckit::sender<rz_many>> second(q.sender());
     signal_pipe waiting_now, done;
 
-    child receiver_process([&] {
+    child_report report;
+    child receiver_process = report.spawn([&](child_report& r) {
         auto qc = rz_many::open(name);
         auto rx = qc.receiver();
         waiting_now.post();
-        const auto r = rx.receive(patience);
+        const auto m = rx.receive(patience);
         done.post();
-        if (r) return 4;
-        return r.error() == errc::closed ? 0 : code_of(r.error());
+        r.check(!m, "no message");
+        r.expect(m.error(), errc::closed);
     });
-    waiting_now.close_write();
     done.close_write();
 
-    REQUIRE(waiting_now.wait());
+    REQUIRE(report.reached(receiver_process, waiting_now) == as_expected);
     first.reset();
     CHECK_FALSE(done.wait(50ms));  // one sender is still there
     second.reset();
     CHECK_FALSE(done.wait(50ms));  // none is, but more may come (the closed rule)
     q.close();
-    CHECK(receiver_process.wait() == 0);
+    CHECK(report.finish(receiver_process) == as_expected);
 }
 
 TEST_CASE("rendezvous across processes: a blocked sender gets closed when every receiver closes, and its message "
@@ -403,12 +406,12 @@ TEST_CASE("rendezvous across processes: a blocked sender gets closed when every 
     std::optional<ipckit::receiver<rz>> rx(q.receiver());
     signal_pipe result, finish;
 
-    child sender_process([&] {
+    child_report report;
+    child sender_process = report.spawn([&](child_report& r) {
         auto qc = rz::open(name);
         auto tx = qc.sender();
         result.post_value(static_cast<std::uint64_t>(err(tx.send(make_tick(1), patience))));
-        if (!finish.wait()) return 20;  // keep the sender open while the parent looks
-        return 0;
+        r.check(finish.wait(), "the finish signal");  // keep the sender open while the parent looks
     });
     result.close_write();
 
@@ -422,7 +425,7 @@ TEST_CASE("rendezvous across processes: a blocked sender gets closed when every 
     auto late = q.receiver<ipckit::non_blocking>();
     CHECK(err(late.receive()) == errc::would_block);  // never the withdrawn message
     finish.post();
-    CHECK(sender_process.wait() == 0);
+    CHECK(report.finish(sender_process) == as_expected);
 }
 
 // ---- a peer that is killed ------------------------------------------------------------------
@@ -434,22 +437,23 @@ TEST_CASE("rendezvous across processes: a blocked receiver gets peer_dead when e
     auto rx = q.receiver();
     signal_pipe attached, hold;
 
+    std::vector<child_report> reports(2);
     std::vector<child> senders;
-    for (int k = 0; k < 2; ++k) {
-        senders.emplace_back([&] {
+    for (auto& report : reports) {
+        senders.push_back(report.spawn([&](child_report& r) {
             auto qc = rz_many::open(name);
             auto tx = qc.sender();
             attached.post();
-            return block_until_killed(hold);
-        });
+            r.block_until_killed(hold);
+        }));
     }
     attached.close_write();
     REQUIRE(attached.wait());
     REQUIRE(attached.wait());
     CHECK(err(rx.receive(50ms)) == errc::timed_out);
-    CHECK(senders[0].kill() == killed_by_sigkill);
+    CHECK(reports[0].ended(senders[0].kill(), killed_by_sigkill) == as_expected);
     CHECK(err(rx.receive(50ms)) == errc::timed_out);  // one still lives
-    CHECK(senders[1].kill() == killed_by_sigkill);
+    CHECK(reports[1].ended(senders[1].kill(), killed_by_sigkill) == as_expected);
     CHECK(rx.peer() == errc::peer_dead);
     CHECK(err(rx.receive(patience)) == errc::peer_dead);
     CHECK(err(rx.receive(50ms)) == errc::timed_out);  // reported once; more senders may come
@@ -464,47 +468,45 @@ TEST_CASE("rendezvous across processes: a receiver killed half-way through takin
     auto q = rz::create(name, quick_liveness(20ms));
 
     // Takes the offer by hand, as try_take does, and is killed in the middle of its copy.
-    child taker([&] {
+    child_report taker_report;
+    child taker = taker_report.spawn([&](child_report& r) {
         auto qc = rz::open(name);
         auto rx = qc.receiver();  // receiver place 0
         inside<rz> sh(name);
         auto& o = sh->offers[0];
         std::uint64_t s = 0;
-        if (!eventually([&] {
-                s = o.state.load(std::memory_order_acquire);
-                return st::kind_of(s) == st::offered;
-            }))
-            return 2;
+        r.check(eventually([&] {
+                    s = o.state.load(std::memory_order_acquire);
+                    return st::kind_of(s) == st::offered;
+                }),
+                "an offer within patience");
         const std::uint64_t seq = st::seq_of(s);
         sh->receivers.places[0].pending.store(st::token(0, seq));
-        if (!o.state.compare_exchange_strong(s, st::pack(st::taken, 0, seq))) return 3;
+        r.check(o.state.compare_exchange_strong(s, st::pack(st::taken, 0, seq)), "to take the offer");
         std::uint64_t half = 0;
         std::memcpy(&half, &o.value, sizeof half);
         ::kill(::getpid(), SIGKILL);
-        return 4;  // not reached
     });
 
     auto tx = q.sender();
     CHECK(err(tx.send(make_tick(7), patience)) == errc::peer_dead);
-    CHECK(taker.wait() == killed_by_sigkill);
+    CHECK(taker_report.ended(taker.wait(), killed_by_sigkill) == as_expected);
 
     // The next send clears the slot the dead taker left, and a new receiver (in its place) gets
     // the next message whole.
     // (Attached first: until then the only receiver place is the dead taker's, and a send
     // would rightly end peer_dead.)
     signal_pipe attached;
-    child next_receiver([&] {
+    child_report next_report;
+    child next_receiver = next_report.spawn([&](child_report& r) {
         auto qc = rz::open(name);
         auto rx = qc.receiver();
         attached.post();
-        auto r = rx.receive(patience);
-        if (!r) return code_of(r.error());
-        return r->seq == 8 && r->check == check_of(8) ? 0 : 5;
+        r.expect(receive_in_order(rx, 8, 9));
     });
-    attached.close_write();
-    REQUIRE(attached.wait());
+    REQUIRE(next_report.reached(next_receiver, attached) == as_expected);
     CHECK(err(tx.send(make_tick(8), patience)) == errc::ok);
-    CHECK(next_receiver.wait() == 0);
+    CHECK(next_report.finish(next_receiver) == as_expected);
 }
 
 TEST_CASE("rendezvous across processes: a sender killed with its offer out", "[process]") {
@@ -512,14 +514,15 @@ TEST_CASE("rendezvous across processes: a sender killed with its offer out", "[p
     auto q = rz::create(name, quick_liveness(20ms));
     auto rx = q.receiver<ipckit::non_blocking>();
 
-    child sender_process([&] {
+    child_report report;
+    child sender_process = report.spawn([&](child_report& r) {
         auto qc = rz::open(name);
         auto tx = qc.sender();
-        (void)tx.send(make_tick(1), patience);
-        return 9;
+        const errc e = err(tx.send(make_tick(1), patience));
+        r.check(false, "to be killed while its send waited (it returned " + ipckit_test::errc_text(e) + ")");
     });
     REQUIRE(eventually([&] { return q.depth() == 1; }));
-    CHECK(sender_process.kill() == killed_by_sigkill);
+    CHECK(report.ended(sender_process.kill(), killed_by_sigkill) == as_expected);
     CHECK(q.depth() == 1);  // its offer, complete, outlives it
 
     SECTION("a receiver may still take the complete message") {
@@ -536,18 +539,17 @@ TEST_CASE("rendezvous across processes: a sender killed with its offer out", "[p
         CHECK(err(rx.receive()) == errc::would_block);  // never the dead sender's message
         rx.close();  // a single-consumer queue: make room for a receiving process
         signal_pipe attached;
-        child next_receiver([&] {
+        child_report next_report;
+        child next_receiver = next_report.spawn([&](child_report& r) {
             auto qc = rz::open(name);
             auto r2 = qc.receiver();
             attached.post();
-            auto r = r2.receive(patience);
-            if (!r) return code_of(r.error());
-            return r->seq == 2 && r->check == check_of(2) ? 0 : 5;
+            r.expect(receive_in_order(r2, 2, 3));
         });
-        attached.close_write();
-        REQUIRE(attached.wait());  // else the send could rightly see every receiver closed
+        // else the send could rightly see every receiver closed
+        REQUIRE(next_report.reached(next_receiver, attached) == as_expected);
         CHECK(err(tx.send(make_tick(2), patience)) == errc::ok);
-        CHECK(next_receiver.wait() == 0);
+        CHECK(next_report.finish(next_receiver) == as_expected);
     }
 }
 
@@ -558,31 +560,32 @@ TEST_CASE("rendezvous across processes: a sender killed while writing its offer 
     auto rx = q.receiver();
 
     // Writes half a message into its slot by hand, as send does before it publishes, and dies.
-    child sender_process([&] {
+    child_report report;
+    child sender_process = report.spawn([&](child_report&) {
         auto qc = rz::open(name);
         auto tx = qc.sender();
         inside<rz> sh(name);
         const std::uint64_t junk = 0xdeadbeef;
         std::memcpy(&sh->offers[0].value, &junk, sizeof junk);
         ::kill(::getpid(), SIGKILL);
-        return 4;  // not reached
     });
-    CHECK(sender_process.wait() == killed_by_sigkill);
+    CHECK(report.ended(sender_process.wait(), killed_by_sigkill) == as_expected);
     CHECK(q.depth() == 0);
     CHECK(err(rx.receive(patience)) == errc::peer_dead);  // nothing taken: the sender is gone
 
     signal_pipe attached;
-    child next_sender([&] {
+    child_report next_report;
+    child next_sender = next_report.spawn([&](child_report& r) {
         auto qc = rz::open(name);
         auto tx = qc.sender();  // the dead one's place
         attached.post();
-        return tx.send(make_tick(3), patience) ? 0 : 6;
+        r.expect(err(tx.send(make_tick(3), patience)), errc::ok);
     });
-    attached.close_write();
-    REQUIRE(attached.wait());  // else the receive could rightly see every sender dead
+    // else the receive could rightly see every sender dead
+    REQUIRE(next_report.reached(next_sender, attached) == as_expected);
     auto r = rx.receive(patience);
     REQUIRE(r);
     CHECK(r->seq == 3);
     CHECK(r->check == check_of(3));
-    CHECK(next_sender.wait() == 0);
+    CHECK(next_report.finish(next_sender) == as_expected);
 }
