@@ -146,3 +146,37 @@ TEST_CASE("net process: an orderly close across processes drains every message, 
         CHECK(server_report.finish(server) == as_expected);
     }
 }
+
+TEST_CASE("net process: a send that finds the peer gone is peer_dead, and what the peer sent is still received",
+          "[process]") {
+    // The client sends more than the server's read buffer holds, closes and exits; only then
+    // does the server send, and its write fails. A failed write ends only the write side: the
+    // messages still in the server's socket, and the close frame after them, are received.
+    constexpr std::uint64_t n = 2000;
+    for (const auto kind : ipckit_test::all_net_kinds) {  // shm:// has no write that fails
+        INFO(ipckit_test::to_string(kind));
+        const std::string address = bind_address(kind);
+        ipckit_test::signal_pipe port, gone;
+        child_report server_report, client_report;
+        child server = server_report.spawn([&](child_report& r) {
+            ipckit::net_options o;
+            o.receive_buffer = 16 * 1024;
+            auto srv = ipckit::listener<numbered>::bind(address, o);
+            port.post_value(port_of(srv.address()));
+            auto c = srv.accept(patience);
+            r.expect(err(c), errc::ok);
+            r.check(gone.wait(), "the parent's word that the client exited");
+            errc e = errc::ok;
+            for (std::uint64_t i = 0; e == errc::ok; ++i) e = err(c->send(numbered{i, i * mix}, patience));
+            r.expect(e, errc::peer_dead);
+            std::uint64_t count = 0;
+            r.expect(drain_in_order(*c, count), errc::closed);
+            r.expect_value(count, n);
+        });
+        child client = client_report.spawn([&](child_report& r) { stream(r, address, port, n); });
+        CHECK(client_report.finish(client) == as_expected);
+        gone.post();
+        CHECK(server_report.finish(server) == as_expected);
+        ipckit_test::remove_leftovers(address);
+    }
+}

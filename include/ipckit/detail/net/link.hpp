@@ -42,7 +42,10 @@
 //
 // Ends. A close frame from the peer: its messages before it are received, then closed. End of
 // stream without one, a reset or silence: peer_dead after the whole messages already read. A
-// damaged frame: corrupt, after the messages before it, and the socket is shut down at once.
+// write that fails (a dead peer's socket resets it, say, when our heartbeat reaches it) ends
+// only the write side: sends return peer_dead, while reads go on to the peer's end of stream,
+// so that a killed sender's last messages, still in our socket, are received first. A damaged
+// frame: corrupt, after the messages before it, and the socket is shut down at once.
 
 #include <ipckit/detail/net/duplex.hpp>
 #include <ipckit/detail/net/frame.hpp>
@@ -133,6 +136,7 @@ public:
         std::unique_lock lock(m_);
         for (;;) {
             if (state_ != state::open) return end_code();
+            if (write_broken_) return errc::peer_dead;
             if (out_.empty() || out_.size() + frame_header_size + n <= options_.send_buffer) break;
             flush_locked();  // full: perhaps the socket takes it now
             if (out_.empty() || out_.size() + frame_header_size + n <= options_.send_buffer) continue;
@@ -156,7 +160,7 @@ public:
             receive_waited = false;
             last_write_ = now;
             if (ec && ec != asio::error::would_block) {
-                end_locked(state::peer_dead, "writing to the peer failed: " + ec.message());
+                write_failed_locked(ec);
                 return errc::peer_dead;
             }
             if (written == frame_header_size + n) return errc::ok;
@@ -268,7 +272,7 @@ public:
     /// Why the connection ended, in words (empty while it is open or after an orderly close).
     [[nodiscard]] std::string fault() const override {
         std::lock_guard lock(m_);
-        return fault_;
+        return fault_.empty() ? write_fault_ : fault_;
     }
 
 private:
@@ -315,11 +319,15 @@ private:
     /// write owns the socket; what the socket does not take goes to the I/O thread.
     void flush_locked() noexcept {
         if (writing_ || out_.empty() || shut_) return;
+        if (write_broken_) {
+            out_.clear();
+            if (state_ != state::open) after_last_write();
+            return;
+        }
         boost::system::error_code ec;
         const std::size_t n = socket_.send(asio::buffer(out_), 0, ec);
         last_write_ = clock::now();
-        if (ec && ec != asio::error::would_block)
-            return end_locked(state::peer_dead, "writing to the peer failed: " + ec.message());
+        if (ec && ec != asio::error::would_block) return write_failed_locked(ec);
         out_.erase(out_.begin(), out_.begin() + static_cast<std::ptrdiff_t>(n));
         if (!out_.empty()) return start_async_write();
         if (send_waiters_ != 0) can_send_.notify_all();
@@ -390,8 +398,10 @@ private:
             if (send_waiters_ != 0) can_send_.notify_all();
         }
         asio::async_write(socket_, asio::buffer(wbuf_), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-            if (ec) return self->end(state::peer_dead, "writing to the peer failed: " + ec.message());
-            self->write_more();
+            if (!ec) return self->write_more();
+            std::lock_guard lock(self->m_);
+            self->writing_ = false;
+            self->write_failed_locked(ec);
         });
     }
 
@@ -433,7 +443,7 @@ private:
                                    std::to_string(options_.liveness_interval.count()) + " ms)");
                     return;
                 }
-                if (state_ == state::open && !writing_ && out_.empty() && now - last_write_ >= beat) {
+                if (state_ == state::open && !write_broken_ && !writing_ && out_.empty() && now - last_write_ >= beat) {
                     try {
                         out_.resize(frame_header_size);
                         encode_frame_header(out_.data(), frame_type::heartbeat, 0);
@@ -448,6 +458,23 @@ private:
         timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
             if (!ec) self->tick();
         });
+    }
+
+    /// Under m_, any thread: a write failed (a reset, a broken pipe). The peer is gone, but what
+    /// it sent before may still wait in the socket: the read side stays open, so its messages
+    /// are received, until its end of stream or error gives peer_dead (or silence does, after
+    /// the liveness interval). Sends from now on return peer_dead and nothing more is written.
+    void write_failed_locked(const boost::system::error_code& ec) noexcept {
+        if (state_ != state::open) return end_locked(state_, {});
+        if (!write_broken_) {
+            write_broken_ = true;
+            try {
+                write_fault_ = "writing to the peer failed: " + ec.message();
+            } catch (...) {
+            }
+        }
+        out_.clear();
+        wake_all();  // send waiters return peer_dead; waitsets look, and read to the end
     }
 
     /// The stream ended (`s`), unless it had already ended another way.
@@ -550,12 +577,14 @@ private:
     bool backstop_armed_ = false;  // arm_backstop() is posted or its timer runs
     bool draining_ = false;
     bool shut_ = false;
+    bool write_broken_ = false;  // a write failed: the peer is gone, its last bytes still read
     clock::time_point first_buffered_{};
     clock::time_point last_write_{};
     clock::time_point last_rx_{};
     state state_ = state::open;
     watch_list watchers_;
     std::string fault_;
+    std::string write_fault_;
     std::function<void()> released_;
 };
 
