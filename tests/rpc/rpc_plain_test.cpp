@@ -284,6 +284,7 @@ TEST_CASE("rpc plain clients: garbage or an oversize message drops that stream, 
         {0xc1},                                             // a byte MessagePack never uses
         {0xdd, 0xff, 0xff, 0xff, 0xff},                     // an array header claiming 4G elements
         {0x94, 0x00, 0x01, 0xa1, 'f', 0xdd, 0xff, 0xff, 0xff, 0xff},  // params claiming 4G elements
+        {0x94, 0x00, 0x01, 0xa3, 's', 'u', 'm', 0x91, 0xdc, 0x20, 0x01},  // a list of 8193, past a plain client's 8192
         {0x92, 0x00, 0x01},                                 // an array of 2: no such message
         {0x81, 0xa1, 'a', 0x01},                            // a map, not an array
         {0x94, 0x01, 0x01, 0xc0, 0xc0},                     // a response sent to the server
@@ -311,8 +312,8 @@ TEST_CASE("rpc plain clients: garbage or an oversize message drops that stream, 
                 if (!sum || *sum != 42) return 3;
             }
             foreign_client after(srv.address());
-            after.request(1, "add", 1, 2);
-            if (int e = expect_result(after.next(), 1, std::int64_t{3}, 4)) return e;
+            after.request(1, "sum", std::vector<double>(8192, 0.5));  // the longest list it may send
+            if (int e = expect_result(after.next(), 1, 4096.0, 4)) return e;
             auto n = ipckit_client.call<std::uint64_t>("corrupt_count", patience);
             return n && *n == dropped ? 0 : 5;
         });

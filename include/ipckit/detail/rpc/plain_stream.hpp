@@ -6,13 +6,18 @@
 // session (session.hpp) reads it here, where an ipckit client's frames come through its
 // connection.
 //
-// Untrusted input, with the limits of a frame (wire.hpp): msgpack::unpacker is fed at most
-// read_chunk bytes a read and unpacks with limits_for(max_frame), so no array, map, string,
-// binary or extension longer than a whole frame could hold is allocated, whatever length its
-// header claims (it is refused as the header is parsed), and nesting stops at max_depth. A
-// message still incomplete after max_frame bytes is too large: like a malformed one, it ends the
-// connection (corrupt, and the server goes on). So the buffer holds at most about a frame and a
-// chunk, never what a length the peer wrote asks for.
+// Untrusted input. msgpack::unpacker is fed at most read_chunk bytes a read, and a message still
+// incomplete after max_frame bytes is too large: like a malformed one, it ends the connection
+// (corrupt, and the server goes on). So the read buffer holds at most about a frame and a chunk,
+// and a string, blob or extension is at most max_frame bytes. Arrays and maps need more care
+// than in a frame: a frame's limits are those of its own length, known before it is unpacked
+// (wire.hpp), while here a header is taken at its word, and msgpack-cxx makes room for its
+// elements (an object of 24 bytes each) before they come. So plain_limits() believes a header
+// only up to max_frame / max_depth elements (8192; a map half as many pairs), and nesting stops
+// at max_depth: however the headers nest, the room made for elements not yet come is at most
+// about 6 MiB (32 levels of 192 KiB), beside what the objects already come cost, which is
+// bounded as a full frame's are. A client with a longer list sends it as a blob, or uses an
+// ipckit client.
 //
 // Replies go out as plain MessagePack, written straight to the socket by the handler thread
 // that has one (its session serializes sends). A reply the socket does not take before its
@@ -43,6 +48,13 @@
 
 namespace ipckit::detail::rpc {
 
+/// What a plain stream's messages may hold (see above): elements of arrays and maps believed
+/// from their headers are shared among max_depth levels of nesting.
+inline msgpack::unpack_limit plain_limits() {
+    constexpr std::size_t elements = max_frame / max_depth;
+    return msgpack::unpack_limit(elements, elements / 2, max_frame, max_frame, max_frame, max_depth);
+}
+
 class plain_stream {
 public:
     /// What one read asks the socket for.
@@ -52,7 +64,7 @@ public:
     /// `released` is called once when the stream is gone (its listener counts it).
     plain_stream(net_socket socket, std::function<void()> released)
         : socket_(std::move(socket)),
-          unpacker_(&copy_everything, nullptr, read_chunk, limits_for(max_frame)),
+          unpacker_(&copy_everything, nullptr, read_chunk, plain_limits()),
           released_(std::move(released)) {
         boost::system::error_code ignored;
         socket_.non_blocking(true, ignored);

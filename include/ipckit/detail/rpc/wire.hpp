@@ -19,7 +19,9 @@
 // Limits. A frame is at most max_frame bytes (the connection enforces it before it allocates);
 // unpacking then allows no array, map, string, binary or extension longer than the frame itself
 // could hold and nests at most max_depth deep, so what msgpack-cxx allocates for the objects is
-// bounded by a small multiple of the frame's length, never by a length the peer wrote.
+// bounded by a small multiple of the frame's length, never by a length the peer wrote. A plain
+// stream has no frames: its messages are held to max_frame and limits_for(max_frame) instead
+// (plain_stream.hpp).
 
 #include <ipckit/detail/rpc/result.hpp>
 #include <ipckit/policy.hpp>
