@@ -2,7 +2,9 @@
 // rpc::server: methods by name, served on any ipckit address (see <ipckit/rpc.hpp>).
 //
 // Threads: one accepts; one per connection receives and parses (session.hpp); `threads` run the
-// handlers (pool.hpp).
+// handlers (pool.hpp). A request is admitted through its client's reply cache (reply_cache.hpp)
+// by the connection's reader, so a retransmission never reaches a handler; the handler thread
+// stores the reply, then sends it to the client's current connection.
 //
 // Plain MessagePack-RPC clients (server_options::plain_clients). On tcp:// and unix:// the same
 // address also serves clients in other languages, which send MessagePack-RPC arrays on the bare
@@ -12,9 +14,7 @@
 // 0x94). One address rather than a second one or an option per client: a foreign client is
 // given the one address the server has (its binding, its advertisement), and needs to know
 // nothing of ipckit. Such a socket becomes a session (plain_stream.hpp) on its own reader
-// thread, exactly as an ipckit connection does. A request is admitted through its client's reply cache (reply_cache.hpp)
-// by the connection's reader, so a retransmission never reaches a handler; the handler thread
-// stores the reply, then sends it to the client's current connection.
+// thread, exactly as an ipckit connection does.
 
 #include <ipckit/detail/rpc/binding.hpp>
 #include <ipckit/detail/rpc/incarnation.hpp>
@@ -185,7 +185,10 @@ private:
                 if (serving_) s->reader = std::thread([this, s] { serve(s); });
                 sessions_.push_back(std::move(s));
             } catch (...) {
-                note_fault("dropped a plain MessagePack-RPC client on " + address() + ": out of memory or threads");
+                try {
+                    note_fault("dropped a plain MessagePack-RPC client on " + address() + ": out of memory or threads");
+                } catch (...) {
+                }
             }
         };
     }
