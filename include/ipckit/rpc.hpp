@@ -13,10 +13,14 @@
 //   calc.notify("log", std::string("hello"));            // no reply
 //
 // Data representation: MessagePack, by msgpack-cxx's adaptors (no marshalling of ipckit's own),
-// in the MessagePack-RPC format (detail/rpc/wire.hpp): a MessagePack-RPC peer in another
-// language speaks the same messages. Each message is one frame of an ipckit connection, so such a
-// peer needs ipckit's framing and handshake (detail/net/hello.hpp, frame.hpp) around them.
-// Untrusted input is unpacked with limits no larger than its frame (max_frame, 256 KiB).
+// in the MessagePack-RPC format (detail/rpc/wire.hpp). Between ipckit ends each message is one
+// frame of an ipckit connection. A MessagePack-RPC client in another language (msgpack-rpc for
+// Python, Ruby, Go...) connects to the same tcp:// or unix:// address with a plain socket and
+// sends its requests as they are, concatenated MessagePack arrays with no handshake and no
+// framing; the server tells it from an ipckit client by its first byte and answers in plain
+// MessagePack (detail/rpc/plain_stream.hpp; server_options::plain_clients turns it off).
+// Untrusted input is unpacked with limits no larger than a frame (max_frame, 256 KiB): a
+// malformed or longer message drops its connection (corrupt), and the server goes on.
 //
 // Lost and repeated messages. A request's id is (the client's incarnation, a sequence number):
 // the incarnation goes once per connection in a hello call that other clients need not make,
@@ -33,6 +37,10 @@
 //     rpc::idempotent are retried on a new incarnation instead; others never are;
 //   - timed_out: the deadline passed with the request sent: it may or may not have run. A reply
 //     that comes later is discarded, never given to another call.
+// A plain MessagePack-RPC client has no incarnation unless it makes the ipckit.hello call
+// itself (wire.hpp), which it may ignore: then each request runs every time it arrives. Its
+// stream neither loses nor repeats a message, so a call runs at most once on its connection;
+// one sent again on a new connection runs again.
 //
 // Threads and ordering. The server accepts on one thread, reads each connection on its own,
 // and runs handlers on server_options::threads threads. With one handler thread, requests run

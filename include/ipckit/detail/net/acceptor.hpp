@@ -9,8 +9,15 @@
 // its own hello is read (or at the handshake deadline); refusals in flight are capped too.
 // A failed handshake (garbage, another message type, silence) drops only that socket and is
 // kept in rejections(), the last few with their reasons.
+//
+// Foreign streams. A listener given a foreign_stream_fn first waits for each accepted socket's
+// first byte (first_byte.hpp): one that does not begin ipckit's hello goes to that function
+// instead of the handshake, still counted against the cap until it releases it (rpc::server
+// serves plain MessagePack-RPC clients so). The function runs on the I/O thread under the
+// acceptor's mutex, so it is never called once close() has returned.
 
 #include <ipckit/detail/net/address.hpp>
+#include <ipckit/detail/net/first_byte.hpp>
 #include <ipckit/detail/net/handshake.hpp>
 #include <ipckit/detail/net/link.hpp>
 #include <ipckit/detail/net/options.hpp>
@@ -27,6 +34,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -41,6 +49,11 @@ struct net_rejection {
     std::string what;
 };
 
+/// Takes an accepted socket that speaks another protocol than ipckit's, its first byte unread
+/// (acceptor_state). It must not block (it runs on the I/O thread), and calls `released` once
+/// when the socket is gone. Empty: every socket must handshake.
+using foreign_stream_fn = std::function<void(net_socket, std::function<void()> released)>;
+
 inline void tune_socket(net_socket& s) {
     boost::system::error_code ignored;  // a Unix socket has no TCP_NODELAY: fine
     s.set_option(asio::ip::tcp::no_delay(true), ignored);
@@ -51,8 +64,12 @@ public:
     static constexpr std::size_t kept_rejections = 16;
 
     acceptor_state(asio::basic_socket_acceptor<net_protocol> acceptor, std::string address, hello mine,
-                   const net_options& o)
-        : acceptor_(std::move(acceptor)), address_(std::move(address)), mine_(std::move(mine)), options_(o) {}
+                   const net_options& o, foreign_stream_fn foreign = {})
+        : acceptor_(std::move(acceptor)),
+          address_(std::move(address)),
+          mine_(std::move(mine)),
+          options_(o),
+          foreign_(std::move(foreign)) {}
 
     void start() {
         asio::post(acceptor_.get_executor(), [self = shared_from_this()] { self->accept_more(); });
@@ -140,6 +157,34 @@ private:
         // any thread (a link's last owner) subtracts, and only the count matters.
         if (live_->load(std::memory_order_relaxed) >= options_.max_connections) return refuse(std::move(s));
         live_->fetch_add(1, std::memory_order_relaxed);
+        if (foreign_) return sniff(std::move(s));
+        greet(std::move(s));
+    }
+
+    /// A listener that serves foreign streams too: ipckit's handshake, or the foreign function.
+    void sniff(net_socket s) {
+        auto self = shared_from_this();
+        auto op = std::make_shared<first_byte_op>(std::move(s), [self](first_byte_op& f, first_byte_result r) {
+            if (r.result != errc::ok) {
+                self->live_->fetch_sub(1, std::memory_order_relaxed);
+                return self->reject(r.result, "a connection ended before its first byte: " + r.why);
+            }
+            if (std::to_integer<unsigned char>(r.byte) == hello_magic[0]) return self->greet(std::move(f.socket()));
+            auto live = self->live_;
+            auto released = [live] { live->fetch_sub(1, std::memory_order_relaxed); };
+            std::lock_guard lock(self->m_);
+            if (self->closed_) {
+                boost::system::error_code ignored;
+                f.socket().close(ignored);
+                return released();
+            }
+            self->foreign_(std::move(f.socket()), std::move(released));
+        });
+        op->start(options_.handshake_timeout);
+    }
+
+    /// ipckit's handshake; the connection waits for accept() once it is through.
+    void greet(net_socket s) {
         auto self = shared_from_this();
         auto op = std::make_shared<handshake_op>(std::move(s), mine_, [self](handshake_op& h, handshake_result r) {
             if (r.result != errc::ok) {
@@ -191,6 +236,7 @@ private:
     const std::string address_;
     const hello mine_;
     const net_options options_;
+    const foreign_stream_fn foreign_;
     std::shared_ptr<std::atomic<std::size_t>> live_ = std::make_shared<std::atomic<std::size_t>>(0);
     std::size_t refusing_ = 0;  // I/O thread only
     std::atomic<std::uint64_t> rejected_{0};

@@ -28,6 +28,9 @@ namespace ipckit {
 using net_rejection = detail::net_rejection;
 
 class waitset;
+namespace detail {
+struct listener_access;
+}
 
 /// Where clients connect: bound to an address, it accepts connections carrying Message.
 /// Destroying it stops accepting (and removes its Unix socket file); connections already
@@ -41,23 +44,7 @@ public:
     /// Binds `address` (tcp port 0: the system picks one; address() tells which). Throws
     /// ipckit::error: invalid_argument (a malformed address), already_exists (taken),
     /// permission_denied, not_found (a host name that does not resolve), system_error.
-    static listener bind(std::string_view address, const net_options& o = {}) {
-        const auto a = detail::parse_address(address);
-        if (a.transport == detail::net_transport::shm) {
-            listener l(nullptr, a, o);
-            try {
-                l.shm_ = std::make_shared<detail::shm_acceptor<Message>>(a.path, o);
-            } catch (const error& e) {
-                throw error(e.reason(), "binding " + a.str() + ": " + e.what());
-            }
-            return l;
-        }
-        auto acceptor = detail::bind_acceptor(a);
-        const std::string real = detail::address_of(acceptor.local_endpoint(), a);
-        auto state = std::make_shared<detail::acceptor_state>(std::move(acceptor), real, detail::hello_for<Message>(), o);
-        state->start();
-        return listener(std::move(state), a, o);
-    }
+    static listener bind(std::string_view address, const net_options& o = {}) { return bind_serving(address, o, {}); }
 
     /// The address bound, with the port the system chose: what a client passes to connect().
     [[nodiscard]] std::string address() const { return state_ ? state_->address() : address_.str(); }
@@ -119,6 +106,30 @@ public:
 
 private:
     friend class waitset;
+    friend struct detail::listener_access;
+
+    /// bind(), and sockets (not shm://) whose first byte is not ipckit's handshake go to
+    /// `foreign` (acceptor.hpp) instead of being refused.
+    static listener bind_serving(std::string_view address, const net_options& o, detail::foreign_stream_fn foreign) {
+        const auto a = detail::parse_address(address);
+
+        if (a.transport == detail::net_transport::shm) {
+            listener l(nullptr, a, o);
+            try {
+                l.shm_ = std::make_shared<detail::shm_acceptor<Message>>(a.path, o);
+            } catch (const error& e) {
+                throw error(e.reason(), "binding " + a.str() + ": " + e.what());
+            }
+            return l;
+        }
+        auto acceptor = detail::bind_acceptor(a);
+        const std::string real = detail::address_of(acceptor.local_endpoint(), a);
+        auto state = std::make_shared<detail::acceptor_state>(std::move(acceptor), real, detail::hello_for<Message>(), o,
+                                                             std::move(foreign));
+        state->start();
+        return listener(std::move(state), a, o);
+    }
+
     listener(std::shared_ptr<detail::acceptor_state> s, detail::net_address a, const net_options& o)
         : state_(std::move(s)), address_(std::move(a)), options_(o) {}
 
@@ -147,5 +158,16 @@ private:
     detail::net_address address_;
     net_options options_;
 };
+
+namespace detail {
+/// For a layer above net that serves another protocol beside ipckit's on a listener's address
+/// (rpc::server: plain MessagePack-RPC streams); not part of the public API.
+struct listener_access {
+    template <class Message>
+    static listener<Message> bind(std::string_view address, const net_options& o, foreign_stream_fn foreign) {
+        return listener<Message>::bind_serving(address, o, std::move(foreign));
+    }
+};
+}  // namespace detail
 
 }  // namespace ipckit

@@ -28,6 +28,11 @@ struct server_options {
     std::size_t max_clients = 4096;
     /// How long a reply may wait for a client that does not read before it is dropped.
     std::chrono::milliseconds send_timeout{5'000};
+    /// tcp:// and unix://: also serve MessagePack-RPC clients in other languages, which send
+    /// plain MessagePack on the stream, without ipckit's handshake and frames (server.hpp).
+    /// Their calls are at most once per connection (<ipckit/rpc.hpp>). False: such a client is
+    /// refused as any socket that does not handshake.
+    bool plain_clients = true;
     ipckit::net_options net;
     /// For tests of lost messages: asked after each request ran, before its reply is sent.
     std::function<fault_action(std::string_view method, std::uint32_t msgid)> fault_hook;

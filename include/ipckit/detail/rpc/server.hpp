@@ -5,6 +5,16 @@
 // handlers (pool.hpp). A request is admitted through its client's reply cache (reply_cache.hpp)
 // by the connection's reader, so a retransmission never reaches a handler; the handler thread
 // stores the reply, then sends it to the client's current connection.
+//
+// Plain MessagePack-RPC clients (server_options::plain_clients). On tcp:// and unix:// the same
+// address also serves clients in other languages, which send MessagePack-RPC arrays on the bare
+// stream. They are told apart by the first byte at accept (detail/net/first_byte.hpp): an
+// ipckit client begins with its hello's magic, 'i' (0x69), which MessagePack reads as the
+// integer 105, never a message; a MessagePack-RPC message begins with an array header (0x93,
+// 0x94). One address rather than a second one or an option per client: a foreign client is
+// given the one address the server has (its binding, its advertisement), and needs to know
+// nothing of ipckit. Such a socket becomes a session (plain_stream.hpp) on its own reader
+// thread, exactly as an ipckit connection does.
 
 #include <ipckit/detail/rpc/binding.hpp>
 #include <ipckit/detail/rpc/incarnation.hpp>
@@ -85,6 +95,12 @@ public:
         if (started_) return;
         started_ = true;
         pool_.emplace(options_.threads);
+        {
+            std::lock_guard sessions(sessions_m_);
+            serving_ = true;
+            for (auto& s : sessions_)  // plain clients that came before start()
+                if (!s->reader.joinable()) s->reader = std::thread([this, s] { serve(s); });
+        }
         acceptor_ = std::thread([this] { accept_loop(); });
     }
     /// Serves until stop() is called (from another thread, or a handler).
@@ -138,8 +154,8 @@ private:
     server(std::string_view address, server_options o, const name_in_domain* n)
         : options_(std::move(o)),
           advertised_(n ? std::make_unique<detail::rpc::advertisement>(n->domain, n->name, n->registry) : nullptr),
-          listener_(listener<frame>::bind(address, options_.net)),
-          clients_(options_.max_clients, options_.reply_cache) {}
+          clients_(options_.max_clients, options_.reply_cache),
+          listener_(detail::listener_access::bind<frame>(address, options_.net, plain_clients())) {}
 
     struct method {
         detail::rpc::handler run;
@@ -154,6 +170,27 @@ private:
         if (started_) throw ipckit::error(ipckit::errc::invalid_argument, "rpc::server::bind(" + name + "): bind every method before start()");
         auto h = detail::rpc::make_handler(name, std::move(f));
         methods_.insert_or_assign(std::move(name), method{std::move(h), is_idempotent});
+    }
+
+    /// What the listener does with a socket that is not an ipckit client: a plain
+    /// MessagePack-RPC session (on the I/O thread, under the listener's lock: never after
+    /// listener_.close() returned). It must not throw: a socket it cannot serve is closed.
+    detail::foreign_stream_fn plain_clients() {
+        if (!options_.plain_clients) return {};
+        return [this](detail::net_socket sock, std::function<void()> released) noexcept {
+            try {
+                auto s = std::make_shared<detail::rpc::session>(std::move(sock), std::move(released));
+                std::lock_guard lock(sessions_m_);
+                if (stopping_) return;  // s closes here
+                if (serving_) s->reader = std::thread([this, s] { serve(s); });
+                sessions_.push_back(std::move(s));
+            } catch (...) {
+                try {
+                    note_fault("dropped a plain MessagePack-RPC client on " + address() + ": out of memory or threads");
+                } catch (...) {
+                }
+            }
+        };
     }
 
     void accept_loop() {
@@ -184,22 +221,22 @@ private:
     void serve(std::shared_ptr<detail::rpc::session> s) {
         auto client = std::make_shared<detail::rpc::client_state>(options_.reply_cache, false);
         client->current = s;
+        using found = detail::rpc::incoming::what;
         while (!stopping_ && !s->cut) {
-            auto m = s->receiving().receive(poll);
-            if (!m) {
-                if (m.error() == ipckit::errc::timed_out) continue;
-                break;  // closed, peer_dead, corrupt: this connection is over
-            }
+            auto in = s->receive(clock::now() + poll);
+            if (in.found == found::idle) continue;
+            if (in.found == found::ended) break;  // closed, peer_dead, corrupt: this connection is over
             if (s->cut) break;
-            std::string why;
-            auto msg = detail::rpc::parse(m->data(), m->size(), why);
-            if (msg && msg->type == detail::rpc::kind::response) why = "it sent a response to the server";
-            if (!msg || msg->type == detail::rpc::kind::response) {
+            if (in.msg && in.msg->type == detail::rpc::kind::response) {
+                in.found = found::corrupt;
+                in.why = "it sent a response to the server";
+            }
+            if (in.found == found::corrupt) {
                 ++corrupt_;
-                note_fault("dropped a connection on " + address() + " (corrupt): " + why);
+                note_fault("dropped a connection on " + address() + " (corrupt): " + in.why);
                 break;
             }
-            auto req = std::make_shared<detail::rpc::message>(std::move(*msg));
+            auto req = std::make_shared<detail::rpc::message>(std::move(*in.msg));
             if (req->type == detail::rpc::kind::notification) {
                 pool_->post([this, req] { (void)execute(*req); });
             } else if (req->msgid == detail::rpc::hello_msgid && req->method == detail::rpc::hello_method) {
@@ -316,7 +353,6 @@ private:
 
     server_options options_;
     std::unique_ptr<detail::rpc::advertisement> advertised_;  // in_domain: the name held
-    listener<frame> listener_;
     detail::rpc::client_table clients_;
     std::map<std::string, method, std::less<>> methods_;
     const std::uint64_t incarnation_ = detail::rpc::new_incarnation();
@@ -325,6 +361,7 @@ private:
     std::condition_variable run_cv_;
     bool started_ = false;
     std::atomic<bool> stopping_{false};
+    bool serving_ = false;  // under sessions_m_: start() ran, a new session gets its reader at once
     std::optional<detail::rpc::pool> pool_;
     std::thread acceptor_;
     std::mutex sessions_m_;
@@ -333,6 +370,8 @@ private:
     std::atomic<std::uint64_t> corrupt_{0};
     mutable std::mutex faults_m_;
     std::deque<std::string> faults_;
+    // Last: its plain_clients() function may run as soon as it is bound, and uses the members above.
+    listener<frame> listener_;
 };
 
 }  // namespace ipckit::rpc

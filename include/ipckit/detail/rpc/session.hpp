@@ -1,10 +1,13 @@
 #pragma once
 // One client connection on the server side, and the client it speaks for.
 //
+// A connection is an ipckit connection (each message one frame), or a plain MessagePack-RPC
+// stream from a client in another language (plain_stream.hpp); the server treats both alike.
 // The session's reader thread receives; handler threads send replies to whichever session is
 // the client's current one (a client that reconnected gets its replies on the new connection).
 // Sends and the close are serialized by send_m_: a connection is restricted thread-safe.
 
+#include <ipckit/detail/rpc/plain_stream.hpp>
 #include <ipckit/detail/rpc/reply_cache.hpp>
 #include <ipckit/detail/rpc/wire.hpp>
 #include <ipckit/net.hpp>
@@ -14,46 +17,76 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string>
 #include <thread>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace ipckit::detail::rpc {
 
 class session {
 public:
-    explicit session(connection<frame> c) : conn_(std::move(c)) {}
+    using time_point = std::chrono::steady_clock::time_point;
+
+    explicit session(connection<frame> c) : stream_(std::in_place_type<connection<frame>>, std::move(c)) {}
+    /// A plain MessagePack-RPC client's socket (the listener's foreign stream).
+    session(net_socket s, std::function<void()> released)
+        : stream_(std::in_place_type<plain_stream>, std::move(s), std::move(released)) {}
     session(const session&) = delete;
     session& operator=(const session&) = delete;
     ~session() {
         if (reader.joinable()) reader.join();
     }
 
-    /// One frame, waiting up to `deadline` for room; closed once close() was called.
-    ipckit::errc send(const char* p, std::size_t n, std::chrono::steady_clock::time_point deadline) noexcept {
+    /// For the reader thread only: the next message, waiting until `deadline` (idle then).
+    incoming receive(time_point deadline) noexcept {
+        if (auto* plain = std::get_if<plain_stream>(&stream_)) return plain->receive(deadline);
+        auto m = std::get<connection<frame>>(stream_).receive(deadline);
+        incoming in;
+        if (!m) {
+            in.found = m.error() == ipckit::errc::timed_out ? incoming::what::idle : incoming::what::ended;
+            return in;  // closed, peer_dead, corrupt: this connection is over
+        }
+        in.msg = parse(m->data(), m->size(), in.why);
+        in.found = in.msg ? incoming::what::message : incoming::what::corrupt;
+        return in;
+    }
+
+    /// One message, waiting up to `deadline` for room; closed once close() was called.
+    ipckit::errc send(const char* p, std::size_t n, time_point deadline) noexcept {
         std::lock_guard lock(send_m_);
         if (closed_) return ipckit::errc::closed;
-        const auto s = conn_.send(std::as_bytes(std::span(p, n)), deadline);
+        if (auto* plain = std::get_if<plain_stream>(&stream_)) {
+            const auto e = plain->write(p, n, deadline);
+            if (e != ipckit::errc::ok) close_locked();  // a part of the message may be in the stream
+            return e;
+        }
+        const auto s = std::get<connection<frame>>(stream_).send(std::as_bytes(std::span(p, n)), deadline);
         return s ? ipckit::errc::ok : s.error();
     }
     void close() noexcept {
         std::lock_guard lock(send_m_);
-        closed_ = true;
-        conn_.close();
+        close_locked();
     }
-    /// For the reader thread only.
-    connection<frame>& receiving() noexcept { return conn_; }
 
     std::thread reader;
     std::atomic<bool> cut{false};   // a handler thread asked for the connection to be dropped
     std::atomic<bool> done{false};  // the reader has finished
 
 private:
-    connection<frame> conn_;
+    void close_locked() noexcept {
+        closed_ = true;
+        if (auto* plain = std::get_if<plain_stream>(&stream_)) plain->shutdown();
+        else std::get<connection<frame>>(stream_).close();
+    }
+
+    std::variant<connection<frame>, plain_stream> stream_;
     std::mutex send_m_;
     bool closed_ = false;
 };

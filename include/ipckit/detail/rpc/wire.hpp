@@ -6,7 +6,8 @@
 //   notification   [2, method, params]
 //
 // Each message is one frame of an ipckit connection (net.hpp), the array itself and nothing
-// after it. ipckit's additions are ordinary calls that another client need not make:
+// after it; or, from a plain MessagePack-RPC client, one of the arrays its stream is a
+// concatenation of (plain_stream.hpp). ipckit's additions are ordinary calls that another client need not make:
 //
 //   ["ipckit.hello"]  a request with msgid 0, params [client incarnation: uint64], made first on
 //                     each connection by an ipckit client; the result is a map
@@ -18,7 +19,9 @@
 // Limits. A frame is at most max_frame bytes (the connection enforces it before it allocates);
 // unpacking then allows no array, map, string, binary or extension longer than the frame itself
 // could hold and nests at most max_depth deep, so what msgpack-cxx allocates for the objects is
-// bounded by a small multiple of the frame's length, never by a length the peer wrote.
+// bounded by a small multiple of the frame's length, never by a length the peer wrote. A plain
+// stream has no frames: its messages are held to max_frame and limits_for(max_frame) instead
+// (plain_stream.hpp).
 
 #include <ipckit/detail/rpc/result.hpp>
 #include <ipckit/policy.hpp>
@@ -61,16 +64,12 @@ inline msgpack::unpack_limit limits_for(std::size_t n) {
     return msgpack::unpack_limit(n, n / 2, n, n, n, max_depth);
 }
 
-/// Unpacks and checks one frame. On a malformed one, returns nothing and says why in `why`.
-inline std::optional<message> parse(const std::byte* p, std::size_t n, std::string& why) noexcept {
+/// Checks one unpacked object as a MessagePack-RPC message, which then holds `h`. On one that
+/// is not, returns nothing and says why in `why`.
+inline std::optional<message> check(msgpack::object_handle h, std::string& why) noexcept {
     try {
         message m;
-        std::size_t off = 0;
-        m.handle = msgpack::unpack(reinterpret_cast<const char*>(p), n, off, nullptr, nullptr, limits_for(n));
-        if (off != n) {
-            why = std::to_string(n - off) + " bytes after the message";
-            return std::nullopt;
-        }
+        m.handle = std::move(h);
         const msgpack::object& o = m.handle.get();
         if (o.type != msgpack::type::ARRAY || o.via.array.size < 3 || o.via.array.size > 4) {
             why = "not a MessagePack-RPC message (an array of 3 or 4)";
@@ -113,6 +112,22 @@ inline std::optional<message> parse(const std::byte* p, std::size_t n, std::stri
         m.method = std::string_view(method.via.str.ptr, method.via.str.size);
         m.params = params;
         return m;
+    } catch (...) {
+        why = "out of memory checking a message";
+    }
+    return std::nullopt;
+}
+
+/// Unpacks and checks one frame. On a malformed one, returns nothing and says why in `why`.
+inline std::optional<message> parse(const std::byte* p, std::size_t n, std::string& why) noexcept {
+    try {
+        std::size_t off = 0;
+        auto h = msgpack::unpack(reinterpret_cast<const char*>(p), n, off, nullptr, nullptr, limits_for(n));
+        if (off != n) {
+            why = std::to_string(n - off) + " bytes after the message";
+            return std::nullopt;
+        }
+        return check(std::move(h), why);
     } catch (const std::exception& e) {
         why = std::string("malformed MessagePack: ") + e.what();
     } catch (...) {
@@ -120,6 +135,14 @@ inline std::optional<message> parse(const std::byte* p, std::size_t n, std::stri
     }
     return std::nullopt;
 }
+
+/// What a session's receive found (session.hpp): a message, nothing yet, the end of the
+/// connection, or bytes that are not MessagePack-RPC (the connection is then dropped).
+struct incoming {
+    enum class what { message, idle, ended, corrupt } found = what::idle;
+    std::optional<message> msg;
+    std::string why;  // corrupt: what was wrong
+};
 
 using packer = msgpack::packer<msgpack::sbuffer>;
 

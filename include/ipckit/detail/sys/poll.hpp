@@ -38,6 +38,14 @@ inline bool wait_readable(int fd, std::chrono::steady_clock::time_point deadline
     return rc != 0;  // -1 (EINTR): let the caller look again
 }
 
+/// Sleeps until `fd` can take more bytes (or has an error or a hang-up), a signal, or
+/// `deadline`. False only when the deadline passed with `fd` not writable.
+inline bool wait_writable(int fd, std::chrono::steady_clock::time_point deadline) noexcept {
+    pollfd p{fd, POLLOUT, 0};
+    const int rc = ::poll(&p, 1, poll_timeout(deadline));
+    return rc != 0;  // -1 (EINTR): let the caller look again
+}
+
 /// A non-blocking eventfd: a counter any thread can raise, readable while it is non-zero.
 class event_fd {
 public:
