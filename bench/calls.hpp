@@ -14,8 +14,8 @@
 //
 // Both ends are made in the children: the I/O threads of ipckit's net layer and of gRPC do not
 // survive a fork. The server binds before it arrives at the start gate, so the client, which
-// connects after it, finds it there. When done, the client makes the call "end", after which
-// the server process returns.
+// connects after it, finds it there. When done, the client sends "end" (ipckit: a notification,
+// gRPC: a call), after which the server process returns.
 //
 // Calls::client has begin(slot, m), which starts a call with argument m in slot (0 to
 // in_flight - 1, round robin), and finish(slot, back), which waits for that slot's reply and
