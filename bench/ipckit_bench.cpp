@@ -4,11 +4,14 @@
 //   reference_ring.hpp   the physical limit
 //   mechanisms.hpp       one small adapter per mechanism
 //   net_mechanisms.hpp   the socket rows of --sockets: ipckit connections, raw TCP, ZeroMQ
+//   calls.hpp            the call rows of --rpc and their driver; their adapters are in calls/
+//                        (ipckit::rpc, gRPC), translation units of their own
 //   patterns.hpp         the one driver: pingpong, stream, several producers and consumers, idle,
 //                        and the one-copy bound
 //   process.hpp          forked, pinned children; the start gate; reaping on every path
 //   report.hpp           tables, in-round ratios, targets, CSV
 
+#include "calls.hpp"
 #include "mechanisms.hpp"
 #include "net_mechanisms.hpp"
 #include "patterns.hpp"
@@ -21,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -99,6 +103,39 @@ constexpr report::target socket_targets[] = {
     {"(s3) 8 B throughput: conn-shm / bare queue",       "ipckit-conn-shm", "stream", 8, "ipckit-spsc-adaptive", ">=", 1 / 1.2, "x"},
     {"(s3) 8 B round trip: conn-shm / bare queue",       "ipckit-conn-shm", "pingpong", 8, "ipckit-spsc-adaptive", "<=", 1.2, "x"},
 };
+
+/// The table of --rpc (issue 14, "Figures"): each ipckit connection beside the rpc calls over it,
+/// then gRPC where it was found at configure time. The call rows are made at run time
+/// (calls/*.cpp, linked in when their packages were found).
+std::vector<mechanism_entry> call_rows() {
+    std::vector<mechanism_entry> rows{
+        ipckit_row<ipckit_connection<net_over::shm>>("ipckit-conn-shm"),
+        ipckit_row<ipckit_connection<net_over::unix_socket>>("ipckit-conn-unix"),
+        ipckit_row<ipckit_connection<net_over::tcp>>("ipckit-conn-tcp"),
+    };
+#if defined(IPCKIT_BENCH_RPC)
+    for (const auto& r : ipckit_rpc_rows()) rows.push_back(r);
+#endif
+#if defined(IPCKIT_BENCH_GRPC)
+    for (const auto& r : grpc_rows()) rows.push_back(r);
+#endif
+    return rows;
+}
+/// The targets of --rpc, as issue 14 states them: an rpc row's ratio to the connection it runs
+/// over (its `over`) and to gRPC on the same transport.
+constexpr report::target rpc_targets[] = {
+    {"(r1) empty call round trip over shm",                "ipckit-rpc-shm", "pingpong", 8, "", "<=", 2000, " ns"},
+    {"(r1) empty call round trip: rpc-shm / conn-shm",     "ipckit-rpc-shm", "pingpong", 8, "ipckit-conn-shm", "<=", 2, "x"},
+    {"(r1) 1 KiB call round trip: rpc-shm / conn-shm",     "ipckit-rpc-shm", "pingpong", 1024, "ipckit-conn-shm", "<=", 2, "x"},
+    {"(r2) empty call round trip: rpc-unix / conn-unix",   "ipckit-rpc-unix", "pingpong", 8, "ipckit-conn-unix", "<=", 1.3, "x"},
+    {"(r2) 1 KiB call round trip: rpc-unix / conn-unix",   "ipckit-rpc-unix", "pingpong", 1024, "ipckit-conn-unix", "<=", 1.3, "x"},
+    {"(r2) empty call round trip: rpc-tcp / conn-tcp",     "ipckit-rpc-tcp", "pingpong", 8, "ipckit-conn-tcp", "<=", 1.3, "x"},
+    {"(r2) 1 KiB call round trip: rpc-tcp / conn-tcp",     "ipckit-rpc-tcp", "pingpong", 1024, "ipckit-conn-tcp", "<=", 1.3, "x"},
+    {"(r3) 16 in flight, empty: rpc-unix / gRPC unix",     "ipckit-rpc-unix", "calls16", 8, "grpc-unix", ">=", 5, "x"},
+    {"(r3) 16 in flight, 1 KiB: rpc-unix / gRPC unix",     "ipckit-rpc-unix", "calls16", 1024, "grpc-unix", ">=", 5, "x"},
+    {"(r3) 16 in flight, empty: rpc-tcp / gRPC tcp",       "ipckit-rpc-tcp", "calls16", 8, "grpc-tcp", ">=", 5, "x"},
+    {"(r3) 16 in flight, 1 KiB: rpc-tcp / gRPC tcp",       "ipckit-rpc-tcp", "calls16", 1024, "grpc-tcp", ">=", 5, "x"},
+};
 // clang-format on
 
 /// The figures that the issue asks ipckit to reach. A MISS is reported, never fatal.
@@ -153,6 +190,11 @@ targets table reports PASS or MISS and never fails the run.
                  raw Unix and TCP sockets doing one write per message, and ZeroMQ PUSH/PULL and
                  REQ/REP over ipc:// and tcp:// if libzmq was found when configuring
                  (scripts/install-deps.sh --bench installs it), with the targets of its own
+  --rpc          the call table instead (8 B, an empty call, and 1 KiB): ipckit::rpc over shm://,
+                 unix:// and tcp:// (ipckit-rpc-*) beside the ipckit connection it runs over
+                 (ipckit-conn-*, pingpong), and gRPC over unix: and tcp: if it was found when
+                 configuring (scripts/install-deps.sh --bench); round trips (pingpong) and the
+                 call rate with 1 and 16 calls in flight (calls1, calls16), with its targets
 
 One kind of ipckit queue instead of the standard table: any of these four flags measures the
 ipckit queue they describe (wait policy adaptive; and its loan row where ipckit lends slots, on
@@ -222,6 +264,7 @@ struct options {
     std::vector<std::string> only;
     bool verbose = false;
     bool sockets = false;
+    bool rpc = false;
     kind_choice kind;
 };
 
@@ -280,6 +323,8 @@ options parse(int argc, char** argv) {
             o.only.push_back(value(i));
         } else if (a == "--sockets") {
             o.sockets = true;
+        } else if (a == "--rpc") {
+            o.rpc = true;
         } else if (a == "--verbose" || a == "-v") {
             o.verbose = true;
         } else if (a == "--producers") {
@@ -323,6 +368,12 @@ options parse(int argc, char** argv) {
     }
     if (o.rounds == 0) o.rounds = o.quick ? 2 : 5;
     if (o.sockets && o.kind.given) refuse("--sockets measures its own table: leave out the kind flags");
+    if (o.rpc && (o.kind.given || o.sockets)) refuse("--rpc measures its own table: leave out --sockets and the kind flags");
+#if !defined(IPCKIT_BENCH_RPC)
+    if (o.rpc)
+        refuse("--rpc: this ipckit_bench was built without msgpack-cxx, which ipckit::rpc needs (install libmsgpack-cxx-dev, "
+               "scripts/install-deps.sh does, and configure again)");
+#endif
     check(o.kind);
     return o;
 }
@@ -423,6 +474,12 @@ public:
         if (o.sockets) {
             table_.insert(table_.end(), std::begin(socket_rows), std::end(socket_rows));
             patterns_ = {{"pingpong", shape::pingpong}, {"stream", shape::stream}};
+        } else if (o.rpc) {
+            for (const auto& row : call_rows()) table_.push_back(row);
+            patterns_ = {{"pingpong", shape::pingpong},
+                         {"calls1", shape::calls, 1, 1, false, 1},
+                         {"calls16", shape::calls, 1, 1, false, max_in_flight}};
+            sizes_ = call_sizes;
         } else if (!o.kind.given) {
             table_.insert(table_.end(), std::begin(ipckit_rows), std::end(ipckit_rows));
             patterns_ = standard_patterns();
@@ -433,9 +490,9 @@ public:
             else
                 patterns_ = {fan_pattern(o.kind.producers, o.kind.consumers)};
         }
-        if (!o.sockets) table_.insert(table_.end(), std::begin(peers), std::end(peers));
+        if (!o.sockets && !o.rpc) table_.insert(table_.end(), std::begin(peers), std::end(peers));
         for (const auto& p : patterns_)
-            for (const std::size_t size : message_sizes) {
+            for (const std::size_t size : sizes_) {
                 if (p.kind == shape::idle && size != message_sizes.front()) continue;
                 for (const auto& m : table_) {
                     const cell c{&m, &p, size};
@@ -454,7 +511,7 @@ public:
             return 2;
         }
         const auto start = clock::now();
-        const report rep(results_, table_, patterns_);
+        const report rep(results_, table_, patterns_, sizes_);
         rep.print_header(opt_.rounds, opt_.quick,
                          cpus_.describe() + "; a clock reading costs " + std::to_string(clock_cost_ns()) +
                              " ns (each timed round trip includes one)");
@@ -496,6 +553,8 @@ public:
         rep.print_ratios();
         if (opt_.sockets)
             rep.print_targets(socket_targets);
+        else if (opt_.rpc)
+            rep.print_targets(rpc_targets);
         else if (opt_.kind.given)
             std::printf("(no targets table: the targets belong to the standard table, measured without --producers, "
                         "--consumers, --capacity and --message)\n\n");
@@ -567,6 +626,7 @@ private:
     std::vector<std::string> kind_names_;  // the names of the kind's rows, which table_ points into
     std::vector<mechanism_entry> table_;
     std::vector<pattern> patterns_;
+    std::span<const std::size_t> sizes_ = message_sizes;  // the message sizes measured
     results results_;
     std::vector<cell> cells_;
     std::vector<std::string> errors_;

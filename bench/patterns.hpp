@@ -19,6 +19,8 @@
 //             across a fixed wall time, then sends one message to let it finish
 //   one copy  not IPC: memcpy of each message into the next of as many slots as the queues
 //             have, in one process; the memory bandwidth that a message written once can reach
+//   calls     a client keeps N calls in flight to a server that echoes its argument: the call
+//             rows of --rpc only (calls.hpp; they time their own round trips in pingpong too)
 //
 // Each measurement forks its own children and makes its own links, so that no state (a full
 // buffer, a sleeping waiter, a warm cache) carries over from one measurement to the next.
@@ -42,7 +44,7 @@
 
 namespace bench {
 
-enum class shape { pingpong, stream, fan, idle };
+enum class shape { pingpong, stream, fan, idle, calls };
 
 /// A way of exchanging messages, named as in the CSV.
 struct pattern {
@@ -51,6 +53,7 @@ struct pattern {
     unsigned producers = 1;  ///< stream, fan: processes sending at once
     unsigned consumers = 1;  ///< fan: processes receiving at once
     bool many = false;       ///< whether it needs the mechanism's multi-producer support
+    unsigned in_flight = 1;  ///< calls: calls the client keeps outstanding
     [[nodiscard]] bool many_consumers() const noexcept { return consumers > 1; }
 };
 
@@ -436,6 +439,7 @@ cell_result run_cell(const cell_request& rq) {
             case shape::fan:
                 if constexpr (Runs == runs::all) return fan<M, S>(rq);
                 fail("this row does not measure several consumers (fan)");
+            case shape::calls: fail("this row makes no calls (the call rows of --rpc do)");
             case shape::idle: break;
             }
             if constexpr (requires { M::unsupported_idle(); })
@@ -465,11 +469,14 @@ struct mechanism_entry {
     /// name, so that the ratios show what the layer above the bare queue costs.
     std::string_view over = {};
     bool pingpong_only = false;  ///< a request-reply socket: no figure but pingpong's
+    bool calls = false;          ///< a call row (calls.hpp): pingpong and calls only, and only it makes calls
 
     /// "" if this row can run pattern `p` with messages of `size` bytes, else why not.
     [[nodiscard]] std::string refuses(const pattern& p, std::size_t size) const {
         if (kind == family::bound && (p.kind != only || p.many)) return "n/a (one process, no IPC)";
         if (pingpong_only && p.kind != shape::pingpong) return "n/a (request-reply: round trips only)";
+        if (calls != (p.kind == shape::calls) && !(calls && p.kind == shape::pingpong))
+            return calls ? "n/a (calls: round trips and call rates only)" : "n/a (messages, not calls)";
         if (p.kind == shape::idle && unsupported_idle != nullptr) return unsupported_idle();
         return unsupported(size, p.many, p.many_consumers());
     }
@@ -480,7 +487,7 @@ template <mechanism M, runs Runs = runs::all>
 constexpr mechanism_entry entry(std::string_view name, family kind, std::string_view over = {}) {
     std::string (*no_idle)() = nullptr;
     if constexpr (requires { M::unsupported_idle(); }) no_idle = &M::unsupported_idle;
-    return {name, kind, &M::describe, &M::unsupported, &run_cell<M, Runs>, shape::idle, no_idle, over, false};
+    return {name, kind, &M::describe, &M::unsupported, &run_cell<M, Runs>, shape::idle, no_idle, over, false, false};
 }
 
 /// A request-reply row of mechanism M: pingpong only.

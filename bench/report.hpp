@@ -42,7 +42,8 @@ inline std::string_view headline_metric(shape kind) {
     switch (kind) {
     case shape::pingpong: return "rtt_median_ns";
     case shape::stream:
-    case shape::fan: return "msgs_per_s";
+    case shape::fan:
+    case shape::calls: return "msgs_per_s";
     case shape::idle: break;
     }
     return "cpu_percent";
@@ -132,8 +133,10 @@ struct comparison {
 
 class report {
 public:
-    report(const results& r, std::span<const mechanism_entry> table, std::span<const pattern> patterns)
-        : r_(r), table_(table), patterns_(patterns) {}
+    /// `sizes`: the columns (the message sizes measured).
+    report(const results& r, std::span<const mechanism_entry> table, std::span<const pattern> patterns,
+           std::span<const std::size_t> sizes = message_sizes)
+        : r_(r), table_(table), patterns_(patterns), sizes_(sizes) {}
 
     /// Every comparison of `ipckit` in one cell: with the ipckit row it is built on (entry's
     /// `over`), the reference, the best peer, each peer.
@@ -197,7 +200,7 @@ public:
         for (const auto& m : table_) {
             if (m.kind == family::bound) continue;
             std::vector<std::string> cells;
-            for (const std::size_t size : message_sizes) {
+            for (const std::size_t size : sizes_) {
                 const cell_key c{std::string(m.name), "pingpong", size};
                 const auto med = r_.median(c, "rtt_median_ns");
                 cells.push_back(med ? micros(*med) + " / " + micros(*r_.median(c, "rtt_p99_ns")) + " / " +
@@ -214,6 +217,10 @@ public:
         for (const auto& p : patterns_) {
             if (p.kind == shape::stream && p.name == "stream")
                 std::printf("== One-way throughput (stream): messages/s and MB/s (10^6 B), medians over the rounds\n");
+            else if (p.kind == shape::calls)
+                std::printf("== Calls with %u in flight (%s): calls/s and MB/s (10^6 B) of arguments, medians over the "
+                            "rounds\n",
+                            p.in_flight, p.name.c_str());
             else if (p.kind == shape::fan)
                 std::printf("== %u producer%s into %u consumer%s (%s): messages/s and MB/s (10^6 B) in all, medians "
                             "over the rounds\n",
@@ -223,9 +230,9 @@ public:
                 continue;
             print_sizes_header(25);
             for (const auto& m : table_) {
-                if (!m.refuses(p, message_sizes.front()).empty() && m.kind == family::bound) continue;
+                if (!m.refuses(p, sizes_.front()).empty() && m.kind == family::bound) continue;
                 std::vector<std::string> cells;
-                for (const std::size_t size : message_sizes)
+                for (const std::size_t size : sizes_)
                     cells.push_back(throughput({std::string(m.name), p.name, size}));
                 print_row(m.name, name_width, cells, 25);
             }
@@ -249,13 +256,13 @@ public:
         for (const auto& m : table_) {
             if (m.kind == family::bound) continue;
             bool any = false;
-            for (const std::size_t size : message_sizes) any = any || m.refuses(*many[0], size).empty();
+            for (const std::size_t size : sizes_) any = any || m.refuses(*many[0], size).empty();
             if (!any) {
                 notes.push_back(std::string(m.name) + ": " + m.refuses(*many[0], 8));
                 continue;
             }
             if (m.kind == family::ipckit) ipckit_has_many = true;
-            for (const std::size_t size : message_sizes) {
+            for (const std::size_t size : sizes_) {
                 std::vector<std::string> cells;
                 if (const std::string why = m.refuses(*many[0], size); !why.empty()) {
                     cells.push_back(why);
@@ -296,7 +303,7 @@ public:
                 std::vector<std::string> order;
                 std::vector<std::string> best;
                 bool any = false;
-                for (const std::size_t size : message_sizes) {
+                for (const std::size_t size : sizes_) {
                     std::string best_here = "-";
                     for (const auto& cmp : compare(m.name, pat, size)) {
                         if (!rows.count(cmp.with)) order.push_back(cmp.with);
@@ -342,7 +349,7 @@ public:
         std::string_view against;  ///< "reference-ring", "best-peer", or "" for an absolute value
         const char* op;            ///< "<=", ">=" or "<"
         double goal;
-        const char* unit;  ///< "x" for a ratio, " %" for a percentage
+        const char* unit;  ///< "x" for a ratio, " %" for a percentage, " ns" for a time
     };
 
     /// Prints the targets table; returns how many were missed. Beside each ratio to the best
@@ -363,8 +370,12 @@ public:
                      !r.empty())
                 why = r;
             const std::string op(t.op);
-            const bool ratio = std::string_view(t.unit) == "x";
-            auto text = [&](double x) { return format(ratio ? "%.3gx" : "%.2f %%", x); };
+            const std::string_view unit = t.unit;
+            auto text = [&](double x) {
+                if (unit == "x") return format("%.3gx", x);
+                if (unit == " %") return format("%.2f %%", x);
+                return format("%.0f", x) + std::string(unit);  // an absolute figure: " ns"
+            };
             std::string ref = "-";
             if (!t.against.empty() && t.against != reference_name())
                 if (const auto r = target_value(reference_name(), t)) ref = text(*r);
@@ -394,7 +405,7 @@ public:
         std::fprintf(f, "mechanism,pattern,size,metric,value\n");
         for (const auto& m : table_)
             for (const auto& pat : patterns_)
-                for (const std::size_t size : message_sizes)
+                for (const std::size_t size : sizes_)
                     for (const std::string_view metric : metrics)
                         if (const auto v = r_.median({std::string(m.name), std::string(pat.name), size}, metric))
                             std::fprintf(f, "%.*s,%.*s,%zu,%.*s,%.6g\n", static_cast<int>(m.name.size()), m.name.data(),
@@ -404,7 +415,7 @@ public:
             if (m.kind != family::ipckit) continue;
             for (const auto& pat : patterns_) {
                 if (pat.kind == shape::idle) continue;
-                for (const std::size_t size : message_sizes)
+                for (const std::size_t size : sizes_)
                     for (const auto& cmp : compare(m.name, pat, size))
                         if (const auto v = median_of(cmp.ratio))
                             std::fprintf(f, "ratio:%.*s/%s,%.*s,%zu,%.*s,%.6g\n", static_cast<int>(m.name.size()),
@@ -458,15 +469,16 @@ private:
         const auto msgs = r_.median(c, "msgs_per_s");
         return msgs ? si(*msgs) + "  " + si(*r_.median(c, "mb_per_s")) + " MB/s" : missing(c);
     }
-    static void print_sizes_header(int width, int first_width = name_width, std::string_view first = "mechanism") {
+    void print_sizes_header(int width, int first_width = name_width, std::string_view first = "mechanism") const {
         std::vector<std::string> sizes;
-        for (const std::size_t size : message_sizes) sizes.push_back(size_label(size));
+        for (const std::size_t size : sizes_) sizes.push_back(size_label(size));
         print_row(first, first_width, sizes, width);
     }
 
     const results& r_;
     std::span<const mechanism_entry> table_;
     std::span<const pattern> patterns_;
+    std::span<const std::size_t> sizes_;
 };
 
 }  // namespace bench

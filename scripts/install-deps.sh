@@ -6,8 +6,10 @@
 #
 # --clang also installs clang (clang++ 14 on Debian 12), the second compiler that CI builds
 # and tests ipckit with (.ci/run).
-# --bench also installs libzmq3-dev, ZeroMQ, the peer of the benchmark's socket rows
-# (ipckit_bench --sockets, bench/README.md); the tests never need it.
+# --bench also installs the benchmark's peers, which the tests never need (bench/README.md):
+# libzmq3-dev, ZeroMQ, the peer of the socket rows (ipckit_bench --sockets), and gRPC with its
+# stub compilers (libgrpc++-dev, libprotobuf-dev, protobuf-compiler-grpc), the peer of the call
+# rows (ipckit_bench --rpc).
 set -euo pipefail
 
 packages=(g++ cmake libboost-dev catch2 libcli11-dev nlohmann-json3-dev libmsgpack-cxx-dev)
@@ -21,7 +23,7 @@ for arg in "$@"; do
       ;;
     --bench)
       bench=yes
-      packages+=(libzmq3-dev)
+      packages+=(libzmq3-dev libgrpc++-dev libprotobuf-dev protobuf-compiler-grpc)
       ;;
     *)
       echo "install-deps: unknown option '$arg'; the options are --clang and --bench" >&2
@@ -35,7 +37,10 @@ if ! command -v dpkg >/dev/null 2>&1; then
   echo "  g++ 12 or later (C++20), cmake 3.21 or later, Boost 1.74 or later (headers), Catch2," >&2
   echo "  msgpack-cxx 4 (headers; the rpc tests), and for the ipckit command CLI11 and nlohmann/json" >&2
   if [[ $clang == yes ]]; then echo "  and clang++ 14 or later" >&2; fi
-  if [[ $bench == yes ]]; then echo "  and for the benchmark's ZeroMQ rows libzmq (3.x API, 4.x library) with its headers" >&2; fi
+  if [[ $bench == yes ]]; then
+    echo "  and for the benchmark's ZeroMQ rows libzmq (3.x API, 4.x library) with its headers," >&2
+    echo "  for its gRPC rows gRPC C++ with its CMake package, protobuf, protoc and grpc_cpp_plugin" >&2
+  fi
   exit 0
 fi
 
