@@ -15,7 +15,8 @@ dir=$(mktemp -d)
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$dir"' EXIT
 
-# started NAME PID PATTERN: waits until NAME's output has a line matching PATTERN, prints it.
+# started NAME PID PATTERN: waits until NAME's output has a line matching PATTERN, prints it
+# (what went wrong goes to stderr, as the caller may capture stdout).
 started() {
   for _ in $(seq 600); do
     grep -q -e "$3" "$dir/$1" && break
@@ -23,7 +24,7 @@ started() {
     sleep 0.1
   done
   if ! grep -q -e "$3" "$dir/$1"; then
-    echo "$1 did not start:"; cat "$dir/$1"; exit 1
+    { echo "$1 did not start:"; cat "$dir/$1"; } >&2; exit 1
   fi
   grep -e "$3" "$dir/$1" | head -n 1
 }
