@@ -2,6 +2,7 @@
 //
 //   rpc_client --connect ADDRESS --calls N [--in-flight K]
 //   rpc_client --domain NAME --name SERVER --calls N [--in-flight K]
+//   rpc_client --binder ADDRESS --name SERVER --calls N [--in-flight K]
 //
 // Ends with "N calls, F failed, T executed twice" (exit status 0 only if F and T are 0), then
 // the call rate. K calls are kept in flight at once (default 1: one call after the other).
@@ -22,13 +23,14 @@ namespace rpc = ipckit::rpc;
 using namespace std::chrono_literals;
 
 int main(int argc, char** argv) {
-    std::string connect, domain, name;
+    std::string connect, domain, binder, name;
     std::uint64_t calls = 0;
     std::size_t in_flight = 1;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string_view opt = argv[i];
         if (opt == "--connect") connect = argv[i + 1];
         else if (opt == "--domain") domain = argv[i + 1];
+        else if (opt == "--binder") binder = argv[i + 1];
         else if (opt == "--name") name = argv[i + 1];
         else if (opt == "--calls") calls = std::strtoull(argv[i + 1], nullptr, 10);
         else if (opt == "--in-flight") in_flight = std::strtoull(argv[i + 1], nullptr, 10);
@@ -37,12 +39,17 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    if (argc % 2 == 0 || calls == 0 || in_flight == 0 || connect.empty() == (domain.empty() || name.empty())) {
-        std::fprintf(stderr, "usage: rpc_client (--connect ADDRESS | --domain NAME --name SERVER) --calls N [--in-flight K]\n");
+    // one of: --connect; --domain --name; --binder --name
+    const int ways = int(!connect.empty()) + int(!domain.empty()) + int(!binder.empty());
+    if (argc % 2 == 0 || calls == 0 || in_flight == 0 || ways != 1 || connect.empty() == name.empty()) {
+        std::fprintf(stderr, "usage: rpc_client (--connect ADDRESS | --domain NAME --name SERVER | --binder ADDRESS --name SERVER)"
+                             " --calls N [--in-flight K]\n");
         return 2;
     }
     try {
-        rpc::client c = connect.empty() ? rpc::client::in_domain(domain, name) : rpc::client(connect);
+        rpc::client c = !connect.empty() ? rpc::client(connect)
+                        : !domain.empty() ? rpc::client::in_domain(domain, name)
+                                          : rpc::client::at_binder(binder, name);
         // Tokens unique to this run: the server counts how often it saw each.
         const std::uint64_t base = std::random_device{}() * 1'000'000'000ULL;
         std::uint64_t failed = 0, twice = 0;

@@ -2,6 +2,10 @@
 //
 //   rpc_server --listen ADDRESS           e.g. tcp://127.0.0.1:7600, unix:///tmp/calc.sock, shm://calc
 //   rpc_server --domain NAME --name ME    found by rpc_client --domain NAME --name ME (this machine)
+//   rpc_server --listen ADDRESS --binder BINDER --name ME
+//                                         registers ME at the binder (ipckit binder --listen BINDER)
+//                                         with the real address (port 0 allowed), found by
+//                                         rpc_client --binder BINDER --name ME (any machine)
 //
 // Methods: add, sub, mul, div (int64; div by zero is a remote error), tally(token) -> how many
 // times that token was seen (rpc_client checks that each of its calls ran once), put(key, value),
@@ -64,31 +68,42 @@ void serve(ipckit::rpc::server& srv) {
 }
 
 int usage() {
-    std::fprintf(stderr, "usage: rpc_server --listen ADDRESS | --domain NAME --name ME\n");
+    std::fprintf(stderr, "usage: rpc_server --listen ADDRESS [--binder BINDER --name ME] | --domain NAME --name ME\n");
     return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string listen, domain, name;
+    std::string listen, domain, binder, name;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string_view opt = argv[i];
         if (opt == "--listen") listen = argv[i + 1];
         else if (opt == "--domain") domain = argv[i + 1];
+        else if (opt == "--binder") binder = argv[i + 1];
         else if (opt == "--name") name = argv[i + 1];
         else return usage();
     }
-    if (argc % 2 == 0 || (listen.empty() == (domain.empty() || name.empty()))) return usage();
+    // one of: --listen; --listen --binder --name; --domain --name
+    const bool direct = !listen.empty() && binder.empty() && domain.empty() && name.empty();
+    const bool by_binder = !listen.empty() && !binder.empty() && domain.empty() && !name.empty();
+    const bool by_domain = listen.empty() && binder.empty() && !domain.empty() && !name.empty();
+    if (argc % 2 == 0 || !(direct || by_binder || by_domain)) return usage();
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);  // every thread inherits the mask
     try {
-        if (!listen.empty()) {
+        if (direct) {
             ipckit::rpc::server srv(listen);
             std::printf("rpc_server: listening on %s\n", srv.address().c_str());
+            std::fflush(stdout);
+            serve(srv);
+        } else if (by_binder) {
+            auto srv = ipckit::rpc::server::at_binder(binder, name, listen);
+            std::printf("rpc_server: serving as '%s' at the binder %s (%s)\n", name.c_str(), binder.c_str(),
+                        srv.address().c_str());
             std::fflush(stdout);
             serve(srv);
         } else {

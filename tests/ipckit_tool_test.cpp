@@ -326,6 +326,12 @@ TEST_CASE("ipckit exit codes: 1 for a name that does not exist (naming it), 2 fo
           "[unit]") {
     const std::string missing = unique_name("missing");
     using command_line = std::vector<std::string>;
+    // a binder address that does not parse: 1, naming it
+    const auto bad_listen = ipckit_tool({"binder", "--listen", missing});
+    INFO("binder: " << bad_listen.err);
+    CHECK(bad_listen.code == 1);
+    CHECK(contains(bad_listen.err, "ipckit binder: "));
+    CHECK(contains(bad_listen.err, missing));
     for (const auto& args : std::vector<command_line>{{"inspect", missing},
                                                       {"rm", missing},
                                                       {"domain", missing},
@@ -337,13 +343,14 @@ TEST_CASE("ipckit exit codes: 1 for a name that does not exist (naming it), 2 fo
         CHECK(contains(r.err, "'" + missing + "'"));
     }
     for (const auto& args : std::vector<command_line>{{}, {"bogus"}, {"rm"}, {"inspect"}, {"watch", "--interval", "-1"},
-                                                      {"list", "--frobnicate"}, {"rm", "--stale", "--force"}}) {
+                                                      {"list", "--frobnicate"}, {"rm", "--stale", "--force"}, {"binder"},
+                                                      {"binder", "--listen", "tcp://127.0.0.1:0", "--max-names", "0"}}) {
         const auto r = ipckit_tool(args);
         INFO((args.empty() ? std::string("(none)") : args[0]) << ": " << r.err);
         CHECK(r.code == 2);
         CHECK_FALSE(r.err.empty());
     }
-    for (const char* command : {"", "list", "inspect", "watch", "rm", "domain"}) {
+    for (const char* command : {"", "list", "inspect", "watch", "rm", "domain", "binder"}) {
         std::vector<std::string> args;
         if (*command != '\0') args.push_back(command);
         args.push_back("--help");

@@ -49,11 +49,20 @@
 // client runs one thread that receives replies and keeps deadlines; call() blocks its caller,
 // async_call() and call_then() do not. A client and a server may be used from many threads.
 //
+// Binding by name. On one machine, without a daemon: server::in_domain(domain, name) holds the
+// name in a domain's shared-memory registry, client::in_domain(domain, name) finds it
+// (binding.hpp). Across machines, a binder in the manner of rpcbind (binder.hpp; the tool runs
+// one: ipckit binder --listen ADDRESS): server::at_binder(binder, name, address) registers the
+// real address and keeps its connection to the binder open, client::at_binder(binder, name)
+// looks it up; the entry goes when that connection ends (the server stopped or died).
+//
 // This header is not part of <ipckit/ipckit.hpp>: it needs msgpack-cxx (libmsgpack-cxx-dev,
 // CMake package msgpack, target msgpackc-cxx, which brings Boost's headers) beside net's Asio.
 
+#include <ipckit/detail/rpc/binder.hpp>
 #include <ipckit/detail/rpc/client.hpp>
 #include <ipckit/detail/rpc/options.hpp>
+#include <ipckit/detail/rpc/origin.hpp>
 #include <ipckit/detail/rpc/result.hpp>
 #include <ipckit/detail/rpc/server.hpp>
 #include <ipckit/net.hpp>

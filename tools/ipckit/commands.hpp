@@ -4,6 +4,7 @@
 
 #include <ipckit/segment_info.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -38,10 +39,16 @@ struct remove_settings {
     bool force = false;
 };
 
+struct binder_settings {
+    std::string listen;           ///< the address the binder serves on
+    std::size_t max_names = 64;   ///< names one connection may hold
+};
+
 int run_list(const list_settings& s);
 int run_inspect(const inspect_settings& s);
 int run_watch(const watch_settings& s);
 int run_remove(const remove_settings& s);
+int run_binder(const binder_settings& s);
 
 /// Whether `name` matches one of `patterns` (shell patterns: * ? [...]); all do if there are none.
 bool matches(const std::vector<std::string>& patterns, std::string_view name);

@@ -1,4 +1,4 @@
-// ipckit: list, inspect, watch and safely clean up ipckit's shared-memory segments.
+// ipckit: list, inspect, watch and safely clean up ipckit's shared-memory segments; run the rpc binder.
 //
 //   ipckit list [PATTERN...] [--json]          every segment (or those matching), stale ones marked
 //   ipckit inspect NAME [--json]               everything about one segment
@@ -7,6 +7,7 @@
 //                                              domains with their links); live ones need --force
 //   ipckit rm --stale [PATTERN...] [--dry-run] remove only stale segments, safely
 //   ipckit domain DOMAIN [--json]              a domain's members and links
+//   ipckit binder --listen ADDRESS             the rpc binder: servers register names, clients look them up
 //
 // Exit status: 0 ok, 1 some target failed, 2 usage. See README.md, "Inspecting and cleaning up".
 
@@ -19,7 +20,8 @@
 
 int main(int argc, char** argv) {
     using namespace ipckit_tool;
-    CLI::App app{"Lists, inspects, watches and safely cleans up ipckit's shared-memory segments (/dev/shm/ipckit.*).",
+    CLI::App app{"Lists, inspects, watches and safely cleans up ipckit's shared-memory segments (/dev/shm/ipckit.*), "
+                 "and runs the rpc binder.",
                  "ipckit"};
     app.footer("Exit status: 0 ok, 1 some target failed (not found, in use, unreadable), 2 usage.\n"
                "Run `ipckit COMMAND --help` for each command's options.");
@@ -61,6 +63,17 @@ int main(int argc, char** argv) {
     rm->add_flag("--dry-run,-n", rs.dry_run, "Say what would be removed, and remove nothing");
     rm->add_flag("--force,-f", rs.force, "Remove named segments even while processes use them")->excludes(stale);
 
+    binder_settings bs;
+    auto* binder = app.add_subcommand("binder", "Run an rpc binder, in the manner of rpcbind: rpc servers register "
+                                                "their names and addresses (rpc::server::at_binder), clients look "
+                                                "them up (rpc::client::at_binder); a name goes when its server "
+                                                "disconnects. Serves until SIGINT or SIGTERM.");
+    binder->add_option("--listen", bs.listen, "The address to serve on: tcp://HOST:PORT (port 0 picks one), "
+                                              "unix:///PATH, unix://@NAME or shm://NAME")
+        ->required();
+    binder->add_option("--max-names", bs.max_names, "Names one server (connection) may hold at once (default 64)")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
+
     try {
         app.parse(argc, argv);
         if (*rm && !rs.stale && rs.names.empty())
@@ -76,6 +89,7 @@ int main(int argc, char** argv) {
         if (*inspect) return run_inspect(is);
         if (*domain) return run_inspect(ds);
         if (*watch) return run_watch(ws);
+        if (*binder) return run_binder(bs);
         return run_remove(rs);
     } catch (const std::exception& e) {  // /dev/shm cannot be listed, output failed...
         complain(app.get_subcommands().front()->get_name(), e.what());

@@ -2,6 +2,7 @@
 // rpc::client: typed calls by name, synchronous or many in flight (see <ipckit/rpc.hpp>).
 
 #include <ipckit/deadline.hpp>
+#include <ipckit/detail/rpc/binder_protocol.hpp>
 #include <ipckit/detail/rpc/binding.hpp>
 #include <ipckit/detail/rpc/caller.hpp>
 #include <ipckit/detail/rpc/options.hpp>
@@ -51,6 +52,18 @@ public:
     static client in_domain(std::string_view domain, std::string_view name, client_options o = {},
                             const node_options& registry = {}) {
         return client(detail::rpc::lookup(domain, name, registry), std::move(o));
+    }
+    /// Connects to the server called `name` at the binder at `binder` (server::at_binder), both
+    /// reached with `o`. Throws not_found naming both when no server holds the name, or an
+    /// ipckit::error naming the binder when it is unreachable or refuses (invalid_name).
+    static client at_binder(std::string_view binder, std::string_view name, client_options o = {}) {
+        detail::rpc::check_server_name(name);
+        std::string address;
+        {
+            client b = detail::rpc::reach_binder<client>(binder, o);
+            address = detail::rpc::lookup_at_binder(b, binder, name);
+        }
+        return client(address, std::move(o));
     }
 
     /// Calls `method` with `args` and waits for its result as R: call<R>("name", args..., deadline).

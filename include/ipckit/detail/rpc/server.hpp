@@ -16,9 +16,12 @@
 // nothing of ipckit. Such a socket becomes a session (plain_stream.hpp) on its own reader
 // thread, exactly as an ipckit connection does.
 
+#include <ipckit/detail/rpc/binder_protocol.hpp>
 #include <ipckit/detail/rpc/binding.hpp>
+#include <ipckit/detail/rpc/client.hpp>
 #include <ipckit/detail/rpc/incarnation.hpp>
 #include <ipckit/detail/rpc/options.hpp>
+#include <ipckit/detail/rpc/origin.hpp>
 #include <ipckit/detail/rpc/pool.hpp>
 #include <ipckit/detail/rpc/reply_cache.hpp>
 #include <ipckit/detail/rpc/session.hpp>
@@ -73,6 +76,17 @@ public:
         const name_in_domain n{domain, name, registry};
         return server(detail::rpc::domain_address(domain, name), std::move(o), &n);
     }
+    /// Serves on `address` (port 0 picks one) as `name` at the binder at `binder` (binder.hpp),
+    /// which holds the real address while this server lives and stays connected to it: clients
+    /// find it with client::at_binder(binder, name). Throws ipckit::error naming the binder:
+    /// name_taken while another live server holds the name, invalid_name, the code of an
+    /// unreachable binder's connect; or as the constructor above.
+    static server at_binder(std::string_view binder, std::string_view name, std::string_view address,
+                            server_options o = {}) {
+        detail::rpc::check_server_name(name);
+        const name_at_binder b{binder, name};
+        return server(address, std::move(o), nullptr, &b);
+    }
     server(const server&) = delete;
     server& operator=(const server&) = delete;
     ~server() { stop(); }
@@ -87,6 +101,13 @@ public:
     template <class F>
     void bind(std::string name, F f, idempotent_t) {
         add(std::move(name), std::move(f), true);
+    }
+    /// Calls `f(connection)` on the connection's reader thread once a connection has ended
+    /// (closed, peer_dead, corrupt, or this server stopping), for state a handler keeps per
+    /// connection (a handler whose first parameter is an rpc::origin, origin.hpp). Before start() only.
+    void on_disconnect(std::function<void(std::uint64_t connection)> f) {
+        if (started_) throw ipckit::error(ipckit::errc::invalid_argument, "rpc::server::on_disconnect: call it before start()");
+        on_disconnect_ = std::move(f);
     }
 
     /// Serves in the background until stop().
@@ -125,6 +146,7 @@ public:
         for (auto& s : all)
             if (s->reader.joinable()) s->reader.join();
         advertised_.reset();  // the name goes first: a client that finds it finds it served
+        registered_.reset();
         if (pool_) pool_->stop();
         listener_.close();
     }
@@ -149,13 +171,28 @@ private:
         std::string_view name;
         const node_options& registry;
     };
-    /// The name is taken before the address is bound: a second server under a live one's name
-    /// is name_taken, not the address's already_exists.
-    server(std::string_view address, server_options o, const name_in_domain* n)
+    struct name_at_binder {
+        std::string_view binder;
+        std::string_view name;
+    };
+    /// In a domain the name is taken before the address is bound: a second server under a live
+    /// one's name is name_taken, not the address's already_exists. At a binder it is registered
+    /// after, with the address bound (the real port).
+    server(std::string_view address, server_options o, const name_in_domain* n, const name_at_binder* b = nullptr)
         : options_(std::move(o)),
           advertised_(n ? std::make_unique<detail::rpc::advertisement>(n->domain, n->name, n->registry) : nullptr),
           clients_(options_.max_clients, options_.reply_cache),
-          listener_(detail::listener_access::bind<frame>(address, options_.net, plain_clients())) {}
+          listener_(detail::listener_access::bind<frame>(address, options_.net, plain_clients())),
+          registered_(b ? std::make_unique<registration>(b->binder, b->name, listener_.address(), binder_client_options())
+                        : nullptr) {}
+
+    using registration = detail::rpc::binder_registration<client>;
+    /// The binder connection's: this server's socket options.
+    [[nodiscard]] client_options binder_client_options() const {
+        client_options c;
+        c.net = options_.net;
+        return c;
+    }
 
     struct method {
         detail::rpc::handler run;
@@ -219,6 +256,7 @@ private:
     }
 
     void serve(std::shared_ptr<detail::rpc::session> s) {
+        const rpc::origin from(open_.add(), open_);
         auto client = std::make_shared<detail::rpc::client_state>(options_.reply_cache, false);
         client->current = s;
         using found = detail::rpc::incoming::what;
@@ -238,14 +276,16 @@ private:
             }
             auto req = std::make_shared<detail::rpc::message>(std::move(*in.msg));
             if (req->type == detail::rpc::kind::notification) {
-                pool_->post([this, req] { (void)execute(*req); });
+                pool_->post([this, req, from] { (void)execute(*req, from); });
             } else if (req->msgid == detail::rpc::hello_msgid && req->method == detail::rpc::hello_method) {
                 client = hello(s, *req, client);
             } else {
-                admit(s, client, req);
+                admit(s, client, req, from);
             }
         }
+        open_.end(from.connection());  // origin::open() is false from here, before on_disconnect runs
         s->close();
+        if (on_disconnect_) on_disconnect_(from.connection());
         s->done = true;
     }
 
@@ -279,9 +319,9 @@ private:
 
     /// A request through its client's reply cache: run once, answered from the cache after.
     void admit(const std::shared_ptr<detail::rpc::session>& s, const std::shared_ptr<detail::rpc::client_state>& client,
-               const request& req) {
+               const request& req, const rpc::origin& from) {
         if (!client->dedupe) {
-            pool_->post([this, client, req] { answer(client, *req, execute(*req)); });
+            pool_->post([this, client, req, from] { answer(client, *req, execute(*req, from)); });
             return;
         }
         std::vector<char> cached;
@@ -292,7 +332,7 @@ private:
         }
         using seen_t = detail::rpc::reply_cache::seen;
         switch (seen) {
-        case seen_t::fresh: pool_->post([this, client, req] { answer(client, *req, execute(*req)); }); break;
+        case seen_t::fresh: pool_->post([this, client, req, from] { answer(client, *req, execute(*req, from)); }); break;
         case seen_t::running: break;  // its reply goes to the client's current connection when done
         case seen_t::done: (void)s->send(cached.data(), cached.size(), clock::now() + options_.send_timeout); break;
         case seen_t::expired: {
@@ -307,7 +347,7 @@ private:
     }
 
     /// Runs a request's method: the packed response (the result, or an error naming the cause).
-    std::vector<char> execute(const detail::rpc::message& req) {
+    std::vector<char> execute(const detail::rpc::message& req, const rpc::origin& from) {
         msgpack::sbuffer result;
         std::string why;
         rpc::errc code = rpc::errc::ok;
@@ -316,7 +356,7 @@ private:
             code = rpc::errc::unknown_method;
             why = "no method '" + std::string(req.method) + "' on this server";
         } else {
-            code = it->second.run(req.params, result, why);
+            code = it->second.run(from, req.params, result, why);
         }
         msgpack::sbuffer out;
         if (code == rpc::errc::ok) detail::rpc::pack_success(out, req.msgid, result);
@@ -355,6 +395,8 @@ private:
     std::unique_ptr<detail::rpc::advertisement> advertised_;  // in_domain: the name held
     detail::rpc::client_table clients_;
     std::map<std::string, method, std::less<>> methods_;
+    std::function<void(std::uint64_t)> on_disconnect_;
+    detail::rpc::open_connections open_;  // numbers the connections (origin.hpp)
     const std::uint64_t incarnation_ = detail::rpc::new_incarnation();
 
     std::mutex run_m_;
@@ -372,6 +414,7 @@ private:
     std::deque<std::string> faults_;
     // Last: its plain_clients() function may run as soon as it is bound, and uses the members above.
     listener<frame> listener_;
+    std::unique_ptr<registration> registered_;  // at_binder: the name held (registered once bound)
 };
 
 }  // namespace ipckit::rpc

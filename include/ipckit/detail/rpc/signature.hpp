@@ -1,7 +1,9 @@
 #pragma once
 // A typed handler behind a name: its signature read from the callable, its arguments converted
 // from the request's params by msgpack-cxx's adaptors, a mismatch stated against the signature.
+// A leading rpc::origin parameter is no argument: the server passes the request's (origin.hpp).
 
+#include <ipckit/detail/rpc/origin.hpp>
 #include <ipckit/detail/rpc/result.hpp>
 #include <ipckit/detail/rpc/wire.hpp>
 
@@ -24,10 +26,23 @@ namespace ipckit::detail::rpc {
 
 // ---- the signature of a callable ---------------------------------------------------------
 
+/// The arguments on the wire: the parameters, less a leading rpc::origin.
+template <class... A>
+struct wire_args {
+    using type = std::tuple<A...>;
+    static constexpr bool takes_origin = false;
+};
+template <class... A>
+struct wire_args<ipckit::rpc::origin, A...> {
+    using type = std::tuple<A...>;
+    static constexpr bool takes_origin = true;
+};
+
 template <class R, class... A>
 struct signature_of {
     using result = R;
-    using args = std::tuple<std::decay_t<A>...>;
+    using args = typename wire_args<std::decay_t<A>...>::type;
+    static constexpr bool takes_origin = wire_args<std::decay_t<A>...>::takes_origin;
 };
 
 template <class F>
@@ -90,8 +105,9 @@ std::string signature(std::string_view name) {
 // ---- the handler ---------------------------------------------------------------------------
 
 /// Runs a method on the request's params: ok with the result packed into `out`, or a code and
-/// a sentence in `why` (bad_arguments, remote).
-using handler = std::function<ipckit::rpc::errc(const msgpack::object& params, msgpack::sbuffer& out, std::string& why)>;
+/// a sentence in `why` (bad_arguments, remote). `from` is the request's connection.
+using handler = std::function<ipckit::rpc::errc(const ipckit::rpc::origin& from, const msgpack::object& params,
+                                                msgpack::sbuffer& out, std::string& why)>;
 
 template <class F>
 handler make_handler(std::string name, F f) {
@@ -101,7 +117,8 @@ handler make_handler(std::string name, F f) {
     constexpr std::size_t arity = std::tuple_size_v<args>;
     std::string sig = signature<F>(name);
     return [f = std::move(f), name = std::move(name), sig = std::move(sig)](
-               const msgpack::object& params, msgpack::sbuffer& out, std::string& why) mutable -> ipckit::rpc::errc {
+               const ipckit::rpc::origin& from, const msgpack::object& params, msgpack::sbuffer& out,
+               std::string& why) mutable -> ipckit::rpc::errc {
         using ipckit::rpc::errc;
         if (params.via.array.size != arity) {
             why = name + " takes " + std::to_string(arity) + " argument" + (arity == 1 ? "" : "s") + ", not " +
@@ -117,13 +134,21 @@ handler make_handler(std::string name, F f) {
                   " that does not convert to the parameter's type: " + sig;
             return errc::bad_arguments;
         }
+        const auto run = [&] {
+            if constexpr (T::takes_origin)
+                return std::apply([&](auto&&... each) { return f(from, std::move(each)...); }, std::move(a));
+            else {
+                (void)from;
+                return std::apply(f, std::move(a));
+            }
+        };
         try {
             packer pk(out);
             if constexpr (std::is_void_v<R>) {
-                std::apply(f, std::move(a));
+                run();
                 pk.pack_nil();
             } else {
-                pk.pack(std::apply(f, std::move(a)));
+                pk.pack(run());
             }
         } catch (const std::exception& e) {
             why = e.what();
