@@ -17,9 +17,13 @@
 #include <vector>
 
 using namespace std::chrono_literals;
+using ipckit_test::as_expected;
+using ipckit_test::child_report;
+using ipckit_test::failed_with;
 using ipckit_test::in_child;
 using ipckit_test::killed_by_sigkill;
 using ipckit_test::patience;
+using ipckit_test::returned;
 using ipckit_test::rpc_transports;
 using ipckit_test::served;
 using ipckit_test::signal_pipe;
@@ -78,37 +82,22 @@ TEST_CASE("rpc faults: every call runs exactly once while replies are dropped an
             return rpc::fault_action::deliver;
         };
         served srv(kind, counter, o);
-        const int failed = in_child([&] {
-            rpc::client_options co;
-            co.retry_interval = 20ms;  // a dropped reply is asked for again soon
-            rpc::client c(srv.address(), co);
-            // half one at a time, half 16 in flight at once
-            for (std::uint64_t t = 0; t < calls / 2; ++t) {
-                auto r = c.call<std::uint64_t>("incr", t, patience);
-                if (!r) {
-                    std::fprintf(stderr, "incr %llu: %s: %s\n", static_cast<unsigned long long>(t),
-                                 rpc::to_string(r.error().code), r.error().message.c_str());
-                    return 2;
-                }
-                if (*r != 1) return 3;  // ran twice
-            }
-            for (std::uint64_t t = calls / 2; t < calls; t += 16) {
-                std::vector<std::future<rpc::result<std::uint64_t>>> batch;
-                for (std::uint64_t i = t; i < t + 16 && i < calls; ++i) batch.push_back(c.async_call<std::uint64_t>("incr", i, patience));
-                for (auto& f : batch) {
-                    auto r = f.get();
-                    if (!r) {
-                        std::fprintf(stderr, "incr: %s: %s\n", rpc::to_string(r.error().code), r.error().message.c_str());
-                        return 4;
-                    }
-                    if (*r != 1) return 5;
-                }
-            }
-            auto total = c.call<std::uint64_t>("total", patience);
-            if (!total) return 6;
-            return *total == calls ? 0 : 7;  // exactly once each
-        });
-        CHECK(failed == 0);
+        CHECK(in_child([&](child_report& r) {
+                  rpc::client_options co;
+                  co.retry_interval = 20ms;  // a dropped reply is asked for again soon
+                  rpc::client c(srv.address(), co);
+                  // each incr returns how often it ran for its token: 1, or it ran twice
+                  // half one at a time, half 16 in flight at once
+                  for (std::uint64_t t = 0; t < calls / 2; ++t)
+                      r.expect(returned(c.call<std::uint64_t>("incr", t, patience), std::uint64_t{1}, "incr(" + std::to_string(t) + ")"));
+                  for (std::uint64_t t = calls / 2; t < calls; t += 16) {
+                      std::vector<std::future<rpc::result<std::uint64_t>>> batch;
+                      for (std::uint64_t i = t; i < t + 16 && i < calls; ++i) batch.push_back(c.async_call<std::uint64_t>("incr", i, patience));
+                      for (std::uint64_t i = t; i < t + 16 && i < calls; ++i)
+                          r.expect(returned(batch[i - t].get(), std::uint64_t{1}, "incr(" + std::to_string(i) + ")"));
+                  }
+                  r.expect(returned(c.call<std::uint64_t>("total", patience), calls, "total()"));  // exactly once each
+              }) == as_expected);
     }
 }
 
@@ -117,19 +106,14 @@ TEST_CASE("rpc faults: a server killed mid-call is peer_dead at the client, with
         INFO(ipckit_test::to_string(kind));
         signal_pipe started;
         served srv(kind, [&](rpc::server& s) { blocking(s, started, "block"); });
-        ipckit_test::child client([&] {
+        child_report report;
+        ipckit_test::child client = report.spawn([&](child_report& r) {
             rpc::client c(srv.address());
-            auto r = c.call<std::int64_t>("block", patience);
-            if (r) return 2;
-            if (r.error().code != rpc::errc::peer_dead) {
-                std::fprintf(stderr, "%s: %s\n", rpc::to_string(r.error().code), r.error().message.c_str());
-                return 3;
-            }
-            return ipckit_test::contains(r.error().message, "may or may not have run") ? 0 : 4;
+            r.expect(failed_with(c.call<std::int64_t>("block", patience), rpc::errc::peer_dead, "may or may not have run", "block()"));
         });
         REQUIRE(started.wait());
         CHECK(srv.kill() == killed_by_sigkill);
-        CHECK(client.wait() == 0);
+        CHECK(report.finish(client) == as_expected);
     }
 }
 
@@ -141,22 +125,20 @@ TEST_CASE("rpc faults: a client killed mid-call leaves the server serving the ot
             ipckit_test::calculator(s);
             blocking(s, started, "block");
         });
-        ipckit_test::child doomed([&] {
+        child_report doomed_report;
+        ipckit_test::child doomed = doomed_report.spawn([&](child_report& r) {
             rpc::client c(srv.address());
-            (void)c.call<std::int64_t>("block", patience);
-            return 2;
+            const auto b = c.call<std::int64_t>("block", patience);
+            r.check(false, "to be killed while block() ran; it ended with " +
+                               (b ? std::string("a result") : ipckit_test::rpc_error_text(b.error())));
         });
         REQUIRE(started.wait());
-        CHECK(doomed.kill() == killed_by_sigkill);
-        const int failed = in_child([&] {
-            rpc::client c(srv.address());
-            for (std::int64_t i = 0; i < 50; ++i) {
-                auto r = c.call<std::int64_t>("add", i, 1, patience);
-                if (!r || *r != i + 1) return 2;
-            }
-            return 0;
-        });
-        CHECK(failed == 0);
+        CHECK(doomed_report.ended(doomed.kill(), killed_by_sigkill) == as_expected);
+        CHECK(in_child([&](child_report& r) {
+                  rpc::client c(srv.address());
+                  for (std::int64_t i = 0; i < 50; ++i)
+                      r.expect(returned(c.call<std::int64_t>("add", i, 1, patience), i + 1, "add(" + std::to_string(i) + ", 1)"));
+              }) == as_expected);
     }
 }
 
@@ -169,20 +151,15 @@ TEST_CASE("rpc faults: a restarted server gets the idempotent calls again, the o
             blocking(s, started, "balance", true);  // blocks in the first server, as charge does
         });
         const std::string address = first->address();
-        ipckit_test::child client([&] {
+        child_report report;
+        ipckit_test::child client = report.spawn([&](child_report& r) {
             rpc::client_options co;
             co.retry_interval = 50ms;
             rpc::client c(address, co);
             auto charge = c.async_call<std::int64_t>("charge", patience);
             auto balance = c.async_call<std::int64_t>("balance", patience);
-            auto ch = charge.get();
-            auto b = balance.get();
-            if (ch || ch.error().code != rpc::errc::peer_dead) return 2;  // never run twice
-            if (!b) {
-                std::fprintf(stderr, "balance: %s: %s\n", rpc::to_string(b.error().code), b.error().message.c_str());
-                return 3;
-            }
-            return *b == 7 ? 0 : 4;  // answered by the second server
+            r.expect(failed_with(charge.get(), rpc::errc::peer_dead, "", "charge()"));  // never run twice
+            r.expect(returned(balance.get(), 7, "balance()"));                           // answered by the second server
         });
         REQUIRE(started.wait());
         REQUIRE(started.wait());
@@ -191,6 +168,6 @@ TEST_CASE("rpc faults: a restarted server gets the idempotent calls again, the o
             s.bind("charge", [] { return std::int64_t{1}; });
             s.bind("balance", [] { return std::int64_t{7}; }, rpc::idempotent);
         });
-        CHECK(client.wait() == 0);
+        CHECK(report.finish(client) == as_expected);
     }
 }
