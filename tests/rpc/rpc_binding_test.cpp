@@ -1,6 +1,7 @@
 // Binding by name on one machine through a domain's shared-memory registry: a server found by
 // its name, an unknown name not_found naming it, a name held by a live server taken, an entry
-// that goes when its server dies, and a restarted server found again.
+// that goes when its server dies, a restarted server found again, and a lookup in a domain that
+// does not exist not_found without creating it.
 
 #include "../catch.hpp"
 #include "rpc_support.hpp"
@@ -89,5 +90,14 @@ TEST_CASE("rpc binding: a client finds a server by name in a domain, and the nam
         REQUIRE(up.wait());
         CHECK(in_child([&](child_report& r) { call_by_name(r, domain, "calc"); }) == as_expected);
     }
+    ipckit::remove_domain(domain);
+}
+
+TEST_CASE("rpc binding: a lookup in a domain that does not exist is not_found naming it, and creates nothing", "[process]") {
+    const std::string domain = ipckit_test::unique_name("rpcnodom");
+    ipckit::remove_domain(domain);
+    CHECK(in_child([&](child_report& r) { r.expect(lookup_fails(domain, "calc", errc::not_found, "domain '" + domain + "'")); }) ==
+          as_expected);
+    CHECK_FALSE(ipckit::segment_exists(domain));  // no registry left behind by the lookup
     ipckit::remove_domain(domain);
 }
