@@ -1,7 +1,8 @@
 // Lost messages and dead processes, across processes over shm, a Unix path and tcp: every call
 // runs exactly once while replies are dropped and connections cut; a server killed mid-call is
 // peer_dead at once; a client killed mid-call leaves the server serving; a restarted server
-// gets the idempotent calls again and never the others.
+// gets the idempotent calls again and never the others; calls across the msgid's wrap at 2^32
+// run once each.
 
 #include "../catch.hpp"
 #include "rpc_support.hpp"
@@ -169,5 +170,31 @@ TEST_CASE("rpc faults: a restarted server gets the idempotent calls again, the o
             s.bind("balance", [] { return std::int64_t{7}; }, rpc::idempotent);
         });
         CHECK(report.finish(client) == as_expected);
+    }
+}
+
+TEST_CASE("rpc faults: calls across the msgid's wrap at 2^32 each run once, none refused as expired", "[process]") {
+    constexpr std::uint64_t calls = 48;
+    for (const auto kind : rpc_transports) {
+        INFO(ipckit_test::to_string(kind));
+        rpc::server_options o;
+        o.threads = 2;
+        o.reply_cache = 4;  // evictions move the expiry floor up to the wrap, while replies are dropped
+        o.fault_hook = [](std::string_view method, std::uint32_t msgid) {
+            if (method != "incr") return rpc::fault_action::deliver;
+            if (msgid % 7 == 3) return rpc::fault_action::cut_connection;
+            if (msgid % 3 == 1) return rpc::fault_action::drop_reply;
+            return rpc::fault_action::deliver;
+        };
+        served srv(kind, counter, o);
+        CHECK(in_child([&](child_report& r) {
+                  rpc::client_options co;
+                  co.retry_interval = 20ms;
+                  co.first_sequence = (std::uint64_t{1} << 32) - calls / 2;  // half the calls before the wrap, half after
+                  rpc::client c(srv.address(), co);
+                  for (std::uint64_t t = 0; t < calls; ++t)  // each returns how often it ran for its token
+                      r.expect(returned(c.call<std::uint64_t>("incr", t, patience), std::uint64_t{1}, "incr(" + std::to_string(t) + ")"));
+                  r.expect(returned(c.call<std::uint64_t>("total", patience), calls, "total()"));
+              }) == as_expected);
     }
 }

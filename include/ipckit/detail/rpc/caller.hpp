@@ -7,6 +7,12 @@
 // so a reply that comes later finds no call and is discarded (never given to another call:
 // sequence numbers are not reused).
 //
+// Sequence numbers are 64-bit; a request's msgid is their low 32 bits, never 0 (the hello's).
+// After 2^32 calls msgids come round again, so a reply's msgid is taken back to the pending call
+// that has those low bits within 2^31 of the oldest pending one; and a call is refused (not_sent)
+// while one started 2^31 or more numbers before it is still pending, so that no two calls in
+// flight ever share a msgid. The server extends msgids the same way (reply_cache.hpp).
+//
 //   the connection ends      every sent call is `lost`; the thread reconnects and says hello
 //   same server incarnation  every call is sent again with its id: the reply cache answers it
 //   another incarnation      lost calls to methods the server declared idempotent are sent
@@ -76,7 +82,11 @@ public:
     caller& operator=(const caller&) = delete;
     ~caller() { close(); }
 
-    std::uint32_t next_seq() noexcept { return seq_.fetch_add(1) + 1; }  // 0 is the hello's
+    /// The next call's sequence number. Its msgid (low 32 bits) is never 0, the hello's.
+    std::uint64_t next_seq() noexcept {
+        for (;;)
+            if (const std::uint64_t s = seq_.fetch_add(1); static_cast<std::uint32_t>(s) != hello_msgid) return s;
+    }
     [[nodiscard]] std::uint64_t incarnation() const noexcept { return incarnation_; }
     [[nodiscard]] std::uint64_t server_incarnation() const {
         std::lock_guard lock(m_);
@@ -87,8 +97,8 @@ public:
         return pending_.size();
     }
 
-    /// Starts a call whose request (packed with `seq`) is `request`; `done` is called once.
-    void start(std::uint32_t seq, std::string method, std::vector<char> request, clock::time_point deadline,
+    /// Starts a call whose request (packed with `seq`'s low 32 bits) is `request`; `done` is called once.
+    void start(std::uint64_t seq, std::string method, std::vector<char> request, clock::time_point deadline,
                completion done) {
         std::unique_lock lock(m_);
         error failed;
@@ -99,6 +109,10 @@ public:
         else if (pending_.size() >= options_.max_in_flight)
             failed = {rerrc::not_sent, std::to_string(pending_.size()) + " calls are in flight, the most client_options::"
                                                                           "max_in_flight allows; " + method + " was not sent"};
+        else if (!pending_.empty() && seq > pending_.begin()->first && seq - pending_.begin()->first >= msgid_reach)
+            failed = {rerrc::not_sent, pending_.begin()->second.method + " has been in flight while 2^31 later calls were "
+                                       "started, and a msgid names a call only within 2^31 of the others; " + method +
+                                       " was not sent (give that call a deadline)"};
         if (failed.code != rerrc::ok) {
             lock.unlock();
             done(nullptr, failed);
@@ -172,7 +186,15 @@ private:
             if (!p.sent || p.next_send <= t) send(p);
     }
 
-    void end(std::map<std::uint32_t, pending>::iterator it, error e, std::vector<finished>& out) {
+    /// The pending call whose msgid is `msgid`, or end(): the one within msgid_reach of the oldest.
+    std::map<std::uint64_t, pending>::iterator find_msgid(std::uint32_t msgid) {
+        if (pending_.empty()) return pending_.end();
+        const std::uint64_t oldest = pending_.begin()->first;
+        const std::uint64_t ahead = static_cast<std::uint32_t>(msgid - static_cast<std::uint32_t>(oldest));  // mod 2^32
+        return ahead < msgid_reach ? pending_.find(oldest + ahead) : pending_.end();
+    }
+
+    void end(std::map<std::uint64_t, pending>::iterator it, error e, std::vector<finished>& out) {
         out.push_back({std::move(it->second.done), nullptr, std::move(e)});
         pending_.erase(it);
     }
@@ -286,7 +308,7 @@ private:
                          out);
                     continue;
                 }
-                const auto it = pending_.find(m->msgid);
+                const auto it = find_msgid(m->msgid);
                 if (it == pending_.end()) {  // late: its call already ended
                     resend_due();
                     continue;
@@ -373,7 +395,8 @@ private:
     const std::string address_;
     const ipckit::rpc::client_options options_;
     const std::uint64_t incarnation_ = new_incarnation();
-    std::atomic<std::uint32_t> seq_{0};
+    static constexpr std::uint64_t msgid_reach = std::uint64_t{1} << 31;  // calls in flight lie within it
+    std::atomic<std::uint64_t> seq_{options_.first_sequence};
 
     mutable std::mutex m_;
     std::condition_variable cv_;
@@ -382,7 +405,7 @@ private:
     std::uint64_t server_incarnation_ = 0;
     std::uint64_t previous_incarnation_ = 0;
     std::set<std::string> idempotent_;
-    std::map<std::uint32_t, pending> pending_;
+    std::map<std::uint64_t, pending> pending_;
     clock::time_point next_connect_{};
     clock::time_point long_wait_due_{};
     const std::chrono::milliseconds slice_ =
