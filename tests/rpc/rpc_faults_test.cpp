@@ -2,7 +2,7 @@
 // runs exactly once while replies are dropped and connections cut; a server killed mid-call is
 // peer_dead at once; a client killed mid-call leaves the server serving; a restarted server
 // gets the idempotent calls again and never the others; calls across the msgid's wrap at 2^32
-// run once each.
+// run once each; a send waiting for room at a server that does not read holds up no other caller.
 
 #include "../catch.hpp"
 #include "rpc_support.hpp"
@@ -15,6 +15,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -66,6 +67,23 @@ void blocking(rpc::server& s, const signal_pipe& started, const std::string& nam
         s.bind(name, never_returns, rpc::idempotent);
     else
         s.bind(name, never_returns);
+}
+
+/// A peer that answers a client's hello (with an error, as a server in another language may) and
+/// then reads nothing more: the client's requests fill the connection, and a send waits for room.
+int deaf(const ipckit_test::serving& s) {
+    using frame = ipckit::detail::rpc::frame;
+    auto l = ipckit::listener<frame>::bind(s.bound);
+    s.listening(l.address());
+    auto c = l.accept(patience);
+    if (c) {
+        if (auto hello = c->receive(patience)) {
+            msgpack::sbuffer out;
+            ipckit::detail::rpc::pack_failure(out, ipckit::detail::rpc::hello_msgid, rpc::errc::unknown_method, "no hello here");
+            (void)c->send(std::as_bytes(std::span(out.data(), out.size())), patience);
+        }
+    }
+    return s.until_killed();
 }
 
 }  // namespace
@@ -196,5 +214,39 @@ TEST_CASE("rpc faults: calls across the msgid's wrap at 2^32 each run once, none
                       r.expect(returned(c.call<std::uint64_t>("incr", t, patience), std::uint64_t{1}, "incr(" + std::to_string(t) + ")"));
                   r.expect(returned(c.call<std::uint64_t>("total", patience), calls, "total()"));
               }) == as_expected);
+    }
+}
+
+TEST_CASE("rpc faults: a send waiting for room at a server that does not read holds up no other caller", "[process]") {
+    for (const auto kind : rpc_transports) {
+        INFO(ipckit_test::to_string(kind));
+        served srv(kind, deaf);
+        child_report report;
+        signal_pipe refused;
+        signal_pipe hold;
+        ipckit_test::child client = report.spawn([&](child_report& r) {
+            rpc::client c(srv.address());
+            std::thread filler([&c] {  // sends until the connection is full, then waits for room, for an hour
+                const std::string big(200 * 1024, 'x');
+                for (;;) {
+                    auto f = c.async_call<std::string>("echo", big, std::chrono::hours(1));
+                    if (f.wait_for(0s) == std::future_status::ready) return;  // refused: too many in flight
+                }
+            });
+            filler.detach();  // the process is killed, filler and all
+            // Meanwhile this caller's calls go out and time out (nobody answers) while there is
+            // room, and end not_sent at their own deadline once there is none: they do not wait
+            // for the filler's hour.
+            for (;;) {
+                auto a = c.call<std::int64_t>("add", 1, 2, 100ms);
+                r.check(!a, "no reply from a server that does not read");
+                if (a.error().code == rpc::errc::not_sent) break;
+                r.expect(failed_with(a, rpc::errc::timed_out, "add", "add(1, 2)"));
+            }
+            refused.post();
+            r.block_until_killed(hold);
+        });
+        REQUIRE(report.reached(client, refused) == as_expected);
+        CHECK(report.ended(client.kill(), killed_by_sigkill) == as_expected);
     }
 }

@@ -30,6 +30,14 @@ namespace ipckit_test {
 /// The transports the rpc tests run over: shm, a Unix path and tcp on loopback.
 inline constexpr net_kind rpc_transports[] = {net_kind::shm, net_kind::unix_path, net_kind::tcp};
 
+/// What a served child is given: the address to bind, a call that says it listens (with the
+/// address bound, for its real port), and a call that blocks until the parent kills it.
+struct serving {
+    const std::string& bound;
+    std::function<void(const std::string& address)> listening;
+    std::function<int()> until_killed;
+};
+
 /// A server in a child process: `setup` binds its methods, then it serves until the parent
 /// kills it (when this goes, or by kill()). address() is what a client connects to.
 class served {
@@ -38,13 +46,21 @@ public:
         : served(bind_address(kind), setup, std::move(o)) {}
     /// On exactly `address` (a restarted server on the address of the one before).
     served(std::string address, const std::function<void(ipckit::rpc::server&)>& setup, ipckit::rpc::server_options o = {})
-        : bound_(std::move(address)),
-          proc_([&, o]() mutable {
-              ipckit::rpc::server srv(bound_, std::move(o));
+        : served(std::move(address), [&setup, o](const serving& s) mutable {
+              ipckit::rpc::server srv(s.bound, std::move(o));
               setup(srv);
               srv.start();
-              port_.post_value(ipckit::parse_address(srv.address()).port);
-              return block_until_killed(hold_);
+              s.listening(srv.address());
+              return s.until_killed();
+          }) {}
+    /// Anything else that listens on `kind`'s address (a peer that is no rpc::server): `serve`
+    /// binds s.bound, calls s.listening, and returns s.until_killed().
+    served(net_kind kind, const std::function<int(const serving& s)>& serve) : served(bind_address(kind), serve) {}
+    served(std::string address, const std::function<int(const serving& s)>& serve)
+        : bound_(std::move(address)),
+          proc_([&] {
+              return serve(serving{bound_, [this](const std::string& a) { port_.post_value(ipckit::parse_address(a).port); },
+                                   [this] { return block_until_killed(hold_); }});
           }) {
         const auto port = port_.wait_value();
         if (!port) throw std::runtime_error("the server child did not start on " + bound_);
