@@ -24,14 +24,15 @@
 //
 // The mutex m_ guards the pending calls and the connection pointer, and no send happens under it:
 // a send that waits for room (a server that does not read) holds up neither the I/O thread nor
-// a caller that only starts a call, asks in_flight() or gets a reply. send_m_ lets one send at a
-// time onto the connection. A caller sends its own request from its thread, waiting for its turn
-// and for room until its deadline (the connection's backpressure); the I/O thread only tries, and
-// tries again on its next wake. A call that never went by its deadline ends with not_sent.
+// a caller that only starts a call, asks in_flight() or gets a reply. send_turn_ lets one send
+// at a time onto the connection. A caller sends its own request from its thread, waiting for its
+// turn and for room until its deadline (the connection's backpressure); the I/O thread only
+// tries, and tries again on its next wake. A call that never went by its deadline ends not_sent.
 
 #include <ipckit/detail/rpc/incarnation.hpp>
 #include <ipckit/detail/rpc/options.hpp>
 #include <ipckit/detail/rpc/result.hpp>
+#include <ipckit/detail/rpc/send_turn.hpp>
 #include <ipckit/detail/rpc/wire.hpp>
 #include <ipckit/net.hpp>
 
@@ -144,11 +145,11 @@ public:
             c = conn_;
         }
         const auto deadline = clock::now() + options_.reconnect_timeout;
-        std::unique_lock send_lock(send_m_, std::defer_lock);
-        if (!send_lock.try_lock_until(deadline))
+        if (!send_turn_.take_until(deadline))
             return {rerrc::not_sent, "the notification could not be sent: other sends to " + address_ +
                                          " waited for room all the while (does the server read?)"};
         const auto s = c->send(std::as_bytes(std::span(message.data(), message.size())), deadline);
+        send_turn_.give();
         if (!s) return {rerrc::not_sent, std::string("the notification could not be sent: ") + ipckit::to_string(s.error())};
         return {};
     }
@@ -195,10 +196,9 @@ private:
         it->second.sending = true;
         lock.unlock();
         bool went = false;
-        {
-            std::unique_lock send_lock(send_m_, std::defer_lock);
-            if (wait ? send_lock.try_lock_until(deadline) : send_lock.try_lock())
-                went = c->send(std::as_bytes(std::span(request->data(), request->size())), deadline).has_value();
+        if (wait ? send_turn_.take_until(deadline) : send_turn_.try_take()) {
+            went = c->send(std::as_bytes(std::span(request->data(), request->size())), deadline).has_value();
+            send_turn_.give();
         }
         lock.lock();
         it = pending_.find(seq);  // only the I/O thread erases, and it may have ended the call meanwhile
@@ -438,7 +438,7 @@ private:
     std::atomic<std::uint64_t> seq_{options_.first_sequence};
 
     mutable std::mutex m_;
-    std::timed_mutex send_m_;  // one send at a time on the connection; never taken with m_ held
+    send_turn<clock> send_turn_;  // one send at a time on the connection; never waited for with m_ held
     std::condition_variable cv_;
     bool closing_ = false;
     std::shared_ptr<connection<frame>> conn_;
