@@ -156,12 +156,12 @@ public:
     registry(std::string_view domain, std::size_t capacity, const std::string& kind, const options& opt)
         : segment_(open(domain, capacity, kind, opt, true)), capacity_(capacity),
           liveness_(liveness_of(opt)) {}
-    /// Opens the domain `domain` only if it exists, creating nothing (a lookup leaves no trace):
-    /// not_found if there is none; otherwise as the constructor above.
     struct existing_only_t {
         explicit existing_only_t() = default;
     };
     static constexpr existing_only_t existing_only{};
+    /// Opens the domain `domain` only if it exists, creating nothing (a lookup leaves no trace):
+    /// not_found if there is none; otherwise as the constructor above.
     registry(existing_only_t, std::string_view domain, std::size_t capacity, const std::string& kind, const options& opt)
         : segment_(open(domain, capacity, kind, opt, false)), capacity_(capacity),
           liveness_(liveness_of(opt)) {}
