@@ -24,14 +24,16 @@
 //
 // Lost and repeated messages. A request's id is (the client's incarnation, a sequence number):
 // the incarnation goes once per connection in a hello call that other clients need not make,
-// the sequence number is the MessagePack-RPC msgid. The server keeps a bounded cache of replies
+// the sequence number (64-bit) goes as the MessagePack-RPC msgid, its low 32 bits, which wrap
+// after 2^32 calls: both ends take a msgid back to 64 bits (reply_cache.hpp). The server keeps a bounded cache of replies
 // per client (reply_cache.hpp): a request that comes again is answered from it and never runs
 // twice. The client sends a request again, with the same id, after retry_interval without a
 // reply, and after it reconnected to the same server incarnation (caller.hpp). So while the
 // server lives a call runs exactly once, and at most once always. What a caller gets:
 //   - a value, or remote (the handler threw: its message), bad_reply: it ran once;
 //   - unknown_method, bad_arguments (the expected signature stated), too_large (request),
-//     not_sent (the server could not be reached; the request never left): it did not run;
+//     not_sent (the server could not be reached, or the connection had no room for the request
+//     by its deadline; the request never left): it did not run;
 //   - peer_dead: the connection died after the request was sent and the call could not be
 //     retried on the same server incarnation: it may or may not have run. Methods bound with
 //     rpc::idempotent are retried on a new incarnation instead; others never are;
@@ -47,7 +49,10 @@
 // one at a time in the order they arrived; with more, they start in that order and finish in
 // any, and each reply goes out when its handler returns (a client matches replies by id). A
 // client runs one thread that receives replies and keeps deadlines; call() blocks its caller,
-// async_call() and call_then() do not. A client and a server may be used from many threads.
+// async_call() and call_then() do not, but for the send: at a server that does not read, a send
+// waits for room until its call's deadline in its caller's thread, and another caller's send
+// waits for its turn until that call's own deadline (then not_sent); nothing else waits on it.
+// A client and a server may be used from many threads.
 //
 // Binding by name. On one machine, without a daemon: server::in_domain(domain, name) holds the
 // name in a domain's shared-memory registry, client::in_domain(domain, name) finds it

@@ -13,11 +13,16 @@
 #include <vector>
 
 using namespace std::chrono_literals;
-using ipckit_test::contains;
+using ipckit_test::as_expected;
+using ipckit_test::child_report;
+using ipckit_test::err;
+using ipckit_test::failed_with;
 using ipckit_test::in_child;
 using ipckit_test::patience;
+using ipckit_test::returned;
 using ipckit_test::rpc_transports;
 using ipckit_test::served;
+using ipckit::errc;
 namespace rpc = ipckit::rpc;
 
 namespace {
@@ -28,27 +33,8 @@ void calculator_counting_corrupt(rpc::server& s) {
     s.bind("corrupt_count", [&s] { return s.corrupt_connections(); });
 }
 
-/// 0 if `r` failed with `code` and a message containing `needle`; else `fail`.
-template <class R>
-int expect_error(const rpc::result<R>& r, rpc::errc code, std::string_view needle, int fail) {
-    if (r.has_value()) return fail;
-    if (r.error().code != code) {
-        std::fprintf(stderr, "expected %s, got %s: %s\n", rpc::to_string(code), rpc::to_string(r.error().code),
-                     r.error().message.c_str());
-        return fail;
-    }
-    if (!contains(r.error().message, needle)) {
-        std::fprintf(stderr, "'%s' does not say '%s'\n", r.error().message.c_str(), std::string(needle).c_str());
-        return fail;
-    }
-    return 0;
-}
-
-/// 0 if the server still answers add.
-int still_serving(rpc::client& c, int fail) {
-    auto r = c.call<std::int64_t>("add", 40, 2, patience);
-    return r && *r == 42 ? 0 : fail;
-}
+/// as_expected if the server still answers add.
+std::string still_serving(rpc::client& c) { return returned(c.call<std::int64_t>("add", 40, 2, patience), 42, "add(40, 2) afterwards"); }
 
 }  // namespace
 
@@ -56,27 +42,21 @@ TEST_CASE("rpc bad input: unknown methods, wrong arguments and throwing handlers
     for (const auto kind : rpc_transports) {
         INFO(ipckit_test::to_string(kind));
         served srv(kind, ipckit_test::calculator);
-        const int failed = in_child([&] {
-            rpc::client c(srv.address());
-            if (int e = expect_error(c.call<std::int64_t>("nope", 1, patience), rpc::errc::unknown_method, "'nope'", 2)) return e;
-            if (int e = expect_error(c.call<std::int64_t>("add", 1, patience), rpc::errc::bad_arguments,
-                                     "add takes 2 arguments, not 1: add(int64, int64) -> int64", 3))
-                return e;
-            if (int e = expect_error(c.call<std::int64_t>("add", std::string("one"), 2, patience), rpc::errc::bad_arguments,
-                                     "argument 1 of add is a string", 4))
-                return e;
-            if (int e = expect_error(c.call<std::int64_t>("add", 1.5, 2, patience), rpc::errc::bad_arguments,
-                                     "add(int64, int64) -> int64", 5))
-                return e;
-            if (int e = expect_error(c.call<std::int64_t>("fail", std::string("the disk is on fire"), patience),
-                                     rpc::errc::remote, "the disk is on fire", 6))
-                return e;
-            if (int e = expect_error(c.call<std::string>("add", 1, 2, patience), rpc::errc::bad_reply,
-                                     "does not convert to string", 7))
-                return e;
-            return still_serving(c, 8);
-        });
-        CHECK(failed == 0);
+        CHECK(in_child([&](child_report& r) {
+                  rpc::client c(srv.address());
+                  r.expect(failed_with(c.call<std::int64_t>("nope", 1, patience), rpc::errc::unknown_method, "'nope'", "nope(1)"));
+                  r.expect(failed_with(c.call<std::int64_t>("add", 1, patience), rpc::errc::bad_arguments,
+                                       "add takes 2 arguments, not 1: add(int64, int64) -> int64", "add(1)"));
+                  r.expect(failed_with(c.call<std::int64_t>("add", std::string("one"), 2, patience), rpc::errc::bad_arguments,
+                                       "argument 1 of add is a string", "add(one, 2)"));
+                  r.expect(failed_with(c.call<std::int64_t>("add", 1.5, 2, patience), rpc::errc::bad_arguments,
+                                       "add(int64, int64) -> int64", "add(1.5, 2)"));
+                  r.expect(failed_with(c.call<std::int64_t>("fail", std::string("the disk is on fire"), patience),
+                                       rpc::errc::remote, "the disk is on fire", "fail(the disk is on fire)"));
+                  r.expect(failed_with(c.call<std::string>("add", 1, 2, patience), rpc::errc::bad_reply,
+                                       "does not convert to string", "add(1, 2) as a string"));
+                  r.expect(still_serving(c));
+              }) == as_expected);
     }
 }
 
@@ -84,17 +64,15 @@ TEST_CASE("rpc bad input: an oversize request or reply is too_large, and the ser
     for (const auto kind : rpc_transports) {
         INFO(ipckit_test::to_string(kind));
         served srv(kind, ipckit_test::calculator);
-        const int failed = in_child([&] {
-            rpc::client c(srv.address());
-            const std::string huge(ipckit::detail::rpc::max_frame, 'x');
-            if (int e = expect_error(c.call<std::string>("echo", huge, patience), rpc::errc::too_large, "was not sent", 2))
-                return e;
-            if (int e = expect_error(c.call<std::string>("big", static_cast<std::uint32_t>(ipckit::detail::rpc::max_frame), patience),
-                                     rpc::errc::too_large, "the reply of big", 3))
-                return e;
-            return still_serving(c, 4);
-        });
-        CHECK(failed == 0);
+        CHECK(in_child([&](child_report& r) {
+                  rpc::client c(srv.address());
+                  const std::string huge(ipckit::detail::rpc::max_frame, 'x');
+                  r.expect(failed_with(c.call<std::string>("echo", huge, patience), rpc::errc::too_large, "was not sent",
+                                       "echo(a frame of x)"));
+                  r.expect(failed_with(c.call<std::string>("big", static_cast<std::uint32_t>(ipckit::detail::rpc::max_frame), patience),
+                                       rpc::errc::too_large, "the reply of big", "big(a frame)"));
+                  r.expect(still_serving(c));
+              }) == as_expected);
     }
 }
 
@@ -119,27 +97,24 @@ TEST_CASE("rpc bad input: a malformed frame drops that connection as corrupt, ot
         served srv(kind, calculator_counting_corrupt);
         auto bad = malformed;
         bad.push_back(deep);
-        int expected = 0;
+        std::uint64_t expected = 0;
         for (const auto& b : bad) {
             INFO("frame " << expected);
-            const int failed = in_child([&] {
-                auto raw = ipckit::connect<frame>(srv.address(), patience);
-                if (!raw.send(std::as_bytes(std::span(b.data(), b.size())), patience)) return 2;
-                auto end = raw.receive(patience);  // the server drops the connection: no reply
-                if (end) return 3;
-                return end.error() == ipckit::errc::closed || end.error() == ipckit::errc::peer_dead ? 0 : 4;
-            });
-            CHECK(failed == 0);
+            CHECK(in_child([&](child_report& r) {
+                      auto raw = ipckit::connect<frame>(srv.address(), patience);
+                      r.expect(err(raw.send(std::as_bytes(std::span(b.data(), b.size())), patience)), errc::ok);
+                      auto end = raw.receive(patience);  // the server drops the connection: no reply
+                      r.check(!end, "no reply to a malformed frame");
+                      r.check(end.error() == errc::closed || end.error() == errc::peer_dead,
+                              "the connection to end closed or peer_dead, not " + ipckit_test::errc_text(end.error()));
+                  }) == as_expected);
             ++expected;
         }
-        const int failed = in_child([&] {
-            rpc::client c(srv.address());
-            auto n = c.call<std::uint64_t>("corrupt_count", patience);
-            if (!n) return 2;
-            if (*n != static_cast<std::uint64_t>(expected)) return 3;
-            return still_serving(c, 4);
-        });
-        CHECK(failed == 0);
+        CHECK(in_child([&](child_report& r) {
+                  rpc::client c(srv.address());
+                  r.expect(returned(c.call<std::uint64_t>("corrupt_count", patience), expected, "corrupt_count()"));
+                  r.expect(still_serving(c));
+              }) == as_expected);
     }
 }
 
@@ -170,17 +145,14 @@ TEST_CASE("rpc bad input: a reply after the deadline is discarded, never given t
                 });
             },
             o);
-        const int failed = in_child([&] {
-            rpc::client c(srv.address());
-            if (int e = expect_error(c.call<std::int64_t>("slow", 200ms), rpc::errc::timed_out, "slow", 2)) return e;
-            if (!c.call<void>("release", patience)) return 3;
-            for (std::int64_t i = 0; i < 20; ++i) {  // slow's reply comes meanwhile, and is dropped
-                auto r = c.call<std::int64_t>("add", i, 0, patience);
-                if (!r || *r != i) return 4;
-            }
-            return c.in_flight() == 0 ? 0 : 5;
-        });
-        CHECK(failed == 0);
+        CHECK(in_child([&](child_report& r) {
+                  rpc::client c(srv.address());
+                  r.expect(failed_with(c.call<std::int64_t>("slow", 200ms), rpc::errc::timed_out, "slow", "slow()"));
+                  r.expect(returned(c.call<void>("release", patience), "release()"));
+                  for (std::int64_t i = 0; i < 20; ++i)  // slow's reply comes meanwhile, and is dropped
+                      r.expect(returned(c.call<std::int64_t>("add", i, 0, patience), i, "add(" + std::to_string(i) + ", 0)"));
+                  r.expect_value(c.in_flight(), 0);
+              }) == as_expected);
     }
 }
 
@@ -189,22 +161,21 @@ TEST_CASE("rpc: a plain MessagePack-RPC request without ipckit's hello is answer
     for (const auto kind : rpc_transports) {
         INFO(ipckit_test::to_string(kind));
         served srv(kind, ipckit_test::calculator);
-        const int failed = in_child([&] {
-            auto raw = ipckit::connect<frame>(srv.address(), patience);
-            msgpack::sbuffer b;
-            msgpack::packer<msgpack::sbuffer> pk(b);
-            pk.pack_array(4);
-            pk.pack(0);
-            pk.pack(7u);
-            pk.pack(std::string("add"));
-            pk.pack(std::vector<int>{1, 2});
-            if (!raw.send(std::as_bytes(std::span(b.data(), b.size())), patience)) return 2;
-            auto reply = raw.receive(patience);
-            if (!reply) return 3;
-            auto h = msgpack::unpack(reinterpret_cast<const char*>(reply->data()), reply->size());
-            const auto v = h.get().as<std::tuple<int, std::uint32_t, msgpack::type::nil_t, std::int64_t>>();
-            return std::get<0>(v) == 1 && std::get<1>(v) == 7u && std::get<3>(v) == 3 ? 0 : 4;
-        });
-        CHECK(failed == 0);
+        CHECK(in_child([&](child_report& r) {
+                  auto raw = ipckit::connect<frame>(srv.address(), patience);
+                  msgpack::sbuffer b;
+                  msgpack::packer<msgpack::sbuffer> pk(b);
+                  pk.pack_array(4);
+                  pk.pack(0);
+                  pk.pack(7u);
+                  pk.pack(std::string("add"));
+                  pk.pack(std::vector<int>{1, 2});
+                  r.expect(err(raw.send(std::as_bytes(std::span(b.data(), b.size())), patience)), errc::ok);
+                  auto reply = raw.receive(patience);
+                  r.expect(err(reply), errc::ok);
+                  auto h = msgpack::unpack(reinterpret_cast<const char*>(reply->data()), reply->size());
+                  const auto v = h.get().as<std::tuple<int, std::uint32_t, msgpack::type::nil_t, std::int64_t>>();
+                  r.check(std::get<0>(v) == 1 && std::get<1>(v) == 7u && std::get<3>(v) == 3, "the response [1, 7, nil, 3]");
+              }) == as_expected);
     }
 }

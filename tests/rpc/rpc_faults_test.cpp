@@ -1,7 +1,8 @@
 // Lost messages and dead processes, across processes over shm, a Unix path and tcp: every call
 // runs exactly once while replies are dropped and connections cut; a server killed mid-call is
 // peer_dead at once; a client killed mid-call leaves the server serving; a restarted server
-// gets the idempotent calls again and never the others.
+// gets the idempotent calls again and never the others; calls across the msgid's wrap at 2^32
+// run once each; a send waiting for room at a server that does not read holds up no other caller.
 
 #include "../catch.hpp"
 #include "rpc_support.hpp"
@@ -14,12 +15,17 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
+using ipckit_test::as_expected;
+using ipckit_test::child_report;
+using ipckit_test::failed_with;
 using ipckit_test::in_child;
 using ipckit_test::killed_by_sigkill;
 using ipckit_test::patience;
+using ipckit_test::returned;
 using ipckit_test::rpc_transports;
 using ipckit_test::served;
 using ipckit_test::signal_pipe;
@@ -63,6 +69,23 @@ void blocking(rpc::server& s, const signal_pipe& started, const std::string& nam
         s.bind(name, never_returns);
 }
 
+/// A peer that answers a client's hello (with an error, as a server in another language may) and
+/// then reads nothing more: the client's requests fill the connection, and a send waits for room.
+int deaf(const ipckit_test::serving& s) {
+    using frame = ipckit::detail::rpc::frame;
+    auto l = ipckit::listener<frame>::bind(s.bound);
+    s.listening(l.address());
+    auto c = l.accept(patience);
+    if (c) {
+        if (auto hello = c->receive(patience)) {
+            msgpack::sbuffer out;
+            ipckit::detail::rpc::pack_failure(out, ipckit::detail::rpc::hello_msgid, rpc::errc::unknown_method, "no hello here");
+            (void)c->send(std::as_bytes(std::span(out.data(), out.size())), patience);
+        }
+    }
+    return s.until_killed();
+}
+
 }  // namespace
 
 TEST_CASE("rpc faults: every call runs exactly once while replies are dropped and connections cut", "[process]") {
@@ -78,37 +101,22 @@ TEST_CASE("rpc faults: every call runs exactly once while replies are dropped an
             return rpc::fault_action::deliver;
         };
         served srv(kind, counter, o);
-        const int failed = in_child([&] {
-            rpc::client_options co;
-            co.retry_interval = 20ms;  // a dropped reply is asked for again soon
-            rpc::client c(srv.address(), co);
-            // half one at a time, half 16 in flight at once
-            for (std::uint64_t t = 0; t < calls / 2; ++t) {
-                auto r = c.call<std::uint64_t>("incr", t, patience);
-                if (!r) {
-                    std::fprintf(stderr, "incr %llu: %s: %s\n", static_cast<unsigned long long>(t),
-                                 rpc::to_string(r.error().code), r.error().message.c_str());
-                    return 2;
-                }
-                if (*r != 1) return 3;  // ran twice
-            }
-            for (std::uint64_t t = calls / 2; t < calls; t += 16) {
-                std::vector<std::future<rpc::result<std::uint64_t>>> batch;
-                for (std::uint64_t i = t; i < t + 16 && i < calls; ++i) batch.push_back(c.async_call<std::uint64_t>("incr", i, patience));
-                for (auto& f : batch) {
-                    auto r = f.get();
-                    if (!r) {
-                        std::fprintf(stderr, "incr: %s: %s\n", rpc::to_string(r.error().code), r.error().message.c_str());
-                        return 4;
-                    }
-                    if (*r != 1) return 5;
-                }
-            }
-            auto total = c.call<std::uint64_t>("total", patience);
-            if (!total) return 6;
-            return *total == calls ? 0 : 7;  // exactly once each
-        });
-        CHECK(failed == 0);
+        CHECK(in_child([&](child_report& r) {
+                  rpc::client_options co;
+                  co.retry_interval = 20ms;  // a dropped reply is asked for again soon
+                  rpc::client c(srv.address(), co);
+                  // each incr returns how often it ran for its token: 1, or it ran twice
+                  // half one at a time, half 16 in flight at once
+                  for (std::uint64_t t = 0; t < calls / 2; ++t)
+                      r.expect(returned(c.call<std::uint64_t>("incr", t, patience), std::uint64_t{1}, "incr(" + std::to_string(t) + ")"));
+                  for (std::uint64_t t = calls / 2; t < calls; t += 16) {
+                      std::vector<std::future<rpc::result<std::uint64_t>>> batch;
+                      for (std::uint64_t i = t; i < t + 16 && i < calls; ++i) batch.push_back(c.async_call<std::uint64_t>("incr", i, patience));
+                      for (std::uint64_t i = t; i < t + 16 && i < calls; ++i)
+                          r.expect(returned(batch[i - t].get(), std::uint64_t{1}, "incr(" + std::to_string(i) + ")"));
+                  }
+                  r.expect(returned(c.call<std::uint64_t>("total", patience), calls, "total()"));  // exactly once each
+              }) == as_expected);
     }
 }
 
@@ -117,19 +125,14 @@ TEST_CASE("rpc faults: a server killed mid-call is peer_dead at the client, with
         INFO(ipckit_test::to_string(kind));
         signal_pipe started;
         served srv(kind, [&](rpc::server& s) { blocking(s, started, "block"); });
-        ipckit_test::child client([&] {
+        child_report report;
+        ipckit_test::child client = report.spawn([&](child_report& r) {
             rpc::client c(srv.address());
-            auto r = c.call<std::int64_t>("block", patience);
-            if (r) return 2;
-            if (r.error().code != rpc::errc::peer_dead) {
-                std::fprintf(stderr, "%s: %s\n", rpc::to_string(r.error().code), r.error().message.c_str());
-                return 3;
-            }
-            return ipckit_test::contains(r.error().message, "may or may not have run") ? 0 : 4;
+            r.expect(failed_with(c.call<std::int64_t>("block", patience), rpc::errc::peer_dead, "may or may not have run", "block()"));
         });
         REQUIRE(started.wait());
         CHECK(srv.kill() == killed_by_sigkill);
-        CHECK(client.wait() == 0);
+        CHECK(report.finish(client) == as_expected);
     }
 }
 
@@ -141,22 +144,20 @@ TEST_CASE("rpc faults: a client killed mid-call leaves the server serving the ot
             ipckit_test::calculator(s);
             blocking(s, started, "block");
         });
-        ipckit_test::child doomed([&] {
+        child_report doomed_report;
+        ipckit_test::child doomed = doomed_report.spawn([&](child_report& r) {
             rpc::client c(srv.address());
-            (void)c.call<std::int64_t>("block", patience);
-            return 2;
+            const auto b = c.call<std::int64_t>("block", patience);
+            r.check(false, "to be killed while block() ran; it ended with " +
+                               (b ? std::string("a result") : ipckit_test::rpc_error_text(b.error())));
         });
         REQUIRE(started.wait());
-        CHECK(doomed.kill() == killed_by_sigkill);
-        const int failed = in_child([&] {
-            rpc::client c(srv.address());
-            for (std::int64_t i = 0; i < 50; ++i) {
-                auto r = c.call<std::int64_t>("add", i, 1, patience);
-                if (!r || *r != i + 1) return 2;
-            }
-            return 0;
-        });
-        CHECK(failed == 0);
+        CHECK(doomed_report.ended(doomed.kill(), killed_by_sigkill) == as_expected);
+        CHECK(in_child([&](child_report& r) {
+                  rpc::client c(srv.address());
+                  for (std::int64_t i = 0; i < 50; ++i)
+                      r.expect(returned(c.call<std::int64_t>("add", i, 1, patience), i + 1, "add(" + std::to_string(i) + ", 1)"));
+              }) == as_expected);
     }
 }
 
@@ -169,20 +170,15 @@ TEST_CASE("rpc faults: a restarted server gets the idempotent calls again, the o
             blocking(s, started, "balance", true);  // blocks in the first server, as charge does
         });
         const std::string address = first->address();
-        ipckit_test::child client([&] {
+        child_report report;
+        ipckit_test::child client = report.spawn([&](child_report& r) {
             rpc::client_options co;
             co.retry_interval = 50ms;
             rpc::client c(address, co);
             auto charge = c.async_call<std::int64_t>("charge", patience);
             auto balance = c.async_call<std::int64_t>("balance", patience);
-            auto ch = charge.get();
-            auto b = balance.get();
-            if (ch || ch.error().code != rpc::errc::peer_dead) return 2;  // never run twice
-            if (!b) {
-                std::fprintf(stderr, "balance: %s: %s\n", rpc::to_string(b.error().code), b.error().message.c_str());
-                return 3;
-            }
-            return *b == 7 ? 0 : 4;  // answered by the second server
+            r.expect(failed_with(charge.get(), rpc::errc::peer_dead, "", "charge()"));  // never run twice
+            r.expect(returned(balance.get(), 7, "balance()"));                           // answered by the second server
         });
         REQUIRE(started.wait());
         REQUIRE(started.wait());
@@ -191,6 +187,66 @@ TEST_CASE("rpc faults: a restarted server gets the idempotent calls again, the o
             s.bind("charge", [] { return std::int64_t{1}; });
             s.bind("balance", [] { return std::int64_t{7}; }, rpc::idempotent);
         });
-        CHECK(client.wait() == 0);
+        CHECK(report.finish(client) == as_expected);
+    }
+}
+
+TEST_CASE("rpc faults: calls across the msgid's wrap at 2^32 each run once, none refused as expired", "[process]") {
+    constexpr std::uint64_t calls = 48;
+    for (const auto kind : rpc_transports) {
+        INFO(ipckit_test::to_string(kind));
+        rpc::server_options o;
+        o.threads = 2;
+        o.reply_cache = 4;  // evictions move the expiry floor up to the wrap, while replies are dropped
+        o.fault_hook = [](std::string_view method, std::uint32_t msgid) {
+            if (method != "incr") return rpc::fault_action::deliver;
+            if (msgid % 7 == 3) return rpc::fault_action::cut_connection;
+            if (msgid % 3 == 1) return rpc::fault_action::drop_reply;
+            return rpc::fault_action::deliver;
+        };
+        served srv(kind, counter, o);
+        CHECK(in_child([&](child_report& r) {
+                  rpc::client_options co;
+                  co.retry_interval = 20ms;
+                  co.first_sequence = (std::uint64_t{1} << 32) - calls / 2;  // half the calls before the wrap, half after
+                  rpc::client c(srv.address(), co);
+                  for (std::uint64_t t = 0; t < calls; ++t)  // each returns how often it ran for its token
+                      r.expect(returned(c.call<std::uint64_t>("incr", t, patience), std::uint64_t{1}, "incr(" + std::to_string(t) + ")"));
+                  r.expect(returned(c.call<std::uint64_t>("total", patience), calls, "total()"));
+              }) == as_expected);
+    }
+}
+
+TEST_CASE("rpc faults: a send waiting for room at a server that does not read holds up no other caller", "[process]") {
+    for (const auto kind : rpc_transports) {
+        INFO(ipckit_test::to_string(kind));
+        served srv(kind, deaf);
+        child_report report;
+        signal_pipe refused;
+        signal_pipe hold;
+        ipckit_test::child client = report.spawn([&](child_report& r) {
+            rpc::client c(srv.address());
+            std::thread filler([&c] {  // sends until the connection is full, then waits for room, for an hour
+                const std::string big(200 * 1024, 'x');
+                for (;;) {
+                    auto f = c.async_call<std::string>("echo", big, std::chrono::hours(1));
+                    if (f.wait_for(0s) == std::future_status::ready) return;  // refused: too many in flight
+                }
+            });
+            filler.detach();  // the process is killed, filler and all
+            // Meanwhile this caller's calls go out and time out (nobody answers) while there is
+            // room, and end not_sent at their own deadline once there is none: they do not wait
+            // for the filler's hour.
+            for (;;) {
+                auto a = c.call<std::int64_t>("add", 1, 2, 100ms);
+                r.check(!a, "no reply from a server that does not read");
+                if (a.error().code == rpc::errc::not_sent) break;
+                r.expect(failed_with(a, rpc::errc::timed_out, "add", "add(1, 2)"));
+            }
+            refused.post();
+            r.block_until_killed(hold);
+        });
+        REQUIRE(report.reached(client, refused) == as_expected);
+        CHECK(report.ended(client.kill(), killed_by_sigkill) == as_expected);
     }
 }

@@ -1,6 +1,6 @@
 // The pieces of at-most-once and of the wire format, in one process: the reply cache admits a
-// request once and refuses what it has evicted; the parser takes MessagePack-RPC messages and
-// refuses everything else, under limits no larger than the frame.
+// request once and refuses what it has evicted, across the msgid's wrap too; the parser takes
+// MessagePack-RPC messages and refuses everything else, under limits no larger than the frame.
 
 #include "../catch.hpp"
 
@@ -9,6 +9,7 @@
 #include <msgpack.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,42 @@ TEST_CASE("rpc reply cache: a request still running is never evicted", "[unit]")
     CHECK(c.admit(1, reply) == reply_cache::seen::running);
     c.complete(1, bytes_of("late"));
     CHECK(c.admit(1, reply) == reply_cache::seen::done);
+}
+
+TEST_CASE("rpc reply cache: msgids after the wrap at 2^32 are new calls, never expired", "[unit]") {
+    constexpr std::uint64_t wrap = std::uint64_t{1} << 32;
+    reply_cache c(2);
+    std::vector<char> reply;
+    for (std::uint64_t s = wrap - 4; s < wrap + 4; ++s) {  // the msgids a client sends: ..., 2^32-1, (0 is the hello's) 1, ...
+        if (static_cast<std::uint32_t>(s) == 0) continue;
+        const std::uint64_t seq = c.extend(static_cast<std::uint32_t>(s));
+        CHECK(seq == s);
+        REQUIRE(c.admit(seq, reply) == reply_cache::seen::fresh);
+        c.complete(seq, bytes_of(std::to_string(s)));
+    }
+    CHECK(c.extend(0xFFFFFFFFu) == wrap - 1);  // a late retransmission from before the wrap
+    CHECK(c.admit(c.extend(0xFFFFFFFFu), reply) == reply_cache::seen::expired);
+    CHECK(c.admit(c.extend(3), reply) == reply_cache::seen::done);
+    CHECK(reply == bytes_of(std::to_string(wrap + 3)));
+}
+
+TEST_CASE("rpc reply cache: a call still running 2^32 msgids later is not the new call of that msgid", "[unit]") {
+    constexpr std::uint64_t wrap = std::uint64_t{1} << 32;
+    reply_cache c(4);
+    std::vector<char> reply;
+    REQUIRE(c.admit(c.extend(5), reply) == reply_cache::seen::fresh);  // runs for ever
+    for (const std::uint64_t s : {wrap / 4, wrap / 2, 3 * wrap / 4, wrap - 1}) {  // what came meanwhile, in steps under 2^31
+        REQUIRE(c.extend(static_cast<std::uint32_t>(s)) == s);
+        REQUIRE(c.admit(s, reply) == reply_cache::seen::fresh);
+        c.complete(s, bytes_of("x"));
+    }
+    const std::uint64_t again = c.extend(5);  // the msgid of the first call, come round again
+    CHECK(again == wrap + 5);
+    CHECK(c.admit(again, reply) == reply_cache::seen::fresh);  // not `running`: it runs, and gets its own reply
+    CHECK(c.complete(again, bytes_of("new")));
+    CHECK_FALSE(c.complete(5, bytes_of("old")));  // finished 2^32 behind: not sent, the msgid is the new call's
+    CHECK(c.admit(again, reply) == reply_cache::seen::done);
+    CHECK(reply == bytes_of("new"));
 }
 
 TEST_CASE("rpc wire: the three MessagePack-RPC messages parse", "[unit]") {

@@ -45,7 +45,9 @@ public:
         asio::post(io_thread::context(), [self = shared_from_this()] { self->begin(); });
         std::unique_lock lock(m_);
         done_cv_.wait(lock, [&] { return done_; });
-        if (failure_) throw *failure_;
+        // A new error, not a copy: a copy shares failure_'s message buffer, which the I/O thread
+        // may free last, a hand-over inside libstdc++ that ThreadSanitizer cannot see.
+        if (failure_) throw error(failure_->reason(), failure_->what());
         return link_;
     }
 

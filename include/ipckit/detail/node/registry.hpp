@@ -154,7 +154,16 @@ public:
     /// the links its members use; a domain made with another capacity or kind is
     /// incompatible_layout, and so is a segment of that name that is not a domain.
     registry(std::string_view domain, std::size_t capacity, const std::string& kind, const options& opt)
-        : segment_(open(domain, capacity, kind, opt)), capacity_(capacity),
+        : segment_(open(domain, capacity, kind, opt, true)), capacity_(capacity),
+          liveness_(liveness_of(opt)) {}
+    struct existing_only_t {
+        explicit existing_only_t() = default;
+    };
+    static constexpr existing_only_t existing_only{};
+    /// Opens the domain `domain` only if it exists, creating nothing (a lookup leaves no trace):
+    /// not_found if there is none; otherwise as the constructor above.
+    registry(existing_only_t, std::string_view domain, std::size_t capacity, const std::string& kind, const options& opt)
+        : segment_(open(domain, capacity, kind, opt, false)), capacity_(capacity),
           liveness_(liveness_of(opt)) {}
 
     static segment_layout layout(std::size_t capacity, const std::string& kind) {
@@ -349,13 +358,15 @@ private:
                "members runs, remove it with ipckit::remove_domain(\"" + name() + "\") and join again";
     }
 
-    static segment open(std::string_view domain, std::size_t capacity, const std::string& kind, const options& opt) {
+    static segment open(std::string_view domain, std::size_t capacity, const std::string& kind, const options& opt,
+                        bool create) {
         validate_node_name(domain, max_domain_name, "domain");
         if (capacity == 0 || capacity > 4096)
             throw error(errc::invalid_argument, "a domain holds 1 to 4096 members; " + std::to_string(capacity) +
                                                     " was asked for (node_options::members)");
         const segment_layout want = layout(capacity, kind);
         try {
+            if (!create) return segment::open(domain, want, opt);
             return segment::open_or_create<system_owned>(domain, want, opt, [capacity](void* body) {
                 auto* h = ::new (body) registry_head{};
                 const auto now = std::chrono::system_clock::now().time_since_epoch();

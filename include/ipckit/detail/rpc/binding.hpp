@@ -43,10 +43,20 @@ private:
     membership member_;
 };
 
-/// The address of the live server called `name` in `domain`; throws not_found naming both.
+/// The address of the live server called `name` in `domain`; throws not_found naming both. A
+/// lookup creates nothing: a domain that does not exist is not_found too, naming the domain.
 inline std::string lookup(std::string_view domain, std::string_view name, const node_options& o) {
     validate_node_name(name, max_member_name, "server");
-    const registry r(domain, o.members, servers_kind(), o);
+    const registry r = [&] {
+        try {
+            return registry(registry::existing_only, domain, o.members, servers_kind(), o);
+        } catch (const error& e) {
+            if (e.reason() != errc::not_found) throw;
+            throw error(errc::not_found, "no domain '" + std::string(domain) + "' on this machine, so no server named '" +
+                                             std::string(name) + "' in it: start the server first (rpc::server::in_domain), "
+                                             "or check the domain's name");
+        }
+    }();
     if (!r.find(name))
         throw error(errc::not_found, "no live server named '" + std::string(name) + "' in domain '" + std::string(domain) +
                                          "': start it (rpc::server::in_domain), or check both names");

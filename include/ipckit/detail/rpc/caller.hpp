@@ -14,14 +14,25 @@
 //   reconnecting fails       calls never sent end with not_sent; lost ones with peer_dead, or,
 //                            if idempotent, try again until their deadline (then peer_dead)
 //   no reply for retry_interval   sent again on the same connection (a lost reply)
-//   the deadline             timed_out (peer_dead if it was lost)
+//   the deadline             timed_out (peer_dead if it was lost, not_sent if it never went)
 //
-// The mutex m_ guards the pending calls and the connection; sends happen under it, so a send
-// that waits for room (a server that does not read) holds up other callers until its deadline.
+// Sequence numbers are 64-bit; a request's msgid is their low 32 bits, never 0 (the hello's).
+// After 2^32 calls msgids come round again, so a reply's msgid is taken back to the pending call
+// that has those low bits within 2^31 of the oldest pending one; and a call is refused (not_sent)
+// while one started 2^31 or more numbers before it is still pending, so that no two calls in
+// flight ever share a msgid. The server extends msgids the same way (reply_cache.hpp).
+//
+// The mutex m_ guards the pending calls and the connection pointer, and no send happens under it:
+// a send that waits for room (a server that does not read) holds up neither the I/O thread nor
+// a caller that only starts a call, asks in_flight() or gets a reply. send_turn_ lets one send
+// at a time onto the connection. A caller sends its own request from its thread, waiting for its
+// turn and for room until its deadline (the connection's backpressure); the I/O thread only
+// tries, and tries again on its next wake. A call that never went by its deadline ends not_sent.
 
 #include <ipckit/detail/rpc/incarnation.hpp>
 #include <ipckit/detail/rpc/options.hpp>
 #include <ipckit/detail/rpc/result.hpp>
+#include <ipckit/detail/rpc/send_turn.hpp>
 #include <ipckit/detail/rpc/wire.hpp>
 #include <ipckit/net.hpp>
 
@@ -76,7 +87,11 @@ public:
     caller& operator=(const caller&) = delete;
     ~caller() { close(); }
 
-    std::uint32_t next_seq() noexcept { return seq_.fetch_add(1) + 1; }  // 0 is the hello's
+    /// The next call's sequence number. Its msgid (low 32 bits) is never 0, the hello's.
+    std::uint64_t next_seq() noexcept {
+        for (;;)
+            if (const std::uint64_t s = seq_.fetch_add(1); static_cast<std::uint32_t>(s) != hello_msgid) return s;
+    }
     [[nodiscard]] std::uint64_t incarnation() const noexcept { return incarnation_; }
     [[nodiscard]] std::uint64_t server_incarnation() const {
         std::lock_guard lock(m_);
@@ -87,8 +102,8 @@ public:
         return pending_.size();
     }
 
-    /// Starts a call whose request (packed with `seq`) is `request`; `done` is called once.
-    void start(std::uint32_t seq, std::string method, std::vector<char> request, clock::time_point deadline,
+    /// Starts a call whose request (packed with `seq`'s low 32 bits) is `request`; `done` is called once.
+    void start(std::uint64_t seq, std::string method, std::vector<char> request, clock::time_point deadline,
                completion done) {
         std::unique_lock lock(m_);
         error failed;
@@ -99,6 +114,10 @@ public:
         else if (pending_.size() >= options_.max_in_flight)
             failed = {rerrc::not_sent, std::to_string(pending_.size()) + " calls are in flight, the most client_options::"
                                                                           "max_in_flight allows; " + method + " was not sent"};
+        else if (!pending_.empty() && seq > pending_.begin()->first && seq - pending_.begin()->first >= msgid_reach)
+            failed = {rerrc::not_sent, pending_.begin()->second.method + " has been in flight while 2^31 later calls were "
+                                       "started, and a msgid names a call only within 2^31 of the others; " + method +
+                                       " was not sent (give that call a deadline)"};
         if (failed.code != rerrc::ok) {
             lock.unlock();
             done(nullptr, failed);
@@ -106,23 +125,31 @@ public:
         }
         pending p;
         p.method = std::move(method);
-        p.request = std::move(request);
+        p.request = std::make_shared<const std::vector<char>>(std::move(request));
         p.deadline = deadline;
         p.idempotent = idempotent_.count(p.method) != 0;
         p.done = std::move(done);
-        auto& at = pending_.emplace(seq, std::move(p)).first->second;
-        if (conn_) send(at);
+        pending_.emplace(seq, std::move(p));
         cv_.notify_all();
+        transmit(lock, seq, true);
     }
 
     /// Sends a notification now: ok, or not_sent.
     error notify(const std::vector<char>& message) {
-        std::lock_guard lock(m_);
-        if (closing_) return {rerrc::closed, "the client was closed"};
-        if (message.size() > max_frame) return {rerrc::too_large, "the notification is larger than a frame"};
-        if (!conn_) return {rerrc::not_sent, "not connected to " + address_};
-        const auto s = conn_->send(std::as_bytes(std::span(message.data(), message.size())),
-                                   clock::now() + options_.reconnect_timeout);
+        std::shared_ptr<connection<frame>> c;
+        {
+            std::lock_guard lock(m_);
+            if (closing_) return {rerrc::closed, "the client was closed"};
+            if (message.size() > max_frame) return {rerrc::too_large, "the notification is larger than a frame"};
+            if (!conn_) return {rerrc::not_sent, "not connected to " + address_};
+            c = conn_;
+        }
+        const auto deadline = clock::now() + options_.reconnect_timeout;
+        if (!send_turn_.take_until(deadline))
+            return {rerrc::not_sent, "the notification could not be sent: other sends to " + address_ +
+                                         " waited for room all the while (does the server read?)"};
+        const auto s = c->send(std::as_bytes(std::span(message.data(), message.size())), deadline);
+        send_turn_.give();
         if (!s) return {rerrc::not_sent, std::string("the notification could not be sent: ") + ipckit::to_string(s.error())};
         return {};
     }
@@ -141,12 +168,13 @@ public:
 private:
     struct pending {
         std::string method;
-        std::vector<char> request;
+        std::shared_ptr<const std::vector<char>> request;  // shared with a send in progress
         clock::time_point deadline;
         clock::time_point next_send{};
         bool idempotent = false;
-        bool sent = false;  // on some connection
-        bool lost = false;  // the connection it was sent on ended
+        bool sent = false;     // on some connection
+        bool lost = false;     // the connection it was sent on ended
+        bool sending = false;  // a thread is sending it now, without m_: it may have gone
         completion done;
     };
     struct finished {
@@ -155,24 +183,51 @@ private:
         error e;
     };
 
-    /// Sends (again) under m_; marks it sent if it went.
-    void send(pending& p) {
-        const auto s = conn_->send(std::as_bytes(std::span(p.request.data(), p.request.size())), p.deadline);
-        if (s) {
-            p.sent = true;
-            p.lost = false;
-            p.next_send = clock::now() + options_.retry_interval;
+    /// Sends (again) the call `seq`, if it is pending and connected and no other thread sends it
+    /// now. `lock` holds m_, released during the send. `wait` (the caller's own thread): waits for
+    /// its turn and for room until the call's deadline; else (the I/O thread) only tries. Marks the
+    /// call sent if it went, and lost too if its connection ended meanwhile.
+    void transmit(std::unique_lock<std::mutex>& lock, std::uint64_t seq, bool wait) {
+        auto it = pending_.find(seq);
+        if (it == pending_.end() || it->second.sending || !conn_) return;
+        const auto c = conn_;
+        const auto request = it->second.request;
+        const auto deadline = wait ? it->second.deadline : clock::time_point{};  // past: one try
+        it->second.sending = true;
+        lock.unlock();
+        bool went = false;
+        if (wait ? send_turn_.take_until(deadline) : send_turn_.try_take()) {
+            went = c->send(std::as_bytes(std::span(request->data(), request->size())), deadline).has_value();
+            send_turn_.give();
         }
+        lock.lock();
+        it = pending_.find(seq);  // only the I/O thread erases, and it may have ended the call meanwhile
+        if (it == pending_.end()) return;
+        it->second.sending = false;
+        if (!went) return;
+        it->second.sent = true;
+        it->second.lost = c != conn_;
+        it->second.next_send = clock::now() + options_.retry_interval;
     }
 
-    /// Sends again what had no reply for retry_interval, and what never went, under m_.
-    void resend_due() {
+    /// Sends again what had no reply for retry_interval, and what never went; `lock` holds m_.
+    void resend_due(std::unique_lock<std::mutex>& lock) {
         const auto t = clock::now();
+        std::vector<std::uint64_t> due;  // transmit() lets go of m_: gather first
         for (auto& [seq, p] : pending_)
-            if (!p.sent || p.next_send <= t) send(p);
+            if (!p.sent || p.next_send <= t) due.push_back(seq);
+        for (const std::uint64_t seq : due) transmit(lock, seq, false);
     }
 
-    void end(std::map<std::uint32_t, pending>::iterator it, error e, std::vector<finished>& out) {
+    /// The pending call whose msgid is `msgid`, or end(): the one within msgid_reach of the oldest.
+    std::map<std::uint64_t, pending>::iterator find_msgid(std::uint32_t msgid) {
+        if (pending_.empty()) return pending_.end();
+        const std::uint64_t oldest = pending_.begin()->first;
+        const std::uint64_t ahead = static_cast<std::uint32_t>(msgid - static_cast<std::uint32_t>(oldest));  // mod 2^32
+        return ahead < msgid_reach ? pending_.find(oldest + ahead) : pending_.end();
+    }
+
+    void end(std::map<std::uint64_t, pending>::iterator it, error e, std::vector<finished>& out) {
         out.push_back({std::move(it->second.done), nullptr, std::move(e)});
         pending_.erase(it);
     }
@@ -248,7 +303,11 @@ private:
             for (auto it = pending_.begin(); it != pending_.end();) {
                 auto next = std::next(it);
                 if (it->second.deadline <= now) {
-                    if (it->second.lost)
+                    if (!it->second.sent && !it->second.sending)
+                        end(it, {rerrc::not_sent, it->second.method + " was not sent by its deadline: the connection to " +
+                                                      address_ + " had no room (does the server read?); it did not run"},
+                            out);
+                    else if (it->second.lost)
                         end(it, {rerrc::peer_dead, "the connection to " + address_ + " ended after " + it->second.method +
                                                        " was sent, and no reply came by the deadline; it may or may not have run"},
                             out);
@@ -286,9 +345,9 @@ private:
                          out);
                     continue;
                 }
-                const auto it = pending_.find(m->msgid);
+                const auto it = find_msgid(m->msgid);
                 if (it == pending_.end()) {  // late: its call already ended
-                    resend_due();
+                    resend_due(lock);
                     continue;
                 }
                 auto msg = std::make_shared<message>(std::move(*m));
@@ -296,9 +355,9 @@ private:
                 if (msg->error.type != msgpack::type::NIL) e = read_failure(msg->error);
                 out.push_back({std::move(it->second.done), e.code == rerrc::ok ? msg : nullptr, std::move(e)});
                 pending_.erase(it);
-                resend_due();
+                resend_due(lock);
             } else if (r.error() == errc::timed_out) {
-                resend_due();
+                resend_due(lock);
             } else {
                 conn_.reset();
                 for (auto& [seq, p] : pending_)
@@ -346,7 +405,7 @@ private:
             for (auto it = pending_.begin(); it != pending_.end();) {
                 auto next = std::next(it);
                 auto& p = it->second;
-                if (!p.sent)
+                if (!p.sent && !p.sending)
                     end(it, {rerrc::not_sent, "could not reach " + address_ + " (" + why + "); " + p.method + " was not sent"}, out);
                 else if (!p.idempotent)
                     end(it, {rerrc::peer_dead, "the connection to " + address_ + " ended after " + p.method +
@@ -357,32 +416,36 @@ private:
             return;
         }
         const bool restarted = server_incarnation_ == 0 || server_incarnation_ != previous_incarnation_;
+        std::vector<std::uint64_t> again;
         for (auto it = pending_.begin(); it != pending_.end();) {
             auto next = std::next(it);
             auto& p = it->second;
-            if (p.lost && restarted && !p.idempotent)
+            if ((p.lost || p.sending) && restarted && !p.idempotent)  // sending: perhaps on the old connection
                 end(it, {rerrc::peer_dead, "the server at " + address_ + " is a new incarnation (it restarted) after " +
                                                p.method + " was sent; it may or may not have run, and is not idempotent"},
                     out);
             else
-                send(p);
+                again.push_back(it->first);
             it = next;
         }
+        for (const std::uint64_t seq : again) transmit(lock, seq, false);
     }
 
     const std::string address_;
     const ipckit::rpc::client_options options_;
     const std::uint64_t incarnation_ = new_incarnation();
-    std::atomic<std::uint32_t> seq_{0};
+    static constexpr std::uint64_t msgid_reach = std::uint64_t{1} << 31;  // calls in flight lie within it
+    std::atomic<std::uint64_t> seq_{options_.first_sequence};
 
     mutable std::mutex m_;
+    send_turn<clock> send_turn_;  // one send at a time on the connection; never waited for with m_ held
     std::condition_variable cv_;
     bool closing_ = false;
     std::shared_ptr<connection<frame>> conn_;
     std::uint64_t server_incarnation_ = 0;
     std::uint64_t previous_incarnation_ = 0;
     std::set<std::string> idempotent_;
-    std::map<std::uint32_t, pending> pending_;
+    std::map<std::uint64_t, pending> pending_;
     clock::time_point next_connect_{};
     clock::time_point long_wait_due_{};
     const std::chrono::milliseconds slice_ =

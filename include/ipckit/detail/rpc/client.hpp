@@ -128,9 +128,9 @@ private:
             then(result<R>(error{errc::closed, "the client was moved from"}));
             return;
         }
-        const std::uint32_t seq = core_->next_seq();
+        const std::uint64_t seq = core_->next_seq();
         msgpack::sbuffer b;
-        detail::rpc::pack_request(b, seq, method, std::get<I>(args)...);
+        detail::rpc::pack_request(b, static_cast<std::uint32_t>(seq), method, std::get<I>(args)...);  // the msgid wraps
         std::string name(method);
         core_->start(seq, name, std::vector<char>(b.data(), b.data() + b.size()), deadline,
                      [then = std::move(then), name](const msgpack::object* r, const error& e) mutable {

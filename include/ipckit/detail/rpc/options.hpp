@@ -49,6 +49,9 @@ struct client_options {
     /// reply_cache, or a retransmission may find its reply evicted (expired).
     std::size_t max_in_flight = 256;
     ipckit::net_options net;
+    /// For tests of the msgid's wrap: the sequence number of the client's first call (its msgid
+    /// on the wire is the low 32 bits; caller.hpp).
+    std::uint64_t first_sequence = 1;
 };
 
 }  // namespace ipckit::rpc

@@ -10,8 +10,18 @@
 // more than `capacity` later ones completed. So a client keeps fewer calls in flight than the
 // capacity (client_options::max_in_flight is below the default).
 //
+// Sequence numbers are 64-bit; the wire carries their low 32 bits (the MessagePack-RPC msgid),
+// which wrap after 2^32 calls. extend() gives a msgid back its 64 bits: the number with those low
+// bits nearest the newest admitted. That is the client's own number as long as no call of the
+// client's stays in flight while 2^31 later ones are made, which the client refuses (caller.hpp).
+// So after the wrap a msgid is a new number, never `expired` and never answered from the entry of
+// the call 2^32 before it; and a reply finished 2^31 or more numbers behind the newest is one the
+// client cannot be waiting for: complete() says so, and it is not sent (its msgid may be a newer
+// call's by then).
+//
 // Not thread-safe: its client's mutex guards it (session.hpp, client_state).
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -27,8 +37,16 @@ public:
 
     explicit reply_cache(std::size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
 
+    /// The sequence number whose msgid (low 32 bits) is `msgid`: the one nearest the newest admitted.
+    [[nodiscard]] std::uint64_t extend(std::uint32_t msgid) const noexcept {
+        const auto ahead = static_cast<std::int32_t>(msgid - static_cast<std::uint32_t>(newest_));  // mod 2^32
+        if (ahead >= 0) return newest_ + static_cast<std::uint64_t>(ahead);
+        const auto behind = static_cast<std::uint64_t>(-std::int64_t{ahead});
+        return behind <= newest_ ? newest_ - behind : msgid;  // none is below 0: a msgid of the first 2^32
+    }
+
     /// What `seq` is; a fresh one is marked running, a done one's reply copied to `reply`.
-    seen admit(std::uint32_t seq, std::vector<char>& reply) {
+    seen admit(std::uint64_t seq, std::vector<char>& reply) {
         const auto it = entries_.find(seq);
         if (it != entries_.end()) {
             if (!it->second.done) return seen::running;
@@ -37,22 +55,26 @@ public:
         }
         if (seq < floor_) return seen::expired;
         entries_.emplace(seq, entry{});
+        newest_ = std::max(newest_, seq);
         return seen::fresh;
     }
 
     /// Stores the reply of a request admitted as fresh, evicting the oldest past capacity.
-    void complete(std::uint32_t seq, std::vector<char> reply) {
+    /// Returns whether the client may still wait for it: false if it is 2^31 or more behind the
+    /// newest admitted, when its msgid may already name a newer call.
+    bool complete(std::uint64_t seq, std::vector<char> reply) {
         auto it = entries_.find(seq);
-        if (it == entries_.end() || it->second.done) return;
+        if (it == entries_.end() || it->second.done) return false;
         it->second.done = true;
         it->second.reply = std::move(reply);
         completed_.push_back(seq);
         while (completed_.size() > capacity_) {
-            const std::uint32_t old = completed_.front();
+            const std::uint64_t old = completed_.front();
             completed_.pop_front();
             entries_.erase(old);
-            if (old >= floor_) floor_ = std::uint64_t{old} + 1;
+            if (old >= floor_) floor_ = old + 1;
         }
+        return newest_ - seq < half_range;
     }
 
     [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
@@ -62,10 +84,13 @@ private:
         bool done = false;
         std::vector<char> reply;
     };
+    static constexpr std::uint64_t half_range = std::uint64_t{1} << 31;  // how far a msgid reaches either way
+
     std::size_t capacity_;
-    std::map<std::uint32_t, entry> entries_;
-    std::deque<std::uint32_t> completed_;  // the done entries, oldest reply first: evicted first
-    std::uint64_t floor_ = 0;  // every sequence below it that is not in entries_ was evicted
+    std::map<std::uint64_t, entry> entries_;
+    std::deque<std::uint64_t> completed_;  // the done entries, oldest reply first: evicted first
+    std::uint64_t floor_ = 0;   // every sequence below it that is not in entries_ was evicted
+    std::uint64_t newest_ = 0;  // the highest sequence admitted
 };
 
 }  // namespace ipckit::detail::rpc

@@ -321,18 +321,20 @@ private:
     void admit(const std::shared_ptr<detail::rpc::session>& s, const std::shared_ptr<detail::rpc::client_state>& client,
                const request& req, const rpc::origin& from) {
         if (!client->dedupe) {
-            pool_->post([this, client, req, from] { answer(client, *req, execute(*req, from)); });
+            pool_->post([this, client, req, from] { answer(client, *req, 0, execute(*req, from)); });
             return;
         }
         std::vector<char> cached;
         detail::rpc::reply_cache::seen seen;
+        std::uint64_t seq = 0;  // the msgid with its 64 bits back (reply_cache.hpp: across the wrap)
         {
             std::lock_guard lock(client->m);
-            seen = client->replies.admit(req->msgid, cached);
+            seq = client->replies.extend(req->msgid);
+            seen = client->replies.admit(seq, cached);
         }
         using seen_t = detail::rpc::reply_cache::seen;
         switch (seen) {
-        case seen_t::fresh: pool_->post([this, client, req, from] { answer(client, *req, execute(*req, from)); }); break;
+        case seen_t::fresh: pool_->post([this, client, req, seq, from] { answer(client, *req, seq, execute(*req, from)); }); break;
         case seen_t::running: break;  // its reply goes to the client's current connection when done
         case seen_t::done: (void)s->send(cached.data(), cached.size(), clock::now() + options_.send_timeout); break;
         case seen_t::expired: {
@@ -370,14 +372,15 @@ private:
         return {out.data(), out.data() + out.size()};
     }
 
-    /// Stores the reply and sends it to the client's current connection, unless the fault hook says otherwise.
-    void answer(const std::shared_ptr<detail::rpc::client_state>& client, const detail::rpc::message& req,
+    /// Stores the reply (as sequence number `seq`) and sends it to the client's current connection,
+    /// unless the fault hook says otherwise or the client can no longer wait for it.
+    void answer(const std::shared_ptr<detail::rpc::client_state>& client, const detail::rpc::message& req, std::uint64_t seq,
                 std::vector<char> reply) {
         std::shared_ptr<detail::rpc::session> to;
         {
             std::lock_guard lock(client->m);
             to = client->current.lock();
-            if (client->dedupe) client->replies.complete(req.msgid, reply);
+            if (client->dedupe && !client->replies.complete(seq, reply)) to.reset();  // 2^31 calls late
         }
         const fault_action act = options_.fault_hook ? options_.fault_hook(req.method, req.msgid) : fault_action::deliver;
         if (!to) return;

@@ -7,7 +7,9 @@
 //
 // Each message is one frame of an ipckit connection (net.hpp), the array itself and nothing
 // after it; or, from a plain MessagePack-RPC client, one of the arrays its stream is a
-// concatenation of (plain_stream.hpp). ipckit's additions are ordinary calls that another client need not make:
+// concatenation of (plain_stream.hpp). An ipckit client numbers its calls with 64 bits and
+// sends the low 32 as the msgid, which wraps (caller.hpp; the server extends it back,
+// reply_cache.hpp). ipckit's additions are ordinary calls that another client need not make:
 //
 //   ["ipckit.hello"]  a request with msgid 0, params [client incarnation: uint64], made first on
 //                     each connection by an ipckit client; the result is a map
