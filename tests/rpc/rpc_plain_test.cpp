@@ -31,6 +31,8 @@
 #include <poll.h>
 
 using namespace std::chrono_literals;
+using ipckit_test::as_expected;
+using ipckit_test::child_report;
 using ipckit_test::contains;
 using ipckit_test::in_child;
 using ipckit_test::net_kind;
@@ -155,26 +157,33 @@ private:
     bool ended_ = false;
 };
 
-/// 0 if `r` is a success carrying `want`; else `fail`.
+/// as_expected if `r` is the success of request `msgid` carrying `want`; else what it was.
 template <class T>
-int expect_result(const std::optional<foreign_client::response>& r, std::uint32_t msgid, const T& want, int fail) {
-    if (!r || r->msgid != msgid || !r->error.is_nil()) return fail;
+std::string expect_result(const std::optional<foreign_client::response>& r, std::uint32_t msgid, const T& want) {
+    const std::string which = "the response to request " + std::to_string(msgid);
+    if (!r) return which + " did not come (the stream ended, or nothing came within patience)";
+    if (r->msgid != msgid) return "a response to request " + std::to_string(r->msgid) + " came where " + which + " was expected";
+    if (!r->error.is_nil()) return which + " was an error where a result was expected";
     T got{};
     try {
         r->result.convert(got);
     } catch (...) {
-        return fail;
+        return which + " carried a result of another type than the one expected";
     }
-    return got == want ? 0 : fail;
+    return got == want ? ipckit_test::as_expected : which + " carried another value than the one expected";
 }
 
-/// 0 if `r` is an error (a string containing `needle`) with a nil result; else `fail`.
-int expect_error(const std::optional<foreign_client::response>& r, std::uint32_t msgid, std::string_view needle, int fail) {
-    if (!r || r->msgid != msgid || r->error.type != msgpack::type::STR || !r->result.is_nil()) return fail;
+/// as_expected if `r` is request `msgid`'s error (a string containing `needle`) with a nil
+/// result; else what it was.
+std::string expect_error(const std::optional<foreign_client::response>& r, std::uint32_t msgid, std::string_view needle) {
+    const std::string which = "the response to request " + std::to_string(msgid);
+    if (!r) return which + " did not come (the stream ended, or nothing came within patience)";
+    if (r->msgid != msgid) return "a response to request " + std::to_string(r->msgid) + " came where " + which + " was expected";
+    if (r->error.type != msgpack::type::STR || !r->result.is_nil())
+        return which + " was not an error string with a nil result";
     const std::string e = r->error.as<std::string>();
-    if (contains(e, needle)) return 0;
-    std::fprintf(stderr, "'%s' does not say '%s'\n", e.c_str(), std::string(needle).c_str());
-    return fail;
+    if (contains(e, needle)) return ipckit_test::as_expected;
+    return which + " said '" + e + "' where it expected '" + std::string(needle) + "'";
 }
 
 /// The calculator, a counter, notes taken by notification, and how many connections were
@@ -204,27 +213,26 @@ TEST_CASE("rpc plain clients: a MessagePack-RPC client without ipckit calls type
     for (const auto kind : plain_transports) {
         INFO(ipckit_test::to_string(kind));
         served srv(kind, services, in_order());
-        const int failed = in_child([&] {
+        CHECK(in_child([&](child_report& r) {
             foreign_client c(srv.address());
             c.request(1, "add", 2, 40);
-            if (int e = expect_result(c.next(), 1, std::int64_t{42}, 2)) return e;
+            r.expect(expect_result(c.next(), 1, std::int64_t{42}));
             c.request(2, "scale", ipckit_test::point{1, 2, "p"}, 2.0);
             auto scaled = c.next();
-            if (!scaled || scaled->msgid != 2 || !scaled->error.is_nil()) return 3;
+            r.check(scaled && scaled->msgid == 2 && scaled->error.is_nil(), "a result for request 2 (scale)");
             const auto p = scaled->result.as<ipckit_test::point>();
-            if (p.x != 2 || p.y != 4 || p.label != "p*") return 4;
+            r.check(p.x == 2 && p.y == 4 && p.label == "p*", "the point scaled: {2, 4, \"p*\"}");
             c.request(3, "fail", std::string("the disk is on fire"));
-            if (int e = expect_error(c.next(), 3, "remote: the disk is on fire", 5)) return e;
+            r.expect(expect_error(c.next(), 3, "remote: the disk is on fire"));
             c.request(4, "nope", 1);
-            if (int e = expect_error(c.next(), 4, "unknown_method: no method 'nope'", 6)) return e;
+            r.expect(expect_error(c.next(), 4, "unknown_method: no method 'nope'"));
             c.request(5, "add", std::string("one"), 2);
-            if (int e = expect_error(c.next(), 5, "add(int64, int64) -> int64", 7)) return e;
+            r.expect(expect_error(c.next(), 5, "add(int64, int64) -> int64"));
             c.notify("note", std::string("first"));
             c.notify("note", std::string("second"));
             c.request(6, "notes");
-            return expect_result(c.next(), 6, std::vector<std::string>{"first", "second"}, 8);
-        });
-        CHECK(failed == 0);
+            r.expect(expect_result(c.next(), 6, std::vector<std::string>{"first", "second"}));
+        }) == as_expected);
     }
 }
 
@@ -232,23 +240,22 @@ TEST_CASE("rpc plain clients: pipelined requests are each answered once, matched
     for (const auto kind : plain_transports) {
         INFO(ipckit_test::to_string(kind));
         served srv(kind, services);  // several handler threads: replies may come in any order
-        const int failed = in_child([&] {
+        CHECK(in_child([&](child_report& r) {
             foreign_client c(srv.address());
             constexpr std::uint32_t n = 64;
             msgpack::sbuffer all;  // every request in one write, as a pipelining client sends them
             for (std::uint32_t i = 0; i < n; ++i)
                 msgpack::pack(all, std::make_tuple(0, 100 + i, std::string("add"), std::make_tuple(i, 1000 * i)));
-            if (!c.write(all.data(), all.size())) return 2;
+            r.check(c.write(all.data(), all.size()), "the server to take every request");
             std::set<std::uint32_t> answered;
             for (std::uint32_t k = 0; k < n; ++k) {
-                auto r = c.next();
-                if (!r || r->msgid < 100 || r->msgid >= 100 + n || !answered.insert(r->msgid).second) return 3;
-                const std::int64_t i = r->msgid - 100;
-                if (int e = expect_result(r, r->msgid, 1001 * i, 4)) return e;
+                auto got = c.next();
+                r.check(got && got->msgid >= 100 && got->msgid < 100 + n && answered.insert(got->msgid).second,
+                        "a response to a request not answered before");
+                const std::int64_t i = got->msgid - 100;
+                r.expect(expect_result(got, got->msgid, 1001 * i));
             }
-            return 0;
-        });
-        CHECK(failed == 0);
+        }) == as_expected);
     }
 }
 
@@ -256,26 +263,26 @@ TEST_CASE("rpc plain clients: without ipckit.hello each request runs, with it a 
     for (const auto kind : plain_transports) {
         INFO(ipckit_test::to_string(kind));
         served srv(kind, services, in_order());
-        const int failed = in_child([&] {
+        CHECK(in_child([&](child_report& r) {
             {
                 foreign_client anonymous(srv.address());
                 anonymous.request(7, "bump");
                 anonymous.request(7, "bump");
-                if (int e = expect_result(anonymous.next(), 7, std::int64_t{1}, 2)) return e;
-                if (int e = expect_result(anonymous.next(), 7, std::int64_t{2}, 3)) return e;
+                r.expect(expect_result(anonymous.next(), 7, std::int64_t{1}));
+                r.expect(expect_result(anonymous.next(), 7, std::int64_t{2}));
             }
             foreign_client c(srv.address());
             c.request(0, "ipckit.hello", std::uint64_t{0x5eed});
             auto hello = c.next();
-            if (!hello || hello->msgid != 0 || !hello->error.is_nil() || hello->result.type != msgpack::type::MAP) return 4;
+            r.check(hello && hello->msgid == 0 && hello->error.is_nil() && hello->result.type == msgpack::type::MAP,
+                    "the hello's reply, a map");
             c.request(7, "bump");
-            if (int e = expect_result(c.next(), 7, std::int64_t{3}, 5)) return e;
+            r.expect(expect_result(c.next(), 7, std::int64_t{3}));
             c.request(7, "bump");  // the same request again, once answered: from the reply cache
-            if (int e = expect_result(c.next(), 7, std::int64_t{3}, 6)) return e;
+            r.expect(expect_result(c.next(), 7, std::int64_t{3}));
             c.request(8, "bump");
-            return expect_result(c.next(), 8, std::int64_t{4}, 7);
-        });
-        CHECK(failed == 0);
+            r.expect(expect_result(c.next(), 8, std::int64_t{4}));
+        }) == as_expected);
     }
 }
 
@@ -300,24 +307,23 @@ TEST_CASE("rpc plain clients: garbage or an oversize message drops that stream, 
     for (const auto kind : plain_transports) {
         INFO(ipckit_test::to_string(kind));
         served srv(kind, services);
-        const int failed = in_child([&] {
+        CHECK(in_child([&](child_report& r) {
             rpc::client ipckit_client(srv.address());  // connected throughout
             std::uint64_t dropped = 0;
             for (const auto& b : bad) {
                 foreign_client c(srv.address());
                 (void)c.write(b.data(), b.size());  // the server may close before it took them all
-                if (c.rest() != "") return 2;  // dropped, without a reply
+                r.check(c.rest() == "", "the stream dropped, without a reply");
                 ++dropped;
                 auto sum = ipckit_client.call<std::int64_t>("add", 40, 2, patience);
-                if (!sum || *sum != 42) return 3;
+                r.expect(ipckit_test::returned(sum, 42, "add(40, 2)"));
             }
             foreign_client after(srv.address());
             after.request(1, "sum", std::vector<double>(8192, 0.5));  // the longest list it may send
-            if (int e = expect_result(after.next(), 1, 4096.0, 4)) return e;
+            r.expect(expect_result(after.next(), 1, 4096.0));
             auto n = ipckit_client.call<std::uint64_t>("corrupt_count", patience);
-            return n && *n == dropped ? 0 : 5;
-        });
-        CHECK(failed == 0);
+            r.expect(ipckit_test::returned(n, dropped, "corrupt_count()"));
+        }) == as_expected);
     }
 }
 
@@ -325,14 +331,13 @@ TEST_CASE("rpc plain clients: a server with plain_clients off refuses them", "[p
     rpc::server_options off;
     off.plain_clients = false;
     served srv(net_kind::tcp, services, off);
-    const int failed = in_child([&] {
+    CHECK(in_child([&](child_report& r) {
         foreign_client c(srv.address());
         c.request(1, "add", 1, 2);
         const auto got = c.rest();  // ipckit's handshake, then the end: no reply
-        if (!got || got.value().rfind("ipcknet", 0) != 0) return 2;
+        r.check(got && got.value().rfind("ipcknet", 0) == 0, "ipckit's handshake, then the end of the stream");
         rpc::client ipckit_client(srv.address());
         auto sum = ipckit_client.call<std::int64_t>("add", 1, 2, patience);
-        return sum && *sum == 3 ? 0 : 3;
-    });
-    CHECK(failed == 0);
+        r.expect(ipckit_test::returned(sum, 3, "add(1, 2)"));
+    }) == as_expected);
 }
