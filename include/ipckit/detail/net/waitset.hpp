@@ -98,7 +98,7 @@ public:
     template <class Message, mode_policy Mode>
     id add(const connection<Message, Mode>& c) {
         if (!c.link_) throw error(errc::invalid_argument, "waitset::add: the connection was moved from");
-        entry e{next_++, std::dynamic_pointer_cast<detail::link>(c.link_), nullptr};
+        entry e{next_++, std::dynamic_pointer_cast<detail::link>(c.link_), nullptr, std::nullopt};
         if (!e.link)
             throw error(errc::invalid_argument, "waitset::add: " + c.address() +
                                                     " is a shm:// connection; a waitset watches socket connections "
@@ -119,7 +119,7 @@ public:
             throw error(errc::invalid_argument, "waitset::add: " + l.address() +
                                                     " is a shm:// listener; a waitset watches socket connections and "
                                                     "listeners only, so far");
-        entry e{next_++, nullptr, l.state_};
+        entry e{next_++, nullptr, l.state_, std::nullopt};
         if (!e.acceptor) throw error(errc::invalid_argument, "waitset::add: the listener was closed or moved from");
         entries_.reserve(entries_.size() + 1);
         if (users_of(e) == 0) e.acceptor->watch(core_);
