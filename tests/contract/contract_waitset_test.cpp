@@ -1,7 +1,7 @@
 // Contract: a waitset (<ipckit/net.hpp>) reports a receiver ready when a message arrives, and
-// not before; and when its sender closes or is killed, so that the receive that follows
-// returns at once (its deadline already past) with the message, closed or peer_dead. Written
-// once, run for every kind that makes each promise (kinds.hpp).
+// not before; and when its sender closes or is killed, or the channel is closed as a whole, so
+// that the receive that follows returns at once (its deadline already past) with the message,
+// closed or peer_dead. Written once, run for every kind that makes each promise (kinds.hpp).
 //
 // The sender is a forked child (forked before the waitset, or a connection, starts a thread)
 // that sends one tick, another when told, and then ends as the scenario says, reporting through
@@ -86,6 +86,27 @@ void ready_when_it_arrives(sender_end how) {
 }
 
 }  // namespace
+
+TEMPLATE_TEST_CASE("contract: a waitset reports a receiver ready when its channel is closed as a whole in another process",
+                   "[process]", IPCKIT_CONTRACT_CLOSED_KINDS) {
+    using K = TestType;
+    const made<K> p;
+    child_report report;
+    signal_pipe go;
+    child c = report.spawn([&](child_report& r) {
+        r.check(go.wait(), "the word to close");
+        K::channel::open(p.place, K::quick()).close();
+    });
+    auto rx = K::receiver(p);
+    ipckit::waitset ws;
+    const auto key = K::watch(ws, rx);
+    CHECK(ws.wait(20ms).error() == errc::timed_out);
+    go.post();
+    REQUIRE(only(ws.wait(patience), key));
+    std::uint64_t seq = 0;
+    CHECK(K::receive(rx, seq, already_past()) == errc::closed);
+    CHECK(report.finish(c) == as_expected);
+}
 
 TEMPLATE_TEST_CASE("contract: a waitset reports a receiver ready when a message arrives, and not before", "[process]",
                    IPCKIT_CONTRACT_WAITSET_KINDS) {

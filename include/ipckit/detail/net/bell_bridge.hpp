@@ -49,7 +49,8 @@ public:
     void arm(std::vector<sys::futex_watch> watches, sys::clock::time_point until) {
         {
             const std::lock_guard lock(m_);
-            if (armed_ && until == until_ && std::equal(watches.begin(), watches.end(), watches_.begin(), watches_.end(), same))
+            if (armed_ && until == until_ &&
+                std::equal(watches.begin(), watches.end(), watches_.begin(), watches_.end(), same))
                 return;
             watches_ = std::move(watches);
             until_ = until;

@@ -139,13 +139,15 @@ public:
         std::size_t bells = 0;
         for_each_bell([&](detail::doorbell& b) { bells += &b == e.receiver->bell ? 0U : 1U; });
         if (e.receiver->bell != nullptr && bells + 1 >= detail::sys::futex_waitv_max)
-            throw error(errc::invalid_argument, "waitset::add: '" + detail::watch_access::name(r) + "': a waitset watches at most " +
-                                                    std::to_string(detail::sys::futex_waitv_max - 1) +
-                                                    " queues and mailboxes (futex_waitv's limit); use another waitset");
+            throw error(errc::invalid_argument,
+                        "waitset::add: '" + detail::watch_access::name(r) + "': a waitset watches at most " +
+                            std::to_string(detail::sys::futex_waitv_max - 1) +
+                            " queues and mailboxes (futex_waitv's limit); use another waitset");
         entries_.reserve(entries_.size() + 1);
         if (!bridge_) bridge_ = std::make_unique<detail::bell_bridge>(core_);
         disarm();  // the next wait arms the new set
-        if (next_os_check_ == detail::clock::time_point::max()) next_os_check_ = detail::clock::now() + e.receiver->liveness;
+        if (next_os_check_ == detail::clock::time_point::max())
+            next_os_check_ = detail::clock::now() + e.receiver->liveness;
         entries_.push_back(std::move(e));
         core_->signal();  // it may be ready already
         return entries_.back().key;
@@ -286,8 +288,10 @@ private:
                 // endpoint is asked, wakes the sleep below, so no endpoint is missed. The bells
                 // are armed before their receivers are asked, for the same reason.
                 core_->drain();
-                const auto watches = bridge_ ? arm() : std::vector<detail::sys::futex_watch>{};
-                const bool ask_os = bridge_ && os_check_due();
+                const bool receivers =
+                    std::any_of(entries_.begin(), entries_.end(), [](const entry& e) { return e.receiver.has_value(); });
+                const auto watches = receivers ? arm() : std::vector<detail::sys::futex_watch>{};
+                const bool ask_os = receivers && os_check_due();
                 for (auto& e : entries_)
                     if (e.receiver ? e.receiver->ready(ask_os) : e.link ? e.link->ready() : e.acceptor->ready())
                         ready.push_back(e.key);
@@ -296,7 +300,7 @@ private:
                     if (exported_) core_->signal();  // come back: more may be ready (see above)
                     return ready;
                 }
-                if (bridge_) {
+                if (receivers) {
                     if (arming_spent()) continue;
                     bridge_->arm(watches, next_os_check_);  // raises the eventfd on a ring, or when a check is due
                 }
@@ -316,7 +320,8 @@ private:
     std::vector<entry> entries_;
     std::unique_ptr<detail::bell_bridge> bridge_;  ///< with the first queue or mailbox receiver
     bool enlisted_ = false;  ///< counted among the sleepers of the receivers' bells, while a wait arms them
-    detail::clock::time_point next_os_check_ = detail::clock::time_point::max();  ///< the receivers' next liveness check
+    /// When the receivers' senders are next asked after (os_check_due).
+    detail::clock::time_point next_os_check_ = detail::clock::time_point::max();
     std::optional<boost::asio::posix::stream_descriptor> descriptor_;
     id next_ = 0;
     bool exported_ = false;

@@ -59,7 +59,8 @@ private:
 struct receiver_watch {
     template <watchable_receiver R>
     explicit receiver_watch(R& r)
-        : receiver(&r), ask([](void* p, bool ask_os) noexcept { return watch_access::ready(*static_cast<R*>(p), ask_os); }),
+        : receiver(&r),
+          ask([](void* p, bool ask_os) noexcept { return watch_access::ready(*static_cast<R*>(p), ask_os); }),
           bell(watch_access::bell(r)), keep(watch_access::keep(r)), liveness(watch_access::liveness(r)) {}
 
     [[nodiscard]] bool ready(bool ask_os) const noexcept { return ask(receiver, ask_os); }

@@ -14,17 +14,17 @@
 // the sleeper, or the sleeper sees the index. Sleeps are also cut into slices of the liveness
 // interval, so a dead peer is noticed even though nobody will ring.
 //
-// Watchers. A waitset watching receivers (net/watch.hpp) is a waiter like the others, on many
+// Watchers. A waitset watching receivers (net/waitset.hpp) is a waiter like the others, on many
 // bells at once: on each bell it enlist()s (counted in sleepers, and armed, as a sleeper is),
 // then one heavy fence for all, then loads each seq, then re-checks each receiver's readiness on
-// the waitset's thread, and only then has a bridge thread sleep in futex_waitv on those seqs
-// (plus a word of its own). A notifier therefore sees the watcher exactly as it sees a sleeper,
-// and rings (a system call) only for the first message after each arming; a ring after the seq
-// load makes futex_waitv return at once. As a sleeper does, it re-arms (rearm()) rather than
-// sleep where a notifier has already spent the arming, and leave()s once it stops watching. No
-// watcher: notify() is what it was (two loads). A process killed while watching stays counted
-// (it has no `asleep` word): notify() then also loads `armed`, on the same line, and makes a
-// system call only once per arming by a live waiter.
+// the waitset's thread, and only then has a bridge thread (net/bell_bridge.hpp) sleep in
+// futex_waitv on those seqs (plus a word of its own). A notifier therefore sees the watcher
+// exactly as it sees a sleeper, and rings (a system call) only for the first message after each
+// arming; a ring after the seq loads makes futex_waitv return at once. As a sleeper does, it
+// re-arms (rearm()) rather than sleep where a notifier has already spent the arming, and
+// leave()s once it stops watching. No watcher: notify() is what it was (two loads). A process
+// killed while watching stays counted (it has no `asleep` word): notify() then also loads
+// `armed`, on the same line, and makes a system call only once per arming by a live waiter.
 
 #include <ipckit/detail/sys/cpu.hpp>
 #include <ipckit/detail/sys/futex.hpp>
