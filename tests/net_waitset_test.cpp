@@ -274,3 +274,31 @@ TEST_CASE("net waitset: a message on a watched queue wakes a user's poll on its 
     ready = ws.wait(0ms);  // the fd was left readable: come back until a wait finds none
     CHECK(ready.error() == errc::timed_out);
 }
+
+TEST_CASE("net waitset: no message of a sender in another process is missed, however the two interleave", "[process]") {
+    // A small queue, so that the sender often waits for room and the waitset often sleeps: each
+    // message must wake it (a missed wake-up would leave it asleep until the deadline).
+    using jobs = ipckit::queue<int, ipckit::bounded<4>>;
+    const scoped_name name("waitset_stress");
+    auto q = jobs::create(name);
+    constexpr int count = 20000;
+    ipckit_test::child sender([&] {
+        auto tx = q.sender();
+        for (int i = 0; i < count; ++i)
+            if (!tx.send(i, patience)) return 1;
+        return 0;
+    });
+    auto rx = q.receiver<ipckit::non_blocking>();
+    ipckit::waitset ws;
+    ws.add(rx);
+    int next = 0;
+    while (next < count) {
+        const auto ready = ws.wait(patience);
+        REQUIRE(ready.has_value());
+        for (auto m = rx.receive(); m; m = rx.receive()) {
+            REQUIRE(*m == next);
+            ++next;
+        }
+    }
+    CHECK(sender.wait() == 0);
+}
