@@ -1,11 +1,14 @@
 // One thread serving many clients through a waitset: pending accepts and messages on any of
 // several connections, reported by id, with a deadline; and the same from a user's own event
-// loop, through the waitset's fd (poll) or Asio (async_wait in the test's io_context).
+// loop, through the waitset's fd (poll) or Asio (async_wait in the test's io_context); and
+// queue receivers beside connections in one wait. (Every kind's readiness, across processes:
+// contract/contract_waitset_test.cpp.)
 
 #include "catch.hpp"
 #include "net_support.hpp"
 
 #include <ipckit/net.hpp>
+#include <ipckit/queue.hpp>
 
 #include <boost/asio/io_context.hpp>
 
@@ -23,6 +26,7 @@ using ipckit::errc;
 using ipckit_test::all_net_kinds;
 using ipckit_test::bind_address;
 using ipckit_test::patience;
+using ipckit_test::scoped_name;
 
 namespace {
 using msg = ipckit::bytes<256>;
@@ -207,4 +211,94 @@ TEST_CASE("net waitset: a connection added twice is reported under both ids, and
     ready = ws.wait(patience);
     REQUIRE(ready.has_value());
     CHECK(*ready == std::vector<ipckit::waitset::id>{second});
+}
+
+TEST_CASE("net waitset: a queue and a connection in one wait: timed_out when neither is ready, else the one that is", "[unit]") {
+    using jobs = ipckit::queue<int, ipckit::bounded<8>>;
+    const scoped_name name("waitset_mixed");
+    auto q = jobs::create(name);
+    auto rx = q.receiver();
+    auto tx = q.sender();
+    auto srv = ipckit::listener<msg>::bind("tcp://127.0.0.1:0");
+    auto cli = ipckit::connect<msg>(srv.address(), patience);
+    auto end = srv.accept(patience).value();
+
+    ipckit::waitset ws;
+    const auto queue_id = ws.add(rx);
+    const auto conn_id = ws.add(end);
+    CHECK(ws.size() == 2);
+    CHECK(ws.wait(20ms).error() == errc::timed_out);
+
+    REQUIRE(tx.send(7).has_value());
+    auto ready = ws.wait(patience);
+    REQUIRE(ready.has_value());
+    CHECK(*ready == std::vector<ipckit::waitset::id>{queue_id});
+    CHECK(rx.receive(0ms).value() == 7);
+    CHECK(ws.wait(20ms).error() == errc::timed_out);
+
+    REQUIRE(cli.send("hello").has_value());
+    ready = ws.wait(patience);
+    REQUIRE(ready.has_value());
+    CHECK(*ready == std::vector<ipckit::waitset::id>{conn_id});
+    CHECK(text(end.receive(0ms).value()) == "hello");
+
+    // Removed, the queue is not reported, though a message is in.
+    ws.remove(queue_id);
+    REQUIRE(tx.send(8).has_value());
+    CHECK(ws.wait(20ms).error() == errc::timed_out);
+    CHECK(rx.receive(0ms).value() == 8);
+}
+
+TEST_CASE("net waitset: a message on a watched queue wakes a user's poll on its fd", "[unit]") {
+    using jobs = ipckit::queue<int, ipckit::bounded<8>>;
+    const scoped_name name("waitset_poll");
+    auto q = jobs::create(name);
+    auto rx = q.receiver();
+    auto tx = q.sender();
+    ipckit::waitset ws;
+    const auto key = ws.add(rx);
+    pollfd p{ws.native_handle(), POLLIN, 0};
+    const int patience_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(patience).count());
+
+    CHECK(ws.wait(0ms).error() == errc::timed_out);  // nothing yet: the queue's bell is armed now
+    // The fd may turn readable without a message (a liveness check is due, once per interval):
+    // a wait then finds nothing, and the loop polls again.
+    REQUIRE(tx.send(1).has_value());
+    ipckit::result<std::vector<ipckit::waitset::id>> ready = ipckit::unexpected(errc::timed_out);
+    while (!ready) {
+        REQUIRE(::poll(&p, 1, patience_ms) == 1);
+        ready = ws.wait(0ms);
+    }
+    CHECK(*ready == std::vector<ipckit::waitset::id>{key});
+    CHECK(rx.receive(0ms).value() == 1);
+    ready = ws.wait(0ms);  // the fd was left readable: come back until a wait finds none
+    CHECK(ready.error() == errc::timed_out);
+}
+
+TEST_CASE("net waitset: no message of a sender in another process is missed, however the two interleave", "[process]") {
+    // A small queue, so that the sender often waits for room and the waitset often sleeps: each
+    // message must wake it (a missed wake-up would leave it asleep until the deadline).
+    using jobs = ipckit::queue<int, ipckit::bounded<4>>;
+    const scoped_name name("waitset_stress");
+    auto q = jobs::create(name);
+    constexpr int count = 20000;
+    ipckit_test::child sender([&] {
+        auto tx = q.sender();
+        for (int i = 0; i < count; ++i)
+            if (!tx.send(i, patience)) return 1;
+        return 0;
+    });
+    auto rx = q.receiver<ipckit::non_blocking>();
+    ipckit::waitset ws;
+    ws.add(rx);
+    int next = 0;
+    while (next < count) {
+        const auto ready = ws.wait(patience);
+        REQUIRE(ready.has_value());
+        for (auto m = rx.receive(); m; m = rx.receive()) {
+            REQUIRE(*m == next);
+            ++next;
+        }
+    }
+    CHECK(sender.wait() == 0);
 }

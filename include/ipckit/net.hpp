@@ -26,7 +26,8 @@
 // handshake deadline and rejections (shm_door.hpp). Where they differ: a shm:// sender learns
 // that the peer closed only once its ring is full; a shm:// client that ends before the
 // listener accepted it takes its queues, and what it sent, with it (not yet fixed); a waitset
-// watches sockets only.
+// watches socket connections and listeners, and queue and mailbox receivers, not yet shm://
+// connections.
 //
 // Design (sockets).
 // - Threading: one I/O thread per process (detail/net/io_thread.hpp), started by the first
@@ -54,7 +55,10 @@
 //   non-blocking verb takes the mutex, makes only non-blocking system calls, and returns.
 // - A waitset (one thread, many clients) is an epoll set over its connections' sockets and an
 //   eventfd that listeners and the I/O thread raise (detail/net/watch.hpp); its fd can be
-//   handed to a user's own event loop (native_handle(), or async_wait() with Asio).
+//   handed to a user's own event loop (native_handle(), or async_wait() with Asio). Queue and
+//   mailbox receivers have no fd: the waitset arms their doorbells as a sleeping receiver would
+//   and a thread of its own sleeps on them in futex_waitv(2), raising the eventfd when one
+//   rings or a liveness check of their senders is due (detail/net/bell_bridge.hpp).
 // - Fork before the first listener or connection (the I/O thread does not survive a fork).
 //
 // Thread safety: restricted thread-safe, as a queue endpoint: one thread at a time per

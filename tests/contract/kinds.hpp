@@ -18,6 +18,8 @@
 //   K::receive(rx, seq [, deadline])  receives a tick into seq; the errc (corrupt if torn)
 //   K::open_other(place)           opens the channel as the same kind with another message
 //                                  type (throws incompatible_layout, if all is well)
+//   K::watch(waitset, rx)          (the kinds of IPCKIT_CONTRACT_WAITSET_KINDS) adds the
+//                                  receiver to an ipckit::waitset; returns its id
 // Every channel is made with quick liveness checks (support.hpp's quick_liveness), so that a
 // dead peer is noticed within a few milliseconds.
 //
@@ -126,6 +128,7 @@ struct handle_kind {
         return Q::open(p, quick()).template receiver<Mode>();
     }
     static errc send(auto& tx, std::uint64_t seq, auto... deadline) { return err(tx.send(make_tick(seq), deadline...)); }
+    static ipckit::waitset::id watch(ipckit::waitset& ws, auto& rx) { return ws.add(rx); }
     static errc receive(auto& rx, std::uint64_t& seq, auto... deadline) {
         const auto r = rx.receive(deadline...);
         if (!r) return r.error();
@@ -375,6 +378,23 @@ struct node_from : node_kind<false> {};
 /// the shm:// transport (shm_rendezvous.hpp), reported; add it here once it is fixed.
 #define IPCKIT_CONTRACT_SENDER_CLOSE_KINDS \
     fixed_spsc, fixed_spmc, bytes_spsc, rendezvous_spsc, unbounded_spsc, tcp_connection, unix_connection
+
+/// A waitset reports a receiver ready when a message arrives, and not before: every queue and
+/// mailbox kind, and socket connections. (Not shm_connection: a waitset watches shm://
+/// connections not yet; nor node links.)
+#define IPCKIT_CONTRACT_WAITSET_KINDS                                                                        \
+    fixed_spsc, fixed_mpsc, fixed_spmc, fixed_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
+        unbounded_spsc, unbounded_mpsc, mailbox_exclusive, mailbox_any, mailbox_round_robin, mailbox_broadcast, \
+        tcp_connection, unix_connection
+
+/// ... and when its single sender closes: the waitset kinds of IPCKIT_CONTRACT_SENDER_CLOSE_KINDS.
+#define IPCKIT_CONTRACT_WAITSET_SENDER_CLOSE_KINDS \
+    fixed_spsc, fixed_spmc, bytes_spsc, rendezvous_spsc, unbounded_spsc, tcp_connection, unix_connection
+
+/// ... and when its sender is killed: the waitset kinds of IPCKIT_CONTRACT_PEER_DEATH_KINDS.
+#define IPCKIT_CONTRACT_WAITSET_PEER_DEATH_KINDS                                                             \
+    fixed_spsc, fixed_mpsc, fixed_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, unbounded_mpsc, \
+        tcp_connection, unix_connection
 
 /// The closed rule, where a sender waits for room: the closed kinds less the unbounded ones.
 #define IPCKIT_CONTRACT_CLOSED_BOUNDED_KINDS                                                                 \

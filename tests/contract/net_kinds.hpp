@@ -238,6 +238,14 @@ struct connection_kind {
         else
             return err(tx->connection().send(std::as_bytes(std::span(&t, 1)), deadline...));
     }
+    /// Adds the receiver's connection to `ws`, once accepted (the sender connects at its first
+    /// send: up to patience).
+    template <class Rx>
+    static ipckit::waitset::id watch(ipckit::waitset& ws, Rx& rx) {
+        if (const errc e = rx->ready(std::chrono::steady_clock::now() + patience); e != errc::ok)
+            throw ipckit::error(e, "watch: the sender never connected");
+        return ws.add(rx->connection());
+    }
     template <class Rx>
     static errc receive(Rx& rx, std::uint64_t& seq, auto... deadline) {
         const auto when = [&] {

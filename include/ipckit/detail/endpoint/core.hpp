@@ -30,6 +30,8 @@
 
 namespace ipckit::detail {
 
+struct watch_access;  // endpoint/watched.hpp: what a waitset reads of a receiver it watches
+
 /// What an endpoint keeps alive: a segment by default; anything with name() and body() (the
 /// start of Queue::shared), such as an unbounded queue's chain head.
 template <class H>
@@ -70,6 +72,8 @@ inline constexpr bool allows_many_receivers = !requires { requires Queue::one_re
 /// Restricted thread-safe: one thread at a time.
 template <class Queue, class Role, class Bells = role_bells<Role>, endpoint_handle Handle = segment>
 class endpoint_core {
+    friend watch_access;
+
 protected:
     using shared = typename Queue::shared;
 
@@ -208,6 +212,30 @@ protected:
         retire_dead_peers();
         reported_ = Role::peers(*shared_).retirements.load(std::memory_order_acquire);
         return errc::peer_dead;
+    }
+
+    /// For a waitset watching this receiver (endpoint/watched.hpp), on the waitset's thread:
+    /// whether its receive may return at once now. Only "maybe": a receive may still find
+    /// nothing (would_block, timed_out) where a message was taken by someone else first, or by
+    /// this receiver between the look and the report. Ready: `ready()` holds (what the verb
+    /// sleeps until), or the other side has ended it: `peers(ask_os)`, the step's, says closed or
+    /// peer_dead (a kind whose other side never ends its verbs, a mailbox, passes nullptr: its
+    /// ready() says when it is closed). With ask_os (about once per liveness interval, as a
+    /// waiting verb) it first finishes what a dead peer left (`recover()`) and asks the OS; dead
+    /// peers' places are then let go of, as peer() does, so that the verb reports peer_dead at
+    /// once. A closed receiver is ready: its verbs say closed.
+    template <class Ready, class Recover, class Peers>
+    bool may_not_wait(Ready&& ready, Recover&& recover, Peers&& peers, bool ask_os) noexcept {
+        if (shared_ == nullptr) return true;
+        if (ask_os) (void)recover();
+        if (ready()) return true;
+        if constexpr (std::is_null_pointer_v<std::remove_cvref_t<Peers>>) {
+            return false;
+        } else {
+            const errc e = peers(ask_os);
+            if (e == errc::peer_dead) retire_dead_peers();
+            return e != errc::ok;
+        }
     }
 
     /// Lets go of this endpoint's place.

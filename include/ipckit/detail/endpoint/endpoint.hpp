@@ -57,6 +57,7 @@ template <class Queue, class Role, class Cursor, mode_policy Mode>
     requires(std::same_as<Role, producer_role> ? producer_cursor<Cursor> : consumer_cursor<Cursor>)
 class endpoint : public endpoint_core<Queue, Role> {
     using core = endpoint_core<Queue, Role>;
+    friend watch_access;
 
 public:
     endpoint(endpoint&& o) noexcept : core(std::move(o)), cursor_(o.cursor_) {}
@@ -118,6 +119,14 @@ private:
     /// Finishes a slot that a dead process on the other side claimed and left unfinished.
     bool recover() noexcept {
         return cursor_.recover([this](std::uint64_t p) { return Role::peers(*this->shared_).live_claimant(p); });
+    }
+
+    /// A receiver's readiness, for a waitset (endpoint_core::may_not_wait).
+    bool watched_ready(bool ask_os) noexcept
+        requires std::same_as<Role, consumer_role>
+    {
+        return this->may_not_wait([this]() noexcept { return ready(); }, [this]() noexcept { return recover(); },
+                                  [this](bool ask) noexcept { return this->peers_state(ask); }, ask_os);
     }
 
     bool ready() noexcept {

@@ -134,6 +134,7 @@ public:
 private:
     friend mailbox_handle<Box>;
     friend verbs;
+    friend watch_access;
 
     broadcast_receiver(std::shared_ptr<segment> seg, const options& opt)
         : base(std::move(seg), opt, [](auto& cursor, auto& sh, std::size_t place, const segment& s) {
@@ -144,9 +145,18 @@ private:
           }) {}
 
     errc receive_until(T& out, clock::time_point deadline) noexcept {
-        return this->run_until([&] { return attempt(out); }, [this] { return this->cursor().has_data() || drained(); },
+        return this->run_until([&] { return attempt(out); }, [this] { return ready(); },
                                [this] { return this->recover(); }, deadline);
     }
+
+    /// Its readiness, for a waitset (endpoint_core::may_not_wait): what receive waits for; no
+    /// peers end it (drained() says closed).
+    bool watched_ready(bool ask_os) noexcept {
+        return this->may_not_wait([this] { return ready(); }, [this] { return this->recover(); }, nullptr, ask_os);
+    }
+
+    /// Whether a blocked receive should look again: something new, or closed and drained.
+    bool ready() noexcept { return this->cursor().has_data() || drained(); }
 
     errc attempt(T& out) noexcept {
         const errc e = this->cursor().try_pop(out);

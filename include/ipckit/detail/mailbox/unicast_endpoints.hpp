@@ -87,6 +87,7 @@ public:
 private:
     friend mailbox_handle<Box>;
     friend verbs;
+    friend watch_access;
     mailbox_receiver(std::shared_ptr<segment> seg, const options& opt)
         : base(std::move(seg), opt, [](auto& cursor, auto& sh, std::size_t place, const segment&) {
               return cursor.attach(sh.ring, sh.receivers.places[place].pending);
@@ -95,6 +96,12 @@ private:
     errc receive_until(T& out, clock::time_point deadline) noexcept {
         return this->run_until([&] { return attempt(out); }, [this] { return ready(); }, [this] { return check(); },
                                deadline);
+    }
+
+    /// Its readiness, for a waitset (endpoint_core::may_not_wait): what receive waits for, its
+    /// check once per liveness interval; no peers end it (its ready() says closed).
+    bool watched_ready(bool ask_os) noexcept {
+        return this->may_not_wait([this] { return ready(); }, [this] { return check(); }, nullptr, ask_os);
     }
 
     errc attempt(T& out) noexcept {

@@ -1,12 +1,18 @@
 #pragma once
-// ipckit::waitset: one thread waiting on many connections and listeners (see <ipckit/net.hpp>).
+// ipckit::waitset: one thread waiting on many connections, listeners, and queue and mailbox
+// receivers (see <ipckit/net.hpp>).
 
 #include <ipckit/detail/endpoint/endpoint.hpp>
+#include <ipckit/detail/endpoint/watched.hpp>
 #include <ipckit/detail/net/acceptor.hpp>
+#include <ipckit/detail/net/bell_bridge.hpp>
 #include <ipckit/detail/net/connection.hpp>
 #include <ipckit/detail/net/link.hpp>
 #include <ipckit/detail/net/listener.hpp>
 #include <ipckit/detail/net/watch.hpp>
+#include <ipckit/detail/sync/doorbell.hpp>
+#include <ipckit/detail/sys/cpu.hpp>
+#include <ipckit/detail/sys/futex.hpp>
 #include <ipckit/detail/sys/poll.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>
@@ -30,9 +36,9 @@
 
 namespace ipckit {
 
-/// One thread serving many clients: waits on any connections and listeners at once, with a
-/// deadline, and says which are ready, so that the thread then receives from (or accepts on)
-/// exactly those; a reply goes to whichever connection it chooses.
+/// One thread serving many clients: waits on any connections, listeners, and queue and mailbox
+/// receivers at once, with a deadline, and says which are ready, so that the thread then
+/// receives from (or accepts on) exactly those; a reply goes to whichever connection it chooses.
 ///
 ///   ipckit::waitset ws;
 ///   const auto srv_id = ws.add(srv);
@@ -51,6 +57,18 @@ namespace ipckit {
 /// a blocking receive does. An endpoint keeps what the waitset needs alive, so one destroyed
 /// while added reads as ended until removed. Restricted thread-safe: one thread at a time, and
 /// a connection added is received from on that thread too (a wait reads its socket).
+///
+/// Queue and mailbox receivers (every kind and delivery policy, either mode): ready when a
+/// message may be in, or their receive would end at once (closed; peer_dead: the waitset asks
+/// the OS about their senders once per liveness interval, as a waiting receive does, and a
+/// dead one's death is then the next receive's to report). Only "maybe ready": a receiver that
+/// others take from too (multi consumers, a mailbox's any or round_robin) may find nothing, and
+/// so may one that was received from between the wait and its report: would_block or
+/// timed_out then, and it is reported again only once there is more. Such a receiver must stay
+/// where it is, neither moved nor destroyed, until removed (the waitset holds it by its address;
+/// closed, it reads as ready). Its senders ring its doorbell as they would for the receiver
+/// itself: a thread of the waitset's, started with its first such receiver, sleeps there
+/// (futex_waitv(2): Linux 5.16 or later) while the waitset waits, so fork before adding one.
 ///
 /// In a user's own event loop: native_handle() is an fd (an epoll set over the connections'
 /// sockets and an eventfd that the listeners and the I/O thread raise) that turns readable
@@ -73,13 +91,14 @@ public:
             descriptor_->release();  // the fd is epoll_'s
         }
         while (!entries_.empty()) remove(entries_.back().key);
+        bridge_.reset();
     }
 
     /// Watches a connection; returns the id wait() reports it by.
     template <class Message, mode_policy Mode>
     id add(const connection<Message, Mode>& c) {
         if (!c.link_) throw error(errc::invalid_argument, "waitset::add: the connection was moved from");
-        entry e{next_++, std::dynamic_pointer_cast<detail::link>(c.link_), nullptr};
+        entry e{next_++, std::dynamic_pointer_cast<detail::link>(c.link_), nullptr, std::nullopt};
         if (!e.link)
             throw error(errc::invalid_argument, "waitset::add: " + c.address() +
                                                     " is a shm:// connection; a waitset watches socket connections "
@@ -100,7 +119,7 @@ public:
             throw error(errc::invalid_argument, "waitset::add: " + l.address() +
                                                     " is a shm:// listener; a waitset watches socket connections and "
                                                     "listeners only, so far");
-        entry e{next_++, nullptr, l.state_};
+        entry e{next_++, nullptr, l.state_, std::nullopt};
         if (!e.acceptor) throw error(errc::invalid_argument, "waitset::add: the listener was closed or moved from");
         entries_.reserve(entries_.size() + 1);
         if (users_of(e) == 0) e.acceptor->watch(core_);
@@ -108,10 +127,36 @@ public:
         core_->signal();
         return entries_.back().key;
     }
+    /// Watches a queue or mailbox receiver (see above); returns the id wait() reports it by.
+    template <class Receiver>
+        requires detail::watchable_receiver<Receiver>
+    id add(Receiver& r) {
+        if (!bridge_ && !detail::sys::has_futex_wait_any())
+            throw error(errc::invalid_argument, "waitset::add: '" + detail::watch_access::name(r) +
+                                                    "': watching a queue or mailbox receiver needs futex_waitv(2), "
+                                                    "Linux 5.16 or later");
+        entry e{next_++, nullptr, nullptr, detail::receiver_watch(r)};
+        std::size_t bells = 0;
+        for_each_bell([&](detail::doorbell& b) { bells += &b == e.receiver->bell ? 0U : 1U; });
+        if (e.receiver->bell != nullptr && bells + 1 >= detail::sys::futex_waitv_max)
+            throw error(errc::invalid_argument,
+                        "waitset::add: '" + detail::watch_access::name(r) + "': a waitset watches at most " +
+                            std::to_string(detail::sys::futex_waitv_max - 1) +
+                            " queues and mailboxes (futex_waitv's limit); use another waitset");
+        entries_.reserve(entries_.size() + 1);
+        if (!bridge_) bridge_ = std::make_unique<detail::bell_bridge>(core_);
+        disarm();  // the next wait arms the new set
+        if (next_os_check_ == detail::clock::time_point::max())
+            next_os_check_ = detail::clock::now() + e.receiver->liveness;
+        entries_.push_back(std::move(e));
+        core_->signal();  // it may be ready already
+        return entries_.back().key;
+    }
     /// Stops watching `key` (nothing if it is not added).
     void remove(id key) noexcept {
         const auto it = std::find_if(entries_.begin(), entries_.end(), [&](const entry& e) { return e.key == key; });
         if (it == entries_.end()) return;
+        if (it->receiver) disarm();  // while its bell is still mapped
         if (users_of(*it) == 1) unwatch(*it);
         entries_.erase(it);
     }
@@ -163,13 +208,69 @@ private:
         id key;
         std::shared_ptr<detail::link> link;
         std::shared_ptr<detail::acceptor_state> acceptor;
+        std::optional<detail::receiver_watch> receiver;
     };
 
     /// How many entries watch the same endpoint as `e` (it included, once added).
     [[nodiscard]] std::size_t users_of(const entry& e) const noexcept {
         return static_cast<std::size_t>(std::count_if(entries_.begin(), entries_.end(), [&](const entry& o) {
+            if (e.receiver) return o.receiver && o.receiver->receiver == e.receiver->receiver;
             return e.link ? o.link == e.link : o.acceptor == e.acceptor;
         }));
+    }
+
+    // ---- queue and mailbox receivers: their bells (sync/doorbell.hpp, Watchers) -------------
+
+    /// Calls f(bell) for the bell of each receiver watched, each bell once. No allocation.
+    template <class F>
+    void for_each_bell(F&& f) const noexcept {
+        for (std::size_t i = 0; i < entries_.size(); ++i) {
+            const auto& r = entries_[i].receiver;
+            if (!r || r->bell == nullptr) continue;
+            const bool first = std::none_of(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(i),
+                                            [&](const entry& o) { return o.receiver && o.receiver->bell == r->bell; });
+            if (first) f(*r->bell);
+        }
+    }
+    /// Counted among the sleepers of every bell and armed (enlisted_), or armed again, then the
+    /// heavy fence: each seq loaded after this is one that a ring from now on moves. The words
+    /// and seqs for the bridge.
+    std::vector<detail::sys::futex_watch> arm() {
+        std::vector<detail::sys::futex_watch> out;
+        for_each_bell([&](detail::doorbell& b) { enlisted_ ? b.rearm() : b.enlist(); });
+        enlisted_ = true;
+        detail::sys::heavy_fence();
+        // SYNC POINT READ: each seq, paired with doorbell::ring(); before the receivers are asked.
+        for_each_bell([&](detail::doorbell& b) { out.push_back({&b.seq, b.seq.load(std::memory_order_acquire)}); });
+        return out;
+    }
+    /// Whether a notifier spent an arming (armed = 0, then its ring) that the seqs loaded may
+    /// already include: then arm again rather than sleep (as wait_until does).
+    [[nodiscard]] bool arming_spent() const noexcept {
+        bool spent = false;
+        // SYNC POINT READ: armed, paired with notify()'s exchange; seq's acquire load ordered it.
+        for_each_bell([&](detail::doorbell& b) { spent = spent || b.armed.load(std::memory_order_acquire) == 0; });
+        return spent;
+    }
+    /// Counted no more on any bell; the bridge sleeps on nothing.
+    void disarm() noexcept {
+        if (!enlisted_) return;
+        for_each_bell([](detail::doorbell& b) { b.leave(); });
+        enlisted_ = false;
+        try {
+            bridge_->disarm();
+        } catch (...) {  // not reached: disarm() allocates nothing
+        }
+    }
+    /// Whether the next liveness check of the receivers' senders is due (then the next is set).
+    bool os_check_due() noexcept {
+        const auto now = detail::clock::now();
+        if (now < next_os_check_) return false;
+        auto every = std::chrono::nanoseconds::max();
+        for (const auto& e : entries_)
+            if (e.receiver) every = std::min(every, e.receiver->liveness);
+        next_os_check_ = every == std::chrono::nanoseconds::max() ? detail::clock::time_point::max() : now + every;
+        return true;
     }
     void unwatch(entry& e) noexcept {
         if (e.link) {
@@ -184,17 +285,32 @@ private:
             std::vector<id> ready;
             for (;;) {
                 // Drain first: a signal after it, or a socket turning readable after its
-                // endpoint is asked, wakes the sleep below, so no endpoint is missed.
+                // endpoint is asked, wakes the sleep below, so no endpoint is missed. The bells
+                // are armed before their receivers are asked, for the same reason.
                 core_->drain();
-                for (const auto& e : entries_)
-                    if (e.link ? e.link->ready() : e.acceptor->ready()) ready.push_back(e.key);
+                const bool receivers =
+                    std::any_of(entries_.begin(), entries_.end(), [](const entry& e) { return e.receiver.has_value(); });
+                const auto watches = receivers ? arm() : std::vector<detail::sys::futex_watch>{};
+                const bool ask_os = receivers && os_check_due();
+                for (auto& e : entries_)
+                    if (e.receiver ? e.receiver->ready(ask_os) : e.link ? e.link->ready() : e.acceptor->ready())
+                        ready.push_back(e.key);
                 if (!ready.empty()) {
+                    disarm();
                     if (exported_) core_->signal();  // come back: more may be ready (see above)
                     return ready;
                 }
-                if (!epoll_.wait(deadline)) return unexpected(errc::timed_out);
+                if (receivers) {
+                    if (arming_spent()) continue;
+                    bridge_->arm(watches, next_os_check_);  // raises the eventfd on a ring, or when a check is due
+                }
+                if (!epoll_.wait(deadline)) {
+                    if (!exported_) disarm();  // nobody waits now; a user's own loop still does
+                    return unexpected(errc::timed_out);
+                }
             }
         } catch (...) {
+            disarm();
             return unexpected(errc::no_space);
         }
     }
@@ -202,6 +318,10 @@ private:
     std::shared_ptr<detail::watch_core> core_ = std::make_shared<detail::watch_core>();
     detail::sys::epoll_set epoll_;
     std::vector<entry> entries_;
+    std::unique_ptr<detail::bell_bridge> bridge_;  ///< with the first queue or mailbox receiver
+    bool enlisted_ = false;  ///< counted among the sleepers of the receivers' bells, while a wait arms them
+    /// When the receivers' senders are next asked after (os_check_due).
+    detail::clock::time_point next_os_check_ = detail::clock::time_point::max();
     std::optional<boost::asio::posix::stream_descriptor> descriptor_;
     id next_ = 0;
     bool exported_ = false;

@@ -9,10 +9,17 @@
 //
 // Lock order: an endpoint's mutex, then nothing (signal() takes no lock); a waiting waitset
 // holds no lock while it asks an endpoint.
+//
+// Queue and mailbox receivers have no socket and no I/O thread: their senders ring a doorbell in
+// shared memory. A waitset arms those bells itself and has a bridge thread sleep on them, which
+// raises the same eventfd (bell_bridge.hpp); receiver_watch is how it holds such a receiver.
 
+#include <ipckit/detail/endpoint/watched.hpp>
+#include <ipckit/detail/sync/doorbell.hpp>
 #include <ipckit/detail/sys/poll.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -44,6 +51,25 @@ public:
 
 private:
     std::vector<std::shared_ptr<watch_core>> watchers_;
+};
+
+/// A queue or mailbox receiver a waitset watches, whatever its kind: where it is (it must stay
+/// there while watched), how to ask it whether it is ready, the bell it sleeps on (none once it
+/// is closed: then ready for good) and what keeps that bell mapped.
+struct receiver_watch {
+    template <watchable_receiver R>
+    explicit receiver_watch(R& r)
+        : receiver(&r),
+          ask([](void* p, bool ask_os) noexcept { return watch_access::ready(*static_cast<R*>(p), ask_os); }),
+          bell(watch_access::bell(r)), keep(watch_access::keep(r)), liveness(watch_access::liveness(r)) {}
+
+    [[nodiscard]] bool ready(bool ask_os) const noexcept { return ask(receiver, ask_os); }
+
+    void* receiver;
+    bool (*ask)(void*, bool) noexcept;
+    doorbell* bell;
+    std::shared_ptr<const void> keep;
+    std::chrono::nanoseconds liveness;
 };
 
 }  // namespace ipckit::detail

@@ -298,7 +298,15 @@ public:
 private:
     friend queue_handle<Queue>;
     friend verbs;
+    friend watch_access;
     using base::base;
+
+    /// Its readiness, for a waitset (endpoint_core::may_not_wait): an offer out, or the senders
+    /// gone. Nothing to recover (see receive_until).
+    bool watched_ready(bool ask_os) noexcept {
+        return this->may_not_wait([this]() noexcept { return offer_out(); }, []() noexcept { return false; },
+                                  [this](bool ask) noexcept { return this->peers_state(ask); }, ask_os);
+    }
 
     /// Takes an offer into `out`, through the one verb loop (endpoint_core::run_verb): closed or
     /// peer_dead once nothing is on offer and every sender has let go.

@@ -181,7 +181,15 @@ public:
 private:
     friend Queue;
     friend verbs;
+    friend watch_access;
     explicit unbounded_receiver(std::shared_ptr<chain_head> head) : base(std::move(head)) {}
+
+    /// Its readiness, for a waitset (endpoint_core::may_not_wait).
+    bool watched_ready(bool ask_os) noexcept {
+        return this->may_not_wait([this]() noexcept { return this->cursor_.has_data(); },
+                                  [this]() noexcept { return recover(); },
+                                  [this](bool ask) noexcept { return this->peers_state(ask); }, ask_os);
+    }
 
     /// Takes the oldest message into `out`, through the one verb loop (endpoint_core::run_verb).
     /// A claim left by a sender that died (its place since taken over and let go) is skipped

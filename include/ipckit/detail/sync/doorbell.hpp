@@ -13,6 +13,18 @@
 // membarriers, and the heavy fence is that membarrier (see sys/cpu.hpp). Either the notifier sees
 // the sleeper, or the sleeper sees the index. Sleeps are also cut into slices of the liveness
 // interval, so a dead peer is noticed even though nobody will ring.
+//
+// Watchers. A waitset watching receivers (net/waitset.hpp) is a waiter like the others, on many
+// bells at once: on each bell it enlist()s (counted in sleepers, and armed, as a sleeper is),
+// then one heavy fence for all, then loads each seq, then re-checks each receiver's readiness on
+// the waitset's thread, and only then has a bridge thread (net/bell_bridge.hpp) sleep in
+// futex_waitv on those seqs (plus a word of its own). A notifier therefore sees the watcher
+// exactly as it sees a sleeper, and rings (a system call) only for the first message after each
+// arming; a ring after the seq loads makes futex_waitv return at once. As a sleeper does, it
+// re-arms (rearm()) rather than sleep where a notifier has already spent the arming, and
+// leave()s once it stops watching. No watcher: notify() is what it was (two loads). A process
+// killed while watching stays counted (it has no `asleep` word): notify() then also loads
+// `armed`, on the same line, and makes a system call only once per arming by a live waiter.
 
 #include <ipckit/detail/sys/cpu.hpp>
 #include <ipckit/detail/sys/futex.hpp>
@@ -43,6 +55,22 @@ struct doorbell {
             armed.exchange(0, std::memory_order_acq_rel) != 0)
             ring();
     }
+
+    /// A waiter's registration (wait_until's, and a waitset's: see Watchers above): counted in
+    /// sleepers and armed. Follow with the heavy fence, then the acquire load of seq.
+    void enlist() noexcept {
+        // SYNC POINT WRITE: sleepers and armed, READ by notify()'s loads after its light fence.
+        sleepers.fetch_add(1, std::memory_order_seq_cst);
+        armed.store(1, std::memory_order_relaxed);  // before the fence, like the count
+    }
+    /// Arms again, still counted (a watcher that found the arming spent): then the heavy fence
+    /// and the seq load again.
+    void rearm() noexcept {
+        // SYNC POINT WRITE: READ by notify()'s load and exchange of armed, as enlist()'s.
+        armed.store(1, std::memory_order_relaxed);
+    }
+    /// Counted no more.
+    void leave() noexcept { sleepers.fetch_sub(1, std::memory_order_relaxed); }
 
     /// Wakes every sleeper unconditionally (after a close, which must never be missed).
     void ring() noexcept {
@@ -95,8 +123,7 @@ errc wait_until(doorbell& bell, std::atomic<std::uint32_t>& asleep, Ready&& read
 
     if constexpr (Wait::may_sleep) {
         for (;;) {
-            bell.sleepers.fetch_add(1, std::memory_order_seq_cst);
-            bell.armed.store(1, std::memory_order_relaxed);  // before the fence, like the count
+            bell.enlist();
             asleep.store(1, std::memory_order_relaxed);
             sys::heavy_fence();
             // SYNC POINT READ: seq, paired with ring(); taken before the checks below so that a
@@ -111,7 +138,7 @@ errc wait_until(doorbell& bell, std::atomic<std::uint32_t>& asleep, Ready&& read
             if (e == errc::ok && !ready() && bell.armed.load(std::memory_order_acquire) != 0)
                 (void)sys::futex_wait(bell.seq, seq, std::min(deadline, next_os_check));
             asleep.store(0, std::memory_order_relaxed);
-            bell.sleepers.fetch_sub(1, std::memory_order_relaxed);
+            bell.leave();
             if (ready()) return errc::ok;
             if (e != errc::ok) return e;
         }

@@ -10,8 +10,10 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
+#include <cstddef>
 #include <cstdint>
 #include <ctime>
+#include <span>
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -24,6 +26,12 @@ static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t) &&
               "a futex word must be a plain, lock-free 32-bit atomic");
 
 using clock = std::chrono::steady_clock;
+
+#ifdef SYS_futex_waitv
+inline constexpr long futex_waitv_syscall = SYS_futex_waitv;
+#else
+inline constexpr long futex_waitv_syscall = 449;  // the same number on every architecture
+#endif
 
 enum class futex_result {
     ok,             ///< woken (or spuriously returned): re-check the condition
@@ -56,6 +64,53 @@ inline futex_result futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t e
     case ETIMEDOUT: return futex_result::timed_out;
     default: return futex_result::ok;  // EFAULT/EINVAL cannot happen on a mapped, aligned word
     }
+}
+
+/// One word of a futex_waitv(2) sleep: sleep while `word` holds `expected`.
+struct futex_watch {
+    std::atomic<std::uint32_t>* word;
+    std::uint32_t expected;
+};
+
+/// The most words one futex_waitv(2) sleeps on (FUTEX_WAITV_MAX).
+inline constexpr std::size_t futex_waitv_max = 128;
+
+/// Sleeps while every word of `watches` holds its expected value (at most futex_waitv_max of
+/// them), until one is woken (futex_wake on it), `deadline`, or a signal: futex_waitv(2), Linux
+/// 5.16 or later. value_changed when one no longer held its value when we tried to sleep.
+/// Shared (not private) words, like futex_wait's, so that futex_wake wakes it from any process.
+inline futex_result futex_wait_any(std::span<const futex_watch> watches, clock::time_point deadline) noexcept {
+    struct waitv {  // struct futex_waitv of <linux/futex.h>, which older headers lack
+        std::uint64_t val;
+        std::uint64_t uaddr;
+        std::uint32_t flags;
+        std::uint32_t reserved;
+    };
+    constexpr std::uint32_t size_u32 = 2;  // FUTEX2_SIZE_U32 (FUTEX_32)
+    waitv v[futex_waitv_max]{};
+    const std::size_t n = watches.size() < futex_waitv_max ? watches.size() : futex_waitv_max;
+    for (std::size_t i = 0; i < n; ++i)
+        v[i] = waitv{watches[i].expected, reinterpret_cast<std::uintptr_t>(watches[i].word), size_u32, 0};
+    timespec ts{};
+    const timespec* timeout = nullptr;
+    if (deadline != clock::time_point::max()) {
+        ts = to_timespec(deadline);
+        timeout = &ts;
+    }
+    const long rc = ::syscall(futex_waitv_syscall, v, static_cast<unsigned>(n), 0u, timeout, CLOCK_MONOTONIC);
+    if (rc >= 0) return futex_result::ok;
+    switch (errno) {
+    case EAGAIN: return futex_result::value_changed;
+    case EINTR: return futex_result::interrupted;
+    case ETIMEDOUT: return futex_result::timed_out;
+    default: return futex_result::ok;
+    }
+}
+
+/// Whether this kernel has futex_waitv(2) (5.16 or later): an empty call is EINVAL there,
+/// ENOSYS before.
+inline bool has_futex_wait_any() noexcept {
+    return ::syscall(futex_waitv_syscall, nullptr, 0u, 0u, nullptr, CLOCK_MONOTONIC) == 0 || errno != ENOSYS;
 }
 
 /// Wakes up to `count` waiters on `word`; returns how many were woken.
