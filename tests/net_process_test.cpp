@@ -75,6 +75,21 @@ void serve(child_report& r, const std::string& address, const ipckit_test::signa
             "at least " + std::to_string(at_least) + " messages before the end (it got " + std::to_string(count) + ")");
 }
 
+/// A server child for a client that has gone before accept: binds, passes its port on `port`,
+/// waits for the parent's word on `gone`, then accepts and receives exactly `n` messages in
+/// order, then `expected_end`.
+void serve_late(child_report& r, const std::string& address, const ipckit_test::signal_pipe& port,
+                const ipckit_test::signal_pipe& gone, std::uint64_t n, errc expected_end) {
+    auto srv = ipckit::listener<numbered>::bind(address);
+    port.post_value(port_of(srv.address()));
+    r.check(gone.wait(), "the parent's word that the client has gone");
+    auto c = srv.accept(patience);
+    r.expect(err(c), errc::ok);
+    std::uint64_t count = 0;
+    r.expect(drain_in_order(*c, count), expected_end);
+    r.expect_value(count, n);
+}
+
 /// A client child: waits for the port, connects, sends `n` numbered messages (0: until it
 /// fails or is killed), then closes.
 void stream(child_report& r, const std::string& address, const ipckit_test::signal_pipe& port, std::uint64_t n) {
@@ -144,6 +159,56 @@ TEST_CASE("net process: an orderly close across processes drains every message, 
         child client = client_report.spawn([&](child_report& r) { stream(r, address, port, n); });
         CHECK(client_report.finish(client) == as_expected);
         CHECK(server_report.finish(server) == as_expected);
+    }
+}
+
+// Fewer than any transport holds before accept (the shm:// ring: 1024 messages; a socket's
+// buffers), so that the client is never held up by the server, which accepts only once the
+// client has gone.
+constexpr std::uint64_t before_accept = 500;
+
+TEST_CASE("net process: a client that sends, closes and exits before accept is drained, then closed", "[process]") {
+    for (const auto kind : ipckit_test::all_transports) {
+        INFO(ipckit_test::to_string(kind));
+        const std::string address = bind_address(kind);
+        ipckit_test::signal_pipe port, gone;
+        child_report server_report, client_report;
+        child server = server_report.spawn(
+            [&](child_report& r) { serve_late(r, address, port, gone, before_accept, errc::closed); });
+        child client = client_report.spawn([&](child_report& r) { stream(r, address, port, before_accept); });
+        CHECK(client_report.finish(client) == as_expected);
+        gone.post();
+        CHECK(server_report.finish(server) == as_expected);
+        // Both ended in order: nothing of the connection is left behind (shm://: its queues).
+        CHECK(ipckit_test::shm_segments_of(address).empty());
+        ipckit_test::remove_leftovers(address);
+    }
+}
+
+TEST_CASE("net process: a client killed before accept is drained, then peer_dead", "[process]") {
+    for (const auto kind : ipckit_test::all_transports) {
+        INFO(ipckit_test::to_string(kind));
+        const std::string address = bind_address(kind);
+        ipckit_test::signal_pipe port, gone, sent, hold;
+        child_report server_report, client_report;
+        child server = server_report.spawn(
+            [&](child_report& r) { serve_late(r, address, port, gone, before_accept, errc::peer_dead); });
+        child client = client_report.spawn([&](child_report& r) {
+            const auto p = port.wait_value();
+            r.check(p.has_value(), "the server's port");
+            auto c = ipckit::connect<numbered>(with_port(address, *p), patience);
+            for (std::uint64_t i = 0; i < before_accept; ++i) r.expect(err(c.send(numbered{i, i * mix})), errc::ok);
+            // A receive writes what a socket's link gathered before it waits (nothing comes).
+            r.expect(err(c.receive(std::chrono::milliseconds(1))), errc::timed_out);
+            sent.post();
+            r.block_until_killed(hold);
+        });
+        REQUIRE(client_report.reached(client, sent) == as_expected);
+        CHECK(client_report.ended(client.kill(), killed_by_sigkill) == as_expected);
+        gone.post();
+        CHECK(server_report.finish(server) == as_expected);
+        CHECK(ipckit_test::shm_segments_of(address).empty());
+        ipckit_test::remove_leftovers(address);
     }
 }
 

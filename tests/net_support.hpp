@@ -50,18 +50,26 @@ inline constexpr net_kind all_net_kinds[] = {net_kind::tcp, net_kind::unix_path,
 /// Every transport: what the tests of the verbs and their results run over.
 inline constexpr net_kind all_transports[] = {net_kind::tcp, net_kind::unix_path, net_kind::unix_abstract, net_kind::shm};
 
+/// The segments a shm:// `address` has now: its listener's request queue and door, and its
+/// connections' queues ("<name>.<id>.up/down"). None for a socket address.
+inline std::vector<std::string> shm_segments_of(const std::string& address) {
+    const auto a = ipckit::parse_address(address);
+    std::vector<std::string> out;
+    if (a.transport != ipckit::net_transport::shm) return out;
+    for (const auto& s : ipckit::list_segments())
+        if (s.name == a.path || s.name.rfind(a.path + ".", 0) == 0) out.push_back(s.name);
+    return out;
+}
+
 /// Removes what an end killed with SIGKILL leaves of `address`: a Unix path's socket file, or
-/// a shm:// listener's request queue and its connections' queues (named "<name>.<id>.up/down").
+/// a shm:// listener's segments (shm_segments_of).
 inline void remove_leftovers(const std::string& address) {
     const auto a = ipckit::parse_address(address);
     if (a.transport == ipckit::net_transport::unix_path) {
         std::error_code ignored;
         std::filesystem::remove(a.path, ignored);
-    } else if (a.transport == ipckit::net_transport::shm) {
-        ipckit::remove_segment(a.path);
-        for (const auto& s : ipckit::list_segments())
-            if (s.name.rfind(a.path + ".", 0) == 0) ipckit::remove_segment(s.name);
     }
+    for (const auto& s : shm_segments_of(address)) ipckit::remove_segment(s);
 }
 
 /// Waits (polling, up to `patience`) until `done()` holds; false if it never did.

@@ -24,10 +24,10 @@
 // handshake of hello.hpp); shm:// carries them on a pair of ipckit queues (shm_duplex.hpp), so
 // the same program runs over any of them by its address alone, with the same connection cap,
 // handshake deadline and rejections (shm_door.hpp). Where they differ: a shm:// sender learns
-// that the peer closed only once its ring is full; a shm:// client that ends before the
-// listener accepted it takes its queues, and what it sent, with it (not yet fixed); a waitset
-// watches socket connections and listeners, and queue and mailbox receivers, not yet shm://
-// connections.
+// that the peer closed only once its ring is full; a waitset watches socket connections and
+// listeners, and queue and mailbox receivers, not yet shm:// connections. A client that ends
+// before accept is drained, then closed (or peer_dead if killed), over each: shm://'s queues
+// outlive the client until accept (detail/net/shm_names.hpp).
 //
 // Design (sockets).
 // - Threading: one I/O thread per process (detail/net/io_thread.hpp), started by the first

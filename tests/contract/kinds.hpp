@@ -372,12 +372,11 @@ struct node_from : node_kind<false> {};
 
 /// The closed rule's first half, as a receiver that waits while its single sender sends and
 /// closes sees it: the kinds of one sender whose close ends them, and socket connections (an
-/// orderly close: the peer drains, then closed). Not yet shm_connection: a shm:// client that
-/// closes and exits before the listener has opened its queues takes them with it (they are
-/// its process_owned segments), so accept never sees it and its messages are lost: a bug of
-/// the shm:// transport (shm_rendezvous.hpp), reported; add it here once it is fixed.
+/// orderly close: the peer drains, then closed, whenever it accepts: shm_connection's queues
+/// outlive its client, shm_names.hpp).
 #define IPCKIT_CONTRACT_SENDER_CLOSE_KINDS \
-    fixed_spsc, fixed_spmc, bytes_spsc, rendezvous_spsc, unbounded_spsc, tcp_connection, unix_connection
+    fixed_spsc, fixed_spmc, bytes_spsc, rendezvous_spsc, unbounded_spsc, tcp_connection, unix_connection, \
+        shm_connection
 
 /// A waitset reports a receiver ready when a message arrives, and not before: every queue and
 /// mailbox kind, and socket connections. (Not shm_connection: a waitset watches shm://

@@ -3,6 +3,7 @@
 
 #include <ipckit/detail/endpoint/endpoint.hpp>
 #include <ipckit/detail/net/duplex.hpp>
+#include <ipckit/detail/net/shm_duplex.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>
 
@@ -38,10 +39,10 @@ public:
 
     /// Sends a copy of `m`: ok, or would_block / timed_out (the peer does not read), closed,
     /// peer_dead, corrupt.
-    status send(const Message& m) noexcept requires fixed { return send_bytes(&m, sizeof m, forever()); }
+    status send(const Message& m) noexcept requires fixed { return send_value(m, forever()); }
     template <ipckit::deadline D>
     status send(const Message& m, D deadline) noexcept requires fixed {
-        return send_bytes(&m, sizeof m, detail::blocking_deadline<Mode>(deadline));
+        return send_value(m, detail::blocking_deadline<Mode>(deadline));
     }
     /// The next message, or would_block / timed_out / closed / peer_dead / corrupt.
     result<Message> receive() noexcept requires fixed { return receive_value(forever()); }
@@ -60,10 +61,10 @@ public:
 
     /// Sends the bytes of `m` as one message: ok, too_large (past max_message(), nothing sent),
     /// or as for a fixed-size send.
-    status send(std::span<const std::byte> m) noexcept requires(!fixed) { return send_bytes(m.data(), m.size(), forever()); }
+    status send(std::span<const std::byte> m) noexcept requires(!fixed) { return send_span(m, forever()); }
     template <ipckit::deadline D>
     status send(std::span<const std::byte> m, D deadline) noexcept requires(!fixed) {
-        return send_bytes(m.data(), m.size(), detail::blocking_deadline<Mode>(deadline));
+        return send_span(m, detail::blocking_deadline<Mode>(deadline));
     }
     status send(std::string_view s) noexcept requires(!fixed) { return send(std::as_bytes(std::span(s.data(), s.size()))); }
     template <ipckit::deadline D>
@@ -98,11 +99,16 @@ public:
     /// The address this connection was made to (connect) or accepted on (listener).
     [[nodiscard]] const std::string& address() const noexcept { return address_; }
 
-    connection(connection&&) noexcept = default;
+    connection(connection&& o) noexcept
+        : link_(std::move(o.link_)),
+          shm_(std::exchange(o.shm_, nullptr)),
+          address_(std::move(o.address_)),
+          close_timeout_(o.close_timeout_) {}
     connection& operator=(connection&& o) noexcept {
         if (this != &o) {
             close();
             link_ = std::move(o.link_);
+            shm_ = std::exchange(o.shm_, nullptr);
             address_ = std::move(o.address_);
             close_timeout_ = o.close_timeout_;
         }
@@ -114,17 +120,31 @@ public:
 
     /// Made by connect() and listener::accept().
     connection(std::shared_ptr<detail::duplex> l, std::string address, std::chrono::milliseconds close_timeout)
-        : link_(std::move(l)), address_(std::move(address)), close_timeout_(close_timeout) {}
+        : link_(std::move(l)),
+          shm_(dynamic_cast<detail::shm_duplex<Message, Mode>*>(link_.get())),
+          address_(std::move(address)),
+          close_timeout_(close_timeout) {}
 
 private:
     friend class waitset;
     static constexpr detail::clock::time_point forever() noexcept { return detail::clock::time_point::max(); }
 
+    // Each verb goes straight to the shm:// queues when it has them (shm_), else through the
+    // transport's virtual interface.
+    status send_value(const Message& m, detail::clock::time_point deadline) noexcept {
+        if (shm_) return shm_->send(m, deadline);
+        return send_bytes(&m, sizeof m, deadline);
+    }
+    status send_span(std::span<const std::byte> m, detail::clock::time_point deadline) noexcept {
+        if (shm_) return shm_->send(m, deadline);
+        return send_bytes(m.data(), m.size(), deadline);
+    }
     status send_bytes(const void* p, std::size_t n, detail::clock::time_point deadline) noexcept {
         if (!link_) return unexpected(errc::closed);
         return detail::to_status(link_->send(p, n, deadline, may_block));
     }
     status receive_into(Message& out, detail::clock::time_point deadline) noexcept {
+        if (shm_) return shm_->receive(out, deadline);
         if (!link_) return unexpected(errc::closed);
         auto take = [&](const std::byte* p, std::size_t n) {
             if (n != sizeof(Message)) return errc::corrupt;  // the transport checked it already
@@ -139,6 +159,7 @@ private:
         return out;
     }
     result<std::size_t> receive_span(std::span<std::byte> buffer, detail::clock::time_point deadline) noexcept {
+        if (shm_) return shm_->receive(buffer, deadline);
         if (!link_) return unexpected(errc::closed);
         std::size_t got = 0;
         auto take = [&](const std::byte* p, std::size_t n) {
@@ -152,6 +173,7 @@ private:
         return got;
     }
     result<std::vector<std::byte>> receive_vector(detail::clock::time_point deadline) noexcept {
+        if (shm_) return shm_->receive(deadline);
         if (!link_) return unexpected(errc::closed);
         std::vector<std::byte> out;
         auto take = [&](const std::byte* p, std::size_t n) {
@@ -168,6 +190,7 @@ private:
     }
 
     std::shared_ptr<detail::duplex> link_;  // a socket's link, or a pair of shm queues
+    detail::shm_duplex<Message, Mode>* shm_ = nullptr;  // link_ itself when it is a pair of shm queues
     std::string address_;
     std::chrono::milliseconds close_timeout_{};
 };

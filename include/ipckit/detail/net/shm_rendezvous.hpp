@@ -10,6 +10,8 @@
 #include <ipckit/detail/net/options.hpp>
 #include <ipckit/detail/net/shm_door.hpp>
 #include <ipckit/detail/net/shm_duplex.hpp>
+#include <ipckit/detail/net/shm_names.hpp>
+#include <ipckit/detail/sys/shm.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>
 #include <ipckit/queue.hpp>
@@ -44,12 +46,12 @@ class shm_acceptor {
 
 public:
     /// Creates the door and the request queue `name`; throws (already_exists if another
-    /// listener has it).
+    /// listener has it). Between the two, removes the queues an earlier listener of `name` left.
     shm_acceptor(const std::string& name, const net_options& o)
         : name_(name),
           options_(o),
           door_(std::make_shared<shm_door>(shm_door::create(name, o.max_connections))),
-          requests_(requests::create(name)),
+          requests_((shm_sweep(name), requests::create(name))),
           rx_(requests_.template receiver<blocking>()) {}
 
     /// The next client's connection, or why none by `deadline`.
@@ -74,6 +76,7 @@ public:
                 q.init_timeout = left;
                 auto tx = queue_type::open(shm_down_name(name_, r.id), q).template sender<Mode>();
                 auto rx = queue_type::open(shm_up_name(name_, r.id), q).template receiver<Mode>();
+                shm_forget(name_, r.id);  // the connection is its two mappings now
                 // The place goes back when the connection is gone (not if the listener went first).
                 std::weak_ptr<shm_door> door = door_;
                 return std::shared_ptr<duplex>(new shm_duplex<Message, Mode>(std::move(tx), std::move(rx)),
@@ -83,6 +86,7 @@ public:
                                                });
             } catch (const error& e) {
                 door_->leave();
+                drop(r.id);
                 if (std::chrono::steady_clock::now() - started >= left)
                     reject(errc::timed_out, "a connection's handshake failed: no handshake within " +
                                                 std::to_string(left.count()) +
@@ -91,12 +95,20 @@ public:
                     reject(e.reason(), std::string("a shm:// client's queues could not be opened: ") + e.what());
             } catch (...) {
                 door_->leave();
+                drop(r.id);
                 return unexpected(errc::no_space);
             }
         }
     }
 
-    void close() noexcept { rx_.close(); }
+    /// Closes the request queue, first dropping the requests never taken (their clients see
+    /// closed; as many as the queue holds, so that a flood of requests cannot hold close up).
+    void close() noexcept {
+        shm_request<Message> r{};
+        for (std::size_t n = 0; n < requests::capacity && rx_.receive(r, std::chrono::steady_clock::now()); ++n)
+            drop(r.id);
+        rx_.close();
+    }
 
     [[nodiscard]] std::vector<net_rejection> rejections() const {
         std::lock_guard lock(m_);
@@ -115,6 +127,19 @@ public:
     [[nodiscard]] std::size_t live() const noexcept { return static_cast<std::size_t>(door_->live()); }
 
 private:
+    /// Closes the queues of request `id` as a whole (its client sees closed) and removes their
+    /// names. Queues not ready at once are removed by name only.
+    void drop(std::uint64_t id) noexcept {
+        options quick;
+        quick.init_timeout = std::chrono::milliseconds(0);
+        for (const auto& n : {shm_up_name(name_, id), shm_down_name(name_, id)}) {
+            try {
+                queue_type::open(n, quick).close();
+            } catch (...) {
+            }
+        }
+        shm_forget(name_, id);
+    }
     void reject(errc reason, std::string what) {
         rejected_.fetch_add(1, std::memory_order_relaxed);
         std::lock_guard lock(m_);
@@ -162,21 +187,29 @@ std::shared_ptr<duplex> shm_connect(const std::string& name, std::chrono::steady
         throw error(errc::no_space, "connecting to " + address + ": the listener at " + address + " is at its cap of " +
                                         std::to_string(door->cap()) +
                                         " connections; try again later, or raise net_options::max_connections");
+    const auto id = shm_connection_id();
+    // Until the request is sent: the place goes back, and the queues' names go (system_owned).
     struct give_back {
         shm_door* door;
+        const std::string& name;
+        std::uint64_t id;
         ~give_back() {
-            if (door) door->leave();
+            if (door) {
+                door->leave();
+                shm_forget(name, id);
+            }
         }
-    } unless_asked{door.get()};
-    const auto id = shm_connection_id();
+    } unless_asked{door.get(), name, id};
+    const ino_t asked = sys::shm_inode(os_name(name));  // which listener: a later one of the name is another
     auto up = queue_type::create(shm_up_name(name, id));
     auto down = queue_type::create(shm_down_name(name, id));
-    auto d = std::make_shared<shm_duplex<Message, Mode>>(up.template sender<Mode>(), down.template receiver<Mode>());
+    auto d = std::make_shared<shm_duplex<Message, Mode>>(up.template sender<Mode>(), down.template receiver<Mode>(),
+                                                         shm_unclaimed(name, id, asked));
     auto tx = requests.template sender<blocking>();
     if (const auto s = tx.send(shm_request<Message>{id}, deadline); !s)
         throw error(s.error(), "connecting to " + address + ": the listener did not take the request (" +
                                    make_error_code(s.error()).message() + ")");
-    unless_asked.door = nullptr;  // the listener gives the place back now
+    unless_asked.door = nullptr;  // the listener gives the place back now, and removes the names
     return d;
 }
 

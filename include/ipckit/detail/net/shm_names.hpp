@@ -1,0 +1,101 @@
+#pragma once
+// Who removes the names of a shm:// connection's queues, "<listener>.<id>.up" and ".down", so
+// that what a client sent outlives the client until the listener takes it, as a socket's data
+// waits in the kernel for accept.
+//
+// The queues are system_owned: a client that sends, closes and exits before accept leaves them,
+// and its messages, behind. Their names are removed (the mappings stay with whoever has them):
+//   by accept          as soon as it has opened both (the connection is then its two mappings);
+//   by accept          when it rejects the request (the queues are closed first: the client
+//                      sees closed);
+//   by the listener    when it closes, for every request it never took (closed first, likewise);
+//   by a new listener  of the same name at bind, for pairs an earlier one left (killed with
+//                      requests pending): no client can ask the new one before its bind ends;
+//   by the client      when it ends unaccepted and its listener has gone (shm_unclaimed);
+//   by the client      when its request could not be sent.
+// What is left: the pair of a client killed between making its queues and sending its request,
+// and the pairs of a listener killed with requests pending whose clients were killed too, until
+// the next bind of that name (at most the request ring's 64 plus the door's cap).
+
+#include <ipckit/detail/sys/shm.hpp>
+#include <ipckit/segment.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <sys/stat.h>
+
+namespace ipckit::detail {
+
+inline std::string shm_up_name(const std::string& name, std::uint64_t id) { return name + "." + std::to_string(id) + ".up"; }
+inline std::string shm_down_name(const std::string& name, std::uint64_t id) {
+    return name + "." + std::to_string(id) + ".down";
+}
+
+/// Removes both names of the connection `id` of listener `name` (the mappings stay). Never throws.
+inline void shm_forget(const std::string& name, std::uint64_t id) noexcept {
+    sys::shm_remove_quietly(os_name(shm_up_name(name, id)));
+    sys::shm_remove_quietly(os_name(shm_down_name(name, id)));
+}
+
+/// Whether `segment` is one of listener `name`'s connection queues: exactly "<name>.<digits>.up"
+/// or ".down" (so listener "a" never takes listener "a.1"'s, "a.1.<id>.up").
+inline bool shm_is_connection_name(std::string_view name, std::string_view segment) noexcept {
+    if (segment.size() <= name.size() + 1 || segment.substr(0, name.size()) != name || segment[name.size()] != '.')
+        return false;
+    std::string_view rest = segment.substr(name.size() + 1);
+    std::size_t digits = 0;
+    while (digits < rest.size() && rest[digits] >= '0' && rest[digits] <= '9') ++digits;
+    if (digits == 0) return false;
+    rest = rest.substr(digits);
+    return rest == ".up" || rest == ".down";
+}
+
+/// At bind, after the door (which no live listener of `name` holds) and before the request
+/// queue: removes the connection queues an earlier listener of `name` left. Never throws (what
+/// cannot be listed stays).
+inline void shm_sweep(const std::string& name) noexcept {
+    try {
+        for (const auto& s : segment_names(name + "."))
+            if (shm_is_connection_name(name, s)) sys::shm_remove_quietly(os_name(s));
+    } catch (...) {
+    }
+}
+
+/// A client's: removes its queue names when its end goes, if no listener took them (accept
+/// removes them) and none will (the listener it asked has gone). Movable, not copyable.
+class shm_unclaimed {
+public:
+    shm_unclaimed() = default;
+    /// For the connection `id` that asked listener `name`, whose request queue is open as `requests`.
+    shm_unclaimed(std::string name, std::uint64_t id, ino_t requests) : name_(std::move(name)), id_(id), requests_(requests) {}
+    shm_unclaimed(shm_unclaimed&& o) noexcept : name_(std::move(o.name_)), id_(o.id_), requests_(o.requests_) {
+        o.name_.clear();
+    }
+    shm_unclaimed& operator=(shm_unclaimed&&) = delete;
+    shm_unclaimed(const shm_unclaimed&) = delete;
+    shm_unclaimed& operator=(const shm_unclaimed&) = delete;
+
+    ~shm_unclaimed() {
+        if (name_.empty() || sys::shm_inode(os_name(shm_up_name(name_, id_))) == 0) return;  // taken, or moved from
+        if (!listener_lives()) shm_forget(name_, id_);
+    }
+
+private:
+    /// Whether the request queue asked is still there and its owner (the listener) lives.
+    [[nodiscard]] bool listener_lives() const noexcept {
+        try {
+            const sys::file f = sys::shm_open_existing(os_name(name_));
+            return f.status(name_).st_ino == requests_ && sys::owner_mark_held(f);
+        } catch (...) {
+            return false;
+        }
+    }
+
+    std::string name_;  // empty: nothing to do
+    std::uint64_t id_ = 0;
+    ino_t requests_ = 0;
+};
+
+}  // namespace ipckit::detail
