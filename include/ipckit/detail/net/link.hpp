@@ -196,14 +196,8 @@ public:
     }
     /// A waitset watches (or stops watching) this link: it is signalled when ready() may have
     /// turned true without the socket turning readable (watch.hpp).
-    void watch(std::shared_ptr<watch_core> w) {
-        std::lock_guard lock(m_);
-        watchers_.add(std::move(w));
-    }
-    void unwatch(const watch_core* w) noexcept {
-        std::lock_guard lock(m_);
-        watchers_.remove(w);
-    }
+    void watch(std::shared_ptr<watch_core> w) { watchers_.add(m_, std::move(w)); }
+    void unwatch(const watch_core* w) noexcept { watchers_.remove(m_, w); }
 
     /// Why the connection ended, in words (empty while it is open or after an orderly close).
     [[nodiscard]] std::string fault() const override {
