@@ -26,9 +26,8 @@
 
 #include <ipckit/detail/net/frame.hpp>
 #include <ipckit/detail/net/socket.hpp>
+#include <ipckit/detail/sys/stream_io.hpp>
 #include <ipckit/error.hpp>
-
-#include <boost/asio/buffer.hpp>
 
 #include <array>
 #include <chrono>
@@ -37,6 +36,7 @@
 #include <cstring>
 #include <span>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -75,7 +75,8 @@ public:
         errc result;
     };
 
-    frame_writer(net_socket& socket, std::size_t send_buffer) : socket_(socket), send_buffer_(send_buffer) {}
+    /// `fd`: the connection's socket, non-blocking.
+    frame_writer(int fd, std::size_t send_buffer) : fd_(fd), send_buffer_(send_buffer) {}
 
     /// The connection starts: the idle rule counts from now.
     void started(clock::time_point now) noexcept { last_write_ = now; }
@@ -99,12 +100,12 @@ public:
             tried = true;
             // Idle (or a frame that would be written alone anyway): write it at once from this
             // thread, sparing a copy and any hop.
-            const std::array<asio::const_buffer, 2> frame{asio::buffer(header), asio::buffer(p, n)};
-            boost::system::error_code ec;
-            written = socket_.send(frame, 0, ec);
+            std::array<iovec, 2> frame{iovec{header.data(), header.size()}, iovec{const_cast<void*>(p), n}};
+            std::error_code ec;
+            written = sys::send_some(fd_, frame, ec);
             receive_waited = false;
             last_write_ = now;
-            if (ec && ec != asio::error::would_block) {
+            if (ec && ec != std::errc::operation_would_block) {
                 error_ = ec;
                 return {step::failed, errc::peer_dead};
             }
@@ -138,10 +139,11 @@ public:
             out_.clear();
             return step::drained;
         }
-        boost::system::error_code ec;
-        const std::size_t n = socket_.send(asio::buffer(out_), 0, ec);
+        std::array<iovec, 1> all{iovec{out_.data(), out_.size()}};
+        std::error_code ec;
+        const std::size_t n = sys::send_some(fd_, all, ec);
         last_write_ = clock::now();
-        if (ec && ec != asio::error::would_block) {
+        if (ec && ec != std::errc::operation_would_block) {
             error_ = ec;
             return step::failed;
         }
@@ -165,7 +167,7 @@ public:
         return wbuf_;
     }
     /// The I/O thread: its async write failed; the hand-off is over.
-    step async_failed(const boost::system::error_code& ec) noexcept {
+    step async_failed(const std::error_code& ec) noexcept {
         writing_ = false;
         error_ = ec;
         return step::failed;
@@ -217,7 +219,7 @@ public:
     [[nodiscard]] bool idle() const noexcept { return !writing_ && out_.empty(); }
     [[nodiscard]] bool broken() const noexcept { return broken_; }
     /// The error of the last failed write.
-    [[nodiscard]] const boost::system::error_code& error() const noexcept { return error_; }
+    [[nodiscard]] const std::error_code& error() const noexcept { return error_; }
     /// Why the write side broke, in words (empty while it is not).
     [[nodiscard]] const std::string& fault() const noexcept { return fault_; }
 
@@ -238,7 +240,7 @@ private:
         if (n > written) std::memcpy(to, static_cast<const std::byte*>(p) + written, n - written);
     }
 
-    net_socket& socket_;
+    const int fd_;
     const std::size_t send_buffer_;
     std::vector<std::byte> out_;
     std::vector<std::byte> wbuf_;  // the I/O thread's async write (see top)
@@ -247,7 +249,7 @@ private:
     bool broken_ = false;          // a write failed: nothing more is written
     clock::time_point first_buffered_{};
     clock::time_point last_write_{};
-    boost::system::error_code error_;
+    std::error_code error_;
     std::string fault_;
 };
 

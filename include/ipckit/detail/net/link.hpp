@@ -17,9 +17,12 @@
 //   writer's buffer, without m_, until it is empty; nobody else writes meanwhile.
 // - Ending: the socket is shut down (both ways) by whichever thread ends the connection, which
 //   wakes a thread asleep in poll on it; its fd is closed only when the link is destroyed, so
-//   it is never reused under a sleeper. Asio's socket object is otherwise used by the I/O thread
-//   for async operations, and by any thread (under m_) for the non-blocking send/receive and
-//   shutdown, which change no state in it (start() sets both non-blocking flags first).
+//   it is never reused under a sleeper.
+// - Asio's socket object is the I/O thread's alone, and holds the fd only from the first
+//   asynchronous operation the I/O thread needs (a write the socket did not take, the drain
+//   after our close): start() takes the fd out of it, so that the I/O thread's epoll does not
+//   wake at every message that arrives for the user's thread to read. Every other transfer is
+//   a non-blocking system call on the fd itself (sys/stream_io.hpp), under m_.
 //
 // Sending: small messages coalesce while the connection is busy, and are written at once when
 // it is idle or the send is a reply (frame_writer.hpp says when each is written).
@@ -49,6 +52,7 @@
 #include <ipckit/detail/net/socket.hpp>
 #include <ipckit/detail/net/watch.hpp>
 #include <ipckit/detail/sys/poll.hpp>
+#include <ipckit/detail/sys/stream_io.hpp>
 #include <ipckit/error.hpp>
 
 #include <boost/asio/post.hpp>
@@ -79,14 +83,18 @@ public:
     link(net_socket socket, std::size_t max_message, bool fixed, const net_options& o,
          std::function<void()> released = {})
         : socket_(std::move(socket)),
-          timer_(socket_.get_executor()),
-          backstop_(socket_.get_executor()),
+          executor_(socket_.get_executor()),
+          timer_(executor_),
+          backstop_(executor_),
+          fd_(socket_.native_handle()),
+          protocol_(protocol_of(socket_)),
           options_(o),
           max_message_(max_message),
           rbuf_(max_message, fixed, std::min(read_chunk, o.receive_buffer)),
-          writer_(socket_, o.send_buffer),
+          writer_(fd_, o.send_buffer),
           released_(std::move(released)) {}
     ~link() override {
+        if (!socket_.is_open()) sys::close_fd(fd_);  // else the socket object closes it
         if (released_) released_();
     }
     link(const link&) = delete;
@@ -95,14 +103,11 @@ public:
     /// Starts heartbeats and the liveness watch (call once, before any verb).
     void start() {
         boost::system::error_code ignored;
-        // Both flags now, before any thread but this one sees the socket: later async
-        // operations then leave Asio's socket state alone, which the user's thread reads.
-        socket_.non_blocking(true, ignored);
         socket_.native_non_blocking(true, ignored);
-        fd_ = socket_.native_handle();
+        socket_.release(ignored);  // out of the I/O thread's epoll until an async operation (see top)
         last_rx_ = clock::now();
         writer_.started(last_rx_);
-        asio::post(socket_.get_executor(), [self = shared_from_this()] { self->tick(); });
+        asio::post(executor_, [self = shared_from_this()] { self->tick(); });
     }
 
     [[nodiscard]] std::size_t max_message() const noexcept override { return max_message_; }
@@ -132,7 +137,7 @@ public:
     /// Takes the next message: `take` is called under the lock (duplex.hpp).
     errc receive(take_fn take, clock::time_point deadline, bool may_block) noexcept override {
         std::unique_lock lock(m_);
-        for (;;) {
+        for (bool slept = false;;) {
             if (state_ == state::closed_here) return errc::closed;
             const auto f = next_frame();
             if (f.what == frame_reader::frame::kind::data) {
@@ -142,20 +147,24 @@ public:
             }
             if (state_ != state::open) return end_code();
             // Nothing whole in: what we buffered goes first (the peer may be waiting for it),
-            // then whatever the socket holds.
+            // then whatever the socket holds. When the last look found the socket empty too (a
+            // ping-pong), a blocking receive sleeps in poll first and reads once it wakes: a
+            // read that would find nothing is a system call saved.
             flush_locked();
             receive_waited = true;
-            switch (read_locked()) {
-            case read_result::got: continue;
-            case read_result::failed: return errc::no_space;
-            case read_result::none: break;
+            if (std::exchange(slept, false) || !may_block || !expect_wait_) {
+                switch (read_locked()) {
+                case read_result::got: continue;
+                case read_result::failed: return errc::no_space;
+                case read_result::none: break;
+                }
+                if (state_ != state::open) continue;
             }
-            if (state_ != state::open) continue;
             if (!may_block) return errc::would_block;
             if (clock::now() >= deadline) return errc::timed_out;
             receiving_ = true;
             lock.unlock();
-            sys::wait_readable(fd_, deadline);
+            slept = sys::wait_readable(fd_, deadline);
             lock.lock();
             receiving_ = false;
         }
@@ -173,7 +182,7 @@ public:
         while (!writer_.idle() && !shut_)
             if (!wait(lock, can_send_, send_waiters_, deadline)) break;
         lock.unlock();
-        asio::post(socket_.get_executor(), [self = shared_from_this()] { self->finish_close(); });
+        asio::post(executor_, [self = shared_from_this()] { self->finish_close(); });
     }
 
     /// For a waitset about to sleep: flushes what was buffered, then says whether a receive
@@ -243,10 +252,10 @@ private:
             if (state_ != state::open) after_last_write();
             return;
         case frame_writer::step::hand_off:
-            asio::post(socket_.get_executor(), [self = shared_from_this()] { self->write_more(); });
+            asio::post(executor_, [self = shared_from_this()] { self->write_more(); });
             return;
         case frame_writer::step::backstop:
-            asio::post(socket_.get_executor(), [self = shared_from_this()] { self->arm_backstop(); });
+            asio::post(executor_, [self = shared_from_this()] { self->arm_backstop(); });
             return;
         case frame_writer::step::failed: return write_failed_locked();
         case frame_writer::step::torn: return end_locked(state::corrupt, "out of memory in the middle of a send");
@@ -277,10 +286,13 @@ private:
             return read_result::failed;  // the frame stays unread: a later receive may retry
         }
         if (room.empty()) return read_result::none;
-        boost::system::error_code ec;
-        const std::size_t n = socket_.receive(asio::buffer(room.data(), room.size()), 0, ec);
-        if (ec == asio::error::would_block) return read_result::none;
-        if (ec == asio::error::eof) {
+        std::error_code ec;
+        const std::size_t n = sys::receive_some(fd_, room.data(), room.size(), ec);
+        if (ec == std::errc::operation_would_block) {
+            expect_wait_ = true;
+            return read_result::none;
+        }
+        if (!ec && n == 0) {
             end_locked(state::peer_dead, rbuf_.unread() == 0 ? "the peer's stream ended without a close frame (its process died?)"
                                                              : "the peer's stream ended inside a frame (truncated)");
             return read_result::none;
@@ -290,6 +302,7 @@ private:
             return read_result::none;
         }
         rbuf_.filled(n);
+        if (n == room.size()) expect_wait_ = false;  // the socket holds more: read before polling
         last_rx_ = clock::now();
         return read_result::got;
     }
@@ -304,6 +317,7 @@ private:
             batch = writer_.next_batch(shut_);
             if (send_waiters_ != 0) can_send_.notify_all();
             if (batch.empty()) return after_last_write();
+            if (const auto ec = registered()) return act(writer_.async_failed(ec));
         }
         asio::async_write(socket_, asio::buffer(batch.data(), batch.size()),
                           [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
@@ -402,9 +416,8 @@ private:
         if (shut_) return;
         if (state_ == state::closed_here && !draining_) {
             draining_ = true;
-            boost::system::error_code ignored;
-            socket_.shutdown(net_socket::shutdown_send, ignored);
-            asio::post(socket_.get_executor(), [self = shared_from_this()] { self->drain(); });
+            sys::shutdown_socket(fd_, SHUT_WR);
+            asio::post(executor_, [self = shared_from_this()] { self->drain(); });
         } else if (state_ == state::closed_by_peer) {
             shut_locked();
         }
@@ -412,17 +425,27 @@ private:
 
     /// I/O thread, after our close: discards what the peer still sends until its end.
     void drain() {
-        if (shut_now()) return;
+        {
+            std::lock_guard lock(m_);
+            if (shut_) return;
+            if (registered()) return shut_locked();
+        }
         socket_.async_read_some(asio::buffer(discard_), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
             std::lock_guard lock(self->m_);
             if (ec) return self->shut_locked();
             self->last_rx_ = clock::now();
-            asio::post(self->socket_.get_executor(), [self] { self->drain(); });
+            asio::post(self->executor_, [self] { self->drain(); });
         });
     }
-    bool shut_now() {
-        std::lock_guard lock(m_);
-        return shut_;
+    static net_protocol protocol_of(const net_socket& s) {
+        boost::system::error_code ignored;
+        return s.local_endpoint(ignored).protocol();
+    }
+    /// I/O thread, before an async operation: the socket joins its epoll, if not yet (see top).
+    boost::system::error_code registered() noexcept {
+        boost::system::error_code ec;
+        if (!socket_.is_open()) socket_.assign(protocol_, fd_, ec);
+        return ec;
     }
 
     void wake_all() noexcept {
@@ -435,11 +458,10 @@ private:
     void shut_locked() noexcept {
         if (shut_) return;
         shut_ = true;
-        boost::system::error_code ignored;
-        socket_.shutdown(net_socket::shutdown_both, ignored);
+        sys::shutdown_socket(fd_, SHUT_RDWR);
         wake_all();
         try {
-            asio::post(socket_.get_executor(), [self = shared_from_this()] {
+            asio::post(executor_, [self = shared_from_this()] {
                 boost::system::error_code e;
                 self->socket_.cancel(e);
                 self->timer_.cancel();
@@ -449,12 +471,14 @@ private:
         }
     }
 
-    // The I/O thread's own (and the socket, see top).
+    // The I/O thread's own (see top).
     net_socket socket_;
+    const net_socket::executor_type executor_;  // the I/O thread's, for any thread to post to
     asio::steady_timer timer_;
     asio::steady_timer backstop_;
     std::array<std::byte, 4096> discard_{};
-    int fd_ = -1;
+    const int fd_;
+    const net_protocol protocol_;
 
     const net_options options_;
     const std::size_t max_message_;
@@ -465,7 +489,8 @@ private:
     frame_writer writer_;
     std::condition_variable can_send_;
     int send_waiters_ = 0;
-    bool receiving_ = false;  // a user thread sleeps in poll on the socket
+    bool receiving_ = false;    // a user thread sleeps in poll on the socket
+    bool expect_wait_ = false;  // the last read found the socket empty: a receive polls first
     bool draining_ = false;
     bool shut_ = false;
     clock::time_point last_rx_{};
