@@ -31,9 +31,11 @@
 
 #include <array>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <mutex>
 #include <span>
 #include <string>
 #include <system_error>
@@ -197,6 +199,23 @@ public:
         }
     }
 
+    /// Under the link's mutex, held by `lock`: waits until woken (wake_senders()) or `deadline`,
+    /// for room or for the writer to be idle; false once the deadline has passed.
+    bool wait_for_room(std::unique_lock<std::mutex>& lock, clock::time_point deadline) {
+        if (clock::now() >= deadline) return false;
+        ++waiters_;
+        if (deadline == clock::time_point::max())
+            can_send_.wait(lock);
+        else
+            can_send_.wait_until(lock, deadline);
+        --waiters_;
+        return true;
+    }
+    /// Wakes the sends (and the close) waiting: the buffer drained, or the connection changed.
+    void wake_senders() noexcept {
+        if (waiters_ != 0) can_send_.notify_all();
+    }
+
     /// The backstop ran (or was cancelled): the next buffered burst arms it again.
     void backstop_done() noexcept { backstop_armed_ = false; }
 
@@ -251,6 +270,8 @@ private:
     clock::time_point last_write_{};
     std::error_code error_;
     std::string fault_;
+    std::condition_variable can_send_;
+    int waiters_ = 0;
 };
 
 }  // namespace ipckit::detail

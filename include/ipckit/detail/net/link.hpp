@@ -18,20 +18,19 @@
 // - Ending: the socket is shut down (both ways) by whichever thread ends the connection, which
 //   wakes a thread asleep in poll on it; its fd is closed only when the link is destroyed, so
 //   it is never reused under a sleeper.
-// - Asio's socket object is the I/O thread's alone, and holds the fd only from the first
-//   asynchronous operation the I/O thread needs (a write the socket did not take, the drain
-//   after our close): start() takes the fd out of it, so that the I/O thread's epoll does not
-//   wake at every message that arrives for the user's thread to read. Every other transfer is
-//   a non-blocking system call on the fd itself (sys/stream_io.hpp), under m_.
+// - Asio's socket object is the I/O thread's alone, for its async operations, and joins its
+//   epoll only when the first one starts (lazy_socket.hpp), so that a message arriving for the
+//   user's thread wakes no other. Every other transfer is a non-blocking call on the fd itself
+//   (sys/stream_io.hpp), under m_.
 //
 // Sending: small messages coalesce while the connection is busy, and are written at once when
 // it is idle or the send is a reply (frame_writer.hpp says when each is written).
 //
-// Backpressure and bounded memory. The writer holds at most options.send_buffer bytes (or one
-// frame, if a frame is larger): a blocking send waits while it is full, a non-blocking one
-// returns would_block. rbuf_ holds at most one chunk, or one whole frame of the largest message (its
-// length checked first); while it is full the socket is not read, so a receiver that does not
-// read holds back its peer's sends through the socket, and only that peer's.
+// Backpressure and bounded memory. The writer's buffer is bounded (frame_writer.hpp): a blocking
+// send waits while it is full, a non-blocking one returns would_block. rbuf_ holds at most one
+// chunk, or one whole frame of the largest message (its length checked first); while it is full
+// the socket is not read, so a receiver that does not read holds back its peer's sends through
+// the socket, and only that peer's.
 //
 // Liveness. A tick on the I/O thread every quarter of the liveness interval sends a heartbeat
 // when nothing was written for that long, and declares the peer dead when nothing was read for
@@ -48,6 +47,7 @@
 #include <ipckit/detail/net/frame.hpp>
 #include <ipckit/detail/net/frame_reader.hpp>
 #include <ipckit/detail/net/frame_writer.hpp>
+#include <ipckit/detail/net/lazy_socket.hpp>
 #include <ipckit/detail/net/options.hpp>
 #include <ipckit/detail/net/socket.hpp>
 #include <ipckit/detail/net/watch.hpp>
@@ -62,7 +62,6 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -83,18 +82,14 @@ public:
     link(net_socket socket, std::size_t max_message, bool fixed, const net_options& o,
          std::function<void()> released = {})
         : socket_(std::move(socket)),
-          executor_(socket_.get_executor()),
-          timer_(executor_),
-          backstop_(executor_),
-          fd_(socket_.native_handle()),
-          protocol_(protocol_of(socket_)),
+          timer_(socket_.executor()),
+          backstop_(socket_.executor()),
           options_(o),
           max_message_(max_message),
           rbuf_(max_message, fixed, std::min(read_chunk, o.receive_buffer)),
-          writer_(fd_, o.send_buffer),
+          writer_(socket_.fd(), o.send_buffer),
           released_(std::move(released)) {}
     ~link() override {
-        if (!socket_.is_open()) sys::close_fd(fd_);  // else the socket object closes it
         if (released_) released_();
     }
     link(const link&) = delete;
@@ -102,17 +97,14 @@ public:
 
     /// Starts heartbeats and the liveness watch (call once, before any verb).
     void start() {
-        boost::system::error_code ignored;
-        socket_.native_non_blocking(true, ignored);
-        socket_.release(ignored);  // out of the I/O thread's epoll until an async operation (see top)
         last_rx_ = clock::now();
         writer_.started(last_rx_);
-        asio::post(executor_, [self = shared_from_this()] { self->tick(); });
+        asio::post(socket_.executor(), [self = shared_from_this()] { self->tick(); });
     }
 
     [[nodiscard]] std::size_t max_message() const noexcept override { return max_message_; }
     /// The socket's fd, to poll for readability (a waitset): valid as long as the link.
-    [[nodiscard]] int native_handle() const noexcept { return fd_; }
+    [[nodiscard]] int native_handle() const noexcept { return socket_.fd(); }
 
     // ---- user thread -------------------------------------------------------------------------
 
@@ -127,7 +119,7 @@ public:
             flush_locked();  // full: perhaps the socket takes it now
             if (writer_.fits(n)) continue;
             if (!may_block) return errc::would_block;
-            if (!wait(lock, can_send_, send_waiters_, deadline)) return errc::timed_out;
+            if (!writer_.wait_for_room(lock, deadline)) return errc::timed_out;
         }
         const auto [then, result] = writer_.send(p, n);
         act(then);
@@ -137,7 +129,7 @@ public:
     /// Takes the next message: `take` is called under the lock (duplex.hpp).
     errc receive(take_fn take, clock::time_point deadline, bool may_block) noexcept override {
         std::unique_lock lock(m_);
-        for (bool slept = false;;) {
+        for (bool polled = false;;) {
             if (state_ == state::closed_here) return errc::closed;
             const auto f = next_frame();
             if (f.what == frame_reader::frame::kind::data) {
@@ -147,26 +139,27 @@ public:
             }
             if (state_ != state::open) return end_code();
             // Nothing whole in: what we buffered goes first (the peer may be waiting for it),
-            // then whatever the socket holds. When the last look found the socket empty too (a
-            // ping-pong), a blocking receive sleeps in poll first and reads once it wakes: a
-            // read that would find nothing is a system call saved.
+            // then whatever the socket holds. When the last read found the socket empty (a
+            // ping-pong), a blocking receive polls first and reads once poll returns: a read
+            // that would find nothing is a system call saved.
             flush_locked();
             receive_waited = true;
-            if (std::exchange(slept, false) || !may_block || !expect_wait_) {
+            if (std::exchange(polled, false) || !may_block || !rbuf_.drained()) {
                 switch (read_locked()) {
                 case read_result::got: continue;
                 case read_result::failed: return errc::no_space;
                 case read_result::none: break;
                 }
                 if (state_ != state::open) continue;
+                if (!may_block) return errc::would_block;
+                if (clock::now() >= deadline) return errc::timed_out;
             }
-            if (!may_block) return errc::would_block;
-            if (clock::now() >= deadline) return errc::timed_out;
             receiving_ = true;
             lock.unlock();
-            slept = sys::wait_readable(fd_, deadline);
+            sys::wait_readable(socket_.fd(), deadline);
             lock.lock();
             receiving_ = false;
+            polled = true;
         }
     }
 
@@ -180,9 +173,9 @@ public:
             flush_locked();
         }
         while (!writer_.idle() && !shut_)
-            if (!wait(lock, can_send_, send_waiters_, deadline)) break;
+            if (!writer_.wait_for_room(lock, deadline)) break;
         lock.unlock();
-        asio::post(executor_, [self = shared_from_this()] { self->finish_close(); });
+        asio::post(socket_.executor(), [self = shared_from_this()] { self->finish_close(); });
     }
 
     /// For a waitset about to sleep: flushes what was buffered, then says whether a receive
@@ -226,18 +219,6 @@ private:
         }
     }
 
-    /// Waits on `cv` until notified or `deadline`; false once the deadline has passed.
-    bool wait(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, int& waiters, clock::time_point deadline) {
-        if (clock::now() >= deadline) return false;
-        ++waiters;
-        if (deadline == clock::time_point::max())
-            cv.wait(lock);
-        else
-            cv.wait_until(lock, deadline);
-        --waiters;
-        return true;
-    }
-
     /// Under m_, any thread: writes what the writer holds, unless the socket is shut.
     void flush_locked() noexcept {
         if (!shut_) act(writer_.flush());
@@ -248,14 +229,14 @@ private:
         switch (then) {
         case frame_writer::step::none: return;
         case frame_writer::step::drained:
-            if (send_waiters_ != 0) can_send_.notify_all();
+            writer_.wake_senders();
             if (state_ != state::open) after_last_write();
             return;
         case frame_writer::step::hand_off:
-            asio::post(executor_, [self = shared_from_this()] { self->write_more(); });
+            asio::post(socket_.executor(), [self = shared_from_this()] { self->write_more(); });
             return;
         case frame_writer::step::backstop:
-            asio::post(executor_, [self = shared_from_this()] { self->arm_backstop(); });
+            asio::post(socket_.executor(), [self = shared_from_this()] { self->arm_backstop(); });
             return;
         case frame_writer::step::failed: return write_failed_locked();
         case frame_writer::step::torn: return end_locked(state::corrupt, "out of memory in the middle of a send");
@@ -279,32 +260,18 @@ private:
     /// rbuf_ (one non-blocking read). An end of stream or an error ends the connection.
     read_result read_locked() noexcept {
         if (state_ != state::open || shut_) return read_result::none;
-        std::span<std::byte> room;
-        try {
-            room = rbuf_.room();
-        } catch (...) {
-            return read_result::failed;  // the frame stays unread: a later receive may retry
-        }
-        if (room.empty()) return read_result::none;
         std::error_code ec;
-        const std::size_t n = sys::receive_some(fd_, room.data(), room.size(), ec);
-        if (ec == std::errc::operation_would_block) {
-            expect_wait_ = true;
-            return read_result::none;
-        }
-        if (!ec && n == 0) {
+        switch (rbuf_.read(socket_.fd(), ec)) {
+        case frame_reader::read_status::got: last_rx_ = clock::now(); return read_result::got;
+        case frame_reader::read_status::none: return read_result::none;
+        case frame_reader::read_status::no_memory: return read_result::failed;
+        case frame_reader::read_status::ended:
             end_locked(state::peer_dead, rbuf_.unread() == 0 ? "the peer's stream ended without a close frame (its process died?)"
                                                              : "the peer's stream ended inside a frame (truncated)");
             return read_result::none;
+        case frame_reader::read_status::failed: end_locked(state::peer_dead, "reading from the peer failed: " + ec.message());
         }
-        if (ec) {
-            end_locked(state::peer_dead, "reading from the peer failed: " + ec.message());
-            return read_result::none;
-        }
-        rbuf_.filled(n);
-        if (n == room.size()) expect_wait_ = false;  // the socket holds more: read before polling
-        last_rx_ = clock::now();
-        return read_result::got;
+        return read_result::none;
     }
 
     // ---- I/O thread --------------------------------------------------------------------------
@@ -315,16 +282,21 @@ private:
         {
             std::lock_guard lock(m_);
             batch = writer_.next_batch(shut_);
-            if (send_waiters_ != 0) can_send_.notify_all();
+            writer_.wake_senders();
             if (batch.empty()) return after_last_write();
-            if (const auto ec = registered()) return act(writer_.async_failed(ec));
         }
-        asio::async_write(socket_, asio::buffer(batch.data(), batch.size()),
-                          [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-                              if (!ec) return self->write_more();
-                              std::lock_guard lock(self->m_);
-                              self->act(self->writer_.async_failed(ec));
+        boost::system::error_code ec;
+        net_socket& s = socket_.async(ec);
+        if (ec) return write_failed(ec);
+        asio::async_write(s, asio::buffer(batch.data(), batch.size()),
+                          [self = shared_from_this()](const boost::system::error_code& e, std::size_t) {
+                              if (e) return self->write_failed(e);
+                              self->write_more();
                           });
+    }
+    void write_failed(const boost::system::error_code& ec) {
+        std::lock_guard lock(m_);
+        act(writer_.async_failed(ec));
     }
 
     /// The backstop: writes a burst's last frames if nothing else did by backstop_delay.
@@ -385,12 +357,7 @@ private:
         wake_all();  // send waiters return peer_dead; waitsets look, and read to the end
     }
 
-    /// The stream ended (`s`), unless it had already ended another way.
-    void end(state s, std::string why) {
-        std::lock_guard lock(m_);
-        end_locked(s, std::move(why));
-    }
-    /// Under m_, any thread.
+    /// Under m_, any thread: the stream ended (`s`), unless it had already ended another way.
     void end_locked(state s, std::string why) noexcept {
         if (state_ == state::open) {
             state_ = s;
@@ -416,8 +383,8 @@ private:
         if (shut_) return;
         if (state_ == state::closed_here && !draining_) {
             draining_ = true;
-            sys::shutdown_socket(fd_, SHUT_WR);
-            asio::post(executor_, [self = shared_from_this()] { self->drain(); });
+            sys::shutdown_socket(socket_.fd(), SHUT_WR);
+            asio::post(socket_.executor(), [self = shared_from_this()] { self->drain(); });
         } else if (state_ == state::closed_by_peer) {
             shut_locked();
         }
@@ -425,32 +392,23 @@ private:
 
     /// I/O thread, after our close: discards what the peer still sends until its end.
     void drain() {
+        boost::system::error_code failed;
+        net_socket& s = socket_.async(failed);
         {
             std::lock_guard lock(m_);
-            if (shut_) return;
-            if (registered()) return shut_locked();
+            if (shut_ || failed) return shut_locked();
         }
-        socket_.async_read_some(asio::buffer(discard_), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+        s.async_read_some(asio::buffer(discard_), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
             std::lock_guard lock(self->m_);
             if (ec) return self->shut_locked();
             self->last_rx_ = clock::now();
-            asio::post(self->executor_, [self] { self->drain(); });
+            asio::post(self->socket_.executor(), [self] { self->drain(); });
         });
-    }
-    static net_protocol protocol_of(const net_socket& s) {
-        boost::system::error_code ignored;
-        return s.local_endpoint(ignored).protocol();
-    }
-    /// I/O thread, before an async operation: the socket joins its epoll, if not yet (see top).
-    boost::system::error_code registered() noexcept {
-        boost::system::error_code ec;
-        if (!socket_.is_open()) socket_.assign(protocol_, fd_, ec);
-        return ec;
     }
 
     void wake_all() noexcept {
         watchers_.signal();
-        if (send_waiters_ != 0) can_send_.notify_all();
+        writer_.wake_senders();
     }
 
     /// Under m_, any thread: shuts the socket down both ways for good, which wakes a thread in
@@ -458,12 +416,11 @@ private:
     void shut_locked() noexcept {
         if (shut_) return;
         shut_ = true;
-        sys::shutdown_socket(fd_, SHUT_RDWR);
+        sys::shutdown_socket(socket_.fd(), SHUT_RDWR);
         wake_all();
         try {
-            asio::post(executor_, [self = shared_from_this()] {
-                boost::system::error_code e;
-                self->socket_.cancel(e);
+            asio::post(socket_.executor(), [self = shared_from_this()] {
+                self->socket_.cancel();
                 self->timer_.cancel();
                 self->backstop_.cancel();
             });
@@ -471,14 +428,11 @@ private:
         }
     }
 
-    // The I/O thread's own (see top).
-    net_socket socket_;
-    const net_socket::executor_type executor_;  // the I/O thread's, for any thread to post to
+    lazy_socket socket_;  // its fd, for any thread; its async side, the I/O thread's (see top)
+    // The I/O thread's own.
     asio::steady_timer timer_;
     asio::steady_timer backstop_;
     std::array<std::byte, 4096> discard_{};
-    const int fd_;
-    const net_protocol protocol_;
 
     const net_options options_;
     const std::size_t max_message_;
@@ -487,10 +441,7 @@ private:
     mutable std::mutex m_;
     frame_reader rbuf_;
     frame_writer writer_;
-    std::condition_variable can_send_;
-    int send_waiters_ = 0;
-    bool receiving_ = false;    // a user thread sleeps in poll on the socket
-    bool expect_wait_ = false;  // the last read found the socket empty: a receive polls first
+    bool receiving_ = false;  // a user thread sleeps in poll on the socket
     bool draining_ = false;
     bool shut_ = false;
     clock::time_point last_rx_{};
