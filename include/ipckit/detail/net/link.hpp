@@ -18,10 +18,12 @@
 // - Ending: the socket is shut down (both ways) by whichever thread ends the connection, which
 //   wakes a thread asleep in poll on it; its fd is closed only when the link is destroyed, so
 //   it is never reused under a sleeper.
-// - Asio's socket object is the I/O thread's alone, for its async operations, and joins its
-//   epoll only when the first one starts (lazy_socket.hpp), so that a message arriving for the
-//   user's thread wakes no other. Every other transfer is a non-blocking call on the fd itself
-//   (sys/stream_io.hpp), under m_.
+// - Asio's socket object is the I/O thread's alone, for its async operations; every other
+//   transfer is a non-blocking call on the fd itself (sys/stream_io.hpp), under m_. (Asio keeps
+//   the fd in the I/O thread's epoll, so each arriving message wakes that thread too. Taking it
+//   out until an async operation needs it saved that wake-up and a system call per message, but
+//   under CPU contention it made 1 % of round trips take 7-8 ms instead of under 0.1 ms: the
+//   I/O thread's wake-up evidently gets the receiver onto its CPU sooner. So it stays in.)
 //
 // Sending: small messages coalesce while the connection is busy, and are written at once when
 // it is idle or the send is a reply (frame_writer.hpp says when each is written).
@@ -47,7 +49,6 @@
 #include <ipckit/detail/net/frame.hpp>
 #include <ipckit/detail/net/frame_reader.hpp>
 #include <ipckit/detail/net/frame_writer.hpp>
-#include <ipckit/detail/net/lazy_socket.hpp>
 #include <ipckit/detail/net/options.hpp>
 #include <ipckit/detail/net/socket.hpp>
 #include <ipckit/detail/net/watch.hpp>
@@ -82,12 +83,14 @@ public:
     link(net_socket socket, std::size_t max_message, bool fixed, const net_options& o,
          std::function<void()> released = {})
         : socket_(std::move(socket)),
-          timer_(socket_.executor()),
-          backstop_(socket_.executor()),
+          executor_(socket_.get_executor()),
+          fd_(socket_.native_handle()),
+          timer_(executor_),
+          backstop_(executor_),
           options_(o),
           max_message_(max_message),
           rbuf_(max_message, fixed, std::min(read_chunk, o.receive_buffer)),
-          writer_(socket_.fd(), o.send_buffer),
+          writer_(fd_, o.send_buffer),
           released_(std::move(released)) {}
     ~link() override {
         if (released_) released_();
@@ -97,14 +100,17 @@ public:
 
     /// Starts heartbeats and the liveness watch (call once, before any verb).
     void start() {
+        boost::system::error_code ignored;
+        socket_.non_blocking(true, ignored);
+        socket_.native_non_blocking(true, ignored);
         last_rx_ = clock::now();
         writer_.started(last_rx_);
-        asio::post(socket_.executor(), [self = shared_from_this()] { self->tick(); });
+        asio::post(executor_, [self = shared_from_this()] { self->tick(); });
     }
 
     [[nodiscard]] std::size_t max_message() const noexcept override { return max_message_; }
     /// The socket's fd, to poll for readability (a waitset): valid as long as the link.
-    [[nodiscard]] int native_handle() const noexcept { return socket_.fd(); }
+    [[nodiscard]] int native_handle() const noexcept { return fd_; }
 
     // ---- user thread -------------------------------------------------------------------------
 
@@ -156,7 +162,7 @@ public:
             }
             receiving_ = true;
             lock.unlock();
-            sys::wait_readable(socket_.fd(), deadline);
+            sys::wait_readable(fd_, deadline);
             lock.lock();
             receiving_ = false;
             polled = true;
@@ -175,7 +181,7 @@ public:
         while (!writer_.idle() && !shut_)
             if (!writer_.wait_for_room(lock, deadline)) break;
         lock.unlock();
-        asio::post(socket_.executor(), [self = shared_from_this()] { self->finish_close(); });
+        asio::post(executor_, [self = shared_from_this()] { self->finish_close(); });
     }
 
     /// For a waitset about to sleep: flushes what was buffered, then says whether a receive
@@ -233,10 +239,10 @@ private:
             if (state_ != state::open) after_last_write();
             return;
         case frame_writer::step::hand_off:
-            asio::post(socket_.executor(), [self = shared_from_this()] { self->write_more(); });
+            asio::post(executor_, [self = shared_from_this()] { self->write_more(); });
             return;
         case frame_writer::step::backstop:
-            asio::post(socket_.executor(), [self = shared_from_this()] { self->arm_backstop(); });
+            asio::post(executor_, [self = shared_from_this()] { self->arm_backstop(); });
             return;
         case frame_writer::step::failed: return write_failed_locked();
         case frame_writer::step::torn: return end_locked(state::corrupt, "out of memory in the middle of a send");
@@ -261,7 +267,7 @@ private:
     read_result read_locked() noexcept {
         if (state_ != state::open || shut_) return read_result::none;
         std::error_code ec;
-        switch (rbuf_.read(socket_.fd(), ec)) {
+        switch (rbuf_.read(fd_, ec)) {
         case frame_reader::read_status::got: last_rx_ = clock::now(); return read_result::got;
         case frame_reader::read_status::none: return read_result::none;
         case frame_reader::read_status::no_memory: return read_result::failed;
@@ -285,10 +291,7 @@ private:
             writer_.wake_senders();
             if (batch.empty()) return after_last_write();
         }
-        boost::system::error_code ec;
-        net_socket& s = socket_.async(ec);
-        if (ec) return write_failed(ec);
-        asio::async_write(s, asio::buffer(batch.data(), batch.size()),
+        asio::async_write(socket_, asio::buffer(batch.data(), batch.size()),
                           [self = shared_from_this()](const boost::system::error_code& e, std::size_t) {
                               if (e) return self->write_failed(e);
                               self->write_more();
@@ -383,8 +386,8 @@ private:
         if (shut_) return;
         if (state_ == state::closed_here && !draining_) {
             draining_ = true;
-            sys::shutdown_socket(socket_.fd(), SHUT_WR);
-            asio::post(socket_.executor(), [self = shared_from_this()] { self->drain(); });
+            sys::shutdown_socket(fd_, SHUT_WR);
+            asio::post(executor_, [self = shared_from_this()] { self->drain(); });
         } else if (state_ == state::closed_by_peer) {
             shut_locked();
         }
@@ -392,17 +395,15 @@ private:
 
     /// I/O thread, after our close: discards what the peer still sends until its end.
     void drain() {
-        boost::system::error_code failed;
-        net_socket& s = socket_.async(failed);
         {
             std::lock_guard lock(m_);
-            if (shut_ || failed) return shut_locked();
+            if (shut_) return;
         }
-        s.async_read_some(asio::buffer(discard_), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+        socket_.async_read_some(asio::buffer(discard_), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
             std::lock_guard lock(self->m_);
             if (ec) return self->shut_locked();
             self->last_rx_ = clock::now();
-            asio::post(self->socket_.executor(), [self] { self->drain(); });
+            asio::post(self->executor_, [self] { self->drain(); });
         });
     }
 
@@ -416,11 +417,12 @@ private:
     void shut_locked() noexcept {
         if (shut_) return;
         shut_ = true;
-        sys::shutdown_socket(socket_.fd(), SHUT_RDWR);
+        sys::shutdown_socket(fd_, SHUT_RDWR);
         wake_all();
         try {
-            asio::post(socket_.executor(), [self = shared_from_this()] {
-                self->socket_.cancel();
+            asio::post(executor_, [self = shared_from_this()] {
+                boost::system::error_code ignored;
+                self->socket_.cancel(ignored);
                 self->timer_.cancel();
                 self->backstop_.cancel();
             });
@@ -428,8 +430,10 @@ private:
         }
     }
 
-    lazy_socket socket_;  // its fd, for any thread; its async side, the I/O thread's (see top)
-    // The I/O thread's own.
+    // The I/O thread's own (see top), but for executor_ and fd_, which any thread may use.
+    net_socket socket_;
+    const net_socket::executor_type executor_;
+    const int fd_;
     asio::steady_timer timer_;
     asio::steady_timer backstop_;
     std::array<std::byte, 4096> discard_{};
