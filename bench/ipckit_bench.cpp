@@ -576,8 +576,11 @@ public:
 private:
     /// How long a measurement should take: counts are sized from the calibration for this.
     static double seconds_per_measurement(const options& o) { return o.quick ? 0.03 : 0.25; }
-    /// A measurement that takes longer than this has hung.
+    /// Children not set up (connected, say) by this long after they were forked have hung.
     static constexpr auto patience = std::chrono::seconds(120);
+    /// Children still running this long after the time budget of their measurement have
+    /// stalled: a healthy measurement ends within about its budget.
+    static constexpr auto stall_after = std::chrono::seconds(30);
 
     [[nodiscard]] bool selected(const std::string& id) const {
         if (opt_.only.empty()) return true;
@@ -591,7 +594,7 @@ private:
     /// Runs one measurement of `c`; on an error records it, marks the cell and returns nothing.
     std::optional<cell_result> measure(cell& c, std::uint64_t count, std::optional<unsigned> round) {
         const std::uint64_t warmup = std::max<std::uint64_t>(count / 10, 100);
-        const cell_request rq{*c.pat, config_, c.size, count, warmup, budget_, idle_for_, cpus_, patience};
+        const cell_request rq{*c.pat, config_, c.size, count, warmup, budget_, idle_for_, cpus_, patience, stall_after};
         try {
             const auto t = clock::now();
             cell_result r = c.mech->run(rq);
@@ -602,14 +605,22 @@ private:
             return r;
         } catch (const stopped&) {
             throw;
+        } catch (const stall& e) {
+            // The next round measures the cell again (a calibration that stalled gave no count).
+            left_out(c, round, e.what(), "STALLED", !round);
         } catch (const std::exception& e) {
-            const std::string where = round ? "round " + std::to_string(*round + 1) : std::string("calibration");
-            errors_.push_back(c.id() + " (" + where + "): " + e.what());
-            std::fprintf(stderr, "ipckit_bench: ERROR %s\n", errors_.back().c_str());
-            results_.set_reason(c.key(), "FAILED");
-            c.failed = true;
-            return std::nullopt;
+            left_out(c, round, e.what(), "FAILED", true);
         }
+        return std::nullopt;
+    }
+    /// Records why a measurement of `c` has no numbers (`label`: the cell's reason in the
+    /// tables); `give_up`: the cell is not measured again.
+    void left_out(cell& c, std::optional<unsigned> round, const char* what, const char* label, bool give_up) {
+        const std::string where = round ? "round " + std::to_string(*round + 1) : std::string("calibration");
+        errors_.push_back(c.id() + " (" + where + "): " + what);
+        std::fprintf(stderr, "ipckit_bench: %s %s\n", label, errors_.back().c_str());
+        results_.set_reason(c.key(), label);
+        if (give_up) c.failed = true;
     }
 
     static void progress(const std::string& what) {

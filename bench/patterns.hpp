@@ -83,8 +83,18 @@ struct cell_request {
     clock::duration budget;  ///< after the warm-up, stop at this time even if count is not reached
     clock::duration idle_for;
     const cpu_plan& cpus;
-    clock::duration patience;  ///< a measurement that takes longer has hung
+    clock::duration patience;     ///< children not set up by then have hung
+    clock::duration stall_after;  ///< children still running this long after budget has passed have stalled
 };
+
+/// Lets the `n` children of a measurement go once they are set up (within rq.patience), and
+/// waits for them to end: any still running rq.budget + rq.stall_after after the start has
+/// stalled (children::wait_all throws stall), so that a peer that loses a message costs a
+/// bounded wait, never the run.
+inline void run_children(children& kids, const start_gate& gate, std::size_t n, const cell_request& rq) {
+    gate.open(kids, n, clock::now() + rq.patience);
+    kids.wait_all(clock::now() + rq.budget + rq.stall_after);
+}
 
 /// Every metric a measurement reports, in the order the CSV lists them.
 inline constexpr std::string_view metrics[] = {"rtt_median_ns", "rtt_p99_ns", "rtt_p999_ns",
@@ -180,9 +190,7 @@ cell_result ping_pong(const cell_request& rq) {
         tx.send(m);
         check.finish(i);
     });
-    const auto deadline = clock::now() + rq.patience;
-    gate.open(kids, 2, deadline);
-    kids.wait_all(deadline);
+    run_children(kids, gate, 2, rq);
 
     const auto first = rtt.begin(), last = rtt.begin() + static_cast<std::ptrdiff_t>(timed[0]);
     double sum = 0;
@@ -237,9 +245,7 @@ cell_result stream(const cell_request& rq) {
             m.stamp(end_seq(p));
             tx.send(m);
         });
-    const auto deadline = clock::now() + rq.patience;
-    gate.open(kids, producers + 1, deadline);
-    kids.wait_all(deadline);
+    run_children(kids, gate, producers + 1, rq);
 
     for (unsigned p = 0; p < producers; ++p)
         if (arrived[p] != sent[p])
@@ -262,8 +268,7 @@ cell_result idle(const cell_request& rq) {
         take(rx, m, [&](const message<S>& in) { check(in); });  // nothing comes until the parent has measured
         check.finish(1);
     });
-    const auto deadline = clock::now() + rq.patience + rq.idle_for;
-    gate.open(kids, 1, deadline);
+    gate.open(kids, 1, clock::now() + rq.patience);
     kids.sleep_for(idle_settle);
     const std::int64_t cpu0 = process_cpu_ns(receiver), t0 = now_ns();
     kids.sleep_for(rq.idle_for);  // the measurement interval
@@ -274,7 +279,7 @@ cell_result idle(const cell_request& rq) {
         m.stamp(0);
         tx.send(m);
     }
-    kids.wait_all(deadline);
+    kids.wait_all(clock::now() + rq.stall_after);
     return {{{"cpu_percent", 100.0 * static_cast<double>(cpu1 - cpu0) / static_cast<double>(t1 - t0)}}, 0};
 }
 
@@ -340,9 +345,7 @@ cell_result fan(const cell_request& rq) {
                 for (unsigned c = 0; c < consumers; ++c) tx.send(m);
             }
         });
-    const auto deadline = clock::now() + rq.patience;
-    gate.open(kids, producers + consumers, deadline);
-    kids.wait_all(deadline);
+    run_children(kids, gate, producers + consumers, rq);
 
     // Exactly once: message n of producer p is in exactly one consumer's bitmap for n < sent[p],
     // in none beyond.
@@ -408,9 +411,7 @@ inline cell_result one_copy(const cell_request& rq) {
             span[0] = begin;
             timed[0] = i - rq.warmup;
         });
-        const auto deadline = clock::now() + rq.patience;
-        gate.open(kids, 1, deadline);
-        kids.wait_all(deadline);
+        run_children(kids, gate, 1, rq);
         const double rate = static_cast<double>(timed[0]) / (static_cast<double>(span[1] - span[0]) * 1e-9);
         return cell_result{{{"msgs_per_s", rate}, {"mb_per_s", rate * static_cast<double>(S) / 1e6}}, rate};
     });

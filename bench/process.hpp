@@ -59,6 +59,12 @@ inline std::int64_t clock_cost_ns() {
     throw std::runtime_error(what + ": " + std::strerror(e));
 }
 
+/// A measurement's children were still running at its deadline: one of them waits for
+/// something that never comes (a message lost, a peer that never connected).
+struct stall : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
 /// The user asked the benchmark to stop (SIGINT or SIGTERM).
 struct stopped : std::runtime_error {
     stopped() : std::runtime_error("stopped by a signal") {}
@@ -224,10 +230,10 @@ public:
         return pid;
     }
 
-    /// Waits until every child has ended; throws if one failed, or at the deadline.
+    /// Waits until every child has ended; throws if one failed, or `stall` at the deadline.
     void wait_all(clock::time_point deadline) {
         while (running() > 0) {
-            if (clock::now() >= deadline) fail("timed out; still running: " + still_running());
+            if (clock::now() >= deadline) throw stall("stalled; still running at the deadline: " + still_running());
             (void)wait_for_event(deadline, -1);
         }
     }

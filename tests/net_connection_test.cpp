@@ -91,6 +91,18 @@ TEST_CASE("net connection: would_block, timed_out and too_large, with nothing lo
         std::array<std::byte, 4> small{};
         CHECK(p.server.receive(std::span(small), patience).error() == errc::too_large);
         CHECK(text(p.server.receive(patience).value()) == "twelve bytes");  // it stayed first in line
+
+        // A receive whose deadline has passed still takes what waits in the socket, even right
+        // after a receive that found the socket empty and slept.
+        CHECK(p.server.receive(10ms).error() == errc::timed_out);
+        REQUIRE(p.client.send("late").has_value());
+        std::string got;
+        CHECK(eventually([&] {
+            auto m = p.server.receive(0ms);
+            if (m) got = text(*m);
+            return m.has_value();
+        }));
+        CHECK(got == "late");
     }
 }
 

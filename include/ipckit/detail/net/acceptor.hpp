@@ -102,14 +102,8 @@ public:
         return !ready_.empty() || closed_;
     }
     /// A waitset watches (or stops watching) this listener (watch.hpp).
-    void watch(std::shared_ptr<watch_core> w) {
-        std::lock_guard lock(m_);
-        watchers_.add(std::move(w));
-    }
-    void unwatch(const watch_core* w) noexcept {
-        std::lock_guard lock(m_);
-        watchers_.remove(w);
-    }
+    void watch(std::shared_ptr<watch_core> w) { watchers_.add(m_, std::move(w)); }
+    void unwatch(const watch_core* w) noexcept { watchers_.remove(m_, w); }
 
     /// Stops accepting; connections already accepted live on, those not yet accepted are
     /// closed (their clients read closed).

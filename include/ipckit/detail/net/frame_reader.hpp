@@ -9,15 +9,18 @@
 //
 // Untrusted input: a frame's header is checked (decode_frame_header, and the fixed size of a
 // fixed-size T) before the buffer grows to hold it, and it never grows past one whole frame of
-// the connection's largest message. Not thread-safe: its link guards it with its mutex.
+// the connection's largest message. Not thread-safe: its link guards it with its mutex (and
+// says which thread may read the socket, when).
 
 #include <ipckit/detail/net/frame.hpp>
+#include <ipckit/detail/sys/stream_io.hpp>
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <system_error>
 #include <vector>
 
 namespace ipckit::detail {
@@ -81,8 +84,34 @@ public:
         if (buf_.size() < wanted_) buf_.resize(wanted_);
         return {buf_.data() + len_, buf_.size() - len_};
     }
-    /// `n` bytes were read into room().
-    void filled(std::size_t n) noexcept { len_ += n; }
+    /// What read() did.
+    enum class read_status { got, none, ended, failed, no_memory };
+    /// One non-blocking read of what the socket `fd` holds into room(): got bytes; none (the
+    /// socket is empty, or the buffer full of whole frames); ended (the peer's end of stream);
+    /// failed (`ec` says why); no_memory (the buffer could not grow to the next frame, which
+    /// stays unread: a later read may retry).
+    read_status read(int fd, std::error_code& ec) noexcept {
+        std::span<std::byte> r;
+        try {
+            r = room();
+        } catch (...) {
+            return read_status::no_memory;
+        }
+        if (r.empty()) return read_status::none;
+        const std::size_t n = sys::receive_some(fd, r.data(), r.size(), ec);
+        if (ec == std::errc::operation_would_block) {
+            drained_ = true;
+            return read_status::none;
+        }
+        if (ec) return read_status::failed;
+        if (n == 0) return read_status::ended;
+        len_ += n;
+        if (n == r.size()) drained_ = false;  // the socket may hold more
+        return read_status::got;
+    }
+    /// The last read found the socket empty, and none since filled the buffer: a blocking
+    /// receive may as well sleep in poll first, and read once it wakes.
+    [[nodiscard]] bool drained() const noexcept { return drained_; }
 
     /// Bytes read and not yet taken (a part of a frame at the end of a stream is a truncation).
     [[nodiscard]] std::size_t unread() const noexcept { return len_ - head_; }
@@ -95,6 +124,7 @@ private:
     std::size_t len_ = 0;
     std::size_t pending_ = 0;                  // the whole size of the data frame next() returned
     std::size_t wanted_ = frame_header_size;  // bytes from head_ that the next frame needs
+    bool drained_ = false;
 };
 
 }  // namespace ipckit::detail

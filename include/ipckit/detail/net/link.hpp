@@ -10,31 +10,29 @@
 //   is receiving, what is waiting (so heartbeats are seen and rbuf_ fills, bounded), signalling
 //   waitsets if it read anything, and (b) after our close, to drain the peer's rest. Every read
 //   is under m_, so exactly one thread reads at a time and bytes never pass each other.
-// - Writes: whoever holds m_ while no asynchronous write is in flight (`writing_` false) may
-//   write out_ with one non-blocking send (the user's thread on send, receive, wait and close;
-//   the I/O thread on its backstop and heartbeat ticks). What the socket does not take is left
-//   to the I/O thread: `writing_` is set and one async_write at a time carries out_, without
-//   m_, until out_ is empty; nobody else writes meanwhile.
+// - Writes (frame_writer.hpp): whoever holds m_ while no asynchronous write is in flight
+//   (writer_.writing() false) may write with one non-blocking send (the user's thread on send,
+//   receive, wait and close; the I/O thread on its backstop and heartbeat ticks). What the
+//   socket does not take is left to the I/O thread: one async_write at a time carries the
+//   writer's buffer, without m_, until it is empty; nobody else writes meanwhile.
 // - Ending: the socket is shut down (both ways) by whichever thread ends the connection, which
 //   wakes a thread asleep in poll on it; its fd is closed only when the link is destroyed, so
-//   it is never reused under a sleeper. Asio's socket object is otherwise used by the I/O thread
-//   for async operations, and by any thread (under m_) for the non-blocking send/receive and
-//   shutdown, which change no state in it (start() sets both non-blocking flags first).
+//   it is never reused under a sleeper.
+// - Asio's socket object is the I/O thread's alone, for its async operations; every other
+//   transfer is a non-blocking call on the fd itself (sys/stream_io.hpp), under m_. (Asio keeps
+//   the fd in the I/O thread's epoll, so each arriving message wakes that thread too. Taking it
+//   out until an async operation needs it saved that wake-up and a system call per message, but
+//   under CPU contention it made 1 % of round trips take 7-8 ms instead of under 0.1 ms: the
+//   I/O thread's wake-up evidently gets the receiver onto its CPU sooner. So it stays in.)
 //
-// Sending: small messages coalesce while the connection is busy. A send that finds out_ empty
-// and the connection idle, or whose frame alone reaches flush_bytes, (nothing written for coalesce_window, or the calling thread's last
-// receive, on any connection, had to wait for its peer: the send is a reply) writes at once:
-// latency. Otherwise it appends its frame to out_, which
-// is written out in one send when it reaches flush_bytes, when its oldest frame is
-// coalesce_window old (checked by each send), when the user's thread receives with nothing
-// left to take or waits on a waitset (so a ping-pong never waits on a buffer), on close, or at
-// the latest by the I/O thread's backstop tick, backstop_delay after the first buffered frame.
+// Sending: small messages coalesce while the connection is busy, and are written at once when
+// it is idle or the send is a reply (frame_writer.hpp says when each is written).
 //
-// Backpressure and bounded memory. out_ holds at most options.send_buffer bytes (or one frame,
-// if a frame is larger): a blocking send waits while it is full, a non-blocking one returns
-// would_block. rbuf_ holds at most one chunk, or one whole frame of the largest message (its
-// length checked first); while it is full the socket is not read, so a receiver that does not
-// read holds back its peer's sends through the socket, and only that peer's.
+// Backpressure and bounded memory. The writer's buffer is bounded (frame_writer.hpp): a blocking
+// send waits while it is full, a non-blocking one returns would_block. rbuf_ holds at most one
+// chunk, or one whole frame of the largest message (its length checked first); while it is full
+// the socket is not read, so a receiver that does not read holds back its peer's sends through
+// the socket, and only that peer's.
 //
 // Liveness. A tick on the I/O thread every quarter of the liveness interval sends a heartbeat
 // when nothing was written for that long, and declares the peer dead when nothing was read for
@@ -50,10 +48,12 @@
 #include <ipckit/detail/net/duplex.hpp>
 #include <ipckit/detail/net/frame.hpp>
 #include <ipckit/detail/net/frame_reader.hpp>
+#include <ipckit/detail/net/frame_writer.hpp>
 #include <ipckit/detail/net/options.hpp>
 #include <ipckit/detail/net/socket.hpp>
 #include <ipckit/detail/net/watch.hpp>
 #include <ipckit/detail/sys/poll.hpp>
+#include <ipckit/detail/sys/stream_io.hpp>
 #include <ipckit/error.hpp>
 
 #include <boost/asio/post.hpp>
@@ -63,35 +63,18 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
-#include <cstdint>
-#include <cstring>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <utility>
-#include <vector>
 
 namespace ipckit::detail {
 
-/// Whether this thread's last receive on a connection found nothing to take and went to its
-/// socket: then its next send, on any connection, is a reply (or a relayed message) that
-/// someone waits for, and is written at once.
-inline thread_local bool receive_waited = false;
-
 class link final : public duplex, public std::enable_shared_from_this<link> {
 public:
-    /// A send this soon after the last write, with no receive that waited in between, is part
-    /// of a burst and coalesces; the oldest buffered frame waits at most this long for a send
-    /// to flush it.
-    static constexpr auto coalesce_window = std::chrono::microseconds(20);
-    /// A burst's last frames are written by the I/O thread at the latest this long after the
-    /// first of them was buffered (when no send, receive or wait flushed them before).
-    static constexpr auto backstop_delay = std::chrono::microseconds(100);
-    /// A buffer of this many bytes is written at once, whatever its age.
-    static constexpr std::size_t flush_bytes = 64 * 1024;
     /// What one read asks the socket for.
     static constexpr std::size_t read_chunk = 64 * 1024;
 
@@ -100,11 +83,14 @@ public:
     link(net_socket socket, std::size_t max_message, bool fixed, const net_options& o,
          std::function<void()> released = {})
         : socket_(std::move(socket)),
-          timer_(socket_.get_executor()),
-          backstop_(socket_.get_executor()),
+          executor_(socket_.get_executor()),
+          fd_(socket_.native_handle()),
+          timer_(executor_),
+          backstop_(executor_),
           options_(o),
           max_message_(max_message),
           rbuf_(max_message, fixed, std::min(read_chunk, o.receive_buffer)),
+          writer_(fd_, o.send_buffer),
           released_(std::move(released)) {}
     ~link() override {
         if (released_) released_();
@@ -115,13 +101,11 @@ public:
     /// Starts heartbeats and the liveness watch (call once, before any verb).
     void start() {
         boost::system::error_code ignored;
-        // Both flags now, before any thread but this one sees the socket: later async
-        // operations then leave Asio's socket state alone, which the user's thread reads.
         socket_.non_blocking(true, ignored);
         socket_.native_non_blocking(true, ignored);
-        fd_ = socket_.native_handle();
-        last_rx_ = last_write_ = clock::now();
-        asio::post(socket_.get_executor(), [self = shared_from_this()] { self->tick(); });
+        last_rx_ = clock::now();
+        writer_.started(last_rx_);
+        asio::post(executor_, [self = shared_from_this()] { self->tick(); });
     }
 
     [[nodiscard]] std::size_t max_message() const noexcept override { return max_message_; }
@@ -136,62 +120,22 @@ public:
         std::unique_lock lock(m_);
         for (;;) {
             if (state_ != state::open) return end_code();
-            if (write_broken_) return errc::peer_dead;
-            if (out_.empty() || out_.size() + frame_header_size + n <= options_.send_buffer) break;
+            if (writer_.broken()) return errc::peer_dead;
+            if (writer_.fits(n)) break;
             flush_locked();  // full: perhaps the socket takes it now
-            if (out_.empty() || out_.size() + frame_header_size + n <= options_.send_buffer) continue;
+            if (writer_.fits(n)) continue;
             if (!may_block) return errc::would_block;
-            if (!wait(lock, can_send_, send_waiters_, deadline)) return errc::timed_out;
+            if (!writer_.wait_for_room(lock, deadline)) return errc::timed_out;
         }
-        std::array<std::byte, frame_header_size> header{};
-        encode_frame_header(header.data(), frame_type::data, static_cast<std::uint32_t>(n));
-        const auto now = clock::now();
-        const bool was_empty = out_.empty();
-        std::size_t written = 0;
-        bool tried = false;
-        if (was_empty && !writing_ &&
-            (receive_waited || now - last_write_ >= coalesce_window || frame_header_size + n >= flush_bytes)) {
-            tried = true;
-            // Idle (or a frame that would be written alone anyway): write it at once from this
-            // thread, sparing a copy and any hop.
-            const std::array<asio::const_buffer, 2> frame{asio::buffer(header), asio::buffer(p, n)};
-            boost::system::error_code ec;
-            written = socket_.send(frame, 0, ec);
-            receive_waited = false;
-            last_write_ = now;
-            if (ec && ec != asio::error::would_block) {
-                write_failed_locked(ec);
-                return errc::peer_dead;
-            }
-            if (written == frame_header_size + n) return errc::ok;
-        }
-        try {
-            append(header, p, n, written);
-        } catch (...) {
-            if (written != 0) end_locked(state::corrupt, "out of memory in the middle of a send");
-            return errc::no_space;
-        }
-        if (writing_) return errc::ok;  // the I/O thread's write takes it
-        if (tried) {
-            // The socket took not all of the frame: it is full. The I/O thread writes the rest
-            // when it has room, and later sends gather behind it.
-            start_async_write();
-            return errc::ok;
-        }
-        if (was_empty) first_buffered_ = now;
-        if (out_.size() >= flush_bytes || now - first_buffered_ >= coalesce_window) {
-            flush_locked();
-        } else if (!backstop_armed_) {
-            backstop_armed_ = true;
-            asio::post(socket_.get_executor(), [self = shared_from_this()] { self->arm_backstop(); });
-        }
-        return errc::ok;
+        const auto [then, result] = writer_.send(p, n);
+        act(then);
+        return result;
     }
 
     /// Takes the next message: `take` is called under the lock (duplex.hpp).
     errc receive(take_fn take, clock::time_point deadline, bool may_block) noexcept override {
         std::unique_lock lock(m_);
-        for (;;) {
+        for (bool polled = false;;) {
             if (state_ == state::closed_here) return errc::closed;
             const auto f = next_frame();
             if (f.what == frame_reader::frame::kind::data) {
@@ -201,22 +145,27 @@ public:
             }
             if (state_ != state::open) return end_code();
             // Nothing whole in: what we buffered goes first (the peer may be waiting for it),
-            // then whatever the socket holds.
+            // then whatever the socket holds. When the last read found the socket empty (a
+            // ping-pong), a blocking receive polls first and reads once poll returns: a read
+            // that would find nothing is a system call saved.
             flush_locked();
             receive_waited = true;
-            switch (read_locked()) {
-            case read_result::got: continue;
-            case read_result::failed: return errc::no_space;
-            case read_result::none: break;
+            if (std::exchange(polled, false) || !may_block || !rbuf_.drained()) {
+                switch (read_locked()) {
+                case read_result::got: continue;
+                case read_result::failed: return errc::no_space;
+                case read_result::none: break;
+                }
+                if (state_ != state::open) continue;
+                if (!may_block) return errc::would_block;
+                if (clock::now() >= deadline) return errc::timed_out;
             }
-            if (state_ != state::open) continue;
-            if (!may_block) return errc::would_block;
-            if (clock::now() >= deadline) return errc::timed_out;
             receiving_ = true;
             lock.unlock();
             sys::wait_readable(fd_, deadline);
             lock.lock();
             receiving_ = false;
+            polled = true;
         }
     }
 
@@ -226,18 +175,13 @@ public:
         std::unique_lock lock(m_);
         if (state_ == state::open) {
             state_ = state::closed_here;
-            try {
-                const auto at = out_.size();
-                out_.resize(at + frame_header_size);
-                encode_frame_header(out_.data() + at, frame_type::close, 0);
-            } catch (...) {
-            }
+            writer_.close_frame();
             flush_locked();
         }
-        while ((writing_ || !out_.empty()) && !shut_)
-            if (!wait(lock, can_send_, send_waiters_, deadline)) break;
+        while (!writer_.idle() && !shut_)
+            if (!writer_.wait_for_room(lock, deadline)) break;
         lock.unlock();
-        asio::post(socket_.get_executor(), [self = shared_from_this()] { self->finish_close(); });
+        asio::post(executor_, [self = shared_from_this()] { self->finish_close(); });
     }
 
     /// For a waitset about to sleep: flushes what was buffered, then says whether a receive
@@ -260,19 +204,13 @@ public:
     }
     /// A waitset watches (or stops watching) this link: it is signalled when ready() may have
     /// turned true without the socket turning readable (watch.hpp).
-    void watch(std::shared_ptr<watch_core> w) {
-        std::lock_guard lock(m_);
-        watchers_.add(std::move(w));
-    }
-    void unwatch(const watch_core* w) noexcept {
-        std::lock_guard lock(m_);
-        watchers_.remove(w);
-    }
+    void watch(std::shared_ptr<watch_core> w) { watchers_.add(m_, std::move(w)); }
+    void unwatch(const watch_core* w) noexcept { watchers_.remove(m_, w); }
 
     /// Why the connection ended, in words (empty while it is open or after an orderly close).
     [[nodiscard]] std::string fault() const override {
         std::lock_guard lock(m_);
-        return fault_.empty() ? write_fault_ : fault_;
+        return fault_.empty() ? writer_.fault() : fault_;
     }
 
 private:
@@ -287,57 +225,28 @@ private:
         }
     }
 
-    /// Waits on `cv` until notified or `deadline`; false once the deadline has passed.
-    bool wait(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, int& waiters, clock::time_point deadline) {
-        if (clock::now() >= deadline) return false;
-        ++waiters;
-        if (deadline == clock::time_point::max())
-            cv.wait(lock);
-        else
-            cv.wait_until(lock, deadline);
-        --waiters;
-        return true;
-    }
-
-    /// Under m_: appends the frame (`header`, then `n` bytes at `p`) to out_, less the first
-    /// `written` bytes of it, which are on the wire. Throws std::bad_alloc.
-    void append(const std::array<std::byte, frame_header_size>& header, const void* p, std::size_t n, std::size_t written) {
-        const auto at = out_.size();
-        out_.resize(at + frame_header_size + n - written);
-        std::byte* to = out_.data() + at;
-        if (written < frame_header_size) {
-            std::memcpy(to, header.data() + written, frame_header_size - written);
-            to += frame_header_size - written;
-            written = 0;
-        } else {
-            written -= frame_header_size;
-        }
-        if (n > written) std::memcpy(to, static_cast<const std::byte*>(p) + written, n - written);
-    }
-
-    /// Under m_, any thread: writes out_ with one non-blocking send unless the I/O thread's
-    /// write owns the socket; what the socket does not take goes to the I/O thread.
+    /// Under m_, any thread: writes what the writer holds, unless the socket is shut.
     void flush_locked() noexcept {
-        if (writing_ || out_.empty() || shut_) return;
-        if (write_broken_) {
-            out_.clear();
+        if (!shut_) act(writer_.flush());
+    }
+
+    /// Under m_: does what the writer's call said (frame_writer::step).
+    void act(frame_writer::step then) noexcept {
+        switch (then) {
+        case frame_writer::step::none: return;
+        case frame_writer::step::drained:
+            writer_.wake_senders();
             if (state_ != state::open) after_last_write();
             return;
+        case frame_writer::step::hand_off:
+            asio::post(executor_, [self = shared_from_this()] { self->write_more(); });
+            return;
+        case frame_writer::step::backstop:
+            asio::post(executor_, [self = shared_from_this()] { self->arm_backstop(); });
+            return;
+        case frame_writer::step::failed: return write_failed_locked();
+        case frame_writer::step::torn: return end_locked(state::corrupt, "out of memory in the middle of a send");
         }
-        boost::system::error_code ec;
-        const std::size_t n = socket_.send(asio::buffer(out_), 0, ec);
-        last_write_ = clock::now();
-        if (ec && ec != asio::error::would_block) return write_failed_locked(ec);
-        out_.erase(out_.begin(), out_.begin() + static_cast<std::ptrdiff_t>(n));
-        if (!out_.empty()) return start_async_write();
-        if (send_waiters_ != 0) can_send_.notify_all();
-        if (state_ != state::open) after_last_write();
-    }
-
-    /// Under m_: the I/O thread takes over writing out_ until it is empty.
-    void start_async_write() noexcept {
-        writing_ = true;
-        asio::post(socket_.get_executor(), [self = shared_from_this()] { self->write_more(); });
     }
 
     /// Under m_: the frame at the head of rbuf_, acting on a close frame or a damaged one.
@@ -348,7 +257,7 @@ private:
         } else if (f.what == frame_reader::frame::kind::close && state_ == state::open) {
             state_ = state::closed_by_peer;
             wake_all();
-            if (!writing_) after_last_write();
+            if (!writer_.writing()) after_last_write();
         }
         return f;
     }
@@ -357,60 +266,48 @@ private:
     /// rbuf_ (one non-blocking read). An end of stream or an error ends the connection.
     read_result read_locked() noexcept {
         if (state_ != state::open || shut_) return read_result::none;
-        std::span<std::byte> room;
-        try {
-            room = rbuf_.room();
-        } catch (...) {
-            return read_result::failed;  // the frame stays unread: a later receive may retry
-        }
-        if (room.empty()) return read_result::none;
-        boost::system::error_code ec;
-        const std::size_t n = socket_.receive(asio::buffer(room.data(), room.size()), 0, ec);
-        if (ec == asio::error::would_block) return read_result::none;
-        if (ec == asio::error::eof) {
+        std::error_code ec;
+        switch (rbuf_.read(fd_, ec)) {
+        case frame_reader::read_status::got: last_rx_ = clock::now(); return read_result::got;
+        case frame_reader::read_status::none: return read_result::none;
+        case frame_reader::read_status::no_memory: return read_result::failed;
+        case frame_reader::read_status::ended:
             end_locked(state::peer_dead, rbuf_.unread() == 0 ? "the peer's stream ended without a close frame (its process died?)"
                                                              : "the peer's stream ended inside a frame (truncated)");
             return read_result::none;
+        case frame_reader::read_status::failed: end_locked(state::peer_dead, "reading from the peer failed: " + ec.message());
         }
-        if (ec) {
-            end_locked(state::peer_dead, "reading from the peer failed: " + ec.message());
-            return read_result::none;
-        }
-        rbuf_.filled(n);
-        last_rx_ = clock::now();
-        return read_result::got;
+        return read_result::none;
     }
 
     // ---- I/O thread --------------------------------------------------------------------------
 
+    /// Carries the writer's buffer to the socket, one async write at a time, until it is empty.
     void write_more() {
+        std::span<const std::byte> batch;
         {
             std::lock_guard lock(m_);
-            wbuf_.clear();
-            if (out_.empty() || shut_) {
-                writing_ = false;
-                if (send_waiters_ != 0) can_send_.notify_all();
-                after_last_write();
-                return;
-            }
-            std::swap(out_, wbuf_);
-            last_write_ = clock::now();
-            if (send_waiters_ != 0) can_send_.notify_all();
+            batch = writer_.next_batch(shut_);
+            writer_.wake_senders();
+            if (batch.empty()) return after_last_write();
         }
-        asio::async_write(socket_, asio::buffer(wbuf_), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-            if (!ec) return self->write_more();
-            std::lock_guard lock(self->m_);
-            self->writing_ = false;
-            self->write_failed_locked(ec);
-        });
+        asio::async_write(socket_, asio::buffer(batch.data(), batch.size()),
+                          [self = shared_from_this()](const boost::system::error_code& e, std::size_t) {
+                              if (e) return self->write_failed(e);
+                              self->write_more();
+                          });
+    }
+    void write_failed(const boost::system::error_code& ec) {
+        std::lock_guard lock(m_);
+        act(writer_.async_failed(ec));
     }
 
     /// The backstop: writes a burst's last frames if nothing else did by backstop_delay.
     void arm_backstop() {
-        backstop_.expires_after(backstop_delay);
+        backstop_.expires_after(frame_writer::backstop_delay);
         backstop_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
             std::lock_guard lock(self->m_);
-            self->backstop_armed_ = false;
+            self->writer_.backstop_done();
             if (!ec) self->flush_locked();
         });
     }
@@ -443,14 +340,7 @@ private:
                                    std::to_string(options_.liveness_interval.count()) + " ms)");
                     return;
                 }
-                if (state_ == state::open && !write_broken_ && !writing_ && out_.empty() && now - last_write_ >= beat) {
-                    try {
-                        out_.resize(frame_header_size);
-                        encode_frame_header(out_.data(), frame_type::heartbeat, 0);
-                        flush_locked();
-                    } catch (...) {
-                    }
-                }
+                if (state_ == state::open) act(writer_.heartbeat(now, beat));
             }
             if (shut_) return;
         }
@@ -464,25 +354,13 @@ private:
     /// it sent before may still wait in the socket: the read side stays open, so its messages
     /// are received, until its end of stream or error gives peer_dead (or silence does, after
     /// the liveness interval). Sends from now on return peer_dead and nothing more is written.
-    void write_failed_locked(const boost::system::error_code& ec) noexcept {
+    void write_failed_locked() noexcept {
         if (state_ != state::open) return end_locked(state_, {});
-        if (!write_broken_) {
-            write_broken_ = true;
-            try {
-                write_fault_ = "writing to the peer failed: " + ec.message();
-            } catch (...) {
-            }
-        }
-        out_.clear();
+        writer_.break_off();
         wake_all();  // send waiters return peer_dead; waitsets look, and read to the end
     }
 
-    /// The stream ended (`s`), unless it had already ended another way.
-    void end(state s, std::string why) {
-        std::lock_guard lock(m_);
-        end_locked(s, std::move(why));
-    }
-    /// Under m_, any thread.
+    /// Under m_, any thread: the stream ended (`s`), unless it had already ended another way.
     void end_locked(state s, std::string why) noexcept {
         if (state_ == state::open) {
             state_ = s;
@@ -499,7 +377,7 @@ private:
     /// unread), or close_timeout without a byte.
     void finish_close() {
         std::lock_guard lock(m_);
-        if (!writing_) after_last_write();  // else write_more() calls it when done
+        if (!writer_.writing()) after_last_write();  // else write_more() calls it when done
     }
 
     /// Under m_, once nothing is left to write: after our close frame, end our half of the
@@ -508,9 +386,8 @@ private:
         if (shut_) return;
         if (state_ == state::closed_here && !draining_) {
             draining_ = true;
-            boost::system::error_code ignored;
-            socket_.shutdown(net_socket::shutdown_send, ignored);
-            asio::post(socket_.get_executor(), [self = shared_from_this()] { self->drain(); });
+            sys::shutdown_socket(fd_, SHUT_WR);
+            asio::post(executor_, [self = shared_from_this()] { self->drain(); });
         } else if (state_ == state::closed_by_peer) {
             shut_locked();
         }
@@ -518,22 +395,21 @@ private:
 
     /// I/O thread, after our close: discards what the peer still sends until its end.
     void drain() {
-        if (shut_now()) return;
+        {
+            std::lock_guard lock(m_);
+            if (shut_) return;
+        }
         socket_.async_read_some(asio::buffer(discard_), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
             std::lock_guard lock(self->m_);
             if (ec) return self->shut_locked();
             self->last_rx_ = clock::now();
-            asio::post(self->socket_.get_executor(), [self] { self->drain(); });
+            asio::post(self->executor_, [self] { self->drain(); });
         });
-    }
-    bool shut_now() {
-        std::lock_guard lock(m_);
-        return shut_;
     }
 
     void wake_all() noexcept {
         watchers_.signal();
-        if (send_waiters_ != 0) can_send_.notify_all();
+        writer_.wake_senders();
     }
 
     /// Under m_, any thread: shuts the socket down both ways for good, which wakes a thread in
@@ -541,13 +417,12 @@ private:
     void shut_locked() noexcept {
         if (shut_) return;
         shut_ = true;
-        boost::system::error_code ignored;
-        socket_.shutdown(net_socket::shutdown_both, ignored);
+        sys::shutdown_socket(fd_, SHUT_RDWR);
         wake_all();
         try {
-            asio::post(socket_.get_executor(), [self = shared_from_this()] {
-                boost::system::error_code e;
-                self->socket_.cancel(e);
+            asio::post(executor_, [self = shared_from_this()] {
+                boost::system::error_code ignored;
+                self->socket_.cancel(ignored);
                 self->timer_.cancel();
                 self->backstop_.cancel();
             });
@@ -555,13 +430,13 @@ private:
         }
     }
 
-    // The I/O thread's own (and the socket, see top).
+    // The I/O thread's own (see top), but for executor_ and fd_, which any thread may use.
     net_socket socket_;
+    const net_socket::executor_type executor_;
+    const int fd_;
     asio::steady_timer timer_;
     asio::steady_timer backstop_;
-    std::vector<std::byte> wbuf_;
     std::array<std::byte, 4096> discard_{};
-    int fd_ = -1;
 
     const net_options options_;
     const std::size_t max_message_;
@@ -569,22 +444,14 @@ private:
     // Shared, under m_.
     mutable std::mutex m_;
     frame_reader rbuf_;
-    std::condition_variable can_send_;
-    int send_waiters_ = 0;
-    std::vector<std::byte> out_;
-    bool writing_ = false;         // an async_write of the I/O thread owns the write side
-    bool receiving_ = false;       // a user thread sleeps in poll on the socket
-    bool backstop_armed_ = false;  // arm_backstop() is posted or its timer runs
+    frame_writer writer_;
+    bool receiving_ = false;  // a user thread sleeps in poll on the socket
     bool draining_ = false;
     bool shut_ = false;
-    bool write_broken_ = false;  // a write failed: the peer is gone, its last bytes still read
-    clock::time_point first_buffered_{};
-    clock::time_point last_write_{};
     clock::time_point last_rx_{};
     state state_ = state::open;
     watch_list watchers_;
     std::string fault_;
-    std::string write_fault_;
     std::function<void()> released_;
 };
 

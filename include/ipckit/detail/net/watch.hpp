@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -38,11 +39,16 @@ private:
     sys::event_fd wake_;
 };
 
-/// The endpoint's side: the waitsets watching it. Guarded by the endpoint's own mutex.
+/// The endpoint's side: the waitsets watching it. Guarded by the endpoint's own mutex `m`,
+/// which add() and remove() take (signal() is called with it held).
 class watch_list {
 public:
-    void add(std::shared_ptr<watch_core> w) { watchers_.push_back(std::move(w)); }
-    void remove(const watch_core* w) noexcept {
+    void add(std::mutex& m, std::shared_ptr<watch_core> w) {
+        std::lock_guard lock(m);
+        watchers_.push_back(std::move(w));
+    }
+    void remove(std::mutex& m, const watch_core* w) noexcept {
+        std::lock_guard lock(m);
         std::erase_if(watchers_, [&](const auto& p) { return p.get() == w; });
     }
     void signal() const noexcept {
