@@ -238,6 +238,13 @@ struct connection_kind {
         else
             return err(tx->connection().send(std::as_bytes(std::span(&t, 1)), deadline...));
     }
+    /// Waits until the transport holds every tick sent so far: a send may leave its message
+    /// buffered for a moment (connection::flush), and a sender killed then would lose it.
+    template <class Tx>
+    static errc flush(Tx& tx) {
+        if (const errc e = tx->ready(); e != errc::ok) return e;
+        return err(tx->connection().flush(patience));
+    }
     /// Adds the receiver's connection to `ws`, once accepted (the sender connects at its first
     /// send: up to patience).
     template <class Rx>

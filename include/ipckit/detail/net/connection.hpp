@@ -89,6 +89,17 @@ public:
 
     // ---- both --------------------------------------------------------------------------------
 
+    /// A send returns once its message is buffered: small messages coalesce for up to 20 µs
+    /// while the socket is busy (link.hpp). flush() returns once the socket has taken every
+    /// message sent before it, so a process that is then killed loses none of them (over shm://
+    /// a send is in the queue when it returns: at once). ok, would_block / timed_out (the peer
+    /// does not read), closed, peer_dead, corrupt.
+    status flush() noexcept { return flush_until(forever()); }
+    template <ipckit::deadline D>
+    status flush(D deadline) noexcept {
+        return flush_until(detail::blocking_deadline<Mode>(deadline));
+    }
+
     /// Orderly close: what was sent is written (waiting up to net_options::close_timeout), then
     /// a close frame; the peer receives everything, then closed. Later verbs here return closed.
     void close() noexcept {
@@ -138,6 +149,10 @@ private:
     status send_span(std::span<const std::byte> m, detail::clock::time_point deadline) noexcept {
         if (shm_) return shm_->send(m, deadline);
         return send_bytes(m.data(), m.size(), deadline);
+    }
+    status flush_until(detail::clock::time_point deadline) noexcept {
+        if (!link_) return unexpected(errc::closed);
+        return detail::to_status(link_->flush(deadline, may_block));
     }
     status send_bytes(const void* p, std::size_t n, detail::clock::time_point deadline) noexcept {
         if (!link_) return unexpected(errc::closed);

@@ -35,6 +35,9 @@ public:
     virtual errc send(const void* p, std::size_t n, time_point deadline, bool may_block) noexcept = 0;
     /// Hands the next message to `take`, waiting until `deadline` if `may_block`.
     virtual errc receive(take_fn take, time_point deadline, bool may_block) noexcept = 0;
+    /// Writes what sends buffered and waits (if `may_block`, until `deadline`) until the
+    /// transport holds all of it: ok, would_block / timed_out, or how the connection ended.
+    virtual errc flush(time_point deadline, bool may_block) noexcept = 0;
     /// Orderly close, waiting until `deadline` for what was sent to be on its way.
     virtual void close(time_point deadline) noexcept = 0;
     /// Why the connection ended, in words; empty while open or after an orderly close.

@@ -169,6 +169,20 @@ public:
         }
     }
 
+    /// Writes what sends buffered and waits until `deadline` (one attempt if not `may_block`)
+    /// for the socket to have taken all of it.
+    errc flush(clock::time_point deadline, bool may_block) noexcept override {
+        std::unique_lock lock(m_);
+        for (;;) {
+            if (state_ != state::open) return end_code();
+            if (writer_.broken()) return errc::peer_dead;
+            flush_locked();
+            if (writer_.idle()) return errc::ok;
+            if (!may_block) return errc::would_block;
+            if (!writer_.wait_for_room(lock, deadline)) return errc::timed_out;
+        }
+    }
+
     /// Sends a close frame after what was sent, waits until `deadline` for it to be written,
     /// then lets the I/O thread finish the stream. Later verbs return closed.
     void close(clock::time_point deadline) noexcept override {
@@ -266,16 +280,35 @@ private:
     /// rbuf_ (one non-blocking read). An end of stream or an error ends the connection.
     read_result read_locked() noexcept {
         if (state_ != state::open || shut_) return read_result::none;
+        if (stream_ended_) return settle_locked();
         std::error_code ec;
         switch (rbuf_.read(fd_, ec)) {
         case frame_reader::read_status::got: last_rx_ = clock::now(); return read_result::got;
         case frame_reader::read_status::none: return read_result::none;
         case frame_reader::read_status::no_memory: return read_result::failed;
-        case frame_reader::read_status::ended:
-            end_locked(state::peer_dead, rbuf_.unread() == 0 ? "the peer's stream ended without a close frame (its process died?)"
-                                                             : "the peer's stream ended inside a frame (truncated)");
-            return read_result::none;
-        case frame_reader::read_status::failed: end_locked(state::peer_dead, "reading from the peer failed: " + ec.message());
+        case frame_reader::read_status::ended: stream_ended_ = true; return settle_locked();
+        case frame_reader::read_status::failed:
+            stream_ended_ = true;
+            try {
+                read_fault_ = "reading from the peer failed: " + ec.message();
+            } catch (...) {
+            }
+            return settle_locked();
+        }
+        return read_result::none;
+    }
+
+    /// Under m_, once the peer's stream has ended (an end of stream, or an error after which
+    /// nothing more comes): what rbuf_ holds goes first, whole frames in order, so a close frame
+    /// among them is still an orderly close (a reading tick may have taken the whole stream in,
+    /// close frame and end, while the user had messages before it left to take). Once no whole
+    /// frame is at the head, the connection ends: peer_dead, its stream having ended without a
+    /// close frame (or inside one: truncated).
+    read_result settle_locked() noexcept {
+        if (next_frame().what == frame_reader::frame::kind::none && state_ == state::open) {
+            if (!read_fault_.empty()) end_locked(state::peer_dead, std::move(read_fault_));
+            else if (rbuf_.unread() == 0) end_locked(state::peer_dead, "the peer's stream ended without a close frame (its process died?)");
+            else end_locked(state::peer_dead, "the peer's stream ended inside a frame (truncated)");
         }
         return read_result::none;
     }
@@ -328,13 +361,13 @@ private:
                 if (!receiving_) {
                     const auto before = rbuf_.unread();
                     while (read_locked() == read_result::got) next_frame();  // heartbeats go, messages stay
-                    if (rbuf_.unread() != before || state_ != state::open) watchers_.signal();
+                    if (rbuf_.unread() != before || state_ != state::open || stream_ended_) watchers_.signal();
                     try {
                         full = state_ == state::open && rbuf_.room().empty();
                     } catch (...) {
                     }
                 }
-                if (state_ == state::open && !full && now - last_rx_ > options_.liveness_interval) {
+                if (state_ == state::open && !full && !stream_ended_ && now - last_rx_ > options_.liveness_interval) {
                     end_locked(state::peer_dead,
                                "the peer sent nothing, not even a heartbeat, for longer than the liveness interval (" +
                                    std::to_string(options_.liveness_interval.count()) + " ms)");
@@ -448,10 +481,12 @@ private:
     bool receiving_ = false;  // a user thread sleeps in poll on the socket
     bool draining_ = false;
     bool shut_ = false;
+    bool stream_ended_ = false;  // the peer's stream ended: rbuf_ is all there is (settle_locked)
     clock::time_point last_rx_{};
     state state_ = state::open;
     watch_list watchers_;
     std::string fault_;
+    std::string read_fault_;  // why the read side failed, once stream_ended_ by an error
     std::function<void()> released_;
 };
 
