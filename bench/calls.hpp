@@ -102,15 +102,7 @@ cell_result call_cell(const cell_request& rq) {
     kids.wait_all(deadline);
 
     if (timed[0] == 0) fail("no call past the warm-up: nothing to time");
-    if (pingpong) {
-        const auto first = rtt.begin(), last = rtt.begin() + static_cast<std::ptrdiff_t>(timed[0]);
-        double sum = 0;
-        for (auto it = first; it != last; ++it) sum += static_cast<double>(*it);
-        return {{{"rtt_median_ns", quantile(first, last, 0.5)},
-                 {"rtt_p99_ns", quantile(first, last, 0.99)},
-                 {"rtt_p999_ns", quantile(first, last, 0.999)}},
-                static_cast<double>(timed[0]) / (sum * 1e-9)};
-    }
+    if (pingpong) return round_trips(rtt, timed[0]);
     const double rate = static_cast<double>(timed[0]) / (static_cast<double>(span[1] - span[0]) * 1e-9);
     return {{{"msgs_per_s", rate}, {"mb_per_s", rate * static_cast<double>(S) / 1e6}}, rate};
 }

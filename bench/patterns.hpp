@@ -110,6 +110,19 @@ struct cell_result {
     double per_second = 0;  ///< round trips or messages a second: what the next count is sized by
 };
 
+/// A round of `n` timed round trips (ns, the first n of `rtt`): their quantiles, and round trips
+/// a second.
+template <class Samples>
+cell_result round_trips(Samples& rtt, std::uint64_t n) {
+    const auto first = rtt.begin(), last = rtt.begin() + static_cast<std::ptrdiff_t>(n);
+    double sum = 0;
+    for (auto it = first; it != last; ++it) sum += static_cast<double>(*it);
+    return {{{"rtt_median_ns", quantile(first, last, 0.5)},
+             {"rtt_p99_ns", quantile(first, last, 0.99)},
+             {"rtt_p999_ns", quantile(first, last, 0.999)}},
+            static_cast<double>(n) / (sum * 1e-9)};
+}
+
 /// The receiver's CPU clock is read from this long after it started to wait: past any spin
 /// phase (ipckit's adaptive policy spins 50 us), so that only the sleep is measured.
 inline constexpr auto idle_settle = std::chrono::milliseconds(20);
@@ -191,14 +204,7 @@ cell_result ping_pong(const cell_request& rq) {
         check.finish(i);
     });
     run_children(kids, gate, 2, rq);
-
-    const auto first = rtt.begin(), last = rtt.begin() + static_cast<std::ptrdiff_t>(timed[0]);
-    double sum = 0;
-    for (auto it = first; it != last; ++it) sum += static_cast<double>(*it);
-    return {{{"rtt_median_ns", quantile(first, last, 0.5)},
-             {"rtt_p99_ns", quantile(first, last, 0.99)},
-             {"rtt_p999_ns", quantile(first, last, 0.999)}},
-            static_cast<double>(timed[0]) / (sum * 1e-9)};
+    return round_trips(rtt, timed[0]);
 }
 
 template <mechanism M, std::size_t S>
