@@ -1,10 +1,11 @@
 // One thread serving many clients through a waitset: pending accepts and messages on any of
 // several connections, reported by id, with a deadline; and the same from a user's own event
 // loop, through the waitset's fd (poll) or Asio (async_wait in the test's io_context); and
-// queue receivers beside connections in one wait. (Every kind's readiness, across processes:
-// contract/contract_waitset_test.cpp.)
+// queue receivers beside connections in one wait, shm:// ones among them, with a client in
+// another process. (Every kind's readiness, across processes: contract/contract_waitset_test.cpp.)
 
 #include "catch.hpp"
+#include "contract/child_report.hpp"
 #include "net_support.hpp"
 
 #include <ipckit/net.hpp>
@@ -15,6 +16,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -23,10 +25,13 @@
 
 using namespace std::chrono_literals;
 using ipckit::errc;
-using ipckit_test::all_net_kinds;
+using ipckit_test::all_transports;
+using ipckit_test::as_expected;
 using ipckit_test::bind_address;
+using ipckit_test::child_report;
 using ipckit_test::patience;
 using ipckit_test::scoped_name;
+using ipckit_test::signal_pipe;
 
 namespace {
 using msg = ipckit::bytes<256>;
@@ -49,7 +54,7 @@ TEST_CASE("net waitset: nothing ready is timed_out at the deadline", "[unit]") {
 }
 
 TEST_CASE("net waitset: one thread accepts, learns which client sent, and answers that one", "[unit]") {
-    for (const auto kind : all_net_kinds) {
+    for (const auto kind : all_transports) {
         INFO(ipckit_test::to_string(kind));
         auto srv = ipckit::listener<msg>::bind(bind_address(kind));
         ipckit::waitset ws;
@@ -144,7 +149,7 @@ TEST_CASE("net waitset: its fd wakes a user's poll, and stays readable until a w
 }
 
 TEST_CASE("net waitset: async_wait in a user's io_context reports the ready connections", "[unit]") {
-    for (const auto kind : all_net_kinds) {
+    for (const auto kind : all_transports) {
         INFO(ipckit_test::to_string(kind));
         auto srv = ipckit::listener<msg>::bind(bind_address(kind));
         auto cli = ipckit::connect<msg>(srv.address(), patience);
@@ -301,4 +306,97 @@ TEST_CASE("net waitset: no message of a sender in another process is missed, how
         }
     }
     CHECK(sender.wait() == 0);
+}
+
+TEST_CASE("net waitset: a shm:// listener and connection, a tcp connection and a queue in one wait, the shm:// client in another process", "[process]") {
+    // Everything that forks first: the shm:// listener and the queue start no thread; the tcp
+    // ends (their I/O thread) and the waitset (its bridge thread) come after the fork.
+    using jobs = ipckit::queue<int, ipckit::bounded<8>>;
+    const scoped_name name("waitset_shm");
+    auto q = jobs::create(name);
+    auto rx = q.receiver();
+    auto tx = q.sender();
+    auto shm_srv = ipckit::listener<msg>::bind(bind_address(ipckit_test::net_kind::shm));
+    const std::string shm_address = shm_srv.address();
+
+    child_report report;
+    signal_pipe next;
+    ipckit_test::child c = report.spawn([&](child_report& r) {
+        auto cli = ipckit::connect<msg>(shm_address, patience);
+        r.check(cli.send("from the child").has_value(), "the first send");
+        r.check(next.wait(), "the word to send again");
+        r.check(cli.send("again").has_value(), "the second send");
+        r.check(next.wait(), "the word to close");
+        cli.close();
+    });
+
+    auto tcp_srv = ipckit::listener<msg>::bind("tcp://127.0.0.1:0");
+    auto tcp_cli = ipckit::connect<msg>(tcp_srv.address(), patience);
+    auto tcp_end = tcp_srv.accept(patience).value();
+
+    ipckit::waitset ws;
+    const auto srv_id = ws.add(shm_srv);
+    const auto tcp_id = ws.add(tcp_end);
+    const auto queue_id = ws.add(rx);
+
+    // The child's connect waits to be accepted: the listener is reported (maybe again, while
+    // the request is not taken), and accept then finds it.
+    std::optional<ipckit::connection<msg>> shm_end;
+    while (!shm_end) {
+        auto ready = ws.wait(patience);
+        REQUIRE(ready.has_value());
+        REQUIRE(*ready == std::vector<ipckit::waitset::id>{srv_id});
+        if (auto a = shm_srv.accept(0ms)) shm_end.emplace(std::move(*a));
+    }
+    const auto shm_id = ws.add(*shm_end);
+    auto ready = ws.wait(patience);
+    REQUIRE(ready.has_value());
+    CHECK(*ready == std::vector<ipckit::waitset::id>{shm_id});
+    CHECK(text(shm_end->receive(0ms).value()) == "from the child");
+    CHECK(ws.wait(20ms).error() == errc::timed_out);  // nothing else is in
+
+    // Each endpoint is reported alone when it alone has something, the shm:// one woken by
+    // the child's send while the waitset may sleep.
+    next.post();
+    ready = ws.wait(patience);
+    REQUIRE(ready.has_value());
+    CHECK(*ready == std::vector<ipckit::waitset::id>{shm_id});
+    CHECK(text(shm_end->receive(0ms).value()) == "again");
+
+    REQUIRE(tcp_cli.send("over tcp").has_value());
+    ready = ws.wait(patience);
+    REQUIRE(ready.has_value());
+    CHECK(*ready == std::vector<ipckit::waitset::id>{tcp_id});
+    CHECK(text(tcp_end.receive(0ms).value()) == "over tcp");
+
+    REQUIRE(tx.send(5).has_value());
+    ready = ws.wait(patience);
+    REQUIRE(ready.has_value());
+    CHECK(*ready == std::vector<ipckit::waitset::id>{queue_id});
+    CHECK(rx.receive(0ms).value() == 5);
+
+    // The child closes: its connection is ready, and says closed.
+    next.post();
+    ready = ws.wait(patience);
+    REQUIRE(ready.has_value());
+    CHECK(*ready == std::vector<ipckit::waitset::id>{shm_id});
+    CHECK(shm_end->receive(0ms).error() == errc::closed);
+    CHECK(report.finish(c) == as_expected);
+
+    // Moved, the connection is still watched; removed, it is not reported though it has ended.
+    auto moved = std::move(*shm_end);
+    ready = ws.wait(patience);
+    REQUIRE(ready.has_value());
+    CHECK(*ready == std::vector<ipckit::waitset::id>{shm_id});
+    ws.remove(shm_id);
+    CHECK(ws.wait(20ms).error() == errc::timed_out);
+
+    // A shm:// listener closed while added is ready (accept says closed) until removed.
+    shm_srv.close();
+    ready = ws.wait(patience);
+    REQUIRE(ready.has_value());
+    CHECK(*ready == std::vector<ipckit::waitset::id>{srv_id});
+    CHECK(shm_srv.accept(0ms).error() == errc::closed);
+    ws.remove(srv_id);
+    CHECK(ws.wait(20ms).error() == errc::timed_out);
 }

@@ -24,8 +24,9 @@
 // handshake of hello.hpp); shm:// carries them on a pair of ipckit queues (shm_duplex.hpp), so
 // the same program runs over any of them by its address alone, with the same connection cap,
 // handshake deadline and rejections (shm_door.hpp). Where they differ: a shm:// sender learns
-// that the peer closed only once its ring is full; a waitset watches socket connections and
-// listeners, and queue and mailbox receivers, not yet shm:// connections. A client that ends
+// that the peer closed only once its ring is full; a waitset watches a shm:// connection or
+// listener as the queue it receives from (waitset.hpp), through the bridge thread that watches
+// queue receivers, where it watches a socket's fd. A client that ends
 // before accept is drained, then closed (or peer_dead if killed), over each: shm://'s queues
 // outlive the client until accept (detail/net/shm_names.hpp).
 //

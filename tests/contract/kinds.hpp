@@ -379,21 +379,22 @@ struct node_from : node_kind<false> {};
         shm_connection
 
 /// A waitset reports a receiver ready when a message arrives, and not before: every queue and
-/// mailbox kind, and socket connections. (Not shm_connection: a waitset watches shm://
-/// connections not yet; nor node links.)
+/// mailbox kind, and connections over each transport. (Not node links: a waitset watches none
+/// yet.)
 #define IPCKIT_CONTRACT_WAITSET_KINDS                                                                        \
     fixed_spsc, fixed_mpsc, fixed_spmc, fixed_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
         unbounded_spsc, unbounded_mpsc, mailbox_exclusive, mailbox_any, mailbox_round_robin, mailbox_broadcast, \
-        tcp_connection, unix_connection
+        tcp_connection, unix_connection, shm_connection
 
 /// ... and when its single sender closes: the waitset kinds of IPCKIT_CONTRACT_SENDER_CLOSE_KINDS.
 #define IPCKIT_CONTRACT_WAITSET_SENDER_CLOSE_KINDS \
-    fixed_spsc, fixed_spmc, bytes_spsc, rendezvous_spsc, unbounded_spsc, tcp_connection, unix_connection
+    fixed_spsc, fixed_spmc, bytes_spsc, rendezvous_spsc, unbounded_spsc, tcp_connection, unix_connection, \
+        shm_connection
 
 /// ... and when its sender is killed: the waitset kinds of IPCKIT_CONTRACT_PEER_DEATH_KINDS.
 #define IPCKIT_CONTRACT_WAITSET_PEER_DEATH_KINDS                                                             \
     fixed_spsc, fixed_mpsc, fixed_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, unbounded_mpsc, \
-        tcp_connection, unix_connection
+        tcp_connection, unix_connection, shm_connection
 
 /// The closed rule, where a sender waits for room: the closed kinds less the unbounded ones.
 #define IPCKIT_CONTRACT_CLOSED_BOUNDED_KINDS                                                                 \

@@ -24,7 +24,9 @@
 // and rejections are the listener's, as for sockets (shm_rendezvous.hpp, shm_door.hpp).
 //
 // connection<Message, Mode> calls the typed verbs below directly (no virtual call per message);
-// the duplex interface serves callers that know no Message. Not yet: waitsets (sockets only).
+// the duplex interface serves callers that know no Message. A waitset watches the connection
+// as the queue receiver it receives from (receiving_end(): net/waitset.hpp), so nothing is
+// added to either verb for it.
 
 #include <ipckit/detail/net/duplex.hpp>
 #include <ipckit/detail/net/shm_names.hpp>
@@ -172,6 +174,11 @@ public:
         else
             return queue_type::max_message;
     }
+
+    /// The queue receiver the typed receives take from: what a waitset watches (its senders'
+    /// doorbell, closed and peer_dead as the queue's). Only the waitset's thread, which is the
+    /// receiving thread too, calls it.
+    [[nodiscard]] ipckit::receiver<queue_type, Mode>& receiving_end() noexcept { return rx_; }
 
 private:
     shm_unclaimed unclaimed_;  // first, so that it goes last: after both endpoints have let go

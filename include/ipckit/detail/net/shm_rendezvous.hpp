@@ -126,6 +126,10 @@ public:
     /// Connections counted against the cap now: asked for, waiting for accept, or accepted.
     [[nodiscard]] std::size_t live() const noexcept { return static_cast<std::size_t>(door_->live()); }
 
+    /// The receiver of connect requests that take() receives from: what a waitset watches (a
+    /// request in means an accept may find a connection; closed once the listener closes).
+    [[nodiscard]] ipckit::receiver<requests, blocking>& receiving_end() noexcept { return rx_; }
+
 private:
     /// Closes the queues of request `id` as a whole (its client sees closed) and removes their
     /// names. Queues not ready at once are removed by name only.

@@ -70,6 +70,13 @@ namespace ipckit {
 /// itself: a thread of the waitset's, started with its first such receiver, sleeps there
 /// (futex_waitv(2): Linux 5.16 or later) while the waitset waits, so fork before adding one.
 ///
+/// shm:// connections and listeners are pairs of queues and a queue of connect requests
+/// (shm_duplex.hpp, shm_rendezvous.hpp), so the waitset watches them as it watches those
+/// receivers, bridge thread and "maybe ready" included: a connection is ready when a message
+/// may be in, or its peer closed (after what it sent) or died; a listener when a connect request
+/// may be in (accept may still reject it: would_block then), or it was closed. Unlike a bare
+/// receiver, they may move: the waitset holds their queues until removed.
+///
 /// In a user's own event loop: native_handle() is an fd (an epoll set over the connections'
 /// sockets and an eventfd that the listeners and the I/O thread raise) that turns readable
 /// when an endpoint may be ready; then wait(0ms) says which. Once native_handle() or
@@ -94,15 +101,18 @@ public:
         bridge_.reset();
     }
 
-    /// Watches a connection; returns the id wait() reports it by.
+    /// Watches a connection; returns the id wait() reports it by. A shm:// one is watched as
+    /// the queue receiver it receives from (see above: "maybe ready", a bridge thread), which
+    /// the waitset keeps alive while added, so the connection itself may move.
     template <class Message, mode_policy Mode>
     id add(const connection<Message, Mode>& c) {
         if (!c.link_) throw error(errc::invalid_argument, "waitset::add: the connection was moved from");
-        entry e{next_++, std::dynamic_pointer_cast<detail::link>(c.link_), nullptr, std::nullopt};
+        if (c.shm_) return add_receiver(detail::receiver_watch(c.shm_->receiving_end()), c.address(), c.link_);
+        entry e{next_++, std::dynamic_pointer_cast<detail::link>(c.link_), nullptr, std::nullopt, nullptr};
         if (!e.link)
             throw error(errc::invalid_argument, "waitset::add: " + c.address() +
-                                                    " is a shm:// connection; a waitset watches socket connections "
-                                                    "and listeners only, so far");
+                                                    " is neither a socket nor a shm:// connection; a waitset cannot "
+                                                    "watch it");
         entries_.reserve(entries_.size() + 1);
         if (users_of(e) == 0) {  // the same connection added again shares its watch
             epoll_.add(e.link->native_handle());
@@ -112,14 +122,14 @@ public:
         core_->signal();  // it may be ready already
         return entries_.back().key;
     }
-    /// Watches a listener's pending accepts; returns the id wait() reports it by.
+    /// Watches a listener's pending accepts; returns the id wait() reports it by. A shm:// one
+    /// is watched as the queue receiver of its connect requests, as a shm:// connection is
+    /// (a request in: maybe ready, for accept may reject it; closed: ready), and the waitset
+    /// keeps that queue, and so the listener's name, until the listener is removed.
     template <class Message, mode_policy Mode>
     id add(const listener<Message, Mode>& l) {
-        if (l.shm_)
-            throw error(errc::invalid_argument, "waitset::add: " + l.address() +
-                                                    " is a shm:// listener; a waitset watches socket connections and "
-                                                    "listeners only, so far");
-        entry e{next_++, nullptr, l.state_, std::nullopt};
+        if (l.shm_) return add_receiver(detail::receiver_watch(l.shm_->receiving_end()), l.address(), l.shm_);
+        entry e{next_++, nullptr, l.state_, std::nullopt, nullptr};
         if (!e.acceptor) throw error(errc::invalid_argument, "waitset::add: the listener was closed or moved from");
         entries_.reserve(entries_.size() + 1);
         if (users_of(e) == 0) e.acceptor->watch(core_);
@@ -131,26 +141,7 @@ public:
     template <class Receiver>
         requires detail::watchable_receiver<Receiver>
     id add(Receiver& r) {
-        if (!bridge_ && !detail::sys::has_futex_wait_any())
-            throw error(errc::invalid_argument, "waitset::add: '" + detail::watch_access::name(r) +
-                                                    "': watching a queue or mailbox receiver needs futex_waitv(2), "
-                                                    "Linux 5.16 or later");
-        entry e{next_++, nullptr, nullptr, detail::receiver_watch(r)};
-        std::size_t bells = 0;
-        for_each_bell([&](detail::doorbell& b) { bells += &b == e.receiver->bell ? 0U : 1U; });
-        if (e.receiver->bell != nullptr && bells + 1 >= detail::sys::futex_waitv_max)
-            throw error(errc::invalid_argument,
-                        "waitset::add: '" + detail::watch_access::name(r) + "': a waitset watches at most " +
-                            std::to_string(detail::sys::futex_waitv_max - 1) +
-                            " queues and mailboxes (futex_waitv's limit); use another waitset");
-        entries_.reserve(entries_.size() + 1);
-        if (!bridge_) bridge_ = std::make_unique<detail::bell_bridge>(core_);
-        disarm();  // the next wait arms the new set
-        if (next_os_check_ == detail::clock::time_point::max())
-            next_os_check_ = detail::clock::now() + e.receiver->liveness;
-        entries_.push_back(std::move(e));
-        core_->signal();  // it may be ready already
-        return entries_.back().key;
+        return add_receiver(detail::receiver_watch(r), "'" + detail::watch_access::name(r) + "'", nullptr);
     }
     /// Stops watching `key` (nothing if it is not added).
     void remove(id key) noexcept {
@@ -209,7 +200,35 @@ private:
         std::shared_ptr<detail::link> link;
         std::shared_ptr<detail::acceptor_state> acceptor;
         std::optional<detail::receiver_watch> receiver;
+        /// What keeps `receiver` where it is: a shm:// connection's or listener's (shared with
+        /// the endpoint, so one destroyed while added reads as closed until removed).
+        std::shared_ptr<const void> owner;
     };
+
+    /// Watches `w`, a receiver named `name` in errors; `owner` keeps it alive while added (a
+    /// shm:// connection's queues, a shm:// listener's request queue; none for a user's own).
+    id add_receiver(detail::receiver_watch w, const std::string& name, std::shared_ptr<const void> owner) {
+        if (!bridge_ && !detail::sys::has_futex_wait_any())
+            throw error(errc::invalid_argument, "waitset::add: " + name +
+                                                    ": watching a queue, mailbox or shm:// endpoint needs "
+                                                    "futex_waitv(2), Linux 5.16 or later");
+        entry e{next_++, nullptr, nullptr, std::move(w), std::move(owner)};
+        std::size_t bells = 0;
+        for_each_bell([&](detail::doorbell& b) { bells += &b == e.receiver->bell ? 0U : 1U; });
+        if (e.receiver->bell != nullptr && bells + 1 >= detail::sys::futex_waitv_max)
+            throw error(errc::invalid_argument,
+                        "waitset::add: " + name + ": a waitset watches at most " +
+                            std::to_string(detail::sys::futex_waitv_max - 1) +
+                            " queues, mailboxes and shm:// endpoints (futex_waitv's limit); use another waitset");
+        entries_.reserve(entries_.size() + 1);
+        if (!bridge_) bridge_ = std::make_unique<detail::bell_bridge>(core_);
+        disarm();  // the next wait arms the new set
+        if (next_os_check_ == detail::clock::time_point::max())
+            next_os_check_ = detail::clock::now() + e.receiver->liveness;
+        entries_.push_back(std::move(e));
+        core_->signal();  // it may be ready already
+        return entries_.back().key;
+    }
 
     /// How many entries watch the same endpoint as `e` (it included, once added).
     [[nodiscard]] std::size_t users_of(const entry& e) const noexcept {
