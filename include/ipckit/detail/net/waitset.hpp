@@ -75,7 +75,9 @@ namespace ipckit {
 /// receivers, bridge thread and "maybe ready" included: a connection is ready when a message
 /// may be in, or its peer closed (after what it sent) or died; a listener when a connect request
 /// may be in (accept may still reject it: would_block then), or it was closed. Unlike a bare
-/// receiver, they may move: the waitset holds their queues until removed.
+/// receiver, they may move: the waitset holds their queues until removed. As a connection is
+/// received from, a shm:// listener is accepted from on the waitset's thread (a wait reads its
+/// request queue as accept does).
 ///
 /// In a user's own event loop: native_handle() is an fd (an epoll set over the connections'
 /// sockets and an eventfd that the listeners and the I/O thread raise) that turns readable
