@@ -1,6 +1,7 @@
 // The OS layer: futex waits and wakes across processes, process identity and liveness.
 
 #include <ipckit/detail/sys/futex.hpp>
+#include <ipckit/detail/sys/poll.hpp>
 #include <ipckit/detail/sys/process.hpp>
 
 #include "catch.hpp"
@@ -8,6 +9,7 @@
 #include "support.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -40,6 +42,18 @@ TEST_CASE("futex_wait returns at once when the word already differs, or the dead
     CHECK(sys::futex_wait(word, 5, sys::clock::now() - std::chrono::seconds(1)) == sys::futex_result::timed_out);
     CHECK(sys::futex_wait(word, 5, sys::clock::now() + std::chrono::milliseconds(5)) == sys::futex_result::timed_out);
     CHECK(sys::futex_wake(word) == 0);  // nobody sleeps there
+}
+
+TEST_CASE("a poll's timeout is 0 for any deadline passed, however long ago, and -1 only for none", "[unit]") {
+    using clock = std::chrono::steady_clock;
+    using ipckit::detail::sys::poll_timeout;
+    CHECK(poll_timeout(clock::time_point::min()) == 0);  // "already past": the difference would overflow
+    CHECK(poll_timeout(clock::now() - std::chrono::hours(1)) == 0);
+    CHECK(poll_timeout(clock::time_point::max()) == -1);
+    const int soon = poll_timeout(clock::now() + std::chrono::seconds(30));
+    CHECK(soon > 0);
+    CHECK(soon <= 30'000);
+    CHECK(poll_timeout(clock::time_point::max() - std::chrono::hours(1)) == 1'000'000'000);  // clamped
 }
 
 TEST_CASE("a futex wake in one process ends a wait in another", "[process]") {

@@ -85,7 +85,9 @@ private:
         tune_socket(socket_);
         handshaking_ = true;
         timer_.cancel();
-        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline_ - clock::now());
+        const auto now = clock::now();  // compared first: a deadline long past would overflow the difference
+        const auto left = deadline_ <= now ? std::chrono::milliseconds(0)
+                                           : std::chrono::ceil<std::chrono::milliseconds>(deadline_ - now);
         auto op = std::make_shared<handshake_op>(
             std::move(socket_), mine_, [self = shared_from_this()](handshake_op& h, handshake_result r) {
                 if (r.result != errc::ok) return self->finish(error(r.result, "connecting to " + self->text_ + ": " + r.why));

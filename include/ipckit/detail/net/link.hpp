@@ -150,7 +150,7 @@ public:
             // that would find nothing is a system call saved.
             flush_locked();
             receive_waited = true;
-            if (std::exchange(polled, false) || !may_block || !rbuf_.drained()) {
+            if (std::exchange(polled, false) || !may_block || !rbuf_.drained() || clock::now() >= deadline) {
                 switch (read_locked()) {
                 case read_result::got: continue;
                 case read_result::failed: return errc::no_space;

@@ -24,9 +24,11 @@ namespace ipckit::detail::sys {
 /// none (time_point::max()), 0 once it has passed.
 inline int poll_timeout(std::chrono::steady_clock::time_point deadline) noexcept {
     if (deadline == std::chrono::steady_clock::time_point::max()) return -1;
-    const auto left = deadline - std::chrono::steady_clock::now();
-    if (left <= std::chrono::steady_clock::duration::zero()) return 0;
-    const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+    // Compared before subtracting: a deadline far in the past (time_point::min(), "already
+    // past") would overflow the difference, and read as far in the future.
+    const auto now = std::chrono::steady_clock::now();
+    if (deadline <= now) return 0;
+    const auto ms = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
     return ms > 1'000'000'000 ? 1'000'000'000 : static_cast<int>(ms);
 }
 
