@@ -218,7 +218,11 @@ TEST_CASE("net process: a send that finds the peer gone is peer_dead, and what t
     // does the server send, and its write fails. A failed write ends only the write side: the
     // messages still in the server's socket, and the close frame after them, are received.
     constexpr std::uint64_t n = 2000;
-    for (const auto kind : ipckit_test::all_net_kinds) {  // shm:// has no write that fails
+    // Unix sockets only. shm:// has no write that fails; and over tcp the outcome is the
+    // kernel's, not ipckit's: a client that exits with bytes still unsent (our window full) has
+    // its orphaned connection aborted by the first bytes we send it (TCPAbortOnData), and those
+    // bytes are lost before they reach us (see the closing note of this case's issue).
+    for (const auto kind : {ipckit_test::net_kind::unix_path, ipckit_test::net_kind::unix_abstract}) {
         INFO(ipckit_test::to_string(kind));
         const std::string address = bind_address(kind);
         ipckit_test::signal_pipe port, gone;
@@ -235,8 +239,10 @@ TEST_CASE("net process: a send that finds the peer gone is peer_dead, and what t
             for (std::uint64_t i = 0; e == errc::ok; ++i) e = err(c->send(numbered{i, i * mix}, patience));
             r.expect(e, errc::peer_dead);
             std::uint64_t count = 0;
-            r.expect(drain_in_order(*c, count), errc::closed);
-            r.expect_value(count, n);
+            const errc end = drain_in_order(*c, count);
+            r.check(end == errc::closed && count == n, "all " + std::to_string(n) + " messages, then closed (it got " +
+                                                           std::to_string(count) + ", then " + ipckit::to_string(end) +
+                                                           ": " + c->fault() + ")");
         });
         child client = client_report.spawn([&](child_report& r) { stream(r, address, port, n); });
         CHECK(client_report.finish(client) == as_expected);

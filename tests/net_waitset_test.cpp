@@ -280,6 +280,33 @@ TEST_CASE("net waitset: a message on a watched queue wakes a user's poll on its 
     CHECK(ready.error() == errc::timed_out);
 }
 
+TEST_CASE("net waitset: removing one queue from a waitset whose fd a user polls leaves the others watched", "[unit]") {
+    using jobs = ipckit::queue<int, ipckit::bounded<8>>;
+    const scoped_name first_name("waitset_rm1"), second_name("waitset_rm2");
+    auto first = jobs::create(first_name);
+    auto second = jobs::create(second_name);
+    auto rx1 = first.receiver();
+    auto rx2 = second.receiver();
+    auto tx2 = second.sender();
+    ipckit::waitset ws;
+    const auto k1 = ws.add(rx1);
+    const auto k2 = ws.add(rx2);
+    pollfd p{ws.native_handle(), POLLIN, 0};
+    const int patience_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(patience).count());
+
+    CHECK(ws.wait(0ms).error() == errc::timed_out);  // both bells armed, the fd idle
+    ws.remove(k1);  // outside a wait, as a user's own loop may
+    REQUIRE(tx2.send(2).has_value());
+    // The fd must turn readable, and a wait then report the queue left (one that only says
+    // "look again" is followed by another poll).
+    ipckit::result<std::vector<ipckit::waitset::id>> ready = ipckit::unexpected(errc::timed_out);
+    while (!ready) {
+        REQUIRE(::poll(&p, 1, patience_ms) == 1);
+        ready = ws.wait(0ms);
+    }
+    CHECK(*ready == std::vector<ipckit::waitset::id>{k2});
+}
+
 TEST_CASE("net waitset: no message of a sender in another process is missed, however the two interleave", "[process]") {
     // A small queue, so that the sender often waits for room and the waitset often sleeps: each
     // message must wake it (a missed wake-up would leave it asleep until the deadline).

@@ -149,9 +149,13 @@ public:
     void remove(id key) noexcept {
         const auto it = std::find_if(entries_.begin(), entries_.end(), [&](const entry& e) { return e.key == key; });
         if (it == entries_.end()) return;
-        if (it->receiver) disarm();  // while its bell is still mapped
+        const bool had_bell = it->receiver.has_value();
+        if (had_bell) disarm();  // while its bell is still mapped
         if (users_of(*it) == 1) unwatch(*it);
         entries_.erase(it);
+        // The disarm stopped watching the other bells too: a user's loop asleep on the fd would
+        // never hear of them again. Wake it, so its next wait arms what is left.
+        if (had_bell) core_->signal();
     }
     [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
 

@@ -107,10 +107,14 @@ inline futex_result futex_wait_any(std::span<const futex_watch> watches, clock::
     }
 }
 
-/// Whether this kernel has futex_waitv(2) (5.16 or later): an empty call is EINVAL there,
-/// ENOSYS before.
+/// Whether futex_waitv(2) works here (Linux 5.16 or later, and not refused by a seccomp
+/// filter): a wait on one word that no longer holds the value expected must say EAGAIN at
+/// once. (ENOSYS before 5.16; EPERM from a sandbox, which a wait would otherwise read as a
+/// wake-up, and spin on.)
 inline bool has_futex_wait_any() noexcept {
-    return ::syscall(futex_waitv_syscall, nullptr, 0u, 0u, nullptr, CLOCK_MONOTONIC) == 0 || errno != ENOSYS;
+    std::atomic<std::uint32_t> word{1};
+    const futex_watch w{&word, 0};
+    return futex_wait_any(std::span<const futex_watch>(&w, 1), clock::time_point::max()) == futex_result::value_changed;
 }
 
 /// Wakes up to `count` waiters on `word`; returns how many were woken.
