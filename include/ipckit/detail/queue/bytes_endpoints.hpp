@@ -4,6 +4,7 @@
 // view (a message read in place). Both refer to the ring, not to their endpoint
 // (detail/queue/lending.hpp).
 
+#include <ipckit/detail/endpoint/bytes_verbs.hpp>  // as_bytes
 #include <ipckit/detail/endpoint/endpoint.hpp>
 #include <ipckit/detail/queue/bytes_layout.hpp>
 #include <ipckit/detail/queue/handle.hpp>
@@ -27,12 +28,6 @@
 #include <vector>
 
 namespace ipckit::detail {
-
-/// The characters of `s` as the bytes a byte queue sends (no terminating zero): what every
-/// send(std::string_view) of bytes<Max> messages passes on.
-inline std::span<const std::byte> as_bytes(std::string_view s) noexcept {
-    return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
-}
 
 /// The Ends of room lent from a byte ring for a message written in place: what a loan holds is
 /// its reservation and its sender's pending word, and it goes back straight to the ring (as a
