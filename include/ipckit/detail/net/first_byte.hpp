@@ -8,14 +8,11 @@
 // the handshake takes no longer.
 
 #include <ipckit/detail/net/socket.hpp>
+#include <ipckit/detail/net/timed_op.hpp>
 #include <ipckit/error.hpp>
-
-#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <cstddef>
-#include <functional>
-#include <memory>
 #include <string>
 #include <utility>
 
@@ -28,26 +25,17 @@ struct first_byte_result {
     std::string why;
 };
 
-class first_byte_op : public std::enable_shared_from_this<first_byte_op> {
+class first_byte_op : public timed_socket_op<first_byte_op, first_byte_result> {
 public:
-    using done_fn = std::function<void(first_byte_op&, first_byte_result)>;
-
     /// Calls `done` on the I/O thread once: when a byte can be read, the peer closed, or at
     /// `timeout`. On ok `done` may take socket(), its byte still unread.
-    first_byte_op(net_socket socket, done_fn done)
-        : socket_(std::move(socket)), timer_(socket_.get_executor()), done_(std::move(done)) {}
+    first_byte_op(net_socket socket, done_fn done) : timed_socket_op(std::move(socket), std::move(done)) {}
 
     void start(std::chrono::milliseconds timeout) {
-        auto self = shared_from_this();
-        timer_.expires_after(timeout);
-        timer_.async_wait([self, timeout](const boost::system::error_code& ec) {
-            if (!ec)
-                self->finish({errc::timed_out, {}, "the peer sent nothing within " + std::to_string(timeout.count()) + " ms"});
-        });
-        socket_.async_wait(net_socket::wait_read, [self](const boost::system::error_code& ec) { self->on_readable(ec); });
+        arm(timeout, {errc::timed_out, {}, "the peer sent nothing within " + std::to_string(timeout.count()) + " ms"});
+        socket_.async_wait(net_socket::wait_read,
+                           [self = shared_from_this()](const boost::system::error_code& ec) { self->on_readable(ec); });
     }
-
-    net_socket& socket() noexcept { return socket_; }
 
 private:
     void on_readable(const boost::system::error_code& ec) {
@@ -64,22 +52,6 @@ private:
         if (e) return finish({errc::peer_dead, {}, "reading the peer's first byte failed: " + e.message()});
         finish({errc::ok, b, {}});
     }
-
-    void finish(first_byte_result r) {
-        if (finished_) return;
-        finished_ = true;
-        timer_.cancel();
-        if (r.result != errc::ok) {
-            boost::system::error_code ignored;
-            socket_.close(ignored);
-        }
-        done_(*this, std::move(r));
-    }
-
-    net_socket socket_;
-    asio::steady_timer timer_;
-    done_fn done_;
-    bool finished_ = false;
 };
 
 }  // namespace ipckit::detail

@@ -6,17 +6,15 @@
 
 #include <ipckit/detail/net/hello.hpp>
 #include <ipckit/detail/net/socket.hpp>
+#include <ipckit/detail/net/timed_op.hpp>
 #include <ipckit/error.hpp>
 
 #include <boost/asio/read.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
 #include <array>
 #include <chrono>
 #include <cstddef>
-#include <functional>
-#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,24 +28,20 @@ struct handshake_result {
     std::size_t max_message = 0;
 };
 
-class handshake_op : public std::enable_shared_from_this<handshake_op> {
+class handshake_op : public timed_socket_op<handshake_op, handshake_result> {
 public:
-    using done_fn = std::function<void(handshake_op&, handshake_result)>;
-
     /// Takes `socket` (connected or accepted), sends `mine`, and calls `done` on the I/O thread
     /// once, when both hellos are through, or at the first failure, or at `timeout`. On success
     /// `done` may take socket() for its connection.
     handshake_op(net_socket socket, hello mine, done_fn done)
-        : socket_(std::move(socket)), timer_(socket_.get_executor()), mine_(std::move(mine)), done_(std::move(done)) {}
+        : timed_socket_op(std::move(socket), std::move(done)), mine_(std::move(mine)) {}
 
     void start(std::chrono::milliseconds timeout) {
         auto self = shared_from_this();
-        timer_.expires_after(timeout);
-        timer_.async_wait([self, timeout](const boost::system::error_code& ec) {
-            if (!ec)
-                self->finish({errc::timed_out, "the peer sent no handshake within " + std::to_string(timeout.count()) +
-                                                   " ms (is it an ipckit connection?)"});
-        });
+        arm(timeout, {errc::timed_out,
+                      "the peer sent no handshake within " + std::to_string(timeout.count()) +
+                          " ms (is it an ipckit connection?)",
+                      0});
         wire_ = encode_hello(mine_);
         asio::async_write(socket_, asio::buffer(wire_), [self](const boost::system::error_code& ec, std::size_t) {
             // A failed write usually shows in the read too, which says more (e.g. the peer's
@@ -60,8 +54,6 @@ public:
             self->on_head(ec);
         });
     }
-
-    net_socket& socket() noexcept { return socket_; }
 
 private:
     void on_head(const boost::system::error_code& ec) {
@@ -102,22 +94,8 @@ private:
         finish({errc::ok, {}, max_message_});
     }
 
-    void finish(handshake_result r) {
-        if (finished_) return;
-        finished_ = true;
-        timer_.cancel();
-        if (r.result != errc::ok) {
-            boost::system::error_code ignored;
-            socket_.close(ignored);
-        }
-        done_(*this, std::move(r));
-    }
-
-    net_socket socket_;
-    asio::steady_timer timer_;
     hello mine_;
     hello peer_;
-    done_fn done_;
     std::vector<std::byte> wire_;
     std::array<std::byte, hello_fixed_size> head_{};
     std::vector<std::byte> description_;
@@ -125,7 +103,6 @@ private:
     boost::system::error_code write_error_;
     bool wrote_ = false;
     bool read_ = false;
-    bool finished_ = false;
 };
 
 }  // namespace ipckit::detail
