@@ -5,16 +5,12 @@
 // clients in others (rpc_support.hpp says why).
 
 #include "../catch.hpp"
+#include "../netns_support.hpp"
+#include "foreign_client.hpp"
 #include "rpc_support.hpp"
 
 #include <ipckit/rpc.hpp>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/generic/stream_protocol.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
-#include <boost/asio/write.hpp>
 
 #include <msgpack.hpp>
 
@@ -22,18 +18,19 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <future>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
-#include <poll.h>
-
 using namespace std::chrono_literals;
 using ipckit_test::as_expected;
 using ipckit_test::child_report;
 using ipckit_test::contains;
+using ipckit_test::foreign_client;
 using ipckit_test::in_child;
 using ipckit_test::net_kind;
 using ipckit_test::patience;
@@ -44,118 +41,6 @@ namespace {
 
 /// The transports a foreign client reaches a server over.
 constexpr net_kind plain_transports[] = {net_kind::tcp, net_kind::unix_path};
-
-/// A MessagePack-RPC client as one in another language is: it connects a socket to the host and
-/// port (or the Unix path) and writes and reads MessagePack arrays, nothing else.
-class foreign_client {
-public:
-    /// `address` as the server prints it: tcp://HOST:PORT or unix:///PATH.
-    explicit foreign_client(const std::string& address) : socket_(io_) {
-        namespace asio = boost::asio;
-        if (address.rfind("tcp://", 0) == 0) {
-            const auto hostport = address.substr(6);
-            const auto colon = hostport.rfind(':');
-            asio::ip::tcp::resolver r(io_);
-            const auto found = r.resolve(hostport.substr(0, colon), hostport.substr(colon + 1));
-            socket_.connect(found.begin()->endpoint());
-        } else {
-            socket_.connect(asio::local::stream_protocol::endpoint(address.substr(7)));
-        }
-    }
-
-    /// [0, msgid, method, [args...]]
-    template <class... A>
-    void request(std::uint32_t msgid, const std::string& method, const A&... args) {
-        msgpack::sbuffer b;
-        msgpack::pack(b, std::make_tuple(0, msgid, method, std::make_tuple(args...)));
-        write(b.data(), b.size());
-    }
-    /// [2, method, [args...]]
-    template <class... A>
-    void notify(const std::string& method, const A&... args) {
-        msgpack::sbuffer b;
-        msgpack::pack(b, std::make_tuple(2, method, std::make_tuple(args...)));
-        write(b.data(), b.size());
-    }
-    /// Bytes as they are; false if the stream would not take them all (the server closed it).
-    bool write(const void* p, std::size_t n) {
-        boost::system::error_code ec;
-        boost::asio::write(socket_, boost::asio::buffer(p, n), ec);
-        return !ec;
-    }
-
-    /// The next response, as [1, msgid, error, result]; none if the stream ended, or nothing
-    /// came within patience, or what came is not a response.
-    struct response {
-        msgpack::object_handle h;
-        std::uint32_t msgid = 0;
-        msgpack::object error;
-        msgpack::object result;
-    };
-    std::optional<response> next() {
-        auto h = next_object();
-        if (!h) return std::nullopt;
-        const auto& o = h->get();
-        if (o.type != msgpack::type::ARRAY || o.via.array.size != 4 || o.via.array.ptr[0].as<int>() != 1) {
-            std::fprintf(stderr, "not a response\n");
-            return std::nullopt;
-        }
-        response r;
-        r.msgid = o.via.array.ptr[1].as<std::uint32_t>();
-        r.error = o.via.array.ptr[2];
-        r.result = o.via.array.ptr[3];
-        r.h = std::move(*h);
-        return r;
-    }
-    /// The raw bytes the server sends until it ends the stream; none if it did not end it
-    /// within patience. (Not after next(): it reads past the unpacker.)
-    std::optional<std::string> rest() {
-        const auto deadline = std::chrono::steady_clock::now() + patience;
-        std::string got;
-        for (;;) {
-            if (!readable_before(deadline)) return std::nullopt;
-            char b[4096];
-            boost::system::error_code ec;
-            const auto n = socket_.read_some(boost::asio::buffer(b), ec);
-            if (ec) return got;  // the end: eof, or a reset when our bytes were left unread
-            got.append(b, n);
-        }
-    }
-
-private:
-    std::optional<msgpack::object_handle> next_object() {
-        const auto deadline = std::chrono::steady_clock::now() + patience;
-        for (;;) {
-            msgpack::object_handle h;
-            if (unpacker_.next(h)) return h;
-            if (ended_) return std::nullopt;
-            if (!readable_before(deadline)) return std::nullopt;
-            unpacker_.reserve_buffer(64 * 1024);
-            boost::system::error_code ec;
-            const auto n = socket_.read_some(boost::asio::buffer(unpacker_.buffer(), unpacker_.buffer_capacity()), ec);
-            if (ec) ended_ = true;
-            else unpacker_.buffer_consumed(n);
-        }
-    }
-
-    bool readable_before(std::chrono::steady_clock::time_point deadline) {
-        for (;;) {
-            pollfd p{socket_.native_handle(), POLLIN, 0};
-            const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-            if (left.count() <= 0) break;
-            const int rc = ::poll(&p, 1, static_cast<int>(left.count()));
-            if (rc > 0) return true;
-            if (rc == 0) break;
-        }
-        std::fprintf(stderr, "nothing from the server within patience\n");
-        return false;
-    }
-
-    boost::asio::io_context io_;
-    boost::asio::generic::stream_protocol::socket socket_;
-    msgpack::unpacker unpacker_;
-    bool ended_ = false;
-};
 
 /// as_expected if `r` is the success of request `msgid` carrying `want`; else what it was.
 template <class T>
@@ -340,4 +225,53 @@ TEST_CASE("rpc plain clients: a server with plain_clients off refuses them", "[p
         auto sum = ipckit_client.call<std::int64_t>("add", 1, 2, patience);
         r.expect(ipckit_test::returned(sum, 3, "add(1, 2)"));
     }) == as_expected);
+}
+
+TEST_CASE("rpc plain clients: a tcp client whose link is cut is dropped, with its thread, within about twice the "
+          "liveness interval",
+          "[process]") {
+    // A plain client sends no heartbeats and, its link cut, never sends its end either: without
+    // the kernel's probes of the idle stream its session (and reader thread) would stay for ever.
+    if (const auto why = ipckit_test::cannot_run(); !why.empty()) {
+        WARN("skipped: " << why);
+        return;
+    }
+    ipckit_test::two_namespaces ns;
+    if (!ns.ok()) {
+        WARN("skipped: the system refused to make the namespaces or the veth pair (see ip's messages above)");
+        return;
+    }
+    ipckit_test::signal_pipe port, talked, hold;
+    child_report server_report, client_report;
+    ipckit_test::child server = server_report.spawn([&](child_report& r) {
+        r.expect_value(ipckit_test::enter(ns.a), true);
+        rpc::server_options o;
+        o.net.liveness_interval = 1s;  // probes after 1 s of silence, dropped after 3 unanswered: about 4 s
+        rpc::server srv("tcp://10.213.7.1:0", o);
+        ipckit_test::calculator(srv);
+        std::promise<void> dropped;
+        std::once_flag once;
+        srv.on_disconnect([&](std::uint64_t) { std::call_once(once, [&] { dropped.set_value(); }); });
+        srv.start();
+        port.post_value(ipckit::parse_address(srv.address()).port);
+        r.check(dropped.get_future().wait_for(30s) == std::future_status::ready,
+                "the server dropped the cut client within 30 s (its probes take about 4 s)");
+    });
+    ipckit_test::child client = client_report.spawn([&](child_report& r) {
+        r.expect_value(ipckit_test::enter(ns.b), true);
+        const auto p = port.wait_value();
+        r.expect_value(p.has_value(), true);
+        foreign_client c("tcp://10.213.7.1:" + std::to_string(*p));
+        c.request(1, "add", 2, 3);
+        r.expect(expect_result<std::int64_t>(c.next(), 1, 5));
+        talked.post();
+        r.block_until_killed(hold);
+    });
+    port.close_write();
+    talked.close_write();
+    const bool did_talk = talked.wait();
+    if (did_talk) CHECK(ns.cut());
+    CHECK(server_report.finish(server) == as_expected);
+    CHECK(client_report.ended(client.kill(), ipckit_test::killed_by_sigkill) == as_expected);
+    CHECK(did_talk);
 }

@@ -27,7 +27,10 @@
 // Lifetime. The client's first byte must come within net_options::handshake_timeout of its
 // connect (the listener waits that long for it); then the stream lasts until the client ends
 // it, a read or write fails, or the server drops it. There are no heartbeats: a MessagePack-RPC
-// client would not understand them.
+// client would not understand them. Over tcp the kernel probes an idle stream instead (TCP
+// keepalive, after net_options::liveness_interval of silence; sys::probe_when_idle), so that a
+// client whose host vanished or whose link was cut, which never sends its end, is dropped
+// within about twice that, with its reader thread, rather than held for ever.
 //
 // Reads: the session's reader thread only. write() and shutdown(): under the session's send
 // mutex. The socket is non-blocking; waits are poll(2) with a deadline (sys/poll.hpp).
@@ -35,6 +38,7 @@
 #include <ipckit/detail/net/socket.hpp>
 #include <ipckit/detail/rpc/wire.hpp>
 #include <ipckit/detail/sys/poll.hpp>
+#include <ipckit/detail/sys/stream_io.hpp>
 #include <ipckit/error.hpp>
 
 #include <msgpack.hpp>
@@ -61,8 +65,9 @@ public:
     static constexpr std::size_t read_chunk = 64 * 1024;
     using time_point = std::chrono::steady_clock::time_point;
 
-    /// `released` is called once when the stream is gone (its listener counts it).
-    plain_stream(net_socket socket, std::function<void()> released)
+    /// `released` is called once when the stream is gone (its listener counts it). A tcp stream
+    /// silent for `liveness` is probed (see the top).
+    plain_stream(net_socket socket, std::function<void()> released, std::chrono::milliseconds liveness)
         : socket_(std::move(socket)),
           unpacker_(&copy_everything, nullptr, read_chunk, plain_limits()),
           released_(std::move(released)) {
@@ -70,6 +75,7 @@ public:
         socket_.non_blocking(true, ignored);
         socket_.native_non_blocking(true, ignored);
         fd_ = socket_.native_handle();
+        sys::probe_when_idle(fd_, liveness);
     }
     ~plain_stream() {
         boost::system::error_code ignored;

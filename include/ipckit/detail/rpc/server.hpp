@@ -216,7 +216,8 @@ private:
         if (!options_.plain_clients) return {};
         return [this](detail::net_socket sock, std::function<void()> released) noexcept {
             try {
-                auto s = std::make_shared<detail::rpc::session>(std::move(sock), std::move(released));
+                auto s = std::make_shared<detail::rpc::session>(std::move(sock), std::move(released),
+                                                                options_.net.liveness_interval);
                 std::lock_guard lock(sessions_m_);
                 if (stopping_) return;  // s closes here
                 if (serving_) s->reader = std::thread([this, s] { serve(s); });

@@ -35,9 +35,10 @@ public:
     using time_point = std::chrono::steady_clock::time_point;
 
     explicit session(connection<frame> c) : stream_(std::in_place_type<connection<frame>>, std::move(c)) {}
-    /// A plain MessagePack-RPC client's socket (the listener's foreign stream).
-    session(net_socket s, std::function<void()> released)
-        : stream_(std::in_place_type<plain_stream>, std::move(s), std::move(released)) {}
+    /// A plain MessagePack-RPC client's socket (the listener's foreign stream), probed when it
+    /// is silent for `liveness` (plain_stream.hpp).
+    session(net_socket s, std::function<void()> released, std::chrono::milliseconds liveness)
+        : stream_(std::in_place_type<plain_stream>, std::move(s), std::move(released), liveness) {}
     session(const session&) = delete;
     session& operator=(const session&) = delete;
     ~session() {
