@@ -76,19 +76,22 @@ private:
     bool killed_ = false;
 };
 
-/// A binder on `kind`.
-serving binder_on(net_kind kind, rpc::binder_options o = {}) {
-    return serving([kind, o](child_report&, const serving::ready_fn& ready) {
-        rpc::binder b(ipckit_test::bind_address(kind), o);
+/// A binder on exactly `address` (a restarted one on the address of the one before).
+serving binder_at(const std::string& address, rpc::binder_options o = {}) {
+    return serving([address, o](child_report&, const serving::ready_fn& ready) {
+        rpc::binder b(address, o);
         b.start();
         ready(b.address());
     });
 }
 
+/// A binder on `kind`.
+serving binder_on(net_kind kind, rpc::binder_options o = {}) { return binder_at(ipckit_test::bind_address(kind), std::move(o)); }
+
 /// A calculator called `name` at `binder`, serving on tcp port 0.
-serving calc_at(const std::string& binder, const std::string& name) {
-    return serving([binder, name](child_report&, const serving::ready_fn& ready) {
-        auto srv = rpc::server::at_binder(binder, name, "tcp://127.0.0.1:0");
+serving calc_at(const std::string& binder, const std::string& name, rpc::server_options o = {}) {
+    return serving([binder, name, o](child_report&, const serving::ready_fn& ready) {
+        auto srv = rpc::server::at_binder(binder, name, "tcp://127.0.0.1:0", o);
         ipckit_test::calculator(srv);
         srv.start();
         ready(srv.address());
@@ -188,6 +191,33 @@ TEST_CASE("rpc binder: a SIGKILLed server goes from the binder, and its restart 
                   r.check(c.server_incarnation() != 0, "a hello from the restarted server");
                   auto sum = c.call<std::int64_t>("add", 1, 2, patience);
                   r.check(sum && *sum == 3, "add(1, 2) = 3 from the restarted server");
+              }) == as_expected);
+    }
+}
+
+TEST_CASE("rpc binder: a restarted binder gets back the name of a server still serving, within about its liveness "
+          "interval",
+          "[process]") {
+    rpc::server_options quick;
+    quick.net.liveness_interval = 1s;  // the server asks the binder for its name every second
+    for (const auto kind : binder_kinds) {
+        INFO("binder over " << ipckit_test::to_string(kind));
+        serving binder = binder_on(kind);
+        REQUIRE(binder.started());
+        const std::string at = binder.address();
+        serving calc = calc_at(at, "calc", quick);
+        REQUIRE(calc.started());
+        CHECK(binder.kill() == as_expected);  // its table dies with it
+
+        serving again = binder_at(at);  // starts empty, on the same address
+        REQUIRE(again.started());
+        CHECK(in_child([&](child_report& r) {
+                  rpc::client b(at);
+                  r.check(ipckit_test::eventually([&] { return lookup(b, "calc", r) == calc.address(); }),
+                          "'calc' registered again at " + calc.address() + " by the server that kept serving");
+                  auto c = rpc::client::at_binder(at, "calc");
+                  auto sum = c.call<std::int64_t>("add", 2, 3, patience);
+                  r.check(sum && *sum == 5, "add(2, 3) = 5 from the server found through the restarted binder");
               }) == as_expected);
     }
 }

@@ -15,7 +15,8 @@
 // and are at most max_binder_address long, and one connection holds at most
 // binder_options::max_names; with the server's connection cap (net_options::max_connections)
 // that bounds the table. The entries live in this process only: a binder that restarts starts
-// empty, and servers must register again (as with rpcbind).
+// empty, and each live server registers again within about its liveness interval
+// (binder_registration, binder_protocol.hpp), as servers re-register with a restarted rpcbind.
 //
 // Thread safety: start(), stop() and the accessors may be called from any thread.
 

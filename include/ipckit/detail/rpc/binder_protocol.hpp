@@ -21,10 +21,13 @@
 #include <ipckit/node_options.hpp>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 namespace ipckit::detail::rpc {
@@ -102,8 +105,11 @@ std::string lookup_at_binder(Client& b, std::string_view binder, std::string_vie
 
 /// A server's name held at a binder: registered when made, unregistered when it goes, and gone
 /// from the binder anyway once this process ends (the binder drops what a connection held when
-/// it ends). If the connection to the binder breaks while both live, the name goes with it and
-/// is not registered again.
+/// it ends). While both live, a keeper thread asks the binder for the name once per liveness
+/// interval (client_options::net) and registers it again where it is missing: after the
+/// connection to the binder broke, or the binder restarted empty, the name is back within about
+/// that interval of the binder being reachable again. Where another server took the name
+/// meanwhile, it asks again each interval until that one lets it go.
 template <class Client>
 class binder_registration {
 public:
@@ -111,11 +117,18 @@ public:
     /// invalid_name, no_space, ... naming the binder.
     binder_registration(std::string_view binder, std::string_view name, const std::string& address,
                         const ipckit::rpc::client_options& o)
-        : name_(name), client_(reach_binder<Client>(binder, o)) {
-        auto r = client_.template call<void>(register_method, name_, address);
-        if (!r) throw binder_failure(r.error(), binder, "register '" + name_ + "' at " + address);
+        : name_(name), address_(address), every_(o.net.liveness_interval), client_(reach_binder<Client>(binder, o)) {
+        auto r = client_.template call<void>(register_method, name_, address_);
+        if (!r) throw binder_failure(r.error(), binder, "register '" + name_ + "' at " + address_);
+        keeper_ = std::thread([this] { keep(); });
     }
     ~binder_registration() {
+        {
+            std::lock_guard lock(m_);
+            stopping_ = true;
+        }
+        cv_.notify_all();
+        keeper_.join();
         (void)client_.template call<bool>(unregister_method, name_, std::chrono::seconds(2));
         client_.close();
     }
@@ -123,8 +136,26 @@ public:
     binder_registration& operator=(const binder_registration&) = delete;
 
 private:
+    /// The keeper thread: once per interval, the name back where the binder lost it (see above).
+    /// A binder that does not answer, or refuses, is asked again next interval.
+    void keep() {
+        std::unique_lock lock(m_);
+        while (!cv_.wait_for(lock, every_, [this] { return stopping_; })) {
+            lock.unlock();
+            auto found = client_.template call<std::optional<std::string>>(lookup_method, name_, every_);
+            if (found && !*found) (void)client_.template call<void>(register_method, name_, address_, every_);
+            lock.lock();
+        }
+    }
+
     std::string name_;
+    std::string address_;
+    std::chrono::milliseconds every_;
     Client client_;
+    std::mutex m_;
+    std::condition_variable cv_;
+    bool stopping_ = false;
+    std::thread keeper_;  // last: it ends before what it uses goes
 };
 
 }  // namespace ipckit::detail::rpc
