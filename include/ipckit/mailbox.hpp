@@ -113,15 +113,19 @@ struct mailbox_for<T, bounded<N>, D, O, W> {
     using type = mailbox_queue<T, N, D, O, W>;
 };
 
-template <message T, std::size_t N, ownership_policy O, wait_policy W>
-    requires(!is_bytes<T>)
-struct mailbox_for<T, bounded<N>, broadcast, O, W> {
+/// Broadcast, of T or of bytes<Max> (bounded<N> then counts bytes: N / sizeof(record<Max>) slots).
+template <message_policy M, std::size_t N, ownership_policy O, wait_policy W>
+struct mailbox_for<M, bounded<N>, broadcast, O, W> {
     static_assert(!std::is_same_v<O, process_owned>,
                   "ipckit::mailbox<T, Capacity, broadcast, process_owned>: a process_owned mailbox has exactly one "
                   "receiver, its owner (the seed: \"since each mailbox has a unique owner, there can be no confusion "
                   "about which process should receive a message sent to this mailbox\"), so its delivery must be "
                   "exclusive. For several receivers, make the mailbox system_owned");
-    using type = broadcast_mailbox<T, N, O, W>;
+    static_assert(mailbox_slots<M, N> >= 1,
+                  "ipckit::mailbox<bytes<Max>, bounded<N>, broadcast>: for bytes<Max>, bounded<N> counts bytes of "
+                  "storage, and each message takes a slot of Max rounded up to 8, plus 8 bytes; N is less than one "
+                  "slot. Write bounded<k * (Max + 8)> (Max a multiple of 8) for a ring of k messages");
+    using type = broadcast_mailbox<M, N, O, W>;
 };
 
 }  // namespace detail

@@ -28,12 +28,15 @@
 
 #include <ipckit/detail/sync/doorbell.hpp>
 
+#include <ipckit/detail/mailbox/broadcast_bytes_receiver.hpp>
 #include <ipckit/detail/mailbox/broadcast_endpoints.hpp>
+#include <ipckit/detail/mailbox/bytes_sender.hpp>
 #include <ipckit/detail/mailbox/broadcast_layout.hpp>
 #include <ipckit/detail/mailbox/control.hpp>
 #include <ipckit/detail/mailbox/description.hpp>
 #include <ipckit/detail/mailbox/remove.hpp>
 #include <ipckit/detail/mailbox/sender.hpp>
+#include <ipckit/detail/mailbox/slots.hpp>
 #include <ipckit/detail/mailbox/handle.hpp>
 #include <ipckit/detail/queue/handle.hpp>
 #include <ipckit/detail/shm/layout.hpp>
@@ -61,14 +64,24 @@ struct broadcast_options : options {
 
 namespace ipckit::detail {
 
-/// A broadcast mailbox of fixed-size messages `T` with room for N of them; see the top of this
-/// file. A handle may be copied and shared between threads; its endpoints keep the segment alive.
-template <message T, std::size_t N, ownership_policy Ownership, wait_policy Wait>
-class broadcast_mailbox : public mailbox_handle<broadcast_mailbox<T, N, Ownership, Wait>>,
-                          public kind_constants<T, Wait, Ownership, N, multi::max, default_broadcast_receivers,
-                                                broadcast_shared<T, N, multi::max>>,
-                          public endpoint_types<broadcast_mailbox<T, N, Ownership, Wait>, mailbox_sender,
-                                                broadcast_receiver> {
+/// Which endpoints a broadcast mailbox of `Message` has: those of fixed-size messages, or of
+/// bytes<Max> (send(span), receive(buffer), loan(n), receive_view()).
+template <class Box, class Message>
+using broadcast_endpoint_types =
+    std::conditional_t<is_bytes<Message>, endpoint_types<Box, mailbox_bytes_sender, broadcast_bytes_receiver>,
+                       endpoint_types<Box, mailbox_sender, broadcast_receiver>>;
+
+/// A broadcast mailbox of fixed-size messages `T` with room for N of them, or of bytes<Max> in
+/// N bytes of record<Max> slots (slots.hpp); see the top of this file. A handle may be copied and
+/// shared between threads; its endpoints keep the segment alive. Its ring's slots are its
+/// message_type (T, or record<Max>), capacity of them.
+template <message_policy Message, std::size_t N, ownership_policy Ownership, wait_policy Wait>
+class broadcast_mailbox
+    : public mailbox_handle<broadcast_mailbox<Message, N, Ownership, Wait>>,
+      public kind_constants<mailbox_slot<Message>, Wait, Ownership, mailbox_slots<Message, N>, multi::max,
+                            default_broadcast_receivers,
+                            broadcast_shared<mailbox_slot<Message>, mailbox_slots<Message, N>, multi::max>>,
+      public broadcast_endpoint_types<broadcast_mailbox<Message, N, Ownership, Wait>, Message> {
     using base = mailbox_handle<broadcast_mailbox>;
     static_assert(std::is_same_v<Ownership, system_owned>,
                   "ipckit::mailbox<T, bounded<N>, broadcast, process_owned>: a process_owned mailbox's owner is its "
@@ -87,7 +100,7 @@ public:
     /// places. The description does not name the places: a program opens the mailbox whatever
     /// its creator chose.
     static segment_layout layout(std::size_t places = default_broadcast_receivers) {
-        return {mailbox_description<T>(N, broadcast::name, Ownership::name), size_for(places)};
+        return {mailbox_description<Message>(N, broadcast::name, Ownership::name), size_for(places)};
     }
 
     /// Creates the mailbox `name` with opt.max_receivers receiver places (0: 1024). Throws
@@ -140,7 +153,8 @@ public:
         auto& ring = this->shared_mut().ring;
         return ring.held_places(ring.high, places_of(this->shared_mut()), receiver_places());
     }
-    /// How much is waiting now (every kind's depth()), here messages: those the slowest attached
+    /// How much is waiting now (every kind's depth()), here messages (bytes<Max> too: slots, not
+    /// bytes): those the slowest attached
     /// receiver has not read yet, or, with none attached, those kept for the next one. A
     /// snapshot, as `ipckit inspect` shows it; each lag is capped at the capacity.
     [[nodiscard]] std::size_t depth() const noexcept {
@@ -161,8 +175,8 @@ public:
         }
         const std::uint64_t tail = sh.ring.tail.load(std::memory_order_acquire);
         const std::uint64_t kept_from = sh.ring.base.load(std::memory_order_acquire);
-        return static_cast<std::size_t>(
-            std::min<std::uint64_t>(slowest ? *slowest : tail - std::min(kept_from, tail), N));
+        return static_cast<std::size_t>(std::min<std::uint64_t>(slowest ? *slowest : tail - std::min(kept_from, tail),
+                                                                broadcast_mailbox::capacity));
     }
     // is_open(), close(): mailbox_handle.
 
