@@ -180,6 +180,7 @@ TEST_CASE("broadcast bytes: a held view keeps its bytes, holding the senders bac
     for (std::uint64_t i = 1; i < slots; ++i) REQUIRE(tx.send(byte_pattern(max_bytes, i)));
     for (std::uint64_t i = 0; i < slots; ++i) CHECK(same_bytes(*fast.receive(), byte_pattern(max_bytes, i)));
     CHECK(err(tx.send(byte_pattern(max_bytes, slots))) == errc::would_block);
+    CHECK(b.depth() == slots * slot_bytes);  // the slowest receiver's unread slots, in bytes
     auto blocking = b.sender();
     CHECK(err(blocking.send(byte_pattern(max_bytes, slots), 1ms)) == errc::timed_out);
     CHECK(same_bytes(view->data(), byte_pattern(max_bytes, 0)));

@@ -72,8 +72,10 @@
 // between taking a message and returning it takes that one message with it; every other message
 // goes to the other receivers (any, round_robin) or to the next receiver (exclusive).
 //
-// Variable-size messages (bytes<Max>) and unbounded or zero capacity are not offered for
-// mailboxes: a static_assert says so and what to use instead.
+// Variable-size messages (bytes<Max>) are offered for broadcast: bounded<N> then counts bytes,
+// N / sizeof(record<Max>) slots, with send(span), receive(buffer), loan(n) and receive_view()
+// (detail/mailbox/broadcast.hpp). Unbounded or zero capacity are not offered for mailboxes: a
+// static_assert says so and what to use instead.
 
 #include <ipckit/detail/mailbox/broadcast.hpp>
 #include <ipckit/detail/mailbox/unicast.hpp>

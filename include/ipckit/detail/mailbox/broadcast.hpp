@@ -1,9 +1,19 @@
 #pragma once
 // Mailboxes whose every attached receiver gets every message, in order (delivery policy
-// broadcast): what ipckit::mailbox<T, bounded<N>, broadcast, system_owned, Wait> is. The ring is
-// detail/ring/broadcast.hpp; the control block, the removal protocol and the layout description
-// are every mailbox's (detail/mailbox/control.hpp, description.hpp, remove.hpp); the layout is in
-// broadcast_layout.hpp, the endpoints in broadcast_endpoints.hpp.
+// broadcast): what ipckit::mailbox<T or bytes<Max>, bounded<N>, broadcast, system_owned, Wait>
+// is. The ring is detail/ring/broadcast.hpp; the control block, the removal protocol and the
+// layout description are every mailbox's (detail/mailbox/control.hpp, description.hpp,
+// remove.hpp); the layout is in broadcast_layout.hpp, the endpoints in broadcast_endpoints.hpp
+// (T) and bytes_sender.hpp, broadcast_bytes_receiver.hpp (bytes<Max>).
+//
+// bytes<Max>. Each message is a record<Max> slot of the same ring (detail/ring/record.hpp), so
+// every rule below holds unchanged, counted in slots; bounded<N> counts BYTES, as for a queue of
+// bytes<Max>: N / sizeof(record<Max>) slots (slots.hpp; fewer than one does not compile, with
+// what to write instead). The description names bytes<Max> and "bounded<N bytes>", so opening
+// with another Max or N is incompatible_layout. Zero copy: a loan writes a message once in
+// place, and every receiver's view reads those bytes in place; a view, or a message left for a
+// bigger buffer (too_large), stays at its receiver's cursor, which gates the senders, so it is
+// never overwritten (broadcast_bytes_receiver.hpp says how).
 //
 // Receivers. Any number may attach, up to the size of the receiver table, chosen when the
 // mailbox is created (broadcast_options::max_receivers, 1024 by default; 256 bytes of shared memory each).
@@ -153,10 +163,11 @@ public:
         auto& ring = this->shared_mut().ring;
         return ring.held_places(ring.high, places_of(this->shared_mut()), receiver_places());
     }
-    /// How much is waiting now (every kind's depth()), here messages (bytes<Max> too: slots, not
-    /// bytes): those the slowest attached
-    /// receiver has not read yet, or, with none attached, those kept for the next one. A
-    /// snapshot, as `ipckit inspect` shows it; each lag is capped at the capacity.
+    /// How much is waiting now (every kind's depth(), in the unit its capacity counts): the
+    /// messages the slowest attached receiver has not read yet, or, with none attached, those
+    /// kept for the next one; for bytes<Max>, the bytes of storage their slots take (each
+    /// sizeof(record<Max>), whatever its length). A snapshot, as `ipckit inspect` shows it (in
+    /// messages); each lag is capped at the capacity.
     [[nodiscard]] std::size_t depth() const noexcept {
         auto& sh = this->shared_mut();
         const broadcast_place* place = places_of(sh);
@@ -175,8 +186,9 @@ public:
         }
         const std::uint64_t tail = sh.ring.tail.load(std::memory_order_acquire);
         const std::uint64_t kept_from = sh.ring.base.load(std::memory_order_acquire);
-        return static_cast<std::size_t>(std::min<std::uint64_t>(slowest ? *slowest : tail - std::min(kept_from, tail),
-                                                                broadcast_mailbox::capacity));
+        const auto messages = static_cast<std::size_t>(std::min<std::uint64_t>(
+            slowest ? *slowest : tail - std::min(kept_from, tail), broadcast_mailbox::capacity));
+        return is_bytes<Message> ? messages * sizeof(mailbox_slot<Message>) : messages;
     }
     // is_open(), close(): mailbox_handle.
 
