@@ -51,10 +51,10 @@ protected:
 
 /// The sending end of a mailbox of fixed-size messages. Blocking: send waits while the mailbox
 /// is full (broadcast: while the slowest receiver is N messages behind); a deadline or timeout
-/// may follow the message. Non-blocking: send returns would_block at once then. Either returns closed once the
-/// mailbox is closed (or removed) or its owner has gone; a message that send accepted (ok) is
-/// delivered (broadcast: to every receiver attached when it was sent) unless a process_owned
-/// mailbox's owner goes. Restricted thread-safe: one thread at a time.
+/// may follow the message. Non-blocking: send returns would_block at once then. Either returns
+/// closed once the mailbox is closed (or removed) or its owner has gone; a message that send
+/// accepted (ok) is delivered (broadcast: to every receiver attached when it was sent) unless a
+/// process_owned mailbox's owner goes. Restricted thread-safe: one thread at a time.
 template <class Box, mode_policy Mode>
 class mailbox_sender : public mailbox_sending_end<Box, Mode>,
                        public send_verbs<mailbox_sender<Box, Mode>, typename Box::message_type, Mode> {
