@@ -104,6 +104,27 @@ constexpr report::target socket_targets[] = {
     {"(s3) 8 B round trip: conn-shm / bare queue",       "ipckit-conn-shm", "pingpong", 8, "ipckit-spsc-adaptive", "<=", 1.2, "x"},
 };
 
+/// The table of --broadcast (issue 11, "Figures"): ipckit's broadcast mailbox of bytes<S>, by
+/// copy and by loan, against broadcast through the kernel as cpp-ipc's peers do it (one pipe or
+/// Unix socket per receiver, the sender writing each message to each), in stream (one receiver)
+/// and bcast3 (three receivers, each getting every message).
+constexpr mechanism_entry broadcast_rows[] = {
+    entry<ipckit_broadcast<false>, runs::broadcast>("ipckit-bcast", family::ipckit),
+    entry<ipckit_broadcast<true>, runs::broadcast>("ipckit-bcast-loan", family::ipckit),
+    entry<fanout<pipe_mechanism>, runs::broadcast>("pipe-fanout", family::peer),
+    entry<fanout<unix_socket<SOCK_STREAM>>, runs::broadcast>("unix-fanout", family::peer),
+};
+/// The sizes of --broadcast: issue 11 asks for 64 B and 1 KiB with three receivers, and 64 KiB loans.
+constexpr std::size_t broadcast_sizes[] = {64, 1024, 65536};
+/// The targets of --broadcast, as issue 11 states them.
+constexpr report::target broadcast_targets[] = {
+    {"(b1) 64 B, 3 receivers: bcast / pipe fan-out",   "ipckit-bcast", "bcast3", 64, "pipe-fanout", ">=", 10, "x"},
+    {"(b1) 64 B, 3 receivers: bcast / unix fan-out",   "ipckit-bcast", "bcast3", 64, "unix-fanout", ">=", 10, "x"},
+    {"(b1) 1 KiB, 3 receivers: bcast / pipe fan-out",  "ipckit-bcast", "bcast3", 1024, "pipe-fanout", ">=", 10, "x"},
+    {"(b1) 1 KiB, 3 receivers: bcast / unix fan-out",  "ipckit-bcast", "bcast3", 1024, "unix-fanout", ">=", 10, "x"},
+    {"(b2) 64 KiB broadcast loan: MB/s / one copy's",  "ipckit-bcast-loan", "stream", 65536, "one-copy", ">=", 0.5, "x"},
+};
+
 /// The table of --rpc (issue 14, "Figures"): each ipckit connection beside the rpc calls over it,
 /// then gRPC where it was found at configure time. The call rows are made at run time
 /// (calls/*.cpp, linked in when their packages were found).
@@ -190,6 +211,11 @@ targets table reports PASS or MISS and never fails the run.
                  raw Unix and TCP sockets doing one write per message, and ZeroMQ PUSH/PULL and
                  REQ/REP over ipc:// and tcp:// if libzmq was found when configuring
                  (scripts/install-deps.sh --bench installs it), with the targets of its own
+  --broadcast    the broadcast table instead (64 B, 1 KiB, 64 KiB; stream and bcast3, one
+                 producer to three receivers that each get every message): ipckit's broadcast
+                 mailbox of bytes<S> by copy and by loan (ipckit-bcast, ipckit-bcast-loan) against
+                 one pipe or Unix stream socket per receiver, the sender writing each message to
+                 each (pipe-fanout, unix-fanout), with its targets
   --rpc          the call table instead (8 B, an empty call, and 1 KiB): ipckit::rpc over shm://,
                  unix:// and tcp:// (ipckit-rpc-*) beside the ipckit connection it runs over
                  (ipckit-conn-*, pingpong), and gRPC over unix: and tcp: if it was found when
@@ -265,6 +291,7 @@ struct options {
     bool verbose = false;
     bool sockets = false;
     bool rpc = false;
+    bool broadcast = false;
     kind_choice kind;
 };
 
@@ -325,6 +352,8 @@ options parse(int argc, char** argv) {
             o.sockets = true;
         } else if (a == "--rpc") {
             o.rpc = true;
+        } else if (a == "--broadcast") {
+            o.broadcast = true;
         } else if (a == "--verbose" || a == "-v") {
             o.verbose = true;
         } else if (a == "--producers") {
@@ -369,6 +398,8 @@ options parse(int argc, char** argv) {
     if (o.rounds == 0) o.rounds = o.quick ? 2 : 5;
     if (o.sockets && o.kind.given) refuse("--sockets measures its own table: leave out the kind flags");
     if (o.rpc && (o.kind.given || o.sockets)) refuse("--rpc measures its own table: leave out --sockets and the kind flags");
+    if (o.broadcast && (o.kind.given || o.sockets || o.rpc))
+        refuse("--broadcast measures its own table: leave out --sockets, --rpc and the kind flags");
 #if !defined(IPCKIT_BENCH_RPC)
     if (o.rpc)
         refuse("--rpc: this ipckit_bench was built without msgpack-cxx, which ipckit::rpc needs (install libmsgpack-cxx-dev, "
@@ -480,6 +511,10 @@ public:
                          {"calls1", shape::calls, 1, 1, false, 1},
                          {"calls16", shape::calls, 1, 1, false, max_in_flight}};
             sizes_ = call_sizes;
+        } else if (o.broadcast) {
+            table_.insert(table_.end(), std::begin(broadcast_rows), std::end(broadcast_rows));
+            patterns_ = {{"stream", shape::stream}, {"bcast3", shape::broadcast, 1, 3}};
+            sizes_ = broadcast_sizes;
         } else if (!o.kind.given) {
             table_.insert(table_.end(), std::begin(ipckit_rows), std::end(ipckit_rows));
             patterns_ = standard_patterns();
@@ -490,7 +525,7 @@ public:
             else
                 patterns_ = {fan_pattern(o.kind.producers, o.kind.consumers)};
         }
-        if (!o.sockets && !o.rpc) table_.insert(table_.end(), std::begin(peers), std::end(peers));
+        if (!o.sockets && !o.rpc && !o.broadcast) table_.insert(table_.end(), std::begin(peers), std::end(peers));
         for (const auto& p : patterns_)
             for (const std::size_t size : sizes_) {
                 if (p.kind == shape::idle && size != message_sizes.front()) continue;
@@ -555,6 +590,8 @@ public:
             rep.print_targets(socket_targets);
         else if (opt_.rpc)
             rep.print_targets(rpc_targets);
+        else if (opt_.broadcast)
+            rep.print_targets(broadcast_targets);
         else if (opt_.kind.given)
             std::printf("(no targets table: the targets belong to the standard table, measured without --producers, "
                         "--consumers, --capacity and --message)\n\n");

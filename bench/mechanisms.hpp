@@ -16,7 +16,9 @@
 // An end has send(const message<S>&) and receive(message<S>&), both blocking, both throwing
 // std::runtime_error on failure (a cold path: the hot path pays nothing for it). A receiving end
 // that can read a message in place (ipckit's views) also has visit(f), which calls f with a
-// const message<S>& in the queue and then gives the slot back; the driver prefers it.
+// const message<S>& in the queue and then gives the slot back; the driver prefers it. A
+// broadcast link (the rows of --broadcast) has open_receiver(c) for its receiver c of
+// link_config::receivers, each of which gets every message.
 //
 // Named mechanisms (ipckit, Boost, POSIX mq) get a name unique to this process, removed before
 // creation (a leftover of a crashed run with the same pid) and again when the link goes. ipckit
@@ -66,6 +68,7 @@ constexpr std::size_t queue_capacity(std::size_t size) { return size <= 1024 ? 1
 /// the least they have). ipckit's depth is part of its type (ipckit_kind's Capacity).
 struct link_config {
     std::size_t slots = 0;  ///< 0: queue_capacity(size)
+    unsigned receivers = 1;  ///< broadcast links (--broadcast): receivers that each get every message
     [[nodiscard]] std::size_t slots_for(std::size_t size) const noexcept {
         return slots != 0 ? slots : queue_capacity(size);
     }
@@ -452,6 +455,84 @@ struct ipckit_mailbox {
     };
 };
 
+/// ipckit::mailbox<bytes<S>, bounded<N>, broadcast, system_owned> with room for as many messages
+/// as the other queues (N counts bytes: that many record<S> slots): every receiver gets every
+/// message. With Loan, the sender writes each message once in place (loan(S), commit()) and every
+/// receiver checks it in place (receive_view()); else each copies it in and out. Made in the
+/// parent; each child opens it by name, and a receiver attaches before the start gate opens, so
+/// that it gets every message. open_receiver(c) for the broadcast pattern: any receiver is alike.
+template <bool Loan>
+struct ipckit_broadcast {
+    static std::string describe() {
+        return std::string("ipckit::mailbox<bytes<S>, bounded<N>, broadcast, system_owned>, as deep as the other "
+                           "queues, wait policy adaptive") +
+               (Loan ? "; loan(S) / receive_view(): written once, read in place by every receiver" : "");
+    }
+    static std::string unsupported(std::size_t, bool many_producers, bool) {
+        return many_producers ? "n/a (measured with one sender)" : "";
+    }
+
+    template <std::size_t S>
+    class link {
+        using box = ipckit::mailbox<ipckit::bytes<S>,
+                                    ipckit::bounded<queue_capacity(S) * sizeof(ipckit::detail::record<S>)>,
+                                    ipckit::broadcast, ipckit::system_owned>;
+        scoped_name name_{[](const std::string& n) { (void)box::remove(n); }};
+        box box_ = box::create(name_.str());
+
+        [[noreturn]] static void failed(const char* verb, ipckit::errc e) {
+            fail(std::string("ipckit broadcast ") + verb + ": " + make_error_code(e).message());
+        }
+
+    public:
+        explicit link(const link_config&) {}
+
+        struct sending_end {
+            typename box::template sender_type<ipckit::blocking> tx;
+            void send(const message<S>& m) {
+                if constexpr (Loan) {
+                    auto loan = tx.loan(S);
+                    if (!loan) [[unlikely]]
+                        failed("loan", loan.error());
+                    std::memcpy(loan->data().data(), m.bytes, S);
+                    if (const auto s = loan->commit(); !s) [[unlikely]]
+                        failed("commit", s.error());
+                } else if (const auto s = tx.send(std::span<const std::byte>(m.bytes)); !s) [[unlikely]] {
+                    failed("send", s.error());
+                }
+            }
+        };
+        struct receiving_end {
+            typename box::template receiver_type<ipckit::blocking> rx;
+            void receive(message<S>& m) {
+                const auto n = rx.receive(std::span<std::byte>(m.bytes));
+                if (!n) [[unlikely]]
+                    failed("receive", n.error());
+                if (*n != S) [[unlikely]]
+                    fail("ipckit broadcast receive: " + std::to_string(*n) + " bytes, expected " + std::to_string(S));
+            }
+            /// The next message, read in place by f; the receiver lets it go when f returns.
+            template <class F>
+                requires Loan
+            void visit(F&& f) {
+                auto view = rx.receive_view();
+                if (!view) [[unlikely]]
+                    failed("receive_view", view.error());
+                const std::span<const std::byte> d = view->data();
+                if (d.size() != S) [[unlikely]]
+                    fail("ipckit broadcast receive_view: " + std::to_string(d.size()) + " bytes, expected " +
+                         std::to_string(S));
+                // A record's bytes start 8-byte aligned (detail/ring/record.hpp), as message<S> needs.
+                f(*std::launder(reinterpret_cast<const message<S>*>(d.data())));
+            }
+        };
+        [[nodiscard]] sending_end open_sender() const { return {box::open(name_.str()).sender()}; }
+        [[nodiscard]] receiving_end open_receiver(unsigned /*c*/ = 0) const {
+            return {box::open(name_.str()).receiver()};
+        }
+    };
+};
+
 /// boost::interprocess::message_queue: a mutex and two condition variables in shared memory.
 struct boost_mq {
     static std::string describe() { return "boost::interprocess::message_queue, as many slots as ipckit's queue"; }
@@ -680,6 +761,42 @@ struct unix_socket {
         explicit link(const link_config&) {}
         [[nodiscard]] end open_sender() const { return {fds_.sending()}; }
         [[nodiscard]] end open_receiver() const { return {fds_.receiving()}; }
+    };
+};
+
+/// Broadcast through the kernel, as cpp-ipc's peers do it: one Peer link (a pipe, a Unix
+/// socket) per receiver (link_config::receivers), and the sender writes each message to each of
+/// them in turn. Receiver c reads link c.
+template <class Peer>
+struct fanout {
+    static std::string describe() {
+        return "one " + Peer::describe() + " per receiver; the sender writes each message to each";
+    }
+    static std::string unsupported(std::size_t size, bool many_producers, bool) {
+        return many_producers ? "n/a (one sender)" : Peer::unsupported(size, false, false);
+    }
+
+    template <std::size_t S>
+    class link {
+        using peer_link = typename Peer::template link<S>;
+        std::vector<std::unique_ptr<peer_link>> links_;
+
+    public:
+        explicit link(const link_config& c) {
+            for (unsigned i = 0; i < std::max(c.receivers, 1u); ++i) links_.push_back(std::make_unique<peer_link>(c));
+        }
+        struct sending_end {
+            std::vector<decltype(std::declval<const peer_link&>().open_sender())> ends;
+            void send(const message<S>& m) {
+                for (auto& e : ends) e.send(m);
+            }
+        };
+        [[nodiscard]] sending_end open_sender() const {
+            sending_end s;
+            for (const auto& l : links_) s.ends.push_back(l->open_sender());
+            return s;
+        }
+        [[nodiscard]] auto open_receiver(unsigned c = 0) const { return links_.at(c)->open_receiver(); }
     };
 };
 

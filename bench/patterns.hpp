@@ -10,6 +10,8 @@
 //             checks that every producer's messages reach it in order, and marks each one in a
 //             bitmap of its own; the parent then checks that the consumers together got every
 //             message that was sent exactly once
+//   broadcast one producer into C receivers that each get every message ("bcast3"; the rows of
+//             --broadcast): each receiver checks every message in order
 //
 // These end after `count` round trips or messages, or at the time budget on a machine so busy
 // that the count would take far longer: the pinger or each producer then sends an end marker
@@ -44,14 +46,14 @@
 
 namespace bench {
 
-enum class shape { pingpong, stream, fan, idle, calls };
+enum class shape { pingpong, stream, fan, idle, calls, broadcast };
 
 /// A way of exchanging messages, named as in the CSV.
 struct pattern {
     std::string name;
     shape kind;
     unsigned producers = 1;  ///< stream, fan: processes sending at once
-    unsigned consumers = 1;  ///< fan: processes receiving at once
+    unsigned consumers = 1;  ///< fan, broadcast: processes receiving at once
     bool many = false;       ///< whether it needs the mechanism's multi-producer support
     unsigned in_flight = 1;  ///< calls: calls the client keeps outstanding
     [[nodiscard]] bool many_consumers() const noexcept { return consumers > 1; }
@@ -388,6 +390,68 @@ cell_result fan(const cell_request& rq) {
     return {{{"msgs_per_s", rate}, {"mb_per_s", rate * static_cast<double>(S) / 1e6}}, rate};
 }
 
+/// One producer into C receivers that each get every message (a broadcast link made for C
+/// receivers: link_config::receivers). Each receiver checks that it got every message the
+/// producer sent, in order, then the end marker. Rate: the messages after the warm-up over the
+/// time from the first receiver's end of warm-up to the last one's end; each reached all C
+/// receivers (MB/s: what each receiver got).
+template <mechanism M, std::size_t S>
+cell_result broadcast(const cell_request& rq) {
+    link_config config = rq.config;
+    config.receivers = rq.pat.consumers;
+    typename M::template link<S> link(config);
+    const unsigned receivers = rq.pat.consumers;
+    shared_array<std::uint64_t> sent(1), arrived(receivers);
+    struct receiver_times {
+        std::int64_t begin, end;
+    };
+    shared_array<receiver_times> times(receivers);
+    children kids;
+    const start_gate gate;
+    for (unsigned c = 0; c < receivers; ++c)
+        kids.spawn("receiver " + std::to_string(c), rq.cpus.consumer(c, 1), [&, c] {
+            auto rx = link.open_receiver(c);
+            message<S> m;
+            sequence_check<1> check("broadcast receiver");
+            gate.arrive_and_wait();
+            std::uint64_t received = 0;
+            std::int64_t begin = 0;
+            for (bool end = false; !end;)
+                take(rx, m, [&](const message<S>& in) {
+                    if (is_end(in.seq())) {
+                        end = true;
+                        return;
+                    }
+                    check(in);
+                    if (++received == rq.warmup) begin = now_ns();
+                });
+            times[c] = {begin, now_ns()};
+            check.finish(received);
+            arrived[c] = check.next(0);
+        });
+    kids.spawn("producer", rq.cpus.producer(0), [&] {
+        auto tx = link.open_sender();
+        auto m = message<S>::filled();
+        gate.arrive_and_wait();
+        sent[0] = send_share(tx, m, 0, rq.warmup + rq.count, rq.warmup, rq.budget);
+        m.stamp(end_seq(0));
+        tx.send(m);
+    });
+    run_children(kids, gate, receivers + 1, rq);
+
+    std::int64_t begin = times[0].begin, end = times[0].end;
+    for (unsigned c = 0; c < receivers; ++c) {
+        if (arrived[c] != sent[0])
+            fail("the producer sent " + std::to_string(sent[0]) + " messages, receiver " + std::to_string(c) + " got " +
+                 std::to_string(arrived[c]) + " of them in order");
+        begin = std::min(begin, times[c].begin);
+        end = std::max(end, times[c].end);
+    }
+    if (sent[0] <= rq.warmup || end <= begin) fail("nothing past the warm-up to time");
+    const double rate = static_cast<double>(sent[0] - rq.warmup) / (static_cast<double>(end - begin) * 1e-9);
+    return {{{"msgs_per_s", rate}, {"mb_per_s", rate * static_cast<double>(S) / 1e6}}, rate};
+}
+
 /// The bound "one copy": memcpy of each message into the next of as many slots as the queues
 /// have, in one process pinned like a producer, after a warm-up. What a message written once
 /// (a loan) could reach at most, with no second process, no cache line moving to another CPU.
@@ -425,9 +489,9 @@ inline cell_result one_copy(const cell_request& rq) {
 
 /// Which patterns a row runs: all, those of one pair of processes and of several producers
 /// into one consumer (pingpong, stream and mpscN, idle), only fan, or only pingpong (a
-/// request-reply socket). Each pattern is compiled
+/// request-reply socket), or stream and broadcast (a broadcast link). Each pattern is compiled
 /// for each size of each row that may run it, and no more: that is most of the build time.
-enum class runs { all, pairs, fan_only, pingpong_only };
+enum class runs { all, pairs, fan_only, pingpong_only, broadcast };
 
 /// Measures one cell of mechanism M: the entry point that the mechanism table points at.
 template <mechanism M, runs Runs = runs::all>
@@ -436,6 +500,10 @@ cell_result run_cell(const cell_request& rq) {
         if constexpr (Runs == runs::fan_only) {
             if (rq.pat.kind != shape::fan) fail("this row measures only several producers or consumers (fan)");
             return fan<M, S>(rq);
+        } else if constexpr (Runs == runs::broadcast) {
+            if (rq.pat.kind == shape::broadcast) return broadcast<M, S>(rq);
+            if (rq.pat.kind != shape::stream) fail("this row measures only stream and broadcast");
+            return stream<M, S>(rq);
         } else if constexpr (Runs == runs::pingpong_only) {
             if (rq.pat.kind != shape::pingpong) fail("this row measures only round trips (pingpong)");
             return ping_pong<M, S>(rq);
@@ -447,6 +515,7 @@ cell_result run_cell(const cell_request& rq) {
                 if constexpr (Runs == runs::all) return fan<M, S>(rq);
                 fail("this row does not measure several consumers (fan)");
             case shape::calls: fail("this row makes no calls (the call rows of --rpc do)");
+            case shape::broadcast: fail("this row does not broadcast (the rows of --broadcast do)");
             case shape::idle: break;
             }
             if constexpr (requires { M::unsupported_idle(); })

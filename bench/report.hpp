@@ -43,6 +43,7 @@ inline std::string_view headline_metric(shape kind) {
     case shape::pingpong: return "rtt_median_ns";
     case shape::stream:
     case shape::fan:
+    case shape::broadcast:
     case shape::calls: return "msgs_per_s";
     case shape::idle: break;
     }
@@ -221,6 +222,10 @@ public:
                 std::printf("== Calls with %u in flight (%s): calls/s and MB/s (10^6 B) of arguments, medians over the "
                             "rounds\n",
                             p.in_flight, p.name.c_str());
+            else if (p.kind == shape::broadcast)
+                std::printf("== 1 producer to %u receivers, each getting every message (%s): messages/s and MB/s "
+                            "(10^6 B) per receiver, medians over the rounds\n",
+                            p.consumers, p.name.c_str());
             else if (p.kind == shape::fan)
                 std::printf("== %u producer%s into %u consumer%s (%s): messages/s and MB/s (10^6 B) in all, medians "
                             "over the rounds\n",

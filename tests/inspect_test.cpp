@@ -217,6 +217,33 @@ TEST_CASE("inspect: every kind of queue and mailbox is read where its layout put
     }
 }
 
+TEST_CASE("inspect: a broadcast mailbox of bytes<Max> names bytes<Max>, its slots and each receiver's lag", "[unit]") {
+    using B = ipckit::mailbox<ipckit::bytes<100>, ipckit::bounded<8 * sizeof(ipckit::detail::record<100>)>,
+                              ipckit::broadcast, ipckit::system_owned>;
+    scoped_name name("insp");
+    ipckit::broadcast_options opt;
+    opt.max_receivers = 4;
+    auto b = B::create(name, opt);
+    auto rx = b.receiver<ipckit::non_blocking>();
+    auto tx = b.sender();
+    for (std::uint64_t i = 0; i < 5; ++i) REQUIRE(tx.send(sized_message(i, 100)));
+    REQUIRE(rx.receive());
+    const segment_info s = ipckit::inspect(name);
+    INFO(s.problem << s.note);
+    CHECK(s.status == segment_status::ok);
+    CHECK(s.kind == segment_kind::broadcast);
+    CHECK(s.description == B::layout().description);
+    CHECK(s.message_type == "bytes");
+    CHECK(s.message_size == 100);
+    CHECK(s.capacity == "bounded<" + std::to_string(8 * sizeof(ipckit::detail::record<100>)) + " bytes>");
+    CHECK(s.capacity_messages.value_or(0) == 8);
+    CHECK(s.max_receivers == 4);
+    CHECK(s.sent_messages == 5);
+    CHECK(s.depth_messages == 4);
+    CHECK(count_endpoints(s, "receiver", endpoint_state::alive) == 1);
+    CHECK(count_endpoints(s, "sender", endpoint_state::alive) == 1);
+}
+
 TEST_CASE("inspect: an unbounded queue shows its chain, whose chunks belong to it", "[unit]") {
     scoped_queue name;
     using U = ipckit::queue<tick, ipckit::unbounded<4096>, ipckit::single, ipckit::single, ipckit::adaptive,

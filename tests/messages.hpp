@@ -15,9 +15,13 @@
 
 #include <ipckit/error.hpp>
 
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <span>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace Catch {
 template <>
@@ -50,6 +54,23 @@ constexpr std::uint64_t mix(std::uint64_t x) noexcept {
 template <class R>
 ipckit::errc err(const R& r) {
     return r ? ipckit::errc::ok : r.error();
+}
+
+// ---- variable-size messages (bytes<Max>) ----------------------------------------------------
+
+/// n bytes that are a function of (seed, n): a torn, misplaced or stale message shows up.
+inline std::vector<std::byte> byte_pattern(std::size_t n, std::uint64_t seed) {
+    std::vector<std::byte> v(n);
+    for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::byte>(mix(seed * 1'000'003 + i));
+    return v;
+}
+/// Message `seq` of a stream of mixed sizes 0..max: byte_pattern of a length that is a function
+/// of seq, so that a receiver that expects seq knows its length and bytes.
+inline std::vector<std::byte> sized_message(std::uint64_t seq, std::size_t max) {
+    return byte_pattern(static_cast<std::size_t>(mix(seq ^ 0x5bd1e995) % (max + 1)), seq);
+}
+inline bool same_bytes(std::span<const std::byte> a, std::span<const std::byte> b) {
+    return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
 }
 
 // ---- receiving ticks ------------------------------------------------------------------------

@@ -72,8 +72,10 @@
 // between taking a message and returning it takes that one message with it; every other message
 // goes to the other receivers (any, round_robin) or to the next receiver (exclusive).
 //
-// Variable-size messages (bytes<Max>) and unbounded or zero capacity are not offered for
-// mailboxes: a static_assert says so and what to use instead.
+// Variable-size messages (bytes<Max>) are offered for broadcast: bounded<N> then counts bytes,
+// N / sizeof(record<Max>) slots, with send(span), receive(buffer), loan(n) and receive_view()
+// (detail/mailbox/broadcast.hpp). Unbounded or zero capacity are not offered for mailboxes: a
+// static_assert says so and what to use instead.
 
 #include <ipckit/detail/mailbox/broadcast.hpp>
 #include <ipckit/detail/mailbox/unicast.hpp>
@@ -113,15 +115,19 @@ struct mailbox_for<T, bounded<N>, D, O, W> {
     using type = mailbox_queue<T, N, D, O, W>;
 };
 
-template <message T, std::size_t N, ownership_policy O, wait_policy W>
-    requires(!is_bytes<T>)
-struct mailbox_for<T, bounded<N>, broadcast, O, W> {
+/// Broadcast, of T or of bytes<Max> (bounded<N> then counts bytes: N / sizeof(record<Max>) slots).
+template <message_policy M, std::size_t N, ownership_policy O, wait_policy W>
+struct mailbox_for<M, bounded<N>, broadcast, O, W> {
     static_assert(!std::is_same_v<O, process_owned>,
                   "ipckit::mailbox<T, Capacity, broadcast, process_owned>: a process_owned mailbox has exactly one "
                   "receiver, its owner (the seed: \"since each mailbox has a unique owner, there can be no confusion "
                   "about which process should receive a message sent to this mailbox\"), so its delivery must be "
                   "exclusive. For several receivers, make the mailbox system_owned");
-    using type = broadcast_mailbox<T, N, O, W>;
+    static_assert(mailbox_slots<M, N> >= 1,
+                  "ipckit::mailbox<bytes<Max>, bounded<N>, broadcast>: for bytes<Max>, bounded<N> counts bytes of "
+                  "storage, and each message takes a slot of Max rounded up to 8, plus 8 bytes; N is less than one "
+                  "slot. Write bounded<k * (Max + 8)> (Max a multiple of 8) for a ring of k messages");
+    using type = broadcast_mailbox<M, N, O, W>;
 };
 
 }  // namespace detail

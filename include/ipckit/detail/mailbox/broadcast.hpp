@@ -1,9 +1,19 @@
 #pragma once
 // Mailboxes whose every attached receiver gets every message, in order (delivery policy
-// broadcast): what ipckit::mailbox<T, bounded<N>, broadcast, system_owned, Wait> is. The ring is
-// detail/ring/broadcast.hpp; the control block, the removal protocol and the layout description
-// are every mailbox's (detail/mailbox/control.hpp, description.hpp, remove.hpp); the layout is in
-// broadcast_layout.hpp, the endpoints in broadcast_endpoints.hpp.
+// broadcast): what ipckit::mailbox<T or bytes<Max>, bounded<N>, broadcast, system_owned, Wait>
+// is. The ring is detail/ring/broadcast.hpp; the control block, the removal protocol and the
+// layout description are every mailbox's (detail/mailbox/control.hpp, description.hpp,
+// remove.hpp); the layout is in broadcast_layout.hpp, the endpoints in broadcast_endpoints.hpp
+// (T) and bytes_sender.hpp, broadcast_bytes_receiver.hpp (bytes<Max>).
+//
+// bytes<Max>. Each message is a record<Max> slot of the same ring (detail/ring/record.hpp), so
+// every rule below holds unchanged, counted in slots; bounded<N> counts BYTES, as for a queue of
+// bytes<Max>: N / sizeof(record<Max>) slots (slots.hpp; fewer than one does not compile, with
+// what to write instead). The description names bytes<Max> and "bounded<N bytes>", so opening
+// with another Max or N is incompatible_layout. Zero copy: a loan writes a message once in
+// place, and every receiver's view reads those bytes in place; a view, or a message left for a
+// bigger buffer (too_large), stays at its receiver's cursor, which gates the senders, so it is
+// never overwritten (broadcast_bytes_receiver.hpp says how).
 //
 // Receivers. Any number may attach, up to the size of the receiver table, chosen when the
 // mailbox is created (broadcast_options::max_receivers, 1024 by default; 256 bytes of shared memory each).
@@ -28,12 +38,15 @@
 
 #include <ipckit/detail/sync/doorbell.hpp>
 
+#include <ipckit/detail/mailbox/broadcast_bytes_receiver.hpp>
 #include <ipckit/detail/mailbox/broadcast_endpoints.hpp>
+#include <ipckit/detail/mailbox/bytes_sender.hpp>
 #include <ipckit/detail/mailbox/broadcast_layout.hpp>
 #include <ipckit/detail/mailbox/control.hpp>
 #include <ipckit/detail/mailbox/description.hpp>
 #include <ipckit/detail/mailbox/remove.hpp>
 #include <ipckit/detail/mailbox/sender.hpp>
+#include <ipckit/detail/mailbox/slots.hpp>
 #include <ipckit/detail/mailbox/handle.hpp>
 #include <ipckit/detail/queue/handle.hpp>
 #include <ipckit/detail/shm/layout.hpp>
@@ -61,14 +74,24 @@ struct broadcast_options : options {
 
 namespace ipckit::detail {
 
-/// A broadcast mailbox of fixed-size messages `T` with room for N of them; see the top of this
-/// file. A handle may be copied and shared between threads; its endpoints keep the segment alive.
-template <message T, std::size_t N, ownership_policy Ownership, wait_policy Wait>
-class broadcast_mailbox : public mailbox_handle<broadcast_mailbox<T, N, Ownership, Wait>>,
-                          public kind_constants<T, Wait, Ownership, N, multi::max, default_broadcast_receivers,
-                                                broadcast_shared<T, N, multi::max>>,
-                          public endpoint_types<broadcast_mailbox<T, N, Ownership, Wait>, mailbox_sender,
-                                                broadcast_receiver> {
+/// Which endpoints a broadcast mailbox of `Message` has: those of fixed-size messages, or of
+/// bytes<Max> (send(span), receive(buffer), loan(n), receive_view()).
+template <class Box, class Message>
+using broadcast_endpoint_types =
+    std::conditional_t<is_bytes<Message>, endpoint_types<Box, mailbox_bytes_sender, broadcast_bytes_receiver>,
+                       endpoint_types<Box, mailbox_sender, broadcast_receiver>>;
+
+/// A broadcast mailbox of fixed-size messages `T` with room for N of them, or of bytes<Max> in
+/// N bytes of record<Max> slots (slots.hpp); see the top of this file. A handle may be copied and
+/// shared between threads; its endpoints keep the segment alive. Its ring's slots are its
+/// message_type (T, or record<Max>), capacity of them.
+template <message_policy Message, std::size_t N, ownership_policy Ownership, wait_policy Wait>
+class broadcast_mailbox
+    : public mailbox_handle<broadcast_mailbox<Message, N, Ownership, Wait>>,
+      public kind_constants<mailbox_slot<Message>, Wait, Ownership, mailbox_slots<Message, N>, multi::max,
+                            default_broadcast_receivers,
+                            broadcast_shared<mailbox_slot<Message>, mailbox_slots<Message, N>, multi::max>>,
+      public broadcast_endpoint_types<broadcast_mailbox<Message, N, Ownership, Wait>, Message> {
     using base = mailbox_handle<broadcast_mailbox>;
     static_assert(std::is_same_v<Ownership, system_owned>,
                   "ipckit::mailbox<T, bounded<N>, broadcast, process_owned>: a process_owned mailbox's owner is its "
@@ -87,7 +110,7 @@ public:
     /// places. The description does not name the places: a program opens the mailbox whatever
     /// its creator chose.
     static segment_layout layout(std::size_t places = default_broadcast_receivers) {
-        return {mailbox_description<T>(N, broadcast::name, Ownership::name), size_for(places)};
+        return {mailbox_description<Message>(N, broadcast::name, Ownership::name), size_for(places)};
     }
 
     /// Creates the mailbox `name` with opt.max_receivers receiver places (0: 1024). Throws
@@ -140,9 +163,11 @@ public:
         auto& ring = this->shared_mut().ring;
         return ring.held_places(ring.high, places_of(this->shared_mut()), receiver_places());
     }
-    /// How much is waiting now (every kind's depth()), here messages: those the slowest attached
-    /// receiver has not read yet, or, with none attached, those kept for the next one. A
-    /// snapshot, as `ipckit inspect` shows it; each lag is capped at the capacity.
+    /// How much is waiting now (every kind's depth(), in the unit its capacity counts): the
+    /// messages the slowest attached receiver has not read yet, or, with none attached, those
+    /// kept for the next one; for bytes<Max>, the bytes of storage their slots take (each
+    /// sizeof(record<Max>), whatever its length). A snapshot, as `ipckit inspect` shows it (in
+    /// messages); each lag is capped at the capacity.
     [[nodiscard]] std::size_t depth() const noexcept {
         auto& sh = this->shared_mut();
         const broadcast_place* place = places_of(sh);
@@ -161,8 +186,9 @@ public:
         }
         const std::uint64_t tail = sh.ring.tail.load(std::memory_order_acquire);
         const std::uint64_t kept_from = sh.ring.base.load(std::memory_order_acquire);
-        return static_cast<std::size_t>(
-            std::min<std::uint64_t>(slowest ? *slowest : tail - std::min(kept_from, tail), N));
+        const auto messages = static_cast<std::size_t>(std::min<std::uint64_t>(
+            slowest ? *slowest : tail - std::min(kept_from, tail), broadcast_mailbox::capacity));
+        return is_bytes<Message> ? messages * sizeof(mailbox_slot<Message>) : messages;
     }
     // is_open(), close(): mailbox_handle.
 

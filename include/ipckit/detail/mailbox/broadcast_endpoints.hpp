@@ -109,19 +109,62 @@ struct broadcast_sending {
     }
 };
 
-/// The receiving end of a broadcast mailbox: gets every message sent while it is attached, in
-/// order. Blocking: receive waits for the next one (a deadline or timeout may be given).
-/// Non-blocking: receive returns would_block at once when there is nothing new. Either returns
-/// closed only once the mailbox is closed (or removed) and every message it accepted has been
-/// received. Closing (close() or destruction) stops holding senders back. Restricted
-/// thread-safe: one thread at a time.
+/// What every receiver of a broadcast mailbox is, whatever it carries: a place in the receiver
+/// table (broadcast_receiver_places) holding its cursor, whose attempts run until they do not
+/// would_block, waking when something new is published or the mailbox is closed and drained.
 template <class Box, mode_policy Mode>
-class broadcast_receiver
+class broadcast_receiving_end
     : public mailbox_endpoint<Box, consumer_role, broadcast_consumer<typename Box::message_type, Box::capacity>, Mode,
-                              broadcast_receiver_places<Box>>,
-      public receive_verbs<broadcast_receiver<Box, Mode>, typename Box::message_type, Mode> {
-    using base = mailbox_endpoint<Box, consumer_role, broadcast_consumer<typename Box::message_type, Box::capacity>, Mode,
-                                  broadcast_receiver_places<Box>>;
+                              broadcast_receiver_places<Box>> {
+    using base = mailbox_endpoint<Box, consumer_role, broadcast_consumer<typename Box::message_type, Box::capacity>,
+                                  Mode, broadcast_receiver_places<Box>>;
+    friend watch_access;
+
+protected:
+    broadcast_receiving_end(std::shared_ptr<segment> seg, const options& opt)
+        : base(std::move(seg), opt, [](auto& cursor, auto& sh, std::size_t place, const segment& s) {
+              if (!cursor.attach(sh.ring, places_of(sh), Box::places_in(s.size()), place)) return false;
+              // A sender that went to sleep while our placeholder cursor held it back may go on now.
+              sh.space_bell.ring();
+              return true;
+          }) {}
+
+    /// Runs a receiver's `attempt` as a verb until `deadline`.
+    template <class Attempt>
+    errc attempt_until(Attempt&& attempt, clock::time_point deadline) noexcept {
+        return this->run_until(attempt, [this] { return ready(); }, [this] { return this->recover(); }, deadline);
+    }
+
+    /// What an attempt whose claim (or pop) said `e` returns: closed instead of would_block once
+    /// the mailbox is closed and every message it accepted has been read.
+    errc unless_drained(errc e) noexcept { return e == errc::would_block && drained() ? errc::closed : e; }
+
+private:
+    /// Its readiness, for a waitset (endpoint_core::may_not_wait): what receive waits for; no
+    /// peers end it (drained() says closed).
+    bool watched_ready(bool ask_os) noexcept {
+        return this->may_not_wait([this] { return ready(); }, [this] { return this->recover(); }, nullptr, ask_os);
+    }
+
+    /// Whether a blocked receive should look again: something new, or closed and drained.
+    bool ready() noexcept { return this->cursor().has_data() || drained(); }
+
+    /// Whether the mailbox is closed and every message it accepted has been read.
+    bool drained() noexcept {
+        return closed_and_drained(this->control(), [this] { return this->cursor().caught_up(); });
+    }
+};
+
+/// The receiving end of a broadcast mailbox of fixed-size messages: gets every message sent
+/// while it is attached, in order. Blocking: receive waits for the next one (a deadline or
+/// timeout may be given). Non-blocking: receive returns would_block at once when there is
+/// nothing new. Either returns closed only once the mailbox is closed (or removed) and every
+/// message it accepted has been received. Closing (close() or destruction) stops holding
+/// senders back. Restricted thread-safe: one thread at a time.
+template <class Box, mode_policy Mode>
+class broadcast_receiver : public broadcast_receiving_end<Box, Mode>,
+                           public receive_verbs<broadcast_receiver<Box, Mode>, typename Box::message_type, Mode> {
+    using base = broadcast_receiving_end<Box, Mode>;
     using T = typename Box::message_type;
     using verbs = receive_verbs<broadcast_receiver, T, Mode>;
 
@@ -134,29 +177,12 @@ public:
 private:
     friend mailbox_handle<Box>;
     friend verbs;
-    friend watch_access;
 
-    broadcast_receiver(std::shared_ptr<segment> seg, const options& opt)
-        : base(std::move(seg), opt, [](auto& cursor, auto& sh, std::size_t place, const segment& s) {
-              if (!cursor.attach(sh.ring, places_of(sh), Box::places_in(s.size()), place)) return false;
-              // A sender that went to sleep while our placeholder cursor held it back may go on now.
-              sh.space_bell.ring();
-              return true;
-          }) {}
+    broadcast_receiver(std::shared_ptr<segment> seg, const options& opt) : base(std::move(seg), opt) {}
 
     errc receive_until(T& out, clock::time_point deadline) noexcept {
-        return this->run_until([&] { return attempt(out); }, [this] { return ready(); },
-                               [this] { return this->recover(); }, deadline);
+        return this->attempt_until([&] { return attempt(out); }, deadline);
     }
-
-    /// Its readiness, for a waitset (endpoint_core::may_not_wait): what receive waits for; no
-    /// peers end it (drained() says closed).
-    bool watched_ready(bool ask_os) noexcept {
-        return this->may_not_wait([this] { return ready(); }, [this] { return this->recover(); }, nullptr, ask_os);
-    }
-
-    /// Whether a blocked receive should look again: something new, or closed and drained.
-    bool ready() noexcept { return this->cursor().has_data() || drained(); }
 
     errc attempt(T& out) noexcept {
         const errc e = this->cursor().try_pop(out);
@@ -164,13 +190,7 @@ private:
             this->sh().space_bell.notify(this->light_fence_);
             return errc::ok;
         }
-        if (e == errc::would_block && drained()) return errc::closed;
-        return e;
-    }
-
-    /// Whether the mailbox is closed and every message it accepted has been read.
-    bool drained() noexcept {
-        return closed_and_drained(this->control(), [this] { return this->cursor().caught_up(); });
+        return this->unless_drained(e);
     }
 };
 

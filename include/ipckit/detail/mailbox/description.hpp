@@ -3,9 +3,11 @@
 // delivery and ownership policies, read back for an inspector, and the explanation given when a
 // program opens a mailbox with another delivery or ownership policy than its creator's.
 
+#include <ipckit/detail/mailbox/slots.hpp>
 #include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/shm/peek.hpp>
 #include <ipckit/error.hpp>
+#include <ipckit/policy.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -26,18 +28,30 @@ inline std::optional<mailbox_fields> parse_mailbox_description(std::string_view 
     const auto f = description_fields(d, "ipckit::mailbox<", 4);
     if (!f) return std::nullopt;
     const auto message = parse_message_description((*f)[0]);
+    if (!message) return std::nullopt;
+    // bounded<N> for T, bounded<N bytes> for bytes<Max> (N / sizeof(record<Max>) slots: slots.hpp).
     std::uint64_t slots = 0;
-    if (const auto n = between((*f)[1], "bounded<"))
-        if (const auto v = parse_decimal(*n)) slots = *v;
-    if (!message || message->bytes || slots == 0) return std::nullopt;
+    if (auto n = between((*f)[1], "bounded<")) {
+        constexpr std::string_view unit = " bytes";
+        const bool in_bytes = n->size() > unit.size() && n->substr(n->size() - unit.size()) == unit;
+        if (in_bytes != message->bytes) return std::nullopt;
+        if (in_bytes) n = n->substr(0, n->size() - unit.size());
+        if (const auto v = parse_decimal(*n)) slots = in_bytes ? *v / record_slot_bytes(message->size) : *v;
+    }
+    if (slots == 0) return std::nullopt;
     return mailbox_fields{*message, std::string((*f)[1]), slots, std::string((*f)[2]), std::string((*f)[3])};
 }
 
-/// "ipckit::mailbox<T (S B, align A), bounded<N>, delivery, ownership>": what a mailbox's segment
+/// "ipckit::mailbox<T (S B, align A), bounded<N>, delivery, ownership>", or for bytes<Max>
+/// "ipckit::mailbox<bytes<Max>, bounded<N bytes>, delivery, ownership>": what a mailbox's segment
 /// must say it holds. The delivery and ownership come last, so that a mismatch can be named.
-template <class T>
+template <class Message>
 std::string mailbox_description(std::size_t capacity, std::string_view delivery, std::string_view ownership) {
-    std::string d = "ipckit::mailbox<" + describe_message<T>() + ", bounded<" + std::to_string(capacity) + ">, ";
+    std::string d = "ipckit::mailbox<";
+    if constexpr (is_bytes<Message>)
+        d += "bytes<" + std::to_string(Message::max) + ">, bounded<" + std::to_string(capacity) + " bytes>, ";
+    else
+        d += describe_message<Message>() + ", bounded<" + std::to_string(capacity) + ">, ";
     d += delivery;
     d += ", ";
     d += ownership;

@@ -92,6 +92,21 @@ protected:
     errc publish(const T& m) noexcept {
         return publish_unless_closed(control(), sh().data_bell, cursor_, m, this->light_fence_);
     }
+    /// The same, writing the message in place: write(slot) (a bytes<Max> record).
+    template <class Slot, class Write>
+    errc publish_written(Write&& write) noexcept {
+        return write_unless_closed<Slot>(control(), sh().data_bell, cursor_, write, this->light_fence_);
+    }
+    /// A loan's attempt: claims a slot into `t` unless the mailbox is closed (control.hpp); the
+    /// message is accepted from here on, and publishing it is the loan's commit.
+    template <class Ticket>
+    errc claim_unless_closed(Ticket& t) noexcept {
+        return detail::claim_unless_closed(control(), sh().data_bell, cursor_, t, this->light_fence_);
+    }
+
+    /// Wakes the other side's sleepers, if any: after a loan's commit or a view's release
+    /// (lender, detail/queue/lending.hpp).
+    void progress() noexcept { Role::wake_peers(sh()).notify(this->light_fence_); }
 
     /// Finishes a slot that a dead process on the other side claimed and left unfinished;
     /// whether there was one.

@@ -111,14 +111,16 @@ protected:
     [[nodiscard]] bool lent_out() const noexcept { return out_ != nullptr; }
 
     /// Lends the next slot as a `Lent` (whose Ends are through_endpoint<lender>): `run` runs the
-    /// claim as the endpoint's verb (waiting or not). in_use while one is outstanding.
-    template <class Lent, class Run>
-    result<Lent> lend(Run&& run) noexcept {
+    /// claim as the endpoint's verb (waiting or not). in_use while one is outstanding. `more`
+    /// follow the ticket into Lent's constructor, read once the claim is done (a record loan's
+    /// size, a record view's checked length, which `run` may set).
+    template <class Lent, class Run, class... More>
+    result<Lent> lend(Run&& run, const More&... more) noexcept {
         if (out_ != nullptr) return unexpected(errc::in_use);
         Ticket t;
         const errc e = run([&t](auto& cursor) { return cursor.try_claim(t); });
         if (e != errc::ok) return unexpected(e);
-        return Lent(this, t);
+        return Lent(this, t, more...);
     }
 
 private:

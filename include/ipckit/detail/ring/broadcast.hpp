@@ -336,13 +336,23 @@ public:
         const errc e = try_claim(t);
         if (e != errc::ok) return e;
         std::memcpy(static_cast<void*>(&out), t.slot, sizeof(T));
-        // SYNC POINT READ: the copy before a second look at seq (a seqlock reader's check).
-        // Gating means nobody rewrites the slot while we copy; if the slot moved on anyway (a
-        // scribbled word, a gating failure), the copy may be torn: report it, do not deliver it.
-        std::atomic_thread_fence(std::memory_order_acquire);
-        if (ring_->slots[t.pos % N].seq.load(std::memory_order_relaxed) != t.pos + 1) return errc::corrupt;
+        if (!still_holds(t)) return errc::corrupt;
         release(t);
         return errc::ok;
+    }
+
+    /// After reading the claimed message (a copy, or in place): whether its slot still holds it,
+    /// so that what was read is whole. Gating is what keeps it so: this receiver's cursor stays
+    /// at t.pos until release(), and no sender claims t.pos + N before every gating cursor has
+    /// passed t.pos, so a claim may be held (a view, a message left for a bigger buffer) for as
+    /// long as the receiver likes. This is the seqlock reader's second look that catches what
+    /// gating cannot rule out (a scribbled word): false means the read may be torn; report it,
+    /// do not deliver it.
+    bool still_holds(const ring_ticket<const T>& t) const noexcept {
+        // SYNC POINT READ: the read before a second look at seq; paired with a sender's release
+        // store of seq for a later lap, which would come after its rewrite.
+        std::atomic_thread_fence(std::memory_order_acquire);
+        return ring_->slots[t.pos % N].seq.load(std::memory_order_relaxed) == t.pos + 1;
     }
 
     /// Whether a pop might succeed now (or will report corruption).
