@@ -77,6 +77,7 @@
 
 #include <ipckit/detail/mailbox/broadcast.hpp>
 #include <ipckit/detail/mailbox/unicast.hpp>
+#include <ipckit/detail/ring/record.hpp>
 #include <ipckit/policy.hpp>
 
 #include <cstddef>
@@ -90,10 +91,13 @@ namespace detail {
 /// specialisation here is one ipckit does not offer; the static_asserts say why.
 template <class Message, class Capacity, class Delivery, class Ownership, class Wait>
 struct mailbox_for {
+    static_assert(!is_bytes<Message> || !std::is_same_v<Delivery, broadcast>,
+                  "ipckit::mailbox<bytes<Max>, Capacity, broadcast>: variable-size messages are not offered for "
+                  "broadcast mailboxes; use a fixed-size message type T (e.g. a struct holding a length and a "
+                  "std::byte array), or delivery exclusive, any or round_robin");
     static_assert(!is_bytes<Message>,
-                  "ipckit::mailbox<bytes<Max>, ...>: variable-size messages are not offered for mailboxes; use a "
-                  "fixed-size message type T (e.g. a struct holding a length and a std::byte array), or a queue of "
-                  "bytes<Max> for one receiver");
+                  "ipckit::mailbox<bytes<Max>, Capacity>: a mailbox of bytes<Max> holds bounded<N> bytes of messages; "
+                  "unbounded and zero capacity are not offered for mailboxes");
     static_assert(is_bytes<Message> || message<Message>,
                   "ipckit::mailbox<T, ...>: a message is copied byte for byte into another process, so T must be "
                   "trivially copyable, standard layout and default-constructible (no std::string, no pointers)");
@@ -111,6 +115,24 @@ struct mailbox_for<T, bounded<N>, D, O, W> {
                   "about which process should receive a message sent to this mailbox\"), so its delivery must be "
                   "exclusive. For several receivers, make the mailbox system_owned");
     using type = mailbox_queue<T, N, D, O, W>;
+};
+
+/// bytes<Max> with delivery exclusive, any or round_robin: bounded<N> counts bytes of storage,
+/// in slots of sizeof(record<Max>) = 8 + Max rounded up to 8 (detail/mailbox/unicast.hpp).
+template <std::size_t Max, std::size_t N, delivery_policy D, ownership_policy O, wait_policy W>
+    requires(!std::is_same_v<D, broadcast>)
+struct mailbox_for<bytes<Max>, bounded<N>, D, O, W> {
+    static_assert(!std::is_same_v<O, process_owned> || std::is_same_v<D, exclusive>,
+                  "ipckit::mailbox<bytes<Max>, Capacity, Delivery, process_owned>: a process_owned mailbox has "
+                  "exactly one receiver, its owner (the seed: \"since each mailbox has a unique owner, there can be no "
+                  "confusion about which process should receive a message sent to this mailbox\"), so its delivery "
+                  "must be exclusive. For several receivers, make the mailbox system_owned");
+    static_assert(N / sizeof(detail::record<Max>) >= 2,
+                  "ipckit::mailbox<bytes<Max>, bounded<N>, ...>: for bytes<Max>, bounded<N> counts bytes of storage, "
+                  "and each message takes a slot of 8 + Max (rounded up to 8) bytes, whatever its length; the "
+                  "mailbox's ring needs at least 2 slots. Write bounded<N> with N at least 2 * (8 + Max rounded up "
+                  "to 8), e.g. bounded<64 * (8 + Max)> for 64 messages");
+    using type = mailbox_queue<bytes<Max>, N, D, O, W>;
 };
 
 template <message T, std::size_t N, ownership_policy O, wait_policy W>

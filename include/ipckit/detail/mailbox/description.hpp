@@ -3,9 +3,11 @@
 // delivery and ownership policies, read back for an inspector, and the explanation given when a
 // program opens a mailbox with another delivery or ownership policy than its creator's.
 
+#include <ipckit/detail/ring/record.hpp>
 #include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/shm/peek.hpp>
 #include <ipckit/error.hpp>
+#include <ipckit/policy.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -29,15 +31,28 @@ inline std::optional<mailbox_fields> parse_mailbox_description(std::string_view 
     std::uint64_t slots = 0;
     if (const auto n = between((*f)[1], "bounded<"))
         if (const auto v = parse_decimal(*n)) slots = *v;
-    if (!message || message->bytes || slots == 0) return std::nullopt;
+    if (!message || slots == 0) return std::nullopt;
+    // bytes<Max>: N bytes of records of Max bytes and a length (detail/ring/record.hpp).
+    if (message->bytes) slots /= sizeof(std::uint64_t) + record_capacity(message->size);
+    if (slots == 0) return std::nullopt;
     return mailbox_fields{*message, std::string((*f)[1]), slots, std::string((*f)[2]), std::string((*f)[3])};
 }
 
-/// "ipckit::mailbox<T (S B, align A), bounded<N>, delivery, ownership>": what a mailbox's segment
-/// must say it holds. The delivery and ownership come last, so that a mismatch can be named.
-template <class T>
+/// How a mailbox's description names its message: describe_message<T>(), or "bytes<Max>".
+template <class Message>
+std::string describe_mailbox_message() {
+    if constexpr (is_bytes<Message>)
+        return "bytes<" + std::to_string(Message::max) + ">";
+    else
+        return describe_message<Message>();
+}
+
+/// "ipckit::mailbox<T (S B, align A), bounded<N>, delivery, ownership>" (for bytes<Max>:
+/// "ipckit::mailbox<bytes<Max>, bounded<N>, ...>", N in bytes): what a mailbox's segment must say
+/// it holds. The delivery and ownership come last, so that a mismatch can be named.
+template <class Message>
 std::string mailbox_description(std::size_t capacity, std::string_view delivery, std::string_view ownership) {
-    std::string d = "ipckit::mailbox<" + describe_message<T>() + ", bounded<" + std::to_string(capacity) + ">, ";
+    std::string d = "ipckit::mailbox<" + describe_mailbox_message<Message>() + ", bounded<" + std::to_string(capacity) + ">, ";
     d += delivery;
     d += ", ";
     d += ownership;

@@ -15,6 +15,10 @@
 
 #include <ipckit/detail/endpoint/endpoint.hpp>
 #include <ipckit/detail/mailbox/endpoint.hpp>
+#include <ipckit/detail/queue/fixed_endpoints.hpp>
+#include <ipckit/detail/queue/lending.hpp>
+#include <ipckit/detail/ring/ticket.hpp>
+#include <ipckit/deadline.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>
 #include <ipckit/segment.hpp>
@@ -30,20 +34,38 @@ namespace ipckit::detail {
 /// message. Non-blocking: send returns would_block at once then. Either returns closed once the
 /// mailbox is closed (or removed) or its owner has gone; a message that send accepted (ok) is
 /// delivered (broadcast: to every receiver attached when it was sent) unless a process_owned
-/// mailbox's owner goes. Restricted thread-safe: one thread at a time.
+/// mailbox's owner goes. Zero copy: loan() lends the next slot to write in place (one loan at a
+/// time; the sender's other verbs are in_use while it is out). Restricted thread-safe: one
+/// thread at a time.
 template <class Box, mode_policy Mode>
 class mailbox_sender
-    : public mailbox_endpoint<Box, producer_role, typename Box::sending::cursor, Mode, mailbox_bells<producer_role>>,
+    : public lender<mailbox_endpoint<Box, producer_role, typename Box::sending::cursor, Mode, mailbox_bells<producer_role>>,
+                    ring_ticket<typename Box::message_type>>,
       public send_verbs<mailbox_sender<Box, Mode>, typename Box::message_type, Mode> {
-    using base = mailbox_endpoint<Box, producer_role, typename Box::sending::cursor, Mode, mailbox_bells<producer_role>>;
     using T = typename Box::message_type;
+    using base = lender<mailbox_endpoint<Box, producer_role, typename Box::sending::cursor, Mode, mailbox_bells<producer_role>>,
+                        ring_ticket<T>>;
     using verbs = send_verbs<mailbox_sender, T, Mode>;
 
 public:
+    using loan_type = fixed_loan<base, T>;
+
     /// send(m), send(m, deadline) (send_verbs): sends a copy of `m`: ok, or closed (closed,
     /// removed, owner gone: not sent), corrupt. Blocking: waits for room, or timed_out (not sent).
-    /// Non-blocking: would_block when full.
+    /// Non-blocking: would_block when full. in_use while a loan is outstanding.
     using verbs::send;
+
+    /// Zero copy: lends the next slot to write a message in place; the loan's commit() sends it
+    /// (ok, or closed once the sender has closed), and a loan dropped uncommitted sends nothing.
+    /// Waits (blocking) or fails (non-blocking) as send does, with the same results; a loan
+    /// granted counts as a send that has begun: a close after it does not refuse its commit
+    /// (the mailbox's receivers wait for it, as for any send in progress), and a sender killed
+    /// holding it loses that one message. One loan at a time per sender (in_use).
+    result<loan_type> loan() noexcept { return lend(clock::time_point::max()); }
+    template <deadline D>
+    result<loan_type> loan(D deadline) noexcept {
+        return lend(blocking_deadline<Mode>(deadline));
+    }
 
 private:
     friend mailbox_handle<Box>;
@@ -55,9 +77,15 @@ private:
           }) {}
 
     errc send_until(const T& m, clock::time_point deadline) noexcept {
-        return this->run_until(
-            [&] { return this->publish(m); }, [this] { return this->cursor().has_room() || !this->control().is_open(); },
-            [this] { return Box::sending::check(this->cursor(), this->sh(), *this->segment_, this->me_); }, deadline);
+        return this->lent_out() ? errc::in_use : this->run_sending([&] { return this->publish(m); }, deadline);
+    }
+
+    result<loan_type> lend(clock::time_point deadline) noexcept {
+        if (this->lent_out()) return unexpected(errc::in_use);
+        ring_ticket<T> t;
+        const errc e = this->run_sending([&] { return this->claim(t); }, deadline);
+        if (e != errc::ok) return unexpected(e);
+        return this->template lend_claimed<loan_type>(t);
     }
 };
 
