@@ -3,8 +3,9 @@
 // to each other; a delivery policy answers "P1 sends, P2 and P3 both receive: who gets it?",
 // and an ownership policy says how long the mailbox lives.
 //
-//   mailbox<Message,     T (fixed size, trivially copyable)
-//           Capacity,    bounded<N>: at most N messages wait
+//   mailbox<Message,     T (fixed size, trivially copyable), or bytes<Max> (0 to Max bytes;
+//                        delivery exclusive, any or round_robin)
+//           Capacity,    bounded<N>: at most N messages wait (bytes<Max>: N bytes, below)
 //           Delivery,    exclusive (the default), any, round_robin or broadcast
 //           Ownership,   process_owned (the default) or system_owned
 //           Wait>        spin, futex or adaptive (the default)
@@ -19,8 +20,10 @@
 // add the size of its receiver table); handle.close() closes the mailbox for every process, and
 // Mailbox::remove(name) closes and removes one, as Q::remove(name) does a queue. handle.sender<Mode>() and
 // handle.receiver<Mode>() attach endpoints (Mode blocking, the default, or non_blocking) with
-// the verbs send(m [, deadline]) and receive([deadline]) of ipckit::queue. Set-up throws
-// ipckit::error; send and receive never throw and return status / result<T>.
+// the verbs send(m [, deadline]) and receive([deadline]) of ipckit::queue, and zero copy:
+// sender.loan() (loan(n) for bytes<Max>; every delivery) and receiver.receive_view() (exclusive,
+// any, round_robin), one at a time per endpoint, whose other verbs are in_use meanwhile. Set-up
+// throws ipckit::error; send and receive never throw and return status / result<T>.
 //
 // Delivery (who gets a message; every message goes to exactly one receiver unless broadcast).
 //   exclusive    one receiver at a time; another one gets receiver_busy until the first closes
@@ -67,13 +70,26 @@
 // Mismatches. Opening a mailbox with another delivery or ownership policy, message type or
 // capacity is incompatible_layout, and the message names what differs.
 //
-// Crashes. A sender killed in the middle of a send loses that one message (receivers skip its
-// slot within about liveness_interval); its earlier messages are delivered. A receiver killed
-// between taking a message and returning it takes that one message with it; every other message
-// goes to the other receivers (any, round_robin) or to the next receiver (exclusive).
+// Crashes. A sender killed in the middle of a send (or holding a loan) loses that one message
+// (receivers skip its slot within about liveness_interval); its earlier messages are delivered.
+// A receiver killed between taking a message and returning it (or holding a view, or a bytes
+// message parked) takes that one message with it; every other message goes to the other
+// receivers (any, round_robin) or to the next receiver (exclusive).
 //
-// Variable-size messages (bytes<Max>) and unbounded or zero capacity are not offered for
-// mailboxes: a static_assert says so and what to use instead.
+// Variable-size messages (bytes<Max>), delivery exclusive, any or round_robin. bounded<N> counts
+// bytes of storage, as for every kind of bytes<Max>: each message waits in a slot of its own of
+// sizeof(record<Max>) = 8 + Max rounded up to 8 bytes, so N / that many messages fit (at least 2,
+// or a static_assert says what to write), and depth() is in those bytes. The slots are the ring's
+// (detail/mailbox/unicast.hpp), so every rule above holds as for T. The verbs are a queue of
+// bytes<Max>'s: send(span | string_view [, deadline]), receive(buffer [, deadline]) -> length,
+// receive([deadline]) -> vector. A message over Max: too_large at once, nothing sent. A buffer
+// too small: too_large, and the message stays this receiver's next (its slot parked in the
+// receiver: no other receiver gets it; round_robin's turn has passed on); a receiver that closes
+// with one parked gives the slot back and the message is lost with it. A length read from a
+// slot is checked: a scribbled one is corrupt. Another Max or N is incompatible_layout.
+//
+// Unbounded or zero capacity are not offered for mailboxes, nor bytes<Max> for broadcast: a
+// static_assert says so and what to use instead.
 
 #include <ipckit/detail/mailbox/broadcast.hpp>
 #include <ipckit/detail/mailbox/unicast.hpp>

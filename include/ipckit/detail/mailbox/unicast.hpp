@@ -130,10 +130,12 @@ public:
         return this->template attach<typename mailbox_queue::template receiver_type<Mode>>([this] { return receivers_busy(); });
     }
 
-    /// How much is waiting now (every kind's depth()), here messages (for bytes<Max> too): a
-    /// snapshot, stale as soon as it is returned.
+    /// How much is waiting now (every kind's depth()), in the unit the capacity counts:
+    /// messages for T; for bytes<Max>, bytes of storage, sizeof(record<Max>) per message waiting
+    /// whatever its length. A snapshot, stale as soon as it is returned.
     [[nodiscard]] std::size_t depth() const noexcept {
-        return tail_minus_head(this->template shared_part<shared>().ring, slots);
+        constexpr std::size_t unit = is_bytes<Message> ? sizeof(typename mailbox_queue::message_type) : 1;
+        return tail_minus_head(this->template shared_part<shared>().ring, slots) * unit;
     }
 
 private:
