@@ -10,6 +10,7 @@
 
 #include <ipckit/inspect.hpp>
 #include <ipckit/mailbox.hpp>
+#include <ipckit/net.hpp>
 #include <ipckit/segment.hpp>
 
 #include <array>
@@ -175,6 +176,24 @@ TEST_CASE("mailbox bytes: a message that did not fit is the next one of every ve
     CHECK(err(next.receive()) == errc::would_block);
     CHECK(mb.depth() == 0);
     for (std::uint64_t i = 0; i < slots; ++i) REQUIRE(tx.send(pattern(1, i)));  // every slot free again
+}
+
+TEST_CASE("mailbox bytes: a waitset reports a receiver ready while a message that did not fit waits in it", "[unit]") {
+    scoped_name name("mbytes");
+    auto mb = any::create(name);
+    auto tx = mb.sender<ipckit::non_blocking>();
+    auto rx = mb.receiver<ipckit::non_blocking>();
+    REQUIRE(tx.send(pattern(40, 1)));
+    std::array<std::byte, 8> small{};
+    CHECK(err(rx.receive(std::span(small))) == errc::too_large);
+    ipckit::waitset ws;
+    const auto key = ws.add(rx);
+    const auto ready = ws.wait(patience);  // the ring is empty: only the parked message is there
+    REQUIRE(ready);
+    CHECK(*ready == std::vector<ipckit::waitset::id>{key});
+    const auto got = rx.receive();
+    REQUIRE(got);
+    CHECK(same(*got, pattern(40, 1)));
 }
 
 TEMPLATE_TEST_CASE("mailbox bytes: a scribbled length is corrupt, never read past its slot, and the next message comes",

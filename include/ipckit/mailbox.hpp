@@ -111,13 +111,13 @@ struct mailbox_for {
                   "ipckit::mailbox<bytes<Max>, Capacity, broadcast>: variable-size messages are not offered for "
                   "broadcast mailboxes; use a fixed-size message type T (e.g. a struct holding a length and a "
                   "std::byte array), or delivery exclusive, any or round_robin");
-    static_assert(!is_bytes<Message>,
+    static_assert(!is_bytes<Message> || std::is_same_v<Delivery, broadcast>,
                   "ipckit::mailbox<bytes<Max>, Capacity>: a mailbox of bytes<Max> holds bounded<N> bytes of messages; "
                   "unbounded and zero capacity are not offered for mailboxes");
     static_assert(is_bytes<Message> || message<Message>,
                   "ipckit::mailbox<T, ...>: a message is copied byte for byte into another process, so T must be "
                   "trivially copyable, standard layout and default-constructible (no std::string, no pointers)");
-    static_assert(!message<Message>,
+    static_assert(!message<Message> || is_bytes<Message>,
                   "ipckit::mailbox<T, Capacity>: a mailbox holds bounded<N> messages; unbounded and zero capacity "
                   "are not offered for mailboxes");
 };

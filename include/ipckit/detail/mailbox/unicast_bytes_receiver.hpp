@@ -73,7 +73,14 @@ public:
 private:
     friend mailbox_handle<Box>;
     friend verbs;
+    friend watch_access;
     using base::base;
+
+    /// Its readiness, for a waitset: ready at once with a message parked (its next receive
+    /// returns it without waiting), else as every unicast receiver (unicast_receiving).
+    bool watched_ready(bool ask_os) noexcept {
+        return static_cast<bool>(parked_) || base::watched_ready(ask_os);
+    }
 
     /// bytes_receive_verbs' primitive: `take` the next message in place; one it does not take
     /// stays this receiver's next (parked).

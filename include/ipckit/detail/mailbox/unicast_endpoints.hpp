@@ -132,12 +132,13 @@ protected:
         return e;
     }
 
-private:
     /// Its readiness, for a waitset (endpoint_core::may_not_wait): what receive waits for, its
     /// check once per liveness interval; no peers end it (its ready() says closed).
     bool watched_ready(bool ask_os) noexcept {
         return this->may_not_wait([this] { return ready(); }, [this] { return check(); }, nullptr, ask_os);
     }
+
+private:
 
     /// Whether a blocked receive should look again.
     bool ready() noexcept {
