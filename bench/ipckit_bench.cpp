@@ -63,6 +63,7 @@ constexpr mechanism_entry ipckit_rows[] = {
     ipckit_row<ipckit_node<node_receive::any>>("ipckit-node-any", "ipckit-bytes-adaptive"),
     ipckit_row<ipckit_mailbox<ipckit::exclusive>>("ipckit-mailbox", "ipckit-mpsc-adaptive"),
     ipckit_row<ipckit_mailbox<ipckit::round_robin>>("ipckit-mailbox-rr", "ipckit-mpsc-adaptive"),
+    ipckit_row<ipckit_mailbox<ipckit::exclusive, payload::bytes>>("ipckit-mailbox-bytes", "ipckit-mailbox"),
 };
 /// What ipckit is measured against, in every run (the standard table and a chosen kind).
 constexpr mechanism_entry peers[] = {

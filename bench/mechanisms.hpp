@@ -410,14 +410,16 @@ struct ipckit_node {
     };
 };
 
-/// ipckit::mailbox<message<S>, bounded<N>, Delivery, system_owned>, as deep as the other queues:
-/// the seed's indirect communication (a named port, up to 64 senders), made in the parent and
-/// opened by name in each child.
-template <ipckit::delivery_policy Delivery>
+/// ipckit::mailbox<message<S> or bytes<S>, bounded<N>, Delivery, system_owned>, as deep as the
+/// other queues: the seed's indirect communication (a named port, up to 64 senders), made in the
+/// parent and opened by name in each child. For bytes<S>, bounded<N> counts bytes: as many slots
+/// of sizeof(record<S>) as the other queues hold messages.
+template <ipckit::delivery_policy Delivery, payload Payload = payload::fixed>
 struct ipckit_mailbox {
     static std::string describe() {
-        return std::string("ipckit::mailbox<T, bounded<N>, ") + Delivery::name +
-               ", system_owned>, as deep as the other queues, wait policy adaptive";
+        return std::string(Payload == payload::fixed ? "ipckit::mailbox<T, bounded<N>, "
+                                                     : "ipckit::mailbox<bytes<Max>, bounded<N bytes>, ") +
+               Delivery::name + ", system_owned>, as deep as the other queues, wait policy adaptive";
     }
     static std::string unsupported(std::size_t, bool, bool many_consumers) {
         return many_consumers && std::is_same_v<Delivery, ipckit::exclusive> ? "n/a (exclusive: one receiver)" : "";
@@ -425,7 +427,11 @@ struct ipckit_mailbox {
 
     template <std::size_t S>
     class link {
-        using box = ipckit::mailbox<message<S>, ipckit::bounded<queue_capacity(S)>, Delivery, ipckit::system_owned>;
+        static constexpr bool fixed = Payload == payload::fixed;
+        using box = std::conditional_t<
+            fixed, ipckit::mailbox<message<S>, ipckit::bounded<queue_capacity(S)>, Delivery, ipckit::system_owned>,
+            ipckit::mailbox<ipckit::bytes<S>, ipckit::bounded<queue_capacity(S) * sizeof(ipckit::detail::record<S>)>,
+                            Delivery, ipckit::system_owned>>;
         scoped_name name_{[](const std::string& n) { (void)box::remove(n); }};
         box box_ = box::create(name_.str());
 
@@ -439,15 +445,28 @@ struct ipckit_mailbox {
         struct sending_end {
             typename box::template sender_type<ipckit::blocking> tx;
             void send(const message<S>& m) {
-                if (const auto s = tx.send(m); !s) [[unlikely]]
+                ipckit::status s;
+                if constexpr (fixed)
+                    s = tx.send(m);
+                else
+                    s = tx.send(std::span<const std::byte>(m.bytes));
+                if (!s) [[unlikely]]
                     failed("send", s.error());
             }
         };
         struct receiving_end {
             typename box::template receiver_type<ipckit::blocking> rx;
             void receive(message<S>& m) {
-                if (const auto s = rx.receive(m); !s) [[unlikely]]
-                    failed("receive", s.error());
+                if constexpr (fixed) {
+                    if (const auto s = rx.receive(m); !s) [[unlikely]]
+                        failed("receive", s.error());
+                } else {
+                    const auto n = rx.receive(std::span<std::byte>(m.bytes));
+                    if (!n) [[unlikely]]
+                        failed("receive", n.error());
+                    if (*n != S) [[unlikely]]
+                        fail("ipckit mailbox receive: " + std::to_string(*n) + " bytes, expected " + std::to_string(S));
+                }
             }
         };
         [[nodiscard]] sending_end open_sender() const { return {box::open(name_.str()).sender()}; }

@@ -33,7 +33,7 @@ using ipckit_test::child_report;
 using ipckit_test::err;
 using ipckit_test::killed_by_sigkill;
 using ipckit_test::patience;
-using ipckit_test::same_bytes;
+using ipckit_test::same;
 using ipckit_test::scoped_name;
 using ipckit_test::signal_pipe;
 using ipckit_test::sized_message;
@@ -101,7 +101,7 @@ TEST_CASE("broadcast bytes: a sender SIGKILLed mid-traffic leaves every receiver
     for (int k = 0; k < 40; ++k)
         for (int i = 0; i < 2; ++i) {
             REQUIRE(receive_sized(*rx[i], n[i], got, patience) == errc::ok);
-            REQUIRE(same_bytes(got, sized_message(n[i], max_bytes)));
+            REQUIRE(same(got, sized_message(n[i], max_bytes)));
             ++n[i];
         }
     CHECK(victim_report.ended(victim.kill(), killed_by_sigkill) == as_expected);
@@ -122,11 +122,11 @@ TEST_CASE("broadcast bytes: a sender SIGKILLed mid-traffic leaves every receiver
             const errc e = receive_sized(*rx[i], n[i], got, 10ms);
             if (e == errc::timed_out) continue;
             REQUIRE(e == errc::ok);
-            if (same_bytes(got, sized_message(last, max_bytes))) {
+            if (same(got, sized_message(last, max_bytes))) {
                 done[i] = true;
                 continue;
             }
-            REQUIRE(same_bytes(got, sized_message(n[i], max_bytes)));  // in order, whole, nothing skipped
+            REQUIRE(same(got, sized_message(n[i], max_bytes)));  // in order, whole, nothing skipped
             ++n[i];
         }
     }
@@ -155,7 +155,7 @@ TEST_CASE("broadcast bytes: a receiver SIGKILLed mid-traffic holding a view stal
             std::vector<std::byte> got;
             for (std::uint64_t i = 0; i < total; ++i) {
                 r.expect(receive_sized(in, i, got, patience), errc::ok);
-                r.check(same_bytes(got, sized_message(i, max_bytes)), "message " + std::to_string(i) + ", whole");
+                r.check(same(got, sized_message(i, max_bytes)), "message " + std::to_string(i) + ", whole");
             }
             r.expect(err(in.receive(0ms)), errc::timed_out);  // nothing extra
         }));
@@ -166,7 +166,7 @@ TEST_CASE("broadcast bytes: a receiver SIGKILLed mid-traffic holding a view stal
         std::vector<std::byte> got;
         for (std::uint64_t i = 0; i < 5; ++i) {
             r.expect(receive_sized(in, i, got, patience), errc::ok);
-            r.check(same_bytes(got, sized_message(i, max_bytes)), "a whole message");
+            r.check(same(got, sized_message(i, max_bytes)), "a whole message");
         }
         auto view = in.receive_view(patience);  // held until killed: it holds the senders back
         r.expect(err(view), errc::ok);

@@ -26,9 +26,9 @@
 
 using namespace std::chrono_literals;
 using ipckit::errc;
-using ipckit_test::byte_pattern;
+using ipckit_test::pattern;
 using ipckit_test::err;
-using ipckit_test::same_bytes;
+using ipckit_test::same;
 using ipckit_test::scoped_name;
 using ipckit_test::sized_message;
 
@@ -94,20 +94,20 @@ TEST_CASE("broadcast bytes: every receiver gets every message of every size 0..M
     while (next <= max_bytes) {
         const std::uint64_t first = next;
         for (; next <= max_bytes && next < first + slots; ++next)
-            REQUIRE(tx.send(byte_pattern(static_cast<std::size_t>(next), next)));
+            REQUIRE(tx.send(pattern(static_cast<std::size_t>(next), next)));
         if (next <= max_bytes) CHECK(err(tx.send(as_bytes("full"))) == errc::would_block);
         for (std::uint64_t i = first; i < next; ++i) {
-            const auto want = byte_pattern(static_cast<std::size_t>(i), i);
+            const auto want = pattern(static_cast<std::size_t>(i), i);
             std::array<std::byte, max_bytes> buf{};
             const auto n = rx[0].receive(std::span(buf));
             REQUIRE(n);
-            CHECK(same_bytes(std::span(buf.data(), *n), want));
+            CHECK(same(std::span(buf.data(), *n), want));
             const auto v = rx[1].receive();
             REQUIRE(v);
-            CHECK(same_bytes(*v, want));
+            CHECK(same(*v, want));
             auto view = rx[2].receive_view();
             REQUIRE(view);
-            CHECK(same_bytes(view->data(), want));
+            CHECK(same(view->data(), want));
         }
         for (auto& r : rx) CHECK(err(r.receive()) == errc::would_block);
     }
@@ -127,7 +127,7 @@ TEST_CASE("broadcast bytes: a loan is written once, and every receiver views tho
     auto loan = tx.loan(max_bytes);
     REQUIRE(loan);
     REQUIRE(loan->size() == max_bytes);
-    const auto want = byte_pattern(max_bytes, 7);
+    const auto want = pattern(max_bytes, 7);
     std::memcpy(loan->data().data(), want.data(), want.size());
     const std::byte* written = loan->data().data();
     CHECK(err(r1.receive()) == errc::would_block);  // nothing until committed
@@ -143,8 +143,8 @@ TEST_CASE("broadcast bytes: a loan is written once, and every receiver views tho
     // Zero copy: both read in place, where the sender wrote.
     CHECK(v1->data().data() == written);
     CHECK(v2->data().data() == written);
-    CHECK(same_bytes(v1->data(), want));
-    CHECK(same_bytes(v2->data(), want));
+    CHECK(same(v1->data(), want));
+    CHECK(same(v2->data(), want));
     CHECK(err(r1.receive()) == errc::in_use);  // one view at a time
     v1->release();
     v2->release();
@@ -161,7 +161,7 @@ TEST_CASE("broadcast bytes: a loan is written once, and every receiver views tho
     REQUIRE(empty);
     REQUIRE(empty->commit());
     for (auto* r : {&r1, &r2}) {
-        CHECK(same_bytes(*r->receive(), std::span(want.data(), 10)));
+        CHECK(same(*r->receive(), std::span(want.data(), 10)));
         CHECK(r->receive()->empty());
         CHECK(err(r->receive()) == errc::would_block);
     }
@@ -173,21 +173,21 @@ TEST_CASE("broadcast bytes: a held view keeps its bytes, holding the senders bac
     auto slow = b.receiver<ipckit::non_blocking>();
     auto fast = b.receiver<ipckit::non_blocking>();
     auto tx = b.sender<ipckit::non_blocking>();
-    REQUIRE(tx.send(byte_pattern(max_bytes, 0)));
+    REQUIRE(tx.send(pattern(max_bytes, 0)));
     auto view = slow.receive_view();
     REQUIRE(view);
     // Lap the ring with the fast receiver reading: the slot under the view is never reused.
-    for (std::uint64_t i = 1; i < slots; ++i) REQUIRE(tx.send(byte_pattern(max_bytes, i)));
-    for (std::uint64_t i = 0; i < slots; ++i) CHECK(same_bytes(*fast.receive(), byte_pattern(max_bytes, i)));
-    CHECK(err(tx.send(byte_pattern(max_bytes, slots))) == errc::would_block);
+    for (std::uint64_t i = 1; i < slots; ++i) REQUIRE(tx.send(pattern(max_bytes, i)));
+    for (std::uint64_t i = 0; i < slots; ++i) CHECK(same(*fast.receive(), pattern(max_bytes, i)));
+    CHECK(err(tx.send(pattern(max_bytes, slots))) == errc::would_block);
     CHECK(b.depth() == slots * slot_bytes);  // the slowest receiver's unread slots, in bytes
     auto blocking = b.sender();
-    CHECK(err(blocking.send(byte_pattern(max_bytes, slots), 1ms)) == errc::timed_out);
-    CHECK(same_bytes(view->data(), byte_pattern(max_bytes, 0)));
+    CHECK(err(blocking.send(pattern(max_bytes, slots), 1ms)) == errc::timed_out);
+    CHECK(same(view->data(), pattern(max_bytes, 0)));
     view->release();
-    REQUIRE(tx.send(byte_pattern(max_bytes, slots)));
-    for (std::uint64_t i = 1; i <= slots; ++i) CHECK(same_bytes(*slow.receive(), byte_pattern(max_bytes, i)));
-    CHECK(same_bytes(*fast.receive(), byte_pattern(max_bytes, slots)));
+    REQUIRE(tx.send(pattern(max_bytes, slots)));
+    for (std::uint64_t i = 1; i <= slots; ++i) CHECK(same(*slow.receive(), pattern(max_bytes, i)));
+    CHECK(same(*fast.receive(), pattern(max_bytes, slots)));
 }
 
 TEST_CASE("broadcast bytes: a buffer too small is too_large and the message stays that receiver's next", "[unit]") {
@@ -196,18 +196,18 @@ TEST_CASE("broadcast bytes: a buffer too small is too_large and the message stay
     auto small = b.receiver<ipckit::non_blocking>();
     auto other = b.receiver<ipckit::non_blocking>();
     auto tx = b.sender<ipckit::non_blocking>();
-    const auto m = byte_pattern(40, 1);
+    const auto m = pattern(40, 1);
     REQUIRE(tx.send(m));
     REQUIRE(tx.send(as_bytes("next")));
     std::array<std::byte, 39> tight{};
     CHECK(err(small.receive(std::span(tight))) == errc::too_large);
     CHECK(err(small.receive(std::span(tight))) == errc::too_large);  // still the same one
-    CHECK(same_bytes(*other.receive(), m));                           // the others go on
+    CHECK(same(*other.receive(), m));                           // the others go on
     CHECK(other.receive_view()->text() == "next");
     std::array<std::byte, 40> exact{};
     const auto n = small.receive(std::span(exact));
     REQUIRE(n);
-    CHECK(same_bytes(std::span(exact.data(), *n), m));
+    CHECK(same(std::span(exact.data(), *n), m));
     CHECK(small.receive_view()->text() == "next");
 }
 
@@ -216,7 +216,7 @@ TEST_CASE("broadcast bytes: a message over Max is too_large at once, with nothin
     auto b = box::create(name);
     auto rx = b.receiver<ipckit::non_blocking>();
     auto tx = b.sender();  // blocking: too_large, not a wait
-    CHECK(err(tx.send(byte_pattern(max_bytes + 1, 0))) == errc::too_large);
+    CHECK(err(tx.send(pattern(max_bytes + 1, 0))) == errc::too_large);
     CHECK(err(rx.receive()) == errc::would_block);
     CHECK(b.depth() == 0);
 }
@@ -226,7 +226,7 @@ TEST_CASE("broadcast bytes: a length scribbled past Max is corrupt, never read o
     auto b = box::create(name);
     auto rx = b.receiver<ipckit::non_blocking>();
     auto tx = b.sender<ipckit::non_blocking>();
-    REQUIRE(tx.send(byte_pattern(10, 0)));
+    REQUIRE(tx.send(pattern(10, 0)));
     backdoor door(name);
     auto& slot = door.ring().slots[0].value;
     for (const std::uint32_t bad : {std::uint32_t{max_bytes + 1}, std::uint32_t{0xffff'ffff}}) {
@@ -235,7 +235,7 @@ TEST_CASE("broadcast bytes: a length scribbled past Max is corrupt, never read o
         CHECK(err(rx.receive_view()) == errc::corrupt);
     }
     slot.length = 10;  // put back: the message is still there, whole
-    CHECK(same_bytes(*rx.receive(), byte_pattern(10, 0)));
+    CHECK(same(*rx.receive(), pattern(10, 0)));
 }
 
 TEST_CASE("broadcast bytes: closing delivers what was accepted, a loan granted before the close too", "[unit]") {
@@ -270,7 +270,7 @@ TEST_CASE("broadcast bytes: a loan or view ends with its endpoint, and a dropped
             REQUIRE(dropped);
         }
         REQUIRE(tx.send(sized_message(i, max_bytes)));
-        CHECK(same_bytes(*rx.receive(), sized_message(i, max_bytes)));
+        CHECK(same(*rx.receive(), sized_message(i, max_bytes)));
         CHECK(err(rx.receive()) == errc::would_block);
     }
     auto loan = tx.loan(3);

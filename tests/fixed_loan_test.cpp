@@ -1,5 +1,6 @@
-// Zero-copy loans and views on queues of fixed-size messages.
+// Zero-copy loans and views on queues and mailboxes of fixed-size messages.
 
+#include <ipckit/mailbox.hpp>
 #include <ipckit/queue.hpp>
 
 #include "catch.hpp"
@@ -39,6 +40,12 @@ struct big {
 using spsc1 = ipckit::queue<big, ipckit::bounded<1>>;
 using mpmc2 = ipckit::queue<big, ipckit::bounded<2>, ipckit::multi, ipckit::multi>;
 using bytes_q = ipckit::queue<ipckit::bytes<64>, ipckit::bounded<256>>;
+template <class D>
+using mailbox2 = ipckit::mailbox<big, ipckit::bounded<2>, D, ipckit::system_owned>;
+using exclusive2 = mailbox2<ipckit::exclusive>;
+using any2 = mailbox2<ipckit::any>;
+using round_robin2 = mailbox2<ipckit::round_robin>;
+using bytes_mailbox = ipckit::mailbox<ipckit::bytes<64>, ipckit::bounded<256>, ipckit::any, ipckit::system_owned>;
 
 /// One shape of loan and of view for fixed and variable-size messages (README, "One rule for
 /// each thing in the API"): what a user writes against one compiles against the other.
@@ -63,11 +70,13 @@ constexpr bool same_shape() {
     using rx = ipckit::receiver<Q, ipckit::non_blocking>;
     return loan_shape<typename tx::loan_type> && view_shape<typename rx::view_type>;
 }
-static_assert(same_shape<spsc1>() && same_shape<mpmc2>() && same_shape<bytes_q>());
+static_assert(same_shape<spsc1>() && same_shape<mpmc2>() && same_shape<bytes_q>() && same_shape<any2>() &&
+              same_shape<bytes_mailbox>());
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("a loan is written in place and sent by commit", "[unit]", spsc1, mpmc2) {
+TEMPLATE_TEST_CASE("a loan is written in place and sent by commit", "[unit]", spsc1, mpmc2, exclusive2, any2,
+                   round_robin2) {
     scoped_name name;
     auto q = TestType::create(name);
     auto tx = q.template sender<ipckit::non_blocking>();
@@ -87,7 +96,8 @@ TEMPLATE_TEST_CASE("a loan is written in place and sent by commit", "[unit]", sp
     CHECK(v->data().intact());
 }
 
-TEMPLATE_TEST_CASE("a view pins its slot until it is released", "[unit]", spsc1, mpmc2) {
+TEMPLATE_TEST_CASE("a view pins its slot until it is released", "[unit]", spsc1, mpmc2, exclusive2, any2,
+                   round_robin2) {
     scoped_name name;
     auto q = TestType::create(name);
     auto tx = q.template sender<ipckit::non_blocking>();
@@ -115,7 +125,8 @@ TEMPLATE_TEST_CASE("a view pins its slot until it is released", "[unit]", spsc1,
     }
 }
 
-TEMPLATE_TEST_CASE("a loan dropped uncommitted sends nothing", "[unit]", spsc1, mpmc2) {
+TEMPLATE_TEST_CASE("a loan dropped uncommitted sends nothing", "[unit]", spsc1, mpmc2, exclusive2, any2,
+                   round_robin2) {
     scoped_name name;
     auto q = TestType::create(name);
     auto tx = q.template sender<ipckit::non_blocking>();
@@ -165,7 +176,8 @@ TEST_CASE("loans and views carry large messages between processes without a copy
     CHECK(report.finish(sender) == as_expected);
 }
 
-TEMPLATE_TEST_CASE("a loan and a view follow their endpoint through a move, and end once", "[unit]", spsc1, mpmc2) {
+TEMPLATE_TEST_CASE("a loan and a view follow their endpoint through a move, and end once", "[unit]", spsc1, mpmc2, exclusive2, any2,
+                   round_robin2) {
     scoped_name name;
     auto q = TestType::create(name);
     auto tx = q.template sender<ipckit::non_blocking>();
@@ -205,7 +217,8 @@ TEMPLATE_TEST_CASE("a loan and a view follow their endpoint through a move, and 
     CHECK(r->seq == 6);
 }
 
-TEMPLATE_TEST_CASE("closing a sender abandons its loan, closing a receiver releases its view", "[unit]", spsc1, mpmc2) {
+TEMPLATE_TEST_CASE("closing a sender abandons its loan, closing a receiver releases its view", "[unit]", spsc1, mpmc2, exclusive2, any2,
+                   round_robin2) {
     scoped_name name;
     auto q = TestType::create(name);
     auto rx = q.template receiver<ipckit::non_blocking>();
@@ -248,4 +261,30 @@ TEMPLATE_TEST_CASE("closing a sender abandons its loan, closing a receiver relea
         CHECK(r->seq == 20 + i);
     }
     CHECK(rx2.receive().error() == errc::would_block);
+}
+
+TEST_CASE("a broadcast mailbox's sender lends a slot too: every receiver gets what its loan committed", "[unit]") {
+    using box = mailbox2<ipckit::broadcast>;
+    scoped_name name;
+    auto mb = box::create(name);
+    auto first = mb.receiver<ipckit::non_blocking>();
+    auto second = mb.receiver<ipckit::non_blocking>();
+    auto tx = mb.sender<ipckit::non_blocking>();
+    auto loan = tx.loan();
+    REQUIRE(loan);
+    loan->data().fill(4);
+    CHECK(err(tx.send(big{})) == errc::in_use);
+    CHECK(err(first.receive()) == errc::would_block);
+    REQUIRE(loan->commit());
+    for (auto* rx : {&first, &second}) {
+        const auto m = rx->receive();
+        REQUIRE(m);
+        CHECK(m->seq == 4);
+        CHECK(m->intact());
+    }
+    {
+        auto dropped = tx.loan();
+        REQUIRE(dropped);
+    }
+    CHECK(err(first.receive()) == errc::would_block);
 }

@@ -2,6 +2,8 @@
 // of traffic, round_robin shares, a receiver that restarts, removal while in use, and a
 // round_robin receiver killed while giving up a dead receiver's place (simulated exactly: a
 // child performs the library's steps up to that point through the detail API and _exits).
+// The kills run on mailboxes of ticks and of bytes<64> (messages.hpp's tick_bytes: a tick and
+// up to 48 bytes more, of mixed lengths).
 //
 // Accounting is exact: every receiver reports each message it got through a pipe (8 bytes:
 // the message's seq, which holds its sender in the top 32 bits), senders report how many sends
@@ -22,6 +24,7 @@
 #include <cstdint>
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,6 +52,24 @@ namespace {
 
 constexpr std::uint64_t seq_of(std::uint64_t sender, std::uint64_t i) noexcept { return (sender << 32) | i; }
 
+/// The mailboxes the kills run on: of ticks, and of bytes<64>, each holding `Slots` messages.
+template <class Delivery, std::size_t Slots, class Ownership = ipckit::system_owned>
+using tick_box = ipckit::mailbox<tick, ipckit::bounded<Slots>, Delivery, Ownership>;
+template <class Delivery, std::size_t Slots, class Ownership = ipckit::system_owned>
+using bytes_box = ipckit::mailbox<ipckit::bytes<ipckit_test::tick_bytes_max>,
+                                  ipckit::bounded<Slots * sizeof(ipckit::detail::record<ipckit_test::tick_bytes_max>)>,
+                                  Delivery, Ownership>;
+
+/// The tick a view holds (a bytes view: decoded; nullopt if it is not a tick_bytes message).
+template <class View>
+std::optional<tick> tick_of_view(const View& v) {
+    if constexpr (requires { v.data().seq; }) {
+        return v.data().check == check_of(v.data().seq) ? std::optional<tick>(v.data()) : std::nullopt;
+    } else {
+        return ipckit_test::tick_from_bytes(v.data());
+    }
+}
+
 /// For a child: sends `count` messages of sender `id`, blocking; as_expected if every send
 /// was ok, else which was refused and why (messages.hpp's send_all).
 template <class Box>
@@ -64,7 +85,7 @@ template <class Rx>
 std::string receive_and_report(Rx& rx, const signal_pipe& report, std::uint64_t limit = ~0ULL) {
     std::map<std::uint64_t, std::uint64_t> next;  // sender -> lowest seq it may send next
     for (std::uint64_t n = 0; n < limit; ++n) {
-        auto m = rx.receive(patience);
+        auto m = ipckit_test::receive_tick(rx, patience);
         if (!m) {
             if (m.error() == errc::closed && limit == ~0ULL) return as_expected;
             return "received " + errc_text(m.error()) + " after " + std::to_string(n) + " messages where it expected " +
@@ -98,17 +119,19 @@ bool read_reports(const signal_pipe& report, std::uint64_t n, tally& t) {
     return true;
 }
 
-/// Whether sender s's messages 0..count-1 each appear exactly once in t.
-bool exactly_once(const tally& t, std::uint64_t s, std::uint64_t count) {
+/// Whether sender s's messages 0..count-1 each appear exactly once in t; but for message
+/// `lost` (a seq), if given, which must not appear at all.
+bool exactly_once(const tally& t, std::uint64_t s, std::uint64_t count, std::optional<std::uint64_t> lost = {}) {
     const auto it = t.by_sender.find(s);
-    if (it == t.by_sender.end()) return count == 0;
     std::vector<int> seen(count, 0);
-    for (const auto i : it->second) {
-        if (i >= count) return false;
-        seen[i]++;
+    if (it != t.by_sender.end()) {
+        for (const auto i : it->second) {
+            if (i >= count) return false;
+            seen[i]++;
+        }
     }
-    for (const int c : seen)
-        if (c != 1) return false;
+    for (std::uint64_t i = 0; i < count; ++i)
+        if (seen[i] != (lost == seq_of(s, i) ? 0 : 1)) return false;
     return true;
 }
 
@@ -170,19 +193,100 @@ void kill_a_receiver_in_the_middle(int survivors) {
         for (std::uint64_t s = 0; s < 2; ++s) CHECK(in_order(t, s));  // one receiver at a time
 }
 
+/// A receiver is killed holding a message it took (a view it has not released) while the
+/// senders are at it; `survivors` others that came while it held it (and one more that comes
+/// after the kill) go on. Exact
+/// accounting: every accepted message reaches exactly one live receiver, but for the one the
+/// killed receiver held, which it took with it (README: a receiver killed between taking a
+/// message and returning it takes that one message with it).
+template <class Box>
+void kill_a_receiver_holding_one(int survivors) {
+    scoped_name name("mbox");
+    auto mb = Box::create(name, quick_liveness());
+    constexpr std::uint64_t per_sender = 400;
+    constexpr std::uint64_t before_kill = 50;
+    signal_pipe report, held, reached, hold;
+
+    child_report a_report;
+    child a = a_report.spawn([&](child_report& r) {
+        auto rx = Box::open(name, quick_liveness()).receiver();
+        r.expect(receive_and_report(rx, report, before_kill));
+        auto v = rx.receive_view(patience);
+        r.expect(err(v), errc::ok);
+        if (v) {
+            const auto t = tick_of_view(*v);
+            r.check(t.has_value(), "a whole message in the view");
+            if (t) held.post_value(t->seq);
+        }
+        reached.post();
+        r.block_until_killed(hold);
+    });
+    std::vector<child_report> sender_reports(2);
+    std::vector<child> senders;
+    for (std::uint64_t s = 0; s < 2; ++s)
+        senders.push_back(
+            sender_reports[s].spawn([&, s](child_report& r) { r.expect(send_as<Box>(name, s, per_sender)); }));
+    std::vector<child_report> receiver_reports(static_cast<std::size_t>(survivors));
+    std::vector<child> receivers;
+    const auto spawn_receiver = [&](child_report& rr) {
+        receivers.push_back(rr.spawn([&](child_report& r) {
+            auto rx = mb.receiver();
+            r.expect(receive_and_report(rx, report));
+        }));
+    };
+    // The others come once A holds its view (before, they might leave A too few to take).
+    REQUIRE(a_report.reached(a, reached) == as_expected);
+    for (auto& rr : receiver_reports) spawn_receiver(rr);
+    const auto lost = held.wait_value();
+    REQUIRE(a_report.ended(a.kill(), killed_by_sigkill) == as_expected);
+    REQUIRE(lost);
+    child_report late_report;  // exclusive: the one that takes the killed receiver's place
+    spawn_receiver(late_report);
+    tally t;
+    const bool all_reported = read_reports(report, 2 * per_sender - 1, t);
+    for (std::size_t s = 0; s < senders.size(); ++s) CHECK(sender_reports[s].finish(senders[s]) == as_expected);
+    REQUIRE(Box::remove(name));
+    for (std::size_t i = 0; i < receiver_reports.size(); ++i)
+        CHECK(receiver_reports[i].finish(receivers[i]) == as_expected);
+    CHECK(late_report.finish(receivers.back()) == as_expected);
+    REQUIRE(all_reported);
+    CHECK(t.total == 2 * per_sender - 1);
+    INFO("the killed receiver held sender " << (*lost >> 32) << "'s message " << (*lost & 0xffff'ffffULL));
+    for (std::uint64_t s = 0; s < 2; ++s) CHECK(exactly_once(t, s, per_sender, lost));
+    if (survivors == 0)
+        for (std::uint64_t s = 0; s < 2; ++s) CHECK(in_order(t, s));
+}
+
 }  // namespace
 
-TEST_CASE("mailbox process: exclusive, the receiver killed mid-traffic is replaced and nothing is lost",
-          "[process]") {
-    kill_a_receiver_in_the_middle<ipckit::mailbox<tick, ipckit::bounded<16>, ipckit::exclusive, ipckit::system_owned>>(0);
+TEMPLATE_TEST_CASE("mailbox process: exclusive, the receiver killed mid-traffic is replaced and nothing is lost",
+                   "[process]", (tick_box<ipckit::exclusive, 16>), (bytes_box<ipckit::exclusive, 16>)) {
+    kill_a_receiver_in_the_middle<TestType>(0);
 }
 
-TEST_CASE("mailbox process: any, a receiver killed mid-traffic loses nothing", "[process]") {
-    kill_a_receiver_in_the_middle<ipckit::mailbox<tick, ipckit::bounded<16>, ipckit::any, ipckit::system_owned>>(2);
+TEMPLATE_TEST_CASE("mailbox process: any, a receiver killed mid-traffic loses nothing", "[process]",
+                   (tick_box<ipckit::any, 16>), (bytes_box<ipckit::any, 16>)) {
+    kill_a_receiver_in_the_middle<TestType>(2);
 }
 
-TEST_CASE("mailbox process: round_robin, a receiver killed mid-traffic loses nothing", "[process]") {
-    kill_a_receiver_in_the_middle<ipckit::mailbox<tick, ipckit::bounded<16>, ipckit::round_robin, ipckit::system_owned>>(2);
+TEMPLATE_TEST_CASE("mailbox process: round_robin, a receiver killed mid-traffic loses nothing", "[process]",
+                   (tick_box<ipckit::round_robin, 16>), (bytes_box<ipckit::round_robin, 16>)) {
+    kill_a_receiver_in_the_middle<TestType>(2);
+}
+
+TEMPLATE_TEST_CASE("mailbox process: exclusive, a receiver killed holding a message takes only that one with it",
+                   "[process]", (tick_box<ipckit::exclusive, 16>), (bytes_box<ipckit::exclusive, 16>)) {
+    kill_a_receiver_holding_one<TestType>(0);
+}
+
+TEMPLATE_TEST_CASE("mailbox process: any, a receiver killed holding a message takes only that one with it",
+                   "[process]", (tick_box<ipckit::any, 16>), (bytes_box<ipckit::any, 16>)) {
+    kill_a_receiver_holding_one<TestType>(2);
+}
+
+TEMPLATE_TEST_CASE("mailbox process: round_robin, a receiver killed holding a message takes only that one with it",
+                   "[process]", (tick_box<ipckit::round_robin, 16>), (bytes_box<ipckit::round_robin, 16>)) {
+    kill_a_receiver_holding_one<TestType>(2);
 }
 
 TEST_CASE("mailbox process: round_robin receivers get exactly equal shares, in turn and in order", "[process]") {
@@ -244,8 +348,10 @@ TEST_CASE("mailbox process: round_robin, a receiver that replaces a killed one t
     CHECK(m->seq == 0);
 }
 
-TEST_CASE("mailbox process: a sender killed mid-traffic costs at most its message in flight", "[process]") {
-    using box = ipckit::mailbox<tick, ipckit::bounded<8>, ipckit::any, ipckit::system_owned>;
+TEMPLATE_TEST_CASE("mailbox process: a sender killed mid-traffic costs at most its message in flight", "[process]",
+                   (tick_box<ipckit::any, 8>), (bytes_box<ipckit::any, 8>), (bytes_box<ipckit::round_robin, 8>),
+                   (bytes_box<ipckit::exclusive, 8>)) {
+    using box = TestType;
     scoped_name name("mbox");
     auto mb = box::create(name, quick_liveness());
     constexpr std::uint64_t steady_count = 300;
@@ -262,7 +368,7 @@ TEST_CASE("mailbox process: a sender killed mid-traffic costs at most its messag
     child doomed = doomed_report.spawn([&](child_report& r) {
         auto tx = box::open(name, quick_liveness()).sender();
         for (std::uint64_t i = 0; i < 2000; ++i) {
-            r.expect(err(tx.send(make_tick(seq_of(1, i)), patience)), errc::ok);
+            r.expect(err(ipckit_test::send_tick(tx, seq_of(1, i), patience)), errc::ok);
             acks.post_value(i);
             if (i == 50) reached.post();
         }
@@ -295,10 +401,11 @@ TEST_CASE("mailbox process: a sender killed mid-traffic costs at most its messag
     CHECK(exactly_once(t, 1, got));
 }
 
-TEST_CASE("mailbox process: when its owner is killed a process_owned mailbox is gone, blocked senders get "
-          "closed, and the name can be created again",
-          "[process]") {
-    using box = ipckit::mailbox<tick, ipckit::bounded<4>>;  // exclusive, process_owned
+TEMPLATE_TEST_CASE("mailbox process: when its owner is killed a process_owned mailbox is gone, blocked senders get "
+                   "closed, and the name can be created again",
+                   "[process]", (tick_box<ipckit::exclusive, 4, ipckit::process_owned>),
+                   (bytes_box<ipckit::exclusive, 4, ipckit::process_owned>)) {
+    using box = TestType;
     scoped_name name("mbox");
     signal_pipe ready, hold, blocked;
     child_report owner_report;
@@ -314,8 +421,8 @@ TEST_CASE("mailbox process: when its owner is killed a process_owned mailbox is 
         auto tx = box::open(name, quick_liveness()).sender();
         r.expect(ipckit_test::send_all(tx, 0, 4));
         blocked.post();
-        r.expect(err(tx.send(make_tick(4), patience)), errc::closed);  // full: blocks until the owner is gone
-        r.expect(err(tx.send(make_tick(5), patience)), errc::closed);
+        r.expect(err(ipckit_test::send_tick(tx, 4, patience)), errc::closed);  // full: blocks until the owner is gone
+        r.expect(err(ipckit_test::send_tick(tx, 5, patience)), errc::closed);
     });
     REQUIRE(sender_report.reached(sender, blocked) == as_expected);
     REQUIRE(owner_report.ended(owner.kill(), killed_by_sigkill) == as_expected);
@@ -435,7 +542,7 @@ TEST_CASE("mailbox process: round_robin, a receiver killed while giving up a dea
     REQUIRE(dead_report.reached(dead, ready) == as_expected);
     auto r = mb.receiver();  // place 1
     CHECK(dead_report.ended(dead.kill(), killed_by_sigkill) == as_expected);
-    // mailbox_receiver::check() in another receiver, killed right after it took the dead
+    // unicast_receiving::check() in another receiver, killed right after it took the dead
     // holder's place (before it released the place and passed the turn).
     child_report checker_report;
     child checker = checker_report.spawn([&](child_report& says) {

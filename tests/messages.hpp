@@ -15,9 +15,11 @@
 
 #include <ipckit/error.hpp>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -50,27 +52,81 @@ constexpr std::uint64_t mix(std::uint64_t x) noexcept {
     return x;
 }
 
+/// n bytes that are a function of (seed, n): a torn or misplaced message shows up.
+inline std::vector<std::byte> pattern(std::size_t n, std::uint64_t seed) {
+    std::vector<std::byte> v(n);
+    for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::byte>(mix(seed * 1'000'003 + i));
+    return v;
+}
+/// Whether two runs of bytes are equal.
+inline bool same(std::span<const std::byte> a, std::span<const std::byte> b) {
+    return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
+}
+
 /// The errc of a status or result: ok, or its error.
 template <class R>
 ipckit::errc err(const R& r) {
     return r ? ipckit::errc::ok : r.error();
 }
 
-// ---- variable-size messages (bytes<Max>) ----------------------------------------------------
-
-/// n bytes that are a function of (seed, n): a torn, misplaced or stale message shows up.
-inline std::vector<std::byte> byte_pattern(std::size_t n, std::uint64_t seed) {
-    std::vector<std::byte> v(n);
-    for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::byte>(mix(seed * 1'000'003 + i));
-    return v;
-}
-/// Message `seq` of a stream of mixed sizes 0..max: byte_pattern of a length that is a function
-/// of seq, so that a receiver that expects seq knows its length and bytes.
+/// Message `seq` of a stream of mixed sizes 0..max: pattern() of a length that is a function of
+/// seq, so that a receiver that expects seq knows its length and bytes.
 inline std::vector<std::byte> sized_message(std::uint64_t seq, std::size_t max) {
-    return byte_pattern(static_cast<std::size_t>(mix(seq ^ 0x5bd1e995) % (max + 1)), seq);
+    return pattern(static_cast<std::size_t>(mix(seq ^ 0x5bd1e995) % (max + 1)), seq);
 }
-inline bool same_bytes(std::span<const std::byte> a, std::span<const std::byte> b) {
-    return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
+
+// ---- ticks as messages of bytes<Max> (Max >= 64) -------------------------------------------
+
+/// A tick as a message of bytes<Max>: the tick, then 0 to 48 bytes that depend on its seq, so
+/// that a stream of them has mixed lengths (16 to 64 bytes) and a torn, stale or cut message
+/// shows up.
+constexpr std::size_t tick_bytes_max = sizeof(tick) + 48;
+constexpr std::size_t tick_bytes_length(std::uint64_t seq) noexcept { return sizeof(tick) + mix(seq) % 49; }
+inline std::vector<std::byte> tick_bytes(std::uint64_t seq) {
+    std::vector<std::byte> m(tick_bytes_length(seq));
+    const tick t = make_tick(seq);
+    std::memcpy(m.data(), &t, sizeof t);
+    for (std::size_t k = sizeof t; k < m.size(); ++k) m[k] = static_cast<std::byte>(mix(seq + k));
+    return m;
+}
+/// The tick a message made by tick_bytes holds; nullopt if the message is not one.
+inline std::optional<tick> tick_from_bytes(std::span<const std::byte> m) {
+    tick t{};
+    if (m.size() < sizeof t) return std::nullopt;
+    std::memcpy(&t, m.data(), sizeof t);
+    if (t.check != check_of(t.seq) || m.size() != tick_bytes_length(t.seq)) return std::nullopt;
+    for (std::size_t k = sizeof t; k < m.size(); ++k)
+        if (m[k] != static_cast<std::byte>(mix(t.seq + k))) return std::nullopt;
+    return t;
+}
+
+/// Whether Tx sends ticks (else bytes<Max>, as tick_bytes).
+template <class Tx>
+constexpr bool sends_ticks = requires(Tx& tx, tick t) { tx.send(t); };
+
+/// Sends tick seq through tx: itself, or as tick_bytes through a sender of bytes<Max>.
+template <class Tx, class... D>
+ipckit::status send_tick(Tx& tx, std::uint64_t seq, D... deadline) {
+    if constexpr (sends_ticks<Tx>) {
+        return tx.send(make_tick(seq), deadline...);
+    } else {
+        const auto m = tick_bytes(seq);
+        return tx.send(std::span<const std::byte>(m), deadline...);
+    }
+}
+/// Receives a tick from rx: itself, or from a message of tick_bytes (corrupt if it is not one).
+template <class Rx, class... D>
+ipckit::result<tick> receive_tick(Rx& rx, D... deadline) {
+    if constexpr (requires { rx.receive(deadline...)->seq; }) {
+        return rx.receive(deadline...);
+    } else {
+        std::array<std::byte, tick_bytes_max> buf{};
+        const auto n = rx.receive(std::span(buf), deadline...);
+        if (!n) return ipckit::unexpected(n.error());
+        const auto t = tick_from_bytes(std::span(buf).first(*n));
+        if (!t) return ipckit::unexpected(ipckit::errc::corrupt);
+        return *t;
+    }
 }
 
 // ---- receiving ticks ------------------------------------------------------------------------
@@ -116,7 +172,7 @@ std::string receive_ends_with(Rx& rx, ipckit::errc expected) {
 template <class Tx>
 std::string send_all(Tx& tx, std::uint64_t first, std::uint64_t last) {
     for (std::uint64_t i = first; i < last; ++i)
-        if (const auto s = tx.send(make_tick(i), patience); !s)
+        if (const auto s = send_tick(tx, i, patience); !s)
             return "sending seq " + std::to_string(i) + " gave " + errc_text(s.error()) + " where it expected errc(ok)";
     return as_expected;
 }

@@ -3,8 +3,9 @@
 // to each other; a delivery policy answers "P1 sends, P2 and P3 both receive: who gets it?",
 // and an ownership policy says how long the mailbox lives.
 //
-//   mailbox<Message,     T (fixed size, trivially copyable)
-//           Capacity,    bounded<N>: at most N messages wait
+//   mailbox<Message,     T (fixed size, trivially copyable), or bytes<Max> (0 to Max bytes;
+//                        delivery exclusive, any or round_robin)
+//           Capacity,    bounded<N>: at most N messages wait (bytes<Max>: N bytes, below)
 //           Delivery,    exclusive (the default), any, round_robin or broadcast
 //           Ownership,   process_owned (the default) or system_owned
 //           Wait>        spin, futex or adaptive (the default)
@@ -19,8 +20,10 @@
 // add the size of its receiver table); handle.close() closes the mailbox for every process, and
 // Mailbox::remove(name) closes and removes one, as Q::remove(name) does a queue. handle.sender<Mode>() and
 // handle.receiver<Mode>() attach endpoints (Mode blocking, the default, or non_blocking) with
-// the verbs send(m [, deadline]) and receive([deadline]) of ipckit::queue. Set-up throws
-// ipckit::error; send and receive never throw and return status / result<T>.
+// the verbs send(m [, deadline]) and receive([deadline]) of ipckit::queue, and zero copy:
+// sender.loan() (loan(n) for bytes<Max>; every delivery) and receiver.receive_view() (exclusive,
+// any, round_robin), one at a time per endpoint, whose other verbs are in_use meanwhile. Set-up
+// throws ipckit::error; send and receive never throw and return status / result<T>.
 //
 // Delivery (who gets a message; every message goes to exactly one receiver unless broadcast).
 //   exclusive    one receiver at a time; another one gets receiver_busy until the first closes
@@ -67,18 +70,33 @@
 // Mismatches. Opening a mailbox with another delivery or ownership policy, message type or
 // capacity is incompatible_layout, and the message names what differs.
 //
-// Crashes. A sender killed in the middle of a send loses that one message (receivers skip its
-// slot within about liveness_interval); its earlier messages are delivered. A receiver killed
-// between taking a message and returning it takes that one message with it; every other message
-// goes to the other receivers (any, round_robin) or to the next receiver (exclusive).
+// Crashes. A sender killed in the middle of a send (or holding a loan) loses that one message
+// (receivers skip its slot within about liveness_interval); its earlier messages are delivered.
+// A receiver killed between taking a message and returning it (or holding a view, or a bytes
+// message parked) takes that one message with it; every other message goes to the other
+// receivers (any, round_robin) or to the next receiver (exclusive).
 //
-// Variable-size messages (bytes<Max>) are offered for broadcast: bounded<N> then counts bytes,
-// N / sizeof(record<Max>) slots, with send(span), receive(buffer), loan(n) and receive_view()
-// (detail/mailbox/broadcast.hpp). Unbounded or zero capacity are not offered for mailboxes: a
+// Variable-size messages (bytes<Max>), every delivery. bounded<N> counts bytes of storage, as
+// for every kind of bytes<Max>: each message waits in a slot of its own of sizeof(record<Max>) =
+// 8 + Max rounded up to 8 bytes, so N / that many messages fit (a static_assert says what to
+// write when too few), and depth() is in those bytes. The slots are the rings' (detail/mailbox/
+// unicast.hpp, broadcast.hpp), so every rule above holds as for T. The verbs are a queue of
+// bytes<Max>'s: send(span | string_view [, deadline]), loan(n [, deadline]), receive(buffer [,
+// deadline]) -> length, receive([deadline]) -> vector, receive_view([deadline]). A message over
+// Max: too_large at once, nothing sent. A buffer too small: too_large, and the message stays this
+// receiver's next (exclusive, any, round_robin: its slot parked in the receiver, so no other
+// receiver gets it and round_robin's turn has passed on; a receiver that closes with one parked
+// gives the slot back and the message is lost with it; broadcast: the receiver's place stays on
+// it). A length read from a slot is checked: a scribbled one is corrupt. Another Max or N is
+// incompatible_layout. Broadcast receivers read each message in place (receive_view), the same
+// bytes the sender wrote once (loan).
+//
+// Unbounded or zero capacity are not offered for mailboxes: a
 // static_assert says so and what to use instead.
 
 #include <ipckit/detail/mailbox/broadcast.hpp>
 #include <ipckit/detail/mailbox/unicast.hpp>
+#include <ipckit/detail/ring/record.hpp>
 #include <ipckit/policy.hpp>
 
 #include <cstddef>
@@ -92,16 +110,12 @@ namespace detail {
 /// specialisation here is one ipckit does not offer; the static_asserts say why.
 template <class Message, class Capacity, class Delivery, class Ownership, class Wait>
 struct mailbox_for {
-    static_assert(!is_bytes<Message>,
-                  "ipckit::mailbox<bytes<Max>, ...>: variable-size messages are not offered for mailboxes; use a "
-                  "fixed-size message type T (e.g. a struct holding a length and a std::byte array), or a queue of "
-                  "bytes<Max> for one receiver");
     static_assert(is_bytes<Message> || message<Message>,
                   "ipckit::mailbox<T, ...>: a message is copied byte for byte into another process, so T must be "
                   "trivially copyable, standard layout and default-constructible (no std::string, no pointers)");
-    static_assert(!message<Message>,
-                  "ipckit::mailbox<T, Capacity>: a mailbox holds bounded<N> messages; unbounded and zero capacity "
-                  "are not offered for mailboxes");
+    static_assert(!message_policy<Message>,
+                  "ipckit::mailbox<Message, Capacity>: a mailbox holds bounded<N> (N messages of T, or N bytes of "
+                  "bytes<Max> messages); unbounded and zero capacity are not offered for mailboxes");
 };
 
 template <message T, std::size_t N, delivery_policy D, ownership_policy O, wait_policy W>
@@ -113,6 +127,24 @@ struct mailbox_for<T, bounded<N>, D, O, W> {
                   "about which process should receive a message sent to this mailbox\"), so its delivery must be "
                   "exclusive. For several receivers, make the mailbox system_owned");
     using type = mailbox_queue<T, N, D, O, W>;
+};
+
+/// bytes<Max> with delivery exclusive, any or round_robin: bounded<N> counts bytes of storage,
+/// in slots of sizeof(record<Max>) = 8 + Max rounded up to 8 (detail/mailbox/unicast.hpp).
+template <std::size_t Max, std::size_t N, delivery_policy D, ownership_policy O, wait_policy W>
+    requires(!std::is_same_v<D, broadcast>)
+struct mailbox_for<bytes<Max>, bounded<N>, D, O, W> {
+    static_assert(!std::is_same_v<O, process_owned> || std::is_same_v<D, exclusive>,
+                  "ipckit::mailbox<bytes<Max>, Capacity, Delivery, process_owned>: a process_owned mailbox has "
+                  "exactly one receiver, its owner (the seed: \"since each mailbox has a unique owner, there can be no "
+                  "confusion about which process should receive a message sent to this mailbox\"), so its delivery "
+                  "must be exclusive. For several receivers, make the mailbox system_owned");
+    static_assert(mailbox_slots<bytes<Max>, N> >= 2,
+                  "ipckit::mailbox<bytes<Max>, bounded<N>, ...>: for bytes<Max>, bounded<N> counts bytes of storage, "
+                  "and each message takes a slot of 8 + Max (rounded up to 8) bytes, whatever its length; the "
+                  "mailbox's ring needs at least 2 slots. Write bounded<N> with N at least 2 * (8 + Max rounded up "
+                  "to 8), e.g. bounded<64 * (8 + Max)> for 64 messages");
+    using type = mailbox_queue<bytes<Max>, N, D, O, W>;
 };
 
 /// Broadcast, of T or of bytes<Max> (bounded<N> then counts bytes: N / sizeof(record<Max>) slots).

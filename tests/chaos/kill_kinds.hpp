@@ -144,10 +144,10 @@ struct queue_kind {
 
 /// A system_owned mailbox `Box` with P senders and C receivers, created by the parent and
 /// removed by it once every producer has ended (README: receivers then get every accepted
-/// message, then closed).
-template <class Box, std::size_t P, std::size_t C>
+/// message, then closed). Codec: fixed_codec for T, bytes_codec<Max> for bytes<Max>.
+template <class Box, std::size_t P, std::size_t C, class Codec = fixed_codec>
 struct mailbox_kind {
-    using codec = fixed_codec;
+    using codec = Codec;
     static constexpr std::size_t producers = P;
     static constexpr std::size_t receivers = C;
     static constexpr bool every_receiver_gets_all = std::is_same_v<typename Box::delivery_type, ipckit::broadcast>;
@@ -172,8 +172,8 @@ struct mailbox_kind {
 /// The process_owned mailbox: its one receiver creates it and owns it. Killing the owner ends the
 /// mailbox (README: senders get closed, messages still in it are dropped) and nobody replaces
 /// it; otherwise the parent removes it once every producer has ended.
-template <class Box, std::size_t P>
-struct owned_mailbox_kind : mailbox_kind<Box, P, 1> {
+template <class Box, std::size_t P, class Codec = fixed_codec>
+struct owned_mailbox_kind : mailbox_kind<Box, P, 1, Codec> {
     static constexpr bool owner_receives = true;
 
     static std::shared_ptr<void> setup(const std::string&) { return nullptr; }
@@ -182,9 +182,9 @@ struct owned_mailbox_kind : mailbox_kind<Box, P, 1> {
     struct owner {
         Box box;
         typename Box::template receiver_type<ipckit::blocking> rx;
-        template <class D>
-        auto receive(D deadline) noexcept {
-            return rx.receive(deadline);
+        template <class... Args>
+        auto receive(Args... args) noexcept {
+            return rx.receive(args...);
         }
     };
     static owner receiver(const std::string& name) {

@@ -634,6 +634,9 @@ using ipckit::single;
 
 template <class Box, std::size_t P, std::size_t C>
 using box = mailbox_kind<Box, P, C>;
+/// A mailbox of bytes<200> holding 8 messages (bounded<N> counts bytes: 8 slots of 8 + 200).
+template <class Delivery, class Ownership = ipckit::system_owned>
+using bytes_box = ipckit::mailbox<ipckit::bytes<200>, bounded<8 * sizeof(ipckit::detail::record<200>)>, Delivery, Ownership>;
 
 }  // namespace
 
@@ -654,6 +657,10 @@ int main(int argc, char** argv) {
         kind<box<ipckit::mailbox<T, bounded<8>, ipckit::any, ipckit::system_owned>, 2, 3>>("mailbox_any", "mailbox<T, bounded<8>, any, system_owned>: 2 senders, 3 receivers"),
         kind<box<ipckit::mailbox<T, bounded<8>, ipckit::round_robin, ipckit::system_owned>, 2, 3>>("mailbox_round_robin", "mailbox<T, bounded<8>, round_robin, system_owned>: 2 senders, 3 receivers"),
         kind<box<ipckit::mailbox<T, bounded<8>, ipckit::broadcast, ipckit::system_owned>, 2, 3>>("mailbox_broadcast", "mailbox<T, bounded<8>, broadcast, system_owned>: 2 senders, 3 receivers"),
+        kind<mailbox_kind<bytes_box<ipckit::exclusive>, 2, 1, bytes_codec<200>>>("mailbox_bytes_exclusive", "mailbox<bytes<200>, bounded<8 slots>, exclusive, system_owned>: 2 senders, 1 receiver"),
+        kind<owned_mailbox_kind<bytes_box<ipckit::exclusive, ipckit::process_owned>, 2, bytes_codec<200>>>("mailbox_bytes_owned", "mailbox<bytes<200>, bounded<8 slots>, exclusive, process_owned>: 2 senders, the owner receives"),
+        kind<mailbox_kind<bytes_box<ipckit::any>, 2, 3, bytes_codec<200>>>("mailbox_bytes_any", "mailbox<bytes<200>, bounded<8 slots>, any, system_owned>: 2 senders, 3 receivers"),
+        kind<mailbox_kind<bytes_box<ipckit::round_robin>, 2, 3, bytes_codec<200>>>("mailbox_bytes_round_robin", "mailbox<bytes<200>, bounded<8 slots>, round_robin, system_owned>: 2 senders, 3 receivers"),
         kind<node_kind>("node", "node links: members p0 and p1 send to rx (receive_any)"),
     };
     return run_driver(argc, argv,

@@ -244,16 +244,21 @@ struct mailbox_any : mailbox_kind<ipckit::any> {};
 struct mailbox_round_robin : mailbox_kind<ipckit::round_robin> {};
 struct mailbox_broadcast : mailbox_kind<ipckit::broadcast> {};
 
-/// A broadcast mailbox of bytes<Max>: bounded<N> counts bytes, here 8 record<Max> slots; a
-/// tick's bytes are the message.
-template <std::size_t Max>
-using bytes_broadcast = ipckit::mailbox<ipckit::bytes<Max>, ipckit::bounded<8 * sizeof(ipckit::detail::record<Max>)>,
-                                        ipckit::broadcast, ipckit::system_owned>;
-struct mailbox_bytes_broadcast : bytes_kind<bytes_broadcast<64>, bytes_broadcast<65>> {
+/// Mailboxes of bytes<Max>, every delivery: bounded<N> counts bytes, here 8 slots of bytes<64> (a record of 8 +
+/// 64 bytes each); another Max is another layout.
+template <class Delivery, std::size_t Max = 64>
+using bytes_mailbox = ipckit::mailbox<ipckit::bytes<Max>, ipckit::bounded<8 * sizeof(ipckit::detail::record<64>)>,
+                                      Delivery, ipckit::system_owned>;
+template <class Delivery>
+struct bytes_mailbox_kind : bytes_kind<bytes_mailbox<Delivery>, bytes_mailbox<Delivery, 65>> {
     static constexpr bool multi_producer = true, bounded = true, peer_query = false, non_blocking_send = true;
     static constexpr bool side_of_one_ends = false;
     static constexpr std::uint64_t holds = 8;
 };
+struct mailbox_bytes_exclusive : bytes_mailbox_kind<ipckit::exclusive> {};
+struct mailbox_bytes_any : bytes_mailbox_kind<ipckit::any> {};
+struct mailbox_bytes_round_robin : bytes_mailbox_kind<ipckit::round_robin> {};
+struct mailbox_bytes_broadcast : bytes_mailbox_kind<ipckit::broadcast> {};
 
 // ---- node links: members of a domain, one link per ordered pair --------------------------------
 
@@ -348,8 +353,8 @@ struct node_from : node_kind<false> {};
 /// another message type is incompatible_layout. Connections (net_kinds.hpp) over each transport.
 #define IPCKIT_CONTRACT_ALL_KINDS                                                                          \
     fixed_spsc, fixed_mpsc, fixed_spmc, fixed_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
-        unbounded_mpsc, mailbox_exclusive, mailbox_any, mailbox_round_robin, mailbox_broadcast, node_any, node_from, \
-        mailbox_bytes_broadcast, \
+        unbounded_mpsc, mailbox_exclusive, mailbox_any, mailbox_round_robin, mailbox_broadcast, \
+        mailbox_bytes_exclusive, mailbox_bytes_any, mailbox_bytes_round_robin, mailbox_bytes_broadcast, node_any, node_from, \
         tcp_connection, unix_connection, shm_connection
 
 /// A receiver gets every tick of a killed sender, then peer_dead once.
@@ -381,7 +386,7 @@ struct node_from : node_kind<false> {};
 #define IPCKIT_CONTRACT_CLOSED_KINDS                                                                         \
     fixed_spsc, fixed_mpsc, fixed_spmc, fixed_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
         unbounded_spsc, unbounded_mpsc, mailbox_exclusive, mailbox_any, mailbox_round_robin, mailbox_broadcast, \
-        mailbox_bytes_broadcast
+        mailbox_bytes_exclusive, mailbox_bytes_any, mailbox_bytes_round_robin, mailbox_bytes_broadcast
 
 /// The closed rule's first half, as a receiver that waits while its single sender sends and
 /// closes sees it: the kinds of one sender whose close ends them, and socket connections (an
@@ -397,7 +402,7 @@ struct node_from : node_kind<false> {};
 #define IPCKIT_CONTRACT_WAITSET_KINDS                                                                        \
     fixed_spsc, fixed_mpsc, fixed_spmc, fixed_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
         unbounded_spsc, unbounded_mpsc, mailbox_exclusive, mailbox_any, mailbox_round_robin, mailbox_broadcast, \
-        mailbox_bytes_broadcast, \
+        mailbox_bytes_exclusive, mailbox_bytes_any, mailbox_bytes_round_robin, mailbox_bytes_broadcast, \
         tcp_connection, unix_connection, shm_connection
 
 /// ... and when its single sender closes: the waitset kinds of IPCKIT_CONTRACT_SENDER_CLOSE_KINDS.
@@ -414,11 +419,11 @@ struct node_from : node_kind<false> {};
 #define IPCKIT_CONTRACT_CLOSED_BOUNDED_KINDS                                                                 \
     fixed_spsc, fixed_mpsc, fixed_spmc, fixed_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
         mailbox_exclusive, mailbox_any, mailbox_round_robin, mailbox_broadcast, \
-        mailbox_bytes_broadcast
+        mailbox_bytes_exclusive, mailbox_bytes_any, mailbox_bytes_round_robin, mailbox_bytes_broadcast
 
 /// The closed rule, where a receiver waits on with no sender attached: the closed kinds of many
 /// senders (a single sender's close is the end instead).
 #define IPCKIT_CONTRACT_CLOSED_MANY_SENDER_KINDS                                                   \
     fixed_mpsc, fixed_mpmc, bytes_mpsc, rendezvous_mpmc, unbounded_mpsc, mailbox_exclusive, mailbox_any, \
         mailbox_round_robin, mailbox_broadcast, \
-        mailbox_bytes_broadcast
+        mailbox_bytes_exclusive, mailbox_bytes_any, mailbox_bytes_round_robin, mailbox_bytes_broadcast

@@ -17,7 +17,6 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <string>
 #include <type_traits>
 
@@ -55,7 +54,7 @@ struct mailbox_control {
     bool close_as(std::uint32_t why) noexcept {
         std::uint32_t expected = open;
         // SYNC POINT WRITE: the closing form, then the heavy fence; READ by a sender's second
-        // look at the state after its claim and light fence (claim_unless_closed).
+        // look at the state after its claim and light fence (publish_unless_closed).
         if (!state.compare_exchange_strong(expected, why | closing, std::memory_order_seq_cst)) return false;
         finish_closing(why | closing);
         return true;
@@ -82,21 +81,21 @@ private:
 static_assert(std::is_standard_layout_v<mailbox_control> && sizeof(mailbox_control) == cache_line);
 
 /// A sender's half of the protocol above, for a ring cursor with try_claim / abandon / commit:
-/// claims the next slot into `t` (ok: the message is accepted; write it in place, then
-/// publish()), or returns closed (nothing claimed) or what try_claim said (would_block,
-/// corrupt). What a send, and a loan, of every mailbox begins with. No system call: the light
-/// fence is a compiler barrier where membarrier works.
-template <class Cursor, class Ticket>
+/// claims the next slot into `t` (ok: the caller writes it in place and commits it, or abandons
+/// it), or returns closed (nothing claimed) or what try_claim said (would_block, corrupt). A
+/// claim withdrawn because the mailbox closed wakes the receivers sleeping on `data_bell`. No
+/// system call: the light fence is a compiler barrier where membarrier works. What a send and
+/// a loan (zero copy) both start with.
+template <class Cursor, class Slot>
 [[gnu::always_inline]] inline errc claim_unless_closed(mailbox_control& control, doorbell& data_bell, Cursor& cursor,
-                                                          Ticket& t, bool light_fence) noexcept {
+                                                          ring_ticket<Slot>& t, bool light_fence) noexcept {
     if (!control.is_open()) return errc::closed;
     const errc e = cursor.try_claim(t);
     if (e != errc::ok) return e;
     // The claim (tail) before the second look at the state, with the light half of the
     // asymmetric fence between: either the closer's heavy half makes our claim visible to the
     // receivers that read the tail after the final state, or we see the state closing and
-    // withdraw the claim. Nothing accepted is ever left behind: a claim that passes this look
-    // is delivered once published, whenever that is (a loan committed after the close too).
+    // withdraw the claim. Nothing accepted is ever left behind.
     sys::light_fence(light_fence);
     // SYNC POINT READ: the closer's `why | closing` (mailbox_control::close_as).
     if (control.state.load(std::memory_order_relaxed) != mailbox_control::open) {
@@ -107,28 +106,21 @@ template <class Cursor, class Ticket>
     return errc::ok;
 }
 
-/// Sends a message through claim_unless_closed: `write(slot)` writes it in place, then it is
-/// published and the receivers sleeping on `data_bell` wake. ok, or what the claim said.
-/// Always inlined: it is a sender's whole fast path, which GCC 12 otherwise left as a call of
-/// its own in the benchmark's send loop (about a tenth of the 8 B stream rate).
-template <class T, class Cursor, class Write>
-[[gnu::always_inline]] inline errc write_unless_closed(mailbox_control& control, doorbell& data_bell, Cursor& cursor,
+/// A sender's whole send: claims a slot as claim_unless_closed does, lets `write(slot)` fill it
+/// in place, publishes it and wakes the receivers sleeping on `data_bell`: ok, or closed
+/// (nothing sent), would_block, corrupt. Always inlined: it is a sender's whole fast path, which
+/// GCC 12 otherwise left as a call of its own in the benchmark's send loop (about a tenth of the
+/// 8 B stream rate).
+template <class Slot, class Cursor, class Write>
+[[gnu::always_inline]] inline errc publish_unless_closed(mailbox_control& control, doorbell& data_bell, Cursor& cursor,
                                                             Write&& write, bool light_fence) noexcept {
-    ring_ticket<T> t;
-    if (const errc e = claim_unless_closed(control, data_bell, cursor, t, light_fence); e != errc::ok) return e;
+    ring_ticket<Slot> t;
+    const errc e = claim_unless_closed(control, data_bell, cursor, t, light_fence);
+    if (e != errc::ok) return e;
     write(*t.slot);
     cursor.commit(t);
     data_bell.notify(light_fence);
     return errc::ok;
-}
-
-/// The same for a fixed-size message: sends a copy of `m`.
-template <class Cursor, class T>
-[[gnu::always_inline]] inline errc publish_unless_closed(mailbox_control& control, doorbell& data_bell, Cursor& cursor,
-                                                            const T& m, bool light_fence) noexcept {
-    return write_unless_closed<T>(
-        control, data_bell, cursor, [&m](T& slot) noexcept { std::memcpy(static_cast<void*>(&slot), &m, sizeof(T)); },
-        light_fence);
 }
 
 /// A receiver's half: whether the mailbox is closed for good and `caught_up()` says this

@@ -14,6 +14,7 @@
 #include <ipckit/detail/endpoint/endpoint.hpp>
 #include <ipckit/detail/mailbox/control.hpp>
 #include <ipckit/detail/mailbox/handle.hpp>
+#include <ipckit/detail/ring/ticket.hpp>
 #include <ipckit/detail/sync/doorbell.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>
@@ -23,6 +24,7 @@
 #include <cstddef>
 #include <concepts>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -82,6 +84,17 @@ protected:
         return this->template run_verb<Mode, typename Box::wait_type>(step, deadline);
     }
 
+    /// A sender's verb: `attempt` (a send or a loan's claim) through run_until, sleeping until
+    /// there is room or the mailbox has closed; its check is the kind's (Box::sending::check:
+    /// what dead processes hold the senders back with).
+    template <class Attempt>
+        requires std::same_as<Role, producer_role>
+    errc run_sending(Attempt&& attempt, clock::time_point deadline) noexcept {
+        return run_until(
+            attempt, [this] { return cursor_.has_room() || !control().is_open(); },
+            [this] { return Box::sending::check(cursor_, sh(), *this->segment_, this->me_); }, deadline);
+    }
+
     [[nodiscard]] typename Box::shared& sh() const noexcept { return *this->shared_; }
     [[nodiscard]] mailbox_control& control() const noexcept { return this->shared_->control; }
     Cursor& cursor() noexcept { return cursor_; }
@@ -90,22 +103,25 @@ protected:
     /// A sender's attempt: sends a copy of `m` unless the mailbox is closed (control.hpp).
     template <class T>
     errc publish(const T& m) noexcept {
-        return publish_unless_closed(control(), sh().data_bell, cursor_, m, this->light_fence_);
+        return publish_unless_closed<T>(
+            control(), sh().data_bell, cursor_,
+            [&m](T& slot) noexcept { std::memcpy(static_cast<void*>(&slot), &m, sizeof(T)); }, this->light_fence_);
     }
-    /// The same, writing the message in place: write(slot) (a bytes<Max> record).
+    /// A sender's attempt: sends the message that `write(slot)` writes in place into a slot of
+    /// type Slot, unless the mailbox is closed (control.hpp).
     template <class Slot, class Write>
-    errc publish_written(Write&& write) noexcept {
-        return write_unless_closed<Slot>(control(), sh().data_bell, cursor_, write, this->light_fence_);
+    errc publish_in_place(Write&& write) noexcept {
+        return publish_unless_closed<Slot>(control(), sh().data_bell, cursor_, write, this->light_fence_);
     }
-    /// A loan's attempt: claims a slot into `t` unless the mailbox is closed (control.hpp); the
-    /// message is accepted from here on, and publishing it is the loan's commit.
-    template <class Ticket>
-    errc claim_unless_closed(Ticket& t) noexcept {
-        return detail::claim_unless_closed(control(), sh().data_bell, cursor_, t, this->light_fence_);
+    /// A sender's attempt at a loan: claims the next slot into `t` unless the mailbox is closed
+    /// (control.hpp); the loan's commit or abandon finishes it (lender::finish).
+    template <class Slot>
+    errc claim(ring_ticket<Slot>& t) noexcept {
+        return claim_unless_closed(control(), sh().data_bell, cursor_, t, this->light_fence_);
     }
 
-    /// Wakes the other side's sleepers, if any: after a loan's commit or a view's release
-    /// (lender, detail/queue/lending.hpp).
+    /// Wakes the other side's sleepers, if any: after a publish, or after a receiver gave a slot
+    /// back (what a lender calls when its loan or view ends).
     void progress() noexcept { Role::wake_peers(sh()).notify(this->light_fence_); }
 
     /// Finishes a slot that a dead process on the other side claimed and left unfinished;

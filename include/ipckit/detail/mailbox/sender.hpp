@@ -15,6 +15,10 @@
 
 #include <ipckit/detail/endpoint/endpoint.hpp>
 #include <ipckit/detail/mailbox/endpoint.hpp>
+#include <ipckit/detail/queue/fixed_endpoints.hpp>
+#include <ipckit/detail/queue/lending.hpp>
+#include <ipckit/detail/ring/ticket.hpp>
+#include <ipckit/deadline.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>
 #include <ipckit/segment.hpp>
@@ -25,57 +29,63 @@
 
 namespace ipckit::detail {
 
-/// What every mailbox sender is, whatever it carries: a mailbox endpoint on the senders' side,
-/// attached through the kind's `sending` policy, whose attempts (a send, a loan's claim) run
-/// until they do not would_block: the one verb loop, waking when there is room or the mailbox
-/// closes, and letting the kind free what dead processes hold the senders back with.
+/// The sending end of a mailbox. Blocking: send waits while the mailbox is full (broadcast:
+/// while the slowest receiver is N messages behind); a deadline or timeout may follow the
+/// message. Non-blocking: send returns would_block at once then. Either returns closed once the
+/// mailbox is closed (or removed) or its owner has gone; a message that send accepted (ok) is
+/// delivered (broadcast: to every receiver attached when it was sent) unless a process_owned
+/// mailbox's owner goes. Zero copy: loan() lends the next slot to write in place (one loan at a
+/// time; the sender's other verbs are in_use while it is out). Restricted thread-safe: one
+/// thread at a time.
 template <class Box, mode_policy Mode>
-class mailbox_sending_end
-    : public mailbox_endpoint<Box, producer_role, typename Box::sending::cursor, Mode, mailbox_bells<producer_role>> {
-    using base = mailbox_endpoint<Box, producer_role, typename Box::sending::cursor, Mode, mailbox_bells<producer_role>>;
-
-protected:
-    mailbox_sending_end(std::shared_ptr<segment> seg, const options& opt)
-        : base(std::move(seg), opt, [](auto& cursor, auto& sh, std::size_t place, const segment& s) {
-              return Box::sending::attach(cursor, sh, place, s);
-          }) {}
-
-    /// Runs a sender's `attempt` (ok, would_block, closed, corrupt) as a verb until `deadline`.
-    template <class Attempt>
-    errc attempt_until(Attempt&& attempt, clock::time_point deadline) noexcept {
-        return this->run_until(
-            attempt, [this] { return this->cursor().has_room() || !this->control().is_open(); },
-            [this] { return Box::sending::check(this->cursor(), this->sh(), *this->segment_, this->me_); }, deadline);
-    }
-};
-
-/// The sending end of a mailbox of fixed-size messages. Blocking: send waits while the mailbox
-/// is full (broadcast: while the slowest receiver is N messages behind); a deadline or timeout
-/// may follow the message. Non-blocking: send returns would_block at once then. Either returns
-/// closed once the mailbox is closed (or removed) or its owner has gone; a message that send
-/// accepted (ok) is delivered (broadcast: to every receiver attached when it was sent) unless a
-/// process_owned mailbox's owner goes. Restricted thread-safe: one thread at a time.
-template <class Box, mode_policy Mode>
-class mailbox_sender : public mailbox_sending_end<Box, Mode>,
-                       public send_verbs<mailbox_sender<Box, Mode>, typename Box::message_type, Mode> {
-    using base = mailbox_sending_end<Box, Mode>;
+class mailbox_sender
+    : public lender<mailbox_endpoint<Box, producer_role, typename Box::sending::cursor, Mode, mailbox_bells<producer_role>>,
+                    ring_ticket<typename Box::message_type>>,
+      public send_verbs<mailbox_sender<Box, Mode>, typename Box::message_type, Mode> {
     using T = typename Box::message_type;
+    using base = lender<mailbox_endpoint<Box, producer_role, typename Box::sending::cursor, Mode, mailbox_bells<producer_role>>,
+                        ring_ticket<T>>;
     using verbs = send_verbs<mailbox_sender, T, Mode>;
 
 public:
+    using loan_type = fixed_loan<base, T>;
+
     /// send(m), send(m, deadline) (send_verbs): sends a copy of `m`: ok, or closed (closed,
     /// removed, owner gone: not sent), corrupt. Blocking: waits for room, or timed_out (not sent).
-    /// Non-blocking: would_block when full.
+    /// Non-blocking: would_block when full. in_use while a loan is outstanding.
     using verbs::send;
+
+    /// Zero copy: lends the next slot to write a message in place; the loan's commit() sends it
+    /// (ok, or closed once the sender has closed), and a loan dropped uncommitted sends nothing.
+    /// Waits (blocking) or fails (non-blocking) as send does, with the same results; a loan
+    /// granted counts as a send that has begun: a close after it does not refuse its commit
+    /// (the mailbox's receivers wait for it, as for any send in progress), and a sender killed
+    /// holding it loses that one message. One loan at a time per sender (in_use).
+    result<loan_type> loan() noexcept { return lend(clock::time_point::max()); }
+    template <deadline D>
+    result<loan_type> loan(D deadline) noexcept {
+        return lend(blocking_deadline<Mode>(deadline));
+    }
 
 private:
     friend mailbox_handle<Box>;
     friend verbs;
 
-    mailbox_sender(std::shared_ptr<segment> seg, const options& opt) : base(std::move(seg), opt) {}
+    mailbox_sender(std::shared_ptr<segment> seg, const options& opt)
+        : base(std::move(seg), opt, [](auto& cursor, auto& sh, std::size_t place, const segment& s) {
+              return Box::sending::attach(cursor, sh, place, s);
+          }) {}
 
     errc send_until(const T& m, clock::time_point deadline) noexcept {
-        return this->attempt_until([&] { return this->publish(m); }, deadline);
+        return this->lent_out() ? errc::in_use : this->run_sending([&] { return this->publish(m); }, deadline);
+    }
+
+    result<loan_type> lend(clock::time_point deadline) noexcept {
+        if (this->lent_out()) return unexpected(errc::in_use);
+        ring_ticket<T> t;
+        const errc e = this->run_sending([&] { return this->claim(t); }, deadline);
+        if (e != errc::ok) return unexpected(e);
+        return this->template lend_claimed<loan_type>(t);
     }
 };
 

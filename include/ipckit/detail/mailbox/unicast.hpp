@@ -1,17 +1,28 @@
 #pragma once
-// Mailboxes of fixed-size messages with delivery exclusive, any or round_robin: Vyukov's ring
-// (detail/ring/mpmc.hpp) with up to 64 senders and 1 (exclusive) or 64 receivers, their
-// rosters, and the mailbox's control block. The semantics are at the top of <ipckit/mailbox.hpp>;
-// the shared layout is in unicast_layout.hpp, the endpoints in unicast_endpoints.hpp.
+// Mailboxes with delivery exclusive, any or round_robin: Vyukov's ring (detail/ring/mpmc.hpp)
+// with up to 64 senders and 1 (exclusive) or 64 receivers, their rosters, and the mailbox's
+// control block. The semantics are at the top of <ipckit/mailbox.hpp>; the shared layout is in
+// unicast_layout.hpp, the endpoints in unicast_endpoints.hpp (fixed-size messages),
+// bytes_sender.hpp and unicast_bytes_receiver.hpp (bytes<Max>).
+//
+// bytes<Max>. The ring's slots are records of Max bytes and a length (detail/ring/record.hpp),
+// and bounded<N> counts bytes of storage, as for a queue of bytes<Max>: the mailbox holds
+// N / sizeof(record<Max>) messages of any length from 0 to Max, each in a slot of its own, so
+// the ring's claim, publish and recovery - and every guarantee and crash rule of the mailbox -
+// are those of fixed-size messages.
 
+#include <ipckit/detail/mailbox/bytes_sender.hpp>
 #include <ipckit/detail/mailbox/control.hpp>
 #include <ipckit/detail/mailbox/description.hpp>
 #include <ipckit/detail/mailbox/remove.hpp>
 #include <ipckit/detail/mailbox/sender.hpp>
+#include <ipckit/detail/mailbox/slots.hpp>
+#include <ipckit/detail/mailbox/unicast_bytes_receiver.hpp>
 #include <ipckit/detail/mailbox/unicast_endpoints.hpp>
 #include <ipckit/detail/mailbox/unicast_layout.hpp>
 #include <ipckit/detail/mailbox/handle.hpp>
 #include <ipckit/detail/queue/handle.hpp>
+#include <ipckit/detail/ring/record.hpp>
 #include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/sys/process.hpp>
 #include <ipckit/error.hpp>
@@ -32,14 +43,31 @@ namespace ipckit::detail {
 template <delivery_policy Delivery>
 inline constexpr std::size_t unicast_receivers = std::is_same_v<Delivery, exclusive> ? 1 : multi::max;
 
-/// A mailbox of fixed-size messages with delivery exclusive, any or round_robin: what
-/// ipckit::mailbox<T, bounded<N>, Delivery, Ownership, Wait> is. See <ipckit/mailbox.hpp>.
-template <message T, std::size_t N, delivery_policy Delivery, ownership_policy Ownership, wait_policy Wait>
+/// The endpoints of a unicast mailbox of `Message`: those of T, or of bytes<Max> (whose slots
+/// are record<Max>, as many as mailbox_slots says: slots.hpp).
+template <class Message>
+struct unicast_endpoints_of {
+    template <class Box>
+    using endpoints = endpoint_types<Box, mailbox_sender, mailbox_receiver>;
+};
+template <std::size_t Max>
+struct unicast_endpoints_of<ipckit::bytes<Max>> {
+    template <class Box>
+    using endpoints = endpoint_types<Box, mailbox_bytes_sender, unicast_bytes_receiver>;
+};
+
+/// A mailbox with delivery exclusive, any or round_robin of fixed-size messages T or of
+/// bytes<Max>: what ipckit::mailbox<Message, bounded<N>, Delivery, Ownership, Wait> is. See
+/// <ipckit/mailbox.hpp>. Its message_type is the ring's slot (T, or record<Max>); its capacity N,
+/// in messages for T, in bytes for bytes<Max>.
+template <class Message, std::size_t N, delivery_policy Delivery, ownership_policy Ownership, wait_policy Wait>
 class mailbox_queue
-    : public mailbox_handle<mailbox_queue<T, N, Delivery, Ownership, Wait>>,
-      public kind_constants<T, Wait, Ownership, N, multi::max, unicast_receivers<Delivery>,
-                            mailbox_shared<T, N, multi::max, unicast_receivers<Delivery>>>,
-      public endpoint_types<mailbox_queue<T, N, Delivery, Ownership, Wait>, mailbox_sender, mailbox_receiver> {
+    : public mailbox_handle<mailbox_queue<Message, N, Delivery, Ownership, Wait>>,
+      public kind_constants<mailbox_slot<Message>, Wait, Ownership, N, multi::max, unicast_receivers<Delivery>,
+                            mailbox_shared<mailbox_slot<Message>, mailbox_slots<Message, N>, multi::max,
+                                           unicast_receivers<Delivery>>>,
+      public unicast_endpoints_of<Message>::template endpoints<mailbox_queue<Message, N, Delivery, Ownership, Wait>> {
+    static constexpr std::size_t slots = mailbox_slots<Message, N>;
     using base = mailbox_handle<mailbox_queue>;
     static_assert(!std::is_same_v<Delivery, broadcast>, "broadcast mailboxes live in detail/mailbox/broadcast.hpp");
 
@@ -50,7 +78,7 @@ public:
 
     /// The description and size a segment must match to be this mailbox.
     static segment_layout layout() {
-        return {mailbox_description<T>(N, Delivery::name, Ownership::name),
+        return {mailbox_description<Message>(N, Delivery::name, Ownership::name),
                 header_size + sizeof(shared)};
     }
 
@@ -97,10 +125,12 @@ public:
         return this->template attach<typename mailbox_queue::template receiver_type<Mode>>([this] { return receivers_busy(); });
     }
 
-    /// How much is waiting now (every kind's depth()), here messages: a snapshot, stale as soon
-    /// as it is returned.
+    /// How much is waiting now (every kind's depth()), in the unit the capacity counts:
+    /// messages for T; for bytes<Max>, bytes of storage, sizeof(record<Max>) per message waiting
+    /// whatever its length. A snapshot, stale as soon as it is returned.
     [[nodiscard]] std::size_t depth() const noexcept {
-        return tail_minus_head(this->template shared_part<shared>().ring, N);
+        constexpr std::size_t unit = is_bytes<Message> ? sizeof(typename mailbox_queue::message_type) : 1;
+        return tail_minus_head(this->template shared_part<shared>().ring, slots) * unit;
     }
 
 private:

@@ -20,6 +20,10 @@
 #include <ipckit/detail/endpoint/endpoint.hpp>
 #include <ipckit/detail/mailbox/control.hpp>
 #include <ipckit/detail/mailbox/endpoint.hpp>
+#include <ipckit/detail/queue/fixed_endpoints.hpp>
+#include <ipckit/detail/queue/lending.hpp>
+#include <ipckit/detail/ring/ticket.hpp>
+#include <ipckit/deadline.hpp>
 #include <ipckit/detail/sync/doorbell.hpp>
 #include <ipckit/detail/sync/roster.hpp>
 #include <ipckit/detail/sys/process.hpp>
@@ -60,51 +64,44 @@ struct unicast_sending {
     }
 };
 
-/// The receiving end of a mailbox. Blocking: receive waits for a message (and, round_robin, for
-/// its turn); a deadline or timeout may be given. Non-blocking: receive returns would_block at
-/// once (round_robin: also when it is another receiver's turn). Either returns closed only once
-/// the mailbox is closed (or removed) and every message it accepted has been received. Restricted
-/// thread-safe: one thread at a time.
+/// What every receiver of a mailbox with delivery exclusive, any or round_robin does, whatever
+/// it takes out of a slot: a mailbox endpoint that claims the next message for this receiver -
+/// round_robin: only on its turn, which it then passes on - and sleeps, checks and sees the close
+/// as the top of this file says. The receiver of fixed-size messages (mailbox_receiver, below)
+/// and that of bytes<Max> (unicast_bytes_receiver.hpp) are this, with their verbs and what they
+/// lend (a view: a message read in place). Restricted thread-safe: one thread at a time.
 template <class Box, mode_policy Mode>
-class mailbox_receiver
-    : public mailbox_endpoint<Box, consumer_role, typename Box::shared::consumer_type, Mode, mailbox_bells<consumer_role>>,
-      public receive_verbs<mailbox_receiver<Box, Mode>, typename Box::message_type, Mode> {
+class unicast_receiving
+    : public mailbox_endpoint<Box, consumer_role, typename Box::shared::consumer_type, Mode, mailbox_bells<consumer_role>> {
     using base = mailbox_endpoint<Box, consumer_role, typename Box::shared::consumer_type, Mode, mailbox_bells<consumer_role>>;
-    using T = typename Box::message_type;
-    using verbs = receive_verbs<mailbox_receiver, T, Mode>;
     static constexpr bool turns = std::is_same_v<typename Box::delivery_type, round_robin>;
     static constexpr std::uint64_t place_mask = 0xffff'ffffULL;
+    friend watch_access;
 
 public:
-    mailbox_receiver(mailbox_receiver&&) noexcept = default;
-    mailbox_receiver& operator=(mailbox_receiver&&) noexcept = default;
+    unicast_receiving(unicast_receiving&&) noexcept = default;
+    unicast_receiving& operator=(unicast_receiving&&) noexcept = default;
 
-    /// receive(), receive(deadline), receive(out), receive(out, deadline) (receive_verbs):
-    /// receives a copy of the next message for this receiver. Blocking: waits for one; closed
-    /// once the mailbox is closed and drained; timed_out. Non-blocking: would_block.
-    using verbs::receive;
+protected:
+    using slot_type = typename Box::message_type;
 
-private:
-    friend mailbox_handle<Box>;
-    friend verbs;
-    friend watch_access;
-    mailbox_receiver(std::shared_ptr<segment> seg, const options& opt)
+    unicast_receiving(std::shared_ptr<segment> seg, const options& opt)
         : base(std::move(seg), opt, [](auto& cursor, auto& sh, std::size_t place, const segment&) {
               return cursor.attach(sh.ring, sh.receivers.places[place].pending);
           }) {}
 
-    errc receive_until(T& out, clock::time_point deadline) noexcept {
-        return this->run_until([&] { return attempt(out); }, [this] { return ready(); }, [this] { return check(); },
-                               deadline);
+    /// `attempt` as a verb: until it does not would_block (blocking), or once.
+    template <class Attempt>
+    errc run(Attempt&& attempt, clock::time_point deadline) noexcept {
+        return this->run_until(attempt, [this] { return ready(); }, [this] { return check(); }, deadline);
     }
 
-    /// Its readiness, for a waitset (endpoint_core::may_not_wait): what receive waits for, its
-    /// check once per liveness interval; no peers end it (its ready() says closed).
-    bool watched_ready(bool ask_os) noexcept {
-        return this->may_not_wait([this] { return ready(); }, [this] { return check(); }, nullptr, ask_os);
-    }
-
-    errc attempt(T& out) noexcept {
+    /// Claims the next message for this receiver with `claim(cursor)` (a pop, or a claim in
+    /// place that the caller releases, waking the senders then): round_robin, only on its turn,
+    /// which passes on with the claim. ok, would_block (nothing, or another receiver's turn),
+    /// closed (closed and drained), corrupt.
+    template <class Claim>
+    errc take_turn(Claim&& claim) noexcept {
         [[maybe_unused]] std::uint64_t turn = 0;  // round_robin: the turn that lets us pop, the one we pass
         if constexpr (turns) {
             for (;;) {
@@ -119,7 +116,7 @@ private:
                 return drained() ? errc::closed : errc::would_block;  // another receiver's turn
             }
         }
-        const errc e = this->cursor().try_pop(out);
+        const errc e = claim(this->cursor());
         if (e == errc::ok) {
             if constexpr (turns) {
                 // The turn we were given, not a fresh look: if it was a predecessor's at this
@@ -129,12 +126,19 @@ private:
                 pass(turn, this->place_);
                 this->sh().data_bell.notify(this->light_fence_);  // the next receiver's turn
             }
-            this->sh().space_bell.notify(this->light_fence_);
             return errc::ok;
         }
         if (e == errc::would_block && drained()) return errc::closed;
         return e;
     }
+
+    /// Its readiness, for a waitset (endpoint_core::may_not_wait): what receive waits for, its
+    /// check once per liveness interval; no peers end it (its ready() says closed).
+    bool watched_ready(bool ask_os) noexcept {
+        return this->may_not_wait([this] { return ready(); }, [this] { return check(); }, nullptr, ask_os);
+    }
+
+private:
 
     /// Whether a blocked receive should look again.
     bool ready() noexcept {
@@ -200,6 +204,65 @@ private:
             return true;
         }
         return skipped;
+    }
+};
+
+/// The receiving end of a mailbox of fixed-size messages. Blocking: receive waits for a message
+/// (and, round_robin, for its turn); a deadline or timeout may be given. Non-blocking: receive
+/// returns would_block at once (round_robin: also when it is another receiver's turn). Either
+/// returns closed only once the mailbox is closed (or removed) and every message it accepted
+/// has been received. Zero copy: receive_view() lends the next message to read in place (one
+/// view at a time; the receiver's other verbs are in_use while it is out). Restricted
+/// thread-safe: one thread at a time.
+template <class Box, mode_policy Mode>
+class mailbox_receiver : public lender<unicast_receiving<Box, Mode>, ring_ticket<const typename Box::message_type>>,
+                         public receive_verbs<mailbox_receiver<Box, Mode>, typename Box::message_type, Mode> {
+    using T = typename Box::message_type;
+    using base = lender<unicast_receiving<Box, Mode>, ring_ticket<const T>>;
+    using verbs = receive_verbs<mailbox_receiver, T, Mode>;
+
+public:
+    using view_type = fixed_view<base, T>;
+
+    /// receive(), receive(deadline), receive(out), receive(out, deadline) (receive_verbs):
+    /// receives a copy of the next message for this receiver. Blocking: waits for one; closed
+    /// once the mailbox is closed and drained; timed_out. Non-blocking: would_block. in_use
+    /// while a view is outstanding.
+    using verbs::receive;
+
+    /// Zero copy: the next message for this receiver, read in place; its slot stays taken (the
+    /// senders cannot reuse it) until the view is released or destroyed, or the receiver
+    /// closes. Waits or fails as receive does. A receiver killed holding a view takes that one
+    /// message with it. One view at a time per receiver (in_use).
+    result<view_type> receive_view() noexcept { return view(clock::time_point::max()); }
+    template <deadline D>
+    result<view_type> receive_view(D deadline) noexcept {
+        return view(blocking_deadline<Mode>(deadline));
+    }
+
+private:
+    friend mailbox_handle<Box>;
+    friend verbs;
+    using base::base;
+
+    errc receive_until(T& out, clock::time_point deadline) noexcept {
+        if (this->lent_out()) return errc::in_use;
+        return this->run(
+            [&] {
+                const errc e = this->take_turn([&out](auto& cursor) { return cursor.try_pop(out); });
+                if (e == errc::ok) this->progress();  // the slot is the senders' again
+                return e;
+            },
+            deadline);
+    }
+
+    result<view_type> view(clock::time_point deadline) noexcept {
+        if (this->lent_out()) return unexpected(errc::in_use);
+        ring_ticket<const T> t;
+        const errc e = this->run([&] { return this->take_turn([&t](auto& cursor) { return cursor.try_claim(t); }); },
+                                 deadline);
+        if (e != errc::ok) return unexpected(e);
+        return this->template lend_claimed<view_type>(t);
     }
 };
 

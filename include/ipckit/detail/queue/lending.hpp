@@ -123,6 +123,14 @@ protected:
         return Lent(this, t, more...);
     }
 
+    /// Lends `t`, a slot this endpoint has claimed itself, as a `Lent` made of (this, t,
+    /// extra...): for a loan or view that carries more than its ticket (record_lending.hpp: a
+    /// loan's size, a view's checked length). Only while none is outstanding (lent_out()).
+    template <class Lent, class... Extra>
+    Lent lend_claimed(const Ticket& t, Extra... extra) noexcept {
+        return Lent(this, t, extra...);
+    }
+
 private:
     /// A view's ticket points at a const slot.
     static constexpr bool views = std::is_const_v<std::remove_pointer_t<decltype(Ticket::slot)>>;
