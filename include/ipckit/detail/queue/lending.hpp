@@ -112,13 +112,21 @@ protected:
 
     /// Lends the next slot as a `Lent` (whose Ends are through_endpoint<lender>): `run` runs the
     /// claim as the endpoint's verb (waiting or not). in_use while one is outstanding.
-    template <class Lent, class Run>
-    result<Lent> lend(Run&& run) noexcept {
+    /// `extra` follows the ticket into Lent's constructor (a record loan's size).
+    template <class Lent, class Run, class... Extra>
+    result<Lent> lend(Run&& run, Extra... extra) noexcept {
         if (out_ != nullptr) return unexpected(errc::in_use);
         Ticket t;
         const errc e = run([&t](auto& cursor) { return cursor.try_claim(t); });
         if (e != errc::ok) return unexpected(e);
-        return Lent(this, t);
+        return lend_claimed<Lent>(t, extra...);
+    }
+    /// Lends `t`, a slot this endpoint's cursor claimed already, as a `Lent` made of (this, t,
+    /// extra...): for a loan or view that says more than its slot (its length), or one of a slot
+    /// claimed before it was asked for. The caller checked that none is outstanding.
+    template <class Lent, class... Extra>
+    Lent lend_claimed(const Ticket& t, Extra... extra) noexcept {
+        return Lent(this, t, extra...);
     }
 
 private:
