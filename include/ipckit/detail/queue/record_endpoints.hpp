@@ -142,7 +142,13 @@ private:
     friend Queue;
     friend queue_handle<Queue>;
     friend verbs;
+    friend watch_access;
     using base::base;
+
+    /// For a waitset: a parked message makes receive return at once, whatever the ring holds.
+    bool watched_ready(bool ask_os) noexcept {
+        return (parked_.t.slot != nullptr && this->shared_ != nullptr) || base::watched_ready(ask_os);
+    }
 
     /// A claimed slot whose message this receiver has not taken yet (see above), and its length
     /// as record_length checked it. slot == nullptr: none.
