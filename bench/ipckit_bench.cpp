@@ -230,8 +230,8 @@ one producer and one consumer: pingpong, stream and idle. With more: the pattern
 producers feed C consumers and the consumers together must get every message of every producer
 exactly once, each producer's in order.
   --producers P  1 to 8 (default 1); more than one: ipckit::multi producers
-  --consumers C  1 to 8 (default 1); more than one: ipckit::multi consumers (fixed, bounded or
-                 zero capacity only: ipckit has no variable-size or unbounded queue with several)
+  --consumers C  1 to 8 (default 1); more than one: ipckit::multi consumers (bounded or zero
+                 capacity only: ipckit has no unbounded queue with several)
   --capacity CAP what ipckit's queue holds. Default: as deep as the other queues (1024 messages;
                  64 of 64 KiB). N: 16 or 1024 messages, the first of these >= N (Boost and POSIX
                  mq get N too, POSIX up to its msg_max). zero: a rendezvous, the send returns once
@@ -240,7 +240,8 @@ exactly once, each producer's in order.
                  the producer never waits (fixed messages, one consumer; at the chain's cap, a
                  send's no_space, the producer yields and tries again)
   --message KIND fixed (the default: ipckit::queue<message<S>>) or bytes (ipckit::queue<bytes<S>>
-                 over a byte ring of as many records; one consumer)
+                 over a byte ring of as many records with one consumer; with several, as many
+                 record slots of S bytes in an MPMC ring)
 The targets table belongs to the standard table and is not printed then.
 )";
 
@@ -313,11 +314,6 @@ unsigned number(const std::string& flag, const std::string& v, unsigned long lo,
 /// ipckit::queue refuses at compile time (queue.hpp, bytes_queue.hpp).
 void check(const kind_choice& k) {
     const bool bytes = k.message == payload::bytes;
-    if (bytes && k.consumers > 1)
-        refuse("--message bytes --consumers " + std::to_string(k.consumers) +
-               ": ipckit offers queues of variable-size messages with one consumer only (their records are freed in "
-               "ring order, so several consumers would each wait for the slowest). Use --message fixed for several "
-               "consumers");
     if (bytes && k.capacity == capacity_choice::zero)
         refuse("--message bytes --capacity zero: ipckit does not offer a rendezvous of variable-size messages. Use "
                "--message fixed, or a bounded capacity");
@@ -419,7 +415,7 @@ template <payload Payload, class Capacity, bool Loan>
 mechanism_entry kind_entry(const kind_choice& k, std::string_view name) {
     using ipckit::multi, ipckit::single, ipckit::adaptive;
     const bool many_p = k.producers > 1, many_c = k.consumers > 1;
-    constexpr bool one_consumer = Payload == payload::bytes || ipckit::is_unbounded<Capacity>;
+    constexpr bool one_consumer = ipckit::is_unbounded<Capacity>;
     constexpr runs fan = runs::fan_only;
     auto row = [&]<class P, class C, runs Runs>() {
         return entry<ipckit_kind<Payload, Capacity, P, C, adaptive, Loan>, Runs>(name, family::ipckit);

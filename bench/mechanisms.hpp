@@ -143,8 +143,9 @@ enum class payload { fixed, bytes };
 struct same_depth {};
 
 /// The ipckit capacity policy that Capacity (same_depth, bounded<N> in messages, zero_capacity,
-/// unbounded<B>) means for messages of S bytes carried as Payload. A bytes<S> record takes 8
-/// bytes of header besides its S bytes, so N of them need a byte ring of N * (S + 8).
+/// unbounded<B>) means for messages of S bytes carried as Payload. A bytes<S> message takes 8
+/// bytes of header besides its S bytes rounded up to 8, in a byte ring's record (one consumer)
+/// or a record slot (several), so N of them need N * (8 + S rounded up to 8) bytes.
 template <payload Payload, class Capacity, std::size_t S>
 struct ipckit_capacity {
     using type = Capacity;  // zero_capacity, unbounded<B>: queue.hpp refuses them for bytes
@@ -155,7 +156,7 @@ struct ipckit_capacity<Payload, same_depth, S> {
 };
 template <std::size_t N, std::size_t S>
 struct ipckit_capacity<payload::bytes, ipckit::bounded<N>, S> {
-    using type = ipckit::bounded<N * (S + 8)>;
+    using type = ipckit::bounded<N * (8 + (S + 7) / 8 * 8)>;
 };
 
 template <class Capacity>

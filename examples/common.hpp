@@ -186,10 +186,11 @@ private:
 //   --capacity zero       fixed: 8 B                the same                adaptive
 //   --capacity unbounded  fixed: 8 B                single or multi x       adaptive
 //                                                   single
-//   --message bytes       any size, a 2 MiB ring    the same                adaptive
+//   --message bytes       any size, 2 MiB           the same                adaptive
 //
 // Several producers or consumers make both sides multi where the kind allows it (an unbounded
-// queue and a byte ring have one consumer). The fixed payload sizes are size classes: --size
+// queue has one consumer; bytes with one consumer are a byte ring of multi producers, with
+// several consumers record slots of 64 KiB, multi on both sides). The fixed payload sizes are size classes: --size
 // goes into the smallest that holds it, and the consumer's report says which. Any other
 // combination parse_command_line refuses, naming what is offered instead.
 
@@ -329,7 +330,8 @@ inline void print_usage(std::ostream& out, const program& p) {
         << "                                 (fixed messages, one consumer)"
         << (unbounded_offered ? "" : "; not in this build") << "\n"
         << "  --message KIND    fixed (a struct of a fixed size; the default) or bytes (variable-size\n"
-        << "                    messages of up to 64 KiB over a byte ring; one consumer)\n"
+        << "                    messages of up to 64 KiB: a byte ring for one consumer, record slots\n"
+        << "                    of 64 KiB for several)\n"
         << "  --wait POLICY     how a blocked send or receive waits: spin (burns a core), futex (sleeps\n"
         << "                    at once) or adaptive (spins briefly, then sleeps; the default)\n";
     if (p.takes_id)
@@ -342,7 +344,7 @@ inline void print_usage(std::ostream& out, const program& p) {
         << "every wait policy. Every other kind carries fixed payloads of " << in_units(size_classes[0])
         << " (or bytes messages of any\n"
         << "size) with adaptive wait, and with several producers or consumers is multi on both sides\n"
-        << "(unbounded and bytes: multi producers, one consumer). Other combinations are refused, with\n"
+        << "(unbounded: multi producers, one consumer). Other combinations are refused, with\n"
         << "what is offered. Every program on one queue needs the same --size, --producers, --consumers,\n"
         << "--capacity and --message: they make the queue's type; --wait may differ.\n";
 }
@@ -457,11 +459,6 @@ inline settings parse_command_line(int argc, char** argv, const program& p) {
         fail("--size " + std::to_string(s.size) + " --message bytes: a bytes message starts with its " +
              std::to_string(sizeof(stamp)) + "-byte stamp (seq, producer, checksum), so --size must be " +
              std::to_string(sizeof(stamp)) + " or more");
-    if (bytes && s.consumers > 1)
-        fail("--message bytes --consumers " + std::to_string(s.consumers) +
-             ": ipckit offers queues of variable-size messages with one consumer only (their records are "
-             "freed in ring order, so several consumers would each wait for the slowest). Use --message fixed "
-             "for several consumers");
     if (bytes && s.capacity == capacity_kind::zero)
         fail("--message bytes --capacity zero: ipckit does not offer a rendezvous of variable-size messages. "
              "Use --message fixed, or a bounded capacity");
@@ -506,7 +503,7 @@ inline settings parse_command_line(int argc, char** argv, const program& p) {
                  " size classes) are compiled only for one producer, one consumer and the default capacity; here a "
                  "fixed message carries up to " +
                  std::to_string(size_classes[0]) +
-                 " bytes. Use --size 8, or --message bytes (any size, one consumer); the benchmark (bench/) runs "
+                 " bytes. Use --size 8, or --message bytes (any size); the benchmark (bench/) runs "
                  "the full matrix");
     }
     if (s.wait != wait_kind::adaptive && (bytes || s.payload != size_classes[0] || !other_kind.empty()))
@@ -542,7 +539,7 @@ static_assert(std::is_same_v<ring_of<size_classes[0]>, ipckit::bounded<fixed_cap
 ///   with_queue_type(s, [&]<class Q>(std::type_identity<Q>) { return run<Q>(s); });
 ///
 /// and compiled for every type this can choose: those in the table under "What can be chosen",
-/// 14 of them. A program that never waits on its handle (the demo) passes waits::adaptive_only
+/// 15 of them. A program that never waits on its handle (the demo) passes waits::adaptive_only
 /// to compile two fewer: the wait policy is not part of the queue's layout, so each program on a
 /// queue may choose its own.
 enum class waits { as_given, adaptive_only };
@@ -552,9 +549,10 @@ int with_queue_type(const settings& s, F&& f) {
     using small = sample<size_classes[0]>;  // what every kind but the default 1 x 1 ring carries
     const bool several = s.producers > 1 || s.consumers > 1;
 
-    if (s.message == message_kind::bytes) {  // one consumer
+    if (s.message == message_kind::bytes) {
         using ring = ipckit::bounded<byte_ring>;
-        if (s.producers > 1) return f(type<queue_of<variable, ring, multi>>);
+        if (s.consumers > 1) return f(type<queue_of<variable, ring, multi, multi>>);  // record slots
+        if (s.producers > 1) return f(type<queue_of<variable, ring, multi>>);  // a byte ring: one consumer
         return f(type<queue_of<variable, ring>>);
     }
     switch (s.capacity) {
@@ -618,7 +616,8 @@ inline std::string describe(ipckit::errc e) { return ipckit::make_error_code(e).
 inline std::string carried_by(const settings& s) {
     std::string d;
     if (s.message == message_kind::bytes) {
-        d = "variable-size messages (bytes) on a " + in_units(byte_ring) + " ring";
+        d = "variable-size messages (bytes) in " + in_units(byte_ring) +
+            (s.consumers > 1 ? " of record slots" : " of byte ring");
     } else {
         d = "fixed messages in the " + in_units(s.payload) + " size class (" + std::to_string(sizeof(stamp) + s.payload) +
             " B each), ";
@@ -629,7 +628,7 @@ inline std::string carried_by(const settings& s) {
         case capacity_kind::unbounded: d += "on an unbounded chain of 1 MiB chunks"; break;
         }
     }
-    const bool one_consumer = s.message == message_kind::bytes || s.capacity == capacity_kind::unbounded;
+    const bool one_consumer = (s.message == message_kind::bytes && s.consumers == 1) || s.capacity == capacity_kind::unbounded;
     if (s.producers == 1 && s.consumers == 1)
         d += ", single producer x single consumer";
     else

@@ -15,6 +15,7 @@
 #include <ipckit/queue.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -23,6 +24,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <new>
 #include <optional>
 #include <span>
 #include <string>
@@ -125,6 +127,30 @@ std::string produce(Tx& tx, std::uint32_t p, std::uint64_t count) {
     return as_expected;
 }
 
+/// Receives one message by buffer, vector or view (by i % 3), and checks that it is whole: ok
+/// with its producer and sequence number in p, s; the receive's error; or corrupt (torn).
+template <class Rx>
+errc receive_checked(Rx& rx, std::uint64_t i, std::uint32_t& p, std::uint64_t& s) {
+    std::array<std::byte, max_bytes> buf{};
+    switch (i % 3) {
+    case 0: {
+        const auto n = rx.receive(buf, patience);
+        if (!n) return n.error();
+        return check(std::span(buf.data(), *n), p, s) ? errc::ok : errc::corrupt;
+    }
+    case 1: {
+        const auto v = rx.receive(patience);
+        if (!v) return v.error();
+        return check(*v, p, s) ? errc::ok : errc::corrupt;
+    }
+    default: {
+        const auto v = rx.receive_view(patience);
+        if (!v) return v.error();
+        return check(v->data(), p, s) ? errc::ok : errc::corrupt;
+    }
+    }
+}
+
 /// Receives `total` messages from `producers` producers, each producer's in order and whole,
 /// by buffer, vector and view in turn. Then runs before_end() (where the producers are many,
 /// the caller waits for them and closes the queue: the closed rule), and expects closed. "" or
@@ -133,34 +159,13 @@ template <class Rx>
 std::string consume(Rx& rx, std::uint32_t producers, std::uint64_t total,
                     const std::function<void()>& before_end = [] {}) {
     std::vector<std::uint64_t> next(producers, 0);
-    std::array<std::byte, max_bytes> buf{};
     for (std::uint64_t i = 0; i < total; ++i) {
         std::uint32_t p = 0;
         std::uint64_t s = 0;
-        bool ok = false;
-        errc e = errc::ok;
-        switch (i % 3) {
-        case 0: {
-            const auto n = rx.receive(buf, patience);
-            e = err(n);
-            ok = n && check(std::span(buf.data(), *n), p, s);
-            break;
-        }
-        case 1: {
-            const auto v = rx.receive(patience);
-            e = err(v);
-            ok = v && check(*v, p, s);
-            break;
-        }
-        default: {
-            const auto v = rx.receive_view(patience);
-            e = err(v);
-            ok = v && check(v->data(), p, s);
-        }
-        }
-        if (!ok || p >= producers || s != next[p])
+        const errc e = receive_checked(rx, i, p, s);
+        if (e != errc::ok || p >= producers || s != next[p])
             return "message " + std::to_string(i) + ": " + ipckit::to_string(e) + ", producer " + std::to_string(p) +
-                   " seq " + std::to_string(s) + (ok ? " out of order" : " not whole");
+                   " seq " + std::to_string(s) + (e == errc::ok ? " out of order" : " not whole");
         ++next[p];
     }
     before_end();
@@ -587,4 +592,141 @@ TEMPLATE_TEST_CASE("bytes queue across processes: a million messages through a s
               for (std::uint32_t p = 0; p < producers; ++p) CHECK(reports[p].finish(children[p]) == as_expected);
               q.close();
           }).empty());
+}
+
+// ---- several consumers (record slots) -------------------------------------------------------
+
+namespace {
+
+/// Several consumers of bytes<max_bytes>: 16 record slots.
+using mpmc = ipckit::queue<ipckit::bytes<max_bytes>, ipckit::bounded<16 * sizeof(ipckit::detail::record<max_bytes>)>,
+                           ipckit::multi_of<4>, ipckit::multi_of<4>>;
+
+/// What the receiver processes took, in memory shared with them: for each message of each of
+/// `Producers` producers, how many receivers took it; and (p << 32 | s) + 1 of the message a
+/// receiver held when it was killed (0: none).
+template <std::uint32_t Producers, std::uint64_t PerProducer>
+struct tally {
+    std::atomic<std::uint32_t> taken[Producers][PerProducer];
+    std::atomic<std::uint64_t> held;
+};
+
+/// As one of several receivers: takes messages (by buffer, vector and view in turn) until
+/// closed, or `limit` of them, each whole and each producer's in increasing order, and counts
+/// each in `t`. as_expected, or what went wrong.
+template <class Rx, class Tally>
+std::string share(Rx& rx, Tally& t, std::uint64_t limit = ~std::uint64_t{0}) {
+    constexpr std::uint32_t producers = std::extent_v<decltype(t.taken)>;
+    constexpr std::uint64_t per_producer = std::extent_v<decltype(t.taken), 1>;
+    std::vector<std::int64_t> last(producers, -1);
+    for (std::uint64_t i = 0; i < limit; ++i) {
+        std::uint32_t p = 0;
+        std::uint64_t s = 0;
+        const errc e = receive_checked(rx, i, p, s);
+        if (e == errc::closed && limit == ~std::uint64_t{0}) return as_expected;
+        if (e != errc::ok || p >= producers || s >= per_producer || static_cast<std::int64_t>(s) <= last[p])
+            return "message " + std::to_string(i) + ": " + errc_text(e) + ", producer " + std::to_string(p) + " seq " +
+                   std::to_string(s) + (e == errc::ok ? " out of its producer's order" : "");
+        last[p] = static_cast<std::int64_t>(s);
+        t.taken[p][s].fetch_add(1, std::memory_order_relaxed);
+    }
+    return as_expected;
+}
+
+/// Every message of every producer taken exactly once, but the one `held` (taken by none): "" or
+/// the first that was not.
+template <class Tally>
+std::string exactly_once(const Tally& t, std::uint64_t held) {
+    constexpr std::uint32_t producers = std::extent_v<decltype(t.taken)>;
+    constexpr std::uint64_t per_producer = std::extent_v<decltype(t.taken), 1>;
+    for (std::uint32_t p = 0; p < producers; ++p)
+        for (std::uint64_t s = 0; s < per_producer; ++s) {
+            const std::uint32_t want = held == ((std::uint64_t{p} << 32 | s) + 1) ? 0 : 1;
+            const std::uint32_t got = t.taken[p][s].load();
+            if (got != want)
+                return "producer " + std::to_string(p) + " seq " + std::to_string(s) + " was taken " +
+                       std::to_string(got) + " times, not " + std::to_string(want);
+        }
+    return {};
+}
+
+}  // namespace
+
+TEST_CASE("bytes mpmc queue across processes: 2 producers and 2 consumers, 1e5 messages of mixed sizes, each taken "
+          "once, whole, in its producer's order",
+          "[stress]") {
+    scoped_name name("bytes-proc");
+    auto q = mpmc::create(name, quick_liveness());
+    constexpr std::uint64_t per_producer = 50'000;
+    using tally_t = tally<2, per_producer>;
+    ipckit_test::shared_memory memory(sizeof(tally_t));
+    auto& t = *::new (memory.data()) tally_t();
+    std::vector<child_report> reports(4);
+    std::vector<child> children;
+    for (std::size_t c = 0; c < 2; ++c)
+        children.push_back(reports[c].spawn([&](child_report& r) {
+            auto rx = mpmc::open(name, quick_liveness()).receiver();
+            r.expect(share(rx, t));
+        }));
+    for (std::uint32_t p = 0; p < 2; ++p)
+        children.push_back(reports[2 + p].spawn([&, p](child_report& r) {
+            auto tx = mpmc::open(name, quick_liveness()).sender();
+            r.expect(produce(tx, p, per_producer));
+        }));
+    CHECK(reports[2].finish(children[2]) == as_expected);
+    CHECK(reports[3].finish(children[3]) == as_expected);
+    q.close();  // the closed rule: the receivers drain, then get closed
+    CHECK(reports[0].finish(children[0]) == as_expected);
+    CHECK(reports[1].finish(children[1]) == as_expected);
+    CHECK(exactly_once(t, 0).empty());
+}
+
+TEST_CASE("bytes mpmc queue across processes: a receiver SIGKILLed holding a message mid-traffic loses that one "
+          "message, and every other reaches exactly one live receiver",
+          "[process]") {
+    scoped_name name("bytes-proc");
+    auto q = mpmc::create(name, quick_liveness());
+    constexpr std::uint64_t per_producer = 5'000;
+    using tally_t = tally<2, per_producer>;
+    ipckit_test::shared_memory memory(sizeof(tally_t));
+    auto& t = *::new (memory.data()) tally_t();
+    signal_pipe holding;
+    signal_pipe hold;
+    std::vector<child_report> reports(5);
+    std::vector<child> children;
+    // The victim takes 50 messages, then holds the next one in a view until it is killed.
+    children.push_back(reports[0].spawn([&](child_report& r) {
+        auto rx = mpmc::open(name, quick_liveness()).receiver();
+        r.expect(share(rx, t, 50));
+        const auto v = rx.receive_view(patience);
+        std::uint32_t p = 0;
+        std::uint64_t s = 0;
+        r.expect(err(v), errc::ok);
+        r.check(check(v->data(), p, s), "a whole message");
+        t.held.store((std::uint64_t{p} << 32 | s) + 1);
+        holding.post();
+        r.block_until_killed(hold);
+    }));
+    for (std::uint32_t p = 0; p < 2; ++p)
+        children.push_back(reports[1 + p].spawn([&, p](child_report& r) {
+            auto tx = mpmc::open(name, quick_liveness()).sender();
+            r.expect(produce(tx, p, per_producer));
+        }));
+    REQUIRE(reports[0].reached(children[0], holding) == as_expected);
+    // The live receivers start once the victim holds its message: the senders go on meanwhile,
+    // and fill the ring; a lap on, they need the dead receiver's slot.
+    for (std::size_t c = 3; c < 5; ++c)
+        children.push_back(reports[c].spawn([&](child_report& r) {
+            auto rx = mpmc::open(name, quick_liveness()).receiver();
+            r.expect(share(rx, t));
+        }));
+    CHECK(reports[0].ended(children[0].kill(), killed_by_sigkill) == as_expected);
+    CHECK(reports[1].finish(children[1]) == as_expected);
+    CHECK(reports[2].finish(children[2]) == as_expected);
+    q.close();
+    CHECK(reports[3].finish(children[3]) == as_expected);
+    CHECK(reports[4].finish(children[4]) == as_expected);
+    const std::uint64_t held = t.held.load();
+    REQUIRE(held != 0);
+    CHECK(exactly_once(t, held).empty());
 }

@@ -28,6 +28,7 @@
 #include <ipckit/detail/queue/rendezvous.hpp>
 #include <ipckit/detail/queue/unbounded.hpp>
 #include <ipckit/detail/queue/bytes.hpp>
+#include <ipckit/detail/queue/record_queue.hpp>
 // [kind includes]
 #include <ipckit/policy.hpp>
 
@@ -58,10 +59,17 @@ struct queue_for<T, bounded<N>, P, C, W, O> {
     using type = fixed_queue<T, N, P, C, W, O>;
 };
 
-/// bytes<Max> over bounded<N>: a byte ring of N bytes (N counts bytes here, not messages).
+/// bytes<Max> over bounded<N>: N counts bytes of storage here, not messages. One consumer: a
+/// byte ring of N bytes. Several: N / sizeof(record<Max>) slots of Vyukov's ring
+/// (detail/queue/record_queue.hpp), each message in one slot.
 template <std::size_t Max, std::size_t N, class P, class C, class W, class O>
 struct queue_for<bytes<Max>, bounded<N>, P, C, W, O> {
-    using type = bytes_queue<Max, N, P, C, W, O>;
+    static_assert(!bytes_in_slots(C::max) || record_slots(Max, N) >= 2,
+                  "ipckit::queue<bytes<Max>, bounded<N>, Producers, Consumers> with several consumers keeps each "
+                  "message in a slot of 8 + Max (rounded up to 8) bytes, and needs 2 slots or more: make N at least "
+                  "2 * (8 + Max rounded up to 8), or Max smaller");
+    using type = std::conditional_t<bytes_in_slots(C::max), record_queue<Max, N, P, C, W, O>,
+                                    bytes_queue<Max, N, P, C, W, O>>;
 };
 
 /// zero_capacity: the seed's rendezvous. A send must block (rendezvous_sender says why if not).

@@ -459,6 +459,7 @@ int main(int argc, char** argv) {
         kind<ring_fuzz<ipckit::queue<T, bounded<8>, multi, multi, adaptive, system_owned>, fixed_codec, 2>>("mpmc", "queue<T, bounded<8>, multi, multi>, system_owned"),
         kind<ring_fuzz<ipckit::queue<bytes_msg, bounded<1024>, single, single, adaptive, system_owned>, bytes_codec<200>, 1>>("bytes_spsc", "queue<bytes<200>, bounded<1024>>, system_owned"),
         kind<ring_fuzz<ipckit::queue<bytes_msg, bounded<1024>, multi, single, adaptive, process_owned>, bytes_codec<200>, 2>>("bytes_mpsc", "queue<bytes<200>, bounded<1024>, multi>, process_owned"),
+        kind<ring_fuzz<ipckit::queue<bytes_msg, bounded<16 * sizeof(ipckit::detail::record<200>)>, multi, multi, adaptive, system_owned>, bytes_codec<200>, 2>>("bytes_mpmc", "queue<bytes<200>, bounded<16 slots>, multi, multi>, system_owned"),
         kind<unbounded_fuzz<ipckit::queue<T, ipckit::unbounded<4096>, multi, single, adaptive, system_owned>>>("unbounded", "queue<T, unbounded<4096>, multi>, system_owned: head and chunks"),
         kind<two_process_fuzz<ipckit::queue<T, ipckit::zero_capacity, multi, multi, adaptive, system_owned>, fixed_codec, 0, false>>("rendezvous", "queue<T, zero_capacity, multi, multi>, system_owned"),
         kind<ring_fuzz<ipckit::mailbox<T, bounded<8>, ipckit::exclusive, system_owned>, fixed_codec, 2>>("mailbox_exclusive", "mailbox<T, bounded<8>, exclusive, system_owned>"),

@@ -638,6 +638,11 @@ using box = mailbox_kind<Box, P, C>;
 template <class Delivery, class Ownership = ipckit::system_owned>
 using bytes_box = ipckit::mailbox<ipckit::bytes<200>, bounded<8 * sizeof(ipckit::detail::record<200>)>, Delivery, Ownership>;
 
+/// Several consumers of bytes<200>: 16 record slots.
+template <class P>
+using bytes_slots =
+    ipckit::queue<ipckit::bytes<200>, bounded<16 * sizeof(ipckit::detail::record<200>)>, P, ipckit::multi>;
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -650,6 +655,8 @@ int main(int argc, char** argv) {
         kind<queue_kind<ipckit::queue<T, bounded<8>, multi, multi>, fixed, 3, 3>>("mpmc", "queue<T, bounded<8>, multi, multi>: 3 producers, 3 receivers"),
         kind<queue_kind<ipckit::queue<ipckit::bytes<200>, bounded<1024>>, bytes_codec<200>, 1, 1>>("bytes_spsc", "queue<bytes<200>, bounded<1024>>: 1 producer, 1 receiver"),
         kind<queue_kind<ipckit::queue<ipckit::bytes<200>, bounded<1024>, multi>, bytes_codec<200>, 3, 1>>("bytes_mpsc", "queue<bytes<200>, bounded<1024>, multi>: 3 producers, 1 receiver"),
+        kind<queue_kind<bytes_slots<single>, bytes_codec<200>, 1, 3>>("bytes_spmc", "queue<bytes<200>, bounded<16 slots>, single, multi>: 1 producer, 3 receivers"),
+        kind<queue_kind<bytes_slots<multi>, bytes_codec<200>, 3, 3>>("bytes_mpmc", "queue<bytes<200>, bounded<16 slots>, multi, multi>: 3 producers, 3 receivers"),
         kind<queue_kind<ipckit::queue<T, ipckit::unbounded<4096>, multi>, fixed, 2, 1>>("unbounded", "queue<T, unbounded<4096>, multi>: 2 producers, 1 receiver"),
         kind<queue_kind<ipckit::queue<T, ipckit::zero_capacity, multi, multi>, fixed, 2, 2>>("rendezvous", "queue<T, zero_capacity, multi, multi>: 2 producers, 2 receivers"),
         kind<box<ipckit::mailbox<T, bounded<8>, ipckit::exclusive, ipckit::system_owned>, 2, 1>>("mailbox_exclusive", "mailbox<T, bounded<8>, exclusive, system_owned>: 2 senders, 1 receiver"),

@@ -121,13 +121,17 @@ private:
         return cursor_.recover([this](std::uint64_t p) { return Role::peers(*this->shared_).live_claimant(p); });
     }
 
-    /// A receiver's readiness, for a waitset (endpoint_core::may_not_wait).
+protected:
+    /// A receiver's readiness, for a waitset (endpoint_core::may_not_wait). Protected: a receiver
+    /// that keeps a message of its own (record_receiver's parked one) adds it.
     bool watched_ready(bool ask_os) noexcept
         requires std::same_as<Role, consumer_role>
     {
         return this->may_not_wait([this]() noexcept { return ready(); }, [this]() noexcept { return recover(); },
                                   [this](bool ask) noexcept { return this->peers_state(ask); }, ask_os);
     }
+
+private:
 
     bool ready() noexcept {
         if constexpr (std::is_same_v<Role, producer_role>)

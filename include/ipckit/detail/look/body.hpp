@@ -11,6 +11,7 @@
 #include <ipckit/detail/node/registry.hpp>
 #include <ipckit/detail/queue/bytes.hpp>
 #include <ipckit/detail/queue/fixed.hpp>
+#include <ipckit/detail/queue/record_layout.hpp>
 #include <ipckit/detail/queue/rendezvous.hpp>
 #include <ipckit/detail/queue/unbounded.hpp>
 #include <ipckit/detail/shm/layout.hpp>
@@ -37,7 +38,10 @@ inline void inspect_queue(const body_view& v, const queue_description& q, segmen
     case queue_description::bounded:
         if (q.message.bytes) {
             info.capacity_bytes = q.capacity_value;
-            inspect_bytes_queue(v, q, info);
+            if (bytes_in_slots(q.consumers))
+                inspect_record_queue(v, q, info);
+            else
+                inspect_bytes_queue(v, q, info);
         } else {
             info.capacity_messages = q.capacity_value;
             inspect_fixed_queue(v, q, info);

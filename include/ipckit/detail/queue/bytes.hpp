@@ -38,7 +38,8 @@
 // non-blocking one on its first call after that which would block on it. A receiver killed
 // holding a view takes that message with it; the next receiver continues after it.
 //
-// One receiver at a time (Consumers = single): see bytes_queue below for why.
+// One receiver at a time (Consumers = single): see bytes_queue below for why. Several consumers
+// get a queue of record slots instead (detail/queue/record_queue.hpp).
 //
 // The pieces: what lives in the segment (bytes_layout.hpp), the endpoints and what they lend
 // (bytes_endpoints.hpp), and here the queue handle that makes them.
@@ -68,17 +69,14 @@ namespace ipckit::detail {
 /// Many senders, one receiver. A byte ring frees its records in ring order, so with several
 /// receivers each would wait for the slowest record taken before its own (a held view would
 /// stop every receiver), and a receiver killed in the middle of a record would need a second
-/// layer of claims to be recovered from. Rather than offer that badly, a bytes queue has one
-/// receiver; to share work among several, receive in one place and hand out, or use a queue of
-/// fixed-size messages.
+/// layer of claims to be recovered from. So a byte ring has one receiver, and queue_for gives
+/// several consumers a queue of record slots instead (detail/queue/record_queue.hpp).
 template <std::size_t Max, std::size_t N, cardinality_policy Producers, cardinality_policy Consumers,
           wait_policy Wait, ownership_policy Ownership>
 class bytes_queue : public queue_handle<bytes_queue<Max, N, Producers, Consumers, Wait, Ownership>> {
     static_assert(Consumers::max == 1,
-                  "ipckit::queue<bytes<Max>, bounded<N>, Producers, Consumers>: a queue of variable-size messages has "
-                  "one receiver at a time (Consumers = single), because its records are freed in ring order: several "
-                  "receivers would each wait for the slowest. Receive in one place and hand the work out, or use a "
-                  "queue of fixed-size messages for many receivers");
+                  "a byte ring has one receiver (its records are freed in ring order); several consumers of "
+                  "bytes<Max> get record slots (ipckit::queue routes them to detail::record_queue)");
 
 public:
     using message_type = bytes<Max>;

@@ -4,12 +4,11 @@
 // view (a message read in place). Both refer to the ring, not to their endpoint
 // (detail/queue/lending.hpp).
 
-#include <ipckit/detail/endpoint/bytes_verbs.hpp>  // as_bytes
+#include <ipckit/detail/endpoint/bytes_verbs.hpp>
 #include <ipckit/detail/endpoint/endpoint.hpp>
 #include <ipckit/detail/queue/bytes_layout.hpp>
 #include <ipckit/detail/queue/handle.hpp>
 #include <ipckit/detail/queue/lending.hpp>
-#include <ipckit/detail/sys/exception_errc.hpp>
 #include <ipckit/deadline.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>
@@ -20,12 +19,10 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <span>
 #include <string_view>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 namespace ipckit::detail {
 
@@ -172,31 +169,21 @@ protected:
 /// tells the receiver, which gets `closed` once every sender has closed and it has taken every
 /// message.
 template <class Queue, mode_policy Mode>
-class bytes_sender : public bytes_endpoint<Queue, producer_role, Mode> {
+class bytes_sender : public bytes_endpoint<Queue, producer_role, Mode>,
+                     public bytes_send_verbs<bytes_sender<Queue, Mode>, Queue::max_message, Mode> {
     using base = bytes_endpoint<Queue, producer_role, Mode>;
+    using verbs = bytes_send_verbs<bytes_sender, Queue::max_message, Mode>;
 
 public:
     using loan_type = bytes_loan<Queue>;
 
-    /// Sends a copy of `m`. Blocking: waits for room, then ok; or timed_out (not sent), closed /
-    /// peer_dead (the receiver is gone and the ring is full), corrupt. Non-blocking: ok,
-    /// would_block, closed or corrupt, at once. Either: too_large at once if m is longer than
-    /// Queue::max_message; in_use while a loan of this sender is outstanding.
-    status send(std::span<const std::byte> m) noexcept {
-        if (!Queue::fits(m.size())) return unexpected(errc::too_large);
-        return to_status(this->run(push(m)));
-    }
-    template <deadline D>
-    status send(std::span<const std::byte> m, D deadline) noexcept {
-        if (!Queue::fits(m.size())) return unexpected(errc::too_large);
-        return to_status(this->run(push(m), deadline));
-    }
-    /// Sends the characters of `s` (without a terminating zero).
-    status send(std::string_view s) noexcept { return send(as_bytes(s)); }
-    template <deadline D>
-    status send(std::string_view s, D deadline) noexcept {
-        return send(as_bytes(s), deadline);
-    }
+    /// send(m [, deadline]) with m a std::span<const std::byte> or std::string_view
+    /// (bytes_send_verbs): sends a copy of m's bytes. Blocking: waits for room, then ok; or
+    /// timed_out (not sent), closed / peer_dead (the receiver is gone and the ring is full),
+    /// corrupt. Non-blocking: ok, would_block, closed or corrupt, at once. Either: too_large at
+    /// once if m is longer than Queue::max_message; in_use while a loan of this sender is
+    /// outstanding.
+    using verbs::send;
 
     /// Zero copy: lends `n` bytes of the ring to write a message in place (see bytes_loan);
     /// commit the loan to send it. Waits (blocking) or fails (non-blocking) as send does;
@@ -212,7 +199,13 @@ public:
 private:
     friend Queue;
     friend queue_handle<Queue>;
+    friend verbs;
     using base::base;
+
+    /// bytes_send_verbs' primitive.
+    errc send_until(std::span<const std::byte> m, clock::time_point deadline) noexcept {
+        return this->run_until(push(m), deadline);
+    }
 
     auto push(std::span<const std::byte> m) noexcept {
         return [this, m](auto& cursor) {
@@ -242,35 +235,23 @@ private:
 /// timeout may be given). Non-blocking: they return would_block at once. Either way they
 /// return closed or peer_dead only after every message the senders sent has been received.
 template <class Queue, mode_policy Mode>
-class bytes_receiver : public bytes_endpoint<Queue, consumer_role, Mode> {
+class bytes_receiver : public bytes_endpoint<Queue, consumer_role, Mode>,
+                       public bytes_receive_verbs<bytes_receiver<Queue, Mode>, Mode> {
     using base = bytes_endpoint<Queue, consumer_role, Mode>;
+    using verbs = bytes_receive_verbs<bytes_receiver, Mode>;
     using shared = typename Queue::shared;
 
 public:
     using view_type = bytes_view<Queue>;
 
-    /// Receives the oldest message into `buffer` and returns its length. If the message is
-    /// longer than the buffer: too_large, and the message stays first in the queue, so that a
-    /// bigger buffer can take it. Blocking: waits for a message; closed or peer_dead once the
-    /// senders have gone and the queue is empty; timed_out. Non-blocking: would_block when
-    /// empty. in_use while a view is outstanding; corrupt if the ring is damaged.
-    result<std::size_t> receive(std::span<std::byte> buffer) noexcept {
-        return into(buffer, [&](auto op) { return run_recovering(op); });
-    }
-    template <deadline D>
-    result<std::size_t> receive(std::span<std::byte> buffer, D deadline) noexcept {
-        return into(buffer, [&](auto op) { return this->run(op, deadline); });
-    }
-
-    /// Receives the oldest message into a vector of its size: as receive(buffer), never
-    /// too_large; no_space if the vector cannot be allocated (the message then stays).
-    result<std::vector<std::byte>> receive() noexcept {
-        return to_vector([&](auto op) { return run_recovering(op); });
-    }
-    template <deadline D>
-    result<std::vector<std::byte>> receive(D deadline) noexcept {
-        return to_vector([&](auto op) { return this->run(op, deadline); });
-    }
+    /// receive(buffer [, deadline]) -> length, receive([deadline]) -> vector
+    /// (bytes_receive_verbs): the oldest message. If it is longer than the buffer: too_large,
+    /// and the message stays first in the queue, so that a bigger buffer can take it (the vector
+    /// always fits; no_space if it cannot be allocated, and the message stays). Blocking: waits
+    /// for a message; closed or peer_dead once the senders have gone and the queue is empty;
+    /// timed_out. Non-blocking: would_block when empty. in_use while a view is outstanding;
+    /// corrupt if the ring is damaged.
+    using verbs::receive;
 
     /// Zero copy: the oldest message, read in place (see bytes_view). It counts as received;
     /// its bytes stay until the view goes. Waits or fails as receive does. One view at a time
@@ -286,7 +267,22 @@ public:
 private:
     friend Queue;
     friend queue_handle<Queue>;
+    friend verbs;
     using base::base;
+
+    /// bytes_receive_verbs' primitive: take(message) on the oldest message, in place; consumed
+    /// if take returns ok, left first otherwise.
+    template <class Take>
+    errc receive_until(Take& take, clock::time_point deadline) noexcept {
+        return run_recovering(taking(true,
+                                     [&take](auto& cursor, const bytes_found& f) {
+                                         const errc e = take(std::span<const std::byte>(
+                                             cursor.payload(f), static_cast<std::size_t>(f.length)));
+                                         if (e == errc::ok) cursor.consume(f);
+                                         return e;
+                                     }),
+                              deadline);
+    }
 
     /// run(op), and for a non-blocking receiver of many senders one more thing: a blocking
     /// receiver skips the record of a sender that died between reserving and committing it
@@ -294,8 +290,8 @@ private:
     /// it would block on such a record, it asks too, at most once per liveness interval (a
     /// clock read while stalled; the system calls only then). Never on its fast path.
     template <bool Progress = true, class Op>
-    errc run_recovering(Op&& op) noexcept {
-        errc e = this->template run<Progress>(op);
+    errc run_recovering(Op&& op, clock::time_point deadline = clock::time_point::max()) noexcept {
+        errc e = this->template run_until<Progress>(op, deadline);
         if constexpr (std::same_as<Mode, non_blocking> && shared::multi_producer) {
             if (e == errc::would_block && this->cursor().stalled()) {
                 const auto now = clock::now();
@@ -320,37 +316,6 @@ private:
             this->wake_after(e, woken_on_ok, cursor);
             return e;
         };
-    }
-
-    template <class Run>
-    result<std::size_t> into(std::span<std::byte> buffer, Run&& run) noexcept {
-        std::size_t n = 0;
-        const errc e = run(taking(true, [buffer, &n](auto& cursor, const bytes_found& f) {
-            if (f.length > buffer.size()) return errc::too_large;
-            if (f.length != 0) std::memcpy(buffer.data(), cursor.payload(f), f.length);
-            cursor.consume(f);
-            n = static_cast<std::size_t>(f.length);
-            return errc::ok;
-        }));
-        if (e != errc::ok) return unexpected(e);
-        return n;
-    }
-
-    template <class Run>
-    result<std::vector<std::byte>> to_vector(Run&& run) noexcept {
-        std::vector<std::byte> out;
-        const errc e = run(taking(true, [&out](auto& cursor, const bytes_found& f) {
-            try {
-                out.resize(static_cast<std::size_t>(f.length));
-            } catch (...) {  // std::bad_alloc, std::length_error: no_space
-                return current_exception_errc();
-            }
-            if (f.length != 0) std::memcpy(out.data(), cursor.payload(f), f.length);
-            cursor.consume(f);
-            return errc::ok;
-        }));
-        if (e != errc::ok) return unexpected(e);
-        return out;
     }
 
     template <class Run>

@@ -120,7 +120,7 @@ protected:
         Ticket t;
         const errc e = run([&t](auto& cursor) { return cursor.try_claim(t); });
         if (e != errc::ok) return unexpected(e);
-        return Lent(this, t, more...);
+        return lend_claimed<Lent>(t, more...);
     }
 
     /// Lends `t`, a slot this endpoint has claimed itself, as a `Lent` made of (this, t,

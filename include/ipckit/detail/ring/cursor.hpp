@@ -25,12 +25,14 @@
 // Each ring's header checks its cursors against these concepts, and the endpoints require them,
 // so a cursor that drifts from the contract does not compile.
 
+#include <ipckit/detail/ring/record.hpp>
 #include <ipckit/detail/ring/ticket.hpp>
 #include <ipckit/error.hpp>
 
 #include <concepts>
 #include <cstdint>
 #include <cstring>
+#include <span>
 
 namespace ipckit::detail {
 
@@ -103,6 +105,20 @@ errc pop_copy(C& cursor, T& out) noexcept {
     if (e != errc::ok) return e;
     std::memcpy(static_cast<void*>(&out), t.slot, sizeof(T));
     cursor.release(t);
+    return errc::ok;
+}
+
+/// Publishes the message `m` (at most Max bytes: the caller checked) through a producer that
+/// claims slots of record<Max>: claim, write its bytes and length in place, commit. Only m's own
+/// bytes are copied, never the whole slot. ok, or why the claim failed.
+template <std::size_t Max, class C>
+    requires claiming_producer<C, record<Max>>
+errc push_record(C& cursor, std::span<const std::byte> m) noexcept {
+    ring_ticket<record<Max>> t;
+    const errc e = cursor.try_claim(t);
+    if (e != errc::ok) return e;
+    write_record(*t.slot, m);
+    cursor.commit(t);
     return errc::ok;
 }
 

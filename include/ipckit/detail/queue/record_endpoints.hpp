@@ -1,0 +1,226 @@
+#pragma once
+// The sender and the receiver of a bounded queue of bytes<Max> kept in record slots (several
+// consumers: detail/queue/record_queue.hpp), and what they lend for zero copy: a loan of n bytes
+// of a slot and a view of a message in its slot (detail/queue/record_lending.hpp), one at a time
+// per endpoint, through the endpoint as a fixed-size queue's are (detail/queue/lending.hpp).
+// Their public verbs are every bytes endpoint's (detail/endpoint/bytes_verbs.hpp).
+
+#include <ipckit/detail/endpoint/bytes_verbs.hpp>
+#include <ipckit/detail/endpoint/endpoint.hpp>
+#include <ipckit/detail/queue/handle.hpp>
+#include <ipckit/detail/queue/lending.hpp>
+#include <ipckit/detail/queue/record_lending.hpp>
+#include <ipckit/detail/ring/cursor.hpp>
+#include <ipckit/detail/ring/record.hpp>
+#include <ipckit/detail/ring/ticket.hpp>
+#include <ipckit/detail/sys/process.hpp>
+#include <ipckit/deadline.hpp>
+#include <ipckit/error.hpp>
+#include <ipckit/policy.hpp>
+
+#include <cstddef>
+#include <span>
+#include <utility>
+
+namespace ipckit::detail {
+
+/// The sending end of a queue of bytes<Max> in record slots. Blocking: send and loan wait for a
+/// free slot (a deadline or timeout may follow). Non-blocking: they return would_block at once.
+/// A message longer than Max is too_large at once, in either mode, with nothing written. Closing
+/// (close() or destruction) abandons an outstanding loan; the receivers get `closed` once the
+/// queue was closed as a whole (or every sender of a single-producer queue closed) and they have
+/// taken every message.
+template <class Queue, mode_policy Mode>
+class record_sender
+    : public lender<endpoint<Queue, producer_role, typename Queue::shared::producer_type, Mode>,
+                    ring_ticket<typename Queue::record_type>>,
+      public bytes_send_verbs<record_sender<Queue, Mode>, Queue::max_message, Mode> {
+    using record_type = typename Queue::record_type;
+    using base = lender<endpoint<Queue, producer_role, typename Queue::shared::producer_type, Mode>,
+                        ring_ticket<record_type>>;
+    using verbs = bytes_send_verbs<record_sender, Queue::max_message, Mode>;
+
+public:
+    using loan_type = record_loan<base, Queue::max_message>;
+
+    /// send(m [, deadline]) with m a std::span<const std::byte> or std::string_view
+    /// (bytes_send_verbs): sends a copy of m's bytes. Blocking: waits for a free slot, then ok;
+    /// or timed_out (not sent), closed / peer_dead (every receiver is gone and the queue is
+    /// full), corrupt. Non-blocking: ok, would_block, closed or corrupt, at once. too_large at
+    /// once past Max; in_use while a loan is outstanding.
+    using verbs::send;
+
+    /// Zero copy: lends n bytes of the next slot to write a message in place; commit() (all n) or
+    /// commit(k) (the first k) sends it. Waits (blocking) or fails (non-blocking) as send does;
+    /// too_large at once if n > Max. One loan at a time per sender.
+    result<loan_type> loan(std::size_t n) noexcept {
+        return lend_bytes(n, [&](auto op) { return this->template run<false>(op); });
+    }
+    template <deadline D>
+    result<loan_type> loan(std::size_t n, D deadline) noexcept {
+        return lend_bytes(n, [&](auto op) { return this->template run<false>(op, deadline); });
+    }
+
+private:
+    friend Queue;
+    friend queue_handle<Queue>;
+    friend verbs;
+    using base::base;
+
+    errc send_until(std::span<const std::byte> m, clock::time_point deadline) noexcept {
+        if (this->lent_out()) return errc::in_use;
+        return this->run_until([m](auto& cursor) { return push_record<Queue::max_message>(cursor, m); }, deadline);
+    }
+
+    template <class Run>
+    result<loan_type> lend_bytes(std::size_t n, Run&& run) noexcept {
+        if (n > Queue::max_message) return unexpected(errc::too_large);
+        return this->template lend<loan_type>(std::forward<Run>(run), n);
+    }
+};
+
+/// The receiving end of a queue of bytes<Max> in record slots: each message goes to exactly one
+/// receiver, whole. Blocking: receive waits for a message (a deadline or timeout may be given).
+/// Non-blocking: would_block at once. Either way closed or peer_dead only after every message
+/// sent has been received.
+///
+/// A buffer too small for the message this receiver claimed: too_large, and the message stays
+/// this receiver's next (with several receivers, "stays first" cannot mean more): its slot is
+/// kept claimed here (parked), the next receive or receive_view takes it, and close() or
+/// destruction gives it back to the senders unread (the message is lost, as when a receiver is
+/// killed holding it). Closing also releases an outstanding view.
+template <class Queue, mode_policy Mode>
+class record_receiver
+    : public lender<endpoint<Queue, consumer_role, typename Queue::shared::consumer_type, Mode>,
+                    ring_ticket<const typename Queue::record_type>>,
+      public bytes_receive_verbs<record_receiver<Queue, Mode>, Mode> {
+    using record_type = typename Queue::record_type;
+    using ticket = ring_ticket<const record_type>;
+    using base = lender<endpoint<Queue, consumer_role, typename Queue::shared::consumer_type, Mode>, ticket>;
+    using verbs = bytes_receive_verbs<record_receiver, Mode>;
+
+public:
+    using view_type = record_view<base, Queue::max_message>;
+
+    record_receiver(record_receiver&& o) noexcept : base(std::move(o)), parked_(std::exchange(o.parked_, {})) {}
+    record_receiver& operator=(record_receiver&& o) noexcept {
+        if (this != &o) {
+            drop_parked();
+            base::operator=(std::move(o));
+            parked_ = std::exchange(o.parked_, {});
+        }
+        return *this;
+    }
+    ~record_receiver() { drop_parked(); }
+
+    /// receive(buffer [, deadline]) -> length, receive([deadline]) -> vector
+    /// (bytes_receive_verbs): the next message. Blocking: waits for one; closed or peer_dead once
+    /// the senders have gone and the queue is empty; timed_out. Non-blocking: would_block when
+    /// empty. too_large if `buffer` is too small (the message stays this receiver's next: see
+    /// above); in_use while a view is outstanding; corrupt if a slot says a length past Max
+    /// (that slot is given back, and its message lost).
+    using verbs::receive;
+
+    /// Zero copy: the next message, read in place; its slot stays taken until the view goes.
+    /// Waits or fails as receive does. One view at a time per receiver.
+    result<view_type> receive_view() noexcept {
+        return view([&](auto op) { return this->template run<false>(op); });
+    }
+    template <deadline D>
+    result<view_type> receive_view(D deadline) noexcept {
+        return view([&](auto op) { return this->template run<false>(op, deadline); });
+    }
+
+    /// Lets go now, as destruction would: a parked message's slot and an outstanding view are
+    /// given back.
+    void close() noexcept {
+        drop_parked();
+        base::close();
+    }
+
+private:
+    friend Queue;
+    friend queue_handle<Queue>;
+    friend verbs;
+    friend watch_access;
+    using base::base;
+
+    /// For a waitset: a parked message makes receive return at once, whatever the ring holds.
+    bool watched_ready(bool ask_os) noexcept {
+        return (parked_.t.slot != nullptr && this->shared_ != nullptr) || base::watched_ready(ask_os);
+    }
+
+    /// A claimed slot whose message this receiver has not taken yet (see above), and its length
+    /// as record_length checked it. slot == nullptr: none.
+    struct parked {
+        ticket t;
+        std::size_t length = 0;
+    };
+
+    /// bytes_receive_verbs' primitive: take(message) on this receiver's next message, in place.
+    /// A message not taken stays parked; one taken frees its slot and wakes the senders.
+    template <class Take>
+    errc receive_until(Take& take, clock::time_point deadline) noexcept {
+        if (this->lent_out()) return errc::in_use;
+        if (parked_.t.slot != nullptr) {
+            const errc e = take(record_bytes(*parked_.t.slot, parked_.length));
+            if (e == errc::ok) {
+                this->cursor().release(std::exchange(parked_, {}).t);
+                this->progress();
+            }
+            return e;
+        }
+        return this->run_until(
+            [this, &take](auto& cursor) {
+                errc e = this->claim(cursor);
+                if (e != errc::ok) return e;
+                e = take(record_bytes(*parked_.t.slot, parked_.length));
+                if (e == errc::ok) cursor.release(std::exchange(parked_, {}).t);  // run_until wakes the senders
+                return e;
+            },
+            deadline);
+    }
+
+    /// Claims the next message into parked_, its length checked: corrupt past Max, and then the
+    /// slot is given back (its message cannot be read) and the senders woken.
+    template <class Cursor>
+    errc claim(Cursor& cursor) noexcept {
+        ticket t;
+        const errc e = cursor.try_claim(t);
+        if (e != errc::ok) return e;
+        std::size_t length = 0;
+        if (record_length(*t.slot, length) != errc::ok) {
+            cursor.release(t);
+            this->progress();
+            return errc::corrupt;
+        }
+        parked_ = {t, length};
+        return errc::ok;
+    }
+
+    template <class Run>
+    result<view_type> view(Run&& run) noexcept {
+        if (this->lent_out()) return unexpected(errc::in_use);
+        if (parked_.t.slot == nullptr) {
+            const errc e = run([this](auto& cursor) { return this->claim(cursor); });
+            if (e != errc::ok) return unexpected(e);
+        }
+        const parked p = std::exchange(parked_, {});
+        return this->template lend_claimed<view_type>(p.t, p.length);
+    }
+
+    /// Gives a parked message's slot back unread, in the process that claimed it (a forked
+    /// child's copy of this receiver holds nothing).
+    void drop_parked() noexcept {
+        if (parked_.t.slot == nullptr) return;
+        if (this->shared_ != nullptr && sys::this_pid() == this->me_.pid) {
+            this->cursor().release(parked_.t);
+            this->progress();
+        }
+        parked_ = {};
+    }
+
+    parked parked_;
+};
+
+}  // namespace ipckit::detail
