@@ -69,11 +69,22 @@ public:
 
 protected:
     endpoint(std::shared_ptr<segment> seg, const options& opt) : core(std::move(seg), opt) {
-        if (!cursor_.attach(this->shared_->ring, Role::own(*this->shared_).places[this->place_].pending)) {
+        if (!attach_cursor()) {
             const std::string queue_name = this->name();
             this->abandon_place();
             throw error(errc::corrupt, "queue '" + queue_name + "' has inconsistent indices: remove it and create it again");
         }
+    }
+
+    /// Binds the cursor to the ring and to this endpoint's roster place: its pending word, and
+    /// its index where the ring gives each place a part of its own (a lane: detail/ring/lanes.hpp).
+    bool attach_cursor() noexcept {
+        auto& ring = this->shared_->ring;
+        auto& pending = Role::own(*this->shared_).places[this->place_].pending;
+        if constexpr (attaches_to<Cursor, decltype(ring), decltype(pending), std::size_t>)
+            return cursor_.attach(ring, pending, this->place_);
+        else
+            return cursor_.attach(ring, pending);
     }
 
     /// A verb: one attempt of `op` on the cursor (non_blocking; `deadline` means nothing then),
