@@ -169,6 +169,8 @@ TEST_CASE("lanes: a place let go of is a lane used again, after what is left in 
         REQUIRE(err(first.send(make_tick(1))) == errc::ok);
         REQUIRE(err(first.send(make_tick(2))) == errc::ok);
         CHECK(ipckit_test::setup_errc([&] { (void)q.sender<nb>(); }) == errc::sender_busy);
+        CHECK(ipckit_test::contains(ipckit_test::setup_message([&] { (void)q.sender<nb>(); }), "lanes<N>"));
+        CHECK(ipckit_test::contains(ipckit_test::setup_message([&] { (void)q.receiver<nb>(); }), "single consumer"));
     }
     auto second = q.sender<nb>();  // the one lane, again: it holds first's two messages
     REQUIRE(err(second.send(make_tick(3))) == errc::ok);

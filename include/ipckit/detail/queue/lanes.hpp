@@ -59,6 +59,9 @@ public:
     /// Where its endpoints sleep, and whom closing wakes (close()).
     template <class Role>
     using bells = role_bells<Role>;
+    /// What sender_busy suggests to allow more senders; receiver_busy suggests none (one merges).
+    static constexpr const char* more_endpoints = "lanes<N>";
+    static constexpr bool one_receiver_only = true;
 
     /// The description and size a segment must match to be this queue. The capacity says
     /// "per lane", so that a bounded<N> shared ring is never mistaken for it.
