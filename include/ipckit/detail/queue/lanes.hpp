@@ -7,6 +7,7 @@
 // in the segment, the queue handle, and which combinations of lanes<Max> are offered.
 
 #include <ipckit/detail/endpoint/endpoint.hpp>
+#include <ipckit/detail/endpoint/roles.hpp>
 #include <ipckit/detail/queue/fixed_endpoints.hpp>
 #include <ipckit/detail/queue/handle.hpp>
 #include <ipckit/detail/ring/lanes.hpp>
@@ -20,16 +21,25 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 namespace ipckit::detail {
 
-/// What lives in a lanes queue's segment after the header (queue_shared's parts, in its order,
-/// with lanes for its ring):
+/// A lane's room bell, on a line of its own: its sender sleeps there, its release rings there.
+struct lane_bell {
+    alignas(cache_line) doorbell bell;
+};
+
+/// What lives in a lanes queue's segment after the header:
 ///   data_bell    the receiver sleeps here while every lane is empty: one bell for all lanes
-///   closed       1 once the queue was closed as a whole: senders refuse (close_queue)
-///   space_bell   senders sleep here while their own lane is full
+///   closed       1 once the queue was closed as a whole: senders refuse (close_queue). On
+///                data_bell's line, which every send reads anyway (is the receiver asleep?)
+///   room         lane_bell[MaxP]: the sender of lane i sleeps on room[i] while its lane is
+///                full, and only a release in lane i wakes it (a shared bell would wake every
+///                sleeping sender for each release, in whatever lane)
 ///   senders      roster of up to MaxP senders: place i writes lane i
 ///   receivers    roster of the one receiver
 ///   ring         in_use and the lanes (detail/ring/lanes.hpp)
@@ -41,10 +51,58 @@ struct lanes_shared {
 
     alignas(cache_line) doorbell data_bell;
     std::atomic<std::uint32_t> closed{0};
-    alignas(cache_line) doorbell space_bell;
+    lane_bell room[MaxP];
     roster<MaxP> senders;
     roster<1> receivers;
     ring_type ring;
+};
+
+/// Where the endpoints of a lanes queue sleep and whom they wake (the shape of role_bells,
+/// detail/endpoint/roles.hpp): the receiver on data_bell, the sender of place i on room[i];
+/// a release wakes the sender of the lane it freed (progress_bell), a send the receiver.
+template <class Role>
+struct lanes_bells {
+    static constexpr bool sender = std::is_same_v<Role, producer_role>;
+
+    /// Where the endpoint in `place` of this side sleeps.
+    template <class Shared>
+    static doorbell& sleep_bell(Shared& sh, std::size_t place) noexcept {
+        if constexpr (sender)
+            return room_of(sh, place);
+        else
+            return sh.data_bell;
+    }
+    /// Where the holder of `place` on the other side sleeps.
+    template <class Shared>
+    static doorbell& peer_sleep_bell(Shared& sh, std::size_t place) noexcept {
+        if constexpr (sender)
+            return sh.data_bell;
+        else
+            return room_of(sh, place);
+    }
+    /// The bell a receiver's release rings: the room of the lane it freed.
+    template <class Shared, class Cursor>
+        requires(!sender)
+    static doorbell& progress_bell(Shared& sh, const Cursor& c) noexcept {
+        return room_of(sh, c.last_lane());
+    }
+    /// Closing wakes the other side: a sender's close the receiver; the receiver's close (or the
+    /// queue's) every sender that may sleep, in a lane below in_use (no other was ever taken).
+    template <class Shared>
+    static void wake_on_close(Shared& sh) noexcept {
+        if constexpr (sender) {
+            sh.data_bell.ring();
+        } else {
+            const std::size_t n = sh.ring.lanes_in_use();
+            for (std::size_t i = 0; i < n; ++i) sh.room[i].bell.ring();
+        }
+    }
+
+private:
+    template <class Shared>
+    static doorbell& room_of(Shared& sh, std::size_t place) noexcept {
+        return sh.room[place % std::size(sh.room)].bell;
+    }
 };
 
 /// A bounded queue of fixed-size messages `T` with a lane of N slots for each of up to MaxP
@@ -58,7 +116,7 @@ public:
     using typename lanes_queue::kind_constants::shared;
     /// Where its endpoints sleep, and whom closing wakes (close()).
     template <class Role>
-    using bells = role_bells<Role>;
+    using bells = lanes_bells<Role>;
     /// What sender_busy suggests to allow more senders; receiver_busy suggests none (one merges).
     static constexpr const char* more_endpoints = "lanes<N>";
     static constexpr bool one_receiver_only = true;

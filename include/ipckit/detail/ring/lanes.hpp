@@ -139,6 +139,9 @@ public:
         }
     }
 
+    /// The lane of the last claim: the one a release freed room in.
+    [[nodiscard]] std::size_t last_lane() const noexcept { return current_; }
+
     /// Gives the claimed slot back to its producer; the next claim starts at the next lane.
     void release(const ring_ticket<const T>& t) noexcept {
         lanes_[current_].release(t);
