@@ -55,6 +55,11 @@ constexpr mechanism_entry ipckit_rows[] = {
     ipckit_row<ipckit_queue<ipckit::futex>>("ipckit-spsc-futex"),
     ipckit_row<ipckit_queue<ipckit::adaptive>>("ipckit-spsc-adaptive"),
     ipckit_row<ipckit_queue<ipckit::adaptive, ipckit::multi>>("ipckit-mpsc-adaptive"),
+    // A lane per producer (issue 15), beside the shared ring: each lane as deep as that ring, and
+    // four lanes a quarter as deep each (as many slots, as much memory as the shared ring).
+    ipckit_row<ipckit_queue<ipckit::adaptive, ipckit::lanes<8>>>("ipckit-lanes-adaptive", "ipckit-mpsc-adaptive"),
+    ipckit_row<ipckit_kind<payload::fixed, split_depth<4>, ipckit::lanes<4>, ipckit::single, ipckit::adaptive>>(
+        "ipckit-lanes4-split", "ipckit-mpsc-adaptive"),
     ipckit_row<ipckit_queue<ipckit::adaptive, ipckit::single, payload::bytes>>("ipckit-bytes-adaptive"),
     ipckit_row<ipckit_loan<payload::fixed>>("ipckit-spsc-loan"),
     ipckit_row<ipckit_loan<payload::bytes>>("ipckit-bytes-loan"),

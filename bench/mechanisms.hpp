@@ -141,6 +141,10 @@ enum class payload { fixed, bytes };
 /// The Capacity of an ipckit_kind that is as deep as the other bounded queues: bounded<N> with
 /// N = queue_capacity(S) messages (a byte ring of as many records, for bytes).
 struct same_depth {};
+/// As deep as the other queues in all, in Parts lanes: each lane a Parts-th of that depth, so
+/// that lanes<Parts> holds as many messages (and as much memory) as the shared ring.
+template <std::size_t Parts>
+struct split_depth {};
 
 /// The ipckit capacity policy that Capacity (same_depth, bounded<N> in messages, zero_capacity,
 /// unbounded<B>) means for messages of S bytes carried as Payload. A bytes<S> message takes 8
@@ -154,10 +158,19 @@ template <payload Payload, std::size_t S>
 struct ipckit_capacity<Payload, same_depth, S> {
     using type = typename ipckit_capacity<Payload, ipckit::bounded<queue_capacity(S)>, S>::type;
 };
+template <payload Payload, std::size_t Parts, std::size_t S>
+struct ipckit_capacity<Payload, split_depth<Parts>, S> {
+    using type = typename ipckit_capacity<Payload, ipckit::bounded<queue_capacity(S) / Parts>, S>::type;
+};
 template <std::size_t N, std::size_t S>
 struct ipckit_capacity<payload::bytes, ipckit::bounded<N>, S> {
     using type = ipckit::bounded<N * (8 + (S + 7) / 8 * 8)>;
 };
+
+template <class Capacity>
+inline constexpr bool is_split_depth = false;
+template <std::size_t Parts>
+inline constexpr bool is_split_depth<split_depth<Parts>> = true;
 
 template <class Capacity>
 inline constexpr bool is_zero_capacity = std::is_same_v<Capacity, ipckit::zero_capacity>;
@@ -176,12 +189,15 @@ struct ipckit_kind {
         std::string capacity;
         if constexpr (std::is_same_v<Capacity, same_depth>)
             capacity = "as deep as the other queues";
+        else if constexpr (is_split_depth<Capacity>)
+            capacity = "as deep as the other queues in all lanes together";
         else if constexpr (is_zero_capacity<Capacity>)
             capacity = "zero capacity (rendezvous)";
         else if constexpr (ipckit::is_unbounded<Capacity>)
             capacity = "unbounded (" + std::to_string(Capacity::chunk_bytes >> 10) + " KiB chunks)";
         else
             capacity = "bounded<" + std::to_string(Capacity::capacity) + "> messages";
+        if constexpr (ipckit::is_lanes<Producers> && !is_split_depth<Capacity>) capacity += " in each lane";
         return std::string(Payload == payload::fixed ? "ipckit::queue<T>, " : "ipckit::queue<bytes<Max>>, ") +
                capacity + ", " + std::string(Producers::name) + " producer, " + std::string(Consumers::name) +
                " consumer, wait policy " + std::string(Wait::name) +

@@ -100,6 +100,27 @@ struct multi_of {
 };
 using multi = multi_of<64>;
 
+/// Up to Max senders, each with a lane of its own: an SPSC ring per sender, which the one
+/// receiver merges round robin (detail/ring/lanes.hpp). Beside `multi` rather than instead of
+/// it, because each pays where the other does not: a sender never contends with another (no
+/// CAS on its send; preempted or killed mid-send, it holds up only its own lane), but the
+/// segment holds Max rings and the receiver looks at each lane in turn. Producers only, on a
+/// bounded queue of fixed-size messages with a single consumer; bounded<N> is then N messages
+/// per lane (a sender's room never depends on the others': a total would need a shared count,
+/// an atomic RMW on every send, the very contention lanes remove). No default Max: the segment
+/// grows with it.
+template <std::size_t Max>
+struct lanes {
+    static_assert(Max >= 1 && Max <= 4096, "lanes<Max>: Max must be between 1 and 4096");
+    static constexpr std::string_view name = "lanes";
+    static constexpr std::size_t max = Max;
+};
+
+template <class P>
+inline constexpr bool is_lanes = false;
+template <std::size_t Max>
+inline constexpr bool is_lanes<lanes<Max>> = true;
+
 template <class P>
 concept cardinality_policy = requires {
     { P::max } -> std::convertible_to<std::size_t>;

@@ -4,7 +4,7 @@
 //
 //   queue<Message,     T (fixed size, trivially copyable) or bytes<Max> (variable size)
 //         Capacity,    bounded<N>, zero_capacity (rendezvous) or unbounded<ChunkBytes>
-//         Producers,   single or multi / multi_of<N>
+//         Producers,   single or multi / multi_of<N>, or lanes<N> (an SPSC lane per sender)
 //         Consumers,   single or multi / multi_of<N>
 //         Wait,        spin, futex or adaptive (the default)
 //         Ownership>   process_owned (the default) or system_owned
@@ -29,6 +29,7 @@
 #include <ipckit/detail/queue/unbounded.hpp>
 #include <ipckit/detail/queue/bytes.hpp>
 #include <ipckit/detail/queue/record_queue.hpp>
+#include <ipckit/detail/queue/lanes.hpp>
 // [kind includes]
 #include <ipckit/policy.hpp>
 
@@ -105,13 +106,25 @@ struct queue_for<bytes<Max>, unbounded<B>, P, C, W, O> {
                   "or bytes<Max> with bounded<N>");
 };
 
+/// The kind for a combination: lanes<Max> senders pick the lanes queue (detail/queue/lanes.hpp),
+/// every other cardinality queue_for above.
+template <class Message, class Capacity, class Producers, class Consumers, class Wait, class Ownership>
+struct queue_kind : queue_for<Message, Capacity, Producers, Consumers, Wait, Ownership> {
+    static_assert(!is_lanes<Consumers>,
+                  "ipckit::queue<..., Producers, lanes<Max>>: lanes belong to senders (one lane each, merged by one "
+                  "receiver); for many receivers use multi");
+};
+template <class Message, class Capacity, std::size_t Max, class Consumers, class Wait, class Ownership>
+struct queue_kind<Message, Capacity, lanes<Max>, Consumers, Wait, Ownership>
+    : lanes_for<Message, Capacity, Max, Consumers, Wait, Ownership> {};
+
 }  // namespace detail
 
 /// A queue in a named shared-memory segment; see the top of this file for the policies.
 template <class Message, capacity_policy Capacity, cardinality_policy Producers = single,
           cardinality_policy Consumers = single, wait_policy Wait = adaptive,
           ownership_policy Ownership = process_owned>
-using queue = typename detail::queue_for<Message, Capacity, Producers, Consumers, Wait, Ownership>::type;
+using queue = typename detail::queue_kind<Message, Capacity, Producers, Consumers, Wait, Ownership>::type;
 
 /// The sending end of queue Q, in Mode: what Q::sender<Mode>() returns.
 template <class Queue, mode_policy Mode = blocking>

@@ -187,6 +187,13 @@ struct fixed_mpmc : fixed_kind<ipckit::multi, ipckit::multi>, queue_promises {
     static constexpr std::uint64_t holds = 8;
 };
 
+/// A lane per sender (lanes<8>: every scenario's senders find one), merged by the one receiver;
+/// bounded<8> is 8 per lane, so each sender can leave `holds` ticks waiting.
+struct fixed_lanes : fixed_kind<ipckit::lanes<8>, ipckit::single>, queue_promises {
+    static constexpr bool multi_producer = true, bounded = true;
+    static constexpr std::uint64_t holds = 8;
+};
+
 template <class P, std::size_t Max = 64>
 using bytes = ipckit::queue<ipckit::bytes<Max>, ipckit::bounded<1024>, P>;
 
@@ -366,39 +373,39 @@ struct node_from : node_kind<false> {};
 /// Exactly-once, in-order delivery per sender; blocking, non-blocking and deadline behaviour;
 /// another message type is incompatible_layout. Connections (net_kinds.hpp) over each transport.
 #define IPCKIT_CONTRACT_ALL_KINDS                                                                          \
-    fixed_spsc, fixed_mpsc, fixed_spmc, bytes_spmc, fixed_mpmc, bytes_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
+    fixed_spsc, fixed_mpsc, fixed_lanes, fixed_spmc, bytes_spmc, fixed_mpmc, bytes_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
         unbounded_mpsc, mailbox_exclusive, mailbox_any, mailbox_round_robin, mailbox_broadcast, \
         mailbox_bytes_exclusive, mailbox_bytes_any, mailbox_bytes_round_robin, mailbox_bytes_broadcast, node_any, node_from, \
         tcp_connection, unix_connection, shm_connection
 
 /// A receiver gets every tick of a killed sender, then peer_dead once.
 #define IPCKIT_CONTRACT_PEER_DEATH_KINDS \
-    fixed_spsc, fixed_mpsc, fixed_mpmc, bytes_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, unbounded_mpsc, \
+    fixed_spsc, fixed_mpsc, fixed_lanes, fixed_mpmc, bytes_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, unbounded_mpsc, \
         node_any, node_from, tcp_connection, unix_connection, shm_connection
 
 /// A sender attached after a killed one takes over its place: its close ends the stream. (Not a
 /// connection's: its sender is one end, for its life; another client is another connection.)
 #define IPCKIT_CONTRACT_SENDER_TAKEOVER_KINDS \
-    fixed_spsc, fixed_mpsc, fixed_mpmc, bytes_mpmc, bytes_spsc, bytes_mpsc, unbounded_mpsc, rendezvous_mpmc
+    fixed_spsc, fixed_mpsc, fixed_lanes, fixed_mpmc, bytes_mpmc, bytes_spsc, bytes_mpsc, unbounded_mpsc, rendezvous_mpmc
 
 /// A sender on a full channel gets peer_dead once its receiver is killed; a receiver attached
 /// after the killed one takes its place. (Not a connection's: what the killed end had taken off
 /// the socket dies with it, and nobody takes its place; a sender's peer_dead when its receiver
 /// is killed is net_process_test's "a server killed mid-stream".)
 #define IPCKIT_CONTRACT_RECEIVER_DEATH_KINDS \
-    fixed_spsc, fixed_spmc, bytes_spmc, fixed_mpmc, bytes_mpmc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc
+    fixed_spsc, fixed_lanes, fixed_spmc, bytes_spmc, fixed_mpmc, bytes_mpmc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc
 
 /// create() replaces a process_owned channel whose creator was killed. (A connection has no
 /// creator: a listener killed leaves its address to the next bind, net_process_test.)
 #define IPCKIT_CONTRACT_DEAD_CREATOR_KINDS \
-    fixed_spsc, fixed_mpsc, fixed_spmc, bytes_spmc, fixed_mpmc, bytes_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
+    fixed_spsc, fixed_mpsc, fixed_lanes, fixed_spmc, bytes_spmc, fixed_mpmc, bytes_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
         unbounded_mpsc
 
 /// The closed rule: every kind that can be closed as a whole (close() on its handle) and
 /// removed. (A node's links end with their members instead; a connection with its ends: see
 /// IPCKIT_CONTRACT_SENDER_CLOSE_KINDS.)
 #define IPCKIT_CONTRACT_CLOSED_KINDS                                                                         \
-    fixed_spsc, fixed_mpsc, fixed_spmc, bytes_spmc, fixed_mpmc, bytes_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
+    fixed_spsc, fixed_mpsc, fixed_lanes, fixed_spmc, bytes_spmc, fixed_mpmc, bytes_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
         unbounded_spsc, unbounded_mpsc, mailbox_exclusive, mailbox_any, mailbox_round_robin, mailbox_broadcast, \
         mailbox_bytes_exclusive, mailbox_bytes_any, mailbox_bytes_round_robin, mailbox_bytes_broadcast
 
@@ -414,7 +421,7 @@ struct node_from : node_kind<false> {};
 /// mailbox kind, and connections over each transport. (Not node links: a waitset watches none
 /// yet.)
 #define IPCKIT_CONTRACT_WAITSET_KINDS                                                                        \
-    fixed_spsc, fixed_mpsc, fixed_spmc, bytes_spmc, fixed_mpmc, bytes_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
+    fixed_spsc, fixed_mpsc, fixed_lanes, fixed_spmc, bytes_spmc, fixed_mpmc, bytes_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
         unbounded_spsc, unbounded_mpsc, mailbox_exclusive, mailbox_any, mailbox_round_robin, mailbox_broadcast, \
         mailbox_bytes_exclusive, mailbox_bytes_any, mailbox_bytes_round_robin, mailbox_bytes_broadcast, \
         tcp_connection, unix_connection, shm_connection
@@ -426,18 +433,18 @@ struct node_from : node_kind<false> {};
 
 /// ... and when its sender is killed: the waitset kinds of IPCKIT_CONTRACT_PEER_DEATH_KINDS.
 #define IPCKIT_CONTRACT_WAITSET_PEER_DEATH_KINDS                                                             \
-    fixed_spsc, fixed_mpsc, fixed_mpmc, bytes_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, unbounded_mpsc, \
+    fixed_spsc, fixed_mpsc, fixed_lanes, fixed_mpmc, bytes_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, unbounded_mpsc, \
         tcp_connection, unix_connection, shm_connection
 
 /// The closed rule, where a sender waits for room: the closed kinds less the unbounded ones.
 #define IPCKIT_CONTRACT_CLOSED_BOUNDED_KINDS                                                                 \
-    fixed_spsc, fixed_mpsc, fixed_spmc, bytes_spmc, fixed_mpmc, bytes_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
+    fixed_spsc, fixed_mpsc, fixed_lanes, fixed_spmc, bytes_spmc, fixed_mpmc, bytes_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
         mailbox_exclusive, mailbox_any, mailbox_round_robin, mailbox_broadcast, \
         mailbox_bytes_exclusive, mailbox_bytes_any, mailbox_bytes_round_robin, mailbox_bytes_broadcast
 
 /// The closed rule, where a receiver waits on with no sender attached: the closed kinds of many
 /// senders (a single sender's close is the end instead).
 #define IPCKIT_CONTRACT_CLOSED_MANY_SENDER_KINDS                                                   \
-    fixed_mpsc, fixed_mpmc, bytes_mpmc, bytes_mpsc, rendezvous_mpmc, unbounded_mpsc, mailbox_exclusive, mailbox_any, \
+    fixed_mpsc, fixed_lanes, fixed_mpmc, bytes_mpmc, bytes_mpsc, rendezvous_mpmc, unbounded_mpsc, mailbox_exclusive, mailbox_any, \
         mailbox_round_robin, mailbox_broadcast, \
         mailbox_bytes_exclusive, mailbox_bytes_any, mailbox_bytes_round_robin, mailbox_bytes_broadcast

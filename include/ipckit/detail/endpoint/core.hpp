@@ -55,6 +55,16 @@ concept own_places = requires { requires Bells::own_places; };
 template <class Queue>
 inline constexpr bool allows_many_receivers = !requires { requires Queue::one_receiver_only; };
 
+/// The policy that allows a queue kind more endpoints: multi_of<N>, unless the kind names its own
+/// (`static constexpr const char* more_endpoints`, as a lanes queue does: lanes<N>).
+template <class Queue>
+constexpr const char* more_endpoints() noexcept {
+    if constexpr (requires { Queue::more_endpoints; })
+        return Queue::more_endpoints;
+    else
+        return "multi_of<N>";
+}
+
 /// What every endpoint of every queue kind has: the segment (or other Handle) kept alive, a
 /// roster place held (or sender_busy / receiver_busy), closing that tells the other side (and
 /// does nothing in a forked child), the liveness settings, and how a verb reports the other
@@ -156,7 +166,8 @@ protected:
                                         (max == 1 ? std::string("a ") + Role::name + ": " + who
                                                   : "its " + std::to_string(max) + " " + Role::name + "s, the last " + who) +
                                         (sender || allows_many_receivers<Queue>
-                                             ? ". Close one first, or allow more with multi_of<N>"
+                                             ? std::string(". Close one first, or allow more with ") +
+                                                   more_endpoints<Queue>()
                                              : ". Close it first: this kind of queue has a single consumer"));
         }
         place_ = *place;

@@ -10,8 +10,9 @@
 //
 // A ring queue kind provides `Queue::shared` with data_bell, closed (the word close_queue sets,
 // on data_bell's line), space_bell, senders and receivers (rosters) and ring, plus
-// Queue::max_senders / max_receivers; its cursors meet the contract of
-// detail/ring/cursor.hpp. A queue kind whose endpoints keep something else than one segment
+// Queue::max_senders / max_receivers and Queue::bells<Role> (role_bells over those bells, or the
+// kind's own: a lanes queue's senders sleep on a bell per lane, and its shared part has no
+// space_bell); its cursors meet the contract of detail/ring/cursor.hpp. A queue kind whose endpoints keep something else than one segment
 // alive (the unbounded queue keeps its chain's head) names it as endpoint_core's Handle.
 //
 // The pieces, one idea each: verbs.hpp (the public send/receive verb mixins), roles.hpp (the
@@ -55,8 +56,9 @@ template <class Ring>
 /// An endpoint of a ring queue: the core, the ring cursor, and its verbs' step for the loop.
 template <class Queue, class Role, class Cursor, mode_policy Mode>
     requires(std::same_as<Role, producer_role> ? producer_cursor<Cursor> : consumer_cursor<Cursor>)
-class endpoint : public endpoint_core<Queue, Role> {
-    using core = endpoint_core<Queue, Role>;
+class endpoint : public endpoint_core<Queue, Role, typename Queue::template bells<Role>> {
+    using core = endpoint_core<Queue, Role, typename Queue::template bells<Role>>;
+    using bells = typename Queue::template bells<Role>;
     friend watch_access;
 
 public:
@@ -69,11 +71,22 @@ public:
 
 protected:
     endpoint(std::shared_ptr<segment> seg, const options& opt) : core(std::move(seg), opt) {
-        if (!cursor_.attach(this->shared_->ring, Role::own(*this->shared_).places[this->place_].pending)) {
+        if (!attach_cursor()) {
             const std::string queue_name = this->name();
             this->abandon_place();
             throw error(errc::corrupt, "queue '" + queue_name + "' has inconsistent indices: remove it and create it again");
         }
+    }
+
+    /// Binds the cursor to the ring and to this endpoint's roster place: its pending word, and
+    /// its index where the ring gives each place a part of its own (a lane: detail/ring/lanes.hpp).
+    bool attach_cursor() noexcept {
+        auto& ring = this->shared_->ring;
+        auto& pending = Role::own(*this->shared_).places[this->place_].pending;
+        if constexpr (attaches_to<Cursor, decltype(ring), decltype(pending), std::size_t>)
+            return cursor_.attach(ring, pending, this->place_);
+        else
+            return cursor_.attach(ring, pending);
     }
 
     /// A verb: one attempt of `op` on the cursor (non_blocking; `deadline` means nothing then),
@@ -110,8 +123,15 @@ protected:
         return run_until<Progress>(op, blocking_deadline<Mode>(deadline));
     }
 
-    /// Wakes the other side's sleepers, if any: after a publish or a release.
-    void progress() noexcept { Role::wake_peers(*this->shared_).notify(this->light_fence_); }
+    /// Wakes the other side's sleepers, if any: after a publish or a release. On the role's bell,
+    /// or where the kind's bells say the cursor's progress concerns only some of the other side
+    /// (a lane freed: its sender), on theirs.
+    void progress() noexcept {
+        if constexpr (requires { bells::progress_bell(*this->shared_, cursor_); })
+            bells::progress_bell(*this->shared_, cursor_).notify(this->light_fence_);
+        else
+            Role::wake_peers(*this->shared_).notify(this->light_fence_);
+    }
 
     Cursor& cursor() noexcept { return cursor_; }
 

@@ -1,0 +1,193 @@
+#pragma once
+// Lanes: one SPSC ring per producer, merged by the one consumer (the iceoryx shape: a queue per
+// publisher per subscriber).
+//
+// A producer owns the lane of its roster place: place i writes lanes[i] and nobody else does,
+// so it publishes with the SPSC ring's plain release store, never a CAS, and a producer
+// preempted (or killed) half-way through a send holds up only its own lane: the others go on
+// being read. The consumer is the only reader of every lane.
+//
+// The merge is round robin from where it left off: after taking a message from lane i, the
+// consumer's next look starts at lane i + 1, and it takes the first lane with a message. So
+// among lanes that always have messages each gets one in turn, and a lane with a message waits
+// at most one message of every other lane (lanes_in_use - 1 of them) before it is read: none
+// starves while another is always full. Each producer's messages keep their order (one lane,
+// FIFO); between producers there is no order, as in any queue of many producers.
+//
+// The consumer looks only at the lanes below `in_use`, the highest place ever attached + 1, so
+// that a queue of lanes<64> with one producer costs one lane's look, not 64. A producer raises
+// `in_use` when it attaches (a CAS, once, off the data path) before it publishes anything there.
+// The consumer reads it again whenever a look at every lane it knew found nothing: a lane that
+// comes later is seen at the latest by the look that follows the doorbell's ring of its first
+// message (the bell's seq_cst fences order the producer's raise, made before its publish, before
+// the sleeper's look).
+//
+// A dead producer: SPSC lanes hold no claims, so there is nothing to recover. What it published
+// stays in its lane and is read as any message (in order, before anyone else's that its lane
+// receives later); what it had not published is not there. Its place, once retired or taken over
+// (detail/sync/roster.hpp), goes to a new producer, whose cursor resumes the lane where the dead
+// one stopped (spsc_producer::attach finishes or takes back a step cut short). So a lane is
+// reused, never leaked.
+//
+// Shared memory is not trusted: `in_use` is clamped to Lanes, each lane checks its own indices
+// (detail/ring/spsc.hpp), and a place outside Lanes attaches to nothing.
+
+#include <ipckit/detail/ring/cursor.hpp>
+#include <ipckit/detail/ring/spsc.hpp>
+#include <ipckit/detail/ring/ticket.hpp>
+#include <ipckit/detail/shm/layout.hpp>
+#include <ipckit/error.hpp>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace ipckit::detail {
+
+/// Shared layout:
+///   0              in_use    highest place ever attached + 1 (raised by CAS, never lowered)
+///   cache_line     lanes     spsc_ring<T, N>[Lanes]: lane i is written by the sender in place i
+template <shm_safe T, std::size_t N, std::size_t Lanes>
+struct lanes_ring {
+    static_assert(Lanes >= 1);
+    alignas(cache_line) std::atomic<std::uint32_t> in_use{0};
+    spsc_ring<T, N> lanes[Lanes];
+
+    /// The lanes a consumer must look at, as `in_use` says (clamped: it is read from shared memory).
+    [[nodiscard]] std::size_t lanes_in_use() const noexcept {
+        // SYNC POINT READ: in_use, paired with lanes_producer::attach's release CAS: the lane's
+        // indices, as its producer found them, are visible.
+        return std::min<std::size_t>(in_use.load(std::memory_order_acquire), Lanes);
+    }
+};
+
+/// A producer's cursor: the SPSC producer of the lane of its roster place. Restricted
+/// thread-safe: one thread at a time.
+template <shm_safe T, std::size_t N, std::size_t Lanes>
+class lanes_producer {
+public:
+    lanes_producer() noexcept = default;
+
+    /// Attaches to the lane of roster place `place`; false if there is no such lane or its
+    /// indices are inconsistent.
+    bool attach(lanes_ring<T, N, Lanes>& ring, std::atomic<std::uint64_t>& pending, std::size_t place) noexcept {
+        if (place >= Lanes) return false;
+        const auto want = static_cast<std::uint32_t>(place + 1);
+        std::uint32_t seen = ring.in_use.load(std::memory_order_relaxed);
+        // SYNC POINT WRITE: in_use, before anything is published in our lane; READ by the
+        // consumer's lanes_in_use(). The CAS fails only where another producer raised it
+        // meanwhile (seen is then reloaded) or it is already at or past us (nothing to do).
+        while (seen < want &&
+               !ring.in_use.compare_exchange_weak(seen, want, std::memory_order_release, std::memory_order_relaxed)) {
+        }
+        return lane_.attach(ring.lanes[place], pending);
+    }
+
+    errc try_claim(ring_ticket<T>& t) noexcept { return lane_.try_claim(t); }
+    void commit(const ring_ticket<T>& t) noexcept { lane_.commit(t); }
+    void abandon(const ring_ticket<T>& t) noexcept { lane_.abandon(t); }
+    errc try_push(const T& m) noexcept { return lane_.try_push(m); }
+    /// Whether our own lane has room: the other lanes' fill does not matter to us.
+    bool has_room() noexcept { return lane_.has_room(); }
+    /// Nothing to recover: the single consumer holds no claim while it reads.
+    template <class LiveClaimant>
+    bool recover(LiveClaimant&&) noexcept {
+        return false;
+    }
+
+private:
+    spsc_producer<T, N> lane_;
+};
+
+/// The consumer's cursor: an SPSC consumer per lane, and where the round robin goes on.
+/// Restricted thread-safe: one thread at a time.
+template <shm_safe T, std::size_t N, std::size_t Lanes>
+class lanes_consumer {
+public:
+    lanes_consumer() noexcept = default;
+
+    /// Attaches to every lane (finishing a step that a killed predecessor left in any of
+    /// them); false if one has inconsistent indices.
+    bool attach(lanes_ring<T, N, Lanes>& ring, std::atomic<std::uint64_t>& pending) noexcept {
+        ring_ = &ring;
+        for (std::size_t i = 0; i < Lanes; ++i)
+            if (!lanes_[i].attach(ring.lanes[i], pending)) return false;
+        in_use_ = ring.lanes_in_use();
+        return true;
+    }
+
+    /// Claims the next message of the merge: the first lane with one, from where the last
+    /// claim left off. ok, would_block (every lane empty) or corrupt (a lane's indices). No
+    /// system call. The slot stays the consumer's until release().
+    errc try_claim(ring_ticket<const T>& t) noexcept {
+        for (;;) {
+            const std::size_t n = in_use_;
+            std::size_t i = next_ < n ? next_ : 0;
+            for (std::size_t k = 0; k < n; ++k) {
+                const errc e = lanes_[i].try_claim(t);
+                if (e != errc::would_block) {
+                    current_ = i;
+                    return e;
+                }
+                if (++i == n) i = 0;
+            }
+            // Every lane we knew is empty: a producer may have come to a lane past them.
+            in_use_ = ring_->lanes_in_use();
+            if (in_use_ == n) return errc::would_block;
+        }
+    }
+
+    /// The lane of the last claim: the one a release freed room in.
+    [[nodiscard]] std::size_t last_lane() const noexcept { return current_; }
+
+    /// Gives the claimed slot back to its producer; the next claim starts at the next lane.
+    void release(const ring_ticket<const T>& t) noexcept {
+        lanes_[current_].release(t);
+        next_ = current_ + 1;
+    }
+
+    errc try_pop(T& out) noexcept { return pop_copy(*this, out); }
+
+    /// Whether some lane has a message (or a corrupt lane, which the pop will report).
+    bool has_data() noexcept {
+        in_use_ = ring_->lanes_in_use();
+        for (std::size_t i = 0; i < in_use_; ++i)
+            if (lanes_[i].has_data()) return true;
+        return false;
+    }
+
+    /// Nothing to recover: a producer publishes a message whole or not at all, in its own lane.
+    template <class LiveClaimant>
+    bool recover(LiveClaimant&&) noexcept {
+        return false;
+    }
+
+    /// Messages waiting in every lane, as far as this consumer knows after a fresh look.
+    std::uint64_t available() noexcept {
+        in_use_ = ring_->lanes_in_use();
+        std::uint64_t sum = 0;
+        for (std::size_t i = 0; i < in_use_; ++i) sum += lanes_[i].available();
+        return sum;
+    }
+
+private:
+    lanes_ring<T, N, Lanes>* ring_ = nullptr;
+    std::array<spsc_consumer<T, N>, Lanes> lanes_{};
+    std::size_t in_use_ = 0;   ///< the lanes looked at: lanes_in_use() when last read
+    std::size_t next_ = 0;     ///< where the next claim starts
+    std::size_t current_ = 0;  ///< the lane of the claim in progress
+};
+
+// The cursor contract (detail/ring/cursor.hpp), checked on one instance.
+static_assert(claiming_producer<lanes_producer<std::uint64_t, 8, 4>, std::uint64_t> &&
+                  attaches_to<lanes_producer<std::uint64_t, 8, 4>, lanes_ring<std::uint64_t, 8, 4>,
+                              std::atomic<std::uint64_t>, std::size_t>,
+              "lanes_producer must meet the producer cursor contract");
+static_assert(claiming_consumer<lanes_consumer<std::uint64_t, 8, 4>, std::uint64_t> &&
+                  attaches_to<lanes_consumer<std::uint64_t, 8, 4>, lanes_ring<std::uint64_t, 8, 4>,
+                              std::atomic<std::uint64_t>>,
+              "lanes_consumer must meet the consumer cursor contract");
+
+}  // namespace ipckit::detail
