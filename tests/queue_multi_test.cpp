@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -196,8 +197,22 @@ private:
 /// `end` (closed, or peer_dead when a sender was killed), calling each() after each message it
 /// took. as_expected or what went wrong.
 template <class Rx>
-std::string receive_until_end(Rx& rx, tally& t, errc end, const std::function<void()>& each = [] {}) {
+std::string receive_until_end(Rx& rx, tally& t, errc end, const std::function<void()>& each = [] {},
+                              std::size_t batch = 0) {
+    std::vector<msg> got(batch);
     for (;;) {
+        if (batch > 0) {
+            // Batches of up to `batch`: at least one each, every one of them checked.
+            const auto n = rx.receive(std::span<msg>(got), patience);
+            if (!n && n.error() == end) return as_expected;
+            if (!n) return "received " + errc_text(n.error()) + " where it expected a batch or " + errc_text(end);
+            if (*n == 0 || *n > batch) return "received a batch of " + std::to_string(*n) + " of at most " + std::to_string(batch);
+            for (std::size_t i = 0; i < *n; ++i) {
+                if (auto e = t.take(got[i]); e != as_expected) return e;
+                each();
+            }
+            continue;
+        }
         auto r = rx.receive(patience);
         if (!r && r.error() == end) return as_expected;
         if (!r) return "received " + errc_text(r.error()) + " where it expected a message or " + errc_text(end);
@@ -209,7 +224,20 @@ std::string receive_until_end(Rx& rx, tally& t, errc end, const std::function<vo
 /// For a sending child or thread: sends numbers [first, last) of `producer`; as_expected, or
 /// which send failed and why.
 template <class Tx>
-std::string send_range(Tx& tx, std::uint32_t producer, std::uint64_t first, std::uint64_t last) {
+std::string send_range(Tx& tx, std::uint32_t producer, std::uint64_t first, std::uint64_t last, std::size_t batch = 0) {
+    if (batch > 0) {
+        // Batches of 1, 2, ... batch messages in turn: each send(span) must send all of them.
+        std::vector<msg> ms;
+        for (std::uint64_t s = first, k = 1; s < last; s += ms.size(), k = k % batch + 1) {
+            ms.clear();
+            for (std::uint64_t i = s; i < last && i < s + k; ++i) ms.push_back(make_msg(producer, i));
+            const auto n = tx.send(std::span<const msg>(ms), patience);
+            if (!n || *n != ms.size())
+                return "sending producer " + std::to_string(producer) + "'s seqs from " + std::to_string(s) + " gave " +
+                       (n ? std::to_string(*n) + " of " + std::to_string(ms.size()) : errc_text(n.error()));
+        }
+        return as_expected;
+    }
     for (std::uint64_t s = first; s < last; ++s)
         if (const auto r = tx.send(make_msg(producer, s), patience); !r)
             return "sending producer " + std::to_string(producer) + "'s seq " + std::to_string(s) + " gave " +
@@ -309,8 +337,10 @@ errc attach_error(F&& attach) {
 
 /// Sends per_producer messages from each of np sender processes to nc receiver processes and
 /// checks that every message arrived exactly once, whole, and in its producer's order.
+/// With `batch` > 0, in batches of up to that many (the batch verbs), else one message a call.
 template <class Q>
-void check_exactly_once_across_processes(std::size_t np, std::size_t nc, std::uint64_t per_producer) {
+void check_exactly_once_across_processes(std::size_t np, std::size_t nc, std::uint64_t per_producer,
+                                         std::size_t batch = 0) {
     scoped_name name("queue-multi");
     auto q = Q::create(name);
     signal_pipe attached, go;
@@ -325,7 +355,7 @@ void check_exactly_once_across_processes(std::size_t np, std::size_t nc, std::ui
             auto rx = qc.receiver();
             attached.post();
             tally t(np, per_producer);
-            const std::string e = receive_until_end(rx, t, errc::closed);
+            const std::string e = receive_until_end(rx, t, errc::closed, [] {}, batch);
             t.report(*reports[c]);
             r.expect(e);
         }));
@@ -339,7 +369,7 @@ void check_exactly_once_across_processes(std::size_t np, std::size_t nc, std::ui
             auto tx = qc.sender();
             attached.post();
             r.check(go.wait(), "the go signal");
-            r.expect(send_range(tx, static_cast<std::uint32_t>(p), 0, per_producer));
+            r.expect(send_range(tx, static_cast<std::uint32_t>(p), 0, per_producer, batch));
         }));
     }
     attached.close_write();
@@ -367,7 +397,7 @@ void check_exactly_once_across_processes(std::size_t np, std::size_t nc, std::ui
 
 /// As check_exactly_once_across_processes, with np sender threads and nc receiver threads.
 template <class Q>
-void check_exactly_once_across_threads(std::size_t np, std::size_t nc, std::uint64_t per_producer) {
+void check_exactly_once_across_threads(std::size_t np, std::size_t nc, std::uint64_t per_producer, std::size_t batch = 0) {
     scoped_name name("queue-multi");
     auto q = Q::create(name);
 
@@ -383,12 +413,12 @@ void check_exactly_once_across_threads(std::size_t np, std::size_t nc, std::uint
     std::vector<std::thread> consumers, producers;
     for (std::size_t c = 0; c < nc; ++c)
         consumers.emplace_back([&, c] {
-            consumer_outcomes[c] = receive_until_end(rxs[c], tallies[c], errc::closed);
+            consumer_outcomes[c] = receive_until_end(rxs[c], tallies[c], errc::closed, [] {}, batch);
             rxs[c].close();
         });
     for (std::size_t p = 0; p < np; ++p)
         producers.emplace_back([&, p] {
-            producer_outcomes[p] = send_range(txs[p], static_cast<std::uint32_t>(p), 0, per_producer);
+            producer_outcomes[p] = send_range(txs[p], static_cast<std::uint32_t>(p), 0, per_producer, batch);
             txs[p].close();
         });
     for (auto& t : producers) t.join();
@@ -428,6 +458,19 @@ TEMPLATE_TEST_CASE("multi queue across threads: every message of every producer 
                    "its producer's order",
                    "[unit]", mpmc_4x4, mpsc_4x1, spmc_1x4) {
     check_exactly_once_across_threads<typename TestType::queue>(TestType::producers, TestType::consumers, 5'000);
+}
+
+// The batch verbs: runs of positions claimed with one CAS, racing single claims' and each other's.
+TEMPLATE_TEST_CASE("multi queue across processes in batches: every message of every producer arrives exactly once, "
+                   "whole and in its producer's order",
+                   "[process]", mpmc_4x4, mpsc_4x1, spmc_1x4) {
+    check_exactly_once_across_processes<typename TestType::queue>(TestType::producers, TestType::consumers, 20'000, 17);
+}
+
+TEMPLATE_TEST_CASE("multi queue across threads in batches: every message of every producer arrives exactly once, "
+                   "whole and in its producer's order",
+                   "[unit]", mpmc_4x4, mpsc_4x1, spmc_1x4) {
+    check_exactly_once_across_threads<typename TestType::queue>(TestType::producers, TestType::consumers, 5'000, 17);
 }
 
 // A lost race between claimants (two producers, or two consumers, taking one position) shows
