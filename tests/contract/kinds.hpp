@@ -265,8 +265,8 @@ struct mailbox_kind : handle_kind<mailbox<Delivery>, mailbox<Delivery, std::uint
     static constexpr bool side_of_one_ends = false;
     static constexpr std::uint64_t holds = 8;
 };
-struct mailbox_exclusive : mailbox_kind<ipckit::exclusive> {};
-struct mailbox_any : mailbox_kind<ipckit::any> {};
+struct mailbox_exclusive : mailbox_kind<ipckit::exclusive>, batch_verbs {};
+struct mailbox_any : mailbox_kind<ipckit::any>, batch_verbs {};
 struct mailbox_round_robin : mailbox_kind<ipckit::round_robin> {};
 struct mailbox_broadcast : mailbox_kind<ipckit::broadcast> {};
 
@@ -429,8 +429,9 @@ struct node_from : node_kind<false> {};
 
 /// Batch verbs: send(span) says how many were sent, exactly, when it meets a full channel, a
 /// deadline or its receiver's end; receive(span) takes up to its size. (The bounded queues of
-/// fixed-size messages; kinds gain batch verbs from K::send_batch and K::receive_batch.)
-#define IPCKIT_CONTRACT_BATCH_KINDS fixed_spsc, fixed_mpsc, fixed_spmc, fixed_mpmc
+/// fixed-size messages, and the mailboxes that take one message at a time from a ring: exclusive
+/// and any; kinds gain batch verbs from K::send_batch and K::receive_batch.)
+#define IPCKIT_CONTRACT_BATCH_KINDS fixed_spsc, fixed_mpsc, fixed_spmc, fixed_mpmc, mailbox_exclusive, mailbox_any
 
 /// ... and a sender killed in the middle of a batch: the batch kinds of IPCKIT_CONTRACT_PEER_DEATH_KINDS.
 #define IPCKIT_CONTRACT_BATCH_PEER_DEATH_KINDS fixed_spsc, fixed_mpsc, fixed_mpmc

@@ -14,13 +14,16 @@
 //                                                  it freed (or closed) anything
 
 #include <ipckit/detail/endpoint/endpoint.hpp>
+#include <ipckit/detail/mailbox/control.hpp>
 #include <ipckit/detail/mailbox/endpoint.hpp>
+#include <ipckit/detail/ring/ticket.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>
 #include <ipckit/segment.hpp>
 
 #include <cstddef>
 #include <memory>
+#include <span>
 #include <utility>
 
 namespace ipckit::detail {
@@ -34,20 +37,28 @@ namespace ipckit::detail {
 template <class Box, mode_policy Mode>
 class mailbox_sender
     : public mailbox_endpoint<Box, producer_role, typename Box::sending::cursor, Mode, mailbox_bells<producer_role>>,
-      public send_verbs<mailbox_sender<Box, Mode>, typename Box::message_type, Mode> {
+      public send_verbs<mailbox_sender<Box, Mode>, typename Box::message_type, Mode>,
+      public send_batch_verbs<mailbox_sender<Box, Mode>, typename Box::message_type, Mode> {
     using base = mailbox_endpoint<Box, producer_role, typename Box::sending::cursor, Mode, mailbox_bells<producer_role>>;
     using T = typename Box::message_type;
     using verbs = send_verbs<mailbox_sender, T, Mode>;
+    using batch_verbs = send_batch_verbs<mailbox_sender, T, Mode>;
 
 public:
     /// send(m), send(m, deadline) (send_verbs): sends a copy of `m`: ok, or closed (closed,
     /// removed, owner gone: not sent), corrupt. Blocking: waits for room, or timed_out (not sent).
     /// Non-blocking: would_block when full.
     using verbs::send;
+    /// send(span), send(span, deadline) (send_batch_verbs; exclusive, any and round_robin
+    /// mailboxes): sends copies of several messages, in order, and returns how many: blocking,
+    /// waiting for room until all are sent (fewer if the deadline passes or the mailbox closes
+    /// first); non-blocking, as many as fit now. Each attempt claims what fits with one CAS.
+    using batch_verbs::send;
 
 private:
     friend mailbox_handle<Box>;
     friend verbs;
+    friend batch_verbs;
 
     mailbox_sender(std::shared_ptr<segment> seg, const options& opt)
         : base(std::move(seg), opt, [](auto& cursor, auto& sh, std::size_t place, const segment& s) {
@@ -57,6 +68,26 @@ private:
     errc send_until(const T& m, clock::time_point deadline) noexcept {
         return this->run_until(
             [&] { return this->publish(m); }, [this] { return this->cursor().has_room() || !this->control().is_open(); },
+            [this] { return Box::sending::check(this->cursor(), this->sh(), *this->segment_, this->me_); }, deadline);
+    }
+
+    errc send_batch_until(std::span<const T> ms, std::size_t& sent, clock::time_point deadline) noexcept {
+        using cursor_type = typename Box::sending::cursor;
+        static_assert(requires(cursor_type& c, ring_run& r) { c.try_claim_n(std::size_t{1}, r); },
+                      "batch sends need a mailbox whose ring claims runs: exclusive, any or round_robin (a "
+                      "broadcast mailbox sends one message a call)");
+        sent = 0;
+        if (ms.empty()) return errc::ok;
+        return this->run_until(
+            [this, ms, &sent] {
+                std::size_t n = 0;
+                const errc e = publish_n_unless_closed(this->control(), this->sh().data_bell, this->cursor(),
+                                                       ms.data() + sent, ms.size() - sent, n, this->light_fence_);
+                if (e != errc::ok) return e;
+                sent += n;
+                return sent == ms.size() ? errc::ok : errc::would_block;
+            },
+            [this] { return this->cursor().has_room() || !this->control().is_open(); },
             [this] { return Box::sending::check(this->cursor(), this->sh(), *this->segment_, this->me_); }, deadline);
     }
 };

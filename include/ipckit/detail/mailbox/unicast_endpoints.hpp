@@ -31,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <type_traits>
 #include <utility>
 
@@ -68,10 +69,12 @@ struct unicast_sending {
 template <class Box, mode_policy Mode>
 class mailbox_receiver
     : public mailbox_endpoint<Box, consumer_role, typename Box::shared::consumer_type, Mode, mailbox_bells<consumer_role>>,
-      public receive_verbs<mailbox_receiver<Box, Mode>, typename Box::message_type, Mode> {
+      public receive_verbs<mailbox_receiver<Box, Mode>, typename Box::message_type, Mode>,
+      public receive_batch_verbs<mailbox_receiver<Box, Mode>, typename Box::message_type, Mode> {
     using base = mailbox_endpoint<Box, consumer_role, typename Box::shared::consumer_type, Mode, mailbox_bells<consumer_role>>;
     using T = typename Box::message_type;
     using verbs = receive_verbs<mailbox_receiver, T, Mode>;
+    using batch_verbs = receive_batch_verbs<mailbox_receiver, T, Mode>;
     static constexpr bool turns = std::is_same_v<typename Box::delivery_type, round_robin>;
     static constexpr std::uint64_t place_mask = 0xffff'ffffULL;
 
@@ -83,10 +86,15 @@ public:
     /// receives a copy of the next message for this receiver. Blocking: waits for one; closed
     /// once the mailbox is closed and drained; timed_out. Non-blocking: would_block.
     using verbs::receive;
+    /// receive(span), receive(span, deadline) (receive_batch_verbs; exclusive and any
+    /// mailboxes): takes copies of up to span.size() messages, at least one (blocking: waits for
+    /// one), with one claim and one wake-up, and returns how many.
+    using batch_verbs::receive;
 
 private:
     friend mailbox_handle<Box>;
     friend verbs;
+    friend batch_verbs;
     friend watch_access;
     mailbox_receiver(std::shared_ptr<segment> seg, const options& opt)
         : base(std::move(seg), opt, [](auto& cursor, auto& sh, std::size_t place, const segment&) {
@@ -96,6 +104,23 @@ private:
     errc receive_until(T& out, clock::time_point deadline) noexcept {
         return this->run_until([&] { return attempt(out); }, [this] { return ready(); }, [this] { return check(); },
                                deadline);
+    }
+
+    errc receive_batch_until(std::span<T> out, std::size_t& got, clock::time_point deadline) noexcept {
+        static_assert(!turns, "a round_robin mailbox passes the turn after every message: receive one at a time");
+        got = 0;
+        if (out.empty()) return errc::ok;
+        return this->run_until(
+            [this, out, &got] {
+                const errc e = this->cursor().try_pop_n(out.data(), out.size(), got);
+                if (e == errc::ok) {
+                    this->sh().space_bell.notify(this->light_fence_);
+                    return errc::ok;
+                }
+                if (e == errc::would_block && drained()) return errc::closed;
+                return e;
+            },
+            [this] { return ready(); }, [this] { return check(); }, deadline);
     }
 
     /// Its readiness, for a waitset (endpoint_core::may_not_wait): what receive waits for, its

@@ -145,26 +145,49 @@ public:
         return errc::ok;
     }
 
-    /// Publishes copies of as many of the n messages at `src` as there are free positions at the
-    /// tail now (at most pending_run_max), in order: one claim (a CAS) for them all, then each
-    /// slot's stamp and sequence as commit() stores them. ok (`pushed` says how many, at least
-    /// one), would_block (full; none) or corrupt. n > 0. No system call.
-    errc try_push_n(const T* src, std::size_t n, std::size_t& pushed) noexcept {
-        pushed = 0;
+    /// Claims a run of as many of n (> 0) positions as are free at the tail now (at most
+    /// pending_run_max), with one CAS: ok (`run`: at least one), would_block (full) or corrupt.
+    /// The run must end in commit_n() or abandon_n(). No system call.
+    errc try_claim_n(std::size_t n, ring_run& run) noexcept {
         std::uint64_t pos = 0, m = 0;
         if (const errc e = claim_run(n, pos, m); e != errc::ok) return e;
-        for (std::uint64_t i = 0; i < m; ++i) {
-            mpmc_slot<T>& slot = ring_->slots[(pos + i) % N];
+        run = {pos, m};
+        return errc::ok;
+    }
+
+    /// Publishes copies of the run.count messages at `src` in the claimed run, in order: each
+    /// slot's stamp and sequence as commit() stores them.
+    void commit_n(const ring_run& run, const T* src) noexcept {
+        for (std::uint64_t i = 0; i < run.count; ++i) {
+            mpmc_slot<T>& slot = ring_->slots[(run.pos + i) % N];
             std::memcpy(static_cast<void*>(&slot.value), src + i, sizeof(T));
             // SYNC POINT WRITE: value; READ by a recoverer's acquire load of the stamp.
-            slot.stamp.store(pos + i + 1, std::memory_order_release);
+            slot.stamp.store(run.pos + i + 1, std::memory_order_release);
             // SYNC POINT WRITE: value; READ by the consumer's acquire load of seq.
-            slot.seq.store(pos + i + 1, std::memory_order_release);
+            slot.seq.store(run.pos + i + 1, std::memory_order_release);
         }
         // SYNC POINT WRITE: after the run's last publish; READ by a recoverer's live_claimant().
         // Until here the whole run is listed, so no slot of it is buried while we write it.
         pending_->store(0, std::memory_order_release);
-        pushed = static_cast<std::size_t>(m);
+    }
+
+    /// Gives up a claimed run: consumers skip every position of it.
+    void abandon_n(const ring_run& run) noexcept {
+        for (std::uint64_t i = 0; i < run.count; ++i)
+            // SYNC POINT WRITE: READ by the consumer's acquire load of seq (a tombstone).
+            ring_->slots[(run.pos + i) % N].seq.store((run.pos + i + 1) | seq_tombstone, std::memory_order_release);
+        pending_->store(0, std::memory_order_release);
+    }
+
+    /// Publishes copies of as many of the n (> 0) messages at `src` as there are free positions
+    /// at the tail now: try_claim_n, then commit_n. ok (`pushed` says how many, at least one),
+    /// would_block (full; none) or corrupt. No system call.
+    errc try_push_n(const T* src, std::size_t n, std::size_t& pushed) noexcept {
+        pushed = 0;
+        ring_run run;
+        if (const errc e = try_claim_n(n, run); e != errc::ok) return e;
+        commit_n(run, src);
+        pushed = static_cast<std::size_t>(run.count);
         return errc::ok;
     }
 
