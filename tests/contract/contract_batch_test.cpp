@@ -165,3 +165,22 @@ TEMPLATE_TEST_CASE("contract: a sender killed in the middle of a batch: what it 
     CHECK(seqs.size() <= live + K::holds);  // no more than the channel held when it died
     CHECK(seqs == first_ticks(seqs.size()));
 }
+
+TEMPLATE_TEST_CASE("contract: once the channel is closed as a whole, a batch send is refused whole and a batch receive "
+                   "takes what is left, then closed",
+                   "[process]", IPCKIT_CONTRACT_BATCH_KINDS) {
+    using K = TestType;
+    const made<K> p;
+    auto rx = K::receiver(p);
+    auto tx = K::sender(p);
+    REQUIRE(K::send_batch(tx, 0, 3, already_past()).value() == 3);
+    // Closed by another process, with three messages in it and room to spare.
+    child_report report;
+    child c = report.spawn([&](child_report&) { K::channel::open(p.place, K::quick()).close(); });
+    REQUIRE(report.finish(c) == as_expected);
+    CHECK(err(K::send_batch(tx, 3, 2, patience)) == errc::closed);
+    std::vector<std::uint64_t> seqs;
+    CHECK(K::receive_batch(rx, seqs, 8, already_past()).value() == 3);
+    CHECK(seqs == first_ticks(3));  // nothing of the refused batch
+    CHECK(err(K::receive_batch(rx, seqs, 8, already_past())) == errc::closed);
+}
