@@ -21,6 +21,9 @@
 //                          (try_loan / commit / abandon, peek / consume / hold / release), and a
 //                          chain only pushes and pops whole messages: they meet the loop's part of
 //                          the contract (producer_cursor, consumer_cursor), not the slot claim's.
+//   try_push_n / try_pop_n (bounded rings of fixed-size messages: batch_producer,
+//                          batch_consumer) copy several messages in or out with one index
+//                          publication, as many as there are now.
 //
 // Each ring's header checks its cursors against these concepts, and the endpoints require them,
 // so a cursor that drifts from the contract does not compile.

@@ -35,7 +35,8 @@
 // free their slots as a dead consumer's. Telling that from a consumer killed while holding
 // them needs evidence this ring does not keep (the dead consumer's roster `pending` word).
 //
-// Batches (try_push_n, try_pop_n). One CAS on the tail claims a run of positions: the first as
+// Batches (try_claim_n with commit_n or abandon_n, or both as try_push_n; try_pop_n). One CAS on
+// the tail claims a run of positions: the first as
 // a single claim checks it, then each following slot while it is free for this lap (seq == its
 // position; one still being read ends the run); one CAS on the head claims a run of slots that
 // are plainly full (a message with its stamp, or a tombstone without). Each slot is then
