@@ -35,6 +35,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <span>
@@ -669,6 +670,47 @@ TEST_CASE("mpmc queue: a full ring whose oldest slot is a dead producer's tombst
     }
     CHECK(tx.send(make_msg(1, 4)));
     CHECK(rx.receive().value().seq == 4);
+}
+
+TEST_CASE("mpmc queue: a live producer's run of claimed slots is left alone by a receiver's recovery; unlisted, "
+          "its unpublished slots are skipped",
+          "[unit]") {
+    // A batch send claims a run of positions with one CAS and lists the whole run in its roster
+    // place's pending word (detail/sync/pending.hpp) until its last slot is published. Here a
+    // run of 3 at the tail, of which only the first is published: the receiver, stuck on the
+    // second, must wait for the live claimant rather than bury its slot.
+    scoped_name name("mq");
+    auto q = mpmc8::create(name, quick_liveness());
+    auto tx = q.sender();
+    auto rx = q.receiver();
+    auto seg = ipckit::segment::open(name, mpmc8::layout(), {});
+    auto& sh = *static_cast<mpmc8::shared*>(seg.body());
+    const std::size_t i = place_of_this_process(sh.senders);
+    REQUIRE(i != mpmc8::max_senders);
+    auto& pending = sh.senders.places[i].pending;
+    pending.store(ipckit::detail::pending_word(0, 3), std::memory_order_relaxed);
+    std::uint64_t t = 0;
+    REQUIRE(sh.ring.tail.compare_exchange_strong(t, 3));
+    const msg first = make_msg(1, 0);
+    std::memcpy(static_cast<void*>(&sh.ring.slots[0].value), &first, sizeof first);
+    sh.ring.slots[0].stamp.store(1, std::memory_order_release);
+    sh.ring.slots[0].seq.store(1, std::memory_order_release);
+
+    CHECK(rx.receive(patience).value().seq == 0);
+    // Waiting asks for recovery once per liveness interval (10 ms here): the run is listed by a
+    // live process, so its slots stay as they are.
+    CHECK(err(rx.receive(std::chrono::milliseconds(100))) == errc::timed_out);
+    CHECK(sh.ring.slots[1].seq.load() == 1);
+    CHECK(sh.ring.slots[2].seq.load() == 2);
+    // Listed nowhere (as after its claimant died and its place was taken over): the same wait
+    // finishes both slots as tombstones, which the receive skips (each given back for the next
+    // lap: position + 8), and the next message is received past them.
+    pending.store(0, std::memory_order_release);
+    CHECK(err(rx.receive(std::chrono::milliseconds(100))) == errc::timed_out);
+    CHECK(sh.ring.slots[1].seq.load() == 1 + 8);
+    CHECK(sh.ring.slots[2].seq.load() == 2 + 8);
+    REQUIRE(tx.send(make_msg(1, 3)));
+    CHECK(rx.receive(patience).value().seq == 3);
 }
 
 TEST_CASE("mpmc queue: multi_of<2> takes two senders and two receivers, and a third is busy until one closes",
