@@ -672,7 +672,7 @@ TEST_CASE("mpmc queue: a full ring whose oldest slot is a dead producer's tombst
     CHECK(rx.receive().value().seq == 4);
 }
 
-TEST_CASE("mpmc queue: a live producer's run of claimed slots is left alone by a receiver's recovery; unlisted, "
+TEST_CASE("mpmc queue: a live producer's run of claimed slots is left alone by a receiver's recovery, and once unlisted "
           "its unpublished slots are skipped",
           "[unit]") {
     // A batch send claims a run of positions with one CAS and lists the whole run in its roster
