@@ -3,6 +3,7 @@
 //   message.hpp          the messages, their sequence numbers and the receivers' checks
 //   reference_ring.hpp   the physical limit
 //   mechanisms.hpp       one small adapter per mechanism
+//   batch.hpp            the rows of ipckit's batch verbs (send(span), receive(span)), streams only
 //   net_mechanisms.hpp   the socket rows of --sockets: ipckit connections, raw TCP, ZeroMQ
 //   calls.hpp            the call rows of --rpc and their driver; their adapters are in calls/
 //                        (ipckit::rpc, gRPC), translation units of their own
@@ -11,6 +12,7 @@
 //   process.hpp          forked, pinned children; the start gate; reaping on every path
 //   report.hpp           tables, in-round ratios, targets, CSV
 
+#include "batch.hpp"
 #include "calls.hpp"
 #include "mechanisms.hpp"
 #include "net_mechanisms.hpp"
@@ -41,6 +43,12 @@ constexpr mechanism_entry ipckit_row(std::string_view name, std::string_view ove
     return entry<M, runs::pairs>(name, family::ipckit, over);
 }
 
+/// A batch row (bench/batch.hpp): streams only; `over`: the row of the same queue, one message a call.
+template <mechanism M>
+constexpr mechanism_entry batch_row(std::string_view name, std::string_view over) {
+    return entry<M, runs::stream_only>(name, family::ipckit, over);
+}
+
 /// What every run measures first: the physical limits, a ring of a few dozen lines and one copy.
 constexpr mechanism_entry bounds[] = {
     entry<reference>("reference-ring", family::reference),
@@ -69,6 +77,11 @@ constexpr mechanism_entry ipckit_rows[] = {
     ipckit_row<ipckit_mailbox<ipckit::exclusive>>("ipckit-mailbox", "ipckit-mpsc-adaptive"),
     ipckit_row<ipckit_mailbox<ipckit::round_robin>>("ipckit-mailbox-rr", "ipckit-mpsc-adaptive"),
     ipckit_row<ipckit_mailbox<ipckit::exclusive, payload::bytes>>("ipckit-mailbox-bytes", "ipckit-mailbox"),
+    // The batch verbs, each beside the queue it drives one message a call (streams only).
+    batch_row<ipckit_batch<16, ipckit::single>>("ipckit-spsc-batch16", "ipckit-spsc-adaptive"),
+    batch_row<ipckit_batch<256, ipckit::single>>("ipckit-spsc-batch256", "ipckit-spsc-adaptive"),
+    batch_row<ipckit_batch<16, ipckit::multi>>("ipckit-mpsc-batch16", "ipckit-mpsc-adaptive"),
+    batch_row<ipckit_batch<256, ipckit::multi>>("ipckit-mpsc-batch256", "ipckit-mpsc-adaptive"),
 };
 /// What ipckit is measured against, in every run (the standard table and a chosen kind).
 constexpr mechanism_entry peers[] = {
@@ -187,6 +200,12 @@ constexpr report::target targets[] = {
      "one-copy", ">=", 0.5, "x"},
     {"(g) 64 KiB bytes loan: MB/s / one copy's MB/s", "ipckit-bytes-loan", "stream", 65536,
      "one-copy", ">=", 0.5, "x"},
+    {"(h) 8 B, batches of 256: batch / best peer",    "ipckit-spsc-batch256", "stream", 8,
+     "best-peer", ">=", 100, "x"},
+    {"(h) 8 B, batches of 256: batch / unbatched",    "ipckit-spsc-batch256", "stream", 8,
+     "ipckit-spsc-adaptive", ">=", 2, "x"},
+    {"(i) 1 KiB, batches of 256: batch / best peer",  "ipckit-spsc-batch256", "stream", 1024,
+     "best-peer", ">=", 5, "x"},
 };
 // clang-format on
 

@@ -488,10 +488,12 @@ inline cell_result one_copy(const cell_request& rq) {
 }
 
 /// Which patterns a row runs: all, those of one pair of processes and of several producers
-/// into one consumer (pingpong, stream and mpscN, idle), only fan, or only pingpong (a
-/// request-reply socket), or stream and broadcast (a broadcast link). Each pattern is compiled
-/// for each size of each row that may run it, and no more: that is most of the build time.
-enum class runs { all, pairs, fan_only, pingpong_only, broadcast };
+/// Which patterns a row runs: all, those of one pair of processes and of several producers
+/// into one consumer (pingpong, stream and mpscN, idle), only fan, only pingpong (a
+/// request-reply socket), stream and broadcast (a broadcast link), or only streams (stream and
+/// mpscN: a batch row, bench/batch.hpp). Each pattern is compiled for each size of each row that
+/// may run it, and no more: that is most of the build time.
+enum class runs { all, pairs, fan_only, pingpong_only, broadcast, stream_only };
 
 /// Measures one cell of mechanism M: the entry point that the mechanism table points at.
 template <mechanism M, runs Runs = runs::all>
@@ -507,6 +509,9 @@ cell_result run_cell(const cell_request& rq) {
         } else if constexpr (Runs == runs::pingpong_only) {
             if (rq.pat.kind != shape::pingpong) fail("this row measures only round trips (pingpong)");
             return ping_pong<M, S>(rq);
+        } else if constexpr (Runs == runs::stream_only) {
+            if (rq.pat.kind != shape::stream) fail("this row measures only streams (stream, mpscN)");
+            return stream<M, S>(rq);
         } else {
             switch (rq.pat.kind) {
             case shape::pingpong: return ping_pong<M, S>(rq);
@@ -546,11 +551,13 @@ struct mechanism_entry {
     std::string_view over = {};
     bool pingpong_only = false;  ///< a request-reply socket: no figure but pingpong's
     bool calls = false;          ///< a call row (calls.hpp): pingpong and calls only, and only it makes calls
+    bool stream_only = false;    ///< a batch row: no figure but the streams' (stream, mpscN)
 
     /// "" if this row can run pattern `p` with messages of `size` bytes, else why not.
     [[nodiscard]] std::string refuses(const pattern& p, std::size_t size) const {
         if (kind == family::bound && (p.kind != only || p.many)) return "n/a (one process, no IPC)";
         if (pingpong_only && p.kind != shape::pingpong) return "n/a (request-reply: round trips only)";
+        if (stream_only && p.kind != shape::stream) return "n/a (batches: streams only)";
         if (calls != (p.kind == shape::calls) && !(calls && p.kind == shape::pingpong))
             return calls ? "n/a (calls: round trips and call rates only)" : "n/a (messages, not calls)";
         if (p.kind == shape::idle && unsupported_idle != nullptr) return unsupported_idle();
@@ -563,7 +570,8 @@ template <mechanism M, runs Runs = runs::all>
 constexpr mechanism_entry entry(std::string_view name, family kind, std::string_view over = {}) {
     std::string (*no_idle)() = nullptr;
     if constexpr (requires { M::unsupported_idle(); }) no_idle = &M::unsupported_idle;
-    return {name, kind, &M::describe, &M::unsupported, &run_cell<M, Runs>, shape::idle, no_idle, over, false, false};
+    return {name, kind, &M::describe, &M::unsupported, &run_cell<M, Runs>, shape::idle, no_idle, over, false, false,
+            Runs == runs::stream_only};
 }
 
 /// A request-reply row of mechanism M: pingpong only.

@@ -58,6 +58,7 @@
 #include <span>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace ipckit_test::contract {
 
@@ -165,10 +166,35 @@ struct queue_promises {
     static constexpr bool side_of_one_ends = true;
 };
 
+/// The batch verbs (send(span), receive(span)) of a kind of fixed-size messages, for the kinds
+/// of IPCKIT_CONTRACT_BATCH_KINDS.
+struct batch_verbs {
+    /// Sends ticks first, first + 1, ... (n of them) as one batch: how many were sent, or why none.
+    static ipckit::result<std::size_t> send_batch(auto& tx, std::uint64_t first, std::size_t n, auto... deadline) {
+        std::vector<tick> ts(n);
+        for (std::size_t i = 0; i < n; ++i) ts[i] = make_tick(first + i);
+        return tx.send(std::span<const tick>(ts), deadline...);
+    }
+    /// Receives up to `max` ticks as one batch, appending their seqs to `seqs`: how many, or why
+    /// none (corrupt if one is torn, or the count is more than asked for).
+    static ipckit::result<std::size_t> receive_batch(auto& rx, std::vector<std::uint64_t>& seqs, std::size_t max,
+                                                     auto... deadline) {
+        std::vector<tick> ts(max);
+        const auto r = rx.receive(std::span<tick>(ts), deadline...);
+        if (!r) return r;
+        if (*r > max) return ipckit::unexpected(errc::corrupt);
+        for (std::size_t i = 0; i < *r; ++i) {
+            if (ts[i].check != check_of(ts[i].seq)) return ipckit::unexpected(errc::corrupt);
+            seqs.push_back(ts[i].seq);
+        }
+        return r;
+    }
+};
+
 template <class P, class C, class M = tick>
 using fixed = ipckit::queue<M, ipckit::bounded<8>, P, C>;
 template <class P, class C>
-using fixed_kind = handle_kind<fixed<P, C>, fixed<P, C, std::uint64_t>>;
+struct fixed_kind : handle_kind<fixed<P, C>, fixed<P, C, std::uint64_t>>, batch_verbs {};
 
 struct fixed_spsc : fixed_kind<ipckit::single, ipckit::single>, queue_promises {
     static constexpr bool multi_producer = false, bounded = true;
@@ -260,8 +286,8 @@ struct mailbox_kind : handle_kind<mailbox<Delivery>, mailbox<Delivery, std::uint
     static constexpr bool side_of_one_ends = false;
     static constexpr std::uint64_t holds = 8;
 };
-struct mailbox_exclusive : mailbox_kind<ipckit::exclusive> {};
-struct mailbox_any : mailbox_kind<ipckit::any> {};
+struct mailbox_exclusive : mailbox_kind<ipckit::exclusive>, batch_verbs {};
+struct mailbox_any : mailbox_kind<ipckit::any>, batch_verbs {};
 struct mailbox_round_robin : mailbox_kind<ipckit::round_robin> {};
 struct mailbox_broadcast : mailbox_kind<ipckit::broadcast> {};
 
@@ -441,6 +467,15 @@ struct node_from : node_kind<false> {};
     fixed_spsc, fixed_mpsc, fixed_lanes, fixed_spmc, bytes_spmc, fixed_mpmc, bytes_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
         mailbox_exclusive, mailbox_any, mailbox_round_robin, mailbox_broadcast, \
         mailbox_bytes_exclusive, mailbox_bytes_any, mailbox_bytes_round_robin, mailbox_bytes_broadcast
+
+/// Batch verbs: send(span) says how many were sent, exactly, when it meets a full channel, a
+/// deadline or its receiver's end; receive(span) takes up to its size. (The bounded queues of
+/// fixed-size messages, and the mailboxes that take one message at a time from a ring: exclusive
+/// and any; kinds gain batch verbs from K::send_batch and K::receive_batch.)
+#define IPCKIT_CONTRACT_BATCH_KINDS fixed_spsc, fixed_mpsc, fixed_spmc, fixed_mpmc, mailbox_exclusive, mailbox_any
+
+/// ... and a sender killed in the middle of a batch: the batch kinds of IPCKIT_CONTRACT_PEER_DEATH_KINDS.
+#define IPCKIT_CONTRACT_BATCH_PEER_DEATH_KINDS fixed_spsc, fixed_mpsc, fixed_mpmc
 
 /// The closed rule, where a receiver waits on with no sender attached: the closed kinds of many
 /// senders (a single sender's close is the end instead).

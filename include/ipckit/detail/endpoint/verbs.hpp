@@ -10,6 +10,8 @@
 #include <ipckit/policy.hpp>
 
 #include <concepts>
+#include <cstddef>
+#include <span>
 
 namespace ipckit::detail {
 
@@ -96,6 +98,80 @@ private:
         const errc e = derived().receive_until(out, deadline);
         if (e != errc::ok) return unexpected(e);
         return out;
+    }
+};
+
+/// What a batch verb returns, from its primitive's errc and count: how many, where any (or the
+/// batch was empty: 0); else why none.
+inline result<std::size_t> batch_result(errc e, std::size_t n) noexcept {
+    if (n > 0 || e == errc::ok) return n;
+    return unexpected(e);
+}
+
+/// The public batch send verbs of a sender of fixed-size messages `T`, beside send_verbs (a kind
+/// names both, with a using-declaration of each send), on top of the one primitive its kind
+/// implements (and befriends this mixin for):
+///
+///     errc Derived::send_batch_until(std::span<const T> ms, std::size_t& sent,
+///                                    clock::time_point deadline) noexcept
+///
+/// sends the messages of `ms` in order, counting those sent in `sent`: blocking, waiting for
+/// room until all are sent (ok) or the deadline passes or the other side ends (why it stopped);
+/// non-blocking, as many as fit now (would_block where not all did).
+///
+///     result<std::size_t> send(std::span<const T> ms)               no deadline, or one attempt
+///     result<std::size_t> send(std::span<const T> ms, D deadline)   blocking only
+///
+/// return how many of ms were sent, the first that many, in order, where that is one or more
+/// (fewer than ms.size() only when the deadline passed, the other side ended, or, non-blocking,
+/// the queue filled: the next send says why); 0 at once for an empty span; else why none was
+/// (timed_out, would_block, closed, peer_dead, in_use...).
+template <class Derived, class T, mode_policy Mode>
+class send_batch_verbs {
+public:
+    result<std::size_t> send(std::span<const T> ms) noexcept { return until(ms, clock::time_point::max()); }
+    template <deadline D>
+    result<std::size_t> send(std::span<const T> ms, D deadline) noexcept {
+        return until(ms, blocking_deadline<Mode>(deadline));
+    }
+
+private:
+    result<std::size_t> until(std::span<const T> ms, clock::time_point deadline) noexcept {
+        std::size_t sent = 0;
+        const errc e = static_cast<Derived&>(*this).send_batch_until(ms, sent, deadline);
+        return batch_result(e, sent);
+    }
+};
+
+/// The public batch receive verbs of a receiver of fixed-size messages `T`, beside
+/// receive_verbs (a kind names both, with a using-declaration of each receive), on top of:
+///
+///     errc Derived::receive_batch_until(std::span<T> out, std::size_t& got,
+///                                       clock::time_point deadline) noexcept
+///
+/// takes up to out.size() of the oldest messages into out's first `got` elements: blocking,
+/// waiting until at least one is there (or the deadline, or the other side's end); non-blocking,
+/// one attempt.
+///
+///     result<std::size_t> receive(std::span<T> out)               no deadline, or one attempt
+///     result<std::size_t> receive(std::span<T> out, D deadline)   blocking only
+///
+/// return how many were taken (out's first that many, in order), one or more; 0 at once for an
+/// empty span; else why none (timed_out, would_block, closed, peer_dead, in_use...).
+template <class Derived, class T, mode_policy Mode>
+class receive_batch_verbs {
+public:
+    result<std::size_t> receive(std::span<T> out) noexcept { return until(out, clock::time_point::max()); }
+    template <deadline D>
+    result<std::size_t> receive(std::span<T> out, D deadline) noexcept {
+        return until(out, blocking_deadline<Mode>(deadline));
+    }
+
+private:
+    result<std::size_t> until(std::span<T> out, clock::time_point deadline) noexcept {
+        std::size_t got = 0;
+        const errc e = static_cast<Derived&>(*this).receive_batch_until(out, got, deadline);
+        return batch_result(e, got);
     }
 };
 

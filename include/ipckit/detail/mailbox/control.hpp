@@ -123,6 +123,33 @@ template <class Slot, class Cursor, class Write>
     return errc::ok;
 }
 
+/// As publish_unless_closed, for a batch, with a cursor that claims runs (try_claim_n / commit_n
+/// / abandon_n): sends copies of as many of the n (> 0) messages at `src` as fit now, under one
+/// claim and one second look at the state (ok, `pushed` says how many, at least one), or returns
+/// closed (nothing sent: a claimed run is abandoned whole) or what try_claim_n said. One wake-up.
+template <class Cursor, class T>
+[[gnu::always_inline]] inline errc publish_n_unless_closed(mailbox_control& control, doorbell& data_bell, Cursor& cursor,
+                                                              const T* src, std::size_t n, std::size_t& pushed,
+                                                              bool light_fence) noexcept {
+    pushed = 0;
+    if (!control.is_open()) return errc::closed;
+    ring_run run;
+    const errc e = cursor.try_claim_n(n, run);
+    if (e != errc::ok) return e;
+    // As publish_unless_closed: the claim of the whole run before the second look.
+    sys::light_fence(light_fence);
+    // SYNC POINT READ: the closer's `why | closing` (mailbox_control::close_as).
+    if (control.state.load(std::memory_order_relaxed) != mailbox_control::open) {
+        cursor.abandon_n(run);  // tombstones the receivers skip
+        data_bell.notify(light_fence);
+        return errc::closed;
+    }
+    cursor.commit_n(run, src);
+    data_bell.notify(light_fence);
+    pushed = static_cast<std::size_t>(run.count);
+    return errc::ok;
+}
+
 /// A receiver's half: whether the mailbox is closed for good and `caught_up()` says this
 /// receiver has taken every message claimed so far, so that "nothing to read" means closed.
 template <class CaughtUp>

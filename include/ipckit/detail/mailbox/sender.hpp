@@ -14,6 +14,7 @@
 //                                                  it freed (or closed) anything
 
 #include <ipckit/detail/endpoint/endpoint.hpp>
+#include <ipckit/detail/mailbox/control.hpp>
 #include <ipckit/detail/mailbox/endpoint.hpp>
 #include <ipckit/detail/queue/fixed_endpoints.hpp>
 #include <ipckit/detail/queue/lending.hpp>
@@ -25,6 +26,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <span>
 #include <utility>
 
 namespace ipckit::detail {
@@ -41,11 +43,13 @@ template <class Box, mode_policy Mode>
 class mailbox_sender
     : public lender<mailbox_endpoint<Box, producer_role, typename Box::sending::cursor, Mode, mailbox_bells<producer_role>>,
                     ring_ticket<typename Box::message_type>>,
-      public send_verbs<mailbox_sender<Box, Mode>, typename Box::message_type, Mode> {
+      public send_verbs<mailbox_sender<Box, Mode>, typename Box::message_type, Mode>,
+      public send_batch_verbs<mailbox_sender<Box, Mode>, typename Box::message_type, Mode> {
     using T = typename Box::message_type;
     using base = lender<mailbox_endpoint<Box, producer_role, typename Box::sending::cursor, Mode, mailbox_bells<producer_role>>,
                         ring_ticket<T>>;
     using verbs = send_verbs<mailbox_sender, T, Mode>;
+    using batch_verbs = send_batch_verbs<mailbox_sender, T, Mode>;
 
 public:
     using loan_type = fixed_loan<base, T>;
@@ -54,6 +58,11 @@ public:
     /// removed, owner gone: not sent), corrupt. Blocking: waits for room, or timed_out (not sent).
     /// Non-blocking: would_block when full. in_use while a loan is outstanding.
     using verbs::send;
+    /// send(span), send(span, deadline) (send_batch_verbs; exclusive, any and round_robin
+    /// mailboxes): sends copies of several messages, in order, and returns how many: blocking,
+    /// waiting for room until all are sent (fewer if the deadline passes or the mailbox closes
+    /// first); non-blocking, as many as fit now. Each attempt claims what fits with one CAS.
+    using batch_verbs::send;
 
     /// Zero copy: lends the next slot to write a message in place; the loan's commit() sends it
     /// (ok, or closed once the sender has closed), and a loan dropped uncommitted sends nothing.
@@ -70,6 +79,7 @@ public:
 private:
     friend mailbox_handle<Box>;
     friend verbs;
+    friend batch_verbs;
 
     mailbox_sender(std::shared_ptr<segment> seg, const options& opt)
         : base(std::move(seg), opt, [](auto& cursor, auto& sh, std::size_t place, const segment& s) {
@@ -86,6 +96,27 @@ private:
         const errc e = this->run_sending([&] { return this->claim(t); }, deadline);
         if (e != errc::ok) return unexpected(e);
         return this->template lend_claimed<loan_type>(t);
+    }
+
+    errc send_batch_until(std::span<const T> ms, std::size_t& sent, clock::time_point deadline) noexcept {
+        using cursor_type = typename Box::sending::cursor;
+        static_assert(requires(cursor_type& c, ring_run& r) { c.try_claim_n(std::size_t{1}, r); },
+                      "batch sends need a mailbox whose ring claims runs: exclusive, any or round_robin (a "
+                      "broadcast mailbox sends one message a call)");
+        sent = 0;
+        if (ms.empty()) return errc::ok;
+        if (this->lent_out()) return errc::in_use;
+        return this->run_until(
+            [this, ms, &sent] {
+                std::size_t n = 0;
+                const errc e = publish_n_unless_closed(this->control(), this->sh().data_bell, this->cursor(),
+                                                       ms.data() + sent, ms.size() - sent, n, this->light_fence_);
+                if (e != errc::ok) return e;
+                sent += n;
+                return sent == ms.size() ? errc::ok : errc::would_block;
+            },
+            [this] { return this->cursor().has_room() || !this->control().is_open(); },
+            [this] { return Box::sending::check(this->cursor(), this->sh(), *this->segment_, this->me_); }, deadline);
     }
 };
 

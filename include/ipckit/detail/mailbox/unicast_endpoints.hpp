@@ -35,6 +35,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <type_traits>
 #include <utility>
 
@@ -216,10 +217,12 @@ private:
 /// thread-safe: one thread at a time.
 template <class Box, mode_policy Mode>
 class mailbox_receiver : public lender<unicast_receiving<Box, Mode>, ring_ticket<const typename Box::message_type>>,
-                         public receive_verbs<mailbox_receiver<Box, Mode>, typename Box::message_type, Mode> {
+                         public receive_verbs<mailbox_receiver<Box, Mode>, typename Box::message_type, Mode>,
+                         public receive_batch_verbs<mailbox_receiver<Box, Mode>, typename Box::message_type, Mode> {
     using T = typename Box::message_type;
     using base = lender<unicast_receiving<Box, Mode>, ring_ticket<const T>>;
     using verbs = receive_verbs<mailbox_receiver, T, Mode>;
+    using batch_verbs = receive_batch_verbs<mailbox_receiver, T, Mode>;
 
 public:
     using view_type = fixed_view<base, T>;
@@ -229,6 +232,10 @@ public:
     /// once the mailbox is closed and drained; timed_out. Non-blocking: would_block. in_use
     /// while a view is outstanding.
     using verbs::receive;
+    /// receive(span), receive(span, deadline) (receive_batch_verbs; exclusive and any
+    /// mailboxes): takes copies of up to span.size() messages, at least one (blocking: waits for
+    /// one), with one claim and one wake-up, and returns how many. in_use while a view is out.
+    using batch_verbs::receive;
 
     /// Zero copy: the next message for this receiver, read in place; its slot stays taken (the
     /// senders cannot reuse it) until the view is released or destroyed, or the receiver
@@ -243,7 +250,23 @@ public:
 private:
     friend mailbox_handle<Box>;
     friend verbs;
+    friend batch_verbs;
     using base::base;
+
+    errc receive_batch_until(std::span<T> out, std::size_t& got, clock::time_point deadline) noexcept {
+        static_assert(!std::is_same_v<typename Box::delivery_type, round_robin>,
+                      "a round_robin mailbox passes the turn after every message: receive one at a time");
+        got = 0;
+        if (out.empty()) return errc::ok;
+        if (this->lent_out()) return errc::in_use;
+        return this->run(
+            [&] {
+                const errc e = this->take_turn([&](auto& cursor) { return cursor.try_pop_n(out.data(), out.size(), got); });
+                if (e == errc::ok) this->progress();  // the slots are the senders' again: one wake for the batch
+                return e;
+            },
+            deadline);
+    }
 
     errc receive_until(T& out, clock::time_point deadline) noexcept {
         if (this->lent_out()) return errc::in_use;

@@ -12,6 +12,7 @@
 #include <ipckit/policy.hpp>
 
 #include <cstddef>
+#include <span>
 
 namespace ipckit::detail {
 
@@ -82,10 +83,12 @@ template <class Queue, mode_policy Mode>
 class fixed_sender
     : public lender<endpoint<Queue, producer_role, typename Queue::shared::producer_type, Mode>,
                     ring_ticket<typename Queue::message_type>>,
-      public send_verbs<fixed_sender<Queue, Mode>, typename Queue::message_type, Mode> {
+      public send_verbs<fixed_sender<Queue, Mode>, typename Queue::message_type, Mode>,
+      public send_batch_verbs<fixed_sender<Queue, Mode>, typename Queue::message_type, Mode> {
     using T = typename Queue::message_type;
     using base = lender<endpoint<Queue, producer_role, typename Queue::shared::producer_type, Mode>, ring_ticket<T>>;
     using verbs = send_verbs<fixed_sender, T, Mode>;
+    using batch_verbs = send_batch_verbs<fixed_sender, T, Mode>;
 
 public:
     using loan_type = fixed_loan<base, T>;
@@ -95,6 +98,11 @@ public:
     /// is full), corrupt. Non-blocking: ok, would_block, closed or corrupt, at once. in_use while
     /// a loan is outstanding.
     using verbs::send;
+    /// send(span), send(span, deadline) (send_batch_verbs): sends copies of several messages, in
+    /// order, and returns how many: blocking, waiting for room until all are sent (fewer if the
+    /// deadline passes or every receiver is gone first); non-blocking, as many as fit now. Each
+    /// attempt publishes what fits with one index publication and rings the bell at most once.
+    using batch_verbs::send;
 
     /// Zero copy: lends the next slot to write a message in place; commit() the loan to send it.
     /// Waits (blocking) or fails (non-blocking) as send does. One loan at a time per sender.
@@ -110,10 +118,29 @@ private:
     friend Queue;
     friend queue_handle<Queue>;
     friend verbs;
+    friend batch_verbs;
     using base::base;
 
     errc send_until(const T& m, clock::time_point deadline) noexcept {
         return this->lent_out() ? errc::in_use : this->run_until(push(m), deadline);
+    }
+
+    errc send_batch_until(std::span<const T> ms, std::size_t& sent, clock::time_point deadline) noexcept {
+        sent = 0;
+        if (this->lent_out()) return errc::in_use;
+        if (ms.empty()) return errc::ok;
+        // Each attempt publishes what fits and wakes the receivers once; it would_block until
+        // the rest is sent, so a blocking send waits for room as a single send does.
+        return this->template run_until<false>(
+            [this, ms, &sent](auto& cursor) noexcept {
+                std::size_t n = 0;
+                const errc e = cursor.try_push_n(ms.data() + sent, ms.size() - sent, n);
+                if (e != errc::ok) return e;
+                sent += n;
+                this->progress();
+                return sent == ms.size() ? errc::ok : errc::would_block;
+            },
+            deadline);
     }
 
     static auto push(const T& m) noexcept {
@@ -129,10 +156,12 @@ template <class Queue, mode_policy Mode>
 class fixed_receiver
     : public lender<endpoint<Queue, consumer_role, typename Queue::shared::consumer_type, Mode>,
                     ring_ticket<const typename Queue::message_type>>,
-      public receive_verbs<fixed_receiver<Queue, Mode>, typename Queue::message_type, Mode> {
+      public receive_verbs<fixed_receiver<Queue, Mode>, typename Queue::message_type, Mode>,
+      public receive_batch_verbs<fixed_receiver<Queue, Mode>, typename Queue::message_type, Mode> {
     using T = typename Queue::message_type;
     using base = lender<endpoint<Queue, consumer_role, typename Queue::shared::consumer_type, Mode>, ring_ticket<const T>>;
     using verbs = receive_verbs<fixed_receiver, T, Mode>;
+    using batch_verbs = receive_batch_verbs<fixed_receiver, T, Mode>;
 
 public:
     using view_type = fixed_view<base, T>;
@@ -142,6 +171,10 @@ public:
     /// the senders have gone and the queue is empty; timed_out. Non-blocking: would_block when
     /// empty. in_use while a view is outstanding.
     using verbs::receive;
+    /// receive(span), receive(span, deadline) (receive_batch_verbs): takes copies of up to
+    /// span.size() of the oldest messages, at least one (blocking: waits for one), and returns
+    /// how many; their slots go back with one index publication and one wake-up.
+    using batch_verbs::receive;
 
     /// Zero copy: the oldest message, read in place; its slot stays taken until the view goes.
     /// Waits or fails as receive does. One view at a time per receiver.
@@ -157,10 +190,19 @@ private:
     friend Queue;
     friend queue_handle<Queue>;
     friend verbs;
+    friend batch_verbs;
     using base::base;
 
     errc receive_until(T& out, clock::time_point deadline) noexcept {
         return this->lent_out() ? errc::in_use : this->run_until(pop(out), deadline);
+    }
+
+    errc receive_batch_until(std::span<T> out, std::size_t& got, clock::time_point deadline) noexcept {
+        got = 0;
+        if (this->lent_out()) return errc::in_use;
+        if (out.empty()) return errc::ok;
+        return this->run_until([out, &got](auto& cursor) noexcept { return cursor.try_pop_n(out.data(), out.size(), got); },
+                               deadline);
     }
 
     static auto pop(T& out) noexcept {

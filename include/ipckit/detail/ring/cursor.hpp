@@ -21,6 +21,9 @@
 //                          (try_loan / commit / abandon, peek / consume / hold / release), and a
 //                          chain only pushes and pops whole messages: they meet the loop's part of
 //                          the contract (producer_cursor, consumer_cursor), not the slot claim's.
+//   try_push_n / try_pop_n (bounded rings of fixed-size messages: batch_producer,
+//                          batch_consumer) copy several messages in or out with one index
+//                          publication, as many as there are now.
 //
 // Each ring's header checks its cursors against these concepts, and the endpoints require them,
 // so a cursor that drifts from the contract does not compile.
@@ -30,6 +33,7 @@
 #include <ipckit/error.hpp>
 
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <span>
@@ -79,6 +83,22 @@ template <class C, class T>
 concept claiming_consumer = consumer_cursor<C> && requires(C& c, ring_ticket<const T>& t) {
     { c.try_claim(t) } noexcept -> std::same_as<errc>;
     { c.release(t) } noexcept;
+};
+
+/// A producer that also publishes copies of several messages at once (bounded rings of
+/// fixed-size messages): try_push_n(src, n, pushed), n > 0, publishes as many as fit now with one
+/// index publication: ok (pushed >= 1), would_block (none) or why not.
+template <class C, class T>
+concept batch_producer = producer_cursor<C> && requires(C& c, const T* src, std::size_t n, std::size_t& pushed) {
+    { c.try_push_n(src, n, pushed) } noexcept -> std::same_as<errc>;
+};
+
+/// A consumer that also takes copies of several messages at once: try_pop_n(out, n, popped),
+/// n > 0, takes up to n with one index publication: ok (popped >= 1), would_block (none) or why
+/// not.
+template <class C, class T>
+concept batch_consumer = consumer_cursor<C> && requires(C& c, T* out, std::size_t n, std::size_t& popped) {
+    { c.try_pop_n(out, n, popped) } noexcept -> std::same_as<errc>;
 };
 
 /// Publishes a copy of `m` through a producer that claims slots: claim, copy, commit. ok, or why

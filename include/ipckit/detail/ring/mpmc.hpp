@@ -34,14 +34,35 @@
 // head moved forward inside its range skips the messages it passes over, and producers later
 // free their slots as a dead consumer's. Telling that from a consumer killed while holding
 // them needs evidence this ring does not keep (the dead consumer's roster `pending` word).
+//
+// Batches (try_claim_n with commit_n or abandon_n, or both as try_push_n; try_pop_n). One CAS on
+// the tail claims a run of positions: the first as
+// a single claim checks it, then each following slot while it is free for this lap (seq == its
+// position; one still being read ends the run); one CAS on the head claims a run of slots that
+// are plainly full (a message with its stamp, or a tombstone without). Each slot is then
+// published, or given back, by its own sequence store, in order, as a single claim's is: the
+// sequences are what the other side reads, so a run costs one index RMW and n plain stores.
+// The run is listed in `pending` as a run (detail/sync/pending.hpp) from before its CAS until
+// its last slot is finished, so a recoverer leaves every slot of it alone while its claimant
+// lives. A claimant killed part way: the slots it published are delivered (a consumer's: given
+// back, their messages gone with it); the rest of its run is unlisted once it is dead, and
+// recover() finishes them one at a time at the head (tombstones, or messages written whole), as
+// it finishes a single claim. Wake-ups: the consumer gives every slot of its run back in the
+// call that read it, before the endpoint's notify() looks for a producer asleep on the space
+// bell (doorbell.hpp: a sleeper lists itself, then looks at the ring again), so space released
+// lazily, once per batch, is never released too late for a sleeper to see it.
 
 #include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/ring/cursor.hpp>
 #include <ipckit/detail/ring/ticket.hpp>
+#include <ipckit/detail/sync/pending.hpp>
 #include <ipckit/error.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace ipckit::detail {
 
@@ -119,36 +140,55 @@ public:
     /// Claims the next position for writing in place: ok, would_block (full) or corrupt. The
     /// claim must end in commit() or abandon(). No system call.
     errc try_claim(ring_ticket<T>& t) noexcept {
-        std::uint64_t pos = ring_->tail.load(std::memory_order_relaxed);
-        mpmc_slot<T>* slot;
-        for (;;) {
-            slot = &ring_->slots[pos % N];
-            // SYNC POINT READ: seq, paired with the release store of the consumer that freed it.
-            // A tombstone of lap-1 (a dead producer's position, not yet skipped) is lap-1 too:
-            // with its bit, the distance would read as a slot far ahead of the tail.
-            const std::uint64_t seq = slot->seq.load(std::memory_order_acquire) & ~seq_tombstone;
-            const std::int64_t d = distance(seq, pos);
-            if (d == 0) {
-                pending_->store(pos + 1, std::memory_order_relaxed);  // ordered before the claim by its release
-                if constexpr (Multi) {
-                    if (ring_->tail.compare_exchange_weak(pos, pos + 1, std::memory_order_acq_rel,
-                                                          std::memory_order_relaxed))
-                        break;
-                } else {
-                    ring_->tail.store(pos + 1, std::memory_order_release);
-                    break;
-                }
-            } else if (d < 0) {
-                // The slot still holds lap-1: being written (pos - N) or full (pos - N + 1):
-                // the ring is full. Any older sequence was moved back: corrupt.
-                return withdraw_claim(*pending_, seq + N == pos || seq + N == pos + 1 ? errc::would_block : errc::corrupt);
-            } else {
-                const std::uint64_t now = ring_->tail.load(std::memory_order_relaxed);
-                if (now == pos) return withdraw_claim(*pending_, errc::corrupt);  // a slot ahead of the tail: impossible
-                pos = now;
-            }
+        std::uint64_t pos = 0, m = 0;
+        if (const errc e = claim_run(1, pos, m); e != errc::ok) return e;
+        t = {&ring_->slots[pos % N].value, pos};
+        return errc::ok;
+    }
+
+    /// Claims a run of as many of n (> 0) positions as are free at the tail now (at most
+    /// pending_run_max), with one CAS: ok (`run`: at least one), would_block (full) or corrupt.
+    /// The run must end in commit_n() or abandon_n(). No system call.
+    errc try_claim_n(std::size_t n, ring_run& run) noexcept {
+        std::uint64_t pos = 0, m = 0;
+        if (const errc e = claim_run(n, pos, m); e != errc::ok) return e;
+        run = {pos, m};
+        return errc::ok;
+    }
+
+    /// Publishes copies of the run.count messages at `src` in the claimed run, in order: each
+    /// slot's stamp and sequence as commit() stores them.
+    void commit_n(const ring_run& run, const T* src) noexcept {
+        for (std::uint64_t i = 0; i < run.count; ++i) {
+            mpmc_slot<T>& slot = ring_->slots[(run.pos + i) % N];
+            std::memcpy(static_cast<void*>(&slot.value), src + i, sizeof(T));
+            // SYNC POINT WRITE: value; READ by a recoverer's acquire load of the stamp.
+            slot.stamp.store(run.pos + i + 1, std::memory_order_release);
+            // SYNC POINT WRITE: value; READ by the consumer's acquire load of seq.
+            slot.seq.store(run.pos + i + 1, std::memory_order_release);
         }
-        t = {&slot->value, pos};
+        // SYNC POINT WRITE: after the run's last publish; READ by a recoverer's live_claimant().
+        // Until here the whole run is listed, so no slot of it is buried while we write it.
+        pending_->store(0, std::memory_order_release);
+    }
+
+    /// Gives up a claimed run: consumers skip every position of it.
+    void abandon_n(const ring_run& run) noexcept {
+        for (std::uint64_t i = 0; i < run.count; ++i)
+            // SYNC POINT WRITE: READ by the consumer's acquire load of seq (a tombstone).
+            ring_->slots[(run.pos + i) % N].seq.store((run.pos + i + 1) | seq_tombstone, std::memory_order_release);
+        pending_->store(0, std::memory_order_release);
+    }
+
+    /// Publishes copies of as many of the n (> 0) messages at `src` as there are free positions
+    /// at the tail now: try_claim_n, then commit_n. ok (`pushed` says how many, at least one),
+    /// would_block (full; none) or corrupt. No system call.
+    errc try_push_n(const T* src, std::size_t n, std::size_t& pushed) noexcept {
+        pushed = 0;
+        ring_run run;
+        if (const errc e = try_claim_n(n, run); e != errc::ok) return e;
+        commit_n(run, src);
+        pushed = static_cast<std::size_t>(run.count);
         return errc::ok;
     }
 
@@ -189,6 +229,49 @@ public:
     }
 
 private:
+    /// Claims a run of up to `want` (>= 1) free positions from the tail, [pos, pos + m) with
+    /// 1 <= m, listing it in `pending` before the one CAS (or store) that claims it all: ok,
+    /// would_block (full) or corrupt. A further position joins the run only if its slot is
+    /// free for this lap now (seq == its position): a slot that a consumer still reads ends it.
+    errc claim_run(std::uint64_t want, std::uint64_t& pos_out, std::uint64_t& m) noexcept {
+        std::uint64_t pos = ring_->tail.load(std::memory_order_relaxed);
+        for (;;) {
+            // SYNC POINT READ: seq, paired with the release store of the consumer that freed it.
+            // A tombstone of lap-1 (a dead producer's position, not yet skipped) is lap-1 too:
+            // with its bit, the distance would read as a slot far ahead of the tail.
+            const std::uint64_t seq = ring_->slots[pos % N].seq.load(std::memory_order_acquire) & ~seq_tombstone;
+            const std::int64_t d = distance(seq, pos);
+            if (d == 0) {
+                m = 1;
+                const std::uint64_t limit = std::min<std::uint64_t>({want, N, pending_run_max});
+                if (pos + limit < pending_run_limit)
+                    // SYNC POINT READ: each further seq, paired with the release store of the
+                    // consumer that freed it: its read of the slot is over before we write.
+                    while (m < limit && ring_->slots[(pos + m) % N].seq.load(std::memory_order_acquire) == pos + m) ++m;
+                pending_->store(pending_word(pos, m), std::memory_order_relaxed);  // ordered before the claim by its release
+                if constexpr (Multi) {
+                    // Fails only where another producer moved the tail: look again from there.
+                    if (ring_->tail.compare_exchange_weak(pos, pos + m, std::memory_order_acq_rel,
+                                                          std::memory_order_relaxed))
+                        break;
+                } else {
+                    ring_->tail.store(pos + m, std::memory_order_release);
+                    break;
+                }
+            } else if (d < 0) {
+                // The slot still holds lap-1: being written (pos - N) or full (pos - N + 1):
+                // the ring is full. Any older sequence was moved back: corrupt.
+                return withdraw_claim(*pending_, seq + N == pos || seq + N == pos + 1 ? errc::would_block : errc::corrupt);
+            } else {
+                const std::uint64_t now = ring_->tail.load(std::memory_order_relaxed);
+                if (now == pos) return withdraw_claim(*pending_, errc::corrupt);  // a slot ahead of the tail: impossible
+                pos = now;
+            }
+        }
+        pos_out = pos;
+        return errc::ok;
+    }
+
     void finish(const ring_ticket<T>& t, std::uint64_t seq) noexcept {
         // SYNC POINT WRITE: value; READ by the consumer's acquire load of seq.
         ring_->slots[t.pos % N].seq.store(seq, std::memory_order_release);
@@ -210,66 +293,43 @@ public:
     /// Claims the oldest message for reading in place: ok, would_block (empty) or corrupt.
     /// Skips the tombstones of dead producers. The claim must end in release(). No system call.
     errc try_claim(ring_ticket<const T>& t) noexcept {
-        if (broken_) return errc::corrupt;
         for (;;) {
-            std::uint64_t pos = ring_->head.load(std::memory_order_relaxed);
-            mpmc_slot<T>* slot;
-            std::uint64_t seq;
-            for (;;) {
-                slot = &ring_->slots[pos % N];
-                // SYNC POINT READ: seq, paired with the producer's release store: value (and the
-                // stamp) is written.
-                seq = slot->seq.load(std::memory_order_acquire);
-                const std::int64_t d = distance(seq & ~seq_tombstone, pos + 1);
-                if (d == 0) {
-                    // The stamp agrees with the sequence: a full slot holds the message of pos,
-                    // a tombstone does not (a whole message is published, never buried: see
-                    // recover()).
-                    const bool whole = slot->stamp.load(std::memory_order_relaxed) == pos + 1;
-                    if (whole == ((seq & seq_tombstone) != 0)) {
-                        // Either others took pos meanwhile and the next lap was committed there
-                        // (the head moved on: look again), or the sequence was moved: full over a
-                        // slot never written at pos, or a tombstone over a message: corrupt.
-                        // SYNC POINT READ: a newer stamp, paired with its commit's release store,
-                        // which came after the claim of pos: the head below shows that claim.
-                        std::atomic_thread_fence(std::memory_order_acquire);
-                        const std::uint64_t now = ring_->head.load(std::memory_order_relaxed);
-                        if (now == pos) return errc::corrupt;
-                        pos = now;
-                        continue;
-                    }
-                    pending_->store(pos + 1, std::memory_order_relaxed);
-                    if constexpr (Multi) {
-                        if (ring_->head.compare_exchange_weak(pos, pos + 1, std::memory_order_acq_rel,
-                                                              std::memory_order_relaxed))
-                            break;
-                    } else {
-                        ring_->head.store(pos + 1, std::memory_order_release);
-                        break;
-                    }
-                } else if (d < 0) {
-                    // Free (not yet written, or being written), or lap-1 still being read (its
-                    // consumer took it but has not released it): empty. Any older sequence was
-                    // moved back: corrupt.
-                    const std::uint64_t s = seq & ~seq_tombstone;
-                    if (s == pos) return withdraw_claim(*pending_, errc::would_block);
-                    if (s + N != pos + 1) return withdraw_claim(*pending_, errc::corrupt);
-                    // While lap-1 is held no producer can claim pos: a tail past pos (seq read
-                    // again after it, in case the holder let go and pos was claimed meanwhile)
-                    // means that the message of pos was published and its sequence moved back.
-                    if (ring_->tail.load(std::memory_order_acquire) > pos &&
-                        slot->seq.load(std::memory_order_acquire) == seq)
-                        return withdraw_claim(*pending_, errc::corrupt);
-                    return withdraw_claim(*pending_, errc::would_block);
-                } else {
-                    const std::uint64_t now = ring_->head.load(std::memory_order_relaxed);
-                    if (now == pos) return withdraw_claim(*pending_, errc::corrupt);  // a slot ahead of the head: impossible
-                    pos = now;
-                }
-            }
-            t = {&slot->value, pos};
+            std::uint64_t pos = 0, m = 0, seq = 0;
+            if (const errc e = claim_run(1, pos, m, seq); e != errc::ok) return e;
+            t = {&ring_->slots[pos % N].value, pos};
             if ((seq & seq_tombstone) == 0) return errc::ok;
             release(t);  // a dead producer's position: nothing to read
+        }
+    }
+
+    /// Takes copies of up to n of the oldest messages into `out`, in order: one claim (a CAS)
+    /// of the run of full positions at the head (at most pending_run_max), then each slot given
+    /// back as release() does, right after its read, in the same call (so a producer asleep on a
+    /// full ring is woken by the endpoint's notify() after it: see the top of this file).
+    /// Tombstones in the run are skipped. ok (`popped` says how many, at least one),
+    /// would_block (empty; none) or corrupt. n > 0. No system call.
+    errc try_pop_n(T* out, std::size_t n, std::size_t& popped) noexcept {
+        popped = 0;
+        for (;;) {
+            std::uint64_t pos = 0, m = 0, seq = 0;
+            if (const errc e = claim_run(n, pos, m, seq); e != errc::ok) return e;
+            std::size_t got = 0;
+            for (std::uint64_t i = 0; i < m; ++i) {
+                mpmc_slot<T>& slot = ring_->slots[(pos + i) % N];
+                // Ours until released: its sequence is the one claim_run() read (acquire).
+                if (i > 0) seq = slot.seq.load(std::memory_order_relaxed);
+                if ((seq & seq_tombstone) == 0) std::memcpy(static_cast<void*>(out + got++), &slot.value, sizeof(T));
+                // SYNC POINT WRITE: our read of value is done; READ by the producer of the next lap.
+                slot.seq.store(pos + i + N, std::memory_order_release);
+            }
+            // SYNC POINT WRITE: after the run's last release; READ by a recoverer's
+            // live_claimant(). Until here the whole run is listed, so no slot of it is freed
+            // under our read.
+            pending_->store(0, std::memory_order_release);
+            if (got > 0) {
+                popped = got;
+                return errc::ok;
+            }
         }
     }
 
@@ -333,6 +393,88 @@ public:
     }
 
 private:
+    /// Claims a run of up to `want` (>= 1) full positions (messages or tombstones) from the
+    /// head, [pos, pos + m) with 1 <= m, listing it in `pending` before the one CAS (or store)
+    /// that claims it all; `seq` gets the first slot's sequence. ok, would_block (empty) or
+    /// corrupt. The first position is checked as a single claim always was; a further one joins
+    /// the run only if its slot is plainly full for this lap (its stamp agreeing), so anything
+    /// doubtful is left for the next claim to look at alone.
+    errc claim_run(std::uint64_t want, std::uint64_t& pos_out, std::uint64_t& m, std::uint64_t& seq) noexcept {
+        if (broken_) return errc::corrupt;
+        std::uint64_t pos = ring_->head.load(std::memory_order_relaxed);
+        mpmc_slot<T>* slot;
+        for (;;) {
+            slot = &ring_->slots[pos % N];
+            // SYNC POINT READ: seq, paired with the producer's release store: value (and the
+            // stamp) is written.
+            seq = slot->seq.load(std::memory_order_acquire);
+            const std::int64_t d = distance(seq & ~seq_tombstone, pos + 1);
+            if (d == 0) {
+                // The stamp agrees with the sequence: a full slot holds the message of pos,
+                // a tombstone does not (a whole message is published, never buried: see
+                // recover()).
+                const bool whole = slot->stamp.load(std::memory_order_relaxed) == pos + 1;
+                if (whole == ((seq & seq_tombstone) != 0)) {
+                    // Either others took pos meanwhile and the next lap was committed there
+                    // (the head moved on: look again), or the sequence was moved: full over a
+                    // slot never written at pos, or a tombstone over a message: corrupt.
+                    // SYNC POINT READ: a newer stamp, paired with its commit's release store,
+                    // which came after the claim of pos: the head below shows that claim.
+                    std::atomic_thread_fence(std::memory_order_acquire);
+                    const std::uint64_t now = ring_->head.load(std::memory_order_relaxed);
+                    if (now == pos) return errc::corrupt;
+                    pos = now;
+                    continue;
+                }
+                m = 1;
+                const std::uint64_t limit = std::min<std::uint64_t>({want, N, pending_run_max});
+                if (pos + limit < pending_run_limit)
+                    while (m < limit && plainly_full(pos + m)) ++m;
+                pending_->store(pending_word(pos, m), std::memory_order_relaxed);  // ordered before the claim by its release
+                if constexpr (Multi) {
+                    // Fails only where another consumer moved the head: look again from there.
+                    if (ring_->head.compare_exchange_weak(pos, pos + m, std::memory_order_acq_rel,
+                                                          std::memory_order_relaxed))
+                        break;
+                } else {
+                    ring_->head.store(pos + m, std::memory_order_release);
+                    break;
+                }
+            } else if (d < 0) {
+                // Free (not yet written, or being written), or lap-1 still being read (its
+                // consumer took it but has not released it): empty. Any older sequence was
+                // moved back: corrupt.
+                const std::uint64_t s = seq & ~seq_tombstone;
+                if (s == pos) return withdraw_claim(*pending_, errc::would_block);
+                if (s + N != pos + 1) return withdraw_claim(*pending_, errc::corrupt);
+                // While lap-1 is held no producer can claim pos: a tail past pos (seq read
+                // again after it, in case the holder let go and pos was claimed meanwhile)
+                // means that the message of pos was published and its sequence moved back.
+                if (ring_->tail.load(std::memory_order_acquire) > pos &&
+                    slot->seq.load(std::memory_order_acquire) == seq)
+                    return withdraw_claim(*pending_, errc::corrupt);
+                return withdraw_claim(*pending_, errc::would_block);
+            } else {
+                const std::uint64_t now = ring_->head.load(std::memory_order_relaxed);
+                if (now == pos) return withdraw_claim(*pending_, errc::corrupt);  // a slot ahead of the head: impossible
+                pos = now;
+            }
+        }
+        pos_out = pos;
+        return errc::ok;
+    }
+
+    /// Whether the slot of position q is full for its lap now, plainly: a message whose stamp
+    /// is q's, or a tombstone whose stamp is not.
+    bool plainly_full(std::uint64_t q) const noexcept {
+        const mpmc_slot<T>& slot = ring_->slots[q % N];
+        // SYNC POINT READ: seq, paired with the producer's (or recoverer's) release store: value
+        // and the stamp are written.
+        const std::uint64_t s = slot.seq.load(std::memory_order_acquire);
+        const bool whole = slot.stamp.load(std::memory_order_relaxed) == q + 1;
+        return s == q + 1 ? whole : s == ((q + 1) | seq_tombstone) && !whole;
+    }
+
     bool broken_ = false;  ///< recover() found the indices inconsistent: every claim is corrupt
 };
 
@@ -345,5 +487,8 @@ static_assert(claiming_consumer<mpmc_consumer<std::uint64_t, 8, true>, std::uint
                   claiming_consumer<mpmc_consumer<std::uint64_t, 8, false>, std::uint64_t> &&
                   attaches_to<mpmc_consumer<std::uint64_t, 8, true>, mpmc_ring<std::uint64_t, 8>, std::atomic<std::uint64_t>>,
               "mpmc_consumer must meet the consumer cursor contract");
+
+static_assert(batch_producer<mpmc_producer<std::uint64_t, 8, true>, std::uint64_t> && batch_consumer<mpmc_consumer<std::uint64_t, 8, true>, std::uint64_t>,
+              "the ring's cursors must meet the batch contract");
 
 }  // namespace ipckit::detail

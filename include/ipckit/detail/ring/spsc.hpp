@@ -27,14 +27,27 @@
 //     an index moved (corrupt). So a head moved back by one is put right, and by more is
 //     reported, never replayed.
 // No slot needs a stamp: the indices are the only words here besides the messages.
+//
+// Batches. try_push_n copies as many messages as fit now and publishes them all with one store
+// of the tail; try_pop_n copies up to as many as asked and gives their slots back with one store
+// of the head. So the consumer releases space lazily, once per batch rather than per message,
+// and the endpoint rings a bell at most once per batch (after the attempt). The rule that keeps
+// a producer asleep on a full ring from missing its wake-up: a batch's head store is made in the
+// call that read the batch, before that call returns, and before the endpoint's notify() looks
+// for sleepers (doorbell.hpp: a sleeper lists itself, then looks at the head once more, so
+// either it sees the new head or the notify sees it listed). A consumer that kept slots across
+// calls to save more stores would break it: the producer would sleep on a store nobody makes.
 
 #include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/ring/cursor.hpp>
 #include <ipckit/detail/ring/ticket.hpp>
 #include <ipckit/error.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace ipckit::detail {
 
@@ -75,6 +88,21 @@ struct spsc_ring {
     }
 };
 
+/// Copies k messages from `src` into the ring's slots from slot `at` on, wrapping at N; k <= N.
+template <class T, std::size_t N>
+void copy_ring(T (&slots)[N], std::uint64_t at, const T* src, std::uint64_t k) noexcept {
+    const std::uint64_t first = std::min<std::uint64_t>(k, N - at);
+    std::memcpy(static_cast<void*>(&slots[at]), src, first * sizeof(T));
+    if (k > first) std::memcpy(static_cast<void*>(&slots[0]), src + first, (k - first) * sizeof(T));
+}
+/// Copies k messages out of the ring's slots from slot `at` on, wrapping at N, into `out`.
+template <class T, std::size_t N>
+void copy_ring(T* out, const T (&slots)[N], std::uint64_t at, std::uint64_t k) noexcept {
+    const std::uint64_t first = std::min<std::uint64_t>(k, N - at);
+    std::memcpy(static_cast<void*>(out), &slots[at], first * sizeof(T));
+    if (k > first) std::memcpy(static_cast<void*>(out + first), &slots[0], (k - first) * sizeof(T));
+}
+
 /// The producer's cursor. Restricted thread-safe: one thread at a time.
 template <shm_safe T, std::size_t N>
 class spsc_producer {
@@ -114,6 +142,24 @@ public:
 
     /// Publishes a copy of `m`: ok, would_block (full) or corrupt. No system call.
     errc try_push(const T& m) noexcept { return push_copy(*this, m); }
+
+    /// Publishes copies of as many of the n messages at `src` as fit now, in order, with one
+    /// store of the tail: ok (`pushed` says how many, at least one), would_block (full; none)
+    /// or corrupt. n > 0. No system call.
+    errc try_push_n(const T* src, std::size_t n, std::size_t& pushed) noexcept {
+        pushed = 0;
+        if (N - (tail_ - head_cache_) < n) {
+            if (const errc e = refresh(); e != errc::ok) return e;
+            if (tail_ - head_cache_ >= N) return errc::would_block;
+        }
+        const std::uint64_t k = std::min<std::uint64_t>(n, N - (tail_ - head_cache_));
+        copy_ring(ring_->slots, tail_ % N, src, k);
+        tail_ += k;
+        // SYNC POINT WRITE: slots[tail_-k .. tail_); READ by the consumer's acquire load of tail.
+        spsc_ring<T, N>::advance(ring_->tail, ring_->tail_check, tail_);
+        pushed = static_cast<std::size_t>(k);
+        return errc::ok;
+    }
 
     /// Whether a push would not block now (or the ring is corrupt: the push will say so).
     bool has_room() noexcept { return tail_ - head_cache_ < N || refresh() != errc::ok || tail_ - head_cache_ < N; }
@@ -181,6 +227,26 @@ public:
     /// Takes a copy of the oldest message into `out`: ok, would_block (empty) or corrupt.
     errc try_pop(T& out) noexcept { return pop_copy(*this, out); }
 
+    /// Takes copies of up to n of the oldest messages into `out`, in order, and gives their slots
+    /// back with one store of the head (the lazy release of the protocol above): ok (`popped`
+    /// says how many, at least one), would_block (empty; none) or corrupt. n > 0.
+    errc try_pop_n(T* out, std::size_t n, std::size_t& popped) noexcept {
+        popped = 0;
+        if (tail_cache_ - head_ < n) {
+            if (const errc e = refresh(); e != errc::ok) return e;
+            if (head_ == tail_cache_) return errc::would_block;
+        }
+        const std::uint64_t k = std::min<std::uint64_t>(n, tail_cache_ - head_);
+        copy_ring(out, ring_->slots, head_ % N, k);
+        head_ += k;
+        // SYNC POINT WRITE: our reads of slots[head_-k .. head_) are done; READ by the
+        // producer's refresh(). Made before this call returns, and before the endpoint's
+        // notify() looks for a producer asleep on the space bell.
+        spsc_ring<T, N>::advance(ring_->head, ring_->head_check, head_);
+        popped = static_cast<std::size_t>(k);
+        return errc::ok;
+    }
+
     /// Whether a pop would not block now (or the ring is corrupt: the pop will say so).
     bool has_data() noexcept { return head_ != tail_cache_ || refresh() != errc::ok || head_ != tail_cache_; }
 
@@ -221,5 +287,8 @@ static_assert(claiming_producer<spsc_producer<std::uint64_t, 8>, std::uint64_t> 
 static_assert(claiming_consumer<spsc_consumer<std::uint64_t, 8>, std::uint64_t> &&
                   attaches_to<spsc_consumer<std::uint64_t, 8>, spsc_ring<std::uint64_t, 8>, std::atomic<std::uint64_t>>,
               "spsc_consumer must meet the consumer cursor contract");
+
+static_assert(batch_producer<spsc_producer<std::uint64_t, 8>, std::uint64_t> && batch_consumer<spsc_consumer<std::uint64_t, 8>, std::uint64_t>,
+              "the ring's cursors must meet the batch contract");
 
 }  // namespace ipckit::detail

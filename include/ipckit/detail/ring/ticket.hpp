@@ -19,6 +19,12 @@ struct ring_ticket {
     std::uint64_t pos = 0;
 };
 
+/// A run of positions claimed at once (a batch): `count` of them from `pos`.
+struct ring_run {
+    std::uint64_t pos = 0;
+    std::uint64_t count = 0;
+};
+
 /// Whether `ring`, whose head and tail other processes may be moving while we look, is
 /// consistent (Ring::consistent on the values of one moment): head is loaded around tail until
 /// it did not move, so that the three loads describe one moment, and head_seen gets that head.

@@ -27,8 +27,9 @@
 // holder of a side of many dying is peer_dead, once, and then the other side waits on.
 //
 // `pending` is what lets a peer recover from a process killed between claiming a ring position
-// and finishing with it: the claimant writes pending = pos + 1 before its claiming CAS and
-// clears it (release) after it has published. A position that some process claimed, that is
+// and finishing with it: the claimant writes pending = pos + 1 (or a run of positions claimed
+// at once: detail/sync/pending.hpp) before its claiming CAS and clears it (release) after it has
+// published. A position that some process claimed, that is
 // still unfinished, and that no live place lists as pending, was abandoned by a dead process.
 // Retiring a place leaves its pending word as the dead holder left it, so a dead claim stays
 // listed (by a place no live process holds) until the peer that recovers it comes by. Hence a
@@ -39,6 +40,7 @@
 // it reads a dead holder's: no live process holds it, so the peer recovers it all the same.
 
 #include <ipckit/detail/sync/doorbell.hpp>
+#include <ipckit/detail/sync/pending.hpp>
 #include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/sys/process.hpp>
 #include <ipckit/error.hpp>
@@ -55,7 +57,7 @@ struct roster_place {
     static constexpr std::uint64_t closed = 1;
 
     alignas(cache_line) std::atomic<std::uint64_t> holder{vacant};
-    std::atomic<std::uint64_t> pending{0};  ///< pos + 1 of the ring position being claimed/finished; 0 for none
+    std::atomic<std::uint64_t> pending{0};  ///< the ring positions being claimed/finished (pending.hpp); 0 for none
     std::atomic<std::uint32_t> asleep{0};   ///< 1 while the holder counts itself among a doorbell's sleepers
 
     /// Whether a holder word names a process (live or dead) rather than nobody.
@@ -211,12 +213,14 @@ struct roster {
         return Max > 1 ? errc::ok : errc::closed;
     }
 
-    /// Whether a live process holds a place whose pending claim is `pos_plus_1`.
+    /// Whether a live process holds a place whose pending word lists `pos_plus_1` (alone, or in
+    /// a run: detail/sync/pending.hpp).
     [[nodiscard]] bool live_claimant(std::uint64_t pos_plus_1) const noexcept {
         for (const auto& p : places) {
             // SYNC POINT READ: acquire, paired with the claimant's release clear of pending
             // after it published: if we see it cleared, we see what it published.
-            if (p.pending.load(std::memory_order_acquire) == pos_plus_1 && p.held_by_live_process()) return true;
+            if (pending_lists(p.pending.load(std::memory_order_acquire), pos_plus_1) && p.held_by_live_process())
+                return true;
         }
         return false;
     }

@@ -1,0 +1,98 @@
+#pragma once
+// The batch rows: ipckit's bounded queue of fixed-size messages driven through its batch verbs
+// (send(span), receive(span)), B messages a call, beside the rows that send one a call
+// (ipckit_queue, mechanisms.hpp), as a program that has its messages in arrays would.
+//
+// The sending end gathers the driver's messages into an array of B and sends it as one batch
+// when it is full, or at once for an end marker (so that the consumer sees every message before
+// the end); the receiving end takes up to B in one call into an array and hands them to the
+// driver one at a time through visit(f). So the driver's patterns run unchanged; only streams
+// make sense (a round trip of one message has nothing to batch): the row is stream-only.
+
+#include "mechanisms.hpp"
+#include "message.hpp"
+
+#include <ipckit/queue.hpp>
+
+#include <cstddef>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace bench {
+
+/// ipckit::queue<message<S>, bounded<as deep as the others>, Producers, single, adaptive>, B
+/// messages per send and up to B per receive.
+template <std::size_t B, ipckit::cardinality_policy Producers>
+struct ipckit_batch {
+    using kind = ipckit_kind<payload::fixed, same_depth, Producers, ipckit::single, ipckit::adaptive>;
+
+    static std::string describe() {
+        return kind::describe() + "; send(span) of " + std::to_string(B) + " messages, receive(span) of up to " +
+               std::to_string(B);
+    }
+    static std::string unsupported(std::size_t size, bool many_producers, bool many_consumers) {
+        return kind::unsupported(size, many_producers, many_consumers);
+    }
+
+    template <std::size_t S>
+    class link {
+        using queue = ipckit::queue<message<S>, ipckit::bounded<queue_capacity(S)>, Producers, ipckit::single,
+                                    ipckit::adaptive>;
+        scoped_name name_{[](const std::string& n) { queue::remove(n); }};
+        queue queue_ = queue::create(name_.str());
+
+        [[noreturn]] static void failed(const char* verb, ipckit::errc e) {
+            fail(std::string("ipckit ") + verb + ": " + make_error_code(e).message());
+        }
+
+    public:
+        explicit link(const link_config&) {}
+
+        struct sending_end {
+            ipckit::sender<queue> tx;
+            std::vector<message<S>> batch = std::vector<message<S>>(B);
+            std::size_t held = 0;
+
+            void send(const message<S>& m) {
+                batch[held++] = m;
+                if (held == B || is_end(m.seq())) flush();
+            }
+
+        private:
+            void flush() {
+                const auto n = tx.send(std::span<const message<S>>(batch.data(), held));
+                if (!n) [[unlikely]]
+                    failed("send(span)", n.error());
+                if (*n != held) [[unlikely]]
+                    fail("ipckit send(span): " + std::to_string(*n) + " of " + std::to_string(held) + " sent");
+                held = 0;
+            }
+        };
+        struct receiving_end {
+            ipckit::receiver<queue> rx;
+            std::vector<message<S>> batch = std::vector<message<S>>(B);
+            std::size_t next = 0, got = 0;
+
+            void receive(message<S>& m) {
+                visit([&m](const message<S>& in) { m = in; });
+            }
+            /// The next message of the batch last received, or of a new one.
+            template <class F>
+            void visit(F&& f) {
+                if (next == got) {
+                    const auto n = rx.receive(std::span<message<S>>(batch));
+                    if (!n) [[unlikely]]
+                        failed("receive(span)", n.error());
+                    next = 0;
+                    got = *n;
+                }
+                f(batch[next++]);
+            }
+        };
+        [[nodiscard]] sending_end open_sender() const { return {queue::open(name_.str()).sender()}; }
+        [[nodiscard]] receiving_end open_receiver() const { return {queue::open(name_.str()).receiver()}; }
+    };
+};
+
+}  // namespace bench
