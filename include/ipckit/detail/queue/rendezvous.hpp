@@ -3,7 +3,7 @@
 // receiver has taken its message, so sender and receiver meet. Several senders and receivers
 // pair off one to one: each message goes to exactly one receiver. This file: the queue's handle.
 // The protocol by which they meet, and the offer slots it runs on, are rendezvous_slots.hpp; the
-// endpoints, rendezvous_endpoints.hpp.
+// endpoints, rendezvous_endpoints.hpp (and the receiver, rendezvous_receiver.hpp).
 //
 // Messages of a fixed-size type T, or of bytes<Max>: then each offer slot holds a record<Max>
 // (detail/ring/record.hpp), written in place by the sender and read in place by its taker, only
@@ -22,6 +22,7 @@
 
 #include <ipckit/detail/queue/handle.hpp>
 #include <ipckit/detail/queue/rendezvous_endpoints.hpp>
+#include <ipckit/detail/queue/rendezvous_receiver.hpp>
 #include <ipckit/detail/queue/rendezvous_slots.hpp>
 #include <ipckit/detail/queue/slot_message.hpp>
 #include <ipckit/detail/shm/layout.hpp>
