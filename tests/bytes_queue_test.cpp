@@ -7,6 +7,7 @@
 // White-box tests reach the ring through a second mapping of the segment
 // (ipckit::segment::open), as a hostile or crashed peer would.
 
+#include "byte_messages.hpp"
 #include "catch.hpp"
 #include "messages.hpp"
 #include "support.hpp"
@@ -31,6 +32,8 @@ using namespace std::chrono_literals;
 using ipckit::errc;
 using ipckit_test::err;
 using ipckit_test::mix;
+using ipckit_test::pattern;
+using ipckit_test::same;
 using ipckit_test::patience;
 using ipckit_test::quick_liveness;
 using ipckit_test::scoped_name;
@@ -43,17 +46,6 @@ using spsc = ipckit::queue<ipckit::bytes<max_bytes>, ipckit::bounded<4096>>;
 using mpsc = ipckit::queue<ipckit::bytes<max_bytes>, ipckit::bounded<4096>, ipckit::multi_of<4>>;
 
 using record = ipckit::detail::bytes_record;
-
-/// n bytes that are a function of (seed, n): a torn or misplaced message shows up.
-std::vector<std::byte> pattern(std::size_t n, std::uint64_t seed) {
-    std::vector<std::byte> v(n);
-    for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::byte>(mix(seed * 1'000'003 + i));
-    return v;
-}
-
-bool same(std::span<const std::byte> a, std::span<const std::byte> b) {
-    return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
-}
 
 std::span<const std::byte> as_bytes(std::string_view s) { return std::as_bytes(std::span(s.data(), s.size())); }
 
