@@ -187,6 +187,7 @@ private:
 //   --capacity unbounded  fixed: 8 B                single or multi x       adaptive
 //                                                   single
 //   --message bytes       any size, a 2 MiB ring    the same                adaptive
+//     with --capacity zero or unbounded: a rendezvous, or a chain of 1 MiB chunks, as above
 //
 // Several producers or consumers make both sides multi where the kind allows it (an unbounded
 // queue and a byte ring have one consumer). The fixed payload sizes are size classes: --size
@@ -324,12 +325,12 @@ inline void print_usage(std::ostream& out, const program& p) {
         << fixed_capacities[1] << " messages of " << in_units(size_classes[0]) << ";\n"
         << "                                 for bytes, the " << in_units(byte_ring) << " ring\n"
         << "                      zero       no buffer: a send waits until a consumer takes the\n"
-        << "                                 message (fixed messages only)\n"
+        << "                                 message (fixed or bytes)\n"
         << "                      unbounded  grows by 1 MiB chunks as needed, the producers never wait\n"
-        << "                                 (fixed messages, one consumer)"
+        << "                                 (fixed or bytes, one consumer)"
         << (unbounded_offered ? "" : "; not in this build") << "\n"
         << "  --message KIND    fixed (a struct of a fixed size; the default) or bytes (variable-size\n"
-        << "                    messages of up to 64 KiB over a byte ring; one consumer)\n"
+        << "                    messages of up to 64 KiB; over a byte ring, one consumer)\n"
         << "  --wait POLICY     how a blocked send or receive waits: spin (burns a core), futex (sleeps\n"
         << "                    at once) or adaptive (spins briefly, then sleeps; the default)\n";
     if (p.takes_id)
@@ -462,12 +463,6 @@ inline settings parse_command_line(int argc, char** argv, const program& p) {
              ": ipckit offers queues of variable-size messages with one consumer only (their records are "
              "freed in ring order, so several consumers would each wait for the slowest). Use --message fixed "
              "for several consumers");
-    if (bytes && s.capacity == capacity_kind::zero)
-        fail("--message bytes --capacity zero: ipckit does not offer a rendezvous of variable-size messages. "
-             "Use --message fixed, or a bounded capacity");
-    if (bytes && s.capacity == capacity_kind::unbounded)
-        fail("--message bytes --capacity unbounded: ipckit does not offer unbounded queues of variable-size "
-             "messages. Use --message fixed, or a bounded capacity");
     if (s.capacity == capacity_kind::unbounded && !unbounded_offered)
         fail("--capacity unbounded: not available in this build of ipckit");
     if (s.capacity == capacity_kind::unbounded && s.consumers > 1)
@@ -552,6 +547,17 @@ int with_queue_type(const settings& s, F&& f) {
     using small = sample<size_classes[0]>;  // what every kind but the default 1 x 1 ring carries
     const bool several = s.producers > 1 || s.consumers > 1;
 
+    if (s.message == message_kind::bytes && s.capacity == capacity_kind::zero) {
+        if (several) return f(type<queue_of<variable, ipckit::zero_capacity, multi, multi>>);
+        return f(type<queue_of<variable, ipckit::zero_capacity>>);
+    }
+    if (s.message == message_kind::bytes && s.capacity == capacity_kind::unbounded) {
+        if constexpr (unbounded_offered) {  // one consumer
+            if (s.producers > 1) return f(type<queue_of<variable, ipckit::unbounded<>, multi>>);
+            return f(type<queue_of<variable, ipckit::unbounded<>>>);
+        }
+        return 2;  // not reached: parse_command_line refused it
+    }
     if (s.message == message_kind::bytes) {  // one consumer
         using ring = ipckit::bounded<byte_ring>;
         if (s.producers > 1) return f(type<queue_of<variable, ring, multi>>);
@@ -617,7 +623,11 @@ inline std::string describe(ipckit::errc e) { return ipckit::make_error_code(e).
 /// capacity, the sides and the wait policy (see with_queue_type).
 inline std::string carried_by(const settings& s) {
     std::string d;
-    if (s.message == message_kind::bytes) {
+    if (s.message == message_kind::bytes && s.capacity == capacity_kind::zero) {
+        d = "variable-size messages (bytes) with zero capacity (a rendezvous)";
+    } else if (s.message == message_kind::bytes && s.capacity == capacity_kind::unbounded) {
+        d = "variable-size messages (bytes) on an unbounded chain of 1 MiB chunks";
+    } else if (s.message == message_kind::bytes) {
         d = "variable-size messages (bytes) on a " + in_units(byte_ring) + " ring";
     } else {
         d = "fixed messages in the " + in_units(s.payload) + " size class (" + std::to_string(sizeof(stamp) + s.payload) +
