@@ -57,7 +57,10 @@
 // its length and up to Max bytes, written in place and read in place, only the message's own
 // bytes copied, so the chain's protocol and every rule above hold unchanged. A chunk of
 // ChunkBytes bytes holds as many slots of Max + 16 bytes (rounded up to 8) as fit after its
-// headers (384 bytes); unbounded<ChunkBytes> counts bytes, as ever. A message over Max is
+// headers (384 bytes); unbounded<ChunkBytes> counts bytes, as ever. A slot takes Max bytes
+// whatever the message's length, so a chunk is created and removed every that many messages:
+// a Max far above the messages' real size costs a chunk's system calls every few messages.
+// A message over Max is
 // too_large at once, nothing written; an empty one is valid. A receive buffer too small for the
 // oldest message: too_large, and it stays the oldest, for a bigger buffer (or receive() into a
 // vector) to take. A length in a slot over Max is corrupt.
