@@ -144,7 +144,7 @@ struct same_depth {};
 /// bytes of header besides its S bytes, so N of them need a byte ring of N * (S + 8).
 template <payload Payload, class Capacity, std::size_t S>
 struct ipckit_capacity {
-    using type = Capacity;  // zero_capacity, unbounded<B>: queue.hpp refuses them for bytes
+    using type = Capacity;  // zero_capacity, unbounded<B>: the same for T and bytes<S>
 };
 template <payload Payload, std::size_t S>
 struct ipckit_capacity<Payload, same_depth, S> {
