@@ -259,13 +259,14 @@ exactly once, each producer's in order.
   --capacity CAP what ipckit's queue holds. Default: as deep as the other queues (1024 messages;
                  64 of 64 KiB). N: 16 or 1024 messages, the first of these >= N (Boost and POSIX
                  mq get N too, POSIX up to its msg_max). zero: a rendezvous, the send returns once
-                 a consumer took the message (fixed messages only; Boost and POSIX mq get 1 slot,
-                 the least they have, and are no rendezvous). unbounded: a chain of 1 MiB chunks,
-                 the producer never waits (fixed messages, one consumer; at the chain's cap, a
-                 send's no_space, the producer yields and tries again)
-  --message KIND fixed (the default: ipckit::queue<message<S>>) or bytes (ipckit::queue<bytes<S>>
+                 a consumer took the message (Boost and POSIX mq get 1 slot, the least they
+                 have, and are no rendezvous). unbounded: a chain of 1 MiB chunks, the producer
+                 never waits (one consumer; at the chain's cap, a send's no_space, the producer
+                 yields and tries again). Neither has a loan row: neither lends slots
+  --message KIND fixed (the default: ipckit::queue<message<S>>) or bytes (ipckit::queue<bytes<S>>:
                  over a byte ring of as many records with one consumer; with several, as many
-                 record slots of S bytes in an MPMC ring)
+                 record slots of S bytes in an MPMC ring; in a rendezvous's record slots with
+                 zero; in the chain's record slots with unbounded)
 The targets table belongs to the standard table and is not printed then.
 )";
 
@@ -338,12 +339,6 @@ unsigned number(const std::string& flag, const std::string& v, unsigned long lo,
 /// ipckit::queue refuses at compile time (queue.hpp, bytes_queue.hpp).
 void check(const kind_choice& k) {
     const bool bytes = k.message == payload::bytes;
-    if (bytes && k.capacity == capacity_choice::zero)
-        refuse("--message bytes --capacity zero: ipckit does not offer a rendezvous of variable-size messages. Use "
-               "--message fixed, or a bounded capacity");
-    if (bytes && k.capacity == capacity_choice::unbounded)
-        refuse("--message bytes --capacity unbounded: ipckit does not offer unbounded queues of variable-size "
-               "messages. Use --message fixed, or a bounded capacity");
     if (k.capacity == capacity_choice::unbounded && k.consumers > 1)
         refuse("--capacity unbounded --consumers " + std::to_string(k.consumers) +
                ": an unbounded queue has one consumer (it frees each chunk once it has read it, in order). Use a "
@@ -470,13 +465,9 @@ std::vector<mechanism_entry> kind_rows(const kind_choice& k, std::vector<std::st
             else
                 both.template operator()<Payload, ipckit::bounded<compiled_capacities[1]>>();
             break;
-        case capacity_choice::zero:
-            if constexpr (Payload == payload::fixed)
-                rows.push_back(kind_entry<Payload, ipckit::zero_capacity, false>(k, names[0]));
-            break;
+        case capacity_choice::zero: rows.push_back(kind_entry<Payload, ipckit::zero_capacity, false>(k, names[0])); break;
         case capacity_choice::unbounded:
-            if constexpr (Payload == payload::fixed)
-                rows.push_back(kind_entry<Payload, ipckit::unbounded<>, false>(k, names[0]));
+            rows.push_back(kind_entry<Payload, ipckit::unbounded<>, false>(k, names[0]));
             break;
         }
     };

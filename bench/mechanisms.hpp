@@ -152,7 +152,7 @@ struct split_depth {};
 /// or a record slot (several), so N of them need N * (8 + S rounded up to 8) bytes.
 template <payload Payload, class Capacity, std::size_t S>
 struct ipckit_capacity {
-    using type = Capacity;  // zero_capacity, unbounded<B>: queue.hpp refuses them for bytes
+    using type = Capacity;  // zero_capacity, unbounded<B>: the same for T and bytes<S>
 };
 template <payload Payload, std::size_t S>
 struct ipckit_capacity<Payload, same_depth, S> {

@@ -186,7 +186,8 @@ private:
 //   --capacity zero       fixed: 8 B                the same                adaptive
 //   --capacity unbounded  fixed: 8 B                single or multi x       adaptive
 //                                                   single
-//   --message bytes       any size, 2 MiB           the same                adaptive
+//   --message bytes       any size, a 2 MiB ring    the same                adaptive
+//     with --capacity zero or unbounded: a rendezvous, or a chain of 1 MiB chunks, as above
 //
 // Several producers or consumers make both sides multi where the kind allows it (an unbounded
 // queue has one consumer; bytes with one consumer are a byte ring of multi producers, with
@@ -325,13 +326,13 @@ inline void print_usage(std::ostream& out, const program& p) {
         << fixed_capacities[1] << " messages of " << in_units(size_classes[0]) << ";\n"
         << "                                 for bytes, the " << in_units(byte_ring) << " ring\n"
         << "                      zero       no buffer: a send waits until a consumer takes the\n"
-        << "                                 message (fixed messages only)\n"
+        << "                                 message (fixed or bytes)\n"
         << "                      unbounded  grows by 1 MiB chunks as needed, the producers never wait\n"
-        << "                                 (fixed messages, one consumer)"
+        << "                                 (fixed or bytes, one consumer)"
         << (unbounded_offered ? "" : "; not in this build") << "\n"
         << "  --message KIND    fixed (a struct of a fixed size; the default) or bytes (variable-size\n"
         << "                    messages of up to 64 KiB: a byte ring for one consumer, record slots\n"
-        << "                    of 64 KiB for several)\n"
+        << "                    of 64 KiB for several, in a rendezvous or on a chain)\n"
         << "  --wait POLICY     how a blocked send or receive waits: spin (burns a core), futex (sleeps\n"
         << "                    at once) or adaptive (spins briefly, then sleeps; the default)\n";
     if (p.takes_id)
@@ -459,12 +460,6 @@ inline settings parse_command_line(int argc, char** argv, const program& p) {
         fail("--size " + std::to_string(s.size) + " --message bytes: a bytes message starts with its " +
              std::to_string(sizeof(stamp)) + "-byte stamp (seq, producer, checksum), so --size must be " +
              std::to_string(sizeof(stamp)) + " or more");
-    if (bytes && s.capacity == capacity_kind::zero)
-        fail("--message bytes --capacity zero: ipckit does not offer a rendezvous of variable-size messages. "
-             "Use --message fixed, or a bounded capacity");
-    if (bytes && s.capacity == capacity_kind::unbounded)
-        fail("--message bytes --capacity unbounded: ipckit does not offer unbounded queues of variable-size "
-             "messages. Use --message fixed, or a bounded capacity");
     if (s.capacity == capacity_kind::unbounded && !unbounded_offered)
         fail("--capacity unbounded: not available in this build of ipckit");
     if (s.capacity == capacity_kind::unbounded && s.consumers > 1)
@@ -549,6 +544,17 @@ int with_queue_type(const settings& s, F&& f) {
     using small = sample<size_classes[0]>;  // what every kind but the default 1 x 1 ring carries
     const bool several = s.producers > 1 || s.consumers > 1;
 
+    if (s.message == message_kind::bytes && s.capacity == capacity_kind::zero) {
+        if (several) return f(type<queue_of<variable, ipckit::zero_capacity, multi, multi>>);
+        return f(type<queue_of<variable, ipckit::zero_capacity>>);
+    }
+    if (s.message == message_kind::bytes && s.capacity == capacity_kind::unbounded) {
+        if constexpr (unbounded_offered) {  // one consumer
+            if (s.producers > 1) return f(type<queue_of<variable, ipckit::unbounded<>, multi>>);
+            return f(type<queue_of<variable, ipckit::unbounded<>>>);
+        }
+        return 2;  // not reached: parse_command_line refused it
+    }
     if (s.message == message_kind::bytes) {
         using ring = ipckit::bounded<byte_ring>;
         if (s.consumers > 1) return f(type<queue_of<variable, ring, multi, multi>>);  // record slots
@@ -615,7 +621,11 @@ inline std::string describe(ipckit::errc e) { return ipckit::make_error_code(e).
 /// capacity, the sides and the wait policy (see with_queue_type).
 inline std::string carried_by(const settings& s) {
     std::string d;
-    if (s.message == message_kind::bytes) {
+    if (s.message == message_kind::bytes && s.capacity == capacity_kind::zero) {
+        d = "variable-size messages (bytes) with zero capacity (a rendezvous)";
+    } else if (s.message == message_kind::bytes && s.capacity == capacity_kind::unbounded) {
+        d = "variable-size messages (bytes) on an unbounded chain of 1 MiB chunks";
+    } else if (s.message == message_kind::bytes) {
         d = "variable-size messages (bytes) in " + in_units(byte_ring) +
             (s.consumers > 1 ? " of record slots" : " of byte ring");
     } else {

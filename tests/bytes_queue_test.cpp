@@ -7,6 +7,7 @@
 // White-box tests reach the ring through a second mapping of the segment
 // (ipckit::segment::open), as a hostile or crashed peer would.
 
+#include "byte_messages.hpp"
 #include "catch.hpp"
 #include "messages.hpp"
 #include "support.hpp"
@@ -31,6 +32,8 @@ using namespace std::chrono_literals;
 using ipckit::errc;
 using ipckit_test::err;
 using ipckit_test::mix;
+using ipckit_test::pattern;
+using ipckit_test::same;
 using ipckit_test::patience;
 using ipckit_test::pattern;
 using ipckit_test::quick_liveness;

@@ -206,6 +206,43 @@ TEST_CASE("inspect: every kind of queue and mailbox is read where its layout put
         CHECK(s.sent_bytes == 6 * 40 + 16 + 3 * 40);
         CHECK(s.received_bytes == 5 * 40);
     }
+    SECTION("bytes<Max> with zero capacity: an offer of the last sender place, in its record slot") {
+        scoped_name name("insp");
+        using Z = ipckit::queue<ipckit::bytes<100>, ipckit::zero_capacity, multi_of<3>, multi>;
+        auto q = Z::create(name);
+        auto a = q.sender();
+        auto b = q.sender();
+        auto c = q.sender();  // the third place: its offer lies after two records of 100 bytes
+        auto rx = q.receiver();
+        std::thread offering([&c] { (void)c.send(std::string_view("offered"), ipckit_test::patience); });
+        const auto s = inspect_until(name, [](const segment_info& i) { return i.depth_messages == 1; });
+        const auto taken = rx.receive(ipckit_test::patience);
+        offering.join();
+        INFO(s.problem);
+        CHECK(s.status == segment_status::ok);
+        CHECK(s.message_type == "bytes");
+        CHECK(s.depth_messages == 1);
+        CHECK(count_endpoints(s, "sender", endpoint_state::alive) == 3);
+        CHECK(count_endpoints(s, "receiver", endpoint_state::alive) == 1);
+        REQUIRE(taken);
+        CHECK(taken->size() == 7);
+    }
+    SECTION("bytes<Max> unbounded: the chain of record slots") {
+        scoped_queue name;
+        using U = ipckit::queue<ipckit::bytes<100>, ipckit::unbounded<4096>>;
+        auto q = U::create(name);
+        auto tx = q.sender();
+        const std::uint64_t k = U::slots_per_chunk + 1;
+        for (std::uint64_t i = 0; i < k; ++i) REQUIRE(tx.send(std::string_view("message")));
+        const auto s = ipckit::inspect(name);
+        INFO(s.problem);
+        CHECK(s.status == segment_status::ok);
+        CHECK(s.message_type == "bytes");
+        CHECK(s.depth_messages == k);
+        REQUIRE(s.chain);
+        REQUIRE(s.chain->chunks.size() == 2);
+        for (const auto& c : s.chain->chunks) CHECK(ipckit::inspect(c).status == segment_status::ok);
+    }
     SECTION("zero capacity: nothing waits while no sender offers") {
         scoped_name name("insp");
         auto q = ipckit::queue<tick, ipckit::zero_capacity, multi>::create(name);

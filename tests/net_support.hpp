@@ -72,17 +72,6 @@ inline void remove_leftovers(const std::string& address) {
     for (const auto& s : shm_segments_of(address)) ipckit::remove_segment(s);
 }
 
-/// Waits (polling, up to `patience`) until `done()` holds; false if it never did.
-template <class F>
-bool eventually(F&& done) {
-    const auto until = std::chrono::steady_clock::now() + patience;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > until) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    return true;
-}
-
 /// A listener over `kind` and a connected pair: the client's end, and the end it accepted.
 template <class M, class Mode = ipckit::blocking>
 struct pair_over {

@@ -20,6 +20,7 @@
 #include <functional>
 #include <optional>
 #include <system_error>
+#include <thread>
 #include <utility>
 #include <string>
 #include <string_view>
@@ -144,6 +145,17 @@ inline ipckit::options quick_liveness(std::chrono::milliseconds interval = std::
     ipckit::options opt;
     opt.liveness_interval = interval;
     return opt;
+}
+
+/// Waits (polling, up to `patience`) until `done()` holds; false if it never did.
+template <class F>
+bool eventually(F&& done) {
+    const auto until = std::chrono::steady_clock::now() + patience;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > until) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
 }
 
 /// Memory shared with the children forked after it is made (MAP_SHARED | MAP_ANONYMOUS).

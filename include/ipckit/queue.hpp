@@ -78,12 +78,10 @@ template <message T, class P, class C, class W, class O>
 struct queue_for<T, zero_capacity, P, C, W, O> {
     using type = rendezvous_queue<T, P, C, W, O>;
 };
+/// bytes<Max> over zero_capacity: the same rendezvous, each offer slot a record<Max>.
 template <std::size_t Max, class P, class C, class W, class O>
 struct queue_for<bytes<Max>, zero_capacity, P, C, W, O> {
-    static_assert(Max == 0,
-                  "ipckit::queue<bytes<Max>, zero_capacity>: a rendezvous of variable-size messages is not offered; "
-                  "use a fixed-size message type T (e.g. a struct holding a length and a std::byte array), or "
-                  "bytes<Max> with bounded<N>");
+    using type = rendezvous_queue<bytes<Max>, P, C, W, O>;
 };
 
 /// unbounded<ChunkBytes>: a chain of chunks, grown by the senders, freed as the one receiver
@@ -98,12 +96,16 @@ struct queue_for<T, unbounded<B>, P, C, W, O> {
                   "hand the messages on");
     using type = unbounded_queue<T, B, P, W, O>;
 };
+/// bytes<Max> over unbounded<B>: the same chain, each message a record<Max> slot written and
+/// read in place (detail/queue/unbounded.hpp).
 template <std::size_t Max, std::size_t B, class P, class C, class W, class O>
 struct queue_for<bytes<Max>, unbounded<B>, P, C, W, O> {
-    static_assert(Max == 0,
-                  "ipckit::queue<bytes<Max>, unbounded<...>>: variable-size messages on an unbounded queue are not "
-                  "offered; use a fixed-size message type T (e.g. a struct holding a length and a std::byte array), "
-                  "or bytes<Max> with bounded<N>");
+    static_assert(C::max == 1,
+                  "ipckit::queue<bytes<Max>, unbounded<...>, Producers, Consumers>: an unbounded queue has a single "
+                  "consumer (Consumers = single): the receiver frees each chunk as soon as it has read it, which needs "
+                  "one reader going through the chain in order. For many consumers use bounded<N>, or let one "
+                  "receiver hand the messages on");
+    using type = unbounded_queue<bytes<Max>, B, P, W, O>;
 };
 
 /// The kind for a combination: lanes<Max> senders pick the lanes queue (detail/queue/lanes.hpp),

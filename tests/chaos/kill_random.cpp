@@ -659,6 +659,8 @@ int main(int argc, char** argv) {
         kind<queue_kind<bytes_slots<multi>, bytes_codec<200>, 3, 3>>("bytes_mpmc", "queue<bytes<200>, bounded<16 slots>, multi, multi>: 3 producers, 3 receivers"),
         kind<queue_kind<ipckit::queue<T, ipckit::unbounded<4096>, multi>, fixed, 2, 1>>("unbounded", "queue<T, unbounded<4096>, multi>: 2 producers, 1 receiver"),
         kind<queue_kind<ipckit::queue<T, ipckit::zero_capacity, multi, multi>, fixed, 2, 2>>("rendezvous", "queue<T, zero_capacity, multi, multi>: 2 producers, 2 receivers"),
+        kind<queue_kind<ipckit::queue<ipckit::bytes<200>, ipckit::unbounded<4096>, multi>, bytes_codec<200>, 2, 1>>("bytes_unbounded", "queue<bytes<200>, unbounded<4096>, multi>: 2 producers, 1 receiver"),
+        kind<queue_kind<ipckit::queue<ipckit::bytes<200>, ipckit::zero_capacity, multi, multi>, bytes_codec<200>, 2, 2>>("bytes_rendezvous", "queue<bytes<200>, zero_capacity, multi, multi>: 2 producers, 2 receivers"),
         kind<box<ipckit::mailbox<T, bounded<8>, ipckit::exclusive, ipckit::system_owned>, 2, 1>>("mailbox_exclusive", "mailbox<T, bounded<8>, exclusive, system_owned>: 2 senders, 1 receiver"),
         kind<owned_mailbox_kind<ipckit::mailbox<T, bounded<8>, ipckit::exclusive, ipckit::process_owned>, 2>>("mailbox_owned", "mailbox<T, bounded<8>, exclusive, process_owned>: 2 senders, the owner receives"),
         kind<box<ipckit::mailbox<T, bounded<8>, ipckit::any, ipckit::system_owned>, 2, 3>>("mailbox_any", "mailbox<T, bounded<8>, any, system_owned>: 2 senders, 3 receivers"),

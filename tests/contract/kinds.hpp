@@ -140,8 +140,8 @@ struct handle_kind {
 };
 
 /// A queue of bytes<Max>: a tick's bytes are the message.
-template <class Q, class Other>
-struct bytes_kind : handle_kind<Q, Other> {
+template <class Q, class Other, class Place = scoped_name>
+struct bytes_kind : handle_kind<Q, Other, Place> {
     static errc send(auto& tx, std::uint64_t seq, auto... deadline) {
         const tick t = make_tick(seq);
         return err(tx.send(std::as_bytes(std::span(&t, 1)), deadline...));
@@ -258,6 +258,22 @@ struct rendezvous_mpmc : handle_kind<ipckit::queue<tick, ipckit::zero_capacity, 
     static constexpr std::uint64_t holds = 0;
 };
 
+/// bytes<Max> in a rendezvous: each offer slot a record<Max>.
+template <class P, class C, std::size_t Max = 64>
+using rendezvous_bytes = ipckit::queue<ipckit::bytes<Max>, ipckit::zero_capacity, P, C>;
+struct rendezvous_bytes_spsc : bytes_kind<rendezvous_bytes<ipckit::single, ipckit::single>,
+                                          rendezvous_bytes<ipckit::single, ipckit::single, 65>>,
+                               queue_promises {
+    static constexpr bool multi_producer = false, bounded = true, non_blocking_send = false;
+    static constexpr std::uint64_t holds = 0;
+};
+struct rendezvous_bytes_mpmc : bytes_kind<rendezvous_bytes<ipckit::multi, ipckit::multi>,
+                                          rendezvous_bytes<ipckit::multi, ipckit::multi, 65>>,
+                               queue_promises {
+    static constexpr bool multi_producer = true, bounded = true, non_blocking_send = false;
+    static constexpr std::uint64_t holds = 0;
+};
+
 /// Chunks of 4 KiB: `holds` ticks fill more than one, so a scenario crosses a chunk boundary.
 struct unbounded_spsc : handle_kind<ipckit::queue<tick, ipckit::unbounded<4096>>,
                                     ipckit::queue<std::uint64_t, ipckit::unbounded<4096>>, scoped_queue>,
@@ -270,6 +286,22 @@ struct unbounded_mpsc : handle_kind<ipckit::queue<tick, ipckit::unbounded<4096>,
                         queue_promises {
     static constexpr bool multi_producer = true, bounded = false;
     static constexpr std::uint64_t holds = 4096 / sizeof(tick) + 10;
+    /// The chunks of the queue that exist now.
+    static std::size_t chunks(const place& p) { return chunks_of(p).size(); }
+};
+
+/// bytes<Max> on the same chain of 4 KiB chunks, each message a record<Max> slot.
+template <class P, std::size_t Max = 64>
+using unbounded_bytes = ipckit::queue<ipckit::bytes<Max>, ipckit::unbounded<4096>, P>;
+struct unbounded_bytes_spsc : bytes_kind<unbounded_bytes<ipckit::single>, unbounded_bytes<ipckit::single, 65>, scoped_queue>,
+                              queue_promises {
+    static constexpr bool multi_producer = false, bounded = false;
+    static constexpr std::uint64_t holds = unbounded_bytes<ipckit::single>::slots_per_chunk + 10;
+};
+struct unbounded_bytes_mpsc : bytes_kind<unbounded_bytes<ipckit::multi>, unbounded_bytes<ipckit::multi, 65>, scoped_queue>,
+                              queue_promises {
+    static constexpr bool multi_producer = true, bounded = false;
+    static constexpr std::uint64_t holds = unbounded_bytes<ipckit::multi>::slots_per_chunk + 10;
     /// The chunks of the queue that exist now.
     static std::size_t chunks(const place& p) { return chunks_of(p).size(); }
 };
@@ -402,30 +434,35 @@ struct node_from : node_kind<false> {};
     fixed_spsc, fixed_mpsc, fixed_lanes, fixed_spmc, bytes_spmc, fixed_mpmc, bytes_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
         unbounded_mpsc, mailbox_exclusive, mailbox_any, mailbox_round_robin, mailbox_broadcast, \
         mailbox_bytes_exclusive, mailbox_bytes_any, mailbox_bytes_round_robin, mailbox_bytes_broadcast, node_any, node_from, \
-        tcp_connection, unix_connection, shm_connection
+        tcp_connection, unix_connection, shm_connection, \
+        rendezvous_bytes_spsc, rendezvous_bytes_mpmc, unbounded_bytes_mpsc
 
 /// A receiver gets every tick of a killed sender, then peer_dead once.
 #define IPCKIT_CONTRACT_PEER_DEATH_KINDS \
     fixed_spsc, fixed_mpsc, fixed_lanes, fixed_mpmc, bytes_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, unbounded_mpsc, \
-        node_any, node_from, tcp_connection, unix_connection, shm_connection
+        node_any, node_from, tcp_connection, unix_connection, shm_connection, \
+        rendezvous_bytes_spsc, rendezvous_bytes_mpmc, unbounded_bytes_mpsc
 
 /// A sender attached after a killed one takes over its place: its close ends the stream. (Not a
 /// connection's: its sender is one end, for its life; another client is another connection.)
 #define IPCKIT_CONTRACT_SENDER_TAKEOVER_KINDS \
-    fixed_spsc, fixed_mpsc, fixed_lanes, fixed_mpmc, bytes_mpmc, bytes_spsc, bytes_mpsc, unbounded_mpsc, rendezvous_mpmc
+    fixed_spsc, fixed_mpsc, fixed_lanes, fixed_mpmc, bytes_mpmc, bytes_spsc, bytes_mpsc, unbounded_mpsc, rendezvous_mpmc, \
+        rendezvous_bytes_mpmc, unbounded_bytes_mpsc
 
 /// A sender on a full channel gets peer_dead once its receiver is killed; a receiver attached
 /// after the killed one takes its place. (Not a connection's: what the killed end had taken off
 /// the socket dies with it, and nobody takes its place; a sender's peer_dead when its receiver
 /// is killed is net_process_test's "a server killed mid-stream".)
 #define IPCKIT_CONTRACT_RECEIVER_DEATH_KINDS \
-    fixed_spsc, fixed_lanes, fixed_spmc, bytes_spmc, fixed_mpmc, bytes_mpmc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc
+    fixed_spsc, fixed_lanes, fixed_spmc, bytes_spmc, fixed_mpmc, bytes_mpmc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
+        rendezvous_bytes_spsc, rendezvous_bytes_mpmc
 
 /// create() replaces a process_owned channel whose creator was killed. (A connection has no
 /// creator: a listener killed leaves its address to the next bind, net_process_test.)
 #define IPCKIT_CONTRACT_DEAD_CREATOR_KINDS \
     fixed_spsc, fixed_mpsc, fixed_lanes, fixed_spmc, bytes_spmc, fixed_mpmc, bytes_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
-        unbounded_mpsc
+        unbounded_mpsc, \
+        rendezvous_bytes_spsc, rendezvous_bytes_mpmc, unbounded_bytes_mpsc
 
 /// The closed rule: every kind that can be closed as a whole (close() on its handle) and
 /// removed. (A node's links end with their members instead; a connection with its ends: see
@@ -433,7 +470,8 @@ struct node_from : node_kind<false> {};
 #define IPCKIT_CONTRACT_CLOSED_KINDS                                                                         \
     fixed_spsc, fixed_mpsc, fixed_lanes, fixed_spmc, bytes_spmc, fixed_mpmc, bytes_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
         unbounded_spsc, unbounded_mpsc, mailbox_exclusive, mailbox_any, mailbox_round_robin, mailbox_broadcast, \
-        mailbox_bytes_exclusive, mailbox_bytes_any, mailbox_bytes_round_robin, mailbox_bytes_broadcast
+        mailbox_bytes_exclusive, mailbox_bytes_any, mailbox_bytes_round_robin, mailbox_bytes_broadcast, \
+        rendezvous_bytes_spsc, rendezvous_bytes_mpmc, unbounded_bytes_spsc, unbounded_bytes_mpsc
 
 /// The closed rule's first half, as a receiver that waits while its single sender sends and
 /// closes sees it: the kinds of one sender whose close ends them, and socket connections (an
@@ -441,7 +479,8 @@ struct node_from : node_kind<false> {};
 /// outlive its client, shm_names.hpp).
 #define IPCKIT_CONTRACT_SENDER_CLOSE_KINDS \
     fixed_spsc, fixed_spmc, bytes_spmc, bytes_spsc, rendezvous_spsc, unbounded_spsc, tcp_connection, unix_connection, \
-        shm_connection
+        shm_connection, \
+        rendezvous_bytes_spsc, unbounded_bytes_spsc
 
 /// A waitset reports a receiver ready when a message arrives, and not before: every queue and
 /// mailbox kind, and connections over each transport. (Not node links: a waitset watches none
@@ -450,23 +489,27 @@ struct node_from : node_kind<false> {};
     fixed_spsc, fixed_mpsc, fixed_lanes, fixed_spmc, bytes_spmc, fixed_mpmc, bytes_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
         unbounded_spsc, unbounded_mpsc, mailbox_exclusive, mailbox_any, mailbox_round_robin, mailbox_broadcast, \
         mailbox_bytes_exclusive, mailbox_bytes_any, mailbox_bytes_round_robin, mailbox_bytes_broadcast, \
-        tcp_connection, unix_connection, shm_connection
+        tcp_connection, unix_connection, shm_connection, \
+        rendezvous_bytes_spsc, rendezvous_bytes_mpmc, unbounded_bytes_spsc, unbounded_bytes_mpsc
 
 /// ... and when its single sender closes: the waitset kinds of IPCKIT_CONTRACT_SENDER_CLOSE_KINDS.
 #define IPCKIT_CONTRACT_WAITSET_SENDER_CLOSE_KINDS \
     fixed_spsc, fixed_spmc, bytes_spmc, bytes_spsc, rendezvous_spsc, unbounded_spsc, tcp_connection, unix_connection, \
-        shm_connection
+        shm_connection, \
+        rendezvous_bytes_spsc, unbounded_bytes_spsc
 
 /// ... and when its sender is killed: the waitset kinds of IPCKIT_CONTRACT_PEER_DEATH_KINDS.
 #define IPCKIT_CONTRACT_WAITSET_PEER_DEATH_KINDS                                                             \
     fixed_spsc, fixed_mpsc, fixed_lanes, fixed_mpmc, bytes_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, unbounded_mpsc, \
-        tcp_connection, unix_connection, shm_connection
+        tcp_connection, unix_connection, shm_connection, \
+        rendezvous_bytes_spsc, rendezvous_bytes_mpmc, unbounded_bytes_mpsc
 
 /// The closed rule, where a sender waits for room: the closed kinds less the unbounded ones.
 #define IPCKIT_CONTRACT_CLOSED_BOUNDED_KINDS                                                                 \
     fixed_spsc, fixed_mpsc, fixed_lanes, fixed_spmc, bytes_spmc, fixed_mpmc, bytes_mpmc, bytes_spsc, bytes_mpsc, rendezvous_spsc, rendezvous_mpmc, \
         mailbox_exclusive, mailbox_any, mailbox_round_robin, mailbox_broadcast, \
-        mailbox_bytes_exclusive, mailbox_bytes_any, mailbox_bytes_round_robin, mailbox_bytes_broadcast
+        mailbox_bytes_exclusive, mailbox_bytes_any, mailbox_bytes_round_robin, mailbox_bytes_broadcast, \
+        rendezvous_bytes_spsc, rendezvous_bytes_mpmc
 
 /// Batch verbs: send(span) says how many were sent, exactly, when it meets a full channel, a
 /// deadline or its receiver's end; receive(span) takes up to its size. (The bounded queues of
@@ -482,4 +525,5 @@ struct node_from : node_kind<false> {};
 #define IPCKIT_CONTRACT_CLOSED_MANY_SENDER_KINDS                                                   \
     fixed_mpsc, fixed_lanes, fixed_mpmc, bytes_mpmc, bytes_mpsc, rendezvous_mpmc, unbounded_mpsc, mailbox_exclusive, mailbox_any, \
         mailbox_round_robin, mailbox_broadcast, \
-        mailbox_bytes_exclusive, mailbox_bytes_any, mailbox_bytes_round_robin, mailbox_bytes_broadcast
+        mailbox_bytes_exclusive, mailbox_bytes_any, mailbox_bytes_round_robin, mailbox_bytes_broadcast, \
+        rendezvous_bytes_mpmc, unbounded_bytes_mpsc

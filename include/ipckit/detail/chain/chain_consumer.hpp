@@ -51,6 +51,17 @@ public:
     /// was removed with the queue) or corrupt. Skips dead positions. Makes system calls only
     /// to map the next chunk and remove the one it has finished, once per chunk.
     errc try_pop(T& out) noexcept {
+        return try_take([&out](const T& m) noexcept {
+            std::memcpy(static_cast<void*>(&out), &m, sizeof(T));
+            return errc::ok;
+        });
+    }
+
+    /// As try_pop, reading the oldest message in place: take(const T& slot) noexcept -> errc.
+    /// ok: taken, the position is read. Anything else: the message stays the oldest (head does
+    /// not move), and try_take returns what take returned (a buffer too small for a record).
+    template <class Take>
+    errc try_take(Take&& take) noexcept {
         for (;;) {
             const std::uint64_t k = head_ / S;
             chain_chunk<T, S>* chunk = chunks_.mapped(k);
@@ -72,10 +83,11 @@ public:
             // The stamp agrees with the state: full holds the message of this position, dead does
             // not (a message written whole is published, never marked dead: see recover()).
             const bool whole = slot.stamp.load(std::memory_order_relaxed) == chain_slot<T>::stamp_of(head_);
-            if (st == chain_slot<T>::full && whole)
-                std::memcpy(static_cast<void*>(&out), &slot.value, sizeof(T));
-            else if (st != chain_slot<T>::dead || whole)
+            if (st == chain_slot<T>::full && whole) {
+                if (const errc e = take(static_cast<const T&>(slot.value)); e != errc::ok) return e;
+            } else if (st != chain_slot<T>::dead || whole) {
                 return errc::corrupt;
+            }
             ++head_;
             // SYNC POINT WRITE: head; READ by a consumer that takes over, and by size().
             advance_head();

@@ -42,6 +42,14 @@ public:
     /// corrupt; or the OS's errc from creating a chunk. Makes system calls only to create or
     /// map a chunk, once per chunk.
     errc try_push(const T& m) noexcept {
+        return try_push_with([&m](T& slot) noexcept { std::memcpy(static_cast<void*>(&slot), &m, sizeof(T)); });
+    }
+
+    /// As try_push, writing the message in place: write(T& slot) noexcept fills the slot of the
+    /// position claimed, between the claim and the publish (a record<Max> writes only its
+    /// message's bytes, not the whole slot).
+    template <class Write>
+    errc try_push_with(Write&& write) noexcept {
         grew_ = false;
         for (;;) {
             std::uint64_t pos = Multi ? c_->tail.load(std::memory_order_acquire) : tail_;
@@ -89,7 +97,7 @@ public:
                 pending_->store(0, std::memory_order_relaxed);
                 return errc::corrupt;
             }
-            std::memcpy(static_cast<void*>(&slot.value), &m, sizeof(T));
+            write(slot.value);
             // SYNC POINT WRITE: value; READ by a recoverer's acquire load of the stamp.
             slot.stamp.store(chain_slot<T>::stamp_of(pos), std::memory_order_release);
             // SYNC POINT WRITE: value; READ by the consumer's acquire load of state.

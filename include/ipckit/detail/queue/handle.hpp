@@ -22,7 +22,7 @@ namespace ipckit::detail {
 /// and its shared part (checked: standard layout, and placeable right after the segment header),
 /// which init() constructs unless the kind has its own. A kind's class derives from it beside
 /// queue_handle, and says the rest itself (its layout(), its endpoint types).
-template <message T, wait_policy Wait, ownership_policy Ownership, std::size_t Capacity, std::size_t MaxSenders,
+template <message_policy T, wait_policy Wait, ownership_policy Ownership, std::size_t Capacity, std::size_t MaxSenders,
           std::size_t MaxReceivers, class Shared>
 struct kind_constants {
     using message_type = T;

@@ -1,8 +1,8 @@
 #pragma once
 // The endpoints of a zero-capacity queue (the seed's rendezvous, rendezvous.hpp): where each
-// side sleeps and whom it wakes, and each side's half of the offer-slot protocol
-// (rendezvous_slots.hpp), both on the one verb loop (endpoint_core::run_verb): the sender as a
-// step of two phases (its offer out, then taken), the receiver as a plain step.
+// side sleeps and whom it wakes, what both have, and the sender's half of the offer-slot protocol
+// (rendezvous_slots.hpp) on the one verb loop (endpoint_core::run_verb), as a step of two phases
+// (its offer out, then taken). The receiver's half is rendezvous_receiver.hpp.
 
 #include <ipckit/detail/endpoint/core.hpp>
 #include <ipckit/detail/endpoint/roles.hpp>
@@ -10,6 +10,8 @@
 #include <ipckit/detail/endpoint/verbs.hpp>
 #include <ipckit/detail/queue/handle.hpp>
 #include <ipckit/detail/queue/rendezvous_slots.hpp>
+#include <ipckit/detail/queue/slot_message.hpp>
+#include <ipckit/detail/ring/record.hpp>
 #include <ipckit/detail/sync/doorbell.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>
@@ -22,6 +24,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <span>
 #include <type_traits>
 #include <utility>
 
@@ -85,8 +88,9 @@ protected:
 /// may or may not have been seen). Closing (destruction) tells the receivers, which get
 /// `closed` once every sender has closed.
 template <class Queue, mode_policy Mode>
-class rendezvous_sender : public rendezvous_endpoint<Queue, producer_role>,
-                          public send_verbs<rendezvous_sender<Queue, Mode>, typename Queue::message_type, Mode> {
+class rendezvous_sender
+    : public rendezvous_endpoint<Queue, producer_role>,
+      public slot_message<typename Queue::message_type>::template send_verbs_of<rendezvous_sender<Queue, Mode>, Mode> {
     static_assert(std::same_as<Mode, blocking>,
                   "ipckit::queue<T, zero_capacity>: zero capacity has no buffer to leave a message in, so a send "
                   "must wait until a receiver takes it: a rendezvous must use a blocking send. Use "
@@ -94,13 +98,15 @@ class rendezvous_sender : public rendezvous_endpoint<Queue, producer_role>,
                   "queue for a send that does not wait");
 
     using base = rendezvous_endpoint<Queue, producer_role>;
-    using T = typename Queue::message_type;
-    using verbs = send_verbs<rendezvous_sender, T, Mode>;
+    using M = typename Queue::message_type;
+    using T = typename Queue::slot_type;
+    using verbs = typename slot_message<M>::template send_verbs_of<rendezvous_sender, Mode>;
     using st = offer_state;
 
 public:
-    /// send(m) (send_verbs): offers `m` and waits until a receiver takes it: ok, closed,
-    /// peer_dead or corrupt.
+    /// send(m) (send_verbs; bytes_send_verbs for bytes<Max>: a span or string_view, too_large
+    /// past Max with nothing offered): offers `m` and waits until a receiver takes it: ok,
+    /// closed, peer_dead or corrupt.
     /// send(m, deadline): as send(m), or timed_out once the deadline (a steady_clock time point)
     /// or timeout (a duration) has passed with nobody taking m; m is then withdrawn. A receiver
     /// that took m before that makes it ok, once its copy is done.
@@ -123,8 +129,22 @@ private:
 
     /// Offers `m` until `deadline`, through the one verb loop with an offer_step: the send
     /// verbs' primitive.
-    errc send_until(const T& m, clock::time_point deadline) noexcept {
-        offer_step step{*this, m};
+    errc send_until(const M& m, clock::time_point deadline) noexcept
+        requires(!is_bytes<M>)
+    {
+        return offer_until([&m](T& slot) noexcept { std::memcpy(static_cast<void*>(&slot), &m, sizeof(T)); }, deadline);
+    }
+    /// bytes<Max>: `m` (checked against Max by the verbs) written into the offer's record.
+    errc send_until(std::span<const std::byte> m, clock::time_point deadline) noexcept
+        requires is_bytes<M>
+    {
+        return offer_until([m](T& slot) noexcept { write_record(slot, m); }, deadline);
+    }
+
+    /// write(T& slot) noexcept writes the message into the offer slot, in place.
+    template <class Write>
+    errc offer_until(const Write& write, clock::time_point deadline) noexcept {
+        offer_step<Write> step{*this, write};
         return this->template run_verb<Mode, typename Queue::wait_type>(step, deadline);
     }
 
@@ -140,9 +160,11 @@ private:
     ///              (done, with its taken stamp). No deadline any more: the copy takes a moment.
     ///              Its taker's death is the attempt's own error, peer_dead; the slot then stays
     ///              taken until the next send resets it.
+    /// write(T& slot) writes the message in place when it is offered.
+    template <class Write>
     class offer_step {
     public:
-        offer_step(rendezvous_sender& tx, const T& m) noexcept : tx_(tx), m_(m) {}
+        offer_step(rendezvous_sender& tx, const Write& write) noexcept : tx_(tx), write_(write) {}
 
         errc attempt() noexcept { return phase_ == preparing ? prepare() : await(); }
         bool ready() const noexcept {
@@ -205,7 +227,7 @@ private:
                 (void)tx_.reset(s);
             }
             seq_ = st::next_seq(st::seq_of(s));
-            std::memcpy(static_cast<void*>(&o().value), &m_, sizeof(T));
+            write_(o().value);
             o().stamp.store(st::offered_stamp(seq_), std::memory_order_relaxed);
             // SYNC POINT WRITE: value and stamp; READ by the receiver whose CAS takes offered(seq).
             o().state.store(on_offer(), std::memory_order_release);
@@ -239,7 +261,7 @@ private:
         rendezvous_offer<T>& o() const noexcept { return tx_.offer(); }
 
         rendezvous_sender& tx_;
-        const T& m_;
+        const Write& write_;
         phase_t phase_ = preparing;
         std::uint64_t seq_ = 0;   ///< the offer's seq, once offered
         std::uint64_t seen_ = 0;  ///< the state last seen, which ready() waits to change
@@ -274,111 +296,6 @@ private:
         if (token != st::token(this->place(), st::seq_of(s))) return false;
         return place.held_by_live_process();
     }
-};
-
-/// The receiving end of a rendezvous. Blocking: receive waits for a sender's offer (with deadline
-/// overloads). Non-blocking: receive takes an offer that is out now, or returns would_block at
-/// once. Either way closed once every sender has closed, and (blocking only) peer_dead once every
-/// sender still attached is dead, after any complete offer they left has been taken.
-template <class Queue, mode_policy Mode>
-class rendezvous_receiver : public rendezvous_endpoint<Queue, consumer_role>,
-                            public receive_verbs<rendezvous_receiver<Queue, Mode>, typename Queue::message_type, Mode> {
-    using base = rendezvous_endpoint<Queue, consumer_role>;
-    using T = typename Queue::message_type;
-    using verbs = receive_verbs<rendezvous_receiver, T, Mode>;
-    using st = offer_state;
-
-public:
-    /// receive(), receive(deadline), receive(out), receive(out, deadline) (receive_verbs): takes
-    /// one sender's message. Blocking: waits for an offer; closed or peer_dead once the senders
-    /// have gone; timed_out at a deadline (a steady_clock time point) or after a timeout (a
-    /// duration), if one follows. Non-blocking: would_block when no sender is offering now.
-    using verbs::receive;
-
-private:
-    friend queue_handle<Queue>;
-    friend verbs;
-    friend watch_access;
-    using base::base;
-
-    /// Its readiness, for a waitset (endpoint_core::may_not_wait): an offer out, or the senders
-    /// gone. Nothing to recover (see receive_until).
-    bool watched_ready(bool ask_os) noexcept {
-        return this->may_not_wait([this]() noexcept { return offer_out(); }, []() noexcept { return false; },
-                                  [this](bool ask) noexcept { return this->peers_state(ask); }, ask_os);
-    }
-
-    /// Takes an offer into `out`, through the one verb loop (endpoint_core::run_verb): closed or
-    /// peer_dead once nothing is on offer and every sender has let go.
-    errc receive_until(T& out, clock::time_point deadline) noexcept {
-        step_of step{[this, &out]() noexcept { return try_take(out); }, [this]() noexcept { return offer_out(); },
-                     // Nothing to finish for a dead sender: its offer is whole (and may be taken),
-                     // or it was never published; the next sender in its place withdraws it.
-                     []() noexcept { return false; },
-                     [this](bool ask_os) noexcept { return this->peers_state(ask_os); }};
-        return this->template run_verb<Mode, typename Queue::wait_type>(step, deadline);
-    }
-
-    /// Takes one offer into `out`: ok or would_block. Loads, CASes and a copy; a system call only
-    /// to wake a sender that sleeps.
-    errc try_take(T& out) noexcept {
-        auto& sh = this->sh();
-        auto& pending = sh.receivers.places[this->place()].pending;
-        constexpr std::size_t n = Queue::max_senders;
-        bool listed = false;
-        for (std::size_t k = 0; k < n; ++k) {
-            const std::size_t i = (next_ + k) % n;  // start past the last taken: no sender starves
-            auto& o = sh.offers[i];
-            std::uint64_t s = o.state.load(std::memory_order_relaxed);
-            if (st::kind_of(s) != st::offered) continue;
-            const std::uint64_t seq = st::seq_of(s);
-            // Ordered before the CAS by its release: a sender that sees taken sees the token.
-            pending.store(st::token(i, seq), std::memory_order_relaxed);
-            listed = true;
-            // THE DECISION: offered -> taken here, against other receivers and the sender's
-            // withdrawal. SYNC POINT READ (acquire): value, paired with the sender's release store
-            // of offered.
-            if (!o.state.compare_exchange_strong(s, st::pack(st::taken, this->place(), seq),
-                                                 std::memory_order_acq_rel, std::memory_order_relaxed))
-                continue;
-            // The message of offer seq, or a stale or withdrawn one under a moved state word.
-            const bool stamped = o.stamp.load(std::memory_order_relaxed) == st::offered_stamp(seq);
-            if (stamped) {
-                std::memcpy(static_cast<void*>(&out), &o.value, sizeof(T));
-                o.stamp.store(st::taken_stamp(seq), std::memory_order_relaxed);
-            }
-            std::uint64_t mine = st::pack(st::taken, this->place(), seq);
-            // SYNC POINT WRITE: our read of value is over (and the stamp says so); READ by the
-            // sender's acquire load of done, after which it may write the next message.
-            const bool finished = o.state.compare_exchange_strong(mine, st::pack(st::done, this->place(), seq),
-                                                                  std::memory_order_release, std::memory_order_relaxed);
-            // SYNC POINT WRITE: after done; READ by the sender's taker_alive().
-            pending.store(0, std::memory_order_release);
-            // Not the message of this offer: nothing is delivered, and a sender waiting on the
-            // slot, finding done without the taken stamp, reports corrupt as well.
-            if (!stamped) {
-                o.bell.notify(this->light_fence());
-                return errc::corrupt;
-            }
-            // Only a sender that judged us dead resets a taken slot, and then what we copied may
-            // be torn: drop it. (A live taker is never judged dead, so this is a corrupt peer.)
-            if (!finished) continue;
-            o.bell.notify(this->light_fence());
-            next_ = (i + 1) % n;
-            return errc::ok;
-        }
-        if (listed) pending.store(0, std::memory_order_release);
-        return errc::would_block;
-    }
-
-    /// Whether some sender is offering now.
-    bool offer_out() const noexcept {
-        for (const auto& o : this->sh().offers)
-            if (st::kind_of(o.state.load(std::memory_order_acquire)) == st::offered) return true;
-        return false;
-    }
-
-    std::size_t next_ = 0;  ///< the offer slot to look at first
 };
 
 }  // namespace ipckit::detail

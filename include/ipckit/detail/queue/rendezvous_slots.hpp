@@ -64,6 +64,7 @@
 // wake-ups are handled as in the other queues.
 
 #include <ipckit/detail/inspect/reader.hpp>
+#include <ipckit/detail/ring/record.hpp>
 #include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/sync/doorbell.hpp>
 #include <ipckit/detail/sync/roster.hpp>
@@ -171,14 +172,17 @@ struct inspect_probe_odd {
     char c[13];
 };
 static_assert(rendezvous_layout_holds<std::uint64_t, 1, 1>() && rendezvous_layout_holds<inspect_probe_odd, 3, 64>() &&
-                  rendezvous_layout_holds<std::uint16_t, 64, 2>(),
+                  rendezvous_layout_holds<std::uint16_t, 64, 2>() && rendezvous_layout_holds<record<13>, 2, 3>(),
               "rendezvous_layout() must say where rendezvous_shared's parts lie, or inspectors misread rendezvous");
 
 /// For an inspector: the endpoints of a zero-capacity queue described by `d`, whose body is
 /// `v`, and its depth: the offers out now, waiting for a receiver. Reads only; throws
 /// inspect_fault.
 inline void inspect_rendezvous(const body_view& v, const queue_description& d, segment_info& out) {
-    const rendezvous_offsets o = rendezvous_layout(d.producers, d.consumers, d.message.size, d.message.align);
+    // bytes<Max>: each offer slot holds a record<Max>, its length word and Max bytes rounded up.
+    const std::size_t size = d.message.bytes ? offsetof(record<1>, data) + record_capacity(d.message.size) : d.message.size;
+    const std::size_t align = d.message.bytes ? alignof(record<1>) : d.message.align;
+    const rendezvous_offsets o = rendezvous_layout(d.producers, d.consumers, size, align);
     add_roster(v, o.senders, d.producers, "sender", out);
     add_roster(v, o.receivers, d.consumers, "receiver", out);
     (void)v.at<char>(o.offers, "offer slots", o.offer_size * d.producers);

@@ -1,7 +1,7 @@
 #pragma once
-// Unbounded queues of fixed-size messages: the seed's "unlimited buffer", where the producer
-// never waits and the consumer waits while the buffer is empty. One or many producers, one
-// consumer.
+// Unbounded queues: the seed's "unlimited buffer", where the producer never waits and the
+// consumer waits while the buffer is empty. One or many producers, one consumer. Messages of a
+// fixed-size type T, or of bytes<Max>.
 //
 // Segments. The queue's own segment `name` (the head) holds the control block of the chain
 // (detail/chain/chain_layout.hpp), the rosters of senders and receiver, and two doorbells.
@@ -53,6 +53,22 @@
 // point is replaced by the next receiver, which goes on from where it had got to and removes
 // what it had read but not yet removed.
 //
+// bytes<Max>. Each message is a record<Max> in a slot of the chain (detail/ring/record.hpp):
+// its length and up to Max bytes, written in place and read in place, only the message's own
+// bytes copied, so the chain's protocol and every rule above hold unchanged. A chunk of
+// ChunkBytes bytes holds as many slots of Max + 16 bytes (rounded up to 8) as fit after its
+// headers (384 bytes); unbounded<ChunkBytes> counts bytes, as ever. A slot takes Max bytes
+// whatever the message's length, so a chunk is created and removed every that many messages:
+// a Max far above the messages' real size costs a chunk's system calls every few messages.
+// A message over Max is
+// too_large at once, nothing written; an empty one is valid. A receive buffer too small for the
+// oldest message: too_large, and it stays the oldest, for a bigger buffer (or receive() into a
+// vector) to take. A length in a slot over Max is corrupt.
+// No loans or views, for T as for bytes<Max>: the chain's cursors push and pop whole messages;
+// a position claimed and held open by a loan would stall the one receiver (it reads in order,
+// and a live claimant's position is never skipped), and a chunk lent from could not be unmapped
+// when the sender moves on.
+//
 // Memory: a sender keeps the chunk it writes into mapped until it moves on to the next one or
 // closes, so a chunk the receiver has removed may stay in memory (not in /dev/shm's listing)
 // while a sender that wrote into it idles: at most one chunk per sender.
@@ -61,6 +77,7 @@
 #include <ipckit/detail/chain/chain_layout.hpp>
 #include <ipckit/detail/chain/chunk_store.hpp>
 #include <ipckit/detail/endpoint/endpoint.hpp>
+#include <ipckit/detail/queue/slot_message.hpp>
 #include <ipckit/detail/queue/unbounded_endpoints.hpp>
 #include <ipckit/detail/queue/unbounded_head.hpp>
 #include <ipckit/detail/queue/unbounded_inspect.hpp>
@@ -100,13 +117,17 @@ struct unbounded_options : options {
 
 namespace ipckit::detail {
 
-/// An unbounded queue of fixed-size messages `T`, growing by chunks of ChunkBytes bytes: what
-/// ipckit::queue<T, unbounded<ChunkBytes>, Producers, single, ...> is. See the top of this file.
-template <message T, std::size_t ChunkBytes, cardinality_policy Producers, wait_policy Wait,
+/// An unbounded queue of messages `Message` (T, or bytes<Max>), growing by chunks of ChunkBytes
+/// bytes: what ipckit::queue<Message, unbounded<ChunkBytes>, Producers, single, ...> is. See the
+/// top of this file.
+template <message_policy Message, std::size_t ChunkBytes, cardinality_policy Producers, wait_policy Wait,
           ownership_policy Ownership>
 class unbounded_queue {
+    using T = slot_of<Message>;  // what a slot holds: Message, or record<Max>
+
 public:
-    using message_type = T;
+    using message_type = Message;
+    using slot_type = T;
     using wait_type = Wait;
     using ownership_type = Ownership;
     static constexpr std::size_t chunk_bytes = ChunkBytes;
@@ -117,9 +138,14 @@ public:
     static constexpr std::size_t max_receivers = 1;
     static constexpr bool one_receiver_only = true;
 
-    static_assert(chain_slots_per_chunk<T, ChunkBytes, header_size> > 0,
+    static_assert(is_bytes<Message> || chain_slots_per_chunk<T, ChunkBytes, header_size> > 0,
                   "ipckit::queue<T, unbounded<ChunkBytes>>: a chunk of ChunkBytes bytes has no room for one message "
                   "of type T after its headers (384 bytes): choose larger chunks");
+    static_assert(!is_bytes<Message> || chain_slots_per_chunk<T, ChunkBytes, header_size> > 0,
+                  "ipckit::queue<bytes<Max>, unbounded<ChunkBytes>>: a chunk of ChunkBytes bytes has no room for one "
+                  "message of Max bytes (a slot takes Max rounded up to 8, plus 16 bytes of length and state) after "
+                  "the chunk's headers (384 bytes): choose unbounded<N> with N >= Max + 528 "
+                  "(bytes<Max> with bounded<N> has no chunks)");
     static_assert(alignof(T) <= header_size,
                   "a message type aligned to more than 256 bytes cannot live after a segment header");
 
@@ -137,7 +163,8 @@ public:
 
     /// The description and size the head segment must match to be this queue.
     static segment_layout layout() {
-        return {describe_queue<Producers, single, Ownership>(describe_message<T>(), "unbounded<" + std::to_string(ChunkBytes) + ">"),
+        return {describe_queue<Producers, single, Ownership>(slot_message<Message>::description(),
+                                                             "unbounded<" + std::to_string(ChunkBytes) + ">"),
                 header_size + sizeof(shared)};
     }
 
@@ -229,7 +256,7 @@ private:
                                            "\") and create it again");
         auto info = std::make_shared<chain_info>();
         info->name = s.name();
-        info->element = describe_message<T>();
+        info->element = slot_message<Message>::description();
         info->base = c.base;
         info->chunk_bytes = ChunkBytes;
         info->slots = slots_per_chunk;

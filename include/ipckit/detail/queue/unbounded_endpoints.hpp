@@ -5,7 +5,9 @@
 #include <ipckit/detail/chain/chain_consumer.hpp>
 #include <ipckit/detail/chain/chain_producer.hpp>
 #include <ipckit/detail/endpoint/endpoint.hpp>
+#include <ipckit/detail/queue/slot_message.hpp>
 #include <ipckit/detail/queue/unbounded_head.hpp>
+#include <ipckit/detail/ring/record.hpp>
 #include <ipckit/detail/sync/doorbell.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>
@@ -13,7 +15,9 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -75,7 +79,8 @@ protected:
     Cursor cursor_;
 };
 
-/// The sending end of an unbounded queue. A send never waits for the receiver: it returns ok,
+/// The sending end of an unbounded queue (of T, or of bytes<Max>: each message written in place
+/// into its slot, only its own bytes copied). A send never waits for the receiver: it returns ok,
 /// no_space (the cap is reached: nothing was written), closed (the queue was removed, or, for
 /// a process_owned queue, the receiver has closed; a system_owned queue keeps what is sent for
 /// the next receiver) or corrupt. The one wait there is: for another sender that is creating
@@ -85,18 +90,20 @@ protected:
 template <class Queue, mode_policy Mode>
 class unbounded_sender
     : public chain_endpoint<Queue, producer_role,
-                            chain_producer<typename Queue::message_type, Queue::slots_per_chunk,
+                            chain_producer<typename Queue::slot_type, Queue::slots_per_chunk,
                                            (Queue::max_senders > 1), typename Queue::chunks>>,
-      public send_verbs<unbounded_sender<Queue, Mode>, typename Queue::message_type, Mode> {
-    using T = typename Queue::message_type;
-    using verbs = send_verbs<unbounded_sender, T, Mode>;
+      public slot_message<typename Queue::message_type>::template send_verbs_of<unbounded_sender<Queue, Mode>, Mode> {
+    using M = typename Queue::message_type;
+    using T = typename Queue::slot_type;
+    using verbs = typename slot_message<M>::template send_verbs_of<unbounded_sender, Mode>;
     using cursor = chain_producer<T, Queue::slots_per_chunk, (Queue::max_senders > 1), typename Queue::chunks>;
     using base = chain_endpoint<Queue, producer_role, cursor>;
 
 public:
-    /// send(m) (send_verbs): sends `m`: ok, no_space, closed or corrupt (or the OS's reason for
-    /// failing to create a chunk). Non-blocking: also would_block, only while another sender
-    /// creates a chunk.
+    /// send(m) (send_verbs, or bytes_send_verbs for bytes<Max>: a span or string_view, too_large
+    /// past Max with nothing sent): sends `m`: ok, no_space, closed or corrupt (or the OS's
+    /// reason for failing to create a chunk). Non-blocking: also would_block, only while another
+    /// sender creates a chunk.
     /// send(m, deadline), blocking only: as send(m), with a deadline (a steady_clock time point)
     /// or a timeout (a duration) that bounds only the wait for another sender creating a chunk:
     /// timed_out, and the message is not sent.
@@ -112,11 +119,25 @@ private:
     /// chain's grower word or published the chunk (the cursor's has_room), and looks again once
     /// per liveness interval, since that sender may have died (try_push then takes over). A
     /// sender's verbs never end because of the receiver, so peers() says ok.
-    errc send_until(const T& m, clock::time_point deadline) noexcept {
+    errc send_until(const M& m, clock::time_point deadline) noexcept
+        requires(!is_bytes<M>)
+    {
+        return send_with([&m](T& slot) noexcept { std::memcpy(static_cast<void*>(&slot), &m, sizeof(T)); }, deadline);
+    }
+    /// bytes<Max>: `m` (checked against Max by the verbs) written into its slot's record.
+    errc send_until(std::span<const std::byte> m, clock::time_point deadline) noexcept
+        requires is_bytes<M>
+    {
+        return send_with([m](T& slot) noexcept { write_record(slot, m); }, deadline);
+    }
+
+    /// write(T& slot) noexcept writes the message in place.
+    template <class Write>
+    errc send_with(const Write& write, clock::time_point deadline) noexcept {
         bool look_again = false;
-        step_of step{[this, &m, &look_again]() noexcept {
+        step_of step{[this, &write, &look_again]() noexcept {
                          look_again = false;
-                         return push(m);
+                         return push(write);
                      },
                      [this, &look_again]() noexcept { return look_again || this->cursor_.has_room(); },
                      [&look_again]() noexcept {
@@ -127,7 +148,8 @@ private:
         return this->template run_verb<Mode, typename Queue::wait_type>(step, deadline);
     }
 
-    errc push(const T& m) noexcept {
+    template <class Write>
+    errc push(const Write& write) noexcept {
         auto& sh = *this->shared_;
         // Two loads, no system call: nobody will read what we would send. A system_owned queue
         // outlives its users: there a receiver that closed is only a pause, and what is sent
@@ -138,25 +160,26 @@ private:
         } else {
             if (sh.receivers.is_sealed()) return errc::closed;
         }
-        const errc e = this->cursor_.try_push(m);
+        const errc e = this->cursor_.try_push_with(write);
         if (this->cursor_.grew()) sh.chunk_bell.notify(this->light_fence_);
         if (e == errc::ok) sh.data_bell.notify(this->light_fence_);
         return e;
     }
 };
 
-/// The receiving end of an unbounded queue (the only one). Blocking: receive waits for a
+/// The receiving end of an unbounded queue (the only one; of T, or of bytes<Max>: each message
+/// read in place from its slot, only its own bytes copied out). Blocking: receive waits for a
 /// message (with deadline overloads). Non-blocking: receive returns would_block at once when
 /// the queue is empty. Either way it returns closed or peer_dead only after every message the
 /// senders sent has been received.
 template <class Queue, mode_policy Mode>
 class unbounded_receiver
     : public chain_endpoint<Queue, consumer_role,
-                            chain_consumer<typename Queue::message_type, Queue::slots_per_chunk,
-                                           typename Queue::chunks>>,
-      public receive_verbs<unbounded_receiver<Queue, Mode>, typename Queue::message_type, Mode> {
-    using T = typename Queue::message_type;
-    using verbs = receive_verbs<unbounded_receiver, T, Mode>;
+                            chain_consumer<typename Queue::slot_type, Queue::slots_per_chunk, typename Queue::chunks>>,
+      public slot_message<typename Queue::message_type>::template receive_verbs_of<unbounded_receiver<Queue, Mode>, Mode> {
+    using M = typename Queue::message_type;
+    using T = typename Queue::slot_type;
+    using verbs = typename slot_message<M>::template receive_verbs_of<unbounded_receiver, Mode>;
     using cursor = chain_consumer<T, Queue::slots_per_chunk, typename Queue::chunks>;
     using base = chain_endpoint<Queue, consumer_role, cursor>;
 
@@ -166,6 +189,9 @@ public:
     /// Non-blocking: would_block when empty.
     /// receive(deadline), receive(out, deadline), blocking only: with a deadline (a steady_clock
     /// time point) or a timeout (a duration).
+    /// bytes<Max> (bytes_receive_verbs): receive(buffer [, deadline]) -> its length, too_large
+    /// (the message stays the next one) if the buffer is too small; receive([deadline]) -> a
+    /// vector. A length in shared memory over Max: corrupt.
     using verbs::receive;
 
     /// Asks the OS about the senders, as endpoint_core::peer does (peer_dead lets go of the dead
@@ -194,8 +220,31 @@ private:
     /// Takes the oldest message into `out`, through the one verb loop (endpoint_core::run_verb).
     /// A claim left by a sender that died (its place since taken over and let go) is skipped
     /// by recover().
-    errc receive_until(T& out, clock::time_point deadline) noexcept {
-        step_of step{[this, &out]() noexcept { return this->cursor_.try_pop(out); },
+    errc receive_until(M& out, clock::time_point deadline) noexcept
+        requires(!is_bytes<M>)
+    {
+        return receive_with([this, &out]() noexcept { return this->cursor_.try_pop(out); }, deadline);
+    }
+    /// bytes<Max>: take(span) on the oldest message in its slot, its length checked first; a
+    /// take that fails (a buffer too small) leaves it the oldest.
+    template <class Take>
+    errc receive_until(Take& take, clock::time_point deadline) noexcept
+        requires is_bytes<M>
+    {
+        return receive_with(
+            [this, &take]() noexcept {
+                return this->cursor_.try_take([&take](const T& r) noexcept {
+                    std::size_t n = 0;
+                    if (record_length(r, n) != errc::ok) return errc::corrupt;
+                    return take(record_bytes(r, n));
+                });
+            },
+            deadline);
+    }
+
+    template <class Pop>
+    errc receive_with(const Pop& pop, clock::time_point deadline) noexcept {
+        step_of step{[&pop]() noexcept { return pop(); },
                      [this]() noexcept { return this->cursor_.has_data(); }, [this]() noexcept { return recover(); },
                      [this](bool ask_os) noexcept { return this->peers_state(ask_os); }};
         return this->template run_verb<Mode, typename Queue::wait_type>(step, deadline);

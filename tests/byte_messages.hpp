@@ -1,0 +1,45 @@
+#pragma once
+// What tests of bytes<Max> send: n bytes that are a function of a seed (a torn, misplaced or
+// stale message shows up), a numbered message of a size drawn from its number, and checking
+// them. Usable in forked children (no Catch2 here).
+
+#include "messages.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <vector>
+
+namespace ipckit_test {
+
+/// n bytes that are a function of (seed, n).
+inline std::vector<std::byte> pattern(std::size_t n, std::uint64_t seed) {
+    std::vector<std::byte> v(n);
+    for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::byte>(mix(seed * 1'000'003 + i));
+    return v;
+}
+
+inline bool same(std::span<const std::byte> a, std::span<const std::byte> b) {
+    return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
+}
+
+/// Message number s of sender p, for a channel of bytes<Max>: its number ([p:4][s:8]), then
+/// bytes that are a function of both, 12 to Max bytes long in all (Max >= 12), the length drawn
+/// from (p, s) too; every 7th is Max bytes long. numbered() reads p and s back and checks all.
+inline std::vector<std::byte> numbered_message(std::uint32_t p, std::uint64_t s, std::size_t max) {
+    const std::uint64_t key = (std::uint64_t{p} << 40) ^ s;
+    const std::size_t n = s % 7 == 6 ? max : 12 + static_cast<std::size_t>(mix(key) % (max - 12 + 1));
+    auto v = pattern(n, key);
+    std::memcpy(v.data(), &p, 4);
+    std::memcpy(v.data() + 4, &s, 8);
+    return v;
+}
+inline bool numbered(std::span<const std::byte> m, std::size_t max, std::uint32_t& p, std::uint64_t& s) {
+    if (m.size() < 12) return false;
+    std::memcpy(&p, m.data(), 4);
+    std::memcpy(&s, m.data() + 4, 8);
+    return same(m, numbered_message(p, s, max));
+}
+
+}  // namespace ipckit_test
