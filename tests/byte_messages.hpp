@@ -1,7 +1,7 @@
 #pragma once
-// What tests of bytes<Max> send: n bytes that are a function of a seed (a torn, misplaced or
-// stale message shows up), a numbered message of a size drawn from its number, and checking
-// them. Usable in forked children (no Catch2 here).
+// What tests of bytes<Max> send: a numbered message of a size drawn from its number (its bytes
+// are messages.hpp's pattern(), so a torn, misplaced or stale message shows up), and checking
+// it. Usable in forked children (no Catch2 here).
 
 #include "messages.hpp"
 
@@ -12,17 +12,6 @@
 #include <vector>
 
 namespace ipckit_test {
-
-/// n bytes that are a function of (seed, n).
-inline std::vector<std::byte> pattern(std::size_t n, std::uint64_t seed) {
-    std::vector<std::byte> v(n);
-    for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::byte>(mix(seed * 1'000'003 + i));
-    return v;
-}
-
-inline bool same(std::span<const std::byte> a, std::span<const std::byte> b) {
-    return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
-}
 
 /// Message number s of sender p, for a channel of bytes<Max>: its number ([p:4][s:8]), then
 /// bytes that are a function of both, 12 to Max bytes long in all (Max >= 12), the length drawn
