@@ -130,6 +130,9 @@ constexpr report::target socket_targets[] = {
 constexpr mechanism_entry broadcast_rows[] = {
     entry<ipckit_broadcast<false>, runs::broadcast>("ipckit-bcast", family::ipckit),
     entry<ipckit_broadcast<true>, runs::broadcast>("ipckit-bcast-loan", family::ipckit),
+};
+/// Their peers (also those of --mailbox broadcast).
+constexpr mechanism_entry broadcast_peers[] = {
     entry<fanout<pipe_mechanism>, runs::broadcast>("pipe-fanout", family::peer),
     entry<fanout<unix_socket<SOCK_STREAM>>, runs::broadcast>("unix-fanout", family::peer),
 };
@@ -212,6 +215,7 @@ constexpr report::target targets[] = {
 constexpr const char* usage =
     R"(usage: ipckit_bench [--quick] [--rounds N] [--csv FILE] [--only SUBSTR]... [--verbose] [--help]
                     [--producers P] [--consumers C] [--capacity zero|N|unbounded] [--message fixed|bytes]
+                    [--mailbox exclusive|any|round_robin|broadcast]
 
 Measures ipckit's queues against a spinning reference ring, boost::interprocess::message_queue,
 POSIX message queues, pipes and Unix domain sockets, between forked processes pinned to two CPUs:
@@ -247,7 +251,7 @@ targets table reports PASS or MISS and never fails the run.
                  configuring (scripts/install-deps.sh --bench); round trips (pingpong) and the
                  call rate with 1 and 16 calls in flight (calls1, calls16), with its targets
 
-One kind of ipckit queue instead of the standard table: any of these four flags measures the
+One kind of ipckit queue instead of the standard table: any of these five flags measures the
 ipckit queue they describe (wait policy adaptive; and its loan row where ipckit lends slots, on
 bounded queues), side by side with the reference ring and the peers that can do the same. With
 one producer and one consumer: pingpong, stream and idle. With more: the pattern pPcC, where P
@@ -267,6 +271,12 @@ exactly once, each producer's in order.
                  over a byte ring of as many records with one consumer; with several, as many
                  record slots of S bytes in an MPMC ring; in a rendezvous's record slots with
                  zero; in the chain's record slots with unbounded)
+  --mailbox DELIVERY  an ipckit::mailbox<message<S> or bytes<S>, bounded<N>, DELIVERY,
+                 system_owned> as deep as the other queues instead of a queue (no loan row; not
+                 with --capacity). exclusive: one consumer. any, round_robin: P producers into C
+                 consumers as above. broadcast: --message bytes, one producer, and each of the C
+                 consumers gets every message (pattern bcastC; stream with one), beside ipckit's
+                 broadcast loan row and the fan-out peers of --broadcast instead of the others
 The targets table belongs to the standard table and is not printed then.
 )";
 
@@ -275,6 +285,10 @@ constexpr std::size_t compiled_capacities[] = {16, 1024};
 
 enum class capacity_choice { same_depth, given, zero, unbounded };
 
+/// --mailbox: a mailbox of this delivery instead of a queue (none: a queue).
+enum class mailbox_choice { none, exclusive, any, round_robin, broadcast };
+constexpr const char* mailbox_names[] = {"none", "exclusive", "any", "round_robin", "broadcast"};
+
 /// The ipckit kind that --producers, --consumers, --capacity, --message choose.
 struct kind_choice {
     bool given = false;  // any of the four flags
@@ -282,9 +296,17 @@ struct kind_choice {
     capacity_choice capacity = capacity_choice::same_depth;
     std::size_t capacity_n = 0;  // for given: one of compiled_capacities
     payload message = payload::fixed;
+    mailbox_choice mailbox = mailbox_choice::none;
 
-    /// The ipckit row's name: "ipckit-mpmc", "ipckit-spsc-bytes-cap16", "ipckit-mpsc-zero".
+    /// The ipckit row's name: "ipckit-mpmc", "ipckit-spsc-bytes-cap16", "ipckit-mpsc-zero"; a
+    /// mailbox's as in the standard table, whatever its sides (the pattern names them):
+    /// "ipckit-mailbox" (exclusive), "ipckit-mailbox-any-bytes", "ipckit-mailbox-rr".
     [[nodiscard]] std::string name() const {
+        if (mailbox != mailbox_choice::none) {
+            constexpr const char* suffix[] = {"", "", "-any", "-rr", "-bcast"};
+            return std::string("ipckit-mailbox") + suffix[static_cast<int>(mailbox)] +
+                   (message == payload::bytes ? "-bytes" : "");
+        }
         std::string n = std::string("ipckit-") + (producers > 1 ? "mp" : "sp") + (consumers > 1 ? "mc" : "sc");
         if (message == payload::bytes) n += "-bytes";
         switch (capacity) {
@@ -306,8 +328,10 @@ struct kind_choice {
         return {};
     }
     [[nodiscard]] bool lends() const noexcept {
-        return capacity == capacity_choice::same_depth || capacity == capacity_choice::given;
+        return mailbox == mailbox_choice::none &&
+               (capacity == capacity_choice::same_depth || capacity == capacity_choice::given);
     }
+    [[nodiscard]] bool broadcast() const noexcept { return mailbox == mailbox_choice::broadcast; }
 };
 
 struct options {
@@ -339,6 +363,22 @@ unsigned number(const std::string& flag, const std::string& v, unsigned long lo,
 /// ipckit::queue refuses at compile time (queue.hpp, bytes_queue.hpp).
 void check(const kind_choice& k) {
     const bool bytes = k.message == payload::bytes;
+    if (k.mailbox != mailbox_choice::none) {
+        const std::string m = std::string("--mailbox ") + mailbox_names[static_cast<int>(k.mailbox)];
+        if (k.capacity != capacity_choice::same_depth)
+            refuse(m + " --capacity: the mailbox rows are as deep as the other queues (ipckit offers no zero or "
+                       "unbounded mailbox). Leave out --capacity, or --mailbox for a queue of that capacity");
+        if (k.mailbox == mailbox_choice::exclusive && k.consumers > 1)
+            refuse(m + " --consumers " + std::to_string(k.consumers) +
+                   ": an exclusive mailbox has one receiver at a time. Use --mailbox any or round_robin to share the "
+                   "messages among the consumers, or broadcast to give each every message");
+        if (k.broadcast() && !bytes)
+            refuse(m + " --message fixed: the broadcast rows carry bytes<S> (they are --broadcast's rows, "
+                       "ipckit-bcast and ipckit-bcast-loan). Use --message bytes");
+        if (k.broadcast() && k.producers > 1)
+            refuse(m + " --producers " + std::to_string(k.producers) +
+                   ": the broadcast rows are measured with one sender. Use --producers 1");
+    }
     if (k.capacity == capacity_choice::unbounded && k.consumers > 1)
         refuse("--capacity unbounded --consumers " + std::to_string(k.consumers) +
                ": an unbounded queue has one consumer (it frees each chunk once it has read it, in order). Use a "
@@ -403,6 +443,13 @@ options parse(int argc, char** argv) {
                 o.kind.message = payload::bytes;
             else
                 refuse("--message takes fixed or bytes, not '" + v + "'");
+        } else if (a == "--mailbox") {
+            const std::string v = value(i);
+            o.kind.given = true;
+            const auto* m = std::find(std::begin(mailbox_names) + 1, std::end(mailbox_names), v);
+            if (m == std::end(mailbox_names))
+                refuse("--mailbox takes exclusive, any, round_robin or broadcast, not '" + v + "'");
+            o.kind.mailbox = static_cast<mailbox_choice>(m - std::begin(mailbox_names));
         } else if (a == "--help" || a == "-h") {
             std::fputs(usage, stdout);
             std::exit(0);
@@ -447,10 +494,28 @@ mechanism_entry kind_entry(const kind_choice& k, std::string_view name) {
     return row.template operator()<single, single, runs::pairs>();
 }
 
+/// The mailbox rows of kind `k` (--mailbox): a unicast mailbox named `name`, one row for every
+/// pattern; or the rows of --broadcast (bytes, by copy and by loan) under their own names.
+std::vector<mechanism_entry> mailbox_rows(const kind_choice& k, std::string_view name) {
+    auto row = [&]<class Delivery>() -> mechanism_entry {
+        if (k.message == payload::bytes) return entry<ipckit_mailbox<Delivery, payload::bytes>>(name, family::ipckit);
+        return entry<ipckit_mailbox<Delivery>>(name, family::ipckit);
+    };
+    switch (k.mailbox) {
+    case mailbox_choice::exclusive: return {row.template operator()<ipckit::exclusive>()};
+    case mailbox_choice::any: return {row.template operator()<ipckit::any>()};
+    case mailbox_choice::round_robin: return {row.template operator()<ipckit::round_robin>()};
+    case mailbox_choice::broadcast: return {broadcast_rows[0], broadcast_rows[1]};
+    case mailbox_choice::none: break;
+    }
+    return {};
+}
+
 /// The ipckit rows of kind `k`: the queue, and its loan row if it lends slots. `names` keeps the
 /// rows' names alive (a row holds a string_view).
 std::vector<mechanism_entry> kind_rows(const kind_choice& k, std::vector<std::string>& names) {
     names = {k.name(), k.name() + "-loan"};
+    if (k.mailbox != mailbox_choice::none) return mailbox_rows(k, names[0]);
     std::vector<mechanism_entry> rows;
     auto both = [&]<payload Payload, class Capacity>() {
         rows.push_back(kind_entry<Payload, Capacity, false>(k, names[0]));
@@ -525,6 +590,7 @@ public:
             sizes_ = call_sizes;
         } else if (o.broadcast) {
             table_.insert(table_.end(), std::begin(broadcast_rows), std::end(broadcast_rows));
+            table_.insert(table_.end(), std::begin(broadcast_peers), std::end(broadcast_peers));
             patterns_ = {{"stream", shape::stream}, {"bcast3", shape::broadcast, 1, 3}};
             sizes_ = broadcast_sizes;
         } else if (!o.kind.given) {
@@ -532,12 +598,19 @@ public:
             patterns_ = standard_patterns();
         } else {
             for (const auto& row : kind_rows(o.kind, kind_names_)) table_.push_back(row);
-            if (o.kind.producers == 1 && o.kind.consumers == 1)
+            if (o.kind.broadcast())  // as --broadcast, against its fan-out peers
+                patterns_ = {o.kind.consumers == 1 ? pattern{"stream", shape::stream}
+                                                   : pattern{"bcast" + std::to_string(o.kind.consumers),
+                                                             shape::broadcast, 1, o.kind.consumers}};
+            else if (o.kind.producers == 1 && o.kind.consumers == 1)
                 patterns_ = {{"pingpong", shape::pingpong}, {"stream", shape::stream}, {"idle", shape::idle}};
             else
                 patterns_ = {fan_pattern(o.kind.producers, o.kind.consumers)};
         }
-        if (!o.sockets && !o.rpc && !o.broadcast) table_.insert(table_.end(), std::begin(peers), std::end(peers));
+        if (o.kind.broadcast())
+            table_.insert(table_.end(), std::begin(broadcast_peers), std::end(broadcast_peers));
+        else if (!o.sockets && !o.rpc && !o.broadcast)
+            table_.insert(table_.end(), std::begin(peers), std::end(peers));
         for (const auto& p : patterns_)
             for (const std::size_t size : sizes_) {
                 if (p.kind == shape::idle && size != message_sizes.front()) continue;
@@ -606,7 +679,7 @@ public:
             rep.print_targets(broadcast_targets);
         else if (opt_.kind.given)
             std::printf("(no targets table: the targets belong to the standard table, measured without --producers, "
-                        "--consumers, --capacity and --message)\n\n");
+                        "--consumers, --capacity, --message and --mailbox)\n\n");
         else
             rep.print_targets(targets);
         if (!opt_.csv.empty()) {

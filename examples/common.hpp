@@ -110,9 +110,16 @@ struct sample {
 /// A variable-size message: --size bytes, of which the first sizeof(stamp) are its stamp.
 using variable = ipckit::bytes<max_size>;
 
+/// Whether Queue (a queue or a mailbox) carries variable-size messages: its sender sends a span
+/// of bytes. (A mailbox's message_type is its ring's slot, not bytes<Max>, so ask the verb.)
+template <class Queue>
+concept carries_bytes = requires(decltype(std::declval<const Queue&>().sender())& tx, std::span<const std::byte> m) {
+    tx.send(m);
+};
+
 /// One message as the programs make, send, receive and check it, whatever Queue carries: a
 /// sample<P> (sent and received whole), or `variable` (a span of exactly --size bytes).
-template <class Queue, bool Bytes = ipckit::is_bytes<typename Queue::message_type>>
+template <class Queue, bool Bytes = carries_bytes<Queue>>
 class envelope {
 public:
     void make(std::uint64_t seq, std::uint32_t producer, std::size_t size) noexcept {
@@ -175,7 +182,8 @@ private:
 // The programs show each kind of queue once, not every combination: every queue type they can
 // choose is compiled into each of them, and each type costs build time (half a second or more
 // per program on a small machine). The full matrix of message sizes, sides, capacities and wait
-// policies is the benchmark's (bench/). Compiled here, 14 queue types:
+// policies is the benchmark's (bench/). Compiled here, 14 queue types and 8 mailbox types (one
+// per delivery and message kind):
 //
 //   kind                  message                   producers x consumers   wait
 //   default ring, 1 x 1   fixed: 8 B, 1 KiB, 64 KiB single x single         adaptive; spin and
@@ -188,6 +196,10 @@ private:
 //                                                   single
 //   --message bytes       any size, a 2 MiB ring    the same                adaptive
 //     with --capacity zero or unbounded: a rendezvous, or a chain of 1 MiB chunks, as above
+//   --mailbox DELIVERY    fixed: 8 B, 4096 slots;   up to 63 x 64 (exclusive: adaptive
+//   (exclusive, any,      bytes: any size, 2 MiB    x 1), system_owned
+//   round_robin,          of 64 KiB record slots
+//   broadcast)
 //
 // Several producers or consumers make both sides multi where the kind allows it (an unbounded
 // queue has one consumer; bytes with one consumer are a byte ring of multi producers, with
@@ -197,6 +209,8 @@ private:
 
 enum class wait_kind { spin, futex, adaptive };
 enum class message_kind { fixed, bytes };
+/// --mailbox: a system_owned ipckit::mailbox of this delivery instead of a queue (none: a queue).
+enum class mailbox_kind { none, exclusive, any, round_robin, broadcast };
 enum class capacity_kind {
     ring,       // the default: about 2 MiB (ring_slots(payload) for fixed messages)
     given,      // --capacity N, rounded up to one of the compiled capacities
@@ -237,6 +251,17 @@ inline constexpr bool unbounded_offered = true;
 inline constexpr bool unbounded_offered = false;
 #endif
 
+inline std::string_view to_string(mailbox_kind m) noexcept {
+    switch (m) {
+    case mailbox_kind::exclusive: return "exclusive";
+    case mailbox_kind::any: return "any";
+    case mailbox_kind::round_robin: return "round_robin";
+    case mailbox_kind::broadcast: return "broadcast";
+    case mailbox_kind::none: break;
+    }
+    return "none";
+}
+
 inline std::string_view to_string(wait_kind w) noexcept {
     switch (w) {
     case wait_kind::spin: return "spin";
@@ -258,6 +283,7 @@ struct settings {
     unsigned consumers = 1;
     unsigned id = 0;  // the producer's
     message_kind message = message_kind::fixed;
+    mailbox_kind mailbox = mailbox_kind::none;
     capacity_kind capacity = capacity_kind::ring;
     std::size_t capacity_n = 0;  // for capacity_kind::given: one of fixed_capacities, or byte_ring
     std::size_t payload = size_classes[0];  // the size class that carries --size, for fixed messages
@@ -278,6 +304,10 @@ inline std::vector<std::string> to_flags(const settings& s) {
         f.push_back(s.capacity == capacity_kind::zero        ? "zero"
                     : s.capacity == capacity_kind::unbounded ? "unbounded"
                                                              : std::to_string(s.capacity_n));
+    }
+    if (s.mailbox != mailbox_kind::none) {
+        f.emplace_back("--mailbox");
+        f.emplace_back(to_string(s.mailbox));
     }
     return f;
 }
@@ -301,7 +331,8 @@ inline void print_usage(std::ostream& out, const program& p) {
     const std::string indent(p.name.size() + 8, ' ');
     out << "usage: " << p.name << " [--name NAME] [--count N] [--size BYTES] [--wait spin|futex|adaptive]\n"
         << indent << "[--producers P] [--consumers C] [--capacity zero|N|unbounded]\n"
-        << indent << "[--message fixed|bytes]" << (p.takes_id ? " [--id K]" : "") << "\n\n"
+        << indent << "[--message fixed|bytes] [--mailbox exclusive|any|round_robin|broadcast]"
+        << (p.takes_id ? " [--id K]" : "") << "\n\n"
         << p.summary << "\n\n"
         << "  --name NAME       the queue's name (default ipckit-demo)\n"
         << "  --count N         " << p.count_help << "\n"
@@ -316,7 +347,8 @@ inline void print_usage(std::ostream& out, const program& p) {
         << "  --producers P     producers, 1 to " << max_producers
         << " (default 1; a multi queue has 64 places, the demo keeps one)\n"
         << "  --consumers C     consumers, 1 to " << max_consumers
-        << " (default 1); each message goes to one of them\n"
+        << " (default 1); each message goes to one of them (a broadcast\n"
+        << "                    mailbox: to every one)\n"
         << "  --capacity CAP    what the queue holds. By default, a ring of about 2 MiB: for fixed\n"
         << "                    messages, " << ring_slots(size_classes[0]) << " slots of " << in_units(size_classes[0])
         << ", " << ring_slots(size_classes[1]) << " of " << in_units(size_classes[1]) << ", "
@@ -330,11 +362,21 @@ inline void print_usage(std::ostream& out, const program& p) {
         << "                      unbounded  grows by 1 MiB chunks as needed, the producers never wait\n"
         << "                                 (fixed or bytes, one consumer)"
         << (unbounded_offered ? "" : "; not in this build") << "\n"
+        << "                    (a mailbox: its default only, " << ring_slots(size_classes[0]) << " slots of "
+        << in_units(size_classes[0]) << " or " << in_units(byte_ring) << " of bytes)\n"
         << "  --message KIND    fixed (a struct of a fixed size; the default) or bytes (variable-size\n"
         << "                    messages of up to 64 KiB: a byte ring for one consumer, record slots\n"
         << "                    of 64 KiB for several, in a rendezvous or on a chain)\n"
         << "  --wait POLICY     how a blocked send or receive waits: spin (burns a core), futex (sleeps\n"
-        << "                    at once) or adaptive (spins briefly, then sleeps; the default)\n";
+        << "                    at once) or adaptive (spins briefly, then sleeps; the default)\n"
+        << "  --mailbox KIND    a system_owned mailbox instead of a queue, delivering each message to:\n"
+        << "                      exclusive    its one receiver (--consumers 1)\n"
+        << "                      any          whichever consumer takes it first\n"
+        << "                      round_robin  the consumers in turn\n"
+        << "                      broadcast    every consumer (each checks it got every message;\n"
+        << "                                   the demo starts the producers once all are attached)\n"
+        << "                    It ends when closed as a whole: a lone producer closes it after its\n"
+        << "                    last message; with several, the demo does once all have ended.\n";
     if (p.takes_id)
         out << "  --id K            this producer's id, 0 to P-1 (default 0): start one producer per id\n";
     out << "  --help            show this and exit\n\n"
@@ -347,7 +389,7 @@ inline void print_usage(std::ostream& out, const program& p) {
         << "size) with adaptive wait, and with several producers or consumers is multi on both sides\n"
         << "(unbounded: multi producers, one consumer). Other combinations are refused, with\n"
         << "what is offered. Every program on one queue needs the same --size, --producers, --consumers,\n"
-        << "--capacity and --message: they make the queue's type; --wait may differ.\n";
+        << "--capacity, --message and --mailbox: they make the queue's type; --wait may differ.\n";
 }
 
 /// Parses the flags every example takes, as `--flag VALUE` or `--flag=VALUE`. Exits with 0 after
@@ -373,7 +415,7 @@ inline settings parse_command_line(int argc, char** argv, const program& p) {
         return v;
     };
     constexpr std::string_view flags[] = {"--name",      "--count",    "--size",    "--wait", "--producers",
-                                          "--consumers", "--capacity", "--message", "--id"};
+                                          "--consumers", "--capacity", "--message", "--id",    "--mailbox"};
 
     settings s;
     bool size_given = false;
@@ -437,6 +479,17 @@ inline settings parse_command_line(int argc, char** argv, const program& p) {
                 s.message = message_kind::bytes;
             else
                 fail(given + "must be fixed or bytes");
+        } else if (flag == "--mailbox") {
+            if (value == "exclusive")
+                s.mailbox = mailbox_kind::exclusive;
+            else if (value == "any")
+                s.mailbox = mailbox_kind::any;
+            else if (value == "round_robin")
+                s.mailbox = mailbox_kind::round_robin;
+            else if (value == "broadcast")
+                s.mailbox = mailbox_kind::broadcast;
+            else
+                fail(given + "must be exclusive, any, round_robin or broadcast");
         } else if (flag == "--capacity") {
             if (value == "zero" || value == "0") {
                 s.capacity = capacity_kind::zero;
@@ -460,6 +513,19 @@ inline settings parse_command_line(int argc, char** argv, const program& p) {
         fail("--size " + std::to_string(s.size) + " --message bytes: a bytes message starts with its " +
              std::to_string(sizeof(stamp)) + "-byte stamp (seq, producer, checksum), so --size must be " +
              std::to_string(sizeof(stamp)) + " or more");
+    if (s.mailbox != mailbox_kind::none) {
+        const std::string mailbox = "--mailbox " + std::string(to_string(s.mailbox));
+        if (s.capacity != capacity_kind::ring)
+            fail(mailbox + " --capacity: the demo's mailboxes have one capacity each, " +
+                 std::to_string(ring_slots(size_classes[0])) + " messages of " + in_units(size_classes[0]) + " or " +
+                 in_units(byte_ring) + " of bytes (ipckit offers no unbounded or zero-capacity mailbox). Leave out "
+                 "--capacity, or leave out --mailbox for a queue of that capacity");
+        if (s.mailbox == mailbox_kind::exclusive && s.consumers > 1)
+            fail(mailbox + " --consumers " + std::to_string(s.consumers) +
+                 ": an exclusive mailbox has one receiver at a time (another gets receiver_busy). Use --consumers 1, "
+                 "--mailbox any or round_robin to share the messages among the consumers, or --mailbox broadcast "
+                 "to give each consumer every message");
+    }
     if (s.capacity == capacity_kind::unbounded && !unbounded_offered)
         fail("--capacity unbounded: not available in this build of ipckit");
     if (s.capacity == capacity_kind::unbounded && s.consumers > 1)
@@ -490,12 +556,14 @@ inline settings parse_command_line(int argc, char** argv, const program& p) {
     if (s.capacity == capacity_kind::zero) other_kind += " --capacity zero";
     if (s.capacity == capacity_kind::unbounded) other_kind += " --capacity unbounded";
     if (s.capacity == capacity_kind::given) other_kind += " --capacity " + std::to_string(capacity_asked);
+    if (s.mailbox != mailbox_kind::none) other_kind += " --mailbox " + std::string(to_string(s.mailbox));
     if (!bytes) {
         s.payload = *std::ranges::find_if(size_classes, [&](std::size_t c) { return c >= s.size; });
         if (s.payload != size_classes[0] && !other_kind.empty())
             fail("--size " + std::to_string(s.size) + other_kind + ": fixed payloads above " +
                  in_units(size_classes[0]) + " (the " + in_units(size_classes[1]) + " and " + in_units(size_classes[2]) +
-                 " size classes) are compiled only for one producer, one consumer and the default capacity; here a "
+                 " size classes) are compiled only for one producer, one consumer and the default capacity of a "
+                 "queue; here a "
                  "fixed message carries up to " +
                  std::to_string(size_classes[0]) +
                  " bytes. Use --size 8, or --message bytes (any size); the benchmark (bench/) runs "
@@ -522,6 +590,28 @@ template <class Message, class Capacity, class Producers = ipckit::single, class
           class Wait = ipckit::adaptive>
 using queue_of = ipckit::queue<Message, Capacity, Producers, Consumers, Wait, ipckit::system_owned>;
 
+/// Every mailbox the programs make (--mailbox): system_owned, like the queues, and of the one
+/// capacity the kind offers: the default ring's 4096 messages of 8 B, or 2 MiB of bytes (slots of
+/// 8 + 64 KiB each, 31 of them, whatever a message's length).
+template <class Message, class Delivery>
+using mailbox_of = ipckit::mailbox<Message,
+                                   ipckit::bounded<ipckit::is_bytes<Message> ? byte_ring : ring_slots(size_classes[0])>,
+                                   Delivery, ipckit::system_owned>;
+
+/// Calls f(std::type_identity<M>{}) with M the mailbox of `Message` that --mailbox chose: one type
+/// per delivery, so 8 with both message kinds (with_queue_type).
+template <class Message, class F>
+int with_mailbox_type(mailbox_kind m, F&& f) {
+    switch (m) {
+    case mailbox_kind::exclusive: return f(type<mailbox_of<Message, ipckit::exclusive>>);
+    case mailbox_kind::any: return f(type<mailbox_of<Message, ipckit::any>>);
+    case mailbox_kind::round_robin: return f(type<mailbox_of<Message, ipckit::round_robin>>);
+    case mailbox_kind::broadcast: return f(type<mailbox_of<Message, ipckit::broadcast>>);
+    case mailbox_kind::none: break;
+    }
+    return 2;  // not reached: with_queue_type asks only for a mailbox
+}
+
 /// The default ring for fixed payloads of P bytes.
 template <std::size_t P>
 using ring_of = ipckit::bounded<ring_slots(P)>;
@@ -534,7 +624,7 @@ static_assert(std::is_same_v<ring_of<size_classes[0]>, ipckit::bounded<fixed_cap
 ///   with_queue_type(s, [&]<class Q>(std::type_identity<Q>) { return run<Q>(s); });
 ///
 /// and compiled for every type this can choose: those in the table under "What can be chosen",
-/// 15 of them. A program that never waits on its handle (the demo) passes waits::adaptive_only
+/// 15 queues and 8 mailboxes. A program that never waits on its handle (the demo) passes waits::adaptive_only
 /// to compile two fewer: the wait policy is not part of the queue's layout, so each program on a
 /// queue may choose its own.
 enum class waits { as_given, adaptive_only };
@@ -544,6 +634,10 @@ int with_queue_type(const settings& s, F&& f) {
     using small = sample<size_classes[0]>;  // what every kind but the default 1 x 1 ring carries
     const bool several = s.producers > 1 || s.consumers > 1;
 
+    if (s.mailbox != mailbox_kind::none) {  // parse_command_line let through only --size 8 for fixed
+        if (s.message == message_kind::bytes) return with_mailbox_type<variable>(s.mailbox, f);
+        return with_mailbox_type<small>(s.mailbox, f);
+    }
     if (s.message == message_kind::bytes && s.capacity == capacity_kind::zero) {
         if (several) return f(type<queue_of<variable, ipckit::zero_capacity, multi, multi>>);
         return f(type<queue_of<variable, ipckit::zero_capacity>>);
@@ -621,6 +715,16 @@ inline std::string describe(ipckit::errc e) { return ipckit::make_error_code(e).
 /// capacity, the sides and the wait policy (see with_queue_type).
 inline std::string carried_by(const settings& s) {
     std::string d;
+    if (s.mailbox != mailbox_kind::none) {
+        d = std::string(s.message == message_kind::bytes
+                            ? "variable-size messages (bytes) in " + in_units(byte_ring) + " of record slots"
+                            : "fixed messages in the " + in_units(s.payload) + " size class, " +
+                                  std::to_string(ring_slots(s.payload)) + " slots") +
+            " of a system_owned mailbox, delivery " + std::string(to_string(s.mailbox)) + ", " +
+            std::to_string(s.producers) + (s.producers > 1 ? " senders x " : " sender x ") +
+            std::to_string(s.consumers) + (s.consumers > 1 ? " receivers" : " receiver");
+        return d + ", " + std::string(to_string(s.wait)) + " wait";
+    }
     if (s.message == message_kind::bytes && s.capacity == capacity_kind::zero) {
         d = "variable-size messages (bytes) with zero capacity (a rendezvous)";
     } else if (s.message == message_kind::bytes && s.capacity == capacity_kind::unbounded) {

@@ -1,5 +1,6 @@
 // consumer: receives messages from the producers and checks every one of them, until every
-// producer has closed its end (or died); then, if it is the only consumer, removes the queue.
+// producer has closed its end (or died), or the mailbox (--mailbox) is closed; then, if it is
+// the only consumer, removes the queue or mailbox.
 //
 //   terminal 1:  consumer --count 1000000 --size 64
 //   terminal 2:  producer --count 1000000 --size 64
@@ -12,8 +13,9 @@
 //
 // Each message carries its producer's id and seq. Per producer, the seqs must only go up: a seq
 // lower than one seen before is out of order. The only consumer also counts the seqs it skipped
-// (and, given --count, those it never reached) as lost. One of several consumers cannot: the
-// others got those messages. It reports 0 lost, and the demo counts the lost ones over all.
+// (and, given --count, those it never reached) as lost, and so does each consumer of a broadcast
+// mailbox, which must get every message. One of several other consumers cannot: the others got
+// those messages. It reports 0 lost, and the demo counts the lost ones over all.
 //
 // A queue left behind by an earlier run that went wrong holds that run's messages and may say
 // `closed` at once: remove it first (rm /dev/shm/ipckit.NAME), as the demo does.
@@ -25,7 +27,9 @@ namespace {
 /// What the consumer makes of the messages it receives.
 class tally {
 public:
-    explicit tally(const example::settings& s) : next_(s.producers, 0), alone_(s.consumers == 1) {}
+    // A broadcast consumer gets every message, as the only one does: it can count what it lost.
+    explicit tally(const example::settings& s)
+        : next_(s.producers, 0), alone_(s.consumers == 1 || s.mailbox == example::mailbox_kind::broadcast) {}
 
     void add(const example::stamp& id, bool intact) {
         ++r_.received;
@@ -62,6 +66,11 @@ template <class Queue>
 int consume(const example::settings& s) {
     auto queue = Queue::open_or_create(s.name);
     auto rx = queue.receiver();  // throws receiver_busy while all the consumers the queue has room for are attached
+    // A broadcast receiver gets the messages sent after it attached: say it has, to whoever waits
+    // for that before starting the producers (the demo reads this line first).
+    if (s.mailbox == example::mailbox_kind::broadcast)
+        std::cout << "attached to broadcast mailbox '" << s.name << "', it gets every message sent from now on"
+                  << std::endl;
 
     tally t(s);
     // The clock costs ~25 ns, as much as a small message: read it at the first message, every
@@ -126,7 +135,8 @@ int main(int argc, char** argv) {
          "them, until every producer has closed its end; then, if it is the only consumer, removes\n"
          "the queue. With several producers the consumer ends only when the queue is closed as a\n"
          "whole (Queue::close() in any process) or removed with Queue::remove, as every queue of\n"
-         "many senders does; the demo closes it once every producer has ended.",
+         "many senders does; the demo closes it once every producer has ended. A mailbox (--mailbox)\n"
+         "ends likewise; a lone producer closes it after its last message.",
          "messages each producer sends, so that missing ones at the end count as\n"
          "                    lost (default: as many as the producers send)"});
     try {

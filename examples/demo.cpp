@@ -3,10 +3,12 @@
 //
 //   demo [--name NAME] [--count N] [--size BYTES] [--wait spin|futex|adaptive]
 //        [--producers P] [--consumers C] [--capacity zero|N|unbounded] [--message fixed|bytes]
+//        [--mailbox exclusive|any|round_robin|broadcast]
 //
 // The consumer and producer programs are found next to this one, and get the same flags; each
 // producer gets its --id too. With one consumer its report is the demo's; with several, each
-// one's lines come first and then their sum, checked against the P x N messages sent.
+// one's lines come first and then their sum, checked against the P x N messages sent (a
+// broadcast mailbox: each consumer's against all P x N, since each must get every message).
 
 #include "common.hpp"
 
@@ -103,6 +105,17 @@ bool wait_for_all(std::vector<child>& children, const std::function<void()>& pro
     return ok;
 }
 
+/// What `fd` gives up to and including its first newline (or all of it, if it ends first).
+std::string read_line(int fd) {
+    std::string line;
+    char c = 0;
+    while (::read(fd, &c, 1) == 1) {
+        line += c;
+        if (c == '\n') break;
+    }
+    return line;
+}
+
 std::string read_all(int fd) {
     std::string text;
     char buf[4096];
@@ -123,6 +136,11 @@ int run(const example::settings& s, const std::function<void()>& producers_done)
         children.push_back({"consumer " + std::to_string(k), start("consumer", flags, report[1]), false, report[0]});
         ::close(report[1]);
     }
+    // A broadcast consumer gets the messages sent after it attached: start the producers once
+    // each has said so (its first line), or ended without (then wait_for_all tells).
+    std::vector<std::string> heads(children.size());
+    if (s.mailbox == example::mailbox_kind::broadcast)
+        for (std::size_t k = 0; k < children.size(); ++k) heads[k] = read_line(children[k].report);
     for (unsigned k = 0; k < s.producers; ++k) {
         std::vector<std::string> own = flags;
         own.insert(own.end(), {"--id", std::to_string(k)});
@@ -131,15 +149,19 @@ int run(const example::settings& s, const std::function<void()>& producers_done)
     bool ok = wait_for_all(children, producers_done);
 
     if (s.consumers == 1) {
-        std::cout << read_all(children.front().report);  // the consumer checked everything itself
+        std::cout << heads.front() << read_all(children.front().report);  // the consumer checked everything itself
         return ok ? 0 : 1;
     }
     // Each consumer saw only its share: it can tell what came out of order or corrupt, not what
     // was lost. Their sum can.
+    const bool broadcast = s.mailbox == example::mailbox_kind::broadcast;
+    const std::uint64_t sent = std::uint64_t{s.producers} * s.count;
+    unsigned complete = 0;  // broadcast: the consumers that got all `sent`, none lost, out of order or corrupt
     example::report total;
-    for (const child& c : children) {
+    for (std::size_t k = 0; k < children.size(); ++k) {
+        const child& c = children[k];
         if (c.producer) continue;
-        const std::string text = read_all(c.report);
+        const std::string text = heads[k] + read_all(c.report);
         std::istringstream lines(text);
         for (std::string line; std::getline(lines, line);)  // what carried them comes once, with the sum
             if (!line.starts_with(example::report::carried_by_line)) std::cout << c.name << ": " << line << '\n';
@@ -155,8 +177,15 @@ int run(const example::settings& s, const std::function<void()>& producers_done)
         total.corrupt += r->corrupt;
         total.timed += r->timed;  // over the longest consumer's time: they ran side by side
         total.seconds = std::max(total.seconds, r->seconds);
+        if (r->received == sent && r->lost == 0 && r->out_of_order == 0 && r->corrupt == 0) ++complete;
     }
-    const std::uint64_t sent = std::uint64_t{s.producers} * s.count;
+    if (broadcast) {  // each consumer counted its own losses against all that was sent
+        total.print(std::cout, s);
+        const bool all = complete == s.consumers;
+        std::cout << "broadcast: " << complete << " of " << s.consumers << " consumers received every one of the "
+                  << sent << " messages" << (all ? "" : " (FAILED: each must)") << '\n';
+        return ok && all ? 0 : 1;
+    }
     if (total.received < sent) total.lost += sent - total.received;
     if (total.received > sent) {
         std::cerr << "demo: the consumers received " << total.received - sent
@@ -175,9 +204,9 @@ int demo(const example::settings& s) {
     if constexpr (Queue::max_senders == 1) {
         status = run(s, [] {});  // whichever program comes first creates the queue
     } else {
-        // A queue of many producers ends only when it is closed as a whole (the closed rule):
-        // the demo does that once every producer has ended, and the consumers then get `closed`
-        // after the last message.
+        // A queue of many producers, and every mailbox, ends only when it is closed as a whole (the
+        // closed rule): the demo does that once every producer has ended, and the consumers then
+        // get `closed` after the last message.
         auto queue = Queue::open_or_create(s.name);
         status = run(s, [&] { queue.close(); });
     }
@@ -192,12 +221,16 @@ int main(int argc, char** argv) {
         argc, argv,
         {"demo",
          "Runs P producers and C consumers, found next to this program, as processes on the queue\n"
-         "NAME, with these flags, and ends with the consumers' report.",
+         "(or --mailbox) NAME, with these flags, and ends with the consumers' report.",
          "messages each producer sends (default 10000000)"});
     try {
         std::cout << "demo: " << s.producers << (s.producers > 1 ? " producers" : " producer") << " x " << s.count
                   << " messages of " << s.size << " bytes to " << s.consumers
-                  << (s.consumers > 1 ? " consumers" : " consumer") << " on queue '" << s.name << "'\n";
+                  << (s.consumers > 1 ? " consumers" : " consumer") << " on "
+                  << (s.mailbox == example::mailbox_kind::none
+                          ? std::string("queue")
+                          : std::string(example::to_string(s.mailbox)) + " mailbox")
+                  << " '" << s.name << "'\n";
         // The demo's handle never waits: one wait policy is enough to compile for it.
         return example::with_queue_type<example::waits::adaptive_only>(
             s, [&]<class Queue>(std::type_identity<Queue>) { return demo<Queue>(s); });

@@ -6,6 +6,8 @@
 // Either may start first. The queue is system_owned: it outlives the process that created it,
 // and the messages in it (as many as it holds) wait for a consumer that comes later. With
 // several producers, start one per id (producer --producers 4 --id 0 ... --id 3), together.
+// With --mailbox the same goes for a system_owned mailbox of that delivery; with broadcast, each
+// consumer gets the messages sent after it attached, so start the consumers first.
 
 #include "common.hpp"
 
@@ -40,6 +42,10 @@ int produce(const example::settings& s) {
         }
         elapsed = example::clock::now() - start;
     }  // tx closes here: the consumers get `closed` once every producer has, and they have taken every message.
+    // A mailbox ends only when closed as a whole, whoever is attached: the only producer knows it
+    // has sent everything; several cannot tell who is last (the demo closes it after them all).
+    if constexpr (requires { typename Queue::delivery_type; })
+        if (s.producers == 1) queue.close();
 
     if (s.producers > 1) std::cout << "producer " << s.id << ": ";
     std::cout << "sent " << s.count << " messages in " << example::seconds(elapsed) << " ("
