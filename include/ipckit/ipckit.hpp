@@ -13,6 +13,7 @@
 //   <ipckit/node.hpp>     node: members of a domain, direct links by name, through its
 //                         sender() / receiver() endpoints (node_options.hpp: its options)
 //   <ipckit/mailbox.hpp>  mailbox<T, Capacity, Delivery, Ownership>: indirect communication
+//   <ipckit/records.hpp>  records: several bytes<Max> messages in one buffer, for batch verbs
 //   <ipckit/inspect.hpp>  list_segments(), inspect(name), remove_stale(name): what the `ipckit`
 //                         command shows, for a program's own monitoring
 
@@ -25,6 +26,7 @@
 #include <ipckit/node_options.hpp>
 #include <ipckit/policy.hpp>
 #include <ipckit/queue.hpp>
+#include <ipckit/records.hpp>
 #include <ipckit/segment.hpp>
 
 #define IPCKIT_VERSION_MAJOR 0
