@@ -65,9 +65,9 @@ std::vector<std::uint64_t> first_ticks(std::size_t n) {
 /// The scenario of a batch send that meets a full channel: the sender (the endpoint `make_tx`
 /// makes, sending with `deadline...`) offers more than the channel holds, with nobody receiving;
 /// then batches that find it full, and an empty one. Exactly what its sends said they sent
-/// arrives, and nothing more.
+/// arrives (received in batches of up to `take`), and nothing more.
 template <class K>
-void batch_meets_a_full_channel(auto make_tx, auto... deadline) {
+void batch_meets_a_full_channel(std::size_t take, auto make_tx, auto... deadline) {
     const made<K> p;
     auto rx = K::receiver(p);
     child_report report;
@@ -97,7 +97,7 @@ void batch_meets_a_full_channel(auto make_tx, auto... deadline) {
     if constexpr (holds_exactly<K>) CHECK(*total == K::holds);
     else CHECK(*total >= K::holds);
     std::vector<std::uint64_t> seqs;
-    CHECK(receive_batches<K>(rx, seqs, *total, K::holds + 5, patience) == errc::ok);
+    CHECK(receive_batches<K>(rx, seqs, *total, take, patience) == errc::ok);
     CHECK(seqs == first_ticks(*total));
     CHECK(err(K::receive_batch(rx, seqs, 3, already_past())) == errc::timed_out);
     done.post();
@@ -111,7 +111,7 @@ TEMPLATE_TEST_CASE("contract: a non-blocking batch send that meets a full channe
                    "those arrive",
                    "[process]", IPCKIT_CONTRACT_BATCH_KINDS) {
     using K = TestType;
-    batch_meets_a_full_channel<K>([](const auto& p) { return K::template sender<ipckit::non_blocking>(p); });
+    batch_meets_a_full_channel<K>(3, [](const auto& p) { return K::template sender<ipckit::non_blocking>(p); });
 }
 
 TEMPLATE_TEST_CASE("contract: a blocking batch send that meets a full channel says how many it sent when its deadline "
@@ -119,7 +119,7 @@ TEMPLATE_TEST_CASE("contract: a blocking batch send that meets a full channel sa
                    "[process]", IPCKIT_CONTRACT_BATCH_KINDS) {
     using K = TestType;
     // The deadline is what ends the wait: nobody receives until the sender has returned.
-    batch_meets_a_full_channel<K>([](const auto& p) { return K::sender(p); }, std::chrono::milliseconds(20));
+    batch_meets_a_full_channel<K>(K::holds + 5, [](const auto& p) { return K::sender(p); }, std::chrono::milliseconds(20));
 }
 
 TEMPLATE_TEST_CASE("contract: a blocking batch send waits for room until all are sent, and a batch receive takes up to its size",
