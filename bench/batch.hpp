@@ -6,7 +6,8 @@
 // The sending end gathers the driver's messages into an array of B and sends it as one batch
 // when it is full, or at once for an end marker (so that the consumer sees every message before
 // the end); the receiving end takes up to B in one call into an array and hands them to the
-// driver one at a time through visit(f). So the driver's patterns run unchanged; only streams
+// driver one at a time through visit(f). Both ends are written once, over any endpoint with the
+// batch verbs (the connections' batch rows use them too: net_mechanisms.hpp). So the driver's patterns run unchanged; only streams
 // make sense (a round trip of one message has nothing to batch): the row is stream-only.
 
 #include "mechanisms.hpp"
@@ -20,6 +21,56 @@
 #include <vector>
 
 namespace bench {
+
+/// The sending end of a batch row over `Tx` (an endpoint with send(std::span<const M>)): gathers
+/// the driver's messages into an array of B and sends it as one batch when it is full, or at once
+/// for an end marker.
+template <class Tx, class M, std::size_t B>
+struct gathering_sender {
+    Tx tx;
+    std::vector<M> batch = std::vector<M>(B);
+    std::size_t held = 0;
+
+    void send(const M& m) {
+        batch[held++] = m;
+        if (held == B || is_end(m.seq())) flush();
+    }
+
+private:
+    void flush() {
+        const auto n = tx.send(std::span<const M>(batch.data(), held));
+        if (!n) [[unlikely]]
+            fail("ipckit send(span): " + make_error_code(n.error()).message());
+        if (*n != held) [[unlikely]]
+            fail("ipckit send(span): " + std::to_string(*n) + " of " + std::to_string(held) + " sent");
+        held = 0;
+    }
+};
+
+/// The receiving end of a batch row over `Rx` (an endpoint with receive(std::span<M>)): takes up
+/// to B in one call and hands them to the driver one at a time.
+template <class Rx, class M, std::size_t B>
+struct batch_receiver {
+    Rx rx;
+    std::vector<M> batch = std::vector<M>(B);
+    std::size_t next = 0, got = 0;
+
+    void receive(M& m) {
+        visit([&m](const M& in) { m = in; });
+    }
+    /// The next message of the batch last received, or of a new one.
+    template <class F>
+    void visit(F&& f) {
+        if (next == got) {
+            const auto n = rx.receive(std::span<M>(batch));
+            if (!n) [[unlikely]]
+                fail("ipckit receive(span): " + make_error_code(n.error()).message());
+            next = 0;
+            got = *n;
+        }
+        f(batch[next++]);
+    }
+};
 
 /// ipckit::queue<message<S>, bounded<as deep as the others>, Producers, single, adaptive>, B
 /// messages per send and up to B per receive.
@@ -42,56 +93,15 @@ struct ipckit_batch {
         scoped_name name_{[](const std::string& n) { queue::remove(n); }};
         queue queue_ = queue::create(name_.str());
 
-        [[noreturn]] static void failed(const char* verb, ipckit::errc e) {
-            fail(std::string("ipckit ") + verb + ": " + make_error_code(e).message());
-        }
-
     public:
         explicit link(const link_config&) {}
 
-        struct sending_end {
-            ipckit::sender<queue> tx;
-            std::vector<message<S>> batch = std::vector<message<S>>(B);
-            std::size_t held = 0;
-
-            void send(const message<S>& m) {
-                batch[held++] = m;
-                if (held == B || is_end(m.seq())) flush();
-            }
-
-        private:
-            void flush() {
-                const auto n = tx.send(std::span<const message<S>>(batch.data(), held));
-                if (!n) [[unlikely]]
-                    failed("send(span)", n.error());
-                if (*n != held) [[unlikely]]
-                    fail("ipckit send(span): " + std::to_string(*n) + " of " + std::to_string(held) + " sent");
-                held = 0;
-            }
-        };
-        struct receiving_end {
-            ipckit::receiver<queue> rx;
-            std::vector<message<S>> batch = std::vector<message<S>>(B);
-            std::size_t next = 0, got = 0;
-
-            void receive(message<S>& m) {
-                visit([&m](const message<S>& in) { m = in; });
-            }
-            /// The next message of the batch last received, or of a new one.
-            template <class F>
-            void visit(F&& f) {
-                if (next == got) {
-                    const auto n = rx.receive(std::span<message<S>>(batch));
-                    if (!n) [[unlikely]]
-                        failed("receive(span)", n.error());
-                    next = 0;
-                    got = *n;
-                }
-                f(batch[next++]);
-            }
-        };
-        [[nodiscard]] sending_end open_sender() const { return {queue::open(name_.str()).sender()}; }
-        [[nodiscard]] receiving_end open_receiver() const { return {queue::open(name_.str()).receiver()}; }
+        [[nodiscard]] gathering_sender<ipckit::sender<queue>, message<S>, B> open_sender() const {
+            return {queue::open(name_.str()).sender()};
+        }
+        [[nodiscard]] batch_receiver<ipckit::receiver<queue>, message<S>, B> open_receiver() const {
+            return {queue::open(name_.str()).receiver()};
+        }
     };
 };
 

@@ -43,6 +43,7 @@
 #include "../node_support.hpp"
 #include "../support.hpp"
 #include "../unbounded_support.hpp"
+#include "batch_verbs.hpp"
 #include "net_kinds.hpp"
 
 #include <ipckit/mailbox.hpp>
@@ -164,31 +165,6 @@ struct queue_promises {
     static constexpr bool peer_query = true;
     static constexpr bool non_blocking_send = true;
     static constexpr bool side_of_one_ends = true;
-};
-
-/// The batch verbs (send(span), receive(span)) of a kind of fixed-size messages, for the kinds
-/// of IPCKIT_CONTRACT_BATCH_KINDS.
-struct batch_verbs {
-    /// Sends ticks first, first + 1, ... (n of them) as one batch: how many were sent, or why none.
-    static ipckit::result<std::size_t> send_batch(auto& tx, std::uint64_t first, std::size_t n, auto... deadline) {
-        std::vector<tick> ts(n);
-        for (std::size_t i = 0; i < n; ++i) ts[i] = make_tick(first + i);
-        return tx.send(std::span<const tick>(ts), deadline...);
-    }
-    /// Receives up to `max` ticks as one batch, appending their seqs to `seqs`: how many, or why
-    /// none (corrupt if one is torn, or the count is more than asked for).
-    static ipckit::result<std::size_t> receive_batch(auto& rx, std::vector<std::uint64_t>& seqs, std::size_t max,
-                                                     auto... deadline) {
-        std::vector<tick> ts(max);
-        const auto r = rx.receive(std::span<tick>(ts), deadline...);
-        if (!r) return r;
-        if (*r > max) return ipckit::unexpected(errc::corrupt);
-        for (std::size_t i = 0; i < *r; ++i) {
-            if (ts[i].check != check_of(ts[i].seq)) return ipckit::unexpected(errc::corrupt);
-            seqs.push_back(ts[i].seq);
-        }
-        return r;
-    }
 };
 
 template <class P, class C, class M = tick>
@@ -513,12 +489,19 @@ struct node_from : node_kind<false> {};
 
 /// Batch verbs: send(span) says how many were sent, exactly, when it meets a full channel, a
 /// deadline or its receiver's end; receive(span) takes up to its size. (The bounded queues of
-/// fixed-size messages, and the mailboxes that take one message at a time from a ring: exclusive
-/// and any; kinds gain batch verbs from K::send_batch and K::receive_batch.)
-#define IPCKIT_CONTRACT_BATCH_KINDS fixed_spsc, fixed_mpsc, fixed_spmc, fixed_mpmc, mailbox_exclusive, mailbox_any
+/// fixed-size messages, the mailboxes that take one message at a time from a ring: exclusive
+/// and any, and connections, bytes<Max> ones through records; kinds gain batch verbs from
+/// K::send_batch and K::receive_batch: batch_verbs.hpp. A kind that holds no fixed count says
+/// how many surely fill it, K::fills; one whose ends meet at their first verb has K::meet(rx).)
+#define IPCKIT_CONTRACT_BATCH_KINDS fixed_spsc, fixed_mpsc, fixed_spmc, fixed_mpmc, mailbox_exclusive, mailbox_any, \
+        tcp_connection, unix_connection, shm_connection
 
 /// ... and a sender killed in the middle of a batch: the batch kinds of IPCKIT_CONTRACT_PEER_DEATH_KINDS.
-#define IPCKIT_CONTRACT_BATCH_PEER_DEATH_KINDS fixed_spsc, fixed_mpsc, fixed_mpmc
+#define IPCKIT_CONTRACT_BATCH_PEER_DEATH_KINDS fixed_spsc, fixed_mpsc, fixed_mpmc, tcp_connection, unix_connection, \
+        shm_connection
+
+/// ... and the closed rule: the batch kinds of IPCKIT_CONTRACT_CLOSED_KINDS.
+#define IPCKIT_CONTRACT_BATCH_CLOSED_KINDS fixed_spsc, fixed_mpsc, fixed_spmc, fixed_mpmc, mailbox_exclusive, mailbox_any
 
 /// The closed rule, where a receiver waits on with no sender attached: the closed kinds of many
 /// senders (a single sender's close is the end instead).
