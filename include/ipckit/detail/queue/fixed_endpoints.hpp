@@ -84,11 +84,13 @@ class fixed_sender
     : public lender<endpoint<Queue, producer_role, typename Queue::shared::producer_type, Mode>,
                     ring_ticket<typename Queue::message_type>>,
       public send_verbs<fixed_sender<Queue, Mode>, typename Queue::message_type, Mode>,
-      public send_batch_verbs<fixed_sender<Queue, Mode>, typename Queue::message_type, Mode> {
+      public send_batch_verbs<fixed_sender<Queue, Mode>, typename Queue::message_type, Mode>,
+      public loan_verbs<fixed_sender<Queue, Mode>, Mode> {
     using T = typename Queue::message_type;
     using base = lender<endpoint<Queue, producer_role, typename Queue::shared::producer_type, Mode>, ring_ticket<T>>;
     using verbs = send_verbs<fixed_sender, T, Mode>;
     using batch_verbs = send_batch_verbs<fixed_sender, T, Mode>;
+    using loans = loan_verbs<fixed_sender, Mode>;
 
 public:
     using loan_type = fixed_loan<base, T>;
@@ -104,22 +106,22 @@ public:
     /// attempt publishes what fits with one index publication and rings the bell at most once.
     using batch_verbs::send;
 
-    /// Zero copy: lends the next slot to write a message in place; commit() the loan to send it.
-    /// Waits (blocking) or fails (non-blocking) as send does. One loan at a time per sender.
-    result<loan_type> loan() noexcept {
-        return this->template lend<loan_type>([&](auto op) { return this->template run<false>(op); });
-    }
-    template <deadline D>
-    result<loan_type> loan(D deadline) noexcept {
-        return this->template lend<loan_type>([&](auto op) { return this->template run<false>(op, deadline); });
-    }
+    /// loan(), loan(deadline) (loan_verbs): zero copy: lends the next slot to write a message in
+    /// place; commit() the loan to send it. Waits (blocking) or fails (non-blocking) as send
+    /// does. One loan at a time per sender.
+    using loans::loan;
 
 private:
     friend Queue;
     friend queue_handle<Queue>;
     friend verbs;
     friend batch_verbs;
+    friend loans;
     using base::base;
+
+    result<loan_type> lend_until(clock::time_point deadline) noexcept {
+        return this->template lend<loan_type>([&](auto op) { return this->template run_until<false>(op, deadline); });
+    }
 
     errc send_until(const T& m, clock::time_point deadline) noexcept {
         return this->lent_out() ? errc::in_use : this->run_until(push(m), deadline);
@@ -157,11 +159,13 @@ class fixed_receiver
     : public lender<endpoint<Queue, consumer_role, typename Queue::shared::consumer_type, Mode>,
                     ring_ticket<const typename Queue::message_type>>,
       public receive_verbs<fixed_receiver<Queue, Mode>, typename Queue::message_type, Mode>,
-      public receive_batch_verbs<fixed_receiver<Queue, Mode>, typename Queue::message_type, Mode> {
+      public receive_batch_verbs<fixed_receiver<Queue, Mode>, typename Queue::message_type, Mode>,
+      public view_verbs<fixed_receiver<Queue, Mode>, Mode> {
     using T = typename Queue::message_type;
     using base = lender<endpoint<Queue, consumer_role, typename Queue::shared::consumer_type, Mode>, ring_ticket<const T>>;
     using verbs = receive_verbs<fixed_receiver, T, Mode>;
     using batch_verbs = receive_batch_verbs<fixed_receiver, T, Mode>;
+    using views = view_verbs<fixed_receiver, Mode>;
 
 public:
     using view_type = fixed_view<base, T>;
@@ -176,22 +180,22 @@ public:
     /// how many; their slots go back with one index publication and one wake-up.
     using batch_verbs::receive;
 
-    /// Zero copy: the oldest message, read in place; its slot stays taken until the view goes.
-    /// Waits or fails as receive does. One view at a time per receiver.
-    result<view_type> receive_view() noexcept {
-        return this->template lend<view_type>([&](auto op) { return this->template run<false>(op); });
-    }
-    template <deadline D>
-    result<view_type> receive_view(D deadline) noexcept {
-        return this->template lend<view_type>([&](auto op) { return this->template run<false>(op, deadline); });
-    }
+    /// receive_view(), receive_view(deadline) (view_verbs): zero copy: the oldest message, read
+    /// in place; its slot stays taken until the view goes. Waits or fails as receive does. One
+    /// view at a time per receiver.
+    using views::receive_view;
 
 private:
     friend Queue;
     friend queue_handle<Queue>;
     friend verbs;
     friend batch_verbs;
+    friend views;
     using base::base;
+
+    result<view_type> view_until(clock::time_point deadline) noexcept {
+        return this->template lend<view_type>([&](auto op) { return this->template run_until<false>(op, deadline); });
+    }
 
     errc receive_until(T& out, clock::time_point deadline) noexcept {
         return this->lent_out() ? errc::in_use : this->run_until(pop(out), deadline);

@@ -11,8 +11,12 @@
 //     it is out (in_use), and gives it back when it closes first;
 //   - a queue of bytes<Max> lends straight from its ring, which outlives a move of the endpoint.
 
+#include <ipckit/detail/endpoint/verbs.hpp>
+#include <ipckit/deadline.hpp>
 #include <ipckit/error.hpp>
+#include <ipckit/policy.hpp>
 
+#include <cstddef>
 #include <type_traits>
 #include <utility>
 
@@ -170,6 +174,55 @@ struct through_endpoint {
     static void follow(Lender& l, lent_type* p) noexcept { l.out_ = p; }
     static void give_back(lent_type& p) noexcept { p.give_back(); }
     static void repoint(lent_type& p, Lender* l) noexcept { p.lender_ = l; }
+};
+
+/// The public loan verbs of a sender, as send_verbs are its send verbs (detail/endpoint/verbs.hpp):
+/// a mixin over the one primitive its kind implements (and befriends this mixin for),
+///
+///     result<loan_type> Derived::lend_until(Size... n, clock::time_point deadline) noexcept
+///
+/// which lends room for a message (a fixed-size message's slot: no Size; n bytes of bytes<Max>:
+/// Size = std::size_t), waiting as the kind waits until `deadline` (time_point::max(): none), or
+/// one attempt (non_blocking).
+///
+///     loan(n...)               no deadline (blocking) or one attempt
+///     loan(n..., D deadline)   blocking only: a steady_clock time point or a duration
+///
+/// What each returns is said where each kind names this mixin.
+template <class Derived, mode_policy Mode, class... Size>
+class loan_verbs {
+public:
+    auto loan(Size... n) noexcept { return derived().lend_until(n..., clock::time_point::max()); }
+    template <deadline D>
+    auto loan(Size... n, D deadline) noexcept {
+        return derived().lend_until(n..., blocking_deadline<Mode>(deadline));
+    }
+
+private:
+    Derived& derived() noexcept { return static_cast<Derived&>(*this); }
+};
+
+/// The public view verbs of a receiver, over the one primitive its kind implements (and
+/// befriends this mixin for):
+///
+///     result<view_type> Derived::view_until(clock::time_point deadline) noexcept
+///
+/// which lends the receiver's next message to read in place, waiting as the kind waits until
+/// `deadline` (time_point::max(): none), or one attempt (non_blocking).
+///
+///     receive_view()             no deadline (blocking) or one attempt
+///     receive_view(D deadline)   blocking only
+template <class Derived, mode_policy Mode>
+class view_verbs {
+public:
+    auto receive_view() noexcept { return derived().view_until(clock::time_point::max()); }
+    template <deadline D>
+    auto receive_view(D deadline) noexcept {
+        return derived().view_until(blocking_deadline<Mode>(deadline));
+    }
+
+private:
+    Derived& derived() noexcept { return static_cast<Derived&>(*this); }
 };
 
 }  // namespace ipckit::detail
