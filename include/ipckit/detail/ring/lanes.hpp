@@ -54,6 +54,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace ipckit::detail {
 
@@ -99,6 +100,10 @@ public:
     errc try_claim(ring_ticket<T>& t) noexcept { return lane_.try_claim(t); }
     void commit(const ring_ticket<T>& t) noexcept { lane_.commit(t); }
     void abandon(const ring_ticket<T>& t) noexcept { lane_.abandon(t); }
+    /// A loan of several slots, in our own lane only (spsc_producer::try_claim_run).
+    errc try_claim_run(std::size_t n, ring_ticket<T>& t) noexcept { return lane_.try_claim_run(n, t); }
+    void commit_run(const ring_ticket<T>& t, std::uint64_t m) noexcept { lane_.commit_run(t, m); }
+    std::span<T> slots_of(const ring_ticket<T>& t) const noexcept { return lane_.slots_of(t); }
     errc try_push(const T& m) noexcept { return lane_.try_push(m); }
     /// A batch, into our own lane only (spsc_producer::try_push_n: one store of its tail).
     errc try_push_n(const T* src, std::size_t n, std::size_t& pushed) noexcept {
