@@ -48,6 +48,16 @@ std::uint64_t fill(Tx& tx, std::uint64_t s, std::uint64_t& next) {
     return n;
 }
 
+/// A lanes queue with its receiver and three senders: lanes 0, 1 and 2, in attach order.
+struct three_senders {
+    scoped_name name;
+    lanes3 q = lanes3::create(name.str(), quick_liveness());
+    struct endpoints {
+        ipckit::receiver<lanes3, nb> rx;
+        ipckit::sender<lanes3, nb> busy, quiet, third;
+    } ends{q.receiver<nb>(), q.sender<nb>(), q.sender<nb>(), q.sender<nb>()};
+};
+
 }  // namespace
 
 TEST_CASE("lanes: each sender's messages arrive in order, interleaved round robin", "[unit]") {
@@ -97,12 +107,8 @@ TEST_CASE("lanes: bounded<N> is N per lane: a full lane leaves the other senders
 }
 
 TEST_CASE("lanes: the merge is fair: no lane starves while another is always full", "[unit]") {
-    scoped_name name;
-    auto q = lanes3::create(name.str(), quick_liveness());
-    auto rx = q.receiver<nb>();
-    auto busy = q.sender<nb>();
-    auto quiet = q.sender<nb>();
-    auto third = q.sender<nb>();
+    three_senders lanes;
+    auto& [rx, busy, quiet, third] = lanes.ends;
     std::uint64_t next_busy = 0;
     std::uint64_t next_third = 0;
     // The busy lane is full before every receive, the third one too; the quiet one sends a
@@ -140,12 +146,8 @@ TEST_CASE("lanes: the merge is fair: no lane starves while another is always ful
 
 TEST_CASE("lanes: a batch receive takes a run from one lane, and no lane starves while the others are always full",
           "[unit]") {
-    scoped_name name;
-    auto q = lanes3::create(name.str(), quick_liveness());
-    auto rx = q.receiver<nb>();
-    auto busy = q.sender<nb>();
-    auto quiet = q.sender<nb>();
-    auto third = q.sender<nb>();
+    three_senders lanes;
+    auto& [rx, busy, quiet, third] = lanes.ends;
     std::uint64_t next[3] = {0, 0, 0};
     // A batch send fills its own lane only: as many as fit now.
     const auto fill_batch = [&](auto& tx, std::uint64_t s) {
