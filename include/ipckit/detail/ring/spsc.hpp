@@ -151,8 +151,11 @@ public:
     /// at most, for writing in place: ok (`t.count` of them from t.slot, at least one),
     /// would_block (full) or corrupt. No system call. Nothing is published until commit_run().
     errc try_claim_run(std::size_t n, ring_ticket<T>& t) noexcept {
-        if (const errc e = try_claim(t); e != errc::ok) return e;
-        t.count = std::min<std::uint64_t>({n, N - (tail_ - head_cache_), N - tail_ % N});
+        if (N - (tail_ - head_cache_) < n) {  // the cached head may be old: look again, as try_push_n does
+            if (const errc e = refresh(); e != errc::ok) return e;
+            if (tail_ - head_cache_ >= N) return errc::would_block;
+        }
+        t = {&ring_->slots[tail_ % N], tail_, std::min<std::uint64_t>({n, N - (tail_ - head_cache_), N - tail_ % N})};
         return errc::ok;
     }
     /// Publishes the first m (<= t.count) slots of a claimed run with one store of the tail; the
