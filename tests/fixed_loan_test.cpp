@@ -7,7 +7,9 @@
 #include "messages.hpp"
 #include "support.hpp"
 
+#include <algorithm>
 #include <array>
+#include <chrono>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -455,4 +457,36 @@ TEMPLATE_TEST_CASE("a sender killed holding a loan of several: nothing of it arr
             CHECK(r->seq == 50 + i);
         }
     }
+}
+
+TEMPLATE_TEST_CASE("loans of several carry a stream between processes in order, lap after lap", "[process]", spsc4,
+                   mpmc4, lanes4) {
+    scoped_name name;
+    auto q = TestType::create(name);
+    constexpr std::uint64_t count = 5'000;
+    child_report report;
+    child sender = report.spawn([&](child_report& r) {
+        auto tx = TestType::open(name).sender();
+        for (std::uint64_t next = 0; next < count;) {
+            // Runs of 1 to 3 asked for (the wrap may lend fewer), one of them committed short.
+            const std::size_t want = static_cast<std::size_t>(next % 3 + 1);
+            auto loans = tx.loan_n(want, ipckit_test::patience);  // waits for room
+            r.expect(err(loans), errc::ok);
+            if (!loans) return;
+            r.check(loans->size() >= 1 && loans->size() <= want, "1 to `want` slots lent");
+            fill_loans(*loans, next);
+            const std::size_t send = next % 7 == 0 && loans->size() > 1 ? loans->size() - 1 : loans->size();
+            r.expect(err(loans->commit(std::min<std::uint64_t>(send, count - next))), errc::ok);
+            next += std::min<std::uint64_t>(send, count - next);
+        }
+    });
+    auto rx = q.receiver();
+    for (std::uint64_t received = 0; received < count; ++received) {
+        auto m = rx.receive(ipckit_test::patience);
+        REQUIRE(m);
+        REQUIRE(m->seq == received);
+        REQUIRE(m->intact());
+    }
+    CHECK(report.finish(sender) == as_expected);
+    CHECK(err(rx.receive(std::chrono::milliseconds(0))) != errc::ok);  // nothing more: the short commits sent no extra
 }
