@@ -91,6 +91,16 @@ void fill_loans(Loans& loans, std::uint64_t seq) {
     for (std::size_t i = 0; i < loans.size(); ++i) loans.data()[i].fill(seq + i);
 }
 
+/// A forked child that runs send(tx, r) on a blocking sender of queue Q `name` and reports to
+/// `report` (the streams between processes below).
+template <class Q, class Send>
+child spawn_sender(child_report& report, const scoped_name& name, Send send) {
+    return report.spawn([&name, send](child_report& r) {
+        auto tx = Q::open(name).sender();
+        send(tx, r);
+    });
+}
+
 /// Receives (non-blocking) until would_block; the seqs, each message checked intact (else ~0).
 template <class Rx>
 std::vector<std::uint64_t> drain(Rx& rx) {
@@ -177,8 +187,7 @@ TEST_CASE("loans and views carry large messages between processes without a copy
     auto q = q8::create(name);
     constexpr std::uint64_t count = 20'000;
     child_report report;
-    child sender = report.spawn([&](child_report& r) {
-        auto tx = q8::open(name).sender();
+    child sender = spawn_sender<q8>(report, name, [](auto& tx, child_report& r) {
         for (std::uint64_t i = 0; i < count; ++i) {
             auto loan = tx.loan(ipckit_test::patience);
             r.expect(err(loan), errc::ok);
@@ -465,8 +474,7 @@ TEMPLATE_TEST_CASE("loans of several carry a stream between processes in order, 
     auto q = TestType::create(name);
     constexpr std::uint64_t count = 5'000;
     child_report report;
-    child sender = report.spawn([&](child_report& r) {
-        auto tx = TestType::open(name).sender();
+    child sender = spawn_sender<TestType>(report, name, [](auto& tx, child_report& r) {
         for (std::uint64_t next = 0; next < count;) {
             // Runs of 1 to 3 asked for (the wrap may lend fewer), one of them committed short.
             const std::size_t want = static_cast<std::size_t>(next % 3 + 1);
