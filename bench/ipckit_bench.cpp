@@ -82,6 +82,8 @@ constexpr mechanism_entry ipckit_rows[] = {
     batch_row<ipckit_batch<256, ipckit::single>>("ipckit-spsc-batch256", "ipckit-spsc-adaptive"),
     batch_row<ipckit_batch<16, ipckit::multi>>("ipckit-mpsc-batch16", "ipckit-mpsc-adaptive"),
     batch_row<ipckit_batch<256, ipckit::multi>>("ipckit-mpsc-batch256", "ipckit-mpsc-adaptive"),
+    batch_row<ipckit_batch<16, ipckit::lanes<8>>>("ipckit-lanes-batch16", "ipckit-lanes-adaptive"),
+    batch_row<ipckit_batch<256, ipckit::lanes<8>>>("ipckit-lanes-batch256", "ipckit-lanes-adaptive"),
 };
 /// What ipckit is measured against, in every run (the standard table and a chosen kind).
 constexpr mechanism_entry peers[] = {

@@ -493,15 +493,15 @@ struct node_from : node_kind<false> {};
 /// and any, and connections, bytes<Max> ones through records; kinds gain batch verbs from
 /// K::send_batch and K::receive_batch: batch_verbs.hpp. A kind that holds no fixed count says
 /// how many surely fill it, K::fills; one whose ends meet at their first verb has K::meet(rx).)
-#define IPCKIT_CONTRACT_BATCH_KINDS fixed_spsc, fixed_mpsc, fixed_spmc, fixed_mpmc, mailbox_exclusive, mailbox_any, \
+#define IPCKIT_CONTRACT_BATCH_KINDS fixed_spsc, fixed_mpsc, fixed_lanes, fixed_spmc, fixed_mpmc, mailbox_exclusive, mailbox_any, \
         tcp_connection, unix_connection, shm_connection
 
 /// ... and a sender killed in the middle of a batch: the batch kinds of IPCKIT_CONTRACT_PEER_DEATH_KINDS.
-#define IPCKIT_CONTRACT_BATCH_PEER_DEATH_KINDS fixed_spsc, fixed_mpsc, fixed_mpmc, tcp_connection, unix_connection, \
+#define IPCKIT_CONTRACT_BATCH_PEER_DEATH_KINDS fixed_spsc, fixed_mpsc, fixed_lanes, fixed_mpmc, tcp_connection, unix_connection, \
         shm_connection
 
 /// ... and the closed rule: the batch kinds of IPCKIT_CONTRACT_CLOSED_KINDS.
-#define IPCKIT_CONTRACT_BATCH_CLOSED_KINDS fixed_spsc, fixed_mpsc, fixed_spmc, fixed_mpmc, mailbox_exclusive, mailbox_any
+#define IPCKIT_CONTRACT_BATCH_CLOSED_KINDS fixed_spsc, fixed_mpsc, fixed_lanes, fixed_spmc, fixed_mpmc, mailbox_exclusive, mailbox_any
 
 /// The closed rule, where a receiver waits on with no sender attached: the closed kinds of many
 /// senders (a single sender's close is the end instead).
