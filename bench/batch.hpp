@@ -37,14 +37,10 @@ struct ipckit_batch {
 
     template <std::size_t S>
     class link {
-        using queue = ipckit::queue<message<S>, ipckit::bounded<queue_capacity(S)>, Producers, ipckit::single,
-                                    ipckit::adaptive>;
-        scoped_name name_{[](const std::string& n) { queue::remove(n); }};
-        queue queue_ = queue::create(name_.str());
+        using queue = typename kind::template link<S>::queue;  // the one the unbatched row measures
+        named_ipckit<queue> queue_;
 
-        [[noreturn]] static void failed(const char* verb, ipckit::errc e) {
-            fail(std::string("ipckit ") + verb + ": " + make_error_code(e).message());
-        }
+        [[noreturn]] static void failed(const char* verb, ipckit::errc e) { ipckit_failed("ipckit", verb, e); }
 
     public:
         explicit link(const link_config&) {}
@@ -90,8 +86,8 @@ struct ipckit_batch {
                 f(batch[next++]);
             }
         };
-        [[nodiscard]] sending_end open_sender() const { return {queue::open(name_.str()).sender()}; }
-        [[nodiscard]] receiving_end open_receiver() const { return {queue::open(name_.str()).receiver()}; }
+        [[nodiscard]] sending_end open_sender() const { return {queue_.open().sender()}; }
+        [[nodiscard]] receiving_end open_receiver() const { return {queue_.open().receiver()}; }
     };
 };
 
