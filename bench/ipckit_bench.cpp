@@ -88,18 +88,26 @@ constexpr mechanism_entry ipckit_rows[] = {
     stream_row<ipckit_batch<16, ipckit::multi>>("ipckit-mpsc-batch16", "ipckit-mpsc-adaptive"),
     stream_row<ipckit_batch<256, ipckit::multi>>("ipckit-mpsc-batch256", "ipckit-mpsc-adaptive"),
 };
-/// The ipckit rows of --pressure (issue 15): each queue kind the issue names, at every size of the
-/// standard table, in its streams (stream, mpsc1/2/4), beside the peers, every measurement with a
-/// busy process on each CPU.
-constexpr mechanism_entry pressure_rows[] = {
-    ipckit_row<ipckit_queue<ipckit::adaptive>>("ipckit-spsc-adaptive"),
-    ipckit_row<ipckit_queue<ipckit::adaptive, ipckit::multi>>("ipckit-mpsc-adaptive"),
+/// The ipckit rows of --pressure (issue 15): each queue kind the issue names, in its streams
+/// (stream, mpsc1/2/4) at every size, beside the peers, every measurement with a busy process on
+/// each CPU. The standard table's rows of those kinds, and the MPMC queue with one consumer.
+constexpr std::string_view pressure_row_names[] = {"ipckit-spsc-adaptive", "ipckit-mpsc-adaptive",
+                                                   "ipckit-lanes-adaptive", "ipckit-spsc-batch256",
+                                                   "ipckit-mpsc-batch256"};
+constexpr mechanism_entry mpmc_row =
     stream_row<ipckit_kind<payload::fixed, same_depth, ipckit::multi, ipckit::multi, ipckit::adaptive>>(
-        "ipckit-mpmc-adaptive", "ipckit-mpsc-adaptive"),
-    ipckit_row<ipckit_queue<ipckit::adaptive, ipckit::lanes<8>>>("ipckit-lanes-adaptive", "ipckit-mpsc-adaptive"),
-    stream_row<ipckit_batch<256, ipckit::single>>("ipckit-spsc-batch256", "ipckit-spsc-adaptive"),
-    stream_row<ipckit_batch<256, ipckit::multi>>("ipckit-mpsc-batch256", "ipckit-mpsc-adaptive"),
-};
+        "ipckit-mpmc-adaptive", "ipckit-mpsc-adaptive");
+std::vector<mechanism_entry> pressure_rows() {
+    std::vector<mechanism_entry> rows;
+    for (const std::string_view name : pressure_row_names) {
+        const auto* row = std::find_if(std::begin(ipckit_rows), std::end(ipckit_rows),
+                                       [&](const mechanism_entry& e) { return e.name == name; });
+        if (row == std::end(ipckit_rows)) fail("no row " + std::string(name) + " in the standard table");
+        rows.push_back(*row);
+        if (name == "ipckit-mpsc-adaptive") rows.push_back(mpmc_row);
+    }
+    return rows;
+}
 /// The patterns of --pressure: the streams of the standard table.
 std::vector<pattern> pressure_patterns() {
     std::vector<pattern> p = standard_patterns();
@@ -113,8 +121,9 @@ std::vector<report::target> pressure_targets(std::vector<std::string>& labels) {
     constexpr std::string_view streams[] = {"stream", "mpsc1", "mpsc2", "mpsc4"};
     std::vector<report::target> out;
     labels.clear();
-    labels.reserve(std::size(pressure_rows) * std::size(streams) * std::size(message_sizes));
-    for (const auto& row : pressure_rows)
+    const std::vector<mechanism_entry> rows = pressure_rows();
+    labels.reserve(rows.size() * std::size(streams) * std::size(message_sizes));
+    for (const auto& row : rows)
         for (const std::string_view pat : streams) {
             const bool many = pat != "stream";
             if (!row.unsupported(8, many, false).empty()) continue;
@@ -674,7 +683,7 @@ public:
             patterns_ = {{"stream", shape::stream}, {"bcast3", shape::broadcast, 1, 3}};
             sizes_ = broadcast_sizes;
         } else if (o.pressure_table()) {
-            table_.insert(table_.end(), std::begin(pressure_rows), std::end(pressure_rows));
+            for (const auto& row : pressure_rows()) table_.push_back(row);
             patterns_ = pressure_patterns();
         } else if (!o.kind.given) {
             table_.insert(table_.end(), std::begin(ipckit_rows), std::end(ipckit_rows));
