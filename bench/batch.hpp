@@ -88,19 +88,17 @@ struct ipckit_batch {
 
     template <std::size_t S>
     class link {
-        using queue = ipckit::queue<message<S>, ipckit::bounded<queue_capacity(S)>, Producers, ipckit::single,
-                                    ipckit::adaptive>;
-        scoped_name name_{[](const std::string& n) { queue::remove(n); }};
-        queue queue_ = queue::create(name_.str());
+        using queue = typename kind::template link<S>::queue;  // the one the unbatched row measures
+        named_ipckit<queue> queue_;
 
     public:
         explicit link(const link_config&) {}
 
         [[nodiscard]] gathering_sender<ipckit::sender<queue>, message<S>, B> open_sender() const {
-            return {queue::open(name_.str()).sender()};
+            return {queue_.open().sender()};
         }
         [[nodiscard]] batch_receiver<ipckit::receiver<queue>, message<S>, B> open_receiver() const {
-            return {queue::open(name_.str()).receiver()};
+            return {queue_.open().receiver()};
         }
     };
 };

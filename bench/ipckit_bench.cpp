@@ -10,6 +10,7 @@
 //   patterns.hpp         the one driver: pingpong, stream, several producers and consumers, idle,
 //                        and the one-copy bound
 //   process.hpp          forked, pinned children; the start gate; reaping on every path
+//   pressure.hpp         --pressure: a busy process of another program per CPU beside each measurement
 //   report.hpp           tables, in-round ratios, targets, CSV
 
 #include "batch.hpp"
@@ -17,6 +18,7 @@
 #include "mechanisms.hpp"
 #include "net_mechanisms.hpp"
 #include "patterns.hpp"
+#include "pressure.hpp"
 #include "report.hpp"
 
 #include <algorithm>
@@ -26,6 +28,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -43,9 +46,11 @@ constexpr mechanism_entry ipckit_row(std::string_view name, std::string_view ove
     return entry<M, runs::pairs>(name, family::ipckit, over);
 }
 
-/// A batch row (bench/batch.hpp): streams only; `over`: the row of the same queue, one message a call.
+/// An ipckit row measured in streams only (stream, mpscN): a batch row (bench/batch.hpp), or a
+/// row of --pressure; `over`: the row it is compared with first (for a batch row, the same
+/// queue one message a call).
 template <mechanism M>
-constexpr mechanism_entry batch_row(std::string_view name, std::string_view over) {
+constexpr mechanism_entry stream_row(std::string_view name, std::string_view over) {
     return entry<M, runs::stream_only>(name, family::ipckit, over);
 }
 
@@ -78,13 +83,62 @@ constexpr mechanism_entry ipckit_rows[] = {
     ipckit_row<ipckit_mailbox<ipckit::round_robin>>("ipckit-mailbox-rr", "ipckit-mpsc-adaptive"),
     ipckit_row<ipckit_mailbox<ipckit::exclusive, payload::bytes>>("ipckit-mailbox-bytes", "ipckit-mailbox"),
     // The batch verbs, each beside the queue it drives one message a call (streams only).
-    batch_row<ipckit_batch<16, ipckit::single>>("ipckit-spsc-batch16", "ipckit-spsc-adaptive"),
-    batch_row<ipckit_batch<256, ipckit::single>>("ipckit-spsc-batch256", "ipckit-spsc-adaptive"),
-    batch_row<ipckit_batch<16, ipckit::multi>>("ipckit-mpsc-batch16", "ipckit-mpsc-adaptive"),
-    batch_row<ipckit_batch<256, ipckit::multi>>("ipckit-mpsc-batch256", "ipckit-mpsc-adaptive"),
-    batch_row<ipckit_batch<16, ipckit::lanes<8>>>("ipckit-lanes-batch16", "ipckit-lanes-adaptive"),
-    batch_row<ipckit_batch<256, ipckit::lanes<8>>>("ipckit-lanes-batch256", "ipckit-lanes-adaptive"),
+    stream_row<ipckit_batch<16, ipckit::single>>("ipckit-spsc-batch16", "ipckit-spsc-adaptive"),
+    stream_row<ipckit_batch<256, ipckit::single>>("ipckit-spsc-batch256", "ipckit-spsc-adaptive"),
+    stream_row<ipckit_batch<16, ipckit::multi>>("ipckit-mpsc-batch16", "ipckit-mpsc-adaptive"),
+    stream_row<ipckit_batch<256, ipckit::multi>>("ipckit-mpsc-batch256", "ipckit-mpsc-adaptive"),
+    stream_row<ipckit_batch<16, ipckit::lanes<8>>>("ipckit-lanes-batch16", "ipckit-lanes-adaptive"),
+    stream_row<ipckit_batch<256, ipckit::lanes<8>>>("ipckit-lanes-batch256", "ipckit-lanes-adaptive"),
 };
+/// The ipckit rows of --pressure (issue 15): each queue kind the issue names, in its streams
+/// (stream, mpsc1/2/4) at every size, beside the peers, every measurement with a busy process on
+/// each CPU. The standard table's rows of those kinds, and the MPMC queue with one consumer.
+constexpr std::string_view pressure_row_names[] = {"ipckit-spsc-adaptive", "ipckit-mpsc-adaptive",
+                                                   "ipckit-lanes-adaptive", "ipckit-spsc-batch256",
+                                                   "ipckit-mpsc-batch256"};
+constexpr mechanism_entry mpmc_row =
+    stream_row<ipckit_kind<payload::fixed, same_depth, ipckit::multi, ipckit::multi, ipckit::adaptive>>(
+        "ipckit-mpmc-adaptive", "ipckit-mpsc-adaptive");
+std::vector<mechanism_entry> pressure_rows() {
+    std::vector<mechanism_entry> rows;
+    for (const std::string_view name : pressure_row_names) {
+        const auto* row = std::find_if(std::begin(ipckit_rows), std::end(ipckit_rows),
+                                       [&](const mechanism_entry& e) { return e.name == name; });
+        if (row == std::end(ipckit_rows)) fail("no row " + std::string(name) + " in the standard table");
+        rows.push_back(*row);
+        if (name == "ipckit-mpsc-adaptive") rows.push_back(mpmc_row);
+    }
+    return rows;
+}
+/// The patterns of --pressure: the streams of the standard table.
+std::vector<pattern> pressure_patterns() {
+    std::vector<pattern> p = standard_patterns();
+    std::erase_if(p, [](const pattern& x) { return x.kind != shape::stream; });
+    return p;
+}
+/// The targets of --pressure, as issue 15 states them: under CPU pressure no ipckit row falls
+/// below Boost's message_queue in any stream at any size, and MPSC reaches twice Boost's rate.
+/// Made at run time (one per row, pattern and size); `labels` keeps their labels alive.
+std::vector<report::target> pressure_targets(std::vector<std::string>& labels) {
+    constexpr std::string_view streams[] = {"stream", "mpsc1", "mpsc2", "mpsc4"};
+    std::vector<report::target> out;
+    labels.clear();
+    const std::vector<mechanism_entry> rows = pressure_rows();
+    labels.reserve(rows.size() * std::size(streams) * std::size(message_sizes));
+    for (const auto& row : rows)
+        for (const std::string_view pat : streams) {
+            const bool many = pat != "stream";
+            if (!row.unsupported(8, many, false).empty()) continue;
+            const double goal = many && row.name == "ipckit-mpsc-adaptive" ? 2 : 1;
+            for (const std::size_t size : message_sizes) {
+                labels.push_back("(p) " + std::string(pat) + " " + std::to_string(size) + " B: " +
+                                 std::string(row.name) + " / boost-mq");
+                out.push_back({labels.back().c_str(), row.name, pat, size, "boost-mq", ">=", goal, "x"});
+            }
+        }
+    return out;
+}
+
 /// What ipckit is measured against, in every run (the standard table and a chosen kind).
 constexpr mechanism_entry peers[] = {
     entry<boost_mq>("boost-mq", family::peer),
@@ -105,9 +159,9 @@ constexpr mechanism_entry socket_rows[] = {
     ipckit_row<ipckit_connection<net_over::tcp>>("ipckit-conn-tcp"),
     ipckit_row<ipckit_connection<net_over::shm>>("ipckit-conn-shm", "ipckit-spsc-adaptive"),
     // The batch verbs (streams only), each beside the connection it drives one message a call.
-    batch_row<ipckit_connection<net_over::unix_socket, 256>>("ipckit-conn-unix-batch256", "ipckit-conn-unix"),
-    batch_row<ipckit_connection<net_over::tcp, 256>>("ipckit-conn-tcp-batch256", "ipckit-conn-tcp"),
-    batch_row<ipckit_connection<net_over::shm, 256>>("ipckit-conn-shm-batch256", "ipckit-conn-shm"),
+    stream_row<ipckit_connection<net_over::unix_socket, 256>>("ipckit-conn-unix-batch256", "ipckit-conn-unix"),
+    stream_row<ipckit_connection<net_over::tcp, 256>>("ipckit-conn-tcp-batch256", "ipckit-conn-tcp"),
+    stream_row<ipckit_connection<net_over::shm, 256>>("ipckit-conn-shm-batch256", "ipckit-conn-shm"),
     entry<unix_socket<SOCK_STREAM>>("unix-stream", family::socket_peer),
     entry<tcp_socket>("tcp-stream", family::socket_peer),
 #if defined(IPCKIT_BENCH_ZMQ)
@@ -215,11 +269,34 @@ constexpr report::target targets[] = {
      "ipckit-spsc-adaptive", ">=", 2, "x"},
     {"(i) 1 KiB, batches of 256: batch / best peer",  "ipckit-spsc-batch256", "stream", 1024,
      "best-peer", ">=", 5, "x"},
+    {"(j) 8 B, 1 producer: MPSC / SPSC",              "ipckit-mpsc-adaptive", "stream", 8,
+     "ipckit-spsc-adaptive", ">=", 0.8, "x"},
+    {"(j) 64 B, 1 producer: MPSC / SPSC",             "ipckit-mpsc-adaptive", "stream", 64,
+     "ipckit-spsc-adaptive", ">=", 0.8, "x"},
+    {"(j) 8 B, 1 producer: exclusive mailbox / SPSC", "ipckit-mailbox", "stream", 8,
+     "ipckit-spsc-adaptive", ">=", 0.8, "x"},
+    {"(j) 64 B, 1 producer: exclusive mailbox / SPSC", "ipckit-mailbox", "stream", 64,
+     "ipckit-spsc-adaptive", ">=", 0.8, "x"},
+    {"(j) 8 B, 1 producer: lanes / SPSC",             "ipckit-lanes-adaptive", "stream", 8,
+     "ipckit-spsc-adaptive", ">=", 0.8, "x"},
+    {"(j) 64 B, 1 producer: lanes / SPSC",            "ipckit-lanes-adaptive", "stream", 64,
+     "ipckit-spsc-adaptive", ">=", 0.8, "x"},
+    {"(k) 64 KiB, 2 producers / 1: MPSC",             "ipckit-mpsc-adaptive", "mpsc2", 65536,
+     "ipckit-mpsc-adaptive", ">=", 0.9, "x", "mpsc1"},
+    {"(k) 64 KiB, 4 producers / 1: MPSC",             "ipckit-mpsc-adaptive", "mpsc4", 65536,
+     "ipckit-mpsc-adaptive", ">=", 0.9, "x", "mpsc1"},
+    {"(l) 8 B, 1 producer: lanes / shared ring",      "ipckit-lanes-adaptive", "mpsc1", 8,
+     "ipckit-mpsc-adaptive", ">=", 1, "x"},
+    {"(l) 8 B, 2 producers: lanes / shared ring",     "ipckit-lanes-adaptive", "mpsc2", 8,
+     "ipckit-mpsc-adaptive", ">=", 1, "x"},
+    {"(l) 8 B, 4 producers: lanes / shared ring",     "ipckit-lanes-adaptive", "mpsc4", 8,
+     "ipckit-mpsc-adaptive", ">=", 1, "x"},
 };
 // clang-format on
 
 constexpr const char* usage =
     R"(usage: ipckit_bench [--quick] [--rounds N] [--csv FILE] [--only SUBSTR]... [--verbose] [--help]
+                    [--pressure] [--sockets | --rpc | --broadcast]
                     [--producers P] [--consumers C] [--capacity zero|N|unbounded] [--message fixed|bytes]
                     [--mailbox exclusive|any|round_robin|broadcast]
 
@@ -252,6 +329,12 @@ targets table reports PASS or MISS and never fails the run.
                  mailbox of bytes<S> by copy and by loan (ipckit-bcast, ipckit-bcast-loan) against
                  one pipe or Unix stream socket per receiver, the sender writing each message to
                  each (pipe-fanout, unix-fanout), with its targets
+  --pressure     every measurement runs beside one busy process of another program per online
+                 CPU (/bin/sh -c 'while :; do :; done', killed when the measurement ends), as on
+                 a shared machine. Alone: the pressure table instead of the standard one (streams:
+                 stream, mpsc1/2/4, every size; ipckit's spsc, mpsc, mpmc, lanes, batches of 256
+                 beside the peers), with its targets (each ipckit row >= Boost's message_queue,
+                 MPSC >= 2x). With another table or the kind flags: that table under pressure
   --rpc          the call table instead (8 B, an empty call, and 1 KiB): ipckit::rpc over shm://,
                  unix:// and tcp:// (ipckit-rpc-*) beside the ipckit connection it runs over
                  (ipckit-conn-*, pingpong), and gRPC over unix: and tcp: if it was found when
@@ -350,7 +433,11 @@ struct options {
     bool sockets = false;
     bool rpc = false;
     bool broadcast = false;
+    bool pressure = false;
     kind_choice kind;
+
+    /// Whether the run measures the pressure table (--pressure with no other table chosen).
+    [[nodiscard]] bool pressure_table() const noexcept { return pressure && !sockets && !rpc && !broadcast && !kind.given; }
 };
 
 [[noreturn]] void refuse(const std::string& why) {
@@ -417,6 +504,8 @@ options parse(int argc, char** argv) {
             o.rpc = true;
         } else if (a == "--broadcast") {
             o.broadcast = true;
+        } else if (a == "--pressure") {
+            o.pressure = true;
         } else if (a == "--verbose" || a == "-v") {
             o.verbose = true;
         } else if (a == "--producers") {
@@ -600,6 +689,9 @@ public:
             table_.insert(table_.end(), std::begin(broadcast_peers), std::end(broadcast_peers));
             patterns_ = {{"stream", shape::stream}, {"bcast3", shape::broadcast, 1, 3}};
             sizes_ = broadcast_sizes;
+        } else if (o.pressure_table()) {
+            for (const auto& row : pressure_rows()) table_.push_back(row);
+            patterns_ = pressure_patterns();
         } else if (!o.kind.given) {
             table_.insert(table_.end(), std::begin(ipckit_rows), std::end(ipckit_rows));
             patterns_ = standard_patterns();
@@ -641,7 +733,8 @@ public:
         const report rep(results_, table_, patterns_, sizes_);
         rep.print_header(opt_.rounds, opt_.quick,
                          cpus_.describe() + "; a clock reading costs " + std::to_string(clock_cost_ns()) +
-                             " ns (each timed round trip includes one)");
+                             " ns (each timed round trip includes one)" +
+                             (opt_.pressure ? "; CPU pressure: " + cpu_pressure::describe(online_cpus()) : ""));
         std::fflush(stdout);
 
         progress("calibrating " + std::to_string(cells_.size()) + " cells");
@@ -684,6 +777,8 @@ public:
             rep.print_targets(rpc_targets);
         else if (opt_.broadcast)
             rep.print_targets(broadcast_targets);
+        else if (opt_.pressure_table())
+            rep.print_targets(pressure_targets(target_labels_));
         else if (opt_.kind.given)
             std::printf("(no targets table: the targets belong to the standard table, measured without --producers, "
                         "--consumers, --capacity, --message and --mailbox)\n\n");
@@ -726,7 +821,11 @@ private:
         const cell_request rq{*c.pat, config_, c.size, count, warmup, budget_, idle_for_, cpus_, patience, stall_after};
         try {
             const auto t = clock::now();
+            // Started before the pattern's processes, ended (killed, reaped) when it returns or throws.
+            std::optional<cpu_pressure> busy;
+            if (opt_.pressure) busy.emplace(online_cpus());
             cell_result r = c.mech->run(rq);
+            busy.reset();
             if (opt_.verbose)
                 progress(c.id() + (round ? " round " + std::to_string(*round + 1) : std::string(" calibration")) +
                          ": up to " + std::to_string(count) + ", " + seconds_since(t) +
@@ -764,6 +863,7 @@ private:
     const cpu_plan cpus_;
     const link_config config_;
     std::vector<std::string> kind_names_;  // the names of the kind's rows, which table_ points into
+    std::vector<std::string> target_labels_;  // the labels of the pressure targets
     std::vector<mechanism_entry> table_;
     std::vector<pattern> patterns_;
     std::span<const std::size_t> sizes_ = message_sizes;  // the message sizes measured

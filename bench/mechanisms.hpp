@@ -112,6 +112,25 @@ private:
     std::function<void(const std::string&)> remove_;
 };
 
+/// An ipckit queue or mailbox Q, made in the parent under a unique name (removed before and
+/// after) and opened by name in each child, as separate programs would: the set-up of every
+/// ipckit link. Declared in a link, it outlives the ends that the children open from it.
+template <class Q>
+class named_ipckit {
+public:
+    [[nodiscard]] Q open() const { return Q::open(name_.str()); }
+
+private:
+    // Q::remove: an unbounded queue's chunks go with its head.
+    scoped_name name_{[](const std::string& n) { (void)Q::remove(n); }};
+    Q made_ = Q::create(name_.str());
+};
+
+/// Throws what an ipckit verb failed with: "<what> <verb>: <the error's message>".
+[[noreturn]] inline void ipckit_failed(const char* what, const char* verb, ipckit::errc e) {
+    fail(std::string(what) + " " + verb + ": " + make_error_code(e).message());
+}
+
 // ---- shared memory ----------------------------------------------------------------------------
 
 /// The physical limit: reference_ring.hpp, spinning, in anonymous shared memory.
@@ -215,14 +234,15 @@ struct ipckit_kind {
     class link {
         using message_type = std::conditional_t<Payload == payload::fixed, message<S>, ipckit::bytes<S>>;
         using capacity = typename ipckit_capacity<Payload, Capacity, S>::type;
-        using queue = ipckit::queue<message_type, capacity, Producers, Consumers, Wait>;
-        // Q::remove: an unbounded queue's chunks go with its head.
-        scoped_name name_{[](const std::string& n) { queue::remove(n); }};
-        queue queue_ = queue::create(name_.str());
 
-        [[noreturn]] static void failed(const char* verb, ipckit::errc e) {
-            fail(std::string("ipckit ") + verb + ": " + make_error_code(e).message());
-        }
+    public:
+        /// The queue this row measures (bench/batch.hpp drives the same one through its batch verbs).
+        using queue = ipckit::queue<message_type, capacity, Producers, Consumers, Wait>;
+
+    private:
+        named_ipckit<queue> queue_;
+
+        [[noreturn]] static void failed(const char* verb, ipckit::errc e) { ipckit_failed("ipckit", verb, e); }
 
     public:
         explicit link(const link_config&) {}
@@ -306,8 +326,8 @@ struct ipckit_kind {
                 }
             }
         };
-        [[nodiscard]] sending_end open_sender() const { return {queue::open(name_.str()).sender()}; }
-        [[nodiscard]] receiving_end open_receiver() const { return {queue::open(name_.str()).receiver()}; }
+        [[nodiscard]] sending_end open_sender() const { return {queue_.open().sender()}; }
+        [[nodiscard]] receiving_end open_receiver() const { return {queue_.open().receiver()}; }
     };
 };
 
@@ -449,12 +469,9 @@ struct ipckit_mailbox {
             fixed, ipckit::mailbox<message<S>, ipckit::bounded<queue_capacity(S)>, Delivery, ipckit::system_owned>,
             ipckit::mailbox<ipckit::bytes<S>, ipckit::bounded<queue_capacity(S) * sizeof(ipckit::detail::record<S>)>,
                             Delivery, ipckit::system_owned>>;
-        scoped_name name_{[](const std::string& n) { (void)box::remove(n); }};
-        box box_ = box::create(name_.str());
+        named_ipckit<box> box_;
 
-        [[noreturn]] static void failed(const char* verb, ipckit::errc e) {
-            fail(std::string("ipckit mailbox ") + verb + ": " + make_error_code(e).message());
-        }
+        [[noreturn]] static void failed(const char* verb, ipckit::errc e) { ipckit_failed("ipckit mailbox", verb, e); }
 
     public:
         explicit link(const link_config&) {}
@@ -486,8 +503,8 @@ struct ipckit_mailbox {
                 }
             }
         };
-        [[nodiscard]] sending_end open_sender() const { return {box::open(name_.str()).sender()}; }
-        [[nodiscard]] receiving_end open_receiver() const { return {box::open(name_.str()).receiver()}; }
+        [[nodiscard]] sending_end open_sender() const { return {box_.open().sender()}; }
+        [[nodiscard]] receiving_end open_receiver() const { return {box_.open().receiver()}; }
     };
 };
 
@@ -513,12 +530,9 @@ struct ipckit_broadcast {
         using box = ipckit::mailbox<ipckit::bytes<S>,
                                     ipckit::bounded<queue_capacity(S) * sizeof(ipckit::detail::record<S>)>,
                                     ipckit::broadcast, ipckit::system_owned>;
-        scoped_name name_{[](const std::string& n) { (void)box::remove(n); }};
-        box box_ = box::create(name_.str());
+        named_ipckit<box> box_;
 
-        [[noreturn]] static void failed(const char* verb, ipckit::errc e) {
-            fail(std::string("ipckit broadcast ") + verb + ": " + make_error_code(e).message());
-        }
+        [[noreturn]] static void failed(const char* verb, ipckit::errc e) { ipckit_failed("ipckit broadcast", verb, e); }
 
     public:
         explicit link(const link_config&) {}
@@ -562,10 +576,8 @@ struct ipckit_broadcast {
                 f(*std::launder(reinterpret_cast<const message<S>*>(d.data())));
             }
         };
-        [[nodiscard]] sending_end open_sender() const { return {box::open(name_.str()).sender()}; }
-        [[nodiscard]] receiving_end open_receiver(unsigned /*c*/ = 0) const {
-            return {box::open(name_.str()).receiver()};
-        }
+        [[nodiscard]] sending_end open_sender() const { return {box_.open().sender()}; }
+        [[nodiscard]] receiving_end open_receiver(unsigned /*c*/ = 0) const { return {box_.open().receiver()}; }
     };
 };
 

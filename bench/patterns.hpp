@@ -551,13 +551,13 @@ struct mechanism_entry {
     std::string_view over = {};
     bool pingpong_only = false;  ///< a request-reply socket: no figure but pingpong's
     bool calls = false;          ///< a call row (calls.hpp): pingpong and calls only, and only it makes calls
-    bool stream_only = false;    ///< a batch row: no figure but the streams' (stream, mpscN)
+    bool stream_only = false;    ///< a batch row, a row of --pressure: no figure but the streams' (stream, mpscN)
 
     /// "" if this row can run pattern `p` with messages of `size` bytes, else why not.
     [[nodiscard]] std::string refuses(const pattern& p, std::size_t size) const {
         if (kind == family::bound && (p.kind != only || p.many)) return "n/a (one process, no IPC)";
         if (pingpong_only && p.kind != shape::pingpong) return "n/a (request-reply: round trips only)";
-        if (stream_only && p.kind != shape::stream) return "n/a (batches: streams only)";
+        if (stream_only && p.kind != shape::stream) return "n/a (streams only)";
         if (calls != (p.kind == shape::calls) && !(calls && p.kind == shape::pingpong))
             return calls ? "n/a (calls: round trips and call rates only)" : "n/a (messages, not calls)";
         if (p.kind == shape::idle && unsupported_idle != nullptr) return unsupported_idle();

@@ -351,10 +351,13 @@ public:
         std::string_view mechanism;
         std::string_view pattern;
         std::size_t size;
-        std::string_view against;  ///< "reference-ring", "best-peer", or "" for an absolute value
+        std::string_view against;  ///< "reference-ring", "best-peer", any other row, or "" for an absolute value
         const char* op;            ///< "<=", ">=" or "<"
         double goal;
         const char* unit;  ///< "x" for a ratio, " %" for a percentage, " ns" for a time
+        /// The pattern of `against`'s figure, if not `pattern` (a row with 2 producers against
+        /// itself with 1: "mpsc1").
+        std::string_view against_pattern = {};
     };
 
     /// Prints the targets table; returns how many were missed. Beside each ratio to the best
@@ -382,7 +385,7 @@ public:
                 return format("%.0f", x) + std::string(unit);  // an absolute figure: " ns"
             };
             std::string ref = "-";
-            if (!t.against.empty() && t.against != reference_name())
+            if (!t.against.empty() && t.against != reference_name() && !is_ipckit(t.against) && t.against_pattern.empty())
                 if (const auto r = target_value(reference_name(), t)) ref = text(*r);
             lines.push_back({v ? text(*v) : why, op + " " + format("%g", t.goal) + t.unit, ref,
                              v && (op == "<="   ? *v <= t.goal
@@ -439,11 +442,16 @@ private:
     [[nodiscard]] std::optional<double> target_value(std::string_view mechanism, const target& t) const {
         const pattern* pat = find_pattern(t.pattern);
         if (pat == nullptr || !has_mechanism(mechanism)) return std::nullopt;
-        if (t.against.empty())
-            return r_.median({std::string(mechanism), std::string(t.pattern), t.size}, headline_metric(pat->kind));
-        for (const auto& cmp : compare(mechanism, *pat, t.size))
-            if (cmp.with == t.against) return median_of(cmp.ratio);
-        return std::nullopt;
+        const std::string_view metric = headline_metric(pat->kind);
+        if (t.against.empty()) return r_.median({std::string(mechanism), std::string(t.pattern), t.size}, metric);
+        if (t.against_pattern.empty())
+            for (const auto& cmp : compare(mechanism, *pat, t.size))
+                if (cmp.with == t.against) return median_of(cmp.ratio);
+        // Another ipckit row, or another pattern: the two figures' ratio within each round.
+        const std::string_view theirs = t.against_pattern.empty() ? t.pattern : t.against_pattern;
+        if (find_pattern(theirs) == nullptr || !has_mechanism(t.against)) return std::nullopt;
+        return median_of(divide(r_.get({std::string(mechanism), std::string(t.pattern), t.size}, metric),
+                                r_.get({std::string(t.against), std::string(theirs), t.size}, metric)));
     }
 
     static series divide(const series& a, const series& b) {
@@ -455,6 +463,11 @@ private:
         for (const auto& m : table_)
             if (m.kind == family::reference) return m.name;
         return {};
+    }
+    [[nodiscard]] bool is_ipckit(std::string_view name) const {
+        for (const auto& m : table_)
+            if (m.name == name) return m.kind == family::ipckit;
+        return false;
     }
     [[nodiscard]] bool has_mechanism(std::string_view name) const {
         for (const auto& m : table_)
