@@ -170,9 +170,11 @@ protected:
 /// message.
 template <class Queue, mode_policy Mode>
 class bytes_sender : public bytes_endpoint<Queue, producer_role, Mode>,
-                     public bytes_send_verbs<bytes_sender<Queue, Mode>, Queue::max_message, Mode> {
+                     public bytes_send_verbs<bytes_sender<Queue, Mode>, Queue::max_message, Mode>,
+                     public bytes_send_batch_verbs<bytes_sender<Queue, Mode>, Queue::max_message, Mode> {
     using base = bytes_endpoint<Queue, producer_role, Mode>;
     using verbs = bytes_send_verbs<bytes_sender, Queue::max_message, Mode>;
+    using batch_verbs = bytes_send_batch_verbs<bytes_sender, Queue::max_message, Mode>;
 
 public:
     using loan_type = bytes_loan<Queue>;
@@ -184,6 +186,13 @@ public:
     /// once if m is longer than Queue::max_message; in_use while a loan of this sender is
     /// outstanding.
     using verbs::send;
+    /// send(spans [, deadline]), send(records [, deadline]) (bytes_send_batch_verbs): sends
+    /// copies of several messages, in order, and returns how many: blocking, waiting for room
+    /// until all are sent (fewer if the deadline passes or the receiver is gone first);
+    /// non-blocking, as many as fit now. too_large at once, nothing sent, if any is longer than
+    /// Queue::max_message. Each attempt publishes what fits with one index publication (one
+    /// claim per run of the ring, with many senders) and wakes the receiver once.
+    using batch_verbs::send;
 
     /// Zero copy: lends `n` bytes of the ring to write a message in place (see bytes_loan);
     /// commit the loan to send it. Waits (blocking) or fails (non-blocking) as send does;
@@ -200,7 +209,26 @@ private:
     friend Queue;
     friend queue_handle<Queue>;
     friend verbs;
+    friend batch_verbs;
     using base::base;
+
+    /// bytes_send_batch_verbs' primitive: each attempt sends what fits and wakes the receiver
+    /// once; it would_block until the rest is sent, so a blocking send waits for room as a
+    /// single send does.
+    template <class It>
+    errc send_batch_until(It& next, It end, std::size_t& sent, clock::time_point deadline) noexcept {
+        return this->template run_until<false>(
+            [this, &next, end, &sent](auto& cursor) noexcept {
+                std::size_t n = 0;
+                const errc e = cursor.try_send_n(next, end, n);
+                this->wake_after(e, n > 0, cursor);
+                if (e != errc::ok) return e;
+                sent += n;
+                if (n > 0) this->progress();
+                return next == end ? errc::ok : errc::would_block;
+            },
+            deadline);
+    }
 
     /// bytes_send_verbs' primitive.
     errc send_until(std::span<const std::byte> m, clock::time_point deadline) noexcept {
@@ -236,9 +264,11 @@ private:
 /// return closed or peer_dead only after every message the senders sent has been received.
 template <class Queue, mode_policy Mode>
 class bytes_receiver : public bytes_endpoint<Queue, consumer_role, Mode>,
-                       public bytes_receive_verbs<bytes_receiver<Queue, Mode>, Mode> {
+                       public bytes_receive_verbs<bytes_receiver<Queue, Mode>, Mode>,
+                       public bytes_receive_batch_verbs<bytes_receiver<Queue, Mode>, Mode> {
     using base = bytes_endpoint<Queue, consumer_role, Mode>;
     using verbs = bytes_receive_verbs<bytes_receiver, Mode>;
+    using batch_verbs = bytes_receive_batch_verbs<bytes_receiver, Mode>;
     using shared = typename Queue::shared;
 
 public:
@@ -252,6 +282,11 @@ public:
     /// timed_out. Non-blocking: would_block when empty. in_use while a view is outstanding;
     /// corrupt if the ring is damaged.
     using verbs::receive;
+    /// receive(records [, deadline]) (bytes_receive_batch_verbs): the oldest messages, as many
+    /// as are there and fit, at least one (blocking: waits for one); the first that does not fit
+    /// stays first in the queue (too_large if that is the first of all). Their bytes go back to
+    /// the senders with one index publication and one wake-up.
+    using batch_verbs::receive;
 
     /// Zero copy: the oldest message, read in place (see bytes_view). It counts as received;
     /// its bytes stay until the view goes. Waits or fails as receive does. One view at a time
@@ -268,7 +303,22 @@ private:
     friend Queue;
     friend queue_handle<Queue>;
     friend verbs;
+    friend batch_verbs;
     using base::base;
+
+    /// bytes_receive_batch_verbs' primitive: take(message) on the messages there are, in place,
+    /// until one is refused (it stays first); those taken are freed at once, and the senders
+    /// woken once (run_until, on ok).
+    template <class Take>
+    errc receive_batch_until(Take& take, std::size_t& got, clock::time_point deadline) noexcept {
+        return run_recovering(
+            [this, &take, &got](auto& cursor) {
+                const errc e = cursor.take_n(take, got);
+                this->wake_after(e, true, cursor);
+                return e;
+            },
+            deadline);
+    }
 
     /// bytes_receive_verbs' primitive: take(message) on the oldest message, in place; consumed
     /// if take returns ok, left first otherwise.
