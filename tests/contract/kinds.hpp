@@ -48,6 +48,7 @@
 #include <ipckit/mailbox.hpp>
 #include <ipckit/node.hpp>
 #include <ipckit/queue.hpp>
+#include <ipckit/records.hpp>
 
 #include <array>
 #include <chrono>
@@ -191,6 +192,41 @@ struct batch_verbs {
     }
 };
 
+/// The batch verbs (send(spans), receive(records)) of a kind of bytes<Max>, beside batch_verbs,
+/// for the bytes kinds of IPCKIT_CONTRACT_BATCH_KINDS: each tick's bytes are one message.
+struct bytes_batch_verbs {
+    /// Sends ticks first, first + 1, ... (n of them) as one batch of spans: how many were sent,
+    /// or why none.
+    static ipckit::result<std::size_t> send_batch(auto& tx, std::uint64_t first, std::size_t n, auto... deadline) {
+        std::vector<tick> ts(n);
+        std::vector<std::span<const std::byte>> ms(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            ts[i] = make_tick(first + i);
+            ms[i] = std::as_bytes(std::span(&ts[i], 1));
+        }
+        return tx.send(std::span<const std::span<const std::byte>>(ms), deadline...);
+    }
+    /// Receives up to `max` ticks as one batch into records with room for exactly `max`,
+    /// appending their seqs to `seqs`: how many, or why none (corrupt if one is torn or of
+    /// another size, or the count is not what the records hold).
+    static ipckit::result<std::size_t> receive_batch(auto& rx, std::vector<std::uint64_t>& seqs, std::size_t max,
+                                                     auto... deadline) {
+        std::vector<std::byte> storage(ipckit::records::storage_for(max, sizeof(tick)));
+        ipckit::records out{storage};
+        const auto r = rx.receive(out, deadline...);
+        if (!r) return r;
+        if (*r > max || *r != out.size()) return ipckit::unexpected(errc::corrupt);
+        for (const std::span<const std::byte> m : out) {
+            tick t{};
+            if (m.size() != sizeof t) return ipckit::unexpected(errc::corrupt);
+            std::memcpy(&t, m.data(), sizeof t);
+            if (t.check != check_of(t.seq)) return ipckit::unexpected(errc::corrupt);
+            seqs.push_back(t.seq);
+        }
+        return r;
+    }
+};
+
 template <class P, class C, class M = tick>
 using fixed = ipckit::queue<M, ipckit::bounded<8>, P, C>;
 template <class P, class C>
@@ -223,13 +259,17 @@ struct fixed_lanes : fixed_kind<ipckit::lanes<8>, ipckit::single>, queue_promise
 template <class P, std::size_t Max = 64>
 using bytes = ipckit::queue<ipckit::bytes<Max>, ipckit::bounded<1024>, P>;
 
-struct bytes_spsc : bytes_kind<bytes<ipckit::single>, bytes<ipckit::single, 65>>, queue_promises {
+/// Ticks a byte ring of 1024 bytes holds, exactly: records of 8 + 16 bytes, the last 16 bytes
+/// of the lap a wrap marker.
+inline constexpr std::uint64_t byte_ring_ticks = 1024 / ipckit::detail::bytes_record::size_for(sizeof(tick));
+
+struct bytes_spsc : bytes_kind<bytes<ipckit::single>, bytes<ipckit::single, 65>>, queue_promises, bytes_batch_verbs {
     static constexpr bool multi_producer = false, bounded = true;
-    static constexpr std::uint64_t holds = 8;
+    static constexpr std::uint64_t holds = byte_ring_ticks;
 };
-struct bytes_mpsc : bytes_kind<bytes<ipckit::multi>, bytes<ipckit::multi, 65>>, queue_promises {
+struct bytes_mpsc : bytes_kind<bytes<ipckit::multi>, bytes<ipckit::multi, 65>>, queue_promises, bytes_batch_verbs {
     static constexpr bool multi_producer = true, bounded = true;
-    static constexpr std::uint64_t holds = 8;
+    static constexpr std::uint64_t holds = byte_ring_ticks;
 };
 
 /// Several consumers of bytes<Max>: 8 record slots (detail/queue/record_queue.hpp).
@@ -237,11 +277,13 @@ template <class P, std::size_t Max = 64>
 using bytes_multi = ipckit::queue<ipckit::bytes<Max>, ipckit::bounded<8 * sizeof(ipckit::detail::record<Max>)>, P,
                                   ipckit::multi>;
 
-struct bytes_spmc : bytes_kind<bytes_multi<ipckit::single>, bytes_multi<ipckit::single, 65>>, queue_promises {
+struct bytes_spmc : bytes_kind<bytes_multi<ipckit::single>, bytes_multi<ipckit::single, 65>>, queue_promises,
+                    bytes_batch_verbs {
     static constexpr bool multi_producer = false, bounded = true;
     static constexpr std::uint64_t holds = 8;
 };
-struct bytes_mpmc : bytes_kind<bytes_multi<ipckit::multi>, bytes_multi<ipckit::multi, 65>>, queue_promises {
+struct bytes_mpmc : bytes_kind<bytes_multi<ipckit::multi>, bytes_multi<ipckit::multi, 65>>, queue_promises,
+                    bytes_batch_verbs {
     static constexpr bool multi_producer = true, bounded = true;
     static constexpr std::uint64_t holds = 8;
 };
@@ -334,8 +376,8 @@ struct bytes_mailbox_kind : bytes_kind<bytes_mailbox<Delivery>, bytes_mailbox<De
     static constexpr bool side_of_one_ends = false;
     static constexpr std::uint64_t holds = 8;
 };
-struct mailbox_bytes_exclusive : bytes_mailbox_kind<ipckit::exclusive> {};
-struct mailbox_bytes_any : bytes_mailbox_kind<ipckit::any> {};
+struct mailbox_bytes_exclusive : bytes_mailbox_kind<ipckit::exclusive>, bytes_batch_verbs {};
+struct mailbox_bytes_any : bytes_mailbox_kind<ipckit::any>, bytes_batch_verbs {};
 struct mailbox_bytes_round_robin : bytes_mailbox_kind<ipckit::round_robin> {};
 struct mailbox_bytes_broadcast : bytes_mailbox_kind<ipckit::broadcast> {};
 
@@ -514,11 +556,19 @@ struct node_from : node_kind<false> {};
 /// Batch verbs: send(span) says how many were sent, exactly, when it meets a full channel, a
 /// deadline or its receiver's end; receive(span) takes up to its size. (The bounded queues of
 /// fixed-size messages, and the mailboxes that take one message at a time from a ring: exclusive
-/// and any; kinds gain batch verbs from K::send_batch and K::receive_batch.)
-#define IPCKIT_CONTRACT_BATCH_KINDS fixed_spsc, fixed_mpsc, fixed_spmc, fixed_mpmc, mailbox_exclusive, mailbox_any
+/// and any, of fixed-size messages and of bytes<Max>; kinds gain batch verbs from K::send_batch
+/// and K::receive_batch: batch_verbs, bytes_batch_verbs.)
+#define IPCKIT_CONTRACT_BATCH_KINDS                                                                         \
+    fixed_spsc, fixed_mpsc, fixed_spmc, fixed_mpmc, mailbox_exclusive, mailbox_any, bytes_spsc, bytes_mpsc, \
+        bytes_spmc, bytes_mpmc, mailbox_bytes_exclusive, mailbox_bytes_any
 
 /// ... and a sender killed in the middle of a batch: the batch kinds of IPCKIT_CONTRACT_PEER_DEATH_KINDS.
-#define IPCKIT_CONTRACT_BATCH_PEER_DEATH_KINDS fixed_spsc, fixed_mpsc, fixed_mpmc
+#define IPCKIT_CONTRACT_BATCH_PEER_DEATH_KINDS fixed_spsc, fixed_mpsc, fixed_mpmc, bytes_spsc, bytes_mpsc, bytes_mpmc
+
+/// The batch verbs' own promises for bytes<Max> (records of any size up to Max, too_large, a
+/// records too small): the bytes kinds of IPCKIT_CONTRACT_BATCH_KINDS.
+#define IPCKIT_CONTRACT_BYTES_BATCH_KINDS \
+    bytes_spsc, bytes_mpsc, bytes_spmc, bytes_mpmc, mailbox_bytes_exclusive, mailbox_bytes_any
 
 /// The closed rule, where a receiver waits on with no sender attached: the closed kinds of many
 /// senders (a single sender's close is the end instead).
