@@ -98,6 +98,9 @@ public:
                 ++n;
                 for (std::uint64_t p = pos + size; p < pos + claimed; ++next, ++n) {
                     const std::span<const std::byte> m = *next;
+                    // SYNC POINT WRITE: relaxed, published by the release store of the run's
+                    // first header below (commit_reserved); READ by the consumer's acquire load
+                    // of this header, made after it has read that one.
                     ring_->header(p).store(bytes_record::message_at(p, m.size()), std::memory_order_relaxed);
                     if (!m.empty()) std::memcpy(ring_->payload(p), m.data(), m.size());
                     p += bytes_record::size_for(m.size());
