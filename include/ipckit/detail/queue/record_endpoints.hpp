@@ -232,7 +232,7 @@ private:
             this->progress();
             return errc::ok;
         }
-        return this->run_until([this, &take, &got](auto& cursor) { return take_more(cursor, take, got); },
+        return this->run_until([this, &take, &got](auto& cursor) { return this->take_more(cursor, take, got); },
                                deadline);  // run_until wakes the senders on ok
     }
 
