@@ -22,7 +22,7 @@ endfunction()
 
 # Lowest first. Members of one layer are separated by commas (a CMake list cannot nest).
 set(ipckit_layers
-  "error.hpp,segment_info.hpp,deadline.hpp,layout.hpp"  # the vocabulary: errors, deadlines, layouts, what inspection reports
+  "error.hpp,segment_info.hpp,deadline.hpp,layout.hpp,records.hpp"  # the vocabulary: errors, deadlines, layouts, what inspection reports, batches of bytes
   "detail/sys"                            # the only code that calls the OS
   "detail/shm,policy.hpp,segment.hpp"     # named shared memory and what it must match
   "detail/sync"                           # doorbells, rosters
