@@ -208,9 +208,11 @@ struct bytes_batch_verbs {
     }
     /// Receives up to `max` ticks as one batch into records with room for exactly `max`,
     /// appending their seqs to `seqs`: how many, or why none (corrupt if one is torn or of
-    /// another size, or the count is not what the records hold).
+    /// another size, or the count is not what the records hold). Records have no empty form (a
+    /// receive into no room at all is too_large), so `max` 0 asks nothing, and is 0.
     static ipckit::result<std::size_t> receive_batch(auto& rx, std::vector<std::uint64_t>& seqs, std::size_t max,
                                                      auto... deadline) {
+        if (max == 0) return std::size_t{0};
         std::vector<std::byte> storage(ipckit::records::storage_for(max, sizeof(tick)));
         ipckit::records out{storage};
         const auto r = rx.receive(out, deadline...);

@@ -194,8 +194,6 @@ private:
 /// storage, at least one (blocking: waits for one), and returns how many. The first that does
 /// not fit stays the next message, for a later receive with room; if not even the first fits:
 /// too_large, nothing taken. Else why none (timed_out, would_block, closed, peer_dead, in_use...).
-/// Records whose storage holds no message at all (less than records::footprint(0) bytes) are an
-/// empty batch, as an empty span is to the fixed-size verbs: 0 at once.
 template <class Derived, mode_policy Mode>
 class bytes_receive_batch_verbs {
 public:
@@ -208,7 +206,6 @@ public:
 private:
     result<std::size_t> until(records& out, clock::time_point deadline) noexcept {
         out.clear();
-        if (!out.fits(0)) return std::size_t{0};
         auto take = [&out](std::span<const std::byte> m) noexcept {
             std::byte* to = out.reserve(m.size());
             if (to == nullptr) return errc::too_large;
