@@ -82,6 +82,8 @@ constexpr mechanism_entry ipckit_rows[] = {
     batch_row<ipckit_batch<256, ipckit::single>>("ipckit-spsc-batch256", "ipckit-spsc-adaptive"),
     batch_row<ipckit_batch<16, ipckit::multi>>("ipckit-mpsc-batch16", "ipckit-mpsc-adaptive"),
     batch_row<ipckit_batch<256, ipckit::multi>>("ipckit-mpsc-batch256", "ipckit-mpsc-adaptive"),
+    batch_row<ipckit_batch<16, ipckit::lanes<8>>>("ipckit-lanes-batch16", "ipckit-lanes-adaptive"),
+    batch_row<ipckit_batch<256, ipckit::lanes<8>>>("ipckit-lanes-batch256", "ipckit-lanes-adaptive"),
 };
 /// What ipckit is measured against, in every run (the standard table and a chosen kind).
 constexpr mechanism_entry peers[] = {
@@ -93,8 +95,8 @@ constexpr mechanism_entry peers[] = {
     entry<unix_socket<SOCK_DGRAM>>("unix-dgram", family::peer),
 };
 
-/// The table of --sockets (issue 13, "Figures"): ipckit connections over unix, tcp and shm,
-/// beside the bare queue that shm:// is built on, the raw sockets (one write per message) and
+/// The table of --sockets (issue 13, "Figures"): ipckit connections over unix, tcp and shm, one
+/// message a call and in batches of 256 (issue 15), beside the bare queue that shm:// is built on, the raw sockets (one write per message) and
 /// ZeroMQ where it was found at configure time.
 // clang-format off
 constexpr mechanism_entry socket_rows[] = {
@@ -102,6 +104,10 @@ constexpr mechanism_entry socket_rows[] = {
     ipckit_row<ipckit_connection<net_over::unix_socket>>("ipckit-conn-unix"),
     ipckit_row<ipckit_connection<net_over::tcp>>("ipckit-conn-tcp"),
     ipckit_row<ipckit_connection<net_over::shm>>("ipckit-conn-shm", "ipckit-spsc-adaptive"),
+    // The batch verbs (streams only), each beside the connection it drives one message a call.
+    batch_row<ipckit_connection<net_over::unix_socket, 256>>("ipckit-conn-unix-batch256", "ipckit-conn-unix"),
+    batch_row<ipckit_connection<net_over::tcp, 256>>("ipckit-conn-tcp-batch256", "ipckit-conn-tcp"),
+    batch_row<ipckit_connection<net_over::shm, 256>>("ipckit-conn-shm-batch256", "ipckit-conn-shm"),
     entry<unix_socket<SOCK_STREAM>>("unix-stream", family::socket_peer),
     entry<tcp_socket>("tcp-stream", family::socket_peer),
 #if defined(IPCKIT_BENCH_ZMQ)
@@ -236,7 +242,8 @@ targets table reports PASS or MISS and never fails the run.
   --help         this text
 
   --sockets      the socket table instead (pingpong and stream): ipckit connections over
-                 unix://, tcp:// and shm:// (ipckit-conn-*), the bare queue that shm:// is built on,
+                 unix://, tcp:// and shm:// (ipckit-conn-*; ipckit-conn-*-batch256 through the
+                 batch verbs, 256 messages a call, streams only), the bare queue that shm:// is built on,
                  raw Unix and TCP sockets doing one write per message, and ZeroMQ PUSH/PULL and
                  REQ/REP over ipc:// and tcp:// if libzmq was found when configuring
                  (scripts/install-deps.sh --bench installs it), with the targets of its own

@@ -11,6 +11,7 @@
 // asks the system for a free one (bind to port 0, then close). ZeroMQ's ends likewise make their
 // context (and its I/O thread) in the child.
 
+#include "batch.hpp"
 #include "mechanisms.hpp"
 #include "message.hpp"
 #include "process.hpp"
@@ -106,14 +107,17 @@ struct tcp_socket {
 
 enum class net_over { unix_socket, tcp, shm };
 
-/// ipckit::connection<message<S>> (a fixed-size T), blocking, default net_options.
-template <net_over Over>
+/// ipckit::connection<message<S>> (a fixed-size T), blocking, default net_options; B > 1: through
+/// its batch verbs, B messages per send and up to B per receive (batch.hpp's ends: streams only).
+template <net_over Over, std::size_t B = 1>
 struct ipckit_connection {
     static std::string describe() {
+        const std::string batches =
+            B > 1 ? "; send(span) of " + std::to_string(B) + " messages, receive(span) of up to " + std::to_string(B) : "";
         switch (Over) {
-        case net_over::unix_socket: return "ipckit::connection<message<S>> over unix://@name, default net_options";
-        case net_over::tcp: return "ipckit::connection<message<S>> over tcp://127.0.0.1:port, default net_options";
-        case net_over::shm: return "ipckit::connection<message<S>> over shm://name (a pair of ipckit queues)";
+        case net_over::unix_socket: return "ipckit::connection<message<S>> over unix://@name, default net_options" + batches;
+        case net_over::tcp: return "ipckit::connection<message<S>> over tcp://127.0.0.1:port, default net_options" + batches;
+        case net_over::shm: return "ipckit::connection<message<S>> over shm://name (a pair of ipckit queues)" + batches;
         }
         return "";
     }
@@ -152,25 +156,35 @@ struct ipckit_connection {
             ipckit::connection<msg> c_;
         };
 
-        [[nodiscard]] receiver open_receiver() const {
+        /// A batch row's receiving end, which keeps the listener as the unbatched one does.
+        struct batch_receiving_end : batch_receiver<ipckit::connection<msg>, msg, B> {
+            ipckit::listener<msg> listener;
+        };
+
+        [[nodiscard]] auto open_receiver() const {
             auto l = ipckit::listener<msg>::bind(address_);
             auto c = l.accept(net_patience);
             if (!c) fail("accept on " + address_ + ": " + std::string(ipckit::to_string(c.error())));
-            return receiver(std::move(l), std::move(*c));
+            if constexpr (B > 1) return batch_receiving_end{{std::move(*c)}, std::move(l)};
+            else return receiver(std::move(l), std::move(*c));
         }
-        [[nodiscard]] sender open_sender() const {
+        [[nodiscard]] auto open_sender() const {
+            if constexpr (B > 1) return gathering_sender<ipckit::connection<msg>, msg, B>{connect()};
+            else return sender(connect());
+        }
+
+    private:
+        ipckit::connection<msg> connect() const {
             const auto until = std::chrono::steady_clock::now() + net_patience;
             for (;;) {
                 try {
-                    return sender(ipckit::connect<msg>(address_, net_patience));
+                    return ipckit::connect<msg>(address_, net_patience);
                 } catch (const ipckit::error& e) {
                     if (e.reason() != ipckit::errc::not_found || std::chrono::steady_clock::now() > until) throw;
                 }
                 std::this_thread::sleep_for(std::chrono::milliseconds(1));  // the listener is not bound yet
             }
         }
-
-    private:
         static std::string make_address() {
             switch (Over) {
             case net_over::unix_socket: return "unix://@" + unique_name();

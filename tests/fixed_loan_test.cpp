@@ -7,11 +7,14 @@
 #include "messages.hpp"
 #include "support.hpp"
 
+#include <algorithm>
 #include <array>
+#include <chrono>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <utility>
+#include <vector>
 
 using ipckit::errc;
 using ipckit_test::as_expected;
@@ -72,6 +75,39 @@ constexpr bool same_shape() {
 }
 static_assert(same_shape<spsc1>() && same_shape<mpmc2>() && same_shape<bytes_q>() && same_shape<any2>() &&
               same_shape<bytes_mailbox>());
+
+/// Bounded queues of four slots, for loans of several (loan_n): one of each ring.
+using spsc4 = ipckit::queue<big, ipckit::bounded<4>>;
+using mpsc4 = ipckit::queue<big, ipckit::bounded<4>, ipckit::multi>;
+using mpmc4 = ipckit::queue<big, ipckit::bounded<4>, ipckit::multi, ipckit::multi>;
+using lanes4 = ipckit::queue<big, ipckit::bounded<4>, ipckit::lanes<2>>;
+static_assert(loan_shape<typename ipckit::sender<spsc4, ipckit::non_blocking>::loans_type> &&
+              loan_shape<typename ipckit::sender<mpmc4, ipckit::non_blocking>::loans_type> &&
+              loan_shape<typename ipckit::sender<lanes4, ipckit::non_blocking>::loans_type>);
+
+/// Fills every slot of a loan of several with seq, seq + 1, ...
+template <class Loans>
+void fill_loans(Loans& loans, std::uint64_t seq) {
+    for (std::size_t i = 0; i < loans.size(); ++i) loans.data()[i].fill(seq + i);
+}
+
+/// A forked child that runs send(tx, r) on a blocking sender of queue Q `name` and reports to
+/// `report` (the streams between processes below).
+template <class Q, class Send>
+child spawn_sender(child_report& report, const scoped_name& name, Send send) {
+    return report.spawn([&name, send](child_report& r) {
+        auto tx = Q::open(name).sender();
+        send(tx, r);
+    });
+}
+
+/// Receives (non-blocking) until would_block; the seqs, each message checked intact (else ~0).
+template <class Rx>
+std::vector<std::uint64_t> drain(Rx& rx) {
+    std::vector<std::uint64_t> seqs;
+    while (auto r = rx.receive()) seqs.push_back(r->intact() ? r->seq : ~std::uint64_t{0});
+    return seqs;
+}
 
 }  // namespace
 
@@ -151,8 +187,7 @@ TEST_CASE("loans and views carry large messages between processes without a copy
     auto q = q8::create(name);
     constexpr std::uint64_t count = 20'000;
     child_report report;
-    child sender = report.spawn([&](child_report& r) {
-        auto tx = q8::open(name).sender();
+    child sender = spawn_sender<q8>(report, name, [](auto& tx, child_report& r) {
         for (std::uint64_t i = 0; i < count; ++i) {
             auto loan = tx.loan(ipckit_test::patience);
             r.expect(err(loan), errc::ok);
@@ -287,4 +322,179 @@ TEST_CASE("a broadcast mailbox's sender lends a slot too: every receiver gets wh
         REQUIRE(dropped);
     }
     CHECK(err(first.receive()) == errc::would_block);
+}
+
+TEMPLATE_TEST_CASE("a loan of several: commit(m) sends the first m in order, and the other slots are free again",
+                   "[unit]", spsc4, mpsc4, mpmc4, lanes4) {
+    scoped_name name;
+    auto q = TestType::create(name);
+    auto tx = q.template sender<ipckit::non_blocking>();
+    auto rx = q.template receiver<ipckit::non_blocking>();
+
+    CHECK(tx.loan_n(0).error() == errc::invalid_argument);
+    auto loans = tx.loan_n(3);
+    REQUIRE(loans);
+    REQUIRE(loans->size() == 3);
+    CHECK(loans->data().size() == 3);
+    fill_loans(*loans, 100);
+    CHECK(rx.receive().error() == errc::would_block);  // nothing sent before the commit
+    CHECK(tx.loan().error() == errc::in_use);          // it is the sender's one loan
+    CHECK(tx.loan_n(1).error() == errc::in_use);
+    CHECK(tx.send(big{}).error() == errc::in_use);
+    CHECK(loans->commit(4).error() == errc::too_large);  // more than it holds: still open
+    REQUIRE(*loans);
+    REQUIRE(loans->commit(2));
+    CHECK_FALSE(*loans);
+    CHECK(loans->size() == 0);
+    CHECK(loans->commit().error() == errc::closed);  // a loan ends once
+
+    CHECK(drain(rx) == std::vector<std::uint64_t>{100, 101});  // the first two, not the third
+    // Every slot is the senders' again: a whole ring of messages goes through.
+    for (std::uint64_t i = 0; i < TestType::capacity; ++i) {
+        big m{};
+        m.fill(200 + i);
+        REQUIRE(tx.send(m));
+    }
+    CHECK(drain(rx) == std::vector<std::uint64_t>{200, 201, 202, 203});
+}
+
+TEMPLATE_TEST_CASE("a loan of several abandoned, or dropped, sends nothing and gives every slot back", "[unit]", spsc4,
+                   mpsc4, mpmc4, lanes4) {
+    scoped_name name;
+    auto q = TestType::create(name);
+    auto tx = q.template sender<ipckit::non_blocking>();
+    auto rx = q.template receiver<ipckit::non_blocking>();
+    {
+        auto loans = tx.loan_n(2);
+        REQUIRE(loans);
+        fill_loans(*loans, 1);
+        loans->abandon();
+        CHECK_FALSE(*loans);
+        CHECK(loans->commit().error() == errc::closed);
+    }
+    // (Many senders: the slots given back are skipped by the receiver before they are free.)
+    CHECK(drain(rx).empty());
+    {
+        auto dropped = tx.loan_n(4);
+        REQUIRE(dropped);
+        fill_loans(*dropped, 10);
+    }
+    CHECK(drain(rx).empty());
+    {
+        auto committed_none = tx.loan_n(4);
+        REQUIRE(committed_none);
+        fill_loans(*committed_none, 20);
+        REQUIRE(committed_none->commit(0));  // publishes nothing, gives every slot back
+    }
+    CHECK(drain(rx).empty());
+    for (std::uint64_t round = 0; round < 3; ++round) {  // every slot is free again, lap after lap
+        for (std::uint64_t i = 0; i < TestType::capacity; ++i) {
+            big m{};
+            m.fill(30 + i);
+            REQUIRE(tx.send(m));
+        }
+        CHECK(drain(rx) == std::vector<std::uint64_t>{30, 31, 32, 33});
+    }
+}
+
+TEMPLATE_TEST_CASE("a loan of several stops at the ring's wrap, and the next one goes on from the start", "[unit]",
+                   spsc4, mpsc4, mpmc4, lanes4) {
+    scoped_name name;
+    auto q = TestType::create(name);
+    auto tx = q.template sender<ipckit::non_blocking>();
+    auto rx = q.template receiver<ipckit::non_blocking>();
+    for (std::uint64_t i = 0; i < 3; ++i) {  // the next free slot is the ring's last
+        big m{};
+        m.fill(i);
+        REQUIRE(tx.send(m));
+    }
+    CHECK(drain(rx) == std::vector<std::uint64_t>{0, 1, 2});
+    auto last = tx.loan_n(4);
+    REQUIRE(last);
+    CHECK(last->size() == 1);  // side by side: up to the wrap only
+    fill_loans(*last, 3);
+    REQUIRE(last->commit());
+    auto from_start = tx.loan_n(4);
+    REQUIRE(from_start);
+    CHECK(from_start->size() == 3);  // the first three slots; the fourth still holds message 3
+    fill_loans(*from_start, 4);
+    CHECK(tx.loan_n(1).error() == errc::in_use);
+    REQUIRE(from_start->commit());
+    CHECK(tx.loan_n(1).error() == errc::would_block);  // full
+    CHECK(drain(rx) == std::vector<std::uint64_t>{3, 4, 5, 6});
+}
+
+TEMPLATE_TEST_CASE("a sender killed holding a loan of several: nothing of it arrives, and the queue goes on", "[process]",
+                   spsc4, mpmc4) {
+    scoped_name name;
+    auto q = TestType::create(name, ipckit_test::quick_liveness());
+    auto rx = q.receiver();
+    child_report report;
+    ipckit_test::signal_pipe holding, hold;
+    child c = report.spawn([&](child_report& r) {
+        auto tx = TestType::open(name, ipckit_test::quick_liveness()).template sender<ipckit::non_blocking>();
+        big m{};
+        m.fill(0);
+        r.expect(err(tx.send(m)), errc::ok);  // one message sent whole, before the loan
+        auto loans = tx.loan_n(3);
+        r.expect(err(loans), errc::ok);
+        r.expect_value(loans ? loans->size() : 0, std::size_t{3});
+        if (loans) fill_loans(*loans, 1);  // written in place, never committed
+        holding.post();
+        r.block_until_killed(hold);
+    });
+    REQUIRE(report.reached(c, holding) == as_expected);
+    CHECK(c.kill() == ipckit_test::killed_by_sigkill);
+    // What was sent arrives; the loan's slots never do (the blocking receive recovers them and
+    // then says the sender is gone).
+    auto first = rx.receive(ipckit_test::patience);
+    REQUIRE(first);
+    CHECK(first->seq == 0);
+    CHECK(first->intact());
+    CHECK(rx.receive(ipckit_test::patience).error() == errc::peer_dead);
+    // A new sender takes over: every slot is usable, lap after lap, and only its messages come.
+    auto tx = q.template sender<ipckit::non_blocking>();
+    for (std::uint64_t round = 0; round < 3; ++round) {
+        for (std::uint64_t i = 0; i < TestType::capacity; ++i) {
+            big m{};
+            m.fill(50 + i);
+            REQUIRE(tx.send(m));
+        }
+        for (std::uint64_t i = 0; i < TestType::capacity; ++i) {
+            auto r = rx.receive(ipckit_test::patience);
+            REQUIRE(r);
+            CHECK(r->seq == 50 + i);
+        }
+    }
+}
+
+TEMPLATE_TEST_CASE("loans of several carry a stream between processes in order, lap after lap", "[process]", spsc4,
+                   mpmc4, lanes4) {
+    scoped_name name;
+    auto q = TestType::create(name);
+    constexpr std::uint64_t count = 5'000;
+    child_report report;
+    child sender = spawn_sender<TestType>(report, name, [](auto& tx, child_report& r) {
+        for (std::uint64_t next = 0; next < count;) {
+            // Runs of 1 to 3 asked for (the wrap may lend fewer), one of them committed short.
+            const std::size_t want = static_cast<std::size_t>(next % 3 + 1);
+            auto loans = tx.loan_n(want, ipckit_test::patience);  // waits for room
+            r.expect(err(loans), errc::ok);
+            if (!loans) return;
+            r.check(loans->size() >= 1 && loans->size() <= want, "1 to `want` slots lent");
+            fill_loans(*loans, next);
+            const std::size_t send = next % 7 == 0 && loans->size() > 1 ? loans->size() - 1 : loans->size();
+            r.expect(err(loans->commit(std::min<std::uint64_t>(send, count - next))), errc::ok);
+            next += std::min<std::uint64_t>(send, count - next);
+        }
+    });
+    auto rx = q.receiver();
+    for (std::uint64_t received = 0; received < count; ++received) {
+        auto m = rx.receive(ipckit_test::patience);
+        REQUIRE(m);
+        REQUIRE(m->seq == received);
+        REQUIRE(m->intact());
+    }
+    CHECK(report.finish(sender) == as_expected);
+    CHECK(err(rx.receive(std::chrono::milliseconds(0))) != errc::ok);  // nothing more: the short commits sent no extra
 }

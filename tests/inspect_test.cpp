@@ -88,6 +88,14 @@ TEST_CASE("inspect: layout descriptions are read back as they were written", "[u
     CHECK(b->capacity_value == 4096);
     CHECK(b->producers == 64);
 
+    using L = ipckit::queue<tick, ipckit::bounded<16>, ipckit::lanes<5>>;
+    const auto l = parse_queue_description(L::layout().description);
+    REQUIRE(l);
+    CHECK(l->lanes);
+    CHECK(l->capacity_value == 16);
+    CHECK(l->producers == 5);
+    CHECK_FALSE(q->lanes);
+
     using U = ipckit::queue<tick, ipckit::unbounded<8192>, ipckit::single, ipckit::single, ipckit::adaptive,
                             ipckit::system_owned>;
     const auto u = parse_queue_description(U::layout().description);
@@ -116,7 +124,12 @@ TEST_CASE("inspect: layout descriptions are read back as they were written", "[u
 
     for (const char* bad : {"", "ipckit::queue<", "ipckit::queue<tick, bounded<8>>", "ipckit::queue<x, bounded<8>, "
                             "single producer, single consumer, process_owned>", "ipckit::mailbox<tick (16 B, align 8), "
-                            "bounded<0>, any, system_owned>", "ipckit::domain<0 members, x>"}) {
+                            "bounded<0>, any, system_owned>", "ipckit::domain<0 members, x>",
+                            // lanes: only of fixed-size messages, as a producer side, with a capacity per lane
+                            "ipckit::queue<bytes<8>, bounded<8 per lane>, lanes<2> producer, single consumer, process_owned>",
+                            "ipckit::queue<t (8 B, align 8), bounded<8 per lane>, single producer, lanes<2> consumer, process_owned>",
+                            "ipckit::queue<t (8 B, align 8), bounded<8>, lanes<2> producer, single consumer, process_owned>",
+                            "ipckit::queue<t (8 B, align 8), bounded<8 per lane>, multi<2> producer, single consumer, process_owned>"}) {
         INFO(bad);
         CHECK_FALSE(parse_queue_description(bad));
         CHECK_FALSE(parse_mailbox_description(bad));
@@ -165,6 +178,7 @@ TEST_CASE("inspect: every kind of queue and mailbox is read where its layout put
     check_kind<ipckit::queue<tick, bounded<8>, multi>>(segment_kind::queue, 3, 8);
     check_kind<ipckit::queue<tick, bounded<9>, single, multi_of<5>>>(segment_kind::queue, 9, 9);
     check_kind<ipckit::queue<tick, bounded<4>, multi_of<3>, multi, adaptive, system_owned>>(segment_kind::queue, 2, 4);
+    check_kind<ipckit::queue<tick, bounded<8>, ipckit::lanes<4>>>(segment_kind::queue, 5, 4 * 8);
     check_kind<ipckit::mailbox<tick, bounded<8>, ipckit::exclusive, system_owned>>(segment_kind::mailbox, 4, 8);
     check_kind<ipckit::mailbox<tick, bounded<8>, ipckit::any, system_owned>>(segment_kind::mailbox, 6, 8);
     check_kind<ipckit::mailbox<tick, bounded<8>, ipckit::round_robin, system_owned>>(segment_kind::mailbox, 1, 8);

@@ -1,7 +1,8 @@
 // Tests of ipckit::queue<T, bounded<N>, lanes<Max>>, in one process: a lane per sender, merged
 // round robin by the one receiver (detail/ring/lanes.hpp). What a user observes: each sender's
 // messages in order; bounded<N> is N per lane (one sender's full lane leaves the others room);
-// the merge is fair (no lane starves while another is always full); a place given up is a lane
+// the merge is fair (no lane starves while another is always full), batch for batch too; a place
+// given up is a lane
 // used again; the layout says lanes, so a shared-ring queue of the same name does not open it.
 // The promises every queue kind makes (blocking, deadlines, closed, peer death) are the contract
 // scenarios' (tests/contract/, adapter fixed_lanes); a sender killed mid-traffic is
@@ -13,8 +14,10 @@
 
 #include <ipckit/queue.hpp>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 using ipckit::errc;
@@ -44,6 +47,16 @@ std::uint64_t fill(Tx& tx, std::uint64_t s, std::uint64_t& next) {
     }
     return n;
 }
+
+/// A lanes queue with its receiver and three senders: lanes 0, 1 and 2, in attach order.
+struct three_senders {
+    scoped_name name;
+    lanes3 q = lanes3::create(name.str(), quick_liveness());
+    struct endpoints {
+        ipckit::receiver<lanes3, nb> rx;
+        ipckit::sender<lanes3, nb> busy, quiet, third;
+    } ends{q.receiver<nb>(), q.sender<nb>(), q.sender<nb>(), q.sender<nb>()};
+};
 
 }  // namespace
 
@@ -94,12 +107,8 @@ TEST_CASE("lanes: bounded<N> is N per lane: a full lane leaves the other senders
 }
 
 TEST_CASE("lanes: the merge is fair: no lane starves while another is always full", "[unit]") {
-    scoped_name name;
-    auto q = lanes3::create(name.str(), quick_liveness());
-    auto rx = q.receiver<nb>();
-    auto busy = q.sender<nb>();
-    auto quiet = q.sender<nb>();
-    auto third = q.sender<nb>();
+    three_senders lanes;
+    auto& [rx, busy, quiet, third] = lanes.ends;
     std::uint64_t next_busy = 0;
     std::uint64_t next_third = 0;
     // The busy lane is full before every receive, the third one too; the quiet one sends a
@@ -133,6 +142,65 @@ TEST_CASE("lanes: the merge is fair: no lane starves while another is always ful
     const std::uint64_t busy_taken = next_busy - per_lane;
     const std::uint64_t third_taken = next_third - per_lane;
     CHECK((busy_taken > third_taken ? busy_taken - third_taken : third_taken - busy_taken) <= 1);
+}
+
+TEST_CASE("lanes: a batch receive takes a run from one lane, and no lane starves while the others are always full",
+          "[unit]") {
+    three_senders lanes;
+    auto& [rx, busy, quiet, third] = lanes.ends;
+    std::uint64_t next[3] = {0, 0, 0};
+    // A batch send fills its own lane only: as many as fit now.
+    const auto fill_batch = [&](auto& tx, std::uint64_t s) {
+        std::array<tick, 2 * per_lane> ms;
+        for (std::uint64_t i = 0; i < ms.size(); ++i) ms[i] = make_tick(seq_of(s, next[s] + i));
+        const auto sent = tx.send(std::span<const tick>(ms));
+        if (sent) next[s] += *sent;
+        return sent;
+    };
+    const auto first = fill_batch(busy, 0);
+    REQUIRE(first);
+    CHECK(*first == per_lane);                                // a lane of per_lane slots
+    CHECK(err(fill_batch(busy, 0)) == errc::would_block);     // full: none
+    // Batches of twice a lane: each is a run of one lane (a whole lane at most), in that lane's
+    // order; the quiet lane's message comes within one turn of the lanes however full the others.
+    constexpr std::uint64_t rounds = 100;
+    std::uint64_t quiet_received = 0;
+    std::uint64_t longest_wait = 0;
+    std::uint64_t expect[3] = {0, 0, 0};
+    for (std::uint64_t k = 0; k < rounds; ++k) {
+        REQUIRE(err(quiet.send(make_tick(seq_of(1, k)))) == errc::ok);
+        ++next[1];
+        std::uint64_t waited = 0;
+        for (bool got_quiet = false; !got_quiet;) {
+            (void)fill_batch(busy, 0);
+            (void)fill_batch(third, 2);
+            std::array<tick, 2 * per_lane> out;
+            const auto r = rx.receive(std::span<tick>(out));
+            REQUIRE(r);
+            REQUIRE(*r >= 1);
+            CHECK(*r <= per_lane);
+            ++waited;
+            const std::uint64_t lane = out[0].seq >> 32;
+            REQUIRE(lane < 3);
+            for (std::size_t i = 0; i < *r; ++i) {
+                CHECK(out[i].check == check_of(out[i].seq));
+                CHECK(out[i].seq == seq_of(lane, expect[lane]));  // one lane, in its order
+                ++expect[lane];
+            }
+            if (lane == 1) {
+                quiet_received += *r;
+                got_quiet = true;
+            }
+            REQUIRE(waited < 1000);  // starved: the quiet lane's message never came
+        }
+        longest_wait = std::max(longest_wait, waited);
+    }
+    CHECK(quiet_received == rounds);
+    CHECK(longest_wait <= 3);
+    // The two always-full lanes took turns: each had a whole lane taken per turn.
+    const std::uint64_t busy_taken = expect[0];
+    const std::uint64_t third_taken = expect[2];
+    CHECK((busy_taken > third_taken ? busy_taken - third_taken : third_taken - busy_taken) <= per_lane);
 }
 
 TEST_CASE("lanes: a sender stopped half-way through a send holds up only its own lane", "[unit]") {

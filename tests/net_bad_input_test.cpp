@@ -7,6 +7,8 @@
 
 #include <ipckit/net.hpp>
 
+#include <cstddef>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -81,6 +83,27 @@ TEST_CASE("net bad input: a frame longer than Max drops the connection as corrup
             CHECK(contains(end.fault(), "longer than"));
             CHECK(end.send("anyone?").error() == errc::corrupt);
         }
+        b.still_fine();
+    }
+}
+
+TEST_CASE("net bad input: a batch receive takes the whole frames before one longer than Max, then corrupt", "[unit]") {
+    for (const auto kind : all_net_kinds) {
+        INFO(ipckit_test::to_string(kind));
+        bystander b(kind);
+        auto [raw, end] = raw_peer<msg>(b.srv);
+        raw.frame(frame_type::data, 3, 3);
+        raw.frame(frame_type::data, 5, 5);
+        raw.frame(frame_type::data, 4097);  // its length is checked before anything is taken
+        std::vector<std::byte> storage(ipckit::records::storage_for(8, 4096));
+        ipckit::records batch{storage};
+        std::vector<std::size_t> sizes;
+        auto r = end.receive(batch, patience);
+        for (; r.has_value(); r = end.receive(batch, patience))  // the frames may come in more reads than one
+            for (const std::span<const std::byte> m : batch) sizes.push_back(m.size());
+        CHECK(sizes == std::vector<std::size_t>{3, 5});
+        CHECK(r.error() == errc::corrupt);
+        CHECK(contains(end.fault(), "longer than"));
         b.still_fine();
     }
 }

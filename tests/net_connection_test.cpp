@@ -7,7 +7,9 @@
 #include <ipckit/net.hpp>
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -103,6 +105,54 @@ TEST_CASE("net connection: would_block, timed_out and too_large, with nothing lo
             return m.has_value();
         }));
         CHECK(got == "late");
+    }
+}
+
+TEST_CASE("net connection: batches of bytes over every transport: spans or records in, records out, and bad input "
+          "loses nothing",
+          "[unit]") {
+    const auto bytes_of = [](const std::string& s) { return std::as_bytes(std::span(s)); };
+    // What a records batch holds, as text.
+    const auto texts = [](const ipckit::records& rs) {
+        std::vector<std::string> v;
+        for (const std::span<const std::byte> m : rs) v.emplace_back(reinterpret_cast<const char*>(m.data()), m.size());
+        return v;
+    };
+    using spans = std::span<const std::span<const std::byte>>;
+    for (const auto kind : all_transports) {
+        INFO(ipckit_test::to_string(kind));
+        pair_over<msg> p(kind);
+        const std::string a(100, 'a'), b = "bee", c = "sea", too_long(4097, 'x');
+        const std::array<std::span<const std::byte>, 3> bad{bytes_of(a), bytes_of(too_long), bytes_of(c)};
+        CHECK(p.client.send(spans(bad)).error() == errc::too_large);  // one past Max anywhere: nothing sent
+        CHECK(p.client.send(spans()).value() == 0);                   // an empty batch: 0 at once
+        const std::array<std::span<const std::byte>, 3> good{bytes_of(a), bytes_of(b), bytes_of(c)};
+        REQUIRE(p.client.send(spans(good), patience).value() == 3);
+
+        // No room for the first: too_large, and it stays first.
+        std::vector<std::byte> tiny(ipckit::records::storage_for(1, a.size() / 2));
+        ipckit::records small{tiny};
+        CHECK(p.server.receive(small, patience).error() == errc::too_large);
+        CHECK(small.empty());
+        // Room for the first alone: it, and the next stays first.
+        std::vector<std::byte> one(ipckit::records::storage_for(1, a.size()));
+        ipckit::records first{one};
+        CHECK(p.server.receive(first, patience).value() == 1);
+        CHECK(texts(first) == std::vector<std::string>{a});
+        // The rest, in one batch or more (a socket may not have read them all yet).
+        std::vector<std::byte> room(ipckit::records::storage_for(8, 4096));
+        ipckit::records rest{room};
+        std::vector<std::string> got;
+        while (got.size() < 2) {
+            REQUIRE(p.server.receive(rest, patience).has_value());
+            for (auto& t : texts(rest)) got.push_back(t);
+        }
+        CHECK(got == std::vector<std::string>{b, c});
+
+        // A batch received goes on as it is.
+        REQUIRE(p.server.send(first, patience).value() == 1);
+        CHECK(p.client.receive(rest, patience).value() == 1);
+        CHECK(texts(rest) == std::vector<std::string>{a});
     }
 }
 

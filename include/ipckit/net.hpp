@@ -12,8 +12,9 @@
 //   cli.send("hello");
 //
 // A connection is duplex and carries a fixed-size T (both ends the same T and byte order) or
-// bytes<Max>. Its verbs are the queues': send, receive, receive into a caller's buffer, with
-// deadlines on a blocking connection; they never throw and return would_block, timed_out,
+// bytes<Max>. Its verbs are the queues': send, receive, receive into a caller's buffer, and
+// their batches (a span of T, or spans / ipckit::records of bytes), with deadlines on a
+// blocking connection; they never throw and return would_block, timed_out,
 // closed (the peer closed, after its messages), peer_dead (its stream ended without a close,
 // a reset, or silence past net_options::liveness_interval), too_large or corrupt (the peer
 // sent a damaged stream; the connection is dropped). Setting up (bind, connect) throws
@@ -37,7 +38,7 @@
 // - Who touches a connection's socket (detail/net/link.hpp states it in full): the user's
 //   thread reads it itself, in receive() (a non-blocking read of a large chunk into the
 //   connection's buffer; every whole frame in it is then taken from there, one per receive,
-//   checked before anything is allocated) or in a waitset's wait, and sleeps in poll(2) on the
+//   checked before anything is allocated; a batch receive takes every whole one) or in a waitset's wait, and sleeps in poll(2) on the
 //   fd until its deadline when nothing is in: a message crosses no thread. The I/O thread reads
 //   only on its liveness tick while no user thread is receiving (heartbeats are seen, silence
 //   is judged, a waitset is told), and after our close to drain. Writes: whoever holds the

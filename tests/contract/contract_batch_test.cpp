@@ -11,6 +11,7 @@
 #include "child_report.hpp"
 #include "kinds.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -36,6 +37,24 @@ errc receive_batches(auto& rx, std::vector<std::uint64_t>& seqs, std::size_t cou
     return errc::ok;
 }
 
+/// More ticks than K holds: holds + 5, or K::fills where a kind holds no fixed count (a
+/// connection: its transport's buffers and the kernel's).
+template <class K>
+constexpr std::uint64_t more_than_held = [] {
+    if constexpr (requires { K::fills; }) return K::fills;
+    else return K::holds + 5;
+}();
+/// Whether K holds exactly K::holds (else at least that many).
+template <class K>
+constexpr bool holds_exactly = !requires { K::fills; };
+
+/// Where K's ends meet at their first verb (a connection), has the receiver meet its sender,
+/// forked just before, without taking anything.
+template <class K>
+void meet(auto& rx) {
+    if constexpr (requires { K::meet(rx); }) REQUIRE(K::meet(rx) == errc::ok);
+}
+
 /// 0, 1, ..., n - 1: what a sender's ticks must arrive as.
 std::vector<std::uint64_t> first_ticks(std::size_t n) {
     std::vector<std::uint64_t> v(n);
@@ -43,63 +62,64 @@ std::vector<std::uint64_t> first_ticks(std::size_t n) {
     return v;
 }
 
-}  // namespace
-
-TEMPLATE_TEST_CASE("contract: a batch send that meets a full channel says how many it sent, and exactly those arrive",
-                   "[process]", IPCKIT_CONTRACT_BATCH_KINDS) {
-    using K = TestType;
+/// The scenario of a batch send that meets a full channel: the sender (the endpoint `make_tx`
+/// makes, sending with `deadline...`) offers more than the channel holds, with nobody receiving;
+/// then batches that find it full, and an empty one. Exactly what its sends said they sent
+/// arrives (received in batches of up to `take`), and nothing more.
+template <class K>
+void batch_meets_a_full_channel(std::size_t take, auto make_tx, auto... deadline) {
     const made<K> p;
     auto rx = K::receiver(p);
     child_report report;
     signal_pipe sent, done;
+    child c = report.spawn([&](child_report& r) {
+        auto tx = make_tx(p);
+        std::uint64_t total = 0;
+        const auto first = K::send_batch(tx, 0, more_than_held<K>, deadline...);
+        r.check(first.has_value(), "some of the batch sent");
+        if (first) total += *first;
+        // Where messages travel, an I/O thread may still be making room: what it makes is
+        // filled too, until a batch finds none.
+        auto more = K::send_batch(tx, total, 3, deadline...);
+        if constexpr (travels<K>)
+            for (; more.has_value(); more = K::send_batch(tx, total, 3, deadline...)) total += *more;
+        r.expect(err(more), sizeof...(deadline) > 0 ? errc::timed_out : errc::would_block);
+        const auto none = K::send_batch(tx, total, 0);
+        r.check(none.has_value() && *none == 0, "0 from an empty batch");
+        sent.post_value(total);
+        r.expect_value(done.wait(), true);  // stay attached until the parent has looked
+    });
+    sent.close_write();
+    meet<K>(rx);
+    const auto total = sent.wait_value();
+    if (!total) CHECK(report.finish(c) == as_expected);
+    REQUIRE(total);
+    if constexpr (holds_exactly<K>) CHECK(*total == K::holds);
+    else CHECK(*total >= K::holds);
+    std::vector<std::uint64_t> seqs;
+    CHECK(receive_batches<K>(rx, seqs, *total, take, patience) == errc::ok);
+    CHECK(seqs == first_ticks(*total));
+    CHECK(err(K::receive_batch(rx, seqs, 3, already_past())) == errc::timed_out);
+    done.post();
+    CHECK(report.finish(c) == as_expected);
+}
 
-    // The sender offers more than the channel holds, with nobody receiving; then a batch that
-    // finds it full, and an empty one. It posts the total its sends said they sent.
-    const auto sender = [&](auto make_tx, auto... deadline) {
-        return report.spawn([&](child_report& r) {
-            auto tx = make_tx();
-            std::uint64_t total = 0;
-            const auto first = K::send_batch(tx, 0, K::holds + 5, deadline...);
-            r.check(first.has_value(), "some of the batch sent");
-            if (first) total += *first;
-            r.expect(err(K::send_batch(tx, total, 3, deadline...)),
-                     sizeof...(deadline) > 0 ? errc::timed_out : errc::would_block);
-            const auto none = K::send_batch(tx, total, 0);
-            r.check(none.has_value() && *none == 0, "0 from an empty batch");
-            sent.post_value(total);
-            r.expect_value(done.wait(), true);  // stay attached until the parent has looked
-        });
-    };
+}  // namespace
 
-    SECTION("non-blocking: as many as fit now") {
-        child c = sender([&] { return K::template sender<ipckit::non_blocking>(p); });
-        sent.close_write();
-        const auto total = sent.wait_value();
-        if (!total) CHECK(report.finish(c) == as_expected);
-        REQUIRE(total);
-        CHECK(*total == K::holds);
-        std::vector<std::uint64_t> seqs;
-        CHECK(receive_batches<K>(rx, seqs, *total, 3, patience) == errc::ok);
-        CHECK(seqs == first_ticks(*total));
-        CHECK(err(K::receive_batch(rx, seqs, 3, already_past())) == errc::timed_out);
-        done.post();
-        CHECK(report.finish(c) == as_expected);
-    }
-    SECTION("blocking: until the deadline passes part way") {
-        // The deadline is what ends the wait: nobody receives until the sender has returned.
-        child c = sender([&] { return K::sender(p); }, std::chrono::milliseconds(20));
-        sent.close_write();
-        const auto total = sent.wait_value();
-        if (!total) CHECK(report.finish(c) == as_expected);
-        REQUIRE(total);
-        CHECK(*total == K::holds);
-        std::vector<std::uint64_t> seqs;
-        CHECK(receive_batches<K>(rx, seqs, *total, K::holds + 5, patience) == errc::ok);
-        CHECK(seqs == first_ticks(*total));
-        CHECK(err(K::receive_batch(rx, seqs, 3, already_past())) == errc::timed_out);
-        done.post();
-        CHECK(report.finish(c) == as_expected);
-    }
+// Two cases, not two sections of one: a connection's scenario runs alone in its process (net_kinds.hpp).
+TEMPLATE_TEST_CASE("contract: a non-blocking batch send that meets a full channel sends as many as fit, and exactly "
+                   "those arrive",
+                   "[process]", IPCKIT_CONTRACT_BATCH_KINDS) {
+    using K = TestType;
+    batch_meets_a_full_channel<K>(3, [](const auto& p) { return K::template sender<ipckit::non_blocking>(p); });
+}
+
+TEMPLATE_TEST_CASE("contract: a blocking batch send that meets a full channel says how many it sent when its deadline "
+                   "passes part way, and exactly those arrive",
+                   "[process]", IPCKIT_CONTRACT_BATCH_KINDS) {
+    using K = TestType;
+    // The deadline is what ends the wait: nobody receives until the sender has returned.
+    batch_meets_a_full_channel<K>(K::holds + 5, [](const auto& p) { return K::sender(p); }, std::chrono::milliseconds(20));
 }
 
 TEMPLATE_TEST_CASE("contract: a blocking batch send waits for room until all are sent, and a batch receive takes up to its size",
@@ -149,7 +169,7 @@ TEMPLATE_TEST_CASE("contract: a sender killed in the middle of a batch: what it 
         attached.post();
         // Never finishes: the receiver stops taking, and the sender is killed while it waits for
         // room in the middle of this batch.
-        (void)K::send_batch(tx, 0, 1'000'000, patience);
+        (void)K::send_batch(tx, 0, std::max<std::uint64_t>(1'000'000, more_than_held<K>), patience);
         r.block_until_killed(hold);
     });
     attached.close_write();
@@ -162,13 +182,13 @@ TEMPLATE_TEST_CASE("contract: a sender killed in the middle of a batch: what it 
     errc end = errc::ok;
     while (end == errc::ok) end = receive_batches<K>(rx, seqs, seqs.size() + 1, 5, patience);
     CHECK(end == errc::peer_dead);
-    CHECK(seqs.size() <= live + K::holds);  // no more than the channel held when it died
+    CHECK(seqs.size() <= live + more_than_held<K>);  // no more than the channel held when it died
     CHECK(seqs == first_ticks(seqs.size()));
 }
 
 TEMPLATE_TEST_CASE("contract: once the channel is closed as a whole, a batch send is refused whole and a batch receive "
                    "takes what is left, then closed",
-                   "[process]", IPCKIT_CONTRACT_BATCH_KINDS) {
+                   "[process]", IPCKIT_CONTRACT_BATCH_CLOSED_KINDS) {
     using K = TestType;
     const made<K> p;
     auto rx = K::receiver(p);

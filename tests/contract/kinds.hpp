@@ -43,6 +43,7 @@
 #include "../node_support.hpp"
 #include "../support.hpp"
 #include "../unbounded_support.hpp"
+#include "batch_verbs.hpp"
 #include "net_kinds.hpp"
 
 #include <ipckit/mailbox.hpp>
@@ -167,68 +168,6 @@ struct queue_promises {
     static constexpr bool side_of_one_ends = true;
 };
 
-/// The batch verbs (send(span), receive(span)) of a kind of fixed-size messages, for the kinds
-/// of IPCKIT_CONTRACT_BATCH_KINDS.
-struct batch_verbs {
-    /// Sends ticks first, first + 1, ... (n of them) as one batch: how many were sent, or why none.
-    static ipckit::result<std::size_t> send_batch(auto& tx, std::uint64_t first, std::size_t n, auto... deadline) {
-        std::vector<tick> ts(n);
-        for (std::size_t i = 0; i < n; ++i) ts[i] = make_tick(first + i);
-        return tx.send(std::span<const tick>(ts), deadline...);
-    }
-    /// Receives up to `max` ticks as one batch, appending their seqs to `seqs`: how many, or why
-    /// none (corrupt if one is torn, or the count is more than asked for).
-    static ipckit::result<std::size_t> receive_batch(auto& rx, std::vector<std::uint64_t>& seqs, std::size_t max,
-                                                     auto... deadline) {
-        std::vector<tick> ts(max);
-        const auto r = rx.receive(std::span<tick>(ts), deadline...);
-        if (!r) return r;
-        if (*r > max) return ipckit::unexpected(errc::corrupt);
-        for (std::size_t i = 0; i < *r; ++i) {
-            if (ts[i].check != check_of(ts[i].seq)) return ipckit::unexpected(errc::corrupt);
-            seqs.push_back(ts[i].seq);
-        }
-        return r;
-    }
-};
-
-/// The batch verbs (send(spans), receive(records)) of a kind of bytes<Max>, beside batch_verbs,
-/// for the bytes kinds of IPCKIT_CONTRACT_BATCH_KINDS: each tick's bytes are one message.
-struct bytes_batch_verbs {
-    /// Sends ticks first, first + 1, ... (n of them) as one batch of spans: how many were sent,
-    /// or why none.
-    static ipckit::result<std::size_t> send_batch(auto& tx, std::uint64_t first, std::size_t n, auto... deadline) {
-        std::vector<tick> ts(n);
-        std::vector<std::span<const std::byte>> ms(n);
-        for (std::size_t i = 0; i < n; ++i) {
-            ts[i] = make_tick(first + i);
-            ms[i] = std::as_bytes(std::span(&ts[i], 1));
-        }
-        return tx.send(std::span<const std::span<const std::byte>>(ms), deadline...);
-    }
-    /// Receives up to `max` ticks as one batch into records with room for exactly `max`,
-    /// appending their seqs to `seqs`: how many, or why none (corrupt if one is torn or of
-    /// another size, or the count is not what the records hold). Records have no empty form (a
-    /// receive into no room at all is too_large), so `max` 0 asks nothing, and is 0.
-    static ipckit::result<std::size_t> receive_batch(auto& rx, std::vector<std::uint64_t>& seqs, std::size_t max,
-                                                     auto... deadline) {
-        if (max == 0) return std::size_t{0};
-        std::vector<std::byte> storage(ipckit::records::storage_for(max, sizeof(tick)));
-        ipckit::records out{storage};
-        const auto r = rx.receive(out, deadline...);
-        if (!r) return r;
-        if (*r > max || *r != out.size()) return ipckit::unexpected(errc::corrupt);
-        for (const std::span<const std::byte> m : out) {
-            tick t{};
-            if (m.size() != sizeof t) return ipckit::unexpected(errc::corrupt);
-            std::memcpy(&t, m.data(), sizeof t);
-            if (t.check != check_of(t.seq)) return ipckit::unexpected(errc::corrupt);
-            seqs.push_back(t.seq);
-        }
-        return r;
-    }
-};
-
 template <class P, class C, class M = tick>
 using fixed = ipckit::queue<M, ipckit::bounded<8>, P, C>;
 template <class P, class C>
@@ -265,11 +204,11 @@ using bytes = ipckit::queue<ipckit::bytes<Max>, ipckit::bounded<1024>, P>;
 /// of the lap a wrap marker.
 inline constexpr std::uint64_t byte_ring_ticks = 1024 / ipckit::detail::bytes_record::size_for(sizeof(tick));
 
-struct bytes_spsc : bytes_kind<bytes<ipckit::single>, bytes<ipckit::single, 65>>, queue_promises, bytes_batch_verbs {
+struct bytes_spsc : bytes_kind<bytes<ipckit::single>, bytes<ipckit::single, 65>>, queue_promises, records_batch_verbs {
     static constexpr bool multi_producer = false, bounded = true;
     static constexpr std::uint64_t holds = byte_ring_ticks;
 };
-struct bytes_mpsc : bytes_kind<bytes<ipckit::multi>, bytes<ipckit::multi, 65>>, queue_promises, bytes_batch_verbs {
+struct bytes_mpsc : bytes_kind<bytes<ipckit::multi>, bytes<ipckit::multi, 65>>, queue_promises, records_batch_verbs {
     static constexpr bool multi_producer = true, bounded = true;
     static constexpr std::uint64_t holds = byte_ring_ticks;
 };
@@ -280,12 +219,12 @@ using bytes_multi = ipckit::queue<ipckit::bytes<Max>, ipckit::bounded<8 * sizeof
                                   ipckit::multi>;
 
 struct bytes_spmc : bytes_kind<bytes_multi<ipckit::single>, bytes_multi<ipckit::single, 65>>, queue_promises,
-                    bytes_batch_verbs {
+                    records_batch_verbs {
     static constexpr bool multi_producer = false, bounded = true;
     static constexpr std::uint64_t holds = 8;
 };
 struct bytes_mpmc : bytes_kind<bytes_multi<ipckit::multi>, bytes_multi<ipckit::multi, 65>>, queue_promises,
-                    bytes_batch_verbs {
+                    records_batch_verbs {
     static constexpr bool multi_producer = true, bounded = true;
     static constexpr std::uint64_t holds = 8;
 };
@@ -378,8 +317,8 @@ struct bytes_mailbox_kind : bytes_kind<bytes_mailbox<Delivery>, bytes_mailbox<De
     static constexpr bool side_of_one_ends = false;
     static constexpr std::uint64_t holds = 8;
 };
-struct mailbox_bytes_exclusive : bytes_mailbox_kind<ipckit::exclusive>, bytes_batch_verbs {};
-struct mailbox_bytes_any : bytes_mailbox_kind<ipckit::any>, bytes_batch_verbs {};
+struct mailbox_bytes_exclusive : bytes_mailbox_kind<ipckit::exclusive>, records_batch_verbs {};
+struct mailbox_bytes_any : bytes_mailbox_kind<ipckit::any>, records_batch_verbs {};
 struct mailbox_bytes_round_robin : bytes_mailbox_kind<ipckit::round_robin> {};
 struct mailbox_bytes_broadcast : bytes_mailbox_kind<ipckit::broadcast> {};
 
@@ -557,18 +496,25 @@ struct node_from : node_kind<false> {};
 
 /// Batch verbs: send(span) says how many were sent, exactly, when it meets a full channel, a
 /// deadline or its receiver's end; receive(span) takes up to its size. (The bounded queues of
-/// fixed-size messages, and the mailboxes that take one message at a time from a ring: exclusive
-/// and any, of fixed-size messages and of bytes<Max>; kinds gain batch verbs from K::send_batch
-/// and K::receive_batch: batch_verbs, bytes_batch_verbs.)
-#define IPCKIT_CONTRACT_BATCH_KINDS                                                                         \
-    fixed_spsc, fixed_mpsc, fixed_spmc, fixed_mpmc, mailbox_exclusive, mailbox_any, bytes_spsc, bytes_mpsc, \
-        bytes_spmc, bytes_mpmc, mailbox_bytes_exclusive, mailbox_bytes_any
+/// fixed-size messages, the mailboxes that take one message at a time from a ring: exclusive
+/// and any, and connections, bytes<Max> ones through records (queues and mailboxes of bytes<Max>
+/// too); kinds gain batch verbs from K::send_batch and K::receive_batch: batch_verbs.hpp. A kind
+/// that holds no fixed count says how many surely fill it, K::fills; one whose ends meet at their
+/// first verb has K::meet(rx).)
+#define IPCKIT_CONTRACT_BATCH_KINDS fixed_spsc, fixed_mpsc, fixed_lanes, fixed_spmc, fixed_mpmc, mailbox_exclusive, mailbox_any, \
+        tcp_connection, unix_connection, shm_connection, \
+        bytes_spsc, bytes_mpsc, bytes_spmc, bytes_mpmc, mailbox_bytes_exclusive, mailbox_bytes_any
 
 /// ... and a sender killed in the middle of a batch: the batch kinds of IPCKIT_CONTRACT_PEER_DEATH_KINDS.
-#define IPCKIT_CONTRACT_BATCH_PEER_DEATH_KINDS fixed_spsc, fixed_mpsc, fixed_mpmc, bytes_spsc, bytes_mpsc, bytes_mpmc
+#define IPCKIT_CONTRACT_BATCH_PEER_DEATH_KINDS fixed_spsc, fixed_mpsc, fixed_lanes, fixed_mpmc, tcp_connection, unix_connection, \
+        shm_connection, bytes_spsc, bytes_mpsc, bytes_mpmc
+
+/// ... and the closed rule: the batch kinds of IPCKIT_CONTRACT_CLOSED_KINDS.
+#define IPCKIT_CONTRACT_BATCH_CLOSED_KINDS fixed_spsc, fixed_mpsc, fixed_lanes, fixed_spmc, fixed_mpmc, mailbox_exclusive, mailbox_any, \
+        bytes_spsc, bytes_mpsc, bytes_spmc, bytes_mpmc, mailbox_bytes_exclusive, mailbox_bytes_any
 
 /// The batch verbs' own promises for bytes<Max> (records of any size up to Max, too_large, a
-/// records too small): the bytes kinds of IPCKIT_CONTRACT_BATCH_KINDS.
+/// records too small): the bytes queues and mailboxes of IPCKIT_CONTRACT_BATCH_KINDS.
 #define IPCKIT_CONTRACT_BYTES_BATCH_KINDS \
     bytes_spsc, bytes_mpsc, bytes_spmc, bytes_mpmc, mailbox_bytes_exclusive, mailbox_bytes_any
 

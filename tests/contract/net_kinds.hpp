@@ -24,6 +24,7 @@
 #include "../messages.hpp"
 #include "../net_support.hpp"
 #include "../support.hpp"
+#include "batch_verbs.hpp"
 
 #include <ipckit/net.hpp>
 
@@ -41,6 +42,7 @@
 #include <span>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -212,6 +214,9 @@ struct connection_kind {
     static constexpr bool multi_producer = false, bounded = true, peer_query = false, non_blocking_send = true;
     static constexpr bool travels = Kind != net_kind::shm;
     static constexpr std::uint64_t holds = 8;
+    /// More ticks than any transport's buffers take with nobody reading (tcp's kernel buffers can
+    /// take megabytes): a batch of so many fills the connection part way.
+    static constexpr std::uint64_t fills = std::uint64_t{1} << 21;
 
     /// Nothing to keep: the ends meet at their first verb.
     static int create(const place&) { return 0; }
@@ -253,13 +258,15 @@ struct connection_kind {
             throw ipckit::error(e, "watch: the sender never connected");
         return ws.add(rx->connection());
     }
+    /// Makes the receiver's connection (listens, and accepts the sender's, up to patience) without
+    /// taking anything: for a scenario whose sender must fill the connection before any receive.
+    template <class Rx>
+    static errc meet(Rx& rx) {
+        return rx->ready(std::chrono::steady_clock::now() + patience);
+    }
     template <class Rx>
     static errc receive(Rx& rx, std::uint64_t& seq, auto... deadline) {
-        const auto when = [&] {
-            if constexpr (sizeof...(deadline) == 0) return std::chrono::steady_clock::now();
-            else return ipckit::detail::time_point_of(deadline...);
-        }();
-        if (const errc e = rx->ready(when); e != errc::ok) return e;
+        if (const errc e = rx->ready(accept_by(deadline...)); e != errc::ok) return e;
         tick t{};
         if constexpr (fixed) {
             if (const auto s = rx->connection().receive(t, deadline...); !s) return s.error();
@@ -273,6 +280,27 @@ struct connection_kind {
         if (t.check != check_of(t.seq)) return errc::corrupt;
         seq = t.seq;
         return errc::ok;
+    }
+
+    /// The batch verbs (batch_verbs.hpp): spans of ticks, or records of bytes<Max>.
+    using batch = std::conditional_t<fixed, batch_verbs, records_batch_verbs>;
+    template <class Tx>
+    static ipckit::result<std::size_t> send_batch(Tx& tx, std::uint64_t first, std::size_t n, auto... deadline) {
+        if (const errc e = tx->ready(); e != errc::ok) return ipckit::unexpected(e);
+        return batch::send_batch(tx->connection(), first, n, deadline...);
+    }
+    template <class Rx>
+    static ipckit::result<std::size_t> receive_batch(Rx& rx, std::vector<std::uint64_t>& seqs, std::size_t max,
+                                                     auto... deadline) {
+        if (const errc e = rx->ready(accept_by(deadline...)); e != errc::ok) return ipckit::unexpected(e);
+        return batch::receive_batch(rx->connection(), seqs, max, deadline...);
+    }
+
+private:
+    /// Until when a receive's first verb accepts: its deadline, or now without one.
+    static std::chrono::steady_clock::time_point accept_by(auto... deadline) {
+        if constexpr (sizeof...(deadline) == 0) return std::chrono::steady_clock::now();
+        else return ipckit::detail::time_point_of(deadline...);
     }
 };
 

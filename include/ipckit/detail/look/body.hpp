@@ -11,6 +11,7 @@
 #include <ipckit/detail/node/registry.hpp>
 #include <ipckit/detail/queue/bytes.hpp>
 #include <ipckit/detail/queue/fixed.hpp>
+#include <ipckit/detail/queue/lanes_inspect.hpp>
 #include <ipckit/detail/queue/record_layout.hpp>
 #include <ipckit/detail/queue/rendezvous.hpp>
 #include <ipckit/detail/queue/unbounded.hpp>
@@ -42,6 +43,8 @@ inline void inspect_queue(const body_view& v, const queue_description& q, segmen
                 inspect_record_queue(v, q, info);
             else
                 inspect_bytes_queue(v, q, info);
+        } else if (q.lanes) {
+            inspect_lanes_queue(v, q, info);
         } else {
             info.capacity_messages = q.capacity_value;
             inspect_fixed_queue(v, q, info);

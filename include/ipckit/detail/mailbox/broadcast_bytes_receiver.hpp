@@ -42,11 +42,13 @@ namespace ipckit::detail {
 template <class Box, mode_policy Mode>
 class broadcast_bytes_receiver
     : public lender<broadcast_receiving_end<Box, Mode>, ring_ticket<const typename Box::message_type>>,
-      public bytes_receive_verbs<broadcast_bytes_receiver<Box, Mode>, Mode> {
+      public bytes_receive_verbs<broadcast_bytes_receiver<Box, Mode>, Mode>,
+      public view_verbs<broadcast_bytes_receiver<Box, Mode>, Mode> {
     using slot = typename Box::message_type;
     static_assert(is_record<slot>, "broadcast_bytes_receiver: the mailbox's slots must be record<Max>");
     using base = lender<broadcast_receiving_end<Box, Mode>, ring_ticket<const slot>>;
     using verbs = bytes_receive_verbs<broadcast_bytes_receiver, Mode>;
+    using views = view_verbs<broadcast_bytes_receiver, Mode>;
 
 public:
     using view_type = record_view<base, slot::max>;
@@ -58,17 +60,14 @@ public:
     /// slot says a length over Max, or moved on while it was read; in_use: a view is out.
     using verbs::receive;
 
-    /// Zero copy: the next message, read in place in its slot, which no sender reuses until the
-    /// view is released. Waits or fails as receive does. One view at a time per receiver.
-    result<view_type> receive_view() noexcept { return view_until(clock::time_point::max()); }
-    template <deadline D>
-    result<view_type> receive_view(D deadline) noexcept {
-        return view_until(blocking_deadline<Mode>(deadline));
-    }
+    /// receive_view(), receive_view(deadline) (view_verbs): zero copy: the next message, read in
+    /// place in its slot, which no sender reuses until the view is released. Waits or fails as receive does. One view at a time per receiver.
+    using views::receive_view;
 
 private:
     friend mailbox_handle<Box>;
     friend verbs;
+    friend views;
 
     broadcast_bytes_receiver(std::shared_ptr<segment> seg, const options& opt) : base(std::move(seg), opt) {}
 

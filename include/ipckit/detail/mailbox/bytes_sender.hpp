@@ -36,13 +36,15 @@ class mailbox_bytes_sender
     : public lender<mailbox_endpoint<Box, producer_role, typename Box::sending::cursor, Mode, mailbox_bells<producer_role>>,
                     ring_ticket<typename Box::message_type>>,
       public bytes_send_verbs<mailbox_bytes_sender<Box, Mode>, Box::message_type::max, Mode>,
-      public bytes_send_batch_verbs<mailbox_bytes_sender<Box, Mode>, Box::message_type::max, Mode> {
+      public bytes_send_batch_verbs<mailbox_bytes_sender<Box, Mode>, Box::message_type::max, Mode>,
+      public loan_verbs<mailbox_bytes_sender<Box, Mode>, Mode, std::size_t> {
     using slot = typename Box::message_type;  // record<Max>
     static constexpr std::size_t Max = slot::max;
     using base = lender<mailbox_endpoint<Box, producer_role, typename Box::sending::cursor, Mode, mailbox_bells<producer_role>>,
                         ring_ticket<slot>>;
     using verbs = bytes_send_verbs<mailbox_bytes_sender, Max, Mode>;
     using batch_verbs = bytes_send_batch_verbs<mailbox_bytes_sender, Max, Mode>;
+    using loans = loan_verbs<mailbox_bytes_sender, Mode, std::size_t>;
 
 public:
     using loan_type = record_loan<base, Max>;
@@ -59,22 +61,19 @@ public:
     /// (one claim and one look at the state each) and wakes the receivers once.
     using batch_verbs::send;
 
-    /// Zero copy: lends n bytes (n <= Max, else too_large) of the next slot to write a message
-    /// in place; the loan's commit() (all n) or commit(k) (the first k) sends it, and a loan
+    /// loan(n), loan(n, deadline) (loan_verbs): zero copy: lends n bytes (n <= Max, else
+    /// too_large) of the next slot to write a message in place; the loan's commit() (all n) or commit(k) (the first k) sends it, and a loan
     /// dropped uncommitted sends nothing. Waits (blocking) or fails (non-blocking) as send does;
     /// a loan granted counts as a send that has begun: a close after it does not refuse its
     /// commit (the mailbox's receivers wait for it, as for any send in progress), and a sender
     /// killed holding it loses that one message. One loan at a time per sender (in_use).
-    result<loan_type> loan(std::size_t n) noexcept { return lend(n, clock::time_point::max()); }
-    template <deadline D>
-    result<loan_type> loan(std::size_t n, D deadline) noexcept {
-        return lend(n, blocking_deadline<Mode>(deadline));
-    }
+    using loans::loan;
 
 private:
     friend mailbox_handle<Box>;
     friend verbs;
     friend batch_verbs;
+    friend loans;
 
     mailbox_bytes_sender(std::shared_ptr<segment> seg, const options& opt)
         : base(std::move(seg), opt, [](auto& cursor, auto& sh, std::size_t place, const segment& s) {
@@ -111,7 +110,7 @@ private:
             deadline);
     }
 
-    result<loan_type> lend(std::size_t n, clock::time_point deadline) noexcept {
+    result<loan_type> lend_until(std::size_t n, clock::time_point deadline) noexcept {
         if (n > Max) return unexpected(errc::too_large);
         if (this->lent_out()) return unexpected(errc::in_use);
         ring_ticket<slot> t;

@@ -44,12 +44,14 @@ class mailbox_sender
     : public lender<mailbox_endpoint<Box, producer_role, typename Box::sending::cursor, Mode, mailbox_bells<producer_role>>,
                     ring_ticket<typename Box::message_type>>,
       public send_verbs<mailbox_sender<Box, Mode>, typename Box::message_type, Mode>,
-      public send_batch_verbs<mailbox_sender<Box, Mode>, typename Box::message_type, Mode> {
+      public send_batch_verbs<mailbox_sender<Box, Mode>, typename Box::message_type, Mode>,
+      public loan_verbs<mailbox_sender<Box, Mode>, Mode> {
     using T = typename Box::message_type;
     using base = lender<mailbox_endpoint<Box, producer_role, typename Box::sending::cursor, Mode, mailbox_bells<producer_role>>,
                         ring_ticket<T>>;
     using verbs = send_verbs<mailbox_sender, T, Mode>;
     using batch_verbs = send_batch_verbs<mailbox_sender, T, Mode>;
+    using loans = loan_verbs<mailbox_sender, Mode>;
 
 public:
     using loan_type = fixed_loan<base, T>;
@@ -64,22 +66,20 @@ public:
     /// first); non-blocking, as many as fit now. Each attempt claims what fits with one CAS.
     using batch_verbs::send;
 
-    /// Zero copy: lends the next slot to write a message in place; the loan's commit() sends it
+    /// loan(), loan(deadline) (loan_verbs): zero copy: lends the next slot to write a message in
+    /// place; the loan's commit() sends it
     /// (ok, or closed once the sender has closed), and a loan dropped uncommitted sends nothing.
     /// Waits (blocking) or fails (non-blocking) as send does, with the same results; a loan
     /// granted counts as a send that has begun: a close after it does not refuse its commit
     /// (the mailbox's receivers wait for it, as for any send in progress), and a sender killed
     /// holding it loses that one message. One loan at a time per sender (in_use).
-    result<loan_type> loan() noexcept { return lend(clock::time_point::max()); }
-    template <deadline D>
-    result<loan_type> loan(D deadline) noexcept {
-        return lend(blocking_deadline<Mode>(deadline));
-    }
+    using loans::loan;
 
 private:
     friend mailbox_handle<Box>;
     friend verbs;
     friend batch_verbs;
+    friend loans;
 
     mailbox_sender(std::shared_ptr<segment> seg, const options& opt)
         : base(std::move(seg), opt, [](auto& cursor, auto& sh, std::size_t place, const segment& s) {
@@ -90,7 +90,7 @@ private:
         return this->lent_out() ? errc::in_use : this->run_sending([&] { return this->publish(m); }, deadline);
     }
 
-    result<loan_type> lend(clock::time_point deadline) noexcept {
+    result<loan_type> lend_until(clock::time_point deadline) noexcept {
         if (this->lent_out()) return unexpected(errc::in_use);
         ring_ticket<T> t;
         const errc e = this->run_sending([&] { return this->claim(t); }, deadline);

@@ -44,12 +44,14 @@ template <class Box, mode_policy Mode>
 class unicast_bytes_receiver
     : public lender<unicast_receiving<Box, Mode>, ring_ticket<const typename Box::message_type>>,
       public bytes_receive_verbs<unicast_bytes_receiver<Box, Mode>, Mode>,
-      public bytes_receive_batch_verbs<unicast_bytes_receiver<Box, Mode>, Mode> {
+      public bytes_receive_batch_verbs<unicast_bytes_receiver<Box, Mode>, Mode>,
+      public view_verbs<unicast_bytes_receiver<Box, Mode>, Mode> {
     using slot = typename Box::message_type;  // record<Max>
     static constexpr std::size_t Max = slot::max;
     using base = lender<unicast_receiving<Box, Mode>, ring_ticket<const slot>>;
     using verbs = bytes_receive_verbs<unicast_bytes_receiver, Mode>;
     using batch_verbs = bytes_receive_batch_verbs<unicast_bytes_receiver, Mode>;
+    using views = view_verbs<unicast_bytes_receiver, Mode>;
 
 public:
     using view_type = record_view<base, Max>;
@@ -68,20 +70,18 @@ public:
     /// (parked; too_large if that is the first of all). The senders are woken once.
     using batch_verbs::receive;
 
-    /// Zero copy: the next message for this receiver, read in place; its slot stays taken until
+    /// receive_view(), receive_view(deadline) (view_verbs): zero copy: the next message for this
+    /// receiver, read in place; its slot stays taken until
     /// the view is released or destroyed, or the receiver closes. Waits or fails as receive
     /// does. A receiver killed holding a view takes that one message with it. One view at a time
     /// per receiver (in_use).
-    result<view_type> receive_view() noexcept { return view(clock::time_point::max()); }
-    template <deadline D>
-    result<view_type> receive_view(D deadline) noexcept {
-        return view(blocking_deadline<Mode>(deadline));
-    }
+    using views::receive_view;
 
 private:
     friend mailbox_handle<Box>;
     friend verbs;
     friend batch_verbs;
+    friend views;
     friend watch_access;
     using base::base;
 
@@ -148,7 +148,7 @@ private:
         return took;
     }
 
-    result<view_type> view(clock::time_point deadline) noexcept {
+    result<view_type> view_until(clock::time_point deadline) noexcept {
         if (parked_) return std::move(parked_);
         if (this->lent_out()) return unexpected(errc::in_use);
         ring_ticket<const slot> t;

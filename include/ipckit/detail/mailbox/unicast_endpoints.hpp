@@ -218,11 +218,13 @@ private:
 template <class Box, mode_policy Mode>
 class mailbox_receiver : public lender<unicast_receiving<Box, Mode>, ring_ticket<const typename Box::message_type>>,
                          public receive_verbs<mailbox_receiver<Box, Mode>, typename Box::message_type, Mode>,
-                         public receive_batch_verbs<mailbox_receiver<Box, Mode>, typename Box::message_type, Mode> {
+                         public receive_batch_verbs<mailbox_receiver<Box, Mode>, typename Box::message_type, Mode>,
+                         public view_verbs<mailbox_receiver<Box, Mode>, Mode> {
     using T = typename Box::message_type;
     using base = lender<unicast_receiving<Box, Mode>, ring_ticket<const T>>;
     using verbs = receive_verbs<mailbox_receiver, T, Mode>;
     using batch_verbs = receive_batch_verbs<mailbox_receiver, T, Mode>;
+    using views = view_verbs<mailbox_receiver, Mode>;
 
 public:
     using view_type = fixed_view<base, T>;
@@ -237,20 +239,18 @@ public:
     /// one), with one claim and one wake-up, and returns how many. in_use while a view is out.
     using batch_verbs::receive;
 
-    /// Zero copy: the next message for this receiver, read in place; its slot stays taken (the
+    /// receive_view(), receive_view(deadline) (view_verbs): zero copy: the next message for this
+    /// receiver, read in place; its slot stays taken (the
     /// senders cannot reuse it) until the view is released or destroyed, or the receiver
     /// closes. Waits or fails as receive does. A receiver killed holding a view takes that one
     /// message with it. One view at a time per receiver (in_use).
-    result<view_type> receive_view() noexcept { return view(clock::time_point::max()); }
-    template <deadline D>
-    result<view_type> receive_view(D deadline) noexcept {
-        return view(blocking_deadline<Mode>(deadline));
-    }
+    using views::receive_view;
 
 private:
     friend mailbox_handle<Box>;
     friend verbs;
     friend batch_verbs;
+    friend views;
     using base::base;
 
     errc receive_batch_until(std::span<T> out, std::size_t& got, clock::time_point deadline) noexcept {
@@ -279,7 +279,7 @@ private:
             deadline);
     }
 
-    result<view_type> view(clock::time_point deadline) noexcept {
+    result<view_type> view_until(clock::time_point deadline) noexcept {
         if (this->lent_out()) return unexpected(errc::in_use);
         ring_ticket<const T> t;
         const errc e = this->run([&] { return this->take_turn([&t](auto& cursor) { return cursor.try_claim(t); }); },

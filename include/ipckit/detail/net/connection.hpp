@@ -6,11 +6,14 @@
 #include <ipckit/detail/net/shm_duplex.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>
+#include <ipckit/records.hpp>
 
 #include <chrono>
 #include <cstddef>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
+#include <limits>
 #include <memory>
 #include <span>
 #include <string>
@@ -57,6 +60,27 @@ public:
         return receive_into(out, detail::blocking_deadline<Mode>(deadline));
     }
 
+    /// Batches, as a queue's (endpoint/verbs.hpp): sends the messages of `ms` in order and returns
+    /// how many were sent, the first that many: blocking, waiting for room until all are or the
+    /// deadline passes; non-blocking, as many as fit now. Fewer than all only when the deadline
+    /// passed, the buffers filled (non-blocking) or the connection ended part way (the next send
+    /// says why); 0 at once for an empty span; else why none (timed_out, would_block, closed,
+    /// peer_dead, corrupt). Over a socket, the batch goes into the send buffer under one lock,
+    /// with at most one write per buffer's worth.
+    result<std::size_t> send(std::span<const Message> ms) noexcept requires fixed { return send_many(ms, forever()); }
+    template <ipckit::deadline D>
+    result<std::size_t> send(std::span<const Message> ms, D deadline) noexcept requires fixed {
+        return send_many(ms, detail::blocking_deadline<Mode>(deadline));
+    }
+    /// Takes the next message into out[0], waiting as receive() does, then as many of those
+    /// already here as fit in `out`: how many (one or more); 0 at once for an empty span; else why
+    /// none.
+    result<std::size_t> receive(std::span<Message> out) noexcept requires fixed { return receive_many(out, forever()); }
+    template <ipckit::deadline D>
+    result<std::size_t> receive(std::span<Message> out, D deadline) noexcept requires fixed {
+        return receive_many(out, detail::blocking_deadline<Mode>(deadline));
+    }
+
     // ---- bytes<Max> --------------------------------------------------------------------------
 
     /// Sends the bytes of `m` as one message: ok, too_large (past max_message(), nothing sent),
@@ -85,6 +109,30 @@ public:
     template <ipckit::deadline D>
     result<std::vector<std::byte>> receive(D deadline) noexcept requires(!fixed) {
         return receive_vector(detail::blocking_deadline<Mode>(deadline));
+    }
+
+    /// Batches, as for a fixed-size T: the messages of `ms` (or of `rs`, a batch received, say)
+    /// in order, how many were sent. One past max_message() anywhere in the batch: too_large,
+    /// nothing sent.
+    result<std::size_t> send(std::span<const std::span<const std::byte>> ms) noexcept requires(!fixed) {
+        return send_many(ms, forever());
+    }
+    template <ipckit::deadline D>
+    result<std::size_t> send(std::span<const std::span<const std::byte>> ms, D deadline) noexcept requires(!fixed) {
+        return send_many(ms, detail::blocking_deadline<Mode>(deadline));
+    }
+    result<std::size_t> send(const records& rs) noexcept requires(!fixed) { return send_many(rs, forever()); }
+    template <ipckit::deadline D>
+    result<std::size_t> send(const records& rs, D deadline) noexcept requires(!fixed) {
+        return send_many(rs, detail::blocking_deadline<Mode>(deadline));
+    }
+    /// Replaces what `out` held with the next message, waiting as receive() does, then as many of
+    /// those already here as fit: how many (one or more). The first that does not fit stays first
+    /// in line; too_large if that is the first of all (nothing taken: a bigger buffer can take it).
+    result<std::size_t> receive(records& out) noexcept requires(!fixed) { return receive_records(out, forever()); }
+    template <ipckit::deadline D>
+    result<std::size_t> receive(records& out, D deadline) noexcept requires(!fixed) {
+        return receive_records(out, detail::blocking_deadline<Mode>(deadline));
     }
 
     // ---- both --------------------------------------------------------------------------------
@@ -166,7 +214,7 @@ private:
             std::memcpy(&out, p, n);
             return errc::ok;
         };
-        return detail::to_status(link_->receive(detail::take_fn(take), deadline, may_block));
+        return detail::to_status(link_->receive(detail::take_fn(take), 1, deadline, may_block));
     }
     result<Message> receive_value(detail::clock::time_point deadline) noexcept {
         Message out{};
@@ -183,7 +231,7 @@ private:
             got = n;
             return errc::ok;
         };
-        const errc e = link_->receive(detail::take_fn(take), deadline, may_block);
+        const errc e = link_->receive(detail::take_fn(take), 1, deadline, may_block);
         if (e != errc::ok) return unexpected(e);
         return got;
     }
@@ -199,9 +247,61 @@ private:
             }
             return errc::ok;
         };
-        const errc e = link_->receive(detail::take_fn(take), deadline, may_block);
+        const errc e = link_->receive(detail::take_fn(take), 1, deadline, may_block);
         if (e != errc::ok) return unexpected(e);
         return out;
+    }
+
+    /// A batch send, fixed T or bytes: `ms` a span of T, a span of spans, or records.
+    template <class Batch>
+    result<std::size_t> send_many(const Batch& ms, detail::clock::time_point deadline) noexcept {
+        if (ms.empty()) return std::size_t{0};
+        // The i-th message's bytes, walking forward (records have no index; batch_fn asks in order).
+        auto at = [it = std::ranges::begin(ms), k = std::size_t{0}](std::size_t i) mutable -> std::span<const std::byte> {
+            for (; k < i; ++k) ++it;
+            if constexpr (fixed) return std::as_bytes(std::span(&*it, 1));
+            else return *it;
+        };
+        if constexpr (!fixed) {
+            for (std::span<const std::byte> m : ms)
+                if (m.size() > max_message()) return unexpected(errc::too_large);
+        }
+        const detail::batch_fn batch(at, std::size(ms));
+        if (shm_) {
+            if constexpr (fixed) return shm_->send(ms, deadline);
+            else return shm_->send(batch, deadline);
+        }
+        if (!link_) return unexpected(errc::closed);
+        std::size_t sent = 0;
+        const errc e = link_->send(batch, sent, deadline, may_block);  // before `sent` is read
+        return detail::batch_result(e, sent);
+    }
+    result<std::size_t> receive_many(std::span<Message> out, detail::clock::time_point deadline) noexcept {
+        if (out.empty()) return std::size_t{0};
+        if (shm_) return shm_->receive(out, deadline);
+        if (!link_) return unexpected(errc::closed);
+        std::size_t got = 0;
+        auto take = [&](const std::byte* p, std::size_t n) {
+            if (n != sizeof(Message)) return errc::corrupt;  // the transport checked it already
+            std::memcpy(&out[got++], p, n);
+            return errc::ok;
+        };
+        const errc e = link_->receive(detail::take_fn(take), out.size(), deadline, may_block);  // before `got` is read
+        return detail::batch_result(e, got);
+    }
+    result<std::size_t> receive_records(records& out, detail::clock::time_point deadline) noexcept {
+        if (shm_) return shm_->receive(out, deadline);
+        out.clear();
+        if (!link_) return unexpected(errc::closed);
+        auto take = [&](const std::byte* p, std::size_t n) {
+            std::byte* to = out.reserve(n);
+            if (to == nullptr) return errc::too_large;
+            if (n != 0) std::memcpy(to, p, n);
+            out.commit(n);
+            return errc::ok;
+        };
+        const errc e = link_->receive(detail::take_fn(take), std::numeric_limits<std::size_t>::max(), deadline, may_block);
+        return detail::batch_result(e, out.size());
     }
 
     std::shared_ptr<detail::duplex> link_;  // a socket's link, or a pair of shm queues

@@ -18,12 +18,16 @@
 // one async write at a time carries out_ (swapped into wbuf_, which only the I/O thread
 // touches meanwhile) until out_ is empty; nobody else writes meanwhile.
 //
+// A batch (send(batch_fn)) is appended to out_ whole, as many frames as fit, and then written
+// or left as one send's frame would be: at most one write, and one hand-off, per batch that fits.
+//
 // Bounded memory: out_ holds at most `send_buffer` bytes (or one frame, if a frame is larger);
 // while a frame does not fit (fits()), the link's send waits or returns would_block.
 //
 // A write that fails breaks the write side for good (break_off()): what is buffered is dropped,
 // nothing more is written, and the link's sends return peer_dead.
 
+#include <ipckit/detail/net/duplex.hpp>
 #include <ipckit/detail/net/frame.hpp>
 #include <ipckit/detail/net/socket.hpp>
 #include <ipckit/detail/sys/stream_io.hpp>
@@ -125,11 +129,32 @@ public:
             writing_ = true;
             return {step::hand_off, errc::ok};
         }
-        if (was_empty) first_buffered_ = now;
-        if (out_.size() >= flush_bytes || now - first_buffered_ >= coalesce_window) return {flush(), errc::ok};
-        if (backstop_armed_) return {step::none, errc::ok};
-        backstop_armed_ = true;
-        return {step::backstop, errc::ok};
+        return {buffered(was_empty, now), errc::ok};
+    }
+
+    /// The user's thread, once fits() the next: appends the frames of ms[done], ms[done + 1],
+    /// ... while they fit, counting them in `done`, then writes them as one send's frame would
+    /// be written (idle or a reply: at once, with one write; else they coalesce). no_space if
+    /// none could be appended.
+    sent send(const batch_fn& ms, std::size_t& done) noexcept {
+        const auto now = clock::now();
+        const bool was_empty = out_.empty();
+        const std::size_t first = done;
+        std::array<std::byte, frame_header_size> header{};
+        try {
+            for (std::span<const std::byte> m; done < ms.size() && fits((m = ms(done)).size()); ++done) {
+                encode_frame_header(header.data(), frame_type::data, static_cast<std::uint32_t>(m.size()));
+                append(header, m.data(), m.size(), 0);  // all or nothing (the vector's resize)
+            }
+        } catch (...) {
+            if (done == first) return {step::none, errc::no_space};
+        }
+        if (writing_) return {step::none, errc::ok};
+        if (was_empty && (receive_waited || now - last_write_ >= coalesce_window)) {
+            receive_waited = false;
+            return {flush(), errc::ok};
+        }
+        return {buffered(was_empty, now), errc::ok};
     }
 
     /// Any thread, while the socket is not shut: writes out_ with one non-blocking send unless
@@ -243,6 +268,17 @@ public:
     [[nodiscard]] const std::string& fault() const noexcept { return fault_; }
 
 private:
+    /// After frames were appended to out_ (it was empty before if `was_empty`) while no write of
+    /// the I/O thread is under way: writes out_ once it is big or old enough, else has the
+    /// backstop armed.
+    step buffered(bool was_empty, clock::time_point now) noexcept {
+        if (was_empty) first_buffered_ = now;
+        if (out_.size() >= flush_bytes || now - first_buffered_ >= coalesce_window) return flush();
+        if (backstop_armed_) return step::none;
+        backstop_armed_ = true;
+        return step::backstop;
+    }
+
     /// Appends the frame (`header`, then `n` bytes at `p`) to out_, less the first `written`
     /// bytes of it, which are on the wire. Throws std::bad_alloc.
     void append(const std::array<std::byte, frame_header_size>& header, const void* p, std::size_t n, std::size_t written) {

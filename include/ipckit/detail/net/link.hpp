@@ -118,30 +118,38 @@ public:
     errc send(const void* p, std::size_t n, clock::time_point deadline, bool may_block) noexcept override {
         if (n > max_message_) return errc::too_large;
         std::unique_lock lock(m_);
-        for (;;) {
-            if (state_ != state::open) return end_code();
-            if (writer_.broken()) return errc::peer_dead;
-            if (writer_.fits(n)) break;
-            flush_locked();  // full: perhaps the socket takes it now
-            if (writer_.fits(n)) continue;
-            if (!may_block) return errc::would_block;
-            if (!writer_.wait_for_room(lock, deadline)) return errc::timed_out;
-        }
+        if (const errc e = room_for(n, lock, deadline, may_block); e != errc::ok) return e;
         const auto [then, result] = writer_.send(p, n);
         act(then);
         return result;
     }
+    /// Under one lock, as many frames as the writer takes at a time (frame_writer::send(batch_fn)).
+    errc send(batch_fn ms, std::size_t& sent, clock::time_point deadline, bool may_block) noexcept override {
+        std::unique_lock lock(m_);
+        while (sent < ms.size()) {
+            if (const errc e = room_for(ms(sent).size(), lock, deadline, may_block); e != errc::ok) return e;
+            const auto [then, result] = writer_.send(ms, sent);
+            act(then);
+            if (result != errc::ok) return result;
+        }
+        return errc::ok;
+    }
 
-    /// Takes the next message: `take` is called under the lock (duplex.hpp).
-    errc receive(take_fn take, clock::time_point deadline, bool may_block) noexcept override {
+    /// Takes the next message, then up to `max` of those already read, under the lock (duplex.hpp).
+    errc receive(take_fn take, std::size_t max, clock::time_point deadline, bool may_block) noexcept override {
         std::unique_lock lock(m_);
         for (bool polled = false;;) {
             if (state_ == state::closed_here) return errc::closed;
-            const auto f = next_frame();
+            auto f = next_frame();
             if (f.what == frame_reader::frame::kind::data) {
-                const errc e = take(f.data, f.size);
-                if (e == errc::ok) rbuf_.taken();
-                return e;
+                // Each length was checked as next_frame() cut the frame; a damaged one after
+                // those taken ends the connection, for the next receive to say.
+                for (std::size_t got = 0;;) {
+                    const errc e = take(f.data, f.size);
+                    if (e != errc::ok) return got == 0 ? e : errc::ok;
+                    rbuf_.taken();
+                    if (++got == max || (f = next_frame()).what != frame_reader::frame::kind::data) return errc::ok;
+                }
             }
             if (state_ != state::open) return end_code();
             // Nothing whole in: what we buffered goes first (the peer may be waiting for it),
@@ -236,6 +244,20 @@ private:
         case state::peer_dead: return errc::peer_dead;
         case state::corrupt: return errc::corrupt;
         default: return errc::closed;
+        }
+    }
+
+    /// Under m_ (held by `lock`), the user's thread: ok once a frame of `n` bytes fits in the
+    /// writer's buffer (flushing it when full), else why not (one attempt if not `may_block`).
+    errc room_for(std::size_t n, std::unique_lock<std::mutex>& lock, clock::time_point deadline, bool may_block) noexcept {
+        for (;;) {
+            if (state_ != state::open) return end_code();
+            if (writer_.broken()) return errc::peer_dead;
+            if (writer_.fits(n)) return errc::ok;
+            flush_locked();  // full: perhaps the socket takes it now
+            if (writer_.fits(n)) continue;
+            if (!may_block) return errc::would_block;
+            if (!writer_.wait_for_room(lock, deadline)) return errc::timed_out;
         }
     }
 

@@ -30,9 +30,11 @@
 
 #include <ipckit/detail/net/duplex.hpp>
 #include <ipckit/detail/net/shm_names.hpp>
+#include <ipckit/detail/endpoint/verbs.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>
 #include <ipckit/queue.hpp>
+#include <ipckit/records.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -125,6 +127,46 @@ public:
             return rx_.receive();
     }
 
+    // Batches: the queue's batch verbs for T (one publication, one wake per batch).
+    result<std::size_t> send(std::span<const Message> ms, time_point deadline) noexcept requires fixed {
+        if constexpr (blocks)
+            return tx_.send(ms, deadline);
+        else
+            return tx_.send(ms);
+    }
+    result<std::size_t> receive(std::span<Message> out, time_point deadline) noexcept requires fixed {
+        if constexpr (blocks)
+            return rx_.receive(out, deadline);
+        else
+            return rx_.receive(out);
+    }
+    // bytes<Max>: one message at a time for now, the byte queues having no batch verbs yet (they
+    // come in another branch; the lead wires them in here when it merges).
+    result<std::size_t> send(batch_fn ms, time_point deadline) noexcept requires(!fixed) {
+        std::size_t sent = 0;
+        const errc e = send(ms, sent, deadline, blocks);  // before `sent` is read
+        return batch_result(e, sent);
+    }
+    /// Into `out` (cleared first): the next message, waiting until `deadline`, then those here
+    /// now that fit; too_large if the first does not fit (it stays first, as the rest's first).
+    result<std::size_t> receive(records& out, time_point deadline) noexcept requires(!fixed) {
+        out.clear();
+        for (time_point until = deadline;; until = time_point::min()) {  // min(): one attempt
+            const std::size_t rest = out.storage().size() - out.used();
+            const std::size_t room = rest < records::footprint(0) ? 0 : (rest - records::footprint(0)) / 8 * 8;
+            std::byte* to = out.reserve(room);
+            result<std::size_t> n = unexpected(errc::too_large);
+            if (to != nullptr) {
+                if constexpr (blocks)
+                    n = rx_.receive(std::span(to, room), until);
+                else
+                    n = rx_.receive(std::span(to, room));
+            }
+            if (!n) return batch_result(n.error(), out.size());
+            out.commit(*n);
+        }
+    }
+
     // ---- duplex: for a caller that knows no Message --------------------------------------------
 
     errc send(const void* p, std::size_t n, time_point deadline, bool) noexcept override {
@@ -140,7 +182,17 @@ public:
         return s ? errc::ok : s.error();
     }
 
-    errc receive(take_fn take, time_point deadline, bool) noexcept override {
+    /// One message at a time, through the one above.
+    errc send(batch_fn ms, std::size_t& sent, time_point deadline, bool may_block) noexcept override {
+        for (; sent < ms.size(); ++sent) {
+            const auto m = ms(sent);
+            if (const errc e = send(m.data(), m.size(), deadline, may_block); e != errc::ok) return e;
+        }
+        return errc::ok;
+    }
+
+    /// One message (at least one is all a receive promises).
+    errc receive(take_fn take, std::size_t, time_point deadline, bool) noexcept override {
         if (!staged_) {
             // The message waits here until `take` accepts it (too_large leaves it first in line).
             if constexpr (fixed) {

@@ -171,10 +171,12 @@ protected:
 template <class Queue, mode_policy Mode>
 class bytes_sender : public bytes_endpoint<Queue, producer_role, Mode>,
                      public bytes_send_verbs<bytes_sender<Queue, Mode>, Queue::max_message, Mode>,
-                     public bytes_send_batch_verbs<bytes_sender<Queue, Mode>, Queue::max_message, Mode> {
+                     public bytes_send_batch_verbs<bytes_sender<Queue, Mode>, Queue::max_message, Mode>,
+                     public loan_verbs<bytes_sender<Queue, Mode>, Mode, std::size_t> {
     using base = bytes_endpoint<Queue, producer_role, Mode>;
     using verbs = bytes_send_verbs<bytes_sender, Queue::max_message, Mode>;
     using batch_verbs = bytes_send_batch_verbs<bytes_sender, Queue::max_message, Mode>;
+    using loans = loan_verbs<bytes_sender, Mode, std::size_t>;
 
 public:
     using loan_type = bytes_loan<Queue>;
@@ -194,22 +196,18 @@ public:
     /// claim per run of the ring, with many senders) and wakes the receiver once.
     using batch_verbs::send;
 
-    /// Zero copy: lends `n` bytes of the ring to write a message in place (see bytes_loan);
-    /// commit the loan to send it. Waits (blocking) or fails (non-blocking) as send does;
-    /// too_large at once if n > Queue::max_message. One loan at a time per sender.
-    result<loan_type> loan(std::size_t n) noexcept {
-        return lend(n, [&](auto op) { return this->template run<false>(op); });
-    }
-    template <deadline D>
-    result<loan_type> loan(std::size_t n, D deadline) noexcept {
-        return lend(n, [&](auto op) { return this->template run<false>(op, deadline); });
-    }
+    /// loan(n), loan(n, deadline) (loan_verbs): zero copy: lends `n` bytes of the ring to write
+    /// a message in place (see bytes_loan); commit the loan to send it. Waits (blocking) or fails
+    /// (non-blocking) as send does; too_large at once if n > Queue::max_message. One loan at a
+    /// time per sender.
+    using loans::loan;
 
 private:
     friend Queue;
     friend queue_handle<Queue>;
     friend verbs;
     friend batch_verbs;
+    friend loans;
     using base::base;
 
     /// bytes_send_batch_verbs' primitive: each attempt sends what fits and wakes the receiver
@@ -243,17 +241,18 @@ private:
         };
     }
 
-    template <class Run>
-    result<loan_type> lend(std::size_t n, Run&& run) noexcept {
+    result<loan_type> lend_until(std::size_t n, clock::time_point deadline) noexcept {
         if (!Queue::fits(n)) return unexpected(errc::too_large);
         bytes_reservation r;
         std::atomic<std::uint64_t>* pending = nullptr;
-        const errc e = run([this, n, &r, &pending](auto& cursor) {
-            const errc got = cursor.try_loan(n, r);
-            if (got == errc::ok) pending = &cursor.pending();
-            this->wake_after(got, false, cursor);
-            return got;
-        });
+        const errc e = this->template run_until<false>(
+            [this, n, &r, &pending](auto& cursor) {
+                const errc got = cursor.try_loan(n, r);
+                if (got == errc::ok) pending = &cursor.pending();
+                this->wake_after(got, false, cursor);
+                return got;
+            },
+            deadline);
         if (e != errc::ok) return unexpected(e);
         return loan_type(this->shared_, {r, pending, this->light_fence_});  // the ring outlives a move of this endpoint
     }
@@ -265,10 +264,12 @@ private:
 template <class Queue, mode_policy Mode>
 class bytes_receiver : public bytes_endpoint<Queue, consumer_role, Mode>,
                        public bytes_receive_verbs<bytes_receiver<Queue, Mode>, Mode>,
-                       public bytes_receive_batch_verbs<bytes_receiver<Queue, Mode>, Mode> {
+                       public bytes_receive_batch_verbs<bytes_receiver<Queue, Mode>, Mode>,
+                       public view_verbs<bytes_receiver<Queue, Mode>, Mode> {
     using base = bytes_endpoint<Queue, consumer_role, Mode>;
     using verbs = bytes_receive_verbs<bytes_receiver, Mode>;
     using batch_verbs = bytes_receive_batch_verbs<bytes_receiver, Mode>;
+    using views = view_verbs<bytes_receiver, Mode>;
     using shared = typename Queue::shared;
 
 public:
@@ -288,22 +289,17 @@ public:
     /// the senders with one index publication and one wake-up.
     using batch_verbs::receive;
 
-    /// Zero copy: the oldest message, read in place (see bytes_view). It counts as received;
-    /// its bytes stay until the view goes. Waits or fails as receive does. One view at a time
-    /// per receiver.
-    result<view_type> receive_view() noexcept {
-        return to_view([&](auto op) { return run_recovering<false>(op); });
-    }
-    template <deadline D>
-    result<view_type> receive_view(D deadline) noexcept {
-        return to_view([&](auto op) { return this->template run<false>(op, deadline); });
-    }
+    /// receive_view(), receive_view(deadline) (view_verbs): zero copy: the oldest message, read
+    /// in place (see bytes_view). It counts as received; its bytes stay until the view goes.
+    /// Waits or fails as receive does. One view at a time per receiver.
+    using views::receive_view;
 
 private:
     friend Queue;
     friend queue_handle<Queue>;
     friend verbs;
     friend batch_verbs;
+    friend views;
     using base::base;
 
     /// bytes_receive_batch_verbs' primitive: take(message) on the messages there are, in place,
@@ -368,14 +364,15 @@ private:
         };
     }
 
-    template <class Run>
-    result<view_type> to_view(Run&& run) noexcept {
+    result<view_type> view_until(clock::time_point deadline) noexcept {
         bytes_found held;
-        const errc e = run(taking(false, [&held](auto& cursor, const bytes_found& f) {
-            cursor.hold(f);
-            held = f;
-            return errc::ok;
-        }));
+        const errc e = run_recovering<false>(taking(false,
+                                                    [&held](auto& cursor, const bytes_found& f) {
+                                                        cursor.hold(f);
+                                                        held = f;
+                                                        return errc::ok;
+                                                    }),
+                                             deadline);
         if (e != errc::ok) return unexpected(e);
         return view_type(this->shared_, {held, this->light_fence_});  // the ring outlives a move of this endpoint
     }

@@ -50,6 +50,46 @@ private:
     fixed_loan(Lender* sender, ring_ticket<T> t) noexcept : lent<ends>(sender, t) {}
 };
 
+/// Several slots of a queue lent to a sender at once (zero copy), from sender.loan_n(n): up to n
+/// free slots side by side, shaped as every loan is. data() is the slots to write the messages
+/// in (a std::span<T>, or where the ring's slots carry more than the message, a range of T
+/// indexed and iterated as one), size() how many (data().size()). commit() publishes them all,
+/// commit(m) only the first m, in order, with one index publication and one wake-up; the rest
+/// go back as an abandoned loan's slot does. Destroyed or abandon()ed uncommitted, it sends
+/// nothing. It follows its sender as a loan of one does (detail/queue/lending.hpp).
+template <class Lender, class T>
+class fixed_loans : public lent<through_endpoint<Lender>> {
+    using ends = through_endpoint<Lender>;
+
+public:
+    fixed_loans() noexcept = default;
+
+    /// The slots lent, to write in place. Empty once the loan is no longer open.
+    [[nodiscard]] auto data() const noexcept {
+        using slots = decltype(ends::slots_of(*this->lender_, this->held_));
+        return *this ? ends::slots_of(*this->lender_, this->held_) : slots{};
+    }
+    /// How many slots were lent (0 once the loan is no longer open).
+    [[nodiscard]] std::size_t size() const noexcept { return *this ? static_cast<std::size_t>(this->held_.count) : 0; }
+
+    /// Publishes all size() messages. closed if the loan is no longer open.
+    status commit() noexcept { return commit(size()); }
+    /// Publishes the first m messages, in order, and gives the other slots back: too_large (and
+    /// the loan stays open) if m > size(), closed if the loan is no longer open.
+    status commit(std::size_t m) noexcept {
+        if (!*this) return unexpected(errc::closed);
+        if (m > this->held_.count) return unexpected(errc::too_large);
+        ends::publish_run(*this->end(), this->held_, m);
+        return {};
+    }
+    /// Gives every slot back unpublished, as destruction does.
+    void abandon() noexcept { this->give_back(); }
+
+private:
+    friend Lender;
+    fixed_loans(Lender* sender, ring_ticket<T> t) noexcept : lent<ends>(sender, t) {}
+};
+
 /// A message read in place (zero copy), shaped as every view is (bytes_view too): data() is
 /// valid while the view is open; its slot goes back to the senders when the view is destroyed
 /// or release()d. Move-only; an empty (default-constructed, moved-from, released) view is
@@ -84,14 +124,19 @@ class fixed_sender
     : public lender<endpoint<Queue, producer_role, typename Queue::shared::producer_type, Mode>,
                     ring_ticket<typename Queue::message_type>>,
       public send_verbs<fixed_sender<Queue, Mode>, typename Queue::message_type, Mode>,
-      public send_batch_verbs<fixed_sender<Queue, Mode>, typename Queue::message_type, Mode> {
+      public send_batch_verbs<fixed_sender<Queue, Mode>, typename Queue::message_type, Mode>,
+      public loan_verbs<fixed_sender<Queue, Mode>, Mode>,
+      public loan_n_verbs<fixed_sender<Queue, Mode>, Mode> {
     using T = typename Queue::message_type;
     using base = lender<endpoint<Queue, producer_role, typename Queue::shared::producer_type, Mode>, ring_ticket<T>>;
     using verbs = send_verbs<fixed_sender, T, Mode>;
     using batch_verbs = send_batch_verbs<fixed_sender, T, Mode>;
+    using loans = loan_verbs<fixed_sender, Mode>;
+    using loans_n = loan_n_verbs<fixed_sender, Mode>;
 
 public:
     using loan_type = fixed_loan<base, T>;
+    using loans_type = fixed_loans<base, T>;
 
     /// send(m), send(m, deadline) (send_verbs): sends a copy of `m`. Blocking: waits for room,
     /// then ok; or timed_out (not sent), closed / peer_dead (every receiver is gone and the queue
@@ -104,22 +149,34 @@ public:
     /// attempt publishes what fits with one index publication and rings the bell at most once.
     using batch_verbs::send;
 
-    /// Zero copy: lends the next slot to write a message in place; commit() the loan to send it.
-    /// Waits (blocking) or fails (non-blocking) as send does. One loan at a time per sender.
-    result<loan_type> loan() noexcept {
-        return this->template lend<loan_type>([&](auto op) { return this->template run<false>(op); });
-    }
-    template <deadline D>
-    result<loan_type> loan(D deadline) noexcept {
-        return this->template lend<loan_type>([&](auto op) { return this->template run<false>(op, deadline); });
-    }
+    /// loan(), loan(deadline) (loan_verbs): zero copy: lends the next slot to write a message in
+    /// place; commit() the loan to send it. Waits (blocking) or fails (non-blocking) as send
+    /// does. One loan at a time per sender.
+    using loans::loan;
+    /// loan_n(n), loan_n(n, deadline) (loan_n_verbs): zero copy, several at once: lends up to n
+    /// free slots side by side (to the ring's wrap at most; at least one, waiting or failing as
+    /// loan() does) to write messages in place; commit(m) sends the first m (see fixed_loans).
+    /// invalid_argument for n == 0. It is this sender's one loan (in_use).
+    using loans_n::loan_n;
 
 private:
     friend Queue;
     friend queue_handle<Queue>;
     friend verbs;
     friend batch_verbs;
+    friend loans;
+    friend loans_n;
     using base::base;
+
+    result<loan_type> lend_until(clock::time_point deadline) noexcept {
+        return this->template lend<loan_type>([&](auto op) { return this->template run_until<false>(op, deadline); });
+    }
+    result<loans_type> lend_n_until(std::size_t n, clock::time_point deadline) noexcept {
+        if (n == 0) return unexpected(errc::invalid_argument);
+        return this->template lend_by<loans_type>(
+            [n](auto& cursor, ring_ticket<T>& t) { return cursor.try_claim_run(n, t); },
+            [&](auto op) { return this->template run_until<false>(op, deadline); });
+    }
 
     errc send_until(const T& m, clock::time_point deadline) noexcept {
         return this->lent_out() ? errc::in_use : this->run_until(push(m), deadline);
@@ -157,11 +214,13 @@ class fixed_receiver
     : public lender<endpoint<Queue, consumer_role, typename Queue::shared::consumer_type, Mode>,
                     ring_ticket<const typename Queue::message_type>>,
       public receive_verbs<fixed_receiver<Queue, Mode>, typename Queue::message_type, Mode>,
-      public receive_batch_verbs<fixed_receiver<Queue, Mode>, typename Queue::message_type, Mode> {
+      public receive_batch_verbs<fixed_receiver<Queue, Mode>, typename Queue::message_type, Mode>,
+      public view_verbs<fixed_receiver<Queue, Mode>, Mode> {
     using T = typename Queue::message_type;
     using base = lender<endpoint<Queue, consumer_role, typename Queue::shared::consumer_type, Mode>, ring_ticket<const T>>;
     using verbs = receive_verbs<fixed_receiver, T, Mode>;
     using batch_verbs = receive_batch_verbs<fixed_receiver, T, Mode>;
+    using views = view_verbs<fixed_receiver, Mode>;
 
 public:
     using view_type = fixed_view<base, T>;
@@ -176,22 +235,22 @@ public:
     /// how many; their slots go back with one index publication and one wake-up.
     using batch_verbs::receive;
 
-    /// Zero copy: the oldest message, read in place; its slot stays taken until the view goes.
-    /// Waits or fails as receive does. One view at a time per receiver.
-    result<view_type> receive_view() noexcept {
-        return this->template lend<view_type>([&](auto op) { return this->template run<false>(op); });
-    }
-    template <deadline D>
-    result<view_type> receive_view(D deadline) noexcept {
-        return this->template lend<view_type>([&](auto op) { return this->template run<false>(op, deadline); });
-    }
+    /// receive_view(), receive_view(deadline) (view_verbs): zero copy: the oldest message, read
+    /// in place; its slot stays taken until the view goes. Waits or fails as receive does. One
+    /// view at a time per receiver.
+    using views::receive_view;
 
 private:
     friend Queue;
     friend queue_handle<Queue>;
     friend verbs;
     friend batch_verbs;
+    friend views;
     using base::base;
+
+    result<view_type> view_until(clock::time_point deadline) noexcept {
+        return this->template lend<view_type>([&](auto op) { return this->template run_until<false>(op, deadline); });
+    }
 
     errc receive_until(T& out, clock::time_point deadline) noexcept {
         return this->lent_out() ? errc::in_use : this->run_until(pop(out), deadline);

@@ -11,8 +11,13 @@
 //     it is out (in_use), and gives it back when it closes first;
 //   - a queue of bytes<Max> lends straight from its ring, which outlives a move of the endpoint.
 
+#include <ipckit/detail/endpoint/verbs.hpp>
+#include <ipckit/deadline.hpp>
 #include <ipckit/error.hpp>
+#include <ipckit/policy.hpp>
 
+#include <cstddef>
+#include <cstdint>
 #include <type_traits>
 #include <utility>
 
@@ -116,9 +121,15 @@ protected:
     /// size, a record view's checked length, which `run` may set).
     template <class Lent, class Run, class... More>
     result<Lent> lend(Run&& run, const More&... more) noexcept {
+        return lend_by<Lent>([](auto& cursor, Ticket& t) { return cursor.try_claim(t); }, run, more...);
+    }
+    /// As lend, with the claim made by claim(cursor, ticket): a run of slots for a loan of
+    /// several (try_claim_run).
+    template <class Lent, class Claim, class Run, class... More>
+    result<Lent> lend_by(Claim claim, Run&& run, const More&... more) noexcept {
         if (out_ != nullptr) return unexpected(errc::in_use);
         Ticket t;
-        const errc e = run([&t](auto& cursor) { return cursor.try_claim(t); });
+        const errc e = run([&t, &claim](auto& cursor) { return claim(cursor, t); });
         if (e != errc::ok) return unexpected(e);
         return lend_claimed<Lent>(t, more...);
     }
@@ -147,6 +158,15 @@ private:
         out_ = nullptr;
         this->progress();
     }
+    /// Ends the outstanding loan of several slots: its first m published, the rest given back
+    /// (one index publication: the cursor's commit_run), and one wake for them all.
+    void finish_run(const Ticket& t, std::uint64_t m) noexcept {
+        this->cursor().commit_run(t, m);
+        out_ = nullptr;
+        this->progress();
+    }
+    /// The slots of an outstanding loan of several, as the cursor lays them out.
+    auto slots_of(const Ticket& t) noexcept { return this->cursor().slots_of(t); }
     /// Gives back the outstanding loan or view, if any, before this endpoint lets go of its place.
     void end_outstanding() noexcept {
         if (out_ == nullptr) return;
@@ -167,9 +187,82 @@ struct through_endpoint {
 
     static void give_back(Lender& l, const held& t) noexcept { l.finish(t, false); }
     static void publish(Lender& l, const held& t) noexcept { l.finish(t, true); }
+    static void publish_run(Lender& l, const held& t, std::uint64_t m) noexcept { l.finish_run(t, m); }
+    static auto slots_of(Lender& l, const held& t) noexcept { return l.slots_of(t); }
     static void follow(Lender& l, lent_type* p) noexcept { l.out_ = p; }
     static void give_back(lent_type& p) noexcept { p.give_back(); }
     static void repoint(lent_type& p, Lender* l) noexcept { p.lender_ = l; }
+};
+
+/// The public loan verbs of a sender, as send_verbs are its send verbs (detail/endpoint/verbs.hpp):
+/// a mixin over the one primitive its kind implements (and befriends this mixin for),
+///
+///     result<loan_type> Derived::lend_until(Size... n, clock::time_point deadline) noexcept
+///
+/// which lends room for a message (a fixed-size message's slot: no Size; n bytes of bytes<Max>:
+/// Size = std::size_t), waiting as the kind waits until `deadline` (time_point::max(): none), or
+/// one attempt (non_blocking).
+///
+///     loan(n...)               no deadline (blocking) or one attempt
+///     loan(n..., D deadline)   blocking only: a steady_clock time point or a duration
+///
+/// What each returns is said where each kind names this mixin.
+template <class Derived, mode_policy Mode, class... Size>
+class loan_verbs {
+public:
+    auto loan(Size... n) noexcept { return derived().lend_until(n..., clock::time_point::max()); }
+    template <deadline D>
+    auto loan(Size... n, D deadline) noexcept {
+        return derived().lend_until(n..., blocking_deadline<Mode>(deadline));
+    }
+
+private:
+    Derived& derived() noexcept { return static_cast<Derived&>(*this); }
+};
+
+/// The public verbs of a sender that lends several slots at once, beside loan_verbs, over:
+///
+///     result<loans_type> Derived::lend_n_until(std::size_t n, clock::time_point deadline) noexcept
+///
+/// which lends up to n free slots side by side (at least one: it waits, or fails, as a loan of
+/// one does).
+///
+///     loan_n(n)               no deadline (blocking) or one attempt
+///     loan_n(n, D deadline)   blocking only
+template <class Derived, mode_policy Mode>
+class loan_n_verbs {
+public:
+    auto loan_n(std::size_t n) noexcept { return derived().lend_n_until(n, clock::time_point::max()); }
+    template <deadline D>
+    auto loan_n(std::size_t n, D deadline) noexcept {
+        return derived().lend_n_until(n, blocking_deadline<Mode>(deadline));
+    }
+
+private:
+    Derived& derived() noexcept { return static_cast<Derived&>(*this); }
+};
+
+/// The public view verbs of a receiver, over the one primitive its kind implements (and
+/// befriends this mixin for):
+///
+///     result<view_type> Derived::view_until(clock::time_point deadline) noexcept
+///
+/// which lends the receiver's next message to read in place, waiting as the kind waits until
+/// `deadline` (time_point::max(): none), or one attempt (non_blocking).
+///
+///     receive_view()             no deadline (blocking) or one attempt
+///     receive_view(D deadline)   blocking only
+template <class Derived, mode_policy Mode>
+class view_verbs {
+public:
+    auto receive_view() noexcept { return derived().view_until(clock::time_point::max()); }
+    template <deadline D>
+    auto receive_view(D deadline) noexcept {
+        return derived().view_until(blocking_deadline<Mode>(deadline));
+    }
+
+private:
+    Derived& derived() noexcept { return static_cast<Derived&>(*this); }
 };
 
 }  // namespace ipckit::detail

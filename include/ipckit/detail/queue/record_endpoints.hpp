@@ -35,12 +35,14 @@ class record_sender
     : public lender<endpoint<Queue, producer_role, typename Queue::shared::producer_type, Mode>,
                     ring_ticket<typename Queue::record_type>>,
       public bytes_send_verbs<record_sender<Queue, Mode>, Queue::max_message, Mode>,
-      public bytes_send_batch_verbs<record_sender<Queue, Mode>, Queue::max_message, Mode> {
+      public bytes_send_batch_verbs<record_sender<Queue, Mode>, Queue::max_message, Mode>,
+      public loan_verbs<record_sender<Queue, Mode>, Mode, std::size_t> {
     using record_type = typename Queue::record_type;
     using base = lender<endpoint<Queue, producer_role, typename Queue::shared::producer_type, Mode>,
                         ring_ticket<record_type>>;
     using verbs = bytes_send_verbs<record_sender, Queue::max_message, Mode>;
     using batch_verbs = bytes_send_batch_verbs<record_sender, Queue::max_message, Mode>;
+    using loans = loan_verbs<record_sender, Mode, std::size_t>;
 
 public:
     using loan_type = record_loan<base, Queue::max_message>;
@@ -59,22 +61,18 @@ public:
     /// receivers once.
     using batch_verbs::send;
 
-    /// Zero copy: lends n bytes of the next slot to write a message in place; commit() (all n) or
-    /// commit(k) (the first k) sends it. Waits (blocking) or fails (non-blocking) as send does;
-    /// too_large at once if n > Max. One loan at a time per sender.
-    result<loan_type> loan(std::size_t n) noexcept {
-        return lend_bytes(n, [&](auto op) { return this->template run<false>(op); });
-    }
-    template <deadline D>
-    result<loan_type> loan(std::size_t n, D deadline) noexcept {
-        return lend_bytes(n, [&](auto op) { return this->template run<false>(op, deadline); });
-    }
+    /// loan(n), loan(n, deadline) (loan_verbs): zero copy: lends n bytes of the next slot to
+    /// write a message in place; commit() (all n) or commit(k) (the first k) sends it. Waits
+    /// (blocking) or fails (non-blocking) as send does; too_large at once if n > Max. One loan
+    /// at a time per sender.
+    using loans::loan;
 
 private:
     friend Queue;
     friend queue_handle<Queue>;
     friend verbs;
     friend batch_verbs;
+    friend loans;
     using base::base;
 
     /// bytes_send_batch_verbs' primitive: each attempt sends what fits, one slot at a time, and
@@ -101,10 +99,9 @@ private:
         return this->run_until([m](auto& cursor) { return push_record<Queue::max_message>(cursor, m); }, deadline);
     }
 
-    template <class Run>
-    result<loan_type> lend_bytes(std::size_t n, Run&& run) noexcept {
+    result<loan_type> lend_until(std::size_t n, clock::time_point deadline) noexcept {
         if (n > Queue::max_message) return unexpected(errc::too_large);
-        return this->template lend<loan_type>(std::forward<Run>(run), n);
+        return this->template lend<loan_type>([&](auto op) { return this->template run_until<false>(op, deadline); }, n);
     }
 };
 
@@ -123,12 +120,14 @@ class record_receiver
     : public lender<endpoint<Queue, consumer_role, typename Queue::shared::consumer_type, Mode>,
                     ring_ticket<const typename Queue::record_type>>,
       public bytes_receive_verbs<record_receiver<Queue, Mode>, Mode>,
-      public bytes_receive_batch_verbs<record_receiver<Queue, Mode>, Mode> {
+      public bytes_receive_batch_verbs<record_receiver<Queue, Mode>, Mode>,
+      public view_verbs<record_receiver<Queue, Mode>, Mode> {
     using record_type = typename Queue::record_type;
     using ticket = ring_ticket<const record_type>;
     using base = lender<endpoint<Queue, consumer_role, typename Queue::shared::consumer_type, Mode>, ticket>;
     using verbs = bytes_receive_verbs<record_receiver, Mode>;
     using batch_verbs = bytes_receive_batch_verbs<record_receiver, Mode>;
+    using views = view_verbs<record_receiver, Mode>;
 
 public:
     using view_type = record_view<base, Queue::max_message>;
@@ -157,15 +156,10 @@ public:
     /// too_large if that is the first of all). The senders are woken once.
     using batch_verbs::receive;
 
-    /// Zero copy: the next message, read in place; its slot stays taken until the view goes.
-    /// Waits or fails as receive does. One view at a time per receiver.
-    result<view_type> receive_view() noexcept {
-        return view([&](auto op) { return this->template run<false>(op); });
-    }
-    template <deadline D>
-    result<view_type> receive_view(D deadline) noexcept {
-        return view([&](auto op) { return this->template run<false>(op, deadline); });
-    }
+    /// receive_view(), receive_view(deadline) (view_verbs): zero copy: the next message, read in
+    /// place; its slot stays taken until the view goes. Waits or fails as receive does. One view
+    /// at a time per receiver.
+    using views::receive_view;
 
     /// Lets go now, as destruction would: a parked message's slot and an outstanding view are
     /// given back.
@@ -179,6 +173,7 @@ private:
     friend queue_handle<Queue>;
     friend verbs;
     friend batch_verbs;
+    friend views;
     friend watch_access;
     using base::base;
 
@@ -266,11 +261,10 @@ private:
         return errc::ok;
     }
 
-    template <class Run>
-    result<view_type> view(Run&& run) noexcept {
+    result<view_type> view_until(clock::time_point deadline) noexcept {
         if (this->lent_out()) return unexpected(errc::in_use);
         if (parked_.t.slot == nullptr) {
-            const errc e = run([this](auto& cursor) { return this->claim(cursor); });
+            const errc e = this->template run_until<false>([this](auto& cursor) { return this->claim(cursor); }, deadline);
             if (e != errc::ok) return unexpected(e);
         }
         const parked p = std::exchange(parked_, {});

@@ -22,6 +22,17 @@
 // message (the bell's seq_cst fences order the producer's raise, made before its publish, before
 // the sleeper's look).
 //
+// Batches. A producer's batch is its lane's (spsc.hpp: try_push_n, one store of the lane's tail).
+// The consumer's batch (try_pop_n) is a run from one lane: the first lane with a message, from
+// where the last claim or run left off, as a single claim finds it; up to as many as asked and
+// as that lane holds, given back with one store of that lane's head; the next look starts at
+// the lane after it. So a run is bounded by the batch asked for and the lane's N slots, and the
+// fairness above holds run for run: among lanes that always have messages each gives a run in
+// turn, and a lane with a message waits at most one run of every other lane before it is read.
+// A run frees room in one lane only, so the endpoint's one wake after it goes to that lane's
+// sender (last_lane()), and the rule of spsc.hpp holds: the head store is made in the call that
+// read the run, before the endpoint's notify() looks for that sender asleep.
+//
 // A dead producer: SPSC lanes hold no claims, so there is nothing to recover. What it published
 // stays in its lane and is read as any message (in order, before anyone else's that its lane
 // receives later); what it had not published is not there. Its place, once retired or taken over
@@ -43,6 +54,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace ipckit::detail {
 
@@ -88,7 +100,15 @@ public:
     errc try_claim(ring_ticket<T>& t) noexcept { return lane_.try_claim(t); }
     void commit(const ring_ticket<T>& t) noexcept { lane_.commit(t); }
     void abandon(const ring_ticket<T>& t) noexcept { lane_.abandon(t); }
+    /// A loan of several slots, in our own lane only (spsc_producer::try_claim_run).
+    errc try_claim_run(std::size_t n, ring_ticket<T>& t) noexcept { return lane_.try_claim_run(n, t); }
+    void commit_run(const ring_ticket<T>& t, std::uint64_t m) noexcept { lane_.commit_run(t, m); }
+    std::span<T> slots_of(const ring_ticket<T>& t) const noexcept { return lane_.slots_of(t); }
     errc try_push(const T& m) noexcept { return lane_.try_push(m); }
+    /// A batch, into our own lane only (spsc_producer::try_push_n: one store of its tail).
+    errc try_push_n(const T* src, std::size_t n, std::size_t& pushed) noexcept {
+        return lane_.try_push_n(src, n, pushed);
+    }
     /// Whether our own lane has room: the other lanes' fill does not matter to us.
     bool has_room() noexcept { return lane_.has_room(); }
     /// Nothing to recover: the single consumer holds no claim while it reads.
@@ -122,21 +142,7 @@ public:
     /// claim left off. ok, would_block (every lane empty) or corrupt (a lane's indices). No
     /// system call. The slot stays the consumer's until release().
     errc try_claim(ring_ticket<const T>& t) noexcept {
-        for (;;) {
-            const std::size_t n = in_use_;
-            std::size_t i = next_ < n ? next_ : 0;
-            for (std::size_t k = 0; k < n; ++k) {
-                const errc e = lanes_[i].try_claim(t);
-                if (e != errc::would_block) {
-                    current_ = i;
-                    return e;
-                }
-                if (++i == n) i = 0;
-            }
-            // Every lane we knew is empty: a producer may have come to a lane past them.
-            in_use_ = ring_->lanes_in_use();
-            if (in_use_ == n) return errc::would_block;
-        }
+        return take_from_next_lane([&t](spsc_consumer<T, N>& lane) { return lane.try_claim(t); });
     }
 
     /// The lane of the last claim: the one a release freed room in.
@@ -149,6 +155,17 @@ public:
     }
 
     errc try_pop(T& out) noexcept { return pop_copy(*this, out); }
+
+    /// Takes copies of a run of up to n messages from one lane, the next of the merge (see the
+    /// top of this file), into `out`, in order, and gives their slots back with one store of
+    /// that lane's head: ok (`popped` says how many, at least one), would_block (every lane
+    /// empty) or corrupt (a lane's indices). n > 0. No system call.
+    errc try_pop_n(T* out, std::size_t n, std::size_t& popped) noexcept {
+        popped = 0;
+        const errc e = take_from_next_lane([&](spsc_consumer<T, N>& lane) { return lane.try_pop_n(out, n, popped); });
+        if (e == errc::ok) next_ = current_ + 1;
+        return e;
+    }
 
     /// Whether some lane has a message (or a corrupt lane, which the pop will report).
     bool has_data() noexcept {
@@ -173,6 +190,27 @@ public:
     }
 
 private:
+    /// take(lane) on the first lane, from next_ on, where it does not would_block; current_
+    /// becomes that lane. would_block once every lane in use, looked at afresh, has nothing.
+    template <class Take>
+    errc take_from_next_lane(Take&& take) noexcept {
+        for (;;) {
+            const std::size_t n = in_use_;
+            std::size_t i = next_ < n ? next_ : 0;
+            for (std::size_t k = 0; k < n; ++k) {
+                const errc e = take(lanes_[i]);
+                if (e != errc::would_block) {
+                    current_ = i;
+                    return e;
+                }
+                if (++i == n) i = 0;
+            }
+            // Every lane we knew is empty: a producer may have come to a lane past them.
+            in_use_ = ring_->lanes_in_use();
+            if (in_use_ == n) return errc::would_block;
+        }
+    }
+
     lanes_ring<T, N, Lanes>* ring_ = nullptr;
     std::array<spsc_consumer<T, N>, Lanes> lanes_{};
     std::size_t in_use_ = 0;   ///< the lanes looked at: lanes_in_use() when last read
@@ -189,5 +227,8 @@ static_assert(claiming_consumer<lanes_consumer<std::uint64_t, 8, 4>, std::uint64
                   attaches_to<lanes_consumer<std::uint64_t, 8, 4>, lanes_ring<std::uint64_t, 8, 4>,
                               std::atomic<std::uint64_t>>,
               "lanes_consumer must meet the consumer cursor contract");
+static_assert(batch_producer<lanes_producer<std::uint64_t, 8, 4>, std::uint64_t> &&
+                  batch_consumer<lanes_consumer<std::uint64_t, 8, 4>, std::uint64_t>,
+              "the lanes' cursors must meet the batch contract");
 
 }  // namespace ipckit::detail

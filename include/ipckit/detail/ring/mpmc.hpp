@@ -51,9 +51,19 @@
 // call that read it, before the endpoint's notify() looks for a producer asleep on the space
 // bell (doorbell.hpp: a sleeper lists itself, then looks at the ring again), so space released
 // lazily, once per batch, is never released too late for a sleeper to see it.
+//
+// Loans of several slots (try_claim_run, commit_run). A producer claims a run as a batch does
+// (one CAS, the run listed in `pending`), but only up to the ring's wrap, and the caller writes
+// the values in place. commit_run(m) then publishes the first m as commit_n does (stamp, then
+// sequence, slot by slot in order) and gives the rest back as abandon does (tombstones), and
+// unlists the run last. A producer killed holding the run leaves every slot of it unpublished
+// and unstamped at this position: recover() buries them one at a time at the head, as for a
+// batch. The values are not side by side (each slot carries its sequence and stamp), so the run
+// is lent as mpmc_slots<T>, a strided view.
 
 #include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/ring/cursor.hpp>
+#include <ipckit/detail/ring/mpmc_ring.hpp>
 #include <ipckit/detail/ring/ticket.hpp>
 #include <ipckit/detail/sync/pending.hpp>
 #include <ipckit/error.hpp>
@@ -65,68 +75,6 @@
 #include <cstring>
 
 namespace ipckit::detail {
-
-/// One slot. Not padded to a cache line: neighbours share lines, as in Vyukov's ring, so that
-/// a small message costs a fraction of a line rather than one each.
-template <shm_safe T>
-struct mpmc_slot {
-    std::atomic<std::uint64_t> seq;
-    std::atomic<std::uint64_t> stamp;  ///< pos + 1 of the last message committed here; 0 before any
-    T value;
-};
-
-/// Shared layout:
-///   0             tail    next position to produce; claimed by CAS among producers
-///   cache_line    head    next position to consume; claimed by CAS among consumers
-///   2*cache_line  slots   mpmc_slot<T>[N], sequences initialised to their index, stamps to 0
-template <shm_safe T, std::size_t N>
-struct mpmc_ring {
-    static_assert(N > 0 && N < (std::uint64_t{1} << 40));
-    alignas(cache_line) std::atomic<std::uint64_t> tail{0};
-    alignas(cache_line) std::atomic<std::uint64_t> head{0};
-    alignas(cache_line) mpmc_slot<T> slots[N];
-
-    mpmc_ring() noexcept {
-        for (std::size_t i = 0; i < N; ++i) {
-            slots[i].seq.store(i, std::memory_order_relaxed);
-            slots[i].stamp.store(0, std::memory_order_relaxed);
-        }
-    }
-
-    static constexpr bool consistent(std::uint64_t head, std::uint64_t tail) noexcept {
-        return head <= tail && tail - head <= N;
-    }
-};
-
-/// A claim that lost its race (CAS) and then found nothing must not leave its position in
-/// `pending`: a live process listing a position it does not hold would keep a recoverer from
-/// finishing that position for the dead process that does.
-inline errc withdraw_claim(std::atomic<std::uint64_t>& pending, errc why) noexcept {
-    pending.store(0, std::memory_order_relaxed);
-    return why;
-}
-
-/// Sequences are compared as signed distances, as in Vyukov's queue.
-constexpr std::int64_t distance(std::uint64_t a, std::uint64_t b) noexcept { return static_cast<std::int64_t>(a - b); }
-
-/// What both cursors hold: the ring, and the roster word through which they claim positions
-/// (a claim in progress is listed there, so that recovery can tell a dead claimant's slot).
-template <shm_safe T, std::size_t N>
-class mpmc_cursor {
-public:
-    /// Attaches to `ring`, claiming positions through `pending`; false if its indices are
-    /// inconsistent.
-    bool attach(mpmc_ring<T, N>& ring, std::atomic<std::uint64_t>& pending) noexcept {
-        ring_ = &ring;
-        pending_ = &pending;
-        std::uint64_t head;
-        return consistent_now(ring, head);
-    }
-
-protected:
-    mpmc_ring<T, N>* ring_ = nullptr;
-    std::atomic<std::uint64_t>* pending_ = nullptr;
-};
 
 /// A producer's cursor. Restricted thread-safe: one thread at a time. `Multi`: other
 /// producers exist, so positions are claimed by CAS.
@@ -198,8 +146,44 @@ public:
         ring_->slots[t.pos % N].stamp.store(t.pos + 1, std::memory_order_release);
         finish(t, t.pos + 1);
     }
-    /// Gives up a claimed position: consumers skip it.
-    void abandon(const ring_ticket<T>& t) noexcept { finish(t, (t.pos + 1) | seq_tombstone); }
+    /// Gives up a claimed position (or a run of them, from try_claim_run): consumers skip it.
+    void abandon(const ring_ticket<T>& t) noexcept {
+        if (t.count == 1) return finish(t, (t.pos + 1) | seq_tombstone);
+        abandon_n({t.pos, t.count});
+    }
+
+    /// Claims a run of up to n (> 0) free positions whose slots lie side by side, to the ring's
+    /// wrap at most, with one CAS, for writing in place: ok (`t.count` of them from t.slot, at
+    /// least one), would_block (full) or corrupt. It must end in commit_run() or abandon(). No
+    /// system call.
+    errc try_claim_run(std::size_t n, ring_ticket<T>& t) noexcept {
+        std::uint64_t pos = 0, m = 0;
+        if (const errc e = claim_run(n, pos, m, true); e != errc::ok) return e;
+        t = {&ring_->slots[pos % N].value, pos, m};
+        return errc::ok;
+    }
+    /// Publishes the first m (<= t.count) values written in place in a claimed run, in order,
+    /// each as commit() does, and gives the rest back as abandon() does; then unlists the run.
+    void commit_run(const ring_ticket<T>& t, std::uint64_t m) noexcept {
+        for (std::uint64_t i = 0; i < t.count; ++i) {
+            mpmc_slot<T>& slot = ring_->slots[(t.pos + i) % N];
+            if (i < m) {
+                // SYNC POINT WRITE: value; READ by a recoverer's acquire load of the stamp.
+                slot.stamp.store(t.pos + i + 1, std::memory_order_release);
+                // SYNC POINT WRITE: value; READ by the consumer's acquire load of seq.
+                slot.seq.store(t.pos + i + 1, std::memory_order_release);
+            } else {
+                // SYNC POINT WRITE: READ by the consumer's acquire load of seq (a tombstone).
+                slot.seq.store((t.pos + i + 1) | seq_tombstone, std::memory_order_release);
+            }
+        }
+        // SYNC POINT WRITE: after the run's last store; READ by a recoverer's live_claimant().
+        pending_->store(0, std::memory_order_release);
+    }
+    /// The values of a claimed run, a slot apart.
+    mpmc_slots<T> slots_of(const ring_ticket<T>& t) const noexcept {
+        return {&ring_->slots[t.pos % N], static_cast<std::size_t>(t.count)};
+    }
 
     /// Publishes a copy of `m`: ok, would_block (full) or corrupt. No system call.
     errc try_push(const T& m) noexcept { return push_copy(*this, m); }
@@ -233,7 +217,8 @@ private:
     /// 1 <= m, listing it in `pending` before the one CAS (or store) that claims it all: ok,
     /// would_block (full) or corrupt. A further position joins the run only if its slot is
     /// free for this lap now (seq == its position): a slot that a consumer still reads ends it.
-    errc claim_run(std::uint64_t want, std::uint64_t& pos_out, std::uint64_t& m) noexcept {
+    /// With `to_wrap`, the run also stops at the ring's last slot, so that its slots lie side by side.
+    errc claim_run(std::uint64_t want, std::uint64_t& pos_out, std::uint64_t& m, bool to_wrap = false) noexcept {
         std::uint64_t pos = ring_->tail.load(std::memory_order_relaxed);
         for (;;) {
             // SYNC POINT READ: seq, paired with the release store of the consumer that freed it.
@@ -243,7 +228,8 @@ private:
             const std::int64_t d = distance(seq, pos);
             if (d == 0) {
                 m = 1;
-                const std::uint64_t limit = std::min<std::uint64_t>({want, N, pending_run_max});
+                const std::uint64_t limit =
+                    std::min<std::uint64_t>({want, to_wrap ? N - pos % N : N, pending_run_max});
                 if (pos + limit < pending_run_limit)
                     // SYNC POINT READ: each further seq, paired with the release store of the
                     // consumer that freed it: its read of the slot is over before we write.

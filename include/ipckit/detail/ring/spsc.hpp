@@ -37,6 +37,12 @@
 // for sleepers (doorbell.hpp: a sleeper lists itself, then looks at the head once more, so
 // either it sees the new head or the notify sees it listed). A consumer that kept slots across
 // calls to save more stores would break it: the producer would sleep on a store nobody makes.
+//
+// Loans of several slots (try_claim_run, commit_run). The producer claims a run of free slots
+// side by side, up to the ring's wrap (slot N - 1), without touching the tail, and writes them in
+// place; commit_run(m) publishes the first m with one store of the tail. The rest were never
+// published, so giving them back (abandon, or a producer killed holding them) is nothing at all:
+// the next claim starts at the same tail.
 
 #include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/ring/cursor.hpp>
@@ -48,6 +54,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <span>
 
 namespace ipckit::detail {
 
@@ -137,8 +144,30 @@ public:
         // SYNC POINT WRITE: slots[tail_-1]; READ by the consumer's acquire load of tail.
         spsc_ring<T, N>::advance(ring_->tail, ring_->tail_check, tail_);
     }
-    /// Gives up the claimed slot: it was never published, so there is nothing to undo.
+    /// Gives up the claimed slot (or run): it was never published, so there is nothing to undo.
     void abandon(const ring_ticket<T>&) noexcept {}
+
+    /// Claims a run of up to n (> 0) free slots side by side, from the tail to the ring's wrap
+    /// at most, for writing in place: ok (`t.count` of them from t.slot, at least one),
+    /// would_block (full) or corrupt. No system call. Nothing is published until commit_run().
+    errc try_claim_run(std::size_t n, ring_ticket<T>& t) noexcept {
+        if (N - (tail_ - head_cache_) < n) {  // the cached head may be old: look again, as try_push_n does
+            if (const errc e = refresh(); e != errc::ok) return e;
+            if (tail_ - head_cache_ >= N) return errc::would_block;
+        }
+        t = {&ring_->slots[tail_ % N], tail_, std::min<std::uint64_t>({n, N - (tail_ - head_cache_), N - tail_ % N})};
+        return errc::ok;
+    }
+    /// Publishes the first m (<= t.count) slots of a claimed run with one store of the tail; the
+    /// rest are given back (nothing to undo).
+    void commit_run(const ring_ticket<T>&, std::uint64_t m) noexcept {
+        if (m == 0) return;
+        tail_ += m;
+        // SYNC POINT WRITE: slots[tail_-m .. tail_); READ by the consumer's acquire load of tail.
+        spsc_ring<T, N>::advance(ring_->tail, ring_->tail_check, tail_);
+    }
+    /// The claimed run's slots, side by side.
+    std::span<T> slots_of(const ring_ticket<T>& t) const noexcept { return {t.slot, static_cast<std::size_t>(t.count)}; }
 
     /// Publishes a copy of `m`: ok, would_block (full) or corrupt. No system call.
     errc try_push(const T& m) noexcept { return push_copy(*this, m); }

@@ -13,10 +13,14 @@ namespace ipckit::detail {
 /// the position. The same in every ring whose slots carry a sequence word (mpmc, broadcast).
 inline constexpr std::uint64_t seq_tombstone = std::uint64_t{1} << 63;
 
+/// A claimed position, or a run of `count` positions from `pos` whose slots lie side by side in
+/// the ring (a loan of several: try_claim_run; `slot` is the first). A producer's abandon gives
+/// back all `count` of them.
 template <class T>
 struct ring_ticket {
     T* slot = nullptr;
     std::uint64_t pos = 0;
+    std::uint64_t count = 1;
 };
 
 /// A run of positions claimed at once (a batch): `count` of them from `pos`.

@@ -148,18 +148,25 @@ inline std::optional<message_description> parse_message_description(std::string_
                                static_cast<std::size_t>(*align), false};
 }
 
-/// Reads back one side of describe_queue(): "single producer" -> 1, "multi<64> consumer" -> 64.
-inline std::optional<std::size_t> parse_side_description(std::string_view side, std::string_view what) {
+/// Reads back one side of describe_queue(): "single producer" -> 1, "multi<64> consumer" -> 64;
+/// with `lanes`, "lanes<8> producer" -> 8 too (and *lanes set), else lanes are not a side.
+inline std::optional<std::size_t> parse_side_description(std::string_view side, std::string_view what,
+                                                         bool* lanes = nullptr) {
     if (side.size() <= what.size() + 1 || side.substr(side.size() - what.size()) != what ||
         side[side.size() - what.size() - 1] != ' ')
         return std::nullopt;
     side = side.substr(0, side.size() - what.size() - 1);
     if (side == "single") return 1;
-    const auto n = between(side, "multi<");
+    auto n = between(side, "multi<");
+    std::uint64_t min = 2;  // multi_of<Max>'s bounds: 2..4096
+    if (!n && lanes != nullptr && (n = between(side, "lanes<"))) {
+        *lanes = true;
+        min = 1;  // lanes<Max>'s: 1..4096
+    }
     std::uint64_t max = 0;
     if (n)
         if (const auto v = parse_decimal(*n)) max = *v;
-    if (max < 2 || max > 4096) return std::nullopt;  // multi_of<Max>'s bounds
+    if (max < min || max > 4096) return std::nullopt;
     return static_cast<std::size_t>(max);
 }
 
@@ -174,6 +181,7 @@ struct queue_description {
     std::size_t producers = 1;
     std::size_t consumers = 1;
     std::string ownership;
+    bool lanes = false;  ///< lanes<producers>: a ring of capacity_value messages per producer
 };
 
 /// Reads back a description made by describe_queue(); nullopt if `d` is not one (or was cut
@@ -183,9 +191,9 @@ inline std::optional<queue_description> parse_queue_description(std::string_view
     if (!f) return std::nullopt;
     queue_description q;
     const auto message = parse_message_description((*f)[0]);
-    const auto producers = parse_side_description((*f)[2], "producer");
+    const auto producers = parse_side_description((*f)[2], "producer", &q.lanes);
     const auto consumers = parse_side_description((*f)[3], "consumer");
-    if (!message || !producers || !consumers) return std::nullopt;
+    if (!message || !producers || !consumers || (q.lanes && (message->bytes || *consumers != 1))) return std::nullopt;
     q.message = *message;
     q.capacity = std::string((*f)[1]);
     q.producers = *producers;
@@ -199,10 +207,10 @@ inline std::optional<queue_description> parse_queue_description(std::string_view
         q.kind = queue_description::unbounded;
         n = parse_decimal(*u);
     } else if (const auto b = between(q.capacity, "bounded<")) {
-        constexpr std::string_view unit = " bytes";
-        const bool in_bytes = b->size() > unit.size() && b->substr(b->size() - unit.size()) == unit;
-        if (in_bytes != q.message.bytes) return std::nullopt;
-        n = parse_decimal(in_bytes ? b->substr(0, b->size() - unit.size()) : *b);
+        // " bytes" for bytes<Max>; " per lane" with lanes (of fixed-size messages).
+        const std::string_view unit = q.lanes ? " per lane" : q.message.bytes ? " bytes" : "";
+        if (b->size() <= unit.size() || b->substr(b->size() - unit.size()) != unit) return std::nullopt;
+        n = parse_decimal(b->substr(0, b->size() - unit.size()));
     }
     if (!n) return std::nullopt;
     q.capacity_value = *n;
