@@ -229,7 +229,7 @@ TEMPLATE_TEST_CASE("bytes queue: batches of random sizes wrap around the ring ma
         } else {
             REQUIRE(n.error() == errc::would_block);
         }
-        std::vector<std::byte> storage(ipckit::records::storage_for((rng >> 8) % 61, max_bytes));
+        std::vector<std::byte> storage(ipckit::records::storage_for(1 + (rng >> 8) % 60, max_bytes));
         ipckit::records got{storage};
         const auto r = rx.receive(got);
         if (!r) {
