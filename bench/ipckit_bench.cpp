@@ -360,7 +360,9 @@ exactly once, each producer's in order.
   --message KIND fixed (the default: ipckit::queue<message<S>>) or bytes (ipckit::queue<bytes<S>>:
                  over a byte ring of as many records with one consumer; with several, as many
                  record slots of S bytes in an MPMC ring; in a rendezvous's record slots with
-                 zero; in the chain's record slots with unbounded)
+                 zero; in the chain's record slots with unbounded). With one producer and
+                 one consumer, as deep as the others, also its batch rows (-batch16,
+                 -batch256: send(records) / receive(records) of 16 or 256, streams only)
   --mailbox DELIVERY  an ipckit::mailbox<message<S> or bytes<S>, bounded<N>, DELIVERY,
                  system_owned> as deep as the other queues instead of a queue (no loan row; not
                  with --capacity). exclusive: one consumer. any, round_robin: P producers into C
@@ -610,7 +612,8 @@ std::vector<mechanism_entry> mailbox_rows(const kind_choice& k, std::string_view
 /// The ipckit rows of kind `k`: the queue, and its loan row if it lends slots. `names` keeps the
 /// rows' names alive (a row holds a string_view).
 std::vector<mechanism_entry> kind_rows(const kind_choice& k, std::vector<std::string>& names) {
-    names = {k.name(), k.name() + "-loan"};
+    // All the names first: the rows keep views of them.
+    names = {k.name(), k.name() + "-loan", k.name() + "-batch16", k.name() + "-batch256"};
     if (k.mailbox != mailbox_choice::none) return mailbox_rows(k, names[0]);
     std::vector<mechanism_entry> rows;
     auto both = [&]<payload Payload, class Capacity>() {
@@ -636,6 +639,14 @@ std::vector<mechanism_entry> kind_rows(const kind_choice& k, std::vector<std::st
         sized.template operator()<payload::fixed>();
     else
         sized.template operator()<payload::bytes>();
+    // The SPSC byte ring as deep as the others: its batch verbs too, B records a call, each row
+    // beside the queue it drives one message a call. Streams only (bench/batch.hpp), so not with
+    // several producers, whose pattern here is pPc1.
+    if (k.message == payload::bytes && k.producers == 1 && k.consumers == 1 &&
+        k.capacity == capacity_choice::same_depth) {
+        rows.push_back(batch_row<ipckit_batch<16, ipckit::single, payload::bytes>>(names[2], names[0]));
+        rows.push_back(batch_row<ipckit_batch<256, ipckit::single, payload::bytes>>(names[3], names[0]));
+    }
     return rows;
 }
 

@@ -49,6 +49,7 @@
 #include <ipckit/mailbox.hpp>
 #include <ipckit/node.hpp>
 #include <ipckit/queue.hpp>
+#include <ipckit/records.hpp>
 
 #include <array>
 #include <chrono>
@@ -199,13 +200,17 @@ struct fixed_lanes : fixed_kind<ipckit::lanes<8>, ipckit::single>, queue_promise
 template <class P, std::size_t Max = 64>
 using bytes = ipckit::queue<ipckit::bytes<Max>, ipckit::bounded<1024>, P>;
 
-struct bytes_spsc : bytes_kind<bytes<ipckit::single>, bytes<ipckit::single, 65>>, queue_promises {
+/// Ticks a byte ring of 1024 bytes holds, exactly: records of 8 + 16 bytes, the last 16 bytes
+/// of the lap a wrap marker.
+inline constexpr std::uint64_t byte_ring_ticks = 1024 / ipckit::detail::bytes_record::size_for(sizeof(tick));
+
+struct bytes_spsc : bytes_kind<bytes<ipckit::single>, bytes<ipckit::single, 65>>, queue_promises, records_batch_verbs {
     static constexpr bool multi_producer = false, bounded = true;
-    static constexpr std::uint64_t holds = 8;
+    static constexpr std::uint64_t holds = byte_ring_ticks;
 };
-struct bytes_mpsc : bytes_kind<bytes<ipckit::multi>, bytes<ipckit::multi, 65>>, queue_promises {
+struct bytes_mpsc : bytes_kind<bytes<ipckit::multi>, bytes<ipckit::multi, 65>>, queue_promises, records_batch_verbs {
     static constexpr bool multi_producer = true, bounded = true;
-    static constexpr std::uint64_t holds = 8;
+    static constexpr std::uint64_t holds = byte_ring_ticks;
 };
 
 /// Several consumers of bytes<Max>: 8 record slots (detail/queue/record_queue.hpp).
@@ -213,11 +218,13 @@ template <class P, std::size_t Max = 64>
 using bytes_multi = ipckit::queue<ipckit::bytes<Max>, ipckit::bounded<8 * sizeof(ipckit::detail::record<Max>)>, P,
                                   ipckit::multi>;
 
-struct bytes_spmc : bytes_kind<bytes_multi<ipckit::single>, bytes_multi<ipckit::single, 65>>, queue_promises {
+struct bytes_spmc : bytes_kind<bytes_multi<ipckit::single>, bytes_multi<ipckit::single, 65>>, queue_promises,
+                    records_batch_verbs {
     static constexpr bool multi_producer = false, bounded = true;
     static constexpr std::uint64_t holds = 8;
 };
-struct bytes_mpmc : bytes_kind<bytes_multi<ipckit::multi>, bytes_multi<ipckit::multi, 65>>, queue_promises {
+struct bytes_mpmc : bytes_kind<bytes_multi<ipckit::multi>, bytes_multi<ipckit::multi, 65>>, queue_promises,
+                    records_batch_verbs {
     static constexpr bool multi_producer = true, bounded = true;
     static constexpr std::uint64_t holds = 8;
 };
@@ -310,8 +317,8 @@ struct bytes_mailbox_kind : bytes_kind<bytes_mailbox<Delivery>, bytes_mailbox<De
     static constexpr bool side_of_one_ends = false;
     static constexpr std::uint64_t holds = 8;
 };
-struct mailbox_bytes_exclusive : bytes_mailbox_kind<ipckit::exclusive> {};
-struct mailbox_bytes_any : bytes_mailbox_kind<ipckit::any> {};
+struct mailbox_bytes_exclusive : bytes_mailbox_kind<ipckit::exclusive>, records_batch_verbs {};
+struct mailbox_bytes_any : bytes_mailbox_kind<ipckit::any>, records_batch_verbs {};
 struct mailbox_bytes_round_robin : bytes_mailbox_kind<ipckit::round_robin> {};
 struct mailbox_bytes_broadcast : bytes_mailbox_kind<ipckit::broadcast> {};
 
@@ -490,18 +497,26 @@ struct node_from : node_kind<false> {};
 /// Batch verbs: send(span) says how many were sent, exactly, when it meets a full channel, a
 /// deadline or its receiver's end; receive(span) takes up to its size. (The bounded queues of
 /// fixed-size messages, the mailboxes that take one message at a time from a ring: exclusive
-/// and any, and connections, bytes<Max> ones through records; kinds gain batch verbs from
-/// K::send_batch and K::receive_batch: batch_verbs.hpp. A kind that holds no fixed count says
-/// how many surely fill it, K::fills; one whose ends meet at their first verb has K::meet(rx).)
+/// and any, and connections, bytes<Max> ones through records (queues and mailboxes of bytes<Max>
+/// too); kinds gain batch verbs from K::send_batch and K::receive_batch: batch_verbs.hpp. A kind
+/// that holds no fixed count says how many surely fill it, K::fills; one whose ends meet at their
+/// first verb has K::meet(rx).)
 #define IPCKIT_CONTRACT_BATCH_KINDS fixed_spsc, fixed_mpsc, fixed_lanes, fixed_spmc, fixed_mpmc, mailbox_exclusive, mailbox_any, \
-        tcp_connection, unix_connection, shm_connection
+        tcp_connection, unix_connection, shm_connection, \
+        bytes_spsc, bytes_mpsc, bytes_spmc, bytes_mpmc, mailbox_bytes_exclusive, mailbox_bytes_any
 
 /// ... and a sender killed in the middle of a batch: the batch kinds of IPCKIT_CONTRACT_PEER_DEATH_KINDS.
 #define IPCKIT_CONTRACT_BATCH_PEER_DEATH_KINDS fixed_spsc, fixed_mpsc, fixed_lanes, fixed_mpmc, tcp_connection, unix_connection, \
-        shm_connection
+        shm_connection, bytes_spsc, bytes_mpsc, bytes_mpmc
 
 /// ... and the closed rule: the batch kinds of IPCKIT_CONTRACT_CLOSED_KINDS.
-#define IPCKIT_CONTRACT_BATCH_CLOSED_KINDS fixed_spsc, fixed_mpsc, fixed_lanes, fixed_spmc, fixed_mpmc, mailbox_exclusive, mailbox_any
+#define IPCKIT_CONTRACT_BATCH_CLOSED_KINDS fixed_spsc, fixed_mpsc, fixed_lanes, fixed_spmc, fixed_mpmc, mailbox_exclusive, mailbox_any, \
+        bytes_spsc, bytes_mpsc, bytes_spmc, bytes_mpmc, mailbox_bytes_exclusive, mailbox_bytes_any
+
+/// The batch verbs' own promises for bytes<Max> (records of any size up to Max, too_large, a
+/// records too small): the bytes queues and mailboxes of IPCKIT_CONTRACT_BATCH_KINDS.
+#define IPCKIT_CONTRACT_BYTES_BATCH_KINDS \
+    bytes_spsc, bytes_mpsc, bytes_spmc, bytes_mpmc, mailbox_bytes_exclusive, mailbox_bytes_any
 
 /// The closed rule, where a receiver waits on with no sender attached: the closed kinds of many
 /// senders (a single sender's close is the end instead).

@@ -10,6 +10,7 @@
 #include <ipckit/deadline.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>
+#include <ipckit/records.hpp>
 
 #include <cstddef>
 #include <cstring>
@@ -119,6 +120,102 @@ private:
         const errc e = static_cast<Derived&>(*this).receive_until(take, deadline);
         if (e != errc::ok) return unexpected(e);
         return out;
+    }
+};
+
+/// The public batch send verbs of a sender of bytes<Max>, beside bytes_send_verbs (a kind names
+/// both, with a using-declaration of each send), as send_batch_verbs are beside send_verbs for
+/// fixed-size messages (detail/endpoint/verbs.hpp), on top of the one primitive its kind
+/// implements (and befriends this mixin for):
+///
+///     template <class It>
+///     errc Derived::send_batch_until(It& next, It end, std::size_t& sent,
+///                                    clock::time_point deadline) noexcept
+///
+/// sends the messages from `next` to `end` (each a std::span<const std::byte> of at most
+/// MaxMessage bytes, and at least one), in order, moving `next` past each one sent and counting
+/// it in `sent`: blocking, waiting for room until all are sent (ok) or the deadline passes or
+/// the other side ends (why it stopped); non-blocking, as many as fit now (would_block where not
+/// all did). It wakes the receivers at most once per attempt.
+///
+///     result<std::size_t> send(std::span<const std::span<const std::byte>> ms [, D deadline])
+///     result<std::size_t> send(const ipckit::records& rs [, D deadline])
+///
+/// return how many were sent, the first that many, in order, where that is one or more (fewer
+/// than all only when the deadline passed, the other side ended, or, non-blocking, the queue
+/// filled: the next send says why); 0 at once for an empty batch; else why none was
+/// (timed_out, would_block, closed, peer_dead, in_use...). A message longer than MaxMessage
+/// anywhere in the batch: too_large at once, in either mode, with nothing sent.
+template <class Derived, std::size_t MaxMessage, mode_policy Mode>
+class bytes_send_batch_verbs {
+public:
+    result<std::size_t> send(std::span<const std::span<const std::byte>> ms) noexcept {
+        return until(ms.begin(), ms.end(), clock::time_point::max());
+    }
+    template <deadline D>
+    result<std::size_t> send(std::span<const std::span<const std::byte>> ms, D deadline) noexcept {
+        return until(ms.begin(), ms.end(), blocking_deadline<Mode>(deadline));
+    }
+    result<std::size_t> send(const records& rs) noexcept { return until(rs.begin(), rs.end(), clock::time_point::max()); }
+    template <deadline D>
+    result<std::size_t> send(const records& rs, D deadline) noexcept {
+        return until(rs.begin(), rs.end(), blocking_deadline<Mode>(deadline));
+    }
+
+private:
+    template <class It>
+    result<std::size_t> until(It begin, It end, clock::time_point deadline) noexcept {
+        // Every length first: one message that can never fit fails the batch before any is sent.
+        for (It i = begin; i != end; ++i)
+            if ((*i).size() > MaxMessage) return unexpected(errc::too_large);
+        if (begin == end) return std::size_t{0};
+        std::size_t sent = 0;
+        const errc e = static_cast<Derived&>(*this).send_batch_until(begin, end, sent, deadline);
+        return batch_result(e, sent);
+    }
+};
+
+/// The public batch receive verb of a receiver of bytes<Max>, beside bytes_receive_verbs (a
+/// kind names both, with a using-declaration of each receive), on top of:
+///
+///     template <class Take>
+///     errc Derived::receive_batch_until(Take& take, std::size_t& got,
+///                                       clock::time_point deadline) noexcept
+///
+/// which waits, as that kind waits until `deadline`, for at least one message, and then calls
+/// take(std::span<const std::byte> message) on each message there now, oldest first, in place,
+/// counting in `got` those take returned ok for, until one take refuses (that message stays the
+/// next one this receiver gets) or none is left; it lets the messages taken go, and wakes the
+/// senders, once. It returns ok where got > 0, else why none (what take returned for the first).
+///
+///     result<std::size_t> receive(ipckit::records& out [, D deadline])
+///
+/// replaces what `out` held with the oldest messages, as many as are there now and fit in its
+/// storage, at least one (blocking: waits for one), and returns how many. The first that does
+/// not fit stays the next message, for a later receive with room; if not even the first fits:
+/// too_large, nothing taken. Else why none (timed_out, would_block, closed, peer_dead, in_use...).
+template <class Derived, mode_policy Mode>
+class bytes_receive_batch_verbs {
+public:
+    result<std::size_t> receive(records& out) noexcept { return until(out, clock::time_point::max()); }
+    template <deadline D>
+    result<std::size_t> receive(records& out, D deadline) noexcept {
+        return until(out, blocking_deadline<Mode>(deadline));
+    }
+
+private:
+    result<std::size_t> until(records& out, clock::time_point deadline) noexcept {
+        out.clear();
+        auto take = [&out](std::span<const std::byte> m) noexcept {
+            std::byte* to = out.reserve(m.size());
+            if (to == nullptr) return errc::too_large;
+            if (!m.empty()) std::memcpy(to, m.data(), m.size());
+            out.commit(m.size());
+            return errc::ok;
+        };
+        std::size_t got = 0;
+        const errc e = static_cast<Derived&>(*this).receive_batch_until(take, got, deadline);
+        return batch_result(e, got);
     }
 };
 

@@ -36,12 +36,14 @@ class mailbox_bytes_sender
     : public lender<mailbox_endpoint<Box, producer_role, typename Box::sending::cursor, Mode, mailbox_bells<producer_role>>,
                     ring_ticket<typename Box::message_type>>,
       public bytes_send_verbs<mailbox_bytes_sender<Box, Mode>, Box::message_type::max, Mode>,
+      public bytes_send_batch_verbs<mailbox_bytes_sender<Box, Mode>, Box::message_type::max, Mode>,
       public loan_verbs<mailbox_bytes_sender<Box, Mode>, Mode, std::size_t> {
     using slot = typename Box::message_type;  // record<Max>
     static constexpr std::size_t Max = slot::max;
     using base = lender<mailbox_endpoint<Box, producer_role, typename Box::sending::cursor, Mode, mailbox_bells<producer_role>>,
                         ring_ticket<slot>>;
     using verbs = bytes_send_verbs<mailbox_bytes_sender, Max, Mode>;
+    using batch_verbs = bytes_send_batch_verbs<mailbox_bytes_sender, Max, Mode>;
     using loans = loan_verbs<mailbox_bytes_sender, Mode, std::size_t>;
 
 public:
@@ -52,6 +54,12 @@ public:
     /// gone: not sent), corrupt. Blocking: waits for room, or timed_out (not sent). Non-blocking:
     /// would_block when full. in_use while a loan is outstanding.
     using verbs::send;
+    /// send(spans [, deadline]), send(records [, deadline]) (bytes_send_batch_verbs): sends
+    /// copies of several messages, in order, and returns how many (fewer than all: the deadline
+    /// passed, the mailbox closed part way, or, non-blocking, it filled); too_large at once,
+    /// nothing sent, if any is longer than Max. Each attempt claims and fills slot after slot
+    /// (one claim and one look at the state each) and wakes the receivers once.
+    using batch_verbs::send;
 
     /// loan(n), loan(n, deadline) (loan_verbs): zero copy: lends n bytes (n <= Max, else
     /// too_large) of the next slot to write a message in place; the loan's commit() (all n) or commit(k) (the first k) sends it, and a loan
@@ -64,6 +72,7 @@ public:
 private:
     friend mailbox_handle<Box>;
     friend verbs;
+    friend batch_verbs;
     friend loans;
 
     mailbox_bytes_sender(std::shared_ptr<segment> seg, const options& opt)
@@ -76,6 +85,29 @@ private:
         if (this->lent_out()) return errc::in_use;
         return this->run_sending([&] { return this->template publish_in_place<slot>([m](slot& r) noexcept { write_record(r, m); }); },
                    deadline);
+    }
+
+    /// bytes_send_batch_verbs' primitive: each attempt sends what fits, one slot at a time, and
+    /// wakes the receivers once; it would_block until the rest is sent.
+    template <class It>
+    errc send_batch_until(It& next, It end, std::size_t& sent, clock::time_point deadline) noexcept {
+        if (this->lent_out()) return errc::in_use;
+        return this->run_sending(
+            [this, &next, end, &sent] {
+                std::size_t n = 0;
+                errc e = errc::ok;
+                for (; next != end; ++next, ++n) {
+                    ring_ticket<slot> t;
+                    if (e = this->claim(t); e != errc::ok) break;
+                    write_record(*t.slot, *next);
+                    this->cursor().commit(t);
+                }
+                if (n == 0) return e;
+                sent += n;
+                this->progress();
+                return next == end ? errc::ok : errc::would_block;
+            },
+            deadline);
     }
 
     result<loan_type> lend_until(std::size_t n, clock::time_point deadline) noexcept {

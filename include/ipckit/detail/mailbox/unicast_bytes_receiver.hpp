@@ -28,6 +28,7 @@
 
 #include <cstddef>
 #include <span>
+#include <type_traits>
 #include <utility>
 
 namespace ipckit::detail {
@@ -43,11 +44,13 @@ template <class Box, mode_policy Mode>
 class unicast_bytes_receiver
     : public lender<unicast_receiving<Box, Mode>, ring_ticket<const typename Box::message_type>>,
       public bytes_receive_verbs<unicast_bytes_receiver<Box, Mode>, Mode>,
+      public bytes_receive_batch_verbs<unicast_bytes_receiver<Box, Mode>, Mode>,
       public view_verbs<unicast_bytes_receiver<Box, Mode>, Mode> {
     using slot = typename Box::message_type;  // record<Max>
     static constexpr std::size_t Max = slot::max;
     using base = lender<unicast_receiving<Box, Mode>, ring_ticket<const slot>>;
     using verbs = bytes_receive_verbs<unicast_bytes_receiver, Mode>;
+    using batch_verbs = bytes_receive_batch_verbs<unicast_bytes_receiver, Mode>;
     using views = view_verbs<unicast_bytes_receiver, Mode>;
 
 public:
@@ -61,6 +64,11 @@ public:
     /// this receiver's next. Blocking: waits for one; closed once the mailbox is closed and
     /// drained; timed_out. Non-blocking: would_block. in_use while a view is outstanding.
     using verbs::receive;
+    /// receive(records [, deadline]) (bytes_receive_batch_verbs; exclusive and any only): this
+    /// receiver's next messages, as many as are there and fit, at least one (blocking: waits for
+    /// one), claimed one slot at a time; the first that does not fit stays this receiver's next
+    /// (parked; too_large if that is the first of all). The senders are woken once.
+    using batch_verbs::receive;
 
     /// receive_view(), receive_view(deadline) (view_verbs): zero copy: the next message for this
     /// receiver, read in place; its slot stays taken until
@@ -72,6 +80,7 @@ public:
 private:
     friend mailbox_handle<Box>;
     friend verbs;
+    friend batch_verbs;
     friend views;
     friend watch_access;
     using base::base;
@@ -98,6 +107,44 @@ private:
             return errc::ok;
         }
         parked_ = this->template lend_claimed<view_type>(t, length);
+        return took;
+    }
+
+    /// bytes_receive_batch_verbs' primitive: take(message) on this receiver's next messages, in
+    /// place, a parked one first, then as many as are there now, until one is refused (it stays
+    /// parked); one wake-up of the senders for all the slots given back.
+    template <class Take>
+    errc receive_batch_until(Take& take, std::size_t& got, clock::time_point deadline) noexcept {
+        static_assert(!std::is_same_v<typename Box::delivery_type, round_robin>,
+                      "a round_robin mailbox passes the turn after every message: receive one at a time");
+        got = 0;
+        if (this->lent_out() && !parked_) return errc::in_use;
+        if (parked_) {
+            if (const errc e = take_parked(take); e != errc::ok) return e;
+        } else {
+            ring_ticket<const slot> t;
+            std::size_t length = 0;
+            if (const errc e = this->run([&] { return claim(t, length); }, deadline); e != errc::ok) return e;
+            if (const errc e = take_or_park(take, t, length); e != errc::ok) return e;
+        }
+        got = 1;
+        for (;;) {
+            ring_ticket<const slot> t;
+            std::size_t length = 0;
+            if (claim(t, length) != errc::ok || take_or_park(take, t, length) != errc::ok) break;
+            ++got;
+        }
+        this->progress();
+        return errc::ok;
+    }
+
+    /// take(message) on the claimed slot t: given back if taken, else parked.
+    errc take_or_park(auto& take, const ring_ticket<const slot>& t, std::size_t length) noexcept {
+        const errc took = take(record_bytes(*t.slot, length));
+        if (took == errc::ok)
+            this->cursor().release(t);
+        else
+            parked_ = this->template lend_claimed<view_type>(t, length);
         return took;
     }
 

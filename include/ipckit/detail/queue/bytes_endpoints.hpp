@@ -171,9 +171,11 @@ protected:
 template <class Queue, mode_policy Mode>
 class bytes_sender : public bytes_endpoint<Queue, producer_role, Mode>,
                      public bytes_send_verbs<bytes_sender<Queue, Mode>, Queue::max_message, Mode>,
+                     public bytes_send_batch_verbs<bytes_sender<Queue, Mode>, Queue::max_message, Mode>,
                      public loan_verbs<bytes_sender<Queue, Mode>, Mode, std::size_t> {
     using base = bytes_endpoint<Queue, producer_role, Mode>;
     using verbs = bytes_send_verbs<bytes_sender, Queue::max_message, Mode>;
+    using batch_verbs = bytes_send_batch_verbs<bytes_sender, Queue::max_message, Mode>;
     using loans = loan_verbs<bytes_sender, Mode, std::size_t>;
 
 public:
@@ -186,6 +188,13 @@ public:
     /// once if m is longer than Queue::max_message; in_use while a loan of this sender is
     /// outstanding.
     using verbs::send;
+    /// send(spans [, deadline]), send(records [, deadline]) (bytes_send_batch_verbs): sends
+    /// copies of several messages, in order, and returns how many: blocking, waiting for room
+    /// until all are sent (fewer if the deadline passes or the receiver is gone first);
+    /// non-blocking, as many as fit now. too_large at once, nothing sent, if any is longer than
+    /// Queue::max_message. Each attempt publishes what fits with one index publication (one
+    /// claim per run of the ring, with many senders) and wakes the receiver once.
+    using batch_verbs::send;
 
     /// loan(n), loan(n, deadline) (loan_verbs): zero copy: lends `n` bytes of the ring to write
     /// a message in place (see bytes_loan); commit the loan to send it. Waits (blocking) or fails
@@ -197,8 +206,27 @@ private:
     friend Queue;
     friend queue_handle<Queue>;
     friend verbs;
+    friend batch_verbs;
     friend loans;
     using base::base;
+
+    /// bytes_send_batch_verbs' primitive: each attempt sends what fits and wakes the receiver
+    /// once; it would_block until the rest is sent, so a blocking send waits for room as a
+    /// single send does.
+    template <class It>
+    errc send_batch_until(It& next, It end, std::size_t& sent, clock::time_point deadline) noexcept {
+        return this->template run_until<false>(
+            [this, &next, end, &sent](auto& cursor) noexcept {
+                std::size_t n = 0;
+                const errc e = cursor.try_send_n(next, end, n);
+                this->wake_after(e, n > 0, cursor);
+                if (e != errc::ok) return e;
+                sent += n;
+                if (n > 0) this->progress();
+                return next == end ? errc::ok : errc::would_block;
+            },
+            deadline);
+    }
 
     /// bytes_send_verbs' primitive.
     errc send_until(std::span<const std::byte> m, clock::time_point deadline) noexcept {
@@ -236,9 +264,11 @@ private:
 template <class Queue, mode_policy Mode>
 class bytes_receiver : public bytes_endpoint<Queue, consumer_role, Mode>,
                        public bytes_receive_verbs<bytes_receiver<Queue, Mode>, Mode>,
+                       public bytes_receive_batch_verbs<bytes_receiver<Queue, Mode>, Mode>,
                        public view_verbs<bytes_receiver<Queue, Mode>, Mode> {
     using base = bytes_endpoint<Queue, consumer_role, Mode>;
     using verbs = bytes_receive_verbs<bytes_receiver, Mode>;
+    using batch_verbs = bytes_receive_batch_verbs<bytes_receiver, Mode>;
     using views = view_verbs<bytes_receiver, Mode>;
     using shared = typename Queue::shared;
 
@@ -253,6 +283,11 @@ public:
     /// timed_out. Non-blocking: would_block when empty. in_use while a view is outstanding;
     /// corrupt if the ring is damaged.
     using verbs::receive;
+    /// receive(records [, deadline]) (bytes_receive_batch_verbs): the oldest messages, as many
+    /// as are there and fit, at least one (blocking: waits for one); the first that does not fit
+    /// stays first in the queue (too_large if that is the first of all). Their bytes go back to
+    /// the senders with one index publication and one wake-up.
+    using batch_verbs::receive;
 
     /// receive_view(), receive_view(deadline) (view_verbs): zero copy: the oldest message, read
     /// in place (see bytes_view). It counts as received; its bytes stay until the view goes.
@@ -263,8 +298,23 @@ private:
     friend Queue;
     friend queue_handle<Queue>;
     friend verbs;
+    friend batch_verbs;
     friend views;
     using base::base;
+
+    /// bytes_receive_batch_verbs' primitive: take(message) on the messages there are, in place,
+    /// until one is refused (it stays first); those taken are freed at once, and the senders
+    /// woken once (run_until, on ok).
+    template <class Take>
+    errc receive_batch_until(Take& take, std::size_t& got, clock::time_point deadline) noexcept {
+        return run_recovering(
+            [this, &take, &got](auto& cursor) {
+                const errc e = cursor.take_n(take, got);
+                this->wake_after(e, true, cursor);
+                return e;
+            },
+            deadline);
+    }
 
     /// bytes_receive_verbs' primitive: take(message) on the oldest message, in place; consumed
     /// if take returns ok, left first otherwise.

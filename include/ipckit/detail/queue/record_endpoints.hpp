@@ -35,11 +35,13 @@ class record_sender
     : public lender<endpoint<Queue, producer_role, typename Queue::shared::producer_type, Mode>,
                     ring_ticket<typename Queue::record_type>>,
       public bytes_send_verbs<record_sender<Queue, Mode>, Queue::max_message, Mode>,
+      public bytes_send_batch_verbs<record_sender<Queue, Mode>, Queue::max_message, Mode>,
       public loan_verbs<record_sender<Queue, Mode>, Mode, std::size_t> {
     using record_type = typename Queue::record_type;
     using base = lender<endpoint<Queue, producer_role, typename Queue::shared::producer_type, Mode>,
                         ring_ticket<record_type>>;
     using verbs = bytes_send_verbs<record_sender, Queue::max_message, Mode>;
+    using batch_verbs = bytes_send_batch_verbs<record_sender, Queue::max_message, Mode>;
     using loans = loan_verbs<record_sender, Mode, std::size_t>;
 
 public:
@@ -51,6 +53,13 @@ public:
     /// full), corrupt. Non-blocking: ok, would_block, closed or corrupt, at once. too_large at
     /// once past Max; in_use while a loan is outstanding.
     using verbs::send;
+    /// send(spans [, deadline]), send(records [, deadline]) (bytes_send_batch_verbs): sends
+    /// copies of several messages, in order, and returns how many: blocking, waiting for free
+    /// slots until all are sent (fewer if the deadline passes or every receiver is gone first);
+    /// non-blocking, as many as fit now. too_large at once, nothing sent, if any is longer than
+    /// Max. Each attempt claims and fills slot after slot (one claim each) and wakes the
+    /// receivers once.
+    using batch_verbs::send;
 
     /// loan(n), loan(n, deadline) (loan_verbs): zero copy: lends n bytes of the next slot to
     /// write a message in place; commit() (all n) or commit(k) (the first k) sends it. Waits
@@ -62,8 +71,28 @@ private:
     friend Queue;
     friend queue_handle<Queue>;
     friend verbs;
+    friend batch_verbs;
     friend loans;
     using base::base;
+
+    /// bytes_send_batch_verbs' primitive: each attempt sends what fits, one slot at a time, and
+    /// wakes the receivers once; it would_block until the rest is sent.
+    template <class It>
+    errc send_batch_until(It& next, It end, std::size_t& sent, clock::time_point deadline) noexcept {
+        if (this->lent_out()) return errc::in_use;
+        return this->template run_until<false>(
+            [this, &next, end, &sent](auto& cursor) noexcept {
+                std::size_t n = 0;
+                errc e = errc::ok;
+                for (; next != end; ++next, ++n)
+                    if (e = push_record<Queue::max_message>(cursor, *next); e != errc::ok) break;
+                if (n == 0) return e;
+                sent += n;
+                this->progress();
+                return next == end ? errc::ok : errc::would_block;
+            },
+            deadline);
+    }
 
     errc send_until(std::span<const std::byte> m, clock::time_point deadline) noexcept {
         if (this->lent_out()) return errc::in_use;
@@ -91,11 +120,13 @@ class record_receiver
     : public lender<endpoint<Queue, consumer_role, typename Queue::shared::consumer_type, Mode>,
                     ring_ticket<const typename Queue::record_type>>,
       public bytes_receive_verbs<record_receiver<Queue, Mode>, Mode>,
+      public bytes_receive_batch_verbs<record_receiver<Queue, Mode>, Mode>,
       public view_verbs<record_receiver<Queue, Mode>, Mode> {
     using record_type = typename Queue::record_type;
     using ticket = ring_ticket<const record_type>;
     using base = lender<endpoint<Queue, consumer_role, typename Queue::shared::consumer_type, Mode>, ticket>;
     using verbs = bytes_receive_verbs<record_receiver, Mode>;
+    using batch_verbs = bytes_receive_batch_verbs<record_receiver, Mode>;
     using views = view_verbs<record_receiver, Mode>;
 
 public:
@@ -119,6 +150,11 @@ public:
     /// above); in_use while a view is outstanding; corrupt if a slot says a length past Max
     /// (that slot is given back, and its message lost).
     using verbs::receive;
+    /// receive(records [, deadline]) (bytes_receive_batch_verbs): this receiver's next messages,
+    /// as many as are there and fit, at least one (blocking: waits for one), claimed one slot at
+    /// a time; the first that does not fit stays this receiver's next (parked, as above;
+    /// too_large if that is the first of all). The senders are woken once.
+    using batch_verbs::receive;
 
     /// receive_view(), receive_view(deadline) (view_verbs): zero copy: the next message, read in
     /// place; its slot stays taken until the view goes. Waits or fails as receive does. One view
@@ -136,6 +172,7 @@ private:
     friend Queue;
     friend queue_handle<Queue>;
     friend verbs;
+    friend batch_verbs;
     friend views;
     friend watch_access;
     using base::base;
@@ -174,6 +211,37 @@ private:
                 return e;
             },
             deadline);
+    }
+
+    /// bytes_receive_batch_verbs' primitive: take(message) on this receiver's next messages, in
+    /// place, a parked one first, until one is refused (it stays parked) or none is there now.
+    template <class Take>
+    errc receive_batch_until(Take& take, std::size_t& got, clock::time_point deadline) noexcept {
+        got = 0;
+        if (this->lent_out()) return errc::in_use;
+        if (parked_.t.slot != nullptr) {
+            if (const errc e = take(record_bytes(*parked_.t.slot, parked_.length)); e != errc::ok) return e;
+            this->cursor().release(std::exchange(parked_, {}).t);
+            got = 1;
+            take_more(this->cursor(), take, got);
+            this->progress();
+            return errc::ok;
+        }
+        return this->run_until([this, &take, &got](auto& cursor) { return this->take_more(cursor, take, got); },
+                               deadline);  // run_until wakes the senders on ok
+    }
+
+    /// One attempt of a batch: claims and takes messages while there are any and take takes
+    /// them (one it refuses stays parked): ok where it took any, else why not.
+    template <class Cursor, class Take>
+    errc take_more(Cursor& cursor, Take& take, std::size_t& got) noexcept {
+        errc e = errc::ok;
+        while ((e = claim(cursor)) == errc::ok) {
+            if (e = take(record_bytes(*parked_.t.slot, parked_.length)); e != errc::ok) break;
+            cursor.release(std::exchange(parked_, {}).t);
+            ++got;
+        }
+        return got > 0 ? errc::ok : e;
     }
 
     /// Claims the next message into parked_, its length checked: corrupt past Max, and then the

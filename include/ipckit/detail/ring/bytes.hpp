@@ -59,7 +59,27 @@
 // `read` is also the check of `head`: a producer that reads head reads read after it, and a
 // head beyond read was moved forward, onto records not yet read (corrupt: the producer would
 // overwrite them). A head moved back is put right or reported by the next consumer's attach:
-// spsc, `read` must be the end of the (stamped) record at head; mpsc, [head, read) is zero.
+// spsc, `read` must be the end of the (stamped) records from head; mpsc, [head, read) is zero.
+//
+// Batches. A producer's try_send_n writes a run of records and publishes it once. spsc: it
+// writes every record that fits (a wrap marker among them), then stores the tail once. mpsc: it
+// claims the run with one CAS of the tail, as far as the lap and the free space it last saw
+// reach (a run never crosses the end of the ring; the rest of the batch takes another claim,
+// after the wrap marker), and announces only the run's first position in `pending`. The
+// `reserved` header it writes at that position, before any payload, has the size of the whole
+// run; it then writes the other records whole (headers and payloads) and stores the first
+// header last, with release: the consumer reads no record of the run before that store, and
+// every record after it is visible then (it was written before it). So a producer that dies
+// part way leaves one reserved record the size of the run, which a recoverer skips whole, with
+// the same `pending` check as for one record: what it published before (earlier runs) is
+// delivered, nothing of the run. The consumer's take_n copies out every message there is (and
+// that its caller takes), freeing them and the skip records among them with one store of
+// `read` and one of `head`, mpsc after zeroing them all. The wake-up rule (as for the fixed-size
+// rings, spsc.hpp's "Batches"): that head store is made in the call that read the batch, before
+// it returns, and so before the endpoint's notify() looks for sleepers; a consumer that kept
+// records across calls would leave a producer asleep on a store nobody makes. With batches
+// `read` may be the end of several records past head, so a successor's check of it (spsc) walks
+// the stamped records from head to read.
 //
 // Shared memory is not trusted: every index and header is checked before use (head <= tail <=
 // head + N, and read <= tail where read leads head; a record lies within one lap of the ring,

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <utility>
 
 namespace ipckit::detail {
@@ -40,12 +41,18 @@ public:
             if constexpr (Multi) {
                 ring.zero(h, r);
             } else {
-                // The predecessor was taking the record at h, which must end at r.
-                const std::uint64_t w = ring.header(h).load(std::memory_order_relaxed);
-                const auto k = bytes_record::kind_of(w);
-                if ((k != bytes_record::message && k != bytes_record::skip) || !bytes_record::stamped(w, h) ||
-                    !ring_type::fits_lap(h, bytes_record::size_of(w)) || h + bytes_record::size_of(w) != r)
-                    return false;
+                // The predecessor was taking the records from h (one, or a batch's run), the
+                // last of which must end at r.
+                std::uint64_t p = h;
+                while (p < r) {
+                    const std::uint64_t w = ring.header(p).load(std::memory_order_relaxed);
+                    const auto k = bytes_record::kind_of(w);
+                    if ((k != bytes_record::message && k != bytes_record::skip) || !bytes_record::stamped(w, p) ||
+                        !ring_type::fits_lap(p, bytes_record::size_of(w)))
+                        return false;
+                    p += bytes_record::size_of(w);
+                }
+                if (p != r) return false;
             }
             // SYNC POINT WRITE: the zeroing; READ by the producers' acquire load of head.
             ring.head.store(r, std::memory_order_release);
@@ -58,50 +65,45 @@ public:
     /// (empty, or the record at the head is not committed yet), in_use (a view is outstanding)
     /// or corrupt. The message stays until consume() or hold().
     errc peek(bytes_found& out) noexcept {
-        if (broken_) return errc::corrupt;
-        if (view_out_) {
-            if (ring_->read.load(std::memory_order_relaxed) > ring_->head.load(std::memory_order_relaxed))
-                return errc::in_use;
-            view_out_ = false;
-        }
+        if (const errc e = settled(); e != errc::ok) return e;
         for (;;) {
-            const std::uint64_t h = head_;
-            std::uint64_t w;
-            if constexpr (Multi) {
-                // SYNC POINT READ: the record, paired with its producer's release store of the header.
-                w = ring_->header(h).load(std::memory_order_acquire);
-                const auto k = bytes_record::kind_of(w);
-                if (k == bytes_record::none) return errc::would_block;  // empty, or reserved a moment ago
-                if (!bytes_record::stamped(w, h)) return errc::corrupt;
-                if (k == bytes_record::reserved)
-                    return ring_type::fits_lap(h, bytes_record::size_of(w)) ? errc::would_block : errc::corrupt;
-            } else {
-                if (h == tail_cache_) {
-                    if (const errc e = refresh(); e != errc::ok) return e;
-                    if (h == tail_cache_) return errc::would_block;
-                }
-                w = ring_->header(h).load(std::memory_order_relaxed);
-                const auto k = bytes_record::kind_of(w);
-                if ((k != bytes_record::message && k != bytes_record::skip) || !bytes_record::stamped(w, h))
-                    return errc::corrupt;
-            }
-            const std::uint64_t size = bytes_record::size_of(w);
-            if (!ring_type::fits_lap(h, size)) return errc::corrupt;
-            const std::uint64_t end = h + size;
-            if (end > tail_cache_) {
-                if (const errc e = refresh(); e != errc::ok) return e;
-                if (end > tail_cache_) return errc::corrupt;
-            }
-            if (bytes_record::kind_of(w) == bytes_record::skip) {
-                free(h, end);
-                progressed_ = true;
-                continue;
-            }
-            const std::uint64_t length = bytes_record::length_of(w);
-            if (length > Max) return errc::corrupt;
-            out = {h, end, length};
-            return errc::ok;
+            bool skip = false;
+            if (const errc e = look(head_, out, skip); e != errc::ok) return e;
+            if (!skip) return errc::ok;
+            free(out.pos, out.end);
+            progressed_ = true;
         }
+    }
+
+    /// Takes messages from the head, oldest first, while take(payload) returns ok for them and
+    /// there are any (skip records between are passed), and frees all it passed with one store
+    /// of the head, before it returns (see "Batches" at the top of detail/ring/bytes.hpp).
+    /// Counts in `got` those taken: ok where one or more were, else what peek() would have said,
+    /// or what take returned for the first (that message stays at the head).
+    template <class Take>
+    errc take_n(Take&& take, std::size_t& got) noexcept {
+        got = 0;
+        if (const errc e = settled(); e != errc::ok) return e;
+        const std::uint64_t from = head_;
+        std::uint64_t p = from;
+        errc e = errc::ok;
+        for (;;) {
+            bytes_found f;
+            bool skip = false;
+            if (e = look(p, f, skip); e != errc::ok) break;
+            if (!skip) {
+                if (e = take(std::span<const std::byte>(ring_->payload(f.pos), static_cast<std::size_t>(f.length)));
+                    e != errc::ok)
+                    break;
+                ++got;
+            }
+            p = f.end;
+        }
+        if (p != from) {
+            free(from, p);
+            if (got == 0) progressed_ = true;  // skip records alone
+        }
+        return got > 0 ? errc::ok : e;
     }
 
     /// The payload of a message peek() found.
@@ -204,6 +206,54 @@ public:
     }
 
 private:
+    /// ok, or why the cursor cannot look at the head: corrupt, or in_use while a view is out.
+    errc settled() noexcept {
+        if (broken_) return errc::corrupt;
+        if (view_out_) {
+            if (ring_->read.load(std::memory_order_relaxed) > ring_->head.load(std::memory_order_relaxed))
+                return errc::in_use;
+            view_out_ = false;
+        }
+        return errc::ok;
+    }
+
+    /// The record at `h` (head_, or where a batch has read to), checked: a message, or a skip
+    /// record (`skip`) to pass; would_block where there is none yet, or corrupt.
+    errc look(std::uint64_t h, bytes_found& out, bool& skip) noexcept {
+        std::uint64_t w;
+        if constexpr (Multi) {
+            // SYNC POINT READ: the record, paired with its producer's release store of the
+            // header (of the first record of its run, which it stores after the rest of the run).
+            w = ring_->header(h).load(std::memory_order_acquire);
+            const auto k = bytes_record::kind_of(w);
+            if (k == bytes_record::none) return errc::would_block;  // empty, or reserved a moment ago
+            if (!bytes_record::stamped(w, h)) return errc::corrupt;
+            if (k == bytes_record::reserved)
+                return ring_type::fits_lap(h, bytes_record::size_of(w)) ? errc::would_block : errc::corrupt;
+        } else {
+            if (h == tail_cache_) {
+                if (const errc e = refresh(); e != errc::ok) return e;
+                if (h == tail_cache_) return errc::would_block;
+            }
+            w = ring_->header(h).load(std::memory_order_relaxed);
+            const auto k = bytes_record::kind_of(w);
+            if ((k != bytes_record::message && k != bytes_record::skip) || !bytes_record::stamped(w, h))
+                return errc::corrupt;
+        }
+        const std::uint64_t size = bytes_record::size_of(w);
+        if (!ring_type::fits_lap(h, size)) return errc::corrupt;
+        const std::uint64_t end = h + size;
+        if (end > tail_cache_) {
+            if (const errc e = refresh(); e != errc::ok) return e;
+            if (end > tail_cache_) return errc::corrupt;
+        }
+        skip = bytes_record::kind_of(w) == bytes_record::skip;
+        const std::uint64_t length = skip ? 0 : bytes_record::length_of(w);
+        if (length > Max) return errc::corrupt;
+        out = {h, end, length};
+        return errc::ok;
+    }
+
     errc refresh() noexcept {
         // SYNC POINT READ: tail, paired with the producer's release store (spsc) or the
         // reserving CASes (mpsc).

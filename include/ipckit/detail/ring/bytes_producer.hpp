@@ -8,10 +8,12 @@
 #include <ipckit/detail/ring/cursor.hpp>
 #include <ipckit/error.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <span>
 #include <utility>
 
 namespace ipckit::detail {
@@ -59,6 +61,81 @@ public:
             ring_->tail.store(tail_, std::memory_order_release);
         }
         return errc::ok;
+    }
+
+    /// Sends the messages from `next` to `end` (each a std::span<const std::byte>), as many as
+    /// fit now, in order, moving `next` past each one sent and counting it in `n`: ok where one
+    /// or more were sent (or none was asked), else what try_send would have said for the first.
+    /// spsc: writes them all, then publishes them with one store of the tail. mpsc: claims a run
+    /// of them with one CAS, as far as the lap and the free space reach (more runs past the end
+    /// of the lap), writes it, and commits it with one store of its first header (see "Batches"
+    /// at the top of detail/ring/bytes.hpp). No system call.
+    template <class It>
+    errc try_send_n(It& next, It end, std::size_t& n) noexcept {
+        n = 0;
+        if (const errc e = settle(); e != errc::ok) return e;
+        if constexpr (Multi) {
+            while (next != end) {
+                const std::uint64_t size = bytes_record::size_for((*next).size());
+                // The records after the first that fit in `room` bytes more: the rest of the run.
+                auto extend = [&next, end](std::uint64_t room) noexcept {
+                    std::uint64_t extra = 0;
+                    It i = next;
+                    for (++i; i != end; ++i) {
+                        const std::uint64_t s = bytes_record::size_for((*i).size());
+                        if (s > room - extra) break;
+                        extra += s;
+                    }
+                    return extra;
+                };
+                std::uint64_t pos = 0;
+                std::uint64_t claimed = 0;
+                if (const errc e = reserve(size, pos, claimed, extend); e != errc::ok) return n > 0 ? errc::ok : e;
+                // The records after the first, whole; then the first's payload and its header,
+                // which commits the run (a consumer reads no further until it is committed).
+                const std::span<const std::byte> first = *next;
+                ++next;
+                ++n;
+                for (std::uint64_t p = pos + size; p < pos + claimed; ++next, ++n) {
+                    const std::span<const std::byte> m = *next;
+                    // SYNC POINT WRITE: relaxed, published by the release store of the run's
+                    // first header below (commit_reserved); READ by the consumer's acquire load
+                    // of this header, made after it has read that one.
+                    ring_->header(p).store(bytes_record::message_at(p, m.size()), std::memory_order_relaxed);
+                    if (!m.empty()) std::memcpy(ring_->payload(p), m.data(), m.size());
+                    p += bytes_record::size_for(m.size());
+                }
+                if (!first.empty()) std::memcpy(ring_->payload(pos), first.data(), first.size());
+                commit_reserved(*ring_, *pending_, pos, bytes_record::message_at(pos, first.size()));
+            }
+            return errc::ok;
+        } else {
+            const std::uint64_t published = tail_;
+            errc e = errc::ok;
+            for (; next != end; ++next, ++n) {
+                const std::span<const std::byte> m = *next;
+                const std::uint64_t size = bytes_record::size_for(m.size());
+                want_ = size;
+                const std::uint64_t need = needed(tail_, size);
+                if (need != size) {
+                    // The wrap marker, published with the records (or alone, if none follows).
+                    if (e = room(need); e != errc::ok) break;
+                    ring_->header(tail_).store(bytes_record::record_at(bytes_record::skip, tail_, need), std::memory_order_relaxed);
+                    tail_ += need;
+                }
+                if (e = room(size); e != errc::ok) break;
+                ring_->header(tail_).store(bytes_record::message_at(tail_, m.size()), std::memory_order_relaxed);
+                if (!m.empty()) std::memcpy(ring_->payload(tail_), m.data(), m.size());
+                tail_ += size;
+            }
+            if (tail_ != published) {
+                // SYNC POINT WRITE: every record of the batch; READ by the consumer's acquire load
+                // of tail. Once per call.
+                ring_->tail.store(tail_, std::memory_order_release);
+                if (n == 0) progressed_ = true;  // a wrap marker alone
+            }
+            return n > 0 || e == errc::ok ? errc::ok : e;
+        }
     }
 
     /// Reserves room for `capacity` payload bytes, to be written in place and committed later
@@ -190,7 +267,16 @@ private:
     /// Claims [pos, pos + size) for a record, first placing a wrap marker if it would cross the
     /// end of the ring. mpsc: leaves pending = pos + 1 on success, 0 otherwise.
     errc reserve(std::uint64_t size, std::uint64_t& pos) noexcept {
+        std::uint64_t claimed = 0;
+        return reserve(size, pos, claimed, [](std::uint64_t) noexcept { return std::uint64_t{0}; });
+    }
+    /// As reserve(size, pos), claiming `claimed` bytes from pos: the record's `size` and, mpsc,
+    /// extend(room) more (at most `room`: what is left of the lap and of the free space as last
+    /// seen), for the records of a batch that follow it in the same run.
+    template <class Extend>
+    errc reserve(std::uint64_t size, std::uint64_t& pos, std::uint64_t& claimed, Extend&& extend) noexcept {
         want_ = size;
+        claimed = size;
         if constexpr (Multi) {
             for (;;) {
                 std::uint64_t t = ring_->tail.load(std::memory_order_relaxed);
@@ -213,10 +299,13 @@ private:
                     head_cache_ = h;
                     if (t + need - h > N) return fail(errc::would_block);
                 }
+                // A run: the record and those of the batch that follow it in this lap and fit.
+                const std::uint64_t run =
+                    need == size ? size + extend(std::min(ring_type::lap_end(t), head_cache_ + N) - (t + size)) : need;
                 // Announced before the claim, and ordered before it by the CAS's release: a
                 // recoverer that sees the claim sees this (or this producer's later progress).
                 pending_->store(t + 1, std::memory_order_relaxed);
-                if (!ring_->tail.compare_exchange_weak(t, t + need, std::memory_order_acq_rel, std::memory_order_relaxed))
+                if (!ring_->tail.compare_exchange_weak(t, t + run, std::memory_order_acq_rel, std::memory_order_relaxed))
                     continue;
                 // Past the tail the ring is all zeros (the consumer zeroes what it frees, before
                 // the head we checked against). A word here was written before: the tail was
@@ -224,9 +313,11 @@ private:
                 if (ring_->header(t).load(std::memory_order_relaxed) != 0) return fail(errc::corrupt);
                 if (need == size) {
                     pos = t;
+                    claimed = run;
                     // Before any payload: a recoverer that finds the header 0 knows that
-                    // nothing of this record was written.
-                    ring_->header(t).store(bytes_record::record_at(bytes_record::reserved, t, size), std::memory_order_relaxed);
+                    // nothing of this record was written. It covers the whole run, which a
+                    // recoverer then skips whole.
+                    ring_->header(t).store(bytes_record::record_at(bytes_record::reserved, t, run), std::memory_order_relaxed);
                     std::atomic_thread_fence(std::memory_order_release);
                     return errc::ok;
                 }
