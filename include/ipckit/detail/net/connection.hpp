@@ -266,11 +266,8 @@ private:
             for (std::span<const std::byte> m : ms)
                 if (m.size() > max_message()) return unexpected(errc::too_large);
         }
+        if (shm_) return shm_->send_many(ms, deadline);
         const detail::batch_fn batch(at, std::size(ms));
-        if (shm_) {
-            if constexpr (fixed) return shm_->send(ms, deadline);
-            else return shm_->send(batch, deadline);
-        }
         if (!link_) return unexpected(errc::closed);
         std::size_t sent = 0;
         const errc e = link_->send(batch, sent, deadline, may_block);  // before `sent` is read
@@ -278,7 +275,7 @@ private:
     }
     result<std::size_t> receive_many(std::span<Message> out, detail::clock::time_point deadline) noexcept {
         if (out.empty()) return std::size_t{0};
-        if (shm_) return shm_->receive(out, deadline);
+        if (shm_) return shm_->receive_many(out, deadline);
         if (!link_) return unexpected(errc::closed);
         std::size_t got = 0;
         auto take = [&](const std::byte* p, std::size_t n) {
@@ -290,7 +287,7 @@ private:
         return detail::batch_result(e, got);
     }
     result<std::size_t> receive_records(records& out, detail::clock::time_point deadline) noexcept {
-        if (shm_) return shm_->receive(out, deadline);
+        if (shm_) return shm_->receive_many(out, deadline);
         out.clear();
         if (!link_) return unexpected(errc::closed);
         auto take = [&](const std::byte* p, std::size_t n) {

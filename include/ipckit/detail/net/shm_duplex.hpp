@@ -127,44 +127,24 @@ public:
             return rx_.receive();
     }
 
-    // Batches: the queue's batch verbs for T (one publication, one wake per batch).
-    result<std::size_t> send(std::span<const Message> ms, time_point deadline) noexcept requires fixed {
+    // Batches: the queues' own batch verbs (one publication, one wake per batch): a span of T;
+    // for bytes<Max> a span of spans or records (the byte queue checks every length first).
+    template <class Batch>
+    result<std::size_t> send_many(const Batch& ms, time_point deadline) noexcept {
         if constexpr (blocks)
             return tx_.send(ms, deadline);
         else
             return tx_.send(ms);
     }
-    result<std::size_t> receive(std::span<Message> out, time_point deadline) noexcept requires fixed {
+    /// Into `out` (a span of T, or records, cleared first): the next message, waiting until
+    /// `deadline`, then those here now that fit; records too small for the first: too_large (it
+    /// stays first).
+    template <class Out>
+    result<std::size_t> receive_many(Out& out, time_point deadline) noexcept {
         if constexpr (blocks)
             return rx_.receive(out, deadline);
         else
             return rx_.receive(out);
-    }
-    // bytes<Max>: one message at a time for now, the byte queues having no batch verbs yet (they
-    // come in another branch; the lead wires them in here when it merges).
-    result<std::size_t> send(batch_fn ms, time_point deadline) noexcept requires(!fixed) {
-        std::size_t sent = 0;
-        const errc e = send(ms, sent, deadline, blocks);  // before `sent` is read
-        return batch_result(e, sent);
-    }
-    /// Into `out` (cleared first): the next message, waiting until `deadline`, then those here
-    /// now that fit; too_large if the first does not fit (it stays first, as the rest's first).
-    result<std::size_t> receive(records& out, time_point deadline) noexcept requires(!fixed) {
-        out.clear();
-        for (time_point until = deadline;; until = time_point::min()) {  // min(): one attempt
-            const std::size_t rest = out.storage().size() - out.used();
-            const std::size_t room = rest < records::footprint(0) ? 0 : (rest - records::footprint(0)) / 8 * 8;
-            std::byte* to = out.reserve(room);
-            result<std::size_t> n = unexpected(errc::too_large);
-            if (to != nullptr) {
-                if constexpr (blocks)
-                    n = rx_.receive(std::span(to, room), until);
-                else
-                    n = rx_.receive(std::span(to, room));
-            }
-            if (!n) return batch_result(n.error(), out.size());
-            out.commit(*n);
-        }
     }
 
     // ---- duplex: for a caller that knows no Message --------------------------------------------
