@@ -644,8 +644,8 @@ std::vector<mechanism_entry> kind_rows(const kind_choice& k, std::vector<std::st
     // several producers, whose pattern here is pPc1.
     if (k.message == payload::bytes && k.producers == 1 && k.consumers == 1 &&
         k.capacity == capacity_choice::same_depth) {
-        rows.push_back(batch_row<ipckit_batch<16, ipckit::single, payload::bytes>>(names[2], names[0]));
-        rows.push_back(batch_row<ipckit_batch<256, ipckit::single, payload::bytes>>(names[3], names[0]));
+        rows.push_back(stream_row<ipckit_batch<16, ipckit::single, payload::bytes>>(names[2], names[0]));
+        rows.push_back(stream_row<ipckit_batch<256, ipckit::single, payload::bytes>>(names[3], names[0]));
     }
     return rows;
 }

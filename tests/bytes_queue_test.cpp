@@ -613,10 +613,11 @@ TEMPLATE_TEST_CASE("bytes queue: a receiver that died freeing a batch: its succe
     for (const char* m : {"one", "two", "three", "next"}) REQUIRE(tx.send(m));
     backdoor<TestType> door(name);
     auto& ring = door.ring();
-    // What a receiver killed between the two stores that free a batch of three leaves: read past
-    // them, head before them (mpsc: not zeroed yet either).
+    // What a receiver killed between the two stores that free a batch of three leaves: the run's
+    // start and read past them, head before them (mpsc: not zeroed yet either).
     std::uint64_t end = 0;
     for (int i = 0; i < 3; ++i) end += record::size_of(door.header_at(end));
+    ring.run_from.store(0);
     ring.read.store(end);
     auto rx = q.template receiver<ipckit::non_blocking>();
     CHECK(ring.head.load() == end);

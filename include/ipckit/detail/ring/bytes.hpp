@@ -59,7 +59,12 @@
 // `read` is also the check of `head`: a producer that reads head reads read after it, and a
 // head beyond read was moved forward, onto records not yet read (corrupt: the producer would
 // overwrite them). A head moved back is put right or reported by the next consumer's attach:
-// spsc, `read` must be the end of the (stamped) records from head; mpsc, [head, read) is zero.
+// spsc, `read` must be the end of the (stamped) records from head, and `run_from` head; mpsc,
+// [head, read) is zero. `run_from` is where the run being freed starts (stored before `read`):
+// a batch frees several records with one store of each, so the records from head to read alone
+// cannot tell a consumer killed between its two stores from a head moved back over records
+// already read; the start of the run can (only a head moved back onto exactly that start is
+// taken for the former, and put right with nothing replayed).
 //
 // Batches. A producer's try_send_n writes a run of records and publishes it once. spsc: it
 // writes every record that fits (a wrap marker among them), then stores the tail once. mpsc: it
@@ -151,6 +156,7 @@ private:
 ///   cache_line    head    start of the oldest record not yet freed; written by the consumer
 ///   +8            read    end of what the consumer has taken: head, or the end of the record
 ///                         at head while the consumer holds it in a view or is freeing it
+///   +16           run_from  head as it was when read last moved: the start of that run
 ///   2*cache_line  words   the records, N / 8 words, all zero at creation
 template <std::size_t N, bool MultiProducer>
 struct bytes_ring {
@@ -166,6 +172,7 @@ struct bytes_ring {
     alignas(cache_line) std::atomic<std::uint64_t> tail{0};
     alignas(cache_line) std::atomic<std::uint64_t> head{0};
     std::atomic<std::uint64_t> read{0};
+    std::atomic<std::uint64_t> run_from{0};
     alignas(cache_line) std::uint64_t words[N / bytes_record::header]{};
 
     /// The header word of the record at `pos`.

@@ -42,7 +42,9 @@ public:
                 ring.zero(h, r);
             } else {
                 // The predecessor was taking the records from h (one, or a batch's run), the
-                // last of which must end at r.
+                // last of which must end at r; and h must be where that run started, or head
+                // was moved back over records already read.
+                if (ring.run_from.load(std::memory_order_relaxed) != h) return false;
                 std::uint64_t p = h;
                 while (p < r) {
                     const std::uint64_t w = ring.header(p).load(std::memory_order_relaxed);
@@ -115,6 +117,7 @@ public:
     /// Keeps the message peek() found in place for a view: the next peek looks past it, but
     /// its bytes are not reused until release().
     void hold(const bytes_found& f) noexcept {
+        ring_->run_from.store(f.pos, std::memory_order_relaxed);
         ring_->read.store(f.end, std::memory_order_relaxed);
         head_ = f.end;
         view_out_ = true;
@@ -264,9 +267,10 @@ private:
     }
 
     void free(std::uint64_t pos, std::uint64_t end) noexcept {
-        // `read` first: a producer reads it after head (see the top of this file), and mpsc,
-        // ordered before the zeroing, a successor that finds the record zeroed knows from
-        // `read` where to resume.
+        // `read` first (after the start of the run it ends, for a successor's check): a
+        // producer reads it after head (see the top of this file), and mpsc, ordered before the
+        // zeroing, a successor that finds the record zeroed knows from `read` where to resume.
+        ring_->run_from.store(pos, std::memory_order_relaxed);
         ring_->read.store(end, std::memory_order_relaxed);
         if constexpr (Multi) {
             std::atomic_thread_fence(std::memory_order_release);
