@@ -351,42 +351,35 @@ TEST_CASE("scribble: a receiver that attaches after the head was moved back repo
             at.push_back(in->ring.tail.load());
             REQUIRE(tx.send(bytes_message(i)));
         }
-        {
+        SECTION("taken one at a time: one record back is put right, two are not") {
+            {
+                auto rx = q.receiver<ipckit::non_blocking>();
+                for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(seq_of_bytes(*rx.receive()) == i);
+            }
+            in->ring.head.store(at[0]);
+            CHECK(setup_errc([&] { return q.receiver(); }) == errc::corrupt);
+            in->ring.head.store(at[2]);  // one record back: put right
             auto rx = q.receiver<ipckit::non_blocking>();
-            for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(seq_of_bytes(*rx.receive()) == i);
+            CHECK(err(rx.receive()) == errc::would_block);
         }
-        in->ring.head.store(at[0]);
-        CHECK(setup_errc([&] { return q.receiver(); }) == errc::corrupt);
-        in->ring.head.store(at[2]);  // one record back: put right
-        auto rx = q.receiver<ipckit::non_blocking>();
-        CHECK(err(rx.receive()) == errc::would_block);
-    }
-    SECTION("spsc byte ring, after a batch: back to the batch's start is put right, inside it is not") {
-        scoped_name name("scribble");
-        auto q = bytes_spsc::create(name);
-        inside<bytes_spsc> in(name);
-        auto tx = q.sender<ipckit::non_blocking>();
-        std::vector<std::uint64_t> at;  // where each record starts
-        for (std::uint64_t i = 0; i < 3; ++i) {
-            at.push_back(in->ring.tail.load());
-            REQUIRE(tx.send(bytes_message(i)));
-        }
-        {
+        SECTION("taken as one batch: back to the batch's start is put right, inside it is not") {
+            {
+                auto rx = q.receiver<ipckit::non_blocking>();
+                std::vector<std::byte> storage(ipckit::records::storage_for(3, max_bytes));
+                ipckit::records batch{storage};
+                REQUIRE(rx.receive(batch).value() == 3);  // one run, freed by one store of head
+            }
+            // Head back onto a record inside the run: the records from there to `read` are
+            // stamped, but the run did not start there.
+            in->ring.head.store(at[1]);
+            CHECK(setup_errc([&] { return q.receiver(); }) == errc::corrupt);
+            // Head back onto the run's start: what a receiver killed between its two stores leaves.
+            in->ring.head.store(at[0]);
             auto rx = q.receiver<ipckit::non_blocking>();
-            std::vector<std::byte> storage(ipckit::records::storage_for(3, max_bytes));
-            ipckit::records batch{storage};
-            REQUIRE(rx.receive(batch).value() == 3);  // one run, freed by one store of head
+            CHECK(err(rx.receive()) == errc::would_block);  // none of the three is read again
+            REQUIRE(tx.send(bytes_message(3)));
+            CHECK(seq_of_bytes(*rx.receive()) == 3u);
         }
-        // Head back onto a record inside the run: the records from there to `read` are stamped,
-        // but the run did not start there.
-        in->ring.head.store(at[1]);
-        CHECK(setup_errc([&] { return q.receiver(); }) == errc::corrupt);
-        // Head back onto the run's start: what a receiver killed between its two stores leaves.
-        in->ring.head.store(at[0]);
-        auto rx = q.receiver<ipckit::non_blocking>();
-        CHECK(err(rx.receive()) == errc::would_block);  // none of the three is read again
-        REQUIRE(tx.send(bytes_message(3)));
-        CHECK(seq_of_bytes(*rx.receive()) == 3u);
     }
     SECTION("mpsc byte ring: what was read is zero, and the next receiver resumes past it") {
         scoped_name name("scribble");
