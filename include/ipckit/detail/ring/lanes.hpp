@@ -151,10 +151,16 @@ public:
     /// Gives the claimed slot back to its producer; the next claim starts at the next lane.
     void release(const ring_ticket<const T>& t) noexcept {
         lanes_[current_].release(t);
-        next_ = current_ + 1;
+        move_on();
     }
 
-    errc try_pop(T& out) noexcept { return pop_copy(*this, out); }
+    /// Takes a copy of the next message of the merge: the lane's own try_pop, so the merge adds
+    /// only the choice of lane to the SPSC path.
+    errc try_pop(T& out) noexcept {
+        const errc e = take_from_next_lane([&out](spsc_consumer<T, N>& lane) { return lane.try_pop(out); });
+        if (e == errc::ok) move_on();
+        return e;
+    }
 
     /// Takes copies of a run of up to n messages from one lane, the next of the merge (see the
     /// top of this file), into `out`, in order, and gives their slots back with one store of
@@ -163,7 +169,7 @@ public:
     errc try_pop_n(T* out, std::size_t n, std::size_t& popped) noexcept {
         popped = 0;
         const errc e = take_from_next_lane([&](spsc_consumer<T, N>& lane) { return lane.try_pop_n(out, n, popped); });
-        if (e == errc::ok) next_ = current_ + 1;
+        if (e == errc::ok) move_on();
         return e;
     }
 
@@ -196,7 +202,7 @@ private:
     errc take_from_next_lane(Take&& take) noexcept {
         for (;;) {
             const std::size_t n = in_use_;
-            std::size_t i = next_ < n ? next_ : 0;
+            std::size_t i = next_ < n ? next_ : 0;  // in_use is read from shared memory: it may have shrunk
             for (std::size_t k = 0; k < n; ++k) {
                 const errc e = take(lanes_[i]);
                 if (e != errc::would_block) {
@@ -210,6 +216,9 @@ private:
             if (in_use_ == n) return errc::would_block;
         }
     }
+
+    /// The next claim starts at the lane after the current one.
+    void move_on() noexcept { next_ = current_ + 1; }
 
     lanes_ring<T, N, Lanes>* ring_ = nullptr;
     std::array<spsc_consumer<T, N>, Lanes> lanes_{};

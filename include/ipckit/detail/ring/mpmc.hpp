@@ -229,8 +229,8 @@ private:
             if (d == 0) {
                 m = 1;
                 const std::uint64_t limit =
-                    std::min<std::uint64_t>({want, to_wrap ? N - pos % N : N, pending_run_max});
-                if (pos + limit < pending_run_limit)
+                    want == 1 ? 1 : std::min<std::uint64_t>({want, to_wrap ? N - pos % N : N, pending_run_max});
+                if (limit > 1 && pos + limit < pending_run_limit)
                     // SYNC POINT READ: each further seq, paired with the release store of the
                     // consumer that freed it: its read of the slot is over before we write.
                     while (m < limit && ring_->slots[(pos + m) % N].seq.load(std::memory_order_acquire) == pos + m) ++m;
@@ -413,8 +413,8 @@ private:
                     continue;
                 }
                 m = 1;
-                const std::uint64_t limit = std::min<std::uint64_t>({want, N, pending_run_max});
-                if (pos + limit < pending_run_limit)
+                const std::uint64_t limit = want == 1 ? 1 : std::min<std::uint64_t>({want, N, pending_run_max});
+                if (limit > 1 && pos + limit < pending_run_limit)
                     while (m < limit && plainly_full(pos + m)) ++m;
                 pending_->store(pending_word(pos, m), std::memory_order_relaxed);  // ordered before the claim by its release
                 if constexpr (Multi) {
