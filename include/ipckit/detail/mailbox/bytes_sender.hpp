@@ -10,6 +10,7 @@
 #include <ipckit/detail/mailbox/endpoint.hpp>
 #include <ipckit/detail/queue/lending.hpp>
 #include <ipckit/detail/queue/record_lending.hpp>
+#include <ipckit/detail/ring/cursor.hpp>
 #include <ipckit/detail/ring/record.hpp>
 #include <ipckit/detail/ring/ticket.hpp>
 #include <ipckit/deadline.hpp>
@@ -18,6 +19,7 @@
 #include <ipckit/segment.hpp>
 
 #include <cstddef>
+#include <iterator>
 #include <memory>
 #include <span>
 #include <utility>
@@ -57,8 +59,8 @@ public:
     /// send(spans [, deadline]), send(records [, deadline]) (bytes_send_batch_verbs): sends
     /// copies of several messages, in order, and returns how many (fewer than all: the deadline
     /// passed, the mailbox closed part way, or, non-blocking, it filled); too_large at once,
-    /// nothing sent, if any is longer than Max. Each attempt claims and fills slot after slot
-    /// (one claim and one look at the state each) and wakes the receivers once.
+    /// nothing sent, if any is longer than Max. Each attempt claims a run of slots (one claim
+    /// and one look at the state; broadcast: a slot at a time) and wakes the receivers once.
     using batch_verbs::send;
 
     /// loan(n), loan(n, deadline) (loan_verbs): zero copy: lends n bytes (n <= Max, else
@@ -87,8 +89,10 @@ private:
                    deadline);
     }
 
-    /// bytes_send_batch_verbs' primitive: each attempt sends what fits, one slot at a time, and
-    /// wakes the receivers once; it would_block until the rest is sent.
+    /// bytes_send_batch_verbs' primitive: each attempt sends what fits, a run of slots under one
+    /// claim and one look at the state (two where the ring wraps; a slot at a time where the ring
+    /// lends no runs: broadcast), and wakes the receivers once; it would_block until the rest is
+    /// sent.
     template <class It>
     errc send_batch_until(It& next, It end, std::size_t& sent, clock::time_point deadline) noexcept {
         if (this->lent_out()) return errc::in_use;
@@ -96,11 +100,20 @@ private:
             [this, &next, end, &sent] {
                 std::size_t n = 0;
                 errc e = errc::ok;
-                for (; next != end; ++next, ++n) {
+                while (next != end) {
                     ring_ticket<slot> t;
-                    if (e = this->claim(t); e != errc::ok) break;
-                    write_record(*t.slot, *next);
-                    this->cursor().commit(t);
+                    if constexpr (record_run_producer<typename Box::sending::cursor, Max>) {
+                        if (e = this->claim_run(static_cast<std::size_t>(std::distance(next, end)), t); e != errc::ok)
+                            break;
+                        write_records<Max>(this->cursor(), t, next);
+                        this->cursor().commit_run(t, t.count);
+                    } else {
+                        if (e = this->claim(t); e != errc::ok) break;
+                        write_record(*t.slot, *next);
+                        ++next;
+                        this->cursor().commit(t);
+                    }
+                    n += static_cast<std::size_t>(t.count);
                 }
                 if (n == 0) return e;
                 sent += n;

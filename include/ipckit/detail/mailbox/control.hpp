@@ -81,16 +81,16 @@ private:
 static_assert(std::is_standard_layout_v<mailbox_control> && sizeof(mailbox_control) == cache_line);
 
 /// A sender's half of the protocol above, for a ring cursor with try_claim / abandon / commit:
-/// claims the next slot into `t` (ok: the caller writes it in place and commits it, or abandons
-/// it), or returns closed (nothing claimed) or what try_claim said (would_block, corrupt). A
-/// claim withdrawn because the mailbox closed wakes the receivers sleeping on `data_bell`. No
-/// system call: the light fence is a compiler barrier where membarrier works. What a send and
-/// a loan (zero copy) both start with.
-template <class Cursor, class Slot>
+/// claims into `t`, by `claim()` (the next slot, or a run of them), and returns ok (the caller
+/// writes it in place and commits it, or abandons it), or closed (nothing claimed) or what the
+/// claim said (would_block, corrupt). A claim withdrawn because the mailbox closed wakes the
+/// receivers sleeping on `data_bell`. No system call: the light fence is a compiler barrier
+/// where membarrier works. What a send, a batch of records and a loan (zero copy) start with.
+template <class Cursor, class Slot, class Claim>
 [[gnu::always_inline]] inline errc claim_unless_closed(mailbox_control& control, doorbell& data_bell, Cursor& cursor,
-                                                          ring_ticket<Slot>& t, bool light_fence) noexcept {
+                                                          ring_ticket<Slot>& t, bool light_fence, Claim&& claim) noexcept {
     if (!control.is_open()) return errc::closed;
-    const errc e = cursor.try_claim(t);
+    const errc e = claim();
     if (e != errc::ok) return e;
     // The claim (tail) before the second look at the state, with the light half of the
     // asymmetric fence between: either the closer's heavy half makes our claim visible to the
@@ -99,11 +99,18 @@ template <class Cursor, class Slot>
     sys::light_fence(light_fence);
     // SYNC POINT READ: the closer's `why | closing` (mailbox_control::close_as).
     if (control.state.load(std::memory_order_relaxed) != mailbox_control::open) {
-        cursor.abandon(t);  // a tombstone the receivers skip
+        cursor.abandon(t);  // tombstones the receivers skip
         data_bell.notify(light_fence);
         return errc::closed;
     }
     return errc::ok;
+}
+
+/// claim_unless_closed of the next slot.
+template <class Cursor, class Slot>
+[[gnu::always_inline]] inline errc claim_unless_closed(mailbox_control& control, doorbell& data_bell, Cursor& cursor,
+                                                          ring_ticket<Slot>& t, bool light_fence) noexcept {
+    return claim_unless_closed(control, data_bell, cursor, t, light_fence, [&cursor, &t] { return cursor.try_claim(t); });
 }
 
 /// A sender's whole send: claims a slot as claim_unless_closed does, lets `write(slot)` fill it

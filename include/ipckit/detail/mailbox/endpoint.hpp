@@ -119,6 +119,13 @@ protected:
     errc claim(ring_ticket<Slot>& t) noexcept {
         return claim_unless_closed(control(), sh().data_bell, cursor_, t, this->light_fence_);
     }
+    /// The same for a run of up to n (> 0) slots side by side (a cursor with try_claim_run),
+    /// finished by the cursor's commit_run.
+    template <class Slot>
+    errc claim_run(std::size_t n, ring_ticket<Slot>& t) noexcept {
+        return claim_unless_closed(control(), sh().data_bell, cursor_, t, this->light_fence_,
+                                   [this, n, &t] { return cursor_.try_claim_run(n, t); });
+    }
 
     /// Wakes the other side's sleepers, if any: after a publish, or after a receiver gave a slot
     /// back (what a lender calls when its loan or view ends).

@@ -57,8 +57,8 @@ public:
     /// copies of several messages, in order, and returns how many: blocking, waiting for free
     /// slots until all are sent (fewer if the deadline passes or every receiver is gone first);
     /// non-blocking, as many as fit now. too_large at once, nothing sent, if any is longer than
-    /// Max. Each attempt claims and fills slot after slot (one claim each) and wakes the
-    /// receivers once.
+    /// Max. Each attempt claims a run of free slots at once (one CAS among several senders; a
+    /// second claim where the ring wraps), fills them and wakes the receivers once.
     using batch_verbs::send;
 
     /// loan(n), loan(n, deadline) (loan_verbs): zero copy: lends n bytes of the next slot to
@@ -75,17 +75,16 @@ private:
     friend loans;
     using base::base;
 
-    /// bytes_send_batch_verbs' primitive: each attempt sends what fits, one slot at a time, and
-    /// wakes the receivers once; it would_block until the rest is sent.
+    /// bytes_send_batch_verbs' primitive: each attempt sends what fits, a run of slots under one
+    /// claim (two where the ring wraps), and wakes the receivers once; it would_block until the
+    /// rest is sent.
     template <class It>
     errc send_batch_until(It& next, It end, std::size_t& sent, clock::time_point deadline) noexcept {
         if (this->lent_out()) return errc::in_use;
         return this->template run_until<false>(
             [this, &next, end, &sent](auto& cursor) noexcept {
                 std::size_t n = 0;
-                errc e = errc::ok;
-                for (; next != end; ++next, ++n)
-                    if (e = push_record<Queue::max_message>(cursor, *next); e != errc::ok) break;
+                const errc e = push_records<Queue::max_message>(cursor, next, end, n);
                 if (n == 0) return e;
                 sent += n;
                 this->progress();

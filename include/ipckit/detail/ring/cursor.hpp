@@ -36,6 +36,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <span>
 
 namespace ipckit::detail {
@@ -139,6 +140,48 @@ errc push_record(C& cursor, std::span<const std::byte> m) noexcept {
     if (e != errc::ok) return e;
     write_record(*t.slot, m);
     cursor.commit(t);
+    return errc::ok;
+}
+
+/// A producer of record<Max> slots that lends runs of them (try_claim_run / slots_of /
+/// commit_run, as a loan of several does): a batch of records then costs one claim a run.
+template <class C, std::size_t Max>
+concept record_run_producer =
+    claiming_producer<C, record<Max>> && requires(C& c, ring_ticket<record<Max>>& t, std::size_t n, std::uint64_t m) {
+        { c.try_claim_run(n, t) } noexcept -> std::same_as<errc>;
+        c.slots_of(t);
+        c.commit_run(t, m);
+    };
+
+/// Writes the messages from `next` on into the claimed run `t` of record<Max> slots, one a slot,
+/// t.count of them (there are at least that many: the run was claimed for them; each at most
+/// Max bytes: the caller checked), moving `next` past them. The caller then commits the run.
+template <std::size_t Max, class C, class It>
+    requires record_run_producer<C, Max>
+void write_records(C& cursor, const ring_ticket<record<Max>>& t, It& next) noexcept {
+    for (record<Max>& r : cursor.slots_of(t)) {
+        write_record(r, *next);
+        ++next;
+    }
+}
+
+/// Publishes the messages from `next` to `end` (at least one; each at most Max bytes: the caller
+/// checked) as far as there is room now, a run of slots at a time (one claim for each run: the
+/// whole batch, or the part before the ring's wrap and the part after it), moving `next` past
+/// what it published and counting it in `pushed`: ok where it published any, else why the first
+/// claim failed (would_block, corrupt).
+template <std::size_t Max, class C, class It>
+    requires record_run_producer<C, Max>
+errc push_records(C& cursor, It& next, It end, std::size_t& pushed) noexcept {
+    pushed = 0;
+    while (next != end) {
+        ring_ticket<record<Max>> t;
+        if (const errc e = cursor.try_claim_run(static_cast<std::size_t>(std::distance(next, end)), t); e != errc::ok)
+            return pushed > 0 ? errc::ok : e;
+        write_records<Max>(cursor, t, next);
+        cursor.commit_run(t, t.count);
+        pushed += static_cast<std::size_t>(t.count);
+    }
     return errc::ok;
 }
 
