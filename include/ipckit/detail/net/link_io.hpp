@@ -41,6 +41,7 @@ inline void link::write_more() {
                       });
 }
 
+/// An async write failed: the hand-off is over, and the write side breaks (write_failed_locked).
 inline void link::write_failed(const boost::system::error_code& ec) {
     std::lock_guard lock(m_);
     act(writer_.async_failed(ec));
@@ -102,7 +103,7 @@ inline void link::finish_close() {
     if (!writer_.writing()) after_last_write();  // else write_more() calls it when done
 }
 
-/// I/O thread, after our close: discards what the peer still sends until its end.
+/// After our close: discards what the peer still sends until its end.
 inline void link::drain() {
     {
         std::lock_guard lock(m_);
