@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -33,8 +34,6 @@ using namespace std::chrono_literals;
 using ipckit::errc;
 using ipckit_test::err;
 using ipckit_test::mix;
-using ipckit_test::pattern;
-using ipckit_test::same;
 using ipckit_test::patience;
 using ipckit_test::pattern;
 using ipckit_test::quick_liveness;
@@ -914,6 +913,56 @@ bool check(std::span<const std::byte> m, std::uint32_t& p, std::uint64_t& s) {
     return same(m, message_of(p, s));
 }
 
+/// What both thread stress cases share: a queue Q and its receiver, a sender thread per producer
+/// (4 where Q takes many, else 1) that sends its `each` messages message_of(p, 0, 1...), the
+/// failures any thread counts, and the check that each message received is whole and its
+/// producer's next.
+template <class Q>
+struct stress {
+    static constexpr std::uint32_t producers = Q::max_senders > 1 ? 4 : 1;
+    static constexpr std::uint64_t total = 100'000;
+    static constexpr std::uint64_t each = total / producers;
+
+    scoped_name name{"bytes"};
+    Q q = Q::create(name);
+    decltype(q.receiver()) rx = q.receiver();
+    std::atomic<int> failures{0};
+    std::vector<std::uint64_t> next = std::vector<std::uint64_t>(producers, 0);
+    std::vector<std::thread> threads;  // last: joined before the queue goes
+
+    ~stress() { join(); }
+
+    /// Starts the producers: body(sender, p) sends producer p's messages in order, counting in
+    /// `failures` what goes wrong. Each sender is attached here, before its thread starts.
+    template <class Body>
+    void start(Body body) {
+        for (std::uint32_t p = 0; p < producers; ++p)
+            threads.emplace_back([body, p, tx = q.sender()]() mutable { body(tx, p); });
+    }
+
+    /// Whether `m`, the i-th message received (none: its receive failed), is whole and its
+    /// producer's next; else a failure, said.
+    bool accept(std::optional<std::span<const std::byte>> m, std::uint64_t i) {
+        std::uint32_t p = 0;
+        std::uint64_t s = 0;
+        if (m && check(*m, p, s) && p < producers && s == next[p]) {
+            ++next[p];
+            return true;
+        }
+        UNSCOPED_INFO("message " << i << " is torn or out of order (producer " << p << ", seq " << s << ")");
+        ++failures;
+        return false;
+    }
+
+    /// Waits for the producers; after a failure, closes the receiver first, so that producers
+    /// waiting for room get closed rather than wait.
+    void join() {
+        if (failures != 0) rx.close();
+        for (auto& t : threads)
+            if (t.joinable()) t.join();
+    }
+};
+
 }  // namespace
 
 TEMPLATE_TEST_CASE("bytes queue: producer threads pass 1e5 messages to a consumer thread, each in order and whole",
@@ -923,116 +972,80 @@ TEMPLATE_TEST_CASE("bytes queue: producer threads pass 1e5 messages to a consume
                                   ipckit::futex>),
                    (ipckit::queue<ipckit::bytes<max_bytes>, ipckit::bounded<1024>, ipckit::single, ipckit::single,
                                   ipckit::spin>)) {
-    scoped_name name("bytes");
-    auto q = TestType::create(name);
-    constexpr std::uint32_t producers = TestType::max_senders > 1 ? 4 : 1;
-    constexpr std::uint64_t total = 100'000;
-    constexpr std::uint64_t each = total / producers;
-    auto rx = q.receiver();
-    std::atomic<int> failures{0};
-    std::vector<std::thread> threads;
-    for (std::uint32_t p = 0; p < producers; ++p) {
-        threads.emplace_back([&failures, p, tx = q.sender()]() mutable {
-            for (std::uint64_t s = 0; s < each; ++s) {
-                // A third by loan, committed short of what was lent every so often.
-                if (s % 3 == 0) {
-                    const auto m = message_of(p, s);
-                    auto loan = tx.loan(std::min(m.size() + (s % 2) * 5, max_bytes), patience);
-                    if (!loan) {
-                        ++failures;
-                        return;
-                    }
-                    std::memcpy(loan->data().data(), m.data(), m.size());
-                    if (!loan->commit(m.size())) ++failures;
-                } else if (!tx.send(message_of(p, s), patience)) {
-                    ++failures;
+    stress<TestType> run;
+    run.start([&run](auto& tx, std::uint32_t p) {
+        for (std::uint64_t s = 0; s < run.each; ++s) {
+            // A third by loan, committed short of what was lent every so often.
+            if (s % 3 == 0) {
+                const auto m = message_of(p, s);
+                auto loan = tx.loan(std::min(m.size() + (s % 2) * 5, max_bytes), patience);
+                if (!loan) {
+                    ++run.failures;
                     return;
                 }
+                std::memcpy(loan->data().data(), m.data(), m.size());
+                if (!loan->commit(m.size())) ++run.failures;
+            } else if (!tx.send(message_of(p, s), patience)) {
+                ++run.failures;
+                return;
             }
-        });
-    }
-    std::vector<std::uint64_t> next(producers, 0);
+        }
+    });
     std::array<std::byte, max_bytes> buf{};
-    for (std::uint64_t i = 0; i < total; ++i) {
-        std::uint32_t p = 0;
-        std::uint64_t s = 0;
+    for (std::uint64_t i = 0; i < run.total; ++i) {
         bool ok = false;
         if (i % 2 == 0) {
-            const auto v = rx.receive_view(patience);
-            ok = v && check(v->data(), p, s);
+            const auto v = run.rx.receive_view(patience);
+            ok = run.accept(v ? std::optional(v->data()) : std::nullopt, i);
         } else {
-            const auto n = rx.receive(buf, patience);
-            ok = n && check(std::span(buf.data(), *n), p, s);
+            const auto n = run.rx.receive(buf, patience);
+            ok = run.accept(n ? std::optional(std::span<const std::byte>(buf.data(), *n)) : std::nullopt, i);
         }
-        if (!ok || p >= producers || s != next[p]) {
-            UNSCOPED_INFO("message " << i << " is torn or out of order (producer " << p << ", seq " << s << ")");
-            ++failures;
-            rx.close();  // the producers get closed rather than wait
-            break;
-        }
-        ++next[p];
+        if (!ok) break;
     }
-    for (auto& t : threads) t.join();
-    REQUIRE(failures == 0);
+    run.join();
+    REQUIRE(run.failures == 0);
     // The closed rule: a queue of many producers ends when it is closed as a whole.
-    if constexpr (TestType::max_senders > 1) q.close();
-    CHECK(err(rx.receive(patience)) == errc::closed);
+    if constexpr (TestType::max_senders > 1) run.q.close();
+    CHECK(err(run.rx.receive(patience)) == errc::closed);
 }
 
 TEMPLATE_TEST_CASE("bytes queue: producer threads pass 1e5 messages in batches to a consumer thread taking batches, "
                    "each in order and whole",
                    "[unit]", (ipckit::queue<ipckit::bytes<max_bytes>, ipckit::bounded<1024>>),
                    (ipckit::queue<ipckit::bytes<max_bytes>, ipckit::bounded<1024>, ipckit::multi_of<4>>)) {
-    scoped_name name("bytes");
-    auto q = TestType::create(name);
-    constexpr std::uint32_t producers = TestType::max_senders > 1 ? 4 : 1;
-    constexpr std::uint64_t total = 100'000;
-    constexpr std::uint64_t each = total / producers;
-    auto rx = q.receiver();
-    std::atomic<int> failures{0};
-    std::vector<std::thread> threads;
-    for (std::uint32_t p = 0; p < producers; ++p) {
-        threads.emplace_back([&failures, p, tx = q.sender()]() mutable {
-            // Batches of 1 to 20, each sent whole before the next (the ring holds about 12 of
-            // the largest, so many wait for room part way).
-            for (std::uint64_t s = 0; s < each;) {
-                const std::uint64_t n = std::min<std::uint64_t>(1 + mix(s ^ p) % 20, each - s);
-                std::vector<std::vector<std::byte>> ms;
-                for (std::uint64_t i = 0; i < n; ++i) ms.push_back(message_of(p, s + i));
-                const std::vector<std::span<const std::byte>> spans(ms.begin(), ms.end());
-                const auto sent = tx.send(std::span<const std::span<const std::byte>>(spans), patience);
-                if (!sent || *sent != n) {
-                    ++failures;
-                    return;
-                }
-                s += n;
+    stress<TestType> run;
+    run.start([&run](auto& tx, std::uint32_t p) {
+        // Batches of 1 to 20, each sent whole before the next (the ring holds about 12 of the
+        // largest, so many wait for room part way).
+        for (std::uint64_t s = 0; s < run.each;) {
+            const std::uint64_t n = std::min<std::uint64_t>(1 + mix(s ^ p) % 20, run.each - s);
+            std::vector<std::vector<std::byte>> ms;
+            for (std::uint64_t i = 0; i < n; ++i) ms.push_back(message_of(p, s + i));
+            const std::vector<std::span<const std::byte>> spans(ms.begin(), ms.end());
+            const auto sent = tx.send(std::span<const std::span<const std::byte>>(spans), patience);
+            if (!sent || *sent != n) {
+                ++run.failures;
+                return;
             }
-        });
-    }
-    std::vector<std::uint64_t> next(producers, 0);
+            s += n;
+        }
+    });
     std::uint64_t received = 0;
-    for (std::uint64_t round = 0; received < total && failures == 0; ++round) {
+    for (std::uint64_t round = 0; received < run.total && run.failures == 0; ++round) {
         std::vector<std::byte> storage(ipckit::records::storage_for(1 + mix(round) % 30, max_bytes));
         ipckit::records got{storage};
-        const auto n = rx.receive(got, patience);
+        const auto n = run.rx.receive(got, patience);
         if (!n || *n != got.size()) {
-            ++failures;
+            ++run.failures;
             break;
         }
         for (const std::span<const std::byte> m : got) {
-            std::uint32_t p = 0;
-            std::uint64_t s = 0;
-            if (!check(m, p, s) || p >= producers || s != next[p]) {
-                UNSCOPED_INFO("message " << received << " is torn or out of order (producer " << p << ", seq " << s << ")");
-                ++failures;
-                break;
-            }
-            ++next[p];
+            if (!run.accept(m, received)) break;
             ++received;
         }
     }
-    if (failures != 0) rx.close();  // the producers get closed rather than wait
-    for (auto& t : threads) t.join();
-    REQUIRE(failures == 0);
-    CHECK(received == total);
+    run.join();
+    REQUIRE(run.failures == 0);
+    CHECK(received == run.total);
 }

@@ -207,11 +207,7 @@ private:
     result<std::size_t> until(records& out, clock::time_point deadline) noexcept {
         out.clear();
         auto take = [&out](std::span<const std::byte> m) noexcept {
-            std::byte* to = out.reserve(m.size());
-            if (to == nullptr) return errc::too_large;
-            if (!m.empty()) std::memcpy(to, m.data(), m.size());
-            out.commit(m.size());
-            return errc::ok;
+            return out.push_back(m) ? errc::ok : errc::too_large;
         };
         std::size_t got = 0;
         const errc e = static_cast<Derived&>(*this).receive_batch_until(take, got, deadline);

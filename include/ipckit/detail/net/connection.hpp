@@ -291,11 +291,7 @@ private:
         out.clear();
         if (!link_) return unexpected(errc::closed);
         auto take = [&](const std::byte* p, std::size_t n) {
-            std::byte* to = out.reserve(n);
-            if (to == nullptr) return errc::too_large;
-            if (n != 0) std::memcpy(to, p, n);
-            out.commit(n);
-            return errc::ok;
+            return out.push_back(std::span<const std::byte>(p, n)) ? errc::ok : errc::too_large;
         };
         const errc e = link_->receive(detail::take_fn(take), std::numeric_limits<std::size_t>::max(), deadline, may_block);
         return detail::batch_result(e, out.size());

@@ -1,6 +1,8 @@
 #pragma once
 // A connection's state over a socket, shared by the user's thread and the I/O thread
-// (io_thread.hpp), every field under one mutex m_.
+// (io_thread.hpp), every field under one mutex m_. This file is the state and what the user's
+// thread (or any thread) does with it; link_io.hpp is what the I/O thread does: carry writes
+// the socket did not take at once, the backstop, the liveness tick, the drain after our close.
 //
 // Who touches the socket, and when (the fd ownership rule):
 // - Reads: the user's thread, in receive() or a waitset's wait, reads the socket itself
@@ -58,7 +60,6 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
 
 #include <algorithm>
 #include <array>
@@ -335,76 +336,6 @@ private:
         return read_result::none;
     }
 
-    // ---- I/O thread --------------------------------------------------------------------------
-
-    /// Carries the writer's buffer to the socket, one async write at a time, until it is empty.
-    void write_more() {
-        std::span<const std::byte> batch;
-        {
-            std::lock_guard lock(m_);
-            batch = writer_.next_batch(shut_);
-            writer_.wake_senders();
-            if (batch.empty()) return after_last_write();
-        }
-        asio::async_write(socket_, asio::buffer(batch.data(), batch.size()),
-                          [self = shared_from_this()](const boost::system::error_code& e, std::size_t) {
-                              if (e) return self->write_failed(e);
-                              self->write_more();
-                          });
-    }
-    void write_failed(const boost::system::error_code& ec) {
-        std::lock_guard lock(m_);
-        act(writer_.async_failed(ec));
-    }
-
-    /// The backstop: writes a burst's last frames if nothing else did by backstop_delay.
-    void arm_backstop() {
-        backstop_.expires_after(frame_writer::backstop_delay);
-        backstop_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-            std::lock_guard lock(self->m_);
-            self->writer_.backstop_done();
-            if (!ec) self->flush_locked();
-        });
-    }
-
-    /// Every quarter of the liveness interval: reads what waits if no user thread is reading,
-    /// judges liveness, sends a heartbeat when idle; after our close, cuts off a peer that never
-    /// ends its stream.
-    void tick() {
-        const auto beat = std::max(options_.liveness_interval / 4, std::chrono::milliseconds(1));
-        const auto now = clock::now();
-        {
-            std::lock_guard lock(m_);
-            if (shut_) return;
-            if (state_ != state::open) {
-                if (state_ == state::closed_here && now - last_rx_ > options_.close_timeout) shut_locked();
-            } else {
-                bool full = false;
-                if (!receiving_) {
-                    const auto before = rbuf_.unread();
-                    while (read_locked() == read_result::got) next_frame();  // heartbeats go, messages stay
-                    if (rbuf_.unread() != before || state_ != state::open || stream_ended_) watchers_.signal();
-                    try {
-                        full = state_ == state::open && rbuf_.room().empty();
-                    } catch (...) {
-                    }
-                }
-                if (state_ == state::open && !full && !stream_ended_ && now - last_rx_ > options_.liveness_interval) {
-                    end_locked(state::peer_dead,
-                               "the peer sent nothing, not even a heartbeat, for longer than the liveness interval (" +
-                                   std::to_string(options_.liveness_interval.count()) + " ms)");
-                    return;
-                }
-                if (state_ == state::open) act(writer_.heartbeat(now, beat));
-            }
-            if (shut_) return;
-        }
-        timer_.expires_after(beat);
-        timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-            if (!ec) self->tick();
-        });
-    }
-
     /// Under m_, any thread: a write failed (a reset, a broken pipe). The peer is gone, but what
     /// it sent before may still wait in the socket: the read side stays open, so its messages
     /// are received, until its end of stream or error gives peer_dead (or silence does, after
@@ -427,14 +358,6 @@ private:
         shut_locked();
     }
 
-    /// After close(): once the close frame is written, end our half of the stream; reads go on,
-    /// discarding, until the peer's end (so that closing never resets a stream with bytes
-    /// unread), or close_timeout without a byte.
-    void finish_close() {
-        std::lock_guard lock(m_);
-        if (!writer_.writing()) after_last_write();  // else write_more() calls it when done
-    }
-
     /// Under m_, once nothing is left to write: after our close frame, end our half of the
     /// stream and drain the peer's; after the peer's, nothing more will pass either way.
     void after_last_write() noexcept {
@@ -446,20 +369,6 @@ private:
         } else if (state_ == state::closed_by_peer) {
             shut_locked();
         }
-    }
-
-    /// I/O thread, after our close: discards what the peer still sends until its end.
-    void drain() {
-        {
-            std::lock_guard lock(m_);
-            if (shut_) return;
-        }
-        socket_.async_read_some(asio::buffer(discard_), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-            std::lock_guard lock(self->m_);
-            if (ec) return self->shut_locked();
-            self->last_rx_ = clock::now();
-            asio::post(self->executor_, [self] { self->drain(); });
-        });
     }
 
     void wake_all() noexcept {
@@ -484,6 +393,17 @@ private:
         } catch (...) {
         }
     }
+
+    // ---- I/O thread: its half, defined in link_io.hpp ----------------------------------------
+    // Each runs on the I/O thread alone, posted by the members above (or by one another), and
+    // takes m_ for what it shares; Asio's socket object and the timers are theirs (see top).
+
+    void write_more();
+    void write_failed(const boost::system::error_code& ec);
+    void arm_backstop();
+    void tick();
+    void finish_close();
+    void drain();
 
     // The I/O thread's own (see top), but for executor_ and fd_, which any thread may use.
     net_socket socket_;
@@ -513,3 +433,5 @@ private:
 };
 
 }  // namespace ipckit::detail
+
+#include <ipckit/detail/net/link_io.hpp>  // the I/O thread's half of link: its member functions
