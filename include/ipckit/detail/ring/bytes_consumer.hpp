@@ -30,7 +30,8 @@ public:
         ring_ = &ring;
         view_out_ = false;
         progressed_ = false;
-        // Nobody else moves head now; tail only grows, and never beyond head + N.
+        // Nobody else moves head now; tail only grows (but for a producer's shrink, never below
+        // a record not yet read), and never beyond head + N.
         const std::uint64_t h = ring.head.load(std::memory_order_acquire);
         const std::uint64_t t = ring.tail.load(std::memory_order_acquire);
         const std::uint64_t r = ring.read.load(std::memory_order_acquire);
