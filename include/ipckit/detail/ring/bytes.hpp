@@ -84,7 +84,9 @@
 // it returns, and so before the endpoint's notify() looks for sleepers; a consumer that kept
 // records across calls would leave a producer asleep on a store nobody makes. With batches
 // `read` may be the end of several records past head, so a successor's check of it (spsc) walks
-// the stamped records from head to read.
+// the stamped records from head to read. A take_n reads at most one lap from where it began:
+// the tail is there at the most, and (mpsc) what lies there is the records it read itself, not
+// yet zeroed.
 //
 // Loans of records. A producer's try_loan_run reserves a run as a batch does (one claim, mpsc;
 // a wrap marker first where the least it lends does not fit in the lap), but lends it to be
