@@ -215,4 +215,32 @@ private:
     }
 };
 
+/// The public verb of a sender of bytes<Max> that lends room for several messages at once, to
+/// write in place and send together, beside loan_verbs, over the one primitive its kind
+/// implements (and befriends this mixin for):
+///
+///     result<records_loan_type> Derived::lend_records_until(std::size_t budget,
+///                                                           clock::time_point deadline) noexcept
+///
+/// which lends up to `budget` bytes of room at once, waiting (or failing) as a loan of one
+/// message does. What the least lent is, and what bad budgets return, is said where each kind
+/// names this mixin.
+///
+///     loan_records(budget)               no deadline (blocking) or one attempt
+///     loan_records(budget, D deadline)   blocking only
+template <class Derived, mode_policy Mode>
+class bytes_loan_records_verbs {
+public:
+    auto loan_records(std::size_t budget) noexcept {
+        return derived().lend_records_until(budget, clock::time_point::max());
+    }
+    template <deadline D>
+    auto loan_records(std::size_t budget, D deadline) noexcept {
+        return derived().lend_records_until(budget, blocking_deadline<Mode>(deadline));
+    }
+
+private:
+    Derived& derived() noexcept { return static_cast<Derived&>(*this); }
+};
+
 }  // namespace ipckit::detail

@@ -31,6 +31,9 @@
 // most one loan or view outstanding: while it has one, its other verbs return in_use. A loan
 // or view refers to the ring, not to its endpoint: moving the endpoint is fine, but release
 // it before the endpoint is closed or destroyed, and in the process that made it.
+// sender.loan_records(budget) lends up to `budget` bytes of the ring for several messages at
+// once: reserve(n) / commit(n) each in place, as into an ipckit::records, then publish() sends
+// them all with one publication (bytes_records_loan.hpp).
 //
 // Crashes. A sender killed between reserving room and committing it (in a send with many
 // senders, or holding a loan) leaves a record that the receiver skips once no live sender lists
@@ -101,6 +104,8 @@ public:
     using receiver_type = bytes_receiver<bytes_queue, Mode>;
     /// A message being written in place: what sender.loan(n) returns.
     using loan = bytes_loan<bytes_queue>;
+    /// Room for several messages being written in place: what sender.loan_records(budget) returns.
+    using records_loan = bytes_records_loan<bytes_queue>;
     /// A message being read in place: what receiver.receive_view() returns.
     using view = bytes_view<bytes_queue>;
     static_assert(std::is_standard_layout_v<shared>, "the shared part of a queue must be standard layout");

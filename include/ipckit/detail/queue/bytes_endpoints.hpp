@@ -1,12 +1,14 @@
 #pragma once
 // The sender and the receiver of a bounded queue of bytes<Max> (detail/queue/bytes.hpp), and
 // what they lend for zero copy: a loan (room in the ring to write a message in place) and a
-// view (a message read in place). Both refer to the ring, not to their endpoint
+// view (a message read in place); a loan of room for several messages is in
+// bytes_records_loan.hpp. All refer to the ring, not to their endpoint
 // (detail/queue/lending.hpp).
 
 #include <ipckit/detail/endpoint/bytes_verbs.hpp>
 #include <ipckit/detail/endpoint/endpoint.hpp>
 #include <ipckit/detail/queue/bytes_layout.hpp>
+#include <ipckit/detail/queue/bytes_records_loan.hpp>
 #include <ipckit/detail/queue/handle.hpp>
 #include <ipckit/detail/queue/lending.hpp>
 #include <ipckit/deadline.hpp>
@@ -14,6 +16,7 @@
 #include <ipckit/policy.hpp>
 #include <ipckit/segment.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <concepts>
@@ -172,14 +175,18 @@ template <class Queue, mode_policy Mode>
 class bytes_sender : public bytes_endpoint<Queue, producer_role, Mode>,
                      public bytes_send_verbs<bytes_sender<Queue, Mode>, Queue::max_message, Mode>,
                      public bytes_send_batch_verbs<bytes_sender<Queue, Mode>, Queue::max_message, Mode>,
-                     public loan_verbs<bytes_sender<Queue, Mode>, Mode, std::size_t> {
+                     public loan_verbs<bytes_sender<Queue, Mode>, Mode, std::size_t>,
+                     public bytes_loan_records_verbs<bytes_sender<Queue, Mode>, Mode> {
     using base = bytes_endpoint<Queue, producer_role, Mode>;
     using verbs = bytes_send_verbs<bytes_sender, Queue::max_message, Mode>;
     using batch_verbs = bytes_send_batch_verbs<bytes_sender, Queue::max_message, Mode>;
     using loans = loan_verbs<bytes_sender, Mode, std::size_t>;
+    using records_loans = bytes_loan_records_verbs<bytes_sender, Mode>;
+    using held = typename bytes_loan_ends<Queue>::held;
 
 public:
     using loan_type = bytes_loan<Queue>;
+    using records_loan_type = bytes_records_loan<Queue>;
 
     /// send(m [, deadline]) with m a std::span<const std::byte> or std::string_view
     /// (bytes_send_verbs): sends a copy of m's bytes. Blocking: waits for room, then ok; or
@@ -201,6 +208,17 @@ public:
     /// (non-blocking) as send does; too_large at once if n > Queue::max_message. One loan at a
     /// time per sender.
     using loans::loan;
+    /// loan_records(budget), loan_records(budget, deadline) (bytes_loan_records_verbs): zero
+    /// copy, several messages at once: lends up to `budget` bytes of the ring, side by side, to
+    /// write messages in place one after another and send them together with one publication
+    /// (see bytes_records_loan). It lends at least min(budget, the record of a message of
+    /// Queue::max_message bytes: 8 + max_message rounded up to 8), and more, up to budget, as is
+    /// free now before the end of the ring; it waits (blocking) or fails (non-blocking) for that
+    /// least as loan does. invalid_argument at once for a budget of 0, too_large for one under 8
+    /// (not even an empty message's record). Budget is counted as the ring counts: each message
+    /// takes 8 bytes and its length rounded up to 8. One loan at a time per sender: in_use while
+    /// one of either kind is outstanding.
+    using records_loans::loan_records;
 
 private:
     friend Queue;
@@ -208,6 +226,7 @@ private:
     friend verbs;
     friend batch_verbs;
     friend loans;
+    friend records_loans;
     using base::base;
 
     /// bytes_send_batch_verbs' primitive: each attempt sends what fits and wakes the receiver
@@ -243,18 +262,35 @@ private:
 
     result<loan_type> lend_until(std::size_t n, clock::time_point deadline) noexcept {
         if (!Queue::fits(n)) return unexpected(errc::too_large);
+        return lend<loan_type>([n](auto& cursor, bytes_reservation& r) { return cursor.try_loan(n, r); }, deadline);
+    }
+
+    result<records_loan_type> lend_records_until(std::size_t budget, clock::time_point deadline) noexcept {
+        if (budget == 0) return unexpected(errc::invalid_argument);
+        if (budget < bytes_record::header) return unexpected(errc::too_large);
+        // In the ring's units (8 bytes), within one lap.
+        const std::uint64_t most = std::min<std::uint64_t>(budget, Queue::capacity) / bytes_record::header * bytes_record::header;
+        const std::uint64_t least = std::min(most, bytes_record::size_for(Queue::max_message));
+        return lend<records_loan_type>(
+            [least, most](auto& cursor, bytes_reservation& r) { return cursor.try_loan_run(least, most, r); }, deadline);
+    }
+
+    /// Runs claim(cursor, reservation) as this sender's verb (waiting or not as it does), and
+    /// lends what it reserved as a `Loan`.
+    template <class Loan, class Claim>
+    result<Loan> lend(Claim claim, clock::time_point deadline) noexcept {
         bytes_reservation r;
         std::atomic<std::uint64_t>* pending = nullptr;
         const errc e = this->template run_until<false>(
-            [this, n, &r, &pending](auto& cursor) {
-                const errc got = cursor.try_loan(n, r);
+            [this, &claim, &r, &pending](auto& cursor) {
+                const errc got = claim(cursor, r);
                 if (got == errc::ok) pending = &cursor.pending();
                 this->wake_after(got, false, cursor);
                 return got;
             },
             deadline);
         if (e != errc::ok) return unexpected(e);
-        return loan_type(this->shared_, {r, pending, this->light_fence_});  // the ring outlives a move of this endpoint
+        return Loan(this->shared_, held{r, pending, this->light_fence_});  // the ring outlives a move of this endpoint
     }
 };
 

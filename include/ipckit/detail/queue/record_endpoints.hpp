@@ -67,6 +67,16 @@ public:
     /// at a time per sender.
     using loans::loan;
 
+    /// loan_records (a byte ring's loan of room for several messages at once) does not compile
+    /// here: a slot holds one message, so there is no run of room to lend side by side.
+    template <class... Args>
+    void loan_records(Args&&...) noexcept {
+        static_assert(always_false<void(Args...)>,
+                      "loan_records lends room for several messages side by side in a byte ring, which a queue of "
+                      "bytes<Max> has with one receiver; with several receivers each message has a slot of its own: "
+                      "use loan(n) per message, or send(records) for a batch");
+    }
+
 private:
     friend Queue;
     friend queue_handle<Queue>;

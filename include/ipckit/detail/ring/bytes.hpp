@@ -16,7 +16,7 @@
 //                 bits 30..0   stamp: (pos / 8 + field + kind * 2^29) mod 2^31
 //
 // A message's record size is 8 + its length rounded up to 8, exactly (a loan committed short
-// leaves the rest of its reservation as a skip record). A skip record carries nothing: a wrap
+// gives the rest of its reservation back, or leaves it as a skip record: see "Loans of records"). A skip record carries nothing: a wrap
 // marker, an abandoned loan, the rest of a short loan, or what a dead producer left.
 //
 // The stamp ties a header to the position it was written at and to its own fields, so that a
@@ -84,7 +84,26 @@
 // it returns, and so before the endpoint's notify() looks for sleepers; a consumer that kept
 // records across calls would leave a producer asleep on a store nobody makes. With batches
 // `read` may be the end of several records past head, so a successor's check of it (spsc) walks
-// the stamped records from head to read.
+// the stamped records from head to read. A take_n reads at most one lap from where it began:
+// the tail is there at the most, and (mpsc) what lies there is the records it read itself, not
+// yet zeroed.
+//
+// Loans of records. A producer's try_loan_run reserves a run as a batch does (one claim, mpsc;
+// a wrap marker first where the least it lends does not fit in the lap), but lends it to be
+// written in place: records one after another from its start (place() for every header but
+// the first's), and then published with one index publication, publish_run: spsc, a store of
+// the tail at the end of the last record (the rest of the run was never published); mpsc, the
+// first header, with release, as a batch's. mpsc, the rest of the run, claimed but not used,
+// must not hold up the other producers: if the tail is still the run's end (nobody has claimed
+// after it), the producer zeroes what it wrote there, makes its reserved header cover the
+// records alone, and moves the tail back to their end by CAS (shrink) - the one move of the
+// tail backwards, which no reader can tell from the claim having been that short (the records
+// below it are reserved, so the consumer is not past the run, and a recoverer's scan stops at
+// that non-zero header); else the rest becomes a skip record, published with the records. A
+// loan of one message committed short gives back the rest of its reservation the same way.
+// A holder killed part way is a producer killed mid-batch: mpsc, its one reserved record, the
+// size of the run and pending in its roster place, is skipped whole; spsc, nothing past the tail
+// was published. Given back unpublished (abandon), nothing of it is delivered.
 //
 // Shared memory is not trusted: every index and header is checked before use (head <= tail <=
 // head + N, and read <= tail where read leads head; a record lies within one lap of the ring,

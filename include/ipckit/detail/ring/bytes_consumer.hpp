@@ -30,7 +30,8 @@ public:
         ring_ = &ring;
         view_out_ = false;
         progressed_ = false;
-        // Nobody else moves head now; tail only grows, and never beyond head + N.
+        // Nobody else moves head now; tail only grows (but for a producer's shrink, never below
+        // a record not yet read), and never beyond head + N.
         const std::uint64_t h = ring.head.load(std::memory_order_acquire);
         const std::uint64_t t = ring.tail.load(std::memory_order_acquire);
         const std::uint64_t r = ring.read.load(std::memory_order_acquire);
@@ -90,6 +91,14 @@ public:
         std::uint64_t p = from;
         errc e = errc::ok;
         for (;;) {
+            // A lap past where this call began is the tail at the most (head + N): what lies
+            // there are the records this call has read, not yet freed (mpsc zeroes them only at
+            // the end), which look() would take for stale ones (corrupt). Skip records alone can
+            // fill a lap (a loan of the whole ring given back).
+            if (p - from == N) {
+                e = errc::would_block;
+                break;
+            }
             bytes_found f;
             bool skip = false;
             if (e = look(p, f, skip); e != errc::ok) break;

@@ -98,15 +98,12 @@ public:
                 ++n;
                 for (std::uint64_t p = pos + size; p < pos + claimed; ++next, ++n) {
                     const std::span<const std::byte> m = *next;
-                    // SYNC POINT WRITE: relaxed, published by the release store of the run's
-                    // first header below (commit_reserved); READ by the consumer's acquire load
-                    // of this header, made after it has read that one.
-                    ring_->header(p).store(bytes_record::message_at(p, m.size()), std::memory_order_relaxed);
+                    place(*ring_, p, m.size());
                     if (!m.empty()) std::memcpy(ring_->payload(p), m.data(), m.size());
                     p += bytes_record::size_for(m.size());
                 }
                 if (!first.empty()) std::memcpy(ring_->payload(pos), first.data(), first.size());
-                commit_reserved(*ring_, *pending_, pos, bytes_record::message_at(pos, first.size()));
+                publish_run(*ring_, *pending_, {pos, claimed, 0}, first.size(), pos + claimed, pos + claimed);
             }
             return errc::ok;
         } else {
@@ -124,7 +121,7 @@ public:
                     tail_ += need;
                 }
                 if (e = room(size); e != errc::ok) break;
-                ring_->header(tail_).store(bytes_record::message_at(tail_, m.size()), std::memory_order_relaxed);
+                place(*ring_, tail_, m.size());
                 if (!m.empty()) std::memcpy(ring_->payload(tail_), m.data(), m.size());
                 tail_ += size;
             }
@@ -153,21 +150,62 @@ public:
         return errc::ok;
     }
 
+    /// Reserves a run of room for several records, written in place and published together
+    /// later (a loan of records: place / publish_run / abandon below): at least `least` bytes
+    /// (a multiple of 8, at most N), and as many more up to `most` as are free, side by side, in
+    /// this lap as last seen. A wrap marker goes first where `least` does not fit in the rest of
+    /// the lap. out.size is the run's bytes. ok, would_block, in_use or corrupt.
+    errc try_loan_run(std::uint64_t least, std::uint64_t most, bytes_reservation& out) noexcept {
+        if (const errc e = settle(); e != errc::ok) return e;
+        std::uint64_t pos = 0;
+        std::uint64_t claimed = 0;
+        const auto extend = [more = most - least](std::uint64_t room) noexcept { return std::min(room, more); };
+        if (const errc e = reserve(least, pos, claimed, extend); e != errc::ok) return e;
+        if constexpr (!Multi) pending_->store(pos + 1, std::memory_order_relaxed);  // as try_loan's
+        loan_out_ = true;
+        out = {pos, claimed, claimed - bytes_record::header};
+        return errc::ok;
+    }
+
     /// Publishes the first `length` (<= r.capacity) bytes of a loan. Called by the loan, which
     /// may outlive a move of its endpoint, so it works on the ring alone.
     static void commit(ring_type& ring, std::atomic<std::uint64_t>& pending, const bytes_reservation& r,
                        std::uint64_t length) noexcept {
-        const std::uint64_t size = bytes_record::size_for(length);
+        publish_run(ring, pending, r, length, r.pos + bytes_record::size_for(length), r.pos + r.size);
+    }
+
+    /// Writes the header of a message of `length` bytes at `p`, in a run of records (a batch's,
+    /// or a loan of records') published together later; mpsc, never the run's first record,
+    /// whose header is what publishes the run. Its payload may be written before or after.
+    static void place(ring_type& ring, std::uint64_t p, std::uint64_t length) noexcept {
+        // SYNC POINT WRITE: relaxed, published with the run (mpsc: the release store of its
+        // first header, in publish_run; spsc: of the tail); READ by the consumer's acquire load
+        // of that, made before it reads this header.
+        ring.header(p).store(bytes_record::message_at(p, length), std::memory_order_relaxed);
+    }
+
+    /// Publishes the records written in the run `r` (a loan's or a batch's reservation) that lie
+    /// in [r.pos, end): the first, at r.pos, a message of `first` bytes whose header is written
+    /// here, the others written whole before (place). The rest of the run, [end, r.pos + r.size),
+    /// is not sent: spsc, it was never published (it lies beyond the tail); mpsc, it was claimed,
+    /// and goes back as unclaimed if nobody has claimed after the run (shrink), else becomes a
+    /// skip record published with the records. `written`: the end of what the holder may have
+    /// written in the run (>= end). One index publication: mpsc, the release store of the first
+    /// header (see "Batches" at the top of detail/ring/bytes.hpp); spsc, of the tail. end ==
+    /// r.pos (no record): the run is given back, as abandon does. Called by a loan, which may
+    /// outlive a move of its endpoint, so it works on the ring alone.
+    static void publish_run(ring_type& ring, std::atomic<std::uint64_t>& pending, const bytes_reservation& r,
+                            std::uint64_t first, std::uint64_t end, std::uint64_t written) noexcept {
+        if (end == r.pos) return abandon(ring, pending, r);
         if constexpr (Multi) {
-            // The rest of the reservation becomes a skip record, published with the message.
-            if (size < r.size)
-                ring.header(r.pos + size)
-                    .store(bytes_record::record_at(bytes_record::skip, r.pos + size, r.size - size), std::memory_order_relaxed);
-            commit_reserved(ring, pending, r.pos, bytes_record::message_at(r.pos, length));
+            if (end < r.pos + r.size && !shrink(ring, r, end, written))
+                ring.header(end).store(bytes_record::record_at(bytes_record::skip, end, r.pos + r.size - end),
+                                       std::memory_order_relaxed);
+            commit_reserved(ring, pending, r.pos, bytes_record::message_at(r.pos, first));
         } else {
-            ring.header(r.pos).store(bytes_record::message_at(r.pos, length), std::memory_order_relaxed);
-            // SYNC POINT WRITE: the record; READ by the consumer's acquire load of tail.
-            ring.tail.store(r.pos + size, std::memory_order_release);
+            ring.header(r.pos).store(bytes_record::message_at(r.pos, first), std::memory_order_relaxed);
+            // SYNC POINT WRITE: the records; READ by the consumer's acquire load of tail.
+            ring.tail.store(end, std::memory_order_release);
             pending.store(0, std::memory_order_relaxed);
         }
     }
@@ -270,9 +308,10 @@ private:
         std::uint64_t claimed = 0;
         return reserve(size, pos, claimed, [](std::uint64_t) noexcept { return std::uint64_t{0}; });
     }
-    /// As reserve(size, pos), claiming `claimed` bytes from pos: the record's `size` and, mpsc,
+    /// As reserve(size, pos), claiming `claimed` bytes from pos: the record's `size` and
     /// extend(room) more (at most `room`: what is left of the lap and of the free space as last
-    /// seen), for the records of a batch that follow it in the same run.
+    /// seen), for the records of a batch or of a loan of records that follow it in the same run.
+    /// spsc claims nothing (the tail is its own): `claimed` is only the room counted free.
     template <class Extend>
     errc reserve(std::uint64_t size, std::uint64_t& pos, std::uint64_t& claimed, Extend&& extend) noexcept {
         want_ = size;
@@ -337,6 +376,7 @@ private:
             }
             if (const errc e = room(size); e != errc::ok) return e;
             pos = tail_;
+            claimed = size + extend(std::min(ring_type::lap_end(pos), head_cache_ + N) - (pos + size));
             return errc::ok;
         }
     }
@@ -344,6 +384,27 @@ private:
     errc fail(errc e) noexcept {
         pending_->store(0, std::memory_order_relaxed);
         return e;
+    }
+
+    /// mpsc: gives back [end, r.pos + r.size), the unused rest of the claimed run r (end >
+    /// r.pos), by moving the tail back to `end`, where the tail is still the run's end: nobody
+    /// has claimed after it. What the holder wrote there, up to `written`, is zeroed first (free
+    /// space is all zeros), and the run's reserved header made to cover [r.pos, end) alone, so
+    /// that a recoverer that finds this holder dead later skips no record claimed from `end`.
+    /// Whether it did; if not, the rest stays claimed, and the caller makes it a skip record. The
+    /// tail moves back only here (see "Loans of records" at the top of detail/ring/bytes.hpp).
+    static bool shrink(ring_type& ring, const bytes_reservation& r, std::uint64_t end, std::uint64_t written) noexcept {
+        std::uint64_t t = r.pos + r.size;
+        if (ring.tail.load(std::memory_order_relaxed) != t) return false;
+        ring.zero(end, std::min(written, t));
+        ring.header(r.pos).store(bytes_record::record_at(bytes_record::reserved, r.pos, end - r.pos), std::memory_order_relaxed);
+        // SYNC POINT WRITE: the zeroes and the header above, by the CAS's release; READ by the
+        // next claimant's CAS of the tail (acq_rel), and a recoverer's acquire load of it.
+        // The CAS: (1) it succeeds: nobody claimed since the run, and the rest is free again;
+        // (2) it fails: another producer claimed after the run (the tail only grew since: it is
+        // at least t while the run is claimed, so no ABA), and the rest stays ours to skip. The
+        // header already covers [r.pos, end) only, which the skip record at `end` then follows.
+        return ring.tail.compare_exchange_strong(t, end, std::memory_order_acq_rel, std::memory_order_relaxed);
     }
 
     /// mpsc: publishes the header `word` of the reserved record at `pos` and lets go of it.
