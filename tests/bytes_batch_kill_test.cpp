@@ -63,7 +63,8 @@ using spsc = ipckit::queue<ipckit::bytes<max_bytes>, ipckit::bounded<ring_bytes>
 using mpsc = ipckit::queue<ipckit::bytes<max_bytes>, ipckit::bounded<ring_bytes>, ipckit::multi_of<4>>;
 /// Producers that spin while the ring is full write their next run the moment room is freed,
 /// which is when the receiver kills them.
-using mpsc_spin = ipckit::queue<ipckit::bytes<max_bytes>, ipckit::bounded<ring_bytes>, ipckit::multi_of<4>, ipckit::single, ipckit::spin>;
+using mpsc_spin = ipckit::queue<ipckit::bytes<max_bytes>, ipckit::bounded<ring_bytes>, ipckit::multi_of<4>,
+                                ipckit::single, ipckit::spin>;
 
 /// How many times the quick form's generations to run: IPCKIT_STRESS_ROUNDS, else 1.
 std::uint32_t rounds() {
@@ -274,8 +275,8 @@ TEMPLATE_TEST_CASE("bytes batches across processes: receivers SIGKILLed mid-batc
     std::vector<child_report> reports(static_cast<std::size_t>(replacements) + 1);
     std::uint64_t rng = seed;
     auto spawn = [&](int k) {
-        return std::make_unique<child>(
-            receiver_process<Q>(reports[static_cast<std::size_t>(k)], name, fds[1], mix(rng ^ static_cast<std::uint64_t>(k))));
+        const auto i = static_cast<std::size_t>(k);
+        return std::make_unique<child>(receiver_process<Q>(reports[i], name, fds[1], mix(rng + i)));
     };
     auto receiver = spawn(0);
     std::uint64_t kill_after = 1 + (rng = mix(rng)) % 40;
@@ -297,7 +298,8 @@ TEMPLATE_TEST_CASE("bytes batches across processes: receivers SIGKILLed mid-batc
             if (r == 0) return;  // every receiver gone
             std::vector<std::uint64_t> seqs(count > ring_worth ? 0 : count);
             const auto bytes = static_cast<ssize_t>(seqs.size() * sizeof(std::uint64_t));
-            if (r != sizeof count || count == 0 || count > ring_worth || ::read(fds[0], seqs.data(), seqs.size() * 8) != bytes) {
+            if (r != sizeof count || count == 0 || count > ring_worth ||
+                ::read(fds[0], seqs.data(), seqs.size() * sizeof(std::uint64_t)) != bytes) {
                 failure = "a torn report from a receiver";
                 return;
             }
