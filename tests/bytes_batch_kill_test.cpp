@@ -16,6 +16,7 @@
 #include "catch.hpp"
 #include "byte_messages.hpp"
 #include "contract/child_report.hpp"
+#include "killed_producers.hpp"
 #include "support.hpp"
 
 #include <ipckit/queue.hpp>
@@ -29,7 +30,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -43,6 +43,7 @@ using ipckit_test::child;
 using ipckit_test::child_report;
 using ipckit_test::errc_text;
 using ipckit_test::killed_by_sigkill;
+using ipckit_test::killed_producers;
 using ipckit_test::mix;
 using ipckit_test::numbered;
 using ipckit_test::numbered_message;
@@ -144,24 +145,16 @@ TEMPLATE_TEST_CASE("bytes batches across processes: producers SIGKILLed mid-batc
     auto q = Q::create(name, quick_liveness());
     auto rx = q.receiver();
     std::uint64_t rng = seed;
-    std::vector<std::uint64_t> next(generations, 0);
-    std::vector<std::uint64_t> kill_at(generations, 0);
-    std::vector<std::optional<child>> live(generations);
-    std::vector<child_report> reports(generations);
-    std::uint32_t spawned = 0;
-    signal_pipe attached;
+    killed_producers producers(generations);
+    auto& next = producers.next;
     auto spawn = [&] {
-        const std::uint32_t p = spawned++;
         rng = mix(rng);
-        kill_at[p] = 1 + rng % (3 * ring_worth);
-        live[p].emplace(reports[p].spawn([&name, &attached, p, seed](child_report& r) {
+        REQUIRE(producers.spawn(1 + rng % (3 * ring_worth), [&name, seed](child_report& r, std::uint32_t p,
+                                                                         signal_pipe& attached) {
             auto tx = Q::open(name, quick_liveness()).sender();
             attached.post();
             produce_batches(r, tx, p, seed);
         }));
-        // Until the new producer holds its roster place, the receiver would see only dead
-        // senders, and rightly say peer_dead.
-        REQUIRE(attached.wait());
     };
     for (std::uint32_t i = 0; i < at_once; ++i) spawn();
     std::uint32_t killed = 0;
@@ -184,25 +177,24 @@ TEMPLATE_TEST_CASE("bytes batches across processes: producers SIGKILLed mid-batc
         for (const std::span<const std::byte> m : got) {
             std::uint32_t p = 0;
             if (m.size() >= 4) std::memcpy(&p, m.data(), 4);
-            if (p >= spawned || ++due[p] != kill_at[p] || !live[p]) continue;
-            if (const auto how = reports[p].ended(live[p]->kill(), killed_by_sigkill); how != as_expected)
+            if (!producers.alive(p) || ++due[p] != producers.kill_at[p]) continue;
+            if (const auto how = producers.kill(p); how != as_expected)
                 failure = "producer " + std::to_string(p) + ": " + how;
-            live[p].reset();
             ++killed;
         }
         for (const std::span<const std::byte> m : got) {
             std::uint32_t p = 0;
             std::uint64_t s = 0;
-            if (!numbered(m, max_bytes, p, s) || p >= spawned || s != next[p]) {
+            if (!numbered(m, max_bytes, p, s) || p >= producers.spawned || s != next[p]) {
                 failure = "message " + std::to_string(received) + " (producer " + std::to_string(p) + " seq " +
                           std::to_string(s) + ") torn, made up or out of order; producer's next " +
-                          (p < spawned ? std::to_string(next[p]) : "none");
+                          (p < producers.spawned ? std::to_string(next[p]) : "none");
                 break;
             }
             ++received;
             ++next[p];
         }
-        while (spawned < std::min(generations, killed + at_once)) spawn();
+        while (producers.spawned < std::min(generations, killed + at_once)) spawn();
     }
     INFO(failure);
     CHECK(failure.empty());
