@@ -9,6 +9,7 @@
 // is on the event itself, bounded by ipckit_test::patience.
 
 #include "catch.hpp"
+#include "killed_producers.hpp"
 #include "messages.hpp"
 #include "support.hpp"
 
@@ -25,7 +26,6 @@
 #include <functional>
 #include <memory>
 #include <new>
-#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -46,6 +46,7 @@ using ipckit_test::child_report;
 using ipckit_test::err;
 using ipckit_test::errc_text;
 using ipckit_test::killed_by_sigkill;
+using ipckit_test::killed_producers;
 using ipckit_test::mix;
 using ipckit_test::patience;
 using ipckit_test::quick_liveness;
@@ -393,19 +394,11 @@ TEST_CASE("bytes queue across processes: producers SIGKILLed at arbitrary points
     auto rx = q.receiver();
     constexpr std::uint32_t generations = 24;
     std::uint64_t rng = 7;
-    std::vector<std::uint64_t> next(generations, 0);
-    std::vector<std::uint64_t> kill_at(generations, 0);
-    std::vector<std::optional<child>> live(generations);
-    std::vector<child_report> reports(generations);
-    std::uint32_t spawned = 0;
-    signal_pipe attached;
-    // Returns once the new producer holds its roster place: until then the receiver would see
-    // only dead senders, and rightly report peer_dead.
+    killed_producers producers(generations);
+    auto& next = producers.next;
     auto spawn = [&] {
-        const std::uint32_t p = spawned++;
         rng = mix(rng);
-        kill_at[p] = 1 + rng % 1500;
-        live[p].emplace(reports[p].spawn([&name, &attached, p](child_report& r) {
+        REQUIRE(producers.spawn(1 + rng % 1500, [&name](child_report& r, std::uint32_t p, signal_pipe& attached) {
             auto tx = Q::open(name, quick_liveness()).sender();
             attached.post();
             // Until killed; mostly by loans that take their time between reserving and
@@ -426,7 +419,6 @@ TEST_CASE("bytes queue across processes: producers SIGKILLed at arbitrary points
                 r.expect(err(loan->commit()), errc::ok);
             }
         }));
-        REQUIRE(attached.wait());
     };
     for (int i = 0; i < 3; ++i) spawn();
     std::uint32_t killed = 0;
@@ -440,16 +432,15 @@ TEST_CASE("bytes queue across processes: producers SIGKILLed at arbitrary points
         }
         std::uint32_t p = 0;
         std::uint64_t s = 0;
-        if (!check(std::span(buf.data(), *n), p, s) || p >= spawned || s != next[p]) {
+        if (!check(std::span(buf.data(), *n), p, s) || p >= producers.spawned || s != next[p]) {
             failure = "producer " + std::to_string(p) + " seq " + std::to_string(s) + " torn or out of order";
             break;
         }
-        if (++next[p] == kill_at[p] && live[p]) {
-            if (const auto how = reports[p].ended(live[p]->kill(), killed_by_sigkill); how != as_expected)
+        if (++next[p] == producers.kill_at[p] && producers.alive(p)) {
+            if (const auto how = producers.kill(p); how != as_expected)
                 failure = "producer " + std::to_string(p) + ": " + how;
-            live[p].reset();
             ++killed;
-            if (spawned < generations) spawn();
+            if (producers.spawned < generations) spawn();
         }
     }
     INFO(failure);

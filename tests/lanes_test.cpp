@@ -250,6 +250,31 @@ TEST_CASE("lanes: a place let go of is a lane used again, after what is left in 
     CHECK(err(rx.receive()) == errc::would_block);
 }
 
+TEST_CASE("lanes: a sender killed between its two stores of a batch leaves its lane to the next, without the batch",
+          "[unit]") {
+    scoped_name name;
+    using lanes1 = ipckit::queue<tick, ipckit::bounded<per_lane>, ipckit::lanes<1>>;
+    auto q = lanes1::create(name.str(), quick_liveness());
+    auto rx = q.receiver<nb>();
+    {
+        auto first = q.sender<nb>();
+        REQUIRE(err(first.send(make_tick(1))) == errc::ok);
+        const std::array<tick, 3> batch{make_tick(2), make_tick(3), make_tick(4)};
+        REQUIRE(first.send(std::span(batch)).value() == 3);  // one store of the lane's tail
+    }
+    // White box: the lane as a sender killed between the check and the tail of that batch left it.
+    auto seg = ipckit::segment::open(name.str(), lanes1::layout(), {});
+    static_cast<lanes1::shared*>(seg.body())->ring.lanes[0].tail.store(1);
+    auto second = q.sender<nb>();  // takes the lane back from the batch's start
+    REQUIRE(err(second.send(make_tick(5))) == errc::ok);
+    for (const std::uint64_t want : {1, 5}) {
+        auto r = rx.receive();
+        REQUIRE(r);
+        CHECK(r->seq == want);
+    }
+    CHECK(err(rx.receive()) == errc::would_block);
+}
+
 TEST_CASE("lanes: the layout says lanes: a shared-ring queue of the same message and size does not open it",
           "[unit]") {
     scoped_name name;

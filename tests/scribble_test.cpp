@@ -183,9 +183,11 @@ public:
     std::vector<word> words() {
         auto& ring = in_->ring;
         std::vector<word> w{index_word(ring.tail, "tail"), index_word(ring.head, "head")};
-        if constexpr (requires { ring.tail_check; }) {  // the SPSC ring: check words
+        if constexpr (requires { ring.tail_check; }) {  // the SPSC ring: check words, where steps start
             w.push_back(index_word(ring.tail_check, "tail_check"));
             w.push_back(index_word(ring.head_check, "head_check"));
+            w.push_back(index_word(ring.tail_from, "tail_from"));
+            w.push_back(index_word(ring.head_from, "head_from"));
         }
         if constexpr (requires { ring.slots[0].value; }) {  // Vyukov's ring: slots with sequences
             for (std::size_t i = 0; i < slots; ++i) {
@@ -329,13 +331,25 @@ TEST_CASE("scribble: a receiver that attaches after the head was moved back repo
         inside<spsc> in(name);
         auto tx = q.sender<ipckit::non_blocking>();
         for (std::uint64_t i = 0; i < 5; ++i) REQUIRE(tx.send(make_tick(i)));
-        {
-            auto rx = q.receiver<ipckit::non_blocking>();
-            for (std::uint64_t i = 0; i < 5; ++i) REQUIRE(rx.receive()->seq == i);
+        SECTION("taken one at a time: one back is put right, more are not") {
+            {
+                auto rx = q.receiver<ipckit::non_blocking>();
+                for (std::uint64_t i = 0; i < 5; ++i) REQUIRE(rx.receive()->seq == i);
+            }
+            in->ring.head.store(2);  // inside the range: head 2, tail 5
+            CHECK(setup_errc([&] { return q.receiver(); }) == errc::corrupt);
+            in->ring.head.store(4);  // one back: what a receiver killed between its two stores leaves
         }
-        in->ring.head.store(2);  // inside the range: head 2, tail 5
-        CHECK(setup_errc([&] { return q.receiver(); }) == errc::corrupt);
-        in->ring.head.store(4);  // one back: what a receiver killed between its two stores leaves
+        SECTION("taken as one batch: back to the batch's start is put right, inside it is not") {
+            {
+                auto rx = q.receiver<ipckit::non_blocking>();
+                std::array<tick, 5> batch{};
+                REQUIRE(rx.receive(std::span(batch)).value() == 5);  // one store of head for the five
+            }
+            in->ring.head.store(2);  // inside the batch
+            CHECK(setup_errc([&] { return q.receiver(); }) == errc::corrupt);
+            in->ring.head.store(0);  // the batch's start: what a receiver killed between its two stores leaves
+        }
         auto rx = q.receiver<ipckit::non_blocking>();
         CHECK(err(rx.receive()) == errc::would_block);  // message 4 is not read again
         REQUIRE(tx.send(make_tick(5)));
@@ -415,6 +429,31 @@ TEST_CASE("scribble: a receiver that attaches after the head was moved back repo
         auto rx = q.receiver<ipckit::non_blocking>();
         CHECK(err(rx.receive()) == errc::would_block);
     }
+}
+
+TEST_CASE("scribble: a sender that attaches after the spsc tail was moved back takes back only a batch never "
+          "published",
+          "[unit]") {
+    scoped_name name("scribble");
+    auto q = spsc::create(name);
+    inside<spsc> in(name);
+    auto rx = q.receiver<ipckit::non_blocking>();
+    {
+        auto tx = q.sender<ipckit::non_blocking>();
+        REQUIRE(tx.send(make_tick(0)));
+        const std::array<tick, 3> batch{make_tick(1), make_tick(2), make_tick(3)};
+        REQUIRE(tx.send(std::span(batch)).value() == 3);  // one store of tail for the three
+    }
+    in->ring.tail.store(2);  // inside the batch
+    CHECK(setup_errc([&] { return q.sender(); }) == errc::corrupt);
+    // The batch's start: what a sender killed between its two stores leaves. Its batch was never
+    // published, and the next sender writes over it.
+    in->ring.tail.store(1);
+    auto tx = q.sender<ipckit::non_blocking>();
+    REQUIRE(tx.send(make_tick(4)));
+    CHECK(rx.receive()->seq == 0);
+    CHECK(rx.receive()->seq == 4);
+    CHECK(err(rx.receive()) == errc::would_block);
 }
 
 // ---- a head moved forward: no message overwritten unread -----------------------------------

@@ -21,11 +21,15 @@
 //     producer overwrite unread slots (corrupt); ~check beyond the producer's own tail, a
 //     scribbled check (corrupt);
 //   - either, read by a cursor that attaches (its predecessor gone, nothing moves it): ~check ==
-//     index is a clean stop; ~check == index + 1, a predecessor killed between its two stores,
-//     whose step the new cursor finishes (a consumer: the message it had read is gone with it)
-//     or takes back (a producer: the message it wrote was never published); anything else,
-//     an index moved (corrupt). So a head moved back by one is put right, and by more is
-//     reported, never replayed.
+//     index is a clean stop; ~check ahead of the index (at most N), with the index where the
+//     last step started, a predecessor killed between its two stores, whose step the new
+//     cursor finishes (a consumer: the messages it had read are gone with it) or takes back (a
+//     producer: the messages it wrote were never published); anything else, an index moved
+//     (corrupt). Where the last step started is the third word beside each index, `from`,
+//     stored first: a batch moves an index by several messages with one store, so the check
+//     alone cannot tell a predecessor killed part way through a batch's step from an index
+//     moved back over messages already read (or published). So a head moved back onto the
+//     start of the last step is put right, and anywhere else is reported, never replayed.
 // No slot needs a stamp: the indices are the only words here besides the messages.
 //
 // Batches. try_push_n copies as many messages as fit now and publishes them all with one store
@@ -61,16 +65,20 @@ namespace ipckit::detail {
 /// Shared layout:
 ///   0            tail        written by the producer only
 ///   +8           tail_check  ~tail, stored just before tail
+///   +16          tail_from   tail as it was before its last move, stored before tail_check
 ///   cache_line   head        written by the consumer only
 ///   +8           head_check  ~head, stored just before head
+///   +16          head_from   head as it was before its last move, stored before head_check
 ///   2*cache_line slots       T[N], each written by the producer before it publishes tail
 template <shm_safe T, std::size_t N>
 struct spsc_ring {
     static_assert(N > 0);
     alignas(cache_line) std::atomic<std::uint64_t> tail{0};
     std::atomic<std::uint64_t> tail_check{~std::uint64_t{0}};
+    std::atomic<std::uint64_t> tail_from{0};
     alignas(cache_line) std::atomic<std::uint64_t> head{0};
     std::atomic<std::uint64_t> head_check{~std::uint64_t{0}};
+    std::atomic<std::uint64_t> head_from{0};
     alignas(cache_line > alignof(T) ? cache_line : alignof(T)) T slots[N];
 
     /// Whether head and tail, as read, describe a possible state of the ring.
@@ -78,20 +86,24 @@ struct spsc_ring {
         return head <= tail && tail - head <= N;
     }
 
-    /// Moves an index (tail or head) to `v`: its check first, then the index, whose release
-    /// store publishes what the owner did before (SYNC POINT WRITE; the callers name what).
-    static void advance(std::atomic<std::uint64_t>& index, std::atomic<std::uint64_t>& check, std::uint64_t v) noexcept {
+    /// Moves an index (tail or head) from `old` to `v`: where the step starts, its check, then
+    /// the index, whose release store publishes what the owner did before (SYNC POINT WRITE;
+    /// the callers name what).
+    static void advance(std::atomic<std::uint64_t>& index, std::atomic<std::uint64_t>& check,
+                        std::atomic<std::uint64_t>& from, std::uint64_t old, std::uint64_t v) noexcept {
+        from.store(old, std::memory_order_relaxed);
         check.store(~v, std::memory_order_relaxed);
         index.store(v, std::memory_order_release);
     }
 
-    /// Where an attaching cursor resumes from an index it now owns and its check, as read with
-    /// nobody moving them: the index (a clean stop), the index + 1 (its predecessor was killed
-    /// between the check and the index; the caller decides what that step means), or nothing
-    /// (~0: the index or its check was moved).
-    static constexpr std::uint64_t resume(std::uint64_t index, std::uint64_t check) noexcept {
+    /// Where an attaching cursor resumes from an index it now owns, its check and where its last
+    /// step started, as read with nobody moving them: the index (a clean stop), the end of the
+    /// last step (its predecessor was killed between the check and the index, the index still
+    /// at the step's start; the caller decides what that step means), or nothing (~0: the
+    /// index, its check or its `from` was moved).
+    static constexpr std::uint64_t resume(std::uint64_t index, std::uint64_t check, std::uint64_t from) noexcept {
         const std::uint64_t c = ~check;
-        return c == index || c == index + 1 ? c : ~std::uint64_t{0};
+        return c == index || (c > index && c - index <= N && from == index) ? c : ~std::uint64_t{0};
     }
 };
 
@@ -116,12 +128,14 @@ class spsc_producer {
 public:
     spsc_producer() noexcept = default;
     /// Attaches to `ring`; false if its indices are inconsistent. A predecessor killed between
-    /// its two stores of the tail had not published its last message: that slot is ours to
-    /// write again. (A single producer claims no positions, so it has no use for a pending word.)
+    /// its two stores of the tail had not published its last message (or batch): those slots
+    /// are ours to write again. (A single producer claims no positions, so it has no use for a
+    /// pending word.)
     bool attach(spsc_ring<T, N>& ring, std::atomic<std::uint64_t>& /*pending*/) noexcept {
         ring_ = &ring;
         tail_ = ring.tail.load(std::memory_order_relaxed);
-        if (spsc_ring<T, N>::resume(tail_, ring.tail_check.load(std::memory_order_relaxed)) == ~std::uint64_t{0})
+        if (spsc_ring<T, N>::resume(tail_, ring.tail_check.load(std::memory_order_relaxed),
+                                    ring.tail_from.load(std::memory_order_relaxed)) == ~std::uint64_t{0})
             return false;
         ring.tail_check.store(~tail_, std::memory_order_relaxed);
         return refresh() == errc::ok;
@@ -140,9 +154,8 @@ public:
 
     /// Publishes the message written at the claimed slot.
     void commit(const ring_ticket<T>&) noexcept {
-        ++tail_;
-        // SYNC POINT WRITE: slots[tail_-1]; READ by the consumer's acquire load of tail.
-        spsc_ring<T, N>::advance(ring_->tail, ring_->tail_check, tail_);
+        // SYNC POINT WRITE: slots[tail_]; READ by the consumer's acquire load of tail.
+        publish(tail_ + 1);
     }
     /// Gives up the claimed slot (or run): it was never published, so there is nothing to undo.
     void abandon(const ring_ticket<T>&) noexcept {}
@@ -162,9 +175,8 @@ public:
     /// rest are given back (nothing to undo).
     void commit_run(const ring_ticket<T>&, std::uint64_t m) noexcept {
         if (m == 0) return;
-        tail_ += m;
-        // SYNC POINT WRITE: slots[tail_-m .. tail_); READ by the consumer's acquire load of tail.
-        spsc_ring<T, N>::advance(ring_->tail, ring_->tail_check, tail_);
+        // SYNC POINT WRITE: slots[tail_ .. tail_+m); READ by the consumer's acquire load of tail.
+        publish(tail_ + m);
     }
     /// The claimed run's slots, side by side.
     std::span<T> slots_of(const ring_ticket<T>& t) const noexcept { return {t.slot, static_cast<std::size_t>(t.count)}; }
@@ -183,9 +195,8 @@ public:
         }
         const std::uint64_t k = std::min<std::uint64_t>(n, N - (tail_ - head_cache_));
         copy_ring(ring_->slots, tail_ % N, src, k);
-        tail_ += k;
-        // SYNC POINT WRITE: slots[tail_-k .. tail_); READ by the consumer's acquire load of tail.
-        spsc_ring<T, N>::advance(ring_->tail, ring_->tail_check, tail_);
+        // SYNC POINT WRITE: slots[tail_ .. tail_+k); READ by the consumer's acquire load of tail.
+        publish(tail_ + k);
         pushed = static_cast<std::size_t>(k);
         return errc::ok;
     }
@@ -200,6 +211,12 @@ public:
     }
 
 private:
+    /// Moves the tail to `v`, publishing the slots below it.
+    void publish(std::uint64_t v) noexcept {
+        spsc_ring<T, N>::advance(ring_->tail, ring_->tail_check, ring_->tail_from, tail_, v);
+        tail_ = v;
+    }
+
     errc refresh() noexcept {
         // SYNC POINT READ: head, paired with the consumer's release store: its reads of the
         // slots it freed are done (and its check of that head, or a newer one, is visible).
@@ -223,15 +240,16 @@ class spsc_consumer {
 public:
     spsc_consumer() noexcept = default;
     /// Attaches to `ring`; false if its indices are inconsistent. A predecessor killed between
-    /// its two stores of the head had read its last message: that step is finished here, and
-    /// the message is gone with it.
+    /// its two stores of the head had read its last message (or batch): that step is finished
+    /// here, and what it read is gone with it.
     bool attach(spsc_ring<T, N>& ring, std::atomic<std::uint64_t>& /*pending*/) noexcept {
         ring_ = &ring;
         const std::uint64_t head = ring.head.load(std::memory_order_relaxed);
-        head_ = spsc_ring<T, N>::resume(head, ring.head_check.load(std::memory_order_relaxed));
+        head_ = spsc_ring<T, N>::resume(head, ring.head_check.load(std::memory_order_relaxed),
+                                        ring.head_from.load(std::memory_order_relaxed));
         if (head_ == ~std::uint64_t{0} || refresh() != errc::ok) return false;
         // SYNC POINT WRITE: the predecessor's reads are over; READ by the producer's refresh().
-        if (head_ != head) spsc_ring<T, N>::advance(ring.head, ring.head_check, head_);
+        if (head_ != head) spsc_ring<T, N>::advance(ring.head, ring.head_check, ring.head_from, head, head_);
         return true;
     }
 
@@ -248,9 +266,8 @@ public:
 
     /// Gives the claimed slot back to the producer.
     void release(const ring_ticket<const T>&) noexcept {
-        ++head_;
         // SYNC POINT WRITE: our reads of the slot are done; READ by the producer's refresh().
-        spsc_ring<T, N>::advance(ring_->head, ring_->head_check, head_);
+        free(head_ + 1);
     }
 
     /// Takes a copy of the oldest message into `out`: ok, would_block (empty) or corrupt.
@@ -267,11 +284,10 @@ public:
         }
         const std::uint64_t k = std::min<std::uint64_t>(n, tail_cache_ - head_);
         copy_ring(out, ring_->slots, head_ % N, k);
-        head_ += k;
-        // SYNC POINT WRITE: our reads of slots[head_-k .. head_) are done; READ by the
+        // SYNC POINT WRITE: our reads of slots[head_ .. head_+k) are done; READ by the
         // producer's refresh(). Made before this call returns, and before the endpoint's
         // notify() looks for a producer asleep on the space bell.
-        spsc_ring<T, N>::advance(ring_->head, ring_->head_check, head_);
+        free(head_ + k);
         popped = static_cast<std::size_t>(k);
         return errc::ok;
     }
@@ -292,6 +308,12 @@ public:
     }
 
 private:
+    /// Moves the head to `v`, giving the slots below it back.
+    void free(std::uint64_t v) noexcept {
+        spsc_ring<T, N>::advance(ring_->head, ring_->head_check, ring_->head_from, head_, v);
+        head_ = v;
+    }
+
     errc refresh() noexcept {
         // SYNC POINT READ: tail, paired with the producer's release store: the slots below it
         // are written (and its check of that tail, or a newer one, is visible).
