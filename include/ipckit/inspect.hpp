@@ -153,7 +153,8 @@ inline bool remove_stale(std::string_view name, std::string* why = nullptr) {
 /// Removes the segment `name` whatever it holds, as its kind's own remove does: an unbounded
 /// queue with every chunk of its chain, a mailbox marked removed first (its endpoints wake and
 /// see closed), a domain with its links; anything else by its name. Processes that have it
-/// mapped keep what they have. It does not ask whether anyone uses it (the `ipckit` command
+/// mapped keep what they have: a queue's endpoints are not told (closing one takes its type:
+/// Q::remove(name) does, in a program that knows it). It does not ask whether anyone uses it (the `ipckit` command
 /// refuses a live segment without --force). False if there was none. Throws invalid_name,
 /// permission_denied.
 inline bool remove_any(std::string_view name) {
