@@ -228,3 +228,34 @@ TEST_CASE("bytes shrink: a holder that died at any step of publishing its run sh
         door.shared().senders.places[3].pending.store(0);
     }
 }
+
+// ---- an inspector that read the tail before a shrink ----------------------------------------
+
+TEST_CASE("bytes shrink: an inspector's walk of the records, with indices read before a shrink and a claim after "
+          "it, tries again rather than reporting damage",
+          "[unit]") {
+    scoped_name name("bytes-shrink");
+    auto q = mpsc::create(name);
+    auto holder = q.sender<ipckit::non_blocking>();
+    auto other = q.sender<ipckit::non_blocking>();
+    backdoor<mpsc> door(name);
+    auto& ring = door.ring();
+    const auto* words = reinterpret_cast<const std::atomic<std::uint64_t>*>(ring.words);
+    auto loan = holder.loan_records(64);
+    REQUIRE(loan);
+    REQUIRE(loan->capacity() == 64);
+    // What an inspector reads now: head 0, tail 64 (the loan's run).
+    const ipckit::detail::ring_indices before{ring.head.load(), ring.tail.load()};
+    REQUIRE(write(*loan, pattern(8, 1)));
+    REQUIRE(loan->publish());
+    CHECK(ring.tail.load() == 16);  // the run's rest given back
+    // Claimed from 16, after the shrink: its record ends past the tail the inspector read.
+    REQUIRE(other.send(pattern(max_bytes, 2)));
+    CHECK(ipckit::detail::count_records(words, ring_bytes, ring.head, before) == std::nullopt);
+    const ipckit::detail::ring_indices now{ring.head.load(), ring.tail.load()};
+    CHECK(ipckit::detail::count_records(words, ring_bytes, ring.head, now) == 2);
+    const auto s = ipckit::inspect(name);
+    INFO(s.problem);
+    CHECK(s.status == ipckit::segment_status::ok);
+    CHECK(s.depth_messages == 2);
+}
