@@ -251,9 +251,9 @@ TEST_CASE("bytes shrink: an inspector's walk of the records, with indices read b
     CHECK(ring.tail.load() == 16);  // the run's rest given back
     // Claimed from 16, after the shrink: its record ends past the tail the inspector read.
     REQUIRE(other.send(pattern(max_bytes, 2)));
-    CHECK(ipckit::detail::count_records(words, ring_bytes, ring.head, before) == std::nullopt);
+    CHECK(ipckit::detail::count_records(words, ring_bytes, ring.head, ring.tail, before) == std::nullopt);
     const ipckit::detail::ring_indices now{ring.head.load(), ring.tail.load()};
-    CHECK(ipckit::detail::count_records(words, ring_bytes, ring.head, now) == 2);
+    CHECK(ipckit::detail::count_records(words, ring_bytes, ring.head, ring.tail, now) == 2);
     const auto s = ipckit::inspect(name);
     INFO(s.problem);
     CHECK(s.status == ipckit::segment_status::ok);
