@@ -5,13 +5,15 @@
 // holder's shrink never takes back room that is someone else's); a holder that died at each
 // step of a shrink loses its own messages and nothing else, and leaves the ring whole; and an
 // inspector that read the tail before a shrink does not take the records claimed after it for
-// damage.
+// damage. Across processes, a sender SIGKILLed wherever it is in a stream of loans published
+// short (in one of a shrink's steps at times, by chance) loses at most its last run.
 //
 // A holder dead part way through a shrink is laid out through a second mapping of the segment
 // (the library has no hook to stop a holder between two of its stores), in a sender place that
 // no live process holds, step by step as publish_run writes it.
 
 #include "backdoor.hpp"
+#include "byte_messages.hpp"
 #include "catch.hpp"
 #include "messages.hpp"
 #include "support.hpp"
@@ -21,6 +23,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -31,6 +34,7 @@
 using namespace std::chrono_literals;
 using ipckit::errc;
 using ipckit_test::backdoor;
+using ipckit_test::child;
 using ipckit_test::err;
 using ipckit_test::patience;
 using ipckit_test::pattern;
@@ -258,4 +262,81 @@ TEST_CASE("bytes shrink: an inspector's walk of the records, with indices read b
     INFO(s.problem);
     CHECK(s.status == ipckit::segment_status::ok);
     CHECK(s.depth_messages == 2);
+}
+
+// ---- a holder killed wherever it is, across processes -----------------------------------------
+
+TEST_CASE("bytes shrink across processes: a sender SIGKILLed while it loans and publishes short, over and over, "
+          "loses at most its last run, and every other message arrives in order",
+          "[process]") {
+    scoped_name name("bytes-shrink");
+    auto q = mpsc::create(name, quick_liveness(5ms));
+    auto tx = q.sender<ipckit::non_blocking>();
+    auto rx = q.receiver<ipckit::non_blocking>();
+    std::uint64_t parent_sent = 0;
+    std::uint64_t parent_next = 0;
+    // What arrived: numbered messages of this process (0) and of the child (1), each in order.
+    auto take = [&](std::uint64_t& child_next) {
+        for (;;) {
+            auto m = rx.receive();
+            if (!m) {
+                CHECK(m.error() == errc::would_block);  // never corrupt
+                return;
+            }
+            std::uint32_t p = 0;
+            std::uint64_t s = 0;
+            REQUIRE(ipckit_test::numbered(*m, max_bytes, p, s));
+            REQUIRE(p <= 1);
+            CHECK(s == (p == 0 ? parent_next : child_next));
+            ++(p == 0 ? parent_next : child_next);
+        }
+    };
+    for (std::uint64_t round = 0; round < 6; ++round) {
+        INFO("round " << round);
+        // Loans of 1 to 9 records' worth, published with fewer messages than fit (none: given
+        // back whole), the rest given back at once (shrink; what was written there zeroed) or,
+        // where this process claimed after it, as a skip record.
+        child holder([&name] {
+            auto own = mpsc::open(name, quick_liveness(5ms)).sender();
+            std::uint64_t s = 0;  // the next message's number
+            for (std::uint64_t i = 0;; ++i) {
+                const std::uint64_t key = ipckit_test::mix(i);
+                auto loan = own.loan_records(record::size_for(max_bytes) * (1 + key % 9));
+                if (!loan) return 1;
+                for (std::uint64_t k = key / 9 % 4; k > 0; --k) {
+                    const auto m = ipckit_test::numbered_message(1, s, max_bytes);
+                    std::byte* to = loan->reserve(m.size());
+                    if (to == nullptr) break;
+                    std::memcpy(to, m.data(), m.size());
+                    if (!loan->commit(m.size())) return 2;
+                    ++s;
+                }
+                // At times, room for one more reserved and written, then not committed after all.
+                if (std::byte* to = key % 3 == 0 ? loan->reserve(50) : nullptr) std::memset(to, 0x5A, 50);
+                if (!loan->publish()) return 3;
+            }
+        });
+        std::uint64_t child_next = 0;
+        const std::uint64_t kill_after = 50 + 97 * round;
+        const auto until = std::chrono::steady_clock::now() + patience;
+        while (child_next < kill_after && std::chrono::steady_clock::now() < until) {
+            const auto sent = tx.send(ipckit_test::numbered_message(0, parent_sent, max_bytes));
+            if (sent)
+                ++parent_sent;
+            else
+                CHECK(sent.error() == errc::would_block);  // never corrupt
+            take(child_next);
+        }
+        REQUIRE(child_next >= kill_after);
+        CHECK(holder.kill() == ipckit_test::killed_by_sigkill);
+        // The dead holder's last run (if it held one) is passed: this process's next message
+        // arrives, after every earlier one.
+        while (!tx.send(ipckit_test::numbered_message(0, parent_sent, max_bytes))) take(child_next);
+        ++parent_sent;
+        const auto last = std::chrono::steady_clock::now() + patience;
+        while (parent_next < parent_sent && std::chrono::steady_clock::now() < last) take(child_next);
+        REQUIRE(parent_next == parent_sent);
+        CHECK(q.depth() == 0);
+    }
+    fills_and_drains(tx, [&rx] { return rx.receive(); });
 }
