@@ -33,6 +33,7 @@
 
 using namespace std::chrono_literals;
 using ipckit::errc;
+using ipckit_test::write_in_place;
 using ipckit_test::backdoor;
 using ipckit_test::child;
 using ipckit_test::err;
@@ -50,15 +51,6 @@ using mpsc = ipckit::queue<ipckit::bytes<max_bytes>, ipckit::bounded<ring_bytes>
 using record = ipckit::detail::bytes_record;
 
 std::span<const std::byte> as_bytes(std::string_view s) { return std::as_bytes(std::span(s.data(), s.size())); }
-
-/// Writes `m` into `loan` in place as its next message; false if it does not fit.
-template <class Loan>
-bool write(Loan& loan, std::span<const std::byte> m) {
-    std::byte* to = loan.reserve(m.size());
-    if (to == nullptr) return false;
-    if (!m.empty()) std::memcpy(to, m.data(), m.size());
-    return static_cast<bool>(loan.commit(m.size()));
-}
 
 /// Fills the ring with messages of Max bytes and drains it with receive(): every one arrives, in
 /// order, whole (free space is all zeros again, or a claim would find it corrupt).
@@ -104,7 +96,7 @@ TEST_CASE("bytes shrink: a loan published short after another sender's loan was 
         if (after == 2) loan->abandon();
         // The second loan gave back what it did not use, but never below its own start.
         CHECK(tail.load() > run_end);
-        REQUIRE(write(*run, pattern(20, round)));
+        REQUIRE(write_in_place(*run, pattern(20, round)));
         REQUIRE(run->publish());
         CHECK(tail.load() > run_end);  // the run's rest became a skip record, not room again
         auto m = rx.receive();
@@ -250,7 +242,7 @@ TEST_CASE("bytes shrink: an inspector's walk of the records, with indices read b
     REQUIRE(loan->capacity() == 64);
     // What an inspector reads now: head 0, tail 64 (the loan's run).
     const ipckit::detail::ring_indices before{ring.head.load(), ring.tail.load()};
-    REQUIRE(write(*loan, pattern(8, 1)));
+    REQUIRE(write_in_place(*loan, pattern(8, 1)));
     REQUIRE(loan->publish());
     CHECK(ring.tail.load() == 16);  // the run's rest given back
     // Claimed from 16, after the shrink: its record ends past the tail the inspector read.
