@@ -1,7 +1,8 @@
 #pragma once
 // What tests of bytes<Max> send: a numbered message of a size drawn from its number (its bytes
-// are messages.hpp's pattern(), so a torn, misplaced or stale message shows up), and checking
-// it. Usable in forked children (no Catch2 here).
+// are messages.hpp's pattern(), so a torn, misplaced or stale message shows up), checking it,
+// and writing a message into a loan of records in place. Usable in forked children (no Catch2
+// here).
 
 #include "messages.hpp"
 
@@ -29,6 +30,16 @@ inline bool numbered(std::span<const std::byte> m, std::size_t max, std::uint32_
     std::memcpy(&p, m.data(), 4);
     std::memcpy(&s, m.data() + 4, 8);
     return same(m, numbered_message(p, s, max));
+}
+
+/// Writes `m` into a loan of records (sender.loan_records) in place as its next message: reserve,
+/// copy, commit. False if it does not fit (or the commit failed).
+template <class Loan>
+bool write_in_place(Loan& loan, std::span<const std::byte> m) {
+    std::byte* to = loan.reserve(m.size());
+    if (to == nullptr) return false;
+    if (!m.empty()) std::memcpy(to, m.data(), m.size());
+    return static_cast<bool>(loan.commit(m.size()));
 }
 
 }  // namespace ipckit_test

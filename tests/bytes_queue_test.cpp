@@ -7,6 +7,7 @@
 // White-box tests reach the ring through a second mapping of the segment
 // (ipckit::segment::open), as a hostile or crashed peer would.
 
+#include "backdoor.hpp"
 #include "byte_messages.hpp"
 #include "catch.hpp"
 #include "messages.hpp"
@@ -32,6 +33,7 @@
 
 using namespace std::chrono_literals;
 using ipckit::errc;
+using ipckit_test::backdoor;
 using ipckit_test::err;
 using ipckit_test::mix;
 using ipckit_test::patience;
@@ -50,20 +52,6 @@ using mpsc = ipckit::queue<ipckit::bytes<max_bytes>, ipckit::bounded<4096>, ipck
 using record = ipckit::detail::bytes_record;
 
 std::span<const std::byte> as_bytes(std::string_view s) { return std::as_bytes(std::span(s.data(), s.size())); }
-
-/// A second mapping of queue Q's segment, to look at and scribble on its shared part.
-template <class Q>
-class backdoor {
-public:
-    explicit backdoor(const std::string& name) : segment_(ipckit::segment::open(name, Q::layout(), {})) {}
-    typename Q::shared& shared() { return *static_cast<typename Q::shared*>(segment_.body()); }
-    auto& ring() { return shared().ring; }
-    std::uint64_t header_at(std::uint64_t pos) { return ring().header(pos).load(); }
-    void set_header(std::uint64_t pos, std::uint64_t word) { ring().header(pos).store(word); }
-
-private:
-    ipckit::segment segment_;
-};
 
 }  // namespace
 

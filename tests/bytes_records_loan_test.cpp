@@ -26,6 +26,7 @@
 
 using namespace std::chrono_literals;
 using ipckit::errc;
+using ipckit_test::write_in_place;
 using ipckit_test::as_expected;
 using ipckit_test::child;
 using ipckit_test::child_report;
@@ -57,15 +58,6 @@ struct fresh_queue {
     ipckit::receiver<Q, ipckit::non_blocking> rx = q.template receiver<ipckit::non_blocking>();
 };
 
-/// Writes `m` into `loan` in place as its next message; false if it does not fit.
-template <class Loan>
-bool write(Loan& loan, std::span<const std::byte> m) {
-    std::byte* to = loan.reserve(m.size());
-    if (to == nullptr) return false;
-    if (!m.empty()) std::memcpy(to, m.data(), m.size());
-    return static_cast<bool>(loan.commit(m.size()));
-}
-
 /// Everything there is now (non-blocking receiver), one message at a time.
 template <class Rx>
 std::vector<std::vector<std::byte>> drain(Rx& rx) {
@@ -88,7 +80,7 @@ TEMPLATE_TEST_CASE("bytes records loan: messages written in place arrive in orde
     CHECK(loan->empty());
     std::size_t used = 0;
     for (std::size_t i = 0; i < lengths.size(); ++i) {
-        REQUIRE(write(*loan, ipckit_test::pattern(lengths[i], i)));
+        REQUIRE(write_in_place(*loan, ipckit_test::pattern(lengths[i], i)));
         used += ipckit::detail::bytes_record::size_for(lengths[i]);
         CHECK(loan->size() == i + 1);
         CHECK(loan->used() == used);
@@ -128,11 +120,11 @@ TEMPLATE_TEST_CASE("bytes records loan: what is not used is not sent and holds n
         CHECK(loan->capacity() == 64);
         CHECK(loan->reserve(57) == nullptr);  // a record of 72 bytes
         CHECK(loan->size() == 0);
-        REQUIRE(write(*loan, ipckit_test::pattern(20, 1)));  // 32 bytes
+        REQUIRE(write_in_place(*loan, ipckit_test::pattern(20, 1)));  // 32 bytes
         CHECK(loan->reserve(25) == nullptr);                 // 40 > the 32 left
         CHECK(!loan->fits(25));
         CHECK(loan->fits(24));
-        REQUIRE(write(*loan, ipckit_test::pattern(24, 2)));
+        REQUIRE(write_in_place(*loan, ipckit_test::pattern(24, 2)));
         CHECK(!loan->fits(0));  // not even an empty message's header
         const auto sent = loan->publish();
         REQUIRE(sent);
@@ -147,7 +139,7 @@ TEMPLATE_TEST_CASE("bytes records loan: what is not used is not sent and holds n
         REQUIRE(loan);
         CHECK(loan->reserve(max_bytes + 1) == nullptr);
         CHECK(!loan->fits(max_bytes + 1));
-        REQUIRE(write(*loan, ipckit_test::pattern(max_bytes, 3)));
+        REQUIRE(write_in_place(*loan, ipckit_test::pattern(max_bytes, 3)));
         REQUIRE(loan->publish());
         const auto got = drain(rx);
         REQUIRE(got.size() == 1);
@@ -174,7 +166,7 @@ TEMPLATE_TEST_CASE("bytes records loan: what is not used is not sent and holds n
         for (std::uint64_t round = 0; round < 3 * ring_bytes / 40; ++round) {
             auto loan = tx.loan_records(ring_bytes);
             REQUIRE(loan);
-            REQUIRE(write(*loan, ipckit_test::pattern(16, round)));
+            REQUIRE(write_in_place(*loan, ipckit_test::pattern(16, round)));
             REQUIRE(loan->publish());
             REQUIRE(tx.send(ipckit_test::pattern(8, ~round)));
             const auto got = drain(rx);
@@ -210,7 +202,7 @@ TEST_CASE("bytes records loan: mpsc, where another sender claimed room after the
         auto loan = tx.loan_records(512);
         REQUIRE(loan);
         REQUIRE(other.send(ipckit_test::pattern(30, round)));  // claimed after the loan's run
-        REQUIRE(write(*loan, ipckit_test::pattern(20, round)));
+        REQUIRE(write_in_place(*loan, ipckit_test::pattern(20, round)));
         CHECK(err(rx.receive()) == errc::would_block);  // the loan's run comes first, and is not published
         REQUIRE(loan->publish());
         const auto got = drain(rx);
@@ -229,12 +221,12 @@ TEMPLATE_TEST_CASE("bytes records loan: abandoned or dropped unpublished, nothin
         {
             auto dropped = tx.loan_records(512);
             REQUIRE(dropped);
-            REQUIRE(write(*dropped, ipckit_test::pattern(max_bytes, round)));
-            REQUIRE(write(*dropped, ipckit_test::pattern(3, round)));
+            REQUIRE(write_in_place(*dropped, ipckit_test::pattern(max_bytes, round)));
+            REQUIRE(write_in_place(*dropped, ipckit_test::pattern(3, round)));
         }
         auto abandoned = tx.loan_records(200);
         REQUIRE(abandoned);
-        REQUIRE(write(*abandoned, ipckit_test::pattern(40, round)));
+        REQUIRE(write_in_place(*abandoned, ipckit_test::pattern(40, round)));
         abandoned->abandon();
         CHECK(!*abandoned);
         CHECK(err(abandoned->publish()) == errc::closed);
@@ -257,7 +249,7 @@ TEMPLATE_TEST_CASE("bytes records loan: a loan of the whole ring given back is p
         auto whole = tx.loan_records(ring_bytes);
         REQUIRE(whole);
         REQUIRE(whole->capacity() == ring_bytes);
-        REQUIRE(write(*whole, ipckit_test::pattern(max_bytes, 1)));
+        REQUIRE(write_in_place(*whole, ipckit_test::pattern(max_bytes, 1)));
     }  // dropped: many senders, one skip record the size of the ring
     CHECK(err(rx.receive(batch)) == errc::would_block);  // not corrupt: it read a lap of skips
     REQUIRE(tx.send(ipckit_test::pattern(9, 2)));
@@ -281,7 +273,7 @@ TEMPLATE_TEST_CASE("bytes records loan: loans of every size wrap around the ring
         REQUIRE(loan->capacity() <= budget);
         const std::size_t want = 1 + static_cast<std::size_t>(ipckit_test::mix(~round) % 12);
         std::size_t wrote = 0;
-        while (wrote < want && write(*loan, numbered_message(0, sent + wrote, max_bytes))) ++wrote;
+        while (wrote < want && write_in_place(*loan, numbered_message(0, sent + wrote, max_bytes))) ++wrote;
         const auto n = loan->publish();
         REQUIRE(n);
         REQUIRE(*n == wrote);
@@ -316,7 +308,7 @@ TEMPLATE_TEST_CASE("bytes records loan: a bad budget is refused at once, and one
     CHECK(err(tx.loan_records(64)) == errc::in_use);
     CHECK(err(tx.loan(1)) == errc::in_use);
     CHECK(err(tx.send("x")) == errc::in_use);
-    REQUIRE(write(*loan, {}));
+    REQUIRE(write_in_place(*loan, {}));
     REQUIRE(loan->publish());
     auto one = tx.loan(4);
     REQUIRE(one);
@@ -334,11 +326,11 @@ TEMPLATE_TEST_CASE("bytes records loan: a loan survives a move of itself and of 
     auto& [name, q, tx, rx] = fresh;
     auto loan = tx.loan_records(256);
     REQUIRE(loan);
-    REQUIRE(write(*loan, as_bytes("one")));
+    REQUIRE(write_in_place(*loan, as_bytes("one")));
     typename TestType::records_loan moved = std::move(*loan);
     CHECK(!*loan);
     auto tx2 = std::move(tx);
-    REQUIRE(write(moved, as_bytes("two")));
+    REQUIRE(write_in_place(moved, as_bytes("two")));
     REQUIRE(moved.publish());
     REQUIRE(tx2.send("three"));
     const auto got = drain(rx);
@@ -366,7 +358,7 @@ TEMPLATE_TEST_CASE("bytes records loan: on a full ring, a blocking loan times ou
     auto loan = tx.loan_records(1024, patience);
     REQUIRE(loan);
     CHECK(loan->capacity() >= ipckit::detail::bytes_record::size_for(max_bytes));
-    REQUIRE(write(*loan, ipckit_test::pattern(max_bytes, n)));
+    REQUIRE(write_in_place(*loan, ipckit_test::pattern(max_bytes, n)));
     REQUIRE(loan->publish());
     for (std::size_t i = 1; i <= n; ++i) {
         const auto m = nb.receive();
@@ -398,7 +390,7 @@ TEMPLATE_TEST_CASE("bytes records loan: sender threads loaning records of every 
                     return;
                 }
                 std::uint64_t n = 0;
-                while (s + n < each && write(*loan, numbered_message(p, s + n, max_bytes))) ++n;
+                while (s + n < each && write_in_place(*loan, numbered_message(p, s + n, max_bytes))) ++n;
                 if (round % 7 == 6) continue;  // dropped: sent again by the next loans
                 const auto sent = loan->publish();
                 if (!sent || *sent != n) {
@@ -453,7 +445,7 @@ TEST_CASE("bytes records loan across processes: mpsc, a holder SIGKILLed mid-loa
         auto own = mpsc::open(name, quick_liveness()).sender();
         auto loan = own.loan_records(1024);
         r.expect(err(loan), errc::ok);
-        for (std::uint64_t i = 0; i < 3; ++i) r.check(write(*loan, as_bytes("lost")), "room for a message");
+        for (std::uint64_t i = 0; i < 3; ++i) r.check(write_in_place(*loan, as_bytes("lost")), "room for a message");
         r.check(loan->reserve(50) != nullptr, "room for one more, half written");
         lent.post();
         r.block_until_killed(hold);
@@ -498,7 +490,7 @@ TEST_CASE("bytes records loan across processes: spsc, a holder SIGKILLed mid-loa
         auto loan = own.loan_records(1024);
         r.expect(err(loan), errc::ok);
         r.expect_value(loan->capacity(), 1024);
-        for (std::uint64_t i = 0; i < 3; ++i) r.check(write(*loan, as_bytes("lost")), "room for a message");
+        for (std::uint64_t i = 0; i < 3; ++i) r.check(write_in_place(*loan, as_bytes("lost")), "room for a message");
         lent.post();
         r.block_until_killed(hold);
     });

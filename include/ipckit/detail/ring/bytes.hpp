@@ -96,11 +96,16 @@
 // first header, with release, as a batch's. mpsc, the rest of the run, claimed but not used,
 // must not hold up the other producers: if the tail is still the run's end (nobody has claimed
 // after it), the producer zeroes what it wrote there, makes its reserved header cover the
-// records alone, and moves the tail back to their end by CAS (shrink) - the one move of the
-// tail backwards, which no reader can tell from the claim having been that short (the records
-// below it are reserved, so the consumer is not past the run, and a recoverer's scan stops at
-// that non-zero header); else the rest becomes a skip record, published with the records. A
-// loan of one message committed short gives back the rest of its reservation the same way.
+// records alone (a release store: who finds that header looks past it next, at the zeroes),
+// and moves the tail back to their end by CAS (shrink) - the one move of the tail backwards,
+// which no reader can tell from the claim having been that short (the records below it are
+// reserved, so the consumer is not past the run, and a recoverer's scan stops at that non-zero
+// header), but for one that read the tail before the CAS and walks records claimed after it:
+// they may run past that tail (an inspector reads again). The tail never comes back to the
+// run's end once another producer claimed from there: that claim's own shrink stops past its
+// start, so a shrink's CAS has no ABA. Else the rest becomes a skip record, published with the
+// records. A loan of one message committed short gives back the rest of its reservation the
+// same way.
 // A holder killed part way is a producer killed mid-batch: mpsc, its one reserved record, the
 // size of the run and pending in its roster place, is skipped whole; spsc, nothing past the tail
 // was published. Given back unpublished (abandon), nothing of it is delivered.

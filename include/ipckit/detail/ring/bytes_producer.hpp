@@ -397,7 +397,11 @@ private:
         std::uint64_t t = r.pos + r.size;
         if (ring.tail.load(std::memory_order_relaxed) != t) return false;
         ring.zero(end, std::min(written, t));
-        ring.header(r.pos).store(bytes_record::record_at(bytes_record::reserved, r.pos, end - r.pos), std::memory_order_relaxed);
+        // SYNC POINT WRITE: the zeroes; READ by whoever finds this header and then looks at
+        // `end` without the tail's help: a recoverer (acquire load of the header) once this
+        // holder is dead, an inspector walking the records with a tail read before the CAS.
+        // Relaxed, either could find the new size and, at `end`, what the holder wrote there.
+        ring.header(r.pos).store(bytes_record::record_at(bytes_record::reserved, r.pos, end - r.pos), std::memory_order_release);
         // SYNC POINT WRITE: the zeroes and the header above, by the CAS's release; READ by the
         // next claimant's CAS of the tail (acq_rel), and a recoverer's acquire load of it.
         // The CAS: (1) it succeeds: nobody claimed since the run, and the rest is free again;
