@@ -1,6 +1,6 @@
 #pragma once
-// A second mapping of a queue's segment (ipckit::segment::open), through which white-box tests
-// look at and scribble on its shared part, as a hostile or crashed peer would.
+// A second mapping of a queue's or mailbox's segment (ipckit::segment::open), through which
+// white-box tests look at and scribble on its shared part, as a hostile or crashed peer would.
 
 #include <ipckit/segment.hpp>
 
@@ -9,7 +9,7 @@
 
 namespace ipckit_test {
 
-/// A second mapping of queue Q's segment, to look at and scribble on its shared part.
+/// A second mapping of queue or mailbox Q's segment, to look at and scribble on its shared part.
 template <class Q>
 class backdoor {
 public:

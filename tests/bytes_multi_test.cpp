@@ -7,6 +7,7 @@
 //
 // White-box tests reach the ring through a second mapping of the segment, as a hostile peer would.
 
+#include "backdoor.hpp"
 #include "catch.hpp"
 #include "messages.hpp"
 #include "support.hpp"
@@ -24,6 +25,7 @@
 #include <vector>
 
 using ipckit::errc;
+using ipckit_test::backdoor;
 using ipckit_test::err;
 using ipckit_test::mix;
 using ipckit_test::scoped_name;
@@ -46,17 +48,6 @@ std::string text_of(std::size_t n, std::uint64_t i) {
 }
 
 std::string_view text(std::span<const std::byte> b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
-
-/// A second mapping of queue Q's segment, to scribble on its slots.
-template <class Q>
-class backdoor {
-public:
-    explicit backdoor(const std::string& name) : segment_(ipckit::segment::open(name, Q::layout(), {})) {}
-    auto& ring() { return static_cast<typename Q::shared*>(segment_.body())->ring; }
-
-private:
-    ipckit::segment segment_;
-};
 
 }  // namespace
 

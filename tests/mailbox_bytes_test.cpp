@@ -4,6 +4,7 @@
 // and views, the layout, removal. What they share with every mailbox runs in contract/ (the
 // mailbox_bytes_* kinds); across processes, with kills: mailbox_process_test.cpp.
 
+#include "backdoor.hpp"
 #include "catch.hpp"
 #include "messages.hpp"
 #include "support.hpp"
@@ -24,6 +25,7 @@
 
 using namespace std::chrono_literals;
 using ipckit::errc;
+using ipckit_test::backdoor;
 using ipckit_test::err;
 using ipckit_test::patience;
 using ipckit_test::pattern;
@@ -43,17 +45,6 @@ using box = ipckit::mailbox<ipckit::bytes<Max>, ipckit::bounded<N>, D, ipckit::s
 using exclusive = box<ipckit::exclusive>;
 using any = box<ipckit::any>;
 using round_robin = box<ipckit::round_robin>;
-
-/// A second mapping of mailbox B's segment, to scribble on its shared part.
-template <class B>
-class backdoor {
-public:
-    explicit backdoor(const std::string& name) : segment_(ipckit::segment::open(name, B::layout(), {})) {}
-    typename B::shared& shared() { return *static_cast<typename B::shared*>(segment_.body()); }
-
-private:
-    ipckit::segment segment_;
-};
 
 }  // namespace
 
