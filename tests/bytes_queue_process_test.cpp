@@ -705,12 +705,17 @@ TEST_CASE("bytes mpmc queue across processes: a receiver SIGKILLed holding a mes
         }));
     REQUIRE(reports[0].reached(children[0], holding) == as_expected);
     // The live receivers start once the victim holds its message: the senders go on meanwhile,
-    // and fill the ring; a lap on, they need the dead receiver's slot.
+    // and fill the ring; a lap on, they need the dead receiver's slot. The victim dies only once
+    // both have attached: with no receiver left at all, a sender's wait would rightly end in
+    // peer_dead.
+    std::array<signal_pipe, 2> attached;
     for (std::size_t c = 3; c < 5; ++c)
-        children.push_back(reports[c].spawn([&](child_report& r) {
+        children.push_back(reports[c].spawn([&, c](child_report& r) {
             auto rx = mpmc::open(name, quick_liveness()).receiver();
+            attached[c - 3].post();
             r.expect(share(rx, t));
         }));
+    for (std::size_t c = 3; c < 5; ++c) REQUIRE(reports[c].reached(children[c], attached[c - 3]) == as_expected);
     CHECK(reports[0].ended(children[0].kill(), killed_by_sigkill) == as_expected);
     CHECK(reports[1].finish(children[1]) == as_expected);
     CHECK(reports[2].finish(children[2]) == as_expected);
