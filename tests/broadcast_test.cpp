@@ -2,9 +2,10 @@
 // gets every message in order, a late receiver only what follows its attach, messages kept
 // while nobody listens, a slow receiver holding senders back (would_block, a blocking send that
 // waits for the read), closing a receiver releasing them, removal, the receiver table's size,
-// opening with another message, capacity or delivery policy, and a scribbled gate reported as
-// corrupt.
+// opening with another message, capacity or delivery policy, a scribbled gate reported as
+// corrupt, and a scribbled receiver cursor that closing puts right.
 
+#include "backdoor.hpp"
 #include "catch.hpp"
 #include "messages.hpp"
 #include "support.hpp"
@@ -17,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -276,4 +278,31 @@ TEST_CASE("broadcast: a scribbled gate makes send report corrupt instead of wait
     bool corrupt = false;
     for (int i = 0; i < 9 && !corrupt; ++i) corrupt = err(tx.send(make_tick(1))) == errc::corrupt;
     CHECK(corrupt);
+}
+
+TEST_CASE("broadcast: a receiver's cursor scribbled in the table is not where the next receiver starts: nothing "
+          "again, nothing lost",
+          "[unit]") {
+    scoped_name name("bcast");
+    scoped_name other_name("bcast");
+    auto b = box::create(name);
+    auto other = box::create(other_name);
+    ipckit_test::backdoor<box> door(name.str());
+    auto tx = b.sender<ipckit::non_blocking>();
+    std::optional<ipckit::receiver<box, ipckit::non_blocking>> rx;
+    rx.emplace(b.receiver<ipckit::non_blocking>());
+    for (std::uint64_t i = 0; i < 6; ++i) REQUIRE(err(tx.send(make_tick(i))) == errc::ok);
+    REQUIRE(drain(*rx) == iota(0, 6));
+    REQUIRE(err(tx.send(make_tick(6))) == errc::ok);  // one left unread: the receiver stopped at 6, the tail is 7
+    auto& cursor = ipckit::detail::places_of(door.shared())[0].next;  // the place of the one receiver
+    REQUIRE(cursor.load() == 6);
+    // Inside the range, so nothing refuses it: back onto messages read, or forward past one not.
+    cursor.store(GENERATE(std::uint64_t{3}, std::uint64_t{7}));
+    // Every way a receiver lets go of its place; it is the only one, so base becomes where it
+    // stopped, and the next receiver, alone too, starts there.
+    SECTION("closed") { rx->close(); }
+    SECTION("destroyed") { rx.reset(); }
+    SECTION("moved over") { *rx = other.receiver<ipckit::non_blocking>(); }
+    auto next = b.receiver<ipckit::non_blocking>();
+    CHECK(drain(next) == iota(6, 7));
 }

@@ -120,8 +120,7 @@ public:
     void close() noexcept {
         // A forked child inherits its parent's endpoints; closing one there must not close the
         // parent's.
-        if (shared_ == nullptr) return;
-        if (sys::this_pid() == me_.pid) {
+        if (owns_place_here()) {
             release_place();
             Bells::wake_on_close(*shared_);
         }
@@ -174,6 +173,10 @@ protected:
         // A predecessor killed asleep is still counted among the sleepers of our bell.
         forget_sleeper(sleep_bell(), asleep());
     }
+
+    /// Whether this endpoint is open and holds its place for this process: not closed, and not
+    /// a forked child's copy of its parent's endpoint (which must leave the parent's place be).
+    [[nodiscard]] bool owns_place_here() const noexcept { return shared_ != nullptr && sys::this_pid() == me_.pid; }
 
     /// The bell this endpoint sleeps on, and its own word that says it is asleep there.
     [[nodiscard]] doorbell& sleep_bell() const noexcept { return Bells::sleep_bell(*shared_, place_); }

@@ -120,6 +120,25 @@ class broadcast_receiving_end
                                   Mode, broadcast_receiver_places<Box>>;
     friend watch_access;
 
+public:
+    broadcast_receiving_end(broadcast_receiving_end&&) noexcept = default;
+    broadcast_receiving_end& operator=(broadcast_receiving_end&& o) noexcept {
+        if (this != &o) {
+            close();
+            base::operator=(std::move(o));
+        }
+        return *this;
+    }
+    ~broadcast_receiving_end() { close(); }
+
+    /// Lets go now, as destruction would (endpoint_core::close), giving the place up with where
+    /// this receiver stopped, not with whatever the table's copy of its cursor says now
+    /// (broadcast_consumer::settle).
+    void close() noexcept {
+        if (this->owns_place_here()) this->cursor().settle();
+        base::close();
+    }
+
 protected:
     broadcast_receiving_end(std::shared_ptr<segment> seg, const options& opt)
         : base(std::move(seg), opt, [](auto& cursor, auto& sh, std::size_t place, const segment& s) {

@@ -125,7 +125,8 @@ broadcast_place* places_of(Shared& sh) noexcept {
 }
 
 /// Gives up table place `i` of `places[0..count)` for its holder `holder` on behalf of `me`:
-/// for a dead process (holder != me), or for this receiver itself when it closes (holder == me).
+/// for a dead process (holder != me), or for this receiver itself when it closes (holder == me,
+/// its cursor put back to its own count first: broadcast_consumer::settle).
 /// Takes the place (so that it keeps gating meanwhile), takes the holder off the data bell's
 /// sleepers, moves base for its cursor (ring.give_up: base becomes where it stopped if no other
 /// place is held, else is raised to it), clears its started flag, and leaves the holder word at

@@ -45,6 +45,15 @@
 // (validated against the mapping), and a slot ahead of the cursor is `corrupt`, not a spin.
 // This file makes no system call: liveness questions are passed in.
 //
+// A receiver's cursor in the table is shared memory too, but this receiver keeps its own count
+// (`next_`) and only ever stores it there. A cursor scribbled back only holds senders back (the
+// next advance stores the count over it); one scribbled forward lets senders reuse slots this
+// receiver has not read, which it then finds ahead of it (`corrupt`) or changed under its read
+// (still_holds). What would deliver a message twice is giving the place up with the scribbled
+// cursor: base would go back onto messages read. So a receiver that closes puts its cursor back
+// to its own count first (settle()), and the give-up reads that. A dead receiver's cursor is
+// taken as found: nothing else records how far it read.
+//
 // Stamps, as in detail/ring/mpmc.hpp: the sequence word says which position a slot holds, and
 // `stamp` (pos + 1, stored with release after the message and before its sequence) says that a
 // whole message was committed there. A receiver checks both before it reads; a recoverer that
@@ -295,10 +304,16 @@ public:
         return next_ <= tail && tail - next_ <= N;
     }
 
-    /// Moves base for this receiver before the caller lets go of its place: base becomes where
-    /// it stopped if `alone` (no other place held), else is raised to it. (A dead receiver's
-    /// place is given up by whoever holds it on its behalf, with ring.give_up(next, last).)
-    void leave(bool alone) noexcept { ring_->give_up(next_, alone); }
+    /// Before the caller gives its place up (which moves base for the cursor the table holds,
+    /// ring.give_up): puts that cursor back to where this receiver stopped, its own count. The
+    /// table is shared memory; a cursor scribbled back (or forward) since the last advance would
+    /// otherwise become base, and the next receiver to attach alone would get messages this one
+    /// had read (or lose some it had not). A store on close, none on the data path.
+    void settle() noexcept {
+        // SYNC POINT WRITE: seq_cst, before give_up reads it back (same thread) and before the
+        // place stops gating; READ by senders' scans, like advance()'s stores.
+        cursor_->store(next_, std::memory_order_seq_cst);
+    }
 
     /// Claims the next message for reading in place: ok, would_block (nothing new) or corrupt.
     /// Skips tombstones. The claim must end in release(). No system call.
