@@ -8,13 +8,13 @@
 //
 // White-box tests reach the ring through a second mapping of the segment, as a hostile peer would.
 
+#include "backdoor.hpp"
 #include "catch.hpp"
 #include "messages.hpp"
 #include "support.hpp"
 
 #include <ipckit/mailbox.hpp>
 #include <ipckit/queue.hpp>
-#include <ipckit/segment.hpp>
 
 #include <array>
 #include <cstddef>
@@ -42,13 +42,6 @@ using box = ipckit::mailbox<ipckit::bytes<max_bytes>, ipckit::bounded<slots * sl
                             ipckit::system_owned>;
 
 std::span<const std::byte> as_bytes(std::string_view s) { return std::as_bytes(std::span(s.data(), s.size())); }
-
-/// A second mapping of the mailbox's segment, to look at and scribble on its ring.
-struct backdoor {
-    ipckit::segment seg;
-    explicit backdoor(const std::string& name) : seg(ipckit::segment::open(name, box::layout(), {})) {}
-    auto& ring() { return static_cast<box::shared*>(seg.body())->ring; }
-};
 
 }  // namespace
 
@@ -227,7 +220,7 @@ TEST_CASE("broadcast bytes: a length scribbled past Max is corrupt, never read o
     auto rx = b.receiver<ipckit::non_blocking>();
     auto tx = b.sender<ipckit::non_blocking>();
     REQUIRE(tx.send(pattern(10, 0)));
-    backdoor door(name);
+    ipckit_test::backdoor<box> door(name.str());
     auto& slot = door.ring().slots[0].value;
     for (const std::uint32_t bad : {std::uint32_t{max_bytes + 1}, std::uint32_t{0xffff'ffff}}) {
         slot.length = bad;
