@@ -5,7 +5,8 @@
 #   install-deps.sh [--clang] [--bench]
 #
 # --clang also installs clang (clang++ 14 on Debian 12), the second compiler that CI builds
-# and tests ipckit with (.ci/run).
+# and tests ipckit with (.ci/run), and its sanitizer runtimes (libclang-rt-dev: clang only
+# recommends them), for CI's ASan, UBSan and TSan builds.
 # --bench also installs the benchmark's peers, which the tests never need (bench/README.md):
 # libzmq3-dev, ZeroMQ, the peer of the socket rows (ipckit_bench --sockets), and gRPC with its
 # stub compilers (libgrpc++-dev, libprotobuf-dev, protobuf-compiler-grpc), the peer of the call
@@ -19,7 +20,7 @@ for arg in "$@"; do
   case "$arg" in
     --clang)
       clang=yes
-      packages+=(clang)
+      packages+=(clang libclang-rt-dev)
       ;;
     --bench)
       bench=yes
