@@ -14,7 +14,9 @@
 #include <ipckit/net.hpp>
 
 #include <cstdint>
+#include <span>
 #include <string>
+#include <vector>
 
 using namespace std::chrono_literals;
 using ipckit::errc;
@@ -217,6 +219,11 @@ TEST_CASE("net process: a send that finds the peer gone is peer_dead, and what t
     // The client sends more than the server's read buffer holds, closes and exits; only then
     // does the server send, and its write fails. A failed write ends only the write side: the
     // messages still in the server's socket, and the close frame after them, are received.
+    // The client sends them as one batch: one write of about 48 KiB, which the kernel takes
+    // whole. Sent one by one, each send on a slow machine (ASan, a loaded CPU) is its own write,
+    // and a Unix socket counts every write's buffer overhead against the sender's limit (about
+    // 208 KiB): the client then blocked with part of them unwritten, since the server reads only
+    // after the client has exited, and close() gave up on them after its timeout.
     constexpr std::uint64_t n = 2000;
     // Unix sockets only. shm:// has no write that fails; and over tcp the outcome is the
     // kernel's, not ipckit's: a client that exits with bytes still unsent (our window full) has
@@ -244,7 +251,18 @@ TEST_CASE("net process: a send that finds the peer gone is peer_dead, and what t
                                                            std::to_string(count) + ", then " + ipckit::to_string(end) +
                                                            ": " + c->fault() + ")");
         });
-        child client = client_report.spawn([&](child_report& r) { stream(r, address, port, n); });
+        child client = client_report.spawn([&](child_report& r) {
+            const auto p = port.wait_value();
+            r.check(p.has_value(), "the server's port");
+            auto c = ipckit::connect<numbered>(with_port(address, *p), patience);
+            std::vector<numbered> batch;
+            for (std::uint64_t i = 0; i < n; ++i) batch.push_back(numbered{i, i * mix});
+            const auto sent = c.send(std::span<const numbered>(batch));
+            r.expect(err(sent), errc::ok);
+            if (sent) r.expect_value(*sent, n);
+            r.expect(err(c.flush()), errc::ok);  // all of it in the kernel before close and exit
+            c.close();
+        });
         CHECK(client_report.finish(client) == as_expected);
         gone.post();
         CHECK(server_report.finish(server) == as_expected);
