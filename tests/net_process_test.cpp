@@ -92,6 +92,33 @@ void serve_late(child_report& r, const std::string& address, const ipckit_test::
     r.expect_value(count, n);
 }
 
+/// Sends numbered messages 0 to n - 1 on `c` as one batch, and waits until the socket has taken
+/// them all. For a client whose server reads only once it has gone: a batch is one write, which
+/// the kernel takes whole, where n sends one by one may each be a write of their own on a slow
+/// machine (ASan, a loaded CPU), and a Unix socket counts each write's buffer overhead against
+/// the sender's limit (about 208 KiB: a few hundred small writes). The client then blocked with
+/// part of them unwritten, and close() gave up on them after its timeout.
+template <class Connection>
+void send_batch(child_report& r, Connection& c, std::uint64_t n) {
+    std::vector<numbered> batch;
+    for (std::uint64_t i = 0; i < n; ++i) batch.push_back(numbered{i, i * mix});
+    const auto sent = c.send(std::span<const numbered>(batch));
+    r.expect(err(sent), errc::ok);
+    if (sent) r.expect_value(*sent, n);
+    r.expect(err(c.flush()), errc::ok);
+}
+
+/// A client child for a server that reads only once the client has gone: waits for the port,
+/// connects, sends `n` numbered messages (send_batch), then closes.
+void send_batch_and_close(child_report& r, const std::string& address, const ipckit_test::signal_pipe& port,
+                          std::uint64_t n) {
+    const auto p = port.wait_value();
+    r.check(p.has_value(), "the server's port");
+    auto c = ipckit::connect<numbered>(with_port(address, *p), patience);
+    send_batch(r, c, n);
+    c.close();
+}
+
 /// A client child: waits for the port, connects, sends `n` numbered messages (0: until it
 /// fails or is killed), then closes.
 void stream(child_report& r, const std::string& address, const ipckit_test::signal_pipe& port, std::uint64_t n) {
@@ -165,8 +192,8 @@ TEST_CASE("net process: an orderly close across processes drains every message, 
 }
 
 // Fewer than any transport holds before accept (the shm:// ring: 1024 messages; a socket's
-// buffers), so that the client is never held up by the server, which accepts only once the
-// client has gone.
+// buffers, sent as one batch: send_batch), so that the client is never held up by the server,
+// which accepts only once the client has gone.
 constexpr std::uint64_t before_accept = 500;
 
 TEST_CASE("net process: a client that sends, closes and exits before accept is drained, then closed", "[process]") {
@@ -177,7 +204,8 @@ TEST_CASE("net process: a client that sends, closes and exits before accept is d
         child_report server_report, client_report;
         child server = server_report.spawn(
             [&](child_report& r) { serve_late(r, address, port, gone, before_accept, errc::closed); });
-        child client = client_report.spawn([&](child_report& r) { stream(r, address, port, before_accept); });
+        child client =
+            client_report.spawn([&](child_report& r) { send_batch_and_close(r, address, port, before_accept); });
         CHECK(client_report.finish(client) == as_expected);
         gone.post();
         CHECK(server_report.finish(server) == as_expected);
@@ -199,9 +227,7 @@ TEST_CASE("net process: a client killed before accept is drained, then peer_dead
             const auto p = port.wait_value();
             r.check(p.has_value(), "the server's port");
             auto c = ipckit::connect<numbered>(with_port(address, *p), patience);
-            for (std::uint64_t i = 0; i < before_accept; ++i) r.expect(err(c.send(numbered{i, i * mix})), errc::ok);
-            // A receive writes what a socket's link gathered before it waits (nothing comes).
-            r.expect(err(c.receive(std::chrono::milliseconds(1))), errc::timed_out);
+            send_batch(r, c, before_accept);
             sent.post();
             r.block_until_killed(hold);
         });
@@ -216,14 +242,10 @@ TEST_CASE("net process: a client killed before accept is drained, then peer_dead
 
 TEST_CASE("net process: a send that finds the peer gone is peer_dead, and what the peer sent is still received",
           "[process]") {
-    // The client sends more than the server's read buffer holds, closes and exits; only then
-    // does the server send, and its write fails. A failed write ends only the write side: the
-    // messages still in the server's socket, and the close frame after them, are received.
-    // The client sends them as one batch: one write of about 48 KiB, which the kernel takes
-    // whole. Sent one by one, each send on a slow machine (ASan, a loaded CPU) is its own write,
-    // and a Unix socket counts every write's buffer overhead against the sender's limit (about
-    // 208 KiB): the client then blocked with part of them unwritten, since the server reads only
-    // after the client has exited, and close() gave up on them after its timeout.
+    // The client sends more than the server's read buffer holds (as one batch: send_batch),
+    // closes and exits; only then does the server send, and its write fails. A failed write ends
+    // only the write side: the messages still in the server's socket, and the close frame after
+    // them, are received.
     constexpr std::uint64_t n = 2000;
     // Unix sockets only. shm:// has no write that fails; and over tcp the outcome is the
     // kernel's, not ipckit's: a client that exits with bytes still unsent (our window full) has
@@ -251,18 +273,7 @@ TEST_CASE("net process: a send that finds the peer gone is peer_dead, and what t
                                                            std::to_string(count) + ", then " + ipckit::to_string(end) +
                                                            ": " + c->fault() + ")");
         });
-        child client = client_report.spawn([&](child_report& r) {
-            const auto p = port.wait_value();
-            r.check(p.has_value(), "the server's port");
-            auto c = ipckit::connect<numbered>(with_port(address, *p), patience);
-            std::vector<numbered> batch;
-            for (std::uint64_t i = 0; i < n; ++i) batch.push_back(numbered{i, i * mix});
-            const auto sent = c.send(std::span<const numbered>(batch));
-            r.expect(err(sent), errc::ok);
-            if (sent) r.expect_value(*sent, n);
-            r.expect(err(c.flush()), errc::ok);  // all of it in the kernel before close and exit
-            c.close();
-        });
+        child client = client_report.spawn([&](child_report& r) { send_batch_and_close(r, address, port, n); });
         CHECK(client_report.finish(client) == as_expected);
         gone.post();
         CHECK(server_report.finish(server) == as_expected);
