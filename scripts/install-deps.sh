@@ -37,7 +37,7 @@ if ! command -v dpkg >/dev/null 2>&1; then
   echo "install-deps: no dpkg, so not a Debian system; make sure these are installed:" >&2
   echo "  g++ 12 or later (C++20), cmake 3.21 or later, Boost 1.74 or later (headers), Catch2," >&2
   echo "  msgpack-cxx 4 (headers; the rpc tests and the ipckit command), and for the ipckit command CLI11 and nlohmann/json" >&2
-  if [[ $clang == yes ]]; then echo "  and clang++ 14 or later" >&2; fi
+  if [[ $clang == yes ]]; then echo "  and clang++ 14 or later, with its sanitizer runtimes (compiler-rt)" >&2; fi
   if [[ $bench == yes ]]; then
     echo "  and for the benchmark's ZeroMQ rows libzmq (3.x API, 4.x library) with its headers," >&2
     echo "  for its gRPC rows gRPC C++ with its CMake package, protobuf, protoc and grpc_cpp_plugin" >&2
