@@ -92,6 +92,14 @@ void serve_late(child_report& r, const std::string& address, const ipckit_test::
     r.expect_value(count, n);
 }
 
+/// A client child's connection: waits for the server's port on `port`, then connects.
+ipckit::connection<numbered> connect_client(child_report& r, const std::string& address,
+                                            const ipckit_test::signal_pipe& port) {
+    const auto p = port.wait_value();
+    r.check(p.has_value(), "the server's port");
+    return ipckit::connect<numbered>(with_port(address, *p), patience);
+}
+
 /// Sends numbered messages 0 to n - 1 on `c` as one batch, and waits until the socket has taken
 /// them all. For a client whose server reads only once it has gone: a batch is one write, which
 /// the kernel takes whole, where n sends one by one may each be a write of their own on a slow
@@ -112,9 +120,7 @@ void send_batch(child_report& r, Connection& c, std::uint64_t n) {
 /// connects, sends `n` numbered messages (send_batch), then closes.
 void send_batch_and_close(child_report& r, const std::string& address, const ipckit_test::signal_pipe& port,
                           std::uint64_t n) {
-    const auto p = port.wait_value();
-    r.check(p.has_value(), "the server's port");
-    auto c = ipckit::connect<numbered>(with_port(address, *p), patience);
+    auto c = connect_client(r, address, port);
     send_batch(r, c, n);
     c.close();
 }
@@ -122,9 +128,7 @@ void send_batch_and_close(child_report& r, const std::string& address, const ipc
 /// A client child: waits for the port, connects, sends `n` numbered messages (0: until it
 /// fails or is killed), then closes.
 void stream(child_report& r, const std::string& address, const ipckit_test::signal_pipe& port, std::uint64_t n) {
-    const auto p = port.wait_value();
-    r.check(p.has_value(), "the server's port");
-    auto c = ipckit::connect<numbered>(with_port(address, *p), patience);
+    auto c = connect_client(r, address, port);
     for (std::uint64_t i = 0; n == 0 || i < n; ++i) r.expect(err(c.send(numbered{i, i * mix})), errc::ok);
     c.close();
 }
@@ -158,9 +162,7 @@ TEST_CASE("net process: a server killed mid-stream is peer_dead at the client", 
         child server =
             server_report.spawn([&](child_report& r) { serve(r, address, port, got, 1000, errc::peer_dead, 0); });
         child client = client_report.spawn([&](child_report& r) {
-            const auto p = port.wait_value();
-            r.check(p.has_value(), "the server's port");
-            auto c = ipckit::connect<numbered>(with_port(address, *p), patience);
+            auto c = connect_client(r, address, port);
             for (std::uint64_t i = 0;; ++i) {
                 if (const auto s = c.send(numbered{i, i * mix}, patience); !s) {
                     r.expect(s.error(), errc::peer_dead);
@@ -224,9 +226,7 @@ TEST_CASE("net process: a client killed before accept is drained, then peer_dead
         child server = server_report.spawn(
             [&](child_report& r) { serve_late(r, address, port, gone, before_accept, errc::peer_dead); });
         child client = client_report.spawn([&](child_report& r) {
-            const auto p = port.wait_value();
-            r.check(p.has_value(), "the server's port");
-            auto c = ipckit::connect<numbered>(with_port(address, *p), patience);
+            auto c = connect_client(r, address, port);
             send_batch(r, c, before_accept);
             sent.post();
             r.block_until_killed(hold);
