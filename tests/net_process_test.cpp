@@ -104,10 +104,10 @@ ipckit::connection<numbered> connect_client(child_report& r, const std::string& 
 /// them all. For a client whose server reads only once it has gone: a batch is one write, which
 /// the kernel takes whole, where n sends one by one may each be a write of their own on a slow
 /// machine (ASan, a loaded CPU), and a Unix socket counts each write's buffer overhead against
-/// the sender's limit (about 208 KiB: a few hundred small writes). The client then blocked with
-/// part of them unwritten, and close() gave up on them after its timeout.
-template <class Connection>
-void send_batch(child_report& r, Connection& c, std::uint64_t n) {
+/// the sender's limit (about 208 KiB: a few hundred small writes). Sent one by one, they could
+/// leave the client blocked with part of them unwritten, and close() gives those up after its
+/// timeout.
+void send_batch(child_report& r, ipckit::connection<numbered>& c, std::uint64_t n) {
     std::vector<numbered> batch;
     for (std::uint64_t i = 0; i < n; ++i) batch.push_back(numbered{i, i * mix});
     const auto sent = c.send(std::span<const numbered>(batch));
