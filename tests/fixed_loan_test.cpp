@@ -76,14 +76,21 @@ constexpr bool same_shape() {
 static_assert(same_shape<spsc1>() && same_shape<mpmc2>() && same_shape<bytes_q>() && same_shape<any2>() &&
               same_shape<bytes_mailbox>());
 
-/// Bounded queues of four slots, for loans of several (loan_n): one of each ring.
+/// Bounded queues and mailboxes of four slots, for loans of several (loan_n): one of each ring,
+/// and each delivery whose ring claims runs.
 using spsc4 = ipckit::queue<big, ipckit::bounded<4>>;
 using mpsc4 = ipckit::queue<big, ipckit::bounded<4>, ipckit::multi>;
 using mpmc4 = ipckit::queue<big, ipckit::bounded<4>, ipckit::multi, ipckit::multi>;
 using lanes4 = ipckit::queue<big, ipckit::bounded<4>, ipckit::lanes<2>>;
+template <class D>
+using mailbox4 = ipckit::mailbox<big, ipckit::bounded<4>, D, ipckit::system_owned>;
+using exclusive4 = mailbox4<ipckit::exclusive>;
+using any4 = mailbox4<ipckit::any>;
+using round_robin4 = mailbox4<ipckit::round_robin>;
 static_assert(loan_shape<typename ipckit::sender<spsc4, ipckit::non_blocking>::loans_type> &&
               loan_shape<typename ipckit::sender<mpmc4, ipckit::non_blocking>::loans_type> &&
-              loan_shape<typename ipckit::sender<lanes4, ipckit::non_blocking>::loans_type>);
+              loan_shape<typename ipckit::sender<lanes4, ipckit::non_blocking>::loans_type> &&
+              loan_shape<typename ipckit::sender<any4, ipckit::non_blocking>::loans_type>);
 
 /// Fills every slot of a loan of several with seq, seq + 1, ...
 template <class Loans>
@@ -325,7 +332,7 @@ TEST_CASE("a broadcast mailbox's sender lends a slot too: every receiver gets wh
 }
 
 TEMPLATE_TEST_CASE("a loan of several: commit(m) sends the first m in order, and the other slots are free again",
-                   "[unit]", spsc4, mpsc4, mpmc4, lanes4) {
+                   "[unit]", spsc4, mpsc4, mpmc4, lanes4, exclusive4, any4, round_robin4) {
     scoped_name name;
     auto q = TestType::create(name);
     auto tx = q.template sender<ipckit::non_blocking>();
@@ -359,7 +366,7 @@ TEMPLATE_TEST_CASE("a loan of several: commit(m) sends the first m in order, and
 }
 
 TEMPLATE_TEST_CASE("a loan of several abandoned, or dropped, sends nothing and gives every slot back", "[unit]", spsc4,
-                   mpsc4, mpmc4, lanes4) {
+                   mpsc4, mpmc4, lanes4, exclusive4, any4, round_robin4) {
     scoped_name name;
     auto q = TestType::create(name);
     auto tx = q.template sender<ipckit::non_blocking>();
@@ -398,7 +405,7 @@ TEMPLATE_TEST_CASE("a loan of several abandoned, or dropped, sends nothing and g
 }
 
 TEMPLATE_TEST_CASE("a loan of several stops at the ring's wrap, and the next one goes on from the start", "[unit]",
-                   spsc4, mpsc4, mpmc4, lanes4) {
+                   spsc4, mpsc4, mpmc4, lanes4, exclusive4, any4, round_robin4) {
     scoped_name name;
     auto q = TestType::create(name);
     auto tx = q.template sender<ipckit::non_blocking>();
@@ -468,8 +475,80 @@ TEMPLATE_TEST_CASE("a sender killed holding a loan of several: nothing of it arr
     }
 }
 
+TEMPLATE_TEST_CASE("a mailbox sender killed holding a loan of several: nothing of it arrives, and the mailbox goes on",
+                   "[process]", exclusive4, any4, round_robin4) {
+    scoped_name name;
+    auto q = TestType::create(name, ipckit_test::quick_liveness());
+    auto rx = q.receiver();
+    child_report report;
+    ipckit_test::signal_pipe holding, hold;
+    child c = report.spawn([&](child_report& r) {
+        auto tx = TestType::open(name, ipckit_test::quick_liveness()).template sender<ipckit::non_blocking>();
+        big m{};
+        m.fill(0);
+        r.expect(err(tx.send(m)), errc::ok);  // one message sent whole, before the loan
+        auto loans = tx.loan_n(3);
+        r.expect(err(loans), errc::ok);
+        r.expect_value(loans ? loans->size() : 0, std::size_t{3});
+        if (loans) fill_loans(*loans, 1);  // written in place, never committed
+        holding.post();
+        r.block_until_killed(hold);
+    });
+    REQUIRE(report.reached(c, holding) == as_expected);
+    CHECK(c.kill() == ipckit_test::killed_by_sigkill);
+    // A new sender, in another process, sends three laps of the ring: the first lap needs the
+    // dead loan's slots, which the receiver (or the sender, waiting for room) buries. What the
+    // killed sender sent arrives; its loan never does.
+    child next = spawn_sender<TestType>(report, name, [](auto& tx, child_report& r) {
+        for (std::uint64_t i = 0; i < 3 * TestType::capacity; ++i) {
+            big m{};
+            m.fill(50 + i);
+            r.expect(err(tx.send(m, ipckit_test::patience)), errc::ok);
+        }
+    });
+    auto first = rx.receive(ipckit_test::patience);
+    REQUIRE(first);
+    CHECK(first->seq == 0);
+    CHECK(first->intact());
+    for (std::uint64_t i = 0; i < 3 * TestType::capacity; ++i) {
+        auto m = rx.receive(ipckit_test::patience);
+        REQUIRE(m);
+        CHECK(m->seq == 50 + i);
+        CHECK(m->intact());
+    }
+    CHECK(report.finish(next) == as_expected);
+    CHECK(err(rx.receive(std::chrono::milliseconds(0))) != errc::ok);  // nothing more
+}
+
+TEMPLATE_TEST_CASE("a mailbox loan granted before a close still sends when committed, and none is granted after", "[unit]",
+                   exclusive4, any4, round_robin4) {
+    scoped_name name;
+    auto q = TestType::create(name);
+    auto one = q.template sender<ipckit::non_blocking>();
+    auto several = q.template sender<ipckit::non_blocking>();
+    auto rx = q.template receiver<ipckit::non_blocking>();
+    auto loan = one.loan();
+    REQUIRE(loan);
+    loan->data().fill(1);
+    auto loans = several.loan_n(2);
+    REQUIRE(loans);
+    REQUIRE(loans->size() == 2);
+    fill_loans(*loans, 2);
+
+    q.close();
+    // A loan granted is a send that has begun: the close does not refuse its commit.
+    REQUIRE(loan->commit());
+    REQUIRE(loans->commit());
+    CHECK(one.loan().error() == errc::closed);  // but nothing new is lent
+    CHECK(several.loan_n(1).error() == errc::closed);
+    CHECK(several.send(big{}).error() == errc::closed);
+    // The receiver gets every message the loans sent, then closed.
+    CHECK(drain(rx) == std::vector<std::uint64_t>{1, 2, 3});
+    CHECK(rx.receive().error() == errc::closed);
+}
+
 TEMPLATE_TEST_CASE("loans of several carry a stream between processes in order, lap after lap", "[process]", spsc4,
-                   mpmc4, lanes4) {
+                   mpmc4, lanes4, exclusive4, any4, round_robin4) {
     scoped_name name;
     auto q = TestType::create(name);
     constexpr std::uint64_t count = 5'000;

@@ -21,8 +21,9 @@
 // Mailbox::remove(name) closes and removes one, as Q::remove(name) does a queue. handle.sender<Mode>() and
 // handle.receiver<Mode>() attach endpoints (Mode blocking, the default, or non_blocking) with
 // the verbs send(m [, deadline]) and receive([deadline]) of ipckit::queue, and zero copy:
-// sender.loan() (loan(n) for bytes<Max>; every delivery) and receiver.receive_view() (exclusive,
-// any, round_robin), one at a time per endpoint, whose other verbs are in_use meanwhile. Set-up
+// sender.loan() (loan(n) for bytes<Max>; every delivery), sender.loan_n(n) (several slots of T
+// side by side; exclusive, any, round_robin) and receiver.receive_view() (exclusive, any,
+// round_robin), one at a time per endpoint, whose other verbs are in_use meanwhile. Set-up
 // throws ipckit::error; send and receive never throw and return status / result<T>.
 //
 // Delivery (who gets a message; every message goes to exactly one receiver unless broadcast).

@@ -45,16 +45,19 @@ class mailbox_sender
                     ring_ticket<typename Box::message_type>>,
       public send_verbs<mailbox_sender<Box, Mode>, typename Box::message_type, Mode>,
       public send_batch_verbs<mailbox_sender<Box, Mode>, typename Box::message_type, Mode>,
-      public loan_verbs<mailbox_sender<Box, Mode>, Mode> {
+      public loan_verbs<mailbox_sender<Box, Mode>, Mode>,
+      public loan_n_verbs<mailbox_sender<Box, Mode>, Mode> {
     using T = typename Box::message_type;
     using base = lender<mailbox_endpoint<Box, producer_role, typename Box::sending::cursor, Mode, mailbox_bells<producer_role>>,
                         ring_ticket<T>>;
     using verbs = send_verbs<mailbox_sender, T, Mode>;
     using batch_verbs = send_batch_verbs<mailbox_sender, T, Mode>;
     using loans = loan_verbs<mailbox_sender, Mode>;
+    using loans_n = loan_n_verbs<mailbox_sender, Mode>;
 
 public:
     using loan_type = fixed_loan<base, T>;
+    using loans_type = fixed_loans<base, T>;
 
     /// send(m), send(m, deadline) (send_verbs): sends a copy of `m`: ok, or closed (closed,
     /// removed, owner gone: not sent), corrupt. Blocking: waits for room, or timed_out (not sent).
@@ -74,12 +77,22 @@ public:
     /// (the mailbox's receivers wait for it, as for any send in progress), and a sender killed
     /// holding it loses that one message. One loan at a time per sender (in_use).
     using loans::loan;
+    /// loan_n(n), loan_n(n, deadline) (loan_n_verbs; exclusive, any and round_robin mailboxes):
+    /// zero copy, several at once: lends up to n free slots side by side (to the ring's wrap at
+    /// most; at least one, waiting or failing as loan() does), claimed with one CAS under the
+    /// close protocol as a batch send's run is; commit(m) sends the first m, in order, and the
+    /// rest go back as tombstones the receivers skip (see fixed_loans). Granted, it counts as a
+    /// send that has begun, as a loan of one does: a close after it does not refuse its commit.
+    /// A sender killed holding it loses what it lent, nothing else. invalid_argument for n == 0;
+    /// it is this sender's one loan (in_use).
+    using loans_n::loan_n;
 
 private:
     friend mailbox_handle<Box>;
     friend verbs;
     friend batch_verbs;
     friend loans;
+    friend loans_n;
 
     mailbox_sender(std::shared_ptr<segment> seg, const options& opt)
         : base(std::move(seg), opt, [](auto& cursor, auto& sh, std::size_t place, const segment& s) {
@@ -96,6 +109,19 @@ private:
         const errc e = this->run_sending([&] { return this->claim(t); }, deadline);
         if (e != errc::ok) return unexpected(e);
         return this->template lend_claimed<loan_type>(t);
+    }
+
+    result<loans_type> lend_n_until(std::size_t n, clock::time_point deadline) noexcept {
+        using cursor_type = typename Box::sending::cursor;
+        static_assert(requires(cursor_type& c, ring_ticket<T>& t) { c.try_claim_run(std::size_t{1}, t); },
+                      "loans of several need a mailbox whose ring claims runs: exclusive, any or round_robin (a "
+                      "broadcast mailbox lends one slot a call: loan())");
+        if (n == 0) return unexpected(errc::invalid_argument);
+        if (this->lent_out()) return unexpected(errc::in_use);
+        ring_ticket<T> t;
+        const errc e = this->run_sending([&] { return this->claim_run(n, t); }, deadline);
+        if (e != errc::ok) return unexpected(e);
+        return this->template lend_claimed<loans_type>(t);
     }
 
     errc send_batch_until(std::span<const T> ms, std::size_t& sent, clock::time_point deadline) noexcept {
