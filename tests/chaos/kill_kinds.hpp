@@ -62,8 +62,8 @@ auto set_up(child_ctx& c, Make&& make) -> std::optional<decltype(make())> {
     }
 }
 
-/// A producer: sends seq 0 .. messages-1 with id = its slot, retrying what Kind says a
-/// producer retries (the message was not sent), then waits until the kill is over (so that a
+/// A producer: sends seq 0 .. messages-1 with id = its slot (one a call, or in runs: the codec
+/// says), retrying what Kind says a producer retries (what was not sent), then waits until the kill is over (so that a
 /// replacement has attached before anyone closes) and closes.
 template <class Kind>
 int produce(child_ctx& c) {
@@ -71,13 +71,11 @@ int produce(child_ctx& c) {
     auto tx = set_up(c, [&] { return Kind::sender(c.name()); });
     if (!tx) return 0;
     c.attached();
-    for (std::uint64_t seq = 0; seq < c.messages(); ++seq) {
-        for (;;) {
-            const errc e = Kind::codec::send(*tx, c.id(), seq, c.deadline());
-            if (e == errc::ok) break;
-            if (!Kind::producer_retries(e)) return c.end(e);
-        }
-        c.sent(seq + 1);
+    for (std::uint64_t seq = 0; seq < c.messages();) {
+        std::size_t sent = 0;
+        const errc e = send_some<typename Kind::codec>(*tx, c.id(), seq, c.messages() - seq, c.deadline(), sent);
+        if (sent > 0) c.sent(seq += sent);
+        if (e != errc::ok && !Kind::producer_retries(e)) return c.end(e);
     }
     c.sent_all();
     if (!c.wait_settled()) return c.end(errc::timed_out);
@@ -97,12 +95,8 @@ int consume(child_ctx& c) {
     c.attached();
     for (;;) {
         const bool done_before = c.producers_done();
-        delivery d;
-        const errc e = Kind::codec::receive(*rx, c.deadline(), d);
-        if (e == errc::ok) {
-            c.got(d.id, d.intact);
-            continue;
-        }
+        const errc e = receive_some<typename Kind::codec>(*rx, c.deadline(), [&c](const delivery& d) { c.got(d.id, d.intact); });
+        if (e == errc::ok) continue;
         if constexpr (Kind::ends_when_producers_close)
             if (!done_before && Kind::waits_for_replacement(e)) continue;
         return c.end(e);

@@ -171,10 +171,12 @@ public:
         post(ev_attached);
         operation();
     }
-    /// A send returned ok: seq 0 .. n-1 have been accepted.
+    /// A send returned ok: seq 0 .. n-1 have been accepted. Each message counts as an
+    /// operation, whether it came alone or in a run.
     void sent(std::uint64_t n) noexcept {
+        const std::uint64_t before = rec().sent.load(std::memory_order_relaxed);
         rec().sent.store(n, std::memory_order_release);
-        operation();
+        operation(static_cast<std::int64_t>(n - before));
     }
     void sent_all() noexcept { post(ev_sent_all); }
     /// A message received (identity meaningful only if intact).
@@ -222,8 +224,11 @@ private:
         const auto token = static_cast<std::uint16_t>((slot_ << 8) | k);
         (void)!::write(log_->events_write_fd(), &token, sizeof token);
     }
-    void operation() noexcept {
-        if (ops_++ == trigger_at_) post(ev_trigger);
+    /// `k` more operations: the victim tells the parent when they reach its moment.
+    void operation(std::int64_t k = 1) noexcept {
+        const std::int64_t before = ops_;
+        ops_ += k;
+        if (before <= trigger_at_ && trigger_at_ < ops_) post(ev_trigger);
     }
 
     const trial_log* log_;
