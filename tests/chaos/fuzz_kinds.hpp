@@ -132,9 +132,25 @@ private:
         if constexpr (requires { image->control; }) add_mailbox_control(m, header_size + offsetof(Shared, control));
         if constexpr (requires { image->places; }) {
             add_broadcast(m, image);
+        } else if constexpr (requires { image->room; }) {
+            add_lanes(m, image);
         } else {
             add_ring_queue<Shared, Q::max_senders, Q::max_receivers>(m, image);
         }
+    }
+    /// A lanes queue: the receiver's bell, the closed word, each sender's room bell (the first
+    /// few), the rosters and the lanes.
+    template <class Shared>
+    static void add_lanes(region_map& m, const Shared* image) {
+        constexpr std::size_t at = header_size;
+        add_bell(m, at + offsetof(Shared, data_bell), "data_bell");
+        m.add(at + offsetof(Shared, closed), sizeof(image->closed), region_class::control, "closed");
+        for (std::size_t i = 0; i < Q::max_senders && i < 4; ++i)
+            add_bell(m, at + offsetof(Shared, room) + i * sizeof(image->room[0]) + offsetof(ipckit::detail::lane_bell, bell),
+                     "room[" + std::to_string(i) + "]");
+        add_roster<Q::max_senders>(m, at + offsetof(Shared, senders), "senders");
+        add_roster<Q::max_receivers>(m, at + offsetof(Shared, receivers), "receivers");
+        add_ring(m, at + offsetof(Shared, ring), &image->ring);
     }
     /// A broadcast mailbox: its senders, ring and receiver table (the first few places).
     template <class Shared>

@@ -109,14 +109,30 @@ void add_roster(region_map& m, std::size_t at, const std::string& name, std::siz
                   name + ".places[" + std::to_string(i) + "]");
 }
 
+/// An SPSC ring (`name`: "ring", or a lane's "lanes[i]"): each index with its check and
+/// where its last step started, and the slots.
 template <class T, std::size_t N>
-void add_ring(region_map& m, std::size_t at, const ipckit::detail::spsc_ring<T, N>*) {
+void add_ring(region_map& m, std::size_t at, const ipckit::detail::spsc_ring<T, N>*, const std::string& name = "ring") {
     using r = ipckit::detail::spsc_ring<T, N>;
-    CHAOS_FIELD(m, at, r, tail, region_class::index, "ring.tail");
-    CHAOS_FIELD(m, at, r, head, region_class::index, "ring.head");
+    CHAOS_FIELD(m, at, r, tail, region_class::index, name + ".tail");
+    CHAOS_FIELD(m, at, r, tail_check, region_class::index, name + ".tail_check");
+    CHAOS_FIELD(m, at, r, tail_from, region_class::index, name + ".tail_from");
+    CHAOS_FIELD(m, at, r, head, region_class::index, name + ".head");
+    CHAOS_FIELD(m, at, r, head_check, region_class::index, name + ".head_check");
+    CHAOS_FIELD(m, at, r, head_from, region_class::index, name + ".head_from");
     for (std::size_t i = 0; i < N; ++i)
         m.add(at + offsetof(r, slots) + i * sizeof(T), sizeof(T), region_class::payload,
-              "ring.slots[" + std::to_string(i) + "]");
+              name + ".slots[" + std::to_string(i) + "]");
+}
+
+/// Lanes: how many are in use, and the first `used` lanes (the ones a trial's senders take).
+template <class T, std::size_t N, std::size_t Lanes>
+void add_ring(region_map& m, std::size_t at, const ipckit::detail::lanes_ring<T, N, Lanes>*, std::size_t used = 4) {
+    using r = ipckit::detail::lanes_ring<T, N, Lanes>;
+    CHAOS_FIELD(m, at, r, in_use, region_class::index, "ring.in_use");
+    for (std::size_t i = 0; i < Lanes && i < used; ++i)
+        add_ring(m, at + offsetof(r, lanes) + i * sizeof(ipckit::detail::spsc_ring<T, N>),
+                 static_cast<const ipckit::detail::spsc_ring<T, N>*>(nullptr), "lanes[" + std::to_string(i) + "]");
 }
 
 template <class T, std::size_t N>

@@ -457,6 +457,7 @@ int main(int argc, char** argv) {
         kind<ring_fuzz<ipckit::queue<T, bounded<8>, multi, single, adaptive, system_owned>, fixed_codec, 2>>("mpsc", "queue<T, bounded<8>, multi, single>, system_owned"),
         kind<ring_fuzz<ipckit::queue<T, bounded<8>, single, multi, adaptive, system_owned>, fixed_codec, 1>>("spmc", "queue<T, bounded<8>, single, multi>, system_owned"),
         kind<ring_fuzz<ipckit::queue<T, bounded<8>, multi, multi, adaptive, system_owned>, fixed_codec, 2>>("mpmc", "queue<T, bounded<8>, multi, multi>, system_owned"),
+        kind<ring_fuzz<ipckit::queue<T, bounded<8>, ipckit::lanes<4>, single, adaptive, system_owned>, fixed_codec, 3>>("lanes", "queue<T, bounded<8>, lanes<4>>, system_owned"),
         kind<ring_fuzz<ipckit::queue<bytes_msg, bounded<1024>, single, single, adaptive, system_owned>, bytes_codec<200>, 1>>("bytes_spsc", "queue<bytes<200>, bounded<1024>>, system_owned"),
         kind<ring_fuzz<ipckit::queue<bytes_msg, bounded<1024>, multi, single, adaptive, process_owned>, bytes_codec<200>, 2>>("bytes_mpsc", "queue<bytes<200>, bounded<1024>, multi>, process_owned"),
         kind<ring_fuzz<ipckit::queue<bytes_msg, bounded<16 * sizeof(ipckit::detail::record<200>)>, multi, multi, adaptive, system_owned>, bytes_codec<200>, 2>>("bytes_mpmc", "queue<bytes<200>, bounded<16 slots>, multi, multi>, system_owned"),
