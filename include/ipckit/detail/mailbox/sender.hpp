@@ -36,9 +36,9 @@ namespace ipckit::detail {
 /// message. Non-blocking: send returns would_block at once then. Either returns closed once the
 /// mailbox is closed (or removed) or its owner has gone; a message that send accepted (ok) is
 /// delivered (broadcast: to every receiver attached when it was sent) unless a process_owned
-/// mailbox's owner goes. Zero copy: loan() lends the next slot to write in place (one loan at a
-/// time; the sender's other verbs are in_use while it is out). Restricted thread-safe: one
-/// thread at a time.
+/// mailbox's owner goes. Zero copy: loan() lends the next slot to write in place, loan_n(n)
+/// several side by side (one loan at a time; the sender's other verbs are in_use while it is
+/// out). Restricted thread-safe: one thread at a time.
 template <class Box, mode_policy Mode>
 class mailbox_sender
     : public lender<mailbox_endpoint<Box, producer_role, typename Box::sending::cursor, Mode, mailbox_bells<producer_role>>,
@@ -104,11 +104,7 @@ private:
     }
 
     result<loan_type> lend_until(clock::time_point deadline) noexcept {
-        if (this->lent_out()) return unexpected(errc::in_use);
-        ring_ticket<T> t;
-        const errc e = this->run_sending([&] { return this->claim(t); }, deadline);
-        if (e != errc::ok) return unexpected(e);
-        return this->template lend_claimed<loan_type>(t);
+        return lend_claimed_by<loan_type>([this](ring_ticket<T>& t) { return this->claim(t); }, deadline);
     }
 
     result<loans_type> lend_n_until(std::size_t n, clock::time_point deadline) noexcept {
@@ -117,11 +113,18 @@ private:
                       "loans of several need a mailbox whose ring claims runs: exclusive, any or round_robin (a "
                       "broadcast mailbox lends one slot a call: loan())");
         if (n == 0) return unexpected(errc::invalid_argument);
+        return lend_claimed_by<loans_type>([this, n](ring_ticket<T>& t) { return this->claim_run(n, t); }, deadline);
+    }
+
+    /// A loan (Lent) of what claim(ticket) claims under the close protocol, run as a send is
+    /// (waiting for room, or one attempt); in_use while one is outstanding.
+    template <class Lent, class Claim>
+    result<Lent> lend_claimed_by(Claim claim, clock::time_point deadline) noexcept {
         if (this->lent_out()) return unexpected(errc::in_use);
         ring_ticket<T> t;
-        const errc e = this->run_sending([&] { return this->claim_run(n, t); }, deadline);
+        const errc e = this->run_sending([&] { return claim(t); }, deadline);
         if (e != errc::ok) return unexpected(e);
-        return this->template lend_claimed<loans_type>(t);
+        return this->template lend_claimed<Lent>(t);
     }
 
     errc send_batch_until(std::span<const T> ms, std::size_t& sent, clock::time_point deadline) noexcept {
