@@ -9,6 +9,7 @@
 #include "chaos_message.hpp"
 
 #include <ipckit/error.hpp>
+#include <ipckit/records.hpp>
 
 #include <algorithm>
 #include <array>
@@ -96,22 +97,31 @@ struct bytes_codec {
     }
 };
 
-/// Fixed-size T through the batch verbs and loans of several (issue 15). A sender sends runs of
-/// 1 to most_per_call messages (the length drawn from the run's first seq), in turn by
-/// send(span) and by loan_n (written in place, committed whole); a receiver takes up to
-/// most_per_call a call with receive(span). So up to most_per_call of a killed sender's messages
-/// may be in flight (published, not yet counted sent), and a receiver killed between a receive
-/// and logging what it took loses up to that many: the driver allows for both.
+/// How long the run from `seq` is, of a sender with `left` messages to send, sending runs of 1
+/// to `most` (drawn from the run's first seq, so that the driver knows it too).
+constexpr std::uint64_t run_from(std::uint64_t seq, std::uint64_t left, std::size_t most) noexcept {
+    return std::min<std::uint64_t>(left, 1 + seq % most);
+}
+
+/// Fixed-size T through the batch verbs and loans of several (issue 15). A sender sends runs
+/// (run_from), in turn by send(span) and by loan_n (written in place, committed whole); a
+/// receiver takes up to MostPerReceive a call with receive(span), or one a call where
+/// MostPerReceive is 1 (a round_robin receiver, which passes the turn after every message). So
+/// a killed sender may have a run in flight (published, not yet counted sent), and a receiver
+/// killed between a receive and logging what it took loses up to what one receive takes: the
+/// driver allows for both (run_in_flight, most_taken_per_call).
+template <std::size_t MostPerReceive = 5>
 struct batch_codec {
     using message = stamped;
-    static constexpr std::size_t most_per_call = 5;  // under the rings' 8 slots: runs meet the wrap and a full ring
+    static constexpr std::size_t most_per_send = 5;  // under the rings' 8 slots: runs meet the wrap and a full ring
+    static constexpr std::size_t most_per_receive = MostPerReceive;
 
     /// Sends up to `left` (> 0) messages from `seq` on as one run; `sent` says how many went.
     template <class Tx>
     static errc send_run(Tx& tx, std::uint32_t producer, std::uint64_t seq, std::uint64_t left,
                          steady::time_point deadline, std::size_t& sent) noexcept {
         sent = 0;
-        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(left, 1 + seq % most_per_call));
+        const auto n = static_cast<std::size_t>(run_from(seq, left, most_per_send));
         if (seq % 3 == 2) {
             auto loans = tx.loan_n(n, deadline);  // up to n slots, fewer at the ring's wrap
             if (!loans) return loans.error();
@@ -122,29 +132,109 @@ struct batch_codec {
             sent = lent;
             return errc::ok;
         }
-        std::array<stamped, most_per_call> run;
+        std::array<stamped, most_per_send> run;
         for (std::size_t i = 0; i < n; ++i) run[i] = make_stamped(producer, seq + i);
         auto r = tx.send(std::span<const stamped>(run.data(), n), deadline);
         if (!r) return r.error();
         sent = *r;
         return errc::ok;
     }
-    /// Takes up to most_per_call messages, at least one, and hands each to got(delivery).
+    /// Takes up to most_per_receive messages, at least one, and hands each to got(delivery).
     template <class Rx, class Got>
     static errc receive_run(Rx& rx, steady::time_point deadline, Got&& got) noexcept {
-        std::array<stamped, most_per_call> out;
-        auto r = rx.receive(std::span<stamped>(out), deadline);
-        if (!r) return r.error();
-        for (std::size_t i = 0; i < *r; ++i) got(delivery{out[i].id(), intact(out[i])});
-        return errc::ok;
+        if constexpr (most_per_receive == 1) {
+            delivery d;
+            const errc e = fixed_codec::receive(rx, deadline, d);
+            if (e == errc::ok) got(d);
+            return e;
+        } else {
+            std::array<stamped, most_per_receive> out;
+            auto r = rx.receive(std::span<stamped>(out), deadline);
+            if (!r) return r.error();
+            for (std::size_t i = 0; i < *r; ++i) got(delivery{out[i].id(), intact(out[i])});
+            return errc::ok;
+        }
     }
 };
 
-/// How many messages one call of Codec may send or take: most_per_call where it sends runs, else 1.
+/// bytes<Max> through the batch verbs (issue 15): a sender sends runs (run_from) in
+/// ipckit::records, and where its ring lends room for several at once (a byte
+/// ring's loan_records) every third run is written there in place; a receiver takes with
+/// receive(records) into room for most_per_send messages of Max bytes, which holds up to
+/// most_per_receive of the shortest.
+template <std::size_t Max>
+struct bytes_batch_codec {
+    static_assert(Max >= bytes_head);
+    static constexpr std::size_t most_per_send = 5;
+    static constexpr std::size_t room = ipckit::records::storage_for(most_per_send, Max);
+    static constexpr std::size_t most_per_receive = room / ipckit::records::footprint(bytes_head);
+
+    template <class Tx>
+    static errc send_run(Tx& tx, std::uint32_t producer, std::uint64_t seq, std::uint64_t left,
+                         steady::time_point deadline, std::size_t& sent) noexcept {
+        sent = 0;
+        const auto n = static_cast<std::size_t>(run_from(seq, left, most_per_send));
+        if constexpr (requires { typename Tx::records_loan_type; }) {  // a byte ring's sender
+            if (seq % 3 == 2) {
+                auto lent = tx.loan_records(room, deadline);  // at least one message of Max fits
+                if (!lent) return lent.error();
+                fill(*lent, producer, seq, n);
+                auto r = lent->publish();
+                if (!r) return r.error();
+                sent = *r;
+                return errc::ok;
+            }
+        }
+        std::array<std::byte, room> storage;
+        ipckit::records run{storage};
+        fill(run, producer, seq, n);
+        auto r = tx.send(run, deadline);
+        if (!r) return r.error();
+        sent = *r;
+        return errc::ok;
+    }
+    template <class Rx, class Got>
+    static errc receive_run(Rx& rx, steady::time_point deadline, Got&& got) noexcept {
+        std::array<std::byte, room> storage;
+        ipckit::records in{storage};
+        auto r = rx.receive(in, deadline);
+        if (!r) return r.error();
+        for (const std::span<const std::byte> m : in) {
+            const auto id = decode(m, Max);
+            got(delivery{id.value_or(identity{}), id.has_value()});
+        }
+        return errc::ok;
+    }
+
+private:
+    /// Writes messages seq, seq + 1 ... of `producer` into `out` (records, or a loan of several:
+    /// the same reserve and commit), up to n of them, as many as fit.
+    template <class Out>
+    static void fill(Out& out, std::uint32_t producer, std::uint64_t seq, std::size_t n) noexcept {
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::size_t len = bytes_length(producer, seq + i, Max);
+            std::byte* at = out.reserve(len);
+            if (at == nullptr) return;
+            encode(producer, seq + i, Max, std::span<std::byte>(at, len));
+            (void)out.commit(len);
+        }
+    }
+};
+
+/// How many of a sender's messages may be in flight at its kill, if it had counted seq 0 ..
+/// sent-1 of its `messages` sent: the run it was sending where Codec sends runs, else the one.
 template <class Codec>
-inline constexpr std::size_t most_per_call = [] {
-    if constexpr (requires { Codec::most_per_call; })
-        return Codec::most_per_call;
+constexpr std::uint64_t run_in_flight(std::uint64_t sent, std::uint64_t messages) noexcept {
+    if constexpr (requires { Codec::most_per_send; })
+        return run_from(sent, messages - sent, Codec::most_per_send);
+    else
+        return 1;
+}
+/// How many messages one receive of Codec may take: where Codec takes runs, up to a run.
+template <class Codec>
+inline constexpr std::size_t most_taken_per_call = [] {
+    if constexpr (requires { Codec::most_per_receive; })
+        return Codec::most_per_receive;
     else
         return std::size_t{1};
 }();
@@ -153,7 +243,7 @@ inline constexpr std::size_t most_per_call = [] {
 template <class Codec, class Tx>
 errc send_some(Tx& tx, std::uint32_t producer, std::uint64_t seq, std::uint64_t left, steady::time_point deadline,
                std::size_t& sent) noexcept {
-    if constexpr (requires { Codec::most_per_call; }) {
+    if constexpr (requires { Codec::most_per_send; }) {
         return Codec::send_run(tx, producer, seq, left, deadline, sent);
     } else {
         const errc e = Codec::send(tx, producer, seq, deadline);
@@ -165,7 +255,7 @@ errc send_some(Tx& tx, std::uint32_t producer, std::uint64_t seq, std::uint64_t 
 /// One call's worth of receiving through Codec, each message handed to got(delivery).
 template <class Codec, class Rx, class Got>
 errc receive_some(Rx& rx, steady::time_point deadline, Got&& got) noexcept {
-    if constexpr (requires { Codec::most_per_call; }) {
+    if constexpr (requires { Codec::most_per_receive; }) {
         return Codec::receive_run(rx, deadline, got);
     } else {
         delivery d;

@@ -145,8 +145,10 @@ private:
         constexpr std::size_t at = header_size;
         add_bell(m, at + offsetof(Shared, data_bell), "data_bell");
         m.add(at + offsetof(Shared, closed), sizeof(image->closed), region_class::control, "closed");
-        for (std::size_t i = 0; i < Q::max_senders && i < 4; ++i)
-            add_bell(m, at + offsetof(Shared, room) + i * sizeof(image->room[0]) + offsetof(ipckit::detail::lane_bell, bell),
+        for (std::size_t i = 0; i < Q::max_senders && i < entries_mapped; ++i)
+            add_bell(m,
+                     at + offsetof(Shared, room) + i * sizeof(image->room[0]) +
+                         offsetof(ipckit::detail::lane_bell, bell),
                      "room[" + std::to_string(i) + "]");
         add_roster<Q::max_senders>(m, at + offsetof(Shared, senders), "senders");
         add_roster<Q::max_receivers>(m, at + offsetof(Shared, receivers), "receivers");
@@ -162,7 +164,7 @@ private:
         add_roster<Q::max_senders>(m, at + offsetof(Shared, senders), "senders");
         add_ring(m, at + offsetof(Shared, ring), &image->ring);
         using place = ipckit::detail::broadcast_place;
-        for (std::size_t i = 0; i < 4; ++i) {
+        for (std::size_t i = 0; i < entries_mapped; ++i) {
             const std::size_t p = at + Shared::table_offset + i * sizeof(place);
             add_place(m, p + offsetof(place, place), "table[" + std::to_string(i) + "]");
             m.add(p + offsetof(place, next), sizeof(std::uint64_t), region_class::index,
@@ -222,7 +224,7 @@ private:
             add_roster<Q::max_senders>(m, header_size + offsetof(Shared, senders), "senders");
             add_roster<Q::max_receivers>(m, header_size + offsetof(Shared, receivers), "receivers");
             using offer = ipckit::detail::rendezvous_offer<typename Q::message_type>;
-            for (std::size_t i = 0; i < 4; ++i)
+            for (std::size_t i = 0; i < entries_mapped; ++i)
                 add_offer<typename Q::message_type>(m, header_size + offsetof(Shared, offers) + i * sizeof(offer), i);
         } else {
             add_mailbox_control(m, header_size + offsetof(Shared, control));

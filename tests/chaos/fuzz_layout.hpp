@@ -91,6 +91,10 @@ inline void add_bell(region_map& m, std::size_t at, const std::string& name) {
     CHAOS_FIELD(m, at, b, armed, region_class::bell, name + ".armed");
 }
 
+/// How many entries of each table (roster places, lanes, room bells, offers, broadcast places)
+/// the maps cover: the ones a trial's few endpoints take.
+inline constexpr std::size_t entries_mapped = 4;
+
 inline void add_place(region_map& m, std::size_t at, const std::string& name) {
     using p = ipckit::detail::roster_place;
     CHAOS_FIELD(m, at, p, holder, region_class::roster, name + ".holder");
@@ -100,7 +104,7 @@ inline void add_place(region_map& m, std::size_t at, const std::string& name) {
 
 /// A roster's counts and its first `used` places (the ones a trial's endpoints take).
 template <std::size_t Max>
-void add_roster(region_map& m, std::size_t at, const std::string& name, std::size_t used = 4) {
+void add_roster(region_map& m, std::size_t at, const std::string& name, std::size_t used = entries_mapped) {
     using r = ipckit::detail::roster<Max>;
     CHAOS_FIELD(m, at, r, attached, region_class::roster, name + ".attached");
     CHAOS_FIELD(m, at, r, ever, region_class::roster, name + ".ever");
@@ -127,7 +131,8 @@ void add_ring(region_map& m, std::size_t at, const ipckit::detail::spsc_ring<T, 
 
 /// Lanes: how many are in use, and the first `used` lanes (the ones a trial's senders take).
 template <class T, std::size_t N, std::size_t Lanes>
-void add_ring(region_map& m, std::size_t at, const ipckit::detail::lanes_ring<T, N, Lanes>*, std::size_t used = 4) {
+void add_ring(region_map& m, std::size_t at, const ipckit::detail::lanes_ring<T, N, Lanes>*,
+              std::size_t used = entries_mapped) {
     using r = ipckit::detail::lanes_ring<T, N, Lanes>;
     CHAOS_FIELD(m, at, r, in_use, region_class::index, "ring.in_use");
     for (std::size_t i = 0; i < Lanes && i < used; ++i)

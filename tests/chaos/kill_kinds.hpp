@@ -95,7 +95,8 @@ int consume(child_ctx& c) {
     c.attached();
     for (;;) {
         const bool done_before = c.producers_done();
-        const errc e = receive_some<typename Kind::codec>(*rx, c.deadline(), [&c](const delivery& d) { c.got(d.id, d.intact); });
+        const errc e =
+            receive_some<typename Kind::codec>(*rx, c.deadline(), [&c](const delivery& d) { c.got(d.id, d.intact); });
         if (e == errc::ok) continue;
         if constexpr (Kind::ends_when_producers_close)
             if (!done_before && Kind::waits_for_replacement(e)) continue;
@@ -209,7 +210,14 @@ struct node_kind {
     static constexpr bool owner_receives = false;
     static constexpr bool ends_when_producers_close = false;
 
-    static std::shared_ptr<void> setup(const std::string&) { return nullptr; }
+    /// The parent creates the domain (a member that joins and leaves at once), as it creates
+    /// every other kind's segment: a member killed while it created the domain would leave it
+    /// half-initialised, which README has every later join refuse as corrupt until the domain
+    /// is removed, and no replacement could join.
+    static std::shared_ptr<void> setup(const std::string& domain) {
+        node creator(domain, "parent", options());
+        return nullptr;
+    }
     static void finish(const std::string&) {}
     static void cleanup(const std::string& domain) { (void)ipckit::remove_domain(domain); }
 

@@ -25,13 +25,14 @@
 //        left to read);
 //      - every message received is intact, was sent, and from each producer in the order sent;
 //      - exactly once: no message twice; every accepted message (a send that returned ok)
-//        received, except at most one per killed receiver (README: a receiver killed between
-//        taking a message and returning it takes that one with it; the batch kinds' receiver,
-//        up to the run it took and had not yet logged). A killed producer's message in flight
-//        (the batch kinds: its run in flight) may or may not arrive. Node links: accepted = delivered +
-//        undelivered (handed back to the sender), again less at most the one a killed
-//        receiver took. A process_owned mailbox whose owner was killed is gone, and with it
-//        what was still in it: its owner's messages must be each producer's first ones;
+//        received, except what a killed receiver had taken and not yet logged (README: a
+//        receiver killed between taking a message and returning it takes that one with it; a
+//        batch kind's receiver, up to what one receive takes). A killed producer's message in
+//        flight may or may not arrive; of a batch kind's run in flight, its first messages may,
+//        never one without the one before. Node links: accepted = delivered + undelivered
+//        (handed back to the sender), again less at most the one a killed receiver took. A
+//        process_owned mailbox whose owner was killed is gone, and with it what was still in
+//        it: its owner's messages must be each producer's first ones;
 //      - broadcast: every receiver gets every message sent while it was attached, in order;
 //      - no hang: everything within a generous deadline per trial (60 s), else the seed is printed.
 //
@@ -114,9 +115,9 @@ template <class Kind>
 class kill_trial {
     static constexpr std::size_t P = Kind::producers;
     static constexpr std::size_t C = Kind::receivers;
-    /// Messages a process has in flight at its kill: a producer's published and not yet counted
-    /// sent, a receiver's taken and not yet logged. One, or a run where the codec sends runs.
-    static constexpr std::uint64_t in_flight = most_per_call<typename Kind::codec>;
+    /// Messages a receiver may have taken and not yet logged at its kill: one, or what one
+    /// receive takes where the codec takes runs. (A producer's in flight: run_in_flight.)
+    static constexpr std::uint64_t taken_in_flight = most_taken_per_call<typename Kind::codec>;
 
 public:
     explicit kill_trial(trial& t) : t_(t), log_(P + C + 1, (P + 1) * messages_per_producer + 16) {}
@@ -358,6 +359,11 @@ private:
         bool killed = false;
         std::size_t role_index = 0;
     };
+    /// How many of a producer's messages past the ones it counted sent may have been published:
+    /// none unless it was killed, else the message or run it was sending.
+    static std::uint64_t in_flight(const producer_info& p) {
+        return p.killed ? run_in_flight<typename Kind::codec>(p.sent, messages_per_producer) : 0;
+    }
 
     void check() {
         for (const auto& p : procs_) {
@@ -439,7 +445,7 @@ private:
                 const std::string id = message_text(e.producer, e.seq);
                 // A killed producer may have published what it had not yet counted sent: its
                 // message in flight, or its run in flight (batch kinds).
-                if (it == producers.end() || e.seq >= it->second.sent + (it->second.killed ? in_flight : 0)) {
+                if (it == producers.end() || e.seq >= it->second.sent + in_flight(it->second)) {
                     t_.fail("message " + id + " " + what + " was never sent");
                     continue;
                 }
@@ -463,7 +469,8 @@ private:
     }
 
     /// Each accepted message delivered (or handed back) exactly once, less at most one per
-    /// killed receiver; a killed producer's message in flight at most once.
+    /// killed receiver (batch kinds: what one receive takes); a killed producer's message in
+    /// flight (batch kinds: the first messages of its run in flight) at most once.
     void check_exactly_once(const std::map<std::uint32_t, producer_info>& producers,
                             const std::map<std::pair<std::uint32_t, std::uint64_t>, std::vector<seen>>& where,
                             bool receiver_killed, bool owner_killed) {
@@ -478,6 +485,14 @@ private:
                 t_.fail("message " + message_text(id.first, id.second) + " " +
                         std::to_string(places.size()) + " times:" + list);
             }
+        }
+        // A run is published in order, slot by slot or at once: what arrived of a killed
+        // producer's run in flight is its first messages, never one without the one before.
+        for (const auto& [producer, info] : producers) {
+            for (std::uint64_t seq = info.sent + 1; seq < info.sent + in_flight(info); ++seq)
+                if (where.count({producer, seq}) != 0 && where.count({producer, seq - 1}) == 0)
+                    t_.fail("message " + message_text(producer, seq) + " of the killed producer's run in flight " +
+                            "arrived, but not the one before it: a run is published in order");
         }
         std::vector<std::string> missing;
         for (const auto& [producer, info] : producers) {
@@ -497,7 +512,7 @@ private:
             }
             return;
         }
-        const std::size_t allowed = receiver_killed ? in_flight : 0;
+        const std::size_t allowed = receiver_killed ? taken_in_flight : 0;
         if (missing.size() > allowed) {
             std::string list;
             for (std::size_t i = 0; i < missing.size() && i < 8; ++i) list += " " + missing[i];
@@ -653,7 +668,9 @@ using bytes_slots =
 
 int main(int argc, char** argv) {
     using fixed = fixed_codec;
-    using batch = batch_codec;
+    using batch = batch_codec<>;
+    using batch_send = batch_codec<1>;  // receives one a call: a round_robin receiver passes the turn after each
+    using bytes_batch = bytes_batch_codec<200>;
     using T = stamped;
     const std::vector<kind_entry> kinds = {
         kind<queue_kind<ipckit::queue<T, bounded<8>>, fixed, 1, 1>>("spsc", "queue<T, bounded<8>>: 1 producer, 1 receiver"),
@@ -669,6 +686,9 @@ int main(int argc, char** argv) {
         kind<queue_kind<ipckit::queue<ipckit::bytes<200>, bounded<1024>, multi>, bytes_codec<200>, 3, 1>>("bytes_mpsc", "queue<bytes<200>, bounded<1024>, multi>: 3 producers, 1 receiver"),
         kind<queue_kind<bytes_slots<single>, bytes_codec<200>, 1, 3>>("bytes_spmc", "queue<bytes<200>, bounded<16 slots>, single, multi>: 1 producer, 3 receivers"),
         kind<queue_kind<bytes_slots<multi>, bytes_codec<200>, 3, 3>>("bytes_mpmc", "queue<bytes<200>, bounded<16 slots>, multi, multi>: 3 producers, 3 receivers"),
+        kind<queue_kind<ipckit::queue<ipckit::bytes<200>, bounded<1024>>, bytes_batch, 1, 1>>("bytes_spsc_batch", "queue<bytes<200>, bounded<1024>>, batches of records and loans of several: 1 producer, 1 receiver"),
+        kind<queue_kind<ipckit::queue<ipckit::bytes<200>, bounded<1024>, multi>, bytes_batch, 3, 1>>("bytes_mpsc_batch", "queue<bytes<200>, bounded<1024>, multi>, batches of records and loans of several: 3 producers, 1 receiver"),
+        kind<queue_kind<bytes_slots<multi>, bytes_batch, 3, 3>>("bytes_mpmc_batch", "queue<bytes<200>, bounded<16 slots>, multi, multi>, batches of records: 3 producers, 3 receivers"),
         kind<queue_kind<ipckit::queue<T, ipckit::unbounded<4096>, multi>, fixed, 2, 1>>("unbounded", "queue<T, unbounded<4096>, multi>: 2 producers, 1 receiver"),
         kind<queue_kind<ipckit::queue<T, ipckit::zero_capacity, multi, multi>, fixed, 2, 2>>("rendezvous", "queue<T, zero_capacity, multi, multi>: 2 producers, 2 receivers"),
         kind<queue_kind<ipckit::queue<ipckit::bytes<200>, ipckit::unbounded<4096>, multi>, bytes_codec<200>, 2, 1>>("bytes_unbounded", "queue<bytes<200>, unbounded<4096>, multi>: 2 producers, 1 receiver"),
@@ -679,10 +699,13 @@ int main(int argc, char** argv) {
         kind<box<ipckit::mailbox<T, bounded<8>, ipckit::round_robin, ipckit::system_owned>, 2, 3>>("mailbox_round_robin", "mailbox<T, bounded<8>, round_robin, system_owned>: 2 senders, 3 receivers"),
         kind<mailbox_kind<ipckit::mailbox<T, bounded<8>, ipckit::exclusive, ipckit::system_owned>, 2, 1, batch>>("mailbox_exclusive_batch", "mailbox<T, bounded<8>, exclusive, system_owned>, batches and loans of several: 2 senders, 1 receiver"),
         kind<mailbox_kind<ipckit::mailbox<T, bounded<8>, ipckit::any, ipckit::system_owned>, 2, 3, batch>>("mailbox_any_batch", "mailbox<T, bounded<8>, any, system_owned>, batches and loans of several: 2 senders, 3 receivers"),
+        kind<mailbox_kind<ipckit::mailbox<T, bounded<8>, ipckit::round_robin, ipckit::system_owned>, 2, 3, batch_send>>("mailbox_round_robin_batch", "mailbox<T, bounded<8>, round_robin, system_owned>, batches and loans of several sent, one a call received: 2 senders, 3 receivers"),
         kind<box<ipckit::mailbox<T, bounded<8>, ipckit::broadcast, ipckit::system_owned>, 2, 3>>("mailbox_broadcast", "mailbox<T, bounded<8>, broadcast, system_owned>: 2 senders, 3 receivers"),
         kind<mailbox_kind<bytes_box<ipckit::exclusive>, 2, 1, bytes_codec<200>>>("mailbox_bytes_exclusive", "mailbox<bytes<200>, bounded<8 slots>, exclusive, system_owned>: 2 senders, 1 receiver"),
         kind<owned_mailbox_kind<bytes_box<ipckit::exclusive, ipckit::process_owned>, 2, bytes_codec<200>>>("mailbox_bytes_owned", "mailbox<bytes<200>, bounded<8 slots>, exclusive, process_owned>: 2 senders, the owner receives"),
         kind<mailbox_kind<bytes_box<ipckit::any>, 2, 3, bytes_codec<200>>>("mailbox_bytes_any", "mailbox<bytes<200>, bounded<8 slots>, any, system_owned>: 2 senders, 3 receivers"),
+        kind<mailbox_kind<bytes_box<ipckit::exclusive>, 2, 1, bytes_batch>>("mailbox_bytes_exclusive_batch", "mailbox<bytes<200>, bounded<8 slots>, exclusive, system_owned>, batches of records: 2 senders, 1 receiver"),
+        kind<mailbox_kind<bytes_box<ipckit::any>, 2, 3, bytes_batch>>("mailbox_bytes_any_batch", "mailbox<bytes<200>, bounded<8 slots>, any, system_owned>, batches of records: 2 senders, 3 receivers"),
         kind<mailbox_kind<bytes_box<ipckit::round_robin>, 2, 3, bytes_codec<200>>>("mailbox_bytes_round_robin", "mailbox<bytes<200>, bounded<8 slots>, round_robin, system_owned>: 2 senders, 3 receivers"),
         kind<node_kind>("node", "node links: members p0 and p1 send to rx (receive_any)"),
     };
