@@ -108,25 +108,34 @@ child spawn_sender(child_report& report, const scoped_name& name, Send send) {
     });
 }
 
-/// A forked child that opens queue or mailbox Q `name`, sends message 0, then holds a loan of
-/// three slots written in place (messages 1 to 3), never committed: it posts `holding` and
-/// waits to be killed.
+/// A queue or mailbox Q (created here, with its blocking receiver) whose sender process sent
+/// message 0, then took a loan of three slots, wrote messages 1 to 3 in place, and was SIGKILLed
+/// holding it, uncommitted.
 template <class Q>
-child spawn_run_holder(child_report& report, const scoped_name& name, ipckit_test::signal_pipe& holding,
-                       ipckit_test::signal_pipe& hold) {
-    return report.spawn([&](child_report& r) {
-        auto tx = Q::open(name, ipckit_test::quick_liveness()).template sender<ipckit::non_blocking>();
-        big m{};
-        m.fill(0);
-        r.expect(err(tx.send(m)), errc::ok);  // one message sent whole, before the loan
-        auto loans = tx.loan_n(3);
-        r.expect(err(loans), errc::ok);
-        r.expect_value(loans ? loans->size() : 0, std::size_t{3});
-        if (loans) fill_loans(*loans, 1);
-        holding.post();
-        r.block_until_killed(hold);
-    });
-}
+struct killed_run_holder {
+    scoped_name name;
+    Q q = Q::create(name, ipckit_test::quick_liveness());
+    typename Q::template receiver_type<ipckit::blocking> rx = q.receiver();
+    child_report report;
+
+    killed_run_holder() {
+        ipckit_test::signal_pipe holding, hold;
+        child c = report.spawn([&](child_report& r) {
+            auto tx = Q::open(name, ipckit_test::quick_liveness()).template sender<ipckit::non_blocking>();
+            big m{};
+            m.fill(0);
+            r.expect(err(tx.send(m)), errc::ok);  // one message sent whole, before the loan
+            auto loans = tx.loan_n(3);
+            r.expect(err(loans), errc::ok);
+            r.expect_value(loans ? loans->size() : 0, std::size_t{3});
+            if (loans) fill_loans(*loans, 1);
+            holding.post();
+            r.block_until_killed(hold);
+        });
+        REQUIRE(report.reached(c, holding) == as_expected);
+        CHECK(c.kill() == ipckit_test::killed_by_sigkill);
+    }
+};
 
 /// Receives (non-blocking) until would_block; the seqs, each message checked intact (else ~0).
 template <class Rx>
@@ -491,23 +500,16 @@ TEMPLATE_TEST_CASE("a loan of several follows its sender through a move, and clo
 
 TEMPLATE_TEST_CASE("a sender killed holding a loan of several: nothing of it arrives, and the queue goes on", "[process]",
                    spsc4, mpmc4) {
-    scoped_name name;
-    auto q = TestType::create(name, ipckit_test::quick_liveness());
-    auto rx = q.receiver();
-    child_report report;
-    ipckit_test::signal_pipe holding, hold;
-    child c = spawn_run_holder<TestType>(report, name, holding, hold);
-    REQUIRE(report.reached(c, holding) == as_expected);
-    CHECK(c.kill() == ipckit_test::killed_by_sigkill);
+    killed_run_holder<TestType> k;
     // What was sent arrives; the loan's slots never do (the blocking receive recovers them and
     // then says the sender is gone).
-    auto first = rx.receive(ipckit_test::patience);
+    auto first = k.rx.receive(ipckit_test::patience);
     REQUIRE(first);
     CHECK(first->seq == 0);
     CHECK(first->intact());
-    CHECK(rx.receive(ipckit_test::patience).error() == errc::peer_dead);
+    CHECK(k.rx.receive(ipckit_test::patience).error() == errc::peer_dead);
     // A new sender takes over: every slot is usable, lap after lap, and only its messages come.
-    auto tx = q.template sender<ipckit::non_blocking>();
+    auto tx = k.q.template sender<ipckit::non_blocking>();
     for (std::uint64_t round = 0; round < 3; ++round) {
         for (std::uint64_t i = 0; i < TestType::capacity; ++i) {
             big m{};
@@ -515,7 +517,7 @@ TEMPLATE_TEST_CASE("a sender killed holding a loan of several: nothing of it arr
             REQUIRE(tx.send(m));
         }
         for (std::uint64_t i = 0; i < TestType::capacity; ++i) {
-            auto r = rx.receive(ipckit_test::patience);
+            auto r = k.rx.receive(ipckit_test::patience);
             REQUIRE(r);
             CHECK(r->seq == 50 + i);
         }
@@ -524,36 +526,29 @@ TEMPLATE_TEST_CASE("a sender killed holding a loan of several: nothing of it arr
 
 TEMPLATE_TEST_CASE("a mailbox sender killed holding a loan of several: nothing of it arrives, and the mailbox goes on",
                    "[process]", exclusive4, any4, round_robin4) {
-    scoped_name name;
-    auto q = TestType::create(name, ipckit_test::quick_liveness());
-    auto rx = q.receiver();
-    child_report report;
-    ipckit_test::signal_pipe holding, hold;
-    child c = spawn_run_holder<TestType>(report, name, holding, hold);
-    REQUIRE(report.reached(c, holding) == as_expected);
-    CHECK(c.kill() == ipckit_test::killed_by_sigkill);
+    killed_run_holder<TestType> k;
     // A new sender, in another process, sends three laps of the ring: the first lap needs the
     // dead loan's slots, which the receiver buries once it finds their sender dead. What the
     // killed sender sent arrives; its loan never does.
-    child next = spawn_sender<TestType>(report, name, [](auto& tx, child_report& r) {
+    child next = spawn_sender<TestType>(k.report, k.name, [](auto& tx, child_report& r) {
         for (std::uint64_t i = 0; i < 3 * TestType::capacity; ++i) {
             big m{};
             m.fill(50 + i);
             r.expect(err(tx.send(m, ipckit_test::patience)), errc::ok);
         }
     });
-    auto first = rx.receive(ipckit_test::patience);
+    auto first = k.rx.receive(ipckit_test::patience);
     REQUIRE(first);
     CHECK(first->seq == 0);
     CHECK(first->intact());
     for (std::uint64_t i = 0; i < 3 * TestType::capacity; ++i) {
-        auto m = rx.receive(ipckit_test::patience);
+        auto m = k.rx.receive(ipckit_test::patience);
         REQUIRE(m);
         CHECK(m->seq == 50 + i);
         CHECK(m->intact());
     }
-    CHECK(report.finish(next) == as_expected);
-    CHECK(err(rx.receive(std::chrono::milliseconds(0))) == errc::timed_out);  // nothing more
+    CHECK(k.report.finish(next) == as_expected);
+    CHECK(err(k.rx.receive(std::chrono::milliseconds(0))) == errc::timed_out);  // nothing more
 }
 
 TEMPLATE_TEST_CASE("a mailbox loan granted before a close still sends when committed, and none is granted after", "[unit]",
