@@ -637,3 +637,16 @@ TEST_CASE("an empty object left by a creator that died before sizing it is repla
     CHECK(s.created());
     CHECK(word_of(s) == initialised);
 }
+
+TEST_CASE("open_or_create waits for an empty object's creator, then replaces the object if it never sized it", "[unit]") {
+    scoped_name name;
+    const std::string os = ipckit::detail::os_name(name.str());
+    const int fd = ::shm_open(os.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);  // what such a creator leaves
+    REQUIRE(fd >= 0);
+    ::close(fd);
+    ipckit::options brief;
+    brief.init_timeout = std::chrono::milliseconds(20);  // how long an attacher waits for the creator to size it
+    auto s = segment::open_or_create<ipckit::system_owned>(name, layout_a(), brief, init_body);
+    CHECK(s.created());
+    CHECK(word_of(s) == initialised);
+}

@@ -190,7 +190,7 @@ public:
     static segment open_or_create(std::string_view name, const segment_layout& want, const options& opt,
                                   Init&& init) {
         return detail::create_or_open([&] { return create<Ownership>(name, want, opt, init); },
-                                      [&] { return open(name, want, opt); });
+                                      [&] { return open_or_reclaim(name, want, opt); });
     }
 
     /// Removes `name` if it is abandoned, as create() would replace it: a process_owned segment
@@ -288,6 +288,21 @@ private:
         detail::sys::futex_wake(h.state);
         if (!owned) detail::sys::unlock(s.mapped_->file());  // a process_owned owner keeps it
         return s;
+    }
+
+    /// open(), for open_or_create: a segment that open() found corrupt because its creator died
+    /// before sizing or finishing it (an empty object is judged so only once it is older than
+    /// opt.init_timeout, which open() has just waited) is removed, as create() would remove it,
+    /// and reported not_found, so that open_or_create creates it afresh instead of failing. A
+    /// damaged segment stays corrupt.
+    static segment open_or_reclaim(std::string_view name, const segment_layout& want, const options& opt) {
+        try {
+            return open(name, want, opt);
+        } catch (const error& e) {
+            if (e.reason() != errc::corrupt || !reclaim_if_abandoned(name, detail::os_name(name), opt.init_timeout))
+                throw;
+        }
+        throw error(errc::not_found, "segment '" + std::string(name) + "' was abandoned by its creator and removed");
     }
 
     static segment attach(std::string_view name, detail::sys::file f, const segment_layout& want, const options& opt) {
