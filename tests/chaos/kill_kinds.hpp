@@ -210,14 +210,9 @@ struct node_kind {
     static constexpr bool owner_receives = false;
     static constexpr bool ends_when_producers_close = false;
 
-    /// The parent creates the domain (a member that joins and leaves at once), as it creates
-    /// every other kind's segment: a member killed while it created the domain would leave it
-    /// half-initialised, which README has every later join refuse as corrupt until the domain
-    /// is removed, and no replacement could join.
-    static std::shared_ptr<void> setup(const std::string& domain) {
-        node creator(domain, "parent", options());
-        return nullptr;
-    }
+    /// The first member to join creates the domain: a victim killed before it opens may die
+    /// half-way through creating it, and the next join must then replace it.
+    static std::shared_ptr<void> setup(const std::string&) { return nullptr; }
     static void finish(const std::string&) {}
     static void cleanup(const std::string& domain) { (void)ipckit::remove_domain(domain); }
 
