@@ -38,6 +38,7 @@
 #include <span>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 namespace chaos {
 
@@ -86,20 +87,30 @@ int produce(child_ctx& c) {
 /// A receiver: receives and logs until a result ends it. peer_dead (or closed, on a side of
 /// one) does not end it while producers run where a producer may be replaced (README: a
 /// sender's slot held by a dead process is taken over by the next one): it waits for the
-/// replacement.
+/// replacement. Once they have all ended, one peer_dead is still no end (README: peer_dead
+/// comes once to each endpoint, at the first of its verbs that would block after the death,
+/// then the closed rule): a receiver that never had to wait between a producer's death and
+/// its replacement's close reads it only then. It logs that it did, and the parent checks
+/// that a producer was killed.
 template <class Kind>
 int consume(child_ctx& c) {
     c.starting();
     auto rx = set_up(c, [&] { return Kind::receiver(c.name()); });
     if (!rx) return 0;
     c.attached();
+    bool late_death_read = false;
     for (;;) {
         const bool done_before = c.producers_done();
         const errc e =
             receive_some<typename Kind::codec>(*rx, c.deadline(), [&c](const delivery& d) { c.got(d.id, d.intact); });
         if (e == errc::ok) continue;
-        if constexpr (Kind::ends_when_producers_close)
+        if constexpr (Kind::ends_when_producers_close) {
             if (!done_before && Kind::waits_for_replacement(e)) continue;
+            if (e == errc::peer_dead && !std::exchange(late_death_read, true)) {
+                c.read_late_death();
+                continue;
+            }
+        }
         return c.end(e);
     }
 }

@@ -59,6 +59,7 @@ struct proc_record {
     std::atomic<std::uint64_t> got{0};        ///< receiver: entries in its received log
     std::atomic<std::uint64_t> returned{0};   ///< producer: entries in its undelivered log
     std::atomic<std::uint64_t> departures{0}; ///< node receiver: entries in its departure log
+    std::atomic<std::uint32_t> late_death{0};  ///< queue receiver: read peer_dead after every producer ended
     char problem[200] = {};                   ///< what went wrong that no result says (an exception)
 };
 
@@ -187,6 +188,9 @@ public:
         rec().got.store(n + 1, std::memory_order_release);
         operation();
     }
+    /// A queue receiver read peer_dead after every producer process had ended (kill_kinds.hpp:
+    /// consume): the parent checks that one was killed.
+    void read_late_death() noexcept { rec().late_death.store(1, std::memory_order_release); }
     /// A message handed back as undelivered.
     void returned(identity id, bool intact) noexcept {
         const std::uint64_t n = rec().returned.load(std::memory_order_relaxed);
