@@ -94,10 +94,14 @@ inline void check_name(std::string_view name, std::size_t max, const char* what,
 /// Throws invalid_name unless `name` is 1..max_name_length of [A-Za-z0-9._-], not starting with '.'.
 inline void validate_name(std::string_view name) { check_name(name, max_name_length, "segment", true); }
 
-/// create(), or open() if the name exists; again if it was removed between the two. Exactly one
-/// of several racing processes creates: what every open_or_create is.
-template <class Create, class Open>
-auto create_or_open(Create&& create, Open&& open) -> decltype(create()) {
+/// create(), or open() if the name exists; again if it was removed between the two, or if
+/// open() found it corrupt and reclaim() (segment::remove_if_abandoned) removed it as
+/// abandoned: its creator died before sizing or finishing it, which create() could not yet
+/// tell (an object still empty is judged abandoned only once it is options::init_timeout old,
+/// which open() has just waited). Exactly one of several racing processes creates: what every
+/// open_or_create is. A damaged segment stays corrupt.
+template <class Create, class Open, class Reclaim>
+auto create_or_open(Create&& create, Open&& open, Reclaim&& reclaim) -> decltype(create()) {
     for (;;) {
         try {
             return create();
@@ -107,7 +111,8 @@ auto create_or_open(Create&& create, Open&& open) -> decltype(create()) {
         try {
             return open();
         } catch (const error& e) {
-            if (e.reason() != errc::not_found) throw;  // removed between the two: try again
+            if (e.reason() == errc::not_found) continue;  // removed between the two: try again
+            if (e.reason() != errc::corrupt || !reclaim()) throw;
         }
     }
 }
@@ -190,7 +195,8 @@ public:
     static segment open_or_create(std::string_view name, const segment_layout& want, const options& opt,
                                   Init&& init) {
         return detail::create_or_open([&] { return create<Ownership>(name, want, opt, init); },
-                                      [&] { return open_or_reclaim(name, want, opt); });
+                                      [&] { return open(name, want, opt); },
+                                      [&] { return remove_if_abandoned(name, opt); });
     }
 
     /// Removes `name` if it is abandoned, as create() would replace it: a process_owned segment
@@ -288,21 +294,6 @@ private:
         detail::sys::futex_wake(h.state);
         if (!owned) detail::sys::unlock(s.mapped_->file());  // a process_owned owner keeps it
         return s;
-    }
-
-    /// open(), for open_or_create: a segment that open() found corrupt because its creator died
-    /// before sizing or finishing it (an empty object is judged so only once it is older than
-    /// opt.init_timeout, which open() has just waited) is removed, as create() would remove it,
-    /// and reported not_found, so that open_or_create creates it afresh instead of failing. A
-    /// damaged segment stays corrupt.
-    static segment open_or_reclaim(std::string_view name, const segment_layout& want, const options& opt) {
-        try {
-            return open(name, want, opt);
-        } catch (const error& e) {
-            if (e.reason() != errc::corrupt || !reclaim_if_abandoned(name, detail::os_name(name), opt.init_timeout))
-                throw;
-        }
-        throw error(errc::not_found, "segment '" + std::string(name) + "' was abandoned by its creator and removed");
     }
 
     static segment attach(std::string_view name, detail::sys::file f, const segment_layout& want, const options& opt) {

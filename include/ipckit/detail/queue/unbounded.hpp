@@ -206,7 +206,8 @@ public:
 
     /// Opens `name`, or creates it if there is none (exactly one of racing processes creates).
     static unbounded_queue open_or_create(std::string_view name, const unbounded_options& opt = {}) {
-        return create_or_open([&] { return create(name, opt); }, [&] { return open(name, opt); });
+        return create_or_open([&] { return create(name, opt); }, [&] { return open(name, opt); },
+                              [&] { return segment::remove_if_abandoned(name, opt); });
     }
 
     /// Removes the queue `name` and its chunks (of whatever message type). Processes that have
