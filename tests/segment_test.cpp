@@ -631,22 +631,18 @@ TEST_CASE("an empty object left by a creator that died before sizing it is repla
     const int fd = ::shm_open(os.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);  // what such a creator leaves
     REQUIRE(fd >= 0);
     ::close(fd);
-    ipckit::options impatient;
-    impatient.init_timeout = std::chrono::milliseconds(0);
-    auto s = segment::create<ipckit::system_owned>(name, layout_a(), impatient, init_body);
-    CHECK(s.created());
-    CHECK(word_of(s) == initialised);
-}
-
-TEST_CASE("open_or_create waits for an empty object's creator, then replaces the object if it never sized it", "[unit]") {
-    scoped_name name;
-    const std::string os = ipckit::detail::os_name(name.str());
-    const int fd = ::shm_open(os.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);  // what such a creator leaves
-    REQUIRE(fd >= 0);
-    ::close(fd);
-    ipckit::options brief;
-    brief.init_timeout = std::chrono::milliseconds(20);  // how long an attacher waits for the creator to size it
-    auto s = segment::open_or_create<ipckit::system_owned>(name, layout_a(), brief, init_body);
-    CHECK(s.created());
-    CHECK(word_of(s) == initialised);
+    std::optional<segment> s;
+    SECTION("create, once the object is older than init_timeout") {
+        ipckit::options impatient;
+        impatient.init_timeout = std::chrono::milliseconds(0);
+        s.emplace(segment::create<ipckit::system_owned>(name, layout_a(), impatient, init_body));
+    }
+    SECTION("open_or_create, after waiting init_timeout for its creator to size it") {
+        ipckit::options brief;
+        brief.init_timeout = std::chrono::milliseconds(20);
+        s.emplace(segment::open_or_create<ipckit::system_owned>(name, layout_a(), brief, init_body));
+    }
+    REQUIRE(s);
+    CHECK(s->created());
+    CHECK(word_of(*s) == initialised);
 }
