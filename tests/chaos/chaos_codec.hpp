@@ -1,8 +1,8 @@
 #pragma once
 // How the chaos drivers send and receive their messages (chaos_message.hpp) through any
 // endpoint: fixed_codec for queues and mailboxes of T, bytes_codec<Max> for bytes<Max> queues,
-// one message a call; batch_codec for queues and mailboxes of T through the batch verbs and
-// loans of several, a run of messages a call. Each verb takes a steady_clock deadline (a past
+// one message a call; batch_codec and bytes_batch_codec<Max> for the same through the batch
+// verbs and loans of several, a run of messages a call. Each verb takes a steady_clock deadline (a past
 // one makes a blocking endpoint try once) and returns an errc; a receive says who sent each
 // message and whether it was intact.
 
@@ -111,8 +111,7 @@ constexpr std::uint64_t run_from(std::uint64_t seq, std::uint64_t left, std::siz
 /// killed between a receive and logging what it took loses up to what one receive takes: the
 /// driver allows for both (run_in_flight, most_taken_per_call).
 template <std::size_t MostPerReceive = 5>
-struct batch_codec {
-    using message = stamped;
+struct batch_codec : fixed_codec {  // its receive, one a call, where MostPerReceive is 1
     static constexpr std::size_t most_per_send = 5;  // under the rings' 8 slots: runs meet the wrap and a full ring
     static constexpr std::size_t most_per_receive = MostPerReceive;
 
@@ -142,18 +141,11 @@ struct batch_codec {
     /// Takes up to most_per_receive messages, at least one, and hands each to got(delivery).
     template <class Rx, class Got>
     static errc receive_run(Rx& rx, steady::time_point deadline, Got&& got) noexcept {
-        if constexpr (most_per_receive == 1) {
-            delivery d;
-            const errc e = fixed_codec::receive(rx, deadline, d);
-            if (e == errc::ok) got(d);
-            return e;
-        } else {
-            std::array<stamped, most_per_receive> out;
-            auto r = rx.receive(std::span<stamped>(out), deadline);
-            if (!r) return r.error();
-            for (std::size_t i = 0; i < *r; ++i) got(delivery{out[i].id(), intact(out[i])});
-            return errc::ok;
-        }
+        std::array<stamped, most_per_receive> out;
+        auto r = rx.receive(std::span<stamped>(out), deadline);
+        if (!r) return r.error();
+        for (std::size_t i = 0; i < *r; ++i) got(delivery{out[i].id(), intact(out[i])});
+        return errc::ok;
     }
 };
 
@@ -255,7 +247,7 @@ errc send_some(Tx& tx, std::uint32_t producer, std::uint64_t seq, std::uint64_t 
 /// One call's worth of receiving through Codec, each message handed to got(delivery).
 template <class Codec, class Rx, class Got>
 errc receive_some(Rx& rx, steady::time_point deadline, Got&& got) noexcept {
-    if constexpr (requires { Codec::most_per_receive; }) {
+    if constexpr (most_taken_per_call<Codec> > 1) {
         return Codec::receive_run(rx, deadline, got);
     } else {
         delivery d;

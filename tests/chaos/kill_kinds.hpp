@@ -64,8 +64,8 @@ auto set_up(child_ctx& c, Make&& make) -> std::optional<decltype(make())> {
 }
 
 /// A producer: sends seq 0 .. messages-1 with id = its slot (one a call, or in runs: the codec
-/// says), retrying what Kind says a producer retries (what was not sent), then waits until the kill is over (so that a
-/// replacement has attached before anyone closes) and closes.
+/// says), retrying what Kind says a producer retries (what was not sent), then waits until the
+/// kill is over (so that a replacement has attached before anyone closes) and closes.
 template <class Kind>
 int produce(child_ctx& c) {
     c.starting();
