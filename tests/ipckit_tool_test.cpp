@@ -361,16 +361,19 @@ TEST_CASE("ipckit exit codes: 1 for a name that does not exist (naming it), 2 fo
     }
 }
 
-TEST_CASE("ipckit rm refuses a live segment without --force, saying who holds it", "[process]") {
+TEST_CASE("ipckit rm refuses a live segment without --force, saying who holds it, and with --force closes it for them",
+          "[process]") {
     scoped_name name("tool"), idle("tool");
     auto q = S::create(name);
-    signal_pipe attached, hold;
-    child receiver([&] {
+    signal_pipe attached;
+    child_report report;
+    child receiver = report.spawn([&](child_report& r) {
         auto rx = S::open(name).receiver();
         attached.post_value(static_cast<std::uint64_t>(::getpid()));
-        return block_until_killed(hold);
+        r.expect(err(rx.receive(patience)), ipckit::errc::closed);  // asleep until the forced removal
     });
     const auto pid = attached.wait_value();
+    if (!pid) CHECK(report.ended(receiver.kill()) == as_expected);
     REQUIRE(pid);
     const auto refused = ipckit_tool({"rm", name});
     CHECK(refused.code == 1);
@@ -380,6 +383,7 @@ TEST_CASE("ipckit rm refuses a live segment without --force, saying who holds it
     CHECK(forced.code == 0);
     CHECK(contains(forced.out, "removed " + name.str()));
     CHECK_FALSE(ipckit::segment_exists(name));
+    CHECK(report.finish(receiver) == as_expected);  // woken, and told the queue was closed
     // A system_owned queue that nobody is attached to is nobody's: no --force needed.
     (void)S::create(idle);
     const auto plain = ipckit_tool({"rm", idle});

@@ -34,6 +34,7 @@
 
 #include <ipckit/detail/look/look.hpp>
 #include <ipckit/detail/mailbox/remove.hpp>
+#include <ipckit/detail/queue/close_any.hpp>
 #include <ipckit/detail/queue/unbounded.hpp>
 #include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/sys/shm.hpp>
@@ -150,13 +151,12 @@ inline bool remove_stale(std::string_view name, std::string* why = nullptr) {
     return detail::sys::shm_remove_if_same(os, f);
 }
 
-/// Removes the segment `name` whatever it holds, as its kind's own remove does: an unbounded
-/// queue with every chunk of its chain, a mailbox marked removed first (its endpoints wake and
-/// see closed), a domain with its links; anything else by its name. Processes that have it
-/// mapped keep what they have: a queue's endpoints are not told (closing one takes its type:
-/// Q::remove(name) does, in a program that knows it). It does not ask whether anyone uses it (the `ipckit` command
-/// refuses a live segment without --force). False if there was none. Throws invalid_name,
-/// permission_denied.
+/// Removes the segment `name` whatever it holds, as its kind's own remove does: a queue or a
+/// mailbox closed first (its endpoints wake and see closed once they have taken what it holds),
+/// an unbounded queue with every chunk of its chain, a domain with its links; anything else by
+/// its name. Processes that have it mapped keep what they have. It does not ask whether anyone
+/// uses it (the `ipckit` command refuses a live segment without --force). False if there was
+/// none. Throws invalid_name, permission_denied.
 inline bool remove_any(std::string_view name) {
     detail::validate_name(name);
     detail::liveness live;
@@ -167,6 +167,8 @@ inline bool remove_any(std::string_view name) {
         if (info.kind == segment_kind::mailbox || info.kind == segment_kind::broadcast)
             return detail::remove_mailbox_of_any_type(name);
         if (info.kind == segment_kind::domain) return remove_domain(name);
+        if (info.kind == segment_kind::queue || info.kind == segment_kind::link)
+            return detail::remove_queue_of_any_type(name);
     }
     return remove_segment(name);
 }

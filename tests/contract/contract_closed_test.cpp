@@ -14,6 +14,8 @@
 #include "child_report.hpp"
 #include "kinds.hpp"
 
+#include <ipckit/inspect.hpp>
+
 #include <cstdint>
 
 using namespace ipckit_test::contract;
@@ -57,6 +59,20 @@ std::string in_a_child(F&& fn) {
     child_report report;
     child c = report.spawn(fn);
     return report.finish(c);
+}
+
+/// The ways a channel is ended as a whole, for every process: close() on a handle, its kind's
+/// remove(name), and the removal that knows no type (ipckit::remove_any, `ipckit rm --force`).
+enum class ending { close, remove, remove_any };
+
+/// Ends the channel at p as `how` says; a removal says whether there was one.
+template <class K>
+void end_channel(const made<K>& p, ending how) {
+    switch (how) {
+    case ending::close: p.keep.close(); break;
+    case ending::remove: CHECK(K::channel::remove(p.place)); break;
+    case ending::remove_any: CHECK(ipckit::remove_any(p.place)); break;
+    }
 }
 
 /// A blocking sender's sends of tick n, n+1... with a deadline already past, until one is
@@ -185,10 +201,12 @@ TEMPLATE_TEST_CASE("contract: closed, as a sender on a full channel sees it: the
     }
 }
 
-TEMPLATE_TEST_CASE("contract: closed, as a sender asleep on a full channel sees it: close() wakes it",
+TEMPLATE_TEST_CASE("contract: closed, as a sender asleep on a full channel sees it: close(), remove() and a "
+                   "removal that knows no type wake it",
                    "[process]", IPCKIT_CONTRACT_CLOSED_BOUNDED_KINDS) {
     using K = TestType;
     const made<K> p;
+    const ending how = GENERATE(ending::close, ending::remove, ending::remove_any);
     auto rx = K::receiver(p);  // attached, and takes nothing
     signal_pipe full;
     child_report report;
@@ -200,16 +218,17 @@ TEMPLATE_TEST_CASE("contract: closed, as a sender asleep on a full channel sees 
         r.expect(K::send(tx, f.sent, patience), errc::closed);  // woken well before its deadline
     });
     REQUIRE(full.wait());
-    p.keep.close();
+    end_channel(p, how);
     CHECK(report.finish(c) == as_expected);
 }
 
 TEMPLATE_TEST_CASE("contract: closed, as a receiver asleep on a channel of many senders sees it: close() and "
-                   "remove() wake it, and remove() takes the name",
+                   "remove() and a removal that knows no type wake it, and a removal takes the name",
                    "[process]", IPCKIT_CONTRACT_CLOSED_MANY_SENDER_KINDS) {
     using K = TestType;
     const made<K> p;
-    const bool by_remove = GENERATE(false, true);
+    const ending how = GENERATE(ending::close, ending::remove, ending::remove_any);
+    const bool by_remove = how != ending::close;
     // An unbounded queue's remove takes its chunks with it (detail/queue/unbounded.hpp,
     // "Ownership"): a message its receiver has not reached is gone, and a sender is refused only
     // when it needs a new chunk. Every other kind keeps what it accepted, and refuses alike.
@@ -229,10 +248,7 @@ TEMPLATE_TEST_CASE("contract: closed, as a receiver asleep on a channel of many 
         r.expect(K::receive(rx, seq, patience), errc::closed);  // asleep until the close
     });
     REQUIRE(attached.wait());
-    if (by_remove)
-        CHECK(K::channel::remove(p.place));
-    else
-        p.keep.close();
+    end_channel(p, how);
     CHECK(report.finish(c) == as_expected);
     if (keeps) CHECK(K::send(tx, 1, patience) == errc::closed);
     if (by_remove) {

@@ -61,8 +61,8 @@ int main(int argc, char** argv) {
     rm->add_option("name", rs.names, "Segments to remove; with --stale, patterns to look among (default: all)");
     auto* stale = rm->add_flag("--stale", rs.stale, "Remove only stale segments (see README.md)");
     rm->add_flag("--dry-run,-n", rs.dry_run, "Say what would be removed, and remove nothing");
-    rm->add_flag("--force,-f", rs.force, "Remove named segments even while processes use them (a mailbox's endpoints wake and see closed; "
-                "a queue's are not told: close it from a program that knows its type, Q::remove(name))")->excludes(stale);
+    rm->add_flag("--force,-f", rs.force, "Remove named segments even while processes use them (a queue or mailbox is "
+                "closed first: its endpoints wake and see closed once they have taken what it holds)")->excludes(stale);
 
     binder_settings bs;
     auto* binder = app.add_subcommand("binder", "Run an rpc binder, in the manner of rpcbind: rpc servers register "

@@ -175,14 +175,19 @@ static_assert(rendezvous_layout_holds<std::uint64_t, 1, 1>() && rendezvous_layou
                   rendezvous_layout_holds<std::uint16_t, 64, 2>() && rendezvous_layout_holds<record<13>, 2, 3>(),
               "rendezvous_layout() must say where rendezvous_shared's parts lie, or inspectors misread rendezvous");
 
+/// rendezvous_layout() of the zero-capacity queue described by `d`. For bytes<Max>, each offer
+/// slot holds a record<Max>: its length word and Max bytes rounded up.
+inline rendezvous_offsets rendezvous_layout(const queue_description& d) noexcept {
+    const std::size_t size = d.message.bytes ? offsetof(record<1>, data) + record_capacity(d.message.size) : d.message.size;
+    const std::size_t align = d.message.bytes ? alignof(record<1>) : d.message.align;
+    return rendezvous_layout(d.producers, d.consumers, size, align);
+}
+
 /// For an inspector: the endpoints of a zero-capacity queue described by `d`, whose body is
 /// `v`, and its depth: the offers out now, waiting for a receiver. Reads only; throws
 /// inspect_fault.
 inline void inspect_rendezvous(const body_view& v, const queue_description& d, segment_info& out) {
-    // bytes<Max>: each offer slot holds a record<Max>, its length word and Max bytes rounded up.
-    const std::size_t size = d.message.bytes ? offsetof(record<1>, data) + record_capacity(d.message.size) : d.message.size;
-    const std::size_t align = d.message.bytes ? alignof(record<1>) : d.message.align;
-    const rendezvous_offsets o = rendezvous_layout(d.producers, d.consumers, size, align);
+    const rendezvous_offsets o = rendezvous_layout(d);
     add_roster(v, o.senders, d.producers, "sender", out);
     add_roster(v, o.receivers, d.consumers, "receiver", out);
     (void)v.at<char>(o.offers, "offer slots", o.offer_size * d.producers);
