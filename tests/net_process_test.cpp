@@ -1,11 +1,11 @@
 // Connections between processes, over tcp and Unix sockets: SIGKILL of either end mid-stream is
 // peer_dead after what arrived, an orderly close drains, then closed.
 //
-// Both ends run in forked children, and the test process itself makes no listener or
-// connection, so that every fork happens before any I/O thread exists (it does not survive a
-// fork) however many test cases ran before. The server passes its tcp port to the client
-// through a pipe, and tells the parent through another when it is time to kill. Children use
-// no Catch2 macros and report what went wrong through child_report.
+// Both ends run in forked children, but one case: a child forked after its parent's I/O thread
+// started (a fork copies only the calling thread) connects with a thread of its own. The server
+// passes its tcp port to the client through a pipe, and tells the parent through another when
+// it is time to kill. Children use no Catch2 macros and report what went wrong through
+// child_report.
 
 #include "catch.hpp"
 #include "messages.hpp"
@@ -190,6 +190,29 @@ TEST_CASE("net process: an orderly close across processes drains every message, 
         child client = client_report.spawn([&](child_report& r) { stream(r, address, port, n); });
         CHECK(client_report.finish(client) == as_expected);
         CHECK(server_report.finish(server) == as_expected);
+    }
+}
+
+TEST_CASE("net process: a child forked after its parent's I/O thread started connects with a thread of its own",
+          "[process]") {
+    constexpr std::uint64_t n = 1000;
+    for (const auto kind : ipckit_test::all_transports) {
+        INFO(ipckit_test::to_string(kind));
+        // Bound before the fork: the parent's I/O thread runs, and the child has none of it.
+        auto srv = ipckit::listener<numbered>::bind(bind_address(kind));
+        const std::string address = srv.address();
+        child_report client_report;
+        child client = client_report.spawn([&](child_report& r) {
+            auto c = ipckit::connect<numbered>(address, patience);
+            for (std::uint64_t i = 0; i < n; ++i) r.expect(err(c.send(numbered{i, i * mix})), errc::ok);
+            c.close();
+        });
+        auto c = srv.accept(patience);
+        REQUIRE(err(c) == errc::ok);
+        std::uint64_t count = 0;
+        CHECK(drain_in_order(*c, count) == errc::closed);
+        CHECK(count == n);
+        CHECK(client_report.finish(client) == as_expected);
     }
 }
 

@@ -61,7 +61,8 @@
 //   mailbox receivers have no fd: the waitset arms their doorbells as a sleeping receiver would
 //   and a thread of its own sleeps on them in futex_waitv(2), raising the eventfd when one
 //   rings or a liveness check of their senders is due (detail/net/bell_bridge.hpp).
-// - Fork before the first listener or connection (the I/O thread does not survive a fork).
+// - Fork: a forked child starts an I/O thread of its own at its first listener or connection;
+//   the listeners and connections it inherited stay its parent's, and must not be used there.
 //
 // Thread safety: restricted thread-safe, as a queue endpoint: one thread at a time per
 // connection or listener; different ones may be used from different threads at once.

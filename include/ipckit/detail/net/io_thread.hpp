@@ -10,12 +10,18 @@
 // The thread starts with the first listener or connection and then lives as long as the
 // process; it is never joined (a connection may outlive main() in a static, and a handler
 // must never have to join the thread it runs on). It sleeps in epoll while there is nothing to
-// do. A process that forks after it started has no such thread in the child: fork before the
-// first listener or connection, or exec.
+// do. A fork copies only the thread that calls it, so a forked child has no I/O thread: its
+// first listener or connection starts one of its own, with an io_context of its own (the
+// parent's, copied, shares its epoll instance with the parent and is never touched again).
+// What the child inherited, listeners and connections, stays its parent's: it must not use them.
+
+#include <ipckit/detail/sys/process.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <cstdint>
+#include <mutex>
 #include <thread>
 
 namespace ipckit::detail {
@@ -24,15 +30,20 @@ namespace asio = boost::asio;
 
 class io_thread {
 public:
-    /// The process's io_context, its thread started on first use.
+    /// The process's io_context, its thread started on first use in this process (again in a
+    /// forked child). Called when a listener or connection is made, not per message.
     static asio::io_context& context() {
-        static io_thread* const instance = new io_thread;  // never destroyed: see above
+        static std::mutex m;
+        static io_thread* instance = nullptr;  // never destroyed: see above
+        const std::lock_guard lock(m);
+        if (instance == nullptr || instance->pid_ != sys::this_pid()) instance = new io_thread;
         return instance->context_;
     }
 
 private:
     io_thread() : work_(asio::make_work_guard(context_)), thread_([this] { context_.run(); }) { thread_.detach(); }
 
+    std::uint32_t pid_ = sys::this_pid();  ///< the process whose thread runs context_
     asio::io_context context_{1};
     asio::executor_work_guard<asio::io_context::executor_type> work_;
     std::thread thread_;
