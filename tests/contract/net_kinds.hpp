@@ -4,11 +4,9 @@
 //
 // A connection is made by two ends that meet: a listener accepts what a client connects. The
 // receiver's end listens and accepts; the sender's end connects. Neither does anything when it
-// is attached, only at its first verb, because the socket transports' I/O thread does not
-// survive a fork (net.hpp: fork before the first listener or connection): the scenarios attach
-// a receiver in the test process and then fork the senders, and the test process starts its
-// I/O thread only at its first receive, after its forks. (So run one scenario per process, as
-// ctest does: a process whose I/O thread an earlier scenario started cannot fork senders.)
+// is attached, only at its first verb: the scenarios attach a receiver in the test process and
+// then fork the senders, which connect from their own process (a forked child starts an I/O
+// thread of its own: net.hpp).
 //
 //   the receiver's first verb   binds the listener (its tcp port goes to the place's shared
 //                               cell) and accepts: at once if the sender has connected, else
@@ -68,17 +66,6 @@ inline ipckit::net_options contract_net_options() {
     return o;
 }
 
-/// Before an adapter's socket (not shm://): fails at once, saying why, where the I/O thread that
-/// sockets need was started in a parent before it forked (it does not survive the fork; a
-/// connect would wait out its deadline).
-inline void check_io_thread() {
-    static pid_t started_in = 0;  // copied into a forked child, which then sees its parent's pid
-    if (started_in != 0 && started_in != ::getpid())
-        throw std::logic_error("this process forked after an earlier scenario started the socket I/O thread: "
-                               "run one scenario per process, as ctest does");
-    started_in = ::getpid();
-}
-
 /// The sender's end, as the receiver's process sees it (both ends in one process).
 struct net_connector {
     virtual void connect_now() = 0;
@@ -110,7 +97,6 @@ public:
     /// Binds the listener in this process, if it is not yet.
     ipckit::listener<Message>& listen() const {
         if (!listener_) {
-            if constexpr (Kind != net_kind::shm) check_io_thread();
             listener_.emplace(ipckit::listener<Message>::bind(bind_, contract_net_options()));
             if constexpr (Kind == net_kind::tcp) meeting_->port = ipckit::parse_address(listener_->address()).port;
             meeting_->listening = true;
@@ -159,7 +145,6 @@ public:
         if (p_->meeting().receiver == ::getpid()) p_->listen();
         const std::string address = p_->address();
         if (address.empty()) return errc::not_found;
-        if constexpr (Kind != net_kind::shm) check_io_thread();
         try {
             c_.emplace(ipckit::connect<Message, Mode>(address, patience, contract_net_options()));
         } catch (const ipckit::error& e) {
