@@ -12,8 +12,9 @@
 // when its packages were found), so that the heavy headers of msgpack-cxx and gRPC stay out of
 // ipckit_bench.cpp. The rows it makes are declared at the bottom.
 //
-// Both ends are made in the children: the I/O threads of ipckit's net layer and of gRPC do not
-// survive a fork. The server binds before it arrives at the start gate, so the client, which
+// Both ends are made in the children: an ipckit listener or connection is the process's that
+// made it (a forked child must not use its parent's), and gRPC's I/O threads do not survive a
+// fork. The server binds before it arrives at the start gate, so the client, which
 // connects after it, finds it there. When done, the client sends "end" (ipckit: a notification,
 // gRPC: a call), after which the server process returns.
 //

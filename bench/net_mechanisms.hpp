@@ -4,9 +4,9 @@
 // libzmq was found at configure time (IPCKIT_BENCH_ZMQ), ZeroMQ's PUSH/PULL and REQ/REP over
 // ipc:// and tcp://. Adapters of the shape mechanisms.hpp describes.
 //
-// An ipckit connection's ends are made in the children that use them, never in the parent: the
-// I/O thread (detail/net/io_thread.hpp) does not survive a fork, and the parent forks every
-// measurement. The receiving child binds a listener and accepts; the sending child connects,
+// An ipckit connection's ends are made in the children that use them, never in the parent: a
+// connection is the process's that made it (a forked child must not use its parent's), and the
+// parent forks every measurement. The receiving child binds a listener and accepts; the sending child connects,
 // trying again until the listener is there. A tcp address gets its port from the parent, which
 // asks the system for a free one (bind to port 0, then close). ZeroMQ's ends likewise make their
 // context (and its I/O thread) in the child.
