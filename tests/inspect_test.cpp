@@ -3,6 +3,7 @@
 // damaged, truncated and foreign files are reported, and that remove_stale() removes exactly the
 // stale segments.
 
+#include "backdoor.hpp"
 #include "catch.hpp"
 #include "inspect_support.hpp"
 #include "messages.hpp"
@@ -347,6 +348,58 @@ TEST_CASE("inspect: an unbounded queue shows its chain, whose chunks belong to i
         CHECK(ipckit::remove_any(name));
         CHECK_FALSE(ipckit::segment_exists(name));
         CHECK(chunks_of(name).empty());
+    }
+}
+
+namespace {
+
+/// Every bell an endpoint of a queue whose shared part is `sh` may sleep on, and the seq of each.
+template <class Shared>
+std::vector<std::uint32_t> bell_seqs(const Shared& sh) {
+    std::vector<std::uint32_t> out{sh.data_bell.seq.load()};
+    if constexpr (requires { sh.space_bell; }) out.push_back(sh.space_bell.seq.load());
+    if constexpr (requires { sh.room; })
+        for (const auto& r : sh.room) out.push_back(r.bell.seq.load());
+    if constexpr (requires { sh.offers; })
+        for (const auto& o : sh.offers) out.push_back(o.bell.seq.load());
+    return out;
+}
+
+namespace ik = ipckit;
+using closing_fixed = ik::queue<tick, ik::bounded<8>>;
+using closing_wide_mpmc = ik::queue<wide, ik::bounded<3>, ik::multi_of<3>, ik::multi_of<2>>;
+using closing_byte_ring = ik::queue<ik::bytes<100>, ik::bounded<256>>;
+using closing_byte_ring_mpsc = ik::queue<ik::bytes<100>, ik::bounded<256>, ik::multi>;
+using closing_record_slots = ik::queue<ik::bytes<100>, ik::bounded<1024>, ik::multi_of<2>, ik::multi_of<3>>;
+using closing_lanes = ik::queue<tick, ik::bounded<8>, ik::lanes<3>>;
+using closing_rendezvous = ik::queue<wide, ik::zero_capacity, ik::multi_of<3>, ik::multi_of<2>>;
+using closing_rendezvous_bytes = ik::queue<ik::bytes<100>, ik::zero_capacity, ik::multi_of<4>, ik::multi>;
+
+}  // namespace
+
+// The closed contract (contract/contract_closed_test.cpp) shows endpoints asleep on each kind
+// woken by remove_any; but a sleeper also wakes at each liveness check and finds the seal, so
+// only here does a bell rung in the wrong place show.
+TEMPLATE_TEST_CASE("inspect: remove_any closes a bounded queue it knows no type of as its close does: the closed "
+                   "word, both rosters sealed, every bell rung",
+                   "[unit]", closing_fixed, closing_wide_mpmc, closing_byte_ring, closing_byte_ring_mpsc,
+                   closing_record_slots, closing_lanes, closing_rendezvous, closing_rendezvous_bytes) {
+    using Q = TestType;
+    scoped_name name("close_any");
+    auto q = Q::create(name);
+    backdoor<Q> door(name);  // a mapping that outlives the name
+    const auto& sh = door.shared();
+    const auto before = bell_seqs(sh);
+    REQUIRE(ipckit::remove_any(name));
+    CHECK_FALSE(ipckit::segment_exists(name));
+    if constexpr (requires { sh.closed; }) CHECK(sh.closed.load() == 1);
+    CHECK(sh.senders.is_sealed());
+    CHECK(sh.receivers.is_sealed());
+    const auto after = bell_seqs(sh);
+    REQUIRE(after.size() == before.size());
+    for (std::size_t i = 0; i < after.size(); ++i) {
+        INFO("bell " << i << " of " << after.size() << " (data_bell first)");
+        CHECK(after[i] != before[i]);
     }
 }
 

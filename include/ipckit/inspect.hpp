@@ -152,9 +152,10 @@ inline bool remove_stale(std::string_view name, std::string* why = nullptr) {
 }
 
 /// Removes the segment `name` whatever it holds, as its kind's own remove does: a queue or a
-/// mailbox closed first (its endpoints wake and see closed once they have taken what it holds),
-/// an unbounded queue with every chunk of its chain, a domain with its links; anything else by
-/// its name. Processes that have it mapped keep what they have. It does not ask whether anyone
+/// mailbox closed first (its endpoints wake and see closed once they have taken what it holds;
+/// not one whose description was cut short in its header, whose layout cannot be read), an
+/// unbounded queue with every chunk of its chain, a domain with its links (a link, like a
+/// domain's, by its name alone); anything else by its name. Processes that have it mapped keep what they have. It does not ask whether anyone
 /// uses it (the `ipckit` command refuses a live segment without --force). False if there was
 /// none. Throws invalid_name, permission_denied.
 inline bool remove_any(std::string_view name) {
@@ -167,8 +168,9 @@ inline bool remove_any(std::string_view name) {
         if (info.kind == segment_kind::mailbox || info.kind == segment_kind::broadcast)
             return detail::remove_mailbox_of_any_type(name);
         if (info.kind == segment_kind::domain) return remove_domain(name);
-        if (info.kind == segment_kind::queue || info.kind == segment_kind::link)
-            return detail::remove_queue_of_any_type(name);
+        // Not a node's link: its nodes take a closed link for a member that left, and would
+        // drop it, then miss what is sent on its successor of the same name.
+        if (info.kind == segment_kind::queue) return detail::remove_queue_of_any_type(name);
     }
     return remove_segment(name);
 }

@@ -8,10 +8,10 @@
 // kind has one, the seal of both rosters, then a ring of every bell an endpoint may sleep on.
 // An unbounded queue's removal closes it untyped already (remove_unbounded_queue).
 
+#include <ipckit/detail/queue/bytes_layout.hpp>
 #include <ipckit/detail/queue/fixed_layout.hpp>
 #include <ipckit/detail/queue/lanes.hpp>
 #include <ipckit/detail/queue/lanes_inspect.hpp>
-#include <ipckit/detail/queue/record_layout.hpp>
 #include <ipckit/detail/queue/rendezvous_slots.hpp>
 #include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/shm/peek.hpp>
@@ -30,6 +30,7 @@ namespace ipckit::detail {
 /// Some of each kind's shared parts, to hold close_words() to where they lie.
 using close_probe_ring = queue_shared<std::uint64_t, 4, 1, 1>;
 using close_probe_many = queue_shared<char, 4, 64, 3>;
+using close_probe_bytes = bytes_queue_shared<64, 64, 2, 1>;
 using close_probe_lanes = lanes_shared<std::uint64_t, 4, 3>;
 using close_probe_rendezvous = rendezvous_shared<std::uint64_t, 2, 2>;
 
@@ -37,6 +38,8 @@ using close_probe_rendezvous = rendezvous_shared<std::uint64_t, 2, 2>;
 inline constexpr std::size_t closed_word_offset = offsetof(close_probe_ring, closed);
 static_assert(offsetof(close_probe_many, closed) == closed_word_offset && offsetof(close_probe_ring, data_bell) == 0 &&
                   offsetof(close_probe_ring, space_bell) == cache_line &&
+                  offsetof(close_probe_bytes, closed) == closed_word_offset &&
+                  offsetof(close_probe_bytes, space_bell) == cache_line &&
                   offsetof(close_probe_lanes, closed) == closed_word_offset &&
                   offsetof(close_probe_lanes, room) == cache_line && sizeof(lane_bell) == cache_line &&
                   offsetof(close_probe_rendezvous, data_bell) == 0 &&
@@ -85,15 +88,14 @@ inline std::optional<queue_close_words> close_words(const queue_description& d) 
         w.bell_stride = cache_line;
         w.bells = d.producers;
     } else {
-        const std::size_t align = !d.message.bytes                ? d.message.align
-                                  : bytes_in_slots(d.consumers) ? alignof(record<1>)
-                                                                : alignof(std::uint64_t);
-        const queue_shared_offsets o = queue_offsets(d.producers, d.consumers, align);
+        // A byte ring's parts, and a record queue's, lie where a fixed queue's do; the
+        // message's alignment moves only the ring, after the rosters.
+        const queue_shared_offsets o = queue_offsets(d.producers, d.consumers, d.message.align);
         w.senders = o.senders;
         w.receivers = o.receivers;
         w.bells = 1;
     }
-    w.extent = w.receivers + roster_places_offset;
+    w.extent = w.receivers + roster_bytes(1);  // the receivers' roster has a place at least
     return w;
 }
 
