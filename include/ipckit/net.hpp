@@ -62,7 +62,8 @@
 //   and a thread of its own sleeps on them in futex_waitv(2), raising the eventfd when one
 //   rings or a liveness check of their senders is due (detail/net/bell_bridge.hpp).
 // - Fork: a forked child starts an I/O thread of its own at its first listener or connection;
-//   the listeners and connections it inherited stay its parent's, and must not be used there.
+//   the listeners and connections it inherited stay its parent's: it must neither use nor
+//   destroy them (end the child with _exit or exec, not a return through their scope).
 //
 // Thread safety: restricted thread-safe, as a queue endpoint: one thread at a time per
 // connection or listener; different ones may be used from different threads at once.

@@ -13,16 +13,17 @@
 // do. A fork copies only the thread that calls it, so a forked child has no I/O thread: its
 // first listener or connection starts one of its own, with an io_context of its own (the
 // parent's, copied, shares its epoll instance with the parent and is never touched again).
-// What the child inherited, listeners and connections, stays its parent's: it must not use them.
-
-#include <ipckit/detail/sys/process.hpp>
+// What the child inherited, listeners and connections, stays its parent's: it must neither use
+// nor destroy them (closing one there would close the parent's socket stream: end the child
+// with _exit or exec).
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include <cstdint>
 #include <mutex>
 #include <thread>
+
+#include <pthread.h>
 
 namespace ipckit::detail {
 
@@ -33,17 +34,33 @@ public:
     /// The process's io_context, its thread started on first use in this process (again in a
     /// forked child). Called when a listener or connection is made, not per message.
     static asio::io_context& context() {
-        static std::mutex m;
-        static io_thread* instance = nullptr;  // never destroyed: see above
-        const std::lock_guard lock(m);
-        if (instance == nullptr || instance->pid_ != sys::this_pid()) instance = new io_thread;
-        return instance->context_;
+        started& s = the_started();
+        const std::lock_guard lock(s.m);
+        if (s.thread == nullptr) s.thread = new io_thread;  // never destroyed: see above
+        return s.thread->context_;
     }
 
 private:
+    /// The thread started in this process, if any, under a mutex that no fork copies locked:
+    /// fork waits for it, and the child forgets its parent's thread.
+    struct started {
+        std::mutex m;
+        io_thread* thread = nullptr;
+        started() {
+            (void)::pthread_atfork([] { the_started().m.lock(); }, [] { the_started().m.unlock(); },
+                                   [] {
+                                       the_started().thread = nullptr;
+                                       the_started().m.unlock();
+                                   });
+        }
+    };
+    static started& the_started() {
+        static started s;
+        return s;
+    }
+
     io_thread() : work_(asio::make_work_guard(context_)), thread_([this] { context_.run(); }) { thread_.detach(); }
 
-    std::uint32_t pid_ = sys::this_pid();  ///< the process whose thread runs context_
     asio::io_context context_{1};
     asio::executor_work_guard<asio::io_context::executor_type> work_;
     std::thread thread_;
