@@ -502,14 +502,24 @@ private:
         }
         std::vector<std::string> missing;
         for (const auto& [producer, info] : producers) {
+            std::uint64_t lost = 0, first = 0, last = 0;
             for (std::uint64_t seq = 0; seq < info.sent; ++seq) {
                 if (where.count({producer, seq}) == 0) {
                     missing.push_back(message_text(producer, seq));
                     // The owner's death takes the rest of its mailbox with it: the owner must
                     // have had each producer's first messages, so nothing after a gap arrived.
                     if (owner_killed) break;
+                    if (lost++ == 0) first = seq;
+                    last = seq;
                 }
             }
+            // What a killed receiver's last receive took is one stretch of the ring, where each
+            // producer's messages lie in order: of each producer, it lost consecutive ones.
+            if (lost > 1 && last - first + 1 != lost)
+                t_.fail(std::to_string(lost) + " messages of producer " + std::to_string(producer) +
+                        " never received, from " + message_text(producer, first) + " to " +
+                        message_text(producer, last) + ", with some between them received: a receive takes one " +
+                        "stretch of the ring, and the messages a killed receiver took are consecutive");
         }
         if (owner_killed) {
             for (const auto& [id, places] : where) {
