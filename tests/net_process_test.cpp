@@ -1,10 +1,11 @@
 // Connections between processes, over tcp and Unix sockets: SIGKILL of either end mid-stream is
 // peer_dead after what arrived, an orderly close drains, then closed.
 //
-// Both ends run in forked children, but one case: a child forked after its parent's I/O thread
-// started (a fork copies only the calling thread) connects with a thread of its own. The server
-// passes its tcp port to the client through a pipe, and tells the parent through another when
-// it is time to kill. Children use no Catch2 macros and report what went wrong through
+// Both ends run in forked children, but in the two cases about fork itself: a child forked
+// after its parent's I/O thread started (a fork copies only the calling thread) connects with a
+// thread of its own, and one that closes its copies of the parent's ends leaves them be. The
+// server passes its tcp port to the client through a pipe, and tells the parent through another
+// when it is time to kill. Children use no Catch2 macros and report what went wrong through
 // child_report.
 
 #include "catch.hpp"
@@ -213,6 +214,37 @@ TEST_CASE("net process: a child forked after its parent's I/O thread started con
         CHECK(drain_in_order(*c, count) == errc::closed);
         CHECK(count == n);
         CHECK(client_report.finish(client) == as_expected);
+    }
+}
+
+TEST_CASE("net process: a forked child that closes or destroys its copies of its parent's listener and connections "
+          "leaves them to the parent",
+          "[process]") {
+    for (const auto kind : ipckit_test::all_transports) {
+        INFO(ipckit_test::to_string(kind));
+        auto srv = ipckit::listener<numbered>::bind(bind_address(kind));
+        auto client = ipckit::connect<numbered>(srv.address(), patience);
+        auto served = srv.accept(patience);
+        REQUIRE(err(served) == errc::ok);
+        REQUIRE(err(client.send(numbered{0, 0})) == errc::ok);
+        child_report report;
+        child c = report.spawn([&](child_report&) {
+            // As a child that returns through their scope would: each copy closed, or destroyed.
+            client.close();
+            { const auto gone = std::move(*served); }
+            { const auto gone = std::move(srv); }
+        });
+        REQUIRE(report.finish(c) == as_expected);
+        // The parent's ends go on both ways, and its listener still accepts.
+        const auto first = served->receive(patience);
+        REQUIRE(err(first) == errc::ok);
+        CHECK(first->seq == 0);
+        REQUIRE(err(served->send(numbered{1, mix})) == errc::ok);
+        const auto second = client.receive(patience);
+        REQUIRE(err(second) == errc::ok);
+        CHECK(second->seq == 1);
+        auto another = ipckit::connect<numbered>(srv.address(), patience);
+        CHECK(err(srv.accept(patience)) == errc::ok);
     }
 }
 

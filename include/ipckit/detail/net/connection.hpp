@@ -3,6 +3,7 @@
 
 #include <ipckit/detail/endpoint/endpoint.hpp>
 #include <ipckit/detail/net/duplex.hpp>
+#include <ipckit/detail/net/made_here.hpp>
 #include <ipckit/detail/net/shm_duplex.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>
@@ -150,8 +151,15 @@ public:
 
     /// Orderly close: what was sent is written (waiting up to net_options::close_timeout), then
     /// a close frame; the peer receives everything, then closed. Later verbs here return closed.
+    /// In a forked child, a copy of its parent's connection is only forgotten: the parent's
+    /// stream goes on (detail/net/made_here.hpp).
     void close() noexcept {
-        if (link_) link_->close(detail::deadline_after(close_timeout_));
+        if (!link_) return;
+        if (!made_.here()) {
+            shm_ = nullptr;
+            return detail::forget(link_);
+        }
+        link_->close(detail::deadline_after(close_timeout_));
     }
     /// Why the connection ended, in words; empty while it is open or after an orderly close.
     [[nodiscard]] std::string fault() const { return link_ ? link_->fault() : std::string(); }
@@ -162,7 +170,8 @@ public:
         : link_(std::move(o.link_)),
           shm_(std::exchange(o.shm_, nullptr)),
           address_(std::move(o.address_)),
-          close_timeout_(o.close_timeout_) {}
+          close_timeout_(o.close_timeout_),
+          made_(o.made_) {}
     connection& operator=(connection&& o) noexcept {
         if (this != &o) {
             close();
@@ -170,6 +179,7 @@ public:
             shm_ = std::exchange(o.shm_, nullptr);
             address_ = std::move(o.address_);
             close_timeout_ = o.close_timeout_;
+            made_ = o.made_;
         }
         return *this;
     }
@@ -301,6 +311,7 @@ private:
     detail::shm_duplex<Message, Mode>* shm_ = nullptr;  // link_ itself when it is a pair of shm queues
     std::string address_;
     std::chrono::milliseconds close_timeout_{};
+    detail::made_here made_;  // where close() may act
 };
 
 }  // namespace ipckit

@@ -13,9 +13,8 @@
 // do. A fork copies only the thread that calls it, so a forked child has no I/O thread: its
 // first listener or connection starts one of its own, with an io_context of its own (the
 // parent's, copied, shares its epoll instance with the parent and is never touched again).
-// What the child inherited, listeners and connections, stays its parent's: it must neither use
-// nor destroy them (closing one there would close the parent's socket stream: end the child
-// with _exit or exec).
+// What the child inherited, listeners and connections, stays its parent's: it must not use
+// them, and closing or destroying one there only forgets it (made_here.hpp).
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>

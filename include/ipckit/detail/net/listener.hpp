@@ -7,6 +7,7 @@
 #include <ipckit/detail/net/bind.hpp>
 #include <ipckit/detail/net/connection.hpp>
 #include <ipckit/detail/net/hello.hpp>
+#include <ipckit/detail/net/made_here.hpp>
 #include <ipckit/detail/net/options.hpp>
 #include <ipckit/detail/net/shm_rendezvous.hpp>
 #include <ipckit/error.hpp>
@@ -74,8 +75,13 @@ public:
         return state_ ? state_->live() : shm_ ? shm_->live() : 0;
     }
 
-    /// Stops accepting; a blocked accept returns closed.
+    /// Stops accepting; a blocked accept returns closed. In a forked child, a copy of its
+    /// parent's listener is only forgotten: the parent goes on accepting (detail/net/made_here.hpp).
     void close() noexcept {
+        if (!made_.here()) {
+            detail::forget(shm_);
+            return detail::forget(state_);
+        }
         if (shm_) {
             shm_->close();
             shm_.reset();
@@ -97,6 +103,7 @@ public:
             shm_ = std::move(o.shm_);
             address_ = std::move(o.address_);
             options_ = o.options_;
+            made_ = o.made_;
         }
         return *this;
     }
@@ -157,6 +164,7 @@ private:
     std::shared_ptr<detail::shm_acceptor<Message>> shm_;  // shm://
     detail::net_address address_;
     net_options options_;
+    detail::made_here made_;  // where close() may act
 };
 
 namespace detail {
