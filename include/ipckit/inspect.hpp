@@ -154,10 +154,10 @@ inline bool remove_stale(std::string_view name, std::string* why = nullptr) {
 /// Removes the segment `name` whatever it holds, as its kind's own remove does: a queue or a
 /// mailbox closed first (its endpoints wake and see closed once they have taken what it holds;
 /// not one whose description was cut short in its header, whose layout cannot be read), an
-/// unbounded queue with every chunk of its chain, a domain with its links (a link, like a
-/// domain's, by its name alone); anything else by its name. Processes that have it mapped keep what they have. It does not ask whether anyone
-/// uses it (the `ipckit` command refuses a live segment without --force). False if there was
-/// none. Throws invalid_name, permission_denied.
+/// unbounded queue with every chunk of its chain, a domain with its links; a node's link, and
+/// anything else, by its name alone. Processes that have it mapped keep what they have. It
+/// does not ask whether anyone uses it (the `ipckit` command refuses a live segment without
+/// --force). False if there was none. Throws invalid_name, permission_denied.
 inline bool remove_any(std::string_view name) {
     detail::validate_name(name);
     detail::liveness live;
