@@ -114,7 +114,7 @@ struct broadcast_ring {
     std::atomic<std::uint64_t> base{0};
     std::atomic<std::uint64_t> epoch{0};
     std::atomic<std::uint64_t> high{0};
-    alignas(cache_line) broadcast_slot<T> slots[N];
+    alignas(cache_line > alignof(broadcast_slot<T>) ? cache_line : alignof(broadcast_slot<T>)) broadcast_slot<T> slots[N];
 
     /// Raises `word` to at least `v`.
     static void raise(std::atomic<std::uint64_t>& word, std::uint64_t v) noexcept {

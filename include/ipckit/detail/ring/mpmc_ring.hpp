@@ -31,7 +31,7 @@ struct mpmc_ring {
     static_assert(N > 0 && N < (std::uint64_t{1} << 40));
     alignas(cache_line) std::atomic<std::uint64_t> tail{0};
     alignas(cache_line) std::atomic<std::uint64_t> head{0};
-    alignas(cache_line) mpmc_slot<T> slots[N];
+    alignas(cache_line > alignof(mpmc_slot<T>) ? cache_line : alignof(mpmc_slot<T>)) mpmc_slot<T> slots[N];
 
     mpmc_ring() noexcept {
         for (std::size_t i = 0; i < N; ++i) {
