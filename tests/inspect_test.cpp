@@ -168,6 +168,20 @@ void check_kind(segment_kind kind, std::uint64_t k, std::uint64_t capacity, cons
                               (kind == segment_kind::broadcast ? 8 * sizeof(ipckit::detail::broadcast_place) : 0));
 }
 
+/// Creates Q of `wide` (aligned to 256 bytes), sends one, and checks what inspect() reads of it.
+template <class Q>
+void check_wide(const ipckit::broadcast_options& opt = {}) {
+    scoped_name name("insp");
+    auto q = Q::create(name, opt);
+    auto tx = q.sender();
+    REQUIRE(tx.send(wide{1}));
+    const auto s = ipckit::inspect(name);
+    INFO(Q::layout().description << ": " << s.problem);
+    CHECK(s.status == segment_status::ok);
+    CHECK(s.message_align == 256);
+    CHECK(s.depth_messages == 1);
+}
+
 TEST_CASE("inspect: every kind of queue and mailbox is read where its layout puts it", "[unit]") {
     using ipckit::bounded;
     using ipckit::multi;
@@ -187,17 +201,10 @@ TEST_CASE("inspect: every kind of queue and mailbox is read where its layout put
     eight.max_receivers = 8;
     check_kind<ipckit::mailbox<tick, bounded<8>, ipckit::broadcast, system_owned>>(segment_kind::broadcast, 7, 8, eight);
 
-    SECTION("a message aligned to 256 bytes") {
-        scoped_name name("insp");
-        using W = ipckit::queue<wide, bounded<3>>;
-        auto q = W::create(name);
-        auto tx = q.sender();
-        REQUIRE(tx.send(wide{1}));
-        const auto s = ipckit::inspect(name);
-        INFO(s.problem);
-        CHECK(s.status == segment_status::ok);
-        CHECK(s.message_align == 256);
-        CHECK(s.depth_messages == 1);
+    SECTION("a message aligned to 256 bytes, in each kind of ring") {
+        check_wide<ipckit::queue<wide, bounded<3>>>();
+        check_wide<ipckit::queue<wide, bounded<3>, multi, multi>>();
+        check_wide<ipckit::mailbox<wide, bounded<4>, ipckit::broadcast, system_owned>>(eight);
     }
     SECTION("variable-size messages: bytes waiting, and the messages among them") {
         scoped_name name("insp");
