@@ -1,5 +1,6 @@
 // The OS layer: futex waits and wakes across processes, process identity and liveness.
 
+#include <ipckit/detail/sys/fork.hpp>
 #include <ipckit/detail/sys/futex.hpp>
 #include <ipckit/detail/sys/poll.hpp>
 #include <ipckit/detail/sys/process.hpp>
@@ -73,6 +74,26 @@ TEST_CASE("a futex wake in one process ends a wait in another", "[process]") {
     word.store(2);
     sys::futex_wake(word);
     CHECK(report.finish(waiter) == as_expected);
+}
+
+namespace {
+/// What the fork handlers below saw, each in its own process's copy.
+std::uint64_t prepared = 0, in_parent = 0, in_child = 0;
+}  // namespace
+
+TEST_CASE("on_fork's handlers run around a fork: prepare and parent in the parent, child in the child",
+          "[process]") {
+    REQUIRE(sys::on_fork([] { ++prepared; }, [] { ++in_parent; }, [] { ++in_child; }));
+    child_report report;
+    child c = report.spawn([&](child_report& r) {
+        r.expect_value(prepared, 1);  // copied from the parent, which prepared before the fork
+        r.expect_value(in_parent, 0);
+        r.expect_value(in_child, 1);
+    });
+    CHECK(prepared == 1);
+    CHECK(in_parent == 1);
+    CHECK(in_child == 0);
+    CHECK(report.finish(c) == as_expected);
 }
 
 TEST_CASE("a process id packs and unpacks", "[unit]") {

@@ -16,13 +16,13 @@
 // What the child inherited, listeners and connections, stays its parent's: it must not use
 // them, and closing or destroying one there only forgets it (made_here.hpp).
 
+#include <ipckit/detail/sys/fork.hpp>
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include <mutex>
 #include <thread>
-
-#include <pthread.h>
 
 namespace ipckit::detail {
 
@@ -46,11 +46,11 @@ private:
         std::mutex m;
         io_thread* thread = nullptr;
         started() {
-            (void)::pthread_atfork([] { the_started().m.lock(); }, [] { the_started().m.unlock(); },
-                                   [] {
-                                       the_started().thread = nullptr;
-                                       the_started().m.unlock();
-                                   });
+            (void)sys::on_fork([] { the_started().m.lock(); }, [] { the_started().m.unlock(); },
+                               [] {
+                                   the_started().thread = nullptr;
+                                   the_started().m.unlock();
+                               });
         }
     };
     static started& the_started() {
