@@ -1,4 +1,4 @@
-// The OS layer: futex waits and wakes across processes, process identity and liveness.
+// The OS layer: futex waits and wakes across processes, process identity and liveness, fork handlers.
 
 #include <ipckit/detail/sys/fork.hpp>
 #include <ipckit/detail/sys/futex.hpp>
