@@ -2,7 +2,8 @@
 // several connections, reported by id, with a deadline; and the same from a user's own event
 // loop, through the waitset's fd (poll) or Asio (async_wait in the test's io_context); and
 // queue receivers beside connections in one wait, shm:// ones among them, with a client in
-// another process. (Every kind's readiness, across processes: contract/contract_waitset_test.cpp.)
+// another process; and a forked child's copy of its parent's waitset, destroyed there, leaves
+// the parent's be. (Every kind's readiness, across processes: contract/contract_waitset_test.cpp.)
 
 #include "catch.hpp"
 #include "contract/child_report.hpp"
@@ -299,6 +300,48 @@ TEST_CASE("net waitset: removing one queue from a waitset whose fd a user polls 
     ws.remove(k1);  // outside a wait, as a user's own loop may
     REQUIRE(tx2.send(2).has_value());
     CHECK(ready_through_fd(ws) == std::vector<ipckit::waitset::id>{k2});
+}
+
+TEST_CASE("net waitset: a forked child that destroys its copy of its parent's waitset leaves the parent's watching",
+          "[process]") {
+    using jobs = ipckit::queue<int, ipckit::bounded<8>>;
+    const scoped_name name("waitset_fork");
+    // No liveness check within the test's patience, which would raise the waitset's fd anyway
+    // (as a due check does): only the queue's bell may wake it.
+    auto q = jobs::create(name, ipckit_test::quick_liveness(std::chrono::hours(1)));
+    auto rx = q.receiver();
+    auto tx = q.sender();
+    auto srv = ipckit::listener<msg>::bind("tcp://127.0.0.1:0");
+    auto cli = ipckit::connect<msg>(srv.address(), patience);
+    auto end = srv.accept(patience).value();
+
+    // The parent's waitset, mid-use at the fork: its bridge thread runs, its fd is handed out,
+    // so its queue's bell stays armed between waits, and the socket is in its epoll set.
+    std::optional<ipckit::waitset> ws(std::in_place);
+    const auto queue_id = ws->add(rx);
+    const auto conn_id = ws->add(end);
+    (void)ws->native_handle();
+    REQUIRE(ws->wait(0ms).error() == errc::timed_out);
+
+    child_report report;
+    signal_pipe destroyed;
+    auto c = report.spawn([&](child_report&) {
+        ws.reset();  // as a child that returns through its scope would
+        destroyed.post();
+    });
+    REQUIRE(report.reached(c, destroyed) == as_expected);
+    REQUIRE(report.finish(c) == as_expected);
+
+    // The parent's waitset still hears both, asleep when they come: the queue's bell (on which
+    // it is still counted among the sleepers), and the socket.
+    REQUIRE(ws->wait(0ms).error() == errc::timed_out);
+    REQUIRE(tx.send(1).has_value());
+    CHECK(ready_through_fd(*ws) == std::vector<ipckit::waitset::id>{queue_id});
+    CHECK(rx.receive(0ms).value() == 1);
+    REQUIRE(ws->wait(0ms).error() == errc::timed_out);
+    REQUIRE(cli.send("after").has_value());
+    CHECK(ready_through_fd(*ws) == std::vector<ipckit::waitset::id>{conn_id});
+    CHECK(text(end.receive(0ms).value()) == "after");
 }
 
 TEST_CASE("net waitset: no message of a sender in another process is missed, however the two interleave", "[process]") {

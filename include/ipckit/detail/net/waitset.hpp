@@ -9,6 +9,7 @@
 #include <ipckit/detail/net/connection.hpp>
 #include <ipckit/detail/net/link.hpp>
 #include <ipckit/detail/net/listener.hpp>
+#include <ipckit/detail/net/made_here.hpp>
 #include <ipckit/detail/net/watch.hpp>
 #include <ipckit/detail/sync/doorbell.hpp>
 #include <ipckit/detail/sys/cpu.hpp>
@@ -68,7 +69,9 @@ namespace ipckit {
 /// where it is, neither moved nor destroyed, until removed (the waitset holds it by its address;
 /// closed, it reads as ready). Its senders ring its doorbell as they would for the receiver
 /// itself: a thread of the waitset's, started with its first such receiver, sleeps there
-/// (futex_waitv(2): Linux 5.16 or later) while the waitset waits, so fork before adding one.
+/// (futex_waitv(2): Linux 5.16 or later) while the waitset waits. A fork copies no thread: a
+/// forked child makes a waitset of its own, and its copy of its parent's, which it must not use,
+/// is only forgotten when destroyed (the parent's goes on watching).
 ///
 /// shm:// connections and listeners are pairs of queues and a queue of connect requests
 /// (shm_duplex.hpp, shm_rendezvous.hpp), so the waitset watches them as it watches those
@@ -93,7 +96,18 @@ public:
     waitset() { epoll_.add(core_->fd()); }
     waitset(const waitset&) = delete;
     waitset& operator=(const waitset&) = delete;
+    /// In a forked child, a copy of its parent's waitset is only forgotten: the parent's goes on
+    /// watching (detail/net/made_here.hpp). Its bell bridge is not in the child, its epoll set
+    /// and the Asio descriptor's registration are shared with the parent, and so are the bells
+    /// it is counted on.
     ~waitset() {
+        if (!made_.here()) {
+            detail::forget(descriptor_);
+            detail::forget(entries_);
+            detail::forget(bridge_);
+            detail::forget(core_);
+            return;
+        }
         if (descriptor_) {
             boost::system::error_code ignored;
             descriptor_->cancel(ignored);
@@ -350,6 +364,7 @@ private:
     std::optional<boost::asio::posix::stream_descriptor> descriptor_;
     id next_ = 0;
     bool exported_ = false;
+    detail::made_here made_;  // where the destructor may act
 };
 
 }  // namespace ipckit
