@@ -62,10 +62,9 @@
 //   and a thread of its own sleeps on them in futex_waitv(2), raising the eventfd when one
 //   rings or a liveness check of their senders is due (detail/net/bell_bridge.hpp).
 // - Fork: a forked child starts an I/O thread of its own at its first listener or connection;
-//   the listeners and connections it inherited stay its parent's: it must not use them, and
-//   closing or destroying one there only forgets it (detail/net/made_here.hpp). An rpc server
-//   or client holds threads of its own as well: a child must neither use nor destroy its
-//   parent's (end it with _exit or exec).
+//   the listeners, connections and waitsets it inherited stay its parent's, as do rpc servers
+//   and clients: it must not use them, and closing or destroying one there only forgets it
+//   (detail/net/made_here.hpp).
 //
 // Thread safety: restricted thread-safe, as a queue endpoint: one thread at a time per
 // connection or listener; different ones may be used from different threads at once.

@@ -1,13 +1,18 @@
 // Calls across processes over shm, a Unix path and tcp: typed arguments and results of every
-// kind promised, many calls in flight on one client matched by id, and notifications.
+// kind promised, many calls in flight on one client matched by id, notifications, and a server
+// and client that a forked child destroys its copies of, left to their process.
 
 #include "../catch.hpp"
 #include "rpc_support.hpp"
 
+#include <ipckit/node.hpp>
 #include <ipckit/rpc.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <future>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -87,4 +92,59 @@ TEST_CASE("rpc: notifications run without a reply, in order with one handler thr
                   for (std::size_t i = 0; i < 50; ++i) r.expect_value(static_cast<std::uint64_t>((*all)[i]), i);
               }) == as_expected);
     }
+}
+
+namespace {
+/// In a child process, with `srv` made (and its methods the calculator's): starts it and a
+/// client, then forks a grandchild once their threads run; the grandchild makes a client of its
+/// own in its copy's place, then destroys its copies, as one that returns through their scope
+/// would, and the child's server and client must go on serving and calling. `after` checks more
+/// once the grandchild is gone.
+void outlives_a_forked_copy(child_report& r, std::unique_ptr<rpc::server>& srv, const std::function<void()>& after = {}) {
+    ipckit_test::calculator(*srv);
+    srv->start();
+    std::optional<rpc::client> cli(std::in_place, srv->address());
+    r.expect(returned(cli->call<std::int64_t>("add", 1, 2, patience), 3, "add(1, 2) before the fork"));
+
+    child_report grandchild_report;
+    ipckit_test::signal_pipe destroyed;
+    const std::string address = srv->address();
+    auto grandchild = grandchild_report.spawn([&](child_report& g) {
+        cli = rpc::client(address);  // a client of its own, over its copy of its parent's
+        g.expect(returned(cli->call<std::int64_t>("add", 2, 2, patience), 4, "the grandchild's own add(2, 2)"));
+        cli.reset();
+        srv.reset();
+        destroyed.post();
+    });
+    r.expect(grandchild_report.reached(grandchild, destroyed));
+    r.expect(grandchild_report.finish(grandchild));
+
+    r.expect(returned(cli->call<std::int64_t>("add", 3, 4, patience), 7, "add(3, 4) after the fork"));
+    rpc::client another(srv->address());
+    r.expect(returned(another.call<std::int64_t>("add", 5, 6, patience), 11, "a new client's add(5, 6)"));
+    if (after) after();
+}
+}  // namespace
+
+TEST_CASE("rpc: a forked child that destroys its copies of its parent's server and client leaves them to the parent",
+          "[process]") {
+    // In a child each time: the test process itself makes no server.
+    for (const auto kind : rpc_transports) {
+        INFO(ipckit_test::to_string(kind));
+        CHECK(in_child([&](child_report& r) {
+                  auto srv = std::make_unique<rpc::server>(ipckit_test::bind_address(kind));
+                  outlives_a_forked_copy(r, srv);
+              }) == as_expected);
+    }
+    // A server's name in a domain stays its process's too.
+    const std::string domain = ipckit_test::unique_name("rpcfork");
+    ipckit::remove_domain(domain);
+    CHECK(in_child([&](child_report& r) {
+              std::unique_ptr<rpc::server> srv(new rpc::server(rpc::server::in_domain(domain, "calc")));
+              outlives_a_forked_copy(r, srv, [&] {
+                  auto by_name = rpc::client::in_domain(domain, "calc");
+                  r.expect(returned(by_name.call<std::int64_t>("add", 7, 8, patience), 15, "add(7, 8) by name"));
+              });
+          }) == as_expected);
+    ipckit::remove_domain(domain);
 }

@@ -2,6 +2,7 @@
 // rpc::client: typed calls by name, synchronous or many in flight (see <ipckit/rpc.hpp>).
 
 #include <ipckit/deadline.hpp>
+#include <ipckit/detail/net/made_here.hpp>
 #include <ipckit/detail/rpc/binder_protocol.hpp>
 #include <ipckit/detail/rpc/binding.hpp>
 #include <ipckit/detail/rpc/caller.hpp>
@@ -109,10 +110,25 @@ public:
         return {};
     }
 
-    /// Ends the calls in flight with closed; later calls are closed too.
+    /// Ends the calls in flight with closed; later calls are closed too. In a forked child, a
+    /// copy of its parent's client is only forgotten, as it is when destroyed there: its thread
+    /// and connection stay the parent's (detail/net/made_here.hpp).
     void close() noexcept {
-        if (core_) core_->close();
+        if (!core_) return;
+        if (!made_.here()) return detail::forget(core_);
+        core_->close();
     }
+    client(client&&) noexcept = default;
+    client& operator=(client&& o) noexcept {
+        if (this != &o) {
+            let_go();
+            default_deadline_ = o.default_deadline_;
+            core_ = std::move(o.core_);
+            made_ = o.made_;
+        }
+        return *this;
+    }
+    ~client() { let_go(); }
 
     /// This client's life: with a sequence number, the id of each of its requests.
     [[nodiscard]] std::uint64_t incarnation() const noexcept { return core_ ? core_->incarnation() : 0; }
@@ -122,6 +138,12 @@ public:
     [[nodiscard]] std::size_t in_flight() const { return core_ ? core_->in_flight() : 0; }
 
 private:
+    /// Ends what core_ holds: closed and destroyed here, only forgotten in a forked child.
+    void let_go() noexcept {
+        if (made_.here()) core_.reset();
+        else detail::forget(core_);
+    }
+
     template <class R, class Then, class Tuple, std::size_t... I>
     void start(std::string_view method, clock::time_point deadline, Then then, Tuple& args, std::index_sequence<I...>) {
         if (!core_) {
@@ -141,6 +163,7 @@ private:
 
     std::chrono::milliseconds default_deadline_;
     std::unique_ptr<detail::rpc::caller> core_;
+    detail::made_here made_;  // where close() and the destructor may act
 };
 
 }  // namespace ipckit::rpc

@@ -16,6 +16,7 @@
 // nothing of ipckit. Such a socket becomes a session (plain_stream.hpp) on its own reader
 // thread, exactly as an ipckit connection does.
 
+#include <ipckit/detail/net/made_here.hpp>
 #include <ipckit/detail/rpc/binder_protocol.hpp>
 #include <ipckit/detail/rpc/binding.hpp>
 #include <ipckit/detail/rpc/client.hpp>
@@ -33,7 +34,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -41,7 +41,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -89,7 +88,20 @@ public:
     }
     server(const server&) = delete;
     server& operator=(const server&) = delete;
-    ~server() { stop(); }
+    /// Stops (stop()). In a forked child, a copy of its parent's server is only forgotten: its
+    /// threads are not in the child, and its sessions, name and binder registration stay the
+    /// parent's (detail/net/made_here.hpp).
+    ~server() {
+        if (made_.here()) {
+            stop();
+            return;
+        }
+        detail::forget(registered_);
+        detail::forget(advertised_);
+        detail::forget(sessions_);
+        detail::forget(acceptor_);
+        detail::forget(pool_);
+    }
 
     /// Registers `f` as `name`; its parameter and return types are its signature (MessagePack
     /// adaptors: integers, floats, bool, std::string, std::vector<unsigned char> as a blob,
@@ -115,7 +127,7 @@ public:
         std::lock_guard lock(run_m_);
         if (started_) return;
         started_ = true;
-        pool_.emplace(options_.threads);
+        pool_ = std::make_unique<detail::rpc::pool>(options_.threads);
         {
             std::lock_guard sessions(sessions_m_);
             serving_ = true;
@@ -127,16 +139,12 @@ public:
     /// Serves until stop() is called (from another thread, or a handler).
     void run() {
         start();
-        std::unique_lock lock(run_m_);
-        run_cv_.wait(lock, [&] { return stopping_.load(); });
+        stopping_.wait(false);
     }
     /// Stops accepting and serving; requests already queued run, their replies are dropped.
     void stop() noexcept {
-        {
-            std::lock_guard lock(run_m_);
-            stopping_ = true;
-        }
-        run_cv_.notify_all();
+        stopping_ = true;
+        stopping_.notify_all();  // run() returns
         if (acceptor_.joinable()) acceptor_.join();
         std::vector<std::shared_ptr<detail::rpc::session>> all;
         {
@@ -396,6 +404,7 @@ private:
     }
 
     server_options options_;
+    detail::made_here made_;  // where the destructor may act
     std::unique_ptr<detail::rpc::advertisement> advertised_;  // in_domain: the name held
     detail::rpc::client_table clients_;
     std::map<std::string, method, std::less<>> methods_;
@@ -403,12 +412,13 @@ private:
     detail::rpc::open_connections open_;  // numbers the connections (origin.hpp)
     const std::uint64_t incarnation_ = detail::rpc::new_incarnation();
 
-    std::mutex run_m_;
-    std::condition_variable run_cv_;
+    std::mutex run_m_;  // start() runs once
     bool started_ = false;
+    // run() waits on it: an atomic wait, not a condition variable, whose destruction in a
+    // forked child would wait for the parent's thread in run() to leave it.
     std::atomic<bool> stopping_{false};
     bool serving_ = false;  // under sessions_m_: start() ran, a new session gets its reader at once
-    std::optional<detail::rpc::pool> pool_;
+    std::unique_ptr<detail::rpc::pool> pool_;
     std::thread acceptor_;
     std::mutex sessions_m_;
     std::vector<std::shared_ptr<detail::rpc::session>> sessions_;
