@@ -1,4 +1,6 @@
-// Zero-copy loans and views on queues and mailboxes of fixed-size messages.
+// Zero-copy loans and views on queues and mailboxes of fixed-size messages; their one shape
+// with those of bytes<Max>; and, for both, a forked child's copies of its parent's loan and
+// view, dropped there, leave the parent's slots be.
 
 #include <ipckit/mailbox.hpp>
 #include <ipckit/queue.hpp>
@@ -13,6 +15,10 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -607,4 +613,106 @@ TEMPLATE_TEST_CASE("loans of several carry a stream between processes in order, 
     }
     CHECK(report.finish(sender) == as_expected);
     CHECK(err(rx.receive(std::chrono::milliseconds(0))) != errc::ok);  // nothing more: the short commits sent no extra
+}
+
+// ---- a forked child's copies ------------------------------------------------------------------
+
+namespace {
+using bytes_mpsc = ipckit::queue<ipckit::bytes<64>, ipckit::bounded<256>, ipckit::multi>;
+
+/// Message `seq` as a kind's loan carries it: a big filled with seq, or seq's eight bytes.
+template <class Loan>
+void write_seq(Loan& loan, std::uint64_t seq) {
+    if constexpr (std::is_same_v<decltype(loan.data()), std::span<std::byte>>)
+        std::memcpy(loan.data().data(), &seq, sizeof seq);
+    else
+        loan.data().fill(seq);
+}
+/// Whether a view reads message `seq`, whole.
+template <class View>
+bool reads_seq(const View& view, std::uint64_t seq) {
+    if constexpr (std::is_same_v<decltype(view.data()), std::span<const std::byte>>) {
+        std::uint64_t got = 0;
+        if (view.data().size() != sizeof got) return false;
+        std::memcpy(&got, view.data().data(), sizeof got);
+        return got == seq;
+    } else {
+        return view.data().seq == seq && view.data().intact();
+    }
+}
+/// A loan of room for one message: a big, or eight bytes.
+template <class Tx>
+auto lend(Tx& tx) {
+    if constexpr (std::is_same_v<decltype(std::declval<typename Tx::loan_type&>().data()), std::span<std::byte>>)
+        return tx.loan(sizeof(std::uint64_t));
+    else
+        return tx.loan();
+}
+/// Sends message `seq` through a loan (one shape for both kinds of message): its errc.
+template <class Tx>
+errc send_seq(Tx& tx, std::uint64_t seq) {
+    auto loan = lend(tx);
+    if (!loan) return loan.error();
+    write_seq(*loan, seq);
+    return err(loan->commit());
+}
+/// The seq of the next message received (through a view), or the receive's errc as an error.
+template <class Rx>
+ipckit::result<std::uint64_t> receive_seq(Rx& rx) {
+    auto view = rx.receive_view();
+    if (!view) return ipckit::unexpected(view.error());
+    for (std::uint64_t seq = 0; seq < 1000; ++seq)  // more than a test sends
+        if (reads_seq(*view, seq)) return seq;
+    return ipckit::unexpected(errc::corrupt);
+}
+}  // namespace
+
+TEMPLATE_TEST_CASE("a forked child that drops its copies of its parent's loan and view, and of their endpoints, gives "
+                   "nothing back",
+                   "[process]", spsc4, mpsc4, mpmc4, lanes4, exclusive4, any4, round_robin4, bytes_q,
+                   bytes_mpsc, bytes_mailbox) {
+    scoped_name name;
+    auto q = TestType::create(name);
+    std::optional tx(q.template sender<ipckit::non_blocking>());
+    std::optional rx(q.template receiver<ipckit::non_blocking>());
+    REQUIRE(send_seq(*tx, 0) == errc::ok);
+    auto v = rx->receive_view();
+    REQUIRE(v);
+    std::optional view(std::move(*v));  // reads message 0 in its slot
+    auto l = lend(*tx);
+    REQUIRE(l);
+    std::optional loan(std::move(*l));  // room claimed for message 1
+    write_seq(*loan, 1);
+
+    for (const bool endpoints_first : {false, true}) {
+        INFO("the child drops the endpoints " << (endpoints_first ? "first" : "last"));
+        child_report report;
+        child dropper = report.spawn([&](child_report&) {
+            // What a child that returns through their scope does, in either order.
+            if (endpoints_first) {
+                tx.reset();
+                rx.reset();
+            }
+            view.reset();
+            loan.reset();
+            tx.reset();
+            rx.reset();
+        });
+        REQUIRE(report.finish(dropper) == as_expected);
+    }
+
+    // The parent's loan and view are as they were: the loan sends, and the view's slot was
+    // not given back, so that the messages that fill the queue now do not overwrite it.
+    CHECK(reads_seq(*view, 0));
+    REQUIRE(err(loan->commit()) == errc::ok);
+    std::uint64_t next = 2;
+    while (send_seq(*tx, next) == errc::ok) ++next;
+    CHECK(reads_seq(*view, 0));
+    view.reset();
+    for (std::uint64_t seq = 1; seq < next; ++seq) {
+        const auto got = receive_seq(*rx);
+        REQUIRE(err(got) == errc::ok);
+        CHECK(*got == seq);
+    }
+    CHECK(err(receive_seq(*rx)) == errc::would_block);
 }

@@ -5,13 +5,17 @@
 //
 // A loan or view is a `lent`: a way back to what lent it, and what it holds there. Moving it
 // moves what it holds; destroying it, or assigning over it, while it is open gives what it holds
-// back unpublished. Where it lends from decides the rest (its Ends):
+// back unpublished, in the process that made it only: a forked child's copy of its parent's
+// loan or view is forgotten there, for the slot or room it holds is its parent's (a view's
+// slot given back from the child would be overwritten under the parent's reading; a loan
+// abandoned there would undo the parent's claim). Where it lends from decides the rest (its Ends):
 //   - a queue of fixed-size messages lends through its endpoint (`lender`), which keeps track
 //     of its one outstanding loan or view wherever either moves, refuses its other verbs while
 //     it is out (in_use), and gives it back when it closes first;
 //   - a queue of bytes<Max> lends straight from its ring, which outlives a move of the endpoint.
 
 #include <ipckit/detail/endpoint/verbs.hpp>
+#include <ipckit/detail/sys/fork.hpp>
 #include <ipckit/deadline.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>
@@ -26,8 +30,10 @@ namespace ipckit::detail {
 /// What a loan or a view holds: a pointer to what lent it (Ends::lender) and what it holds
 /// there (Ends::held). Move-only; an empty one (default-constructed, moved from, ended) is
 /// false. Open when destroyed or assigned over, it gives back what it holds unpublished:
-/// Ends::give_back(lender, held). Where Ends has follow(lender, lent*), the lender is told
-/// where it is after every move. Restricted thread-safe: one thread at a time.
+/// Ends::give_back(lender, held); in a forked child, where the lender's is its parent's, it
+/// only lets go (see the top of this file). Where Ends has follow(lender, lent*), the lender is
+/// told where it is after every move, and that it has none once it let go. Restricted
+/// thread-safe: one thread at a time.
 template <class Ends>
 class lent {
     friend Ends;
@@ -37,12 +43,16 @@ public:
     using held_type = typename Ends::held;
 
     lent() noexcept = default;
-    lent(lent&& o) noexcept : lender_(std::exchange(o.lender_, nullptr)), held_(o.held_) { follow(); }
+    lent(lent&& o) noexcept
+        : lender_(std::exchange(o.lender_, nullptr)), held_(o.held_), made_in_(o.made_in_) {
+        follow();
+    }
     lent& operator=(lent&& o) noexcept {
         if (this != &o) {
             give_back();
             lender_ = std::exchange(o.lender_, nullptr);
             held_ = o.held_;
+            made_in_ = o.made_in_;
             follow();
         }
         return *this;
@@ -57,9 +67,13 @@ public:
 protected:
     lent(lender_type* l, held_type h) noexcept : lender_(l), held_(h) { follow(); }
 
-    /// Gives back what it holds, unpublished, if it is open: what destruction does.
+    /// Gives back what it holds, unpublished, if it is open: what destruction does. In a
+    /// forked child it only lets go, and tells its lender so.
     void give_back() noexcept {
-        if (lender_ != nullptr) Ends::give_back(*std::exchange(lender_, nullptr), held_);
+        if (lender_ == nullptr) return;
+        lender_type& l = *std::exchange(lender_, nullptr);
+        if (made_in_ == sys::fork_generation()) return Ends::give_back(l, held_);
+        if constexpr (follows) Ends::follow(l, nullptr);
     }
     /// Ends it: what lent it, or nullptr if it was not open. The caller finishes with held_.
     lender_type* end() noexcept { return std::exchange(lender_, nullptr); }
@@ -68,10 +82,13 @@ protected:
     held_type held_{};
 
 private:
+    static constexpr bool follows = requires(lender_type& l, lent* p) { Ends::follow(l, p); };
     void follow() noexcept {
-        if constexpr (requires(lender_type& l, lent* p) { Ends::follow(l, p); })
+        if constexpr (follows)
             if (lender_ != nullptr) Ends::follow(*lender_, this);
     }
+
+    std::uint32_t made_in_ = sys::fork_generation();  ///< the process that made it (sys/fork.hpp)
 };
 
 template <class Lender>
