@@ -1,4 +1,5 @@
-// The OS layer: futex waits and wakes across processes, process identity and liveness, fork handlers.
+// The OS layer: futex waits and wakes across processes, process identity and liveness, fork
+// handlers and the count of forks.
 
 #include <ipckit/detail/sys/fork.hpp>
 #include <ipckit/detail/sys/futex.hpp>
@@ -94,6 +95,20 @@ TEST_CASE("on_fork's handlers run around a fork: prepare and parent in the paren
     CHECK(in_parent == 1);
     CHECK(in_child == 0);
     CHECK(report.finish(c) == as_expected);
+}
+
+TEST_CASE("fork_generation counts the forks between the process that first asked and this one", "[process]") {
+    const std::uint32_t here = sys::fork_generation();
+    child_report report;
+    child c = report.spawn([&](child_report& r) {
+        r.expect_value(sys::fork_generation(), here + 1);
+        child_report grandchild_report;
+        child g = grandchild_report.spawn([&](child_report& gr) { gr.expect_value(sys::fork_generation(), here + 2); });
+        r.expect(grandchild_report.finish(g));
+        r.expect_value(sys::fork_generation(), here + 1);
+    });
+    CHECK(report.finish(c) == as_expected);
+    CHECK(sys::fork_generation() == here);
 }
 
 TEST_CASE("a process id packs and unpacks", "[unit]") {
