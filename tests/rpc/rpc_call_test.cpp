@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -147,4 +148,31 @@ TEST_CASE("rpc: a forked child that destroys its copies of its parent's server a
               });
           }) == as_expected);
     ipckit::remove_domain(domain);
+}
+
+TEST_CASE("rpc: a handler that calls stop() ends run(), and the server accepts no more", "[process]") {
+    for (const auto kind : rpc_transports) {
+        INFO(ipckit_test::to_string(kind));
+        child_report report;
+        ipckit_test::signal_pipe returned_from_run;
+        auto c = report.spawn([&](child_report& r) {
+            rpc::server srv(ipckit_test::bind_address(kind));
+            srv.bind("quit", [&srv] { srv.stop(); });
+            const std::string address = srv.address();
+            std::thread caller([&] {
+                rpc::client quitter(address);
+                r.expect(returned(quitter.notify("quit"), "notify(quit)"));
+            });
+            srv.run();
+            returned_from_run.post();
+            caller.join();
+            try {
+                rpc::client late(address);
+                r.check(false, "a connect to a stopped server to fail");
+            } catch (const ipckit::error&) {
+            }
+        });
+        CHECK(report.reached(c, returned_from_run) == as_expected);
+        CHECK(report.finish(c) == as_expected);
+    }
 }

@@ -14,9 +14,14 @@ namespace ipckit::detail::rpc {
 
 class pool {
 public:
-    explicit pool(std::size_t threads) {
+    /// Starts `threads` threads (at least one), each of which calls `at_start` first.
+    explicit pool(std::size_t threads, const std::function<void()>& at_start = {}) {
         if (threads == 0) threads = 1;
-        for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+        for (std::size_t i = 0; i < threads; ++i)
+            threads_.emplace_back([this, at_start] {
+                if (at_start) at_start();
+                work();
+            });
     }
     pool(const pool&) = delete;
     pool& operator=(const pool&) = delete;

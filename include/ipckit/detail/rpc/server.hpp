@@ -127,7 +127,7 @@ public:
         std::lock_guard lock(run_m_);
         if (started_) return;
         started_ = true;
-        pool_ = std::make_unique<detail::rpc::pool>(options_.threads);
+        pool_ = std::make_unique<detail::rpc::pool>(options_.threads, [this] { own_thread_of = this; });
         {
             std::lock_guard sessions(sessions_m_);
             serving_ = true;
@@ -136,27 +136,21 @@ public:
         }
         acceptor_ = std::thread([this] { accept_loop(); });
     }
-    /// Serves until stop() is called (from another thread, or a handler).
+    /// Serves until stop() is called (from another thread, or a handler), and returns once
+    /// stopped.
     void run() {
         start();
         stopping_.wait(false);
+        finish_stop();
     }
     /// Stops accepting and serving; requests already queued run, their replies are dropped.
+    /// From one of this server's own threads (a handler, an on_disconnect function), which
+    /// cannot wait for itself, it only asks: run() returns once the rest is done, or the
+    /// destructor does it.
     void stop() noexcept {
         stopping_ = true;
         stopping_.notify_all();  // run() returns
-        if (acceptor_.joinable()) acceptor_.join();
-        std::vector<std::shared_ptr<detail::rpc::session>> all;
-        {
-            std::lock_guard lock(sessions_m_);
-            all.swap(sessions_);
-        }
-        for (auto& s : all)
-            if (s->reader.joinable()) s->reader.join();
-        advertised_.reset();  // the name goes first: a client that finds it finds it served
-        registered_.reset();
-        if (pool_) pool_->stop();
-        listener_.close();
+        if (own_thread_of != this) finish_stop();
     }
 
     /// The address bound (with the real port).
@@ -239,7 +233,26 @@ private:
         };
     }
 
+    /// The rest of stop(), once stopping_ is set: joins the threads, gives up the name, and
+    /// closes the listener. Once, by whichever thread comes first; a later call finds it done.
+    void finish_stop() noexcept {
+        std::lock_guard lock(stop_m_);
+        if (acceptor_.joinable()) acceptor_.join();
+        std::vector<std::shared_ptr<detail::rpc::session>> all;
+        {
+            std::lock_guard sessions(sessions_m_);
+            all.swap(sessions_);
+        }
+        for (auto& s : all)
+            if (s->reader.joinable()) s->reader.join();
+        advertised_.reset();  // the name goes first: a client that finds it finds it served
+        registered_.reset();
+        if (pool_) pool_->stop();
+        listener_.close();
+    }
+
     void accept_loop() {
+        own_thread_of = this;
         while (!stopping_) {
             auto c = listener_.accept(poll);
             reap();
@@ -265,6 +278,7 @@ private:
     }
 
     void serve(std::shared_ptr<detail::rpc::session> s) {
+        own_thread_of = this;
         const rpc::origin from(open_.add(), open_);
         auto client = std::make_shared<detail::rpc::client_state>(options_.reply_cache, false);
         client->current = s;
@@ -412,7 +426,11 @@ private:
     detail::rpc::open_connections open_;  // numbers the connections (origin.hpp)
     const std::uint64_t incarnation_ = detail::rpc::new_incarnation();
 
-    std::mutex run_m_;  // start() runs once
+    /// The server whose thread (acceptor, reader, handler) this is, if any: its stop() may not
+    /// join itself.
+    static inline thread_local const server* own_thread_of = nullptr;
+    std::mutex run_m_;   // start() runs once
+    std::mutex stop_m_;  // finish_stop() too
     bool started_ = false;
     // run() waits on it: an atomic wait, not a condition variable, whose destruction in a
     // forked child would wait for the parent's thread in run() to leave it.
