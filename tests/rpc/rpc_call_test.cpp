@@ -1,6 +1,7 @@
 // Calls across processes over shm, a Unix path and tcp: typed arguments and results of every
-// kind promised, many calls in flight on one client matched by id, notifications, and a server
-// and client that a forked child destroys its copies of, left to their process.
+// kind promised, many calls in flight on one client matched by id, notifications, a server
+// and client that a forked child destroys its copies of, left to their process, and a
+// handler's stop() that ends run().
 
 #include "../catch.hpp"
 #include "rpc_support.hpp"
