@@ -17,10 +17,11 @@
 // The consumer looks only at the lanes below `in_use`, the highest place ever attached + 1, so
 // that a queue of lanes<64> with one producer costs one lane's look, not 64. A producer raises
 // `in_use` when it attaches (a CAS, once, off the data path) before it publishes anything there.
-// The consumer reads it again whenever a look at every lane it knew found nothing: a lane that
-// comes later is seen at the latest by the look that follows the doorbell's ring of its first
-// message (the bell's seq_cst fences order the producer's raise, made before its publish, before
-// the sleeper's look).
+// The consumer reads it at every look (a load of a line that stays in its cache: only an attach
+// writes it), so a lane that comes later is in the next turn, even while the lanes before it
+// never run empty; a sleeping consumer sees it at the latest by the look that follows the
+// doorbell's ring of its first message (the bell's seq_cst fences order the producer's raise,
+// made before its publish, before the sleeper's look).
 //
 // Batches. A producer's batch is its lane's (spsc.hpp: try_push_n, one store of the lane's tail).
 // The consumer's batch (try_pop_n) is a run from one lane: the first lane with a message, from
@@ -134,7 +135,6 @@ public:
         ring_ = &ring;
         for (std::size_t i = 0; i < Lanes; ++i)
             if (!lanes_[i].attach(ring.lanes[i], pending)) return false;
-        in_use_ = ring.lanes_in_use();
         return true;
     }
 
@@ -175,8 +175,8 @@ public:
 
     /// Whether some lane has a message (or a corrupt lane, which the pop will report).
     bool has_data() noexcept {
-        in_use_ = ring_->lanes_in_use();
-        for (std::size_t i = 0; i < in_use_; ++i)
+        const std::size_t n = ring_->lanes_in_use();
+        for (std::size_t i = 0; i < n; ++i)
             if (lanes_[i].has_data()) return true;
         return false;
     }
@@ -189,32 +189,31 @@ public:
 
     /// Messages waiting in every lane, as far as this consumer knows after a fresh look.
     std::uint64_t available() noexcept {
-        in_use_ = ring_->lanes_in_use();
+        const std::size_t n = ring_->lanes_in_use();
         std::uint64_t sum = 0;
-        for (std::size_t i = 0; i < in_use_; ++i) sum += lanes_[i].available();
+        for (std::size_t i = 0; i < n; ++i) sum += lanes_[i].available();
         return sum;
     }
 
 private:
     /// take(lane) on the first lane, from next_ on, where it does not would_block; current_
-    /// becomes that lane. would_block once every lane in use, looked at afresh, has nothing.
+    /// becomes that lane. would_block once every lane in use has nothing.
     template <class Take>
     errc take_from_next_lane(Take&& take) noexcept {
-        for (;;) {
-            const std::size_t n = in_use_;
-            std::size_t i = next_ < n ? next_ : 0;  // in_use is read from shared memory: it may have shrunk
-            for (std::size_t k = 0; k < n; ++k) {
-                const errc e = take(lanes_[i]);
-                if (e != errc::would_block) {
-                    current_ = i;
-                    return e;
-                }
-                if (++i == n) i = 0;
+        // Read afresh at every take, so that a sender that attaches later is in the next turn even
+        // while the lanes before it never run empty (a value kept until they did would starve
+        // it). A load of a line written only when a sender attaches: it stays in our cache.
+        const std::size_t n = ring_->lanes_in_use();
+        std::size_t i = next_ < n ? next_ : 0;  // in_use is read from shared memory: it may have shrunk
+        for (std::size_t k = 0; k < n; ++k) {
+            const errc e = take(lanes_[i]);
+            if (e != errc::would_block) {
+                current_ = i;
+                return e;
             }
-            // Every lane we knew is empty: a producer may have come to a lane past them.
-            in_use_ = ring_->lanes_in_use();
-            if (in_use_ == n) return errc::would_block;
+            if (++i == n) i = 0;
         }
+        return errc::would_block;
     }
 
     /// The next claim starts at the lane after the current one.
@@ -222,7 +221,6 @@ private:
 
     lanes_ring<T, N, Lanes>* ring_ = nullptr;
     std::array<spsc_consumer<T, N>, Lanes> lanes_{};
-    std::size_t in_use_ = 0;   ///< the lanes looked at: lanes_in_use() when last read
     std::size_t next_ = 0;     ///< where the next claim starts
     std::size_t current_ = 0;  ///< the lane of the claim in progress
 };
