@@ -72,7 +72,9 @@ struct step_of {
     Ready ready_;
     Recover recover_;
     Peers peers_;
-    errc attempt() noexcept { return attempt_(); }
+    // Always inline: the verb loop calls attempt() from two places (settle and drain), which
+    // made clang 14 keep it out of line, a call a message (bench/ipckit_per_message.cpp).
+    [[gnu::always_inline]] errc attempt() noexcept { return attempt_(); }
     bool ready() noexcept { return ready_(); }
     bool recover() noexcept { return recover_(); }
     errc peers(bool ask_os) noexcept { return peers_(ask_os); }
@@ -90,7 +92,7 @@ struct unending_step {
     Attempt attempt_;
     Ready ready_;
     Check check_;
-    errc attempt() noexcept { return attempt_(); }
+    [[gnu::always_inline]] errc attempt() noexcept { return attempt_(); }
     bool ready() noexcept { return ready_(); }
     bool recover() noexcept { return check_(); }
     static errc peers(bool /*ask_os*/) noexcept { return errc::ok; }

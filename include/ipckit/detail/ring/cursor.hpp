@@ -103,10 +103,12 @@ concept batch_consumer = consumer_cursor<C> && requires(C& c, T* out, std::size_
 };
 
 /// Publishes a copy of `m` through a producer that claims slots: claim, copy, commit. ok, or why
-/// the claim failed (would_block, corrupt). What every such cursor's try_push is.
+/// the claim failed (would_block, corrupt). What every such cursor's try_push is. Always
+/// inline: g++ 12 kept it (and pop_copy) out of line for the MPSC ring, a call a message
+/// (bench/ipckit_per_message.cpp counts what that cost).
 template <class T, class C>
     requires claiming_producer<C, T>
-errc push_copy(C& cursor, const T& m) noexcept {
+[[gnu::always_inline]] inline errc push_copy(C& cursor, const T& m) noexcept {
     ring_ticket<T> t;
     const errc e = cursor.try_claim(t);
     if (e != errc::ok) return e;
@@ -120,7 +122,7 @@ errc push_copy(C& cursor, const T& m) noexcept {
 /// broadcast receiver checks its copy first, and so has its own).
 template <class T, class C>
     requires claiming_consumer<C, T>
-errc pop_copy(C& cursor, T& out) noexcept {
+[[gnu::always_inline]] inline errc pop_copy(C& cursor, T& out) noexcept {
     ring_ticket<const T> t;
     const errc e = cursor.try_claim(t);
     if (e != errc::ok) return e;
