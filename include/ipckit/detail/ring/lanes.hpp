@@ -204,6 +204,13 @@ private:
         // while the lanes before it never run empty (a value kept until they did would starve
         // it). A load of a line written only when a sender attaches: it stays in our cache.
         const std::size_t n = ring_->lanes_in_use();
+        if (n == 1) {
+            // One sender so far: its lane is the whole merge. A lane the compiler knows makes
+            // this the SPSC path (no index to compute, no round robin to keep).
+            const errc e = take(lanes_[0]);
+            if (e != errc::would_block) current_ = 0;
+            return e;
+        }
         std::size_t i = next_ < n ? next_ : 0;  // in_use is read from shared memory: it may have shrunk
         for (std::size_t k = 0; k < n; ++k) {
             const errc e = take(lanes_[i]);
