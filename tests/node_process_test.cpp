@@ -1,6 +1,7 @@
 // node across processes (fork): names freed by death, racing joins, both addressing styles, and
 // departures by leaving and by SIGKILL, with exact accounting of what was sent, delivered and
-// handed back as undeliverable.
+// handed back as undeliverable; and a SIGKILLed peer reported while live ones keep a member busy
+// or are tried first.
 
 #include "catch.hpp"
 #include "messages.hpp"
@@ -14,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <csignal>
@@ -223,6 +225,105 @@ TEST_CASE("node across processes: a sender SIGKILLed mid-traffic: everything it 
     CHECK(end == errc::peer_dead);
     CHECK(got >= 1000);
     CHECK(d.links().empty());
+}
+
+TEST_CASE("node across processes: receive_any reports a SIGKILLed sender while a live one keeps its link from "
+          "running empty",
+          "[process]") {
+    const bool block = GENERATE(true, false);
+    CAPTURE(block);
+    scoped_domain d;
+    signal_pipe sent, hold;
+    ipckit::node alice(d, "alice");
+    ipckit::node carol(d, "carol");  // the live sender, in this process
+    child_report report;
+    child bob = report.spawn([&](child_report& r) {
+        ipckit::node b(d, "bob");
+        r.expect(err(b.sender().send("alice", seq_bytes(0))), errc::ok);
+        sent.post();
+        r.block_until_killed(hold);
+    });
+    REQUIRE(report.reached(bob, sent) == as_expected);
+    CHECK(report.ended(bob.kill(), killed_by_sigkill) == as_expected);
+    // A message of carol's waits before every receive, so a blocking receive_any never waits:
+    // bob's message and then his death must come between carol's all the same.
+    std::uint64_t carol_sent = 0;
+    std::uint64_t carol_received = 0;
+    bool bob_message = false;
+    errc bob_end = errc::ok;
+    const auto give_up = std::chrono::steady_clock::now() + patience;
+    while (bob_end == errc::ok && std::chrono::steady_clock::now() < give_up) {
+        REQUIRE(err(carol.sender().send("alice", seq_bytes(carol_sent++))) == errc::ok);
+        auto e = block ? alice.receiver().receive_any(patience)
+                       : alice.receiver<ipckit::non_blocking>().receive_any();
+        if (e.from == "carol") {
+            REQUIRE(e.message);
+            REQUIRE(seq_of(*e.message) == carol_received++);
+            continue;
+        }
+        REQUIRE(e.from == "bob");
+        if (e.message) {
+            CHECK(seq_of(*e.message) == 0);
+            bob_message = true;
+        } else {
+            bob_end = e.message.error();
+        }
+    }
+    CHECK(bob_message);
+    CHECK(bob_end == errc::peer_dead);
+}
+
+TEST_CASE("node across processes: a poller that tries a live peer first, a liveness interval apart, still hears "
+          "that the next one died",
+          "[process]") {
+    const bool sending = GENERATE(false, true);
+    CAPTURE(sending);
+    constexpr auto interval = std::chrono::milliseconds(10);
+    ipckit::node_options opt;
+    opt.liveness_interval = interval;
+    scoped_domain d;
+    signal_pipe sent, hold;
+    small_node alice(d, "alice", opt);
+    small_node amy(d, "amy", opt);  // live, and silent: it neither sends nor receives
+    child_report report;
+    child bob = report.spawn([&](child_report& r) {
+        small_node b(d, "bob", opt);
+        r.expect(err(b.sender().send("alice", seq_bytes(0))), errc::ok);
+        sent.post();
+        r.block_until_killed(hold);
+    });
+    REQUIRE(report.reached(bob, sent) == as_expected);
+    auto rx = alice.receiver<ipckit::non_blocking>();
+    auto tx = alice.sender<ipckit::non_blocking>();
+    if (sending) {  // both links full: a send to either would block
+        for (const char* to : {"amy", "bob"}) {
+            ipckit::status s;
+            while ((s = tx.send(to, seq_bytes(0)))) {
+            }
+            REQUIRE(s.error() == errc::would_block);
+        }
+    }
+    CHECK(report.ended(bob.kill(), killed_by_sigkill) == as_expected);
+    errc bob_end = errc::would_block;
+    const auto give_up = std::chrono::steady_clock::now() + patience;
+    while (bob_end == errc::would_block && std::chrono::steady_clock::now() < give_up) {
+        // The poller's period, which is the scenario here, not a wait for an event: the liveness
+        // check falls due during the pause, and amy is the first peer tried after it.
+        std::this_thread::sleep_for(2 * interval);
+        if (sending) {
+            CHECK(err(tx.send("amy", seq_bytes(1))) == errc::would_block);
+            bob_end = err(tx.send("bob", seq_bytes(1)));
+        } else {
+            CHECK(err(rx.receive("amy")) == errc::would_block);
+            auto m = rx.receive("bob");
+            if (m) {
+                CHECK(seq_of(*m) == 0);  // bob's one message, before his death
+                continue;
+            }
+            bob_end = m.error();
+        }
+    }
+    CHECK(bob_end == errc::peer_dead);
 }
 
 TEST_CASE("node across processes: a receiver SIGKILLed while its sender blocks: peer_dead, delivered plus "

@@ -7,8 +7,10 @@
 // A receive makes no system call while a message waits: the link's receive. A sender that left
 // gives its place in the registry back before it rings, so a receiver woken by that ring sees it
 // gone at once (two loads); a sender that died still holds its place, and the OS is asked about
-// it once per liveness interval. A departed sender is reported once, closed or peer_dead, after
-// the last of its messages; its link is then removed.
+// it once per liveness interval while its link is empty: each link on its own clock, whether the
+// receive blocks or not, so that neither the link looked at first nor live senders that keep
+// the receiver from waiting can keep a dead sender from being reported. A departed sender is
+// reported once, closed or peer_dead, after the last of its messages; its link is then removed.
 //
 // Restricted thread-safe: one thread at a time, that of the node.
 
@@ -69,10 +71,8 @@ public:
                 if (msg || stays(msg.error())) return msg;
                 if (msg.error() != errc::would_block) return ending(in, msg.error(), take);
                 if (!block) {
-                    const auto now = clock::now();
-                    const bool ask_os = now >= next_check_;
-                    if (ask_os) next_check_ = now + m.liveness();
-                    const errc e = sender_watch(m, *in, ask_os);
+                    std::optional<clock::time_point> now;
+                    const errc e = sender_watch(m, *in, due(m, *in, now));
                     return e == errc::ok ? msg : ending(in, e, take);
                 }
                 const errc e = wait_until<Wait>(
@@ -91,18 +91,12 @@ public:
     template <class Envelope, class Take>
     Envelope receive_any(membership& m, clock::time_point deadline, bool block, Take take) noexcept {
         try {
-            bool ask_os = false;
+            bool ask_os = false;  // after a wait's liveness tick: about every empty link's sender
             for (;;) {
                 // A link that cannot be opened now does not hold up the others: their messages come
                 // first, and the failure is returned instead of waiting (or would_block).
                 const errc failed = refresh(m);
-                if (!block) {
-                    const auto now = clock::now();
-                    if (now >= next_check_) {
-                        next_check_ = now + m.liveness();
-                        ask_os = true;
-                    }
-                }
+                std::optional<clock::time_point> now;  // read at the first empty link, if any
                 const std::size_t n = in_.size();
                 for (std::size_t k = 0; k < n; ++k) {
                     const std::size_t i = (rotor_ + k) % n;
@@ -113,7 +107,8 @@ public:
                         return {in->peer, std::move(msg)};
                     }
                     errc why = msg.error();
-                    if (why == errc::would_block && (ask_os || !sender_current(m, *in))) why = sender_state(m, *in);
+                    if (why == errc::would_block && (!sender_current(m, *in) || ask_os || due(m, *in, now)))
+                        why = sender_state(m, *in);
                     if (why == errc::would_block || why == errc::ok) continue;
                     std::string peer = in->peer;
                     return {std::move(peer), ending(in, why, take)};
@@ -168,7 +163,17 @@ private:
         std::string link;
         LinkQueue q;
         receiver_type rx;
+        clock::time_point next_check{};  ///< when to ask the OS about the sender next
     };
+
+    /// Whether to ask the OS about the sender of `in` now, its link being empty: once per
+    /// liveness interval for each link. `now` is read at the first call that needs it.
+    static bool due(const membership& m, incoming& in, std::optional<clock::time_point>& now) noexcept {
+        if (!now) now = clock::now();
+        if (*now < in.next_check) return false;
+        in.next_check = *now + m.liveness();
+        return true;
+    }
 
     /// Whether a receive that failed with `e` left the message first on its link: the buffer
     /// was too small, or the vector could not be allocated. The link stays, for the next call.
@@ -291,7 +296,6 @@ private:
     std::vector<std::string> dropped_;
     std::optional<std::uint32_t> seen_links_;
     std::size_t rotor_ = 0;
-    clock::time_point next_check_{};
 };
 
 }  // namespace ipckit::detail

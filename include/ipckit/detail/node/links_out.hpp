@@ -6,10 +6,11 @@
 // A send makes no system call while its link has room: the queue's send, then the peer's bell
 // rung only if the peer sleeps in a receive (three loads). The registry is read on every send
 // (two loads) to see whether the receiver still holds the place it held when the link was made;
-// the OS is asked about it once per liveness interval while the link is full. When the receiver
-// has gone, the send returns closed (it left) or peer_dead (it died), the message of that call
-// is not sent, and the link is retired: the next send to that name makes a fresh link to the
-// name's new incarnation.
+// the OS is asked about it once per liveness interval while the link is full, each link on its
+// own clock (so that a send to another peer, tried first, cannot use the check up). When the
+// receiver has gone, the send returns closed (it left) or peer_dead (it died), the message of
+// that call is not sent, and the link is retired: the next send to that name makes a fresh link
+// to the name's new incarnation.
 //
 // Restricted thread-safe: one thread at a time, that of the node.
 
@@ -146,6 +147,7 @@ private:
         std::string link;
         LinkQueue q;
         sender_type tx;
+        clock::time_point next_check{};  ///< when to ask the OS about the receiver next
     };
     struct retired_link {
         std::string peer;
@@ -231,8 +233,8 @@ private:
         if (e == errc::would_block) {
             if (const errc s = receiver_state(m, o, false); s != errc::ok) return s;
             const auto now = clock::now();
-            if (now >= next_check_) {
-                next_check_ = now + m.liveness();
+            if (now >= o.next_check) {
+                o.next_check = now + m.liveness();
                 if (const errc s = receiver_state(m, o, true); s != errc::ok) return s;
             }
         }
@@ -241,7 +243,6 @@ private:
 
     std::vector<std::unique_ptr<outgoing>> out_;
     std::vector<std::unique_ptr<retired_link>> retired_;
-    clock::time_point next_check_{};
 };
 
 }  // namespace ipckit::detail
