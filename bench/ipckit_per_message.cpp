@@ -27,11 +27,25 @@ namespace {
 
 constexpr std::uint64_t fill = 512;
 
+/// Removes the segment `name` of `Kind` when it goes, however the count ends: the mailbox is
+/// system_owned (the ipckit-mailbox row's), so it would stay in /dev/shm.
+template <class Kind>
+struct removed_at_end {
+    std::string name;
+    ~removed_at_end() {
+        try {
+            (void)Kind::remove(name);
+        } catch (...) {  // the count has its answer; a segment left behind is all this can lose
+        }
+    }
+};
+
 /// ROUNDS fills and drains of `Kind` (a queue or mailbox type of std::uint64_t); 0, or 1 with
 /// the reason on stderr. Creating the segment throws ipckit::error.
 template <class Kind>
 int count(std::uint64_t rounds) {
-    auto q = Kind::create("ipckit_per_message." + std::to_string(getpid()));
+    const removed_at_end<Kind> segment{"ipckit_per_message." + std::to_string(getpid())};
+    auto q = Kind::create(segment.name);
     auto tx = q.template sender<ipckit::non_blocking>();
     auto rx = q.template receiver<ipckit::non_blocking>();
     std::uint64_t sum = 0;
