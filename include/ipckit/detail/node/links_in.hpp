@@ -4,12 +4,14 @@
 // counter, and the two ways to take a message from them: receive(from), from one peer only, and
 // receive_any(), from whichever has one, rotating fairly over the peers.
 //
-// A receive makes no system call while a message waits: the link's receive. A sender that left
-// gives its place in the registry back before it rings, so a receiver woken by that ring sees it
-// gone at once (two loads); a sender that died still holds its place, and the OS is asked about
-// it once per liveness interval while its link is empty: each link on its own clock, whether the
-// receive blocks or not, so that neither the link looked at first nor live senders that keep
-// the receiver from waiting can keep a dead sender from being reported. A departed sender is
+// receive(from) makes no system call while a message waits: the link's receive. A sender that
+// left gives its place in the registry back before it rings, so a receiver woken by that ring
+// sees it gone at once (two loads); a sender that died still holds its place, and the OS is asked
+// about it once per liveness interval while its link is empty: each link on its own clock,
+// whether the receive blocks or not, so that neither the link looked at first nor live senders
+// that keep the receiver from waiting can keep a dead sender from being reported. So
+// receive_any, passing empty links on its way to a message, asks about each of them at most once
+// per liveness interval (a clock read per call that passes one). A departed sender is
 // reported once, closed or peer_dead, after the last of its messages; its link is then removed.
 //
 // Restricted thread-safe: one thread at a time, that of the node.
@@ -107,7 +109,8 @@ public:
                         return {in->peer, std::move(msg)};
                     }
                     errc why = msg.error();
-                    if (why == errc::would_block && (!sender_current(m, *in) || ask_os || due(m, *in, now)))
+                    // due() first: a look forced by a wait's tick also starts the link's interval anew.
+                    if (why == errc::would_block && (!sender_current(m, *in) || due(m, *in, now) || ask_os))
                         why = sender_state(m, *in);
                     if (why == errc::would_block || why == errc::ok) continue;
                     std::string peer = in->peer;
