@@ -200,10 +200,7 @@ private:
     /// becomes that lane. would_block once every lane in use has nothing.
     template <class Take>
     errc take_from_next_lane(Take&& take) noexcept {
-        // Read afresh at every take, so that a sender that attaches later is in the next turn even
-        // while the lanes before it never run empty (a value kept until they did would starve
-        // it). A load of a line written only when a sender attaches: it stays in our cache.
-        const std::size_t n = ring_->lanes_in_use();
+        const std::size_t n = ring_->lanes_in_use();  // at every look: see the top of this file
         if (n == 1) {
             // One sender so far: its lane is the whole merge. A lane the compiler knows makes
             // this the SPSC path (no index to compute, no round robin to keep).
