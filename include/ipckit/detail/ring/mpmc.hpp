@@ -76,6 +76,14 @@
 
 namespace ipckit::detail {
 
+/// What a claim that looked past the common case found (claim_run_looking): ok, with the run
+/// [pos, pos + m) claimed and `seq` the first slot's sequence (a consumer's), or why not.
+/// Returned by value, so that the common case's own run stays in registers.
+struct looked_claim {
+    errc e = errc::ok;
+    std::uint64_t pos = 0, m = 0, seq = 0;
+};
+
 /// A producer's cursor. Restricted thread-safe: one thread at a time. `Multi`: other
 /// producers exist, so positions are claimed by CAS.
 template <shm_safe T, std::size_t N, bool Multi>
@@ -218,8 +226,29 @@ private:
     /// would_block (full) or corrupt. A further position joins the run only if its slot is
     /// free for this lap now (seq == its position): a slot that a consumer still reads ends it.
     /// With `to_wrap`, the run also stops at the ring's last slot, so that its slots lie side by side.
+    /// The common case (the slot at the tail free, the claim uncontested) is this, small enough
+    /// for a compiler to inline into every verb; everything else is claim_run_looking's.
     errc claim_run(std::uint64_t want, std::uint64_t& pos_out, std::uint64_t& m, bool to_wrap = false) noexcept {
         std::uint64_t pos = ring_->tail.load(std::memory_order_relaxed);
+        // SYNC POINT READ: seq, as in claim_run_looking.
+        const std::uint64_t seq = ring_->slots[pos % N].seq.load(std::memory_order_acquire) & ~seq_tombstone;
+        std::uint64_t run = 0;
+        if (seq == pos && take(want, to_wrap, pos, run)) {
+            pos_out = pos;
+            m = run;
+            return errc::ok;
+        }
+        const looked_claim c = claim_run_looking(want, pos, to_wrap);
+        pos_out = c.pos;
+        m = c.m;
+        return c.e;
+    }
+
+    /// claim_run from position `pos` on, whatever it meets there: out of line, so that the
+    /// common case stays small.
+    [[gnu::noinline, gnu::cold]] looked_claim claim_run_looking(std::uint64_t want, std::uint64_t pos,
+                                                                bool to_wrap) noexcept {
+        std::uint64_t m = 0;
         for (;;) {
             // SYNC POINT READ: seq, paired with the release store of the consumer that freed it.
             // A tombstone of lap-1 (a dead producer's position, not yet skipped) is lap-1 too:
@@ -227,35 +256,40 @@ private:
             const std::uint64_t seq = ring_->slots[pos % N].seq.load(std::memory_order_acquire) & ~seq_tombstone;
             const std::int64_t d = distance(seq, pos);
             if (d == 0) {
-                m = 1;
-                const std::uint64_t limit =
-                    want == 1 ? 1 : std::min<std::uint64_t>({want, to_wrap ? N - pos % N : N, pending_run_max});
-                if (limit > 1 && pos + limit < pending_run_limit)
-                    // SYNC POINT READ: each further seq, paired with the release store of the
-                    // consumer that freed it: its read of the slot is over before we write.
-                    while (m < limit && ring_->slots[(pos + m) % N].seq.load(std::memory_order_acquire) == pos + m) ++m;
-                pending_->store(pending_word(pos, m), std::memory_order_relaxed);  // ordered before the claim by its release
-                if constexpr (Multi) {
-                    // Fails only where another producer moved the tail: look again from there.
-                    if (ring_->tail.compare_exchange_weak(pos, pos + m, std::memory_order_acq_rel,
-                                                          std::memory_order_relaxed))
-                        break;
-                } else {
-                    ring_->tail.store(pos + m, std::memory_order_release);
-                    break;
-                }
+                if (take(want, to_wrap, pos, m)) break;
+                // Another producer moved the tail: look again from there.
             } else if (d < 0) {
                 // The slot still holds lap-1: being written (pos - N) or full (pos - N + 1):
                 // the ring is full. Any older sequence was moved back: corrupt.
-                return withdraw_claim(*pending_, seq + N == pos || seq + N == pos + 1 ? errc::would_block : errc::corrupt);
+                return {withdraw_claim(*pending_, seq + N == pos || seq + N == pos + 1 ? errc::would_block : errc::corrupt)};
             } else {
                 const std::uint64_t now = ring_->tail.load(std::memory_order_relaxed);
-                if (now == pos) return withdraw_claim(*pending_, errc::corrupt);  // a slot ahead of the tail: impossible
+                if (now == pos) return {withdraw_claim(*pending_, errc::corrupt)};  // a slot ahead of the tail: impossible
                 pos = now;
             }
         }
-        pos_out = pos;
-        return errc::ok;
+        return {errc::ok, pos, m};
+    }
+
+    /// Claims [pos, pos + m), pos's slot found free: m is 1, or up to `want` (and the wrap,
+    /// with `to_wrap`) with each further slot free for this lap now. Lists the run in `pending`
+    /// before the CAS (or store) that claims it; false where another producer moved the tail
+    /// first, `pos` then being the tail now.
+    bool take(std::uint64_t want, bool to_wrap, std::uint64_t& pos, std::uint64_t& m) noexcept {
+        m = 1;
+        const std::uint64_t limit =
+            want == 1 ? 1 : std::min<std::uint64_t>({want, to_wrap ? N - pos % N : N, pending_run_max});
+        if (limit > 1 && pos + limit < pending_run_limit)
+            // SYNC POINT READ: each further seq, paired with the release store of the
+            // consumer that freed it: its read of the slot is over before we write.
+            while (m < limit && ring_->slots[(pos + m) % N].seq.load(std::memory_order_acquire) == pos + m) ++m;
+        pending_->store(pending_word(pos, m), std::memory_order_relaxed);  // ordered before the claim by its release
+        if constexpr (Multi) {
+            return ring_->tail.compare_exchange_weak(pos, pos + m, std::memory_order_acq_rel, std::memory_order_relaxed);
+        } else {
+            ring_->tail.store(pos + m, std::memory_order_release);
+            return true;
+        }
     }
 
     void finish(const ring_ticket<T>& t, std::uint64_t seq) noexcept {
@@ -384,13 +418,35 @@ private:
     /// that claims it all; `seq` gets the first slot's sequence. ok, would_block (empty) or
     /// corrupt. The first position is checked as a single claim always was; a further one joins
     /// the run only if its slot is plainly full for this lap (its stamp agreeing), so anything
-    /// doubtful is left for the next claim to look at alone.
+    /// doubtful is left for the next claim to look at alone. The common case (the slot at the
+    /// head holds its position's message, the claim uncontested) is this, small enough for a
+    /// compiler to inline into every verb; everything else is claim_run_looking's.
     errc claim_run(std::uint64_t want, std::uint64_t& pos_out, std::uint64_t& m, std::uint64_t& seq) noexcept {
-        if (broken_) return errc::corrupt;
         std::uint64_t pos = ring_->head.load(std::memory_order_relaxed);
-        mpmc_slot<T>* slot;
+        const mpmc_slot<T>& slot = ring_->slots[pos % N];
+        // SYNC POINT READ: seq, as in claim_run_looking.
+        const std::uint64_t first = slot.seq.load(std::memory_order_acquire);
+        std::uint64_t run = 0;
+        if (!broken_ && first == pos + 1 && slot.stamp.load(std::memory_order_relaxed) == pos + 1 && take(want, pos, run)) {
+            pos_out = pos;
+            m = run;
+            seq = first;
+            return errc::ok;
+        }
+        const looked_claim c = claim_run_looking(want, pos);
+        pos_out = c.pos;
+        m = c.m;
+        seq = c.seq;
+        return c.e;
+    }
+
+    /// claim_run from position `pos` on, whatever it meets there: out of line, so that the
+    /// common case stays small.
+    [[gnu::noinline, gnu::cold]] looked_claim claim_run_looking(std::uint64_t want, std::uint64_t pos) noexcept {
+        if (broken_) return {errc::corrupt};
+        std::uint64_t m = 0, seq = 0;
         for (;;) {
-            slot = &ring_->slots[pos % N];
+            const mpmc_slot<T>* slot = &ring_->slots[pos % N];
             // SYNC POINT READ: seq, paired with the producer's release store: value (and the
             // stamp) is written.
             seq = slot->seq.load(std::memory_order_acquire);
@@ -408,46 +464,50 @@ private:
                     // which came after the claim of pos: the head below shows that claim.
                     std::atomic_thread_fence(std::memory_order_acquire);
                     const std::uint64_t now = ring_->head.load(std::memory_order_relaxed);
-                    if (now == pos) return errc::corrupt;
+                    if (now == pos) return {errc::corrupt};
                     pos = now;
                     continue;
                 }
-                m = 1;
-                const std::uint64_t limit = want == 1 ? 1 : std::min<std::uint64_t>({want, N, pending_run_max});
-                if (limit > 1 && pos + limit < pending_run_limit)
-                    while (m < limit && plainly_full(pos + m)) ++m;
-                pending_->store(pending_word(pos, m), std::memory_order_relaxed);  // ordered before the claim by its release
-                if constexpr (Multi) {
-                    // Fails only where another consumer moved the head: look again from there.
-                    if (ring_->head.compare_exchange_weak(pos, pos + m, std::memory_order_acq_rel,
-                                                          std::memory_order_relaxed))
-                        break;
-                } else {
-                    ring_->head.store(pos + m, std::memory_order_release);
-                    break;
-                }
+                if (take(want, pos, m)) break;
+                // Another consumer moved the head: look again from there.
             } else if (d < 0) {
                 // Free (not yet written, or being written), or lap-1 still being read (its
                 // consumer took it but has not released it): empty. Any older sequence was
                 // moved back: corrupt.
                 const std::uint64_t s = seq & ~seq_tombstone;
-                if (s == pos) return withdraw_claim(*pending_, errc::would_block);
-                if (s + N != pos + 1) return withdraw_claim(*pending_, errc::corrupt);
+                if (s == pos) return {withdraw_claim(*pending_, errc::would_block)};
+                if (s + N != pos + 1) return {withdraw_claim(*pending_, errc::corrupt)};
                 // While lap-1 is held no producer can claim pos: a tail past pos (seq read
                 // again after it, in case the holder let go and pos was claimed meanwhile)
                 // means that the message of pos was published and its sequence moved back.
                 if (ring_->tail.load(std::memory_order_acquire) > pos &&
                     slot->seq.load(std::memory_order_acquire) == seq)
-                    return withdraw_claim(*pending_, errc::corrupt);
-                return withdraw_claim(*pending_, errc::would_block);
+                    return {withdraw_claim(*pending_, errc::corrupt)};
+                return {withdraw_claim(*pending_, errc::would_block)};
             } else {
                 const std::uint64_t now = ring_->head.load(std::memory_order_relaxed);
-                if (now == pos) return withdraw_claim(*pending_, errc::corrupt);  // a slot ahead of the head: impossible
+                if (now == pos) return {withdraw_claim(*pending_, errc::corrupt)};  // a slot ahead of the head: impossible
                 pos = now;
             }
         }
-        pos_out = pos;
-        return errc::ok;
+        return {errc::ok, pos, m, seq};
+    }
+
+    /// Claims [pos, pos + m), pos's slot found full: m is 1, or up to `want` with each further
+    /// slot plainly full. Lists the run in `pending` before the CAS (or store) that claims it;
+    /// false where another consumer moved the head first, `pos` then being the head now.
+    bool take(std::uint64_t want, std::uint64_t& pos, std::uint64_t& m) noexcept {
+        m = 1;
+        const std::uint64_t limit = want == 1 ? 1 : std::min<std::uint64_t>({want, N, pending_run_max});
+        if (limit > 1 && pos + limit < pending_run_limit)
+            while (m < limit && plainly_full(pos + m)) ++m;
+        pending_->store(pending_word(pos, m), std::memory_order_relaxed);  // ordered before the claim by its release
+        if constexpr (Multi) {
+            return ring_->head.compare_exchange_weak(pos, pos + m, std::memory_order_acq_rel, std::memory_order_relaxed);
+        } else {
+            ring_->head.store(pos + m, std::memory_order_release);
+            return true;
+        }
     }
 
     /// Whether the slot of position q is full for its lap now, plainly: a message whose stamp
