@@ -557,6 +557,38 @@ TEMPLATE_TEST_CASE("a mailbox sender killed holding a loan of several: nothing o
     CHECK(err(k.rx.receive(std::chrono::milliseconds(0))) == errc::timed_out);  // nothing more
 }
 
+/// A ring of 64 slots on which one sender can hold up a long run, for each kind whose ring has
+/// its senders share the slots (Vyukov's: a multi-producer queue, an exclusive mailbox).
+using mpsc64 = ipckit::queue<std::uint64_t, ipckit::bounded<64>, ipckit::multi>;
+using exclusive64 = ipckit::mailbox<std::uint64_t, ipckit::bounded<64>, ipckit::exclusive, ipckit::system_owned>;
+
+TEMPLATE_TEST_CASE("a sender killed holding a long loan of several holds the others up about one liveness interval, "
+                   "not one a slot",
+                   "[process]", mpsc64, exclusive64) {
+    // 2 s an interval: burying the 60 slots one a tick (120 s) would outlast the receive's patience.
+    const auto opt = ipckit_test::quick_liveness(std::chrono::seconds(2));
+    scoped_name name;
+    auto q = TestType::create(name, opt);
+    auto rx = q.receiver();
+    child_report report;
+    ipckit_test::signal_pipe holding, hold;
+    child c = report.spawn([&](child_report& r) {
+        auto tx = TestType::open(name, opt).template sender<ipckit::non_blocking>();
+        auto loans = tx.loan_n(60);
+        r.expect(err(loans), errc::ok);
+        r.expect_value(loans ? loans->size() : 0, std::size_t{60});
+        holding.post();
+        r.block_until_killed(hold);
+    });
+    REQUIRE(report.reached(c, holding) == as_expected);
+    CHECK(c.kill() == ipckit_test::killed_by_sigkill);
+    auto tx = q.template sender<ipckit::non_blocking>();
+    REQUIRE(tx.send(std::uint64_t{7}));  // behind the dead run
+    const auto m = rx.receive(ipckit_test::patience);
+    REQUIRE(m);
+    CHECK(*m == 7);
+}
+
 TEMPLATE_TEST_CASE("a mailbox loan granted before a close still sends when committed, and none is granted after", "[unit]",
                    exclusive4, any4, round_robin4) {
     scoped_name name;

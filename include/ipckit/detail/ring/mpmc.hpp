@@ -36,30 +36,29 @@
 // them needs evidence this ring does not keep (the dead consumer's roster `pending` word).
 //
 // Batches (try_claim_n with commit_n or abandon_n, or both as try_push_n; try_pop_n). One CAS on
-// the tail claims a run of positions: the first as
-// a single claim checks it, then each following slot while it is free for this lap (seq == its
-// position; one still being read ends the run); one CAS on the head claims a run of slots that
-// are plainly full (a message with its stamp, or a tombstone without). Each slot is then
-// published, or given back, by its own sequence store, in order, as a single claim's is: the
-// sequences are what the other side reads, so a run costs one index RMW and n plain stores.
-// The run is listed in `pending` as a run (detail/sync/pending.hpp) from before its CAS until
-// its last slot is finished, so a recoverer leaves every slot of it alone while its claimant
-// lives. A claimant killed part way: the slots it published are delivered (a consumer's: given
-// back, their messages gone with it); the rest of its run is unlisted once it is dead, and
-// recover() finishes them one at a time at the head (tombstones, or messages written whole), as
-// it finishes a single claim. Wake-ups: the consumer gives every slot of its run back in the
-// call that read it, before the endpoint's notify() looks for a producer asleep on the space
-// bell (doorbell.hpp: a sleeper lists itself, then looks at the ring again), so space released
-// lazily, once per batch, is never released too late for a sleeper to see it.
+// the tail claims a run of positions: the first as a single claim checks it, then each following
+// slot while it is free for this lap (seq == its position; one still being read ends the run); one
+// CAS on the head claims a run of slots that are plainly full (a message with its stamp, or a
+// tombstone without). Each slot is then published, or given back, by its own sequence store, in
+// order, as a single claim's is: the sequences are what the other side reads, so a run costs one
+// index RMW and n plain stores. The run is listed in `pending` as a run (detail/sync/pending.hpp)
+// from before its CAS until its last slot is finished, so a recoverer leaves every slot of it alone
+// while its claimant lives. A claimant killed part way: the slots it published are delivered (a
+// consumer's: given back, their messages gone with it); the rest of its run is unlisted once it is
+// dead, and recover() finishes them from the head (tombstones, or messages written whole), each as
+// it finishes a single claim, all those in a row in one call. Wake-ups: the consumer gives every
+// slot of its run back in the call that read it, before the endpoint's notify() looks for a
+// producer asleep on the space bell (doorbell.hpp: a sleeper lists itself, then looks at the ring
+// again), so space released lazily, once per batch, is never released too late for a sleeper to see
+// it.
 //
-// Loans of several slots (try_claim_run, commit_run). A producer claims a run as a batch does
-// (one CAS, the run listed in `pending`), but only up to the ring's wrap, and the caller writes
-// the values in place. commit_run(m) then publishes the first m as commit_n does (stamp, then
-// sequence, slot by slot in order) and gives the rest back as abandon does (tombstones), and
-// unlists the run last. A producer killed holding the run leaves every slot of it unpublished
-// and unstamped at this position: recover() buries them one at a time at the head, as for a
-// batch. The values are not side by side (each slot carries its sequence and stamp), so the run
-// is lent as mpmc_slots<T>, a strided view.
+// Loans of several slots (try_claim_run, commit_run). A producer claims a run as a batch does (one
+// CAS, the run listed in `pending`), but only up to the ring's wrap, and the caller writes the
+// values in place. commit_run(m) then publishes the first m as commit_n does (stamp, then sequence,
+// slot by slot in order) and gives the rest back as abandon does (tombstones), and unlists the run
+// last. A producer killed holding the run leaves every slot of it unpublished and unstamped at this
+// position: recover() buries them from the head, as for a batch. The values are not side by side
+// (each slot carries its sequence and stamp), so the run is lent as mpmc_slots<T>, a strided view.
 
 #include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/ring/cursor.hpp>
@@ -202,22 +201,29 @@ public:
         return distance(ring_->slots[pos % N].seq.load(std::memory_order_acquire) & ~seq_tombstone, pos) >= 0;
     }
 
-    /// Called by a producer that is stuck because the ring is full: if the slot at the tail is
-    /// held by a consumer that claimed it and died reading it, frees it. `live_claimant(p)`
-    /// says whether a live consumer lists p as pending. Returns whether it freed a slot.
+    /// Called by a producer that is stuck because the ring is full: frees the slots from the
+    /// tail on that consumers claimed and died reading, as long as they come in a row (a
+    /// consumer killed in a batch's run leaves several; one a call would hold the producers up
+    /// a liveness interval a slot). `live_claimant(p)` says whether a live consumer lists p as
+    /// pending. Returns whether it freed any.
     template <class LiveClaimant>
     bool recover(LiveClaimant&& live_claimant) noexcept {
-        const std::uint64_t pos = ring_->tail.load(std::memory_order_acquire);
+        const std::uint64_t tail = ring_->tail.load(std::memory_order_acquire);
         const std::uint64_t head = ring_->head.load(std::memory_order_acquire);
-        if (pos < N) return false;
-        const std::uint64_t prev = pos - N;  // the position whose slot we need
-        auto& slot = ring_->slots[pos % N];
-        std::uint64_t seq = slot.seq.load(std::memory_order_acquire);
-        // Full, and claimed by a consumer (head moved past it), but not released.
-        if ((seq & ~seq_tombstone) != prev + 1 || head <= prev) return false;
-        if (live_claimant(prev + 1)) return false;
-        // The dead consumer never released it; free it for this lap.
-        return slot.seq.compare_exchange_strong(seq, prev + N, std::memory_order_acq_rel);
+        bool freed = false;
+        // Position pos needs the slot of pos - N, which a consumer claimed only if head > pos - N.
+        for (std::uint64_t pos = tail; pos >= N && pos - N < head && pos - tail < N; ++pos) {
+            const std::uint64_t prev = pos - N;  // the position whose slot we need
+            auto& slot = ring_->slots[pos % N];
+            std::uint64_t seq = slot.seq.load(std::memory_order_acquire);
+            // Full, and claimed by a consumer (head moved past it), but not released.
+            if ((seq & ~seq_tombstone) != prev + 1) break;
+            if (live_claimant(prev + 1)) break;
+            // The dead consumer never released it; free it for this lap.
+            if (!slot.seq.compare_exchange_strong(seq, prev + N, std::memory_order_acq_rel)) break;
+            freed = true;
+        }
+        return freed;
     }
 
 private:
@@ -370,39 +376,27 @@ public:
                                    pos + 1) >= 0;
     }
 
-    /// Called by a consumer that is stuck on an empty-looking slot: if a producer claimed the
-    /// position at the head and left it unpublished, finishes it for them: a tombstone that
-    /// try_pop skips, or the message itself if it was written whole. Returns whether it did (or
-    /// found the indices inconsistent, which the next claim reports).
+    /// Called by a consumer that is stuck on an empty-looking slot: finishes, for them, the
+    /// positions from the head on that producers claimed and left unpublished, as long as they
+    /// come in a row and no live process lists them: each a tombstone that try_pop skips, or
+    /// the message itself if it was written whole. A producer killed in a batch's run (or
+    /// holding a loan of several) leaves several; one a call would hold every consumer up a
+    /// liveness interval a slot. Returns whether it finished any (or found the indices
+    /// inconsistent, which the next claim reports).
     template <class LiveClaimant>
     bool recover(LiveClaimant&& live_claimant) noexcept {
-        const std::uint64_t pos = ring_->head.load(std::memory_order_acquire);
+        const std::uint64_t head = ring_->head.load(std::memory_order_acquire);
         const std::uint64_t tail = ring_->tail.load(std::memory_order_acquire);
-        auto& slot = ring_->slots[pos % N];
-        std::uint64_t seq = slot.seq.load(std::memory_order_acquire);
         // A tail more than a lap ahead of a head that kept still meanwhile was scribbled:
         // finishing positions up to it would never end, so the next try_claim reports corrupt.
-        if (broken_ || (tail > pos && tail - pos > N && ring_->head.load(std::memory_order_acquire) == pos)) {
+        if (broken_ || (tail > head && tail - head > N && ring_->head.load(std::memory_order_acquire) == head)) {
             broken_ = true;
             return true;
         }
-        // Claimed by a producer (the tail moved past it) but not published.
-        if (seq != pos || tail <= pos || tail - pos > N) return false;
-        if (live_claimant(pos + 1)) return false;
-        // SYNC POINT READ: stamp, paired with commit()'s release store: value is written.
-        const bool whole = slot.stamp.load(std::memory_order_acquire) == pos + 1;
-        // The CAS, from "free at pos", meets one of these:
-        //   1. The stamp is not pos's: the claimant never reached its commit (it died claiming
-        //      or writing), so nothing whole lies here: a tombstone, skipped by consumers.
-        //   2. The stamp is pos's: commit() had written the whole message, and the publish that
-        //      follows its stamp is missing: the claimant died between the two stores, or the
-        //      sequence was put back to free under a published message. Either way the slot
-        //      holds what was sent at pos: publish it, as its sender did or was about to.
-        //   3. The CAS fails: the producer published meanwhile (or another consumer finished
-        //      the slot): nothing to do.
-        // SYNC POINT WRITE (case 2): value, re-published; READ by consumers' acquire of seq.
-        return slot.seq.compare_exchange_strong(seq, whole ? pos + 1 : (pos + 1) | seq_tombstone,
-                                                std::memory_order_acq_rel);
+        if (tail <= head || tail - head > N) return false;
+        bool finished = false;
+        for (std::uint64_t pos = head; pos < tail && finish_unpublished(pos, live_claimant); ++pos) finished = true;
+        return finished;
     }
 
     /// Messages waiting, as a snapshot.
@@ -508,6 +502,29 @@ private:
             ring_->head.store(pos + m, std::memory_order_release);
             return true;
         }
+    }
+
+    /// recover() at position pos: if a producer claimed it (the caller read a tail past it)
+    /// and left it unpublished, and no live process lists it, finishes it; whether it did.
+    template <class LiveClaimant>
+    bool finish_unpublished(std::uint64_t pos, LiveClaimant& live_claimant) noexcept {
+        auto& slot = ring_->slots[pos % N];
+        std::uint64_t seq = slot.seq.load(std::memory_order_acquire);
+        if (seq != pos || live_claimant(pos + 1)) return false;  // published (or finished), or its claimant lives
+        // SYNC POINT READ: stamp, paired with commit()'s release store: value is written.
+        const bool whole = slot.stamp.load(std::memory_order_acquire) == pos + 1;
+        // The CAS, from "free at pos", meets one of these:
+        //   1. The stamp is not pos's: the claimant never reached its commit (it died claiming
+        //      or writing), so nothing whole lies here: a tombstone, skipped by consumers.
+        //   2. The stamp is pos's: commit() had written the whole message, and the publish that
+        //      follows its stamp is missing: the claimant died between the two stores, or the
+        //      sequence was put back to free under a published message. Either way the slot
+        //      holds what was sent at pos: publish it, as its sender did or was about to.
+        //   3. The CAS fails: the producer published meanwhile (or another consumer finished
+        //      the slot): nothing to do.
+        // SYNC POINT WRITE (case 2): value, re-published; READ by consumers' acquire of seq.
+        return slot.seq.compare_exchange_strong(seq, whole ? pos + 1 : (pos + 1) | seq_tombstone,
+                                                std::memory_order_acq_rel);
     }
 
     /// Whether the slot of position q is full for its lap now, plainly: a message whose stamp
