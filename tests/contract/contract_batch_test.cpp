@@ -186,6 +186,32 @@ TEMPLATE_TEST_CASE("contract: a sender killed in the middle of a batch: what it 
     CHECK(seqs == first_ticks(seqs.size()));
 }
 
+TEMPLATE_TEST_CASE("contract: a batch send that finds its receiver dead part way returns how many it sent, and the "
+                   "next send says peer_dead, once",
+                   "[process]", IPCKIT_CONTRACT_BATCH_RECEIVER_DEATH_KINDS) {
+    using K = TestType;
+    const made<K> p;
+    child_report report;
+    signal_pipe attached, hold;
+    child c = report.spawn([&](child_report& r) {
+        auto rx = K::receiver(p);
+        attached.post();
+        r.block_until_killed(hold);
+    });
+    attached.close_write();
+    REQUIRE(attached.wait());
+    auto tx = K::sender(p);
+    CHECK(c.kill() == killed_by_sigkill);
+    // What fits is sent; the wait for room then finds the receiver gone, and the count is what
+    // the batch returns. The death is the next send's to say.
+    const auto n = K::send_batch(tx, 0, more_than_held<K>, patience);
+    REQUIRE(n);
+    if constexpr (holds_exactly<K>) CHECK(*n == K::holds);
+    else CHECK(*n >= K::holds);
+    CHECK(err(K::send_batch(tx, *n, 1, patience)) == errc::peer_dead);
+    CHECK(err(K::send_batch(tx, *n, 1, patience)) == errc::closed);
+}
+
 TEMPLATE_TEST_CASE("contract: once the channel is closed as a whole, a batch send is refused whole and a batch receive "
                    "takes what is left, then closed",
                    "[process]", IPCKIT_CONTRACT_BATCH_CLOSED_KINDS) {

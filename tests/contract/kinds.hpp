@@ -509,6 +509,11 @@ struct node_from : node_kind<false> {};
 #define IPCKIT_CONTRACT_BATCH_PEER_DEATH_KINDS fixed_spsc, fixed_mpsc, fixed_lanes, fixed_mpmc, tcp_connection, unix_connection, \
         shm_connection, bytes_spsc, bytes_mpsc, bytes_mpmc
 
+/// ... and a receiver dead while a batch send waits for room: the batch kinds of
+/// IPCKIT_CONTRACT_RECEIVER_DEATH_KINDS.
+#define IPCKIT_CONTRACT_BATCH_RECEIVER_DEATH_KINDS \
+    fixed_spsc, fixed_lanes, fixed_spmc, fixed_mpmc, bytes_spmc, bytes_mpmc, bytes_mpsc
+
 /// ... and the closed rule: the batch kinds of IPCKIT_CONTRACT_CLOSED_KINDS.
 #define IPCKIT_CONTRACT_BATCH_CLOSED_KINDS fixed_spsc, fixed_mpsc, fixed_lanes, fixed_spmc, fixed_mpmc, mailbox_exclusive, mailbox_any, \
         bytes_spsc, bytes_mpsc, bytes_spmc, bytes_mpmc, mailbox_bytes_exclusive, mailbox_bytes_any

@@ -219,6 +219,13 @@ protected:
         return e;
     }
 
+    /// Which deaths over there this endpoint has reported, to give to keep_unreported.
+    [[nodiscard]] std::uint32_t report_mark() const noexcept { return reported_; }
+    /// Takes back the reports made since report_mark() said `mark`: a verb that returns
+    /// something else than the peer_dead it met (a batch that sent part of itself returns the
+    /// count) leaves the death for this endpoint's next verb to report.
+    void keep_unreported(std::uint32_t mark) noexcept { reported_ = mark; }
+
     /// What a verb returns when its wait found every holder on the other side dead
     /// (state(true) == peer_dead), with nothing left to take from them: peer_dead, once; their
     /// places are let go of, so that the next look sees the closed rule. System calls.

@@ -112,6 +112,17 @@ protected:
                      [this](bool ask_os) noexcept { return this->peers_state(ask_os); }};
         return this->template run_verb<Mode, typename Queue::wait_type>(step, deadline);
     }
+    /// A batch send: run_until of `op`, each attempt of which sends what fits, counting it in
+    /// `sent` and waking the other side itself. Where it ends peer_dead part way (sent > 0), the
+    /// caller returns the count (batch_result), not the death: the death stays this endpoint's
+    /// to report, at its next verb (endpoint_core::keep_unreported).
+    template <class Op>
+    errc run_batch_until(Op&& op, const std::size_t& sent, clock::time_point deadline) noexcept {
+        const auto before = this->report_mark();
+        const errc e = run_until<false>(op, deadline);
+        if (e == errc::peer_dead && sent > 0) this->keep_unreported(before);
+        return e;
+    }
     /// A verb with no deadline.
     template <bool Progress = true, class Op>
     errc run(Op&& op) noexcept {

@@ -234,7 +234,7 @@ private:
     /// single send does.
     template <class It>
     errc send_batch_until(It& next, It end, std::size_t& sent, clock::time_point deadline) noexcept {
-        return this->template run_until<false>(
+        return this->run_batch_until(
             [this, &next, end, &sent](auto& cursor) noexcept {
                 std::size_t n = 0;
                 const errc e = cursor.try_send_n(next, end, n);
@@ -244,7 +244,7 @@ private:
                 if (n > 0) this->progress();
                 return next == end ? errc::ok : errc::would_block;
             },
-            deadline);
+            sent, deadline);
     }
 
     /// bytes_send_verbs' primitive.

@@ -188,7 +188,7 @@ private:
         if (ms.empty()) return errc::ok;
         // Each attempt publishes what fits and wakes the receivers once; it would_block until
         // the rest is sent, so a blocking send waits for room as a single send does.
-        return this->template run_until<false>(
+        return this->run_batch_until(
             [this, ms, &sent](auto& cursor) noexcept {
                 std::size_t n = 0;
                 const errc e = cursor.try_push_n(ms.data() + sent, ms.size() - sent, n);
@@ -197,7 +197,7 @@ private:
                 this->progress();
                 return sent == ms.size() ? errc::ok : errc::would_block;
             },
-            deadline);
+            sent, deadline);
     }
 
     static auto push(const T& m) noexcept {

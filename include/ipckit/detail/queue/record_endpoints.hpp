@@ -91,7 +91,7 @@ private:
     template <class It>
     errc send_batch_until(It& next, It end, std::size_t& sent, clock::time_point deadline) noexcept {
         if (this->lent_out()) return errc::in_use;
-        return this->template run_until<false>(
+        return this->run_batch_until(
             [this, &next, end, &sent](auto& cursor) noexcept {
                 std::size_t n = 0;
                 const errc e = push_records<Queue::max_message>(cursor, next, end, n);
@@ -100,7 +100,7 @@ private:
                 this->progress();
                 return next == end ? errc::ok : errc::would_block;
             },
-            deadline);
+            sent, deadline);
     }
 
     errc send_until(std::span<const std::byte> m, clock::time_point deadline) noexcept {
