@@ -203,6 +203,27 @@ TEMPLATE_TEST_CASE("a view pins its slot until it is released", "[unit]", spsc1,
     }
 }
 
+TEMPLATE_TEST_CASE("an empty batch is 0 at once, even while a loan or a view is out", "[unit]", spsc4, mpmc2, exclusive2,
+                   any2) {
+    scoped_name name;
+    auto q = TestType::create(name);
+    auto tx = q.template sender<ipckit::non_blocking>();
+    auto rx = q.template receiver<ipckit::non_blocking>();
+    REQUIRE(tx.send(big{}));
+    auto loan = tx.loan();
+    REQUIRE(loan);
+    const auto sent = tx.send(std::span<const big>{});
+    REQUIRE(sent);
+    CHECK(*sent == 0);
+    CHECK(tx.send(big{}).error() == errc::in_use);  // what is refused while the loan is out
+    auto v = rx.receive_view();
+    REQUIRE(v);
+    const auto got = rx.receive(std::span<big>{});
+    REQUIRE(got);
+    CHECK(*got == 0);
+    CHECK(rx.receive().error() == errc::in_use);
+}
+
 TEMPLATE_TEST_CASE("a loan dropped uncommitted sends nothing", "[unit]", spsc1, mpmc2, exclusive2, any2,
                    round_robin2) {
     scoped_name name;

@@ -184,8 +184,8 @@ private:
 
     errc send_batch_until(std::span<const T> ms, std::size_t& sent, clock::time_point deadline) noexcept {
         sent = 0;
+        if (ms.empty()) return errc::ok;  // nothing to send, whatever else is out: as every kind
         if (this->lent_out()) return errc::in_use;
-        if (ms.empty()) return errc::ok;
         // Each attempt publishes what fits and wakes the receivers once; it would_block until
         // the rest is sent, so a blocking send waits for room as a single send does.
         return this->run_batch_until(
@@ -258,8 +258,8 @@ private:
 
     errc receive_batch_until(std::span<T> out, std::size_t& got, clock::time_point deadline) noexcept {
         got = 0;
+        if (out.empty()) return errc::ok;  // as send_batch_until
         if (this->lent_out()) return errc::in_use;
-        if (out.empty()) return errc::ok;
         return this->run_until([out, &got](auto& cursor) noexcept { return cursor.try_pop_n(out.data(), out.size(), got); },
                                deadline);
     }
