@@ -9,7 +9,9 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -176,6 +178,47 @@ TEST_CASE("rpc: a plain MessagePack-RPC request without ipckit's hello is answer
                   auto h = msgpack::unpack(reinterpret_cast<const char*>(reply->data()), reply->size());
                   const auto v = h.get().as<std::tuple<int, std::uint32_t, msgpack::type::nil_t, std::int64_t>>();
                   r.check(std::get<0>(v) == 1 && std::get<1>(v) == 7u && std::get<3>(v) == 3, "the response [1, 7, nil, 3]");
+              }) == as_expected);
+    }
+}
+
+namespace {
+
+/// Sends the request [0, msgid, method, [args...]] on a raw connection; whether it went.
+template <class... A>
+bool send_request(ipckit::connection<ipckit::detail::rpc::frame>& raw, std::uint32_t msgid, std::string_view method,
+                  const A&... args) {
+    msgpack::sbuffer b;
+    ipckit::detail::rpc::pack_request(b, msgid, method, args...);
+    return raw.send(std::as_bytes(std::span(b.data(), b.size())), patience).has_value();
+}
+
+}  // namespace
+
+TEST_CASE("rpc bad input: a client that never reads its replies is dropped, and others are answered meanwhile",
+          "[process]") {
+    using frame = ipckit::detail::rpc::frame;
+    rpc::server_options o;
+    o.threads = 1;
+    o.send_timeout = 1s;  // each of the hog's replies waited this long, one after another (200 s), before
+    for (const auto kind : rpc_transports) {
+        INFO(ipckit_test::to_string(kind));
+        served srv(kind, ipckit_test::calculator, o);
+        CHECK(in_child([&](child_report& r) {
+                  auto hog = ipckit::connect<frame>(srv.address(), patience);
+                  // 200 replies of 200 kB, 40 MB: more than any transport holds for a peer that never reads.
+                  // The server may drop the hog before it has sent them all.
+                  for (std::uint32_t id = 1; id <= 200 && send_request(hog, id, "big", std::uint32_t{200'000}); ++id) {
+                  }
+                  rpc::client c(srv.address());
+                  r.expect(still_serving(c));
+                  // The hog's connection ends once what was sent before the close is read.
+                  std::optional<errc> end;
+                  for (int i = 0; i <= 200 && !end; ++i)
+                      if (auto m = hog.receive(patience); !m) end = m.error();
+                  r.check(end && (*end == errc::closed || *end == errc::peer_dead),
+                          "the hog's connection to end closed or peer_dead, not " +
+                              (end ? ipckit_test::errc_text(*end) : std::string("go on")));
               }) == as_expected);
     }
 }

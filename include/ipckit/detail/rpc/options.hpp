@@ -26,8 +26,13 @@ struct server_options {
     std::size_t reply_cache = 1024;
     /// Clients remembered (their reply caches); past it, those with no connection are forgotten.
     std::size_t max_clients = 4096;
-    /// How long a reply may wait for a client that does not read before it is dropped.
+    /// How long a reply may wait for a client that does not read; then the connection is
+    /// closed (the client's retransmission on a new one is answered from the reply cache).
     std::chrono::milliseconds send_timeout{5'000};
+    /// One connection's requests that may wait for a handler thread or run at once; past it
+    /// the server reads no more from that connection until one finishes, so a client's sends
+    /// wait as on a full socket. At least a client's max_in_flight (client_options).
+    std::size_t max_queued_per_connection = 256;
     /// tcp:// and unix://: also serve MessagePack-RPC clients in other languages, which send
     /// plain MessagePack on the stream, without ipckit's handshake and frames (server.hpp).
     /// Their calls are at most once per connection (<ipckit/rpc.hpp>). False: such a client is

@@ -32,6 +32,7 @@
 
 #include <msgpack.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -283,7 +284,9 @@ private:
         auto client = std::make_shared<detail::rpc::client_state>(options_.reply_cache, false);
         client->current = s;
         using found = detail::rpc::incoming::what;
+        const std::size_t queued_max = std::max<std::size_t>(options_.max_queued_per_connection, 1);
         while (!stopping_ && !s->cut) {
+            if (!s->room_for_one(queued_max, clock::now() + poll)) continue;  // read no more from it meanwhile
             auto in = s->receive(clock::now() + poll);
             if (in.found == found::idle) continue;
             if (in.found == found::ended) break;  // closed, peer_dead, corrupt: this connection is over
@@ -299,7 +302,7 @@ private:
             }
             auto req = std::make_shared<detail::rpc::message>(std::move(*in.msg));
             if (req->type == detail::rpc::kind::notification) {
-                pool_->post([this, req, from] { (void)execute(*req, from); });
+                post_for(s, [this, req, from] { (void)execute(*req, from); });
             } else if (req->msgid == detail::rpc::hello_msgid && req->method == detail::rpc::hello_method) {
                 client = hello(s, *req, client);
             } else {
@@ -316,6 +319,7 @@ private:
     std::shared_ptr<detail::rpc::client_state> hello(const std::shared_ptr<detail::rpc::session>& s,
                                                      const detail::rpc::message& req,
                                                      std::shared_ptr<detail::rpc::client_state> anonymous) {
+
         msgpack::sbuffer out;
         const auto& p = req.params.via.array;
         if (p.size != 1 || p.ptr[0].type != msgpack::type::POSITIVE_INTEGER) {
@@ -344,7 +348,7 @@ private:
     void admit(const std::shared_ptr<detail::rpc::session>& s, const std::shared_ptr<detail::rpc::client_state>& client,
                const request& req, const rpc::origin& from) {
         if (!client->dedupe) {
-            pool_->post([this, client, req, from] { answer(client, *req, 0, execute(*req, from)); });
+            post_for(s, [this, client, req, from] { answer(client, *req, 0, execute(*req, from)); });
             return;
         }
         std::vector<char> cached;
@@ -357,7 +361,7 @@ private:
         }
         using seen_t = detail::rpc::reply_cache::seen;
         switch (seen) {
-        case seen_t::fresh: pool_->post([this, client, req, seq, from] { answer(client, *req, seq, execute(*req, from)); }); break;
+        case seen_t::fresh: post_for(s, [this, client, req, seq, from] { answer(client, *req, seq, execute(*req, from)); }); break;
         case seen_t::running: break;  // its reply goes to the client's current connection when done
         case seen_t::done: (void)s->send(cached.data(), cached.size(), clock::now() + options_.send_timeout); break;
         case seen_t::expired: {
@@ -369,6 +373,17 @@ private:
             break;
         }
         }
+    }
+
+    /// Gives `job` to a handler thread as one of the requests of connection `s`, which counts
+    /// it until it is done (session::begun, finished; its reader waits while too many are).
+    template <class Job>
+    void post_for(const std::shared_ptr<detail::rpc::session>& s, Job job) {
+        s->begun();
+        pool_->post([s, job = std::move(job)] {
+            job();
+            s->finished();
+        });
     }
 
     /// Runs a request's method: the packed response (the result, or an error naming the cause).

@@ -6,6 +6,15 @@
 // The session's reader thread receives; handler threads send replies to whichever session is
 // the client's current one (a client that reconnected gets its replies on the new connection).
 // Sends and the close are serialized by send_m_: a connection is restricted thread-safe.
+//
+// A client that does not read. A reply that cannot go out within the server's send_timeout
+// closes the connection, whichever kind it is: otherwise each later reply to that client would
+// hold a handler thread as long again, one after another, and every other client would wait
+// behind them. A client that comes back on a new connection gets its replies from the reply
+// cache. And the reader takes no more requests from a connection while
+// server_options::max_queued_per_connection of them wait for a handler or run (begun /
+// finished): the peer's sends then wait, as on a full socket, rather than the server's memory
+// growing with what one client sends faster than it is served.
 
 #include <ipckit/detail/rpc/plain_stream.hpp>
 #include <ipckit/detail/rpc/reply_cache.hpp>
@@ -15,6 +24,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -59,21 +69,50 @@ public:
         return in;
     }
 
-    /// One message, waiting up to `deadline` for room; closed once close() was called.
+    /// One message, waiting up to `deadline` for room; closed once close() was called. Any
+    /// other failure ends the connection for its later replies (a client that does not read:
+    /// see the top), and cuts it: its reader closes it at its next wake, as only the reader may
+    /// close a framed connection it may be receiving on. A plain stream is shut down at once,
+    /// as it may hold a part of the message (a shutdown is safe beside the reader's read).
     ipckit::errc send(const char* p, std::size_t n, time_point deadline) noexcept {
         std::lock_guard lock(send_m_);
         if (closed_) return ipckit::errc::closed;
-        if (auto* plain = std::get_if<plain_stream>(&stream_)) {
-            const auto e = plain->write(p, n, deadline);
-            if (e != ipckit::errc::ok) close_locked();  // a part of the message may be in the stream
-            return e;
+        ipckit::errc e = ipckit::errc::ok;
+        auto* plain = std::get_if<plain_stream>(&stream_);
+        if (plain) {
+            e = plain->write(p, n, deadline);
+        } else if (const auto s = std::get<connection<frame>>(stream_).send(std::as_bytes(std::span(p, n)), deadline); !s) {
+            e = s.error();
         }
-        const auto s = std::get<connection<frame>>(stream_).send(std::as_bytes(std::span(p, n)), deadline);
-        return s ? ipckit::errc::ok : s.error();
+        if (e != ipckit::errc::ok) {
+            closed_ = true;
+            cut = true;
+            if (plain) plain->shutdown();
+        }
+        return e;
     }
     void close() noexcept {
         std::lock_guard lock(send_m_);
         close_locked();
+    }
+
+    /// For the reader: waits until fewer than `max` of this connection's requests are queued
+    /// or running, or until `deadline`; whether there is room for one more.
+    bool room_for_one(std::size_t max, time_point deadline) {
+        std::unique_lock lock(queued_m_);
+        return room_.wait_until(lock, deadline, [&] { return queued_ < max; });
+    }
+    /// A request of this connection was given to a handler thread; it calls finished() when done.
+    void begun() {
+        std::lock_guard lock(queued_m_);
+        ++queued_;
+    }
+    void finished() {
+        {
+            std::lock_guard lock(queued_m_);
+            --queued_;
+        }
+        room_.notify_one();
     }
 
     std::thread reader;
@@ -90,6 +129,9 @@ private:
     std::variant<connection<frame>, plain_stream> stream_;
     std::mutex send_m_;
     bool closed_ = false;
+    std::mutex queued_m_;  // guards queued_
+    std::condition_variable room_;
+    std::size_t queued_ = 0;  // requests of this connection queued for or running on a handler thread
 };
 
 /// What the server remembers of one client incarnation: its replies, and where to send them.
