@@ -222,3 +222,34 @@ TEST_CASE("rpc bad input: a client that never reads its replies is dropped, and 
               }) == as_expected);
     }
 }
+
+TEST_CASE("rpc bad input: a connection that names one client after another keeps at most max_clients of them",
+          "[process]") {
+    using frame = ipckit::detail::rpc::frame;
+    rpc::server_options o;
+    o.max_clients = 4;
+    for (const auto kind : rpc_transports) {
+        INFO(ipckit_test::to_string(kind));
+        served srv(
+            kind,
+            [](rpc::server& s) {
+                ipckit_test::calculator(s);
+                s.bind("clients", [&s] { return std::uint64_t{s.clients()}; });
+            },
+            o);
+        CHECK(in_child([&](child_report& r) {
+                  auto raw = ipckit::connect<frame>(srv.address(), patience);
+                  for (std::uint64_t incarnation = 1000; incarnation < 1020; ++incarnation) {
+                      r.check(send_request(raw, ipckit::detail::rpc::hello_msgid, ipckit::detail::rpc::hello_method,
+                                           incarnation),
+                              "hello " + std::to_string(incarnation) + " sent");
+                      r.expect(err(raw.receive(patience)), errc::ok);  // its answer: the server has taken it in
+                  }
+                  rpc::client c(srv.address());  // a client of its own: one more
+                  const auto n = c.call<std::uint64_t>("clients", patience);
+                  r.expect(returned(n, "clients()"));
+                  r.check(!n || *n <= 4, "at most max_clients (4) clients remembered, not " + (n ? std::to_string(*n) : ""));
+                  r.expect(still_serving(c));
+              }) == as_expected);
+    }
+}

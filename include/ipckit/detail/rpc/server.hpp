@@ -315,20 +315,27 @@ private:
         s->done = true;
     }
 
-    /// ["ipckit.hello", [incarnation]]: the connection speaks for that client from now on.
+    /// ["ipckit.hello", [incarnation]]: the connection speaks for that client from now on, and
+    /// no longer for the one it spoke for before (`previous`: anonymous, or another hello's),
+    /// which it then no longer keeps in the table: an ipckit client says hello once a
+    /// connection, and a peer that names one client after another on a connection it keeps open
+    /// would otherwise hold every one of them there past max_clients.
     std::shared_ptr<detail::rpc::client_state> hello(const std::shared_ptr<detail::rpc::session>& s,
                                                      const detail::rpc::message& req,
-                                                     std::shared_ptr<detail::rpc::client_state> anonymous) {
-
+                                                     std::shared_ptr<detail::rpc::client_state> previous) {
         msgpack::sbuffer out;
         const auto& p = req.params.via.array;
         if (p.size != 1 || p.ptr[0].type != msgpack::type::POSITIVE_INTEGER) {
             detail::rpc::pack_failure(out, req.msgid, rpc::errc::bad_arguments,
                                       "ipckit.hello takes one uint64, the client's incarnation");
             (void)s->send(out.data(), out.size(), clock::now() + options_.send_timeout);
-            return anonymous;
+            return previous;
         }
         auto client = clients_.attach(p.ptr[0].via.u64, s);
+        if (client != previous) {
+            std::lock_guard lock(previous->m);
+            if (previous->current.lock() == s) previous->current.reset();
+        }
         msgpack::sbuffer result;
         detail::rpc::packer pk(result);
         pk.pack_map(2);
