@@ -129,18 +129,40 @@ TEST_CASE("rpc wire: the three MessagePack-RPC messages parse", "[unit]") {
 
 TEST_CASE("rpc wire: lengths past the frame are refused before anything is allocated for them", "[unit]") {
     std::string why;
-    // a request whose params claim 2^32-1 elements, a string claiming 4 GiB, a map claiming 2^32-1 pairs
+    // a request whose params claim 2^32-1 elements, a map claiming 2^32-1 pairs
     for (const auto& b : std::vector<std::vector<unsigned char>>{
              {0x94, 0x00, 0x01, 0xa1, 'f', 0xdd, 0xff, 0xff, 0xff, 0xff},
-             {0x94, 0x00, 0x01, 0xdb, 0xff, 0xff, 0xff, 0xff},
              {0x94, 0x00, 0x01, 0xa1, 'f', 0xdf, 0xff, 0xff, 0xff, 0xff},
          }) {
         CHECK_FALSE(parse_bytes(b, why));
-        CHECK(why.find("malformed MessagePack") != std::string::npos);
+        CHECK(why == "its arrays and maps declare more elements than its 10 bytes could hold");
     }
+    // a string claiming 4 GiB
+    CHECK_FALSE(parse_bytes({0x94, 0x00, 0x01, 0xdb, 0xff, 0xff, 0xff, 0xff}, why));
+    CHECK(why.find("malformed MessagePack") != std::string::npos);
     std::vector<unsigned char> deep(ipckit::detail::rpc::max_depth + 8, 0x91);
     deep.push_back(0xc0);
     CHECK_FALSE(parse_bytes(deep, why));
+    CHECK(why == "it nests arrays and maps more than 32 deep");
+}
+
+TEST_CASE("rpc wire: nested headers that declare more than the frame holds between them are refused", "[unit]") {
+    // Each header alone fits the frame's 64 KiB, as a frame's per-header limits allow; 16 of
+    // them nested would have msgpack-cxx make room for 16 times that many elements.
+    constexpr std::size_t frame = 64 * 1024;
+    std::vector<unsigned char> b = {0x94, 0x00, 0x01, 0xa1, 'f'};
+    for (int level = 0; level < 16; ++level) b.insert(b.end(), {0xdd, 0x00, 0x00, 0x7f, 0x00});  // an array of 32512
+    b.resize(frame, 0x00);
+    std::string why;
+    CHECK_FALSE(parse_bytes(b, why));
+    CHECK(why == "its arrays and maps declare more elements than its 65536 bytes could hold");
+
+    // What a frame truly holds passes: params of 65000 one-byte integers.
+    std::vector<unsigned char> full = {0x94, 0x00, 0x01, 0xa1, 'f', 0xdd, 0x00, 0x00, 0xfd, 0xe8};
+    full.resize(full.size() + 65000, 0x01);
+    const auto m = parse_bytes(full, why);
+    REQUIRE(m);
+    CHECK(m->params.via.array.size == 65000);
 }
 
 TEST_CASE("rpc wire: errors from a server in another language are remote, with their text", "[unit]") {

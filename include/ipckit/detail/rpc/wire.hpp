@@ -18,11 +18,15 @@
 //   error          a string "<code>: <sentence>", the code one of rpc::errc's names (result.hpp),
 //                  so that a client in another language reads a sentence and an ipckit client a code.
 //
-// Limits. A frame is at most max_frame bytes (the connection enforces it before it allocates);
-// unpacking then allows no array, map, string, binary or extension longer than the frame itself
-// could hold and nests at most max_depth deep, so what msgpack-cxx allocates for the objects is
-// bounded by a small multiple of the frame's length, never by a length the peer wrote. A plain
-// stream has no frames: its messages are held to max_frame and limits_for(max_frame) instead
+// Limits. A frame is at most max_frame bytes (the connection enforces it before it allocates).
+// msgpack-cxx makes room for an array's or map's elements as soon as it reads the header, so
+// before a frame is unpacked, msgpack-cxx's parser passes over it allocating nothing
+// (declared_elements): the elements that all its headers declare, summed over the whole message,
+// must fit in the frame (each element takes a byte at least, so a whole message never declares
+// more), and nesting stops at max_depth. Unpacking then allows no string, binary or extension
+// longer than the frame. So what msgpack-cxx allocates for the objects is bounded by a small
+// multiple of the frame's length, never by a length the peer wrote, however the headers nest.
+// A plain stream has no frames: its messages are held to max_frame and plain_limits() instead
 // (plain_stream.hpp).
 
 #include <ipckit/detail/rpc/result.hpp>
@@ -65,6 +69,44 @@ struct message {
 inline msgpack::unpack_limit limits_for(std::size_t n) {
     return msgpack::unpack_limit(n, n / 2, n, n, n, max_depth);
 }
+
+/// The pass over a frame before it is unpacked (see Limits, above): whether the elements its
+/// arrays and maps declare fit in its `frame` bytes, summed over the whole message, and it nests
+/// at most max_depth deep. msgpack-cxx's parser calls it; returning false stops the parse.
+class declared_elements : public msgpack::null_visitor {
+public:
+    explicit declared_elements(std::size_t length) noexcept : left_(length), length_(length) {}
+    bool start_array(std::uint32_t n) { return declare(n); }
+    bool start_map(std::uint32_t n) { return declare(2 * std::uint64_t{n}); }
+    bool end_array() noexcept { return leave(); }
+    bool end_map() noexcept { return leave(); }
+    /// Why it stopped the parse; empty if it did not.
+    [[nodiscard]] const std::string& why() const noexcept { return why_; }
+
+private:
+    bool declare(std::uint64_t n) {
+        if (depth_ == max_depth) {
+            why_ = "it nests arrays and maps more than " + std::to_string(max_depth) + " deep";
+            return false;
+        }
+        if (n > left_) {
+            why_ = "its arrays and maps declare more elements than its " + std::to_string(length_) + " bytes could hold";
+            return false;
+        }
+        left_ -= n;
+        ++depth_;
+        return true;
+    }
+    bool leave() noexcept {
+        --depth_;
+        return true;
+    }
+
+    std::uint64_t left_;
+    std::size_t length_;
+    std::size_t depth_ = 0;
+    std::string why_;
+};
 
 /// Checks one unpacked object as a MessagePack-RPC message, which then holds `h`. On one that
 /// is not, returns nothing and says why in `why`.
@@ -123,8 +165,14 @@ inline std::optional<message> check(msgpack::object_handle h, std::string& why) 
 /// Unpacks and checks one frame. On a malformed one, returns nothing and says why in `why`.
 inline std::optional<message> parse(const std::byte* p, std::size_t n, std::string& why) noexcept {
     try {
-        std::size_t off = 0;
-        auto h = msgpack::unpack(reinterpret_cast<const char*>(p), n, off, nullptr, nullptr, limits_for(n));
+        const char* data = reinterpret_cast<const char*>(p);
+        declared_elements pass(n);
+        if (!msgpack::parse(data, n, pass) && !pass.why().empty()) {
+            why = pass.why();
+            return std::nullopt;
+        }
+        std::size_t off = 0;  // malformed otherwise: unpack says how
+        auto h = msgpack::unpack(data, n, off, nullptr, nullptr, limits_for(n));
         if (off != n) {
             why = std::to_string(n - off) + " bytes after the message";
             return std::nullopt;
