@@ -71,7 +71,7 @@ inline msgpack::unpack_limit limits_for(std::size_t n) {
 }
 
 /// The pass over a frame before it is unpacked (see Limits, above): whether the elements its
-/// arrays and maps declare fit in its `frame` bytes, summed over the whole message, and it nests
+/// arrays and maps declare fit in its `length` bytes, summed over the whole message, and it nests
 /// at most max_depth deep. msgpack-cxx's parser calls it; returning false stops the parse.
 class declared_elements : public msgpack::null_visitor {
 public:
