@@ -289,13 +289,7 @@ private:
             // SYNC POINT READ: each further seq, paired with the release store of the
             // consumer that freed it: its read of the slot is over before we write.
             while (m < limit && ring_->slots[(pos + m) % N].seq.load(std::memory_order_acquire) == pos + m) ++m;
-        pending_->store(pending_word(pos, m), std::memory_order_relaxed);  // ordered before the claim by its release
-        if constexpr (Multi) {
-            return ring_->tail.compare_exchange_weak(pos, pos + m, std::memory_order_acq_rel, std::memory_order_relaxed);
-        } else {
-            ring_->tail.store(pos + m, std::memory_order_release);
-            return true;
-        }
+        return this->template claim_listed<Multi>(ring_->tail, pos, m);
     }
 
     void finish(const ring_ticket<T>& t, std::uint64_t seq) noexcept {
@@ -495,13 +489,7 @@ private:
         const std::uint64_t limit = want == 1 ? 1 : std::min<std::uint64_t>({want, N, pending_run_max});
         if (limit > 1 && pos + limit < pending_run_limit)
             while (m < limit && plainly_full(pos + m)) ++m;
-        pending_->store(pending_word(pos, m), std::memory_order_relaxed);  // ordered before the claim by its release
-        if constexpr (Multi) {
-            return ring_->head.compare_exchange_weak(pos, pos + m, std::memory_order_acq_rel, std::memory_order_relaxed);
-        } else {
-            ring_->head.store(pos + m, std::memory_order_release);
-            return true;
-        }
+        return this->template claim_listed<Multi>(ring_->head, pos, m);
     }
 
     /// recover() at position pos: if a producer claimed it (the caller read a tail past it)

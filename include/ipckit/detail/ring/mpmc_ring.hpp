@@ -5,6 +5,7 @@
 
 #include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/ring/ticket.hpp>
+#include <ipckit/detail/sync/pending.hpp>
 #include <ipckit/error.hpp>
 
 #include <atomic>
@@ -110,6 +111,20 @@ public:
     }
 
 protected:
+    /// Lists [pos, pos + m) in `pending`, then claims it by moving `index` (the tail, or the
+    /// head) from pos to pos + m: by CAS where others of this side move it too (Multi), by a
+    /// store otherwise. false where another moved it first, `pos` then being where it is now.
+    template <bool Multi>
+    bool claim_listed(std::atomic<std::uint64_t>& index, std::uint64_t& pos, std::uint64_t m) noexcept {
+        pending_->store(pending_word(pos, m), std::memory_order_relaxed);  // ordered before the claim by its release
+        if constexpr (Multi) {
+            return index.compare_exchange_weak(pos, pos + m, std::memory_order_acq_rel, std::memory_order_relaxed);
+        } else {
+            index.store(pos + m, std::memory_order_release);
+            return true;
+        }
+    }
+
     mpmc_ring<T, N>* ring_ = nullptr;
     std::atomic<std::uint64_t>* pending_ = nullptr;
 };
