@@ -8,6 +8,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -200,7 +201,7 @@ TEST_CASE("rpc bad input: a client that never reads its replies is dropped, and 
     using frame = ipckit::detail::rpc::frame;
     rpc::server_options o;
     o.threads = 1;
-    o.send_timeout = 1s;  // each of the hog's replies waited this long, one after another (200 s), before
+    o.send_timeout = 1s;  // were the hog not dropped, each of its 200 replies would wait this long: 200 s
     for (const auto kind : rpc_transports) {
         INFO(ipckit_test::to_string(kind));
         served srv(kind, ipckit_test::calculator, o);
@@ -250,6 +251,41 @@ TEST_CASE("rpc bad input: a connection that names one client after another keeps
                   r.expect(returned(n, "clients()"));
                   r.check(!n || *n <= 4, "at most max_clients (4) clients remembered, not " + (n ? std::to_string(*n) : ""));
                   r.expect(still_serving(c));
+              }) == as_expected);
+    }
+}
+
+TEST_CASE("rpc bad input: clients whose replies are large keep at most reply_cache_bytes of them at the server",
+          "[process]") {
+    rpc::server_options o;
+    o.reply_cache_bytes = 1'000'000;  // below 3 clients x 6 replies x 150 kB = 2.7 MB
+    for (const auto kind : rpc_transports) {
+        INFO(ipckit_test::to_string(kind));
+        served srv(
+            kind,
+            [](rpc::server& s) {
+                ipckit_test::calculator(s);
+                s.bind("cached", [&s] { return std::uint64_t{s.cached_reply_bytes()}; });
+            },
+            o);
+        CHECK(in_child([&](child_report& r) {
+                  std::vector<std::unique_ptr<rpc::client>> clients;
+                  for (int i = 0; i < 3; ++i) clients.push_back(std::make_unique<rpc::client>(srv.address()));
+                  std::uint64_t last = 0;  // what cached() said last
+                  for (int round = 0; round < 6; ++round) {
+                      for (auto& c : clients) {
+                          const auto reply = c->call<std::string>("big", std::uint32_t{150'000}, patience);
+                          r.check(reply && reply->size() == 150'000, "big(150000) whole, round " + std::to_string(round));
+                          const auto cached = c->call<std::uint64_t>("cached", patience);
+                          r.expect(returned(cached, "cached()"));
+                          if (cached) last = *cached;
+                          r.check(cached && *cached <= 1'000'000,
+                                  "at most reply_cache_bytes (1000000) of replies kept, not " +
+                                      (cached ? std::to_string(*cached) : std::string()));
+                      }
+                  }
+                  r.check(last >= 150'000, "the newest large replies still kept, not " + std::to_string(last) + " bytes");
+                  r.expect(still_serving(*clients.front()));
               }) == as_expected);
     }
 }

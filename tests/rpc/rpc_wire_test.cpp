@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,49 @@ TEST_CASE("rpc reply cache: a request runs once, and a retransmission gets the s
     c.complete(1, bytes_of("one"));
     CHECK(c.admit(1, reply) == reply_cache::seen::done);
     CHECK(reply == bytes_of("one"));
+}
+
+TEST_CASE("rpc reply cache: its replies' bytes are counted in the shared budget until evicted or gone", "[unit]") {
+    auto budget = std::make_shared<ipckit::detail::rpc::reply_budget>(1000);
+    std::vector<char> reply;
+    {
+        reply_cache a(2, budget);
+        reply_cache b(2, budget);
+        for (std::uint64_t s = 1; s <= 3; ++s) {
+            REQUIRE(a.admit(s, reply) == reply_cache::seen::fresh);
+            a.complete(s, std::vector<char>(100 * s));
+        }
+        REQUIRE(b.admit(1, reply) == reply_cache::seen::fresh);
+        b.complete(1, std::vector<char>(50));
+        CHECK(a.bytes() == 500);  // 200 + 300: the 100 went with its reply, past the capacity of 2
+        CHECK(budget->used() == 550);
+        a.drop_oldest();
+        CHECK(a.admit(2, reply) == reply_cache::seen::expired);
+        CHECK(budget->used() == 350);
+    }
+    CHECK(budget->used() == 0);
+}
+
+TEST_CASE("rpc client table: over the byte budget, the clients holding most lose their oldest replies", "[unit]") {
+    ipckit::detail::rpc::client_table table(8, 16, 1000);  // trims down to 875
+    auto heavy = table.attach(1, nullptr);
+    auto light = table.attach(2, nullptr);
+    std::vector<char> reply;
+    const auto store = [&reply](ipckit::detail::rpc::client_state& c, std::uint64_t seq, std::size_t size) {
+        REQUIRE(c.replies.admit(seq, reply) == reply_cache::seen::fresh);
+        c.replies.complete(seq, std::vector<char>(size));
+    };
+    for (std::uint64_t s = 1; s <= 4; ++s) store(*heavy, s, 200);
+    store(*light, 1, 100);
+    store(*light, 2, 100);
+    table.trim();
+    CHECK(table.reply_bytes() == 1000);  // at the budget, not over it: nothing goes
+    store(*light, 3, 100);
+    table.trim();
+    CHECK(table.reply_bytes() <= 875);
+    CHECK(light->replies.bytes() == 300);  // the light client keeps its replies
+    CHECK(heavy->replies.admit(1, reply) == reply_cache::seen::expired);  // the heavy one lost its oldest
+    CHECK(heavy->replies.admit(4, reply) == reply_cache::seen::done);
 }
 
 TEST_CASE("rpc reply cache: bounded, and an evicted request is expired, never run again", "[unit]") {

@@ -24,6 +24,9 @@ struct server_options {
     std::size_t threads = 4;
     /// Replies kept per client for retransmissions (reply_cache.hpp).
     std::size_t reply_cache = 1024;
+    /// Bytes of replies kept, all clients together; past it, the clients that keep the most lose
+    /// their oldest (a retransmission of one of those is expired, not run again).
+    std::size_t reply_cache_bytes = std::size_t{256} << 20;
     /// Clients remembered (their reply caches); past it, those with no connection are forgotten.
     std::size_t max_clients = 4096;
     /// How long a reply may wait for a client that does not read; then the connection is

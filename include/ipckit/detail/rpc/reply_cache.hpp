@@ -19,13 +19,22 @@
 // client cannot be waiting for: complete() says so, and it is not sent (its msgid may be a newer
 // call's by then).
 //
+// Bytes. The count alone lets a server hold max_clients × capacity of the largest replies. So a
+// cache also counts its replies' bytes into a budget that all the server's clients share
+// (reply_budget.hpp), and the client table has the client holding the most drop its oldest
+// (drop_oldest) while the budget is over. A reply dropped that way is one more eviction: its
+// retransmission is `expired`, never run again.
+//
 // Not thread-safe: its client's mutex guards it (session.hpp, client_state).
+
+#include <ipckit/detail/rpc/reply_budget.hpp>
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -35,7 +44,14 @@ class reply_cache {
 public:
     enum class seen { fresh, running, done, expired };
 
-    explicit reply_cache(std::size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
+    /// At most `capacity` replies, their bytes counted in `budget` (none: counted nowhere).
+    explicit reply_cache(std::size_t capacity, std::shared_ptr<reply_budget> budget = nullptr)
+        : capacity_(capacity == 0 ? 1 : capacity), budget_(std::move(budget)) {}
+    reply_cache(const reply_cache&) = delete;
+    reply_cache& operator=(const reply_cache&) = delete;
+    ~reply_cache() {
+        if (budget_) budget_->remove(bytes_);
+    }
 
     /// The sequence number whose msgid (low 32 bits) is `msgid`: the one nearest the newest admitted.
     [[nodiscard]] std::uint64_t extend(std::uint32_t msgid) const noexcept {
@@ -68,16 +84,25 @@ public:
         it->second.done = true;
         it->second.reply = std::move(reply);
         completed_.push_back(seq);
-        while (completed_.size() > capacity_) {
-            const std::uint64_t old = completed_.front();
-            completed_.pop_front();
-            entries_.erase(old);
-            if (old >= floor_) floor_ = old + 1;
-        }
+        count(it->second.reply.size(), true);
+        while (completed_.size() > capacity_) drop_oldest();
         return newest_ - seq < half_range;
     }
 
+    /// Evicts the reply stored first; none stored: nothing.
+    void drop_oldest() {
+        if (completed_.empty()) return;
+        const std::uint64_t old = completed_.front();
+        completed_.pop_front();
+        const auto it = entries_.find(old);
+        count(it->second.reply.size(), false);
+        entries_.erase(it);
+        if (old >= floor_) floor_ = old + 1;
+    }
+
     [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
+    /// The bytes of the replies stored.
+    [[nodiscard]] std::size_t bytes() const noexcept { return bytes_; }
 
 private:
     struct entry {
@@ -86,7 +111,15 @@ private:
     };
     static constexpr std::uint64_t half_range = std::uint64_t{1} << 31;  // how far a msgid reaches either way
 
+    void count(std::size_t n, bool stored) noexcept {
+        bytes_ = stored ? bytes_ + n : bytes_ - n;
+        if (budget_ && stored) budget_->add(n);
+        if (budget_ && !stored) budget_->remove(n);
+    }
+
     std::size_t capacity_;
+    std::shared_ptr<reply_budget> budget_;
+    std::size_t bytes_ = 0;  // of the done entries' replies
     std::map<std::uint64_t, entry> entries_;
     std::deque<std::uint64_t> completed_;  // the done entries, oldest reply first: evicted first
     std::uint64_t floor_ = 0;   // every sequence below it that is not in entries_ was evicted

@@ -167,6 +167,9 @@ public:
     }
     /// Client incarnations remembered now.
     [[nodiscard]] std::size_t clients() const { return clients_.size(); }
+    /// Bytes of replies kept for retransmissions, all clients together (at most about
+    /// server_options::reply_cache_bytes).
+    [[nodiscard]] std::size_t cached_reply_bytes() const noexcept { return clients_.reply_bytes(); }
 
 private:
     struct name_in_domain {
@@ -184,7 +187,7 @@ private:
     server(std::string_view address, server_options o, const name_in_domain* n, const name_at_binder* b = nullptr)
         : options_(std::move(o)),
           advertised_(n ? std::make_unique<detail::rpc::advertisement>(n->domain, n->name, n->registry) : nullptr),
-          clients_(options_.max_clients, options_.reply_cache),
+          clients_(options_.max_clients, options_.reply_cache, options_.reply_cache_bytes),
           listener_(detail::listener_access::bind<frame>(address, options_.net, plain_clients())),
           registered_(b ? std::make_unique<registration>(b->binder, b->name, listener_.address(), binder_client_options())
                         : nullptr) {}
@@ -427,6 +430,7 @@ private:
             to = client->current.lock();
             if (client->dedupe && !client->replies.complete(seq, reply)) to.reset();  // 2^31 calls late
         }
+        clients_.trim();
         const fault_action act = options_.fault_hook ? options_.fault_hook(req.method, req.msgid) : fault_action::deliver;
         if (!to) return;
         if (act == fault_action::deliver) (void)to->send(reply.data(), reply.size(), clock::now() + options_.send_timeout);

@@ -17,6 +17,7 @@
 // growing with what one client sends faster than it is served.
 
 #include <ipckit/detail/rpc/plain_stream.hpp>
+#include <ipckit/detail/rpc/reply_budget.hpp>
 #include <ipckit/detail/rpc/reply_cache.hpp>
 #include <ipckit/detail/rpc/wire.hpp>
 #include <ipckit/net.hpp>
@@ -136,7 +137,8 @@ private:
 
 /// What the server remembers of one client incarnation: its replies, and where to send them.
 struct client_state {
-    client_state(std::size_t cache, bool deduplicate) : replies(cache), dedupe(deduplicate) {}
+    client_state(std::size_t cache, bool deduplicate, std::shared_ptr<reply_budget> budget = nullptr)
+        : replies(cache, std::move(budget)), dedupe(deduplicate) {}
     std::mutex m;                     // guards what follows
     reply_cache replies;
     std::weak_ptr<session> current;   // the connection it last said hello on
@@ -145,15 +147,16 @@ struct client_state {
 };
 
 /// The client incarnations a server knows, bounded: past max, those without a live connection
-/// go, least recently used first.
+/// go, least recently used first. And their replies, bounded in bytes all together (trim).
 class client_table {
 public:
-    client_table(std::size_t max, std::size_t cache) : max_(max), cache_(cache) {}
+    client_table(std::size_t max, std::size_t cache, std::size_t cache_bytes)
+        : max_(max), cache_(cache), budget_(std::make_shared<reply_budget>(cache_bytes)) {}
 
     std::shared_ptr<client_state> attach(std::uint64_t incarnation, const std::shared_ptr<session>& s) {
         std::lock_guard lock(m_);
         auto& c = clients_[incarnation];
-        if (!c) c = std::make_shared<client_state>(cache_, true);
+        if (!c) c = std::make_shared<client_state>(cache_, true, budget_);
         {
             std::lock_guard clock(c->m);
             c->current = s;
@@ -166,8 +169,49 @@ public:
         std::lock_guard lock(m_);
         return clients_.size();
     }
+    /// The bytes of the replies that all clients' caches hold.
+    [[nodiscard]] std::size_t reply_bytes() const noexcept { return budget_->used(); }
+
+    /// If the replies are over the budget: the clients that hold the most drop their oldest,
+    /// levelled (the largest down to the next largest, and so on), until the replies are an
+    /// eighth below it. Call it holding no client's mutex.
+    void trim() {
+        if (!budget_->over()) return;
+        std::lock_guard lock(m_);
+        while (budget_->used() > budget_->target()) {
+            std::vector<std::pair<std::size_t, client_state*>> held;  // bytes, client
+            for (auto& [inc, c] : clients_) {
+                std::lock_guard clock(c->m);
+                if (const std::size_t b = c->replies.bytes(); b > 0) held.emplace_back(b, c.get());
+            }
+            const std::size_t used = budget_->used();
+            if (used <= budget_->target()) return;
+            const std::size_t level = water_level(held, used - budget_->target());
+            bool dropped = false;
+            for (const auto& [b, c] : held) {
+                if (b <= level) break;
+                std::lock_guard clock(c->m);
+                for (; c->replies.bytes() > level; dropped = true) c->replies.drop_oldest();
+            }
+            if (!dropped) return;  // what is over, clients already forgotten hold until their last reply is sent
+        }
+    }
 
 private:
+    /// Sorts `held` largest first and returns the level to which lowering the largest frees at
+    /// least `excess` bytes.
+    static std::size_t water_level(std::vector<std::pair<std::size_t, client_state*>>& held, std::size_t excess) {
+        std::sort(held.begin(), held.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+        std::size_t sum = 0;
+        for (std::size_t k = 0; k < held.size(); ++k) {
+            sum += held[k].first;
+            const std::size_t next = k + 1 < held.size() ? held[k + 1].first : 0;
+            const std::size_t lowered = k + 1;  // the clients above `next`
+            if (sum - lowered * next >= excess) return (sum - std::min(sum, excess)) / lowered;
+        }
+        return 0;
+    }
+
     void evict() {
         std::vector<std::pair<std::uint64_t, std::uint64_t>> idle;  // last_used, incarnation
         for (auto& [inc, c] : clients_) {
@@ -181,6 +225,7 @@ private:
     mutable std::mutex m_;
     std::size_t max_;
     std::size_t cache_;
+    std::shared_ptr<reply_budget> budget_;
     std::map<std::uint64_t, std::shared_ptr<client_state>> clients_;
     std::uint64_t tick_ = 0;
 };
