@@ -11,7 +11,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 using ipckit::detail::rpc::kind;
@@ -77,6 +79,28 @@ TEST_CASE("rpc client table: over the byte budget, the clients holding most lose
     CHECK(light->replies.bytes() == 300);  // the light client keeps its replies
     CHECK(heavy->replies.admit(1, reply) == reply_cache::seen::expired);  // the heavy one lost its oldest
     CHECK(heavy->replies.admit(4, reply) == reply_cache::seen::done);
+}
+
+TEST_CASE("rpc client table: handler threads storing and trimming at once stay within the byte budget", "[unit]") {
+    ipckit::detail::rpc::client_table table(3, 64, 10'000);  // 4 clients: the table forgets one meanwhile
+    std::vector<std::thread> handlers;
+    for (std::uint64_t incarnation = 1; incarnation <= 4; ++incarnation)
+        handlers.emplace_back([&table, incarnation] {
+            auto client = table.attach(incarnation, nullptr);
+            std::vector<char> reply;
+            for (std::uint64_t seq = 1; seq <= 500; ++seq) {
+                {
+                    std::lock_guard lock(client->m);  // as the server: admit and complete under the client's mutex
+                    (void)client->replies.admit(seq, reply);
+                    client->replies.complete(seq, std::vector<char>(100 + 10 * incarnation));
+                }
+                table.trim();
+            }
+        });
+    for (auto& t : handlers) t.join();
+    table.trim();
+    CHECK(table.reply_bytes() <= 10'000);
+    CHECK(table.size() == 3);
 }
 
 TEST_CASE("rpc reply cache: bounded, and an evicted request is expired, never run again", "[unit]") {
