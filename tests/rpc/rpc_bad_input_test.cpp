@@ -6,13 +6,17 @@
 
 #include <ipckit/rpc.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -286,6 +290,53 @@ TEST_CASE("rpc bad input: clients whose replies are large keep at most reply_cac
                   }
                   r.check(last >= 150'000, "the newest large replies still kept, not " + std::to_string(last) + " bytes");
                   r.expect(still_serving(*clients.front()));
+              }) == as_expected);
+    }
+}
+
+TEST_CASE("rpc bad input: many connections sending faster than the server serves hold at most max_queued_bytes, and "
+          "lose nothing",
+          "[process]") {
+    using frame = ipckit::detail::rpc::frame;
+    rpc::server_options o;
+    o.threads = 1;
+    o.max_queued_bytes = 1'000'000;  // 9 requests of 100 kB; 4 connections send 40
+    ipckit_test::shared_memory flag(sizeof(std::atomic<bool>));
+    auto& sent_all = *new (flag.data()) std::atomic<bool>(false);
+    for (const auto kind : rpc_transports) {
+        INFO(ipckit_test::to_string(kind));
+        sent_all = false;
+        served srv(
+            kind,
+            [&sent_all](rpc::server& s) {
+                // Runs until the server holds 8 of them (or all were sent): how many bytes it held then.
+                s.bind("hold", [&s, &sent_all](const std::string&) {
+                    const auto until = std::chrono::steady_clock::now() + patience;
+                    while (s.queued_request_bytes() < 800'000 && !sent_all && std::chrono::steady_clock::now() < until)
+                        std::this_thread::sleep_for(1ms);
+                    return std::uint64_t{s.queued_request_bytes()};
+                });
+            },
+            o);
+        CHECK(in_child([&](child_report& r) {
+                  std::vector<ipckit::connection<frame>> raw;
+                  for (int i = 0; i < 4; ++i) raw.push_back(ipckit::connect<frame>(srv.address(), patience));
+                  const std::string blob(100'000, 'x');
+                  for (std::uint32_t id = 1; id <= 10; ++id)
+                      for (auto& c : raw) r.check(send_request(c, id, "hold", blob), "request " + std::to_string(id) + " sent");
+                  sent_all = true;
+                  for (auto& c : raw)
+                      for (std::uint32_t id = 1; id <= 10; ++id) {
+                          auto m = c.receive(patience);
+                          r.expect(err(m), errc::ok);
+                          if (!m) break;
+                          std::string why;
+                          const auto reply = ipckit::detail::rpc::parse(m->data(), m->size(), why);
+                          r.check(reply && reply->msgid == id && reply->error.is_nil(), "reply " + std::to_string(id) + " ok");
+                          const auto held = reply ? reply->result.as<std::uint64_t>() : 0;
+                          r.check(held <= 1'000'000, "at most max_queued_bytes (1000000) of requests held, not " +
+                                                         std::to_string(held));
+                      }
               }) == as_expected);
     }
 }

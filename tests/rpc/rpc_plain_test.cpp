@@ -171,6 +171,30 @@ TEST_CASE("rpc plain clients: without ipckit.hello each request runs, with it a 
     }
 }
 
+TEST_CASE("rpc plain clients: a request is held at its length on the wire, however the stream cut it", "[process]") {
+    for (const auto kind : plain_transports) {
+        INFO(ipckit_test::to_string(kind));
+        served srv(
+            kind,
+            [](rpc::server& s) {
+                services(s);
+                s.bind("held", [&s](const std::string&) { return std::uint64_t{s.queued_request_bytes()}; });
+            },
+            in_order());
+        CHECK(in_child([&](child_report& r) {
+            foreign_client c(srv.address());
+            msgpack::sbuffer one;
+            msgpack::pack(one, std::make_tuple(0, 1, std::string("held"), std::make_tuple(std::string(3000, 'p'))));
+            r.check(c.write(one.data(), 1000) && c.write(one.data() + 1000, one.size() - 1000), "a request in two writes");
+            r.expect(expect_result(c.next(), 1, std::uint64_t{one.size()}));  // the one request held: itself
+            c.request(2, "held", std::string("q"));
+            msgpack::sbuffer two;
+            msgpack::pack(two, std::make_tuple(0, 2, std::string("held"), std::make_tuple(std::string("q"))));
+            r.expect(expect_result(c.next(), 2, std::uint64_t{two.size()}));
+        }) == as_expected);
+    }
+}
+
 TEST_CASE("rpc plain clients: garbage or an oversize message drops that stream, an ipckit client goes on", "[process]") {
     std::vector<std::vector<unsigned char>> bad = {
         {0xc1},                                             // a byte MessagePack never uses

@@ -90,9 +90,11 @@ public:
         for (;;) {
             try {
                 msgpack::object_handle h;
+                const std::size_t before = unpacker_.parsed_size() + unpacker_.nonparsed_size();
                 if (unpacker_.next(h)) {
                     incoming in;
                     in.msg = check(std::move(h), in.why);
+                    if (in.msg) in.msg->bytes = before - unpacker_.nonparsed_size();  // parsed before, and now
                     in.found = in.msg ? incoming::what::message : incoming::what::corrupt;
                     return in;
                 }

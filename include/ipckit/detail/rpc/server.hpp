@@ -25,6 +25,7 @@
 #include <ipckit/detail/rpc/origin.hpp>
 #include <ipckit/detail/rpc/pool.hpp>
 #include <ipckit/detail/rpc/reply_cache.hpp>
+#include <ipckit/detail/rpc/request_budget.hpp>
 #include <ipckit/detail/rpc/session.hpp>
 #include <ipckit/detail/rpc/signature.hpp>
 #include <ipckit/detail/rpc/wire.hpp>
@@ -167,6 +168,9 @@ public:
     }
     /// Client incarnations remembered now.
     [[nodiscard]] std::size_t clients() const { return clients_.size(); }
+    /// Bytes of requests (as they came on the wire) waiting for a handler thread or running, all
+    /// connections together (at most server_options::max_queued_bytes, or one larger request).
+    [[nodiscard]] std::size_t queued_request_bytes() const { return queued_bytes_.used(); }
     /// Bytes of replies kept for retransmissions, all clients together (at most about
     /// server_options::reply_cache_bytes).
     [[nodiscard]] std::size_t cached_reply_bytes() const noexcept { return clients_.reply_bytes(); }
@@ -188,6 +192,7 @@ private:
         : options_(std::move(o)),
           advertised_(n ? std::make_unique<detail::rpc::advertisement>(n->domain, n->name, n->registry) : nullptr),
           clients_(options_.max_clients, options_.reply_cache, options_.reply_cache_bytes),
+          queued_bytes_(options_.max_queued_bytes),
           listener_(detail::listener_access::bind<frame>(address, options_.net, plain_clients())),
           registered_(b ? std::make_unique<registration>(b->binder, b->name, listener_.address(), binder_client_options())
                         : nullptr) {}
@@ -304,13 +309,14 @@ private:
                 break;
             }
             auto req = std::make_shared<detail::rpc::message>(std::move(*in.msg));
-            if (req->type == detail::rpc::kind::notification) {
-                post_for(s, [this, req, from] { (void)execute(*req, from); });
-            } else if (req->msgid == detail::rpc::hello_msgid && req->method == detail::rpc::hello_method) {
+            if (req->type == detail::rpc::kind::request && req->msgid == detail::rpc::hello_msgid &&
+                req->method == detail::rpc::hello_method) {
                 client = hello(s, *req, client);
-            } else {
-                admit(s, client, req, from);
+                continue;
             }
+            if (!room_for(*s, req->bytes)) break;  // stopping, or the connection was cut meanwhile
+            if (req->type == detail::rpc::kind::notification) post_for(s, req->bytes, [this, req, from] { (void)execute(*req, from); });
+            else admit(s, client, req, from);
         }
         open_.end(from.connection());  // origin::open() is false from here, before on_disconnect runs
         s->close();
@@ -354,11 +360,22 @@ private:
         return client;
     }
 
-    /// A request through its client's reply cache: run once, answered from the cache after.
+    /// For a connection's reader: waits until `n` more bytes of requests fit in the server's
+    /// budget (request_budget.hpp) and takes them; false if the server stops or the connection
+    /// is cut first.
+    bool room_for(const detail::rpc::session& s, std::size_t n) {
+        while (!stopping_ && !s.cut)
+            if (queued_bytes_.take(n, clock::now() + poll)) return true;
+        return false;
+    }
+
+    /// A request through its client's reply cache: run once, answered from the cache after. Its
+    /// bytes were taken from the request budget; a handler gives them back, or this does when
+    /// the request is not run.
     void admit(const std::shared_ptr<detail::rpc::session>& s, const std::shared_ptr<detail::rpc::client_state>& client,
                const request& req, const rpc::origin& from) {
         if (!client->dedupe) {
-            post_for(s, [this, client, req, from] { answer(client, *req, 0, execute(*req, from)); });
+            post_for(s, req->bytes, [this, client, req, from] { answer(client, *req, 0, execute(*req, from)); });
             return;
         }
         std::vector<char> cached;
@@ -370,8 +387,11 @@ private:
             seen = client->replies.admit(seq, cached);
         }
         using seen_t = detail::rpc::reply_cache::seen;
+        if (seen != seen_t::fresh) queued_bytes_.give_back(req->bytes);
         switch (seen) {
-        case seen_t::fresh: post_for(s, [this, client, req, seq, from] { answer(client, *req, seq, execute(*req, from)); }); break;
+        case seen_t::fresh:
+            post_for(s, req->bytes, [this, client, req, seq, from] { answer(client, *req, seq, execute(*req, from)); });
+            break;
         case seen_t::running: break;  // its reply goes to the client's current connection when done
         case seen_t::done: (void)s->send(cached.data(), cached.size(), clock::now() + options_.send_timeout); break;
         case seen_t::expired: {
@@ -386,13 +406,15 @@ private:
     }
 
     /// Gives `job` to a handler thread as one of the requests of connection `s`, which counts
-    /// it until it is done (session::begun, finished; its reader waits while too many are).
+    /// it until it is done (session::begun, finished; its reader waits while too many are),
+    /// and gives its `bytes` back to the request budget then.
     template <class Job>
-    void post_for(const std::shared_ptr<detail::rpc::session>& s, Job job) {
+    void post_for(const std::shared_ptr<detail::rpc::session>& s, std::size_t bytes, Job job) {
         s->begun();
-        pool_->post([s, job = std::move(job)] {
+        pool_->post([this, s, bytes, job = std::move(job)] {
             job();
             s->finished();
+            queued_bytes_.give_back(bytes);
         });
     }
 
@@ -447,6 +469,7 @@ private:
     detail::made_here made_;  // where the destructor may act
     std::unique_ptr<detail::rpc::advertisement> advertised_;  // in_domain: the name held
     detail::rpc::client_table clients_;
+    detail::rpc::request_budget queued_bytes_;
     std::map<std::string, method, std::less<>> methods_;
     std::function<void(std::uint64_t)> on_disconnect_;
     detail::rpc::open_connections open_;  // numbers the connections (origin.hpp)

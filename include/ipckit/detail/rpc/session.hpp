@@ -13,8 +13,9 @@
 // behind them. A client that comes back on a new connection gets its replies from the reply
 // cache. And the reader takes no more requests from a connection while
 // server_options::max_queued_per_connection of them wait for a handler or run (begun /
-// finished): the peer's sends then wait, as on a full socket, rather than the server's memory
-// growing with what one client sends faster than it is served.
+// finished), nor while all connections' requests fill the server's request budget
+// (request_budget.hpp): the peer's sends then wait, as on a full socket, rather than the
+// server's memory growing with what clients send faster than it is served.
 
 #include <ipckit/detail/rpc/plain_stream.hpp>
 #include <ipckit/detail/rpc/reply_budget.hpp>

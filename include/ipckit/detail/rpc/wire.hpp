@@ -63,6 +63,7 @@ struct message {
     msgpack::object params;   // request, notification: an array
     msgpack::object error;    // response
     msgpack::object result;   // response
+    std::size_t bytes = 0;    // its length on the wire (what the server's request budget counts)
 };
 
 /// The unpack limits for a frame of `n` bytes: nothing longer than the frame could hold.
@@ -177,7 +178,9 @@ inline std::optional<message> parse(const std::byte* p, std::size_t n, std::stri
             why = std::to_string(n - off) + " bytes after the message";
             return std::nullopt;
         }
-        return check(std::move(h), why);
+        auto m = check(std::move(h), why);
+        if (m) m->bytes = n;
+        return m;
     } catch (const std::exception& e) {
         why = std::string("malformed MessagePack: ") + e.what();
     } catch (...) {
