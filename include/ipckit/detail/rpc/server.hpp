@@ -315,8 +315,10 @@ private:
                 continue;
             }
             if (!room_for(*s, req->bytes)) break;  // stopping, or the connection was cut meanwhile
-            if (req->type == detail::rpc::kind::notification) post_for(s, req->bytes, [this, req, from] { (void)execute(*req, from); });
-            else admit(s, client, req, from);
+            if (req->type == detail::rpc::kind::notification)
+                post_for(s, req->bytes, [this, req, from] { (void)execute(*req, from); });
+            else
+                admit(s, client, req, from);
         }
         open_.end(from.connection());  // origin::open() is false from here, before on_disconnect runs
         s->close();
