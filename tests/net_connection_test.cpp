@@ -6,9 +6,12 @@
 
 #include <ipckit/net.hpp>
 
+#include <fcntl.h>
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <span>
 #include <string>
 #include <thread>
@@ -276,5 +279,39 @@ TEST_CASE("net connection: a listener closed before accepting closes its waiting
         CHECK(waiting.receive(patience).error() == errc::closed);
         REQUIRE(accepted.send("still on").has_value());  // the accepted one lives on
         CHECK(text(end.receive(patience).value()) == "still on");
+    }
+}
+
+TEST_CASE("net setup: every socket is close-on-exec, so a program this process starts inherits none", "[unit]") {
+    for (const auto kind : all_net_kinds) {
+        INFO(ipckit_test::to_string(kind));
+        pair_over<msg> p(kind);  // a listening socket, a connected one and an accepted one
+        std::size_t sockets = 0;
+        for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+            std::error_code ec;
+            const auto target = std::filesystem::read_symlink(entry.path(), ec).string();
+            if (ec || target.rfind("socket:", 0) != 0) continue;
+            ++sockets;
+            const int fd = std::stoi(entry.path().filename().string());
+            const int flags = ::fcntl(fd, F_GETFD);
+            INFO("fd " << fd << " (" << target << ")");
+            CHECK((flags >= 0 && (flags & FD_CLOEXEC) != 0));
+        }
+        CHECK(sockets >= 3);
+    }
+}
+
+TEST_CASE("net setup: a closed listener's address can be bound again at once", "[unit]") {
+    for (const auto kind : all_net_kinds) {
+        INFO(ipckit_test::to_string(kind));
+        auto first = ipckit::listener<msg>::bind(bind_address(kind));
+        const std::string address = first.address();  // with tcp's real port
+        for (int round = 0; round < 20; ++round) {
+            INFO("round " << round);
+            auto c = ipckit::connect<msg>(address, patience);  // an accept in flight on the I/O thread
+            first.close();
+            first = ipckit::listener<msg>::bind(address);  // not already_exists
+            REQUIRE(first.address() == address);
+        }
     }
 }

@@ -19,6 +19,7 @@
 #include <ipckit/detail/net/address.hpp>
 #include <ipckit/detail/net/first_byte.hpp>
 #include <ipckit/detail/net/handshake.hpp>
+#include <ipckit/detail/net/io_thread.hpp>
 #include <ipckit/detail/net/link.hpp>
 #include <ipckit/detail/net/options.hpp>
 #include <ipckit/detail/net/socket.hpp>
@@ -29,10 +30,16 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -66,6 +73,7 @@ public:
     acceptor_state(asio::basic_socket_acceptor<net_protocol> acceptor, std::string address, hello mine,
                    const net_options& o, foreign_stream_fn foreign = {})
         : acceptor_(std::move(acceptor)),
+          protocol_(protocol_of(acceptor_)),
           address_(std::move(address)),
           mine_(std::move(mine)),
           options_(o),
@@ -106,7 +114,9 @@ public:
     void unwatch(const watch_core* w) noexcept { watchers_.remove(m_, w); }
 
     /// Stops accepting; connections already accepted live on, those not yet accepted are
-    /// closed (their clients read closed).
+    /// closed (their clients read closed). Returns once the listening socket is closed, its
+    /// address free for another listener at once (the I/O thread closes it, being the one
+    /// that may touch it while an accept waits: this waits for that, up to a few seconds).
     void close() noexcept {
         std::deque<std::shared_ptr<link>> unaccepted;
         {
@@ -118,10 +128,20 @@ public:
         // A started link lives on its own handlers until closed: close it, or it never goes.
         for (auto& l : unaccepted) l->close(clock::now());
         ready_cv_.notify_all();
-        asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
+        auto self = shared_from_this();
+        const auto close_socket = [self] {
             boost::system::error_code ignored;
             self->acceptor_.close(ignored);
-        });
+            {
+                std::lock_guard lock(self->m_);
+                self->socket_closed_ = true;
+            }
+            self->ready_cv_.notify_all();
+        };
+        if (io_thread::context().get_executor().running_in_this_thread()) return close_socket();
+        asio::post(acceptor_.get_executor(), close_socket);
+        std::unique_lock lock(m_);
+        (void)ready_cv_.wait_for(lock, std::chrono::seconds(10), [&] { return socket_closed_; });
     }
 
     [[nodiscard]] std::vector<net_rejection> rejections() const {
@@ -132,17 +152,46 @@ public:
     [[nodiscard]] std::size_t live() const noexcept { return live_->load(std::memory_order_relaxed); }
 
 private:
+    static net_protocol protocol_of(const asio::basic_socket_acceptor<net_protocol>& a) {
+        boost::system::error_code ec;
+        const net_endpoint e = a.local_endpoint(ec);
+        return ec ? net_protocol(AF_UNSPEC, 0) : e.protocol();  // unbound: assign() fails, and says so
+    }
+
+    /// Waits for the listening socket to be readable, then accepts every connection waiting
+    /// (accept4, close-on-exec: socket.hpp), until it would block. Every one: Asio's reactor
+    /// is edge-triggered, and reports a connection left waiting no more.
     void accept_more() {
-        acceptor_.async_accept([self = shared_from_this()](const boost::system::error_code& ec, net_socket s) {
+        acceptor_.async_wait(asio::socket_base::wait_read, [self = shared_from_this()](const boost::system::error_code& ec) {
             if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
-            if (ec) {
-                // Out of file descriptors and the like: say so, and go on accepting.
-                self->reject(errc::system_error, "accepting a connection failed: " + ec.message());
-            } else {
-                self->handshake(std::move(s));
+            if (ec) self->reject(errc::system_error, "waiting for a connection failed: " + ec.message());
+            while (!ec && self->accept_one()) {
             }
             self->accept_more();
         });
+    }
+
+    /// One accept4 on the (non-blocking) listening socket: whether to try another.
+    bool accept_one() {
+        const int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0) {
+            const int e = errno;
+            if (e == EAGAIN || e == EWOULDBLOCK) return false;
+            if (e == EINTR || e == ECONNABORTED) return true;  // that one went before we took it
+            // Out of file descriptors and the like: say so, and go on accepting at the next wake.
+            reject(errc::system_error, std::string("accepting a connection failed: ") + std::strerror(e));
+            return false;
+        }
+        net_socket s(acceptor_.get_executor());
+        boost::system::error_code ec;
+        s.assign(protocol_, fd, ec);
+        if (ec) {
+            ::close(fd);
+            reject(errc::system_error, "taking an accepted connection failed: " + ec.message());
+            return true;
+        }
+        handshake(std::move(s));
+        return true;
     }
 
     void handshake(net_socket s) {
@@ -227,6 +276,7 @@ private:
     }
 
     asio::basic_socket_acceptor<net_protocol> acceptor_;
+    const net_protocol protocol_;  // of the sockets it accepts
     const std::string address_;
     const hello mine_;
     const net_options options_;
@@ -240,6 +290,7 @@ private:
     std::deque<std::shared_ptr<link>> ready_;
     std::deque<net_rejection> rejections_;
     bool closed_ = false;
+    bool socket_closed_ = false;  // the I/O thread closed the listening socket (close())
     watch_list watchers_;
 };
 

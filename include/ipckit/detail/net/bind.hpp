@@ -39,9 +39,11 @@ inline bool stale_unix_socket(const std::string& path) {
     std::error_code fs;
     if (!std::filesystem::is_socket(path, fs)) return false;  // never remove anything else
     asio::io_context here;
-    asio::local::stream_protocol::socket probe(here);
+    net_socket probe(here);
     boost::system::error_code ec;
-    probe.connect(asio::local::stream_protocol::endpoint(path), ec);
+    const net_endpoint where(asio::local::stream_protocol::endpoint{path});
+    open_cloexec(probe, where.protocol(), ec);
+    if (!ec) probe.connect(where, ec);
     return ec == asio::error::connection_refused;
 }
 
@@ -52,7 +54,7 @@ inline net_acceptor bind_acceptor(const net_address& a) {
     net_acceptor acceptor(io_thread::context());
     boost::system::error_code ec;
     for (int attempt = 0;; ++attempt) {
-        acceptor.open(where.protocol(), ec);
+        open_cloexec(acceptor, where.protocol(), ec);
         if (ec) throw net_error(ec, text, "opening a socket for");
         if (a.transport == net_transport::tcp) acceptor.set_option(net_acceptor::reuse_address(true), ec);
         acceptor.bind(where, ec);
@@ -65,6 +67,8 @@ inline net_acceptor bind_acceptor(const net_address& a) {
         }
         if (ec) throw net_error(ec, text, "binding");
         acceptor.listen(asio::socket_base::max_listen_connections, ec);
+        if (ec) throw net_error(ec, text, "listening on");
+        acceptor.non_blocking(true, ec);  // the accept loop takes connections until it would block
         if (ec) throw net_error(ec, text, "listening on");
         return acceptor;
     }

@@ -13,11 +13,11 @@
 #include <ipckit/detail/net/socket.hpp>
 #include <ipckit/error.hpp>
 
-#include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -62,22 +62,30 @@ private:
             self->socket_.close(ignored);
         });
         if (address_.transport != net_transport::tcp) {
-            socket_.async_connect(unix_endpoint(address_), [self = shared_from_this()](const boost::system::error_code& ec) {
-                self->connected(ec);
-            });
-            return;
+            endpoints_.push_back(unix_endpoint(address_));
+            return try_endpoint(0);
         }
         resolver_.async_resolve(address_.host, std::to_string(address_.port), asio::ip::tcp::resolver::numeric_service,
                                 [self = shared_from_this()](const boost::system::error_code& ec,
                                                             const asio::ip::tcp::resolver::results_type& found) {
                                     if (ec) return self->fail(ec, "resolving");
-                                    std::vector<net_endpoint> endpoints;
-                                    for (const auto& e : found) endpoints.emplace_back(e.endpoint());
-                                    asio::async_connect(self->socket_, endpoints,
-                                                        [self](const boost::system::error_code& e, const net_endpoint&) {
-                                                            self->connected(e);
-                                                        });
+                                    for (const auto& e : found) self->endpoints_.emplace_back(e.endpoint());
+                                    if (self->endpoints_.empty()) return self->fail(asio::error::host_not_found, "resolving");
+                                    self->try_endpoint(0);
                                 });
+    }
+
+    /// Connects a new socket (close-on-exec: socket.hpp) to endpoints_[i]; refused, the next.
+    void try_endpoint(std::size_t i) {
+        boost::system::error_code ec;
+        socket_.close(ec);
+        open_cloexec(socket_, endpoints_[i].protocol(), ec);
+        if (ec) return fail(ec, "opening a socket for");
+        socket_.async_connect(endpoints_[i], [self = shared_from_this(), i](const boost::system::error_code& e) {
+            if (e && !self->timed_out_ && e != asio::error::operation_aborted && i + 1 < self->endpoints_.size())
+                return self->try_endpoint(i + 1);
+            self->connected(e);
+        });
     }
 
     void connected(const boost::system::error_code& ec) {
@@ -125,6 +133,7 @@ private:
     const clock::time_point deadline_;
     const clock::time_point started_ = clock::now();
     net_socket socket_;
+    std::vector<net_endpoint> endpoints_;  // to try in turn
     asio::ip::tcp::resolver resolver_;
     asio::steady_timer timer_;
     bool handshaking_ = false;

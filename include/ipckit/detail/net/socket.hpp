@@ -2,6 +2,12 @@
 // From an address (address.hpp) to Asio endpoints, and from an OS error to an ipckit::error
 // that names the address. Unix and TCP sockets are both generic stream sockets here, so one
 // connection type serves both.
+//
+// Close-on-exec. Every socket ipckit makes is close-on-exec from its first instant (opened
+// here, or accepted with accept4, acceptor.hpp): a program that a process of ours starts (a
+// handler that runs a helper) must not inherit a listening socket, which would keep the
+// address bound after our process died, nor a connection, which would keep the peer from
+// seeing that death. Asio opens and accepts without the flag, so ipckit opens its own.
 
 #include <ipckit/detail/net/address.hpp>
 #include <ipckit/error.hpp>
@@ -10,6 +16,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -23,6 +33,18 @@ using net_socket = net_protocol::socket;
 using net_endpoint = net_protocol::endpoint;
 /// The clock of every deadline, as the queues' (sync/doorbell.hpp names the same type).
 using clock = std::chrono::steady_clock;
+
+/// Opens `s` (a socket or an acceptor, closed) for `p`, close-on-exec (see the top).
+template <class Socket>
+void open_cloexec(Socket& s, const net_protocol& p, boost::system::error_code& ec) {
+    const int fd = ::socket(p.family(), p.type() | SOCK_CLOEXEC, p.protocol());
+    if (fd < 0) {
+        ec.assign(errno, boost::system::system_category());
+        return;
+    }
+    s.assign(p, fd, ec);
+    if (ec) ::close(fd);
+}
 
 /// The endpoint of a Unix address (a path, or an abstract name with its leading NUL).
 inline net_endpoint unix_endpoint(const net_address& a) {
