@@ -168,6 +168,7 @@ TEST_CASE("rpc faults: a restarted server gets the idempotent calls again, the o
         auto first = std::make_unique<served>(kind, [&](rpc::server& s) {
             blocking(s, started, "charge");
             blocking(s, started, "balance", true);  // blocks in the first server, as charge does
+            blocking(s, started, "audit", true);    // idempotent here, not in the second server
         });
         const std::string address = first->address();
         child_report report;
@@ -177,15 +178,19 @@ TEST_CASE("rpc faults: a restarted server gets the idempotent calls again, the o
             rpc::client c(address, co);
             auto charge = c.async_call<std::int64_t>("charge", patience);
             auto balance = c.async_call<std::int64_t>("balance", patience);
+            auto audit = c.async_call<std::int64_t>("audit", patience);
             r.expect(failed_with(charge.get(), rpc::errc::peer_dead, "", "charge()"));  // never run twice
             r.expect(returned(balance.get(), 7, "balance()"));                           // answered by the second server
+            r.expect(failed_with(audit.get(), rpc::errc::peer_dead, "", "audit()"));    // the new server's word counts too
         });
+        REQUIRE(started.wait());
         REQUIRE(started.wait());
         REQUIRE(started.wait());
         CHECK(first->kill() == killed_by_sigkill);
         served second(address, [](rpc::server& s) {
             s.bind("charge", [] { return std::int64_t{1}; });
             s.bind("balance", [] { return std::int64_t{7}; }, rpc::idempotent);
+            s.bind("audit", [] { return std::int64_t{1}; });
         });
         CHECK(report.finish(client) == as_expected);
     }
@@ -243,6 +248,12 @@ TEST_CASE("rpc faults: a send waiting for room at a server that does not read ho
                 if (a.error().code == rpc::errc::not_sent) break;
                 r.expect(failed_with(a, rpc::errc::timed_out, "add", "add(1, 2)"));
             }
+            // From then on the filler holds the send turn: no call goes, and each says so
+            // (not_sent: it did not run), never timed_out (it may or may not have). 200 ms: past
+            // the client thread's slice, so that it wakes at the deadline, as the caller does.
+            for (int i = 0; i < 10; ++i)
+                r.expect(failed_with(c.call<std::int64_t>("add", 1, 2, 200ms), rpc::errc::not_sent, "add",
+                                     "add(1, 2), the room gone"));
             refused.post();
             r.block_until_killed(hold);
         });

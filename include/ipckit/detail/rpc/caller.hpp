@@ -9,8 +9,9 @@
 //
 //   the connection ends      every sent call is `lost`; the thread reconnects and says hello
 //   same server incarnation  every call is sent again with its id: the reply cache answers it
-//   another incarnation      lost calls to methods the server declared idempotent are sent
-//                            again; the others end with peer_dead (may or may not have run)
+//   another incarnation      lost calls to methods both it and the server before declared
+//                            idempotent are sent again; the others end with peer_dead (may or
+//                            may not have run)
 //   reconnecting fails       calls never sent end with not_sent; lost ones with peer_dead, or,
 //                            if idempotent, try again until their deadline (then peer_dead)
 //   no reply for retry_interval   sent again on the same connection (a lost reply)
@@ -303,11 +304,14 @@ private:
             for (auto it = pending_.begin(); it != pending_.end();) {
                 auto next = std::next(it);
                 if (it->second.deadline <= now) {
-                    if (!it->second.sent && !it->second.sending)
-                        end(it, {rerrc::not_sent, it->second.method + " was not sent by its deadline: the connection to " +
-                                                      address_ + " had no room (does the server read?); it did not run"},
-                            out);
-                    else if (it->second.lost)
+                    if (!it->second.sent) {
+                        // A first send in progress (sending) says whether it went, by the same
+                        // deadline: the call ends at the next look after, sent or not_sent.
+                        if (!it->second.sending)
+                            end(it, {rerrc::not_sent, it->second.method + " was not sent by its deadline: the connection to " +
+                                                          address_ + " had no room (does the server read?); it did not run"},
+                                out);
+                    } else if (it->second.lost)
                         end(it, {rerrc::peer_dead, "the connection to " + address_ + " ended after " + it->second.method +
                                                        " was sent, and no reply came by the deadline; it may or may not have run"},
                             out);
@@ -327,7 +331,7 @@ private:
             const bool long_wait = !pending_.empty() && now >= long_wait_due_;
             auto wake = now + (long_wait ? poll : slice_);
             for (const auto& [seq, p] : pending_) {
-                wake = std::min(wake, p.deadline);
+                if (p.deadline > now || !p.sending) wake = std::min(wake, p.deadline);  // else: a slice
                 if (p.sent && !long_wait) wake = std::min(wake, p.next_send);
             }
             auto c = conn_;
@@ -420,7 +424,9 @@ private:
         for (auto it = pending_.begin(); it != pending_.end();) {
             auto next = std::next(it);
             auto& p = it->second;
-            if ((p.lost || p.sending) && restarted && !p.idempotent)  // sending: perhaps on the old connection
+            // Sent again to a new incarnation only if both it and the one before declared it
+            // idempotent: the new one may be another version of the server.
+            if ((p.lost || p.sending) && restarted && (!p.idempotent || idempotent_.count(p.method) == 0))
                 end(it, {rerrc::peer_dead, "the server at " + address_ + " is a new incarnation (it restarted) after " +
                                                p.method + " was sent; it may or may not have run, and is not idempotent"},
                     out);
