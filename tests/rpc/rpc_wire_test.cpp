@@ -103,6 +103,23 @@ TEST_CASE("rpc client table: handler threads storing and trimming at once stay w
     CHECK(table.size() == 3);
 }
 
+TEST_CASE("rpc client table: a client forgotten past max_clients that comes back runs none of its requests again",
+          "[unit]") {
+    ipckit::detail::rpc::client_table table(1, 16, 1 << 20);
+    std::vector<char> reply;
+    {
+        auto first = table.attach(1, nullptr);
+        REQUIRE(first->replies.admit(5, reply) == reply_cache::seen::fresh);
+        first->replies.complete(5, bytes_of("ran"));
+    }
+    (void)table.attach(2, nullptr);  // one client at most: the first, idle, is forgotten
+    REQUIRE(table.size() == 1);
+    auto back = table.attach(1, nullptr);  // and comes back: the second goes
+    CHECK(back->replies.admit(back->replies.extend(5), reply) == reply_cache::seen::expired);  // ran: never again
+    CHECK(back->replies.admit(back->replies.extend(4), reply) == reply_cache::seen::expired);
+    CHECK(back->replies.admit(back->replies.extend(6), reply) == reply_cache::seen::fresh);   // a new call runs
+}
+
 TEST_CASE("rpc reply cache: bounded, and an evicted request is expired, never run again", "[unit]") {
     reply_cache c(2);
     std::vector<char> reply;

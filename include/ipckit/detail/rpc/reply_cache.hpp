@@ -100,6 +100,15 @@ public:
         if (old >= floor_) floor_ = old + 1;
     }
 
+    /// The highest sequence admitted (0: none).
+    [[nodiscard]] std::uint64_t newest() const noexcept { return newest_; }
+    /// For the new cache of a client whose cache was dropped while it held sequences up to
+    /// `newest` (client_table): each of them is expired, never run again.
+    void expire_through(std::uint64_t newest) noexcept {
+        newest_ = std::max(newest_, newest);
+        floor_ = std::max(floor_, newest + 1);
+    }
+
     [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
     /// The bytes of the replies stored.
     [[nodiscard]] std::size_t bytes() const noexcept { return bytes_; }

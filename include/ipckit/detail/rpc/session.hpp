@@ -29,6 +29,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -149,6 +150,14 @@ struct client_state {
 
 /// The client incarnations a server knows, bounded: past max, those without a live connection
 /// go, least recently used first. And their replies, bounded in bytes all together (trim).
+///
+/// At most once past max. A client forgotten with its reply cache may come back, and send again
+/// a request that ran. So the table keeps, for each forgotten client, the newest sequence its
+/// cache admitted (16 bytes, where the cache held up to its capacity of replies), and a client
+/// that says hello again under that incarnation gets a cache for which every sequence up to it
+/// is expired. These records are bounded too (forgotten_per_client: 16 for each client the
+/// table may remember, the oldest dropped first); only a client that comes back after that many
+/// others were forgotten can have a request run twice.
 class client_table {
 public:
     client_table(std::size_t max, std::size_t cache, std::size_t cache_bytes)
@@ -157,7 +166,13 @@ public:
     std::shared_ptr<client_state> attach(std::uint64_t incarnation, const std::shared_ptr<session>& s) {
         std::lock_guard lock(m_);
         auto& c = clients_[incarnation];
-        if (!c) c = std::make_shared<client_state>(cache_, true, budget_);
+        if (!c) {
+            c = std::make_shared<client_state>(cache_, true, budget_);
+            if (const auto f = forgotten_.find(incarnation); f != forgotten_.end()) {
+                c->replies.expire_through(f->second.newest);
+                forgotten_.erase(f);
+            }
+        }
         {
             std::lock_guard clock(c->m);
             c->current = s;
@@ -214,14 +229,41 @@ private:
     }
 
     void evict() {
-        std::vector<std::pair<std::uint64_t, std::uint64_t>> idle;  // last_used, incarnation
+        struct idle_client {
+            std::uint64_t last_used, incarnation, newest;
+        };
+        std::vector<idle_client> idle;
         for (auto& [inc, c] : clients_) {
             std::lock_guard clock(c->m);
-            if (c->current.expired()) idle.emplace_back(c->last_used, inc);
+            if (c->current.expired()) idle.push_back({c->last_used, inc, c->replies.newest()});
         }
-        std::sort(idle.begin(), idle.end());
-        for (std::size_t i = 0; i < idle.size() && clients_.size() > max_; ++i) clients_.erase(idle[i].second);
+        std::sort(idle.begin(), idle.end(), [](const auto& a, const auto& b) { return a.last_used < b.last_used; });
+        for (std::size_t i = 0; i < idle.size() && clients_.size() > max_; ++i) {
+            clients_.erase(idle[i].incarnation);
+            remember(idle[i].incarnation, idle[i].newest);
+        }
     }
+
+    /// Keeps the newest sequence of a client forgotten (see the class), dropping the oldest
+    /// such records past forgotten_per_client × max.
+    void remember(std::uint64_t incarnation, std::uint64_t newest) {
+        if (newest == 0) return;  // it made no call: nothing can come again
+        const std::uint64_t stamp = ++forgotten_stamp_;
+        forgotten_.insert_or_assign(incarnation, forgotten_client{newest, stamp});
+        forgotten_order_.emplace_back(stamp, incarnation);
+        const std::size_t most = max_ * forgotten_per_client;
+        while (forgotten_order_.size() > most) {
+            const auto [old_stamp, old] = forgotten_order_.front();
+            forgotten_order_.pop_front();
+            if (const auto f = forgotten_.find(old); f != forgotten_.end() && f->second.stamp == old_stamp) forgotten_.erase(f);
+        }
+    }
+
+    struct forgotten_client {
+        std::uint64_t newest;  // the newest sequence its cache admitted
+        std::uint64_t stamp;   // which of forgotten_order_'s entries is its own
+    };
+    static constexpr std::size_t forgotten_per_client = 16;
 
     mutable std::mutex m_;
     std::size_t max_;
@@ -229,6 +271,9 @@ private:
     std::shared_ptr<reply_budget> budget_;
     std::map<std::uint64_t, std::shared_ptr<client_state>> clients_;
     std::uint64_t tick_ = 0;
+    std::map<std::uint64_t, forgotten_client> forgotten_;                // by incarnation
+    std::deque<std::pair<std::uint64_t, std::uint64_t>> forgotten_order_;  // stamp, incarnation: oldest first
+    std::uint64_t forgotten_stamp_ = 0;
 };
 
 }  // namespace ipckit::detail::rpc
