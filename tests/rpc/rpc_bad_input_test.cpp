@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -34,10 +35,13 @@ namespace rpc = ipckit::rpc;
 
 namespace {
 
-/// The calculator, and how many connections the server dropped as corrupt.
-void calculator_counting_corrupt(rpc::server& s) {
-    ipckit_test::calculator(s);
-    s.bind("corrupt_count", [&s] { return s.corrupt_connections(); });
+/// The calculator, and `name`, which returns what `gauge` reads of the server (a count or a size).
+template <class Gauge>
+std::function<void(rpc::server&)> calculator_and(std::string name, Gauge gauge) {
+    return [name, gauge](rpc::server& s) {
+        ipckit_test::calculator(s);
+        s.bind(name, [&s, gauge] { return std::uint64_t{gauge(s)}; });
+    };
 }
 
 /// as_expected if the server still answers add.
@@ -101,7 +105,7 @@ TEST_CASE("rpc bad input: a malformed frame drops that connection as corrupt, ot
     deep.push_back(0xc0);
     for (const auto kind : rpc_transports) {
         INFO(ipckit_test::to_string(kind));
-        served srv(kind, calculator_counting_corrupt);
+        served srv(kind, calculator_and("corrupt_count", [](const rpc::server& s) { return s.corrupt_connections(); }));
         auto bad = malformed;
         bad.push_back(deep);
         std::uint64_t expected = 0;
@@ -235,13 +239,7 @@ TEST_CASE("rpc bad input: a connection that names one client after another keeps
     o.max_clients = 4;
     for (const auto kind : rpc_transports) {
         INFO(ipckit_test::to_string(kind));
-        served srv(
-            kind,
-            [](rpc::server& s) {
-                ipckit_test::calculator(s);
-                s.bind("clients", [&s] { return std::uint64_t{s.clients()}; });
-            },
-            o);
+        served srv(kind, calculator_and("clients", [](const rpc::server& s) { return s.clients(); }), o);
         CHECK(in_child([&](child_report& r) {
                   auto raw = ipckit::connect<frame>(srv.address(), patience);
                   for (std::uint64_t incarnation = 1000; incarnation < 1020; ++incarnation) {
@@ -265,13 +263,7 @@ TEST_CASE("rpc bad input: clients whose replies are large keep at most reply_cac
     o.reply_cache_bytes = 1'000'000;  // below 3 clients x 6 replies x 150 kB = 2.7 MB
     for (const auto kind : rpc_transports) {
         INFO(ipckit_test::to_string(kind));
-        served srv(
-            kind,
-            [](rpc::server& s) {
-                ipckit_test::calculator(s);
-                s.bind("cached", [&s] { return std::uint64_t{s.cached_reply_bytes()}; });
-            },
-            o);
+        served srv(kind, calculator_and("cached", [](const rpc::server& s) { return s.cached_reply_bytes(); }), o);
         CHECK(in_child([&](child_report& r) {
                   std::vector<std::unique_ptr<rpc::client>> clients;
                   for (int i = 0; i < 3; ++i) clients.push_back(std::make_unique<rpc::client>(srv.address()));
