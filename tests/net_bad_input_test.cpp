@@ -7,12 +7,18 @@
 
 #include <ipckit/net.hpp>
 
+#include <algorithm>
 #include <cstddef>
+#include <filesystem>
 #include <span>
 #include <string>
 #include <vector>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -221,4 +227,42 @@ TEST_CASE("net bad input: a shm:// request for queues that are missing or never 
     CHECK(contains(r[0].what, "could not be opened"));
     CHECK(r[1].reason == errc::timed_out);
     CHECK(contains(r[1].what, "no handshake within 200 ms"));
+}
+
+TEST_CASE("net bad input: out of file descriptors, a listener says why and accepts the waiting client once some are free",
+          "[unit]") {
+    auto srv = ipckit::listener<ipckit::bytes<64>>::bind("tcp://127.0.0.1:0");
+    const auto port = ipckit::parse_address(srv.address()).port;
+    rlimit before{};
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &before) == 0);
+    // Every descriptor number below the limit taken but one, for the client's socket: the
+    // listener's accept then has none.
+    int highest = 0;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd"))
+        highest = std::max(highest, std::stoi(entry.path().filename().string()));
+    rlimit low = before;
+    low.rlim_cur = static_cast<rlim_t>(highest + 32);
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+    std::vector<int> filler;
+    for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) filler.push_back(fd);
+    REQUIRE(!filler.empty());
+    ::close(filler.back());  // the one number free
+    filler.pop_back();
+    const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(client >= 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(client, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0);  // the kernel queues it
+    const bool said = ipckit_test::eventually([&] {
+        for (const auto& r : srv.rejections())
+            if (contains(r.what, "accepting a connection failed")) return true;
+        return false;
+    });
+    for (const int fd : filler) ::close(fd);
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &before) == 0);
+    CHECK(said);
+    CHECK(ipckit_test::eventually([&] { return srv.live_connections() == 1; }));  // taken, with no new client
+    ::close(client);
 }

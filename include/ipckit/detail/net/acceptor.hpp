@@ -29,6 +29,7 @@
 #include <boost/asio/basic_socket_acceptor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -132,6 +133,7 @@ public:
         const auto close_socket = [self] {
             boost::system::error_code ignored;
             self->acceptor_.close(ignored);
+            self->retry_.cancel();
             {
                 std::lock_guard lock(self->m_);
                 self->socket_closed_ = true;
@@ -160,27 +162,41 @@ private:
 
     /// Waits for the listening socket to be readable, then accepts every connection waiting
     /// (accept4, close-on-exec: socket.hpp), until it would block. Every one: Asio's reactor
-    /// is edge-triggered, and reports a connection left waiting no more.
+    /// is edge-triggered, and reports a connection left waiting no more. (No connection is
+    /// missed between the last accept and the wait: this thread queues the wait before it
+    /// asks epoll again, and an edge that came meanwhile is reported then.)
     void accept_more() {
         acceptor_.async_wait(asio::socket_base::wait_read, [self = shared_from_this()](const boost::system::error_code& ec) {
             if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
             if (ec) self->reject(errc::system_error, "waiting for a connection failed: " + ec.message());
-            while (!ec && self->accept_one()) {
-            }
-            self->accept_more();
+            self->accept_waiting();
         });
     }
 
-    /// One accept4 on the (non-blocking) listening socket: whether to try another.
-    bool accept_one() {
+    /// Accepts until none waits, then waits for more; after a failure (out of file
+    /// descriptors), tries again in a while, not at once: it would fail again at once, and the
+    /// I/O thread would spin, for as long as none is free.
+    void accept_waiting() {
+        accepted a = accepted::one;
+        while (a == accepted::one) a = accept_one();
+        if (a == accepted::none_waiting) return accept_more();
+        retry_.expires_after(std::chrono::milliseconds(100));
+        retry_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+            if (!ec && self->acceptor_.is_open()) self->accept_waiting();
+        });
+    }
+
+    enum class accepted { one, none_waiting, failed };
+    /// One accept4 on the (non-blocking) listening socket.
+    accepted accept_one() {
         const int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
         if (fd < 0) {
             const int e = errno;
-            if (e == EAGAIN || e == EWOULDBLOCK) return false;
-            if (e == EINTR || e == ECONNABORTED) return true;  // that one went before we took it
-            // Out of file descriptors and the like: say so, and go on accepting at the next wake.
+            if (e == EAGAIN || e == EWOULDBLOCK) return accepted::none_waiting;
+            if (e == EINTR || e == ECONNABORTED) return accepted::one;  // that one went before we took it
+            // Out of file descriptors and the like: say so, and go on accepting.
             reject(errc::system_error, std::string("accepting a connection failed: ") + std::strerror(e));
-            return false;
+            return accepted::failed;
         }
         net_socket s(acceptor_.get_executor());
         boost::system::error_code ec;
@@ -188,10 +204,10 @@ private:
         if (ec) {
             ::close(fd);
             reject(errc::system_error, "taking an accepted connection failed: " + ec.message());
-            return true;
+            return accepted::one;
         }
         handshake(std::move(s));
-        return true;
+        return accepted::one;
     }
 
     void handshake(net_socket s) {
@@ -277,6 +293,7 @@ private:
 
     asio::basic_socket_acceptor<net_protocol> acceptor_;
     const net_protocol protocol_;  // of the sockets it accepts
+    asio::steady_timer retry_{acceptor_.get_executor()};  // accept_waiting() after a failure
     const std::string address_;
     const hello mine_;
     const net_options options_;
