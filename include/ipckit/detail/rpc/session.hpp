@@ -153,11 +153,12 @@ struct client_state {
 ///
 /// At most once past max. A client forgotten with its reply cache may come back, and send again
 /// a request that ran. So the table keeps, for each forgotten client, the newest sequence its
-/// cache admitted (16 bytes, where the cache held up to its capacity of replies), and a client
-/// that says hello again under that incarnation gets a cache for which every sequence up to it
-/// is expired. These records are bounded too (forgotten_per_client: 16 for each client the
-/// table may remember, the oldest dropped first); only a client that comes back after that many
-/// others were forgotten can have a request run twice.
+/// cache admitted (about 80 bytes with its map node and order entry, where the cache held up to
+/// its capacity of replies), and a client that says hello again under that incarnation gets a
+/// cache for which every sequence up to it is expired. These records are bounded too
+/// (forgotten_per_client: 16 for each client the table may remember, the oldest dropped first);
+/// only a client that comes back after that many others were forgotten can have a request run
+/// twice.
 class client_table {
 public:
     client_table(std::size_t max, std::size_t cache, std::size_t cache_bytes)
