@@ -2,7 +2,8 @@
 // runs exactly once while replies are dropped and connections cut; a server killed mid-call is
 // peer_dead at once; a client killed mid-call leaves the server serving; a restarted server
 // gets the idempotent calls again and never the others; calls across the msgid's wrap at 2^32
-// run once each; a send waiting for room at a server that does not read holds up no other caller.
+// run once each; a call held up before it went while later ones filled the reply cache runs
+// once; a send waiting for room at a server that does not read holds up no other caller.
 
 #include "../catch.hpp"
 #include "rpc_support.hpp"
@@ -85,6 +86,20 @@ int deaf(const ipckit_test::serving& s) {
     }
     return s.until_killed();
 }
+
+/// Packs as its token once `go` is ready, saying `packing` first: a call held up after it took
+/// its number and before it went.
+struct held_token {
+    std::uint64_t token;
+    std::promise<void>* packing;
+    std::shared_future<void> go;
+    template <class Packer>
+    void msgpack_pack(Packer& pk) const {
+        packing->set_value();
+        go.wait();
+        pk.pack(token);
+    }
+};
 
 }  // namespace
 
@@ -218,6 +233,30 @@ TEST_CASE("rpc faults: calls across the msgid's wrap at 2^32 each run once, none
                   for (std::uint64_t t = 0; t < calls; ++t)  // each returns how often it ran for its token
                       r.expect(returned(c.call<std::uint64_t>("incr", t, patience), std::uint64_t{1}, "incr(" + std::to_string(t) + ")"));
                   r.expect(returned(c.call<std::uint64_t>("total", patience), calls, "total()"));
+              }) == as_expected);
+    }
+}
+
+TEST_CASE("rpc faults: a call held up before it went, while later calls push it out of the reply cache, runs once", "[process]") {
+    for (const auto kind : rpc_transports) {
+        INFO(ipckit_test::to_string(kind));
+        rpc::server_options o;
+        o.reply_cache = 2;  // three later calls completed: the held call's number is below what the server keeps
+        served srv(kind, counter, o);
+        CHECK(in_child([&](child_report& r) {
+                  rpc::client c(srv.address());
+                  std::promise<void> packing;
+                  std::promise<void> go;
+                  auto held = std::async(std::launch::async, [&c, &packing, g = go.get_future().share()] {
+                      return c.call<std::uint64_t>("incr", held_token{100, &packing, g}, patience);
+                  });
+                  packing.get_future().wait();
+                  for (std::uint64_t t = 0; t < 3; ++t)
+                      r.expect(returned(c.call<std::uint64_t>("incr", t, patience), std::uint64_t{1}, "incr(" + std::to_string(t) + ")"));
+                  go.set_value();
+                  // it never ran: not expired ("may have run"), but sent again and run once
+                  r.expect(returned(held.get(), std::uint64_t{1}, "incr(100), held up while 3 later calls completed"));
+                  r.expect(returned(c.call<std::uint64_t>("total", patience), std::uint64_t{4}, "total()"));
               }) == as_expected);
     }
 }

@@ -212,6 +212,28 @@ TEST_CASE("rpc wire: the three MessagePack-RPC messages parse", "[unit]") {
     CHECK(e.message == "no method 'x'");
 }
 
+TEST_CASE("rpc wire: a request renumbered keeps its method and arguments, whatever width either msgid takes", "[unit]") {
+    for (const std::uint32_t from : {5u, 200u, 60'000u, 4'000'000'000u}) {
+        for (const std::uint32_t to : {7u, 250u, 65'000u, 4'000'000'001u}) {
+            INFO(from << " to " << to);
+            msgpack::sbuffer b;
+            ipckit::detail::rpc::pack_request(b, from, "add", 1, 2);
+            const auto again = ipckit::detail::rpc::with_msgid(std::vector<char>(b.data(), b.data() + b.size()), to);
+            REQUIRE(again);
+            std::string why;
+            const auto m = parse(reinterpret_cast<const std::byte*>(again->data()), again->size(), why);
+            REQUIRE(m);
+            CHECK(m->type == kind::request);
+            CHECK(m->msgid == to);
+            CHECK(m->method == "add");
+            CHECK(m->params.as<std::vector<int>>() == std::vector<int>{1, 2});
+        }
+    }
+    CHECK_FALSE(ipckit::detail::rpc::with_msgid(bytes_of("\x94"), 1));  // not a request: nothing made up
+    CHECK_FALSE(ipckit::detail::rpc::with_msgid(bytes_of(std::string("\x94\x00\xce\x01", 4)), 1));  // cut short
+    CHECK_FALSE(ipckit::detail::rpc::with_msgid(bytes_of(std::string("\x93\x02\x01", 3)), 1));    // a notification
+}
+
 TEST_CASE("rpc wire: lengths past the frame are refused before anything is allocated for them", "[unit]") {
     std::string why;
     // a request whose params claim 2^32-1 elements, a map claiming 2^32-1 pairs

@@ -15,6 +15,9 @@
 //   reconnecting fails       calls never sent end with not_sent; lost ones with peer_dead, or,
 //                            if idempotent, try again until their deadline (then peer_dead)
 //   no reply for retry_interval   sent again on the same connection (a lost reply)
+//   expired, its only copy   the server refused the one copy sent (a call held up before it
+//                            went while more later ones than its reply cache completed): it did
+//                            not run, and goes again under a new number
 //   the deadline             timed_out (peer_dead if it was lost, not_sent if it never went)
 //
 // Sequence numbers are 64-bit; a request's msgid is their low 32 bits, never 0 (the hello's).
@@ -176,6 +179,7 @@ private:
         bool sent = false;     // on some connection
         bool lost = false;     // the connection it was sent on ended
         bool sending = false;  // a thread is sending it now, without m_: it may have gone
+        unsigned copies = 0;   // sends begun (counted before, as a reply may come before m_ again)
         completion done;
     };
     struct finished {
@@ -195,9 +199,12 @@ private:
         const auto request = it->second.request;
         const auto deadline = wait ? it->second.deadline : clock::time_point{};  // past: one try
         it->second.sending = true;
+        ++it->second.copies;
         lock.unlock();
+        bool tried = false;
         bool went = false;
         if (wait ? send_turn_.take_until(deadline) : send_turn_.try_take()) {
+            tried = true;
             went = c->send(std::as_bytes(std::span(request->data(), request->size())), deadline).has_value();
             send_turn_.give();
         }
@@ -205,6 +212,7 @@ private:
         it = pending_.find(seq);  // only the I/O thread erases, and it may have ended the call meanwhile
         if (it == pending_.end()) return;
         it->second.sending = false;
+        if (!tried) --it->second.copies;
         if (!went) return;
         it->second.sent = true;
         it->second.lost = c != conn_;
@@ -357,6 +365,10 @@ private:
                 auto msg = std::make_shared<message>(std::move(*m));
                 error e;
                 if (msg->error.type != msgpack::type::NIL) e = read_failure(msg->error);
+                if (e.code == rerrc::expired && it->second.copies == 1 && renumber(it)) {
+                    resend_due(lock);
+                    continue;
+                }
                 out.push_back({std::move(it->second.done), e.code == rerrc::ok ? msg : nullptr, std::move(e)});
                 pending_.erase(it);
                 resend_due(lock);
@@ -375,6 +387,25 @@ private:
         }
         conn_.reset();
         run_out();
+    }
+
+    /// Gives a pending call a new sequence number, to be sent as never sent: for one whose only
+    /// copy the server refused as expired, which it did not run. False (nothing changed) if
+    /// the new number would be 2^31 or more past the oldest pending call (see the top).
+    bool renumber(std::map<std::uint64_t, pending>::iterator it) {
+        const std::uint64_t seq = next_seq();
+        auto first = pending_.begin();  // the oldest of the others
+        if (first == it) ++first;
+        const std::uint64_t oldest = first == pending_.end() ? seq : first->first;
+        auto request = with_msgid(*it->second.request, static_cast<std::uint32_t>(seq));
+        if (seq - oldest >= msgid_reach || !request) return false;
+        pending p = std::move(it->second);
+        pending_.erase(it);  // a send of it in progress finds it gone (transmit)
+        p.request = std::make_shared<const std::vector<char>>(std::move(*request));
+        p.sent = p.lost = p.sending = false;
+        p.copies = 0;
+        pending_.emplace(seq, std::move(p));
+        return true;
     }
 
     /// A corrupt peer: the connection goes, and every call sent on it ends with `code`.

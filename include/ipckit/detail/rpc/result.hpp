@@ -28,7 +28,9 @@ enum class errc : int {
     bad_arguments,   ///< the arguments do not match the method's signature; it did not run
     bad_reply,       ///< the result does not convert to the type the caller asked for; it ran
     remote,          ///< the handler threw; the message is the exception's; it ran
-    expired,         ///< a retransmission of a request whose cached reply was already evicted; it ran once
+    expired,         ///< the server keeps no reply this old and did not run it now; an earlier copy of a
+                     ///< call sent more than once may have run (one whose only copy is refused goes
+                     ///< again under a new number: it did not run)
 };
 
 constexpr const char* to_string(errc e) noexcept {

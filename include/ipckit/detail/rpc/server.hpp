@@ -400,7 +400,8 @@ private:
             msgpack::sbuffer out;
             detail::rpc::pack_failure(out, req->msgid, rpc::errc::expired,
                                       "request " + std::to_string(req->msgid) + " (" + std::string(req->method) +
-                                          ") already ran and its reply left the server's reply cache; it is not run again");
+                                          ") is older than the replies kept for this client; it was not run now, and an "
+                                          "earlier copy of it may have run");
             (void)s->send(out.data(), out.size(), clock::now() + options_.send_timeout);
             break;
         }

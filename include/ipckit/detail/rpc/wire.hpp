@@ -212,6 +212,25 @@ void pack_request(msgpack::sbuffer& out, std::uint32_t msgid, std::string_view m
     (pk.pack(args), ...);
 }
 
+/// The request `request` (made by pack_request) under another msgid; nullopt if it is not one.
+inline std::optional<std::vector<char>> with_msgid(const std::vector<char>& request, std::uint32_t msgid) {
+    if (request.size() < 3 || static_cast<unsigned char>(request[0]) != 0x94 || request[1] != 0) return std::nullopt;
+    std::size_t old = 0;  // the bytes of the msgid as packed: a positive fixint or uint 8, 16, 32
+    switch (static_cast<unsigned char>(request[2])) {
+    case 0xcc: old = 2; break;
+    case 0xcd: old = 3; break;
+    case 0xce: old = 5; break;
+    default: old = static_cast<unsigned char>(request[2]) < 0x80 ? 1 : 0;
+    }
+    if (old == 0 || request.size() < 2 + old) return std::nullopt;
+    msgpack::sbuffer id;
+    packer(id).pack(msgid);
+    std::vector<char> out(request.begin(), request.begin() + 2);
+    out.insert(out.end(), id.data(), id.data() + id.size());
+    out.insert(out.end(), request.begin() + static_cast<std::ptrdiff_t>(2 + old), request.end());
+    return out;
+}
+
 /// [2, method, [args...]]
 template <class... A>
 void pack_notification(msgpack::sbuffer& out, std::string_view method, const A&... args) {
