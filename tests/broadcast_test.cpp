@@ -3,7 +3,8 @@
 // while nobody listens, a slow receiver holding senders back (would_block, a blocking send that
 // waits for the read), closing a receiver releasing them, removal, the receiver table's size,
 // opening with another message, capacity or delivery policy, a scribbled gate reported as
-// corrupt, and a scribbled receiver cursor that closing puts right.
+// corrupt, a scribbled receiver cursor that closing puts right, and a receiver killed while it
+// attaches (of ticks and of bytes), which costs the next one none of the messages kept for it.
 
 #include "backdoor.hpp"
 #include "catch.hpp"
@@ -33,6 +34,29 @@ using ipckit_test::tick;
 namespace {
 
 using box = ipckit::mailbox<tick, ipckit::bounded<8>, ipckit::broadcast, ipckit::system_owned>;
+/// The same of bytes: 8 slots of tick_bytes messages.
+using bytes_box = ipckit::mailbox<ipckit::bytes<ipckit_test::tick_bytes_max>,
+                                  ipckit::bounded<8 * sizeof(ipckit::detail::record<ipckit_test::tick_bytes_max>)>,
+                                  ipckit::broadcast, ipckit::system_owned>;
+
+/// Sends tick `seq` (as tick_bytes, to a mailbox of bytes).
+template <class Tx>
+errc send_tick(Tx& tx, std::uint64_t seq) {
+    if constexpr (ipckit_test::sends_ticks<Tx>) return err(tx.send(make_tick(seq)));
+    else return err(tx.send(std::span<const std::byte>(ipckit_test::tick_bytes(seq))));
+}
+/// The seq of the next tick for `rx` (non-blocking); corrupt if the message is not a whole tick.
+template <class Rx>
+errc receive_tick(Rx& rx, std::uint64_t& seq) {
+    auto m = rx.receive();
+    if (!m) return m.error();
+    std::optional<tick> t;
+    if constexpr (std::is_same_v<std::decay_t<decltype(*m)>, tick>) t = *m;
+    else t = ipckit_test::tick_from_bytes(*m);
+    if (!t || t->check != ipckit_test::check_of(t->seq)) return errc::corrupt;
+    seq = t->seq;
+    return errc::ok;
+}
 
 /// Takes every message waiting for `rx` now (non-blocking), their seqs in order.
 template <class Rx>
@@ -107,6 +131,36 @@ TEST_CASE("broadcast: while no receiver is attached, the mailbox keeps N message
     // A receiver that comes back alone finds what nobody had read yet.
     auto again = b.receiver<ipckit::non_blocking>();
     CHECK(drain(again) == iota(3, 11));
+}
+
+TEMPLATE_TEST_CASE("broadcast: a receiver killed between taking its table place and attaching costs the next one none "
+                   "of the messages kept for it",
+                   "[unit]", box, bytes_box) {
+    scoped_name name("bcast");
+    auto b = TestType::create(name);
+    auto tx = b.template sender<ipckit::non_blocking>();
+    std::uint64_t seq = ~std::uint64_t{0};
+    {
+        auto first = b.template receiver<ipckit::non_blocking>();  // table place 0
+        auto second = b.template receiver<ipckit::non_blocking>();
+        for (std::uint64_t i = 0; i < 8; ++i) REQUIRE(send_tick(tx, i) == errc::ok);
+        for (std::uint64_t i = 0; i < 8; ++i) REQUIRE(receive_tick(first, seq) == errc::ok);
+        first.close();   // not alone: it leaves the others where they are
+        second.close();  // alone, having read none: the 8 are kept for the next receiver
+    }
+    // Another takes place 0 and is killed before it attaches: the place is held, by the dead.
+    const pid_t dead = ipckit_test::spawn([] { return 0; });
+    REQUIRE(ipckit_test::wait_child(dead) == 0);
+    ipckit_test::backdoor<TestType> door(name.str());
+    ipckit::detail::places_of(door.shared())[0].place.holder.store(
+        ipckit::detail::sys::process_id{static_cast<std::uint32_t>(dead), 0}.pack());
+    CHECK(send_tick(tx, 8) == errc::would_block);  // full of kept messages: none overwritten
+    auto next = b.template receiver<ipckit::non_blocking>();  // gives the dead one's place up; alone
+    for (std::uint64_t i = 0; i < 8; ++i) {
+        REQUIRE(receive_tick(next, seq) == errc::ok);
+        CHECK(seq == i);
+    }
+    CHECK(receive_tick(next, seq) == errc::would_block);
 }
 
 TEST_CASE("broadcast: a slow receiver makes a non-blocking send would_block and a blocking send wait", "[unit]") {

@@ -130,7 +130,8 @@ broadcast_place* places_of(Shared& sh) noexcept {
 /// Takes the place (so that it keeps gating meanwhile), takes the holder off the data bell's
 /// sleepers, moves base for its cursor (ring.give_up: base becomes where it stopped if no other
 /// place is held, else is raised to it), clears its started flag, and leaves the holder word at
-/// `to` (closed, or `me` to keep it). Returns false if the place was no longer `holder`'s.
+/// `to` (closed, or `me` to keep it), its cursor at 0. Returns false if the place was no longer
+/// `holder`'s.
 /// System calls: none (the caller asked whether `holder` lives). Killed half-way, the place
 /// stays held by `me`, dead in turn: whoever finds it next does the same again, which moves base
 /// only to the same cursor (started) or raises it (not started).
@@ -147,6 +148,12 @@ bool give_up_place(Shared& sh, broadcast_place* places, std::size_t count, std::
     const bool alone = sh.ring.held_places(sh.ring.high, places, count, i) == 0;
     sh.ring.give_up(next, started && alone);
     p.place.pending.store(0, std::memory_order_seq_cst);
+    // SYNC POINT WRITE: before the holder word; READ by senders' scans. The place's next holder
+    // counts as held from its claim, before it stores its own cursor (attach): a sender's scan
+    // in between must not read this one, which may be past base (base moves back when the last
+    // receiver leaves) and would let it overwrite what is kept for the next receiver. 0 holds
+    // senders back instead, for that moment.
+    p.next.store(0, std::memory_order_seq_cst);
     if (to != me) {
         h = me;
         // SYNC POINT WRITE: after give_up; READ by senders' scans (the place stops gating).

@@ -30,7 +30,10 @@
 // the new receiver must not exceed where it starts. The receiver stores a provisional cursor
 // of 0 (it holds everyone back for a moment), bumps `epoch`, scans the table for other held
 // places, and only then picks its start and stores it. A sender reads epoch before and after
-// its scan and keeps a result only if it did not change. Any scan it keeps either saw the
+// its scan and keeps a result only if it did not change. A place given up keeps a cursor of 0
+// until its next holder stores its own (mailbox/broadcast_layout.hpp, give_up_place), so a scan
+// that sees the place held before the provisional cursor reads 0 as well, never the cursor of
+// the holder before, which may be past base. Any scan it keeps either saw such a 0 or the
 // provisional cursor, or finished before the bump, when every cursor it read was <= the tail
 // the receiver reads afterwards (a cursor never passes the tail), and, if the receiver is
 // alone, <= the cursor of the last receiver that left, which set base while it still gated.
