@@ -3,7 +3,8 @@
 // peer_dead at once; a client killed mid-call leaves the server serving; a restarted server
 // gets the idempotent calls again and never the others; calls across the msgid's wrap at 2^32
 // run once each; a call held up before it went while later ones filled the reply cache runs
-// once; a send waiting for room at a server that does not read holds up no other caller.
+// once; while the client reconnects to a server that hangs, calls end at their deadlines and
+// close() returns; a send waiting for room at a server that does not read holds up no other caller.
 
 #include "../catch.hpp"
 #include "rpc_support.hpp"
@@ -85,6 +86,20 @@ int deaf(const ipckit_test::serving& s) {
         }
     }
     return s.until_killed();
+}
+
+/// A server that hangs: it makes connections (saying `knocked` for each) and keeps them, but
+/// never answers a client's hello. A client's reconnect attempt there lasts to its deadline.
+int mute(const ipckit_test::serving& s, const signal_pipe& knocked) {
+    auto l = ipckit::listener<ipckit::detail::rpc::frame>::bind(s.bound);
+    s.listening(l.address());
+    std::vector<ipckit::connection<ipckit::detail::rpc::frame>> held;
+    for (;;) {
+        if (auto c = l.accept(patience)) {
+            held.push_back(std::move(*c));
+            knocked.post();
+        }
+    }
 }
 
 /// Packs as its token once `go` is ready, saying `packing` first: a call held up after it took
@@ -258,6 +273,50 @@ TEST_CASE("rpc faults: a call held up before it went, while later calls push it 
                   r.expect(returned(held.get(), std::uint64_t{1}, "incr(100), held up while 3 later calls completed"));
                   r.expect(returned(c.call<std::uint64_t>("total", patience), std::uint64_t{4}, "total()"));
               }) == as_expected);
+    }
+}
+
+TEST_CASE("rpc faults: while the client reconnects to a server that hangs, calls end at their deadlines and close() "
+          "returns",
+          "[process]") {
+    for (const auto kind : rpc_transports) {
+        INFO(ipckit_test::to_string(kind));
+        auto first = std::make_unique<served>(kind, counter);
+        const std::string address = first->address();
+        signal_pipe connected;
+        signal_pipe restarted;
+        signal_pipe knocked;
+        child_report report;
+        ipckit_test::child client = report.spawn([&](child_report& r) {
+            rpc::client_options co;
+            co.reconnect_timeout = std::chrono::hours(1);  // an attempt lasts to the deadline of the call it is for
+            rpc::client c(address, co);
+            r.expect(returned(c.call<std::uint64_t>("incr", 1, patience), std::uint64_t{1}, "incr(1)"));
+            connected.post();
+            r.check(restarted.wait(), "the server was restarted, hung");
+            auto hour = c.async_call<std::uint64_t>("incr", 2, std::chrono::hours(1));
+            r.check(knocked.wait(), "the client's reconnect attempt reached the hung server");
+            auto brief = c.async_call<std::uint64_t>("incr", 3, 200ms);  // during the hour's attempt
+            const bool ended = brief.wait_for(patience) == std::future_status::ready;
+            r.check(ended, "incr(3) ended by its deadline, the attempt going on");
+            if (!ended) return;
+            r.expect(failed_with(brief.get(), rpc::errc::not_sent, "incr", "incr(3)"));
+            std::promise<void> closing;
+            auto closed = closing.get_future();
+            std::thread([&c, &closing] {
+                c.close();
+                closing.set_value();
+            }).detach();
+            const bool returned_at_once = closed.wait_for(patience) == std::future_status::ready;
+            r.check(returned_at_once, "close() returned, the attempt going on");
+            if (!returned_at_once) return;
+            r.expect(failed_with(hour.get(), rpc::errc::closed, "", "incr(2)"));
+        });
+        REQUIRE(connected.wait());
+        CHECK(first->kill() == killed_by_sigkill);
+        served hung(address, [&knocked](const ipckit_test::serving& s) { return mute(s, knocked); });
+        restarted.post();
+        CHECK(report.finish(client) == as_expected);
     }
 }
 

@@ -32,6 +32,11 @@
 // at a time onto the connection. A caller sends its own request from its thread, waiting for its
 // turn and for room until its deadline (the connection's backpressure); the I/O thread only
 // tries, and tries again on its next wake. A call that never went by its deadline ends not_sent.
+//
+// A reconnect attempt (connect and hello, up to reconnect_timeout) runs on a thread of its own,
+// so that the client thread meanwhile ends calls at their deadlines and close() returns at once.
+// The attempt touches nothing of the client's but the mutex and condition variable, which it
+// shares (sync_); after close() it ends on its own by its deadline, closing what it made.
 
 #include <ipckit/detail/rpc/incarnation.hpp>
 #include <ipckit/detail/rpc/options.hpp>
@@ -56,6 +61,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -82,9 +88,12 @@ public:
 
     /// Connects and says hello; throws ipckit::error as connect() does.
     caller(std::string address, ipckit::rpc::client_options o) : address_(std::move(address)), options_(std::move(o)) {
-        std::string why;
-        const errc e = connect_once(clock::now() + options_.reconnect_timeout, why);
-        if (e != errc::ok) throw ipckit::error(e, "rpc::client: " + why);
+        hello_result r = say_hello(address_, options_.net, incarnation_, clock::now() + options_.reconnect_timeout);
+        if (r.e != errc::ok) throw ipckit::error(r.e, "rpc::client: " + r.why);
+        {
+            std::lock_guard lock(m_);
+            adopt(r);
+        }
         thread_ = std::thread([this] { loop(); });
     }
     caller(const caller&) = delete;
@@ -158,7 +167,8 @@ public:
         return {};
     }
 
-    /// Ends every call in flight with closed, and the thread.
+    /// Ends every call in flight with closed, and the thread; a reconnect attempt in progress is
+    /// left to end on its own thread (see the top).
     void close() noexcept {
         {
             std::lock_guard lock(m_);
@@ -241,57 +251,96 @@ private:
         pending_.erase(it);
     }
 
-    /// Connects and says hello, by `deadline`. Sets conn_ and the server's incarnation on ok.
-    errc connect_once(clock::time_point deadline, std::string& why) {
+    /// What a connect and hello came to: the connection and what the server said, or why not.
+    struct hello_result {
+        errc e = errc::ok;
+        std::string why;
+        std::shared_ptr<connection<frame>> conn;
+        std::uint64_t incarnation = 0;  // the server's
+        std::set<std::string> idempotent;
+    };
+    /// A reconnect attempt's outcome, shared with its thread; `done` and `result` under m_.
+    struct attempt {
+        bool done = false;
+        hello_result result;
+    };
+    struct shared_sync {
+        std::mutex m;
+        std::condition_variable cv;
+    };
+
+    /// Connects to `address` and says hello as client `incarnation`, by `deadline`. Touches no
+    /// member: a reconnect attempt runs it on a thread of its own.
+    static hello_result say_hello(const std::string& address, const ipckit::net_options& net, std::uint64_t incarnation,
+                                  clock::time_point deadline) {
+        hello_result out;
+        const auto fail = [&out](errc e, std::string why) {
+            out.e = e;
+            out.why = std::move(why);
+            return std::move(out);
+        };
         try {
-            auto c = std::make_shared<connection<frame>>(ipckit::connect<frame>(address_, deadline, options_.net));
+            auto c = std::make_shared<connection<frame>>(ipckit::connect<frame>(address, deadline, net));
             msgpack::sbuffer hello;
-            pack_request(hello, hello_msgid, hello_method, incarnation_);
-            if (auto s = c->send(std::as_bytes(std::span(hello.data(), hello.size())), deadline); !s) {
-                why = "saying hello to " + address_ + ": " + ipckit::to_string(s.error());
-                return s.error();
-            }
+            pack_request(hello, hello_msgid, hello_method, incarnation);
+            if (auto s = c->send(std::as_bytes(std::span(hello.data(), hello.size())), deadline); !s)
+                return fail(s.error(), "saying hello to " + address + ": " + ipckit::to_string(s.error()));
             for (;;) {
                 auto r = c->receive(deadline);
-                if (!r) {
-                    why = "waiting for " + address_ + "'s hello: " + ipckit::to_string(r.error());
-                    return r.error();
-                }
+                if (!r) return fail(r.error(), "waiting for " + address + "'s hello: " + ipckit::to_string(r.error()));
+                std::string why;
                 auto m = parse(r->data(), r->size(), why);
-                if (!m) {
-                    why = address_ + " answered hello with a malformed frame: " + why;
-                    return errc::corrupt;
-                }
+                if (!m) return fail(errc::corrupt, address + " answered hello with a malformed frame: " + why);
                 if (m->type != kind::response || m->msgid != hello_msgid) continue;  // a late reply
-                std::uint64_t inc = 0;
-                std::set<std::string> idem;
                 if (m->error.type == msgpack::type::NIL && m->result.type == msgpack::type::MAP) {
                     // a server in another language answers with an error: no incarnation, nothing idempotent
                     try {
                         const auto fields = m->result.as<std::map<std::string, msgpack::object>>();
-                        if (auto i = fields.find("incarnation"); i != fields.end()) inc = i->second.as<std::uint64_t>();
+                        if (auto i = fields.find("incarnation"); i != fields.end()) out.incarnation = i->second.as<std::uint64_t>();
                         if (auto i = fields.find("idempotent"); i != fields.end())
-                            for (auto& n : i->second.as<std::vector<std::string>>()) idem.insert(std::move(n));
+                            for (auto& n : i->second.as<std::vector<std::string>>()) out.idempotent.insert(std::move(n));
                     } catch (const std::exception& e) {
-                        why = address_ + "'s hello is malformed: " + e.what();
-                        return errc::corrupt;
+                        return fail(errc::corrupt, address + "'s hello is malformed: " + e.what());
                     }
                 }
-                std::lock_guard lock(m_);
-                conn_ = std::move(c);
-                previous_incarnation_ = server_incarnation_;
-                server_incarnation_ = inc;
-                idempotent_ = std::move(idem);
-                long_wait_due_ = clock::now() + long_wait_every;  // its hello: it lives
-                return errc::ok;
+                out.conn = std::move(c);
+                return out;
             }
         } catch (const ipckit::error& e) {
-            why = e.what();
-            return e.reason();
+            return fail(e.reason(), e.what());
         } catch (const std::exception& e) {
-            why = e.what();
-            return errc::system_error;
+            return fail(errc::system_error, e.what());
         }
+    }
+
+    /// Under m_: takes the connection of a hello that succeeded, and what the server said.
+    void adopt(hello_result& r) {
+        conn_ = std::move(r.conn);
+        previous_incarnation_ = server_incarnation_;
+        server_incarnation_ = r.incarnation;
+        idempotent_ = std::move(r.idempotent);
+        long_wait_due_ = clock::now() + long_wait_every;  // its hello: it lives
+    }
+
+    /// Under m_: starts a reconnect attempt, by `until`, on a thread of its own (see the top).
+    void start_attempt(clock::time_point until) {
+        auto a = std::make_shared<attempt>();
+        try {
+            std::thread([a, sync = sync_, address = address_, net = options_.net, inc = incarnation_, until] {
+                hello_result r = say_hello(address, net, inc, until);
+                {
+                    std::lock_guard lock(sync->m);
+                    a->result = std::move(r);
+                    a->done = true;
+                }
+                sync->cv.notify_all();
+            }).detach();
+        } catch (const std::system_error& e) {
+            a->result.e = errc::system_error;
+            a->result.why = std::string("no thread to reconnect on: ") + e.what();
+            a->done = true;
+        }
+        attempt_ = std::move(a);
     }
 
     void loop() {
@@ -316,8 +365,11 @@ private:
                         // A first send in progress (sending) says whether it went, by the same
                         // deadline: the call ends at the next look after, sent or not_sent.
                         if (!it->second.sending)
-                            end(it, {rerrc::not_sent, it->second.method + " was not sent by its deadline: the connection to " +
-                                                          address_ + " had no room (does the server read?); it did not run"},
+                            end(it, {rerrc::not_sent, it->second.method + " was not sent by its deadline: " +
+                                                          (conn_ ? "the connection to " + address_ +
+                                                                       " had no room (does the server read?)"
+                                                                 : "reconnecting to " + address_ + " had not succeeded") +
+                                                          "; it did not run"},
                                 out);
                     } else if (it->second.lost)
                         end(it, {rerrc::peer_dead, "the connection to " + address_ + " ended after " + it->second.method +
@@ -418,24 +470,28 @@ private:
         }
     }
 
-    /// Under m_ with no connection: waits for work, or tries once to reconnect and applies the rules.
+    /// Under m_ with no connection: waits for work, or for a reconnect attempt, which it starts
+    /// when due; once one has ended, applies the rules.
     void reconnect(std::unique_lock<std::mutex>& lock, std::vector<finished>& out) {
-        if (pending_.empty()) {
-            cv_.wait(lock, [&] { return closing_ || !pending_.empty(); });
-            return;
-        }
         auto earliest = clock::time_point::max();
         for (const auto& [seq, p] : pending_) earliest = std::min(earliest, p.deadline);
-        if (clock::now() < next_connect_) {
-            cv_.wait_until(lock, std::min(next_connect_, earliest));
+        if (attempt_ && !attempt_->done) {  // its thread wakes us when it ends, as a new call or close() does
+            cv_.wait_until(lock, earliest);
             return;
         }
-        const auto until = std::min(clock::now() + options_.reconnect_timeout, earliest);
-        lock.unlock();
-        std::string why;
-        const errc e = connect_once(until, why);
-        lock.lock();
-        if (e != errc::ok) {
+        if (!attempt_) {
+            if (pending_.empty())
+                cv_.wait(lock, [&] { return closing_ || !pending_.empty(); });
+            else if (clock::now() < next_connect_)
+                cv_.wait_until(lock, std::min(next_connect_, earliest));
+            else
+                start_attempt(std::min(clock::now() + options_.reconnect_timeout, earliest));
+            return;
+        }
+        hello_result r = std::move(attempt_->result);
+        attempt_.reset();
+        if (r.e != errc::ok) {
+            const std::string& why = r.why;
             next_connect_ = clock::now() + std::min<std::chrono::milliseconds>(options_.retry_interval, poll);
             for (auto it = pending_.begin(); it != pending_.end();) {
                 auto next = std::next(it);
@@ -450,6 +506,7 @@ private:
             }
             return;
         }
+        adopt(r);
         const bool restarted = server_incarnation_ == 0 || server_incarnation_ != previous_incarnation_;
         std::vector<std::uint64_t> again;
         for (auto it = pending_.begin(); it != pending_.end();) {
@@ -474,15 +531,17 @@ private:
     static constexpr std::uint64_t msgid_reach = std::uint64_t{1} << 31;  // calls in flight lie within it
     std::atomic<std::uint64_t> seq_{options_.first_sequence};
 
-    mutable std::mutex m_;
+    const std::shared_ptr<shared_sync> sync_ = std::make_shared<shared_sync>();  // shared with a reconnect attempt
+    std::mutex& m_ = sync_->m;
+    std::condition_variable& cv_ = sync_->cv;
     send_turn<clock> send_turn_;  // one send at a time on the connection; never waited for with m_ held
-    std::condition_variable cv_;
     bool closing_ = false;
     std::shared_ptr<connection<frame>> conn_;
     std::uint64_t server_incarnation_ = 0;
     std::uint64_t previous_incarnation_ = 0;
     std::set<std::string> idempotent_;
     std::map<std::uint64_t, pending> pending_;
+    std::shared_ptr<attempt> attempt_;  // the reconnect attempt running, or ended and not yet applied
     clock::time_point next_connect_{};
     clock::time_point long_wait_due_{};
     const std::chrono::milliseconds slice_ =
