@@ -7,6 +7,7 @@
 #include "messages.hpp"
 #include "support.hpp"
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -114,11 +115,62 @@ TEST_CASE("roster: a place closed but not yet counted down reads as let go, not 
     one->places[*only].holder.store(ipckit::detail::roster_place::closed);  // release's first step only
     CHECK(one->attached.load() == 1);
     CHECK(one->state(true) == errc::closed);
+    CHECK(one->state(false) == errc::closed);  // a non-blocking verb too: the count is one too high for good
     auto r = std::make_unique<roster4>();
     const auto place = claim(*r, me);
     REQUIRE(place);
     r->places[*place].holder.store(ipckit::detail::roster_place::closed);
     CHECK(r->state(true) == errc::ok);  // a side of many: let go, and more may come
+}
+
+TEST_CASE("roster: a claimant killed after counting itself and before its claim is nobody, and the count one too "
+          "high hides no death",
+          "[unit]") {
+    // take_free() counts, then claims: killed in between, it leaves `attached` one too high and
+    // its place as it was.
+    const auto me = sys::self();
+    auto one = std::make_unique<ipckit::detail::roster<1>>();
+    one->attached.store(1);
+    CHECK(one->state(false) == errc::ok);  // nobody came yet
+    CHECK(one->state(true) == errc::ok);
+    const auto only = claim(*one, me);
+    REQUIRE(only);
+    one->release(*only, me);
+    CHECK(one->state(false) == errc::closed);  // the one who came let go
+    CHECK(one->state(true) == errc::closed);
+
+    auto r = std::make_unique<roster4>();
+    r->attached.store(1);
+    REQUIRE(claim(*r, dead_process()));
+    CHECK(r->state(true) == errc::peer_dead);
+}
+
+TEST_CASE("roster: a count gone below the places held (wrapped) is not believed", "[unit]") {
+    // A place held by a process that died before it was counted (an older ipckit claimed, then
+    // counted) or a scribbled count: the places say what is true.
+    const auto me = sys::self();
+    auto one = std::make_unique<ipckit::detail::roster<1>>();
+    REQUIRE(claim(*one, dead_process()));
+    one->attached.store(0);  // never counted
+    const auto only = claim(*one, me);  // takes the dead one's place over, as still counted
+    REQUIRE(only);
+    one->release(*only, me);
+    CHECK(one->state(false) == errc::closed);  // the count wrapped; the place says let go
+    CHECK(one->state(true) == errc::closed);
+
+    auto r = std::make_unique<roster4>();
+    REQUIRE(claim(*r, dead_process()));
+    r->attached.store(0);  // never counted
+    const auto place = claim(*r, me);
+    REQUIRE(place);
+    r->release(*place, me);
+    REQUIRE(claim(*r, dead_process()));  // the next holder dies
+    CHECK(r->state(true) == errc::peer_dead);
+
+    auto scribbled = std::make_unique<roster4>();
+    REQUIRE(claim(*scribbled, dead_process()));
+    scribbled->attached.store(~std::uint32_t{0});
+    CHECK(scribbled->state(true) == errc::peer_dead);
 }
 
 TEST_CASE("roster: one holder let go and another died is peer_dead", "[unit]") {

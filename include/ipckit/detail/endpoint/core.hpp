@@ -198,7 +198,7 @@ protected:
     /// peer of it, a newcomer over there), closed otherwise. A load.
     [[nodiscard]] errc ended() noexcept {
         // SYNC POINT READ: paired with roster::retire's count before its release, which the
-        // caller's acquire load of `attached` saw.
+        // caller's acquire load (of the place's word, or of `attached`) saw.
         const std::uint32_t r = Role::peers(*shared_).retirements.load(std::memory_order_acquire);
         if (r == reported_) return errc::closed;
         reported_ = r;

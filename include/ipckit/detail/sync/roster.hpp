@@ -5,7 +5,11 @@
 // A place's holder word is vacant (0, nobody came yet), closed (1, its holder let go, or was
 // let go of after it died), or the packed identity (pid + start time) of the process that
 // holds it; it is claimed by CAS. `attached` counts places held by live-or-dead holders that
-// have not let go, so that a peer can tell "closed" (everyone let go) with a single load.
+// have not let go, so that a peer of a side of many can tell with one load that nobody is there.
+// A place is counted before its claim and uncounted after it is let go, so a process killed
+// between the two steps of either leaves the count one too high, never too low (a count too low
+// would wrap, and a place still held would read as let go): state() asks the places themselves
+// before it says anything but ok on a count. A side of one place is told by its place's word.
 //
 // Deaths. A process that dies holding a place never lets go of it. Someone else does, on its
 // behalf ("retires" the place: dead id -> the retirer's own id -> closed, as release()), the
@@ -73,7 +77,7 @@ static_assert(std::is_standard_layout_v<roster_place>);
 
 /// Shared layout:
 ///   0             attached      places held and not let go
-///   +4            ever          1 once any place was held
+///   +4            ever          1 once any place was claimed (a record: state() reads the places)
 ///   +8            retirements   places let go of on behalf of a dead holder, ever (wraps)
 ///   +12           sealed        1 once the queue was closed as a whole or removed (seal())
 ///   cache_line    places        roster_place[Max], a cache line each
@@ -95,7 +99,8 @@ struct roster {
     }
     /// Whether seal() was called. A load.
     [[nodiscard]] bool is_sealed() const noexcept { return sealed.load(std::memory_order_acquire) != 0; }
-    /// Whether nobody holds a place now (let go, or let go of after a death). A load.
+    /// Whether nobody holds a place now (let go, or let go of after a death), by the count: false
+    /// too after a kill left it one too high (see the top). A load.
     [[nodiscard]] bool vacant() const noexcept { return attached.load(std::memory_order_acquire) == 0; }
 
     /// Takes a place for `me`, and retires every other place whose holder died. In order of
@@ -134,9 +139,14 @@ struct roster {
     void release(std::size_t i, const sys::process_id& me) noexcept {
         std::uint64_t cur = me.pack();
         // SYNC POINT WRITE: everything this holder published; READ by state().
-        if (places[i].holder.compare_exchange_strong(cur, roster_place::closed, std::memory_order_acq_rel,
-                                                     std::memory_order_relaxed))
-            attached.fetch_sub(1, std::memory_order_acq_rel);
+        if (!places[i].holder.compare_exchange_strong(cur, roster_place::closed, std::memory_order_acq_rel,
+                                                      std::memory_order_relaxed))
+            return;
+        // Never below 0: a count already too low (a place its holder claimed before counting it,
+        // as ipckit once did, or a scribble) stays at 0 rather than wrapping, and heals.
+        std::uint32_t n = attached.load(std::memory_order_relaxed);
+        while (n != 0 && !attached.compare_exchange_weak(n, n - 1, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+        }
     }
 
     /// Retires place `i` for its holder `dead`, a process that died (the caller asked the OS),
@@ -184,33 +194,31 @@ struct roster {
     /// sealed; else ok while someone is (or may still be) there; closed, for a side of one
     /// place, once its holder has let go; peer_dead (ask_os only) once every holder that has
     /// not let go is dead and at least one such holder remains (until a peer retires them, or a
-    /// newcomer takes over). Without ask_os, at most three loads and no system call.
+    /// newcomer takes over). Without ask_os, two loads and no system call.
     [[nodiscard]] errc state(bool ask_os) const noexcept {
         // SYNC POINT READ: paired with seal(): the queue was closed as a whole or removed.
         if (sealed.load(std::memory_order_acquire) != 0) return errc::closed;
-        // SYNC POINT READ: paired with release(): what the leavers published is visible.
-        const std::uint32_t held = attached.load(std::memory_order_acquire);
-        if (held == 0) {
-            if constexpr (Max > 1) return errc::ok;  // more may come: only seal() ends a side of many
-            if (ever.load(std::memory_order_acquire) == 0) return errc::ok;  // nobody came yet
-            // A first claim between the two loads (it counts itself, then sets ever) would read
-            // as closed: having seen ever, a second look at attached sees that count.
-            return attached.load(std::memory_order_acquire) == 0 ? errc::closed : errc::ok;
+        if constexpr (Max == 1) {
+            // SYNC POINT READ: paired with release()'s CAS: what the leaver published is visible.
+            const std::uint64_t h = places[0].holder.load(std::memory_order_acquire);
+            if (h == roster_place::vacant) return errc::ok;  // nobody came yet (one may be coming)
+            if (h == roster_place::closed) return errc::closed;  // let go, or let go of after it died
+            return !ask_os || sys::is_alive(sys::process_id::unpack(h)) ? errc::ok : errc::peer_dead;
+        } else {
+            // SYNC POINT READ: paired with release(): what the leavers published is visible.
+            if (attached.load(std::memory_order_acquire) == 0) return errc::ok;  // more may come: only seal() ends it
+            if (!ask_os) return errc::ok;
+            // peer_dead only if a place is still held by a process that died. No place held
+            // while `attached` is not 0 is a count one too high (see the top): nobody is there.
+            bool dead_holder = false;
+            for (const auto& p : places) {
+                const std::uint64_t cur = p.holder.load(std::memory_order_acquire);
+                if (!roster_place::names_holder(cur)) continue;
+                if (sys::is_alive(sys::process_id::unpack(cur))) return errc::ok;
+                dead_holder = true;
+            }
+            return dead_holder ? errc::peer_dead : errc::ok;
         }
-        if (held > Max) return errc::ok;  // a scribbled counter: fall back to asking each place
-        if (!ask_os) return errc::ok;
-        // peer_dead only if a place is still held by a process that died. Places all vacant or
-        // closed while `attached` is not 0 are a release between its two steps (the place is
-        // closed, the count not yet lowered), or a holder killed between them: both let go.
-        bool dead_holder = false;
-        for (const auto& p : places) {
-            const std::uint64_t cur = p.holder.load(std::memory_order_acquire);
-            if (!roster_place::names_holder(cur)) continue;
-            if (sys::is_alive(sys::process_id::unpack(cur))) return errc::ok;
-            dead_holder = true;
-        }
-        if (dead_holder) return errc::peer_dead;
-        return Max > 1 ? errc::ok : errc::closed;
     }
 
     /// Whether a live process holds a place whose pending word lists `pos_plus_1` (alone, or in
@@ -274,13 +282,16 @@ private:
             std::uint64_t cur = p.holder.load(std::memory_order_acquire);
             if (roster_place::names_holder(cur)) continue;
             if (clear_only && p.pending.load(std::memory_order_acquire) != 0) continue;
+            // Counted first, and uncounted if the claim fails: killed in between, one too many.
+            attached.fetch_add(1, std::memory_order_acq_rel);
+            ever.store(1, std::memory_order_release);
             // SYNC POINT WRITE/READ: acq_rel, so a successor sees all its predecessor did. A
             // failure is another attacher that took it first (or took it and let go again
             // meanwhile): we look on.
-            if (!p.holder.compare_exchange_strong(cur, me.pack(), std::memory_order_acq_rel, std::memory_order_acquire))
+            if (!p.holder.compare_exchange_strong(cur, me.pack(), std::memory_order_acq_rel, std::memory_order_acquire)) {
+                attached.fetch_sub(1, std::memory_order_acq_rel);
                 continue;
-            attached.fetch_add(1, std::memory_order_acq_rel);
-            ever.store(1, std::memory_order_release);
+            }
             p.pending.store(0, std::memory_order_release);
             return i;
         }
