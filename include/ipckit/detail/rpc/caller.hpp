@@ -473,8 +473,10 @@ private:
     /// Under m_ with no connection: waits for work, or for a reconnect attempt, which it starts
     /// when due; once one has ended, applies the rules.
     void reconnect(std::unique_lock<std::mutex>& lock, std::vector<finished>& out) {
+        const auto now = clock::now();
         auto earliest = clock::time_point::max();
-        for (const auto& [seq, p] : pending_) earliest = std::min(earliest, p.deadline);
+        for (const auto& [seq, p] : pending_)  // one past its deadline and still sending says how it went: a slice
+            earliest = std::min(earliest, p.deadline > now || !p.sending ? p.deadline : now + slice_);
         if (attempt_ && !attempt_->done) {  // its thread wakes us when it ends, as a new call or close() does
             cv_.wait_until(lock, earliest);
             return;
@@ -482,10 +484,10 @@ private:
         if (!attempt_) {
             if (pending_.empty())
                 cv_.wait(lock, [&] { return closing_ || !pending_.empty(); });
-            else if (clock::now() < next_connect_)
+            else if (now < next_connect_)
                 cv_.wait_until(lock, std::min(next_connect_, earliest));
             else
-                start_attempt(std::min(clock::now() + options_.reconnect_timeout, earliest));
+                start_attempt(std::min(now + options_.reconnect_timeout, earliest));
             return;
         }
         hello_result r = std::move(attempt_->result);
