@@ -636,6 +636,39 @@ TEST_CASE("unbounded queue: a sender that needs a chunk another live sender is c
     CHECK(drain_in_order(rx, 0) == per_chunk + 1);
 }
 
+TEST_CASE("unbounded queue: a sender waiting for a chunk another live sender is creating gets closed at close() and "
+          "at remove()",
+          "[unit]") {
+    const bool by_remove = GENERATE(false, true);
+    scoped_queue name;
+    ipckit::unbounded_options slow;
+    slow.liveness_interval = 1h;  // no look at the grower's liveness wakes it meanwhile
+    auto q = multi_uq::create(name, slow);
+    auto tx = q.sender();
+    for (std::uint64_t i = 0; i < per_chunk; ++i) REQUIRE(tx.send(make_tick(i)));  // chunk 0 full
+    head_view<multi_uq> v(name);
+    std::uint64_t idle = ipckit::detail::chain_control::idle;
+    REQUIRE(v.chain().grower.compare_exchange_strong(idle, ipckit::detail::sys::self().pack()));  // creating chunk 1
+
+    auto pending = std::async(std::launch::async, [&tx] { return err(tx.send(make_tick(per_chunk), 1h)); });
+    REQUIRE(ipckit_test::eventually([&] {  // asleep, as its place says
+        for (const auto& p : v.sh().senders.places)
+            if (p.asleep.load() != 0) return true;
+        return false;
+    }));
+    if (by_remove)
+        multi_uq::remove(name);  // after waiting for the grower (it lives) up to init_timeout
+    else
+        q.close();
+    const bool woke = pending.wait_for(patience) == std::future_status::ready;
+    CHECK(woke);  // not at its deadline, an hour on
+    if (!woke) {  // let it go, to end the test
+        v.chain().grower.store(ipckit::detail::chain_control::idle);
+        v.sh().chunk_bell.ring();
+    }
+    CHECK(pending.get() == errc::closed);
+}
+
 // ---- a first attach racing with the other side ---------------------------------------------
 
 TEST_CASE("unbounded queue stress: a receiver attaching while a sender sends, or a sender while the receiver "

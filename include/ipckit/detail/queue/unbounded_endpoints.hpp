@@ -139,7 +139,7 @@ private:
                          look_again = false;
                          return push(write);
                      },
-                     [this, &look_again]() noexcept { return look_again || this->cursor_.has_room(); },
+                     [this, &look_again]() noexcept { return look_again || this->cursor_.has_room() || nobody_reads(); },
                      [&look_again]() noexcept {
                          look_again = true;
                          return false;
@@ -148,18 +148,23 @@ private:
         return this->template run_verb<Mode, typename Queue::wait_type>(step, deadline);
     }
 
+    /// Whether nobody will read what this sender would send: two loads, no system call. A
+    /// system_owned queue outlives its users: there a receiver that closed is only a pause, and
+    /// what is sent waits for the next one. A queue closed as a whole (close()) says so to both;
+    /// a removed one, through its chain (try_push_with). Asked before each push, and by a
+    /// sender waiting for a chunk when it wakes, so that close() ends that wait too.
+    [[nodiscard]] bool nobody_reads() const noexcept {
+        const auto& sh = *this->shared_;
+        if constexpr (std::is_same_v<typename Queue::ownership_type, process_owned>)
+            return sh.receivers.state(false) == errc::closed;
+        else
+            return sh.receivers.is_sealed();
+    }
+
     template <class Write>
     errc push(const Write& write) noexcept {
         auto& sh = *this->shared_;
-        // Two loads, no system call: nobody will read what we would send. A system_owned queue
-        // outlives its users: there a receiver that closed is only a pause, and what is sent
-        // waits for the next one.
-        // A queue closed as a whole (close()) says so to both; a removed one, through its chain.
-        if constexpr (std::is_same_v<typename Queue::ownership_type, process_owned>) {
-            if (sh.receivers.state(false) == errc::closed) return errc::closed;
-        } else {
-            if (sh.receivers.is_sealed()) return errc::closed;
-        }
+        if (nobody_reads()) return errc::closed;
         const errc e = this->cursor_.try_push_with(write);
         if (this->cursor_.grew()) sh.chunk_bell.notify(this->light_fence_);
         if (e == errc::ok) sh.data_bell.notify(this->light_fence_);

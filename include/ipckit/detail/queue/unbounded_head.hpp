@@ -69,12 +69,14 @@ static_assert(offsetof(unbounded_shared<1>, senders) == offsetof(unbounded_share
               "the start of an unbounded queue's head must not depend on its number of senders");
 
 /// Closes the unbounded queue whose head's body is `body`, of any message type and number of
-/// senders, for its receiver: seals the senders' roster and wakes it, so that it gets `closed`
-/// after the last message (detail/sync/roster.hpp) rather than wait on a queue removed.
-inline void close_for_receiver(void* body) noexcept {
+/// senders, once its chain is retired: seals the senders' roster and wakes the receiver, so that
+/// it gets `closed` after the last message (detail/sync/roster.hpp) rather than wait on a queue
+/// removed, and the senders waiting for a chunk, which find the chain retired (closed).
+inline void close_retired(void* body) noexcept {
     auto& sh = *static_cast<unbounded_shared<1>*>(body);  // only the common prefix is touched
     sh.senders.seal();
     sh.data_bell.ring();
+    sh.chunk_bell.ring();
 }
 
 /// Removes the unbounded queue `name` (of any message type) and its chunks: Q::remove. A segment
@@ -88,7 +90,7 @@ inline bool remove_unbounded_queue(std::string_view name) {
             f, "segment '" + n + "'",
             [&](chain_control& c, const segment_header&) {
                 retire_chain(c, n, options{}.init_timeout);
-                close_for_receiver(&c);  // the chain is first in the body
+                close_retired(&c);  // the chain is first in the body
             },
             unbounded_common_prefix);
     } catch (const error&) {  // not there, not readable, or not an unbounded queue: just the name
