@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <future>
 #include <optional>
 #include <string>
 #include <thread>
@@ -342,6 +343,32 @@ TEST_CASE("mailbox: a non-blocking sender gets would_block on a full mailbox and
     auto rx = mb.receiver();
     CHECK(rx.receive(patience).value().seq == 0);
     CHECK(tx.send(make_tick(2)));
+}
+
+TEST_CASE("mailbox: after a closer killed before it woke anyone, the next close() or remove() wakes a blocked "
+          "receiver with closed",
+          "[unit]") {
+    namespace d = ipckit::detail;
+    const bool by_remove = GENERATE(false, true);
+    scoped_name name("mbox");
+    using box = box8<ipckit::any>;
+    ipckit::options slow;
+    slow.liveness_interval = 1h;  // no look at the senders' liveness wakes it meanwhile
+    auto mb = box::create(name, slow);
+    auto rx = mb.receiver();
+    auto seg = ipckit::segment::open(name.str(), box::layout(), {});
+    auto& sh = *static_cast<box::shared*>(seg.body());
+    auto got = std::async(std::launch::async, [&rx] { return err(rx.receive(1h)); });
+    REQUIRE(ipckit_test::eventually([&] { return sh.receivers.places[0].asleep.load() != 0; }));
+    sh.control.state.store(d::mailbox_control::closed | d::mailbox_control::closing);  // its first store; no ring
+    if (by_remove)
+        REQUIRE(box::remove(name));
+    else
+        mb.close();
+    const bool woke = got.wait_for(patience) == std::future_status::ready;
+    CHECK(woke);  // not at its deadline, an hour on
+    if (!woke) sh.data_bell.ring();  // let it go, to end the test
+    CHECK(got.get() == errc::closed);
 }
 
 TEST_CASE("mailbox: a remover stopped between its two stores leaves closing, which the receivers finish",

@@ -220,9 +220,11 @@ void owner_gone(void* body) noexcept {
 }
 
 /// Mailbox::close(): closes the mailbox behind `sh` (unless it is closed already) and wakes
-/// every sleeper on it. Mailbox::remove does this first, then removes the name.
+/// every sleeper on it, even when it was: a closer killed before it rang woke nobody (a close is
+/// rare, a ring cheap). Mailbox::remove does this first, then removes the name.
 template <class Shared>
 void close_mailbox(Shared& sh) noexcept {
-    if (sh.control.close_as(mailbox_control::closed)) wake_everyone(sh);
+    (void)sh.control.close_as(mailbox_control::closed);
+    wake_everyone(sh);
 }
 }  // namespace ipckit::detail
