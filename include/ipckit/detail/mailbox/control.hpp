@@ -210,21 +210,27 @@ void wake_everyone(Shared& sh) noexcept {
     sh.space_bell.ring();
 }
 
+/// Closes the mailbox behind `sh` as `why` (unless it was closed already) and wakes every
+/// sleeper on it, even when it was: a closer killed before it rang woke nobody (a close is rare,
+/// a ring cheap).
+template <class Shared>
+void close_and_wake(Shared& sh, std::uint32_t why) noexcept {
+    (void)sh.control.close_as(why);
+    wake_everyone(sh);
+}
+
 /// What the owner of a process_owned mailbox does when its process lets go of the last handle
 /// or endpoint of it (segment::at_last_release): the mailbox is gone, its state becomes
 /// owner_gone, senders get closed from then on, and blocked ones wake. Then the name goes.
 template <class Shared>
 void owner_gone(void* body) noexcept {
-    auto& sh = *static_cast<Shared*>(body);
-    if (sh.control.close_as(mailbox_control::owner_gone)) wake_everyone(sh);
+    close_and_wake(*static_cast<Shared*>(body), mailbox_control::owner_gone);
 }
 
-/// Mailbox::close(): closes the mailbox behind `sh` (unless it is closed already) and wakes
-/// every sleeper on it, even when it was: a closer killed before it rang woke nobody (a close is
-/// rare, a ring cheap). Mailbox::remove does this first, then removes the name.
+/// Mailbox::close(): closes the mailbox behind `sh` and wakes every sleeper on it.
+/// Mailbox::remove does this first, then removes the name.
 template <class Shared>
 void close_mailbox(Shared& sh) noexcept {
-    (void)sh.control.close_as(mailbox_control::closed);
-    wake_everyone(sh);
+    close_and_wake(sh, mailbox_control::closed);
 }
 }  // namespace ipckit::detail
