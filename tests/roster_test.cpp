@@ -143,6 +143,9 @@ TEST_CASE("roster: a claimant killed after counting itself and before its claim 
     r->attached.store(1);
     REQUIRE(claim(*r, dead_process()));
     CHECK(r->state(true) == errc::peer_dead);
+    one_bell b;
+    r->retire_dead(me, b);  // a peer reported the death and let go of the place
+    CHECK(r->nobody_holds());  // for every other peer to report it too, the count one too high
 }
 
 TEST_CASE("roster: a count gone below the places held (wrapped) is not believed", "[unit]") {

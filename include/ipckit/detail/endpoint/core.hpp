@@ -206,15 +206,16 @@ protected:
     }
 
     /// The other side as a verb sees it: its roster's state(ask_os) (the closed rule), and,
-    /// where that is ok because a side of many is vacant, peer_dead if places were retired
-    /// there for dead holders since this endpoint last reported a death: another endpoint of
-    /// this side retired them, and the death is still this one's to report, once. Loads only
-    /// without ask_os.
+    /// where that is ok because nobody holds a place of a side of many, peer_dead if places were
+    /// retired there for dead holders since this endpoint last reported a death: another
+    /// endpoint of this side retired them, and the death is still this one's to report, once.
+    /// Loads only without ask_os.
     [[nodiscard]] errc peers_state(bool ask_os) const noexcept {
         const auto& peers = Role::peers(*shared_);
         const errc e = peers.state(ask_os);
-        // SYNC POINT READ: retirements, paired with roster::retire's count before its release.
-        if (e == errc::ok && peers.vacant() && peers.retirements.load(std::memory_order_acquire) != reported_)
+        // SYNC POINT READ: retirements after the places, paired with roster::retire's count
+        // before its release.
+        if (e == errc::ok && peers.nobody_holds() && peers.retirements.load(std::memory_order_acquire) != reported_)
             return errc::peer_dead;
         return e;
     }

@@ -99,9 +99,15 @@ struct roster {
     }
     /// Whether seal() was called. A load.
     [[nodiscard]] bool is_sealed() const noexcept { return sealed.load(std::memory_order_acquire) != 0; }
-    /// Whether nobody holds a place now (let go, or let go of after a death), by the count: false
-    /// too after a kill left it one too high (see the top). A load.
-    [[nodiscard]] bool vacant() const noexcept { return attached.load(std::memory_order_acquire) == 0; }
+    /// Whether nobody holds a place now (let go, or let go of after a death): the count, or,
+    /// where it is not 0 (perhaps one too high after a kill: see the top), the places
+    /// themselves, up to the first held. Loads only.
+    [[nodiscard]] bool nobody_holds() const noexcept {
+        if (attached.load(std::memory_order_acquire) == 0) return true;
+        for (const auto& p : places)
+            if (roster_place::names_holder(p.holder.load(std::memory_order_acquire))) return false;
+        return true;
+    }
 
     /// Takes a place for `me`, and retires every other place whose holder died. In order of
     /// preference: the place of a dead holder whose pending word is clear (taken over in place:
