@@ -80,8 +80,12 @@ public:
           options_(o),
           foreign_(std::move(foreign)) {}
 
+    /// Starts accepting: first whatever waits already, then on each wake (accept_waiting). Not
+    /// a wait first: Asio's wait takes no readiness that epoll reported before it was queued,
+    /// and a client that connected between listen() and this post would wait unaccepted until
+    /// another came.
     void start() {
-        asio::post(acceptor_.get_executor(), [self = shared_from_this()] { self->accept_more(); });
+        asio::post(acceptor_.get_executor(), [self = shared_from_this()] { self->accept_waiting(); });
     }
 
     [[nodiscard]] const std::string& address() const noexcept { return address_; }
