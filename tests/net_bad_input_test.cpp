@@ -229,26 +229,9 @@ TEST_CASE("net bad input: a shm:// request for queues that are missing or never 
     CHECK(contains(r[1].what, "no handshake within 200 ms"));
 }
 
-namespace {
-/// Whether this build runs under AddressSanitizer (CI pairs it with UBSan).
-constexpr bool under_asan() {
-#if defined(__SANITIZE_ADDRESS__)
-    return true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-    return true;
-#else
-    return false;
-#endif
-#else
-    return false;
-#endif
-}
-}  // namespace
-
 TEST_CASE("net bad input: out of file descriptors, a listener says why and accepts the waiting client once some are free",
           "[unit]") {
-    if (under_asan()) {
+    if (ipckit_test::under_asan()) {
         // UBSan's vptr check opens a pipe to probe memory: out of descriptors it reports every
         // virtual call (Asio's, Catch's) as made on an invalid object.
         WARN("skipped under the sanitizers: their own checks need file descriptors");

@@ -197,6 +197,13 @@ TEST_CASE("net process: an orderly close across processes drains every message, 
 TEST_CASE("net process: a child forked after its parent's I/O thread started connects with a thread of its own",
           "[process]") {
     constexpr std::uint64_t n = 1000;
+    if (ipckit_test::under_asan()) {
+        // clang 14's ASan allocator is not fork-safe: a child forked while the parent's I/O
+        // thread held an allocator lock deadlocks at its own thread's first malloc (seen in CI:
+        // the child's I/O thread waiting in SizeClassAllocator64 for ever, about 1 run in 8).
+        WARN("skipped under ASan: its allocator is not safe to fork while another thread allocates");
+        return;
+    }
     for (const auto kind : ipckit_test::all_transports) {
         INFO(ipckit_test::to_string(kind));
         // Bound before the fork: the parent's I/O thread runs, and the child has none of it.

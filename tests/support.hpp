@@ -147,6 +147,21 @@ inline ipckit::options quick_liveness(std::chrono::milliseconds interval = std::
     return opt;
 }
 
+/// Whether this build runs under AddressSanitizer (CI pairs it with UBSan).
+constexpr bool under_asan() {
+#if defined(__SANITIZE_ADDRESS__)
+    return true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    return true;
+#else
+    return false;
+#endif
+#else
+    return false;
+#endif
+}
+
 /// Waits (polling, up to `patience`) until `done()` holds; false if it never did.
 template <class F>
 bool eventually(F&& done) {
