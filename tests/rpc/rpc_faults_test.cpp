@@ -276,44 +276,56 @@ TEST_CASE("rpc faults: a call held up before it went, while later calls push it 
     }
 }
 
-TEST_CASE("rpc faults: while the client reconnects to a server that hangs, calls end at their deadlines and close() "
-          "returns",
+TEST_CASE("rpc faults: while the client reconnects to a server that hangs, each call ends at its own deadline and "
+          "close() returns",
           "[process]") {
     for (const auto kind : rpc_transports) {
         INFO(ipckit_test::to_string(kind));
         auto first = std::make_unique<served>(kind, counter);
         const std::string address = first->address();
         signal_pipe connected;
+        signal_pipe killed;
+        signal_pipe noticed;
         signal_pipe restarted;
         signal_pipe knocked;
         child_report report;
         ipckit_test::child client = report.spawn([&](child_report& r) {
             rpc::client_options co;
-            co.reconnect_timeout = std::chrono::hours(1);  // an attempt lasts to the deadline of the call it is for
+            co.reconnect_timeout = std::chrono::hours(1);  // an attempt at the hung server lasts an hour
+            co.retry_interval = 10ms;                      // the next attempt soon after one that failed
             rpc::client c(address, co);
             r.expect(returned(c.call<std::uint64_t>("incr", 1, patience), std::uint64_t{1}, "incr(1)"));
             connected.post();
+            r.check(killed.wait(), "the server was killed");
+            r.check(!c.call<std::uint64_t>("incr", 9, patience), "incr(9) failed, no server there");  // the client knows
+            noticed.post();
             r.check(restarted.wait(), "the server was restarted, hung");
-            auto hour = c.async_call<std::uint64_t>("incr", 2, std::chrono::hours(1));
+            auto brief = c.async_call<std::uint64_t>("incr", 3, 200ms);  // the next attempt starts for it
             r.check(knocked.wait(), "the client's reconnect attempt reached the hung server");
-            auto brief = c.async_call<std::uint64_t>("incr", 3, 200ms);  // during the hour's attempt
-            const bool ended = brief.wait_for(patience) == std::future_status::ready;
-            r.check(ended, "incr(3) ended by its deadline, the attempt going on");
-            if (!ended) return;
-            r.expect(failed_with(brief.get(), rpc::errc::not_sent, "incr", "incr(3)"));
+            auto hour = c.async_call<std::uint64_t>("incr", 2, std::chrono::hours(1));
+            const auto ends_unsent = [&r](std::future<rpc::result<std::uint64_t>>& f, const std::string& call) {
+                r.check(f.wait_for(patience) == std::future_status::ready, call + " ended by its deadline, the attempt going on");
+                r.expect(failed_with(f.get(), rpc::errc::not_sent, "incr", call));
+            };
+            ends_unsent(brief, "incr(3)");
+            // by its end, an attempt cut short at incr(3)'s deadline would have ended incr(2) too
+            auto another = c.async_call<std::uint64_t>("incr", 4, 200ms);
+            ends_unsent(another, "incr(4)");
+            r.check(hour.wait_for(0s) == std::future_status::timeout,
+                    "incr(2), an hour from its deadline, still waits for the attempt after shorter calls ended");
             std::promise<void> closing;
             auto closed = closing.get_future();
             std::thread([&c, &closing] {
                 c.close();
                 closing.set_value();
             }).detach();
-            const bool returned_at_once = closed.wait_for(patience) == std::future_status::ready;
-            r.check(returned_at_once, "close() returned, the attempt going on");
-            if (!returned_at_once) return;
+            r.check(closed.wait_for(patience) == std::future_status::ready, "close() returned, the attempt going on");
             r.expect(failed_with(hour.get(), rpc::errc::closed, "", "incr(2)"));
         });
         REQUIRE(connected.wait());
         CHECK(first->kill() == killed_by_sigkill);
+        killed.post();
+        REQUIRE(noticed.wait());
         served hung(address, [&knocked](const ipckit_test::serving& s) { return mute(s, knocked); });
         restarted.post();
         CHECK(report.finish(client) == as_expected);

@@ -486,8 +486,8 @@ private:
                 cv_.wait(lock, [&] { return closing_ || !pending_.empty(); });
             else if (now < next_connect_)
                 cv_.wait_until(lock, std::min(next_connect_, earliest));
-            else
-                start_attempt(std::min(now + options_.reconnect_timeout, earliest));
+            else  // by its own timeout, not the earliest call's: a short call must not cut a long one short
+                start_attempt(now + options_.reconnect_timeout);
             return;
         }
         hello_result r = std::move(attempt_->result);
