@@ -137,6 +137,23 @@ TEST_CASE("rendezvous bytes: a buffer too small is too_large, the message stays 
     CHECK(second.result() == errc::ok);
 }
 
+TEST_CASE("rendezvous bytes: a receiver moved onto another keeps its parked message, and its sender waits for it",
+          "[unit]") {
+    scoped_name name("rvb");
+    auto q = mpmc::create(name);
+    auto tx = q.sender();
+    auto into = q.receiver();
+    auto rx = q.receiver();
+    std::array<std::byte, 4> small{};
+    sending s(tx, pattern(10, 1));
+    CHECK(err(rx.receive(small, patience)) == errc::too_large);  // parked in rx
+    into = std::move(rx);
+    const auto v = into.receive(patience);
+    REQUIRE(v);
+    CHECK(same(*v, pattern(10, 1)));
+    CHECK(s.result() == errc::ok);
+}
+
 TEST_CASE("rendezvous bytes: a receiver that closes with a message parked drops it, and its send returns ok",
           "[unit]") {
     scoped_name name("rvb");

@@ -56,6 +56,7 @@ public:
             base::operator=(std::move(o));
             next_ = o.next_;
             parked_ = std::exchange(o.parked_, no_park);
+            parked_seq_ = o.parked_seq_;
         }
         return *this;
     }
