@@ -7,6 +7,7 @@
 // Children do their work without Catch2 and report through pipes; the parent asserts. A thread
 // is started only after the last fork. Every wait is on the event itself, bounded by patience.
 
+#include "backdoor.hpp"
 #include "byte_messages.hpp"
 #include "catch.hpp"
 #include "messages.hpp"
@@ -18,6 +19,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <future>
 #include <optional>
 #include <span>
 #include <thread>
@@ -214,4 +216,31 @@ TEST_CASE("slot bytes: a rendezvous receiver killed with a message parked (too_l
     std::uint64_t s = 0;
     CHECK((numbered(*v, max_bytes, p, s) && p == 0 && s == 1));
     CHECK(second == errc::ok);
+}
+
+TEST_CASE("slot bytes: a rendezvous sender waiting out a killed predecessor's message, parked in a receiver, gets "
+          "closed once the queue is closed",
+          "[process]") {
+    using namespace std::chrono_literals;
+    scoped_name name("rvb");
+    auto q = rendezvous::create(name, quick_liveness());
+    auto rx = q.receiver();
+    child first([&] {  // its send returns only once the message is received: never
+        (void)rendezvous::open(name, quick_liveness()).sender().send(numbered_message(0, 0, max_bytes), patience);
+        return 0;
+    });
+    std::array<std::byte, 4> small{};
+    CHECK(err(rx.receive(small, patience)) == errc::too_large);  // parked here, its slot taken
+    CHECK(first.kill() == killed_by_sigkill);
+    ipckit::options slow;
+    slow.liveness_interval = 1h;  // no look at the receivers' liveness wakes it meanwhile
+    auto tx = rendezvous::open(name, slow).sender();  // in the killed one's place and slot
+    ipckit_test::backdoor<rendezvous> door(name.str());
+    auto sent = std::async(std::launch::async, [&tx] { return err(tx.send(numbered_message(0, 1, max_bytes), 1h)); });
+    REQUIRE(ipckit_test::eventually([&] { return door.shared().senders.places[0].asleep.load() != 0; }));
+    q.close();
+    const bool woke = sent.wait_for(patience) == std::future_status::ready;
+    CHECK(woke);  // not at its deadline, an hour on
+    if (!woke) rx.close();  // drops the parked message, which lets it go, to end the test
+    CHECK(sent.get() == errc::closed);
 }

@@ -178,8 +178,13 @@ private:
             if (phase_ == taken && !taker_dead_ && !tx_.taker_alive(seen_)) taker_dead_ = true;
             return taker_dead_;
         }
-        /// Only an offer out waits on the receivers' side; the slot's own taker is recover()'s.
-        errc peers(bool ask_os) const noexcept { return phase_ == offered ? tx_.peers_state(ask_os) : errc::ok; }
+        /// An offer out waits on the receivers' side; the slot's own taker is recover()'s. Waiting
+        /// out a predecessor's taker (preparing), only the side's close ends it, as prepare()
+        /// would: a taker that holds its message parked (bytes<Max>) may keep the slot for ever.
+        errc peers(bool ask_os) const noexcept {
+            if (phase_ == offered) return tx_.peers_state(ask_os);
+            return tx_.sh().receivers.state(false) == errc::closed ? errc::closed : errc::ok;
+        }
         bool committed() const noexcept { return phase_ == taken; }
         bool give_up() noexcept {
             if (phase_ == preparing) return true;  // nothing out
