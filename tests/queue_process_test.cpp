@@ -370,6 +370,55 @@ TEST_CASE("queue across processes: a new sender takes over from a killed one and
     CHECK(err(rx.receive(patience)) == errc::closed);
 }
 
+/// The SPSC ring whose head a receiver moves: the queue's, or a lanes queue's first lane.
+template <class Shared>
+auto& first_spsc_ring(Shared& sh) {
+    if constexpr (requires { sh.ring.lanes[0]; })
+        return sh.ring.lanes[0];
+    else
+        return sh.ring;
+}
+
+TEMPLATE_TEST_CASE("queue across processes: a receiver that finishes a killed one's last batch wakes the sender "
+                   "waiting for that room",
+                   "[process]", q4, (ipckit::queue<msg, ipckit::bounded<4>, ipckit::lanes<1>>)) {
+    scoped_name name("queue-proc");
+    ipckit::options slow;
+    slow.liveness_interval = 1h;  // no look at the receiver's liveness wakes the sender meanwhile
+    auto q = TestType::create(name, slow);
+    signal_pipe attached, hold, sent;
+    child first_receiver([&] {
+        auto rx = TestType::open(name).receiver();
+        attached.post();
+        return block_until_killed(hold);
+    });
+    REQUIRE(attached.wait());
+    CHECK(first_receiver.kill() == killed_by_sigkill);
+    child_report report;
+    child sender = report.spawn([&](child_report& r) {
+        auto tx = TestType::open(name, slow).sender();
+        r.expect(send_all(tx, 0, 4));  // full
+        r.expect(err(tx.send(make_tick(4), 1h)), errc::ok);
+        sent.post();
+    });
+    auto seg = ipckit::segment::open(name.str(), TestType::layout(), {});
+    auto& sh = *static_cast<typename TestType::shared*>(seg.body());
+    REQUIRE(ipckit_test::eventually([&] { return sh.senders.places[0].asleep.load() != 0; }));
+    // White box: the ring as the killed receiver would have left it, killed between the check
+    // and the head of a batch of all four (their reads done, the head not yet moved).
+    auto& ring = first_spsc_ring(sh);
+    ring.head_from.store(0);
+    ring.head_check.store(~std::uint64_t{4});
+    auto rx = q.receiver();  // in the killed one's place: finishes that batch, room for four
+    const bool woke = sent.wait();
+    CHECK(woke);  // not at its next look, an hour on
+    if (!woke) q.close();  // lets it go, to end the test
+    CHECK(report.finish(sender) == as_expected);
+    const auto m = rx.receive(patience);
+    REQUIRE(m);
+    CHECK(m->seq == 4);  // the batch went with the killed receiver
+}
+
 TEST_CASE("queue across processes: a new receiver takes over from a killed one and gets exactly the rest",
           "[process]") {
     constexpr std::uint64_t n = 2000;

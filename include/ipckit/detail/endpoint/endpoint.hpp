@@ -76,6 +76,9 @@ protected:
             this->abandon_place();
             throw error(errc::corrupt, "queue '" + queue_name + "' has inconsistent indices: remove it and create it again");
         }
+        // A receiver's attach may have finished a dead predecessor's last step, its reads, which
+        // frees room a sender may sleep on: wake the senders, as a receiver's close does.
+        if constexpr (std::same_as<Role, consumer_role>) bells::wake_on_close(*this->shared_);
     }
 
     /// Binds the cursor to the ring and to this endpoint's roster place: its pending word, and
