@@ -63,6 +63,13 @@ public:
         return !ec;
     }
 
+    /// Ends the sending half (shutdown(SHUT_WR)), as a client that has sent all its requests
+    /// may; it reads on.
+    void end_sending() {
+        boost::system::error_code ignored;
+        socket_.shutdown(boost::asio::socket_base::shutdown_send, ignored);
+    }
+
     /// The next response, as [1, msgid, error, result]; none if the stream ended, or nothing
     /// came within patience, or what came is not a response.
     struct response {

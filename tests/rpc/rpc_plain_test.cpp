@@ -144,6 +144,36 @@ TEST_CASE("rpc plain clients: pipelined requests are each answered once, matched
     }
 }
 
+TEST_CASE("rpc plain clients: a client that ends its sending half after its requests gets every reply", "[process]") {
+    for (const auto kind : plain_transports) {
+        INFO(ipckit_test::to_string(kind));
+        served srv(kind, [](rpc::server& s) {
+            auto opened = std::make_shared<std::promise<void>>();
+            auto gate = opened->get_future().share();
+            s.bind("held", [gate](std::int64_t i) {  // runs once the gate opens
+                gate.wait();
+                return i;
+            });
+            s.bind("open", [opened] { opened->set_value(); });
+        });
+        CHECK(in_child([&](child_report& r) {
+            foreign_client c(srv.address());
+            constexpr std::uint32_t n = 3;  // fewer than the handler threads: open still runs
+            for (std::uint32_t i = 1; i <= n; ++i) c.request(i, "held", std::int64_t{i});
+            c.end_sending();
+            // the server reads the end meanwhile, with the requests still held
+            r.expect(ipckit_test::returned(rpc::client(srv.address()).call<void>("open", patience), "open()"));
+            std::set<std::uint32_t> answered;
+            for (std::uint32_t k = 0; k < n; ++k) {
+                auto got = c.next();
+                r.check(got && got->msgid >= 1 && got->msgid <= n && answered.insert(got->msgid).second,
+                        "a response to a held request not answered before");
+                r.expect(expect_result(got, got->msgid, std::int64_t{got->msgid}));
+            }
+        }) == as_expected);
+    }
+}
+
 TEST_CASE("rpc plain clients: without ipckit.hello each request runs, with it a repeated msgid runs once", "[process]") {
     for (const auto kind : plain_transports) {
         INFO(ipckit_test::to_string(kind));

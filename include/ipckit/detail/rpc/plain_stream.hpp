@@ -118,6 +118,7 @@ public:
             if (ec == asio::error::would_block || ec == asio::error::try_again || ec == asio::error::interrupted) continue;
             if (ec || n == 0) {
                 ended_ = true;  // what came before the end is still taken
+                half_closed_ = !ec || ec == asio::error::eof;
                 continue;
             }
             unpacker_.buffer_consumed(n);
@@ -138,6 +139,10 @@ public:
         return errc::ok;
     }
 
+    /// Whether receive() found the client's orderly end of its sending half (shutdown(SHUT_WR),
+    /// or a close): a client that only half-closed still reads its replies.
+    [[nodiscard]] bool half_closed() const noexcept { return half_closed_; }
+
     /// Ends the stream both ways; a reader asleep in receive() wakes and reads its end.
     void shutdown() noexcept {
         boost::system::error_code ignored;
@@ -154,6 +159,7 @@ private:
     msgpack::unpacker unpacker_;
     std::function<void()> released_;
     bool ended_ = false;
+    bool half_closed_ = false;
 };
 
 }  // namespace ipckit::detail::rpc

@@ -297,7 +297,14 @@ private:
             if (!s->room_for_one(queued_max, clock::now() + poll)) continue;  // read no more from it meanwhile
             auto in = s->receive(clock::now() + poll);
             if (in.found == found::idle) continue;
-            if (in.found == found::ended) break;  // closed, peer_dead, corrupt: this connection is over
+            if (in.found == found::ended) {  // closed, peer_dead, corrupt: this connection is over
+                // A plain client that sent its requests and then ended its sending half reads
+                // the replies still: they go out before the connection closes.
+                if (s->peer_may_read())
+                    while (!stopping_ && !s->cut && !s->room_for_one(1, clock::now() + poll)) {
+                    }
+                break;
+            }
             if (s->cut) break;
             if (in.msg && in.msg->type == detail::rpc::kind::response) {
                 in.found = found::corrupt;

@@ -99,6 +99,13 @@ public:
         close_locked();
     }
 
+    /// For the reader, once receive() said ended: whether the peer may still read its replies
+    /// (a plain client that ended only its sending half; an ipckit connection ends both ways).
+    [[nodiscard]] bool peer_may_read() const noexcept {
+        const auto* plain = std::get_if<plain_stream>(&stream_);
+        return plain != nullptr && plain->half_closed();
+    }
+
     /// For the reader: waits until fewer than `max` of this connection's requests are queued
     /// or running, or until `deadline`; whether there is room for one more.
     bool room_for_one(std::size_t max, time_point deadline) {
