@@ -12,13 +12,17 @@
 #include <ipckit/rpc.hpp>
 
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
+#include <fstream>
 #include <future>
 #include <map>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <sys/resource.h>
 
 using namespace std::chrono_literals;
 using ipckit_test::as_expected;
@@ -115,6 +119,16 @@ struct held_token {
         pk.pack(token);
     }
 };
+
+/// The address space this process has mapped now (VmSize), in bytes.
+std::size_t mapped_bytes() {
+    std::ifstream status("/proc/self/status");
+    std::string key;
+    std::size_t kib = 0;
+    while (status >> key)
+        if (key == "VmSize:" && status >> kib) break;
+    return kib * 1024;
+}
 
 }  // namespace
 
@@ -370,4 +384,35 @@ TEST_CASE("rpc faults: a send waiting for room at a server that does not read ho
         REQUIRE(report.reached(client, refused) == as_expected);
         CHECK(report.ended(client.kill(), killed_by_sigkill) == as_expected);
     }
+}
+
+TEST_CASE("rpc faults: a server the system gives too few threads says so from start(), and starts once it can",
+          "[process]") {
+    if (ipckit_test::under_asan()) {
+        WARN("skipped under ASan: its shadow memory does not fit under an address-space limit");
+        return;
+    }
+    CHECK(in_child([](child_report& r) {
+        rpc::server_options o;
+        o.threads = 64;  // their stacks alone are far more than the room left below
+        rpc::server srv(ipckit_test::bind_address(ipckit_test::net_kind::tcp), o);
+        counter(srv);
+        rlimit was{};
+        r.check(::getrlimit(RLIMIT_AS, &was) == 0, "getrlimit(RLIMIT_AS)");
+        rlimit tight = was;
+        tight.rlim_cur = static_cast<rlim_t>(mapped_bytes()) + (16u << 20);  // 16 MiB more
+        r.check(::setrlimit(RLIMIT_AS, &tight) == 0, "setrlimit(RLIMIT_AS)");
+        std::string why;
+        try {
+            srv.start();
+        } catch (const ipckit::error& e) {
+            why = e.what();
+        }
+        r.check(::setrlimit(RLIMIT_AS, &was) == 0, "the limit lifted");
+        r.check(ipckit_test::contains(why, "too few threads") && ipckit_test::contains(why, "server_options::threads"),
+                "start() to throw, saying the system made too few threads and what to change");
+        srv.start();  // as it was before: it starts now
+        rpc::client c(srv.address());
+        r.expect(returned(c.call<std::uint64_t>("incr", 1, patience), std::uint64_t{1}, "incr(1)"));
+    }) == as_expected);
 }

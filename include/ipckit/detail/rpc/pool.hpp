@@ -14,14 +14,20 @@ namespace ipckit::detail::rpc {
 
 class pool {
 public:
-    /// Starts `threads` threads (at least one), each of which calls `at_start` first.
+    /// Starts `threads` threads (at least one), each of which calls `at_start` first. Throws
+    /// std::system_error (having joined those it made) if the system makes no more.
     explicit pool(std::size_t threads, const std::function<void()>& at_start = {}) {
         if (threads == 0) threads = 1;
-        for (std::size_t i = 0; i < threads; ++i)
-            threads_.emplace_back([this, at_start] {
-                if (at_start) at_start();
-                work();
-            });
+        try {
+            for (std::size_t i = 0; i < threads; ++i)
+                threads_.emplace_back([this, at_start] {
+                    if (at_start) at_start();
+                    work();
+                });
+        } catch (...) {
+            stop();
+            throw;
+        }
     }
     pool(const pool&) = delete;
     pool& operator=(const pool&) = delete;

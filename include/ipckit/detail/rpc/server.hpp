@@ -45,6 +45,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -124,19 +125,26 @@ public:
         on_disconnect_ = std::move(f);
     }
 
-    /// Serves in the background until stop().
+    /// Serves in the background until stop(). Throws ipckit::error (system_error) if the
+    /// system makes too few threads: the server is then as before, and start() may be tried again.
     void start() {
         std::lock_guard lock(run_m_);
         if (started_) return;
-        started_ = true;
-        pool_ = std::make_unique<detail::rpc::pool>(options_.threads, [this] { own_thread_of = this; });
-        {
-            std::lock_guard sessions(sessions_m_);
-            serving_ = true;
-            for (auto& s : sessions_)  // plain clients that came before start()
-                if (!s->reader.joinable()) s->reader = std::thread([this, s] { serve(s); });
+        try {
+            pool_ = std::make_unique<detail::rpc::pool>(options_.threads, [this] { own_thread_of = this; });
+            acceptor_ = std::thread([this] { accept_loop(); });
+        } catch (const std::system_error& e) {
+            pool_.reset();
+            throw ipckit::error(ipckit::errc::system_error,
+                                std::string("rpc::server::start: the system made too few threads (") + e.what() +
+                                    "); raise the process's limits or lower server_options::threads");
         }
-        acceptor_ = std::thread([this] { accept_loop(); });
+        started_ = true;
+        std::lock_guard sessions(sessions_m_);
+        serving_ = true;
+        std::erase_if(sessions_, [this](const std::shared_ptr<detail::rpc::session>& s) {  // plain clients that came before
+            return !s->reader.joinable() && !start_reader(s, "a plain MessagePack-RPC client");
+        });
     }
     /// Serves until stop() is called (from another thread, or a handler), and returns once
     /// stopped.
@@ -231,15 +239,31 @@ private:
                                                                 options_.net.liveness_interval);
                 std::lock_guard lock(sessions_m_);
                 if (stopping_) return;  // s closes here
-                if (serving_) s->reader = std::thread([this, s] { serve(s); });
-                sessions_.push_back(std::move(s));
+                sessions_.push_back(s);
+                if (serving_ && !start_reader(s, "a plain MessagePack-RPC client")) sessions_.pop_back();  // s closes here
             } catch (...) {
-                try {
-                    note_fault("dropped a plain MessagePack-RPC client on " + address() + ": out of memory or threads");
-                } catch (...) {
-                }
+                note_unserved("a plain MessagePack-RPC client");
             }
         };
+    }
+
+    /// Under sessions_m_: starts the reader thread of `s`, `what` (for the fault); false (noted)
+    /// if the system made none.
+    bool start_reader(const std::shared_ptr<detail::rpc::session>& s, std::string_view what) noexcept {
+        try {
+            s->reader = std::thread([this, s] { serve(s); });
+            return true;
+        } catch (...) {
+            note_unserved(what);
+            return false;
+        }
+    }
+    /// Notes a connection dropped because the system had no memory or thread to serve it.
+    void note_unserved(std::string_view what) noexcept {
+        try {
+            note_fault("dropped " + std::string(what) + " on " + address() + ": out of memory or threads");
+        } catch (...) {
+        }
     }
 
     /// The rest of stop(), once stopping_ is set: joins the threads, gives up the name, and
@@ -269,10 +293,14 @@ private:
                 if (c.error() == ipckit::errc::closed) return;
                 continue;
             }
-            auto s = std::make_shared<detail::rpc::session>(std::move(*c));
-            std::lock_guard lock(sessions_m_);
-            sessions_.push_back(s);
-            s->reader = std::thread([this, s] { serve(s); });
+            try {
+                auto s = std::make_shared<detail::rpc::session>(std::move(*c));
+                std::lock_guard lock(sessions_m_);
+                sessions_.push_back(s);
+                if (!start_reader(s, "a connection")) sessions_.pop_back();  // s closes here
+            } catch (...) {  // no memory for the session: drop it
+                note_unserved("a connection");
+            }
         }
     }
 
