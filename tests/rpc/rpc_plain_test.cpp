@@ -83,6 +83,17 @@ void services(rpc::server& s) {
     s.bind("corrupt_count", [&s] { return s.corrupt_connections(); });
 }
 
+/// held(i) returns i once open() has been called.
+void gated(rpc::server& s) {
+    auto opened = std::make_shared<std::promise<void>>();
+    auto gate = opened->get_future().share();
+    s.bind("held", [gate](std::int64_t i) {
+        gate.wait();
+        return i;
+    });
+    s.bind("open", [opened] { opened->set_value(); });
+}
+
 /// One handler thread: requests run in the order they came, so a call after a notification
 /// sees what the notification did.
 rpc::server_options in_order() {
@@ -147,15 +158,7 @@ TEST_CASE("rpc plain clients: pipelined requests are each answered once, matched
 TEST_CASE("rpc plain clients: a client that ends its sending half after its requests gets every reply", "[process]") {
     for (const auto kind : plain_transports) {
         INFO(ipckit_test::to_string(kind));
-        served srv(kind, [](rpc::server& s) {
-            auto opened = std::make_shared<std::promise<void>>();
-            auto gate = opened->get_future().share();
-            s.bind("held", [gate](std::int64_t i) {  // runs once the gate opens
-                gate.wait();
-                return i;
-            });
-            s.bind("open", [opened] { opened->set_value(); });
-        });
+        served srv(kind, gated);
         CHECK(in_child([&](child_report& r) {
             foreign_client c(srv.address());
             constexpr std::uint32_t n = 3;  // fewer than the handler threads: open still runs
@@ -197,6 +200,22 @@ TEST_CASE("rpc plain clients: without ipckit.hello each request runs, with it a 
             r.expect(expect_result(c.next(), 7, std::int64_t{3}));
             c.request(8, "bump");
             r.expect(expect_result(c.next(), 8, std::int64_t{4}));
+        }) == as_expected);
+    }
+}
+
+TEST_CASE("rpc plain clients: a request sent before the client's ipckit.hello is answered too", "[process]") {
+    for (const auto kind : plain_transports) {
+        INFO(ipckit_test::to_string(kind));
+        served srv(kind, gated);
+        CHECK(in_child([&](child_report& r) {
+            foreign_client c(srv.address());
+            c.request(7, "held", std::int64_t{7});
+            c.request(0, "ipckit.hello", std::uint64_t{0x5eed});
+            auto hello = c.next();  // held(7) waits for open()
+            r.check(hello && hello->msgid == 0 && hello->error.is_nil(), "the hello's reply");
+            r.expect(ipckit_test::returned(rpc::client(srv.address()).call<void>("open", patience), "open()"));
+            r.expect(expect_result(c.next(), 7, std::int64_t{7}));
         }) == as_expected);
     }
 }

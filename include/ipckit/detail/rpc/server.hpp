@@ -362,10 +362,10 @@ private:
     }
 
     /// ["ipckit.hello", [incarnation]]: the connection speaks for that client from now on, and
-    /// no longer for the one it spoke for before (`previous`: anonymous, or another hello's),
-    /// which it then no longer keeps in the table: an ipckit client says hello once a
-    /// connection, and a peer that names one client after another on a connection it keeps open
-    /// would otherwise hold every one of them there past max_clients.
+    /// no longer for another hello's before (`previous`), which it then no longer keeps in the
+    /// table: an ipckit client says hello once a connection, and a peer that names one client
+    /// after another on a connection it keeps open would otherwise hold every one of them there
+    /// past max_clients. Requests sent before any hello are still answered on it.
     std::shared_ptr<detail::rpc::client_state> hello(const std::shared_ptr<detail::rpc::session>& s,
                                                      const detail::rpc::message& req,
                                                      std::shared_ptr<detail::rpc::client_state> previous) {
@@ -378,7 +378,9 @@ private:
             return previous;
         }
         auto client = clients_.attach(p.ptr[0].via.u64, s);
-        if (client != previous) {
+        // An anonymous previous (requests before any hello) is this connection's alone and in
+        // no table: it keeps the connection, for the replies to those requests.
+        if (client != previous && previous->dedupe) {
             std::lock_guard lock(previous->m);
             if (previous->current.lock() == s) previous->current.reset();
         }
