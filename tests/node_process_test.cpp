@@ -454,3 +454,54 @@ TEST_CASE("node across processes: incoming links that cannot be opened for want 
     CHECK(report.finish(hub_process) == as_expected);
     CHECK(d.links().empty());
 }
+
+TEST_CASE("node across processes: a link left uninitialised by a sender killed while making it does not hold up "
+          "the receiver's later links",
+          "[process]") {
+    scoped_domain d;
+    signal_pipe joined, go, done;
+    child_report report;
+    child bob = report.spawn([&](child_report& r) {
+        ipckit::node_options slow;
+        slow.init_timeout = std::chrono::hours(1);  // waiting for the dead creator would outlast the test
+        ipckit::node b(d, "bob", slow);
+        joined.post();
+        r.check(go.wait(), "the go signal");
+        auto e = b.receiver<ipckit::non_blocking>().receive_any();
+        r.expect(err(e.message), errc::ok);
+        r.check(e.from == "carol" && text(*e.message) == "hello", "carol's hello");
+        r.expect(err(b.receiver<ipckit::non_blocking>().receive_any().message), errc::would_block);
+        done.post();
+    });
+    REQUIRE(report.reached(bob, joined) == as_expected);
+    ipckit::node carol(d, "carol");
+    REQUIRE(carol.sender().send("bob", "hello"));
+    REQUIRE(d.links().size() == 1);
+    const auto bob_incarnation = ipckit::detail::list_links(d.str()).front().to_incarnation;
+    // What a sender killed inside segment::create, between sizing the object and taking its
+    // lock, leaves: a link to bob of the full size whose header is still all zeros (uninit).
+    const std::string half_made = ipckit::detail::make_link_name(d, "alice", 1, "bob", bob_incarnation);
+    (void)ipckit::detail::sys::shm_create(ipckit::detail::os_name(half_made), ipckit::node::link_queue::layout().size,
+                                          0600);
+    go.post();
+    REQUIRE(report.reached(bob, done) == as_expected);
+    CHECK(report.finish(bob) == as_expected);
+}
+
+TEST_CASE("node across processes: a link whose creator was SIGKILLed while making it is swept once both ends are "
+          "gone",
+          "[process]") {
+    scoped_domain d;
+    const std::string half_made = ipckit::detail::make_link_name(d, "alice", 1, "bob", 2);
+    child alice([&] {
+        (void)ipckit::segment::create<ipckit::system_owned>(half_made, ipckit::node::link_queue::layout(), {},
+                                                            [](void*) { ::raise(SIGKILL); });
+        return 0;
+    });
+    REQUIRE(alice.wait() == ipckit_test::killed_by_sigkill);
+    REQUIRE(d.links() == std::vector<std::string>{half_made});
+    {
+        ipckit::node carol(d, "carol");  // sweeps
+    }
+    CHECK(d.links().empty());
+}

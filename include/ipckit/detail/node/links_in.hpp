@@ -26,6 +26,7 @@
 #include <ipckit/policy.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -187,12 +188,19 @@ private:
     /// ok, or why a link could not be opened (the directory unreadable, no file descriptor left,
     /// ...): the counter then counts as unseen, and the next call looks again. A link that is
     /// gone (not_found), or that is no link of this node type (corrupt, incompatible_layout,
-    /// receiver_busy), is skipped for good.
+    /// receiver_busy), is skipped until the counter moves again.
+    ///
+    /// A link is opened without waiting for its creator (init_timeout 0): a sender bumps the
+    /// counter only once its link is ready, so one not ready yet is being made by a sender whose
+    /// own bump comes later and brings this look back. Waiting would gain nothing, and a sender
+    /// killed while making its link would hold up every later look for init_timeout.
     errc refresh(membership& m) noexcept {
         try {
             // SYNC POINT READ: paired with outgoing_links::open()'s bump, after which the link exists.
             const std::uint32_t now = m.slot().links.load(std::memory_order_acquire);
             if (seen_links_ && *seen_links_ == now) return errc::ok;
+            options ready_only = m.link_options();
+            ready_only.init_timeout = std::chrono::milliseconds(0);
             errc failed = errc::ok;
             for (auto& l : list_links(m.domain())) {
                 if (l.to != m.name() || l.to_incarnation != m.me().incarnation) continue;
@@ -200,7 +208,7 @@ private:
                     continue;
                 if (std::find(dropped_.begin(), dropped_.end(), l.segment) != dropped_.end()) continue;
                 try {
-                    LinkQueue q = LinkQueue::open(l.segment, m.link_options());
+                    LinkQueue q = LinkQueue::open(l.segment, ready_only);
                     receiver_type rx = q.template receiver<non_blocking>();
                     in_.push_back(std::make_unique<incoming>(incoming{std::move(l.from), l.from_incarnation,
                                                                       m.members().find_incarnation(l.from_incarnation),

@@ -4,7 +4,9 @@
 //
 // The sweep runs when a member joins and when it leaves. It reads the directory and asks the OS
 // about each end; a segment is removed only if it opens as a link of this node type: a queue
-// that merely has a link's name ("<domain>.x.y.1.2"), or one still being made, stays.
+// that merely has a link's name ("<domain>.x.y.1.2"), or one still being made, stays. A link
+// left half-made by a creator that died is removed as segment::create would replace it
+// (remove_if_abandoned, judged under the segment's lock): with both ends gone, nobody else will.
 
 #include <ipckit/detail/node/link_name.hpp>
 #include <ipckit/detail/node/membership.hpp>
@@ -34,6 +36,11 @@ void sweep_links(const membership& m) {
         try {
             (void)LinkQueue::open(l.segment, quick);
         } catch (...) {
+            try {
+                (void)segment::remove_if_abandoned(l.segment, m.link_options());
+            } catch (...) {
+                // damaged, not half-made: it is not ours to remove
+            }
             continue;
         }
         remove_link_quietly(l.segment);
