@@ -411,6 +411,31 @@ TEST_CASE("node: a receiver that left makes send closed, undelivered hands back 
     CHECK(d.links().empty());
 }
 
+TEST_CASE("node: a link whose receiver left having read everything is removed by the send that finds it gone",
+          "[unit]") {
+    // A long-lived sender whose peer restarts many times must not keep a segment (and a file
+    // descriptor) per restart until it calls undelivered().
+    scoped_domain d;
+    ipckit::node alice(d, "alice");
+    for (int restart = 0; restart < 3; ++restart) {
+        CAPTURE(restart);
+        ipckit::node bob(d, "bob");
+        if (restart > 0) {
+            CHECK(alice.sender().send("bob", "not sent").error() == errc::closed);  // to the bob before
+            CHECK(d.links().empty());  // that link held nothing: not kept for undelivered()
+        }
+        REQUIRE(alice.sender().send("bob", "hello"));
+        auto m = bob.receiver().receive("alice", ipckit_test::patience);
+        REQUIRE(m);
+        CHECK(text(*m) == "hello");
+    }
+    CHECK(alice.sender().send("bob", "not sent").error() == errc::closed);
+    CHECK(d.links().empty());
+    auto back = alice.undelivered("bob");
+    REQUIRE(back);
+    CHECK(back->empty());
+}
+
 TEST_CASE("node: a receiver that rejoined before the next send makes that send closed, not sent", "[unit]") {
     scoped_domain d;
     ipckit::node alice(d, "alice");

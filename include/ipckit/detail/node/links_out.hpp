@@ -1,7 +1,8 @@
 #pragma once
 // A member's outgoing links: one single-producer link to each peer it has sent to, made on the
 // first send to it (or opened, if the peer's receive made it first), and the links whose
-// receiver left or died, kept until undelivered() hands back what they hold.
+// receiver left or died holding messages it never read, kept until undelivered() hands them back
+// (a link read to the end is removed as soon as its receiver is known to be gone).
 //
 // A send makes no system call while its link has room: the queue's send, then the peer's bell
 // rung only if the peer sleeps in a receive (three loads). The registry is read on every send
@@ -189,11 +190,18 @@ private:
         return m.members().incarnation_state(o.who.incarnation, true);
     }
 
-    /// Moves out_[i] to the links whose messages undelivered() hands back.
+    /// Ends out_[i], whose receiver has gone: moves it to the links whose messages undelivered()
+    /// hands back, or, when it holds none, removes it now. Its receiver is gone and this is its
+    /// only sender, so an empty link stays empty: keeping it would only hold a file descriptor,
+    /// a mapping and its segment, one per departed receiver, until undelivered() or leave().
     void retire(std::size_t i) {
         outgoing& o = *out_[i];
-        retired_.push_back(std::make_unique<retired_link>(retired_link{o.peer, o.link, o.q, std::nullopt}));
-        retired_.back()->tx.emplace(std::move(o.tx));
+        if (o.q.depth() == 0) {
+            remove_link_quietly(o.link);
+        } else {
+            retired_.push_back(std::make_unique<retired_link>(retired_link{o.peer, o.link, o.q, std::nullopt}));
+            retired_.back()->tx.emplace(std::move(o.tx));
+        }
         out_.erase(out_.begin() + static_cast<std::ptrdiff_t>(i));
     }
     void retire(outgoing* o) {
