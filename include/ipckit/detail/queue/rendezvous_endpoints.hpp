@@ -183,7 +183,8 @@ private:
         /// would: a taker that holds its message parked (bytes<Max>) may keep the slot for ever.
         errc peers(bool ask_os) const noexcept {
             if (phase_ == offered) return tx_.peers_state(ask_os);
-            return tx_.sh().receivers.state(false) == errc::closed ? errc::closed : errc::ok;
+            if (phase_ == preparing && tx_.sh().receivers.state(false) == errc::closed) return errc::closed;
+            return errc::ok;  // taken: committed, it waits for its taker (recover()), closed or not
         }
         bool committed() const noexcept { return phase_ == taken; }
         bool give_up() noexcept {
