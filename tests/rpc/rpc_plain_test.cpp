@@ -164,7 +164,7 @@ TEST_CASE("rpc plain clients: a client that ends its sending half after its requ
             constexpr std::uint32_t n = 3;  // fewer than the handler threads: open still runs
             for (std::uint32_t i = 1; i <= n; ++i) c.request(i, "held", std::int64_t{i});
             c.end_sending();
-            // the server reads the end meanwhile, with the requests still held
+            // the server most likely reads the end while the requests are held; either way it answers
             r.expect(ipckit_test::returned(rpc::client(srv.address()).call<void>("open", patience), "open()"));
             std::set<std::uint32_t> answered;
             for (std::uint32_t k = 0; k < n; ++k) {

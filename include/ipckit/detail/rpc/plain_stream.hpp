@@ -30,7 +30,10 @@
 // client would not understand them. Over tcp the kernel probes an idle stream instead (TCP
 // keepalive, after net_options::liveness_interval of silence; sys::probe_when_idle), so that a
 // client whose host vanished or whose link was cut, which never sends its end, is dropped
-// within about twice that, with its reader thread, rather than held for ever.
+// within about twice that, with its reader thread, rather than held for ever. A client that
+// ends its sending half (shutdown(SHUT_WR)) after its requests still reads: its connection lasts
+// until their replies have gone. A close reads the same as that end, so a client that closed is
+// held, and open() to its handlers, until its requests are done.
 //
 // Reads: the session's reader thread only. write() and shutdown(): under the session's send
 // mutex. The socket is non-blocking; waits are poll(2) with a deadline (sys/poll.hpp).

@@ -138,6 +138,9 @@ public:
             throw ipckit::error(ipckit::errc::system_error,
                                 std::string("rpc::server::start: the system made too few threads (") + e.what() +
                                     "); raise the process's limits or lower server_options::threads");
+        } catch (...) {
+            pool_.reset();
+            throw;
         }
         started_ = true;
         std::lock_guard sessions(sessions_m_);
