@@ -55,8 +55,9 @@ struct client_options {
     std::chrono::milliseconds default_deadline{10'000};
     /// A request with no reply after this long is sent again (same id: it runs at most once).
     std::chrono::milliseconds retry_interval{1'000};
-    /// How long one attempt to (re)connect may take. Calls end at their own deadlines meanwhile;
-    /// one never sent when an attempt fails (here, or the server refuses) ends with not_sent.
+    /// How long one attempt to (re)connect may take. Each call ends at its own deadline
+    /// meanwhile; the calls never sent when an attempt fails (by this timeout, or refused) end
+    /// with not_sent.
     std::chrono::milliseconds reconnect_timeout{2'000};
     /// Calls in flight at once; one more is refused with not_sent. Keep it below the server's
     /// reply_cache, or a retransmission may find its reply evicted (expired).
