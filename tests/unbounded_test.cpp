@@ -530,6 +530,41 @@ TEST_CASE("unbounded queue: Q::remove finds the chunks of an unbounded queue of 
     CHECK_FALSE(ipckit::segment_exists(name));
 }
 
+TEST_CASE("unbounded queue: Q::remove removes every chunk when the head's chunk indices are damaged, and no "
+          "segment of another's",
+          "[unit]") {
+    scoped_queue name;
+    {
+        auto q = durable_uq::create(name);
+        auto tx = q.sender();
+        for (std::uint64_t i = 0; i < 4 * per_chunk; ++i) REQUIRE(tx.send(make_tick(i)));
+    }
+    REQUIRE(chunks_of(name).size() == 4);
+    head_view<durable_uq> v(name);
+    auto& c = v.chain();
+    // Named as chunk 9 of this chain would be, but not one: someone else's, to be left alone.
+    const std::string lookalike_number = std::to_string(c.base + 9);
+    const std::string lookalike = name.str() + "." + lookalike_number;
+    (void)ipckit::segment::create<ipckit::system_owned>(lookalike, ipckit::segment_layout{"not a chunk", 64}, {},
+                                                        [](void*) {});
+
+    const auto damage =
+        GENERATE(as<std::string>{}, "first_live past chunk_next", "chunk_next below its chunks", "both far beyond");
+    INFO(damage);
+    if (damage == "first_live past chunk_next") {
+        c.first_live.store(c.chunk_next.load() + 1);
+    } else if (damage == "chunk_next below its chunks") {
+        c.chunk_next.store(1);  // a walk from first_live to chunk_next would stop at chunk 1
+    } else {
+        c.first_live.store(std::uint64_t{1} << 40);
+        c.chunk_next.store((std::uint64_t{1} << 40) + 2);
+    }
+    CHECK(durable_uq::remove(name));
+    CHECK_FALSE(ipckit::segment_exists(name));
+    CHECK(chunks_of(name) == std::vector<std::string>{lookalike_number});
+    CHECK(ipckit::remove_segment(lookalike));
+}
+
 TEST_CASE("unbounded queue: after Q::remove no chunk is created any more, its users get closed", "[unit]") {
     scoped_queue name;
     auto q = uq::create(name);

@@ -6,6 +6,7 @@
 #include <ipckit/detail/chain/chunk_names.hpp>
 #include <ipckit/detail/chain/chain_layout.hpp>
 #include <ipckit/detail/shm/header.hpp>
+#include <ipckit/detail/shm/peek.hpp>
 #include <ipckit/detail/sys/exception_errc.hpp>
 #include <ipckit/detail/sys/futex.hpp>
 #include <ipckit/detail/sys/process.hpp>
@@ -122,14 +123,29 @@ inline void retire_chain(chain_control& c, const std::string& name, std::chrono:
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(1));  // a live grower: a moment
     }
+    const std::uint64_t base = c.base;
     const std::uint64_t first = c.first_live.load(std::memory_order_acquire);
     const std::uint64_t next = c.chunk_next.load(std::memory_order_acquire);
-    // Shared memory is not trusted: only a plausible range is walked. Chunk `next` is included:
-    // a grower that died may have left it unpublished.
-    if (next < first || next - first > std::min<std::uint64_t>(c.max_chunks() + 1, std::uint64_t{1} << 24)) return;
     try {
-        for (std::uint64_t k = first; k <= next; ++k) remove_chunk(name + "." + std::to_string(c.base + k));
-    } catch (...) {  // bad_alloc building a name
+        // Shared memory is not trusted: only a plausible range is walked. Chunk `next` is
+        // included: a grower that died may have left it unpublished.
+        if (next >= first && next - first <= std::min<std::uint64_t>(c.max_chunks() + 1, std::uint64_t{1} << 24))
+            for (std::uint64_t k = first; k <= next; ++k) remove_chunk(name + "." + std::to_string(base + k));
+        // Damaged indices would leave chunks outside that range in /dev/shm for good: the ones
+        // still listed go too, each once its own control block says it is a chunk of this chain
+        // (a segment that only looks like "<name>.<number>" is someone else's).
+        const std::string prefix = name + ".";
+        for (const auto& n : segment_names(prefix)) {
+            const auto seq = parse_decimal(std::string_view(n).substr(prefix.size()));
+            if (!seq || *seq < base) continue;
+            bool ours = false;
+            (void)peek_segment(n, sizeof(chunk_control), [&](std::string_view, void* body) {
+                const auto& k = *static_cast<const chunk_control*>(body);
+                ours = k.magic == chunk_control::magic_value && k.base == base && k.index == *seq - base;
+            });
+            if (ours) remove_chunk(n);
+        }
+    } catch (...) {  // bad_alloc building a name, /dev/shm not listable or a chunk not readable: left as it is
     }
 }
 
