@@ -406,9 +406,7 @@ private:
     /// budget (request_budget.hpp) and takes them; false if the server stops or the connection
     /// is cut first.
     bool room_for(const detail::rpc::session& s, std::size_t n) {
-        while (!stopping_ && !s.cut)
-            if (queued_bytes_.take(n, clock::now() + poll)) return true;
-        return false;
+        return queued_bytes_.take(n, poll, [&] { return stopping_ || s.cut; });
     }
 
     /// A request through its client's reply cache: run once, answered from the cache after. Its
