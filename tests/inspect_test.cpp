@@ -754,6 +754,54 @@ TEST_CASE("inspect: a domain shows its members and its links with their depth", 
     CHECK_FALSE(s.stale);  // a domain is system_owned: it waits for its members to come back
 }
 
+TEST_CASE("inspect: a queue named as a link is a link only in a domain of that name, and never stale while a "
+          "process holds it",
+          "[unit]") {
+    using L = ipckit::queue<ipckit::bytes<64>, ipckit::bounded<1024>, ipckit::single, ipckit::single, ipckit::adaptive,
+                            ipckit::system_owned>;
+    const auto in_use = [](const std::string& name) {
+        INFO(name);
+        const auto s = ipckit::inspect(name);
+        CHECK_FALSE(s.stale);
+        std::string why;
+        CHECK_FALSE(ipckit::remove_stale(name, &why));
+        CHECK(why == "it is not stale");
+        CHECK(ipckit::segment_exists(name));
+        return s.kind;
+    };
+    // Someone's queue whose name merely looks like a link of a domain "ipckit-insp-...", which
+    // does not exist: a queue like any other.
+    scoped_name prefix("insp");
+    const std::string lone = prefix.str() + ".eu.us.1.2";
+    {
+        auto q = L::create(lone);
+        auto tx = q.sender();
+        auto rx = q.receiver();
+        REQUIRE(tx.send(std::string_view("kept")));
+        CHECK(in_use(lone) == segment_kind::queue);
+    }
+    CHECK(in_use(lone) == segment_kind::queue);  // let go, it keeps its message, as a system_owned queue does
+    CHECK(L::remove(lone));
+
+    // In a domain, where members eu and us are not (nor were) live: a link, and while a process
+    // holds its ends not stale; once they are let go, nothing leads to it any more.
+    scoped_domain domain;
+    ipckit::node n(domain, "watcher");
+    const std::string link = domain.str() + ".eu.us.1.2";
+    {
+        auto q = L::create(link);
+        auto tx = q.sender();
+        auto rx = q.receiver();
+        REQUIRE(tx.send(std::string_view("in flight")));
+        CHECK(in_use(link) == segment_kind::link);
+    }
+    const auto s = ipckit::inspect(link);
+    CHECK(s.kind == segment_kind::link);
+    CHECK(s.stale);
+    CHECK(ipckit::remove_stale(link));
+    CHECK_FALSE(ipckit::segment_exists(link));
+}
+
 TEST_CASE("remove_stale removes exactly the stale segments", "[process]") {
     scoped_name dead_owner("insp"), half("insp"), live("insp"), kept_box("insp"), dead_receiver("insp");
     scoped_queue headless;

@@ -82,17 +82,24 @@ inline void judge_chunk(segment_info& info, std::uint64_t base, liveness& live) 
     // A head that cannot be read says nothing about its chunks: they are left alone.
 }
 
-/// Whether the link described by `info` is one that nothing leads to any more: its domain is
-/// gone, or neither end's incarnation is a live member of it (incarnations are never reused,
-/// so such a link never comes back to use; a member's node removes such links when it joins).
+/// Whether the link described by `info` is one that nothing leads to any more: neither end's
+/// incarnation is a live member of its domain (incarnations are never reused, so such a link
+/// never comes back to use; a member's node removes such links when it joins), and no live
+/// process holds either end. Only a domain of that name makes a queue named as a link one:
+/// without it, it is a queue like any other, someone's, whose name merely looks like a link's.
 inline void judge_link(segment_info& info, liveness& live) {
     const auto l = parse_link_name(info.queue, info.name);
     const segment_info domain = look(info.queue, live);
-    if (domain.status == segment_status::vanished) {
-        set_stale(info, "its domain '" + info.queue + "' is gone");
+    if (domain.status == segment_status::vanished ||
+        (domain.status == segment_status::ok && domain.kind != segment_kind::domain)) {
+        info.kind = segment_kind::queue;
+        info.queue.clear();
         return;
     }
-    if (domain.status != segment_status::ok || domain.kind != segment_kind::domain || !l) return;
+    if (std::any_of(info.endpoints.begin(), info.endpoints.end(),
+                    [](const endpoint_info& e) { return e.state == endpoint_state::alive; }))
+        return;  // in use, whatever the domain says
+    if (domain.status != segment_status::ok || !l) return;
     const auto live_member = [&](std::uint64_t inc) {
         return std::any_of(domain.members.begin(), domain.members.end(),
                            [&](const member_info& m) { return m.incarnation == inc && m.alive; });
