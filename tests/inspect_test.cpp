@@ -657,6 +657,42 @@ TEST_CASE("inspect: a segment being initialised is shown without waiting, and is
     CHECK_FALSE(ipckit::segment_exists(name));
 }
 
+TEST_CASE("inspect: an object whose creator is still sizing it is not stale, however long that takes", "[unit]") {
+    namespace sys = ipckit::detail::sys;
+    using namespace std::chrono_literals;
+    scoped_name name("insp");
+    const std::string os = ipckit::detail::os_name(name);
+    {
+        // A creator holds its lock from the moment the object exists, before it sizes it.
+        const sys::file f = sys::shm_create(os, 4096, 0600);
+        const sys::file prober = sys::shm_open_existing(os);
+        CHECK_FALSE(sys::try_lock(prober, true));
+        REQUIRE(sys::shm_remove(os));
+    }
+    // As a creator reserving gigabytes, which takes seconds: there, empty, and locked.
+    const sys::file creator(::shm_open(os.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    REQUIRE(creator.get() >= 0);
+    sys::lock_shared(creator);
+    std::this_thread::sleep_for(ipckit::options{}.init_timeout + 100ms);  // past the grace a creator gets
+    const auto busy = ipckit::inspect(name);
+    CHECK(busy.status == segment_status::initializing);
+    CHECK_FALSE(busy.stale);
+    CHECK_FALSE(ipckit::remove_stale(name));
+    ipckit::options quick;
+    quick.init_timeout = 1ms;
+    CHECK(setup_errc([&] {
+              return ipckit::segment::create<ipckit::system_owned>(name, test_layout("other"), quick, [](void*) {});
+          }) == ipckit::errc::already_exists);
+    CHECK(ipckit::segment_exists(name));
+
+    sys::unlock(creator);  // as its death would
+    const auto left = ipckit::inspect(name);
+    CHECK(left.stale);
+    CHECK(contains(left.stale_reason, "died before sizing it"));
+    CHECK(ipckit::remove_stale(name));
+    CHECK_FALSE(ipckit::segment_exists(name));
+}
+
 TEST_CASE("inspect: a zero-capacity queue counts the offers waiting for a receiver", "[process]") {
     scoped_name name("insp");
     using Z = ipckit::queue<tick, ipckit::zero_capacity, ipckit::multi>;

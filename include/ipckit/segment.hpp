@@ -11,12 +11,12 @@
 // a header that does not validate is corrupt, whatever field is wrong, and never read as "absent"
 // or "abandoned". create() refuses to replace such a segment and says how to remove it.
 //
-// The creator holds a shared flock on the object while it initialises it, and a process_owned
-// creator keeps holding it for as long as its process holds any handle of the segment (they all
-// share the creator's descriptor: detail/shm/mapped_segment.hpp). The kernel drops the lock when its
-// holder dies, so "can I take an exclusive lock?" tells attachers whether a creator is still
-// at work and tells create() whether a process_owned segment has lost its owner, with no
-// window and no pid to misread. Whoever removes an abandoned segment does so holding that
+// The creator holds a shared flock on the object from its creation (before it sizes it) until
+// it has initialised it, and a process_owned creator keeps holding it for as long as its
+// process holds any handle of the segment (they all share the creator's descriptor:
+// detail/shm/mapped_segment.hpp). The kernel drops the lock when its holder dies, so "can I take
+// an exclusive lock?" tells attachers whether a creator is still at work and tells create()
+// whether a process_owned segment has lost its owner, with no window and no pid to misread. Whoever removes an abandoned segment does so holding that
 // exclusive lock, after checking that the name still names the same object. Attachers ask
 // whether a process_owned owner lives without taking any lock: the owner also holds an OFD read
 // lock on byte 0 (the owner mark, detail/sys/shm.hpp), which F_OFD_GETLK reports, so a prober
@@ -241,8 +241,7 @@ private:
     template <ownership_policy Ownership, class Init>
     static segment initialise(std::string_view name, detail::sys::file f, const segment_layout& want, Init&& init) {
         const std::string os = detail::os_name(name);
-        // Blocking: a prober may hold the exclusive lock for a moment.
-        detail::sys::lock_shared(f);
+        // `f` holds the creator's shared flock (shm_create took it before sizing the object).
         // The owner mark before the segment can be seen ready: an attacher never finds it unset
         // while the owner lives.
         if (std::is_same_v<Ownership, process_owned> && !detail::sys::set_owner_mark(f)) {

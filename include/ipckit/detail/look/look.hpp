@@ -58,6 +58,14 @@ inline bool past_grace(const segment_info& info) noexcept {
     return info.created && std::chrono::system_clock::now() - *info.created > options{}.init_timeout;
 }
 
+/// Whether a process holds a flock on the object open as `f`: a creator at work on it holds one
+/// from the moment it exists (sys::shm_create). Takes nothing (a prober's moment aside).
+inline bool locked_by_another(const sys::file& f) noexcept {
+    if (!sys::try_lock(f, true)) return true;
+    sys::unlock(f);
+    return false;
+}
+
 inline void set_stale(segment_info& info, std::string why) {
     info.stale = true;
     info.stale_reason = std::move(why);
@@ -149,7 +157,8 @@ inline segment_info inspect_open(std::string_view name, const sys::file& f, live
     if (size == 0) {
         info.status = segment_status::initializing;
         info.problem = "is empty: its creator has not sized it yet";
-        if (past_grace(info)) set_stale(info, "it is still empty: its creator died before sizing it");
+        if (past_grace(info) && !locked_by_another(f))
+            set_stale(info, "it is still empty: its creator died before sizing it");
         recognise_new_chunk(info, live);
         return info;
     }
@@ -183,7 +192,8 @@ inline segment_info inspect_open(std::string_view name, const sys::file& f, live
         recognise_new_chunk(info, live);
         if (h.state == segment_header::uninit) {
             info.problem = "is not initialised yet: its creator has not begun";
-            if (past_grace(info)) set_stale(info, "nobody has begun to initialise it since it was created: its creator died");
+            if (past_grace(info) && !locked_by_another(f))
+                set_stale(info, "nobody has begun to initialise it since it was created: its creator died");
             return info;
         }
         info.creator_pid = h.creator.pid;

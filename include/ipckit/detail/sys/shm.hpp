@@ -61,11 +61,27 @@ private:
     int fd_ = -1;
 };
 
-/// Creates `os_name` exclusively, `size` bytes, storage reserved. Throws already_exists,
-/// permission_denied, no_space (the object is removed again), or invalid_name.
+/// flock(2) on a shared-memory object. The kernel drops the lock when its holder dies, which
+/// makes it the witness of "is the creator still at work / the owner still there?" that no pid
+/// check can match. Returns false if another holds a conflicting lock (never blocks).
+inline bool try_lock(const file& f, bool exclusive) noexcept {
+    return ::flock(f.get(), (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0;
+}
+inline void unlock(const file& f) noexcept { ::flock(f.get(), LOCK_UN); }
+/// Takes a shared flock, waiting while someone holds the exclusive one (a prober, for a moment).
+inline void lock_shared(const file& f) noexcept {
+    while (::flock(f.get(), LOCK_SH) != 0 && errno == EINTR) {
+    }
+}
+
+/// Creates `os_name` exclusively, `size` bytes, storage reserved, and returns it holding a
+/// shared flock: its creator's, taken before it is sized (reserving gigabytes takes seconds),
+/// so that no prober takes a live creator's empty object for one whose creator died. Throws
+/// already_exists, permission_denied, no_space (the object is removed again), or invalid_name.
 inline file shm_create(const std::string& os_name, std::size_t size, unsigned mode) {
     file f(::shm_open(os_name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(mode)));
     if (f.get() < 0) throw_errno(errno, "cannot create shared memory " + std::string(shm_dir) + os_name);
+    lock_shared(f);
     auto fail = [&](int err, const std::string& what, const std::string& hint) {
         ::shm_unlink(os_name.c_str());
         throw_errno(err, what, hint);
@@ -182,19 +198,6 @@ inline std::uint64_t shm_free_bytes() noexcept {
     struct statvfs st {};
     if (::statvfs(shm_dir, &st) != 0) return 0;
     return static_cast<std::uint64_t>(st.f_bavail) * static_cast<std::uint64_t>(st.f_frsize);
-}
-
-/// flock(2) on a shared-memory object. The kernel drops the lock when its holder dies, which
-/// makes it the witness of "is the creator still at work / the owner still there?" that no pid
-/// check can match. Returns false if another holds a conflicting lock (never blocks).
-inline bool try_lock(const file& f, bool exclusive) noexcept {
-    return ::flock(f.get(), (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0;
-}
-inline void unlock(const file& f) noexcept { ::flock(f.get(), LOCK_UN); }
-/// Takes a shared flock, waiting while someone holds the exclusive one (a prober, for a moment).
-inline void lock_shared(const file& f) noexcept {
-    while (::flock(f.get(), LOCK_SH) != 0 && errno == EINTR) {
-    }
 }
 
 /// How long ago the object behind `st` last changed status (its creation, for a segment that is
