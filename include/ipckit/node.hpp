@@ -55,9 +55,10 @@
 // Set-up on the data path. The first send to a peer, the first receive from it, and a
 // receive_any() after a new link appeared, take the domain's registry lock (to look the peer up)
 // or read /dev/shm. The lock is held for a scan of the member slots; a holder that dies is
-// stolen from within about 10 ms, but a holder that is stopped (SIGSTOP, a debugger)
-// holds up those calls, deadline or not, until it runs again. Later sends and receives to a
-// known peer take no lock.
+// stolen from within about 10 ms, while one that still runs but does not let go (stopped by
+// SIGSTOP or a debugger) holds those calls up, deadline or not, for at most 20 liveness
+// intervals (1 s to 60 s): then they, and joining, give up with timed_out, naming the holder.
+// Later sends and receives to a known peer take no lock.
 //
 // Bad input. Sending to or receiving from oneself is invalid_argument; a name that is not a live
 // member is not_found (receive(from) too: a peer that has not joined yet cannot be waited for);
