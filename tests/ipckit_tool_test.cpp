@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -40,8 +41,9 @@ struct tool_run {
     std::string err;
 };
 
-/// Runs `ipckit args...` and collects its output and exit status.
-tool_run ipckit_tool(const std::vector<std::string>& args) {
+/// Runs `ipckit args...` and collects its output and exit status; with `stdout_file`, its
+/// standard output goes to that file instead (and `out` stays empty).
+tool_run ipckit_tool(const std::vector<std::string>& args, const char* stdout_file = nullptr) {
     int out[2], err[2];
     REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
     REQUIRE(::pipe2(err, O_CLOEXEC) == 0);
@@ -52,7 +54,9 @@ tool_run ipckit_tool(const std::vector<std::string>& args) {
     const pid_t pid = ::fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
-        ::dup2(out[1], STDOUT_FILENO);
+        const int file = stdout_file == nullptr ? -1 : ::open(stdout_file, O_WRONLY | O_CLOEXEC);
+        if (stdout_file != nullptr && file < 0) ::_exit(126);
+        ::dup2(file < 0 ? out[1] : file, STDOUT_FILENO);
         ::dup2(err[1], STDERR_FILENO);
         ::execv(argv[0], argv.data());
         ::_exit(127);
@@ -128,9 +132,42 @@ void check_schema(const json& s) {
     CHECK(s.at("stale").is_boolean());
 }
 
+/// Its queue's description does not fit the header's 200 characters: nothing can read its layout.
+struct a_message_whose_type_name_is_so_long_that_the_description_of_its_queue_is_cut_short_in_the_header_of_the_segment_and_nothing_can_read_its_rosters {
+    std::uint64_t v;
+};
+
+/// The row of `name` in a table that `ipckit list` wrote, split at spaces; empty if there is none.
+std::vector<std::string> row_of(const std::string& table, const std::string& name) {
+    for (std::size_t at = 0; at < table.size();) {
+        const std::size_t end = std::min(table.find('\n', at), table.size());
+        if (table.compare(at, name.size() + 1, name + " ") == 0) {
+            std::vector<std::string> cells;
+            std::istringstream words(table.substr(at, end - at));
+            for (std::string w; words >> w;) cells.push_back(w);
+            return cells;
+        }
+        at = end + 1;
+    }
+    return {};
+}
+
 using Q = ipckit::queue<tick, ipckit::bounded<64>>;
 using S = ipckit::queue<tick, ipckit::bounded<64>, ipckit::single, ipckit::single, ipckit::adaptive,
                         ipckit::system_owned>;
+using U = ipckit::queue<tick, ipckit::unbounded<4096>, ipckit::single, ipckit::single, ipckit::adaptive,
+                        ipckit::system_owned>;
+
+/// Creates the unbounded queue `name` with ticks 0..slots_per_chunk in it: two chunks, which it
+/// keeps when nobody is attached.
+U unbounded_with_two_chunks(const std::string& name) {
+    ipckit::unbounded_options opt;
+    opt.cap_bytes = 16 * 4096;
+    auto u = U::create(name, opt);
+    auto tx = u.sender();
+    REQUIRE(send_all(tx, 0, U::slots_per_chunk + 1) == as_expected);
+    return u;
+}
 
 }  // namespace
 
@@ -250,9 +287,13 @@ TEST_CASE("ipckit rm --stale removes exactly the stale segments", "[process]") {
     CHECK(ipckit::segment_exists(box));
     CHECK(listed_json(box).at("depth").at("messages") == 2);
 
-    const auto again = ipckit_tool(args);
+    const auto again = ipckit_tool({"rm", "--stale", live, box});
     CHECK(again.code == 0);
     CHECK(contains(again.out, "nothing is stale"));
+    const auto gone = ipckit_tool(args);  // orphan and half name nothing now: as list, an error
+    CHECK(gone.code == 1);
+    CHECK(contains(gone.err, "no segment '" + orphan.str() + "'"));
+    CHECK(contains(gone.err, "no segment '" + half.str() + "'"));
     M::remove(box);
 }
 
@@ -334,6 +375,7 @@ TEST_CASE("ipckit exit codes: 1 for a name that does not exist (naming it), 2 fo
     CHECK(contains(bad_listen.err, missing));
     for (const auto& args : std::vector<command_line>{{"inspect", missing},
                                                       {"rm", missing},
+                                                      {"rm", "--stale", missing},
                                                       {"domain", missing},
                                                       {"watch", missing, "--iterations", "1"},
                                                       {"list", missing}}) {
@@ -442,8 +484,6 @@ TEST_CASE("ipckit domain shows members and links, and rm removes a domain with i
 
 TEST_CASE("ipckit rm removes an unbounded queue with all its chunks", "[unit]") {
     scoped_queue name;
-    using U = ipckit::queue<tick, ipckit::unbounded<4096>, ipckit::single, ipckit::single, ipckit::adaptive,
-                            ipckit::system_owned>;
     ipckit::unbounded_options opt;
     opt.cap_bytes = 16 * 4096;
     {
@@ -460,4 +500,111 @@ TEST_CASE("ipckit rm removes an unbounded queue with all its chunks", "[unit]") 
     CHECK(contains(r.out, "removed " + name.str() + " and its 3 chunks"));
     CHECK(chunks_of(name).empty());
     CHECK_FALSE(ipckit::segment_exists(name));
+}
+
+TEST_CASE("ipckit rm refuses a chunk that its unbounded queue still uses, and names the queue to remove instead",
+          "[unit]") {
+    scoped_queue name;
+    auto u = unbounded_with_two_chunks(name);
+    const auto chunks = chunks_of(name);
+    REQUIRE(chunks.size() == 2);
+    const std::string first = name.str() + "." + chunks.front();
+
+    const auto refused = ipckit_tool({"rm", first});
+    INFO(refused.out << refused.err);
+    CHECK(refused.code == 1);
+    CHECK(contains(refused.err, "unbounded queue '" + name.str() + "'"));
+    CHECK(contains(refused.err, "ipckit rm " + name.str()));
+    CHECK(chunks_of(name) == chunks);
+    auto rx = u.receiver();  // the queue is whole
+    CHECK(receive_in_order(rx, 0, U::slots_per_chunk + 1) == as_expected);
+}
+
+TEST_CASE("ipckit list and watch show a chunk named exactly, which a pattern leaves to its queue's row", "[unit]") {
+    scoped_queue name;
+    auto u = unbounded_with_two_chunks(name);
+    const auto chunks = chunks_of(name);
+    REQUIRE(chunks.size() == 2);
+    const std::string first = name.str() + "." + chunks.front();
+
+    const auto listed = ipckit_tool({"list", first});
+    INFO(listed.out << listed.err);
+    CHECK(listed.code == 0);
+    CHECK(row_of(listed.out, first).size() > 2);
+    CHECK(row_of(ipckit_tool({"list", first + "*"}).out, first).empty());
+    const auto watched = ipckit_tool({"watch", first, "--iterations", "1"});
+    INFO(watched.out << watched.err);
+    CHECK(watched.code == 0);
+    CHECK(contains(watched.out, "1 segment,"));
+    CHECK(row_of(watched.out, first).size() > 2);
+}
+
+TEST_CASE("ipckit rm refuses, without --force, a segment whose users it cannot tell, and list shows them as -",
+          "[unit]") {
+    scoped_name cut("tool"), scribbled("tool");
+    using L = ipckit::queue<
+        a_message_whose_type_name_is_so_long_that_the_description_of_its_queue_is_cut_short_in_the_header_of_the_segment_and_nothing_can_read_its_rosters,
+        ipckit::bounded<8>, ipckit::single, ipckit::single, ipckit::adaptive, ipckit::system_owned>;
+    auto q = L::create(cut);
+    auto rx = q.receiver();  // this process uses it, and nothing can tell
+    (void)S::create(scribbled);
+    scribble(scribbled, offsetof(ipckit::detail::segment_header, size), "\x01", 1);
+
+    const auto text = ipckit_tool({"list", cut});
+    INFO(text.out);
+    CHECK(text.code == 0);
+    const auto row = row_of(text.out, cut);
+    REQUIRE(row.size() > 6);
+    CHECK(row[5] == "-");  // SENDERS
+    CHECK(row[6] == "-");  // RECEIVERS
+    for (const std::string& name : {cut.str(), scribbled.str()}) {
+        const auto refused = ipckit_tool({"rm", name});
+        INFO(refused.out << refused.err);
+        CHECK(refused.code == 1);
+        CHECK(contains(refused.err, "cannot tell whether a process uses '" + name + "'"));
+        CHECK(contains(refused.err, "--force"));
+        CHECK(ipckit::segment_exists(name));
+        const auto forced = ipckit_tool({"rm", "--force", name});
+        CHECK(forced.code == 0);
+        CHECK_FALSE(ipckit::segment_exists(name));
+    }
+}
+
+TEST_CASE("ipckit list --json and inspect --json go on past bytes that are not UTF-8, writing U+FFFD", "[unit]") {
+    scoped_name described("tool");
+    (void)ipckit::segment::create<ipckit::system_owned>(described, test_layout("caf\xe9"), {}, [](void*) {});
+    const std::string odd = unique_name("tool") + "\xff";  // anyone may leave such a file in /dev/shm
+    struct unlinked {
+        std::string file;
+        ~unlinked() { ::unlink(file.c_str()); }
+    } guard{file_of(odd)};
+    write_foreign(odd, {'x'});
+
+    const json list = ipckit_json({"list", described, odd});
+    REQUIRE(list.at("segments").size() == 2);
+    for (const json& s : list.at("segments")) {
+        if (s.at("status") == "foreign")
+            CHECK(s.at("name") == odd.substr(0, odd.size() - 1) + "\xef\xbf\xbd");
+        else
+            CHECK(s.at("description") == "ipckit_test::caf\xef\xbf\xbd");
+    }
+    const json one = ipckit_json({"inspect", described}).at("segment");
+    CHECK(one.at("description") == "ipckit_test::caf\xef\xbf\xbd");
+}
+
+TEST_CASE("ipckit exits with 1, saying so, when its output cannot be written", "[unit]") {
+    scoped_name name("tool");
+    auto q = S::create(name);
+    using command_line = std::vector<std::string>;
+    for (const auto& args : std::vector<command_line>{{"list", name},
+                                                      {"list", name, "--json"},
+                                                      {"inspect", name, "--json"},
+                                                      {"watch", name, "--iterations", "1"},
+                                                      {"rm", "--dry-run", name}}) {
+        const auto r = ipckit_tool(args, "/dev/full");
+        INFO(args[0] << ": " << r.err);
+        CHECK(r.code == 1);
+        CHECK(contains(r.err, "ipckit " + args[0] + ": could not write its output"));
+    }
+    CHECK(ipckit::segment_exists(name));
 }

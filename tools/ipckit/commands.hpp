@@ -52,12 +52,30 @@ int run_binder(const binder_settings& s);
 
 /// Whether `name` matches one of `patterns` (shell patterns: * ? [...]); all do if there are none.
 bool matches(const std::vector<std::string>& patterns, std::string_view name);
+/// Whether `pattern` is a plain name (no * ? [): one that must name a segment.
+bool plain(std::string_view pattern);
+/// Whether one of `patterns` is the plain name `name`: a segment asked for by name, never hidden.
+bool named(const std::vector<std::string>& patterns, std::string_view name);
+/// Complains "no segment 'x'" for each plain name among `patterns` that none of `segments` has;
+/// exit_failed if there was one, else exit_ok.
+int check_named(std::string_view command, const std::vector<std::string>& patterns,
+                const std::vector<ipckit::segment_info>& segments);
 
 /// Prints "ipckit <command>: <message>" on stderr.
 void complain(std::string_view command, std::string_view message);
 
 /// The processes that use `s` now: "process 12 (sender)", "process 13 (owner)"... Empty if
-/// nobody does (a system_owned segment nobody has attached, a stale one).
+/// nobody does (a system_owned segment nobody has attached, a stale one), or if that cannot be
+/// told (holders_unknown).
 std::vector<std::string> holders(const ipckit::segment_info& s);
+
+/// Why it cannot be told which processes use `s`, or empty if it can: its rosters were not read
+/// because it is damaged, of another layout version, or holds what this ipckit cannot read (a
+/// description cut short in its header, a kind it does not know).
+std::string holders_unknown(const ipckit::segment_info& s);
+
+/// `rc`, or exit_failed (saying why on stderr) if what `command` wrote on stdout did not all
+/// get there: a full disk, a closed pipe.
+int output_written(std::string_view command, int rc);
 
 }  // namespace ipckit_tool

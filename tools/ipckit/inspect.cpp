@@ -30,7 +30,7 @@ int run_inspect(const inspect_settings& s) {
         return exit_failed;
     }
     if (s.json)
-        std::cout << segment_document(info).dump(2) << '\n';
+        std::cout << json_text(segment_document(info)) << '\n';
     else if (s.domain)
         print_domain(std::cout, info);
     else

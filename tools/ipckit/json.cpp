@@ -122,4 +122,6 @@ json list_document(const std::vector<ipckit::segment_info>& segments) {
 
 json segment_document(const ipckit::segment_info& s) { return {{"schema", json_schema}, {"segment", to_json(s)}}; }
 
+std::string json_text(const json& document) { return document.dump(2, ' ', false, json::error_handler_t::replace); }
+
 }  // namespace ipckit_tool

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <string>
 #include <vector>
 
 namespace ipckit_tool {
@@ -19,5 +20,8 @@ nlohmann::json to_json(const ipckit::segment_info& s);
 nlohmann::json list_document(const std::vector<ipckit::segment_info>& segments);
 /// `ipckit inspect --json`, `ipckit domain --json`: {"schema": 1, "segment": {...}}.
 nlohmann::json segment_document(const ipckit::segment_info& s);
+/// A document as the command writes it, indented by 2. Bytes that are not UTF-8 (in a name, a
+/// description, a member's name) become U+FFFD, so that one such segment does not stop a listing.
+std::string json_text(const nlohmann::json& document);
 
 }  // namespace ipckit_tool

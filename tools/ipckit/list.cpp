@@ -1,4 +1,4 @@
-// ipckit list [PATTERN...] [--json]
+// ipckit list [PATTERN...] [--json] [--all]
 
 #include "commands.hpp"
 #include "json.hpp"
@@ -6,7 +6,6 @@
 
 #include <ipckit/inspect.hpp>
 
-#include <algorithm>
 #include <iostream>
 
 namespace ipckit_tool {
@@ -16,19 +15,10 @@ int run_list(const list_settings& s) {
     for (auto& seg : ipckit::list_segments())
         if (matches(s.patterns, seg.name)) shown.push_back(std::move(seg));
     if (s.json)
-        std::cout << list_document(shown).dump(2) << '\n';
+        std::cout << json_text(list_document(shown)) << '\n';
     else
-        print_list(std::cout, shown, s.all);
-    // A plain name (no pattern characters) that names nothing is a target that failed.
-    int rc = exit_ok;
-    for (const auto& p : s.patterns) {
-        if (p.find_first_of("*?[") != std::string::npos) continue;
-        if (std::none_of(shown.begin(), shown.end(), [&](const auto& seg) { return seg.name == p; })) {
-            complain("list", "no segment '" + p + "'");
-            rc = exit_failed;
-        }
-    }
-    return rc;
+        print_list(std::cout, shown, s.all, s.patterns);
+    return check_named("list", s.patterns, shown);
 }
 
 }  // namespace ipckit_tool

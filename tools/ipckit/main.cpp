@@ -9,7 +9,8 @@
 //   ipckit domain DOMAIN [--json]              a domain's members and links
 //   ipckit binder --listen ADDRESS             the rpc binder: servers register names, clients look them up
 //
-// Exit status: 0 ok, 1 some target failed, 2 usage. See README.md, "Inspecting and cleaning up".
+// Exit status: 0 ok, 1 some target failed (or the output could not be written), 2 usage. See
+// README.md, "Inspecting and cleaning up".
 
 #include "commands.hpp"
 
@@ -17,13 +18,15 @@
 
 #include <exception>
 #include <iostream>
+#include <string>
 
 int main(int argc, char** argv) {
     using namespace ipckit_tool;
     CLI::App app{"Lists, inspects, watches and safely cleans up ipckit's shared-memory segments (/dev/shm/ipckit.*), "
                  "and runs the rpc binder.",
                  "ipckit"};
-    app.footer("Exit status: 0 ok, 1 some target failed (not found, in use, unreadable), 2 usage.\n"
+    app.footer("Exit status: 0 ok, 1 some target failed (not found, in use, unreadable) or the output could not be "
+               "written, 2 usage.\n"
                "Run `ipckit COMMAND --help` for each command's options.");
     app.require_subcommand(1, 1);
 
@@ -56,8 +59,10 @@ int main(int argc, char** argv) {
 
     remove_settings rs;
     auto* rm = app.add_subcommand("rm", "Remove segments: an unbounded queue with all its chunks, a domain with "
-                                        "its links. A segment in use is refused unless --force. With --stale, "
-                                        "remove only stale segments, judged again under each one's lock.");
+                                        "its links. A segment in use, one whose users cannot be told (damaged, or "
+                                        "its layout unreadable) and a chunk that its queue still uses are "
+                                        "refused unless --force. With --stale, remove only stale segments, "
+                                        "judged again under each one's lock.");
     rm->add_option("name", rs.names, "Segments to remove; with --stale, patterns to look among (default: all)");
     auto* stale = rm->add_flag("--stale", rs.stale, "Remove only stale segments (see README.md)");
     rm->add_flag("--dry-run,-n", rs.dry_run, "Say what would be removed, and remove nothing");
@@ -85,15 +90,23 @@ int main(int argc, char** argv) {
         return app.exit(e) == 0 ? exit_ok : exit_usage;
     }
 
+    const std::string command = app.get_subcommands().front()->get_name();
+    int rc = exit_failed;
     try {
-        if (*list) return run_list(ls);
-        if (*inspect) return run_inspect(is);
-        if (*domain) return run_inspect(ds);
-        if (*watch) return run_watch(ws);
-        if (*binder) return run_binder(bs);
-        return run_remove(rs);
-    } catch (const std::exception& e) {  // /dev/shm cannot be listed, output failed...
-        complain(app.get_subcommands().front()->get_name(), e.what());
-        return exit_failed;
+        if (*list)
+            rc = run_list(ls);
+        else if (*inspect)
+            rc = run_inspect(is);
+        else if (*domain)
+            rc = run_inspect(ds);
+        else if (*watch)
+            rc = run_watch(ws);
+        else if (*binder)
+            rc = run_binder(bs);
+        else
+            rc = run_remove(rs);
+    } catch (const std::exception& e) {  // /dev/shm cannot be listed...
+        complain(command, e.what());
     }
+    return output_written(command, rc);
 }

@@ -23,6 +23,23 @@ std::string joined(const std::vector<std::string>& items) {
     return out;
 }
 
+/// Why `rm NAME` leaves `s` unless forced, or empty if it may go: a process uses it, nothing
+/// can tell whether one does, or it is a chunk that its queue still leads to (removing it alone
+/// would break the queue for good). A stale one may go: nothing can use it any more.
+std::string refusal(const ipckit::segment_info& s) {
+    const std::string name = "'" + s.name + "'";
+    if (const auto who = holders(s); !who.empty())
+        return name + " is in use by " + joined(who) + ": not removed. Stop those processes first, or use --force";
+    if (s.stale) return "";
+    if (const auto why = holders_unknown(s); !why.empty())
+        return "cannot tell whether a process uses " + name + ": " + why + ". Not removed: --force removes it anyway";
+    if (s.kind == ipckit::segment_kind::unbounded_chunk && s.status == ipckit::segment_status::ok)
+        return name + " is chunk " + std::to_string(s.chunk_index.value_or(0)) + " of unbounded queue '" + s.queue +
+               "', which still uses it: not removed (the queue would break without it). Remove the queue "
+               "instead (ipckit rm " + s.queue + "), or use --force";
+    return "";
+}
+
 int remove_named(const remove_settings& s) {
     int rc = exit_ok;
     for (const auto& name : s.names) {
@@ -34,10 +51,8 @@ int remove_named(const remove_settings& s) {
             rc = exit_failed;
             continue;
         }
-        const auto who = holders(info);
-        if (!who.empty() && !s.force) {
-            complain("rm", "'" + name + "' is in use by " + joined(who) +
-                               ": not removed. Stop those processes first, or use --force");
+        if (const auto refused = refusal(info); !refused.empty() && !s.force) {
+            complain("rm", refused);
             rc = exit_failed;
             continue;
         }
@@ -56,9 +71,10 @@ int remove_named(const remove_settings& s) {
 }
 
 int remove_stale_ones(const remove_settings& s) {
-    int rc = exit_ok;
+    const auto segments = ipckit::list_segments();
+    int rc = check_named("rm", s.names, segments);
     std::size_t found = 0;
-    for (const auto& info : ipckit::list_segments()) {
+    for (const auto& info : segments) {
         if (!info.stale || !matches(s.names, info.name)) continue;
         ++found;
         if (s.dry_run) {

@@ -79,7 +79,7 @@ std::string endpoints_text(const segment_info& s, const char* role) {
         (e.state == endpoint_state::alive ? alive : e.state == endpoint_state::dead ? dead : closed) += 1;
     }
     if (s.status != segment_status::ok || s.kind == segment_kind::domain || s.kind == segment_kind::unbounded_chunk ||
-        s.kind == segment_kind::unknown)
+        !holders_unknown(s).empty())
         return alive + dead + closed == 0 ? "-" : std::to_string(alive);
     std::string text = std::to_string(alive);
     if (dead != 0) text += " +" + std::to_string(dead) + " dead";
@@ -109,10 +109,11 @@ bool folded(const segment_info& s) {
            (s.status == segment_status::ok || s.status == segment_status::initializing);
 }
 
-void print_list(std::ostream& out, const std::vector<segment_info>& segments, bool all) {
+void print_list(std::ostream& out, const std::vector<segment_info>& segments, bool all,
+                const std::vector<std::string>& patterns) {
     table t({"NAME", "KIND", "STATUS", "DEPTH", "CAPACITY", "SENDERS", "RECEIVERS", "OWNERSHIP", "REMARK"});
     for (const auto& s : segments) {
-        if (!all && folded(s)) continue;
+        if (!all && folded(s) && !named(patterns, s.name)) continue;
         t.add({s.name, ipckit::to_string(s.kind), ipckit::to_string(s.status), depth_text(s), capacity_text(s),
                endpoints_text(s, "sender"), endpoints_text(s, "receiver"), s.ownership.empty() ? "-" : s.ownership,
                remark(s)});

@@ -32,7 +32,7 @@ std::string local_time(std::chrono::system_clock::time_point t);
 std::string depth_text(const ipckit::segment_info& s);
 /// What `s` holds at most: "4096", "64 KiB", "0", "unbounded", "-".
 std::string capacity_text(const ipckit::segment_info& s);
-/// Endpoints of `role` in `s`: "1", "0 +1 dead", "2 +1 closed".
+/// Endpoints of `role` in `s`: "1", "0 +1 dead"; "-" where it has no rosters, or they were not read.
 std::string endpoints_text(const ipckit::segment_info& s, const char* role);
 /// The last column of a listing: why it is stale, what is wrong, or a note.
 std::string remark(const ipckit::segment_info& s);
@@ -40,8 +40,10 @@ std::string remark(const ipckit::segment_info& s);
 /// Whether the table leaves `s` out unless asked for all: a chunk of an unbounded queue that
 /// its queue leads to, or is creating (its queue's row counts it).
 bool folded(const ipckit::segment_info& s);
-/// `ipckit list`: the table, sorted as given; without `all`, folded() rows are left out.
-void print_list(std::ostream& out, const std::vector<ipckit::segment_info>& segments, bool all);
+/// `ipckit list`: the table, sorted as given; without `all`, folded() rows are left out, but for
+/// those that one of `patterns` names exactly.
+void print_list(std::ostream& out, const std::vector<ipckit::segment_info>& segments, bool all,
+                const std::vector<std::string>& patterns);
 /// `ipckit inspect`: everything known about one segment.
 void print_details(std::ostream& out, const ipckit::segment_info& s);
 /// `ipckit domain`: a domain's members and links.

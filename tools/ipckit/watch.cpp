@@ -59,7 +59,7 @@ std::string rate(const std::optional<std::uint64_t>& now, const std::optional<st
 
 int run_watch(const watch_settings& s) {
     for (const auto& p : s.patterns) {
-        if (p.find_first_of("*?[") != std::string::npos) continue;
+        if (!plain(p)) continue;
         try {
             if (ipckit::segment_exists(p)) continue;
             complain("watch", "no segment '" + p + "'");
@@ -76,7 +76,7 @@ int run_watch(const watch_settings& s) {
         std::map<std::string, sample> seen;
         table t({"NAME", "KIND", "DEPTH", "SENT/s", "RECEIVED/s", "SENDERS", "RECEIVERS", "REMARK"});
         for (const auto& seg : ipckit::list_segments()) {
-            if (!matches(s.patterns, seg.name) || folded(seg)) continue;
+            if (!matches(s.patterns, seg.name) || (folded(seg) && !named(s.patterns, seg.name))) continue;
             const sample cur = sample_of(seg, now);
             std::string sent = "-", received = "-";
             if (const auto it = last.find(seg.name); it != last.end() && it->second.created == cur.created) {
@@ -94,6 +94,7 @@ int run_watch(const watch_settings& s) {
               << " s, " << local_time(std::chrono::system_clock::now()) << "\n\n";
         t.print(frame);
         std::cout << (terminal ? "\x1b[H\x1b[2J" : (refresh > 1 ? "\n" : "")) << frame.str() << std::flush;
+        if (!std::cout) return exit_failed;  // main says why
         last = std::move(seen);
     }
     return exit_ok;
