@@ -1,14 +1,21 @@
 // What the rings' cursors share (detail/ring/ticket.hpp): the consistency check an attaching
-// cursor makes on a ring whose head and tail other processes are moving. The interleavings
-// are scripted: each load of head or tail returns the next value of its script.
+// cursor makes on a ring whose head and tail other processes are moving; and the byte ring's
+// recovery of a record whose producer died, racing a live one. The interleavings are
+// scripted: each load of head or tail returns the next value of its script, and a producer
+// commits from inside the recoverer's question about it.
 
 #include "catch.hpp"
 
+#include <ipckit/detail/ring/bytes_consumer.hpp>
+#include <ipckit/detail/ring/bytes_producer.hpp>
 #include <ipckit/detail/ring/ticket.hpp>
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -64,4 +71,42 @@ TEST_CASE("ring attach: a head that moved between the loads is looked at again, 
         CHECK(ipckit::detail::consistent_now(r, head_seen));
         CHECK(head_seen == 0);
     }
+}
+
+TEST_CASE("byte ring recovery: a producer that commits while the consumer asks whether it lives is read, not "
+          "taken for a record whose header was wiped",
+          "[unit]") {
+    using namespace ipckit::detail;
+    constexpr std::size_t n = 1024;
+    auto ring = std::make_unique<bytes_ring<n, true>>();
+    std::atomic<std::uint64_t> pending{0};
+    bytes_producer<64, n, true> producer;
+    bytes_consumer<64, n, true> consumer;
+    REQUIRE(producer.attach(*ring, pending));
+    REQUIRE(consumer.attach(*ring, pending));
+
+    // The producer has claimed the record at the head and not written its header yet (the
+    // moment between its claim and that store): the consumer waits there, and asks whether the
+    // one that claimed it still lives.
+    bytes_reservation r;
+    REQUIRE(producer.try_loan(40, r) == ipckit::errc::ok);
+    const std::uint64_t reserved = ring->header(r.pos).exchange(0);
+    bytes_found found;
+    REQUIRE(consumer.peek(found) == ipckit::errc::would_block);
+    const std::string_view text = "a message of forty bytes, all of it set.";
+    REQUIRE(text.size() == 40);
+    int asked = 0;
+    const bool recovered = consumer.recover([&](std::uint64_t claim) {
+        if (asked++ == 0) {  // it has written its record since the consumer read the header
+            ring->header(r.pos).store(reserved);
+            std::memcpy(ring->payload(r.pos), text.data(), text.size());
+            decltype(producer)::commit(*ring, pending, r, text.size());
+        }
+        return pending.load() == claim;
+    });
+    CHECK(asked > 0);
+    CHECK_FALSE(recovered);
+    REQUIRE(consumer.peek(found) == ipckit::errc::ok);
+    CHECK(found.length == text.size());
+    CHECK(std::memcmp(ring->payload(found.pos), text.data(), text.size()) == 0);
 }

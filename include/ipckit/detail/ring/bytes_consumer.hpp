@@ -205,8 +205,12 @@ public:
                 // producer's reservation not yet written, or the limit: never a word of payload,
                 // which would mean a record whose header was wiped. Skipping it would lose that
                 // message without a word.
+                // Unless the producer that held the claim at h, which live_claimant found done,
+                // wrote it since the header was read: its pending word, cleared after its commit
+                // and read (acquire) before this, makes that commit visible here.
                 const std::uint64_t next = end < limit ? ring_->header(end).load(std::memory_order_acquire) : 0;
                 if (next != 0 && !bytes_record::stamped(next, end)) {
+                    if (header.load(std::memory_order_acquire) != w) return false;  // the next peek reads it
                     broken_ = true;
                     return true;
                 }
