@@ -523,6 +523,33 @@ TEST_CASE("a process_owned segment left by a killed creator is replaced on creat
     ::close(ready[1]);
 }
 
+TEST_CASE("a process_owned segment goes with its owner while children it forked still run", "[process]") {
+    scoped_name name;
+    signal_pipe working, ready, release;
+    child_report report;
+    child owner = report.spawn([&](child_report& r) {
+        auto s = segment::create<ipckit::process_owned>(name, layout_a(), {}, init_body);
+        // A worker forked after the create, as a pool's are: it keeps its copy of the handle.
+        const pid_t worker = ::fork();
+        if (worker == 0) {
+            working.post();
+            _exit(release.wait() ? 0 : 1);
+        }
+        r.check(worker > 0 && working.wait(), "fork a worker");
+        ready.post();
+        for (;;) ::pause();  // until killed
+    });
+    REQUIRE(report.reached(owner, ready) == as_expected);
+    CHECK(owner.kill() == ipckit_test::killed_by_sigkill);
+    std::string what;
+    CHECK(reason_of([&] { (void)segment::open(name, layout_a(), {}); }, &what) == errc::not_found);
+    CHECK(what.find("ended") != std::string::npos);
+    auto s = segment::create<ipckit::process_owned>(name, layout_a(), {}, init_body);  // replaced
+    CHECK(s.created());
+    CHECK(word_of(s) == initialised);
+    release.post();  // the worker ends
+}
+
 TEST_CASE("a segment larger than /dev/shm can hold is no_space at creation, leaving nothing behind", "[unit]") {
     scoped_name name;
     const ipckit::segment_layout huge{"test-body<huge>", std::size_t{1} << 46};  // 64 TiB

@@ -15,8 +15,12 @@
 //   3. the descriptor is closed, which drops the owner's flock and owner mark, so that other
 //      processes see the owner gone (segment.hpp), as they do when the process dies.
 // A forked child inherits copies of the parent's: there they do none of this, and the child
-// owns nothing.
+// owns nothing. Nor does it hold the owner's locks: its copies of the owner's descriptors would
+// share the owner's open file descriptions, and with them the flock and owner mark, so that a
+// segment whose owner died would still look owned while a child it forked (a worker of a pool)
+// runs. A fork handler gives each a description of its own in the child, holding no lock.
 
+#include <ipckit/detail/sys/fork.hpp>
 #include <ipckit/detail/sys/process.hpp>
 #include <ipckit/detail/sys/shm.hpp>
 
@@ -29,6 +33,7 @@
 #include <utility>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace ipckit::detail {
 
@@ -72,6 +77,9 @@ public:
     /// Makes this the owning process's mapping of the object, which every later segment::open
     /// of it in this process shares (this = the creator's, before the segment becomes ready).
     static void own(const std::shared_ptr<mapped_segment>& m) {
+        // Where it cannot be registered (ENOMEM), a forked child keeps its owner's locks.
+        static const bool children_own_nothing = sys::on_fork(hold_table, release_table, let_go_in_child);
+        (void)children_own_nothing;
         const auto id = identity(m->file_);
         auto& table = owned_segments();
         const std::lock_guard<std::mutex> lock(table.mutex);
@@ -99,6 +107,29 @@ public:
     void on_last_release(std::function<void(char* base)> fn) noexcept { on_last_release_ = std::move(fn); }
 
 private:
+    // Around a fork: the table is held across it, so that the child finds it whole.
+    static void hold_table() noexcept { owned_segments().mutex.lock(); }
+    static void release_table() noexcept { owned_segments().mutex.unlock(); }
+    /// In a forked child: each owned segment's descriptor gets an open file description of its
+    /// own, without the owner's locks (see the top of this file).
+    static void let_go_in_child() noexcept {
+        auto& table = owned_segments();
+        for (const auto& entry : table.by_identity)
+            if (const auto m = entry.second.lock()) m->leave_owners_description();
+        table.mutex.unlock();
+    }
+    /// Moves this child's copy of the descriptor, and the mapping made through it, onto a
+    /// description of its own; where that cannot be done the child keeps the owner's locks.
+    void leave_owners_description() noexcept {
+        const int fd = sys::reopen_description(file_);
+        if (fd < 0) return;
+        if (mapping_.data() != nullptr && !mapping_.move_onto(fd)) {
+            ::close(fd);
+            return;
+        }
+        sys::take_over(file_, fd);
+    }
+
     static std::pair<dev_t, ino_t> identity(const sys::file& f) {
         const struct stat st = f.status("a shared-memory object");
         return {st.st_dev, st.st_ino};

@@ -74,6 +74,29 @@ inline void lock_shared(const file& f) noexcept {
     }
 }
 
+/// A new open file description of the object `f` is open on, with `f`'s access, as a bare
+/// descriptor (close-on-exec); -1 if it cannot be had. Through /proc/self/fd, which reaches the
+/// object even once its name is gone. For a forked child, whose copy of `f` shares its
+/// parent's description, and with it the parent's flock and OFD locks. Async-signal-safe (a
+/// child of a threaded process may call nothing else).
+inline int reopen_description(const file& f) noexcept {
+    char path[32] = "/proc/self/fd/";
+    char digits[12];
+    int n = 0;
+    for (auto v = static_cast<unsigned>(f.get()); n == 0 || v != 0; v /= 10) digits[n++] = static_cast<char>('0' + v % 10);
+    std::size_t at = sizeof "/proc/self/fd/" - 1;
+    while (n > 0) path[at++] = digits[--n];
+    path[at] = '\0';
+    const int flags = ::fcntl(f.get(), F_GETFL);
+    return flags < 0 ? -1 : ::open(path, (flags & O_ACCMODE) | O_CLOEXEC);
+}
+
+/// Makes `f` refer to `fd`'s open file description (closing `fd`), keeping its number.
+inline void take_over(const file& f, int fd) noexcept {
+    (void)::dup3(fd, f.get(), O_CLOEXEC);
+    ::close(fd);
+}
+
 /// Creates `os_name` exclusively, `size` bytes, storage reserved, and returns it holding a
 /// shared flock: its creator's, taken before it is sized (reserving gigabytes takes seconds),
 /// so that no prober takes a live creator's empty object for one whose creator died. Throws
@@ -267,6 +290,20 @@ public:
     }
     [[nodiscard]] void* data() const noexcept { return addr_; }
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
+
+    /// Maps the same range, read-write, through `fd` (a description of the same object), in
+    /// place: the memory reads the same, and the mapping no longer holds the description it
+    /// was made through (a mapping keeps its description, and that description's locks,
+    /// alive). False, with the mapping as it was, if that cannot be done. Async-signal-safe.
+    bool move_onto(int fd) noexcept {
+        void* fresh = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (fresh == MAP_FAILED) return false;
+        if (::mremap(fresh, size_, size_, MREMAP_MAYMOVE | MREMAP_FIXED, addr_) == MAP_FAILED) {
+            ::munmap(fresh, size_);
+            return false;
+        }
+        return true;
+    }
 
 private:
     void* addr_ = nullptr;
