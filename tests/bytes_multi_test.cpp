@@ -233,6 +233,20 @@ TEST_CASE("bytes mpmc queue: a slot whose length was scribbled past Max is corru
     door.ring().slots[2].value.length = 0xffff'ffff;
     CHECK(err(rx.receive_view()) == errc::corrupt);
     CHECK(q.depth() == 0);
+
+    // Within a batch: it ends there, and the next call says the message was lost.
+    for (const char* m : {"fourth", "fifth", "sixth"}) REQUIRE(tx.send(std::string_view(m)));
+    door.ring().slots[4].value.length = max_bytes + 1;
+    std::vector<std::byte> storage(ipckit::records::storage_for(8, max_bytes));
+    ipckit::records batch{storage};
+    const auto got = rx.receive(batch);
+    REQUIRE(got);
+    CHECK(*got == 1);
+    CHECK(text(*batch.begin()) == "fourth");
+    CHECK(err(rx.receive_view()) == errc::corrupt);
+    const auto sixth = rx.receive(buf);
+    REQUIRE(sixth);
+    CHECK(text(std::span(buf.data(), *sixth)) == "sixth");
 }
 
 TEST_CASE("bytes mpmc queue: an inspector reads it as slots, messages and bytes of slots", "[unit]") {

@@ -206,6 +206,28 @@ TEMPLATE_TEST_CASE("mailbox bytes: a scribbled length is corrupt, never read pas
     CHECK(same(*got, pattern(10, 3)));
 }
 
+TEMPLATE_TEST_CASE("mailbox bytes: a scribbled length within a batch ends it, and the next receive says corrupt before "
+                   "the message after it comes",
+                   "[unit]", exclusive, any) {
+    scoped_name name("mbytes");
+    auto mb = TestType::create(name);
+    auto tx = mb.template sender<ipckit::non_blocking>();
+    auto rx = mb.template receiver<ipckit::non_blocking>();
+    for (std::uint8_t i = 1; i <= 3; ++i) REQUIRE(tx.send(pattern(10, i)));
+    backdoor<TestType> door(name.str());
+    door.shared().ring.slots[1].value.length = max_bytes + 1;
+    std::vector<std::byte> storage(ipckit::records::storage_for(8, max_bytes));
+    ipckit::records batch{storage};
+    const auto first = rx.receive(batch);
+    REQUIRE(first);
+    CHECK(*first == 1);
+    CHECK(same(*batch.begin(), pattern(10, 1)));
+    CHECK(err(rx.receive(batch)) == errc::corrupt);  // the second message is lost, and said so
+    const auto third = rx.receive();
+    REQUIRE(third);
+    CHECK(same(*third, pattern(10, 3)));
+}
+
 // ---- loans and views -------------------------------------------------------------------------
 
 TEMPLATE_TEST_CASE("mailbox bytes: a loan is written in place and sent by commit, or only its first k bytes", "[unit]",

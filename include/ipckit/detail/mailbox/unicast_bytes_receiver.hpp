@@ -67,7 +67,8 @@ public:
     /// receive(records [, deadline]) (bytes_receive_batch_verbs; exclusive and any only): this
     /// receiver's next messages, as many as are there and fit, at least one (blocking: waits for
     /// one), claimed one slot at a time; the first that does not fit stays this receiver's next
-    /// (parked; too_large if that is the first of all). The senders are woken once.
+    /// (parked; too_large if that is the first of all). The senders are woken once. A scribbled
+    /// length after the first ends the batch, and the next call says corrupt.
     using batch_verbs::receive;
 
     /// receive_view(), receive_view(deadline) (view_verbs): zero copy: the next message for this
@@ -96,6 +97,7 @@ private:
     template <class Take>
     errc receive_until(Take& take, clock::time_point deadline) noexcept {
         if (this->lent_out() && !parked_) return errc::in_use;
+        if (std::exchange(lost_, false)) return errc::corrupt;
         if (parked_) return take_parked(take);
         ring_ticket<const slot> t;
         std::size_t length = 0;
@@ -119,6 +121,7 @@ private:
                       "a round_robin mailbox passes the turn after every message: receive one at a time");
         got = 0;
         if (this->lent_out() && !parked_) return errc::in_use;
+        if (std::exchange(lost_, false)) return errc::corrupt;
         if (parked_) {
             if (const errc e = take_parked(take); e != errc::ok) return e;
         } else {
@@ -131,7 +134,9 @@ private:
         for (;;) {
             ring_ticket<const slot> t;
             std::size_t length = 0;
-            if (claim(t, length) != errc::ok || take_or_park(take, t, length) != errc::ok) break;
+            const errc claimed = claim(t, length);
+            lost_ = claimed == errc::corrupt;  // its message is lost: the next call says so
+            if (claimed != errc::ok || take_or_park(take, t, length) != errc::ok) break;
             ++got;
         }
         this->progress();
@@ -151,6 +156,7 @@ private:
     result<view_type> view_until(clock::time_point deadline) noexcept {
         if (parked_) return std::move(parked_);
         if (this->lent_out()) return unexpected(errc::in_use);
+        if (std::exchange(lost_, false)) return unexpected(errc::corrupt);
         ring_ticket<const slot> t;
         std::size_t length = 0;
         const errc e = this->run([&] { return claim(t, length); }, deadline);
@@ -183,6 +189,7 @@ private:
     }
 
     view_type parked_;  ///< the message a take refused, this receiver's next; empty if none
+    bool lost_ = false;  ///< a batch met a scribbled length after its first message (see receive)
 };
 
 }  // namespace ipckit::detail

@@ -141,12 +141,14 @@ class record_receiver
 public:
     using view_type = record_view<base, Queue::max_message>;
 
-    record_receiver(record_receiver&& o) noexcept : base(std::move(o)), parked_(std::exchange(o.parked_, {})) {}
+    record_receiver(record_receiver&& o) noexcept
+        : base(std::move(o)), parked_(std::exchange(o.parked_, {})), lost_(std::exchange(o.lost_, false)) {}
     record_receiver& operator=(record_receiver&& o) noexcept {
         if (this != &o) {
             drop_parked();
             base::operator=(std::move(o));
             parked_ = std::exchange(o.parked_, {});
+            lost_ = std::exchange(o.lost_, false);
         }
         return *this;
     }
@@ -162,7 +164,8 @@ public:
     /// receive(records [, deadline]) (bytes_receive_batch_verbs): this receiver's next messages,
     /// as many as are there and fit, at least one (blocking: waits for one), claimed one slot at
     /// a time; the first that does not fit stays this receiver's next (parked, as above;
-    /// too_large if that is the first of all). The senders are woken once.
+    /// too_large if that is the first of all). The senders are woken once. A scribbled length
+    /// after the first ends the batch, and the next call says corrupt.
     using batch_verbs::receive;
 
     /// receive_view(), receive_view(deadline) (view_verbs): zero copy: the next message, read in
@@ -203,6 +206,7 @@ private:
     template <class Take>
     errc receive_until(Take& take, clock::time_point deadline) noexcept {
         if (this->lent_out()) return errc::in_use;
+        if (std::exchange(lost_, false)) return errc::corrupt;
         if (parked_.t.slot != nullptr) {
             const errc e = take(record_bytes(*parked_.t.slot, parked_.length));
             if (e == errc::ok) {
@@ -228,6 +232,7 @@ private:
     errc receive_batch_until(Take& take, std::size_t& got, clock::time_point deadline) noexcept {
         got = 0;
         if (this->lent_out()) return errc::in_use;
+        if (std::exchange(lost_, false)) return errc::corrupt;
         if (parked_.t.slot != nullptr) {
             if (const errc e = take(record_bytes(*parked_.t.slot, parked_.length)); e != errc::ok) return e;
             this->cursor().release(std::exchange(parked_, {}).t);
@@ -250,6 +255,7 @@ private:
             cursor.release(std::exchange(parked_, {}).t);
             ++got;
         }
+        lost_ = got > 0 && e == errc::corrupt;  // its message is lost: the next call says so
         return got > 0 ? errc::ok : e;
     }
 
@@ -272,6 +278,7 @@ private:
 
     result<view_type> view_until(clock::time_point deadline) noexcept {
         if (this->lent_out()) return unexpected(errc::in_use);
+        if (std::exchange(lost_, false)) return unexpected(errc::corrupt);
         if (parked_.t.slot == nullptr) {
             const errc e = this->template run_until<false>([this](auto& cursor) { return this->claim(cursor); }, deadline);
             if (e != errc::ok) return unexpected(e);
@@ -292,6 +299,7 @@ private:
     }
 
     parked parked_;
+    bool lost_ = false;  ///< a batch met a scribbled length after its first message (see receive)
 };
 
 }  // namespace ipckit::detail
