@@ -288,6 +288,27 @@ TEST_CASE("broadcast: the receiver table has the size asked at creation, and say
                          Catch::Predicate<ipckit::error>([](const ipckit::error& e) { return e.reason() == errc::invalid_argument; }));
 }
 
+TEST_CASE("broadcast: a scribbled receiver table is corrupt, and Mailbox::remove, which the error names, removes it",
+          "[unit]") {
+    scoped_name name("bcast");
+    {
+        auto b = box::create(name);
+        ipckit_test::backdoor<box> door(name.str());
+        door.shared().places += 7;
+    }
+    std::string what;
+    try {
+        (void)box::open(name);
+        FAIL("a scribbled receiver table was opened");
+    } catch (const ipckit::error& e) {
+        CHECK(e.reason() == errc::corrupt);
+        what = e.what();
+    }
+    CHECK(what.find("Mailbox::remove(\"" + name.str() + "\")") != std::string::npos);
+    CHECK(box::remove(name));
+    CHECK_FALSE(ipckit::segment_exists(name));
+}
+
 TEST_CASE("broadcast: opening with another message type, capacity or delivery policy is incompatible_layout", "[unit]") {
     scoped_name name("bcast");
     auto b = box::create(name);
