@@ -4,7 +4,6 @@
 #include "../catch.hpp"
 #include "rpc_support.hpp"
 
-#include <ipckit/detail/rpc/request_budget.hpp>
 #include <ipckit/rpc.hpp>
 
 #include <atomic>
@@ -284,59 +283,6 @@ TEST_CASE("rpc bad input: clients whose replies are large keep at most reply_cac
                   r.check(last >= 150'000, "the newest large replies still kept, not " + std::to_string(last) + " bytes");
                   r.expect(still_serving(*clients.front()));
               }) == as_expected);
-    }
-}
-
-TEST_CASE("rpc bad input: connections' readers take the request budget in the order they came, so smaller requests "
-          "that fit cannot keep a larger one waiting for ever",
-          "[unit]") {
-    ipckit::detail::rpc::request_budget budget(1000);  // max_queued_bytes
-    const auto never = [] { return false; };
-    REQUIRE(budget.take(600, 10ms, never));  // a request being served
-    std::mutex m;
-    std::vector<std::size_t> took;
-    const auto reader = [&](std::size_t n, const std::atomic<bool>& stop) {
-        return std::thread([&, n] {
-            if (budget.take(n, 10ms, [&] { return stop.load(); })) {
-                std::lock_guard lock(m);
-                took.push_back(n);
-            }
-        });
-    };
-    const auto taken = [&] {
-        std::lock_guard lock(m);
-        return took;
-    };
-    std::atomic<bool> keep{false};
-
-    SECTION("the larger goes first, then the smaller behind it") {
-        std::thread large = reader(900, keep);
-        REQUIRE(ipckit_test::eventually([&] { return budget.waiting() == 1; }));
-        std::thread small = reader(200, keep);  // 600 + 200 would fit, but it came second
-        REQUIRE(ipckit_test::eventually([&] { return budget.waiting() == 2; }));
-        CHECK(budget.used() == 600);
-        budget.give_back(600);
-        large.join();
-        CHECK(taken() == std::vector<std::size_t>{900});
-        CHECK(budget.used() == 900);  // 900 + 200 does not fit: the smaller waits its turn
-        CHECK(budget.waiting() == 1);
-        budget.give_back(900);
-        small.join();
-        CHECK(taken() == std::vector<std::size_t>{900, 200});
-        CHECK(budget.used() == 200);
-    }
-    SECTION("a reader that gives up (its connection cut) lets the one behind it go") {
-        std::atomic<bool> cut{false};
-        std::thread large = reader(900, cut);
-        REQUIRE(ipckit_test::eventually([&] { return budget.waiting() == 1; }));
-        std::thread small = reader(200, keep);
-        REQUIRE(ipckit_test::eventually([&] { return budget.waiting() == 2; }));
-        cut = true;
-        large.join();
-        small.join();
-        CHECK(taken() == std::vector<std::size_t>{200});
-        CHECK(budget.used() == 800);
-        CHECK(budget.waiting() == 0);
     }
 }
 

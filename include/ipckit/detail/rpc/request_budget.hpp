@@ -9,45 +9,27 @@
 // reading, the clients' sends wait as on a full socket, and nothing is dropped. One request
 // larger than the whole limit still goes, when nothing else is held: it is never refused for
 // its size alone (the frame limit does that).
-//
-// Readers take in the order they came: one whose request does not fit yet holds back those
-// behind it, whose smaller requests would fit. Otherwise a stream of small requests from some
-// connections, each fitting in what the others leave, would keep a large one waiting for ever.
 
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
-#include <list>
 #include <mutex>
 
 namespace ipckit::detail::rpc {
 
 class request_budget {
 public:
+    using time_point = std::chrono::steady_clock::time_point;
+
     explicit request_budget(std::size_t limit) noexcept : limit_(limit) {}
 
-    /// Takes `n` bytes once the readers before this one have taken theirs and they fit. Gives
-    /// up, leaving the line, as soon as `give_up()` says so: it asks before it takes, and after
-    /// each wake or `poll` of waiting. Whether it took them.
-    template <class GiveUp>
-    bool take(std::size_t n, std::chrono::milliseconds poll, GiveUp&& give_up) {
+    /// Takes `n` bytes, waiting until they fit or until `deadline`; whether it took them.
+    bool take(std::size_t n, time_point deadline) {
         std::unique_lock lock(m_);
-        const auto me = line_.insert(line_.end(), n);
-        const auto fits = [&] { return me == line_.begin() && (used_ == 0 || n <= limit_ - std::min(used_, limit_)); };
-        for (;; room_.wait_for(lock, poll)) {
-            if (give_up()) {
-                line_.erase(me);
-                lock.unlock();
-                room_.notify_all();  // the reader behind may be first now
-                return false;
-            }
-            if (fits()) break;
-        }
-        line_.erase(me);
+        if (!room_.wait_until(lock, deadline, [&] { return used_ == 0 || n <= limit_ - std::min(used_, limit_); }))
+            return false;
         used_ += n;
-        lock.unlock();
-        room_.notify_all();  // the next in line may fit too
         return true;
     }
     void give_back(std::size_t n) {
@@ -61,18 +43,12 @@ public:
         std::lock_guard lock(m_);
         return used_;
     }
-    /// How many readers wait in line.
-    [[nodiscard]] std::size_t waiting() const {
-        std::lock_guard lock(m_);
-        return line_.size();
-    }
 
 private:
     const std::size_t limit_;
-    mutable std::mutex m_;  // guards used_ and line_
+    mutable std::mutex m_;  // guards used_
     std::condition_variable room_;
     std::size_t used_ = 0;
-    std::list<std::size_t> line_;  // the bytes each waiting reader asks for, first come first
 };
 
 }  // namespace ipckit::detail::rpc

@@ -406,7 +406,9 @@ private:
     /// budget (request_budget.hpp) and takes them; false if the server stops or the connection
     /// is cut first.
     bool room_for(const detail::rpc::session& s, std::size_t n) {
-        return queued_bytes_.take(n, poll, [&] { return stopping_ || s.cut; });
+        while (!stopping_ && !s.cut)
+            if (queued_bytes_.take(n, clock::now() + poll)) return true;
+        return false;
     }
 
     /// A request through its client's reply cache: run once, answered from the cache after. Its
