@@ -309,6 +309,31 @@ TEST_CASE("broadcast: a scribbled receiver table is corrupt, and Mailbox::remove
     CHECK_FALSE(ipckit::segment_exists(name));
 }
 
+TEST_CASE("broadcast: Mailbox::remove leaves a segment that its creator is still making, however long it takes",
+          "[unit]") {
+    scoped_name name("bcast");
+    std::atomic<bool> making{false}, done{false};
+    std::thread creator([&] {
+        (void)ipckit::segment::create<ipckit::system_owned>(name, ipckit::segment_layout{"slow to make", 4096}, {},
+                                                            [&](void*) {
+                                                                making = true;
+                                                                making.notify_all();
+                                                                done.wait(false);
+                                                            });
+    });
+    making.wait(false);
+    // Attaching says corrupt once its init_timeout has passed; the creator still holds its lock.
+    const auto refused = ipckit_test::setup_error([&] { return box::remove(name); });
+    const bool there = ipckit::segment_exists(name);
+    done = true;
+    done.notify_all();
+    creator.join();
+    REQUIRE(refused);
+    CHECK(refused->reason() == errc::corrupt);
+    CHECK(std::string(refused->what()).find("a process holds it") != std::string::npos);
+    CHECK(there);
+}
+
 TEST_CASE("broadcast: opening with another message type, capacity or delivery policy is incompatible_layout", "[unit]") {
     scoped_name name("bcast");
     auto b = box::create(name);

@@ -5,9 +5,11 @@
 #include <ipckit/detail/mailbox/control.hpp>
 #include <ipckit/detail/mailbox/description.hpp>
 #include <ipckit/detail/shm/peek.hpp>
+#include <ipckit/detail/sys/shm.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/segment.hpp>
 
+#include <string>
 #include <string_view>
 
 namespace ipckit::detail {
@@ -24,17 +26,43 @@ inline bool remove_mailbox_of_any_type(std::string_view name) {
     return remove_segment(name);
 }
 
+/// Removes the mailbox `name` that attaching found corrupt (`damage`), as
+/// remove_mailbox_of_any_type does, holding its exclusive flock, and only if the name still
+/// names the object locked: never one that a creator is still making (attaching says corrupt
+/// of that too, once its init_timeout has passed) or whose owner runs. Throws corrupt, saying
+/// so, when a process holds it.
+inline bool remove_damaged_mailbox(std::string_view name, const error& damage) {
+    const std::string os = os_name(name);
+    sys::file f;
+    try {
+        f = sys::shm_open_existing(os);
+    } catch (const error& e) {
+        if (e.reason() == errc::not_found) return false;
+        throw;
+    }
+    if (!sys::try_lock(f, true))
+        throw error(errc::corrupt, std::string(damage.what()) +
+                                       ". Not removed: a process holds it (its creator, still making it, or its "
+                                       "owner); ipckit::remove_segment removes it whatever holds it");
+    (void)peek_segment(name, sizeof(mailbox_prefix), [](std::string_view description, void* body) {
+        if (parse_mailbox_description(description)) close_mailbox(*static_cast<mailbox_prefix*>(body));
+    });
+    const bool removed = sys::shm_remove_if_same(os, f);
+    sys::unlock(f);
+    return removed;
+}
+
 /// Mailbox::remove(name): opens the mailbox with `open` (a callable returning its handle), closes
 /// it (Mailbox::close), then removes its name. A process_owned mailbox whose owner has gone is
-/// removed by name alone; a damaged one (corrupt, whose errors say to remove it this way) as
-/// remove_mailbox_of_any_type does. Returns false if there was none.
+/// removed by name alone; a damaged one (corrupt, whose errors say to remove it this way) by
+/// remove_damaged_mailbox. Returns false if there was none.
 template <class Open>
 bool remove_mailbox(std::string_view name, Open&& open) {
     try {
         auto box = open();
         box.close();
     } catch (const error& e) {
-        if (e.reason() == errc::corrupt) return remove_mailbox_of_any_type(name);
+        if (e.reason() == errc::corrupt) return remove_damaged_mailbox(name, e);
         if (e.reason() != errc::not_found) throw;
     }
     return remove_segment(name);
