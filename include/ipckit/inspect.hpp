@@ -138,10 +138,11 @@ inline bool remove_stale(std::string_view name, std::string* why = nullptr) {
         if (e.reason() == errc::not_found) return true;
         throw;
     }
-    if (!detail::sys::try_lock(f, true)) {
+    if (!detail::sys::lock_exclusive_past_probers(f)) {
         say("a process holds it");
         return false;
     }
+    const detail::sys::unlock_at_exit locked(f);
     detail::liveness fresh;
     const segment_info again = detail::inspect_open(name, f, fresh);
     if (!again.stale) {

@@ -385,7 +385,8 @@ private:
         try {
             const detail::sys::file f = detail::sys::shm_open_existing(os);
             (void)abandoned(name, f, os, grace, false);  // a damaged ready header, even while its owner lives
-            if (!detail::sys::try_lock(f, true)) return false;  // a creator or an owner is there
+            if (!detail::sys::lock_exclusive_past_probers(f)) return false;  // a creator or an owner is there
+            const detail::sys::unlock_at_exit locked(f);
             return abandoned(name, f, os, grace, true) && detail::sys::shm_remove_if_same(os, f);
         } catch (const error& e) {
             if (e.reason() == errc::corrupt) throw;

@@ -138,14 +138,17 @@ inline void retire_chain(chain_control& c, const std::string& name, std::chrono:
         for (const auto& n : segment_names(prefix)) {
             const auto seq = parse_decimal(std::string_view(n).substr(prefix.size()));
             if (!seq || *seq < base) continue;
-            bool ours = false;
-            (void)peek_segment(n, sizeof(chunk_control), [&](std::string_view, void* body) {
-                const auto& k = *static_cast<const chunk_control*>(body);
-                ours = k.magic == chunk_control::magic_value && k.base == base && k.index == *seq - base;
-            });
-            if (ours) remove_chunk(n);
+            try {
+                bool ours = false;
+                (void)peek_segment(n, sizeof(chunk_control), [&](std::string_view, void* body) {
+                    const auto& k = *static_cast<const chunk_control*>(body);
+                    ours = k.magic == chunk_control::magic_value && k.base == base && k.index == *seq - base;
+                });
+                if (ours) remove_chunk(n);
+            } catch (...) {  // not readable (permission_denied): left, and the others looked at
+            }
         }
-    } catch (...) {  // bad_alloc building a name, /dev/shm not listable or a chunk not readable: left as it is
+    } catch (...) {  // bad_alloc building a name, /dev/shm not listable: what is left stays
     }
 }
 

@@ -40,16 +40,15 @@ inline bool remove_damaged_mailbox(std::string_view name, const error& damage) {
         if (e.reason() == errc::not_found) return false;
         throw;
     }
-    if (!sys::try_lock(f, true))
+    if (!sys::lock_exclusive_past_probers(f))
         throw error(errc::corrupt, std::string(damage.what()) +
                                        ". Not removed: a process holds it (its creator, still making it, or its "
                                        "owner); ipckit::remove_segment removes it whatever holds it");
+    const sys::unlock_at_exit locked(f);
     (void)peek_segment(name, sizeof(mailbox_prefix), [](std::string_view description, void* body) {
         if (parse_mailbox_description(description)) close_mailbox(*static_cast<mailbox_prefix*>(body));
     });
-    const bool removed = sys::shm_remove_if_same(os, f);
-    sys::unlock(f);
-    return removed;
+    return sys::shm_remove_if_same(os, f);
 }
 
 /// Mailbox::remove(name): opens the mailbox with `open` (a callable returning its handle), closes

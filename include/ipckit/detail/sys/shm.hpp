@@ -73,6 +73,29 @@ inline void lock_shared(const file& f) noexcept {
     while (::flock(f.get(), LOCK_SH) != 0 && errno == EINTR) {
     }
 }
+/// try_lock(f, true) for a judgement that acts on the answer (removing what nobody holds):
+/// tried again for a few milliseconds, since a prober (an inspector, an attacher asking whether
+/// a creator is at work) holds the exclusive lock for a moment only, and is no creator or owner.
+inline bool lock_exclusive_past_probers(const file& f) noexcept {
+    for (int attempt = 0; attempt < 50; ++attempt) {
+        if (try_lock(f, true)) return true;
+        struct timespec pause {0, 100'000};
+        ::nanosleep(&pause, nullptr);
+    }
+    return false;
+}
+/// Lets go of a lock taken on `f` when it goes, before `f` closes: a child forked meanwhile
+/// shares the description, and closing only this descriptor would leave the lock to it.
+class unlock_at_exit {
+public:
+    explicit unlock_at_exit(const file& f) noexcept : f_(f) {}
+    unlock_at_exit(const unlock_at_exit&) = delete;
+    unlock_at_exit& operator=(const unlock_at_exit&) = delete;
+    ~unlock_at_exit() { unlock(f_); }
+
+private:
+    const file& f_;
+};
 
 /// A new open file description of the object `f` is open on, with `f`'s access, as a bare
 /// descriptor (close-on-exec); -1 if it cannot be had. Through /proc/self/fd, which reaches the
