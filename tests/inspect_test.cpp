@@ -817,6 +817,7 @@ TEST_CASE("inspect: a queue named as a link is a link only in a domain of that n
         CHECK(in_use(lone) == segment_kind::queue);
     }
     CHECK(in_use(lone) == segment_kind::queue);  // let go, it keeps its message, as a system_owned queue does
+    CHECK(contains(ipckit::inspect(lone).note, "named as a link of domain"));  // and says how to remove one
     CHECK(L::remove(lone));
 
     // In a domain, where members eu and us are not (nor were) live: a link, and while a process

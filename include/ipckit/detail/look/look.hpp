@@ -101,6 +101,10 @@ inline void judge_link(segment_info& info, liveness& live) {
     if (domain.status == segment_status::vanished ||
         (domain.status == segment_status::ok && domain.kind != segment_kind::domain)) {
         info.kind = segment_kind::queue;
+        if (info.note.empty())
+            info.note = "named as a link of domain '" + info.queue +
+                        "', which is not there: if it is a link its domain's removal left, nothing uses it, and "
+                        "ipckit rm removes it by name";
         info.queue.clear();
         return;
     }
