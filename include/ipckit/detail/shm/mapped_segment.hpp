@@ -121,7 +121,7 @@ private:
     /// Moves this child's copy of the descriptor, and the mapping made through it, onto a
     /// description of its own; where that cannot be done the child keeps the owner's locks.
     void leave_owners_description() noexcept {
-        const int fd = sys::reopen_description(file_);
+        const int fd = sys::reopen_description(file_, os_);
         if (fd < 0) return;
         if (mapping_.data() != nullptr && !mapping_.move_onto(fd)) {
             ::close(fd);

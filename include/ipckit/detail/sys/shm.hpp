@@ -97,12 +97,14 @@ private:
     const file& f_;
 };
 
-/// A new open file description of the object `f` is open on, with `f`'s access, as a bare
-/// descriptor (close-on-exec); -1 if it cannot be had. Through /proc/self/fd, which reaches the
-/// object even once its name is gone. For a forked child, whose copy of `f` shares its
-/// parent's description, and with it the parent's flock and OFD locks. Async-signal-safe (a
-/// child of a threaded process may call nothing else).
-inline int reopen_description(const file& f) noexcept {
+/// A new open file description of the object `f` is open on (named `os_name` when it was
+/// opened), with `f`'s access, as a bare descriptor (close-on-exec); -1 if it cannot be had.
+/// Through /proc/self/fd, which reaches the object even once its name is gone, or where /proc
+/// is not mounted by its name, if that still names the object. For a forked child, whose copy
+/// of `f` shares its parent's description, and with it the parent's flock and OFD locks.
+/// Async-signal-safe, as a child of a threaded process must be (shm_open is glibc's open of a
+/// path it builds on the stack).
+inline int reopen_description(const file& f, const std::string& os_name) noexcept {
     char path[32] = "/proc/self/fd/";
     char digits[12];
     int n = 0;
@@ -111,7 +113,15 @@ inline int reopen_description(const file& f) noexcept {
     while (n > 0) path[at++] = digits[--n];
     path[at] = '\0';
     const int flags = ::fcntl(f.get(), F_GETFL);
-    return flags < 0 ? -1 : ::open(path, (flags & O_ACCMODE) | O_CLOEXEC);
+    if (flags < 0) return -1;
+    if (const int fd = ::open(path, (flags & O_ACCMODE) | O_CLOEXEC); fd >= 0) return fd;
+    const int fd = ::shm_open(os_name.c_str(), (flags & O_ACCMODE) | O_CLOEXEC, 0);
+    struct stat mine {}, named {};
+    if (fd >= 0 && ::fstat(f.get(), &mine) == 0 && ::fstat(fd, &named) == 0 && mine.st_dev == named.st_dev &&
+        mine.st_ino == named.st_ino)
+        return fd;
+    if (fd >= 0) ::close(fd);
+    return -1;
 }
 
 /// Makes `f` refer to `fd`'s open file description (closing `fd`), keeping its number.
