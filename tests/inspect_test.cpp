@@ -664,7 +664,7 @@ TEST_CASE("inspect: an object whose creator is still sizing it is not stale, how
     const std::string os = ipckit::detail::os_name(name);
     {
         // A creator holds its lock from the moment the object exists, before it sizes it.
-        const sys::file f = sys::shm_create(os, 4096, 0600);
+        const sys::file f = sys::shm_create(os, 0600);
         const sys::file prober = sys::shm_open_existing(os);
         CHECK_FALSE(sys::try_lock(prober, true));
         REQUIRE(sys::shm_remove(os));

@@ -478,11 +478,14 @@ TEST_CASE("node across processes: a link left uninitialised by a sender killed w
     REQUIRE(carol.sender().send("bob", "hello"));
     REQUIRE(d.links().size() == 1);
     const auto bob_incarnation = ipckit::detail::list_links(d.str()).front().to_incarnation;
-    // What a sender killed inside segment::create, between sizing the object and taking its
-    // lock, leaves: a link to bob of the full size whose header is still all zeros (uninit).
+    // What a sender killed inside segment::create, once it had sized the object, leaves: a link
+    // to bob of the full size whose header is still all zeros (uninit), which nobody locks.
     const std::string half_made = ipckit::detail::make_link_name(d, "alice", 1, "bob", bob_incarnation);
-    (void)ipckit::detail::sys::shm_create(ipckit::detail::os_name(half_made), ipckit::node::link_queue::layout().size,
-                                          0600);
+    {
+        const std::string os = ipckit::detail::os_name(half_made);
+        const auto f = ipckit::detail::sys::shm_create(os, 0600);
+        ipckit::detail::sys::shm_reserve(f, os, ipckit::node::link_queue::layout().size, 0600);
+    }
     go.post();
     REQUIRE(report.reached(bob, done) == as_expected);
     CHECK(report.finish(bob) == as_expected);

@@ -550,6 +550,38 @@ TEST_CASE("a process_owned segment goes with its owner while children it forked 
     release.post();  // the worker ends
 }
 
+TEST_CASE("a process_owned segment goes with its owner while a child forked by another thread as it was being "
+          "created still runs",
+          "[process]") {
+    scoped_name name;
+    const ipckit::segment_layout big{"test-body<big>", ipckit::detail::header_size + (std::size_t{256} << 20)};
+    signal_pipe ready, release;
+    child_report report;
+    child owner = report.spawn([&](child_report& r) {
+        std::thread forker([&] {
+            // Once the object exists and its creator holds its lock, while it reserves 256 MiB.
+            const std::string os = ipckit::detail::os_name(name);
+            for (;;) {
+                int err = 0;
+                const auto f = ipckit::detail::sys::shm_open_for_reading(os, err);
+                if (f.get() >= 0 && !ipckit::detail::sys::try_lock(f, true)) break;
+                if (f.get() >= 0) ipckit::detail::sys::unlock(f);
+            }
+            const pid_t worker = ::fork();
+            if (worker == 0) _exit(release.wait() ? 0 : 1);  // a worker, which keeps running
+            r.check(worker > 0, "fork a worker");
+        });
+        auto s = segment::create<ipckit::process_owned>(name, big, {}, init_body);
+        forker.join();
+        ready.post();
+        for (;;) ::pause();  // until killed
+    });
+    REQUIRE(report.reached(owner, ready) == as_expected);
+    CHECK(owner.kill() == ipckit_test::killed_by_sigkill);
+    CHECK(reason_of([&] { (void)segment::open(name, big, {}); }) == errc::not_found);
+    release.post();
+}
+
 TEST_CASE("a segment larger than /dev/shm can hold is no_space at creation, leaving nothing behind", "[unit]") {
     scoped_name name;
     const ipckit::segment_layout huge{"test-body<huge>", std::size_t{1} << 46};  // 64 TiB

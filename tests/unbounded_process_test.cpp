@@ -273,7 +273,8 @@ TEST_CASE("unbounded queue across processes: a sender killed while creating a ch
                     "the grower word idle, to claim it");
             const std::string os = ipckit::detail::os_name(next_chunk);
             if (leftover == 1) {  // died in the middle of segment::create: sized, never initialised
-                (void)ipckit::detail::sys::shm_create(os, 4096, 0600);
+                const auto f = ipckit::detail::sys::shm_create(os, 0600);
+                ipckit::detail::sys::shm_reserve(f, os, 4096, 0600);
             } else if (leftover == 2) {  // died after creating it, before publishing it
                 (void)ipckit::segment::create<ipckit::system_owned>(next_chunk, {"half a chunk", 4096}, {},
                                                                     [](void*) {});

@@ -160,7 +160,10 @@ public:
         const std::string os = detail::os_name(name);
         for (int attempt = 0;; ++attempt) {
             try {
-                detail::sys::file f = detail::sys::shm_create(os, want.size, opt.mode);
+                detail::creation_in_progress making;
+                detail::sys::file f = detail::sys::shm_create(
+                    os, opt.mode, [&making](const detail::sys::file& made) noexcept { making.note(made); });
+                detail::sys::shm_reserve(f, os, want.size, opt.mode);
                 return initialise<Ownership>(name, std::move(f), want, std::forward<Init>(init));
             } catch (const error& e) {
                 if (e.reason() != errc::already_exists) throw;
@@ -254,10 +257,12 @@ private:
         constexpr bool owned = std::is_same_v<Ownership, process_owned>;
         segment s(name, std::make_shared<detail::mapped_segment>(os, std::move(f)), true);
         try {
-            s.mapped_->map(want.size, "segment '" + std::string(name) + "'");
             // Before ready: a thread of this process that opens the segment once it is ready
-            // shares this mapping, and with it the ownership.
+            // shares this mapping, and with it the ownership. Before mapping: from here a child
+            // forked meanwhile moves the mapping onto a description of its own, which it could
+            // not do for one mapped before (mapped_segment.hpp).
             if (owned) detail::mapped_segment::own(s.mapped_);
+            s.mapped_->map(want.size, "segment '" + std::string(name) + "'");
         } catch (...) {
             detail::sys::shm_remove_quietly(os);
             throw;

@@ -18,20 +18,25 @@
 // owns nothing. Nor does it hold the owner's locks: its copies of the owner's descriptors would
 // share the owner's open file descriptions, and with them the flock and owner mark, so that a
 // segment whose owner died would still look owned while a child it forked (a worker of a pool)
-// runs. A fork handler gives each a description of its own in the child, holding no lock.
+// runs. A fork handler gives each a description of its own in the child, holding no lock; and
+// closes, in the child, the descriptors of objects that other threads of the parent are
+// creating (creation_in_progress), which hold a creator's flock and owner mark before own().
 
 #include <ipckit/detail/sys/fork.hpp>
 #include <ipckit/detail/sys/process.hpp>
 #include <ipckit/detail/sys/shm.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,11 +44,24 @@ namespace ipckit::detail {
 
 class mapped_segment;
 
-/// The process_owned segments this process owns, by object identity (device, inode). Never
-/// destroyed: a handle that a static object holds may go after main returns.
+/// An object this process is creating (creation_in_progress, below): its creator's descriptor,
+/// the object's identity, and the thread creating it.
+struct object_in_creation {
+    std::uint64_t token;
+    int fd;
+    dev_t dev;
+    ino_t ino;
+    pthread_t thread;
+};
+
+/// The process_owned segments this process owns, by object identity (device, inode), and the
+/// objects it is creating. Never destroyed: a handle that a static object holds may go after
+/// main returns.
 struct owned_segment_table {
     std::mutex mutex;
     std::map<std::pair<dev_t, ino_t>, std::weak_ptr<mapped_segment>> by_identity;
+    std::vector<object_in_creation> creating;
+    std::uint64_t last_token = 0;
 };
 inline owned_segment_table& owned_segments() {
     static auto* table = new owned_segment_table;
@@ -77,13 +95,12 @@ public:
     /// Makes this the owning process's mapping of the object, which every later segment::open
     /// of it in this process shares (this = the creator's, before the segment becomes ready).
     static void own(const std::shared_ptr<mapped_segment>& m) {
-        // Where it cannot be registered (ENOMEM), a forked child keeps its owner's locks.
-        static const bool children_own_nothing = sys::on_fork(hold_table, release_table, let_go_in_child);
-        (void)children_own_nothing;
+        handle_forks();
         const auto id = identity(m->file_);
         auto& table = owned_segments();
         const std::lock_guard<std::mutex> lock(table.mutex);
         table.by_identity[id] = m;
+        std::erase_if(table.creating, [&](const object_in_creation& c) { return c.fd == m->file_.get(); });
         m->owner_pid_ = sys::this_pid();
         m->identity_ = id;
     }
@@ -101,6 +118,14 @@ public:
         return m != nullptr && m->owner_pid_ == sys::this_pid() ? m : nullptr;
     }
 
+    /// Registers, once, the fork handlers that leave a child none of this process's owners' or
+    /// creators' locks (see the top of this file). Where they cannot be (ENOMEM), a forked
+    /// child keeps them.
+    static void handle_forks() noexcept {
+        static const bool registered = sys::on_fork(hold_table, release_table, let_go_in_child);
+        (void)registered;
+    }
+
     /// What the owner does, with the segment's first byte, before the name goes (see the top of
     /// this file). Set by the layer that created the segment, right after creating it; it must
     /// not throw.
@@ -114,6 +139,13 @@ private:
     /// own, without the owner's locks (see the top of this file).
     static void let_go_in_child() noexcept {
         auto& table = owned_segments();
+        // Another thread's, which does not run here: nothing in the child goes on with it.
+        std::erase_if(table.creating, [](const object_in_creation& c) {
+            if (::pthread_equal(c.thread, ::pthread_self())) return false;  // the forking thread goes on making it
+            struct stat st {};
+            if (::fstat(c.fd, &st) == 0 && st.st_dev == c.dev && st.st_ino == c.ino) ::close(c.fd);
+            return true;
+        });
         for (const auto& entry : table.by_identity)
             if (const auto m = entry.second.lock()) m->leave_owners_description();
         table.mutex.unlock();
@@ -149,6 +181,36 @@ private:
     std::uint32_t owner_pid_ = 0;  // this process owns the object: it removes it with its last handle
     std::pair<dev_t, ino_t> identity_{};
     std::function<void(char*)> on_last_release_;
+};
+
+/// Marks the object open as `f` (note) as being created by this thread, from the moment it
+/// exists until this goes (segment::create) or mapped_segment::own takes it: see the top of
+/// this file.
+class creation_in_progress {
+public:
+    creation_in_progress() noexcept { mapped_segment::handle_forks(); }
+    void note(const sys::file& f) noexcept {
+        struct stat st {};
+        if (::fstat(f.get(), &st) != 0) return;
+        auto& table = owned_segments();
+        const std::lock_guard<std::mutex> lock(table.mutex);
+        try {
+            table.creating.push_back({table.last_token + 1, f.get(), st.st_dev, st.st_ino, ::pthread_self()});
+            token_ = ++table.last_token;
+        } catch (...) {  // bad_alloc: a child forked meanwhile keeps the creator's locks
+        }
+    }
+    ~creation_in_progress() {
+        if (token_ == 0) return;
+        auto& table = owned_segments();
+        const std::lock_guard<std::mutex> lock(table.mutex);
+        std::erase_if(table.creating, [this](const object_in_creation& c) { return c.token == token_; });
+    }
+    creation_in_progress(const creation_in_progress&) = delete;
+    creation_in_progress& operator=(const creation_in_progress&) = delete;
+
+private:
+    std::uint64_t token_ = 0;
 };
 
 }  // namespace ipckit::detail

@@ -130,14 +130,26 @@ inline void take_over(const file& f, int fd) noexcept {
     ::close(fd);
 }
 
-/// Creates `os_name` exclusively, `size` bytes, storage reserved, and returns it holding a
-/// shared flock: its creator's, taken before it is sized (reserving gigabytes takes seconds),
-/// so that no prober takes a live creator's empty object for one whose creator died. Throws
-/// already_exists, permission_denied, no_space (the object is removed again), or invalid_name.
-inline file shm_create(const std::string& os_name, std::size_t size, unsigned mode) {
+/// Creates `os_name` exclusively, empty, and returns it holding a shared flock: its creator's,
+/// taken before it is sized (shm_reserve: reserving gigabytes takes seconds), so that no prober
+/// takes a live creator's empty object for one whose creator died. `created(f)` (noexcept) runs
+/// as soon as it exists, before the lock is taken. Throws already_exists, permission_denied or
+/// invalid_name.
+template <class Created>
+file shm_create(const std::string& os_name, unsigned mode, Created&& created) {
     file f(::shm_open(os_name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(mode)));
     if (f.get() < 0) throw_errno(errno, "cannot create shared memory " + std::string(shm_dir) + os_name);
+    created(f);
     lock_shared(f);
+    return f;
+}
+inline file shm_create(const std::string& os_name, unsigned mode) {
+    return shm_create(os_name, mode, [](const file&) noexcept {});
+}
+
+/// Gives the object just created as `os_name` (shm_create) its mode and `size` bytes, storage
+/// reserved. Throws permission_denied or no_space, the object removed again.
+inline void shm_reserve(const file& f, const std::string& os_name, std::size_t size, unsigned mode) {
     auto fail = [&](int err, const std::string& what, const std::string& hint) {
         ::shm_unlink(os_name.c_str());
         throw_errno(err, what, hint);
@@ -148,7 +160,6 @@ inline file shm_create(const std::string& os_name, std::size_t size, unsigned mo
     if (err != 0)
         fail(err, "cannot reserve " + std::to_string(size) + " bytes for " + std::string(shm_dir) + os_name,
              "Free space in " + std::string(shm_dir) + " (df -h " + shm_dir + ") or ask for a smaller capacity");
-    return f;
 }
 
 /// Opens an existing `os_name` read-write. Throws not_found or permission_denied.
