@@ -1,6 +1,7 @@
 // A hostile or broken peer on a socket: garbage, an oversize, truncated or unknown frame, a
-// client that never handshakes or falls silent, and more clients than the cap. Each is dropped
-// (or refused) with the reason, and the listener and the other connections go on.
+// client that never handshakes or falls silent, more clients than the cap, and one that closes
+// and then never reads what we were still writing. Each is dropped (or refused) with the reason,
+// and the listener and the other connections go on.
 
 #include "catch.hpp"
 #include "net_support.hpp"
@@ -271,4 +272,31 @@ TEST_CASE("net bad input: out of file descriptors, a listener says why and accep
     CHECK(said);
     CHECK(ipckit_test::eventually([&] { return srv.live_connections() == 1; }));  // taken, with no new client
     ::close(client);
+}
+
+TEST_CASE("net bad input: a peer that closes and stops reading while our sends are still being written cannot hold "
+          "the connection",
+          "[unit]") {
+    for (const auto kind : all_net_kinds) {
+        INFO(ipckit_test::to_string(kind));
+        ipckit::net_options o;
+        o.close_timeout = 200ms;
+        o.send_buffer = 64 * 1024;
+        auto srv = ipckit::listener<msg>::bind(bind_address(kind), o);
+        raw_client raw(srv.address());
+        raw.handshake<msg>();
+        {
+            auto end = srv.accept(patience).value();
+            // Until the socket is full and the send buffer too: the I/O thread's write of it
+            // then waits for a reader that never comes.
+            const std::string chunk(4096, 'w');
+            while (end.send(chunk, 200ms)) {
+            }
+            raw.frame(frame_type::close, 0);
+            CHECK(end.receive(patience).error() == errc::closed);
+            CHECK(srv.live_connections() == 1);
+        }  // closed, its write still pending: not a connection held for good
+        CHECK(eventually([&] { return srv.live_connections() == 0; }));
+        raw.close();
+    }
 }

@@ -40,7 +40,9 @@
 // when nothing was written for that long, and declares the peer dead when nothing was read for
 // a whole interval (unless rbuf_ is full of messages not taken: then the peer is plainly alive).
 //
-// Ends. A close frame from the peer: its messages before it are received, then closed. End of
+// Ends. A close frame from the peer: its messages before it are received, then closed; what we
+// were still writing then gets close_timeout, from the close frame or from our close(), and
+// the socket is shut (a peer that closed and reads no more cannot hold the connection). End of
 // stream without one, a reset or silence: peer_dead after the whole messages already read. A
 // write that fails (a dead peer's socket resets it, say, when our heartbeat reaches it) ends
 // only the write side: sends return peer_dead, while reads go on to the peer's end of stream,
@@ -193,7 +195,9 @@ public:
     }
 
     /// Sends a close frame after what was sent, waits until `deadline` for it to be written,
-    /// then lets the I/O thread finish the stream. Later verbs return closed.
+    /// then lets the I/O thread finish the stream. Later verbs return closed. Where the peer
+    /// closed first and what we sent is still not written by `deadline`, the peer reads no
+    /// more: the socket is shut at once.
     void close(clock::time_point deadline) noexcept override {
         std::unique_lock lock(m_);
         if (state_ == state::open) {
@@ -203,6 +207,7 @@ public:
         }
         while (!writer_.idle() && !shut_)
             if (!writer_.wait_for_room(lock, deadline)) break;
+        if (state_ == state::closed_by_peer && !writer_.idle()) shut_locked();
         lock.unlock();
         asio::post(executor_, [self = shared_from_this()] { self->finish_close(); });
     }
@@ -293,6 +298,7 @@ private:
             end_locked(state::corrupt, std::string("the peer sent a damaged stream: ") + f.fault);
         } else if (f.what == frame_reader::frame::kind::close && state_ == state::open) {
             state_ = state::closed_by_peer;
+            closed_by_peer_at_ = clock::now();
             wake_all();
             if (!writer_.writing()) after_last_write();
         }
@@ -425,6 +431,7 @@ private:
     bool shut_ = false;
     bool stream_ended_ = false;  // the peer's stream ended: rbuf_ is all there is (settle_locked)
     clock::time_point last_rx_{};
+    clock::time_point closed_by_peer_at_{};  // when state_ became closed_by_peer
     state state_ = state::open;
     watch_list watchers_;
     std::string fault_;

@@ -8,7 +8,8 @@
 // - tick every quarter of the liveness interval: read what waits while no user thread is
 //   reading, send heartbeats, declare a silent peer dead (tick);
 // - after our close, end our half of the stream once the close frame is out and discard the
-//   peer's rest until its end (finish_close, drain).
+//   peer's rest until its end (finish_close, drain); after the peer's, shut a write it has not
+//   taken within close_timeout (tick).
 // Each takes m_ for what it shares; Asio's socket object and the timers are theirs alone.
 
 #include <ipckit/detail/net/link.hpp>
@@ -59,7 +60,7 @@ inline void link::arm_backstop() {
 
 /// Every quarter of the liveness interval: reads what waits if no user thread is reading,
 /// judges liveness, sends a heartbeat when idle; after our close, cuts off a peer that never
-/// ends its stream.
+/// ends its stream; after the peer's, cuts off a write it never reads, close_timeout on.
 inline void link::tick() {
     const auto beat = std::max(options_.liveness_interval / 4, std::chrono::milliseconds(1));
     const auto now = clock::now();
@@ -68,6 +69,8 @@ inline void link::tick() {
         if (shut_) return;
         if (state_ != state::open) {
             if (state_ == state::closed_here && now - last_rx_ > options_.close_timeout) shut_locked();
+            if (state_ == state::closed_by_peer && !writer_.idle() && now - closed_by_peer_at_ > options_.close_timeout)
+                shut_locked();
         } else {
             bool full = false;
             if (!receiving_) {
