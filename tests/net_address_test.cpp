@@ -5,8 +5,12 @@
 #include "support.hpp"
 
 #include <ipckit/detail/net/address.hpp>
+#include <ipckit/detail/net/shm_names.hpp>
 
+#include <cstdint>
+#include <limits>
 #include <string>
+#include <string_view>
 
 using ipckit::errc;
 using ipckit::detail::net_address;
@@ -98,4 +102,23 @@ TEST_CASE("net address: a Unix path or abstract name longer than sockaddr_un hol
     CHECK(parse_address("unix://@" + abstract).path == abstract);
     CHECK(ipckit_test::setup_errc([&] { return parse_address("unix://@" + abstract + "b"); }) ==
           errc::invalid_argument);
+}
+
+TEST_CASE("net address: a shm name leaves room for its connections' queue names, and a longer one is refused "
+          "saying why",
+          "[unit]") {
+    // A connection's queues are "<name>.<id>.up" and ".down", the id up to 20 digits: every
+    // one must be a valid segment name, whatever the id, or a client's connect would fail.
+    constexpr std::string_view longest_suffix = ".18446744073709551615.down";
+    static_assert(longest_suffix.size() == 2 + std::numeric_limits<std::uint64_t>::digits10 + 1 + 4);
+    const std::string longest(ipckit::max_name_length - longest_suffix.size(), 'n');
+    CHECK(parse_address("shm://" + longest).path == longest);
+    CHECK_NOTHROW(ipckit::detail::validate_name(
+        ipckit::detail::shm_down_name(longest, std::numeric_limits<std::uint64_t>::max())));
+
+    const auto e = setup_error([&] { return parse_address("shm://" + longest + "n"); });
+    REQUIRE(e);
+    CHECK(e->reason() == errc::invalid_argument);
+    CHECK(contains(e->what(), std::to_string(longest.size())));  // the limit
+    CHECK(contains(e->what(), ".<id>.down"));                    // and why
 }

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -318,5 +319,36 @@ TEST_CASE("net setup: a closed listener's address can be bound again at once", "
             first = ipckit::listener<msg>::bind(address);  // not already_exists
             REQUIRE(first.address() == address);
         }
+    }
+}
+
+TEST_CASE("net connection: a shm:// connect racing the listener's close fails as if nothing listened, or is closed; "
+          "never left waiting, and nothing is left behind",
+          "[unit]") {
+    // A client connects again and again, and the listener closes once the first is in: the close
+    // lands in the middle of a connect. The close drains the requests it never took; one that
+    // goes in as it closes is either drained too (the client sees closed) or finds the queue
+    // closed (connect throws not_found, as if nothing listened there).
+    constexpr std::size_t most = 8;
+    for (int round = 0; round < 100; ++round) {
+        INFO("round " << round);
+        auto srv = ipckit::listener<msg>::bind(bind_address(ipckit_test::net_kind::shm));
+        const std::string address = srv.address();
+        std::atomic<bool> first_in{false};
+        std::vector<ipckit::connection<msg>> made;
+        errc refused = errc::ok;
+        std::thread client([&] {
+            while (made.size() < most && refused == errc::ok) {
+                refused = ipckit_test::setup_errc([&] { made.push_back(ipckit::connect<msg>(address, patience)); });
+                first_in.store(true);
+            }
+        });
+        while (!first_in.load()) std::this_thread::yield();
+        srv.close();
+        client.join();
+        CHECK((refused == errc::not_found || made.size() == most));
+        for (auto& c : made) CHECK(c.receive(patience).error() == errc::closed);
+        made.clear();
+        CHECK(ipckit_test::shm_segments_of(address).empty());
     }
 }

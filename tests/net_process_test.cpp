@@ -1,5 +1,7 @@
 // Connections between processes, over tcp and Unix sockets: SIGKILL of either end mid-stream is
-// peer_dead after what arrived, an orderly close drains, then closed.
+// peer_dead after what arrived, an orderly close drains, then closed. Over shm:// too, and what
+// only shm:// has: a listener killed before it accepts (its clients have no peer on their
+// queues yet), and a client whose pid a dead unaccepted client had.
 //
 // Both ends run in forked children, but in the two cases about fork itself: a child forked
 // after its parent's I/O thread started (a fork copies only the calling thread) connects with a
@@ -17,6 +19,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -341,4 +344,96 @@ TEST_CASE("net process: a send that finds the peer gone is peer_dead, and what t
         CHECK(server_report.finish(server) == as_expected);
         ipckit_test::remove_leftovers(address);
     }
+}
+
+TEST_CASE("net process: a shm:// client whose listener is killed before accepting it is peer_dead, in a blocking "
+          "receive, a send, a non-blocking receive and a waitset, and its queues go",
+          "[process]") {
+    // A shm:// client has no peer on its queues until accept; it learns of the listener's death
+    // by asking the OS about once per liveness interval, as a socket's client learns at once.
+    const std::string address = bind_address(ipckit_test::net_kind::shm);
+    ipckit_test::signal_pipe bound, hold;
+    child_report report;
+    child server = report.spawn([&](child_report& r) {
+        auto srv = ipckit::listener<numbered>::bind(address);
+        bound.post();
+        r.block_until_killed(hold);
+    });
+    REQUIRE(report.reached(server, bound) == as_expected);
+    auto both = ipckit::connect<numbered>(address, patience);  // received from and sent on at once
+    auto polled = ipckit::connect<numbered, ipckit::non_blocking>(address, patience);
+    auto watched = ipckit::connect<numbered>(address, patience);
+    ipckit::waitset ws;
+    const auto watched_id = ws.add(watched);
+    CHECK(report.ended(server.kill(), killed_by_sigkill) == as_expected);
+
+    errc received = errc::ok;
+    std::thread receiver([&] { received = err(both.receive(patience)); });
+    // The sends fill the queue (nobody takes them), then the one that would wait ends.
+    errc sent = errc::ok;
+    for (std::uint64_t i = 0; sent == errc::ok; ++i) sent = err(both.send(numbered{i, i * mix}, patience));
+    receiver.join();
+    CHECK(received == errc::peer_dead);
+    CHECK(sent == errc::peer_dead);
+    CHECK(err(both.receive(patience)) == errc::closed);  // the death is reported once each way
+    CHECK(err(both.send(numbered{0, 0}, patience)) == errc::closed);
+    errc polled_end = errc::would_block;
+    CHECK(ipckit_test::eventually([&] { return (polled_end = err(polled.receive())) != errc::would_block; }));
+    CHECK(polled_end == errc::peer_dead);
+    const auto ready = ws.wait(patience);
+    REQUIRE(err(ready) == errc::ok);
+    CHECK(*ready == std::vector<ipckit::waitset::id>{watched_id});
+    CHECK(err(watched.receive(0ms)) == errc::peer_dead);
+
+    // Only the killed listener's own segments are left, none of its clients' queues.
+    const std::string name = ipckit::parse_address(address).path;
+    for (const auto& s : ipckit_test::shm_segments_of(address)) {
+        INFO(s);
+        CHECK(!ipckit::detail::shm_is_connection_name(name, s));
+    }
+    ipckit_test::remove_leftovers(address);
+}
+
+TEST_CASE("net process: a shm:// client given the pid of a dead client that was never accepted connects, and leaves "
+          "that client's queues and messages be",
+          "[process]") {
+    using queue_type = ipckit::detail::shm_queue_for<numbered>::type;
+    auto srv = ipckit::listener<numbered>::bind(bind_address(ipckit_test::net_kind::shm));
+    const std::string address = srv.address();
+    const std::string name = ipckit::parse_address(address).path;
+    ipckit_test::signal_pipe next_id, made;
+    child_report report;
+    child client = report.spawn([&](child_report& r) {
+        // The id this process's next connect would take, were an id its pid and a count alone
+        // (as a fresh process's first connect would: the same whenever its pid comes round).
+        next_id.post_value(ipckit::detail::shm_connection_id() + 1);
+        r.check(made.wait(), "the word that the dead client's queues are made");
+        auto c = ipckit::connect<numbered>(address, patience);
+        r.expect(err(c.send(numbered{1, mix})), errc::ok);
+        c.close();
+    });
+    // A client of the child's pid that died unaccepted: its queues under that id, a message in
+    // them, and its request sent.
+    const auto id = next_id.wait_value();
+    REQUIRE(id.has_value());
+    {
+        auto up = queue_type::create(ipckit::detail::shm_up_name(name, *id));
+        auto down = queue_type::create(ipckit::detail::shm_down_name(name, *id));
+        REQUIRE(err(up.sender().send(numbered{0, 0})) == errc::ok);
+        auto requests = ipckit::detail::shm_request_queue<numbered>::open(name).sender();
+        REQUIRE(err(requests.send(ipckit::detail::shm_request<numbered>{*id}, patience)) == errc::ok);
+    }
+    made.post();
+    CHECK(report.finish(client) == as_expected);
+    // Both are accepted, in the order they asked, each with its own message.
+    for (const std::uint64_t seq : {std::uint64_t{0}, std::uint64_t{1}}) {
+        INFO("the client whose message is " << seq);
+        auto c = srv.accept(patience);
+        REQUIRE(err(c) == errc::ok);
+        const auto m = c->receive(patience);
+        REQUIRE(err(m) == errc::ok);
+        CHECK(m->seq == seq);
+        CHECK(err(c->receive(patience)) == errc::closed);
+    }
+    CHECK(srv.rejected() == 0);
 }

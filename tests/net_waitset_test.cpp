@@ -464,3 +464,24 @@ TEST_CASE("net waitset: a shm:// listener and connection, a tcp connection and a
     ws.remove(srv_id);
     CHECK(ws.wait(20ms).error() == errc::timed_out);
 }
+
+TEST_CASE("net waitset: a shm:// listener closed while added frees its name: a connect finds nothing there, and the "
+          "name binds again",
+          "[unit]") {
+    auto srv = ipckit::listener<msg>::bind(bind_address(ipckit_test::net_kind::shm));
+    const std::string address = srv.address();
+    ipckit::waitset ws;
+    const auto srv_id = ws.add(srv);
+    srv.close();
+    const auto ready = ws.wait(patience);
+    REQUIRE(ready.has_value());
+    CHECK(*ready == std::vector<ipckit::waitset::id>{srv_id});
+    // Not a connection that waits for ever on a listener that will never accept it.
+    CHECK(ipckit_test::setup_errc([&] { return ipckit::connect<msg>(address, patience); }) == errc::not_found);
+    CHECK(ipckit_test::shm_segments_of(address).empty());
+
+    auto again = ipckit::listener<msg>::bind(address);  // not already_exists
+    ws.remove(srv_id);                                  // the old listener's last holder leaves the new one be
+    auto c = ipckit::connect<msg>(address, patience);
+    CHECK(again.accept(patience).has_value());
+}

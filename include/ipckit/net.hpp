@@ -27,9 +27,11 @@
 // handshake deadline and rejections (shm_door.hpp). Where they differ: a shm:// sender learns
 // that the peer closed only once its ring is full; a waitset watches a shm:// connection or
 // listener as the queue it receives from (waitset.hpp), through the bridge thread that watches
-// queue receivers, where it watches a socket's fd. A client that ends
-// before accept is drained, then closed (or peer_dead if killed), over each: shm://'s queues
-// outlive the client until accept (detail/net/shm_names.hpp).
+// queue receivers, where it watches a socket's fd; a shm:// client not yet accepted learns that
+// its listener was killed within the queues' liveness interval (it asks the OS: shm_duplex.hpp),
+// where a socket's learns at once. A client that ends before accept is drained, then closed (or
+// peer_dead if killed), over each: shm://'s queues outlive the client until accept
+// (detail/net/shm_names.hpp).
 //
 // Design (sockets).
 // - Threading: one I/O thread per process (detail/net/io_thread.hpp), started by the first

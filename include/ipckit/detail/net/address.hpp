@@ -5,7 +5,9 @@
 //                      host name (resolved when bound or connected); PORT 0 to 65535, 0 = any
 //   unix:///path       a Unix socket at an absolute path in the file system
 //   unix://@name       a Unix socket in Linux's abstract namespace (no file; gone with its socket)
-//   shm://name         ipckit's own shared-memory rings, named as a queue is
+//   shm://name         ipckit's own shared-memory rings, named as a queue is, but shorter:
+//                      its connections' queues are named after it, with up to 26 characters
+//                      more (".<id>.down", shm_names.hpp), so at most max_shm_name (174)
 //
 // parse_address() checks only the text: a malformed address throws ipckit::error with
 // errc::invalid_argument, saying what is wrong and what a right one looks like. Nothing here
@@ -49,6 +51,12 @@ struct net_address {
 /// The longest Unix socket path: sockaddr_un's 108 bytes less the terminating (or, for an
 /// abstract name, leading) NUL.
 inline constexpr std::size_t max_unix_path = 107;
+
+/// The most characters a shm:// listener's name gets after it: a connection's ".<id>.down", an id
+/// of up to 20 digits (shm_names.hpp asserts it).
+inline constexpr std::size_t shm_name_room = 26;
+/// The longest shm:// name: a segment name's longest, less that room.
+inline constexpr std::size_t max_shm_name = max_name_length - shm_name_room;
 
 /// What every address error ends with: the forms that are right.
 inline constexpr std::string_view address_forms =
@@ -144,6 +152,12 @@ inline net_address parse_address(std::string_view text) {
         } catch (const error& e) {
             bad_address(text, e.what());
         }
+        if (rest.size() > max_shm_name)
+            bad_address(text, "the shm name is " + std::to_string(rest.size()) + " characters long, past the " +
+                                  std::to_string(max_shm_name) + " a listener's may be: its connections' queues are "
+                                  "named after it, with up to " + std::to_string(shm_name_room) +
+                                  " characters more (\".<id>.down\"), within the " + std::to_string(max_name_length) +
+                                  " of a segment name");
         net_address a;
         a.transport = net_transport::shm;
         a.path = std::string(rest);

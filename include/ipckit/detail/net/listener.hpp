@@ -75,8 +75,9 @@ public:
         return state_ ? state_->live() : shm_ ? shm_->live() : 0;
     }
 
-    /// Stops accepting; a blocked accept returns closed. In a forked child, a copy of its
-    /// parent's listener is only forgotten: the parent goes on accepting (detail/net/made_here.hpp).
+    /// Stops accepting; a blocked accept returns closed; the address is free to bind again (a
+    /// shm:// name too, while a waitset still holds the listener). In a forked child, a copy of
+    /// its parent's listener is only forgotten: the parent goes on accepting (detail/net/made_here.hpp).
     void close() noexcept {
         if (!made_.here()) {
             detail::forget(shm_);

@@ -10,23 +10,41 @@
 //                      sees closed);
 //   by the listener    when it closes, for every request it never took (closed first, likewise);
 //   by a new listener  of the same name at bind, for pairs an earlier one left (killed with
-//                      requests pending): no client can ask the new one before its bind ends;
-//   by the client      when it ends unaccepted and its listener has gone (shm_unclaimed);
-//   by the client      when its request could not be sent.
+//                      requests pending; closed first, likewise): no client can ask the new one
+//                      before its bind ends;
+//   by the client      when it finds, while unaccepted, that its listener has gone (a verb or
+//                      a waitset looks about once per liveness interval: shm_unclaimed::look),
+//                      or when it ends unaccepted with its listener gone;
+//   by the client      when its request could not be sent, or was sent to a listener that had
+//                      closed.
+// A client removes only names it created: an id is the client's pid and 32 random bits, and
+// connect makes another on already_exists, so a pid reused by a later process never names a
+// dead client's pair (shm_rendezvous.hpp).
 // What is left: the pair of a client killed between making its queues and sending its request,
 // and the pairs of a listener killed with requests pending whose clients were killed too, until
 // the next bind of that name (at most the request ring's 64 plus the door's cap).
+//
+// Names. A listener's name is a segment name (segment.hpp: at most max_name_length), less room
+// for the longest of these suffixes, which address.hpp's parse_address checks (shm_name_room).
 
+#include <ipckit/detail/net/address.hpp>
 #include <ipckit/detail/sys/shm.hpp>
 #include <ipckit/segment.hpp>
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 
 #include <sys/stat.h>
 
 namespace ipckit::detail {
+
+/// The longest suffix a listener's name gets: a connection's ".<id>.down", the id's 20 digits
+/// at most (address.hpp keeps room for it).
+static_assert(shm_name_room == std::string_view(".").size() + (std::numeric_limits<std::uint64_t>::digits10 + 1) +
+                                   std::string_view(".down").size(),
+              "a shm:// listener's name must leave room for \".<id>.down\" (see address.hpp)");
 
 inline std::string shm_up_name(const std::string& name, std::uint64_t id) { return name + "." + std::to_string(id) + ".up"; }
 inline std::string shm_down_name(const std::string& name, std::uint64_t id) {
@@ -53,20 +71,33 @@ inline bool shm_is_connection_name(std::string_view name, std::string_view segme
 }
 
 /// At bind, after the door (which no live listener of `name` holds) and before the request
-/// queue: removes the connection queues an earlier listener of `name` left. Never throws (what
-/// cannot be listed stays).
-inline void shm_sweep(const std::string& name) noexcept {
+/// queue: closes (`close(segment name)`, which must not throw) and removes the connection queues
+/// an earlier listener of `name` left, so that a client still waiting on one sees closed. Never
+/// throws (what cannot be listed stays).
+template <class Close>
+void shm_sweep(const std::string& name, Close&& close) noexcept {
     try {
         for (const auto& s : segment_names(name + "."))
-            if (shm_is_connection_name(name, s)) sys::shm_remove_quietly(os_name(s));
+            if (shm_is_connection_name(name, s)) {
+                close(s);
+                sys::shm_remove_quietly(os_name(s));
+            }
     } catch (...) {
     }
 }
 
 /// A client's: removes its queue names when its end goes, if no listener took them (accept
-/// removes them) and none will (the listener it asked has gone). Movable, not copyable.
+/// removes them) and none will (the listener it asked has gone); and, while its end lives, tells
+/// whether that listener has taken them, or gone without (look). Movable, not copyable.
 class shm_unclaimed {
 public:
+    /// What look() found.
+    enum class claim {
+        pending,  // the queues wait for the listener asked, which lives
+        taken,    // the listener took them (or dropped them, closing them first): nothing to watch
+        lost,     // the listener asked has gone without taking them: nobody ever will
+    };
+
     shm_unclaimed() = default;
     /// For the connection `id` that asked listener `name`, whose request queue is open as `requests`.
     shm_unclaimed(std::string name, std::uint64_t id, ino_t requests) : name_(std::move(name)), id_(id), requests_(requests) {}
@@ -80,6 +111,32 @@ public:
     ~shm_unclaimed() {
         if (name_.empty() || sys::shm_inode(os_name(shm_up_name(name_, id_))) == 0) return;  // taken, or moved from
         if (!listener_lives()) shm_forget(name_, id_);
+    }
+
+    /// Whether there is anything to watch: a client's, until look() said taken or forget().
+    [[nodiscard]] bool watching() const noexcept { return !name_.empty(); }
+
+    /// Asks the OS whether the listener asked has taken the queues (accept removes their names
+    /// once it has them), or has gone without: its request queue is another, or nobody owns it.
+    /// System calls. Taken: there is nothing more to watch (watching() is false from then on).
+    [[nodiscard]] claim look() noexcept {
+        if (name_.empty()) return claim::taken;
+        const auto up = os_name(shm_up_name(name_, id_));
+        if (sys::shm_inode(up) != 0) {
+            if (listener_lives()) return claim::pending;
+            // Gone, unless it took the queues and then closed (which removes its request
+            // queue's name) between the two looks.
+            if (sys::shm_inode(up) != 0) return claim::lost;
+        }
+        name_.clear();
+        return claim::taken;
+    }
+
+    /// Removes the queues' names now (look() said lost); nothing is left to watch or remove.
+    void forget() noexcept {
+        if (name_.empty()) return;
+        shm_forget(name_, id_);
+        name_.clear();
     }
 
 private:

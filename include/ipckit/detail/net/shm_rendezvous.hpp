@@ -4,6 +4,20 @@
 // the connection cap (shm_door.hpp: one past it is refused at connect, with the reason), the
 // handshake deadline (a request whose queues are not ready within net_options::
 // handshake_timeout is dropped) and rejections(), the last few with their reasons.
+//
+// Closing. A listener's close() closes its request queue as a whole first (every send from then
+// on is closed), then drops the requests it never took, then removes the names of its request
+// queue and door, whoever still holds them (a waitset may): the name is free to bind again, and
+// a connect finds nothing there. A connect whose request went in as the listener closed looks,
+// after its send, whether the queue was closed: both sides order the close against the request
+// with a seq_cst fence (Dekker), so either the listener's drain counts the request's claim (and
+// waits for it, and drops it: the client sees closed) or the client sees the close and fails as
+// if nothing listened there, removing its queues. A request is never left where nobody will
+// take it.
+//
+// Connection ids: the client's pid and 32 random bits, another on already_exists, so that a
+// later process with a dead client's pid never names (nor, failing, removes) that client's
+// queues (shm_names.hpp).
 
 #include <ipckit/detail/net/acceptor.hpp>
 #include <ipckit/detail/net/duplex.hpp>
@@ -23,7 +37,10 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <random>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -31,11 +48,20 @@
 
 namespace ipckit::detail {
 
-/// An id for a client's queue pair that no other process uses at the same time: pid and a
-/// per-process counter.
+/// An id for a client's queue pair: this process's pid in the high 32 bits, so that no other
+/// live process makes the same, and 32 random bits, so that a later process given the same pid
+/// makes another than a dead one did (one that is taken all the same is already_exists at
+/// create, and shm_connect tries another).
 inline std::uint64_t shm_connection_id() {
     static std::atomic<std::uint32_t> counter{0};
-    return (static_cast<std::uint64_t>(::getpid()) << 32) | counter.fetch_add(1, std::memory_order_relaxed);
+    std::uint32_t r = counter.fetch_add(1, std::memory_order_relaxed) * 0x9E3779B9U;
+    r ^= static_cast<std::uint32_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    try {
+        std::random_device rd;  // getrandom(2)
+        r ^= static_cast<std::uint32_t>(rd());
+    } catch (...) {  // no entropy source: the counter and the clock alone
+    }
+    return (static_cast<std::uint64_t>(::getpid()) << 32) | r;
 }
 
 /// A shm:// listener's side: its door and request queue, and the requests it takes.
@@ -51,8 +77,10 @@ public:
         : name_(name),
           options_(o),
           door_(std::make_shared<shm_door>(shm_door::create(name, o.max_connections))),
-          requests_((shm_sweep(name), requests::create(name))),
-          rx_(requests_.template receiver<blocking>()) {}
+          requests_((shm_sweep(name, [](const std::string& s) noexcept { close_connection_queue(s); }), requests::create(name))),
+          rx_(requests_.template receiver<blocking>()),
+          door_inode_(sys::shm_inode(os_name(shm_door::name_for(name)))),
+          requests_inode_(sys::shm_inode(os_name(name))) {}
 
     /// The next client's connection, or why none by `deadline`.
     template <mode_policy Mode>
@@ -101,13 +129,28 @@ public:
         }
     }
 
-    /// Closes the request queue, first dropping the requests never taken (their clients see
-    /// closed; as many as the queue holds, so that a flood of requests cannot hold close up).
+    /// Closes the request queue as a whole, then drops the requests never taken (their clients
+    /// see closed), then removes the names of the request queue and the door (see top).
     void close() noexcept {
-        shm_request<Message> r{};
-        for (std::size_t n = 0; n < requests::capacity && rx_.receive(r, std::chrono::steady_clock::now()); ++n)
-            drop(r.id);
+        requests_.close();  // from now on a send is closed: no flood can hold the drain up
+        // SYNC POINT WRITE: the seal (seq_cst) before this fence; the drain's loads of the ring
+        // (its slots, and its tail in depth()) after it. Paired with the fence in shm_connect
+        // between a client's request and its look at the seal: either that look finds the
+        // seal, or the depth() below counts the request's claim, and the drain waits for it.
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        // A request claimed but not yet written (its client in the middle of its send) stops
+        // the drain: wait for it, up to the handshake deadline (a client killed there has its
+        // claim finished by the receive).
+        const auto until = std::chrono::steady_clock::now() + options_.handshake_timeout;
+        for (shm_request<Message> r{};;) {
+            while (rx_.receive(r, std::chrono::steady_clock::now())) drop(r.id);
+            if (requests_.depth() == 0 || std::chrono::steady_clock::now() >= until) break;
+            std::this_thread::yield();
+        }
         rx_.close();
+        // Ours while this process holds them (their owner mark): nobody else can have made them.
+        for (const auto& [n, inode] : {std::pair{shm_door::name_for(name_), door_inode_}, std::pair{name_, requests_inode_}})
+            if (inode != 0 && sys::shm_inode(os_name(n)) == inode) sys::shm_remove_quietly(os_name(n));
     }
 
     [[nodiscard]] std::vector<net_rejection> rejections() const {
@@ -131,17 +174,21 @@ public:
     [[nodiscard]] ipckit::receiver<requests, blocking>& receiving_end() noexcept { return rx_; }
 
 private:
+    /// Closes the connection queue `segment_name` as a whole (its client sees closed), if it is
+    /// ready at once.
+    static void close_connection_queue(const std::string& segment_name) noexcept {
+        options quick;
+        quick.init_timeout = std::chrono::milliseconds(0);
+        try {
+            queue_type::open(segment_name, quick).close();
+        } catch (...) {
+        }
+    }
     /// Closes the queues of request `id` as a whole (its client sees closed) and removes their
     /// names. Queues not ready at once are removed by name only.
     void drop(std::uint64_t id) noexcept {
-        options quick;
-        quick.init_timeout = std::chrono::milliseconds(0);
-        for (const auto& n : {shm_up_name(name_, id), shm_down_name(name_, id)}) {
-            try {
-                queue_type::open(n, quick).close();
-            } catch (...) {
-            }
-        }
+        close_connection_queue(shm_up_name(name_, id));
+        close_connection_queue(shm_down_name(name_, id));
         shm_forget(name_, id);
     }
     void reject(errc reason, std::string what) {
@@ -163,6 +210,8 @@ private:
     mutable std::deque<net_rejection> rejections_;
     mutable std::uint64_t seen_refused_ = 0;
     std::atomic<std::uint64_t> rejected_{0};  // relaxed: a count, read by rejected() alone
+    ino_t door_inode_;      // the door's and the request queue's objects, whose names close() removes
+    ino_t requests_inode_;
 };
 
 /// A client's side: creates its queue pair and asks the listener `name` to accept it, before
@@ -171,12 +220,14 @@ template <class Message, mode_policy Mode>
 std::shared_ptr<duplex> shm_connect(const std::string& name, std::chrono::steady_clock::time_point deadline) {
     using queue_type = typename shm_queue_for<Message>::type;
     const std::string address = "shm://" + name;
+    const auto nobody = [&] {
+        return error(errc::not_found, "connecting to " + address + ": nothing listens there (start the listener first)");
+    };
     auto requests = [&] {
         try {
             return shm_request_queue<Message>::open(name);
         } catch (const error& e) {
-            if (e.reason() == errc::not_found)
-                throw error(errc::not_found, "connecting to " + address + ": nothing listens there (start the listener first)");
+            if (e.reason() == errc::not_found) throw nobody();
             throw error(e.reason(), "connecting to " + address + ": " + e.what());
         }
     }();
@@ -191,28 +242,54 @@ std::shared_ptr<duplex> shm_connect(const std::string& name, std::chrono::steady
         throw error(errc::no_space, "connecting to " + address + ": the listener at " + address + " is at its cap of " +
                                         std::to_string(door->cap()) +
                                         " connections; try again later, or raise net_options::max_connections");
-    const auto id = shm_connection_id();
-    // Until the request is sent: the place goes back, and the queues' names go (system_owned).
+    // Until the request is taken: the place goes back, and the names this client made go
+    // (system_owned), never another's.
     struct give_back {
         shm_door* door;
         const std::string& name;
-        std::uint64_t id;
-        ~give_back() {
-            if (door) {
-                door->leave();
-                shm_forget(name, id);
-            }
+        std::uint64_t id = 0;
+        bool up = false, down = false;  // made by this client, under `id`
+        void forget_made() noexcept {
+            if (up) sys::shm_remove_quietly(os_name(shm_up_name(name, id)));
+            if (down) sys::shm_remove_quietly(os_name(shm_down_name(name, id)));
+            up = down = false;
         }
-    } unless_asked{door.get(), name, id};
+        ~give_back() {
+            if (!door) return;
+            door->leave();
+            forget_made();
+        }
+    } unless_asked{door.get(), name};
     const ino_t asked = sys::shm_inode(os_name(name));  // which listener: a later one of the name is another
-    auto up = queue_type::create(shm_up_name(name, id));
-    auto down = queue_type::create(shm_down_name(name, id));
-    auto d = std::make_shared<shm_duplex<Message, Mode>>(up.template sender<Mode>(), down.template receiver<Mode>(),
+    // A pair under a fresh id; another id where a name is taken (a stale pair, or a collision).
+    std::optional<queue_type> up, down;
+    for (int attempt = 0;; ++attempt) {
+        unless_asked.forget_made();
+        unless_asked.id = shm_connection_id();
+        try {
+            up.emplace(queue_type::create(shm_up_name(name, unless_asked.id)));
+            unless_asked.up = true;
+            down.emplace(queue_type::create(shm_down_name(name, unless_asked.id)));
+            unless_asked.down = true;
+            break;
+        } catch (const error& e) {
+            if (e.reason() != errc::already_exists || attempt == 7) throw;
+        }
+    }
+    const std::uint64_t id = unless_asked.id;
+    auto d = std::make_shared<shm_duplex<Message, Mode>>(up->template sender<Mode>(), down->template receiver<Mode>(),
                                                          shm_unclaimed(name, id, asked));
     auto tx = requests.template sender<blocking>();
-    if (const auto s = tx.send(shm_request<Message>{id}, deadline); !s)
+    const auto s = tx.send(shm_request<Message>{id}, deadline);
+    if (!s && s.error() == errc::closed) throw nobody();  // the listener closed before
+    if (!s)
         throw error(s.error(), "connecting to " + address + ": the listener did not take the request (" +
                                    make_error_code(s.error()).message() + ")");
+    // SYNC POINT READ: the seal, after the request; paired with the fence in shm_acceptor::
+    // close() between its seal and its drain (see top). The listener closed (or died) as we
+    // asked, and took nothing: as if nobody listened.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (tx.peer() != errc::ok) throw nobody();
     unless_asked.door = nullptr;  // the listener gives the place back now, and removes the names
     return d;
 }

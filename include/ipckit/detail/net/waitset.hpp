@@ -76,9 +76,11 @@ namespace ipckit {
 /// shm:// connections and listeners are pairs of queues and a queue of connect requests
 /// (shm_duplex.hpp, shm_rendezvous.hpp), so the waitset watches them as it watches those
 /// receivers, bridge thread and "maybe ready" included: a connection is ready when a message
-/// may be in, or its peer closed (after what it sent) or died; a listener when a connect request
-/// may be in (accept may still reject it: would_block then), or it was closed. Unlike a bare
-/// receiver, they may move: the waitset holds their queues until removed. As a connection is
+/// may be in, or its peer closed (after what it sent) or died, or, not yet accepted, its
+/// listener died (looked at when the waitset asks the OS: the receive then says peer_dead); a
+/// listener when a connect request may be in (accept may still reject it: would_block then), or
+/// it was closed. Unlike a bare receiver, they may move: the waitset holds their queues until
+/// removed (a closed listener's name is free at once all the same). As a connection is
 /// received from, a shm:// listener is accepted from on the waitset's thread (a wait reads its
 /// request queue as accept does).
 ///
@@ -123,7 +125,7 @@ public:
     template <class Message, mode_policy Mode>
     id add(const connection<Message, Mode>& c) {
         if (!c.link_) throw error(errc::invalid_argument, "waitset::add: the connection was moved from");
-        if (c.shm_) return add_receiver(detail::receiver_watch(c.shm_->receiving_end()), c.address(), c.link_);
+        if (c.shm_) return add_receiver(c.shm_->watch(), c.address(), c.link_);
         entry e{next_++, std::dynamic_pointer_cast<detail::link>(c.link_), nullptr, std::nullopt, nullptr};
         if (!e.link)
             throw error(errc::invalid_argument, "waitset::add: " + c.address() +
@@ -141,7 +143,7 @@ public:
     /// Watches a listener's pending accepts; returns the id wait() reports it by. A shm:// one
     /// is watched as the queue receiver of its connect requests, as a shm:// connection is
     /// (a request in: maybe ready, for accept may reject it; closed: ready), and the waitset
-    /// keeps that queue, and so the listener's name, until the listener is removed.
+    /// keeps that queue until the listener is removed; its name goes when the listener closes.
     template <class Message, mode_policy Mode>
     id add(const listener<Message, Mode>& l) {
         if (l.shm_) return add_receiver(detail::receiver_watch(l.shm_->receiving_end()), l.address(), l.shm_);

@@ -60,7 +60,7 @@ private:
 };
 
 /// A queue or mailbox receiver a waitset watches, whatever its kind: where it is (it must stay
-/// there while watched), how to ask it whether it is ready, the bell it sleeps on (none once it
+/// there while watched; or where the whole it is part of is), how to ask it whether it is ready, the bell it sleeps on (none once it
 /// is closed: then ready for good) and what keeps that bell mapped.
 struct receiver_watch {
     template <watchable_receiver R>
@@ -68,6 +68,12 @@ struct receiver_watch {
         : receiver(&r),
           ask([](void* p, bool ask_os) noexcept { return watch_access::ready(*static_cast<R*>(p), ask_os); }),
           bell(watch_access::bell(r)), keep(watch_access::keep(r)), liveness(watch_access::liveness(r)) {}
+    /// `r` as the receiving part of `whole` (a shm:// connection: shm_duplex::watch), which
+    /// `whole_ask(whole, ask_os)` asks instead, so that it may be ready for more than `r` says.
+    template <watchable_receiver R>
+    receiver_watch(R& r, void* whole, bool (*whole_ask)(void*, bool) noexcept)
+        : receiver(whole), ask(whole_ask), bell(watch_access::bell(r)), keep(watch_access::keep(r)),
+          liveness(watch_access::liveness(r)) {}
 
     [[nodiscard]] bool ready(bool ask_os) const noexcept { return ask(receiver, ask_os); }
 
