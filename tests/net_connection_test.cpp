@@ -322,7 +322,7 @@ TEST_CASE("net setup: a closed listener's address can be bound again at once", "
     }
 }
 
-TEST_CASE("net connection: a shm:// connect racing the listener's close fails as if nothing listened, or is closed; "
+TEST_CASE("net connection: a shm:// connect racing the listener's close fails as if nothing listened, or is closed, "
           "never left waiting, and nothing is left behind",
           "[unit]") {
     // A client connects again and again, and the listener closes once the first is in: the close
