@@ -686,6 +686,15 @@ TEST_CASE("inspect: an object whose creator is still sizing it is not stale, how
     CHECK(ipckit::segment_exists(name));
 
     sys::unlock(creator);  // as its death would
+    {
+        // remove_stale judges again while it holds the object's lock: that judgement keeps it.
+        const sys::file judge = sys::shm_open_existing(os);
+        REQUIRE(sys::try_lock(judge, true));
+        ipckit::detail::liveness live;
+        CHECK(ipckit::detail::inspect_open(name, judge, live, ipckit::detail::own_lock::held).stale);
+        CHECK_FALSE(sys::try_lock(creator, false));
+        sys::unlock(judge);
+    }
     const auto left = ipckit::inspect(name);
     CHECK(left.stale);
     CHECK(contains(left.stale_reason, "died before sizing it"));

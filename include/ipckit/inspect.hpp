@@ -144,7 +144,7 @@ inline bool remove_stale(std::string_view name, std::string* why = nullptr) {
     }
     const detail::sys::unlock_at_exit locked(f);
     detail::liveness fresh;
-    const segment_info again = detail::inspect_open(name, f, fresh);
+    const segment_info again = detail::inspect_open(name, f, fresh, detail::own_lock::held);
     if (!again.stale) {
         say("it is in use again");
         return false;

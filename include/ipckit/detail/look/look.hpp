@@ -134,8 +134,14 @@ inline void recognise_new_chunk(segment_info& info, liveness& live) {
     info.chunk_index = head.chain->next_chunk;
 }
 
+/// Whether the caller of inspect_open holds `f`'s exclusive flock itself (remove_stale judging
+/// again before it removes): then no creator holds it, and asking would let go of that lock.
+enum class own_lock : bool { not_held, held };
+
 /// Inspects the object open (read-only) as `f`, named `name`.
-inline segment_info inspect_open(std::string_view name, const sys::file& f, liveness& live) {
+inline segment_info inspect_open(std::string_view name, const sys::file& f, liveness& live,
+                                 own_lock lock = own_lock::not_held) {
+    const auto creator_at_work = [&] { return lock == own_lock::not_held && locked_by_another(f); };
     segment_info info;
     info.name = std::string(name);
     info.path = segment_path(name);
@@ -161,7 +167,7 @@ inline segment_info inspect_open(std::string_view name, const sys::file& f, live
     if (size == 0) {
         info.status = segment_status::initializing;
         info.problem = "is empty: its creator has not sized it yet";
-        if (past_grace(info) && !locked_by_another(f))
+        if (past_grace(info) && !creator_at_work())
             set_stale(info, "it is still empty: its creator died before sizing it");
         recognise_new_chunk(info, live);
         return info;
@@ -196,7 +202,7 @@ inline segment_info inspect_open(std::string_view name, const sys::file& f, live
         recognise_new_chunk(info, live);
         if (h.state == segment_header::uninit) {
             info.problem = "is not initialised yet: its creator has not begun";
-            if (past_grace(info) && !locked_by_another(f))
+            if (past_grace(info) && !creator_at_work())
                 set_stale(info, "nobody has begun to initialise it since it was created: its creator died");
             return info;
         }
