@@ -498,6 +498,21 @@ TEST_CASE("a process_owned segment's creator removes only its own segment", "[un
     CHECK_NOTHROW(segment::open(name, layout_b(), {}));
 }
 
+TEST_CASE("remove_name removes the name only while it names this segment, never one made under it since",
+          "[unit]") {
+    // What Q::remove and Mailbox::remove do after they close the queue they opened: another
+    // process may have removed it and created its own under the name meanwhile.
+    scoped_name name;
+    const auto first = segment::create<ipckit::system_owned>(name, layout_a(), {}, init_body);
+    REQUIRE(ipckit::remove_segment(name));
+    const auto second = segment::create<ipckit::system_owned>(name, layout_b(), {}, init_body);
+    CHECK_FALSE(first.remove_name());
+    CHECK_NOTHROW(segment::open(name, layout_b(), {}));
+    CHECK(second.remove_name());
+    CHECK_FALSE(ipckit::segment_exists(name));
+    CHECK_FALSE(second.remove_name());
+}
+
 TEST_CASE("a process_owned segment left by a killed creator is replaced on create", "[process]") {
     scoped_name name;
     int ready[2];

@@ -225,6 +225,9 @@ public:
     /// The bytes after the header, aligned to cache_line.
     [[nodiscard]] void* body() const noexcept { return static_cast<char*>(mapped_->data()) + detail::header_size; }
     [[nodiscard]] std::size_t size() const noexcept { return mapped_->size(); }
+    /// Removes the name if it still names this segment: one created under the name since this
+    /// one was opened keeps it. False if the name is gone or names another.
+    bool remove_name() const { return detail::sys::shm_remove_if_same(detail::os_name(name_), mapped_->file()); }
 
     /// For the layer that created a process_owned segment, right after creating it: `fn(body)`
     /// runs when the last handle of it in this process goes, before the name is removed (a

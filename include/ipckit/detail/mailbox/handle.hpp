@@ -26,7 +26,7 @@ public:
     /// False if there was none. Throws invalid_name, incompatible_layout (another kind of segment
     /// has the name: remove it with ipckit::remove_segment), permission_denied.
     static bool remove(std::string_view name) {
-        return remove_mailbox(name, [&] { return Box::open(name); });
+        return remove_mailbox(name, [&] { Box::open(name).close_and_unname(); });
     }
 
     /// Whether the mailbox still takes messages (not closed or removed, and a process_owned

@@ -51,15 +51,15 @@ inline bool remove_damaged_mailbox(std::string_view name, const error& damage) {
     return sys::shm_remove_if_same(os, f);
 }
 
-/// Mailbox::remove(name): opens the mailbox with `open` (a callable returning its handle), closes
-/// it (Mailbox::close), then removes its name. A process_owned mailbox whose owner has gone is
-/// removed by name alone; a damaged one (corrupt, whose errors say to remove it this way) by
-/// remove_damaged_mailbox. Returns false if there was none.
-template <class Open>
-bool remove_mailbox(std::string_view name, Open&& open) {
+/// Mailbox::remove(name): `open_and_close` opens the mailbox, closes it (Mailbox::close), then
+/// removes its name if that still names it (queue_handle::close_and_unname). A process_owned
+/// mailbox whose owner has gone is removed by name alone; a damaged one (corrupt, whose errors
+/// say to remove it this way) by remove_damaged_mailbox. Returns false if there was none.
+template <class OpenAndClose>
+bool remove_mailbox(std::string_view name, OpenAndClose&& open_and_close) {
     try {
-        auto box = open();
-        box.close();
+        open_and_close();
+        return true;
     } catch (const error& e) {
         if (e.reason() == errc::corrupt) return remove_damaged_mailbox(name, e);
         if (e.reason() != errc::not_found) throw;

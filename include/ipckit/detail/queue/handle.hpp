@@ -77,16 +77,16 @@ public:
     }
     /// Removes the queue `name`: closes it as a whole first (close()), so that the endpoints
     /// attached to it see `closed` rather than wait on a queue nobody can find any more; what
-    /// they have mapped stays theirs. A segment `name` that is not this queue is removed by name
-    /// alone. False if there was none.
+    /// they have mapped stays theirs. A queue created under the name meanwhile (another process
+    /// removed this one and made its own) keeps it. A segment `name` that is not this queue is
+    /// removed by name alone. False if there was none.
     static bool remove(std::string_view name) {
-        bool closed = false;
         try {
-            open(name).close();
-            closed = true;
+            open(name).close_and_unname();
+            return true;
         } catch (const error&) {  // not there, or not this kind of queue
         }
-        return remove_segment(name) || closed;
+        return remove_segment(name);
     }
 
     /// Closes the queue as a whole, for every process (the closed rule: detail/endpoint/
@@ -114,6 +114,13 @@ public:
 
 protected:
     queue_handle(segment&& s, const options& opt) : segment_(std::make_shared<segment>(std::move(s))), options_(opt) {}
+
+    /// What remove(name) does once it has opened the queue: closes it (the kind's close()), then
+    /// removes the name if it still names this queue, never one made under it since.
+    void close_and_unname() const {
+        static_cast<const Queue&>(*this).close();
+        (void)segment_->remove_name();
+    }
 
     /// The queue's shared part, for snapshots such as depth().
     template <class Shared>

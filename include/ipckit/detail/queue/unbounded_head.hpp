@@ -79,23 +79,29 @@ inline void close_retired(void* body) noexcept {
     sh.chunk_bell.ring();
 }
 
-/// Removes the unbounded queue `name` (of any message type) and its chunks: Q::remove. A segment
-/// `name` that is not an unbounded queue is removed by name alone. False if there was none.
+/// Removes the unbounded queue `name` (of any message type) and its chunks: Q::remove. A queue
+/// created under the name meanwhile (another process removed this one and made its own) keeps
+/// it. A segment `name` that is not an unbounded queue is removed by name alone. False if there
+/// was none.
 inline bool remove_unbounded_queue(std::string_view name) {
     validate_name(name);
+    const std::string os = os_name(name);
     try {
-        const sys::file f = sys::shm_open_existing(os_name(name));
+        const sys::file f = sys::shm_open_existing(os);
         const std::string n(name);
-        (void)with_raw_chain(
-            f, "segment '" + n + "'",
-            [&](chain_control& c, const segment_header&) {
-                retire_chain(c, n, options{}.init_timeout);
-                close_retired(&c);  // the chain is first in the body
-            },
-            unbounded_common_prefix);
+        if (with_raw_chain(
+                f, "segment '" + n + "'",
+                [&](chain_control& c, const segment_header&) {
+                    retire_chain(c, n, options{}.init_timeout);
+                    close_retired(&c);  // the chain is first in the body
+                },
+                unbounded_common_prefix)) {
+            (void)sys::shm_remove_if_same(os, f);
+            return true;
+        }
     } catch (const error&) {  // not there, not readable, or not an unbounded queue: just the name
     }
-    return sys::shm_remove(os_name(name));  // not remove_segment, which refuses a chain's head
+    return sys::shm_remove(os);  // not remove_segment, which refuses a chain's head
 }
 
 /// After `old`, once named `name`, was removed as abandoned (create replaced it, or an

@@ -300,9 +300,10 @@ inline bool owner_mark_held(const file& f) noexcept {
     return l.l_type != F_UNLCK;
 }
 
-/// Removes `os_name` if it still names the object `f` is open on (checked and removed while
-/// holding f's exclusive lock, so two processes that both mean to remove an old object
-/// cannot remove a new one that took its name meanwhile). The caller holds the lock.
+/// Removes `os_name` if it still names the object `f` is open on. A caller that holds f's
+/// exclusive lock (two processes that both mean to remove an old object) never removes a new
+/// one that took the name meanwhile; one that does not (a live queue's remove, whose endpoints
+/// hold the lock shared) only between this check and the unlink.
 inline bool shm_remove_if_same(const std::string& os_name, const file& f) noexcept {
     struct stat st {};
     if (::fstat(f.get(), &st) != 0 || shm_inode(os_name) != st.st_ino) return false;
