@@ -436,6 +436,34 @@ TEST_CASE("node: a link whose receiver left having read everything is removed by
     CHECK(back->empty());
 }
 
+TEST_CASE("node: a sender that never sends to a departed receiver again keeps no link to it, and its next send to "
+          "that name still says closed",
+          "[unit]") {
+    // A server replying to short-lived clients, each under its own name, never sends to one
+    // again: it must not keep a segment and a file descriptor per client for as long as it runs.
+    scoped_domain d;
+    ipckit::node server(d, "server");
+    const auto links_from_server = [&] {
+        std::size_t n = 0;
+        for (const auto& l : ipckit::detail::list_links(d.str())) n += l.from == "server" ? 1 : 0;
+        return n;
+    };
+    for (int i = 0; i < 4; ++i) {
+        CAPTURE(i);
+        const std::string name = "client" + std::to_string(i);
+        ipckit::node client(d, name);
+        REQUIRE(client.sender().send("server", "request"));
+        REQUIRE(server.receiver().receive(name, ipckit_test::patience));
+        REQUIRE(server.sender().send(name, "reply"));
+        auto reply = client.receiver().receive("server", ipckit_test::patience);
+        REQUIRE(reply);
+        CHECK(text(*reply) == "reply");
+        CHECK(links_from_server() == 1);  // to this client: those to the clients before have gone
+    }
+    CHECK(server.sender().send("client0", "late").error() == errc::closed);
+    CHECK(server.sender().send("client0", "later").error() == errc::not_found);
+}
+
 TEST_CASE("node: a receiver that rejoined before the next send makes that send closed, not sent", "[unit]") {
     scoped_domain d;
     ipckit::node alice(d, "alice");

@@ -11,7 +11,11 @@
 // own clock (so that a send to another peer, tried first, cannot use the check up). When the
 // receiver has gone, the send returns closed (it left) or peer_dead (it died), the message of
 // that call is not sent, and the link is retired: the next send to that name makes a fresh link
-// to the name's new incarnation.
+// to the name's new incarnation. Making a link also retires every link whose receiver has gone
+// (two loads each), so that a sender that never sends to a departed peer again (a server
+// replying to short-lived clients) does not keep a descriptor, a mapping and a segment per
+// client for as long as it runs; the next send to such a name still returns closed or peer_dead
+// (the last 256 are remembered), as it would have from the link.
 //
 // Restricted thread-safe: one thread at a time, that of the node.
 
@@ -48,6 +52,9 @@ public:
                 bool block) noexcept {
         try {
             outgoing* o = find(to);
+            if (o == nullptr) {
+                if (const auto gone = forget_departed(to)) return unexpected(*gone);
+            }
             if (o != nullptr && !m.members().current(o->who)) {
                 // The receiver left or rejoined: this link is over; the message is not sent.
                 const errc e = receiver_state(m, *o, false);
@@ -73,6 +80,7 @@ public:
     /// call asks the OS).
     result<std::vector<message_type>> undelivered(membership& m, std::string_view to) noexcept {
         try {
+            (void)forget_departed(to);
             std::vector<message_type> out;
             for (std::size_t i = 0; i < out_.size();) {
                 outgoing& o = *out_[i];
@@ -129,6 +137,7 @@ public:
         for (auto& r : retired_) remove_link_quietly(r->link);
         out_.clear();
         retired_.clear();
+        departed_.clear();
         try {
             for (const auto& l : list_links(m.domain())) {
                 if (l.from_incarnation != m.me().incarnation || l.from != m.name()) continue;
@@ -156,6 +165,13 @@ private:
         LinkQueue q;
         std::optional<sender_type> tx;
     };
+    /// A receiver whose link open() retired before any send to it found it gone: what the next
+    /// send to its name returns instead.
+    struct departed {
+        std::string peer;
+        errc why;
+    };
+    static constexpr std::size_t departed_kept = 256;
 
     outgoing* find(std::string_view to) noexcept {
         for (auto& o : out_)
@@ -163,8 +179,18 @@ private:
         return nullptr;
     }
 
-    /// Makes (or opens) the link to the live member `to`; nullptr when there is none.
+    /// Makes (or opens) the link to the live member `to`; nullptr when there is none. Retires
+    /// first every link whose receiver left or rejoined since it was made.
     outgoing* open(membership& m, std::string_view to) {
+        for (std::size_t i = 0; i < out_.size();) {
+            if (m.members().current(out_[i]->who)) {
+                ++i;
+                continue;
+            }
+            if (departed_.size() == departed_kept) departed_.erase(departed_.begin());
+            departed_.push_back(departed{out_[i]->peer, receiver_state(m, *out_[i], false)});
+            retire(i);
+        }
         const auto who = m.members().find(to);
         if (!who) return nullptr;
         std::string link = make_link_name(m.domain(), m.name(), m.me().incarnation, to, who->incarnation);
@@ -204,6 +230,18 @@ private:
         }
         out_.erase(out_.begin() + static_cast<std::ptrdiff_t>(i));
     }
+    /// What the next send to `to` returns, if open() retired its link before a send found its
+    /// receiver gone (and forgets it: that send is the one told).
+    std::optional<errc> forget_departed(std::string_view to) noexcept {
+        for (auto d = departed_.begin(); d != departed_.end(); ++d) {
+            if (d->peer != to) continue;
+            const errc why = d->why;
+            departed_.erase(d);
+            return why;
+        }
+        return std::nullopt;
+    }
+
     void retire(outgoing* o) {
         for (std::size_t i = 0; i < out_.size(); ++i)
             if (out_[i].get() == o) return retire(i);
@@ -251,6 +289,7 @@ private:
 
     std::vector<std::unique_ptr<outgoing>> out_;
     std::vector<std::unique_ptr<retired_link>> retired_;
+    std::vector<departed> departed_;
 };
 
 }  // namespace ipckit::detail
