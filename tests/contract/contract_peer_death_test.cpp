@@ -176,3 +176,64 @@ TEMPLATE_TEST_CASE("contract: a sender blocked on a full channel gets peer_dead 
     finish.post();
     CHECK(sender_report.finish(sender) == as_expected);
 }
+
+// Each call shorter than the liveness interval (every channel here checks each 10 ms): the
+// endpoint's own clock says when the OS is asked, across calls, so a loop of such calls still
+// ends. (It got timed_out for ever.)
+namespace {
+constexpr std::chrono::milliseconds shorter_than_liveness{2};
+
+/// Calls `verb` (returning errc) while it times out, up to patience; what it returned last.
+template <class Verb>
+errc while_timed_out(Verb&& verb) {
+    errc e = errc::timed_out;
+    (void)ipckit_test::eventually([&] { return (e = verb()) != errc::timed_out; });
+    return e;
+}
+}  // namespace
+
+TEMPLATE_TEST_CASE("contract: a receiver that waits in calls each shorter than the liveness interval gets "
+                   "peer_dead when its sender is killed",
+                   "[process]", IPCKIT_CONTRACT_PEER_DEATH_KINDS) {
+    using K = TestType;
+    const made<K> p;
+    auto rx = K::receiver(p);
+    child_report report;
+    signal_pipe attached, hold;
+    child sender = report.spawn([&](child_report& r) {
+        auto tx = K::sender(p);
+        attached.post();
+        r.expect(K::send(tx, 0, patience), errc::ok);  // a node knows a sender by its link
+        if constexpr (requires { K::flush(tx); }) r.expect(K::flush(tx), errc::ok);
+        r.expect_value(static_cast<std::uint64_t>(block_until_killed(hold)), 0);  // never returns
+    });
+    attached.close_write();
+    REQUIRE(attached.wait());  // a node receives only from a member
+    std::uint64_t seq = 1;
+    const errc first = K::receive(rx, seq, patience);
+    if (first != errc::ok) CHECK(report.finish(sender) == as_expected);
+    REQUIRE(first == errc::ok);
+    CHECK(seq == 0);
+    CHECK(sender.kill() == killed_by_sigkill);
+    CHECK(while_timed_out([&] { return K::receive(rx, seq, shorter_than_liveness); }) == errc::peer_dead);
+}
+
+TEMPLATE_TEST_CASE("contract: a sender that waits for room in calls each shorter than the liveness interval gets "
+                   "peer_dead when its receiver is killed",
+                   "[process]", IPCKIT_CONTRACT_RECEIVER_DEATH_KINDS) {
+    using K = TestType;
+    const made<K> p;
+    signal_pipe attached, hold;
+    child receiver([&] {
+        auto rx = K::receiver(p);
+        attached.post();
+        return block_until_killed(hold);
+    });
+    attached.close_write();
+    REQUIRE(attached.wait());
+    auto tx = K::sender(p);
+    std::uint64_t held = 0;
+    while (K::send(tx, held, already_past()) == errc::ok) ++held;
+    CHECK(receiver.kill() == killed_by_sigkill);
+    CHECK(while_timed_out([&] { return K::send(tx, held, shorter_than_liveness); }) == errc::peer_dead);
+}

@@ -294,7 +294,7 @@ protected:
                         if (ask_os) (void)step.recover();
                         return step.peers(ask_os);
                     },
-                    committed(step) ? clock::time_point::max() : deadline, liveness_);
+                    committed(step) ? clock::time_point::max() : deadline, liveness_, next_check_);
                 if constexpr (!never_ended_by_peers<Step>) {
                     if (w == errc::peer_dead) {
                         if (const errc d = drain(step, w); d != errc::would_block) return d;
@@ -387,7 +387,7 @@ protected:
     bool light_fence_;
     std::chrono::nanoseconds liveness_;
     std::uint32_t reported_ = 0;  ///< the other side's retirements when this endpoint last reported a death
-    clock::time_point next_check_;  ///< when a never_ended_by_peers step polled next recovers
+    clock::time_point next_check_;  ///< when a verb next asks the OS about the other side (and recovers)
 };
 
 }  // namespace ipckit::detail

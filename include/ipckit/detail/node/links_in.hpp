@@ -80,7 +80,8 @@ public:
                 }
                 const errc e = wait_until<Wait>(
                     m.slot().bell, m.slot().asleep, [in] { return in->q.depth() != 0; },
-                    [&m, in](bool ask_os) { return sender_watch(m, *in, ask_os); }, deadline, m.liveness());
+                    [&m, in](bool ask_os) { return sender_watch(m, *in, ask_os); }, deadline, m.liveness(),
+                    in->next_check);
                 if (e == errc::timed_out) return unexpected(e);
                 if (e != errc::ok) return ending(in, e, take);
             }
@@ -121,6 +122,9 @@ public:
                 if (!block) return {{}, unexpected(errc::would_block)};
                 member_slot& me = m.slot();
                 const std::uint32_t seen = seen_links_.value_or(0);
+                // The links' own clocks (due) ask about each sender on the next pass; this one
+                // only ends a wait that long to make that pass.
+                auto tick = clock::now() + m.liveness();
                 const errc e = wait_until<Wait>(
                     me.bell, me.asleep,
                     [this, &m, &me, seen] {
@@ -131,7 +135,7 @@ public:
                         });
                     },
                     // Once per liveness interval, stop waiting and look at each sender.
-                    [](bool os) { return os ? errc::peer_dead : errc::ok; }, deadline, m.liveness());
+                    [](bool os) { return os ? errc::peer_dead : errc::ok; }, deadline, m.liveness(), tick);
                 if (e == errc::timed_out) return {{}, unexpected(e)};
                 ask_os = e != errc::ok;
             }

@@ -90,15 +90,17 @@ inline void forget_sleeper(doorbell& bell, std::atomic<std::uint32_t>& asleep) n
 /// Waits on `bell` until ready() holds, the deadline passes, or peer(ask_os) reports the peer
 /// gone. ready() is re-checked after the peer is found gone, so messages published before a
 /// close are still taken. peer(false) must be cheap (a load); peer(true) may ask the OS, and is
-/// called about once per liveness interval. `asleep` is the waiter's own word in shared memory,
-/// 1 while it is counted in bell.sleepers, so that whoever takes over from a waiter that was
-/// killed asleep can take it off the count (see forget_sleeper). Returns ok, timed_out, closed
-/// or peer_dead.
+/// called once `next_os_check` has come, which it then moves a liveness interval on: the
+/// caller keeps that clock across calls (an endpoint's own), so that calls each shorter than
+/// the interval (a receive(50ms) in a loop) still ask, and a dead peer is still found. `asleep`
+/// is the waiter's own word in shared memory, 1 while it is counted in bell.sleepers, so that
+/// whoever takes over from a waiter that was killed asleep can take it off the count (see
+/// forget_sleeper). Returns ok, timed_out, closed or peer_dead.
 template <wait_policy Wait, class Ready, class Peer>
 errc wait_until(doorbell& bell, std::atomic<std::uint32_t>& asleep, Ready&& ready, Peer&& peer,
-                clock::time_point deadline, std::chrono::nanoseconds liveness_interval) noexcept {
+                clock::time_point deadline, std::chrono::nanoseconds liveness_interval,
+                clock::time_point& next_os_check) noexcept {
     auto now = clock::now();
-    auto next_os_check = now + liveness_interval;
     // ok to keep waiting, otherwise why to stop.
     auto why_stop = [&](clock::time_point t) -> errc {
         if (t >= deadline) return errc::timed_out;
