@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdint>
 #include <future>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -576,18 +577,10 @@ TEST_CASE("unbounded queue: after Q::remove no chunk is created any more, its us
     CHECK(chunks_of(name).empty());
     CHECK(setup_errc([&] { return uq::open(name); }) == errc::not_found);
 
-    // The sender fills the chunk it has mapped, then finds the chain retired.
-    std::uint64_t more = 0;
-    for (;;) {
-        const auto s = tx.send(make_tick(per_chunk + 10 + more));
-        if (!s) {
-            CHECK(s.error() == errc::closed);
-            break;
-        }
-        ++more;
-        REQUIRE(more <= per_chunk);
-    }
-    CHECK(more == per_chunk - 10);
+    // The sender is refused at once, with room left in the chunk it has mapped: nobody would
+    // ever read it there.
+    CHECK(err(tx.send(make_tick(per_chunk + 10))) == errc::closed);
+    CHECK(err(tx.send(make_tick(per_chunk + 11))) == errc::closed);
     CHECK(chunks_of(name).empty());
     // The receiver's first chunk was removed before it mapped it.
     CHECK(err(rx.receive()) == errc::closed);
@@ -599,6 +592,55 @@ TEST_CASE("unbounded queue: after Q::remove no chunk is created any more, its us
     REQUIRE(tx2.send(make_tick(0)));
     CHECK(chunks_of(name).size() == 1);
     CHECK(drain_in_order(rx2, 0) == 1);
+}
+
+// ---- white box: a grower that outstays the remover's patience --------------------------------
+
+namespace {
+
+/// The chunks of a sender's cursor (its own chunk_store), whose create is overtaken by a remover:
+/// the grower was stopped past the remover's patience, so the remover retired the chain and swept
+/// its chunks just before the grower created chunk k.
+struct overtaken_chunks {
+    using store_type = ipckit::detail::chunk_store<durable_uq::chunk_type>;
+    store_type store;
+    ipckit::detail::chain_control* chain;
+    std::string name;
+
+    durable_uq::chunk_type* mapped(std::uint64_t k) noexcept { return store.mapped(k); }
+    errc open(std::uint64_t k) noexcept { return store.open(k); }
+    errc create(std::uint64_t k) noexcept {
+        ipckit::detail::retire_chain(*chain, name, std::chrono::milliseconds(0));  // its patience is spent
+        return store.create(k);
+    }
+    void drop() noexcept { store.drop(); }
+    void remove(std::uint64_t k) noexcept { store.remove(k); }
+    bool alive(std::uint64_t packed) noexcept { return store.alive(packed); }
+};
+
+}  // namespace
+
+TEST_CASE("unbounded queue: a sender that creates a chunk after a remover's sweep removes that chunk itself and gets "
+          "closed",
+          "[unit]") {
+    scoped_queue name;
+    auto q = durable_uq::create(name);
+    head_view<durable_uq> v(name);
+    auto& chain = v.chain();
+    REQUIRE(chain.chunk_next.load() == 0);  // the first send creates chunk 0
+    auto info = std::make_shared<ipckit::detail::chain_info>();
+    info->name = name.str();
+    info->element = "tick";
+    info->base = chain.base;
+    info->chunk_bytes = 4096;
+    info->slots = durable_uq::slots_per_chunk;
+    info->chunk_options.mode = chain.mode & 07777u;
+    ipckit::detail::chain_producer<tick, durable_uq::slots_per_chunk, false, overtaken_chunks> tx(
+        overtaken_chunks{overtaken_chunks::store_type(info), &chain, name.str()});
+    std::atomic<std::uint64_t> pending{0};
+    REQUIRE(tx.attach(chain, pending, ipckit::detail::sys::self().pack()));
+    CHECK(tx.try_push(make_tick(0)) == errc::closed);
+    CHECK(chunks_of(name).empty());  // nobody else would remove it now
 }
 
 // ---- white box: take-overs ------------------------------------------------------------------

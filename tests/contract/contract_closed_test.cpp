@@ -230,8 +230,8 @@ TEMPLATE_TEST_CASE("contract: closed, as a receiver asleep on a channel of many 
     const ending how = GENERATE(ending::close, ending::remove, ending::remove_any);
     const bool by_remove = how != ending::close;
     // An unbounded queue's remove takes its chunks with it (detail/queue/unbounded.hpp,
-    // "Ownership"): a message its receiver has not reached is gone, and a sender is refused only
-    // when it needs a new chunk. Every other kind keeps what it accepted, and refuses alike.
+    // "Ownership"): a message its receiver has not reached is gone. Every other kind keeps what
+    // it accepted. Every kind refuses the sends after it.
     const bool keeps = K::bounded || !by_remove;
     auto tx = K::sender(p);
     if (buffers<K> && keeps) REQUIRE(K::send(tx, 0, already_past()) == errc::ok);
@@ -250,11 +250,44 @@ TEMPLATE_TEST_CASE("contract: closed, as a receiver asleep on a channel of many 
     REQUIRE(attached.wait());
     end_channel(p, how);
     CHECK(report.finish(c) == as_expected);
-    if (keeps) CHECK(K::send(tx, 1, patience) == errc::closed);
+    CHECK(K::send(tx, 1, patience) == errc::closed);
     if (by_remove) {
         CHECK(setup_errc([&] { (void)open(p); }) == errc::not_found);
         CHECK_FALSE(K::channel::remove(p.place));
     }
+}
+
+TEMPLATE_TEST_CASE("contract: closed, as a sender attached before the end sees it: close(), remove() and a removal "
+                   "that knows no type refuse every send after them with nothing written, and what was accepted "
+                   "before is received",
+                   "[unit]", IPCKIT_CONTRACT_CLOSED_KINDS) {
+    using K = TestType;
+    const made<K> p;
+    const ending how = GENERATE(ending::close, ending::remove, ending::remove_any);
+    // As above: an unbounded queue's remove takes the messages its receiver has not reached.
+    const bool keeps = K::bounded || how == ending::close;
+    auto rx = K::receiver(p);
+    auto tx = K::sender(p);
+    std::uint64_t accepted = 0;
+    if constexpr (buffers<K>) {
+        REQUIRE(K::send(tx, 0, already_past()) == errc::ok);
+        accepted = 1;
+    }
+    end_channel(p, how);
+    // Refused at once, room or not (a rendezvous offers first: a deadline to spare), and again.
+    CHECK(K::send(tx, 1, patience) == errc::closed);
+    CHECK(K::send(tx, 2, already_past()) == errc::closed);
+    // What the receiver gets: what was accepted (where the end keeps it), never a refused tick;
+    // then closed.
+    std::uint64_t received = 0;
+    std::uint64_t seq = ~std::uint64_t{0};
+    errc e = errc::ok;
+    while (received <= accepted && (e = K::receive(rx, seq, already_past())) == errc::ok) {
+        CHECK(seq < accepted);
+        ++received;
+    }
+    CHECK(e == errc::closed);
+    if (keeps) CHECK(received == accepted);
 }
 
 TEMPLATE_TEST_CASE("contract: closed, as an endpoint its own user closed sees it: every verb says closed at once",

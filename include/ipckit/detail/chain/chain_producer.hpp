@@ -37,7 +37,7 @@ public:
         return c.slots == S && c.consistent(first, hd, tail_, next, c.first_live.load(std::memory_order_acquire));
     }
 
-    /// Appends `m`: ok; closed (the queue was removed); no_space (the cap is reached);
+    /// Appends `m`: ok; closed (the queue was removed: at once, whether or not a chunk is needed); no_space (the cap is reached);
     /// would_block (another live producer is creating the chunk we need: see busy_grower());
     /// corrupt; or the OS's errc from creating a chunk. Makes system calls only to create or
     /// map a chunk, once per chunk.
@@ -55,6 +55,11 @@ public:
             std::uint64_t pos = Multi ? c_->tail.load(std::memory_order_acquire) : tail_;
             // SYNC POINT READ: chunk_next, paired with the grower's release store: the chunk exists.
             const std::uint64_t next = c_->chunk_next.load(std::memory_order_acquire);
+            // Removed (retire_chain): closed, with nothing written, though the chunk we write into
+            // is still mapped: the receiver may never reach it. A load of the line just read.
+            // SYNC POINT READ: grower, paired with retire_chain's CAS to retired. A push that
+            // read it just before that CAS races with the removal, and may still go through.
+            if (c_->grower.load(std::memory_order_relaxed) == chain_control::retired) return errc::closed;
             if (next > (std::uint64_t{1} << 62) / S || pos > next * S) return errc::corrupt;
             const std::uint64_t k = pos / S;
             if (k == next) {
@@ -153,6 +158,7 @@ private:
                 break;
         }
         errc e = errc::ok;
+        bool created = false;
         // chunk_next may have moved between our look and our CAS: look again while we hold it.
         if (c_->chunk_next.load(std::memory_order_acquire) == k) {
             const std::uint64_t first = c_->first_live.load(std::memory_order_acquire);
@@ -162,16 +168,29 @@ private:
                 e = errc::no_space;
             else
                 e = chunks_.create(k);
+            created = e == errc::ok;
             // SYNC POINT WRITE: chunk k exists; READ by everyone's acquire load of chunk_next.
-            if (e == errc::ok) c_->chunk_next.store(k + 1, std::memory_order_release);
+            if (created) c_->chunk_next.store(k + 1, std::memory_order_release);
         }
-        // Fails only if a remover retired the chain meanwhile: that stays.
         // SYNC POINT WRITE: chunk_next and the chunk; READ by the next grower's acq_rel CAS and
         // by retire_chain's.
         std::uint64_t mine = me_;
-        c_->grower.compare_exchange_strong(mine, chain_control::idle, std::memory_order_acq_rel,
-                                           std::memory_order_relaxed);
+        const bool let_go = c_->grower.compare_exchange_strong(mine, chain_control::idle, std::memory_order_acq_rel,
+                                                               std::memory_order_relaxed);
         grew_ = true;
+        // The CAS fails where:
+        //   1. a remover retired the chain meanwhile (retired stays): it waits for a live grower
+        //      only up to its patience, so we were stopped past it, and its sweep of the chunks
+        //      may have come before our create. The queue is gone: remove chunk k ourselves, or
+        //      nobody will. (Its sweep after our create removed it already: no harm.)
+        //   2. the word was scribbled: not ours to judge, and the chunk may be in use. Leave it.
+        if (!let_go && mine == chain_control::retired) {
+            if (created) {
+                chunks_.drop();
+                chunks_.remove(k);
+            }
+            return errc::closed;
+        }
         return e;
     }
 

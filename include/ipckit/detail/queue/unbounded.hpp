@@ -43,8 +43,8 @@
 // which removes the chunks too (so does ipckit::remove_any(name); ipckit::remove_segment(name)
 // refuses, with the reason, rather than leave the chunks behind).
 // Removing either way retires the chain first: from then on no chunk is created, senders
-// still attached get closed when they need a new chunk, and the receiver gets closed when it
-// reaches a removed chunk. A create that replaces a process_owned queue whose owner died also
+// still attached get closed on their next send (nothing written), and the receiver gets closed
+// when it reaches a removed chunk. A create that replaces a process_owned queue whose owner died also
 // removes that queue's chunks.
 //
 // Processes killed at any point: see detail/chain/chain_layout.hpp. A sender killed while

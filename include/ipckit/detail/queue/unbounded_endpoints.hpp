@@ -151,8 +151,10 @@ private:
     /// Whether nobody will read what this sender would send: two loads, no system call. A
     /// system_owned queue outlives its users: there a receiver that closed is only a pause, and
     /// what is sent waits for the next one. A queue closed as a whole (close()) says so to both;
-    /// a removed one, through its chain (try_push_with). Asked before each push, and by a
-    /// sender waiting for a chunk when it wakes, so that close() ends that wait too.
+    /// a removed one, through its chain (try_push_with says closed once the chain is retired,
+    /// chunk needed or not: the receiver may never reach the chunk this sender has mapped).
+    /// Asked before each push, and by a sender waiting for a chunk when it wakes, so that
+    /// close() ends that wait too.
     [[nodiscard]] bool nobody_reads() const noexcept {
         const auto& sh = *this->shared_;
         if constexpr (std::is_same_v<typename Queue::ownership_type, process_owned>)
