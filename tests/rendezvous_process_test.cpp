@@ -17,6 +17,7 @@
 #include <ipckit/queue.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -24,7 +25,9 @@
 #include <cstring>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -494,8 +497,8 @@ TEST_CASE("rendezvous across processes: a receiver killed half-way through takin
 
     // The next send clears the slot the dead taker left, and a new receiver (in its place) gets
     // the next message whole.
-    // (Attached first: until then the only receiver place is the dead taker's, and a send
-    // would rightly end peer_dead.)
+    // (Attached first: the dead taker's place was let go of with its peer_dead, and a send
+    // with nobody there would rightly end closed.)
     signal_pipe attached;
     child_report next_report;
     child next_receiver = next_report.spawn([&](child_report& r) {
@@ -507,6 +510,37 @@ TEST_CASE("rendezvous across processes: a receiver killed half-way through takin
     REQUIRE(next_report.reached(next_receiver, attached) == as_expected);
     CHECK(err(tx.send(make_tick(8), patience)) == errc::ok);
     CHECK(next_report.finish(next_receiver) == as_expected);
+}
+
+namespace {
+using rz_bytes = ipckit::queue<ipckit::bytes<64>, ipckit::zero_capacity>;
+using rz_bytes_many = ipckit::queue<ipckit::bytes<64>, ipckit::zero_capacity, ipckit::multi_of<4>, ipckit::multi_of<4>>;
+}  // namespace
+
+TEMPLATE_TEST_CASE("rendezvous across processes: a receiver killed with a message parked (a buffer too small) is "
+                   "peer_dead once to its sender, then the closed rule",
+                   "[process]", rz_bytes, rz_bytes_many) {
+    using Q = TestType;
+    scoped_name name("rendezvous-proc");
+    auto q = Q::create(name, quick_liveness(20ms));
+    // Takes the offer into a buffer too small: the message stays parked with it (taken, its copy
+    // never done), and it dies so.
+    child_report taker_report;
+    child taker = taker_report.spawn([&](child_report& r) {
+        auto qc = Q::open(name);
+        auto rx = qc.receiver();
+        std::array<std::byte, 2> small{};
+        r.expect(err(rx.receive(std::span(small), patience)), errc::too_large);
+        ::kill(::getpid(), SIGKILL);
+    });
+    auto tx = q.sender();
+    CHECK(err(tx.send(std::string_view("hello world"), patience)) == errc::peer_dead);
+    CHECK(taker_report.ended(taker.wait(), killed_by_sigkill) == as_expected);
+    // Its death is reported: nobody is there now, and the closed rule says the rest. One
+    // receiver's end is closed; a side of many waits on for newcomers, till the deadline.
+    const errc after = Q::max_receivers == 1 ? errc::closed : errc::timed_out;
+    CHECK(err(tx.send(std::string_view("again"), 100ms)) == after);
+    CHECK(err(tx.send(std::string_view("and again"), 100ms)) == after);
 }
 
 TEST_CASE("rendezvous across processes: a sender killed with its offer out", "[process]") {

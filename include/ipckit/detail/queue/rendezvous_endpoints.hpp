@@ -85,8 +85,8 @@ protected:
 /// receiver has taken it; timed_out (deadline overloads), closed (every receiver let go) or
 /// peer_dead (every receiver died) after taking the offer back, so that m is then never
 /// received; peer_dead also if the receiver that took m died before it finished copying it (m
-/// may or may not have been seen). Closing (destruction) tells the receivers, which get
-/// `closed` once every sender has closed.
+/// may or may not have been seen), reported as any death is, once. Closing (destruction) tells
+/// the receivers, which get `closed` once every sender has closed.
 template <class Queue, mode_policy Mode>
 class rendezvous_sender
     : public rendezvous_endpoint<Queue, producer_role>,
@@ -259,7 +259,10 @@ private:
             if (st::kind_of(s) == st::done)
                 return o().stamp.load(std::memory_order_relaxed) == st::taken_stamp(seq_) ? errc::ok : errc::corrupt;
             if (st::kind_of(s) != st::taken) return errc::corrupt;
-            return taker_dead_ ? errc::peer_dead : errc::would_block;  // dead: prepare() clears it
+            // Dead: prepare() clears it. Its death is reported as every death is (report_dead):
+            // its place let go of, and counted as this sender's report, so that the next send
+            // that finds nobody there says what the closed rule says, not peer_dead again.
+            return taker_dead_ ? tx_.report_dead() : errc::would_block;
         }
 
         /// Our offer slot. (Not kept from the start: a closed sender has none, and the loop says
