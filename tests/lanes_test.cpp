@@ -3,7 +3,8 @@
 // messages in order; bounded<N> is N per lane (one sender's full lane leaves the others room);
 // the merge is fair (no lane starves while another is always full), batch for batch too, and for
 // a sender that comes after the receiver has looked; a place given up is a lane used again; the
-// layout says lanes, so a shared-ring queue of the same name does not open it.
+// layout says lanes, so a shared-ring queue of the same name does not open it; damaged shared
+// memory (in_use moved back, a lane's indices) hides no sender's messages and stops no other lane.
 // The promises every queue kind makes (blocking, deadlines, closed, peer death) are the contract
 // scenarios' (tests/contract/, adapter fixed_lanes); a sender killed mid-traffic is
 // lanes_process_test's.
@@ -296,12 +297,71 @@ TEST_CASE("lanes: a sender killed between its two stores of a batch leaves its l
     static_cast<lanes1::shared*>(seg.body())->ring.lanes[0].tail.store(1);
     auto second = q.sender<nb>();  // takes the lane back from the batch's start
     REQUIRE(err(second.send(make_tick(5))) == errc::ok);
-    for (const std::uint64_t want : {1, 5}) {
+    for (const std::uint64_t want : {std::uint64_t{1}, std::uint64_t{5}}) {
         auto r = rx.receive();
         REQUIRE(r);
         CHECK(r->seq == want);
     }
     CHECK(err(rx.receive()) == errc::would_block);
+}
+
+// ---- white box: damaged shared memory -------------------------------------------------------
+
+TEST_CASE("lanes: in_use moved back inside its range: a sender's next send puts it back, and its messages are read",
+          "[unit]") {
+    scoped_name name;
+    auto q = lanes3::create(name.str(), quick_liveness());
+    auto rx = q.receiver<nb>();
+    auto first = q.sender<nb>();
+    auto second = q.sender<nb>();  // lane 1
+    auto seg = ipckit::segment::open(name.str(), lanes3::layout(), {});
+    auto& ring = static_cast<lanes3::shared*>(seg.body())->ring;
+    REQUIRE(ring.in_use.load() == 2);
+    ring.in_use.store(1);  // as if only lane 0 were ever attached
+    for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(err(second.send(make_tick(seq_of(1, i)))) == errc::ok);
+    CHECK(q.depth() == 3);
+    for (std::uint64_t i = 0; i < 3; ++i) {
+        auto r = rx.receive();
+        REQUIRE(r);
+        CHECK(r->seq == seq_of(1, i));
+    }
+    // A batch puts it back as well, from nothing at all.
+    ring.in_use.store(0);
+    const std::array<tick, 2> batch{make_tick(seq_of(1, 3)), make_tick(seq_of(1, 4))};
+    REQUIRE(second.send(std::span(batch)).value() == 2);
+    for (std::uint64_t i = 3; i < 5; ++i) {
+        auto r = rx.receive();
+        REQUIRE(r);
+        CHECK(r->seq == seq_of(1, i));
+    }
+    CHECK(err(rx.receive()) == errc::would_block);
+}
+
+TEST_CASE("lanes: a lane with damaged indices is reported corrupt, and the other lanes are read on", "[unit]") {
+    scoped_name name;
+    auto q = lanes3::create(name.str(), quick_liveness());
+    auto rx = q.receiver<nb>();
+    auto damaged = q.sender<nb>();  // lane 0
+    auto healthy = q.sender<nb>();  // lane 1
+    REQUIRE(err(damaged.send(make_tick(seq_of(0, 0)))) == errc::ok);
+    REQUIRE(rx.receive());
+    auto seg = ipckit::segment::open(name.str(), lanes3::layout(), {});
+    static_cast<lanes3::shared*>(seg.body())->ring.lanes[0].tail.fetch_add(1);  // past its check word
+    for (std::uint64_t i = 0; i < per_lane; ++i) REQUIRE(err(healthy.send(make_tick(seq_of(1, i)))) == errc::ok);
+    std::vector<std::uint64_t> got;
+    std::size_t corrupt = 0;
+    for (std::size_t k = 0; k < 4 * per_lane && got.size() < per_lane; ++k) {
+        auto r = rx.receive();
+        if (r) {
+            got.push_back(r->seq);
+        } else {
+            CHECK(r.error() == errc::corrupt);
+            ++corrupt;
+        }
+    }
+    CHECK(got == std::vector<std::uint64_t>{seq_of(1, 0), seq_of(1, 1), seq_of(1, 2), seq_of(1, 3)});
+    CHECK(corrupt >= 1);  // the damaged lane is said, not skipped silently
+    CHECK(err(rx.receive()) == errc::corrupt);  // and is said again while it stays so
 }
 
 TEST_CASE("lanes: the layout says lanes: a shared-ring queue of the same message and size does not open it",

@@ -16,7 +16,10 @@
 //
 // The consumer looks only at the lanes below `in_use`, the highest place ever attached + 1, so
 // that a queue of lanes<64> with one producer costs one lane's look, not 64. A producer raises
-// `in_use` when it attaches (a CAS, once, off the data path) before it publishes anything there.
+// `in_use` when it attaches (a CAS, once, off the data path) before it publishes anything there,
+// and looks at it again before each claim or push (a load of a line only a raise writes), raising
+// it back should it find it lowered (scribbled: it is never lowered otherwise), so that its lane
+// is never left out of the merge for longer than until its next send.
 // The consumer reads it at every look (a load of a line that stays in its cache: only an attach
 // writes it), so a lane that comes later is in the next turn, even while the lanes before it
 // never run empty; a sleeping consumer sees it at the latest by the look that follows the
@@ -41,8 +44,11 @@
 // one stopped (spsc_producer::attach finishes or takes back a step cut short). So a lane is
 // reused, never leaked.
 //
-// Shared memory is not trusted: `in_use` is clamped to Lanes, each lane checks its own indices
-// (detail/ring/spsc.hpp), and a place outside Lanes attaches to nothing.
+// Shared memory is not trusted: `in_use` is clamped to Lanes, and raised again by a producer that
+// finds it below its own lane; each lane checks its own indices (detail/ring/spsc.hpp), and a lane
+// found corrupt is reported (corrupt) and passed over, as an empty one is, so that the next look
+// serves the lanes after it: one damaged lane does not stop the others; and a place outside
+// Lanes attaches to nothing.
 
 #include <ipckit/detail/ring/cursor.hpp>
 #include <ipckit/detail/ring/spsc.hpp>
@@ -87,27 +93,32 @@ public:
     /// indices are inconsistent.
     bool attach(lanes_ring<T, N, Lanes>& ring, std::atomic<std::uint64_t>& pending, std::size_t place) noexcept {
         if (place >= Lanes) return false;
-        const auto want = static_cast<std::uint32_t>(place + 1);
-        std::uint32_t seen = ring.in_use.load(std::memory_order_relaxed);
-        // SYNC POINT WRITE: in_use, before anything is published in our lane; READ by the
-        // consumer's lanes_in_use(). The CAS fails only where another producer raised it
-        // meanwhile (seen is then reloaded) or it is already at or past us (nothing to do).
-        while (seen < want &&
-               !ring.in_use.compare_exchange_weak(seen, want, std::memory_order_release, std::memory_order_relaxed)) {
-        }
+        in_use_ = &ring.in_use;
+        want_ = static_cast<std::uint32_t>(place + 1);
+        raise();
         return lane_.attach(ring.lanes[place], pending);
     }
 
-    errc try_claim(ring_ticket<T>& t) noexcept { return lane_.try_claim(t); }
+    errc try_claim(ring_ticket<T>& t) noexcept {
+        keep_in_use();
+        return lane_.try_claim(t);
+    }
     void commit(const ring_ticket<T>& t) noexcept { lane_.commit(t); }
     void abandon(const ring_ticket<T>& t) noexcept { lane_.abandon(t); }
     /// A loan of several slots, in our own lane only (spsc_producer::try_claim_run).
-    errc try_claim_run(std::size_t n, ring_ticket<T>& t) noexcept { return lane_.try_claim_run(n, t); }
+    errc try_claim_run(std::size_t n, ring_ticket<T>& t) noexcept {
+        keep_in_use();
+        return lane_.try_claim_run(n, t);
+    }
     void commit_run(const ring_ticket<T>& t, std::uint64_t m) noexcept { lane_.commit_run(t, m); }
     std::span<T> slots_of(const ring_ticket<T>& t) const noexcept { return lane_.slots_of(t); }
-    errc try_push(const T& m) noexcept { return lane_.try_push(m); }
+    errc try_push(const T& m) noexcept {
+        keep_in_use();
+        return lane_.try_push(m);
+    }
     /// A batch, into our own lane only (spsc_producer::try_push_n: one store of its tail).
     errc try_push_n(const T* src, std::size_t n, std::size_t& pushed) noexcept {
+        keep_in_use();
         return lane_.try_push_n(src, n, pushed);
     }
     /// Whether our own lane has room: the other lanes' fill does not matter to us.
@@ -119,7 +130,26 @@ public:
     }
 
 private:
+    /// Raises in_use to our lane + 1 unless it is there or past it already.
+    void raise() noexcept {
+        std::uint32_t seen = in_use_->load(std::memory_order_relaxed);
+        // SYNC POINT WRITE: in_use, before anything is published in our lane; READ by the
+        // consumer's lanes_in_use(). The CAS fails where another producer (or a scribble) moved
+        // it meanwhile (seen is then reloaded) or spuriously; it ends once it is at or past us.
+        while (seen < want_ &&
+               !in_use_->compare_exchange_weak(seen, want_, std::memory_order_release, std::memory_order_relaxed)) {
+        }
+    }
+    /// Before a claim or push: in_use is only ever raised, so below our lane it was scribbled,
+    /// and the consumer would never look at what we publish. One load; the CAS only then.
+    void keep_in_use() noexcept {
+        if (in_use_->load(std::memory_order_relaxed) < want_) [[unlikely]]
+            raise();
+    }
+
     spsc_producer<T, N> lane_;
+    std::atomic<std::uint32_t>* in_use_ = nullptr;
+    std::uint32_t want_ = 0;  ///< our place + 1: what in_use must be at least
 };
 
 /// The consumer's cursor: an SPSC consumer per lane, and where the round robin goes on.
@@ -197,7 +227,8 @@ public:
 
 private:
     /// take(lane) on the first lane, from next_ on, where it does not would_block; current_
-    /// becomes that lane. would_block once every lane in use has nothing.
+    /// becomes that lane. would_block once every lane in use has nothing. A corrupt lane is
+    /// reported, and the next look starts after it, so that the other lanes are served still.
     template <class Take>
     errc take_from_next_lane(Take&& take) noexcept {
         const std::size_t n = ring_->lanes_in_use();  // at every look: see the top of this file
@@ -213,6 +244,7 @@ private:
             const errc e = take(lanes_[i]);
             if (e != errc::would_block) {
                 current_ = i;
+                if (e == errc::corrupt) move_on();
                 return e;
             }
             if (++i == n) i = 0;
