@@ -51,7 +51,9 @@
 // client runs one thread that receives replies and keeps deadlines; call() blocks its caller,
 // async_call() and call_then() do not, but for the send: at a server that does not read, a send
 // waits for room until its call's deadline in its caller's thread, and another caller's send
-// waits for its turn until that call's own deadline (then not_sent); nothing else waits on it.
+// waits for its turn until that call's own deadline (then not_sent); nothing else waits on it,
+// and close() ends both (closed). A callback (call_then) runs on the client's thread and may
+// close or destroy its client (the last shared_ptr to it, say).
 // A client and a server may be used from many threads.
 //
 // Binding by name. On one machine, without a daemon: server::in_domain(domain, name) holds the

@@ -1,7 +1,7 @@
 // Calls across processes over shm, a Unix path and tcp: typed arguments and results of every
 // kind promised, many calls in flight on one client matched by id, notifications, a server
 // and client that a forked child destroys its copies of, left to their process, and a
-// handler's stop() that ends run().
+// handler's stop() that ends run(); the longest durations in client_options mean no limit.
 
 #include "../catch.hpp"
 #include "rpc_support.hpp"
@@ -149,6 +149,30 @@ TEST_CASE("rpc: a forked child that destroys its copies of its parent's server a
               });
           }) == as_expected);
     ipckit::remove_domain(domain);
+}
+
+TEST_CASE("rpc: client_options::default_deadline and reconnect_timeout at their longest mean no limit", "[process]") {
+    for (const auto kind : rpc_transports) {
+        INFO(ipckit_test::to_string(kind));
+        served srv(kind, ipckit_test::calculator);
+        CHECK(in_child([&](child_report& r) {
+                  rpc::client_options o;
+                  o.default_deadline = std::chrono::milliseconds::max();
+                  rpc::client c(srv.address(), o);
+                  r.expect(returned(c.call<std::int64_t>("add", 2, 40), 42, "add(2, 40) with no deadline"));
+              }) == as_expected);
+        CHECK(in_child([&](child_report& r) {
+                  rpc::client_options o;
+                  o.reconnect_timeout = std::chrono::milliseconds::max();
+                  try {
+                      rpc::client c(srv.address(), o);
+                      r.expect(returned(c.call<std::int64_t>("add", 2, 40, patience), 42, "add(2, 40)"));
+                      r.expect(returned(c.notify("nothing"), "notify(nothing)"));
+                  } catch (const ipckit::error& e) {
+                      r.check(false, std::string("a client with no limit on (re)connecting to connect; it threw: ") + e.what());
+                  }
+              }) == as_expected);
+    }
 }
 
 TEST_CASE("rpc: a handler that calls stop() ends run(), and the server accepts no more", "[process]") {

@@ -5,7 +5,10 @@
 // run once each; a call held up before it went while later ones filled the reply cache runs
 // once; while the client reconnects to a server that hangs, each call ends at its own deadline
 // and close() returns; a send waiting for room at a server that does not read holds up no other
-// caller; a server the system gives too few threads says so and can start later.
+// caller, and close() ends it and the calls waiting for their turn behind it; a client closed or
+// destroyed by its own callback ends its calls, without a hang; with the longest retry_interval a
+// request goes once on a connection; a server the system gives too few threads says so and can
+// start later.
 
 #include "../catch.hpp"
 #include "rpc_support.hpp"
@@ -19,7 +22,10 @@
 #include <fstream>
 #include <future>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -80,7 +86,10 @@ void blocking(rpc::server& s, const signal_pipe& started, const std::string& nam
 
 /// A peer that answers a client's hello (with an error, as a server in another language may) and
 /// then reads nothing more: the client's requests fill the connection, and a send waits for room.
-int deaf(const ipckit_test::serving& s) {
+/// It holds the connection until killed, and `beyond` the wait of until_killed() (patience), which
+/// ends a stray one: a test that waits with patience for what the client does must not see the
+/// peer end first.
+int deaf(const ipckit_test::serving& s, std::chrono::minutes beyond = {}) {
     using frame = ipckit::detail::rpc::frame;
     auto l = ipckit::listener<frame>::bind(s.bound);
     s.listening(l.address());
@@ -92,7 +101,44 @@ int deaf(const ipckit_test::serving& s) {
             (void)c->send(std::as_bytes(std::span(out.data(), out.size())), patience);
         }
     }
+    std::this_thread::sleep_for(beyond);  // how long it lives, not an order of events
     return s.until_killed();
+}
+
+/// A peer that answers the hello as deaf() does, then reads: posts `first` when the first request
+/// comes, and, when a notification comes, the number of requests before it to `requests`.
+int request_counter(const ipckit_test::serving& s, const signal_pipe& first, const signal_pipe& requests) {
+    using frame = ipckit::detail::rpc::frame;
+    auto l = ipckit::listener<frame>::bind(s.bound);
+    s.listening(l.address());
+    auto c = l.accept(patience);
+    if (c) {
+        if (auto hello = c->receive(patience)) {
+            msgpack::sbuffer out;
+            ipckit::detail::rpc::pack_failure(out, ipckit::detail::rpc::hello_msgid, rpc::errc::unknown_method, "no hello here");
+            (void)c->send(std::as_bytes(std::span(out.data(), out.size())), patience);
+        }
+        std::uint64_t seen = 0;
+        while (auto f = c->receive(patience)) {
+            std::string why;
+            const auto m = ipckit::detail::rpc::parse(f->data(), f->size(), why);
+            if (!m) break;
+            if (m->type == ipckit::detail::rpc::kind::request && seen++ == 0) first.post();
+            if (m->type == ipckit::detail::rpc::kind::notification) {
+                requests.post_value(seen);
+                break;
+            }
+        }
+    }
+    return s.until_killed();
+}
+
+/// gate() returns 1 once the test posts `go` (one run for each post).
+void gated(rpc::server& s, const signal_pipe& go) {
+    s.bind("gate", [&go] {
+        (void)go.wait();
+        return std::int64_t{1};
+    });
 }
 
 /// A server that hangs: it makes connections (saying `knocked` for each) and keeps them, but
@@ -352,7 +398,7 @@ TEST_CASE("rpc faults: while the client reconnects to a server that hangs, each 
 TEST_CASE("rpc faults: a send waiting for room at a server that does not read holds up no other caller", "[process]") {
     for (const auto kind : rpc_transports) {
         INFO(ipckit_test::to_string(kind));
-        served srv(kind, deaf);
+        served srv(kind, [](const ipckit_test::serving& s) { return deaf(s); });
         child_report report;
         signal_pipe refused;
         signal_pipe hold;
@@ -386,6 +432,123 @@ TEST_CASE("rpc faults: a send waiting for room at a server that does not read ho
         });
         REQUIRE(report.reached(client, refused) == as_expected);
         CHECK(report.ended(client.kill(), killed_by_sigkill) == as_expected);
+    }
+}
+
+TEST_CASE("rpc faults: close() ends a send waiting for room and the calls waiting for their turn behind it, with closed",
+          "[process]") {
+    for (const auto kind : rpc_transports) {
+        INFO(ipckit_test::to_string(kind));
+        served srv(kind, [](const ipckit_test::serving& s) { return deaf(s, std::chrono::minutes(60)); });
+        CHECK(in_child([&](child_report& r) {
+                  rpc::client c(srv.address());
+                  // The filler sends until the connection is full, then waits for room, for an hour.
+                  auto filler_ended = std::make_shared<std::promise<rpc::result<std::string>>>();
+                  auto filled = filler_ended->get_future();
+                  std::thread([&c, filler_ended] {
+                      const std::string big(200 * 1024, 'x');
+                      for (;;) {
+                          auto f = c.async_call<std::string>("echo", big, std::chrono::hours(1));
+                          if (f.wait_for(0s) == std::future_status::ready) {
+                              filler_ended->set_value(f.get());
+                              return;
+                          }
+                      }
+                  }).detach();  // on a failure the process _exits, filler and all
+                  // Once a short call finds no room by its deadline, the filler waits in its send.
+                  for (;;) {
+                      auto a = c.call<std::int64_t>("add", 1, 2, 100ms);
+                      r.check(!a, "no reply from a server that does not read");
+                      if (a.error().code == rpc::errc::not_sent) break;
+                  }
+                  // This one waits for its turn behind the filler, for an hour too.
+                  auto behind_ended = std::make_shared<std::promise<rpc::result<std::int64_t>>>();
+                  auto behind = behind_ended->get_future();
+                  std::thread([&c, behind_ended] {
+                      behind_ended->set_value(c.call<std::int64_t>("add", 1, 2, std::chrono::hours(1)));
+                  }).detach();
+                  c.close();
+                  r.check(filled.wait_for(patience) == std::future_status::ready, "the filler's send ended at close()");
+                  r.expect(failed_with(filled.get(), rpc::errc::closed, "", "echo(200 KiB) waiting for room"));
+                  r.check(behind.wait_for(patience) == std::future_status::ready, "the call behind it ended at close()");
+                  r.expect(failed_with(behind.get(), rpc::errc::closed, "", "add(1, 2) waiting for its turn"));
+              }) == as_expected);
+    }
+}
+
+TEST_CASE("rpc faults: a client closed or destroyed by its own callback ends its calls with closed, without a hang",
+          "[process]") {
+    for (const auto kind : rpc_transports) {
+        INFO(ipckit_test::to_string(kind));
+        signal_pipe started;
+        signal_pipe go;
+        served srv(kind, [&](rpc::server& s) {
+            ipckit_test::calculator(s);
+            blocking(s, started, "block");
+            gated(s, go);
+        });
+        CHECK(in_child([&](child_report& r) {
+                  // Destroyed: the callback holds the client's last reference, and drops it on the
+                  // client's own thread.
+                  struct last_owner {
+                      std::shared_ptr<rpc::client> c;
+                      std::promise<void> destroyed;
+                      ~last_owner() {
+                          c.reset();
+                          destroyed.set_value();
+                      }
+                  };
+                  auto owner = std::make_shared<last_owner>();
+                  owner->c = std::make_shared<rpc::client>(srv.address());
+                  auto destroyed = owner->destroyed.get_future();
+                  auto stuck = owner->c->async_call<std::int64_t>("block", patience);
+                  owner->c->call_then<std::int64_t>("gate", [owner](const rpc::result<std::int64_t>&) {}, patience);
+                  owner.reset();
+                  go.post();  // gate() returns: its callback goes, and the client with it
+                  r.check(destroyed.wait_for(patience) == std::future_status::ready,
+                          "the client's destructor returned on its thread");
+                  r.expect(failed_with(stuck.get(), rpc::errc::closed, "", "block(), in flight as the client went"));
+              }) == as_expected);
+        CHECK(in_child([&](child_report& r) {
+                  // Closed from its callback, and destroyed later by its owner.
+                  rpc::client c(srv.address());
+                  auto stuck = c.async_call<std::int64_t>("block", patience);
+                  std::promise<void> closed_there;
+                  c.call_then<std::int64_t>("gate", [&](const rpc::result<std::int64_t>&) {
+                      c.close();
+                      closed_there.set_value();
+                  }, patience);
+                  go.post();
+                  r.check(closed_there.get_future().wait_for(patience) == std::future_status::ready,
+                          "close() returned in the client's own callback");
+                  r.expect(failed_with(stuck.get(), rpc::errc::closed, "", "block(), in flight at close()"));
+                  r.expect(failed_with(c.call<std::int64_t>("add", 1, 2, patience), rpc::errc::closed, "",
+                                       "add(1, 2) after close()"));
+              }) == as_expected);
+    }
+}
+
+TEST_CASE("rpc faults: with retry_interval at its longest, a request without a reply is not sent again on its connection",
+          "[process]") {
+    for (const auto kind : rpc_transports) {
+        INFO(ipckit_test::to_string(kind));
+        signal_pipe first;
+        signal_pipe requests;
+        served peer(kind, [&](const ipckit_test::serving& s) { return request_counter(s, first, requests); });
+        child_report report;
+        ipckit_test::child client = report.spawn([&](child_report& r) {
+            rpc::client_options co;
+            co.retry_interval = std::chrono::milliseconds::max();  // never, on one connection
+            rpc::client c(peer.address(), co);
+            auto call = c.async_call<std::int64_t>("add", 1, 2, patience);
+            r.check(first.wait(), "the peer got add(1, 2)");
+            r.expect(returned(c.notify("after"), "notify(after)"));  // the peer counts the requests before it
+            r.check(call.wait_for(0s) == std::future_status::timeout, "add(1, 2) still waits for its reply");
+        });
+        const auto copies = requests.wait_value();  // of add(1, 2), before the notification
+        REQUIRE(copies.has_value());
+        CHECK(*copies == 1);
+        CHECK(report.finish(client) == as_expected);
     }
 }
 

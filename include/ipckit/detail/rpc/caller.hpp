@@ -31,13 +31,23 @@
 // a caller that only starts a call, asks in_flight() or gets a reply. send_turn_ lets one send
 // at a time onto the connection. A caller sends its own request from its thread, waiting for its
 // turn and for room until its deadline (the connection's backpressure); the I/O thread only
-// tries, and tries again on its next wake. A call that never went by its deadline ends not_sent.
+// tries, and tries again a slice later (not at once: the loop would spin). A call that never went
+// by its deadline ends not_sent. close() ends these waits: a wait for the turn at once, a wait for
+// room within a send slice (send_slice), and the call with closed.
 //
 // A reconnect attempt (connect and hello, up to reconnect_timeout) runs on a thread of its own,
 // so that the client thread meanwhile ends calls at their deadlines and close() returns at once.
 // The attempt touches nothing of the client's but the mutex and condition variable, which it
 // shares (sync_); after close() it ends on its own by its deadline, closing what it made.
+//
+// Completions run on the I/O thread, and one may close the client or own its last reference (a
+// callback that captured a shared_ptr to it). Then close() does not join the thread it runs on: it
+// marks the client closing, and the loop ends the calls in flight once the completion returns; the
+// destructor, run there, ends those calls itself, lets the thread go (detach), and marks the
+// shared sync `gone`, which the loop, holding sync_ itself, reads before it touches the caller
+// again, and then returns without a look at it. No completion is destroyed with m_ held.
 
+#include <ipckit/deadline.hpp>
 #include <ipckit/detail/rpc/incarnation.hpp>
 #include <ipckit/detail/rpc/options.hpp>
 #include <ipckit/detail/rpc/result.hpp>
@@ -81,6 +91,9 @@ class caller {
     // The longest the thread sleeps otherwise: a call started while it sleeps has its deadline
     // and retransmissions kept within this much.
     static constexpr std::chrono::milliseconds slice{50};
+    // A send that waits for room looks whether close() was called this often. Longer than the
+    // queues' liveness interval, so that a blocked shm:// send still asks whether its peer lives.
+    static constexpr std::chrono::milliseconds send_slice{250};
 
 public:
     /// How a call ends: the reply's result (while the reply lives), or an error.
@@ -88,7 +101,7 @@ public:
 
     /// Connects and says hello; throws ipckit::error as connect() does.
     caller(std::string address, ipckit::rpc::client_options o) : address_(std::move(address)), options_(std::move(o)) {
-        hello_result r = say_hello(address_, options_.net, incarnation_, clock::now() + options_.reconnect_timeout);
+        hello_result r = say_hello(address_, options_.net, incarnation_, deadline_after(options_.reconnect_timeout));
         if (r.e != errc::ok) throw ipckit::error(r.e, "rpc::client: " + r.why);
         {
             std::lock_guard lock(m_);
@@ -98,7 +111,25 @@ public:
     }
     caller(const caller&) = delete;
     caller& operator=(const caller&) = delete;
-    ~caller() { close(); }
+    /// Closes (see close()). On the I/O thread itself (a completion held the client's last
+    /// reference) it cannot wait for that thread: see the top.
+    ~caller() {
+        if (!on_io_thread()) {
+            close();
+            return;
+        }
+        std::vector<finished> out;
+        {
+            std::lock_guard lock(m_);
+            closing_ = true;
+            sync_->gone = true;  // the loop returns once this completion does, touching nothing here
+            end_all(out);
+        }
+        send_turn_.close();
+        cv_.notify_all();
+        thread_.detach();
+        for (auto& f : out) f.done(nullptr, f.e);
+    }
 
     /// The next call's sequence number. Its msgid (low 32 bits) is never 0, the hello's.
     std::uint64_t next_seq() noexcept {
@@ -157,29 +188,50 @@ public:
             if (!conn_) return {rerrc::not_sent, "not connected to " + address_};
             c = conn_;
         }
-        const auto deadline = clock::now() + options_.reconnect_timeout;
-        if (!send_turn_.take_until(deadline))
+        const auto deadline = deadline_after(options_.reconnect_timeout);
+        if (!send_turn_.take_until(deadline)) {
+            if (send_turn_.closed()) return {rerrc::closed, "the client was closed"};
             return {rerrc::not_sent, "the notification could not be sent: other sends to " + address_ +
                                          " waited for room all the while (does the server read?)"};
-        const auto s = c->send(std::as_bytes(std::span(message.data(), message.size())), deadline);
+        }
+        const errc e = send_until(*c, std::as_bytes(std::span(message.data(), message.size())), deadline);
         send_turn_.give();
-        if (!s) return {rerrc::not_sent, std::string("the notification could not be sent: ") + ipckit::to_string(s.error())};
+        if (e == errc::closed && send_turn_.closed()) return {rerrc::closed, "the client was closed"};
+        if (e != errc::ok) return {rerrc::not_sent, std::string("the notification could not be sent: ") + ipckit::to_string(e)};
         return {};
     }
 
-    /// Ends every call in flight with closed, and the thread; a reconnect attempt in progress is
-    /// left to end on its own thread (see the top).
+    /// Ends every call in flight with closed, and the thread; a send waiting for its turn or for
+    /// room gives up (within send_slice). A reconnect attempt in progress is left to end on its own
+    /// thread (see the top). Called from a completion (on the I/O thread), it returns at once, and
+    /// the calls end once the completion has returned.
     void close() noexcept {
         {
             std::lock_guard lock(m_);
-            if (closing_ && !thread_.joinable()) return;
             closing_ = true;
         }
+        send_turn_.close();
         cv_.notify_all();
+        if (on_io_thread()) return;
+        std::lock_guard lock(join_m_);  // two threads that close at once: one joins
         if (thread_.joinable()) thread_.join();
     }
 
 private:
+    [[nodiscard]] bool on_io_thread() const noexcept { return std::this_thread::get_id() == thread_.get_id(); }
+
+    /// `bytes` sent on `c` by `deadline`, as c.send does (one try if it has passed), but one that
+    /// waits for room looks every send_slice whether close() was called, and then ends: closed.
+    errc send_until(connection<frame>& c, std::span<const std::byte> bytes, clock::time_point deadline) {
+        for (;;) {
+            if (send_turn_.closed()) return errc::closed;
+            const auto until = std::min(deadline, clock::now() + send_slice);
+            const auto s = c.send(bytes, until);
+            if (s) return errc::ok;
+            if (s.error() != errc::timed_out || until >= deadline) return s.error();
+        }
+    }
+
     struct pending {
         std::string method;
         std::shared_ptr<const std::vector<char>> request;  // shared with a send in progress
@@ -215,7 +267,7 @@ private:
         bool went = false;
         if (wait ? send_turn_.take_until(deadline) : send_turn_.try_take()) {
             tried = true;
-            went = c->send(std::as_bytes(std::span(request->data(), request->size())), deadline).has_value();
+            went = send_until(*c, std::as_bytes(std::span(request->data(), request->size())), deadline) == errc::ok;
             send_turn_.give();
         }
         lock.lock();
@@ -223,10 +275,15 @@ private:
         if (it == pending_.end()) return;
         it->second.sending = false;
         if (!tried) --it->second.copies;
-        if (!went) return;
+        if (!went) {
+            // No turn or no room now: the I/O thread tries again a slice from now, not on a wake
+            // due at once (a call never sent goes on each wake, which is never past).
+            if (it->second.sent) it->second.next_send = clock::now() + slice_;
+            return;
+        }
         it->second.sent = true;
         it->second.lost = c != conn_;
-        it->second.next_send = clock::now() + options_.retry_interval;
+        it->second.next_send = deadline_after(options_.retry_interval);
     }
 
     /// Sends again what had no reply for retry_interval, and what never went; `lock` holds m_.
@@ -267,6 +324,7 @@ private:
     struct shared_sync {
         std::mutex m;
         std::condition_variable cv;
+        bool gone = false;  // under m: the caller was destroyed on its I/O thread (see the top)
     };
 
     /// Connects to `address` and says hello as client `incarnation`, by `deadline`. Touches no
@@ -344,18 +402,24 @@ private:
     }
 
     void loop() {
+        const std::shared_ptr<shared_sync> sync = sync_;  // outlives a caller destroyed by a completion
         std::vector<finished> out;
-        std::unique_lock lock(m_);
-        const auto run_out = [&] {
-            if (out.empty()) return;
-            auto batch = std::move(out);
-            out.clear();
-            lock.unlock();
-            for (auto& f : batch) f.done(f.reply ? &f.reply->result : nullptr, f.e);
+        std::unique_lock lock(sync->m);
+        // Runs the completions in `out` without m_: false if one destroyed the caller, which the
+        // loop must then leave untouched (see the top). Touches nothing of the caller's.
+        const auto run_out = [&out, &lock, &sync] {
+            if (out.empty()) return true;
+            {
+                auto batch = std::move(out);
+                out.clear();
+                lock.unlock();
+                for (auto& f : batch) f.done(f.reply ? &f.reply->result : nullptr, f.e);
+            }  // the batch goes before m_ is taken again: a completion may own the client
             lock.lock();
+            return !sync->gone;
         };
         while (!closing_) {
-            run_out();
+            if (!run_out()) return;
             if (closing_) break;
             const auto now = clock::now();
             for (auto it = pending_.begin(); it != pending_.end();) {
@@ -432,13 +496,20 @@ private:
                     if (p.sent) p.lost = true;
             }
         }
+        end_all(out);
+        if (!run_out()) return;  // the calls end before the connection's orderly close, which may wait
+        auto c = std::move(conn_);
+        lock.unlock();
+        c.reset();  // up to net_options::close_timeout for what a server that does not read left unsent
+    }
+
+    /// Under m_: ends every pending call with closed.
+    void end_all(std::vector<finished>& out) {
         for (auto it = pending_.begin(); it != pending_.end();) {
             auto next = std::next(it);
             end(it, {rerrc::closed, "the client was closed before " + it->second.method + " had a reply"}, out);
             it = next;
         }
-        conn_.reset();
-        run_out();
     }
 
     /// Gives a pending call a new sequence number, to be sent as never sent: for one whose only
@@ -487,7 +558,7 @@ private:
             else if (now < next_connect_)
                 cv_.wait_until(lock, std::min(next_connect_, earliest));
             else  // by its own timeout, not the earliest call's: a short call must not cut a long one short
-                start_attempt(now + options_.reconnect_timeout);
+                start_attempt(deadline_after(options_.reconnect_timeout));
             return;
         }
         hello_result r = std::move(attempt_->result);
@@ -548,6 +619,7 @@ private:
     clock::time_point long_wait_due_{};
     const std::chrono::milliseconds slice_ =
         std::clamp<std::chrono::milliseconds>(options_.retry_interval / 2, std::chrono::milliseconds(1), slice);
+    std::mutex join_m_;  // close()'s join of thread_
     std::thread thread_;
 };
 

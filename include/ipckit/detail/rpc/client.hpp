@@ -85,7 +85,8 @@ public:
     }
 
     /// Starts a call; `then(result<R>)` runs once when it ends, on the client's thread (so it
-    /// must not wait for another call of this client).
+    /// must not wait for another call of this client). It may close the client, or destroy it
+    /// (own its last reference): the calls in flight then end with closed.
     template <class R = void, class Then, class... A>
     void call_then(std::string_view method, Then then, A&&... args) {
         auto tuple = std::forward_as_tuple(std::forward<A>(args)...);
@@ -94,7 +95,8 @@ public:
             const auto deadline = ipckit::detail::time_point_of(std::get<n - 1>(tuple));
             start<R>(method, deadline, std::move(then), tuple, std::make_index_sequence<n - 1>());
         } else {
-            start<R>(method, clock::now() + default_deadline_, std::move(then), tuple, std::make_index_sequence<n>());
+            const auto deadline = ipckit::detail::deadline_after(default_deadline_);  // the longest: none
+            start<R>(method, deadline, std::move(then), tuple, std::make_index_sequence<n>());
         }
     }
 
@@ -110,7 +112,8 @@ public:
         return {};
     }
 
-    /// Ends the calls in flight with closed; later calls are closed too. In a forked child, a
+    /// Ends the calls in flight with closed, those whose send waits for room or for its turn too
+    /// (within a quarter second); later calls are closed too. In a forked child, a
     /// copy of its parent's client is only forgotten, as it is when destroyed there: its thread
     /// and connection stay the parent's (detail/net/made_here.hpp).
     void close() noexcept {

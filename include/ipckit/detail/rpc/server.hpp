@@ -16,6 +16,7 @@
 // nothing of ipckit. Such a socket becomes a session (plain_stream.hpp) on its own reader
 // thread, exactly as an ipckit connection does.
 
+#include <ipckit/deadline.hpp>
 #include <ipckit/detail/net/made_here.hpp>
 #include <ipckit/detail/rpc/binder_protocol.hpp>
 #include <ipckit/detail/rpc/binding.hpp>
@@ -187,6 +188,10 @@ public:
     [[nodiscard]] std::size_t cached_reply_bytes() const noexcept { return clients_.reply_bytes(); }
 
 private:
+    /// How long a reply may wait for a client that does not read: send_timeout from now (the
+    /// longest duration: no limit, never a deadline that overflowed into the past).
+    [[nodiscard]] clock::time_point reply_deadline() const noexcept { return ipckit::detail::deadline_after(options_.send_timeout); }
+
     struct name_in_domain {
         std::string_view domain;
         std::string_view name;
@@ -377,7 +382,7 @@ private:
         if (p.size != 1 || p.ptr[0].type != msgpack::type::POSITIVE_INTEGER) {
             detail::rpc::pack_failure(out, req.msgid, rpc::errc::bad_arguments,
                                       "ipckit.hello takes one uint64, the client's incarnation");
-            (void)s->send(out.data(), out.size(), clock::now() + options_.send_timeout);
+            (void)s->send(out.data(), out.size(), reply_deadline());
             return previous;
         }
         auto client = clients_.attach(p.ptr[0].via.u64, s);
@@ -398,7 +403,7 @@ private:
             if (m.idempotent) names.push_back(name);
         pk.pack(names);
         detail::rpc::pack_success(out, req.msgid, result);
-        (void)s->send(out.data(), out.size(), clock::now() + options_.send_timeout);
+        (void)s->send(out.data(), out.size(), reply_deadline());
         return client;
     }
 
@@ -435,14 +440,14 @@ private:
             post_for(s, req->bytes, [this, client, req, seq, from] { answer(client, *req, seq, execute(*req, from)); });
             break;
         case seen_t::running: break;  // its reply goes to the client's current connection when done
-        case seen_t::done: (void)s->send(cached.data(), cached.size(), clock::now() + options_.send_timeout); break;
+        case seen_t::done: (void)s->send(cached.data(), cached.size(), reply_deadline()); break;
         case seen_t::expired: {
             msgpack::sbuffer out;
             detail::rpc::pack_failure(out, req->msgid, rpc::errc::expired,
                                       "request " + std::to_string(req->msgid) + " (" + std::string(req->method) +
                                           ") is older than the replies kept for this client; it was not run now, and an "
                                           "earlier copy of it may have run");
-            (void)s->send(out.data(), out.size(), clock::now() + options_.send_timeout);
+            (void)s->send(out.data(), out.size(), reply_deadline());
             break;
         }
         }
@@ -498,7 +503,7 @@ private:
         clients_.trim();
         const fault_action act = options_.fault_hook ? options_.fault_hook(req.method, req.msgid) : fault_action::deliver;
         if (!to) return;
-        if (act == fault_action::deliver) (void)to->send(reply.data(), reply.size(), clock::now() + options_.send_timeout);
+        if (act == fault_action::deliver) (void)to->send(reply.data(), reply.size(), reply_deadline());
         if (act == fault_action::cut_connection) to->cut = true;  // its reader drops it on its next wake
     }
 
