@@ -19,6 +19,7 @@
 // later process with a dead client's pid never names (nor, failing, removes) that client's
 // queues (shm_names.hpp).
 
+#include <ipckit/deadline.hpp>
 #include <ipckit/detail/net/acceptor.hpp>
 #include <ipckit/detail/net/duplex.hpp>
 #include <ipckit/detail/net/options.hpp>
@@ -141,7 +142,7 @@ public:
         // A request claimed but not yet written (its client in the middle of its send) stops
         // the drain: wait for it, up to the handshake deadline (a client killed there has its
         // claim finished by the receive).
-        const auto until = std::chrono::steady_clock::now() + options_.handshake_timeout;
+        const auto until = deadline_after(options_.handshake_timeout);  // the longest: none
         for (shm_request<Message> r{};;) {
             while (rx_.receive(r, std::chrono::steady_clock::now())) drop(r.id);
             if (requests_.depth() == 0 || std::chrono::steady_clock::now() >= until) break;
