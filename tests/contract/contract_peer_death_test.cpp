@@ -218,9 +218,11 @@ TEMPLATE_TEST_CASE("contract: a receiver that waits in calls each shorter than t
     CHECK(while_timed_out([&] { return K::receive(rx, seq, shorter_than_liveness); }) == errc::peer_dead);
 }
 
+// A node's receiver is a member that never took a message: its link has no receiver attached,
+// and only the domain's registry tells its death.
 TEMPLATE_TEST_CASE("contract: a sender that waits for room in calls each shorter than the liveness interval gets "
                    "peer_dead when its receiver is killed",
-                   "[process]", IPCKIT_CONTRACT_RECEIVER_DEATH_KINDS) {
+                   "[process]", IPCKIT_CONTRACT_RECEIVER_DEATH_KINDS, node_from) {
     using K = TestType;
     const made<K> p;
     signal_pipe attached, hold;

@@ -12,10 +12,11 @@
 // receiver has gone, the send returns closed (it left) or peer_dead (it died), the message of
 // that call is not sent, and the link is retired: the next send to that name makes a fresh link
 // to the name's new incarnation. Making a link also retires every link whose receiver has gone
-// (two loads each), so that a sender that never sends to a departed peer again (a server
-// replying to short-lived clients) does not keep a descriptor, a mapping and a segment per
-// client for as long as it runs; the next send to such a name still returns closed or peer_dead
-// (the last 256 are remembered), as it would have from the link.
+// (two loads per live link; a system call and an unlink per link retired), so that a sender
+// that never sends to a departed peer again (a server replying to short-lived clients) does not
+// keep a descriptor, a mapping and a segment per client for as long as it runs; the next send
+// to such a name still returns closed or peer_dead (the last 256 are remembered), as it would
+// have from the link.
 //
 // Restricted thread-safe: one thread at a time, that of the node.
 
@@ -247,22 +248,25 @@ private:
             if (out_[i].get() == o) return retire(i);
     }
 
-    /// Blocks in slices of the liveness interval, between which it checks the receiver's
-    /// membership: the queue alone cannot tell a receiver that never attached from a dead one.
+    /// Blocks in slices that end when the link's clock says to look at the receiver's
+    /// membership (the queue alone cannot tell a receiver that never attached from a dead one),
+    /// the clock send_now keeps too, across calls: a loop of sends each shorter than the
+    /// liveness interval still finds a dead receiver.
     static errc send_blocking(membership& m, outgoing& o, std::span<const std::byte> msg,
                               clock::time_point deadline) noexcept {
         // First without a clock read: a link with room takes the message at once.
         if (const auto r = o.tx.send(msg, clock::time_point::min()); r || r.error() != errc::timed_out)
             return r ? errc::ok : r.error();
         for (;;) {
-            const auto now = clock::now();
-            // Compared as points, not as deadline - now, which overflows for a deadline of min().
-            const auto slice = deadline > now + m.liveness() ? now + m.liveness() : deadline;
-            const auto r = o.tx.send(msg, slice);
+            const auto r = o.tx.send(msg, std::min(deadline, o.next_check));
             if (r) return errc::ok;
             if (r.error() != errc::timed_out) return r.error();
-            if (slice == deadline) return errc::timed_out;
-            if (const errc e = receiver_state(m, o, true); e != errc::ok) return e;
+            const auto now = clock::now();
+            if (now >= o.next_check) {
+                o.next_check = now + m.liveness();
+                if (const errc e = receiver_state(m, o, true); e != errc::ok) return e;
+            }
+            if (now >= deadline) return errc::timed_out;
         }
     }
 
