@@ -16,14 +16,22 @@ namespace ipckit::detail {
 
 /// Mailbox::remove(name) for a mailbox of whatever type and delivery (an inspector's removal
 /// knows neither): closes it through its mailbox_prefix, so that its endpoints wake and see
-/// closed, then removes its name. A segment `name` that is not a ready mailbox is removed by
-/// name alone. False if there was none. Throws invalid_name, permission_denied.
+/// closed, then removes its name if that still names it (not a mailbox another process created
+/// under it since). A segment `name` that is not a ready mailbox is removed by name alone. False
+/// if there was none. Throws invalid_name, permission_denied.
 inline bool remove_mailbox_of_any_type(std::string_view name) {
     validate_name(name);
-    (void)peek_segment(name, sizeof(mailbox_prefix), [](std::string_view description, void* body) {
-        if (parse_mailbox_description(description)) close_mailbox(*static_cast<mailbox_prefix*>(body));
+    const sys::file f = open_if_exists(name);
+    if (f.get() < 0) return false;
+    bool closed = false;
+    (void)peek_open(f, name, sizeof(mailbox_prefix), [&closed](std::string_view description, void* body) {
+        if (!parse_mailbox_description(description)) return;
+        close_mailbox(*static_cast<mailbox_prefix*>(body));
+        closed = true;
     });
-    return remove_segment(name);
+    if (!closed) return remove_segment(name);
+    (void)sys::shm_remove_if_same(os_name(name), f);
+    return true;
 }
 
 /// Removes the mailbox `name` that attaching found corrupt (`damage`), as
@@ -45,7 +53,7 @@ inline bool remove_damaged_mailbox(std::string_view name, const error& damage) {
                                        ". Not removed: a process holds it (its creator, still making it, or its "
                                        "owner); ipckit::remove_segment removes it whatever holds it");
     const sys::unlock_at_exit locked(f);
-    (void)peek_segment(name, sizeof(mailbox_prefix), [](std::string_view description, void* body) {
+    (void)peek_open(f, name, sizeof(mailbox_prefix), [](std::string_view description, void* body) {
         if (parse_mailbox_description(description)) close_mailbox(*static_cast<mailbox_prefix*>(body));
     });
     return sys::shm_remove_if_same(os, f);

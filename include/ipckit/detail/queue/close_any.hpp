@@ -120,24 +120,28 @@ inline void close_queue_at(void* body, const queue_close_words& w) noexcept {
 
 /// Q::remove(name) for a bounded queue of whatever type and policies (an inspector's removal
 /// knows neither): closes it through its description, so that its endpoints wake and see
-/// closed after every message it accepted, then removes its name. A segment `name` that is not
-/// a ready bounded queue is removed by name alone. False if there was none. Throws
-/// invalid_name, permission_denied.
+/// closed after every message it accepted, then removes its name if that still names it (not a
+/// queue another process created under it since). A segment `name` that is not a ready bounded
+/// queue is removed by name alone. False if there was none. Throws invalid_name,
+/// permission_denied.
 inline bool remove_queue_of_any_type(std::string_view name) {
     validate_name(name);
+    const sys::file f = open_if_exists(name);
+    if (f.get() < 0) return false;
     std::optional<queue_close_words> words;
-    (void)peek_segment(name, 0, [&](std::string_view description, void*) {
+    (void)peek_open(f, name, 0, [&](std::string_view description, void*) {
         if (const auto q = parse_queue_description(description)) words = close_words(*q);
     });
-    // Mapped again, as far as the words lie: the name may name another queue by now, so its
-    // own description says where to write, within what was mapped.
-    if (words)
-        (void)peek_segment(name, words->extent, [&](std::string_view description, void* body) {
-            const auto q = parse_queue_description(description);
-            if (const auto now = q ? close_words(*q) : std::nullopt; now && now->extent <= words->extent)
-                close_queue_at(body, *now);
-        });
-    return remove_segment(name);
+    if (!words) return remove_segment(name);
+    // Mapped again, as far as the words lie; its description, read again, says where to write,
+    // within what was mapped.
+    (void)peek_open(f, name, words->extent, [&](std::string_view description, void* body) {
+        const auto q = parse_queue_description(description);
+        if (const auto now = q ? close_words(*q) : std::nullopt; now && now->extent <= words->extent)
+            close_queue_at(body, *now);
+    });
+    (void)sys::shm_remove_if_same(os_name(name), f);
+    return true;
 }
 
 }  // namespace ipckit::detail

@@ -12,25 +12,18 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace ipckit::detail {
 
-/// If the segment `name` exists, is at least header_size + body_bytes long and its header is
-/// ready and validates, calls fn(description, body), with `body` the first body_bytes after the
-/// header, mapped read-write for the call only, and returns true. False if there is no such
-/// segment, or it is too small, or its header cannot be trusted (being made, damaged, not
-/// ipckit's): the name may name another object by now, so nothing else is read. Throws what
-/// opening and mapping it throw (permission_denied, ...), never not_found.
+/// If the object open as `f` (the segment `name`, for messages) is at least header_size +
+/// body_bytes long and its header is ready and validates, calls fn(description, body), with
+/// `body` the first body_bytes after the header, mapped read-write for the call only, and returns
+/// true. False if it is too small, or its header cannot be trusted (being made, damaged, not
+/// ipckit's): nothing else is read. Throws what mapping it throws.
 template <class Fn>
-bool peek_segment(std::string_view name, std::size_t body_bytes, Fn&& fn) {
+bool peek_open(const sys::file& f, std::string_view name, std::size_t body_bytes, Fn&& fn) {
     const std::string what = "segment '" + std::string(name) + "'";
-    sys::file f;
-    try {
-        f = sys::shm_open_existing(os_name(name));
-    } catch (const error& e) {
-        if (e.reason() == errc::not_found) return false;
-        throw;
-    }
     const auto size = static_cast<std::size_t>(f.status(what).st_size);
     if (size < header_size + body_bytes) return false;
     const sys::mapping m(f, header_size + body_bytes, what);
@@ -38,6 +31,25 @@ bool peek_segment(std::string_view name, std::size_t body_bytes, Fn&& fn) {
     if (!h.valid) return false;
     fn(std::string_view(h.description), static_cast<void*>(static_cast<char*>(m.data()) + header_size));
     return true;
+}
+
+/// The object the segment `name` is now, open; an empty file (get() < 0) if there is none.
+/// Throws what opening it throws (permission_denied, ...), never not_found.
+inline sys::file open_if_exists(std::string_view name) {
+    try {
+        return sys::shm_open_existing(os_name(name));
+    } catch (const error& e) {
+        if (e.reason() == errc::not_found) return {};
+        throw;
+    }
+}
+
+/// peek_open on the segment `name` if it exists (false if not): the name may name another
+/// object by a later look, so nothing else is read. Never throws not_found.
+template <class Fn>
+bool peek_segment(std::string_view name, std::size_t body_bytes, Fn&& fn) {
+    const sys::file f = open_if_exists(name);
+    return f.get() >= 0 && peek_open(f, name, body_bytes, std::forward<Fn>(fn));
 }
 
 }  // namespace ipckit::detail
