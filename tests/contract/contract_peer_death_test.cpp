@@ -17,6 +17,22 @@ using namespace ipckit_test::contract;
 using ipckit_test::as_expected;
 using ipckit_test::child_report;
 
+namespace {
+/// A forked receiver of `p`, returned once it has attached; it blocks until killed.
+template <class K>
+child attached_receiver(const made<K>& p, signal_pipe& hold) {
+    signal_pipe attached;
+    child receiver([&] {
+        auto rx = K::receiver(p);
+        attached.post();
+        return block_until_killed(hold);
+    });
+    attached.close_write();
+    REQUIRE(attached.wait());
+    return receiver;
+}
+}  // namespace
+
 TEMPLATE_TEST_CASE("contract: a killed sender's messages are all received, then peer_dead once", "[process]",
                    IPCKIT_CONTRACT_PEER_DEATH_KINDS) {
     using K = TestType;
@@ -129,15 +145,9 @@ TEMPLATE_TEST_CASE("contract: a sender blocked on a full channel gets peer_dead 
     using K = TestType;
     const made<K> p;
     child_report sender_report;
-    signal_pipe attached, full, answered, finish, hold;
+    signal_pipe full, answered, finish, hold;
 
-    child receiver([&] {
-        auto rx = K::receiver(p);
-        attached.post();
-        return block_until_killed(hold);
-    });
-    attached.close_write();
-    REQUIRE(attached.wait());
+    child receiver = attached_receiver(p, hold);
 
     // The sender fills the channel (a rendezvous: nothing), says how much it holds, and blocks.
     child sender = sender_report.spawn([&](child_report& r) {
@@ -225,14 +235,8 @@ TEMPLATE_TEST_CASE("contract: a sender that waits for room in calls each shorter
                    "[process]", IPCKIT_CONTRACT_RECEIVER_DEATH_KINDS, node_from) {
     using K = TestType;
     const made<K> p;
-    signal_pipe attached, hold;
-    child receiver([&] {
-        auto rx = K::receiver(p);
-        attached.post();
-        return block_until_killed(hold);
-    });
-    attached.close_write();
-    REQUIRE(attached.wait());
+    signal_pipe hold;
+    child receiver = attached_receiver(p, hold);
     auto tx = K::sender(p);
     std::uint64_t held = 0;
     while (K::send(tx, held, already_past()) == errc::ok) ++held;
