@@ -2,7 +2,8 @@
 // gets every message in order, a late receiver only what follows its attach, messages kept
 // while nobody listens, a slow receiver holding senders back (would_block, a blocking send that
 // waits for the read), closing a receiver releasing them, removal, the receiver table's size,
-// opening with another message, capacity or delivery policy, a scribbled gate reported as
+// opening with another message, capacity or delivery policy, a sender that lost the last free
+// slot listing no position it does not hold, a scribbled gate reported as
 // corrupt, a scribbled receiver cursor that closing puts right, and a receiver killed while it
 // attaches (of ticks and of bytes), which costs the next one none of the messages kept for it.
 
@@ -357,6 +358,49 @@ TEST_CASE("broadcast: opening with another message type, capacity or delivery po
     scoped_name any_name("bcast");
     auto a = other_delivery::create(any_name);
     CHECK_THROWS_MATCHES(box::open(any_name), ipckit::error, Catch::Predicate<ipckit::error>(incompatible));
+}
+
+// A sender that lost the race for the last free slot (its CAS failed) and then found the ring
+// full must not leave that position listed in its roster `pending` word: the winner may die
+// holding it, and the receivers skip a dead sender's slot only once no live sender lists it. (A
+// sender that listed it stopped every receiver there until it claimed again, and after close()
+// they never got closed.) The race is each trial's; the losing path is met in some of them.
+TEST_CASE("broadcast: a sender that loses the last free slot to another lists no position it does not hold",
+          "[unit]") {
+    using one = ipckit::mailbox<tick, ipckit::bounded<1>, ipckit::broadcast, ipckit::system_owned>;
+    scoped_name name("bcast");
+    auto b = one::create(name);
+    auto r = b.receiver<ipckit::non_blocking>();
+    ipckit_test::backdoor<one> door(name.str());
+    auto& places = door.shared().senders.places;
+    std::array senders{b.sender<ipckit::non_blocking>(), b.sender<ipckit::non_blocking>()};
+    std::atomic<int> ready{0};
+    std::atomic<std::uint64_t> trial{0};
+    std::array<std::atomic<std::uint64_t>, 2> done{};
+    std::array<std::atomic<int>, 2> result{};
+    constexpr std::uint64_t trials = 20'000;
+    auto race = [&](std::size_t i) {
+        ready.fetch_add(1);
+        for (std::uint64_t t = 1; t <= trials; ++t) {
+            while (trial.load(std::memory_order_acquire) < t) {
+            }
+            result[i].store(static_cast<int>(err(senders[i].send(make_tick(t)))), std::memory_order_relaxed);
+            done[i].store(t, std::memory_order_release);
+        }
+    };
+    std::jthread a(race, 0), c(race, 1);
+    while (ready.load() < 2) std::this_thread::yield();
+    std::uint64_t listed = 0;
+    for (std::uint64_t t = 1; t <= trials; ++t) {
+        trial.store(t, std::memory_order_release);
+        for (auto& d : done)
+            while (d.load(std::memory_order_acquire) < t) std::this_thread::yield();
+        const int oks = (result[0] == static_cast<int>(errc::ok)) + (result[1] == static_cast<int>(errc::ok));
+        REQUIRE(oks == 1);  // one slot: one wins, the other finds it full
+        for (auto& p : places) listed += p.pending.load() != 0;
+        REQUIRE(r.receive());
+    }
+    CHECK(listed == 0);
 }
 
 TEST_CASE("broadcast: a scribbled gate makes send report corrupt instead of waiting", "[unit]") {

@@ -68,6 +68,7 @@
 #include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/ring/cursor.hpp>
 #include <ipckit/detail/ring/ticket.hpp>
+#include <ipckit/detail/sync/pending.hpp>
 #include <ipckit/detail/sync/roster.hpp>
 #include <ipckit/error.hpp>
 
@@ -175,8 +176,10 @@ public:
     errc try_claim(ring_ticket<T>& t) noexcept {
         std::uint64_t pos = ring_->tail.load(std::memory_order_relaxed);
         for (;;) {
+            // A failure after a lost CAS takes back the position that CAS listed in `pending`
+            // (withdraw_claim): the sender that won it may die holding it.
             if (pos - gate_ >= N) {  // also when gate_ > pos: a stale or scribbled cache
-                if (const errc e = refresh(pos); e != errc::ok) return e;
+                if (const errc e = refresh(pos); e != errc::ok) return withdraw_claim(*pending_, e);
             }
             // The slot holds a lap before pos at most. A later one: others claimed pos (and
             // published at it) since we read the tail, or the tail was moved back.
@@ -186,7 +189,7 @@ public:
                 // which came after its claim: the tail below shows that claim.
                 std::atomic_thread_fence(std::memory_order_acquire);
                 const std::uint64_t now = ring_->tail.load(std::memory_order_relaxed);
-                if (now == pos) return errc::corrupt;
+                if (now == pos) return withdraw_claim(*pending_, errc::corrupt);
                 pos = now;
                 continue;
             }

@@ -6,7 +6,6 @@
 #include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/ring/ticket.hpp>
 #include <ipckit/detail/sync/pending.hpp>
-#include <ipckit/error.hpp>
 
 #include <atomic>
 #include <cstddef>
@@ -84,14 +83,6 @@ private:
     mpmc_slot<T>* first_ = nullptr;
     std::size_t n_ = 0;
 };
-
-/// A claim that lost its race (CAS) and then found nothing must not leave its position in
-/// `pending`: a live process listing a position it does not hold would keep a recoverer from
-/// finishing that position for the dead process that does.
-inline errc withdraw_claim(std::atomic<std::uint64_t>& pending, errc why) noexcept {
-    pending.store(0, std::memory_order_relaxed);
-    return why;
-}
 
 /// Sequences are compared as signed distances, as in Vyukov's queue.
 constexpr std::int64_t distance(std::uint64_t a, std::uint64_t b) noexcept { return static_cast<std::int64_t>(a - b); }

@@ -16,6 +16,9 @@
 // any rate a ring reaches); a claim beyond it is of one position at a time, which the word says
 // as it always did.
 
+#include <ipckit/error.hpp>
+
+#include <atomic>
 #include <cstdint>
 
 namespace ipckit::detail {
@@ -45,5 +48,13 @@ static_assert(pending_lists(pending_word(5, 1), 6) && !pending_lists(pending_wor
                   !pending_lists(pending_word(5, 256), 262) && !pending_lists(pending_word(5, 256), 5) &&
                   !pending_lists(0, 1),
               "a pending word lists exactly its position, or exactly its run");
+
+/// A claim that lost its race (CAS) and then found nothing must not leave its position in
+/// `pending`: a live process listing a position it does not hold would keep a recoverer from
+/// finishing that position for the dead process that does.
+inline errc withdraw_claim(std::atomic<std::uint64_t>& pending, errc why) noexcept {
+    pending.store(0, std::memory_order_relaxed);
+    return why;
+}
 
 }  // namespace ipckit::detail
