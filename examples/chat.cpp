@@ -14,7 +14,10 @@
 //         chat --domain room --name alice --to bob --say "hi bob" --say "how are you?"
 //
 // The domain stays in /dev/shm after its members leave (it is system_owned): once none of its
-// members runs, remove it and its links with ipckit::remove_domain("room"). --demo removes its own.
+// members runs, remove it and its links with ipckit::remove_domain("room"). --demo removes the
+// domain afterwards only if it made it: one that was there before may have members of its own.
+// If one of the three cannot join (a bad domain name, a name already taken there, a domain name
+// used by something else), it says why, none talks, and --demo exits 1.
 
 #include <ipckit/node.hpp>
 
@@ -68,24 +71,55 @@ void listen(ipckit::node& me, std::chrono::milliseconds quiet, std::vector<std::
     }
 }
 
-/// A pipe that lets the demo's participants start talking only once all have joined.
+/// Lets the demo's participants start talking only once all have joined, and sends them away
+/// without a word if one cannot join. A participant writes a byte to `joined` once it has joined
+/// and then closes its end; one that fails exits, which closes its end too. So once the parent
+/// has closed its own copy, reading `joined` ends (EOF) as soon as every participant has either
+/// joined or gone: the parent never waits for one that will not come. Likewise only the parent
+/// keeps `go` open for writing, so that closing it unblocks every participant still waiting.
 struct barrier {
     int joined[2];
     int go[2];
     barrier() {
-        if (::pipe(joined) != 0 || ::pipe(go) != 0) std::exit(1);
+        if (::pipe(joined) != 0 || ::pipe(go) != 0) {
+            std::perror("chat: pipe");
+            std::exit(1);
+        }
     }
-    void arrive_and_wait() const {
+    /// In a participant, first thing after fork.
+    void enter_participant() const {
+        ::close(joined[0]);
+        ::close(go[1]);
+    }
+    /// In a participant that has joined: true once all have, false if one could not.
+    bool arrive_and_wait() const {
         char c = 'j';
         (void)!::write(joined[1], &c, 1);
-        (void)!::read(go[0], &c, 1);
+        ::close(joined[1]);
+        return ::read(go[0], &c, 1) == 1;
+    }
+    /// In the parent, once every participant is forked: how many have joined (all of them, or
+    /// fewer once the others have ended).
+    std::size_t wait_for_joins(std::size_t participants) const {
+        ::close(joined[1]);
+        ::close(go[0]);
+        std::size_t arrived = 0;
+        char c;
+        while (arrived < participants && ::read(joined[0], &c, 1) == 1) ++arrived;
+        return arrived;
+    }
+    /// In the parent: lets the participants talk, or (talk false) sends them away.
+    void release(std::size_t participants, bool talk) const {
+        const std::string go_bytes(talk ? participants : 0, 'g');
+        (void)!::write(go[1], go_bytes.data(), go_bytes.size());
+        ::close(go[1]);
     }
 };
 
 int participant(const std::string& domain, const std::string& name, const barrier& b) {
     try {
         ipckit::node me(domain, name);
-        b.arrive_and_wait();
+        if (!b.arrive_and_wait()) return 0;  // another could not join: the parent says so
         if (name == "alice") {
             tell(me, "bob", "hi bob, it's alice");
             if (auto reply = me.receiver().receive("bob", 5s)) say(name, "<- bob: " + text(*reply));  // only from bob
@@ -105,28 +139,56 @@ int participant(const std::string& domain, const std::string& name, const barrie
 }
 
 int demo(const std::string& domain) {
+    // Removed at the end only if the demo made it: it was not there, and one of the three joined
+    // (made it). A name no segment can have cannot be there; the participants say what is wrong
+    // with it.
+    bool existed = true;
+    try {
+        existed = ipckit::segment_exists(domain);
+    } catch (const ipckit::error&) {
+    }
     barrier b;
+    const std::vector<std::string> names = {"carol", "alice", "bob"};
     std::vector<pid_t> kids;
-    for (const char* name : {"carol", "alice", "bob"}) {
+    for (const auto& name : names) {
         std::cout.flush();
         const pid_t pid = ::fork();
-        if (pid < 0) return 1;
-        if (pid == 0) ::_exit(participant(domain, name, b));
+        if (pid < 0) {
+            std::perror("chat: fork");
+            break;
+        }
+        if (pid == 0) {
+            b.enter_participant();
+            ::_exit(participant(domain, name, b));
+        }
         kids.push_back(pid);
     }
-    for (std::size_t i = 0; i < kids.size(); ++i) {  // all three have joined: let them talk
-        char c;
-        if (::read(b.joined[0], &c, 1) != 1) return 1;
-    }
-    const std::string go(kids.size(), 'g');
-    (void)!::write(b.go[1], go.data(), go.size());
+    const std::size_t joined = b.wait_for_joins(kids.size());
+    const bool all_joined = kids.size() == names.size() && joined == kids.size();
+    b.release(kids.size(), all_joined);
     int failed = 0;
     for (const pid_t pid : kids) {
         int status = 0;
         ::waitpid(pid, &status, 0);
         failed += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     }
-    ipckit::remove_domain(domain);
+    if (!existed && joined > 0) {
+        try {
+            ipckit::remove_domain(domain);
+        } catch (const ipckit::error& e) {
+            std::cerr << "chat: cannot remove the demo's domain: " << e.what() << "\n";
+        }
+    }
+    if (kids.size() < names.size()) {
+        std::cerr << "chat: could not start all " << names.size() << " participants (see above); nobody talked\n";
+        return 1;
+    }
+    if (!all_joined) {
+        std::cerr << "chat: " << failed << " of " << names.size() << " participants could not join domain '" << domain
+                  << "' (see above); nobody talked\n";
+        return 1;
+    }
+    if (failed != 0) std::cerr << "chat: " << failed << " of " << names.size() << " participants failed (see above)\n";
     return failed == 0 ? 0 : 1;
 }
 
