@@ -1064,3 +1064,52 @@ TEST_CASE("inspect: words scribbled at random over every kind's body are reporte
         fuzz(name);
     for (const auto& c : chunks) (void)ipckit::remove_segment(c);  // whatever the scribbled chain says
 }
+
+TEST_CASE("inspect: remove_any removes an unbounded queue whose chain is damaged, and its chunks", "[unit]") {
+    using U = ipckit::queue<tick, ipckit::unbounded<4096>, ipckit::single, ipckit::single, ipckit::adaptive,
+                            ipckit::system_owned>;
+    using ipckit::detail::chain_control;
+    // The chain's magic (nothing of the chain can be trusted), and its chunk count (the walk
+    // cannot trust its range).
+    for (const std::size_t at : {offsetof(chain_control, magic), offsetof(chain_control, chunk_next)}) {
+        INFO("scribbled at " << at);
+        scoped_queue name;
+        ipckit::unbounded_options opt;
+        opt.cap_bytes = 16 * 4096;
+        {
+            auto q = U::create(name, opt);
+            auto tx = q.sender();
+            for (std::uint64_t i = 0; i < 2 * U::slots_per_chunk + 1; ++i) REQUIRE(tx.send(make_tick(i)));
+        }
+        REQUIRE(chunks_of(name).size() == 3);
+        scribble(name, ipckit::detail::header_size + at, "XXXXXXXX", 8);
+        REQUIRE(ipckit::inspect(name).status == segment_status::corrupt);
+        CHECK(ipckit::remove_any(name));
+        CHECK_FALSE(ipckit::segment_exists(name));
+        CHECK(chunks_of(name).empty());
+    }
+}
+
+TEST_CASE("inspect: a shm:// listener's door says whose it is, its cap and the places taken", "[unit]") {
+    scoped_name listener("insp");
+    const std::string door = ipckit::detail::shm_door::name_for(listener);
+    struct removed {
+        std::string name;
+        ~removed() {
+            try {
+                ipckit::remove_segment(name);
+            } catch (...) {
+            }
+        }
+    } guard{door};
+    auto d = ipckit::detail::shm_door::create(listener, 3);
+    REQUIRE(d.enter());
+    const auto s = ipckit::inspect(door);
+    INFO(s.problem << s.note);
+    CHECK(s.status == segment_status::ok);
+    CHECK(s.capacity == "3 connections");
+    CHECK(contains(s.note, "shm:// listener '" + listener.str() + "'"));
+    CHECK(contains(s.note, "1 of 3 places taken, 0 clients refused"));
+    CHECK(s.owner_alive == true);
+    CHECK_FALSE(s.stale);
+}

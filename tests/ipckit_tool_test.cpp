@@ -22,7 +22,10 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,9 +44,16 @@ struct tool_run {
     std::string err;
 };
 
-/// Runs `ipckit args...` and collects its output and exit status; with `stdout_file`, its
-/// standard output goes to that file instead (and `out` stays empty).
-tool_run ipckit_tool(const std::vector<std::string>& args, const char* stdout_file = nullptr) {
+/// How ipckit_tool runs the program, beyond its arguments.
+struct run_options {
+    const char* stdout_file = nullptr;  ///< its standard output goes to this file (and `out` stays empty)
+    uid_t user = 0;                     ///< if not 0, it runs as this user (the tests run as root, or not)
+    std::string signal_after;           ///< once its standard output holds this, it is sent `signal`
+    int signal = 0;
+};
+
+/// Runs `ipckit args...` and collects its output and exit status.
+tool_run ipckit_tool(const std::vector<std::string>& args, const run_options& o) {
     int out[2], err[2];
     REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
     REQUIRE(::pipe2(err, O_CLOEXEC) == 0);
@@ -54,8 +64,10 @@ tool_run ipckit_tool(const std::vector<std::string>& args, const char* stdout_fi
     const pid_t pid = ::fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
-        const int file = stdout_file == nullptr ? -1 : ::open(stdout_file, O_WRONLY | O_CLOEXEC);
-        if (stdout_file != nullptr && file < 0) ::_exit(126);
+        const int file = o.stdout_file == nullptr ? -1 : ::open(o.stdout_file, O_WRONLY | O_CLOEXEC);
+        if (o.stdout_file != nullptr && file < 0) ::_exit(126);
+        if (o.user != 0 && (::setgroups(0, nullptr) != 0 || ::setgid(o.user) != 0 || ::setuid(o.user) != 0))
+            ::_exit(125);
         ::dup2(file < 0 ? out[1] : file, STDOUT_FILENO);
         ::dup2(err[1], STDERR_FILENO);
         ::execv(argv[0], argv.data());
@@ -64,6 +76,7 @@ tool_run ipckit_tool(const std::vector<std::string>& args, const char* stdout_fi
     ::close(out[1]);
     ::close(err[1]);
     tool_run r;
+    bool signalled = o.signal == 0;
     pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
     std::string* sinks[2] = {&r.out, &r.err};
     for (int open = 2; open > 0;) {
@@ -83,9 +96,20 @@ tool_run ipckit_tool(const std::vector<std::string>& args, const char* stdout_fi
                 --open;
             }
         }
+        if (!signalled && contains(r.out, o.signal_after)) {
+            ::kill(pid, o.signal);
+            signalled = true;
+        }
     }
     r.code = wait_child(pid);
     return r;
+}
+
+/// Runs `ipckit args...`; with `stdout_file`, its standard output goes to that file instead.
+tool_run ipckit_tool(const std::vector<std::string>& args, const char* stdout_file = nullptr) {
+    run_options o;
+    o.stdout_file = stdout_file;
+    return ipckit_tool(args, o);
 }
 
 /// Runs `ipckit args... --json`, expects exit status 0, and parses what it wrote.
@@ -385,7 +409,7 @@ TEST_CASE("ipckit exit codes: 1 for a name that does not exist (naming it), 2 fo
         CHECK(contains(r.err, "'" + missing + "'"));
     }
     for (const auto& args : std::vector<command_line>{{}, {"bogus"}, {"rm"}, {"inspect"}, {"watch", "--interval", "-1"},
-                                                      {"list", "--frobnicate"}, {"rm", "--stale", "--force"}, {"binder"},
+                                                      {"watch", "--iterations", "-1"}, {"list", "--frobnicate"}, {"rm", "--stale", "--force"}, {"binder"},
                                                       {"binder", "--listen", "tcp://127.0.0.1:0", "--max-names", "0"}}) {
         const auto r = ipckit_tool(args);
         INFO((args.empty() ? std::string("(none)") : args[0]) << ": " << r.err);
@@ -607,4 +631,133 @@ TEST_CASE("ipckit exits with 1, saying so, when its output cannot be written", "
         CHECK(contains(r.err, "ipckit " + args[0] + ": could not write its output"));
     }
     CHECK(ipckit::segment_exists(name));
+}
+
+TEST_CASE("ipckit rm refuses, without --force, a segment that a process may be creating right now", "[unit]") {
+    namespace sys = ipckit::detail::sys;
+    scoped_name empty("tool"), uninit("tool");
+    // A creator holds its lock from the moment the object exists, before it sizes it; then it
+    // sizes it (all zeros) before it begins its header.
+    const sys::file creator = sys::shm_create(ipckit::detail::os_name(empty), 0600);
+    write_foreign(uninit, std::vector<unsigned char>(4096, 0));
+    for (const std::string& name : {empty.str(), uninit.str()}) {
+        INFO(name);
+        REQUIRE(listed_json(name).at("status") == "initializing");
+        const auto refused = ipckit_tool({"rm", name});
+        INFO(refused.out << refused.err);
+        CHECK(refused.code == 1);
+        CHECK(contains(refused.err, "'" + name + "'"));
+        CHECK(contains(refused.err, "a process may be creating it right now"));
+        CHECK(contains(refused.err, "--force"));
+        CHECK(ipckit::segment_exists(name));
+        const auto forced = ipckit_tool({"rm", "--force", name});
+        CHECK(forced.code == 0);
+        CHECK_FALSE(ipckit::segment_exists(name));
+    }
+}
+
+TEST_CASE("ipckit rm refuses, without --force, a foreign, unreadable or not plain segment, and --force removes it",
+          "[process]") {
+    scoped_name foreign("tool"), fifo("tool"), link("tool"), locked("tool");
+    write_foreign(foreign, std::vector<unsigned char>(4096, 0xab));
+    REQUIRE(::mkfifo(file_of(fifo).c_str(), 0600) == 0);
+    REQUIRE(::symlink("/nonexistent", file_of(link).c_str()) == 0);
+    for (const std::string& name : {foreign.str(), fifo.str(), link.str()}) {
+        INFO(name);
+        REQUIRE(listed_json(name).at("status") == "foreign");
+        const auto refused = ipckit_tool({"rm", name});
+        INFO(refused.out << refused.err);
+        CHECK(refused.code == 1);
+        CHECK(contains(refused.err, "cannot tell whether a process uses '" + name + "'"));
+        CHECK(contains(refused.err, "--force"));
+        struct stat st {};
+        CHECK(::lstat(file_of(name).c_str(), &st) == 0);
+        const auto forced = ipckit_tool({"rm", "--force", name});
+        INFO(forced.err);
+        CHECK(forced.code == 0);
+        CHECK(::lstat(file_of(name).c_str(), &st) != 0);
+    }
+
+    // Root opens anything: then the commands run as nobody (65534), to whom the file is closed.
+    (void)S::create(locked);
+    run_options other;
+    if (::geteuid() == 0)
+        other.user = 65534;
+    else
+        REQUIRE(::chmod(file_of(locked).c_str(), 0) == 0);
+    const auto refused = ipckit_tool({"rm", locked}, other);
+    INFO(refused.out << refused.err);
+    CHECK(refused.code == 1);
+    CHECK(contains(refused.err, "cannot tell whether a process uses '" + locked.str() + "'"));
+    CHECK(contains(refused.err, "cannot be opened by this user"));
+    CHECK(ipckit::segment_exists(locked));
+    // As `inspect` does, `list` and `watch` exit with 1 for a segment named that cannot be read.
+    for (const std::vector<std::string>& args : {std::vector<std::string>{"inspect", locked},
+                                                 std::vector<std::string>{"list", locked},
+                                                 std::vector<std::string>{"watch", locked, "--iterations", "1"}}) {
+        const auto r = ipckit_tool(args, other);
+        INFO(args[0] << ": " << r.out << r.err);
+        CHECK(r.code == 1);
+    }
+    const auto listing = ipckit_tool({"list", "ipckit-tool-*"}, other);  // a pattern: the listing goes on
+    CHECK(listing.code == 0);
+    CHECK(contains(listing.out, locked.str()));
+}
+
+TEST_CASE("ipckit rm --force removes an unbounded queue whose chain is damaged, with its chunks", "[unit]") {
+    using ipckit::detail::chain_control;
+    for (const std::size_t at : {offsetof(chain_control, magic), offsetof(chain_control, chunk_next)}) {
+        scoped_queue name;
+        (void)unbounded_with_two_chunks(name);
+        REQUIRE(chunks_of(name).size() == 2);
+        scribble(name, ipckit::detail::header_size + at, "XXXXXXXX", 8);
+        INFO("scribbled at " << at);
+        REQUIRE(listed_json(name).at("status") == "corrupt");
+        const auto refused = ipckit_tool({"rm", name});
+        CHECK(refused.code == 1);
+        CHECK(ipckit::segment_exists(name));
+        const auto forced = ipckit_tool({"rm", "--force", name});
+        INFO(forced.out << forced.err);
+        CHECK(forced.code == 0);
+        CHECK(contains(forced.out, "removed " + name.str()));
+        CHECK_FALSE(ipckit::segment_exists(name));
+        CHECK(chunks_of(name).empty());
+    }
+}
+
+TEST_CASE("ipckit says so, and exits with 1, when a segment shrinks under it (SIGBUS)", "[unit]") {
+    // A segment that shrinks while it is read faults the reader: here the signal is sent, as
+    // the kernel would send it, once the first refresh is out (no way to time a real shrink).
+    scoped_name name("tool");
+    (void)S::create(name);
+    run_options o;
+    o.signal_after = "refresh 1,";
+    o.signal = SIGBUS;
+    const auto r = ipckit_tool({"watch", name, "--interval", "3600"}, o);
+    INFO(r.out << r.err);
+    CHECK(r.code == 1);
+    CHECK(contains(r.err, "ipckit: a segment shrank while it was being read"));
+    CHECK(contains(r.err, "run the command again"));
+}
+
+TEST_CASE("ipckit writes control bytes and bytes that are not UTF-8 in names as hex escapes, never raw", "[unit]") {
+    const std::string base = unique_name("tool");
+    const std::string odd = base + "\x1b]0;owned\x07\n\xff";  // anyone may leave such a file in /dev/shm
+    struct unlinked {
+        std::string file;
+        ~unlinked() { ::unlink(file.c_str()); }
+    } guard{file_of(odd)};
+    write_foreign(odd, {'x'});
+    const std::string shown = base + "\\x1b]0;owned\\x07\\x0a\\xff";
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"list", base + "*"}, std::vector<std::string>{"watch", base + "*", "--iterations", "1"},
+          std::vector<std::string>{"rm", odd}, std::vector<std::string>{"inspect", odd}}) {
+        const auto r = ipckit_tool(args);
+        INFO(args[0] << ": " << r.out << r.err);
+        CHECK(contains(r.out + r.err, shown));
+        for (const char c : {'\x1b', '\x07', '\xff'}) {
+            CHECK(r.out.find(c) == std::string::npos);
+            CHECK(r.err.find(c) == std::string::npos);
+        }
+    }
 }

@@ -18,7 +18,9 @@
 // check_header(), then every index and length against the mapping, by each kind's own inspect
 // function beside its layout. So a corrupt or truncated segment, or a file that is not ipckit's,
 // is reported with what is wrong, never a crash; another user's segment is `unreadable`, and a
-// listing goes on past it.
+// listing goes on past it. One thing a look cannot survive: a segment that a process other than
+// ipckit (which never shrinks one) truncates while it is being read faults the look with SIGBUS,
+// as it faults every process that uses it (the `ipckit` command ends, saying so).
 //
 // Removal. remove_stale(name) removes a segment only if it is stale, judged again while holding
 // its exclusive lock, and only if the name still names the object judged: a process_owned
@@ -155,10 +157,11 @@ inline bool remove_stale(std::string_view name, std::string* why = nullptr) {
 /// Removes the segment `name` whatever it holds, as its kind's own remove does: a queue or a
 /// mailbox closed first (its endpoints wake and see closed once they have taken what it holds;
 /// not one whose description was cut short in its header, whose layout cannot be read), an
-/// unbounded queue with every chunk of its chain, a domain with its links; a node's link, and
-/// anything else, by its name alone. Processes that have it mapped keep what they have. It
-/// does not ask whether anyone uses it (the `ipckit` command refuses a live segment without
-/// --force). False if there was none. Throws invalid_name, permission_denied.
+/// unbounded queue with every chunk of its chain (one whose chain is damaged too: with the chunks
+/// found by their names), a domain with its links; a node's link, and anything else, by its name
+/// alone. Processes that have it mapped keep what they have. It does not ask whether anyone uses
+/// it (the `ipckit` command refuses a live segment without --force). False if there was none.
+/// Throws invalid_name, permission_denied.
 inline bool remove_any(std::string_view name) {
     detail::validate_name(name);
     detail::liveness live;
@@ -172,6 +175,22 @@ inline bool remove_any(std::string_view name) {
         // Not a node's link: its nodes take a closed link for a member that left, and would
         // drop it, then miss what is sent on its successor of the same name.
         if (info.kind == segment_kind::queue) return detail::remove_queue_of_any_type(name);
+    }
+    if (info.status != segment_status::ok && detail::heads_a_chain(name)) {
+        // Its header says unbounded queue, but its chain did not read as one (remove_segment
+        // refuses such a name). What of the chain can still be trusted is retired and its chunks
+        // removed; else the name alone goes. Then its chunks that the damaged chain could not
+        // name are stale (their queue is gone), and go as remove_stale removes them.
+        const bool removed = detail::remove_unbounded_queue(name);
+        const std::string prefix = std::string(name) + ".";
+        for (const auto& n : detail::segment_names(prefix)) {
+            if (!detail::parse_decimal(std::string_view(n).substr(prefix.size()))) continue;
+            try {
+                (void)remove_stale(n);
+            } catch (const error&) {  // one this user may not remove: the others still go
+            }
+        }
+        return removed;
     }
     return remove_segment(name);
 }

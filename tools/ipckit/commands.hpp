@@ -56,13 +56,19 @@ bool matches(const std::vector<std::string>& patterns, std::string_view name);
 bool plain(std::string_view pattern);
 /// Whether one of `patterns` is the plain name `name`: a segment asked for by name, never hidden.
 bool named(const std::vector<std::string>& patterns, std::string_view name);
-/// Complains "no segment 'x'" for each plain name among `patterns` that none of `segments` has;
-/// exit_failed if there was one, else exit_ok.
+/// Complains "no segment 'x'" for each plain name among `patterns` that none of `segments` has,
+/// and names each one that this user cannot read (unreadable); exit_failed if there was one,
+/// else exit_ok.
 int check_named(std::string_view command, const std::vector<std::string>& patterns,
                 const std::vector<ipckit::segment_info>& segments);
 
-/// Prints "ipckit <command>: <message>" on stderr.
+/// Prints "ipckit <command>: <message>" on stderr (printable).
 void complain(std::string_view command, std::string_view message);
+
+/// `text` as it may reach a terminal: control characters and bytes that are not UTF-8 written
+/// as \xNN. Names in /dev/shm are anyone's bytes, and an escape sequence in one would act on
+/// the terminal of whoever lists it.
+std::string printable(std::string_view text);
 
 /// The processes that use `s` now: "process 12 (sender)", "process 13 (owner)"... Empty if
 /// nobody does (a system_owned segment nobody has attached, a stale one), or if that cannot be
@@ -70,7 +76,8 @@ void complain(std::string_view command, std::string_view message);
 std::vector<std::string> holders(const ipckit::segment_info& s);
 
 /// Why it cannot be told which processes use `s`, or empty if it can: its rosters were not read
-/// because it is damaged, of another layout version, or holds what this ipckit cannot read (a
+/// because it is damaged, of another layout version, not ipckit's (foreign: overwritten, or not
+/// a plain file), cannot be opened by this user, or holds what this ipckit cannot read (a
 /// description cut short in its header, a kind it does not know).
 std::string holders_unknown(const ipckit::segment_info& s);
 

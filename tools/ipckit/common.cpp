@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -28,16 +29,62 @@ int check_named(std::string_view command, const std::vector<std::string>& patter
                 const std::vector<ipckit::segment_info>& segments) {
     int rc = exit_ok;
     for (const auto& p : patterns) {
-        if (!plain(p) || std::any_of(segments.begin(), segments.end(), [&](const auto& s) { return s.name == p; }))
+        if (!plain(p)) continue;
+        const auto s = std::find_if(segments.begin(), segments.end(), [&](const auto& seg) { return seg.name == p; });
+        if (s == segments.end())
+            complain(command, "no segment '" + p + "'");
+        else if (s->status == ipckit::segment_status::unreadable)  // as inspect: asked for, and not read
+            complain(command, "'" + p + "' " + s->problem);
+        else
             continue;
-        complain(command, "no segment '" + p + "'");
         rc = exit_failed;
     }
     return rc;
 }
 
 void complain(std::string_view command, std::string_view message) {
-    std::cerr << "ipckit " << command << ": " << message << '\n';
+    std::cerr << "ipckit " << command << ": " << printable(message) << '\n';
+}
+
+namespace {
+
+/// The length of the UTF-8 sequence at the start of `s` that is a printable character: 0 if
+/// it is not one (a byte that does not begin a valid sequence, an overlong form, a surrogate,
+/// or a C1 control character, which some terminals take for the start of an escape sequence).
+std::size_t printable_sequence(std::string_view s) {
+    const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+    const unsigned char b = byte(0);
+    if (b >= 0x20 && b < 0x7f) return 1;
+    const std::size_t n = b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+    if (n == 0 || s.size() < n) return 0;
+    std::uint32_t c = b & (0x7fu >> n);
+    for (std::size_t i = 1; i < n; ++i) {
+        if ((byte(i) & 0xc0) != 0x80) return 0;
+        c = c << 6 | (byte(i) & 0x3fu);
+    }
+    const std::uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (c < least[n] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff) || (c >= 0x80 && c <= 0x9f)) return 0;
+    return n;
+}
+
+}  // namespace
+
+std::string printable(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size();) {
+        if (const std::size_t n = printable_sequence(text.substr(i)); n != 0) {
+            out.append(text.substr(i, n));
+            i += n;
+            continue;
+        }
+        static const char hex[] = "0123456789abcdef";
+        const auto b = static_cast<unsigned char>(text[i++]);
+        out += "\\x";
+        out += hex[b >> 4];
+        out += hex[b & 0xf];
+    }
+    return out;
 }
 
 std::vector<std::string> holders(const ipckit::segment_info& s) {
@@ -56,7 +103,11 @@ std::vector<std::string> holders(const ipckit::segment_info& s) {
 
 std::string holders_unknown(const ipckit::segment_info& s) {
     using ipckit::segment_status;
-    if (s.status == segment_status::corrupt || s.status == segment_status::incompatible) return "it " + s.problem;
+    // What is not ipckit's, or cannot be opened, has no rosters this look could read; a live
+    // process may still hold it (a queue whose magic was overwritten under its sender).
+    if (s.status == segment_status::corrupt || s.status == segment_status::incompatible ||
+        s.status == segment_status::foreign || s.status == segment_status::unreadable)
+        return "it " + s.problem;
     // Every kind whose layout was read says its capacity, but a chunk, which has no rosters.
     if (s.status == segment_status::ok && s.kind != ipckit::segment_kind::unbounded_chunk && s.capacity.empty())
         return s.note.empty() ? std::string("its layout cannot be read") : s.note;

@@ -16,12 +16,41 @@
 
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <exception>
 #include <iostream>
 #include <string>
 
+#include <unistd.h>
+
+namespace {
+
+/// A look maps a segment at the size it has then, and reads it; if a process that is not ipckit
+/// truncates it meanwhile (ipckit never shrinks a segment), the read faults with SIGBUS. The
+/// processes that use such a segment fault on it too, so rather than copy bodies that may be
+/// gigabytes, the command ends, saying what happened. Only async-signal-safe calls here.
+void on_sigbus(int) {
+    static const char message[] =
+        "ipckit: a segment shrank while it was being read (a process that is not ipckit truncated it; the "
+        "processes that use it fault on it too): run the command again, and it reports what is left of that "
+        "segment\n";
+    ssize_t ignored = ::write(STDERR_FILENO, message, sizeof message - 1);
+    (void)ignored;
+    ::_exit(ipckit_tool::exit_failed);
+}
+
+void exit_on_sigbus() {
+    struct sigaction sa {};
+    sa.sa_handler = on_sigbus;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGBUS, &sa, nullptr);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
     using namespace ipckit_tool;
+    exit_on_sigbus();
     CLI::App app{"Lists, inspects, watches and safely cleans up ipckit's shared-memory segments (/dev/shm/ipckit.*), "
                  "and runs the rpc binder.",
                  "ipckit"};
@@ -55,13 +84,21 @@ int main(int argc, char** argv) {
     watch->add_option("pattern", ws.patterns, "Only segments whose names match (shell patterns); a plain name "
                                               "must exist");
     watch->add_option("--interval", ws.interval, "Seconds between refreshes (default 1)");
-    watch->add_option("--iterations", ws.iterations, "Stop after this many refreshes (default: until interrupted)");
+    watch->add_option("--iterations", ws.iterations, "Stop after this many refreshes (default: until interrupted)")
+        ->check(CLI::Validator(
+            // Else "-1" converts to 2^64 - 1 refreshes: a watch that never ends, unasked.
+            [](std::string& v) {
+                return v.rfind('-', 0) == 0 ? "give a number of refreshes: 1 or more, or 0 (until interrupted)"
+                                            : std::string();
+            },
+            "N"));
 
     remove_settings rs;
     auto* rm = app.add_subcommand("rm", "Remove segments: an unbounded queue with all its chunks, a domain with "
-                                        "its links. A segment in use, one whose users cannot be told (damaged, or "
-                                        "its layout unreadable) and a chunk that its queue still uses are "
-                                        "refused unless --force. With --stale, remove only stale segments, "
+                                        "its links. A segment in use, one that a process may be creating, one whose "
+                                        "users cannot be told (damaged, not ipckit's, unreadable, or its layout "
+                                        "unknown) and a chunk that its queue still uses are refused unless --force. "
+                                        "With --stale, remove only stale segments, "
                                         "judged again under each one's lock.");
     rm->add_option("name", rs.names, "Segments to remove; with --stale, patterns to look among (default: all)");
     auto* stale = rm->add_flag("--stale", rs.stale, "Remove only stale segments (see README.md)");

@@ -23,14 +23,21 @@ std::string joined(const std::vector<std::string>& items) {
     return out;
 }
 
-/// Why `rm NAME` leaves `s` unless forced, or empty if it may go: a process uses it, nothing
-/// can tell whether one does, or it is a chunk that its queue still leads to (removing it alone
-/// would break the queue for good). A stale one may go: nothing can use it any more.
+/// Why `rm NAME` leaves `s` unless forced, or empty if it may go: a process uses it, a process
+/// may be creating it, nothing can tell whether one uses it, or it is a chunk that its queue
+/// still leads to (removing it alone would break the queue for good). A stale one may go:
+/// nothing can use it any more.
 std::string refusal(const ipckit::segment_info& s) {
     const std::string name = "'" + s.name + "'";
     if (const auto who = holders(s); !who.empty())
         return name + " is in use by " + joined(who) + ": not removed. Stop those processes first, or use --force";
     if (s.stale) return "";
+    // Not stale: still within a creator's grace, or a creator holds its lock. Which process that
+    // is cannot be told before it writes its header (an empty object, or a header not begun).
+    if (s.status == ipckit::segment_status::initializing)
+        return name + " " + s.problem +
+               ", and a process may be creating it right now: not removed. Run rm again once it is made, or use "
+               "--force";
     if (const auto why = holders_unknown(s); !why.empty())
         return "cannot tell whether a process uses " + name + ": " + why + ". Not removed: --force removes it anyway";
     if (s.kind == ipckit::segment_kind::unbounded_chunk && s.status == ipckit::segment_status::ok)
@@ -57,11 +64,11 @@ int remove_named(const remove_settings& s) {
             continue;
         }
         if (s.dry_run) {
-            std::cout << "would remove " << name << parts(info) << '\n';
+            std::cout << "would remove " << printable(name) << parts(info) << '\n';
             continue;
         }
         try {
-            if (ipckit::remove_any(name)) std::cout << "removed " << name << parts(info) << '\n';
+            if (ipckit::remove_any(name)) std::cout << "removed " << printable(name) << parts(info) << '\n';
         } catch (const std::exception& e) {
             complain("rm", e.what());
             rc = exit_failed;
@@ -78,15 +85,16 @@ int remove_stale_ones(const remove_settings& s) {
         if (!info.stale || !matches(s.names, info.name)) continue;
         ++found;
         if (s.dry_run) {
-            std::cout << "would remove " << info.name << parts(info) << ": " << info.stale_reason << '\n';
+            std::cout << "would remove " << printable(info.name) << parts(info) << ": " << printable(info.stale_reason)
+                      << '\n';
             continue;
         }
         try {
             std::string why;
             if (ipckit::remove_stale(info.name, &why))
-                std::cout << "removed " << info.name << parts(info) << ": " << why << '\n';
+                std::cout << "removed " << printable(info.name) << parts(info) << ": " << printable(why) << '\n';
             else if (why != "it is gone")  // went with its queue or domain, just before
-                std::cout << "left " << info.name << ": " << why << '\n';
+                std::cout << "left " << printable(info.name) << ": " << printable(why) << '\n';
         } catch (const std::exception& e) {
             complain("rm", e.what());
             rc = exit_failed;

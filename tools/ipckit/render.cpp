@@ -16,12 +16,17 @@ using ipckit::segment_kind;
 using ipckit::segment_status;
 
 void table::print(std::ostream& out) const {
-    std::vector<std::size_t> width;
+    std::vector<std::vector<std::string>> rows;
     for (const auto& row : rows_) {
+        rows.emplace_back();
+        for (const auto& cell : row) rows.back().push_back(printable(cell));
+    }
+    std::vector<std::size_t> width;
+    for (const auto& row : rows) {
         if (width.size() < row.size()) width.resize(row.size(), 0);
         for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
     }
-    for (const auto& row : rows_) {
+    for (const auto& row : rows) {
         std::string line;
         for (std::size_t i = 0; i < row.size(); ++i) {
             line += row[i];
@@ -138,7 +143,7 @@ void line(std::ostream& out, const char* key, const std::string& value) {
     if (value.empty()) return;
     std::string k = std::string(key) + ":";
     k.resize(std::max<std::size_t>(k.size() + 1, 14), ' ');
-    out << k << value << '\n';
+    out << k << printable(value) << '\n';
 }
 
 }  // namespace
@@ -208,7 +213,8 @@ void print_details(std::ostream& out, const segment_info& s) {
 void print_domain(std::ostream& out, const segment_info& s) {
     if (s.status != segment_status::ok) return;
     const auto stale = std::count_if(s.links.begin(), s.links.end(), [](const auto& l) { return l.stale; });
-    out << "domain " << s.name << ": " << remark(s) << " (" << stale << " stale), room for " << s.capacity << "\n";
+    out << "domain " << printable(s.name) << ": " << printable(remark(s)) << " (" << stale << " stale), room for "
+        << s.capacity << "\n";
     out << "members:\n";
     table members({"  NAME", "SLOT", "PID", "STATE", "INCARNATION"});
     for (const auto& m : s.members)

@@ -58,13 +58,15 @@ std::string rate(const std::optional<std::uint64_t>& now, const std::optional<st
 }  // namespace
 
 int run_watch(const watch_settings& s) {
+    // A name asked for must be there, and readable by this user (as inspect and list have it).
     for (const auto& p : s.patterns) {
         if (!plain(p)) continue;
         try {
-            if (ipckit::segment_exists(p)) continue;
-            complain("watch", "no segment '" + p + "'");
+            const auto info = ipckit::inspect(p);
+            if (info.status != ipckit::segment_status::unreadable) continue;
+            complain("watch", "'" + p + "' " + info.problem);
         } catch (const ipckit::error& e) {
-            complain("watch", e.what());
+            complain("watch", e.reason() == ipckit::errc::not_found ? "no segment '" + p + "'" : std::string(e.what()));
         }
         return exit_failed;
     }

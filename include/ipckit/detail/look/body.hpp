@@ -1,12 +1,14 @@
 #pragma once
 // For an inspector (ipckit/inspect.hpp): what the body of a segment with a valid header holds,
 // read by its kind's own inspect function as its description names it, for every kind there is:
-// queues (and a node's links among them), mailboxes, an unbounded queue's chunks, domains.
+// queues (and a node's links among them), mailboxes, an unbounded queue's chunks, domains; and a
+// shm:// listener's door.
 
 #include <ipckit/detail/inspect/reader.hpp>
 #include <ipckit/detail/mailbox/broadcast_layout.hpp>
 #include <ipckit/detail/mailbox/description.hpp>
 #include <ipckit/detail/mailbox/unicast_layout.hpp>
+#include <ipckit/detail/net/shm_door.hpp>
 #include <ipckit/detail/node/link_name.hpp>
 #include <ipckit/detail/node/registry.hpp>
 #include <ipckit/detail/queue/bytes.hpp>
@@ -19,6 +21,7 @@
 #include <ipckit/policy.hpp>
 #include <ipckit/segment_info.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -63,6 +66,23 @@ inline void inspect_queue(const body_view& v, const queue_description& q, segmen
     }
 }
 
+/// A shm:// listener's door "<listener>.door": its connection cap and the places taken. It has no
+/// kind of its own in segment_info; its note says what it is.
+inline void inspect_shm_door(const body_view& v, segment_info& info) {
+    const std::uint64_t live = v.word(offsetof(shm_door_body, live), "count of live connections");
+    const std::uint64_t refused = v.word(offsetof(shm_door_body, refused), "count of refused clients");
+    const std::uint64_t cap = *v.at<std::uint64_t>(offsetof(shm_door_body, cap), "connection cap");
+    constexpr std::string_view suffix = ".door";
+    const std::string_view name = info.name;
+    const std::string listener(name.size() > suffix.size() && name.substr(name.size() - suffix.size()) == suffix
+                                   ? name.substr(0, name.size() - suffix.size())
+                                   : name);
+    info.capacity = std::to_string(cap) + " connections";
+    info.note = "the door of shm:// listener '" + listener + "', which counts its connections against its cap: " +
+                std::to_string(live) + " of " + std::to_string(cap) + " places taken, " + std::to_string(refused) +
+                (refused == 1 ? " client" : " clients") + " refused";
+}
+
 /// The chain base that a chunk says it belongs to, filled by inspect_body for judge_chunk.
 struct body_facts {
     std::uint64_t chunk_base = 0;
@@ -103,6 +123,8 @@ inline void inspect_body(const body_view& v, segment_info& info, body_facts& fac
         info.capacity = std::to_string(dm->capacity) + " members";
         info.max_receivers = dm->capacity;
         inspect_domain(v, dm->capacity, info);
+    } else if (d == shm_door_description) {
+        inspect_shm_door(v, info);
     } else {
         for (const auto& [prefix, kind] : {std::pair{"ipckit::queue<", segment_kind::queue},
                                            std::pair{"ipckit::mailbox<", segment_kind::mailbox},

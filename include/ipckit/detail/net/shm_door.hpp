@@ -32,6 +32,9 @@
 
 namespace ipckit::detail {
 
+/// What a door's header says it holds (an inspector recognises a door by it: look/body.hpp).
+inline constexpr const char* shm_door_description = "ipckit shm:// listener door v1 (live, refused, cap: 3 x u64)";
+
 struct shm_door_body {
     // Relaxed, all three: each is a count on its own, and no other memory is published with it.
     std::atomic<std::uint64_t> live{0};
@@ -83,7 +86,7 @@ public:
 private:
     explicit shm_door(segment s) : segment_(std::move(s)) {}
     static segment_layout layout() {
-        return {"ipckit shm:// listener door v1 (live, refused, cap: 3 x u64)", detail::header_size + sizeof(shm_door_body)};
+        return {shm_door_description, detail::header_size + sizeof(shm_door_body)};
     }
     [[nodiscard]] shm_door_body& body() const noexcept { return *static_cast<shm_door_body*>(segment_.body()); }
 
