@@ -3,7 +3,7 @@
 // while nobody listens, a slow receiver holding senders back (would_block, a blocking send that
 // waits for the read), closing a receiver releasing them, removal, the receiver table's size,
 // opening with another message, capacity or delivery policy, a sender that lost the last free
-// slot listing no position it does not hold, a scribbled gate reported as
+// slot listing no position it does not hold, a tail moved far forward and a scribbled gate reported as
 // corrupt, a scribbled receiver cursor that closing puts right, and a receiver killed while it
 // attaches (of ticks and of bytes), which costs the next one none of the messages kept for it.
 
@@ -401,6 +401,23 @@ TEST_CASE("broadcast: a sender that loses the last free slot to another lists no
         REQUIRE(r.receive());
     }
     CHECK(listed == 0);
+}
+
+// A tail moved forward past what gating allows (no sender claims N past a receiver's cursor):
+// a receiver waiting at its cursor would otherwise bury the positions in between one per
+// liveness interval, for ever, and never see closed.
+TEMPLATE_TEST_CASE("broadcast: a tail moved far forward makes a waiting receiver report corrupt", "[unit]", box,
+                   bytes_box) {
+    scoped_name name("bcast");
+    auto b = TestType::create(name, {ipckit_test::quick_liveness(), 0});
+    auto r = b.template receiver<ipckit::non_blocking>();
+    auto tx = b.template sender<ipckit::non_blocking>();
+    std::uint64_t seq = 1;
+    REQUIRE(send_tick(tx, 0) == errc::ok);
+    REQUIRE(receive_tick(r, seq) == errc::ok);
+    ipckit_test::backdoor<TestType> door(name.str());
+    door.ring().tail.fetch_add(std::uint64_t{1} << 40);
+    CHECK(ipckit_test::eventually([&] { return receive_tick(r, seq) == errc::corrupt; }));
 }
 
 TEST_CASE("broadcast: a scribbled gate makes send report corrupt instead of waiting", "[unit]") {

@@ -324,6 +324,7 @@ public:
     /// Claims the next message for reading in place: ok, would_block (nothing new) or corrupt.
     /// Skips tombstones. The claim must end in release(). No system call.
     errc try_claim(ring_ticket<const T>& t) noexcept {
+        if (tail_moved_) return errc::corrupt;
         for (;;) {
             auto& slot = ring_->slots[next_ % N];
             // SYNC POINT READ: seq, paired with the sender's release store: value is written.
@@ -387,14 +388,19 @@ public:
 
     /// Called by a receiver stuck on an unpublished slot: if a sender claimed the position and
     /// no live process lists it as pending, finishes it for them: a tombstone, or the message
-    /// itself if it was written whole. Returns whether it did.
+    /// itself if it was written whole. Returns whether it did, or found the tail moved further
+    /// than gating allows (then try_claim says corrupt from here on).
     template <class LiveClaimant>
     bool recover(LiveClaimant&& live_claimant) noexcept {
         const std::uint64_t pos = next_;
         auto& slot = ring_->slots[pos % N];
         std::uint64_t seq = slot.seq.load(std::memory_order_acquire);
         if ((seq & ~seq_tombstone) >= pos + 1) return false;  // published meanwhile
-        if (ring_->tail.load(std::memory_order_acquire) <= pos) return false;  // nobody claimed it
+        const std::uint64_t tail = ring_->tail.load(std::memory_order_acquire);
+        if (tail <= pos) return false;  // nobody claimed it
+        // Our cursor gates, so no sender claims N or more past it: a tail further on was moved
+        // there (burying its positions one by one would take for ever). try_claim says corrupt.
+        if (tail - pos > N) return tail_moved_ = true;
         if (live_claimant(pos + 1)) return false;
         // SYNC POINT READ: stamp, paired with commit()'s release store: value is written.
         const bool whole = slot.stamp.load(std::memory_order_acquire) == pos + 1;
@@ -424,6 +430,7 @@ private:
     broadcast_ring<T, N>* ring_ = nullptr;
     std::atomic<std::uint64_t>* cursor_ = nullptr;
     std::uint64_t next_ = 0;
+    bool tail_moved_ = false;  ///< recover() found the tail more than N past our cursor
 };
 
 // The cursor contract (detail/ring/cursor.hpp), checked on one instance of each.
