@@ -374,50 +374,60 @@ TEST_CASE("broadcast: a sender that loses the last free slot to another lists no
     ipckit_test::backdoor<one> door(name.str());
     auto& places = door.shared().senders.places;
     std::array senders{b.sender<ipckit::non_blocking>(), b.sender<ipckit::non_blocking>()};
-    std::atomic<int> ready{0};
-    std::atomic<std::uint64_t> trial{0};
-    std::array<std::atomic<std::uint64_t>, 2> done{};
+    // The two racers meet at a spinning barrier (each on a core, so a round costs microseconds)
+    // before each send, after it, and after racer 0 has looked and emptied the ring.
+    std::atomic<std::uint64_t> arrivals{0};
+    auto meet = [&arrivals](std::uint64_t& met) {
+        met += 2;
+        arrivals.fetch_add(1, std::memory_order_acq_rel);
+        for (int spins = 0; arrivals.load(std::memory_order_acquire) < met; ++spins)
+            if (spins > 1000) std::this_thread::yield();  // the other racer is off its core
+    };
     std::array<std::atomic<int>, 2> result{};
-    constexpr std::uint64_t trials = 20'000;
+    std::atomic<std::uint64_t> listed{0}, not_one_winner{0}, lost{0};
+    constexpr std::uint64_t trials = 100'000;
     auto race = [&](std::size_t i) {
-        ready.fetch_add(1);
+        std::uint64_t met = 0;
         for (std::uint64_t t = 1; t <= trials; ++t) {
-            while (trial.load(std::memory_order_acquire) < t) {
-            }
+            meet(met);
             result[i].store(static_cast<int>(err(senders[i].send(make_tick(t)))), std::memory_order_relaxed);
-            done[i].store(t, std::memory_order_release);
+            meet(met);
+            if (i == 0) {
+                const int oks = (result[0] == static_cast<int>(errc::ok)) + (result[1] == static_cast<int>(errc::ok));
+                not_one_winner += oks != 1;  // one slot: one wins, the other finds it full
+                for (auto& p : places) listed += p.pending.load() != 0;
+                lost += !r.receive();
+            }
+            meet(met);
         }
     };
-    std::jthread a(race, 0), c(race, 1);
-    while (ready.load() < 2) std::this_thread::yield();
-    std::uint64_t listed = 0;
-    for (std::uint64_t t = 1; t <= trials; ++t) {
-        trial.store(t, std::memory_order_release);
-        for (auto& d : done)
-            while (d.load(std::memory_order_acquire) < t) std::this_thread::yield();
-        const int oks = (result[0] == static_cast<int>(errc::ok)) + (result[1] == static_cast<int>(errc::ok));
-        REQUIRE(oks == 1);  // one slot: one wins, the other finds it full
-        for (auto& p : places) listed += p.pending.load() != 0;
-        REQUIRE(r.receive());
+    {
+        std::jthread a(race, 0), c(race, 1);
     }
+    CHECK(not_one_winner == 0);
+    CHECK(lost == 0);
     CHECK(listed == 0);
 }
 
 // A tail moved forward past what gating allows (no sender claims N past a receiver's cursor):
 // a receiver waiting at its cursor would otherwise bury the positions in between one per
-// liveness interval, for ever, and never see closed.
+// liveness interval, for ever, and never see closed. A blocking receive and a polling one each
+// come to corrupt.
 TEMPLATE_TEST_CASE("broadcast: a tail moved far forward makes a waiting receiver report corrupt", "[unit]", box,
                    bytes_box) {
     scoped_name name("bcast");
     auto b = TestType::create(name, {ipckit_test::quick_liveness(), 0});
-    auto r = b.template receiver<ipckit::non_blocking>();
+    auto polling = b.template receiver<ipckit::non_blocking>();
+    auto waiting = b.template receiver();
     auto tx = b.template sender<ipckit::non_blocking>();
     std::uint64_t seq = 1;
     REQUIRE(send_tick(tx, 0) == errc::ok);
-    REQUIRE(receive_tick(r, seq) == errc::ok);
+    REQUIRE(receive_tick(polling, seq) == errc::ok);
+    REQUIRE(err(waiting.receive(ipckit_test::patience)) == errc::ok);
     ipckit_test::backdoor<TestType> door(name.str());
     door.ring().tail.fetch_add(std::uint64_t{1} << 40);
-    CHECK(ipckit_test::eventually([&] { return receive_tick(r, seq) == errc::corrupt; }));
+    CHECK(err(waiting.receive(ipckit_test::patience)) == errc::corrupt);
+    CHECK(ipckit_test::eventually([&] { return receive_tick(polling, seq) == errc::corrupt; }));
 }
 
 TEST_CASE("broadcast: a scribbled gate makes send report corrupt instead of waiting", "[unit]") {

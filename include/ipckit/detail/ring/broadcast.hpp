@@ -379,6 +379,7 @@ public:
 
     /// Whether a pop might succeed now (or will report corruption).
     bool has_data() const noexcept {
+        if (tail_moved_) return true;  // so a blocked receive or a waitset comes to try_claim's corrupt
         const std::uint64_t seq = ring_->slots[next_ % N].seq.load(std::memory_order_acquire);
         return (seq & ~seq_tombstone) >= next_ + 1;
     }
