@@ -9,10 +9,12 @@
 #include <ipckit/net.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <filesystem>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <arpa/inet.h>
@@ -53,6 +55,45 @@ struct bystander : ipckit_test::pair_over<msg> {
         REQUIRE(another.send("new").has_value());
         REQUIRE(end->receive(patience).value().size() == 3);
     }
+};
+
+/// A peer's flood of heartbeat frames on socket `fd` (after its handshake), from a thread of
+/// ours, which outruns the connection's reader here, so that the socket never runs dry. A
+/// watchdog cuts it off if it still runs after patience: a read loop that waits for the socket
+/// to run dry then ends, and the test fails (cut_off) instead of holding up the suite.
+class heartbeat_flood {
+public:
+    explicit heartbeat_flood(int fd)
+        : fd_(fd),
+          flood_([this] {
+              std::vector<std::byte> beats(1 << 20);
+              for (std::size_t i = 0; i < beats.size(); i += ipckit::detail::frame_header_size)
+                  ipckit::detail::encode_frame_header(beats.data() + i, frame_type::heartbeat, 0);
+              while (::send(fd_, beats.data(), beats.size(), MSG_NOSIGNAL) > 0) {
+              }
+          }),
+          watchdog_([this] {
+              if (finished_.wait()) return;
+              cut_off_ = true;
+              ::shutdown(fd_, SHUT_RDWR);
+          }) {}
+    ~heartbeat_flood() {
+        finished_.post();
+        watchdog_.join();
+        ::shutdown(fd_, SHUT_RDWR);  // ends the flood's send, waiting for room or not
+        flood_.join();
+    }
+    heartbeat_flood(const heartbeat_flood&) = delete;
+    heartbeat_flood& operator=(const heartbeat_flood&) = delete;
+    /// The watchdog ended the flood: the test ran past patience.
+    [[nodiscard]] bool cut_off() const noexcept { return cut_off_; }
+
+private:
+    const int fd_;
+    ipckit_test::signal_pipe finished_;
+    std::atomic<bool> cut_off_{false};
+    std::thread flood_;
+    std::thread watchdog_;
 };
 
 /// The last rejection, once there is one.
@@ -298,5 +339,74 @@ TEST_CASE("net bad input: a peer that closes and stops reading while our sends a
         }  // closed, its write still pending: not a connection held for good
         CHECK(eventually([&] { return srv.live_connections() == 0; }));
         raw.close();
+    }
+}
+
+TEST_CASE("net bad input: a peer that floods heartbeats holds up neither receive's deadline nor the process's other "
+          "connections",
+          "[unit]") {
+    for (const auto kind : all_net_kinds) {
+        INFO(ipckit_test::to_string(kind));
+        ipckit::net_options o;
+        o.liveness_interval = 1s;
+        auto srv = ipckit::listener<msg>::bind(bind_address(kind), o);
+        // A healthy client in another process: it hears our heartbeats, or ends peer_dead if
+        // the flood holds up this process's I/O thread for a liveness interval.
+        ipckit_test::child other([&] {
+            auto c = ipckit::connect<msg>(srv.address(), patience, o);
+            const auto r = c.receive(patience);
+            if (!r) return 10 + static_cast<int>(r.error());
+            return r->size() == 4 ? 0 : 2;
+        });
+        auto other_end = srv.accept(patience).value();
+
+        raw_client raw(srv.address());
+        raw.handshake<msg>();
+        auto flooded = srv.accept(patience).value();
+        heartbeat_flood flood(raw.native_handle());
+
+        // Each returns, at its deadline, for all the peer sends (without a bound on the read
+        // loops they ran until the peer paused, and held up the I/O thread meanwhile).
+        for (int i = 0; i < 5; ++i) CHECK(flooded.receive(100ms).error() == errc::timed_out);
+        ipckit::waitset ws;
+        const auto id = ws.add(flooded);
+        for (int i = 0; i < 5; ++i) CHECK(ws.wait(100ms).error() == errc::timed_out);
+        ws.remove(id);  // the I/O thread reads it alone from now on
+        // The I/O thread serves the others meanwhile: a new client gets in, and the one in
+        // the other process has heard our heartbeats all along.
+        auto late = ipckit::connect<msg>(srv.address(), patience, o);
+        auto late_end = srv.accept(patience).value();
+        REQUIRE(late.send("late").has_value());
+        CHECK(late_end.receive(patience).value().size() == 4);
+        REQUIRE(other_end.send("done").has_value());
+        CHECK(other.wait() == 0);  // 10 + peer_dead's errc if it heard nothing for an interval
+
+        CHECK(!flood.cut_off());
+    }
+}
+
+TEST_CASE("net bad input: a peer that is alive but does not read cannot hold a connection we closed, nor its place "
+          "under the cap",
+          "[unit]") {
+    for (const auto kind : all_net_kinds) {
+        INFO(ipckit_test::to_string(kind));
+        ipckit::net_options o;
+        o.close_timeout = 200ms;
+        o.liveness_interval = 200ms;  // the client's heartbeats come every 50 ms, after our close too
+        o.max_connections = 1;
+        auto srv = ipckit::listener<msg>::bind(bind_address(kind), o);
+        auto client = ipckit::connect<msg>(srv.address(), patience, o);
+        {
+            auto end = srv.accept(patience).value();
+            // More than the client reads ahead: it stops reading, and our close frame waits
+            // in its socket behind the rest.
+            const std::string m(1000, 'x');
+            for (int i = 0; i < 100; ++i) REQUIRE(end.send(m, patience).has_value());
+        }  // closed
+        CHECK(eventually([&] { return srv.live_connections() == 0; }));
+        auto next = ipckit::connect<msg>(srv.address(), patience, o);
+        auto next_end = srv.accept(patience).value();
+        REQUIRE(next.send("in").has_value());
+        CHECK(next_end.receive(patience).value().size() == 2);
     }
 }

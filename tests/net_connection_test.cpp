@@ -7,6 +7,9 @@
 #include <ipckit/net.hpp>
 
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -40,6 +43,49 @@ struct other {
 };
 
 std::string text(const std::vector<std::byte>& b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
+
+/// A live Unix listener that takes nobody now: a socket at `path`, made by hand, listening with
+/// a backlog of 0, its queue filled by clients it never accepts (the next connect(2) would
+/// block: a non-blocking one fails with EAGAIN).
+class busy_unix_listener {
+public:
+    explicit busy_unix_listener(std::string path) : path_(std::move(path)) {
+        sockaddr_un a{};
+        a.sun_family = AF_UNIX;
+        REQUIRE(path_.size() < sizeof a.sun_path);
+        path_.copy(a.sun_path, path_.size());
+        fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        REQUIRE(fd_ >= 0);
+        REQUIRE(::bind(fd_, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0);
+        REQUIRE(::listen(fd_, 0) == 0);
+        for (;;) {
+            const int c = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+            REQUIRE(c >= 0);
+            if (::connect(c, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0) {
+                queued_.push_back(c);
+                continue;
+            }
+            const int why = errno;
+            ::close(c);
+            REQUIRE(why == EAGAIN);
+            break;
+        }
+        REQUIRE(!queued_.empty());
+    }
+    ~busy_unix_listener() {
+        for (const int c : queued_) ::close(c);
+        ::close(fd_);
+        ::unlink(path_.c_str());
+    }
+    busy_unix_listener(const busy_unix_listener&) = delete;
+    busy_unix_listener& operator=(const busy_unix_listener&) = delete;
+    [[nodiscard]] std::string address() const { return "unix://" + path_; }
+
+private:
+    std::string path_;
+    int fd_ = -1;
+    std::vector<int> queued_;
+};
 }  // namespace
 
 TEST_CASE("net connection: bytes go both ways, whole and in order, over every transport", "[unit]") {
@@ -351,4 +397,48 @@ TEST_CASE("net connection: a shm:// connect racing the listener's close fails as
         made.clear();
         CHECK(ipckit_test::shm_segments_of(address).empty());
     }
+}
+
+TEST_CASE("net setup: binding the path of a live unix listener whose backlog is full is already_exists, not a hang",
+          "[unit]") {
+    const std::string path = "/tmp/" + ipckit_test::unique_name("sock");
+    busy_unix_listener busy(path);
+    // The bind runs in a child, so that one that waits for the backlog (for ever) fails this
+    // test at patience instead of hanging it.
+    ipckit_test::signal_pipe said;
+    ipckit_test::child binder([&] {
+        const auto e = ipckit_test::setup_errc([&] { return ipckit::listener<msg>::bind(busy.address()); });
+        said.post_value(static_cast<std::uint64_t>(e));
+        return 0;
+    });
+    const auto e = said.wait_value();
+    REQUIRE(e.has_value());
+    CHECK(static_cast<errc>(*e) == errc::already_exists);
+    CHECK(binder.wait() == 0);
+    CHECK(std::filesystem::is_socket(path));  // not taken for stale and removed
+}
+
+TEST_CASE("net setup: a unix listener closing removes its own socket file only, not one bound at its path since",
+          "[unit]") {
+    const std::string address = bind_address(ipckit_test::net_kind::unix_path);
+    auto first = ipckit::listener<msg>::bind(address);
+    std::filesystem::remove(ipckit::parse_address(address).path);  // by hand, say, or a cleanup script
+    auto second = ipckit::listener<msg>::bind(address);
+    first.close();
+    auto c = ipckit::connect<msg>(address, patience);  // not_found if the close removed second's file
+    auto end = second.accept(patience).value();
+    REQUIRE(c.send("second").has_value());
+    CHECK(text(end.receive(patience).value()) == "second");
+    second.close();
+    CHECK(!std::filesystem::exists(ipckit::parse_address(address).path));  // its own it does remove
+}
+
+TEST_CASE("net setup: a connect to a unix listener whose backlog is full waits for room until its deadline, then "
+          "timed_out",
+          "[unit]") {
+    busy_unix_listener busy("/tmp/" + ipckit_test::unique_name("sock"));
+    const auto e = ipckit_test::setup_error([&] { return ipckit::connect<msg>(busy.address(), 200ms); });
+    REQUIRE(e);
+    CHECK(e->reason() == errc::timed_out);  // as over tcp; not system_error's "no buffer space"
+    CHECK(contains(e->what(), busy.address()));
 }

@@ -118,6 +118,9 @@ public:
         boost::system::error_code ignored;
         socket_.close(ignored);
     }
+    /// The socket itself, for a test that writes to it from another thread (a flood) or
+    /// shuts it down to end such a write.
+    [[nodiscard]] int native_handle() { return socket_.native_handle(); }
 
 private:
     boost::asio::io_context io_;

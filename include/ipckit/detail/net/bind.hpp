@@ -13,6 +13,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <filesystem>
 #include <string>
 #include <system_error>
@@ -35,6 +39,9 @@ inline net_endpoint resolve_for_bind(const net_address& a) {
 }
 
 /// Whether `path` is a socket file that nothing listens on any more (connect is refused).
+/// The probe does not wait: a live listener whose backlog is full would keep a blocking
+/// connect waiting until it accepts, and that may be never; its EAGAIN means live, as a
+/// connection made or in progress does. Only a refusal means stale.
 inline bool stale_unix_socket(const std::string& path) {
     std::error_code fs;
     if (!std::filesystem::is_socket(path, fs)) return false;  // never remove anything else
@@ -43,8 +50,38 @@ inline bool stale_unix_socket(const std::string& path) {
     boost::system::error_code ec;
     const net_endpoint where(asio::local::stream_protocol::endpoint{path});
     open_cloexec(probe, where.protocol(), ec);
-    if (!ec) probe.connect(where, ec);
-    return ec == asio::error::connection_refused;
+    if (!ec) probe.native_non_blocking(true, ec);
+    if (ec) return false;
+    // Asio's connect waits for a connection in progress even on a non-blocking socket: the
+    // probe calls connect(2) itself.
+    return ::connect(probe.native_handle(), where.data(), static_cast<socklen_t>(where.size())) != 0 &&
+           errno == ECONNREFUSED;
+}
+
+/// Which file a Unix listener's socket is, by device and inode: a listener removes its path
+/// on close only while the path still names this file. Once its file was unlinked (by hand,
+/// or by a listener that found it stale), another listener may have bound the path since,
+/// and removing that one's file would leave it unreachable.
+struct socket_file {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    bool known = false;
+};
+
+/// The socket file at `path` now (known false if there is none).
+inline socket_file socket_file_at(const std::string& path) noexcept {
+    struct stat st{};
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) return {};
+    return {st.st_dev, st.st_ino, true};
+}
+
+/// Removes `path` if it still names `ours`. (Another listener that unlinks and binds between
+/// the look and the removal is not seen: a window of two system calls, not of a lifetime.)
+inline void remove_socket_file(const std::string& path, const socket_file& ours) noexcept {
+    const socket_file now = socket_file_at(path);
+    if (!ours.known || !now.known || now.dev != ours.dev || now.ino != ours.ino) return;
+    std::error_code ignored;
+    std::filesystem::remove(path, ignored);
 }
 
 /// A listening socket on `a`, on the I/O thread's context.

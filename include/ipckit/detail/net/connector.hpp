@@ -1,8 +1,16 @@
 #pragma once
 // A client's connect, run on the I/O thread: resolve (tcp), connect, handshake, all before one
-// deadline; the calling thread waits for the outcome. A refused, unreachable or unresolvable
-// address, a refusal by the listener, or a handshake mismatch is an ipckit::error naming the
-// address.
+// deadline; the calling thread waits for the outcome, until the deadline and a little more. A
+// refused, unreachable or unresolvable address, a refusal by the listener, or a handshake
+// mismatch is an ipckit::error naming the address. A Unix listener whose backlog is full makes
+// connect(2) fail at once (EAGAIN) where tcp's would wait: the connect tries again, a little
+// later each time, until the deadline, so that both read as timed_out when the listener takes
+// nobody in time.
+//
+// The op owns everything it touches (each handler holds it), so the calling thread may leave
+// it at the deadline: a host name's resolution cannot be interrupted (getaddrinfo runs on
+// Asio's own thread), and the op finishes in the background once it returns. A connection it
+// makes after the caller left is closed at once (abandoned_).
 
 #include <ipckit/detail/net/acceptor.hpp>
 #include <ipckit/detail/net/address.hpp>
@@ -16,6 +24,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <condition_variable>
@@ -38,13 +47,26 @@ public:
           deadline_(deadline),
           socket_(io_thread::context()),
           resolver_(io_thread::context()),
-          timer_(io_thread::context()) {}
+          timer_(io_thread::context()),
+          retry_(io_thread::context()) {}
+
+    /// How long past the deadline the caller waits for the op to say so itself, before it
+    /// leaves with timed_out (an I/O thread held up elsewhere).
+    static constexpr std::chrono::milliseconds leave_after{200};
+    /// A busy Unix listener (EAGAIN): the first wait before trying again, and the longest.
+    static constexpr std::chrono::milliseconds first_retry{1};
+    static constexpr std::chrono::milliseconds longest_retry{50};
 
     /// Runs the connect and waits for it: the connection's link, or throws.
     std::shared_ptr<link> run() {
         asio::post(io_thread::context(), [self = shared_from_this()] { self->begin(); });
         std::unique_lock lock(m_);
-        done_cv_.wait(lock, [&] { return done_; });
+        const auto done = [&] { return done_; };
+        if (deadline_ >= clock::time_point::max() - leave_after) done_cv_.wait(lock, done);
+        else if (!done_cv_.wait_until(lock, deadline_ + leave_after, done)) {
+            abandoned_ = true;
+            throw timed_out_error();
+        }
         // A new error, not a copy: a copy shares failure_'s message buffer, which the I/O thread
         // may free last, a hand-over inside libstdc++ that ThreadSanitizer cannot see.
         if (failure_) throw error(failure_->reason(), failure_->what());
@@ -57,7 +79,11 @@ private:
         timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
             if (ec || self->handshaking_) return;  // the handshake keeps its own deadline
             self->timed_out_ = true;
+            // A resolution cannot be cut short: the op says timed_out now, and its handler,
+            // when getaddrinfo returns, does no more.
+            if (self->resolving_) self->finish(self->timed_out_error());
             self->resolver_.cancel();
+            self->retry_.cancel();
             boost::system::error_code ignored;
             self->socket_.close(ignored);
         });
@@ -65,9 +91,12 @@ private:
             endpoints_.push_back(unix_endpoint(address_));
             return try_endpoint(0);
         }
+        resolving_ = true;
         resolver_.async_resolve(address_.host, std::to_string(address_.port), asio::ip::tcp::resolver::numeric_service,
                                 [self = shared_from_this()](const boost::system::error_code& ec,
                                                             const asio::ip::tcp::resolver::results_type& found) {
+                                    self->resolving_ = false;
+                                    if (self->timed_out_) return;  // the deadline's timer said so
                                     if (ec) return self->fail(ec, "resolving");
                                     for (const auto& e : found) self->endpoints_.emplace_back(e.endpoint());
                                     if (self->endpoints_.empty()) return self->fail(asio::error::host_not_found, "resolving");
@@ -82,9 +111,27 @@ private:
         open_cloexec(socket_, endpoints_[i].protocol(), ec);
         if (ec) return fail(ec, "opening a socket for");
         socket_.async_connect(endpoints_[i], [self = shared_from_this(), i](const boost::system::error_code& e) {
+            if (e && !self->timed_out_ && self->busy(e)) return self->retry(i);
             if (e && !self->timed_out_ && e != asio::error::operation_aborted && i + 1 < self->endpoints_.size())
                 return self->try_endpoint(i + 1);
             self->connected(e);
+        });
+    }
+
+    /// Whether `e` says a Unix listener's backlog is full: connect(2)'s EAGAIN, which Asio
+    /// reports on Linux as no_buffer_space. (Over tcp a full backlog only delays the answer.)
+    bool busy(const boost::system::error_code& e) const noexcept {
+        return address_.transport != net_transport::tcp &&
+               (e == asio::error::no_buffer_space || e == asio::error::try_again || e == asio::error::would_block);
+    }
+
+    /// Tries endpoints_[i] again a little later (busy); the deadline's timer cancels the wait.
+    void retry(std::size_t i) {
+        retry_.expires_after(retry_delay_);
+        retry_delay_ = std::min(retry_delay_ * 2, longest_retry);
+        retry_.async_wait([self = shared_from_this(), i](const boost::system::error_code& ec) {
+            if (ec || self->timed_out_) return self->fail(asio::error::operation_aborted, "connecting to");
+            self->try_endpoint(i);
         });
     }
 
@@ -108,22 +155,27 @@ private:
     }
 
     void fail(const boost::system::error_code& ec, const char* doing) {
-        if (timed_out_ || ec == asio::error::operation_aborted) {
-            const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - started_).count();
-            return finish(error(errc::timed_out, "connecting to " + text_ + ": no connection within " +
-                                                     std::to_string(ms) + " ms (is the host reachable?)"));
-        }
+        if (timed_out_ || ec == asio::error::operation_aborted) return finish(timed_out_error());
         timer_.cancel();
         finish(net_error(ec, text_, doing));
     }
 
+    error timed_out_error() const {
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - started_).count();
+        return error(errc::timed_out, "connecting to " + text_ + ": no connection within " + std::to_string(ms) +
+                                          " ms (is the host reachable? is the listener accepting?)");
+    }
+
     void finish(std::optional<error> failure) {
+        std::shared_ptr<link> unwanted;
         {
             std::lock_guard lock(m_);
             failure_ = std::move(failure);
             done_ = true;
+            if (abandoned_) unwanted = std::move(link_);  // the caller left with timed_out
         }
         done_cv_.notify_all();
+        if (unwanted) unwanted->close(clock::now());
     }
 
     const net_address address_;
@@ -136,12 +188,16 @@ private:
     std::vector<net_endpoint> endpoints_;  // to try in turn
     asio::ip::tcp::resolver resolver_;
     asio::steady_timer timer_;
+    asio::steady_timer retry_;  // a busy Unix listener: the wait before trying again
+    std::chrono::milliseconds retry_delay_ = first_retry;
+    bool resolving_ = false;  // a host name's resolution runs (Asio's thread, getaddrinfo)
     bool handshaking_ = false;
     bool timed_out_ = false;
 
     std::mutex m_;
     std::condition_variable done_cv_;
     bool done_ = false;
+    bool abandoned_ = false;  // run() left at its deadline: whatever the op makes later goes
     std::optional<error> failure_;
     std::shared_ptr<link> link_;
 };

@@ -42,7 +42,10 @@
 //
 // Ends. A close frame from the peer: its messages before it are received, then closed; what we
 // were still writing then gets close_timeout, from the close frame or from our close(), and
-// the socket is shut (a peer that closed and reads no more cannot hold the connection). End of
+// the socket is shut (a peer that closed and reads no more cannot hold the connection). Our
+// close: the peer's rest is drained until its end of stream, for close_timeout from close() at
+// most, whatever it still sends (a peer that is alive but does not read would otherwise keep
+// the socket, and its place under a listener's cap, with its heartbeats). End of
 // stream without one, a reset or silence: peer_dead after the whole messages already read. A
 // write that fails (a dead peer's socket resets it, say, when our heartbeat reaches it) ends
 // only the write side: sends return peer_dead, while reads go on to the peer's end of stream,
@@ -65,6 +68,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -72,6 +76,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <thread>
 #include <utility>
 
 namespace ipckit::detail {
@@ -80,6 +85,11 @@ class link final : public duplex, public std::enable_shared_from_this<link> {
 public:
     /// What one read asks the socket for.
     static constexpr std::size_t read_chunk = 64 * 1024;
+    /// Reads one pass makes before it looks at its deadline again (receive), says not ready
+    /// (a waitset), or waits for the next tick (the I/O thread). A peer that sends nothing but
+    /// heartbeats, faster than we cut them, keeps every read full and never lets the socket
+    /// run dry: without this bound a read loop would run for as long as it cares to send.
+    static constexpr int reads_per_pass = 4;
 
     /// `released` is called once when the link is gone (a listener counts its connections).
     /// `fixed`: every message is exactly `max_message` bytes (a fixed-size T), else at most.
@@ -141,7 +151,8 @@ public:
     /// Takes the next message, then up to `max` of those already read, under the lock (duplex.hpp).
     errc receive(take_fn take, std::size_t max, clock::time_point deadline, bool may_block) noexcept override {
         std::unique_lock lock(m_);
-        for (bool polled = false;;) {
+        int reads = 0;
+        for (bool polled = false, spent = false;;) {
             if (state_ == state::closed_here) return errc::closed;
             auto f = next_frame();
             if (f.what == frame_reader::frame::kind::data) {
@@ -161,9 +172,18 @@ public:
             // that would find nothing is a system call saved.
             flush_locked();
             receive_waited = true;
+            if (spent) return may_block ? errc::timed_out : errc::would_block;
             if (std::exchange(polled, false) || !may_block || !rbuf_.drained() || clock::now() >= deadline) {
                 switch (read_locked()) {
-                case read_result::got: continue;
+                case read_result::got:
+                    // Each pass of reads ends with a look at the deadline, and lets the I/O
+                    // thread have m_ if it waits for it (a flood of heartbeats: see
+                    // reads_per_pass); what this read brought is cut into frames first.
+                    if (++reads % reads_per_pass == 0) {
+                        if (!may_block || clock::now() >= deadline) spent = true;
+                        else let_io_thread_in(lock);
+                    }
+                    continue;
                 case read_result::failed: return errc::no_space;
                 case read_result::none: break;
                 }
@@ -202,6 +222,7 @@ public:
         std::unique_lock lock(m_);
         if (state_ == state::open) {
             state_ = state::closed_here;
+            closed_here_at_ = clock::now();
             writer_.close_frame();
             flush_locked();
         }
@@ -220,7 +241,7 @@ public:
         if (next_frame().what != frame_reader::frame::kind::none) return true;
         flush_locked();
         receive_waited = true;
-        for (;;) {
+        for (int reads = 0; reads < reads_per_pass; ++reads) {
             switch (read_locked()) {
             case read_result::failed: return true;  // a receive says no_space
             case read_result::none: return state_ != state::open;
@@ -229,6 +250,7 @@ public:
                 break;  // a part of a frame: read on
             }
         }
+        return false;  // a pass of reads and still no frame: the socket stays readable, the waitset asks again
     }
     /// A waitset watches (or stops watching) this link: it is signalled when ready() may have
     /// turned true without the socket turning readable (watch.hpp).
@@ -265,6 +287,26 @@ private:
             if (!may_block) return errc::would_block;
             if (!writer_.wait_for_room(lock, deadline)) return errc::timed_out;
         }
+    }
+
+    /// The I/O thread's way to m_ (link_io.hpp): counted in io_waiting_ while it waits, so that
+    /// a user thread's long read loop lets it in (let_io_thread_in) instead of holding up, for
+    /// as long as a peer keeps sending, every connection the I/O thread serves.
+    std::unique_lock<std::mutex> io_lock() {
+        // Relaxed, here and in let_io_thread_in: a hint of who waits, ordering nothing (m_ does).
+        io_waiting_.fetch_add(1, std::memory_order_relaxed);
+        std::unique_lock lock(m_);
+        io_waiting_.fetch_sub(1, std::memory_order_relaxed);
+        return lock;
+    }
+    /// Under m_ (held by `lock`), a user thread between passes of reads: if the I/O thread waits
+    /// for m_, lets it take m_ first (a mutex hands itself to no one: a plain unlock and lock
+    /// would mostly take it straight back).
+    void let_io_thread_in(std::unique_lock<std::mutex>& lock) noexcept {
+        if (io_waiting_.load(std::memory_order_relaxed) == 0) return;
+        lock.unlock();
+        while (io_waiting_.load(std::memory_order_relaxed) != 0) std::this_thread::yield();
+        lock.lock();
     }
 
     /// Under m_, any thread: writes what the writer holds, unless the socket is shut.
@@ -424,6 +466,7 @@ private:
 
     // Shared, under m_.
     mutable std::mutex m_;
+    std::atomic<int> io_waiting_{0};  // the I/O thread waits for m_ (io_lock)
     frame_reader rbuf_;
     frame_writer writer_;
     bool receiving_ = false;  // a user thread sleeps in poll on the socket
@@ -432,6 +475,7 @@ private:
     bool stream_ended_ = false;  // the peer's stream ended: rbuf_ is all there is (settle_locked)
     clock::time_point last_rx_{};
     clock::time_point closed_by_peer_at_{};  // when state_ became closed_by_peer
+    clock::time_point closed_here_at_{};     // when state_ became closed_here (our close())
     state state_ = state::open;
     watch_list watchers_;
     std::string fault_;

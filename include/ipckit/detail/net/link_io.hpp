@@ -8,8 +8,9 @@
 // - tick every quarter of the liveness interval: read what waits while no user thread is
 //   reading, send heartbeats, declare a silent peer dead (tick);
 // - after our close, end our half of the stream once the close frame is out and discard the
-//   peer's rest until its end (finish_close, drain); after the peer's, shut a write it has not
-//   taken within close_timeout (tick).
+//   peer's rest until its end (finish_close, drain), and shut the socket close_timeout after
+//   close() if the peer has not ended it by then (tick); after the peer's, shut a write it has
+//   not taken within close_timeout (tick).
 // Each takes m_ for what it shares; Asio's socket object and the timers are theirs alone.
 
 #include <ipckit/detail/net/link.hpp>
@@ -30,7 +31,7 @@ namespace ipckit::detail {
 inline void link::write_more() {
     std::span<const std::byte> batch;
     {
-        std::lock_guard lock(m_);
+        const auto lock = io_lock();
         batch = writer_.next_batch(shut_);
         writer_.wake_senders();
         if (batch.empty()) return after_last_write();
@@ -44,7 +45,7 @@ inline void link::write_more() {
 
 /// An async write failed: the hand-off is over, and the write side breaks (write_failed_locked).
 inline void link::write_failed(const boost::system::error_code& ec) {
-    std::lock_guard lock(m_);
+    const auto lock = io_lock();
     act(writer_.async_failed(ec));
 }
 
@@ -52,30 +53,34 @@ inline void link::write_failed(const boost::system::error_code& ec) {
 inline void link::arm_backstop() {
     backstop_.expires_after(frame_writer::backstop_delay);
     backstop_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-        std::lock_guard lock(self->m_);
+        const auto lock = self->io_lock();
         self->writer_.backstop_done();
         if (!ec) self->flush_locked();
     });
 }
 
 /// Every quarter of the liveness interval: reads what waits if no user thread is reading,
-/// judges liveness, sends a heartbeat when idle; after our close, cuts off a peer that never
-/// ends its stream; after the peer's, cuts off a write it never reads, close_timeout on.
+/// judges liveness, sends a heartbeat when idle; after our close, cuts off a peer that has not
+/// ended its stream close_timeout later (bytes it still sends, its heartbeats among them, buy
+/// it no time); after the peer's, cuts off a write it never reads, close_timeout on.
 inline void link::tick() {
     const auto beat = std::max(options_.liveness_interval / 4, std::chrono::milliseconds(1));
     const auto now = clock::now();
     {
-        std::lock_guard lock(m_);
+        const auto lock = io_lock();
         if (shut_) return;
         if (state_ != state::open) {
-            if (state_ == state::closed_here && now - last_rx_ > options_.close_timeout) shut_locked();
+            if (state_ == state::closed_here && now - closed_here_at_ > options_.close_timeout) shut_locked();
             if (state_ == state::closed_by_peer && !writer_.idle() && now - closed_by_peer_at_ > options_.close_timeout)
                 shut_locked();
         } else {
             bool full = false;
             if (!receiving_) {
                 const auto before = rbuf_.unread();
-                while (read_locked() == read_result::got) next_frame();  // heartbeats go, messages stay
+                // One pass of reads: heartbeats go, messages stay. What a peer sends beyond a
+                // pass (a flood of heartbeats) waits in the socket for the next tick, and the
+                // I/O thread goes on to the other connections.
+                for (int reads = 0; reads < reads_per_pass && read_locked() == read_result::got; ++reads) next_frame();
                 if (rbuf_.unread() != before || state_ != state::open || stream_ended_) watchers_.signal();
                 try {
                     full = state_ == state::open && rbuf_.room().empty();
@@ -100,22 +105,21 @@ inline void link::tick() {
 
 /// After close(): once the close frame is written, end our half of the stream; reads go on,
 /// discarding, until the peer's end (so that closing never resets a stream with bytes
-/// unread), or close_timeout without a byte.
+/// unread), or until close_timeout after close() (tick).
 inline void link::finish_close() {
-    std::lock_guard lock(m_);
+    const auto lock = io_lock();
     if (!writer_.writing()) after_last_write();  // else write_more() calls it when done
 }
 
 /// After our close: discards what the peer still sends until its end.
 inline void link::drain() {
     {
-        std::lock_guard lock(m_);
+        const auto lock = io_lock();
         if (shut_) return;
     }
     socket_.async_read_some(asio::buffer(discard_), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-        std::lock_guard lock(self->m_);
+        const auto lock = self->io_lock();
         if (ec) return self->shut_locked();
-        self->last_rx_ = clock::now();
         asio::post(self->executor_, [self] { self->drain(); });
     });
 }

@@ -16,7 +16,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstring>
-#include <filesystem>
 #include <memory>
 #include <span>
 #include <string>
@@ -34,8 +33,8 @@ struct listener_access;
 }
 
 /// Where clients connect: bound to an address, it accepts connections carrying Message.
-/// Destroying it stops accepting (and removes its Unix socket file); connections already
-/// accepted live on.
+/// Destroying it stops accepting (and removes its Unix socket file, if the path still names
+/// it); connections already accepted live on.
 template <class Message, mode_policy AcceptMode = blocking>
 class listener {
     static_assert(message_policy<Message>,
@@ -89,10 +88,7 @@ public:
         }
         if (!state_) return;
         state_->close();
-        if (address_.transport == detail::net_transport::unix_path) {
-            std::error_code ignored;
-            std::filesystem::remove(address_.path, ignored);
-        }
+        if (address_.transport == detail::net_transport::unix_path) detail::remove_socket_file(address_.path, file_);
         state_.reset();
     }
 
@@ -103,6 +99,7 @@ public:
             state_ = std::move(o.state_);
             shm_ = std::move(o.shm_);
             address_ = std::move(o.address_);
+            file_ = o.file_;
             options_ = o.options_;
             made_ = o.made_;
         }
@@ -135,7 +132,9 @@ private:
         auto state = std::make_shared<detail::acceptor_state>(std::move(acceptor), real, detail::hello_for<Message>(), o,
                                                              std::move(foreign));
         state->start();
-        return listener(std::move(state), a, o);
+        listener l(std::move(state), a, o);
+        if (a.transport == detail::net_transport::unix_path) l.file_ = detail::socket_file_at(a.path);
+        return l;
     }
 
     listener(std::shared_ptr<detail::acceptor_state> s, detail::net_address a, const net_options& o)
@@ -164,6 +163,7 @@ private:
     std::shared_ptr<detail::acceptor_state> state_;  // sockets
     std::shared_ptr<detail::shm_acceptor<Message>> shm_;  // shm://
     detail::net_address address_;
+    detail::socket_file file_;  // a Unix path's socket file, which close() removes if still there
     net_options options_;
     detail::made_here made_;  // where close() may act
 };

@@ -324,7 +324,7 @@ private:
     result<std::vector<id>> wait_until(detail::clock::time_point deadline) noexcept {
         try {
             std::vector<id> ready;
-            for (;;) {
+            for (bool woke_late = false;;) {
                 // Drain first: a signal after it, or a socket turning readable after its
                 // endpoint is asked, wakes the sleep below, so no endpoint is missed. The bells
                 // are armed before their receivers are asked, for the same reason.
@@ -345,10 +345,15 @@ private:
                     if (arming_spent()) continue;
                     bridge_->arm(watches, next_os_check_);  // raises the eventfd on a ring, or when a check is due
                 }
-                if (!epoll_.wait(deadline)) {
+                // Woken past the deadline, and the endpoints asked once more: nothing ready is
+                // timed_out. A connection whose peer floods heartbeats stays readable without
+                // ever being ready (link::ready reads a pass at a time), and would otherwise
+                // keep this loop going for as long as the peer sends.
+                if (woke_late || !epoll_.wait(deadline)) {
                     if (!exported_) disarm();  // nobody waits now; a user's own loop still does
                     return unexpected(errc::timed_out);
                 }
+                woke_late = detail::clock::now() >= deadline;
             }
         } catch (...) {
             disarm();
