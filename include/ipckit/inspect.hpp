@@ -184,7 +184,10 @@ inline bool remove_any(std::string_view name) {
         const bool removed = detail::remove_unbounded_queue(name);
         const std::string prefix = std::string(name) + ".";
         for (const auto& n : detail::segment_names(prefix)) {
-            if (!detail::parse_decimal(std::string_view(n).substr(prefix.size()))) continue;
+            // Only chunks: "NAME.2024" may be another queue of its own, stale for its own reasons.
+            if (!detail::parse_decimal(std::string_view(n).substr(prefix.size())) ||
+                detail::look(n, live).kind != segment_kind::unbounded_chunk)
+                continue;
             try {
                 (void)remove_stale(n);
             } catch (const error&) {  // one this user may not remove: the others still go

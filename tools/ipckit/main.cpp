@@ -31,9 +31,9 @@ namespace {
 /// gigabytes, the command ends, saying what happened. Only async-signal-safe calls here.
 void on_sigbus(int) {
     static const char message[] =
-        "ipckit: a segment shrank while it was being read (a process that is not ipckit truncated it; the "
-        "processes that use it fault on it too): run the command again, and it reports what is left of that "
-        "segment\n";
+        "ipckit: SIGBUS: a shared-memory segment shrank under this command (a process that is not ipckit "
+        "truncated it; the processes that use it fault on it too): run the command again, and `ipckit list` "
+        "reports what is left of that segment\n";
     ssize_t ignored = ::write(STDERR_FILENO, message, sizeof message - 1);
     (void)ignored;
     ::_exit(ipckit_tool::exit_failed);
