@@ -24,15 +24,14 @@
 #include <ipckit/detail/net/options.hpp>
 #include <ipckit/detail/net/socket.hpp>
 #include <ipckit/detail/net/watch.hpp>
+#include <ipckit/detail/sys/fd.hpp>
+#include <ipckit/detail/sys/socket.hpp>
 #include <ipckit/error.hpp>
 
 #include <boost/asio/basic_socket_acceptor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -193,7 +192,7 @@ private:
     enum class accepted { one, none_waiting, failed };
     /// One accept4 on the (non-blocking) listening socket.
     accepted accept_one() {
-        const int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
+        const int fd = sys::accept_connection(acceptor_.native_handle());
         if (fd < 0) {
             const int e = errno;
             if (e == EAGAIN || e == EWOULDBLOCK) return accepted::none_waiting;
@@ -206,7 +205,7 @@ private:
         boost::system::error_code ec;
         s.assign(protocol_, fd, ec);
         if (ec) {
-            ::close(fd);
+            sys::close_fd(fd);
             reject(errc::system_error, "taking an accepted connection failed: " + ec.message());
             return accepted::one;
         }

@@ -6,6 +6,8 @@
 #include <ipckit/detail/net/address.hpp>
 #include <ipckit/detail/net/io_thread.hpp>
 #include <ipckit/detail/net/socket.hpp>
+#include <ipckit/detail/sys/fd.hpp>
+#include <ipckit/detail/sys/socket.hpp>
 #include <ipckit/error.hpp>
 
 #include <boost/asio/basic_socket_acceptor.hpp>
@@ -13,10 +15,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 
-#include <sys/socket.h>
-#include <sys/stat.h>
-
-#include <cerrno>
 #include <filesystem>
 #include <string>
 #include <system_error>
@@ -54,32 +52,16 @@ inline bool stale_unix_socket(const std::string& path) {
     if (ec) return false;
     // Asio's connect waits for a connection in progress even on a non-blocking socket: the
     // probe calls connect(2) itself.
-    return ::connect(probe.native_handle(), where.data(), static_cast<socklen_t>(where.size())) != 0 &&
-           errno == ECONNREFUSED;
+    return sys::connect_refused(probe.native_handle(), where.data(), static_cast<socklen_t>(where.size()));
 }
 
-/// Which file a Unix listener's socket is, by device and inode: a listener removes its path
-/// on close only while the path still names this file. Once its file was unlinked (by hand,
-/// or by a listener that found it stale), another listener may have bound the path since,
-/// and removing that one's file would leave it unreachable.
-struct socket_file {
-    dev_t dev = 0;
-    ino_t ino = 0;
-    bool known = false;
-};
-
-/// The socket file at `path` now (known false if there is none).
-inline socket_file socket_file_at(const std::string& path) noexcept {
-    struct stat st{};
-    if (::lstat(path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) return {};
-    return {st.st_dev, st.st_ino, true};
-}
-
-/// Removes `path` if it still names `ours`. (Another listener that unlinks and binds between
+/// Removes `path` if it still names `ours`, the socket file a listener bound (by device and
+/// inode: sys::socket_file_at): once its file was unlinked (by hand, or by a listener that found
+/// it stale), another listener may have bound the path since, and removing that one's file
+/// would leave it unreachable. (Another listener that unlinks and binds between
 /// the look and the removal is not seen: a window of two system calls, not of a lifetime.)
-inline void remove_socket_file(const std::string& path, const socket_file& ours) noexcept {
-    const socket_file now = socket_file_at(path);
-    if (!ours.known || !now.known || now.dev != ours.dev || now.ino != ours.ino) return;
+inline void remove_socket_file(const std::string& path, const sys::file_identity& ours) noexcept {
+    if (!ours.same_as(sys::socket_file_at(path))) return;
     std::error_code ignored;
     std::filesystem::remove(path, ignored);
 }

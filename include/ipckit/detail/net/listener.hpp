@@ -133,7 +133,7 @@ private:
                                                              std::move(foreign));
         state->start();
         listener l(std::move(state), a, o);
-        if (a.transport == detail::net_transport::unix_path) l.file_ = detail::socket_file_at(a.path);
+        if (a.transport == detail::net_transport::unix_path) l.file_ = detail::sys::socket_file_at(a.path);
         return l;
     }
 
@@ -163,7 +163,7 @@ private:
     std::shared_ptr<detail::acceptor_state> state_;  // sockets
     std::shared_ptr<detail::shm_acceptor<Message>> shm_;  // shm://
     detail::net_address address_;
-    detail::socket_file file_;  // a Unix path's socket file, which close() removes if still there
+    detail::sys::file_identity file_;  // a Unix path's socket file, which close() removes if still there
     net_options options_;
     detail::made_here made_;  // where close() may act
 };

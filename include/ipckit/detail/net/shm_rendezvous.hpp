@@ -26,6 +26,7 @@
 #include <ipckit/detail/net/shm_door.hpp>
 #include <ipckit/detail/net/shm_duplex.hpp>
 #include <ipckit/detail/net/shm_names.hpp>
+#include <ipckit/detail/sys/process.hpp>
 #include <ipckit/detail/sys/shm.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>
@@ -45,8 +46,6 @@
 #include <utility>
 #include <vector>
 
-#include <unistd.h>
-
 namespace ipckit::detail {
 
 /// An id for a client's queue pair: this process's pid in the high 32 bits, so that no other
@@ -62,7 +61,7 @@ inline std::uint64_t shm_connection_id() {
         r ^= static_cast<std::uint32_t>(rd());
     } catch (...) {  // no entropy source: the counter and the clock alone
     }
-    return (static_cast<std::uint64_t>(::getpid()) << 32) | r;
+    return (static_cast<std::uint64_t>(sys::this_pid()) << 32) | r;
 }
 
 /// A shm:// listener's side: its door and request queue, and the requests it takes.

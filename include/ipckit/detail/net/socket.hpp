@@ -10,14 +10,13 @@
 // seeing that death. Asio opens and accepts without the flag, so ipckit opens its own.
 
 #include <ipckit/detail/net/address.hpp>
+#include <ipckit/detail/sys/fd.hpp>
+#include <ipckit/detail/sys/socket.hpp>
 #include <ipckit/error.hpp>
 
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
-
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -37,13 +36,13 @@ using clock = std::chrono::steady_clock;
 /// Opens `s` (a socket or an acceptor, closed) for `p`, close-on-exec (see the top).
 template <class Socket>
 void open_cloexec(Socket& s, const net_protocol& p, boost::system::error_code& ec) {
-    const int fd = ::socket(p.family(), p.type() | SOCK_CLOEXEC, p.protocol());
+    const int fd = sys::open_socket(p.family(), p.type(), p.protocol());
     if (fd < 0) {
         ec.assign(errno, boost::system::system_category());
         return;
     }
     s.assign(p, fd, ec);
-    if (ec) ::close(fd);
+    if (ec) sys::close_fd(fd);
 }
 
 /// The endpoint of a Unix address (a path, or an abstract name with its leading NUL).

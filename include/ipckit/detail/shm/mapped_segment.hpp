@@ -22,6 +22,7 @@
 // closes, in the child, the descriptors of objects that other threads of the parent are
 // creating (creation_in_progress), which hold a creator's flock and owner mark before own().
 
+#include <ipckit/detail/sys/fd.hpp>
 #include <ipckit/detail/sys/fork.hpp>
 #include <ipckit/detail/sys/process.hpp>
 #include <ipckit/detail/sys/shm.hpp>
@@ -37,8 +38,7 @@
 #include <vector>
 
 #include <pthread.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <sys/types.h>
 
 namespace ipckit::detail {
 
@@ -49,8 +49,7 @@ class mapped_segment;
 struct object_in_creation {
     std::uint64_t token;
     int fd;
-    dev_t dev;
-    ino_t ino;
+    sys::file_identity id;
     pthread_t thread;
 };
 
@@ -142,8 +141,7 @@ private:
         // Another thread's, which does not run here: nothing in the child goes on with it.
         std::erase_if(table.creating, [](const object_in_creation& c) {
             if (::pthread_equal(c.thread, ::pthread_self())) return false;  // the forking thread goes on making it
-            struct stat st {};
-            if (::fstat(c.fd, &st) == 0 && st.st_dev == c.dev && st.st_ino == c.ino) ::close(c.fd);
+            if (c.id.same_as(sys::identity_of(c.fd))) sys::close_fd(c.fd);
             return true;
         });
         for (const auto& entry : table.by_identity)
@@ -156,7 +154,7 @@ private:
         const int fd = sys::reopen_description(file_, os_);
         if (fd < 0) return;
         if (mapping_.data() != nullptr && !mapping_.move_onto(fd)) {
-            ::close(fd);
+            sys::close_fd(fd);
             return;
         }
         sys::take_over(file_, fd);
@@ -190,12 +188,12 @@ class creation_in_progress {
 public:
     creation_in_progress() noexcept { mapped_segment::handle_forks(); }
     void note(const sys::file& f) noexcept {
-        struct stat st {};
-        if (::fstat(f.get(), &st) != 0) return;
+        const sys::file_identity id = sys::identity_of(f.get());
+        if (!id.known) return;
         auto& table = owned_segments();
         const std::lock_guard<std::mutex> lock(table.mutex);
         try {
-            table.creating.push_back({table.last_token + 1, f.get(), st.st_dev, st.st_ino, ::pthread_self()});
+            table.creating.push_back({table.last_token + 1, f.get(), id, ::pthread_self()});
             token_ = ++table.last_token;
         } catch (...) {  // bad_alloc: a child forked meanwhile keeps the creator's locks
         }

@@ -14,6 +14,8 @@
 #include <span>
 #include <system_error>
 
+#include <ipckit/detail/sys/fd.hpp>
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -58,8 +60,6 @@ inline std::size_t receive_some(int fd, void* p, std::size_t n, std::error_code&
 /// Ends the sending half of the stream (SHUT_WR), or both (SHUT_RDWR), which wakes a thread
 /// polling the socket. Errors (the peer already gone) change nothing for the caller.
 inline void shutdown_socket(int fd, int how) noexcept { ::shutdown(fd, how); }
-
-inline void close_fd(int fd) noexcept { ::close(fd); }
 
 /// For a TCP socket whose peer sends nothing ipckit can watch (no heartbeats): has the kernel
 /// probe an idle connection after `idle` and end it (reads fail with ETIMEDOUT) once 3 probes a
