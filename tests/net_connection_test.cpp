@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -86,6 +87,20 @@ private:
     int fd_ = -1;
     std::vector<int> queued_;
 };
+
+/// A stale Unix socket file at `path`: bound by hand and closed, as a listener that died
+/// leaves it (a connect to it is refused).
+void leave_stale_socket(const std::string& path) {
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    REQUIRE(path.size() < sizeof a.sun_path);
+    path.copy(a.sun_path, path.size());
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    REQUIRE(::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0);
+    ::close(fd);
+    REQUIRE(std::filesystem::is_socket(path));
+}
 }  // namespace
 
 TEST_CASE("net connection: bytes go both ways, whole and in order, over every transport", "[unit]") {
@@ -416,6 +431,40 @@ TEST_CASE("net setup: binding the path of a live unix listener whose backlog is 
     CHECK(static_cast<errc>(*e) == errc::already_exists);
     CHECK(binder.wait() == 0);
     CHECK(std::filesystem::is_socket(path));  // not taken for stale and removed
+}
+
+TEST_CASE("net setup: of listeners binding one stale unix socket file at once, one replaces it and listens, the "
+          "others are already_exists",
+          "[unit]") {
+    constexpr int binders = 4;
+    for (int round = 0; round < 30; ++round) {
+        INFO("round " << round);
+        const std::string path = "/tmp/" + ipckit_test::unique_name("sock");
+        leave_stale_socket(path);
+        std::atomic<int> ready{0};
+        std::array<errc, binders> got{};
+        std::array<std::optional<ipckit::listener<msg>>, binders> bound;
+        std::vector<std::thread> threads;
+        for (int i = 0; i < binders; ++i)
+            threads.emplace_back([&, i] {
+                ready.fetch_add(1);
+                while (ready.load() < binders) std::this_thread::yield();
+                got[static_cast<std::size_t>(i)] = ipckit_test::setup_errc(
+                    [&] { bound[static_cast<std::size_t>(i)].emplace(ipckit::listener<msg>::bind("unix://" + path)); });
+            });
+        for (auto& t : threads) t.join();
+        CHECK(std::count(got.begin(), got.end(), errc::ok) == 1);
+        CHECK(std::count(got.begin(), got.end(), errc::already_exists) == binders - 1);
+        // The one that says it listens is the one the path leads to.
+        for (auto& l : bound) {
+            if (!l) continue;
+            auto c = ipckit::connect<msg>("unix://" + path, patience);
+            auto end = l->accept(patience);
+            REQUIRE(end.has_value());
+            REQUIRE(c.send("here").has_value());
+            CHECK(end->receive(patience).has_value());
+        }
+    }
 }
 
 TEST_CASE("net setup: a unix listener closing removes its own socket file only, not one bound at its path since",

@@ -6,6 +6,7 @@
 #include <ipckit/detail/net/address.hpp>
 #include <ipckit/detail/net/io_thread.hpp>
 #include <ipckit/detail/net/socket.hpp>
+#include <ipckit/detail/sys/dir_lock.hpp>
 #include <ipckit/detail/sys/fd.hpp>
 #include <ipckit/detail/sys/socket.hpp>
 #include <ipckit/error.hpp>
@@ -66,12 +67,23 @@ inline void remove_socket_file(const std::string& path, const sys::file_identity
     std::filesystem::remove(path, ignored);
 }
 
+/// The directory a Unix socket's path is in.
+inline std::string directory_of(const std::string& path) {
+    const std::string dir = std::filesystem::path(path).parent_path().string();
+    return dir.empty() ? "." : dir;
+}
+
 /// A listening socket on `a`, on the I/O thread's context.
 inline net_acceptor bind_acceptor(const net_address& a) {
     const std::string text = a.str();
     const net_endpoint where = a.transport == net_transport::tcp ? resolve_for_bind(a) : unix_endpoint(a);
     net_acceptor acceptor(io_thread::context());
     boost::system::error_code ec;
+    // A Unix path is bound and listened on under its directory's lock (sys/dir_lock.hpp), so
+    // that another ipckit binder never finds it bound but not yet listening, which a probe
+    // cannot tell from a stale file.
+    const sys::directory_lock binding =
+        a.transport == net_transport::unix_path ? sys::directory_lock(directory_of(a.path)) : sys::directory_lock();
     for (int attempt = 0;; ++attempt) {
         open_cloexec(acceptor, where.protocol(), ec);
         if (ec) throw net_error(ec, text, "opening a socket for");
