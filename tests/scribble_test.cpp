@@ -597,6 +597,21 @@ TEST_CASE("scribble: a tail moved forward is corrupt, not a stale message or rec
     }
 }
 
+TEST_CASE("scribble: a tail moved back inside a dead sender's reservation is corrupt, not waited on for ever",
+          "[unit]") {
+    scoped_name name("scribble");
+    auto q = bytes_mpsc::create(name, quick_liveness(1ms));
+    inside<bytes_mpsc> in(name);
+    auto rx = q.receiver();
+    // A reservation of 48 bytes at 0 that no live sender holds (what a sender killed holding a
+    // loan leaves), and the tail moved back inside it: no sound ring has a reservation past its
+    // tail, and nobody is left to move either word.
+    in->ring.header(0).store(record::record_at(record::reserved, 0, 48));
+    in->ring.tail.store(8);
+    std::array<std::byte, max_bytes> buffer{};
+    CHECK(err(rx.receive(std::span<std::byte>(buffer), 50ms)) == errc::corrupt);
+}
+
 // ---- the rendezvous: no offer taken twice, none reported taken that was not -----------------
 
 TEST_CASE("scribble: a rendezvous offer put back after it was taken is corrupt, not delivered twice", "[unit]") {

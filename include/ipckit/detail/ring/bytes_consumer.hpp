@@ -187,7 +187,19 @@ public:
             std::uint64_t end;
             if (k == bytes_record::reserved) {
                 end = h + bytes_record::size_of(w);
-                if (!ring_type::fits_lap(h, end - h) || end > t) return false;  // peek() reports it
+                if (!ring_type::fits_lap(h, end - h)) return false;  // peek() reports it
+                if (end > t) {
+                    // A sound ring's tail is at or past the end of every reservation (a claim
+                    // moves it there; only the last reservation's own producer moves it back, to
+                    // its record's shorter end), and this one's producer is gone: nobody moves
+                    // either word now. Damage, which peek() cannot tell from a reservation being
+                    // made, so it would wait for ever: reported, unless a word moved meanwhile.
+                    if (header.load(std::memory_order_acquire) != w ||
+                        ring_->tail.load(std::memory_order_acquire) != t)
+                        return false;
+                    broken_ = true;
+                    return true;
+                }
             } else {
                 // Nothing was written: the reservation runs to the next boundary. A live
                 // producer's record in between is named by its pending word (found by the
