@@ -21,6 +21,7 @@
 #include <ipckit/detail/net/socket.hpp>
 #include <ipckit/error.hpp>
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -89,6 +90,14 @@ private:
         });
         if (address_.transport != net_transport::tcp) {
             endpoints_.push_back(unix_endpoint(address_));
+            return try_endpoint(0);
+        }
+        // A numeric host needs no resolver: Asio's resolves one at a time on one thread, so a
+        // slow name would hold this connect up behind it.
+        boost::system::error_code not_numeric;
+        const asio::ip::address ip = asio::ip::make_address(address_.host, not_numeric);
+        if (!not_numeric) {
+            endpoints_.emplace_back(asio::ip::tcp::endpoint(ip, address_.port));
             return try_endpoint(0);
         }
         resolving_ = true;
