@@ -720,3 +720,28 @@ TEST_CASE("an empty object left by a creator that died before sizing it is repla
     CHECK(s->created());
     CHECK(word_of(*s) == initialised);
 }
+
+TEST_CASE("a creator stopped between creating its object and locking it, whose object was judged abandoned and "
+          "replaced meanwhile, does not take the replacement's name for its own",
+          "[unit]") {
+    scoped_name name;
+    const std::string os = ipckit::detail::os_name(name.str());
+    ipckit::options impatient;
+    impatient.init_timeout = std::chrono::milliseconds(0);
+    std::optional<segment> other;
+    // The moment between the create and the lock, in which a creator stopped for init_timeout
+    // lets another process take its empty object for abandoned, remove it, and create the name.
+    const auto stopped_creator = [&](const ipckit::detail::sys::file&) noexcept {
+        try {
+            if (segment::remove_if_abandoned(name.str(), impatient))
+                other.emplace(segment::create<ipckit::system_owned>(name, layout_a(), impatient, init_body));
+        } catch (...) {
+        }
+    };
+    const ipckit::detail::sys::file lost = ipckit::detail::sys::shm_create(os, 0600, stopped_creator);
+    REQUIRE(other);
+    CHECK(lost.get() < 0);  // not a creator of the name
+    // The other's segment is the name's, whole, and stays so.
+    const segment again = segment::open(name, layout_a(), {});
+    CHECK(word_of(again) == initialised);
+}

@@ -163,6 +163,7 @@ public:
                 detail::creation_in_progress making;
                 detail::sys::file f = detail::sys::shm_create(
                     os, opt.mode, [&making](const detail::sys::file& made) noexcept { making.note(made); });
+                if (f.get() < 0) continue;  // it lost its name before this creator locked it: again
                 detail::sys::shm_reserve(f, os, want.size, opt.mode);
                 return initialise<Ownership>(name, std::move(f), want, std::forward<Init>(init));
             } catch (const error& e) {

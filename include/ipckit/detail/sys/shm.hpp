@@ -6,6 +6,7 @@
 // no_space at creation rather than a SIGBUS on first touch. Names passed here are OS names
 // ("/ipckit.<name>"); validating the user's name is the caller's job.
 
+#include <ipckit/detail/sys/fd.hpp>
 #include <ipckit/detail/sys/os_error.hpp>
 
 #include <cerrno>
@@ -130,17 +131,46 @@ inline void take_over(const file& f, int fd) noexcept {
     ::close(fd);
 }
 
+/// The inode now behind `os_name`, or 0 if there is none.
+inline ino_t shm_inode(const std::string& os_name) noexcept {
+    struct stat st {};
+    const std::string path = std::string(shm_dir) + os_name;
+    return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+/// Whether `os_name` still names the object `f` is open on.
+inline bool still_named(const std::string& os_name, const file& f) noexcept {
+    const file_identity mine = identity_of(f.get());
+    return mine.known && shm_inode(os_name) == mine.ino;
+}
+
+/// Removes `os_name` if it still names the object `f` is open on. A caller that holds f's
+/// exclusive lock (two processes that both mean to remove an old object) never removes a new
+/// one that took the name meanwhile; one that does not (a live queue's remove, whose endpoints
+/// hold the lock shared) only between this check and the unlink.
+inline bool shm_remove_if_same(const std::string& os_name, const file& f) noexcept {
+    return still_named(os_name, f) && ::shm_unlink(os_name.c_str()) == 0;
+}
+
 /// Creates `os_name` exclusively, empty, and returns it holding a shared flock: its creator's,
 /// taken before it is sized (shm_reserve: reserving gigabytes takes seconds), so that no prober
 /// takes a live creator's empty object for one whose creator died. `created(f)` (noexcept) runs
 /// as soon as it exists, before the lock is taken. Throws already_exists, permission_denied or
-/// invalid_name.
+/// invalid_name. A file that is not open (get() < 0) if the object lost its name before the lock
+/// was taken (see below): the caller creates again.
 template <class Created>
 file shm_create(const std::string& os_name, unsigned mode, Created&& created) {
     file f(::shm_open(os_name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(mode)));
     if (f.get() < 0) throw_errno(errno, "cannot create shared memory " + std::string(shm_dir) + os_name);
     created(f);
     lock_shared(f);
+    // Between the create and the lock, a prober may have judged the object abandoned (empty and
+    // init_timeout old: this creator was stopped that long) and removed its name, which another
+    // process may have created since: then this object is nobody's.
+    if (!still_named(os_name, f)) {
+        unlock(f);
+        return file{};
+    }
     return f;
 }
 inline file shm_create(const std::string& os_name, unsigned mode) {
@@ -151,7 +181,7 @@ inline file shm_create(const std::string& os_name, unsigned mode) {
 /// reserved. Throws permission_denied or no_space, the object removed again.
 inline void shm_reserve(const file& f, const std::string& os_name, std::size_t size, unsigned mode) {
     auto fail = [&](int err, const std::string& what, const std::string& hint) {
-        ::shm_unlink(os_name.c_str());
+        shm_remove_if_same(os_name, f);
         throw_errno(err, what, hint);
     };
     if (::fchmod(f.get(), static_cast<mode_t>(mode)) != 0)
@@ -182,13 +212,6 @@ inline bool shm_remove(const std::string& os_name) {
 
 /// Removes `os_name` if it exists, reporting nothing: the clean-up of a creation that failed.
 inline void shm_remove_quietly(const std::string& os_name) noexcept { ::shm_unlink(os_name.c_str()); }
-
-/// The inode now behind `os_name`, or 0 if there is none.
-inline ino_t shm_inode(const std::string& os_name) noexcept {
-    struct stat st {};
-    const std::string path = std::string(shm_dir) + os_name;
-    return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
-}
 
 /// An entry of shm_dir: its name (without the leading '/'), and whether it is a plain file (the
 /// directory says so without a system call per entry; false for a directory, a link, a FIFO...
@@ -298,16 +321,6 @@ inline bool owner_mark_held(const file& f) noexcept {
     struct flock l = owner_mark_range(F_WRLCK);  // what would conflict with any holder's mark
     if (::fcntl(f.get(), F_OFD_GETLK, &l) != 0) return true;  // cannot tell: not gone
     return l.l_type != F_UNLCK;
-}
-
-/// Removes `os_name` if it still names the object `f` is open on. A caller that holds f's
-/// exclusive lock (two processes that both mean to remove an old object) never removes a new
-/// one that took the name meanwhile; one that does not (a live queue's remove, whose endpoints
-/// hold the lock shared) only between this check and the unlink.
-inline bool shm_remove_if_same(const std::string& os_name, const file& f) noexcept {
-    struct stat st {};
-    if (::fstat(f.get(), &st) != 0 || shm_inode(os_name) != st.st_ino) return false;
-    return ::shm_unlink(os_name.c_str()) == 0;
 }
 
 /// A shared mapping of the first `size` bytes of a file, unmapped on destruction: read-write, or
