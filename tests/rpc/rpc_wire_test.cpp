@@ -38,8 +38,11 @@ TEST_CASE("rpc reply cache: a request runs once, and a retransmission gets the s
     CHECK(reply == bytes_of("one"));
 }
 
-TEST_CASE("rpc reply cache: its replies' bytes are counted in the shared budget until evicted or gone", "[unit]") {
-    auto budget = std::make_shared<ipckit::detail::rpc::reply_budget>(1000);
+TEST_CASE("rpc reply cache: its replies' bytes, each with its entry's cost, are counted in the shared budget until "
+          "evicted or gone",
+          "[unit]") {
+    constexpr std::size_t e = reply_cache::entry_cost;
+    auto budget = std::make_shared<ipckit::detail::rpc::reply_budget>(1000 + 4 * e);
     std::vector<char> reply;
     {
         reply_cache a(2, budget);
@@ -50,33 +53,35 @@ TEST_CASE("rpc reply cache: its replies' bytes are counted in the shared budget 
         }
         REQUIRE(b.admit(1, reply) == reply_cache::seen::fresh);
         b.complete(1, std::vector<char>(50));
-        CHECK(a.bytes() == 500);  // 200 + 300: the 100 went with its reply, past the capacity of 2
-        CHECK(budget->used() == 550);
+        CHECK(a.bytes() == 500 + 2 * e);  // 200 + 300: the 100 went with its reply, past the capacity of 2
+        CHECK(budget->used() == 550 + 3 * e);
         a.drop_oldest();
         CHECK(a.admit(2, reply) == reply_cache::seen::expired);
-        CHECK(budget->used() == 350);
+        CHECK(budget->used() == 350 + 2 * e);
     }
     CHECK(budget->used() == 0);
 }
 
 TEST_CASE("rpc client table: over the byte budget, the clients holding most lose their oldest replies", "[unit]") {
-    ipckit::detail::rpc::client_table table(8, 16, 1000);  // trims down to 875
+    constexpr std::size_t e = reply_cache::entry_cost;
+    // Replies of 2000 - e and 1000 - e bytes: each counts as 2000 or 1000 with its entry's cost.
+    ipckit::detail::rpc::client_table table(8, 16, 10'000);  // trims down to 8750
     auto heavy = table.attach(1, nullptr);
     auto light = table.attach(2, nullptr);
     std::vector<char> reply;
     const auto store = [&reply](ipckit::detail::rpc::client_state& c, std::uint64_t seq, std::size_t size) {
         REQUIRE(c.replies.admit(seq, reply) == reply_cache::seen::fresh);
-        c.replies.complete(seq, std::vector<char>(size));
+        c.replies.complete(seq, std::vector<char>(size - e));
     };
-    for (std::uint64_t s = 1; s <= 4; ++s) store(*heavy, s, 200);
-    store(*light, 1, 100);
-    store(*light, 2, 100);
+    for (std::uint64_t s = 1; s <= 4; ++s) store(*heavy, s, 2000);
+    store(*light, 1, 1000);
+    store(*light, 2, 1000);
     table.trim();
-    CHECK(table.reply_bytes() == 1000);  // at the budget, not over it: nothing goes
-    store(*light, 3, 100);
+    CHECK(table.reply_bytes() == 10'000);  // at the budget, not over it: nothing goes
+    store(*light, 3, 1000);
     table.trim();
-    CHECK(table.reply_bytes() <= 875);
-    CHECK(light->replies.bytes() == 300);  // the light client keeps its replies
+    CHECK(table.reply_bytes() <= 8750);
+    CHECK(light->replies.bytes() == 3000);  // the light client keeps its replies
     CHECK(heavy->replies.admit(1, reply) == reply_cache::seen::expired);  // the heavy one lost its oldest
     CHECK(heavy->replies.admit(4, reply) == reply_cache::seen::done);
 }

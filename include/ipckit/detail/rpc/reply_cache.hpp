@@ -23,7 +23,9 @@
 // cache also counts its replies' bytes into a budget that all the server's clients share
 // (reply_budget.hpp), and the client table has the client holding the most drop its oldest
 // (drop_oldest) while the budget is over. A reply dropped that way is one more eviction: its
-// retransmission is `expired`, never run again.
+// retransmission is `expired`, never run again. Each reply counts with what keeping it costs
+// beside its bytes (entry_cost: its map node, its vector and its place in the order), so that
+// a million one-byte replies are not counted as a megabyte.
 //
 // Not thread-safe: its client's mutex guards it (session.hpp, client_state).
 
@@ -84,7 +86,7 @@ public:
         it->second.done = true;
         it->second.reply = std::move(reply);
         completed_.push_back(seq);
-        count(it->second.reply.size(), true);
+        count(cost_of(it->second.reply), true);
         while (completed_.size() > capacity_) drop_oldest();
         return newest_ - seq < half_range;
     }
@@ -95,7 +97,7 @@ public:
         const std::uint64_t old = completed_.front();
         completed_.pop_front();
         const auto it = entries_.find(old);
-        count(it->second.reply.size(), false);
+        count(cost_of(it->second.reply), false);
         entries_.erase(it);
         if (old >= floor_) floor_ = old + 1;
     }
@@ -110,8 +112,12 @@ public:
     }
 
     [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
-    /// The bytes of the replies stored.
+    /// The bytes of the replies stored, each with entry_cost beside.
     [[nodiscard]] std::size_t bytes() const noexcept { return bytes_; }
+
+    /// What keeping a reply costs beside its bytes, about: a map node with its entry, a vector's
+    /// allocation header, a deque slot.
+    static constexpr std::size_t entry_cost = 128;
 
 private:
     struct entry {
@@ -119,6 +125,8 @@ private:
         std::vector<char> reply;
     };
     static constexpr std::uint64_t half_range = std::uint64_t{1} << 31;  // how far a msgid reaches either way
+
+    static std::size_t cost_of(const std::vector<char>& reply) noexcept { return reply.size() + entry_cost; }
 
     void count(std::size_t n, bool stored) noexcept {
         bytes_ = stored ? bytes_ + n : bytes_ - n;
