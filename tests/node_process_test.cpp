@@ -1,7 +1,7 @@
 // node across processes (fork): names freed by death, racing joins, both addressing styles, and
 // departures by leaving and by SIGKILL, with exact accounting of what was sent, delivered and
-// handed back as undeliverable; and a SIGKILLed peer reported while live ones keep a member busy
-// or are tried first.
+// handed back as undeliverable; a SIGKILLed peer reported while live ones keep a member busy
+// or are tried first, and before the messages of its successor under the same name.
 
 #include "catch.hpp"
 #include "messages.hpp"
@@ -271,6 +271,59 @@ TEST_CASE("node across processes: receive_any reports a SIGKILLed sender while a
     }
     CHECK(bob_message);
     CHECK(bob_end == errc::peer_dead);
+}
+
+TEST_CASE("node across processes: a SIGKILLed sender's messages and its peer_dead come before those of its "
+          "successor under the same name, in receive_any as in receive(from)",
+          "[process]") {
+    enum style { any_blocking, any_polling, from_name };
+    const style how = GENERATE(any_blocking, any_polling, from_name);
+    CAPTURE(how);
+    scoped_domain d;
+    signal_pipe old_sent, new_sent, hold;
+    ipckit::node b(d, "b");
+    ipckit::node carol(d, "carol");  // a live sender under another name, in this process
+    const auto sender = [&](const std::string& tag, signal_pipe& sent) {
+        return [&d, tag, &sent, &hold](child_report& r) {
+            ipckit::node a(d, "a");
+            for (int k = 0; k < 3; ++k) r.expect(err(a.sender().send("b", tag + std::to_string(k))), errc::ok);
+            sent.post();
+            r.block_until_killed(hold);
+        };
+    };
+    child_report old_report;
+    child old_a = old_report.spawn(sender("old", old_sent));
+    REQUIRE(old_report.reached(old_a, old_sent) == as_expected);
+    CHECK(old_report.ended(old_a.kill(), killed_by_sigkill) == as_expected);
+    child_report new_report;  // "a" again: a new incarnation, alive to the end
+    child new_a = new_report.spawn(sender("new", new_sent));
+    REQUIRE(new_report.reached(new_a, new_sent) == as_expected);
+    for (int k = 0; k < 3; ++k) REQUIRE(carol.sender().send("b", "c" + std::to_string(k)));
+
+    // What b sees from each name, in order: a message's text, or the errc that ended a link.
+    std::map<std::string, std::vector<std::string>> seen;
+    const auto note = [&](const std::string& from, const ipckit::result<std::vector<std::byte>>& m) {
+        seen[from].push_back(m ? text(*m) : ipckit_test::errc_text(m.error()));
+    };
+    if (how == from_name) {
+        for (int i = 0; i < 7; ++i) note("a", b.receiver().receive("a", patience));
+        for (int i = 0; i < 3; ++i) note("carol", b.receiver().receive("carol", patience));
+    } else {
+        for (int i = 0; i < 10; ++i) {
+            auto e = how == any_blocking ? b.receiver().receive_any(patience)
+                                         : b.receiver<ipckit::non_blocking>().receive_any();
+            note(e.from, e.message);
+        }
+    }
+    CHECK(seen["a"] == std::vector<std::string>{"old0", "old1", "old2", ipckit_test::errc_text(errc::peer_dead),
+                                                "new0", "new1", "new2"});
+    CHECK(seen["carol"] == std::vector<std::string>{"c0", "c1", "c2"});
+    CHECK(seen.size() == 2);
+    // The successor is alive: nothing more from it, and no end.
+    CHECK(err(b.receiver<ipckit::non_blocking>().receive("a")) == errc::would_block);
+    CHECK(err(b.receiver<ipckit::non_blocking>().receive_any().message) == errc::would_block);
+    CHECK(d.links().size() == 2);  // new a -> b and carol -> b: the predecessor's link went with its end
+    CHECK(new_report.ended(new_a.kill(), killed_by_sigkill) == as_expected);
 }
 
 TEST_CASE("node across processes: a poller that tries a live peer first, a liveness interval apart, still hears "

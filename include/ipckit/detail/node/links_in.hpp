@@ -14,6 +14,13 @@
 // per liveness interval (a clock read per call that passes one). A departed sender is
 // reported once, closed or peer_dead, after the last of its messages; its link is then removed.
 //
+// A name can have links from two incarnations at once: a sender killed (or gone) with messages
+// still on its link, and its successor under the same name that sent too. The predecessor's
+// messages and its end come first, as from one sender in order: receive(from) takes the oldest
+// incarnation's link (find), and receive_any passes over every other one (shadowed, kept up to
+// date whenever a link is added or dropped, so a pass reads one flag per link) and does not wake
+// for it, until the older link has been reported and dropped.
+//
 // Restricted thread-safe: one thread at a time, that of the node.
 
 #include <ipckit/deadline.hpp>
@@ -105,6 +112,7 @@ public:
                 for (std::size_t k = 0; k < n; ++k) {
                     const std::size_t i = (rotor_ + k) % n;
                     incoming* in = in_[i].get();
+                    if (in->shadowed) continue;  // a successor's link: its predecessor's comes first
                     auto msg = take(in->rx);
                     if (msg || stays(msg.error())) {
                         if (msg) rotor_ = (i + 1) % n;
@@ -129,9 +137,10 @@ public:
                     me.bell, me.asleep,
                     [this, &m, &me, seen] {
                         if (me.links.load(std::memory_order_acquire) != seen) return true;
-                        // A message, or a sender that gave its place back (leave() rings after it).
+                        // A message, or a sender that gave its place back (leave() rings after it), on
+                        // a link the pass would look at.
                         return std::any_of(in_.begin(), in_.end(), [&m](const auto& in) {
-                            return in->q.depth() != 0 || !sender_current(m, *in);
+                            return !in->shadowed && (in->q.depth() != 0 || !sender_current(m, *in));
                         });
                     },
                     // Once per liveness interval, stop waiting and look at each sender.
@@ -172,6 +181,9 @@ private:
         LinkQueue q;
         receiver_type rx;
         clock::time_point next_check{};  ///< when to ask the OS about the sender next
+        /// A link from `peer` of an older incarnation is open too: receive_any passes this one
+        /// over until that one is dropped (shade).
+        bool shadowed = false;
     };
 
     /// Whether to ask the OS about the sender of `in` now, its link being empty: once per
@@ -217,6 +229,7 @@ private:
                     in_.push_back(std::make_unique<incoming>(incoming{std::move(l.from), l.from_incarnation,
                                                                       m.members().find_incarnation(l.from_incarnation),
                                                                       std::move(l.segment), q, std::move(rx)}));
+                    shade(in_.back()->peer);
                 } catch (const error& e) {
                     const errc why = e.reason();
                     if (why == errc::not_found || why == errc::corrupt || why == errc::incompatible_layout ||
@@ -242,6 +255,14 @@ private:
         return oldest;
     }
 
+    /// Marks which links from `peer` receive_any passes over: all but the oldest incarnation's
+    /// (find). Called whenever a link from `peer` is added or dropped.
+    void shade(std::string_view peer) noexcept {
+        const incoming* oldest = find(peer);
+        for (auto& in : in_)
+            if (in->peer == peer) in->shadowed = in.get() != oldest;
+    }
+
     /// The link from the live member `from`, made now if it does not exist: receive(from) may
     /// come before from's first send. nullptr when there is no such member.
     incoming* open(membership& m, std::string_view from) {
@@ -252,6 +273,7 @@ private:
         receiver_type rx = q.template receiver<non_blocking>();
         in_.push_back(
             std::make_unique<incoming>(incoming{std::string(from), who->incarnation, who, std::move(link), q, std::move(rx)}));
+        shade(from);
         return in_.back().get();
     }
 
@@ -291,8 +313,10 @@ private:
                 if (dropped_.size() > 256) dropped_.erase(dropped_.begin());
             } catch (...) {
             }
+            std::string peer = std::move(in->peer);
             in_.erase(in_.begin() + static_cast<std::ptrdiff_t>(i));
             if (rotor_ > i) --rotor_;
+            shade(peer);  // a successor's link, if any, is next
             return;
         }
     }
