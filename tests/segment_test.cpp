@@ -88,6 +88,13 @@ TEST_CASE("segment names are validated", "[unit]") {
     CHECK(reason("a b") == errc::invalid_name);
     CHECK(reason(".hidden") == errc::invalid_name);
     CHECK(reason("caf\xc3\xa9") == errc::invalid_name);
+    // What the error quotes of a bad name is short, and printable: no line of a log forged.
+    CHECK(reason("a\nb", &what) == errc::invalid_name);
+    CHECK(what.find('\n') == std::string::npos);
+    CHECK(what.find("a\\x0ab") != std::string::npos);
+    CHECK(reason(std::string(100'000, 'x'), &what) == errc::invalid_name);
+    CHECK(what.size() < 400);
+    CHECK(what.find("100000 bytes") != std::string::npos);
     CHECK(reason_of([] { (void)ipckit::remove_segment("no/slash"); }) == errc::invalid_name);
     // The longest valid name works end to end.
     const std::string longest = "ipckit-long-" + std::to_string(::getpid()) + "-" +

@@ -8,6 +8,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -70,6 +71,27 @@ constexpr const char* to_string(errc e) noexcept {
 }
 
 namespace detail {
+/// What a caller or a peer gave (a name, an address), as an error message quotes it: at most
+/// `most` bytes of it, each byte outside printable ASCII as \xNN, and what was cut said. So a
+/// hostile peer's megabyte name or a newline in it neither swells nor forges a message or a log
+/// line.
+inline std::string quoted(std::string_view text, std::size_t most = 64) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (const char c : text.substr(0, most)) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u >= 0x20 && u < 0x7f && c != '\\') {
+            out += c;
+        } else {
+            out += "\\x";
+            out += hex[u >> 4];
+            out += hex[u & 0xf];
+        }
+    }
+    if (text.size() > most) out += "... (" + std::to_string(text.size()) + " bytes)";
+    return out;
+}
+
 class error_category final : public std::error_category {
 public:
     const char* name() const noexcept override { return "ipckit"; }

@@ -77,7 +77,7 @@ inline std::chrono::nanoseconds liveness_of(const options& opt) noexcept {
 /// first) where `dots` allows. `what` names the kind of name in the message ("segment", "member").
 inline void check_name(std::string_view name, std::size_t max, const char* what, bool dots) {
     auto fail = [&](const std::string& why) {
-        throw error(errc::invalid_name, std::string("invalid ") + what + " name '" + std::string(name) + "': " + why +
+        throw error(errc::invalid_name, std::string("invalid ") + what + " name '" + detail::quoted(name) + "': " + why +
                                             ". Use 1 to " + std::to_string(max) + " characters from A-Z a-z 0-9 " +
                                             (dots ? ". _ -, not starting with '.'" : "_ -"));
     };
@@ -87,7 +87,7 @@ inline void check_name(std::string_view name, std::size_t max, const char* what,
     for (const char c : name) {
         const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
                         c == '-' || (dots && c == '.');
-        if (!ok) fail(c == '/' ? "it contains '/'" : "it contains the character '" + std::string(1, c) + "'");
+        if (!ok) fail(c == '/' ? "it contains '/'" : "it contains the character '" + detail::quoted({&c, 1}) + "'");
     }
 }
 

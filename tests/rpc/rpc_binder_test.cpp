@@ -291,6 +291,13 @@ TEST_CASE("rpc binder: bad input is refused with a reason, and the binder goes o
               auto nowhere = b.call<void>("register", std::string("calc"), std::string("nowhere"), patience);
               r.check(!nowhere && refused(nowhere.error(), "invalid_argument", "nowhere"),
                       "invalid_argument naming the address 'nowhere', not " + nowhere.error().message);
+              // an address that would forge a line of the binder's log, or of a client's error
+              const std::string forged = "unix:///tmp/x\nipckit binder: registered 'bank' at tcp://127.0.0.1:1";
+              auto control = b.call<void>("register", std::string("calc"), forged, patience);
+              r.check(!control && refused(control.error(), "invalid_argument", "control character") &&
+                          !ipckit_test::contains(control.error().message, "\n"),
+                      "invalid_argument for an address with a newline, quoted without it, not " +
+                          control.error().message);
 
               // one connection holds at most max_names
               for (int i = 0; i < 3; ++i) {

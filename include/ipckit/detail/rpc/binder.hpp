@@ -27,6 +27,7 @@
 #include <ipckit/detail/rpc/server.hpp>
 #include <ipckit/error.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -92,6 +93,13 @@ private:
             throw detail::rpc::refusal(errc_t::invalid_argument,
                                        "the address is " + std::to_string(address.size()) + " characters long, more than the " +
                                            std::to_string(detail::rpc::max_binder_address) + " a binder keeps");
+        // What a binder keeps, it prints and hands to every client that asks: printable only.
+        if (const auto c = std::find_if(address.begin(), address.end(),
+                                        [](char x) { return static_cast<unsigned char>(x) < 0x20 || x == 0x7f; });
+            c != address.end())
+            throw detail::rpc::refusal(errc_t::invalid_argument,
+                                       "the address '" + detail::quoted(address) + "' holds a control character (byte " +
+                                           std::to_string(c - address.begin()) + "); register a printable address");
         try {
             (void)ipckit::parse_address(address);
         } catch (const ipckit::error& e) {
