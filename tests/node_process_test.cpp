@@ -561,3 +561,30 @@ TEST_CASE("node across processes: a link whose creator was SIGKILLed while makin
     }
     CHECK(d.links().empty());
 }
+
+TEST_CASE("node across processes: a link whose sender was SIGKILLed while making it is swept while its receiver "
+          "lives, and the receiver goes on",
+          "[process]") {
+    scoped_domain d;
+    ipckit::node bob(d, "bob");
+    ipckit::node carol(d, "carol");
+    REQUIRE(carol.sender().send("bob", "hello"));
+    REQUIRE(d.links().size() == 1);
+    const std::string carols = d.links().front();
+    const auto bob_incarnation = ipckit::detail::list_links(d.str()).front().to_incarnation;
+    // A sender of an incarnation no member holds (gone), killed inside segment::create.
+    const std::string half_made = ipckit::detail::make_link_name(d, "alice", std::uint64_t{1} << 40, "bob", bob_incarnation);
+    child alice([&] {
+        (void)ipckit::segment::create<ipckit::system_owned>(half_made, ipckit::node::link_queue::layout(), {},
+                                                            [](void*) { ::raise(SIGKILL); });
+        return 0;
+    });
+    REQUIRE(alice.wait() == ipckit_test::killed_by_sigkill);
+    REQUIRE(d.links().size() == 2);
+    { ipckit::node dave(d, "dave"); }  // sweeps, joining and leaving
+    CHECK(d.links() == std::vector<std::string>{carols});  // carol's, whose sender lives, stays
+    auto e = bob.receiver<ipckit::non_blocking>().receive_any();
+    REQUIRE(e.message);
+    CHECK(e.from == "carol");
+    CHECK(text(*e.message) == "hello");
+}

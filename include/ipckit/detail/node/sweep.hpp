@@ -6,7 +6,9 @@
 // about each end; a segment is removed only if it opens as a link of this node type: a queue
 // that merely has a link's name ("<domain>.x.y.1.2"), or one still being made, stays. A link
 // left half-made by a creator that died is removed as segment::create would replace it
-// (remove_if_abandoned, judged under the segment's lock): with both ends gone, nobody else will.
+// (remove_if_abandoned, judged under the segment's lock) once its sender is gone, whether its
+// receiver lives or not: no message can be on it, the receiver never opens it (it is not ready),
+// and a long-lived receiver of senders that crash would otherwise keep every such link.
 
 #include <ipckit/detail/node/link_name.hpp>
 #include <ipckit/detail/node/membership.hpp>
@@ -26,13 +28,14 @@ inline void remove_link_quietly(const std::string& link) noexcept {
 }
 
 /// Removes the domain's links that nobody can send on or receive from any more: both ends have
-/// left or died. Throws what listing /dev/shm throws.
+/// left or died; or their sender died making them. Throws what listing /dev/shm throws.
 template <class LinkQueue>
 void sweep_links(const membership& m) {
     options quick = m.link_options();
     quick.init_timeout = std::chrono::milliseconds(0);
     for (const auto& l : list_links(m.domain())) {
-        if (m.members().live(l.from_incarnation) || m.members().live(l.to_incarnation)) continue;
+        if (m.members().live(l.from_incarnation)) continue;  // it may be making it, or sending on it
+        const bool receiver_gone = !m.members().live(l.to_incarnation);
         try {
             (void)LinkQueue::open(l.segment, quick);
         } catch (...) {
@@ -43,7 +46,7 @@ void sweep_links(const membership& m) {
             }
             continue;
         }
-        remove_link_quietly(l.segment);
+        if (receiver_gone) remove_link_quietly(l.segment);  // a live receiver reads what is on it
     }
 }
 
