@@ -433,6 +433,31 @@ TEMPLATE_TEST_CASE("mailbox process: when its owner is killed a process_owned ma
     CHECK(again.depth() == 0);
 }
 
+TEMPLATE_TEST_CASE("mailbox process: when its owner is killed, a sender that never waits gets closed too, not ok "
+                   "while nobody is left to receive",
+                   "[process]", (tick_box<ipckit::exclusive, 64, ipckit::process_owned>),
+                   (bytes_box<ipckit::exclusive, 1024, ipckit::process_owned>)) {
+    using box = TestType;
+    scoped_name name("mbox");
+    signal_pipe ready, hold;
+    child_report owner_report;
+    child owner = owner_report.spawn([&](child_report& r) {
+        auto mb = box::create(name, quick_liveness());
+        auto rx = mb.receiver();
+        ready.post();
+        r.block_until_killed(hold);
+    });
+    REQUIRE(owner_report.reached(owner, ready) == as_expected);
+    auto mb = box::open(name, quick_liveness());
+    auto tx = mb.template sender<ipckit::non_blocking>();
+    REQUIRE(mb.is_open());
+    REQUIRE(owner_report.ended(owner.kill(), killed_by_sigkill) == as_expected);
+    CHECK_FALSE(mb.is_open());
+    // Far from full: the send would not wait, and asks about the owner all the same.
+    CHECK(err(ipckit_test::send_tick(tx, 0)) == errc::closed);
+    CHECK(err(ipckit_test::send_tick(tx, 1)) == errc::closed);
+}
+
 TEST_CASE("mailbox process: when its owner lets go a process_owned mailbox is gone and senders get closed",
           "[process]") {
     using box = ipckit::mailbox<tick, ipckit::bounded<8>>;

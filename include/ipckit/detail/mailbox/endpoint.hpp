@@ -16,6 +16,7 @@
 #include <ipckit/detail/mailbox/handle.hpp>
 #include <ipckit/detail/ring/ticket.hpp>
 #include <ipckit/detail/sync/doorbell.hpp>
+#include <ipckit/detail/sys/coarse_clock.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>
 #include <ipckit/segment.hpp>
@@ -90,9 +91,21 @@ protected:
     template <class Attempt>
         requires std::same_as<Role, producer_role>
     errc run_sending(Attempt&& attempt, clock::time_point deadline) noexcept {
+        if constexpr (std::is_same_v<typename Box::ownership_type, process_owned>) look_at_owner();
         return run_until(
             attempt, [this] { return cursor_.has_room() || !control().is_open(); },
             [this] { return Box::sending::check(cursor_, sh(), *this->segment_, this->me_); }, deadline);
+    }
+
+    /// process_owned: asks about the owner about once per liveness interval on every send, not
+    /// only while one waits for room (the check). The owner is the mailbox's one receiver: dead,
+    /// nothing drains the mailbox, and sends would be accepted and lost until it filled. Read
+    /// on the coarse clock: a few nanoseconds a send.
+    void look_at_owner() noexcept {
+        const std::chrono::nanoseconds now = sys::coarse_now();
+        if (now < next_owner_look_) return;
+        next_owner_look_ = now + this->liveness_;
+        (void)Box::sending::check(cursor_, sh(), *this->segment_, this->me_);
     }
 
     [[nodiscard]] typename Box::shared& sh() const noexcept { return *this->shared_; }
@@ -139,6 +152,7 @@ protected:
 
 private:
     Cursor cursor_;
+    std::chrono::nanoseconds next_owner_look_{};  ///< process_owned senders: see look_at_owner
 };
 
 }  // namespace ipckit::detail

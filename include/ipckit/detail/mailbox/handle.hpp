@@ -7,12 +7,16 @@
 #include <ipckit/detail/mailbox/control.hpp>
 #include <ipckit/detail/mailbox/remove.hpp>
 #include <ipckit/detail/queue/handle.hpp>
+#include <ipckit/detail/sys/process.hpp>
 #include <ipckit/error.hpp>
 #include <ipckit/policy.hpp>
 #include <ipckit/segment.hpp>
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 namespace ipckit::detail {
@@ -30,8 +34,16 @@ public:
     }
 
     /// Whether the mailbox still takes messages (not closed or removed, and a process_owned
-    /// one's owner not gone).
-    [[nodiscard]] bool is_open() const noexcept { return control().is_open(); }
+    /// one's owner not gone). process_owned: asks the OS whether the owner lives, since an owner
+    /// that died said nothing (the senders mark it gone when they next look).
+    [[nodiscard]] bool is_open() const noexcept {
+        if (!control().is_open()) return false;
+        if constexpr (std::is_same_v<typename Box::ownership_type, process_owned>) {
+            const std::uint64_t owner = control().owner.load(std::memory_order_acquire);
+            return owner == 0 || sys::is_alive(sys::process_id::unpack(owner));
+        }
+        return true;
+    }
 
     /// Closes the mailbox as a whole, for every process: from now on every send returns closed
     /// (nothing more is accepted), each receiver gets every message it accepted and then closed,

@@ -135,7 +135,7 @@ private:
         sent = 0;
         if (ms.empty()) return errc::ok;
         if (this->lent_out()) return errc::in_use;
-        return this->run_until(
+        return this->run_sending(
             [this, ms, &sent] {
                 std::size_t n = 0;
                 const errc e = publish_n_unless_closed(this->control(), this->sh().data_bell, this->cursor(),
@@ -144,8 +144,7 @@ private:
                 sent += n;
                 return sent == ms.size() ? errc::ok : errc::would_block;
             },
-            [this] { return this->cursor().has_room() || !this->control().is_open(); },
-            [this] { return Box::sending::check(this->cursor(), this->sh(), *this->segment_, this->me_); }, deadline);
+            deadline);
     }
 };
 
