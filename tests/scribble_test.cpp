@@ -660,6 +660,41 @@ TEST_CASE("scribble: a rendezvous offer turned into done while nobody took it ma
 
 namespace {
 
+// ---- a mailbox's control words: closed stays closed; a lost place is no spin -------------------
+
+TEST_CASE("scribble: a mailbox state word scribbled to closing without a reason stays closed, never open again",
+          "[unit]") {
+    using box = ipckit::mailbox<tick, ipckit::bounded<slots>, ipckit::any, ipckit::system_owned>;
+    scoped_name name("scribble");
+    auto mb = box::create(name);
+    inside<box> in(name);
+    auto tx = mb.sender<ipckit::non_blocking>();
+    auto rx = mb.receiver<ipckit::non_blocking>();
+    in->control.state.store(ipckit::detail::mailbox_control::closing);  // closing | open: no close writes it
+    CHECK(err(tx.send(make_tick(0))) == errc::closed);
+    CHECK(err(rx.receive()) == errc::closed);  // which finishes the closing
+    CHECK(err(tx.send(make_tick(1))) == errc::closed);
+    CHECK_FALSE(mb.is_open());
+}
+
+TEST_CASE("scribble: a round_robin receiver whose own place was scribbled away is corrupt, not a spin past its "
+          "deadline",
+          "[unit]") {
+    using box = ipckit::mailbox<tick, ipckit::bounded<slots>, ipckit::round_robin, ipckit::system_owned>;
+    scoped_name name("scribble");
+    auto mb = box::create(name);
+    inside<box> in(name);
+    auto tx = mb.sender<ipckit::non_blocking>();
+    auto r0 = mb.receiver();
+    std::optional<decltype(mb.receiver())> r1;
+    r1.emplace(mb.receiver());
+    REQUIRE(tx.send(make_tick(0)));
+    REQUIRE(r0.receive(patience));  // the turn passes to r1's place
+    r1.reset();                     // which r1 gives up: nobody's turn, nobody else held
+    in->receivers.places[0].holder.store(ipckit::detail::roster_place::vacant);  // r0's own place, scribbled
+    CHECK(err(r0.receive(10ms)) == errc::corrupt);
+}
+
 // ---- the fuzz -------------------------------------------------------------------------------
 
 /// What one kind's trials came to.

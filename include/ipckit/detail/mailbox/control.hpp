@@ -73,9 +73,12 @@ struct mailbox_control {
 private:
     void finish_closing(std::uint32_t seen) noexcept {
         sys::heavy_fence();
+        // Only closed and owner_gone are ever closing: any other reason (a scribbled word, open
+        // among them) finishes as closed, never back to open.
+        const std::uint32_t why = seen & ~std::uint32_t{closing};
         // SYNC POINT WRITE: the final state, after the heavy fence; READ by closed_for_good()
         // (acquire) before the tail. A failed CAS: another process finished it.
-        state.compare_exchange_strong(seen, seen & ~std::uint32_t{closing}, std::memory_order_seq_cst);
+        state.compare_exchange_strong(seen, why == owner_gone ? owner_gone : closed, std::memory_order_seq_cst);
     }
 };
 static_assert(std::is_standard_layout_v<mailbox_control> && sizeof(mailbox_control) == cache_line);

@@ -105,13 +105,18 @@ protected:
     errc take_turn(Claim&& claim) noexcept {
         [[maybe_unused]] std::uint64_t turn = 0;  // round_robin: the turn that lets us pop, the one we pass
         if constexpr (turns) {
-            for (;;) {
+            for (std::size_t passes = 0;; ++passes) {
                 turn = this->control().turn.load(std::memory_order_acquire);
                 const std::uint64_t place = turn & place_mask;
                 if (place >= Box::max_receivers) return errc::corrupt;  // checked before use
                 if (place == this->place_) break;
                 if (!held(place)) {
-                    pass(turn, place);  // its receiver has gone: on to the next one
+                    // Its receiver has gone: on to the next one. A pass lands on a held place,
+                    // ours at the latest, so this goes round more than the places only if ours
+                    // is not held either: its holder word was scribbled (else, receivers coming
+                    // and going all the while: the next attempt looks again).
+                    if (passes > Box::max_receivers) return held(this->place_) ? errc::would_block : errc::corrupt;
+                    pass(turn, place);
                     continue;
                 }
                 return drained() ? errc::closed : errc::would_block;  // another receiver's turn
