@@ -17,6 +17,7 @@
 #include <boost/asio/local/stream_protocol.hpp>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <system_error>
 
@@ -56,21 +57,26 @@ inline bool stale_unix_socket(const std::string& path) {
     return sys::connect_refused(probe.native_handle(), where.data(), static_cast<socklen_t>(where.size()));
 }
 
-/// Removes `path` if it still names `ours`, the socket file a listener bound (by device and
-/// inode: sys::socket_file_at): once its file was unlinked (by hand, or by a listener that found
-/// it stale), another listener may have bound the path since, and removing that one's file
-/// would leave it unreachable. (Another listener that unlinks and binds between
-/// the look and the removal is not seen: a window of two system calls, not of a lifetime.)
-inline void remove_socket_file(const std::string& path, const sys::file_identity& ours) noexcept {
-    if (!ours.same_as(sys::socket_file_at(path))) return;
-    std::error_code ignored;
-    std::filesystem::remove(path, ignored);
-}
-
 /// The directory a Unix socket's path is in.
 inline std::string directory_of(const std::string& path) {
     const std::string dir = std::filesystem::path(path).parent_path().string();
     return dir.empty() ? "." : dir;
+}
+
+/// Removes `path` if it still names `ours`, the socket file a listener bound (by device and
+/// inode: sys::socket_file_at): once its file was unlinked (by hand, or by a listener that found
+/// it stale), another listener may have bound the path since, and removing that one's file
+/// would leave it unreachable. The look and the removal are made under the directory's lock,
+/// which ipckit binders hold while they judge a file stale and replace it (sys/dir_lock.hpp).
+inline void remove_socket_file(const std::string& path, const sys::file_identity& ours) noexcept {
+    try {
+        const sys::directory_lock removing(directory_of(path));
+        if (!ours.same_as(sys::socket_file_at(path))) return;
+        std::error_code ignored;
+        std::filesystem::remove(path, ignored);
+    } catch (...) {
+        // out of memory: the file stays, as a listener that crashed leaves it (found stale later)
+    }
 }
 
 /// A listening socket on `a`, on the I/O thread's context.
@@ -82,8 +88,8 @@ inline net_acceptor bind_acceptor(const net_address& a) {
     // A Unix path is bound and listened on under its directory's lock (sys/dir_lock.hpp), so
     // that another ipckit binder never finds it bound but not yet listening, which a probe
     // cannot tell from a stale file.
-    const sys::directory_lock binding =
-        a.transport == net_transport::unix_path ? sys::directory_lock(directory_of(a.path)) : sys::directory_lock();
+    std::optional<sys::directory_lock> binding;
+    if (a.transport == net_transport::unix_path) binding.emplace(directory_of(a.path));
     for (int attempt = 0;; ++attempt) {
         open_cloexec(acceptor, where.protocol(), ec);
         if (ec) throw net_error(ec, text, "opening a socket for");
