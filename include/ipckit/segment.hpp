@@ -163,7 +163,13 @@ public:
                 detail::creation_in_progress making;
                 detail::sys::file f = detail::sys::shm_create(
                     os, opt.mode, [&making](const detail::sys::file& made) noexcept { making.note(made); });
-                if (f.get() < 0) continue;  // it lost its name before this creator locked it: again
+                if (f.get() < 0) {  // it lost its name before this creator locked it: again
+                    if (attempt < 8) continue;
+                    throw error(errc::system_error,
+                                "segment '" + std::string(name) + "' lost its name while being created, " +
+                                    std::to_string(attempt + 1) +
+                                    " times: something removes new objects from /dev/shm as they appear");
+                }
                 detail::sys::shm_reserve(f, os, want.size, opt.mode);
                 return initialise<Ownership>(name, std::move(f), want, std::forward<Init>(init));
             } catch (const error& e) {
