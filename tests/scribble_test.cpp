@@ -609,7 +609,7 @@ TEST_CASE("scribble: a tail moved back inside a dead sender's reservation is cor
     in->ring.header(0).store(record::record_at(record::reserved, 0, 48));
     in->ring.tail.store(8);
     std::array<std::byte, max_bytes> buffer{};
-    CHECK(err(rx.receive(std::span<std::byte>(buffer), 50ms)) == errc::corrupt);
+    CHECK(err(rx.receive(std::span<std::byte>(buffer), patience)) == errc::corrupt);
 }
 
 // ---- the rendezvous: no offer taken twice, none reported taken that was not -----------------

@@ -271,7 +271,7 @@ public:
     basic_node(std::string_view domain, std::string_view name, const node_options& opt = {})
         : s_(std::make_shared<state>(domain, name, opt, kind())) {
         try {
-            detail::sweep_links<link_queue>(s_->member);  // links left by members that are all gone
+            detail::sweep_links<link_queue>(s_->member);  // links that are over (sweep.hpp)
         } catch (...) {
             // only housekeeping: the next join or leave sweeps again
         }

@@ -73,7 +73,7 @@ private:
         peer_.description.assign(reinterpret_cast<const char*>(description_.data()), description_.size());
         if (mine_.verdict == hello_verdict::refused) return finish({errc::no_space, mine_.description});
         if (peer_.verdict == hello_verdict::refused)
-            return finish({errc::no_space, "the listener refused the connection: " + peer_.description});
+            return finish({errc::no_space, "the listener refused the connection: " + quoted(peer_.description, 512)});
         auto m = match_hello(mine_, peer_);
         if (m.result != errc::ok) return finish({m.result, m.why});
         read_ = true;

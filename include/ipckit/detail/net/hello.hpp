@@ -153,7 +153,7 @@ inline hello_match match_hello(const hello& mine, const hello& peer) {
     hello_match m;
     const auto mismatch = [&](const std::string& what) {
         m.result = errc::incompatible_layout;
-        m.why = what + ": this end carries " + mine.description + ", the peer " + peer.description +
+        m.why = what + ": this end carries " + mine.description + ", the peer " + quoted(peer.description, 256) +
                 " (both ends must carry the same message type)";
         return m;
     };

@@ -1,6 +1,7 @@
 #pragma once
 // Removing links that are over: one link quietly (on the way out, where a failure changes
-// nothing), and the sweep of every link of a domain whose both ends are gone.
+// nothing), and the sweep of every link of a domain that is over: both its ends gone, or left
+// half-made by a sender that died.
 //
 // The sweep runs when a member joins and when it leaves. It reads the directory and asks the OS
 // about each end; a segment is removed only if it opens as a link of this node type: a queue
