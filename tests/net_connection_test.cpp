@@ -222,6 +222,28 @@ TEST_CASE("net connection: batches of bytes over every transport: spans or recor
     }
 }
 
+TEST_CASE("net connection: net_options of milliseconds::max() mean as long as it takes, over every transport",
+          "[unit]") {
+    // Overflowed, a liveness interval or handshake timeout of milliseconds::max() in nanoseconds
+    // was -1 ms: every connection was peer_dead at once, every handshake late.
+    for (const auto kind : all_net_kinds) {
+        INFO(ipckit_test::to_string(kind));
+        ipckit::net_options o;
+        o.liveness_interval = std::chrono::milliseconds::max();
+        o.handshake_timeout = std::chrono::milliseconds::max();
+        o.close_timeout = std::chrono::milliseconds::max();
+        pair_over<msg> p(kind, o);
+        REQUIRE(p.client.send("over").has_value());
+        auto got = p.server.receive(patience);
+        REQUIRE(got.has_value());
+        CHECK(text(*got) == "over");
+        REQUIRE(p.server.send("back").has_value());
+        auto back = p.client.receive(patience);
+        REQUIRE(back.has_value());
+        CHECK(text(*back) == "back");
+    }
+}
+
 TEST_CASE("net connection: orderly close, the peer drains, then closed", "[unit]") {
     for (const auto kind : all_transports) {
         INFO(ipckit_test::to_string(kind));

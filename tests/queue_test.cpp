@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <future>
+#include <limits>
 #include <optional>
 #include <string>
 #include <thread>
@@ -652,6 +653,25 @@ TEMPLATE_TEST_CASE("queue: a timeout too large to add to now means no deadline",
         CHECK(r->seq == 0);
         CHECK(sent.get() == errc::ok);
     }
+}
+
+TEST_CASE("queue: a timeout too negative to add to now, or not a number, is no time left, not a wait", "[unit]") {
+    // Overflowed, milliseconds(-18'446'740'473'709) in nanoseconds wraps to about +1 hour.
+    scoped_name name("queue");
+    auto q = q16::create(name);
+    auto tx = q.sender();
+    auto rx = q.receiver();
+    const auto at_once = [&](auto timeout) {
+        auto got = std::async(std::launch::async, [&] { return err(rx.receive(timeout)); });
+        const bool returned = got.wait_for(patience) == std::future_status::ready;
+        if (!returned) REQUIRE(tx.send(make_tick(9), patience));  // wakes it, so the test ends
+        return returned && got.get() == errc::timed_out;
+    };
+    CHECK(at_once(std::chrono::milliseconds(-18'446'740'473'709)));
+    CHECK(at_once(std::chrono::milliseconds::min()));
+    CHECK(at_once(std::chrono::hours::min()));
+    CHECK(at_once(std::chrono::duration<double>(-std::numeric_limits<double>::infinity())));
+    CHECK(at_once(std::chrono::duration<double>(std::numeric_limits<double>::quiet_NaN())));
 }
 
 TEST_CASE("queue: after the sender closes, the receiver gets every message, then closed", "[unit]") {

@@ -752,3 +752,25 @@ TEST_CASE("a creator stopped between creating its object and locking it, whose o
     const segment again = segment::open(name, layout_a(), {});
     CHECK(word_of(again) == initialised);
 }
+
+TEST_CASE("an open with init_timeout milliseconds::max() waits for a creator still sizing its object, not a moment",
+          "[process]") {
+    scoped_name name;
+    const std::string os = ipckit::detail::os_name(name.str());
+    // A live creator that has not sized its object yet: the object exists, empty, its creator's
+    // lock held (here, by this process).
+    const ipckit::detail::sys::file creator = ipckit::detail::sys::shm_create(os, 0600);
+    REQUIRE(creator.get() >= 0);
+    signal_pipe said;
+    child opener([&] {
+        ipckit::options forever;
+        forever.init_timeout = std::chrono::milliseconds::max();
+        said.post_value(static_cast<std::uint64_t>(ipckit_test::setup_errc([&] { (void)segment::open(name, layout_a(), forever); })));
+        return 0;
+    });
+    // Overflowed, the deadline lay in the past: the open said corrupt ("its creator died
+    // before sizing it") at once.
+    CHECK_FALSE(said.wait_value(std::chrono::milliseconds(200)).has_value());
+    (void)opener.kill();
+    ipckit::detail::sys::shm_remove_quietly(os);
+}

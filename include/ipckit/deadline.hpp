@@ -29,11 +29,14 @@ concept deadline = detail::is_deadline_v<std::remove_cvref_t<D>>;
 
 namespace detail {
 
-/// The deadline of a verb given a relative timeout (a huge timeout means none).
+/// The deadline of a verb given a relative timeout: a huge timeout means none, one of zero or
+/// less (or NaN) now. Compared in double seconds first, so that no timeout overflows the clock's
+/// nanoseconds (milliseconds::max() and min() would).
 template <class Rep, class Period>
 deadline_clock::time_point deadline_after(std::chrono::duration<Rep, Period> timeout) noexcept {
     const auto now = deadline_clock::now();
     using seconds = std::chrono::duration<double>;
+    if (!(seconds(timeout) > seconds::zero())) return now;
     if (seconds(timeout) >= seconds(deadline_clock::time_point::max() - now)) return deadline_clock::time_point::max();
     return now + std::chrono::duration_cast<deadline_clock::duration>(timeout);
 }

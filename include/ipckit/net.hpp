@@ -102,9 +102,10 @@ inline net_address parse_address(std::string_view text) { return detail::parse_a
 /// type; it says which), no_space (the listener is at its connection cap), permission_denied,
 /// peer_dead (the peer dropped the connection during the handshake), system_error.
 template <class Message, mode_policy Mode = blocking, ipckit::deadline D = std::chrono::milliseconds>
-connection<Message, Mode> connect(std::string_view address, D deadline, const net_options& o = {}) {
+connection<Message, Mode> connect(std::string_view address, D deadline, const net_options& given = {}) {
     static_assert(message_policy<Message>,
                   "ipckit::connect<Message>: Message must be a trivially copyable, standard-layout T, or bytes<Max>");
+    const net_options o = detail::usable(given);
     auto a = detail::parse_address(address);
     auto when = ipckit::detail::time_point_of(deadline);
     if (when == detail::clock::time_point::max()) when = detail::deadline_after(o.connect_timeout);

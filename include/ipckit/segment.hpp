@@ -22,6 +22,7 @@
 // lock on byte 0 (the owner mark, detail/sys/shm.hpp), which F_OFD_GETLK reports, so a prober
 // holding the flock for a moment is never mistaken for the owner.
 
+#include <ipckit/deadline.hpp>
 #include <ipckit/detail/shm/header.hpp>
 #include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/shm/mapped_segment.hpp>
@@ -314,7 +315,7 @@ private:
         using detail::segment_header;
         const std::string what = "segment '" + std::string(name) + "'";
         const std::string remedy = ". Remove it with " + detail::how_to_remove(name) + " and create it again";
-        const auto deadline = detail::sys::clock::now() + opt.init_timeout;
+        const auto deadline = detail::deadline_after(opt.init_timeout);  // milliseconds::max(): for ever
         auto st = f.status(what);
         // The creator sizes the object right after creating it; wait for that, but not forever.
         while (static_cast<std::size_t>(st.st_size) < detail::header_size) {

@@ -3,6 +3,7 @@
 // maps, creates and removes chunk segments; retire_chain ends a chain and removes its chunks;
 // with_raw_chain finds a chain in a head segment of any message type.
 
+#include <ipckit/deadline.hpp>
 #include <ipckit/detail/chain/chunk_names.hpp>
 #include <ipckit/detail/chain/chain_layout.hpp>
 #include <ipckit/detail/shm/header.hpp>
@@ -111,7 +112,7 @@ private:
 /// chunk of it. Waits (up to `patience`) for a live process that is creating a chunk to finish,
 /// so that its chunk is removed too. Never throws.
 inline void retire_chain(chain_control& c, const std::string& name, std::chrono::milliseconds patience) noexcept {
-    const auto deadline = sys::clock::now() + patience;
+    const auto deadline = deadline_after(patience);
     for (;;) {
         std::uint64_t g = c.grower.load(std::memory_order_acquire);
         if (g == chain_control::retired) break;

@@ -115,7 +115,8 @@ private:
 
     /// bind(), and sockets (not shm://) whose first byte is not ipckit's handshake go to
     /// `foreign` (acceptor.hpp) instead of being refused.
-    static listener bind_serving(std::string_view address, const net_options& o, detail::foreign_stream_fn foreign) {
+    static listener bind_serving(std::string_view address, const net_options& given, detail::foreign_stream_fn foreign) {
+        const net_options o = detail::usable(given);
         const auto a = detail::parse_address(address);
 
         if (a.transport == detail::net_transport::shm) {

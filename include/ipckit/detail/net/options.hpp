@@ -1,6 +1,7 @@
 #pragma once
 // The knobs of the socket transports: liveness, deadlines, buffers and the connection cap.
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 
@@ -9,6 +10,8 @@ namespace ipckit {
 struct net_options {
     /// A peer that sends nothing (not even a heartbeat) for this long is peer_dead; heartbeats
     /// go out after a quarter of it without traffic, so both ends should use the same interval.
+    /// Taken within 1 ms to 1 h, as a queue's (options::liveness_interval). The timeouts below
+    /// are taken within 0 to a century: a longer one (milliseconds::max()) is as long as it takes.
     std::chrono::milliseconds liveness_interval{10'000};
     /// How long an accepted socket may take to send its handshake before it is dropped.
     std::chrono::milliseconds handshake_timeout{5'000};
@@ -26,5 +29,20 @@ struct net_options {
     /// gone); one more is refused with a reason, and the listener goes on.
     std::size_t max_connections = 1024;
 };
+
+namespace detail {
+
+/// `o` as the transports use it (see liveness_interval above). A timeout longer than a century
+/// would overflow the clock's nanoseconds where it is added to a time or compared with an age.
+inline net_options usable(net_options o) noexcept {
+    using std::chrono::milliseconds;
+    constexpr auto century = std::chrono::duration_cast<milliseconds>(std::chrono::hours(24 * 365 * 100));
+    o.liveness_interval = std::clamp(o.liveness_interval, milliseconds(1), milliseconds(3'600'000));
+    for (milliseconds* t : {&o.handshake_timeout, &o.connect_timeout, &o.close_timeout})
+        *t = std::clamp(*t, milliseconds(0), century);
+    return o;
+}
+
+}  // namespace detail
 
 }  // namespace ipckit
