@@ -64,3 +64,14 @@ TEST_CASE("value() on an error result throws ipckit::error", "[unit]") {
     CHECK_THROWS_AS(s.value(), ipckit::error);
 }
 #endif
+
+TEST_CASE("what an error quotes of a name or an address a caller or peer gave is short and printable", "[unit]") {
+    using ipckit::detail::quoted;
+    CHECK(quoted("add") == "add");
+    CHECK(quoted(std::string(64, 'm')) == std::string(64, 'm'));
+    CHECK(quoted(std::string(300'000, 'm')) == std::string(64, 'm') + "... (300000 bytes)");
+    CHECK(quoted("a\nb\\c\x7f") == "a\\x0ab\\x5cc\\x7f");            // no line of a log forged
+    CHECK(quoted("caf\xc3\xa9") == "caf\\xc3\\xa9");                 // every byte outside ASCII spelled out
+    CHECK(quoted(std::string_view("a\0b", 3)) == "a\\x00b");
+    CHECK(quoted("abcdef", 3) == "abc... (6 bytes)");
+}

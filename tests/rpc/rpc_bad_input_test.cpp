@@ -332,3 +332,47 @@ TEST_CASE("rpc bad input: many connections sending faster than the server serves
               }) == as_expected);
     }
 }
+
+TEST_CASE("rpc bad input: a request is charged to max_queued_bytes at what it holds unpacked, 24 bytes an element, "
+          "not its length on the wire",
+          "[process]") {
+    constexpr std::size_t n = 20'000;  // bools: a byte each on the wire, a msgpack::object each unpacked
+    for (const auto kind : rpc_transports) {
+        INFO(ipckit_test::to_string(kind));
+        served srv(kind, [](rpc::server& s) {
+            ipckit_test::calculator(s);
+            s.bind("held", [&s](const std::vector<bool>&) { return std::uint64_t{s.queued_request_bytes()}; });
+        });
+        CHECK(in_child([&](child_report& r) {
+                  rpc::client c(srv.address());
+                  const auto held = c.call<std::uint64_t>("held", std::vector<bool>(n, false), patience);
+                  r.expect(returned(held, "held(20000 bools)"));
+                  // The one request queued: about 20 kB on the wire, more than 480 kB held.
+                  const auto got = held ? *held : 0;
+                  r.check(got >= n * (1 + sizeof(msgpack::object)) && got < n * (1 + sizeof(msgpack::object)) + 1000,
+                          "the request charged at its bytes and an object per element (" +
+                              std::to_string(n * (1 + sizeof(msgpack::object))) + " and a little), not " +
+                              std::to_string(got));
+                  r.expect(still_serving(c));
+              }) == as_expected);
+    }
+}
+
+TEST_CASE("rpc bad input: an unbound method with a name of nearly a frame is unknown_method, named short", "[process]") {
+    for (const auto kind : rpc_transports) {
+        INFO(ipckit_test::to_string(kind));
+        served srv(kind, ipckit_test::calculator);
+        CHECK(in_child([&](child_report& r) {
+                  rpc::client c(srv.address());
+                  // The request fits a frame (14 bytes beside the name at most); a sentence quoting the name whole would not.
+                  const std::string name(ipckit::detail::rpc::max_frame - 16, 'm');
+                  const auto got = c.call<std::int64_t>(name, 1, patience);
+                  r.expect(failed_with(got, rpc::errc::unknown_method,
+                                       "'" + std::string(64, 'm') + "... (" + std::to_string(name.size()) + " bytes)'",
+                                       "a method of a long name"));
+                  r.check(!got && got.error().message.size() < 200,
+                          "a short sentence, not one of " + std::to_string(got ? 0 : got.error().message.size()) + " bytes");
+                  r.expect(still_serving(c));
+              }) == as_expected);
+    }
+}

@@ -220,7 +220,9 @@ TEST_CASE("rpc plain clients: a request sent before the client's ipckit.hello is
     }
 }
 
-TEST_CASE("rpc plain clients: a request is held at its length on the wire, however the stream cut it", "[process]") {
+TEST_CASE("rpc plain clients: a request is held at its length on the wire and an object an element, however the "
+          "stream cut it",
+          "[process]") {
     for (const auto kind : plain_transports) {
         INFO(ipckit_test::to_string(kind));
         served srv(
@@ -235,11 +237,13 @@ TEST_CASE("rpc plain clients: a request is held at its length on the wire, howev
             msgpack::sbuffer one;
             msgpack::pack(one, std::make_tuple(0, 1, std::string("held"), std::make_tuple(std::string(3000, 'p'))));
             r.check(c.write(one.data(), 1000) && c.write(one.data() + 1000, one.size() - 1000), "a request in two writes");
-            r.expect(expect_result(c.next(), 1, std::uint64_t{one.size()}));  // the one request held: itself
+            // The one request held: itself, and an object for it, its 4 elements and its 1 param.
+            constexpr std::uint64_t objects = 6 * sizeof(msgpack::object);
+            r.expect(expect_result(c.next(), 1, std::uint64_t{one.size()} + objects));
             c.request(2, "held", std::string("q"));
             msgpack::sbuffer two;
             msgpack::pack(two, std::make_tuple(0, 2, std::string("held"), std::make_tuple(std::string("q"))));
-            r.expect(expect_result(c.next(), 2, std::uint64_t{two.size()}));
+            r.expect(expect_result(c.next(), 2, std::uint64_t{two.size()} + objects));
         }) == as_expected);
     }
 }
@@ -347,4 +351,92 @@ TEST_CASE("rpc plain clients: a tcp client whose link is cut is dropped, with it
     CHECK(server_report.finish(server) == as_expected);
     CHECK(client_report.ended(client.kill(), ipckit_test::killed_by_sigkill) == as_expected);
     CHECK(did_talk);
+}
+
+TEST_CASE("rpc plain clients: requests of many small elements are held back at max_queued_bytes counted unpacked, "
+          "24 bytes an element",
+          "[process]") {
+    // Each request: 3 lists of 6000 bools (a plain client's list holds at most 8192), about 18 kB
+    // on the wire and 450 kB unpacked. Two do not fit in 600 kB: the second is not read while the
+    // first is held, though their wire bytes would fit 30 times.
+    constexpr std::size_t n = 18'000;
+    constexpr std::uint64_t held_one = n * (1 + sizeof(msgpack::object));
+    const std::vector<std::vector<bool>> bools(3, std::vector<bool>(n / 3, false));
+    const auto total = [](const std::vector<std::vector<bool>>& b) {
+        std::uint64_t t = 0;
+        for (const auto& v : b) t += v.size();
+        return t;
+    };
+    rpc::server_options o;
+    o.threads = 4;
+    o.max_queued_bytes = 600'000;
+    for (const auto kind : plain_transports) {
+        INFO(ipckit_test::to_string(kind));
+        served srv(
+            kind,
+            [total](rpc::server& s) {
+                auto opened = std::make_shared<std::promise<void>>();
+                auto gate = opened->get_future().share();
+                s.bind("hold", [gate, total](const std::vector<std::vector<bool>>& b) {
+                    (void)gate.wait_for(patience);
+                    return total(b);
+                });
+                s.bind("count", total);
+                s.bind("open", [opened] { opened->set_value(); });
+                s.bind("queued", [&s] { return std::uint64_t{s.queued_request_bytes()}; });
+            },
+            o);
+        CHECK(in_child([&](child_report& r) {
+            foreign_client heavy(srv.address());
+            foreign_client side(srv.address());
+            heavy.request(1, "hold", bools);
+            heavy.request(2, "count", bools);
+            // Until the first is queued (the queued() call itself holds a hundred bytes or so).
+            std::uint64_t queued = 0;
+            const auto until = std::chrono::steady_clock::now() + patience;
+            for (std::uint32_t id = 1; queued < 10'000 && std::chrono::steady_clock::now() < until; ++id) {
+                side.request(id, "queued");
+                const auto got = side.next();
+                if (!got) break;
+                queued = got->result.as<std::uint64_t>();
+            }
+            r.check(queued >= held_one && queued < held_one + 1000,
+                    "the held request alone queued, charged " + std::to_string(held_one) + " and a little, not " +
+                        std::to_string(queued));
+            side.request(1000, "open");
+            r.check(side.next().has_value(), "open() answered");
+            // The first one's reply comes first: the second was read only once the first was done.
+            r.expect(expect_result(heavy.next(), 1, std::uint64_t{n}));
+            r.expect(expect_result(heavy.next(), 2, std::uint64_t{n}));
+        }) == as_expected);
+    }
+}
+
+TEST_CASE("rpc plain clients: a client that sends a part of a message and falls silent is dropped after "
+          "liveness_interval, an idle one stays",
+          "[process]") {
+    rpc::server_options o;
+    o.net.liveness_interval = 300ms;
+    for (const auto kind : plain_transports) {
+        INFO(ipckit_test::to_string(kind));
+        served srv(kind, services, o);
+        CHECK(in_child([&](child_report& r) {
+            foreign_client idle(srv.address());
+            idle.request(1, "add", 1, 2);
+            r.expect(expect_result(idle.next(), 1, std::int64_t{3}));  // then silent, between messages
+            msgpack::sbuffer one;
+            msgpack::pack(one, std::make_tuple(0, 1, std::string("add"), std::make_tuple(40, 2)));
+            foreign_client partial(srv.address());
+            r.check(partial.write(one.data(), one.size() - 1), "all of a request but its last byte");
+            foreign_client first_byte(srv.address());
+            r.check(first_byte.write(one.data(), 1), "a request's first byte");
+            foreign_client other(srv.address());
+            other.request(1, "add", 40, 2);
+            r.expect(expect_result(other.next(), 1, std::int64_t{42}));
+            r.check(partial.rest() == "", "the stream of a request never finished dropped, without a reply");
+            r.check(first_byte.rest() == "", "the stream of a message's first byte dropped, without a reply");
+            idle.request(2, "corrupt_count");
+            r.expect(expect_result(idle.next(), 2, std::uint64_t{2}));  // the idle client is still served
+        }) == as_expected);
+    }
 }

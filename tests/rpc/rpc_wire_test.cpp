@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -285,4 +286,17 @@ TEST_CASE("rpc wire: errors from a server in another language are remote, with t
     CHECK(e.message == "something broke");
     const msgpack::object number(42, z);
     CHECK(ipckit::detail::rpc::read_failure(number).code == ipckit::rpc::errc::remote);
+}
+
+TEST_CASE("rpc wire: a message is held at its length and an object for it and each element, however deep", "[unit]") {
+    msgpack::sbuffer b;
+    ipckit::detail::rpc::pack_request(b, 7, "m", std::vector<std::vector<bool>>(3, std::vector<bool>(100, false)),
+                                      std::map<std::string, int>{{"a", 1}});
+    std::string why;
+    const auto m = parse(reinterpret_cast<const std::byte*>(b.data()), b.size(), why);
+    REQUIRE(m);
+    CHECK(m->bytes == b.size());
+    // The request's 4, its params' 2, 3 lists of 100 and a pair of 2: 311 elements, and the root.
+    CHECK(m->held == b.size() + 312 * sizeof(msgpack::object));
+    CHECK(ipckit::detail::rpc::elements_of(m->handle.get()) == 311);
 }

@@ -36,9 +36,11 @@ struct server_options {
     /// the server reads no more from that connection until one finishes, so a client's sends
     /// wait as on a full socket. At least a client's max_in_flight (client_options).
     std::size_t max_queued_per_connection = 256;
-    /// Bytes of requests (as they came on the wire) that may wait for a handler thread or run,
-    /// all connections together; past it the server reads no more requests until some finish,
-    /// and the clients' sends wait. A single request larger than it runs alone.
+    /// Bytes of requests that may wait for a handler thread or run, all connections together,
+    /// each counted at what it holds unpacked: its length on the wire and 24 bytes (a
+    /// msgpack::object) for it and each element of its arrays and maps, so a request of small
+    /// elements counts up to 25 times its length. Past it the server reads no more requests
+    /// until some finish, and the clients' sends wait. A single request larger than it runs alone.
     std::size_t max_queued_bytes = std::size_t{64} << 20;
     /// tcp:// and unix://: also serve MessagePack-RPC clients in other languages, which send
     /// plain MessagePack on the stream, without ipckit's handshake and frames (server.hpp).

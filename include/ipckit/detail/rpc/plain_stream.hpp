@@ -26,7 +26,12 @@
 //
 // Lifetime. The client's first byte must come within net_options::handshake_timeout of its
 // connect (the listener waits that long for it); then the stream lasts until the client ends
-// it, a read or write fails, or the server drops it. There are no heartbeats: a MessagePack-RPC
+// it, a read or write fails, or the server drops it. A message begun must be whole within
+// net_options::liveness_interval of the read that brought its first byte (counted only while
+// the reader reads, not while it holds back for the server's queues): a client that sends a
+// part of one and falls silent, or trickles it, is dropped as corrupt, or a few such sockets
+// would hold the server's connections (max_connections) for ever. A client idle between
+// messages is not timed: it stays. There are no heartbeats: a MessagePack-RPC
 // client would not understand them. Over tcp the kernel probes an idle stream instead (TCP
 // keepalive, after net_options::liveness_interval of silence; sys::probe_when_idle), so that a
 // client whose host vanished or whose link was cut, which never sends its end, is dropped
@@ -50,6 +55,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -69,11 +75,12 @@ public:
     using time_point = std::chrono::steady_clock::time_point;
 
     /// `released` is called once when the stream is gone (its listener counts it). A tcp stream
-    /// silent for `liveness` is probed (see the top).
+    /// silent for `liveness` is probed, and a message begun must be whole within it (see the top).
     plain_stream(net_socket socket, std::function<void()> released, std::chrono::milliseconds liveness)
         : socket_(std::move(socket)),
           unpacker_(&copy_everything, nullptr, read_chunk, plain_limits()),
-          released_(std::move(released)) {
+          released_(std::move(released)),
+          whole_within_(std::max(liveness, std::chrono::milliseconds{1})) {
         boost::system::error_code ignored;
         socket_.non_blocking(true, ignored);
         socket_.native_non_blocking(true, ignored);
@@ -95,9 +102,13 @@ public:
                 msgpack::object_handle h;
                 const std::size_t before = unpacker_.parsed_size() + unpacker_.nonparsed_size();
                 if (unpacker_.next(h)) {
+                    begun_.reset();
                     incoming in;
                     in.msg = check(std::move(h), in.why);
-                    if (in.msg) in.msg->bytes = before - unpacker_.nonparsed_size();  // parsed before, and now
+                    if (in.msg) {
+                        in.msg->bytes = before - unpacker_.nonparsed_size();  // parsed before, and now
+                        in.msg->held = held_size(in.msg->bytes, elements_of(in.msg->handle.get()));
+                    }
                     in.found = in.msg ? incoming::what::message : incoming::what::corrupt;
                     return in;
                 }
@@ -109,7 +120,21 @@ public:
             if (unpacker_.message_size() > max_frame)
                 return corrupt("a message is longer than " + std::to_string(max_frame) + " bytes, the most a request may be");
             if (ended_) return {incoming::what::ended, std::nullopt, {}};
-            if (!sys::wait_readable(fd_, deadline)) return {};
+            // A message begun is timed from the read that brought its first byte (see the top).
+            time_point wait_until = deadline;
+            if (unpacker_.message_size() == 0) {
+                begun_.reset();
+            } else {
+                const auto now = std::chrono::steady_clock::now();
+                if (!begun_) begun_ = now;
+                const time_point due = whole_by();
+                if (now >= due) return stalled();
+                wait_until = std::min(deadline, due);
+            }
+            if (!sys::wait_readable(fd_, wait_until)) {
+                if (begun_ && std::chrono::steady_clock::now() >= whole_by()) return stalled();
+                return {};
+            }
             try {
                 unpacker_.reserve_buffer(read_chunk);
             } catch (...) {
@@ -156,11 +181,28 @@ private:
     /// Strings and blobs are copied into the message's zone: a message owns what it points to.
     static bool copy_everything(msgpack::type::object_type, std::size_t, void*) { return false; }
     static incoming corrupt(std::string why) { return {incoming::what::corrupt, std::nullopt, std::move(why)}; }
+    /// When the message begun (begun_) must be whole: the latest time_point if that overflows.
+    [[nodiscard]] time_point whole_by() const noexcept {
+        if (whole_within_ >= std::chrono::duration_cast<std::chrono::milliseconds>(time_point::max() - *begun_))
+            return time_point::max();
+        return *begun_ + whole_within_;
+    }
+    incoming stalled() noexcept {
+        try {
+            return corrupt("a message is still incomplete " + std::to_string(whole_within_.count()) + " ms after its first byte (" +
+                           std::to_string(unpacker_.message_size()) +
+                           " bytes of it came); a message must be whole within net_options::liveness_interval");
+        } catch (...) {
+            return {incoming::what::corrupt, std::nullopt, {}};
+        }
+    }
 
     net_socket socket_;
     int fd_ = -1;
     msgpack::unpacker unpacker_;
     std::function<void()> released_;
+    std::chrono::milliseconds whole_within_;  // how long a message begun may take (see the top)
+    std::optional<time_point> begun_;         // when the message begun, if any, was first read
     bool ended_ = false;
     bool half_closed_ = false;
 };

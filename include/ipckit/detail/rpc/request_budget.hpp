@@ -1,7 +1,9 @@
 #pragma once
 // The bytes of the requests that a server's connections have handed to its handler threads and
 // that are not done yet, all connections together, against one limit (server_options::
-// max_queued_bytes).
+// max_queued_bytes). A request counts what it holds, not its length on the wire: unpacked, each
+// element of its arrays and maps is a msgpack::object of 24 bytes, and a nil is one byte on the
+// wire (wire.hpp, held_size).
 //
 // A connection's reader takes a request's bytes before it gives the request to a handler, and
 // waits while they do not fit; the handler gives them back when the request is done. So what a

@@ -180,8 +180,10 @@ public:
     }
     /// Client incarnations remembered now.
     [[nodiscard]] std::size_t clients() const { return clients_.size(); }
-    /// Bytes of requests (as they came on the wire) waiting for a handler thread or running, all
-    /// connections together (at most server_options::max_queued_bytes, or one larger request).
+    /// Bytes that the requests waiting for a handler thread or running hold, all connections
+    /// together: each its length on the wire and a msgpack::object (24 bytes) for it and each
+    /// element of its arrays and maps (wire.hpp, held_size). At most
+    /// server_options::max_queued_bytes, or one larger request.
     [[nodiscard]] std::size_t queued_request_bytes() const { return queued_bytes_.used(); }
     /// Bytes of replies kept for retransmissions, all clients together (at most about
     /// server_options::reply_cache_bytes).
@@ -357,9 +359,9 @@ private:
                 client = hello(s, *req, client);
                 continue;
             }
-            if (!room_for(*s, req->bytes)) break;  // stopping, or the connection was cut meanwhile
+            if (!room_for(*s, req->held)) break;  // stopping, or the connection was cut meanwhile
             if (req->type == detail::rpc::kind::notification)
-                post_for(s, req->bytes, [this, req, from] { (void)execute(*req, from); });
+                post_for(s, req->held, [this, req, from] { (void)execute(*req, from); });
             else
                 admit(s, client, req, from);
         }
@@ -407,7 +409,8 @@ private:
         return client;
     }
 
-    /// For a connection's reader: waits until `n` more bytes of requests fit in the server's
+    /// For a connection's reader: waits until `n` more bytes of requests (what one holds,
+    /// message::held) fit in the server's
     /// budget (request_budget.hpp) and takes them; false if the server stops or the connection
     /// is cut first.
     bool room_for(const detail::rpc::session& s, std::size_t n) {
@@ -422,7 +425,7 @@ private:
     void admit(const std::shared_ptr<detail::rpc::session>& s, const std::shared_ptr<detail::rpc::client_state>& client,
                const request& req, const rpc::origin& from) {
         if (!client->dedupe) {
-            post_for(s, req->bytes, [this, client, req, from] { answer(client, *req, 0, execute(*req, from)); });
+            post_for(s, req->held, [this, client, req, from] { answer(client, *req, 0, execute(*req, from)); });
             return;
         }
         std::vector<char> cached;
@@ -434,17 +437,17 @@ private:
             seen = client->replies.admit(seq, cached);
         }
         using seen_t = detail::rpc::reply_cache::seen;
-        if (seen != seen_t::fresh) queued_bytes_.give_back(req->bytes);
+        if (seen != seen_t::fresh) queued_bytes_.give_back(req->held);
         switch (seen) {
         case seen_t::fresh:
-            post_for(s, req->bytes, [this, client, req, seq, from] { answer(client, *req, seq, execute(*req, from)); });
+            post_for(s, req->held, [this, client, req, seq, from] { answer(client, *req, seq, execute(*req, from)); });
             break;
         case seen_t::running: break;  // its reply goes to the client's current connection when done
         case seen_t::done: (void)s->send(cached.data(), cached.size(), reply_deadline()); break;
         case seen_t::expired: {
             msgpack::sbuffer out;
             detail::rpc::pack_failure(out, req->msgid, rpc::errc::expired,
-                                      "request " + std::to_string(req->msgid) + " (" + std::string(req->method) +
+                                      "request " + std::to_string(req->msgid) + " (" + detail::quoted(req->method) +
                                           ") is older than the replies kept for this client; it was not run now, and an "
                                           "earlier copy of it may have run");
             (void)s->send(out.data(), out.size(), reply_deadline());
@@ -474,17 +477,18 @@ private:
         const auto it = methods_.find(req.method);
         if (it == methods_.end()) {
             code = rpc::errc::unknown_method;
-            why = "no method '" + std::string(req.method) + "' on this server";
+            why = "no method '" + detail::quoted(req.method) + "' on this server";
         } else {
             code = it->second.run(from, req.params, result, why);
         }
         msgpack::sbuffer out;
         if (code == rpc::errc::ok) detail::rpc::pack_success(out, req.msgid, result);
         else detail::rpc::pack_failure(out, req.msgid, code, why);
-        if (out.size() > detail::rpc::max_frame) {
+        if (out.size() > detail::rpc::max_frame) {  // the sentence names the method short: it fits in any frame
+            const std::size_t size = out.size();
             out.clear();
             detail::rpc::pack_failure(out, req.msgid, rpc::errc::too_large,
-                                      "the reply of " + std::string(req.method) + " is " + std::to_string(result.size()) +
+                                      "the reply of " + detail::quoted(req.method) + " is " + std::to_string(size) +
                                           " bytes, more than a frame's " + std::to_string(detail::rpc::max_frame));
         }
         return {out.data(), out.data() + out.size()};

@@ -26,6 +26,8 @@
 // more), and nesting stops at max_depth. Unpacking then allows no string, binary or extension
 // longer than the frame. So what msgpack-cxx allocates for the objects is bounded by a small
 // multiple of the frame's length, never by a length the peer wrote, however the headers nest.
+// That multiple is up to 25 (a nil: one byte, and a 24-byte object), so what a server queues is
+// counted at what a message holds (held_size), not its length.
 // A plain stream has no frames: its messages are held to max_frame and plain_limits() instead
 // (plain_stream.hpp).
 
@@ -63,8 +65,32 @@ struct message {
     msgpack::object params;   // request, notification: an array
     msgpack::object error;    // response
     msgpack::object result;   // response
-    std::size_t bytes = 0;    // its length on the wire (what the server's request budget counts)
+    std::size_t bytes = 0;    // its length on the wire
+    std::size_t held = 0;     // what it holds unpacked: held_size() (what the server's request budget counts)
 };
+
+/// What a message of `wire` bytes holds once unpacked, with `elements` elements in its arrays and
+/// maps (a map's pair two): its bytes, copied into its zone, and a msgpack::object (24 bytes) for
+/// itself and each element. A nil is one byte on the wire and 25 held, so a request budget that
+/// counted wire bytes alone would hold up to 25 times its limit.
+inline constexpr std::size_t held_size(std::size_t wire, std::uint64_t elements) noexcept {
+    return wire + sizeof(msgpack::object) * static_cast<std::size_t>(elements + 1);
+}
+
+/// The elements of an unpacked object's arrays and maps, however deep (at most max_depth): what
+/// held_size() counts, taken from the tree itself rather than by a second parse of its bytes.
+inline std::uint64_t elements_of(const msgpack::object& o) noexcept {
+    std::uint64_t n = 0;
+    if (o.type == msgpack::type::ARRAY) {
+        n += o.via.array.size;
+        for (std::uint32_t i = 0; i < o.via.array.size; ++i) n += elements_of(o.via.array.ptr[i]);
+    } else if (o.type == msgpack::type::MAP) {
+        n += 2 * std::uint64_t{o.via.map.size};
+        for (std::uint32_t i = 0; i < o.via.map.size; ++i)
+            n += elements_of(o.via.map.ptr[i].key) + elements_of(o.via.map.ptr[i].val);
+    }
+    return n;
+}
 
 /// The unpack limits for a frame of `n` bytes: nothing longer than the frame could hold.
 inline msgpack::unpack_limit limits_for(std::size_t n) {
@@ -77,6 +103,8 @@ inline msgpack::unpack_limit limits_for(std::size_t n) {
 class declared_elements : public msgpack::null_visitor {
 public:
     explicit declared_elements(std::size_t length) noexcept : left_(length), length_(length) {}
+    /// The elements declared so far: after a whole parse, those of the message (held_size()).
+    [[nodiscard]] std::uint64_t declared() const noexcept { return length_ - left_; }
     bool start_array(std::uint32_t n) { return declare(n); }
     bool start_map(std::uint32_t n) { return declare(2 * std::uint64_t{n}); }
     bool end_array() noexcept { return leave(); }
@@ -179,7 +207,10 @@ inline std::optional<message> parse(const std::byte* p, std::size_t n, std::stri
             return std::nullopt;
         }
         auto m = check(std::move(h), why);
-        if (m) m->bytes = n;
+        if (m) {
+            m->bytes = n;
+            m->held = held_size(n, pass.declared());
+        }
         return m;
     } catch (const std::exception& e) {
         why = std::string("malformed MessagePack: ") + e.what();
