@@ -10,8 +10,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <optional>
+#include <random>
 #include <span>
 #include <string>
 #include <thread>
@@ -23,6 +26,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 using namespace std::chrono_literals;
@@ -408,4 +412,125 @@ TEST_CASE("net bad input: a peer that is alive but does not read cannot hold a c
         REQUIRE(next.send("in").has_value());
         CHECK(next_end.receive(patience).value().size() == 2);
     }
+}
+
+TEST_CASE("net bad input: a shm:// connect to a listener's segment that was never sized gives up by the connect's "
+          "deadline, naming the address",
+          "[unit]") {
+    // A listener killed before it sized its request queue, or a hostile local process: the name
+    // holds an empty object, which the connect waits for no longer than its own deadline.
+    const std::string name = ipckit_test::unique_name("conn");
+    const std::string os = ipckit::detail::os_name(name);
+    const int fd = ::shm_open(os.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
+    REQUIRE(fd >= 0);
+    ::close(fd);
+    ipckit_test::signal_pipe returned;
+    errc why = errc::ok;
+    std::string what;
+    std::thread connecting([&] {
+        try {
+            (void)ipckit::connect<msg>("shm://" + name, 50ms);
+        } catch (const ipckit::error& e) {
+            why = e.reason();
+            what = e.what();
+        }
+        returned.post();
+    });
+    REQUIRE(returned.wait(patience));
+    connecting.join();
+    ::shm_unlink(os.c_str());
+    CHECK(why == errc::corrupt);
+    CHECK(contains(what, "connecting to shm://" + name));
+}
+
+TEST_CASE("net bad input: a shm:// connect that finds every sender's place on the listener's request queue taken "
+          "waits for one, until its deadline",
+          "[unit]") {
+    auto srv = ipckit::listener<msg>::bind(bind_address(ipckit_test::net_kind::shm));
+    const std::string name = ipckit::parse_address(srv.address()).path;
+    const auto requests = ipckit::detail::shm_request_queue<msg>::open(name);
+    // The 64 places, held as clients waiting for room in the listener's ring hold them.
+    std::vector<decltype(requests.sender<ipckit::blocking>())> held;
+    for (std::size_t i = 0; i < ipckit::detail::shm_request_queue<msg>::max_senders; ++i)
+        held.push_back(requests.sender<ipckit::blocking>());
+    // None comes free: timed_out at the deadline, as a socket's full backlog, naming the address.
+    try {
+        (void)ipckit::connect<msg>(srv.address(), 100ms);
+        FAIL("connected with no place to ask from");
+    } catch (const ipckit::error& e) {
+        CHECK(e.reason() == errc::timed_out);
+        CHECK(contains(e.what(), "connecting to " + srv.address()));
+    }
+    // One comes free while a connect waits: it asks, and is accepted.
+    std::optional<ipckit::connection<msg>> client;
+    errc why = errc::ok;
+    std::thread connecting([&] {
+        try {
+            client.emplace(ipckit::connect<msg>(srv.address(), patience));
+        } catch (const ipckit::error& e) {
+            why = e.reason();
+        }
+    });
+    held.pop_back();
+    connecting.join();
+    REQUIRE(why == errc::ok);
+    auto end = srv.accept(patience).value();
+    REQUIRE(client->send("in").has_value());
+    CHECK(end.receive(patience).value().size() == 2);
+}
+
+TEST_CASE("net bad input: a shm:// listener whose request queue was scribbled over closes by its handshake deadline, "
+          "leaving nothing",
+          "[unit]") {
+    ipckit::net_options o;
+    o.handshake_timeout = 1s;
+    auto srv = ipckit::listener<msg>::bind(bind_address(ipckit_test::net_kind::shm), o);
+    const std::string name = ipckit::parse_address(srv.address()).path;
+    {
+        // Random bytes over the ring (a hostile local process): a request that looks claimed and
+        // never written, which close() waits for until the handshake deadline.
+        const int fd = ::shm_open(ipckit::detail::os_name(name).c_str(), O_RDWR, 0);
+        REQUIRE(fd >= 0);
+        struct stat st {};
+        REQUIRE(::fstat(fd, &st) == 0);
+        const auto size = static_cast<std::size_t>(st.st_size);
+        void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        ::close(fd);
+        REQUIRE(p != MAP_FAILED);
+        std::mt19937_64 random(0);
+        auto* bytes = static_cast<unsigned char*>(p);
+        for (std::size_t i = ipckit::detail::header_size; i < size; ++i) bytes[i] = static_cast<unsigned char>(random());
+        ::munmap(p, size);
+    }
+    srv.close();
+    CHECK(ipckit_test::shm_segments_of(srv.address()).empty());
+}
+
+TEST_CASE("net bad input: a second bind of a live shm:// listener's name is already_exists, says so, and leaves the "
+          "live listener's waiting clients be",
+          "[unit]") {
+    auto live = ipckit::listener<msg>::bind(bind_address(ipckit_test::net_kind::shm));
+    const std::string address = live.address();
+    const std::string name = ipckit::parse_address(address).path;
+    auto waiting = ipckit::connect<msg>(address, patience);  // not accepted yet
+    const auto second_bind = [&] {
+        try {
+            (void)ipckit::listener<msg>::bind(address);
+        } catch (const ipckit::error& e) {
+            CHECK(e.reason() == errc::already_exists);
+            CHECK(contains(e.what(), address + " is bound by a live listener"));
+            CHECK(!contains(e.what(), "remove_segment"));  // never advice that breaks the live one
+            return;
+        }
+        FAIL("a second listener bound a live one's name");
+    };
+    second_bind();
+    // Its door removed by hand all the same: the name is still the live listener's, and the
+    // second bind takes nothing of it (its waiting client's queues above all).
+    REQUIRE(ipckit::remove_segment(name + ".door"));
+    second_bind();
+    auto end = live.accept(patience);
+    REQUIRE(end.has_value());
+    REQUIRE(waiting.send("in").has_value());
+    CHECK(end->receive(patience).value().size() == 2);
 }

@@ -54,9 +54,10 @@ public:
             static_cast<shm_door_body*>(body)->cap = cap;
         }));
     }
-    /// A client's: the door of `listener`. Throws as segment::open (not_found: no listener).
-    static shm_door open(const std::string& listener) {
-        return shm_door(segment::open(name_for(listener), layout(), options{}));
+    /// A client's: the door of `listener`, waiting up to o.init_timeout for one being made.
+    /// Throws as segment::open (not_found: no listener).
+    static shm_door open(const std::string& listener, const options& o = {}) {
+        return shm_door(segment::open(name_for(listener), layout(), o));
     }
 
     /// Takes a place, if one is free; false (and counted as refused) if the cap is reached.

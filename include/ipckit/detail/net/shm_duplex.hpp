@@ -9,8 +9,11 @@
 //   connect                takes a place at the door (no_space past the cap, saying so), creates
 //                          "app.<id>.up" (client -> server) and "app.<id>.down" (the id: its pid
 //                          and random bits), attaches its ends, and sends the request {id}
-//                          (timed_out if the listener's 64 places stay full; not_found if the
-//                          listener closed as it asked: shm_rendezvous.hpp)
+//                          (timed_out if the listener's 64 places stay full until the
+//                          connect's deadline: those of its ring, or its queue's 64 senders'
+//                          places, which clients waiting for room in the ring hold; not_found
+//                          if the listener closed as it asked and took nothing:
+//                          shm_rendezvous.hpp)
 //   accept                 takes a request, opens both queues and removes their names; queues
 //                          that are not there are a rejection (not_found), queues not ready
 //                          within the handshake deadline one (timed_out), and accept goes on

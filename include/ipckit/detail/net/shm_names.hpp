@@ -70,10 +70,11 @@ inline bool shm_is_connection_name(std::string_view name, std::string_view segme
     return rest == ".up" || rest == ".down";
 }
 
-/// At bind, after the door (which no live listener of `name` holds) and before the request
-/// queue: closes (`close(segment name)`, which must not throw) and removes the connection queues
-/// an earlier listener of `name` left, so that a client still waiting on one sees closed. Never
-/// throws (what cannot be listed stays).
+/// At bind, after the door (which no live listener of `name` holds), once no live listener holds
+/// the request queue either (shm_rendezvous.hpp), and before the request queue: closes
+/// (`close(segment name)`, which must not throw) and removes the connection queues an earlier
+/// listener of `name` left, so that a client still waiting on one sees closed. Never throws
+/// (what cannot be listed stays).
 template <class Close>
 void shm_sweep(const std::string& name, Close&& close) noexcept {
     try {

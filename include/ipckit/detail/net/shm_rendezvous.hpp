@@ -11,9 +11,12 @@
 // a connect finds nothing there. A connect whose request went in as the listener closed looks,
 // after its send, whether the queue was closed: both sides order the close against the request
 // with a seq_cst fence (Dekker), so either the listener's drain counts the request's claim (and
-// waits for it, and drops it: the client sees closed) or the client sees the close and fails as
-// if nothing listened there, removing its queues. A request is never left where nobody will
-// take it.
+// waits for it, and drops it: the client sees closed) or the client sees the close. Then it
+// looks whether its request was taken (accept removes the queues' names, and a listener that
+// accepts and then closes does so before its close): names gone, it has the connection (an
+// accepted one, or one dropped: closed); names there, it fails as if nothing listened there,
+// removing its queues. A request is never left where nobody will take it, and a connection
+// accepted is never one whose client was told not_found.
 //
 // Connection ids: the client's pid and 32 random bits, another on already_exists, so that a
 // later process with a dead client's pid never names (nor, failing, removes) that client's
@@ -71,12 +74,13 @@ class shm_acceptor {
     using queue_type = typename shm_queue_for<Message>::type;
 
 public:
-    /// Creates the door and the request queue `name`; throws (already_exists if another
-    /// listener has it). Between the two, removes the queues an earlier listener of `name` left.
+    /// Creates the door and the request queue `name`; throws (already_exists if a live
+    /// listener has either). Between the two, once no live listener has the request queue,
+    /// removes the queues an earlier listener of `name` left.
     shm_acceptor(const std::string& name, const net_options& o)
         : name_(name),
           options_(o),
-          door_(std::make_shared<shm_door>(shm_door::create(name, o.max_connections))),
+          door_(bind_door(name, o)),
           requests_((shm_sweep(name, [](const std::string& s) noexcept { close_connection_queue(s); }), requests::create(name))),
           rx_(requests_.template receiver<blocking>()),
           door_inode_(sys::shm_inode(os_name(shm_door::name_for(name)))),
@@ -141,11 +145,16 @@ public:
         // A request claimed but not yet written (its client in the middle of its send) stops
         // the drain: wait for it, up to the handshake deadline (a client killed there has its
         // claim finished by the receive).
+        // A short sleep between looks, growing to 1 ms: a claim never finished (a scribbled ring)
+        // costs the deadline's wait, not a core.
         const auto until = deadline_after(options_.handshake_timeout);  // the longest: none
+        auto pause = std::chrono::microseconds(20);
         for (shm_request<Message> r{};;) {
             while (rx_.receive(r, std::chrono::steady_clock::now())) drop(r.id);
-            if (requests_.depth() == 0 || std::chrono::steady_clock::now() >= until) break;
-            std::this_thread::yield();
+            const auto now = std::chrono::steady_clock::now();
+            if (requests_.depth() == 0 || now >= until) break;
+            std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(pause, until - now));
+            pause = std::min(pause * 2, std::chrono::microseconds(1000));
         }
         rx_.close();
         // Ours while this process holds them (their owner mark): nobody else can have made them.
@@ -174,6 +183,36 @@ public:
     [[nodiscard]] ipckit::receiver<requests, blocking>& receiving_end() noexcept { return rx_; }
 
 private:
+    static error bound(const std::string& name) {
+        return error(errc::already_exists, "shm://" + name +
+                                               " is bound by a live listener: close that listener first, or bind "
+                                               "another name");
+    }
+    /// The door of `name`, made by this listener, once no live listener has the name: its door
+    /// (a live one's is never replaced: already_exists), nor its request queue (whose owner mark
+    /// it holds; its door may have been removed by hand). Nothing is swept before this.
+    static std::shared_ptr<shm_door> bind_door(const std::string& name, const net_options& o) {
+        std::shared_ptr<shm_door> door;
+        try {
+            door = std::make_shared<shm_door>(shm_door::create(name, o.max_connections));
+        } catch (const error& e) {
+            if (e.reason() == errc::already_exists) throw bound(name);
+            throw;
+        }
+        const std::string door_name = os_name(shm_door::name_for(name));
+        const ino_t made = sys::shm_inode(door_name);
+        bool lives = false;
+        try {
+            const sys::file f = sys::shm_open_existing(os_name(name));
+            lives = sys::owner_mark_held(f);
+        } catch (...) {  // no request queue there (or none to open): nobody lives there
+        }
+        if (lives) {
+            if (made != 0 && sys::shm_inode(door_name) == made) sys::shm_remove_quietly(door_name);
+            throw bound(name);
+        }
+        return door;
+    }
     /// Closes the connection queue `segment_name` as a whole (its client sees closed), if it is
     /// ready at once.
     static void close_connection_queue(const std::string& segment_name) noexcept {
@@ -223,9 +262,19 @@ std::shared_ptr<duplex> shm_connect(const std::string& name, std::chrono::steady
     const auto nobody = [&] {
         return error(errc::not_found, "connecting to " + address + ": nothing listens there (start the listener first)");
     };
+    // The listener's segments, waited for (one being made) no later than `deadline`.
+    const auto opening = [&] {
+        options o;
+        if (deadline != std::chrono::steady_clock::time_point::max()) {
+            const auto now = std::chrono::steady_clock::now();
+            o.init_timeout = deadline <= now ? std::chrono::milliseconds(0)
+                                             : std::min(o.init_timeout, std::chrono::ceil<std::chrono::milliseconds>(deadline - now));
+        }
+        return o;
+    };
     auto requests = [&] {
         try {
-            return shm_request_queue<Message>::open(name);
+            return shm_request_queue<Message>::open(name, opening());
         } catch (const error& e) {
             if (e.reason() == errc::not_found) throw nobody();
             throw error(e.reason(), "connecting to " + address + ": " + e.what());
@@ -234,7 +283,7 @@ std::shared_ptr<duplex> shm_connect(const std::string& name, std::chrono::steady
     // A place under the listener's cap first (its door is made before its request queue).
     std::shared_ptr<shm_door> door;
     try {
-        door = std::make_shared<shm_door>(shm_door::open(name));
+        door = std::make_shared<shm_door>(shm_door::open(name, opening()));
     } catch (const error& e) {
         throw error(e.reason(), "connecting to " + address + ": the listener's door could not be opened: " + e.what());
     }
@@ -279,7 +328,29 @@ std::shared_ptr<duplex> shm_connect(const std::string& name, std::chrono::steady
     const std::uint64_t id = unless_asked.id;
     auto d = std::make_shared<shm_duplex<Message, Mode>>(up->template sender<Mode>(), down->template receiver<Mode>(),
                                                          shm_unclaimed(name, id, asked));
-    auto tx = requests.template sender<blocking>();
+    // A sender's place on the request queue: its 64 are held by clients waiting for room in
+    // its ring (a listener slow to accept), and one goes back as each request goes in. Wait
+    // for one, a short sleep at a time, until `deadline`: timed_out then, as a socket's full
+    // backlog.
+    const auto asking = [&] {
+        auto pause = std::chrono::microseconds(50);
+        for (;;) {
+            try {
+                return requests.template sender<blocking>();
+            } catch (const error& e) {
+                if (e.reason() != errc::sender_busy)
+                    throw error(e.reason(), "connecting to " + address + ": " + e.what());
+            }
+            const auto now = std::chrono::steady_clock::now();
+            if (now >= deadline)
+                throw error(errc::timed_out, "connecting to " + address + ": the listener did not take the request (" +
+                                                 make_error_code(errc::timed_out).message() +
+                                                 ": its queue of connect requests stayed full)");
+            std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
+            pause = std::min(pause * 2, std::chrono::microseconds(2000));
+        }
+    };
+    auto tx = asking();
     const auto s = tx.send(shm_request<Message>{id}, deadline);
     if (!s && s.error() == errc::closed) throw nobody();  // the listener closed before
     if (!s)
@@ -287,9 +358,13 @@ std::shared_ptr<duplex> shm_connect(const std::string& name, std::chrono::steady
                                    make_error_code(s.error()).message() + ")");
     // SYNC POINT READ: the seal, after the request; paired with the fence in shm_acceptor::
     // close() between its seal and its drain (see top). The listener closed (or died) as we
-    // asked, and took nothing: as if nobody listened.
+    // asked: did it take the request first? Accept removes the queues' names once it has them
+    // (before a close() that follows it seals); a drop closes the queues, then removes them.
+    // Names still there: nothing accepted it, nor will: as if nobody listened (the names go,
+    // the place goes back). Names gone: it was taken, accepted (the connection works) or
+    // dropped (closed: its verbs say so); the place is the listener's to give back then.
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (tx.peer() != errc::ok) throw nobody();
+    if (tx.peer() != errc::ok && sys::shm_inode(os_name(shm_up_name(name, id))) != 0) throw nobody();
     unless_asked.door = nullptr;  // the listener gives the place back now, and removes the names
     return d;
 }
