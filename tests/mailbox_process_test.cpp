@@ -401,6 +401,18 @@ TEMPLATE_TEST_CASE("mailbox process: a sender killed mid-traffic costs at most i
     CHECK(exactly_once(t, 1, got));
 }
 
+/// A child that creates the process_owned mailbox `name`, attaches its receiver, says so on
+/// `ready` and stays until killed.
+template <class Box>
+child spawn_owner(child_report& report, const std::string& name, const signal_pipe& ready, signal_pipe& hold) {
+    return report.spawn([&](child_report& r) {
+        auto mb = Box::create(name, quick_liveness());
+        auto rx = mb.receiver();
+        ready.post();
+        r.block_until_killed(hold);
+    });
+}
+
 TEMPLATE_TEST_CASE("mailbox process: when its owner is killed a process_owned mailbox is gone, blocked senders get "
                    "closed, and the name can be created again",
                    "[process]", (tick_box<ipckit::exclusive, 4, ipckit::process_owned>),
@@ -409,12 +421,7 @@ TEMPLATE_TEST_CASE("mailbox process: when its owner is killed a process_owned ma
     scoped_name name("mbox");
     signal_pipe ready, hold, blocked;
     child_report owner_report;
-    child owner = owner_report.spawn([&](child_report& r) {
-        auto mb = box::create(name, quick_liveness());
-        auto rx = mb.receiver();
-        ready.post();
-        r.block_until_killed(hold);
-    });
+    child owner = spawn_owner<box>(owner_report, name.str(), ready, hold);
     REQUIRE(owner_report.reached(owner, ready) == as_expected);
     child_report sender_report;
     child sender = sender_report.spawn([&](child_report& r) {
@@ -441,12 +448,7 @@ TEMPLATE_TEST_CASE("mailbox process: when its owner is killed, a sender that nev
     scoped_name name("mbox");
     signal_pipe ready, hold;
     child_report owner_report;
-    child owner = owner_report.spawn([&](child_report& r) {
-        auto mb = box::create(name, quick_liveness());
-        auto rx = mb.receiver();
-        ready.post();
-        r.block_until_killed(hold);
-    });
+    child owner = spawn_owner<box>(owner_report, name.str(), ready, hold);
     REQUIRE(owner_report.reached(owner, ready) == as_expected);
     auto mb = box::open(name, quick_liveness());
     auto tx = mb.template sender<ipckit::non_blocking>();
