@@ -761,15 +761,17 @@ TEST_CASE("an open with init_timeout milliseconds::max() waits for a creator sti
     // lock held (here, by this process).
     const ipckit::detail::sys::file creator = ipckit::detail::sys::shm_create(os, 0600);
     REQUIRE(creator.get() >= 0);
-    signal_pipe said;
+    signal_pipe opening, said;
     child opener([&] {
         ipckit::options forever;
         forever.init_timeout = std::chrono::milliseconds::max();
+        opening.post();
         said.post_value(static_cast<std::uint64_t>(ipckit_test::setup_errc([&] { (void)segment::open(name, layout_a(), forever); })));
         return 0;
     });
     // Overflowed, the deadline lay in the past: the open said corrupt ("its creator died
-    // before sizing it") at once.
+    // before sizing it") at once, as soon as it began.
+    REQUIRE(opening.wait());
     CHECK_FALSE(said.wait_value(std::chrono::milliseconds(200)).has_value());
     (void)opener.kill();
     ipckit::detail::sys::shm_remove_quietly(os);

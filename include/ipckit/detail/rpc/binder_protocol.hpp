@@ -117,7 +117,7 @@ public:
     /// invalid_name, no_space, ... naming the binder.
     binder_registration(std::string_view binder, std::string_view name, const std::string& address,
                         const ipckit::rpc::client_options& o)
-        : name_(name), address_(address), every_(o.net.liveness_interval), client_(reach_binder<Client>(binder, o)) {
+        : name_(name), address_(address), every_(usable(o.net).liveness_interval), client_(reach_binder<Client>(binder, o)) {
         auto r = client_.template call<void>(register_method, name_, address_);
         if (!r) throw binder_failure(r.error(), binder, "register '" + name_ + "' at " + address_);
         keeper_ = std::thread([this] { keep(); });

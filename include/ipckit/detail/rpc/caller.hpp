@@ -100,7 +100,8 @@ public:
     using completion = std::function<void(const msgpack::object* result, const error& e)>;
 
     /// Connects and says hello; throws ipckit::error as connect() does.
-    caller(std::string address, ipckit::rpc::client_options o) : address_(std::move(address)), options_(std::move(o)) {
+    caller(std::string address, ipckit::rpc::client_options o)
+        : address_(std::move(address)), options_(with_usable_net(std::move(o))) {
         hello_result r = say_hello(address_, options_.net, incarnation_, deadline_after(options_.reconnect_timeout));
         if (r.e != errc::ok) throw ipckit::error(r.e, "rpc::client: " + r.why);
         {

@@ -71,3 +71,15 @@ struct client_options {
 };
 
 }  // namespace ipckit::rpc
+
+namespace ipckit::detail::rpc {
+
+/// A server's or a client's options with their net_options taken within range (net/options.hpp,
+/// usable), once, for every thread and connection of theirs.
+template <class Options>
+Options with_usable_net(Options o) noexcept {
+    o.net = usable(o.net);
+    return o;
+}
+
+}  // namespace ipckit::detail::rpc

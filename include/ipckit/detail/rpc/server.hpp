@@ -207,7 +207,7 @@ private:
     /// one's name is name_taken, not the address's already_exists. At a binder it is registered
     /// after, with the address bound (the real port).
     server(std::string_view address, server_options o, const name_in_domain* n, const name_at_binder* b = nullptr)
-        : options_(std::move(o)),
+        : options_(detail::rpc::with_usable_net(std::move(o))),
           advertised_(n ? std::make_unique<detail::rpc::advertisement>(n->domain, n->name, n->registry) : nullptr),
           clients_(options_.max_clients, options_.reply_cache, options_.reply_cache_bytes),
           queued_bytes_(options_.max_queued_bytes),
