@@ -8,6 +8,7 @@
 // at once, so a deadline would mean nothing). Deadlines are absolute on the monotonic clock, so
 // a change of the wall clock moves none; a huge timeout means no deadline.
 
+#include <algorithm>
 #include <chrono>
 #include <type_traits>
 
@@ -50,6 +51,13 @@ deadline_clock::time_point time_point_of(D d) noexcept {
         return d;
     else
         return deadline_after(d);
+}
+
+/// A liveness interval (options::liveness_interval, net_options::liveness_interval) as ipckit
+/// uses it: within 1 ms and 1 h, so that an interval of zero does not make every peer dead and
+/// one of milliseconds::max() does not overflow the clock where it is added to a time.
+inline std::chrono::milliseconds usable_liveness(std::chrono::milliseconds interval) noexcept {
+    return std::clamp(interval, std::chrono::milliseconds(1), std::chrono::milliseconds(3'600'000));
 }
 
 }  // namespace detail

@@ -67,11 +67,10 @@ inline constexpr std::size_t max_name_length = 200;
 
 namespace detail {
 
-/// The liveness interval a process uses for `opt`: opt.liveness_interval, kept within 1 ms and
-/// an hour (a zero interval would make a waiter ask the OS without pause, a huge one overflow a
-/// deadline). The one place every endpoint, mailbox and node reads it.
+/// The liveness interval a process uses for `opt`: opt.liveness_interval within range
+/// (usable_liveness). The one place every endpoint, mailbox and node reads it.
 inline std::chrono::nanoseconds liveness_of(const options& opt) noexcept {
-    return std::clamp(opt.liveness_interval, std::chrono::milliseconds(1), std::chrono::milliseconds(3'600'000));
+    return usable_liveness(opt.liveness_interval);
 }
 
 /// Throws invalid_name unless `name` is 1..max characters of [A-Za-z0-9_-], and '.' too (but not

@@ -1,6 +1,8 @@
 #pragma once
 // The knobs of the socket transports: liveness, deadlines, buffers and the connection cap.
 
+#include <ipckit/deadline.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
@@ -37,7 +39,7 @@ namespace detail {
 inline net_options usable(net_options o) noexcept {
     using std::chrono::milliseconds;
     constexpr auto century = std::chrono::duration_cast<milliseconds>(std::chrono::hours(24 * 365 * 100));
-    o.liveness_interval = std::clamp(o.liveness_interval, milliseconds(1), milliseconds(3'600'000));
+    o.liveness_interval = usable_liveness(o.liveness_interval);
     for (milliseconds* t : {&o.handshake_timeout, &o.connect_timeout, &o.close_timeout})
         *t = std::clamp(*t, milliseconds(0), century);
     return o;

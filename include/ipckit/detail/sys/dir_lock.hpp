@@ -23,8 +23,8 @@ namespace ipckit::detail::sys {
 
 class directory_lock {
 public:
-    directory_lock() noexcept = default;
-    /// Takes the lock on `dir`, waiting up to about a second; held() says whether it did.
+    /// Takes the lock on `dir`, waiting up to about a second (past that, or for a directory it
+    /// cannot open, it holds nothing).
     explicit directory_lock(const std::string& dir) noexcept
         : dir_(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
         if (dir_.get() < 0) return;
@@ -44,8 +44,6 @@ public:
     ~directory_lock() {
         if (held_) unlock(dir_);
     }
-
-    [[nodiscard]] bool held() const noexcept { return held_; }
 
 private:
     file dir_;
