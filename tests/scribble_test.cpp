@@ -44,6 +44,10 @@
 #include <utility>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
 using namespace std::chrono_literals;
 using ipckit::errc;
 using ipckit_test::check_of;
@@ -661,6 +665,74 @@ TEST_CASE("scribble: a rendezvous offer turned into done while nobody took it ma
 namespace {
 
 // ---- a mailbox's control words: closed stays closed; a lost place is no spin -------------------
+
+/// Sets to `value` the length word of the one bytes<Max> slot whose bytes are `payload`, found by
+/// its bytes in segment `name` or its chunks (every kind lays its slots out its own way), through
+/// a mapping of their own as a hostile process would. False unless exactly one slot holds it.
+bool scribble_slot_length(const std::string& name, std::span<const std::byte> payload, std::uint32_t value) {
+    std::vector<std::string> segments{name};
+    for (const auto& chunk : ipckit_test::chunks_of(name)) segments.push_back(name + "." + chunk);
+    std::vector<std::pair<void*, std::size_t>> mapped;
+    std::uint32_t* found = nullptr;
+    int seen = 0;
+    for (const auto& segment : segments) {
+        const int fd = ::shm_open(ipckit::detail::os_name(segment).c_str(), O_RDWR, 0);
+        if (fd < 0) continue;
+        struct stat st {};
+        void* m = ::fstat(fd, &st) == 0 && st.st_size > 0
+                      ? ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+                      : MAP_FAILED;
+        ::close(fd);
+        if (m == MAP_FAILED) continue;
+        const auto size = static_cast<std::size_t>(st.st_size);
+        mapped.emplace_back(m, size);
+        auto* bytes = static_cast<std::byte*>(m);
+        for (std::size_t at = 8; at + payload.size() <= size; at += 8) {
+            auto* length = reinterpret_cast<std::uint32_t*>(bytes + at - 8);
+            if (*length == payload.size() && std::memcmp(bytes + at, payload.data(), payload.size()) == 0) {
+                found = length;
+                ++seen;
+            }
+        }
+    }
+    if (seen == 1) *found = value;
+    for (const auto& [m, size] : mapped) ::munmap(m, size);
+    return seen == 1;
+}
+
+using record_queue = ipckit::queue<ipckit::bytes<max_bytes>, ipckit::bounded<slots * 48>, ipckit::single, ipckit::multi_of<2>>;
+using record_chain = ipckit::queue<ipckit::bytes<max_bytes>, ipckit::unbounded<4096>, ipckit::multi_of<2>>;
+using record_meet = ipckit::queue<ipckit::bytes<max_bytes>, ipckit::zero_capacity>;
+using record_box = ipckit::mailbox<ipckit::bytes<max_bytes>, ipckit::bounded<slots * 48>, ipckit::any, ipckit::system_owned>;
+using record_bcast = ipckit::mailbox<ipckit::bytes<max_bytes>, ipckit::bounded<slots * 48>, ipckit::broadcast, ipckit::system_owned>;
+
+TEMPLATE_TEST_CASE("scribble: a bytes<Max> slot's length changed inside its range is corrupt, not a message cut "
+                   "short or padded with an earlier one's bytes",
+                   "[unit]", record_queue, record_chain, record_meet, record_box, record_bcast) {
+    using Q = TestType;
+    const std::uint32_t changed = GENERATE(std::uint32_t{5}, std::uint32_t{max_bytes});
+    scoped_name name("scribble");
+    auto q = Q::create(name);
+    auto rx = q.receiver();
+    const std::string sent = "a message of 24 bytes...";
+    const auto payload = std::as_bytes(std::span(sent));
+    std::optional<std::thread> offering;  // a rendezvous: the send waits for the receive
+    if constexpr (std::is_same_v<Q, record_meet>) {
+        offering.emplace([&] {
+            auto tx = q.sender();
+            (void)tx.send(std::string_view(sent), patience);
+        });
+        const auto until = std::chrono::steady_clock::now() + patience;
+        while (q.depth() == 0 && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+    } else {
+        auto tx = q.sender();
+        REQUIRE(tx.send(std::string_view(sent)));
+    }
+    REQUIRE(scribble_slot_length(name, payload, changed));
+    const auto got = rx.receive(patience);
+    if (offering) offering->join();
+    CHECK(err(got) == errc::corrupt);
+}
 
 TEST_CASE("scribble: a mailbox state word scribbled to closing without a reason stays closed, never open again",
           "[unit]") {

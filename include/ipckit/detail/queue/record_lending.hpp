@@ -45,7 +45,7 @@ public:
     status commit(std::size_t length) noexcept {
         if (!*this) return unexpected(errc::closed);
         if (length > size_) return unexpected(errc::too_large);
-        this->held_.slot->length = static_cast<std::uint32_t>(length);
+        set_record_length(*this->held_.slot, length);
         ends::publish(*this->end(), this->held_);
         return {};
     }

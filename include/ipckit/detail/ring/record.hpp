@@ -15,8 +15,9 @@
 // of the message in it, as in Boost's message_queue and POSIX message queues. Only the message's
 // own bytes are copied in and out, never the whole slot.
 //
-// Shared memory is not trusted: a length read from a slot is checked against Max before any use
-// (record_length), so a scribbled slot is `corrupt`, never a read outside the slot.
+// Shared memory is not trusted: a length read from a slot is checked against Max before any use,
+// and against its complement beside it (record_length), so a scribbled length is `corrupt`,
+// never a read outside the slot, nor a message cut short or padded with an earlier one's bytes.
 
 #include <ipckit/error.hpp>
 
@@ -38,23 +39,31 @@ struct alignas(8) record {
     static_assert(Max > 0 && Max <= (std::size_t{1} << 30), "record<Max>: Max must be between 1 and 1 GiB");
     static constexpr std::size_t max = Max;
 
-    std::uint32_t length;  ///< bytes of `data` in use; checked against Max on every read
-    std::uint32_t unused;  ///< keeps `data` 8-byte aligned
+    std::uint32_t length;      ///< bytes of `data` in use; checked on every read (record_length)
+    std::uint32_t complement;  ///< ~length, written with it (set_record_length)
     std::byte data[record_capacity(Max)];
 };
+
+/// Sets the length of the message in slot `r` to `n` (at most Max: the caller checked).
+template <std::size_t Max>
+void set_record_length(record<Max>& r, std::size_t n) noexcept {
+    r.length = static_cast<std::uint32_t>(n);
+    r.complement = ~r.length;
+}
 
 /// Writes `m` into the slot `r`. The caller checked m.size() <= Max (too_large otherwise).
 template <std::size_t Max>
 void write_record(record<Max>& r, std::span<const std::byte> m) noexcept {
     if (!m.empty()) std::memcpy(r.data, m.data(), m.size());
-    r.length = static_cast<std::uint32_t>(m.size());
+    set_record_length(r, m.size());
 }
 
-/// The length of the message in slot `r`, checked: corrupt if the slot says more than Max.
+/// The length of the message in slot `r`, checked: corrupt if the slot says more than Max, or
+/// its length and complement disagree (one was changed alone).
 template <std::size_t Max>
 errc record_length(const record<Max>& r, std::size_t& length) noexcept {
-    const std::size_t n = r.length;
-    if (n > Max) return errc::corrupt;
+    const std::uint32_t n = r.length;
+    if (n > Max || r.complement != static_cast<std::uint32_t>(~n)) return errc::corrupt;
     length = n;
     return errc::ok;
 }

@@ -47,7 +47,9 @@ struct segment_header {
     /// 2: the owner mark (an OFD lock). 3: the header checksum (and the description field
     /// shortened to make room for it), and the rings' slot stamps and index checks. 4: the
     /// rosters' `sealed` word (a queue closed as a whole), which an older program would ignore.
-    static constexpr std::uint32_t current_version = 4;
+    /// 5: a bytes<Max> slot's length complement (ring/record.hpp), which an older program leaves
+    /// unwritten.
+    static constexpr std::uint32_t current_version = 5;
     enum : std::uint32_t { uninit = 0, initializing = 1, ready = 2, corrupt = 3 };
 
     std::uint64_t magic;
