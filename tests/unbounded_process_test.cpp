@@ -275,9 +275,14 @@ TEST_CASE("unbounded queue across processes: a sender killed while creating a ch
             if (leftover == 1) {  // died in the middle of segment::create: sized, never initialised
                 const auto f = ipckit::detail::sys::shm_create(os, 0600);
                 ipckit::detail::sys::shm_reserve(f, os, 4096, 0600);
-            } else if (leftover == 2) {  // died after creating it, before publishing it
-                (void)ipckit::segment::create<ipckit::system_owned>(next_chunk, {"half a chunk", 4096}, {},
-                                                                    [](void*) {});
+            } else if (leftover >= 2) {  // died after creating it, before publishing it
+                auto s = ipckit::segment::create<ipckit::system_owned>(next_chunk, {"half a chunk", 4096}, {},
+                                                                       [](void*) {});
+                if (leftover == 3) {  // or inside create, between its header's checksum and `ready`
+                    auto* h = static_cast<ipckit::detail::segment_header*>(
+                        static_cast<void*>(static_cast<char*>(s.body()) - ipckit::detail::header_size));
+                    h->state.store(ipckit::detail::segment_header::initializing);
+                }
             }
             ::raise(SIGKILL);
         });
@@ -291,6 +296,10 @@ TEST_CASE("unbounded queue across processes: a sender killed while creating a ch
     }
     SECTION("with the chunk made but not published") {
         die_growing(2);
+        CHECK(chunks_of(name).size() == 2);
+    }
+    SECTION("with the chunk's header finished but not marked ready") {
+        die_growing(3);
         CHECK(chunks_of(name).size() == 2);
     }
 
@@ -433,6 +442,30 @@ TEST_CASE("unbounded queue across processes: a process_owned queue's chunks go w
     auto tx = q.sender();
     CHECK(err(tx.send(make_tick(0))) == errc::closed);
     CHECK(chunks_of(name).empty());
+}
+
+TEST_CASE("unbounded queue across processes: when a process_owned queue's owner exits, a receiver of another "
+          "process that took everything gets closed, not a wait",
+          "[process]") {
+    scoped_queue name;
+    signal_pipe sent, go;
+    child_report report;
+    child owner = report.spawn([&](child_report& r) {
+        auto qc = muq::create(name);
+        auto tx = qc.sender();
+        r.expect(send_all(tx, 0, 3));
+        sent.post();
+        r.check(go.wait(), "the go signal");  // then returns: its last handle goes, and the queue with it
+    });
+    REQUIRE(report.reached(owner, sent) == as_expected);
+    auto q = muq::open(name);
+    auto rx = q.receiver();
+    auto tx = q.sender();  // a sender of this process, still attached: the receiver's closed rule alone would wait
+    CHECK(receive_in_order(rx, 0, 3) == as_expected);
+    go.post();
+    CHECK(report.finish(owner) == as_expected);
+    CHECK(err(tx.send(make_tick(3))) == errc::closed);
+    CHECK(err(rx.receive(patience)) == errc::closed);
 }
 
 // ---- stress ---------------------------------------------------------------------------------

@@ -74,8 +74,10 @@ public:
             });
             // Whoever creates chunk k holds the chain's grower word, and chunk names are unique
             // to this queue: what is there already was left by a grower that died after
-            // creating it. Replace it, once.
-            if (e != errc::already_exists || attempt > 0) return e;
+            // creating it (already_exists), or between writing its header's checksum and
+            // marking it ready, which create cannot tell from a damaged segment (corrupt).
+            // Nobody has it: chunk k is not published yet. Replace it, once.
+            if ((e != errc::already_exists && e != errc::corrupt) || attempt > 0) return e;
             remove(k);
         }
     }

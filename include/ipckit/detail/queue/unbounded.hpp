@@ -265,9 +265,11 @@ private:
         info->chunk_options.mode = c.mode & 07777u;
         if constexpr (std::is_same_v<Ownership, process_owned>) {
             // When the owning process lets go of its last handle or endpoint (not when this
-            // handle goes: others of this process may still use the chain).
+            // handle goes: others of this process may still use the chain). A receiver of
+            // another process then gets closed after the last message, rather than wait.
             s.at_last_release([name = s.name(), patience = opt.init_timeout](void* body) noexcept {
                 retire_chain(*static_cast<chain_control*>(body), name, patience);
+                close_retired(body);
             });
         }
         head_ = std::make_shared<chain_head>(std::move(s), std::move(info), opt);

@@ -113,6 +113,7 @@ inline void retire_abandoned_chain(const sys::file& old, std::string_view name, 
         (void)with_raw_chain(old, "segment '" + n + "'", [&](chain_control& c, const segment_header& h) {
             if (h.ownership != process_owned::id || sys::owner_mark_held(old)) return;  // an owner is there
             retire_chain(c, n, opt.init_timeout);
+            close_retired(&c);  // the chain is first in the body
         });
     } catch (...) {  // cannot read it: leave it
     }
