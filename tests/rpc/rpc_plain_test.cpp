@@ -220,6 +220,61 @@ TEST_CASE("rpc plain clients: a request sent before the client's ipckit.hello is
     }
 }
 
+TEST_CASE("rpc plain clients: a client is not forgotten while an old connection of its own still has a request "
+          "unread, so that request runs once when the client sends it again on a new connection",
+          "[process]") {
+    rpc::server_options o;
+    o.threads = 2;                    // held() on one, the rest on the other
+    o.max_clients = 1;                // every other client's hello forgets the idle ones
+    o.max_queued_per_connection = 1;  // the first connection reads nothing more while held() runs
+    served srv(
+        net_kind::unix_path,
+        [](rpc::server& s) {
+            gated(s);
+            auto count = std::make_shared<std::atomic<std::int64_t>>(0);
+            s.bind("bump", [count] { return ++*count; });
+        },
+        o);
+    constexpr std::uint64_t me = 0x5eed;
+    const auto hello = [](foreign_client& c, std::uint64_t incarnation) {
+        c.request(0, "ipckit.hello", incarnation);
+        const auto r = c.next();
+        return r && r->msgid == 0 && r->error.is_nil();
+    };
+    CHECK(in_child([&](child_report& r) {
+        foreign_client first(srv.address());
+        r.check(hello(first, me), "the first connection's hello");
+        first.request(1, "bump");
+        r.expect(expect_result(first.next(), 1, std::int64_t{1}));
+        first.request(2, "held", std::int64_t{2});
+        first.request(3, "bump");  // unread while held(2) runs
+        {
+            foreign_client second(srv.address());  // the client's latest connection, which then goes
+            r.check(hello(second, me), "the second connection's hello");
+        }
+        // Other clients come and go; each of their hellos would forget this one if it were idle
+        // (a request it made before is then expired).
+        std::optional<foreign_client> now;
+        for (std::uint64_t round = 0; round < 50; ++round) {
+            {
+                foreign_client other(srv.address());
+                r.check(hello(other, 0x1000 + round), "another client's hello");
+            }
+            now.emplace(srv.address());
+            r.check(hello(*now, me), "a new connection's hello");
+            now->request(1, "bump");
+            r.expect(expect_result(now->next(), 1, std::int64_t{1}));  // from the cache: not forgotten
+        }
+        now->request(3, "bump");  // request 3 again, as a client that had no reply does
+        r.expect(expect_result(now->next(), 3, std::int64_t{2}));
+        r.expect(ipckit_test::returned(rpc::client(srv.address()).call<void>("open", patience), "open()"));
+        // The first connection reads request 3 now: answered there from the cache, not run
+        // again. (held(2)'s reply went to the client's latest connection.)
+        r.expect(expect_result(first.next(), 3, std::int64_t{2}));
+        r.expect(ipckit_test::returned(rpc::client(srv.address()).call<std::int64_t>("bump", patience), std::int64_t{3}, "bump()"));
+    }) == as_expected);
+}
+
 TEST_CASE("rpc plain clients: a request is held at its length on the wire and an object an element, however the "
           "stream cut it",
           "[process]") {

@@ -27,7 +27,8 @@ struct server_options {
     /// Bytes of replies kept, all clients together; past it, the clients that keep the most lose
     /// their oldest (a retransmission of one of those is expired, not run again).
     std::size_t reply_cache_bytes = std::size_t{256} << 20;
-    /// Clients remembered (their reply caches); past it, those with no connection are forgotten.
+    /// Clients remembered (their reply caches); past it, those with no connection and no call
+    /// running are forgotten.
     std::size_t max_clients = 4096;
     /// How long a reply may wait for a client that does not read; then the connection is
     /// closed (the client's retransmission on a new one is answered from the reply cache).

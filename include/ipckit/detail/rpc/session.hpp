@@ -243,7 +243,12 @@ private:
         std::vector<idle_client> idle;
         for (auto& [inc, c] : clients_) {
             std::lock_guard clock(c->m);
-            if (c->current.expired()) idle.push_back({c->last_used, inc, c->replies.newest()});
+            // Idle: its last connection has gone, and no older one of its own still reads for
+            // it (each connection holds its client's state): forgotten under such a reader, a
+            // request that reader has yet to read would run again, once through the client's
+            // next connection and once through the forgotten cache. New holders come only
+            // through attach(), under m_, so a count of one stays one.
+            if (c->current.expired() && c.use_count() == 1) idle.push_back({c->last_used, inc, c->replies.newest()});
         }
         std::sort(idle.begin(), idle.end(), [](const auto& a, const auto& b) { return a.last_used < b.last_used; });
         for (std::size_t i = 0; i < idle.size() && clients_.size() > max_; ++i) {
