@@ -358,6 +358,46 @@ TEST_CASE("inspect: an unbounded queue shows its chain, whose chunks belong to i
     }
 }
 
+namespace a_namespace_whose_name_is_long_enough_that_the_description_of_a_queue_of_a_type_in_it {
+struct and_a_message_type_with_a_long_name_too {
+    std::uint64_t seq;
+};
+}  // namespace a_namespace_whose_name_is_long_enough_that_the_description_of_a_queue_of_a_type_in_it
+
+TEST_CASE("inspect: an unbounded queue whose description was cut short in its header keeps its chunks, and "
+          "remove_any removes it with them",
+          "[unit]") {
+    using long_named =
+        a_namespace_whose_name_is_long_enough_that_the_description_of_a_queue_of_a_type_in_it::and_a_message_type_with_a_long_name_too;
+    using U = ipckit::queue<long_named, ipckit::unbounded<4096>, ipckit::single, ipckit::single, ipckit::adaptive,
+                            ipckit::system_owned>;
+    scoped_queue name;
+    auto q = U::create(name);
+    auto tx = q.sender();
+    for (std::uint64_t i = 0; i < 2 * U::slots_per_chunk; ++i) REQUIRE(tx.send(long_named{i}));
+    const auto head = ipckit::inspect(name);
+    REQUIRE(head.status == segment_status::ok);
+    REQUIRE(contains(head.note, "cut short"));
+    const auto chunks = chunks_of(name);
+    REQUIRE(chunks.size() == 2);
+    for (const auto& c : chunks) {
+        const std::string chunk = name.str() + "." + c;
+        const auto info = ipckit::inspect(chunk);
+        INFO(chunk << ": " << info.stale_reason);
+        CHECK_FALSE(info.stale);
+        CHECK_FALSE(ipckit::remove_stale(chunk));
+    }
+    auto rx = q.receiver();
+    for (std::uint64_t i = 0; i < 2 * U::slots_per_chunk; ++i) {
+        const auto m = rx.receive(std::chrono::milliseconds(0));
+        REQUIRE(m);
+        CHECK(m->seq == i);
+    }
+    CHECK(ipckit::remove_any(name));
+    CHECK_FALSE(ipckit::segment_exists(name));
+    CHECK(chunks_of(name).empty());
+}
+
 namespace {
 
 /// Every bell an endpoint of a queue whose shared part is `sh` may sleep on, and the seq of each.

@@ -174,7 +174,10 @@ inline bool remove_any(std::string_view name) {
         if (info.kind == segment_kind::domain) return remove_domain(name);
         // Not a node's link: its nodes take a closed link for a member that left, and would
         // drop it, then miss what is sent on its successor of the same name.
-        if (info.kind == segment_kind::queue) return detail::remove_queue_of_any_type(name);
+        // An unbounded queue whose description was cut short in its header (a message type
+        // with a long name) shows no chain, but heads one all the same.
+        if (info.kind == segment_kind::queue)
+            return detail::heads_a_chain(name) ? detail::remove_unbounded_queue(name) : detail::remove_queue_of_any_type(name);
     }
     if (info.status != segment_status::ok && detail::heads_a_chain(name)) {
         // Its header says unbounded queue, but its chain did not read as one (remove_segment

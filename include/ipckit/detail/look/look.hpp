@@ -73,6 +73,11 @@ inline void set_stale(segment_info& info, std::string why) {
 
 inline segment_info look(std::string_view name, liveness& live);
 
+/// Whether `info`'s description fills the header's field, and so may have been cut short there.
+inline bool description_cut(const segment_info& info) noexcept {
+    return info.description.size() >= sizeof(segment_header::description);
+}
+
 /// Whether the chunk described by `info` (its chain's base `base`) is one that nothing leads to
 /// any more: its queue's head, looked at now (after the chunk was opened), is gone or stale,
 /// belongs to another chain, or no longer (or never) leads to it.
@@ -84,10 +89,12 @@ inline void judge_chunk(segment_info& info, std::uint64_t base, liveness& live) 
         set_stale(info, "its queue '" + info.queue + "' is stale: " + head.stale_reason);
     } else if (head.status == segment_status::ok && head.chain) {
         if (auto why = unreachable_chunk(*head.chain, base, *info.chunk_index)) set_stale(info, std::move(*why));
-    } else if (head.status == segment_status::ok) {
+    } else if (head.status == segment_status::ok && !heads_a_chain(info.queue) && !description_cut(head)) {
         set_stale(info, "'" + info.queue + "' is not an unbounded queue");
     }
-    // A head that cannot be read says nothing about its chunks: they are left alone.
+    // A head that cannot be read says nothing about its chunks: they are left alone. Nor does
+    // one whose description was cut short in its header (a message type with a long name), so
+    // that its chain cannot be read from it: it may be an unbounded queue all the same.
 }
 
 /// Whether the link described by `info` is one that nothing leads to any more: neither end's
