@@ -364,6 +364,37 @@ TEST_CASE("lanes: a lane with damaged indices is reported corrupt, and the other
     CHECK(err(rx.receive()) == errc::corrupt);  // and is said again while it stays so
 }
 
+TEST_CASE("lanes: a receiver that attaches after a lane was damaged reads the other lanes, and says corrupt for "
+          "that one",
+          "[unit]") {
+    scoped_name name;
+    auto q = lanes3::create(name.str(), quick_liveness());
+    auto healthy = q.sender<nb>();  // lane 0
+    auto damaged = q.sender<nb>();  // lane 1
+    {
+        auto first = q.receiver<nb>();
+        REQUIRE(err(damaged.send(make_tick(seq_of(1, 0)))) == errc::ok);
+        REQUIRE(first.receive());
+    }
+    auto seg = ipckit::segment::open(name.str(), lanes3::layout(), {});
+    static_cast<lanes3::shared*>(seg.body())->ring.lanes[1].tail.fetch_add(1);  // past its check word
+    for (std::uint64_t i = 0; i < per_lane; ++i) REQUIRE(err(healthy.send(make_tick(seq_of(0, i)))) == errc::ok);
+    auto rx = q.receiver<nb>();
+    std::vector<std::uint64_t> got;
+    std::size_t corrupt = 0;
+    for (std::size_t k = 0; k < 4 * per_lane && got.size() < per_lane; ++k) {
+        auto r = rx.receive();
+        if (r) {
+            got.push_back(r->seq);
+        } else {
+            CHECK(r.error() == errc::corrupt);
+            ++corrupt;
+        }
+    }
+    CHECK(got == std::vector<std::uint64_t>{seq_of(0, 0), seq_of(0, 1), seq_of(0, 2), seq_of(0, 3)});
+    CHECK(corrupt >= 1);
+}
+
 TEST_CASE("lanes: the layout says lanes: a shared-ring queue of the same message and size does not open it",
           "[unit]") {
     scoped_name name;

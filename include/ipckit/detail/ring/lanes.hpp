@@ -160,11 +160,11 @@ public:
     lanes_consumer() noexcept = default;
 
     /// Attaches to every lane (finishing a step that a killed predecessor left in any of
-    /// them); false if one has inconsistent indices.
+    /// them). A lane with inconsistent indices is left out, and reported corrupt where the
+    /// merge comes to it, as one found so later is: the others are served still.
     bool attach(lanes_ring<T, N, Lanes>& ring, std::atomic<std::uint64_t>& pending) noexcept {
         ring_ = &ring;
-        for (std::size_t i = 0; i < Lanes; ++i)
-            if (!lanes_[i].attach(ring.lanes[i], pending)) return false;
+        for (std::size_t i = 0; i < Lanes; ++i) broken_[i] = !lanes_[i].attach(ring.lanes[i], pending);
         return true;
     }
 
@@ -207,7 +207,7 @@ public:
     bool has_data() noexcept {
         const std::size_t n = ring_->lanes_in_use();
         for (std::size_t i = 0; i < n; ++i)
-            if (lanes_[i].has_data()) return true;
+            if (broken_[i] || lanes_[i].has_data()) return true;
         return false;
     }
 
@@ -221,7 +221,8 @@ public:
     std::uint64_t available() noexcept {
         const std::size_t n = ring_->lanes_in_use();
         std::uint64_t sum = 0;
-        for (std::size_t i = 0; i < n; ++i) sum += lanes_[i].available();
+        for (std::size_t i = 0; i < n; ++i)
+            if (!broken_[i]) sum += lanes_[i].available();
         return sum;
     }
 
@@ -235,13 +236,13 @@ private:
         if (n == 1) {
             // One sender so far: its lane is the whole merge. A lane the compiler knows makes
             // this the SPSC path (no index to compute, no round robin to keep).
-            const errc e = take(lanes_[0]);
+            const errc e = broken_[0] ? errc::corrupt : take(lanes_[0]);
             if (e != errc::would_block) current_ = 0;
             return e;
         }
         std::size_t i = next_ < n ? next_ : 0;  // in_use is read from shared memory: it may have shrunk
         for (std::size_t k = 0; k < n; ++k) {
-            const errc e = take(lanes_[i]);
+            const errc e = broken_[i] ? errc::corrupt : take(lanes_[i]);
             if (e != errc::would_block) {
                 current_ = i;
                 if (e == errc::corrupt) move_on();
@@ -257,6 +258,7 @@ private:
 
     lanes_ring<T, N, Lanes>* ring_ = nullptr;
     std::array<spsc_consumer<T, N>, Lanes> lanes_{};
+    std::array<bool, Lanes> broken_{};  ///< lanes whose indices were inconsistent at attach
     std::size_t next_ = 0;     ///< where the next claim starts
     std::size_t current_ = 0;  ///< the lane of the claim in progress
 };
