@@ -8,7 +8,8 @@
 //
 //   chat --domain NAME --name ME [--to PEER --say TEXT]... [--listen MS]
 //       Joins NAME as ME, sends each TEXT to the PEER named before it, then prints whatever
-//       arrives from anyone until MS milliseconds (default 1000) pass without a message.
+//       arrives from anyone until MS milliseconds (default 1000, at most a day: 86400000) pass
+//       without a message.
 //       Run two in two shells, e.g.
 //         chat --domain room --name bob --listen 30000
 //         chat --domain room --name alice --to bob --say "hi bob" --say "how are you?"
@@ -19,9 +20,12 @@
 // If one of the three cannot join (a bad domain name, a name already taken there, a domain name
 // used by something else), it says why, none talks, and --demo exits 1.
 
+#include "number.hpp"
+
 #include <ipckit/node.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -192,9 +196,16 @@ int demo(const std::string& domain) {
     return failed == 0 ? 0 : 1;
 }
 
-[[noreturn]] void usage() {
+// How long a participant listens after the last message: up to a day.
+constexpr std::uint64_t max_listen_ms = 86'400'000;
+
+/// Exits with 2, saying `why` (if anything) and how to call the program.
+[[noreturn]] void usage(const std::string& why = {}) {
+    if (!why.empty()) std::cerr << "chat: " << why << "\n";
     std::cerr << "usage: chat --demo [--domain NAME]\n"
-                 "       chat --domain NAME --name ME [--to PEER --say TEXT]... [--listen MS]\n";
+                 "       chat --domain NAME --name ME [--to PEER --say TEXT]... [--listen MS]\n"
+                 "  MS: 0 to "
+              << max_listen_ms << " (default 1000)\n";
     std::exit(2);
 }
 
@@ -208,7 +219,7 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         const std::string_view a = argv[i];
         auto value = [&]() -> std::string {
-            if (i + 1 >= argc) usage();
+            if (i + 1 >= argc) usage(std::string(a) + " needs a value");
             return argv[++i];
         };
         if (a == "--demo") run_demo = true;
@@ -216,10 +227,13 @@ int main(int argc, char** argv) {
         else if (a == "--name") name = value();
         else if (a == "--to") to = value();
         else if (a == "--say") {
-            if (to.empty()) usage();
+            if (to.empty()) usage("--say needs a --to PEER before it");
             lines.emplace_back(to, value());
-        } else if (a == "--listen") quiet = std::chrono::milliseconds(std::atol(value().c_str()));
-        else usage();
+        } else if (a == "--listen") {
+            quiet = std::chrono::milliseconds(example::number(a, value(), 0, max_listen_ms, usage));
+        } else {
+            usage("unknown option " + std::string(a));
+        }
     }
     if (run_demo) return demo(domain.empty() ? "chat-demo-" + std::to_string(::getpid()) : domain);
     if (domain.empty() || name.empty()) usage();

@@ -5,9 +5,9 @@
 // Only ipckit's public API is used here; copy it along with the programs (common.hpp lists them).
 
 #include "choices.hpp"
+#include "number.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -151,13 +151,7 @@ inline settings parse_command_line(int argc, char** argv, const program& p) {
         std::exit(2);
     };
     auto number = [&](std::string_view flag, std::string_view text, std::uint64_t lo, std::uint64_t hi) {
-        std::uint64_t v = 0;
-        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-        const std::string what = std::string(flag) + " " + std::string(text) + ": ";
-        if (ec == std::errc::invalid_argument || end != text.data() + text.size()) fail(what + "not a number");
-        if (ec == std::errc::result_out_of_range || v < lo || v > hi)
-            fail(what + "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
-        return v;
+        return example::number(flag, text, lo, hi, fail);
     };
     constexpr std::string_view flags[] = {"--name",      "--count",    "--size",    "--wait", "--producers",
                                           "--consumers", "--capacity", "--message", "--id",    "--mailbox"};

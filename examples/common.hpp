@@ -3,6 +3,7 @@
 //   message.hpp       the message and its sealed payload, and the envelope that carries it
 //   choices.hpp       the kinds, sizes, capacities and waits each build offers
 //   command_line.hpp  the settings and the parser of the flags
+//   number.hpp        a number on the command line, checked
 //   queue_types.hpp   from flags chosen at run time to the queue type fixed at compile time
 //   report.hpp        what the programs print at the end, and how a test reads it back
 //

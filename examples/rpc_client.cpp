@@ -5,7 +5,11 @@
 //   rpc_client --binder ADDRESS --name SERVER --calls N [--in-flight K]
 //
 // Ends with "N calls, F failed, T executed twice" (exit status 0 only if F and T are 0), then
-// the call rate. K calls are kept in flight at once (default 1: one call after the other).
+// the call rate. K calls are kept in flight at once (default 1: one call after the other). N is 1
+// to 10^9, K 1 to 128 (half of client_options::max_in_flight: each call is two requests); any
+// other value is a usage error (exit status 2).
+
+#include "number.hpp"
 
 #include <ipckit/rpc.hpp>
 
@@ -22,6 +26,26 @@
 namespace rpc = ipckit::rpc;
 using namespace std::chrono_literals;
 
+namespace {
+
+// Each call's tally token is base + i, and the bases of two runs are 10^9 apart or more: so that
+// no token repeats across runs, a run makes at most 10^9 calls.
+constexpr std::uint64_t max_calls = 1'000'000'000;
+// Each call is two requests (add and tally); the client refuses more than max_in_flight at once.
+const std::uint64_t max_in_flight = rpc::client_options{}.max_in_flight / 2;
+
+/// Exits with 2, saying `why` (if anything) and how to call the program.
+[[noreturn]] void usage(const std::string& why = {}) {
+    if (!why.empty()) std::fprintf(stderr, "rpc_client: %s\n", why.c_str());
+    std::fprintf(stderr, "usage: rpc_client (--connect ADDRESS | --domain NAME --name SERVER | --binder ADDRESS --name SERVER)"
+                         " --calls N [--in-flight K]\n"
+                         "  N: 1 to %llu; K: 1 to %llu (default 1)\n",
+                 static_cast<unsigned long long>(max_calls), static_cast<unsigned long long>(max_in_flight));
+    std::exit(2);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
     std::string connect, domain, binder, name;
     std::uint64_t calls = 0;
@@ -32,20 +56,14 @@ int main(int argc, char** argv) {
         else if (opt == "--domain") domain = argv[i + 1];
         else if (opt == "--binder") binder = argv[i + 1];
         else if (opt == "--name") name = argv[i + 1];
-        else if (opt == "--calls") calls = std::strtoull(argv[i + 1], nullptr, 10);
-        else if (opt == "--in-flight") in_flight = std::strtoull(argv[i + 1], nullptr, 10);
-        else {
-            std::fprintf(stderr, "rpc_client: unknown option %s\n", argv[i]);
-            return 2;
-        }
+        else if (opt == "--calls") calls = example::number(opt, argv[i + 1], 1, max_calls, usage);
+        else if (opt == "--in-flight")
+            in_flight = static_cast<std::size_t>(example::number(opt, argv[i + 1], 1, max_in_flight, usage));
+        else usage("unknown option " + std::string(opt));
     }
     // one of: --connect; --domain --name; --binder --name
     const int ways = int(!connect.empty()) + int(!domain.empty()) + int(!binder.empty());
-    if (argc % 2 == 0 || calls == 0 || in_flight == 0 || ways != 1 || connect.empty() == name.empty()) {
-        std::fprintf(stderr, "usage: rpc_client (--connect ADDRESS | --domain NAME --name SERVER | --binder ADDRESS --name SERVER)"
-                             " --calls N [--in-flight K]\n");
-        return 2;
-    }
+    if (argc % 2 == 0 || calls == 0 || ways != 1 || connect.empty() == name.empty()) usage();
     try {
         rpc::client c = !connect.empty() ? rpc::client(connect)
                         : !domain.empty() ? rpc::client::in_domain(domain, name)

@@ -3,6 +3,8 @@
 //
 // Only ipckit's public API is used here; copy this file along with the programs.
 
+#include "number.hpp"
+
 #include <ipckit/net.hpp>
 
 #include <cstddef>
@@ -35,14 +37,10 @@ inline std::size_t number_flag(int argc, char** argv, std::string_view name, std
                                std::size_t high) {
     const auto v = flag(argc, argv, name);
     if (!v) return fallback;
-    char* end = nullptr;
-    const unsigned long long n = std::strtoull(v->c_str(), &end, 10);
-    if (v->empty() || *end != '\0' || n < low || n > high) {
-        std::fprintf(stderr, "%.*s: '%s' is not a number from %zu to %zu\n", static_cast<int>(name.size()), name.data(),
-                     v->c_str(), low, high);
+    return static_cast<std::size_t>(number(name, *v, low, high, [](const std::string& why) {
+        std::fprintf(stderr, "%s\n", why.c_str());
         std::exit(2);
-    }
-    return static_cast<std::size_t>(n);
+    }));
 }
 
 /// Prints `usage` and exits with 0 after --help, or with 2 if `required` is missing.

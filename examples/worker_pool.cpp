@@ -15,11 +15,12 @@
 // workers. Only SIGKILL leaves it behind (remove it with `ipckit rm` or tasks::remove); the
 // workers then end too, as each asks to get SIGTERM when the parent dies.
 
+#include "number.hpp"
+
 #include <ipckit/mailbox.hpp>
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -94,15 +95,6 @@ void print_usage(std::FILE* to) {
     std::fprintf(stderr, "worker_pool: %s\n", why.c_str());
     print_usage(stderr);
     std::exit(2);
-}
-
-std::uint64_t number(const char* what, std::string_view text, std::uint64_t lo, std::uint64_t hi) {
-    std::uint64_t v = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc{} || end != text.data() + text.size() || v < lo || v > hi)
-        usage(std::string(what) + " '" + std::string(text) + "': must be a whole number from " + std::to_string(lo) +
-              " to " + std::to_string(hi));
-    return v;
 }
 
 // The signal that asked the parent to stop, or 0. Its handler only sets this: the pool loop
@@ -270,8 +262,8 @@ int main(int argc, char** argv) {
         print_usage(stdout);
         return 0;
     }
-    const std::uint64_t workers = argc > 1 ? number("workers", argv[1], 1, max_workers) : 4;
-    const std::uint64_t limit = argc > 2 ? number("limit", argv[2], 0, max_limit) : 2'000'000;
+    const std::uint64_t workers = argc > 1 ? example::number("workers", argv[1], 1, max_workers, usage) : 4;
+    const std::uint64_t limit = argc > 2 ? example::number("limit", argv[2], 0, max_limit, usage) : 2'000'000;
     int status = 1;
     try {
         status = run(workers, limit);

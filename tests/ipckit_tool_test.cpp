@@ -387,6 +387,30 @@ TEST_CASE("ipckit watch refreshes the depth of a segment, with message rates", "
     CHECK(contains(r.out, name.str() + "  queue  5      0       0"));
 }
 
+TEST_CASE("ipckit watch --iterations takes a whole number from 0 to 10^9, and refuses anything else as usage",
+          "[unit]") {
+    scoped_name name("tool");
+    (void)S::create(name);
+    // Each of these once converted to a count that never ends (2^64 - 1) or to another number. If
+    // one were taken, the watch would wait an hour after its first refresh: it is killed then.
+    run_options o;
+    o.signal_after = "refresh 1,";
+    o.signal = SIGKILL;
+    for (const std::string bad : {"99999999999999999999", " -1", "-1", "abc", "10abc", "+1", "0x10", "1000000001"}) {
+        const auto r = ipckit_tool({"watch", name, "--interval", "3600", "--iterations", bad}, o);
+        INFO("--iterations '" << bad << "': " << r.out << r.err);
+        CHECK(r.code == 2);
+        CHECK(contains(r.err, "--iterations: '" + bad + "': give a whole number from 0 to 1000000000"));
+        CHECK(r.out.empty());
+    }
+    // A valid count still ends the watch after that many refreshes; "010" is ten, not octal 8.
+    const auto r = ipckit_tool({"watch", name, "--interval", "0.001", "--iterations", "010"});
+    INFO(r.out << r.err);
+    CHECK(r.code == 0);
+    CHECK(contains(r.out, "refresh 10,"));
+    CHECK_FALSE(contains(r.out, "refresh 11,"));
+}
+
 TEST_CASE("ipckit exit codes: 1 for a name that does not exist (naming it), 2 for usage, 0 for --help everywhere",
           "[unit]") {
     const std::string missing = unique_name("missing");

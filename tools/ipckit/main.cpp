@@ -16,10 +16,13 @@
 
 #include <CLI/CLI.hpp>
 
+#include <charconv>
 #include <csignal>
+#include <cstdint>
 #include <exception>
 #include <iostream>
 #include <string>
+#include <system_error>
 
 #include <unistd.h>
 
@@ -44,6 +47,24 @@ void exit_on_sigbus() {
     sa.sa_handler = on_sigbus;
     sigemptyset(&sa.sa_mask);
     ::sigaction(SIGBUS, &sa, nullptr);
+}
+
+/// Every count the tool takes: decimal digits only, all of the text, from `lo` to `hi`, or a usage
+/// error (exit 2) naming the option. CLI11's own conversion is strtoull in base 0, which reads
+/// " -1" and "-1" as 2^64 - 1, "010" as 8 and "0x10" as 16; so the text is checked here, then
+/// handed on in its plain decimal form (hence transform(), not check(), whose changes are dropped).
+CLI::Validator whole_number(std::uint64_t lo, std::uint64_t hi, const std::string& meaning = "") {
+    const std::string wanted = "a whole number from " + std::to_string(lo) + " to " + std::to_string(hi) + meaning;
+    return CLI::Validator(
+        [lo, hi, wanted](std::string& text) {
+            std::uint64_t n = 0;
+            const char* const last = text.data() + text.size();
+            const auto [end, ec] = std::from_chars(text.data(), last, n);
+            if (ec != std::errc{} || end != last || n < lo || n > hi) return "'" + text + "': give " + wanted;
+            text = std::to_string(n);
+            return std::string();
+        },
+        "N");
 }
 
 }  // namespace
@@ -79,19 +100,17 @@ int main(int argc, char** argv) {
     domain->add_flag("--json", ds.json, "Write JSON (schema 1; see README.md)");
 
     watch_settings ws;
+    // Far more than anyone waits for, yet a count that ends (a refresh a millisecond: eleven days).
+    constexpr std::uint64_t max_iterations = 1'000'000'000;
     auto* watch = app.add_subcommand("watch", "Show depth and message rates per segment, refreshed like top "
                                               "(rates from the change of the queues' indices).");
     watch->add_option("pattern", ws.patterns, "Only segments whose names match (shell patterns); a plain name "
                                               "must exist");
     watch->add_option("--interval", ws.interval, "Seconds between refreshes (default 1)");
-    watch->add_option("--iterations", ws.iterations, "Stop after this many refreshes (default: until interrupted)")
-        ->check(CLI::Validator(
-            // Else "-1" converts to 2^64 - 1 refreshes: a watch that never ends, unasked.
-            [](std::string& v) {
-                return v.rfind('-', 0) == 0 ? "give a number of refreshes: 1 or more, or 0 (until interrupted)"
-                                            : std::string();
-            },
-            "N"));
+    watch->add_option("--iterations", ws.iterations, "Stop after this many refreshes, at most " +
+                                                         std::to_string(max_iterations) +
+                                                         " (default 0: until interrupted)")
+        ->transform(whole_number(0, max_iterations, " (0: until interrupted)"));
 
     remove_settings rs;
     auto* rm = app.add_subcommand("rm", "Remove segments: an unbounded queue with all its chunks, a domain with "
@@ -114,8 +133,10 @@ int main(int argc, char** argv) {
     binder->add_option("--listen", bs.listen, "The address to serve on: tcp://HOST:PORT (port 0 picks one), "
                                               "unix:///PATH, unix://@NAME or shm://NAME")
         ->required();
-    binder->add_option("--max-names", bs.max_names, "Names one server (connection) may hold at once (default 64)")
-        ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
+    constexpr std::uint64_t max_names = std::uint64_t{1} << 20;
+    binder->add_option("--max-names", bs.max_names, "Names one server (connection) may hold at once, at most " +
+                                                        std::to_string(max_names) + " (default 64)")
+        ->transform(whole_number(1, max_names));
 
     try {
         app.parse(argc, argv);
