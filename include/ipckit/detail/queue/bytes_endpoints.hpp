@@ -2,8 +2,9 @@
 // The sender and the receiver of a bounded queue of bytes<Max> (detail/queue/bytes.hpp), and
 // what they lend for zero copy: a loan (room in the ring to write a message in place) and a
 // view (a message read in place); a loan of room for several messages is in
-// bytes_records_loan.hpp. All refer to the ring, not to their endpoint
-// (detail/queue/lending.hpp).
+// bytes_records_loan.hpp. All go back straight to the ring, not through their endpoint, so
+// that a move of the endpoint leaves them be; the endpoint keeps track of the one it lent all
+// the same, and ends it when it closes first (detail/queue/lending.hpp: lending_endpoint).
 
 #include <ipckit/detail/endpoint/bytes_verbs.hpp>
 #include <ipckit/detail/endpoint/endpoint.hpp>
@@ -31,7 +32,7 @@ namespace ipckit::detail {
 
 /// The Ends of room lent from a byte ring for a message written in place: what a loan holds is
 /// its reservation and its sender's pending word, and it goes back straight to the ring (as a
-/// skip record, with many senders), so it outlives a move of its sender.
+/// skip record, with many senders).
 template <class Queue>
 struct bytes_loan_ends {
     using lender = typename Queue::shared;
@@ -49,8 +50,9 @@ struct bytes_loan_ends {
 
 /// A message being written in place, from sender.loan(n). Move-only. data() is n bytes of the
 /// ring; commit() publishes them, commit(k) only the first k. Destroyed uncommitted, it gives
-/// the room back (many senders: as a record the receiver skips). Release it before its sender
-/// is closed or destroyed, in the process that made it.
+/// the room back (many senders: as a record the receiver skips). It follows its sender through a
+/// move of either; if the sender is closed or destroyed first, the loan is abandoned and commit()
+/// returns closed (detail/queue/lending.hpp).
 template <class Queue>
 class bytes_loan : public lent<bytes_loan_ends<Queue>> {
     using ends = bytes_loan_ends<Queue>;
@@ -93,7 +95,7 @@ private:
 };
 
 /// The Ends of a message of a byte ring read in place: what a view holds is the record found,
-/// and it goes back straight to the ring, so it outlives a move of its receiver.
+/// and it goes back straight to the ring.
 template <class Queue>
 struct bytes_view_ends {
     using lender = typename Queue::shared;
@@ -109,8 +111,9 @@ struct bytes_view_ends {
 };
 
 /// A message being read in place, from receiver.receive_view(). Move-only. data() stays valid,
-/// and the bytes are not reused, until the view is released (destroyed, or release()). Release
-/// it before its receiver is closed or destroyed, in the process that made it.
+/// and the bytes are not reused, until the view is released (destroyed, or release()). It
+/// follows its receiver through a move of either; if the receiver is closed or destroyed first,
+/// the view is released (detail/queue/lending.hpp).
 template <class Queue>
 class bytes_view : public lent<bytes_view_ends<Queue>> {
     using ends = bytes_view_ends<Queue>;
@@ -149,10 +152,11 @@ using bytes_cursor = std::conditional_t<std::same_as<Role, producer_role>, typen
                                         typename Queue::shared::consumer_type>;
 
 /// What both ends of a byte queue are: a ring endpoint with its role's cursor, which wakes the
-/// other side for records it published or freed on the way to no message.
-template <class Queue, class Role, mode_policy Mode>
-class bytes_endpoint : public endpoint<Queue, Role, bytes_cursor<Queue, Role>, Mode> {
-    using base = endpoint<Queue, Role, bytes_cursor<Queue, Role>, Mode>;
+/// other side for records it published or freed on the way to no message, and which keeps track
+/// of what it lent (Lent: its loan's or its view's Ends).
+template <class Queue, class Role, mode_policy Mode, class Lent>
+class bytes_endpoint : public lending_endpoint<endpoint<Queue, Role, bytes_cursor<Queue, Role>, Mode>, Lent> {
+    using base = lending_endpoint<endpoint<Queue, Role, bytes_cursor<Queue, Role>, Mode>, Lent>;
 
 protected:
     using base::base;
@@ -170,14 +174,14 @@ protected:
 /// timeout may follow). Non-blocking: they return would_block at once. A message longer than
 /// Queue::max_message is too_large at once, in either mode. Closing (close() or destruction)
 /// tells the receiver, which gets `closed` once every sender has closed and it has taken every
-/// message.
+/// message; it abandons the sender's outstanding loan, if any.
 template <class Queue, mode_policy Mode>
-class bytes_sender : public bytes_endpoint<Queue, producer_role, Mode>,
+class bytes_sender : public bytes_endpoint<Queue, producer_role, Mode, bytes_loan_ends<Queue>>,
                      public bytes_send_verbs<bytes_sender<Queue, Mode>, Queue::max_message, Mode>,
                      public bytes_send_batch_verbs<bytes_sender<Queue, Mode>, Queue::max_message, Mode>,
                      public loan_verbs<bytes_sender<Queue, Mode>, Mode, std::size_t>,
                      public bytes_loan_records_verbs<bytes_sender<Queue, Mode>, Mode> {
-    using base = bytes_endpoint<Queue, producer_role, Mode>;
+    using base = bytes_endpoint<Queue, producer_role, Mode, bytes_loan_ends<Queue>>;
     using verbs = bytes_send_verbs<bytes_sender, Queue::max_message, Mode>;
     using batch_verbs = bytes_send_batch_verbs<bytes_sender, Queue::max_message, Mode>;
     using loans = loan_verbs<bytes_sender, Mode, std::size_t>;
@@ -276,7 +280,8 @@ private:
     }
 
     /// Runs claim(cursor, reservation) as this sender's verb (waiting or not as it does), and
-    /// lends what it reserved as a `Loan`.
+    /// lends what it reserved as a `Loan`, which this sender keeps track of. The cursor says
+    /// in_use while one is outstanding.
     template <class Loan, class Claim>
     result<Loan> lend(Claim claim, clock::time_point deadline) noexcept {
         bytes_reservation r;
@@ -290,19 +295,26 @@ private:
             },
             deadline);
         if (e != errc::ok) return unexpected(e);
-        return Loan(this->shared_, held{r, pending, this->light_fence_});  // the ring outlives a move of this endpoint
+        if constexpr (std::is_same_v<Loan, loan_type>) {
+            return this->template lend_in_place<Loan>(this->shared_, r, pending, this->light_fence_);
+        } else {  // a loan of records has state of its own
+            result<Loan> out = Loan(this->shared_, held{r, pending, this->light_fence_});
+            this->keep(*out);
+            return out;
+        }
     }
 };
 
 /// The receiving end of a byte queue. Blocking: the verbs wait for a message (a deadline or
 /// timeout may be given). Non-blocking: they return would_block at once. Either way they
 /// return closed or peer_dead only after every message the senders sent has been received.
+/// Closing (close() or destruction) releases its outstanding view, if any.
 template <class Queue, mode_policy Mode>
-class bytes_receiver : public bytes_endpoint<Queue, consumer_role, Mode>,
+class bytes_receiver : public bytes_endpoint<Queue, consumer_role, Mode, bytes_view_ends<Queue>>,
                        public bytes_receive_verbs<bytes_receiver<Queue, Mode>, Mode>,
                        public bytes_receive_batch_verbs<bytes_receiver<Queue, Mode>, Mode>,
                        public view_verbs<bytes_receiver<Queue, Mode>, Mode> {
-    using base = bytes_endpoint<Queue, consumer_role, Mode>;
+    using base = bytes_endpoint<Queue, consumer_role, Mode, bytes_view_ends<Queue>>;
     using verbs = bytes_receive_verbs<bytes_receiver, Mode>;
     using batch_verbs = bytes_receive_batch_verbs<bytes_receiver, Mode>;
     using views = view_verbs<bytes_receiver, Mode>;
@@ -410,7 +422,7 @@ private:
                                                     }),
                                              deadline);
         if (e != errc::ok) return unexpected(e);
-        return view_type(this->shared_, {held, this->light_fence_});  // the ring outlives a move of this endpoint
+        return this->template lend_in_place<view_type>(this->shared_, held, this->light_fence_);
     }
 
     clock::time_point next_recovery_{};

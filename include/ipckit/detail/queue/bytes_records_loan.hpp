@@ -35,9 +35,11 @@ struct bytes_loan_ends;
 ///   publish()    sends every message committed, in order, at once, and ends the loan.
 ///
 /// Destroyed or abandon()ed unpublished, it sends nothing, whatever was committed (many senders:
-/// the run becomes a record the receiver skips). Like a loan of one message, it refers to the
-/// ring, not to its sender: moving the sender is fine, but publish or drop it before the sender
-/// is closed or destroyed, and in the process that made it. Restricted thread-safe: one thread.
+/// the run becomes a record the receiver skips). Like a loan of one message, it goes back to the
+/// ring, not through its sender: it follows its sender through a move of either; if the sender
+/// is closed or destroyed first, it is abandoned and publish() returns closed
+/// (detail/queue/lending.hpp). Use it in the process that made it. Restricted thread-safe: one
+/// thread.
 template <class Queue>
 class bytes_records_loan : public lent<bytes_loan_ends<Queue>> {
     using ends = bytes_loan_ends<Queue>;

@@ -8,11 +8,14 @@
 // back unpublished, in the process that made it only: a forked child's copy of its parent's
 // loan or view is forgotten there, for the slot or room it holds is its parent's (a view's
 // slot given back from the child would be overwritten under the parent's reading; a loan
-// abandoned there would undo the parent's claim). Where it lends from decides the rest (its Ends):
-//   - a queue of fixed-size messages lends through its endpoint (`lender`), which keeps track
-//     of its one outstanding loan or view wherever either moves, refuses its other verbs while
-//     it is out (in_use), and gives it back when it closes first;
-//   - a queue of bytes<Max> lends straight from its ring, which outlives a move of the endpoint.
+// abandoned there would undo the parent's claim). Its endpoint (`lending_endpoint`) keeps track
+// of it wherever either moves, and ends it when it closes first (close() or destruction): a loan
+// is abandoned, a view released, and the lent is then empty and touches nothing more, so it may
+// outlive its endpoint and the segment. Where it goes back to decides the rest (its Ends):
+//   - a queue of fixed-size messages lends through its endpoint (`lender`): the lent follows
+//     it through a move, and its other verbs are in_use while it is out;
+//   - a queue of bytes<Max> lends straight from its ring (detail/queue/bytes_endpoints.hpp),
+//     which a move of the endpoint leaves where it is; its cursor says in_use meanwhile.
 
 #include <ipckit/detail/endpoint/verbs.hpp>
 #include <ipckit/detail/sys/fork.hpp>
@@ -22,21 +25,27 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <type_traits>
 #include <utility>
 
 namespace ipckit::detail {
 
+template <class Base, class Ends>
+class lending_endpoint;
+
 /// What a loan or a view holds: a pointer to what lent it (Ends::lender) and what it holds
 /// there (Ends::held). Move-only; an empty one (default-constructed, moved from, ended) is
 /// false. Open when destroyed or assigned over, it gives back what it holds unpublished:
 /// Ends::give_back(lender, held); in a forked child, where the lender's is its parent's, it
-/// only lets go (see the top of this file). Where Ends has follow(lender, lent*), the lender is
-/// told where it is after every move, and that it has none once it let go. Restricted
-/// thread-safe: one thread at a time.
+/// only lets go (see the top of this file). The endpoint that lent it, once it keeps track of
+/// it (lending_endpoint::keep), is told where it is after every move, and that it has none once
+/// it ends or lets go. Restricted thread-safe: one thread at a time.
 template <class Ends>
 class lent {
     friend Ends;
+    template <class, class>
+    friend class lending_endpoint;
 
 public:
     using lender_type = typename Ends::lender;
@@ -44,7 +53,8 @@ public:
 
     lent() noexcept = default;
     lent(lent&& o) noexcept
-        : lender_(std::exchange(o.lender_, nullptr)), held_(o.held_), made_in_(o.made_in_) {
+        : lender_(std::exchange(o.lender_, nullptr)), held_(o.held_), kept_(std::exchange(o.kept_, nullptr)),
+          made_in_(o.made_in_) {
         follow();
     }
     lent& operator=(lent&& o) noexcept {
@@ -52,6 +62,7 @@ public:
             give_back();
             lender_ = std::exchange(o.lender_, nullptr);
             held_ = o.held_;
+            kept_ = std::exchange(o.kept_, nullptr);
             made_in_ = o.made_in_;
             follow();
         }
@@ -65,59 +76,56 @@ public:
     explicit operator bool() const noexcept { return lender_ != nullptr; }
 
 protected:
-    lent(lender_type* l, held_type h) noexcept : lender_(l), held_(h) { follow(); }
+    lent(lender_type* l, held_type h) noexcept : lender_(l), held_(h) {}
 
     /// Gives back what it holds, unpublished, if it is open: what destruction does. In a
-    /// forked child it only lets go, and tells its lender so.
+    /// forked child it only lets go.
     void give_back() noexcept {
         if (lender_ == nullptr) return;
-        lender_type& l = *std::exchange(lender_, nullptr);
-        if (made_in_ == sys::fork_generation()) return Ends::give_back(l, held_);
-        if constexpr (follows) Ends::follow(l, nullptr);
+        lender_type& l = *end();
+        if (made_in_ == sys::fork_generation()) Ends::give_back(l, held_);
     }
-    /// Ends it: what lent it, or nullptr if it was not open. The caller finishes with held_.
-    lender_type* end() noexcept { return std::exchange(lender_, nullptr); }
+    /// Ends it, and tells its endpoint it has none: what lent it, or nullptr if it was not
+    /// open. The caller finishes with held_.
+    lender_type* end() noexcept {
+        if (lender_ != nullptr && kept_ != nullptr) *std::exchange(kept_, nullptr) = nullptr;
+        return std::exchange(lender_, nullptr);
+    }
 
     lender_type* lender_ = nullptr;
     held_type held_{};
 
 private:
-    static constexpr bool follows = requires(lender_type& l, lent* p) { Ends::follow(l, p); };
     void follow() noexcept {
-        if constexpr (follows)
-            if (lender_ != nullptr) Ends::follow(*lender_, this);
+        if (lender_ != nullptr && kept_ != nullptr) *kept_ = this;
     }
 
+    lent** kept_ = nullptr;  ///< where its endpoint keeps track of it (lending_endpoint::out_); nullptr if none does
     std::uint32_t made_in_ = sys::fork_generation();  ///< the process that made it (sys/fork.hpp)
 };
 
-template <class Lender>
-struct through_endpoint;
-
-/// An endpoint (Base, a ring endpoint) that lends one slot at a time, as a ticket (a loan:
-/// ring_ticket<T>; a view: ring_ticket<const T>). Its outstanding loan or view follows it
-/// through a move of either, and is given back when it closes (close() or destruction); while
-/// it is out, the endpoint's other verbs return in_use (lent_out()).
-template <class Base, class Ticket>
-class lender : public Base {
-    using ends = through_endpoint<lender>;
-    friend ends;
-    using ticket_type = Ticket;
-
+/// An endpoint (Base, a ring endpoint) that lends one loan or view at a time, a lent<Ends>, and
+/// keeps track of it (keep) wherever either moves. When the endpoint closes (close() or
+/// destruction) first, it ends it: gives it back through its Ends (a loan abandoned, a view
+/// released) while its place is still held, so that nothing of it is published later, and the
+/// lent touches nothing once its endpoint and the segment are gone. Where the lent's way back is
+/// the endpoint itself (through_endpoint), it follows a move of the endpoint too.
+template <class Base, class Ends>
+class lending_endpoint : public Base {
 public:
-    lender(lender&& o) noexcept : Base(std::move(o)), out_(std::exchange(o.out_, nullptr)) {
-        if (out_ != nullptr) ends::repoint(*out_, this);
+    lending_endpoint(lending_endpoint&& o) noexcept : Base(std::move(o)), out_(std::exchange(o.out_, nullptr)) {
+        follow_me();
     }
-    lender& operator=(lender&& o) noexcept {
+    lending_endpoint& operator=(lending_endpoint&& o) noexcept {
         if (this != &o) {
             end_outstanding();
             Base::operator=(std::move(o));
             out_ = std::exchange(o.out_, nullptr);
-            if (out_ != nullptr) ends::repoint(*out_, this);
+            follow_me();
         }
         return *this;
     }
-    ~lender() { end_outstanding(); }
+    ~lending_endpoint() { end_outstanding(); }
 
     /// Lets go now, as destruction would (endpoint_core::close); an outstanding loan is
     /// abandoned, an outstanding view released.
@@ -129,8 +137,71 @@ public:
 protected:
     using Base::Base;
 
-    /// Whether a loan or view of this endpoint is outstanding: its other verbs are in_use.
+    /// Whether a loan or view of this endpoint is outstanding.
     [[nodiscard]] bool lent_out() const noexcept { return out_ != nullptr; }
+
+    /// Keeps track of `l`, just lent by this endpoint, from now on. Only while none is
+    /// outstanding (lent_out()).
+    void keep(lent<Ends>& l) noexcept {
+        l.kept_ = &out_;
+        out_ = &l;
+    }
+    /// Lends a `Lent` that holds nothing but its lent, (l, Ends::held{parts...}), made in place
+    /// in the result and kept track of from now on. A lent made apart and moved in, or whose
+    /// held is copied whole, goes through memory just stored in narrower pieces (its address is
+    /// kept, so it lives in memory), and those store-forwarding stalls cost a byte ring's loan
+    /// and view 10 to 15 ns each on the hot path. Only while none is outstanding (lent_out()).
+    template <class Lent, class Lender, class... Parts>
+    result<Lent> lend_in_place(Lender* l, const Parts&... parts) noexcept {
+        using held = typename Ends::held;
+        static_assert(sizeof(Lent) == sizeof(lent<Ends>),
+                      "a Lent with state of its own is made by its constructor, and then kept");
+        static_assert(std::is_trivially_destructible_v<held>, "its held is made again over the empty one's");
+        result<Lent> out;  // an empty Lent, in place
+        lent<Ends>& made = *out;
+        made.lender_ = l;
+        ::new (static_cast<void*>(&made.held_)) held{parts...};
+        keep(made);
+        return out;
+    }
+
+private:
+    /// After a move of this endpoint: the outstanding lent keeps track of it here now.
+    void follow_me() noexcept {
+        if (out_ == nullptr) return;
+        out_->kept_ = &out_;
+        if constexpr (std::is_base_of_v<lending_endpoint, typename Ends::lender>)
+            out_->lender_ = static_cast<typename Ends::lender*>(this);
+    }
+    /// Ends the outstanding loan or view, if any, before this endpoint lets go of its place: gives
+    /// it back, or where no place is left to give it back to, only ends it.
+    void end_outstanding() noexcept {
+        if (out_ == nullptr) return;
+        if (this->shared_ != nullptr)
+            out_->give_back();
+        else
+            (void)out_->end();
+    }
+
+    lent<Ends>* out_ = nullptr;  ///< the outstanding loan or view, wherever it has moved; nullptr if none
+};
+
+template <class Lender>
+struct through_endpoint;
+
+/// A lending_endpoint (over Base, a ring endpoint) that lends one slot at a time through itself,
+/// as a ticket (a loan: ring_ticket<T>; a view: ring_ticket<const T>): its outstanding loan or
+/// view follows it through a move of either, and is given back when it closes (close() or
+/// destruction); while it is out, the endpoint's other verbs return in_use (lent_out()).
+template <class Base, class Ticket>
+class lender : public lending_endpoint<Base, through_endpoint<lender<Base, Ticket>>> {
+    using ends = through_endpoint<lender>;
+    using base = lending_endpoint<Base, ends>;
+    friend ends;
+    using ticket_type = Ticket;
+
+protected:
+    using base::base;
 
     /// Lends the next slot as a `Lent` (whose Ends are through_endpoint<lender>): `run` runs the
     /// claim as the endpoint's verb (waiting or not). in_use while one is outstanding. `more`
@@ -144,7 +215,7 @@ protected:
     /// several (try_claim_run).
     template <class Lent, class Claim, class Run, class... More>
     result<Lent> lend_by(Claim claim, Run&& run, const More&... more) noexcept {
-        if (out_ != nullptr) return unexpected(errc::in_use);
+        if (this->lent_out()) return unexpected(errc::in_use);
         Ticket t;
         const errc e = run([&t, &claim](auto& cursor) { return claim(cursor, t); });
         if (e != errc::ok) return unexpected(e);
@@ -156,15 +227,18 @@ protected:
     /// loan's size, a view's checked length). Only while none is outstanding (lent_out()).
     template <class Lent, class... Extra>
     Lent lend_claimed(const Ticket& t, Extra... extra) noexcept {
-        return Lent(this, t, extra...);
+        Lent l(this, t, extra...);
+        this->keep(l);
+        return l;
     }
 
 private:
     /// A view's ticket points at a const slot.
     static constexpr bool views = std::is_const_v<std::remove_pointer_t<decltype(Ticket::slot)>>;
 
-    /// Ends the outstanding loan (published or abandoned) or view (released), and wakes the
-    /// other side: the slot is theirs now.
+    /// Ends the outstanding loan (published or abandoned) or view (released), which has told
+    /// this endpoint it is no longer out (lent::end), and wakes the other side: the slot is
+    /// theirs now.
     void finish(const Ticket& t, bool publish) noexcept {
         if constexpr (views)
             this->cursor().release(t);
@@ -172,43 +246,29 @@ private:
             this->cursor().commit(t);
         else
             this->cursor().abandon(t);  // receivers may be waiting on this position
-        out_ = nullptr;
         this->progress();
     }
     /// Ends the outstanding loan of several slots: its first m published, the rest given back
     /// (one index publication: the cursor's commit_run), and one wake for them all.
     void finish_run(const Ticket& t, std::uint64_t m) noexcept {
         this->cursor().commit_run(t, m);
-        out_ = nullptr;
         this->progress();
     }
     /// The slots of an outstanding loan of several, as the cursor lays them out.
     auto slots_of(const Ticket& t) noexcept { return this->cursor().slots_of(t); }
-    /// Gives back the outstanding loan or view, if any, before this endpoint lets go of its place.
-    void end_outstanding() noexcept {
-        if (out_ == nullptr) return;
-        if (this->shared_ != nullptr) return ends::give_back(*out_);  // through finish
-        ends::repoint(*std::exchange(out_, nullptr), nullptr);      // no place left to give the slot back to
-    }
-
-    lent<ends>* out_ = nullptr;  ///< the outstanding loan or view, wherever it has moved; nullptr if none
 };
 
-/// The Ends of a slot lent by a lender endpoint: it goes back through the endpoint, which it
-/// tells where it is after every move, and which moves it along when the endpoint moves.
+/// The Ends of a slot lent by a lender endpoint: it goes back through the endpoint, and follows
+/// it through a move (lending_endpoint).
 template <class Lender>
 struct through_endpoint {
     using lender = Lender;
     using held = typename Lender::ticket_type;
-    using lent_type = lent<through_endpoint>;
 
     static void give_back(Lender& l, const held& t) noexcept { l.finish(t, false); }
     static void publish(Lender& l, const held& t) noexcept { l.finish(t, true); }
     static void publish_run(Lender& l, const held& t, std::uint64_t m) noexcept { l.finish_run(t, m); }
     static auto slots_of(Lender& l, const held& t) noexcept { return l.slots_of(t); }
-    static void follow(Lender& l, lent_type* p) noexcept { l.out_ = p; }
-    static void give_back(lent_type& p) noexcept { p.give_back(); }
-    static void repoint(lent_type& p, Lender* l) noexcept { p.lender_ = l; }
 };
 
 /// The public loan verbs of a sender, as send_verbs are its send verbs (detail/endpoint/verbs.hpp):
