@@ -412,6 +412,31 @@ TEST_CASE("when processes race to open_or_create, exactly one creates", "[proces
     CHECK(attached == racers - 1);
 }
 
+TEST_CASE("open_or_create that found a corrupt segment whose name another racer has since given to a new one, or "
+          "freed, attaches or creates rather than calling the name corrupt",
+          "[unit]") {
+    scoped_name name;
+    (void)segment::create<ipckit::system_owned>(name, layout_a(), {}, init_body);  // stays: system_owned
+    const bool freed = GENERATE(false, true);
+    int opens = 0;
+    // The first open finds the segment corrupt (a creator that died half-way, say); meanwhile
+    // another racer reclaims it and makes a new one (or its creator gives up and removes it), so
+    // this one's reclaim finds nothing abandoned to remove.
+    auto s = ipckit::detail::create_or_open(
+        name.str(), [&] { return segment::create<ipckit::system_owned>(name, layout_a(), {}, init_body); },
+        [&] {
+            if (opens++ == 0) {
+                (void)ipckit::remove_segment(name);
+                if (!freed) (void)segment::create<ipckit::system_owned>(name, layout_a(), {}, init_body);
+                throw ipckit::error(errc::corrupt, "found half-initialised");
+            }
+            return segment::open(name, layout_a(), {});
+        },
+        [] { return false; });
+    CHECK(s.created() == freed);
+    CHECK(word_of(s) == initialised);
+}
+
 TEST_CASE("ownership: process_owned goes with its process's last handle, system_owned stays", "[unit]") {
     scoped_name name;
     {
@@ -751,6 +776,24 @@ TEST_CASE("a creator stopped between creating its object and locking it, whose o
     // The other's segment is the name's, whole, and stays so.
     const segment again = segment::open(name, layout_a(), {});
     CHECK(word_of(again) == initialised);
+}
+
+TEST_CASE("an open with init_timeout milliseconds::max() says corrupt for an object whose creator died before "
+          "initialising it, rather than waiting for ever",
+          "[unit]") {
+    scoped_name name;
+    const std::string os = ipckit::detail::os_name(name.str());
+    const int fd = ::shm_open(os.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);  // unlocked: its creator is gone
+    REQUIRE(fd >= 0);
+    SECTION("sized, its header not begun") { REQUIRE(::ftruncate(fd, static_cast<off_t>(layout_a().size)) == 0); }
+    SECTION("never sized (the open waits a grace of a few seconds for it)") {}
+    ::close(fd);
+    ipckit::options forever;
+    forever.init_timeout = std::chrono::milliseconds::max();
+    std::string what;
+    CHECK(reason_of([&] { (void)segment::open(name, layout_a(), forever); }, &what) == errc::corrupt);
+    INFO(what);
+    CHECK(what.find("remove_segment") != std::string::npos);  // it says what to do
 }
 
 TEST_CASE("an open with init_timeout milliseconds::max() waits for a creator still sizing its object, not a moment",

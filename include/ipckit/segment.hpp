@@ -94,29 +94,6 @@ inline void check_name(std::string_view name, std::size_t max, const char* what,
 /// Throws invalid_name unless `name` is 1..max_name_length of [A-Za-z0-9._-], not starting with '.'.
 inline void validate_name(std::string_view name) { check_name(name, max_name_length, "segment", true); }
 
-/// create(), or open() if the name exists; again if it was removed between the two, or if
-/// open() found it corrupt and reclaim() (segment::remove_if_abandoned) removed it as
-/// abandoned: its creator died before sizing or finishing it, which create() could not yet
-/// tell (an object still empty is judged abandoned only once it is options::init_timeout old,
-/// which open() has just waited). Exactly one of several racing processes creates: what every
-/// open_or_create is. A damaged segment stays corrupt.
-template <class Create, class Open, class Reclaim>
-auto create_or_open(Create&& create, Open&& open, Reclaim&& reclaim) -> decltype(create()) {
-    for (;;) {
-        try {
-            return create();
-        } catch (const error& e) {
-            if (e.reason() != errc::already_exists) throw;
-        }
-        try {
-            return open();
-        } catch (const error& e) {
-            if (e.reason() == errc::not_found) continue;  // removed between the two: try again
-            if (e.reason() != errc::corrupt || !reclaim()) throw;
-        }
-    }
-}
-
 /// What ipckit puts before a segment's name to name its POSIX shared-memory object.
 inline constexpr std::string_view os_prefix = "ipckit.";
 
@@ -134,6 +111,33 @@ inline std::string os_name(std::string_view name) {
     os += os_prefix;
     os += name;
     return os;
+}
+
+/// create(), or open() if the name exists; again if it was removed between the two, or if
+/// open() found it corrupt and reclaim() (segment::remove_if_abandoned) removed it as
+/// abandoned: its creator died before sizing or finishing it, which create() could not yet
+/// tell (an object still empty is judged abandoned only once it is options::init_timeout old,
+/// which open() has just waited); or if, reclaim() or not, `name` no longer names the object
+/// open() found corrupt (another racer reclaimed it and made a new one, or its creator gave up
+/// and removed it): that one's fault is not the name's. Exactly one of several racing processes
+/// creates: what every open_or_create is. A damaged segment stays corrupt.
+template <class Create, class Open, class Reclaim>
+auto create_or_open(std::string_view name, Create&& create, Open&& open, Reclaim&& reclaim) -> decltype(create()) {
+    for (;;) {
+        try {
+            return create();
+        } catch (const error& e) {
+            if (e.reason() != errc::already_exists) throw;
+        }
+        const ino_t opened = sys::shm_inode(os_name(name));  // the object open() is about to find
+        try {
+            return open();
+        } catch (const error& e) {
+            if (e.reason() == errc::not_found) continue;  // removed between the two: try again
+            if (e.reason() != errc::corrupt) throw;
+            if (!reclaim() && opened != 0 && sys::shm_inode(os_name(name)) == opened) throw;
+        }
+    }
 }
 
 /// How to remove the segment `name`, for a message: "ipckit::remove_segment("x") (or rm ...)".
@@ -204,7 +208,7 @@ public:
     template <ownership_policy Ownership, class Init>
     static segment open_or_create(std::string_view name, const segment_layout& want, const options& opt,
                                   Init&& init) {
-        return detail::create_or_open([&] { return create<Ownership>(name, want, opt, init); },
+        return detail::create_or_open(name, [&] { return create<Ownership>(name, want, opt, init); },
                                       [&] { return open(name, want, opt); },
                                       [&] { return remove_if_abandoned(name, opt); });
     }
@@ -316,9 +320,14 @@ private:
         const std::string remedy = ". Remove it with " + detail::how_to_remove(name) + " and create it again";
         const auto deadline = detail::deadline_after(opt.init_timeout);  // milliseconds::max(): for ever
         auto st = f.status(what);
-        // The creator sizes the object right after creating it; wait for that, but not forever.
+        // The creator sizes the object right after creating it; wait for that, but not forever:
+        // nor, whatever init_timeout says, past a few seconds for an empty object that nobody
+        // holds locked, whose creator died before sizing it (a live one holds its lock from a
+        // moment after it creates the object: sys::shm_create).
+        const auto unlocked_grace = std::min(opt.init_timeout, std::chrono::milliseconds(2000));
         while (static_cast<std::size_t>(st.st_size) < detail::header_size) {
-            if (detail::sys::clock::now() >= deadline)
+            if (detail::sys::clock::now() >= deadline ||
+                (detail::sys::status_age(st) > unlocked_grace && !held_by_another(f)))
                 throw error(errc::corrupt, what + " is " + std::to_string(st.st_size) +
                                                " bytes, too small for an ipckit segment: its creator died "
                                                "before sizing it, or it is not an ipckit segment" + remedy);
@@ -338,11 +347,12 @@ private:
             if (state > segment_header::corrupt)
                 throw error(errc::corrupt, what + " has an invalid header (state word " + std::to_string(state) +
                                                "): it is not an ipckit segment or was overwritten" + remedy);
-            if (state == segment_header::initializing && creator_gone(s.mapped_->file(), h))
+            if (creator_gone(s.mapped_->file(), h))
                 throw error(errc::corrupt,
                             what +
-                                (written(h) ? std::string(" has a damaged header: its state word says initializing, "
-                                                           "but its creator had finished it")
+                                (written(h) ? std::string(" has a damaged header: its state word says ") +
+                                                  (state == segment_header::uninit ? "uninit" : "initializing") +
+                                                  ", but its creator had finished it"
                                              : " was left half-initialised by process " +
                                                    std::to_string(detail::sys::process_id::unpack(
                                                                       h.creator.load(std::memory_order_acquire))
@@ -383,12 +393,21 @@ private:
         return s;
     }
 
-    /// Whether the creator no longer holds its lock while the header still says `initializing`.
+    /// Whether the creator no longer holds its lock while the header still says `uninit` or
+    /// `initializing`: it took it before sizing the object, and lets go once it is ready.
     static bool creator_gone(const detail::sys::file& f, const detail::segment_header& h) noexcept {
         if (!detail::sys::try_lock(f, true)) return false;
-        const bool gone = h.state.load(std::memory_order_acquire) == detail::segment_header::initializing;
+        const std::uint32_t state = h.state.load(std::memory_order_acquire);
+        const bool gone = state == detail::segment_header::uninit || state == detail::segment_header::initializing;
         detail::sys::unlock(f);
         return gone;
+    }
+    /// Whether a process holds a flock on the object `f` (a creator at work, an owner, a prober
+    /// for a moment). Takes nothing (its own probe's moment aside).
+    static bool held_by_another(const detail::sys::file& f) noexcept {
+        if (!detail::sys::try_lock(f, true)) return true;
+        detail::sys::unlock(f);
+        return false;
     }
 
     /// Removes the segment `os` (named `name`) if nobody can be using it any more, and returns

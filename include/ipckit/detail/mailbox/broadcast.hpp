@@ -134,7 +134,7 @@ public:
     }
     /// Opens `name`, or creates it if there is none (exactly one of racing processes creates).
     static broadcast_mailbox open_or_create(std::string_view name, const broadcast_options& opt = {}) {
-        return create_or_open([&] { return create(name, opt); }, [&] { return open(name, opt); },
+        return create_or_open(name, [&] { return create(name, opt); }, [&] { return open(name, opt); },
                               [&] { return segment::remove_if_abandoned(name, opt); });
     }
     // remove(name), is_open(), close(): mailbox_handle.
