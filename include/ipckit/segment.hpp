@@ -56,7 +56,8 @@ struct options {
     /// How often a blocked send or receive checks that its peer process still lives; a peer
     /// killed without closing is reported as peer_dead within about this long.
     std::chrono::milliseconds liveness_interval{100};
-    /// open: how long to wait for a segment's creator to finish initialising it.
+    /// open: how long to wait for a segment's creator to finish initialising it (a creator found
+    /// dead is corrupt at once; one that died before sizing its object, within 2 s at most).
     std::chrono::milliseconds init_timeout{2000};
     /// create: permission bits of the segment (umask does not narrow them).
     unsigned mode = 0600;
