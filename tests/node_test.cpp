@@ -464,6 +464,20 @@ TEST_CASE("node: a sender that never sends to a departed receiver again keeps no
     CHECK(server.sender().send("client0", "later").error() == errc::not_found);
 }
 
+TEST_CASE("node: members that waited to receive from a live sender that never sent to them leave no link behind",
+          "[unit]") {
+    // Clients that ask a server and wait for it, each under its own name, and go without a
+    // word from it: the links their receives made must go with them, not stay while it runs.
+    scoped_domain d;
+    ipckit::node server(d, "server");
+    for (int i = 0; i < 4; ++i) {
+        ipckit::node client(d, "client" + std::to_string(i));
+        CHECK(client.receiver().receive("server", std::chrono::milliseconds(0)).error() == errc::timed_out);
+        CHECK(ipckit::detail::list_links(d.str()).size() == 1);  // the one its receive made
+    }
+    CHECK(ipckit::detail::list_links(d.str()).empty());
+}
+
 TEST_CASE("node: a receiver that rejoined before the next send makes that send closed, not sent", "[unit]") {
     scoped_domain d;
     ipckit::node alice(d, "alice");

@@ -163,11 +163,15 @@ public:
         return n;
     }
 
-    /// The incoming half of leaving: closes every link, and removes those whose sender is gone.
+    /// The incoming half of leaving: closes every link, and removes those whose sender is gone,
+    /// and those with nothing on them: closed, no more can come, and a link this member made by
+    /// receiving from a sender that never sent on it would stay as long as that sender lives (a
+    /// sender's undelivered() reads its own mapping, which a removal leaves).
     void leave(membership& m) noexcept {
         for (auto& in : in_) {
             in->rx.close();
-            if (m.members().incarnation_state(in->peer_incarnation, true) != errc::ok) remove_link_quietly(in->link);
+            if (in->q.depth() == 0 || m.members().incarnation_state(in->peer_incarnation, true) != errc::ok)
+                remove_link_quietly(in->link);
         }
         in_.clear();
     }
