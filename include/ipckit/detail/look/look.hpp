@@ -73,9 +73,13 @@ inline void set_stale(segment_info& info, std::string why) {
 
 inline segment_info look(std::string_view name, liveness& live);
 
-/// Whether `info`'s description fills the header's field, and so may have been cut short there.
-inline bool description_cut(const segment_info& info) noexcept {
-    return info.description.size() >= sizeof(segment_header::description);
+/// Whether `info`'s description fills the header's field, and so may have been cut short there,
+/// before it says what capacity its queue has (an unbounded queue's cut description that still
+/// says so is heads_a_chain's).
+inline bool capacity_cut(const segment_info& info) noexcept {
+    const std::string_view d = info.description;
+    return d.size() >= sizeof(segment_header::description) && d.find(", bounded<") == std::string_view::npos &&
+           d.find(", zero_capacity") == std::string_view::npos;
 }
 
 /// Whether the chunk described by `info` (its chain's base `base`) is one that nothing leads to
@@ -89,7 +93,7 @@ inline void judge_chunk(segment_info& info, std::uint64_t base, liveness& live) 
         set_stale(info, "its queue '" + info.queue + "' is stale: " + head.stale_reason);
     } else if (head.status == segment_status::ok && head.chain) {
         if (auto why = unreachable_chunk(*head.chain, base, *info.chunk_index)) set_stale(info, std::move(*why));
-    } else if (head.status == segment_status::ok && !heads_a_chain(info.queue) && !description_cut(head)) {
+    } else if (head.status == segment_status::ok && !heads_a_chain(info.queue) && !capacity_cut(head)) {
         set_stale(info, "'" + info.queue + "' is not an unbounded queue");
     }
     // A head that cannot be read says nothing about its chunks: they are left alone. Nor does

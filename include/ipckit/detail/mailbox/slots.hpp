@@ -11,7 +11,7 @@
 
 namespace ipckit::detail {
 
-/// The bytes one record<Max> slot takes: its length word, and Max rounded up to 8.
+/// The bytes one record<Max> slot takes: its length and complement words, and Max rounded up to 8.
 constexpr std::size_t record_slot_bytes(std::size_t max) noexcept { return 8 + record_capacity(max); }
 static_assert(sizeof(record<1>) == record_slot_bytes(1) && sizeof(record<1000>) == record_slot_bytes(1000),
               "record_slot_bytes must say what a record<Max> takes, or inspectors count a mailbox's slots wrong");

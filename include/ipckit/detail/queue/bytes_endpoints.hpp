@@ -50,9 +50,8 @@ struct bytes_loan_ends {
 
 /// A message being written in place, from sender.loan(n). Move-only. data() is n bytes of the
 /// ring; commit() publishes them, commit(k) only the first k. Destroyed uncommitted, it gives
-/// the room back (many senders: as a record the receiver skips). It follows its sender through a
-/// move of either; if the sender is closed or destroyed first, the loan is abandoned and commit()
-/// returns closed (detail/queue/lending.hpp).
+/// the room back (many senders: as a record the receiver skips). Its sender ends it if it closes
+/// first (detail/queue/lending.hpp).
 template <class Queue>
 class bytes_loan : public lent<bytes_loan_ends<Queue>> {
     using ends = bytes_loan_ends<Queue>;
@@ -111,9 +110,8 @@ struct bytes_view_ends {
 };
 
 /// A message being read in place, from receiver.receive_view(). Move-only. data() stays valid,
-/// and the bytes are not reused, until the view is released (destroyed, or release()). It
-/// follows its receiver through a move of either; if the receiver is closed or destroyed first,
-/// the view is released (detail/queue/lending.hpp).
+/// and the bytes are not reused, until the view is released (destroyed, or release()). Its
+/// receiver releases it if it closes first (detail/queue/lending.hpp).
 template <class Queue>
 class bytes_view : public lent<bytes_view_ends<Queue>> {
     using ends = bytes_view_ends<Queue>;

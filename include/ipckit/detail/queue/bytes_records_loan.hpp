@@ -36,10 +36,8 @@ struct bytes_loan_ends;
 ///
 /// Destroyed or abandon()ed unpublished, it sends nothing, whatever was committed (many senders:
 /// the run becomes a record the receiver skips). Like a loan of one message, it goes back to the
-/// ring, not through its sender: it follows its sender through a move of either; if the sender
-/// is closed or destroyed first, it is abandoned and publish() returns closed
-/// (detail/queue/lending.hpp). Use it in the process that made it. Restricted thread-safe: one
-/// thread.
+/// ring, not through its sender, which ends it if it closes first (detail/queue/lending.hpp).
+/// Use it in the process that made it. Restricted thread-safe: one thread.
 template <class Queue>
 class bytes_records_loan : public lent<bytes_loan_ends<Queue>> {
     using ends = bytes_loan_ends<Queue>;

@@ -155,7 +155,8 @@ protected:
     result<Lent> lend_in_place(Lender* l, const Parts&... parts) noexcept {
         using held = typename Ends::held;
         static_assert(sizeof(Lent) == sizeof(lent<Ends>),
-                      "a Lent with state of its own is made by its constructor, and then kept");
+                      "a Lent made in place carries nothing but its lent (a size of its own goes through "
+                      "its constructor, and then keep())");
         static_assert(std::is_trivially_destructible_v<held>, "its held is made again over the empty one's");
         result<Lent> out;  // an empty Lent, in place
         lent<Ends>& made = *out;

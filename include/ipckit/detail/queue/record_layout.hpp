@@ -21,8 +21,8 @@ namespace ipckit::detail {
 /// in record slots (several receivers) rather than in a byte ring (one: detail/queue/bytes.hpp).
 constexpr bool bytes_in_slots(std::size_t max_consumers) noexcept { return max_consumers > 1; }
 
-/// The bytes one message of bytes<Max> takes in a slot: its 8-byte length word and Max bytes
-/// rounded up to 8 (sizeof(record<Max>)). bounded<N> holds N / record_bytes_of(Max) slots.
+/// The bytes one message of bytes<Max> takes in a slot: its length and complement words (8
+/// bytes) and Max bytes rounded up to 8 (sizeof(record<Max>)). bounded<N> holds N / record_bytes_of(Max) slots.
 constexpr std::size_t record_bytes_of(std::size_t max) noexcept { return 8 + record_capacity(max); }
 static_assert(record_bytes_of(64) == sizeof(record<64>) && record_bytes_of(1) == sizeof(record<1>) &&
                   record_bytes_of(1500) == sizeof(record<1500>),

@@ -176,7 +176,7 @@ static_assert(rendezvous_layout_holds<std::uint64_t, 1, 1>() && rendezvous_layou
               "rendezvous_layout() must say where rendezvous_shared's parts lie, or inspectors misread rendezvous");
 
 /// rendezvous_layout() of the zero-capacity queue described by `d`. For bytes<Max>, each offer
-/// slot holds a record<Max>: its length word and Max bytes rounded up.
+/// slot holds a record<Max>: its length and complement words and Max bytes rounded up.
 inline rendezvous_offsets rendezvous_layout(const queue_description& d) noexcept {
     const std::size_t size = d.message.bytes ? offsetof(record<1>, data) + record_capacity(d.message.size) : d.message.size;
     const std::size_t align = d.message.bytes ? alignof(record<1>) : d.message.align;

@@ -114,7 +114,7 @@ inline void retire_abandoned_chain(const sys::file& old, std::string_view name, 
             if (h.ownership != process_owned::id || sys::owner_mark_held(old)) return;  // an owner is there
             retire_chain(c, n, opt.init_timeout);
             close_retired(&c);  // the chain is first in the body
-        });
+        }, unbounded_common_prefix);
     } catch (...) {  // cannot read it: leave it
     }
 }

@@ -161,7 +161,8 @@ public:
 
     /// Attaches to every lane (finishing a step that a killed predecessor left in any of
     /// them). A lane with inconsistent indices is left out, and reported corrupt where the
-    /// merge comes to it, as one found so later is: the others are served still.
+    /// merge comes to it, as one found so later is: the others are served still. So it never
+    /// fails (true: the cursor contract's attach).
     bool attach(lanes_ring<T, N, Lanes>& ring, std::atomic<std::uint64_t>& pending) noexcept {
         ring_ = &ring;
         for (std::size_t i = 0; i < Lanes; ++i) broken_[i] = !lanes_[i].attach(ring.lanes[i], pending);

@@ -11,7 +11,7 @@
 // of Max bytes is claimed, published, released and recovered by each ring's own per-slot
 // protocol (mpmc.hpp, broadcast.hpp, the chain, the rendezvous slots) exactly as a fixed-size
 // message is, so every guarantee and crash rule of those rings holds for bytes<Max> unchanged.
-// The price is memory: a slot takes Max bytes (plus its 8-byte length word) whatever the length
+// The price is memory: a slot takes Max bytes (plus 8 bytes: its length and the length's complement) whatever the length
 // of the message in it, as in Boost's message_queue and POSIX message queues. Only the message's
 // own bytes are copied in and out, never the whole slot.
 //
