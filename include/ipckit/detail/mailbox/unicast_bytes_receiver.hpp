@@ -108,7 +108,7 @@ private:
             release(t);
             return errc::ok;
         }
-        parked_ = this->template lend_claimed<view_type>(t, length);
+        this->template lend_claimed_into<view_type>(parked_, t, length);
         return took;
     }
 
@@ -149,7 +149,7 @@ private:
         if (took == errc::ok)
             this->cursor().release(t);
         else
-            parked_ = this->template lend_claimed<view_type>(t, length);
+            this->template lend_claimed_into<view_type>(parked_, t, length);
         return took;
     }
 
