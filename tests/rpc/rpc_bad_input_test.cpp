@@ -6,6 +6,7 @@
 
 #include <ipckit/rpc.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -212,7 +213,13 @@ TEST_CASE("rpc bad input: a client that never reads its replies is dropped, and 
     o.send_timeout = 1s;  // were the hog not dropped, each of its 200 replies would wait this long: 200 s
     for (const auto kind : rpc_transports) {
         INFO(ipckit_test::to_string(kind));
-        served srv(kind, ipckit_test::calculator, o);
+        served srv(
+            kind,
+            [](rpc::server& s) {
+                ipckit_test::calculator(s);
+                s.bind("faults", [&s] { return s.faults(); });
+            },
+            o);
         CHECK(in_child([&](child_report& r) {
                   auto hog = ipckit::connect<frame>(srv.address(), patience);
                   // 200 replies of 200 kB, 40 MB: more than any transport holds for a peer that never reads.
@@ -221,6 +228,15 @@ TEST_CASE("rpc bad input: a client that never reads its replies is dropped, and 
                   }
                   rpc::client c(srv.address());
                   r.expect(still_serving(c));
+                  // The server says it dropped the hog (a reply waited send_timeout for it), and
+                  // only then does the hog read: read before, its replies would go through.
+                  r.check(ipckit_test::eventually([&] {
+                      const auto f = c.call<std::vector<std::string>>("faults", patience);
+                      return f && std::any_of(f->begin(), f->end(), [](const std::string& s) {
+                                 return s.find("did not read its replies") != std::string::npos;
+                             });
+                  }),
+                          "the server to say it dropped the hog");
                   // The hog's connection ends once what was sent before the close is read.
                   std::optional<errc> end;
                   for (int i = 0; i <= 200 && !end; ++i)

@@ -507,7 +507,9 @@ private:
         clients_.trim();
         const fault_action act = options_.fault_hook ? options_.fault_hook(req.method, req.msgid) : fault_action::deliver;
         if (!to) return;
-        if (act == fault_action::deliver) (void)to->send(reply.data(), reply.size(), reply_deadline());
+        if (act == fault_action::deliver && to->send(reply.data(), reply.size(), reply_deadline()) == ipckit::errc::timed_out)
+            note_fault("dropped a client on " + address() + " that did not read its replies: one waited " +
+                       std::to_string(options_.send_timeout.count()) + " ms (server_options::send_timeout)");
         if (act == fault_action::cut_connection) to->cut = true;  // its reader drops it on its next wake
     }
 

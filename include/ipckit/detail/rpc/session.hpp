@@ -155,8 +155,8 @@ struct client_state {
     const bool dedupe;                // false: an anonymous connection (no hello), each request runs
 };
 
-/// The client incarnations a server knows, bounded: past max, those without a live connection
-/// go, least recently used first. And their replies, bounded in bytes all together (trim).
+/// The client incarnations a server knows, bounded: past max, those that nothing holds (no
+/// connection, no call running) go, least recently used first. And their replies, bounded in bytes all together (trim).
 ///
 /// At most once past max. A client forgotten with its reply cache may come back, and send again
 /// a request that ran. So the table keeps, for each forgotten client, the newest sequence its
@@ -173,14 +173,15 @@ public:
 
     std::shared_ptr<client_state> attach(std::uint64_t incarnation, const std::shared_ptr<session>& s) {
         std::lock_guard lock(m_);
-        auto& c = clients_[incarnation];
-        if (!c) {
-            c = std::make_shared<client_state>(cache_, true, budget_);
+        auto& slot = clients_[incarnation];
+        if (!slot) {
+            slot = std::make_shared<client_state>(cache_, true, budget_);
             if (const auto f = forgotten_.find(incarnation); f != forgotten_.end()) {
-                c->replies.expire_through(f->second.newest);
+                slot->replies.expire_through(f->second.newest);
                 forgotten_.erase(f);
             }
         }
+        std::shared_ptr<client_state> c = slot;  // held: evict() below never forgets it
         {
             std::lock_guard clock(c->m);
             c->current = s;
