@@ -322,13 +322,15 @@ private:
         const auto deadline = detail::deadline_after(opt.init_timeout);  // milliseconds::max(): for ever
         auto st = f.status(what);
         // The creator sizes the object right after creating it; wait for that, but not forever:
-        // nor, whatever init_timeout says, past a few seconds for an empty object that nobody
+        // nor, where init_timeout is longer, past a few seconds for an empty object that nobody
         // holds locked, whose creator died before sizing it (a live one holds its lock from a
-        // moment after it creates the object: sys::shm_create).
-        const auto unlocked_grace = std::min(opt.init_timeout, std::chrono::milliseconds(2000));
+        // moment after it creates the object: sys::shm_create). A shorter init_timeout is waited
+        // whole, so that a caller can tell a creator too slow for it (shm:// handshakes do).
+        constexpr auto unlocked_grace = std::chrono::milliseconds(2000);
+        const bool judge_unlocked = opt.init_timeout > unlocked_grace;
         while (static_cast<std::size_t>(st.st_size) < detail::header_size) {
             if (detail::sys::clock::now() >= deadline ||
-                (detail::sys::status_age(st) > unlocked_grace && !held_by_another(f)))
+                (judge_unlocked && detail::sys::status_age(st) > unlocked_grace && !held_by_another(f)))
                 throw error(errc::corrupt, what + " is " + std::to_string(st.st_size) +
                                                " bytes, too small for an ipckit segment: its creator died "
                                                "before sizing it, or it is not an ipckit segment" + remedy);
