@@ -9,6 +9,7 @@
 // White-box tests reach the ring through a second mapping of the segment, as a hostile peer would.
 
 #include "backdoor.hpp"
+#include "byte_messages.hpp"
 #include "catch.hpp"
 #include "messages.hpp"
 #include "support.hpp"
@@ -41,7 +42,7 @@ constexpr std::size_t slots = 8;
 using box = ipckit::mailbox<ipckit::bytes<max_bytes>, ipckit::bounded<slots * slot_bytes>, ipckit::broadcast,
                             ipckit::system_owned>;
 
-std::span<const std::byte> as_bytes(std::string_view s) { return std::as_bytes(std::span(s.data(), s.size())); }
+using ipckit_test::as_bytes;
 
 }  // namespace
 

@@ -10,9 +10,13 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <string_view>
 #include <vector>
 
 namespace ipckit_test {
+
+/// The bytes of `s` (its characters, no terminator), as a byte channel's send takes them.
+inline std::span<const std::byte> as_bytes(std::string_view s) { return std::as_bytes(std::span(s.data(), s.size())); }
 
 /// Message number s of sender p, for a channel of bytes<Max>: its number ([p:4][s:8]), then
 /// bytes that are a function of both, 12 to Max bytes long in all (Max >= 12), the length drawn

@@ -40,7 +40,7 @@ constexpr std::size_t ring_bytes = 256;
 using spsc = ipckit::queue<ipckit::bytes<max_bytes>, ipckit::bounded<ring_bytes>>;
 using mpsc = ipckit::queue<ipckit::bytes<max_bytes>, ipckit::bounded<ring_bytes>, ipckit::multi_of<2>>;
 
-std::span<const std::byte> as_bytes(std::string_view s) { return std::as_bytes(std::span(s.data(), s.size())); }
+using ipckit_test::as_bytes;
 
 /// Everything there is now (non-blocking receiver), one message at a time.
 template <class Rx>

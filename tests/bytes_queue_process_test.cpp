@@ -8,6 +8,7 @@
 // No threads are started. Parent and children signal each other through pipes, so every wait
 // is on the event itself, bounded by ipckit_test::patience.
 
+#include "byte_messages.hpp"
 #include "catch.hpp"
 #include "killed_producers.hpp"
 #include "messages.hpp"
@@ -96,7 +97,7 @@ bool check(std::span<const std::byte> m, std::uint32_t& p, std::uint64_t& s) {
     return std::memcmp(want.data(), m.data(), m.size()) == 0;
 }
 
-std::span<const std::byte> as_bytes(std::string_view s) { return std::as_bytes(std::span(s.data(), s.size())); }
+using ipckit_test::as_bytes;
 
 /// Sends `count` messages of producer p on a blocking sender: every third by loan (committed
 /// short of what was lent every other time), the rest by copy. as_expected, or which step of

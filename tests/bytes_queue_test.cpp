@@ -51,7 +51,7 @@ using mpsc = ipckit::queue<ipckit::bytes<max_bytes>, ipckit::bounded<4096>, ipck
 
 using record = ipckit::detail::bytes_record;
 
-std::span<const std::byte> as_bytes(std::string_view s) { return std::as_bytes(std::span(s.data(), s.size())); }
+using ipckit_test::as_bytes;
 
 }  // namespace
 

@@ -47,7 +47,7 @@ constexpr std::size_t ring_bytes = 4096;
 using spsc = ipckit::queue<ipckit::bytes<max_bytes>, ipckit::bounded<ring_bytes>>;
 using mpsc = ipckit::queue<ipckit::bytes<max_bytes>, ipckit::bounded<ring_bytes>, ipckit::multi_of<4>>;
 
-std::span<const std::byte> as_bytes(std::string_view s) { return std::as_bytes(std::span(s.data(), s.size())); }
+using ipckit_test::as_bytes;
 
 /// A new queue of kind Q, with a non-blocking sender and receiver.
 template <class Q>

@@ -50,7 +50,7 @@ constexpr std::size_t ring_bytes = 4096;
 using mpsc = ipckit::queue<ipckit::bytes<max_bytes>, ipckit::bounded<ring_bytes>, ipckit::multi_of<4>>;
 using record = ipckit::detail::bytes_record;
 
-std::span<const std::byte> as_bytes(std::string_view s) { return std::as_bytes(std::span(s.data(), s.size())); }
+using ipckit_test::as_bytes;
 
 /// Fills the ring with messages of Max bytes and drains it with receive(): every one arrives, in
 /// order, whole (free space is all zeros again, or a claim would find it corrupt).
