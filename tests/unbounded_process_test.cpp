@@ -110,6 +110,20 @@ struct head_view {
     ipckit::segment seg;
 };
 
+/// A child that creates the process_owned queue Q called `name`, sends it ticks [0, count),
+/// posts `sent`, and once `go` is posted returns: its handle goes, and the queue with it.
+template <class Q>
+child spawn_owner(child_report& report, const scoped_queue& name, std::uint64_t count, signal_pipe& sent,
+                  signal_pipe& go) {
+    return report.spawn([&](child_report& r) {
+        auto q = Q::create(name);
+        auto tx = q.sender();
+        r.expect(send_all(tx, 0, count));
+        sent.post();
+        r.check(go.wait(), "the go signal");
+    });
+}
+
 /// The roster place this process holds in `r`, or Max if none.
 template <std::size_t Max>
 std::size_t place_of_this_process(const ipckit::detail::roster<Max>& r) {
@@ -418,13 +432,7 @@ TEST_CASE("unbounded queue across processes: a process_owned queue's chunks go w
     scoped_queue name;
     signal_pipe filled, go;
     child_report report;
-    child creator = report.spawn([&](child_report& r) {
-        auto qc = uq::create(name);
-        auto tx = qc.sender();
-        r.expect(send_all(tx, 0, 4 * per_chunk));
-        filled.post();
-        r.check(go.wait(), "the go signal");  // then returns: its handle goes, and the queue with it
-    });
+    child creator = spawn_owner<uq>(report, name, 4 * per_chunk, filled, go);
     REQUIRE(report.reached(creator, filled) == as_expected);
     auto q = uq::open(name);
     auto rx = q.receiver();
@@ -450,13 +458,7 @@ TEST_CASE("unbounded queue across processes: when a process_owned queue's owner 
     scoped_queue name;
     signal_pipe sent, go;
     child_report report;
-    child owner = report.spawn([&](child_report& r) {
-        auto qc = muq::create(name);
-        auto tx = qc.sender();
-        r.expect(send_all(tx, 0, 3));
-        sent.post();
-        r.check(go.wait(), "the go signal");  // then returns: its last handle goes, and the queue with it
-    });
+    child owner = spawn_owner<muq>(report, name, 3, sent, go);
     REQUIRE(report.reached(owner, sent) == as_expected);
     auto q = muq::open(name);
     auto rx = q.receiver();
