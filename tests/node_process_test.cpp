@@ -590,3 +590,30 @@ TEST_CASE("node across processes: a link whose sender was SIGKILLed while making
     CHECK(e.from == "carol");
     CHECK(text(*e.message) == "hello");
 }
+
+TEST_CASE("node across processes: the link to a receiver SIGKILLed is swept while its sender lives, which still "
+          "takes back what it sent",
+          "[process]") {
+    // A server whose clients wait for a word from it and crash: the link each client's receive
+    // made must not stay in /dev/shm for as long as the server runs.
+    scoped_domain d;
+    ipckit::node alice(d, "alice");
+    signal_pipe waiting, hold;
+    child_report report;
+    child bob = report.spawn([&](child_report& r) {
+        ipckit::node b(d, "bob");
+        r.expect(err(b.receiver().receive("alice", 0ms)), errc::timed_out);  // makes alice->bob
+        waiting.post();
+        r.block_until_killed(hold);
+    });
+    REQUIRE(report.reached(bob, waiting) == as_expected);
+    REQUIRE(d.links().size() == 1);
+    REQUIRE(alice.sender().send("bob", "unread"));
+    CHECK(report.ended(bob.kill(), killed_by_sigkill) == as_expected);
+    { ipckit::node carol(d, "carol"); }  // sweeps, joining and leaving
+    CHECK(d.links().empty());
+    auto back = alice.undelivered("bob");
+    REQUIRE(back);
+    REQUIRE(back->size() == 1);
+    CHECK(text(back->front()) == "unread");
+}

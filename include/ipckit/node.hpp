@@ -323,9 +323,9 @@ public:
     }
 
     /// Leaves the domain now, as destruction does: the name is free again, every link's peer
-    /// sees closed after the messages already sent, and links whose both ends are gone are
-    /// removed (with any messages a dead receiver never read that undelivered() did not take
-    /// back). The endpoints' verbs return closed afterwards.
+    /// sees closed after the messages already sent, and the domain's links whose receiver is gone
+    /// are removed (with any messages it never read that undelivered() did not take back). The
+    /// endpoints' verbs return closed afterwards.
     void leave() noexcept {
         if (!s_ || s_->left) return;
         s_->left = true;

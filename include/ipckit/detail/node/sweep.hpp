@@ -1,7 +1,7 @@
 #pragma once
 // Removing links that are over: one link quietly (on the way out, where a failure changes
-// nothing), and the sweep of every link of a domain that is over: both its ends gone, or left
-// half-made by a sender that died.
+// nothing), and the sweep of every link of a domain that is over: its receiver gone (left or
+// died, while its sender lives or not), or left half-made by a sender that died.
 //
 // The sweep runs when a member joins and when it leaves. It reads the directory and asks the OS
 // about each end; a segment is removed only if it opens as a link of this node type: a queue
@@ -28,15 +28,19 @@ inline void remove_link_quietly(const std::string& link) noexcept {
     }
 }
 
-/// Removes the domain's links that nobody can send on or receive from any more: both ends have
-/// left or died; or their sender died making them. Throws what listing /dev/shm throws.
+/// Removes the names of the domain's links that nobody will open again: their receiver has left
+/// or died (an incarnation never comes back); or their sender died making them. Throws what
+/// listing /dev/shm throws.
 template <class LinkQueue>
 void sweep_links(const membership& m) {
     options quick = m.link_options();
     quick.init_timeout = std::chrono::milliseconds(0);
     for (const auto& l : list_links(m.domain())) {
-        if (m.members().live(l.from_incarnation)) continue;  // it may be making it, or sending on it
+        // A live receiver may read it (once its sender is gone, whatever is left). A live sender
+        // with its receiver gone keeps its own mapping of it (undelivered() reads that): the name
+        // nobody will open again goes, not its messages.
         const bool receiver_gone = !m.members().live(l.to_incarnation);
+        if (!receiver_gone && m.members().live(l.from_incarnation)) continue;
         try {
             (void)LinkQueue::open(l.segment, quick);
         } catch (...) {
