@@ -1143,7 +1143,7 @@ TEST_CASE("inspect: a shm:// listener's door says whose it is, its cap and the p
         }
     } guard{door};
     auto d = ipckit::detail::shm_door::create(listener, 3);
-    REQUIRE(d.enter());
+    REQUIRE(d.enter(ipckit::detail::sys::self().pack()));
     const auto s = ipckit::inspect(door);
     INFO(s.problem << s.note);
     CHECK(s.status == segment_status::ok);

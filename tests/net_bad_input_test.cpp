@@ -262,8 +262,8 @@ TEST_CASE("net bad input: a shm:// request for queues that are missing or never 
     const int fd = ::shm_open(stuck.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
     REQUIRE(fd >= 0);
     ::close(fd);
-    REQUIRE(requests.send(ipckit::detail::shm_request<msg>{missing}, patience).has_value());
-    REQUIRE(requests.send(ipckit::detail::shm_request<msg>{unfinished}, patience).has_value());
+    REQUIRE(requests.send(ipckit_test::placed_request<msg>(name, missing), patience).has_value());
+    REQUIRE(requests.send(ipckit_test::placed_request<msg>(name, unfinished), patience).has_value());
     b.still_fine();  // its accept goes past both
     ::shm_unlink(stuck.c_str());
 
@@ -273,6 +273,38 @@ TEST_CASE("net bad input: a shm:// request for queues that are missing or never 
     CHECK(contains(r[0].what, "could not be opened"));
     CHECK(r[1].reason == errc::timed_out);
     CHECK(contains(r[1].what, "no handshake within 200 ms"));
+}
+
+TEST_CASE("net bad input: a shm:// request naming a door place it does not hold is refused with the reason, and "
+          "frees or takes no place",
+          "[unit]") {
+    ipckit::net_options o;
+    o.max_connections = 1;
+    auto srv = ipckit::listener<msg>::bind(bind_address(ipckit_test::net_kind::shm), o);
+    const std::string name = ipckit::parse_address(srv.address()).path;
+    auto requests = ipckit::detail::shm_request_queue<msg>::open(name).sender<ipckit::blocking>();
+    const std::uint64_t someone = ipckit::detail::sys::self().pack();
+    // A hostile or broken client: its request names the one place, free, as if it held it.
+    REQUIRE(requests.send(ipckit::detail::shm_request<msg>{1, 0, someone}, patience).has_value());
+    CHECK(srv.accept(0ms).error() == errc::timed_out);  // one look
+    auto r = srv.rejections();
+    REQUIRE(r.size() == 1);
+    CHECK(r[0].reason == errc::peer_dead);
+    CHECK(contains(r[0].what, "does not hold its client"));
+    CHECK(srv.live_connections() == 0);
+    // A client's place is its own: a request naming it is refused, and the client goes on.
+    auto client = ipckit::connect<msg>(srv.address(), patience, o);
+    REQUIRE(srv.live_connections() == 1);
+    REQUIRE(requests.send(ipckit::detail::shm_request<msg>{2, 0, someone}, patience).has_value());
+    auto end = srv.accept(patience);
+    REQUIRE(end.has_value());
+    REQUIRE(client.send("in").has_value());
+    CHECK(end->receive(patience).value().size() == 2);
+    CHECK(srv.accept(0ms).error() == errc::timed_out);  // one look
+    r = srv.rejections();
+    REQUIRE(r.size() == 2);
+    CHECK(contains(r[1].what, "does not hold its client"));
+    CHECK(srv.live_connections() == 1);
 }
 
 TEST_CASE("net bad input: out of file descriptors, a listener says why and accepts the waiting client once some are free",

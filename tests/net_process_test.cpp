@@ -16,6 +16,7 @@
 
 #include <ipckit/net.hpp>
 
+#include <csignal>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -421,7 +422,7 @@ TEST_CASE("net process: a shm:// client given the pid of a dead client that was 
         auto down = queue_type::create(ipckit::detail::shm_down_name(name, *id));
         REQUIRE(err(up.sender().send(numbered{0, 0})) == errc::ok);
         auto requests = ipckit::detail::shm_request_queue<numbered>::open(name).sender();
-        REQUIRE(err(requests.send(ipckit::detail::shm_request<numbered>{*id}, patience)) == errc::ok);
+        REQUIRE(err(requests.send(ipckit_test::placed_request<numbered>(name, *id), patience)) == errc::ok);
     }
     made.post();
     CHECK(report.finish(client) == as_expected);
@@ -469,4 +470,60 @@ TEST_CASE("net process: a shm:// client accepted by a listener that closes at on
         REQUIRE(received == errc::ok);
         ipckit_test::remove_leftovers(address);
     }
+}
+
+TEST_CASE("net process: a shm:// client killed after taking its place at the door, before it asked, leaves the "
+          "place to the next client at the cap",
+          "[process]") {
+    ipckit::net_options o;
+    o.max_connections = 1;
+    auto srv = ipckit::listener<numbered>::bind(bind_address(ipckit_test::net_kind::shm), o);
+    const std::string name = ipckit::parse_address(srv.address()).path;
+    child dead([&] {
+        auto door = ipckit::detail::shm_door::open(name);
+        (void)door.enter(ipckit::detail::sys::self().pack());  // the one place
+        ::raise(SIGKILL);
+        return 0;
+    });
+    REQUIRE(dead.wait() == killed_by_sigkill);
+    REQUIRE(srv.live_connections() == 1);
+    auto c = ipckit::connect<numbered>(srv.address(), patience, o);  // takes the dead client's place
+    auto end = srv.accept(patience);
+    REQUIRE(err(end) == errc::ok);
+    REQUIRE(err(c.send(numbered{1, mix})) == errc::ok);
+    const auto m = end->receive(patience);
+    REQUIRE(err(m) == errc::ok);
+    CHECK(m->seq == 1);
+    CHECK(srv.live_connections() == 1);
+}
+
+TEST_CASE("net process: a shm:// client killed after it asked, whose place went to the next client at the cap, is "
+          "refused with the reason, and that next client accepted",
+          "[process]") {
+    ipckit::net_options o;
+    o.max_connections = 1;
+    auto srv = ipckit::listener<numbered>::bind(bind_address(ipckit_test::net_kind::shm), o);
+    const std::string address = srv.address();
+    ipckit_test::signal_pipe asked;
+    child_report report;
+    child dead = report.spawn([&](child_report& r) {
+        auto c = ipckit::connect<numbered>(address, patience, o);  // its request is in; not accepted yet
+        r.expect(err(c.send(numbered{0, 0})), errc::ok);
+        asked.post();
+        ::raise(SIGKILL);
+    });
+    REQUIRE(report.reached(dead, asked) == as_expected);
+    CHECK(report.ended(dead.wait(), killed_by_sigkill) == as_expected);
+    auto c = ipckit::connect<numbered>(address, patience, o);  // the dead one's place, reclaimed
+    auto end = srv.accept(patience);                           // past the dead one's request
+    REQUIRE(err(end) == errc::ok);
+    REQUIRE(err(c.send(numbered{1, mix})) == errc::ok);
+    const auto m = end->receive(patience);
+    REQUIRE(err(m) == errc::ok);
+    CHECK(m->seq == 1);
+    const auto r = srv.rejections();
+    REQUIRE(r.size() == 1);
+    CHECK(r[0].reason == errc::peer_dead);
+    CHECK(r[0].what.find("does not hold its client") != std::string::npos);
+    CHECK(srv.live_connections() == 1);
 }

@@ -14,6 +14,8 @@
 #include <chrono>
 #include <filesystem>
 #include <cstddef>
+#include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -59,6 +61,17 @@ inline std::vector<std::string> shm_segments_of(const std::string& address) {
     for (const auto& s : ipckit::list_segments())
         if (s.name == a.path || s.name.rfind(a.path + ".", 0) == 0) out.push_back(s.name);
     return out;
+}
+
+/// A connect request for the queue pair `id`, holding a place at the door of the shm:// listener
+/// `name` as a client's request does: held by this process until the listener takes it.
+template <class Message>
+ipckit::detail::shm_request<Message> placed_request(const std::string& name, std::uint64_t id) {
+    auto door = ipckit::detail::shm_door::open(name);
+    const std::uint64_t me = ipckit::detail::sys::self().pack();
+    const auto place = door.enter(me);
+    if (!place) throw std::runtime_error("no free place at the door of shm://" + name);
+    return {id, *place, me};
 }
 
 /// Removes what an end killed with SIGKILL leaves of `address`: a Unix path's socket file, or

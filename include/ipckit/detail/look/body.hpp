@@ -69,9 +69,14 @@ inline void inspect_queue(const body_view& v, const queue_description& q, segmen
 /// A shm:// listener's door "<listener>.door": its connection cap and the places taken. It has no
 /// kind of its own in segment_info; its note says what it is.
 inline void inspect_shm_door(const body_view& v, segment_info& info) {
-    const std::uint64_t live = v.word(offsetof(shm_door_body, live), "count of live connections");
     const std::uint64_t refused = v.word(offsetof(shm_door_body, refused), "count of refused clients");
-    const std::uint64_t cap = *v.at<std::uint64_t>(offsetof(shm_door_body, cap), "connection cap");
+    const auto places = shm_door::places_in(v.size());
+    if (!places)
+        throw inspect_fault("is " + std::to_string(v.size()) + " bytes, too small for a shm:// listener's door");
+    const std::uint64_t cap = *places;
+    std::uint64_t live = 0;
+    for (std::size_t i = 0; i < *places; ++i)
+        live += v.word(sizeof(shm_door_body) + i * sizeof(std::uint64_t), "door place") != shm_door::free_place;
     constexpr std::string_view suffix = ".door";
     const std::string_view name = info.name;
     const std::string listener(name.size() > suffix.size() && name.substr(name.size() - suffix.size()) == suffix

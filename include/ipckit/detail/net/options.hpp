@@ -28,7 +28,8 @@ struct net_options {
     /// stops reading, and the peer's sends are held back.
     std::size_t receive_buffer = 256 * 1024;
     /// listener: connections at once (in handshake, waiting for accept, or accepted and not yet
-    /// gone); one more is refused with a reason, and the listener goes on.
+    /// gone); one more is refused with a reason, and the listener goes on. A shm:// listener
+    /// holds at most 32768 (two mappings each, under the kernel's default vm.max_map_count).
     std::size_t max_connections = 1024;
 };
 

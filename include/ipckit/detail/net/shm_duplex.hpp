@@ -81,10 +81,13 @@ struct shm_queue_for<bytes<Max>> {
     using type = queue<bytes<Max>, bounded<ring>, single, single, adaptive, system_owned>;
 };
 
-/// A connect request; its type names Message, so the request queue's layout does too.
+/// A connect request: the client's queue pair, and its place at the listener's door (shm_door.hpp).
+/// Its type names Message, so the request queue's layout does too.
 template <class Message>
 struct shm_request {
     std::uint64_t id;
+    std::uint64_t place;   ///< the door's place the client took
+    std::uint64_t client;  ///< what that place holds: the client's packed process id
 };
 template <class Message>
 using shm_request_queue = queue<shm_request<Message>, bounded<64>, multi, single>;

@@ -95,6 +95,14 @@ public:
             const status s =
                 deadline == std::chrono::steady_clock::time_point::max() ? rx_.receive(r) : rx_.receive(r, deadline);
             if (!s) return unexpected(!may_block && s.error() == errc::timed_out ? errc::would_block : s.error());
+            if (!door_->take(r.place, r.client)) {
+                drop(r.id);
+                reject(errc::peer_dead, "a shm:// connect request was refused: the door's place it names (" +
+                                            std::to_string(r.place) +
+                                            ") does not hold its client (the client died, and its place went to "
+                                            "another client; or it never took one)");
+                continue;
+            }
             // A client makes its queues before it asks: queues not ready at once are a broken or
             // hostile client's, and wait the handshake deadline at the most (or accept's own).
             const auto started = std::chrono::steady_clock::now();
@@ -111,13 +119,14 @@ public:
                 shm_forget(name_, r.id);  // the connection is its two mappings now
                 // The place goes back when the connection is gone (not if the listener went first).
                 std::weak_ptr<shm_door> door = door_;
+                const std::size_t place = static_cast<std::size_t>(r.place);  // < the door's count: take() checked
                 return std::shared_ptr<duplex>(new shm_duplex<Message, Mode>(std::move(tx), std::move(rx)),
-                                               [door](duplex* d) {
+                                               [door, place](duplex* d) {
                                                    delete d;
-                                                   if (auto held = door.lock()) held->leave();
+                                                   if (auto held = door.lock()) held->leave(place, shm_door::taken_place);
                                                });
             } catch (const error& e) {
-                door_->leave();
+                door_->leave(static_cast<std::size_t>(r.place), shm_door::taken_place);
                 drop(r.id);
                 if (std::chrono::steady_clock::now() - started >= left)
                     reject(errc::timed_out, "a connection's handshake failed: no handshake within " +
@@ -126,7 +135,7 @@ public:
                 else
                     reject(e.reason(), std::string("a shm:// client's queues could not be opened: ") + e.what());
             } catch (...) {
-                door_->leave();
+                door_->leave(static_cast<std::size_t>(r.place), shm_door::taken_place);
                 drop(r.id);
                 return unexpected(errc::no_space);
             }
@@ -287,14 +296,18 @@ std::shared_ptr<duplex> shm_connect(const std::string& name, std::chrono::steady
     } catch (const error& e) {
         throw error(e.reason(), "connecting to " + address + ": the listener's door could not be opened: " + e.what());
     }
-    if (!door->enter())
+    const std::uint64_t me = sys::self().pack();
+    const auto place = door->enter(me);
+    if (!place)
         throw error(errc::no_space, "connecting to " + address + ": the listener at " + address + " is at its cap of " +
                                         std::to_string(door->cap()) +
                                         " connections; try again later, or raise net_options::max_connections");
-    // Until the request is taken: the place goes back, and the names this client made go
-    // (system_owned), never another's.
+    // Until the request is sent: the place goes back (if this client still holds it), and the
+    // names this client made go (system_owned), never another's.
     struct give_back {
         shm_door* door;
+        std::size_t place;
+        std::uint64_t me;
         const std::string& name;
         std::uint64_t id = 0;
         bool up = false, down = false;  // made by this client, under `id`
@@ -305,10 +318,10 @@ std::shared_ptr<duplex> shm_connect(const std::string& name, std::chrono::steady
         }
         ~give_back() {
             if (!door) return;
-            door->leave();
+            door->leave(place, me);
             forget_made();
         }
-    } unless_asked{door.get(), name};
+    } unless_asked{door.get(), *place, me, name};
     const ino_t asked = sys::shm_inode(os_name(name));  // which listener: a later one of the name is another
     // A pair under a fresh id; another id where a name is taken (a stale pair, or a collision).
     std::optional<queue_type> up, down;
@@ -351,7 +364,7 @@ std::shared_ptr<duplex> shm_connect(const std::string& name, std::chrono::steady
         }
     };
     auto tx = asking();
-    const auto s = tx.send(shm_request<Message>{id}, deadline);
+    const auto s = tx.send(shm_request<Message>{id, *place, me}, deadline);
     if (!s && s.error() == errc::closed) throw nobody();  // the listener closed before
     if (!s)
         throw error(s.error(), "connecting to " + address + ": the listener did not take the request (" +
