@@ -5,7 +5,9 @@
 // opening with another message, capacity or delivery policy, a sender that lost the last free
 // slot listing no position it does not hold, a tail moved far forward and a scribbled gate reported as
 // corrupt, a scribbled receiver cursor that closing puts right, and a receiver killed while it
-// attaches (of ticks and of bytes), which costs the next one none of the messages kept for it.
+// attaches (of ticks and of bytes), which costs the next one none of the messages kept for it,
+// whether it was alone or beside live receivers, the last of which then leaves its unread
+// messages to the next lone receiver.
 
 #include "backdoor.hpp"
 #include "catch.hpp"
@@ -158,6 +160,48 @@ TEMPLATE_TEST_CASE("broadcast: a receiver killed between taking its table place 
     CHECK(send_tick(tx, 8) == errc::would_block);  // full of kept messages: none overwritten
     auto next = b.template receiver<ipckit::non_blocking>();  // gives the dead one's place up; alone
     for (std::uint64_t i = 0; i < 8; ++i) {
+        REQUIRE(receive_tick(next, seq) == errc::ok);
+        CHECK(seq == i);
+    }
+    CHECK(receive_tick(next, seq) == errc::would_block);
+}
+
+TEMPLATE_TEST_CASE("broadcast: a receiver killed in its attach beside live receivers costs the next lone receiver none "
+                   "of what the last live one had not read",
+                   "[unit]", box, bytes_box) {
+    // Killed before it stored any cursor (the placeholder 0), or after storing its start (the
+    // tail: it saw the others) but before marking it started.
+    const bool stored_start = GENERATE(false, true);
+    CAPTURE(stored_start);
+    scoped_name name("bcast");
+    auto b = TestType::create(name);
+    auto tx = b.template sender<ipckit::non_blocking>();
+    auto ahead = b.template receiver<ipckit::non_blocking>();   // table place 0
+    auto behind = b.template receiver<ipckit::non_blocking>();  // table place 1
+    std::uint64_t seq = ~std::uint64_t{0};
+    for (std::uint64_t i = 0; i < 8; ++i) REQUIRE(send_tick(tx, i) == errc::ok);
+    for (std::uint64_t i = 0; i < 8; ++i) REQUIRE(receive_tick(ahead, seq) == errc::ok);
+    for (std::uint64_t i = 0; i < 2; ++i) REQUIRE(receive_tick(behind, seq) == errc::ok);  // `behind` stops at 2
+    // A third receiver took place 2 (and raised the high-water mark) and was killed in its
+    // attach, its place left as claim() and that part of attach() leave it.
+    const pid_t dead = ipckit_test::spawn([] { return 0; });
+    REQUIRE(ipckit_test::wait_child(dead) == 0);
+    {
+        ipckit_test::backdoor<TestType> door(name.str());
+        auto* places = ipckit::detail::places_of(door.shared());
+        places[2].place.holder.store(ipckit::detail::sys::process_id{static_cast<std::uint32_t>(dead), 0}.pack());
+        ipckit::detail::broadcast_ring<typename TestType::message_type, TestType::capacity>::raise(door.ring().high, 3);
+        places[2].place.pending.store(0);
+        places[2].next.store(stored_start ? door.ring().tail.load() : 0);
+    }
+    ahead.close();   // read all 8; `behind` is still attached
+    behind.close();  // the last live receiver: stopped at 2, so 2..7 are kept for the next one
+    // Senders may fill the ring with what is kept (2..9) but overwrite none of it.
+    std::uint64_t sent = 8;
+    while (sent < 32 && send_tick(tx, sent) == errc::ok) ++sent;
+    CHECK(sent <= 10);
+    auto next = b.template receiver<ipckit::non_blocking>();  // gives the dead one's place up; alone
+    for (std::uint64_t i = 2; i < sent; ++i) {
         REQUIRE(receive_tick(next, seq) == errc::ok);
         CHECK(seq == i);
     }

@@ -20,9 +20,11 @@
 // A receiver gets every message sent after it attached, in the order the ring holds them (each
 // sender's messages in the order sent). If no other receiver was attached, it starts instead at
 // the oldest message no receiver has read: a receiver that restarts finds what was sent while
-// nobody listened. A receiver that closes stops gating senders at once; one whose process died
-// is given up by a sender that waits for it (about once per options::liveness_interval), or by
-// the next receiver that attaches.
+// nobody listened. For that, the last receiver to leave keeps where it stopped, and a receiver
+// still in its attach (or killed there) does not count as one that stays: it holds senders at
+// what is kept until it has started, and moves nothing when it goes. A receiver that closes
+// stops gating senders at once; one whose process died is given up by a sender that waits for
+// it (about once per options::liveness_interval), or by the next receiver that attaches.
 //
 // Senders (up to 64 at once). The ring holds N messages. Once the slowest attached receiver is N
 // messages behind, a blocking send waits until it reads (or the deadline passes: timed_out, not

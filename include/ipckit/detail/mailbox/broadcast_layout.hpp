@@ -128,13 +128,14 @@ broadcast_place* places_of(Shared& sh) noexcept {
 /// for a dead process (holder != me), or for this receiver itself when it closes (holder == me,
 /// its cursor put back to its own count first: broadcast_consumer::settle).
 /// Takes the place (so that it keeps gating meanwhile), takes the holder off the data bell's
-/// sleepers, moves base for its cursor (ring.give_up: base becomes where it stopped if no other
-/// place is held, else is raised to it), clears its started flag, and leaves the holder word at
-/// `to` (closed, or `me` to keep it), its cursor at 0. Returns false if the place was no longer
-/// `holder`'s.
+/// sleepers, moves base for its cursor if the place is started (ring.give_up: base becomes where
+/// it stopped if no other started place is held, else is raised to it; an unstarted place, an
+/// attach not finished, leaves base as it is), clears its started flag, and leaves the holder
+/// word at `to` (closed, or `me` to keep it), its cursor at 0. Returns false if the place was no
+/// longer `holder`'s.
 /// System calls: none (the caller asked whether `holder` lives). Killed half-way, the place
 /// stays held by `me`, dead in turn: whoever finds it next does the same again, which moves base
-/// only to the same cursor (started) or raises it (not started).
+/// only to the same cursor (still started) or not at all (its flag already cleared).
 template <class Shared>
 bool give_up_place(Shared& sh, broadcast_place* places, std::size_t count, std::size_t i, std::uint64_t holder,
                         std::uint64_t me, std::uint64_t to) noexcept {
@@ -145,14 +146,23 @@ bool give_up_place(Shared& sh, broadcast_place* places, std::size_t count, std::
     forget_sleeper(sh.data_bell, p.place.asleep);
     const bool started = p.place.pending.load(std::memory_order_seq_cst) == 1;
     const std::uint64_t next = p.next.load(std::memory_order_seq_cst);  // the holder's; nobody moves it now
-    const bool alone = sh.ring.held_places(sh.ring.high, places, count, i) == 0;
-    sh.ring.give_up(next, started && alone);
+    if (started) {
+        // Only started places count as receivers that stay: one in its attach (alive or killed
+        // there) gates at base at most, so it keeps what this one leaves in base, and it moves
+        // base for nobody when it goes. Counting it would leave base where a faster receiver
+        // left it, and the next lone receiver would lose what this one had not read.
+        const bool last = sh.ring.started_places(sh.ring.high, places, count, i) == 0;
+        sh.ring.give_up(next, last);
+    }
+    // SYNC POINT WRITE: after give_up; READ by senders' scans, which from here gate this place
+    // at base at most (and read base after this flag), and by leavers' started_places.
     p.place.pending.store(0, std::memory_order_seq_cst);
     // SYNC POINT WRITE: before the holder word; READ by senders' scans. The place's next holder
     // counts as held from its claim, before it stores its own cursor (attach): a sender's scan
     // in between must not read this one, which may be past base (base moves back when the last
-    // receiver leaves) and would let it overwrite what is kept for the next receiver. 0 holds
-    // senders back instead, for that moment.
+    // started receiver leaves) and would let it overwrite what is kept for the next receiver. 0
+    // holds senders back instead, for that moment (the place is unstarted as well, so base
+    // would too).
     p.next.store(0, std::memory_order_seq_cst);
     if (to != me) {
         h = me;

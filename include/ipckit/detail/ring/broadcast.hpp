@@ -12,19 +12,33 @@
 // everyone who gates has copied it.
 //
 // Which cursors gate: those of table places whose holder word is held (not vacant, not closed).
+// A place is started once its attach has stored its real start in its cursor (the `started`
+// flag, kept in its roster `pending` word); before that, and again from the moment its give-up
+// has moved base, it is unstarted. A started place gates at its cursor. An unstarted one gates
+// at its cursor or at `base`, whichever is lower: a sender that finds any unstarted place held
+// takes base into its minimum, as it does when it finds no place held at all. So while nothing
+// but unstarted places is held (a receiver attaching, or killed in its attach and not yet
+// found dead), senders fill the ring up to base and then wait, just as with no place held.
+//
 // A receiver that attaches starts at `tail` when it finds another table place held (by a live
-// or a dead receiver), and at `base` when it finds none: it is alone. A place stops gating only
-// after base has been moved for it, while it still gates: by its receiver when it leaves, or,
-// when it died, by whoever holds the place on its behalf meanwhile. If no other place is held
-// and the place's cursor is real (its attach finished: the place's `started` flag, kept in its
-// roster `pending` word), base becomes that cursor; otherwise base is only raised to it. So a
-// receiver that attaches alone gets every message the last one before it
-// had not read, and with no place held, base gates: senders fill the ring and then wait for a
-// receiver. Base is lowered only to the cursor of a place that still gates, which no sender has
-// passed; a give-up repeated after a helper was killed half-way, or that of a receiver killed
-// in the middle of its attach (its cursor provisional, or not yet covered by a gate), can only
-// raise it. Receivers that attach or leave at the same moment may each see the other held:
-// then both start at the tail, or base ends at the furthest of their cursors.
+// or a dead receiver, started or not), and at `base` when it finds none: it is alone. A started
+// place stops gating only after base has been moved for it, while it still gates: by its
+// receiver when it leaves, or, when it died, by whoever holds the place on its behalf
+// meanwhile. If no other started place is held, base becomes that cursor; otherwise base is
+// only raised to it. An unstarted place moves base not at all when it is given up: its cursor
+// is a placeholder or a start nobody read from, and base, which gated senders through it, is
+// still the cursor of the last started receiver that left. A place that is only unstarted does
+// not count as another receiver for a leaver, so the last live receiver to leave sets base to
+// where it stopped even beside one killed in its attach. So a receiver that attaches alone gets
+// every message the last one before it had not read, and with no place held, base gates. Base
+// is lowered only to the cursor of a started place that still gates, which no sender has passed,
+// and which every gate computed since is at most (a scan found the place held and read its
+// cursor or less, or found it gone and read base after it); raising it to such a cursor passes
+// no live receiver either, since a started place always gates at its own cursor, whatever base
+// says. A give-up repeated after a helper was killed half-way finds the place started (then
+// moves base to the same cursor again) or unstarted (then leaves it). Receivers that attach or
+// leave at the same moment may each see the other held (or started): then both start at the
+// tail, or base ends at the furthest of their cursors.
 //
 // The attach race. A sender's scan may run while a receiver attaches; a gate computed without
 // the new receiver must not exceed where it starts. The receiver stores a provisional cursor
@@ -37,6 +51,8 @@
 // provisional cursor, or finished before the bump, when every cursor it read was <= the tail
 // the receiver reads afterwards (a cursor never passes the tail), and, if the receiver is
 // alone, <= the cursor of the last receiver that left, which set base while it still gated.
+// Until the receiver marks its place started, a scan also takes base into its minimum, which
+// only lowers it: the argument holds as it is.
 // All of these are seq_cst, and so is the claiming CAS on tail, so the argument holds in the
 // C++ model and not only on x86.
 //
@@ -89,7 +105,8 @@ struct broadcast_slot {
 
 /// One place of the receiver table, 256 bytes:
 ///   0     place    holder (who), asleep (on data_bell), and `pending` used as the "started" flag:
-///                  1 once the holder's attach stored its real start in `next`, 0 before and after
+///                  1 once the holder's attach stored its real start in `next`, 0 before and from
+///                  its give-up on (an unstarted place gates at min(next, base))
 ///   128   next     the next position this receiver reads; gates senders while the place is held
 struct broadcast_place {
     roster_place place;
@@ -127,32 +144,51 @@ struct broadcast_ring {
         }
     }
 
-    /// What the holder of a receiver place does while the place still gates, before it lets go
-    /// of it (its receiver leaving, or whoever found it dead, holding the place on its behalf):
-    /// moves base for cursor `next`. `last`: no other place is held and the cursor is real (the
-    /// place's started flag); then base becomes `next`. Otherwise base is only raised to it, so
-    /// a repeated give-up (a helper killed half-way) or one of a provisional or stale cursor
-    /// never moves base back below what senders may have overwritten.
+    /// What the holder of a started receiver place does while the place still gates, before it
+    /// lets go of it (its receiver leaving, or whoever found it dead, holding the place on its
+    /// behalf): moves base for its cursor `next`. `last`: no other started place is held (places
+    /// held but unstarted gate at base at most, so they keep what this one leaves); then base
+    /// becomes `next`, back or forth. Otherwise base is only raised to it: another started
+    /// receiver stays, and whichever of them leaves last sets base. An unstarted place's give-up
+    /// calls nothing here (mailbox/broadcast_layout.hpp, give_up_place).
     /// A cursor is never past the tail; one that is (the cursor or the tail was scribbled) is
     /// taken as it is, not cut down to the tail: the next receiver to attach alone then finds
     /// base past the tail (corrupt), where a tail moved back would hand it messages read before.
     void give_up(std::uint64_t next, bool last) noexcept {
-        // SYNC POINT WRITE: seq_cst, before the place stops gating; READ by a receiver that
-        // attaches alone (its scan no longer sees this place held, so it sees this store).
+        // SYNC POINT WRITE: seq_cst, before the place stops gating and before its started flag
+        // goes to 0; READ by a receiver that attaches alone (its scan no longer sees this place
+        // held, so it sees this store), and by senders' scans, which read base after every
+        // holder and started flag (a scan that finds this place gone or unstarted sees it).
         if (last)
             base.store(next, std::memory_order_seq_cst);
         else
             raise(base, next);
     }
 
-    /// Receiver places held now (live or dead) among `places[0..min(high, count))`, not counting
-    /// place `except`: a snapshot. A receiver's "am I alone?" on attach and on leave.
+    /// Receiver places held now (live or dead, started or not) among `places[0..min(high,
+    /// count))`, not counting place `except`: a snapshot. A receiver's "am I alone?" on attach
+    /// (on leave, only started places count: started_places).
     static std::size_t held_places(const std::atomic<std::uint64_t>& high, const broadcast_place* places,
                                    std::size_t count, std::size_t except = ~std::size_t{0}) noexcept {
         const auto h = static_cast<std::size_t>(std::min<std::uint64_t>(high.load(std::memory_order_seq_cst), count));
         std::size_t n = 0;
         for (std::size_t i = 0; i < h; ++i)
             if (i != except && holds(places[i].place.holder.load(std::memory_order_seq_cst))) ++n;
+        return n;
+    }
+
+    /// Started receiver places held now (live or dead, their attach finished) among
+    /// `places[0..min(high, count))`, not counting place `except`: a snapshot. A leaver's "am I
+    /// the last?" (give_up_place): an unstarted place gates at base at most, so it does not
+    /// count as a receiver that stays.
+    static std::size_t started_places(const std::atomic<std::uint64_t>& high, const broadcast_place* places,
+                                      std::size_t count, std::size_t except) noexcept {
+        const auto h = static_cast<std::size_t>(std::min<std::uint64_t>(high.load(std::memory_order_seq_cst), count));
+        std::size_t n = 0;
+        for (std::size_t i = 0; i < h; ++i)
+            if (i != except && holds(places[i].place.holder.load(std::memory_order_seq_cst)) &&
+                places[i].place.pending.load(std::memory_order_seq_cst) == 1)
+                ++n;
         return n;
     }
 };
@@ -224,14 +260,19 @@ public:
         return false;
     }
 
-    /// Calls `f(i, holder)` for each held table place whose cursor holds the tail back (it is
-    /// N or more behind): the receivers a blocked sender waits for.
+    /// Calls `f(i, holder)` for each held table place that holds the tail back (N or more
+    /// behind): by its cursor, or, unstarted, by base (refresh gates it at the lower of the two),
+    /// so that one killed in its attach is found too: the receivers a blocked sender waits for.
     template <class F>
     void for_each_laggard(F&& f) const noexcept {
         const std::uint64_t pos = ring_->tail.load(std::memory_order_acquire);
         for (std::size_t i = 0; i < high(); ++i) {
             const std::uint64_t h = places_[i].place.holder.load(std::memory_order_acquire);
-            if (holds(h) && pos - places_[i].next.load(std::memory_order_acquire) >= N) f(i, h);
+            if (!holds(h)) continue;
+            std::uint64_t c = places_[i].next.load(std::memory_order_acquire);
+            if (places_[i].place.pending.load(std::memory_order_acquire) != 1)  // unstarted: see refresh
+                c = std::min(c, ring_->base.load(std::memory_order_acquire));
+            if (pos - c >= N) f(i, h);
         }
     }
 
@@ -250,17 +291,24 @@ private:
         if (gate_ > pos) gate_ = g;  // our `pos` is stale: claims went on meanwhile
         if (pos - gate_ < N) return errc::ok;
         for (int attempt = 0; attempt < 4; ++attempt) {
-            // SYNC POINT READ: epoch, holders and cursors, seq_cst; paired with the attach of a
-            // receiver (broadcast_consumer::attach) and the release stores of cursors.
+            // SYNC POINT READ: epoch, holders, cursors, started flags and base, seq_cst; paired
+            // with the attach of a receiver (broadcast_consumer::attach), the release stores of
+            // cursors, and give-ups (give_up_place: base, then the flag, then the holder word).
             const std::uint64_t e = ring_->epoch.load(std::memory_order_seq_cst);
             std::uint64_t m = ~std::uint64_t{0};
-            bool any = false;
+            bool any = false, unstarted = false;
             for (std::size_t i = 0; i < high(); ++i) {
                 if (!holds(places_[i].place.holder.load(std::memory_order_seq_cst))) continue;
                 m = std::min(m, places_[i].next.load(std::memory_order_seq_cst));
+                if (places_[i].place.pending.load(std::memory_order_seq_cst) != 1) unstarted = true;
                 any = true;
             }
-            if (!any) m = ring_->base.load(std::memory_order_seq_cst);
+            // An unstarted place (an attach not finished, or killed) gates at base at most: its
+            // give-up does not move base, which still holds what the last started receiver left.
+            // Base is read after every holder word and started flag, as with no place held: a
+            // started place this scan found given up, or unstarted again, wrote base before it
+            // let go (or cleared its flag), and this load sees that write or a later one.
+            if (!any || unstarted) m = std::min(m, ring_->base.load(std::memory_order_seq_cst));
             if (ring_->epoch.load(std::memory_order_seq_cst) != e) continue;  // a receiver attached meanwhile
             if (m > pos) {
                 // Others claimed (and receivers read) past our stale `pos`: the CAS will tell. A
@@ -305,7 +353,9 @@ public:
         const bool alone = broadcast_ring<T, N>::held_places(ring.high, places, count, me) == 0;
         next_ = alone ? ring.base.load(std::memory_order_seq_cst) : ring.tail.load(std::memory_order_seq_cst);
         cursor_->store(next_, std::memory_order_seq_cst);
-        places[me].place.pending.store(1, std::memory_order_seq_cst);  // the cursor is real from here on
+        // SYNC POINT WRITE: after the start; READ by senders' scans (the place gates at its
+        // cursor now, no longer at base at most) and by leavers' started_places.
+        places[me].place.pending.store(1, std::memory_order_seq_cst);
         const std::uint64_t tail = ring.tail.load(std::memory_order_seq_cst);
         return next_ <= tail && tail - next_ <= N;
     }
