@@ -302,11 +302,13 @@ std::shared_ptr<duplex> shm_connect(const std::string& name, std::chrono::steady
         throw error(errc::no_space, "connecting to " + address + ": the listener at " + address + " is at its cap of " +
                                         std::to_string(door->cap()) +
                                         " connections; try again later, or raise net_options::max_connections");
-    // Until the request is sent: the place goes back (if this client still holds it), and the
-    // names this client made go (system_owned), never another's.
+    // Until the request is taken: the names this client made go (system_owned), never
+    // another's; and until it is sent, the place goes back. Once sent, the place is the
+    // listener's to take (or the door goes with the listener): another connect of this process,
+    // which holds places under the same id, may hold it by then.
     struct give_back {
         shm_door* door;
-        std::size_t place;
+        std::optional<std::size_t> place;
         std::uint64_t me;
         const std::string& name;
         std::uint64_t id = 0;
@@ -318,10 +320,10 @@ std::shared_ptr<duplex> shm_connect(const std::string& name, std::chrono::steady
         }
         ~give_back() {
             if (!door) return;
-            door->leave(place, me);
+            if (place) door->leave(*place, me);
             forget_made();
         }
-    } unless_asked{door.get(), *place, me, name};
+    } unless_asked{door.get(), place, me, name};
     const ino_t asked = sys::shm_inode(os_name(name));  // which listener: a later one of the name is another
     // A pair under a fresh id; another id where a name is taken (a stale pair, or a collision).
     std::optional<queue_type> up, down;
@@ -365,6 +367,7 @@ std::shared_ptr<duplex> shm_connect(const std::string& name, std::chrono::steady
     };
     auto tx = asking();
     const auto s = tx.send(shm_request<Message>{id, *place, me}, deadline);
+    if (s) unless_asked.place.reset();
     if (!s && s.error() == errc::closed) throw nobody();  // the listener closed before
     if (!s)
         throw error(s.error(), "connecting to " + address + ": the listener did not take the request (" +
@@ -373,12 +376,13 @@ std::shared_ptr<duplex> shm_connect(const std::string& name, std::chrono::steady
     // close() between its seal and its drain (see top). The listener closed (or died) as we
     // asked: did it take the request first? Accept removes the queues' names once it has them
     // (before a close() that follows it seals); a drop closes the queues, then removes them.
-    // Names still there: nothing accepted it, nor will: as if nobody listened (the names go,
-    // the place goes back). Names gone: it was taken, accepted (the connection works) or
-    // dropped (closed: its verbs say so); the place is the listener's to give back then.
+    // Names still there: nothing accepted it, nor will: as if nobody listened (the names go;
+    // the place, sent, goes with the listener's door). Names gone: it was taken, accepted (the
+    // connection works) or dropped (closed: its verbs say so); the place is the listener's to
+    // give back then.
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (tx.peer() != errc::ok && sys::shm_inode(os_name(shm_up_name(name, id))) != 0) throw nobody();
-    unless_asked.door = nullptr;  // the listener gives the place back now, and removes the names
+    unless_asked.door = nullptr;  // the listener removes the names now
     return d;
 }
 
