@@ -266,6 +266,7 @@ TEST_CASE("net bad input: a shm:// request for queues that are missing or never 
     REQUIRE(requests.send(ipckit_test::placed_request<msg>(name, unfinished), patience).has_value());
     b.still_fine();  // its accept goes past both
     ::shm_unlink(stuck.c_str());
+    CHECK(b.srv.live_connections() == 1);  // the pair's: the rejected requests gave their places back
 
     const auto r = b.srv.rejections();
     REQUIRE(r.size() == 2);
@@ -292,7 +293,8 @@ TEST_CASE("net bad input: a shm:// request naming a door place it does not hold 
     CHECK(r[0].reason == errc::peer_dead);
     CHECK(contains(r[0].what, "does not hold its client"));
     CHECK(srv.live_connections() == 0);
-    // A client's place is its own: a request naming it is refused, and the client goes on.
+    // A place the listener took is its own: a request naming it is refused, and the client
+    // whose place it is goes on.
     auto client = ipckit::connect<msg>(srv.address(), patience, o);
     REQUIRE(srv.live_connections() == 1);
     REQUIRE(requests.send(ipckit::detail::shm_request<msg>{2, 0, someone}, patience).has_value());

@@ -472,22 +472,17 @@ TEST_CASE("net process: a shm:// client accepted by a listener that closes at on
     }
 }
 
-TEST_CASE("net process: a shm:// client killed after taking its place at the door, before it asked, leaves the "
-          "place to the next client at the cap",
-          "[process]") {
+namespace {
+/// Options of a listener with room for one connection.
+ipckit::net_options one_place() {
     ipckit::net_options o;
     o.max_connections = 1;
-    auto srv = ipckit::listener<numbered>::bind(bind_address(ipckit_test::net_kind::shm), o);
-    const std::string name = ipckit::parse_address(srv.address()).path;
-    child dead([&] {
-        auto door = ipckit::detail::shm_door::open(name);
-        (void)door.enter(ipckit::detail::sys::self().pack());  // the one place
-        ::raise(SIGKILL);
-        return 0;
-    });
-    REQUIRE(dead.wait() == killed_by_sigkill);
-    REQUIRE(srv.live_connections() == 1);
-    auto c = ipckit::connect<numbered>(srv.address(), patience, o);  // takes the dead client's place
+    return o;
+}
+/// A client of `srv`, a listener with one_place(), connects, is accepted, and its message
+/// arrives; it then holds the one place.
+void connects_in_the_one_place(ipckit::listener<numbered>& srv) {
+    auto c = ipckit::connect<numbered>(srv.address(), patience, one_place());
     auto end = srv.accept(patience);
     REQUIRE(err(end) == errc::ok);
     REQUIRE(err(c.send(numbered{1, mix})) == errc::ok);
@@ -496,34 +491,75 @@ TEST_CASE("net process: a shm:// client killed after taking its place at the doo
     CHECK(m->seq == 1);
     CHECK(srv.live_connections() == 1);
 }
+}  // namespace
+
+TEST_CASE("net process: a shm:// client killed after taking its place at the door, before it asked, leaves the "
+          "place to the next client at the cap",
+          "[process]") {
+    auto srv = ipckit::listener<numbered>::bind(bind_address(ipckit_test::net_kind::shm), one_place());
+    const std::string name = ipckit::parse_address(srv.address()).path;
+    using queue_type = ipckit::detail::shm_queue_for<numbered>::type;
+    child dead([&] {
+        auto door = ipckit::detail::shm_door::open(name);
+        (void)door.enter(ipckit::detail::sys::self().pack());  // the one place
+        const std::uint64_t id = ipckit::detail::shm_connection_id();  // and its queues, as connect makes them
+        (void)queue_type::create(ipckit::detail::shm_up_name(name, id));
+        (void)queue_type::create(ipckit::detail::shm_down_name(name, id));
+        ::raise(SIGKILL);
+        return 0;
+    });
+    REQUIRE(dead.wait() == killed_by_sigkill);
+    REQUIRE(srv.live_connections() == 1);
+    REQUIRE(ipckit_test::shm_segments_of(srv.address()).size() == 4);  // its request queue, door and the pair
+    connects_in_the_one_place(srv);  // the dead client's
+    // The dead one's pair went with its place: nobody would ever have taken it.
+    CHECK(ipckit_test::shm_segments_of(srv.address()).size() == 2);
+}
+
+TEST_CASE("net process: a shm:// client that holds its place at the door while it connects keeps it: the next "
+          "client at the cap is refused, saying so",
+          "[process]") {
+    auto srv = ipckit::listener<numbered>::bind(bind_address(ipckit_test::net_kind::shm), one_place());
+    const std::string name = ipckit::parse_address(srv.address()).path;
+    ipckit_test::signal_pipe entered, hold;
+    child_report report;
+    child slow = report.spawn([&](child_report& r) {
+        auto door = ipckit::detail::shm_door::open(name);
+        r.check(door.enter(ipckit::detail::sys::self().pack()).has_value(), "the one place");
+        entered.post();
+        r.block_until_killed(hold);
+    });
+    REQUIRE(report.reached(slow, entered) == as_expected);
+    try {
+        (void)ipckit::connect<numbered>(srv.address(), patience, one_place());
+        FAIL("connected past the cap, in a live client's place");
+    } catch (const ipckit::error& e) {
+        CHECK(e.reason() == errc::no_space);
+        CHECK(std::string(e.what()).find("at its cap of 1") != std::string::npos);
+    }
+    CHECK(srv.live_connections() == 1);
+    CHECK(report.ended(slow.kill(), killed_by_sigkill) == as_expected);
+    connects_in_the_one_place(srv);  // and once it is dead, the next one takes its place
+}
 
 TEST_CASE("net process: a shm:// client killed after it asked, whose place went to the next client at the cap, is "
           "refused with the reason, and that next client accepted",
           "[process]") {
-    ipckit::net_options o;
-    o.max_connections = 1;
-    auto srv = ipckit::listener<numbered>::bind(bind_address(ipckit_test::net_kind::shm), o);
+    auto srv = ipckit::listener<numbered>::bind(bind_address(ipckit_test::net_kind::shm), one_place());
     const std::string address = srv.address();
     ipckit_test::signal_pipe asked;
     child_report report;
     child dead = report.spawn([&](child_report& r) {
-        auto c = ipckit::connect<numbered>(address, patience, o);  // its request is in; not accepted yet
+        auto c = ipckit::connect<numbered>(address, patience, one_place());  // its request is in; not accepted
         r.expect(err(c.send(numbered{0, 0})), errc::ok);
         asked.post();
         ::raise(SIGKILL);
     });
     REQUIRE(report.reached(dead, asked) == as_expected);
     CHECK(report.ended(dead.wait(), killed_by_sigkill) == as_expected);
-    auto c = ipckit::connect<numbered>(address, patience, o);  // the dead one's place, reclaimed
-    auto end = srv.accept(patience);                           // past the dead one's request
-    REQUIRE(err(end) == errc::ok);
-    REQUIRE(err(c.send(numbered{1, mix})) == errc::ok);
-    const auto m = end->receive(patience);
-    REQUIRE(err(m) == errc::ok);
-    CHECK(m->seq == 1);
+    connects_in_the_one_place(srv);  // the dead one's place; its accept goes past the dead one's request
     const auto r = srv.rejections();
     REQUIRE(r.size() == 1);
     CHECK(r[0].reason == errc::peer_dead);
     CHECK(r[0].what.find("does not hold its client") != std::string::npos);
-    CHECK(srv.live_connections() == 1);
 }

@@ -71,7 +71,7 @@ ipckit::detail::shm_request<Message> placed_request(const std::string& name, std
     const std::uint64_t me = ipckit::detail::sys::self().pack();
     const auto place = door.enter(me);
     if (!place) throw std::runtime_error("no free place at the door of shm://" + name);
-    return {id, *place, me};
+    return {id, place->place, me};
 }
 
 /// Removes what an end killed with SIGKILL leaves of `address`: a Unix path's socket file, or

@@ -21,11 +21,15 @@
 // client that finds no place free takes such a place of a dead process instead (the listener
 // then refuses the dead client's request, should it come, since its place holds another).
 //
+// A client that takes over a dead client's place removes the queue pairs the dead one made
+// (shm_names.hpp: shm_forget_pairs_of), which nobody will take now.
+//
 // Untrusted ground: any process that may open the listener's queue may write here. What is
 // read is only compared, printed, or asked of the OS (whether a process lives); the number of
-// places is the mapping's, never a word read from it. A hostile client can take the places, as
-// a flood of sockets fills a socket listener's, but a request naming a place it does not hold
-// is refused, and it can never free a place that another holds.
+// places is the mapping's, never a word read from it. The places keep honest clients, and
+// clients that crash, to the cap; a hostile one can take, free or fill any place (it may write
+// the words, or name in a request the id it read from a place), as a flood of sockets fills a
+// socket listener's, and so pass the cap or have another client refused.
 
 #include <ipckit/detail/sys/process.hpp>
 #include <ipckit/error.hpp>
@@ -87,19 +91,30 @@ public:
         return shm_door(segment::open(name_for(listener), {shm_door_description, 0}, o));
     }
 
+    /// A place taken: its index, and the dead client it was taken over from (free_place if none).
+    struct entry {
+        std::size_t place;
+        std::uint64_t dead;
+    };
     /// Takes a free place for `me` (this client's packed process id), or else one a dead client
-    /// left; its index, or nullopt (counted as refused) if every place is held.
-    std::optional<std::size_t> enter(std::uint64_t me) noexcept {
+    /// left; nullopt (counted as refused) if every place is held. Asks the OS about each holder
+    /// that is still connecting, once per holder, only when no place is free.
+    std::optional<entry> enter(std::uint64_t me) noexcept {
         auto* p = places();
         for (std::size_t i = 0; i < count_; ++i) {
             std::uint64_t v = p[i].load(std::memory_order_relaxed);
-            if (v == free_place && p[i].compare_exchange_strong(v, me, std::memory_order_relaxed)) return i;
+            if (v == free_place && p[i].compare_exchange_strong(v, me, std::memory_order_relaxed)) return entry{i, 0};
         }
+        std::uint64_t alive = free_place;  // the last holder found alive: many places may hold one process
         for (std::size_t i = 0; i < count_; ++i) {
             std::uint64_t v = p[i].load(std::memory_order_relaxed);
-            if (v != free_place && v != taken_place && !sys::is_alive(sys::process_id::unpack(v)) &&
-                p[i].compare_exchange_strong(v, me, std::memory_order_relaxed))
-                return i;
+            if (v == free_place || v == taken_place || v == alive) continue;
+            if (sys::is_alive(sys::process_id::unpack(v))) {
+                alive = v;
+                continue;
+            }
+            const std::uint64_t dead = v;
+            if (p[i].compare_exchange_strong(v, me, std::memory_order_relaxed)) return entry{i, dead};
         }
         body().refused.fetch_add(1, std::memory_order_relaxed);
         return std::nullopt;

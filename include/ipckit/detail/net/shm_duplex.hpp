@@ -8,16 +8,18 @@
 //                          incompatible_layout at connect, naming both
 //   connect                takes a place at the door (no_space past the cap, saying so), creates
 //                          "app.<id>.up" (client -> server) and "app.<id>.down" (the id: its pid
-//                          and random bits), attaches its ends, and sends the request {id}
+//                          and random bits), attaches its ends, and sends the request {id,
+//                          its place, its process id}
 //                          (timed_out if the listener's 64 places stay full until the
 //                          connect's deadline: those of its ring, or its queue's 64 senders'
 //                          places, which clients waiting for room in the ring hold; not_found
 //                          if the listener closed as it asked and took nothing:
 //                          shm_rendezvous.hpp)
-//   accept                 takes a request, opens both queues and removes their names; queues
-//                          that are not there are a rejection (not_found), queues not ready
-//                          within the handshake deadline one (timed_out), and accept goes on
-//                          to the next
+//   accept                 takes a request whose door place still holds its client (else a
+//                          rejection: peer_dead), opens both queues and removes their names;
+//                          queues that are not there are a rejection (not_found), queues not
+//                          ready within the handshake deadline one (timed_out), and accept goes
+//                          on to the next
 //
 // The queues give the rest: backpressure (a bounded ring each way), closed after the peer's
 // messages when it closes, peer_dead when its process dies (options::liveness_interval of the

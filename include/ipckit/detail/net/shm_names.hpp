@@ -20,23 +20,35 @@
 // A client removes only names it created: an id is the client's pid and 32 random bits, and
 // connect makes another on already_exists, so a pid reused by a later process never names a
 // dead client's pair (shm_rendezvous.hpp).
+//   by another client  that takes over the door place of a client killed before its request
+//                      was taken (shm_door.hpp), for the pairs the dead one made.
 // What is left: the pair of a client killed between making its queues and sending its request,
 // and the pairs of a listener killed with requests pending whose clients were killed too, until
-// the next bind of that name (at most the request ring's 64 plus the door's cap).
+// the next bind of that name or, for the first, until a client takes over the dead one's place
+// (at most the request ring's 64 plus the door's cap, and the pairs a client killed half-way
+// through making them left without a header).
 //
 // Names. A listener's name is a segment name (segment.hpp: at most max_name_length), less room
 // for the longest of these suffixes, which address.hpp's parse_address checks (shm_name_room).
 
 #include <ipckit/detail/net/address.hpp>
+#include <ipckit/detail/shm/header.hpp>
+#include <ipckit/detail/sys/process.hpp>
 #include <ipckit/detail/sys/shm.hpp>
 #include <ipckit/segment.hpp>
 
+#include <charconv>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 #include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 namespace ipckit::detail {
 
@@ -57,17 +69,50 @@ inline void shm_forget(const std::string& name, std::uint64_t id) noexcept {
     sys::shm_remove_quietly(os_name(shm_down_name(name, id)));
 }
 
-/// Whether `segment` is one of listener `name`'s connection queues: exactly "<name>.<digits>.up"
-/// or ".down" (so listener "a" never takes listener "a.1"'s, "a.1.<id>.up").
-inline bool shm_is_connection_name(std::string_view name, std::string_view segment) noexcept {
+/// The connection id in `segment` if it is one of listener `name`'s connection queues: exactly
+/// "<name>.<digits>.up" or ".down" (so listener "a" never takes listener "a.1"'s, "a.1.<id>.up"),
+/// with an id that fits 64 bits; nullopt otherwise.
+inline std::optional<std::uint64_t> shm_connection_id_in(std::string_view name, std::string_view segment) noexcept {
     if (segment.size() <= name.size() + 1 || segment.substr(0, name.size()) != name || segment[name.size()] != '.')
-        return false;
-    std::string_view rest = segment.substr(name.size() + 1);
-    std::size_t digits = 0;
-    while (digits < rest.size() && rest[digits] >= '0' && rest[digits] <= '9') ++digits;
-    if (digits == 0) return false;
-    rest = rest.substr(digits);
-    return rest == ".up" || rest == ".down";
+        return std::nullopt;
+    const std::string_view rest = segment.substr(name.size() + 1);
+    std::uint64_t id = 0;
+    const auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), id);
+    const std::string_view suffix(end, static_cast<std::size_t>(rest.data() + rest.size() - end));
+    if (ec != std::errc{} || end == rest.data() || (suffix != ".up" && suffix != ".down")) return std::nullopt;
+    return id;
+}
+inline bool shm_is_connection_name(std::string_view name, std::string_view segment) noexcept {
+    return shm_connection_id_in(name, segment).has_value();
+}
+
+/// The creator word of the header of segment object `os` (a packed process id), or 0 if it
+/// cannot be read (gone, too short, not ours to open). Never throws.
+inline std::uint64_t shm_creator_of(const std::string& os) noexcept {
+    try {
+        const sys::file f = sys::shm_open_existing(os);
+        std::uint64_t creator = 0;
+        constexpr auto at = static_cast<off_t>(offsetof(segment_header, creator));
+        return ::pread(f.get(), &creator, sizeof creator, at) == static_cast<ssize_t>(sizeof creator) ? creator : 0;
+    } catch (...) {
+        return 0;
+    }
+}
+
+/// Removes the connection queues of listener `name` that the dead client `client` (its packed
+/// process id) made: those of a client killed before the listener took its request, whose door
+/// place another client has taken over (the listener refuses that request, should it come, so
+/// nobody will ever take them). Only a pair whose id carries the client's pid and whose header
+/// names it as creator: never that of a live process that got the same pid. Never throws.
+inline void shm_forget_pairs_of(const std::string& name, std::uint64_t client) noexcept {
+    const std::uint32_t pid = sys::process_id::unpack(client).pid;
+    try {
+        for (const auto& s : segment_names(name + ".")) {
+            const auto id = shm_connection_id_in(name, s);
+            if (id && (*id >> 32) == pid && shm_creator_of(os_name(s)) == client) sys::shm_remove_quietly(os_name(s));
+        }
+    } catch (...) {
+    }
 }
 
 /// At bind, after the door (which no live listener of `name` holds), once no live listener holds

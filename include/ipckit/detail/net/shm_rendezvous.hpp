@@ -97,10 +97,10 @@ public:
             if (!s) return unexpected(!may_block && s.error() == errc::timed_out ? errc::would_block : s.error());
             if (!door_->take(r.place, r.client)) {
                 drop(r.id);
-                reject(errc::peer_dead, "a shm:// connect request was refused: the door's place it names (" +
-                                            std::to_string(r.place) +
+                reject(errc::peer_dead, "a shm:// connect request (of process " + std::to_string(r.id >> 32) +
+                                            ") was refused: the door's place it names (" + std::to_string(r.place) +
                                             ") does not hold its client (the client died, and its place went to "
-                                            "another client; or it never took one)");
+                                            "another client; or the request is not an ipckit client's)");
                 continue;
             }
             // A client makes its queues before it asks: queues not ready at once are a broken or
@@ -297,11 +297,13 @@ std::shared_ptr<duplex> shm_connect(const std::string& name, std::chrono::steady
         throw error(e.reason(), "connecting to " + address + ": the listener's door could not be opened: " + e.what());
     }
     const std::uint64_t me = sys::self().pack();
-    const auto place = door->enter(me);
-    if (!place)
+    const auto entered = door->enter(me);
+    if (!entered)
         throw error(errc::no_space, "connecting to " + address + ": the listener at " + address + " is at its cap of " +
                                         std::to_string(door->cap()) +
-                                        " connections; try again later, or raise net_options::max_connections");
+                                        " connections; try again later, or raise net_options::max_connections "
+                                        "(at most " + std::to_string(shm_door::max_places) + " over shm://)");
+    if (entered->dead != shm_door::free_place) shm_forget_pairs_of(name, entered->dead);  // a dead client's place
     // Until the request is taken: the names this client made go (system_owned), never
     // another's; and until it is sent, the place goes back. Once sent, the place is the
     // listener's to take (or the door goes with the listener): another connect of this process,
@@ -323,7 +325,7 @@ std::shared_ptr<duplex> shm_connect(const std::string& name, std::chrono::steady
             if (place) door->leave(*place, me);
             forget_made();
         }
-    } unless_asked{door.get(), place, me, name};
+    } unless_asked{door.get(), entered->place, me, name};
     const ino_t asked = sys::shm_inode(os_name(name));  // which listener: a later one of the name is another
     // A pair under a fresh id; another id where a name is taken (a stale pair, or a collision).
     std::optional<queue_type> up, down;
@@ -366,7 +368,7 @@ std::shared_ptr<duplex> shm_connect(const std::string& name, std::chrono::steady
         }
     };
     auto tx = asking();
-    const auto s = tx.send(shm_request<Message>{id, *place, me}, deadline);
+    const auto s = tx.send(shm_request<Message>{id, entered->place, me}, deadline);
     if (s) unless_asked.place.reset();
     if (!s && s.error() == errc::closed) throw nobody();  // the listener closed before
     if (!s)
