@@ -7,7 +7,7 @@
 // corrupt, a scribbled receiver cursor that closing puts right, and a receiver killed while it
 // attaches (of ticks and of bytes), which costs the next one none of the messages kept for it,
 // whether it was alone or beside live receivers, the last of which then leaves its unread
-// messages to the next lone receiver.
+// messages to the next lone receiver (as it does beside one that died attached, not yet found).
 
 #include "backdoor.hpp"
 #include "catch.hpp"
@@ -201,6 +201,41 @@ TEMPLATE_TEST_CASE("broadcast: a receiver killed in its attach beside live recei
     while (sent < 32 && send_tick(tx, sent) == errc::ok) ++sent;
     CHECK(sent <= 10);
     auto next = b.template receiver<ipckit::non_blocking>();  // gives the dead one's place up; alone
+    for (std::uint64_t i = 2; i < sent; ++i) {
+        REQUIRE(receive_tick(next, seq) == errc::ok);
+        CHECK(seq == i);
+    }
+    CHECK(receive_tick(next, seq) == errc::would_block);
+}
+
+TEMPLATE_TEST_CASE("broadcast: a receiver that died attached, not yet found, beside a live one that leaves last, costs "
+                   "the next lone receiver none of what the live one had not read",
+                   "[unit]", box, bytes_box) {
+    scoped_name name("bcast");
+    auto b = TestType::create(name);
+    auto tx = b.template sender<ipckit::non_blocking>();
+    std::uint64_t seq = ~std::uint64_t{0};
+    auto live = b.template receiver<ipckit::non_blocking>();  // table place 0, alone: from 0
+    for (std::uint64_t i = 0; i < 5; ++i) REQUIRE(send_tick(tx, i) == errc::ok);
+    // A second receiver attached at place 1 (not alone: from the tail, 5) and died there; no
+    // sender has waited for it yet, so nobody has found it dead.
+    const pid_t dead = ipckit_test::spawn([] { return 0; });
+    REQUIRE(ipckit_test::wait_child(dead) == 0);
+    {
+        ipckit_test::backdoor<TestType> door(name.str());
+        auto* places = ipckit::detail::places_of(door.shared());
+        places[1].place.holder.store(ipckit::detail::sys::process_id{static_cast<std::uint32_t>(dead), 0}.pack());
+        ipckit::detail::broadcast_ring<typename TestType::message_type, TestType::capacity>::raise(door.ring().high, 2);
+        places[1].next.store(door.ring().tail.load());
+        places[1].place.pending.store(1);  // started
+    }
+    for (std::uint64_t i = 0; i < 2; ++i) REQUIRE(receive_tick(live, seq) == errc::ok);
+    live.close();  // the last live receiver: stopped at 2, so 2..4 are kept for the next one
+    // Senders may fill the ring with what is kept (2..9) but overwrite none of it.
+    std::uint64_t sent = 5;
+    while (sent < 32 && send_tick(tx, sent) == errc::ok) ++sent;
+    CHECK(sent <= 10);
+    auto next = b.template receiver<ipckit::non_blocking>();  // alone
     for (std::uint64_t i = 2; i < sent; ++i) {
         REQUIRE(receive_tick(next, seq) == errc::ok);
         CHECK(seq == i);

@@ -69,9 +69,23 @@ struct broadcast_receiver_places {
     }
 
     /// Lets go of `place`: senders are no longer held back by it, and those waiting for it wake.
+    /// The places of dead receivers are given up first, until a live started one is found, so
+    /// that "am I the last?" is answered for the living: the last live receiver to leave keeps
+    /// where it stopped for the next one, even beside a receiver that died and was not yet found
+    /// (which would otherwise gate senders at its own cursor, past what this one had not read).
+    /// System calls, one per other place held, until a live started one.
     static void release(auto& sh, const segment& seg, std::size_t place, const sys::process_id& me) noexcept {
-        (void)give_up_place(sh, places_of(sh), Box::places_in(seg.size()), place, me.pack(), me.pack(),
-                            roster_place::closed);
+        const std::size_t count = Box::places_in(seg.size());
+        broadcast_place* places = places_of(sh);
+        const std::size_t high = static_cast<std::size_t>(std::min<std::uint64_t>(sh.ring.high.load(), count));
+        for (std::size_t i = 0; i < high; ++i) {
+            if (i == place || !holds(places[i].place.holder.load(std::memory_order_acquire))) continue;
+            if (take_from_dead(sh, places, count, i, me, roster_place::closed)) continue;
+            if (places[i].place.pending.load(std::memory_order_acquire) == 1 &&
+                holds(places[i].place.holder.load(std::memory_order_acquire)))
+                break;  // a receiver that stays (live, or another of this process): not the last
+        }
+        (void)give_up_place(sh, places, count, place, me.pack(), me.pack(), roster_place::closed);
         sh.space_bell.ring();
     }
 
