@@ -7,7 +7,9 @@
 // corrupt, a scribbled receiver cursor that closing puts right, and a receiver killed while it
 // attaches (of ticks and of bytes), which costs the next one none of the messages kept for it,
 // whether it was alone or beside live receivers, the last of which then leaves its unread
-// messages to the next lone receiver (as it does beside one that died attached, not yet found).
+// messages to the next lone receiver (as it does beside one that died attached, not yet found),
+// and several receivers that died attached, of which the next lone receiver gets what the one
+// furthest behind had not read.
 
 #include "backdoor.hpp"
 #include "catch.hpp"
@@ -78,6 +80,21 @@ std::vector<std::uint64_t> iota(std::uint64_t from, std::uint64_t to) {
     std::vector<std::uint64_t> v;
     for (std::uint64_t i = from; i < to; ++i) v.push_back(i);
     return v;
+}
+
+/// Plants at table place `i` of broadcast mailbox `name` a receiver whose process has died (a
+/// reaped child's pid): started at cursor `next` (its attach finished), or not (killed in its
+/// attach: `next` its placeholder 0, or its start not yet marked). Raises the high-water mark.
+template <class Box>
+void plant_dead_receiver(const scoped_name& name, std::size_t i, std::uint64_t next, bool started) {
+    const pid_t dead = ipckit_test::spawn([] { return 0; });
+    REQUIRE(ipckit_test::wait_child(dead) == 0);
+    ipckit_test::backdoor<Box> door(name.str());
+    auto& place = ipckit::detail::places_of(door.shared())[i];
+    place.place.holder.store(ipckit::detail::sys::process_id{static_cast<std::uint32_t>(dead), 0}.pack());
+    ipckit::detail::broadcast_ring<typename Box::message_type, Box::capacity>::raise(door.ring().high, i + 1);
+    place.next.store(next);
+    place.place.pending.store(started ? 1 : 0);
 }
 
 }  // namespace
@@ -152,11 +169,7 @@ TEMPLATE_TEST_CASE("broadcast: a receiver killed between taking its table place 
         second.close();  // alone, having read none: the 8 are kept for the next receiver
     }
     // Another takes place 0 and is killed before it attaches: the place is held, by the dead.
-    const pid_t dead = ipckit_test::spawn([] { return 0; });
-    REQUIRE(ipckit_test::wait_child(dead) == 0);
-    ipckit_test::backdoor<TestType> door(name.str());
-    ipckit::detail::places_of(door.shared())[0].place.holder.store(
-        ipckit::detail::sys::process_id{static_cast<std::uint32_t>(dead), 0}.pack());
+    plant_dead_receiver<TestType>(name, 0, 0, false);
     CHECK(send_tick(tx, 8) == errc::would_block);  // full of kept messages: none overwritten
     auto next = b.template receiver<ipckit::non_blocking>();  // gives the dead one's place up; alone
     for (std::uint64_t i = 0; i < 8; ++i) {
@@ -184,16 +197,7 @@ TEMPLATE_TEST_CASE("broadcast: a receiver killed in its attach beside live recei
     for (std::uint64_t i = 0; i < 2; ++i) REQUIRE(receive_tick(behind, seq) == errc::ok);  // `behind` stops at 2
     // A third receiver took place 2 (and raised the high-water mark) and was killed in its
     // attach, its place left as claim() and that part of attach() leave it.
-    const pid_t dead = ipckit_test::spawn([] { return 0; });
-    REQUIRE(ipckit_test::wait_child(dead) == 0);
-    {
-        ipckit_test::backdoor<TestType> door(name.str());
-        auto* places = ipckit::detail::places_of(door.shared());
-        places[2].place.holder.store(ipckit::detail::sys::process_id{static_cast<std::uint32_t>(dead), 0}.pack());
-        ipckit::detail::broadcast_ring<typename TestType::message_type, TestType::capacity>::raise(door.ring().high, 3);
-        places[2].place.pending.store(0);
-        places[2].next.store(stored_start ? door.ring().tail.load() : 0);
-    }
+    plant_dead_receiver<TestType>(name, 2, stored_start ? 8 : 0, false);  // 8: the tail
     ahead.close();   // read all 8; `behind` is still attached
     behind.close();  // the last live receiver: stopped at 2, so 2..7 are kept for the next one
     // Senders may fill the ring with what is kept (2..9) but overwrite none of it.
@@ -219,16 +223,7 @@ TEMPLATE_TEST_CASE("broadcast: a receiver that died attached, not yet found, bes
     for (std::uint64_t i = 0; i < 5; ++i) REQUIRE(send_tick(tx, i) == errc::ok);
     // A second receiver attached at place 1 (not alone: from the tail, 5) and died there; no
     // sender has waited for it yet, so nobody has found it dead.
-    const pid_t dead = ipckit_test::spawn([] { return 0; });
-    REQUIRE(ipckit_test::wait_child(dead) == 0);
-    {
-        ipckit_test::backdoor<TestType> door(name.str());
-        auto* places = ipckit::detail::places_of(door.shared());
-        places[1].place.holder.store(ipckit::detail::sys::process_id{static_cast<std::uint32_t>(dead), 0}.pack());
-        ipckit::detail::broadcast_ring<typename TestType::message_type, TestType::capacity>::raise(door.ring().high, 2);
-        places[1].next.store(door.ring().tail.load());
-        places[1].place.pending.store(1);  // started
-    }
+    plant_dead_receiver<TestType>(name, 1, 5, true);
     for (std::uint64_t i = 0; i < 2; ++i) REQUIRE(receive_tick(live, seq) == errc::ok);
     live.close();  // the last live receiver: stopped at 2, so 2..4 are kept for the next one
     // Senders may fill the ring with what is kept (2..9) but overwrite none of it.
@@ -236,6 +231,44 @@ TEMPLATE_TEST_CASE("broadcast: a receiver that died attached, not yet found, bes
     while (sent < 32 && send_tick(tx, sent) == errc::ok) ++sent;
     CHECK(sent <= 10);
     auto next = b.template receiver<ipckit::non_blocking>();  // alone
+    for (std::uint64_t i = 2; i < sent; ++i) {
+        REQUIRE(receive_tick(next, seq) == errc::ok);
+        CHECK(seq == i);
+    }
+    CHECK(receive_tick(next, seq) == errc::would_block);
+}
+
+TEMPLATE_TEST_CASE("broadcast: of several receivers that died attached, the next lone receiver gets what the one "
+                   "furthest behind had not read, whoever finds them dead",
+                   "[unit]", box, bytes_box) {
+    // Found by the next receiver's attach, or by a sender that the one furthest behind holds up.
+    const bool by_sender = GENERATE(false, true);
+    CAPTURE(by_sender);
+    scoped_name name("bcast");
+    ipckit::broadcast_options o;
+    o.liveness_interval = 10ms;
+    auto b = TestType::create(name, o);
+    auto tx = b.template sender<ipckit::non_blocking>();
+    for (std::uint64_t i = 0; i < 6; ++i) REQUIRE(send_tick(tx, i) == errc::ok);
+    plant_dead_receiver<TestType>(name, 0, 2, true);  // stopped at 2: the one furthest behind
+    plant_dead_receiver<TestType>(name, 1, 5, true);  // stopped at 5
+    std::uint64_t sent = 6;
+    if (by_sender) {
+        // Full at 10 (2 + 8). A blocking send waits for the one at 2, finds it dead, and gives
+        // up every dead receiver's place: then nothing gates but what is kept (2..9), and the
+        // send can only time out. Had it given up the one at 2 alone, it would have gone on,
+        // gated by the one at 5, over message 2.
+        while (sent < 10) REQUIRE(send_tick(tx, sent++) == errc::ok);
+        REQUIRE(send_tick(tx, sent) == errc::would_block);
+        auto waiting = b.template sender<ipckit::blocking>();
+        const auto m = ipckit_test::tick_bytes(sent);
+        if constexpr (ipckit_test::sends_ticks<decltype(waiting)>)
+            CHECK(err(waiting.send(make_tick(sent), 1s)) == errc::timed_out);
+        else
+            CHECK(err(waiting.send(std::span<const std::byte>(m), 1s)) == errc::timed_out);
+    }
+    auto next = b.template receiver<ipckit::non_blocking>();  // alone
+    std::uint64_t seq = ~std::uint64_t{0};
     for (std::uint64_t i = 2; i < sent; ++i) {
         REQUIRE(receive_tick(next, seq) == errc::ok);
         CHECK(seq == i);

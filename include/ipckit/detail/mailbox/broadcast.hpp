@@ -24,7 +24,9 @@
 // still in its attach (or killed there) does not count as one that stays: it holds senders at
 // what is kept until it has started, and moves nothing when it goes. A receiver that closes
 // stops gating senders at once; one whose process died is given up by a sender that waits for
-// it (about once per options::liveness_interval), or by the next receiver that attaches.
+// it (about once per options::liveness_interval), by the next receiver that attaches, or by one
+// that leaves, with every other dead one, the furthest behind last: what the slowest of them
+// had not read is what is kept, unless a live receiver stays.
 //
 // Senders (up to 64 at once). The ring holds N messages. Once the slowest attached receiver is N
 // messages behind, a blocking send waits until it reads (or the deadline passes: timed_out, not

@@ -42,13 +42,14 @@ struct broadcast_receiver_places {
 
     /// A place for `me`: first one nobody holds, then one whose holder died. The places of dead
     /// receivers are given up first, so that "am I alone?" is answered for the living (and a
-    /// restarted receiver finds what its dead predecessor had not read). Raises the table's
-    /// high-water mark before the cursor is stored (senders scan up to it). System calls.
+    /// restarted receiver finds what its dead predecessor had not read; of several dead, the
+    /// slowest: they are given up furthest cursor first, so that the last, which sets base, is
+    /// the one furthest behind). Raises the table's high-water mark before the cursor is stored
+    /// (senders scan up to it). System calls.
     static std::optional<std::size_t> claim(auto& sh, const segment& seg, const sys::process_id& me) noexcept {
         const std::size_t count = Box::places_in(seg.size());
         broadcast_place* places = places_of(sh);
-        const std::size_t high = static_cast<std::size_t>(std::min<std::uint64_t>(sh.ring.high.load(), count));
-        for (std::size_t i = 0; i < high; ++i) (void)take_from_dead(sh, places, count, i, me, roster_place::closed);
+        give_up_dead_places(sh, places, count, me.pack());
         for (int pass = 0; pass < 2; ++pass) {
             for (std::size_t i = 0; i < count; ++i) {
                 auto& holder = places[i].place.holder;
@@ -58,7 +59,7 @@ struct broadcast_receiver_places {
                     // SYNC POINT WRITE: seq_cst, before the high-water mark and the cursor.
                     won = holder.compare_exchange_strong(h, me.pack(), std::memory_order_seq_cst);
                 } else if (pass == 1) {
-                    won = take_from_dead(sh, places, count, i, me, me.pack());
+                    won = give_up_if_dead(sh, places, count, i, me.pack(), me.pack());
                 }
                 if (!won) continue;
                 broadcast_ring<typename Box::message_type, Box::capacity>::raise(sh.ring.high, i + 1);
@@ -80,7 +81,7 @@ struct broadcast_receiver_places {
         const std::size_t high = static_cast<std::size_t>(std::min<std::uint64_t>(sh.ring.high.load(), count));
         for (std::size_t i = 0; i < high; ++i) {
             if (i == place || !holds(places[i].place.holder.load(std::memory_order_acquire))) continue;
-            if (take_from_dead(sh, places, count, i, me, roster_place::closed)) continue;
+            if (give_up_if_dead(sh, places, count, i, me.pack(), roster_place::closed)) continue;
             if (places[i].place.pending.load(std::memory_order_acquire) == 1 &&
                 holds(places[i].place.holder.load(std::memory_order_acquire)))
                 break;  // a receiver that stays (live, or another of this process): not the last
@@ -88,21 +89,11 @@ struct broadcast_receiver_places {
         (void)give_up_place(sh, places, count, place, me.pack(), me.pack(), roster_place::closed);
         sh.space_bell.ring();
     }
-
-private:
-    /// If place `i` is held by a dead process, gives it up for the dead receiver and leaves its
-    /// holder word at `to` (closed, or `me`). System calls. Returns whether it did.
-    static bool take_from_dead(auto& sh, broadcast_place* places, std::size_t count, std::size_t i,
-                               const sys::process_id& me, std::uint64_t to) noexcept {
-        const std::uint64_t h = places[i].place.holder.load(std::memory_order_acquire);
-        if (!holds(h) || h == me.pack() || sys::is_alive(sys::process_id::unpack(h))) return false;
-        return give_up_place(sh, places, count, i, h, me.pack(), to);
-    }
 };
 
 /// What a broadcast mailbox does for its senders (mailbox_sender, detail/mailbox/sender.hpp):
-/// the broadcast ring's producer cursor, which scans the receiver table; while the ring is full,
-/// it gives up the place of each receiver that holds senders back and whose process has died.
+/// the broadcast ring's producer cursor, which scans the receiver table; while the ring is full
+/// and a receiver that holds senders back has died, it gives up every dead receiver's place.
 template <class Box>
 struct broadcast_sending {
     using cursor = broadcast_producer<typename Box::message_type, Box::capacity>;
@@ -112,14 +103,13 @@ struct broadcast_sending {
         return true;
     }
     static bool check(cursor& c, typename Box::shared& sh, const segment& seg, const sys::process_id& me) noexcept {
-        const std::size_t count = Box::places_in(seg.size());
-        bool freed = false;
-        c.for_each_laggard([&](std::size_t i, std::uint64_t holder) {
-            if (sys::is_alive(sys::process_id::unpack(holder))) return;
-            // False: someone else gave it up, or took it over.
-            if (give_up_place(sh, places_of(sh), count, i, holder, me.pack(), roster_place::closed)) freed = true;
+        bool dead = false;
+        c.for_each_laggard([&](std::size_t /*i*/, std::uint64_t holder) {
+            dead = dead || !sys::is_alive(sys::process_id::unpack(holder));
         });
-        return freed;
+        // Every dead receiver's place, not the laggard's alone: one given up while other dead
+        // ones, further on, still gated would let senders pass what it had not read.
+        return dead && give_up_dead_places(sh, places_of(sh), Box::places_in(seg.size()), me.pack());
     }
 };
 

@@ -10,6 +10,7 @@
 #include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/sync/doorbell.hpp>
 #include <ipckit/detail/sync/roster.hpp>
+#include <ipckit/detail/sys/process.hpp>
 #include <ipckit/policy.hpp>
 #include <ipckit/segment_info.hpp>
 
@@ -170,6 +171,43 @@ bool give_up_place(Shared& sh, broadcast_place* places, std::size_t count, std::
         p.place.holder.compare_exchange_strong(h, to, std::memory_order_seq_cst);
     }
     return true;
+}
+
+/// If table place `i` is held by a dead process, gives it up for the dead receiver on behalf of
+/// `me` and leaves its holder word at `to` (closed, or `me`). System calls. Returns whether it did.
+template <class Shared>
+bool give_up_if_dead(Shared& sh, broadcast_place* places, std::size_t count, std::size_t i, std::uint64_t me,
+                     std::uint64_t to) noexcept {
+    const std::uint64_t h = places[i].place.holder.load(std::memory_order_acquire);
+    if (!holds(h) || h == me || sys::is_alive(sys::process_id::unpack(h))) return false;
+    return give_up_place(sh, places, count, i, h, me, to);
+}
+
+/// Gives up the place of every dead receiver among `places[0..min(high, count))` on behalf of
+/// `me`, furthest cursor first, so that the last one given up, which sets base if no live
+/// receiver stays, is the one furthest behind: the next lone receiver then gets what none of
+/// them had read. System calls, one per place held; no allocation (the furthest of the places
+/// not yet looked at, a scan each). Returns whether it gave any up.
+template <class Shared>
+bool give_up_dead_places(Shared& sh, broadcast_place* places, std::size_t count, std::uint64_t me) noexcept {
+    const auto high = static_cast<std::size_t>(std::min<std::uint64_t>(sh.ring.high.load(), count));
+    bool freed = false;
+    std::uint64_t below = ~std::uint64_t{0};  // places whose cursor is at or past this were looked at
+    for (;;) {
+        std::optional<std::uint64_t> furthest;
+        for (std::size_t i = 0; i < high; ++i) {
+            const std::uint64_t h = places[i].place.holder.load(std::memory_order_acquire);
+            const std::uint64_t c = places[i].next.load(std::memory_order_acquire);
+            if (holds(h) && h != me && c < below && (!furthest || c > *furthest)) furthest = c;
+        }
+        if (!furthest) return freed;
+        for (std::size_t i = 0; i < high; ++i)
+            if (places[i].next.load(std::memory_order_acquire) == *furthest &&
+                give_up_if_dead(sh, places, count, i, me, roster_place::closed))
+                freed = true;
+        if (*furthest == 0) return freed;
+        below = *furthest;
+    }
 }
 
 }  // namespace ipckit::detail
