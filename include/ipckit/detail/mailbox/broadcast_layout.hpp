@@ -187,13 +187,14 @@ bool give_up_if_dead(Shared& sh, broadcast_place* places, std::size_t count, std
 /// `me`, furthest cursor first, so that the last one given up, which sets base if no live
 /// receiver stays, is the one furthest behind: the next lone receiver then gets what none of
 /// them had read. System calls, one per place held; no allocation (the furthest of the places
-/// not yet looked at, a scan each). Returns whether it gave any up.
+/// not yet looked at, a scan each, one scan per place at most: cursors that move meanwhile, of
+/// receivers that read or attach, cannot keep it going). Returns whether it gave any up.
 template <class Shared>
 bool give_up_dead_places(Shared& sh, broadcast_place* places, std::size_t count, std::uint64_t me) noexcept {
     const auto high = static_cast<std::size_t>(std::min<std::uint64_t>(sh.ring.high.load(), count));
     bool freed = false;
     std::uint64_t below = ~std::uint64_t{0};  // places whose cursor is at or past this were looked at
-    for (;;) {
+    for (std::size_t round = 0; round < high; ++round) {
         std::optional<std::uint64_t> furthest;
         for (std::size_t i = 0; i < high; ++i) {
             const std::uint64_t h = places[i].place.holder.load(std::memory_order_acquire);
@@ -208,6 +209,7 @@ bool give_up_dead_places(Shared& sh, broadcast_place* places, std::size_t count,
         if (*furthest == 0) return freed;
         below = *furthest;
     }
+    return freed;
 }
 
 }  // namespace ipckit::detail
