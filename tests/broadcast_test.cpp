@@ -230,17 +230,19 @@ TEMPLATE_TEST_CASE("broadcast: a receiver that died attached, not yet found, bes
 TEMPLATE_TEST_CASE("broadcast: of several receivers that died attached, the next lone receiver gets what the one "
                    "furthest behind had not read, whoever finds them dead",
                    "[unit]", box, bytes_box) {
-    // Found by the next receiver's attach, or by a sender that the one furthest behind holds up.
+    // Found by the next receiver's attach, or by a sender that the one furthest behind holds up;
+    // the one furthest behind first in the table, or last.
     const bool by_sender = GENERATE(false, true);
-    CAPTURE(by_sender);
+    const std::size_t behind = GENERATE(0U, 1U);
+    CAPTURE(by_sender, behind);
     scoped_name name("bcast");
     ipckit::broadcast_options o;
     o.liveness_interval = 10ms;
     auto b = TestType::create(name, o);
     auto tx = b.template sender<ipckit::non_blocking>();
     for (std::uint64_t i = 0; i < 6; ++i) REQUIRE(send_tick(tx, i) == errc::ok);
-    plant_dead_receiver<TestType>(name, 0, 2, true);  // stopped at 2: the one furthest behind
-    plant_dead_receiver<TestType>(name, 1, 5, true);  // stopped at 5
+    plant_dead_receiver<TestType>(name, behind, 2, true);      // stopped at 2: the one furthest behind
+    plant_dead_receiver<TestType>(name, 1 - behind, 5, true);  // stopped at 5
     std::uint64_t sent = 6;
     if (by_sender) {
         // Full at 10 (2 + 8). A blocking send waits for the one at 2, finds it dead, and gives
@@ -255,6 +257,9 @@ TEMPLATE_TEST_CASE("broadcast: of several receivers that died attached, the next
             CHECK(err(waiting.send(make_tick(sent), 1s)) == errc::timed_out);
         else
             CHECK(err(waiting.send(std::span<const std::byte>(m), 1s)) == errc::timed_out);
+        ipckit_test::backdoor<TestType> door(name.str());  // the sender gave both up
+        for (std::size_t i = 0; i < 2; ++i)
+            CHECK_FALSE(ipckit::detail::holds(ipckit::detail::places_of(door.shared())[i].place.holder.load()));
     }
     auto next = b.template receiver<ipckit::non_blocking>();  // alone
     CHECK(drain(next) == iota(2, sent));

@@ -322,12 +322,12 @@ private:
         const auto deadline = detail::deadline_after(opt.init_timeout);  // milliseconds::max(): for ever
         auto st = f.status(what);
         // The creator sizes the object right after creating it; wait for that, but not forever:
-        // nor, where init_timeout is longer, past a few seconds for an empty object that nobody
+        // nor, where init_timeout is as long, past a few seconds for an empty object that nobody
         // holds locked, whose creator died before sizing it (a live one holds its lock from a
         // moment after it creates the object: sys::shm_create). A shorter init_timeout is waited
         // whole, so that a caller can tell a creator too slow for it (shm:// handshakes do).
         constexpr auto unlocked_grace = std::chrono::milliseconds(2000);
-        const bool judge_unlocked = opt.init_timeout > unlocked_grace;
+        const bool judge_unlocked = opt.init_timeout >= unlocked_grace;  // the default's 2 s too
         while (static_cast<std::size_t>(st.st_size) < detail::header_size) {
             if (detail::sys::clock::now() >= deadline ||
                 (judge_unlocked && detail::sys::status_age(st) > unlocked_grace && !held_by_another(f)))

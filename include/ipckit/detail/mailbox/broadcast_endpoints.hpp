@@ -43,9 +43,8 @@ struct broadcast_receiver_places {
     /// A place for `me`: first one nobody holds, then one whose holder died. The places of dead
     /// receivers are given up first, so that "am I alone?" is answered for the living (and a
     /// restarted receiver finds what its dead predecessor had not read; of several dead, the
-    /// slowest: they are given up furthest cursor first, so that the last, which sets base, is
-    /// the one furthest behind). Raises the table's high-water mark before the cursor is stored
-    /// (senders scan up to it). System calls.
+    /// one furthest behind, which is given up last: give_up_dead_places). Raises the table's
+    /// high-water mark before the cursor is stored (senders scan up to it). System calls.
     static std::optional<std::size_t> claim(auto& sh, const segment& seg, const sys::process_id& me) noexcept {
         const std::size_t count = Box::places_in(seg.size());
         broadcast_place* places = places_of(sh);

@@ -184,31 +184,39 @@ bool give_up_if_dead(Shared& sh, broadcast_place* places, std::size_t count, std
 }
 
 /// Gives up the place of every dead receiver among `places[0..min(high, count))` on behalf of
-/// `me`, furthest cursor first, so that the last one given up, which sets base if no live
-/// receiver stays, is the one furthest behind: the next lone receiver then gets what none of
-/// them had read. System calls, one per place held; no allocation (the furthest of the places
-/// not yet looked at, a scan each, one scan per place at most: cursors that move meanwhile, of
-/// receivers that read or attach, cannot keep it going). Returns whether it gave any up.
+/// `me`, the one furthest behind last, so that it is the one that sets base if no live receiver
+/// stays: the next lone receiver then gets what none of them had read. One pass: a dead started
+/// place is kept held while it is the furthest behind found so far, and every other dead place
+/// is given up meanwhile (which only raises base, one started place being held). System calls,
+/// one per place held. Returns whether it gave any up.
 template <class Shared>
 bool give_up_dead_places(Shared& sh, broadcast_place* places, std::size_t count, std::uint64_t me) noexcept {
     const auto high = static_cast<std::size_t>(std::min<std::uint64_t>(sh.ring.high.load(), count));
     bool freed = false;
-    std::uint64_t below = ~std::uint64_t{0};  // places whose cursor is at or past this were looked at
-    for (std::size_t round = 0; round < high; ++round) {
-        std::optional<std::uint64_t> furthest;
-        for (std::size_t i = 0; i < high; ++i) {
-            const std::uint64_t h = places[i].place.holder.load(std::memory_order_acquire);
-            const std::uint64_t c = places[i].next.load(std::memory_order_acquire);
-            if (holds(h) && h != me && c < below && (!furthest || c > *furthest)) furthest = c;
+    const auto give_up = [&](std::size_t i, std::uint64_t holder) {
+        if (give_up_place(sh, places, count, i, holder, me, roster_place::closed)) freed = true;
+    };
+    std::optional<std::size_t> slowest;  // a dead started place, still held: the furthest behind so far
+    std::uint64_t slowest_holder = 0;
+    for (std::size_t i = 0; i < high; ++i) {
+        const std::uint64_t h = places[i].place.holder.load(std::memory_order_acquire);
+        if (!holds(h) || h == me || sys::is_alive(sys::process_id::unpack(h))) continue;
+        // Dead: nobody moves its cursor or its flag but whoever gives it up.
+        if (places[i].place.pending.load(std::memory_order_acquire) != 1) {
+            give_up(i, h);  // unstarted: moves no base
+        } else if (!slowest) {
+            slowest = i;
+            slowest_holder = h;
+        } else if (places[i].next.load(std::memory_order_acquire) <
+                   places[*slowest].next.load(std::memory_order_acquire)) {
+            give_up(*slowest, slowest_holder);  // raises base: this one is started and held
+            slowest = i;
+            slowest_holder = h;
+        } else {
+            give_up(i, h);  // raises base: the slowest is started and held
         }
-        if (!furthest) return freed;
-        for (std::size_t i = 0; i < high; ++i)
-            if (places[i].next.load(std::memory_order_acquire) == *furthest &&
-                give_up_if_dead(sh, places, count, i, me, roster_place::closed))
-                freed = true;
-        if (*furthest == 0) return freed;
-        below = *furthest;
     }
+    if (slowest) give_up(*slowest, slowest_holder);
     return freed;
 }
 

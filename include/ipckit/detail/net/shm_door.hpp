@@ -97,8 +97,9 @@ public:
         std::uint64_t dead;
     };
     /// Takes a free place for `me` (this client's packed process id), or else one a dead client
-    /// left; nullopt (counted as refused) if every place is held. Asks the OS about each holder
-    /// that is still connecting, once per holder, only when no place is free.
+    /// left (or one freed meanwhile); nullopt (counted as refused) if every place is held. Only
+    /// when no place is free, asks the OS about the holders still connecting (a run of places
+    /// held by one process, once).
     std::optional<entry> enter(std::uint64_t me) noexcept {
         auto* p = places();
         for (std::size_t i = 0; i < count_; ++i) {
@@ -108,6 +109,7 @@ public:
         std::uint64_t alive = free_place;  // the last holder found alive: many places may hold one process
         for (std::size_t i = 0; i < count_; ++i) {
             std::uint64_t v = p[i].load(std::memory_order_relaxed);
+            if (v == free_place && p[i].compare_exchange_strong(v, me, std::memory_order_relaxed)) return entry{i, 0};
             if (v == free_place || v == taken_place || v == alive) continue;
             if (sys::is_alive(sys::process_id::unpack(v))) {
                 alive = v;
