@@ -1130,7 +1130,7 @@ TEST_CASE("inspect: remove_any removes an unbounded queue whose chain is damaged
     }
 }
 
-TEST_CASE("inspect: a shm:// listener's door says whose it is, its cap and the places taken", "[unit]") {
+TEST_CASE("inspect: a shm:// listener's door says whose it is, its cap, the places taken and those dead clients hold", "[unit]") {
     scoped_name listener("insp");
     const std::string door = ipckit::detail::shm_door::name_for(listener);
     struct removed {
@@ -1152,4 +1152,13 @@ TEST_CASE("inspect: a shm:// listener's door says whose it is, its cap and the p
     CHECK(contains(s.note, "1 of 3 places taken, 0 clients refused"));
     CHECK(s.owner_alive == true);
     CHECK_FALSE(s.stale);
+
+    // A client that died on its way in (a reaped child) leaves its place held: the note tells it
+    // apart from the live client's.
+    const pid_t gone = ipckit_test::spawn([] { return 0; });
+    REQUIRE(ipckit_test::wait_child(gone) == 0);
+    REQUIRE(d.enter(ipckit::detail::sys::process_id{static_cast<std::uint32_t>(gone), 0}.pack()));
+    const auto after = ipckit::inspect(door);
+    INFO(after.note);
+    CHECK(contains(after.note, "2 of 3 places taken (1 by a client that died connecting"));
 }

@@ -74,9 +74,14 @@ inline void inspect_shm_door(const body_view& v, segment_info& info) {
     if (!places)
         throw inspect_fault("is " + std::to_string(v.size()) + " bytes, too small for a shm:// listener's door");
     const std::uint64_t cap = *places;
-    std::uint64_t live = 0;
-    for (std::size_t i = 0; i < *places; ++i)
-        live += v.word(sizeof(shm_door_body) + i * sizeof(std::uint64_t), "door place") != shm_door::free_place;
+    std::uint64_t held = 0;  // places not free
+    std::uint64_t dead = 0;  // of them, those a client that died connecting left (the next client takes one)
+    for (std::size_t i = 0; i < *places; ++i) {
+        const std::uint64_t w = v.word(sizeof(shm_door_body) + i * sizeof(std::uint64_t), "door place");
+        if (w == shm_door::free_place) continue;
+        ++held;
+        if (w != shm_door::taken_place && !v.live().alive(w)) ++dead;
+    }
     constexpr std::string_view suffix = ".door";
     const std::string_view name = info.name;
     const std::string listener(name.size() > suffix.size() && name.substr(name.size() - suffix.size()) == suffix
@@ -84,8 +89,11 @@ inline void inspect_shm_door(const body_view& v, segment_info& info) {
                                    : name);
     info.capacity = std::to_string(cap) + " connections";
     info.note = "the door of shm:// listener '" + listener + "', which counts its connections against its cap: " +
-                std::to_string(live) + " of " + std::to_string(cap) + " places taken, " + std::to_string(refused) +
-                (refused == 1 ? " client" : " clients") + " refused";
+                std::to_string(held) + " of " + std::to_string(cap) + " places taken" +
+                (dead == 0 ? std::string()
+                           : " (" + std::to_string(dead) + " by " + (dead == 1 ? "a client" : "clients") +
+                                 " that died connecting, which the next clients take over)") +
+                ", " + std::to_string(refused) + (refused == 1 ? " client" : " clients") + " refused";
 }
 
 /// The chain base that a chunk says it belongs to, filled by inspect_body for judge_chunk.
