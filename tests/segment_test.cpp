@@ -7,7 +7,9 @@
 #include "support.hpp"
 
 #include <atomic>
+#include <cerrno>
 #include <cstddef>
+#include <cstdio>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -654,6 +656,54 @@ TEST_CASE("segments are created with exactly the mode asked for", "[unit]") {
     auto d = segment::create<ipckit::system_owned>(plain, layout_a(), {}, init_body);
     REQUIRE(::stat(shm_path(plain).c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0600);
+}
+
+TEST_CASE("another user's open waits out the moment in which umask narrows a new segment's mode, before its creator "
+          "sets the mode asked for, rather than being refused",
+          "[process]") {
+    if (::geteuid() != 0) {
+        WARN("skipped: not root, and the test needs a second user (CI runs as root)");
+        return;
+    }
+    scoped_name name;
+    const std::string os = ipckit::detail::os_name(name.str());
+    // A live creator of mode 0666 between its create, umask 077 narrowing the mode, and its
+    // fchmod: the object empty, its creator's lock held (here, by this process).
+    const ipckit::detail::sys::file creator = ipckit::detail::sys::shm_create(os, 0600);
+    REQUIRE(creator.get() >= 0);
+    signal_pipe said;
+    const pid_t opener = ipckit_test::spawn([&] {
+        if (::setgid(65534) != 0 || ::setuid(65534) != 0) return 2;  // nobody
+        if (::shm_open(os.c_str(), O_RDWR, 0) >= 0 || errno != EACCES) return 3;  // the mode shuts it out
+        ipckit::options patient;
+        patient.init_timeout = std::chrono::seconds(60);
+        said.post_value(static_cast<std::uint64_t>(ipckit_test::setup_errc([&] { (void)segment::open(name, layout_a(), patient); })));
+        return 0;
+    });
+    // The opener, refused, sleeps before it tries again (it has nothing else to sleep on); the
+    // old open said permission_denied at once.
+    std::optional<std::uint64_t> early;
+    for (;;) {
+        if ((early = said.wait_value(std::chrono::milliseconds(1)))) break;
+        char state = '?';
+        if (FILE* f = std::fopen(("/proc/" + std::to_string(opener) + "/stat").c_str(), "r")) {
+            REQUIRE(std::fscanf(f, "%*d %*s %c", &state) == 1);
+            std::fclose(f);
+        }
+        if (state == 'S' || state == 'Z') break;
+    }
+    if (!early) {
+        // The creator sets the mode, then sizes the object: scribbled, so that the opener, let in,
+        // says corrupt where it would have attached.
+        REQUIRE(::fchmod(creator.get(), 0666) == 0);
+        const std::vector<char> junk(4096, '\xff');
+        REQUIRE(::pwrite(creator.get(), junk.data(), junk.size(), 0) == static_cast<ssize_t>(junk.size()));
+    }
+    const auto reason = early ? early : said.wait_value();
+    CHECK(ipckit_test::wait_child(opener) == 0);
+    ipckit::detail::sys::shm_remove_quietly(os);
+    REQUIRE(reason);
+    CHECK(static_cast<errc>(*reason) == errc::corrupt);
 }
 
 TEST_CASE("when a process_owned owner dies, processes racing to replace it agree on one segment", "[process]") {

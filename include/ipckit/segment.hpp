@@ -194,12 +194,22 @@ public:
         detail::validate_name(name);
         const std::string os = detail::os_name(name);
         detail::sys::file f;
-        try {
-            f = detail::sys::shm_open_existing(os);
-        } catch (const error& e) {
-            if (e.reason() != errc::not_found) throw;
-            throw error(errc::not_found, "segment '" + std::string(name) + "' does not exist (no " +
-                                             detail::sys::shm_dir + os + "): create it first, or check the name");
+        for (;;) {
+            try {
+                f = detail::sys::shm_open_existing(os);
+                break;
+            } catch (const error& e) {
+                // Refused by a mode that umask narrowed, for the moment before its creator sets
+                // the mode asked for (another user's creator: sys::shm_still_empty): again.
+                if (e.reason() == errc::permission_denied &&
+                    detail::sys::shm_still_empty(os, std::min(opt.init_timeout, unlocked_grace))) {
+                    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                    continue;
+                }
+                if (e.reason() != errc::not_found) throw;
+                throw error(errc::not_found, "segment '" + std::string(name) + "' does not exist (no " +
+                                                 detail::sys::shm_dir + os + "): create it first, or check the name");
+            }
         }
         return attach(name, std::move(f), want, opt);
     }
@@ -251,6 +261,11 @@ public:
     }
 
 private:
+    /// How long an empty object that nobody holds locked may be waited on as one still being
+    /// created, where init_timeout is as long: its creator locks it a moment after creating it
+    /// (sys::shm_create), and gives it its mode and size right after.
+    static constexpr std::chrono::milliseconds unlocked_grace{2000};
+
     segment(std::string_view name, std::shared_ptr<detail::mapped_segment> m, bool created)
         : name_(name), mapped_(std::move(m)), created_(created) {}
 
@@ -326,7 +341,6 @@ private:
         // holds locked, whose creator died before sizing it (a live one holds its lock from a
         // moment after it creates the object: sys::shm_create). A shorter init_timeout is waited
         // whole, so that a caller can tell a creator too slow for it (shm:// handshakes do).
-        constexpr auto unlocked_grace = std::chrono::milliseconds(2000);
         const bool judge_unlocked = opt.init_timeout >= unlocked_grace;  // the default's 2 s too
         while (static_cast<std::size_t>(st.st_size) < detail::header_size) {
             if (detail::sys::clock::now() >= deadline ||

@@ -298,6 +298,15 @@ inline std::chrono::nanoseconds status_age(const struct stat& st) noexcept {
     return std::chrono::seconds(now.tv_sec - st.st_ctim.tv_sec) + std::chrono::nanoseconds(now.tv_nsec - st.st_ctim.tv_nsec);
 }
 
+/// Whether `os_name` names an object still empty and younger than `grace`: one whose creator
+/// may not have given it its mode yet (shm_reserve sets the mode, then the size). Until then,
+/// umask may narrow the mode that shm_create gave it, and shut out another user that the mode
+/// asked for lets in: such an opener tries again while this holds.
+inline bool shm_still_empty(const std::string& os_name, std::chrono::nanoseconds grace) noexcept {
+    struct stat st {};
+    return ::stat((std::string(shm_dir) + os_name).c_str(), &st) == 0 && st.st_size == 0 && status_age(st) < grace;
+}
+
 /// Byte 0 of the object, locked as `type` (F_RDLCK, F_WRLCK): where the owner mark lives.
 inline struct flock owner_mark_range(short type) noexcept {
     struct flock l {};
