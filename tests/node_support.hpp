@@ -11,8 +11,6 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <span>
 #include <string>
 #include <string_view>
@@ -22,7 +20,6 @@
 
 #include <fcntl.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -59,26 +56,6 @@ private:
     }
     std::string name_;
 };
-
-/// The calling thread's id, as /proc/<pid>/task/<tid> names it.
-inline pid_t thread_id() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
-
-/// Waits (up to `patience`) until thread `tid` of process `pid` is asleep in the kernel (state S
-/// in /proc/<pid>/task/<tid>/stat): for a thread or process that does nothing but a blocking verb
-/// whose wait sleeps on a futex, the event "it now sleeps in that verb". False if it never was.
-inline bool wait_until_sleeping(pid_t pid, pid_t tid) {
-    const std::string path = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/stat";
-    const auto deadline = std::chrono::steady_clock::now() + patience;
-    while (std::chrono::steady_clock::now() < deadline) {
-        std::ifstream f(path);
-        std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-        // "pid (comm) S ...": the state follows the last ')' (comm may hold anything).
-        const auto paren = stat.rfind(')');
-        if (paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'S') return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    return false;
-}
 
 /// Lowers this process's soft RLIMIT_NOFILE so that exactly `free` file descriptors can still be
 /// opened (fds are handed out lowest first, so the limit is the fd number past the `free`th hole).

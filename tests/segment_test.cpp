@@ -9,7 +9,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstddef>
-#include <cstdio>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -681,25 +680,14 @@ TEST_CASE("another user's open waits out the moment in which umask narrows a new
         return 0;
     });
     // The opener, refused, sleeps before it tries again (it has nothing else to sleep on); the
-    // old open said permission_denied at once.
-    std::optional<std::uint64_t> early;
-    for (;;) {
-        if ((early = said.wait_value(std::chrono::milliseconds(1)))) break;
-        char state = '?';
-        if (FILE* f = std::fopen(("/proc/" + std::to_string(opener) + "/stat").c_str(), "r")) {
-            REQUIRE(std::fscanf(f, "%*d %*s %c", &state) == 1);
-            std::fclose(f);
-        }
-        if (state == 'S' || state == 'Z') break;
-    }
-    if (!early) {
-        // The creator sets the mode, then sizes the object: scribbled, so that the opener, let in,
-        // says corrupt where it would have attached.
-        REQUIRE(::fchmod(creator.get(), 0666) == 0);
-        const std::vector<char> junk(4096, '\xff');
-        REQUIRE(::pwrite(creator.get(), junk.data(), junk.size(), 0) == static_cast<ssize_t>(junk.size()));
-    }
-    const auto reason = early ? early : said.wait_value();
+    // old open said permission_denied at once, and ended.
+    CHECK(ipckit_test::wait_until_sleeping(opener, opener));
+    // The creator sets the mode, then sizes the object: scribbled, so that the opener, let in,
+    // says corrupt where it would have attached.
+    REQUIRE(::fchmod(creator.get(), 0666) == 0);
+    const std::vector<char> junk(4096, '\xff');
+    REQUIRE(::pwrite(creator.get(), junk.data(), junk.size(), 0) == static_cast<ssize_t>(junk.size()));
+    const auto reason = said.wait_value();
     CHECK(ipckit_test::wait_child(opener) == 0);
     ipckit::detail::sys::shm_remove_quietly(os);
     REQUIRE(reason);

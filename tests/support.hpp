@@ -17,7 +17,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <optional>
 #include <system_error>
 #include <thread>
@@ -28,6 +30,8 @@
 #include <csignal>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -136,6 +140,26 @@ inline bool contains(std::string_view haystack, std::string_view needle) {
 
 /// A generous deadline for waiting on an event in a test (the machines are small and shared).
 inline constexpr std::chrono::seconds patience{60};
+
+/// The calling thread's id, as /proc/<pid>/task/<tid> names it.
+inline pid_t thread_id() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
+
+/// Waits (up to `patience`) until thread `tid` of process `pid` is asleep in the kernel (state S
+/// in /proc/<pid>/task/<tid>/stat): for a thread or process that does nothing but a blocking verb
+/// whose wait sleeps on a futex, the event "it now sleeps in that verb". False if it never was.
+inline bool wait_until_sleeping(pid_t pid, pid_t tid) {
+    const std::string path = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/stat";
+    const auto deadline = std::chrono::steady_clock::now() + patience;
+    while (std::chrono::steady_clock::now() < deadline) {
+        std::ifstream f(path);
+        std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        // "pid (comm) S ...": the state follows the last ')' (comm may hold anything).
+        const auto paren = stat.rfind(')');
+        if (paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'S') return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return false;
+}
 
 /// What wait_child() and child::wait() say of a child killed with SIGKILL.
 inline constexpr int killed_by_sigkill = 1000 + SIGKILL;
