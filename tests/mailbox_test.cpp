@@ -392,3 +392,33 @@ TEST_CASE("mailbox: a remover stopped between its two stores leaves closing, whi
     CHECK(err(rx.receive(patience)) == errc::closed);   // not a wait for a remover that is gone
     CHECK(control.state.load() == d::mailbox_control::closed);
 }
+
+TEST_CASE("mailbox: round_robin: a receiver blocked off its turn sees closed when the one whose turn it is finds "
+          "only an abandoned loan left",
+          "[unit]") {
+    using box = ipckit::mailbox<tick, ipckit::bounded<2>, ipckit::round_robin, ipckit::system_owned>;
+    scoped_name name("mbox");
+    ipckit::options slow;
+    slow.liveness_interval = 1h;  // no look at the peers' liveness ends a wait: only a wake does
+    auto mb = box::create(name, slow);
+    auto first = mb.receiver<ipckit::non_blocking>();  // its turn
+    auto second = mb.receiver();
+    auto tx = mb.sender();
+    auto loan = tx.loan();  // a send begun before the close: the receivers wait for it
+    REQUIRE(loan);
+    mb.close();
+    std::atomic<pid_t> tid{0};
+    auto got = std::async(std::launch::async, [&] {
+        tid = ipckit_test::thread_id();
+        return err(second.receive(1h));
+    });
+    REQUIRE(ipckit_test::eventually([&] { return tid.load() != 0; }));
+    REQUIRE(ipckit_test::wait_until_sleeping(::getpid(), tid.load()));
+    loan->abandon();
+    REQUIRE(ipckit_test::wait_until_sleeping(::getpid(), tid.load()));  // asleep again: not drained yet
+    CHECK(err(first.receive()) == errc::closed);  // past it: closed and drained
+    const bool woke = got.wait_for(patience) == std::future_status::ready;
+    CHECK(woke);  // then, not at its deadline an hour on
+    if (!woke) REQUIRE(box::remove(name));  // let it go, to end the test
+    CHECK(got.get() == errc::closed);
+}

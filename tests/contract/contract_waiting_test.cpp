@@ -7,8 +7,12 @@
 #include "../messages.hpp"
 #include "kinds.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <future>
+#include <type_traits>
+#include <vector>
 
 using namespace std::chrono_literals;
 using namespace ipckit_test::contract;
@@ -96,5 +100,44 @@ TEMPLATE_TEST_CASE("contract: a send to a full channel is would_block, or timed_
             }
         }
         then_all_held_are_received();
+    }
+}
+
+TEMPLATE_TEST_CASE("contract: a sender blocked on a full channel wakes when a receiver passes over abandoned loans, "
+                   "which free the room",
+                   "[unit]", IPCKIT_CONTRACT_ABANDONED_LOAN_KINDS) {
+    using K = TestType;
+    typename K::place place;
+    ipckit::broadcast_options slow;  // no look at the peers' liveness ends a wait: only a wake does
+    slow.liveness_interval = 1h;
+    auto channel = K::channel::create(place, slow);
+    auto rx = channel.template receiver<ipckit::non_blocking>();
+    using sender = decltype(channel.sender());
+    std::vector<sender> lenders;
+    std::vector<std::decay_t<decltype(*std::declval<sender&>().loan())>> loans;  // every slot, lent
+    for (std::uint64_t i = 0; i < K::holds; ++i) {
+        auto loan = lenders.emplace_back(channel.sender()).loan();
+        REQUIRE(loan);
+        loans.push_back(std::move(*loan));
+    }
+    auto tx = channel.sender();
+    std::atomic<pid_t> tid{0};
+    auto sent = std::async(std::launch::async, [&] {
+        tid = ipckit_test::thread_id();
+        return K::send(tx, 42, 1h);
+    });
+    REQUIRE(ipckit_test::eventually([&] { return tid.load() != 0; }));
+    REQUIRE(ipckit_test::wait_until_sleeping(::getpid(), tid.load()));  // asleep on the full channel
+    for (auto& loan : loans) loan.abandon();
+    REQUIRE(ipckit_test::wait_until_sleeping(::getpid(), tid.load()));  // still: their slots are not free yet
+    std::uint64_t seq = 0;
+    CHECK(K::receive(rx, seq) == errc::would_block);  // past them all: nothing to read, the room free
+    const bool woke = sent.wait_for(patience) == std::future_status::ready;
+    CHECK(woke);  // then, not at its deadline an hour on
+    if (!woke) channel.close();  // let it go, to end the test
+    CHECK(sent.get() == errc::ok);
+    if (woke) {
+        REQUIRE(K::receive(rx, seq) == errc::ok);
+        CHECK(seq == 42);
     }
 }

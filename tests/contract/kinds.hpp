@@ -426,6 +426,12 @@ struct node_from : node_kind<false> {};
         node_any, node_from, tcp_connection, unix_connection, shm_connection, \
         rendezvous_bytes_spsc, rendezvous_bytes_mpmc, unbounded_bytes_mpsc
 
+/// A sender's loan given back unsent (abandon) leaves its slot to be passed over, which frees it:
+/// the fixed-size rings that several senders share (a bytes ring's records are skipped alike,
+/// but a wake of its own: bytes_endpoints.hpp). Their senders lend slots with loan().
+#define IPCKIT_CONTRACT_ABANDONED_LOAN_KINDS \
+    fixed_mpsc, fixed_mpmc, mailbox_exclusive, mailbox_any, mailbox_round_robin, mailbox_broadcast
+
 /// A sender attached after a killed one takes over its place: its close ends the stream. (Not a
 /// connection's: its sender is one end, for its life; another client is another connection.)
 #define IPCKIT_CONTRACT_SENDER_TAKEOVER_KINDS \

@@ -107,8 +107,10 @@ protected:
                              if (this->shared_->closed.load(std::memory_order_relaxed) != 0) return errc::closed;
                          }
                          const errc e = op(cursor_);
-                         if constexpr (Progress)
-                             if (e == errc::ok) progress();
+                         // And what the cursor did on the way that the other side may sleep
+                         // on (progress_made: tombstones freed), whatever the op returned.
+                         const bool made = progress_made(cursor_);
+                         if ((Progress && e == errc::ok) || made) progress();
                          return e;
                      },
                      [this]() noexcept { return ready(); }, [this]() noexcept { return recover(); },

@@ -10,6 +10,7 @@
 #include <ipckit/detail/mailbox/control.hpp>
 #include <ipckit/detail/mailbox/endpoint.hpp>
 #include <ipckit/detail/ring/broadcast.hpp>
+#include <ipckit/detail/ring/cursor.hpp>
 #include <ipckit/detail/sync/doorbell.hpp>
 #include <ipckit/detail/sync/roster.hpp>
 #include <ipckit/detail/sys/process.hpp>
@@ -151,10 +152,18 @@ protected:
               return true;
           }) {}
 
-    /// Runs a receiver's `attempt` as a verb until `deadline`.
+    /// Runs a receiver's `attempt` as a verb until `deadline`. An attempt that moved past
+    /// tombstones (abandoned loans, dead senders' slots) wakes the senders, whatever it
+    /// returned: this receiver may be the one that held them back.
     template <class Attempt>
     errc attempt_until(Attempt&& attempt, clock::time_point deadline) noexcept {
-        return this->run_until(attempt, [this] { return ready(); }, [this] { return this->recover(); }, deadline);
+        return this->run_until(
+            [&] {
+                const errc e = attempt();
+                if (progress_made(this->cursor())) this->progress();
+                return e;
+            },
+            [this] { return ready(); }, [this] { return this->recover(); }, deadline);
     }
 
     /// What an attempt whose claim (or pop) said `e` returns: closed instead of would_block once

@@ -22,6 +22,7 @@
 #include <ipckit/detail/mailbox/endpoint.hpp>
 #include <ipckit/detail/queue/fixed_endpoints.hpp>
 #include <ipckit/detail/queue/lending.hpp>
+#include <ipckit/detail/ring/cursor.hpp>
 #include <ipckit/detail/ring/ticket.hpp>
 #include <ipckit/deadline.hpp>
 #include <ipckit/detail/sync/doorbell.hpp>
@@ -123,6 +124,13 @@ protected:
             }
         }
         const errc e = claim(this->cursor());
+        if (progress_made(this->cursor())) {
+            // Tombstones freed on the way (abandoned loans, sends that raced close, dead
+            // senders' slots), whatever the claim returned: senders asleep on a full ring want
+            // the room; round_robin receivers off their turn, the mailbox drained.
+            this->progress();
+            if constexpr (turns) this->sh().data_bell.notify(this->light_fence_);
+        }
         if (e == errc::ok) {
             if constexpr (turns) {
                 // The turn we were given, not a fresh look: if it was a predecessor's at this

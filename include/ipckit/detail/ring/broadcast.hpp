@@ -93,6 +93,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 namespace ipckit::detail {
 
@@ -392,6 +393,7 @@ public:
                 // a message written whole, never buries it).
                 if (slot.stamp.load(std::memory_order_relaxed) == want) return errc::corrupt;
                 advance();
+                progressed_ = true;
                 continue;
             }
             // An older lap (not yet published) or a slot ahead of us, which gating rules out.
@@ -401,6 +403,10 @@ public:
 
     /// Done reading the claimed message: senders may reuse its slot once everyone is.
     void release(const ring_ticket<const T>& /*t*/) noexcept { advance(); }
+
+    /// Whether the last claim moved past tombstones (take_progress in ring/cursor.hpp: senders
+    /// held back by this receiver want that). Resets the flag.
+    bool take_progress() noexcept { return std::exchange(progressed_, false); }
 
     /// Takes a copy of the next message into `out`: ok, would_block or corrupt.
     errc try_pop(T& out) noexcept {
@@ -482,6 +488,7 @@ private:
     std::atomic<std::uint64_t>* cursor_ = nullptr;
     std::uint64_t next_ = 0;
     bool tail_moved_ = false;  ///< recover() found the tail more than N past our cursor
+    bool progressed_ = false;  ///< take_progress()
 };
 
 // The cursor contract (detail/ring/cursor.hpp), checked on one instance of each.

@@ -24,6 +24,10 @@
 //   try_push_n / try_pop_n (bounded rings of fixed-size messages: batch_producer,
 //                          batch_consumer) copy several messages in or out with one index
 //                          publication, as many as there are now.
+//   take_progress()        (where a ring has it) whether the last attempt did something the
+//                          other side may sleep on although it may have returned no message:
+//                          tombstones or skip records freed, a wrap marker published. The
+//                          endpoint wakes the other side then (progress_made below).
 //
 // Each ring's header checks its cursors against these concepts, and the endpoints require them,
 // so a cursor that drifts from the contract does not compile.
@@ -46,6 +50,17 @@ namespace ipckit::detail {
 struct live_claimant_query {
     bool operator()(std::uint64_t pos_plus_1) const noexcept;
 };
+
+/// Whether `c`'s last attempt made progress the other side may sleep on, whatever it returned
+/// (its take_progress(), which resets it); false for a cursor whose attempts make none but
+/// their messages.
+template <class C>
+bool progress_made(C& c) noexcept {
+    if constexpr (requires { c.take_progress(); })
+        return c.take_progress();
+    else
+        return false;
+}
 
 /// What every cursor has: it moves with its endpoint, and recovers dead peers' claims.
 template <class C>

@@ -72,6 +72,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 namespace ipckit::detail {
 
@@ -318,7 +319,8 @@ public:
             if (const errc e = claim_run(1, pos, m, seq); e != errc::ok) return e;
             t = {&ring_->slots[pos % N].value, pos};
             if ((seq & seq_tombstone) == 0) return errc::ok;
-            release(t);  // a dead producer's position: nothing to read
+            release(t);  // a dead producer's position, or an abandoned claim: nothing to read
+            progressed_ = true;
         }
     }
 
@@ -350,8 +352,13 @@ public:
                 popped = got;
                 return errc::ok;
             }
+            progressed_ = true;  // tombstones alone, freed
         }
     }
+
+    /// Whether the last claim freed tombstones' slots on its way (take_progress in
+    /// ring/cursor.hpp: producers asleep on a full ring want them). Resets the flag.
+    bool take_progress() noexcept { return std::exchange(progressed_, false); }
 
     /// Gives a claimed slot back to the producers, once the message has been read.
     void release(const ring_ticket<const T>& t) noexcept {
@@ -527,6 +534,7 @@ private:
     }
 
     bool broken_ = false;  ///< recover() found the indices inconsistent: every claim is corrupt
+    bool progressed_ = false;  ///< take_progress()
 };
 
 // The cursor contract (detail/ring/cursor.hpp), checked on one instance of each.
