@@ -147,10 +147,12 @@ inline pid_t thread_id() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
 /// Waits (up to `patience`) until thread `tid` of process `pid` is asleep in the kernel (state S
 /// in /proc/<pid>/task/<tid>/stat): for a thread or process that does nothing but a blocking verb
 /// whose wait sleeps on a futex, the event "it now sleeps in that verb". False if it never was.
-inline bool wait_until_sleeping(pid_t pid, pid_t tid) {
+/// `meanwhile()` runs before each look.
+inline bool wait_until_sleeping(pid_t pid, pid_t tid, const std::function<void()>& meanwhile = [] {}) {
     const std::string path = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/stat";
     const auto deadline = std::chrono::steady_clock::now() + patience;
     while (std::chrono::steady_clock::now() < deadline) {
+        meanwhile();
         std::ifstream f(path);
         std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
         // "pid (comm) S ...": the state follows the last ')' (comm may hold anything).

@@ -193,6 +193,8 @@ public:
     static segment open(std::string_view name, const segment_layout& want, const options& opt) {
         detail::validate_name(name);
         const std::string os = detail::os_name(name);
+        const auto deadline = detail::deadline_after(opt.init_timeout);  // milliseconds::max(): for ever
+        const auto refused_until = detail::deadline_after(std::min(opt.init_timeout, unlocked_grace));
         detail::sys::file f;
         for (;;) {
             try {
@@ -201,7 +203,7 @@ public:
             } catch (const error& e) {
                 // Refused by a mode that umask narrowed, for the moment before its creator sets
                 // the mode asked for (another user's creator: sys::shm_still_empty): again.
-                if (e.reason() == errc::permission_denied &&
+                if (e.reason() == errc::permission_denied && detail::sys::clock::now() < refused_until &&
                     detail::sys::shm_still_empty(os, std::min(opt.init_timeout, unlocked_grace))) {
                     std::this_thread::sleep_for(std::chrono::milliseconds(1));
                     continue;
@@ -211,7 +213,7 @@ public:
                                                  detail::sys::shm_dir + os + "): create it first, or check the name");
             }
         }
-        return attach(name, std::move(f), want, opt);
+        return attach(name, std::move(f), want, opt, deadline);
     }
 
     /// Opens `name`, or creates it if it does not exist; when several processes race, exactly
@@ -330,11 +332,13 @@ private:
         return s;
     }
 
-    static segment attach(std::string_view name, detail::sys::file f, const segment_layout& want, const options& opt) {
+    /// Attaches to the object `f` of `name`, waiting until `deadline` (open's, from
+    /// opt.init_timeout) for its creator to finish.
+    static segment attach(std::string_view name, detail::sys::file f, const segment_layout& want, const options& opt,
+                          deadline_clock::time_point deadline) {
         using detail::segment_header;
         const std::string what = "segment '" + std::string(name) + "'";
         const std::string remedy = ". Remove it with " + detail::how_to_remove(name) + " and create it again";
-        const auto deadline = detail::deadline_after(opt.init_timeout);  // milliseconds::max(): for ever
         auto st = f.status(what);
         // The creator sizes the object right after creating it; wait for that, but not forever:
         // nor, where init_timeout is as long, past a few seconds for an empty object that nobody

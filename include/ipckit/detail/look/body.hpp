@@ -92,7 +92,7 @@ inline void inspect_shm_door(const body_view& v, segment_info& info) {
                 std::to_string(held) + " of " + std::to_string(cap) + " places taken" +
                 (dead == 0 ? std::string()
                            : " (" + std::to_string(dead) + " by " + (dead == 1 ? "a client" : "clients") +
-                                 " that died connecting, which the next clients take over)") +
+                                 " that died connecting, which a client that finds no place free takes over)") +
                 ", " + std::to_string(refused) + (refused == 1 ? " client" : " clients") + " refused";
 }
 
