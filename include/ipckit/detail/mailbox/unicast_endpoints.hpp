@@ -124,13 +124,8 @@ protected:
             }
         }
         const errc e = claim(this->cursor());
-        if (progress_made(this->cursor())) {
-            // Tombstones freed on the way (abandoned loans, sends that raced close, dead
-            // senders' slots), whatever the claim returned: senders asleep on a full ring want
-            // the room; round_robin receivers off their turn, the mailbox drained.
-            this->progress();
-            if constexpr (turns) this->sh().data_bell.notify(this->light_fence_);
-        }
+        if (progress_made(this->cursor())) [[unlikely]]
+            passed_tombstones();
         if (e == errc::ok) {
             if constexpr (turns) {
                 // The turn we were given, not a fresh look: if it was a predecessor's at this
@@ -153,6 +148,13 @@ protected:
     }
 
 private:
+    /// After a claim that freed tombstones on the way (abandoned loans, sends that raced close,
+    /// dead senders' slots), whatever it returned: senders asleep on a full ring want the room;
+    /// round_robin receivers off their turn, the mailbox drained.
+    void passed_tombstones() noexcept {
+        this->progress();
+        if constexpr (turns) this->sh().data_bell.notify(this->light_fence_);
+    }
 
     /// Whether a blocked receive should look again.
     bool ready() noexcept {
