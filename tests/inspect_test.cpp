@@ -1130,7 +1130,9 @@ TEST_CASE("inspect: remove_any removes an unbounded queue whose chain is damaged
     }
 }
 
-TEST_CASE("inspect: a shm:// listener's door says whose it is, its cap, the places taken and those dead clients hold", "[unit]") {
+TEST_CASE("inspect: a shm:// listener's door says whose it is, its cap, the places taken and those dead clients "
+          "hold",
+          "[unit]") {
     scoped_name listener("insp");
     const std::string door = ipckit::detail::shm_door::name_for(listener);
     struct removed {

@@ -75,7 +75,7 @@ inline void inspect_shm_door(const body_view& v, segment_info& info) {
         throw inspect_fault("is " + std::to_string(v.size()) + " bytes, too small for a shm:// listener's door");
     const std::uint64_t cap = *places;
     std::uint64_t held = 0;  // places not free
-    std::uint64_t dead = 0;  // of them, those a client that died connecting left (the next client takes one)
+    std::uint64_t dead = 0;  // of them, those left by a client that died connecting
     for (std::size_t i = 0; i < *places; ++i) {
         const std::uint64_t w = v.word(sizeof(shm_door_body) + i * sizeof(std::uint64_t), "door place");
         if (w == shm_door::free_place) continue;
