@@ -194,7 +194,8 @@ public:
         detail::validate_name(name);
         const std::string os = detail::os_name(name);
         const auto deadline = detail::deadline_after(opt.init_timeout);  // milliseconds::max(): for ever
-        const auto refused_until = detail::deadline_after(std::min(opt.init_timeout, unlocked_grace));
+        const auto refused_for = std::min(opt.init_timeout, unlocked_grace);  // a creator's umask moment at most
+        const auto refused_until = detail::deadline_after(refused_for);
         detail::sys::file f;
         for (;;) {
             try {
@@ -204,7 +205,7 @@ public:
                 // Refused by a mode that umask narrowed, for the moment before its creator sets
                 // the mode asked for (another user's creator: sys::shm_still_empty): again.
                 if (e.reason() == errc::permission_denied && detail::sys::clock::now() < refused_until &&
-                    detail::sys::shm_still_empty(os, std::min(opt.init_timeout, unlocked_grace))) {
+                    detail::sys::shm_still_empty(os, refused_for)) {
                     std::this_thread::sleep_for(std::chrono::milliseconds(1));
                     continue;
                 }
