@@ -359,6 +359,42 @@ TEST_CASE("rpc plain clients: a server with plain_clients off refuses them", "[p
     }) == as_expected);
 }
 
+TEST_CASE("rpc plain clients: a client that left frees its place under max_connections for the next one at once",
+          "[process]") {
+    // A place at the cap is the connection's, not its session's: it is free when the server
+    // says the client left (on_disconnect), not some time later. With one place for a watcher
+    // and one for the clients that come and go, each of those clients is served.
+    rpc::server_options o;
+    o.net.max_connections = 2;
+    const auto counting = [](rpc::server& s) {
+        ipckit_test::calculator(s);
+        auto left = std::make_shared<std::atomic<std::uint64_t>>(0);
+        s.on_disconnect([left](std::uint64_t) { ++*left; });
+        s.bind("left", [left] { return left->load(); });
+    };
+    for (const auto kind : plain_transports) {
+        INFO(ipckit_test::to_string(kind));
+        served srv(kind, counting, o);
+        CHECK(in_child([&](child_report& r) {
+            foreign_client watcher(srv.address());
+            std::uint32_t msgid = 0;
+            for (std::uint64_t i = 1; i <= 10; ++i) {
+                {
+                    foreign_client c(srv.address());
+                    c.request(1, "add", 1, 2);
+                    r.expect(expect_result(c.next(), 1, std::int64_t{3}));
+                }
+                r.check(ipckit_test::eventually([&] {
+                    watcher.request(++msgid, "left");
+                    const auto got = watcher.next();
+                    return got && got->msgid == msgid && got->error.is_nil() && got->result.as<std::uint64_t>() >= i;
+                }),
+                        "the server to say client " + std::to_string(i) + " left");
+            }
+        }) == as_expected);
+    }
+}
+
 TEST_CASE("rpc plain clients: a tcp client whose link is cut is dropped, with its thread, within about twice the "
           "liveness interval",
           "[process]") {

@@ -94,9 +94,14 @@ public:
         }
         return e;
     }
+    /// For the reader, once it is done with the connection: ends it and lets it go at once, so
+    /// that its place under the listener's max_connections is free for the next client now,
+    /// not when the accept thread next reaps the session (a reply still running holds the
+    /// session, and its send says closed).
     void close() noexcept {
         std::lock_guard lock(send_m_);
         close_locked();
+        stream_.emplace<std::monostate>();
     }
 
     /// For the reader, once receive() said ended: whether the peer may still read its replies
@@ -133,10 +138,10 @@ private:
     void close_locked() noexcept {
         closed_ = true;
         if (auto* plain = std::get_if<plain_stream>(&stream_)) plain->shutdown();
-        else std::get<connection<frame>>(stream_).close();
+        else if (auto* framed = std::get_if<connection<frame>>(&stream_)) framed->close();
     }
 
-    std::variant<connection<frame>, plain_stream> stream_;
+    std::variant<std::monostate, connection<frame>, plain_stream> stream_;  // monostate once closed
     std::mutex send_m_;
     bool closed_ = false;
     std::mutex queued_m_;  // guards queued_
