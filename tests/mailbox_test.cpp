@@ -359,6 +359,10 @@ TEST_CASE("mailbox: after a closer killed before it woke anyone, the next close(
     auto seg = ipckit::segment::open(name.str(), box::layout(), {});
     auto& sh = *static_cast<box::shared*>(seg.body());
     auto got = std::async(std::launch::async, [&rx] { return err(rx.receive(1h)); });
+    ipckit_test::let_go let_it_go(got, [&] {
+        mb.close();
+        sh.data_bell.ring();
+    });
     REQUIRE(ipckit_test::eventually([&] { return sh.receivers.places[0].asleep.load() != 0; }));
     sh.control.state.store(d::mailbox_control::closed | d::mailbox_control::closing);  // its first store; no ring
     if (by_remove)
@@ -367,7 +371,7 @@ TEST_CASE("mailbox: after a closer killed before it woke anyone, the next close(
         mb.close();
     const bool woke = got.wait_for(patience) == std::future_status::ready;
     CHECK(woke);  // not at its deadline, an hour on
-    if (!woke) sh.data_bell.ring();  // let it go, to end the test
+    if (!woke) let_it_go();  // to end the test
     CHECK(got.get() == errc::closed);
 }
 
@@ -412,6 +416,11 @@ TEST_CASE("mailbox: round_robin: a receiver blocked off its turn sees closed whe
         tid = ipckit_test::thread_id();
         return err(second.receive(1h));
     });
+    ipckit_test::let_go let_it_go(got, [&] {
+        loan->abandon();
+        (void)first.receive();  // past it, which wakes the other (the promise here)
+        box::remove(name);      // else this
+    });
     REQUIRE(ipckit_test::eventually([&] { return tid.load() != 0; }));
     REQUIRE(ipckit_test::wait_until_sleeping(::getpid(), tid.load()));
     loan->abandon();
@@ -419,6 +428,6 @@ TEST_CASE("mailbox: round_robin: a receiver blocked off its turn sees closed whe
     CHECK(err(first.receive()) == errc::closed);  // past it: closed and drained
     const bool woke = got.wait_for(patience) == std::future_status::ready;
     CHECK(woke);  // then, not at its deadline an hour on
-    if (!woke) REQUIRE(box::remove(name));  // let it go, to end the test
+    if (!woke) let_it_go();  // to end the test
     CHECK(got.get() == errc::closed);
 }

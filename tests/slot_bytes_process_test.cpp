@@ -237,10 +237,11 @@ TEST_CASE("slot bytes: a rendezvous sender waiting out a killed predecessor's me
     auto tx = rendezvous::open(name, slow).sender();  // in the killed one's place and slot
     ipckit_test::backdoor<rendezvous> door(name.str());
     auto sent = std::async(std::launch::async, [&tx] { return err(tx.send(numbered_message(0, 1, max_bytes), 1h)); });
+    ipckit_test::let_go let_it_go(sent, [&] { rx.close(); });  // drops the parked message, which lets it go
     REQUIRE(ipckit_test::eventually([&] { return door.shared().senders.places[0].asleep.load() != 0; }));
     q.close();
     const bool woke = sent.wait_for(patience) == std::future_status::ready;
     CHECK(woke);  // not at its deadline, an hour on
-    if (!woke) rx.close();  // drops the parked message, which lets it go, to end the test
+    if (!woke) let_it_go();  // to end the test
     CHECK(sent.get() == errc::closed);
 }

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <iterator>
 #include <optional>
 #include <system_error>
@@ -198,6 +199,32 @@ bool eventually(F&& done) {
     }
     return true;
 }
+
+/// Lets go a task that waits on a long deadline in a std::async future, by `release` (a close,
+/// a wake): once, when called, or when this goes while the task still waits, as when a REQUIRE
+/// throws before the test woke it. Declared after the future, it goes first: otherwise the
+/// future's destructor would wait out the task's deadline.
+template <class T>
+class let_go {
+public:
+    let_go(const std::future<T>& task, std::function<void()> release) : task_(task), release_(std::move(release)) {}
+    let_go(const let_go&) = delete;
+    let_go& operator=(const let_go&) = delete;
+    ~let_go() {
+        if (!task_.valid() || task_.wait_for(std::chrono::seconds{0}) == std::future_status::ready) return;
+        try {
+            (*this)();
+        } catch (...) {  // a test already failing; the future's destructor then waits
+        }
+    }
+    void operator()() {
+        if (release_) std::exchange(release_, nullptr)();
+    }
+
+private:
+    const std::future<T>& task_;
+    std::function<void()> release_;
+};
 
 /// Memory shared with the children forked after it is made (MAP_SHARED | MAP_ANONYMOUS).
 class shared_memory {

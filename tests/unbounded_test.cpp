@@ -728,6 +728,10 @@ TEST_CASE("unbounded queue: a sender waiting for a chunk another live sender is 
     REQUIRE(v.chain().grower.compare_exchange_strong(idle, ipckit::detail::sys::self().pack()));  // creating chunk 1
 
     auto pending = std::async(std::launch::async, [&tx] { return err(tx.send(make_tick(per_chunk), 1h)); });
+    ipckit_test::let_go let_it_go(pending, [&] {
+        v.chain().grower.store(ipckit::detail::chain_control::idle);
+        v.sh().chunk_bell.ring();
+    });
     REQUIRE(ipckit_test::eventually([&] {  // asleep, as its place says
         for (const auto& p : v.sh().senders.places)
             if (p.asleep.load() != 0) return true;
@@ -739,10 +743,7 @@ TEST_CASE("unbounded queue: a sender waiting for a chunk another live sender is 
         q.close();
     const bool woke = pending.wait_for(patience) == std::future_status::ready;
     CHECK(woke);  // not at its deadline, an hour on
-    if (!woke) {  // let it go, to end the test
-        v.chain().grower.store(ipckit::detail::chain_control::idle);
-        v.sh().chunk_bell.ring();
-    }
+    if (!woke) let_it_go();  // to end the test
     CHECK(pending.get() == errc::closed);
 }
 

@@ -126,6 +126,7 @@ TEMPLATE_TEST_CASE("contract: a sender blocked on a full channel wakes when a re
         tid = ipckit_test::thread_id();
         return K::send(tx, 42, 1h);
     });
+    ipckit_test::let_go let_it_go(sent, [&] { channel.close(); });
     REQUIRE(ipckit_test::eventually([&] { return tid.load() != 0; }));
     REQUIRE(ipckit_test::wait_until_sleeping(::getpid(), tid.load()));  // asleep on the full channel
     for (auto& loan : loans) loan.abandon();
@@ -134,7 +135,7 @@ TEMPLATE_TEST_CASE("contract: a sender blocked on a full channel wakes when a re
     CHECK(K::receive(rx, seq) == errc::would_block);  // past them all: nothing to read, the room free
     const bool woke = sent.wait_for(patience) == std::future_status::ready;
     CHECK(woke);  // then, not at its deadline an hour on
-    if (!woke) channel.close();  // let it go, to end the test
+    if (!woke) let_it_go();  // to end the test
     CHECK(sent.get() == errc::ok);
     if (woke) {
         REQUIRE(K::receive(rx, seq) == errc::ok);
