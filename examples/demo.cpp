@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <stdexcept>
 #include <system_error>
 #include <thread>
 
@@ -196,18 +197,27 @@ int run(const example::settings& s, const std::function<void()>& producers_done)
     return ok && total.lost == 0 && total.out_of_order == 0 && total.corrupt == 0 ? 0 : 1;
 }
 
-/// Runs everyone on the queue, and removes it.
+/// Creates the queue, runs everyone on it, and removes it. One of that name already there is
+/// left alone: a program may be using it, or an earlier run stopped before it removed it.
 template <class Queue>
 int demo(const example::settings& s) {
-    Queue::remove(s.name);  // a queue left by an earlier run could hold its messages, or another type
+    auto queue = [&] {
+        try {
+            return Queue::create(s.name);
+        } catch (const ipckit::error& e) {
+            if (e.reason() != ipckit::errc::already_exists) throw;
+            throw std::runtime_error("'" + s.name + "' already exists: a program may be using it, or an earlier "
+                                     "run stopped before it removed it. Pick another --name, or remove it with "
+                                     "`ipckit rm " + s.name + "` (which refuses while a process uses it)");
+        }
+    }();
     int status = 0;
     if constexpr (Queue::max_senders == 1) {
-        status = run(s, [] {});  // whichever program comes first creates the queue
+        status = run(s, [] {});
     } else {
         // A queue of many producers, and every mailbox, ends only when it is closed as a whole (the
         // closed rule): the demo does that once every producer has ended, and the consumers then
         // get `closed` after the last message.
-        auto queue = Queue::open_or_create(s.name);
         status = run(s, [&] { queue.close(); });
     }
     Queue::remove(s.name);  // a lone consumer did, unless something went wrong
