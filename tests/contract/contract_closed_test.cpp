@@ -16,10 +16,13 @@
 
 #include <ipckit/inspect.hpp>
 
+#include <chrono>
 #include <cstdint>
 
+using namespace std::chrono_literals;
 using namespace ipckit_test::contract;
 using ipckit_test::as_expected;
+using ipckit_test::make_tick;
 using ipckit_test::child_report;
 using ipckit_test::setup_errc;
 
@@ -174,6 +177,35 @@ TEMPLATE_TEST_CASE("contract: closed, as a receiver waiting on a single sender s
     CHECK(K::receive(rx, seq, patience) == errc::closed);
     CHECK(K::receive(rx, seq, already_past()) == errc::closed);  // and stays so
     CHECK(report.finish(c) == as_expected);
+}
+
+TEMPLATE_TEST_CASE("contract: closed, as a receiver sees it while a sender still writes a message begun before the "
+                   "close: after that message, if its send went, and the ones sent behind it",
+                   "[unit]", IPCKIT_CONTRACT_SHARED_LOAN_KINDS) {
+    // A loan is a send held part way, as a sender preempted between its claim and its publish
+    // is: the receiver must not end at its slot, nor drop what lies behind it.
+    using K = TestType;
+    typename K::place place;
+    auto channel = K::channel::create(place, K::quick());
+    auto rx = channel.receiver();
+    auto writing = channel.sender();
+    auto behind = channel.sender();
+    auto loan = writing.loan();
+    REQUIRE(loan);
+    REQUIRE(K::send(behind, 1) == errc::ok);
+    channel.close();
+    std::uint64_t seq = 0;
+    CHECK(K::receive(rx, seq, already_past()) == errc::timed_out);  // a message is on its way
+    CHECK(K::receive(rx, seq, 20ms) == errc::timed_out);            // and it sleeps until it comes
+    loan->data() = make_tick(0);
+    const bool went = loan->commit().has_value();  // a mailbox's says closed, and sends nothing
+    if (went) {
+        REQUIRE(K::receive(rx, seq, patience) == errc::ok);
+        CHECK(seq == 0);
+    }
+    REQUIRE(K::receive(rx, seq, patience) == errc::ok);
+    CHECK(seq == 1);
+    CHECK(K::receive(rx, seq, patience) == errc::closed);
 }
 
 TEMPLATE_TEST_CASE("contract: closed, as a sender on a full channel sees it: the end of a single receiver, the close "

@@ -105,7 +105,7 @@ TEMPLATE_TEST_CASE("contract: a send to a full channel is would_block, or timed_
 
 TEMPLATE_TEST_CASE("contract: a sender blocked on a full channel wakes when a receiver passes over abandoned loans, "
                    "which free the room",
-                   "[unit]", IPCKIT_CONTRACT_ABANDONED_LOAN_KINDS) {
+                   "[unit]", IPCKIT_CONTRACT_SHARED_LOAN_KINDS) {
     using K = TestType;
     typename K::place place;
     ipckit::broadcast_options slow;  // no look at the peers' liveness ends a wait: only a wake does

@@ -426,10 +426,11 @@ struct node_from : node_kind<false> {};
         node_any, node_from, tcp_connection, unix_connection, shm_connection, \
         rendezvous_bytes_spsc, rendezvous_bytes_mpmc, unbounded_bytes_mpsc
 
-/// A sender's loan given back unsent (abandon) leaves its slot to be passed over, which frees it:
-/// the fixed-size rings that several senders share (a bytes ring's records are skipped alike,
-/// but a wake of its own: bytes_endpoints.hpp). Their senders lend slots with loan().
-#define IPCKIT_CONTRACT_ABANDONED_LOAN_KINDS \
+/// The fixed-size rings that several senders share, whose senders lend slots with loan(). A loan
+/// given back unsent (abandon) leaves its slot to be passed over, which frees it (a bytes ring's
+/// records are skipped alike, but a wake of its own: bytes_endpoints.hpp); a loan still held when
+/// the channel closes is waited for, with what was sent behind it.
+#define IPCKIT_CONTRACT_SHARED_LOAN_KINDS \
     fixed_mpsc, fixed_mpmc, mailbox_exclusive, mailbox_any, mailbox_round_robin, mailbox_broadcast
 
 /// A sender attached after a killed one takes over its place: its close ends the stream. (Not a

@@ -292,7 +292,7 @@ protected:
                     [&step](bool ask_os) noexcept {
                         // A dead process may hold what we wait for: finish it for them.
                         if (ask_os) (void)step.recover();
-                        return step.peers(ask_os);
+                        return unless_claim_held(step, step.peers(ask_os));
                     },
                     committed(step) ? clock::time_point::max() : deadline, liveness_, next_check_);
                 if constexpr (!never_ended_by_peers<Step>) {
@@ -352,10 +352,22 @@ protected:
             const errc e = step.attempt();
             if (e != errc::would_block) return e;
             if (step.recover()) continue;
+            if (unless_claim_held(step, end) == errc::ok) return errc::would_block;  // for the loop to wait on
             if (!give_up(step)) return errc::would_block;
             return end == errc::closed ? ended() : report_dead();
         }
     }
+
+    /// What the other side's `end` means for the verb: ok (not ended yet) where it closed while
+    /// a live process of it still holds a claim the verb must wait for (step.claim_held()).
+    template <verb_step Step>
+    static errc unless_claim_held(Step& step, errc end) noexcept {
+        if constexpr (requires { step.claim_held(); })
+            return unless_claim_held(end, step.claim_held());
+        else
+            return end;
+    }
+    static errc unless_claim_held(errc end, bool held) noexcept { return end == errc::closed && held ? errc::ok : end; }
 
     /// A committing_step's committed() and give_up(); for any other step, never committed and
     /// nothing to give up.

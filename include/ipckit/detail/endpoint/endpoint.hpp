@@ -114,7 +114,8 @@ protected:
                          return e;
                      },
                      [this]() noexcept { return ready(); }, [this]() noexcept { return recover(); },
-                     [this](bool ask_os) noexcept { return this->peers_state(ask_os); }};
+                     [this](bool ask_os) noexcept { return this->peers_state(ask_os); },
+                     [this]() noexcept { return claim_held_; }};
         return this->template run_verb<Mode, typename Queue::wait_type>(step, deadline);
     }
     /// A batch send: run_until of `op`, each attempt of which sends what fits, counting it in
@@ -152,9 +153,15 @@ protected:
     Cursor& cursor() noexcept { return cursor_; }
 
 private:
-    /// Finishes a slot that a dead process on the other side claimed and left unfinished.
+    /// Finishes a slot that a dead process on the other side claimed and left unfinished; notes
+    /// whether it stopped at one a live process holds (claim_held_).
     bool recover() noexcept {
-        return cursor_.recover([this](std::uint64_t p) { return Role::peers(*this->shared_).live_claimant(p); });
+        claim_held_ = false;
+        return cursor_.recover([this](std::uint64_t p) {
+            const bool live = Role::peers(*this->shared_).live_claimant(p);
+            claim_held_ = claim_held_ || live;
+            return live;
+        });
     }
 
 protected:
@@ -164,7 +171,8 @@ protected:
         requires std::same_as<Role, consumer_role>
     {
         return this->may_not_wait([this]() noexcept { return ready(); }, [this]() noexcept { return recover(); },
-                                  [this](bool ask) noexcept { return this->peers_state(ask); }, ask_os);
+                                  [this](bool ask) noexcept { return this->unless_claim_held(this->peers_state(ask), claim_held_); },
+                                  ask_os);
     }
 
 private:
@@ -177,6 +185,7 @@ private:
     }
 
     Cursor cursor_;
+    bool claim_held_ = false;  // the last recover() stopped at a live process's claim (step.hpp: claim_held)
 };
 
 }  // namespace ipckit::detail

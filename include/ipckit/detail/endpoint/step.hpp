@@ -24,6 +24,12 @@ namespace ipckit::detail {
 ///     errc peers(bool ask_os) the other side: ok (someone is there, or may come), closed
 ///                             (everyone who came has let go) or, with ask_os only, peer_dead
 ///                             (everyone left there has died). A load without ask_os.
+///     bool claim_held()       loads only: whether the last recover() stopped at a claim that a
+///                             live process on the other side made and has not finished (a
+///                             message it is still writing, a loan it holds). Where the other
+///                             side has closed, the verb waits for that claim rather than
+///                             ending closed: what it carries was sent before the close, and
+///                             so were the messages behind it. False for a step without claims.
 ///
 /// When does the other side end a verb: that is what peers() says, and the only thing in which
 /// kinds differ here. A queue's step asks its roster (the closed rule); a kind whose verbs never
@@ -65,22 +71,32 @@ concept committing_step = verb_step<S> && requires(S& s, const S& cs) {
     { s.give_up() } noexcept -> std::same_as<bool>;
 };
 
-/// A verb_step made of four callables, for kinds that write their step inline.
-template <class Attempt, class Ready, class Recover, class Peers>
+/// The claim_held() of a step whose recover() never stops at a live claim.
+struct never_held {
+    bool operator()() const noexcept { return false; }
+};
+
+/// A verb_step made of four callables, and a fifth for claim_held(), for kinds that write their
+/// step inline.
+template <class Attempt, class Ready, class Recover, class Peers, class Held = never_held>
 struct step_of {
     Attempt attempt_;
     Ready ready_;
     Recover recover_;
     Peers peers_;
+    Held held_{};
     // Always inline: the verb loop calls attempt() from two places (settle and drain), which
     // made clang 14 keep it out of line, a call a message (bench/ipckit_per_message.cpp).
     [[gnu::always_inline]] errc attempt() noexcept { return attempt_(); }
     bool ready() noexcept { return ready_(); }
     bool recover() noexcept { return recover_(); }
     errc peers(bool ask_os) noexcept { return peers_(ask_os); }
+    bool claim_held() noexcept { return held_(); }
 };
 template <class Attempt, class Ready, class Recover, class Peers>
 step_of(Attempt, Ready, Recover, Peers) -> step_of<Attempt, Ready, Recover, Peers>;
+template <class Attempt, class Ready, class Recover, class Peers, class Held>
+step_of(Attempt, Ready, Recover, Peers, Held) -> step_of<Attempt, Ready, Recover, Peers, Held>;
 
 /// A verb_step of a kind whose other side never ends its verbs (a mailbox): an attempt (which
 /// itself says closed once the channel is closed as a whole), what it waits for, and `check`,

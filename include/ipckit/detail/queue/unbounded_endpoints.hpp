@@ -221,7 +221,8 @@ private:
     bool watched_ready(bool ask_os) noexcept {
         return this->may_not_wait([this]() noexcept { return this->cursor_.has_data(); },
                                   [this]() noexcept { return recover(); },
-                                  [this](bool ask) noexcept { return this->peers_state(ask); }, ask_os);
+                                  [this](bool ask) noexcept { return this->unless_claim_held(this->peers_state(ask), claim_held_); },
+                                  ask_os);
     }
 
     /// Takes the oldest message into `out`, through the one verb loop (endpoint_core::run_verb).
@@ -253,14 +254,24 @@ private:
     errc receive_with(const Pop& pop, clock::time_point deadline) noexcept {
         step_of step{[&pop]() noexcept { return pop(); },
                      [this]() noexcept { return this->cursor_.has_data(); }, [this]() noexcept { return recover(); },
-                     [this](bool ask_os) noexcept { return this->peers_state(ask_os); }};
+                     [this](bool ask_os) noexcept { return this->peers_state(ask_os); },
+                     [this]() noexcept { return claim_held_; }};
         return this->template run_verb<Mode, typename Queue::wait_type>(step, deadline);
     }
 
+    /// Finishes what a dead sender claimed and left unfinished; notes whether it stopped at a
+    /// claim a live sender holds (claim_held_).
     bool recover() noexcept {
         auto& senders = this->shared_->senders;
-        return this->cursor_.recover([&senders](std::uint64_t p) { return senders.live_claimant(p); });
+        claim_held_ = false;
+        return this->cursor_.recover([this, &senders](std::uint64_t p) {
+            const bool live = senders.live_claimant(p);
+            claim_held_ = claim_held_ || live;
+            return live;
+        });
     }
+
+    bool claim_held_ = false;  // the last recover() stopped at a live sender's claim (step.hpp: claim_held)
 };
 
 }  // namespace ipckit::detail
