@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
 #include <random>
 #include <string>
 #include <thread>
@@ -530,6 +531,23 @@ TEST_CASE("inspect: damaged, truncated and foreign segments are reported with th
         check(fifo, segment_status::foreign, "not a plain file");  // and opening it did not wait for a writer
         ::rmdir(file_of(dir).c_str());
         ::unlink(file_of(fifo).c_str());
+    }
+    SECTION("a symbolic link under ipckit's prefix is described as itself, not as the file it points to") {
+        const std::string link = unique_name("link");
+        const std::string target = "/tmp/" + link + ".target";  // 12345 bytes, mode 0640: not what is shown
+        {
+            std::ofstream out(target, std::ios::binary);
+            out << std::string(12345, 'x');
+        }
+        REQUIRE(::chmod(target.c_str(), 0640) == 0);
+        REQUIRE(::symlink(target.c_str(), file_of(link).c_str()) == 0);
+        const auto s = ipckit::inspect(link);
+        CHECK(s.status == segment_status::foreign);
+        CHECK(contains(s.problem, "symbolic link"));
+        CHECK(s.size_bytes == target.size());  // a link's own size: the length of what it names
+        CHECK(s.mode == 0777u);
+        ::unlink(file_of(link).c_str());
+        ::unlink(target.c_str());
     }
     SECTION("a domain's member slot that says its name is longer than a name may be") {
         scoped_domain domain;

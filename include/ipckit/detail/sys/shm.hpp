@@ -264,11 +264,12 @@ inline file shm_open_for_reading(const std::string& os_name, int& err) noexcept 
     return f;
 }
 
-/// The status of `os_name` without opening it (its owner and mode, when it cannot be opened).
+/// The status of `os_name` without opening it (its owner and mode, when it cannot be opened):
+/// of the entry itself, not of what a symbolic link there points to.
 inline std::optional<struct stat> shm_stat(const std::string& os_name) noexcept {
     struct stat st {};
     const std::string path = std::string(shm_dir) + os_name;
-    if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+    if (::lstat(path.c_str(), &st) != 0) return std::nullopt;
     return st;
 }
 
