@@ -298,6 +298,12 @@ TEST_CASE("rpc binder: bad input is refused with a reason, and the binder goes o
                           !ipckit_test::contains(control.error().message, "\n"),
                       "invalid_argument for an address with a newline, quoted without it, not " +
                           control.error().message);
+              const std::string c1 = "unix:///tmp/x\xc2\x9b" "2J";  // U+009B, CSI: valid UTF-8 a terminal acts on
+              auto beyond = b.call<void>("register", std::string("calc"), c1, patience);
+              r.check(!beyond && refused(beyond.error(), "invalid_argument", "beyond ASCII") &&
+                          !ipckit_test::contains(beyond.error().message, "\xc2\x9b"),
+                      "invalid_argument for an address with a C1 control, quoted without it, not " +
+                          beyond.error().message);
 
               // one connection holds at most max_names
               for (int i = 0; i < 3; ++i) {

@@ -28,7 +28,8 @@ int run_binder(const binder_settings& s) {
 
     ipckit::rpc::binder_options o;
     o.max_names = s.max_names;
-    o.log = [](const std::string& what) { std::cout << "ipckit binder: " << what << std::endl; };
+    // What it logs names what servers registered: printable, as every name the tool writes.
+    o.log = [](const std::string& what) { std::cout << "ipckit binder: " << printable(what) << std::endl; };
     try {
         ipckit::rpc::binder b(s.listen, o);
         b.start();

@@ -122,6 +122,8 @@ json list_document(const std::vector<ipckit::segment_info>& segments) {
 
 json segment_document(const ipckit::segment_info& s) { return {{"schema", json_schema}, {"segment", to_json(s)}}; }
 
-std::string json_text(const json& document) { return document.dump(2, ' ', false, json::error_handler_t::replace); }
+// Everything beyond ASCII as \uNNNN: a name in /dev/shm may hold C1 controls (U+0080 to U+009F),
+// valid UTF-8 that JSON may carry raw and a terminal would act on.
+std::string json_text(const json& document) { return document.dump(2, ' ', true, json::error_handler_t::replace); }
 
 }  // namespace ipckit_tool

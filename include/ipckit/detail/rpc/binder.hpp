@@ -93,13 +93,18 @@ private:
             throw detail::rpc::refusal(errc_t::invalid_argument,
                                        "the address is " + std::to_string(address.size()) + " characters long, more than the " +
                                            std::to_string(detail::rpc::max_binder_address) + " a binder keeps");
-        // What a binder keeps, it prints and hands to every client that asks: printable only.
+        // What a binder keeps, it prints and hands to every client that asks: printable ASCII
+        // only, since beyond it lie C1 controls (U+0080 to U+009F) that a terminal acts on.
         if (const auto c = std::find_if(address.begin(), address.end(),
-                                        [](char x) { return static_cast<unsigned char>(x) < 0x20 || x == 0x7f; });
+                                        [](char x) {
+                                            const auto u = static_cast<unsigned char>(x);
+                                            return u < 0x20 || u >= 0x7f;
+                                        });
             c != address.end())
             throw detail::rpc::refusal(errc_t::invalid_argument,
-                                       "the address '" + detail::quoted(address) + "' holds a control character (byte " +
-                                           std::to_string(c - address.begin()) + "); register a printable address");
+                                       "the address '" + detail::quoted(address) +
+                                           "' holds a control character or a byte beyond ASCII (byte " +
+                                           std::to_string(c - address.begin()) + "); register a printable ASCII address");
         try {
             (void)ipckit::parse_address(address);
         } catch (const ipckit::error& e) {
