@@ -640,6 +640,41 @@ TEST_CASE("ipckit list --json and inspect --json go on past bytes that are not U
     CHECK(one.at("description") == "ipckit_test::caf\xef\xbf\xbd");
 }
 
+TEST_CASE("ipckit list --json escapes a name's control characters beyond ASCII, which a terminal would act on",
+          "[unit]") {
+    const std::string csi = "\xc2\x9b";  // U+009B, CSI: valid UTF-8 that a terminal takes as a command
+    const std::string odd = unique_name("tool") + csi + "2J";
+    struct unlinked {
+        std::string file;
+        ~unlinked() { ::unlink(file.c_str()); }
+    } guard{file_of(odd)};
+    write_foreign(odd, {'x'});
+    const auto r = ipckit_tool({"list", odd, "--json"});
+    CHECK(r.code == 0);
+    CHECK_FALSE(contains(r.out, csi));
+    CHECK(contains(r.out, "\\u009b2J"));
+    CHECK(json::parse(r.out).at("segments").at(0).at("name") == odd);  // the same name, read back
+}
+
+TEST_CASE("ipckit inspect and rm say how to remove by hand a file that list shows but ipckit would never have named",
+          "[unit]") {
+    const std::string odd = unique_name("tool") + " with spaces";
+    struct unlinked {
+        std::string file;
+        ~unlinked() { ::unlink(file.c_str()); }
+    } guard{file_of(odd)};
+    write_foreign(odd, {'x'});
+    REQUIRE(listed_json(odd).at("status") == "foreign");
+    for (const auto& args : std::vector<std::vector<std::string>>{{"inspect", odd}, {"rm", odd}, {"rm", "--force", odd}}) {
+        const auto r = ipckit_tool(args);
+        INFO(args[0] << " " << args[1] << ": " << r.err);
+        CHECK(r.code == 1);
+        CHECK(contains(r.err, "remove it by hand: rm -- '" + file_of(odd) + "'"));
+    }
+    struct stat st {};
+    CHECK(::lstat(file_of(odd).c_str(), &st) == 0);  // left where it was
+}
+
 TEST_CASE("ipckit exits with 1, saying so, when its output cannot be written", "[unit]") {
     scoped_name name("tool");
     auto q = S::create(name);

@@ -2,6 +2,7 @@
 // The commands of the `ipckit` program, one file each; main.cpp parses the command line into
 // these settings and calls them. Each returns the program's exit code.
 
+#include <ipckit/error.hpp>
 #include <ipckit/segment_info.hpp>
 
 #include <cstddef>
@@ -61,6 +62,11 @@ bool named(const std::vector<std::string>& patterns, std::string_view name);
 /// else exit_ok.
 int check_named(std::string_view command, const std::vector<std::string>& patterns,
                 const std::vector<ipckit::segment_info>& segments);
+
+/// Why `name` could not be looked at, as ipckit::inspect threw `e`: no such segment (naming the
+/// file that is not there), or, for a name ipckit would never make that is there all the same
+/// (list shows it as foreign), how to remove it by hand; else what `e` says.
+std::string cannot_inspect(const std::string& name, const ipckit::error& e);
 
 /// Prints "ipckit <command>: <message>" on stderr (printable).
 void complain(std::string_view command, std::string_view message);

@@ -1,6 +1,9 @@
 #include "commands.hpp"
 
+#include <ipckit/segment.hpp>
+
 #include <fnmatch.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -85,6 +88,16 @@ std::string printable(std::string_view text) {
         out += hex[b & 0xf];
     }
     return out;
+}
+
+std::string cannot_inspect(const std::string& name, const ipckit::error& e) {
+    const std::string path = std::string(ipckit::detail::sys::shm_dir) + ipckit::detail::os_name(name);
+    if (e.reason() == ipckit::errc::not_found) return "no segment '" + name + "' (no " + path + ")";
+    struct stat st {};
+    if (e.reason() == ipckit::errc::invalid_name && name.find('/') == std::string::npos && ::lstat(path.c_str(), &st) == 0)
+        return "'" + name + "' is not named as ipckit names its segments, so ipckit did not make it and leaves it alone; "
+               "if it is not wanted, remove it by hand: rm -- '" + path + "'";
+    return e.what();
 }
 
 std::vector<std::string> holders(const ipckit::segment_info& s) {

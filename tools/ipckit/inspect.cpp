@@ -16,10 +16,7 @@ int run_inspect(const inspect_settings& s) {
     try {
         info = ipckit::inspect(s.name);
     } catch (const ipckit::error& e) {
-        complain(command, e.reason() == ipckit::errc::not_found ? "no segment '" + s.name + "' (no " +
-                                                                      std::string(ipckit::detail::sys::shm_dir) +
-                                                                      ipckit::detail::os_name(s.name) + ")"
-                                                                : std::string(e.what()));
+        complain(command, cannot_inspect(s.name, e));
         return exit_failed;
     }
     if (s.domain && info.kind != ipckit::segment_kind::domain) {

@@ -54,7 +54,7 @@ int remove_named(const remove_settings& s) {
         try {
             info = ipckit::inspect(name);
         } catch (const ipckit::error& e) {
-            complain("rm", e.reason() == ipckit::errc::not_found ? "no segment '" + name + "'" : std::string(e.what()));
+            complain("rm", cannot_inspect(name, e));
             rc = exit_failed;
             continue;
         }
