@@ -199,13 +199,18 @@ int demo(const std::string& domain) {
 // How long a participant listens after the last message: up to a day.
 constexpr std::uint64_t max_listen_ms = 86'400'000;
 
+/// How to call the program.
+void print_usage(std::ostream& out) {
+    out << "usage: chat --demo [--domain NAME]\n"
+           "       chat --domain NAME --name ME [--to PEER --say TEXT]... [--listen MS]\n"
+           "  MS: 0 to "
+        << max_listen_ms << " (default 1000)\n";
+}
+
 /// Exits with 2, saying `why` (if anything) and how to call the program.
 [[noreturn]] void usage(const std::string& why = {}) {
     if (!why.empty()) std::cerr << "chat: " << why << "\n";
-    std::cerr << "usage: chat --demo [--domain NAME]\n"
-                 "       chat --domain NAME --name ME [--to PEER --say TEXT]... [--listen MS]\n"
-                 "  MS: 0 to "
-              << max_listen_ms << " (default 1000)\n";
+    print_usage(std::cerr);
     std::exit(2);
 }
 
@@ -222,6 +227,10 @@ int main(int argc, char** argv) {
             if (i + 1 >= argc) usage(std::string(a) + " needs a value");
             return argv[++i];
         };
+        if (a == "--help" || a == "-h") {
+            print_usage(std::cout);
+            return 0;
+        }
         if (a == "--demo") run_demo = true;
         else if (a == "--domain") domain = value();
         else if (a == "--name") name = value();

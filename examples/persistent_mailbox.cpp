@@ -82,18 +82,23 @@ int demo() {
 
 }  // namespace
 
+constexpr const char* usage_line = "usage: persistent_mailbox send NAME TEXT... | receive NAME | remove NAME | demo\n";
+
 int main(int argc, char** argv) {
     try {
         const std::string verb = argc > 1 ? argv[1] : "";
+        if (verb == "--help" || verb == "-h") {
+            std::fputs(usage_line, stdout);
+            return 0;
+        }
         if (verb == "demo") return demo();
         if (verb == "send" && argc > 3) return send(argv[2], argc - 3, argv + 3);
         if (verb == "receive" && argc == 3) return receive(argv[2]);
         if (verb == "remove" && argc == 3) return notes::remove(argv[2]) ? 0 : 1;
     } catch (const ipckit::error& e) {
-        std::fprintf(stderr, "%s\n", e.what());
+        std::fprintf(stderr, "persistent_mailbox: %s\n", e.what());
         return 1;
     }
-    std::fprintf(stderr,
-                 "usage: %s send NAME TEXT... | receive NAME | remove NAME | demo\n", argc > 0 ? argv[0] : "persistent_mailbox");
+    std::fputs(usage_line, stderr);
     return 2;
 }
