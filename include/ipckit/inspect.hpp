@@ -154,6 +154,29 @@ inline bool remove_stale(std::string_view name, std::string* why = nullptr) {
     return detail::sys::shm_remove_if_same(os, f);
 }
 
+namespace detail {
+
+/// Removes the unbounded queue `name`, its chain retired with its chunks, and then the chunks
+/// of its name that the chain did not lead to: a damaged chain, or one whose base was scribbled
+/// so that it names other chunks than its own. With the queue gone nothing leads to them, and
+/// they go as remove_stale removes them.
+inline bool remove_chain_and_strays(std::string_view name, liveness& live) {
+    const bool removed = remove_unbounded_queue(name);
+    const std::string prefix = std::string(name) + ".";
+    for (const auto& n : segment_names(prefix)) {
+        // Only chunks: "NAME.2024" may be another queue of its own, stale for its own reasons.
+        if (!parse_decimal(std::string_view(n).substr(prefix.size())) || look(n, live).kind != segment_kind::unbounded_chunk)
+            continue;
+        try {
+            (void)remove_stale(n);
+        } catch (const error&) {  // one this user may not remove: the others still go
+        }
+    }
+    return removed;
+}
+
+}  // namespace detail
+
 /// Removes the segment `name` whatever it holds, as its kind's own remove does: a queue or a
 /// mailbox closed first (its endpoints wake and see closed once they have taken what it holds;
 /// not one whose description was cut short in its header, whose layout cannot be read), an
@@ -168,7 +191,7 @@ inline bool remove_any(std::string_view name) {
     const segment_info info = detail::look(name, live);
     if (info.status == segment_status::vanished) return false;
     if (info.status == segment_status::ok) {
-        if (info.chain) return detail::remove_unbounded_queue(name);
+        if (info.chain) return detail::remove_chain_and_strays(name, live);
         if (info.kind == segment_kind::mailbox || info.kind == segment_kind::broadcast)
             return detail::remove_mailbox_of_any_type(name);
         if (info.kind == segment_kind::domain) return remove_domain(name);
@@ -179,25 +202,10 @@ inline bool remove_any(std::string_view name) {
         if (info.kind == segment_kind::queue)
             return detail::heads_a_chain(name) ? detail::remove_unbounded_queue(name) : detail::remove_queue_of_any_type(name);
     }
-    if (info.status != segment_status::ok && detail::heads_a_chain(name)) {
-        // Its header says unbounded queue, but its chain did not read as one (remove_segment
-        // refuses such a name). What of the chain can still be trusted is retired and its chunks
-        // removed; else the name alone goes. Then its chunks that the damaged chain could not
-        // name are stale (their queue is gone), and go as remove_stale removes them.
-        const bool removed = detail::remove_unbounded_queue(name);
-        const std::string prefix = std::string(name) + ".";
-        for (const auto& n : detail::segment_names(prefix)) {
-            // Only chunks: "NAME.2024" may be another queue of its own, stale for its own reasons.
-            if (!detail::parse_decimal(std::string_view(n).substr(prefix.size())) ||
-                detail::look(n, live).kind != segment_kind::unbounded_chunk)
-                continue;
-            try {
-                (void)remove_stale(n);
-            } catch (const error&) {  // one this user may not remove: the others still go
-            }
-        }
-        return removed;
-    }
+    // Its header says unbounded queue, but its chain did not read as one (remove_segment
+    // refuses such a name): what of the chain can still be trusted is retired, else the name
+    // alone goes.
+    if (info.status != segment_status::ok && detail::heads_a_chain(name)) return detail::remove_chain_and_strays(name, live);
     return remove_segment(name);
 }
 
