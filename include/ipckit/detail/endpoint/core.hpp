@@ -292,7 +292,7 @@ protected:
                     [&step](bool ask_os) noexcept {
                         // A dead process may hold what we wait for: finish it for them.
                         if (ask_os) (void)step.recover();
-                        return unless_claim_held(step, step.peers(ask_os));
+                        return unless_claim_held(step, step.peers(ask_os));  // a fresh look at the claims
                     },
                     committed(step) ? clock::time_point::max() : deadline, liveness_, next_check_);
                 if constexpr (!never_ended_by_peers<Step>) {
@@ -351,23 +351,47 @@ protected:
         for (;;) {
             const errc e = step.attempt();
             if (e != errc::would_block) return e;
+            if (end == errc::closed && claim_held(step)) {
+                // Still held at the last look: looked at again (system calls) once per liveness
+                // interval, as the OS is asked, so that a non-blocking verb polled meanwhile
+                // makes none. A blocking one looks afresh when it wakes (unless_claim_held).
+                const auto now = clock::now();
+                if (now < next_check_) return errc::would_block;
+                next_check_ = now + liveness_;
+            }
             if (step.recover()) continue;
-            if (unless_claim_held(step, end) == errc::ok) return errc::would_block;  // for the loop to wait on
+            if (end == errc::closed && claim_held(step)) return errc::would_block;  // for the loop to wait on
             if (!give_up(step)) return errc::would_block;
             return end == errc::closed ? ended() : report_dead();
         }
     }
 
-    /// What the other side's `end` means for the verb: ok (not ended yet) where it closed while
-    /// a live process of it still holds a claim the verb must wait for (step.claim_held()).
+    /// Whether the last step.recover() stopped at a claim a live process holds (claim_held);
+    /// never, for a step without claims.
+    template <verb_step Step>
+    static bool claim_held(Step& step) noexcept {
+        if constexpr (requires { step.claim_held(); })
+            return step.claim_held();
+        else
+            return false;
+    }
+    /// `end`, the other side's state, as a verb that waits on it takes it: ok (not ended yet)
+    /// where it closed while a live process of it still holds a claim, as `recover()` finds
+    /// afresh and `held()` then says (what an earlier look noted may be gone). Loads only,
+    /// unless the other side closed.
+    template <class Recover, class Held>
+    static errc unless_claim_held(errc end, Recover&& recover, Held&& held) noexcept {
+        if (end != errc::closed) return end;
+        (void)recover();
+        return held() ? errc::ok : end;
+    }
     template <verb_step Step>
     static errc unless_claim_held(Step& step, errc end) noexcept {
         if constexpr (requires { step.claim_held(); })
-            return unless_claim_held(end, step.claim_held());
+            return unless_claim_held(end, [&step]() noexcept { return step.recover(); }, [&step]() noexcept { return step.claim_held(); });
         else
             return end;
     }
-    static errc unless_claim_held(errc end, bool held) noexcept { return end == errc::closed && held ? errc::ok : end; }
 
     /// A committing_step's committed() and give_up(); for any other step, never committed and
     /// nothing to give up.

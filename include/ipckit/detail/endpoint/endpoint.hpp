@@ -171,7 +171,10 @@ protected:
         requires std::same_as<Role, consumer_role>
     {
         return this->may_not_wait([this]() noexcept { return ready(); }, [this]() noexcept { return recover(); },
-                                  [this](bool ask) noexcept { return this->unless_claim_held(this->peers_state(ask), claim_held_); },
+                                  [this](bool ask) noexcept {
+                                      return this->unless_claim_held(this->peers_state(ask), [this]() noexcept { return recover(); },
+                                                                     [this]() noexcept { return claim_held_; });
+                                  },
                                   ask_os);
     }
 

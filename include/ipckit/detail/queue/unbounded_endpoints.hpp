@@ -221,7 +221,10 @@ private:
     bool watched_ready(bool ask_os) noexcept {
         return this->may_not_wait([this]() noexcept { return this->cursor_.has_data(); },
                                   [this]() noexcept { return recover(); },
-                                  [this](bool ask) noexcept { return this->unless_claim_held(this->peers_state(ask), claim_held_); },
+                                  [this](bool ask) noexcept {
+                                      return this->unless_claim_held(this->peers_state(ask), [this]() noexcept { return recover(); },
+                                                                     [this]() noexcept { return claim_held_; });
+                                  },
                                   ask_os);
     }
 
