@@ -22,8 +22,8 @@
 using namespace std::chrono_literals;
 using namespace ipckit_test::contract;
 using ipckit_test::as_expected;
-using ipckit_test::make_tick;
 using ipckit_test::child_report;
+using ipckit_test::make_tick;
 using ipckit_test::setup_errc;
 
 namespace {

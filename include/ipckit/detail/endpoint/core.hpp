@@ -220,6 +220,25 @@ protected:
         return e;
     }
 
+    /// `cursor.recover(live_claimant)`, the recovery of a cursor whose claims the other side's
+    /// roster lists: notes in claim_held_ whether it stopped at a claim a live process holds
+    /// (a step's claim_held(), step.hpp).
+    template <class Cursor, class LiveClaimant>
+    bool recover_noting_claims(Cursor& cursor, LiveClaimant&& live_claimant) noexcept {
+        claim_held_ = false;
+        return cursor.recover([this, &live_claimant](std::uint64_t p) noexcept {
+            const bool live = live_claimant(p);
+            claim_held_ = claim_held_ || live;
+            return live;
+        });
+    }
+    /// peers_state(ask_os) for a receiver's waitset: ok while the other side closed but a claim
+    /// is still held, as `recover` (recover_noting_claims) finds afresh.
+    template <class Recover>
+    errc peers_unless_claim_held(bool ask_os, Recover&& recover) noexcept {
+        return unless_claim_held(peers_state(ask_os), recover, [this]() noexcept { return claim_held_; });
+    }
+
     /// Which deaths over there this endpoint has reported, to give to keep_unreported.
     [[nodiscard]] std::uint32_t report_mark() const noexcept { return reported_; }
     /// Takes back the reports made since report_mark() said `mark`: a verb that returns
@@ -424,6 +443,7 @@ protected:
     std::chrono::nanoseconds liveness_;
     std::uint32_t reported_ = 0;  ///< the other side's retirements when this endpoint last reported a death
     clock::time_point next_check_;  ///< when a verb next asks the OS about the other side (and recovers)
+    bool claim_held_ = false;  ///< the last recover_noting_claims() stopped at a live process's claim
 };
 
 }  // namespace ipckit::detail

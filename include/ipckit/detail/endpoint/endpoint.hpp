@@ -115,7 +115,7 @@ protected:
                      },
                      [this]() noexcept { return ready(); }, [this]() noexcept { return recover(); },
                      [this](bool ask_os) noexcept { return this->peers_state(ask_os); },
-                     [this]() noexcept { return claim_held_; }};
+                     [this]() noexcept { return this->claim_held_; }};
         return this->template run_verb<Mode, typename Queue::wait_type>(step, deadline);
     }
     /// A batch send: run_until of `op`, each attempt of which sends what fits, counting it in
@@ -156,12 +156,8 @@ private:
     /// Finishes a slot that a dead process on the other side claimed and left unfinished; notes
     /// whether it stopped at one a live process holds (claim_held_).
     bool recover() noexcept {
-        claim_held_ = false;
-        return cursor_.recover([this](std::uint64_t p) {
-            const bool live = Role::peers(*this->shared_).live_claimant(p);
-            claim_held_ = claim_held_ || live;
-            return live;
-        });
+        return this->recover_noting_claims(
+            cursor_, [this](std::uint64_t p) noexcept { return Role::peers(*this->shared_).live_claimant(p); });
     }
 
 protected:
@@ -172,8 +168,7 @@ protected:
     {
         return this->may_not_wait([this]() noexcept { return ready(); }, [this]() noexcept { return recover(); },
                                   [this](bool ask) noexcept {
-                                      return this->unless_claim_held(this->peers_state(ask), [this]() noexcept { return recover(); },
-                                                                     [this]() noexcept { return claim_held_; });
+                                      return this->peers_unless_claim_held(ask, [this]() noexcept { return recover(); });
                                   },
                                   ask_os);
     }
@@ -188,7 +183,6 @@ private:
     }
 
     Cursor cursor_;
-    bool claim_held_ = false;  // the last recover() stopped at a live process's claim (step.hpp: claim_held)
 };
 
 }  // namespace ipckit::detail

@@ -222,8 +222,7 @@ private:
         return this->may_not_wait([this]() noexcept { return this->cursor_.has_data(); },
                                   [this]() noexcept { return recover(); },
                                   [this](bool ask) noexcept {
-                                      return this->unless_claim_held(this->peers_state(ask), [this]() noexcept { return recover(); },
-                                                                     [this]() noexcept { return claim_held_; });
+                                      return this->peers_unless_claim_held(ask, [this]() noexcept { return recover(); });
                                   },
                                   ask_os);
     }
@@ -258,7 +257,7 @@ private:
         step_of step{[&pop]() noexcept { return pop(); },
                      [this]() noexcept { return this->cursor_.has_data(); }, [this]() noexcept { return recover(); },
                      [this](bool ask_os) noexcept { return this->peers_state(ask_os); },
-                     [this]() noexcept { return claim_held_; }};
+                     [this]() noexcept { return this->claim_held_; }};
         return this->template run_verb<Mode, typename Queue::wait_type>(step, deadline);
     }
 
@@ -266,15 +265,9 @@ private:
     /// claim a live sender holds (claim_held_).
     bool recover() noexcept {
         auto& senders = this->shared_->senders;
-        claim_held_ = false;
-        return this->cursor_.recover([this, &senders](std::uint64_t p) {
-            const bool live = senders.live_claimant(p);
-            claim_held_ = claim_held_ || live;
-            return live;
-        });
+        return this->recover_noting_claims(this->cursor_,
+                                           [&senders](std::uint64_t p) noexcept { return senders.live_claimant(p); });
     }
-
-    bool claim_held_ = false;  // the last recover() stopped at a live sender's claim (step.hpp: claim_held)
 };
 
 }  // namespace ipckit::detail
