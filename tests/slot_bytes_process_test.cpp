@@ -117,6 +117,7 @@ TEST_CASE("slot bytes: a chain receiver killed mid-stream is replaced by one tha
         for (std::uint64_t s = 0; s < total; ++s) REQUIRE(tx.send(numbered_message(0, s, max_bytes)));
     }  // closed: the stream ends after the last message
     signal_pipe reports;
+    reports.hold_writer_to_a_page();  // so the kill below finds it mid-stream, some 1500 messages in at most
     signal_pipe hold;
     child receiver([&] {
         auto rx = chain::open(name, quick_liveness()).receiver();

@@ -29,6 +29,7 @@
 #include <string_view>
 
 #include <csignal>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -272,6 +273,11 @@ public:
         return v;
     }
     void close_write() noexcept { close_fd(fd_[1]); }
+    /// Holds the pipe to one page: a writer blocks once a page of it is unread, so what it
+    /// reports stays within a page of what its reader has read (512 values).
+    void hold_writer_to_a_page() const {
+        if (::fcntl(fd_[1], F_SETPIPE_SZ, 4096) < 0) throw std::system_error(errno, std::generic_category(), "F_SETPIPE_SZ");
+    }
     /// Whole reports: put() writes n bytes; get() reads n bytes, false at end of file or timeout.
     void put(const void* p, std::size_t n) const noexcept { put_bytes(p, n); }
     [[nodiscard]] bool get(void* p, std::size_t n, std::chrono::milliseconds timeout = patience) const noexcept {
