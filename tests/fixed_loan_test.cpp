@@ -583,6 +583,42 @@ TEMPLATE_TEST_CASE("a mailbox sender killed holding a loan of several: nothing o
 using mpsc64 = ipckit::queue<std::uint64_t, ipckit::bounded<64>, ipckit::multi>;
 using exclusive64 = ipckit::mailbox<std::uint64_t, ipckit::bounded<64>, ipckit::exclusive, ipckit::system_owned>;
 
+TEMPLATE_TEST_CASE("a receiver killed holding a view takes its message along: the receiver in its place goes on "
+                   "after it, never receiving it again",
+                   "[process]", spsc4, lanes4, mpsc4, mpmc4) {
+    scoped_name name;
+    auto q = TestType::create(name, ipckit_test::quick_liveness());
+    auto tx = q.template sender<ipckit::non_blocking>();
+    for (std::uint64_t i = 0; i < 3; ++i) {
+        big m{};
+        m.fill(i);
+        REQUIRE(tx.send(m));
+    }
+    q.close();  // the successor's stream ends after message 2
+    child_report report;
+    ipckit_test::signal_pipe viewing, hold;
+    child c = report.spawn([&](child_report& r) {
+        auto rx = TestType::open(name, ipckit_test::quick_liveness()).receiver();
+        auto v = rx.receive_view(ipckit_test::patience);
+        r.expect(err(v), errc::ok);
+        r.expect_value(v ? v->data().seq : ~std::uint64_t{0}, std::uint64_t{0});
+        viewing.post();
+        r.block_until_killed(hold);
+    });
+    REQUIRE(report.reached(c, viewing) == as_expected);
+    CHECK(c.kill() == ipckit_test::killed_by_sigkill);
+    auto rx = q.receiver();
+    std::vector<std::uint64_t> seqs;
+    errc end = errc::ok;
+    while (end == errc::ok) {
+        auto r = rx.receive(ipckit_test::patience);
+        if (r) seqs.push_back(r->intact() ? r->seq : ~std::uint64_t{0});
+        end = err(r);
+    }
+    CHECK(seqs == std::vector<std::uint64_t>{1, 2});
+    CHECK(end == errc::closed);
+}
+
 TEMPLATE_TEST_CASE("a sender killed holding a long loan of several holds the others up about one liveness interval, "
                    "not one a slot",
                    "[process]", mpsc64, exclusive64) {

@@ -237,6 +237,7 @@ protected:
     /// loan's size, a view's checked length). Only while none is outstanding (lent_out()).
     template <class Lent, class... Extra>
     result<Lent> lend_claimed(const Ticket& t, Extra... extra) noexcept {
+        mark_held(t);
         result<Lent> out = Lent(this, t, extra...);  // in its place before its address is kept
         this->keep(*out);
         return out;
@@ -244,6 +245,7 @@ protected:
     /// As lend_claimed, into `into`, an empty Lent this endpoint keeps for itself.
     template <class Lent, class... Extra>
     void lend_claimed_into(Lent& into, const Ticket& t, Extra... extra) noexcept {
+        mark_held(t);
         into = Lent(this, t, extra...);
         this->keep(into);
     }
@@ -251,6 +253,13 @@ protected:
 private:
     /// A view's ticket points at a const slot.
     static constexpr bool views = std::is_const_v<std::remove_pointer_t<decltype(Ticket::slot)>>;
+
+    /// A view's slot, claimed by a consumer whose claim leaves no trace in shared memory, is
+    /// marked there as held (spsc_consumer::hold): a receiver killed holding the view takes its
+    /// message along, and the one in its place goes on after it rather than receive it twice.
+    void mark_held(const Ticket& t) noexcept {
+        if constexpr (views && requires { this->cursor().hold(t); }) this->cursor().hold(t);
+    }
 
     /// Ends the outstanding loan (published or abandoned) or view (released), which has told
     /// this endpoint it is no longer out (lent::end), and wakes the other side: the slot is

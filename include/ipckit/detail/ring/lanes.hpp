@@ -179,6 +179,9 @@ public:
     /// The lane of the last claim: the one a release freed room in.
     [[nodiscard]] std::size_t last_lane() const noexcept { return current_; }
 
+    /// Marks the claimed slot held by a view, in its lane (spsc_consumer::hold).
+    void hold(const ring_ticket<const T>& t) noexcept { lanes_[current_].hold(t); }
+
     /// Gives the claimed slot back to its producer; the next claim starts at the next lane.
     void release(const ring_ticket<const T>& t) noexcept {
         lanes_[current_].release(t);

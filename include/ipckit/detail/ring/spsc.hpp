@@ -264,6 +264,16 @@ public:
         return errc::ok;
     }
 
+    /// Marks the claimed slot as read for a view that holds it across calls, without giving it
+    /// back: its step's start and check, not the head (the state of a consumer killed between
+    /// the two stores of a step). A successor that attaches while the view is held finishes
+    /// that step, so the message dies with the view's holder and is never delivered twice; the
+    /// producer reads the check as taken, which is within what it published.
+    void hold(const ring_ticket<const T>&) noexcept {
+        ring_->head_from.store(head_, std::memory_order_relaxed);
+        ring_->head_check.store(~(head_ + 1), std::memory_order_relaxed);
+    }
+
     /// Gives the claimed slot back to the producer.
     void release(const ring_ticket<const T>&) noexcept {
         // SYNC POINT WRITE: our reads of the slot are done; READ by the producer's refresh().
