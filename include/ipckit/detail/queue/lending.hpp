@@ -18,6 +18,7 @@
 //     which a move of the endpoint leaves where it is; its cursor says in_use meanwhile.
 
 #include <ipckit/detail/endpoint/verbs.hpp>
+#include <ipckit/detail/ring/cursor.hpp>
 #include <ipckit/detail/sys/fork.hpp>
 #include <ipckit/deadline.hpp>
 #include <ipckit/error.hpp>
@@ -258,7 +259,9 @@ private:
     /// marked there as held (spsc_consumer::hold): a receiver killed holding the view takes its
     /// message along, and the one in its place goes on after it rather than receive it twice.
     void mark_held(const Ticket& t) noexcept {
-        if constexpr (views && requires { this->cursor().hold(t); }) this->cursor().hold(t);
+        using cursor_type = std::remove_reference_t<decltype(this->cursor())>;
+        using message_type = std::remove_const_t<std::remove_pointer_t<decltype(Ticket::slot)>>;
+        if constexpr (views && view_holding_consumer<cursor_type, message_type>) this->cursor().hold(t);
     }
 
     /// Ends the outstanding loan (published or abandoned) or view (released), which has told

@@ -101,6 +101,14 @@ concept claiming_consumer = consumer_cursor<C> && requires(C& c, ring_ticket<con
     { c.release(t) } noexcept;
 };
 
+/// A claiming consumer whose claim would otherwise live in its process alone, and which marks a
+/// claim held across calls (a view) in shared memory: hold(t), once claimed, so that a
+/// successor of a consumer killed holding it does not deliver it again (lender::mark_held).
+template <class C, class T>
+concept view_holding_consumer = claiming_consumer<C, T> && requires(C& c, const ring_ticket<const T>& t) {
+    { c.hold(t) } noexcept;
+};
+
 /// A producer that also publishes copies of several messages at once (bounded rings of
 /// fixed-size messages): try_push_n(src, n, pushed), n > 0, publishes as many as fit now with one
 /// index publication: ok (pushed >= 1), would_block (none) or why not.

@@ -279,5 +279,7 @@ static_assert(claiming_consumer<lanes_consumer<std::uint64_t, 8, 4>, std::uint64
 static_assert(batch_producer<lanes_producer<std::uint64_t, 8, 4>, std::uint64_t> &&
                   batch_consumer<lanes_consumer<std::uint64_t, 8, 4>, std::uint64_t>,
               "the lanes' cursors must meet the batch contract");
+static_assert(view_holding_consumer<lanes_consumer<std::uint64_t, 8, 4>, std::uint64_t>,
+              "lanes_consumer must mark a view's slot held, as its lanes' consumers do");
 
 }  // namespace ipckit::detail

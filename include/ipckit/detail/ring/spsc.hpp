@@ -32,6 +32,13 @@
 //     start of the last step is put right, and anywhere else is reported, never replayed.
 // No slot needs a stamp: the indices are the only words here besides the messages.
 //
+// Views. A view holds its slot across calls, so a claim that lived in the consumer's process
+// alone would outlive a consumer killed holding it, and its successor would deliver the message
+// again. hold() writes the view's step as taken (its `from` and check) and leaves the head: the
+// slot stays the consumer's, and a successor finishes that step as a killed consumer's, so the
+// message is lost with its holder, never delivered twice. A copying receive needs no such mark:
+// what it was copying when killed was never returned, and the successor delivers it.
+//
 // Batches. try_push_n copies as many messages as fit now and publishes them all with one store
 // of the tail; try_pop_n copies up to as many as asked and gives their slots back with one store
 // of the head. So the consumer releases space lazily, once per batch rather than per message,
@@ -204,7 +211,8 @@ public:
     /// Whether a push would not block now (or the ring is corrupt: the push will say so).
     bool has_room() noexcept { return tail_ - head_cache_ < N || refresh() != errc::ok || tail_ - head_cache_ < N; }
 
-    /// Nothing to recover: the single consumer holds no claim while it reads.
+    /// Nothing to recover: the single consumer gives its slots back itself, or (a view it held
+    /// when killed: hold) leaves its successor the step to finish.
     template <class LiveClaimant>
     bool recover(LiveClaimant&&) noexcept {
         return false;
@@ -264,11 +272,12 @@ public:
         return errc::ok;
     }
 
-    /// Marks the claimed slot as read for a view that holds it across calls, without giving it
-    /// back: its step's start and check, not the head (the state of a consumer killed between
-    /// the two stores of a step). A successor that attaches while the view is held finishes
-    /// that step, so the message dies with the view's holder and is never delivered twice; the
-    /// producer reads the check as taken, which is within what it published.
+    /// Marks the claimed slot (the head's) as read for a view that holds it across calls,
+    /// without giving it back: its step's start and check, not the head (the state of a
+    /// consumer killed between the two stores of a step). A successor that attaches while the
+    /// view is held finishes that step, so the message dies with the view's holder and is never
+    /// delivered twice; the producer reads the check as taken, which is within what it
+    /// published, and frees nothing before the head moves.
     void hold(const ring_ticket<const T>&) noexcept {
         ring_->head_from.store(head_, std::memory_order_relaxed);
         ring_->head_check.store(~(head_ + 1), std::memory_order_relaxed);
@@ -351,5 +360,7 @@ static_assert(claiming_consumer<spsc_consumer<std::uint64_t, 8>, std::uint64_t> 
 
 static_assert(batch_producer<spsc_producer<std::uint64_t, 8>, std::uint64_t> && batch_consumer<spsc_consumer<std::uint64_t, 8>, std::uint64_t>,
               "the ring's cursors must meet the batch contract");
+static_assert(view_holding_consumer<spsc_consumer<std::uint64_t, 8>, std::uint64_t>,
+              "spsc_consumer must mark a view's slot held: its claims are in its process alone");
 
 }  // namespace ipckit::detail
