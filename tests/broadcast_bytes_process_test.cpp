@@ -185,3 +185,37 @@ TEST_CASE("broadcast bytes: a receiver SIGKILLed mid-traffic holding a view stal
     CHECK(tx_report.finish(tx) == as_expected);  // it noticed the death and went on
     for (std::size_t c = 0; c < survivors; ++c) CHECK(rx_reports[c].finish(rx[c]) == as_expected);
 }
+
+TEST_CASE("broadcast bytes: a lone receiver SIGKILLed holding a view takes that message along: the next receiver "
+          "alone starts after it",
+          "[process]") {
+    scoped_name name("bbytesv");
+    auto b = box::create(name, quick());
+    auto tx = b.sender();
+    for (std::uint64_t i = 0; i < 4; ++i) REQUIRE(send_sized(tx, i) == errc::ok);
+    child_report report;
+    signal_pipe viewing, hold;
+    child victim = report.spawn([&](child_report& r) {
+        auto in = box::open(name, quick()).receiver();  // alone: it starts at the oldest message
+        std::vector<std::byte> got;
+        r.expect(receive_sized(in, 0, got, patience), errc::ok);
+        r.check(same(got, sized_message(0, max_bytes)), "message 0, whole");
+        auto view = in.receive_view(patience);
+        r.expect(err(view), errc::ok);
+        r.check(view && same(std::vector<std::byte>(view->data().begin(), view->data().end()), sized_message(1, max_bytes)),
+                "a view of message 1");
+        viewing.post();
+        r.block_until_killed(hold);
+    });
+    REQUIRE(report.reached(victim, viewing) == as_expected);
+    CHECK(report.ended(victim.kill(), killed_by_sigkill) == as_expected);
+    // The next receiver, alone, finds the dead one's place and starts where it stopped: after
+    // the message it was viewing, which it took along.
+    auto rx = b.receiver();
+    std::vector<std::byte> got;
+    for (std::uint64_t i = 2; i < 4; ++i) {
+        REQUIRE(receive_sized(rx, i, got, patience) == errc::ok);
+        CHECK(same(got, sized_message(i, max_bytes)));
+    }
+    CHECK(err(rx.receive(0ms)) == errc::timed_out);  // nothing more
+}

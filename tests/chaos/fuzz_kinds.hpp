@@ -169,6 +169,8 @@ private:
             add_place(m, p + offsetof(place, place), "table[" + std::to_string(i) + "]");
             m.add(p + offsetof(place, next), sizeof(std::uint64_t), region_class::index,
                   "table[" + std::to_string(i) + "].next");
+            m.add(p + offsetof(place, viewing), sizeof(std::uint64_t), region_class::index,
+                  "table[" + std::to_string(i) + "].viewing");
         }
     }
 };

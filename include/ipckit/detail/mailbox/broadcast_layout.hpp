@@ -146,7 +146,7 @@ bool give_up_place(Shared& sh, broadcast_place* places, std::size_t count, std::
     if (!p.place.holder.compare_exchange_strong(h, me, std::memory_order_seq_cst)) return false;
     forget_sleeper(sh.data_bell, p.place.asleep);
     const bool started = p.place.pending.load(std::memory_order_seq_cst) == 1;
-    const std::uint64_t next = p.next.load(std::memory_order_seq_cst);  // the holder's; nobody moves it now
+    const std::uint64_t next = p.taken_to();  // the holder's; nobody moves it now
     if (started) {
         // Only started places count as receivers that stay: one in its attach (alive or killed
         // there) gates at base at most, so it keeps what this one leaves in base, and it moves
@@ -165,6 +165,7 @@ bool give_up_place(Shared& sh, broadcast_place* places, std::size_t count, std::
     // holds senders back instead, for that moment (the place is unstarted as well, so base
     // would too).
     p.next.store(0, std::memory_order_seq_cst);
+    p.viewing.store(0, std::memory_order_seq_cst);
     if (to != me) {
         h = me;
         // SYNC POINT WRITE: after give_up; READ by senders' scans (the place stops gating).
@@ -207,8 +208,7 @@ bool give_up_dead_places(Shared& sh, broadcast_place* places, std::size_t count,
         } else if (!slowest) {
             slowest = i;
             slowest_holder = h;
-        } else if (places[i].next.load(std::memory_order_acquire) <
-                   places[*slowest].next.load(std::memory_order_acquire)) {
+        } else if (places[i].taken_to() < places[*slowest].taken_to()) {
             give_up(*slowest, slowest_holder);  // raises base: this one is started and held
             slowest = i;
             slowest_holder = h;

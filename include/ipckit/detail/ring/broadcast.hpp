@@ -71,7 +71,10 @@
 // (still_holds). What would deliver a message twice is giving the place up with the scribbled
 // cursor: base would go back onto messages read. So a receiver that closes puts its cursor back
 // to its own count first (settle()), and the give-up reads that. A dead receiver's cursor is
-// taken as found: nothing else records how far it read.
+// taken as found: nothing else records how far it read, but for a view. A view holds its
+// message's slot across calls, so the cursor stays on it (keeping senders off the slot) and
+// the place's `viewing` word says the message is taken (hold()); a dead holder's give-up moves
+// base past it (broadcast_place::taken_to), so the next receiver alone does not get it again.
 //
 // Stamps, as in detail/ring/mpmc.hpp: the sequence word says which position a slot holds, and
 // `stamp` (pos + 1, stored with release after the message and before its sequence) says that a
@@ -109,9 +112,20 @@ struct broadcast_slot {
 ///                  1 once the holder's attach stored its real start in `next`, 0 before and from
 ///                  its give-up on (an unstarted place gates at min(next, base))
 ///   128   next     the next position this receiver reads; gates senders while the place is held
+///   +8    viewing  next + 1 while its holder holds a view of the message at next, else 0
 struct broadcast_place {
     roster_place place;
     alignas(cache_line) std::atomic<std::uint64_t> next{0};
+    std::atomic<std::uint64_t> viewing{0};
+
+    /// Where the holder of this place, which nobody moves now (dead, or leaving), stopped: its
+    /// cursor, or past the message at it if it was holding a view of that message (taken: the
+    /// message goes with it, as a view's does on every kind). `viewing` is believed only as
+    /// next + 1, so a scribbled one moves nothing further.
+    [[nodiscard]] std::uint64_t taken_to() const noexcept {
+        const std::uint64_t n = next.load(std::memory_order_seq_cst);
+        return viewing.load(std::memory_order_seq_cst) == n + 1 ? n + 1 : n;
+    }
 };
 static_assert(sizeof(broadcast_place) == 2 * cache_line && std::is_standard_layout_v<broadcast_place>,
               "each receiver's cursor must have a cache line to itself");
@@ -347,9 +361,11 @@ public:
     bool attach(broadcast_ring<T, N>& ring, broadcast_place* places, std::size_t count, std::size_t me) noexcept {
         ring_ = &ring;
         cursor_ = &places[me].next;
+        viewing_ = &places[me].viewing;
         // SYNC POINT WRITE: provisional cursor, epoch, then the scan and the start: all seq_cst.
         places[me].place.pending.store(0, std::memory_order_seq_cst);  // "started": not yet
         cursor_->store(0, std::memory_order_seq_cst);
+        viewing_->store(0, std::memory_order_seq_cst);
         ring.epoch.fetch_add(1, std::memory_order_seq_cst);
         const bool alone = broadcast_ring<T, N>::held_places(ring.high, places, count, me) == 0;
         next_ = alone ? ring.base.load(std::memory_order_seq_cst) : ring.tail.load(std::memory_order_seq_cst);
@@ -365,11 +381,13 @@ public:
     /// ring.give_up): puts that cursor back to where this receiver stopped, its own count. The
     /// table is shared memory; a cursor scribbled back (or forward) since the last advance would
     /// otherwise become base, and the next receiver to attach alone would get messages this one
-    /// had read (or lose some it had not). A store on close, none on the data path.
+    /// had read (or lose some it had not). So is its `viewing` word, which says no view is held.
+    /// Two stores on close, none on the data path.
     void settle() noexcept {
         // SYNC POINT WRITE: seq_cst, before give_up reads it back (same thread) and before the
         // place stops gating; READ by senders' scans, like advance()'s stores.
         cursor_->store(next_, std::memory_order_seq_cst);
+        viewing_->store(0, std::memory_order_seq_cst);  // its view, if any, was released: nothing held
     }
 
     /// Claims the next message for reading in place: ok, would_block (nothing new) or corrupt.
@@ -402,7 +420,19 @@ public:
     }
 
     /// Done reading the claimed message: senders may reuse its slot once everyone is.
-    void release(const ring_ticket<const T>& /*t*/) noexcept { advance(); }
+    void release(const ring_ticket<const T>& /*t*/) noexcept {
+        advance();
+        if (std::exchange(holding_, false)) viewing_->store(0, std::memory_order_relaxed);
+    }
+
+    /// Marks the claimed message (at the cursor) held by a view across calls: `viewing`, beside
+    /// the cursor, which stays where it is and so keeps senders off the slot. Whoever gives up
+    /// the place of a receiver killed holding it moves base past that message (taken_to), so a
+    /// receiver that attaches alone after it does not get it again.
+    void hold(const ring_ticket<const T>& /*t*/) noexcept {
+        viewing_->store(next_ + 1, std::memory_order_relaxed);
+        holding_ = true;
+    }
 
     /// Whether the last claim moved past tombstones (take_progress in ring/cursor.hpp: senders
     /// held back by this receiver want that). Resets the flag.
@@ -486,7 +516,9 @@ private:
 
     broadcast_ring<T, N>* ring_ = nullptr;
     std::atomic<std::uint64_t>* cursor_ = nullptr;
+    std::atomic<std::uint64_t>* viewing_ = nullptr;
     std::uint64_t next_ = 0;
+    bool holding_ = false;  ///< hold() marked the claim at next_ in viewing_
     bool tail_moved_ = false;  ///< recover() found the tail more than N past our cursor
     bool progressed_ = false;  ///< take_progress()
 };
@@ -500,5 +532,7 @@ static_assert(claiming_consumer<broadcast_consumer<std::uint64_t, 8>, std::uint6
                   attaches_to<broadcast_consumer<std::uint64_t, 8>, broadcast_ring<std::uint64_t, 8>, broadcast_place*,
                               std::size_t, std::size_t>,
               "broadcast_consumer must meet the consumer cursor contract");
+static_assert(view_holding_consumer<broadcast_consumer<std::uint64_t, 8>, std::uint64_t>,
+              "broadcast_consumer must mark a view's message taken: its cursor stays on it");
 
 }  // namespace ipckit::detail
