@@ -36,6 +36,7 @@
 #include <vector>
 
 #include <csignal>
+#include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -460,6 +461,9 @@ TEMPLATE_TEST_CASE("bytes queue across processes: receivers SIGKILLed at arbitra
     auto q = TestType::create(name, quick_liveness());
     int fds[2];
     REQUIRE(::pipe(fds) == 0);
+    // A page of reports at most in the pipe: a receiver stays within 512 of the parent's count,
+    // so that every kill comes well before the last send, however fast the receivers run.
+    REQUIRE(::fcntl(fds[1], F_SETPIPE_SZ, 4096) >= 0);
     auto receiver_process = [&](child_report& report) {
         return report.spawn([&](child_report& r) {
             ::close(fds[0]);
@@ -489,8 +493,9 @@ TEMPLATE_TEST_CASE("bytes queue across processes: receivers SIGKILLed at arbitra
             }
         });
     };
-    // At most 12 x 1000 messages go to the receivers that are killed, well before the last one
-    // is sent: the last receiver lives and takes the rest.
+    // At most 12 x 1000 messages go to the receivers that are killed (reported within a page of
+    // the parent's count), before the last one is sent: the last receiver lives and takes the
+    // rest.
     constexpr std::uint64_t total = 20'000;
     constexpr int replacements = 12;
     std::vector<child_report> reports(replacements + 1);  // the receivers', in turn: the one now is reports[killed]
