@@ -433,6 +433,11 @@ struct node_from : node_kind<false> {};
 #define IPCKIT_CONTRACT_SHARED_LOAN_KINDS \
     fixed_mpsc, fixed_mpmc, mailbox_exclusive, mailbox_any, mailbox_round_robin, mailbox_broadcast
 
+/// The kinds whose receiver, when the channel is closed, waits for a loan a live sender still
+/// holds: those above, and the rings of a single sender and the lanes, whose loans are listed
+/// for it (spsc_producer::hold).
+#define IPCKIT_CONTRACT_LOAN_ACROSS_CLOSE_KINDS IPCKIT_CONTRACT_SHARED_LOAN_KINDS, fixed_spsc, fixed_lanes
+
 /// A sender attached after a killed one takes over its place: its close ends the stream. (Not a
 /// connection's: its sender is one end, for its life; another client is another connection.)
 #define IPCKIT_CONTRACT_SENDER_TAKEOVER_KINDS \

@@ -255,13 +255,17 @@ private:
     /// A view's ticket points at a const slot.
     static constexpr bool views = std::is_const_v<std::remove_pointer_t<decltype(Ticket::slot)>>;
 
-    /// A view's slot, claimed by a consumer whose claim leaves no trace in shared memory, is
-    /// marked there as held (spsc_consumer::hold): a receiver killed holding the view takes its
-    /// message along, and the one in its place goes on after it rather than receive it twice.
+    /// A slot lent across calls, claimed by a cursor whose claim leaves no trace in shared
+    /// memory, is marked there as held (hold): a view's (spsc_consumer::hold), so that a
+    /// receiver killed holding it takes its message along, and the one in its place goes on
+    /// after it rather than receive it twice; a loan's (spsc_producer::hold), so that a
+    /// receiver that finds the queue closed waits for the message the loan is writing.
     void mark_held(const Ticket& t) noexcept {
         using cursor_type = std::remove_reference_t<decltype(this->cursor())>;
         using message_type = std::remove_const_t<std::remove_pointer_t<decltype(Ticket::slot)>>;
-        if constexpr (views && view_holding_consumer<cursor_type, message_type>) this->cursor().hold(t);
+        if constexpr (views ? view_holding_consumer<cursor_type, message_type>
+                            : loan_holding_producer<cursor_type, message_type>)
+            this->cursor().hold(t);
     }
 
     /// Ends the outstanding loan (published or abandoned) or view (released), which has told

@@ -109,6 +109,14 @@ concept view_holding_consumer = claiming_consumer<C, T> && requires(C& c, const 
     { c.hold(t) } noexcept;
 };
 
+/// A claiming producer whose claim would otherwise live in its process alone, and which lists
+/// a claim held across calls (a loan) where the consumer looks: hold(t), once claimed, so that
+/// a consumer that finds the queue closed waits for the message the loan is writing.
+template <class C, class T>
+concept loan_holding_producer = claiming_producer<C, T> && requires(C& c, const ring_ticket<T>& t) {
+    { c.hold(t) } noexcept;
+};
+
 /// A producer that also publishes copies of several messages at once (bounded rings of
 /// fixed-size messages): try_push_n(src, n, pushed), n > 0, publishes as many as fit now with one
 /// index publication: ok (pushed >= 1), would_block (none) or why not.

@@ -37,7 +37,9 @@
 // sender (last_lane()), and the rule of spsc.hpp holds: the head store is made in the call that
 // read the run, before the endpoint's notify() looks for that sender asleep.
 //
-// A dead producer: SPSC lanes hold no claims, so there is nothing to recover. What it published
+// A dead producer: SPSC lanes hold no claims to finish, so there is nothing to recover (a loan
+// it held is only listed in its place's pending word, for a live one's to be waited for at a
+// close: spsc_producer::hold; a new producer in the place clears it). What it published
 // stays in its lane and is read as any message (in order, before anyone else's that its lane
 // receives later); what it had not published is not there. Its place, once retired or taken over
 // (detail/sync/roster.hpp), goes to a new producer, whose cursor resumes the lane where the dead
@@ -105,6 +107,8 @@ public:
     }
     void commit(const ring_ticket<T>& t) noexcept { lane_.commit(t); }
     void abandon(const ring_ticket<T>& t) noexcept { lane_.abandon(t); }
+    /// A loan's claim, listed for the consumer while it is out (spsc_producer::hold).
+    void hold(const ring_ticket<T>& t) noexcept { lane_.hold(t); }
     /// A loan of several slots, in our own lane only (spsc_producer::try_claim_run).
     errc try_claim_run(std::size_t n, ring_ticket<T>& t) noexcept {
         keep_in_use();
@@ -123,7 +127,7 @@ public:
     }
     /// Whether our own lane has room: the other lanes' fill does not matter to us.
     bool has_room() noexcept { return lane_.has_room(); }
-    /// Nothing to recover: the single consumer holds no claim while it reads.
+    /// Nothing to recover: the single consumer gives its slots back itself (spsc_producer::recover).
     template <class LiveClaimant>
     bool recover(LiveClaimant&&) noexcept {
         return false;
@@ -216,8 +220,15 @@ public:
     }
 
     /// Nothing to recover: a producer publishes a message whole or not at all, in its own lane.
+    /// But each lane asks whether a live producer lists a loan at its tail (spsc_consumer::
+    /// recover), so that a close waits for it. (Positions are each lane's own: a producer that
+    /// lists the position another lane is at makes the consumer wait for its loan too, which
+    /// was granted before the close as well.)
     template <class LiveClaimant>
-    bool recover(LiveClaimant&&) noexcept {
+    bool recover(LiveClaimant&& live_claimant) noexcept {
+        const std::size_t n = ring_->lanes_in_use();
+        for (std::size_t i = 0; i < n; ++i)
+            if (!broken_[i]) (void)lanes_[i].recover(live_claimant);
         return false;
     }
 
@@ -279,7 +290,8 @@ static_assert(claiming_consumer<lanes_consumer<std::uint64_t, 8, 4>, std::uint64
 static_assert(batch_producer<lanes_producer<std::uint64_t, 8, 4>, std::uint64_t> &&
                   batch_consumer<lanes_consumer<std::uint64_t, 8, 4>, std::uint64_t>,
               "the lanes' cursors must meet the batch contract");
-static_assert(view_holding_consumer<lanes_consumer<std::uint64_t, 8, 4>, std::uint64_t>,
-              "lanes_consumer must mark a view's slot held, as its lanes' consumers do");
+static_assert(view_holding_consumer<lanes_consumer<std::uint64_t, 8, 4>, std::uint64_t> &&
+                  loan_holding_producer<lanes_producer<std::uint64_t, 8, 4>, std::uint64_t>,
+              "the lanes' cursors must mark what they lend, as their lanes' cursors do");
 
 }  // namespace ipckit::detail

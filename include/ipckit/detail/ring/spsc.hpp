@@ -54,10 +54,18 @@
 // place; commit_run(m) publishes the first m with one store of the tail. The rest were never
 // published, so giving them back (abandon, or a producer killed holding them) is nothing at all:
 // the next claim starts at the same tail.
+//
+// Loans across a close. A loan (of one or several) is a send begun, held across calls, and the
+// queue may be closed meanwhile: the consumer must wait for it rather than say closed before its
+// message. The producer lists the loan's first position in its roster place's pending word
+// (hold), and clears it after the commit's (or abandon's) tail store; a consumer that has taken
+// everything asks, in recover(), whether a live producer lists the position at the tail, and
+// the endpoint's loop then waits (endpoint_core::recover_noting_claims). A send lists nothing.
 
 #include <ipckit/detail/shm/layout.hpp>
 #include <ipckit/detail/ring/cursor.hpp>
 #include <ipckit/detail/ring/ticket.hpp>
+#include <ipckit/detail/sync/pending.hpp>
 #include <ipckit/error.hpp>
 
 #include <algorithm>
@@ -66,6 +74,7 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <utility>
 
 namespace ipckit::detail {
 
@@ -136,10 +145,13 @@ public:
     spsc_producer() noexcept = default;
     /// Attaches to `ring`; false if its indices are inconsistent. A predecessor killed between
     /// its two stores of the tail had not published its last message (or batch): those slots
-    /// are ours to write again. (A single producer claims no positions, so it has no use for a
-    /// pending word.)
-    bool attach(spsc_ring<T, N>& ring, std::atomic<std::uint64_t>& /*pending*/) noexcept {
+    /// are ours to write again. `pending`, our roster place's word, lists a loan while it is
+    /// out (hold); a predecessor killed holding one left it listed, which is cleared here.
+    bool attach(spsc_ring<T, N>& ring, std::atomic<std::uint64_t>& pending) noexcept {
         ring_ = &ring;
+        pending_ = &pending;
+        pending.store(0, std::memory_order_relaxed);
+        listed_ = false;
         tail_ = ring.tail.load(std::memory_order_relaxed);
         if (spsc_ring<T, N>::resume(tail_, ring.tail_check.load(std::memory_order_relaxed),
                                     ring.tail_from.load(std::memory_order_relaxed)) == ~std::uint64_t{0})
@@ -159,13 +171,26 @@ public:
         return errc::ok;
     }
 
+    /// Lists the claimed slot (or run), at the tail, in our pending word while a loan holds it
+    /// across calls: a consumer that finds the queue closed asks whether a live producer lists
+    /// the position it waits at (recover), and waits for the loan rather than say closed before
+    /// the message the loan is writing. A send, which claims and publishes in one call, lists
+    /// nothing.
+    void hold(const ring_ticket<T>&) noexcept {
+        // SYNC POINT WRITE: relaxed; READ by the consumer's live_claimant (what it lists is not
+        // published yet, so nothing rides on it).
+        pending_->store(pending_word(tail_, 1), std::memory_order_relaxed);
+        listed_ = true;
+    }
+
     /// Publishes the message written at the claimed slot.
     void commit(const ring_ticket<T>&) noexcept {
         // SYNC POINT WRITE: slots[tail_]; READ by the consumer's acquire load of tail.
         publish(tail_ + 1);
     }
-    /// Gives up the claimed slot (or run): it was never published, so there is nothing to undo.
-    void abandon(const ring_ticket<T>&) noexcept {}
+    /// Gives up the claimed slot (or run): it was never published, so there is nothing to undo
+    /// but its listing.
+    void abandon(const ring_ticket<T>&) noexcept { unlist(); }
 
     /// Claims a run of up to n (> 0) free slots side by side, from the tail to the ring's wrap
     /// at most, for writing in place: ok (`t.count` of them from t.slot, at least one),
@@ -181,7 +206,7 @@ public:
     /// Publishes the first m (<= t.count) slots of a claimed run with one store of the tail; the
     /// rest are given back (nothing to undo).
     void commit_run(const ring_ticket<T>&, std::uint64_t m) noexcept {
-        if (m == 0) return;
+        if (m == 0) return unlist();
         // SYNC POINT WRITE: slots[tail_ .. tail_+m); READ by the consumer's acquire load of tail.
         publish(tail_ + m);
     }
@@ -219,10 +244,18 @@ public:
     }
 
 private:
-    /// Moves the tail to `v`, publishing the slots below it.
+    /// Moves the tail to `v`, publishing the slots below it, then unlists a loan's claim.
     void publish(std::uint64_t v) noexcept {
         spsc_ring<T, N>::advance(ring_->tail, ring_->tail_check, ring_->tail_from, tail_, v);
         tail_ = v;
+        unlist();
+    }
+    /// Clears our pending word if a loan listed its claim there (hold).
+    void unlist() noexcept {
+        // SYNC POINT WRITE: release, after the tail's store; READ by the consumer's
+        // live_claimant (acquire): a listing seen cleared comes with what the loan published.
+        if (std::exchange(listed_, false)) [[unlikely]]
+            pending_->store(0, std::memory_order_release);
     }
 
     errc refresh() noexcept {
@@ -238,8 +271,10 @@ private:
     }
 
     spsc_ring<T, N>* ring_ = nullptr;
+    std::atomic<std::uint64_t>* pending_ = nullptr;
     std::uint64_t tail_ = 0;
     std::uint64_t head_cache_ = 0;
+    bool listed_ = false;  ///< hold() listed a loan's claim in *pending_
 };
 
 /// The consumer's cursor. Restricted thread-safe: one thread at a time.
@@ -314,9 +349,13 @@ public:
     /// Whether a pop would not block now (or the ring is corrupt: the pop will say so).
     bool has_data() noexcept { return head_ != tail_cache_ || refresh() != errc::ok || head_ != tail_cache_; }
 
-    /// Nothing to recover: the single producer publishes a message whole or not at all.
+    /// Nothing to recover: the single producer publishes a message whole or not at all. But a
+    /// loan it holds is listed (spsc_producer::hold): asks live_claimant whether a live
+    /// producer lists the position at the tail, which the caller notes (a close then waits for
+    /// that loan: endpoint_core::recover_noting_claims). One load, unless it is listed.
     template <class LiveClaimant>
-    bool recover(LiveClaimant&&) noexcept {
+    bool recover(LiveClaimant&& live_claimant) noexcept {
+        if (refresh() == errc::ok && head_ == tail_cache_) (void)live_claimant(tail_cache_ + 1);
         return false;
     }
 
@@ -360,7 +399,8 @@ static_assert(claiming_consumer<spsc_consumer<std::uint64_t, 8>, std::uint64_t> 
 
 static_assert(batch_producer<spsc_producer<std::uint64_t, 8>, std::uint64_t> && batch_consumer<spsc_consumer<std::uint64_t, 8>, std::uint64_t>,
               "the ring's cursors must meet the batch contract");
-static_assert(view_holding_consumer<spsc_consumer<std::uint64_t, 8>, std::uint64_t>,
-              "spsc_consumer must mark a view's slot held: its claims are in its process alone");
+static_assert(view_holding_consumer<spsc_consumer<std::uint64_t, 8>, std::uint64_t> &&
+                  loan_holding_producer<spsc_producer<std::uint64_t, 8>, std::uint64_t>,
+              "the ring's cursors must mark what they lend: their claims are in their process alone");
 
 }  // namespace ipckit::detail
