@@ -380,6 +380,10 @@ protected:
             }
             if (step.recover()) continue;
             if (end == errc::closed && claim_held(step)) return errc::would_block;  // for the loop to wait on
+            // A claim finished between the attempt and recover's look (published, then its
+            // listing cleared: recover saw it published, or saw no listing, which it reads after
+            // the publish) is visible now: one more attempt before the end.
+            if (const errc last = step.attempt(); last != errc::would_block) return last;
             if (!give_up(step)) return errc::would_block;
             return end == errc::closed ? ended() : report_dead();
         }

@@ -254,8 +254,10 @@ private:
     void unlist() noexcept {
         // SYNC POINT WRITE: release, after the tail's store; READ by the consumer's
         // live_claimant (acquire): a listing seen cleared comes with what the loan published.
-        if (std::exchange(listed_, false)) [[unlikely]]
+        if (listed_) [[unlikely]] {
+            listed_ = false;
             pending_->store(0, std::memory_order_release);
+        }
     }
 
     errc refresh() noexcept {
