@@ -351,6 +351,34 @@ TEST_CASE("a segment whose creator died while initialising it is corrupt, not wa
     CHECK(word_of(s) == initialised);
 }
 
+TEST_CASE("a segment whose creator died between sizing it and beginning its header is corrupt to open, and "
+          "replaced by open_or_create and create at once",
+          "[unit]") {
+    scoped_name name;
+    const std::string os = ipckit::detail::os_name(name.str());
+    const auto leave_one = [&] {  // what such a creator leaves: sized, every byte 0 (state: uninit), unlocked
+        const int fd = ::shm_open(os.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+        REQUIRE(fd >= 0);
+        CHECK(::ftruncate(fd, 4096) == 0);
+        ::close(fd);
+    };
+    leave_one();
+    ipckit::options patient;
+    patient.init_timeout = ipckit_test::patience;  // the verdict must come from the dead creator, not the timeout
+    std::string what;
+    CHECK(reason_of([&] { (void)segment::open(name, layout_a(), patient); }, &what) == errc::corrupt);
+    CHECK(what.find("died") != std::string::npos);
+    {
+        auto s = segment::open_or_create<ipckit::system_owned>(name, layout_a(), patient, init_body);
+        CHECK(s.created());
+        CHECK(word_of(s) == initialised);
+    }
+    REQUIRE(ipckit::remove_segment(name.str()));
+    leave_one();
+    auto s = segment::create<ipckit::system_owned>(name, layout_a(), patient, init_body);
+    CHECK(word_of(s) == initialised);
+}
+
 TEST_CASE("an attacher waits for a live creator to finish initialising", "[process]") {
     scoped_name name;
     int in_init[2], release[2];

@@ -490,9 +490,10 @@ private:
                                                                  std::to_string(state) +
                                                                  ", but its creator had finished it"};
             } else {
-                // Never finished: its creator died (initializing) or gave up (corrupt), or is
-                // about to begin (uninit: give it time to take its lock).
-                gone = state != segment_header::uninit || detail::sys::status_age(st) > grace;
+                // Never finished: its creator died (initializing; uninit, if it died between
+                // sizing the object and beginning its header) or gave up (corrupt). A creator
+                // sizes the object only once it holds its lock (sys::shm_create), which we hold.
+                gone = true;
             }
         }
         if (damage)
